@@ -96,7 +96,7 @@ int base64_decode(const char *in, size_t in_len, uint8_t *out, size_t out_size, 
                 return -EINVAL;
         if (in_len >= 1 && in[in_len - 1] == '=')
                 pad++;
-        if (in_len >= 2 && in[in_len - 2] == '=')
+        if (pad == 1 && in_len >= 2 && in[in_len - 2] == '=')
                 pad++;
         need = in_len / 4 * 3 - (size_t)pad;
         if (need > out_size)
