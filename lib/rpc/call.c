@@ -1,0 +1,237 @@
+/* One server call, from its first byte to its status, on one worker thread.
+ *
+ * Tags on the call's pluck queue: CLOSE (RECV_CLOSE_ON_SERVER, started first
+ * so cancellation is seen at any time), RECV, SEND, FINISH. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/rpc/internal.h"
+
+enum { TAG_CLOSE = 1, TAG_RECV, TAG_SEND, TAG_FINISH };
+
+int rpc_pack(const ProtobufCMessage *msg, size_t max, grpc_byte_buffer **ret)
+{
+        size_t n = protobuf_c_message_get_packed_size(msg);
+        if (n > max)
+                return -E2BIG;
+        grpc_slice slice = grpc_slice_malloc(n);
+        protobuf_c_message_pack(msg, GRPC_SLICE_START_PTR(slice));
+        *ret = grpc_raw_byte_buffer_create(&slice, 1);
+        grpc_slice_unref(slice);
+        return 0;
+}
+
+ProtobufCMessage *rpc_unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc)
+{
+        grpc_byte_buffer_reader reader;
+        if (!grpc_byte_buffer_reader_init(&reader, bb))
+                return NULL;
+        grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
+        grpc_byte_buffer_reader_destroy(&reader);
+        ProtobufCMessage *msg = protobuf_c_message_unpack(desc, NULL, GRPC_SLICE_LENGTH(all),
+                                                          GRPC_SLICE_START_PTR(all));
+        grpc_slice_unref(all);
+        return msg;
+}
+
+static bool run_batch(struct rpc_call *call, const grpc_op *ops, size_t n, int tag)
+{
+        if (grpc_call_start_batch(call->call, ops, n, RPC_TAG(tag), NULL) != GRPC_CALL_OK)
+                return false;
+        grpc_event ev = grpc_completion_queue_pluck(call->cq, RPC_TAG(tag),
+                                                    gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        return ev.type == GRPC_OP_COMPLETE && ev.success;
+}
+
+int rpc_call_fail(struct rpc_call *call, int code, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(call->status_msg, sizeof(call->status_msg), fmt, ap);
+        va_end(ap);
+        call->status_code = code;
+        call->status_set = true;
+        return code;
+}
+
+bool rpc_call_cancelled(struct rpc_call *call)
+{
+        if (!call->closed) {
+                grpc_event ev = grpc_completion_queue_pluck(call->cq, RPC_TAG(TAG_CLOSE),
+                                                            gpr_inf_past(GPR_CLOCK_MONOTONIC), NULL);
+                if (ev.type == GRPC_OP_COMPLETE)
+                        call->closed = true;
+        }
+        if (call->closed && call->close_cancelled)
+                return true;
+        return rpc_call_remaining_ms(call) <= 0 || rpc_server_cancelling(call->srv);
+}
+
+int64_t rpc_call_remaining_ms(struct rpc_call *call)
+{
+        if (gpr_time_cmp(call->deadline, gpr_inf_future(GPR_CLOCK_MONOTONIC)) == 0)
+                return INT64_MAX;
+        gpr_timespec left = gpr_time_sub(call->deadline, gpr_now(GPR_CLOCK_MONOTONIC));
+        return gpr_time_to_millis(left);
+}
+
+const char *rpc_call_metadata(struct rpc_call *call, const char *key)
+{
+        if (!call->md_strings && call->md->count) {
+                call->md_strings = calloc(call->md->count * 2, sizeof(char *));
+                if (!call->md_strings)
+                        return NULL;
+                for (size_t i = 0; i < call->md->count; i++) {
+                        const grpc_metadata *m = &call->md->metadata[i];
+                        /* Binary ("-bin") values are not text: leave them out. */
+                        size_t klen = GRPC_SLICE_LENGTH(m->key);
+                        if (klen >= 4 && memcmp(GRPC_SLICE_START_PTR(m->key) + klen - 4, "-bin", 4) == 0)
+                                continue;
+                        call->md_strings[2 * i] = grpc_slice_to_c_string(m->key);
+                        call->md_strings[2 * i + 1] = grpc_slice_to_c_string(m->value);
+                }
+                call->n_md_strings = call->md->count * 2;
+        }
+        for (size_t i = 0; i + 1 < call->n_md_strings; i += 2)
+                if (call->md_strings[i] && strcmp(call->md_strings[i], key) == 0)
+                        return call->md_strings[i + 1];
+        return NULL;
+}
+
+const char *rpc_call_peer(struct rpc_call *call)
+{
+        if (!call->peer)
+                call->peer = grpc_call_get_peer(call->call);
+        return call->peer;
+}
+
+const char *rpc_call_method(struct rpc_call *call)
+{
+        return call->path ? call->path : "";
+}
+
+int rpc_call_reply(struct rpc_call *call, const ProtobufCMessage *resp)
+{
+        if (call->replied)
+                return -EALREADY;
+        int r = rpc_pack(resp, call->max_message_bytes, &call->reply);
+        if (r < 0)
+                return r;
+        call->replied = true;
+        return 0;
+}
+
+int rpc_call_send(struct rpc_call *call, const ProtobufCMessage *msg)
+{
+        if (rpc_call_cancelled(call))
+                return -ECANCELED;
+        grpc_byte_buffer *bb;
+        int r = rpc_pack(msg, call->max_message_bytes, &bb);
+        if (r < 0)
+                return r;
+        grpc_op ops[2];
+        size_t n = 0;
+        memset(ops, 0, sizeof(ops));
+        if (!call->sent_initial_metadata) {
+                ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+                call->sent_initial_metadata = true;
+        }
+        ops[n].op = GRPC_OP_SEND_MESSAGE;
+        ops[n++].data.send_message.send_message = bb;
+        bool ok = run_batch(call, ops, n, TAG_SEND);
+        grpc_byte_buffer_destroy(bb);
+        return ok ? 0 : -ECANCELED;
+}
+
+static void finish(struct rpc_call *call, int code, const char *msg)
+{
+        grpc_op ops[3];
+        size_t n = 0;
+        memset(ops, 0, sizeof(ops));
+        if (!call->sent_initial_metadata) {
+                ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+                call->sent_initial_metadata = true;
+        }
+        if (code == RPC_OK && call->reply) {
+                ops[n].op = GRPC_OP_SEND_MESSAGE;
+                ops[n++].data.send_message.send_message = call->reply;
+        }
+        grpc_slice details = grpc_slice_from_copied_string(msg ? msg : "");
+        ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+        ops[n].data.send_status_from_server.status = (grpc_status_code)code;
+        ops[n++].data.send_status_from_server.status_details = msg && *msg ? &details : NULL;
+        run_batch(call, ops, n, TAG_FINISH);
+        grpc_slice_unref(details);
+        if (call->reply) {
+                grpc_byte_buffer_destroy(call->reply);
+                call->reply = NULL;
+        }
+}
+
+static int dispatch(struct rpc_call *call)
+{
+        const struct rpc_method_entry *m = call->method;
+        if (!m)
+                return rpc_call_fail(call, RPC_UNIMPLEMENTED, "unknown method %s",
+                                     call->path ? call->path : "(none)");
+
+        grpc_byte_buffer *payload = NULL;
+        grpc_op op;
+        memset(&op, 0, sizeof(op));
+        op.op = GRPC_OP_RECV_MESSAGE;
+        op.data.recv_message.recv_message = &payload;
+        if (!run_batch(call, &op, 1, TAG_RECV) || !payload) {
+                if (payload)
+                        grpc_byte_buffer_destroy(payload);
+                return rpc_call_fail(call, RPC_CANCELLED, "%s: no request message arrived", m->path);
+        }
+        ProtobufCMessage *req = rpc_unpack(payload, m->desc->input);
+        grpc_byte_buffer_destroy(payload);
+        if (!req)
+                return rpc_call_fail(call, RPC_INVALID_ARGUMENT,
+                                     "%s: request is not a valid %s message", m->path,
+                                     m->desc->input->name);
+
+        const struct rpc_server_options *opts = rpc_server_opts(call->srv);
+        int code = RPC_OK;
+        if (!m->is_health && opts->authorize)
+                code = opts->authorize(call, opts->authorize_data);
+        if (code == RPC_OK)
+                code = m->handler(call, req, m->userdata);
+        protobuf_c_message_free_unpacked(req, NULL);
+
+        if (code == RPC_OK && m->kind == RPC_UNARY && !call->replied)
+                return rpc_call_fail(call, RPC_INTERNAL, "%s: handler returned no response", m->path);
+        return code;
+}
+
+void rpc_call_run(struct rpc_call *call)
+{
+        grpc_op op;
+        memset(&op, 0, sizeof(op));
+        op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+        op.data.recv_close_on_server.cancelled = &call->close_cancelled;
+        if (grpc_call_start_batch(call->call, &op, 1, RPC_TAG(TAG_CLOSE), NULL) != GRPC_CALL_OK)
+                return;
+
+        int code = dispatch(call);
+        if (code < 0 || code > RPC_UNAUTHENTICATED)
+                code = RPC_INTERNAL;
+        if (code != RPC_OK && !call->status_set)
+                snprintf(call->status_msg, sizeof(call->status_msg), "%s failed: %s",
+                         rpc_call_method(call), rpc_code_name(code));
+        if (!(call->closed && call->close_cancelled))
+                finish(call, code, code == RPC_OK ? NULL : call->status_msg);
+        if (call->reply) {
+                grpc_byte_buffer_destroy(call->reply);
+                call->reply = NULL;
+        }
+
+        if (!call->closed)
+                grpc_completion_queue_pluck(call->cq, RPC_TAG(TAG_CLOSE),
+                                            gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        call->closed = true;
+}

@@ -1,0 +1,335 @@
+/* The client: channels, unary calls and server streams, each call on a pluck
+ * completion queue of its own so any number of threads can call at once. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/rpc/internal.h"
+#include "protos/grpc/health/v1/health.pb-c.h"
+
+enum { TAG_START = 1, TAG_MSG, TAG_STATUS };
+
+struct rpc_channel {
+        grpc_channel *ch;
+        char *target;
+};
+
+struct rpc_stream {
+        grpc_call *call;
+        grpc_completion_queue *cq;
+        const ProtobufCMethodDescriptor *method;
+        char *path;
+        grpc_metadata_array initial_md;
+        grpc_metadata_array trailing_md;
+        grpc_status_code status;
+        grpc_slice details;
+        grpc_metadata auth;
+        char *auth_value;
+        bool ended;
+        int result;                 /* 0 or -code once ended */
+        char error[AK_ERROR_MAX];
+};
+
+int rpc_channel_new(const char *target, const struct rpc_tls *tls, struct rpc_channel **ret,
+                    struct ak_error *err)
+{
+        if (!target || !*target)
+                return ak_error_set(err, -EINVAL, "empty target (want HOST:PORT or unix:PATH)");
+        grpc_channel_credentials *creds;
+        rpc_grpc_ref();
+        if (tls) {
+                int r = rpc_tls_channel_creds(tls, &creds, err);
+                if (r < 0) {
+                        rpc_grpc_unref();
+                        return ak_error_wrap(err, "channel to %s", target);
+                }
+        } else {
+                creds = grpc_insecure_credentials_create();
+        }
+        grpc_arg args[3];
+        size_t n = 0;
+        args[n].type = GRPC_ARG_INTEGER;
+        args[n].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+        args[n++].value.integer = (int)RPC_DEFAULT_MAX_MESSAGE_BYTES;
+        /* Fail fast when the server is down instead of backing off for minutes. */
+        args[n].type = GRPC_ARG_INTEGER;
+        args[n].key = (char *)GRPC_ARG_MAX_RECONNECT_BACKOFF_MS;
+        args[n++].value.integer = 1000;
+        if (tls && tls->server_name) {
+                args[n].type = GRPC_ARG_STRING;
+                args[n].key = (char *)GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;
+                args[n++].value.string = (char *)tls->server_name;
+        }
+        grpc_channel_args cargs = { .num_args = n, .args = args };
+        struct rpc_channel *c = calloc(1, sizeof(*c));
+        if (c)
+                c->target = strdup(target);
+        if (!c || !c->target) {
+                free(c);
+                grpc_channel_credentials_release(creds);
+                rpc_grpc_unref();
+                return ak_error_errno(err, -ENOMEM, "channel to %s", target);
+        }
+        c->ch = grpc_channel_create(target, creds, &cargs);
+        grpc_channel_credentials_release(creds);
+        *ret = c;
+        return 0;
+}
+
+void rpc_channel_free(struct rpc_channel *ch)
+{
+        if (!ch)
+                return;
+        grpc_channel_destroy(ch->ch);
+        free(ch->target);
+        free(ch);
+        rpc_grpc_unref();
+}
+
+const char *rpc_channel_target(const struct rpc_channel *ch)
+{
+        return ch->target;
+}
+
+static const ProtobufCMethodDescriptor *find_method(const ProtobufCServiceDescriptor *service,
+                                                    const char *name)
+{
+        for (unsigned i = 0; i < service->n_methods; i++)
+                if (strcmp(service->methods[i].name, name) == 0)
+                        return &service->methods[i];
+        return NULL;
+}
+
+static void stream_destroy(struct rpc_stream *st)
+{
+        if (st->call)
+                grpc_call_unref(st->call);
+        if (st->cq) {
+                grpc_completion_queue_shutdown(st->cq);
+                while (grpc_completion_queue_pluck(st->cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+                               .type != GRPC_QUEUE_SHUTDOWN)
+                        ;
+                grpc_completion_queue_destroy(st->cq);
+        }
+        grpc_metadata_array_destroy(&st->initial_md);
+        grpc_metadata_array_destroy(&st->trailing_md);
+        grpc_slice_unref(st->details);
+        free(st->auth_value);
+        free(st->path);
+        free(st);
+}
+
+static grpc_event pluck(struct rpc_stream *st, int tag)
+{
+        return grpc_completion_queue_pluck(st->cq, RPC_TAG(tag), gpr_inf_future(GPR_CLOCK_REALTIME),
+                                           NULL);
+}
+
+/* Creates the call and sends the request; the status op runs from the start. */
+static int call_start(struct rpc_channel *ch, const ProtobufCServiceDescriptor *service,
+                      const char *method, const ProtobufCMessage *req,
+                      const struct rpc_call_options *opts, struct rpc_stream **ret,
+                      struct ak_error *err)
+{
+        const ProtobufCMethodDescriptor *md = find_method(service, method);
+        if (!md)
+                return ak_error_set(err, RPC_UNIMPLEMENTED, "%s has no method %s", service->name, method);
+        if (req->descriptor != md->input)
+                return ak_error_set(err, RPC_INVALID_ARGUMENT, "%s.%s takes %s, not %s", service->name,
+                                    method, md->input->name, req->descriptor->name);
+        struct rpc_stream *st = calloc(1, sizeof(*st));
+        if (!st)
+                return ak_error_set(err, RPC_RESOURCE_EXHAUSTED, "%s: out of memory", method);
+        st->method = md;
+        st->details = grpc_empty_slice();
+        grpc_metadata_array_init(&st->initial_md);
+        grpc_metadata_array_init(&st->trailing_md);
+        if (asprintf(&st->path, "/%s/%s", service->name, method) < 0) {
+                st->path = NULL;
+                stream_destroy(st);
+                return ak_error_set(err, RPC_RESOURCE_EXHAUSTED, "%s: out of memory", method);
+        }
+        st->cq = grpc_completion_queue_create_for_pluck(NULL);
+        gpr_timespec deadline = gpr_inf_future(GPR_CLOCK_REALTIME);
+        if (opts && opts->timeout_ms > 0)
+                deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                        gpr_time_from_millis(opts->timeout_ms, GPR_TIMESPAN));
+        grpc_slice path = grpc_slice_from_static_string(st->path);
+        st->call = grpc_channel_create_call(ch->ch, NULL, GRPC_PROPAGATE_DEFAULTS, st->cq, path,
+                                            NULL, deadline, NULL);
+
+        grpc_byte_buffer *bb;
+        if (rpc_pack(req, INT32_MAX, &bb) < 0) {
+                stream_destroy(st);
+                return ak_error_set(err, RPC_RESOURCE_EXHAUSTED, "%s: request larger than 2 GiB", method);
+        }
+        grpc_op ops[4];
+        memset(ops, 0, sizeof(ops));
+        size_t n = 0;
+        ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+        if (opts && opts->bearer_token) {
+                if (asprintf(&st->auth_value, "Bearer %s", opts->bearer_token) < 0)
+                        st->auth_value = NULL;
+                if (st->auth_value) {
+                        st->auth.key = grpc_slice_from_static_string("authorization");
+                        st->auth.value = grpc_slice_from_static_string(st->auth_value);
+                        ops[n].data.send_initial_metadata.count = 1;
+                        ops[n].data.send_initial_metadata.metadata = &st->auth;
+                }
+        }
+        if (opts && opts->wait_for_ready)
+                ops[n].flags = GRPC_INITIAL_METADATA_WAIT_FOR_READY;
+        n++;
+        ops[n].op = GRPC_OP_SEND_MESSAGE;
+        ops[n++].data.send_message.send_message = bb;
+        ops[n++].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+        ops[n].op = GRPC_OP_RECV_INITIAL_METADATA;
+        ops[n++].data.recv_initial_metadata.recv_initial_metadata = &st->initial_md;
+        grpc_call_error e = grpc_call_start_batch(st->call, ops, n, RPC_TAG(TAG_START), NULL);
+
+        grpc_op sop;
+        memset(&sop, 0, sizeof(sop));
+        sop.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+        sop.data.recv_status_on_client.trailing_metadata = &st->trailing_md;
+        sop.data.recv_status_on_client.status = &st->status;
+        sop.data.recv_status_on_client.status_details = &st->details;
+        if (e == GRPC_CALL_OK)
+                e = grpc_call_start_batch(st->call, &sop, 1, RPC_TAG(TAG_STATUS), NULL);
+        if (e != GRPC_CALL_OK) {
+                grpc_byte_buffer_destroy(bb);
+                grpc_call_cancel(st->call, NULL);
+                stream_destroy(st);
+                return ak_error_set(err, RPC_INTERNAL, "%s: cannot start call (%d)", method, e);
+        }
+        pluck(st, TAG_START);
+        grpc_byte_buffer_destroy(bb);
+        *ret = st;
+        return RPC_OK;
+}
+
+/* Waits for the status and turns it into the stream's result. */
+static int stream_finish(struct rpc_stream *st)
+{
+        if (st->ended)
+                return st->result;
+        pluck(st, TAG_STATUS);
+        st->ended = true;
+        if (st->status == GRPC_STATUS_OK) {
+                st->result = 0;
+                return 0;
+        }
+        char *details = grpc_slice_to_c_string(st->details);
+        snprintf(st->error, sizeof(st->error), "%s: %s: %s", st->path, rpc_code_name(st->status),
+                 details && *details ? details : "(no message)");
+        gpr_free(details);
+        st->result = -(int)st->status;
+        return st->result;
+}
+
+int rpc_stream_open(struct rpc_channel *ch, const ProtobufCServiceDescriptor *service,
+                    const char *method, const ProtobufCMessage *req,
+                    const struct rpc_call_options *opts, struct rpc_stream **ret_stream,
+                    struct ak_error *err)
+{
+        return call_start(ch, service, method, req, opts, ret_stream, err);
+}
+
+int rpc_stream_next(struct rpc_stream *st, ProtobufCMessage **ret_msg, struct ak_error *err)
+{
+        if (!st->ended) {
+                grpc_byte_buffer *payload = NULL;
+                grpc_op op;
+                memset(&op, 0, sizeof(op));
+                op.op = GRPC_OP_RECV_MESSAGE;
+                op.data.recv_message.recv_message = &payload;
+                if (grpc_call_start_batch(st->call, &op, 1, RPC_TAG(TAG_MSG), NULL) == GRPC_CALL_OK)
+                        pluck(st, TAG_MSG);
+                if (payload) {
+                        ProtobufCMessage *msg = rpc_unpack(payload, st->method->output);
+                        grpc_byte_buffer_destroy(payload);
+                        if (msg) {
+                                *ret_msg = msg;
+                                return 1;
+                        }
+                        grpc_call_cancel(st->call, NULL);
+                        stream_finish(st);
+                        snprintf(st->error, sizeof(st->error), "%s: INTERNAL: response is not a valid %s",
+                                 st->path, st->method->output->name);
+                        st->result = -RPC_INTERNAL;
+                }
+        }
+        int r = stream_finish(st);
+        if (r < 0)
+                ak_error_set(err, -r, "%s", st->error);
+        return r;
+}
+
+void rpc_stream_cancel(struct rpc_stream *st)
+{
+        grpc_call_cancel(st->call, NULL);
+}
+
+void rpc_stream_free(struct rpc_stream *st)
+{
+        if (!st)
+                return;
+        if (!st->ended) {
+                grpc_call_cancel(st->call, NULL);
+                stream_finish(st);
+        }
+        stream_destroy(st);
+}
+
+int rpc_unary(struct rpc_channel *ch, const ProtobufCServiceDescriptor *service,
+              const char *method, const ProtobufCMessage *req,
+              const struct rpc_call_options *opts, ProtobufCMessage **ret_resp,
+              struct ak_error *err)
+{
+        struct rpc_stream *st;
+        int r = call_start(ch, service, method, req, opts, &st, err);
+        if (r != RPC_OK)
+                return r;
+        ProtobufCMessage *msg = NULL;
+        r = rpc_stream_next(st, &msg, err);
+        if (r == 1) {
+                /* A unary call ends after its one message; its status decides. */
+                int s = stream_finish(st);
+                if (s < 0) {
+                        protobuf_c_message_free_unpacked(msg, NULL);
+                        ak_error_set(err, -s, "%s", st->error);
+                        rpc_stream_free(st);
+                        return -s;
+                }
+                *ret_resp = msg;
+                rpc_stream_free(st);
+                return RPC_OK;
+        }
+        if (r == 0) {
+                ak_error_set(err, RPC_INTERNAL, "%s: INTERNAL: server sent OK without a response", st->path);
+                r = -RPC_INTERNAL;
+        }
+        rpc_stream_free(st);
+        return -r;
+}
+
+int rpc_health_check(struct rpc_channel *ch, const char *service, int64_t timeout_ms,
+                     struct ak_error *err)
+{
+        Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+        req.service = (char *)(service ? service : "");
+        struct rpc_call_options opts = { .timeout_ms = timeout_ms };
+        ProtobufCMessage *msg;
+        int r = rpc_unary(ch, &grpc__health__v1__health__descriptor, "Check", &req.base, &opts, &msg,
+                          err);
+        if (r != RPC_OK)
+                return r;
+        Grpc__Health__V1__HealthCheckResponse *resp = (void *)msg;
+        bool serving = resp->status == GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
+        int status = resp->status;
+        protobuf_c_message_free_unpacked(msg, NULL);
+        if (!serving)
+                return ak_error_set(err, RPC_UNAVAILABLE, "%s: health status %d (not serving)",
+                                    ch->target, status);
+        return RPC_OK;
+}

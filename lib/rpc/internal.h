@@ -1,0 +1,84 @@
+/* Shared between lib/rpc's files; nothing outside lib/rpc includes this. */
+#ifndef AK_RPC_INTERNAL_H
+#define AK_RPC_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/slice.h>
+#include <grpc/support/alloc.h>
+#include <grpc/support/time.h>
+
+#include "lib/rpc/rpc.h"
+
+/* grpc_init()/grpc_shutdown() are reference counted; every server and
+ * channel holds one reference. */
+void rpc_grpc_ref(void);
+void rpc_grpc_unref(void);
+
+/* One method the server dispatches, flattened over all services. */
+struct rpc_method_entry {
+        char *path;                             /* "/pkg.Service/Method" */
+        const ProtobufCMethodDescriptor *desc;
+        enum rpc_kind kind;
+        rpc_handler_fn handler;
+        void *userdata;
+        bool is_health;                         /* never authorized */
+};
+
+struct rpc_call {
+        struct rpc_server *srv;
+        grpc_call *call;
+        grpc_completion_queue *cq;              /* pluck, this call's only */
+        const struct rpc_method_entry *method;
+        char *path;
+        gpr_timespec deadline;                  /* monotonic */
+        grpc_metadata_array *md;
+        char **md_strings;                      /* key, value, ... lazily built */
+        size_t n_md_strings;
+        char *peer;
+
+        int close_cancelled;                    /* written by grpc */
+        bool closed;
+        bool sent_initial_metadata;
+        bool replied;
+        grpc_byte_buffer *reply;                /* unary: sent with the status */
+        size_t max_message_bytes;
+
+        int status_code;
+        char status_msg[AK_ERROR_MAX];
+        bool status_set;
+};
+
+/* Serializes msg into a new byte buffer. -E2BIG past max. */
+int rpc_pack(const ProtobufCMessage *msg, size_t max, grpc_byte_buffer **ret);
+
+/* Reads a whole byte buffer and unpacks it as `desc`. NULL on malformed bytes. */
+ProtobufCMessage *rpc_unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc);
+
+/* Runs one call to completion on the calling thread (server.c → call.c). */
+void rpc_call_run(struct rpc_call *call);
+
+/* Server state the call code needs. */
+bool rpc_server_cancelling(const struct rpc_server *srv);
+bool rpc_server_serving(const struct rpc_server *srv);
+bool rpc_server_has_service(const struct rpc_server *srv, const char *name);
+const struct rpc_server_options *rpc_server_opts(const struct rpc_server *srv);
+
+/* PEM files → credentials (tls.c). */
+int rpc_tls_server_creds(const struct rpc_tls *tls, grpc_server_credentials **ret,
+                         struct ak_error *err);
+int rpc_tls_channel_creds(const struct rpc_tls *tls, grpc_channel_credentials **ret,
+                          struct ak_error *err);
+
+/* The built-in grpc.health.v1.Health service (health.c). */
+extern const struct rpc_method rpc_health_methods[];
+extern const size_t rpc_health_n_methods;
+
+#define RPC_TAG(n) ((void *)(uintptr_t)(n))
+
+#endif

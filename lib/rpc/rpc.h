@@ -1,0 +1,226 @@
+/* lib/rpc: gRPC for ak's services, on the gRPC C core with protobuf-c
+ * messages. The only code in the tree that touches <grpc/grpc.h>.
+ *
+ * Server model: handlers are plain blocking functions. Each call runs on a
+ * worker thread of its own from the moment it arrives until the handler
+ * returns; the pool grows when every worker is busy (long server-streams do
+ * not starve short calls) up to a limit, and shrinks back when idle.
+ *
+ * Status codes are gRPC's (enum rpc_code, same numbers as grpc_status_code).
+ * Every error carries a message meant for a person. */
+#ifndef AK_RPC_RPC_H
+#define AK_RPC_RPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "lib/base/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum rpc_code {
+        RPC_OK = 0,
+        RPC_CANCELLED = 1,
+        RPC_UNKNOWN = 2,
+        RPC_INVALID_ARGUMENT = 3,
+        RPC_DEADLINE_EXCEEDED = 4,
+        RPC_NOT_FOUND = 5,
+        RPC_ALREADY_EXISTS = 6,
+        RPC_PERMISSION_DENIED = 7,
+        RPC_RESOURCE_EXHAUSTED = 8,
+        RPC_FAILED_PRECONDITION = 9,
+        RPC_ABORTED = 10,
+        RPC_OUT_OF_RANGE = 11,
+        RPC_UNIMPLEMENTED = 12,
+        RPC_INTERNAL = 13,
+        RPC_UNAVAILABLE = 14,
+        RPC_DATA_LOSS = 15,
+        RPC_UNAUTHENTICATED = 16,
+};
+
+/* "NOT_FOUND" etc.; "CODE_<n>" for numbers outside the table (static string). */
+const char *rpc_code_name(int code);
+
+/* Default limit on one message in either direction (16 MiB). */
+#define RPC_DEFAULT_MAX_MESSAGE_BYTES (16u << 20)
+
+/* TLS material, PEM files. For a server: cert_file + key_file are required;
+ * ca_file set means client certificates are requested and verified against
+ * it (mTLS), and require_client_cert refuses clients without one. For a
+ * client: ca_file verifies the server (NULL: the system roots); cert_file +
+ * key_file present a client certificate; server_name overrides the name the
+ * server's certificate must carry (default: the target's host). */
+struct rpc_tls {
+        const char *ca_file;
+        const char *cert_file;
+        const char *key_file;
+        bool require_client_cert;
+        const char *server_name;
+};
+
+/* ---- server ------------------------------------------------------------ */
+
+struct rpc_server;
+struct rpc_call;
+
+enum rpc_kind {
+        RPC_UNARY,              /* one request, one response */
+        RPC_SERVER_STREAMING,   /* one request, zero or more responses */
+};
+
+/* A handler runs on its own worker thread and may block. It returns RPC_OK or
+ * a status code. Before returning RPC_OK, a unary handler calls
+ * rpc_call_reply() exactly once; a streaming handler calls rpc_call_send()
+ * zero or more times. To fail with words use `return rpc_call_fail(...)`.
+ * `req` is owned by the rpc layer and valid until the handler returns. */
+typedef int (*rpc_handler_fn)(struct rpc_call *call, const ProtobufCMessage *req,
+                              void *userdata);
+
+struct rpc_method {
+        const char *name;      /* the method's name in the .proto, e.g. "Exec" */
+        enum rpc_kind kind;    /* protoc-c drops `stream`: say it here */
+        rpc_handler_fn handler;
+};
+
+/* Called before every handler except the health service's. Returns RPC_OK to
+ * let the call through, or a code (with rpc_call_fail for the message). */
+typedef int (*rpc_authorize_fn)(struct rpc_call *call, void *userdata);
+
+struct rpc_server_options {
+        size_t max_message_bytes;  /* 0: RPC_DEFAULT_MAX_MESSAGE_BYTES */
+        unsigned max_workers;      /* concurrent calls; 0: 256. Beyond it,
+                                      calls wait for a free worker. */
+        rpc_authorize_fn authorize;
+        void *authorize_data;
+};
+
+/* Creates a server (not yet listening). opts may be NULL. */
+int rpc_server_new(const struct rpc_server_options *opts, struct rpc_server **ret,
+                   struct ak_error *err);
+
+/* Adds a listener: "host:port" (port 0 picks one), "unix:/path" (an existing
+ * socket file is replaced). tls NULL means plaintext. The bound TCP port is
+ * written to *ret_port when non-NULL (0 for unix:). Before rpc_server_start. */
+int rpc_server_listen(struct rpc_server *srv, const char *addr, const struct rpc_tls *tls,
+                      int *ret_port, struct ak_error *err);
+
+/* Serves `service`'s methods listed in `methods` (names are checked against
+ * the descriptor; a method of the descriptor missing from the list answers
+ * UNIMPLEMENTED). `userdata` is passed to every handler. The service's name
+ * is also reported SERVING by grpc.health.v1.Health. Before rpc_server_start. */
+int rpc_server_add_service(struct rpc_server *srv, const ProtobufCServiceDescriptor *service,
+                           const struct rpc_method *methods, size_t n_methods, void *userdata,
+                           struct ak_error *err);
+
+int rpc_server_start(struct rpc_server *srv, struct ak_error *err);
+
+/* Graceful shutdown: stops accepting calls, lets in-flight calls finish for up
+ * to grace_ms, then cancels the rest (their handlers see
+ * rpc_call_cancelled()), waits for every handler to return, and frees the
+ * server. NULL is a no-op. Call once, from a thread that is not a handler. */
+void rpc_server_shutdown(struct rpc_server *srv, unsigned grace_ms);
+
+/* Marks the whole server NOT_SERVING for health checks (e.g. while draining). */
+void rpc_server_set_serving(struct rpc_server *srv, bool serving);
+
+/* ---- inside a handler -------------------------------------------------- */
+
+/* Sends the unary response (the message is serialized before return; the
+ * caller keeps ownership). Returns 0, -EALREADY if already replied,
+ * -ECANCELED if the client is gone, -E2BIG past the message limit. */
+int rpc_call_reply(struct rpc_call *call, const ProtobufCMessage *resp);
+
+/* Sends one message of a server stream, blocking while flow control holds it
+ * back. Returns 0, -ECANCELED when the client cancelled, the deadline passed
+ * or the server is shutting down (stop producing and return), or -E2BIG. */
+int rpc_call_send(struct rpc_call *call, const ProtobufCMessage *msg);
+
+/* Records the status message and returns code: `return rpc_call_fail(call,
+ * RPC_NOT_FOUND, "no sandbox named %s", name);` */
+int rpc_call_fail(struct rpc_call *call, int code, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+/* True once the client cancelled, the deadline passed, or the server is
+ * cancelling calls at shutdown. Cheap; poll it in long loops. */
+bool rpc_call_cancelled(struct rpc_call *call);
+
+/* Milliseconds until the call's deadline (INT64_MAX when it has none; <= 0
+ * when it has passed). */
+int64_t rpc_call_remaining_ms(struct rpc_call *call);
+
+/* The value of request metadata `key` (lowercase), NUL-terminated, valid
+ * until the handler returns; NULL when absent or not text. */
+const char *rpc_call_metadata(struct rpc_call *call, const char *key);
+
+/* The peer's address ("ipv4:127.0.0.1:5555", "unix:..."), valid until return. */
+const char *rpc_call_peer(struct rpc_call *call);
+
+/* "/package.Service/Method" */
+const char *rpc_call_method(struct rpc_call *call);
+
+/* ---- client ------------------------------------------------------------ */
+
+struct rpc_channel;
+
+/* A channel to `target` ("host:port" or "unix:/path"). tls NULL: plaintext.
+ * Connects lazily; thread-safe; share one per target. */
+int rpc_channel_new(const char *target, const struct rpc_tls *tls, struct rpc_channel **ret,
+                    struct ak_error *err);
+void rpc_channel_free(struct rpc_channel *ch);
+const char *rpc_channel_target(const struct rpc_channel *ch);
+
+struct rpc_call_options {
+        int64_t timeout_ms;          /* 0: no deadline */
+        const char *bearer_token;    /* sent as "authorization: Bearer <token>" */
+        size_t max_message_bytes;    /* 0: RPC_DEFAULT_MAX_MESSAGE_BYTES */
+        bool wait_for_ready;         /* wait for the channel instead of failing
+                                        fast with UNAVAILABLE */
+};
+
+/* Calls `service`.`method` with `req`. On RPC_OK, *ret_resp is a message of
+ * the method's output type, freed by the caller with
+ * protobuf_c_message_free_unpacked(resp, NULL). Otherwise returns the status
+ * code and fills err with "Method: CODE: message". opts may be NULL. */
+int rpc_unary(struct rpc_channel *ch, const ProtobufCServiceDescriptor *service,
+              const char *method, const ProtobufCMessage *req,
+              const struct rpc_call_options *opts, ProtobufCMessage **ret_resp,
+              struct ak_error *err);
+
+struct rpc_stream;
+
+/* Starts a server-streaming call. Returns RPC_OK with *ret_stream set, or a
+ * status code (err filled) when the call could not even start. */
+int rpc_stream_open(struct rpc_channel *ch, const ProtobufCServiceDescriptor *service,
+                    const char *method, const ProtobufCMessage *req,
+                    const struct rpc_call_options *opts, struct rpc_stream **ret_stream,
+                    struct ak_error *err);
+
+/* Waits for the next message. Returns 1 with *ret_msg set (free it with
+ * protobuf_c_message_free_unpacked), 0 at the end of a successful stream, or
+ * a negative status code (-RPC_NOT_FOUND ...) with err filled when the stream
+ * ended in an error. After 0 or an error, further calls return the same. */
+int rpc_stream_next(struct rpc_stream *st, ProtobufCMessage **ret_msg, struct ak_error *err);
+
+/* Cancels the call (the server's handler sees rpc_call_cancelled()). Safe
+ * from another thread while rpc_stream_next blocks. */
+void rpc_stream_cancel(struct rpc_stream *st);
+
+/* Cancels if still running, and frees. NULL is a no-op. */
+void rpc_stream_free(struct rpc_stream *st);
+
+/* grpc.health.v1.Health/Check of `service` ("" for the whole server).
+ * Returns RPC_OK when SERVING; RPC_UNAVAILABLE when NOT_SERVING; else the
+ * call's status. */
+int rpc_health_check(struct rpc_channel *ch, const char *service, int64_t timeout_ms,
+                     struct ak_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
