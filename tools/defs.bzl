@@ -1,4 +1,4 @@
-"""Shared compiler flags and rule wrappers for every ak package.
+"""Shared compiler flags (warnings are errors: Debian 12's gcc and clang-14 hold it) and rule wrappers for every ak package.
 
 Every C target goes through ak_c_library / ak_c_binary / ak_cc_test so that
 warnings and language levels live in one place.
@@ -8,6 +8,7 @@ AK_COPTS = [
     "-std=gnu11",
     "-Wall",
     "-Wextra",
+    "-Werror",
     "-Wshadow",
     "-Wstrict-prototypes",
     "-Wmissing-prototypes",
@@ -23,6 +24,7 @@ AK_CXXOPTS = [
     "-std=c++17",
     "-Wall",
     "-Wextra",
+    "-Werror",
     "-Wno-unused-parameter",
     "-Wno-missing-field-initializers",
     "-Wno-sign-compare",

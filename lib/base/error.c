@@ -44,11 +44,19 @@ int ak_error_wrap(struct ak_error *err, const char *fmt, ...)
         char prefix[AK_ERROR_MAX];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(prefix, sizeof(prefix), fmt, ap);
+        int n = vsnprintf(prefix, sizeof(prefix), fmt, ap);
         va_end(ap);
-        char old[AK_ERROR_MAX];
-        memcpy(old, err->msg, sizeof(old));
-        snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+        size_t plen = n < 0 ? 0 : strlen(prefix);
+        size_t room = sizeof(err->msg) - 1;
+        size_t head = plen + 2 < room ? plen + 2 : room;     /* "prefix: " cut to fit */
+        size_t keep = strnlen(err->msg, room);
+        if (keep > room - head)
+                keep = room - head;
+        memmove(err->msg + head, err->msg, keep);
+        memcpy(err->msg, prefix, head < plen ? head : plen);
+        if (head > plen)
+                memcpy(err->msg + plen, ": ", head - plen);
+        err->msg[head + keep] = '\0';
         return err->code;
 }
 

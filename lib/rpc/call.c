@@ -220,6 +220,11 @@ void rpc_call_run(struct rpc_call *call)
         int code = dispatch(call);
         if (code < 0 || code > RPC_UNAUTHENTICATED)
                 code = RPC_INTERNAL;
+        /* A handler that gave up because time ran out says CANCELLED; the
+         * client should hear why. */
+        if (code == RPC_CANCELLED && rpc_call_remaining_ms(call) <= 0)
+                code = rpc_call_fail(call, RPC_DEADLINE_EXCEEDED, "%s: deadline exceeded",
+                                     rpc_call_method(call));
         if (code != RPC_OK && !call->status_set)
                 snprintf(call->status_msg, sizeof(call->status_msg), "%s failed: %s",
                          rpc_call_method(call), rpc_code_name(code));

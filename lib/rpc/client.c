@@ -115,6 +115,10 @@ static void stream_destroy(struct rpc_stream *st)
         grpc_metadata_array_destroy(&st->initial_md);
         grpc_metadata_array_destroy(&st->trailing_md);
         grpc_slice_unref(st->details);
+        if (st->auth_value) {
+                grpc_slice_unref(st->auth.key);
+                grpc_slice_unref(st->auth.value);
+        }
         free(st->auth_value);
         free(st->path);
         free(st);
@@ -155,9 +159,12 @@ static int call_start(struct rpc_channel *ch, const ProtobufCServiceDescriptor *
         if (opts && opts->timeout_ms > 0)
                 deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                                         gpr_time_from_millis(opts->timeout_ms, GPR_TIMESPAN));
-        grpc_slice path = grpc_slice_from_static_string(st->path);
+        /* Copied, refcounted slices: the transport's HPACK table may keep
+         * them past this call (static slices must live forever). */
+        grpc_slice path = grpc_slice_from_copied_string(st->path);
         st->call = grpc_channel_create_call(ch->ch, NULL, GRPC_PROPAGATE_DEFAULTS, st->cq, path,
                                             NULL, deadline, NULL);
+        grpc_slice_unref(path);
 
         grpc_byte_buffer *bb;
         if (rpc_pack(req, INT32_MAX, &bb) < 0) {
@@ -172,8 +179,8 @@ static int call_start(struct rpc_channel *ch, const ProtobufCServiceDescriptor *
                 if (asprintf(&st->auth_value, "Bearer %s", opts->bearer_token) < 0)
                         st->auth_value = NULL;
                 if (st->auth_value) {
-                        st->auth.key = grpc_slice_from_static_string("authorization");
-                        st->auth.value = grpc_slice_from_static_string(st->auth_value);
+                        st->auth.key = grpc_slice_from_copied_string("authorization");
+                        st->auth.value = grpc_slice_from_copied_string(st->auth_value);
                         ops[n].data.send_initial_metadata.count = 1;
                         ops[n].data.send_initial_metadata.metadata = &st->auth;
                 }

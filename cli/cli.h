@@ -1,0 +1,19 @@
+/* The `ak` command table and helpers shared by its commands. */
+#ifndef AK_CLI_CLI_H
+#define AK_CLI_CLI_H
+
+#include <stdbool.h>
+
+struct cli_command {
+        const char *name;
+        const char *summary;                 /* one line for `ak --help` */
+        int (*run)(int argc, char **argv);   /* argv[0] is the command's name */
+        const char *help;                    /* usage, options and examples */
+};
+
+/* Prints "ak NAME: <message>" and the command's usage line to stderr;
+ * returns 2 (the exit code for bad usage). */
+int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+#endif

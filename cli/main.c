@@ -1,0 +1,118 @@
+/* ak: the user's tool. `ak COMMAND [ARGS]`; each command is a row of the
+ * table below with its own --help. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "lib/base/version.h"
+
+static int cmd_version(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+static const struct cli_command commands[] = {
+        { "version", "print ak's version", cmd_version,
+          "Usage: ak version [--json]\n"
+          "\n"
+          "Prints ak's version and the agentkernel release it is compatible with.\n"
+          "\n"
+          "Examples:\n"
+          "  ak version\n"
+          "  ak version --json | jq -r .version\n" },
+        { "help", "show help for a command", cmd_help,
+          "Usage: ak help [COMMAND]\n"
+          "\n"
+          "Examples:\n"
+          "  ak help\n"
+          "  ak help version\n" },
+};
+
+static const size_t n_commands = sizeof(commands) / sizeof(commands[0]);
+
+static void usage(FILE *out)
+{
+        fprintf(out,
+                "ak " AK_VERSION ": run AI coding agents and untrusted commands in isolated microVMs.\n"
+                "\n"
+                "Usage: ak COMMAND [ARGS...]\n"
+                "\n"
+                "Commands:\n");
+        for (size_t i = 0; i < n_commands; i++)
+                fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out,
+                "\n"
+                "Run `ak COMMAND --help` for a command's options and examples.\n"
+                "\n"
+                "Examples:\n"
+                "  ak version\n"
+                "  ak help version\n");
+}
+
+static const struct cli_command *find(const char *name)
+{
+        for (size_t i = 0; i < n_commands; i++)
+                if (strcmp(commands[i].name, name) == 0)
+                        return &commands[i];
+        return NULL;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+        bool json = false;
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--json") == 0)
+                        json = true;
+                else
+                        return cli_usage_error(find("version"), "unknown option %s", argv[i]);
+        }
+        if (json)
+                printf("{\"version\":\"%s\",\"agentkernel_compat\":\"%s\"}\n", AK_VERSION,
+                       AK_AGENTKERNEL_COMPAT);
+        else
+                printf("ak %s (compatible with agentkernel %s)\n", AK_VERSION, AK_AGENTKERNEL_COMPAT);
+        return 0;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+        if (argc < 2) {
+                usage(stdout);
+                return 0;
+        }
+        const struct cli_command *c = find(argv[1]);
+        if (!c) {
+                fprintf(stderr, "ak: unknown command '%s'. Run `ak --help` for the list.\n", argv[1]);
+                return 2;
+        }
+        fputs(c->help, stdout);
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        if (argc < 2) {
+                usage(stderr);
+                return 2;
+        }
+        const char *name = argv[1];
+        if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+                usage(stdout);
+                return 0;
+        }
+        if (strcmp(name, "--version") == 0)
+                name = "version";
+        const struct cli_command *c = find(name);
+        if (!c) {
+                fprintf(stderr, "ak: unknown command '%s'. Run `ak --help` for the list.\n", name);
+                return 2;
+        }
+        for (int i = 2; i < argc; i++) {
+                if (strcmp(argv[i], "--") == 0)
+                        break;
+                if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+                        fputs(c->help, stdout);
+                        return 0;
+                }
+        }
+        return c->run(argc - 1, argv + 1);
+}

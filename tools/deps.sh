@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs every Debian package ak's build, tests and ./ak need. Idempotent:
+# installs only what is missing, says what, and is silent when all is there.
+# Usage: tools/deps.sh [--check]   (--check: exit 1 if anything is missing)
+set -euo pipefail
+
+packages=(
+        # build
+        bazel-bootstrap            # Bazel 4.2.3, offline WORKSPACE build
+        build-essential
+        pkg-config
+        protobuf-c-compiler        # protoc-c
+        libprotobuf-c-dev
+        libgrpc-dev                # gRPC C core + gpr
+        libcurl4-openssl-dev
+        libjansson-dev
+        libgtest-dev
+        libgmock-dev
+        android-libboringssl-dev   # BoringSSL, dlmopen()ed by lib/crypto
+        clang-14                   # libFuzzer targets (--config=fuzz)
+        libclang-rt-14-dev
+        # tests
+        openssl                    # lib/rpc's TLS tests make their certificates
+        python3                    # /usr/bin/python3 for independent checks
+)
+
+missing=()
+for p in "${packages[@]}"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+                missing+=("$p")
+        fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+        exit 0
+fi
+if [ "${1:-}" = "--check" ]; then
+        echo "missing Debian packages: ${missing[*]}" >&2
+        exit 1
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+        if ! command -v sudo >/dev/null; then
+                echo "tools/deps.sh: need root (or sudo) to install: ${missing[*]}" >&2
+                exit 1
+        fi
+        sudo="sudo"
+fi
+
+echo "ak: installing Debian packages: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+# Try with the lists the machine has; if they are missing or stale, update once and retry.
+install() { $sudo apt-get install -y -qq "${missing[@]}" >/tmp/ak-apt.log 2>&1; }
+if ! install; then
+        $sudo apt-get update -qq
+        if ! install; then
+                echo "tools/deps.sh: apt-get install failed; see /tmp/ak-apt.log" >&2
+                tail -n 20 /tmp/ak-apt.log >&2
+                exit 1
+        fi
+fi
+echo "ak: installed ${#missing[@]} packages" >&2
