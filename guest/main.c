@@ -1,0 +1,171 @@
+/* ak-guest: the guest agent. Flags, wiring, logging; the work is in the
+ * library (agent.h, init.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "init.h"
+
+#define MAX_LISTEN 16
+
+static void log_line(const char *msg)
+{
+        fprintf(stderr, "ak-guest: %s\n", msg);
+}
+
+static void usage(FILE *f)
+{
+        fputs("usage: ak-guest [--listen vsock:PORT|unix:PATH]... [--init [--modules FILE]\n"
+              "                [--root DEVICE [--rootfstype TYPE]]]\n"
+              "\n"
+              "  --listen SPEC   where to accept host connections (repeatable;\n"
+              "                  default vsock:52000)\n"
+              "  --init          run as PID 1: mount /proc /sys /dev /dev/pts /tmp, load\n"
+              "                  modules, optionally switch root, reap orphans, and power\n"
+              "                  off on `shutdown`\n"
+              "  --modules FILE  kernel modules to load in order (one path or name a line)\n"
+              "  --root DEVICE   mount DEVICE and switch into it\n"
+              "  --rootfstype T  its filesystem type (default ext4)\n",
+              f);
+}
+
+/* fds 0-2 must exist, or pipes for children would land on them. */
+static void ensure_std_fds(void)
+{
+        for (int fd = 0; fd < 3; fd++) {
+                if (fcntl(fd, F_GETFD) >= 0)
+                        continue;
+                int n = open("/dev/null", O_RDWR);
+                if (n >= 0 && n != fd) {
+                        dup2(n, fd);
+                        close(n);
+                }
+        }
+}
+
+static int listen_all(struct agent *a, const char **specs, int n, bool init_mode)
+{
+        int ok = 0;
+
+        /* In a fresh VM the vsock transport may still be probing: retry. */
+        for (int attempt = 0; attempt < (init_mode ? 50 : 1); attempt++) {
+                ok = 0;
+                for (int i = 0; i < n; i++) {
+                        if (!specs[i])
+                                continue;
+                        int r = agent_listen(a, specs[i]);
+                        if (r < 0) {
+                                if (attempt == 0 || !init_mode)
+                                        fprintf(stderr, "ak-guest: listen %s: %s\n", specs[i], strerror(-r));
+                                continue;
+                        }
+                        fprintf(stderr, "ak-guest: listening on %s\n", specs[i]);
+                        specs[i] = NULL;
+                        ok++;
+                }
+                bool all = true;
+                for (int i = 0; i < n; i++)
+                        all &= specs[i] == NULL;
+                if (all)
+                        return 0;
+                struct timespec ts = { 0, 100 * 1000 * 1000 };
+                nanosleep(&ts, NULL);
+        }
+        return ok ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option longopts[] = {
+                { "listen", required_argument, NULL, 'l' },
+                { "init", no_argument, NULL, 'i' },
+                { "modules", required_argument, NULL, 'm' },
+                { "root", required_argument, NULL, 'r' },
+                { "rootfstype", required_argument, NULL, 't' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        const char *specs[MAX_LISTEN];
+        int n_specs = 0, c;
+        struct init_options io = { .log = log_line };
+        bool init_mode = false;
+
+        while ((c = getopt_long(argc, argv, "l:h", longopts, NULL)) != -1) {
+                switch (c) {
+                case 'l':
+                        if (n_specs == MAX_LISTEN) {
+                                fprintf(stderr, "ak-guest: at most %d --listen\n", MAX_LISTEN);
+                                return 2;
+                        }
+                        if (strncmp(optarg, "vsock:", 6) && strncmp(optarg, "unix:", 5)) {
+                                fprintf(stderr, "ak-guest: --listen %s: expected vsock:PORT or unix:PATH\n",
+                                        optarg);
+                                return 2;
+                        }
+                        specs[n_specs++] = optarg;
+                        break;
+                case 'i':
+                        init_mode = true;
+                        break;
+                case 'm':
+                        io.modules_file = optarg;
+                        break;
+                case 'r':
+                        io.root_device = optarg;
+                        break;
+                case 't':
+                        io.root_fstype = optarg;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        /* As PID 1 there is nobody to read a usage error: carry on. */
+                        if (!init_mode) {
+                                usage(stderr);
+                                return 2;
+                        }
+                }
+        }
+        if (!n_specs)
+                specs[n_specs++] = "vsock:52000";
+
+        ensure_std_fds();
+        if (init_mode && init_setup(&io) < 0)
+                log_line("root switch failed: serving from the initramfs");
+
+        struct agent_options ao = { .init_mode = init_mode, .log = log_line };
+        struct agent *a;
+        int r = agent_new(&ao, &a);
+        if (r < 0) {
+                fprintf(stderr, "ak-guest: %s\n", strerror(-r));
+                goto out;
+        }
+        if (listen_all(a, specs, n_specs, init_mode) < 0) {
+                r = -EADDRNOTAVAIL;
+                agent_free(a);
+                goto out;
+        }
+        r = agent_run(a);
+        if (r < 0)
+                fprintf(stderr, "ak-guest: event loop: %s\n", strerror(-r));
+        else if (r == 1)
+                log_line("shutdown requested");
+        agent_free(a);
+out:
+        if (init_mode) {
+                r = init_poweroff();
+                fprintf(stderr, "ak-guest: power off: %s\n", strerror(-r));
+                /* PID 1 must not exit: the kernel would panic. */
+                for (;;)
+                        pause();
+        }
+        return r < 0 ? 1 : 0;
+}
