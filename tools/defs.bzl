@@ -67,5 +67,6 @@ def ak_fuzz_test(name, srcs, deps = [], corpus = [], **kwargs):
         }),
         data = corpus,
         args = ["$(location %s)" % c for c in corpus],
+        linkstatic = True,
         **kwargs
     )

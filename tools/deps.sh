@@ -22,6 +22,7 @@ packages=(
         # tests
         openssl                    # lib/rpc's TLS tests make their certificates
         python3                    # /usr/bin/python3 for independent checks
+        python3-grpcio             # lib/rpc interop test: another gRPC stack as the client
 )
 
 missing=()

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+__attribute__((format(printf, 3, 0)))
 static void error_vset(struct ak_error *err, int code, const char *fmt, va_list ap)
 {
         err->code = code;

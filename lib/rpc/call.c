@@ -24,6 +24,47 @@ int rpc_pack(const ProtobufCMessage *msg, size_t max, grpc_byte_buffer **ret)
         return 0;
 }
 
+/* protobuf-c 1.4.1 keeps unknown fields it should have refused: field number
+ * 0 (from a non-canonical varint key such as 80 00) and the deprecated group
+ * wire types proto3 does not have. It cannot re-encode them into bytes it
+ * would accept again (found by decode_fuzz), so a request carrying them is
+ * malformed to us, and never reaches a handler or gets forwarded. */
+static bool has_bad_unknown_fields(const ProtobufCMessage *msg, int depth)
+{
+        if (depth > 64)
+                return true;
+        for (unsigned i = 0; i < msg->n_unknown_fields; i++) {
+                ProtobufCWireType t = msg->unknown_fields[i].wire_type;
+                if (msg->unknown_fields[i].tag == 0)
+                        return true;
+                if (t != PROTOBUF_C_WIRE_TYPE_VARINT && t != PROTOBUF_C_WIRE_TYPE_64BIT &&
+                    t != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED && t != PROTOBUF_C_WIRE_TYPE_32BIT)
+                        return true;
+        }
+        const ProtobufCMessageDescriptor *d = msg->descriptor;
+        for (unsigned i = 0; i < d->n_fields; i++) {
+                const ProtobufCFieldDescriptor *f = &d->fields[i];
+                if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+                        continue;
+                const char *base = (const char *)msg;
+                if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+                        size_t n = *(const size_t *)(base + f->quantifier_offset);
+                        ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *)(base + f->offset);
+                        for (size_t j = 0; j < n; j++)
+                                if (v[j] && has_bad_unknown_fields(v[j], depth + 1))
+                                        return true;
+                } else {
+                        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF &&
+                            *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+                                continue;
+                        const ProtobufCMessage *sub = *(ProtobufCMessage *const *)(base + f->offset);
+                        if (sub && has_bad_unknown_fields(sub, depth + 1))
+                                return true;
+                }
+        }
+        return false;
+}
+
 ProtobufCMessage *rpc_unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc)
 {
         grpc_byte_buffer_reader reader;
@@ -34,6 +75,10 @@ ProtobufCMessage *rpc_unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescrip
         ProtobufCMessage *msg = protobuf_c_message_unpack(desc, NULL, GRPC_SLICE_LENGTH(all),
                                                           GRPC_SLICE_START_PTR(all));
         grpc_slice_unref(all);
+        if (msg && has_bad_unknown_fields(msg, 0)) {
+                protobuf_c_message_free_unpacked(msg, NULL);
+                return NULL;
+        }
         return msg;
 }
 
