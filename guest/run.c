@@ -34,7 +34,6 @@ struct run {
         struct child child;
         struct capture io[2];
         struct watch timer;
-        size_t total;       /* bytes captured, both streams */
         bool stream;
         bool paused;
         bool exited;
@@ -112,15 +111,13 @@ static void send_chunk(struct run *r, const char *name, const char *data, size_t
         free(b64);
 }
 
-/* Keeps up to the limits, drops the rest (the child must never block on a
+/* Keeps up to the stream's limit (at most a frame's worth each, so a
+ * chatty stdout cannot crowd out stderr), drops the rest (the child must never block on a
  * full pipe because we stopped reading). */
 static void keep(struct run *r, struct capture *cp, const char *data, size_t n)
 {
         size_t room = cp->limit - cp->len;
-        size_t total_room = FRAME_MAX - r->total;
 
-        if (room > total_room)
-                room = total_room;
         if (n > room) {
                 r->truncated = true;
                 n = room;
@@ -129,7 +126,6 @@ static void keep(struct run *r, struct capture *cp, const char *data, size_t n)
                 return;
         if (r->stream) {
                 cp->len += n;
-                r->total += n;
                 send_chunk(r, cp->name, data, n);
                 return;
         }
@@ -149,7 +145,6 @@ static void keep(struct run *r, struct capture *cp, const char *data, size_t n)
         }
         memcpy(cp->buf + cp->len, data, n);
         cp->len += n;
-        r->total += n;
 }
 
 static void on_pipe(struct watch *w, uint32_t events)
