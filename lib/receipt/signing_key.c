@@ -1,0 +1,101 @@
+/* load_or_create_signing_key, shared with agentkernel's key file. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "lib/receipt/receipt.h"
+#include "lib/receipt/receipt_file.h"
+#include "lib/receipt/receipt_internal.h"
+
+#define KEY_FILE_MAX 4096
+
+int receipt_default_signing_key_path(char **ret)
+{
+        const char *home = getenv("HOME");
+        char *p;
+        int n;
+
+        /* Rust: Path::new(home).join(...); an empty HOME gives a relative path */
+        if (home)
+                n = asprintf(&p, "%s%s.agentkernel/receipts/" RECEIPT_SIGNING_KEY_FILE, home,
+                             home[0] && home[strlen(home) - 1] != '/' ? "/" : "");
+        else
+                n = asprintf(&p, "/tmp/agentkernel/receipts/" RECEIPT_SIGNING_KEY_FILE);
+        if (n < 0)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
+/* mkdir -p of path's parent directories, each created 0700. */
+static int mkdir_parents(const char *path)
+{
+        char *copy = strdup(path);
+        int r = 0;
+
+        if (!copy)
+                return -ENOMEM;
+        for (char *s = copy + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = '\0';
+                if (mkdir(copy, 0700) < 0 && errno != EEXIST) {
+                        r = -errno;
+                        break;
+                }
+                *s = '/';
+        }
+        free(copy);
+        return r;
+}
+
+static int load_key(const char *path, struct crypto_ed25519_key **ret, char **error)
+{
+        char *der;
+        size_t len;
+        int r;
+
+        r = receipt_read_file(path, KEY_FILE_MAX, &der, &len);
+        if (r < 0)
+                return receipt_error(error, r, "Failed to read signing key %s: %s", path,
+                                     r == -EFBIG ? "file too large" : strerror(-r));
+        r = crypto_ed25519_key_from_pkcs8((const uint8_t *)der, len, ret);
+        explicit_bzero(der, len);
+        free(der);
+        if (r == -ENOENT || r == -ELIBBAD)
+                return receipt_error(error, r, "%s", crypto_init_error_message(r));
+        if (r < 0)
+                return receipt_error(error, r, "Invalid Ed25519 signing key at %s", path);
+        return 0;
+}
+
+int receipt_load_or_create_signing_key(const char *path, struct crypto_ed25519_key **ret, char **error)
+{
+        uint8_t der[CRYPTO_PKCS8_ED25519_V2_LEN];
+        struct crypto_ed25519_key *key;
+        struct stat st;
+        int r;
+
+        if (stat(path, &st) == 0)
+                return load_key(path, ret, error);
+        if (errno != ENOENT)
+                return receipt_error(error, -errno, "Failed to read signing key %s: %s", path, strerror(errno));
+
+        r = crypto_ed25519_key_generate(&key);
+        if (r < 0)
+                return receipt_error(error, r, "Failed to generate Ed25519 signing key: %s",
+                                     crypto_init_error_message(r));
+        crypto_ed25519_key_to_pkcs8(key, der);
+        crypto_ed25519_key_free(key);
+
+        r = mkdir_parents(path);
+        if (r == 0)
+                r = receipt_write_private_file_mode(path, der, sizeof(der), false);
+        explicit_bzero(der, sizeof(der));
+        if (r < 0 && r != -EEXIST) /* EEXIST: another process won the race; use its key */
+                return receipt_error(error, r, "Failed to write signing key %s: %s", path, strerror(-r));
+        /* as agentkernel: read back what is on disk */
+        return load_key(path, ret, error);
+}
