@@ -44,7 +44,7 @@ TEST(ReceiptVerify, EveryPayloadFieldTampered)
                          r->invocation.exec.name = Dup("x");
                  }},
                 {"command", [](struct receipt *r) { Set(&r->invocation.run.command[0], "python"); }},
-                {"command.len", [](struct receipt *r) { r->invocation.run.n_command = 2; }},
+                {"command.len", [](struct receipt *r) { Set(&r->invocation.run.command[--r->invocation.run.n_command], nullptr); }},
                 {"image", [](struct receipt *r) { Set(&r->invocation.run.image, nullptr); }},
                 {"backend", [](struct receipt *r) { Set(&r->invocation.run.backend, "firecracker"); }},
                 {"profile", [](struct receipt *r) { Set(&r->invocation.run.profile, "permissive"); }},
@@ -91,7 +91,7 @@ TEST(ReceiptVerify, ExecFieldsTampered)
                 [](struct receipt *x) { Set(&x->invocation.exec.name, "prod"); },
                 [](struct receipt *x) { Set(&x->invocation.exec.command[0], "rm"); },
                 [](struct receipt *x) { Set(&x->invocation.exec.env[0], "A=2"); },
-                [](struct receipt *x) { x->invocation.exec.n_env = 0; },
+                [](struct receipt *x) { Set(&x->invocation.exec.env[--x->invocation.exec.n_env], nullptr); },
                 [](struct receipt *x) { Set(&x->invocation.exec.workdir, nullptr); },
                 [](struct receipt *x) { x->invocation.exec.sudo = true; },
         };
