@@ -1,0 +1,132 @@
+/* libFuzzer target for everything the agent decodes from a host: the byte
+ * stream is cut into frames (with the first byte choosing how the input is
+ * split across reads), every frame goes through the request parser, and
+ * what the agent would echo back (id, strings, lossy output) is serialized
+ * and checked to be valid JSON that fits the frame limit. */
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base64.h"
+#include "frame.h"
+#include "json_write.h"
+#include "protocol.h"
+#include "utf8.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check_json(const char *s, size_t n)
+{
+        json_error_t e;
+        if (!utf8_valid(s, n))
+                abort();
+        json_t *v = json_loadb(s, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+        if (!v)
+                abort();
+        json_decref(v);
+}
+
+static void handle(const uint8_t *body, size_t len)
+{
+        struct proto_request *req;
+        struct proto_error err;
+
+        if (proto_request_parse(body, len, &req, &err) < 0) {
+                struct proto_response r = { .id = err.id ? err.id : "", .error = err.message };
+                uint8_t *f;
+                size_t n;
+                if (proto_response_frame(&r, &f, &n) == 0) {
+                        check_json((char *)f + 4, n - 4);
+                        free(f);
+                }
+                proto_error_done(&err);
+                return;
+        }
+        /* Echo the fields the agent echoes, the raw body as "output". */
+        struct proto_response r = {
+                .id = req->id,
+                .has_exit_code = true,
+                .has_stdout = true,
+                .stdout_buf = body,
+                .stdout_len = len,
+                .has_stderr = true,
+                .stderr_buf = req->n_command ? req->command[0] : "",
+                .stderr_len = req->n_command ? strlen(req->command[0]) : 0,
+                .session_id = req->session_id,
+        };
+        uint8_t *f;
+        size_t n;
+        if (proto_response_frame(&r, &f, &n) == 0) {
+                if (n - 4 > FRAME_MAX)
+                        abort();
+                check_json((char *)f + 4, n - 4);
+                free(f);
+        }
+        if (req->content_base64) {
+                void *out;
+                size_t out_len;
+                const char *why;
+                if (base64_decode(req->content_base64, req->content_base64_len, &out, &out_len, &why) == 0) {
+                        /* Round trip must give back the canonical input. */
+                        char *enc = malloc(base64_encoded_size(out_len) + 1);
+                        base64_encode(out, out_len, enc);
+                        if (memcmp(enc, req->content_base64, req->content_base64_len) != 0)
+                                abort();
+                        free(enc);
+                        free(out);
+                }
+        }
+        proto_request_free(req);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        struct frame_reader *r;
+        size_t step, off;
+
+        if (size < 1)
+                return 0;
+        step = (size_t)data[0] + 1;
+        data++;
+        size--;
+
+        /* Bytes that are not frames at all: the lossy writer must cope. */
+        struct jbuf b;
+        jbuf_init(&b, 0);
+        jw_string(&b, data, size);
+        if (jbuf_error(&b) == 0) {
+                if (b.len != jw_string_size(data, size))
+                        abort();
+                check_json(b.data, b.len);
+                size_t cut = jw_string_cut(data, size, size / 2 + 2);
+                if (jw_string_size(data, cut) > size / 2 + 2)
+                        abort();
+        }
+        jbuf_done(&b);
+
+        /* A small limit so oversize frames are reachable. */
+        if (frame_reader_new(4096, &r) < 0)
+                return 0;
+        for (off = 0; off < size;) {
+                size_t chunk = size - off < step ? size - off : step;
+                size_t used = 0;
+                while (used < chunk) {
+                        size_t u;
+                        int st = frame_reader_feed(r, data + off + used, chunk - used, &u);
+                        used += u;
+                        if (st == FRAME_READY) {
+                                uint8_t *body;
+                                size_t len;
+                                frame_reader_take(r, &body, &len);
+                                handle(body, len);
+                                free(body);
+                        } else if (st < 0 || (st == FRAME_NEED_MORE && used < chunk)) {
+                                abort();
+                        }
+                }
+                off += chunk;
+        }
+        frame_reader_free(r);
+        return 0;
+}
