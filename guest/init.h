@@ -29,6 +29,7 @@ int init_load_module(const char *path);
 int init_find_module(const char *entry, char *buf, unsigned size);
 
 /* Terminates every other process, syncs and powers the machine off
- * (reboot(RB_POWER_OFF)). Only returns if that fails (not PID 1, or no
- * CAP_SYS_BOOT), with -errno. */
+ * (reboot(RB_POWER_OFF); in a PID namespace that ends the namespace). Only
+ * returns if that fails, with -errno: -EPERM when not PID 1 (nothing is
+ * killed then), or reboot's error. */
 int init_poweroff(void);

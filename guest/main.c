@@ -137,6 +137,10 @@ int main(int argc, char **argv)
         if (!n_specs)
                 specs[n_specs++] = "vsock:52000";
 
+        if (init_mode && getpid() != 1) {
+                fprintf(stderr, "ak-guest: --init: not PID 1\n");
+                return 2;
+        }
         ensure_std_fds();
         if (init_mode && init_setup(&io) < 0)
                 log_line("root switch failed: serving from the initramfs");
