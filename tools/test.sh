@@ -17,7 +17,7 @@ run() {
         local log
         log=$(mktemp /tmp/ak-test.XXXXXX)
         echo "== $label: bazel test $*" >&2
-        bazel test --noshow_progress "$@" //... 2>&1 | tee "$log" | grep -E '^//|FAILED|ERROR' >&2
+        bazel test --noshow_progress --keep_going "$@" //... 2>&1 | tee "$log" | grep -E '^//|FAILED|ERROR' >&2
         local status=${PIPESTATUS[0]}
         local p f
         p=$(grep -cE '^//.*(PASSED|\(cached\) PASSED)' "$log")
