@@ -266,6 +266,13 @@ void json_writer_i64(struct json_writer *w, int64_t v)
         put_scalar(w, b);
 }
 
+void json_writer_raw(struct json_writer *w, const char *text, size_t len)
+{
+        begin_value(w);
+        put(w, text, len);
+        end_value(w);
+}
+
 void json_writer_bool(struct json_writer *w, bool v)
 {
         put_scalar(w, v ? "true" : "false");

@@ -49,6 +49,11 @@ void json_writer_i64(struct json_writer *w, int64_t v);
 void json_writer_bool(struct json_writer *w, bool v);
 void json_writer_null(struct json_writer *w);
 
+/* One complete JSON value given as text, copied verbatim (e.g. a number's
+ * exact source text, or a value serialized earlier). REQUIRES: text is one
+ * valid JSON value; the writer does not check it. */
+void json_writer_raw(struct json_writer *w, const char *text, size_t len);
+
 /* Ends writing: on success hands the output (malloc'd, NUL-terminated,
  * caller frees) to *ret_data and its length to *ret_len, and returns 0. Returns
  * the first error otherwise. The writer must still be freed. */

@@ -81,6 +81,21 @@ TEST(JsonWriter, Compact)
                              "\"big\":18446744073709551615}");
 }
 
+TEST(JsonWriter, RawValues)
+{
+        struct json_writer *w;
+        ASSERT_EQ(json_writer_new(0, 0, &w), 0);
+        json_writer_begin_array(w);
+        json_writer_raw(w, "1.5e3", 5);
+        json_writer_raw(w, "{\"a\":[]}", 8);
+        json_writer_begin_object(w);
+        json_writer_key(w, "k", 1);
+        json_writer_raw(w, "-0", 2);
+        json_writer_end_object(w);
+        json_writer_end_array(w);
+        EXPECT_EQ(Finish(w), "[1.5e3,{\"a\":[]},{\"k\":-0}]");
+}
+
 TEST(JsonWriter, PrettyAsSerde)
 {
         struct json_writer *w;
