@@ -23,6 +23,7 @@ packages=(
         openssl                    # lib/rpc's TLS tests make their certificates
         python3                    # /usr/bin/python3 for independent checks
         python3-grpcio             # lib/rpc interop test: another gRPC stack as the client
+        python3-cryptography       # lib/receipt: an independent Ed25519 check of our receipts
 )
 
 missing=()
