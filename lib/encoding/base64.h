@@ -37,6 +37,17 @@ int base64_encode_alloc(const void *data, size_t len, char **ret);
  * bits), -ENOBUFS if out_size is smaller than the decoded length. */
 int base64_decode(const char *in, size_t in_len, uint8_t *out, size_t out_size, size_t *ret_len);
 
+/* As base64_decode, into a malloc'd buffer the caller frees (*ret, written
+ * only on success; not NUL-terminated). Returns 0, -EINVAL, -ENOMEM. */
+int base64_decode_alloc(const char *in, size_t in_len, uint8_t **ret, size_t *ret_len);
+
+/* Why base64_decode refuses in[0..in_len) with -EINVAL, as a static string
+ * for messages: "invalid length" (not a multiple of 4), "invalid padding"
+ * ('=' before the end), "invalid byte" (outside the alphabet), "invalid last
+ * symbol" (non-zero unused bits). The first fault from the start is named.
+ * NULL when the input is valid. */
+const char *base64_decode_error(const char *in, size_t in_len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <gtest/gtest.h>
+#include <string.h>
 
 #include <string>
 
@@ -71,9 +72,57 @@ TEST(Base64, StrictRejects)
                 "Zm9vY===",
                 "Z=9v",
                 "Zg=a",
+                "a",        /* from the guest agent's tests */
+                "ab=",
+                "ab\ncd==",
+                "Y!==",
+                "=AAA",
         };
-        for (const char *b : bad)
+        for (const char *b : bad) {
                 EXPECT_EQ(Decode(b, &d), -EINVAL) << b;
+                EXPECT_NE(base64_decode_error(b, strlen(b)), nullptr) << b;
+        }
+}
+
+TEST(Base64, ErrorNamesTheFirstFault)
+{
+        const char *cases[][2] = {
+                {"Zg", "invalid length"},
+                {"ab\ncd==", "invalid length"},
+                {"Zg==Zg==", "invalid padding"},
+                {"Z===", "invalid padding"},
+                {"====", "invalid padding"},
+                {"=AAA", "invalid padding"},
+                {"Zg=a", "invalid padding"},
+                {"Zm-v", "invalid byte"},
+                {" Zm9", "invalid byte"},
+                {"Y!==", "invalid byte"},
+                {"Zh==", "invalid last symbol"},
+                {"Zm9=", "invalid last symbol"},
+                {"!h==", "invalid byte"}, /* the byte comes before the last symbol */
+        };
+        for (auto &c : cases)
+                EXPECT_STREQ(base64_decode_error(c[0], strlen(c[0])), c[1]) << c[0];
+        for (const char *ok : {"", "Zg==", "Zm8=", "Zm9v", "++//"})
+                EXPECT_EQ(base64_decode_error(ok, strlen(ok)), nullptr) << ok;
+}
+
+TEST(Base64, DecodeAlloc)
+{
+        uint8_t *p = nullptr;
+        size_t n = 99;
+        ASSERT_EQ(base64_decode_alloc("Zm9vYg==", 8, &p, &n), 0);
+        EXPECT_EQ(std::string((char *)p, n), "foob");
+        free(p);
+        ASSERT_EQ(base64_decode_alloc("", 0, &p, &n), 0);
+        EXPECT_EQ(n, 0u);
+        free(p);
+        p = nullptr;
+        n = 99;
+        EXPECT_EQ(base64_decode_alloc("Zh==", 4, &p, &n), -EINVAL);
+        EXPECT_EQ(base64_decode_alloc("Zm9", 3, &p, &n), -EINVAL);
+        EXPECT_EQ(p, nullptr);
+        EXPECT_EQ(n, 99u);
 }
 
 TEST(Base64, BufferLimits)
