@@ -8,6 +8,7 @@
 
 #include "lib/json/json.h"
 #include "lib/json/json_internal.h"
+#include "lib/json/utf8.h"
 
 struct parser {
         const unsigned char *p;
@@ -95,38 +96,6 @@ static struct json_value *new_value(struct parser *ps, enum json_type t)
         return v;
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. Strict:
- * no overlong forms, no encoded surrogates, nothing above U+10FFFF. */
-static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
-{
-        size_t avail = (size_t)(end - p);
-        unsigned char c = p[0];
-
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xc2 && c <= 0xdf)
-                return avail >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
-        if (c >= 0xe0 && c <= 0xef) {
-                if (avail < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
-                        return 0;
-                if (c == 0xe0 && p[1] < 0xa0)
-                        return 0;
-                if (c == 0xed && p[1] >= 0xa0)
-                        return 0;
-                return 3;
-        }
-        if (c >= 0xf0 && c <= 0xf4) {
-                if (avail < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
-                        return 0;
-                if (c == 0xf0 && p[1] < 0x90)
-                        return 0;
-                if (c == 0xf4 && p[1] >= 0x90)
-                        return 0;
-                return 4;
-        }
-        return 0;
-}
-
 static int hex4(const unsigned char *p, const unsigned char *end, unsigned *ret)
 {
         unsigned v = 0;
@@ -200,8 +169,8 @@ static int parse_string_bytes(struct parser *ps, struct buf *b)
                         return -1;
                 }
                 if (c >= 0x80) {
-                        size_t n = utf8_seq(ps->p, ps->end);
-                        if (n == 0) {
+                        size_t n;
+                        if (!json_utf8_unit(ps->p, (size_t)(ps->end - ps->p), &n)) {
                                 fail_at(ps, ps->p, "invalid UTF-8 in string");
                                 return -1;
                         }

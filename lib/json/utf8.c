@@ -1,0 +1,39 @@
+#include "lib/json/utf8.h"
+
+bool json_utf8_unit(const unsigned char *s, size_t len, size_t *ret_len)
+{
+        unsigned char c = s[0];
+        unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
+        size_t need, i;
+
+        if (c < 0x80) {
+                *ret_len = 1;
+                return true;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+                need = 1;
+        } else if (c >= 0xe0 && c <= 0xef) {
+                need = 2;
+                if (c == 0xe0)
+                        lo = 0xa0; /* overlong */
+                else if (c == 0xed)
+                        hi = 0x9f; /* surrogates */
+        } else if (c >= 0xf0 && c <= 0xf4) {
+                need = 3;
+                if (c == 0xf0)
+                        lo = 0x90; /* overlong */
+                else if (c == 0xf4)
+                        hi = 0x8f; /* above U+10FFFF */
+        } else {
+                /* 0x80..0xc1 and 0xf5..0xff never start a sequence. */
+                *ret_len = 1;
+                return false;
+        }
+        for (i = 1; i <= need && i < len; i++) {
+                unsigned char b = s[i];
+                if (i == 1 ? (b < lo || b > hi) : (b & 0xc0) != 0x80)
+                        break;
+        }
+        *ret_len = i;
+        return i == need + 1;
+}
