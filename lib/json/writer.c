@@ -6,13 +6,17 @@
 #include <string.h>
 
 #include "lib/json/json.h"
+#include "lib/json/utf8.h"
 #include "lib/json/writer.h"
+
+static const char replacement[3] = "\xef\xbf\xbd"; /* U+FFFD */
 
 struct json_writer {
         char *data;
         size_t len, cap, max;
         int err;
         bool pretty;
+        bool lossy;
         bool after_key;        /* a key was written; its value comes next */
         bool done;             /* a complete top-level value was written */
         unsigned depth;
@@ -27,6 +31,7 @@ int json_writer_new(unsigned flags, size_t max_size, struct json_writer **ret)
         if (!w)
                 return -ENOMEM;
         w->pretty = flags & JSON_WRITER_PRETTY;
+        w->lossy = flags & JSON_WRITER_LOSSY;
         w->max = max_size ? max_size : JSON_MAX_INPUT;
         *ret = w;
         return 0;
@@ -69,6 +74,28 @@ static void put(struct json_writer *w, const void *p, size_t n)
         memcpy(w->data + w->len, p, n);
         w->len += n;
         w->data[w->len] = '\0';
+}
+
+void json_writer_prefix(struct json_writer *w, size_t n)
+{
+        static const char zeros[64];
+
+        if (w->err)
+                return;
+        if (w->len || w->done || w->depth) {
+                fail(w, -EINVAL);
+                return;
+        }
+        if (n > SIZE_MAX - w->max) {
+                fail(w, -E2BIG);
+                return;
+        }
+        w->max += n;
+        while (n && !w->err) {
+                size_t k = n < sizeof(zeros) ? n : sizeof(zeros);
+                put(w, zeros, k);
+                n -= k;
+        }
 }
 
 static void put_indent(struct json_writer *w)
@@ -158,21 +185,35 @@ void json_writer_end_array(struct json_writer *w)
         close_container(w, false);
 }
 
+/* Writes s as a JSON string. Under lossy, each invalid UTF-8 unit becomes
+ * U+FFFD; otherwise bytes from 0x80 up are copied as they are. */
 static void put_string(struct json_writer *w, const char *s, size_t len)
 {
         static const char hex[16] = "0123456789abcdef";
-        size_t run = 0;
+        const unsigned char *u = (const unsigned char *)s;
+        size_t run = 0, i = 0;
 
         put(w, "\"", 1);
-        for (size_t i = 0; i < len; i++) {
-                unsigned char c = (unsigned char)s[i];
+        while (i < len) {
+                unsigned char c = u[i];
                 char esc[6];
                 size_t n = 2;
 
-                if (c >= 0x20 && c != '"' && c != '\\')
+                if (c >= 0x80 && w->lossy) {
+                        if (!json_utf8_unit(u + i, len - i, &n)) {
+                                put(w, s + run, i - run);
+                                put(w, replacement, sizeof(replacement));
+                                run = i + n;
+                        }
+                        i += n;
                         continue;
+                }
+                if (c >= 0x20 && c != '"' && c != '\\') {
+                        i++;
+                        continue;
+                }
                 put(w, s + run, i - run);
-                run = i + 1;
+                run = ++i;
                 esc[0] = '\\';
                 switch (c) {
                 case '"':
@@ -312,4 +353,57 @@ int json_quote(const char *s, size_t len, char **ret, size_t *ret_len)
         r = json_writer_finish(w, ret, ret_len);
         json_writer_free(w);
         return r;
+}
+
+/* The unit at s[0..len) (len > 0): its size once written, its length in
+ * *ret_n. Mirrors put_string. */
+static size_t written_unit(const unsigned char *s, size_t len, bool lossy, size_t *ret_n)
+{
+        unsigned char c = s[0];
+
+        if (c < 0x80) {
+                *ret_n = 1;
+                switch (c) {
+                case '"': case '\\': case '\b': case '\f': case '\n': case '\r': case '\t':
+                        return 2;
+                default:
+                        return c < 0x20 ? 6 : 1;
+                }
+        }
+        if (json_utf8_unit(s, len, ret_n) || !lossy)
+                return *ret_n;
+        return sizeof(replacement);
+}
+
+size_t json_quoted_size(const char *s, size_t len, unsigned flags)
+{
+        const unsigned char *u = (const unsigned char *)s;
+        bool lossy = flags & JSON_WRITER_LOSSY;
+        size_t i = 0, total = 2;
+
+        while (i < len) {
+                size_t n;
+                total += written_unit(u + i, len - i, lossy, &n);
+                i += n;
+        }
+        return total;
+}
+
+size_t json_quoted_cut(const char *s, size_t len, unsigned flags, size_t budget)
+{
+        const unsigned char *u = (const unsigned char *)s;
+        bool lossy = flags & JSON_WRITER_LOSSY;
+        size_t i = 0, total = 2;
+
+        if (budget < total)
+                return 0;
+        while (i < len) {
+                size_t n;
+                size_t size = written_unit(u + i, len - i, lossy, &n);
+                if (size > budget - total)
+                        break;
+                total += size;
+                i += n;
+        }
+        return i;
 }

@@ -6,8 +6,9 @@
  *
  * Strings are escaped as serde_json does: '"' and '\\' with a backslash,
  * \b \f \n \r \t, every other byte below 0x20 as \u00xx with lowercase hex,
- * and nothing else (not '/', not DEL, UTF-8 kept raw). The writer does not
- * validate UTF-8: give it valid UTF-8 (serde's Strings always are).
+ * and nothing else (not '/', not DEL, UTF-8 kept raw). Without
+ * JSON_WRITER_LOSSY the writer does not validate UTF-8: give it valid UTF-8
+ * (serde's Strings always are).
  *
  * Errors are sticky: the value calls return nothing; the first failure
  * (-ENOMEM, -E2BIG past max_size, -EINVAL for a misuse such as a key outside
@@ -26,6 +27,11 @@ extern "C" {
 #endif
 
 #define JSON_WRITER_PRETTY 1u
+/* Strings and keys may hold any bytes: each maximal invalid UTF-8 subpart
+ * (Unicode ch. 3, "U+FFFD Substitution of Maximal Subparts") is written as
+ * one U+FFFD, as Rust's String::from_utf8_lossy converts it (and Python's
+ * errors="replace"). The output is then always valid UTF-8. */
+#define JSON_WRITER_LOSSY 2u
 
 struct json_writer;
 
@@ -34,6 +40,12 @@ struct json_writer;
 int json_writer_new(unsigned flags, size_t max_size, struct json_writer **ret);
 /* NULL is a no-op. */
 void json_writer_free(struct json_writer *w);
+
+/* Reserves n zero bytes at the start of the output, before the JSON, for the
+ * caller to fill in after json_writer_finish (a frame's length header, say).
+ * They count in finish's length but not against max_size.
+ * REQUIRES: nothing written yet (else -EINVAL). */
+void json_writer_prefix(struct json_writer *w, size_t n);
 
 void json_writer_begin_object(struct json_writer *w);
 void json_writer_end_object(struct json_writer *w);
@@ -62,6 +74,19 @@ int json_writer_finish(struct json_writer *w, char **ret_data, size_t *ret_len);
 /* One string in serde_json's escaping, with its quotes, malloc'd and
  * NUL-terminated. Returns 0 or -ENOMEM / -E2BIG. */
 int json_quote(const char *s, size_t len, char **ret, size_t *ret_len);
+
+/* Sizing without writing, for callers that must fit strings into a limit.
+ * flags are a writer's (only JSON_WRITER_LOSSY matters here). Pure, thread-safe.
+ *
+ * json_quoted_size: the bytes json_writer_string(s, len) writes, quotes
+ * included (at least len + 2).
+ *
+ * json_quoted_cut: the length in bytes of the longest prefix of s whose
+ * json_quoted_size is at most budget, cut between UTF-8 units (characters,
+ * or whole invalid subparts), so the prefix is written exactly as the start
+ * of the whole string is. 0 when budget < 2 (not even ""). */
+size_t json_quoted_size(const char *s, size_t len, unsigned flags);
+size_t json_quoted_cut(const char *s, size_t len, unsigned flags, size_t budget);
 
 #ifdef __cplusplus
 }
