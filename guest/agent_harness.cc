@@ -14,9 +14,7 @@
 
 #include <gtest/gtest.h>
 
-extern "C" {
-#include "guest/base64.h"
-}
+#include "lib/encoding/base64.h"
 
 namespace akt {
 
@@ -217,16 +215,17 @@ Reply Call(int fd, const Req& r, int timeout_ms) {
 }
 
 std::string B64(const std::string& s) {
-  std::string out(base64_encoded_size(s.size()), '\0');
-  base64_encode(s.data(), s.size(), &out[0]);
+  char* p;
+  if (base64_encode_alloc(s.data(), s.size(), &p) < 0) return "<no memory>";
+  std::string out(p);
+  free(p);
   return out;
 }
 
 std::string UnB64(const std::string& s) {
-  void* p;
+  uint8_t* p;
   size_t n;
-  const char* why;
-  if (base64_decode(s.data(), s.size(), &p, &n, &why) < 0) return "<bad base64>";
+  if (base64_decode_alloc(s.data(), s.size(), &p, &n) < 0) return "<bad base64>";
   std::string out((char*)p, n);
   free(p);
   return out;

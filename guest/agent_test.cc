@@ -317,7 +317,15 @@ TEST_F(AgentTest, FileErrors) {
   w.type = "write_file";
   w.path = Tmp("f");
   w.content_base64 = "not base64!";
-  EXPECT_NE(Call(fd_, w).error.find("Invalid base64"), std::string::npos);
+  EXPECT_EQ(Call(fd_, w).error, "Invalid base64: invalid length");
+  w.content_base64 = "eA=x";
+  EXPECT_EQ(Call(fd_, w).error, "Invalid base64: invalid padding");
+  w.content_base64 = "eA==eA==";
+  EXPECT_EQ(Call(fd_, w).error, "Invalid base64: invalid padding");
+  w.content_base64 = "eA!=";
+  EXPECT_EQ(Call(fd_, w).error, "Invalid base64: invalid byte");
+  w.content_base64 = "eB==";
+  EXPECT_EQ(Call(fd_, w).error, "Invalid base64: invalid last symbol");
   Req nopath;
   nopath.type = "read_file";
   EXPECT_EQ(Call(fd_, nopath).error, "No path specified");
@@ -521,7 +529,9 @@ TEST_F(AgentTest, ShellErrors) {
   ASSERT_EQ(akt::SendRaw(fd_, j), 0);
   EXPECT_EQ(Recv(fd_).error, "No input specified");
   in.input_base64 = "!!";
-  EXPECT_NE(Call(fd_, in).error.find("Invalid base64"), std::string::npos);
+  EXPECT_EQ(Call(fd_, in).error, "Invalid base64: invalid length");
+  in.input_base64 = "!!!!";
+  EXPECT_EQ(Call(fd_, in).error, "Invalid base64: invalid byte");
   in.input_base64 = B64("x");
   EXPECT_NE(Call(fd_, in).error.find("Failed to write to session"), std::string::npos);
   Req rs;

@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "base64.h"
 #include "files.h"
+#include "lib/encoding/base64.h"
 #include "path.h"
 
 static int os_error(char *msg, size_t size, const char *what, int err)
@@ -20,16 +20,15 @@ static int os_error(char *msg, size_t size, const char *what, int err)
 
 int files_write(const char *path, const char *b64, size_t b64_len, char *msg, size_t msg_size)
 {
-        const char *why;
-        void *data;
+        uint8_t *data;
         size_t len;
         int r;
 
-        r = base64_decode(b64, b64_len, &data, &len, &why);
+        r = base64_decode_alloc(b64, b64_len, &data, &len);
         if (r == -ENOMEM)
                 return os_error(msg, msg_size, "Failed to write file", ENOMEM);
         if (r < 0) {
-                snprintf(msg, msg_size, "Invalid base64: %s", why);
+                snprintf(msg, msg_size, "Invalid base64: %s", base64_decode_error(b64, b64_len));
                 return r;
         }
 
@@ -157,17 +156,13 @@ int files_read(const char *path, size_t max, char **ret_b64, size_t *ret_len, ch
                 snprintf(msg, msg_size, "Failed to read file: file too large (limit %zu)", max);
                 return -EFBIG;
         }
-        size_t b64_len = base64_encoded_size(len);
-        char *b64 = malloc(b64_len + 1);
-        if (!b64) {
-                free(buf);
-                return os_error(msg, msg_size, "Failed to read file", ENOMEM);
-        }
-        base64_encode(buf, len, b64);
-        b64[b64_len] = 0;
+        char *b64;
+        r = base64_encode_alloc(buf, len, &b64);
         free(buf);
+        if (r < 0)
+                return os_error(msg, msg_size, "Failed to read file", -r);
         *ret_b64 = b64;
-        *ret_len = b64_len;
+        *ret_len = base64_encoded_len(len);
         return 0;
 }
 

@@ -1,10 +1,9 @@
-// Framing, base64, request parsing and response shapes.
+// Framing, request parsing and response shapes.
 #include <gtest/gtest.h>
 
 #include <string>
 
 extern "C" {
-#include "guest/base64.h"
 #include "guest/frame.h"
 #include "guest/path.h"
 #include "guest/protocol.h"
@@ -61,24 +60,6 @@ TEST(FrameReader, OversizeIsSkippedAndStreamStaysInStep) {
   EXPECT_EQ(std::string((char*)body, len), "ok");
   free(body);
   frame_reader_free(r);
-}
-
-TEST(Base64, RoundTripAndStrictness) {
-  std::string s = "any \x00\xff bytes";
-  char out[64];
-  base64_encode(s.data(), s.size(), out);
-  std::string enc(out, base64_encoded_size(s.size()));
-  void* p;
-  size_t n;
-  const char* why;
-  ASSERT_EQ(base64_decode(enc.data(), enc.size(), &p, &n, &why), 0);
-  EXPECT_EQ(std::string((char*)p, n), s);
-  free(p);
-  for (const char* bad : {"a", "ab=", "a===", "ab\ncd==", "YQ", "YR==", "Y!==", "=AAA"})
-    EXPECT_EQ(base64_decode(bad, strlen(bad), &p, &n, &why), -EINVAL) << bad;
-  ASSERT_EQ(base64_decode("", 0, &p, &n, &why), 0);
-  EXPECT_EQ(n, 0u);
-  free(p);
 }
 
 struct Parsed {

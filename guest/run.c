@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "agent_impl.h"
-#include "base64.h"
 #include "frame.h"
+#include "lib/encoding/base64.h"
 #include "output.h"
 
 struct capture {
@@ -93,18 +93,16 @@ void run_abort(struct run *r)
 
 static void send_chunk(struct run *r, const char *name, const char *data, size_t n)
 {
-        size_t b64_len = base64_encoded_size(n);
-        char *b64 = malloc(b64_len + 1);
+        char *b64;
 
-        if (!b64) {
+        if (base64_encode_alloc(data, n, &b64) < 0) {
                 r->truncated = true;
                 return;
         }
-        base64_encode(data, n, b64);
         struct proto_response resp = {
                 .id = r->id,
                 .output_base64 = b64,
-                .output_base64_len = b64_len,
+                .output_base64_len = base64_encoded_len(n),
                 .stream = name,
         };
         conn_send(r->conn, &resp);

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "agent_impl.h"
-#include "base64.h"
+#include "lib/encoding/base64.h"
 
 struct session {
         struct obj obj;
@@ -153,12 +153,12 @@ static void read_output(struct session *s)
                         maybe_finish(s);
                         return;
                 }
-                base64_encode(buf, (size_t)n, b64);
+                base64_encode(buf, (size_t)n, b64, sizeof(b64));
                 struct proto_response resp = {
                         .id = s->id,
                         .session_id = s->session_id,
                         .output_base64 = b64,
-                        .output_base64_len = base64_encoded_size((size_t)n),
+                        .output_base64_len = base64_encoded_len((size_t)n),
                         .shell_event = "output",
                 };
                 conn_send(s->conn, &resp);
@@ -376,9 +376,9 @@ static struct session *lookup(struct conn *c, const struct proto_request *req)
 void shell_input(struct conn *c, const struct proto_request *req)
 {
         char msg[128];
-        void *data;
+        uint8_t *data;
         size_t len;
-        const char *why;
+        int r;
 
         if (!req->session_id) {
                 conn_send_error(c, req->id, "No session_id specified");
@@ -388,8 +388,14 @@ void shell_input(struct conn *c, const struct proto_request *req)
                 conn_send_error(c, req->id, "No input specified");
                 return;
         }
-        if (base64_decode(req->input_base64, req->input_base64_len, &data, &len, &why) < 0) {
-                snprintf(msg, sizeof(msg), "Invalid base64: %s", why);
+        r = base64_decode_alloc(req->input_base64, req->input_base64_len, &data, &len);
+        if (r == -ENOMEM) {
+                conn_send_error(c, req->id, "Out of memory");
+                return;
+        }
+        if (r < 0) {
+                snprintf(msg, sizeof(msg), "Invalid base64: %s",
+                         base64_decode_error(req->input_base64, req->input_base64_len));
                 conn_send_error(c, req->id, msg);
                 return;
         }
