@@ -191,8 +191,7 @@ TEST_F(AgentTest, RunMaxOutputBytes) {
 TEST_F(AgentTest, Run12MBOfOutputIsCutToOneValidFrame) {
   Reply r = Run({"sh", "-c", "head -c 12000000 /dev/zero | tr '\\0' y; echo tail >&2"});
   ASSERT_EQ(r.err, 0);
-  EXPECT_LE(r.raw.size(), FRAME_MAX);
-  EXPECT_GT(r.raw.size(), FRAME_MAX - 200);
+  EXPECT_EQ(r.raw.size(), FRAME_MAX);  // 1-byte units: the budget is filled exactly
   EXPECT_TRUE(r.truncated);
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.stderr_s, "tail\n");
@@ -208,6 +207,13 @@ TEST_F(AgentTest, HugeEscapedOutputStillFits) {
   EXPECT_TRUE(r.truncated);
   EXPECT_GT(r.stdout_s.size(), 1000000u);
   EXPECT_GT(r.stderr_s.size(), 100000u);
+  // Both overflow half the budget, so each gets half, cut on whole units:
+  // 3 bytes per U+FFFD in stdout, 6 per \u0000 in stderr.
+  size_t n_out = r.stdout_s.size() / 3, n_err = r.stderr_s.size();
+  EXPECT_EQ(r.stdout_s.size(), 3 * n_out);
+  size_t budget = FRAME_MAX - (r.raw.size() - (2 + 3 * n_out) - (2 + 6 * n_err));
+  EXPECT_EQ(n_out, (budget / 2 - 2) / 3);
+  EXPECT_EQ(n_err, (budget - budget / 2 - 2) / 6);
 }
 
 TEST_F(AgentTest, GarbageFramesGetErrorsAndTheConnectionStaysUsable) {

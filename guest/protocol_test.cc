@@ -184,6 +184,37 @@ TEST(ResponseWrite, SerdeFieldOrderAndOmission) {
             R"({"id":"4","exit_code":-1,"stdout":"","stderr":"","error":"t","truncated":true,"timed_out":true,"signal":9})");
 }
 
+TEST(ResponseWrite, EveryStringIsWrittenLossily) {
+  struct proto_response r = {};
+  r.id = "i\xff";
+  r.error = "e\"\xed\xa0\x80\n";
+  EXPECT_EQ(Write(r), "{\"id\":\"i\xEF\xBF\xBD\",\"error\":\"e\\\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\\n\"}");
+}
+
+TEST(RequestWrite, ExactBytes) {
+  const char* cmd[] = {"sh", "a\xff"};
+  const char* k[] = {"K\"", "L"};
+  const char* v[] = {"V", "\t"};
+  struct proto_request_args a = PROTO_REQUEST_ARGS_INIT;
+  a.id = "q";
+  a.type = "run";
+  a.command = cmd;
+  a.n_command = 2;
+  a.cwd = "/";
+  a.env_keys = k;
+  a.env_values = v;
+  a.n_env = 2;
+  a.stream = 1;
+  a.max_output_bytes = 5;
+  struct jbuf b;
+  jbuf_init(&b, 0);
+  ASSERT_EQ(proto_request_write(&a, &b), 0);
+  EXPECT_EQ(std::string(b.data, b.len),
+            "{\"id\":\"q\",\"type\":\"run\",\"command\":[\"sh\",\"a\xEF\xBF\xBD\"],\"cwd\":\"/\","
+            "\"env\":{\"K\\\"\":\"V\",\"L\":\"\\t\"},\"stream\":true,\"max_output_bytes\":5}");
+  jbuf_done(&b);
+}
+
 TEST(ResponseFrame, RefusesAboveTheLimit) {
   std::string big(FRAME_MAX, 'a');
   struct proto_response r = {};
@@ -198,6 +229,15 @@ TEST(ResponseFrame, RefusesAboveTheLimit) {
   ASSERT_EQ(proto_response_frame(&r, &f, &n), 0);
   EXPECT_EQ(frame_get_header(f), n - 4);
   free(f);
+  // The body may be exactly FRAME_MAX, not a byte more.
+  r.stdout_len = FRAME_MAX - strlen(R"({"id":"1","stdout":""})");
+  ASSERT_EQ(proto_response_frame(&r, &f, &n), 0);
+  EXPECT_EQ(n, FRAME_HEADER_SIZE + FRAME_MAX);
+  EXPECT_EQ(frame_get_header(f), FRAME_MAX);
+  EXPECT_EQ(std::string((char*)f + 4, 20), R"({"id":"1","stdout":")");
+  free(f);
+  r.stdout_len++;
+  EXPECT_EQ(proto_response_frame(&r, &f, &n), -EMSGSIZE);
 }
 
 TEST(RequestBuildAndReplyParse, RoundTrip) {
