@@ -26,6 +26,8 @@ struct rpc_stream {
         grpc_slice details;
         grpc_metadata auth;
         char *auth_value;
+        grpc_byte_buffer *request;  /* the sent request, until TAG_START completes */
+        bool start_done;
         bool ended;
         int result;                 /* 0 or -code once ended */
         char error[AK_ERROR_MAX];
@@ -103,6 +105,7 @@ static const ProtobufCMethodDescriptor *find_method(const ProtobufCServiceDescri
 
 static void stream_destroy(struct rpc_stream *st)
 {
+        /* The queue drain below also collects TAG_START if still pending. */
         if (st->call)
                 grpc_call_unref(st->call);
         if (st->cq) {
@@ -112,6 +115,8 @@ static void stream_destroy(struct rpc_stream *st)
                         ;
                 grpc_completion_queue_destroy(st->cq);
         }
+        if (st->request)
+                grpc_byte_buffer_destroy(st->request);
         grpc_metadata_array_destroy(&st->initial_md);
         grpc_metadata_array_destroy(&st->trailing_md);
         grpc_slice_unref(st->details);
@@ -209,10 +214,24 @@ static int call_start(struct rpc_channel *ch, const ProtobufCServiceDescriptor *
                 stream_destroy(st);
                 return ak_error_set(err, RPC_INTERNAL, "%s: cannot start call (%d)", method, e);
         }
-        pluck(st, TAG_START);
-        grpc_byte_buffer_destroy(bb);
+        /* Not waiting for TAG_START here: it includes the server's initial
+         * metadata, which a server may send only with its first message (a
+         * stream that has nothing to say yet would block the open). */
+        st->request = bb;
         *ret = st;
         return RPC_OK;
+}
+
+/* Once the server has sent something, the start batch is complete (or
+ * completes at once): reap it and free the request. */
+static void start_reap(struct rpc_stream *st)
+{
+        if (st->start_done)
+                return;
+        pluck(st, TAG_START);
+        st->start_done = true;
+        grpc_byte_buffer_destroy(st->request);
+        st->request = NULL;
 }
 
 /* Waits for the status and turns it into the stream's result. */
@@ -221,6 +240,7 @@ static int stream_finish(struct rpc_stream *st)
         if (st->ended)
                 return st->result;
         pluck(st, TAG_STATUS);
+        start_reap(st);
         st->ended = true;
         if (st->status == GRPC_STATUS_OK) {
                 st->result = 0;
@@ -252,6 +272,8 @@ int rpc_stream_next(struct rpc_stream *st, ProtobufCMessage **ret_msg, struct ak
                 op.data.recv_message.recv_message = &payload;
                 if (grpc_call_start_batch(st->call, &op, 1, RPC_TAG(TAG_MSG), NULL) == GRPC_CALL_OK)
                         pluck(st, TAG_MSG);
+                if (payload)
+                        start_reap(st);
                 if (payload) {
                         ProtobufCMessage *msg = rpc_unpack(payload, st->method->output);
                         grpc_byte_buffer_destroy(payload);
