@@ -1,0 +1,118 @@
+/* The spool: the auditor's durable, append-only log of records (events as
+ * agentkernel JSON). "Acknowledged means on disk": spool_append returns 0
+ * only after its records are written and fdatasync'ed.
+ *
+ * On disk, DIR holds segment files named by the position of their first
+ * record ("00000000000000000001.seg"). A segment is a 16-byte header
+ * ("AKSPOOL1", u64 first position, little-endian) and records:
+ *
+ *     u32 len | u32 crc | u64 position | len bytes of payload
+ *
+ * all little-endian, crc = CRC-32C of payload || position || len. Positions
+ * start at 1 and are consecutive across the spool.
+ *
+ * Group commit: concurrent spool_append callers queue; one of them (the
+ * leader) writes everything queued with one write and one fdatasync, then
+ * wakes the others. A caller's records are all stored or none is.
+ *
+ * Recovery (spool_open): every segment is read and checked. In the newest
+ * segment, the first bad or short record and everything after it is a torn
+ * tail from a crash before its fsync (never acknowledged) and is cut off. A
+ * bad record in an older segment (damage after the fact) ends that segment
+ * for readers; the bytes after it are counted in stats.corrupt_bytes.
+ *
+ * Limits: records are 1 .. SPOOL_MAX_RECORD bytes; the spool's size (sum of
+ * its segment files) stays under max_bytes: an append that would pass it
+ * fails with -ENOSPC ("spool full") and stores nothing. A full disk also
+ * gives -ENOSPC (or -EDQUOT), with the partial write cut off again.
+ *
+ * Thread-safety: all functions may be called from any thread, except
+ * spool_free (once, when no other call is running). A reader belongs to one
+ * thread at a time. */
+#ifndef AK_AUDITOR_SPOOL_H
+#define AK_AUDITOR_SPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "lib/base/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SPOOL_MAX_RECORD (1u << 20)
+#define SPOOL_RECORD_HEADER 16
+#define SPOOL_SEGMENT_HEADER 16
+#define SPOOL_MAX_BATCH 10000
+
+struct spool;
+
+struct spool_options {
+        uint64_t max_bytes;       /* 0: 1 GiB */
+        uint64_t segment_bytes;   /* a segment is closed once past this; 0: 8 MiB */
+};
+
+/* Opens (creating if needed, mode 0700) the spool in dir and recovers it. A
+ * lock file keeps a second process off the same spool (-EBUSY). */
+int spool_open(const char *dir, const struct spool_options *opts, struct spool **ret, struct ak_error *err);
+
+/* NULL is a no-op. */
+void spool_free(struct spool *s);
+
+/* Appends n records (1 .. SPOOL_MAX_BATCH) durably; *ret_first gets the
+ * position of the first. Returns 0, -EINVAL (a record's size), -ENOSPC
+ * (spool full or disk full), -EDQUOT, -EIO (the spool cannot be written any
+ * more: after a failed fsync it refuses appends until reopened). */
+int spool_append(struct spool *s, const struct iovec *records, size_t n, uint64_t *ret_first,
+                 struct ak_error *err);
+
+/* Waits up to timeout_ms until a record at `position` or later is stored
+ * (true), or returns false. */
+bool spool_wait(struct spool *s, uint64_t position, int timeout_ms);
+
+/* Deletes every closed segment whose records all lie before `position`
+ * (every destination has delivered them). Returns the bytes freed. */
+uint64_t spool_release(struct spool *s, uint64_t position);
+
+struct spool_stats {
+        uint64_t oldest_position;    /* first record kept (== next when empty) */
+        uint64_t next_position;      /* position the next record will get */
+        uint64_t bytes;
+        uint64_t max_bytes;
+        uint64_t segments;
+        uint64_t commits;            /* fdatasyncs of appended records */
+        uint64_t committed_records;  /* records appended since open */
+        uint64_t truncated_bytes;    /* torn tail cut off at open */
+        uint64_t corrupt_bytes;      /* unreadable bytes in older segments */
+};
+
+void spool_stats(struct spool *s, struct spool_stats *ret);
+
+/* ---- reading ------------------------------------------------------------ */
+
+struct spool_reader;
+
+/* A reader from `position` (clamped to the oldest record kept; 0: oldest).
+ * Returns 0, -ENOMEM. */
+int spool_reader_new(struct spool *s, uint64_t position, struct spool_reader **ret);
+
+/* The next stored record: returns 1 with its position and payload (valid
+ * until the next call), 0 when the reader has reached the end of what is
+ * stored, or -errno (EIO reading a segment). Records lost to corruption or
+ * deleted under a slow reader are skipped: positions can jump forward. */
+int spool_reader_next(struct spool_reader *r, uint64_t *ret_position, const char **ret_data, size_t *ret_len);
+
+/* The position the next spool_reader_next will return at the earliest. */
+uint64_t spool_reader_position(const struct spool_reader *r);
+
+/* NULL is a no-op. */
+void spool_reader_free(struct spool_reader *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,59 @@
+/* The spool's insides, shared by spool.c (writing, recovery) and
+ * spool_reader.c. Not part of the contract. */
+#ifndef AK_AUDITOR_SPOOL_INTERNAL_H
+#define AK_AUDITOR_SPOOL_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "services/auditor/spool.h"
+
+#define SPOOL_MAGIC "AKSPOOL1"
+#define SPOOL_NAME_LEN 24 /* 20 digits + ".seg" */
+
+struct segment {
+        uint64_t first;       /* position of its first record (its name) */
+        uint64_t end;         /* position after its last readable record */
+        uint64_t valid_end;   /* bytes of header + readable records */
+        uint64_t size;        /* bytes of the file */
+};
+
+struct pending;
+
+struct spool {
+        char *dir;
+        int dir_fd;
+        int lock_fd;
+        uint64_t max_bytes;
+        uint64_t segment_bytes;
+
+        pthread_mutex_t mu;
+        pthread_cond_t cond;         /* broadcast after every commit */
+        struct segment *segs;        /* by position; the last is being written */
+        size_t n_segs;
+        size_t cap_segs;
+        uint64_t bytes;              /* sum of segs[].size */
+        uint64_t next_pos;           /* committed: the next record's position */
+        struct pending *queue_head;  /* appends waiting for a leader */
+        struct pending *queue_tail;
+        bool flushing;               /* a leader is writing */
+        int broken;                  /* 0, or why appends are refused */
+
+        int active_fd;               /* the last segment, for writing (leader only) */
+
+        uint64_t commits;
+        uint64_t committed_records;
+        uint64_t truncated_bytes;
+        uint64_t corrupt_bytes;
+};
+
+void spool_segment_name(uint64_t first, char ret[SPOOL_NAME_LEN + 1]);
+
+/* The 12 bytes after the payload that the record CRC covers. */
+uint32_t spool_record_crc(uint32_t payload_crc, uint64_t position, uint32_t len);
+
+/* Decodes a record header at p; false if len is out of range. */
+bool spool_header_decode(const uint8_t *p, uint32_t *ret_len, uint32_t *ret_crc, uint64_t *ret_pos);
+
+#endif
