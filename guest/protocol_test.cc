@@ -139,6 +139,108 @@ TEST(RequestParse, ErrorsEchoTheIdWhenReadable) {
   }
 }
 
+// What the reader refuses anywhere in a request, ignored fields included:
+// duplicate keys, \u0000, integers outside int64, reals outside double.
+TEST(RequestParse, RefusedAnywhere) {
+  for (const char* bad : {
+           R"({"id":"a","type":"ping","x":{"k":1,"k":2}})",
+           R"({"id":"a","type":"run","env":{"K":"1","K":"2"}})",
+           R"({"id":"a","type":"ping","x":["\u0000"]})",
+           R"({"id":"a","type":"run","env":{"\u0000":"v"}})",
+           R"({"id":"a","type":"ping","x":{"\u0000":1}})",
+           R"({"id":"a","type":"ping","x":9223372036854775808})",
+           R"({"id":"a","type":"ping","x":-9223372036854775809})",
+           R"({"id":"a","type":"ping","x":[1e400]})",
+           R"({"id":"a","type":"ping","x":-1.5e309})",
+           "1",
+           R"("s")",
+           "[]",
+       }) {
+    Parsed p;
+    Parse(bad, &p);
+    EXPECT_EQ(p.r, -EINVAL) << bad;
+    EXPECT_EQ(p.id, "") << bad;
+    EXPECT_EQ(p.msg.rfind("Invalid request: ", 0), 0u) << bad << ": " << p.msg;
+  }
+  for (const char* ok : {
+           R"({"id":"a","type":"ping","x":-9223372036854775808,"y":9223372036854775807})",
+           R"({"id":"a","type":"ping","x":[1e-400,1.7976931348623157e308,-0,-0.0]})",
+           R"( {"id":"a","type":"ping","x":{"k":1},"y":{"k":1}} )",
+       }) {
+    Parsed p;
+    Parse(ok, &p);
+    EXPECT_EQ(p.r, 0) << ok << ": " << p.msg;
+  }
+}
+
+TEST(RequestParse, IntegerFields) {
+  Parsed z;
+  Parse(R"({"id":"a","type":"shell","rows":-0,"cols":0})", &z);
+  ASSERT_EQ(z.r, 0) << z.msg;
+  EXPECT_EQ(z.req->rows, 0);
+  EXPECT_EQ(z.req->cols, 0);
+  for (const char* bad : {
+           R"({"id":"a","type":"shell","rows":1.0})",
+           R"({"id":"a","type":"shell","rows":1e1})",
+           R"({"id":"a","type":"run","timeout_ms":-1})",
+           R"({"id":"a","type":"run","max_output_bytes":true})",
+       }) {
+    Parsed p;
+    Parse(bad, &p);
+    EXPECT_EQ(p.r, -EINVAL) << bad;
+    EXPECT_EQ(p.id, "a") << bad;
+  }
+  Parsed big;
+  Parse(R"({"id":"a","type":"run","timeout_ms":9223372036854775807})", &big);
+  ASSERT_EQ(big.r, 0) << big.msg;
+  EXPECT_EQ(big.req->timeout_ms, INT64_MAX);
+}
+
+TEST(RequestParse, EnvKeepsOrder) {
+  Parsed p;
+  Parse(R"({"id":"a","type":"run","env":{"B":"1","A":"2","C":"3"}})", &p);
+  ASSERT_EQ(p.r, 0) << p.msg;
+  ASSERT_EQ(p.req->n_env, 3u);
+  EXPECT_STREQ(p.req->env_keys[0], "B");
+  EXPECT_STREQ(p.req->env_keys[1], "A");
+  EXPECT_STREQ(p.req->env_values[2], "3");
+  Parsed q;
+  Parse(R"({"id":"b","type":"run","env":{"K":"1","L":2}})", &q);
+  EXPECT_EQ(q.r, -EINVAL);
+  EXPECT_EQ(q.id, "b");
+  EXPECT_NE(q.msg.find("`L`"), std::string::npos) << q.msg;
+}
+
+TEST(ReplyParse, DuplicatesNulsAndNumbers) {
+  struct proto_reply* rep;
+  // A duplicate key: the last one counts. NUL is kept.
+  std::string dup = R"({"id":"a","error":"x","error":"y\u0000z","exit_code":1,"exit_code":-2147483648})";
+  ASSERT_EQ(proto_reply_parse(dup.data(), dup.size(), &rep), 0);
+  EXPECT_STREQ(rep->id, "a");
+  EXPECT_EQ(std::string(rep->error, 3), std::string("y\0z", 3));
+  EXPECT_EQ(rep->exit_code, INT32_MIN);
+  proto_reply_free(rep);
+  std::string flags = R"({"id":"a","truncated":1,"timed_out":true,"signal":9,"stream":null})";
+  ASSERT_EQ(proto_reply_parse(flags.data(), flags.size(), &rep), 0);
+  EXPECT_FALSE(rep->truncated);  // only true is true
+  EXPECT_TRUE(rep->timed_out);
+  EXPECT_EQ(rep->signal, 9);
+  EXPECT_EQ(rep->stream, nullptr);
+  EXPECT_FALSE(rep->has_exit_code);
+  proto_reply_free(rep);
+  for (const char* bad : {
+           R"({"id":"a","x":18446744073709551615})",
+           R"({"id":"a","x":1e999})",
+           R"({"id":"a","exit_code":2147483648})",
+           R"({"id":"a","exit_code":1.0})",
+           R"({"id":"a","signal":1025})",
+           R"({"id":"a","stdout":1})",
+           R"({"id":1})",
+           R"({"id":"a"} x)",
+       })
+    EXPECT_EQ(proto_reply_parse(bad, strlen(bad), &rep), -EINVAL) << bad;
+}
+
 std::string Write(const struct proto_response& r) {
   struct jbuf b;
   jbuf_init(&b, 0);
