@@ -1,0 +1,161 @@
+/* The registry: the scheduler's whole state, all of it soft. Executors
+ * register and heartbeat their full status (capacity, allocation, labels,
+ * cached images, warm pools, sandboxes); the registry keeps the latest status
+ * of each, marks executors lost when heartbeats stop, places new sandboxes
+ * (placement.h) and remembers which executor owns which sandbox name. After a
+ * scheduler restart all of it comes back from the next round of heartbeats.
+ *
+ * Capacity accounting: an executor's free vCPUs/memory are its capacity minus
+ * the allocation it reported minus sandboxes placed on it since ("reserved"),
+ * so a burst of creates between two heartbeats does not overfill one node. A
+ * reservation ends when a heartbeat lists the sandbox, when the create fails
+ * or a one-shot run ends, or at the second heartbeat after the create returned
+ * (the sandbox may be gone by then).
+ *
+ * Sandbox names are unique across the fleet: a name is taken from the moment
+ * a create for it is placed until the owning executor stops listing it (or
+ * the create fails).
+ *
+ * Times are milliseconds on a monotonic clock, passed in by the caller (tests
+ * drive time by hand). Thread-safe: every function takes the registry's
+ * lock; none calls out while holding it. */
+#ifndef AK_SCHEDULER_REGISTRY_H
+#define AK_SCHEDULER_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/base/error.h"
+#include "protos/ak/v1/scheduler.pb-c.h"
+#include "services/scheduler/placement.h"
+#include "services/scheduler/spec.h"
+
+struct registry_config {
+        uint32_t heartbeat_interval_ms;  /* what executors are told; 0: 2000 */
+        uint32_t lost_after_ms;          /* silent this long → lost; 0: 3 intervals */
+        uint32_t forget_after_ms;        /* lost this long → dropped; 0: never */
+        size_t max_executors;            /* 0: 65536 */
+};
+
+struct registry;
+
+int registry_new(const struct registry_config *cfg, int64_t now_ms, struct registry **ret);
+void registry_free(struct registry *reg);
+
+/* The effective configuration (defaults filled in). */
+const struct registry_config *registry_config(const struct registry *reg);
+
+/* ---- executors ---------------------------------------------------------- */
+
+/* RegisterExecutor: adds the executor, or replaces the record of one with the
+ * same id (it restarted, or this scheduler did). Takes ownership of `status`
+ * (an unpacked message, checked with spec_check_status) in every case.
+ * Returns 0, or -EUSERS past max_executors, -ENOMEM (err says which). */
+int registry_register(struct registry *reg, Ak__V1__ExecutorStatus *status, int64_t now_ms,
+                      struct ak_error *err);
+
+/* Heartbeat: replaces the executor's status (a lost executor comes back).
+ * Takes ownership of `status`. Returns 0, or -ENOENT when the id is unknown
+ * (the executor must register again), -ENOMEM. */
+int registry_heartbeat(struct registry *reg, Ak__V1__ExecutorStatus *status, int64_t now_ms,
+                       struct ak_error *err);
+
+enum registry_event {
+        REGISTRY_LOST,       /* no heartbeat for lost_after_ms */
+        REGISTRY_FORGOTTEN,  /* lost for forget_after_ms: dropped with its sandboxes */
+};
+
+typedef void (*registry_event_fn)(void *data, enum registry_event ev, const char *executor_id,
+                                  int64_t silent_ms);
+
+/* Marks executors lost and forgets long-lost ones; `note` (may be NULL) hears
+ * about each, under the lock (it must not call the registry). Returns how
+ * many executors changed. */
+int registry_reap(struct registry *reg, int64_t now_ms, registry_event_fn note, void *data);
+
+/* An executor a forwarded call could not reach: placement skips it until its
+ * next heartbeat. Unknown ids are ignored. */
+void registry_mark_unreachable(struct registry *reg, const char *executor_id);
+
+enum registry_liveness {
+        REGISTRY_LIVE,
+        REGISTRY_IS_LOST,
+        REGISTRY_GONE,       /* unknown id */
+};
+
+enum registry_liveness registry_liveness(struct registry *reg, const char *executor_id);
+
+/* ListExecutors, sorted by id: a fresh message the caller frees with
+ * protobuf_c_message_free_unpacked. -E2BIG when it would pack past
+ * max_bytes, -ENOMEM. last_heartbeat_ms is wall-clock (Unix ms). */
+int registry_list_executors(struct registry *reg, size_t max_bytes,
+                            Ak__V1__ListExecutorsResponse **ret);
+
+/* ---- sandboxes ---------------------------------------------------------- */
+
+/* A placed create: the name it holds and where it goes. */
+struct registry_claim {
+        uint64_t id;
+        char name[SPEC_NAME_MAX + 1];
+        char executor_id[EXECUTOR_ID_MAX + 1];
+        char address[EXECUTOR_ADDRESS_MAX + 1];
+        enum placement_tier tier;
+};
+
+/* Takes the spec's name (or generates one when empty) and picks an executor,
+ * reserving `needs` on it. Returns 0; -EEXIST when the name is taken in the
+ * fleet; -ENOSPC when no executor fits (err: placement_explain's words). */
+int registry_place(struct registry *reg, const Ak__V1__SandboxSpec *spec,
+                   const struct spec_needs *needs, struct registry_claim *ret, struct ak_error *err);
+
+/* The create succeeded: the sandbox now exists on the claimed executor.
+ * `sb` (may be NULL) is what the executor returned; it is copied. */
+void registry_confirm(struct registry *reg, const struct registry_claim *claim,
+                      const Ak__V1__Sandbox *sb);
+
+/* The create failed, or a one-shot run ended and removed its sandbox: the
+ * name and the reservation go (unless a heartbeat already lists the name). */
+void registry_release(struct registry *reg, const struct registry_claim *claim);
+
+/* Where calls for a sandbox go. */
+struct registry_route {
+        char executor_id[EXECUTOR_ID_MAX + 1];
+        char address[EXECUTOR_ADDRESS_MAX + 1];
+};
+
+/* Returns 0 with *ret; -ENOENT when no executor owns `name`; -EHOSTDOWN when
+ * its executor is lost (err names it and says for how long). */
+int registry_route(struct registry *reg, const char *name, int64_t now_ms,
+                   struct registry_route *ret, struct ak_error *err);
+
+/* True for the first lost_after_ms after registry_new: executors may not have
+ * heartbeated yet, so an unknown name may still turn up. */
+bool registry_rebuilding(struct registry *reg, int64_t now_ms);
+
+/* A fresher Sandbox from the executor that owns it (Start/Stop/Get replies).
+ * Ignored when another executor owns the name. */
+void registry_sandbox_seen(struct registry *reg, const char *executor_id, const Ak__V1__Sandbox *sb);
+
+/* The sandbox was removed (RemoveSandbox succeeded or said NOT_FOUND). */
+void registry_sandbox_gone(struct registry *reg, const char *executor_id, const char *name);
+
+/* ListSandboxes: every known sandbox whose labels contain all of `selector`,
+ * sorted by name; sandboxes of lost executors are shown in
+ * SANDBOX_STATE_ERROR with the reason. Fresh message (caller frees);
+ * -E2BIG past max_bytes, -ENOMEM. */
+int registry_list_sandboxes(struct registry *reg, const Ak__V1__ListSandboxesRequest *req,
+                            int64_t now_ms, size_t max_bytes, Ak__V1__ListSandboxesResponse **ret);
+
+/* ---- for tests and benchmarks -------------------------------------------- */
+
+struct registry_stats {
+        size_t executors, live, sandboxes, reserved_entries, keys;
+};
+
+void registry_stats(struct registry *reg, struct registry_stats *ret);
+
+/* The placement view's numbers for one executor (false when unknown). */
+bool registry_slot_of(struct registry *reg, const char *executor_id, struct placement_slot *ret);
+
+#endif

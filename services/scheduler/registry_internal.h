@@ -1,0 +1,97 @@
+/* Shared between registry.c (executors) and registry_sandboxes.c (names,
+ * placement); nothing else includes this. Everything here runs under
+ * registry.lock. */
+#ifndef AK_SCHEDULER_REGISTRY_INTERNAL_H
+#define AK_SCHEDULER_REGISTRY_INTERNAL_H
+
+#include <pthread.h>
+
+#include "services/scheduler/keyset.h"
+#include "services/scheduler/registry.h"
+#include "services/scheduler/strmap.h"
+
+struct pool_ref {
+        struct keyset_key *key;   /* "image\0profile" */
+        uint32_t ready;           /* as last reported */
+        uint32_t taken;           /* placed as pool hits since */
+};
+
+struct sandbox_entry;
+
+struct executor {
+        size_t slot;
+        char *id;
+        Ak__V1__ExecutorStatus *status;   /* owned, the latest reported */
+        int64_t last_heartbeat_ms;        /* monotonic */
+        int64_t last_heartbeat_wall_ms;
+        bool lost;
+        bool unreachable;
+        uint64_t hb_seq;                  /* statuses applied so far */
+        uint32_t reserved_vcpus;
+        uint64_t reserved_memory_mb;
+        struct keyset_key **labels;       /* "key\0value" */
+        size_t n_labels;
+        struct keyset_key **images;
+        size_t n_images;
+        struct pool_ref *pools;
+        size_t n_pools;
+        struct sandbox_entry *sandboxes;  /* owned entries, a doubly linked list */
+};
+
+/* One sandbox name. */
+struct sandbox_entry {
+        char *name;
+        struct executor *owner;
+        struct sandbox_entry *prev, *next;
+        uint64_t claim_id;                /* 0 when not placed by us */
+        bool placing;                     /* a create or run is in flight */
+        bool created;                     /* our create returned; not listed yet */
+        bool listed;                      /* the owner's latest status lists it */
+        bool reserved;                    /* vcpus/memory_mb count as reserved */
+        bool seen;                        /* scratch for status reconciliation */
+        const Ak__V1__Sandbox *reported;  /* into owner->status while listed */
+        Ak__V1__Sandbox *own;             /* owned copy from a reply, fresher */
+        uint32_t vcpus;
+        uint64_t memory_mb;
+        uint64_t confirm_seq;             /* owner->hb_seq when the create returned */
+};
+
+struct registry {
+        pthread_mutex_t lock;
+        struct registry_config cfg;
+        int64_t started_ms;
+        struct strmap *executors;         /* id → struct executor */
+        struct strmap *sandboxes;         /* name → struct sandbox_entry */
+        struct executor **by_slot;        /* cap_slots long */
+        struct placement_slot *hot;       /* cap_slots long */
+        uint64_t *present, *live;         /* BITSET_WORDS(cap_slots) long */
+        size_t cap_slots;
+        size_t n_slots;                   /* high-water mark */
+        size_t *free_slots;               /* a stack of released slots */
+        size_t n_free;
+        struct keyset *labels, *images, *pools;
+        uint64_t placements;              /* tie-breaking start */
+        uint64_t next_claim;
+};
+
+/* The sandbox of an entry as best known (NULL while a create is in flight). */
+static inline const Ak__V1__Sandbox *entry_sandbox(const struct sandbox_entry *s)
+{
+        return s->own ? s->own : s->reported;
+}
+
+/* Recomputes e's placement numbers and live bit from status + reservations. */
+void registry_refresh_slot(struct registry *reg, struct executor *e);
+
+/* Entries (registry_sandboxes.c). */
+void entry_unreserve(struct registry *reg, struct sandbox_entry *s);
+void entry_remove(struct registry *reg, struct sandbox_entry *s);
+
+/* Reconciles e's entries with the sandboxes its new status lists (before
+ * e->status is replaced; e->hb_seq already counts the new status). */
+int registry_reconcile(struct registry *reg, struct executor *e, const Ak__V1__ExecutorStatus *st);
+
+/* "executor X (ADDR) is lost: no heartbeat for N ms" */
+void registry_describe_lost(const struct executor *e, int64_t now_ms, char *buf, size_t size);
+
+#endif

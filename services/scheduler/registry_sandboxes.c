@@ -1,0 +1,431 @@
+/* Sandbox names: placement and reservations, reconciliation with executors'
+ * statuses, routing, listing. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/base/cleanup.h"
+#include "services/scheduler/bitset.h"
+#include "services/scheduler/pbcopy.h"
+#include "services/scheduler/registry_internal.h"
+
+static struct sandbox_entry *entry_get(struct registry *reg, const char *name)
+{
+        return strmap_get(reg->sandboxes, name, strlen(name));
+}
+
+static void entry_link(struct executor *e, struct sandbox_entry *s)
+{
+        s->owner = e;
+        s->prev = NULL;
+        s->next = e->sandboxes;
+        if (e->sandboxes)
+                e->sandboxes->prev = s;
+        e->sandboxes = s;
+}
+
+static void entry_unlink(struct sandbox_entry *s)
+{
+        if (s->prev)
+                s->prev->next = s->next;
+        else
+                s->owner->sandboxes = s->next;
+        if (s->next)
+                s->next->prev = s->prev;
+        s->prev = s->next = NULL;
+}
+
+static struct sandbox_entry *entry_new(struct registry *reg, const char *name, struct executor *e)
+{
+        struct sandbox_entry *s = calloc(1, sizeof(*s));
+        if (s)
+                s->name = strdup(name);
+        if (!s || !s->name || strmap_put(reg->sandboxes, name, strlen(name), s) < 0) {
+                if (s)
+                        free(s->name);
+                free(s);
+                return NULL;
+        }
+        entry_link(e, s);
+        return s;
+}
+
+static void entry_drop_own(struct sandbox_entry *s)
+{
+        if (s->own)
+                protobuf_c_message_free_unpacked(&s->own->base, NULL);
+        s->own = NULL;
+}
+
+void entry_unreserve(struct registry *reg, struct sandbox_entry *s)
+{
+        if (!s->reserved)
+                return;
+        s->reserved = false;
+        s->owner->reserved_vcpus -= s->vcpus;
+        s->owner->reserved_memory_mb -= s->memory_mb;
+        registry_refresh_slot(reg, s->owner);
+}
+
+void entry_remove(struct registry *reg, struct sandbox_entry *s)
+{
+        entry_unreserve(reg, s);
+        entry_unlink(s);
+        strmap_del(reg->sandboxes, s->name, strlen(s->name));
+        entry_drop_own(s);
+        free(s->name);
+        free(s);
+}
+
+int registry_reconcile(struct registry *reg, struct executor *e, const Ak__V1__ExecutorStatus *st)
+{
+        for (struct sandbox_entry *s = e->sandboxes; s; s = s->next)
+                s->seen = false;
+        int r = 0;
+        for (size_t i = 0; i < st->n_sandboxes; i++) {
+                const Ak__V1__Sandbox *sb = st->sandboxes[i];
+                struct sandbox_entry *s = entry_get(reg, sb->spec->name);
+                if (!s) {
+                        s = entry_new(reg, sb->spec->name, e);
+                        if (!s) {
+                                r = -ENOMEM;
+                                continue;
+                        }
+                } else if (s->owner != e) {
+                        /* Two executors claim one name (they were used
+                         * directly): the first keeps it while it lives. */
+                        if (!s->owner->lost)
+                                continue;
+                        entry_unreserve(reg, s);
+                        entry_unlink(s);
+                        entry_link(e, s);
+                        s->placing = s->created = false;
+                        s->claim_id = 0;
+                }
+                s->seen = true;
+                s->listed = true;
+                s->created = false;
+                s->reported = sb;
+                entry_drop_own(s);
+                /* The executor's allocation counts it now. */
+                entry_unreserve(reg, s);
+        }
+        struct sandbox_entry *next;
+        for (struct sandbox_entry *s = e->sandboxes; s; s = next) {
+                next = s->next;
+                if (s->seen)
+                        continue;
+                s->listed = false;
+                s->reported = NULL;
+                if (s->placing)
+                        continue;
+                /* A status sent before our create returned does not list it
+                 * yet; the second one after must. */
+                if (s->created && e->hb_seq - s->confirm_seq < 2)
+                        continue;
+                entry_remove(reg, s);
+        }
+        return r;
+}
+
+/* "k=v,k2=v2" into buf. */
+static void selector_text(const Ak__V1__SandboxSpec *spec, char *buf, size_t size)
+{
+        size_t len = 0;
+        buf[0] = '\0';
+        for (size_t i = 0; spec && i < spec->n_node_selector && len < size; i++) {
+                int n = snprintf(buf + len, size - len, "%s%s=%s", i ? "," : "",
+                                 spec->node_selector[i]->key, spec->node_selector[i]->value);
+                if (n < 0)
+                        break;
+                len += (size_t)n;
+        }
+}
+
+static int pick_name(struct registry *reg, const Ak__V1__SandboxSpec *spec, char *name,
+                     struct ak_error *err)
+{
+        if (spec && spec->name && *spec->name) {
+                struct sandbox_entry *s = entry_get(reg, spec->name);
+                if (s)
+                        return ak_error_set(err, -EEXIST, "sandbox %s already exists (on executor %s)",
+                                            spec->name, s->owner->id);
+                snprintf(name, SPEC_NAME_MAX + 1, "%s", spec->name);
+                return 0;
+        }
+        for (int tries = 0; tries < 16; tries++) {
+                int r = spec_generate_name(name, SPEC_NAME_MAX + 1);
+                if (r < 0)
+                        return ak_error_errno(err, r, "generate a sandbox name");
+                if (!entry_get(reg, name))
+                        return 0;
+        }
+        return ak_error_set(err, -EEXIST, "generate a sandbox name: 16 random names were all taken");
+}
+
+int registry_place(struct registry *reg, const Ak__V1__SandboxSpec *spec,
+                   const struct spec_needs *needs, struct registry_claim *ret, struct ak_error *err)
+{
+        const uint64_t *selector[SPEC_MAX_SELECTOR];
+        size_t n_selector = spec ? spec->n_node_selector : 0;
+        char key[2 * SPEC_MAX_LABEL_BYTES + 2];
+        if (n_selector > SPEC_MAX_SELECTOR)
+                return ak_error_set(err, -EINVAL, "spec.node_selector: more than %d entries",
+                                    SPEC_MAX_SELECTOR);
+
+        pthread_mutex_lock(&reg->lock);
+        int r = pick_name(reg, spec, ret->name, err);
+        if (r < 0)
+                goto out;
+        for (size_t i = 0; i < n_selector; i++) {
+                const Ak__V1__SandboxSpec__NodeSelectorEntry *kv = spec->node_selector[i];
+                size_t la = strlen(kv->key), lb = strlen(kv->value);
+                memcpy(key, kv->key, la);
+                key[la] = '\0';
+                memcpy(key + la + 1, kv->value, lb);
+                selector[i] = keyset_bits(reg->labels, key, la + 1 + lb);
+        }
+        size_t li = strlen(needs->image), lp = strlen(needs->profile);
+        memcpy(key, needs->image, li);
+        key[li] = '\0';
+        memcpy(key + li + 1, needs->profile, lp);
+        struct placement_request req = {
+                .vcpus = needs->vcpus,
+                .memory_mb = needs->memory_mb,
+                .selector = selector,
+                .n_selector = n_selector,
+                .image = keyset_bits(reg->images, needs->image, li),
+                .image_required = strcmp(needs->image, SPEC_DEFAULT_IMAGE) != 0,
+                .pool = keyset_bits(reg->pools, key, li + 1 + lp),
+                .start = (size_t)reg->placements++,
+        };
+        struct placement_view view = {
+                .slots = reg->hot, .n_slots = reg->n_slots, .present = reg->present, .live = reg->live,
+        };
+        struct placement_choice choice;
+        if (placement_choose(&view, &req, &choice) < 0) {
+                struct placement_census census;
+                char sel[512];
+                placement_census(&view, &req, &census);
+                selector_text(spec, sel, sizeof(sel));
+                placement_explain(&census, &req, needs->image, sel, err ? err->msg : sel,
+                                  err ? sizeof(err->msg) : sizeof(sel));
+                if (err)
+                        err->code = -ENOSPC;
+                r = -ENOSPC;
+                goto out;
+        }
+        struct executor *e = reg->by_slot[choice.slot];
+        struct sandbox_entry *s = entry_new(reg, ret->name, e);
+        if (!s) {
+                r = ak_error_errno(err, -ENOMEM, "place sandbox %s", ret->name);
+                goto out;
+        }
+        s->claim_id = reg->next_claim++;
+        s->placing = true;
+        s->reserved = true;
+        s->vcpus = needs->vcpus;
+        s->memory_mb = needs->memory_mb;
+        e->reserved_vcpus += needs->vcpus;
+        e->reserved_memory_mb += needs->memory_mb;
+        if (choice.tier == PLACEMENT_POOL) {
+                for (size_t i = 0; i < e->n_pools; i++) {
+                        struct pool_ref *p = &e->pools[i];
+                        if (p->key->bits != req.pool || p->taken >= p->ready)
+                                continue;
+                        if (++p->taken >= p->ready)
+                                bitset_clear(p->key->bits, e->slot);
+                        break;
+                }
+        }
+        registry_refresh_slot(reg, e);
+        ret->id = s->claim_id;
+        ret->tier = choice.tier;
+        snprintf(ret->executor_id, sizeof(ret->executor_id), "%s", e->id);
+        snprintf(ret->address, sizeof(ret->address), "%s", e->status->address);
+out:
+        pthread_mutex_unlock(&reg->lock);
+        return r;
+}
+
+static struct sandbox_entry *claimed(struct registry *reg, const struct registry_claim *claim)
+{
+        struct sandbox_entry *s = entry_get(reg, claim->name);
+        return s && s->claim_id == claim->id ? s : NULL;
+}
+
+void registry_confirm(struct registry *reg, const struct registry_claim *claim,
+                      const Ak__V1__Sandbox *sb)
+{
+        pthread_mutex_lock(&reg->lock);
+        struct sandbox_entry *s = claimed(reg, claim);
+        if (s) {
+                s->placing = false;
+                s->created = !s->listed;
+                s->confirm_seq = s->owner->hb_seq;
+                if (sb) {
+                        Ak__V1__Sandbox *copy = (Ak__V1__Sandbox *)pbcopy(&sb->base);
+                        if (copy) {
+                                entry_drop_own(s);
+                                s->own = copy;
+                        }
+                }
+        }
+        pthread_mutex_unlock(&reg->lock);
+}
+
+void registry_release(struct registry *reg, const struct registry_claim *claim)
+{
+        pthread_mutex_lock(&reg->lock);
+        struct sandbox_entry *s = claimed(reg, claim);
+        if (s) {
+                s->placing = false;
+                entry_unreserve(reg, s);
+                if (!s->listed)
+                        entry_remove(reg, s);
+        }
+        pthread_mutex_unlock(&reg->lock);
+}
+
+int registry_route(struct registry *reg, const char *name, int64_t now_ms,
+                   struct registry_route *ret, struct ak_error *err)
+{
+        int r = 0;
+        pthread_mutex_lock(&reg->lock);
+        struct sandbox_entry *s = entry_get(reg, name);
+        if (!s) {
+                r = ak_error_set(err, -ENOENT, "no sandbox named %s in the fleet", name);
+        } else if (s->owner->lost) {
+                char why[AK_ERROR_MAX / 2];
+                registry_describe_lost(s->owner, now_ms, why, sizeof(why));
+                r = ak_error_set(err, -EHOSTDOWN, "sandbox %s: %s", name, why);
+        } else {
+                snprintf(ret->executor_id, sizeof(ret->executor_id), "%s", s->owner->id);
+                snprintf(ret->address, sizeof(ret->address), "%s", s->owner->status->address);
+        }
+        pthread_mutex_unlock(&reg->lock);
+        return r;
+}
+
+void registry_sandbox_seen(struct registry *reg, const char *executor_id, const Ak__V1__Sandbox *sb)
+{
+        if (!sb->spec || !sb->spec->name)
+                return;
+        Ak__V1__Sandbox *copy = (Ak__V1__Sandbox *)pbcopy(&sb->base);
+        if (!copy)
+                return;
+        pthread_mutex_lock(&reg->lock);
+        struct sandbox_entry *s = entry_get(reg, sb->spec->name);
+        if (s && strcmp(s->owner->id, executor_id) == 0) {
+                entry_drop_own(s);
+                s->own = TAKE_PTR(copy);
+        }
+        pthread_mutex_unlock(&reg->lock);
+        if (copy)
+                protobuf_c_message_free_unpacked(&copy->base, NULL);
+}
+
+void registry_sandbox_gone(struct registry *reg, const char *executor_id, const char *name)
+{
+        pthread_mutex_lock(&reg->lock);
+        struct sandbox_entry *s = entry_get(reg, name);
+        if (s && !s->placing && strcmp(s->owner->id, executor_id) == 0)
+                entry_remove(reg, s);
+        pthread_mutex_unlock(&reg->lock);
+}
+
+static bool labels_match(const Ak__V1__Sandbox *sb, const Ak__V1__ListSandboxesRequest *req)
+{
+        for (size_t i = 0; req && i < req->n_label_selector; i++) {
+                const char *k = req->label_selector[i]->key, *v = req->label_selector[i]->value;
+                bool found = false;
+                for (size_t j = 0; sb->spec && j < sb->spec->n_labels && !found; j++)
+                        found = strcmp(sb->spec->labels[j]->key, k) == 0 &&
+                                strcmp(sb->spec->labels[j]->value, v) == 0;
+                if (!found)
+                        return false;
+        }
+        return true;
+}
+
+struct listed {
+        const char *name;
+        Ak__V1__Sandbox sb;      /* a shallow copy, adjusted */
+        char *error;
+};
+
+static int cmp_listed(const void *a, const void *b)
+{
+        return strcmp(((const struct listed *)a)->name, ((const struct listed *)b)->name);
+}
+
+int registry_list_sandboxes(struct registry *reg, const Ak__V1__ListSandboxesRequest *req,
+                            int64_t now_ms, size_t max_bytes, Ak__V1__ListSandboxesResponse **ret)
+{
+        pthread_mutex_lock(&reg->lock);
+        size_t n = 0, cap = strmap_count(reg->sandboxes);
+        struct listed *items = calloc(cap ? cap : 1, sizeof(*items));
+        Ak__V1__Sandbox **ptrs = calloc(cap ? cap : 1, sizeof(*ptrs));
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        int r = 0;
+        if (!items || !ptrs) {
+                r = -ENOMEM;
+                goto out;
+        }
+        size_t pos = 0;
+        void *v;
+        while (strmap_next(reg->sandboxes, &pos, NULL, NULL, &v)) {
+                const struct sandbox_entry *s = v;
+                const Ak__V1__Sandbox *sb = entry_sandbox(s);
+                if (!sb || !labels_match(sb, req))
+                        continue;
+                struct listed *it = &items[n++];
+                it->name = s->name;
+                it->sb = *sb;
+                if (!*it->sb.executor_id)
+                        it->sb.executor_id = s->owner->id;
+                if (s->owner->lost) {
+                        char why[512];
+                        registry_describe_lost(s->owner, now_ms, why, sizeof(why));
+                        it->error = strdup(why);
+                        if (!it->error) {
+                                r = -ENOMEM;
+                                goto out;
+                        }
+                        it->sb.state = AK__V1__SANDBOX_STATE__SANDBOX_STATE_ERROR;
+                        it->sb.error = it->error;
+                }
+        }
+        qsort(items, n, sizeof(*items), cmp_listed);
+        for (size_t i = 0; i < n; i++)
+                ptrs[i] = &items[i].sb;
+        Ak__V1__ListSandboxesResponse resp = AK__V1__LIST_SANDBOXES_RESPONSE__INIT;
+        resp.n_sandboxes = n;
+        resp.sandboxes = ptrs;
+        len = ak__v1__list_sandboxes_response__get_packed_size(&resp);
+        if (len > max_bytes) {
+                r = -E2BIG;
+                goto out;
+        }
+        buf = malloc(len ? len : 1);
+        if (!buf) {
+                r = -ENOMEM;
+                goto out;
+        }
+        ak__v1__list_sandboxes_response__pack(&resp, buf);
+out:
+        pthread_mutex_unlock(&reg->lock);
+        for (size_t i = 0; items && i < n; i++)
+                free(items[i].error);
+        free(items);
+        free(ptrs);
+        if (r == 0) {
+                *ret = ak__v1__list_sandboxes_response__unpack(NULL, len, buf);
+                if (!*ret)
+                        r = -ENOMEM;
+        }
+        free(buf);
+        return r;
+}
