@@ -24,6 +24,12 @@ packages=(
         python3                    # /usr/bin/python3 for independent checks
         python3-grpcio             # lib/rpc interop test: another gRPC stack as the client
         python3-cryptography       # lib/receipt: an independent Ed25519 check of our receipts
+        # microVMs (services/executor)
+        qemu-system-x86            # QEMU microvm with vhost-user-vsock-device
+        busybox-static             # the base image's userland (must be static)
+        kmod                       # depmod: modules.dep for the guest kernel's modules
+        debootstrap                # root filesystem images (ak image build --packages)
+        e2fsprogs                  # mkfs.ext4 -d packs root filesystem images
 )
 
 missing=()

@@ -1,0 +1,197 @@
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "guest/frame.h"
+#include "lib/base/cleanup.h"
+#include "lib/json/writer.h"
+#include "services/executor/guest_client.h"
+
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int left_ms(int64_t deadline)
+{
+        int64_t l = deadline - now_ms();
+        return l < 0 ? 0 : (int)l;
+}
+
+int guest_client_connect(const char *uds_path, uint32_t port, int timeout_ms, int *ret_fd)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int64_t deadline = now_ms() + timeout_ms;
+        char line[32];
+        size_t len = 0;
+
+        if (strlen(uds_path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, uds_path);
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                return errno == ECONNREFUSED ? -ENOENT : -errno;
+        int n = snprintf(line, sizeof(line), "CONNECT %u\n", port);
+        if (send(fd, line, (size_t)n, MSG_NOSIGNAL) != n)
+                return -ECONNREFUSED;
+        /* Byte by byte: nothing after the newline belongs to us. */
+        for (;;) {
+                struct pollfd p = { fd, POLLIN, 0 };
+                int r = poll(&p, 1, left_ms(deadline));
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0)
+                        return -errno;
+                if (r == 0)
+                        return -ETIMEDOUT;
+                ssize_t got = recv(fd, line + len, 1, 0);
+                if (got < 0 && errno == EINTR)
+                        continue;
+                if (got < 0)
+                        return errno == ECONNRESET ? -ECONNREFUSED : -errno;
+                if (got == 0)
+                        return -ECONNREFUSED;
+                if (line[len++] == '\n')
+                        break;
+                if (len == sizeof(line) - 1)
+                        return -EPROTO;
+        }
+        line[len] = 0;
+        unsigned hp;
+        char nl;
+        if (sscanf(line, "OK %u%c", &hp, &nl) != 2 || nl != '\n')
+                return -EPROTO;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+static void put_str(struct json_writer *w, const char *key, const char *v)
+{
+        if (!v)
+                return;
+        json_writer_key(w, key, strlen(key));
+        json_writer_string(w, v, strlen(v));
+}
+
+static void put_int(struct json_writer *w, const char *key, int64_t v)
+{
+        if (v < 0)
+                return;
+        json_writer_key(w, key, strlen(key));
+        json_writer_i64(w, v);
+}
+
+/* The request object (agentkernel's field names; absent fields omitted). */
+static int request_json(const struct proto_request_args *a, char **ret, size_t *ret_len)
+{
+        struct json_writer *w = NULL;
+        int r = json_writer_new(0, FRAME_MAX, &w);
+        if (r < 0)
+                return r;
+        json_writer_begin_object(w);
+        put_str(w, "id", a->id ? a->id : "");
+        put_str(w, "type", a->type ? a->type : "");
+        if (a->command) {
+                json_writer_key(w, "command", 7);
+                json_writer_begin_array(w);
+                for (size_t i = 0; i < a->n_command; i++)
+                        json_writer_string(w, a->command[i], strlen(a->command[i]));
+                json_writer_end_array(w);
+        }
+        put_str(w, "cwd", a->cwd);
+        if (a->env_keys) {
+                json_writer_key(w, "env", 3);
+                json_writer_begin_object(w);
+                for (size_t i = 0; i < a->n_env; i++) {
+                        json_writer_key(w, a->env_keys[i], strlen(a->env_keys[i]));
+                        json_writer_string(w, a->env_values[i], strlen(a->env_values[i]));
+                }
+                json_writer_end_object(w);
+        }
+        put_str(w, "path", a->path);
+        put_str(w, "content_base64", a->content_base64);
+        if (a->recursive >= 0) {
+                json_writer_key(w, "recursive", 9);
+                json_writer_bool(w, a->recursive);
+        }
+        put_str(w, "session_id", a->session_id);
+        put_int(w, "rows", a->rows);
+        put_int(w, "cols", a->cols);
+        put_str(w, "input_base64", a->input_base64);
+        put_int(w, "timeout_ms", a->timeout_ms);
+        if (a->stream >= 0) {
+                json_writer_key(w, "stream", 6);
+                json_writer_bool(w, a->stream);
+        }
+        put_int(w, "max_output_bytes", a->max_output_bytes);
+        json_writer_end_object(w);
+        r = json_writer_finish(w, ret, ret_len);
+        json_writer_free(w);
+        return r;
+}
+
+int guest_client_call(int fd, const struct proto_request_args *req, int timeout_ms, struct proto_reply **ret)
+{
+        int64_t deadline = now_ms() + timeout_ms;
+        char *json = NULL;
+        size_t json_len = 0;
+
+        int r = request_json(req, &json, &json_len);
+        if (r < 0)
+                return r;
+        r = frame_write(fd, json, json_len, timeout_ms);
+        free(json);
+        if (r < 0)
+                return r == -EPIPE ? -ECONNRESET : r;
+        for (;;) {
+                uint8_t *body = NULL;
+                size_t len = 0;
+                r = frame_read(fd, FRAME_MAX, left_ms(deadline), &body, &len);
+                if (r < 0)
+                        return r == -EMSGSIZE ? -EPROTO : r;
+                struct proto_reply *rep = NULL;
+                r = proto_reply_parse(body, len, &rep);
+                free(body);
+                if (r < 0)
+                        return -EPROTO;
+                bool ours = rep->id && req->id && strcmp(rep->id, req->id) == 0;
+                bool chunk = rep->stream && !rep->has_exit_code && !rep->error;
+                if (ours && !chunk) {
+                        *ret = rep;
+                        return 0;
+                }
+                proto_reply_free(rep);
+                if (left_ms(deadline) == 0)
+                        return -ETIMEDOUT;
+        }
+}
+
+int guest_client_ping(const char *uds_path, int timeout_ms)
+{
+        int64_t deadline = now_ms() + timeout_ms;
+        _cleanup_close_ int fd = -1;
+
+        int r = guest_client_connect(uds_path, GUEST_AGENT_PORT, timeout_ms, &fd);
+        if (r < 0)
+                return r;
+        struct proto_request_args a = PROTO_REQUEST_ARGS_INIT;
+        a.id = "ping";
+        a.type = "ping";
+        struct proto_reply *rep = NULL;
+        r = guest_client_call(fd, &a, left_ms(deadline), &rep);
+        if (r < 0)
+                return r;
+        r = rep->has_exit_code && rep->exit_code == 0 ? 0 : -EPROTO;
+        proto_reply_free(rep);
+        return r;
+}

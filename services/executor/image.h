@@ -1,0 +1,121 @@
+/* Guest images: the kernel, the `base` initramfs, and root filesystems
+ * built from Debian packages, kept in a content-addressed store.
+ *
+ * Layout of the store directory (normally $AK_HOME/images):
+ *   kernel/<package>_<version>/   vmlinuz + lib/modules/<release>/ (depmod'ed),
+ *                                 from `apt-get download` + `dpkg-deb -x`
+ *   kernel/current                which of those is in use (a symlink)
+ *   <hash>/manifest.json          one built image; hash = SHA-256 of its inputs
+ *   <hash>/initrd.cpio            (base) busybox + ak-guest + modules
+ *   <hash>/rootfs.ext4            (rootfs) debootstrap minbase + packages + ak-guest
+ *   names/<name>                  the hash a name points at
+ * A build with the same inputs finds <hash> and is a cache hit. Builds run
+ * in a temporary directory and appear with one rename; a lock file per hash
+ * keeps two builders from doing the same work.
+ *
+ * The kernel is Debian's linux-image-cloud-amd64: virtio, virtio_mmio,
+ * virtio_blk and vsock are modules there, so the base initramfs carries them
+ * (with their dependencies from modules.dep) and ak-guest --init loads them.
+ *
+ * Thread-safety: none per store object; several processes may share a
+ * store directory. */
+#pragma once
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/base/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IMAGE_NAME_MAX 63
+#define IMAGE_MAX_PACKAGES 256
+#define IMAGE_HASH_LEN 64
+#define IMAGE_BASE "base"
+/* Needed free space before a root filesystem build starts. */
+#define IMAGE_ROOTFS_MIN_FREE ((uint64_t)1536 << 20)
+
+/* Progress reports: phase is a short stable word ("kernel", "download",
+ * "initramfs", "debootstrap", "mkfs"), detail a line for a person. */
+struct image_progress {
+        void (*report)(void *userdata, const char *phase, const char *detail);
+        void *userdata;
+};
+
+struct image_kernel {
+        char dir[PATH_MAX];
+        char vmlinuz[PATH_MAX];
+        char modules_dir[PATH_MAX];   /* .../lib/modules/<release> */
+        char release[64];             /* "6.1.0-56-cloud-amd64" */
+        char package[128];            /* "linux-image-6.1.0-56-cloud-amd64_6.1.192-2" */
+};
+
+struct image_info {
+        char name[IMAGE_NAME_MAX + 1];
+        char hash[IMAGE_HASH_LEN + 1];
+        char kind[8];                 /* "base" or "rootfs" */
+        char kernel[128];             /* kernel package it was built for (base) */
+        char packages[4096];          /* comma-separated (rootfs) */
+        uint64_t size_bytes;
+        int64_t created_at;           /* Unix seconds */
+        char dir[PATH_MAX];
+};
+
+/* What a VM boots. rootfs is "" for the base image. */
+struct image_boot {
+        char name[IMAGE_NAME_MAX + 1];
+        char hash[IMAGE_HASH_LEN + 1];
+        char kernel[PATH_MAX];
+        char initrd[PATH_MAX];
+        char rootfs[PATH_MAX];
+};
+
+struct image_store;
+
+/* Opens (creating) the store at dir. */
+int image_store_open(const char *dir, struct image_store **ret, struct ak_error *err);
+void image_store_free(struct image_store *s);
+const char *image_store_dir(const struct image_store *s);
+
+/* Sets the ak-guest binary to put into images (default: found next to the
+ * running program, or $AK_GUEST_BIN). */
+int image_store_set_guest_binary(struct image_store *s, const char *path, struct ak_error *err);
+
+/* The kernel, downloaded and unpacked on first use. */
+int image_kernel_get(struct image_store *s, const struct image_progress *p, struct image_kernel *ret,
+                     struct ak_error *err);
+
+/* The base image (an initramfs), built if missing; named "base". */
+int image_build_base(struct image_store *s, const struct image_progress *p, struct image_info *ret,
+                     struct ak_error *err);
+
+/* A root filesystem image from Debian packages (needs root and debootstrap),
+ * built if missing, named name. packages may be empty. Errors say what to do:
+ * a package Debian does not have, a full disk, no debootstrap. */
+int image_build_rootfs(struct image_store *s, const char *name, const char *const *packages, size_t n_packages,
+                       const struct image_progress *p, struct image_info *ret, struct ak_error *err);
+
+/* The image a name points at: -ENOENT when there is none. */
+int image_lookup(struct image_store *s, const char *name, struct image_info *ret, struct ak_error *err);
+
+/* Every named image, sorted by name (free with free()). */
+int image_list(struct image_store *s, struct image_info **ret, size_t *ret_n, struct ak_error *err);
+
+/* Removes a name, and the image when no other name points at it. */
+int image_remove(struct image_store *s, const char *name, struct ak_error *err);
+
+/* Kernel + initrd (+ root disk) for booting name ("base" is built on
+ * first use; a rootfs image boots with the base initramfs). */
+int image_resolve_boot(struct image_store *s, const char *name, const struct image_progress *p,
+                       struct image_boot *ret, struct ak_error *err);
+
+/* 0 if name is a valid image name: [a-z0-9][a-z0-9._-]*, at most
+ * IMAGE_NAME_MAX bytes. */
+int image_name_check(const char *name);
+
+#ifdef __cplusplus
+}
+#endif

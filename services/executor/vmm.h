@@ -1,0 +1,92 @@
+/* Virtual machine monitors behind one interface. A backend is a static
+ * const ops table (like kvmtool's virtio_ops), so adding one touches one
+ * file: vmm_qemu.c is QEMU's microvm machine; Firecracker would be another.
+ *
+ * A backend starts one VMM process for a config, in its own process group,
+ * and guarantees that after stop (or free) the process is dead and reaped,
+ * and the files it was told to create (console log excepted) are gone.
+ *
+ * Thread-safety: a struct vmm belongs to one thread. start/free must run
+ * on a thread that outlives the VM (the process is tied to it with
+ * PR_SET_PDEATHSIG, so a dying parent takes its VMs along). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lib/base/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VMM_MAX_VCPUS 64
+#define VMM_MIN_MEMORY_MB 64
+#define VMM_MAX_MEMORY_MB (256 * 1024)
+
+enum vmm_accel {
+        VMM_ACCEL_AUTO, /* KVM where the CPU and /dev/kvm allow it, else TCG */
+        VMM_ACCEL_KVM,
+        VMM_ACCEL_TCG,
+};
+
+enum vmm_disk_mode {
+        VMM_DISK_RW,       /* guest writes go to the file */
+        VMM_DISK_SNAPSHOT, /* writes go to a temporary overlay, dropped at exit */
+        VMM_DISK_RO,       /* the guest sees a read-only disk */
+};
+
+struct vmm_config {
+        const char *kernel;
+        const char *initrd;
+        const char *cmdline;           /* kernel command line (the backend adds its console) */
+        const char *root_disk;         /* NULL: none */
+        enum vmm_disk_mode root_mode;
+        unsigned vcpus;                /* 1..VMM_MAX_VCPUS */
+        unsigned memory_mb;            /* VMM_MIN_MEMORY_MB..VMM_MAX_MEMORY_MB */
+        bool network;                  /* user-mode networking (virtio-net) */
+        enum vmm_accel accel;
+        const char *console_log;       /* the guest's serial console goes here */
+        const char *control_socket;    /* QMP (QEMU) or API (Firecracker) socket */
+        const char *log_file;          /* the VMM's own stderr (NULL: /dev/null) */
+        /* QEMU: our vhost-user-vsock back-end listens here. */
+        const char *vhost_user_socket;
+};
+
+struct vmm;
+
+struct vmm_ops {
+        const char *name;
+        /* Validates cfg and spawns the VMM. */
+        int (*start)(const struct vmm_config *cfg, struct vmm **ret, struct ak_error *err);
+        pid_t (*pid)(const struct vmm *vm);
+        /* Non-blocking: 1 and *ret_status (exit code, or 128 + signal) once
+         * the process has exited (it is then reaped), 0 while it runs. */
+        int (*poll_exit)(struct vmm *vm, int *ret_status);
+        /* Asks the VMM to quit (QMP "quit"), waits up to grace_ms, then kills
+         * the process group; always reaps. Returns its status as poll_exit. */
+        int (*stop)(struct vmm *vm, int grace_ms, int *ret_status);
+        /* Stops (grace 0) if still running, removes the control socket,
+         * frees. NULL is a no-op. */
+        void (*free)(struct vmm *vm);
+        /* Which accelerator the VM got: "kvm" or "tcg". */
+        const char *(*accel)(const struct vmm *vm);
+};
+
+extern const struct vmm_ops vmm_qemu_ops;
+
+/* The backend called name ("qemu"), or NULL. */
+const struct vmm_ops *vmm_find(const char *name);
+
+/* Whether KVM can be used here: the CPU advertises vmx or svm in
+ * /proc/cpuinfo, /dev/kvm opens read-write, and the KVM API answers
+ * (KVM_GET_API_VERSION, KVM_CREATE_VM). On false, why (for a log line). */
+bool vmm_kvm_usable(char *why, size_t why_size);
+
+/* Checks vcpus, memory and paths of cfg: 0 or -EINVAL with err set. */
+int vmm_config_check(const struct vmm_config *cfg, struct ak_error *err);
+
+#ifdef __cplusplus
+}
+#endif
