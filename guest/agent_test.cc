@@ -217,13 +217,20 @@ TEST_F(AgentTest, HugeEscapedOutputStillFits) {
 }
 
 TEST_F(AgentTest, GarbageFramesGetErrorsAndTheConnectionStaysUsable) {
-  for (std::string bad : {"garbage", "", "[1]", "{\"type\":\"ping\"}", "\xff\xfe", "{\"id\":\"k\",\"type\":\"x\"}"}) {
+  for (std::string bad : {"garbage", "", "[1]", "{\"type\":\"ping\"}", "\xff\xfe", "{\"id\":\"k\",\"type\":\"x\"}",
+                          "{\"id\":\"a\",\"type\":\"ping\",\"x\":1e400}", "{\"id\":\"a\",\"type\":\"ping\",\"x\":{\"y\":1,\"y\":2}}"}) {
     ASSERT_EQ(akt::SendRaw(fd_, bad), 0);
     Reply r = Recv(fd_);
     ASSERT_EQ(r.err, 0) << bad;
     EXPECT_TRUE(r.has_error) << bad;
-    EXPECT_EQ(r.id, bad[2] == 'i' ? "k" : "") << bad;
+    EXPECT_EQ(r.error.rfind("Invalid request: ", 0), 0u) << r.error;
+    EXPECT_EQ(r.id, bad[2] == 'i' && bad[7] == 'k' ? "k" : "") << bad;
   }
+  // Reals are read in the C locale by the static binary too.
+  ASSERT_EQ(akt::SendRaw(fd_, R"({"id":"r","type":"ping","x":[1.5e308,-2.5e-400]})"), 0);
+  Reply ok = Recv(fd_);
+  EXPECT_FALSE(ok.has_error) << ok.error;
+  EXPECT_EQ(ok.id, "r");
   ExpectAlive(fd_);
 }
 

@@ -1,12 +1,13 @@
 #include <errno.h>
-#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "frame.h"
+#include "lib/json/json.h"
 #include "protocol.h"
+#include "protocol_json.h"
 
 static const char *const type_names[_PROTO_TYPE_MAX] = {
         [PROTO_RUN] = "run",
@@ -32,7 +33,7 @@ const char *proto_type_name(enum proto_type t)
 /* The public struct first, so a pointer to it is a pointer to the whole. */
 struct request_impl {
         struct proto_request pub;
-        json_t *root;
+        struct json_value *root;
         const char **command;
         const char **env_keys;
         const char **env_values;
@@ -50,7 +51,7 @@ void proto_request_free(struct proto_request *r)
 
         if (!r)
                 return;
-        json_decref(impl->root);
+        json_value_free(impl->root);
         free(impl->command);
         free(impl->env_keys);
         free(impl->env_values);
@@ -68,106 +69,96 @@ static int fail(struct proto_error *err, const char *fmt, ...)
         return -EINVAL;
 }
 
-/* null counts as absent, as serde's Option does. */
-static json_t *field(json_t *obj, const char *name)
+static int get_string(const struct json_value *obj, const char *name, const char **ret, size_t *ret_len,
+                      struct proto_error *err)
 {
-        json_t *v = json_object_get(obj, name);
-        return json_is_null(v) ? NULL : v;
-}
-
-static int get_string(json_t *obj, const char *name, const char **ret, size_t *ret_len, struct proto_error *err)
-{
-        json_t *v = field(obj, name);
+        const struct json_value *v = proto_json_field(obj, name);
 
         if (!v)
                 return 0;
-        if (!json_is_string(v))
+        if (!proto_json_is(v, JSON_STRING))
                 return fail(err, "Invalid request: field `%s`: expected a string", name);
-        *ret = json_string_value(v);
-        if (ret_len)
-                *ret_len = json_string_length(v);
+        *ret = json_string(v, ret_len);
         return 0;
 }
 
-static int get_int(json_t *obj, const char *name, int64_t lo, int64_t hi, int64_t *ret, struct proto_error *err)
+static int get_int(const struct json_value *obj, const char *name, int64_t lo, int64_t hi, int64_t *ret,
+                   struct proto_error *err)
 {
-        json_t *v = field(obj, name);
+        const struct json_value *v = proto_json_field(obj, name);
+        long long i;
 
         if (!v)
                 return 0;
-        if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+        if (!proto_json_int(v, lo, hi, &i))
                 return fail(err, "Invalid request: field `%s`: expected an integer in range", name);
-        *ret = json_integer_value(v);
+        *ret = i;
         return 0;
 }
 
-static int get_bool(json_t *obj, const char *name, int *ret, struct proto_error *err)
+static int get_bool(const struct json_value *obj, const char *name, int *ret, struct proto_error *err)
 {
-        json_t *v = field(obj, name);
+        const struct json_value *v = proto_json_field(obj, name);
 
         if (!v)
                 return 0;
-        if (!json_is_boolean(v))
+        if (!proto_json_is(v, JSON_BOOL))
                 return fail(err, "Invalid request: field `%s`: expected a boolean", name);
-        *ret = json_is_true(v);
+        *ret = json_bool(v);
         return 0;
 }
 
-static int parse_command(struct request_impl *impl, json_t *obj, struct proto_error *err)
+static int parse_command(struct request_impl *impl, const struct json_value *obj, struct proto_error *err)
 {
-        json_t *v = field(obj, "command");
+        const struct json_value *v = proto_json_field(obj, "command");
 
         if (!v)
                 return 0;
-        if (!json_is_array(v))
+        if (!proto_json_is(v, JSON_ARRAY))
                 return fail(err, "Invalid request: field `%s`: expected an array of strings", "command");
         size_t n = json_array_size(v);
         impl->command = calloc(n + 1, sizeof(char *));
         if (!impl->command)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
-                json_t *s = json_array_get(v, i);
-                if (!json_is_string(s))
-                        return fail(err, "Invalid request: field `%s`: expected an array of strings",
-                                    "command");
-                impl->command[i] = json_string_value(s);
+                const struct json_value *s = json_array_get(v, i);
+                if (!proto_json_is(s, JSON_STRING))
+                        return fail(err, "Invalid request: field `%s`: expected an array of strings", "command");
+                impl->command[i] = json_string(s, NULL);
         }
         impl->pub.command = impl->command;
         impl->pub.n_command = n;
         return 0;
 }
 
-static int parse_env(struct request_impl *impl, json_t *obj, struct proto_error *err)
+static int parse_env(struct request_impl *impl, const struct json_value *obj, struct proto_error *err)
 {
-        json_t *v = field(obj, "env");
-        const char *key;
-        json_t *val;
-        size_t i = 0;
+        const struct json_value *v = proto_json_field(obj, "env");
 
         if (!v)
                 return 0;
-        if (!json_is_object(v))
+        if (!proto_json_is(v, JSON_OBJECT))
                 return fail(err, "Invalid request: field `%s`: expected a map of strings", "env");
         size_t n = json_object_size(v);
         impl->env_keys = calloc(n + 1, sizeof(char *));
         impl->env_values = calloc(n + 1, sizeof(char *));
         if (!impl->env_keys || !impl->env_values)
                 return -ENOMEM;
-        json_object_foreach(v, key, val) {
-                if (!json_is_string(val))
-                        return fail(err, "Invalid request: field `env`: value of `%.64s` is not a string",
-                                    key);
+        for (size_t i = 0; i < n; i++) {
+                const char *key = json_object_key(v, i, NULL);
+                const struct json_value *val = json_object_value(v, i);
+                if (!proto_json_is(val, JSON_STRING))
+                        return fail(err, "Invalid request: field `env`: value of `%.64s` is not a string", key);
                 impl->env_keys[i] = key;
-                impl->env_values[i] = json_string_value(val);
-                i++;
+                impl->env_values[i] = json_string(val, NULL);
         }
         impl->pub.env_keys = impl->env_keys;
         impl->pub.env_values = impl->env_values;
-        impl->pub.n_env = i;
+        impl->pub.n_env = n;
         return 0;
 }
 
-static int parse_fields(struct request_impl *impl, json_t *root, struct proto_error *err)
+static int parse_fields(struct request_impl *impl, const struct json_value *root, struct proto_error *err)
 {
         struct proto_request *r = &impl->pub;
         int64_t v;
@@ -208,54 +199,59 @@ static int parse_fields(struct request_impl *impl, json_t *root, struct proto_er
         return 0;
 }
 
-static int parse_type(json_t *root, enum proto_type *ret, struct proto_error *err)
+static int parse_type(const struct json_value *root, enum proto_type *ret, struct proto_error *err)
 {
-        json_t *t = json_object_get(root, "type");
+        const struct json_value *t = proto_json_member(root, "type");
 
         if (!t)
                 return fail(err, "Invalid request: missing field `type`");
-        if (!json_is_string(t))
+        if (!proto_json_is(t, JSON_STRING))
                 return fail(err, "Invalid request: field `type`: expected a string");
         for (int i = 0; i < _PROTO_TYPE_MAX; i++) {
-                if (strcmp(json_string_value(t), type_names[i]) == 0) {
+                if (strcmp(json_string(t, NULL), type_names[i]) == 0) {
                         *ret = (enum proto_type)i;
                         return 0;
                 }
         }
-        return fail(err, "Invalid request: unknown variant `%.64s`, expected one of %s", json_string_value(t),
+        return fail(err, "Invalid request: unknown variant `%.64s`, expected one of %s", json_string(t, NULL),
                     "`run`, `shell`, `shell_input`, `shell_resize`, `shell_close`, `ping`, `shutdown`, "
                     "`write_file`, `read_file`, `remove_file`, `mkdir`");
 }
 
 int proto_request_parse(const void *buf, size_t len, struct proto_request **ret, struct proto_error *err)
 {
-        json_error_t jerr;
+        struct json_error jerr;
+        struct json_value *root;
         struct request_impl *impl;
         int r;
 
         memset(err, 0, sizeof(*err));
-        json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!root) {
-                snprintf(err->message, sizeof(err->message), "Invalid request: %s at line %d column %d",
-                         jerr.text, jerr.line, jerr.column);
-                return -EINVAL;
+        r = json_parse(buf, len, &root, &jerr);
+        if (r == -ENOMEM)
+                return r;
+        if (r == -E2BIG)
+                return fail(err, "Invalid request: larger than %zu bytes", JSON_MAX_INPUT);
+        if (r < 0)
+                return fail(err, "Invalid request: %s", jerr.message);
+        r = proto_json_check(root, true, err->message, sizeof(err->message));
+        if (r == 0 && !proto_json_is(root, JSON_OBJECT))
+                r = fail(err, "Invalid request: expected a JSON object");
+        if (r < 0) {
+                json_value_free(root);
+                return r;
         }
-        if (!json_is_object(root)) {
-                json_decref(root);
-                return fail(err, "Invalid request: expected a JSON object");
-        }
-        json_t *id = json_object_get(root, "id");
-        if (json_is_string(id)) {
-                err->id = strdup(json_string_value(id));
+        const struct json_value *id = proto_json_member(root, "id");
+        if (proto_json_is(id, JSON_STRING)) {
+                err->id = strdup(json_string(id, NULL));
                 if (!err->id) {
-                        json_decref(root);
+                        json_value_free(root);
                         return -ENOMEM;
                 }
         }
 
         impl = calloc(1, sizeof(*impl));
         if (!impl) {
-                json_decref(root);
+                json_value_free(root);
                 return -ENOMEM;
         }
         impl->root = root;
@@ -263,11 +259,11 @@ int proto_request_parse(const void *buf, size_t len, struct proto_request **ret,
                 r = fail(err, "Invalid request: missing field `id`");
                 goto error;
         }
-        if (!json_is_string(id)) {
+        if (!proto_json_is(id, JSON_STRING)) {
                 r = fail(err, "Invalid request: field `id`: expected a string");
                 goto error;
         }
-        impl->pub.id = json_string_value(id);
+        impl->pub.id = json_string(id, NULL);
         r = parse_type(root, &impl->pub.type, err);
         if (r < 0)
                 goto error;
@@ -451,19 +447,20 @@ void proto_reply_free(struct proto_reply *r)
         free(r);
 }
 
-static int reply_string(json_t *root, const char *name, char **ret, size_t *ret_len)
+static int reply_string(const struct json_value *root, const char *name, char **ret, size_t *ret_len)
 {
-        json_t *v = field(root, name);
+        const struct json_value *v = proto_json_field(root, name);
+        size_t n;
 
         if (!v)
                 return 0;
-        if (!json_is_string(v))
+        if (!proto_json_is(v, JSON_STRING))
                 return -EINVAL;
-        size_t n = json_string_length(v);
+        const char *text = json_string(v, &n);
         char *s = malloc(n + 1);
         if (!s)
                 return -ENOMEM;
-        memcpy(s, json_string_value(v), n + 1);
+        memcpy(s, text, n + 1);
         *ret = s;
         if (ret_len)
                 *ret_len = n;
@@ -472,20 +469,30 @@ static int reply_string(json_t *root, const char *name, char **ret, size_t *ret_
 
 int proto_reply_parse(const void *buf, size_t len, struct proto_reply **ret)
 {
-        json_error_t jerr;
+        struct json_value *root;
         struct proto_reply *r;
-        json_t *v;
-        int e = -EINVAL;
+        const struct json_value *v;
+        char msg[160];
+        long long i;
+        int e;
 
-        json_t *root = json_loadb(buf, len, JSON_ALLOW_NUL, &jerr);
-        if (!root)
+        e = json_parse(buf, len, &root, NULL);
+        if (e == -ENOMEM)
+                return e;
+        if (e < 0)
                 return -EINVAL;
+        e = proto_json_check(root, false, msg, sizeof(msg));
+        if (e < 0) {
+                json_value_free(root);
+                return e;
+        }
         r = calloc(1, sizeof(*r));
         if (!r) {
-                json_decref(root);
+                json_value_free(root);
                 return -ENOMEM;
         }
-        if (!json_is_object(root) || !json_is_string(json_object_get(root, "id")))
+        e = -EINVAL;
+        if (!proto_json_is(root, JSON_OBJECT) || !proto_json_is(proto_json_member(root, "id"), JSON_STRING))
                 goto error;
         if ((e = reply_string(root, "id", &r->id, NULL)) < 0 ||
             (e = reply_string(root, "stdout", &r->stdout_str, &r->stdout_len)) < 0 ||
@@ -498,26 +505,26 @@ int proto_reply_parse(const void *buf, size_t len, struct proto_reply **ret)
             (e = reply_string(root, "stream", &r->stream, NULL)) < 0)
                 goto error;
         e = -EINVAL;
-        if ((v = field(root, "exit_code"))) {
-                if (!json_is_integer(v) || json_integer_value(v) < INT32_MIN || json_integer_value(v) > INT32_MAX)
+        if ((v = proto_json_field(root, "exit_code"))) {
+                if (!proto_json_int(v, INT32_MIN, INT32_MAX, &i))
                         goto error;
                 r->has_exit_code = true;
-                r->exit_code = (int)json_integer_value(v);
+                r->exit_code = (int)i;
         }
-        if ((v = field(root, "signal"))) {
-                if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 1024)
+        if ((v = proto_json_field(root, "signal"))) {
+                if (!proto_json_int(v, 0, 1024, &i))
                         goto error;
-                r->signal = (int)json_integer_value(v);
+                r->signal = (int)i;
         }
-        if ((v = field(root, "truncated")))
-                r->truncated = json_is_true(v);
-        if ((v = field(root, "timed_out")))
-                r->timed_out = json_is_true(v);
-        json_decref(root);
+        if ((v = proto_json_field(root, "truncated")))
+                r->truncated = proto_json_is(v, JSON_BOOL) && json_bool(v);
+        if ((v = proto_json_field(root, "timed_out")))
+                r->timed_out = proto_json_is(v, JSON_BOOL) && json_bool(v);
+        json_value_free(root);
         *ret = r;
         return 0;
 error:
-        json_decref(root);
+        json_value_free(root);
         proto_reply_free(r);
         return e;
 }

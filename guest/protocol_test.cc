@@ -173,6 +173,20 @@ TEST(RequestParse, RefusedAnywhere) {
   }
 }
 
+TEST(RequestParse, NestingUpToSerdesLimit) {
+  // serde_json's recursion limit, 128 levels, counting the request itself.
+  auto nested = [](int depth) {
+    return R"({"id":"a","type":"ping","x":)" + std::string(depth, '[') + std::string(depth, ']') + "}";
+  };
+  Parsed ok;
+  Parse(nested(127), &ok);
+  EXPECT_EQ(ok.r, 0) << ok.msg;
+  Parsed deep;
+  Parse(nested(128), &deep);
+  EXPECT_EQ(deep.r, -EINVAL);
+  EXPECT_EQ(deep.id, "");
+}
+
 TEST(RequestParse, IntegerFields) {
   Parsed z;
   Parse(R"({"id":"a","type":"shell","rows":-0,"cols":0})", &z);
