@@ -16,4 +16,8 @@ struct cli_command {
 int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 
+/* `ak audit` (cmd_audit.c). */
+int cli_audit_run(int argc, char **argv);
+extern const char cli_audit_help[];
+
 #endif

@@ -19,6 +19,7 @@ static const struct cli_command commands[] = {
           "Examples:\n"
           "  ak version\n"
           "  ak version --json | jq -r .version\n" },
+        { "audit", "emit audit events and follow the audit log", cli_audit_run, cli_audit_help },
         { "help", "show help for a command", cmd_help,
           "Usage: ak help [COMMAND]\n"
           "\n"

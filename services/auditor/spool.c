@@ -277,7 +277,8 @@ static int list_segments(struct spool *s, struct ak_error *err)
         closedir(d);
         if (r < 0)
                 return ak_error_errno(err, r, "spool %s", s->dir);
-        qsort(s->segs, s->n_segs, sizeof(*s->segs), cmp_segment);
+        if (s->n_segs > 1)
+                qsort(s->segs, s->n_segs, sizeof(*s->segs), cmp_segment);
         return 0;
 }
 
