@@ -151,11 +151,11 @@ std::string ToJson(const Req& r) {
   a.stream = r.stream;
   a.timeout_ms = r.timeout_ms;
   a.max_output_bytes = r.max_output_bytes;
-  struct jbuf b;
-  jbuf_init(&b, 0);
-  proto_request_write(&a, &b);
-  std::string out(b.data ? b.data : "", b.len);
-  jbuf_done(&b);
+  char* json;
+  size_t len;
+  if (proto_request_json(&a, &json, &len) < 0) return "<no memory>";
+  std::string out(json, len);
+  free(json);
   return out;
 }
 

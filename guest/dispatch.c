@@ -6,6 +6,7 @@
 #include "agent_impl.h"
 #include "files.h"
 #include "frame.h"
+#include "lib/json/writer.h"
 #include "path.h"
 
 static void send_ok(struct conn *c, const char *id)
@@ -48,7 +49,7 @@ static void do_file(struct conn *c, const struct proto_request *req)
                 break;
         case PROTO_READ_FILE: {
                 /* The largest file whose base64 still fits in one frame. */
-                size_t overhead = 64 + jw_string_size(req->id, strlen(req->id));
+                size_t overhead = 64 + json_quoted_size(req->id, strlen(req->id), PROTO_JSON_FLAGS);
                 size_t max = overhead < FRAME_MAX ? (FRAME_MAX - overhead) / 4 * 3 : 0;
                 char *b64;
                 size_t len;

@@ -1,11 +1,12 @@
-#include "json_write.h"
+#include "lib/json/writer.h"
 #include "output.h"
+#include "protocol.h"
 
 bool output_fit(const void *out, size_t out_len, const void *err, size_t err_len, size_t budget,
                 size_t *ret_out_len, size_t *ret_err_len)
 {
-        size_t so = jw_string_size(out, out_len);
-        size_t se = jw_string_size(err, err_len);
+        size_t so = json_quoted_size(out, out_len, PROTO_JSON_FLAGS);
+        size_t se = json_quoted_size(err, err_len, PROTO_JSON_FLAGS);
 
         if (so + se <= budget) {
                 *ret_out_len = out_len;
@@ -23,7 +24,7 @@ bool output_fit(const void *out, size_t out_len, const void *err, size_t err_len
                 bo = half;
                 be = budget - half;
         }
-        *ret_out_len = jw_string_cut(out, out_len, bo);
-        *ret_err_len = jw_string_cut(err, err_len, be);
+        *ret_out_len = json_quoted_cut(out, out_len, PROTO_JSON_FLAGS, bo);
+        *ret_err_len = json_quoted_cut(err, err_len, PROTO_JSON_FLAGS, be);
         return true;
 }

@@ -279,156 +279,189 @@ error:
         return r;
 }
 
-int proto_response_write(const struct proto_response *r, struct jbuf *b)
+static void put_key(struct json_writer *w, const char *name)
 {
-        jw_object_begin(b);
-        jw_key(b, "id");
-        jw_cstring(b, r->id ? r->id : "");
+        json_writer_key(w, name, strlen(name));
+}
+
+static void put_str(struct json_writer *w, const char *s)
+{
+        json_writer_string(w, s, strlen(s));
+}
+
+static void write_response(const struct proto_response *r, struct json_writer *w)
+{
+        json_writer_begin_object(w);
+        put_key(w, "id");
+        put_str(w, r->id ? r->id : "");
         if (r->has_exit_code) {
-                jw_key(b, "exit_code");
-                jw_int(b, r->exit_code);
+                put_key(w, "exit_code");
+                json_writer_i64(w, r->exit_code);
         }
         if (r->has_stdout) {
-                jw_key(b, "stdout");
-                jw_string(b, r->stdout_buf, r->stdout_len);
+                put_key(w, "stdout");
+                json_writer_string(w, r->stdout_buf, r->stdout_len);
         }
         if (r->has_stderr) {
-                jw_key(b, "stderr");
-                jw_string(b, r->stderr_buf, r->stderr_len);
+                put_key(w, "stderr");
+                json_writer_string(w, r->stderr_buf, r->stderr_len);
         }
         if (r->error) {
-                jw_key(b, "error");
-                jw_cstring(b, r->error);
+                put_key(w, "error");
+                put_str(w, r->error);
         }
         if (r->content_base64) {
-                jw_key(b, "content_base64");
-                jw_string(b, r->content_base64, r->content_base64_len);
+                put_key(w, "content_base64");
+                json_writer_string(w, r->content_base64, r->content_base64_len);
         }
         if (r->session_id) {
-                jw_key(b, "session_id");
-                jw_cstring(b, r->session_id);
+                put_key(w, "session_id");
+                put_str(w, r->session_id);
         }
         if (r->output_base64) {
-                jw_key(b, "output_base64");
-                jw_string(b, r->output_base64, r->output_base64_len);
+                put_key(w, "output_base64");
+                json_writer_string(w, r->output_base64, r->output_base64_len);
         }
         if (r->shell_event) {
-                jw_key(b, "shell_event");
-                jw_cstring(b, r->shell_event);
+                put_key(w, "shell_event");
+                put_str(w, r->shell_event);
         }
         if (r->stream) {
-                jw_key(b, "stream");
-                jw_cstring(b, r->stream);
+                put_key(w, "stream");
+                put_str(w, r->stream);
         }
         if (r->truncated) {
-                jw_key(b, "truncated");
-                jw_bool(b, true);
+                put_key(w, "truncated");
+                json_writer_bool(w, true);
         }
         if (r->timed_out) {
-                jw_key(b, "timed_out");
-                jw_bool(b, true);
+                put_key(w, "timed_out");
+                json_writer_bool(w, true);
         }
         if (r->signal > 0) {
-                jw_key(b, "signal");
-                jw_int(b, r->signal);
+                put_key(w, "signal");
+                json_writer_i64(w, r->signal);
         }
-        jw_object_end(b);
-        return jbuf_error(b);
+        json_writer_end_object(w);
+}
+
+int proto_response_json(const struct proto_response *r, char **ret_json, size_t *ret_len)
+{
+        struct json_writer *w;
+        int e = json_writer_new(PROTO_JSON_FLAGS, SIZE_MAX, &w);
+
+        if (e < 0)
+                return e;
+        write_response(r, w);
+        e = json_writer_finish(w, ret_json, ret_len);
+        json_writer_free(w);
+        return e;
 }
 
 int proto_response_frame(const struct proto_response *r, uint8_t **ret_frame, size_t *ret_len)
 {
-        static const uint8_t zero[FRAME_HEADER_SIZE];
-        struct jbuf b;
+        struct json_writer *w;
+        char *frame;
         size_t len;
-        int ret;
+        int e = json_writer_new(PROTO_JSON_FLAGS, FRAME_MAX, &w);
 
-        jbuf_init(&b, FRAME_MAX + FRAME_HEADER_SIZE);
-        jbuf_put(&b, zero, sizeof(zero));
-        ret = proto_response_write(r, &b);
-        if (ret < 0) {
-                jbuf_done(&b);
-                return ret;
-        }
-        uint8_t *p = (uint8_t *)jbuf_steal(&b, &len);
-        frame_put_header(p, (uint32_t)(len - FRAME_HEADER_SIZE));
-        *ret_frame = p;
+        if (e < 0)
+                return e;
+        json_writer_prefix(w, FRAME_HEADER_SIZE);
+        write_response(r, w);
+        e = json_writer_finish(w, &frame, &len);
+        json_writer_free(w);
+        if (e == -E2BIG)
+                return -EMSGSIZE;
+        if (e < 0)
+                return e;
+        frame_put_header((uint8_t *)frame, (uint32_t)(len - FRAME_HEADER_SIZE));
+        *ret_frame = (uint8_t *)frame;
         *ret_len = len;
         return 0;
 }
 
-int proto_request_write(const struct proto_request_args *a, struct jbuf *b)
+static void write_request(const struct proto_request_args *a, struct json_writer *w)
 {
-        jw_object_begin(b);
-        jw_key(b, "id");
-        jw_cstring(b, a->id ? a->id : "");
-        jw_key(b, "type");
-        jw_cstring(b, a->type ? a->type : "");
+        json_writer_begin_object(w);
+        put_key(w, "id");
+        put_str(w, a->id ? a->id : "");
+        put_key(w, "type");
+        put_str(w, a->type ? a->type : "");
         if (a->command) {
-                jw_key(b, "command");
-                jw_array_begin(b);
+                put_key(w, "command");
+                json_writer_begin_array(w);
                 for (size_t i = 0; i < a->n_command; i++)
-                        jw_cstring(b, a->command[i]);
-                jw_array_end(b);
+                        put_str(w, a->command[i]);
+                json_writer_end_array(w);
         }
         if (a->cwd) {
-                jw_key(b, "cwd");
-                jw_cstring(b, a->cwd);
+                put_key(w, "cwd");
+                put_str(w, a->cwd);
         }
         if (a->env_keys) {
-                jw_key(b, "env");
-                jw_object_begin(b);
+                put_key(w, "env");
+                json_writer_begin_object(w);
                 for (size_t i = 0; i < a->n_env; i++) {
-                        /* Keys are arbitrary strings here: write them escaped. */
-                        jw_string(b, a->env_keys[i], strlen(a->env_keys[i]));
-                        jbuf_put(b, ":", 1);
-                        b->need_comma &= ~(1ull << (b->depth - 1));
-                        jw_cstring(b, a->env_values[i]);
+                        put_key(w, a->env_keys[i]); /* escaped, as any string */
+                        put_str(w, a->env_values[i]);
                 }
-                jw_object_end(b);
+                json_writer_end_object(w);
         }
         if (a->path) {
-                jw_key(b, "path");
-                jw_cstring(b, a->path);
+                put_key(w, "path");
+                put_str(w, a->path);
         }
         if (a->content_base64) {
-                jw_key(b, "content_base64");
-                jw_cstring(b, a->content_base64);
+                put_key(w, "content_base64");
+                put_str(w, a->content_base64);
         }
         if (a->recursive >= 0) {
-                jw_key(b, "recursive");
-                jw_bool(b, a->recursive);
+                put_key(w, "recursive");
+                json_writer_bool(w, a->recursive);
         }
         if (a->session_id) {
-                jw_key(b, "session_id");
-                jw_cstring(b, a->session_id);
+                put_key(w, "session_id");
+                put_str(w, a->session_id);
         }
         if (a->rows >= 0) {
-                jw_key(b, "rows");
-                jw_int(b, a->rows);
+                put_key(w, "rows");
+                json_writer_i64(w, a->rows);
         }
         if (a->cols >= 0) {
-                jw_key(b, "cols");
-                jw_int(b, a->cols);
+                put_key(w, "cols");
+                json_writer_i64(w, a->cols);
         }
         if (a->input_base64) {
-                jw_key(b, "input_base64");
-                jw_cstring(b, a->input_base64);
+                put_key(w, "input_base64");
+                put_str(w, a->input_base64);
         }
         if (a->timeout_ms >= 0) {
-                jw_key(b, "timeout_ms");
-                jw_int(b, a->timeout_ms);
+                put_key(w, "timeout_ms");
+                json_writer_i64(w, a->timeout_ms);
         }
         if (a->stream >= 0) {
-                jw_key(b, "stream");
-                jw_bool(b, a->stream);
+                put_key(w, "stream");
+                json_writer_bool(w, a->stream);
         }
         if (a->max_output_bytes >= 0) {
-                jw_key(b, "max_output_bytes");
-                jw_int(b, a->max_output_bytes);
+                put_key(w, "max_output_bytes");
+                json_writer_i64(w, a->max_output_bytes);
         }
-        jw_object_end(b);
-        return jbuf_error(b);
+        json_writer_end_object(w);
+}
+
+int proto_request_json(const struct proto_request_args *a, char **ret_json, size_t *ret_len)
+{
+        struct json_writer *w;
+        int e = json_writer_new(PROTO_JSON_FLAGS, SIZE_MAX, &w);
+
+        if (e < 0)
+                return e;
+        write_request(a, w);
+        e = json_writer_finish(w, ret_json, ret_len);
+        json_writer_free(w);
+        return e;
 }
 
 void proto_reply_free(struct proto_reply *r)

@@ -14,7 +14,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "json_write.h"
+#include "lib/json/writer.h"
+
+/* How every string is written (lib/json's writer flags): bytes that are not
+ * UTF-8 become U+FFFD as from_utf8_lossy makes them. Code that sizes strings
+ * to fit a frame (json_quoted_size, json_quoted_cut) passes the same flags. */
+#define PROTO_JSON_FLAGS JSON_WRITER_LOSSY
 
 enum proto_type {
         PROTO_RUN,
@@ -106,8 +111,9 @@ struct proto_response {
         int signal;              /* > 0: the process was killed by it */
 };
 
-/* Appends the JSON object to b. Returns jbuf_error(b). */
-int proto_response_write(const struct proto_response *r, struct jbuf *b);
+/* The response's JSON object in a malloc'd NUL-terminated buffer (caller
+ * frees). Returns 0 or -ENOMEM. */
+int proto_response_json(const struct proto_response *r, char **ret_json, size_t *ret_len);
 
 /* Serializes r as a complete frame (4-byte header + body) in a malloc'd
  * buffer. -EMSGSIZE when the body would exceed FRAME_MAX, or -ENOMEM. */
@@ -139,8 +145,9 @@ struct proto_request_args {
 #define PROTO_REQUEST_ARGS_INIT { .recursive = -1, .rows = -1, .cols = -1, .timeout_ms = -1, \
                                   .stream = -1, .max_output_bytes = -1 }
 
-/* Appends the request's JSON object to b. Returns jbuf_error(b). */
-int proto_request_write(const struct proto_request_args *a, struct jbuf *b);
+/* The request's JSON object in a malloc'd NUL-terminated buffer (caller
+ * frees). Returns 0 or -ENOMEM. */
+int proto_request_json(const struct proto_request_args *a, char **ret_json, size_t *ret_len);
 
 /* Host side: a parsed response. Strings are malloc'd (NULL when absent);
  * stdout/stderr/error may contain any valid UTF-8. */

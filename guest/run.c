@@ -209,11 +209,13 @@ static void finish(struct run *r)
         }
         if (!r->stream) {
                 /* Size everything but the two strings, then fit them in. */
-                struct jbuf b;
-                jbuf_init(&b, 0);
-                proto_response_write(&resp, &b);
-                size_t overhead = b.len - 4;
-                jbuf_done(&b);
+                size_t overhead = FRAME_MAX; /* out of memory: no room for output */
+                char *json;
+                size_t json_len;
+                if (proto_response_json(&resp, &json, &json_len) == 0) {
+                        overhead = json_len - 4; /* less "stdout":"" and "stderr":"" */
+                        free(json);
+                }
                 size_t out_len = 0, err_len = 0;
                 bool cut = false;
                 if (overhead + 4 <= FRAME_MAX)

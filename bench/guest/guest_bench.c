@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include "guest/frame.h"
-#include "guest/json_write.h"
 #include "guest/protocol.h"
 
 #define MAX_THREADS 16
@@ -106,30 +105,33 @@ static void *worker_main(void *p)
         struct worker *w = p;
         static const char *const cmd[] = { "true" };
         struct proto_request_args a = PROTO_REQUEST_ARGS_INIT;
-        struct jbuf b;
+        char *req;
+        size_t req_len;
 
         a.id = "b";
         a.type = "run";
         a.command = cmd;
         a.n_command = 1;
-        jbuf_init(&b, 0);
-        proto_request_write(&a, &b);
+        if (proto_request_json(&a, &req, &req_len) < 0) {
+                w->failed = 1;
+                return NULL;
+        }
         int fd = connect_agent();
         if (fd < 0) {
                 w->failed = 1;
-                jbuf_done(&b);
+                free(req);
                 return NULL;
         }
         for (int i = 0; i < w->n; i++) {
                 double t0 = now_us();
-                if (run_true(fd, b.data, b.len) < 0) {
+                if (run_true(fd, req, req_len) < 0) {
                         w->failed = 1;
                         break;
                 }
                 w->lat[i] = now_us() - t0;
         }
         close(fd);
-        jbuf_done(&b);
+        free(req);
         return NULL;
 }
 
