@@ -1,0 +1,253 @@
+/* ak-signer: the only holder of the receipt signing key. Flags, wiring,
+ * signals; the work is in keystore.c and server.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/base/version.h"
+#include "lib/rpc/rpc.h"
+#include "services/signer/keystore.h"
+#include "services/signer/signer.h"
+
+static const char usage[] =
+        "Usage: ak-signer --key FILE [--listen ADDR] [--rotate] [--admin-token-file FILE]\n"
+        "                 [--tls-cert PEM --tls-key PEM [--tls-ca PEM]]\n"
+        "\n"
+        "Holds the Ed25519 key that signs execution receipts and serves ak.v1.Signer\n"
+        "(and grpc.health.v1.Health) over gRPC. Private key bytes never leave it.\n"
+        "\n"
+        "  --key FILE              the active signing key, PKCS#8 (agentkernel's\n"
+        "                          ed25519_signing_key.pkcs8 works as is). Created,\n"
+        "                          0600, when missing. Must not be accessible by group\n"
+        "                          or others. FILE.d/ (0700) lists every key held.\n"
+        "  --listen ADDR           host:port (port 0 picks one) or unix:/path\n"
+        "  --rotate                make a new active key first; old keys stay listed\n"
+        "                          for verification (retired private keys are erased).\n"
+        "                          Without --listen: rotate and exit. Refused while\n"
+        "                          another ak-signer uses FILE: use its RotateKey RPC.\n"
+        "  --admin-token-file F    allows the RotateKey RPC to callers that send\n"
+        "                          \"authorization: Bearer <the token in F>\"; F must be\n"
+        "                          0600. Without it RotateKey is refused.\n"
+        "  --tls-cert, --tls-key   serve TLS with this certificate and key (PEM)\n"
+        "  --tls-ca PEM            and require client certificates signed by this CA\n"
+        "\n"
+        "Prints \"ak-signer: listening on ADDR\" on stdout once serving; logs to\n"
+        "stderr. SIGINT/SIGTERM: finish calls in flight (5 s at most), then exit.\n"
+        "\n"
+        "Examples:\n"
+        "  ak-signer --key /var/lib/ak-signer/key.pkcs8 --listen 0.0.0.0:7443 \\\n"
+        "      --tls-cert s.pem --tls-key s.key --tls-ca ca.pem --admin-token-file admin.token\n"
+        "  ak-signer --key /var/lib/ak-signer/key.pkcs8 --rotate\n";
+
+struct flags {
+        const char *key;
+        const char *listen;
+        const char *admin_token_file;
+        bool rotate;
+        struct rpc_tls tls;
+};
+
+static int parse_flags(int argc, char **argv, struct flags *f)
+{
+        enum { KEY = 256, LISTEN, ROTATE, TOKEN, CERT, TLSKEY, CA, HELP, VERSION };
+        static const struct option opts[] = {
+                { "key", required_argument, NULL, KEY },
+                { "listen", required_argument, NULL, LISTEN },
+                { "rotate", no_argument, NULL, ROTATE },
+                { "admin-token-file", required_argument, NULL, TOKEN },
+                { "tls-cert", required_argument, NULL, CERT },
+                { "tls-key", required_argument, NULL, TLSKEY },
+                { "tls-ca", required_argument, NULL, CA },
+                { "help", no_argument, NULL, HELP },
+                { "version", no_argument, NULL, VERSION },
+                {},
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+                switch (c) {
+                case KEY: f->key = optarg; break;
+                case LISTEN: f->listen = optarg; break;
+                case ROTATE: f->rotate = true; break;
+                case TOKEN: f->admin_token_file = optarg; break;
+                case CERT: f->tls.cert_file = optarg; break;
+                case TLSKEY: f->tls.key_file = optarg; break;
+                case CA:
+                        f->tls.ca_file = optarg;
+                        f->tls.require_client_cert = true;
+                        break;
+                case HELP: fputs(usage, stdout); exit(0);
+                case VERSION: printf("ak-signer %s\n", AK_VERSION); exit(0);
+                default: return -1;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "ak-signer: unexpected argument '%s'\n", argv[optind]);
+                return -1;
+        }
+        if (!f->key) {
+                fprintf(stderr, "ak-signer: --key FILE is required\n");
+                return -1;
+        }
+        if (!f->listen && !f->rotate) {
+                fprintf(stderr, "ak-signer: nothing to do: give --listen ADDR, --rotate, or both\n");
+                return -1;
+        }
+        if (!f->tls.cert_file != !f->tls.key_file || (f->tls.ca_file && !f->tls.cert_file)) {
+                fprintf(stderr, "ak-signer: TLS needs both --tls-cert and --tls-key (--tls-ca adds client "
+                                "certificates)\n");
+                return -1;
+        }
+        return 0;
+}
+
+/* The admin token: the file's text without one trailing newline, printable
+ * ASCII (it travels in an HTTP/2 header), readable by its owner only. */
+static int read_token(const char *path, char **ret)
+{
+        char buf[SIGNER_MAX_TOKEN + 2];
+        size_t len = 0;
+        struct stat st;
+        int fd, r = 0;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+                fprintf(stderr, "ak-signer: open admin token file %s: %s\n", path, strerror(errno));
+                return -1;
+        }
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                fprintf(stderr, "ak-signer: admin token file %s is not a regular file\n", path);
+                r = -1;
+        } else if (st.st_mode & 077) {
+                fprintf(stderr, "ak-signer: admin token file %s is accessible by group or others (mode %04o); "
+                                "run: chmod 600 %s\n", path, (unsigned)(st.st_mode & 07777), path);
+                r = -1;
+        }
+        while (r == 0 && len < sizeof(buf) - 1) {
+                ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        fprintf(stderr, "ak-signer: read %s: %s\n", path, strerror(errno));
+                        r = -1;
+                }
+                if (n <= 0)
+                        break;
+                len += (size_t)n;
+        }
+        close(fd);
+        if (r == 0 && len > 0 && buf[len - 1] == '\n')
+                len--;
+        if (r == 0 && len > 0 && buf[len - 1] == '\r')
+                len--;
+        buf[len] = '\0';
+        for (size_t i = 0; r == 0 && i < len; i++)
+                if (buf[i] < 0x21 || buf[i] > 0x7e) {
+                        fprintf(stderr, "ak-signer: the admin token in %s must be printable ASCII without "
+                                        "spaces\n", path);
+                        r = -1;
+                }
+        if (r == 0 && (len == 0 || len > SIGNER_MAX_TOKEN)) {
+                fprintf(stderr, "ak-signer: the admin token in %s must be 1 to %d bytes\n", path,
+                        SIGNER_MAX_TOKEN);
+                r = -1;
+        }
+        if (r == 0 && !(*ret = strdup(buf)))
+                r = -1;
+        explicit_bzero(buf, sizeof(buf));
+        return r;
+}
+
+static int serve(const struct flags *f, struct keystore *ks, const char *token)
+{
+        struct signer_options so = { .admin_token = token, .log = stderr };
+        struct rpc_server *srv = NULL;
+        struct signer *signer = NULL;
+        struct ak_error err = { 0 };
+        struct keystore_key *k;
+        sigset_t sigs;
+        int port = 0, sig = 0;
+
+        /* Block the signals in every thread gRPC starts; main waits for them. */
+        sigemptyset(&sigs);
+        sigaddset(&sigs, SIGINT);
+        sigaddset(&sigs, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+        if (signer_new(ks, &so, &signer, &err) < 0 || rpc_server_new(NULL, &srv, &err) < 0 ||
+            rpc_server_listen(srv, f->listen, f->tls.cert_file ? &f->tls : NULL, &port, &err) < 0 ||
+            signer_add_to_server(signer, srv, &err) < 0 || rpc_server_start(srv, &err) < 0) {
+                fprintf(stderr, "ak-signer: %s\n", err.msg);
+                rpc_server_shutdown(srv, 0);
+                signer_free(signer);
+                return 1;
+        }
+        k = keystore_active(ks);
+        fprintf(stderr, "ak-signer: signing with key %s (%s)%s\n", keystore_key_id(k), keystore_path(ks),
+                token ? "; RotateKey allowed with the admin token" : "");
+        keystore_key_unref(k);
+        if (port > 0) {
+                const char *colon = strrchr(f->listen, ':');
+                printf("ak-signer: listening on %.*s:%d\n", (int)(colon - f->listen), f->listen, port);
+        } else {
+                printf("ak-signer: listening on %s\n", f->listen);
+        }
+        fflush(stdout);
+
+        sigwait(&sigs, &sig);
+        fprintf(stderr, "ak-signer: %s: finishing calls in flight, then exiting\n", strsignal(sig));
+        rpc_server_shutdown(srv, 5000);
+        signer_free(signer);
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        struct flags f = { 0 };
+        struct keystore *ks = NULL;
+        struct ak_error err = { 0 };
+        char *token = NULL;
+        int rc = 0;
+
+        if (parse_flags(argc, argv, &f) < 0) {
+                fprintf(stderr, "Run `ak-signer --help` for usage.\n");
+                return 2;
+        }
+        if (f.admin_token_file && read_token(f.admin_token_file, &token) < 0)
+                return 1;
+        if (keystore_open(f.key, &ks, &err) < 0) {
+                fprintf(stderr, "ak-signer: %s\n", err.msg);
+                rc = 1;
+                goto out;
+        }
+        if (f.rotate) {
+                struct keystore_key *old = keystore_active(ks);
+                struct keystore_public_key rec;
+                char old_id[17];
+
+                memcpy(old_id, keystore_key_id(old), sizeof(old_id));
+                keystore_key_unref(old);
+                if (keystore_rotate(ks, &rec, &err) < 0) {
+                        fprintf(stderr, "ak-signer: rotate %s: %s\n", f.key, err.msg);
+                        rc = 1;
+                        goto out;
+                }
+                fprintf(stderr, "ak-signer: rotated %s: key %s is active; %s is retired and stays listed\n",
+                        f.key, rec.key_id, old_id);
+        }
+        if (f.listen)
+                rc = serve(&f, ks, token);
+out:
+        keystore_free(ks);
+        if (token)
+                explicit_bzero(token, strlen(token));
+        free(token);
+        return rc;
+}
