@@ -345,6 +345,15 @@ static void write_response(const struct proto_response *r, struct json_writer *w
         json_writer_end_object(w);
 }
 
+/* Finishes and frees w: its output or its first error. */
+static int finish(struct json_writer *w, char **ret_json, size_t *ret_len)
+{
+        int e = json_writer_finish(w, ret_json, ret_len);
+
+        json_writer_free(w);
+        return e;
+}
+
 int proto_response_json(const struct proto_response *r, char **ret_json, size_t *ret_len)
 {
         struct json_writer *w;
@@ -353,9 +362,7 @@ int proto_response_json(const struct proto_response *r, char **ret_json, size_t 
         if (e < 0)
                 return e;
         write_response(r, w);
-        e = json_writer_finish(w, ret_json, ret_len);
-        json_writer_free(w);
-        return e;
+        return finish(w, ret_json, ret_len);
 }
 
 int proto_response_frame(const struct proto_response *r, uint8_t **ret_frame, size_t *ret_len)
@@ -369,8 +376,7 @@ int proto_response_frame(const struct proto_response *r, uint8_t **ret_frame, si
                 return e;
         json_writer_prefix(w, FRAME_HEADER_SIZE);
         write_response(r, w);
-        e = json_writer_finish(w, &frame, &len);
-        json_writer_free(w);
+        e = finish(w, &frame, &len);
         if (e == -E2BIG)
                 return -EMSGSIZE;
         if (e < 0)
@@ -459,9 +465,7 @@ int proto_request_json(const struct proto_request_args *a, char **ret_json, size
         if (e < 0)
                 return e;
         write_request(a, w);
-        e = json_writer_finish(w, ret_json, ret_len);
-        json_writer_free(w);
-        return e;
+        return finish(w, ret_json, ret_len);
 }
 
 void proto_reply_free(struct proto_reply *r)

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -47,6 +48,36 @@ std::string Str(const std::string &in, unsigned flags = JSON_WRITER_LOSSY)
         json_writer_string(w, in.data(), in.size());
         std::string out = Finish(w);
         EXPECT_EQ(out.size(), json_quoted_size(in.data(), in.size(), flags)) << in;
+        return out;
+}
+
+const char *const kPython = "/usr/bin/python3";
+
+/* Runs `python3 -c 'program' FILE` with input in FILE. Returns its stdout,
+ * or fails the test. */
+std::string Python(const std::string &program, const std::string &input)
+{
+        char path[] = "/tmp/ak_json_oracle_XXXXXX";
+        int fd = mkstemp(path);
+        if (fd < 0) {
+                ADD_FAILURE() << "mkstemp: " << strerror(errno);
+                return "";
+        }
+        bool wrote = write(fd, input.data(), input.size()) == (ssize_t)input.size();
+        close(fd);
+        std::string out;
+        std::string cmd = std::string(kPython) + " -c '" + program + "' " + path;
+        FILE *p = wrote ? popen(cmd.c_str(), "r") : nullptr;
+        if (p) {
+                char buf[4096];
+                size_t n;
+                while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+                        out.append(buf, n);
+                EXPECT_EQ(pclose(p), 0) << cmd;
+        } else {
+                ADD_FAILURE() << "could not run " << cmd;
+        }
+        unlink(path);
         return out;
 }
 
@@ -197,32 +228,16 @@ TEST(JsonWriter, RoundTripAllControlAndAscii)
  * exactly as serde_json does: an independent oracle. */
 TEST(JsonWriter, MatchesPythonOracle)
 {
-        const char *py = "/usr/bin/python3";
-        if (access(py, X_OK) != 0)
-                GTEST_SKIP() << "python3 oracle: /usr/bin/python3 not installed";
+        if (access(kPython, X_OK) != 0)
+                GTEST_SKIP() << "python3 oracle: " << kPython << " not installed";
         std::string s;
         for (int c = 1; c < 128; c++)
                 s.push_back((char)c);
         s += "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80/\\\"";
-        std::string q = Quote(s);
-        char path[] = "/tmp/ak_json_oracle_XXXXXX";
-        int fd = mkstemp(path);
-        ASSERT_GE(fd, 0);
-        ASSERT_EQ(write(fd, q.data(), q.size()), (ssize_t)q.size());
-        close(fd);
-        std::string cmd = std::string(py) +
-                          " -c 'import json,sys; v=json.load(open(sys.argv[1],encoding=\"utf-8\"));"
-                          " sys.stdout.buffer.write(json.dumps([v, {\"k\":[1,None,True]}],"
-                          " separators=(\",\",\":\"), ensure_ascii=False).encode())' " + path;
-        FILE *p = popen(cmd.c_str(), "r");
-        ASSERT_NE(p, nullptr);
-        std::string out;
-        char buf[4096];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
-                out.append(buf, n);
-        ASSERT_EQ(pclose(p), 0);
-        unlink(path);
+        std::string out = Python("import json,sys; v=json.load(open(sys.argv[1],encoding=\"utf-8\"));"
+                                 " sys.stdout.buffer.write(json.dumps([v, {\"k\":[1,None,True]}],"
+                                 " separators=(\",\",\":\"), ensure_ascii=False).encode())",
+                                 Quote(s));
 
         struct json_writer *w;
         ASSERT_EQ(json_writer_new(0, 0, &w), 0);
@@ -292,16 +307,12 @@ TEST(JsonWriterLossy, WithoutTheFlagBytesAreCopied)
  * an independent oracle for the lossy writer over random bytes. */
 TEST(JsonWriterLossy, MatchesPythonOracle)
 {
-        const char *py = "/usr/bin/python3";
-        if (access(py, X_OK) != 0)
-                GTEST_SKIP() << "python3 oracle: /usr/bin/python3 not installed";
+        if (access(kPython, X_OK) != 0)
+                GTEST_SKIP() << "python3 oracle: " << kPython << " not installed";
         std::mt19937 rng(7);
         std::vector<std::string> in;
         for (int i = 0; i < 2000; i++)
                 in.push_back(RandomBytes(rng, 24));
-        char path[] = "/tmp/ak_json_lossy_XXXXXX";
-        int fd = mkstemp(path);
-        ASSERT_GE(fd, 0);
         std::string hexlines;
         for (auto &s : in) {
                 for (unsigned char c : s) {
@@ -311,22 +322,11 @@ TEST(JsonWriterLossy, MatchesPythonOracle)
                 }
                 hexlines += "\n";
         }
-        ASSERT_EQ(write(fd, hexlines.data(), hexlines.size()), (ssize_t)hexlines.size());
-        close(fd);
-        std::string cmd = std::string(py) +
-                          " -c 'import json,sys; v=[bytes.fromhex(l.strip()).decode(\"utf-8\",\"replace\")"
-                          " for l in open(sys.argv[1])];"
-                          " sys.stdout.buffer.write(json.dumps(v, separators=(\",\",\":\"),"
-                          " ensure_ascii=False).encode())' " + path;
-        FILE *p = popen(cmd.c_str(), "r");
-        ASSERT_NE(p, nullptr);
-        std::string out;
-        char buf[4096];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
-                out.append(buf, n);
-        ASSERT_EQ(pclose(p), 0);
-        unlink(path);
+        std::string out = Python("import json,sys; v=[bytes.fromhex(l.strip()).decode(\"utf-8\",\"replace\")"
+                                 " for l in open(sys.argv[1])];"
+                                 " sys.stdout.buffer.write(json.dumps(v, separators=(\",\",\":\"),"
+                                 " ensure_ascii=False).encode())",
+                                 hexlines);
 
         struct json_writer *w;
         ASSERT_EQ(json_writer_new(JSON_WRITER_LOSSY, 0, &w), 0);
