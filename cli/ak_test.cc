@@ -51,7 +51,7 @@ TEST(Ak, VersionPlainAndJson)
 
 TEST(Ak, EachCommandHasHelp)
 {
-        for (const char *c : {"version", "help"}) {
+        for (const char *c : {"version", "help", "receipt"}) {
                 Result r = ak(std::string(c) + " --help");
                 EXPECT_EQ(0, r.status) << c;
                 EXPECT_EQ(0u, r.out.find("Usage: ak ")) << c << ": " << r.out;

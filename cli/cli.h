@@ -20,4 +20,8 @@ int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
 int cli_audit_run(int argc, char **argv);
 extern const char cli_audit_help[];
 
+/* `ak receipt` (cmd_receipt.c). */
+int cli_receipt_run(int argc, char **argv);
+extern const char cli_receipt_help[];
+
 #endif

@@ -20,6 +20,7 @@ static const struct cli_command commands[] = {
           "  ak version\n"
           "  ak version --json | jq -r .version\n" },
         { "audit", "emit audit events and follow the audit log", cli_audit_run, cli_audit_help },
+        { "receipt", "verify, show and replay execution receipts", cli_receipt_run, cli_receipt_help },
         { "help", "show help for a command", cmd_help,
           "Usage: ak help [COMMAND]\n"
           "\n"

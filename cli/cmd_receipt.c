@@ -1,0 +1,441 @@
+/* `ak receipt`: verify, show and replay execution receipts (agentkernel's
+ * format, seeds/receipt.rs), offline; and the local signing key. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/receipt_local.h"
+#include "lib/json/writer.h"
+#include "lib/receipt/receipt.h"
+
+const char cli_receipt_help[] =
+        "Usage: ak receipt verify FILE... [--allow-unsigned] [--key-id ID]...\n"
+        "       ak receipt show FILE [--json]\n"
+        "       ak receipt replay FILE [--allow-unsigned]\n"
+        "       ak receipt key [--json]\n"
+        "\n"
+        "Execution receipts record what ran in a sandbox and how it ended, sealed\n"
+        "with a SHA-256 and an Ed25519 signature, byte-compatible with agentkernel's.\n"
+        "Everything here works offline.\n"
+        "\n"
+        "verify checks each FILE (version, payload hash, signature) and prints one\n"
+        "line per valid receipt; otherwise it prints the reason and exits 1.\n"
+        "Unsigned (legacy) receipts pass only with --allow-unsigned. A valid\n"
+        "signature proves the receipt is unchanged since whoever holds that key\n"
+        "signed it: --key-id ID (repeatable) also requires one of these signer keys\n"
+        "(see `ak receipt key` and the signer's ListPublicKeys).\n"
+        "\n"
+        "show prints a receipt for people, and whether it verifies; --json prints it\n"
+        "as JSON in agentkernel's layout. Showing is not vouching: use verify.\n"
+        "\n"
+        "replay verifies the receipt, then prints the agentkernel command that re-runs\n"
+        "its invocation, quoted for a POSIX shell ($'...' for control characters).\n"
+        "Re-running it and comparing exit code and output hash comes with the\n"
+        "executor; until then replay only prints the command.\n"
+        "\n"
+        "key prints the key that signs receipts on this machine when no signer\n"
+        "service is used: $AK_HOME/receipts/ed25519_signing_key.pkcs8 (AK_HOME\n"
+        "defaults to ~/.agentkernel), created (0600) if missing, as agentkernel does.\n"
+        "\n"
+        "Exit status: 0 valid, 1 invalid or unreadable, 2 bad usage.\n"
+        "\n"
+        "Examples:\n"
+        "  ak receipt verify receipt.json\n"
+        "  ak receipt verify --key-id 1a2b3c4d5e6f7a8b runs/*.json\n"
+        "  ak receipt verify --allow-unsigned old-receipt.json\n"
+        "  ak receipt show receipt.json\n"
+        "  ak receipt show --json receipt.json | jq .outcome\n"
+        "  ak receipt replay receipt.json\n"
+        "  ak receipt key\n";
+
+static const struct cli_command cmd = {
+        "receipt", "verify, show and replay execution receipts", cli_receipt_run, cli_receipt_help,
+};
+
+/* ---- quoting for a shell --------------------------------------------- */
+
+static bool plain(unsigned char c)
+{
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               strchr("_@%+=:,./-", c);
+}
+
+/* Writes s so that a POSIX shell (bash for $'...') reads it back as one word. */
+static void put_quoted(FILE *f, const char *s)
+{
+        bool bare = *s != '\0', control = false;
+
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+                if (!plain(*p))
+                        bare = false;
+                if (*p < 0x20 || *p == 0x7f)
+                        control = true;
+        }
+        if (bare) {
+                fputs(s, f);
+        } else if (control) {
+                fputs("$'", f);
+                for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+                        if (*p == '\'' || *p == '\\')
+                                fprintf(f, "\\%c", *p);
+                        else if (*p < 0x20 || *p == 0x7f)
+                                fprintf(f, "\\x%02x", *p);
+                        else
+                                fputc(*p, f);
+                }
+                fputc('\'', f);
+        } else {
+                fputc('\'', f);
+                for (const char *p = s; *p; p++) {
+                        if (*p == '\'')
+                                fputs("'\\''", f);
+                        else
+                                fputc(*p, f);
+                }
+                fputc('\'', f);
+        }
+}
+
+static void put_words(FILE *f, char *const *v, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                if (i)
+                        fputc(' ', f);
+                put_quoted(f, v[i]);
+        }
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+struct opts {
+        const char *files[256];
+        size_t n_files;
+        const char *key_ids[64];
+        size_t n_key_ids;
+        bool allow_unsigned;
+        bool json;
+};
+
+/* Files and the flags `sub` accepts; returns 0 or the usage exit code. */
+static int parse(int argc, char **argv, const char *sub, const char *flags, struct opts *o)
+{
+        bool dashdash = false;
+
+        for (int i = 1; i < argc; i++) {
+                const char *a = argv[i];
+                if (dashdash || a[0] != '-' || a[1] == '\0') {
+                        if (o->n_files == sizeof(o->files) / sizeof(o->files[0]))
+                                return cli_usage_error(&cmd, "%s: at most %zu files at once", sub, o->n_files);
+                        o->files[o->n_files++] = a;
+                } else if (strcmp(a, "--") == 0) {
+                        dashdash = true;
+                } else if (strcmp(a, "--allow-unsigned") == 0 && strstr(flags, "u")) {
+                        o->allow_unsigned = true;
+                } else if (strcmp(a, "--json") == 0 && strstr(flags, "j")) {
+                        o->json = true;
+                } else if (strcmp(a, "--key-id") == 0 && strstr(flags, "k")) {
+                        if (++i == argc)
+                                return cli_usage_error(&cmd, "%s: --key-id needs a key id", sub);
+                        if (o->n_key_ids == sizeof(o->key_ids) / sizeof(o->key_ids[0]))
+                                return cli_usage_error(&cmd, "%s: at most %zu --key-id", sub, o->n_key_ids);
+                        o->key_ids[o->n_key_ids++] = argv[i];
+                } else {
+                        return cli_usage_error(&cmd, "%s: unknown option %s", sub, a);
+                }
+        }
+        return 0;
+}
+
+static const char *mode_name(const struct receipt *r)
+{
+        return r->invocation.mode == RECEIPT_MODE_RUN ? "run" : "exec";
+}
+
+/* ---- verify ------------------------------------------------------------- */
+
+static bool key_allowed(const struct opts *o, const struct receipt *r)
+{
+        if (o->n_key_ids == 0)
+                return true;
+        for (size_t i = 0; i < o->n_key_ids; i++)
+                if (r->signature && strcmp(o->key_ids[i], r->signature->key_id) == 0)
+                        return true;
+        return false;
+}
+
+/* Loads and verifies; prints the reason and returns NULL when invalid. */
+static struct receipt *load_verified(const char *sub, const char *path, const struct opts *o)
+{
+        struct receipt *r = NULL;
+        char *error = NULL;
+
+        if (receipt_load_file(path, &r, &error) < 0) {
+                fprintf(stderr, "ak receipt %s: %s\n", sub, error ? error : "out of memory");
+                free(error);
+                return NULL;
+        }
+        if (receipt_verify(r, o->allow_unsigned, &error) < 0) {
+                fprintf(stderr, "ak receipt %s: %s: %s\n", sub, path, error ? error : "out of memory");
+                free(error);
+                receipt_free(r);
+                return NULL;
+        }
+        if (!key_allowed(o, r)) {
+                fprintf(stderr, "ak receipt %s: %s: signed by key %s, not one of the --key-id keys\n", sub, path,
+                        r->signature ? r->signature->key_id : "(unsigned)");
+                receipt_free(r);
+                return NULL;
+        }
+        return r;
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+        struct opts o = { 0 };
+        int rc = parse(argc, argv, "verify", "uk", &o), failed = 0;
+
+        if (rc)
+                return rc;
+        if (o.n_files == 0)
+                return cli_usage_error(&cmd, "verify: which receipt file?");
+        for (size_t i = 0; i < o.n_files; i++) {
+                struct receipt *r = load_verified("verify", o.files[i], &o);
+                if (!r) {
+                        failed = 1;
+                        continue;
+                }
+                printf("%s: valid receipt %s (%s, exit %d), ", o.files[i], r->receipt_id, mode_name(r),
+                       r->outcome.exit_code);
+                if (r->signature)
+                        printf("signed by %s key %s\n", r->signature->algorithm, r->signature->key_id);
+                else
+                        printf("unsigned (allowed by --allow-unsigned)\n");
+                receipt_free(r);
+        }
+        return failed;
+}
+
+/* ---- show --------------------------------------------------------------- */
+
+static void row(const char *label, const char *value)
+{
+        printf("%-13s%s\n", label, value);
+}
+
+static void row_quoted(const char *label, const char *value)
+{
+        printf("%-13s", label);
+        if (value)
+                put_quoted(stdout, value);
+        else
+                fputs("(none)", stdout);
+        putchar('\n');
+}
+
+static void row_words(const char *label, char *const *v, size_t n)
+{
+        printf("%-13s", label);
+        if (n)
+                put_words(stdout, v, n);
+        else
+                fputs("(none)", stdout);
+        putchar('\n');
+}
+
+static void show_invocation(const struct receipt *r)
+{
+        row("Mode", mode_name(r));
+        if (r->invocation.mode == RECEIPT_MODE_RUN) {
+                const struct receipt_run *run = &r->invocation.run;
+                row_words("Command", run->command, run->n_command);
+                row_quoted("Image", run->image);
+                row_quoted("Backend", run->backend);
+                row_quoted("Profile", run->profile);
+                char flags[64];
+                snprintf(flags, sizeof(flags), "%s%s%s", run->no_network ? " --no-network" : "",
+                         run->fast ? " --fast" : "", run->keep ? " --keep" : "");
+                row("Options", flags[0] ? flags + 1 : "(none)");
+        } else {
+                const struct receipt_exec *ex = &r->invocation.exec;
+                row_quoted("Sandbox", ex->name);
+                row_words("Command", ex->command, ex->n_command);
+                row_words("Env", ex->env, ex->n_env);
+                row_quoted("Workdir", ex->workdir);
+                row("Sudo", ex->sudo ? "yes" : "no");
+        }
+}
+
+static int cmd_show(int argc, char **argv)
+{
+        struct opts o = { 0 };
+        struct receipt *r = NULL;
+        char *error = NULL, *json;
+        size_t len;
+        int rc = parse(argc, argv, "show", "j", &o);
+
+        if (rc)
+                return rc;
+        if (o.n_files != 1)
+                return cli_usage_error(&cmd, "show: give one receipt file");
+        if (receipt_load_file(o.files[0], &r, &error) < 0) {
+                fprintf(stderr, "ak receipt show: %s\n", error ? error : "out of memory");
+                free(error);
+                return 1;
+        }
+        if (o.json) {
+                if (receipt_to_json(r, true, &json, &len) < 0) {
+                        receipt_free(r);
+                        fprintf(stderr, "ak receipt show: out of memory\n");
+                        return 1;
+                }
+                printf("%s\n", json);
+                free(json);
+                receipt_free(r);
+                return 0;
+        }
+        printf("%-13s%s (version %u)\n", "Receipt", r->receipt_id, r->version);
+        row_quoted("Recorded at", r->recorded_at);
+        show_invocation(r);
+        printf("%-13s%d (%s)\n", "Exit code", r->outcome.exit_code, r->outcome.success ? "success" : "failure");
+        printf("%-13s%llu bytes, sha256 ", "Output", (unsigned long long)r->outcome.output_bytes);
+        put_quoted(stdout, r->outcome.output_sha256);
+        putchar('\n');
+        if (r->outcome.error)
+                row_quoted("Error", r->outcome.error);
+        row_quoted("Payload hash", r->payload_hash_sha256);
+        if (r->signature) {
+                printf("%-13s", "Signature");
+                put_quoted(stdout, r->signature->algorithm);
+                fputs(", key ", stdout);
+                put_quoted(stdout, r->signature->key_id);
+                fputs(", public key ", stdout);
+                put_quoted(stdout, r->signature->public_key);
+                putchar('\n');
+        } else {
+                row("Signature", "(unsigned)");
+        }
+        if (receipt_verify(r, true, &error) < 0) {
+                printf("%-13sINVALID: %s\n", "Verified", error ? error : "out of memory");
+                free(error);
+        } else {
+                row("Verified", r->signature ? "yes" : "unsigned: only its hash checks out");
+        }
+        receipt_free(r);
+        return 0;
+}
+
+/* ---- replay ------------------------------------------------------------- */
+
+static int cmd_replay(int argc, char **argv)
+{
+        struct opts o = { 0 };
+        struct receipt *r;
+        char **args;
+        size_t n;
+        int rc = parse(argc, argv, "replay", "u", &o);
+
+        if (rc)
+                return rc;
+        if (o.n_files != 1)
+                return cli_usage_error(&cmd, "replay: give one receipt file");
+        r = load_verified("replay", o.files[0], &o);
+        if (!r)
+                return 1;
+        if (receipt_replay_args(r, &args, &n) < 0) {
+                receipt_free(r);
+                fprintf(stderr, "ak receipt replay: out of memory\n");
+                return 1;
+        }
+        fputs("agentkernel ", stdout);
+        put_words(stdout, args, n);
+        putchar('\n');
+        receipt_strv_free(args, SIZE_MAX);
+        receipt_free(r);
+        return 0;
+}
+
+/* ---- key ------------------------------------------------------------------ */
+
+static int cmd_key(int argc, char **argv)
+{
+        struct crypto_ed25519_key *key;
+        struct opts o = { 0 };
+        char *path = NULL, *error = NULL, *pub = NULL, id[17];
+        struct receipt_signature *sig = NULL;
+        int rc = parse(argc, argv, "key", "j", &o);
+
+        if (rc)
+                return rc;
+        if (o.n_files)
+                return cli_usage_error(&cmd, "key: unexpected argument %s", o.files[0]);
+        if (local_receipt_key(&key, &path, &error) < 0) {
+                fprintf(stderr, "ak receipt key: %s\n", error ? error : "out of memory");
+                free(error);
+                return 1;
+        }
+        /* The public half as receipts carry it: sign nothing, keep the key fields. */
+        rc = receipt_sign_payload(key, "", 0, &sig);
+        crypto_ed25519_key_free(key);
+        if (rc < 0) {
+                fprintf(stderr, "ak receipt key: %s\n", crypto_init_error_message(rc));
+                free(path);
+                return 1;
+        }
+        pub = sig->public_key;
+        memcpy(id, sig->key_id, sizeof(id));
+        id[16] = '\0';
+        if (o.json) {
+                struct json_writer *w = NULL;
+                char *out = NULL;
+                size_t len;
+                rc = json_writer_new(JSON_WRITER_LOSSY, 0, &w);
+                if (rc == 0) {
+                        json_writer_begin_object(w);
+                        json_writer_key(w, "path", 4);
+                        json_writer_string(w, path, strlen(path));
+                        json_writer_key(w, "algorithm", 9);
+                        json_writer_string(w, "ed25519", 7);
+                        json_writer_key(w, "key_id", 6);
+                        json_writer_string(w, id, strlen(id));
+                        json_writer_key(w, "public_key", 10);
+                        json_writer_string(w, pub, strlen(pub));
+                        json_writer_end_object(w);
+                        rc = json_writer_finish(w, &out, &len);
+                }
+                json_writer_free(w);
+                if (rc == 0)
+                        printf("%s\n", out);
+                else
+                        fprintf(stderr, "ak receipt key: out of memory\n");
+                free(out);
+                rc = rc ? 1 : 0;
+        } else {
+                printf("%-13s%s\n%-13sed25519\n%-13s%s\n%-13s%s\n", "Key file", path, "Algorithm", "Key ID", id,
+                       "Public key", pub);
+        }
+        receipt_signature_free(sig);
+        free(path);
+        return rc;
+}
+
+int cli_receipt_run(int argc, char **argv)
+{
+        static const struct {
+                const char *name;
+                int (*run)(int, char **);
+        } subs[] = {
+                { "verify", cmd_verify },
+                { "show", cmd_show },
+                { "replay", cmd_replay },
+                { "key", cmd_key },
+        };
+
+        if (argc < 2)
+                return cli_usage_error(&cmd, "which one: verify, show, replay or key?");
+        for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+                if (strcmp(argv[1], subs[i].name) == 0)
+                        return subs[i].run(argc - 1, argv + 1);
+        return cli_usage_error(&cmd, "unknown subcommand '%s' (verify, show, replay or key)", argv[1]);
+}
