@@ -341,11 +341,14 @@ void registry_mark_unreachable(struct registry *reg, const char *executor_id)
         pthread_mutex_unlock(&reg->lock);
 }
 
-enum registry_liveness registry_liveness(struct registry *reg, const char *executor_id)
+enum registry_liveness registry_liveness(struct registry *reg, const char *executor_id,
+                                         int64_t now_ms, char *why, size_t why_size)
 {
         pthread_mutex_lock(&reg->lock);
         struct executor *e = strmap_get(reg->executors, executor_id, strlen(executor_id));
         enum registry_liveness l = !e ? REGISTRY_GONE : e->lost ? REGISTRY_IS_LOST : REGISTRY_LIVE;
+        if (l == REGISTRY_IS_LOST && why)
+                registry_describe_lost(e, now_ms, why, why_size);
         pthread_mutex_unlock(&reg->lock);
         return l;
 }

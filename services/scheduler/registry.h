@@ -84,7 +84,10 @@ enum registry_liveness {
         REGISTRY_GONE,       /* unknown id */
 };
 
-enum registry_liveness registry_liveness(struct registry *reg, const char *executor_id);
+/* Whether calls to the executor may go on; when it is lost, `why` (may be
+ * NULL) gets "executor X (ADDR) is lost: no heartbeat for N ms". */
+enum registry_liveness registry_liveness(struct registry *reg, const char *executor_id,
+                                         int64_t now_ms, char *why, size_t why_size);
 
 /* ListExecutors, sorted by id: a fresh message the caller frees with
  * protobuf_c_message_free_unpacked. -E2BIG when it would pack past

@@ -281,9 +281,9 @@ TEST_F(RegistryTest, LostAfterMissedHeartbeatsThenBack)
         };
         EXPECT_EQ(1, registry_reap(reg, now, note, &lost));
         EXPECT_EQ(std::vector<std::string>{"a"}, lost);
-        EXPECT_EQ(REGISTRY_IS_LOST, registry_liveness(reg, "a"));
-        EXPECT_EQ(REGISTRY_LIVE, registry_liveness(reg, "b"));
-        EXPECT_EQ(REGISTRY_GONE, registry_liveness(reg, "c"));
+        EXPECT_EQ(REGISTRY_IS_LOST, registry_liveness(reg, "a", now, nullptr, 0));
+        EXPECT_EQ(REGISTRY_LIVE, registry_liveness(reg, "b", now, nullptr, 0));
+        EXPECT_EQ(REGISTRY_GONE, registry_liveness(reg, "c", now, nullptr, 0));
 
         int code;
         std::string why = Owner("s1", &code);
@@ -299,7 +299,7 @@ TEST_F(RegistryTest, LostAfterMissedHeartbeatsThenBack)
                 EXPECT_EQ("b", PlaceOn());
 
         EXPECT_EQ(0, Heartbeat(a));
-        EXPECT_EQ(REGISTRY_LIVE, registry_liveness(reg, "a"));
+        EXPECT_EQ(REGISTRY_LIVE, registry_liveness(reg, "a", now, nullptr, 0));
         EXPECT_EQ("a", Owner("s1"));
 }
 
@@ -533,7 +533,7 @@ TEST_F(RegistryTest, UnreachableSkippedUntilNextHeartbeat)
         registry_mark_unreachable(reg, "nobody");
         for (int i = 0; i < 3; i++)
                 EXPECT_EQ("b", PlaceOn());
-        EXPECT_EQ(REGISTRY_LIVE, registry_liveness(reg, "a"));  // not lost: calls still go
+        EXPECT_EQ(REGISTRY_LIVE, registry_liveness(reg, "a", now, nullptr, 0));  // not lost: calls still go
         EXPECT_EQ(0, Heartbeat(Exec("a")));
         EXPECT_EQ("a", PlaceOn());
 }

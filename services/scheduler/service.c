@@ -1,0 +1,237 @@
+/* Wiring, authentication, the executor-facing methods and the reaper. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "protos/ak/v1/scheduler.pb-c.h"
+#include "services/scheduler/pbcopy.h"
+#include "services/scheduler/service_internal.h"
+#include "services/scheduler/spec.h"
+
+void scheduler_log(struct scheduler *s, const char *fmt, ...)
+{
+        if (!s->cfg.log)
+                return;
+        char line[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(line, sizeof(line), fmt, ap);
+        va_end(ap);
+        s->cfg.log(s->cfg.log_data, line);
+}
+
+int scheduler_authorize(struct rpc_call *call, void *data)
+{
+        struct scheduler *s = data;
+        if (!s->cfg.tokens)
+                return RPC_OK;
+        const char *auth = rpc_call_metadata(call, "authorization");
+        if (tokens_check(s->cfg.tokens, auth))
+                return RPC_OK;
+        return rpc_call_fail(call, RPC_UNAUTHENTICATED,
+                             auth ? "%s: the bearer token is not one of the scheduler's (--token-file)"
+                                  : "%s: no bearer token: send \"authorization: Bearer <token>\" with a "
+                                    "token from the scheduler's --token-file",
+                             rpc_call_method(call));
+}
+
+static int status_code_of(int r)
+{
+        switch (r) {
+        case -EINVAL:
+                return RPC_INVALID_ARGUMENT;
+        case -ENOENT:
+                return RPC_NOT_FOUND;
+        case -EUSERS:
+        case -ENOMEM:
+                return RPC_RESOURCE_EXHAUSTED;
+        default:
+                return RPC_INTERNAL;
+        }
+}
+
+/* Register and Heartbeat share this: check, copy, hand to the registry. */
+static int take_status(struct scheduler *s, struct rpc_call *call, const Ak__V1__ExecutorStatus *st,
+                       bool registering)
+{
+        struct ak_error err;
+        if (spec_check_status(st, &err) < 0)
+                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "%s", err.msg);
+        Ak__V1__ExecutorStatus *copy = (Ak__V1__ExecutorStatus *)pbcopy(&st->base);
+        if (!copy)
+                return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "executor %s: out of memory",
+                                     st->executor_id);
+        int64_t now = forward_now_ms();
+        int r = registering ? registry_register(s->reg, copy, now, &err)
+                            : registry_heartbeat(s->reg, copy, now, &err);
+        if (r < 0)
+                return rpc_call_fail(call, status_code_of(r), "%s", err.msg);
+        return RPC_OK;
+}
+
+static int h_register(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        struct scheduler *s = data;
+        const Ak__V1__RegisterExecutorRequest *req = (const Ak__V1__RegisterExecutorRequest *)msg;
+        int r = take_status(s, call, req->status, true);
+        if (r != RPC_OK)
+                return r;
+        const Ak__V1__ExecutorStatus *st = req->status;
+        scheduler_log(s, "executor %s registered at %s: %u vCPUs, %llu MB, %zu sandboxes, %zu pools",
+                      st->executor_id, st->address, st->capacity ? st->capacity->vcpus : 0,
+                      (unsigned long long)(st->capacity ? st->capacity->memory_mb : 0),
+                      st->n_sandboxes, st->n_pools);
+        Ak__V1__RegisterExecutorResponse resp = AK__V1__REGISTER_EXECUTOR_RESPONSE__INIT;
+        resp.heartbeat_interval_ms = registry_config(s->reg)->heartbeat_interval_ms;
+        rpc_call_reply(call, &resp.base);
+        return RPC_OK;
+}
+
+static int h_heartbeat(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        struct scheduler *s = data;
+        const Ak__V1__HeartbeatRequest *req = (const Ak__V1__HeartbeatRequest *)msg;
+        int r = take_status(s, call, req->status, false);
+        if (r != RPC_OK)
+                return r;
+        Ak__V1__HeartbeatResponse resp = AK__V1__HEARTBEAT_RESPONSE__INIT;
+        rpc_call_reply(call, &resp.base);
+        return RPC_OK;
+}
+
+static int h_list_executors(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        struct scheduler *s = data;
+        Ak__V1__ListExecutorsResponse *resp;
+        int r = registry_list_executors(s->reg, RPC_DEFAULT_MAX_MESSAGE_BYTES - 1024, &resp);
+        if (r == -E2BIG)
+                return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED,
+                                     "the executor list is larger than one message (%u bytes)",
+                                     RPC_DEFAULT_MAX_MESSAGE_BYTES);
+        if (r < 0)
+                return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "ListExecutors: out of memory");
+        rpc_call_reply(call, &resp->base);
+        protobuf_c_message_free_unpacked(&resp->base, NULL);
+        return RPC_OK;
+}
+
+static const struct rpc_method methods[] = {
+        { "CreateSandbox", RPC_UNARY, sched_create_sandbox },
+        { "StartSandbox", RPC_UNARY, sched_start_sandbox },
+        { "StopSandbox", RPC_UNARY, sched_stop_sandbox },
+        { "RemoveSandbox", RPC_UNARY, sched_remove_sandbox },
+        { "GetSandbox", RPC_UNARY, sched_get_sandbox },
+        { "ListSandboxes", RPC_UNARY, sched_list_sandboxes },
+        { "Exec", RPC_SERVER_STREAMING, sched_exec },
+        { "Run", RPC_SERVER_STREAMING, sched_run },
+        { "WriteFile", RPC_UNARY, sched_write_file },
+        { "ReadFile", RPC_UNARY, sched_read_file },
+        { "Mkdir", RPC_UNARY, sched_mkdir },
+        { "RemoveFile", RPC_UNARY, sched_remove_file },
+        { "OpenShell", RPC_SERVER_STREAMING, sched_open_shell },
+        { "ShellInput", RPC_UNARY, sched_shell_input },
+        { "ShellResize", RPC_UNARY, sched_shell_resize },
+        { "ShellClose", RPC_UNARY, sched_shell_close },
+        { "RegisterExecutor", RPC_UNARY, h_register },
+        { "Heartbeat", RPC_UNARY, h_heartbeat },
+        { "ListExecutors", RPC_UNARY, h_list_executors },
+};
+
+int scheduler_add_service(struct scheduler *s, struct rpc_server *srv, struct ak_error *err)
+{
+        return rpc_server_add_service(srv, &ak__v1__scheduler__descriptor, methods,
+                                      sizeof(methods) / sizeof(methods[0]), s, err);
+}
+
+static void note(void *data, enum registry_event ev, const char *id, int64_t silent_ms)
+{
+        struct scheduler *s = data;
+        if (ev == REGISTRY_LOST)
+                scheduler_log(s, "executor %s lost: no heartbeat for %lld ms; its sandboxes' calls fail "
+                                 "until it is back",
+                              id, (long long)silent_ms);
+        else
+                scheduler_log(s, "executor %s forgotten after %lld ms without a heartbeat", id,
+                              (long long)silent_ms);
+}
+
+static void *reaper_main(void *arg)
+{
+        struct scheduler *s = arg;
+        const struct registry_config *rc = registry_config(s->reg);
+        int64_t idle_ms = rc->forget_after_ms ? rc->forget_after_ms : 600000;
+        pthread_mutex_lock(&s->lock);
+        while (!s->stopping) {
+                struct timespec until;
+                clock_gettime(CLOCK_MONOTONIC, &until);
+                until.tv_nsec += (long)s->cfg.reap_interval_ms * 1000000L;
+                until.tv_sec += until.tv_nsec / 1000000000L;
+                until.tv_nsec %= 1000000000L;
+                pthread_cond_timedwait(&s->wake, &s->lock, &until);
+                if (s->stopping)
+                        break;
+                pthread_mutex_unlock(&s->lock);
+                registry_reap(s->reg, forward_now_ms(), note, s);
+                forwarder_prune(s->fwd, idle_ms);
+                pthread_mutex_lock(&s->lock);
+        }
+        pthread_mutex_unlock(&s->lock);
+        return NULL;
+}
+
+int scheduler_new(const struct scheduler_config *cfg, struct scheduler **ret, struct ak_error *err)
+{
+        struct scheduler *s = calloc(1, sizeof(*s));
+        if (!s)
+                return ak_error_errno(err, -ENOMEM, "scheduler");
+        s->cfg = *cfg;
+        pthread_mutex_init(&s->lock, NULL);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&s->wake, &ca);
+        pthread_condattr_destroy(&ca);
+        int r = registry_new(&cfg->registry, forward_now_ms(), &s->reg);
+        if (r < 0) {
+                scheduler_free(s);
+                return ak_error_errno(err, r, "scheduler: registry");
+        }
+        r = forwarder_new(s->reg, &cfg->forward, &s->fwd, err);
+        if (r < 0) {
+                scheduler_free(s);
+                return r;
+        }
+        if (!s->cfg.reap_interval_ms) {
+                unsigned v = registry_config(s->reg)->heartbeat_interval_ms / 4;
+                s->cfg.reap_interval_ms = v < 10 ? 10 : v > 1000 ? 1000 : v;
+        }
+        r = pthread_create(&s->reaper, NULL, reaper_main, s);
+        if (r != 0) {
+                scheduler_free(s);
+                return ak_error_errno(err, -r, "scheduler: reaper thread");
+        }
+        s->reaper_running = true;
+        *ret = s;
+        return 0;
+}
+
+void scheduler_free(struct scheduler *s)
+{
+        if (!s)
+                return;
+        if (s->reaper_running) {
+                pthread_mutex_lock(&s->lock);
+                s->stopping = true;
+                pthread_cond_broadcast(&s->wake);
+                pthread_mutex_unlock(&s->lock);
+                pthread_join(s->reaper, NULL);
+        }
+        forwarder_free(s->fwd);
+        registry_free(s->reg);
+        pthread_cond_destroy(&s->wake);
+        pthread_mutex_destroy(&s->lock);
+        free(s);
+}

@@ -1,0 +1,44 @@
+/* The Scheduler gRPC service (protos/ak/v1/scheduler.proto) over the
+ * registry and the forwarder, plus its background reaper. main.c creates
+ * one, passes scheduler_authorize to rpc_server_new and adds the service. */
+#ifndef AK_SCHEDULER_SERVICE_H
+#define AK_SCHEDULER_SERVICE_H
+
+#include "lib/base/error.h"
+#include "lib/rpc/rpc.h"
+#include "services/scheduler/forward.h"
+#include "services/scheduler/registry.h"
+#include "services/scheduler/tokens.h"
+
+struct scheduler_config {
+        struct registry_config registry;
+        struct forwarder_config forward;
+        /* Client tokens (NULL: no authentication). Borrowed: must outlive
+         * the scheduler. */
+        const struct tokens *tokens;
+        /* How often lost executors are looked for; 0: a quarter of the
+         * heartbeat interval, at least 10 ms, at most 1 s. */
+        unsigned reap_interval_ms;
+        /* Executor lifecycle lines ("executor e1 registered at ..."), from
+         * handler and reaper threads; NULL: quiet. */
+        void (*log)(void *data, const char *line);
+        void *log_data;
+};
+
+struct scheduler;
+
+/* Creates the state and starts the reaper thread. */
+int scheduler_new(const struct scheduler_config *cfg, struct scheduler **ret, struct ak_error *err);
+
+/* Stops the reaper and frees everything. REQUIRES: the rpc server serving
+ * this scheduler has been shut down. NULL is a no-op. */
+void scheduler_free(struct scheduler *s);
+
+/* For rpc_server_options.authorize with authorize_data = the scheduler:
+ * UNAUTHENTICATED unless the call carries one of the tokens. */
+int scheduler_authorize(struct rpc_call *call, void *data);
+
+/* Adds the Scheduler service to srv (before rpc_server_start). */
+int scheduler_add_service(struct scheduler *s, struct rpc_server *srv, struct ak_error *err);
+
+#endif

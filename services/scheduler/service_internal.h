@@ -1,0 +1,41 @@
+/* Shared by service.c (wiring, auth, executors, reaper) and
+ * service_sandboxes.c (the client API). */
+#ifndef AK_SCHEDULER_SERVICE_INTERNAL_H
+#define AK_SCHEDULER_SERVICE_INTERNAL_H
+
+#include <pthread.h>
+
+#include "services/scheduler/service.h"
+
+struct scheduler {
+        struct scheduler_config cfg;
+        struct registry *reg;
+        struct forwarder *fwd;
+        pthread_t reaper;
+        bool reaper_running;
+        pthread_mutex_t lock;
+        pthread_cond_t wake;     /* CLOCK_MONOTONIC */
+        bool stopping;
+};
+
+void scheduler_log(struct scheduler *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The client API's handlers (service_sandboxes.c). */
+int sched_create_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
+int sched_start_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
+int sched_stop_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
+int sched_remove_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
+int sched_get_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
+int sched_list_sandboxes(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
+int sched_exec(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
+int sched_run(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
+int sched_write_file(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
+int sched_read_file(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
+int sched_mkdir(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
+int sched_remove_file(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
+int sched_open_shell(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
+int sched_shell_input(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
+int sched_shell_resize(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
+int sched_shell_close(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
+
+#endif

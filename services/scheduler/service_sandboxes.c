@@ -1,0 +1,298 @@
+/* The client API: sandboxes are placed here and every call about one goes to
+ * the executor that owns it. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "protos/ak/v1/scheduler.pb-c.h"
+#include "services/scheduler/service_internal.h"
+#include "services/scheduler/spec.h"
+
+#define LIST_MAX_BYTES (RPC_DEFAULT_MAX_MESSAGE_BYTES - 1024)
+#define LABEL_SELECTOR_MAX 32
+
+/* Finds the executor of sandbox `name` or fails the call with words. */
+static int route(struct scheduler *s, struct rpc_call *call, const char *field, const char *name,
+                 struct registry_route *ret)
+{
+        struct ak_error err;
+        if (spec_check_name(field, name, &err) < 0)
+                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "%s", err.msg);
+        int64_t now = forward_now_ms();
+        int r = registry_route(s->reg, name, now, ret, &err);
+        if (r == -ENOENT && registry_rebuilding(s->reg, now))
+                return rpc_call_fail(call, RPC_UNAVAILABLE,
+                                     "no sandbox named %s is known yet: the scheduler started moments "
+                                     "ago and is still learning sandboxes from executor heartbeats; "
+                                     "retry shortly",
+                                     name);
+        if (r == -ENOENT)
+                return rpc_call_fail(call, RPC_NOT_FOUND, "%s", err.msg);
+        if (r < 0)
+                return rpc_call_fail(call, RPC_UNAVAILABLE, "%s", err.msg);
+        return RPC_OK;
+}
+
+/* Replies with a Sandbox, naming its executor when the executor did not. */
+static void reply_sandbox(struct rpc_call *call, const Ak__V1__Sandbox *sb, const char *executor_id)
+{
+        Ak__V1__Sandbox copy = *sb;
+        if (!copy.executor_id || !*copy.executor_id)
+                copy.executor_id = (char *)executor_id;
+        rpc_call_reply(call, &copy.base);
+}
+
+static int place(struct scheduler *s, struct rpc_call *call, const Ak__V1__SandboxSpec *spec,
+                 struct registry_claim *ret)
+{
+        struct spec_needs needs;
+        struct ak_error err;
+        if (spec_check(spec, &needs, &err) < 0)
+                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "%s", err.msg);
+        int r = registry_place(s->reg, spec, &needs, ret, &err);
+        switch (r) {
+        case 0:
+                return RPC_OK;
+        case -EEXIST:
+                return rpc_call_fail(call, RPC_ALREADY_EXISTS, "%s", err.msg);
+        case -ENOSPC:
+                return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "%s", err.msg);
+        case -EINVAL:
+                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "%s", err.msg);
+        default:
+                return rpc_call_fail(call, RPC_INTERNAL, "%s", err.msg);
+        }
+}
+
+static void claim_route(const struct registry_claim *c, struct registry_route *ret)
+{
+        memcpy(ret->executor_id, c->executor_id, sizeof(ret->executor_id));
+        memcpy(ret->address, c->address, sizeof(ret->address));
+}
+
+int sched_create_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        struct scheduler *s = data;
+        const Ak__V1__CreateSandboxRequest *req = (const Ak__V1__CreateSandboxRequest *)msg;
+        struct registry_claim claim;
+        int r = place(s, call, req->spec, &claim);
+        if (r != RPC_OK)
+                return r;
+        Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+        if (req->spec)
+                spec = *req->spec;
+        spec.name = claim.name;
+        Ak__V1__CreateSandboxRequest fwd = *req;
+        fwd.spec = &spec;
+        struct registry_route rt;
+        claim_route(&claim, &rt);
+        ProtobufCMessage *resp;
+        r = forward_unary(s->fwd, call, &rt, "CreateSandbox", &fwd.base, &resp);
+        if (r != RPC_OK) {
+                registry_release(s->reg, &claim);
+                return r;
+        }
+        registry_confirm(s->reg, &claim, (const Ak__V1__Sandbox *)resp);
+        reply_sandbox(call, (const Ak__V1__Sandbox *)resp, claim.executor_id);
+        protobuf_c_message_free_unpacked(resp, NULL);
+        return RPC_OK;
+}
+
+/* Start/Stop/Get: forward, remember the fresher Sandbox, reply. */
+static int sandbox_call(struct rpc_call *call, void *data, const char *method, const char *name,
+                        const ProtobufCMessage *req)
+{
+        struct scheduler *s = data;
+        struct registry_route rt;
+        int r = route(s, call, "name", name, &rt);
+        if (r != RPC_OK)
+                return r;
+        ProtobufCMessage *resp;
+        r = forward_unary(s->fwd, call, &rt, method, req, &resp);
+        if (r == RPC_NOT_FOUND)
+                registry_sandbox_gone(s->reg, rt.executor_id, name);
+        if (r != RPC_OK)
+                return r;
+        registry_sandbox_seen(s->reg, rt.executor_id, (const Ak__V1__Sandbox *)resp);
+        reply_sandbox(call, (const Ak__V1__Sandbox *)resp, rt.executor_id);
+        protobuf_c_message_free_unpacked(resp, NULL);
+        return RPC_OK;
+}
+
+int sched_start_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        return sandbox_call(call, data, "StartSandbox", ((const Ak__V1__StartSandboxRequest *)msg)->name,
+                            msg);
+}
+
+int sched_stop_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        return sandbox_call(call, data, "StopSandbox", ((const Ak__V1__StopSandboxRequest *)msg)->name,
+                            msg);
+}
+
+int sched_get_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        return sandbox_call(call, data, "GetSandbox", ((const Ak__V1__GetSandboxRequest *)msg)->name, msg);
+}
+
+/* Calls whose reply only needs passing back. */
+static int plain_call(struct rpc_call *call, void *data, const char *method, const char *field,
+                      const char *name, const ProtobufCMessage *req)
+{
+        struct scheduler *s = data;
+        struct registry_route rt;
+        int r = route(s, call, field, name, &rt);
+        if (r != RPC_OK)
+                return r;
+        ProtobufCMessage *resp;
+        r = forward_unary(s->fwd, call, &rt, method, req, &resp);
+        if (r != RPC_OK)
+                return r;
+        rpc_call_reply(call, resp);
+        protobuf_c_message_free_unpacked(resp, NULL);
+        return RPC_OK;
+}
+
+int sched_remove_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        struct scheduler *s = data;
+        const char *name = ((const Ak__V1__RemoveSandboxRequest *)msg)->name;
+        struct registry_route rt;
+        int r = route(s, call, "name", name, &rt);
+        if (r != RPC_OK)
+                return r;
+        ProtobufCMessage *resp;
+        r = forward_unary(s->fwd, call, &rt, "RemoveSandbox", msg, &resp);
+        if (r == RPC_OK || r == RPC_NOT_FOUND)
+                registry_sandbox_gone(s->reg, rt.executor_id, name);
+        if (r != RPC_OK)
+                return r;
+        rpc_call_reply(call, resp);
+        protobuf_c_message_free_unpacked(resp, NULL);
+        return RPC_OK;
+}
+
+int sched_list_sandboxes(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        struct scheduler *s = data;
+        const Ak__V1__ListSandboxesRequest *req = (const Ak__V1__ListSandboxesRequest *)msg;
+        if (req->n_label_selector > LABEL_SELECTOR_MAX)
+                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "label_selector: %zu entries, the limit is %d",
+                                     req->n_label_selector, LABEL_SELECTOR_MAX);
+        Ak__V1__ListSandboxesResponse *resp;
+        int r = registry_list_sandboxes(s->reg, req, forward_now_ms(), LIST_MAX_BYTES, &resp);
+        if (r == -E2BIG)
+                return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED,
+                                     "the sandbox list is larger than one message (%u bytes): narrow it "
+                                     "with label_selector",
+                                     RPC_DEFAULT_MAX_MESSAGE_BYTES);
+        if (r < 0)
+                return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "ListSandboxes: out of memory");
+        rpc_call_reply(call, &resp->base);
+        protobuf_c_message_free_unpacked(&resp->base, NULL);
+        return RPC_OK;
+}
+
+int sched_exec(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        struct scheduler *s = data;
+        struct registry_route rt;
+        int r = route(s, call, "sandbox", ((const Ak__V1__ExecRequest *)msg)->sandbox, &rt);
+        if (r != RPC_OK)
+                return r;
+        return forward_stream(s->fwd, call, &rt, "Exec", msg, NULL, NULL);
+}
+
+struct run_seen {
+        bool result;
+};
+
+static void run_observe(void *data, const ProtobufCMessage *msg)
+{
+        const Ak__V1__OutputChunk *chunk = (const Ak__V1__OutputChunk *)msg;
+        if (chunk->kind_case == AK__V1__OUTPUT_CHUNK__KIND_RESULT)
+                ((struct run_seen *)data)->result = true;
+}
+
+int sched_run(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        struct scheduler *s = data;
+        const Ak__V1__RunRequest *req = (const Ak__V1__RunRequest *)msg;
+        struct registry_claim claim;
+        int r = place(s, call, req->spec, &claim);
+        if (r != RPC_OK)
+                return r;
+        Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+        if (req->spec)
+                spec = *req->spec;
+        spec.name = claim.name;
+        Ak__V1__RunRequest fwd = *req;
+        fwd.spec = &spec;
+        struct registry_route rt;
+        claim_route(&claim, &rt);
+        struct run_seen seen = { 0 };
+        r = forward_stream(s->fwd, call, &rt, "Run", &fwd.base, run_observe, &seen);
+        if (r == RPC_OK && req->keep && seen.result) {
+                /* Kept: it exists until removed; heartbeats will say more. */
+                Ak__V1__Sandbox sb = AK__V1__SANDBOX__INIT;
+                sb.spec = &spec;
+                sb.state = AK__V1__SANDBOX_STATE__SANDBOX_STATE_RUNNING;
+                sb.executor_id = claim.executor_id;
+                registry_confirm(s->reg, &claim, &sb);
+        } else {
+                registry_release(s->reg, &claim);
+        }
+        return r;
+}
+
+int sched_write_file(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        return plain_call(call, data, "WriteFile", "sandbox", ((const Ak__V1__WriteFileRequest *)msg)->sandbox,
+                          msg);
+}
+
+int sched_read_file(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        return plain_call(call, data, "ReadFile", "sandbox", ((const Ak__V1__ReadFileRequest *)msg)->sandbox,
+                          msg);
+}
+
+int sched_mkdir(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        return plain_call(call, data, "Mkdir", "sandbox", ((const Ak__V1__MkdirRequest *)msg)->sandbox, msg);
+}
+
+int sched_remove_file(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        return plain_call(call, data, "RemoveFile", "sandbox",
+                          ((const Ak__V1__RemoveFileRequest *)msg)->sandbox, msg);
+}
+
+int sched_open_shell(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        struct scheduler *s = data;
+        struct registry_route rt;
+        int r = route(s, call, "sandbox", ((const Ak__V1__OpenShellRequest *)msg)->sandbox, &rt);
+        if (r != RPC_OK)
+                return r;
+        return forward_stream(s->fwd, call, &rt, "OpenShell", msg, NULL, NULL);
+}
+
+int sched_shell_input(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        return plain_call(call, data, "ShellInput", "sandbox",
+                          ((const Ak__V1__ShellInputRequest *)msg)->sandbox, msg);
+}
+
+int sched_shell_resize(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        return plain_call(call, data, "ShellResize", "sandbox",
+                          ((const Ak__V1__ShellResizeRequest *)msg)->sandbox, msg);
+}
+
+int sched_shell_close(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        return plain_call(call, data, "ShellClose", "sandbox",
+                          ((const Ak__V1__ShellCloseRequest *)msg)->sandbox, msg);
+}
