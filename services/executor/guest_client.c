@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,7 +141,9 @@ static int request_json(const struct proto_request_args *a, char **ret, size_t *
         return r;
 }
 
-int guest_client_call(int fd, const struct proto_request_args *req, int timeout_ms, struct proto_reply **ret)
+static int call(int fd, const struct proto_request_args *req, int timeout_ms, bool per_frame,
+                void (*on_chunk)(void *userdata, const struct proto_reply *chunk), void *userdata,
+                struct proto_reply **ret)
 {
         int64_t deadline = now_ms() + timeout_ms;
         char *json = NULL;
@@ -156,7 +159,7 @@ int guest_client_call(int fd, const struct proto_request_args *req, int timeout_
         for (;;) {
                 uint8_t *body = NULL;
                 size_t len = 0;
-                r = frame_read(fd, FRAME_MAX, left_ms(deadline), &body, &len);
+                r = frame_read(fd, FRAME_MAX, per_frame ? timeout_ms : left_ms(deadline), &body, &len);
                 if (r < 0)
                         return r == -EMSGSIZE ? -EPROTO : r;
                 struct proto_reply *rep = NULL;
@@ -170,10 +173,24 @@ int guest_client_call(int fd, const struct proto_request_args *req, int timeout_
                         *ret = rep;
                         return 0;
                 }
+                if (ours && on_chunk)
+                        on_chunk(userdata, rep);
                 proto_reply_free(rep);
-                if (left_ms(deadline) == 0)
+                if (!per_frame && left_ms(deadline) == 0)
                         return -ETIMEDOUT;
         }
+}
+
+int guest_client_call(int fd, const struct proto_request_args *req, int timeout_ms, struct proto_reply **ret)
+{
+        return call(fd, req, timeout_ms, false, NULL, NULL, ret);
+}
+
+int guest_client_call_stream(int fd, const struct proto_request_args *req, int timeout_ms,
+                             void (*on_chunk)(void *userdata, const struct proto_reply *chunk), void *userdata,
+                             struct proto_reply **ret)
+{
+        return call(fd, req, timeout_ms, true, on_chunk, userdata, ret);
 }
 
 int guest_client_ping(const char *uds_path, int timeout_ms)

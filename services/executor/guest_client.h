@@ -31,6 +31,14 @@ int guest_client_connect(const char *uds_path, uint32_t port, int timeout_ms, in
  * -ECONNRESET when the connection ends, -EPROTO for an unparsable frame. */
 int guest_client_call(int fd, const struct proto_request_args *req, int timeout_ms, struct proto_reply **ret);
 
+/* As guest_client_call for a request with "stream": true: each streamed
+ * chunk ({"output_base64","stream"} without exit_code/error) is handed to
+ * on_chunk (the reply is freed after the call), then the final response
+ * is returned. timeout_ms bounds each wait for a frame, not the total. */
+int guest_client_call_stream(int fd, const struct proto_request_args *req, int timeout_ms,
+                             void (*on_chunk)(void *userdata, const struct proto_reply *chunk), void *userdata,
+                             struct proto_reply **ret);
+
 /* Connects and pings once within timeout_ms. 0 when the agent answered
  * exit_code 0. */
 int guest_client_ping(const char *uds_path, int timeout_ms);

@@ -67,7 +67,7 @@ int vhost_user_new(const struct vhost_user_backend *be, void *userdata, struct v
         vu->be = be;
         vu->userdata = userdata;
         for (unsigned i = 0; i < VHOST_USER_MAX_QUEUES; i++)
-                queue_clear(&vu->q[i]);
+                vu->q[i].kick_fd = vu->q[i].call_fd = vu->q[i].err_fd = -1;
         *ret = vu;
         return 0;
 }

@@ -372,7 +372,8 @@ static void tx_packet(struct vsock_dev *d, const struct vq_chain *ch)
                 return;
         }
         struct conn *c = vsock_conn_find(d, h.dst_port, h.src_port);
-        bool bad = h.type != VSOCK_TYPE_STREAM || h.len > VSOCK_MAX_PKT_PAYLOAD ||
+        bool bad = h.type != VSOCK_TYPE_STREAM || h.op < VSOCK_OP_REQUEST || h.op > VSOCK_OP_CREDIT_REQUEST ||
+                   h.len > VSOCK_MAX_PKT_PAYLOAD ||
                    h.len > ch->out_len - VSOCK_HDR_SIZE || (h.op != VSOCK_OP_RW && h.len);
         if (bad) {
                 d->stats.bad_packets++;
