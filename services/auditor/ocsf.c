@@ -300,15 +300,16 @@ void ocsf_write_event(struct json_writer *w, const struct audit_event *e)
         int64_t ms = 0;
         bool time_ok = audit_time_parse_ms(e->time, &ms) == 0;
         bool success = e->outcome == AUDIT_OUTCOME_PERMIT || e->outcome == AUDIT_OUTCOME_INFO;
-        char type_name[64], message[512];
+        char type_name[64], *message = NULL;
 
         ocsf_classify(e, &class_uid, &activity);
         process = class_uid == OCSF_CLASS_PROCESS_ACTIVITY;
         const char *activity_caption = process ? "Launch" : api_activity_caption(activity);
         snprintf(type_name, sizeof(type_name), "%s: %s", process ? "Process Activity" : "API Activity",
                  activity == 99 ? "Other" : activity_caption);
-        snprintf(message, sizeof(message), "%.200s %.200s: %s", e->type_name, e->action,
-                 audit_outcome_name(e->outcome));
+        /* Whole strings: cutting bytes could split a UTF-8 character. */
+        if (asprintf(&message, "%s %s: %s", e->type_name, e->action, audit_outcome_name(e->outcome)) < 0)
+                message = NULL;
 
         json_writer_begin_object(w);
         ku64(w, "activity_id", activity);
@@ -326,7 +327,9 @@ void ocsf_write_event(struct json_writer *w, const struct audit_event *e)
         ku64(w, "status_id", success ? 1 : 2);
         kstr(w, "status", success ? "Success" : "Failure");
         kstr(w, "status_detail", audit_outcome_name(e->outcome));
-        kstr(w, "message", message);
+        if (message)
+                kstr(w, "message", message);
+        free(message);
 
         key(w, "metadata");
         json_writer_begin_object(w);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +32,8 @@ struct pending {
         bool done;
         struct pending *next;
 };
+
+static void *prepare(void *arg);
 
 static void put_le32(uint8_t *p, uint32_t v)
 {
@@ -140,6 +143,22 @@ static int mkdir_p(const char *path)
         return 0;
 }
 
+/* Writes zeros over [from, to). 0 or -errno. */
+static int zero_range(int fd, uint64_t from, uint64_t to)
+{
+        static const uint8_t zeros[64 * 1024];
+
+        while (from < to) {
+                size_t n = to - from < sizeof(zeros) ? (size_t)(to - from) : sizeof(zeros);
+                struct iovec iov = { (void *)zeros, n };
+                int r = pwritev_full(fd, &iov, 1, from);
+                if (r < 0)
+                        return r;
+                from += n;
+        }
+        return 0;
+}
+
 /* ---- recovery ----------------------------------------------------------- */
 
 static int add_segment(struct spool *s, const struct segment *seg)
@@ -179,7 +198,10 @@ static int scan_segment(struct spool *s, struct segment *seg, struct ak_error *e
         if (r < 0)
                 return ak_error_errno(err, r, "spool %s: read %s", s->dir, name);
         if (got < sizeof(hdr) || memcmp(hdr, SPOOL_MAGIC, 8) != 0 || get_le(hdr + 8, 8) != seg->first)
+        {
+                seg->dirty_end = seg->size;
                 return 0; /* no valid header: nothing readable */
+        }
         buf = malloc(SPOOL_RECORD_HEADER + SPOOL_MAX_RECORD);
         if (!buf)
                 return ak_error_errno(err, -ENOMEM, "spool %s", s->dir);
@@ -204,6 +226,23 @@ static int scan_segment(struct spool *s, struct segment *seg, struct ak_error *e
         }
         seg->valid_end = off;
         seg->end = pos;
+        /* Zeros after the last record are preallocation; anything else is
+         * a torn tail or damage. */
+        seg->dirty_end = off;
+        for (uint64_t at = off; at < seg->size;) {
+                size_t n = seg->size - at < SPOOL_MAX_RECORD ? (size_t)(seg->size - at) : SPOOL_MAX_RECORD;
+                r = pread_full(fd, buf, n, at, &got);
+                if (r < 0)
+                        return ak_error_errno(err, r, "spool %s: read %s", s->dir, name);
+                for (size_t k = got; k-- > 0;)
+                        if (buf[k]) {
+                                seg->dirty_end = at + k + 1;
+                                break;
+                        }
+                if (got < n)
+                        break;
+                at += n;
+        }
         return 0;
 }
 
@@ -301,12 +340,15 @@ static int recover(struct spool *s, struct ak_error *err)
                 r = create_segment(s, 1, &s->active_fd, err);
                 if (r < 0)
                         return r;
-                s->bytes = SPOOL_SEGMENT_HEADER;
+                if (s->preallocate && zero_range(s->active_fd, SPOOL_SEGMENT_HEADER, s->segment_bytes) == 0 &&
+                    fdatasync(s->active_fd) == 0)
+                        seg.size = s->segment_bytes > SPOOL_SEGMENT_HEADER ? s->segment_bytes : SPOOL_SEGMENT_HEADER;
+                s->bytes = seg.size;
                 s->next_pos = 1;
                 return add_segment(s, &seg);
         }
         for (size_t i = 0; i + 1 < s->n_segs; i++)
-                s->corrupt_bytes += s->segs[i].size - s->segs[i].valid_end;
+                s->corrupt_bytes += s->segs[i].dirty_end - s->segs[i].valid_end;
         struct segment *last = &s->segs[s->n_segs - 1];
         char name[SPOOL_NAME_LEN + 1];
         spool_segment_name(last->first, name);
@@ -317,16 +359,17 @@ static int recover(struct spool *s, struct ak_error *err)
                 /* Torn while being created: write its header again. */
                 if (ftruncate(s->active_fd, 0) < 0 || write_segment_header(s->active_fd, last->first) < 0)
                         return ak_error_errno(err, -errno, "spool %s: repair %s", s->dir, name);
-                last->valid_end = SPOOL_SEGMENT_HEADER;
+                s->bytes = s->bytes - last->size + SPOOL_SEGMENT_HEADER;
+                last->valid_end = last->dirty_end = last->size = SPOOL_SEGMENT_HEADER;
         }
-        if (last->size != last->valid_end) {
-                /* The torn tail: written but never acknowledged. */
-                if (last->size > last->valid_end)
-                        s->truncated_bytes += last->size - last->valid_end;
-                if (ftruncate(s->active_fd, (off_t)last->valid_end) < 0)
-                        return ak_error_errno(err, -errno, "spool %s: truncate %s", s->dir, name);
-                s->bytes = s->bytes - last->size + last->valid_end;
-                last->size = last->valid_end;
+        if (last->dirty_end > last->valid_end) {
+                /* The torn tail, written but never acknowledged: zero it, so
+                 * that what follows the next records reads as "no record". */
+                r = zero_range(s->active_fd, last->valid_end, last->dirty_end);
+                if (r < 0)
+                        return ak_error_errno(err, r, "spool %s: clear the torn tail of %s", s->dir, name);
+                s->truncated_bytes += last->dirty_end - last->valid_end;
+                last->dirty_end = last->valid_end;
         }
         if (fdatasync(s->active_fd) < 0)
                 return ak_error_errno(err, -errno, "spool %s: fsync %s", s->dir, name);
@@ -351,7 +394,9 @@ int spool_open(const char *dir, const struct spool_options *opts, struct spool *
         pthread_condattr_init(&ca);
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
         pthread_cond_init(&s->cond, &ca);
+        pthread_cond_init(&s->prep_cond, &ca);
         pthread_condattr_destroy(&ca);
+        s->preallocate = !(opts && opts->no_preallocate);
         s->max_bytes = opts && opts->max_bytes ? opts->max_bytes : (uint64_t)1 << 30;
         s->segment_bytes = opts && opts->segment_bytes ? opts->segment_bytes : 8 << 20;
         s->dir = strdup(dir);
@@ -377,6 +422,15 @@ int spool_open(const char *dir, const struct spool_options *opts, struct spool *
         r = recover(s, err);
         if (r < 0)
                 goto fail;
+        unlinkat(s->dir_fd, SPOOL_SPARE, 0); /* maybe half made: made again */
+        if (s->preallocate) {
+                r = pthread_create(&s->prep_thread, NULL, prepare, s);
+                if (r != 0) {
+                        r = ak_error_errno(err, -r, "spool %s: start the preallocation thread", dir);
+                        goto fail;
+                }
+                s->prep_started = true;
+        }
         *ret = s;
         return 0;
 fail:
@@ -388,6 +442,13 @@ void spool_free(struct spool *s)
 {
         if (!s)
                 return;
+        if (s->prep_started) {
+                pthread_mutex_lock(&s->mu);
+                s->prep_stop = true;
+                pthread_cond_signal(&s->prep_cond);
+                pthread_mutex_unlock(&s->mu);
+                pthread_join(s->prep_thread, NULL);
+        }
         if (s->active_fd >= 0)
                 close(s->active_fd);
         if (s->lock_fd >= 0)
@@ -395,6 +456,7 @@ void spool_free(struct spool *s)
         if (s->dir_fd >= 0)
                 close(s->dir_fd);
         pthread_cond_destroy(&s->cond);
+        pthread_cond_destroy(&s->prep_cond);
         pthread_mutex_destroy(&s->mu);
         free(s->segs);
         free(s->dir);
@@ -457,20 +519,28 @@ static void commit_chunk(struct spool *s, struct chunk *c)
         if (r == 0 && fdatasync(s->active_fd) < 0)
                 r = -errno;
         if (r < 0) {
-                /* Cut the partial write off, so later records follow valid ones. */
-                if (ftruncate(s->active_fd, (off_t)off) < 0 || fdatasync(s->active_fd) < 0) {
-                        pthread_mutex_lock(&s->mu);
-                        s->broken = -EIO;
-                        pthread_mutex_unlock(&s->mu);
+                /* Cut the partial write off (and the preallocation after it),
+                 * so later records follow valid ones. */
+                int t = ftruncate(s->active_fd, (off_t)off) < 0 || fdatasync(s->active_fd) < 0 ? -EIO : 0;
+                pthread_mutex_lock(&s->mu);
+                last = &s->segs[s->n_segs - 1];
+                if (last->size > off) {
+                        s->bytes -= last->size - off;
+                        last->size = off;
                 }
+                if (t < 0)
+                        s->broken = t;
+                pthread_mutex_unlock(&s->mu);
                 goto failed;
         }
         pthread_mutex_lock(&s->mu);
         last = &s->segs[s->n_segs - 1];
         last->valid_end += c->bytes;
-        last->size = last->valid_end;
+        if (last->valid_end > last->size) {
+                s->bytes += last->valid_end - last->size;
+                last->size = last->valid_end;
+        }
         last->end = c->next_pos;
-        s->bytes += c->bytes;
         s->next_pos = c->next_pos;
         s->commits++;
         s->committed_records += c->next_pos - c->first_pos;
@@ -494,19 +564,61 @@ failed:
         c->next_pos = c->first_pos;
 }
 
-static int rotate(struct spool *s, uint64_t first, struct ak_error *err)
+/* Makes the preallocated spare the segment starting at `first`. */
+static int take_spare(struct spool *s, uint64_t first, int *ret_fd)
+{
+        char name[SPOOL_NAME_LEN + 1];
+        int fd, r = 0;
+
+        spool_segment_name(first, name);
+        fd = openat(s->dir_fd, SPOOL_SPARE, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        r = write_segment_header(fd, first);
+        if (r == 0 && fdatasync(fd) < 0)
+                r = -errno;
+        if (r == 0 && renameat(s->dir_fd, SPOOL_SPARE, s->dir_fd, name) < 0)
+                r = -errno;
+        if (r == 0 && fsync(s->dir_fd) < 0)
+                r = -errno;
+        if (r < 0) {
+                close(fd);
+                unlinkat(s->dir_fd, SPOOL_SPARE, 0);
+                return r;
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+static int rotate(struct spool *s, uint64_t first, bool spare_ok, struct ak_error *err)
 {
         struct segment seg = { .first = first, .end = first, .valid_end = SPOOL_SEGMENT_HEADER,
-                               .size = SPOOL_SEGMENT_HEADER };
-        int fd, r;
+                               .size = SPOOL_SEGMENT_HEADER, .dirty_end = SPOOL_SEGMENT_HEADER };
+        bool spare;
+        int fd = -1, r;
 
-        r = create_segment(s, first, &fd, err);
-        if (r < 0)
+        pthread_mutex_lock(&s->mu);
+        spare = spare_ok && s->spare_ready;
+        if (spare)
+                s->spare_ready = false;
+        pthread_mutex_unlock(&s->mu);
+        if (spare) {
+                r = take_spare(s, first, &fd);
+                /* Renamed (or gone): the preparer may make the next one. */
+                pthread_mutex_lock(&s->mu);
+                pthread_cond_signal(&s->prep_cond);
+                pthread_mutex_unlock(&s->mu);
+                if (r == 0)
+                        seg.size = s->segment_bytes;
+                else
+                        spare = false;
+        }
+        if (!spare && (r = create_segment(s, first, &fd, err)) < 0)
                 return r;
         pthread_mutex_lock(&s->mu);
         r = add_segment(s, &seg);
         if (r == 0) {
-                s->bytes += SPOOL_SEGMENT_HEADER;
+                s->bytes += seg.size;
                 close(s->active_fd);
                 s->active_fd = fd;
         }
@@ -521,20 +633,87 @@ static int rotate(struct spool *s, uint64_t first, struct ak_error *err)
         return 0;
 }
 
-static void snapshot(struct spool *s, uint64_t *ret_bytes, uint64_t *ret_seg_used, int *ret_broken)
+/* ---- preallocation ------------------------------------------------------ */
+
+static int make_spare(struct spool *s)
+{
+        struct statvfs vfs;
+        int fd, r;
+
+        /* Never take the last free space from the records themselves. */
+        if (fstatvfs(s->dir_fd, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < 4 * s->segment_bytes)
+                return -ENOSPC;
+        fd = openat(s->dir_fd, SPOOL_SPARE, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+        r = zero_range(fd, 0, s->segment_bytes);
+        if (r == 0 && fdatasync(fd) < 0)
+                r = -errno;
+        close(fd);
+        if (r < 0)
+                unlinkat(s->dir_fd, SPOOL_SPARE, 0);
+        return r;
+}
+
+static void *prepare(void *arg)
+{
+        struct spool *s = arg;
+
+        pthread_mutex_lock(&s->mu);
+        while (!s->prep_stop) {
+                if (s->spare_ready) {
+                        pthread_cond_wait(&s->prep_cond, &s->mu);
+                        continue;
+                }
+                pthread_mutex_unlock(&s->mu);
+                int r = make_spare(s);
+                pthread_mutex_lock(&s->mu);
+                if (r == 0) {
+                        s->spare_ready = true;
+                } else if (!s->prep_stop) {
+                        /* Disk full, most likely: segments are made unprepared
+                         * meanwhile; try again in a while. */
+                        struct timespec until;
+                        clock_gettime(CLOCK_MONOTONIC, &until);
+                        until.tv_sec += 1;
+                        pthread_cond_timedwait(&s->prep_cond, &s->mu, &until);
+                }
+        }
+        pthread_mutex_unlock(&s->mu);
+        return NULL;
+}
+
+static void snapshot(struct spool *s, uint64_t *ret_bytes, uint64_t *ret_seg_used, uint64_t *ret_seg_size,
+                     int *ret_broken)
 {
         pthread_mutex_lock(&s->mu);
         *ret_bytes = s->bytes;
         *ret_seg_used = s->segs[s->n_segs - 1].valid_end;
+        *ret_seg_size = s->segs[s->n_segs - 1].size;
         *ret_broken = s->broken;
         pthread_mutex_unlock(&s->mu);
+}
+
+/* Bytes the spool grows by when `add` more bytes follow `used` bytes in a
+ * segment file of `size` bytes (preallocated bytes are counted already). */
+static uint64_t growth(uint64_t used, uint64_t size, uint64_t add)
+{
+        uint64_t end = used + add;
+
+        return end > size ? end - (size > used ? size : used) : 0;
+}
+
+static void fail_full(struct spool *s, struct pending *p, uint64_t bytes)
+{
+        fail_pending(p, -ENOSPC, "spool %s: full (%" PRIu64 " of %" PRIu64 " bytes): destinations are behind",
+                     s->dir, bytes, s->max_bytes);
 }
 
 /* The leader's work: everything in `list`, in order. */
 static void lead(struct spool *s, struct pending *list, size_t count)
 {
         struct chunk c = { 0 };
-        uint64_t bytes, seg_used;
+        uint64_t bytes, seg_used, seg_size;
         int broken;
 
         c.ps = malloc(count * sizeof(*c.ps));
@@ -543,7 +722,7 @@ static void lead(struct spool *s, struct pending *list, size_t count)
                         fail_pending(p, -ENOMEM, "spool %s: out of memory", s->dir);
                 return;
         }
-        snapshot(s, &bytes, &seg_used, &broken);
+        snapshot(s, &bytes, &seg_used, &seg_size, &broken);
         pthread_mutex_lock(&s->mu);
         c.first_pos = c.next_pos = s->next_pos;
         pthread_mutex_unlock(&s->mu);
@@ -554,17 +733,21 @@ static void lead(struct spool *s, struct pending *list, size_t count)
                                      s->dir);
                         continue;
                 }
-                if (bytes + c.bytes + p->bytes > s->max_bytes) {
-                        fail_pending(p, -ENOSPC,
-                                     "spool %s: full (%" PRIu64 " of %" PRIu64 " bytes): destinations are behind",
-                                     s->dir, bytes + c.bytes, s->max_bytes);
-                        continue;
-                }
                 if (seg_used + c.bytes > SPOOL_SEGMENT_HEADER && seg_used + c.bytes + p->bytes > s->segment_bytes) {
                         struct ak_error e;
+                        uint64_t committed = c.bytes;
+                        if (bytes + growth(seg_used, seg_size, committed) + SPOOL_SEGMENT_HEADER + p->bytes >
+                            s->max_bytes) {
+                                fail_full(s, p, bytes + growth(seg_used, seg_size, committed));
+                                continue;
+                        }
                         commit_chunk(s, &c);
-                        int r = rotate(s, c.next_pos, &e);
-                        snapshot(s, &bytes, &seg_used, &broken);
+                        snapshot(s, &bytes, &seg_used, &seg_size, &broken);
+                        /* A preallocated segment only if it fits under the limit. */
+                        bool spare_ok = bytes + s->segment_bytes + growth(SPOOL_SEGMENT_HEADER, s->segment_bytes,
+                                                                           p->bytes) <= s->max_bytes;
+                        int r = rotate(s, c.next_pos, spare_ok, &e);
+                        snapshot(s, &bytes, &seg_used, &seg_size, &broken);
                         if (r < 0 && (e.code == -ENOSPC || e.code == -EDQUOT)) {
                                 fail_pending(p, e.code, "spool %s: disk full (%s): free space on its filesystem",
                                              s->dir, strerror(-e.code));
@@ -578,11 +761,10 @@ static void lead(struct spool *s, struct pending *list, size_t count)
                                 fail_pending(p, broken, "spool %s: unwritable since a failed fsync", s->dir);
                                 continue;
                         }
-                        if (bytes + p->bytes > s->max_bytes) {
-                                fail_pending(p, -ENOSPC, "spool %s: full (%" PRIu64 " of %" PRIu64
-                                             " bytes): destinations are behind", s->dir, bytes, s->max_bytes);
-                                continue;
-                        }
+                }
+                if (bytes + growth(seg_used, seg_size, c.bytes + p->bytes) > s->max_bytes) {
+                        fail_full(s, p, bytes + growth(seg_used, seg_size, c.bytes));
+                        continue;
                 }
                 p->first = c.next_pos;
                 for (size_t k = 0; k < p->n; k++) {

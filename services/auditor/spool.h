@@ -17,9 +17,16 @@
  *
  * Recovery (spool_open): every segment is read and checked. In the newest
  * segment, the first bad or short record and everything after it is a torn
- * tail from a crash before its fsync (never acknowledged) and is cut off. A
+ * tail from a crash before its fsync (never acknowledged) and is zeroed. A
  * bad record in an older segment (damage after the fact) ends that segment
  * for readers; the bytes after it are counted in stats.corrupt_bytes.
+ *
+ * Preallocation: a background thread keeps one spare segment file written
+ * full of zeros and synced, which becomes the next segment. Records then
+ * overwrite blocks that are already allocated and sized, so their fdatasync
+ * writes data only, not the inode and the journal (as databases recycle WAL
+ * files). Zeros after the last record read as "no record". The spool's size
+ * counts the files, preallocated bytes included.
  *
  * Limits: records are 1 .. SPOOL_MAX_RECORD bytes; the spool's size (sum of
  * its segment files) stays under max_bytes: an append that would pass it
@@ -53,6 +60,7 @@ struct spool;
 struct spool_options {
         uint64_t max_bytes;       /* 0: 1 GiB */
         uint64_t segment_bytes;   /* a segment is closed once past this; 0: 8 MiB */
+        bool no_preallocate;      /* see "Preallocation" above */
 };
 
 /* Opens (creating if needed, mode 0700) the spool in dir and recovers it. A

@@ -11,12 +11,14 @@
 
 #define SPOOL_MAGIC "AKSPOOL1"
 #define SPOOL_NAME_LEN 24 /* 20 digits + ".seg" */
+#define SPOOL_SPARE "spare.tmp"
 
 struct segment {
         uint64_t first;       /* position of its first record (its name) */
         uint64_t end;         /* position after its last readable record */
         uint64_t valid_end;   /* bytes of header + readable records */
         uint64_t size;        /* bytes of the file */
+        uint64_t dirty_end;   /* after its last non-zero byte (>= valid_end), at open */
 };
 
 struct pending;
@@ -41,6 +43,13 @@ struct spool {
         int broken;                  /* 0, or why appends are refused */
 
         int active_fd;               /* the last segment, for writing (leader only) */
+
+        bool preallocate;
+        bool spare_ready;            /* SPOOL_SPARE is zero-filled and synced */
+        bool prep_stop;
+        bool prep_started;
+        pthread_t prep_thread;
+        pthread_cond_t prep_cond;
 
         uint64_t commits;
         uint64_t committed_records;
