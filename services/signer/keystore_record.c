@@ -122,7 +122,7 @@ static int read_at(int dir_fd, const char *name, char *buf, size_t size, size_t 
 static const char *string_member(const struct json_value *obj, const char *key)
 {
         const struct json_value *v = json_object_get(obj, key);
-        size_t len;
+        size_t len = 0;
         const char *s;
 
         if (!v || json_value_type(v) != JSON_STRING)
@@ -189,7 +189,7 @@ int keystore_record_load_all(int dir_fd, const char *dir, struct keystore_public
         struct keystore_public_key *keys = NULL;
         char buf[KEYSTORE_RECORD_MAX];
         struct dirent *de;
-        size_t n = 0, len;
+        size_t n = 0, len = 0;
         DIR *d;
         int fd, r = 0;
 
