@@ -51,13 +51,14 @@ static void fail(struct json_writer *w, int err)
                 w->err = err;
 }
 
-static void put(struct json_writer *w, const void *p, size_t n)
+/* Room for n more bytes and the NUL, or a sticky error: -E2BIG past max. */
+static bool reserve(struct json_writer *w, size_t n)
 {
         if (w->err)
-                return;
+                return false;
         if (n > w->max - w->len) {
                 fail(w, -E2BIG);
-                return;
+                return false;
         }
         if (w->cap - w->len <= n) {
                 size_t cap = w->cap ? w->cap : 256;
@@ -66,11 +67,18 @@ static void put(struct json_writer *w, const void *p, size_t n)
                 char *d = realloc(w->data, cap);
                 if (!d) {
                         fail(w, -ENOMEM);
-                        return;
+                        return false;
                 }
                 w->data = d;
                 w->cap = cap;
         }
+        return true;
+}
+
+static inline void put(struct json_writer *w, const void *p, size_t n)
+{
+        if (!reserve(w, n))
+                return;
         memcpy(w->data + w->len, p, n);
         w->len += n;
         w->data[w->len] = '\0';
@@ -191,28 +199,39 @@ static void put_string(struct json_writer *w, const char *s, size_t len)
 {
         static const char hex[16] = "0123456789abcdef";
         const unsigned char *u = (const unsigned char *)s;
+        bool lossy = w->lossy;
         size_t run = 0, i = 0;
 
+        /* Never less than len + 2 bytes: one allocation for long strings. */
+        if (!reserve(w, len < SIZE_MAX - 2 ? len + 2 : SIZE_MAX))
+                return;
         put(w, "\"", 1);
-        while (i < len) {
-                unsigned char c = u[i];
+        for (;;) {
                 char esc[6];
                 size_t n = 2;
 
-                if (c >= 0x80 && w->lossy) {
+                /* Bytes copied as they are, up to one that needs work. */
+                if (lossy)
+                        while (i < len && u[i] >= 0x20 && u[i] < 0x80 && u[i] != '"' && u[i] != '\\')
+                                i++;
+                else
+                        while (i < len && u[i] >= 0x20 && u[i] != '"' && u[i] != '\\')
+                                i++;
+                if (i == len)
+                        break;
+                unsigned char c = u[i];
+                if (c >= 0x80) {
                         if (!json_utf8_unit(u + i, len - i, &n)) {
-                                put(w, s + run, i - run);
+                                if (i > run)
+                                        put(w, s + run, i - run);
                                 put(w, replacement, sizeof(replacement));
                                 run = i + n;
                         }
                         i += n;
                         continue;
                 }
-                if (c >= 0x20 && c != '"' && c != '\\') {
-                        i++;
-                        continue;
-                }
-                put(w, s + run, i - run);
+                if (i > run)
+                        put(w, s + run, i - run);
                 run = ++i;
                 esc[0] = '\\';
                 switch (c) {
