@@ -512,6 +512,21 @@ TEST_F(SchedulerTest, HungExecutorIsAbandonedOnceLost)
         EXPECT_TRUE(WaitFor([&] { return a->cancelled_seen.load() == 1; }));
 }
 
+TEST_F(SchedulerTest, SilentHungExecutorIsAbandonedOnceLost)
+{
+        // Nothing ever comes back on the call, not even a first message.
+        auto *a = AddExecutor("exec-a");
+        ASSERT_EQ(RPC_OK, Create("s"));
+        std::thread pause([a] {
+                std::this_thread::sleep_for(std::chrono::milliseconds(200));
+                a->PauseHeartbeats(true);
+        });
+        std::string out, err;
+        EXPECT_EQ(RPC_UNAVAILABLE, Exec("s", {"silent"}, &out, &err, 30000));
+        EXPECT_NE(std::string::npos, err.find("executor exec-a (" + a->address() + ") is lost")) << err;
+        pause.join();
+}
+
 TEST_F(SchedulerTest, RestartRebuildsFromHeartbeats)
 {
         auto *a = AddExecutor("exec-a");
@@ -632,6 +647,71 @@ TEST_F(SchedulerTest, BadExecutorStatusesAreRefused)
         EXPECT_EQ(100u, ((Ak__V1__RegisterExecutorResponse *)resp)->heartbeat_interval_ms);
         protobuf_c_message_free_unpacked(resp, nullptr);
         EXPECT_EQ(RPC_OK, client->Call("Heartbeat", &hb.base));
+}
+
+TEST(SchedulerTls, MutualTlsToClientsAndExecutors)
+{
+        SchedulerProcess sched;
+        std::string dir = sched.Path("");
+        ASSERT_EQ(0, system(("services/scheduler/testdata/make_certs.sh " + dir).c_str()));
+        std::string ca = dir + "ca.pem", cert = dir + "client.pem", key = dir + "client.key";
+        std::string server_cert = dir + "server.pem", server_key = dir + "server.key";
+        std::ofstream(sched.Path("tokens")) << kToken << "\n";
+        struct rpc_tls client_tls = {};
+        client_tls.ca_file = ca.c_str();
+        client_tls.cert_file = cert.c_str();
+        client_tls.key_file = key.c_str();
+        client_tls.server_name = "localhost";
+        ASSERT_TRUE(sched.Start({"--token-file", sched.Path("tokens"), "--heartbeat-interval-ms", "100",
+                                 "--tls-cert", server_cert, "--tls-key", server_key, "--tls-ca", ca,
+                                 "--tls-require-client-cert", "--executor-tls-ca", ca, "--executor-tls-cert",
+                                 cert, "--executor-tls-key", key},
+                                &client_tls));
+
+        // The executor serves mTLS too, and registers with its client certificate.
+        struct rpc_tls exec_serve = {};
+        exec_serve.ca_file = ca.c_str();
+        exec_serve.cert_file = server_cert.c_str();
+        exec_serve.key_file = server_key.c_str();
+        exec_serve.require_client_cert = true;
+        FakeExecutor::Options o;
+        o.id = "exec-tls";
+        o.token = kToken;
+        o.tls = &client_tls;
+        o.serve_tls = &exec_serve;
+        FakeExecutor exec(o);
+        ASSERT_EQ(RPC_OK, exec.Start(sched.address()));
+
+        Client client(sched.address(), kToken, &client_tls);
+        Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+        spec.name = (char *)"secure";
+        Ak__V1__CreateSandboxRequest creq = AK__V1__CREATE_SANDBOX_REQUEST__INIT;
+        creq.spec = &spec;
+        std::string err;
+        ASSERT_EQ(RPC_OK, client.Call("CreateSandbox", &creq.base, nullptr, &err)) << err;
+        Ak__V1__ReadFileRequest rreq = AK__V1__READ_FILE_REQUEST__INIT;
+        rreq.sandbox = (char *)"secure";
+        rreq.path = (char *)"/f";
+        ProtobufCMessage *resp;
+        ASSERT_EQ(RPC_OK, client.Call("ReadFile", &rreq.base, &resp, &err)) << err;
+        auto *rr = (Ak__V1__ReadFileResponse *)resp;
+        EXPECT_EQ("exec-tls:/f", std::string((char *)rr->content.data, rr->content.len));
+        protobuf_c_message_free_unpacked(resp, nullptr);
+
+        // No client certificate: refused before any handler runs.
+        struct rpc_tls no_cert = {};
+        no_cert.ca_file = ca.c_str();
+        no_cert.server_name = "localhost";
+        Client anon(sched.address(), kToken, &no_cert);
+        Ak__V1__ListExecutorsRequest lreq = AK__V1__LIST_EXECUTORS_REQUEST__INIT;
+        EXPECT_NE(RPC_OK, anon.Call("ListExecutors", &lreq.base, nullptr, &err, 3000));
+        // Plaintext: refused too.
+        Client plain(sched.address(), kToken);
+        EXPECT_NE(RPC_OK, plain.Call("ListExecutors", &lreq.base, nullptr, &err, 3000));
+
+        exec.Kill();
+        int st = sched.Stop();
+        EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st << "\n" << sched.Log();
 }
 
 }  // namespace

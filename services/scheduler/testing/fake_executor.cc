@@ -102,9 +102,11 @@ int Remove(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
 
 int SendStdout(struct rpc_call *call, const std::string &text)
 {
-        Ak__V1__OutputChunk c = AK__V1__OUTPUT_CHUNK__INIT;
+        Ak__V1__OutputChunk c;
+        ak__v1__output_chunk__init(&c);
         c.kind_case = AK__V1__OUTPUT_CHUNK__KIND_STDOUT;
-        c.stdout = {text.size(), (uint8_t *)text.data()};
+        c.stdout.len = text.size();
+        c.stdout.data = (uint8_t *)text.data();
         return rpc_call_send(call, &c.base);
 }
 
@@ -113,7 +115,8 @@ int SendResult(struct rpc_call *call, const std::string &sandbox, int exit_code)
         Ak__V1__ExecResult res = AK__V1__EXEC_RESULT__INIT;
         res.exit_code = exit_code;
         res.sandbox = (char *)sandbox.c_str();
-        Ak__V1__OutputChunk c = AK__V1__OUTPUT_CHUNK__INIT;
+        Ak__V1__OutputChunk c;
+        ak__v1__output_chunk__init(&c);
         c.kind_case = AK__V1__OUTPUT_CHUNK__KIND_RESULT;
         c.result = &res;
         return rpc_call_send(call, &c.base);
@@ -212,7 +215,8 @@ int ReadFile(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
                 return rpc_call_fail(call, RPC_NOT_FOUND, "no such file: /missing");
         std::string content = f->id() + ":" + req->path;
         Ak__V1__ReadFileResponse resp = AK__V1__READ_FILE_RESPONSE__INIT;
-        resp.content = {content.size(), (uint8_t *)content.data()};
+        resp.content.len = content.size();
+        resp.content.data = (uint8_t *)content.data();
         rpc_call_reply(call, &resp.base);
         return RPC_OK;
 }
@@ -254,11 +258,13 @@ int OpenShell(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
         if (rpc_call_send(call, &ev.base) < 0)
                 return RPC_CANCELLED;
         ev.kind = AK__V1__SHELL_EVENT__KIND__OUTPUT;
-        ev.output = {out.size(), (uint8_t *)out.data()};
+        ev.output.len = out.size();
+        ev.output.data = (uint8_t *)out.data();
         if (rpc_call_send(call, &ev.base) < 0)
                 return RPC_CANCELLED;
         ev.kind = AK__V1__SHELL_EVENT__KIND__EXITED;
-        ev.output = {0, nullptr};
+        ev.output.len = 0;
+        ev.output.data = nullptr;
         ev.exit_code = 3;
         return rpc_call_send(call, &ev.base) < 0 ? RPC_CANCELLED : RPC_OK;
 }
@@ -299,7 +305,7 @@ int FakeExecutor::Start(const std::string &scheduler)
                                    sizeof(kMethods) / sizeof(kMethods[0]), this, &err) < 0)
                 return RPC_INTERNAL;
         int port = 0;
-        if (rpc_server_listen(srv_, "127.0.0.1:0", nullptr, &port, &err) < 0 ||
+        if (rpc_server_listen(srv_, "127.0.0.1:0", opts_.serve_tls, &port, &err) < 0 ||
             rpc_server_start(srv_, &err) < 0)
                 return RPC_INTERNAL;
         address_ = "127.0.0.1:" + std::to_string(port);

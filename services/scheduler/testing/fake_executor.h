@@ -36,6 +36,7 @@ class FakeExecutor {
                 uint64_t memory_mb = 8192;
                 std::string token;       // sent to the scheduler
                 const struct rpc_tls *tls = nullptr;  // to the scheduler
+                const struct rpc_tls *serve_tls = nullptr;  // its own server
         };
         explicit FakeExecutor(const Options &opts);
         ~FakeExecutor();
