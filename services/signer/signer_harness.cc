@@ -133,7 +133,7 @@ Signer::~Signer()
         RemoveTree(dir_);
 }
 
-bool Signer::Start(const std::vector<std::string> &args)
+bool Signer::Start(const std::vector<std::string> &args, const struct rpc_tls *tls)
 {
         if (dir_.empty())
                 dir_ = TempDir("aksp");
@@ -149,7 +149,7 @@ bool Signer::Start(const std::vector<std::string> &args)
                 if (at != std::string::npos && nl != std::string::npos) {
                         addr_ = out.substr(at + mark.size(), nl - at - mark.size());
                         struct ak_error err;
-                        EXPECT_EQ(0, rpc_channel_new(addr_.c_str(), nullptr, &ch_, &err)) << err.msg;
+                        EXPECT_EQ(0, rpc_channel_new(addr_.c_str(), tls, &ch_, &err)) << err.msg;
                         return ch_ != nullptr;
                 }
                 int st;

@@ -28,7 +28,8 @@ class Signer {
       public:
         ~Signer();
         // false (and a test failure) if it did not come up; then Output() says why.
-        bool Start(const std::vector<std::string> &args);
+        // tls: how Channel() connects (NULL: plaintext).
+        bool Start(const std::vector<std::string> &args, const struct rpc_tls *tls = nullptr);
         // SIGTERM, wait; returns the exit code (-1 if it had to be killed).
         int Stop();
         bool Running() const { return pid_ > 0; }

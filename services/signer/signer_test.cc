@@ -221,11 +221,11 @@ class SignerTest : public ::testing::Test {
                 if (der.size() == CRYPTO_PKCS8_ED25519_V2_LEN)
                         secrets_.push_back(der);
         }
-        bool Start(const std::vector<std::string> &extra = {})
+        bool Start(const std::vector<std::string> &extra = {}, const struct rpc_tls *tls = nullptr)
         {
                 std::vector<std::string> args = {"--key", key_};
                 args.insert(args.end(), extra.begin(), extra.end());
-                bool ok = signer_.Start(args);
+                bool ok = signer_.Start(args, tls);
                 NoteKey();
                 return ok;
         }
@@ -646,6 +646,52 @@ TEST_F(SignerTest, ConcurrentClients)
         EXPECT_EQ((size_t)(kThreads * kCalls), ids.size());
         if (HavePython()) {
                 EXPECT_EQ("", PyVerify(all));
+        }
+}
+
+TEST_F(SignerTest, ServesMutualTls)
+{
+        /* a throwaway PKI: one CA, a server certificate for 127.0.0.1, a client certificate */
+        std::string pki = dir_ + "/pki";
+        const char script[] = R"SH(set -eu
+mkdir -p "$1" && cd "$1"
+q() { "$@" >/dev/null 2>&1; }
+q openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=ak signer test ca" \
+        -keyout ca.key -out ca.pem
+for n in server client; do
+        q openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$n" -keyout $n.key -out $n.csr
+done
+printf 'subjectAltName=IP:127.0.0.1\n' >server.ext
+q openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile server.ext -out server.pem
+q openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out client.pem
+)SH";
+        ASSERT_TRUE(WriteFile(dir_ + "/pki.sh", script, 0600));
+        ASSERT_EQ(0, system(("sh '" + dir_ + "/pki.sh' '" + pki + "'").c_str())) << "openssl missing? tools/deps.sh";
+        std::string ca = pki + "/ca.pem", cert = pki + "/client.pem", key = pki + "/client.key";
+        struct rpc_tls tls = {};
+        tls.ca_file = ca.c_str();
+        tls.cert_file = cert.c_str();
+        tls.key_file = key.c_str();
+        ASSERT_TRUE(Start({"--tls-cert", pki + "/server.pem", "--tls-key", pki + "/server.key", "--tls-ca", ca},
+                          &tls));
+        Owned o;
+        ASSERT_NE(nullptr, Sign(&o));
+
+        /* without a client certificate, or in plaintext: no call gets through */
+        struct rpc_tls anon = {};
+        anon.ca_file = ca.c_str();
+        for (const struct rpc_tls *t : {(const struct rpc_tls *)&anon, (const struct rpc_tls *)nullptr}) {
+                struct rpc_channel *ch = nullptr;
+                struct ak_error err = {};
+                ASSERT_EQ(0, rpc_channel_new(signer_.Address().c_str(), t, &ch, &err)) << err.msg;
+                RunRequest rr;
+                ProtobufCMessage *resp = nullptr;
+                struct rpc_call_options opts = {.timeout_ms = 5000};
+                EXPECT_NE(RPC_OK, rpc_unary(ch, &ak__v1__signer__descriptor, "SignReceipt", &rr.req.base, &opts,
+                                            &resp, &err));
+                if (resp)
+                        protobuf_c_message_free_unpacked(resp, nullptr);
+                rpc_channel_free(ch);
         }
 }
 
