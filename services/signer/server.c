@@ -128,7 +128,7 @@ static int handle_sign_batch(struct rpc_call *call, const ProtobufCMessage *msg,
         struct ak_error err = { 0 };
         struct keystore_key *k;
         struct receipt **in;
-        size_t n = req->n_items;
+        size_t n = req->n_items, size = 0;
         char prefix[32];
         int e = 0;
 
@@ -150,14 +150,27 @@ static int handle_sign_batch(struct rpc_call *call, const ProtobufCMessage *msg,
         }
         k = keystore_active(s->ks); /* one key for the whole batch */
         for (size_t i = 0; i < n && e == 0; i++) {
-                if (rpc_call_cancelled(call))
+                if (rpc_call_cancelled(call)) {
                         e = -ECANCELED;
-                else
-                        e = sign_one(k, in[i], &resp.receipts[i]);
+                        break;
+                }
+                e = sign_one(k, in[i], &resp.receipts[i]);
+                /* Stop as soon as the answer cannot fit, rather than build it
+                 * all: receipts take several times their request's bytes. */
+                if (e == 0) {
+                        size += protobuf_c_message_get_packed_size(&resp.receipts[i]->base) + 6;
+                        if (size > s->max_message_bytes)
+                                e = -EMSGSIZE;
+                }
         }
         keystore_key_unref(k);
         if (e == -ECANCELED)
                 e = rpc_call_fail(call, RPC_CANCELLED, "cancelled while signing");
+        else if (e == -EMSGSIZE)
+                e = rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED,
+                                  "the signed receipts would take more than the %zu-byte message limit; send fewer "
+                                  "per call",
+                                  s->max_message_bytes);
         else if (e < 0)
                 e = fail_internal(s, call, "sign receipt", e);
         else {

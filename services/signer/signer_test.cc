@@ -399,6 +399,21 @@ TEST_F(SignerTest, SignsBatchesAllOrNothing)
         Owned full;
         ASSERT_EQ(RPC_OK, Call(signer_.Channel(), "SignReceiptBatch", &batch.base, &full.m, &msg)) << msg;
         EXPECT_EQ(1024u, ((Ak__V1__SignReceiptBatchResponse *)full.m)->n_receipts);
+        /* answers that cannot fit in a message are refused early, not built */
+        std::string control(RECEIPT_PROTO_MAX_STRING, '\x01');
+        std::vector<char *> heavy(7, (char *)control.c_str());
+        for (auto &it : items) {
+                it.run.command = heavy.data();
+                it.run.n_command = heavy.size();
+        }
+        batch.items = ptrs.data();
+        batch.n_items = 12; /* 10.5 MiB in; each receipt's JSON alone is about 5 MiB */
+        EXPECT_EQ(RPC_RESOURCE_EXHAUSTED, Call(signer_.Channel(), "SignReceiptBatch", &batch.base, &bad.m, &msg));
+        EXPECT_NE(std::string::npos, msg.find("more than the 16777216-byte message limit; send fewer per call"))
+                << msg;
+        batch.n_items = 1;
+        Owned one;
+        ASSERT_EQ(RPC_OK, Call(signer_.Channel(), "SignReceiptBatch", &batch.base, &one.m, &msg)) << msg;
         batch.n_items = 0;
         Owned empty;
         ASSERT_EQ(RPC_OK, Call(signer_.Channel(), "SignReceiptBatch", &batch.base, &empty.m, &msg)) << msg;
