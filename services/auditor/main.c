@@ -16,6 +16,7 @@
 #include "services/auditor/server.h"
 
 #define SHUTDOWN_GRACE_MS 5000
+#define STATUS_LOG_SECS 5
 
 static const char usage[] =
         "Usage: ak-auditor --listen ADDR --config FILE --spool DIR\n"
@@ -47,6 +48,7 @@ int main(int argc, char **argv)
         struct ak_error err;
         sigset_t sigs;
         int c, sig, port = 0;
+        size_t n_dests = 0;
 
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
                 switch (c) {
@@ -101,11 +103,38 @@ int main(int argc, char **argv)
                         listen, port, spool_dir, st.spool.oldest_position,
                         st.spool.next_position - 1, st.spool.bytes, st.spool.truncated_bytes,
                         st.spool.corrupt_bytes, st.n_dests);
+                n_dests = st.n_dests;
                 auditor_status_free(&st);
         }
 
-        while (sigwait(&sigs, &sig) != 0 || (sig != SIGINT && sig != SIGTERM))
-                ;
+        /* Until a signal: every few seconds, say when a destination starts
+         * or stops failing (the library keeps it in GetStatus, main logs). */
+        char **last = calloc(n_dests + 1, sizeof(*last));
+        for (;;) {
+                struct timespec every = { STATUS_LOG_SECS, 0 };
+                sig = sigtimedwait(&sigs, NULL, &every);
+                if (sig == SIGINT || sig == SIGTERM)
+                        break;
+                if (!last || auditor_status(a, &st) < 0)
+                        continue;
+                for (size_t i = 0; i < st.n_dests && i < n_dests; i++) {
+                        const char *now = st.dests[i].last_error;
+                        const char *before = last[i] ? last[i] : "";
+                        if (strcmp(now, before) == 0)
+                                continue;
+                        if (*now)
+                                fprintf(stderr, "ak-auditor: %s: %s (%" PRIu64 " events waiting)\n", st.dests[i].name,
+                                        now, st.spool.next_position - 1 - st.dests[i].delivered_position);
+                        else
+                                fprintf(stderr, "ak-auditor: %s: delivering again\n", st.dests[i].name);
+                        free(last[i]);
+                        last[i] = strdup(now);
+                }
+                auditor_status_free(&st);
+        }
+        for (size_t i = 0; last && i < n_dests; i++)
+                free(last[i]);
+        free(last);
         fprintf(stderr, "ak-auditor: %s: shutting down\n", strsignal(sig));
         rpc_server_shutdown(srv, SHUTDOWN_GRACE_MS);
         auditor_free(a);

@@ -1,17 +1,15 @@
-/* The spool: opening and recovery, group-committed appends, release of
- * delivered segments. See spool.h for the format and the guarantees. */
+/* The spool: opening and recovery, waiting, release of delivered segments
+ * (appending is in spool_append.c). See spool.h for the format and guarantees. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,28 +18,13 @@
 #include "services/auditor/spool.h"
 #include "services/auditor/spool_internal.h"
 
-struct pending {
-        const struct iovec *recs;
-        size_t n;
-        uint8_t (*hdrs)[SPOOL_RECORD_HEADER];
-        uint32_t *crcs;
-        uint64_t bytes;
-        uint64_t first;
-        int result;
-        char msg[256];
-        bool done;
-        struct pending *next;
-};
-
-static void *prepare(void *arg);
-
-static void put_le32(uint8_t *p, uint32_t v)
+void spool_put_le32(uint8_t *p, uint32_t v)
 {
         for (int i = 0; i < 4; i++)
                 p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static void put_le64(uint8_t *p, uint64_t v)
+void spool_put_le64(uint8_t *p, uint64_t v)
 {
         for (int i = 0; i < 8; i++)
                 p[i] = (uint8_t)(v >> (8 * i));
@@ -65,8 +48,8 @@ uint32_t spool_record_crc(uint32_t payload_crc, uint64_t position, uint32_t len)
 {
         uint8_t tail[12];
 
-        put_le64(tail, position);
-        put_le32(tail + 8, len);
+        spool_put_le64(tail, position);
+        spool_put_le32(tail + 8, len);
         return crc32c_extend(payload_crc, tail, sizeof(tail));
 }
 
@@ -99,7 +82,7 @@ static int pread_full(int fd, void *buf, size_t n, uint64_t off, size_t *ret_got
 }
 
 /* Writes every byte of iov[0..cnt) at off (handles short writes, IOV_MAX). */
-static int pwritev_full(int fd, struct iovec *iov, size_t cnt, uint64_t off)
+int spool_pwritev_full(int fd, struct iovec *iov, size_t cnt, uint64_t off)
 {
         while (cnt > 0) {
                 int c = cnt > IOV_MAX ? IOV_MAX : (int)cnt;
@@ -144,14 +127,14 @@ static int mkdir_p(const char *path)
 }
 
 /* Writes zeros over [from, to). 0 or -errno. */
-static int zero_range(int fd, uint64_t from, uint64_t to)
+int spool_zero_range(int fd, uint64_t from, uint64_t to)
 {
         static const uint8_t zeros[64 * 1024];
 
         while (from < to) {
                 size_t n = to - from < sizeof(zeros) ? (size_t)(to - from) : sizeof(zeros);
                 struct iovec iov = { (void *)zeros, n };
-                int r = pwritev_full(fd, &iov, 1, from);
+                int r = spool_pwritev_full(fd, &iov, 1, from);
                 if (r < 0)
                         return r;
                 from += n;
@@ -161,7 +144,7 @@ static int zero_range(int fd, uint64_t from, uint64_t to)
 
 /* ---- recovery ----------------------------------------------------------- */
 
-static int add_segment(struct spool *s, const struct segment *seg)
+int spool_add_segment(struct spool *s, const struct segment *seg)
 {
         if (s->n_segs == s->cap_segs) {
                 size_t cap = s->cap_segs ? s->cap_segs * 2 : 16;
@@ -246,18 +229,18 @@ static int scan_segment(struct spool *s, struct segment *seg, struct ak_error *e
         return 0;
 }
 
-static int write_segment_header(int fd, uint64_t first)
+int spool_write_segment_header(int fd, uint64_t first)
 {
         uint8_t hdr[SPOOL_SEGMENT_HEADER];
         struct iovec iov = { hdr, sizeof(hdr) };
 
         memcpy(hdr, SPOOL_MAGIC, 8);
-        put_le64(hdr + 8, first);
-        return pwritev_full(fd, &iov, 1, 0);
+        spool_put_le64(hdr + 8, first);
+        return spool_pwritev_full(fd, &iov, 1, 0);
 }
 
 /* Creates the segment whose first record will be `first`, durably. */
-static int create_segment(struct spool *s, uint64_t first, int *ret_fd, struct ak_error *err)
+int spool_create_segment(struct spool *s, uint64_t first, int *ret_fd, struct ak_error *err)
 {
         char name[SPOOL_NAME_LEN + 1];
         _cleanup_close_ int fd = -1;
@@ -267,7 +250,7 @@ static int create_segment(struct spool *s, uint64_t first, int *ret_fd, struct a
         fd = openat(s->dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0)
                 return ak_error_errno(err, -errno, "spool %s: create %s", s->dir, name);
-        r = write_segment_header(fd, first);
+        r = spool_write_segment_header(fd, first);
         if (r == 0 && fdatasync(fd) < 0)
                 r = -errno;
         if (r == 0 && fsync(s->dir_fd) < 0)
@@ -309,7 +292,7 @@ static int list_segments(struct spool *s, struct ak_error *err)
                 seg.first = strtoull(de->d_name, &end, 10);
                 if (seg.first == 0)
                         continue;
-                r = add_segment(s, &seg);
+                r = spool_add_segment(s, &seg);
                 if (r < 0)
                         break;
         }
@@ -337,15 +320,15 @@ static int recover(struct spool *s, struct ak_error *err)
         if (s->n_segs == 0) {
                 struct segment seg = { .first = 1, .end = 1, .valid_end = SPOOL_SEGMENT_HEADER,
                                        .size = SPOOL_SEGMENT_HEADER };
-                r = create_segment(s, 1, &s->active_fd, err);
+                r = spool_create_segment(s, 1, &s->active_fd, err);
                 if (r < 0)
                         return r;
-                if (s->preallocate && zero_range(s->active_fd, SPOOL_SEGMENT_HEADER, s->segment_bytes) == 0 &&
+                if (s->preallocate && spool_zero_range(s->active_fd, SPOOL_SEGMENT_HEADER, s->segment_bytes) == 0 &&
                     fdatasync(s->active_fd) == 0)
                         seg.size = s->segment_bytes > SPOOL_SEGMENT_HEADER ? s->segment_bytes : SPOOL_SEGMENT_HEADER;
                 s->bytes = seg.size;
                 s->next_pos = 1;
-                return add_segment(s, &seg);
+                return spool_add_segment(s, &seg);
         }
         for (size_t i = 0; i + 1 < s->n_segs; i++)
                 s->corrupt_bytes += s->segs[i].dirty_end - s->segs[i].valid_end;
@@ -357,7 +340,7 @@ static int recover(struct spool *s, struct ak_error *err)
                 return ak_error_errno(err, -errno, "spool %s: open %s", s->dir, name);
         if (last->valid_end < SPOOL_SEGMENT_HEADER) {
                 /* Torn while being created: write its header again. */
-                if (ftruncate(s->active_fd, 0) < 0 || write_segment_header(s->active_fd, last->first) < 0)
+                if (ftruncate(s->active_fd, 0) < 0 || spool_write_segment_header(s->active_fd, last->first) < 0)
                         return ak_error_errno(err, -errno, "spool %s: repair %s", s->dir, name);
                 s->bytes = s->bytes - last->size + SPOOL_SEGMENT_HEADER;
                 last->valid_end = last->dirty_end = last->size = SPOOL_SEGMENT_HEADER;
@@ -365,7 +348,7 @@ static int recover(struct spool *s, struct ak_error *err)
         if (last->dirty_end > last->valid_end) {
                 /* The torn tail, written but never acknowledged: zero it, so
                  * that what follows the next records reads as "no record". */
-                r = zero_range(s->active_fd, last->valid_end, last->dirty_end);
+                r = spool_zero_range(s->active_fd, last->valid_end, last->dirty_end);
                 if (r < 0)
                         return ak_error_errno(err, r, "spool %s: clear the torn tail of %s", s->dir, name);
                 s->truncated_bytes += last->dirty_end - last->valid_end;
@@ -424,7 +407,7 @@ int spool_open(const char *dir, const struct spool_options *opts, struct spool *
                 goto fail;
         unlinkat(s->dir_fd, SPOOL_SPARE, 0); /* maybe half made: made again */
         if (s->preallocate) {
-                r = pthread_create(&s->prep_thread, NULL, prepare, s);
+                r = pthread_create(&s->prep_thread, NULL, spool_prepare, s);
                 if (r != 0) {
                         r = ak_error_errno(err, -r, "spool %s: start the preallocation thread", dir);
                         goto fail;
@@ -461,389 +444,6 @@ void spool_free(struct spool *s)
         free(s->segs);
         free(s->dir);
         free(s);
-}
-
-/* ---- appending ---------------------------------------------------------- */
-
-static void fail_pending(struct pending *p, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void fail_pending(struct pending *p, int code, const char *fmt, ...)
-{
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(p->msg, sizeof(p->msg), fmt, ap);
-        va_end(ap);
-        p->result = code;
-}
-
-/* A run of pendings bound for the active segment. */
-struct chunk {
-        struct pending **ps;
-        size_t n;
-        uint64_t bytes;
-        uint64_t first_pos;
-        uint64_t next_pos;
-};
-
-/* Writes and syncs one chunk at the end of the active segment. Leader only,
- * without the lock. */
-static void commit_chunk(struct spool *s, struct chunk *c)
-{
-        struct segment *last;
-        uint64_t off;
-        size_t n_iov = 0;
-        struct iovec *iov;
-        int r;
-
-        if (c->n == 0)
-                return;
-        pthread_mutex_lock(&s->mu);
-        off = s->segs[s->n_segs - 1].valid_end;
-        pthread_mutex_unlock(&s->mu);
-        for (size_t i = 0; i < c->n; i++)
-                n_iov += 2 * c->ps[i]->n;
-        iov = malloc(n_iov * sizeof(*iov));
-        if (!iov) {
-                r = -ENOMEM;
-                goto failed;
-        }
-        n_iov = 0;
-        for (size_t i = 0; i < c->n; i++)
-                for (size_t k = 0; k < c->ps[i]->n; k++) {
-                        iov[n_iov++] = (struct iovec){ c->ps[i]->hdrs[k], SPOOL_RECORD_HEADER };
-                        iov[n_iov++] = c->ps[i]->recs[k];
-                }
-        r = pwritev_full(s->active_fd, iov, n_iov, off);
-        free(iov);
-        if (r == 0 && fdatasync(s->active_fd) < 0)
-                r = -errno;
-        if (r < 0) {
-                /* Cut the partial write off (and the preallocation after it),
-                 * so later records follow valid ones. */
-                int t = ftruncate(s->active_fd, (off_t)off) < 0 || fdatasync(s->active_fd) < 0 ? -EIO : 0;
-                pthread_mutex_lock(&s->mu);
-                last = &s->segs[s->n_segs - 1];
-                if (last->size > off) {
-                        s->bytes -= last->size - off;
-                        last->size = off;
-                }
-                if (t < 0)
-                        s->broken = t;
-                pthread_mutex_unlock(&s->mu);
-                goto failed;
-        }
-        pthread_mutex_lock(&s->mu);
-        last = &s->segs[s->n_segs - 1];
-        last->valid_end += c->bytes;
-        if (last->valid_end > last->size) {
-                s->bytes += last->valid_end - last->size;
-                last->size = last->valid_end;
-        }
-        last->end = c->next_pos;
-        s->next_pos = c->next_pos;
-        s->commits++;
-        s->committed_records += c->next_pos - c->first_pos;
-        pthread_mutex_unlock(&s->mu);
-        for (size_t i = 0; i < c->n; i++)
-                c->ps[i]->result = 0;
-        c->n = 0;
-        c->bytes = 0;
-        c->first_pos = c->next_pos;
-        return;
-failed:
-        for (size_t i = 0; i < c->n; i++) {
-                if (r == -ENOSPC || r == -EDQUOT)
-                        fail_pending(c->ps[i], r, "spool %s: disk full (%s): free space on its filesystem",
-                                     s->dir, strerror(-r));
-                else
-                        fail_pending(c->ps[i], r, "spool %s: write: %s", s->dir, strerror(-r));
-        }
-        c->n = 0;
-        c->bytes = 0;
-        c->next_pos = c->first_pos;
-}
-
-/* Makes the preallocated spare the segment starting at `first`. */
-static int take_spare(struct spool *s, uint64_t first, int *ret_fd)
-{
-        char name[SPOOL_NAME_LEN + 1];
-        int fd, r = 0;
-
-        spool_segment_name(first, name);
-        fd = openat(s->dir_fd, SPOOL_SPARE, O_WRONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        r = write_segment_header(fd, first);
-        if (r == 0 && fdatasync(fd) < 0)
-                r = -errno;
-        if (r == 0 && renameat(s->dir_fd, SPOOL_SPARE, s->dir_fd, name) < 0)
-                r = -errno;
-        if (r == 0 && fsync(s->dir_fd) < 0)
-                r = -errno;
-        if (r < 0) {
-                close(fd);
-                unlinkat(s->dir_fd, SPOOL_SPARE, 0);
-                return r;
-        }
-        *ret_fd = fd;
-        return 0;
-}
-
-static int rotate(struct spool *s, uint64_t first, bool spare_ok, struct ak_error *err)
-{
-        struct segment seg = { .first = first, .end = first, .valid_end = SPOOL_SEGMENT_HEADER,
-                               .size = SPOOL_SEGMENT_HEADER, .dirty_end = SPOOL_SEGMENT_HEADER };
-        bool spare;
-        int fd = -1, r;
-
-        pthread_mutex_lock(&s->mu);
-        spare = spare_ok && s->spare_ready;
-        if (spare)
-                s->spare_ready = false;
-        pthread_mutex_unlock(&s->mu);
-        if (spare) {
-                r = take_spare(s, first, &fd);
-                /* Renamed (or gone): the preparer may make the next one. */
-                pthread_mutex_lock(&s->mu);
-                pthread_cond_signal(&s->prep_cond);
-                pthread_mutex_unlock(&s->mu);
-                if (r == 0)
-                        seg.size = s->segment_bytes;
-                else
-                        spare = false;
-        }
-        if (!spare && (r = create_segment(s, first, &fd, err)) < 0)
-                return r;
-        pthread_mutex_lock(&s->mu);
-        r = add_segment(s, &seg);
-        if (r == 0) {
-                s->bytes += seg.size;
-                close(s->active_fd);
-                s->active_fd = fd;
-        }
-        pthread_mutex_unlock(&s->mu);
-        if (r < 0) {
-                char name[SPOOL_NAME_LEN + 1];
-                spool_segment_name(first, name);
-                close(fd);
-                unlinkat(s->dir_fd, name, 0);
-                return ak_error_errno(err, r, "spool %s", s->dir);
-        }
-        return 0;
-}
-
-/* ---- preallocation ------------------------------------------------------ */
-
-static int make_spare(struct spool *s)
-{
-        struct statvfs vfs;
-        int fd, r;
-
-        /* Never take the last free space from the records themselves. */
-        if (fstatvfs(s->dir_fd, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < 4 * s->segment_bytes)
-                return -ENOSPC;
-        fd = openat(s->dir_fd, SPOOL_SPARE, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0)
-                return -errno;
-        r = zero_range(fd, 0, s->segment_bytes);
-        if (r == 0 && fdatasync(fd) < 0)
-                r = -errno;
-        close(fd);
-        if (r < 0)
-                unlinkat(s->dir_fd, SPOOL_SPARE, 0);
-        return r;
-}
-
-static void *prepare(void *arg)
-{
-        struct spool *s = arg;
-
-        pthread_mutex_lock(&s->mu);
-        while (!s->prep_stop) {
-                if (s->spare_ready) {
-                        pthread_cond_wait(&s->prep_cond, &s->mu);
-                        continue;
-                }
-                pthread_mutex_unlock(&s->mu);
-                int r = make_spare(s);
-                pthread_mutex_lock(&s->mu);
-                if (r == 0) {
-                        s->spare_ready = true;
-                } else if (!s->prep_stop) {
-                        /* Disk full, most likely: segments are made unprepared
-                         * meanwhile; try again in a while. */
-                        struct timespec until;
-                        clock_gettime(CLOCK_MONOTONIC, &until);
-                        until.tv_sec += 1;
-                        pthread_cond_timedwait(&s->prep_cond, &s->mu, &until);
-                }
-        }
-        pthread_mutex_unlock(&s->mu);
-        return NULL;
-}
-
-static void snapshot(struct spool *s, uint64_t *ret_bytes, uint64_t *ret_seg_used, uint64_t *ret_seg_size,
-                     int *ret_broken)
-{
-        pthread_mutex_lock(&s->mu);
-        *ret_bytes = s->bytes;
-        *ret_seg_used = s->segs[s->n_segs - 1].valid_end;
-        *ret_seg_size = s->segs[s->n_segs - 1].size;
-        *ret_broken = s->broken;
-        pthread_mutex_unlock(&s->mu);
-}
-
-/* Bytes the spool grows by when `add` more bytes follow `used` bytes in a
- * segment file of `size` bytes (preallocated bytes are counted already). */
-static uint64_t growth(uint64_t used, uint64_t size, uint64_t add)
-{
-        uint64_t end = used + add;
-
-        return end > size ? end - (size > used ? size : used) : 0;
-}
-
-static void fail_full(struct spool *s, struct pending *p, uint64_t bytes)
-{
-        fail_pending(p, -ENOSPC, "spool %s: full (%" PRIu64 " of %" PRIu64 " bytes): destinations are behind",
-                     s->dir, bytes, s->max_bytes);
-}
-
-/* The leader's work: everything in `list`, in order. */
-static void lead(struct spool *s, struct pending *list, size_t count)
-{
-        struct chunk c = { 0 };
-        uint64_t bytes, seg_used, seg_size;
-        int broken;
-
-        c.ps = malloc(count * sizeof(*c.ps));
-        if (!c.ps) {
-                for (struct pending *p = list; p; p = p->next)
-                        fail_pending(p, -ENOMEM, "spool %s: out of memory", s->dir);
-                return;
-        }
-        snapshot(s, &bytes, &seg_used, &seg_size, &broken);
-        pthread_mutex_lock(&s->mu);
-        c.first_pos = c.next_pos = s->next_pos;
-        pthread_mutex_unlock(&s->mu);
-
-        for (struct pending *p = list; p; p = p->next) {
-                if (broken) {
-                        fail_pending(p, broken, "spool %s: unwritable since a failed fsync; restart the auditor",
-                                     s->dir);
-                        continue;
-                }
-                if (seg_used + c.bytes > SPOOL_SEGMENT_HEADER && seg_used + c.bytes + p->bytes > s->segment_bytes) {
-                        struct ak_error e;
-                        uint64_t committed = c.bytes;
-                        if (bytes + growth(seg_used, seg_size, committed) + SPOOL_SEGMENT_HEADER + p->bytes >
-                            s->max_bytes) {
-                                fail_full(s, p, bytes + growth(seg_used, seg_size, committed));
-                                continue;
-                        }
-                        commit_chunk(s, &c);
-                        snapshot(s, &bytes, &seg_used, &seg_size, &broken);
-                        /* A preallocated segment only if it fits under the limit. */
-                        bool spare_ok = bytes + s->segment_bytes + growth(SPOOL_SEGMENT_HEADER, s->segment_bytes,
-                                                                           p->bytes) <= s->max_bytes;
-                        int r = rotate(s, c.next_pos, spare_ok, &e);
-                        snapshot(s, &bytes, &seg_used, &seg_size, &broken);
-                        if (r < 0 && (e.code == -ENOSPC || e.code == -EDQUOT)) {
-                                fail_pending(p, e.code, "spool %s: disk full (%s): free space on its filesystem",
-                                             s->dir, strerror(-e.code));
-                                continue;
-                        }
-                        if (r < 0) {
-                                fail_pending(p, e.code, "%s", e.msg);
-                                continue;
-                        }
-                        if (broken) {
-                                fail_pending(p, broken, "spool %s: unwritable since a failed fsync", s->dir);
-                                continue;
-                        }
-                }
-                if (bytes + growth(seg_used, seg_size, c.bytes + p->bytes) > s->max_bytes) {
-                        fail_full(s, p, bytes + growth(seg_used, seg_size, c.bytes));
-                        continue;
-                }
-                p->first = c.next_pos;
-                for (size_t k = 0; k < p->n; k++) {
-                        uint8_t *h = p->hdrs[k];
-                        uint32_t len = (uint32_t)p->recs[k].iov_len;
-                        put_le32(h, len);
-                        put_le32(h + 4, spool_record_crc(p->crcs[k], c.next_pos, len));
-                        put_le64(h + 8, c.next_pos);
-                        c.next_pos++;
-                }
-                c.ps[c.n++] = p;
-                c.bytes += p->bytes;
-        }
-        commit_chunk(s, &c);
-        free(c.ps);
-}
-
-int spool_append(struct spool *s, const struct iovec *records, size_t n, uint64_t *ret_first, struct ak_error *err)
-{
-        struct pending p = { .recs = records, .n = n };
-        size_t count;
-        int r;
-
-        if (n == 0 || n > SPOOL_MAX_BATCH)
-                return ak_error_set(err, -EINVAL, "spool: %zu records in one append (1 to %d)", n, SPOOL_MAX_BATCH);
-        p.hdrs = malloc(n * sizeof(*p.hdrs));
-        p.crcs = malloc(n * sizeof(*p.crcs));
-        if (!p.hdrs || !p.crcs) {
-                r = ak_error_errno(err, -ENOMEM, "spool");
-                goto out;
-        }
-        for (size_t i = 0; i < n; i++) {
-                if (records[i].iov_len == 0 || records[i].iov_len > SPOOL_MAX_RECORD) {
-                        r = ak_error_set(err, -EINVAL, "spool: record %zu has %zu bytes (1 to %u)", i,
-                                         records[i].iov_len, SPOOL_MAX_RECORD);
-                        goto out;
-                }
-                p.crcs[i] = crc32c(records[i].iov_base, records[i].iov_len);
-                p.bytes += SPOOL_RECORD_HEADER + records[i].iov_len;
-        }
-
-        pthread_mutex_lock(&s->mu);
-        if (s->queue_tail)
-                s->queue_tail->next = &p;
-        else
-                s->queue_head = &p;
-        s->queue_tail = &p;
-        while (!p.done) {
-                if (s->flushing) {
-                        pthread_cond_wait(&s->cond, &s->mu);
-                        continue;
-                }
-                /* Lead: take the whole queue, write it with one sync. */
-                struct pending *list = s->queue_head;
-                s->queue_head = s->queue_tail = NULL;
-                s->flushing = true;
-                count = 0;
-                for (struct pending *q = list; q; q = q->next)
-                        count++;
-                pthread_mutex_unlock(&s->mu);
-                lead(s, list, count);
-                pthread_mutex_lock(&s->mu);
-                for (struct pending *q = list, *next; q; q = next) {
-                        next = q->next;
-                        q->done = true;
-                }
-                s->flushing = false;
-                pthread_cond_broadcast(&s->cond);
-        }
-        pthread_mutex_unlock(&s->mu);
-        r = p.result;
-        if (r < 0)
-                ak_error_set(err, r, "%s", p.msg);
-        else
-                *ret_first = p.first;
-out:
-        free(p.hdrs);
-        free(p.crcs);
-        return r;
 }
 
 bool spool_wait(struct spool *s, uint64_t position, int timeout_ms)

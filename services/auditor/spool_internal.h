@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lib/base/error.h"
 #include "services/auditor/spool.h"
 
 #define SPOOL_MAGIC "AKSPOOL1"
@@ -64,5 +65,23 @@ uint32_t spool_record_crc(uint32_t payload_crc, uint64_t position, uint32_t len)
 
 /* Decodes a record header at p; false if len is out of range. */
 bool spool_header_decode(const uint8_t *p, uint32_t *ret_len, uint32_t *ret_crc, uint64_t *ret_pos);
+
+void spool_put_le32(uint8_t *p, uint32_t v);
+void spool_put_le64(uint8_t *p, uint64_t v);
+
+/* Writes all of iov at off (short writes, EINTR, IOV_MAX). 0 or -errno. */
+int spool_pwritev_full(int fd, struct iovec *iov, size_t cnt, uint64_t off);
+/* Zeros over [from, to). 0 or -errno. */
+int spool_zero_range(int fd, uint64_t from, uint64_t to);
+
+/* Appends a segment record to s->segs (under s->mu when the spool is open). */
+int spool_add_segment(struct spool *s, const struct segment *seg);
+int spool_write_segment_header(int fd, uint64_t first);
+/* Creates the segment whose first record will be `first`, durably (file and
+ * directory entry synced); *ret_fd is open for writing. */
+int spool_create_segment(struct spool *s, uint64_t first, int *ret_fd, struct ak_error *err);
+
+/* The preallocation thread (spool_append.c). */
+void *spool_prepare(void *arg);
 
 #endif
