@@ -42,7 +42,7 @@ static double now(void)
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void die(const char *what)
+__attribute__((noreturn)) static void die(const char *what)
 {
         fprintf(stderr, "signer_grpc: %s\n", what);
         exit(1);
@@ -90,7 +90,7 @@ static double raw_signs_per_second(void)
         /* What the signer does per receipt, without gRPC: stamp, payload,
          * hash, sign, pretty JSON. */
         for (n = 0, t0 = now(); (t = now()) - t0 < seconds; n++) {
-                char *json;
+                char *json = NULL;
                 if (receipt_finalize(r, key) < 0 || receipt_to_json(r, true, &json, &len) < 0)
                         die("finalize");
                 free(json);
