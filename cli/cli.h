@@ -24,4 +24,12 @@ extern const char cli_audit_help[];
 int cli_receipt_run(int argc, char **argv);
 extern const char cli_receipt_help[];
 
+/* `ak vm` (cmd_vm.c). */
+int cli_vm_run(int argc, char **argv);
+extern const char cli_vm_help[];
+
+/* `ak image` (cmd_image.c). */
+int cli_image_run(int argc, char **argv);
+extern const char cli_image_help[];
+
 #endif

@@ -21,6 +21,8 @@ static const struct cli_command commands[] = {
           "  ak version --json | jq -r .version\n" },
         { "audit", "emit audit events and follow the audit log", cli_audit_run, cli_audit_help },
         { "receipt", "verify, show and replay execution receipts", cli_receipt_run, cli_receipt_help },
+        { "vm", "boot, list and stop microVMs", cli_vm_run, cli_vm_help },
+        { "image", "build, list and remove guest images", cli_image_run, cli_image_help },
         { "help", "show help for a command", cmd_help,
           "Usage: ak help [COMMAND]\n"
           "\n"

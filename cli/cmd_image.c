@@ -1,0 +1,249 @@
+/* `ak image build|list|rm`: guest images in $AK_HOME/images (see
+ * services/executor/image.h): the `base` initramfs and root filesystems
+ * built from Debian packages. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "cli/progress.h"
+#include "lib/json/writer.h"
+#include "services/executor/image.h"
+#include "services/executor/vm_registry.h"
+
+const char cli_image_help[] =
+        "Usage: ak image build NAME [--packages P1,P2,...]\n"
+        "       ak image list [--json]\n"
+        "       ak image rm NAME\n"
+        "\n"
+        "build makes a root filesystem image from Debian bookworm: debootstrap\n"
+        "--variant=minbase plus the packages, the guest agent added, packed into ext4\n"
+        "(needs root and debootstrap; about a minute). `ak image build base` builds\n"
+        "the built-in initramfs image (busybox + guest agent), which `ak vm boot`\n"
+        "also builds on first use. Images are cached by a hash of their inputs: the\n"
+        "same name, packages and guest agent again is a cache hit. The kernel\n"
+        "(Debian's linux-image-cloud-amd64) is downloaded with apt-get on first use.\n"
+        "\n"
+        "list shows every image; rm removes one (not while a VM runs from it).\n"
+        "\n"
+        "Examples:\n"
+        "  ak image build python --packages python3\n"
+        "  ak image build tools --packages git,curl,ca-certificates\n"
+        "  ak image list\n"
+        "  ak vm boot py --image python\n"
+        "  ak image rm python\n";
+
+static const struct cli_command cli_cmd_image = {
+        "image", "build, list and remove guest images", cli_image_run, cli_image_help,
+};
+
+static int open_store(struct image_store **ret, struct ak_error *err)
+{
+        char home[PATH_MAX], dir[PATH_MAX];
+        int r = vm_registry_ak_home(home, err);
+        if (r < 0)
+                return r;
+        if ((size_t)snprintf(dir, sizeof(dir), "%s/images", home) >= sizeof(dir))
+                return ak_error_set(err, -ENAMETOOLONG, "AK_HOME too long");
+        return image_store_open(dir, ret, err);
+}
+
+static void human(uint64_t bytes, char *buf, size_t size)
+{
+        if (bytes >= (1ull << 30))
+                snprintf(buf, size, "%.1fG", bytes / (double)(1ull << 30));
+        else if (bytes >= (1ull << 20))
+                snprintf(buf, size, "%.1fM", bytes / (double)(1ull << 20));
+        else
+                snprintf(buf, size, "%lluK", (unsigned long long)(bytes >> 10));
+}
+
+static int cmd_build(int argc, char **argv)
+{
+        static const struct option longopts[] = { { "packages", required_argument, NULL, 'p' }, {} };
+        const char *packages = NULL;
+        int c;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+                if (c != 'p')
+                        return cli_usage_error(&cli_cmd_image, "unknown option");
+                packages = optarg;
+        }
+        if (optind + 1 != argc)
+                return cli_usage_error(&cli_cmd_image, "build takes exactly one NAME");
+        const char *name = argv[optind];
+        if (image_name_check(name) < 0)
+                return cli_usage_error(&cli_cmd_image, "invalid image name '%s': use a-z, 0-9, '.', '_', '-' (at most %d)",
+                                       name, IMAGE_NAME_MAX);
+        const char *list[IMAGE_MAX_PACKAGES + 1];
+        size_t n = 0;
+        char *copy = packages ? strdup(packages) : NULL;
+        if (copy) {
+                for (char *save = NULL, *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+                        if (n == IMAGE_MAX_PACKAGES) {
+                                free(copy);
+                                return cli_usage_error(&cli_cmd_image, "at most %d packages", IMAGE_MAX_PACKAGES);
+                        }
+                        list[n++] = p;
+                }
+        }
+        if (strcmp(name, IMAGE_BASE) == 0 && n) {
+                free(copy);
+                return cli_usage_error(&cli_cmd_image, "the base image takes no packages; choose another name");
+        }
+        struct ak_error err = { 0 };
+        struct image_store *s = NULL;
+        struct image_info info;
+        struct cli_progress pr;
+        cli_progress_init(&pr);
+        struct image_progress ip = { cli_progress_report, &pr };
+        int r = open_store(&s, &err);
+        if (r == 0)
+                r = strcmp(name, IMAGE_BASE) == 0 ? image_build_base(s, &ip, &info, &err)
+                                                  : image_build_rootfs(s, name, list, n, &ip, &info, &err);
+        cli_progress_done(&pr);
+        image_store_free(s);
+        free(copy);
+        if (r < 0) {
+                fprintf(stderr, "ak image build: %s\n", err.msg);
+                return 1;
+        }
+        char size[16];
+        human(info.size_bytes, size, sizeof(size));
+        printf("%s %s %.12s %s%s%s\n", info.name, info.kind, info.hash, size, info.packages[0] ? " " : "",
+               info.packages);
+        return 0;
+}
+
+static int cmd_list(int argc, char **argv)
+{
+        bool json = false;
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--json") == 0)
+                        json = true;
+                else
+                        return cli_usage_error(&cli_cmd_image, "list: unknown option %s", argv[i]);
+        }
+        struct ak_error err = { 0 };
+        struct image_store *s = NULL;
+        struct image_info *v = NULL;
+        size_t n = 0;
+        int r = open_store(&s, &err);
+        if (r == 0)
+                r = image_list(s, &v, &n, &err);
+        image_store_free(s);
+        if (r < 0) {
+                fprintf(stderr, "ak image list: %s\n", err.msg);
+                return 1;
+        }
+        if (json) {
+                struct json_writer *w = NULL;
+                char *out = NULL;
+                size_t len;
+                json_writer_new(0, 0, &w);
+                json_writer_begin_array(w);
+                for (size_t i = 0; i < n; i++) {
+                        json_writer_begin_object(w);
+                        json_writer_key(w, "name", 4);
+                        json_writer_string(w, v[i].name, strlen(v[i].name));
+                        json_writer_key(w, "kind", 4);
+                        json_writer_string(w, v[i].kind, strlen(v[i].kind));
+                        json_writer_key(w, "hash", 4);
+                        json_writer_string(w, v[i].hash, strlen(v[i].hash));
+                        json_writer_key(w, "size_bytes", 10);
+                        json_writer_u64(w, v[i].size_bytes);
+                        json_writer_key(w, "packages", 8);
+                        json_writer_string(w, v[i].packages, strlen(v[i].packages));
+                        json_writer_key(w, "created_at", 10);
+                        json_writer_i64(w, v[i].created_at);
+                        json_writer_end_object(w);
+                }
+                json_writer_end_array(w);
+                if (json_writer_finish(w, &out, &len) == 0)
+                        printf("%s\n", out);
+                free(out);
+                json_writer_free(w);
+        } else {
+                printf("%-20s %-7s %-12s %8s  %-19s  %s\n", "NAME", "KIND", "HASH", "SIZE", "CREATED", "PACKAGES");
+                for (size_t i = 0; i < n; i++) {
+                        char size[16], when[32];
+                        time_t t = (time_t)v[i].created_at;
+                        struct tm tm;
+                        human(v[i].size_bytes, size, sizeof(size));
+                        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
+                        printf("%-20s %-7s %.12s %8s  %-19s  %s\n", v[i].name, v[i].kind, v[i].hash, size, when,
+                               v[i].packages);
+                }
+        }
+        free(v);
+        return 0;
+}
+
+/* A running VM booted from hash (its record says so). */
+static bool image_in_use(const char *hash, char *vm_name, size_t size)
+{
+        char root[PATH_MAX];
+        if (vm_registry_root(root, NULL) < 0)
+                return false;
+        DIR *d = opendir(root);
+        if (!d)
+                return false;
+        struct dirent *de;
+        bool used = false;
+        while (!used && (de = readdir(d))) {
+                char dir[PATH_MAX];
+                struct vm_record r;
+                if (vm_name_check(de->d_name) < 0 || vm_registry_dir(de->d_name, dir, NULL) < 0 ||
+                    vm_record_read(dir, &r, NULL) < 0)
+                        continue;
+                if (strcmp(r.image_hash, hash) == 0 && vm_proc_alive(r.vmm_pid, r.vmm_start)) {
+                        snprintf(vm_name, size, "%s", r.name);
+                        used = true;
+                }
+        }
+        closedir(d);
+        return used;
+}
+
+static int cmd_rm(int argc, char **argv)
+{
+        if (argc != 2)
+                return cli_usage_error(&cli_cmd_image, "rm takes exactly one NAME");
+        struct ak_error err = { 0 };
+        struct image_store *s = NULL;
+        struct image_info info;
+        char vm[64];
+        int r = open_store(&s, &err);
+        if (r == 0 && (r = image_lookup(s, argv[1], &info, &err)) == 0) {
+                if (image_in_use(info.hash, vm, sizeof(vm)))
+                        r = ak_error_set(&err, -EBUSY, "image %s is in use by VM %s (`ak vm stop %s` first)", argv[1],
+                                         vm, vm);
+                else
+                        r = image_remove(s, argv[1], &err);
+        }
+        image_store_free(s);
+        if (r < 0) {
+                fprintf(stderr, "ak image rm: %s\n", err.msg);
+                return 1;
+        }
+        printf("removed %s\n", argv[1]);
+        return 0;
+}
+
+int cli_image_run(int argc, char **argv)
+{
+        if (argc < 2)
+                return cli_usage_error(&cli_cmd_image, "missing subcommand: build, list or rm");
+        if (strcmp(argv[1], "build") == 0)
+                return cmd_build(argc - 1, argv + 1);
+        if (strcmp(argv[1], "list") == 0)
+                return cmd_list(argc - 1, argv + 1);
+        if (strcmp(argv[1], "rm") == 0)
+                return cmd_rm(argc - 1, argv + 1);
+        return cli_usage_error(&cli_cmd_image, "unknown subcommand '%s': build, list or rm", argv[1]);
+}

@@ -1,0 +1,485 @@
+/* `ak vm boot|list|stop`: microVMs by hand, like firectl for Firecracker.
+ * boot starts an `ak-vmm` supervisor (QEMU + our vsock bridge) that keeps
+ * running after ak exits, waits until the guest agent answers a ping over
+ * vsock and prints the VM as JSON; list shows them; stop ends one and
+ * removes its files. State: $AK_HOME/vms/<name>/. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <dirent.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/progress.h"
+#include "lib/base/cleanup.h"
+#include "lib/json/writer.h"
+#include "services/executor/binpath.h"
+#include "services/executor/guest_client.h"
+#include "services/executor/image.h"
+#include "services/executor/pathfmt.h"
+#include "services/executor/vm.h"
+#include "services/executor/vm_registry.h"
+
+extern char **environ;
+
+#define BOOT_TIMEOUT_S 120
+#define STOP_WAIT_MS 10000
+
+const char cli_vm_help[] =
+        "Usage: ak vm boot NAME [--image base|IMAGE] [--vcpus N] [--memory-mb M] [--net]\n"
+        "                       [--accel auto|kvm|tcg] [--timeout SECONDS]\n"
+        "       ak vm list [--json]\n"
+        "       ak vm stop NAME\n"
+        "\n"
+        "boot starts a microVM (QEMU microvm; KVM where the CPU allows, else TCG\n"
+        "emulation) from an image (`base`, built on first use, or one made with\n"
+        "`ak image build`), waits until its guest agent answers a ping through the\n"
+        "vsock bridge, and prints the VM as JSON: name, pid (QEMU), supervisor_pid,\n"
+        "vsock_uds (Firecracker-style hybrid vsock: connect, write \"CONNECT 52000\\n\",\n"
+        "read \"OK <port>\\n\", then speak the guest protocol), console_log, dir.\n"
+        "If the guest does not come up, it prints the end of the console log and\n"
+        "cleans up. The VM keeps running after ak exits, until `ak vm stop`.\n"
+        "\n"
+        "  --image NAME     image to boot (default base)\n"
+        "  --vcpus N        virtual CPUs, 1..64 (default 1)\n"
+        "  --memory-mb M    guest memory in MiB, 64..262144 (default 256)\n"
+        "  --net            user-mode networking (virtio-net)\n"
+        "  --accel A        auto (default), kvm or tcg\n"
+        "  --timeout S      how long to wait for the guest agent (default 120)\n"
+        "\n"
+        "Examples:\n"
+        "  ak vm boot dev\n"
+        "  ak vm boot py --image python --vcpus 2 --memory-mb 1024\n"
+        "  ak vm list\n"
+        "  ak vm list --json | jq -r '.[].vsock_uds'\n"
+        "  ak vm stop dev\n";
+
+static const struct cli_command cli_cmd_vm = { "vm", "boot, list and stop microVMs", cli_vm_run, cli_vm_help };
+
+static long long now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret)
+{
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 10);
+        if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
+                return -EINVAL;
+        *ret = (unsigned)v;
+        return 0;
+}
+
+static int rm_dir_files(const char *dir)
+{
+        DIR *d = opendir(dir);
+        if (!d)
+                return errno == ENOENT ? 0 : -errno;
+        struct dirent *de;
+        char path[PATH_MAX];
+        while ((de = readdir(d))) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) < sizeof(path))
+                        unlink(path);
+        }
+        closedir(d);
+        return rmdir(dir) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+/* Ends a VM's supervisor (and with it QEMU) and waits for both. */
+static void kill_vm(const struct vm_record *r)
+{
+        if (vm_proc_alive(r->pid, r->pid_start))
+                kill(r->pid, SIGTERM);
+        for (long long end = now_ms() + STOP_WAIT_MS; now_ms() < end;) {
+                if (!vm_proc_alive(r->pid, r->pid_start) && !vm_proc_alive(r->vmm_pid, r->vmm_start))
+                        return;
+                usleep(20000);
+        }
+        if (vm_proc_alive(r->pid, r->pid_start))
+                kill(r->pid, SIGKILL);
+        if (vm_proc_alive(r->vmm_pid, r->vmm_start))
+                kill(r->vmm_pid, SIGKILL);
+        for (int i = 0; i < 100 && (vm_proc_alive(r->pid, r->pid_start) || vm_proc_alive(r->vmm_pid, r->vmm_start)); i++)
+                usleep(20000);
+}
+
+static void print_tail(const char *path, const char *what)
+{
+        char tail[4096];
+        vm_console_tail(path, 20, tail, sizeof(tail));
+        if (tail[0])
+                fprintf(stderr, "--- %s (%s) ---\n%s\n---\n", what, path, tail);
+}
+
+static void put_str(FILE *f, const char *key, const char *v, bool comma)
+{
+        char *q = NULL;
+        size_t n;
+        fprintf(f, "%s\"%s\":", comma ? "," : "", key);
+        if (json_quote(v, strlen(v), &q, &n) == 0)
+                fwrite(q, 1, n, f);
+        else
+                fputs("null", f);
+        free(q);
+}
+
+static void print_vm_json(FILE *f, const struct vm_record *r, long long boot_ms, bool running)
+{
+        fputc('{', f);
+        put_str(f, "name", r->name, false);
+        fprintf(f, ",\"pid\":%d,\"supervisor_pid\":%d", (int)r->vmm_pid, (int)r->pid);
+        put_str(f, "vsock_uds", r->vsock_uds, true);
+        put_str(f, "console_log", r->console_log, true);
+        put_str(f, "dir", r->dir, true);
+        put_str(f, "image", r->image, true);
+        fprintf(f, ",\"vcpus\":%u,\"memory_mb\":%u,\"network\":%s", r->vcpus, r->memory_mb,
+                r->network ? "true" : "false");
+        put_str(f, "accel", r->accel, true);
+        put_str(f, "state", running ? "running" : "exited", true);
+        if (boot_ms >= 0)
+                fprintf(f, ",\"boot_ms\":%lld", boot_ms);
+        fputc('}', f);
+}
+
+struct boot_opts {
+        const char *name, *image, *accel;
+        unsigned vcpus, memory_mb, timeout_s;
+        bool net;
+};
+
+static int spawn_supervisor(const char *vmm, const char *dir, const struct boot_opts *o,
+                            const struct image_boot *b, pid_t *ret)
+{
+        char vcpus[16], mem[16], log[PATH_MAX];
+        const char *argv[32];
+        int n = 0;
+
+        snprintf(vcpus, sizeof(vcpus), "%u", o->vcpus);
+        snprintf(mem, sizeof(mem), "%u", o->memory_mb);
+        argv[n++] = vmm;
+        argv[n++] = "--dir";
+        argv[n++] = dir;
+        argv[n++] = "--name";
+        argv[n++] = o->name;
+        argv[n++] = "--kernel";
+        argv[n++] = b->kernel;
+        argv[n++] = "--initrd";
+        argv[n++] = b->initrd;
+        if (b->rootfs[0]) {
+                argv[n++] = "--rootfs";
+                argv[n++] = b->rootfs;
+        }
+        argv[n++] = "--vcpus";
+        argv[n++] = vcpus;
+        argv[n++] = "--memory-mb";
+        argv[n++] = mem;
+        argv[n++] = "--accel";
+        argv[n++] = o->accel;
+        argv[n++] = "--image";
+        argv[n++] = o->image;
+        argv[n++] = "--image-hash";
+        argv[n++] = b->hash;
+        if (o->net)
+                argv[n++] = "--net";
+        argv[n] = NULL;
+
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        sigset_t none, all;
+        pathfmt(log, sizeof(log), "%s/ak-vmm.log", dir);
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+        posix_spawnattr_init(&attr);
+        sigemptyset(&none);
+        sigfillset(&all);
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setsigdefault(&attr, &all);
+        /* Its own session: it outlives this terminal and this process. */
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        int r = posix_spawn(ret, vmm, &fa, &attr, (char *const *)argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+        return -r;
+}
+
+static int vm_boot(const struct boot_opts *o)
+{
+        char dir[PATH_MAX], home[PATH_MAX], images[PATH_MAX], vmm[PATH_MAX], sock[PATH_MAX], vmlog[PATH_MAX];
+        struct ak_error err = { 0 };
+        struct vm_record rec;
+        int r;
+
+        if ((r = vm_registry_dir(o->name, dir, &err)) < 0 || (r = vm_registry_ak_home(home, &err)) < 0) {
+                fprintf(stderr, "ak vm boot: %s\n", err.msg);
+                return r == -EINVAL ? 2 : 1;
+        }
+        if ((size_t)snprintf(sock, sizeof(sock), "%s/vsock.sock", dir) > 107) {
+                fprintf(stderr, "ak vm boot: %s is too long for a Unix socket path (108 bytes): use a shorter "
+                                "AK_HOME or VM name\n", sock);
+                return 1;
+        }
+        if (vm_record_read(dir, &rec, NULL) == 0) {
+                if (vm_proc_alive(rec.pid, rec.pid_start)) {
+                        fprintf(stderr, "ak vm boot: a VM named %s is running (pid %d); `ak vm stop %s` first\n",
+                                o->name, (int)rec.vmm_pid, o->name);
+                        return 1;
+                }
+        }
+        rm_dir_files(dir); /* a stale one */
+        if (binpath_find("services/executor/ak-vmm", "AK_VMM_BIN", vmm, sizeof(vmm)) < 0) {
+                fprintf(stderr, "ak vm boot: ak-vmm not found: build //services/executor:ak-vmm (./ak does) "
+                                "or set AK_VMM_BIN\n");
+                return 1;
+        }
+        pathfmt(images, sizeof(images), "%s/images", home);
+        struct image_store *store = NULL;
+        struct image_boot b;
+        struct cli_progress pr;
+        cli_progress_init(&pr);
+        struct image_progress ip = { cli_progress_report, &pr };
+        if ((r = image_store_open(images, &store, &err)) == 0)
+                r = image_resolve_boot(store, o->image, &ip, &b, &err);
+        image_store_free(store);
+        cli_progress_done(&pr);
+        if (r < 0) {
+                fprintf(stderr, "ak vm boot: %s\n", err.msg);
+                return 1;
+        }
+        char root[PATH_MAX];
+        vm_registry_root(root, NULL);
+        mkdir(home, 0755);
+        mkdir(root, 0755);
+        if (mkdir(dir, 0755) < 0) {
+                fprintf(stderr, "ak vm boot: create %s: %s\n", dir, strerror(errno));
+                return 1;
+        }
+        long long t0 = now_ms();
+        pid_t sup;
+        if ((r = spawn_supervisor(vmm, dir, o, &b, &sup)) < 0) {
+                fprintf(stderr, "ak vm boot: start %s: %s\n", vmm, strerror(-r));
+                rm_dir_files(dir);
+                return 1;
+        }
+        if (isatty(2))
+                fprintf(stderr, "ak: booting %s...\r", o->name);
+        pathfmt(vmlog, sizeof(vmlog), "%s/ak-vmm.log", dir);
+        long long deadline = t0 + (long long)o->timeout_s * 1000;
+        bool have_record = false, ready = false, gone = false;
+        int status = 0, last = -ETIMEDOUT;
+        while (now_ms() < deadline) {
+                if (waitpid(sup, &status, WNOHANG) == sup) {
+                        gone = true;
+                        break;
+                }
+                if (!have_record)
+                        have_record = vm_record_read(dir, &rec, NULL) == 0;
+                if (have_record) {
+                        long long left = deadline - now_ms();
+                        last = guest_client_ping(rec.vsock_uds, left < 2000 ? (int)(left > 0 ? left : 1) : 2000);
+                        if (last == 0) {
+                                ready = true;
+                                break;
+                        }
+                }
+                usleep(50000);
+        }
+        if (isatty(2))
+                fputs("\033[K", stderr);
+        if (!ready) {
+                if (gone)
+                        fprintf(stderr, "ak vm boot: the VM exited before its guest agent answered (status %d)\n",
+                                WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+                else
+                        fprintf(stderr, "ak vm boot: the guest agent did not answer within %u s (%s)\n",
+                                o->timeout_s, strerror(-last));
+                print_tail(vmlog, "ak-vmm log");
+                char console[PATH_MAX];
+                pathfmt(console, sizeof(console), "%s/console.log", dir);
+                print_tail(console, "console");
+                if (have_record)
+                        kill_vm(&rec);
+                else
+                        kill(sup, SIGKILL);
+                waitpid(sup, &status, 0);
+                rm_dir_files(dir);
+                return 1;
+        }
+        print_vm_json(stdout, &rec, now_ms() - t0, true);
+        fputc('\n', stdout);
+        return 0;
+}
+
+static int cmd_boot(int argc, char **argv)
+{
+        static const struct option longopts[] = {
+                { "image", required_argument, NULL, 'i' },   { "vcpus", required_argument, NULL, 'c' },
+                { "memory-mb", required_argument, NULL, 'm' }, { "net", no_argument, NULL, 'n' },
+                { "accel", required_argument, NULL, 'a' },   { "timeout", required_argument, NULL, 't' },
+                {},
+        };
+        struct boot_opts o = { .image = IMAGE_BASE, .accel = "auto", .vcpus = 1, .memory_mb = 256,
+                               .timeout_s = BOOT_TIMEOUT_S };
+        int c;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+                switch (c) {
+                case 'i':
+                        o.image = optarg;
+                        break;
+                case 'c':
+                        if (parse_uint(optarg, 1, VMM_MAX_VCPUS, &o.vcpus) < 0)
+                                return cli_usage_error(&cli_cmd_vm, "--vcpus %s: expected 1..%d", optarg,
+                                                       VMM_MAX_VCPUS);
+                        break;
+                case 'm':
+                        if (parse_uint(optarg, VMM_MIN_MEMORY_MB, VMM_MAX_MEMORY_MB, &o.memory_mb) < 0)
+                                return cli_usage_error(&cli_cmd_vm, "--memory-mb %s: expected %d..%d", optarg,
+                                                       VMM_MIN_MEMORY_MB, VMM_MAX_MEMORY_MB);
+                        break;
+                case 'n':
+                        o.net = true;
+                        break;
+                case 'a':
+                        if (strcmp(optarg, "auto") && strcmp(optarg, "kvm") && strcmp(optarg, "tcg"))
+                                return cli_usage_error(&cli_cmd_vm, "--accel %s: expected auto, kvm or tcg", optarg);
+                        o.accel = optarg;
+                        break;
+                case 't':
+                        if (parse_uint(optarg, 1, 3600, &o.timeout_s) < 0)
+                                return cli_usage_error(&cli_cmd_vm, "--timeout %s: expected 1..3600 seconds", optarg);
+                        break;
+                default:
+                        return cli_usage_error(&cli_cmd_vm, "unknown option");
+                }
+        }
+        if (optind + 1 != argc)
+                return cli_usage_error(&cli_cmd_vm, "boot takes exactly one NAME");
+        o.name = argv[optind];
+        if (vm_name_check(o.name) < 0)
+                return cli_usage_error(&cli_cmd_vm, "invalid VM name '%s': use a-z, 0-9, '.', '_', '-'", o.name);
+        if (image_name_check(o.image) < 0)
+                return cli_usage_error(&cli_cmd_vm, "invalid image name '%s'", o.image);
+        return vm_boot(&o);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmd_list(int argc, char **argv)
+{
+        bool json = false;
+        char root[PATH_MAX];
+        struct ak_error err = { 0 };
+
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--json") == 0)
+                        json = true;
+                else
+                        return cli_usage_error(&cli_cmd_vm, "list: unknown option %s", argv[i]);
+        }
+        if (vm_registry_root(root, &err) < 0) {
+                fprintf(stderr, "ak vm list: %s\n", err.msg);
+                return 1;
+        }
+        char *names[1024];
+        size_t n = 0;
+        DIR *d = opendir(root);
+        if (d) {
+                struct dirent *de;
+                while ((de = readdir(d)) && n < 1024)
+                        if (vm_name_check(de->d_name) == 0)
+                                names[n++] = strdup(de->d_name);
+                closedir(d);
+        }
+        qsort(names, n, sizeof(char *), cmp_names);
+        if (json)
+                fputc('[', stdout);
+        else
+                printf("%-20s %-8s %-8s %-12s %5s %7s  %s\n", "NAME", "STATE", "PID", "IMAGE", "VCPUS", "MEMORY",
+                       "VSOCK");
+        bool first = true;
+        for (size_t i = 0; i < n; i++) {
+                char dir[PATH_MAX];
+                struct vm_record rec;
+                if (vm_registry_dir(names[i], dir, NULL) < 0 || vm_record_read(dir, &rec, NULL) < 0) {
+                        free(names[i]);
+                        continue;
+                }
+                bool running = vm_proc_alive(rec.pid, rec.pid_start) && vm_proc_alive(rec.vmm_pid, rec.vmm_start);
+                if (json) {
+                        if (!first)
+                                fputc(',', stdout);
+                        print_vm_json(stdout, &rec, -1, running);
+                } else {
+                        char mem[16];
+                        snprintf(mem, sizeof(mem), "%uM", rec.memory_mb);
+                        printf("%-20s %-8s %-8d %-12s %5u %7s  %s\n", rec.name, running ? "running" : "exited",
+                               (int)rec.vmm_pid, rec.image, rec.vcpus, mem, rec.vsock_uds);
+                }
+                first = false;
+                free(names[i]);
+        }
+        if (json)
+                fputs("]\n", stdout);
+        return 0;
+}
+
+static int cmd_stop(int argc, char **argv)
+{
+        char dir[PATH_MAX];
+        struct ak_error err = { 0 };
+        struct vm_record rec;
+
+        if (argc != 2)
+                return cli_usage_error(&cli_cmd_vm, "stop takes exactly one NAME");
+        if (vm_registry_dir(argv[1], dir, &err) < 0)
+                return cli_usage_error(&cli_cmd_vm, "%s", err.msg);
+        struct stat st;
+        if (stat(dir, &st) < 0) {
+                fprintf(stderr, "ak vm stop: no VM named %s (see `ak vm list`)\n", argv[1]);
+                return 1;
+        }
+        if (vm_record_read(dir, &rec, NULL) == 0)
+                kill_vm(&rec);
+        int r = rm_dir_files(dir);
+        if (r < 0) {
+                fprintf(stderr, "ak vm stop: remove %s: %s\n", dir, strerror(-r));
+                return 1;
+        }
+        printf("stopped %s\n", argv[1]);
+        return 0;
+}
+
+int cli_vm_run(int argc, char **argv)
+{
+        if (argc < 2)
+                return cli_usage_error(&cli_cmd_vm, "missing subcommand: boot, list or stop");
+        const char *sub = argv[1];
+        if (strcmp(sub, "boot") == 0)
+                return cmd_boot(argc - 1, argv + 1);
+        if (strcmp(sub, "list") == 0)
+                return cmd_list(argc - 1, argv + 1);
+        if (strcmp(sub, "stop") == 0)
+                return cmd_stop(argc - 1, argv + 1);
+        return cli_usage_error(&cli_cmd_vm, "unknown subcommand '%s': boot, list or stop", sub);
+}
