@@ -1,6 +1,7 @@
-/* The pump: a thread per forwarded call that owns the upstream half. The
- * handler thread owns the downstream half; the two meet in a one-message
- * mailbox. lib/rpc's rpc_stream_open returns only once the executor has sent
+/* The pump: the upstream half of a forwarded call, run by a worker thread
+ * (a pool that grows when every worker is busy and shrinks after idling).
+ * The handler thread owns the downstream half; the two meet in a
+ * one-message mailbox. lib/rpc's rpc_stream_open returns only once the executor has sent
  * its first message (or status), so until then the handler cannot cancel the
  * upstream call, only stop waiting for it; the pump cancels it as soon as it
  * has the handle. */
@@ -17,6 +18,9 @@
 #include "services/scheduler/pbcopy.h"
 
 #define HEALTH_CHECK_MS 500
+#define WORKER_IDLE_S 30
+
+struct pump;
 
 struct forwarder {
         struct registry *reg;
@@ -24,12 +28,17 @@ struct forwarder {
         char *token;
         unsigned poll_ms;
         pthread_mutex_t lock;
-        pthread_cond_t idle;
-        unsigned pumps;               /* running pump threads */
+        pthread_cond_t work;          /* a pump queued, or stopping */
+        pthread_cond_t idle;          /* the last worker left */
+        struct pump *head, *tail;     /* pumps waiting for a worker */
+        unsigned queued;
+        unsigned workers, idle_workers;
+        bool stopping;
 };
 
 struct pump {
         struct forwarder *f;
+        struct pump *next;            /* in the forwarder's queue */
         pthread_mutex_t lock;
         pthread_cond_t cond;          /* CLOCK_MONOTONIC */
         int refs;                     /* the handler's and the thread's */
@@ -61,6 +70,7 @@ int forwarder_new(struct registry *reg, const struct forwarder_config *cfg, stru
         f->reg = reg;
         f->poll_ms = cfg && cfg->poll_ms ? cfg->poll_ms : 20;
         pthread_mutex_init(&f->lock, NULL);
+        pthread_cond_init(&f->work, NULL);
         pthread_cond_init(&f->idle, NULL);
         if (cfg && cfg->token && !(f->token = strdup(cfg->token))) {
                 forwarder_free(f);
@@ -80,13 +90,15 @@ void forwarder_free(struct forwarder *f)
         if (!f)
                 return;
         pthread_mutex_lock(&f->lock);
+        f->stopping = true;
+        pthread_cond_broadcast(&f->work);
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += 5;
-        while (f->pumps > 0)
+        while (f->workers > 0)
                 if (pthread_cond_timedwait(&f->idle, &f->lock, &until) == ETIMEDOUT)
                         break;
-        unsigned left = f->pumps;
+        unsigned left = f->workers;
         pthread_mutex_unlock(&f->lock);
         /* A pump still blocked on an executor that never answers keeps its
          * channel: leak the cache rather than free it under the pump. */
@@ -96,6 +108,7 @@ void forwarder_free(struct forwarder *f)
                 explicit_bzero(f->token, strlen(f->token));
         free(f->token);
         if (left == 0) {
+                pthread_cond_destroy(&f->work);
                 pthread_cond_destroy(&f->idle);
                 pthread_mutex_destroy(&f->lock);
                 free(f);
@@ -123,9 +136,8 @@ static void pump_unref(struct pump *p)
         free(p);
 }
 
-static void *pump_main(void *arg)
+static void pump_run(struct pump *p)
 {
-        struct pump *p = arg;
         struct forwarder *f = p->f;
         struct rpc_call_options opts = { .timeout_ms = p->timeout_ms, .bearer_token = f->token };
         struct rpc_stream *st = NULL;
@@ -168,12 +180,74 @@ static void *pump_main(void *arg)
         rpc_stream_free(st);
         channels_put(f->channels, p->ch, forward_now_ms());
         pump_unref(p);
+}
 
+static void *worker_main(void *arg)
+{
+        struct forwarder *f = arg;
         pthread_mutex_lock(&f->lock);
-        if (--f->pumps == 0)
+        for (;;) {
+                while (!f->head && !f->stopping) {
+                        struct timespec until;
+                        clock_gettime(CLOCK_REALTIME, &until);
+                        until.tv_sec += WORKER_IDLE_S;
+                        f->idle_workers++;
+                        int r = pthread_cond_timedwait(&f->work, &f->lock, &until);
+                        f->idle_workers--;
+                        if (r == ETIMEDOUT && !f->head)
+                                goto out;
+                }
+                struct pump *p = f->head;
+                if (!p)
+                        break;  /* stopping, nothing left */
+                f->head = p->next;
+                if (!f->head)
+                        f->tail = NULL;
+                f->queued--;
+                pthread_mutex_unlock(&f->lock);
+                pump_run(p);
+                pthread_mutex_lock(&f->lock);
+        }
+out:
+        if (--f->workers == 0)
                 pthread_cond_broadcast(&f->idle);
         pthread_mutex_unlock(&f->lock);
         return NULL;
+}
+
+/* Queues p for a worker, starting one when none is free. */
+static int pump_queue(struct forwarder *f, struct pump *p)
+{
+        int r = 0;
+        pthread_mutex_lock(&f->lock);
+        p->next = NULL;
+        if (f->tail)
+                f->tail->next = p;
+        else
+                f->head = p;
+        f->tail = p;
+        f->queued++;
+        if (f->queued > f->idle_workers) {
+                pthread_attr_t attr;
+                pthread_attr_init(&attr);
+                pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+                pthread_t tid;
+                r = pthread_create(&tid, &attr, worker_main, f);
+                pthread_attr_destroy(&attr);
+                if (r == 0)
+                        f->workers++;
+                else if (f->workers > 0)
+                        r = 0;  /* a busy worker will get to it */
+        } else {
+                pthread_cond_signal(&f->work);
+        }
+        if (r != 0) {
+                /* No worker at all: take it back (it is the only one queued). */
+                f->head = f->tail = NULL;
+                f->queued = 0;
+        }
+        pthread_mutex_unlock(&f->lock);
+        return r;
 }
 
 static int pump_start(struct forwarder *f, struct rpc_call *call, const struct registry_route *route,
@@ -208,19 +282,8 @@ static int pump_start(struct forwarder *f, struct rpc_call *call, const struct r
                 pump_unref(p);
                 return rpc_call_fail(call, RPC_UNAVAILABLE, "executor %s: %s", route->executor_id, err.msg);
         }
-        pthread_mutex_lock(&f->lock);
-        f->pumps++;
-        pthread_mutex_unlock(&f->lock);
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        pthread_t tid;
-        int r = pthread_create(&tid, &attr, pump_main, p);
-        pthread_attr_destroy(&attr);
+        int r = pump_queue(f, p);
         if (r != 0) {
-                pthread_mutex_lock(&f->lock);
-                f->pumps--;
-                pthread_mutex_unlock(&f->lock);
                 channels_put(f->channels, p->ch, forward_now_ms());
                 pump_unref(p);
                 pump_unref(p);

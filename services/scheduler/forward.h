@@ -1,8 +1,9 @@
 /* Forwarding: a client's call goes on to the executor that owns the
  * sandbox, over the cached channel to the address the executor registered.
  *
- * Each forwarded call runs its upstream half on a thread of its own (a
- * "pump") and hands messages over one at a time, so the handler thread keeps
+ * Each forwarded call runs its upstream half (a "pump") on a worker thread
+ * of its own, from a pool that grows with concurrent calls and shrinks when
+ * idle, and hands messages over one at a time, so the handler thread keeps
  * watching its own call: streams pass through message by message as they
  * arrive (at most one message waits in the scheduler); when the client
  * cancels or its deadline passes, the upstream call is cancelled; when the
@@ -34,7 +35,7 @@ struct forwarder;
 int forwarder_new(struct registry *reg, const struct forwarder_config *cfg, struct forwarder **ret,
                   struct ak_error *err);
 
-/* Waits (up to 5 s) for pumps still finishing cancelled calls, then frees.
+/* Waits (up to 5 s) for workers still finishing cancelled calls, then frees.
  * REQUIRES: no handler is inside forward_*. NULL is a no-op. */
 void forwarder_free(struct forwarder *f);
 
