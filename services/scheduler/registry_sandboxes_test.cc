@@ -1,0 +1,247 @@
+// The registry's sandboxes: placement through it, reservations between
+// heartbeats, fleet-wide names, routing and listing.
+#include "services/scheduler/testing/registry_fixture.h"
+
+#include <set>
+
+namespace {
+
+using akt::Exec;
+using akt::RegistryTest;
+using akt::Status;
+
+TEST_F(RegistryTest, BurstSpreadsOverEqualExecutors)
+{
+        Register(Exec("a"));
+        Register(Exec("b"));
+        std::map<std::string, int> count;
+        for (int i = 0; i < 8; i++)
+                count[PlaceOn()]++;
+        EXPECT_EQ(4, count["a"]);
+        EXPECT_EQ(4, count["b"]);
+        // 8 vCPUs each, 1 per sandbox: 8 more fit, the 17th does not.
+        for (int i = 0; i < 8; i++)
+                PlaceOn();
+        registry_claim c;
+        std::string msg;
+        EXPECT_EQ(-ENOSPC, Place("", &c, 0, "", &msg));
+        EXPECT_NE(nullptr, strstr(msg.c_str(), "of 2 executors, 2 have fewer than 1 free vCPUs")) << msg;
+}
+
+TEST_F(RegistryTest, ReservationEndsWhenAHeartbeatListsTheSandbox)
+{
+        Status a = Exec("a");
+        Register(a);
+        registry_claim c;
+        ASSERT_EQ(0, Place("s1", &c, 2));
+        EXPECT_EQ(6u, Slot("a").free_vcpus);
+        EXPECT_GT(Slot("a").load_ppm, 0u);
+        registry_confirm(reg, &c, nullptr);
+        EXPECT_EQ(6u, Slot("a").free_vcpus);
+        // The executor now reports it and counts its allocation.
+        a.sandboxes = {{"s1", {}}};
+        a.alloc_vcpus = 2;
+        a.alloc_memory_mb = 512;
+        EXPECT_EQ(0, Heartbeat(a));
+        EXPECT_EQ(6u, Slot("a").free_vcpus);  // not counted twice
+        struct registry_stats st;
+        registry_stats(reg, &st);
+        EXPECT_EQ(0u, st.reserved_entries);
+}
+
+TEST_F(RegistryTest, ConfirmedButUnlistedSurvivesOneHeartbeatNotTwo)
+{
+        Status a = Exec("a");
+        Register(a);
+        registry_claim c;
+        ASSERT_EQ(0, Place("s1", &c));
+        registry_confirm(reg, &c, nullptr);
+        EXPECT_EQ(0, Heartbeat(a));  // sent before the create returned
+        EXPECT_EQ("a", Owner("s1"));
+        EXPECT_EQ(7u, Slot("a").free_vcpus);
+        EXPECT_EQ(0, Heartbeat(a));  // still absent: gone
+        int code;
+        Owner("s1", &code);
+        EXPECT_EQ(-ENOENT, code);
+        EXPECT_EQ(8u, Slot("a").free_vcpus);
+}
+
+TEST_F(RegistryTest, InFlightCreateSurvivesHeartbeats)
+{
+        Status a = Exec("a");
+        Register(a);
+        registry_claim c;
+        ASSERT_EQ(0, Place("s1", &c));
+        for (int i = 0; i < 3; i++)
+                EXPECT_EQ(0, Heartbeat(a));
+        EXPECT_EQ("a", Owner("s1"));
+        EXPECT_EQ(7u, Slot("a").free_vcpus);
+        registry_release(reg, &c);
+        int code;
+        Owner("s1", &code);
+        EXPECT_EQ(-ENOENT, code);
+        EXPECT_EQ(8u, Slot("a").free_vcpus);
+        ASSERT_EQ(0, Place("s1", &c));  // the name is free again
+}
+
+TEST_F(RegistryTest, ReleaseOfAListedSandboxKeepsTheName)
+{
+        Status a = Exec("a");
+        Register(a);
+        registry_claim c;
+        ASSERT_EQ(0, Place("s1", &c));
+        a.sandboxes = {{"s1", {}}};
+        EXPECT_EQ(0, Heartbeat(a));
+        registry_release(reg, &c);
+        EXPECT_EQ("a", Owner("s1"));
+}
+
+TEST_F(RegistryTest, NamesAreUniqueAcrossTheFleet)
+{
+        Status a = Exec("a");
+        a.sandboxes = {{"direct", {}}};  // made on the executor, not through us
+        Register(a);
+        Register(Exec("b"));
+        registry_claim c;
+        std::string msg;
+        ASSERT_EQ(0, Place("s1", &c));
+        EXPECT_EQ(-EEXIST, Place("s1", &c, 0, "", &msg));
+        EXPECT_NE(nullptr, strstr(msg.c_str(), "sandbox s1 already exists (on executor")) << msg;
+        EXPECT_EQ(-EEXIST, Place("direct", &c, 0, "", &msg));
+        EXPECT_NE(nullptr, strstr(msg.c_str(), "on executor a")) << msg;
+
+        std::set<std::string> names;
+        for (int i = 0; i < 10; i++) {
+                ASSERT_EQ(0, Place("", &c));
+                struct ak_error err;
+                EXPECT_EQ(0, spec_check_name("name", c.name, &err)) << err.msg;
+                EXPECT_EQ(0, strncmp(c.name, "sb-", 3));
+                names.insert(c.name);
+        }
+        EXPECT_EQ(10u, names.size());
+}
+
+TEST_F(RegistryTest, FirstClaimantKeepsAContestedName)
+{
+        Status a = Exec("a"), b = Exec("b");
+        a.sandboxes = {{"dup", {}}};
+        b.sandboxes = {{"dup", {}}};
+        Register(a);
+        Register(b);
+        EXPECT_EQ("a", Owner("dup"));
+        a.sandboxes.clear();
+        EXPECT_EQ(0, Heartbeat(a));
+        int code;
+        Owner("dup", &code);
+        EXPECT_EQ(-ENOENT, code);
+        EXPECT_EQ(0, Heartbeat(b));
+        EXPECT_EQ("b", Owner("dup"));
+}
+
+TEST_F(RegistryTest, WarmPoolHitIsCountedUntilTheNextHeartbeat)
+{
+        Status a = Exec("a"), b = Exec("b");
+        b.pools = {{"base", "moderate", 1}};
+        Register(a);
+        Register(b);
+        registry_claim c;
+        ASSERT_EQ(0, Place("", &c));
+        EXPECT_STREQ("b", c.executor_id);
+        EXPECT_EQ(PLACEMENT_POOL, c.tier);
+        ASSERT_EQ(0, Place("", &c));  // b's only warm VM is taken
+        EXPECT_STREQ("a", c.executor_id);
+        EXPECT_EQ(PLACEMENT_ANY, c.tier);
+        EXPECT_EQ(0, Heartbeat(b));   // refilled
+        ASSERT_EQ(0, Place("", &c));
+        EXPECT_EQ(PLACEMENT_POOL, c.tier);
+}
+
+TEST_F(RegistryTest, CachedImagePreferredAndRequiredForCustomImages)
+{
+        Status a = Exec("a"), b = Exec("b");
+        b.images = {"base", "py"};
+        b.alloc_vcpus = 4;
+        Register(a);
+        Register(b);
+        registry_claim c;
+        ASSERT_EQ(0, Place("", &c));
+        EXPECT_STREQ("b", c.executor_id);  // base cached, though busier
+        EXPECT_EQ(PLACEMENT_IMAGE, c.tier);
+        for (int i = 0; i < 3; i++) {
+                ASSERT_EQ(0, Place("", &c, 0, "py"));
+                EXPECT_STREQ("b", c.executor_id);
+        }
+        std::string msg;
+        EXPECT_EQ(-ENOSPC, Place("", &c, 0, "py", &msg));
+        EXPECT_NE(nullptr, strstr(msg.c_str(), "1 lack the image, 1 have fewer than 1 free vCPUs")) << msg;
+        EXPECT_EQ(-ENOSPC, Place("", &c, 0, "nowhere", &msg));
+        EXPECT_NE(nullptr, strstr(msg.c_str(), "image \"nowhere\"): of 2 executors, 2 lack the image")) << msg;
+}
+
+TEST_F(RegistryTest, NodeSelector)
+{
+        Status a = Exec("a"), b = Exec("b");
+        a.labels = {{"zone", "x"}};
+        b.labels = {{"zone", "y"}, {"gpu", "1"}};
+        Register(a);
+        Register(b);
+        registry_claim c;
+        for (int i = 0; i < 3; i++) {
+                ASSERT_EQ(0, Place("", &c, 0, "", nullptr, {{"zone", "y"}}));
+                EXPECT_STREQ("b", c.executor_id);
+        }
+        std::string msg;
+        EXPECT_EQ(-ENOSPC, Place("", &c, 0, "", &msg, {{"zone", "x"}, {"gpu", "1"}}));
+        EXPECT_NE(nullptr, strstr(msg.c_str(), "node_selector gpu=1,zone=x): of 2 executors, 2 lack the "
+                                               "node_selector labels"))
+                << msg;
+        // Labels change with the next status.
+        a.labels = {{"zone", "x"}, {"gpu", "1"}};
+        EXPECT_EQ(0, Heartbeat(a));
+        ASSERT_EQ(0, Place("", &c, 0, "", nullptr, {{"zone", "x"}, {"gpu", "1"}}));
+        EXPECT_STREQ("a", c.executor_id);
+}
+
+TEST_F(RegistryTest, ListSandboxesFiltersByLabelsAndSortsByName)
+{
+        Status a = Exec("a");
+        a.sandboxes = {{"zeta", {{"team", "x"}}}, {"alpha", {{"team", "y"}}}};
+        Register(a);
+        Register(Exec("b"));
+        registry_claim c;
+        ASSERT_EQ(0, Place("middle", &c));  // in flight: not listed yet
+        EXPECT_EQ((std::vector<std::string>{"alpha", "zeta"}), ListNames());
+        Ak__V1__Sandbox sb = AK__V1__SANDBOX__INIT;
+        Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+        spec.name = (char *)"middle";
+        sb.spec = &spec;
+        registry_confirm(reg, &c, &sb);
+        EXPECT_EQ((std::vector<std::string>{"alpha", "middle", "zeta"}), ListNames());
+        EXPECT_EQ((std::vector<std::string>{"zeta"}), ListNames({{"team", "x"}}));
+        EXPECT_EQ((std::vector<std::string>{}), ListNames({{"team", "x"}, {"other", "1"}}));
+}
+
+TEST_F(RegistryTest, SeenAndGone)
+{
+        Status a = Exec("a");
+        a.sandboxes = {{"s1", {}}};
+        Register(a);
+        Ak__V1__Sandbox sb = AK__V1__SANDBOX__INIT;
+        Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+        spec.name = (char *)"s1";
+        sb.spec = &spec;
+        sb.state = AK__V1__SANDBOX_STATE__SANDBOX_STATE_STOPPED;
+        registry_sandbox_seen(reg, "a", &sb);
+        registry_sandbox_seen(reg, "b", &sb);  // not the owner: ignored
+        std::vector<int> states;
+        ListNames({}, &states);
+        EXPECT_EQ(AK__V1__SANDBOX_STATE__SANDBOX_STATE_STOPPED, states.at(0));
+        registry_sandbox_gone(reg, "b", "s1");
+        EXPECT_EQ("a", Owner("s1"));
+        registry_sandbox_gone(reg, "a", "s1");
+        int code;
+        Owner("s1", &code);
+        EXPECT_EQ(-ENOENT, code);
+}
+
+}  // namespace
