@@ -13,7 +13,6 @@ packages=(
         libprotobuf-c-dev
         libgrpc-dev                # gRPC C core + gpr
         libcurl4-openssl-dev
-        libjansson-dev
         libgtest-dev
         libgmock-dev
         android-libboringssl-dev   # BoringSSL, dlmopen()ed by lib/crypto

@@ -1,6 +1,6 @@
-#include "lib/json/utf8.h"
+#include "lib/base/utf8.h"
 
-bool json_utf8_unit(const unsigned char *s, size_t len, size_t *ret_len)
+bool utf8_unit(const unsigned char *s, size_t len, size_t *ret_len)
 {
         unsigned char c = s[0];
         unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
@@ -36,4 +36,20 @@ bool json_utf8_unit(const unsigned char *s, size_t len, size_t *ret_len)
         }
         *ret_len = i;
         return i == need + 1;
+}
+
+bool utf8_valid(const void *s, size_t len)
+{
+        const unsigned char *p = s;
+        size_t i = 0, n;
+        while (i < len) {
+                if (p[i] < 0x80) {
+                        i++;
+                        continue;
+                }
+                if (!utf8_unit(p + i, len - i, &n))
+                        return false;
+                i += n;
+        }
+        return true;
 }

@@ -1,5 +1,6 @@
-/* UTF-8 units, shared by the reader (which refuses invalid ones) and the
- * writer (which replaces them under JSON_WRITER_LOSSY). Internal to lib/json.
+/* UTF-8 units: the one scanner in the tree. lib/json's reader refuses
+ * invalid ones, its writer replaces them (JSON_WRITER_LOSSY), lib/rpc refuses
+ * requests whose strings are not UTF-8.
  *
  * An invalid unit is a "maximal subpart" (Unicode ch. 3, "U+FFFD Substitution
  * of Maximal Subparts"): the longest prefix of a would-be sequence that is
@@ -14,4 +15,7 @@
  * valid character (no overlong forms, surrogates or code points above
  * U+10FFFF), false for one maximal invalid subpart. *ret_len gets its length
  * in bytes, always 1..len. */
-bool json_utf8_unit(const unsigned char *s, size_t len, size_t *ret_len);
+bool utf8_unit(const unsigned char *s, size_t len, size_t *ret_len);
+
+/* True when all of s[0..len) is valid UTF-8. */
+bool utf8_valid(const void *s, size_t len);

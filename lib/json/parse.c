@@ -8,7 +8,7 @@
 
 #include "lib/json/json.h"
 #include "lib/json/json_internal.h"
-#include "lib/json/utf8.h"
+#include "lib/base/utf8.h"
 
 struct parser {
         const unsigned char *p;
@@ -170,7 +170,7 @@ static int parse_string_bytes(struct parser *ps, struct buf *b)
                 }
                 if (c >= 0x80) {
                         size_t n;
-                        if (!json_utf8_unit(ps->p, (size_t)(ps->end - ps->p), &n)) {
+                        if (!utf8_unit(ps->p, (size_t)(ps->end - ps->p), &n)) {
                                 fail_at(ps, ps->p, "invalid UTF-8 in string");
                                 return -1;
                         }

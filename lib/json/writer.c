@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "lib/json/json.h"
-#include "lib/json/utf8.h"
+#include "lib/base/utf8.h"
 #include "lib/json/writer.h"
 
 static const char replacement[3] = "\xef\xbf\xbd"; /* U+FFFD */
@@ -221,7 +221,7 @@ static void put_string(struct json_writer *w, const char *s, size_t len)
                         break;
                 unsigned char c = u[i];
                 if (c >= 0x80) {
-                        if (!json_utf8_unit(u + i, len - i, &n)) {
+                        if (!utf8_unit(u + i, len - i, &n)) {
                                 if (i > run)
                                         put(w, s + run, i - run);
                                 put(w, replacement, sizeof(replacement));
@@ -389,7 +389,7 @@ static size_t written_unit(const unsigned char *s, size_t len, bool lossy, size_
                         return c < 0x20 ? 6 : 1;
                 }
         }
-        if (json_utf8_unit(s, len, ret_n) || !lossy)
+        if (utf8_unit(s, len, ret_n) || !lossy)
                 return *ret_n;
         return sizeof(replacement);
 }

@@ -65,8 +65,10 @@ static bool has_bad_unknown_fields(const ProtobufCMessage *msg, int depth)
         return false;
 }
 
-ProtobufCMessage *rpc_unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc)
+ProtobufCMessage *rpc_unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc, char *why,
+                             size_t why_size)
 {
+        snprintf(why, why_size, "not a valid %s message", desc->name);
         grpc_byte_buffer_reader reader;
         if (!grpc_byte_buffer_reader_init(&reader, bb))
                 return NULL;
@@ -74,6 +76,11 @@ ProtobufCMessage *rpc_unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescrip
         grpc_byte_buffer_reader_destroy(&reader);
         ProtobufCMessage *msg = protobuf_c_message_unpack(desc, NULL, GRPC_SLICE_LENGTH(all),
                                                           GRPC_SLICE_START_PTR(all));
+        if (msg && rpc_wire_check_strings(desc, GRPC_SLICE_START_PTR(all), GRPC_SLICE_LENGTH(all), why,
+                                          why_size) < 0) {
+                protobuf_c_message_free_unpacked(msg, NULL);
+                msg = NULL;
+        }
         grpc_slice_unref(all);
         if (msg && has_bad_unknown_fields(msg, 0)) {
                 protobuf_c_message_free_unpacked(msg, NULL);
@@ -233,12 +240,11 @@ static int dispatch(struct rpc_call *call)
                         grpc_byte_buffer_destroy(payload);
                 return rpc_call_fail(call, RPC_CANCELLED, "%s: no request message arrived", m->path);
         }
-        ProtobufCMessage *req = rpc_unpack(payload, m->desc->input);
+        char why[256];
+        ProtobufCMessage *req = rpc_unpack(payload, m->desc->input, why, sizeof(why));
         grpc_byte_buffer_destroy(payload);
         if (!req)
-                return rpc_call_fail(call, RPC_INVALID_ARGUMENT,
-                                     "%s: request is not a valid %s message", m->path,
-                                     m->desc->input->name);
+                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "%s: request %s", m->path, why);
 
         const struct rpc_server_options *opts = rpc_server_opts(call->srv);
         int code = RPC_OK;

@@ -275,7 +275,8 @@ int rpc_stream_next(struct rpc_stream *st, ProtobufCMessage **ret_msg, struct ak
                 if (payload)
                         start_reap(st);
                 if (payload) {
-                        ProtobufCMessage *msg = rpc_unpack(payload, st->method->output);
+                        char why[256];
+                        ProtobufCMessage *msg = rpc_unpack(payload, st->method->output, why, sizeof(why));
                         grpc_byte_buffer_destroy(payload);
                         if (msg) {
                                 *ret_msg = msg;
@@ -283,8 +284,7 @@ int rpc_stream_next(struct rpc_stream *st, ProtobufCMessage **ret_msg, struct ak
                         }
                         grpc_call_cancel(st->call, NULL);
                         stream_finish(st);
-                        snprintf(st->error, sizeof(st->error), "%s: INTERNAL: response is not a valid %s",
-                                 st->path, st->method->output->name);
+                        snprintf(st->error, sizeof(st->error), "%s: INTERNAL: response %s", st->path, why);
                         st->result = -RPC_INTERNAL;
                 }
         }

@@ -48,14 +48,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(parts, 2);
         grpc_slice_unref(parts[0]);
         grpc_slice_unref(parts[1]);
-        ProtobufCMessage *msg = rpc_unpack(bb, md->input);
+        char why[256];
+        ProtobufCMessage *msg = rpc_unpack(bb, md->input, why, sizeof(why));
         grpc_byte_buffer_destroy(bb);
         if (!msg)
                 return 0;
 
         grpc_byte_buffer *again;
         if (rpc_pack(msg, SIZE_MAX, &again) == 0) {
-                ProtobufCMessage *msg2 = rpc_unpack(again, md->input);
+                ProtobufCMessage *msg2 = rpc_unpack(again, md->input, why, sizeof(why));
                 if (!msg2)
                         abort();
                 size_t n1 = protobuf_c_message_get_packed_size(msg);

@@ -57,8 +57,15 @@ struct rpc_call {
 /* Serializes msg into a new byte buffer. -E2BIG past max. */
 int rpc_pack(const ProtobufCMessage *msg, size_t max, grpc_byte_buffer **ret);
 
-/* Reads a whole byte buffer and unpacks it as `desc`. NULL on malformed bytes. */
-ProtobufCMessage *rpc_unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc);
+/* Reads a whole byte buffer and unpacks it as `desc`. NULL on malformed
+ * bytes, with the reason in why (NUL-terminated, cut to why_size). */
+ProtobufCMessage *rpc_unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc, char *why,
+                             size_t why_size);
+
+/* 0 when every string field of the encoded message (at any depth) is valid
+ * UTF-8 without NUL bytes; else -EINVAL and the field in why (wire.c). */
+int rpc_wire_check_strings(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len,
+                           char *why, size_t why_size);
 
 /* Runs one call to completion on the calling thread (server.c → call.c). */
 void rpc_call_run(struct rpc_call *call);

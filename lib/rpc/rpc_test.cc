@@ -369,6 +369,46 @@ TEST(Rpc, MalformedRequestBytesAreInvalidArgument)
         EXPECT_EQ(RPC_OK, call_echo(c.ch, "still here", nullptr, &err)) << err.msg;
 }
 
+TEST(Rpc, StringsWithNulOrBadUtf8AreInvalidArgument)
+{
+        Server s;
+        std::string addr = s.ListenTcp();
+        s.Start();
+        Channel c(addr);
+        ProtobufCServiceDescriptor lying = ak__test__echo__descriptor;
+        ProtobufCMethodDescriptor methods[4];
+        memcpy(methods, ak__test__echo__descriptor.methods, sizeof(methods));
+        methods[0].input = &ak__test__raw_text__descriptor;
+        lying.methods = methods;
+        struct {
+                std::string bytes;
+                const char *why;
+        } cases[] = {
+                {std::string("sand\0box", 8), "ak.test.EchoRequest.text contains a NUL byte"},
+                {"caf\xc3", "ak.test.EchoRequest.text is not valid UTF-8"},
+                {"\xed\xa0\x80", "ak.test.EchoRequest.text is not valid UTF-8"},  // a surrogate
+        };
+        for (const auto &tc : cases) {
+                Ak__Test__RawText raw = AK__TEST__RAW_TEXT__INIT;
+                raw.text.data = (uint8_t *)tc.bytes.data();
+                raw.text.len = tc.bytes.size();
+                ProtobufCMessage *msg;
+                struct ak_error err;
+                EXPECT_EQ(RPC_INVALID_ARGUMENT, rpc_unary(c.ch, &lying, "Echo", &raw.base, nullptr, &msg, &err));
+                EXPECT_NE(nullptr, strstr(err.msg, tc.why)) << err.msg;
+        }
+        // Valid UTF-8 passes, multi-byte included.
+        Ak__Test__RawText raw = AK__TEST__RAW_TEXT__INIT;
+        std::string ok = "h\xc3\xa9llo \xf0\x9f\x98\x80";
+        raw.text.data = (uint8_t *)ok.data();
+        raw.text.len = ok.size();
+        ProtobufCMessage *msg;
+        struct ak_error err;
+        ASSERT_EQ(RPC_OK, rpc_unary(c.ch, &lying, "Echo", &raw.base, nullptr, &msg, &err)) << err.msg;
+        EXPECT_STREQ(ok.c_str(), ((Ak__Test__EchoReply *)msg)->text);
+        protobuf_c_message_free_unpacked(msg, nullptr);
+}
+
 TEST(Rpc, OversizeMessageIsResourceExhausted)
 {
         struct rpc_server_options opts = {};
