@@ -450,6 +450,8 @@ int image_build_base(struct image_store *s, const struct image_progress *p, stru
 named:
         if ((r = image_name_set(s, IMAGE_BASE, hash, err)) < 0)
                 goto out;
+        /* Older base images (an earlier ak-guest) go after a day. */
+        image_gc(s, 24 * 3600);
         snprintf(info.name, sizeof(info.name), IMAGE_BASE);
         *ret = info;
         r = 0;

@@ -584,3 +584,52 @@ int image_resolve_boot(struct image_store *s, const char *name, const struct ima
         *ret = b;
         return 0;
 }
+
+static bool is_hash(const char *s)
+{
+        return strlen(s) == IMAGE_HASH_LEN && strspn(s, "0123456789abcdef") == IMAGE_HASH_LEN;
+}
+
+void image_gc(struct image_store *s, int64_t min_age_s)
+{
+        char path[PATH_MAX], named[64][IMAGE_HASH_LEN + 1];
+        size_t n_named = 0;
+        int64_t now = (int64_t)time(NULL);
+
+        pathfmt(path, sizeof(path), "%s/names", s->dir);
+        DIR *d = opendir(path);
+        if (!d)
+                return;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (image_name_check(de->d_name) == 0 && n_named < AK_ARRAY_SIZE(named) &&
+                    name_get(s, de->d_name, named[n_named]) == 0)
+                        n_named++;
+        closedir(d);
+        if (n_named == AK_ARRAY_SIZE(named))
+                return; /* too many names to be sure: keep everything */
+        d = opendir(s->dir);
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                struct image_info info;
+                bool used = false;
+                if (!is_hash(de->d_name))
+                        continue;
+                for (size_t i = 0; i < n_named; i++)
+                        used |= strcmp(named[i], de->d_name) == 0;
+                if (used || image_manifest_read(s, de->d_name, &info, NULL) < 0 ||
+                    strcmp(info.kind, "base") != 0 || now - info.created_at < min_age_s)
+                        continue;
+                char lock[PATH_MAX];
+                int lfd = -1;
+                pathfmt(lock, sizeof(lock), "%s/%s.lock", s->dir, de->d_name);
+                if (image_lock(lock, &lfd, NULL) < 0)
+                        continue;
+                pathfmt(path, sizeof(path), "%s/%s", s->dir, de->d_name);
+                image_rmtree(path);
+                unlink(lock);
+                close(lfd);
+        }
+        closedir(d);
+}
