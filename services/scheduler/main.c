@@ -21,6 +21,7 @@ static const char usage[] =
         "Usage: ak-scheduler --listen ADDR [--token-file F]\n"
         "                    [--tls-cert F --tls-key F [--tls-ca F [--tls-require-client-cert]]]\n"
         "                    [--heartbeat-interval-ms N] [--lost-after-ms N] [--forget-after-ms N]\n"
+        "                    [--max-executors N] [--max-calls N]\n"
         "                    [--executor-token-file F] [--executor-tls-ca F\n"
         "                     [--executor-tls-cert F --executor-tls-key F] [--executor-tls-name NAME]]\n"
         "\n"
@@ -41,6 +42,8 @@ static const char usage[] =
         "  --lost-after-ms N           no heartbeat this long: lost (default 3 intervals)\n"
         "  --forget-after-ms N         lost this long: dropped (default 600000; 0 never)\n"
         "  --max-executors N           registry limit (default 65536)\n"
+        "  --max-calls N               calls served at once, streams included; more\n"
+        "                              wait for a free slot (default 1024)\n"
         "  --executor-token-file F     bearer token (first line) sent to executors\n"
         "  --executor-tls-ca F         call executors over TLS, verified with this CA;\n"
         "  --executor-tls-cert F, --executor-tls-key F   with this client certificate;\n"
@@ -64,7 +67,7 @@ static void log_line(void *data, const char *line)
         fprintf(stderr, "%s.%03ldZ ak-scheduler: %s\n", when, ts.tv_nsec / 1000000, line);
 }
 
-static int parse_ms(const char *flag, const char *s, unsigned long min, unsigned long max,
+static int parse_uint(const char *flag, const char *s, unsigned long min, unsigned long max,
                     uint32_t *ret)
 {
         char *end;
@@ -81,7 +84,7 @@ static int parse_ms(const char *flag, const char *s, unsigned long min, unsigned
 
 enum {
         OPT_LISTEN = 1000, OPT_TOKEN_FILE, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CA, OPT_TLS_REQUIRE,
-        OPT_HEARTBEAT, OPT_LOST, OPT_FORGET, OPT_MAX_EXECUTORS, OPT_EXEC_TOKEN, OPT_EXEC_CA,
+        OPT_HEARTBEAT, OPT_LOST, OPT_FORGET, OPT_MAX_EXECUTORS, OPT_MAX_CALLS, OPT_EXEC_TOKEN, OPT_EXEC_CA,
         OPT_EXEC_CERT, OPT_EXEC_KEY, OPT_EXEC_NAME, OPT_HELP, OPT_VERSION,
 };
 
@@ -98,6 +101,7 @@ int main(int argc, char **argv)
                 { "lost-after-ms", required_argument, NULL, OPT_LOST },
                 { "forget-after-ms", required_argument, NULL, OPT_FORGET },
                 { "max-executors", required_argument, NULL, OPT_MAX_EXECUTORS },
+                { "max-calls", required_argument, NULL, OPT_MAX_CALLS },
                 { "executor-token-file", required_argument, NULL, OPT_EXEC_TOKEN },
                 { "executor-tls-ca", required_argument, NULL, OPT_EXEC_CA },
                 { "executor-tls-cert", required_argument, NULL, OPT_EXEC_CERT },
@@ -109,7 +113,7 @@ int main(int argc, char **argv)
         };
         const char *listen = NULL, *token_file = NULL, *exec_token_file = NULL;
         struct rpc_tls tls = { 0 }, exec_tls = { 0 };
-        uint32_t max_executors = 65536, forget_ms = 600000;
+        uint32_t max_executors = 65536, forget_ms = 600000, max_calls = 1024;
         struct scheduler_config cfg = { .log = log_line };
         int c;
 
@@ -123,17 +127,20 @@ int main(int argc, char **argv)
                 case OPT_TLS_CA: tls.ca_file = optarg; break;
                 case OPT_TLS_REQUIRE: tls.require_client_cert = true; break;
                 case OPT_HEARTBEAT:
-                        bad = parse_ms("--heartbeat-interval-ms", optarg, 50, 600000,
+                        bad = parse_uint("--heartbeat-interval-ms", optarg, 50, 600000,
                                        &cfg.registry.heartbeat_interval_ms);
                         break;
                 case OPT_LOST:
-                        bad = parse_ms("--lost-after-ms", optarg, 100, 3600000, &cfg.registry.lost_after_ms);
+                        bad = parse_uint("--lost-after-ms", optarg, 100, 3600000, &cfg.registry.lost_after_ms);
                         break;
                 case OPT_FORGET:
-                        bad = parse_ms("--forget-after-ms", optarg, 0, 86400000, &forget_ms);
+                        bad = parse_uint("--forget-after-ms", optarg, 0, 86400000, &forget_ms);
                         break;
                 case OPT_MAX_EXECUTORS:
-                        bad = parse_ms("--max-executors", optarg, 1, 1000000, &max_executors);
+                        bad = parse_uint("--max-executors", optarg, 1, 1000000, &max_executors);
+                        break;
+                case OPT_MAX_CALLS:
+                        bad = parse_uint("--max-calls", optarg, 4, 65536, &max_calls);
                         break;
                 case OPT_EXEC_TOKEN: exec_token_file = optarg; break;
                 case OPT_EXEC_CA: exec_tls.ca_file = optarg; break;
@@ -197,7 +204,9 @@ int main(int argc, char **argv)
         cfg.forward.token = exec_tokens ? tokens_get(exec_tokens, 0) : NULL;
         if (scheduler_new(&cfg, &sched, &err) < 0)
                 goto fail;
-        struct rpc_server_options sopts = { .authorize = scheduler_authorize, .authorize_data = sched };
+        /* Every forwarded stream holds a call for its whole life. */
+        struct rpc_server_options sopts = { .max_workers = max_calls, .authorize = scheduler_authorize,
+                                            .authorize_data = sched };
         if (rpc_server_new(&sopts, &srv, &err) < 0 ||
             rpc_server_listen(srv, listen, tls.cert_file ? &tls : NULL, &port, &err) < 0 ||
             scheduler_add_service(sched, srv, &err) < 0 || rpc_server_start(srv, &err) < 0)

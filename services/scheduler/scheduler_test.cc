@@ -340,4 +340,28 @@ TEST_F(SchedulerTest, BadExecutorStatusesAreRefused)
         EXPECT_EQ(RPC_OK, client->Call("Heartbeat", &hb.base));
 }
 
+TEST_F(SchedulerTest, ExecutorTokenIsSentToExecutors)
+{
+        FakeExecutor::Options o;
+        o.id = "exec-locked";
+        o.token = kToken;
+        o.require_token = "executor-token-0123456789abcdef";
+        executors.push_back(std::make_unique<FakeExecutor>(o));
+        FakeExecutor *e = executors.back().get();
+        ASSERT_EQ(RPC_OK, e->Start(sched.address()));
+        std::string err;
+        EXPECT_EQ(RPC_UNAUTHENTICATED, Create("s1", nullptr, nullptr, &err));
+        EXPECT_TRUE(e->Saw("refused /ak.v1.Executor/CreateSandbox"));
+
+        std::ofstream(sched.Path("executor-token")) << "# for executors\n" << o.require_token << "\n";
+        int st = sched.Stop();
+        EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
+        std::vector<std::string> args = Args();
+        args.push_back("--executor-token-file");
+        args.push_back(sched.Path("executor-token"));
+        ASSERT_TRUE(sched.Start(args));
+        ASSERT_TRUE(WaitFor([&] { return Create("s2", nullptr, nullptr, &err) == RPC_OK; })) << err;
+        EXPECT_TRUE(e->Saw("CreateSandbox s2"));
+}
+
 }  // namespace

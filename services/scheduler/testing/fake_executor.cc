@@ -269,6 +269,18 @@ int OpenShell(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
         return rpc_call_send(call, &ev.base) < 0 ? RPC_CANCELLED : RPC_OK;
 }
 
+int Authorize(struct rpc_call *call, void *data)
+{
+        auto *f = Self(data);
+        if (f->options().require_token.empty())
+                return RPC_OK;
+        const char *auth = rpc_call_metadata(call, "authorization");
+        if (auth && std::string(auth) == "Bearer " + f->options().require_token)
+                return RPC_OK;
+        f->Log(std::string("refused ") + rpc_call_method(call));
+        return rpc_call_fail(call, RPC_UNAUTHENTICATED, "fake executor %s wants its token", f->id().c_str());
+}
+
 const struct rpc_method kMethods[] = {
         {"CreateSandbox", RPC_UNARY, Create},
         {"StartSandbox", RPC_UNARY, Start},
@@ -300,7 +312,10 @@ FakeExecutor::~FakeExecutor()
 int FakeExecutor::Start(const std::string &scheduler)
 {
         struct ak_error err;
-        if (rpc_server_new(nullptr, &srv_, &err) < 0 ||
+        struct rpc_server_options so = {};
+        so.authorize = Authorize;
+        so.authorize_data = this;
+        if (rpc_server_new(&so, &srv_, &err) < 0 ||
             rpc_server_add_service(srv_, &ak__v1__executor__descriptor, kMethods,
                                    sizeof(kMethods) / sizeof(kMethods[0]), this, &err) < 0)
                 return RPC_INTERNAL;

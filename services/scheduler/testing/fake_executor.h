@@ -37,6 +37,7 @@ class FakeExecutor {
                 std::string token;       // sent to the scheduler
                 const struct rpc_tls *tls = nullptr;  // to the scheduler
                 const struct rpc_tls *serve_tls = nullptr;  // its own server
+                std::string require_token;  // callers must send it (Bearer)
         };
         explicit FakeExecutor(const Options &opts);
         ~FakeExecutor();
@@ -72,6 +73,7 @@ class FakeExecutor {
                 int state;
         };
         void Log(const std::string &s);
+        const Options &options() const { return opts_; }
         bool WaitAck(int step, struct rpc_call *call);
         std::mutex mu;
         std::map<std::string, Sandbox> sandboxes;
