@@ -1,0 +1,37 @@
+/* CPU quotas on VMM processes through cgroups: v2 (a cgroup2 mount whose
+ * cgroup.subtree_control can enable "cpu") or v1 (the "cpu" controller's
+ * cfs_quota_us), whichever the host offers, under a directory
+ * "ak-executor-<pid>" of our own that cgroup_free removes.
+ *
+ * Thread-safety: cgroup_limit/cgroup_release may be called from any thread
+ * (each touches its own child directory). */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "lib/base/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct cgroup;
+
+/* Finds a usable hierarchy. -ENOTSUP (err says why) when there is none:
+ * the caller reports "cpu quota unavailable: <why>" and runs without. */
+int cgroup_new(struct cgroup **ret, struct ak_error *err);
+void cgroup_free(struct cgroup *cg);
+/* "v1" or "v2" and the directory. */
+const char *cgroup_kind(const struct cgroup *cg);
+const char *cgroup_dir(const struct cgroup *cg);
+
+/* Puts pid (a whole process) into child cgroup `name` limited to percent
+ * of one CPU (1..6400). */
+int cgroup_limit(struct cgroup *cg, const char *name, pid_t pid, unsigned percent, struct ak_error *err);
+/* Removes child `name` (its processes must have exited). */
+void cgroup_release(struct cgroup *cg, const char *name);
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,70 @@
+/* The executor service (ak.v1.Executor): the sandboxes of one node, each a
+ * microVM (vmbox.h) with a security profile (profile.h), warm pools per
+ * (image, profile), receipts through the signer, audit events through the
+ * auditor (audit_queue.h), registration and heartbeats with the scheduler.
+ *
+ * State on disk, under cfg->state_dir:
+ *   v/<n>/     one directory per VM (sockets and logs, vm.h); removed with it
+ * On start, leftovers of an earlier run (VMs die with the executor: their
+ * VMM is tied to its owner thread) are removed.
+ *
+ * Thread-safety: every call from any thread; handlers run concurrently. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/base/error.h"
+#include "lib/rpc/rpc.h"
+#include "services/executor/vmm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EXECUTOR_MAX_SANDBOXES 1024
+#define EXECUTOR_MAX_LABELS 64
+#define EXECUTOR_MAX_POOLS 16
+
+struct executor_pool_config {
+        const char *image;
+        const char *profile;
+};
+
+struct executor_config {
+        const char *state_dir;          /* required, short (Unix socket paths) */
+        const char *images_dir;         /* image store; required */
+        const char *executor_id;        /* "" → host name */
+        const char *address;            /* where clients reach us (status) */
+        unsigned capacity_vcpus;        /* 0 → online CPUs */
+        uint64_t capacity_memory_mb;    /* 0 → 3/4 of RAM */
+        const char *const *label_keys;  /* n_labels */
+        const char *const *label_values;
+        size_t n_labels;
+        struct rpc_channel *signer;     /* NULL: receipts stay unsigned */
+        struct rpc_channel *auditor;    /* NULL: audit events are not sent */
+        struct rpc_channel *scheduler;  /* NULL: no registration */
+        /* Warm pools: min 0 disables them. */
+        const struct executor_pool_config *pools;
+        size_t n_pools;
+        unsigned pool_min_warm, pool_max_warm, pool_max_age_s;
+        enum vmm_accel accel;
+        int boot_timeout_ms;            /* 0 → 120000 */
+        unsigned reap_interval_ms;      /* TTL checks; 0 → 500 */
+};
+
+struct executor;
+
+int executor_new(const struct executor_config *cfg, struct executor **ret, struct ak_error *err);
+/* Adds the Executor service to srv (before rpc_server_start). */
+int executor_add_to_server(struct executor *ex, struct rpc_server *srv, struct ak_error *err);
+/* Stops background threads, every VM, frees. NULL is a no-op. */
+void executor_free(struct executor *ex);
+
+/* One line on the auditor queue / cpu quota / registration for main's log
+ * when something changed since the last call ("" otherwise). */
+void executor_log_line(struct executor *ex, char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,326 @@
+/* Exec and Run: a command in a sandbox's guest with output streamed as the
+ * guest produces it (the guest's `stream` extension), then one result with
+ * the receipt. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "guest/frame.h"
+#include "lib/crypto/crypto.h"
+#include "lib/encoding/base64.h"
+#include "lib/receipt/receipt.h"
+#include "services/executor/executor_impl.h"
+#include "services/executor/guest_client.h"
+
+#define EXEC_MAX_ARGV 4096
+#define EXEC_MAX_ARG_BYTES ((size_t)128 << 10)
+#define EXEC_MAX_TOTAL ((size_t)1 << 20)
+#define EXEC_DEFAULT_MAX_OUTPUT ((uint64_t)64 << 20)
+/* The guest's own kill comes first; we give up this much later. */
+#define EXEC_GRACE_MS 15000
+
+struct sink {
+        struct rpc_call *call;
+        struct crypto_sha256 *hash;
+        uint64_t produced, sent, max;
+        bool truncated, gone;
+        int fd;
+};
+
+static void send_bytes(struct sink *s, const char *stream, const void *data, size_t len)
+{
+        crypto_sha256_update(s->hash, data, len);
+        s->produced += len;
+        if (s->gone)
+                return;
+        if (s->sent + len > s->max) {
+                s->truncated = true;
+                len = (size_t)(s->max - s->sent);
+        }
+        if (!len)
+                return;
+        Ak__V1__OutputChunk c = AK__V1__OUTPUT_CHUNK__INIT;
+        if (stream && strcmp(stream, "stderr") == 0) {
+                c.kind_case = AK__V1__OUTPUT_CHUNK__KIND_STDERR;
+                c.stderr = (ProtobufCBinaryData){ len, (uint8_t *)data };
+        } else {
+                c.kind_case = AK__V1__OUTPUT_CHUNK__KIND_STDOUT;
+                c.stdout = (ProtobufCBinaryData){ len, (uint8_t *)data };
+        }
+        if (rpc_call_send(s->call, &c.base) < 0) {
+                s->gone = true;
+                shutdown(s->fd, SHUT_RDWR); /* the guest kills the command */
+        }
+        s->sent += len;
+}
+
+static void on_chunk(void *ud, const struct proto_reply *chunk)
+{
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        if (!chunk->output_base64 ||
+            base64_decode_alloc(chunk->output_base64, strlen(chunk->output_base64), &buf, &len) < 0)
+                return;
+        send_bytes(ud, chunk->stream, buf, len);
+        free(buf);
+}
+
+struct exec_args {
+        const char *sandbox;
+        char *const *argv;
+        size_t argc;
+        char *const *env;   /* KEY=VALUE */
+        size_t n_env;
+        const char *workdir;
+        bool sudo;
+        uint32_t timeout_ms;
+        uint64_t max_output;
+        struct receipt *receipt;  /* invocation set by the caller */
+};
+
+static int check_strings(struct rpc_call *call, const char *field, char *const *v, size_t n, size_t max_n,
+                         size_t *total)
+{
+        if (n > max_n)
+                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "%s: %zu entries, at most %zu", field, n, max_n);
+        for (size_t i = 0; i < n; i++) {
+                size_t l = strlen(v[i]);
+                if (l > EXEC_MAX_ARG_BYTES)
+                        return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "%s[%zu]: %zu bytes, at most %zu", field, i,
+                                             l, EXEC_MAX_ARG_BYTES);
+                *total += l;
+        }
+        if (*total > EXEC_MAX_TOTAL)
+                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "command and environment: %zu bytes, at most %zu",
+                                     *total, EXEC_MAX_TOTAL);
+        return RPC_OK;
+}
+
+/* Runs a->argv in sb; streams chunks, then the result. */
+static int exec_in(struct executor *ex, struct rpc_call *call, struct sandbox *sb, const struct exec_args *a)
+{
+        char uds[108];
+        int r, code;
+
+        if ((r = sandbox_running_uds(ex, sb, uds)) < 0)
+                return fail_guest(call, "exec", sb->name, r);
+        /* Environment: the sandbox's, then the request's (later wins in the guest). */
+        size_t n_env = sb->n_env + a->n_env;
+        const char **keys = calloc(n_env + 1, sizeof(char *)), **vals = calloc(n_env + 1, sizeof(char *));
+        char **split = calloc(a->n_env + 1, sizeof(char *));
+        /* The guest agent runs every command as root: sudo is recorded in
+         * the receipt; there is no unprivileged default user yet. */
+        size_t n_pre = 0;
+        const char **argv = calloc(a->argc + 1, sizeof(char *));
+        struct sink s = { .call = call, .max = a->max_output ? a->max_output : EXEC_DEFAULT_MAX_OUTPUT, .fd = -1 };
+        if (!keys || !vals || !split || !argv || crypto_sha256_new(&s.hash) < 0) {
+                code = rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
+                goto out;
+        }
+        for (size_t i = 0; i < sb->n_env; i++) {
+                keys[i] = sb->env_keys[i];
+                vals[i] = sb->env_values[i];
+        }
+        for (size_t i = 0; i < a->n_env; i++) {
+                char *eq = strchr(a->env[i], '=');
+                if (!eq || eq == a->env[i]) {
+                        code = rpc_call_fail(call, RPC_INVALID_ARGUMENT, "env[%zu] \"%.64s\": want KEY=VALUE", i,
+                                             a->env[i]);
+                        goto out;
+                }
+                split[i] = strndup(a->env[i], (size_t)(eq - a->env[i]));
+                keys[sb->n_env + i] = split[i];
+                vals[sb->n_env + i] = eq + 1;
+        }
+        for (size_t i = 0; i < a->argc; i++)
+                argv[n_pre + i] = a->argv[i];
+
+        struct proto_request_args req = PROTO_REQUEST_ARGS_INIT;
+        req.id = "exec";
+        req.type = "run";
+        req.command = argv;
+        req.n_command = a->argc + n_pre;
+        req.env_keys = keys;
+        req.env_values = vals;
+        req.n_env = n_env;
+        req.cwd = a->workdir && a->workdir[0] ? a->workdir : NULL;
+        req.stream = 1;
+        if (a->timeout_ms)
+                req.timeout_ms = a->timeout_ms;
+        req.max_output_bytes = (int64_t)(s.max < FRAME_MAX ? s.max : FRAME_MAX);
+
+        int64_t t0 = vmbox_now_ms();
+        if ((r = guest_client_connect(uds, GUEST_AGENT_PORT, 10000, &s.fd)) < 0) {
+                code = fail_guest(call, "exec", sb->name, r);
+                goto out;
+        }
+        struct active act = { .call = call, .sb = sb, .fd = s.fd };
+        active_begin(ex, &act);
+        struct proto_reply *rep = NULL;
+        /* Each wait for a frame: the command's timeout plus grace, or a day. */
+        int frame_timeout = a->timeout_ms ? (int)a->timeout_ms + EXEC_GRACE_MS : 86400000;
+        r = guest_client_call_stream(s.fd, &req, frame_timeout, on_chunk, &s, &rep);
+        active_end(ex, &act);
+        close(s.fd);
+        if (r < 0) {
+                if (act.cancelled && rpc_call_cancelled(call))
+                        r = -ECANCELED;
+                audit_emit(ex, call, "sandbox_error", "exec", AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_ERROR, sb->name,
+                           NULL);
+                code = fail_guest(call, "exec", sb->name, act.cancelled && !rpc_call_cancelled(call) ? -ECONNRESET : r);
+                goto out;
+        }
+        /* A guest without the stream extension answers with whole buffers. */
+        if (rep->stdout_len)
+                send_bytes(&s, "stdout", rep->stdout_str, rep->stdout_len);
+        if (rep->stderr_len)
+                send_bytes(&s, "stderr", rep->stderr_str, rep->stderr_len);
+
+        Ak__V1__ExecResult res = AK__V1__EXEC_RESULT__INIT;
+        res.exit_code = rep->has_exit_code ? rep->exit_code : -1;
+        res.error = rep->error ? rep->error : (char *)"";
+        res.timed_out = rep->timed_out;
+        res.truncated = rep->truncated || s.truncated;
+        res.output_bytes = s.produced;
+        res.sandbox = sb->name;
+        res.duration_ms = vmbox_now_ms() - t0;
+        uint8_t digest[CRYPTO_SHA256_LEN];
+        crypto_sha256_final(s.hash, digest);
+        char *receipt_error = NULL;
+        if (receipt_outcome_from_digest(res.exit_code, digest, s.produced, rep->error, &a->receipt->outcome) == 0)
+                res.receipt = receipt_for(ex, a->receipt, &receipt_error);
+        res.receipt_error = receipt_error ? receipt_error : (char *)"";
+        Ak__V1__OutputChunk c = AK__V1__OUTPUT_CHUNK__INIT;
+        c.kind_case = AK__V1__OUTPUT_CHUNK__KIND_RESULT;
+        c.result = &res;
+        char attrs[256];
+        snprintf(attrs, sizeof(attrs), "{\"exit_code\":%d,\"output_bytes\":%llu,\"timed_out\":%s}", res.exit_code,
+                 (unsigned long long)s.produced, res.timed_out ? "true" : "false");
+        audit_emit(ex, call, "command_executed", "exec", AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT, sb->name, attrs);
+        code = RPC_OK;
+        if (!s.gone && rpc_call_send(call, &c.base) < 0)
+                code = rpc_call_fail(call, RPC_CANCELLED, "client went away");
+        else if (s.gone)
+                code = rpc_call_fail(call, RPC_CANCELLED, "client went away");
+        if (res.receipt)
+                protobuf_c_message_free_unpacked(&res.receipt->base, NULL);
+        free(receipt_error);
+        proto_reply_free(rep);
+out:
+        if (s.hash)
+                crypto_sha256_free(s.hash);
+        for (size_t i = 0; split && i < a->n_env; i++)
+                free(split[i]);
+        free(split);
+        free(keys);
+        free(vals);
+        free(argv);
+        return code;
+}
+
+static char **strv_dup(char *const *v, size_t n)
+{
+        char **out = calloc(n + 1, sizeof(char *));
+        for (size_t i = 0; out && i < n; i++)
+                if (!(out[i] = strdup(v[i]))) {
+                        receipt_strv_free(out, i);
+                        return NULL;
+                }
+        return out;
+}
+
+int handle_exec(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
+{
+        struct executor *ex = ud;
+        const Ak__V1__ExecRequest *req = (const void *)msg;
+        size_t total = 0;
+        int code;
+
+        if (!req->n_argv)
+                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "argv: empty");
+        if ((code = check_strings(call, "argv", req->argv, req->n_argv, EXEC_MAX_ARGV, &total)) != RPC_OK ||
+            (code = check_strings(call, "env", req->env, req->n_env, 256, &total)) != RPC_OK)
+                return code;
+        if (req->workdir && req->workdir[0] && req->workdir[0] != '/')
+                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "workdir \"%.80s\": must be absolute", req->workdir);
+        struct sandbox *sb = sandbox_get(ex, req->sandbox ? req->sandbox : "");
+        if (!sb)
+                return rpc_call_fail(call, RPC_NOT_FOUND, "no sandbox named %s", req->sandbox);
+        struct receipt *rc = NULL;
+        if (receipt_new(&rc) < 0) {
+                sandbox_put(ex, sb);
+                return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
+        }
+        rc->invocation.mode = RECEIPT_MODE_EXEC;
+        rc->invocation.exec.name = strdup(sb->name);
+        rc->invocation.exec.command = strv_dup(req->argv, req->n_argv);
+        rc->invocation.exec.n_command = req->n_argv;
+        rc->invocation.exec.env = strv_dup(req->env, req->n_env);
+        rc->invocation.exec.n_env = req->n_env;
+        rc->invocation.exec.workdir = req->workdir && req->workdir[0] ? strdup(req->workdir) : NULL;
+        rc->invocation.exec.sudo = req->sudo;
+        struct exec_args a = {
+                .sandbox = sb->name, .argv = req->argv, .argc = req->n_argv, .env = req->env, .n_env = req->n_env,
+                .workdir = req->workdir, .sudo = req->sudo, .timeout_ms = req->timeout_ms,
+                .max_output = req->max_output_bytes, .receipt = rc,
+        };
+        code = exec_in(ex, call, sb, &a);
+        receipt_free(rc);
+        sandbox_put(ex, sb);
+        return code;
+}
+
+int handle_run(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
+{
+        struct executor *ex = ud;
+        const Ak__V1__RunRequest *req = (const void *)msg;
+        size_t total = 0;
+        int code;
+
+        if (!req->n_argv)
+                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "argv: empty");
+        if ((code = check_strings(call, "argv", req->argv, req->n_argv, EXEC_MAX_ARGV, &total)) != RPC_OK)
+                return code;
+        struct sandbox *sb = NULL;
+        if ((code = executor_create(ex, req->spec, call, &sb)) != RPC_OK) {
+                if (sb) {
+                        char name[SANDBOX_NAME_MAX + 1];
+                        snprintf(name, sizeof(name), "%s", sb->name);
+                        sandbox_put(ex, sb);
+                        executor_remove(ex, name, call);
+                }
+                return code;
+        }
+        struct receipt *rc = NULL;
+        if (receipt_new(&rc) < 0) {
+                code = rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
+                goto out;
+        }
+        rc->invocation.mode = RECEIPT_MODE_RUN;
+        rc->invocation.run.command = strv_dup(req->argv, req->n_argv);
+        rc->invocation.run.n_command = req->n_argv;
+        rc->invocation.run.image = strdup(sb->image);
+        rc->invocation.run.backend = strdup(ex->backend);
+        rc->invocation.run.profile = strdup(sb->profile->name);
+        rc->invocation.run.no_network = !sb->network;
+        rc->invocation.run.fast = sb->from_pool;
+        rc->invocation.run.keep = req->keep;
+        /* One-shot runs are agentkernel's `run`: as root in the guest. */
+        struct exec_args a = {
+                .sandbox = sb->name, .argv = req->argv, .argc = req->n_argv, .sudo = true,
+                .timeout_ms = req->timeout_ms, .max_output = req->max_output_bytes, .receipt = rc,
+        };
+        code = exec_in(ex, call, sb, &a);
+        receipt_free(rc);
+out:;
+        char name[SANDBOX_NAME_MAX + 1];
+        snprintf(name, sizeof(name), "%s", sb->name);
+        bool keep = req->keep || (req->spec && req->spec->persistent);
+        sandbox_put(ex, sb);
+        if (!keep)
+                executor_remove(ex, name, call);
+        return code;
+}

@@ -1,0 +1,147 @@
+/* Warm pools: VMs booted ahead of time per (image, profile), kept between
+ * min_warm and max_warm, dropped past max_age or when they stop answering
+ * ping. One background thread boots (one VM at a time: boots are CPU-heavy)
+ * and checks; a create takes a ready VM under the lock and never waits. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "services/executor/executor_impl.h"
+#include "services/executor/guest_client.h"
+
+int pool_take(struct executor *ex, const char *image, const struct profile *p, struct pool_vm *ret)
+{
+        int r = -ENOENT;
+        pthread_mutex_lock(&ex->lock);
+        for (size_t i = 0; i < ex->n_pools; i++) {
+                struct pool *pl = &ex->pools[i];
+                if (strcmp(pl->image, image) != 0 || pl->profile != p)
+                        continue;
+                if (pl->n_ready) {
+                        *ret = pl->ready[0];
+                        memmove(pl->ready, pl->ready + 1, (pl->n_ready - 1) * sizeof(*pl->ready));
+                        pl->n_ready--;
+                        pl->hits++;
+                        r = 0;
+                } else {
+                        pl->misses++;
+                }
+                pthread_cond_broadcast(&ex->cond);
+                break;
+        }
+        pthread_mutex_unlock(&ex->lock);
+        return r;
+}
+
+/* Under ex->lock: removes pool VMs that are too old or whose VMM exited,
+ * into out (disposed of by the caller outside the lock). */
+static size_t cull_locked(struct executor *ex, struct pool *pl, struct pool_vm *out, size_t max)
+{
+        size_t n = 0;
+        int64_t now = vmbox_now_ms();
+        for (size_t i = 0; i < pl->n_ready && n < max;) {
+                struct pool_vm *v = &pl->ready[i];
+                bool old = ex->cfg.pool_max_age_s &&
+                           now - vmbox_ready_at_ms(v->box) > (int64_t)ex->cfg.pool_max_age_s * 1000;
+                if (old || !vmbox_running(v->box) || i >= ex->cfg.pool_max_warm) {
+                        out[n++] = *v;
+                        memmove(v, v + 1, (pl->n_ready - i - 1) * sizeof(*v));
+                        pl->n_ready--;
+                } else {
+                        i++;
+                }
+        }
+        return n;
+}
+
+void *pool_thread(void *arg)
+{
+        struct executor *ex = arg;
+        size_t check = 0;
+
+        pthread_mutex_lock(&ex->lock);
+        while (!ex->stop) {
+                struct pool_vm gone[8];
+                struct pool *target = NULL;
+                for (size_t i = 0; i < ex->n_pools; i++) {
+                        struct pool *pl = &ex->pools[i];
+                        size_t n = cull_locked(ex, pl, gone, 8);
+                        if (n) {
+                                pthread_mutex_unlock(&ex->lock);
+                                for (size_t k = 0; k < n; k++)
+                                        executor_vm_dispose(ex, gone[k].box, gone[k].dir);
+                                pthread_mutex_lock(&ex->lock);
+                        }
+                        if (!target && pl->n_ready + pl->booting < ex->cfg.pool_min_warm)
+                                target = pl;
+                }
+                if (ex->stop)
+                        break;
+                if (target) {
+                        target->booting++;
+                        char image[IMAGE_NAME_MAX + 1];
+                        snprintf(image, sizeof(image), "%s", target->image);
+                        const struct profile *p = target->profile;
+                        pthread_mutex_unlock(&ex->lock);
+                        struct pool_vm v;
+                        struct ak_error err = { 0 };
+                        int r = executor_vm_config(ex, image, p, 1, p->memory_mb ? p->memory_mb : VM_DEFAULT_MEMORY_MB,
+                                                   p->network, v.dir, &v.box, &err);
+                        pthread_mutex_lock(&ex->lock);
+                        target->booting--;
+                        if (r == 0 && !ex->stop && target->n_ready < ex->cfg.pool_max_warm) {
+                                target->ready[target->n_ready++] = v;
+                        } else if (r == 0) {
+                                pthread_mutex_unlock(&ex->lock);
+                                executor_vm_dispose(ex, v.box, v.dir);
+                                pthread_mutex_lock(&ex->lock);
+                        } else {
+                                /* Do not spin on a broken image: wait before retrying. */
+                                struct timespec ts;
+                                clock_gettime(CLOCK_REALTIME, &ts);
+                                ts.tv_sec += 5;
+                                pthread_cond_timedwait(&ex->cond, &ex->lock, &ts);
+                        }
+                        continue;
+                }
+                /* Health: ping one ready VM per round (outside the lock). */
+                struct pool *pl = ex->n_pools ? &ex->pools[check++ % ex->n_pools] : NULL;
+                if (pl && pl->n_ready) {
+                        struct pool_vm v = pl->ready[0];
+                        memmove(pl->ready, pl->ready + 1, (pl->n_ready - 1) * sizeof(v));
+                        pl->n_ready--;
+                        pthread_mutex_unlock(&ex->lock);
+                        bool ok = guest_client_ping(vmbox_uds(v.box), 3000) == 0;
+                        pthread_mutex_lock(&ex->lock);
+                        if (ok && !ex->stop && pl->n_ready < ex->cfg.pool_max_warm) {
+                                pl->ready[pl->n_ready++] = v;
+                        } else {
+                                pthread_mutex_unlock(&ex->lock);
+                                executor_vm_dispose(ex, v.box, v.dir);
+                                pthread_mutex_lock(&ex->lock);
+                        }
+                }
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 500 * 1000 * 1000;
+                if (ts.tv_nsec >= 1000000000) {
+                        ts.tv_sec++;
+                        ts.tv_nsec -= 1000000000;
+                }
+                pthread_cond_timedwait(&ex->cond, &ex->lock, &ts);
+        }
+        pthread_mutex_unlock(&ex->lock);
+        return NULL;
+}
+
+void pool_free_all(struct executor *ex)
+{
+        for (size_t i = 0; ex->pools && i < ex->n_pools; i++) {
+                for (size_t k = 0; k < ex->pools[i].n_ready; k++)
+                        executor_vm_dispose(ex, ex->pools[i].ready[k].box, ex->pools[i].ready[k].dir);
+                free(ex->pools[i].ready);
+        }
+        free(ex->pools);
+}

@@ -1,0 +1,291 @@
+// ak-executor as a real process on loopback with a real microVM (TCG here),
+// signing through a real ak-signer: lifecycle, exec with streamed output and
+// a receipt that verifies, files, errors. One VM boot for the suite.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include "lib/receipt/receipt.h"
+#include "lib/rpc/rpc.h"
+#include "protos/ak/v1/executor.pb-c.h"
+#include "services/signer/receipt_proto.h"
+}
+#include "services/executor/testing/vm_fixture.h"
+
+extern char** environ;
+
+namespace {
+
+std::string Runfile(const std::string& rel) {
+  const char* s = getenv("TEST_SRCDIR");
+  const char* w = getenv("TEST_WORKSPACE");
+  return std::string(s ? s : ".") + "/" + (w ? w : "ak") + "/" + rel;
+}
+
+std::string Slurp(const std::string& p) {
+  std::ifstream f(p);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// A child process whose stdout goes to a file; Start waits for "listening on ADDR".
+struct Proc {
+  pid_t pid = -1;
+  std::string out, err, addr;
+  bool Start(const std::vector<std::string>& argv, const std::string& dir, const std::string& tag) {
+    out = dir + "/" + tag + ".out";
+    err = dir + "/" + tag + ".err";
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    std::vector<char*> a;
+    for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+    a.push_back(nullptr);
+    int r = posix_spawn(&pid, a[0], &fa, nullptr, a.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (r != 0) return false;
+    for (int i = 0; i < 600; i++) {
+      std::string o = Slurp(out);
+      size_t at = o.find("listening on ");
+      if (at != std::string::npos && o.find('\n', at) != std::string::npos) {
+        addr = o.substr(at + 13, o.find('\n', at) - at - 13);
+        return true;
+      }
+      int st;
+      if (waitpid(pid, &st, WNOHANG) == pid) {
+        pid = -1;
+        return false;
+      }
+      usleep(100000);
+    }
+    return false;
+  }
+  int Stop() {
+    if (pid <= 0) return -1;
+    kill(pid, SIGTERM);
+    int st = 0;
+    for (int i = 0; i < 300 && waitpid(pid, &st, WNOHANG) == 0; i++) usleep(100000);
+    if (waitpid(pid, &st, WNOHANG) == 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &st, 0);
+    }
+    pid = -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  }
+};
+
+class ExecutorTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = akvm::MakeTempDir("akex");
+    signer_ = new Proc;
+    exec_ = new Proc;
+    ASSERT_TRUE(signer_->Start({Runfile("services/signer/ak-signer"), "--key", dir_ + "/key.pkcs8", "--listen",
+                                "127.0.0.1:0"}, dir_, "signer"))
+        << Slurp(signer_->err);
+    setenv("AK_GUEST_BIN", Runfile("guest/ak-guest").c_str(), 1);
+    ASSERT_TRUE(exec_->Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--state-dir",
+                              dir_ + "/st", "--images", akvm::ImageStoreDir(), "--signer", signer_->addr,
+                              "--min-warm", "0"}, dir_, "executor"))
+        << Slurp(exec_->err);
+    struct ak_error err = {};
+    ASSERT_EQ(rpc_channel_new(exec_->addr.c_str(), nullptr, &ch_, &err), 0) << err.msg;
+  }
+  static void TearDownTestSuite() {
+    rpc_channel_free(ch_);
+    if (exec_) {
+      EXPECT_EQ(exec_->Stop(), 0) << Slurp(exec_->err);
+    }
+    if (signer_) signer_->Stop();
+    delete exec_;
+    delete signer_;
+    akvm::RemoveDir(dir_);
+  }
+
+  static int Unary(const char* method, const ProtobufCMessage* req, ProtobufCMessage** resp, std::string* e) {
+    struct ak_error err = {};
+    struct rpc_call_options o = {};
+    o.timeout_ms = 180000;
+    int r = rpc_unary(ch_, &ak__v1__executor__descriptor, method, req, &o, resp, &err);
+    if (r != RPC_OK && e) *e = err.msg;
+    return r;
+  }
+
+  struct ExecOut {
+    std::string out, err;
+    Ak__V1__ExecResult* result = nullptr;  // owned by msg
+    ProtobufCMessage* msg = nullptr;
+    int status = 0;
+    std::string error;
+    ~ExecOut() {
+      if (msg) protobuf_c_message_free_unpacked(msg, nullptr);
+    }
+  };
+
+  static void Exec(const std::string& sandbox, const std::vector<std::string>& argv, ExecOut* o, bool sudo = true) {
+    Ak__V1__ExecRequest req = AK__V1__EXEC_REQUEST__INIT;
+    std::vector<char*> a;
+    for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+    req.sandbox = const_cast<char*>(sandbox.c_str());
+    req.argv = a.data();
+    req.n_argv = a.size();
+    req.sudo = sudo;
+    req.timeout_ms = 60000;
+    struct rpc_stream* st = nullptr;
+    struct ak_error err = {};
+    struct rpc_call_options opt = {};
+    opt.timeout_ms = 120000;
+    ASSERT_EQ(rpc_stream_open(ch_, &ak__v1__executor__descriptor, "Exec", &req.base, &opt, &st, &err), RPC_OK);
+    for (;;) {
+      ProtobufCMessage* m = nullptr;
+      int r = rpc_stream_next(st, &m, &err);
+      if (r <= 0) {
+        o->status = r;
+        if (r < 0) o->error = err.msg;
+        break;
+      }
+      auto* c = reinterpret_cast<Ak__V1__OutputChunk*>(m);
+      if (c->kind_case == AK__V1__OUTPUT_CHUNK__KIND_STDOUT) {
+        o->out.append(reinterpret_cast<char*>(c->stdout.data), c->stdout.len);
+      } else if (c->kind_case == AK__V1__OUTPUT_CHUNK__KIND_STDERR) {
+        o->err.append(reinterpret_cast<char*>(c->stderr.data), c->stderr.len);
+      } else if (c->kind_case == AK__V1__OUTPUT_CHUNK__KIND_RESULT) {
+        o->msg = m;
+        o->result = c->result;
+        continue;
+      }
+      protobuf_c_message_free_unpacked(m, nullptr);
+    }
+    rpc_stream_free(st);
+  }
+
+  static std::string dir_;
+  static Proc *signer_, *exec_;
+  static struct rpc_channel* ch_;
+};
+
+std::string ExecutorTest::dir_;
+Proc* ExecutorTest::signer_;
+Proc* ExecutorTest::exec_;
+struct rpc_channel* ExecutorTest::ch_;
+
+TEST_F(ExecutorTest, LifecycleExecReceiptFiles) {
+  std::string e;
+  Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+  spec.name = const_cast<char*>("t1");
+  spec.persistent = true;
+  Ak__V1__CreateSandboxRequest cr = AK__V1__CREATE_SANDBOX_REQUEST__INIT;
+  cr.spec = &spec;
+  ProtobufCMessage* resp = nullptr;
+  int r = Unary("CreateSandbox", &cr.base, &resp, &e);
+  if (r != RPC_OK && e.find("get the guest kernel") != std::string::npos) GTEST_SKIP() << e;
+  ASSERT_EQ(r, RPC_OK) << e;
+  auto* sb = reinterpret_cast<Ak__V1__Sandbox*>(resp);
+  EXPECT_EQ(sb->state, AK__V1__SANDBOX_STATE__SANDBOX_STATE_RUNNING);
+  EXPECT_STREQ(sb->spec->profile, "moderate");
+  EXPECT_EQ(sb->spec->memory_mb, 512u);
+  EXPECT_FALSE(sb->from_pool);
+  protobuf_c_message_free_unpacked(resp, nullptr);
+
+  // The name is taken.
+  EXPECT_EQ(Unary("CreateSandbox", &cr.base, &resp, &e), RPC_ALREADY_EXISTS);
+
+  {
+    ExecOut o;
+    Exec("t1", {"/bin/sh", "-c", "echo hello; echo oops >&2; exit 3"}, &o);
+    ASSERT_EQ(o.status, 0) << o.error;
+    EXPECT_EQ(o.out, "hello\n");
+    EXPECT_EQ(o.err, "oops\n");
+    ASSERT_NE(o.result, nullptr);
+    EXPECT_EQ(o.result->exit_code, 3);
+    EXPECT_EQ(o.result->output_bytes, 11u);
+    EXPECT_STREQ(o.result->receipt_error, "");
+    ASSERT_NE(o.result->receipt, nullptr);
+    struct receipt* rc = nullptr;
+    struct ak_error err = {};
+    ASSERT_EQ(receipt_proto_to_receipt(o.result->receipt, &rc, &err), 0) << err.msg;
+    char* why = nullptr;
+    EXPECT_EQ(receipt_verify(rc, false, &why), 0) << (why ? why : "");
+    free(why);
+    EXPECT_EQ(rc->invocation.mode, RECEIPT_MODE_EXEC);
+    EXPECT_STREQ(rc->invocation.exec.name, "t1");
+    EXPECT_EQ(rc->outcome.exit_code, 3);
+    receipt_free(rc);
+  }
+  // Files round trip.
+  std::string data("bin\0ary\n", 8);
+  Ak__V1__WriteFileRequest w = AK__V1__WRITE_FILE_REQUEST__INIT;
+  w.sandbox = const_cast<char*>("t1");
+  w.path = const_cast<char*>("/tmp/d/f.bin");
+  w.content.data = reinterpret_cast<uint8_t*>(data.data());
+  w.content.len = data.size();
+  ASSERT_EQ(Unary("WriteFile", &w.base, &resp, &e), RPC_OK) << e;
+  protobuf_c_message_free_unpacked(resp, nullptr);
+  Ak__V1__ReadFileRequest rd = AK__V1__READ_FILE_REQUEST__INIT;
+  rd.sandbox = const_cast<char*>("t1");
+  rd.path = const_cast<char*>("/tmp/d/f.bin");
+  ASSERT_EQ(Unary("ReadFile", &rd.base, &resp, &e), RPC_OK) << e;
+  auto* rr = reinterpret_cast<Ak__V1__ReadFileResponse*>(resp);
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(rr->content.data), rr->content.len), data);
+  protobuf_c_message_free_unpacked(resp, nullptr);
+  rd.path = const_cast<char*>("/etc/shadow");
+  EXPECT_EQ(Unary("ReadFile", &rd.base, &resp, &e), RPC_PERMISSION_DENIED);
+  Ak__V1__RemoveFileRequest rf = AK__V1__REMOVE_FILE_REQUEST__INIT;
+  rf.sandbox = const_cast<char*>("t1");
+  rf.path = const_cast<char*>("/tmp/d/f.bin");
+  ASSERT_EQ(Unary("RemoveFile", &rf.base, &resp, &e), RPC_OK) << e;
+  protobuf_c_message_free_unpacked(resp, nullptr);
+  rd.path = const_cast<char*>("/tmp/d/f.bin");
+  EXPECT_EQ(Unary("ReadFile", &rd.base, &resp, &e), RPC_FAILED_PRECONDITION);
+
+  // Status lists it; list finds it.
+  Ak__V1__GetExecutorStatusRequest sr = AK__V1__GET_EXECUTOR_STATUS_REQUEST__INIT;
+  ASSERT_EQ(Unary("GetStatus", &sr.base, &resp, &e), RPC_OK) << e;
+  auto* st = reinterpret_cast<Ak__V1__ExecutorStatus*>(resp);
+  ASSERT_EQ(st->n_sandboxes, 1u);
+  EXPECT_STREQ(st->sandboxes[0]->spec->name, "t1");
+  EXPECT_GE(st->allocated->memory_mb, 512u);
+  protobuf_c_message_free_unpacked(resp, nullptr);
+
+  Ak__V1__RemoveSandboxRequest rm = AK__V1__REMOVE_SANDBOX_REQUEST__INIT;
+  rm.name = const_cast<char*>("t1");
+  ASSERT_EQ(Unary("RemoveSandbox", &rm.base, &resp, &e), RPC_OK) << e;
+  protobuf_c_message_free_unpacked(resp, nullptr);
+  EXPECT_EQ(Unary("RemoveSandbox", &rm.base, &resp, &e), RPC_NOT_FOUND);
+  ExecOut gone;
+  Exec("t1", {"true"}, &gone);
+  EXPECT_EQ(gone.status, -RPC_NOT_FOUND);
+}
+
+TEST_F(ExecutorTest, BadRequestsNameTheField) {
+  std::string e;
+  ProtobufCMessage* resp = nullptr;
+  Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+  spec.name = const_cast<char*>("Bad Name");
+  Ak__V1__CreateSandboxRequest cr = AK__V1__CREATE_SANDBOX_REQUEST__INIT;
+  cr.spec = &spec;
+  EXPECT_EQ(Unary("CreateSandbox", &cr.base, &resp, &e), RPC_INVALID_ARGUMENT);
+  EXPECT_NE(e.find("spec.name"), std::string::npos) << e;
+  spec.name = const_cast<char*>("ok");
+  spec.profile = const_cast<char*>("lax");
+  EXPECT_EQ(Unary("CreateSandbox", &cr.base, &resp, &e), RPC_INVALID_ARGUMENT);
+  EXPECT_NE(e.find("spec.profile"), std::string::npos) << e;
+  Ak__V1__GetSandboxRequest g = AK__V1__GET_SANDBOX_REQUEST__INIT;
+  g.name = const_cast<char*>("nope");
+  EXPECT_EQ(Unary("GetSandbox", &g.base, &resp, &e), RPC_NOT_FOUND);
+}
+
+}  // namespace
