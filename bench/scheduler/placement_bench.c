@@ -304,7 +304,7 @@ static int bench_fleet(size_t n)
         }
 
         printf("\n%zu executors\n", n);
-        printf("  %-44s %14s %10s   %s\n", "what", "decisions/s", "us each", "tiers pool/image/any");
+        printf("  %-44s %14s %10s   %s\n", "what", "decisions/s", "us each", "tiers chosen: pool/image/any");
         for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
                 unsigned tiers[4] = { 0 };
                 uint64_t refused = 0;
