@@ -8,6 +8,10 @@
  *   <hash>/manifest.json          one built image; hash = SHA-256 of its inputs
  *   <hash>/initrd.cpio            (base) busybox + ak-guest + modules
  *   <hash>/rootfs.ext4            (rootfs) debootstrap minbase + packages + ak-guest
+ *   stage/<hash>/rootfs.ext4      debootstrap minbase + packages alone, keyed by
+ *                                 suite/mirror/packages: a new ak-guest is
+ *                                 written into a copy of it (debugfs), not
+ *                                 bootstrapped again
  *   names/<name>                  the hash a name points at
  * A build with the same inputs finds <hash> and is a cache hit. Builds run
  * in a temporary directory and appear with one rename; a lock file per hash
@@ -59,6 +63,7 @@ struct image_info {
         char kind[8];                 /* "base" or "rootfs" */
         char kernel[128];             /* kernel package it was built for (base) */
         char packages[4096];          /* comma-separated (rootfs) */
+        char stage[IMAGE_HASH_LEN + 1]; /* rootfs: the debootstrap stage it was made from */
         uint64_t size_bytes;
         int64_t created_at;           /* Unix seconds */
         char dir[PATH_MAX];

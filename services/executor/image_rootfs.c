@@ -1,6 +1,10 @@
-/* Root filesystem images: `debootstrap --variant=minbase [--include=...]
- * bookworm`, ak-guest added as /usr/local/bin/ak-guest, apt's caches
- * dropped, packed into ext4 with `mkfs.ext4 -d` (no loop mount). */
+/* Root filesystem images in two steps, each cached by its inputs:
+ *   stage: `debootstrap --variant=minbase [--include=...] bookworm`, apt's
+ *          caches dropped, packed into ext4 with `mkfs.ext4 -d` (no loop
+ *          mount); keyed by suite, mirror and packages;
+ *   image: a sparse copy of the stage with ak-guest written in as
+ *          /usr/local/bin/ak-guest by debugfs; keyed by stage and ak-guest.
+ * So a new guest agent costs a copy, not another debootstrap. */
 #include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -16,7 +20,7 @@
 #include "services/executor/pathfmt.h"
 #include "services/executor/proc.h"
 
-#define ROOTFS_FORMAT "ak-rootfs-v1"
+#define ROOTFS_FORMAT "ak-rootfs-v2"
 #define SUITE "bookworm"
 #define DEFAULT_MIRROR "http://deb.debian.org/debian"
 #define DEBOOTSTRAP_TIMEOUT_MS (30 * 60 * 1000)
@@ -190,36 +194,121 @@ static int check_space(const char *dir, struct ak_error *err)
         return 0;
 }
 
-static int build(struct image_store *s, const char *tmp, const char *packages, const char *guest,
-                 const struct image_progress *p, struct ak_error *err)
+/* debootstrap + mkfs into stage/<stage>/rootfs.ext4, unless it is there. */
+static int ensure_stage(struct image_store *s, const char *stage, const char *packages, const struct image_progress *p,
+                        struct ak_error *err)
 {
-        char root[PATH_MAX], path[PATH_MAX];
-        int r;
+        char dir[PATH_MAX], path[PATH_MAX], lock[PATH_MAX], tmp[PATH_MAX], root[PATH_MAX], dbs[PATH_MAX];
+        int lfd = -1, r;
 
+        pathfmt(dir, sizeof(dir), "%s/stage/%s", s->dir, stage);
+        pathfmt(path, sizeof(path), "%s/rootfs.ext4", dir);
+        if (access(path, R_OK) == 0) {
+                image_report(p, "cache", "packages already bootstrapped (stage %.12s)", stage);
+                return 0;
+        }
+        if (geteuid() != 0)
+                return ak_error_set(err, -EPERM, "building a root filesystem image needs root (debootstrap chroots)");
+        if (proc_which("debootstrap", dbs, sizeof(dbs)) < 0)
+                return ak_error_set(err, -ENOENT, "debootstrap is not installed: apt-get install debootstrap "
+                                                  "(tools/deps.sh installs it)");
+        if ((r = check_space(s->dir, err)) < 0)
+                return r;
+        pathfmt(lock, sizeof(lock), "%s/stage/%s.lock", s->dir, stage);
+        if ((r = image_lock(lock, &lfd, err)) < 0)
+                return r;
+        if (access(path, R_OK) == 0) /* bootstrapped while we waited */
+                goto out;
+        if ((r = image_tmpdir(s, tmp, err)) < 0)
+                goto out;
         pathfmt(root, sizeof(root), "%s/root", tmp);
         if ((r = debootstrap(root, packages, p, err)) < 0)
-                return r;
-        pathfmt(path, sizeof(path), "%s/usr/local/bin/ak-guest", root);
-        if ((r = image_copy_file(guest, path, err)) < 0)
-                return r;
+                goto clean;
         /* The .debs and package lists are not needed in the guest. */
         static const char *const drop[] = { "var/cache/apt/archives", "var/lib/apt/lists" };
         for (size_t i = 0; i < AK_ARRAY_SIZE(drop); i++) {
-                pathfmt(path, sizeof(path), "%s/%s", root, drop[i]);
-                image_rmtree(path);
-                mkdir(path, 0755);
+                char d[PATH_MAX];
+                pathfmt(d, sizeof(d), "%s/%s", root, drop[i]);
+                image_rmtree(d);
+                mkdir(d, 0755);
         }
-        pathfmt(path, sizeof(path), "%s/rootfs.ext4", tmp);
-        r = mkfs(root, path, p, err);
+        char ext4[PATH_MAX];
+        pathfmt(ext4, sizeof(ext4), "%s/rootfs.ext4", tmp);
+        r = mkfs(root, ext4, p, err);
         image_rmtree(root);
+        if (r < 0)
+                goto clean;
+        if (rename(tmp, dir) < 0 && errno != EEXIST && errno != ENOTEMPTY) {
+                r = ak_error_errno(err, -errno, "move %s to %s", tmp, dir);
+                goto clean;
+        }
+        goto out;
+clean:
+        image_rmtree(tmp);
+out:
+        unlink(lock);
+        close(lfd);
         return r;
+}
+
+/* A copy of the stage with ak-guest written in as /usr/local/bin/ak-guest
+ * (debugfs: no mount needed). */
+static int add_guest(const char *stage_file, const char *tmp, const char *guest, struct ak_error *err)
+{
+        char path[PATH_MAX], cmds[PATH_MAX];
+        int status, r;
+        char *out = NULL;
+
+        pathfmt(path, sizeof(path), "%s/rootfs.ext4", tmp);
+        const char *cp[] = { "cp", "--sparse=always", stage_file, path, NULL };
+        struct proc_opts o = { .argv = cp, .timeout_ms = 10 * 60 * 1000 };
+        if ((r = proc_run(&o, &status, &out, err)) < 0)
+                return r;
+        if (status != 0) {
+                r = image_output_disk_full(out) ? ak_error_set(err, -ENOSPC, "disk full while copying %s", stage_file)
+                                                : ak_error_set(err, -EIO, "cp %s: %s", stage_file, proc_tail_lines(out, 2));
+                free(out);
+                return r;
+        }
+        free(out);
+        out = NULL;
+        /* Relative names in the command file: store paths may hold spaces. */
+        pathfmt(path, sizeof(path), "%s/ak-guest.bin", tmp);
+        if ((r = image_copy_file(guest, path, err)) < 0)
+                return r;
+        pathfmt(cmds, sizeof(cmds), "%s/debugfs.cmds", tmp);
+        FILE *f = fopen(cmds, "we");
+        if (!f)
+                return ak_error_errno(err, -errno, "create %s", cmds);
+        fputs("cd /usr/local/bin\nwrite ak-guest.bin ak-guest\nsif ak-guest mode 0100755\n", f);
+        if (fclose(f) != 0)
+                return ak_error_errno(err, -errno, "write %s", cmds);
+        const char *dbg[] = { "debugfs", "-w", "-f", "debugfs.cmds", "rootfs.ext4", NULL };
+        struct proc_opts d = { .argv = dbg, .cwd = tmp, .timeout_ms = 60000 };
+        if ((r = proc_run(&d, &status, &out, err)) < 0) {
+                if (r == -ENOENT)
+                        ak_error_set(err, r, "debugfs is not installed: apt-get install e2fsprogs");
+                return r;
+        }
+        /* debugfs exits 0 even when a command fails: look at what it said. */
+        if (status != 0 || !strstr(out, "Allocated inode")) {
+                r = image_output_disk_full(out) ? ak_error_set(err, -ENOSPC, "disk full: no room for ak-guest in the image")
+                                                : ak_error_set(err, -EIO, "debugfs could not add ak-guest: %s",
+                                                               proc_tail_lines(out, 3));
+                free(out);
+                return r;
+        }
+        free(out);
+        unlink(path);
+        unlink(cmds);
+        return 0;
 }
 
 int image_build_rootfs(struct image_store *s, const char *name, const char *const *packages, size_t n_packages,
                        const struct image_progress *p, struct image_info *ret, struct ak_error *err)
 {
         struct image_info info = { 0 };
-        char list[4096], hash[IMAGE_HASH_LEN + 1], gh[IMAGE_HASH_LEN + 1], text[8192];
+        char list[4096], hash[IMAGE_HASH_LEN + 1], stage[IMAGE_HASH_LEN + 1], gh[IMAGE_HASH_LEN + 1], text[8192];
         char lock[PATH_MAX], tmp[PATH_MAX] = "", path[PATH_MAX];
         const char *guest;
         int lfd = -1, r;
@@ -233,30 +322,30 @@ int image_build_rootfs(struct image_store *s, const char *name, const char *cons
                 return r;
         if ((r = image_guest_binary(s, &guest, err)) < 0 || (r = image_hash_file(guest, gh, err)) < 0)
                 return r;
-        pathfmt(text, sizeof(text), ROOTFS_FORMAT "\nsuite=%s\nmirror=%s\nvariant=minbase\npackages=%s\nguest=%s\n",
-                 SUITE, mirror(), list, gh);
+        pathfmt(text, sizeof(text), ROOTFS_FORMAT "\nsuite=%s\nmirror=%s\nvariant=minbase\npackages=%s\n", SUITE,
+                mirror(), list);
+        if ((r = image_hash_text(text, stage, err)) < 0)
+                return r;
+        pathfmt(text, sizeof(text), ROOTFS_FORMAT "\nstage=%s\nguest=%s\n", stage, gh);
         if ((r = image_hash_text(text, hash, err)) < 0)
                 return r;
         if (image_manifest_read(s, hash, &info, NULL) == 0) {
                 image_report(p, "cache", "same inputs as image %.12s: nothing to build", hash);
                 goto named;
         }
-        if (geteuid() != 0)
-                return ak_error_set(err, -EPERM, "building a root filesystem image needs root (debootstrap chroots)");
-        char dbs[PATH_MAX];
-        if (proc_which("debootstrap", dbs, sizeof(dbs)) < 0)
-                return ak_error_set(err, -ENOENT, "debootstrap is not installed: apt-get install debootstrap "
-                                                  "(tools/deps.sh installs it)");
-        if ((r = check_space(s->dir, err)) < 0)
-                return r;
         pathfmt(lock, sizeof(lock), "%s/%s.lock", s->dir, hash);
         if ((r = image_lock(lock, &lfd, err)) < 0)
                 return r;
         if (image_manifest_read(s, hash, &info, NULL) == 0)
                 goto named;
+        if ((r = ensure_stage(s, stage, list, p, err)) < 0)
+                goto out;
+        image_report(p, "agent", "adding ak-guest to a copy of stage %.12s", stage);
         if ((r = image_tmpdir(s, tmp, err)) < 0)
                 goto out;
-        if ((r = build(s, tmp, list, guest, p, err)) < 0)
+        char stage_file[PATH_MAX];
+        pathfmt(stage_file, sizeof(stage_file), "%s/stage/%s/rootfs.ext4", s->dir, stage);
+        if ((r = add_guest(stage_file, tmp, guest, err)) < 0)
                 goto out;
         pathfmt(path, sizeof(path), "%s/rootfs.ext4", tmp);
         struct stat st;
@@ -264,10 +353,11 @@ int image_build_rootfs(struct image_store *s, const char *name, const char *cons
                 r = ak_error_errno(err, -errno, "stat %s", path);
                 goto out;
         }
-        snprintf(info.name, sizeof(info.name), "%s", name);
+        pathfmt(info.name, sizeof(info.name), "%s", name);
         memcpy(info.hash, hash, sizeof(info.hash));
-        snprintf(info.kind, sizeof(info.kind), "rootfs");
-        snprintf(info.packages, sizeof(info.packages), "%s", list);
+        pathfmt(info.kind, sizeof(info.kind), "rootfs");
+        pathfmt(info.packages, sizeof(info.packages), "%s", list);
+        memcpy(info.stage, stage, sizeof(info.stage));
         info.size_bytes = (uint64_t)st.st_blocks * 512;
         info.created_at = (int64_t)time(NULL);
         if ((r = image_manifest_write(tmp, &info, err)) < 0 || (r = image_publish(s, tmp, hash, err)) < 0)
@@ -278,7 +368,7 @@ int image_build_rootfs(struct image_store *s, const char *name, const char *cons
 named:
         if ((r = image_name_set(s, name, hash, err)) < 0)
                 goto out;
-        snprintf(info.name, sizeof(info.name), "%s", name);
+        pathfmt(info.name, sizeof(info.name), "%s", name);
         *ret = info;
         r = 0;
 out:

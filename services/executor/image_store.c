@@ -69,7 +69,7 @@ static int mkdir_p(const char *path, mode_t mode)
 
 int image_store_open(const char *dir, struct image_store **ret, struct ak_error *err)
 {
-        static const char *const subdirs[] = { "", "/names", "/kernel", "/tmp" };
+        static const char *const subdirs[] = { "", "/names", "/kernel", "/tmp", "/stage" };
         char path[PATH_MAX];
 
         /* Paths under the store add at most a few hundred bytes to it. */
@@ -301,6 +301,8 @@ int image_manifest_write(const char *dir, const struct image_info *info, struct 
                 p += n + (e ? 1 : 0);
         }
         json_writer_end_array(w);
+        json_writer_key(w, "stage", 5);
+        json_writer_string(w, info->stage, strlen(info->stage));
         json_writer_key(w, "size_bytes", 10);
         json_writer_u64(w, info->size_bytes);
         json_writer_key(w, "created_at", 10);
@@ -381,6 +383,9 @@ int image_manifest_read(struct image_store *s, const char *hash, struct image_in
             copy_str(v, "hash", info.hash, sizeof(info.hash)) < 0 ||
             copy_str(v, "kind", info.kind, sizeof(info.kind)) < 0 ||
             copy_str(v, "kernel", info.kernel, sizeof(info.kernel)) < 0)
+                goto bad;
+        /* Optional: manifests from before stages have none. */
+        if (json_object_get(v, "stage") && copy_str(v, "stage", info.stage, sizeof(info.stage)) < 0)
                 goto bad;
         const struct json_value *pk = json_object_get(v, "packages");
         if (!pk || json_value_type(pk) != JSON_ARRAY)
@@ -515,6 +520,27 @@ int image_list(struct image_store *s, struct image_info **ret, size_t *ret_n, st
         return 0;
 }
 
+/* The debootstrap stage goes with the last image made from it. */
+static void remove_unused_stage(struct image_store *s, const char *stage)
+{
+        char path[PATH_MAX];
+        DIR *d = opendir(s->dir);
+        if (!d)
+                return;
+        struct dirent *de;
+        bool used = false;
+        while (!used && (de = readdir(d))) {
+                struct image_info info;
+                if (strlen(de->d_name) == IMAGE_HASH_LEN && image_manifest_read(s, de->d_name, &info, NULL) == 0)
+                        used = strcmp(info.stage, stage) == 0;
+        }
+        closedir(d);
+        if (used)
+                return;
+        pathfmt(path, sizeof(path), "%s/stage/%s", s->dir, stage);
+        image_rmtree(path);
+}
+
 int image_remove(struct image_store *s, const char *name, struct ak_error *err)
 {
         char hash[IMAGE_HASH_LEN + 1], path[PATH_MAX], lock[PATH_MAX];
@@ -547,11 +573,15 @@ int image_remove(struct image_store *s, const char *name, struct ak_error *err)
                         }
                 closedir(d);
         }
+        struct image_info gone;
+        bool had_stage = image_manifest_read(s, hash, &gone, NULL) == 0 && gone.stage[0];
         pathfmt(path, sizeof(path), "%s/%s", s->dir, hash);
         r = image_rmtree(path);
         if (r < 0)
                 return ak_error_errno(err, r, "remove %s", path);
         unlink(lock);
+        if (had_stage)
+                remove_unused_stage(s, gone.stage);
         return 0;
 }
 

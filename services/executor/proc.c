@@ -77,9 +77,32 @@ int proc_which(const char *name, char *buf, size_t size)
         return -ENOENT;
 }
 
+/* environ with the admin directories in PATH: helpers (debootstrap needs
+ * chroot, mkfs.ext4 its friends) live in /usr/sbin and /sbin, which the
+ * PATH of a user, a service or a test runner often lacks. */
+static char **child_env(char *path_buf, size_t size)
+{
+        size_t n = 0;
+        while (environ[n])
+                n++;
+        char **env = calloc(n + 2, sizeof(char *));
+        if (!env)
+                return NULL;
+        const char *path = getenv("PATH");
+        snprintf(path_buf, size, "PATH=%s%s/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin",
+                 path && *path ? path : "", path && *path ? ":" : "");
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+                if (strncmp(environ[i], "PATH=", 5) != 0)
+                        env[k++] = environ[i];
+        env[k++] = path_buf;
+        env[k] = NULL;
+        return env;
+}
+
 int proc_run(const struct proc_opts *o, int *ret_status, char **ret_output, struct ak_error *err)
 {
-        char exe[PATH_MAX];
+        char exe[PATH_MAX], path_env[8192];
 
         if (proc_which(o->argv[0], exe, sizeof(exe)) < 0)
                 return ak_error_set(err, -ENOENT, "%s: command not found", o->argv[0]);
@@ -111,7 +134,9 @@ int proc_run(const struct proc_opts *o, int *ret_status, char **ret_output, stru
         posix_spawnattr_setsigdefault(&attr, &all);
         posix_spawnattr_setpgroup(&attr, 0);
         posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-        r = posix_spawn(&pid, exe, &fa, &attr, (char *const *)o->argv, environ);
+        char **env = child_env(path_env, sizeof(path_env));
+        r = env ? posix_spawn(&pid, exe, &fa, &attr, (char *const *)o->argv, env) : ENOMEM;
+        free(env);
         posix_spawn_file_actions_destroy(&fa);
         posix_spawnattr_destroy(&attr);
         close(pipefd[1]);
