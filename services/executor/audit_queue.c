@@ -72,7 +72,7 @@ static int send_batch(struct audit_queue *q, size_t k, char *why, size_t why_siz
         if (r == RPC_OK)
                 protobuf_c_message_free_unpacked(resp, NULL);
         else
-                snprintf(why, why_size, "%s", err.msg);
+                snprintf(why, why_size, "%.*s", (int)why_size - 1, err.msg);
         for (size_t i = 0; i < got; i++)
                 ak__v1__audit_event__free_unpacked(evs[i], NULL);
         return r == RPC_OK ? 0 : -EIO;
