@@ -280,6 +280,38 @@ static struct ingest ingest(unsigned emitters, unsigned batch, double secs)
         return out;
 }
 
+/* auditor_append from one thread, without gRPC: what the spool itself costs. */
+static double direct(unsigned batch, double secs)
+{
+        static const char config[] =
+                "{\"destination\":{\"type\":\"http_webhook\",\"url\":\"http://127.0.0.1:9/\"}}";
+        Ak__V1__AuditEvent e;
+        Ak__V1__ResourceInfo r;
+        Ak__V1__ActorInfo a;
+        struct audit_event *evs[10];
+        struct service s;
+        struct ak_error err;
+        uint64_t first, events = 0, t0, end;
+
+        service_start(&s, config, false);
+        fill_event(&e, &r, &a);
+        t0 = now_ns();
+        end = t0 + (uint64_t)(secs * 1e9);
+        while (now_ns() < end) {
+                for (unsigned k = 0; k < batch; k++)
+                        if (audit_event_from_pb(&e, &evs[k], &err) < 0)
+                                die("event", err.msg);
+                if (auditor_append(s.a, evs, batch, &first, &err) < 0)
+                        die("append", err.msg);
+                for (unsigned k = 0; k < batch; k++)
+                        audit_event_free(evs[k]);
+                events += batch;
+        }
+        double rate = (double)events / ((double)(now_ns() - t0) / 1e9);
+        service_stop(&s);
+        return rate;
+}
+
 /* Events stored first, then the deliveries started: events/s to the sink. */
 static double delivery(unsigned batch_size, unsigned n_events, unsigned *ret_requests)
 {
@@ -369,6 +401,17 @@ int main(int argc, char **argv)
                         printf("%-9u %-6u %10.0f %10.0f %6.0f%% %10.0f %6.0f%% %9.0f %9.0f %7.1f\n", emitters[e],
                                batches[b], rate, fl, 100.0 * rate / fl, flp, 100.0 * rate / flp, p50, p99, group);
                 }
+        for (size_t b = 0; b < 2; b++) {
+                double fl = 0, flp = 0, rate = 0;
+                for (int k = 0; k < ROUNDS; k++) {
+                        double d = seconds / ROUNDS;
+                        fl += floor_rate(rec, batches[b], d, true) / ROUNDS;
+                        rate += direct(batches[b], d) / ROUNDS;
+                        flp += floor_rate(rec, batches[b], d, false) / ROUNDS;
+                }
+                printf("%-9s %-6u %10.0f %10.0f %6.0f%% %10.0f %6.0f%%   (in process, no gRPC)\n", "direct",
+                       batches[b], rate, fl, 100.0 * rate / fl, flp, 100.0 * rate / flp);
+        }
         printf("\ntarget: events/s >= 80%% of the floor. group: records per fdatasync the spool achieved\n"
                "(group commit across emitters). p50: mean of the rounds' medians; p99: the worst round's.\n\n");
 
