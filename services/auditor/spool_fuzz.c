@@ -32,6 +32,12 @@ static void clear(void)
                 closedir(d);
 }
 
+static void remove_dir(void)
+{
+        clear();
+        rmdir(dir);
+}
+
 static void put(const char *name, const uint8_t *head, size_t hlen, const uint8_t *data, size_t len)
 {
         char p[128];
@@ -94,6 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 snprintf(dir, sizeof(dir), "%s/akspoolfuzz.XXXXXX", base);
                 if (!mkdtemp(dir))
                         abort();
+                atexit(remove_dir);
         }
         clear();
         if (size < 2)
