@@ -321,6 +321,13 @@ static int vm_boot(const struct boot_opts *o)
                 rm_dir_files(dir);
                 return 1;
         }
+        if (o->net && vm_guest_network_setup(rec.vsock_uds, strcmp(o->image, IMAGE_BASE) != 0, 30000, &err) < 0) {
+                fprintf(stderr, "ak vm boot: %s\n", err.msg);
+                kill_vm(&rec);
+                waitpid(sup, &status, 0);
+                rm_dir_files(dir);
+                return 1;
+        }
         print_vm_json(stdout, &rec, now_ms() - t0, true);
         fputc('\n', stdout);
         return 0;

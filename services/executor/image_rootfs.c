@@ -20,7 +20,9 @@
 #include "services/executor/pathfmt.h"
 #include "services/executor/proc.h"
 
-#define ROOTFS_FORMAT "ak-rootfs-v2"
+/* Part of each step's input hash: bump when the step's output changes. */
+#define STAGE_FORMAT "ak-rootfs-v2"
+#define ROOTFS_FORMAT "ak-rootfs-v3"
 #define SUITE "bookworm"
 #define DEFAULT_MIRROR "http://deb.debian.org/debian"
 #define DEBOOTSTRAP_TIMEOUT_MS (30 * 60 * 1000)
@@ -252,8 +254,10 @@ out:
 }
 
 /* A copy of the stage with ak-guest written in as /usr/local/bin/ak-guest
- * (debugfs: no mount needed). */
-static int add_guest(const char *stage_file, const char *tmp, const char *guest, struct ak_error *err)
+ * and a static busybox as /usr/local/bin/busybox (the host sets up the
+ * guest's network with it) by debugfs: no mount needed. */
+static int add_guest(const char *stage_file, const char *tmp, const char *guest, const char *busybox,
+                     struct ak_error *err)
 {
         char path[PATH_MAX], cmds[PATH_MAX];
         int status, r;
@@ -276,11 +280,16 @@ static int add_guest(const char *stage_file, const char *tmp, const char *guest,
         pathfmt(path, sizeof(path), "%s/ak-guest.bin", tmp);
         if ((r = image_copy_file(guest, path, err)) < 0)
                 return r;
+        char bb[PATH_MAX];
+        pathfmt(bb, sizeof(bb), "%s/busybox.bin", tmp);
+        if ((r = image_copy_file(busybox, bb, err)) < 0)
+                return r;
         pathfmt(cmds, sizeof(cmds), "%s/debugfs.cmds", tmp);
         FILE *f = fopen(cmds, "we");
         if (!f)
                 return ak_error_errno(err, -errno, "create %s", cmds);
-        fputs("cd /usr/local/bin\nwrite ak-guest.bin ak-guest\nsif ak-guest mode 0100755\n", f);
+        fputs("cd /usr/local/bin\nwrite ak-guest.bin ak-guest\nsif ak-guest mode 0100755\n"
+              "write busybox.bin busybox\nsif busybox mode 0100755\n", f);
         if (fclose(f) != 0)
                 return ak_error_errno(err, -errno, "write %s", cmds);
         const char *dbg[] = { "debugfs", "-w", "-f", "debugfs.cmds", "rootfs.ext4", NULL };
@@ -300,6 +309,7 @@ static int add_guest(const char *stage_file, const char *tmp, const char *guest,
         }
         free(out);
         unlink(path);
+        unlink(bb);
         unlink(cmds);
         return 0;
 }
@@ -322,11 +332,16 @@ int image_build_rootfs(struct image_store *s, const char *name, const char *cons
                 return r;
         if ((r = image_guest_binary(s, &guest, err)) < 0 || (r = image_hash_file(guest, gh, err)) < 0)
                 return r;
-        pathfmt(text, sizeof(text), ROOTFS_FORMAT "\nsuite=%s\nmirror=%s\nvariant=minbase\npackages=%s\n", SUITE,
+        char busybox[PATH_MAX], bh[IMAGE_HASH_LEN + 1];
+        if (proc_which("busybox", busybox, sizeof(busybox)) < 0)
+                return ak_error_set(err, -ENOENT, "busybox not found: install busybox-static (tools/deps.sh)");
+        if ((r = image_hash_file(busybox, bh, err)) < 0)
+                return r;
+        pathfmt(text, sizeof(text), STAGE_FORMAT "\nsuite=%s\nmirror=%s\nvariant=minbase\npackages=%s\n", SUITE,
                 mirror(), list);
         if ((r = image_hash_text(text, stage, err)) < 0)
                 return r;
-        pathfmt(text, sizeof(text), ROOTFS_FORMAT "\nstage=%s\nguest=%s\n", stage, gh);
+        pathfmt(text, sizeof(text), ROOTFS_FORMAT "\nstage=%s\nguest=%s\nbusybox=%s\n", stage, gh, bh);
         if ((r = image_hash_text(text, hash, err)) < 0)
                 return r;
         if (image_manifest_read(s, hash, &info, NULL) == 0) {
@@ -345,7 +360,7 @@ int image_build_rootfs(struct image_store *s, const char *name, const char *cons
                 goto out;
         char stage_file[PATH_MAX];
         pathfmt(stage_file, sizeof(stage_file), "%s/stage/%s/rootfs.ext4", s->dir, stage);
-        if ((r = add_guest(stage_file, tmp, guest, err)) < 0)
+        if ((r = add_guest(stage_file, tmp, guest, busybox, err)) < 0)
                 goto out;
         pathfmt(path, sizeof(path), "%s/rootfs.ext4", tmp);
         struct stat st;

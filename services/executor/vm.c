@@ -17,6 +17,7 @@
 #define GUEST_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 struct vm {
+        bool network, root_disk;
         const struct vmm_ops *ops;
         struct vmm *vmm;
         struct vsock_bridge *bridge;
@@ -68,6 +69,8 @@ int vm_start(const struct vm_config *cfg, struct vm **ret, struct ak_error *err)
         if (!vm)
                 return ak_error_set(err, -ENOMEM, "out of memory");
         vm->ops = cfg->vmm ? cfg->vmm : &vmm_qemu_ops;
+        vm->network = cfg->network;
+        vm->root_disk = cfg->root_disk != NULL;
         if (pathfmt(vm->uds, 108, "%s/vsock.sock", cfg->dir) < 0 ||
             pathfmt(vm->vhost, 108, "%s/vhost.sock", cfg->dir) < 0 ||
             pathfmt(vm->qmp, 108, "%s/qmp.sock", cfg->dir) < 0 ||
@@ -120,6 +123,37 @@ fail:
         return r;
 }
 
+/* QEMU user networking: a fixed address, gateway and resolver, set with
+ * busybox (/bin/busybox in the initramfs, /usr/local/bin/busybox in root
+ * filesystem images). */
+int vm_guest_network_setup(const char *vsock_uds, bool root_disk, int timeout_ms, struct ak_error *err)
+{
+        const char *bb = root_disk ? "/usr/local/bin/busybox" : "/bin/busybox";
+        const char *argv[] = {
+                bb, "sh", "-c",
+                "B=$0; $B ip link set lo up && $B ip link set eth0 up && $B ip addr add 10.0.2.15/24 dev eth0 && "
+                "$B ip route add default via 10.0.2.2 && echo nameserver 10.0.2.3 > /etc/resolv.conf",
+                bb,
+        };
+        struct proto_request_args a = PROTO_REQUEST_ARGS_INIT;
+        a.id = "net";
+        a.type = "run";
+        a.command = argv;
+        a.n_command = 5;
+        _cleanup_close_ int fd = -1;
+        struct proto_reply *rep = NULL;
+        int r = guest_client_connect(vsock_uds, GUEST_AGENT_PORT, timeout_ms > 0 ? timeout_ms : 1, &fd);
+        if (r == 0)
+                r = guest_client_call(fd, &a, timeout_ms > 0 ? timeout_ms : 1, &rep);
+        if (r < 0)
+                return ak_error_errno(err, r, "set up the guest's network");
+        if (!rep->has_exit_code || rep->exit_code != 0)
+                r = ak_error_set(err, -EIO, "set up the guest's network: %s%s", rep->error ? rep->error : "",
+                                 rep->stderr_str ? rep->stderr_str : "");
+        proto_reply_free(rep);
+        return r;
+}
+
 int vm_wait_ready(struct vm *vm, int timeout_ms, struct ak_error *err)
 {
         long long deadline = now_ms() + timeout_ms;
@@ -140,7 +174,9 @@ int vm_wait_ready(struct vm *vm, int timeout_ms, struct ak_error *err)
                         break;
                 r = guest_client_ping(vm->uds, left < 2000 ? (int)left : 2000);
                 if (r == 0)
-                        return 0;
+                        return vm->network ? vm_guest_network_setup(vm->uds, vm->root_disk,
+                                                                    (int)(deadline - now_ms()), err)
+                                           : 0;
                 struct timespec ts = { 0, 50 * 1000 * 1000 };
                 nanosleep(&ts, NULL);
         }

@@ -52,9 +52,15 @@ struct vm;
 int vm_start(const struct vm_config *cfg, struct vm **ret, struct ak_error *err);
 
 /* Waits until the guest agent answers a ping through the hybrid vsock
- * socket. Fails early when the VMM exits, and on timeout; either way err
- * ends with the tail of the console log. */
+ * socket (and, with network, gives the guest QEMU user networking's
+ * 10.0.2.15/24, gateway 10.0.2.2, resolver 10.0.2.3). Fails early when the
+ * VMM exits, and on timeout; either way err ends with the tail of the
+ * console log. */
 int vm_wait_ready(struct vm *vm, int timeout_ms, struct ak_error *err);
+
+/* What vm_wait_ready does for network VMs, for a VM reached only by its
+ * hybrid vsock socket (`ak vm boot`): root_disk says where busybox is. */
+int vm_guest_network_setup(const char *vsock_uds, bool root_disk, int timeout_ms, struct ak_error *err);
 
 const char *vm_vsock_uds(const struct vm *vm);
 const char *vm_console_log(const struct vm *vm);

@@ -1,7 +1,11 @@
-// Failure behaviour of a real microVM behind the bridge: the VMM dies in
+// A real microVM behind the bridge, one per test: failures (the VMM dies in
 // the middle of a call, a guest that stops answering, a guest that never
-// comes up. Each test boots its own VM (they are destructive).
+// comes up) and the network device (only when asked).
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -46,9 +50,9 @@ class VmFaultTest : public ::testing::Test {
     }
     akvm::RemoveDir(dir_);
   }
-  bool Boot() {
+  bool Boot(bool network = false) {
     std::string skip, error;
-    vm_ = akvm::BootVm("base", dir_, false, &skip, &error);
+    vm_ = akvm::BootVm("base", dir_, network, &skip, &error);
     if (!skip.empty()) {
       skip_ = skip;
       return false;
@@ -60,9 +64,9 @@ class VmFaultTest : public ::testing::Test {
   struct vm* vm_ = nullptr;
 };
 
-#define BOOT_OR_SKIP()                         \
+#define BOOT_OR_SKIP(...)                      \
   do {                                         \
-    if (!Boot()) {                             \
+    if (!Boot(__VA_ARGS__)) {                  \
       if (!skip_.empty()) GTEST_SKIP() << skip_; \
       return;                                  \
     }                                          \
@@ -166,6 +170,54 @@ TEST_F(VmFaultTest, GuestThatNeverComesUpShowsConsole) {
   EXPECT_LT(Now() - t0, 50.0) << "should fail when QEMU exits, not at the timeout";
   EXPECT_NE(strstr(err.msg, "console"), nullptr) << err.msg;
   EXPECT_NE(strstr(err.msg, "panic"), nullptr) << err.msg;
+}
+
+// Networking only when asked: then QEMU user networking, with the guest
+// configured (10.0.2.15, gateway 10.0.2.2). The gateway is the host's
+// loopback, so this needs no outside network.
+TEST_F(VmFaultTest, UserNetworkingWhenAsked) {
+  BOOT_OR_SKIP(true);
+  int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in sa = {};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(l, reinterpret_cast<struct sockaddr*>(&sa), sizeof(sa)), 0);
+  socklen_t len = sizeof(sa);
+  ASSERT_EQ(getsockname(l, reinterpret_cast<struct sockaddr*>(&sa), &len), 0);
+  ASSERT_EQ(listen(l, 1), 0);
+  std::string got;
+  std::thread host([&] {
+    struct pollfd p = {l, POLLIN, 0};
+    if (poll(&p, 1, 30000) != 1) return;
+    int a = accept(l, nullptr, nullptr);
+    char buf[64];
+    ssize_t n = read(a, buf, sizeof(buf));
+    if (n > 0) got.assign(buf, n);
+    close(a);
+  });
+  std::string err;
+  std::string port = std::to_string(ntohs(sa.sin_port));
+  struct proto_reply* r = akvm::Run(
+      vm_vsock_uds(vm_),
+      {"sh", "-c", "ip -4 addr show eth0 | grep -o 10.0.2.15/24; echo over-the-net | nc 10.0.2.2 " + port},
+      30000, &err);
+  host.join();
+  close(l);
+  ASSERT_NE(r, nullptr) << err;
+  EXPECT_EQ(r->exit_code, 0) << (r->stderr_str ? r->stderr_str : "");
+  EXPECT_STREQ(r->stdout_str, "10.0.2.15/24\n");
+  EXPECT_EQ(got, "over-the-net\n");
+  proto_reply_free(r);
+}
+
+// Without asking there is no network device at all.
+TEST_F(VmFaultTest, NoNetworkDeviceByDefault) {
+  BOOT_OR_SKIP();
+  std::string err;
+  struct proto_reply* r = akvm::Run(vm_vsock_uds(vm_), {"sh", "-c", "ls /sys/class/net"}, 30000, &err);
+  ASSERT_NE(r, nullptr) << err;
+  EXPECT_STREQ(r->stdout_str, "lo\n");
+  proto_reply_free(r);
 }
 
 }  // namespace
