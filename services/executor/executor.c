@@ -79,7 +79,7 @@ int sandbox_running_uds(struct executor *ex, struct sandbox *sb, char uds[108])
         pthread_mutex_lock(&ex->lock);
         if (sb->removed)
                 r = -ENOENT;
-        else if (sb->state != AK__V1__SANDBOX_STATE__SANDBOX_STATE_RUNNING || !sb->box)
+        else if (sb->state != AK__V1__SANDBOX_STATE__SANDBOX_STATE_RUNNING || (!sb->box && !sb->test_guest))
                 r = -ESRCH;
         else
                 memcpy(uds, sb->uds, 108);
@@ -448,6 +448,7 @@ static void stop_vm(struct executor *ex, struct sandbox *sb, Ak__V1__SandboxStat
         pthread_mutex_lock(&ex->lock);
         struct vmbox *box = sb->box;
         sb->box = NULL;
+        sb->test_guest = false;
         sb->state = state;
         snprintf(dir, sizeof(dir), "%s", sb->vmdir);
         active_kill_locked(ex, sb);
@@ -682,6 +683,35 @@ int executor_add_to_server(struct executor *ex, struct rpc_server *srv, struct a
                                       sizeof(methods) / sizeof(methods[0]), ex, err);
 }
 
+/* The --test-guest seam (executor.h): sandboxes without a VM. */
+static int add_test_guests(struct executor *ex, struct ak_error *err)
+{
+        if (ex->cfg.n_test_guests > EXECUTOR_MAX_TEST_GUESTS)
+                return ak_error_set(err, -EINVAL, "at most %d test guests", EXECUTOR_MAX_TEST_GUESTS);
+        for (size_t i = 0; i < ex->cfg.n_test_guests; i++) {
+                const char *name = ex->cfg.test_guest_names[i], *uds = ex->cfg.test_guest_uds[i];
+                if (check_name(name) < 0 || strlen(uds) >= 108)
+                        return ak_error_set(err, -EINVAL, "test guest %.80s=%.200s: want a sandbox name and a "
+                                            "socket path under 108 bytes", name, uds);
+                struct sandbox *sb = calloc(1, sizeof(*sb));
+                if (!sb)
+                        return ak_error_set(err, -ENOMEM, "out of memory");
+                snprintf(sb->name, sizeof(sb->name), "%s", name);
+                snprintf(sb->image, sizeof(sb->image), "%s", IMAGE_BASE);
+                snprintf(sb->uds, sizeof(sb->uds), "%s", uds);
+                sb->profile = profile_find(NULL);
+                sb->vcpus = 0; /* holds no capacity */
+                sb->memory_mb = 0;
+                sb->persistent = true;
+                sb->test_guest = true;
+                sb->created_at_ms = wall_ms();
+                sb->state = AK__V1__SANDBOX_STATE__SANDBOX_STATE_RUNNING;
+                sb->refs = 1;
+                ex->sandboxes[ex->n_sandboxes++] = sb;
+        }
+        return 0;
+}
+
 int executor_new(const struct executor_config *cfg, struct executor **ret, struct ak_error *err)
 {
         char p[PATH_MAX + 8];
@@ -752,6 +782,8 @@ int executor_new(const struct executor_config *cfg, struct executor **ret, struc
                 }
                 ex->n_pools++;
         }
+        if ((r = add_test_guests(ex, err)) < 0)
+                goto fail;
         if (mkdir(ex->state_dir, 0700) < 0 && errno != EEXIST) {
                 r = ak_error_errno(err, -errno, "state directory %s", ex->state_dir);
                 goto fail;

@@ -51,7 +51,16 @@ struct executor_config {
         enum vmm_accel accel;
         int boot_timeout_ms;            /* 0 → 120000 */
         unsigned reap_interval_ms;      /* TTL checks; 0 → 500 */
+        /* Test seam (ak-executor --test-guest NAME=UDS): persistent running
+         * sandboxes with no VM whose guest agent is whatever listens on the
+         * hybrid-vsock socket UDS, so tests can attach a hostile fake guest.
+         * Never set in production. At most EXECUTOR_MAX_TEST_GUESTS. */
+        const char *const *test_guest_names;
+        const char *const *test_guest_uds;
+        size_t n_test_guests;
 };
+
+#define EXECUTOR_MAX_TEST_GUESTS 8
 
 struct executor;
 

@@ -38,6 +38,7 @@ struct sandbox {
         bool persistent;
         int64_t created_at_ms, expires_at_ms;   /* wall clock */
         bool from_pool;
+        bool test_guest;            /* no VM: uds is a test's fake guest */
         /* Under ex->lock: */
         Ak__V1__SandboxState state;
         char error[512];

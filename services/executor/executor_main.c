@@ -31,6 +31,8 @@ static const char usage[] =
         "  --pool IMAGE/PROFILE    a warm pool (repeatable; default base/moderate)\n"
         "  --min-warm N, --max-warm N, --max-age S   pool sizes (3, 5, 300; --min-warm 0: no pools)\n"
         "  --executor-id ID, --advertise ADDR        name and address in the status\n"
+        "  --test-guest NAME=UDS   tests only: a running sandbox with no VM whose guest agent is\n"
+        "                          whatever serves the hybrid-vsock socket UDS (repeatable)\n"
         "\n"
         "Prints \"ak-executor: listening on ADDR\" once serving. SIGINT/SIGTERM: stop every VM, exit.\n"
         "\n"
@@ -61,7 +63,7 @@ static int parse_uint(const char *flag, const char *s, unsigned long long max, u
 int main(int argc, char **argv)
 {
         enum { LISTEN = 256, STATE, IMAGES, SCHED, SIGNER, AUDITOR, VCPUS, MEM, LABEL, POOL, MINW, MAXW, AGE,
-               ACCEL, ID, ADV, HELP, VERSION };
+               ACCEL, ID, ADV, TEST_GUEST, HELP, VERSION };
         static const struct option opts[] = {
                 { "listen", required_argument, NULL, LISTEN }, { "state-dir", required_argument, NULL, STATE },
                 { "images", required_argument, NULL, IMAGES }, { "scheduler", required_argument, NULL, SCHED },
@@ -72,12 +74,14 @@ int main(int argc, char **argv)
                 { "min-warm", required_argument, NULL, MINW }, { "max-warm", required_argument, NULL, MAXW },
                 { "max-age", required_argument, NULL, AGE }, { "accel", required_argument, NULL, ACCEL },
                 { "executor-id", required_argument, NULL, ID }, { "advertise", required_argument, NULL, ADV },
+                { "test-guest", required_argument, NULL, TEST_GUEST },
                 { "help", no_argument, NULL, HELP }, { "version", no_argument, NULL, VERSION }, {},
         };
         const char *listen = NULL, *sched = NULL, *signer = NULL, *auditor = NULL, *adv = NULL;
         static const char *lk[EXECUTOR_MAX_LABELS], *lv[EXECUTOR_MAX_LABELS];
         static struct executor_pool_config pools[EXECUTOR_MAX_POOLS];
         static char images[4096];
+        static const char *tg_names[EXECUTOR_MAX_TEST_GUESTS], *tg_uds[EXECUTOR_MAX_TEST_GUESTS];
         struct executor_config cfg = { .pool_min_warm = 3, .pool_max_warm = 5, .pool_max_age_s = 300 };
         unsigned long long v;
         int c;
@@ -141,6 +145,18 @@ int main(int argc, char **argv)
                         pools[cfg.n_pools++].profile = sl + 1;
                         break;
                 }
+                case TEST_GUEST: {
+                        char *eq = strchr(optarg, '=');
+                        if (!eq || eq == optarg || cfg.n_test_guests == EXECUTOR_MAX_TEST_GUESTS) {
+                                fprintf(stderr, "ak-executor: --test-guest %s: want NAME=UDS (at most %d)\n", optarg,
+                                        EXECUTOR_MAX_TEST_GUESTS);
+                                return 2;
+                        }
+                        *eq = 0;
+                        tg_names[cfg.n_test_guests] = optarg;
+                        tg_uds[cfg.n_test_guests++] = eq + 1;
+                        break;
+                }
                 case ACCEL:
                         if (strcmp(optarg, "auto") == 0)
                                 cfg.accel = VMM_ACCEL_AUTO;
@@ -168,6 +184,8 @@ int main(int argc, char **argv)
                 cfg.n_pools = 1;
         }
         cfg.pools = pools;
+        cfg.test_guest_names = tg_names;
+        cfg.test_guest_uds = tg_uds;
         cfg.label_keys = lk;
         cfg.label_values = lv;
         if (!cfg.images_dir) {

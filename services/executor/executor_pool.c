@@ -3,6 +3,7 @@
  * ping. One background thread boots (one VM at a time: boots are CPU-heavy)
  * and checks; a create takes a ready VM under the lock and never waits. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,22 +107,29 @@ void *pool_thread(void *arg)
                         }
                         continue;
                 }
-                /* Health: ping one ready VM per round (outside the lock). */
+                /* Health: ping one ready VM per round, outside the lock and
+                 * left in the pool meanwhile (a create may take it: it never
+                 * waits for a check); dropped if it does not answer and is
+                 * still there. */
                 struct pool *pl = ex->n_pools ? &ex->pools[check++ % ex->n_pools] : NULL;
                 if (pl && pl->n_ready) {
-                        struct pool_vm v = pl->ready[0];
-                        memmove(pl->ready, pl->ready + 1, (pl->n_ready - 1) * sizeof(v));
-                        pl->n_ready--;
+                        struct vmbox *box = pl->ready[0].box;
+                        char uds[PATH_MAX];
+                        snprintf(uds, sizeof(uds), "%s", vmbox_uds(box));
                         pthread_mutex_unlock(&ex->lock);
-                        bool ok = guest_client_ping(vmbox_uds(v.box), 3000) == 0;
+                        bool ok = guest_client_ping(uds, 3000) == 0;
                         pthread_mutex_lock(&ex->lock);
-                        if (ok && !ex->stop && pl->n_ready < ex->cfg.pool_max_warm) {
-                                pl->ready[pl->n_ready++] = v;
-                        } else {
-                                pthread_mutex_unlock(&ex->lock);
-                                executor_vm_dispose(ex, v.box, v.dir);
-                                pthread_mutex_lock(&ex->lock);
-                        }
+                        for (size_t k = 0; !ok && k < pl->n_ready; k++)
+                                if (pl->ready[k].box == box) {
+                                        struct pool_vm v = pl->ready[k];
+                                        memmove(pl->ready + k, pl->ready + k + 1,
+                                                (pl->n_ready - k - 1) * sizeof(v));
+                                        pl->n_ready--;
+                                        pthread_mutex_unlock(&ex->lock);
+                                        executor_vm_dispose(ex, v.box, v.dir);
+                                        pthread_mutex_lock(&ex->lock);
+                                        break;
+                                }
                 }
                 struct timespec ts;
                 clock_gettime(CLOCK_REALTIME, &ts);

@@ -1,0 +1,338 @@
+// ak-executor as a real process with real microVMs (TCG here) and a real
+// ak-auditor, no signer: a warm pool of base/restrictive (one VM) serves a
+// create without a boot while moderate misses, each profile is seen from
+// inside its guest, TTLs expire, Run removes its sandbox unless keep,
+// receipts stay unsigned and say why, and audit events reach the auditor's
+// file destination. Boots: the pool VM and its refills, one moderate VM, and
+// the Run sandboxes.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+extern "C" {
+#include "lib/rpc/rpc.h"
+#include "protos/ak/v1/executor.pb-c.h"
+}
+#include "services/executor/testing/service_proc.h"
+#include "services/executor/testing/vm_fixture.h"
+
+using aktest::Proc;
+using aktest::Runfile;
+using aktest::Slurp;
+
+namespace {
+
+struct Out {
+  std::string out, err, error;
+  int status = 0;
+  Ak__V1__ExecResult* result = nullptr;  // owned by msg
+  ProtobufCMessage* msg = nullptr;
+  ~Out() {
+    if (msg) protobuf_c_message_free_unpacked(msg, nullptr);
+  }
+};
+
+class ExecutorFeaturesTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = akvm::MakeTempDir("akexf");
+    auditor_ = new Proc;
+    exec_ = new Proc;
+    audit_out_ = dir_ + "/audit.jsonl";
+    {
+      std::string cfg = R"({"destination":{"type":"file","path":")" + audit_out_ +
+                        R"("},"batch_size":1,"flush_interval_secs":1})";
+      FILE* f = fopen((dir_ + "/audit.json").c_str(), "w");
+      ASSERT_NE(f, nullptr);
+      fputs(cfg.c_str(), f);
+      fclose(f);
+    }
+    ASSERT_TRUE(auditor_->Start({Runfile("services/auditor/ak-auditor"), "--listen", "127.0.0.1:0", "--config",
+                                 dir_ + "/audit.json", "--spool", dir_ + "/spool"},
+                                dir_, "auditor"))
+        << Slurp(auditor_->err);
+    setenv("AK_GUEST_BIN", Runfile("guest/ak-guest").c_str(), 1);
+    ASSERT_TRUE(exec_->Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--state-dir",
+                              dir_ + "/st", "--images", akvm::ImageStoreDir(), "--auditor", auditor_->addr,
+                              "--pool", "base/restrictive", "--min-warm", "1", "--max-warm", "1", "--max-age",
+                              "900"},
+                             dir_, "executor"))
+        << Slurp(exec_->err);
+    struct ak_error err = {};
+    ASSERT_EQ(rpc_channel_new(exec_->addr.c_str(), nullptr, &ch_, &err), 0) << err.msg;
+  }
+  static void TearDownTestSuite() {
+    rpc_channel_free(ch_);
+    if (exec_) {
+      EXPECT_EQ(exec_->Stop(), 0) << Slurp(exec_->err);
+    }
+    if (auditor_) auditor_->Stop();
+    delete exec_;
+    delete auditor_;
+    akvm::RemoveDir(dir_);
+  }
+
+  static int Unary(const char* method, const ProtobufCMessage* req, ProtobufCMessage** resp, std::string* e) {
+    struct ak_error err = {};
+    struct rpc_call_options o = {};
+    o.timeout_ms = 240000;
+    *resp = nullptr;
+    int r = rpc_unary(ch_, &ak__v1__executor__descriptor, method, req, &o, resp, &err);
+    if (r != RPC_OK && e) *e = err.msg;
+    return r;
+  }
+
+  static void Stream(const char* method, const ProtobufCMessage* req, Out* o) {
+    struct rpc_stream* st = nullptr;
+    struct ak_error err = {};
+    struct rpc_call_options opt = {};
+    opt.timeout_ms = 240000;
+    ASSERT_EQ(rpc_stream_open(ch_, &ak__v1__executor__descriptor, method, req, &opt, &st, &err), RPC_OK);
+    for (;;) {
+      ProtobufCMessage* m = nullptr;
+      int r = rpc_stream_next(st, &m, &err);
+      if (r <= 0) {
+        o->status = r;
+        if (r < 0) o->error = err.msg;
+        break;
+      }
+      auto* c = reinterpret_cast<Ak__V1__OutputChunk*>(m);
+      if (c->kind_case == AK__V1__OUTPUT_CHUNK__KIND_STDOUT) {
+        o->out.append(reinterpret_cast<char*>(c->stdout.data), c->stdout.len);
+      } else if (c->kind_case == AK__V1__OUTPUT_CHUNK__KIND_STDERR) {
+        o->err.append(reinterpret_cast<char*>(c->stderr.data), c->stderr.len);
+      } else if (c->kind_case == AK__V1__OUTPUT_CHUNK__KIND_RESULT && !o->msg) {
+        o->msg = m;
+        o->result = c->result;
+        continue;
+      }
+      protobuf_c_message_free_unpacked(m, nullptr);
+    }
+    rpc_stream_free(st);
+  }
+
+  static void Sh(const std::string& sandbox, const std::string& script, Out* o) {
+    Ak__V1__ExecRequest req = AK__V1__EXEC_REQUEST__INIT;
+    const char* argv[] = {"/bin/sh", "-c", script.c_str()};
+    req.sandbox = const_cast<char*>(sandbox.c_str());
+    req.argv = const_cast<char**>(argv);
+    req.n_argv = 3;
+    req.sudo = true;
+    req.timeout_ms = 60000;
+    Stream("Exec", &req.base, o);
+  }
+
+  static Ak__V1__ExecutorStatus* Status() {
+    Ak__V1__GetExecutorStatusRequest sr = AK__V1__GET_EXECUTOR_STATUS_REQUEST__INIT;
+    ProtobufCMessage* resp = nullptr;
+    std::string e;
+    EXPECT_EQ(Unary("GetStatus", &sr.base, &resp, &e), RPC_OK) << e;
+    return reinterpret_cast<Ak__V1__ExecutorStatus*>(resp);
+  }
+
+  // The warm pool's counters (one pool: base/restrictive).
+  static void Pool(uint32_t* ready, uint64_t* hits, uint64_t* misses) {
+    Ak__V1__ExecutorStatus* st = Status();
+    ASSERT_NE(st, nullptr);
+    ASSERT_EQ(st->n_pools, 1u);
+    EXPECT_STREQ(st->pools[0]->profile, "restrictive");
+    *ready = st->pools[0]->ready;
+    *hits = st->pools[0]->hits;
+    *misses = st->pools[0]->misses;
+    protobuf_c_message_free_unpacked(&st->base, nullptr);
+  }
+
+  static bool WaitPoolReady() {
+    for (int i = 0; i < 2400; i++) {
+      uint32_t ready;
+      uint64_t h, m;
+      Pool(&ready, &h, &m);
+      if (ready >= 1) return true;
+      usleep(100000);
+    }
+    return false;
+  }
+
+  static int Create(const char* name, const char* profile, uint32_t ttl, bool* from_pool, std::string* e) {
+    Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+    spec.name = const_cast<char*>(name);
+    spec.profile = const_cast<char*>(profile);
+    spec.persistent = true;
+    spec.ttl_seconds = ttl;
+    Ak__V1__CreateSandboxRequest cr = AK__V1__CREATE_SANDBOX_REQUEST__INIT;
+    cr.spec = &spec;
+    ProtobufCMessage* resp = nullptr;
+    int r = Unary("CreateSandbox", &cr.base, &resp, e);
+    if (r == RPC_OK) {
+      *from_pool = reinterpret_cast<Ak__V1__Sandbox*>(resp)->from_pool;
+      protobuf_c_message_free_unpacked(resp, nullptr);
+    }
+    return r;
+  }
+
+  static int Get(const char* name) {
+    Ak__V1__GetSandboxRequest g = AK__V1__GET_SANDBOX_REQUEST__INIT;
+    g.name = const_cast<char*>(name);
+    ProtobufCMessage* resp = nullptr;
+    std::string e;
+    int r = Unary("GetSandbox", &g.base, &resp, &e);
+    if (resp) protobuf_c_message_free_unpacked(resp, nullptr);
+    return r;
+  }
+
+  static void Remove(const char* name) {
+    Ak__V1__RemoveSandboxRequest rm = AK__V1__REMOVE_SANDBOX_REQUEST__INIT;
+    rm.name = const_cast<char*>(name);
+    ProtobufCMessage* resp = nullptr;
+    std::string e;
+    EXPECT_EQ(Unary("RemoveSandbox", &rm.base, &resp, &e), RPC_OK) << e;
+    if (resp) protobuf_c_message_free_unpacked(resp, nullptr);
+  }
+
+  static long MemTotalKb(const std::string& sandbox) {
+    Out o;
+    Sh(sandbox, "sed -n 's/^MemTotal: *\\([0-9]*\\) kB$/\\1/p' /proc/meminfo", &o);
+    EXPECT_EQ(o.status, 0) << o.error;
+    return atol(o.out.c_str());
+  }
+
+  static std::string dir_, audit_out_;
+  static Proc *auditor_, *exec_;
+  static struct rpc_channel* ch_;
+};
+
+std::string ExecutorFeaturesTest::dir_;
+std::string ExecutorFeaturesTest::audit_out_;
+Proc* ExecutorFeaturesTest::auditor_;
+Proc* ExecutorFeaturesTest::exec_;
+struct rpc_channel* ExecutorFeaturesTest::ch_;
+
+// Virtio device ids the guest sees (0x0001 is a network card) and its
+// network interfaces.
+const char kDevices[] = "cat /sys/bus/virtio/devices/*/device | sort | tr '\\n' ' '; echo; ls /sys/class/net";
+
+TEST_F(ExecutorFeaturesTest, PoolHitRestrictiveProfileUnsignedReceipt) {
+  if (!WaitPoolReady()) GTEST_SKIP() << "the warm pool never filled: " << Slurp(exec_->err);
+  uint32_t ready;
+  uint64_t hits0, misses0, hits1, misses1;
+  Pool(&ready, &hits0, &misses0);
+  bool from_pool = false;
+  std::string e;
+  ASSERT_EQ(Create("r1", "restrictive", 0, &from_pool, &e), RPC_OK) << e;
+  EXPECT_TRUE(from_pool);
+  Pool(&ready, &hits1, &misses1);
+  EXPECT_EQ(hits1, hits0 + 1);
+  EXPECT_EQ(misses1, misses0);
+
+  {  // No network device at all; only lo.
+    Out o;
+    Sh("r1", kDevices, &o);
+    ASSERT_EQ(o.status, 0) << o.error;
+    EXPECT_EQ(o.out.find("0x0001"), std::string::npos) << o.out;
+    EXPECT_EQ(o.out.substr(o.out.find('\n') + 1), "lo\n") << o.out;
+  }
+  {  // Read-only root, writable /tmp (a 64 MiB tmpfs).
+    Out o;
+    Sh("r1", "touch /rootfile 2>/dev/null && echo root-writable; touch /tmp/ok && echo tmp-ok; "
+             "df -k /tmp | tail -1 | awk '{print $2}'", &o);
+    ASSERT_EQ(o.status, 0) << o.error;
+    EXPECT_EQ(o.out, "tmp-ok\n65536\n");
+  }
+  long kb = MemTotalKb("r1");
+  EXPECT_GT(kb, 150 * 1024);
+  EXPECT_LE(kb, 256 * 1024);
+  {  // No signer: the receipt comes unsigned and says why.
+    Out o;
+    Sh("r1", "echo hi", &o);
+    ASSERT_EQ(o.status, 0) << o.error;
+    ASSERT_NE(o.result, nullptr);
+    EXPECT_EQ(o.result->exit_code, 0);
+    EXPECT_STRNE(o.result->receipt_error, "");
+    ASSERT_NE(o.result->receipt, nullptr);
+    EXPECT_EQ(o.result->receipt->signature, nullptr);
+    ASSERT_NE(o.result->receipt->outcome, nullptr);
+    EXPECT_EQ(o.result->receipt->outcome->exit_code, 0);
+  }
+  Remove("r1");
+
+  // r1's lifecycle and commands reached the auditor's file destination.
+  std::string got;
+  for (int i = 0; i < 300; i++) {
+    got = Slurp(audit_out_);
+    if (got.find("sandbox_removed") != std::string::npos) break;
+    usleep(100000);
+  }
+  for (const char* type : {"sandbox_created", "sandbox_started", "command_executed", "sandbox_stopped",
+                           "sandbox_removed"})
+    EXPECT_NE(got.find(type), std::string::npos) << type << " missing in:\n" << got.substr(0, 4000);
+  EXPECT_NE(got.find("\"r1\""), std::string::npos) << got.substr(0, 4000);
+}
+
+TEST_F(ExecutorFeaturesTest, ModerateMissesThePoolAndExpires) {
+  uint32_t ready;
+  uint64_t hits0, misses0, hits1, misses1;
+  Pool(&ready, &hits0, &misses0);
+  bool from_pool = true;
+  std::string e;
+  int64_t t0 = time(nullptr);
+  int r = Create("m1", "moderate", 30, &from_pool, &e);
+  if (r != RPC_OK && e.find("get the guest kernel") != std::string::npos) GTEST_SKIP() << e;
+  ASSERT_EQ(r, RPC_OK) << e;
+  EXPECT_FALSE(from_pool);
+  Pool(&ready, &hits1, &misses1);
+  EXPECT_EQ(hits1, hits0);  // another profile's pool is not touched
+  {  // A network card (virtio id 0x0001) and its interface beside lo.
+    Out o;
+    Sh("m1", kDevices, &o);
+    ASSERT_EQ(o.status, 0) << o.error;
+    EXPECT_NE(o.out.find("0x0001"), std::string::npos) << o.out;
+    EXPECT_NE(o.out.substr(o.out.find('\n') + 1), "lo\n") << o.out;
+  }
+  {  // A writable root.
+    Out o;
+    Sh("m1", "touch /rootfile && echo root-writable", &o);
+    EXPECT_EQ(o.out, "root-writable\n");
+  }
+  long kb = MemTotalKb("m1");
+  EXPECT_GT(kb, 256 * 1024);
+  EXPECT_LE(kb, 512 * 1024);
+  // The TTL (30 s from the create) removes it.
+  EXPECT_EQ(Get("m1"), RPC_OK);
+  int got = RPC_OK;
+  while (got == RPC_OK && time(nullptr) - t0 < 90) {
+    usleep(250000);
+    got = Get("m1");
+  }
+  EXPECT_EQ(got, RPC_NOT_FOUND);
+  EXPECT_GE(time(nullptr) - t0, 29);
+}
+
+TEST_F(ExecutorFeaturesTest, RunRemovesItsSandboxUnlessKeep) {
+  for (bool keep : {false, true}) {
+    Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+    spec.name = const_cast<char*>(keep ? "run-keep" : "run-once");
+    spec.profile = const_cast<char*>("restrictive");
+    Ak__V1__RunRequest req = AK__V1__RUN_REQUEST__INIT;
+    const char* argv[] = {"/bin/sh", "-c", "echo ran; exit 4"};
+    req.spec = &spec;
+    req.argv = const_cast<char**>(argv);
+    req.n_argv = 3;
+    req.keep = keep;
+    req.timeout_ms = 60000;
+    Out o;
+    Stream("Run", &req.base, &o);
+    ASSERT_EQ(o.status, 0) << o.error;
+    EXPECT_EQ(o.out, "ran\n");
+    ASSERT_NE(o.result, nullptr);
+    EXPECT_EQ(o.result->exit_code, 4);
+    ASSERT_NE(o.result->receipt, nullptr);
+    EXPECT_EQ(Get(spec.name), keep ? RPC_OK : RPC_NOT_FOUND) << spec.name;
+    if (keep) Remove(spec.name);
+  }
+}
+
+}  // namespace
