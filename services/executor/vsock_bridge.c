@@ -162,8 +162,10 @@ int vsock_bridge_new(const struct vsock_bridge_config *cfg, struct vsock_bridge 
                 goto fail;
         }
         b->be = (struct vhost_user_backend){
-                /* No INDIRECT_DESC/EVENT_IDX yet: plain split rings, every kick. */
-                .features = 1ull << VIRTIO_F_VERSION_1,
+                /* Linux uses indirect descriptors for its two-part tx
+                 * packets when offered, and event idx saves notifications. */
+                .features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_RING_F_INDIRECT_DESC) |
+                            (1ull << VIRTIO_RING_F_EVENT_IDX),
                 .n_queues = 2, /* rx, tx; QEMU itself serves the event queue */
                 .config_size = VSOCK_DEV_CONFIG_SIZE,
                 .get_config = be_get_config,
