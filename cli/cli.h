@@ -32,4 +32,19 @@ extern const char cli_vm_help[];
 int cli_image_run(int argc, char **argv);
 extern const char cli_image_help[];
 
+/* `ak up`, `ak down`, `ak status` (cmd_stack.c). */
+int cli_up_run(int argc, char **argv);
+int cli_down_run(int argc, char **argv);
+int cli_status_run(int argc, char **argv);
+extern const char cli_up_help[], cli_down_help[], cli_status_help[];
+
+/* `ak run`, `ak exec` (cmd_run.c). */
+int cli_run_run(int argc, char **argv);
+int cli_exec_run(int argc, char **argv);
+extern const char cli_run_help[], cli_exec_help[];
+
+/* `ak sandbox` (cmd_sandbox.c). */
+int cli_sandbox_run(int argc, char **argv);
+extern const char cli_sandbox_help[];
+
 #endif

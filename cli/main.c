@@ -19,6 +19,12 @@ static const struct cli_command commands[] = {
           "Examples:\n"
           "  ak version\n"
           "  ak version --json | jq -r .version\n" },
+        { "run", "run a command once in a fresh microVM", cli_run_run, cli_run_help },
+        { "exec", "run a command in an existing sandbox", cli_exec_run, cli_exec_help },
+        { "sandbox", "create, list, copy files to and remove sandboxes", cli_sandbox_run, cli_sandbox_help },
+        { "up", "start the local stack (scheduler, executor, signer, auditor)", cli_up_run, cli_up_help },
+        { "down", "stop the local stack", cli_down_run, cli_down_help },
+        { "status", "show the local stack's health", cli_status_run, cli_status_help },
         { "audit", "emit audit events and follow the audit log", cli_audit_run, cli_audit_help },
         { "receipt", "verify, show and replay execution receipts", cli_receipt_run, cli_receipt_help },
         { "vm", "boot, list and stop microVMs", cli_vm_run, cli_vm_help },
@@ -48,8 +54,9 @@ static void usage(FILE *out)
                 "Run `ak COMMAND --help` for a command's options and examples.\n"
                 "\n"
                 "Examples:\n"
-                "  ak version\n"
-                "  ak help version\n");
+                "  ak run -- uname -a\n"
+                "  ak sandbox create dev && ak exec dev -- ls /\n"
+                "  ak help run\n");
 }
 
 static const struct cli_command *find(const char *name)

@@ -1,0 +1,286 @@
+/* `ak run` and `ak exec`: a command in a microVM through the scheduler, its
+ * output streamed as it arrives, its exit code ours, its receipt saved. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/stack.h"
+#include "lib/receipt/receipt.h"
+#include "protos/ak/v1/scheduler.pb-c.h"
+
+#define RUN_MAX_ENV 256
+
+const char cli_run_help[] =
+        "Usage: ak run [--image I] [--profile P] [--no-network] [--keep] [--receipt PATH]\n"
+        "              [-e K=V]... [--timeout S] -- CMD [ARGS...]\n"
+        "\n"
+        "Runs CMD once in a fresh microVM: creates a sandbox, runs the command, removes\n"
+        "the sandbox (unless --keep). Output is printed as it arrives (stdout to\n"
+        "stdout, stderr to stderr) and ak exits with the command's exit code. The\n"
+        "execution receipt is written to PATH or $AK_HOME/receipts/<receipt_id>.json\n"
+        "(0600) and its path printed on stderr; `ak receipt verify` checks it.\n"
+        "Starts the local stack (`ak up`) when none runs; with AK_SCHEDULER=ADDR it\n"
+        "talks to that scheduler instead (AK_TOKEN: its bearer token).\n"
+        "\n"
+        "  --image I       guest image (default base; any `ak image build` made)\n"
+        "  --profile P     permissive, moderate (default) or restrictive\n"
+        "  --no-network    no network device in the VM\n"
+        "  --keep          leave the sandbox running (its name is printed)\n"
+        "  --receipt PATH  where to write the receipt\n"
+        "  -e K=V          environment for the command (repeatable)\n"
+        "  --timeout S     kill the command after S seconds (exit code 124)\n"
+        "\n"
+        "Examples:\n"
+        "  ak run -- uname -a\n"
+        "  ak run --no-network -e GREETING=hi -- sh -c 'echo $GREETING; exit 3'; echo $?\n"
+        "  ak run --image python --receipt r.json -- python3 -c 'print(2+2)' && ak receipt verify r.json\n";
+
+const char cli_exec_help[] =
+        "Usage: ak exec NAME [-e K=V]... [-w DIR] [--sudo] [--receipt PATH] [--timeout S] -- CMD [ARGS...]\n"
+        "\n"
+        "Runs CMD in the existing sandbox NAME (see `ak sandbox create`), streaming\n"
+        "its output, exiting with its exit code, saving its receipt as `ak run` does.\n"
+        "\n"
+        "  -e K=V          environment (repeatable)\n"
+        "  -w DIR          working directory in the guest\n"
+        "  --sudo          run as root\n"
+        "  --receipt PATH  where to write the receipt\n"
+        "  --timeout S     kill the command after S seconds (exit code 124)\n"
+        "\n"
+        "Examples:\n"
+        "  ak sandbox create dev && ak exec dev -- sh -c 'echo hi > /tmp/x; cat /tmp/x'\n"
+        "  ak exec dev -w /tmp --sudo -- ls -la\n";
+
+static const struct cli_command cmd_run = { "run", "", cli_run_run, cli_run_help };
+static const struct cli_command cmd_exec = { "exec", "", cli_exec_run, cli_exec_help };
+
+static bool write_all(FILE *f, const uint8_t *p, size_t n)
+{
+        bool ok = fwrite(p, 1, n, f) == n;
+        return fflush(f) == 0 && ok;
+}
+
+/* Saves the receipt and reports it; returns the exit code to use. */
+static int finish(const char *verb, const Ak__V1__ExecResult *res, const char *receipt_path)
+{
+        char path[PATH_MAX];
+        const Ak__V1__Receipt *rc = res->receipt;
+
+        if (rc && rc->json && *rc->json) {
+                if (receipt_path) {
+                        snprintf(path, sizeof(path), "%s", receipt_path);
+                } else {
+                        struct stack st;
+                        struct ak_error e = { 0 };
+                        stack_paths(&st, &e);
+                        snprintf(path, sizeof(path), "%s/receipts/%s.json", st.home,
+                                 rc->receipt_id && *rc->receipt_id ? rc->receipt_id : "receipt");
+                }
+                int r = receipt_write_private_file(path, rc->json, strlen(rc->json));
+                if (r < 0)
+                        fprintf(stderr, "ak %s: could not write the receipt to %s: %s\n", verb, path, strerror(-r));
+                else if (rc->signature)
+                        fprintf(stderr, "ak: receipt: %s\n", path);
+                else
+                        fprintf(stderr, "ak: receipt: %s (unsigned: %s)\n", path,
+                                res->receipt_error && *res->receipt_error ? res->receipt_error : "no signer");
+        } else {
+                fprintf(stderr, "ak: no receipt%s%s\n", res->receipt_error && *res->receipt_error ? ": " : "",
+                        res->receipt_error ? res->receipt_error : "");
+        }
+        if (res->truncated)
+                fprintf(stderr, "ak %s: output was truncated at the limit\n", verb);
+        if (res->timed_out) {
+                fprintf(stderr, "ak %s: the command timed out and was killed\n", verb);
+                return 124;
+        }
+        if (res->error && *res->error) {
+                fprintf(stderr, "ak %s: %s\n", verb, res->error);
+                return res->exit_code > 0 ? res->exit_code : 125;
+        }
+        if (res->exit_code < 0)
+                return 125;
+        return res->exit_code > 255 ? 255 : res->exit_code;
+}
+
+/* Streams a Run or Exec call to our stdout/stderr; returns the exit code. */
+static int stream(const char *verb, const char *method, const ProtobufCMessage *req, const char *receipt_path,
+                  bool keep_note)
+{
+        struct rpc_channel *ch = NULL;
+        struct rpc_call_options o;
+        struct rpc_stream *s = NULL;
+        struct ak_error err = { 0 };
+        int code = 125;
+
+        if (stack_client(true, &ch, &o, &err) < 0) {
+                fprintf(stderr, "ak %s: %s\n", verb, err.msg);
+                return 125;
+        }
+        if (rpc_stream_open(ch, &ak__v1__scheduler__descriptor, method, req, &o, &s, &err) != RPC_OK) {
+                fprintf(stderr, "ak %s: %s\n", verb, err.msg);
+                rpc_channel_free(ch);
+                return 125;
+        }
+        bool got_result = false;
+        for (;;) {
+                Ak__V1__OutputChunk *c = NULL;
+                int r = rpc_stream_next(s, (ProtobufCMessage **)&c, &err);
+                if (r == 0)
+                        break;
+                if (r < 0) {
+                        fprintf(stderr, "ak %s: %s\n", verb, err.msg);
+                        code = 125;
+                        got_result = false;
+                        break;
+                }
+                switch (c->kind_case) {
+                case AK__V1__OUTPUT_CHUNK__KIND_STDOUT:
+                        write_all(stdout, c->stdout.data, c->stdout.len);
+                        break;
+                case AK__V1__OUTPUT_CHUNK__KIND_STDERR:
+                        write_all(stderr, c->stderr.data, c->stderr.len);
+                        break;
+                case AK__V1__OUTPUT_CHUNK__KIND_RESULT:
+                        if (!got_result) {
+                                got_result = true;
+                                if (keep_note && c->result->sandbox && *c->result->sandbox)
+                                        fprintf(stderr, "ak: kept sandbox %s (`ak sandbox remove %s`)\n",
+                                                c->result->sandbox, c->result->sandbox);
+                                code = finish(verb, c->result, receipt_path);
+                        }
+                        break;
+                default:
+                        break;
+                }
+                protobuf_c_message_free_unpacked(&c->base, NULL);
+        }
+        if (!got_result && code != 125)
+                code = 125;
+        if (!got_result && err.msg[0] == 0)
+                fprintf(stderr, "ak %s: the stream ended without a result\n", verb);
+        rpc_stream_free(s);
+        rpc_channel_free(ch);
+        return code;
+}
+
+struct opts {
+        const char *image, *profile, *receipt, *workdir, *name;
+        bool no_network, keep, sudo;
+        unsigned timeout_s;
+        char *env[RUN_MAX_ENV];
+        size_t n_env;
+        char **argv;
+        int argc;
+};
+
+/* Parses options up to "--" (or the first non-option); exec takes NAME first. */
+static int parse(const struct cli_command *cmd, int argc, char **argv, bool exec, struct opts *o)
+{
+        int i = 1;
+        for (; i < argc; i++) {
+                const char *a = argv[i];
+                bool has = i + 1 < argc;
+                if (strcmp(a, "--") == 0) {
+                        i++;
+                        break;
+                }
+                if (strcmp(a, "-e") == 0 && has) {
+                        if (!strchr(argv[i + 1], '=') || argv[i + 1][0] == '=')
+                                return cli_usage_error(cmd, "-e %s: want KEY=VALUE", argv[i + 1]);
+                        if (o->n_env == RUN_MAX_ENV)
+                                return cli_usage_error(cmd, "at most %d -e", RUN_MAX_ENV);
+                        o->env[o->n_env++] = argv[++i];
+                } else if (strcmp(a, "--receipt") == 0 && has) {
+                        o->receipt = argv[++i];
+                } else if (strcmp(a, "--timeout") == 0 && has) {
+                        char *end;
+                        unsigned long v = strtoul(argv[++i], &end, 10);
+                        if (*end || end == argv[i] || v == 0 || v > 86400)
+                                return cli_usage_error(cmd, "--timeout %s: want 1 to 86400 seconds", argv[i]);
+                        o->timeout_s = (unsigned)v;
+                } else if (!exec && strcmp(a, "--image") == 0 && has) {
+                        o->image = argv[++i];
+                } else if (!exec && strcmp(a, "--profile") == 0 && has) {
+                        o->profile = argv[++i];
+                } else if (!exec && strcmp(a, "--no-network") == 0) {
+                        o->no_network = true;
+                } else if (!exec && strcmp(a, "--keep") == 0) {
+                        o->keep = true;
+                } else if (exec && strcmp(a, "-w") == 0 && has) {
+                        o->workdir = argv[++i];
+                } else if (exec && strcmp(a, "--sudo") == 0) {
+                        o->sudo = true;
+                } else if (a[0] == '-') {
+                        return cli_usage_error(cmd, "unknown option %s", a);
+                } else if (exec && !o->name) {
+                        o->name = a;
+                } else {
+                        break;
+                }
+        }
+        if (exec && !o->name)
+                return cli_usage_error(cmd, "which sandbox? give its NAME");
+        if (i >= argc)
+                return cli_usage_error(cmd, "no command: put it after --");
+        o->argv = argv + i;
+        o->argc = argc - i;
+        return 0;
+}
+
+int cli_run_run(int argc, char **argv)
+{
+        struct opts o = { 0 };
+        int r = parse(&cmd_run, argc, argv, false, &o);
+        if (r)
+                return r;
+        Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+        Ak__V1__SandboxSpec__EnvEntry entries[RUN_MAX_ENV], *eps[RUN_MAX_ENV];
+        for (size_t k = 0; k < o.n_env; k++) {
+                Ak__V1__SandboxSpec__EnvEntry e = AK__V1__SANDBOX_SPEC__ENV_ENTRY__INIT;
+                char *eq = strchr(o.env[k], '=');
+                *eq = 0;
+                e.key = o.env[k];
+                e.value = eq + 1;
+                entries[k] = e;
+                eps[k] = &entries[k];
+        }
+        spec.n_env = o.n_env;
+        spec.env = eps;
+        if (o.image)
+                spec.image = (char *)o.image;
+        if (o.profile)
+                spec.profile = (char *)o.profile;
+        if (o.no_network)
+                spec.network = AK__V1__NETWORK__NETWORK_OFF;
+        spec.persistent = o.keep;
+        Ak__V1__RunRequest req = AK__V1__RUN_REQUEST__INIT;
+        req.spec = &spec;
+        req.n_argv = (size_t)o.argc;
+        req.argv = o.argv;
+        req.keep = o.keep;
+        req.timeout_ms = o.timeout_s * 1000;
+        return stream("run", "Run", &req.base, o.receipt, o.keep);
+}
+
+int cli_exec_run(int argc, char **argv)
+{
+        struct opts o = { 0 };
+        int r = parse(&cmd_exec, argc, argv, true, &o);
+        if (r)
+                return r;
+        Ak__V1__ExecRequest req = AK__V1__EXEC_REQUEST__INIT;
+        req.sandbox = (char *)o.name;
+        req.n_argv = (size_t)o.argc;
+        req.argv = o.argv;
+        req.n_env = o.n_env;
+        req.env = o.env;
+        if (o.workdir)
+                req.workdir = (char *)o.workdir;
+        req.sudo = o.sudo;
+        req.timeout_ms = o.timeout_s * 1000;
+        return stream("exec", "Exec", &req.base, o.receipt, false);
+}

@@ -1,0 +1,371 @@
+/* `ak sandbox create|start|stop|remove|list|info|cp`: persistent sandboxes
+ * through the scheduler. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/stack.h"
+#include "lib/base/cleanup.h"
+#include "lib/json/writer.h"
+#include "protos/ak/v1/scheduler.pb-c.h"
+
+#define SANDBOX_MAX_ENV 256
+#define SANDBOX_MAX_FILE (7u << 20)   /* one guest frame (WriteFileRequest) */
+
+const char cli_sandbox_help[] =
+        "Usage: ak sandbox create NAME [--image I] [--profile P] [--no-network] [-e K=V]...\n"
+        "                         [--ttl S] [--json]\n"
+        "       ak sandbox start|stop|remove NAME\n"
+        "       ak sandbox list [--json]\n"
+        "       ak sandbox info NAME [--json]\n"
+        "       ak sandbox cp SRC NAME:/guest/path   (into the sandbox)\n"
+        "       ak sandbox cp NAME:/guest/path DST   (out of it; DST may be a directory)\n"
+        "\n"
+        "A sandbox is a microVM that stays up between commands (`ak exec NAME -- CMD`)\n"
+        "until it is removed or its --ttl expires. Files of up to 7 MiB are copied\n"
+        "with cp. Starts the local stack (`ak up`) when none runs.\n"
+        "\n"
+        "Examples:\n"
+        "  ak sandbox create dev --no-network\n"
+        "  ak sandbox cp ./script.sh dev:/tmp/script.sh && ak exec dev -- sh /tmp/script.sh\n"
+        "  ak sandbox cp dev:/etc/os-release .\n"
+        "  ak sandbox list --json | jq -r '.[].name'\n"
+        "  ak sandbox stop dev && ak sandbox start dev && ak sandbox remove dev\n";
+
+static const struct cli_command cmd = { "sandbox", "", cli_sandbox_run, cli_sandbox_help };
+
+static const char *state_name(Ak__V1__SandboxState s)
+{
+        switch (s) {
+        case AK__V1__SANDBOX_STATE__SANDBOX_STATE_CREATING: return "creating";
+        case AK__V1__SANDBOX_STATE__SANDBOX_STATE_RUNNING: return "running";
+        case AK__V1__SANDBOX_STATE__SANDBOX_STATE_STOPPED: return "stopped";
+        case AK__V1__SANDBOX_STATE__SANDBOX_STATE_ERROR: return "error";
+        default: return "unknown";
+        }
+}
+
+static int call(const char *verb, const char *method, const ProtobufCMessage *req, ProtobufCMessage **resp)
+{
+        struct rpc_channel *ch = NULL;
+        struct rpc_call_options o;
+        struct ak_error err = { 0 };
+        int r = stack_client(true, &ch, &o, &err);
+        if (r >= 0)
+                r = rpc_unary(ch, &ak__v1__scheduler__descriptor, method, req, &o, resp, &err);
+        rpc_channel_free(ch);
+        if (r != 0) {
+                fprintf(stderr, "ak sandbox %s: %s\n", verb, err.msg);
+                return 1;
+        }
+        return 0;
+}
+
+static void str(struct json_writer *w, const char *k, const char *v)
+{
+        json_writer_key(w, k, strlen(k));
+        json_writer_string(w, v ? v : "", v ? strlen(v) : 0);
+}
+
+static void sandbox_json(struct json_writer *w, const Ak__V1__Sandbox *s)
+{
+        const Ak__V1__SandboxSpec *sp = s->spec;
+        json_writer_begin_object(w);
+        str(w, "name", sp ? sp->name : "");
+        str(w, "state", state_name(s->state));
+        str(w, "image", sp ? sp->image : "");
+        str(w, "profile", sp ? sp->profile : "");
+        json_writer_key(w, "vcpus", 5);
+        json_writer_u64(w, sp ? sp->vcpus : 0);
+        json_writer_key(w, "memory_mb", 9);
+        json_writer_u64(w, sp ? sp->memory_mb : 0);
+        json_writer_key(w, "network", 7);
+        json_writer_bool(w, !sp || sp->network != AK__V1__NETWORK__NETWORK_OFF);
+        str(w, "executor", s->executor_id);
+        str(w, "backend", s->backend);
+        json_writer_key(w, "created_at_ms", 13);
+        json_writer_i64(w, s->created_at_ms);
+        json_writer_key(w, "expires_at_ms", 13);
+        json_writer_i64(w, s->expires_at_ms);
+        json_writer_key(w, "from_pool", 9);
+        json_writer_bool(w, s->from_pool);
+        json_writer_key(w, "error", 5);
+        json_writer_string_or_null(w, s->error && *s->error ? s->error : NULL);
+        json_writer_end_object(w);
+}
+
+static int print_sandboxes(Ak__V1__Sandbox *const *list, size_t n, bool json, bool array)
+{
+        if (json) {
+                struct json_writer *w = NULL;
+                char *data = NULL;
+                size_t len;
+                if (json_writer_new(0, 64u << 20, &w) < 0)
+                        return 1;
+                if (array)
+                        json_writer_begin_array(w);
+                for (size_t i = 0; i < n; i++)
+                        sandbox_json(w, list[i]);
+                if (array)
+                        json_writer_end_array(w);
+                int r = json_writer_finish(w, &data, &len);
+                json_writer_free(w);
+                if (r < 0)
+                        return 1;
+                printf("%.*s\n", (int)len, data);
+                free(data);
+                return 0;
+        }
+        if (array)
+                printf("%-24s %-9s %-12s %-12s %s\n", "NAME", "STATE", "IMAGE", "PROFILE", "EXECUTOR");
+        for (size_t i = 0; i < n; i++) {
+                const Ak__V1__Sandbox *s = list[i];
+                const Ak__V1__SandboxSpec *sp = s->spec;
+                printf("%-24s %-9s %-12s %-12s %s%s%s\n", sp ? sp->name : "", state_name(s->state),
+                       sp ? sp->image : "", sp ? sp->profile : "", s->executor_id,
+                       s->error && *s->error ? "  " : "", s->error ? s->error : "");
+        }
+        return 0;
+}
+
+static int do_create(int argc, char **argv)
+{
+        Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+        Ak__V1__SandboxSpec__EnvEntry entries[SANDBOX_MAX_ENV], *eps[SANDBOX_MAX_ENV];
+        bool json = false;
+        const char *name = NULL;
+
+        for (int i = 1; i < argc; i++) {
+                const char *a = argv[i];
+                bool has = i + 1 < argc;
+                if (strcmp(a, "--image") == 0 && has) {
+                        spec.image = argv[++i];
+                } else if (strcmp(a, "--profile") == 0 && has) {
+                        spec.profile = argv[++i];
+                } else if (strcmp(a, "--no-network") == 0) {
+                        spec.network = AK__V1__NETWORK__NETWORK_OFF;
+                } else if (strcmp(a, "--json") == 0) {
+                        json = true;
+                } else if (strcmp(a, "--ttl") == 0 && has) {
+                        char *end;
+                        unsigned long v = strtoul(argv[++i], &end, 10);
+                        if (*end || end == argv[i] || v > 30u * 86400)
+                                return cli_usage_error(&cmd, "--ttl %s: want seconds, at most 30 days", argv[i]);
+                        spec.ttl_seconds = (uint32_t)v;
+                } else if (strcmp(a, "-e") == 0 && has) {
+                        char *kv = argv[++i], *eq = strchr(kv, '=');
+                        if (!eq || eq == kv || spec.n_env == SANDBOX_MAX_ENV)
+                                return cli_usage_error(&cmd, "-e %s: want KEY=VALUE (at most %d)", kv,
+                                                       SANDBOX_MAX_ENV);
+                        Ak__V1__SandboxSpec__EnvEntry e = AK__V1__SANDBOX_SPEC__ENV_ENTRY__INIT;
+                        *eq = 0;
+                        e.key = kv;
+                        e.value = eq + 1;
+                        entries[spec.n_env] = e;
+                        eps[spec.n_env] = &entries[spec.n_env];
+                        spec.n_env++;
+                } else if (a[0] == '-' || name) {
+                        return cli_usage_error(&cmd, "create: unexpected %s", a);
+                } else {
+                        name = a;
+                }
+        }
+        if (!name)
+                return cli_usage_error(&cmd, "create: give the sandbox a NAME");
+        spec.name = (char *)name;
+        spec.env = eps;
+        spec.persistent = true;
+        Ak__V1__CreateSandboxRequest req = AK__V1__CREATE_SANDBOX_REQUEST__INIT;
+        req.spec = &spec;
+        Ak__V1__Sandbox *sb = NULL;
+        if (call("create", "CreateSandbox", &req.base, (ProtobufCMessage **)&sb))
+                return 1;
+        int r = json ? print_sandboxes(&sb, 1, true, false) : 0;
+        if (!json)
+                printf("created sandbox %s on %s%s\n", name, sb->executor_id, sb->from_pool ? " (warm)" : "");
+        protobuf_c_message_free_unpacked(&sb->base, NULL);
+        return r;
+}
+
+static int do_simple(const char *verb, int argc, char **argv)
+{
+        bool json = false;
+        const char *name = NULL;
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--json") == 0)
+                        json = true;
+                else if (argv[i][0] == '-' || name)
+                        return cli_usage_error(&cmd, "%s: unexpected %s", verb, argv[i]);
+                else
+                        name = argv[i];
+        }
+        bool list = strcmp(verb, "list") == 0;
+        if (!list && !name)
+                return cli_usage_error(&cmd, "%s: which sandbox? give its NAME", verb);
+        if (list && name)
+                return cli_usage_error(&cmd, "list takes no NAME");
+        ProtobufCMessage *resp = NULL;
+        int r;
+        if (list) {
+                Ak__V1__ListSandboxesRequest req = AK__V1__LIST_SANDBOXES_REQUEST__INIT;
+                if (call(verb, "ListSandboxes", &req.base, &resp))
+                        return 1;
+                Ak__V1__ListSandboxesResponse *l = (Ak__V1__ListSandboxesResponse *)resp;
+                r = print_sandboxes(l->sandboxes, l->n_sandboxes, json, true);
+        } else if (strcmp(verb, "remove") == 0) {
+                Ak__V1__RemoveSandboxRequest req = AK__V1__REMOVE_SANDBOX_REQUEST__INIT;
+                req.name = (char *)name;
+                if (call(verb, "RemoveSandbox", &req.base, &resp))
+                        return 1;
+                if (!json)
+                        printf("removed sandbox %s\n", name);
+                else
+                        printf("{}\n");
+                r = 0;
+        } else {
+                /* start, stop, info: requests of the same shape ({ string name = 1; }). */
+                Ak__V1__GetSandboxRequest get = AK__V1__GET_SANDBOX_REQUEST__INIT;
+                Ak__V1__StartSandboxRequest start = AK__V1__START_SANDBOX_REQUEST__INIT;
+                Ak__V1__StopSandboxRequest stop = AK__V1__STOP_SANDBOX_REQUEST__INIT;
+                const ProtobufCMessage *req;
+                const char *method;
+                get.name = start.name = stop.name = (char *)name;
+                if (strcmp(verb, "start") == 0)
+                        req = &start.base, method = "StartSandbox";
+                else if (strcmp(verb, "stop") == 0)
+                        req = &stop.base, method = "StopSandbox";
+                else
+                        req = &get.base, method = "GetSandbox";
+                if (call(verb, method, req, &resp))
+                        return 1;
+                Ak__V1__Sandbox *sb = (Ak__V1__Sandbox *)resp;
+                if (json || strcmp(verb, "info") == 0)
+                        r = print_sandboxes(&sb, 1, json, false);
+                else
+                        r = printf("sandbox %s is %s\n", name, state_name(sb->state)) < 0;
+        }
+        protobuf_c_message_free_unpacked(resp, NULL);
+        return r;
+}
+
+/* "NAME:/path" → name and path (in buf); 0 when arg is a local path. */
+static int split_remote(const char *arg, char *name, size_t size, const char **path)
+{
+        const char *colon = strchr(arg, ':');
+        if (!colon || colon == arg || colon[1] != '/' || strchr(arg, '/') < colon)
+                return 0;
+        if ((size_t)(colon - arg) >= size)
+                return -1;
+        memcpy(name, arg, (size_t)(colon - arg));
+        name[colon - arg] = 0;
+        *path = colon + 1;
+        return 1;
+}
+
+static int cp_in(const char *src, const char *name, const char *path)
+{
+        _cleanup_close_ int fd = open(src, O_RDONLY | O_CLOEXEC);
+        struct stat sb;
+        if (fd < 0 || fstat(fd, &sb) < 0) {
+                fprintf(stderr, "ak sandbox cp: %s: %s\n", src, strerror(errno));
+                return 1;
+        }
+        if (!S_ISREG(sb.st_mode) || sb.st_size > (off_t)SANDBOX_MAX_FILE) {
+                fprintf(stderr, "ak sandbox cp: %s: want a regular file of at most 7 MiB\n", src);
+                return 1;
+        }
+        _cleanup_free_ uint8_t *data = malloc((size_t)sb.st_size + 1);
+        size_t got = 0;
+        while (data && got < (size_t)sb.st_size) {
+                ssize_t n = read(fd, data + got, (size_t)sb.st_size - got);
+                if (n <= 0)
+                        break;
+                got += (size_t)n;
+        }
+        if (!data || got != (size_t)sb.st_size) {
+                fprintf(stderr, "ak sandbox cp: could not read %s\n", src);
+                return 1;
+        }
+        Ak__V1__WriteFileRequest req = AK__V1__WRITE_FILE_REQUEST__INIT;
+        req.sandbox = (char *)name;
+        req.path = (char *)path;
+        req.content.data = data;
+        req.content.len = got;
+        req.mode = sb.st_mode & 07777;
+        ProtobufCMessage *resp = NULL;
+        if (call("cp", "WriteFile", &req.base, &resp))
+                return 1;
+        protobuf_c_message_free_unpacked(resp, NULL);
+        return 0;
+}
+
+static int cp_out(const char *name, const char *path, const char *dst)
+{
+        char target[PATH_MAX];
+        struct stat sb;
+        const char *base = strrchr(path, '/');
+        if (stat(dst, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+                if (!base || !base[1]) {
+                        fprintf(stderr, "ak sandbox cp: %s: name a file, not a directory\n", path);
+                        return 1;
+                }
+                snprintf(target, sizeof(target), "%s/%s", dst, base + 1);
+        } else {
+                snprintf(target, sizeof(target), "%s", dst);
+        }
+        Ak__V1__ReadFileRequest req = AK__V1__READ_FILE_REQUEST__INIT;
+        req.sandbox = (char *)name;
+        req.path = (char *)path;
+        Ak__V1__ReadFileResponse *resp = NULL;
+        if (call("cp", "ReadFile", &req.base, (ProtobufCMessage **)&resp))
+                return 1;
+        int rc = 0;
+        int fd = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0 || write(fd, resp->content.data, resp->content.len) != (ssize_t)resp->content.len) {
+                fprintf(stderr, "ak sandbox cp: %s: %s\n", target, strerror(errno));
+                rc = 1;
+        }
+        if (fd >= 0 && close(fd) < 0 && !rc) {
+                fprintf(stderr, "ak sandbox cp: %s: %s\n", target, strerror(errno));
+                rc = 1;
+        }
+        protobuf_c_message_free_unpacked(&resp->base, NULL);
+        return rc;
+}
+
+static int do_cp(int argc, char **argv)
+{
+        char sname[128], dname[128];
+        const char *spath = NULL, *dpath = NULL;
+        if (argc != 3)
+                return cli_usage_error(&cmd, "cp takes SRC and DST, one of them NAME:/path");
+        int s = split_remote(argv[1], sname, sizeof(sname), &spath);
+        int d = split_remote(argv[2], dname, sizeof(dname), &dpath);
+        if (s < 0 || d < 0 || s == d)
+                return cli_usage_error(&cmd, "cp: exactly one of SRC and DST is NAME:/absolute/path");
+        return d ? cp_in(argv[1], dname, dpath) : cp_out(sname, spath, argv[2]);
+}
+
+int cli_sandbox_run(int argc, char **argv)
+{
+        if (argc < 2)
+                return cli_usage_error(&cmd, "which subcommand? create, start, stop, remove, list, info or cp");
+        const char *sub = argv[1];
+        if (strcmp(sub, "create") == 0)
+                return do_create(argc - 1, argv + 1);
+        if (strcmp(sub, "cp") == 0)
+                return do_cp(argc - 1, argv + 1);
+        if (strcmp(sub, "start") == 0 || strcmp(sub, "stop") == 0 || strcmp(sub, "remove") == 0 ||
+            strcmp(sub, "rm") == 0 || strcmp(sub, "list") == 0 || strcmp(sub, "ls") == 0 ||
+            strcmp(sub, "info") == 0) {
+                const char *verb = strcmp(sub, "rm") == 0 ? "remove" : strcmp(sub, "ls") == 0 ? "list" : sub;
+                return do_simple(verb, argc - 1, argv + 1);
+        }
+        return cli_usage_error(&cmd, "unknown subcommand %s", sub);
+}

@@ -1,0 +1,178 @@
+/* `ak up`, `ak down`, `ak status`: the local stack (cli/stack.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/stack.h"
+#include "lib/json/writer.h"
+
+const char cli_up_help[] =
+        "Usage: ak up [--warm N]\n"
+        "\n"
+        "Starts ak's four services on this machine in the background: ak-scheduler,\n"
+        "ak-executor, ak-signer and ak-auditor, on Unix sockets in $AK_HOME/run/\n"
+        "(AK_HOME defaults to ~/.agentkernel), logs in $AK_HOME/logs/. Waits until\n"
+        "all are healthy and the executor has registered, then prints where they are.\n"
+        "Receipts are signed with $AK_HOME/receipts/ed25519_signing_key.pkcs8 (the\n"
+        "one-machine key); audit events go to $AK_HOME/audit.jsonl.\n"
+        "`ak run`, `ak exec` and `ak sandbox` start the stack themselves when none runs.\n"
+        "\n"
+        "  --warm N   VMs the executor keeps booted for fast starts (default 1; 0: none)\n"
+        "\n"
+        "Examples:\n"
+        "  ak up\n"
+        "  ak up --warm 0 && ak status\n"
+        "  tail -f ~/.agentkernel/logs/executor.log\n";
+
+const char cli_down_help[] =
+        "Usage: ak down\n"
+        "\n"
+        "Stops the local stack `ak up` started (SIGTERM, then SIGKILL after 15 s per\n"
+        "service; the executor stops its VMs first) and removes its record.\n"
+        "\n"
+        "Examples:\n"
+        "  ak down\n"
+        "  AK_HOME=/tmp/akh ak down\n";
+
+const char cli_status_help[] =
+        "Usage: ak status [--json]\n"
+        "\n"
+        "Shows each service of the local stack: its address, pid and health.\n"
+        "Exits 0 when all four are healthy, 1 otherwise.\n"
+        "\n"
+        "Examples:\n"
+        "  ak status\n"
+        "  ak status --json | jq -r '.services[] | select(.healthy | not) | .name'\n";
+
+static const struct cli_command cmd_up = { "up", "", cli_up_run, cli_up_help };
+static const struct cli_command cmd_down = { "down", "", cli_down_run, cli_down_help };
+static const struct cli_command cmd_status = { "status", "", cli_status_run, cli_status_help };
+
+int cli_up_run(int argc, char **argv)
+{
+        struct stack_up_options o = { .min_warm = 1, .progress = true };
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--warm") == 0 && i + 1 < argc) {
+                        char *end;
+                        unsigned long v = strtoul(argv[++i], &end, 10);
+                        if (*end || end == argv[i] || v > 16)
+                                return cli_usage_error(&cmd_up, "--warm %s: want 0 to 16", argv[i]);
+                        o.min_warm = (unsigned)v;
+                } else {
+                        return cli_usage_error(&cmd_up, "unknown argument %s", argv[i]);
+                }
+        }
+        struct stack st;
+        struct ak_error err = { 0 };
+        if (stack_up(&st, &o, &err) < 0) {
+                fprintf(stderr, "ak up: %s\n", err.msg);
+                return 1;
+        }
+        printf("ak: the stack is up in %s\n", st.home);
+        for (int i = 0; i < STACK_N; i++)
+                printf("  %-10s %s (pid %d, log %s/logs/%s.log)\n", stack_service_name((enum stack_service)i),
+                       st.addr[i], (int)st.pid[i], st.home, stack_service_name((enum stack_service)i));
+        printf("Try: ak run -- uname -a\n");
+        return 0;
+}
+
+int cli_down_run(int argc, char **argv)
+{
+        if (argc > 1)
+                return cli_usage_error(&cmd_down, "unknown argument %s", argv[1]);
+        struct stack st;
+        struct ak_error err = { 0 };
+        int r = stack_load(&st, &err);
+        if (r == -ENOENT) {
+                printf("ak: no stack recorded in %s\n", st.home);
+                return 0;
+        }
+        if (r < 0 || (r = stack_down(&st, &err)) < 0) {
+                fprintf(stderr, "ak down: %s\n", err.msg);
+                return 1;
+        }
+        printf("ak: stopped %d service%s in %s\n", r, r == 1 ? "" : "s", st.home);
+        return 0;
+}
+
+int cli_status_run(int argc, char **argv)
+{
+        bool json = false;
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--json") == 0)
+                        json = true;
+                else
+                        return cli_usage_error(&cmd_status, "unknown argument %s", argv[i]);
+        }
+        struct stack st;
+        struct ak_error err = { 0 };
+        int r = stack_load(&st, &err);
+        if (r < 0 && r != -ENOENT) {
+                fprintf(stderr, "ak status: %s\n", err.msg);
+                return 1;
+        }
+        bool healthy[STACK_N] = { 0 }, all = true;
+        char why[STACK_N][160];
+        for (int i = 0; i < STACK_N; i++) {
+                struct rpc_channel *ch = NULL;
+                struct ak_error e = { 0 };
+                snprintf(why[i], sizeof(why[i]), "not running");
+                if (r == 0 && stack_pid_alive(&st, (enum stack_service)i) &&
+                    rpc_channel_new(st.addr[i], NULL, &ch, &e) == 0) {
+                        if (rpc_health_check(ch, "", 2000, &e) == RPC_OK)
+                                healthy[i] = true;
+                        else
+                                snprintf(why[i], sizeof(why[i]), "%.150s", e.msg);
+                }
+                rpc_channel_free(ch);
+                all &= healthy[i];
+        }
+        if (json) {
+                struct json_writer *w = NULL;
+                char *data = NULL;
+                size_t len;
+                if (json_writer_new(0, 1 << 16, &w) < 0)
+                        return 1;
+                json_writer_begin_object(w);
+                json_writer_key(w, "home", 4);
+                json_writer_string(w, st.home, strlen(st.home));
+                json_writer_key(w, "healthy", 7);
+                json_writer_bool(w, all);
+                json_writer_key(w, "services", 8);
+                json_writer_begin_array(w);
+                for (int i = 0; i < STACK_N; i++) {
+                        const char *n = stack_service_name((enum stack_service)i);
+                        json_writer_begin_object(w);
+                        json_writer_key(w, "name", 4);
+                        json_writer_string(w, n, strlen(n));
+                        json_writer_key(w, "address", 7);
+                        json_writer_string(w, st.addr[i], strlen(st.addr[i]));
+                        json_writer_key(w, "pid", 3);
+                        json_writer_i64(w, st.pid[i]);
+                        json_writer_key(w, "healthy", 7);
+                        json_writer_bool(w, healthy[i]);
+                        json_writer_key(w, "error", 5);
+                        json_writer_string_or_null(w, healthy[i] ? NULL : why[i]);
+                        json_writer_end_object(w);
+                }
+                json_writer_end_array(w);
+                json_writer_end_object(w);
+                int fr = json_writer_finish(w, &data, &len);
+                json_writer_free(w);
+                if (fr < 0)
+                        return 1;
+                printf("%.*s\n", (int)len, data);
+                free(data);
+        } else {
+                if (r == -ENOENT)
+                        printf("no stack recorded in %s; `ak up` starts one\n", st.home);
+                for (int i = 0; i < STACK_N; i++)
+                        printf("%-10s %-8s pid %-7d %s%s%s\n", stack_service_name((enum stack_service)i),
+                               healthy[i] ? "healthy" : "DOWN", (int)st.pid[i], st.addr[i],
+                               healthy[i] ? "" : ": ", healthy[i] ? "" : why[i]);
+        }
+        return all ? 0 : 1;
+}

@@ -1,0 +1,486 @@
+/* The local stack's processes: start, record, wait for health, stop. */
+#include "cli/stack.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/progress.h"
+#include "lib/base/cleanup.h"
+#include "lib/json/json.h"
+#include "lib/json/writer.h"
+#include "lib/receipt/receipt.h"
+#include "protos/ak/v1/scheduler.pb-c.h"
+#include "services/executor/binpath.h"
+
+#define STACK_RECORD_MAX 4096
+
+static const char *const names[STACK_N] = { "scheduler", "executor", "signer", "auditor" };
+
+const char *stack_service_name(enum stack_service s)
+{
+        return names[s];
+}
+
+static long long now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int stack_paths(struct stack *st, struct ak_error *err)
+{
+        const char *home = getenv("AK_HOME"), *user = getenv("HOME");
+        int n;
+
+        memset(st, 0, sizeof(*st));
+        if (home && *home)
+                n = snprintf(st->home, sizeof(st->home), "%s", home);
+        else if (user && *user)
+                n = snprintf(st->home, sizeof(st->home), "%s/.agentkernel", user);
+        else
+                n = snprintf(st->home, sizeof(st->home), "/tmp/agentkernel");
+        if (n < 0 || (size_t)n >= sizeof(st->home))
+                return ak_error_set(err, -ENAMETOOLONG, "AK_HOME is too long");
+        for (int i = 0; i < STACK_N; i++) {
+                n = snprintf(st->addr[i], sizeof(st->addr[i]), "unix:%s/run/%s.sock", st->home, names[i]);
+                /* sun_path holds 107 bytes and a NUL. */
+                if (n < 0 || (size_t)n >= sizeof(st->addr[i]) || n - 5 > 107)
+                        return ak_error_set(err, -ENAMETOOLONG,
+                                            "AK_HOME %s is too long for Unix socket paths (%s.sock "
+                                            "would pass 107 bytes); set a shorter AK_HOME",
+                                            st->home, names[i]);
+        }
+        return 0;
+}
+
+static void record_path(const struct stack *st, char *buf, size_t size)
+{
+        snprintf(buf, size, "%s/run/stack.json", st->home);
+}
+
+int stack_load(struct stack *st, struct ak_error *err)
+{
+        char path[PATH_MAX], text[STACK_RECORD_MAX];
+        int r = stack_paths(st, err);
+        if (r < 0)
+                return r;
+        record_path(st, path, sizeof(path));
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return ak_error_errno(err, -errno, "open %s", path);
+        ssize_t n = read(fd, text, sizeof(text));
+        if (n < 0)
+                return ak_error_errno(err, -errno, "read %s", path);
+        if ((size_t)n == sizeof(text))
+                return ak_error_set(err, -EFBIG, "%s: larger than %d bytes", path, STACK_RECORD_MAX);
+        struct json_value *v = NULL;
+        struct json_error je;
+        if (json_parse(text, (size_t)n, &v, &je) < 0)
+                return ak_error_set(err, -EBADMSG, "%s: not JSON; remove it if no stack runs", path);
+        const struct json_value *pids = json_object_get(v, "pids");
+        for (int i = 0; pids && i < STACK_N; i++) {
+                const struct json_value *p = json_object_get(pids, names[i]);
+                uint64_t pid = 0;
+                if (p && json_number_u64(p, &pid) == 0 && pid > 1 && pid < (1u << 22))
+                        st->pid[i] = (pid_t)pid;
+        }
+        json_value_free(v);
+        return 0;
+}
+
+static int write_record(const struct stack *st, struct ak_error *err)
+{
+        char path[PATH_MAX];
+        struct json_writer *w = NULL;
+        _cleanup_free_ char *data = NULL;
+        size_t len;
+
+        if (json_writer_new(0, STACK_RECORD_MAX, &w) < 0)
+                return ak_error_set(err, -ENOMEM, "out of memory");
+        json_writer_begin_object(w);
+        json_writer_key(w, "home", 4);
+        json_writer_string(w, st->home, strlen(st->home));
+        json_writer_key(w, "pids", 4);
+        json_writer_begin_object(w);
+        for (int i = 0; i < STACK_N; i++) {
+                json_writer_key(w, names[i], strlen(names[i]));
+                json_writer_i64(w, st->pid[i]);
+        }
+        json_writer_end_object(w);
+        json_writer_key(w, "addresses", 9);
+        json_writer_begin_object(w);
+        for (int i = 0; i < STACK_N; i++) {
+                json_writer_key(w, names[i], strlen(names[i]));
+                json_writer_string(w, st->addr[i], strlen(st->addr[i]));
+        }
+        json_writer_end_object(w);
+        json_writer_end_object(w);
+        int r = json_writer_finish(w, &data, &len);
+        json_writer_free(w);
+        if (r < 0)
+                return ak_error_errno(err, r, "stack record");
+        record_path(st, path, sizeof(path));
+        r = receipt_write_private_file(path, data, len);
+        if (r < 0)
+                return ak_error_errno(err, r, "write %s", path);
+        return 0;
+}
+
+bool stack_pid_alive(const struct stack *st, enum stack_service s)
+{
+        char path[64], buf[512], want[32];
+        if (st->pid[s] <= 1)
+                return false;
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)st->pid[s]);
+        _cleanup_close_ int sfd = open(path, O_RDONLY | O_CLOEXEC);
+        if (sfd < 0)
+                return false;
+        ssize_t n = read(sfd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return false;
+        buf[n] = 0;
+        const char *paren = strrchr(buf, ')');
+        if (paren && paren[1] == ' ' && paren[2] == 'Z')
+                return false;   /* exited, not yet reaped */
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)st->pid[s]);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        n = read(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return false;
+        buf[n] = 0;   /* argv[0] */
+        snprintf(want, sizeof(want), "ak-%s", names[s]);
+        const char *base = strrchr(buf, '/');
+        return strcmp(base ? base + 1 : buf, want) == 0;
+}
+
+static int mkdirs(const char *home, const char *sub, char *out, size_t size, struct ak_error *err)
+{
+        if (mkdir(home, 0700) < 0 && errno != EEXIST)
+                return ak_error_errno(err, -errno, "mkdir %s", home);
+        snprintf(out, size, "%s/%s", home, sub);
+        for (char *p = out + strlen(home) + 1;; p++) {
+                if (*p == '/' || *p == 0) {
+                        char c = *p;
+                        *p = 0;
+                        if (mkdir(out, 0700) < 0 && errno != EEXIST)
+                                return ak_error_errno(err, -errno, "mkdir %s", out);
+                        *p = c;
+                        if (!c)
+                                break;
+                }
+        }
+        return 0;
+}
+
+static pid_t spawn(const char *log, char *const argv[], struct ak_error *err)
+{
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return ak_error_errno(err, -errno, "open %s", log);
+        pid_t pid = fork();
+        if (pid < 0) {
+                close(fd);
+                return ak_error_errno(err, -errno, "fork");
+        }
+        if (pid == 0) {
+                setsid();
+                int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (in < 0 || dup2(in, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+                        _exit(127);
+                execv(argv[0], argv);
+                dprintf(2, "ak: exec %s: %s\n", argv[0], strerror(errno));
+                _exit(127);
+        }
+        close(fd);
+        return pid;
+}
+
+static int find_bin(enum stack_service s, char *buf, size_t size, struct ak_error *err)
+{
+        char rel[64];
+        snprintf(rel, sizeof(rel), "services/%s/ak-%s", names[s], names[s]);
+        if (binpath_find(rel, NULL, buf, size) < 0)
+                return ak_error_set(err, -ENOENT,
+                                    "ak-%s not found next to ak: build //services/%s:ak-%s (./ak does)",
+                                    names[s], names[s], names[s]);
+        return 0;
+}
+
+static void print_log_tail(const char *log)
+{
+        char buf[2048];
+        _cleanup_close_ int fd = open(log, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        off_t end = lseek(fd, 0, SEEK_END);
+        lseek(fd, end > (off_t)sizeof(buf) - 1 ? end - (off_t)sizeof(buf) + 1 : 0, SEEK_SET);
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        if (n > 0) {
+                buf[n] = 0;
+                fprintf(stderr, "--- the end of %s ---\n%s", log, buf);
+        }
+}
+
+static int executor_registered(struct rpc_channel *ch)
+{
+        Ak__V1__ListExecutorsRequest req = AK__V1__LIST_EXECUTORS_REQUEST__INIT;
+        Ak__V1__ListExecutorsResponse *resp = NULL;
+        struct rpc_call_options o = { .timeout_ms = 2000 };
+        struct ak_error e = { 0 };
+        if (rpc_unary(ch, &ak__v1__scheduler__descriptor, "ListExecutors", &req.base, &o,
+                      (ProtobufCMessage **)&resp, &e) != RPC_OK)
+                return 0;
+        int n = 0;
+        for (size_t i = 0; i < resp->n_executors; i++)
+                if (!resp->executors[i]->lost)
+                        n++;
+        protobuf_c_message_free_unpacked(&resp->base, NULL);
+        return n;
+}
+
+static int wait_ready(struct stack *st, const char logs[STACK_N][PATH_MAX], unsigned timeout_s,
+                      struct cli_progress *pr, struct ak_error *err)
+{
+        struct rpc_channel *ch[STACK_N] = { 0 };
+        bool up[STACK_N] = { 0 };
+        long long deadline = now_ms() + (long long)timeout_s * 1000;
+        int r = 0;
+
+        for (int i = 0; i < STACK_N; i++)
+                if ((r = rpc_channel_new(st->addr[i], NULL, &ch[i], err)) < 0)
+                        goto out;
+        for (;;) {
+                int n_up = 0;
+                for (int i = 0; i < STACK_N; i++) {
+                        struct ak_error e = { 0 };
+                        if (!up[i] && rpc_health_check(ch[i], "", 1000, &e) == RPC_OK)
+                                up[i] = true;
+                        n_up += up[i];
+                        /* Our children: exited is a reaped pid (cmdline still says
+                         * ak until they exec, so stack_pid_alive cannot tell yet). */
+                        if (!up[i] && waitpid(st->pid[i], NULL, WNOHANG) == st->pid[i]) {
+                                st->pid[i] = 0;
+                                print_log_tail(logs[i]);
+                                r = ak_error_set(err, -ECHILD, "ak-%s exited while starting; its log: %s",
+                                                 names[i], logs[i]);
+                                goto out;
+                        }
+                }
+                bool registered = n_up == STACK_N && executor_registered(ch[STACK_SCHEDULER]) > 0;
+                if (registered)
+                        break;
+                if (pr) {
+                        char line[96];
+                        snprintf(line, sizeof(line), "%d of %d services healthy%s", n_up, STACK_N,
+                                 n_up == STACK_N ? "; waiting for the executor to register" : "");
+                        cli_progress_report(pr, "stack", line);
+                }
+                if (now_ms() > deadline) {
+                        for (int i = 0; i < STACK_N; i++)
+                                if (!up[i])
+                                        print_log_tail(logs[i]);
+                        r = ak_error_set(err, -ETIMEDOUT,
+                                         "the stack was not ready after %u s (%d of %d services healthy%s); "
+                                         "logs in %s/logs",
+                                         timeout_s, n_up, STACK_N,
+                                         n_up == STACK_N ? ", executor not registered" : "", st->home);
+                        goto out;
+                }
+                usleep(100 * 1000);
+        }
+out:
+        for (int i = 0; i < STACK_N; i++)
+                rpc_channel_free(ch[i]);
+        return r;
+}
+
+int stack_up(struct stack *st, const struct stack_up_options *o, struct ak_error *err)
+{
+        char bin[STACK_N][PATH_MAX], logs[STACK_N][PATH_MAX], dir[PATH_MAX];
+        char key[PATH_MAX], config[PATH_MAX], spool[PATH_MAX], state[PATH_MAX], images[PATH_MAX];
+        char warm[16];
+        int r;
+
+        r = stack_load(st, err);
+        if (r == 0) {
+                for (int i = 0; i < STACK_N; i++)
+                        if (stack_pid_alive(st, (enum stack_service)i))
+                                return ak_error_set(err, -EEXIST,
+                                                    "a stack is already running in %s (ak-%s, pid %d); "
+                                                    "`ak down` stops it",
+                                                    st->home, names[i], (int)st->pid[i]);
+        } else if (r != -ENOENT) {
+                return r;
+        }
+        if ((r = stack_paths(st, err)) < 0)
+                return r;
+        for (int i = 0; i < STACK_N; i++)
+                if ((r = find_bin((enum stack_service)i, bin[i], sizeof(bin[i]), err)) < 0)
+                        return r;
+        if ((r = mkdirs(st->home, "run", dir, sizeof(dir), err)) < 0 ||
+            (r = mkdirs(st->home, "logs", dir, sizeof(dir), err)) < 0 ||
+            (r = mkdirs(st->home, "receipts", dir, sizeof(dir), err)) < 0 ||
+            (r = mkdirs(st->home, "auditor/spool", spool, sizeof(spool), err)) < 0 ||
+            (r = mkdirs(st->home, "executor", state, sizeof(state), err)) < 0 ||
+            (r = mkdirs(st->home, "images", images, sizeof(images), err)) < 0)
+                return r;
+        if (strlen(state) > 60)
+                return ak_error_set(err, -ENAMETOOLONG,
+                                    "%s: the executor's state directory must be at most 60 bytes "
+                                    "(VM socket paths); set a shorter AK_HOME", state);
+        for (int i = 0; i < STACK_N; i++)
+                snprintf(logs[i], sizeof(logs[i]), "%s/logs/%s.log", st->home, names[i]);
+        snprintf(key, sizeof(key), "%s/receipts/ed25519_signing_key.pkcs8", st->home);
+        snprintf(config, sizeof(config), "%s/auditor/config.json", st->home);
+
+        /* The auditor's destination: agentkernel's audit.jsonl, as `ak audit` reads it. */
+        {
+                struct json_writer *w = NULL;
+                _cleanup_free_ char *data = NULL;
+                char path[PATH_MAX];
+                size_t len;
+                snprintf(path, sizeof(path), "%s/audit.jsonl", st->home);
+                if (json_writer_new(0, 8192, &w) < 0)
+                        return ak_error_set(err, -ENOMEM, "out of memory");
+                json_writer_begin_object(w);
+                json_writer_key(w, "destination", 11);
+                json_writer_begin_object(w);
+                json_writer_key(w, "type", 4);
+                json_writer_string(w, "file", 4);
+                json_writer_key(w, "path", 4);
+                json_writer_string(w, path, strlen(path));
+                json_writer_end_object(w);
+                json_writer_end_object(w);
+                r = json_writer_finish(w, &data, &len);
+                json_writer_free(w);
+                if (r < 0 || (r = receipt_write_private_file(config, data, len)) < 0)
+                        return ak_error_errno(err, r, "write %s", config);
+        }
+        snprintf(warm, sizeof(warm), "%u", o->min_warm);
+        const char *path_of[STACK_N];
+        for (int i = 0; i < STACK_N; i++)
+                path_of[i] = st->addr[i] + 5;
+        for (int i = 0; i < STACK_N; i++)
+                unlink(path_of[i]);
+
+        char *argv_sig[] = { bin[STACK_SIGNER], "--key", key, "--listen", st->addr[STACK_SIGNER], NULL };
+        char *argv_aud[] = { bin[STACK_AUDITOR], "--listen", st->addr[STACK_AUDITOR], "--config", config,
+                             "--spool", spool, NULL };
+        char *argv_sch[] = { bin[STACK_SCHEDULER], "--listen", st->addr[STACK_SCHEDULER], NULL };
+        char *argv_exe[] = { bin[STACK_EXECUTOR], "--listen", st->addr[STACK_EXECUTOR], "--state-dir", state,
+                             "--images", images, "--scheduler", st->addr[STACK_SCHEDULER], "--signer",
+                             st->addr[STACK_SIGNER], "--auditor", st->addr[STACK_AUDITOR], "--executor-id",
+                             "local", "--min-warm", warm, "--max-warm", o->min_warm > 2 ? warm : "2", NULL };
+        char *const *argvs[STACK_N] = { argv_sch, argv_exe, argv_sig, argv_aud };
+        static const enum stack_service order[STACK_N] = { STACK_SIGNER, STACK_AUDITOR, STACK_SCHEDULER,
+                                                           STACK_EXECUTOR };
+
+        for (int k = 0; k < STACK_N; k++) {
+                enum stack_service s = order[k];
+                pid_t pid = spawn(logs[s], argvs[s], err);
+                if (pid < 0) {
+                        r = pid;
+                        goto fail;
+                }
+                st->pid[s] = pid;
+        }
+        if ((r = write_record(st, err)) < 0)
+                goto fail;
+
+        struct cli_progress pr;
+        cli_progress_init(&pr);
+        r = wait_ready(st, (const char(*)[PATH_MAX])logs, o->timeout_s ? o->timeout_s : 120,
+                       o->progress ? &pr : NULL, err);
+        if (o->progress)
+                cli_progress_done(&pr);
+        if (r < 0)
+                goto fail;
+        return 0;
+fail:;
+        struct ak_error ignored = { 0 };
+        stack_down(st, &ignored);
+        return r;
+}
+
+static bool wait_gone(struct stack *st, enum stack_service s, long long ms)
+{
+        long long end = now_ms() + ms;
+        while (stack_pid_alive(st, s)) {
+                if (now_ms() > end)
+                        return false;
+                usleep(50 * 1000);
+        }
+        return true;
+}
+
+int stack_down(struct stack *st, struct ak_error *err)
+{
+        static const enum stack_service order[STACK_N] = { STACK_EXECUTOR, STACK_SCHEDULER, STACK_AUDITOR,
+                                                           STACK_SIGNER };
+        char path[PATH_MAX];
+        int stopped = 0;
+
+        for (int k = 0; k < STACK_N; k++) {
+                enum stack_service s = order[k];
+                if (!stack_pid_alive(st, s))
+                        continue;
+                kill(st->pid[s], SIGTERM);
+                if (!wait_gone(st, s, 15000)) {
+                        kill(st->pid[s], SIGKILL);
+                        wait_gone(st, s, 5000);
+                }
+                stopped++;
+        }
+        /* Reap our own children (when the caller started them). */
+        for (int i = 0; i < STACK_N; i++)
+                if (st->pid[i] > 1)
+                        waitpid(st->pid[i], NULL, WNOHANG);
+        record_path(st, path, sizeof(path));
+        if (unlink(path) < 0 && errno != ENOENT)
+                return ak_error_errno(err, -errno, "remove %s", path);
+        for (int i = 0; i < STACK_N; i++)
+                unlink(st->addr[i] + 5);
+        return stopped;
+}
+
+int stack_client(bool autostart, struct rpc_channel **ret, struct rpc_call_options *opts,
+                 struct ak_error *err)
+{
+        const char *target = getenv("AK_SCHEDULER"), *token = getenv("AK_TOKEN");
+        struct stack st;
+        int r;
+
+        memset(opts, 0, sizeof(*opts));
+        if (token && *token)
+                opts->bearer_token = token;
+        if (target && *target)
+                return rpc_channel_new(target, NULL, ret, err);
+        r = stack_load(&st, err);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        if (r < 0 || !stack_pid_alive(&st, STACK_SCHEDULER) || !stack_pid_alive(&st, STACK_EXECUTOR)) {
+                if (!autostart)
+                        return ak_error_set(err, -ENOTCONN, "no stack is running in %s; `ak up` starts one",
+                                            st.home);
+                fprintf(stderr, "ak: no stack running in %s; starting one (`ak down` stops it)\n", st.home);
+                if (r == 0) {
+                        struct ak_error ignored = { 0 };
+                        stack_down(&st, &ignored);
+                }
+                struct stack_up_options o = { .min_warm = 0, .progress = true };
+                if ((r = stack_up(&st, &o, err)) < 0)
+                        return r;
+        }
+        return rpc_channel_new(st.addr[STACK_SCHEDULER], NULL, ret, err);
+}

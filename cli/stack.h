@@ -1,0 +1,71 @@
+/* The local stack: ak-scheduler, ak-executor, ak-signer and ak-auditor as
+ * background processes of this machine, listening on Unix sockets
+ *   $AK_HOME/run/{scheduler,executor,signer,auditor}.sock
+ * with logs in $AK_HOME/logs/<service>.log and their pids recorded in
+ * $AK_HOME/run/stack.json. The signer holds the one-machine receipt key
+ * ($AK_HOME/receipts/ed25519_signing_key.pkcs8), the auditor appends to
+ * $AK_HOME/audit.jsonl (spool $AK_HOME/auditor/spool), the executor keeps
+ * VMs in $AK_HOME/executor and images in $AK_HOME/images.
+ *
+ * Clients reach the scheduler at $AK_SCHEDULER when set (a fleet; no local
+ * stack is started), else at the local stack's socket. $AK_TOKEN, when set,
+ * is sent as the bearer token.
+ *
+ * Errors: 0 or -errno with err filled. Progress goes to stderr only where
+ * the caller asks for it (stack_up's `progress`). */
+#ifndef AK_CLI_STACK_H
+#define AK_CLI_STACK_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "lib/base/error.h"
+#include "lib/rpc/rpc.h"
+
+enum stack_service { STACK_SCHEDULER, STACK_EXECUTOR, STACK_SIGNER, STACK_AUDITOR, STACK_N };
+
+#define STACK_ADDR_MAX 128
+
+struct stack {
+        char home[PATH_MAX - 64];
+        char addr[STACK_N][STACK_ADDR_MAX];   /* "unix:/..." */
+        pid_t pid[STACK_N];                   /* 0: not recorded */
+};
+
+struct stack_up_options {
+        unsigned min_warm;        /* warm VMs kept by the executor */
+        bool progress;            /* a status line on stderr (on a TTY) */
+        unsigned timeout_s;       /* 0: 120 */
+};
+
+/* "scheduler", ... */
+const char *stack_service_name(enum stack_service s);
+
+/* Fills home and the socket addresses (pids 0). -ENAMETOOLONG when a
+ * socket path would not fit sun_path: use a shorter AK_HOME. */
+int stack_paths(struct stack *st, struct ak_error *err);
+
+/* stack_paths, then the pids from stack.json. -ENOENT without a record. */
+int stack_load(struct stack *st, struct ak_error *err);
+
+/* True when the recorded pid is alive and runs ak-<service>. */
+bool stack_pid_alive(const struct stack *st, enum stack_service s);
+
+/* Starts the four services (setsid, logs under $AK_HOME/logs), records them,
+ * waits until each is SERVING and the executor has registered. On failure
+ * stops what it started and names the service and its log. -EEXIST if a
+ * recorded stack is still running. */
+int stack_up(struct stack *st, const struct stack_up_options *o, struct ak_error *err);
+
+/* SIGTERM to each recorded service (executor first), up to 15 s each, then
+ * SIGKILL; removes the record. Returns the number of services stopped. */
+int stack_down(struct stack *st, struct ak_error *err);
+
+/* Channel and call options for the scheduler clients talk to ($AK_SCHEDULER
+ * or the local stack). With autostart and no running local stack, starts one
+ * and says so on stderr. opts->bearer_token points into the environment. */
+int stack_client(bool autostart, struct rpc_channel **ret, struct rpc_call_options *opts,
+                 struct ak_error *err);
+
+#endif
