@@ -48,9 +48,9 @@ int image_name_set(struct image_store *s, const char *name, const char *hash, st
  * builder that won the race is fine (ours is removed). */
 int image_publish(struct image_store *s, const char *tmpdir, const char *hash, struct ak_error *err);
 
-/* Removes base images no name points at (superseded by a newer ak-guest)
- * once they are older than min_age_s. Rootfs images are only removed by
- * `ak image rm`. */
+/* Removes images no name points at any more (a name was rebuilt with a
+ * newer ak-guest) once they are older than min_age_s, and a debootstrap
+ * stage with them when no image is left that was made from it. */
 void image_gc(struct image_store *s, int64_t min_age_s);
 
 /* Whether a command output says the disk is full. */

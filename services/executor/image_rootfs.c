@@ -383,6 +383,7 @@ int image_build_rootfs(struct image_store *s, const char *name, const char *cons
 named:
         if ((r = image_name_set(s, name, hash, err)) < 0)
                 goto out;
+        image_gc(s, 24 * 3600);
         pathfmt(info.name, sizeof(info.name), "%s", name);
         *ret = info;
         r = 0;

@@ -648,8 +648,7 @@ void image_gc(struct image_store *s, int64_t min_age_s)
                         continue;
                 for (size_t i = 0; i < n_named; i++)
                         used |= strcmp(named[i], de->d_name) == 0;
-                if (used || image_manifest_read(s, de->d_name, &info, NULL) < 0 ||
-                    strcmp(info.kind, "base") != 0 || now - info.created_at < min_age_s)
+                if (used || image_manifest_read(s, de->d_name, &info, NULL) < 0 || now - info.created_at < min_age_s)
                         continue;
                 char lock[PATH_MAX];
                 int lfd = -1;
@@ -660,6 +659,8 @@ void image_gc(struct image_store *s, int64_t min_age_s)
                 image_rmtree(path);
                 unlink(lock);
                 close(lfd);
+                if (info.stage[0])
+                        remove_unused_stage(s, info.stage);
         }
         closedir(d);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <string>
@@ -156,6 +157,35 @@ TEST_F(ImageTest, ManifestsNamesListAndRemove) {
   ASSERT_EQ(image_remove(s, "two", &err), 0) << err.msg;
   EXPECT_NE(stat((dir_ + "/store/" + hash).c_str(), &st), 0);
   EXPECT_EQ(image_remove(s, "two", &err), -ENOENT);
+  image_store_free(s);
+}
+
+TEST_F(ImageTest, GcRemovesOnlyOldUnnamedImages) {
+  struct image_store* s = nullptr;
+  struct ak_error err = {};
+  ASSERT_EQ(image_store_open((dir_ + "/store").c_str(), &s, &err), 0);
+  auto make = [&](char c, int64_t created, const char* name) {
+    std::string hash(64, c);
+    char tmp[PATH_MAX];
+    ASSERT_EQ(image_tmpdir(s, tmp, &err), 0);
+    struct image_info info = {};
+    snprintf(info.name, sizeof(info.name), "x");
+    snprintf(info.hash, sizeof(info.hash), "%s", hash.c_str());
+    snprintf(info.kind, sizeof(info.kind), "base");
+    info.created_at = created;
+    ASSERT_EQ(image_manifest_write(tmp, &info, &err), 0);
+    ASSERT_EQ(image_publish(s, tmp, hash.c_str(), &err), 0);
+    if (name) ASSERT_EQ(image_name_set(s, name, hash.c_str(), &err), 0);
+  };
+  int64_t now = time(nullptr);
+  make('1', now - 7200, nullptr);  // old, unnamed: goes
+  make('2', now - 7200, "kept");  // old, named: stays
+  make('3', now, nullptr);        // new, unnamed: stays (a build may be using it)
+  image_gc(s, 3600);
+  struct stat st;
+  EXPECT_NE(stat((dir_ + "/store/" + std::string(64, '1')).c_str(), &st), 0);
+  EXPECT_EQ(stat((dir_ + "/store/" + std::string(64, '2')).c_str(), &st), 0);
+  EXPECT_EQ(stat((dir_ + "/store/" + std::string(64, '3')).c_str(), &st), 0);
   image_store_free(s);
 }
 
