@@ -175,7 +175,9 @@ TEST_F(ImageTest, GcRemovesOnlyOldUnnamedImages) {
     info.created_at = created;
     ASSERT_EQ(image_manifest_write(tmp, &info, &err), 0);
     ASSERT_EQ(image_publish(s, tmp, hash.c_str(), &err), 0);
-    if (name) ASSERT_EQ(image_name_set(s, name, hash.c_str(), &err), 0);
+    if (name) {
+      ASSERT_EQ(image_name_set(s, name, hash.c_str(), &err), 0);
+    }
   };
   int64_t now = time(nullptr);
   make('1', now - 7200, nullptr);  // old, unnamed: goes
