@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# End to end: ak run / exec / sandbox / receipt / audit / up / down / status
+# through the four services as real processes and real VMs. Few VM boots:
+# two one-shot runs and one persistent sandbox (stopped and started once).
+set -uo pipefail
+
+rf=${TEST_SRCDIR:-}/${TEST_WORKSPACE:-ak}
+ak=$rf/cli/ak
+sched_bin=$rf/services/scheduler/ak-scheduler
+[ -x "$ak" ] || { echo "no ak at $ak"; exit 1; }
+
+# Short paths: Unix sockets and the executor's state dir (60 bytes) live here.
+home=$(mktemp -d /tmp/ake.XXXXXX)
+tmp=$(mktemp -d /tmp/akt.XXXXXX)
+export AK_HOME=$home
+unset AK_SCHEDULER AK_TOKEN
+tokpid=
+
+cleanup() {
+        "$ak" down >/dev/null 2>&1
+        [ -n "$tokpid" ] && kill "$tokpid" 2>/dev/null && wait "$tokpid" 2>/dev/null
+        rm -rf "$home" "$tmp"
+}
+trap cleanup EXIT
+
+failures=0
+fail() {
+        echo "FAIL: $*"
+        failures=$((failures + 1))
+}
+logs() {
+        for f in "$home"/logs/*.log; do
+                echo "--- $f"
+                tail -n 20 "$f"
+        done
+}
+
+# 1. The README's first command: no stack yet, ak run starts one.
+"$ak" run -- uname -a >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ $rc -eq 0 ] || { fail "ak run -- uname -a exited $rc"; cat "$tmp/err"; logs; exit 1; }
+grep -q '^Linux ' "$tmp/out" || fail "uname -a printed: $(cat "$tmp/out")"
+grep -q 'starting one' "$tmp/err" || fail "ak run did not say it starts the stack: $(cat "$tmp/err")"
+receipt=$(sed -n 's/^ak: receipt: \([^ ]*\).*/\1/p' "$tmp/err")
+[ -n "$receipt" ] && [ -f "$receipt" ] || fail "no receipt path on stderr: $(cat "$tmp/err")"
+case "$receipt" in "$home"/receipts/*.json) ;; *) fail "receipt $receipt not under \$AK_HOME/receipts" ;; esac
+[ "$(stat -c %a "$receipt")" = 600 ] || fail "receipt mode $(stat -c %a "$receipt")"
+"$ak" receipt verify "$receipt" >"$tmp/v" 2>&1 || fail "receipt does not verify: $(cat "$tmp/v")"
+grep -q 'signed by' "$tmp/v" || fail "receipt not signed: $(cat "$tmp/v")"
+
+# 2. The stack is up: status, and a second ak up is refused.
+"$ak" status --json >"$tmp/st" || fail "ak status: $(cat "$tmp/st")"
+grep -q '"healthy":true' "$tmp/st" || fail "status: $(cat "$tmp/st")"
+[ -f "$home/run/stack.json" ] || fail "no $home/run/stack.json"
+"$ak" up >/dev/null 2>"$tmp/err" && fail "a second ak up succeeded"
+grep -q 'already running' "$tmp/err" || fail "second ak up said: $(cat "$tmp/err")"
+
+# 3. Exit codes, stdout/stderr apart, env, --receipt PATH, --no-network.
+"$ak" run --no-network -e GREETING=hello --receipt "$tmp/r7.json" -- \
+        sh -c 'echo "$GREETING"; echo oops >&2; exit 7' >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ $rc -eq 7 ] || fail "exit 7 came back as $rc: $(cat "$tmp/err")"
+[ "$(cat "$tmp/out")" = hello ] || fail "stdout: $(cat "$tmp/out")"
+grep -q '^oops$' "$tmp/err" || fail "stderr: $(cat "$tmp/err")"
+"$ak" receipt verify "$tmp/r7.json" >"$tmp/v" 2>&1 || fail "r7 does not verify: $(cat "$tmp/v")"
+grep -q 'exit 7' "$tmp/v" || fail "r7: $(cat "$tmp/v")"
+
+# 4. A persistent sandbox: exec, files both ways, stop/start, remove.
+"$ak" sandbox create box >"$tmp/out" 2>"$tmp/err" || { fail "create: $(cat "$tmp/err")"; logs; }
+"$ak" sandbox list --json | grep -q '"name":"box","state":"running"' || fail "list: $("$ak" sandbox list)"
+"$ak" exec box -w /tmp -- sh -c 'pwd; echo inside > /tmp/made-inside' >"$tmp/out" 2>"$tmp/err"
+[ "$(cat "$tmp/out")" = /tmp ] || fail "exec -w: $(cat "$tmp/out") $(cat "$tmp/err")"
+"$ak" exec box -- sh -c 'exit 3' 2>/dev/null
+rc=$?
+[ $rc -eq 3 ] || fail "exec exit 3 came back as $rc"
+head -c 100000 /dev/urandom >"$tmp/blob"
+"$ak" sandbox cp "$tmp/blob" box:/tmp/blob || fail "cp in"
+sum=$("$ak" exec box -- sha256sum /tmp/blob 2>/dev/null | cut -d' ' -f1)
+[ "$sum" = "$(sha256sum "$tmp/blob" | cut -d' ' -f1)" ] || fail "cp in: guest sha256 $sum"
+"$ak" sandbox cp box:/tmp/made-inside "$tmp/" || fail "cp out to a directory"
+[ "$(cat "$tmp/made-inside" 2>/dev/null)" = inside ] || fail "cp out: $(cat "$tmp/made-inside")"
+"$ak" sandbox cp box:/tmp/blob "$tmp/blob.back" && cmp -s "$tmp/blob" "$tmp/blob.back" || fail "cp round trip"
+"$ak" sandbox cp box:/no/such/file "$tmp/x" 2>/dev/null && fail "cp of a missing file succeeded"
+"$ak" sandbox stop box >/dev/null || fail "stop"
+"$ak" sandbox info box --json | grep -q '"state":"stopped"' || fail "info after stop: $("$ak" sandbox info box)"
+"$ak" sandbox start box >/dev/null || fail "start"
+"$ak" exec box -- true || fail "exec after start"
+"$ak" sandbox remove box >/dev/null || fail "remove"
+[ "$("$ak" sandbox list --json)" = "[]" ] || fail "list after remove: $("$ak" sandbox list --json)"
+"$ak" exec box -- true 2>"$tmp/err" && fail "exec in a removed sandbox succeeded"
+grep -qi 'not.found\|no sandbox' "$tmp/err" || fail "exec in a removed sandbox said: $(cat "$tmp/err")"
+
+# 5. Audit events landed in agentkernel's file destination.
+for t in sandbox_created command_executed file_written sandbox_stopped sandbox_removed; do
+        for i in $(seq 50); do
+                grep -q "\"type_name\":\"$t\"" "$home/audit.jsonl" 2>/dev/null && break
+                sleep 0.1
+        done
+        grep -q "\"type_name\":\"$t\"" "$home/audit.jsonl" 2>/dev/null || fail "no $t event in audit.jsonl"
+done
+
+# 6. A scheduler with tokens refuses a wrong one (AK_SCHEDULER/AK_TOKEN).
+head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/tokens"
+chmod 600 "$tmp/tokens"
+"$sched_bin" --listen "unix:$tmp/s.sock" --token-file "$tmp/tokens" >"$tmp/sched.log" 2>&1 &
+tokpid=$!
+for i in $(seq 100); do [ -S "$tmp/s.sock" ] && break; sleep 0.1; done
+AK_SCHEDULER=unix:$tmp/s.sock AK_TOKEN=wrong "$ak" sandbox list 2>"$tmp/err" && fail "a wrong token was accepted"
+grep -q UNAUTHENTICATED "$tmp/err" || fail "wrong token said: $(cat "$tmp/err")"
+AK_SCHEDULER=unix:$tmp/s.sock AK_TOKEN=$(cat "$tmp/tokens") "$ak" sandbox list --json >"$tmp/out" 2>&1 ||
+        fail "the right token was refused: $(cat "$tmp/out")"
+kill "$tokpid"
+wait "$tokpid"
+tokpid=
+
+# 7. ak down leaves nothing running.
+"$ak" down >"$tmp/out" || fail "down: $(cat "$tmp/out")"
+grep -q 'stopped 4 services' "$tmp/out" || fail "down said: $(cat "$tmp/out")"
+[ -e "$home/run/stack.json" ] && fail "stack.json left behind"
+sleep 0.5
+left=$(pgrep -af -- "$home" | grep -v "pgrep" || true)
+[ -z "$left" ] || fail "processes left after ak down: $left"
+"$ak" status >/dev/null && fail "status is healthy after down"
+
+if [ $failures -ne 0 ]; then
+        logs
+        echo "$failures failure(s)"
+        exit 1
+fi
+echo PASS
