@@ -51,14 +51,14 @@ static int try_root(struct cgroup *cg, const char *root, bool v2, char *why, siz
         snprintf(cg->dir, sizeof(cg->dir), "%s/ak-executor-%d", root, (int)getpid());
         if (mkdir(cg->dir, 0755) < 0 && errno != EEXIST) {
                 r = -errno;
-                snprintf(why, why_size, "mkdir %s: %s", cg->dir, strerror(errno));
+                snprintf(why, why_size, "mkdir %.300s: %s", cg->dir, strerror(errno));
                 return r;
         }
         cg->v2 = v2;
         if (v2) {
                 snprintf(p, sizeof(p), "%s/cgroup.subtree_control", cg->dir);
                 if ((r = write_file(p, "+cpu")) < 0) {
-                        snprintf(why, why_size, "enable cpu in %s: %s", p, strerror(-r));
+                        snprintf(why, why_size, "enable cpu in %.300s: %s", p, strerror(-r));
                         rmdir(cg->dir);
                         return r;
                 }

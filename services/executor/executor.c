@@ -674,6 +674,10 @@ static const struct rpc_method methods[] = {
         { "ReadFile", RPC_UNARY, handle_read_file },
         { "Mkdir", RPC_UNARY, handle_mkdir },
         { "RemoveFile", RPC_UNARY, handle_remove_file },
+        { "OpenShell", RPC_SERVER_STREAMING, handle_open_shell },
+        { "ShellInput", RPC_UNARY, handle_shell_input },
+        { "ShellResize", RPC_UNARY, handle_shell_resize },
+        { "ShellClose", RPC_UNARY, handle_shell_close },
         { "GetStatus", RPC_UNARY, handle_get_status },
 };
 

@@ -335,4 +335,90 @@ TEST_F(ExecutorFeaturesTest, RunRemovesItsSandboxUnlessKeep) {
   }
 }
 
+// A PTY shell: STARTED with a session id, input echoed back through the
+// terminal, a resize the program sees, close, EXITED.
+TEST_F(ExecutorFeaturesTest, PtyShell) {
+  bool from_pool = false;
+  std::string e;
+  int r = Create("sh1", "restrictive", 0, &from_pool, &e);
+  if (r != RPC_OK && e.find("get the guest kernel") != std::string::npos) GTEST_SKIP() << e;
+  ASSERT_EQ(r, RPC_OK) << e;
+
+  Ak__V1__OpenShellRequest open = AK__V1__OPEN_SHELL_REQUEST__INIT;
+  open.sandbox = const_cast<char*>("sh1");
+  struct rpc_stream* st = nullptr;
+  struct ak_error err = {};
+  struct rpc_call_options opt = {};
+  opt.timeout_ms = 120000;
+  ASSERT_EQ(rpc_stream_open(ch_, &ak__v1__executor__descriptor, "OpenShell", &open.base, &opt, &st, &err), RPC_OK);
+  std::string session, screen;
+  int exited = -100, end = 1;
+  // Reads events until the screen holds want (or EXITED / the end).
+  auto read_until = [&](const std::string& want) {
+    while ((want.empty() ? session.empty() : screen.find(want) == std::string::npos) && exited == -100) {
+      ProtobufCMessage* m = nullptr;
+      end = rpc_stream_next(st, &m, &err);
+      if (end <= 0) return;
+      auto* ev = reinterpret_cast<Ak__V1__ShellEvent*>(m);
+      if (ev->kind == AK__V1__SHELL_EVENT__KIND__STARTED) session = ev->session_id;
+      if (ev->kind == AK__V1__SHELL_EVENT__KIND__OUTPUT)
+        screen.append(reinterpret_cast<char*>(ev->output.data), ev->output.len);
+      if (ev->kind == AK__V1__SHELL_EVENT__KIND__EXITED) exited = ev->exit_code;
+      protobuf_c_message_free_unpacked(m, nullptr);
+    }
+  };
+  read_until("");
+  ASSERT_FALSE(session.empty()) << err.msg;
+
+  auto input = [&](const char* text) {
+    Ak__V1__ShellInputRequest in = AK__V1__SHELL_INPUT_REQUEST__INIT;
+    in.sandbox = const_cast<char*>("sh1");
+    in.session_id = const_cast<char*>(session.c_str());
+    in.input.data = reinterpret_cast<uint8_t*>(const_cast<char*>(text));
+    in.input.len = strlen(text);
+    ProtobufCMessage* resp = nullptr;
+    std::string ie;
+    EXPECT_EQ(Unary("ShellInput", &in.base, &resp, &ie), RPC_OK) << ie;
+    if (resp) protobuf_c_message_free_unpacked(resp, nullptr);
+  };
+  input("echo tty=$(tty | cut -c1-8) answer=$((6*7))\n");
+  read_until("answer=42");
+  EXPECT_NE(screen.find("tty=/dev/pts answer=42"), std::string::npos) << screen;
+
+  Ak__V1__ShellResizeRequest rs = AK__V1__SHELL_RESIZE_REQUEST__INIT;
+  rs.sandbox = const_cast<char*>("sh1");
+  rs.session_id = const_cast<char*>(session.c_str());
+  rs.rows = 41;
+  rs.cols = 101;
+  ProtobufCMessage* resp = nullptr;
+  EXPECT_EQ(Unary("ShellResize", &rs.base, &resp, &e), RPC_OK) << e;
+  if (resp) protobuf_c_message_free_unpacked(resp, nullptr);
+  input("echo size=$(stty size | tr ' ' x)\n");
+  read_until("size=41x101");
+  EXPECT_NE(screen.find("size=41x101"), std::string::npos) << screen;
+
+  // An unknown session is the guest's "not found".
+  Ak__V1__ShellInputRequest bad = AK__V1__SHELL_INPUT_REQUEST__INIT;
+  bad.sandbox = const_cast<char*>("sh1");
+  bad.session_id = const_cast<char*>("no-such-session");
+  bad.input.data = reinterpret_cast<uint8_t*>(const_cast<char*>("x"));
+  bad.input.len = 1;
+  EXPECT_EQ(Unary("ShellInput", &bad.base, &resp, &e), RPC_NOT_FOUND) << e;
+
+  Ak__V1__ShellCloseRequest cl = AK__V1__SHELL_CLOSE_REQUEST__INIT;
+  cl.sandbox = const_cast<char*>("sh1");
+  cl.session_id = const_cast<char*>(session.c_str());
+  EXPECT_EQ(Unary("ShellClose", &cl.base, &resp, &e), RPC_OK) << e;
+  if (resp) protobuf_c_message_free_unpacked(resp, nullptr);
+  read_until("\x01never");
+  EXPECT_NE(exited, -100) << "no EXITED event; screen: " << screen;
+  if (end > 0) {
+    ProtobufCMessage* m = nullptr;
+    end = rpc_stream_next(st, &m, &err);
+  }
+  EXPECT_EQ(end, 0) << err.msg;
+  rpc_stream_free(st);
+  Remove("sh1");
+}
+
 }  // namespace

@@ -71,6 +71,11 @@ struct active {
         struct sandbox *sb;
         int fd;
         bool cancelled;
+        /* OpenShell: its session, and the exit code ShellClose got (the
+         * guest answers a close on the closing connection). */
+        char session[80];
+        bool shell_closed;
+        int shell_exit;
 };
 
 struct executor {
@@ -136,6 +141,11 @@ int handle_write_file(struct rpc_call *call, const ProtobufCMessage *req, void *
 int handle_read_file(struct rpc_call *call, const ProtobufCMessage *req, void *userdata);
 int handle_mkdir(struct rpc_call *call, const ProtobufCMessage *req, void *userdata);
 int handle_remove_file(struct rpc_call *call, const ProtobufCMessage *req, void *userdata);
+/* executor_shell.c */
+int handle_open_shell(struct rpc_call *call, const ProtobufCMessage *msg, void *ud);
+int handle_shell_input(struct rpc_call *call, const ProtobufCMessage *msg, void *ud);
+int handle_shell_resize(struct rpc_call *call, const ProtobufCMessage *msg, void *ud);
+int handle_shell_close(struct rpc_call *call, const ProtobufCMessage *msg, void *ud);
 /* executor_status.c */
 Ak__V1__ExecutorStatus *executor_status(struct executor *ex);
 void executor_status_free(Ak__V1__ExecutorStatus *st);
