@@ -142,9 +142,9 @@ int fail_guest(struct rpc_call *call, const char *what, const char *sandbox, int
  * then / is remounted read-only (inside the guest, before anyone uses it). */
 static int lock_down_root(const char *uds, struct ak_error *err)
 {
-        static const char *const cmd[] = { "/bin/sh", "-c",
-                                           "mkdir -p /tmp && mount -t tmpfs -o size=64m,mode=1777 tmpfs /tmp && "
-                                           "mount -o remount,ro /" };
+        static const char script[] = "mkdir -p /tmp && mount -t tmpfs -o size=64m,mode=1777 tmpfs /tmp && "
+                                     "mount -o remount,ro /";
+        static const char *const cmd[] = { "/bin/sh", "-c", script };
         struct proto_request_args req = PROTO_REQUEST_ARGS_INIT;
         struct proto_reply *rep = NULL;
         int fd = -1, r;

@@ -1,0 +1,299 @@
+// bench/executor: ak-executor as a real process with real microVMs.
+//   1. CreateSandbox served by the warm pool vs a cold boot, in the same run
+//      (cold first in each round, while the pool is full and idle).
+//   2. Exec round trip through the executor (gRPC stream, `true`) vs the
+//      floor: the same command straight to the guest over its hybrid vsock
+//      socket (connect, CONNECT line, one frame each way), interleaved.
+//   3. Host memory per idle VM: PSS of each QEMU process the executor owns.
+//
+// bazel run -c opt //bench/executor -- [--rounds N] [--iterations N]
+// Images: $AK_TEST_IMAGES or /var/tmp/ak-test-images (as the VM tests).
+#include <dirent.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include "lib/rpc/rpc.h"
+#include "protos/ak/v1/executor.pb-c.h"
+}
+#include "services/executor/testing/service_proc.h"
+
+using aktest::Proc;
+using aktest::Runfile;
+using aktest::Slurp;
+
+namespace {
+
+struct rpc_channel* ch;
+
+double NowMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+double Pct(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(p * (v.size() - 1) + 0.5);
+  return v[i];
+}
+
+[[noreturn]] void Die(const std::string& what) {
+  fprintf(stderr, "executor_bench: %s\n", what.c_str());
+  exit(1);
+}
+
+ProtobufCMessage* Unary(const char* method, const ProtobufCMessage* req) {
+  struct ak_error err = {};
+  struct rpc_call_options o = {};
+  o.timeout_ms = 300000;
+  ProtobufCMessage* resp = nullptr;
+  if (rpc_unary(ch, &ak__v1__executor__descriptor, method, req, &o, &resp, &err) != RPC_OK)
+    Die(std::string(method) + ": " + err.msg);
+  return resp;
+}
+
+// Creates a moderate sandbox; network off makes it a shape no pool holds.
+bool Create(const char* name, bool pool_shape) {
+  Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+  spec.name = const_cast<char*>(name);
+  spec.persistent = true;
+  if (!pool_shape) spec.network = AK__V1__NETWORK__NETWORK_OFF;
+  Ak__V1__CreateSandboxRequest cr = AK__V1__CREATE_SANDBOX_REQUEST__INIT;
+  cr.spec = &spec;
+  auto* sb = reinterpret_cast<Ak__V1__Sandbox*>(Unary("CreateSandbox", &cr.base));
+  bool from_pool = sb->from_pool;
+  protobuf_c_message_free_unpacked(&sb->base, nullptr);
+  return from_pool;
+}
+
+void Remove(const char* name) {
+  Ak__V1__RemoveSandboxRequest rm = AK__V1__REMOVE_SANDBOX_REQUEST__INIT;
+  rm.name = const_cast<char*>(name);
+  protobuf_c_message_free_unpacked(Unary("RemoveSandbox", &rm.base), nullptr);
+}
+
+std::string accel;
+
+uint32_t PoolReady() {
+  Ak__V1__GetExecutorStatusRequest sr = AK__V1__GET_EXECUTOR_STATUS_REQUEST__INIT;
+  auto* st = reinterpret_cast<Ak__V1__ExecutorStatus*>(Unary("GetStatus", &sr.base));
+  uint32_t n = st->n_pools ? st->pools[0]->ready : 0;
+  accel = st->accel;
+  protobuf_c_message_free_unpacked(&st->base, nullptr);
+  return n;
+}
+
+void WaitPool() {
+  for (int i = 0; i < 3000 && PoolReady() < 1; i++) usleep(100000);
+  if (PoolReady() < 1) Die("the warm pool never filled");
+}
+
+int ExecTrue(const char* sandbox) {
+  Ak__V1__ExecRequest req = AK__V1__EXEC_REQUEST__INIT;
+  const char* argv[] = {"true"};
+  req.sandbox = const_cast<char*>(sandbox);
+  req.argv = const_cast<char**>(argv);
+  req.n_argv = 1;
+  struct rpc_stream* st = nullptr;
+  struct ak_error err = {};
+  struct rpc_call_options o = {};
+  o.timeout_ms = 60000;
+  if (rpc_stream_open(ch, &ak__v1__executor__descriptor, "Exec", &req.base, &o, &st, &err) != RPC_OK)
+    Die(std::string("Exec: ") + err.msg);
+  int exit_code = -1, r;
+  ProtobufCMessage* m = nullptr;
+  while ((r = rpc_stream_next(st, &m, &err)) > 0) {
+    auto* c = reinterpret_cast<Ak__V1__OutputChunk*>(m);
+    if (c->kind_case == AK__V1__OUTPUT_CHUNK__KIND_RESULT) exit_code = c->result->exit_code;
+    protobuf_c_message_free_unpacked(m, nullptr);
+  }
+  rpc_stream_free(st);
+  if (r < 0) Die(std::string("Exec: ") + err.msg);
+  return exit_code;
+}
+
+// The floor: the guest protocol by hand on the hybrid vsock socket.
+bool ReadN(int fd, void* p, size_t n) {
+  char* b = static_cast<char*>(p);
+  while (n) {
+    struct pollfd pf = {fd, POLLIN, 0};
+    if (poll(&pf, 1, 30000) <= 0) return false;
+    ssize_t r = read(fd, b, n);
+    if (r <= 0) return false;
+    b += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+
+std::string GuestRun(const std::string& uds, const std::string& cmd_json) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un a = {};
+  a.sun_family = AF_UNIX;
+  snprintf(a.sun_path, sizeof(a.sun_path), "%s", uds.c_str());
+  std::string reply;
+  if (connect(fd, reinterpret_cast<struct sockaddr*>(&a), sizeof(a)) == 0 &&
+      write(fd, "CONNECT 52000\n", 14) == 14) {
+    char c = 0;
+    while (ReadN(fd, &c, 1) && c != '\n') {
+    }
+    std::string body = R"({"id":"b","type":"run","command":)" + cmd_json + "}";
+    uint32_t n = static_cast<uint32_t>(body.size());
+    uint8_t hdr[4] = {uint8_t(n), uint8_t(n >> 8), uint8_t(n >> 16), uint8_t(n >> 24)};
+    uint8_t rh[4];
+    if (c == '\n' && write(fd, hdr, 4) == 4 && write(fd, body.data(), n) == static_cast<ssize_t>(n) &&
+        ReadN(fd, rh, 4)) {
+      uint32_t len = rh[0] | rh[1] << 8 | rh[2] << 16 | static_cast<uint32_t>(rh[3]) << 24;
+      if (len <= (10u << 20)) {
+        reply.resize(len);
+        if (!ReadN(fd, reply.data(), len)) reply.clear();
+      }
+    }
+  }
+  close(fd);
+  return reply;
+}
+
+// The sandbox's own hybrid vsock socket: the one under state/v/*/ whose
+// guest holds the marker file the executor wrote.
+std::string FindUds(const std::string& state, const std::string& marker) {
+  DIR* d = opendir((state + "/v").c_str());
+  if (!d) Die("no " + state + "/v");
+  std::string found;
+  while (struct dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::string uds = state + "/v/" + e->d_name + "/vsock.sock";
+    std::string r = GuestRun(uds, R"(["cat",")" + marker + R"("])");
+    if (r.find("\"exit_code\":0") != std::string::npos) found = uds;
+  }
+  closedir(d);
+  return found;
+}
+
+long PssKb(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  std::string k;
+  long v;
+  while (f >> k) {
+    if (k == "Pss:" && f >> v) return v;
+  }
+  return -1;
+}
+
+std::vector<pid_t> Children(pid_t pid) {
+  std::vector<pid_t> out;
+  DIR* d = opendir(("/proc/" + std::to_string(pid) + "/task").c_str());
+  if (!d) return out;
+  while (struct dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream f("/proc/" + std::to_string(pid) + "/task/" + e->d_name + "/children");
+    pid_t c;
+    while (f >> c) out.push_back(c);
+  }
+  closedir(d);
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int rounds = 3, iterations = 200;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!strcmp(argv[i], "--rounds")) rounds = std::max(1, atoi(argv[i + 1]));
+    else if (!strcmp(argv[i], "--iterations")) iterations = std::max(1, atoi(argv[i + 1]));
+    else Die(std::string("unknown flag ") + argv[i] + " (--rounds N, --iterations N)");
+  }
+  char tmpl[] = "/tmp/akxb.XXXXXX";
+  if (!mkdtemp(tmpl)) Die("mkdtemp");
+  std::string dir = tmpl, state = dir + "/st";
+  const char* images = getenv("AK_TEST_IMAGES");
+  setenv("AK_GUEST_BIN", Runfile("guest/ak-guest").c_str(), 1);
+  Proc ex;
+  if (!ex.Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--state-dir", state,
+                 "--images", images && *images ? images : "/var/tmp/ak-test-images", "--pool", "base/moderate",
+                 "--min-warm", "1", "--max-warm", "1", "--max-age", "3600"},
+                dir, "executor"))
+    Die("ak-executor did not start: " + Slurp(ex.err));
+  struct ak_error err = {};
+  if (rpc_channel_new(ex.addr.c_str(), nullptr, &ch, &err) < 0) Die(err.msg);
+
+  std::vector<double> hit, cold;
+  for (int r = 0; r < rounds; r++) {
+    WaitPool();
+    std::string c = "cold" + std::to_string(r), h = "hit" + std::to_string(r);
+    double t0 = NowMs();
+    if (Create(c.c_str(), false)) Die("a create that no pool holds came from the pool");
+    cold.push_back(NowMs() - t0);
+    Remove(c.c_str());
+    t0 = NowMs();
+    if (!Create(h.c_str(), true)) Die("the pool was full but the create booted");
+    hit.push_back(NowMs() - t0);
+    Remove(h.c_str());
+  }
+  printf("create, %d rounds (accel %s)\n", rounds, accel.c_str());
+  printf("  pool hit    p50 %8.2f ms  max %8.2f ms\n", Pct(hit, 0.5), Pct(hit, 1));
+  printf("  cold boot   p50 %8.2f ms  max %8.2f ms   (baseline, same run)\n", Pct(cold, 0.5), Pct(cold, 1));
+
+  WaitPool();
+  Create("ex", true);
+  {
+    Ak__V1__WriteFileRequest w = AK__V1__WRITE_FILE_REQUEST__INIT;
+    w.sandbox = const_cast<char*>("ex");
+    w.path = const_cast<char*>("/tmp/bench-marker");
+    w.content.data = reinterpret_cast<uint8_t*>(const_cast<char*>("x"));
+    w.content.len = 1;
+    protobuf_c_message_free_unpacked(Unary("WriteFile", &w.base), nullptr);
+  }
+  std::string uds = FindUds(state, "/tmp/bench-marker");
+  if (uds.empty()) Die("could not find the sandbox's vsock socket");
+  std::vector<double> via, floor;
+  for (int i = 0; i < 5; i++) {  // warm up both paths
+    ExecTrue("ex");
+    GuestRun(uds, R"(["true"])");
+  }
+  for (int i = 0; i < iterations; i++) {
+    double t0 = NowMs();
+    if (ExecTrue("ex") != 0) Die("exec true failed");
+    via.push_back(NowMs() - t0);
+    t0 = NowMs();
+    if (GuestRun(uds, R"(["true"])").find("\"exit_code\":0") == std::string::npos) Die("guest run true failed");
+    floor.push_back(NowMs() - t0);
+  }
+  printf("exec `true`, %d iterations, interleaved\n", iterations);
+  printf("  via ak-executor    p50 %7.3f ms  p99 %7.3f ms\n", Pct(via, 0.5), Pct(via, 0.99));
+  printf("  straight to guest  p50 %7.3f ms  p99 %7.3f ms   (floor)\n", Pct(floor, 0.5), Pct(floor, 0.99));
+  printf("  executor adds      p50 %7.3f ms\n", Pct(via, 0.5) - Pct(floor, 0.5));
+
+  std::vector<pid_t> vmms = Children(ex.pid);
+  long total = 0;
+  int n = 0;
+  for (pid_t p : vmms) {
+    long kb = PssKb(p);
+    if (kb > 0) {
+      total += kb;
+      n++;
+    }
+  }
+  printf("host memory per idle VM (QEMU PSS, %d VMs: 1 sandbox + 1 warm)  %.1f MiB  (guest RAM 512 MiB)\n", n,
+         n ? total / 1024.0 / n : 0.0);
+
+  Remove("ex");
+  rpc_channel_free(ch);
+  if (ex.Stop() != 0) fprintf(stderr, "executor_bench: ak-executor exit: %s\n", Slurp(ex.err).c_str());
+  std::string rm = "rm -rf " + dir;
+  if (system(rm.c_str()) != 0) fprintf(stderr, "executor_bench: could not remove %s\n", dir.c_str());
+  return 0;
+}
