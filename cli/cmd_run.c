@@ -263,6 +263,11 @@ int cli_run_run(int argc, char **argv)
         req.argv = o.argv;
         req.keep = o.keep;
         req.timeout_ms = o.timeout_s * 1000;
+        struct ak_error err = { 0 };
+        if (stack_prepare_image(o.image, &err) < 0) {
+                fprintf(stderr, "ak run: %s\n", err.msg);
+                return 125;
+        }
         return stream("run", "Run", &req.base, o.receipt, o.keep);
 }
 

@@ -183,6 +183,11 @@ static int do_create(int argc, char **argv)
         spec.persistent = true;
         Ak__V1__CreateSandboxRequest req = AK__V1__CREATE_SANDBOX_REQUEST__INIT;
         req.spec = &spec;
+        struct ak_error err = { 0 };
+        if (stack_prepare_image(spec.image, &err) < 0) {
+                fprintf(stderr, "ak sandbox create: %s\n", err.msg);
+                return 1;
+        }
         Ak__V1__Sandbox *sb = NULL;
         if (call("create", "CreateSandbox", &req.base, (ProtobufCMessage **)&sb))
                 return 1;

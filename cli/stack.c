@@ -19,6 +19,7 @@
 #include "lib/receipt/receipt.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
 #include "services/executor/binpath.h"
+#include "services/executor/image.h"
 
 #define STACK_RECORD_MAX 4096
 
@@ -483,4 +484,30 @@ int stack_client(bool autostart, struct rpc_channel **ret, struct rpc_call_optio
                         return r;
         }
         return rpc_channel_new(st.addr[STACK_SCHEDULER], NULL, ret, err);
+}
+
+int stack_prepare_image(const char *image, struct ak_error *err)
+{
+        const char *target = getenv("AK_SCHEDULER");
+        struct stack st;
+        char dir[PATH_MAX];
+        int r;
+
+        if (target && *target)
+                return 0;
+        if ((r = stack_paths(&st, err)) < 0 || (r = mkdirs(st.home, "images", dir, sizeof(dir), err)) < 0)
+                return r;
+        struct image_store *store = NULL;
+        struct image_boot boot;
+        struct cli_progress pr;
+        cli_progress_init(&pr);
+        struct image_progress ip = { cli_progress_report, &pr };
+        const char *name = image && *image ? image : IMAGE_BASE;
+        if ((r = image_store_open(dir, &store, err)) == 0)
+                r = image_resolve_boot(store, name, &ip, &boot, err);
+        image_store_free(store);
+        cli_progress_done(&pr);
+        if (r < 0)
+                return ak_error_wrap(err, "image %s", name);
+        return 0;
 }

@@ -68,4 +68,9 @@ int stack_down(struct stack *st, struct ak_error *err);
 int stack_client(bool autostart, struct rpc_channel **ret, struct rpc_call_options *opts,
                  struct ak_error *err);
 
+/* With the local stack (no $AK_SCHEDULER): builds `image` ("" or NULL:
+ * base) in $AK_HOME/images if it is missing, with progress on a TTY, so the
+ * executor finds it ready. A fleet builds its own images: then a no-op. */
+int stack_prepare_image(const char *image, struct ak_error *err);
+
 #endif
