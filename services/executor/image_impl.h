@@ -41,6 +41,8 @@ int image_guest_binary(struct image_store *s, const char **ret, struct ak_error 
 int image_manifest_write(const char *dir, const struct image_info *info, struct ak_error *err);
 /* Reads <store>/<hash>/manifest.json. -ENOENT when the image is not there. */
 int image_manifest_read(struct image_store *s, const char *hash, struct image_info *ret, struct ak_error *err);
+/* The hash a name points at: 0, -ENOENT, -EINVAL for a corrupt entry. */
+int image_name_get(struct image_store *s, const char *name, char hash[IMAGE_HASH_LEN + 1]);
 /* Points name at hash (atomically). */
 int image_name_set(struct image_store *s, const char *name, const char *hash, struct ak_error *err);
 
