@@ -43,6 +43,10 @@ int cli_run_run(int argc, char **argv);
 int cli_exec_run(int argc, char **argv);
 extern const char cli_run_help[], cli_exec_help[];
 
+/* `ak shell` (cmd_shell.c). */
+int cli_shell_run(int argc, char **argv);
+extern const char cli_shell_help[];
+
 /* `ak sandbox` (cmd_sandbox.c). */
 int cli_sandbox_run(int argc, char **argv);
 extern const char cli_sandbox_help[];

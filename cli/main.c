@@ -21,6 +21,7 @@ static const struct cli_command commands[] = {
           "  ak version --json | jq -r .version\n" },
         { "run", "run a command once in a fresh microVM", cli_run_run, cli_run_help },
         { "exec", "run a command in an existing sandbox", cli_exec_run, cli_exec_help },
+        { "shell", "an interactive terminal in a sandbox", cli_shell_run, cli_shell_help },
         { "sandbox", "create, list, copy files to and remove sandboxes", cli_sandbox_run, cli_sandbox_help },
         { "up", "start the local stack (scheduler, executor, signer, auditor)", cli_up_run, cli_up_help },
         { "down", "stop the local stack", cli_down_run, cli_down_help },

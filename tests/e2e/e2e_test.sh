@@ -65,7 +65,7 @@ grep -q '^oops$' "$tmp/err" || fail "stderr: $(cat "$tmp/err")"
 "$ak" receipt verify "$tmp/r7.json" >"$tmp/v" 2>&1 || fail "r7 does not verify: $(cat "$tmp/v")"
 grep -q 'exit 7' "$tmp/v" || fail "r7: $(cat "$tmp/v")"
 
-# 4. A persistent sandbox: exec, files both ways, stop/start, remove.
+# 4. A persistent sandbox: exec, files both ways, a shell, stop/start, remove.
 "$ak" sandbox create box >"$tmp/out" 2>"$tmp/err" || { fail "create: $(cat "$tmp/err")"; logs; }
 "$ak" sandbox list --json | grep -q '"name":"box","state":"running"' || fail "list: $("$ak" sandbox list)"
 "$ak" exec box -w /tmp -- sh -c 'pwd; echo inside > /tmp/made-inside' >"$tmp/out" 2>"$tmp/err"
@@ -81,6 +81,10 @@ sum=$("$ak" exec box -- sha256sum /tmp/blob 2>/dev/null | cut -d' ' -f1)
 [ "$(cat "$tmp/made-inside" 2>/dev/null)" = inside ] || fail "cp out: $(cat "$tmp/made-inside")"
 "$ak" sandbox cp box:/tmp/blob "$tmp/blob.back" && cmp -s "$tmp/blob" "$tmp/blob.back" || fail "cp round trip"
 "$ak" sandbox cp box:/no/such/file "$tmp/x" 2>/dev/null && fail "cp of a missing file succeeded"
+printf 'echo from-$((6*7)); exit 5\n' | timeout 60 "$ak" shell box >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ $rc -eq 5 ] || fail "ak shell exited $rc: $(cat "$tmp/err")"
+grep -q '^from-42' "$tmp/out" || fail "ak shell printed: $(cat "$tmp/out")"
 "$ak" sandbox stop box >/dev/null || fail "stop"
 "$ak" sandbox info box --json | grep -q '"state":"stopped"' || fail "info after stop: $("$ak" sandbox info box)"
 "$ak" sandbox start box >/dev/null || fail "start"
