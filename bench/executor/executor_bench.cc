@@ -287,8 +287,11 @@ int main(int argc, char** argv) {
       n++;
     }
   }
-  printf("host memory per idle VM (QEMU PSS, %d VMs: 1 sandbox + 1 warm)  %.1f MiB  (guest RAM 512 MiB)\n", n,
-         n ? total / 1024.0 / n : 0.0);
+  double per = n ? total / 1024.0 / n : 0.0;
+  printf("host memory per idle VM (QEMU PSS, %d VMs: 1 sandbox + 1 warm)  %.1f MiB  (guest RAM 512 MiB)\n", n, per);
+  if (per > 0)
+    printf("one 24 GiB machine: ~%.0f idle moderate sandboxes by that PSS; %d if every guest touches all of "
+           "its 512 MiB\n", 24 * 1024 / per, 24 * 1024 / 512);
 
   Remove("ex");
   rpc_channel_free(ch);
