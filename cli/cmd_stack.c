@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/stack.h"
 #include "lib/json/writer.h"
+#include "protos/ak/v1/scheduler.pb-c.h"
 
 const char cli_up_help[] =
         "Usage: ak up [--warm N]\n"
@@ -40,7 +41,8 @@ const char cli_down_help[] =
 const char cli_status_help[] =
         "Usage: ak status [--json]\n"
         "\n"
-        "Shows each service of the local stack: its address, pid and health.\n"
+        "Shows each service of the local stack: its address, pid and health, and the\n"
+        "executors registered with the scheduler (lost: missed heartbeats).\n"
         "Exits 0 when all four are healthy, 1 otherwise.\n"
         "\n"
         "Examples:\n"
@@ -130,6 +132,19 @@ int cli_status_run(int argc, char **argv)
                 rpc_channel_free(ch);
                 all &= healthy[i];
         }
+        Ak__V1__ListExecutorsResponse *ex = NULL;
+        if (healthy[STACK_SCHEDULER]) {
+                struct rpc_channel *ch = NULL;
+                struct ak_error e = { 0 };
+                Ak__V1__ListExecutorsRequest lreq = AK__V1__LIST_EXECUTORS_REQUEST__INIT;
+                struct rpc_call_options co = { .timeout_ms = 5000 };
+                if (rpc_channel_new(st.addr[STACK_SCHEDULER], NULL, &ch, &e) == 0 &&
+                    rpc_unary(ch, &ak__v1__scheduler__descriptor, "ListExecutors", &lreq.base, &co,
+                              (ProtobufCMessage **)&ex, &e) != RPC_OK)
+                        ex = NULL;
+                rpc_channel_free(ch);
+        }
+        size_t n_ex = ex ? ex->n_executors : 0;
         if (json) {
                 struct json_writer *w = NULL;
                 char *data = NULL;
@@ -159,6 +174,24 @@ int cli_status_run(int argc, char **argv)
                         json_writer_end_object(w);
                 }
                 json_writer_end_array(w);
+                json_writer_key(w, "executors", 9);
+                json_writer_begin_array(w);
+                for (size_t i = 0; i < n_ex; i++) {
+                        const Ak__V1__ExecutorRecord *x = ex->executors[i];
+                        const char *id = x->status ? x->status->executor_id : "";
+                        const char *ad = x->status ? x->status->address : "";
+                        json_writer_begin_object(w);
+                        json_writer_key(w, "id", 2);
+                        json_writer_string(w, id, strlen(id));
+                        json_writer_key(w, "address", 7);
+                        json_writer_string(w, ad, strlen(ad));
+                        json_writer_key(w, "lost", 4);
+                        json_writer_bool(w, x->lost);
+                        json_writer_key(w, "last_heartbeat_ms", 17);
+                        json_writer_i64(w, x->last_heartbeat_ms);
+                        json_writer_end_object(w);
+                }
+                json_writer_end_array(w);
                 json_writer_end_object(w);
                 int fr = json_writer_finish(w, &data, &len);
                 json_writer_free(w);
@@ -173,6 +206,13 @@ int cli_status_run(int argc, char **argv)
                         printf("%-10s %-8s pid %-7d %s%s%s\n", stack_service_name((enum stack_service)i),
                                healthy[i] ? "healthy" : "DOWN", (int)st.pid[i], st.addr[i],
                                healthy[i] ? "" : ": ", healthy[i] ? "" : why[i]);
+                for (size_t i = 0; i < n_ex; i++) {
+                        const Ak__V1__ExecutorRecord *x = ex->executors[i];
+                        printf("executor %s at %s: %s\n", x->status ? x->status->executor_id : "?",
+                               x->status ? x->status->address : "?", x->lost ? "LOST (missed heartbeats)" : "registered");
+                }
         }
+        if (ex)
+                protobuf_c_message_free_unpacked(&ex->base, NULL);
         return all ? 0 : 1;
 }

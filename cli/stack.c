@@ -51,14 +51,18 @@ int stack_paths(struct stack *st, struct ak_error *err)
                 n = snprintf(st->home, sizeof(st->home), "/tmp/agentkernel");
         if (n < 0 || (size_t)n >= sizeof(st->home))
                 return ak_error_set(err, -ENAMETOOLONG, "AK_HOME is too long");
+        /* A copy: gcc's -Wrestrict (at -O1, as under ASan) cannot tell
+         * st->home from st->addr[i] inside one struct. */
+        char h[sizeof(st->home)];
+        memcpy(h, st->home, sizeof(h));
         for (int i = 0; i < STACK_N; i++) {
-                n = snprintf(st->addr[i], sizeof(st->addr[i]), "unix:%s/run/%s.sock", st->home, names[i]);
+                n = snprintf(st->addr[i], sizeof(st->addr[i]), "unix:%s/run/%s.sock", h, names[i]);
                 /* sun_path holds 107 bytes and a NUL. */
                 if (n < 0 || (size_t)n >= sizeof(st->addr[i]) || n - 5 > 107)
                         return ak_error_set(err, -ENAMETOOLONG,
                                             "AK_HOME %s is too long for Unix socket paths (%s.sock "
                                             "would pass 107 bytes); set a shorter AK_HOME",
-                                            st->home, names[i]);
+                                            h, names[i]);
         }
         return 0;
 }
@@ -470,7 +474,15 @@ int stack_client(bool autostart, struct rpc_channel **ret, struct rpc_call_optio
         r = stack_load(&st, err);
         if (r < 0 && r != -ENOENT)
                 return r;
-        if (r < 0 || !stack_pid_alive(&st, STACK_SCHEDULER) || !stack_pid_alive(&st, STACK_EXECUTOR)) {
+        int alive = 0;
+        for (int i = 0; r == 0 && i < STACK_N; i++)
+                alive += stack_pid_alive(&st, (enum stack_service)i);
+        if (r == 0 && alive && !stack_pid_alive(&st, STACK_SCHEDULER))
+                return ak_error_set(err, -ENOTCONN,
+                                    "the stack in %s is partly down (ak-scheduler is not running; "
+                                    "its log: %s/logs/scheduler.log); `ak down && ak up` restarts it",
+                                    st.home, st.home);
+        if (r < 0 || !alive) {
                 if (!autostart)
                         return ak_error_set(err, -ENOTCONN, "no stack is running in %s; `ak up` starts one",
                                             st.home);

@@ -63,8 +63,9 @@ int stack_up(struct stack *st, const struct stack_up_options *o, struct ak_error
 int stack_down(struct stack *st, struct ak_error *err);
 
 /* Channel and call options for the scheduler clients talk to ($AK_SCHEDULER
- * or the local stack). With autostart and no running local stack, starts one
- * and says so on stderr. opts->bearer_token points into the environment. */
+ * or the local stack). With autostart and no service of the local stack
+ * running, starts one and says so on stderr; a stack whose scheduler died
+ * while others run is an error (restarting would kill their VMs). opts->bearer_token points into the environment. */
 int stack_client(bool autostart, struct rpc_channel **ret, struct rpc_call_options *opts,
                  struct ak_error *err);
 

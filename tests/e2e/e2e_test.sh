@@ -89,6 +89,21 @@ grep -q '^from-42' "$tmp/out" || fail "ak shell printed: $(cat "$tmp/out")"
 "$ak" sandbox info box --json | grep -q '"state":"stopped"' || fail "info after stop: $("$ak" sandbox info box)"
 "$ak" sandbox start box >/dev/null || fail "start"
 "$ak" exec box -- true || fail "exec after start"
+# The scheduler restarts: soft state comes back from heartbeats, box is reachable again.
+spid=$(grep -o '"scheduler":[0-9]*' "$home/run/stack.json" | cut -d: -f2)
+[ -n "$spid" ] || fail "no scheduler pid in stack.json"
+mapfile -d '' scmd <"/proc/$spid/cmdline"
+kill "$spid"
+for i in $(seq 100); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
+setsid "${scmd[@]}" >>"$home/logs/scheduler.log" 2>&1 </dev/null &
+npid=$!
+sed -i "s/\"scheduler\":$spid,/\"scheduler\":$npid,/" "$home/run/stack.json"
+back=false
+for i in $(seq 100); do
+        if "$ak" exec box -- echo back >"$tmp/out" 2>/dev/null; then back=true; break; fi
+        sleep 0.2
+done
+$back && [ "$(cat "$tmp/out")" = back ] || fail "box unreachable 20 s after a scheduler restart"
 "$ak" sandbox remove box >/dev/null || fail "remove"
 [ "$("$ak" sandbox list --json)" = "[]" ] || fail "list after remove: $("$ak" sandbox list --json)"
 "$ak" exec box -- true 2>"$tmp/err" && fail "exec in a removed sandbox succeeded"
@@ -103,7 +118,34 @@ for t in sandbox_created command_executed file_written sandbox_stopped sandbox_r
         grep -q "\"type_name\":\"$t\"" "$home/audit.jsonl" 2>/dev/null || fail "no $t event in audit.jsonl"
 done
 
-# 6. A scheduler with tokens refuses a wrong one (AK_SCHEDULER/AK_TOKEN).
+# 6. The executor dies mid-exec: the client hears within seconds, then the
+# scheduler marks it lost and says so.
+"$ak" sandbox create box2 >/dev/null 2>"$tmp/err" || fail "create box2: $(cat "$tmp/err")"
+"$ak" exec box2 -- sleep 120 >/dev/null 2>"$tmp/exec.err" &
+execpid=$!
+sleep 2
+epid=$(grep -o '"executor":[0-9]*' "$home/run/stack.json" | cut -d: -f2)
+[ -n "$epid" ] || fail "no executor pid in stack.json"
+vms=$(pgrep -P "$epid" | tr '\n' ' ')
+kill -9 "$epid"
+t0=$(date +%s)
+wait "$execpid"
+rc=$?
+t1=$(date +%s)
+[ $rc -ne 0 ] || fail "ak exec succeeded though its executor was killed"
+[ $((t1 - t0)) -le 15 ] || fail "ak exec took $((t1 - t0)) s to notice the executor died"
+lost=false
+for i in $(seq 100); do
+        "$ak" status --json >"$tmp/st" 2>&1
+        grep -q '"id":"local","address":"[^"]*","lost":true' "$tmp/st" && { lost=true; break; }
+        sleep 0.2
+done
+$lost || fail "the scheduler did not mark the executor lost: $(cat "$tmp/st")"
+"$ak" exec box2 -- true 2>"$tmp/err" && fail "exec on a lost executor succeeded"
+# The killed executor's VMs: ours to reap.
+for p in $vms $(pgrep -f -- "$home/executor" || true); do kill -9 "$p" 2>/dev/null; done
+
+# 7. A scheduler with tokens refuses a wrong one (AK_SCHEDULER/AK_TOKEN).
 head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/tokens"
 chmod 600 "$tmp/tokens"
 "$sched_bin" --listen "unix:$tmp/s.sock" --token-file "$tmp/tokens" >"$tmp/sched.log" 2>&1 &
@@ -117,9 +159,9 @@ kill "$tokpid"
 wait "$tokpid"
 tokpid=
 
-# 7. ak down leaves nothing running.
+# 8. ak down leaves nothing running (the executor is already gone).
 "$ak" down >"$tmp/out" || fail "down: $(cat "$tmp/out")"
-grep -q 'stopped 4 services' "$tmp/out" || fail "down said: $(cat "$tmp/out")"
+grep -q 'stopped 3 services' "$tmp/out" || fail "down said: $(cat "$tmp/out")"
 [ -e "$home/run/stack.json" ] && fail "stack.json left behind"
 sleep 0.5
 left=$(pgrep -af -- "$home" | grep -v "pgrep" || true)
