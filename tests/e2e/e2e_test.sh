@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End to end: ak run / exec / sandbox / receipt / audit / up / down / status
-# through the four services as real processes and real VMs. Few VM boots:
-# two one-shot runs and one persistent sandbox (stopped and started once).
+# through the four services as real processes and real VMs, including a
+# scheduler restart and an executor killed mid-exec. Few VM boots: two
+# one-shot runs, one sandbox (stopped and started once) and one more to lose.
 set -uo pipefail
 
 rf=${TEST_SRCDIR:-}/${TEST_WORKSPACE:-ak}
