@@ -1,6 +1,8 @@
 // The built `ak` binary, run as a user would.
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <string>
 
@@ -15,7 +17,7 @@ struct Result {
 
 Result ak(const std::string &args)
 {
-        std::string cmd = "cli/ak " + args + " 2>&1";
+        std::string cmd = (args.rfind("env ", 0) == 0 ? args : "cli/ak " + args) + " 2>&1";
         Result r{-1, ""};
         FILE *p = popen(cmd.c_str(), "r");
         if (!p)
@@ -51,7 +53,8 @@ TEST(Ak, VersionPlainAndJson)
 
 TEST(Ak, EachCommandHasHelp)
 {
-        for (const char *c : {"version", "help", "receipt"}) {
+        for (const char *c : {"version", "help", "receipt", "run", "exec", "shell", "sandbox", "up", "down",
+                              "status"}) {
                 Result r = ak(std::string(c) + " --help");
                 EXPECT_EQ(0, r.status) << c;
                 EXPECT_EQ(0u, r.out.find("Usage: ak ")) << c << ": " << r.out;
@@ -68,6 +71,62 @@ TEST(Ak, BadUsageExitsTwoAndSaysWhy)
         EXPECT_NE(std::string::npos, r.out.find("unknown option --bogus"));
         r = ak("");
         EXPECT_EQ(2, r.status);
+}
+
+TEST(Ak, StackVerbsRefuseBadUsageBeforeStartingAnything)
+{
+        struct {
+                const char *args, *says;
+        } cases[] = {
+                {"run", "no command: put it after --"},
+                {"run -e NOEQUALS -- true", "-e NOEQUALS: want KEY=VALUE"},
+                {"run --timeout 0 -- true", "--timeout 0"},
+                {"run --bogus -- true", "unknown option --bogus"},
+                {"exec -- true", "which sandbox?"},
+                {"exec box", "no command: put it after --"},
+                {"shell", "which sandbox?"},
+                {"sandbox", "which subcommand?"},
+                {"sandbox frob", "unknown subcommand frob"},
+                {"sandbox create", "give the sandbox a NAME"},
+                {"sandbox cp a b", "exactly one of SRC and DST"},
+                {"sandbox cp x:/a y:/b", "exactly one of SRC and DST"},
+                {"sandbox info", "which sandbox?"},
+                {"up --warm 99", "--warm 99: want 0 to 16"},
+                {"down now", "unknown argument now"},
+        };
+        for (const auto &c : cases) {
+                Result r = ak(std::string("env AK_HOME=/nonexistent/ak-test cli/ak ") + c.args);
+                EXPECT_EQ(2, r.status) << c.args << ": " << r.out;
+                EXPECT_NE(std::string::npos, r.out.find(c.says)) << c.args << ": " << r.out;
+        }
+}
+
+TEST(Ak, StatusAndDownWithoutAStack)
+{
+        // Short: socket paths under AK_HOME must fit sun_path.
+        char dir[] = "/tmp/aknostack.XXXXXX";
+        ASSERT_NE(nullptr, mkdtemp(dir));
+        std::string home = dir;
+        Result r = ak("env AK_HOME=" + home + " cli/ak down");
+        EXPECT_EQ(0, r.status) << r.out;
+        EXPECT_NE(std::string::npos, r.out.find("no stack recorded")) << r.out;
+        r = ak("env AK_HOME=" + home + " cli/ak status --json");
+        EXPECT_EQ(1, r.status) << r.out;
+        EXPECT_NE(std::string::npos, r.out.find("\"healthy\":false")) << r.out;
+        // A fleet address: no local stack is started, the error names the call.
+        r = ak("env AK_HOME=" + home + " AK_SCHEDULER=unix:" + home + "/none.sock cli/ak sandbox list");
+        EXPECT_EQ(1, r.status) << r.out;
+        EXPECT_NE(std::string::npos, r.out.find("UNAVAILABLE")) << r.out;
+        EXPECT_EQ(std::string::npos, r.out.find("starting one")) << r.out;
+        EXPECT_EQ(0, rmdir(dir)) << "ak left files in " << dir;
+}
+
+TEST(Ak, TooLongAkHomeIsRefusedWithAHint)
+{
+        std::string home = "/tmp/" + std::string(110, 'h');
+        Result r = ak("env AK_HOME=" + home + " cli/ak status");
+        EXPECT_EQ(1, r.status) << r.out;
+        EXPECT_NE(std::string::npos, r.out.find("set a shorter AK_HOME")) << r.out;
 }
 
 }  // namespace
