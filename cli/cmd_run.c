@@ -1,12 +1,15 @@
 /* `ak run` and `ak exec`: a command in a microVM through the scheduler, its
  * output streamed as it arrives, its exit code ours, its receipt saved. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "cli/stack.h"
 #include "lib/receipt/receipt.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
@@ -106,6 +109,58 @@ static int finish(const char *verb, const Ak__V1__ExecResult *res, const char *r
         return res->exit_code > 255 ? 255 : res->exit_code;
 }
 
+/* On a TTY, a status line until the first output arrives (a VM boots
+ * meanwhile); cleared before anything else is printed. */
+struct waiting {
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        bool done, started;
+        struct cli_progress pr;
+        pthread_t th;
+};
+
+static void *waiting_main(void *arg)
+{
+        struct waiting *w = arg;
+        pthread_mutex_lock(&w->mu);
+        while (!w->done) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 250 * 1000 * 1000;
+                if (ts.tv_nsec >= 1000000000) {
+                        ts.tv_sec++;
+                        ts.tv_nsec -= 1000000000;
+                }
+                pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+                if (!w->done)
+                        cli_progress_report(&w->pr, "run", "starting the sandbox (booting a microVM)");
+        }
+        cli_progress_done(&w->pr);
+        pthread_mutex_unlock(&w->mu);
+        return NULL;
+}
+
+static void waiting_start(struct waiting *w)
+{
+        pthread_mutex_init(&w->mu, NULL);
+        pthread_cond_init(&w->cv, NULL);
+        w->done = false;
+        cli_progress_init(&w->pr);
+        w->started = w->pr.tty && pthread_create(&w->th, NULL, waiting_main, w) == 0;
+}
+
+static void waiting_stop(struct waiting *w)
+{
+        if (!w->started)
+                return;
+        pthread_mutex_lock(&w->mu);
+        w->done = true;
+        pthread_cond_signal(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->th, NULL);
+        w->started = false;
+}
+
 /* Streams a Run or Exec call to our stdout/stderr; returns the exit code. */
 static int stream(const char *verb, const char *method, const ProtobufCMessage *req, const char *receipt_path,
                   bool keep_note)
@@ -126,9 +181,13 @@ static int stream(const char *verb, const char *method, const ProtobufCMessage *
                 return 125;
         }
         bool got_result = false;
+        struct waiting w = { .started = false };
+        if (strcmp(method, "Run") == 0)
+                waiting_start(&w);
         for (;;) {
                 Ak__V1__OutputChunk *c = NULL;
                 int r = rpc_stream_next(s, (ProtobufCMessage **)&c, &err);
+                waiting_stop(&w);
                 if (r == 0)
                         break;
                 if (r < 0) {
