@@ -69,6 +69,12 @@ int cli_up_run(int argc, char **argv)
         }
         struct stack st;
         struct ak_error err = { 0 };
+        /* The warm pool boots base at once: have it built (with progress
+         * here) rather than by the executor between heartbeats. */
+        if (o.min_warm && stack_prepare_image(NULL, &err) < 0) {
+                fprintf(stderr, "ak up: %s\n", err.msg);
+                return 1;
+        }
         if (stack_up(&st, &o, &err) < 0) {
                 fprintf(stderr, "ak up: %s\n", err.msg);
                 return 1;
