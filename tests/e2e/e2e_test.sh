@@ -121,7 +121,12 @@ for t in sandbox_created command_executed file_written sandbox_stopped sandbox_r
         grep -q "\"type_name\":\"$t\"" "$home/audit.jsonl" 2>/dev/null || fail "no $t event in audit.jsonl"
 done
 
-# 5b. Two executors: placement spreads, and each sandbox's calls reach its own.
+# 5b. Two executors: the new, emptier one gets sandboxes, and each sandbox's calls
+# reach its own executor. (Which executor wins depends on load and warm pools at
+# that moment, so this does not demand one each: the even spread of equal choices
+# is pinned by services/scheduler's placement and component tests.)
+# While the stack's executor is the only one, box4 lands there (used in 6).
+"$ak" sandbox create box4 >/dev/null 2>"$tmp/err" || fail "create box4: $(cat "$tmp/err")"
 exec_bin=$rf/services/executor/ak-executor
 "$exec_bin" --listen "unix:$home/run/x2.sock" --state-dir "$home/x2" --images "$home/images" \
         --scheduler "unix:$home/run/scheduler.sock" --executor-id second --min-warm 0 \
@@ -134,19 +139,20 @@ done
 "$ak" sandbox create box2 >/dev/null 2>"$tmp/err" || fail "create box2: $(cat "$tmp/err")"
 "$ak" sandbox create box3 >/dev/null 2>"$tmp/err" || fail "create box3: $(cat "$tmp/err")"
 "$ak" sandbox list --json >"$tmp/list"
-on_local=$(grep -o '"name":"box[23]"[^}]*"executor":"local"' "$tmp/list" | cut -d'"' -f4)
-on_second=$(grep -o '"name":"box[23]"[^}]*"executor":"second"' "$tmp/list" | cut -d'"' -f4)
-[ -n "$on_local" ] && [ -n "$on_second" ] || fail "placement did not spread: $(cat "$tmp/list")"
+on_second=$(grep -o '"name":"box[23]"[^}]*"executor":"second"' "$tmp/list" | cut -d'"' -f4 | head -n 1)
+[ -n "$on_second" ] || fail "placement never used the new executor: $(cat "$tmp/list")"
 [ "$("$ak" exec "$on_second" -- cat /proc/sys/kernel/hostname 2>/dev/null)" != "" ] || fail "exec on second"
 "$ak" sandbox cp "$tmp/blob" "$on_second:/tmp/b" || fail "cp to a sandbox on the second executor"
-"$ak" sandbox remove "$on_second" >/dev/null || fail "remove $on_second"
+for b in box2 box3; do
+        "$ak" sandbox remove "$b" >/dev/null || fail "remove $b"
+done
 kill "$x2pid"
 wait "$x2pid" || fail "the second executor exited $?"
 x2pid=
 
 # 6. The executor dies mid-exec: the client hears within seconds, then the
 # scheduler marks it lost and says so.
-"$ak" exec "${on_local:-box2}" -- sleep 120 >/dev/null 2>"$tmp/exec.err" &
+"$ak" exec box4 -- sleep 120 >/dev/null 2>"$tmp/exec.err" &
 execpid=$!
 sleep 2
 epid=$(grep -o '"executor":[0-9]*' "$home/run/stack.json" | cut -d: -f2)
@@ -166,7 +172,7 @@ for i in $(seq 100); do
         sleep 0.2
 done
 $lost || fail "the scheduler did not mark the executor lost: $(cat "$tmp/st")"
-"$ak" exec "${on_local:-box2}" -- true 2>"$tmp/err" && fail "exec on a lost executor succeeded"
+"$ak" exec box4 -- true 2>"$tmp/err" && fail "exec on a lost executor succeeded"
 # The killed executor's VMs: ours to reap.
 for p in $vms $(pgrep -f -- "$home/executor" || true); do kill -9 "$p" 2>/dev/null; done
 
