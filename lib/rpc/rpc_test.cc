@@ -345,6 +345,20 @@ TEST(Rpc, UnknownMethodIsUnimplemented)
         EXPECT_EQ(RPC_UNIMPLEMENTED, rpc_unary(c.ch, &other, "Echo", &req.base, nullptr, &msg, &err));
 }
 
+// The Echo service as a client that lies: its Echo method sends `input`
+// messages, so the server receives bytes an honest client would not send.
+struct LyingEcho {
+        explicit LyingEcho(const ProtobufCMessageDescriptor *input)
+        {
+                desc = ak__test__echo__descriptor;
+                memcpy(methods, ak__test__echo__descriptor.methods, sizeof(methods));
+                methods[0].input = input;
+                desc.methods = methods;
+        }
+        ProtobufCServiceDescriptor desc;
+        ProtobufCMethodDescriptor methods[4];
+};
+
 TEST(Rpc, MalformedRequestBytesAreInvalidArgument)
 {
         Server s;
@@ -353,17 +367,13 @@ TEST(Rpc, MalformedRequestBytesAreInvalidArgument)
         Channel c(addr);
         // Send a Malformed message (field 3 as bytes) where EchoRequest
         // expects field 3 as a varint: the wire types disagree.
-        ProtobufCServiceDescriptor lying = ak__test__echo__descriptor;
-        ProtobufCMethodDescriptor methods[4];
-        memcpy(methods, ak__test__echo__descriptor.methods, sizeof(methods));
-        methods[0].input = &ak__test__malformed__descriptor;
-        lying.methods = methods;
+        LyingEcho lying(&ak__test__malformed__descriptor);
         Ak__Test__Malformed bad = AK__TEST__MALFORMED__INIT;
         bad.count.data = (uint8_t *)"xyz";
         bad.count.len = 3;
         ProtobufCMessage *msg;
         struct ak_error err;
-        EXPECT_EQ(RPC_INVALID_ARGUMENT, rpc_unary(c.ch, &lying, "Echo", &bad.base, nullptr, &msg, &err));
+        EXPECT_EQ(RPC_INVALID_ARGUMENT, rpc_unary(c.ch, &lying.desc, "Echo", &bad.base, nullptr, &msg, &err));
         EXPECT_NE(nullptr, strstr(err.msg, "not a valid ak.test.EchoRequest")) << err.msg;
         // The server is fine afterwards.
         EXPECT_EQ(RPC_OK, call_echo(c.ch, "still here", nullptr, &err)) << err.msg;
@@ -375,11 +385,7 @@ TEST(Rpc, StringsWithNulOrBadUtf8AreInvalidArgument)
         std::string addr = s.ListenTcp();
         s.Start();
         Channel c(addr);
-        ProtobufCServiceDescriptor lying = ak__test__echo__descriptor;
-        ProtobufCMethodDescriptor methods[4];
-        memcpy(methods, ak__test__echo__descriptor.methods, sizeof(methods));
-        methods[0].input = &ak__test__raw_text__descriptor;
-        lying.methods = methods;
+        LyingEcho lying(&ak__test__raw_text__descriptor);
         struct {
                 std::string bytes;
                 const char *why;
@@ -394,7 +400,7 @@ TEST(Rpc, StringsWithNulOrBadUtf8AreInvalidArgument)
                 raw.text.len = tc.bytes.size();
                 ProtobufCMessage *msg;
                 struct ak_error err;
-                EXPECT_EQ(RPC_INVALID_ARGUMENT, rpc_unary(c.ch, &lying, "Echo", &raw.base, nullptr, &msg, &err));
+                EXPECT_EQ(RPC_INVALID_ARGUMENT, rpc_unary(c.ch, &lying.desc, "Echo", &raw.base, nullptr, &msg, &err));
                 EXPECT_NE(nullptr, strstr(err.msg, tc.why)) << err.msg;
         }
         // Valid UTF-8 passes, multi-byte included.
@@ -404,7 +410,7 @@ TEST(Rpc, StringsWithNulOrBadUtf8AreInvalidArgument)
         raw.text.len = ok.size();
         ProtobufCMessage *msg;
         struct ak_error err;
-        ASSERT_EQ(RPC_OK, rpc_unary(c.ch, &lying, "Echo", &raw.base, nullptr, &msg, &err)) << err.msg;
+        ASSERT_EQ(RPC_OK, rpc_unary(c.ch, &lying.desc, "Echo", &raw.base, nullptr, &msg, &err)) << err.msg;
         EXPECT_STREQ(ok.c_str(), ((Ak__Test__EchoReply *)msg)->text);
         protobuf_c_message_free_unpacked(msg, nullptr);
 }
