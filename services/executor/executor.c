@@ -198,6 +198,7 @@ int executor_vm_config(struct executor *ex, const char *image, const struct prof
                 .memory_mb = memory_mb,
                 .network = network,
                 .accel = ex->cfg.accel,
+                .vmm = ex->cfg.vmm,
         };
         if ((r = vmbox_boot(&vc, ex->cfg.boot_timeout_ms, &box, err)) < 0) {
                 rm_tree(dir);

@@ -49,6 +49,7 @@ struct executor_config {
         size_t n_pools;
         unsigned pool_min_warm, pool_max_warm, pool_max_age_s;
         enum vmm_accel accel;
+        const struct vmm_ops *vmm;      /* NULL → vmm_qemu_ops */
         int boot_timeout_ms;            /* 0 → 120000 */
         unsigned reap_interval_ms;      /* TTL checks; 0 → 500 */
         /* Test seam (ak-executor --test-guest NAME=UDS): persistent running

@@ -17,6 +17,7 @@ static const char usage[] =
         "                   [--auditor ADDR] [--capacity-vcpus N] [--capacity-memory-mb M]\n"
         "                   [--label k=v ...] [--images DIR] [--pool IMAGE/PROFILE ...]\n"
         "                   [--min-warm N] [--max-warm N] [--max-age S] [--accel auto|kvm|tcg]\n"
+        "                   [--vmm qemu]\n"
         "\n"
         "Serves ak.v1.Executor: sandboxes in microVMs on this node.\n"
         "\n"
@@ -30,6 +31,8 @@ static const char usage[] =
         "  --label k=v             a node label (repeatable)\n"
         "  --pool IMAGE/PROFILE    a warm pool (repeatable; default base/moderate)\n"
         "  --min-warm N, --max-warm N, --max-age S   pool sizes (3, 5, 300; --min-warm 0: no pools)\n"
+        "  --accel auto|kvm|tcg    KVM when the CPU and /dev/kvm allow it (auto), else TCG\n"
+        "  --vmm NAME              the VMM backend (default qemu: QEMU's microvm machine)\n"
         "  --executor-id ID, --advertise ADDR        name and address in the status\n"
         "  --test-guest NAME=UDS   tests only: a running sandbox with no VM whose guest agent is\n"
         "                          whatever serves the hybrid-vsock socket UDS (repeatable)\n"
@@ -63,7 +66,7 @@ static int parse_uint(const char *flag, const char *s, unsigned long long max, u
 int main(int argc, char **argv)
 {
         enum { LISTEN = 256, STATE, IMAGES, SCHED, SIGNER, AUDITOR, VCPUS, MEM, LABEL, POOL, MINW, MAXW, AGE,
-               ACCEL, ID, ADV, TEST_GUEST, HELP, VERSION };
+               ACCEL, VMM, ID, ADV, TEST_GUEST, HELP, VERSION };
         static const struct option opts[] = {
                 { "listen", required_argument, NULL, LISTEN }, { "state-dir", required_argument, NULL, STATE },
                 { "images", required_argument, NULL, IMAGES }, { "scheduler", required_argument, NULL, SCHED },
@@ -73,6 +76,7 @@ int main(int argc, char **argv)
                 { "label", required_argument, NULL, LABEL }, { "pool", required_argument, NULL, POOL },
                 { "min-warm", required_argument, NULL, MINW }, { "max-warm", required_argument, NULL, MAXW },
                 { "max-age", required_argument, NULL, AGE }, { "accel", required_argument, NULL, ACCEL },
+                { "vmm", required_argument, NULL, VMM },
                 { "executor-id", required_argument, NULL, ID }, { "advertise", required_argument, NULL, ADV },
                 { "test-guest", required_argument, NULL, TEST_GUEST },
                 { "help", no_argument, NULL, HELP }, { "version", no_argument, NULL, VERSION }, {},
@@ -166,6 +170,13 @@ int main(int argc, char **argv)
                                 cfg.accel = VMM_ACCEL_TCG;
                         else {
                                 fprintf(stderr, "ak-executor: --accel %s: want auto, kvm or tcg\n", optarg);
+                                return 2;
+                        }
+                        break;
+                case VMM:
+                        if (!(cfg.vmm = vmm_find(optarg))) {
+                                fprintf(stderr, "ak-executor: --vmm %s: no such VMM backend (see --help)\n",
+                                        optarg);
                                 return 2;
                         }
                         break;
