@@ -12,8 +12,10 @@
 
 #include "lib/base/version.h"
 #include "lib/rpc/rpc.h"
+#include "lib/svc/auth.h"
+#include "lib/svc/flags.h"
+#include "lib/svc/tokens.h"
 #include "services/scheduler/service.h"
-#include "services/scheduler/tokens.h"
 
 #define SHUTDOWN_GRACE_MS 3000
 
@@ -33,11 +35,8 @@ static const char usage[] =
         "All state is soft: after a restart it comes back from heartbeats.\n"
         "\n"
         "  --listen ADDR               host:port or unix:/path (e.g. 0.0.0.0:7700)\n"
-        "  --token-file F              bearer tokens, one per line (# comments); calls\n"
-        "                              without one get UNAUTHENTICATED (executors too)\n"
-        "  --tls-cert F, --tls-key F   serve TLS with this PEM certificate and key\n"
-        "  --tls-ca F                  verify client certificates against this CA (mTLS)\n"
-        "  --tls-require-client-cert   refuse clients without a certificate\n"
+        SVC_SERVER_USAGE
+        "                              (executors register with a token too)\n"
         "  --heartbeat-interval-ms N   what executors are told (default 2000)\n"
         "  --lost-after-ms N           no heartbeat this long: lost (default 3 intervals)\n"
         "  --forget-after-ms N         lost this long: dropped (default 600000; 0 never)\n"
@@ -83,8 +82,7 @@ static int parse_uint(const char *flag, const char *s, unsigned long min, unsign
 }
 
 enum {
-        OPT_LISTEN = 1000, OPT_TOKEN_FILE, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CA, OPT_TLS_REQUIRE,
-        OPT_HEARTBEAT, OPT_LOST, OPT_FORGET, OPT_MAX_EXECUTORS, OPT_MAX_CALLS, OPT_EXEC_TOKEN, OPT_EXEC_CA,
+        OPT_LISTEN = 1000, OPT_HEARTBEAT, OPT_LOST, OPT_FORGET, OPT_MAX_EXECUTORS, OPT_MAX_CALLS, OPT_EXEC_TOKEN, OPT_EXEC_CA,
         OPT_EXEC_CERT, OPT_EXEC_KEY, OPT_EXEC_NAME, OPT_HELP, OPT_VERSION,
 };
 
@@ -92,11 +90,7 @@ int main(int argc, char **argv)
 {
         static const struct option opts[] = {
                 { "listen", required_argument, NULL, OPT_LISTEN },
-                { "token-file", required_argument, NULL, OPT_TOKEN_FILE },
-                { "tls-cert", required_argument, NULL, OPT_TLS_CERT },
-                { "tls-key", required_argument, NULL, OPT_TLS_KEY },
-                { "tls-ca", required_argument, NULL, OPT_TLS_CA },
-                { "tls-require-client-cert", no_argument, NULL, OPT_TLS_REQUIRE },
+                SVC_SERVER_OPTIONS,
                 { "heartbeat-interval-ms", required_argument, NULL, OPT_HEARTBEAT },
                 { "lost-after-ms", required_argument, NULL, OPT_LOST },
                 { "forget-after-ms", required_argument, NULL, OPT_FORGET },
@@ -111,21 +105,19 @@ int main(int argc, char **argv)
                 { "version", no_argument, NULL, OPT_VERSION },
                 { 0 },
         };
-        const char *listen = NULL, *token_file = NULL, *exec_token_file = NULL;
-        struct rpc_tls tls = { 0 }, exec_tls = { 0 };
+        const char *listen = NULL, *exec_token_file = NULL;
+        struct svc_flags sf = { 0 };
+        struct rpc_tls exec_tls = { 0 };
         uint32_t max_executors = 65536, forget_ms = 600000, max_calls = 1024;
         struct scheduler_config cfg = { .log = log_line };
         int c;
 
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
                 int bad = 0;
+                if (svc_flags_take(&sf, c, optarg))
+                        continue;
                 switch (c) {
                 case OPT_LISTEN: listen = optarg; break;
-                case OPT_TOKEN_FILE: token_file = optarg; break;
-                case OPT_TLS_CERT: tls.cert_file = optarg; break;
-                case OPT_TLS_KEY: tls.key_file = optarg; break;
-                case OPT_TLS_CA: tls.ca_file = optarg; break;
-                case OPT_TLS_REQUIRE: tls.require_client_cert = true; break;
                 case OPT_HEARTBEAT:
                         bad = parse_uint("--heartbeat-interval-ms", optarg, 50, 600000,
                                        &cfg.registry.heartbeat_interval_ms);
@@ -159,12 +151,8 @@ int main(int argc, char **argv)
                 problem = "unexpected argument";
         else if (!listen)
                 problem = "--listen is required";
-        else if (!tls.cert_file != !tls.key_file)
-                problem = "--tls-cert and --tls-key go together";
-        else if ((tls.ca_file || tls.require_client_cert) && !tls.cert_file)
-                problem = "--tls-ca and --tls-require-client-cert need --tls-cert and --tls-key";
-        else if (tls.require_client_cert && !tls.ca_file)
-                problem = "--tls-require-client-cert needs --tls-ca to verify them with";
+        else if ((problem = svc_flags_problem(&sf)))
+                ;
         else if (!exec_tls.cert_file != !exec_tls.key_file)
                 problem = "--executor-tls-cert and --executor-tls-key go together";
         else if ((exec_tls.cert_file || exec_tls.server_name) && !exec_tls.ca_file)
@@ -187,28 +175,30 @@ int main(int argc, char **argv)
         sigemptyset(&sigs);
         sigaddset(&sigs, SIGINT);
         sigaddset(&sigs, SIGTERM);
+        sigaddset(&sigs, SIGHUP);
         pthread_sigmask(SIG_BLOCK, &sigs, NULL);
         signal(SIGPIPE, SIG_IGN);
 
-        struct tokens *tokens = NULL, *exec_tokens = NULL;
+        struct svc_auth *auth = NULL;
+        char *exec_token = NULL;
         struct scheduler *sched = NULL;
         struct rpc_server *srv = NULL;
         struct ak_error err;
         int port = 0, rc = 1;
-        if (token_file && tokens_load(token_file, &tokens, &err) < 0)
+        if (sf.token_file && svc_auth_load(sf.token_file, "scheduler", &auth, &err) < 0)
                 goto fail;
-        if (exec_token_file && tokens_load(exec_token_file, &exec_tokens, &err) < 0)
+        if (exec_token_file && tokens_load_first(exec_token_file, &exec_token, &err) < 0)
                 goto fail;
-        cfg.tokens = tokens;
+        cfg.auth = auth;
         cfg.forward.tls = exec_tls.ca_file ? &exec_tls : NULL;
-        cfg.forward.token = exec_tokens ? tokens_get(exec_tokens, 0) : NULL;
+        cfg.forward.token = exec_token;
         if (scheduler_new(&cfg, &sched, &err) < 0)
                 goto fail;
         /* Every forwarded stream holds a call for its whole life. */
         struct rpc_server_options sopts = { .max_workers = max_calls, .authorize = scheduler_authorize,
                                             .authorize_data = sched };
         if (rpc_server_new(&sopts, &srv, &err) < 0 ||
-            rpc_server_listen(srv, listen, tls.cert_file ? &tls : NULL, &port, &err) < 0 ||
+            rpc_server_listen(srv, listen, svc_flags_server_tls(&sf), &port, &err) < 0 ||
             scheduler_add_service(sched, srv, &err) < 0 || rpc_server_start(srv, &err) < 0)
                 goto fail;
         {
@@ -216,15 +206,23 @@ int main(int argc, char **argv)
                 if (port)
                         snprintf(where, sizeof(where), " (port %d)", port);
                 snprintf(line, sizeof(line), "listening on %s%s: %s, %s, heartbeat every %u ms, lost after %u ms",
-                         listen, where, tls.cert_file ? (tls.ca_file ? "mTLS" : "TLS") : "plaintext",
-                         tokens ? "bearer tokens" : "no client authentication", interval,
+                         listen, where, svc_flags_describe(&sf),
+                         auth ? "bearer tokens" : "no client authentication", interval,
                          cfg.registry.lost_after_ms ? cfg.registry.lost_after_ms : 3 * interval);
                 log_line(NULL, line);
         }
 
         int sig;
-        while (sigwait(&sigs, &sig) != 0 || (sig != SIGINT && sig != SIGTERM))
-                ;
+        for (;;) {
+                if (sigwait(&sigs, &sig) != 0)
+                        continue;
+                if (sig == SIGINT || sig == SIGTERM)
+                        break;
+                char line[1024] = "SIGHUP: no --token-file to reload";
+                if (auth)
+                        svc_auth_reload_line(auth, line, sizeof(line));
+                log_line(NULL, line);
+        }
         {
                 char line[64];
                 snprintf(line, sizeof(line), "%s: shutting down", strsignal(sig));
@@ -237,7 +235,9 @@ fail:
 out:
         rpc_server_shutdown(srv, SHUTDOWN_GRACE_MS);
         scheduler_free(sched);
-        tokens_free(tokens);
-        tokens_free(exec_tokens);
+        svc_auth_free(auth);
+        if (exec_token)
+                explicit_bzero(exec_token, strlen(exec_token));
+        free(exec_token);
         return rc;
 }

@@ -155,6 +155,7 @@ TEST(SchedulerTls, MutualTlsToClientsAndExecutors)
         std::string ca = dir + "ca.pem", cert = dir + "client.pem", key = dir + "client.key";
         std::string server_cert = dir + "server.pem", server_key = dir + "server.key";
         std::ofstream(sched.Path("tokens")) << kToken << "\n";
+        chmod(sched.Path("tokens").c_str(), 0600);  // token files must be private
         struct rpc_tls client_tls = {};
         client_tls.ca_file = ca.c_str();
         client_tls.cert_file = cert.c_str();

@@ -354,6 +354,7 @@ TEST_F(SchedulerTest, ExecutorTokenIsSentToExecutors)
         EXPECT_TRUE(e->Saw("refused /ak.v1.Executor/CreateSandbox"));
 
         std::ofstream(sched.Path("executor-token")) << "# for executors\n" << o.require_token << "\n";
+        chmod(sched.Path("executor-token").c_str(), 0600);  // token files must be private
         int st = sched.Stop();
         EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
         std::vector<std::string> args = Args();

@@ -26,16 +26,7 @@ void scheduler_log(struct scheduler *s, const char *fmt, ...)
 int scheduler_authorize(struct rpc_call *call, void *data)
 {
         struct scheduler *s = data;
-        if (!s->cfg.tokens)
-                return RPC_OK;
-        const char *auth = rpc_call_metadata(call, "authorization");
-        if (tokens_check(s->cfg.tokens, auth))
-                return RPC_OK;
-        return rpc_call_fail(call, RPC_UNAUTHENTICATED,
-                             auth ? "%s: the bearer token is not one of the scheduler's (--token-file)"
-                                  : "%s: no bearer token: send \"authorization: Bearer <token>\" with a "
-                                    "token from the scheduler's --token-file",
-                             rpc_call_method(call));
+        return svc_auth_authorize(call, s->cfg.auth);
 }
 
 static int status_code_of(int r)

@@ -6,16 +6,16 @@
 
 #include "lib/base/error.h"
 #include "lib/rpc/rpc.h"
+#include "lib/svc/auth.h"
 #include "services/scheduler/forward.h"
 #include "services/scheduler/registry.h"
-#include "services/scheduler/tokens.h"
 
 struct scheduler_config {
         struct registry_config registry;
         struct forwarder_config forward;
-        /* Client tokens (NULL: no authentication). Borrowed: must outlive
-         * the scheduler. */
-        const struct tokens *tokens;
+        /* Client tokens (NULL: no authentication; reloadable). Borrowed:
+         * must outlive the scheduler. */
+        struct svc_auth *auth;
         /* How often lost executors are looked for; 0: a quarter of the
          * heartbeat interval, at least 10 ms, at most 1 s. */
         unsigned reap_interval_ms;

@@ -4,6 +4,7 @@
 #ifndef AK_SCHEDULER_TESTING_SCHEDULER_FIXTURE_H
 #define AK_SCHEDULER_TESTING_SCHEDULER_FIXTURE_H
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <chrono>
@@ -44,6 +45,7 @@ class SchedulerTest : public ::testing::Test {
         void SetUp() override
         {
                 std::ofstream(sched.Path("tokens")) << "# test clients\n" << kToken << "\n";
+                chmod(sched.Path("tokens").c_str(), 0600);  // token files must be private
                 ASSERT_TRUE(sched.Start(Args()));
                 client = std::make_unique<Client>(sched.address(), kToken);
         }

@@ -1,11 +1,11 @@
-/* Bearer tokens: the scheduler's client authentication. A token file holds
+/* Bearer tokens: the services' client authentication. A token file holds
  * one token per line; blank lines and lines starting with '#' are ignored,
  * spaces around a token are trimmed. A token is 16 to 4096 visible ASCII
  * characters (openssl rand -hex 32 makes a good one). A call is
  * authenticated when its `authorization` metadata is "Bearer <token>" for
  * one of them (compared in constant time). */
-#ifndef AK_SCHEDULER_TOKENS_H
-#define AK_SCHEDULER_TOKENS_H
+#ifndef AK_SVC_TOKENS_H
+#define AK_SVC_TOKENS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -24,8 +24,14 @@ struct tokens;
 int tokens_parse(const char *buf, size_t len, const char *source, struct tokens **ret,
                  struct ak_error *err);
 
-/* Reads and parses `path` (at most TOKENS_FILE_MAX bytes). */
+/* Reads and parses `path` (at most TOKENS_FILE_MAX bytes): a regular file
+ * that group and others cannot access (0600 or 0400), else -EPERM with the
+ * chmod to run. */
 int tokens_load(const char *path, struct tokens **ret, struct ak_error *err);
+
+/* For a client: tokens_load, then a copy of the file's first token in
+ * *ret (free it; it is a secret: explicit_bzero before free is polite). */
+int tokens_load_first(const char *path, char **ret, struct ak_error *err);
 
 void tokens_free(struct tokens *t);
 

@@ -1,6 +1,7 @@
 // Token files: what parses, what is refused and why, and the header check.
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <string>
@@ -8,7 +9,7 @@
 #include <gtest/gtest.h>
 
 extern "C" {
-#include "services/scheduler/tokens.h"
+#include "lib/svc/tokens.h"
 }
 
 namespace {
@@ -77,8 +78,17 @@ TEST(Tokens, LoadFromFile)
         std::string text = kA + "\n";
         ASSERT_EQ((ssize_t)text.size(), write(fd, text.data(), text.size()));
         close(fd);
-        struct tokens *t;
+        struct tokens *t = nullptr;
         struct ak_error err;
+        ASSERT_EQ(0, chmod(path, 0644));
+        EXPECT_EQ(-EPERM, tokens_load(path, &t, &err));
+        EXPECT_NE(nullptr, strstr(err.msg, "accessible by group or others (mode 0644); run: chmod 600"))
+                << err.msg;
+        EXPECT_EQ(nullptr, t);
+        ASSERT_EQ(0, chmod(path, 0400));
+        ASSERT_EQ(0, tokens_load(path, &t, &err)) << err.msg;
+        tokens_free(t);
+        ASSERT_EQ(0, chmod(path, 0600));
         ASSERT_EQ(0, tokens_load(path, &t, &err)) << err.msg;
         EXPECT_EQ(1u, tokens_count(t));
         tokens_free(t);

@@ -1,3 +1,4 @@
+/* Bearer token files (tokens.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -8,7 +9,7 @@
 #include <unistd.h>
 
 #include "lib/base/cleanup.h"
-#include "services/scheduler/tokens.h"
+#include "lib/svc/tokens.h"
 
 struct tokens {
         char **v;
@@ -120,6 +121,11 @@ int tokens_load(const char *path, struct tokens **ret, struct ak_error *err)
                 return ak_error_errno(err, -errno, "token file %s", path);
         if (!S_ISREG(st.st_mode))
                 return ak_error_set(err, -EINVAL, "token file %s: not a regular file", path);
+        if (st.st_mode & 077)
+                return ak_error_set(err, -EPERM,
+                                    "token file %s is accessible by group or others (mode %04o); "
+                                    "run: chmod 600 %s",
+                                    path, (unsigned)(st.st_mode & 07777), path);
         if (st.st_size > TOKENS_FILE_MAX)
                 return ak_error_set(err, -EINVAL, "token file %s: %lld bytes, the limit is %u", path,
                                     (long long)st.st_size, TOKENS_FILE_MAX);
@@ -142,6 +148,20 @@ int tokens_load(const char *path, struct tokens **ret, struct ak_error *err)
         int r = tokens_parse(buf, n, path, ret, err);
         explicit_bzero(buf, n);
         return r;
+}
+
+int tokens_load_first(const char *path, char **ret, struct ak_error *err)
+{
+        struct tokens *t = NULL;
+        int r = tokens_load(path, &t, err);
+        if (r < 0)
+                return r;
+        char *first = strdup(t->v[0]);
+        tokens_free(t);
+        if (!first)
+                return ak_error_errno(err, -ENOMEM, "token file %s", path);
+        *ret = first;
+        return 0;
 }
 
 size_t tokens_count(const struct tokens *t)
