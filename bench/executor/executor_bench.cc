@@ -5,8 +5,12 @@
 //      floor: the same command straight to the guest over its hybrid vsock
 //      socket (connect, CONNECT line, one frame each way), interleaved.
 //   3. Host memory per idle VM: PSS of each QEMU process the executor owns.
+//   4. With --hold N (default 50): N sandboxes at once, created by 8 clients
+//      in parallel, then `true` exec'd in all of them at the same moment;
+//      errors counted, host memory measured (QEMU PSS and MemAvailable), and
+//      what that says about one 24 GiB machine.
 //
-// bazel run -c opt //bench/executor -- [--rounds N] [--iterations N]
+// bazel run -c opt //bench/executor -- [--rounds N] [--iterations N] [--hold N]
 // Images: $AK_TEST_IMAGES or /var/tmp/ak-test-images (as the VM tests).
 #include <dirent.h>
 #include <poll.h>
@@ -19,8 +23,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 extern "C" {
@@ -55,13 +62,17 @@ double Pct(std::vector<double> v, double p) {
   exit(1);
 }
 
-ProtobufCMessage* Unary(const char* method, const ProtobufCMessage* req) {
+// nullptr and *why on failure when why is given; otherwise failures end the run.
+ProtobufCMessage* Unary(const char* method, const ProtobufCMessage* req, std::string* why = nullptr) {
   struct ak_error err = {};
   struct rpc_call_options o = {};
   o.timeout_ms = 300000;
   ProtobufCMessage* resp = nullptr;
-  if (rpc_unary(ch, &ak__v1__executor__descriptor, method, req, &o, &resp, &err) != RPC_OK)
-    Die(std::string(method) + ": " + err.msg);
+  if (rpc_unary(ch, &ak__v1__executor__descriptor, method, req, &o, &resp, &err) != RPC_OK) {
+    if (!why) Die(std::string(method) + ": " + err.msg);
+    *why = std::string(method) + ": " + err.msg;
+    return nullptr;
+  }
   return resp;
 }
 
@@ -101,7 +112,8 @@ void WaitPool() {
   if (PoolReady() < 1) Die("the warm pool never filled");
 }
 
-int ExecTrue(const char* sandbox) {
+// The command's exit code, or -1 with *why (when given) on a failed call.
+int ExecTrue(const char* sandbox, std::string* why = nullptr) {
   Ak__V1__ExecRequest req = AK__V1__EXEC_REQUEST__INIT;
   const char* argv[] = {"true"};
   req.sandbox = const_cast<char*>(sandbox);
@@ -111,8 +123,11 @@ int ExecTrue(const char* sandbox) {
   struct ak_error err = {};
   struct rpc_call_options o = {};
   o.timeout_ms = 60000;
-  if (rpc_stream_open(ch, &ak__v1__executor__descriptor, "Exec", &req.base, &o, &st, &err) != RPC_OK)
-    Die(std::string("Exec: ") + err.msg);
+  if (rpc_stream_open(ch, &ak__v1__executor__descriptor, "Exec", &req.base, &o, &st, &err) != RPC_OK) {
+    if (!why) Die(std::string("Exec: ") + err.msg);
+    *why = std::string("Exec: ") + err.msg;
+    return -1;
+  }
   int exit_code = -1, r;
   ProtobufCMessage* m = nullptr;
   while ((r = rpc_stream_next(st, &m, &err)) > 0) {
@@ -121,7 +136,11 @@ int ExecTrue(const char* sandbox) {
     protobuf_c_message_free_unpacked(m, nullptr);
   }
   rpc_stream_free(st);
-  if (r < 0) Die(std::string("Exec: ") + err.msg);
+  if (r < 0) {
+    if (!why) Die(std::string("Exec: ") + err.msg);
+    *why = std::string("Exec: ") + err.msg;
+    return -1;
+  }
   return exit_code;
 }
 
@@ -207,14 +226,116 @@ std::vector<pid_t> Children(pid_t pid) {
   return out;
 }
 
+long MemAvailableKb() {
+  std::ifstream f("/proc/meminfo");
+  std::string k;
+  long v;
+  while (f >> k) {
+    if (k == "MemAvailable:" && f >> v) return v;
+    f.ignore(1 << 10, '\n');
+  }
+  return -1;
+}
+
+long VmmPssKb(pid_t executor, int* ret_n) {
+  long total = 0;
+  *ret_n = 0;
+  for (pid_t p : Children(executor)) {
+    long kb = PssKb(p);
+    if (kb > 0) {
+      total += kb;
+      ++*ret_n;
+    }
+  }
+  return total;
+}
+
+// N persistent moderate sandboxes at once (network off: no pool holds that
+// shape, so every one is a real boot), `true` in all of them concurrently.
+void Hold(int n, pid_t executor) {
+  long avail0 = MemAvailableKb();
+  std::atomic<int> next{0}, failed{0};
+  std::mutex mu;
+  std::vector<std::string> errors;
+  std::vector<double> create_ms(n), exec_ms(n);
+  auto fail = [&](const std::string& why) {
+    failed++;
+    std::lock_guard<std::mutex> g(mu);
+    if (errors.size() < 5) errors.push_back(why);
+  };
+  double t0 = NowMs();
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 8; t++)
+    ts.emplace_back([&] {
+      for (int i; (i = next++) < n;) {
+        std::string name = "hold" + std::to_string(i), why;
+        Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+        spec.name = const_cast<char*>(name.c_str());
+        spec.persistent = true;
+        spec.network = AK__V1__NETWORK__NETWORK_OFF;
+        Ak__V1__CreateSandboxRequest cr = AK__V1__CREATE_SANDBOX_REQUEST__INIT;
+        cr.spec = &spec;
+        double c0 = NowMs();
+        ProtobufCMessage* sb = Unary("CreateSandbox", &cr.base, &why);
+        create_ms[i] = NowMs() - c0;
+        if (!sb) fail(name + ": " + why);
+        else protobuf_c_message_free_unpacked(sb, nullptr);
+      }
+    });
+  for (auto& t : ts) t.join();
+  ts.clear();
+  double all_up = (NowMs() - t0) / 1e3;
+  int up = n - failed.load();
+  sleep(5);  // let the guests settle to idle before measuring
+  int vms = 0;
+  long pss = VmmPssKb(executor, &vms), avail1 = MemAvailableKb();
+  std::atomic<int> exec_failed{0};
+  for (int i = 0; i < n; i++)
+    ts.emplace_back([&, i] {
+      std::string name = "hold" + std::to_string(i), why;
+      double e0 = NowMs();
+      int code = ExecTrue(name.c_str(), &why);
+      exec_ms[i] = NowMs() - e0;
+      if (code != 0) {
+        exec_failed++;
+        fail(name + ": exec true: " + (why.empty() ? "exit " + std::to_string(code) : why));
+      }
+    });
+  for (auto& t : ts) t.join();
+  int rm_failed = 0;
+  for (int i = 0; i < n; i++) {
+    std::string name = "hold" + std::to_string(i), why;
+    Ak__V1__RemoveSandboxRequest rm = AK__V1__REMOVE_SANDBOX_REQUEST__INIT;
+    rm.name = const_cast<char*>(name.c_str());
+    if (ProtobufCMessage* r = Unary("RemoveSandbox", &rm.base, &why)) protobuf_c_message_free_unpacked(r, nullptr);
+    else if (i < up) rm_failed++;
+  }
+  printf("%d sandboxes at once (moderate, 512 MiB guests, network off, accel %s)\n", n, accel.c_str());
+  printf("  up: %d of %d in %.1f s (8 clients creating; create p50 %.0f ms, max %.0f ms)\n", up, n, all_up,
+         Pct(create_ms, 0.5), Pct(create_ms, 1));
+  printf("  exec `true` in all %d at once: %d failed; p50 %.1f ms, max %.1f ms\n", n, exec_failed.load(),
+         Pct(exec_ms, 0.5), Pct(exec_ms, 1));
+  printf("  errors: %d (create + exec), %d removes failed\n", failed.load(), rm_failed);
+  for (auto& e : errors) printf("    %s\n", e.c_str());
+  if (vms > 0 && avail0 > 0 && avail1 > 0) {
+    double per_pss = pss / 1024.0 / vms, per_avail = (avail0 - avail1) / 1024.0 / std::max(up, 1);
+    printf("  host memory: QEMU PSS %.1f MiB per VM (%d VMs incl. warm pool); MemAvailable fell %.1f MiB per "
+           "sandbox\n", per_pss, vms, per_avail);
+    double per = std::max(per_pss, per_avail);
+    printf("  one 24 GiB machine holds ~%.0f such idle sandboxes (by the larger of the two; %d if every guest "
+           "touches all 512 MiB)\n", 24 * 1024 / per, 24 * 1024 / 512);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  int rounds = 3, iterations = 200;
+  int rounds = 3, iterations = 200, hold = 50;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!strcmp(argv[i], "--rounds")) rounds = std::max(1, atoi(argv[i + 1]));
     else if (!strcmp(argv[i], "--iterations")) iterations = std::max(1, atoi(argv[i + 1]));
-    else Die(std::string("unknown flag ") + argv[i] + " (--rounds N, --iterations N)");
+    else if (!strcmp(argv[i], "--hold")) hold = std::max(0, atoi(argv[i + 1]));
+    else Die(std::string("unknown flag ") + argv[i] + " (--rounds N, --iterations N, --hold N)");
   }
   char tmpl[] = "/tmp/akxb.XXXXXX";
   if (!mkdtemp(tmpl)) Die("mkdtemp");
@@ -224,7 +345,10 @@ int main(int argc, char** argv) {
   Proc ex;
   if (!ex.Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--state-dir", state,
                  "--images", images && *images ? images : "/var/tmp/ak-test-images", "--pool", "base/moderate",
-                 "--min-warm", "1", "--max-warm", "1", "--max-age", "3600"},
+                 "--min-warm", "1", "--max-warm", "1", "--max-age", "3600",
+                 // Guests touch little of their RAM; admit the --hold phase's
+                 // sandboxes (the figures below say what they really use).
+                 "--capacity-vcpus", "4096", "--capacity-memory-mb", "1048576"},
                 dir, "executor"))
     Die("ak-executor did not start: " + Slurp(ex.err));
   struct ak_error err = {};
@@ -277,16 +401,8 @@ int main(int argc, char** argv) {
   printf("  straight to guest  p50 %7.3f ms  p99 %7.3f ms   (floor)\n", Pct(floor, 0.5), Pct(floor, 0.99));
   printf("  executor adds      p50 %7.3f ms\n", Pct(via, 0.5) - Pct(floor, 0.5));
 
-  std::vector<pid_t> vmms = Children(ex.pid);
-  long total = 0;
   int n = 0;
-  for (pid_t p : vmms) {
-    long kb = PssKb(p);
-    if (kb > 0) {
-      total += kb;
-      n++;
-    }
-  }
+  long total = VmmPssKb(ex.pid, &n);
   double per = n ? total / 1024.0 / n : 0.0;
   printf("host memory per idle VM (QEMU PSS, %d VMs: 1 sandbox + 1 warm)  %.1f MiB  (guest RAM 512 MiB)\n", n, per);
   if (per > 0)
@@ -294,6 +410,7 @@ int main(int argc, char** argv) {
            "its 512 MiB\n", 24 * 1024 / per, 24 * 1024 / 512);
 
   Remove("ex");
+  if (hold > 0) Hold(hold, ex.pid);
   rpc_channel_free(ch);
   if (ex.Stop() != 0) fprintf(stderr, "executor_bench: ak-executor exit: %s\n", Slurp(ex.err).c_str());
   std::string rm = "rm -rf " + dir;

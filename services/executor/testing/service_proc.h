@@ -19,10 +19,14 @@ extern char** environ;
 
 namespace aktest {
 
+// A data dependency's path: under the test's runfiles (bazel test), or under
+// the working directory, which `bazel run` makes the workspace's runfiles.
 inline std::string Runfile(const std::string& rel) {
   const char* s = getenv("TEST_SRCDIR");
+  if (!s) s = getenv("RUNFILES_DIR");
+  if (!s) return rel;
   const char* w = getenv("TEST_WORKSPACE");
-  return std::string(s ? s : ".") + "/" + (w ? w : "ak") + "/" + rel;
+  return std::string(s) + "/" + (w ? w : "ak") + "/" + rel;
 }
 
 inline std::string Slurp(const std::string& p) {
