@@ -1,6 +1,7 @@
 /* `ak run` and `ak exec`: a command in a microVM through the scheduler, its
  * output streamed as it arrives, its exit code ours, its receipt saved. */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,12 +10,15 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/copy_in.h"
 #include "cli/progress.h"
 #include "cli/stack.h"
 #include "lib/receipt/receipt.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
 
 #define RUN_MAX_ENV 256
+
+extern char **environ;
 
 const char cli_run_help[] =
         "Usage: ak run [--image I] [--profile P] [--no-network] [--keep] [--receipt PATH]\n"
@@ -29,7 +33,10 @@ const char cli_run_help[] =
         "talks to that scheduler instead (AK_TOKEN: its bearer token).\n"
         "\n"
         "  --image I       guest image (default base; any `ak image build` made)\n"
-        "  --profile P     permissive, moderate (default) or restrictive\n"
+        "  --profile P     permissive, moderate (default) or restrictive; permissive\n"
+        "                  copies this directory into the guest's /workspace (a copy,\n"
+        "                  not a mount: changes stay in the VM), runs CMD there, and\n"
+        "                  passes your environment (not PATH, HOME, LD_*, AK_*, ...)\n"
         "  --no-network    no network device in the VM\n"
         "  --keep          leave the sandbox running (its name is printed)\n"
         "  --receipt PATH  where to write the receipt\n"
@@ -39,7 +46,8 @@ const char cli_run_help[] =
         "Examples:\n"
         "  ak run -- uname -a\n"
         "  ak run --no-network -e GREETING=hi -- sh -c 'echo $GREETING; exit 3'; echo $?\n"
-        "  ak run --image python --receipt r.json -- python3 -c 'print(2+2)' && ak receipt verify r.json\n";
+        "  ak run --image python --receipt r.json -- python3 -c 'print(2+2)' && ak receipt verify r.json\n"
+        "  ak run --profile permissive --image python -- python3 -m pytest -q\n";
 
 const char cli_exec_help[] =
         "Usage: ak exec NAME [-e K=V]... [-w DIR] [--sudo] [--receipt PATH] [--timeout S] -- CMD [ARGS...]\n"
@@ -290,6 +298,91 @@ static int parse(const struct cli_command *cmd, int argc, char **argv, bool exec
         return 0;
 }
 
+static bool env_given(const struct opts *o, const char *entry)
+{
+        size_t n = (size_t)(strchr(entry, '=') - entry);
+        for (size_t k = 0; k < o->n_env; k++)
+                if (strncmp(o->env[k], entry, n) == 0 && (o->env[k][n] == '=' || o->env[k][n] == 0))
+                        return true;
+        return false;
+}
+
+/* The permissive profile: create, copy the working directory in, exec
+ * there with the client's environment, remove (unless --keep). */
+static int run_permissive(const struct opts *o, Ak__V1__SandboxSpec *spec)
+{
+        struct rpc_channel *ch = NULL;
+        struct rpc_call_options co;
+        struct ak_error err = { 0 };
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof(cwd))) {
+                fprintf(stderr, "ak run: the working directory: %s\n", strerror(errno));
+                return 125;
+        }
+        if (stack_client(true, &ch, &co, &err) < 0) {
+                fprintf(stderr, "ak run: %s\n", err.msg);
+                return 125;
+        }
+        /* A client that dies leaves a sandbox behind: it goes after a day. */
+        spec->persistent = true;
+        if (!o->keep)
+                spec->ttl_seconds = o->timeout_s + 24 * 3600;
+        Ak__V1__CreateSandboxRequest cr = AK__V1__CREATE_SANDBOX_REQUEST__INIT;
+        cr.spec = spec;
+        struct cli_progress pr;
+        cli_progress_init(&pr);
+        cli_progress_report(&pr, "run", "starting the sandbox (booting a microVM)");
+        Ak__V1__Sandbox *sb = NULL;
+        int r = rpc_unary(ch, &ak__v1__scheduler__descriptor, "CreateSandbox", &cr.base, &co,
+                          (ProtobufCMessage **)&sb, &err);
+        cli_progress_done(&pr);
+        if (r != RPC_OK) {
+                fprintf(stderr, "ak run: %s\n", err.msg);
+                rpc_channel_free(ch);
+                return 125;
+        }
+        char name[128];
+        snprintf(name, sizeof(name), "%s", sb->spec && sb->spec->name ? sb->spec->name : "");
+        protobuf_c_message_free_unpacked(&sb->base, NULL);
+
+        int code = 125;
+        if (copy_in_dir(ch, &co, name, cwd, COPY_IN_GUEST_DIR, &err) < 0) {
+                fprintf(stderr, "ak run: %s\n", err.msg);
+        } else {
+                char *env[2 * RUN_MAX_ENV];
+                size_t n = 0;
+                for (char **e = environ; *e && n < RUN_MAX_ENV; e++)
+                        if (copy_in_env_passes(*e) && !env_given(o, *e))
+                                env[n++] = *e;
+                for (size_t k = 0; k < o->n_env; k++)
+                        env[n++] = o->env[k];
+                Ak__V1__ExecRequest req = AK__V1__EXEC_REQUEST__INIT;
+                req.sandbox = name;
+                req.n_argv = (size_t)o->argc;
+                req.argv = o->argv;
+                req.n_env = n;
+                req.env = env;
+                req.workdir = (char *)COPY_IN_GUEST_DIR;
+                req.timeout_ms = o->timeout_s * 1000;
+                code = stream("run", "Exec", &req.base, o->receipt, false);
+        }
+        if (o->keep) {
+                fprintf(stderr, "ak: kept sandbox %s (`ak sandbox remove %s`)\n", name, name);
+        } else {
+                Ak__V1__RemoveSandboxRequest rm = AK__V1__REMOVE_SANDBOX_REQUEST__INIT;
+                ProtobufCMessage *resp = NULL;
+                rm.name = name;
+                if (rpc_unary(ch, &ak__v1__scheduler__descriptor, "RemoveSandbox", &rm.base, &co, &resp, &err) !=
+                    RPC_OK)
+                        fprintf(stderr, "ak run: removing sandbox %s: %s (its TTL removes it within a day)\n",
+                                name, err.msg);
+                else
+                        protobuf_c_message_free_unpacked(resp, NULL);
+        }
+        rpc_channel_free(ch);
+        return code;
+}
+
 int cli_run_run(int argc, char **argv)
 {
         struct opts o = { 0 };
@@ -316,17 +409,19 @@ int cli_run_run(int argc, char **argv)
         if (o.no_network)
                 spec.network = AK__V1__NETWORK__NETWORK_OFF;
         spec.persistent = o.keep;
+        struct ak_error err = { 0 };
+        if (stack_prepare_image(o.image, &err) < 0) {
+                fprintf(stderr, "ak run: %s\n", err.msg);
+                return 125;
+        }
+        if (o.profile && strcmp(o.profile, "permissive") == 0)
+                return run_permissive(&o, &spec);
         Ak__V1__RunRequest req = AK__V1__RUN_REQUEST__INIT;
         req.spec = &spec;
         req.n_argv = (size_t)o.argc;
         req.argv = o.argv;
         req.keep = o.keep;
         req.timeout_ms = o.timeout_s * 1000;
-        struct ak_error err = { 0 };
-        if (stack_prepare_image(o.image, &err) < 0) {
-                fprintf(stderr, "ak run: %s\n", err.msg);
-                return 125;
-        }
         return stream("run", "Run", &req.base, o.receipt, o.keep);
 }
 

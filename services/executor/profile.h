@@ -7,9 +7,12 @@
  *
  * Network off means no network device at all; memory is guest RAM (0: the
  * VM default); cpu is a CFS quota on the VMM process in percent of one CPU
- * (0: none). mount_cwd / mount_home / pass_env are recorded for the status
- * and receipts only: the executor mounts no host directory (nothing of the
- * host is shared with a guest, in every profile). Static data, thread-safe. */
+ * (0: none). mount_cwd / mount_home / pass_env are the client's business:
+ * the executor shares no host directory with a guest in any profile (in a
+ * fleet the client's disk is not the executor's). `ak run --profile
+ * permissive` copies the client's working directory into the guest and
+ * passes its environment (cli/copy_in.h); the home directory is not copied.
+ * Static data, thread-safe. */
 #pragma once
 
 #include <stdbool.h>

@@ -68,6 +68,20 @@ grep -q '^oops$' "$tmp/err" || fail "stderr: $(cat "$tmp/err")"
 "$ak" receipt verify "$tmp/r7.json" >"$tmp/v" 2>&1 || fail "r7 does not verify: $(cat "$tmp/v")"
 grep -q 'exit 7' "$tmp/v" || fail "r7: $(cat "$tmp/v")"
 
+# 3b. The permissive profile copies the working directory in (a file bigger
+# than one WriteFile included), runs there and passes the environment, but
+# not the client's PATH or HOME; its sandbox is gone afterwards.
+mkdir -p "$tmp/proj/sub" && echo copied >"$tmp/proj/sub/f" && head -c 8000000 /dev/urandom >"$tmp/proj/big"
+(cd "$tmp/proj" && E2E_VAR=passed HOME=/client-home "$ak" run --profile permissive -- \
+        sh -c 'pwd; cat sub/f; echo "$E2E_VAR $HOME"; sha256sum big') >"$tmp/out" 2>"$tmp/err" ||
+        fail "permissive run: $(cat "$tmp/err")"
+want="/workspace
+copied
+passed /
+$(cd "$tmp/proj" && sha256sum big)"
+[ "$(cat "$tmp/out")" = "$want" ] || fail "permissive run printed: $(cat "$tmp/out") $(cat "$tmp/err")"
+"$ak" sandbox list --json | grep -q '"name"' && fail "permissive run left a sandbox: $("$ak" sandbox list)"
+
 # 4. A persistent sandbox: exec, files both ways, a shell, stop/start, remove.
 "$ak" sandbox create box >"$tmp/out" 2>"$tmp/err" || { fail "create: $(cat "$tmp/err")"; logs; }
 "$ak" sandbox list --json | grep -q '"name":"box","state":"running"' || fail "list: $("$ak" sandbox list)"

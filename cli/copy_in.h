@@ -1,0 +1,35 @@
+/* The permissive profile's "mount cwd", done as a copy-in: the client's
+ * working directory is packed with tar(1), sent to the sandbox in pieces
+ * through the file API (WriteFile, one guest frame each), and unpacked
+ * there. A copy, not a mount: what the command changes stays in the
+ * sandbox (`ak sandbox cp` brings files back). Works the same against a
+ * fleet, whose executors never see the client's disk.
+ *
+ * Also the profile's "pass env": the client's environment, less what only
+ * makes sense on the client (copy_in_env_passes). */
+#ifndef AK_CLI_COPY_IN_H
+#define AK_CLI_COPY_IN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lib/base/error.h"
+#include "lib/rpc/rpc.h"
+
+/* Where the directory lands in the guest; commands start there. */
+#define COPY_IN_GUEST_DIR "/workspace"
+/* The most a copy-in sends (the packed size). */
+#define COPY_IN_MAX_BYTES (256ull << 20)
+
+/* Packs dir and unpacks it at guest_dir in sandbox, through the scheduler
+ * behind ch (opts: its call options). Progress on a TTY. On failure err
+ * says which step, what to do; nothing is left in the guest's /tmp. */
+int copy_in_dir(struct rpc_channel *ch, const struct rpc_call_options *opts, const char *sandbox,
+                const char *dir, const char *guest_dir, struct ak_error *err);
+
+/* Whether the client's variable "NAME=value" goes into the sandbox:
+ * everything except PATH, HOME, PWD, OLDPWD, SHELL, SHLVL, USER, LOGNAME,
+ * "_", the loader's LD_* and ak's own AK_* (the guest has its own). */
+bool copy_in_env_passes(const char *entry);
+
+#endif
