@@ -178,9 +178,10 @@ int executor_vm_config(struct executor *ex, const char *image, const struct prof
         struct vmbox *box = NULL;
         int r;
 
-        pthread_mutex_lock(&ex->lock);
-        /* image_store objects are not thread-safe: one resolver at a time. */
+        pthread_mutex_lock(&ex->images_lock);
         r = image_resolve_boot(ex->images, image, NULL, &boot, err);
+        pthread_mutex_unlock(&ex->images_lock);
+        pthread_mutex_lock(&ex->lock);
         uint64_t n = ex->next_vm++;
         pthread_mutex_unlock(&ex->lock);
         if (r < 0)
@@ -738,6 +739,7 @@ int executor_new(const struct executor_config *cfg, struct executor **ret, struc
                 return ak_error_set(err, -ENOMEM, "out of memory");
         ex->cfg = *cfg;
         pthread_mutex_init(&ex->lock, NULL);
+        pthread_mutex_init(&ex->images_lock, NULL);
         pthread_cond_init(&ex->cond, NULL);
         snprintf(ex->state_dir, sizeof(ex->state_dir), "%s", cfg->state_dir);
         snprintf(ex->images_dir, sizeof(ex->images_dir), "%s", cfg->images_dir);
@@ -858,6 +860,7 @@ void executor_free(struct executor *ex)
         strv_free(ex->label_values, ex->cfg.n_labels);
         free(ex->sandboxes);
         pthread_mutex_destroy(&ex->lock);
+        pthread_mutex_destroy(&ex->images_lock);
         pthread_cond_destroy(&ex->cond);
         free(ex);
 }

@@ -88,6 +88,10 @@ struct executor {
         struct cgroup *cgroup;
         char cpu_quota_note[600];
         pthread_mutex_t lock;
+        /* The image store (not thread-safe): held while an image resolves,
+         * which may build it for minutes, so never under lock (heartbeats
+         * and every other call take lock). */
+        pthread_mutex_t images_lock;
         pthread_cond_t cond;
         struct sandbox **sandboxes;
         size_t n_sandboxes;
