@@ -13,6 +13,7 @@ enum { TAG_START = 1, TAG_MSG, TAG_STATUS };
 struct rpc_channel {
         grpc_channel *ch;
         char *target;
+        char *bearer_token;  /* sent when a call's options carry none */
 };
 
 struct rpc_stream {
@@ -85,6 +86,7 @@ void rpc_channel_free(struct rpc_channel *ch)
                 return;
         grpc_channel_destroy(ch->ch);
         free(ch->target);
+        rpc_channel_set_bearer_token(ch, NULL);
         free(ch);
         rpc_grpc_unref();
 }
@@ -92,6 +94,19 @@ void rpc_channel_free(struct rpc_channel *ch)
 const char *rpc_channel_target(const struct rpc_channel *ch)
 {
         return ch->target;
+}
+
+int rpc_channel_set_bearer_token(struct rpc_channel *ch, const char *token)
+{
+        char *copy = NULL;
+        if (token && !(copy = strdup(token)))
+                return -ENOMEM;
+        if (ch->bearer_token) {
+                explicit_bzero(ch->bearer_token, strlen(ch->bearer_token));
+                free(ch->bearer_token);
+        }
+        ch->bearer_token = copy;
+        return 0;
 }
 
 static const ProtobufCMethodDescriptor *find_method(const ProtobufCServiceDescriptor *service,
@@ -180,8 +195,9 @@ static int call_start(struct rpc_channel *ch, const ProtobufCServiceDescriptor *
         memset(ops, 0, sizeof(ops));
         size_t n = 0;
         ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
-        if (opts && opts->bearer_token) {
-                if (asprintf(&st->auth_value, "Bearer %s", opts->bearer_token) < 0)
+        const char *token = opts && opts->bearer_token ? opts->bearer_token : ch->bearer_token;
+        if (token) {
+                if (asprintf(&st->auth_value, "Bearer %s", token) < 0)
                         st->auth_value = NULL;
                 if (st->auth_value) {
                         st->auth.key = grpc_slice_from_copied_string("authorization");

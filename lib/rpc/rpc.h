@@ -174,6 +174,12 @@ int rpc_channel_new(const char *target, const struct rpc_tls *tls, struct rpc_ch
 void rpc_channel_free(struct rpc_channel *ch);
 const char *rpc_channel_target(const struct rpc_channel *ch);
 
+/* Every later call on `ch` whose options carry no bearer_token sends this
+ * one ("authorization: Bearer <token>"); NULL stops that. The token is
+ * copied. REQUIRES: no call on `ch` is in flight (set it before sharing the
+ * channel). Returns 0 or -ENOMEM. */
+int rpc_channel_set_bearer_token(struct rpc_channel *ch, const char *token);
+
 struct rpc_call_options {
         int64_t timeout_ms;          /* 0: no deadline */
         const char *bearer_token;    /* sent as "authorization: Bearer <token>" */

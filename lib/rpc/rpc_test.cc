@@ -557,6 +557,13 @@ TEST(Rpc, BearerTokenMetadataAndAuthorizeHook)
         EXPECT_EQ(RPC_OK, call_echo(c.ch, "x", &out, &err, &copts)) << err.msg;
         // Health needs no token.
         EXPECT_EQ(RPC_OK, rpc_health_check(c.ch, "", 2000, &err)) << err.msg;
+        // The channel's own token, unless the call brings one.
+        ASSERT_EQ(0, rpc_channel_set_bearer_token(c.ch, "s3cret"));
+        EXPECT_EQ(RPC_OK, call_echo(c.ch, "x", &out, &err)) << err.msg;
+        copts.bearer_token = "wrong";
+        EXPECT_EQ(RPC_UNAUTHENTICATED, call_echo(c.ch, "x", nullptr, &err, &copts));
+        ASSERT_EQ(0, rpc_channel_set_bearer_token(c.ch, nullptr));
+        EXPECT_EQ(RPC_UNAUTHENTICATED, call_echo(c.ch, "x", nullptr, &err));
 }
 
 class Tls : public ::testing::Test {
