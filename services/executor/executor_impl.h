@@ -110,20 +110,41 @@ struct executor {
 /* executor.c */
 struct sandbox *sandbox_get(struct executor *ex, const char *name);     /* ref'd, or NULL */
 void sandbox_put(struct executor *ex, struct sandbox *sb);
+/* Frees a sandbox no table or caller holds any more. */
+void sandbox_free(struct sandbox *sb);
+Ak__V1__Sandbox *sandbox_to_proto(struct executor *ex, struct sandbox *sb);   /* under ex->lock */
+void sandbox_proto_free(Ak__V1__Sandbox *m);
+/* Registers a guest connection for cancellation; active_end unregisters. */
+void active_begin(struct executor *ex, struct active *a);
+void active_end(struct executor *ex, struct active *a);
+/* Cancels the guest calls of sb (NULL: of every sandbox). Under ex->lock. */
+void active_kill_locked(struct executor *ex, struct sandbox *sb);
+/* A sandbox the caller holds, running, with its socket path copied. */
+int sandbox_running_uds(struct executor *ex, struct sandbox *sb, char uds[108]);
+int64_t wall_ms(void);
+
+/* executor_lifecycle.c */
 int executor_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struct rpc_call *call,
                     struct sandbox **ret);
 int executor_remove(struct executor *ex, const char *name, struct rpc_call *call);
-Ak__V1__Sandbox *sandbox_to_proto(struct executor *ex, struct sandbox *sb);   /* under ex->lock */
-void sandbox_proto_free(Ak__V1__Sandbox *m);
+/* 0 for a valid sandbox name (sandbox.proto), else -EINVAL. */
+int sandbox_name_check(const char *s);
+int handle_create_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *ud);
+int handle_start_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *ud);
+int handle_stop_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *ud);
+int handle_remove_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *ud);
+int handle_get_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *ud);
+int handle_list_sandboxes(struct rpc_call *call, const ProtobufCMessage *msg, void *ud);
+
+/* executor_vm.c */
 int executor_vm_config(struct executor *ex, const char *image, const struct profile *p, unsigned vcpus,
                        unsigned memory_mb, bool network, char dir[PATH_MAX], struct vmbox **ret,
                        struct ak_error *err);
 void executor_vm_dispose(struct executor *ex, struct vmbox *box, const char *dir);
-/* Registers a guest connection for cancellation; active_end unregisters. */
-void active_begin(struct executor *ex, struct active *a);
-void active_end(struct executor *ex, struct active *a);
-/* A sandbox the caller holds, running, with its socket path copied. */
-int sandbox_running_uds(struct executor *ex, struct sandbox *sb, char uds[108]);
+void executor_rm_tree(const char *dir);
+
+/* executor_janitor.c: TTLs, dead VMs, cancelled calls; every reap_interval_ms. */
+void *janitor_thread(void *arg);
 
 /* executor_pool.c */
 int pool_take(struct executor *ex, const char *image, const struct profile *p, struct pool_vm *ret);

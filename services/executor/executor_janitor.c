@@ -1,0 +1,52 @@
+/* The janitor: TTLs, VMs that died, calls whose client went away. */
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "services/executor/executor_impl.h"
+
+void *janitor_thread(void *arg)
+{
+        struct executor *ex = arg;
+        pthread_mutex_lock(&ex->lock);
+        while (!ex->stop) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                int64_t ns = ts.tv_nsec + (int64_t)ex->cfg.reap_interval_ms * 1000000;
+                ts.tv_sec += ns / 1000000000;
+                ts.tv_nsec = ns % 1000000000;
+                pthread_cond_timedwait(&ex->cond, &ex->lock, &ts);
+                if (ex->stop)
+                        break;
+                for (struct active *a = ex->active; a; a = a->next)
+                        if (!a->cancelled && a->call && rpc_call_cancelled(a->call)) {
+                                a->cancelled = true;
+                                shutdown(a->fd, SHUT_RDWR);
+                        }
+                int64_t now = wall_ms();
+                char expired[SANDBOX_NAME_MAX + 1] = "";
+                for (size_t i = 0; i < ex->n_sandboxes; i++) {
+                        struct sandbox *sb = ex->sandboxes[i];
+                        if (sb->expires_at_ms && now >= sb->expires_at_ms) {
+                                snprintf(expired, sizeof(expired), "%s", sb->name);
+                                break;
+                        }
+                        if (sb->box && sb->state == AK__V1__SANDBOX_STATE__SANDBOX_STATE_RUNNING &&
+                            !vmbox_running(sb->box)) {
+                                sb->state = AK__V1__SANDBOX_STATE__SANDBOX_STATE_ERROR;
+                                snprintf(sb->error, sizeof(sb->error), "the VM exited (see %.400s/console.log)",
+                                         sb->vmdir);
+                                active_kill_locked(ex, sb);
+                        }
+                }
+                if (expired[0]) {
+                        pthread_mutex_unlock(&ex->lock);
+                        executor_remove(ex, expired, NULL);
+                        pthread_mutex_lock(&ex->lock);
+                }
+        }
+        pthread_mutex_unlock(&ex->lock);
+        return NULL;
+}
+

@@ -1,0 +1,122 @@
+/* A sandbox's VM: the image resolved, the VM booted in its directory under
+ * the state dir, the profile's CPU quota and read-only root applied; and
+ * disposed of again. */
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "services/executor/executor_impl.h"
+#include "services/executor/guest_client.h"
+
+static int rm_cb(const char *path, const struct stat *st, int type, struct FTW *f)
+{
+        (void)st;
+        (void)f;
+        return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+void executor_rm_tree(const char *dir)
+{
+        nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+
+/* The restrictive profile's read-only root: /tmp becomes a 64 MiB tmpfs,
+ * then / is remounted read-only (inside the guest, before anyone uses it). */
+static int lock_down_root(const char *uds, struct ak_error *err)
+{
+        static const char script[] = "mkdir -p /tmp && mount -t tmpfs -o size=64m,mode=1777 tmpfs /tmp && "
+                                     "mount -o remount,ro /";
+        static const char *const cmd[] = { "/bin/sh", "-c", script };
+        struct proto_request_args req = PROTO_REQUEST_ARGS_INIT;
+        struct proto_reply *rep = NULL;
+        int fd = -1, r;
+
+        req.id = "lockdown";
+        req.type = "run";
+        req.command = cmd;
+        req.n_command = 3;
+        req.timeout_ms = 20000;
+        if ((r = guest_client_connect(uds, GUEST_AGENT_PORT, 10000, &fd)) < 0)
+                return ak_error_errno(err, r, "read-only root: connect to the guest");
+        r = guest_client_call(fd, &req, 30000, &rep);
+        close(fd);
+        if (r < 0)
+                return ak_error_errno(err, r, "read-only root: run mount in the guest");
+        if (!rep->has_exit_code || rep->exit_code != 0) {
+                r = ak_error_set(err, -EIO, "read-only root: mount failed in the guest: %.200s%.200s",
+                                 rep->stderr_str ? rep->stderr_str : "", rep->error ? rep->error : "");
+                proto_reply_free(rep);
+                return r;
+        }
+        proto_reply_free(rep);
+        return 0;
+}
+
+int executor_vm_config(struct executor *ex, const char *image, const struct profile *p, unsigned vcpus,
+                       unsigned memory_mb, bool network, char dir[PATH_MAX], struct vmbox **ret,
+                       struct ak_error *err)
+{
+        struct image_boot boot;
+        struct vmbox *box = NULL;
+        int r;
+
+        pthread_mutex_lock(&ex->images_lock);
+        r = image_resolve_boot(ex->images, image, NULL, &boot, err);
+        pthread_mutex_unlock(&ex->images_lock);
+        pthread_mutex_lock(&ex->lock);
+        uint64_t n = ex->next_vm++;
+        pthread_mutex_unlock(&ex->lock);
+        if (r < 0)
+                return ak_error_wrap(err, "image %s", image);
+        snprintf(dir, PATH_MAX, "%.64s/v/%" PRIu64, ex->state_dir, n);
+        if (mkdir(dir, 0700) < 0)
+                return ak_error_errno(err, -errno, "mkdir %s", dir);
+        struct vm_config vc = {
+                .dir = dir,
+                .kernel = boot.kernel,
+                .initrd = boot.initrd,
+                .root_disk = boot.rootfs[0] ? boot.rootfs : NULL,
+                .root_mode = VMM_DISK_SNAPSHOT,
+                .vcpus = vcpus,
+                .memory_mb = memory_mb,
+                .network = network,
+                .accel = ex->cfg.accel,
+                .vmm = ex->cfg.vmm,
+        };
+        if ((r = vmbox_boot(&vc, ex->cfg.boot_timeout_ms, &box, err)) < 0) {
+                executor_rm_tree(dir);
+                return r;
+        }
+        if (ex->cgroup && p->cpu_percent) {
+                char name[32];
+                snprintf(name, sizeof(name), "vm%" PRIu64, n);
+                if ((r = cgroup_limit(ex->cgroup, name, vmbox_pid(box), p->cpu_percent * (vcpus ? vcpus : 1),
+                                      err)) < 0)
+                        goto fail;
+        }
+        if (p->read_only_root && (r = lock_down_root(vmbox_uds(box), err)) < 0)
+                goto fail;
+        *ret = box;
+        return 0;
+fail:
+        executor_vm_dispose(ex, box, dir);
+        return r;
+}
+
+void executor_vm_dispose(struct executor *ex, struct vmbox *box, const char *dir)
+{
+        vmbox_free(box, 2000);
+        const char *base = strrchr(dir, '/');
+        if (ex->cgroup && base) {
+                char name[32];
+                snprintf(name, sizeof(name), "vm%s", base + 1);
+                cgroup_release(ex->cgroup, name);
+        }
+        executor_rm_tree(dir);
+}
+
