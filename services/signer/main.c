@@ -13,12 +13,14 @@
 
 #include "lib/base/version.h"
 #include "lib/rpc/rpc.h"
+#include "lib/svc/auth.h"
+#include "lib/svc/flags.h"
 #include "services/signer/keystore.h"
 #include "services/signer/signer.h"
 
 static const char usage[] =
         "Usage: ak-signer --key FILE [--listen ADDR] [--rotate] [--admin-token-file FILE]\n"
-        "                 [--tls-cert PEM --tls-key PEM [--tls-ca PEM]]\n"
+        "                 [--token-file F] [--tls-cert PEM --tls-key PEM [--tls-ca PEM]]\n"
         "\n"
         "Holds the Ed25519 key that signs execution receipts and serves ak.v1.Signer\n"
         "(and grpc.health.v1.Health) over gRPC. Private key bytes never leave it.\n"
@@ -35,11 +37,14 @@ static const char usage[] =
         "  --admin-token-file F    allows the RotateKey RPC to callers that send\n"
         "                          \"authorization: Bearer <the token in F>\"; F must be\n"
         "                          0600. Without it RotateKey is refused.\n"
-        "  --tls-cert, --tls-key   serve TLS with this certificate and key (PEM)\n"
-        "  --tls-ca PEM            and require client certificates signed by this CA\n"
+        SVC_SERVER_USAGE
+        "                              (RotateKey answers to the admin token alone)\n"
+        "                              The signer always requires client certificates\n"
+        "                              when given --tls-ca.\n"
         "\n"
         "Prints \"ak-signer: listening on ADDR\" on stdout once serving; logs to\n"
         "stderr. SIGINT/SIGTERM: finish calls in flight (5 s at most), then exit.\n"
+        "SIGHUP: read --token-file again.\n"
         "\n"
         "Examples:\n"
         "  ak-signer --key /var/lib/ak-signer/key.pkcs8 --listen 0.0.0.0:7443 \\\n"
@@ -51,20 +56,18 @@ struct flags {
         const char *listen;
         const char *admin_token_file;
         bool rotate;
-        struct rpc_tls tls;
+        struct svc_flags sf;
 };
 
 static int parse_flags(int argc, char **argv, struct flags *f)
 {
-        enum { KEY = 256, LISTEN, ROTATE, TOKEN, CERT, TLSKEY, CA, HELP, VERSION };
+        enum { KEY = 256, LISTEN, ROTATE, TOKEN, HELP, VERSION };
         static const struct option opts[] = {
                 { "key", required_argument, NULL, KEY },
                 { "listen", required_argument, NULL, LISTEN },
                 { "rotate", no_argument, NULL, ROTATE },
                 { "admin-token-file", required_argument, NULL, TOKEN },
-                { "tls-cert", required_argument, NULL, CERT },
-                { "tls-key", required_argument, NULL, TLSKEY },
-                { "tls-ca", required_argument, NULL, CA },
+                SVC_SERVER_OPTIONS,
                 { "help", no_argument, NULL, HELP },
                 { "version", no_argument, NULL, VERSION },
                 {},
@@ -72,17 +75,13 @@ static int parse_flags(int argc, char **argv, struct flags *f)
         int c;
 
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+                if (svc_flags_take(&f->sf, c, optarg))
+                        continue;
                 switch (c) {
                 case KEY: f->key = optarg; break;
                 case LISTEN: f->listen = optarg; break;
                 case ROTATE: f->rotate = true; break;
                 case TOKEN: f->admin_token_file = optarg; break;
-                case CERT: f->tls.cert_file = optarg; break;
-                case TLSKEY: f->tls.key_file = optarg; break;
-                case CA:
-                        f->tls.ca_file = optarg;
-                        f->tls.require_client_cert = true;
-                        break;
                 case HELP: fputs(usage, stdout); exit(0);
                 case VERSION: printf("ak-signer %s\n", AK_VERSION); exit(0);
                 default: return -1;
@@ -100,9 +99,12 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 fprintf(stderr, "ak-signer: nothing to do: give --listen ADDR, --rotate, or both\n");
                 return -1;
         }
-        if (!f->tls.cert_file != !f->tls.key_file || (f->tls.ca_file && !f->tls.cert_file)) {
-                fprintf(stderr, "ak-signer: TLS needs both --tls-cert and --tls-key (--tls-ca adds client "
-                                "certificates)\n");
+        /* Only services with a certificate may ask for signatures. */
+        if (f->sf.tls.ca_file)
+                f->sf.tls.require_client_cert = true;
+        const char *problem = svc_flags_problem(&f->sf);
+        if (problem) {
+                fprintf(stderr, "ak-signer: %s\n", problem);
                 return -1;
         }
         return 0;
@@ -165,10 +167,20 @@ static int read_token(const char *path, char **ret)
         return r;
 }
 
+/* --token-file guards every call but RotateKey, which the admin token
+ * guards (both travel as "authorization: Bearer"). */
+static int authorize(struct rpc_call *call, void *data)
+{
+        if (strcmp(rpc_call_method(call), "/ak.v1.Signer/RotateKey") == 0)
+                return RPC_OK;
+        return svc_auth_authorize(call, data);
+}
+
 static int serve(const struct flags *f, struct keystore *ks, const char *token)
 {
         struct signer_options so = { .admin_token = token, .log = stderr };
         struct rpc_server *srv = NULL;
+        struct svc_auth *auth = NULL;
         struct signer *signer = NULL;
         struct ak_error err = { 0 };
         struct keystore_key *k;
@@ -179,18 +191,26 @@ static int serve(const struct flags *f, struct keystore *ks, const char *token)
         sigemptyset(&sigs);
         sigaddset(&sigs, SIGINT);
         sigaddset(&sigs, SIGTERM);
+        sigaddset(&sigs, SIGHUP);
         pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-        if (signer_new(ks, &so, &signer, &err) < 0 || rpc_server_new(NULL, &srv, &err) < 0 ||
-            rpc_server_listen(srv, f->listen, f->tls.cert_file ? &f->tls : NULL, &port, &err) < 0 ||
+        if (f->sf.token_file && svc_auth_load(f->sf.token_file, "signer", &auth, &err) < 0) {
+                fprintf(stderr, "ak-signer: %s\n", err.msg);
+                return 1;
+        }
+        struct rpc_server_options ro = { .authorize = authorize, .authorize_data = auth };
+        if (signer_new(ks, &so, &signer, &err) < 0 || rpc_server_new(&ro, &srv, &err) < 0 ||
+            rpc_server_listen(srv, f->listen, svc_flags_server_tls(&f->sf), &port, &err) < 0 ||
             signer_add_to_server(signer, srv, &err) < 0 || rpc_server_start(srv, &err) < 0) {
                 fprintf(stderr, "ak-signer: %s\n", err.msg);
                 rpc_server_shutdown(srv, 0);
                 signer_free(signer);
+                svc_auth_free(auth);
                 return 1;
         }
         k = keystore_active(ks);
-        fprintf(stderr, "ak-signer: signing with key %s (%s)%s\n", keystore_key_id(k), keystore_path(ks),
+        fprintf(stderr, "ak-signer: signing with key %s (%s); %s, %s%s\n", keystore_key_id(k), keystore_path(ks),
+                svc_flags_describe(&f->sf), auth ? "bearer tokens" : "no client authentication",
                 token ? "; RotateKey allowed with the admin token" : "");
         keystore_key_unref(k);
         if (port > 0) {
@@ -201,10 +221,20 @@ static int serve(const struct flags *f, struct keystore *ks, const char *token)
         }
         fflush(stdout);
 
-        sigwait(&sigs, &sig);
+        for (;;) {
+                if (sigwait(&sigs, &sig) != 0)
+                        continue;
+                if (sig != SIGHUP)
+                        break;
+                char line[1024] = "SIGHUP: no --token-file to reload";
+                if (auth)
+                        svc_auth_reload_line(auth, line, sizeof(line));
+                fprintf(stderr, "ak-signer: %s\n", line);
+        }
         fprintf(stderr, "ak-signer: %s: finishing calls in flight, then exiting\n", strsignal(sig));
         rpc_server_shutdown(srv, 5000);
         signer_free(signer);
+        svc_auth_free(auth);
         return 0;
 }
 
