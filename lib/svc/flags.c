@@ -9,6 +9,7 @@ bool svc_flags_take(struct svc_flags *f, int c, const char *arg)
         case SVC_OPT_TLS_KEY: f->tls.key_file = arg; return true;
         case SVC_OPT_TLS_CA: f->tls.ca_file = arg; return true;
         case SVC_OPT_TLS_REQUIRE: f->tls.require_client_cert = true; return true;
+        case SVC_OPT_HEALTH_LISTEN: f->health_listen = arg; return true;
         case SVC_OPT_PEER_TLS_CA: f->peer_tls.ca_file = arg; return true;
         case SVC_OPT_PEER_TLS_CERT: f->peer_tls.cert_file = arg; return true;
         case SVC_OPT_PEER_TLS_KEY: f->peer_tls.key_file = arg; return true;
@@ -48,4 +49,23 @@ const char *svc_flags_describe(const struct svc_flags *f)
         if (!f->tls.ca_file)
                 return "TLS";
         return f->tls.require_client_cert ? "mTLS (client certificates required)" : "mTLS";
+}
+
+int svc_health_start(const struct svc_flags *f, struct rpc_server **ret, struct ak_error *err)
+{
+        struct rpc_server *srv = NULL;
+        *ret = NULL;
+        if (!f->health_listen)
+                return 0;
+        struct rpc_server_options o = { .max_workers = 4 };
+        int r;
+        if ((r = rpc_server_new(&o, &srv, err)) < 0 ||
+            (r = rpc_server_listen(srv, f->health_listen, NULL, NULL, err)) < 0 ||
+            (r = rpc_server_start(srv, err)) < 0) {
+                rpc_server_shutdown(srv, 0);
+                ak_error_wrap(err, "--health-listen %s", f->health_listen);
+                return r;
+        }
+        *ret = srv;
+        return 0;
 }

@@ -5,6 +5,7 @@
  *     --tls-cert F --tls-key F     serve TLS
  *     --tls-ca F                   verify client certificates (mTLS)
  *     --tls-require-client-cert    refuse clients without one
+ *     --health-listen ADDR         plaintext grpc.health.v1 only (probes)
  *   client side (a service that calls others, ak-executor):
  *     --peer-tls-ca F              call peers over TLS, verified with this CA
  *     --peer-tls-cert F --peer-tls-key F   presenting this client certificate
@@ -26,6 +27,7 @@ enum {
         SVC_OPT_TLS_KEY,
         SVC_OPT_TLS_CA,
         SVC_OPT_TLS_REQUIRE,
+        SVC_OPT_HEALTH_LISTEN,
         SVC_OPT_PEER_TLS_CA,
         SVC_OPT_PEER_TLS_CERT,
         SVC_OPT_PEER_TLS_KEY,
@@ -36,7 +38,8 @@ enum {
         { "tls-cert", required_argument, NULL, SVC_OPT_TLS_CERT },                  \
         { "tls-key", required_argument, NULL, SVC_OPT_TLS_KEY },                    \
         { "tls-ca", required_argument, NULL, SVC_OPT_TLS_CA },                      \
-        { "tls-require-client-cert", no_argument, NULL, SVC_OPT_TLS_REQUIRE }
+        { "tls-require-client-cert", no_argument, NULL, SVC_OPT_TLS_REQUIRE },      \
+        { "health-listen", required_argument, NULL, SVC_OPT_HEALTH_LISTEN }
 
 #define SVC_PEER_OPTIONS                                                            \
         { "peer-tls-ca", required_argument, NULL, SVC_OPT_PEER_TLS_CA },            \
@@ -49,7 +52,10 @@ enum {
         "                              SIGHUP reads F again\n"                                  \
         "  --tls-cert F, --tls-key F   serve TLS with this PEM certificate and key\n"          \
         "  --tls-ca F                  verify client certificates against this CA (mTLS)\n"    \
-        "  --tls-require-client-cert   refuse clients without a certificate\n"
+        "  --tls-require-client-cert   refuse clients without a certificate\n"          \
+        "  --health-listen ADDR        also answer grpc.health.v1.Health, and nothing\n"   \
+        "                              else, in plaintext on ADDR (Kubernetes grpc\n"      \
+        "                              probes speak no TLS)\n"
 
 #define SVC_PEER_USAGE                                                                          \
         "  --peer-tls-ca F             call the scheduler, signer and auditor over TLS,\n"     \
@@ -58,6 +64,7 @@ enum {
 
 struct svc_flags {
         const char *token_file;
+        const char *health_listen;
         struct rpc_tls tls;        /* serving */
         struct rpc_tls peer_tls;   /* calling */
 };
@@ -76,5 +83,10 @@ const struct rpc_tls *svc_flags_peer_tls(const struct svc_flags *f);
 
 /* "mTLS (client certificates required)", "mTLS", "TLS" or "plaintext". */
 const char *svc_flags_describe(const struct svc_flags *f);
+
+/* --health-listen: a server of its own, plaintext, with no service but the
+ * health service every rpc_server has (SERVING while the process serves).
+ * *ret is NULL when f->health_listen is; free with rpc_server_shutdown. */
+int svc_health_start(const struct svc_flags *f, struct rpc_server **ret, struct ak_error *err);
 
 #endif

@@ -55,7 +55,7 @@ int main(int argc, char **argv)
         struct svc_auth *auth = NULL;
         struct audit_config *config = NULL;
         struct auditor *a = NULL;
-        struct rpc_server *srv = NULL;
+        struct rpc_server *srv = NULL, *health = NULL;
         struct auditor_status st;
         struct ak_error err;
         sigset_t sigs;
@@ -113,7 +113,7 @@ int main(int argc, char **argv)
             rpc_server_new(&so, &srv, &err) < 0 ||
             rpc_server_listen(srv, listen, svc_flags_server_tls(&sf), &port, &err) < 0 ||
             auditor_server_add(srv, a, &err) < 0 || rpc_server_start(srv, &err) < 0 ||
-            auditor_start(a, &err) < 0) {
+            auditor_start(a, &err) < 0 || svc_health_start(&sf, &health, &err) < 0) {
                 fprintf(stderr, "ak-auditor: %s\n", err.msg);
                 rpc_server_shutdown(srv, 0);
                 auditor_free(a);
@@ -168,6 +168,7 @@ int main(int argc, char **argv)
                 free(last[i]);
         free(last);
         fprintf(stderr, "ak-auditor: %s: shutting down\n", strsignal(sig));
+        rpc_server_shutdown(health, 0);
         rpc_server_shutdown(srv, SHUTDOWN_GRACE_MS);
         auditor_free(a);
         svc_auth_free(auth);

@@ -182,7 +182,7 @@ int main(int argc, char **argv)
         struct svc_auth *auth = NULL;
         char *exec_token = NULL;
         struct scheduler *sched = NULL;
-        struct rpc_server *srv = NULL;
+        struct rpc_server *srv = NULL, *health = NULL;
         struct ak_error err;
         int port = 0, rc = 1;
         if (sf.token_file && svc_auth_load(sf.token_file, "scheduler", &auth, &err) < 0)
@@ -199,7 +199,8 @@ int main(int argc, char **argv)
                                             .authorize_data = sched };
         if (rpc_server_new(&sopts, &srv, &err) < 0 ||
             rpc_server_listen(srv, listen, svc_flags_server_tls(&sf), &port, &err) < 0 ||
-            scheduler_add_service(sched, srv, &err) < 0 || rpc_server_start(srv, &err) < 0)
+            scheduler_add_service(sched, srv, &err) < 0 || rpc_server_start(srv, &err) < 0 ||
+            svc_health_start(&sf, &health, &err) < 0)
                 goto fail;
         {
                 char where[32] = "", line[768];
@@ -233,6 +234,7 @@ int main(int argc, char **argv)
 fail:
         fprintf(stderr, "ak-scheduler: %s\n", err.msg);
 out:
+        rpc_server_shutdown(health, 0);
         rpc_server_shutdown(srv, SHUTDOWN_GRACE_MS);
         scheduler_free(sched);
         svc_auth_free(auth);

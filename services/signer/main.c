@@ -179,7 +179,7 @@ static int authorize(struct rpc_call *call, void *data)
 static int serve(const struct flags *f, struct keystore *ks, const char *token)
 {
         struct signer_options so = { .admin_token = token, .log = stderr };
-        struct rpc_server *srv = NULL;
+        struct rpc_server *srv = NULL, *health = NULL;
         struct svc_auth *auth = NULL;
         struct signer *signer = NULL;
         struct ak_error err = { 0 };
@@ -201,7 +201,8 @@ static int serve(const struct flags *f, struct keystore *ks, const char *token)
         struct rpc_server_options ro = { .authorize = authorize, .authorize_data = auth };
         if (signer_new(ks, &so, &signer, &err) < 0 || rpc_server_new(&ro, &srv, &err) < 0 ||
             rpc_server_listen(srv, f->listen, svc_flags_server_tls(&f->sf), &port, &err) < 0 ||
-            signer_add_to_server(signer, srv, &err) < 0 || rpc_server_start(srv, &err) < 0) {
+            signer_add_to_server(signer, srv, &err) < 0 || rpc_server_start(srv, &err) < 0 ||
+            svc_health_start(&f->sf, &health, &err) < 0) {
                 fprintf(stderr, "ak-signer: %s\n", err.msg);
                 rpc_server_shutdown(srv, 0);
                 signer_free(signer);
@@ -232,6 +233,7 @@ static int serve(const struct flags *f, struct keystore *ks, const char *token)
                 fprintf(stderr, "ak-signer: %s\n", line);
         }
         fprintf(stderr, "ak-signer: %s: finishing calls in flight, then exiting\n", strsignal(sig));
+        rpc_server_shutdown(health, 0);
         rpc_server_shutdown(srv, 5000);
         signer_free(signer);
         svc_auth_free(auth);
