@@ -363,6 +363,7 @@ static int run_permissive(const struct opts *o, Ak__V1__SandboxSpec *spec)
                 req.n_env = n;
                 req.env = env;
                 req.workdir = (char *)COPY_IN_GUEST_DIR;
+                req.sudo = true; /* as the Run RPC: one-shot commands are root's */
                 req.timeout_ms = o->timeout_s * 1000;
                 code = stream("run", "Exec", &req.base, o->receipt, false);
         }

@@ -39,6 +39,7 @@ static int guest_sh(struct rpc_channel *ch, const struct rpc_call_options *opts,
         req.sandbox = (char *)sandbox;
         req.argv = (char **)argv;
         req.n_argv = AK_ARRAY_SIZE(argv);
+        req.sudo = true; /* /workspace is made by root, as `ak run` runs as root */
         struct rpc_stream *s = NULL;
         if (rpc_stream_open(ch, &ak__v1__scheduler__descriptor, "Exec", &req.base, opts, &s, err) != RPC_OK)
                 return -EIO;

@@ -143,11 +143,17 @@ struct spawn_args {
         int stdout_fd;
         int stderr_fd;
         const char *tty;              /* PTY slave: new session, tty on 0/1/2 */
+        bool as_user;                 /* run as uid/gid, no supplementary groups */
+        uid_t uid;
+        gid_t gid;
 };
 
 /* Starts a child in its own process group (or session, with tty) with an
  * empty signal mask and default signal dispositions. Returns 0 and the pid,
  * or -errno: -ENOENT/-EACCES for the program, -EINVAL for a NUL-free but
  * malformed env key, -E2BIG for too many arguments. *ret_msg names the
- * failing step when not NULL ("nul byte found in provided data", ...). */
+ * failing step when not NULL ("nul byte found in provided data", ...).
+ * With as_user, the child drops to uid/gid before it changes to cwd and
+ * executes (fork + exec: posix_spawn cannot change users); an error of
+ * those steps comes back as -errno (-EPERM, -EACCES, -ENOENT ...). */
 int spawn_child(const struct spawn_args *s, pid_t *ret_pid, const char **ret_msg);

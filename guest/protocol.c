@@ -196,6 +196,14 @@ static int parse_fields(struct request_impl *impl, const struct json_value *root
         if ((ret = get_int(root, "max_output_bytes", 0, INT64_MAX, &v, err)) < 0)
                 return ret;
         r->max_output_bytes = v;
+        v = -1;
+        if ((ret = get_int(root, "uid", 0, PROTO_MAX_ID, &v, err)) < 0)
+                return ret;
+        r->uid = v;
+        v = -1;
+        if ((ret = get_int(root, "gid", 0, PROTO_MAX_ID, &v, err)) < 0)
+                return ret;
+        r->gid = v;
         return 0;
 }
 
@@ -453,6 +461,14 @@ static void write_request(const struct proto_request_args *a, struct json_writer
         if (a->max_output_bytes >= 0) {
                 put_key(w, "max_output_bytes");
                 json_writer_i64(w, a->max_output_bytes);
+        }
+        if (a->uid >= 0) {
+                put_key(w, "uid");
+                json_writer_i64(w, a->uid);
+        }
+        if (a->gid >= 0) {
+                put_key(w, "gid");
+                json_writer_i64(w, a->gid);
         }
         json_writer_end_object(w);
 }

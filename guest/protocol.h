@@ -64,7 +64,11 @@ struct proto_request {
         int64_t timeout_ms;       /* -1 absent, else >= 0 */
         bool stream;
         int64_t max_output_bytes; /* -1 absent, else >= 0 */
+        int64_t uid;              /* -1 absent (the agent's user), else 0..PROTO_MAX_ID */
+        int64_t gid;              /* -1 absent (then uid's number), else 0..PROTO_MAX_ID */
 };
+
+#define PROTO_MAX_ID 65534
 
 /* Why a frame was refused. id is the request's id when it could be read
  * (else ""), message says what was wrong. Both owned: proto_error_done(). */
@@ -139,11 +143,13 @@ struct proto_request_args {
         int64_t timeout_ms;        /* -1 omit */
         int stream;                /* -1 omit */
         int64_t max_output_bytes;  /* -1 omit */
+        int64_t uid;               /* -1 omit */
+        int64_t gid;               /* -1 omit */
 };
 
 /* args with every optional field absent. */
 #define PROTO_REQUEST_ARGS_INIT { .recursive = -1, .rows = -1, .cols = -1, .timeout_ms = -1, \
-                                  .stream = -1, .max_output_bytes = -1 }
+                                  .stream = -1, .max_output_bytes = -1, .uid = -1, .gid = -1 }
 
 /* The request's JSON object in a malloc'd NUL-terminated buffer (caller
  * frees). Returns 0 or -ENOMEM. */

@@ -377,6 +377,9 @@ void run_start(struct conn *c, const struct proto_request *req)
                 .stdin_fd = stdin_fd,
                 .stdout_fd = out[1],
                 .stderr_fd = err[1],
+                .as_user = req->uid >= 0,
+                .uid = (uid_t)req->uid,
+                .gid = (gid_t)(req->gid >= 0 ? req->gid : req->uid),
         };
         e = spawn_child(&sa, &pid, &msg);
         close(out[1]);

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent_impl.h"
@@ -114,6 +116,70 @@ static int find_program(const char *name, char *const *envp, char *buf, size_t s
         return err;
 }
 
+/* In the forked child: what posix_spawn would have set up, then the user
+ * switch, the directory, exec. Returns only on failure, with errno. */
+static int child_exec(const struct spawn_args *s, const char *prog, char **argv, char **envp)
+{
+        sigset_t none;
+        sigemptyset(&none);
+        for (int sig = 1; sig < NSIG; sig++)
+                signal(sig, SIG_DFL);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        if (s->tty) {
+                int fd;
+                if (setsid() < 0 || (fd = open(s->tty, O_RDWR)) < 0)
+                        return errno;
+                if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+                        return errno;
+                if (fd > 2)
+                        close(fd);
+        } else if (setpgid(0, 0) < 0 || dup2(s->stdin_fd, 0) < 0 || dup2(s->stdout_fd, 1) < 0 ||
+                   dup2(s->stderr_fd, 2) < 0) {
+                return errno;
+        }
+        if (setgroups(0, NULL) < 0 || setgid(s->gid) < 0 || setuid(s->uid) < 0)
+                return errno;
+        if (s->cwd && chdir(s->cwd) < 0)
+                return errno;
+        execve(prog, argv, envp);
+        return errno;
+}
+
+/* posix_spawn cannot change users: fork, and child_exec's errno comes
+ * back through a close-on-exec pipe (nothing read: exec succeeded). The
+ * agent is single-threaded, so the child may do anything before exec. */
+static int spawn_forked(const struct spawn_args *s, const char *prog, char **argv, char **envp, pid_t *ret_pid)
+{
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        pid_t pid = fork();
+        if (pid < 0) {
+                int e = errno;
+                close(p[0]);
+                close(p[1]);
+                return -e;
+        }
+        if (pid == 0) {
+                int e = child_exec(s, prog, argv, envp);
+                (void)!write(p[1], &e, sizeof(e));
+                _exit(127);
+        }
+        close(p[1]);
+        int e = 0;
+        ssize_t n;
+        while ((n = read(p[0], &e, sizeof(e))) < 0 && errno == EINTR)
+                ;
+        close(p[0]);
+        if (n == (ssize_t)sizeof(e)) {
+                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+                return -(e ? e : EIO);
+        }
+        *ret_pid = pid;
+        return 0;
+}
+
 int spawn_child(const struct spawn_args *s, pid_t *ret_pid, const char **ret_msg)
 {
         posix_spawn_file_actions_t fa;
@@ -149,6 +215,16 @@ int spawn_child(const struct spawn_args *s, pid_t *ret_pid, const char **ret_msg
                 return -ENOMEM;
         }
         memcpy(argv, s->argv, s->argc * sizeof(char *));
+        if (s->as_user) {
+                r = spawn_forked(s, prog, argv, envp, &pid);
+                free(argv);
+                free(envp);
+                free_owned(owned);
+                if (r < 0)
+                        return r;
+                *ret_pid = pid;
+                return 0;
+        }
 
         posix_spawn_file_actions_init(&fa);
         posix_spawnattr_init(&attr);

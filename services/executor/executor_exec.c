@@ -68,6 +68,18 @@ static void on_chunk(void *ud, const struct proto_reply *chunk)
         free(buf);
 }
 
+/* Sets keys[k] = value, replacing an earlier entry of that name. */
+static void env_set(const char **keys, const char **vals, size_t *n, const char *key, const char *value)
+{
+        for (size_t i = 0; i < *n; i++)
+                if (strcmp(keys[i], key) == 0) {
+                        vals[i] = value;
+                        return;
+                }
+        keys[*n] = key;
+        vals[(*n)++] = value;
+}
+
 struct exec_args {
         const char *sandbox;
         char *const *argv;
@@ -107,12 +119,11 @@ static int exec_in(struct executor *ex, struct rpc_call *call, struct sandbox *s
 
         if ((r = sandbox_running_uds(ex, sb, uds)) < 0)
                 return fail_guest(call, "exec", sb->name, r);
-        /* Environment: the sandbox's, then the request's (later wins in the guest). */
-        size_t n_env = sb->n_env + a->n_env;
-        const char **keys = calloc(n_env + 1, sizeof(char *)), **vals = calloc(n_env + 1, sizeof(char *));
+        /* Environment: the user's HOME and USER, then the sandbox's, then the
+         * request's; a later one replaces an earlier one of the same name. */
+        size_t n_env = 0, cap = 2 + sb->n_env + a->n_env;
+        const char **keys = calloc(cap + 1, sizeof(char *)), **vals = calloc(cap + 1, sizeof(char *));
         char **split = calloc(a->n_env + 1, sizeof(char *));
-        /* The guest agent runs every command as root: sudo is recorded in
-         * the receipt; there is no unprivileged default user yet. */
         size_t n_pre = 0;
         const char **argv = calloc(a->argc + 1, sizeof(char *));
         struct sink s = { .call = call, .max = a->max_output ? a->max_output : EXEC_DEFAULT_MAX_OUTPUT, .fd = -1 };
@@ -120,10 +131,10 @@ static int exec_in(struct executor *ex, struct rpc_call *call, struct sandbox *s
                 code = rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
                 goto out;
         }
-        for (size_t i = 0; i < sb->n_env; i++) {
-                keys[i] = sb->env_keys[i];
-                vals[i] = sb->env_values[i];
-        }
+        env_set(keys, vals, &n_env, "HOME", a->sudo ? "/root" : SANDBOX_USER_HOME);
+        env_set(keys, vals, &n_env, "USER", a->sudo ? "root" : SANDBOX_USER_NAME);
+        for (size_t i = 0; i < sb->n_env; i++)
+                env_set(keys, vals, &n_env, sb->env_keys[i], sb->env_values[i]);
         for (size_t i = 0; i < a->n_env; i++) {
                 char *eq = strchr(a->env[i], '=');
                 if (!eq || eq == a->env[i]) {
@@ -132,8 +143,7 @@ static int exec_in(struct executor *ex, struct rpc_call *call, struct sandbox *s
                         goto out;
                 }
                 split[i] = strndup(a->env[i], (size_t)(eq - a->env[i]));
-                keys[sb->n_env + i] = split[i];
-                vals[sb->n_env + i] = eq + 1;
+                env_set(keys, vals, &n_env, split[i], eq + 1);
         }
         for (size_t i = 0; i < a->argc; i++)
                 argv[n_pre + i] = a->argv[i];
@@ -146,7 +156,12 @@ static int exec_in(struct executor *ex, struct rpc_call *call, struct sandbox *s
         req.env_keys = keys;
         req.env_values = vals;
         req.n_env = n_env;
-        req.cwd = a->workdir && a->workdir[0] ? a->workdir : NULL;
+        /* Without sudo, the sandbox's user, starting in its home. */
+        if (!a->sudo) {
+                req.uid = SANDBOX_USER_UID;
+                req.gid = SANDBOX_USER_UID;
+        }
+        req.cwd = a->workdir && a->workdir[0] ? a->workdir : a->sudo ? NULL : SANDBOX_USER_HOME;
         req.stream = 1;
         if (a->timeout_ms)
                 req.timeout_ms = a->timeout_ms;

@@ -22,6 +22,11 @@
 #define SANDBOX_NAME_MAX 63
 #define SANDBOX_MAX_ENV 256
 #define SANDBOX_MAX_STRING 4096
+/* The sandbox's user: Exec without sudo runs as it, in its home; Run,
+ * shells and the file calls are root's. Made at boot (executor_vm.c). */
+#define SANDBOX_USER_NAME "sandbox"
+#define SANDBOX_USER_UID 1000
+#define SANDBOX_USER_HOME "/home/sandbox"
 
 struct sandbox {
         char name[SANDBOX_NAME_MAX + 1];

@@ -225,6 +225,25 @@ TEST_F(ExecutorTest, LifecycleExecReceiptFiles) {
     EXPECT_EQ(rc->outcome.exit_code, 3);
     receipt_free(rc);
   }
+  // Without sudo: the sandbox's user, in its home, unable to write root's
+  // files; with sudo: root. The sandbox's env and the request's merge (the
+  // request's wins), and the receipt records sudo.
+  {
+    ExecOut o;
+    Exec("t1", {"/bin/sh", "-c", "echo $(id -u) $(id -g) $(id -un) $HOME $USER $(pwd); touch /etc/x 2>/dev/null || "
+                "echo denied; touch ~/mine && echo home-ok"}, &o, false);
+    ASSERT_EQ(o.status, 0) << o.error;
+    EXPECT_EQ(o.out, "1000 1000 sandbox /home/sandbox sandbox /home/sandbox\ndenied\nhome-ok\n") << o.err;
+    ASSERT_NE(o.result, nullptr);
+    struct receipt* rc = nullptr;
+    struct ak_error err = {};
+    ASSERT_EQ(receipt_proto_to_receipt(o.result->receipt, &rc, &err), 0) << err.msg;
+    EXPECT_FALSE(rc->invocation.exec.sudo);
+    receipt_free(rc);
+    ExecOut root;
+    Exec("t1", {"/bin/sh", "-c", "echo $(id -u) $HOME; touch /etc/x && echo wrote"}, &root, true);
+    EXPECT_EQ(root.out, "0 /root\nwrote\n") << root.err;
+  }
   // Files round trip.
   std::string data("bin\0ary\n", 8);
   Ak__V1__WriteFileRequest w = AK__V1__WRITE_FILE_REQUEST__INIT;

@@ -11,7 +11,6 @@
 
 #include "guest/frame.h"
 #include "lib/base/cleanup.h"
-#include "lib/json/writer.h"
 #include "services/executor/guest_client.h"
 
 static int64_t now_ms(void)
@@ -76,71 +75,6 @@ int guest_client_connect(const char *uds_path, uint32_t port, int timeout_ms, in
         return 0;
 }
 
-static void put_str(struct json_writer *w, const char *key, const char *v)
-{
-        if (!v)
-                return;
-        json_writer_key(w, key, strlen(key));
-        json_writer_string(w, v, strlen(v));
-}
-
-static void put_int(struct json_writer *w, const char *key, int64_t v)
-{
-        if (v < 0)
-                return;
-        json_writer_key(w, key, strlen(key));
-        json_writer_i64(w, v);
-}
-
-/* The request object (agentkernel's field names; absent fields omitted). */
-static int request_json(const struct proto_request_args *a, char **ret, size_t *ret_len)
-{
-        struct json_writer *w = NULL;
-        int r = json_writer_new(0, FRAME_MAX, &w);
-        if (r < 0)
-                return r;
-        json_writer_begin_object(w);
-        put_str(w, "id", a->id ? a->id : "");
-        put_str(w, "type", a->type ? a->type : "");
-        if (a->command) {
-                json_writer_key(w, "command", 7);
-                json_writer_begin_array(w);
-                for (size_t i = 0; i < a->n_command; i++)
-                        json_writer_string(w, a->command[i], strlen(a->command[i]));
-                json_writer_end_array(w);
-        }
-        put_str(w, "cwd", a->cwd);
-        if (a->env_keys) {
-                json_writer_key(w, "env", 3);
-                json_writer_begin_object(w);
-                for (size_t i = 0; i < a->n_env; i++) {
-                        json_writer_key(w, a->env_keys[i], strlen(a->env_keys[i]));
-                        json_writer_string(w, a->env_values[i], strlen(a->env_values[i]));
-                }
-                json_writer_end_object(w);
-        }
-        put_str(w, "path", a->path);
-        put_str(w, "content_base64", a->content_base64);
-        if (a->recursive >= 0) {
-                json_writer_key(w, "recursive", 9);
-                json_writer_bool(w, a->recursive);
-        }
-        put_str(w, "session_id", a->session_id);
-        put_int(w, "rows", a->rows);
-        put_int(w, "cols", a->cols);
-        put_str(w, "input_base64", a->input_base64);
-        put_int(w, "timeout_ms", a->timeout_ms);
-        if (a->stream >= 0) {
-                json_writer_key(w, "stream", 6);
-                json_writer_bool(w, a->stream);
-        }
-        put_int(w, "max_output_bytes", a->max_output_bytes);
-        json_writer_end_object(w);
-        r = json_writer_finish(w, ret, ret_len);
-        json_writer_free(w);
-        return r;
-}
-
 static int call(int fd, const struct proto_request_args *req, int timeout_ms, bool per_frame,
                 void (*on_chunk)(void *userdata, const struct proto_reply *chunk), void *userdata,
                 struct proto_reply **ret)
@@ -149,7 +83,7 @@ static int call(int fd, const struct proto_request_args *req, int timeout_ms, bo
         char *json = NULL;
         size_t json_len = 0;
 
-        int r = request_json(req, &json, &json_len);
+        int r = proto_request_json(req, &json, &json_len);
         if (r < 0)
                 return r;
         r = frame_write(fd, json, json_len, timeout_ms);
