@@ -1,29 +1,17 @@
 // The `uid`/`gid` extension of `run`: commands as another user, over the
 // agent's Unix socket. The agent runs as root here (as in a guest).
-#include <gtest/gtest.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <string>
-
-#include "guest/agent_harness.h"
+#include "guest/agent_fixture.h"
 
 namespace {
 
-using akt::Agent;
 using akt::Call;
 using akt::Req;
 
-class UserTest : public ::testing::Test {
+class UserTest : public akt::AgentTest {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "switching users needs root";
-    ASSERT_TRUE(agent_.Start());
-    fd_ = agent_.Connect();
-    ASSERT_GE(fd_, 0);
-  }
-  void TearDown() override {
-    if (fd_ >= 0) close(fd_);
+    AgentTest::SetUp();
   }
   akt::Reply Sh(const std::string& script, long long uid, long long gid = -1, const std::string& cwd = "") {
     Req r;
@@ -34,8 +22,6 @@ class UserTest : public ::testing::Test {
     r.cwd = cwd;
     return Call(fd_, r);
   }
-  Agent agent_;
-  int fd_ = -1;
 };
 
 TEST_F(UserTest, RunsAsTheUserWithNoOtherGroups) {
