@@ -73,19 +73,22 @@ int vm_start(const struct vm_config *cfg, struct vm **ret, struct ak_error *err)
         vm->root_disk = cfg->root_disk != NULL;
         if (pathfmt(vm->uds, 108, "%s/vsock.sock", cfg->dir) < 0 ||
             pathfmt(vm->vhost, 108, "%s/vhost.sock", cfg->dir) < 0 ||
-            pathfmt(vm->qmp, 108, "%s/qmp.sock", cfg->dir) < 0 ||
+            pathfmt(vm->qmp, 108, "%s/%s", cfg->dir,
+                    vm->ops->control_socket_name ? vm->ops->control_socket_name : "control.sock") < 0 ||
             pathfmt(vm->console, sizeof(vm->console), "%s/console.log", cfg->dir) < 0 ||
             pathfmt(vm->log, sizeof(vm->log), "%s/vmm.log", cfg->dir) < 0) {
                 free(vm);
                 return ak_error_set(err, -ENAMETOOLONG,
                                     "VM directory %s: too long for Unix socket paths (at most 96 bytes)", cfg->dir);
         }
+        uint64_t cid = cfg->guest_cid ? cfg->guest_cid : VM_DEFAULT_CID;
         struct vsock_bridge_config bc = {
                 .vhost_path = vm->vhost,
                 .uds_path = vm->uds,
-                .guest_cid = cfg->guest_cid ? cfg->guest_cid : VM_DEFAULT_CID,
+                .guest_cid = cid,
         };
-        if ((r = vsock_bridge_new(&bc, &vm->bridge, err)) < 0)
+        /* A native-vsock backend serves vm->uds itself. */
+        if (!vm->ops->native_vsock && (r = vsock_bridge_new(&bc, &vm->bridge, err)) < 0)
                 goto fail;
         /* The guest agent is PID 1: modules, optional root switch, listen. */
         if (pathfmt(cmdline, sizeof(cmdline),
@@ -108,13 +111,15 @@ int vm_start(const struct vm_config *cfg, struct vm **ret, struct ak_error *err)
                 .console_log = vm->console,
                 .control_socket = vm->qmp,
                 .log_file = vm->log,
-                .vhost_user_socket = vm->vhost,
+                .vhost_user_socket = vm->ops->native_vsock ? NULL : vm->vhost,
+                .vsock_uds = vm->uds,
+                .guest_cid = cid,
         };
         /* The back-end socket listens before QEMU starts (QEMU connects at
          * once); the thread starts after the fork. */
         if ((r = vm->ops->start(&mc, &vm->vmm, err)) < 0)
                 goto fail;
-        if ((r = vsock_bridge_start(vm->bridge, err)) < 0)
+        if (vm->bridge && (r = vsock_bridge_start(vm->bridge, err)) < 0)
                 goto fail;
         *ret = vm;
         return 0;

@@ -1,15 +1,16 @@
 /* One microVM with our vsock bridge: the VMM process (a struct vmm_ops
  * backend; QEMU microvm by default) plus, for QEMU, the vhost-user-vsock
- * back-end thread serving the hybrid vsock socket. This is what the
- * executor and `ak-vmm` build on.
+ * back-end thread serving the hybrid vsock socket (backends with
+ * native_vsock, Firecracker and apple, serve that socket themselves). This
+ * is what the executor and `ak-vmm` build on.
  *
  * Files in cfg->dir (the caller owns the directory; keep the path short:
  * Unix socket paths hold 108 bytes):
  *   vsock.sock   hybrid vsock ("CONNECT <port>\n"), see vsock_bridge.h
  *   vhost.sock   the vhost-user socket QEMU connects to
- *   qmp.sock     QEMU's control socket
+ *   qmp.sock     QEMU's control socket (api.sock: Firecracker's API)
  *   console.log  the guest's serial console
- *   vmm.log      QEMU's own messages
+ *   vmm.log      the VMM's own messages
  * vm_free removes the sockets; the logs stay for the caller to read.
  *
  * Thread-safety: a struct vm belongs to one thread, which must outlive the

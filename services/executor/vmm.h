@@ -1,6 +1,7 @@
 /* Virtual machine monitors behind one interface. A backend is a static
  * const ops table (like kvmtool's virtio_ops), so adding one touches one
- * file: vmm_qemu.c is QEMU's microvm machine; Firecracker would be another.
+ * file (plus its row in vmm_find): vmm_qemu.c is QEMU's microvm machine,
+ * vmm_firecracker.c drives a `firecracker` process over its API socket.
  *
  * A backend starts one VMM process for a config, in its own process group,
  * and guarantees that after stop (or free) the process is dead and reaped,
@@ -52,20 +53,35 @@ struct vmm_config {
         const char *log_file;          /* the VMM's own stderr (NULL: /dev/null) */
         /* QEMU: our vhost-user-vsock back-end listens here. */
         const char *vhost_user_socket;
+        /* Backends with native_vsock: the hybrid vsock socket the backend
+         * serves ("CONNECT <port>\n" / "OK <n>\n", see vsock_bridge.h) and the
+         * guest's CID (>= 3). The backend removes the socket on free. */
+        const char *vsock_uds;
+        uint64_t guest_cid;
+        /* Container backends (apple): the OCI image reference to run; NULL:
+         * $AK_APPLE_IMAGE. */
+        const char *image;
 };
 
 struct vmm;
 
 struct vmm_ops {
         const char *name;
+        /* The backend serves cfg->vsock_uds itself (Firecracker's hybrid vsock,
+         * or a container exec per connection): vm.c starts no vhost-user
+         * bridge for it. */
+        bool native_vsock;
+        /* The control socket's file name in a VM directory ("qmp.sock"). */
+        const char *control_socket_name;
         /* Validates cfg and spawns the VMM. */
         int (*start)(const struct vmm_config *cfg, struct vmm **ret, struct ak_error *err);
         pid_t (*pid)(const struct vmm *vm);
         /* Non-blocking: 1 and *ret_status (exit code, or 128 + signal) once
          * the process has exited (it is then reaped), 0 while it runs. */
         int (*poll_exit)(struct vmm *vm, int *ret_status);
-        /* Asks the VMM to quit (QMP "quit"), waits up to grace_ms, then kills
-         * the process group; always reaps. Returns its status as poll_exit. */
+        /* Asks the VMM to quit (QMP "quit", Firecracker's SendCtrlAltDel,
+         * `container stop`), waits up to grace_ms, then kills the process
+         * group; always reaps. Returns its status as poll_exit. */
         int (*stop)(struct vmm *vm, int grace_ms, int *ret_status);
         /* Stops (grace 0) if still running, removes the control socket,
          * frees. NULL is a no-op. */
@@ -75,8 +91,9 @@ struct vmm_ops {
 };
 
 extern const struct vmm_ops vmm_qemu_ops;
+extern const struct vmm_ops vmm_firecracker_ops;
 
-/* The backend called name ("qemu"), or NULL. */
+/* The backend called name ("qemu", "firecracker"), or NULL. */
 const struct vmm_ops *vmm_find(const char *name);
 
 /* Whether KVM can be used here: the CPU advertises vmx or svm in

@@ -328,6 +328,7 @@ static const char *qemu_accel(const struct vmm *vm)
 
 const struct vmm_ops vmm_qemu_ops = {
         .name = "qemu",
+        .control_socket_name = "qmp.sock",
         .start = qemu_start,
         .pid = qemu_pid,
         .poll_exit = qemu_poll_exit,
