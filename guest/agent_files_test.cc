@@ -1,18 +1,8 @@
 // The agent's file requests: write/read/mkdir/remove, path rules, limits.
 #include "guest/agent_fixture.h"
 
+namespace akt {
 namespace {
-
-using akt::Agent;
-using akt::B64;
-using akt::Call;
-using akt::Recv;
-using akt::Reply;
-using akt::Req;
-using akt::UnB64;
-using akt::AgentTest;
-using akt::ProcessGone;
-using akt::Seconds;
 
 TEST_F(AgentTest, Files) {
   Req w;
@@ -143,3 +133,4 @@ TEST_F(AgentTest, ReadFileTooLargeForAFrame) {
 }
 
 }  // namespace
+}  // namespace akt

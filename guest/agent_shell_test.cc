@@ -1,18 +1,8 @@
 // The agent's PTY shells, and what dies with a connection.
 #include "guest/agent_fixture.h"
 
+namespace akt {
 namespace {
-
-using akt::Agent;
-using akt::B64;
-using akt::Call;
-using akt::Recv;
-using akt::Reply;
-using akt::Req;
-using akt::UnB64;
-using akt::AgentTest;
-using akt::ProcessGone;
-using akt::Seconds;
 
 // Reads shell frames until pred says stop; returns the decoded output.
 std::string ReadShell(int fd, const std::string& sid, Reply* exited, const std::string& until = "") {
@@ -201,3 +191,4 @@ TEST_F(AgentTest, RunsDieWithTheirConnection) {
 }
 
 }  // namespace
+}  // namespace akt

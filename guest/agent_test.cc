@@ -2,18 +2,8 @@
 // many connections, a host that stops reading, shutdown.
 #include "guest/agent_fixture.h"
 
+namespace akt {
 namespace {
-
-using akt::Agent;
-using akt::B64;
-using akt::Call;
-using akt::Recv;
-using akt::Reply;
-using akt::Req;
-using akt::UnB64;
-using akt::AgentTest;
-using akt::ProcessGone;
-using akt::Seconds;
 
 TEST_F(AgentTest, Ping) {
   Req r;
@@ -360,3 +350,4 @@ TEST(AgentProcess, BadListenSpecIsRefused) {
 }
 
 }  // namespace
+}  // namespace akt

@@ -180,13 +180,48 @@ static int spawn_forked(const struct spawn_args *s, const char *prog, char **arg
         return 0;
 }
 
-int spawn_child(const struct spawn_args *s, pid_t *ret_pid, const char **ret_msg)
+/* The usual way: posix_spawn with the group/session, fds, signals, cwd. */
+static int spawn_posix(const struct spawn_args *s, const char *prog, char **argv, char **envp, pid_t *ret_pid)
 {
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
+        sigset_t none, all;
+
+        posix_spawn_file_actions_init(&fa);
+        posix_spawnattr_init(&attr);
+        sigemptyset(&none);
+        sigfillset(&all);
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setsigdefault(&attr, &all);
+        short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+        if (s->tty) {
+                flags |= POSIX_SPAWN_SETSID;
+                /* Opened after setsid, the tty becomes the controlling one. */
+                posix_spawn_file_actions_addopen(&fa, 0, s->tty, O_RDWR, 0);
+                posix_spawn_file_actions_adddup2(&fa, 0, 1);
+                posix_spawn_file_actions_adddup2(&fa, 0, 2);
+        } else {
+                flags |= POSIX_SPAWN_SETPGROUP;
+                posix_spawnattr_setpgroup(&attr, 0);
+                posix_spawn_file_actions_adddup2(&fa, s->stdin_fd, 0);
+                posix_spawn_file_actions_adddup2(&fa, s->stdout_fd, 1);
+                posix_spawn_file_actions_adddup2(&fa, s->stderr_fd, 2);
+        }
+        if (s->cwd)
+                posix_spawn_file_actions_addchdir_np(&fa, s->cwd);
+        posix_spawnattr_setflags(&attr, flags);
+
+        int r = -posix_spawn(ret_pid, prog, &fa, &attr, argv, envp);
+
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+        return r;
+}
+
+int spawn_child(const struct spawn_args *s, pid_t *ret_pid, const char **ret_msg)
+{
         char **envp = NULL, **owned = NULL;
         char prog[PATH_MAX];
-        sigset_t none, all;
         pid_t pid;
         int r;
 
@@ -215,45 +250,7 @@ int spawn_child(const struct spawn_args *s, pid_t *ret_pid, const char **ret_msg
                 return -ENOMEM;
         }
         memcpy(argv, s->argv, s->argc * sizeof(char *));
-        if (s->as_user) {
-                r = spawn_forked(s, prog, argv, envp, &pid);
-                free(argv);
-                free(envp);
-                free_owned(owned);
-                if (r < 0)
-                        return r;
-                *ret_pid = pid;
-                return 0;
-        }
-
-        posix_spawn_file_actions_init(&fa);
-        posix_spawnattr_init(&attr);
-        sigemptyset(&none);
-        sigfillset(&all);
-        posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setsigdefault(&attr, &all);
-        short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
-        if (s->tty) {
-                flags |= POSIX_SPAWN_SETSID;
-                /* Opened after setsid, the tty becomes the controlling one. */
-                posix_spawn_file_actions_addopen(&fa, 0, s->tty, O_RDWR, 0);
-                posix_spawn_file_actions_adddup2(&fa, 0, 1);
-                posix_spawn_file_actions_adddup2(&fa, 0, 2);
-        } else {
-                flags |= POSIX_SPAWN_SETPGROUP;
-                posix_spawnattr_setpgroup(&attr, 0);
-                posix_spawn_file_actions_adddup2(&fa, s->stdin_fd, 0);
-                posix_spawn_file_actions_adddup2(&fa, s->stdout_fd, 1);
-                posix_spawn_file_actions_adddup2(&fa, s->stderr_fd, 2);
-        }
-        if (s->cwd)
-                posix_spawn_file_actions_addchdir_np(&fa, s->cwd);
-        posix_spawnattr_setflags(&attr, flags);
-
-        r = -posix_spawn(&pid, prog, &fa, &attr, argv, envp);
-
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&attr);
+        r = s->as_user ? spawn_forked(s, prog, argv, envp, &pid) : spawn_posix(s, prog, argv, envp, &pid);
         free(argv);
         free(envp);
         free_owned(owned);
