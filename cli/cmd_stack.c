@@ -144,6 +144,9 @@ int cli_status_run(int argc, char **argv)
                 struct ak_error e = { 0 };
                 Ak__V1__ListExecutorsRequest lreq = AK__V1__LIST_EXECUTORS_REQUEST__INIT;
                 struct rpc_call_options co = { .timeout_ms = 5000 };
+                char token[STACK_TOKEN_MAX];
+                if (stack_token(&st, token, sizeof(token)) == 0)
+                        co.bearer_token = token;
                 if (rpc_channel_new(st.addr[STACK_SCHEDULER], NULL, &ch, &e) == 0 &&
                     rpc_unary(ch, &ak__v1__scheduler__descriptor, "ListExecutors", &lreq.base, &co,
                               (ProtobufCMessage **)&ex, &e) != RPC_OK)

@@ -14,6 +14,8 @@
 
 #include "cli/progress.h"
 #include "lib/base/cleanup.h"
+#include "lib/crypto/crypto.h"
+#include "lib/encoding/hex.h"
 #include "lib/json/json.h"
 #include "lib/json/writer.h"
 #include "lib/receipt/receipt.h"
@@ -70,6 +72,50 @@ int stack_paths(struct stack *st, struct ak_error *err)
 static void record_path(const struct stack *st, char *buf, size_t size)
 {
         snprintf(buf, size, "%s/run/stack.json", st->home);
+}
+
+static void token_path(const struct stack *st, char *buf, size_t size)
+{
+        snprintf(buf, size, "%s/run/token", st->home);
+}
+
+/* A fresh random token for this stack's scheduler (its --token-file). */
+static int write_token(const struct stack *st, struct ak_error *err)
+{
+        uint8_t raw[32];
+        char hex[2 * sizeof(raw) + 2], path[PATH_MAX];
+        int r = crypto_random_bytes(raw, sizeof(raw));
+        if (r < 0)
+                return ak_error_errno(err, r, "random bytes for the stack's token");
+        hex_encode(raw, sizeof(raw), hex, sizeof(hex));
+        explicit_bzero(raw, sizeof(raw));
+        hex[2 * sizeof(raw)] = '\n';
+        token_path(st, path, sizeof(path));
+        r = receipt_write_private_file(path, hex, 2 * sizeof(raw) + 1);
+        explicit_bzero(hex, sizeof(hex));
+        if (r < 0)
+                return ak_error_errno(err, r, "write %s", path);
+        return 0;
+}
+
+int stack_token(const struct stack *st, char *buf, size_t size)
+{
+        char path[PATH_MAX];
+        token_path(st, path, sizeof(path));
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        ssize_t n = read(fd, buf, size);
+        if (n < 0)
+                return -errno;
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+                n--;
+        if (n == 0 || (size_t)n >= size) {
+                explicit_bzero(buf, size);
+                return -EBADMSG;
+        }
+        buf[n] = 0;
+        return 0;
 }
 
 int stack_load(struct stack *st, struct ak_error *err)
@@ -237,11 +283,11 @@ static void print_log_tail(const char *log)
         }
 }
 
-static int executor_registered(struct rpc_channel *ch)
+static int executor_registered(struct rpc_channel *ch, const char *token)
 {
         Ak__V1__ListExecutorsRequest req = AK__V1__LIST_EXECUTORS_REQUEST__INIT;
         Ak__V1__ListExecutorsResponse *resp = NULL;
-        struct rpc_call_options o = { .timeout_ms = 2000 };
+        struct rpc_call_options o = { .timeout_ms = 2000, .bearer_token = token };
         struct ak_error e = { 0 };
         if (rpc_unary(ch, &ak__v1__scheduler__descriptor, "ListExecutors", &req.base, &o,
                       (ProtobufCMessage **)&resp, &e) != RPC_OK)
@@ -259,9 +305,14 @@ static int wait_ready(struct stack *st, const char logs[STACK_N][PATH_MAX], unsi
 {
         struct rpc_channel *ch[STACK_N] = { 0 };
         bool up[STACK_N] = { 0 };
+        char token[STACK_TOKEN_MAX];
         long long deadline = now_ms() + (long long)timeout_s * 1000;
-        int r = 0;
+        int r = stack_token(st, token, sizeof(token));
 
+        if (r < 0) {
+                r = ak_error_errno(err, r, "read %s/run/token", st->home);
+                goto out;
+        }
         for (int i = 0; i < STACK_N; i++)
                 if ((r = rpc_channel_new(st->addr[i], NULL, &ch[i], err)) < 0)
                         goto out;
@@ -282,7 +333,7 @@ static int wait_ready(struct stack *st, const char logs[STACK_N][PATH_MAX], unsi
                                 goto out;
                         }
                 }
-                bool registered = n_up == STACK_N && executor_registered(ch[STACK_SCHEDULER]) > 0;
+                bool registered = n_up == STACK_N && executor_registered(ch[STACK_SCHEDULER], token) > 0;
                 if (registered)
                         break;
                 if (pr) {
@@ -305,6 +356,7 @@ static int wait_ready(struct stack *st, const char logs[STACK_N][PATH_MAX], unsi
                 usleep(100 * 1000);
         }
 out:
+        explicit_bzero(token, sizeof(token));
         for (int i = 0; i < STACK_N; i++)
                 rpc_channel_free(ch[i]);
         return r;
@@ -314,6 +366,7 @@ int stack_up(struct stack *st, const struct stack_up_options *o, struct ak_error
 {
         char bin[STACK_N][PATH_MAX], logs[STACK_N][PATH_MAX], dir[PATH_MAX];
         char key[PATH_MAX], config[PATH_MAX], spool[PATH_MAX], state[PATH_MAX], images[PATH_MAX];
+        char token[PATH_MAX];
         char warm[16];
         int r;
 
@@ -348,6 +401,9 @@ int stack_up(struct stack *st, const struct stack_up_options *o, struct ak_error
                 snprintf(logs[i], sizeof(logs[i]), "%s/logs/%s.log", st->home, names[i]);
         snprintf(key, sizeof(key), "%s/receipts/ed25519_signing_key.pkcs8", st->home);
         snprintf(config, sizeof(config), "%s/auditor/config.json", st->home);
+        token_path(st, token, sizeof(token));
+        if ((r = write_token(st, err)) < 0)
+                return r;
 
         /* The auditor's destination: agentkernel's audit.jsonl, as `ak audit` reads it. */
         {
@@ -382,8 +438,10 @@ int stack_up(struct stack *st, const struct stack_up_options *o, struct ak_error
         char *argv_sig[] = { bin[STACK_SIGNER], "--key", key, "--listen", st->addr[STACK_SIGNER], NULL };
         char *argv_aud[] = { bin[STACK_AUDITOR], "--listen", st->addr[STACK_AUDITOR], "--config", config,
                              "--spool", spool, NULL };
-        char *argv_sch[] = { bin[STACK_SCHEDULER], "--listen", st->addr[STACK_SCHEDULER], NULL };
+        char *argv_sch[] = { bin[STACK_SCHEDULER], "--listen", st->addr[STACK_SCHEDULER], "--token-file", token,
+                             NULL };
         char *argv_exe[] = { bin[STACK_EXECUTOR], "--listen", st->addr[STACK_EXECUTOR], "--state-dir", state,
+                             "--scheduler-token-file", token,
                              "--images", images, "--scheduler", st->addr[STACK_SCHEDULER], "--signer",
                              st->addr[STACK_SIGNER], "--auditor", st->addr[STACK_AUDITOR], "--executor-id",
                              "local", "--min-warm", warm, "--max-warm", o->min_warm > 2 ? warm : "2", NULL };
@@ -459,6 +517,9 @@ int stack_down(struct stack *st, struct ak_error *err)
         return stopped;
 }
 
+/* The local stack's token, for the life of the process. */
+static char local_token[STACK_TOKEN_MAX];
+
 int stack_client(bool autostart, struct rpc_channel **ret, struct rpc_call_options *opts,
                  struct ak_error *err)
 {
@@ -469,8 +530,27 @@ int stack_client(bool autostart, struct rpc_channel **ret, struct rpc_call_optio
         memset(opts, 0, sizeof(*opts));
         if (token && *token)
                 opts->bearer_token = token;
-        if (target && *target)
-                return rpc_channel_new(target, NULL, ret, err);
+        if (target && *target) {
+                /* A fleet's scheduler over TLS: AK_TLS_CA verifies it; a
+                 * client certificate when it wants one (mTLS). */
+                static struct rpc_tls tls;
+                const char *ca = getenv("AK_TLS_CA"), *cert = getenv("AK_TLS_CERT"), *key = getenv("AK_TLS_KEY");
+                const char *name = getenv("AK_TLS_NAME");
+                if (!ca || !*ca) {
+                        if ((cert && *cert) || (key && *key) || (name && *name))
+                                return ak_error_set(err, -EINVAL, "AK_TLS_CERT, AK_TLS_KEY and AK_TLS_NAME need "
+                                                                  "AK_TLS_CA (the CA that signed the scheduler's "
+                                                                  "certificate)");
+                        return rpc_channel_new(target, NULL, ret, err);
+                }
+                if (!(cert && *cert) != !(key && *key))
+                        return ak_error_set(err, -EINVAL, "AK_TLS_CERT and AK_TLS_KEY go together");
+                tls = (struct rpc_tls){ .ca_file = ca,
+                                        .cert_file = cert && *cert ? cert : NULL,
+                                        .key_file = key && *key ? key : NULL,
+                                        .server_name = name && *name ? name : NULL };
+                return rpc_channel_new(target, &tls, ret, err);
+        }
         r = stack_load(&st, err);
         if (r < 0 && r != -ENOENT)
                 return r;
@@ -494,6 +574,13 @@ int stack_client(bool autostart, struct rpc_channel **ret, struct rpc_call_optio
                 struct stack_up_options o = { .min_warm = 0, .progress = true };
                 if ((r = stack_up(&st, &o, err)) < 0)
                         return r;
+        }
+        if (!opts->bearer_token) {
+                r = stack_token(&st, local_token, sizeof(local_token));
+                if (r < 0 && r != -ENOENT)
+                        return ak_error_errno(err, r, "read %s/run/token", st.home);
+                if (r == 0)
+                        opts->bearer_token = local_token;
         }
         return rpc_channel_new(st.addr[STACK_SCHEDULER], NULL, ret, err);
 }

@@ -5,11 +5,17 @@
  * $AK_HOME/run/stack.json. The signer holds the one-machine receipt key
  * ($AK_HOME/receipts/ed25519_signing_key.pkcs8), the auditor appends to
  * $AK_HOME/audit.jsonl (spool $AK_HOME/auditor/spool), the executor keeps
- * VMs in $AK_HOME/executor and images in $AK_HOME/images.
+ * VMs in $AK_HOME/executor and images in $AK_HOME/images. Every `ak up`
+ * writes a fresh random bearer token to $AK_HOME/run/token (0600): the
+ * scheduler's --token-file and the executor's --scheduler-token-file, and
+ * what clients of the local stack send.
  *
  * Clients reach the scheduler at $AK_SCHEDULER when set (a fleet; no local
  * stack is started), else at the local stack's socket. $AK_TOKEN, when set,
- * is sent as the bearer token.
+ * is sent as the bearer token, else the local stack's run/token. With
+ * $AK_SCHEDULER, $AK_TLS_CA turns TLS on (the CA that signed the scheduler's
+ * certificate), $AK_TLS_CERT and $AK_TLS_KEY present a client certificate,
+ * $AK_TLS_NAME overrides the name its certificate must carry.
  *
  * Errors: 0 or -errno with err filled. Progress goes to stderr only where
  * the caller asks for it (stack_up's `progress`). */
@@ -26,6 +32,7 @@
 enum stack_service { STACK_SCHEDULER, STACK_EXECUTOR, STACK_SIGNER, STACK_AUDITOR, STACK_N };
 
 #define STACK_ADDR_MAX 128
+#define STACK_TOKEN_MAX 128     /* run/token: 64 hex digits */
 
 struct stack {
         char home[PATH_MAX - 64];
@@ -49,6 +56,10 @@ int stack_paths(struct stack *st, struct ak_error *err);
 /* stack_paths, then the pids from stack.json. -ENOENT without a record. */
 int stack_load(struct stack *st, struct ak_error *err);
 
+/* The local stack's bearer token (run/token) into buf. 0, -ENOENT without
+ * one, -EBADMSG when empty or too long, or -errno. */
+int stack_token(const struct stack *st, char *buf, size_t size);
+
 /* True when the recorded pid is alive and runs ak-<service>. */
 bool stack_pid_alive(const struct stack *st, enum stack_service s);
 
@@ -65,7 +76,7 @@ int stack_down(struct stack *st, struct ak_error *err);
 /* Channel and call options for the scheduler clients talk to ($AK_SCHEDULER
  * or the local stack). With autostart and no service of the local stack
  * running, starts one and says so on stderr; a stack whose scheduler died
- * while others run is an error (restarting would kill their VMs). opts->bearer_token points into the environment. */
+ * while others run is an error (restarting would kill their VMs). opts->bearer_token points into the environment or static storage. */
 int stack_client(bool autostart, struct rpc_channel **ret, struct rpc_call_options *opts,
                  struct ak_error *err);
 
