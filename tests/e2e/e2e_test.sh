@@ -135,6 +135,13 @@ for t in sandbox_created command_executed file_written sandbox_stopped sandbox_r
         grep -q "\"type_name\":\"$t\"" "$home/audit.jsonl" 2>/dev/null || fail "no $t event in audit.jsonl"
 done
 
+# 5a. The stack's scheduler wants the token `ak up` made (run/token, 0600):
+# without it a client is refused.
+[ "$(stat -c %a "$home/run/token")" = 600 ] || fail "run/token is mode $(stat -c %a "$home/run/token")"
+AK_SCHEDULER=unix:$home/run/scheduler.sock "$ak" sandbox list 2>"$tmp/err" &&
+        fail "the stack's scheduler took a call without its token"
+grep -q UNAUTHENTICATED "$tmp/err" || fail "no token said: $(cat "$tmp/err")"
+
 # 5b. Two executors: the new, emptier one gets sandboxes, and each sandbox's calls
 # reach its own executor. (Which executor wins depends on load and warm pools at
 # that moment, so this does not demand one each: the even spread of equal choices
@@ -143,8 +150,8 @@ done
 "$ak" sandbox create box4 >/dev/null 2>"$tmp/err" || fail "create box4: $(cat "$tmp/err")"
 exec_bin=$rf/services/executor/ak-executor
 "$exec_bin" --listen "unix:$home/run/x2.sock" --state-dir "$home/x2" --images "$home/images" \
-        --scheduler "unix:$home/run/scheduler.sock" --executor-id second --min-warm 0 \
-        >"$home/logs/x2.log" 2>&1 </dev/null &
+        --scheduler "unix:$home/run/scheduler.sock" --scheduler-token-file "$home/run/token" \
+        --executor-id second --min-warm 0 >"$home/logs/x2.log" 2>&1 </dev/null &
 x2pid=$!
 for i in $(seq 100); do
         "$ak" status --json 2>/dev/null | grep -q '"id":"second"' && break
