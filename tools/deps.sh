@@ -23,6 +23,7 @@ packages=(
         python3                    # /usr/bin/python3 for independent checks
         python3-grpcio             # lib/rpc interop test: another gRPC stack as the client
         python3-cryptography       # lib/receipt: an independent Ed25519 check of our receipts
+        python3-yaml               # k8s/manifests_test parses the manifests
         # microVMs (services/executor)
         qemu-system-x86            # QEMU microvm with vhost-user-vsock-device
         busybox-static             # the base image's userland (must be static)

@@ -1,0 +1,86 @@
+#!/bin/sh
+# Makes everything the manifests' Secrets hold, in DIR (default ./ak-secrets):
+#   a CA, one certificate per service (serverAuth + clientAuth: services
+#   present them to each other), a client certificate for `ak`, the bearer
+#   tokens, the receipt signing key, and DIR/secrets.yaml with the Secrets
+#   ak-tls-{scheduler,executor,signer,auditor}, ak-tokens, ak-signer-key.
+# Then: kubectl apply -f k8s/namespace.yaml -f DIR/secrets.yaml && kubectl apply -k k8s/
+# Keep DIR private (it holds the CA key, the signing key and the tokens).
+# Usage: k8s/make-secrets.sh [DIR] [NAMESPACE]
+set -eu
+dir=${1:-ak-secrets}
+ns=${2:-ak}
+umask 077
+mkdir -p "$dir"
+cd "$dir"
+q() { "$@" >/dev/null 2>&1 || { echo "make-secrets: failed: $*" >&2; exit 1; }; }
+
+[ -f ca.key ] || q openssl req -x509 -newkey rsa:3072 -nodes -days 825 -subj "/CN=ak fleet CA" \
+        -keyout ca.key -out ca.crt
+cert() { # name SANs
+        [ -f "$1.crt" ] && return 0
+        q openssl req -newkey rsa:2048 -nodes -subj "/CN=$1" -keyout "$1.key" -out "$1.csr"
+        printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$2" >"$1.ext"
+        q openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 825 \
+                -extfile "$1.ext" -out "$1.crt"
+        rm -f "$1.csr" "$1.ext"
+}
+svc_sans() { echo "DNS:ak-$1,DNS:ak-$1.$ns,DNS:ak-$1.$ns.svc,DNS:ak-$1.$ns.svc.cluster.local"; }
+cert scheduler "$(svc_sans scheduler),DNS:localhost,IP:127.0.0.1"
+cert signer "$(svc_sans signer)"
+cert auditor "$(svc_sans auditor)"
+# The scheduler reaches executors at their pod IPs and expects this name.
+cert executor "DNS:ak-executor"
+cert client "DNS:ak-client"
+
+token() { [ -f "$1" ] || openssl rand -hex 32 >"$1"; }
+token client.token                  # for `ak` (AK_TOKEN)
+token executor-to-scheduler.token   # executors registering and heartbeating
+token executor.token                # the scheduler calling executors
+token signer.token                  # executors calling the signer
+token auditor.token                 # executors calling the auditor
+cat client.token executor-to-scheduler.token >scheduler.tokens
+[ -f key.pkcs8 ] || q openssl genpkey -algorithm ed25519 -outform DER -out key.pkcs8
+
+b64() { base64 -w0 <"$1"; }
+{
+        for s in scheduler executor signer auditor; do
+                cat <<YAML
+apiVersion: v1
+kind: Secret
+metadata:
+  name: ak-tls-$s
+  namespace: $ns
+type: kubernetes.io/tls
+data:
+  tls.crt: $(b64 "$s.crt")
+  tls.key: $(b64 "$s.key")
+  ca.crt: $(b64 ca.crt)
+---
+YAML
+        done
+        cat <<YAML
+apiVersion: v1
+kind: Secret
+metadata:
+  name: ak-tokens
+  namespace: $ns
+type: Opaque
+data:
+  scheduler: $(b64 scheduler.tokens)
+  executor: $(b64 executor.token)
+  executor-to-scheduler: $(b64 executor-to-scheduler.token)
+  signer: $(b64 signer.token)
+  auditor: $(b64 auditor.token)
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: ak-signer-key
+  namespace: $ns
+type: Opaque
+data:
+  key.pkcs8: $(b64 key.pkcs8)
+YAML
+} >secrets.yaml
+echo "make-secrets: wrote $(pwd)/secrets.yaml; ak's client certificate: client.crt/client.key, its token: client.token" >&2

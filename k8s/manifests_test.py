@@ -1,0 +1,222 @@
+#!/usr/bin/python3
+"""Checks k8s/ against the code so the two cannot drift apart:
+
+- every manifest parses (PyYAML) and kustomization.yaml lists all of them;
+- every ak container runs image ak/<service>:<the binaries' --version>;
+- every --flag in its args is one `ak-<service> --help` documents, and the
+  binary accepts the whole argument list ($(VAR) filled in; --help appended,
+  so it parses every flag and exits 0 without starting);
+- every file an arg names under a mount exists in what is mounted there:
+  Secret keys as k8s/make-secrets.sh generates them, ConfigMap keys;
+- every volumeMount has its volume, probes hit the --health-listen port,
+  Services target a named port of the pods they select.
+
+Run by Bazel (//k8s:manifests_test) from the runfiles tree.
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+ROOT = os.getcwd()
+K8S = os.path.join(ROOT, "k8s")
+failures = []
+
+
+def fail(msg):
+    failures.append(msg)
+    print("FAIL: " + msg, file=sys.stderr)
+
+
+def load_all():
+    docs = {}
+    for name in sorted(os.listdir(K8S)):
+        if not name.endswith(".yaml"):
+            continue
+        with open(os.path.join(K8S, name)) as f:
+            try:
+                docs[name] = [d for d in yaml.safe_load_all(f) if d is not None]
+            except yaml.YAMLError as e:
+                fail("%s: not YAML: %s" % (name, e))
+    return docs
+
+
+def version():
+    """AK_VERSION, as the binaries report it."""
+    out = subprocess.run([binary_of("scheduler"), "--version"], check=True, capture_output=True,
+                         text=True).stdout
+    return out.split()[-1]
+
+
+def generated_secrets():
+    """The Secrets make-secrets.sh writes: {name: set(keys)}."""
+    with tempfile.TemporaryDirectory(prefix="akk8s.") as d:
+        out = os.path.join(d, "s")
+        subprocess.run([os.path.join(K8S, "make-secrets.sh"), out, "ak"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(os.path.join(out, "secrets.yaml")) as f:
+            return {s["metadata"]["name"]: set(s["data"]) for s in yaml.safe_load_all(f)}
+
+
+def help_flags(binary):
+    out = subprocess.run([binary, "--help"], check=True, capture_output=True, text=True).stdout
+    return set(re.findall(r"(--[a-z][a-z0-9-]*)", out)), out
+
+
+def mounted_files(pod, container, secrets, configmaps):
+    """{mountPath: set of file names visible there, or None for writable dirs}."""
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    seen = {}
+    for m in container.get("volumeMounts", []):
+        v = volumes.get(m["name"])
+        if v is None:
+            fail("%s: volumeMount %s has no volume" % (container["name"], m["name"]))
+            continue
+        files = None
+        if "secret" in v:
+            name = v["secret"]["secretName"]
+            keys = secrets.get(name)
+            if keys is None:
+                fail("%s: Secret %s is not one make-secrets.sh makes" % (container["name"], name))
+                keys = set()
+            items = v["secret"].get("items")
+            if items:
+                for it in items:
+                    if it["key"] not in keys:
+                        fail("%s: Secret %s has no key %s" % (container["name"], name, it["key"]))
+                files = {it["path"] for it in items}
+            else:
+                files = set(keys)
+            mode = v["secret"].get("defaultMode", 0o644)
+            if mode & 0o077:
+                fail("%s: Secret %s mounted with mode %o; ak refuses token and key files that "
+                     "group or others can read" % (container["name"], name, mode))
+        elif "configMap" in v:
+            name = v["configMap"]["name"]
+            if name not in configmaps:
+                fail("%s: ConfigMap %s is not in k8s/" % (container["name"], name))
+            files = set(configmaps.get(name, {}))
+        seen[m["mountPath"].rstrip("/")] = files
+    return seen
+
+
+def check_container(kind, pod, c, flags_of, secrets, configmaps, ver):
+    image = c.get("image", "")
+    m = re.fullmatch(r"ak/(scheduler|executor|signer|auditor):(.+)", image)
+    if not m:
+        fail("%s: image %s is not ak/<service>:VERSION" % (c["name"], image))
+        return
+    service, tag = m.groups()
+    if tag != ver:
+        fail("%s: image tag %s, but the binaries are version %s" % (c["name"], tag, ver))
+    mounts = mounted_files(pod, c, secrets, configmaps)
+    args = c.get("args")
+    if args is None:
+        return  # an init container running a shell
+    known, _ = flags_of(service)
+    env = {e["name"] for e in c.get("env", [])}
+    filled = []
+    for a in args:
+        for var in re.findall(r"\$\(([A-Z_]+)\)", a):
+            if var not in env:
+                fail("%s: %s uses $(%s), which is not in env" % (c["name"], a, var))
+        filled.append(re.sub(r"\$\([A-Z_]+\)", "10.0.0.7", a))
+        if not a.startswith("--"):
+            fail("%s: argument %r is not a --flag" % (c["name"], a))
+            continue
+        flag, _, value = a.partition("=")
+        if flag not in known:
+            fail("%s: ak-%s --help has no %s" % (c["name"], service, flag))
+        if value.startswith("/etc/ak/"):
+            d, f = os.path.split(value)
+            if d not in mounts:
+                fail("%s: %s: nothing is mounted at %s" % (c["name"], a, d))
+            elif mounts[d] is not None and f not in mounts[d]:
+                fail("%s: %s: %s holds %s, not %s" % (c["name"], a, d, sorted(mounts[d]), f))
+    r = subprocess.run([binary_of(service)] + filled + ["--help"], capture_output=True, text=True)
+    if r.returncode != 0:
+        fail("%s: ak-%s refuses the manifest's arguments: %s" % (c["name"], service, r.stderr.strip()))
+    health = [a.partition("=")[2] for a in args if a.startswith("--health-listen=")]
+    ports = {p["containerPort"]: p.get("name") for p in c.get("ports", [])}
+    for probe in ("readinessProbe", "livenessProbe"):
+        p = c.get(probe)
+        if not p:
+            fail("%s: no %s" % (c["name"], probe))
+            continue
+        if "grpc" not in p:
+            fail("%s: %s is not a gRPC probe" % (c["name"], probe))
+            continue
+        port = p["grpc"]["port"]
+        if port not in ports:
+            fail("%s: %s port %s is not a containerPort" % (c["name"], probe, port))
+        if not health or not health[0].endswith(":%d" % port):
+            fail("%s: %s probes port %s but --health-listen is %s" % (c["name"], probe, port, health))
+
+
+def binary_of(service):
+    return os.path.join(ROOT, "services", service, "ak-" + service)
+
+
+def main():
+    docs = load_all()
+    ver = version()
+    with open(os.path.join(K8S, "kustomization.yaml")) as f:
+        listed = set(yaml.safe_load(f)["resources"])
+    for name in docs:
+        if name != "kustomization.yaml" and name not in listed:
+            fail("kustomization.yaml does not list %s" % name)
+    for name in listed:
+        if name not in docs:
+            fail("kustomization.yaml lists %s, which is not in k8s/" % name)
+
+    objects = [d for n, ds in docs.items() if n != "kustomization.yaml" for d in ds]
+    secrets = generated_secrets()
+    configmaps = {o["metadata"]["name"]: o.get("data", {}) for o in objects if o["kind"] == "ConfigMap"}
+    cache = {}
+
+    def flags_of(service):
+        if service not in cache:
+            cache[service] = help_flags(binary_of(service))
+        return cache[service]
+
+    pods = {}
+    workloads = 0
+    for o in objects:
+        if o["kind"] not in ("Deployment", "DaemonSet"):
+            continue
+        workloads += 1
+        tmpl = o["spec"]["template"]
+        if tmpl["metadata"]["labels"] != {**tmpl["metadata"]["labels"], **o["spec"]["selector"]["matchLabels"]}:
+            fail("%s: the selector does not match the pod labels" % o["metadata"]["name"])
+        pod = tmpl["spec"]
+        pods[o["metadata"]["name"]] = (tmpl["metadata"]["labels"], pod)
+        for c in pod.get("initContainers", []) + pod["containers"]:
+            check_container(o["kind"], pod, c, flags_of, secrets, configmaps, ver)
+    if workloads != 4:
+        fail("expected 4 workloads (scheduler, executor, signer, auditor), found %d" % workloads)
+
+    for o in objects:
+        if o["kind"] != "Service":
+            continue
+        sel = o["spec"]["selector"]
+        match = [p for labels, p in pods.values() if all(labels.get(k) == v for k, v in sel.items())]
+        if not match:
+            fail("Service %s selects no pod" % o["metadata"]["name"])
+            continue
+        names = {p.get("name") for c in match[0]["containers"] for p in c.get("ports", [])}
+        for p in o["spec"]["ports"]:
+            if p["targetPort"] not in names:
+                fail("Service %s: targetPort %s is no port of its pods" % (o["metadata"]["name"], p["targetPort"]))
+
+    if failures:
+        print("%d problem(s)" % len(failures), file=sys.stderr)
+        return 1
+    print("k8s manifests: %d objects, %d workloads, flags match the binaries" % (len(objects), workloads))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
