@@ -77,7 +77,7 @@ mkdir -p "$tmp/proj/sub" && echo copied >"$tmp/proj/sub/f" && head -c 8000000 /d
         fail "permissive run: $(cat "$tmp/err")"
 want="/workspace
 copied
-passed /
+passed /root
 $(cd "$tmp/proj" && sha256sum big)"
 [ "$(cat "$tmp/out")" = "$want" ] || fail "permissive run printed: $(cat "$tmp/out") $(cat "$tmp/err")"
 "$ak" sandbox list --json | grep -q '"name"' && fail "permissive run left a sandbox: $("$ak" sandbox list)"
