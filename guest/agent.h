@@ -18,6 +18,9 @@ struct agent;
 struct agent_options {
         /* PID 1: SIGTERM/SIGINT/SIGHUP do not stop the loop (only `shutdown`). */
         bool init_mode;
+        /* agent_run returns 0 once the last connection has closed (--stdio:
+         * one adopted connection, no listener). */
+        bool exit_when_idle;
         /* Optional sink for diagnostics (the library itself never prints). */
         void (*log)(const char *msg);
 };
@@ -28,6 +31,10 @@ int agent_new(const struct agent_options *opts, struct agent **ret);
  * file at PATH is replaced). -EINVAL for a malformed spec, -EAFNOSUPPORT
  * when vsock is unavailable, or the socket call's -errno. */
 int agent_listen(struct agent *a, const char *spec);
+
+/* Serves fd, an already connected stream socket, as one host connection
+ * (the agent takes it, and makes it non-blocking). 0 or -errno. */
+int agent_adopt(struct agent *a, int fd);
 
 /* Serves until a `shutdown` request has been answered (returns 1) or a
  * termination signal arrives outside init mode (returns 0); -errno when the

@@ -200,6 +200,8 @@ static void set_listeners(struct agent *a, bool on)
 void agent_conn_closed(struct agent *a)
 {
         a->n_conns--;
+        if (a->opts.exit_when_idle && a->n_conns == 0)
+                a->quit = true;
         if (a->listeners_paused)
                 set_listeners(a, true);
 }
@@ -311,6 +313,18 @@ int agent_listen(struct agent *a, const char *spec)
         }
         l->next = a->listeners;
         a->listeners = l;
+        return 0;
+}
+
+int agent_adopt(struct agent *a, int fd)
+{
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+                return -errno;
+        int r = conn_new(a, fd);
+        if (r < 0)
+                return r;
+        a->n_conns++;
         return 0;
 }
 

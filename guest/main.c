@@ -12,6 +12,7 @@
 
 #include "agent.h"
 #include "init.h"
+#include "stdio_bridge.h"
 
 #define MAX_LISTEN 16
 
@@ -24,6 +25,7 @@ static void usage(FILE *f)
 {
         fputs("usage: ak-guest [--listen vsock:PORT|unix:PATH]... [--init [--modules FILE]\n"
               "                [--root DEVICE [--rootfstype TYPE]]]\n"
+              "       ak-guest --stdio\n"
               "\n"
               "  --listen SPEC   where to accept host connections (repeatable;\n"
               "                  default vsock:52000)\n"
@@ -32,7 +34,9 @@ static void usage(FILE *f)
               "                  off on `shutdown`\n"
               "  --modules FILE  kernel modules to load in order (one path or name a line)\n"
               "  --root DEVICE   mount DEVICE and switch into it\n"
-              "  --rootfstype T  its filesystem type (default ext4)\n",
+              "  --rootfstype T  its filesystem type (default ext4)\n"
+              "  --stdio         serve one host connection on stdin/stdout (the same\n"
+              "                  protocol, e.g. under `container exec -i`), then exit\n",
               f);
 }
 
@@ -81,6 +85,35 @@ static int listen_all(struct agent *a, const char **specs, int n, bool init_mode
         return ok ? 0 : -1;
 }
 
+/* --stdio: one connection on fds 0/1, then exit 0 (1 if it could not start). */
+static int serve_stdio(bool other_modes)
+{
+        if (other_modes) {
+                fprintf(stderr, "ak-guest: --stdio goes alone (no --listen, no --init)\n");
+                return 2;
+        }
+        struct agent_options ao = { .exit_when_idle = true, .log = log_line };
+        struct stdio_bridge *b = NULL;
+        struct agent *a = NULL;
+        int fd = -1;
+        int r = agent_new(&ao, &a);
+        if (r == 0)
+                r = stdio_bridge_start(0, 1, &fd, &b);
+        if (r == 0)
+                r = agent_adopt(a, fd);
+        if (r < 0) {
+                fprintf(stderr, "ak-guest: --stdio: %s\n", strerror(-r));
+                agent_free(a);
+                return 1;
+        }
+        r = agent_run(a);
+        agent_free(a);
+        stdio_bridge_finish(b);
+        if (r < 0)
+                fprintf(stderr, "ak-guest: event loop: %s\n", strerror(-r));
+        return r < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
         static const struct option longopts[] = {
@@ -89,13 +122,14 @@ int main(int argc, char **argv)
                 { "modules", required_argument, NULL, 'm' },
                 { "root", required_argument, NULL, 'r' },
                 { "rootfstype", required_argument, NULL, 't' },
+                { "stdio", no_argument, NULL, 's' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
         const char *specs[MAX_LISTEN];
         int n_specs = 0, c;
         struct init_options io = { .log = log_line };
-        bool init_mode = false;
+        bool init_mode = false, stdio = false;
 
         while ((c = getopt_long(argc, argv, "l:h", longopts, NULL)) != -1) {
                 switch (c) {
@@ -123,6 +157,9 @@ int main(int argc, char **argv)
                 case 't':
                         io.root_fstype = optarg;
                         break;
+                case 's':
+                        stdio = true;
+                        break;
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -134,6 +171,8 @@ int main(int argc, char **argv)
                         }
                 }
         }
+        if (stdio)
+                return serve_stdio(n_specs || init_mode);
         if (!n_specs)
                 specs[n_specs++] = "vsock:52000";
 

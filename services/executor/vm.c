@@ -69,7 +69,8 @@ int vm_start(const struct vm_config *cfg, struct vm **ret, struct ak_error *err)
         if (!vm)
                 return ak_error_set(err, -ENOMEM, "out of memory");
         vm->ops = cfg->vmm ? cfg->vmm : &vmm_qemu_ops;
-        vm->network = cfg->network;
+        /* A container runtime configures its guests' network itself. */
+        vm->network = cfg->network && !vm->ops->own_guest_network;
         vm->root_disk = cfg->root_disk != NULL;
         if (pathfmt(vm->uds, 108, "%s/vsock.sock", cfg->dir) < 0 ||
             pathfmt(vm->vhost, 108, "%s/vhost.sock", cfg->dir) < 0 ||

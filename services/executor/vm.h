@@ -54,7 +54,8 @@ int vm_start(const struct vm_config *cfg, struct vm **ret, struct ak_error *err)
 
 /* Waits until the guest agent answers a ping through the hybrid vsock
  * socket (and, with network, gives the guest QEMU user networking's
- * 10.0.2.15/24, gateway 10.0.2.2, resolver 10.0.2.3). Fails early when the
+ * 10.0.2.15/24, gateway 10.0.2.2, resolver 10.0.2.3; not for backends with
+ * own_guest_network). Fails early when the
  * VMM exits, and on timeout; either way err ends with the tail of the
  * console log. */
 int vm_wait_ready(struct vm *vm, int timeout_ms, struct ak_error *err);

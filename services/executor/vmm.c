@@ -11,7 +11,7 @@
 
 const struct vmm_ops *vmm_find(const char *name)
 {
-        static const struct vmm_ops *const all[] = { &vmm_qemu_ops, &vmm_firecracker_ops };
+        static const struct vmm_ops *const all[] = { &vmm_qemu_ops, &vmm_firecracker_ops, &vmm_apple_ops };
         for (size_t i = 0; i < AK_ARRAY_SIZE(all); i++)
                 if (strcmp(all[i]->name, name) == 0)
                         return all[i];

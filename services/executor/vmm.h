@@ -1,7 +1,8 @@
 /* Virtual machine monitors behind one interface. A backend is a static
  * const ops table (like kvmtool's virtio_ops), so adding one touches one
  * file (plus its row in vmm_find): vmm_qemu.c is QEMU's microvm machine,
- * vmm_firecracker.c drives a `firecracker` process over its API socket.
+ * vmm_firecracker.c drives a `firecracker` process over its API socket,
+ * vmm_apple.c runs an Apple container through the `container` CLI.
  *
  * A backend starts one VMM process for a config, in its own process group,
  * and guarantees that after stop (or free) the process is dead and reaped,
@@ -71,6 +72,9 @@ struct vmm_ops {
          * or a container exec per connection): vm.c starts no vhost-user
          * bridge for it. */
         bool native_vsock;
+        /* The guest's network is set up by the VMM (a container runtime):
+         * vm_wait_ready configures none. */
+        bool own_guest_network;
         /* The control socket's file name in a VM directory ("qmp.sock"). */
         const char *control_socket_name;
         /* Validates cfg and spawns the VMM. */
@@ -86,14 +90,16 @@ struct vmm_ops {
         /* Stops (grace 0) if still running, removes the control socket,
          * frees. NULL is a no-op. */
         void (*free)(struct vmm *vm);
-        /* Which accelerator the VM got: "kvm" or "tcg". */
+        /* Which accelerator the VM got: "kvm", "tcg" (or "vz": Apple's
+         * Virtualization.framework). */
         const char *(*accel)(const struct vmm *vm);
 };
 
 extern const struct vmm_ops vmm_qemu_ops;
 extern const struct vmm_ops vmm_firecracker_ops;
+extern const struct vmm_ops vmm_apple_ops;
 
-/* The backend called name ("qemu", "firecracker"), or NULL. */
+/* The backend called name ("qemu", "firecracker", "apple"), or NULL. */
 const struct vmm_ops *vmm_find(const char *name);
 
 /* Whether KVM can be used here: the CPU advertises vmx or svm in

@@ -25,7 +25,8 @@ struct vmm_proc {
  * (it dies with the calling thread), default signal dispositions, an
  * empty mask, stdin from /dev/null, stdout on out_fd and stderr on err_fd
  * (the caller keeps and closes both). The child runs fn(arg), which may
- * only make async-signal-safe calls (the parent may have threads); when fn
+ * only make async-signal-safe calls (the parent may have threads), and
+ * holds every fd of the parent until it execs or closes them; when fn
  * returns the child exits 127. */
 int vmm_proc_fork(struct vmm_proc *p, void (*fn)(void *), void *arg, int out_fd, int err_fd, struct ak_error *err);
 

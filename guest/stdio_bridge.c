@@ -1,0 +1,116 @@
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "stdio_bridge.h"
+
+struct stdio_bridge {
+        bool used;
+        int in, out, sock;
+        pthread_t to_agent, from_agent;
+};
+
+static int write_all(int fd, const char *p, size_t n)
+{
+        while (n) {
+                ssize_t w = write(fd, p, n);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w <= 0)
+                        return -1;
+                p += w;
+                n -= (size_t)w;
+        }
+        return 0;
+}
+
+/* Copies until EOF or an error; also stops when `to` reports an error or
+ * hang-up (a pipe whose reader has gone), so a host that went away is
+ * noticed before the next answer. */
+static void copy(int from, int to)
+{
+        char buf[64 * 1024];
+        for (;;) {
+                struct pollfd p[2] = { { .fd = from, .events = POLLIN }, { .fd = to } };
+                if (poll(p, 2, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return;
+                }
+                if (p[1].revents & (POLLERR | POLLHUP))
+                        return;
+                if (!p[0].revents)
+                        continue;
+                ssize_t n = read(from, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0 || write_all(to, buf, (size_t)n) < 0)
+                        return;
+        }
+}
+
+static void *to_agent(void *arg)
+{
+        struct stdio_bridge *b = arg;
+        copy(b->in, b->sock);
+        /* The host's EOF: the agent answers what it has, then closes. */
+        shutdown(b->sock, SHUT_WR);
+        return NULL;
+}
+
+static void *from_agent(void *arg)
+{
+        struct stdio_bridge *b = arg;
+        copy(b->sock, b->out);
+        /* Nobody reads the answers any more (or the agent is done): the
+         * agent sees its connection hang up and aborts what it still runs. */
+        shutdown(b->sock, SHUT_RDWR);
+        close(b->out);
+        return NULL;
+}
+
+int stdio_bridge_start(int in, int out, int *ret_fd, struct stdio_bridge **ret)
+{
+        /* One per process; static, as the input thread may outlive finish. */
+        static struct stdio_bridge bridge;
+        struct stdio_bridge *b = &bridge;
+        int sp[2], r;
+
+        if (b->used)
+                return -EBUSY;
+        b->used = true;
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+                return -errno;
+        b->in = in;
+        b->out = out;
+        b->sock = sp[1];
+        if ((r = pthread_create(&b->from_agent, NULL, from_agent, b)) != 0) {
+                close(sp[0]);
+                goto fail;
+        }
+        if ((r = pthread_create(&b->to_agent, NULL, to_agent, b)) != 0) {
+                /* Without input the agent sees EOF, closes, and the output
+                 * thread ends. */
+                shutdown(sp[1], SHUT_WR);
+                close(sp[0]);
+                pthread_join(b->from_agent, NULL);
+                goto fail;
+        }
+        pthread_detach(b->to_agent);
+        *ret_fd = sp[0];
+        *ret = b;
+        return 0;
+fail:
+        close(sp[1]);
+        return -r;
+}
+
+void stdio_bridge_finish(struct stdio_bridge *b)
+{
+        if (!b)
+                return;
+        pthread_join(b->from_agent, NULL);
+}
