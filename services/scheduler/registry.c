@@ -249,13 +249,13 @@ void registry_free(struct registry *reg)
 
 /* Applies a status (owned) to e: keys, sandboxes, numbers. */
 static int apply_status(struct registry *reg, struct executor *e, Ak__V1__ExecutorStatus *st,
-                        int64_t now_ms, struct ak_error *err)
+                        bool restarted, int64_t now_ms, struct ak_error *err)
 {
         drop_keys(reg, e);
         int r = take_keys(reg, e, st);
         e->hb_seq++;
         if (r == 0)
-                r = registry_reconcile(reg, e, st);
+                r = registry_reconcile(reg, e, st, restarted, now_ms);
         if (e->status)
                 protobuf_c_message_free_unpacked(&e->status->base, NULL);
         e->status = st;
@@ -274,11 +274,14 @@ int registry_register(struct registry *reg, Ak__V1__ExecutorStatus *status, int6
 {
         pthread_mutex_lock(&reg->lock);
         struct executor *e = strmap_get(reg->executors, status->executor_id, strlen(status->executor_id));
+        /* A known executor registers again only as a new process (heartbeats
+         * keep an old one known): what its predecessor ran is gone. */
+        bool restarted = e != NULL;
         int r = 0;
         if (!e)
                 r = executor_add(reg, status->executor_id, &e, err);
         if (r == 0)
-                r = apply_status(reg, e, status, now_ms, err);
+                r = apply_status(reg, e, status, restarted, now_ms, err);
         else
                 protobuf_c_message_free_unpacked(&status->base, NULL);
         pthread_mutex_unlock(&reg->lock);
@@ -292,7 +295,7 @@ int registry_heartbeat(struct registry *reg, Ak__V1__ExecutorStatus *status, int
         struct executor *e = strmap_get(reg->executors, status->executor_id, strlen(status->executor_id));
         int r;
         if (e) {
-                r = apply_status(reg, e, status, now_ms, err);
+                r = apply_status(reg, e, status, false, now_ms, err);
         } else {
                 r = ak_error_set(err, -ENOENT, "executor %s is not registered here (this scheduler "
                                                "restarted or forgot it): register again",
@@ -326,6 +329,8 @@ int registry_reap(struct registry *reg, int64_t now_ms, registry_event_fn note, 
                         executor_forget(reg, e);
                 }
         }
+        if (reg->n_orphans && reg->cfg.forget_after_ms)
+                registry_expire_orphans(reg, now_ms, reg->cfg.forget_after_ms);
         pthread_mutex_unlock(&reg->lock);
         return changed;
 }

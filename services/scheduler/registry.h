@@ -14,7 +14,11 @@
  *
  * Sandbox names are unique across the fleet: a name is taken from the moment
  * a create for it is placed until the owning executor stops listing it (or
- * the create fails).
+ * the create fails). When a known executor registers again (it restarted:
+ * its VMs died with the old process), the names it no longer lists become
+ * orphans: calls for them fail fast saying so, ListSandboxes shows them in
+ * SANDBOX_STATE_ERROR, and they go on RemoveSandbox, on a create that reuses
+ * the name, or forget_after_ms later (at most REGISTRY_MAX_ORPHANS are kept).
  *
  * Times are milliseconds on a monotonic clock, passed in by the caller (tests
  * drive time by hand). Thread-safe: every function takes the registry's
@@ -37,6 +41,8 @@ struct registry_config {
         uint32_t forget_after_ms;        /* lost this long → dropped; 0: never */
         size_t max_executors;            /* 0: 65536 */
 };
+
+#define REGISTRY_MAX_ORPHANS 65536
 
 struct registry;
 
@@ -127,10 +133,17 @@ struct registry_route {
         char address[EXECUTOR_ADDRESS_MAX + 1];
 };
 
-/* Returns 0 with *ret; -ENOENT when no executor owns `name`; -EHOSTDOWN when
- * its executor is lost (err names it and says for how long). */
+/* Returns 0 with *ret; -ENOENT when no executor reports `name` (or it was
+ * removed, or forgotten with its executor); -EHOSTDOWN when the call must
+ * fail fast: its executor is lost, or unreachable since a forwarded call
+ * failed, or restarted without it (an orphan). err then names the executor
+ * and says what to do. */
 int registry_route(struct registry *reg, const char *name, int64_t now_ms,
                    struct registry_route *ret, struct ak_error *err);
+
+/* RemoveSandbox of an orphan: the executor has nothing left to remove, so
+ * the name just goes. Returns 0, or -ENOENT when `name` is not an orphan. */
+int registry_forget_orphan(struct registry *reg, const char *name);
 
 /* True for the first lost_after_ms after registry_new: executors may not have
  * heartbeated yet, so an unknown name may still turn up. */

@@ -49,6 +49,10 @@ struct sandbox_entry {
         bool listed;                      /* the owner's latest status lists it */
         bool reserved;                    /* vcpus/memory_mb count as reserved */
         bool seen;                        /* scratch for status reconciliation */
+        bool restarted;                   /* its executor re-registered while it was
+                                             created but not listed yet */
+        bool orphan;                      /* its executor restarted without it */
+        int64_t orphaned_ms;              /* monotonic, while orphan */
         const Ak__V1__Sandbox *reported;  /* into owner->status while listed */
         Ak__V1__Sandbox *own;             /* owned copy from a reply, fresher */
         uint32_t vcpus;
@@ -70,6 +74,7 @@ struct registry {
         size_t *free_slots;               /* a stack of released slots */
         size_t n_free;
         struct keyset *labels, *images, *pools;
+        size_t n_orphans;
         uint64_t placements;              /* tie-breaking start */
         uint64_t next_claim;
 };
@@ -88,10 +93,20 @@ void entry_unreserve(struct registry *reg, struct sandbox_entry *s);
 void entry_remove(struct registry *reg, struct sandbox_entry *s);
 
 /* Reconciles e's entries with the sandboxes its new status lists (before
- * e->status is replaced; e->hb_seq already counts the new status). */
-int registry_reconcile(struct registry *reg, struct executor *e, const Ak__V1__ExecutorStatus *st);
+ * e->status is replaced; e->hb_seq already counts the new status). With
+ * `restarted` (a known executor registered again: a new process), names
+ * the old process reported that the new one does not list become orphans
+ * instead of vanishing. */
+int registry_reconcile(struct registry *reg, struct executor *e, const Ak__V1__ExecutorStatus *st,
+                       bool restarted, int64_t now_ms);
+
+/* Drops orphans older than max_age_ms. */
+void registry_expire_orphans(struct registry *reg, int64_t now_ms, int64_t max_age_ms);
 
 /* "executor X (ADDR) is lost: no heartbeat for N ms" */
 void registry_describe_lost(const struct executor *e, int64_t now_ms, char *buf, size_t size);
+
+/* "sandbox S was lost with executor X: it restarted N ms ago without it ..." */
+void registry_describe_orphan(const struct sandbox_entry *s, int64_t now_ms, char *buf, size_t size);
 
 #endif

@@ -70,6 +70,8 @@ void entry_unreserve(struct registry *reg, struct sandbox_entry *s)
 
 void entry_remove(struct registry *reg, struct sandbox_entry *s)
 {
+        if (s->orphan)
+                reg->n_orphans--;
         entry_unreserve(reg, s);
         entry_unlink(s);
         strmap_del(reg->sandboxes, s->name, strlen(s->name));
@@ -78,7 +80,25 @@ void entry_remove(struct registry *reg, struct sandbox_entry *s)
         free(s);
 }
 
-int registry_reconcile(struct registry *reg, struct executor *e, const Ak__V1__ExecutorStatus *st)
+/* The name stays, failing fast with what happened, until removed, reused by
+ * a create, listed again, or expired by the reaper. */
+static void entry_orphan(struct registry *reg, struct sandbox_entry *s, int64_t now_ms)
+{
+        if (!s->own && s->reported) {
+                /* reported points into the status about to be replaced. */
+                s->own = (Ak__V1__Sandbox *)pbcopy(&s->reported->base);
+        }
+        entry_unreserve(reg, s);
+        s->orphan = true;
+        s->orphaned_ms = now_ms;
+        s->listed = s->created = s->restarted = false;
+        s->reported = NULL;
+        s->claim_id = 0;
+        reg->n_orphans++;
+}
+
+int registry_reconcile(struct registry *reg, struct executor *e, const Ak__V1__ExecutorStatus *st,
+                       bool restarted, int64_t now_ms)
 {
         for (struct sandbox_entry *s = e->sandboxes; s; s = s->next)
                 s->seen = false;
@@ -95,13 +115,17 @@ int registry_reconcile(struct registry *reg, struct executor *e, const Ak__V1__E
                 } else if (s->owner != e) {
                         /* Two executors claim one name (they were used
                          * directly): the first keeps it while it lives. */
-                        if (!s->owner->lost)
+                        if (!s->owner->lost && !s->orphan)
                                 continue;
                         entry_unreserve(reg, s);
                         entry_unlink(s);
                         entry_link(e, s);
                         s->placing = s->created = false;
                         s->claim_id = 0;
+                }
+                if (s->orphan) {
+                        s->orphan = false;
+                        reg->n_orphans--;
                 }
                 s->seen = true;
                 s->listed = true;
@@ -114,16 +138,28 @@ int registry_reconcile(struct registry *reg, struct executor *e, const Ak__V1__E
         struct sandbox_entry *next;
         for (struct sandbox_entry *s = e->sandboxes; s; s = next) {
                 next = s->next;
-                if (s->seen)
+                if (s->seen || s->orphan)
                         continue;
+                if (restarted && s->listed && !s->placing && reg->n_orphans < REGISTRY_MAX_ORPHANS) {
+                        entry_orphan(reg, s, now_ms);
+                        continue;
+                }
                 s->listed = false;
                 s->reported = NULL;
                 if (s->placing)
                         continue;
                 /* A status sent before our create returned does not list it
-                 * yet; the second one after must. */
-                if (s->created && e->hb_seq - s->confirm_seq < 2)
+                 * yet; the second one after must. (A re-registration may
+                 * also be the retry of one that timed out rather than a
+                 * restart: what is still missing after the grace was lost.) */
+                if (s->created && e->hb_seq - s->confirm_seq < 2) {
+                        s->restarted |= restarted;
                         continue;
+                }
+                if (s->restarted && reg->n_orphans < REGISTRY_MAX_ORPHANS) {
+                        entry_orphan(reg, s, now_ms);
+                        continue;
+                }
                 entry_remove(reg, s);
         }
         return r;
@@ -148,6 +184,11 @@ static int pick_name(struct registry *reg, const Ak__V1__SandboxSpec *spec, char
 {
         if (spec && spec->name && *spec->name) {
                 struct sandbox_entry *s = entry_get(reg, spec->name);
+                if (s && s->orphan) {
+                        /* The name of a sandbox lost with its executor is free again. */
+                        entry_remove(reg, s);
+                        s = NULL;
+                }
                 if (s)
                         return ak_error_set(err, -EEXIST, "sandbox %s already exists (on executor %s)",
                                             spec->name, s->owner->id);
@@ -294,18 +335,64 @@ int registry_route(struct registry *reg, const char *name, int64_t now_ms,
         int r = 0;
         pthread_mutex_lock(&reg->lock);
         struct sandbox_entry *s = entry_get(reg, name);
+        char why[AK_ERROR_MAX / 2];
         if (!s) {
                 r = ak_error_set(err, -ENOENT, "no sandbox named %s in the fleet", name);
+        } else if (s->orphan) {
+                registry_describe_orphan(s, now_ms, why, sizeof(why));
+                r = ak_error_set(err, -EHOSTDOWN, "%s", why);
         } else if (s->owner->lost) {
-                char why[AK_ERROR_MAX / 2];
                 registry_describe_lost(s->owner, now_ms, why, sizeof(why));
-                r = ak_error_set(err, -EHOSTDOWN, "sandbox %s: %s", name, why);
+                r = ak_error_set(err, -EHOSTDOWN,
+                                 "sandbox %s: %s; its sandboxes' calls fail until it heartbeats again: "
+                                 "check that ak-executor %s runs and reaches this scheduler (a restarted "
+                                 "executor does not keep its sandboxes)",
+                                 name, why, s->owner->id);
+        } else if (s->owner->unreachable) {
+                r = ak_error_set(err, -EHOSTDOWN,
+                                 "sandbox %s: executor %s (%s) is unreachable: a call to it failed and it "
+                                 "did not answer a health check; its sandboxes' calls fail until it "
+                                 "heartbeats again: check that ak-executor %s runs",
+                                 name, s->owner->id, s->owner->status->address, s->owner->id);
         } else {
                 snprintf(ret->executor_id, sizeof(ret->executor_id), "%s", s->owner->id);
                 snprintf(ret->address, sizeof(ret->address), "%s", s->owner->status->address);
         }
         pthread_mutex_unlock(&reg->lock);
         return r;
+}
+
+int registry_forget_orphan(struct registry *reg, const char *name)
+{
+        pthread_mutex_lock(&reg->lock);
+        struct sandbox_entry *s = entry_get(reg, name);
+        bool orphan = s && s->orphan;
+        if (orphan)
+                entry_remove(reg, s);
+        pthread_mutex_unlock(&reg->lock);
+        return orphan ? 0 : -ENOENT;
+}
+
+void registry_expire_orphans(struct registry *reg, int64_t now_ms, int64_t max_age_ms)
+{
+        for (size_t i = 0; i < reg->n_slots && reg->n_orphans; i++) {
+                struct executor *e = reg->by_slot[i];
+                struct sandbox_entry *next;
+                for (struct sandbox_entry *s = e ? e->sandboxes : NULL; s; s = next) {
+                        next = s->next;
+                        if (s->orphan && now_ms - s->orphaned_ms > max_age_ms)
+                                entry_remove(reg, s);
+                }
+        }
+}
+
+void registry_describe_orphan(const struct sandbox_entry *s, int64_t now_ms, char *buf, size_t size)
+{
+        snprintf(buf, size,
+                 "sandbox %s was lost with executor %s: the executor restarted %lld ms ago and no longer "
+                 "has it (a sandbox's VM does not survive its executor); `ak sandbox remove %s` forgets "
+                 "the name, or create it again",
+                 s->name, s->owner->id, (long long)(now_ms - s->orphaned_ms), s->name);
 }
 
 void registry_sandbox_seen(struct registry *reg, const char *executor_id, const Ak__V1__Sandbox *sb)
@@ -386,9 +473,12 @@ int registry_list_sandboxes(struct registry *reg, const Ak__V1__ListSandboxesReq
                 it->sb = *sb;
                 if (!*it->sb.executor_id)
                         it->sb.executor_id = s->owner->id;
-                if (s->owner->lost) {
+                if (s->orphan || s->owner->lost) {
                         char why[512];
-                        registry_describe_lost(s->owner, now_ms, why, sizeof(why));
+                        if (s->orphan)
+                                registry_describe_orphan(s, now_ms, why, sizeof(why));
+                        else
+                                registry_describe_lost(s->owner, now_ms, why, sizeof(why));
                         it->error = strdup(why);
                         if (!it->error) {
                                 r = -ENOMEM;

@@ -244,4 +244,74 @@ TEST_F(RegistryTest, SeenAndGone)
         EXPECT_EQ(-ENOENT, code);
 }
 
+TEST_F(RegistryTest, RestartedExecutorOrphansWhatItNoLongerLists)
+{
+        Status a = Exec("a");
+        a.sandboxes = {{"s1", {}}, {"s2", {}}};
+        Register(a);
+        registry_claim c;
+        ASSERT_EQ(0, Place("s3", &c));
+        registry_confirm(reg, &c, nullptr);  // created, not listed yet
+        ASSERT_EQ(0, Place("s4", &c));       // still being created
+        now += 500;
+        a.sandboxes = {{"s2", {}}};          // a new process kept only s2
+        Register(a);
+
+        int code;
+        std::string why = Owner("s1", &code);
+        EXPECT_EQ(-EHOSTDOWN, code);
+        EXPECT_NE(nullptr, strstr(why.c_str(), "sandbox s1 was lost with executor a: the executor restarted 0 ms "
+                                               "ago and no longer has it"))
+                << why;
+        EXPECT_NE(nullptr, strstr(why.c_str(), "`ak sandbox remove s1`")) << why;
+        // s3 was created but not listed yet: lost only if the next status
+        // (the grace a create gets) still lacks it.
+        EXPECT_EQ("a", Owner("s3"));
+        now += 100;
+        EXPECT_EQ(0, Heartbeat(a));
+        Owner("s3", &code);
+        EXPECT_EQ(-EHOSTDOWN, code);
+        EXPECT_EQ("a", Owner("s2"));
+        EXPECT_EQ("a", Owner("s4"));  // its create is still in flight
+        Owner("never", &code);
+        EXPECT_EQ(-ENOENT, code);
+        std::vector<int> states;
+        EXPECT_EQ((std::vector<std::string>{"s1", "s2"}), ListNames({}, &states));  // s3, s4: no Sandbox yet
+        EXPECT_EQ(AK__V1__SANDBOX_STATE__SANDBOX_STATE_ERROR, states[0]);
+        EXPECT_NE(AK__V1__SANDBOX_STATE__SANDBOX_STATE_ERROR, states[1]);
+
+        // Heartbeats keep orphans; a status listing the name again adopts it.
+        now += 500;
+        EXPECT_EQ(0, Heartbeat(a));
+        Owner("s1", &code);
+        EXPECT_EQ(-EHOSTDOWN, code);
+        a.sandboxes = {{"s2", {}}, {"s3", {}}};
+        EXPECT_EQ(0, Heartbeat(a));
+        EXPECT_EQ("a", Owner("s3"));
+
+        // Remove forgets an orphan only; a create may reuse its name.
+        EXPECT_EQ(-ENOENT, registry_forget_orphan(reg, "s2"));
+        EXPECT_EQ(0, registry_forget_orphan(reg, "s1"));
+        Owner("s1", &code);
+        EXPECT_EQ(-ENOENT, code);
+        a.sandboxes = {};
+        Register(a);
+        Owner("s2", &code);
+        EXPECT_EQ(-EHOSTDOWN, code);
+        ASSERT_EQ(0, Place("s2", &c));
+        EXPECT_STREQ("a", c.executor_id);
+
+        // The reaper drops orphans forget_after_ms (10 s here) after.
+        Owner("s3", &code);
+        EXPECT_EQ(-EHOSTDOWN, code);
+        now += 10001;
+        EXPECT_EQ(0, Heartbeat(a));
+        registry_reap(reg, now, nullptr, nullptr);
+        Owner("s3", &code);
+        EXPECT_EQ(-ENOENT, code);
+        struct registry_stats st;
+        registry_stats(reg, &st);
+        EXPECT_EQ(2u, st.sandboxes);  // s2 (placing) and s4 (placing)
+}
+
 }  // namespace

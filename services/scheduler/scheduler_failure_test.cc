@@ -51,6 +51,76 @@ TEST_F(SchedulerTest, LostExecutorFailsFastAndComesBack)
         EXPECT_EQ(RPC_OK, Exec(on_b, {"echo", "back"}, &out));
 }
 
+// An executor SIGKILLed and started again at once under the same id (as a
+// service manager does) registers with none of its old sandboxes: their VMs
+// died with it. Their calls fail fast UNAVAILABLE saying so, never NOT_FOUND
+// (which was what a client got once the new process had registered).
+TEST_F(SchedulerTest, SandboxesOfARestartedExecutorFailFastNotNotFound)
+{
+        auto *a = AddExecutor("exec-a");
+        ASSERT_EQ(RPC_OK, Create("s"));
+        std::string out, err;
+        ASSERT_EQ(RPC_OK, Exec("s", {"echo", "hi"}, &out));
+        // Past the window after its start when unknown names may still turn
+        // up: NOT_FOUND is for names no executor reported.
+        ASSERT_TRUE(WaitFor([&] { return Exec("never", {"echo"}, &out, &err) == RPC_NOT_FOUND; })) << err;
+        a->Kill();
+        auto *again = AddExecutor("exec-a");
+        ASSERT_EQ(2, again->registrations.load() + a->registrations.load());
+
+        EXPECT_EQ(RPC_UNAVAILABLE, Exec("s", {"echo"}, &out, &err));
+        EXPECT_NE(std::string::npos, err.find("sandbox s was lost with executor exec-a: the executor restarted"))
+                << err;
+        EXPECT_NE(std::string::npos, err.find("`ak sandbox remove s`")) << err;
+        int code;
+        std::string msg = ReadFile("s", "/x", &code);
+        EXPECT_EQ(RPC_UNAVAILABLE, code) << msg;
+        Ak__V1__GetSandboxRequest get = AK__V1__GET_SANDBOX_REQUEST__INIT;
+        get.name = (char *)"s";
+        EXPECT_EQ(RPC_UNAVAILABLE, client->Call("GetSandbox", &get.base, nullptr, &msg)) << msg;
+        EXPECT_EQ((std::map<std::string, std::string>{{"s", "exec-a"}}), Sandboxes());
+        // Later heartbeats of the new process keep it so.
+        int beats = again->heartbeats.load();
+        ASSERT_TRUE(WaitFor([&] { return again->heartbeats.load() >= beats + 3; }));
+        EXPECT_EQ(RPC_UNAVAILABLE, Exec("s", {"echo"}, &out, &err)) << err;
+        EXPECT_TRUE(again->Calls().empty());  // nothing for s was sent to the new process
+        EXPECT_EQ(RPC_NOT_FOUND, Exec("never", {"echo"}, &out, &err)) << err;
+
+        // Removing forgets the name; then it is free for a new sandbox.
+        Ak__V1__RemoveSandboxRequest rm = AK__V1__REMOVE_SANDBOX_REQUEST__INIT;
+        rm.name = (char *)"s";
+        EXPECT_EQ(RPC_OK, client->Call("RemoveSandbox", &rm.base, nullptr, &msg)) << msg;
+        EXPECT_EQ(RPC_NOT_FOUND, Exec("s", {"echo"}, &out, &err)) << err;
+        ASSERT_EQ(RPC_OK, Create("s"));
+        out.clear();
+        EXPECT_EQ(RPC_OK, Exec("s", {"echo", "new"}, &out));
+        EXPECT_EQ("exec-a: new", out);
+}
+
+// Killed, not yet lost: the first call finds it gone (and the scheduler's
+// health check confirms it); the calls after that fail fast, naming it and
+// saying what to do, without trying it again.
+TEST_F(SchedulerTest, UnreachableExecutorFailsFastNamingIt)
+{
+        ASSERT_EQ(0, sched.Stop());
+        ASSERT_TRUE(sched.Start({"--token-file", sched.Path("tokens"), "--heartbeat-interval-ms", "100",
+                                 "--lost-after-ms", "60000"}));
+        auto *a = AddExecutor("exec-a");
+        ASSERT_EQ(RPC_OK, Create("s"));
+        a->Kill();
+        std::string out, err;
+        EXPECT_EQ(RPC_UNAVAILABLE, Exec("s", {"echo"}, &out, &err));
+        EXPECT_NE(std::string::npos, err.find("executor exec-a (" + a->address() + ")")) << err;
+        for (int i = 0; i < 3; i++) {
+                EXPECT_EQ(RPC_UNAVAILABLE, Exec("s", {"echo"}, &out, &err));
+                EXPECT_NE(std::string::npos,
+                          err.find("sandbox s: executor exec-a (" + a->address() + ") is unreachable"))
+                        << err;
+                EXPECT_NE(std::string::npos, err.find("check that ak-executor exec-a runs")) << err;
+        }
+        EXPECT_FALSE(Executors()["exec-a"]);  // not lost (yet)
+}
+
 TEST_F(SchedulerTest, ExecutorDyingMidStreamEndsTheCallUnavailable)
 {
         AddExecutor("exec-a");

@@ -159,6 +159,12 @@ int sched_remove_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, voi
         struct scheduler *s = data;
         const char *name = ((const Ak__V1__RemoveSandboxRequest *)msg)->name;
         struct registry_route rt;
+        if (name && registry_forget_orphan(s->reg, name) == 0) {
+                /* Lost with its executor: nothing is left to remove there. */
+                Ak__V1__RemoveSandboxResponse resp = AK__V1__REMOVE_SANDBOX_RESPONSE__INIT;
+                rpc_call_reply(call, &resp.base);
+                return RPC_OK;
+        }
         int r = route(s, call, "name", name, &rt);
         if (r != RPC_OK)
                 return r;
