@@ -31,6 +31,11 @@ static bool scan(const struct placement_view *v, const struct placement_request 
         unsigned b0 = start % 64;
         uint32_t best = UINT32_MAX;
         bool found = false;
+        /* A pool hit takes over a warm VM its executor already counts as
+         * allocated: credit one (ak-executor admits creates with the same). */
+        bool pool = tier && tier == req->pool;
+        uint64_t slack_vcpus = pool ? PLACEMENT_POOL_VM_VCPUS : 0;
+        uint64_t slack_memory_mb = pool ? PLACEMENT_POOL_VM_MEMORY_MB : 0;
 
         /* k == n_words comes back to the first word for its bits below b0. */
         for (size_t k = 0; k <= n_words; k++) {
@@ -44,7 +49,8 @@ static bool scan(const struct placement_view *v, const struct placement_request 
                         size_t s = w * 64 + (size_t)__builtin_ctzll(m);
                         m &= m - 1;
                         const struct placement_slot *p = &v->slots[s];
-                        if (p->free_vcpus < req->vcpus || p->free_memory_mb < req->memory_mb)
+                        if ((uint64_t)p->free_vcpus + slack_vcpus < req->vcpus ||
+                            p->free_memory_mb + slack_memory_mb < req->memory_mb)
                                 continue;
                         if (p->load_ppm < best) {
                                 best = p->load_ppm;

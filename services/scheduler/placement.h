@@ -7,7 +7,9 @@
  *      node_selector label, has the image cached when the image cannot be
  *      built anywhere (see placement_request.image_required), and has the
  *      free vCPUs and memory the sandbox asks for. Free means capacity minus
- *      what the executor reported allocated minus what was placed there since.
+ *      what the executor reported allocated minus what was placed there since;
+ *      for a warm-pool hit, plus the warm VM it takes over (1 vCPU, 512 MB:
+ *      executors count pool VMs as allocated).
  *   2. Preference tiers: an executor with a warm VM ready for the sandbox's
  *      (image, profile), then one with the image cached, then any.
  *   3. Within the best non-empty tier, the least loaded executor; among equal
@@ -20,6 +22,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* What one warm VM holds, as ak-executor's admission credits it. */
+#define PLACEMENT_POOL_VM_VCPUS 1
+#define PLACEMENT_POOL_VM_MEMORY_MB 512
 
 /* The hot numbers of one executor slot, 16 bytes so a 10,000-executor scan
  * stays in cache. */

@@ -175,13 +175,33 @@ TEST(Placement, WarmPoolHitBeatsCachedImageBeatsLoad)
         EXPECT_TRUE(c.slot == 0 || c.slot == 3);
 }
 
+// The warm VM a pool hit takes over is already counted as allocated: an
+// executor whose only room is that VM still takes a sandbox of its shape.
+TEST(Placement, PoolHitTakesOverTheWarmVmsShare)
+{
+        Fleet f(2);
+        f.Set("pool", {0});
+        f.slots[0].free_vcpus = 0;
+        f.slots[0].free_memory_mb = 0;
+        auto req = Req(1, 512);
+        req.pool = f.Bits("pool").data();
+        placement_choice c;
+        ASSERT_EQ(0, Choose(f, req, &c));
+        EXPECT_EQ(0u, c.slot);
+        EXPECT_EQ(PLACEMENT_POOL, c.tier);
+        // Not without the pool VM.
+        req.pool = nullptr;
+        ASSERT_EQ(0, Choose(f, req, &c));
+        EXPECT_EQ(1u, c.slot);
+}
+
 TEST(Placement, PoolHitWithoutRoomFallsBackToNextTier)
 {
         Fleet f(3);
         f.Set("pool", {0});
         f.Set("image", {0, 1});
         f.slots[0].free_vcpus = 0;
-        auto req = Req();
+        auto req = Req(2);  // more than the warm VM it would take over
         req.pool = f.Bits("pool").data();
         req.image = f.Bits("image").data();
         placement_choice c;
