@@ -265,6 +265,8 @@ TEST_F(FirecrackerTest, DoubleValidatesBodiesAsFirecrackerDoes) {
       {"/actions", "{\"action_type\":\"InstanceStart\"}", "Cannot start microvm without kernel configuration."},
       {"/network-interfaces/eth0", "{\"iface_id\":\"eth0\",\"host_dev_name\":\"nosuchtap0\"}",
        "Open tap device failed"},
+      {"/vsock", "{\"guest_cid\":3,\"uds_path\":\"/a\",\"guest_cid\":4}", "duplicate field `guest_cid`."},
+      {"/vsock", "{\"guest_cid\":NaN,\"uds_path\":\"/a\"}", "expected value."},
       {"/nowhere", "{}", "Invalid request method and/or path: PUT /nowhere."},
   };
   for (const auto& c : cases) {

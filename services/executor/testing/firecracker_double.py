@@ -91,8 +91,19 @@ def deserialize(raw, schema_name):
     """serde_json::from_slice into a deny_unknown_fields struct."""
     prefix = "An error occurred when deserializing the json body of a request: "
     schema = SCHEMAS[schema_name]
+    def pairs(items):
+        seen = set()
+        for k, _ in items:
+            if k in seen:
+                raise Fault(prefix + "duplicate field `%s`." % k)
+            seen.add(k)
+        return dict(items)
+
+    def no_constant(name):
+        raise Fault(prefix + "expected value.")
+
     try:
-        body = json.loads(raw.decode("utf-8"))
+        body = json.loads(raw.decode("utf-8"), object_pairs_hook=pairs, parse_constant=no_constant)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise Fault(prefix + "%s." % e)
     if not isinstance(body, dict):
