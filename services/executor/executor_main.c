@@ -262,6 +262,10 @@ int main(int argc, char **argv)
                 snprintf(images, sizeof(images), "%s/images", cfg.state_dir);
                 cfg.images_dir = images;
         }
+        /* From here on SIGHUP re-reads --token-file (once serving) instead
+         * of ending the process. */
+        struct sigaction sa = { .sa_handler = on_signal };
+        sigaction(SIGHUP, &sa, NULL);
         struct ak_error err = { 0 };
         struct rpc_channel *chs[3] = { 0 };
         const char *targets[3] = { signer, auditor, sched };
@@ -305,10 +309,8 @@ int main(int argc, char **argv)
                 rpc_server_shutdown(srv, 0);
                 return 1;
         }
-        struct sigaction sa = { .sa_handler = on_signal };
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGHUP, &sa, NULL);
         fprintf(stderr, "ak-executor: serving %s, %s; calling peers %s\n", svc_flags_describe(&sf),
                 auth ? "bearer tokens" : "no client authentication",
                 svc_flags_peer_tls(&sf) ? (sf.peer_tls.cert_file ? "over mTLS" : "over TLS") : "in plaintext");
