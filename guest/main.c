@@ -3,10 +3,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,7 +28,7 @@ static void usage(FILE *f)
 {
         fputs("usage: ak-guest [--listen vsock:PORT|unix:PATH]... [--init [--modules FILE]\n"
               "                [--root DEVICE [--rootfstype TYPE]]]\n"
-              "       ak-guest --stdio\n"
+              "       ak-guest --stdio | --relay unix:PATH\n"
               "\n"
               "  --listen SPEC   where to accept host connections (repeatable;\n"
               "                  default vsock:52000)\n"
@@ -36,7 +39,9 @@ static void usage(FILE *f)
               "  --root DEVICE   mount DEVICE and switch into it\n"
               "  --rootfstype T  its filesystem type (default ext4)\n"
               "  --stdio         serve one host connection on stdin/stdout (the same\n"
-              "                  protocol, e.g. under `container exec -i`), then exit\n",
+              "                  protocol, e.g. under `container exec -i`), then exit\n"
+              "  --relay SPEC    carry one connection on stdin/stdout to the agent\n"
+              "                  listening at unix:PATH, then exit\n",
               f);
 }
 
@@ -114,6 +119,43 @@ static int serve_stdio(bool other_modes)
         return r < 0 ? 1 : 0;
 }
 
+/* --relay unix:PATH: one connection on fds 0/1 to the agent listening at
+ * PATH (retried for 5 s: it may be starting), then exit 0. */
+static int relay(const char *spec)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct stdio_bridge *b = NULL;
+        int fd = -1, r = -EINVAL;
+
+        if (strncmp(spec, "unix:", 5) != 0 || strlen(spec + 5) >= sizeof(sa.sun_path)) {
+                fprintf(stderr, "ak-guest: --relay %s: expected unix:PATH\n", spec);
+                return 2;
+        }
+        strcpy(sa.sun_path, spec + 5);
+        signal(SIGPIPE, SIG_IGN);
+        for (int i = 0; i < 100; i++) {
+                fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+                        r = 0;
+                        break;
+                }
+                r = -errno;
+                if (fd >= 0)
+                        close(fd);
+                fd = -1;
+                struct timespec ts = { 0, 50 * 1000 * 1000 };
+                nanosleep(&ts, NULL);
+        }
+        if (r == 0)
+                r = stdio_bridge_relay(0, 1, fd, &b);
+        if (r < 0) {
+                fprintf(stderr, "ak-guest: --relay %s: %s\n", spec + 5, strerror(-r));
+                return 1;
+        }
+        stdio_bridge_finish(b);
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
         static const struct option longopts[] = {
@@ -123,6 +165,7 @@ int main(int argc, char **argv)
                 { "root", required_argument, NULL, 'r' },
                 { "rootfstype", required_argument, NULL, 't' },
                 { "stdio", no_argument, NULL, 's' },
+                { "relay", required_argument, NULL, 'R' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -130,6 +173,7 @@ int main(int argc, char **argv)
         int n_specs = 0, c;
         struct init_options io = { .log = log_line };
         bool init_mode = false, stdio = false;
+        const char *relay_to = NULL;
 
         while ((c = getopt_long(argc, argv, "l:h", longopts, NULL)) != -1) {
                 switch (c) {
@@ -160,6 +204,9 @@ int main(int argc, char **argv)
                 case 's':
                         stdio = true;
                         break;
+                case 'R':
+                        relay_to = optarg;
+                        break;
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -172,7 +219,14 @@ int main(int argc, char **argv)
                 }
         }
         if (stdio)
-                return serve_stdio(n_specs || init_mode);
+                return serve_stdio(n_specs || init_mode || relay_to);
+        if (relay_to) {
+                if (n_specs || init_mode) {
+                        fprintf(stderr, "ak-guest: --relay goes alone (no --listen, no --init)\n");
+                        return 2;
+                }
+                return relay(relay_to);
+        }
         if (!n_specs)
                 specs[n_specs++] = "vsock:52000";
 

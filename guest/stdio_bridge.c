@@ -72,40 +72,57 @@ static void *from_agent(void *arg)
         return NULL;
 }
 
-int stdio_bridge_start(int in, int out, int *ret_fd, struct stdio_bridge **ret)
-{
-        /* One per process; static, as the input thread may outlive finish. */
-        static struct stdio_bridge bridge;
-        struct stdio_bridge *b = &bridge;
-        int sp[2], r;
+/* One per process; static, as the input thread may outlive finish. */
+static struct stdio_bridge bridge;
 
-        if (b->used)
+/* Takes sock; on failure it is closed. */
+static int start(int in, int out, int sock, struct stdio_bridge **ret)
+{
+        struct stdio_bridge *b = &bridge;
+        int r;
+
+        if (b->used) {
+                close(sock);
                 return -EBUSY;
+        }
         b->used = true;
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
-                return -errno;
         b->in = in;
         b->out = out;
-        b->sock = sp[1];
+        b->sock = sock;
         if ((r = pthread_create(&b->from_agent, NULL, from_agent, b)) != 0) {
-                close(sp[0]);
-                goto fail;
+                close(sock);
+                return -r;
         }
         if ((r = pthread_create(&b->to_agent, NULL, to_agent, b)) != 0) {
                 /* Without input the agent sees EOF, closes, and the output
                  * thread ends. */
-                shutdown(sp[1], SHUT_WR);
-                close(sp[0]);
+                shutdown(sock, SHUT_WR);
                 pthread_join(b->from_agent, NULL);
-                goto fail;
+                close(sock);
+                return -r;
         }
         pthread_detach(b->to_agent);
-        *ret_fd = sp[0];
         *ret = b;
         return 0;
-fail:
-        close(sp[1]);
-        return -r;
+}
+
+int stdio_bridge_start(int in, int out, int *ret_fd, struct stdio_bridge **ret)
+{
+        int sp[2], r;
+
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+                return -errno;
+        if ((r = start(in, out, sp[1], ret)) < 0) {
+                close(sp[0]);
+                return r;
+        }
+        *ret_fd = sp[0];
+        return 0;
+}
+
+int stdio_bridge_relay(int in, int out, int sock, struct stdio_bridge **ret)
+{
+        return start(in, out, sock, ret);
 }
 
 void stdio_bridge_finish(struct stdio_bridge *b)

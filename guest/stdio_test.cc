@@ -1,5 +1,6 @@
 // ak-guest --stdio: one connection on stdin/stdout pipes (as `container exec
-// -i` gives them), the same protocol as on a socket, then exit 0.
+// -i` gives them), the same protocol as on a socket, then exit 0; --relay:
+// the same pipes carried to an agent that is already running.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -120,6 +121,56 @@ TEST(Stdio, HostGoneAbortsWhatRuns) {
   close(c.out);  // nobody reads answers any more
   c.out = -1;
   EXPECT_EQ(c.Wait(), 0);  // within 10 s, not after the sleep
+}
+
+// --relay: connections carried to one running agent share its sessions.
+TEST(Relay, SessionsOutliveOneConnection) {
+  akt::Agent agent;
+  ASSERT_TRUE(agent.Start());
+  std::string to = "unix:" + agent.socket_path();
+  Child a, b;
+  ASSERT_TRUE(a.Start({"--relay", to}));
+  ASSERT_TRUE(b.Start({"--relay", to}));
+  Req shell;
+  shell.id = "s";
+  shell.type = "shell";
+  shell.Cmd({"/bin/sh"});
+  ASSERT_EQ(akt::SendReq(a.in, shell), 0);
+  Reply started = Recv(a.out);
+  ASSERT_EQ(started.err, 0);
+  ASSERT_EQ(started.shell_event, "started") << started.raw;
+  Req input;
+  input.id = "i";
+  input.type = "shell_input";
+  input.session_id = started.session_id;
+  input.input_base64 = akt::B64("echo across; exit 3\n");
+  ASSERT_EQ(akt::SendReq(b.in, input), 0);
+  Reply ok = Recv(b.out);
+  ASSERT_EQ(ok.err, 0);
+  EXPECT_FALSE(ok.has_error) << ok.raw;
+  std::string out;
+  for (int i = 0; i < 50; i++) {
+    Reply ev = Recv(a.out);
+    ASSERT_EQ(ev.err, 0);
+    out += akt::UnB64(ev.output_base64);
+    if (ev.shell_event == "exited") {
+      EXPECT_EQ(ev.exit_code, 3);
+      break;
+    }
+  }
+  EXPECT_NE(out.find("across"), std::string::npos) << out;
+  close(a.in);
+  a.in = -1;
+  close(b.in);
+  b.in = -1;
+  EXPECT_EQ(a.Wait(), 0);
+  EXPECT_EQ(b.Wait(), 0);
+}
+
+TEST(Relay, NothingListening) {
+  Child c;
+  ASSERT_TRUE(c.Start({"--relay", "unix:/tmp/ak-no-such-agent.sock"}));
+  EXPECT_EQ(c.Wait(), 1);  // after its 5 s of retries
 }
 
 TEST(Stdio, GoesAlone) {

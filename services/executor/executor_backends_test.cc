@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <dirent.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <string>
@@ -180,6 +181,55 @@ TEST_P(ExecutorBackendTest, CreateExecFilesRemove) {
   while (struct dirent* ent = readdir(d)) entries += ent->d_name[0] != '.';
   closedir(d);
   EXPECT_EQ(entries, 0);
+}
+
+// OpenShell on one connection, ShellInput on others: the session lives in
+// the one guest agent of the sandbox (for apple: the container's, reached
+// through `container exec -i ... --relay`).
+TEST_P(ExecutorBackendTest, Shell) {
+  std::string e;
+  int r = Create("sh1", AK__V1__NETWORK__NETWORK_OFF, &e);
+  if (r != RPC_OK && e.find("get the guest kernel") != std::string::npos) GTEST_SKIP() << e;
+  ASSERT_EQ(r, RPC_OK) << e;
+  Ak__V1__OpenShellRequest open = AK__V1__OPEN_SHELL_REQUEST__INIT;
+  open.sandbox = const_cast<char*>("sh1");
+  struct rpc_stream* st = nullptr;
+  struct ak_error err = {};
+  struct rpc_call_options opt = {};
+  opt.timeout_ms = 60000;
+  ASSERT_EQ(rpc_stream_open(ch_, &ak__v1__executor__descriptor, "OpenShell", &open.base, &opt, &st, &err), RPC_OK);
+  std::string session, screen;
+  int exited = -100;
+  bool sent = false;
+  for (ProtobufCMessage* m = nullptr; exited == -100 && rpc_stream_next(st, &m, &err) > 0; m = nullptr) {
+    auto* ev = reinterpret_cast<Ak__V1__ShellEvent*>(m);
+    if (ev->kind == AK__V1__SHELL_EVENT__KIND__STARTED) session = ev->session_id;
+    if (ev->kind == AK__V1__SHELL_EVENT__KIND__OUTPUT)
+      screen.append(reinterpret_cast<char*>(ev->output.data), ev->output.len);
+    if (ev->kind == AK__V1__SHELL_EVENT__KIND__EXITED) exited = ev->exit_code;
+    protobuf_c_message_free_unpacked(m, nullptr);
+    if (!session.empty() && !sent) {
+      const char* text = "echo answer=$((6*7)); exit 4\n";
+      Ak__V1__ShellInputRequest in = AK__V1__SHELL_INPUT_REQUEST__INIT;
+      in.sandbox = const_cast<char*>("sh1");
+      in.session_id = const_cast<char*>(session.c_str());
+      in.input.data = reinterpret_cast<uint8_t*>(const_cast<char*>(text));
+      in.input.len = strlen(text);
+      ProtobufCMessage* resp = nullptr;
+      EXPECT_EQ(Unary("ShellInput", &in.base, &resp, &e), RPC_OK) << e;
+      if (resp) protobuf_c_message_free_unpacked(resp, nullptr);
+      sent = true;
+    }
+  }
+  rpc_stream_free(st);
+  EXPECT_FALSE(session.empty()) << err.msg;
+  EXPECT_NE(screen.find("answer=42"), std::string::npos) << screen;
+  EXPECT_EQ(exited, 4);
+  Ak__V1__RemoveSandboxRequest rm = AK__V1__REMOVE_SANDBOX_REQUEST__INIT;
+  rm.name = const_cast<char*>("sh1");
+  ProtobufCMessage* resp = nullptr;
+  ASSERT_EQ(Unary("RemoveSandbox", &rm.base, &resp, &e), RPC_OK) << e;
+  protobuf_c_message_free_unpacked(resp, nullptr);
 }
 
 // Firecracker has no tap devices here: refused, with the reason. Apple's

@@ -188,6 +188,12 @@ static int apple_start(const struct vmm_config *cfg, struct vmm **ret, struct ak
         apple_cli_run(vm->cli, del, false, QUICK_MS, &ignored, NULL, NULL);
         if ((r = run_container(vm, cfg, image, err)) < 0)
                 goto fail;
+        /* One agent per container, so that every connection sees the same
+         * sessions (a shell opened on one gets input on another). */
+        const char *const agent[] = { "exec", "-d", vm->name, APPLE_GUEST_AGENT, "--listen", APPLE_AGENT_SOCKET,
+                                      NULL };
+        if ((r = cli(vm, agent, false, QUICK_MS, NULL, err)) < 0)
+                goto fail;
         con = open(cfg->console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         log = open(cfg->log_file ? cfg->log_file : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (con < 0 || log < 0) {
@@ -202,8 +208,9 @@ static int apple_start(const struct vmm_config *cfg, struct vmm **ret, struct ak
         a[2] = (char *)"-i";
         a[3] = vm->name;
         a[4] = (char *)APPLE_GUEST_AGENT;
-        a[5] = (char *)"--stdio";
-        a[6] = NULL;
+        a[5] = (char *)"--relay";
+        a[6] = (char *)APPLE_AGENT_SOCKET;
+        a[7] = NULL;
         vm->vsock.next_port = 1u << 30;
         r = vmm_proc_fork(&vm->proc, apple_vsock_serve, &vm->vsock, con, log, err);
         close(vm->vsock.listen_fd);

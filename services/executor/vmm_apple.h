@@ -8,6 +8,7 @@
  *                                      an error mentioning "already" is fine)
  *   container delete -f NAME           (a leftover of the same name)
  *   container run -d --name NAME --cpus N --memory <M>M [--network none] IMAGE sleep infinity
+ *   container exec -d NAME /usr/local/bin/ak-guest --listen unix:/run/ak-guest.sock
  *   container inspect NAME             poll_exit: gone once not "running"
  *   container stop -t S NAME           stop (S = grace in seconds, at least 1)
  *   container delete -f NAME           stop and free
@@ -22,8 +23,12 @@
  * The guest agent is reached as with Firecracker (native_vsock): a helper
  * process of ours listens on cfg->vsock_uds; each connection writes
  * "CONNECT 52000\n", gets "OK <n>\n" and becomes the stdin/stdout of
- * `container exec -i NAME /usr/local/bin/ak-guest --stdio`. Other ports are
- * closed. pid() is that helper (killed with its process group on stop). */
+ * `container exec -i NAME /usr/local/bin/ak-guest --relay
+ * unix:/run/ak-guest.sock`, which carries it to the container's one agent
+ * (started with `exec -d` above), so that sessions outlive a connection as
+ * in a VM (`--stdio`, an agent per connection, would lose a shell between
+ * OpenShell and ShellInput). Other ports are closed. pid() is that helper
+ * (killed with its process group on stop). */
 #pragma once
 
 #include <stddef.h>

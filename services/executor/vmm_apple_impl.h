@@ -6,13 +6,15 @@
 #include "lib/base/error.h"
 
 #define APPLE_GUEST_AGENT "/usr/local/bin/ak-guest"
+/* Where the container's one guest agent listens (inside the container). */
+#define APPLE_AGENT_SOCKET "unix:/run/ak-guest.sock"
 
 /* The vsock helper's arguments, set up before the fork: it may only make
  * async-signal-safe calls. */
 struct apple_vsock {
         int listen_fd;
         unsigned next_port;            /* "OK <n>": Firecracker's first is 1 << 30 */
-        char *exec_argv[8];            /* container exec -i NAME ak-guest --stdio */
+        char *exec_argv[8];            /* container exec -i NAME ak-guest --relay ... */
 };
 
 /* The helper's body (vmm_proc_fork): accepts on listen_fd forever; each
