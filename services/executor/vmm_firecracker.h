@@ -28,7 +28,11 @@
  *   - Network needs a host tap device, which the backend does not create:
  *     network=true is refused.
  *   - On x86_64 it boots an uncompressed ELF vmlinux, not the bzImage the
- *     image store downloads: $AK_FIRECRACKER_KERNEL replaces cfg->kernel. */
+ *     image store downloads: $AK_FIRECRACKER_KERNEL replaces cfg->kernel.
+ *     Build it with virtio_mmio, virtio_blk and the virtio vsock transport
+ *     in (Firecracker's guest configs do): Firecracker describes its devices
+ *     with virtio_mmio.device= on the command line, which ak-guest's init
+ *     does not hand to modules it loads. */
 #pragma once
 
 #include <stddef.h>
