@@ -3,7 +3,8 @@
  * container), found through $AK_CONTAINER_CLI, else PATH. The command lines
  * are agentkernel's apple_backend.rs:
  *
- *   container system status            "is running" on stdout, else:
+ *   container system status            "is running" on stdout (asked at every
+ *                                      start; agentkernel caches it), else:
  *   sh -c "echo Y | container system start"   (accepts the kernel download;
  *                                      an error mentioning "already" is fine)
  *   container delete -f NAME           (a leftover of the same name)
