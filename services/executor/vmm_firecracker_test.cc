@@ -4,6 +4,7 @@
 // a guest agent reached through the VMM's own vsock via vm.c.
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -229,6 +230,40 @@ TEST_F(FirecrackerTest, FaultMessageOfA400Surfaces) {
   EXPECT_STREQ(err.msg, "firecracker: PUT /actions: HTTP 400: Start microvm error: Cannot load kernel due to invalid "
                         "memory configuration or invalid kernel image: Kernel Loader: failed to load ELF kernel image");
   EXPECT_NE(access(api_.c_str(), F_OK), 0);
+}
+
+// A VMM that exits before its API socket is up: its words reach the error.
+TEST_F(FirecrackerTest, EarlyExitIsReportedWithTheLog) {
+  std::string fake = dir_ + "/firecracker";
+  Put(fake, "#!/bin/sh\necho \"Arguments parsing error: too old\" >&2\nexit 153\n");
+  ASSERT_EQ(chmod(fake.c_str(), 0755), 0);
+  setenv("AK_FIRECRACKER", fake.c_str(), 1);
+  struct vmm* vm = nullptr;
+  struct ak_error err = {};
+  EXPECT_EQ(Start(&vm, &err), -ECHILD);
+  EXPECT_NE(std::string(err.msg).find("firecracker exited with status 153 before its API socket"), std::string::npos)
+      << err.msg;
+  EXPECT_NE(std::string(err.msg).find("Arguments parsing error: too old"), std::string::npos) << err.msg;
+  EXPECT_EQ(vm, nullptr);
+}
+
+// A VMM that dies is seen by poll_exit (and its group goes with it).
+TEST_F(FirecrackerTest, DeathIsSeen) {
+  setenv("AK_FC_DOUBLE_GUEST", Runfile("guest/ak-guest").c_str(), 1);
+  struct vmm* vm = nullptr;
+  struct ak_error err = {};
+  ASSERT_EQ(Start(&vm, &err), 0) << err.msg;
+  pid_t pid = vmm_firecracker_ops.pid(vm);
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  int status = -1, r = 0;
+  for (int i = 0; i < 200 && (r = vmm_firecracker_ops.poll_exit(vm, &status)) == 0; i++) usleep(10000);
+  EXPECT_EQ(r, 1);
+  EXPECT_EQ(status, 128 + SIGKILL);
+  // The double's guest agent was killed with it (init reaps it).
+  int alive = 0;
+  for (int i = 0; i < 200 && (alive = kill(-pid, 0) == 0); i++) usleep(10000);
+  EXPECT_FALSE(alive);
+  vmm_firecracker_ops.free(vm);
 }
 
 // The double refuses what Firecracker's serde structs refuse, pre-boot.
