@@ -360,12 +360,47 @@ static const char *details_of(const char *msg, int code)
         return p;
 }
 
+/* Whether the executor answering at route->address is the sandbox's owner.
+ * A NOT_FOUND is only its word if so: another executor now listening there
+ * (the owner died and its port or socket was reused) knows nothing of it.
+ * False with the other's id in `who`; true when it cannot tell. */
+static bool answered_by_owner(struct forwarder *f, const struct registry_route *route, char *who,
+                              size_t who_size)
+{
+        struct rpc_channel *ch;
+        struct ak_error err;
+        if (channels_get(f->channels, route->address, forward_now_ms(), &ch, &err) < 0)
+                return true;
+        Ak__V1__GetExecutorStatusRequest req = AK__V1__GET_EXECUTOR_STATUS_REQUEST__INIT;
+        struct rpc_call_options opts = { .timeout_ms = HEALTH_CHECK_MS, .bearer_token = f->token };
+        ProtobufCMessage *resp = NULL;
+        bool same = true;
+        if (rpc_unary(ch, &ak__v1__executor__descriptor, "GetStatus", &req.base, &opts, &resp, &err) ==
+            RPC_OK) {
+                const char *id = ((const Ak__V1__ExecutorStatus *)resp)->executor_id;
+                same = strcmp(id, route->executor_id) == 0;
+                snprintf(who, who_size, "%s", id);
+                protobuf_c_message_free_unpacked(resp, NULL);
+        }
+        channels_put(f->channels, ch, forward_now_ms());
+        return same;
+}
+
 /* Turns the upstream status into the client's. */
 static int finish(struct forwarder *f, struct rpc_call *call, const struct registry_route *route,
                   struct pump *p)
 {
         int code = p->code;
         const char *details = details_of(p->err.msg, code);
+        char who[EXECUTOR_ID_MAX + 1];
+        if (code == RPC_NOT_FOUND && !answered_by_owner(f, route, who, sizeof(who))) {
+                registry_mark_unreachable(f->reg, route->executor_id);
+                return rpc_call_fail(call, RPC_UNAVAILABLE,
+                                     "executor %s (%s) is unreachable: executor %s answers at its address "
+                                     "now; its sandboxes' calls fail until it heartbeats again: check that "
+                                     "ak-executor %s runs",
+                                     route->executor_id, route->address, who, route->executor_id);
+        }
         if (code == RPC_UNAVAILABLE || code == RPC_CANCELLED) {
                 /* Down, or cut off: does it still answer at all? */
                 struct rpc_channel *ch;

@@ -11,7 +11,10 @@
  * poll interval. Deadlines propagate (the upstream call gets what is left of
  * the client's).
  *
- * Status codes of the executor pass through with its message. UNAVAILABLE,
+ * Status codes of the executor pass through with its message, except a
+ * NOT_FOUND from an executor that is not the owner (GetStatus names another
+ * id: the owner's address was taken over): that is UNAVAILABLE naming both,
+ * and the owner is treated as unreachable. UNAVAILABLE,
  * and an upstream stream cut short that the scheduler did not cancel, come
  * back as UNAVAILABLE naming the executor and its address; the executor is
  * then health-checked and, when it does not answer, placement skips it until

@@ -121,6 +121,44 @@ TEST_F(SchedulerTest, UnreachableExecutorFailsFastNamingIt)
         EXPECT_FALSE(Executors()["exec-a"]);  // not lost (yet)
 }
 
+// The owner died and another executor now listens at its address: that
+// one's NOT_FOUND is not the owner's word. Before, the client got NOT_FOUND
+// and the scheduler forgot the name.
+TEST_F(SchedulerTest, AnotherExecutorAtTheOwnersAddressIsNotBelieved)
+{
+        ASSERT_EQ(0, sched.Stop());
+        ASSERT_TRUE(sched.Start({"--token-file", sched.Path("tokens"), "--heartbeat-interval-ms", "100",
+                                 "--lost-after-ms", "60000"}));
+        FakeExecutor::Options o;
+        o.id = "exec-a";
+        o.token = kToken;
+        o.listen = "unix:" + sched.Path("x.sock");
+        executors.push_back(std::make_unique<FakeExecutor>(o));
+        auto *a = executors.back().get();
+        ASSERT_EQ(RPC_OK, a->Start(sched.address()));
+        ASSERT_EQ(RPC_OK, Create("s"));
+        a->Kill();
+        o.id = "exec-b";
+        executors.push_back(std::make_unique<FakeExecutor>(o));
+        auto *b = executors.back().get();
+        ASSERT_EQ(RPC_OK, b->Start(sched.address()));
+
+        Ak__V1__GetSandboxRequest get = AK__V1__GET_SANDBOX_REQUEST__INIT;
+        get.name = (char *)"s";
+        std::string msg, out;
+        EXPECT_EQ(RPC_UNAVAILABLE, client->Call("GetSandbox", &get.base, nullptr, &msg)) << msg;
+        EXPECT_NE(std::string::npos, msg.find("executor exec-a (" + o.listen + ") is unreachable: executor "
+                                              "exec-b answers at its address now"))
+                << msg;
+        EXPECT_TRUE(b->Saw("GetSandbox s"));
+        // The name stays exec-a's; its calls now fail without reaching exec-b.
+        size_t calls = b->Calls().size();
+        EXPECT_EQ(RPC_UNAVAILABLE, Exec("s", {"echo"}, &out, &msg));
+        EXPECT_NE(std::string::npos, msg.find("executor exec-a (" + o.listen + ") is unreachable")) << msg;
+        EXPECT_EQ(calls, b->Calls().size());
+        EXPECT_EQ("exec-a", Sandboxes()["s"]);
+}
+
 TEST_F(SchedulerTest, ExecutorDyingMidStreamEndsTheCallUnavailable)
 {
         AddExecutor("exec-a");

@@ -281,7 +281,20 @@ int Authorize(struct rpc_call *call, void *data)
         return rpc_call_fail(call, RPC_UNAUTHENTICATED, "fake executor %s wants its token", f->id().c_str());
 }
 
+int GetStatus(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        auto *f = Self(data);
+        f->Log("GetStatus");
+        Ak__V1__ExecutorStatus st = AK__V1__EXECUTOR_STATUS__INIT;
+        st.executor_id = (char *)f->id().c_str();
+        st.address = (char *)f->address().c_str();
+        st.backend = (char *)"fake";
+        rpc_call_reply(call, &st.base);
+        return RPC_OK;
+}
+
 const struct rpc_method kMethods[] = {
+        {"GetStatus", RPC_UNARY, GetStatus},
         {"CreateSandbox", RPC_UNARY, Create},
         {"StartSandbox", RPC_UNARY, Start},
         {"StopSandbox", RPC_UNARY, Stop},
@@ -320,10 +333,13 @@ int FakeExecutor::Start(const std::string &scheduler)
                                    sizeof(kMethods) / sizeof(kMethods[0]), this, &err) < 0)
                 return RPC_INTERNAL;
         int port = 0;
-        if (rpc_server_listen(srv_, "127.0.0.1:0", opts_.serve_tls, &port, &err) < 0 ||
+        if (rpc_server_listen(srv_, opts_.listen.c_str(), opts_.serve_tls, &port, &err) < 0 ||
             rpc_server_start(srv_, &err) < 0)
                 return RPC_INTERNAL;
-        address_ = "127.0.0.1:" + std::to_string(port);
+        if (opts_.listen.compare(0, 5, "unix:") == 0)
+                address_ = opts_.listen;
+        else
+                address_ = opts_.listen.substr(0, opts_.listen.rfind(':') + 1) + std::to_string(port);
         if (rpc_channel_new(scheduler.c_str(), opts_.tls, &sched_, &err) < 0)
                 return RPC_INTERNAL;
         int r = SendStatus(true);

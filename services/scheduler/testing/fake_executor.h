@@ -26,7 +26,8 @@ namespace akt {
 //   hang          one stdout chunk "started", then waits until cancelled
 //   silent        waits until cancelled without sending anything
 //   fail          FAILED_PRECONDITION "sandbox NAME is stopped"
-// Every call is logged as "Method NAME" (NAME: the sandbox).
+// GetStatus answers its id and address.
+// Every call is logged as "Method NAME" (NAME: the sandbox; GetStatus: none).
 class FakeExecutor {
       public:
         struct Options {
@@ -38,6 +39,7 @@ class FakeExecutor {
                 const struct rpc_tls *tls = nullptr;  // to the scheduler
                 const struct rpc_tls *serve_tls = nullptr;  // its own server
                 std::string require_token;  // callers must send it (Bearer)
+                std::string listen = "127.0.0.1:0";  // or "unix:/path"
         };
         explicit FakeExecutor(const Options &opts);
         ~FakeExecutor();
