@@ -205,7 +205,9 @@ int executor_new(const struct executor_config *cfg, struct executor **ret, struc
         else if (gethostname(ex->id, sizeof(ex->id) - 1) < 0)
                 snprintf(ex->id, sizeof(ex->id), "executor");
         snprintf(ex->address, sizeof(ex->address), "%s", cfg->address ? cfg->address : "");
-        snprintf(ex->backend, sizeof(ex->backend), "qemu-microvm");
+        /* As sandbox.proto names backends: "qemu-microvm", "firecracker", "apple". */
+        const struct vmm_ops *vmm = cfg->vmm ? cfg->vmm : &vmm_qemu_ops;
+        snprintf(ex->backend, sizeof(ex->backend), "%s", vmm == &vmm_qemu_ops ? "qemu-microvm" : vmm->name);
         if (!ex->cfg.boot_timeout_ms)
                 ex->cfg.boot_timeout_ms = 120000;
         if (!ex->cfg.reap_interval_ms)
@@ -217,7 +219,8 @@ int executor_new(const struct executor_config *cfg, struct executor **ret, struc
                         (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGE_SIZE) / (1 << 20) * 3 / 4;
         char why[256];
         bool kvm = cfg->accel == VMM_ACCEL_KVM || (cfg->accel == VMM_ACCEL_AUTO && vmm_kvm_usable(why, sizeof(why)));
-        snprintf(ex->accel, sizeof(ex->accel), "%s", kvm ? "kvm" : "tcg");
+        /* Firecracker is KVM only; Apple's containers run on its own hypervisor. */
+        snprintf(ex->accel, sizeof(ex->accel), "%s", vmm == &vmm_apple_ops ? "apple" : kvm ? "kvm" : "tcg");
         ex->sandboxes = calloc(EXECUTOR_MAX_SANDBOXES, sizeof(*ex->sandboxes));
         ex->label_keys = calloc(cfg->n_labels + 1, sizeof(char *));
         ex->label_values = calloc(cfg->n_labels + 1, sizeof(char *));

@@ -85,7 +85,11 @@ class ExecutorBackendTest : public ::testing::TestWithParam<std::string> {
     cr.spec = &spec;
     ProtobufCMessage* resp = nullptr;
     int r = Unary("CreateSandbox", &cr.base, &resp, e);
-    if (resp) protobuf_c_message_free_unpacked(resp, nullptr);
+    // The sandbox says which backend runs it (sandbox.proto's names).
+    if (resp) {
+      EXPECT_EQ(std::string(reinterpret_cast<Ak__V1__Sandbox*>(resp)->backend), GetParam());
+      protobuf_c_message_free_unpacked(resp, nullptr);
+    }
     return r;
   }
   // Exec argv; returns stdout, or "" with *status set on failure.
