@@ -194,6 +194,8 @@ for i in $(seq 100); do
 done
 $lost || fail "the scheduler did not mark the executor lost: $(cat "$tmp/st")"
 "$ak" exec box4 -- true 2>"$tmp/err" && fail "exec on a lost executor succeeded"
+grep -q 'UNAVAILABLE: sandbox box4: executor local (.*) is lost' "$tmp/err" ||
+        fail "exec on a lost executor said: $(cat "$tmp/err")"
 # The killed executor's VMs: ours to reap.
 for p in $vms $(pgrep -f -- "$home/executor" || true); do kill -9 "$p" 2>/dev/null; done
 
