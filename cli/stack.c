@@ -429,6 +429,11 @@ int stack_up(struct stack *st, const struct stack_up_options *o, struct ak_error
                         return ak_error_errno(err, r, "write %s", config);
         }
         snprintf(warm, sizeof(warm), "%u", o->min_warm);
+        /* A sandbox's vCPU is a thread of its VMM; a laptop running agents
+         * overcommits them (4 per CPU), memory stays the executor's 3/4 of RAM. */
+        char vcpus[24];
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        snprintf(vcpus, sizeof(vcpus), "%ld", 4 * (ncpu > 0 ? ncpu : 1));
         const char *path_of[STACK_N];
         for (int i = 0; i < STACK_N; i++)
                 path_of[i] = st->addr[i] + 5;
@@ -444,7 +449,8 @@ int stack_up(struct stack *st, const struct stack_up_options *o, struct ak_error
                              "--scheduler-token-file", token,
                              "--images", images, "--scheduler", st->addr[STACK_SCHEDULER], "--signer",
                              st->addr[STACK_SIGNER], "--auditor", st->addr[STACK_AUDITOR], "--executor-id",
-                             "local", "--min-warm", warm, "--max-warm", o->min_warm > 2 ? warm : "2", NULL };
+                             "local", "--min-warm", warm, "--max-warm", o->min_warm > 2 ? warm : "2",
+                             "--capacity-vcpus", vcpus, NULL };
         char *const *argvs[STACK_N] = { argv_sch, argv_exe, argv_sig, argv_aud };
         static const enum stack_service order[STACK_N] = { STACK_SIGNER, STACK_AUDITOR, STACK_SCHEDULER,
                                                            STACK_EXECUTOR };

@@ -124,8 +124,12 @@ void registry_refresh_slot(struct registry *reg, struct executor *e)
         const Ak__V1__ExecutorStatus *st = e->status;
         uint64_t cap_v = st && st->capacity ? st->capacity->vcpus : 0;
         uint64_t cap_m = st && st->capacity ? st->capacity->memory_mb : 0;
-        uint64_t used_v = (st && st->allocated ? st->allocated->vcpus : 0) + e->reserved_vcpus;
-        uint64_t used_m = (st && st->allocated ? st->allocated->memory_mb : 0) + e->reserved_memory_mb;
+        uint64_t alloc_v = st && st->allocated ? st->allocated->vcpus : 0;
+        uint64_t alloc_m = st && st->allocated ? st->allocated->memory_mb : 0;
+        alloc_v = alloc_v > e->released_vcpus ? alloc_v - e->released_vcpus : 0;
+        alloc_m = alloc_m > e->released_memory_mb ? alloc_m - e->released_memory_mb : 0;
+        uint64_t used_v = alloc_v + e->reserved_vcpus;
+        uint64_t used_m = alloc_m + e->reserved_memory_mb;
         struct placement_slot *p = &reg->hot[e->slot];
         p->free_vcpus = cap_v > used_v ? (uint32_t)(cap_v - used_v) : 0;
         p->free_memory_mb = cap_m > used_m ? cap_m - used_m : 0;
@@ -254,6 +258,8 @@ static int apply_status(struct registry *reg, struct executor *e, Ak__V1__Execut
         drop_keys(reg, e);
         int r = take_keys(reg, e, st);
         e->hb_seq++;
+        e->released_vcpus = 0;
+        e->released_memory_mb = 0;
         if (r == 0)
                 r = registry_reconcile(reg, e, st, restarted, now_ms);
         if (e->status)

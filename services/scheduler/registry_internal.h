@@ -29,6 +29,11 @@ struct executor {
         uint64_t hb_seq;                  /* statuses applied so far */
         uint32_t reserved_vcpus;
         uint64_t reserved_memory_mb;
+        /* What the latest status counted as allocated for sandboxes that are
+         * gone since (a run ended, a remove succeeded): free again until the
+         * next status, which no longer counts them. */
+        uint32_t released_vcpus;
+        uint64_t released_memory_mb;
         struct keyset_key **labels;       /* "key\0value" */
         size_t n_labels;
         struct keyset_key **images;
@@ -58,6 +63,7 @@ struct sandbox_entry {
         uint32_t vcpus;
         uint64_t memory_mb;
         uint64_t confirm_seq;             /* owner->hb_seq when the create returned */
+        uint64_t credited_seq;            /* owner->hb_seq when its share was released */
 };
 
 struct registry {
@@ -90,6 +96,9 @@ void registry_refresh_slot(struct registry *reg, struct executor *e);
 
 /* Entries (registry_sandboxes.c). */
 void entry_unreserve(struct registry *reg, struct sandbox_entry *s);
+/* s is gone from its executor, which last reported it: its share of the
+ * reported allocation is free until the next status (once per status). */
+void entry_release_share(struct registry *reg, struct sandbox_entry *s);
 void entry_remove(struct registry *reg, struct sandbox_entry *s);
 
 /* Reconciles e's entries with the sandboxes its new status lists (before

@@ -68,6 +68,20 @@ void entry_unreserve(struct registry *reg, struct sandbox_entry *s)
         registry_refresh_slot(reg, s->owner);
 }
 
+void entry_release_share(struct registry *reg, struct sandbox_entry *s)
+{
+        struct executor *e = s->owner;
+        if (!s->listed || s->orphan || (s->credited_seq && s->credited_seq == e->hb_seq))
+                return;
+        const Ak__V1__Sandbox *sb = entry_sandbox(s);
+        uint32_t v = s->vcpus ? s->vcpus : sb && sb->spec ? sb->spec->vcpus : 0;
+        uint64_t m = s->memory_mb ? s->memory_mb : sb && sb->spec ? sb->spec->memory_mb : 0;
+        s->credited_seq = e->hb_seq;
+        e->released_vcpus += v;
+        e->released_memory_mb += m;
+        registry_refresh_slot(reg, e);
+}
+
 void entry_remove(struct registry *reg, struct sandbox_entry *s)
 {
         if (s->orphan)
@@ -325,6 +339,8 @@ void registry_release(struct registry *reg, const struct registry_claim *claim)
                 entry_unreserve(reg, s);
                 if (!s->listed)
                         entry_remove(reg, s);
+                else
+                        entry_release_share(reg, s);
         }
         pthread_mutex_unlock(&reg->lock);
 }
@@ -417,8 +433,10 @@ void registry_sandbox_gone(struct registry *reg, const char *executor_id, const 
 {
         pthread_mutex_lock(&reg->lock);
         struct sandbox_entry *s = entry_get(reg, name);
-        if (s && !s->placing && strcmp(s->owner->id, executor_id) == 0)
+        if (s && !s->placing && strcmp(s->owner->id, executor_id) == 0) {
+                entry_release_share(reg, s);
                 entry_remove(reg, s);
+        }
         pthread_mutex_unlock(&reg->lock);
 }
 

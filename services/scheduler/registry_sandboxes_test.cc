@@ -96,6 +96,38 @@ TEST_F(RegistryTest, ReleaseOfAListedSandboxKeepsTheName)
         EXPECT_EQ("a", Owner("s1"));
 }
 
+// Back to back one-shot runs on a full executor: the run that ended frees its
+// share of the reported allocation at once, not at the next heartbeat.
+TEST_F(RegistryTest, AnEndedRunFreesItsShareBeforeTheNextHeartbeat)
+{
+        Status a = Exec("a");
+        Register(a);
+        registry_claim c;
+        ASSERT_EQ(0, Place("r1", &c, 8));
+        a.sandboxes = {{"r1", {}}};
+        a.alloc_vcpus = 8;
+        a.alloc_memory_mb = 512;
+        EXPECT_EQ(0, Heartbeat(a));  // sent while r1 ran
+        EXPECT_EQ(0u, Slot("a").free_vcpus);
+        registry_release(reg, &c);  // the run ended
+        EXPECT_EQ(8u, Slot("a").free_vcpus);
+        registry_release(reg, &c);  // once per status
+        EXPECT_EQ(8u, Slot("a").free_vcpus);
+        registry_claim c2;
+        ASSERT_EQ(0, Place("r2", &c2, 8));
+        registry_confirm(reg, &c2, nullptr);  // a persistent one
+        // A status from before the end still counts r1: it stands until the next.
+        a.sandboxes = {{"r1", {}}};
+        EXPECT_EQ(0, Heartbeat(a));
+        EXPECT_EQ(0u, Slot("a").free_vcpus);
+        a.sandboxes = {{"r2", {}}};
+        EXPECT_EQ(0, Heartbeat(a));
+        EXPECT_EQ(0u, Slot("a").free_vcpus);
+        // RemoveSandbox of a persistent one frees its share the same way.
+        registry_sandbox_gone(reg, "a", "r2");
+        EXPECT_EQ(8u, Slot("a").free_vcpus);
+}
+
 TEST_F(RegistryTest, NamesAreUniqueAcrossTheFleet)
 {
         Status a = Exec("a");
