@@ -23,13 +23,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,17 +34,14 @@
 #include "services/executor/proc.h"
 #include "services/executor/qmp.h"
 #include "services/executor/vmm.h"
+#include "services/executor/vmm_proc.h"
 #include "services/executor/vmm_qemu.h"
-
-extern char **environ;
 
 #define QEMU_BIN "qemu-system-x86_64"
 #define MAX_ARGS 64
 
 struct vmm {
-        pid_t pid;
-        bool exited;
-        int status;
+        struct vmm_proc proc;
         bool kvm;
         char *qmp_path;
 };
@@ -207,33 +201,10 @@ static int qemu_start(const struct vmm_config *cfg, struct vmm **ret, struct ak_
                 r = ak_error_errno(err, -errno, "open %s", cfg->log_file);
                 goto fail;
         }
-        pid_t parent = getpid();
-        pid_t pid = fork();
-        if (pid < 0) {
-                r = ak_error_errno(err, -errno, "fork");
-                close(log);
-                goto fail;
-        }
-        if (pid == 0) {
-                sigset_t none;
-                struct sigaction dfl = { .sa_handler = SIG_DFL };
-                setpgid(0, 0);
-                prctl(PR_SET_PDEATHSIG, SIGKILL);
-                if (getppid() != parent)
-                        _exit(127);
-                for (int s = 1; s < NSIG; s++)
-                        sigaction(s, &dfl, NULL);
-                sigemptyset(&none);
-                sigprocmask(SIG_SETMASK, &none, NULL);
-                int nul = open("/dev/null", O_RDONLY);
-                if (nul < 0 || dup2(nul, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0)
-                        _exit(127);
-                execve(argv[0], argv, environ);
-                _exit(127);
-        }
+        r = vmm_proc_exec(&vm->proc, argv, log, log, err);
         close(log);
-        setpgid(pid, pid); /* no race with the child's own call */
-        vm->pid = pid;
+        if (r < 0)
+                goto fail;
         strv_free(argv);
         *ret = vm;
         return 0;
@@ -246,40 +217,12 @@ fail:
 
 static pid_t qemu_pid(const struct vmm *vm)
 {
-        return vm->pid;
-}
-
-static int decode_status(int status)
-{
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        return vm->proc.pid;
 }
 
 static int qemu_poll_exit(struct vmm *vm, int *ret_status)
 {
-        if (!vm->exited) {
-                siginfo_t si = { 0 };
-                /* Look without reaping, so the group id is still ours when
-                 * we kill what the process may have left in it. */
-                if (waitid(P_PID, (id_t)vm->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
-                        if (errno != ECHILD)
-                                return -errno;
-                        vm->exited = true; /* reaped by someone else */
-                        vm->status = 255;
-                } else if (si.si_pid == 0) {
-                        return 0;
-                } else {
-                        kill(-vm->pid, SIGKILL);
-                        int status = 0;
-                        pid_t p;
-                        while ((p = waitpid(vm->pid, &status, 0)) < 0 && errno == EINTR)
-                                ;
-                        vm->exited = true;
-                        vm->status = p < 0 ? 255 : decode_status(status);
-                }
-        }
-        if (ret_status)
-                *ret_status = vm->status;
-        return 1;
+        return vmm_proc_poll(&vm->proc, ret_status);
 }
 
 static int qemu_stop(struct vmm *vm, int grace_ms, int *ret_status)
@@ -292,23 +235,10 @@ static int qemu_stop(struct vmm *vm, int grace_ms, int *ret_status)
                 if (qmp_connect(vm->qmp_path, grace_ms / 2, &fd) == 0 &&
                     qmp_command(fd, "{\"execute\":\"quit\"}", grace_ms / 2, &reply) >= 0)
                         free(reply);
-                struct timespec ts = { 0, 10 * 1000 * 1000 };
-                for (int waited = 0; waited < grace_ms; waited += 10) {
-                        if (qemu_poll_exit(vm, ret_status) == 1)
-                                return 1;
-                        nanosleep(&ts, NULL);
-                }
+                if (vmm_proc_wait(&vm->proc, grace_ms, ret_status) == 1)
+                        return 1;
         }
-        kill(-vm->pid, SIGKILL);
-        kill(vm->pid, SIGKILL);
-        int status;
-        while (waitpid(vm->pid, &status, 0) < 0 && errno == EINTR)
-                ;
-        vm->exited = true;
-        vm->status = decode_status(status);
-        if (ret_status)
-                *ret_status = vm->status;
-        return 1;
+        return vmm_proc_kill(&vm->proc, ret_status);
 }
 
 static void qemu_free(struct vmm *vm)
