@@ -21,22 +21,9 @@ extern "C" {
 
 namespace {
 
+using aktest::ProcessesMentioning;
 using aktest::Runfile;
 using aktest::Slurp;
-
-int ProcessesMentioning(const std::string& s) {
-  int n = 0;
-  DIR* d = opendir("/proc");
-  while (struct dirent* e = d ? readdir(d) : nullptr) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    std::string cl = Slurp(std::string("/proc/") + e->d_name + "/cmdline");
-    for (auto& c : cl)
-      if (!c) c = ' ';
-    if (cl.find(s) != std::string::npos) n++;
-  }
-  if (d) closedir(d);
-  return n;
-}
 
 class ExecutorBackendTest : public ::testing::TestWithParam<std::string> {
  protected:

@@ -21,71 +21,16 @@ extern "C" {
 #include "protos/ak/v1/executor.pb-c.h"
 #include "services/signer/receipt_proto.h"
 }
+#include "services/executor/testing/service_proc.h"
 #include "services/executor/testing/vm_fixture.h"
 
 extern char** environ;
 
 namespace {
 
-std::string Runfile(const std::string& rel) {
-  const char* s = getenv("TEST_SRCDIR");
-  const char* w = getenv("TEST_WORKSPACE");
-  return std::string(s ? s : ".") + "/" + (w ? w : "ak") + "/" + rel;
-}
-
-std::string Slurp(const std::string& p) {
-  std::ifstream f(p);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-// A child process whose stdout goes to a file; Start waits for "listening on ADDR".
-struct Proc {
-  pid_t pid = -1;
-  std::string out, err, addr;
-  bool Start(const std::vector<std::string>& argv, const std::string& dir, const std::string& tag) {
-    out = dir + "/" + tag + ".out";
-    err = dir + "/" + tag + ".err";
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    std::vector<char*> a;
-    for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-    a.push_back(nullptr);
-    int r = posix_spawn(&pid, a[0], &fa, nullptr, a.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (r != 0) return false;
-    for (int i = 0; i < 600; i++) {
-      std::string o = Slurp(out);
-      size_t at = o.find("listening on ");
-      if (at != std::string::npos && o.find('\n', at) != std::string::npos) {
-        addr = o.substr(at + 13, o.find('\n', at) - at - 13);
-        return true;
-      }
-      int st;
-      if (waitpid(pid, &st, WNOHANG) == pid) {
-        pid = -1;
-        return false;
-      }
-      usleep(100000);
-    }
-    return false;
-  }
-  int Stop() {
-    if (pid <= 0) return -1;
-    kill(pid, SIGTERM);
-    int st = 0;
-    for (int i = 0; i < 300 && waitpid(pid, &st, WNOHANG) == 0; i++) usleep(100000);
-    if (waitpid(pid, &st, WNOHANG) == 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &st, 0);
-    }
-    pid = -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  }
-};
+using aktest::Proc;
+using aktest::Runfile;
+using aktest::Slurp;
 
 class ExecutorTest : public ::testing::Test {
  protected:

@@ -18,6 +18,7 @@
 
 #include <gtest/gtest.h>
 
+#include "services/executor/testing/service_proc.h"
 #include "services/executor/testing/vm_fixture.h"
 
 extern "C" {
@@ -31,32 +32,9 @@ extern "C" {
 
 namespace {
 
-std::string Runfile(const std::string& rel) {
-  const char* s = getenv("TEST_SRCDIR");
-  const char* w = getenv("TEST_WORKSPACE");
-  return std::string(s ? s : ".") + "/" + (w ? w : "ak") + "/" + rel;
-}
-
-std::string Slurp(const std::string& p) {
-  std::ifstream f(p);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-int ProcessesMentioning(const std::string& s) {
-  int n = 0;
-  DIR* d = opendir("/proc");
-  while (struct dirent* e = d ? readdir(d) : nullptr) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    std::string cl = Slurp(std::string("/proc/") + e->d_name + "/cmdline");
-    for (auto& c : cl)
-      if (!c) c = ' ';
-    if (cl.find(s) != std::string::npos) n++;
-  }
-  if (d) closedir(d);
-  return n;
-}
+using aktest::ProcessesMentioning;
+using aktest::Runfile;
+using aktest::Slurp;
 
 class AppleTest : public ::testing::Test {
  protected:

@@ -3,6 +3,7 @@
 // its "listening on ADDR" line, Stop sends SIGTERM, then SIGKILL, and reaps.
 #pragma once
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -95,5 +96,20 @@ struct Proc {
     return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   }
 };
+
+// Processes whose command line mentions s (a test's directory, say).
+inline int ProcessesMentioning(const std::string& s) {
+  int n = 0;
+  DIR* d = opendir("/proc");
+  while (struct dirent* e = d ? readdir(d) : nullptr) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::string cl = Slurp(std::string("/proc/") + e->d_name + "/cmdline");
+    for (auto& c : cl)
+      if (!c) c = ' ';
+    if (cl.find(s) != std::string::npos) n++;
+  }
+  if (d) closedir(d);
+  return n;
+}
 
 }  // namespace aktest
