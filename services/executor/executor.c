@@ -311,7 +311,8 @@ void executor_free(struct executor *ex)
         if (ex->have_heart)
                 pthread_join(ex->heart, NULL);
         while (ex->n_sandboxes)
-                executor_remove(ex, ex->sandboxes[0]->name, NULL);
+                executor_remove(ex, ex->sandboxes[0]->name, NULL, false);
+        executor_dispose_queued(ex);
         pool_free_all(ex);
         audit_queue_free(ex->audit, 3000);
         cgroup_free(ex->cgroup);

@@ -305,7 +305,7 @@ int handle_run(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
                         char name[SANDBOX_NAME_MAX + 1];
                         snprintf(name, sizeof(name), "%s", sb->name);
                         sandbox_put(ex, sb);
-                        executor_remove(ex, name, call);
+                        executor_remove(ex, name, call, false);
                 }
                 return code;
         }
@@ -335,7 +335,8 @@ out:;
         snprintf(name, sizeof(name), "%s", sb->name);
         bool keep = req->keep || (req->spec && req->spec->persistent);
         sandbox_put(ex, sb);
+        /* The answer does not wait for the VM to go (the janitor stops it). */
         if (!keep)
-                executor_remove(ex, name, call);
+                executor_remove(ex, name, call, true);
         return code;
 }

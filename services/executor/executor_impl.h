@@ -83,6 +83,12 @@ struct active {
         int shell_exit;
 };
 
+struct disposal {
+        struct vmbox *box;
+        char dir[PATH_MAX];
+        struct disposal *next;
+};
+
 struct executor {
         struct executor_config cfg;
         char state_dir[PATH_MAX], images_dir[PATH_MAX], id[128], address[256];
@@ -93,6 +99,9 @@ struct executor {
         struct cgroup *cgroup;
         char cpu_quota_note[600];
         pthread_mutex_t lock;
+        /* VMs of removed sandboxes that the janitor stops and deletes in
+         * the background (executor_remove's `later`), under lock. */
+        struct disposal *disposals;
         /* The image store (not thread-safe): held while an image resolves,
          * which may build it for minutes, so never under lock (heartbeats
          * and every other call take lock). */
@@ -131,7 +140,13 @@ int64_t wall_ms(void);
 /* executor_lifecycle.c */
 int executor_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struct rpc_call *call,
                     struct sandbox **ret);
-int executor_remove(struct executor *ex, const char *name, struct rpc_call *call);
+/* Takes the sandbox out of the table (its name is free at once) and stops
+ * and deletes its VM: before returning, or with `later` in the background
+ * (a one-shot run answers without waiting for its VM to go; executor_free
+ * still waits for every VM). -ENOENT for an unknown name. */
+int executor_remove(struct executor *ex, const char *name, struct rpc_call *call, bool later);
+/* Stops and deletes the queued VMs (takes and drops ex->lock). */
+void executor_dispose_queued(struct executor *ex);
 /* 0 for a valid sandbox name (sandbox.proto), else -EINVAL. */
 int sandbox_name_check(const char *s);
 int handle_create_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *ud);

@@ -1,4 +1,5 @@
-/* The janitor: TTLs, VMs that died, calls whose client went away. */
+/* The janitor: TTLs, VMs that died, calls whose client went away, and the
+ * VMs of removed sandboxes that go in the background. */
 #include <pthread.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -16,9 +17,15 @@ void *janitor_thread(void *arg)
                 int64_t ns = ts.tv_nsec + (int64_t)ex->cfg.reap_interval_ms * 1000000;
                 ts.tv_sec += ns / 1000000000;
                 ts.tv_nsec = ns % 1000000000;
-                pthread_cond_timedwait(&ex->cond, &ex->lock, &ts);
+                if (!ex->disposals)
+                        pthread_cond_timedwait(&ex->cond, &ex->lock, &ts);
                 if (ex->stop)
                         break;
+                if (ex->disposals) {
+                        pthread_mutex_unlock(&ex->lock);
+                        executor_dispose_queued(ex);
+                        pthread_mutex_lock(&ex->lock);
+                }
                 for (struct active *a = ex->active; a; a = a->next)
                         if (!a->cancelled && a->call && rpc_call_cancelled(a->call)) {
                                 a->cancelled = true;
@@ -42,7 +49,7 @@ void *janitor_thread(void *arg)
                 }
                 if (expired[0]) {
                         pthread_mutex_unlock(&ex->lock);
-                        executor_remove(ex, expired, NULL);
+                        executor_remove(ex, expired, NULL, false);
                         pthread_mutex_lock(&ex->lock);
                 }
         }

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/base/cleanup.h"
 #include "services/executor/executor_impl.h"
 
 int sandbox_name_check(const char *s)
@@ -223,9 +224,10 @@ int executor_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struct
 }
 
 /* Takes the VM away from sb (under the lock) and disposes of it outside. */
-static void stop_vm(struct executor *ex, struct sandbox *sb, Ak__V1__SandboxState state)
+static void stop_vm(struct executor *ex, struct sandbox *sb, Ak__V1__SandboxState state, bool later)
 {
         char dir[PATH_MAX];
+        struct disposal *d = later ? calloc(1, sizeof(*d)) : NULL;
         pthread_mutex_lock(&ex->lock);
         struct vmbox *box = sb->box;
         sb->box = NULL;
@@ -233,12 +235,34 @@ static void stop_vm(struct executor *ex, struct sandbox *sb, Ak__V1__SandboxStat
         sb->state = state;
         snprintf(dir, sizeof(dir), "%s", sb->vmdir);
         active_kill_locked(ex, sb);
+        if (box && d) {
+                d->box = TAKE_PTR(box);
+                snprintf(d->dir, sizeof(d->dir), "%s", dir);
+                d->next = ex->disposals;
+                ex->disposals = TAKE_PTR(d);
+                pthread_cond_broadcast(&ex->cond);
+        }
         pthread_mutex_unlock(&ex->lock);
+        free(d);
         if (box)
                 executor_vm_dispose(ex, box, dir);
 }
 
-int executor_remove(struct executor *ex, const char *name, struct rpc_call *call)
+void executor_dispose_queued(struct executor *ex)
+{
+        pthread_mutex_lock(&ex->lock);
+        while (ex->disposals) {
+                struct disposal *d = ex->disposals;
+                ex->disposals = d->next;
+                pthread_mutex_unlock(&ex->lock);
+                executor_vm_dispose(ex, d->box, d->dir);
+                free(d);
+                pthread_mutex_lock(&ex->lock);
+        }
+        pthread_mutex_unlock(&ex->lock);
+}
+
+int executor_remove(struct executor *ex, const char *name, struct rpc_call *call, bool later)
 {
         struct sandbox *sb = NULL;
         pthread_mutex_lock(&ex->lock);
@@ -253,7 +277,7 @@ int executor_remove(struct executor *ex, const char *name, struct rpc_call *call
         if (!sb)
                 return -ENOENT;
         bool had_vm = sb->box != NULL;
-        stop_vm(ex, sb, AK__V1__SANDBOX_STATE__SANDBOX_STATE_STOPPED);
+        stop_vm(ex, sb, AK__V1__SANDBOX_STATE__SANDBOX_STATE_STOPPED, later);
         if (had_vm)
                 audit_emit(ex, call, "sandbox_stopped", "stop", AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT, name,
                            NULL);
@@ -330,7 +354,7 @@ int handle_stop_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void
         if (!sb)
                 return rpc_call_fail(call, RPC_NOT_FOUND, "no sandbox named %s", req->name);
         bool had_vm = sb->box != NULL;
-        stop_vm(ex, sb, AK__V1__SANDBOX_STATE__SANDBOX_STATE_STOPPED);
+        stop_vm(ex, sb, AK__V1__SANDBOX_STATE__SANDBOX_STATE_STOPPED, false);
         if (had_vm)
                 audit_emit(ex, call, "sandbox_stopped", "stop", AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT, sb->name,
                            NULL);
@@ -342,7 +366,7 @@ int handle_stop_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void
 int handle_remove_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
 {
         const Ak__V1__RemoveSandboxRequest *req = (const void *)msg;
-        if (executor_remove(ud, req->name ? req->name : "", call) < 0)
+        if (executor_remove(ud, req->name ? req->name : "", call, false) < 0)
                 return rpc_call_fail(call, RPC_NOT_FOUND, "no sandbox named %s", req->name);
         Ak__V1__RemoveSandboxResponse resp = AK__V1__REMOVE_SANDBOX_RESPONSE__INIT;
         rpc_call_reply(call, &resp.base);
