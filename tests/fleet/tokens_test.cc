@@ -14,7 +14,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/fleet/service_process.h"
+#include "tests/testing/service_process.h"
 
 extern "C" {
 #include "protos/ak/v1/auditor.pb-c.h"
@@ -25,8 +25,8 @@ extern "C" {
 
 namespace {
 
-using fleet::ServiceProcess;
-using fleet::WriteFile;
+using aktest::ServiceProcess;
+using aktest::WriteFile;
 
 const std::string kA = "token-A-0123456789abcdef0123456789";
 const std::string kB = "token-B-fedcba9876543210fedcba9876";
@@ -263,7 +263,7 @@ TEST_F(Tls, AkTalksToAFleetSchedulerOverMutualTls)
         for (auto &a : Serve())
                 sargs.push_back(a);
         ASSERT_TRUE(sched.Start(sargs, st, &client_));
-        std::string ak = fleet::Runfile("cli/ak");
+        std::string ak = aktest::Runfile("cli/ak");
         std::string env = "AK_HOME=" + sched.Path("home") + " AK_SCHEDULER=" + st + " AK_TOKEN=" + kA +
                           " AK_TLS_CA=" + ca_ + " AK_TLS_NAME=localhost ";
         auto run = [&](const std::string &extra, std::string *out) {
@@ -350,7 +350,7 @@ TEST(Flags, BadCombinationsExit2)
                  "--tls-require-client-cert needs --tls-ca"},
         };
         for (auto &c : cases) {
-                std::string cmd = fleet::Binary(c.service);
+                std::string cmd = aktest::Binary(c.service);
                 for (auto &a : c.args)
                         cmd += " '" + a + "'";
                 cmd += " 2>&1";
