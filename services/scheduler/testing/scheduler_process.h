@@ -1,13 +1,13 @@
-// ak-scheduler as a real process for component tests: started with
-// posix_spawn (the test runs gRPC threads), listening on a Unix socket in a
-// short temporary directory, reachable through the real lib/rpc client.
+// ak-scheduler as a real process for component tests, listening on a Unix
+// socket in a short temporary directory, and a client for it through the
+// real lib/rpc client.
 #ifndef AK_SCHEDULER_TESTING_SCHEDULER_PROCESS_H
 #define AK_SCHEDULER_TESTING_SCHEDULER_PROCESS_H
 
-#include <sys/types.h>
-
 #include <string>
 #include <vector>
+
+#include "tests/testing/service_process.h"
 
 extern "C" {
 #include "lib/rpc/rpc.h"
@@ -15,28 +15,22 @@ extern "C" {
 
 namespace akt {
 
-std::string SchedulerBinary();
-
-class SchedulerProcess {
+// ak-scheduler --listen unix:<its directory>/s, started until its health
+// check answers (tests/testing/service_process.h does the work).
+class SchedulerProcess : public aktest::ServiceProcess {
       public:
-        SchedulerProcess();
-        ~SchedulerProcess();  // Stop() and removes the directory
+        SchedulerProcess() : ServiceProcess("scheduler") {}
 
         // Starts ak-scheduler --listen <address()> plus `args`, and waits
         // until its health check answers. False (with a gtest failure) if not.
-        bool Start(const std::vector<std::string> &args, const struct rpc_tls *tls = nullptr);
-        // SIGTERM, then waits; returns the exit status as waitpid gives it.
-        int Stop();
+        bool Start(const std::vector<std::string> &args, const struct rpc_tls *tls = nullptr)
+        {
+                std::vector<std::string> a = {"--listen", address()};
+                a.insert(a.end(), args.begin(), args.end());
+                return ServiceProcess::Start(a, address(), tls);
+        }
         // Where it listens: "unix:<dir>/s".
-        const std::string &address() const { return address_; }
-        // A file in the private directory (for token files, certificates).
-        std::string Path(const std::string &name) const { return dir_ + "/" + name; }
-        // Everything it wrote to stderr so far.
-        std::string Log() const;
-
-      private:
-        std::string dir_, address_;
-        pid_t pid_ = -1;
+        std::string address() const { return "unix:" + Path("s"); }
 };
 
 // One client call helper per test: a channel to the scheduler and a token.
