@@ -34,9 +34,9 @@ extern "C" {
 #include "lib/rpc/rpc.h"
 #include "protos/ak/v1/executor.pb-c.h"
 }
-#include "services/executor/testing/service_proc.h"
+#include "tests/testing/service_process.h"
 
-using aktest::Proc;
+using aktest::ServiceProcess;
 using aktest::Runfile;
 using aktest::Slurp;
 
@@ -344,7 +344,7 @@ int main(int argc, char** argv) {
   std::string dir = tmpl, state = dir + "/st";
   const char* images = getenv("AK_TEST_IMAGES");
   setenv("AK_GUEST_BIN", Runfile("guest/ak-guest").c_str(), 1);
-  Proc ex;
+  ServiceProcess ex;
   if (!ex.Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--state-dir", state,
                  "--images", images && *images ? images : "/var/tmp/ak-test-images", "--pool", "base/moderate",
                  "--min-warm", "1", "--max-warm", "1", "--max-age", "3600",

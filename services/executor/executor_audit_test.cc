@@ -14,10 +14,10 @@ extern "C" {
 #include "lib/rpc/rpc.h"
 #include "protos/ak/v1/executor.pb-c.h"
 }
-#include "services/executor/testing/service_proc.h"
+#include "tests/testing/service_process.h"
 #include "services/executor/testing/vm_fixture.h"
 
-using aktest::Proc;
+using aktest::ServiceProcess;
 using aktest::Runfile;
 using aktest::Slurp;
 
@@ -54,14 +54,14 @@ TEST(ExecutorAuditTest, EventsWaitForTheAuditorAndArrive) {
   fclose(f);
   // Learn a free port from a first auditor, then stop it: the executor
   // starts with its auditor down.
-  Proc aud;
+  ServiceProcess aud;
   std::vector<std::string> aud_argv = {Runfile("services/auditor/ak-auditor"), "--listen", "127.0.0.1:0",
                                        "--config", cfg, "--spool", dir + "/spool"};
   ASSERT_TRUE(aud.Start(aud_argv, dir, "auditor1")) << Slurp(aud.err);
   std::string addr = aud.addr;
   aud.Stop();
 
-  Proc ex;
+  ServiceProcess ex;
   ASSERT_TRUE(ex.Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--state-dir",
                         dir + "/st", "--images", dir + "/images", "--min-warm", "0", "--auditor", addr,
                         "--test-guest", "ga=" + dir + "/none.sock", "--test-guest", "gb=" + dir + "/none.sock"},
@@ -86,7 +86,7 @@ TEST(ExecutorAuditTest, EventsWaitForTheAuditorAndArrive) {
   EXPECT_EQ(c.dropped, 0u);
 
   aud_argv[2] = addr;
-  Proc again;
+  ServiceProcess again;
   ASSERT_TRUE(again.Start(aud_argv, dir, "auditor2")) << Slurp(again.err);
   std::string got;
   for (int i = 0; i < 300; i++) {

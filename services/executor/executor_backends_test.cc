@@ -16,7 +16,7 @@ extern "C" {
 #include "lib/rpc/rpc.h"
 #include "protos/ak/v1/executor.pb-c.h"
 }
-#include "services/executor/testing/service_proc.h"
+#include "tests/testing/service_process.h"
 #include "services/executor/testing/vm_fixture.h"
 
 namespace {
@@ -108,7 +108,7 @@ class ExecutorBackendTest : public ::testing::TestWithParam<std::string> {
   }
 
   std::string dir_;
-  aktest::Proc exec_;
+  aktest::ServiceProcess exec_;
   struct rpc_channel* ch_ = nullptr;
 };
 

@@ -23,10 +23,10 @@ extern "C" {
 #include "lib/rpc/rpc.h"
 #include "protos/ak/v1/executor.pb-c.h"
 }
-#include "services/executor/testing/service_proc.h"
+#include "tests/testing/service_process.h"
 #include "services/executor/testing/vm_fixture.h"
 
-using aktest::Proc;
+using aktest::ServiceProcess;
 using aktest::Runfile;
 using aktest::Slurp;
 
@@ -129,7 +129,7 @@ class ExecutorHostileTest : public ::testing::Test {
     garbage_ = new FakeGuest(dir_ + "/g.sock", Mode::kGarbage);
     huge_ = new FakeGuest(dir_ + "/h.sock", Mode::kHuge);
     silent_ = new FakeGuest(dir_ + "/s.sock", Mode::kSilent);
-    exec_ = new Proc;
+    exec_ = new ServiceProcess;
     setenv("AK_GUEST_BIN", Runfile("guest/ak-guest").c_str(), 1);
     ASSERT_TRUE(exec_->Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--state-dir",
                               dir_ + "/st", "--images", akvm::ImageStoreDir(), "--min-warm", "0", "--test-guest",
@@ -202,7 +202,7 @@ class ExecutorHostileTest : public ::testing::Test {
 
   static std::string dir_;
   static FakeGuest *garbage_, *huge_, *silent_;
-  static Proc* exec_;
+  static ServiceProcess* exec_;
   static struct rpc_channel* ch_;
 };
 
@@ -210,7 +210,7 @@ std::string ExecutorHostileTest::dir_;
 FakeGuest* ExecutorHostileTest::garbage_;
 FakeGuest* ExecutorHostileTest::huge_;
 FakeGuest* ExecutorHostileTest::silent_;
-Proc* ExecutorHostileTest::exec_;
+ServiceProcess* ExecutorHostileTest::exec_;
 struct rpc_channel* ExecutorHostileTest::ch_;
 
 TEST_F(ExecutorHostileTest, BadGuestsFailClearlyAndOthersKeepWorking) {

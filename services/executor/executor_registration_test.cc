@@ -11,10 +11,10 @@ extern "C" {
 #include "lib/rpc/rpc.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
 }
-#include "services/executor/testing/service_proc.h"
+#include "tests/testing/service_process.h"
 #include "services/executor/testing/vm_fixture.h"
 
-using aktest::Proc;
+using aktest::ServiceProcess;
 using aktest::Runfile;
 using aktest::Slurp;
 
@@ -62,7 +62,7 @@ bool WaitRegistered(const std::string& addr, std::string* why) {
 
 TEST(ExecutorRegistrationTest, RegistersHeartbeatsAndReregistersAfterSchedulerRestart) {
   std::string dir = akvm::MakeTempDir("akexr");
-  Proc sched, exec;
+  ServiceProcess sched, exec;
   ASSERT_TRUE(sched.Start({Runfile("services/scheduler/ak-scheduler"), "--listen", "127.0.0.1:0",
                            "--heartbeat-interval-ms", "300"},
                           dir, "sched"))
@@ -79,7 +79,7 @@ TEST(ExecutorRegistrationTest, RegistersHeartbeatsAndReregistersAfterSchedulerRe
   // A new scheduler on the same address knows nothing until the executor
   // registers again.
   sched.Stop();
-  Proc again;
+  ServiceProcess again;
   ASSERT_TRUE(again.Start({Runfile("services/scheduler/ak-scheduler"), "--listen", addr, "--heartbeat-interval-ms",
                            "300"},
                           dir, "sched2"))

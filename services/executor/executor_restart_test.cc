@@ -19,10 +19,10 @@ extern "C" {
 #include "lib/rpc/rpc.h"
 #include "protos/ak/v1/executor.pb-c.h"
 }
-#include "services/executor/testing/service_proc.h"
+#include "tests/testing/service_process.h"
 #include "services/executor/testing/vm_fixture.h"
 
-using aktest::Proc;
+using aktest::ServiceProcess;
 using aktest::Runfile;
 using aktest::Slurp;
 
@@ -66,7 +66,7 @@ TEST(ExecutorRestartTest, KilledExecutorLeavesNoVmmAndRestartsClean) {
   std::vector<std::string> argv = {Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0",
                                    "--state-dir", dir + "/st", "--images", akvm::ImageStoreDir(), "--min-warm",
                                    "0"};
-  Proc ex;
+  ServiceProcess ex;
   ASSERT_TRUE(ex.Start(argv, dir, "executor1")) << Slurp(ex.err);
   struct rpc_channel* ch = nullptr;
   struct ak_error err = {};
@@ -136,7 +136,7 @@ TEST(ExecutorRestartTest, KilledExecutorLeavesNoVmmAndRestartsClean) {
   for (pid_t p : vmms)
     if (Alive(p)) kill(p, SIGKILL);
 
-  Proc again;
+  ServiceProcess again;
   ASSERT_TRUE(again.Start(argv, dir, "executor2")) << Slurp(again.err);
   EXPECT_EQ(Entries(dir + "/st/v"), 0u);
   ASSERT_EQ(rpc_channel_new(again.addr.c_str(), nullptr, &ch, &err), 0) << err.msg;

@@ -21,14 +21,14 @@ extern "C" {
 #include "protos/ak/v1/executor.pb-c.h"
 #include "services/signer/receipt_proto.h"
 }
-#include "services/executor/testing/service_proc.h"
+#include "tests/testing/service_process.h"
 #include "services/executor/testing/vm_fixture.h"
 
 extern char** environ;
 
 namespace {
 
-using aktest::Proc;
+using aktest::ServiceProcess;
 using aktest::Runfile;
 using aktest::Slurp;
 
@@ -36,8 +36,8 @@ class ExecutorTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = akvm::MakeTempDir("akex");
-    signer_ = new Proc;
-    exec_ = new Proc;
+    signer_ = new ServiceProcess;
+    exec_ = new ServiceProcess;
     ASSERT_TRUE(signer_->Start({Runfile("services/signer/ak-signer"), "--key", dir_ + "/key.pkcs8", "--listen",
                                 "127.0.0.1:0"}, dir_, "signer"))
         << Slurp(signer_->err);
@@ -118,13 +118,13 @@ class ExecutorTest : public ::testing::Test {
   }
 
   static std::string dir_;
-  static Proc *signer_, *exec_;
+  static ServiceProcess *signer_, *exec_;
   static struct rpc_channel* ch_;
 };
 
 std::string ExecutorTest::dir_;
-Proc* ExecutorTest::signer_;
-Proc* ExecutorTest::exec_;
+ServiceProcess* ExecutorTest::signer_;
+ServiceProcess* ExecutorTest::exec_;
 struct rpc_channel* ExecutorTest::ch_;
 
 TEST_F(ExecutorTest, LifecycleExecReceiptFiles) {

@@ -17,7 +17,7 @@
 
 #include <gtest/gtest.h>
 
-#include "services/executor/testing/service_proc.h"
+#include "tests/testing/service_process.h"
 #include "services/executor/testing/vm_fixture.h"
 
 extern "C" {
