@@ -19,10 +19,10 @@ extern "C" {
 #include "lib/rpc/rpc.h"
 #include "protos/ak/v1/executor.pb-c.h"
 }
-#include "services/executor/testing/service_proc.h"
+#include "tests/testing/service_process.h"
 #include "services/executor/testing/vm_fixture.h"
 
-using aktest::Proc;
+using aktest::ServiceProcess;
 using aktest::Runfile;
 using aktest::Slurp;
 
@@ -42,8 +42,8 @@ class ExecutorFeaturesTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = akvm::MakeTempDir("akexf");
-    auditor_ = new Proc;
-    exec_ = new Proc;
+    auditor_ = new ServiceProcess;
+    exec_ = new ServiceProcess;
     audit_out_ = dir_ + "/audit.jsonl";
     {
       std::string cfg = R"({"destination":{"type":"file","path":")" + audit_out_ +
@@ -226,14 +226,14 @@ class ExecutorFeaturesTest : public ::testing::Test {
   }
 
   static std::string dir_, audit_out_;
-  static Proc *auditor_, *exec_;
+  static ServiceProcess *auditor_, *exec_;
   static struct rpc_channel* ch_;
 };
 
 std::string ExecutorFeaturesTest::dir_;
 std::string ExecutorFeaturesTest::audit_out_;
-Proc* ExecutorFeaturesTest::auditor_;
-Proc* ExecutorFeaturesTest::exec_;
+ServiceProcess* ExecutorFeaturesTest::auditor_;
+ServiceProcess* ExecutorFeaturesTest::exec_;
 struct rpc_channel* ExecutorFeaturesTest::ch_;
 
 // Virtio device ids the guest sees (0x0001 is a network card) and its
