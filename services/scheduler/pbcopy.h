@@ -9,4 +9,11 @@
  * NULL when out of memory. */
 ProtobufCMessage *pbcopy(const ProtobufCMessage *msg);
 
+/* A copy in two halves, for a message that points into state a lock
+ * guards: pbcopy_pack under the lock (its bytes in a malloc'd buffer; -E2BIG
+ * past max_bytes, -ENOMEM), pbcopy_unpack after it (parses, frees buf;
+ * -ENOMEM). */
+int pbcopy_pack(const ProtobufCMessage *msg, size_t max_bytes, uint8_t **ret_buf, size_t *ret_len);
+int pbcopy_unpack(const ProtobufCMessageDescriptor *d, uint8_t *buf, size_t len, ProtobufCMessage **ret);
+
 #endif

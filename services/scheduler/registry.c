@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "services/scheduler/bitset.h"
+#include "services/scheduler/pbcopy.h"
 #include "services/scheduler/registry_internal.h"
 
 static int64_t wall_ms(void)
@@ -411,27 +412,13 @@ int registry_list_executors(struct registry *reg, size_t max_bytes,
         Ak__V1__ListExecutorsResponse resp = AK__V1__LIST_EXECUTORS_RESPONSE__INIT;
         resp.n_executors = n;
         resp.executors = ptrs;
-        len = ak__v1__list_executors_response__get_packed_size(&resp);
-        if (len > max_bytes) {
-                r = -E2BIG;
-                goto out;
-        }
-        buf = malloc(len ? len : 1);
-        if (!buf) {
-                r = -ENOMEM;
-                goto out;
-        }
-        ak__v1__list_executors_response__pack(&resp, buf);
+        r = pbcopy_pack(&resp.base, max_bytes, &buf, &len);
 out:
         pthread_mutex_unlock(&reg->lock);
         free(recs);
         free(ptrs);
-        if (r == 0) {
-                *ret = ak__v1__list_executors_response__unpack(NULL, len, buf);
-                if (!*ret)
-                        r = -ENOMEM;
-        }
-        free(buf);
+        if (r == 0)
+                r = pbcopy_unpack(&ak__v1__list_executors_response__descriptor, buf, len, (ProtobufCMessage **)ret);
         return r;
 }
 

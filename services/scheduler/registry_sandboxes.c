@@ -512,28 +512,14 @@ int registry_list_sandboxes(struct registry *reg, const Ak__V1__ListSandboxesReq
         Ak__V1__ListSandboxesResponse resp = AK__V1__LIST_SANDBOXES_RESPONSE__INIT;
         resp.n_sandboxes = n;
         resp.sandboxes = ptrs;
-        len = ak__v1__list_sandboxes_response__get_packed_size(&resp);
-        if (len > max_bytes) {
-                r = -E2BIG;
-                goto out;
-        }
-        buf = malloc(len ? len : 1);
-        if (!buf) {
-                r = -ENOMEM;
-                goto out;
-        }
-        ak__v1__list_sandboxes_response__pack(&resp, buf);
+        r = pbcopy_pack(&resp.base, max_bytes, &buf, &len);
 out:
         pthread_mutex_unlock(&reg->lock);
         for (size_t i = 0; items && i < n; i++)
                 free(items[i].error);
         free(items);
         free(ptrs);
-        if (r == 0) {
-                *ret = ak__v1__list_sandboxes_response__unpack(NULL, len, buf);
-                if (!*ret)
-                        r = -ENOMEM;
-        }
-        free(buf);
+        if (r == 0)
+                r = pbcopy_unpack(&ak__v1__list_sandboxes_response__descriptor, buf, len, (ProtobufCMessage **)ret);
         return r;
 }

@@ -64,36 +64,47 @@ static int place(struct scheduler *s, struct rpc_call *call, const Ak__V1__Sandb
         }
 }
 
-static void claim_route(const struct registry_claim *c, struct registry_route *ret)
+/* A placed create or run: the claim, the spec to forward (the request's,
+ * named by the claim) and where to forward it. */
+struct placed {
+        struct registry_claim claim;
+        Ak__V1__SandboxSpec spec;
+        struct registry_route rt;
+};
+
+static int place_named(struct scheduler *s, struct rpc_call *call, const Ak__V1__SandboxSpec *spec,
+                       struct placed *ret)
 {
-        memcpy(ret->executor_id, c->executor_id, sizeof(ret->executor_id));
-        memcpy(ret->address, c->address, sizeof(ret->address));
+        int r = place(s, call, spec, &ret->claim);
+        if (r != RPC_OK)
+                return r;
+        ret->spec = (Ak__V1__SandboxSpec)AK__V1__SANDBOX_SPEC__INIT;
+        if (spec)
+                ret->spec = *spec;
+        ret->spec.name = ret->claim.name;
+        memcpy(ret->rt.executor_id, ret->claim.executor_id, sizeof(ret->rt.executor_id));
+        memcpy(ret->rt.address, ret->claim.address, sizeof(ret->rt.address));
+        return RPC_OK;
 }
 
 int sched_create_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
 {
         struct scheduler *s = data;
         const Ak__V1__CreateSandboxRequest *req = (const Ak__V1__CreateSandboxRequest *)msg;
-        struct registry_claim claim;
-        int r = place(s, call, req->spec, &claim);
+        struct placed p;
+        int r = place_named(s, call, req->spec, &p);
         if (r != RPC_OK)
                 return r;
-        Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
-        if (req->spec)
-                spec = *req->spec;
-        spec.name = claim.name;
         Ak__V1__CreateSandboxRequest fwd = *req;
-        fwd.spec = &spec;
-        struct registry_route rt;
-        claim_route(&claim, &rt);
+        fwd.spec = &p.spec;
         ProtobufCMessage *resp;
-        r = forward_unary(s->fwd, call, &rt, "CreateSandbox", &fwd.base, &resp);
+        r = forward_unary(s->fwd, call, &p.rt, "CreateSandbox", &fwd.base, &resp);
         if (r != RPC_OK) {
-                registry_release(s->reg, &claim);
+                registry_release(s->reg, &p.claim);
                 return r;
         }
-        registry_confirm(s->reg, &claim, (const Ak__V1__Sandbox *)resp);
-        reply_sandbox(call, (const Ak__V1__Sandbox *)resp, claim.executor_id);
+        registry_confirm(s->reg, &p.claim, (const Ak__V1__Sandbox *)resp);
+        reply_sandbox(call, (const Ak__V1__Sandbox *)resp, p.claim.executor_id);
         protobuf_c_message_free_unpacked(resp, NULL);
         return RPC_OK;
 }
@@ -225,29 +236,23 @@ int sched_run(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
 {
         struct scheduler *s = data;
         const Ak__V1__RunRequest *req = (const Ak__V1__RunRequest *)msg;
-        struct registry_claim claim;
-        int r = place(s, call, req->spec, &claim);
+        struct placed p;
+        int r = place_named(s, call, req->spec, &p);
         if (r != RPC_OK)
                 return r;
-        Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
-        if (req->spec)
-                spec = *req->spec;
-        spec.name = claim.name;
         Ak__V1__RunRequest fwd = *req;
-        fwd.spec = &spec;
-        struct registry_route rt;
-        claim_route(&claim, &rt);
+        fwd.spec = &p.spec;
         struct run_seen seen = { 0 };
-        r = forward_stream(s->fwd, call, &rt, "Run", &fwd.base, run_observe, &seen);
+        r = forward_stream(s->fwd, call, &p.rt, "Run", &fwd.base, run_observe, &seen);
         if (r == RPC_OK && req->keep && seen.result) {
                 /* Kept: it exists until removed; heartbeats will say more. */
                 Ak__V1__Sandbox sb = AK__V1__SANDBOX__INIT;
-                sb.spec = &spec;
+                sb.spec = &p.spec;
                 sb.state = AK__V1__SANDBOX_STATE__SANDBOX_STATE_RUNNING;
-                sb.executor_id = claim.executor_id;
-                registry_confirm(s->reg, &claim, &sb);
+                sb.executor_id = p.claim.executor_id;
+                registry_confirm(s->reg, &p.claim, &sb);
         } else {
-                registry_release(s->reg, &claim);
+                registry_release(s->reg, &p.claim);
         }
         return r;
 }
