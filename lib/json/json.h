@@ -86,6 +86,10 @@ const char *json_object_key(const struct json_value *v, size_t i, size_t *ret_le
 const struct json_value *json_object_value(const struct json_value *v, size_t i);
 /* The first member whose key is exactly key (NUL-terminated), or NULL. */
 const struct json_value *json_object_get(const struct json_value *v, const char *key);
+/* Copies member key, a string without NUL bytes shorter than size, into dst
+ * (NUL-terminated). -EINVAL when it is missing, not a string, holds a NUL
+ * or does not fit. */
+int json_object_copy_string(const struct json_value *v, const char *key, char *dst, size_t size);
 
 #ifdef __cplusplus
 }

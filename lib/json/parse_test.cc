@@ -205,3 +205,16 @@ TEST(JsonParse, TooBig)
 }
 
 } // namespace
+
+TEST(JsonParse, ObjectCopyString)
+{
+        Tree t;
+        ASSERT_EQ(Parse(R"({"a":"abc","n":1,"z":"x\u0000y"})", &t), 0);
+        char buf[4];
+        EXPECT_EQ(0, json_object_copy_string(t.v, "a", buf, sizeof(buf)));
+        EXPECT_STREQ("abc", buf);
+        EXPECT_EQ(-EINVAL, json_object_copy_string(t.v, "a", buf, 3));   // does not fit
+        EXPECT_EQ(-EINVAL, json_object_copy_string(t.v, "n", buf, sizeof(buf)));  // not a string
+        EXPECT_EQ(-EINVAL, json_object_copy_string(t.v, "z", buf, sizeof(buf)));  // a NUL inside
+        EXPECT_EQ(-EINVAL, json_object_copy_string(t.v, "missing", buf, sizeof(buf)));
+}

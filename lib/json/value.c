@@ -172,3 +172,16 @@ const struct json_value *json_object_get(const struct json_value *v, const char 
                         return v->members[i].value;
         return NULL;
 }
+
+int json_object_copy_string(const struct json_value *v, const char *key, char *dst, size_t size)
+{
+        const struct json_value *m = json_object_get(v, key);
+        size_t n;
+        if (!m || m->type != JSON_STRING)
+                return -EINVAL;
+        const char *s = json_string(m, &n);
+        if (n >= size || strlen(s) != n)
+                return -EINVAL;
+        memcpy(dst, s, n + 1);
+        return 0;
+}

@@ -349,19 +349,6 @@ static int read_small_file(const char *path, size_t max, char **ret, size_t *ret
         return 0;
 }
 
-static int copy_str(const struct json_value *o, const char *key, char *dst, size_t size)
-{
-        const struct json_value *v = json_object_get(o, key);
-        size_t n;
-        if (!v || json_value_type(v) != JSON_STRING)
-                return -EINVAL;
-        const char *s = json_string(v, &n);
-        if (n >= size || strlen(s) != n)
-                return -EINVAL;
-        memcpy(dst, s, n + 1);
-        return 0;
-}
-
 int image_manifest_read(struct image_store *s, const char *hash, struct image_info *ret, struct ak_error *err)
 {
         char path[PATH_MAX], *text = NULL;
@@ -379,13 +366,13 @@ int image_manifest_read(struct image_store *s, const char *hash, struct image_in
         free(text);
         if (r < 0 || json_value_type(v) != JSON_OBJECT)
                 goto bad;
-        if (copy_str(v, "name", info.name, sizeof(info.name)) < 0 ||
-            copy_str(v, "hash", info.hash, sizeof(info.hash)) < 0 ||
-            copy_str(v, "kind", info.kind, sizeof(info.kind)) < 0 ||
-            copy_str(v, "kernel", info.kernel, sizeof(info.kernel)) < 0)
+        if (json_object_copy_string(v, "name", info.name, sizeof(info.name)) < 0 ||
+            json_object_copy_string(v, "hash", info.hash, sizeof(info.hash)) < 0 ||
+            json_object_copy_string(v, "kind", info.kind, sizeof(info.kind)) < 0 ||
+            json_object_copy_string(v, "kernel", info.kernel, sizeof(info.kernel)) < 0)
                 goto bad;
         /* Optional: manifests from before stages have none. */
-        if (json_object_get(v, "stage") && copy_str(v, "stage", info.stage, sizeof(info.stage)) < 0)
+        if (json_object_get(v, "stage") && json_object_copy_string(v, "stage", info.stage, sizeof(info.stage)) < 0)
                 goto bad;
         const struct json_value *pk = json_object_get(v, "packages");
         if (!pk || json_value_type(pk) != JSON_ARRAY)

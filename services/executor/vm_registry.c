@@ -136,19 +136,6 @@ int vm_record_write(const char *dir, const struct vm_record *r, struct ak_error 
         return 0;
 }
 
-static int get_str(const struct json_value *o, const char *k, char *dst, size_t size)
-{
-        const struct json_value *v = json_object_get(o, k);
-        size_t n;
-        if (!v || json_value_type(v) != JSON_STRING)
-                return -EINVAL;
-        const char *s = json_string(v, &n);
-        if (n >= size || strlen(s) != n)
-                return -EINVAL;
-        memcpy(dst, s, n + 1);
-        return 0;
-}
-
 static int get_u64(const struct json_value *o, const char *k, uint64_t max, uint64_t *ret)
 {
         const struct json_value *v = json_object_get(o, k);
@@ -176,12 +163,12 @@ int vm_record_read(const char *dir, struct vm_record *ret, struct ak_error *err)
                 return ak_error_set(err, -EFBIG, "%s: too large", path);
         if (json_parse(buf, (size_t)n, &v, NULL) < 0 || json_value_type(v) != JSON_OBJECT)
                 goto bad;
-        if (get_str(v, "name", r.name, sizeof(r.name)) < 0 || get_str(v, "dir", r.dir, sizeof(r.dir)) < 0 ||
-            get_str(v, "vsock_uds", r.vsock_uds, sizeof(r.vsock_uds)) < 0 ||
-            get_str(v, "console_log", r.console_log, sizeof(r.console_log)) < 0 ||
-            get_str(v, "image", r.image, sizeof(r.image)) < 0 ||
-            get_str(v, "image_hash", r.image_hash, sizeof(r.image_hash)) < 0 ||
-            get_str(v, "accel", r.accel, sizeof(r.accel)) < 0)
+        if (json_object_copy_string(v, "name", r.name, sizeof(r.name)) < 0 || json_object_copy_string(v, "dir", r.dir, sizeof(r.dir)) < 0 ||
+            json_object_copy_string(v, "vsock_uds", r.vsock_uds, sizeof(r.vsock_uds)) < 0 ||
+            json_object_copy_string(v, "console_log", r.console_log, sizeof(r.console_log)) < 0 ||
+            json_object_copy_string(v, "image", r.image, sizeof(r.image)) < 0 ||
+            json_object_copy_string(v, "image_hash", r.image_hash, sizeof(r.image_hash)) < 0 ||
+            json_object_copy_string(v, "accel", r.accel, sizeof(r.accel)) < 0)
                 goto bad;
         if (get_u64(v, "pid", INT32_MAX, &u) < 0)
                 goto bad;
