@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lib/base/fs.h"
 #include "path.h"
 
 static const char *const blocked[] = { "/proc", "/sys", "/dev", "/etc/passwd", "/etc/shadow" };
@@ -111,24 +112,11 @@ int path_validate_resolved(const char *path, const char **ret_msg)
 
 int path_mkdir_p(const char *path)
 {
-        char buf[PATH_MAX];
         struct stat st;
-        size_t len = strlen(path);
+        int r = ak_mkdir_p(path, 0777, false);
 
-        if (len >= sizeof(buf))
-                return -ENAMETOOLONG;
-        memcpy(buf, path, len + 1);
-        for (char *p = buf + 1;; p++) {
-                if (*p != '/' && *p)
-                        continue;
-                char saved = *p;
-                *p = 0;
-                if (buf[0] && mkdir(buf, 0777) < 0 && errno != EEXIST)
-                        return -errno;
-                *p = saved;
-                if (!saved)
-                        break;
-        }
+        if (r < 0)
+                return r;
         if (stat(path, &st) < 0)
                 return -errno;
         return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;

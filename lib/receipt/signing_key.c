@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lib/base/fs.h"
 #include "lib/receipt/receipt.h"
 #include "lib/receipt/receipt_file.h"
 #include "lib/receipt/receipt_internal.h"
@@ -27,28 +28,6 @@ int receipt_default_signing_key_path(char **ret)
                 return -ENOMEM;
         *ret = p;
         return 0;
-}
-
-/* mkdir -p of path's parent directories, each created 0700. */
-static int mkdir_parents(const char *path)
-{
-        char *copy = strdup(path);
-        int r = 0;
-
-        if (!copy)
-                return -ENOMEM;
-        for (char *s = copy + 1; *s; s++) {
-                if (*s != '/')
-                        continue;
-                *s = '\0';
-                if (mkdir(copy, 0700) < 0 && errno != EEXIST) {
-                        r = -errno;
-                        break;
-                }
-                *s = '/';
-        }
-        free(copy);
-        return r;
 }
 
 static int load_key(const char *path, struct crypto_ed25519_key **ret, char **error)
@@ -90,7 +69,7 @@ int receipt_load_or_create_signing_key(const char *path, struct crypto_ed25519_k
         crypto_ed25519_key_to_pkcs8(key, der);
         crypto_ed25519_key_free(key);
 
-        r = mkdir_parents(path);
+        r = ak_mkdir_p(path, 0700, true);
         if (r == 0)
                 r = receipt_write_private_file_mode(path, der, sizeof(der), false);
         explicit_bzero(der, sizeof(der));

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/base/fs.h"
 #include "lib/base/cleanup.h"
 #include "services/auditor/dest.h"
 
@@ -51,23 +52,6 @@ int dest_write_lines(int fd, const struct iovec *events, size_t n)
         return writev_full(fd, iov, 2 * n);
 }
 
-static int mkdir_parents(const char *path)
-{
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *c = p + 1; *c; c++) {
-                if (*c != '/')
-                        continue;
-                *c = '\0';
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *c = '/';
-        }
-        return 0;
-}
-
 static int file_open(const struct audit_dest_config *dc, const struct audit_config *c, void **ret_state,
                      struct ak_error *err)
 {
@@ -90,7 +74,7 @@ static void file_deliver(void *state, const struct iovec *events, size_t n, cons
         int r;
 
         fd = open(f->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-        if (fd < 0 && errno == ENOENT && mkdir_parents(f->path) == 0)
+        if (fd < 0 && errno == ENOENT && ak_mkdir_p(f->path, 0755, true) == 0)
                 fd = open(f->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
         if (fd < 0 || fstat(fd, &st) < 0) {
                 out->result = DEST_RETRY;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/base/fs.h"
 #include "lib/base/cleanup.h"
 #include "services/auditor/crc32c.h"
 #include "services/auditor/spool.h"
@@ -104,25 +105,6 @@ int spool_pwritev_full(int fd, struct iovec *iov, size_t cnt, uint64_t off)
                         iov->iov_len -= (size_t)k;
                 }
         }
-        return 0;
-}
-
-static int mkdir_p(const char *path)
-{
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *c = p + 1; *c; c++) {
-                if (*c != '/')
-                        continue;
-                *c = '\0';
-                if (mkdir(p, 0700) < 0 && errno != EEXIST)
-                        return -errno;
-                *c = '/';
-        }
-        if (mkdir(p, 0700) < 0 && errno != EEXIST)
-                return -errno;
         return 0;
 }
 
@@ -366,7 +348,7 @@ int spool_open(const char *dir, const struct spool_options *opts, struct spool *
         struct spool *s;
         int r;
 
-        r = mkdir_p(dir);
+        r = ak_mkdir_p(dir, 0700, false);
         if (r < 0)
                 return ak_error_errno(err, r, "spool %s: create the directory", dir);
         s = calloc(1, sizeof(*s));

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/base/fs.h"
 #include "lib/base/cleanup.h"
 #include "lib/crypto/crypto.h"
 #include "lib/json/json.h"
@@ -48,25 +49,6 @@ int image_name_check(const char *name)
         return 0;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-        char buf[PATH_MAX];
-        if (strlen(path) >= sizeof(buf))
-                return -ENAMETOOLONG;
-        strcpy(buf, path);
-        for (char *s = buf + 1; *s; s++) {
-                if (*s != '/')
-                        continue;
-                *s = 0;
-                if (mkdir(buf, mode) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = '/';
-        }
-        if (mkdir(buf, mode) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
 int image_store_open(const char *dir, struct image_store **ret, struct ak_error *err)
 {
         static const char *const subdirs[] = { "", "/names", "/kernel", "/tmp", "/stage" };
@@ -78,7 +60,7 @@ int image_store_open(const char *dir, struct image_store **ret, struct ak_error 
                                     IMAGE_STORE_DIR_MAX);
         for (size_t i = 0; i < AK_ARRAY_SIZE(subdirs); i++) {
                 pathfmt(path, sizeof(path), "%s%s", dir, subdirs[i]);
-                int r = mkdir_p(path, 0755);
+                int r = ak_mkdir_p(path, 0755, false);
                 if (r < 0)
                         return ak_error_errno(err, r, "create %s", path);
         }
