@@ -212,13 +212,7 @@ int main(int argc, char **argv)
                         break;
                 }
                 case ACCEL:
-                        if (strcmp(optarg, "auto") == 0)
-                                cfg.accel = VMM_ACCEL_AUTO;
-                        else if (strcmp(optarg, "kvm") == 0)
-                                cfg.accel = VMM_ACCEL_KVM;
-                        else if (strcmp(optarg, "tcg") == 0)
-                                cfg.accel = VMM_ACCEL_TCG;
-                        else {
+                        if (vmm_accel_parse(optarg, &cfg.accel) < 0) {
                                 fprintf(stderr, "ak-executor: --accel %s: want auto, kvm or tcg\n", optarg);
                                 return 2;
                         }

@@ -81,3 +81,15 @@ int vmm_config_check(const struct vmm_config *cfg, struct ak_error *err)
                 return ak_error_set(err, -EINVAL, "kernel command line longer than 2048 bytes");
         return 0;
 }
+
+int vmm_accel_parse(const char *s, enum vmm_accel *ret)
+{
+        static const char *const names[] = { [VMM_ACCEL_AUTO] = "auto", [VMM_ACCEL_KVM] = "kvm",
+                                             [VMM_ACCEL_TCG] = "tcg" };
+        for (size_t i = 0; i < AK_ARRAY_SIZE(names); i++)
+                if (strcmp(s, names[i]) == 0) {
+                        *ret = (enum vmm_accel)i;
+                        return 0;
+                }
+        return -EINVAL;
+}

@@ -107,6 +107,9 @@ const struct vmm_ops *vmm_find(const char *name);
  * (KVM_GET_API_VERSION, KVM_CREATE_VM). On false, why (for a log line). */
 bool vmm_kvm_usable(char *why, size_t why_size);
 
+/* "auto", "kvm" or "tcg" (a flag's value): 0, else -EINVAL. */
+int vmm_accel_parse(const char *s, enum vmm_accel *ret);
+
 /* Checks vcpus, memory and paths of cfg: 0 or -EINVAL with err set. */
 int vmm_config_check(const struct vmm_config *cfg, struct ak_error *err);
 

@@ -87,13 +87,7 @@ int main(int argc, char **argv)
                         cfg.network = true;
                         break;
                 case 'a':
-                        if (strcmp(optarg, "auto") == 0)
-                                cfg.accel = VMM_ACCEL_AUTO;
-                        else if (strcmp(optarg, "kvm") == 0)
-                                cfg.accel = VMM_ACCEL_KVM;
-                        else if (strcmp(optarg, "tcg") == 0)
-                                cfg.accel = VMM_ACCEL_TCG;
-                        else {
+                        if (vmm_accel_parse(optarg, &cfg.accel) < 0) {
                                 fprintf(stderr, "ak-vmm: --accel %s: expected auto, kvm or tcg\n", optarg);
                                 return 2;
                         }
