@@ -19,11 +19,11 @@ static bool strv_ok(char *const *v, size_t n)
         return true;
 }
 
-static bool payload_ok(const struct receipt *r)
+bool receipt_fields_complete(const struct receipt *r)
 {
         const struct receipt_invocation *inv = &r->invocation;
 
-        if (!r->receipt_id || !r->recorded_at || !r->outcome.output_sha256)
+        if (!r->outcome.output_sha256)
                 return false;
         if (inv->mode == RECEIPT_MODE_RUN)
                 return inv->run.profile && strv_ok(inv->run.command, inv->run.n_command);
@@ -31,6 +31,11 @@ static bool payload_ok(const struct receipt *r)
                 return inv->exec.name && strv_ok(inv->exec.command, inv->exec.n_command) &&
                        strv_ok(inv->exec.env, inv->exec.n_env);
         return false;
+}
+
+static bool payload_ok(const struct receipt *r)
+{
+        return r->receipt_id && r->recorded_at && receipt_fields_complete(r);
 }
 
 static void write_str(struct json_writer *w, const char *s)

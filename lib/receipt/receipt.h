@@ -142,6 +142,10 @@ int receipt_key_id(const uint8_t public_key[CRYPTO_ED25519_PUBLIC_KEY_LEN], char
 
 /* ---- the split API (the signer service) ---- */
 
+/* Whether the invocation and outcome have every field the payload needs
+ * (output hash; run: profile and command; exec: name, command, env). */
+bool receipt_fields_complete(const struct receipt *r);
+
 /* The payload bytes of r: compact JSON of version, receipt_id, recorded_at,
  * invocation, outcome (the hash and signature fields are not read).
  * REQUIRES: receipt_id, recorded_at, output_sha256 and the mandatory strings

@@ -125,37 +125,12 @@ static int outcome_to_proto(const struct receipt_outcome *o, Ak__V1__ExecutionOu
         return r;
 }
 
-static bool strv_ok(char *const *v, size_t n)
-{
-        if (n && !v)
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!v[i])
-                        return false;
-        return true;
-}
-
-/* What the payload needs of invocation and outcome. */
-static bool fields_ok(const struct receipt *r)
-{
-        const struct receipt_invocation *inv = &r->invocation;
-
-        if (!r->outcome.output_sha256)
-                return false;
-        if (inv->mode == RECEIPT_MODE_RUN)
-                return inv->run.profile && strv_ok(inv->run.command, inv->run.n_command);
-        if (inv->mode == RECEIPT_MODE_EXEC)
-                return inv->exec.name && strv_ok(inv->exec.command, inv->exec.n_command) &&
-                       strv_ok(inv->exec.env, inv->exec.n_env);
-        return false;
-}
-
 int receipt_proto_request_from_receipt(const struct receipt *r, Ak__V1__SignReceiptRequest **ret)
 {
         Ak__V1__SignReceiptRequest *m;
         int e;
 
-        if (!fields_ok(r))
+        if (!receipt_fields_complete(r))
                 return -EINVAL;
         m = NEW_MSG(Ak__V1__SignReceiptRequest, AK__V1__SIGN_RECEIPT_REQUEST__INIT);
         if (!m)
@@ -195,7 +170,7 @@ int receipt_proto_from_receipt(const struct receipt *r, const char *json, Ak__V1
         Ak__V1__Receipt *m;
         int e;
 
-        if (!fields_ok(r) || !r->receipt_id || !r->recorded_at || !r->payload_hash_sha256)
+        if (!receipt_fields_complete(r) || !r->receipt_id || !r->recorded_at || !r->payload_hash_sha256)
                 return -EINVAL;
         if (s && (!s->algorithm || !s->key_id || !s->public_key || !s->signature))
                 return -EINVAL;
