@@ -17,6 +17,7 @@ extern "C" {
 #include "protos/ak/v1/executor.pb-c.h"
 }
 #include "tests/testing/service_process.h"
+#include "services/executor/testing/executor_client.h"
 #include "services/executor/testing/vm_fixture.h"
 
 namespace {
@@ -57,12 +58,7 @@ class ExecutorBackendTest : public ::testing::TestWithParam<std::string> {
     akvm::RemoveDir(dir_);
   }
   int Unary(const char* method, const ProtobufCMessage* req, ProtobufCMessage** resp, std::string* e) {
-    struct ak_error err = {};
-    struct rpc_call_options o = {};
-    o.timeout_ms = 180000;
-    int r = rpc_unary(ch_, &ak__v1__executor__descriptor, method, req, &o, resp, &err);
-    if (r != RPC_OK && e) *e = err.msg;
-    return r;
+    return aktest::ExecutorUnary(ch_, method, req, 180000, resp, e);
   }
   int Create(const char* name, Ak__V1__Network net, std::string* e) {
     Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
@@ -88,23 +84,11 @@ class ExecutorBackendTest : public ::testing::TestWithParam<std::string> {
     req.argv = a.data();
     req.n_argv = a.size();
     req.timeout_ms = 30000;
-    struct rpc_stream* st = nullptr;
-    struct ak_error err = {};
-    struct rpc_call_options opt = {};
-    opt.timeout_ms = 60000;
-    std::string out;
-    *exit_code = -1;
-    EXPECT_EQ(rpc_stream_open(ch_, &ak__v1__executor__descriptor, "Exec", &req.base, &opt, &st, &err), RPC_OK);
-    for (ProtobufCMessage* m = nullptr; rpc_stream_next(st, &m, &err) > 0; m = nullptr) {
-      auto* c = reinterpret_cast<Ak__V1__OutputChunk*>(m);
-      if (c->kind_case == AK__V1__OUTPUT_CHUNK__KIND_STDOUT)
-        out.append(reinterpret_cast<char*>(c->stdout.data), c->stdout.len);
-      else if (c->kind_case == AK__V1__OUTPUT_CHUNK__KIND_RESULT)
-        *exit_code = c->result->exit_code;
-      protobuf_c_message_free_unpacked(m, nullptr);
-    }
-    rpc_stream_free(st);
-    return out;
+    aktest::StreamOut o;
+    aktest::ExecutorStream(ch_, "Exec", &req.base, 60000, &o);
+    EXPECT_LE(o.status, 0) << o.error;  // the stream opened
+    *exit_code = o.result ? o.result->exit_code : -1;
+    return o.out;
   }
 
   std::string dir_;

@@ -20,6 +20,7 @@ extern "C" {
 #include "protos/ak/v1/executor.pb-c.h"
 }
 #include "tests/testing/service_process.h"
+#include "services/executor/testing/executor_client.h"
 #include "services/executor/testing/vm_fixture.h"
 
 using aktest::ServiceProcess;
@@ -28,15 +29,7 @@ using aktest::Slurp;
 
 namespace {
 
-struct Out {
-  std::string out, err, error;
-  int status = 0;
-  Ak__V1__ExecResult* result = nullptr;  // owned by msg
-  ProtobufCMessage* msg = nullptr;
-  ~Out() {
-    if (msg) protobuf_c_message_free_unpacked(msg, nullptr);
-  }
-};
+using Out = aktest::StreamOut;
 
 class ExecutorFeaturesTest : public ::testing::Test {
  protected:
@@ -79,42 +72,11 @@ class ExecutorFeaturesTest : public ::testing::Test {
   }
 
   static int Unary(const char* method, const ProtobufCMessage* req, ProtobufCMessage** resp, std::string* e) {
-    struct ak_error err = {};
-    struct rpc_call_options o = {};
-    o.timeout_ms = 240000;
-    *resp = nullptr;
-    int r = rpc_unary(ch_, &ak__v1__executor__descriptor, method, req, &o, resp, &err);
-    if (r != RPC_OK && e) *e = err.msg;
-    return r;
+    return aktest::ExecutorUnary(ch_, method, req, 240000, resp, e);
   }
 
   static void Stream(const char* method, const ProtobufCMessage* req, Out* o) {
-    struct rpc_stream* st = nullptr;
-    struct ak_error err = {};
-    struct rpc_call_options opt = {};
-    opt.timeout_ms = 240000;
-    ASSERT_EQ(rpc_stream_open(ch_, &ak__v1__executor__descriptor, method, req, &opt, &st, &err), RPC_OK);
-    for (;;) {
-      ProtobufCMessage* m = nullptr;
-      int r = rpc_stream_next(st, &m, &err);
-      if (r <= 0) {
-        o->status = r;
-        if (r < 0) o->error = err.msg;
-        break;
-      }
-      auto* c = reinterpret_cast<Ak__V1__OutputChunk*>(m);
-      if (c->kind_case == AK__V1__OUTPUT_CHUNK__KIND_STDOUT) {
-        o->out.append(reinterpret_cast<char*>(c->stdout.data), c->stdout.len);
-      } else if (c->kind_case == AK__V1__OUTPUT_CHUNK__KIND_STDERR) {
-        o->err.append(reinterpret_cast<char*>(c->stderr.data), c->stderr.len);
-      } else if (c->kind_case == AK__V1__OUTPUT_CHUNK__KIND_RESULT && !o->msg) {
-        o->msg = m;
-        o->result = c->result;
-        continue;
-      }
-      protobuf_c_message_free_unpacked(m, nullptr);
-    }
-    rpc_stream_free(st);
+    aktest::ExecutorStream(ch_, method, req, 240000, o);
   }
 
   static void Sh(const std::string& sandbox, const std::string& script, Out* o) {

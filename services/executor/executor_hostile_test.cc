@@ -24,6 +24,7 @@ extern "C" {
 #include "protos/ak/v1/executor.pb-c.h"
 }
 #include "tests/testing/service_process.h"
+#include "services/executor/testing/executor_client.h"
 #include "services/executor/testing/vm_fixture.h"
 
 using aktest::ServiceProcess;
@@ -160,44 +161,18 @@ class ExecutorHostileTest : public ::testing::Test {
     req.argv = const_cast<char**>(argv);
     req.n_argv = 3;
     req.timeout_ms = timeout_ms;
+    aktest::StreamOut o;
+    aktest::ExecutorStream(ch_, "Exec", &req.base, 240000, &o);
     Result res;
-    struct rpc_stream* st = nullptr;
-    struct ak_error err = {};
-    struct rpc_call_options opt = {};
-    opt.timeout_ms = 240000;
-    res.status = rpc_stream_open(ch_, &ak__v1__executor__descriptor, "Exec", &req.base, &opt, &st, &err);
-    if (res.status != RPC_OK) {
-      res.error = err.msg;
-      return res;
-    }
-    for (;;) {
-      ProtobufCMessage* m = nullptr;
-      int r = rpc_stream_next(st, &m, &err);
-      if (r <= 0) {
-        res.status = r;
-        if (r < 0) res.error = err.msg;
-        break;
-      }
-      auto* c = reinterpret_cast<Ak__V1__OutputChunk*>(m);
-      if (c->kind_case == AK__V1__OUTPUT_CHUNK__KIND_STDOUT)
-        res.out.append(reinterpret_cast<char*>(c->stdout.data), c->stdout.len);
-      else if (c->kind_case == AK__V1__OUTPUT_CHUNK__KIND_RESULT)
-        res.exit_code = c->result->exit_code;
-      protobuf_c_message_free_unpacked(m, nullptr);
-    }
-    rpc_stream_free(st);
+    res.status = o.status;
+    res.error = o.error;
+    res.out = o.out;
+    if (o.result) res.exit_code = o.result->exit_code;
     return res;
   }
 
   static int Unary(const char* method, const ProtobufCMessage* req, std::string* e) {
-    struct ak_error err = {};
-    struct rpc_call_options o = {};
-    o.timeout_ms = 240000;
-    ProtobufCMessage* resp = nullptr;
-    int r = rpc_unary(ch_, &ak__v1__executor__descriptor, method, req, &o, &resp, &err);
-    if (resp) protobuf_c_message_free_unpacked(resp, nullptr);
-    if (r != RPC_OK && e) *e = err.msg;
-    return r;
+    return aktest::ExecutorUnary(ch_, method, req, 240000, nullptr, e);
   }
 
   static std::string dir_;

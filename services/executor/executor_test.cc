@@ -22,6 +22,7 @@ extern "C" {
 #include "services/signer/receipt_proto.h"
 }
 #include "tests/testing/service_process.h"
+#include "services/executor/testing/executor_client.h"
 #include "services/executor/testing/vm_fixture.h"
 
 extern char** environ;
@@ -61,24 +62,11 @@ class ExecutorTest : public ::testing::Test {
   }
 
   static int Unary(const char* method, const ProtobufCMessage* req, ProtobufCMessage** resp, std::string* e) {
-    struct ak_error err = {};
-    struct rpc_call_options o = {};
-    o.timeout_ms = 180000;
-    int r = rpc_unary(ch_, &ak__v1__executor__descriptor, method, req, &o, resp, &err);
-    if (r != RPC_OK && e) *e = err.msg;
-    return r;
+    return aktest::ExecutorUnary(ch_, method, req, 180000, resp, e);
   }
 
-  struct ExecOut {
-    std::string out, err;
-    Ak__V1__ExecResult* result = nullptr;  // owned by msg
-    ProtobufCMessage* msg = nullptr;
-    int status = 0;
-    std::string error;
-    ~ExecOut() {
-      if (msg) protobuf_c_message_free_unpacked(msg, nullptr);
-    }
-  };
+  using ExecOut = aktest::StreamOut;
+
 
   static void Exec(const std::string& sandbox, const std::vector<std::string>& argv, ExecOut* o, bool sudo = true) {
     Ak__V1__ExecRequest req = AK__V1__EXEC_REQUEST__INIT;
@@ -89,32 +77,7 @@ class ExecutorTest : public ::testing::Test {
     req.n_argv = a.size();
     req.sudo = sudo;
     req.timeout_ms = 60000;
-    struct rpc_stream* st = nullptr;
-    struct ak_error err = {};
-    struct rpc_call_options opt = {};
-    opt.timeout_ms = 120000;
-    ASSERT_EQ(rpc_stream_open(ch_, &ak__v1__executor__descriptor, "Exec", &req.base, &opt, &st, &err), RPC_OK);
-    for (;;) {
-      ProtobufCMessage* m = nullptr;
-      int r = rpc_stream_next(st, &m, &err);
-      if (r <= 0) {
-        o->status = r;
-        if (r < 0) o->error = err.msg;
-        break;
-      }
-      auto* c = reinterpret_cast<Ak__V1__OutputChunk*>(m);
-      if (c->kind_case == AK__V1__OUTPUT_CHUNK__KIND_STDOUT) {
-        o->out.append(reinterpret_cast<char*>(c->stdout.data), c->stdout.len);
-      } else if (c->kind_case == AK__V1__OUTPUT_CHUNK__KIND_STDERR) {
-        o->err.append(reinterpret_cast<char*>(c->stderr.data), c->stderr.len);
-      } else if (c->kind_case == AK__V1__OUTPUT_CHUNK__KIND_RESULT) {
-        o->msg = m;
-        o->result = c->result;
-        continue;
-      }
-      protobuf_c_message_free_unpacked(m, nullptr);
-    }
-    rpc_stream_free(st);
+    aktest::ExecutorStream(ch_, "Exec", &req.base, 120000, o);
   }
 
   static std::string dir_;
