@@ -12,8 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "agent.h"
-#include "protocol.h"
+#include "guest/agent.h"
+#include "guest/protocol.h"
 
 /* Limits on what a host can make the agent hold. */
 #define CONN_INBUF_SIZE (64u * 1024)

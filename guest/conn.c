@@ -8,8 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "agent_impl.h"
-#include "frame.h"
+#include "guest/agent_impl.h"
+#include "guest/frame.h"
 
 struct out_chunk {
         struct out_chunk *next;

@@ -3,11 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent_impl.h"
-#include "files.h"
-#include "frame.h"
+#include "guest/agent_impl.h"
+#include "guest/files.h"
+#include "guest/frame.h"
 #include "lib/json/writer.h"
-#include "path.h"
+#include "guest/path.h"
 
 static void send_ok(struct conn *c, const char *id)
 {

@@ -8,9 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "files.h"
+#include "guest/files.h"
 #include "lib/encoding/base64.h"
-#include "path.h"
+#include "guest/path.h"
 
 static int os_error(char *msg, size_t size, const char *what, int err)
 {

@@ -6,7 +6,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "frame.h"
+#include "guest/frame.h"
 
 struct frame_reader {
         size_t max;

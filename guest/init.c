@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "init.h"
+#include "guest/init.h"
 
 __attribute__((format(printf, 2, 3)))
 static void say(const struct init_options *o, const char *fmt, ...)

@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
-#include "agent_impl.h"
+#include "guest/agent_impl.h"
 
 struct listener {
         struct obj obj;

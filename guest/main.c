@@ -13,9 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent.h"
-#include "init.h"
-#include "stdio_bridge.h"
+#include "guest/agent.h"
+#include "guest/init.h"
+#include "guest/stdio_bridge.h"
 
 #define MAX_LISTEN 16
 

@@ -1,6 +1,6 @@
 #include "lib/json/writer.h"
-#include "output.h"
-#include "protocol.h"
+#include "guest/output.h"
+#include "guest/protocol.h"
 
 bool output_fit(const void *out, size_t out_len, const void *err, size_t err_len, size_t budget,
                 size_t *ret_out_len, size_t *ret_err_len)

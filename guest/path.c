@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 
 #include "lib/base/fs.h"
-#include "path.h"
+#include "guest/path.h"
 
 static const char *const blocked[] = { "/proc", "/sys", "/dev", "/etc/passwd", "/etc/shadow" };
 

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "frame.h"
+#include "guest/frame.h"
 #include "lib/json/json.h"
-#include "protocol.h"
-#include "protocol_json.h"
+#include "guest/protocol.h"
+#include "guest/protocol_json.h"
 
 static const char *const type_names[_PROTO_TYPE_MAX] = {
         [PROTO_RUN] = "run",

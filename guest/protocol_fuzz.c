@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "frame.h"
+#include "guest/frame.h"
 #include "lib/encoding/base64.h"
 #include "lib/json/json.h"
 #include "lib/json/writer.h"
-#include "protocol.h"
+#include "guest/protocol.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol_json.h"
+#include "guest/protocol_json.h"
 
 __attribute__((format(printf, 3, 4)))
 static int fail(char *msg, size_t size, const char *fmt, ...)

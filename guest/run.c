@@ -11,10 +11,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "agent_impl.h"
-#include "frame.h"
+#include "guest/agent_impl.h"
+#include "guest/frame.h"
 #include "lib/encoding/base64.h"
-#include "output.h"
+#include "guest/output.h"
 
 struct capture {
         struct watch w;

@@ -14,7 +14,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "agent_impl.h"
+#include "guest/agent_impl.h"
 #include "lib/encoding/base64.h"
 
 struct session {

@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "agent_impl.h"
+#include "guest/agent_impl.h"
 
 extern char **environ;
 

@@ -5,7 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "stdio_bridge.h"
+#include "guest/stdio_bridge.h"
 
 struct stdio_bridge {
         bool used;
