@@ -13,10 +13,10 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "lib/audit/event.h"
 #include "lib/base/cleanup.h"
 #include "lib/rpc/rpc.h"
 #include "protos/ak/v1/auditor.pb-c.h"
-#include "services/auditor/event.h"
 
 #define RPC_TIMEOUT_MS 10000
 #define POLL_US 200000

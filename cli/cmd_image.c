@@ -1,5 +1,5 @@
 /* `ak image build|list|rm`: guest images in $AK_HOME/images (see
- * services/executor/image.h): the `base` initramfs and root filesystems
+ * vmm/image/image.h): the `base` initramfs and root filesystems
  * built from Debian packages. */
 #include <errno.h>
 #include <getopt.h>
@@ -12,8 +12,8 @@
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "lib/json/writer.h"
-#include "services/executor/image.h"
-#include "services/executor/vm_registry.h"
+#include "vmm/image/image.h"
+#include "vmm/vm_registry.h"
 
 const char cli_image_help[] =
         "Usage: ak image build NAME [--packages P1,P2,...]\n"

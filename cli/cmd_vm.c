@@ -20,14 +20,15 @@
 
 #include "cli/cli.h"
 #include "cli/progress.h"
+#include "lib/base/binpath.h"
 #include "lib/base/cleanup.h"
+#include "lib/base/pathfmt.h"
+#include "lib/guest/guest_client.h"
 #include "lib/json/writer.h"
-#include "services/executor/binpath.h"
-#include "services/executor/guest_client.h"
-#include "services/executor/image.h"
-#include "services/executor/pathfmt.h"
-#include "services/executor/vm.h"
-#include "services/executor/vm_registry.h"
+#include "vmm/backend/vmm_proc.h"
+#include "vmm/image/image.h"
+#include "vmm/vm.h"
+#include "vmm/vm_registry.h"
 
 extern char **environ;
 
@@ -121,7 +122,7 @@ static void kill_vm(const struct vm_record *r)
 static void print_tail(const char *path, const char *what)
 {
         char tail[4096];
-        vm_console_tail(path, 20, tail, sizeof(tail));
+        vmm_log_tail(path, 20, tail, sizeof(tail));
         if (tail[0])
                 fprintf(stderr, "--- %s (%s) ---\n%s\n---\n", what, path, tail);
 }
@@ -243,8 +244,8 @@ static int vm_boot(const struct boot_opts *o)
                 }
         }
         rm_dir_files(dir); /* a stale one */
-        if (binpath_find("services/executor/ak-vmm", "AK_VMM_BIN", vmm, sizeof(vmm)) < 0) {
-                fprintf(stderr, "ak vm boot: ak-vmm not found: build //services/executor:ak-vmm (./ak does) "
+        if (binpath_find("vmm/ak-vmm", "AK_VMM_BIN", vmm, sizeof(vmm)) < 0) {
+                fprintf(stderr, "ak vm boot: ak-vmm not found: build //vmm:ak-vmm (./ak does) "
                                 "or set AK_VMM_BIN\n");
                 return 1;
         }

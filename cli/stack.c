@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/progress.h"
+#include "lib/base/binpath.h"
 #include "lib/base/cleanup.h"
 #include "lib/crypto/crypto.h"
 #include "lib/encoding/hex.h"
@@ -20,8 +21,7 @@
 #include "lib/json/writer.h"
 #include "lib/receipt/receipt.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
-#include "services/executor/binpath.h"
-#include "services/executor/image.h"
+#include "vmm/image/image.h"
 
 #define STACK_RECORD_MAX 4096
 

@@ -15,12 +15,12 @@
 
 #include <gtest/gtest.h>
 
-#include "services/executor/testing/vm_fixture.h"
+#include "vmm/testing/vm_fixture.h"
 
 extern "C" {
+#include "lib/guest/guest_client.h"
 #include "lib/json/json.h"
-#include "services/executor/guest_client.h"
-#include "services/executor/vm_registry.h"
+#include "vmm/vm_registry.h"
 }
 
 namespace {

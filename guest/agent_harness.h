@@ -10,8 +10,8 @@
 #include <vector>
 
 extern "C" {
-#include "guest/frame.h"
-#include "guest/protocol.h"
+#include "lib/guest/frame.h"
+#include "lib/guest/protocol.h"
 }
 
 namespace akt {

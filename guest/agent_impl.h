@@ -13,7 +13,7 @@
 #include <sys/types.h>
 
 #include "guest/agent.h"
-#include "guest/protocol.h"
+#include "lib/guest/protocol.h"
 
 /* Limits on what a host can make the agent hold. */
 #define CONN_INBUF_SIZE (64u * 1024)

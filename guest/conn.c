@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "guest/agent_impl.h"
-#include "guest/frame.h"
+#include "lib/guest/frame.h"
 
 struct out_chunk {
         struct out_chunk *next;

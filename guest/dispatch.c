@@ -5,9 +5,9 @@
 
 #include "guest/agent_impl.h"
 #include "guest/files.h"
-#include "guest/frame.h"
-#include "lib/json/writer.h"
 #include "guest/path.h"
+#include "lib/guest/frame.h"
+#include "lib/json/writer.h"
 
 static void send_ok(struct conn *c, const char *id)
 {

@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "guest/files.h"
-#include "lib/encoding/base64.h"
 #include "guest/path.h"
+#include "lib/encoding/base64.h"
 
 static int os_error(char *msg, size_t size, const char *what, int err)
 {

@@ -1,6 +1,6 @@
-#include "lib/json/writer.h"
 #include "guest/output.h"
-#include "guest/protocol.h"
+#include "lib/guest/protocol.h"
+#include "lib/json/writer.h"
 
 bool output_fit(const void *out, size_t out_len, const void *err, size_t err_len, size_t budget,
                 size_t *ret_out_len, size_t *ret_err_len)

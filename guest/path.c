@@ -6,8 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "lib/base/fs.h"
 #include "guest/path.h"
+#include "lib/base/fs.h"
 
 static const char *const blocked[] = { "/proc", "/sys", "/dev", "/etc/passwd", "/etc/shadow" };
 

@@ -4,9 +4,9 @@
 #include <string>
 
 extern "C" {
-#include "guest/frame.h"
 #include "guest/path.h"
-#include "guest/protocol.h"
+#include "lib/guest/frame.h"
+#include "lib/guest/protocol.h"
 }
 
 namespace {

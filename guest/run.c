@@ -12,9 +12,9 @@
 #include <unistd.h>
 
 #include "guest/agent_impl.h"
-#include "guest/frame.h"
-#include "lib/encoding/base64.h"
 #include "guest/output.h"
+#include "lib/encoding/base64.h"
+#include "lib/guest/frame.h"
 
 struct capture {
         struct watch w;

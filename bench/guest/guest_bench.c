@@ -15,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "guest/frame.h"
-#include "guest/protocol.h"
+#include "lib/guest/frame.h"
+#include "lib/guest/protocol.h"
 
 #define MAX_THREADS 16
 

@@ -36,18 +36,18 @@
 #include <thread>
 #include <vector>
 
-#include "services/executor/testing/fake_guest.h"
-#include "services/executor/testing/vm_fixture.h"
+#include "vmm/testing/vm_fixture.h"
+#include "vmm/virtio/testing/fake_guest.h"
 
 extern "C" {
-#include "guest/frame.h"
+#include "lib/base/binpath.h"
 #include "lib/encoding/base64.h"
-#include "services/executor/binpath.h"
-#include "services/executor/guest_client.h"
-#include "services/executor/image.h"
-#include "services/executor/vm.h"
-#include "services/executor/vm_registry.h"
-#include "services/executor/vsock_bridge.h"
+#include "lib/guest/frame.h"
+#include "lib/guest/guest_client.h"
+#include "vmm/image/image.h"
+#include "vmm/virtio/vsock_bridge.h"
+#include "vmm/vm.h"
+#include "vmm/vm_registry.h"
 }
 
 extern char** environ;
@@ -558,7 +558,7 @@ long RssKib(pid_t pid) {
 
 void BenchMemory(const Images& im, const std::string& dir) {
   char vmm[PATH_MAX];
-  if (binpath_find("services/executor/ak-vmm", "AK_VMM_BIN", vmm, sizeof(vmm)) < 0) {
+  if (binpath_find("vmm/ak-vmm", "AK_VMM_BIN", vmm, sizeof(vmm)) < 0) {
     printf("host memory per VM: ak-vmm not found\n");
     return;
   }

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/base/utf8.h"
 #include "lib/json/json.h"
 #include "lib/json/json_internal.h"
-#include "lib/base/utf8.h"
 
 struct parser {
         const unsigned char *p;

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/json/json.h"
 #include "lib/base/utf8.h"
+#include "lib/json/json.h"
 #include "lib/json/writer.h"
 
 static const char replacement[3] = "\xef\xbf\xbd"; /* U+FFFD */

@@ -11,10 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/audit/event.h"
 #include "lib/base/error.h"
 #include "services/auditor/config.h"
 #include "services/auditor/delivery.h"
-#include "services/auditor/event.h"
 #include "services/auditor/spool.h"
 
 #ifdef __cplusplus

@@ -10,10 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/audit/event.h"
 #include "lib/base/cleanup.h"
 #include "lib/json/json.h"
 #include "services/auditor/config.h"
-#include "services/auditor/event.h"
 
 struct parser {
         struct ak_error *err;

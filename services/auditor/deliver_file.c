@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lib/base/fs.h"
 #include "lib/base/cleanup.h"
+#include "lib/base/fs.h"
 #include "services/auditor/dest.h"
 
 struct file_dest {

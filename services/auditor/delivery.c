@@ -8,12 +8,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/audit/event.h"
 #include "lib/base/cleanup.h"
 #include "lib/json/writer.h"
 #include "services/auditor/cursor.h"
 #include "services/auditor/delivery.h"
 #include "services/auditor/dest.h"
-#include "services/auditor/event.h"
 #include "services/auditor/ocsf.h"
 
 #define MAX_BATCH_BYTES (8u << 20)

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/audit/event.h"
 #include "lib/json/json.h"
-#include "services/auditor/event.h"
 #include "services/auditor/ocsf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -22,7 +22,7 @@
 
 #include <stddef.h>
 
-#include "services/auditor/event.h"
+#include "lib/audit/event.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -13,8 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/base/fs.h"
 #include "lib/base/cleanup.h"
+#include "lib/base/fs.h"
 #include "services/auditor/crc32c.h"
 #include "services/auditor/spool.h"
 #include "services/auditor/spool_internal.h"

@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "lib/crypto/crypto.h"
+#include "lib/guest/guest_client.h"
 #include "services/executor/executor_impl.h"
-#include "services/executor/guest_client.h"
 
 int64_t wall_ms(void)
 {

@@ -16,7 +16,7 @@
 
 #include "lib/base/error.h"
 #include "lib/rpc/rpc.h"
-#include "services/executor/vmm.h"
+#include "vmm/backend/vmm.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -6,10 +6,10 @@
 #include <string.h>
 
 #include "lib/base/version.h"
+#include "lib/receipt/proto/receipt_proto.h"
 #include "lib/receipt/receipt.h"
 #include "protos/ak/v1/signer.pb-c.h"
 #include "services/executor/executor_impl.h"
-#include "services/signer/receipt_proto.h"
 
 void audit_emit(struct executor *ex, struct rpc_call *call, const char *type, const char *action, int outcome,
                 const char *resource_id, const char *attributes_json)

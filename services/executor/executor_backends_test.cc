@@ -16,9 +16,9 @@ extern "C" {
 #include "lib/rpc/rpc.h"
 #include "protos/ak/v1/executor.pb-c.h"
 }
-#include "tests/testing/service_process.h"
 #include "services/executor/testing/executor_client.h"
-#include "services/executor/testing/vm_fixture.h"
+#include "tests/testing/service_process.h"
+#include "vmm/testing/vm_fixture.h"
 
 namespace {
 
@@ -33,12 +33,12 @@ class ExecutorBackendTest : public ::testing::TestWithParam<std::string> {
     std::string guest = Runfile("guest/ak-guest");
     setenv("AK_GUEST_BIN", guest.c_str(), 1);
     if (GetParam() == "firecracker") {
-      setenv("AK_FIRECRACKER", Runfile("services/executor/testing/firecracker_double.py").c_str(), 1);
+      setenv("AK_FIRECRACKER", Runfile("vmm/backend/testing/firecracker_double.py").c_str(), 1);
       setenv("AK_FIRECRACKER_SKIP_KVM_CHECK", "1", 1);
       setenv("AK_FIRECRACKER_KERNEL", guest.c_str(), 1);  // the double boots any ELF file
       setenv("AK_FC_DOUBLE_GUEST", guest.c_str(), 1);
     } else {
-      setenv("AK_CONTAINER_CLI", Runfile("services/executor/testing/container_double").c_str(), 1);
+      setenv("AK_CONTAINER_CLI", Runfile("vmm/backend/testing/container_double").c_str(), 1);
       setenv("AK_CONTAINER_DOUBLE_STATE", (dir_ + "/containers").c_str(), 1);
       setenv("AK_CONTAINER_DOUBLE_GUEST", guest.c_str(), 1);
       setenv("AK_APPLE_IMAGE", "ghcr.io/example/ak-guest:latest", 1);

@@ -8,12 +8,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "guest/frame.h"
 #include "lib/crypto/crypto.h"
 #include "lib/encoding/base64.h"
+#include "lib/guest/frame.h"
+#include "lib/guest/guest_client.h"
 #include "lib/receipt/receipt.h"
 #include "services/executor/executor_impl.h"
-#include "services/executor/guest_client.h"
 
 #define EXEC_MAX_ARGV 4096
 #define EXEC_MAX_ARG_BYTES ((size_t)128 << 10)

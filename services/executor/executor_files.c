@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include "lib/encoding/base64.h"
+#include "lib/guest/guest_client.h"
 #include "services/executor/executor_impl.h"
-#include "services/executor/guest_client.h"
 
 #define FILE_MAX_CONTENT ((size_t)7 << 20)
 #define FILE_TIMEOUT_MS 30000

@@ -23,9 +23,9 @@ extern "C" {
 #include "lib/rpc/rpc.h"
 #include "protos/ak/v1/executor.pb-c.h"
 }
-#include "tests/testing/service_process.h"
 #include "services/executor/testing/executor_client.h"
-#include "services/executor/testing/vm_fixture.h"
+#include "tests/testing/service_process.h"
+#include "vmm/testing/vm_fixture.h"
 
 using aktest::ServiceProcess;
 using aktest::Runfile;

@@ -15,9 +15,9 @@
 #include "services/executor/audit_queue.h"
 #include "services/executor/cgroup.h"
 #include "services/executor/executor.h"
-#include "services/executor/image.h"
 #include "services/executor/profile.h"
-#include "services/executor/vmbox.h"
+#include "vmm/image/image.h"
+#include "vmm/vmbox.h"
 
 #define SANDBOX_NAME_MAX 63
 #define SANDBOX_MAX_ENV 256

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/guest/guest_client.h"
 #include "services/executor/executor_impl.h"
-#include "services/executor/guest_client.h"
 
 int pool_take(struct executor *ex, const char *image, const struct profile *p, struct pool_vm *ret)
 {

@@ -12,7 +12,7 @@ extern "C" {
 #include "protos/ak/v1/scheduler.pb-c.h"
 }
 #include "tests/testing/service_process.h"
-#include "services/executor/testing/vm_fixture.h"
+#include "vmm/testing/vm_fixture.h"
 
 using aktest::ServiceProcess;
 using aktest::Runfile;

@@ -15,10 +15,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "guest/frame.h"
 #include "lib/encoding/base64.h"
+#include "lib/guest/frame.h"
+#include "lib/guest/guest_client.h"
 #include "services/executor/executor_impl.h"
-#include "services/executor/guest_client.h"
 
 #define SHELL_MAX_ARGV 256
 #define SHELL_MAX_ENV 256

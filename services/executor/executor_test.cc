@@ -16,14 +16,14 @@
 #include <vector>
 
 extern "C" {
+#include "lib/receipt/proto/receipt_proto.h"
 #include "lib/receipt/receipt.h"
 #include "lib/rpc/rpc.h"
 #include "protos/ak/v1/executor.pb-c.h"
-#include "services/signer/receipt_proto.h"
 }
-#include "tests/testing/service_process.h"
 #include "services/executor/testing/executor_client.h"
-#include "services/executor/testing/vm_fixture.h"
+#include "tests/testing/service_process.h"
+#include "vmm/testing/vm_fixture.h"
 
 extern char** environ;
 

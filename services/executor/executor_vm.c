@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/guest/guest_client.h"
 #include "services/executor/executor_impl.h"
-#include "services/executor/guest_client.h"
 
 static int rm_cb(const char *path, const struct stat *st, int type, struct FTW *f)
 {

@@ -15,10 +15,10 @@
 
 #include "lib/encoding/base64.h"
 #include "lib/encoding/hex.h"
+#include "lib/receipt/proto/receipt_proto.h"
 #include "lib/receipt/receipt.h"
 #include "lib/rpc/rpc.h"
 #include "protos/ak/v1/signer.pb-c.h"
-#include "services/signer/receipt_proto.h"
 #include "services/signer/signer_harness.h"
 
 namespace signer_test {

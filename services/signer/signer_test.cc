@@ -10,7 +10,7 @@
 
 #include <gtest/gtest.h>
 
-#include "services/signer/akwire/v1/signer.pb-c.h"
+#include "lib/receipt/proto/akwire/v1/signer.pb-c.h"
 #include "services/signer/signer.h"
 #include "services/signer/signer_fixture.h"
 

@@ -1,0 +1,59 @@
+/* The image store's insides, shared by image_store.c, image_kernel.c,
+ * image_base.c and image_rootfs.c. */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm/image/image.h"
+
+/* The store's path is at most this long, so that every path built under it
+ * (fixed suffixes, hashes, kernel releases) fits PATH_MAX. */
+#define IMAGE_STORE_DIR_MAX 2048
+
+struct image_store {
+        char dir[PATH_MAX];
+        char guest_bin[PATH_MAX];
+};
+
+void image_report(const struct image_progress *p, const char *phase, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+/* SHA-256 of a file's contents as hex. */
+int image_hash_file(const char *path, char ret_hex[IMAGE_HASH_LEN + 1], struct ak_error *err);
+/* SHA-256 of a string as hex. */
+int image_hash_text(const char *text, char ret_hex[IMAGE_HASH_LEN + 1], struct ak_error *err);
+
+/* mkdtemp under <store>/tmp. */
+int image_tmpdir(struct image_store *s, char ret[PATH_MAX], struct ak_error *err);
+/* rm -rf (does not follow symlinks, stays on one file system). */
+int image_rmtree(const char *path);
+/* Copies a regular file (mode kept). */
+int image_copy_file(const char *src, const char *dst, struct ak_error *err);
+/* An exclusive flock on path (created); returns the fd. */
+int image_lock(const char *path, int *ret_fd, struct ak_error *err);
+
+/* The guest agent binary to build with. */
+int image_guest_binary(struct image_store *s, const char **ret, struct ak_error *err);
+
+/* Writes <dir>/manifest.json for info. */
+int image_manifest_write(const char *dir, const struct image_info *info, struct ak_error *err);
+/* Reads <store>/<hash>/manifest.json. -ENOENT when the image is not there. */
+int image_manifest_read(struct image_store *s, const char *hash, struct image_info *ret, struct ak_error *err);
+/* The hash a name points at: 0, -ENOENT, -EINVAL for a corrupt entry. */
+int image_name_get(struct image_store *s, const char *name, char hash[IMAGE_HASH_LEN + 1]);
+/* Points name at hash (atomically). */
+int image_name_set(struct image_store *s, const char *name, const char *hash, struct ak_error *err);
+
+/* Moves a finished temporary image dir to <store>/<hash>. A concurrent
+ * builder that won the race is fine (ours is removed). */
+int image_publish(struct image_store *s, const char *tmpdir, const char *hash, struct ak_error *err);
+
+/* Removes images no name points at any more (a name was rebuilt with a
+ * newer ak-guest) once they are older than min_age_s, and a debootstrap
+ * stage with them when no image is left that was made from it. */
+void image_gc(struct image_store *s, int64_t min_age_s);
+
+/* Whether a command output says the disk is full. */
+bool image_output_disk_full(const char *output);

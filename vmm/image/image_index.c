@@ -1,0 +1,198 @@
+/* The store's index: listing names, removing images (and the debootstrap
+ * stages they were made from), collecting unnamed ones, and resolving what a
+ * VM boots. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/base/cleanup.h"
+#include "lib/base/pathfmt.h"
+#include "vmm/image/image_impl.h"
+
+static int cmp_info(const void *a, const void *b)
+{
+        return strcmp(((const struct image_info *)a)->name, ((const struct image_info *)b)->name);
+}
+
+int image_list(struct image_store *s, struct image_info **ret, size_t *ret_n, struct ak_error *err)
+{
+        char path[PATH_MAX];
+        struct image_info *v = NULL;
+        size_t n = 0;
+
+        pathfmt(path, sizeof(path), "%s/names", s->dir);
+        DIR *d = opendir(path);
+        if (!d)
+                return ak_error_errno(err, -errno, "open %s", path);
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                struct image_info info;
+                if (image_name_check(de->d_name) < 0)
+                        continue;
+                if (image_lookup(s, de->d_name, &info, NULL) < 0)
+                        continue; /* a name whose image went away: not listed */
+                struct image_info *nv = realloc(v, (n + 1) * sizeof(*v));
+                if (!nv) {
+                        closedir(d);
+                        free(v);
+                        return ak_error_set(err, -ENOMEM, "out of memory");
+                }
+                v = nv;
+                v[n++] = info;
+        }
+        closedir(d);
+        if (n)
+                qsort(v, n, sizeof(*v), cmp_info);
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+/* The debootstrap stage goes with the last image made from it. */
+static void remove_unused_stage(struct image_store *s, const char *stage)
+{
+        char path[PATH_MAX];
+        DIR *d = opendir(s->dir);
+        if (!d)
+                return;
+        struct dirent *de;
+        bool used = false;
+        while (!used && (de = readdir(d))) {
+                struct image_info info;
+                if (strlen(de->d_name) == IMAGE_HASH_LEN && image_manifest_read(s, de->d_name, &info, NULL) == 0)
+                        used = strcmp(info.stage, stage) == 0;
+        }
+        closedir(d);
+        if (used)
+                return;
+        pathfmt(path, sizeof(path), "%s/stage/%s", s->dir, stage);
+        image_rmtree(path);
+}
+
+int image_remove(struct image_store *s, const char *name, struct ak_error *err)
+{
+        char hash[IMAGE_HASH_LEN + 1], path[PATH_MAX], lock[PATH_MAX];
+
+        if (image_name_check(name) < 0)
+                return ak_error_set(err, -EINVAL, "invalid image name '%s'", name);
+        int r = image_name_get(s, name, hash);
+        if (r == -ENOENT)
+                return ak_error_set(err, -ENOENT, "no image named '%s' (see `ak image list`)", name);
+        if (r < 0)
+                return ak_error_errno(err, r, "image name %s", name);
+        pathfmt(lock, sizeof(lock), "%s/%s.lock", s->dir, hash);
+        _cleanup_close_ int lfd = -1;
+        if ((r = image_lock(lock, &lfd, err)) < 0)
+                return r;
+        pathfmt(path, sizeof(path), "%s/names/%s", s->dir, name);
+        if (unlink(path) < 0)
+                return ak_error_errno(err, -errno, "remove %s", path);
+        /* Another name may still point at the same image. */
+        pathfmt(path, sizeof(path), "%s/names", s->dir);
+        DIR *d = opendir(path);
+        if (d) {
+                struct dirent *de;
+                char other[IMAGE_HASH_LEN + 1];
+                while ((de = readdir(d)))
+                        if (image_name_check(de->d_name) == 0 && image_name_get(s, de->d_name, other) == 0 &&
+                            strcmp(other, hash) == 0) {
+                                closedir(d);
+                                return 0;
+                        }
+                closedir(d);
+        }
+        struct image_info gone;
+        bool had_stage = image_manifest_read(s, hash, &gone, NULL) == 0 && gone.stage[0];
+        pathfmt(path, sizeof(path), "%s/%s", s->dir, hash);
+        r = image_rmtree(path);
+        if (r < 0)
+                return ak_error_errno(err, r, "remove %s", path);
+        unlink(lock);
+        if (had_stage)
+                remove_unused_stage(s, gone.stage);
+        return 0;
+}
+
+int image_resolve_boot(struct image_store *s, const char *name, const struct image_progress *p,
+                       struct image_boot *ret, struct ak_error *err)
+{
+        struct image_info base, img;
+        struct image_kernel k;
+        struct image_boot b = { 0 };
+        int r;
+
+        if ((r = image_kernel_get(s, p, &k, err)) < 0)
+                return r;
+        if ((r = image_build_base(s, p, &base, err)) < 0)
+                return r;
+        pathfmt(b.kernel, sizeof(b.kernel), "%s", k.vmlinuz);
+        pathfmt(b.initrd, sizeof(b.initrd), "%s/initrd.cpio", base.dir);
+        if (strcmp(name, IMAGE_BASE) == 0) {
+                img = base;
+        } else {
+                if ((r = image_lookup(s, name, &img, err)) < 0)
+                        return r;
+                if (strcmp(img.kind, "rootfs") != 0)
+                        return ak_error_set(err, -EINVAL, "image %s is a %s image, not bootable as a root disk",
+                                            name, img.kind);
+                pathfmt(b.rootfs, sizeof(b.rootfs), "%s/rootfs.ext4", img.dir);
+        }
+        pathfmt(b.name, sizeof(b.name), "%s", name);
+        memcpy(b.hash, img.hash, sizeof(b.hash));
+        *ret = b;
+        return 0;
+}
+
+static bool is_hash(const char *s)
+{
+        return strlen(s) == IMAGE_HASH_LEN && strspn(s, "0123456789abcdef") == IMAGE_HASH_LEN;
+}
+
+void image_gc(struct image_store *s, int64_t min_age_s)
+{
+        char path[PATH_MAX], named[64][IMAGE_HASH_LEN + 1];
+        size_t n_named = 0;
+        int64_t now = (int64_t)time(NULL);
+
+        pathfmt(path, sizeof(path), "%s/names", s->dir);
+        DIR *d = opendir(path);
+        if (!d)
+                return;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (image_name_check(de->d_name) == 0 && n_named < AK_ARRAY_SIZE(named) &&
+                    image_name_get(s, de->d_name, named[n_named]) == 0)
+                        n_named++;
+        closedir(d);
+        if (n_named == AK_ARRAY_SIZE(named))
+                return; /* too many names to be sure: keep everything */
+        d = opendir(s->dir);
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                struct image_info info;
+                bool used = false;
+                if (!is_hash(de->d_name))
+                        continue;
+                for (size_t i = 0; i < n_named; i++)
+                        used |= strcmp(named[i], de->d_name) == 0;
+                if (used || image_manifest_read(s, de->d_name, &info, NULL) < 0 || now - info.created_at < min_age_s)
+                        continue;
+                char lock[PATH_MAX];
+                int lfd = -1;
+                pathfmt(lock, sizeof(lock), "%s/%s.lock", s->dir, de->d_name);
+                if (image_lock(lock, &lfd, NULL) < 0)
+                        continue;
+                pathfmt(path, sizeof(path), "%s/%s", s->dir, de->d_name);
+                image_rmtree(path);
+                unlink(lock);
+                close(lfd);
+                if (info.stage[0])
+                        remove_unused_stage(s, info.stage);
+        }
+        closedir(d);
+}

@@ -1,0 +1,251 @@
+// The image store without the network: the cpio writer (read back by
+// busybox's cpio, a second implementation), names, manifests, the store's
+// index and removal, input checks; and the helper-process runner.
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "vmm/testing/vm_fixture.h"
+
+extern "C" {
+#include "lib/base/proc.h"
+#include "vmm/image/cpio.h"
+#include "vmm/image/image.h"
+#include "vmm/image/image_impl.h"
+}
+
+namespace {
+
+std::string RunProc(const std::vector<const char*>& argv, int* status, int timeout_ms = 10000) {
+  std::vector<const char*> v = argv;
+  v.push_back(nullptr);
+  struct proc_opts o = {};
+  o.argv = v.data();
+  o.timeout_ms = timeout_ms;
+  char* out = nullptr;
+  struct ak_error err = {};
+  if (proc_run(&o, status, &out, &err) < 0) return std::string("ERROR: ") + err.msg;
+  std::string s(out);
+  free(out);
+  return s;
+}
+
+class ImageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = akvm::MakeTempDir("akimg");
+    ASSERT_FALSE(dir_.empty());
+  }
+  void TearDown() override { akvm::RemoveDir(dir_); }
+  std::string dir_;
+};
+
+TEST_F(ImageTest, CpioReadsBackWithBusybox) {
+  std::string path = dir_ + "/a.cpio";
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  struct cpio* w = nullptr;
+  ASSERT_EQ(cpio_new(fd, &w), 0);
+  cpio_add_dir(w, "etc", 0755);
+  cpio_add_data(w, "etc/hello", 0640, "hello\n", 6);
+  cpio_add_data(w, "etc/odd", 0644, "abc", 3);  // needs padding
+  cpio_add_symlink(w, "etc/link", "/etc/hello");
+  cpio_add_dir(w, "dev", 0755);
+  cpio_add_chardev(w, "dev/null", 0666, 1, 3);
+  std::string src = dir_ + "/src";
+  FILE* f = fopen(src.c_str(), "w");
+  for (int i = 0; i < 100000; i++) fputc(i & 0xff, f);
+  fclose(f);
+  cpio_add_file(w, "big", 0600, src.c_str());
+  ASSERT_EQ(cpio_finish(w), 0);
+  EXPECT_EQ(cpio_size(w) % 4, 0u);
+  cpio_free(w);
+  close(fd);
+
+  char bb[PATH_MAX];
+  if (proc_which("busybox", bb, sizeof(bb)) < 0) GTEST_SKIP() << "busybox not installed (tools/deps.sh)";
+  int status;
+  std::string list = RunProc({"sh", "-c", ("busybox cpio -tv < " + path).c_str()}, &status);
+  ASSERT_EQ(status, 0) << list;
+  EXPECT_NE(list.find("drwxr-xr-x"), std::string::npos) << list;
+  EXPECT_NE(list.find("-rw-r-----"), std::string::npos) << list;
+  EXPECT_NE(list.find("etc/link -> /etc/hello"), std::string::npos) << list;
+  EXPECT_NE(list.find("crw-rw-rw-"), std::string::npos) << list;
+  EXPECT_NE(list.find("100000"), std::string::npos) << list;
+  std::string out = dir_ + "/x";
+  mkdir(out.c_str(), 0755);
+  std::string got = RunProc({"sh", "-c", ("cd " + out + " && busybox cpio -id big etc/hello < " + path + " && cmp big " + src +
+                                      " && cat etc/hello").c_str()},
+                        &status);
+  EXPECT_EQ(status, 0) << got;
+  EXPECT_EQ(got, "198 blocks\nhello\n");  // busybox reports the blocks it read
+}
+
+TEST_F(ImageTest, CpioRefusesBadPaths) {
+  int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  for (const char* bad : {"/abs", "a/../b", "", "a//b", "./a", "a/."}) {
+    struct cpio* w = nullptr;
+    ASSERT_EQ(cpio_new(fd, &w), 0);
+    cpio_add_data(w, bad, 0644, "x", 1);
+    EXPECT_EQ(cpio_finish(w), -EINVAL) << bad;
+    cpio_free(w);
+  }
+  close(fd);
+}
+
+TEST_F(ImageTest, Names) {
+  for (const char* ok : {"base", "python", "a", "py3.11", "my-image_2", "0abc"}) EXPECT_EQ(image_name_check(ok), 0) << ok;
+  for (const char* bad : {"", "Python", "-x", ".x", "a/b", "a b", "..", "é",
+                          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"})
+    EXPECT_LT(image_name_check(bad), 0) << bad;
+}
+
+TEST_F(ImageTest, ManifestsNamesListAndRemove) {
+  struct image_store* s = nullptr;
+  struct ak_error err = {};
+  ASSERT_EQ(image_store_open((dir_ + "/store").c_str(), &s, &err), 0) << err.msg;
+  std::string hash(64, 'a');
+  char tmp[PATH_MAX];
+  ASSERT_EQ(image_tmpdir(s, tmp, &err), 0);
+  struct image_info info = {};
+  snprintf(info.name, sizeof(info.name), "one");
+  snprintf(info.hash, sizeof(info.hash), "%s", hash.c_str());
+  snprintf(info.kind, sizeof(info.kind), "rootfs");
+  snprintf(info.packages, sizeof(info.packages), "git,python3");
+  info.size_bytes = 12345;
+  info.created_at = 1700000000;
+  ASSERT_EQ(image_manifest_write(tmp, &info, &err), 0) << err.msg;
+  ASSERT_EQ(image_publish(s, tmp, hash.c_str(), &err), 0) << err.msg;
+  ASSERT_EQ(image_name_set(s, "one", hash.c_str(), &err), 0);
+  ASSERT_EQ(image_name_set(s, "two", hash.c_str(), &err), 0);
+
+  struct image_info got;
+  ASSERT_EQ(image_lookup(s, "two", &got, &err), 0) << err.msg;
+  EXPECT_STREQ(got.name, "two");
+  EXPECT_STREQ(got.packages, "git,python3");
+  EXPECT_EQ(got.size_bytes, 12345u);
+  EXPECT_EQ(got.created_at, 1700000000);
+  EXPECT_EQ(image_lookup(s, "three", &got, &err), -ENOENT);
+  EXPECT_NE(strstr(err.msg, "ak image list"), nullptr);
+
+  struct image_info* v = nullptr;
+  size_t n = 0;
+  ASSERT_EQ(image_list(s, &v, &n, &err), 0);
+  ASSERT_EQ(n, 2u);
+  EXPECT_STREQ(v[0].name, "one");
+  EXPECT_STREQ(v[1].name, "two");
+  free(v);
+
+  // A second publish of the same hash (a builder that lost the race) is fine.
+  ASSERT_EQ(image_tmpdir(s, tmp, &err), 0);
+  ASSERT_EQ(image_publish(s, tmp, hash.c_str(), &err), 0) << err.msg;
+  struct stat st;
+  EXPECT_NE(stat(tmp, &st), 0);
+
+  // The image stays while a name points at it.
+  ASSERT_EQ(image_remove(s, "one", &err), 0) << err.msg;
+  EXPECT_EQ(stat((dir_ + "/store/" + hash).c_str(), &st), 0);
+  ASSERT_EQ(image_remove(s, "two", &err), 0) << err.msg;
+  EXPECT_NE(stat((dir_ + "/store/" + hash).c_str(), &st), 0);
+  EXPECT_EQ(image_remove(s, "two", &err), -ENOENT);
+  image_store_free(s);
+}
+
+TEST_F(ImageTest, GcRemovesOnlyOldUnnamedImages) {
+  struct image_store* s = nullptr;
+  struct ak_error err = {};
+  ASSERT_EQ(image_store_open((dir_ + "/store").c_str(), &s, &err), 0);
+  auto make = [&](char c, int64_t created, const char* name) {
+    std::string hash(64, c);
+    char tmp[PATH_MAX];
+    ASSERT_EQ(image_tmpdir(s, tmp, &err), 0);
+    struct image_info info = {};
+    snprintf(info.name, sizeof(info.name), "x");
+    snprintf(info.hash, sizeof(info.hash), "%s", hash.c_str());
+    snprintf(info.kind, sizeof(info.kind), "base");
+    info.created_at = created;
+    ASSERT_EQ(image_manifest_write(tmp, &info, &err), 0);
+    ASSERT_EQ(image_publish(s, tmp, hash.c_str(), &err), 0);
+    if (name) {
+      ASSERT_EQ(image_name_set(s, name, hash.c_str(), &err), 0);
+    }
+  };
+  int64_t now = time(nullptr);
+  make('1', now - 7200, nullptr);  // old, unnamed: goes
+  make('2', now - 7200, "kept");  // old, named: stays
+  make('3', now, nullptr);        // new, unnamed: stays (a build may be using it)
+  image_gc(s, 3600);
+  struct stat st;
+  EXPECT_NE(stat((dir_ + "/store/" + std::string(64, '1')).c_str(), &st), 0);
+  EXPECT_EQ(stat((dir_ + "/store/" + std::string(64, '2')).c_str(), &st), 0);
+  EXPECT_EQ(stat((dir_ + "/store/" + std::string(64, '3')).c_str(), &st), 0);
+  image_store_free(s);
+}
+
+TEST_F(ImageTest, CorruptManifestIsAClearError) {
+  struct image_store* s = nullptr;
+  struct ak_error err = {};
+  ASSERT_EQ(image_store_open((dir_ + "/store").c_str(), &s, &err), 0);
+  std::string hash(64, 'b');
+  std::string d = dir_ + "/store/" + hash;
+  mkdir(d.c_str(), 0755);
+  FILE* f = fopen((d + "/manifest.json").c_str(), "w");
+  fputs("{\"name\": 1}", f);
+  fclose(f);
+  ASSERT_EQ(image_name_set(s, "broken", hash.c_str(), &err), 0);
+  struct image_info got;
+  EXPECT_EQ(image_lookup(s, "broken", &got, &err), -EINVAL);
+  EXPECT_NE(strstr(err.msg, "not a valid image manifest"), nullptr) << err.msg;
+  image_store_free(s);
+}
+
+TEST_F(ImageTest, RootfsInputsAreCheckedFirst) {
+  struct image_store* s = nullptr;
+  struct ak_error err = {};
+  ASSERT_EQ(image_store_open((dir_ + "/store").c_str(), &s, &err), 0);
+  ASSERT_EQ(image_store_set_guest_binary(s, "/bin/true", &err), 0) << err.msg;
+  struct image_info info;
+  const char* bad[] = {"python3", "rm -rf /"};
+  EXPECT_EQ(image_build_rootfs(s, "py", bad, 2, nullptr, &info, &err), -EINVAL);
+  EXPECT_NE(strstr(err.msg, "not a Debian package name"), nullptr) << err.msg;
+  EXPECT_EQ(image_build_rootfs(s, "base", nullptr, 0, nullptr, &info, &err), -EINVAL);
+  EXPECT_EQ(image_build_rootfs(s, "Bad Name", nullptr, 0, nullptr, &info, &err), -EINVAL);
+  std::vector<const char*> many(IMAGE_MAX_PACKAGES + 1, "python3");
+  EXPECT_EQ(image_build_rootfs(s, "many", many.data(), many.size(), nullptr, &info, &err), -E2BIG);
+  image_store_free(s);
+}
+
+TEST_F(ImageTest, ProcRunsHelpers) {
+  int status;
+  EXPECT_EQ(RunProc({"sh", "-c", "echo out; echo err >&2; exit 3"}, &status), "out\nerr\n");
+  EXPECT_EQ(status, 3);
+  EXPECT_NE(RunProc({"no-such-program-ak"}, &status).find("command not found"), std::string::npos);
+  std::string t = RunProc({"sh", "-c", "sleep 30 & sleep 30"}, &status, 300);
+  EXPECT_NE(t.find("timed out"), std::string::npos) << t;
+  EXPECT_STREQ(proc_tail_lines("a\nb\nc\n", 2), "b\nc\n");
+  EXPECT_STREQ(proc_tail_lines("abc", 2), "abc");
+}
+
+TEST_F(ImageTest, ProcKeepsTheEndOfLongOutput) {
+  const char* argv[] = {"sh", "-c", "seq 1 100000", nullptr};
+  struct proc_opts o = {};
+  o.argv = argv;
+  o.max_output = 20;
+  int status;
+  char* out = nullptr;
+  ASSERT_EQ(proc_run(&o, &status, &out, nullptr), 0);
+  EXPECT_EQ(strlen(out), 20u);
+  EXPECT_STREQ(out + 13, "100000\n");
+  free(out);
+}
+
+}  // namespace

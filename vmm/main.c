@@ -1,0 +1,174 @@
+/* ak-vmm: the supervisor of one microVM started by `ak vm boot`. Runs the
+ * VMM (QEMU) and our vsock bridge thread, writes <dir>/vm.json, and exits
+ * when the VMM exits; SIGTERM/SIGINT stop the VM first (QMP quit, then
+ * kill). Flags, wiring and signals only: the work is in vm.h. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmm/vm.h"
+#include "vmm/vm_registry.h"
+
+static void usage(FILE *f)
+{
+        fputs("usage: ak-vmm --dir DIR --name NAME --kernel FILE --initrd FILE [--rootfs FILE]\n"
+              "              [--vcpus N] [--memory-mb M] [--net] [--accel auto|kvm|tcg]\n"
+              "              [--image NAME --image-hash HASH]\n"
+              "\n"
+              "Runs one microVM (QEMU microvm + the vhost-user-vsock bridge) until it\n"
+              "exits or a SIGTERM stops it. Started by `ak vm boot`; see `ak vm --help`.\n",
+              f);
+}
+
+static int parse_uint(const char *s, unsigned max, unsigned *ret)
+{
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 10);
+        if (errno || end == s || *end || v > max || s[0] == '-')
+                return -EINVAL;
+        *ret = (unsigned)v;
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option longopts[] = {
+                { "dir", required_argument, NULL, 'd' },      { "name", required_argument, NULL, 'n' },
+                { "kernel", required_argument, NULL, 'k' },   { "initrd", required_argument, NULL, 'i' },
+                { "rootfs", required_argument, NULL, 'r' },   { "vcpus", required_argument, NULL, 'c' },
+                { "memory-mb", required_argument, NULL, 'm' }, { "net", no_argument, NULL, 'N' },
+                { "accel", required_argument, NULL, 'a' },    { "image", required_argument, NULL, 'I' },
+                { "image-hash", required_argument, NULL, 'H' }, { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        struct vm_config cfg = { .root_mode = VMM_DISK_SNAPSHOT };
+        struct vm_record rec = { 0 };
+        const char *name = NULL, *image = "base", *image_hash = "";
+        int c;
+
+        while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+                switch (c) {
+                case 'd':
+                        cfg.dir = optarg;
+                        break;
+                case 'n':
+                        name = optarg;
+                        break;
+                case 'k':
+                        cfg.kernel = optarg;
+                        break;
+                case 'i':
+                        cfg.initrd = optarg;
+                        break;
+                case 'r':
+                        cfg.root_disk = optarg;
+                        break;
+                case 'c':
+                        if (parse_uint(optarg, VMM_MAX_VCPUS, &cfg.vcpus) < 0 || !cfg.vcpus) {
+                                fprintf(stderr, "ak-vmm: --vcpus %s: expected 1..%d\n", optarg, VMM_MAX_VCPUS);
+                                return 2;
+                        }
+                        break;
+                case 'm':
+                        if (parse_uint(optarg, VMM_MAX_MEMORY_MB, &cfg.memory_mb) < 0 ||
+                            cfg.memory_mb < VMM_MIN_MEMORY_MB) {
+                                fprintf(stderr, "ak-vmm: --memory-mb %s: expected %d..%d\n", optarg,
+                                        VMM_MIN_MEMORY_MB, VMM_MAX_MEMORY_MB);
+                                return 2;
+                        }
+                        break;
+                case 'N':
+                        cfg.network = true;
+                        break;
+                case 'a':
+                        if (vmm_accel_parse(optarg, &cfg.accel) < 0) {
+                                fprintf(stderr, "ak-vmm: --accel %s: expected auto, kvm or tcg\n", optarg);
+                                return 2;
+                        }
+                        break;
+                case 'I':
+                        image = optarg;
+                        break;
+                case 'H':
+                        image_hash = optarg;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return 2;
+                }
+        }
+        if (!cfg.dir || !name || !cfg.kernel || !cfg.initrd || optind != argc) {
+                usage(stderr);
+                return 2;
+        }
+        if (vm_name_check(name) < 0 || strlen(image) >= sizeof(rec.image) || strlen(image_hash) >= sizeof(rec.image_hash)) {
+                fprintf(stderr, "ak-vmm: invalid --name, --image or --image-hash\n");
+                return 2;
+        }
+
+        /* Signals are taken synchronously; the bridge thread inherits the mask. */
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGHUP);
+        sigaddset(&set, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        struct ak_error err = { 0 };
+        struct vm *vm = NULL;
+        if (vm_start(&cfg, &vm, &err) < 0) {
+                fprintf(stderr, "ak-vmm: start VM %s: %s\n", name, err.msg);
+                return 1;
+        }
+        snprintf(rec.name, sizeof(rec.name), "%s", name);
+        rec.pid = getpid();
+        vm_proc_start_time(rec.pid, &rec.pid_start);
+        rec.vmm_pid = vm_pid(vm);
+        vm_proc_start_time(rec.vmm_pid, &rec.vmm_start);
+        snprintf(rec.dir, sizeof(rec.dir), "%s", cfg.dir);
+        snprintf(rec.vsock_uds, sizeof(rec.vsock_uds), "%s", vm_vsock_uds(vm));
+        snprintf(rec.console_log, sizeof(rec.console_log), "%s", vm_console_log(vm));
+        snprintf(rec.image, sizeof(rec.image), "%s", image);
+        snprintf(rec.image_hash, sizeof(rec.image_hash), "%s", image_hash);
+        rec.vcpus = cfg.vcpus ? cfg.vcpus : VM_DEFAULT_VCPUS;
+        rec.memory_mb = cfg.memory_mb ? cfg.memory_mb : VM_DEFAULT_MEMORY_MB;
+        rec.network = cfg.network;
+        snprintf(rec.accel, sizeof(rec.accel), "%s", vm_accel(vm));
+        rec.created_at = (int64_t)time(NULL);
+        if (vm_record_write(cfg.dir, &rec, &err) < 0) {
+                fprintf(stderr, "ak-vmm: %s\n", err.msg);
+                vm_free(vm);
+                return 1;
+        }
+        fprintf(stderr, "ak-vmm: VM %s running: %s pid %d (%s), vsock %s\n", name, "qemu", (int)rec.vmm_pid,
+                rec.accel, rec.vsock_uds);
+
+        int status = 0, code = 0;
+        for (;;) {
+                struct timespec tick = { 1, 0 };
+                int sig = sigtimedwait(&set, NULL, &tick);
+                if (vm_poll_exit(vm, &status) == 1) {
+                        fprintf(stderr, "ak-vmm: VM %s exited with status %d\n", name, status);
+                        code = status == 0 ? 0 : 1;
+                        break;
+                }
+                if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
+                        fprintf(stderr, "ak-vmm: stopping VM %s (signal %d)\n", name, sig);
+                        vm_stop(vm, 3000, &status);
+                        break;
+                }
+        }
+        vm_free(vm);
+        return code;
+}

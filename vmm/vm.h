@@ -1,0 +1,83 @@
+/* One microVM with our vsock bridge: the VMM process (a struct vmm_ops
+ * backend; QEMU microvm by default) plus, for QEMU, the vhost-user-vsock
+ * back-end thread serving the hybrid vsock socket (backends with
+ * native_vsock, Firecracker and apple, serve that socket themselves). This
+ * is what the executor and `ak-vmm` build on.
+ *
+ * Files in cfg->dir (the caller owns the directory; keep the path short:
+ * Unix socket paths hold 108 bytes):
+ *   vsock.sock   hybrid vsock ("CONNECT <port>\n"), see vsock_bridge.h
+ *   vhost.sock   the vhost-user socket QEMU connects to
+ *   qmp.sock     QEMU's control socket (api.sock: Firecracker's API)
+ *   console.log  the guest's serial console
+ *   vmm.log      the VMM's own messages
+ * vm_free removes the sockets; the logs stay for the caller to read.
+ *
+ * Thread-safety: a struct vm belongs to one thread, which must outlive the
+ * VM (see vmm.h). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lib/base/error.h"
+#include "vmm/backend/vmm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VM_DEFAULT_VCPUS 1
+#define VM_DEFAULT_MEMORY_MB 256
+#define VM_DEFAULT_CID 3
+
+struct vm_config {
+        const char *dir;
+        const char *kernel;
+        const char *initrd;
+        const char *root_disk;          /* NULL: run from the initramfs */
+        enum vmm_disk_mode root_mode;   /* VMM_DISK_SNAPSHOT for shared images */
+        unsigned vcpus;                 /* 0: VM_DEFAULT_VCPUS */
+        unsigned memory_mb;             /* 0: VM_DEFAULT_MEMORY_MB */
+        bool network;
+        enum vmm_accel accel;
+        uint64_t guest_cid;             /* 0: VM_DEFAULT_CID */
+        const struct vmm_ops *vmm;      /* NULL: vmm_qemu_ops */
+};
+
+struct vm;
+
+/* Starts the bridge and the VMM. Returns when the VMM process runs; the
+ * guest is not up yet (vm_wait_ready). */
+int vm_start(const struct vm_config *cfg, struct vm **ret, struct ak_error *err);
+
+/* Waits until the guest agent answers a ping through the hybrid vsock
+ * socket (and, with network, gives the guest QEMU user networking's
+ * 10.0.2.15/24, gateway 10.0.2.2, resolver 10.0.2.3; not for backends with
+ * own_guest_network). Fails early when the
+ * VMM exits, and on timeout; either way err ends with the tail of the
+ * console log. */
+int vm_wait_ready(struct vm *vm, int timeout_ms, struct ak_error *err);
+
+/* What vm_wait_ready does for network VMs, for a VM reached only by its
+ * hybrid vsock socket (`ak vm boot`): root_disk says where busybox is. */
+int vm_guest_network_setup(const char *vsock_uds, bool root_disk, int timeout_ms, struct ak_error *err);
+
+const char *vm_vsock_uds(const struct vm *vm);
+const char *vm_console_log(const struct vm *vm);
+pid_t vm_pid(const struct vm *vm);
+const char *vm_accel(const struct vm *vm);
+
+/* 1 and *ret_status once the VMM process has exited, else 0. */
+int vm_poll_exit(struct vm *vm, int *ret_status);
+
+/* Stops the VMM (asking first, up to grace_ms) and reaps it. */
+int vm_stop(struct vm *vm, int grace_ms, int *ret_status);
+
+/* Stops whatever still runs, removes the sockets, frees. NULL is a no-op. */
+void vm_free(struct vm *vm);
+
+#ifdef __cplusplus
+}
+#endif
