@@ -1,7 +1,9 @@
 #include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/base/fs.h"
 
@@ -24,4 +26,24 @@ int ak_mkdir_p(const char *path, mode_t mode, bool parents_only)
         if (!parents_only && len && mkdir(buf, mode) < 0 && errno != EEXIST)
                 return -errno;
         return 0;
+}
+
+/* nftw has no user pointer. */
+static __thread int rm_rf_err;
+
+static int rm_rf_cb(const char *path, const struct stat *st, int type, struct FTW *f)
+{
+        (void)st;
+        (void)f;
+        if ((type == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT && !rm_rf_err)
+                rm_rf_err = -errno;
+        return 0;
+}
+
+int ak_rm_rf(const char *path)
+{
+        rm_rf_err = 0;
+        if (nftw(path, rm_rf_cb, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT)
+                return -errno;
+        return rm_rf_err;
 }

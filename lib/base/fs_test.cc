@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <string>
 
@@ -32,6 +33,36 @@ TEST(MkdirP, MakesWhatIsMissingWithItsMode) {
   EXPECT_EQ(-ENOTDIR, ak_mkdir_p((d + "/plain/x").c_str(), 0700, false));
   std::string rm = "rm -rf " + d;
   ASSERT_EQ(0, system(rm.c_str()));
+}
+
+TEST(RmRf, RemovesTreesLinksAndMissingPaths) {
+  char tmpl[] = "/tmp/akfs.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string d = tmpl;
+  std::string outside = d + "/outside";
+  ASSERT_EQ(0, ak_mkdir_p((outside + "/keep").c_str(), 0700, false));
+  ASSERT_EQ(0, ak_mkdir_p((d + "/t/a/b").c_str(), 0700, false));
+  FILE* f = fopen((d + "/t/a/b/file").c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fclose(f);
+  ASSERT_EQ(0, symlink(outside.c_str(), (d + "/t/a/link").c_str()));
+  ASSERT_EQ(0, chmod((d + "/t/a").c_str(), 0500));  // read-only dirs are still walked...
+  if (geteuid() != 0) {
+    EXPECT_EQ(-EACCES, ak_rm_rf((d + "/t").c_str()));  // ...but not emptied
+    EXPECT_EQ(0500u, Mode(d + "/t/a"));
+  }
+  ASSERT_EQ(0, chmod((d + "/t/a").c_str(), 0700));
+  EXPECT_EQ(0, ak_rm_rf((d + "/t").c_str()));
+  EXPECT_EQ(0u, Mode(d + "/t"));
+  EXPECT_EQ(0700u, Mode(outside + "/keep"));  // the link was removed, not followed
+  EXPECT_EQ(0, ak_rm_rf((d + "/t").c_str()));  // already gone
+  f = fopen((d + "/plain").c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fclose(f);
+  EXPECT_EQ(0, ak_rm_rf((d + "/plain").c_str()));  // a file
+  EXPECT_NE(0, access((d + "/plain").c_str(), F_OK));
+  EXPECT_EQ(0, ak_rm_rf(d.c_str()));
+  EXPECT_EQ(0u, Mode(d));
 }
 
 }  // namespace

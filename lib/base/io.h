@@ -1,0 +1,25 @@
+/* Whole reads and writes on a file descriptor: loops over short counts and
+ * EINTR so callers never see either.
+ *
+ * Thread-safety: as read(2)/write(2) on the same fd. With a non-blocking fd
+ * (or SO_RCVTIMEO/SO_SNDTIMEO) -EAGAIN comes back as an error after part of
+ * the buffer may already have moved. */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Reads until len bytes are in buf or end of file. Returns the number of
+ * bytes read (less than len only at end of file; 0 at once-EOF) or -errno. */
+ssize_t ak_read_full(int fd, void *buf, size_t len);
+
+/* Writes all len bytes. 0 or -errno (-EIO if write(2) returns 0). */
+int ak_write_full(int fd, const void *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,23 @@
+/* Integer parsing for flags, environment variables and config values.
+ *
+ * Accepted: one or more decimal digits and nothing else (no sign, no leading
+ * or trailing space, no "0x"). The result is written only on success. */
+#pragma once
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* s as an unsigned decimal in [min, max]. Returns 0; -EINVAL when s is NULL,
+ * empty or not all digits; -ERANGE when the value overflows or lies outside
+ * [min, max]. */
+int ak_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
+
+/* The same for an unsigned int (max must fit one). */
+int ak_parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret);
+
+#ifdef __cplusplus
+}
+#endif
