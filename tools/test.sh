@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite: every test, then every test again under
-# AddressSanitizer + UndefinedBehaviorSanitizer. Prints one closing line
-# "N passed, N failed" and exits non-zero on any failure.
+# AddressSanitizer + UndefinedBehaviorSanitizer. Lists the test cases that
+# were skipped (by name and reason), then prints one closing line
+#   N passed, N failed, N skipped
+# where "passed" and "failed" count test targets, summed over both passes
+# (failed includes timeouts and targets that did not build), and "skipped"
+# counts test cases (GTEST_SKIP or DISABLED_, from each target's test.xml,
+# tools/test_skips.py) over both passes: a target whose cases all skip is
+# PASSED for Bazel but shows here. Exits non-zero on any failure; skips do not
+# change the exit code.
 # Usage: tools/test.sh [--fast]   (--fast: skip the sanitizer pass)
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -10,6 +17,8 @@ cd "$root"
 
 passed=0
 failed=0
+skipped=0
+skips=$(mktemp /tmp/ak-test-skips.XXXXXX)
 rc=0
 run() {
         local label=$1
@@ -24,6 +33,12 @@ run() {
         f=$(grep -cE '^//.*(FAILED|TIMEOUT|NO STATUS|INCOMPLETE)' "$log")
         passed=$((passed + p))
         failed=$((failed + f))
+        # Skipped cases, from the XML of this configuration's test logs.
+        local testlogs tag="${*:-default}"
+        testlogs=$(bazel info --noshow_progress "$@" bazel-testlogs 2>/dev/null)
+        grep -oE '^//[^ ]+ +(\(cached\) )?(PASSED|FAILED|TIMEOUT|FLAKY)' "$log" | awk '{print $1}' |
+                python3 "$root/tools/test_skips.py" "$testlogs" | sed "s|^|  [$tag] |" >>"$skips"
+        skipped=$(grep -c . "$skips")
         if [ "$status" -ne 0 ]; then
                 rc=1
                 [ "$f" -eq 0 ] && failed=$((failed + 1)) && tail -n 40 "$log" >&2
@@ -35,5 +50,10 @@ run "tests"
 if [ "${1:-}" != "--fast" ]; then
         run "tests under ASan+UBSan" --config=asan
 fi
-echo "$passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then
+        echo "skipped test cases:"
+        cat "$skips"
+fi
+rm -f "$skips"
+echo "$passed passed, $failed failed, $skipped skipped"
 exit $rc
