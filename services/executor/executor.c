@@ -1,143 +1,49 @@
+/* The executor as a whole: executor_new (defaults, directories, the image
+ * store, the background threads), executor_free, its service table and
+ * main's log line. */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/crypto/crypto.h"
-#include "lib/guest/guest_client.h"
-#include "services/executor/executor_impl.h"
-
-int64_t wall_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void sandbox_free(struct sandbox *sb)
-{
-        receipt_strv_free(sb->env_keys, sb->n_env);
-        receipt_strv_free(sb->env_values, sb->n_env);
-        receipt_strv_free(sb->label_keys, sb->n_labels);
-        receipt_strv_free(sb->label_values, sb->n_labels);
-        free(sb);
-}
-
-struct sandbox *sandbox_get(struct executor *ex, const char *name)
-{
-        struct sandbox *found = NULL;
-        pthread_mutex_lock(&ex->lock);
-        for (size_t i = 0; i < ex->n_sandboxes; i++)
-                if (strcmp(ex->sandboxes[i]->name, name) == 0) {
-                        found = ex->sandboxes[i];
-                        found->refs++;
-                        break;
-                }
-        pthread_mutex_unlock(&ex->lock);
-        return found;
-}
-
-void sandbox_put(struct executor *ex, struct sandbox *sb)
-{
-        if (!sb)
-                return;
-        pthread_mutex_lock(&ex->lock);
-        bool last = --sb->refs == 0;
-        pthread_mutex_unlock(&ex->lock);
-        if (last)
-                sandbox_free(sb);
-}
-
-int sandbox_running_uds(struct executor *ex, struct sandbox *sb, char uds[108])
-{
-        int r = 0;
-        pthread_mutex_lock(&ex->lock);
-        if (sb->removed)
-                r = -ENOENT;
-        else if (sb->state != AK__V1__SANDBOX_STATE__SANDBOX_STATE_RUNNING || (!sb->box && !sb->test_guest))
-                r = -ESRCH;
-        else
-                memcpy(uds, sb->uds, 108);
-        pthread_mutex_unlock(&ex->lock);
-        return r;
-}
-
-void active_begin(struct executor *ex, struct active *a)
-{
-        pthread_mutex_lock(&ex->lock);
-        a->next = ex->active;
-        ex->active = a;
-        pthread_mutex_unlock(&ex->lock);
-}
-
-void active_end(struct executor *ex, struct active *a)
-{
-        pthread_mutex_lock(&ex->lock);
-        for (struct active **p = &ex->active; *p; p = &(*p)->next)
-                if (*p == a) {
-                        *p = a->next;
-                        break;
-                }
-        pthread_mutex_unlock(&ex->lock);
-}
-
-/* Under ex->lock: ends the guest connections of sb (all when sb is NULL). */
-void active_kill_locked(struct executor *ex, struct sandbox *sb)
-{
-        for (struct active *a = ex->active; a; a = a->next)
-                if (!sb || a->sb == sb) {
-                        a->cancelled = true;
-                        shutdown(a->fd, SHUT_RDWR);
-                }
-}
-
-int fail_guest(struct rpc_call *call, const char *what, const char *sandbox, int r)
-{
-        switch (r) {
-        case -ENOENT:
-                return rpc_call_fail(call, RPC_NOT_FOUND, "no sandbox named %s", sandbox);
-        case -ESRCH:
-                return rpc_call_fail(call, RPC_FAILED_PRECONDITION, "sandbox %s is not running: start it first",
-                                     sandbox);
-        case -ETIMEDOUT:
-                return rpc_call_fail(call, RPC_UNAVAILABLE, "%s in sandbox %s: the guest agent did not answer in time",
-                                     what, sandbox);
-        case -EPROTO:
-                return rpc_call_fail(call, RPC_UNAVAILABLE, "%s in sandbox %s: the guest agent sent a malformed "
-                                     "or oversized frame (the sandbox can be removed)", what, sandbox);
-        case -ECANCELED:
-                return rpc_call_fail(call, RPC_CANCELLED, "%s in sandbox %s: cancelled", what, sandbox);
-        default:
-                return rpc_call_fail(call, RPC_UNAVAILABLE, "%s in sandbox %s: guest agent unreachable: %s", what,
-                                     sandbox, strerror(-r));
-        }
-}
-
-/* ---- life cycle of the executor ---- */
+#include "lib/base/time.h"
+#include "lib/receipt/receipt.h"
+#include "services/executor/audit_queue.h"
+#include "services/executor/cgroup.h"
+#include "services/executor/executor_exec.h"
+#include "services/executor/executor_files.h"
+#include "services/executor/executor_janitor.h"
+#include "services/executor/executor_lifecycle.h"
+#include "services/executor/executor_pool.h"
+#include "services/executor/executor_sandbox.h"
+#include "services/executor/executor_shell.h"
+#include "services/executor/executor_state.h"
+#include "services/executor/executor_status.h"
+#include "services/executor/executor_vm.h"
+#include "services/executor/profile.h"
+#include "vmm/image/image.h"
 
 static const struct rpc_method methods[] = {
-        { "CreateSandbox", RPC_UNARY, handle_create_sandbox },
-        { "StartSandbox", RPC_UNARY, handle_start_sandbox },
-        { "StopSandbox", RPC_UNARY, handle_stop_sandbox },
-        { "RemoveSandbox", RPC_UNARY, handle_remove_sandbox },
-        { "GetSandbox", RPC_UNARY, handle_get_sandbox },
-        { "ListSandboxes", RPC_UNARY, handle_list_sandboxes },
-        { "Exec", RPC_SERVER_STREAMING, handle_exec },
-        { "Run", RPC_SERVER_STREAMING, handle_run },
-        { "WriteFile", RPC_UNARY, handle_write_file },
-        { "ReadFile", RPC_UNARY, handle_read_file },
-        { "Mkdir", RPC_UNARY, handle_mkdir },
-        { "RemoveFile", RPC_UNARY, handle_remove_file },
-        { "OpenShell", RPC_SERVER_STREAMING, handle_open_shell },
-        { "ShellInput", RPC_UNARY, handle_shell_input },
-        { "ShellResize", RPC_UNARY, handle_shell_resize },
-        { "ShellClose", RPC_UNARY, handle_shell_close },
-        { "GetStatus", RPC_UNARY, handle_get_status },
+        { "CreateSandbox", RPC_UNARY, lifecycle_handle_create },
+        { "StartSandbox", RPC_UNARY, lifecycle_handle_start },
+        { "StopSandbox", RPC_UNARY, lifecycle_handle_stop },
+        { "RemoveSandbox", RPC_UNARY, lifecycle_handle_remove },
+        { "GetSandbox", RPC_UNARY, lifecycle_handle_get },
+        { "ListSandboxes", RPC_UNARY, lifecycle_handle_list },
+        { "Exec", RPC_SERVER_STREAMING, exec_handle_exec },
+        { "Run", RPC_SERVER_STREAMING, exec_handle_run },
+        { "WriteFile", RPC_UNARY, files_handle_write },
+        { "ReadFile", RPC_UNARY, files_handle_read },
+        { "Mkdir", RPC_UNARY, files_handle_mkdir },
+        { "RemoveFile", RPC_UNARY, files_handle_remove },
+        { "OpenShell", RPC_SERVER_STREAMING, shell_handle_open },
+        { "ShellInput", RPC_UNARY, shell_handle_input },
+        { "ShellResize", RPC_UNARY, shell_handle_resize },
+        { "ShellClose", RPC_UNARY, shell_handle_close },
+        { "GetStatus", RPC_UNARY, status_handle_get },
 };
 
 int executor_add_to_server(struct executor *ex, struct rpc_server *srv, struct ak_error *err)
@@ -167,7 +73,7 @@ static int add_test_guests(struct executor *ex, struct ak_error *err)
                 sb->memory_mb = 0;
                 sb->persistent = true;
                 sb->test_guest = true;
-                sb->created_at_ms = wall_ms();
+                sb->created_at_ms = ak_real_ms();
                 sb->state = AK__V1__SANDBOX_STATE__SANDBOX_STATE_RUNNING;
                 sb->refs = 1;
                 ex->sandboxes[ex->n_sandboxes++] = sb;
@@ -196,18 +102,18 @@ int executor_new(const struct executor_config *cfg, struct executor **ret, struc
                 return ak_error_set(err, -ENOMEM, "out of memory");
         ex->cfg = *cfg;
         pthread_mutex_init(&ex->lock, NULL);
-        pthread_mutex_init(&ex->images_lock, NULL);
+        pthread_mutex_init(&ex->images.lock, NULL);
         pthread_cond_init(&ex->cond, NULL);
         snprintf(ex->state_dir, sizeof(ex->state_dir), "%s", cfg->state_dir);
         snprintf(ex->images_dir, sizeof(ex->images_dir), "%s", cfg->images_dir);
         if (cfg->executor_id && cfg->executor_id[0])
-                snprintf(ex->id, sizeof(ex->id), "%s", cfg->executor_id);
-        else if (gethostname(ex->id, sizeof(ex->id) - 1) < 0)
-                snprintf(ex->id, sizeof(ex->id), "executor");
-        snprintf(ex->address, sizeof(ex->address), "%s", cfg->address ? cfg->address : "");
+                snprintf(ex->node.id, sizeof(ex->node.id), "%s", cfg->executor_id);
+        else if (gethostname(ex->node.id, sizeof(ex->node.id) - 1) < 0)
+                snprintf(ex->node.id, sizeof(ex->node.id), "executor");
+        snprintf(ex->node.address, sizeof(ex->node.address), "%s", cfg->address ? cfg->address : "");
         /* As sandbox.proto names backends: "qemu-microvm", "firecracker", "apple". */
         const struct vmm_ops *vmm = cfg->vmm ? cfg->vmm : &vmm_qemu_ops;
-        snprintf(ex->backend, sizeof(ex->backend), "%s", vmm == &vmm_qemu_ops ? "qemu-microvm" : vmm->name);
+        snprintf(ex->node.backend, sizeof(ex->node.backend), "%s", vmm == &vmm_qemu_ops ? "qemu-microvm" : vmm->name);
         if (!ex->cfg.boot_timeout_ms)
                 ex->cfg.boot_timeout_ms = 120000;
         if (!ex->cfg.reap_interval_ms)
@@ -220,18 +126,18 @@ int executor_new(const struct executor_config *cfg, struct executor **ret, struc
         char why[256];
         bool kvm = cfg->accel == VMM_ACCEL_KVM || (cfg->accel == VMM_ACCEL_AUTO && vmm_kvm_usable(why, sizeof(why)));
         /* Firecracker is KVM only; Apple's containers run on its own hypervisor. */
-        snprintf(ex->accel, sizeof(ex->accel), "%s", vmm == &vmm_apple_ops ? "apple" : kvm ? "kvm" : "tcg");
+        snprintf(ex->node.accel, sizeof(ex->node.accel), "%s", vmm == &vmm_apple_ops ? "apple" : kvm ? "kvm" : "tcg");
         ex->sandboxes = calloc(EXECUTOR_MAX_SANDBOXES, sizeof(*ex->sandboxes));
-        ex->label_keys = calloc(cfg->n_labels + 1, sizeof(char *));
-        ex->label_values = calloc(cfg->n_labels + 1, sizeof(char *));
+        ex->node.label_keys = calloc(cfg->n_labels + 1, sizeof(char *));
+        ex->node.label_values = calloc(cfg->n_labels + 1, sizeof(char *));
         ex->pools = calloc(cfg->n_pools + 1, sizeof(*ex->pools));
-        if (!ex->sandboxes || !ex->label_keys || !ex->label_values || !ex->pools) {
+        if (!ex->sandboxes || !ex->node.label_keys || !ex->node.label_values || !ex->pools) {
                 r = ak_error_set(err, -ENOMEM, "out of memory");
                 goto fail;
         }
         for (size_t i = 0; i < cfg->n_labels; i++) {
-                ex->label_keys[i] = strdup(cfg->label_keys[i]);
-                ex->label_values[i] = strdup(cfg->label_values[i]);
+                ex->node.label_keys[i] = strdup(cfg->label_keys[i]);
+                ex->node.label_values[i] = strdup(cfg->label_values[i]);
         }
         for (size_t i = 0; i < cfg->n_pools; i++) {
                 const struct profile *pr = profile_find(cfg->pools[i].profile);
@@ -258,36 +164,36 @@ int executor_new(const struct executor_config *cfg, struct executor **ret, struc
         /* VMs of an earlier run died with it (PR_SET_PDEATHSIG); their
          * directories are leftovers. */
         snprintf(p, sizeof(p), "%s/v", ex->state_dir);
-        executor_rm_tree(p);
+        evm_rm_tree(p);
         if (mkdir(p, 0700) < 0) {
                 r = ak_error_errno(err, -errno, "mkdir %s", p);
                 goto fail;
         }
-        if ((r = image_store_open(ex->images_dir, &ex->images, err)) < 0)
+        if ((r = image_store_open(ex->images_dir, &ex->images.store, err)) < 0)
                 goto fail;
         struct ak_error cerr = { 0 };
         if (cgroup_new(&ex->cgroup, &cerr) < 0)
                 snprintf(ex->cpu_quota_note, sizeof(ex->cpu_quota_note), "cpu quota unavailable: %.500s", cerr.msg);
         if ((r = audit_queue_new(cfg->auditor, AUDIT_QUEUE_DEFAULT_CAPACITY, &ex->audit, err)) < 0)
                 goto fail;
-        if ((r = pthread_create(&ex->janitor, NULL, janitor_thread, ex)) != 0) {
+        if ((r = pthread_create(&ex->threads.janitor, NULL, janitor_thread, ex)) != 0) {
                 r = ak_error_errno(err, -r, "start the janitor thread");
                 goto fail;
         }
-        ex->have_janitor = true;
+        ex->threads.have_janitor = true;
         if (ex->n_pools && cfg->pool_min_warm) {
-                if ((r = pthread_create(&ex->pooler, NULL, pool_thread, ex)) != 0) {
+                if ((r = pthread_create(&ex->threads.pooler, NULL, pool_thread, ex)) != 0) {
                         r = ak_error_errno(err, -r, "start the pool thread");
                         goto fail;
                 }
-                ex->have_pooler = true;
+                ex->threads.have_pooler = true;
         }
         if (cfg->scheduler) {
-                if ((r = pthread_create(&ex->heart, NULL, heartbeat_thread, ex)) != 0) {
+                if ((r = pthread_create(&ex->threads.heart, NULL, status_heartbeat_thread, ex)) != 0) {
                         r = ak_error_errno(err, -r, "start the heartbeat thread");
                         goto fail;
                 }
-                ex->have_heart = true;
+                ex->threads.have_heart = true;
         }
         *ret = ex;
         return 0;
@@ -304,24 +210,41 @@ void executor_free(struct executor *ex)
         ex->stop = true;
         pthread_cond_broadcast(&ex->cond);
         pthread_mutex_unlock(&ex->lock);
-        if (ex->have_janitor)
-                pthread_join(ex->janitor, NULL);
-        if (ex->have_pooler)
-                pthread_join(ex->pooler, NULL);
-        if (ex->have_heart)
-                pthread_join(ex->heart, NULL);
+        if (ex->threads.have_janitor)
+                pthread_join(ex->threads.janitor, NULL);
+        if (ex->threads.have_pooler)
+                pthread_join(ex->threads.pooler, NULL);
+        if (ex->threads.have_heart)
+                pthread_join(ex->threads.heart, NULL);
         while (ex->n_sandboxes)
-                executor_remove(ex, ex->sandboxes[0]->name, NULL, false);
-        executor_dispose_queued(ex);
+                lifecycle_remove(ex, ex->sandboxes[0]->name, NULL, false);
+        lifecycle_dispose_queued(ex);
         pool_free_all(ex);
         audit_queue_free(ex->audit, 3000);
         cgroup_free(ex->cgroup);
-        image_store_free(ex->images);
-        receipt_strv_free(ex->label_keys, ex->cfg.n_labels);
-        receipt_strv_free(ex->label_values, ex->cfg.n_labels);
+        image_store_free(ex->images.store);
+        receipt_strv_free(ex->node.label_keys, ex->cfg.n_labels);
+        receipt_strv_free(ex->node.label_values, ex->cfg.n_labels);
         free(ex->sandboxes);
         pthread_mutex_destroy(&ex->lock);
-        pthread_mutex_destroy(&ex->images_lock);
+        pthread_mutex_destroy(&ex->images.lock);
         pthread_cond_destroy(&ex->cond);
         free(ex);
+}
+
+void executor_log_line(struct executor *ex, char *buf, size_t size)
+{
+        struct audit_queue_stats as;
+        buf[0] = 0;
+        audit_queue_stats(ex->audit, &as);
+        pthread_mutex_lock(&ex->lock);
+        if (as.dropped != ex->notes.logged_dropped) {
+                snprintf(buf, size, "AUDIT EVENTS DROPPED: %llu in all (queue full, %llu waiting; auditor: %s)",
+                         (unsigned long long)as.dropped, (unsigned long long)as.queued, as.last_error);
+                ex->notes.logged_dropped = as.dropped;
+        } else if (strcmp(ex->notes.sched_note, ex->notes.logged_sched) != 0) {
+                snprintf(buf, size, "scheduler: %s", ex->notes.sched_note[0] ? ex->notes.sched_note : "registered");
+                snprintf(ex->notes.logged_sched, sizeof(ex->notes.logged_sched), "%s", ex->notes.sched_note);
+        }
+        pthread_mutex_unlock(&ex->lock);
 }

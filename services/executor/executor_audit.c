@@ -1,15 +1,12 @@
-/* Audit events and receipts: what the executor sends to the auditor and
- * the signer. */
-#include <errno.h>
+/* Audit events: what the executor sends to the auditor (through its
+ * bounded queue, audit_queue.h). */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "lib/base/version.h"
-#include "lib/receipt/proto/receipt_proto.h"
-#include "lib/receipt/receipt.h"
-#include "protos/ak/v1/signer.pb-c.h"
-#include "services/executor/executor_impl.h"
+#include "protos/ak/v1/audit.pb-c.h"
+#include "services/executor/audit_queue.h"
+#include "services/executor/executor_audit.h"
+#include "services/executor/executor_state.h"
 
 void audit_emit(struct executor *ex, struct rpc_call *call, const char *type, const char *action, int outcome,
                 const char *resource_id, const char *attributes_json)
@@ -47,42 +44,3 @@ void audit_emit(struct executor *ex, struct rpc_call *call, const char *type, co
         audit_queue_push(ex->audit, &ev);
 }
 
-Ak__V1__Receipt *receipt_for(struct executor *ex, struct receipt *r, char **ret_error)
-{
-        Ak__V1__Receipt *out = NULL;
-        char why[1200] = "";
-
-        if (ex->cfg.signer) {
-                Ak__V1__SignReceiptRequest *req = NULL;
-                if (receipt_proto_request_from_receipt(r, &req) == 0) {
-                        ProtobufCMessage *resp = NULL;
-                        struct ak_error err = { 0 };
-                        struct rpc_call_options o = { .timeout_ms = 5000 };
-                        int code = rpc_unary(ex->cfg.signer, &ak__v1__signer__descriptor, "SignReceipt", &req->base,
-                                             &o, &resp, &err);
-                        protobuf_c_message_free_unpacked(&req->base, NULL);
-                        if (code == RPC_OK) {
-                                Ak__V1__SignReceiptResponse *sr = (Ak__V1__SignReceiptResponse *)resp;
-                                out = sr->receipt;
-                                sr->receipt = NULL;
-                                protobuf_c_message_free_unpacked(resp, NULL);
-                                if (out)
-                                        return out;
-                                snprintf(why, sizeof(why), "signer answered without a receipt");
-                        } else {
-                                snprintf(why, sizeof(why), "signer unreachable: %s", err.msg);
-                        }
-                } else {
-                        snprintf(why, sizeof(why), "receipt could not be encoded for the signer");
-                }
-        } else {
-                snprintf(why, sizeof(why), "no signer configured (--signer): receipt is unsigned");
-        }
-        char *json = NULL;
-        size_t len;
-        if (receipt_finalize(r, NULL) == 0 && receipt_to_json(r, true, &json, &len) == 0)
-                receipt_proto_from_receipt(r, json, &out);
-        free(json);
-        *ret_error = strdup(why);
-        return out;
-}

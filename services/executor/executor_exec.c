@@ -8,12 +8,20 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "lib/base/time.h"
 #include "lib/crypto/crypto.h"
 #include "lib/encoding/base64.h"
 #include "lib/guest/frame.h"
 #include "lib/guest/guest_client.h"
 #include "lib/receipt/receipt.h"
-#include "services/executor/executor_impl.h"
+#include "services/executor/executor_audit.h"
+#include "services/executor/executor_exec.h"
+#include "services/executor/executor_guest_call.h"
+#include "services/executor/executor_lifecycle.h"
+#include "services/executor/executor_sandbox.h"
+#include "services/executor/executor_sign.h"
+#include "services/executor/executor_state.h"
+#include "vmm/vmbox.h"
 
 #define EXEC_MAX_ARGV 4096
 #define EXEC_MAX_ARG_BYTES ((size_t)128 << 10)
@@ -118,7 +126,7 @@ static int exec_in(struct executor *ex, struct rpc_call *call, struct sandbox *s
         int r, code;
 
         if ((r = sandbox_running_uds(ex, sb, uds)) < 0)
-                return fail_guest(call, "exec", sb->name, r);
+                return guest_call_fail(call, "exec", sb->name, r);
         /* Environment: the user's HOME and USER, then the sandbox's, then the
          * request's; a later one replaces an earlier one of the same name. */
         size_t n_env = 0, cap = 2 + sb->n_env + a->n_env;
@@ -167,25 +175,25 @@ static int exec_in(struct executor *ex, struct rpc_call *call, struct sandbox *s
                 req.timeout_ms = a->timeout_ms;
         req.max_output_bytes = (int64_t)(s.max < FRAME_MAX ? s.max : FRAME_MAX);
 
-        int64_t t0 = vmbox_now_ms();
+        int64_t t0 = ak_mono_ms();
         if ((r = guest_client_connect(uds, GUEST_AGENT_PORT, 10000, &s.fd)) < 0) {
-                code = fail_guest(call, "exec", sb->name, r);
+                code = guest_call_fail(call, "exec", sb->name, r);
                 goto out;
         }
-        struct active act = { .call = call, .sb = sb, .fd = s.fd };
-        active_begin(ex, &act);
+        struct guest_call act = { .call = call, .sb = sb, .fd = s.fd };
+        guest_call_begin(ex, &act);
         struct proto_reply *rep = NULL;
         /* Each wait for a frame: the command's timeout plus grace, or a day. */
         int frame_timeout = a->timeout_ms ? (int)a->timeout_ms + EXEC_GRACE_MS : 86400000;
         r = guest_client_call_stream(s.fd, &req, frame_timeout, on_chunk, &s, &rep);
-        active_end(ex, &act);
+        guest_call_end(ex, &act);
         close(s.fd);
         if (r < 0) {
                 if (act.cancelled && rpc_call_cancelled(call))
                         r = -ECANCELED;
                 audit_emit(ex, call, "sandbox_error", "exec", AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_ERROR, sb->name,
                            NULL);
-                code = fail_guest(call, "exec", sb->name, act.cancelled && !rpc_call_cancelled(call) ? -ECONNRESET : r);
+                code = guest_call_fail(call, "exec", sb->name, act.cancelled && !rpc_call_cancelled(call) ? -ECONNRESET : r);
                 goto out;
         }
         /* A guest without the stream extension answers with whole buffers. */
@@ -201,12 +209,12 @@ static int exec_in(struct executor *ex, struct rpc_call *call, struct sandbox *s
         res.truncated = rep->truncated || s.truncated;
         res.output_bytes = s.produced;
         res.sandbox = sb->name;
-        res.duration_ms = vmbox_now_ms() - t0;
+        res.duration_ms = ak_mono_ms() - t0;
         uint8_t digest[CRYPTO_SHA256_LEN];
         crypto_sha256_final(s.hash, digest);
         char *receipt_error = NULL;
         if (receipt_outcome_from_digest(res.exit_code, digest, s.produced, rep->error, &a->receipt->outcome) == 0)
-                res.receipt = receipt_for(ex, a->receipt, &receipt_error);
+                res.receipt = sign_receipt(ex, a->receipt, &receipt_error);
         res.receipt_error = receipt_error ? receipt_error : (char *)"";
         Ak__V1__OutputChunk c = AK__V1__OUTPUT_CHUNK__INIT;
         c.kind_case = AK__V1__OUTPUT_CHUNK__KIND_RESULT;
@@ -247,7 +255,7 @@ static char **strv_dup(char *const *v, size_t n)
         return out;
 }
 
-int handle_exec(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
+int exec_handle_exec(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
 {
         struct executor *ex = ud;
         const Ak__V1__ExecRequest *req = (const void *)msg;
@@ -288,7 +296,7 @@ int handle_exec(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
         return code;
 }
 
-int handle_run(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
+int exec_handle_run(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
 {
         struct executor *ex = ud;
         const Ak__V1__RunRequest *req = (const void *)msg;
@@ -300,12 +308,12 @@ int handle_run(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
         if ((code = check_strings(call, "argv", req->argv, req->n_argv, EXEC_MAX_ARGV, &total)) != RPC_OK)
                 return code;
         struct sandbox *sb = NULL;
-        if ((code = executor_create(ex, req->spec, call, &sb)) != RPC_OK) {
+        if ((code = lifecycle_create(ex, req->spec, call, &sb)) != RPC_OK) {
                 if (sb) {
                         char name[SANDBOX_NAME_MAX + 1];
                         snprintf(name, sizeof(name), "%s", sb->name);
                         sandbox_put(ex, sb);
-                        executor_remove(ex, name, call, false);
+                        lifecycle_remove(ex, name, call, false);
                 }
                 return code;
         }
@@ -318,7 +326,7 @@ int handle_run(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
         rc->invocation.run.command = strv_dup(req->argv, req->n_argv);
         rc->invocation.run.n_command = req->n_argv;
         rc->invocation.run.image = strdup(sb->image);
-        rc->invocation.run.backend = strdup(ex->backend);
+        rc->invocation.run.backend = strdup(ex->node.backend);
         rc->invocation.run.profile = strdup(sb->profile->name);
         rc->invocation.run.no_network = !sb->network;
         rc->invocation.run.fast = sb->from_pool;
@@ -337,6 +345,6 @@ out:;
         sandbox_put(ex, sb);
         /* The answer does not wait for the VM to go (the janitor stops it). */
         if (!keep)
-                executor_remove(ex, name, call, true);
+                lifecycle_remove(ex, name, call, true);
         return code;
 }

@@ -7,7 +7,11 @@
 
 #include "lib/encoding/base64.h"
 #include "lib/guest/guest_client.h"
-#include "services/executor/executor_impl.h"
+#include "services/executor/executor_audit.h"
+#include "services/executor/executor_files.h"
+#include "services/executor/executor_guest_call.h"
+#include "services/executor/executor_sandbox.h"
+#include "services/executor/executor_state.h"
 
 #define FILE_MAX_CONTENT ((size_t)7 << 20)
 #define FILE_TIMEOUT_MS 30000
@@ -50,20 +54,20 @@ static int file_call(struct executor *ex, struct rpc_call *call, const char *nam
                 return rpc_call_fail(call, RPC_NOT_FOUND, "no sandbox named %s", name);
         if ((r = sandbox_running_uds(ex, sb, uds)) < 0 ||
             (r = guest_client_connect(uds, GUEST_AGENT_PORT, 10000, &fd)) < 0) {
-                int code = fail_guest(call, what, sb->name, r);
+                int code = guest_call_fail(call, what, sb->name, r);
                 sandbox_put(ex, sb);
                 return code;
         }
-        struct active act = { .call = call, .sb = sb, .fd = fd };
-        active_begin(ex, &act);
+        struct guest_call act = { .call = call, .sb = sb, .fd = fd };
+        guest_call_begin(ex, &act);
         struct proto_reply *rep = NULL;
         req->id = what;
         r = guest_client_call(fd, req, FILE_TIMEOUT_MS, &rep);
-        active_end(ex, &act);
+        guest_call_end(ex, &act);
         close(fd);
         int code = RPC_OK;
         if (r < 0)
-                code = fail_guest(call, what, sb->name, r);
+                code = guest_call_fail(call, what, sb->name, r);
         else if (rep->error || !rep->has_exit_code || rep->exit_code != 0) {
                 bool policy = rep->error && strstr(rep->error, "not allowed");
                 code = rpc_call_fail(call, policy ? RPC_PERMISSION_DENIED : RPC_FAILED_PRECONDITION,
@@ -76,7 +80,7 @@ static int file_call(struct executor *ex, struct rpc_call *call, const char *nam
         return code;
 }
 
-int handle_write_file(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
+int files_handle_write(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
 {
         const Ak__V1__WriteFileRequest *req = (const void *)msg;
         int code;
@@ -106,7 +110,7 @@ int handle_write_file(struct rpc_call *call, const ProtobufCMessage *msg, void *
         return RPC_OK;
 }
 
-int handle_read_file(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
+int files_handle_read(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
 {
         const Ak__V1__ReadFileRequest *req = (const void *)msg;
         int code;
@@ -138,7 +142,7 @@ int handle_read_file(struct rpc_call *call, const ProtobufCMessage *msg, void *u
         return RPC_OK;
 }
 
-int handle_mkdir(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
+int files_handle_mkdir(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
 {
         const Ak__V1__MkdirRequest *req = (const void *)msg;
         int code;
@@ -157,7 +161,7 @@ int handle_mkdir(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
         return RPC_OK;
 }
 
-int handle_remove_file(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
+int files_handle_remove(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
 {
         const Ak__V1__RemoveFileRequest *req = (const void *)msg;
         int code;

@@ -5,7 +5,13 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "services/executor/executor_impl.h"
+#include "lib/base/time.h"
+#include "services/executor/executor_guest_call.h"
+#include "services/executor/executor_janitor.h"
+#include "services/executor/executor_lifecycle.h"
+#include "services/executor/executor_sandbox.h"
+#include "services/executor/executor_state.h"
+#include "vmm/vmbox.h"
 
 void *janitor_thread(void *arg)
 {
@@ -23,15 +29,11 @@ void *janitor_thread(void *arg)
                         break;
                 if (ex->disposals) {
                         pthread_mutex_unlock(&ex->lock);
-                        executor_dispose_queued(ex);
+                        lifecycle_dispose_queued(ex);
                         pthread_mutex_lock(&ex->lock);
                 }
-                for (struct active *a = ex->active; a; a = a->next)
-                        if (!a->cancelled && a->call && rpc_call_cancelled(a->call)) {
-                                a->cancelled = true;
-                                shutdown(a->fd, SHUT_RDWR);
-                        }
-                int64_t now = wall_ms();
+                guest_call_reap_locked(ex);
+                int64_t now = ak_real_ms();
                 char expired[SANDBOX_NAME_MAX + 1] = "";
                 for (size_t i = 0; i < ex->n_sandboxes; i++) {
                         struct sandbox *sb = ex->sandboxes[i];
@@ -44,12 +46,12 @@ void *janitor_thread(void *arg)
                                 sb->state = AK__V1__SANDBOX_STATE__SANDBOX_STATE_ERROR;
                                 snprintf(sb->error, sizeof(sb->error), "the VM exited (see %.400s/console.log)",
                                          sb->vmdir);
-                                active_kill_locked(ex, sb);
+                                guest_call_cancel_locked(ex, sb);
                         }
                 }
                 if (expired[0]) {
                         pthread_mutex_unlock(&ex->lock);
-                        executor_remove(ex, expired, NULL, false);
+                        lifecycle_remove(ex, expired, NULL, false);
                         pthread_mutex_lock(&ex->lock);
                 }
         }

@@ -11,19 +11,17 @@
 #include <unistd.h>
 
 #include "lib/base/cleanup.h"
-#include "services/executor/executor_impl.h"
-
-int sandbox_name_check(const char *s)
-{
-        size_t n = strlen(s);
-        if (n == 0 || n > SANDBOX_NAME_MAX || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
-                return -EINVAL;
-        for (size_t i = 1; i < n; i++)
-                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '.' ||
-                      s[i] == '-'))
-                        return -EINVAL;
-        return 0;
-}
+#include "lib/base/time.h"
+#include "lib/crypto/crypto.h"
+#include "lib/receipt/receipt.h"
+#include "services/executor/executor_audit.h"
+#include "services/executor/executor_guest_call.h"
+#include "services/executor/executor_lifecycle.h"
+#include "services/executor/executor_pool.h"
+#include "services/executor/executor_sandbox.h"
+#include "services/executor/executor_state.h"
+#include "services/executor/executor_vm.h"
+#include "vmm/vmbox.h"
 
 static int copy_map(Ak__V1__SandboxSpec__EnvEntry **e, size_t n, char ***rk, char ***rv)
 {
@@ -58,8 +56,7 @@ static int check_map(struct rpc_call *call, const char *field, Ak__V1__SandboxSp
         return RPC_OK;
 }
 
-/* Under ex->lock: vCPUs and memory held by sandboxes and pool VMs. */
-static void allocated_locked(struct executor *ex, unsigned *vcpus, uint64_t *mem)
+void lifecycle_allocated_locked(struct executor *ex, unsigned *vcpus, uint64_t *mem)
 {
         *vcpus = 0;
         *mem = 0;
@@ -74,12 +71,6 @@ static void allocated_locked(struct executor *ex, unsigned *vcpus, uint64_t *mem
                 *mem += (uint64_t)n * (ex->pools[i].profile->memory_mb ? ex->pools[i].profile->memory_mb
                                                                         : VM_DEFAULT_MEMORY_MB);
         }
-}
-
-void executor_allocated(struct executor *ex, unsigned *vcpus, uint64_t *mem);
-void executor_allocated(struct executor *ex, unsigned *vcpus, uint64_t *mem)
-{
-        allocated_locked(ex, vcpus, mem);
 }
 
 static void set_running(struct executor *ex, struct sandbox *sb, struct vmbox *box, const char *dir)
@@ -105,7 +96,7 @@ static int boot_sandbox(struct executor *ex, struct sandbox *sb, bool try_pool, 
         }
         char dir[PATH_MAX];
         struct vmbox *box = NULL;
-        int r = executor_vm_config(ex, sb->image, sb->profile, sb->vcpus, sb->memory_mb, sb->network, dir, &box,
+        int r = evm_boot(ex, sb->image, sb->profile, sb->vcpus, sb->memory_mb, sb->network, dir, &box,
                                    err);
         if (r < 0)
                 return r;
@@ -113,7 +104,7 @@ static int boot_sandbox(struct executor *ex, struct sandbox *sb, bool try_pool, 
         return 0;
 }
 
-int executor_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struct rpc_call *call,
+int lifecycle_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struct rpc_call *call,
                     struct sandbox **ret)
 {
         static const Ak__V1__SandboxSpec empty = AK__V1__SANDBOX_SPEC__INIT;
@@ -170,7 +161,7 @@ int executor_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struct
                                                                       : p->network;
         sb->ttl_seconds = spec->ttl_seconds;
         sb->persistent = spec->persistent;
-        sb->created_at_ms = wall_ms();
+        sb->created_at_ms = ak_real_ms();
         sb->expires_at_ms = spec->ttl_seconds ? sb->created_at_ms + (int64_t)spec->ttl_seconds * 1000 : 0;
         sb->state = AK__V1__SANDBOX_STATE__SANDBOX_STATE_CREATING;
         sb->refs = 2; /* the table's and the caller's */
@@ -187,7 +178,7 @@ int executor_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struct
         int code = RPC_OK;
         unsigned used_vcpus;
         uint64_t used_mem;
-        allocated_locked(ex, &used_vcpus, &used_mem);
+        lifecycle_allocated_locked(ex, &used_vcpus, &used_mem);
         for (size_t i = 0; i < ex->n_sandboxes; i++)
                 if (strcmp(ex->sandboxes[i]->name, name) == 0)
                         code = RPC_ALREADY_EXISTS;
@@ -234,7 +225,7 @@ static void stop_vm(struct executor *ex, struct sandbox *sb, Ak__V1__SandboxStat
         sb->test_guest = false;
         sb->state = state;
         snprintf(dir, sizeof(dir), "%s", sb->vmdir);
-        active_kill_locked(ex, sb);
+        guest_call_cancel_locked(ex, sb);
         if (box && d) {
                 d->box = TAKE_PTR(box);
                 snprintf(d->dir, sizeof(d->dir), "%s", dir);
@@ -245,24 +236,24 @@ static void stop_vm(struct executor *ex, struct sandbox *sb, Ak__V1__SandboxStat
         pthread_mutex_unlock(&ex->lock);
         free(d);
         if (box)
-                executor_vm_dispose(ex, box, dir);
+                evm_dispose(ex, box, dir);
 }
 
-void executor_dispose_queued(struct executor *ex)
+void lifecycle_dispose_queued(struct executor *ex)
 {
         pthread_mutex_lock(&ex->lock);
         while (ex->disposals) {
                 struct disposal *d = ex->disposals;
                 ex->disposals = d->next;
                 pthread_mutex_unlock(&ex->lock);
-                executor_vm_dispose(ex, d->box, d->dir);
+                evm_dispose(ex, d->box, d->dir);
                 free(d);
                 pthread_mutex_lock(&ex->lock);
         }
         pthread_mutex_unlock(&ex->lock);
 }
 
-int executor_remove(struct executor *ex, const char *name, struct rpc_call *call, bool later)
+int lifecycle_remove(struct executor *ex, const char *name, struct rpc_call *call, bool later)
 {
         struct sandbox *sb = NULL;
         pthread_mutex_lock(&ex->lock);
@@ -300,19 +291,19 @@ static int reply_sandbox(struct executor *ex, struct rpc_call *call, struct sand
         return RPC_OK;
 }
 
-int handle_create_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
+int lifecycle_handle_create(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
 {
         struct executor *ex = ud;
         const Ak__V1__CreateSandboxRequest *req = (const void *)msg;
         struct sandbox *sb = NULL;
-        int code = executor_create(ex, req->spec, call, &sb);
+        int code = lifecycle_create(ex, req->spec, call, &sb);
         if (code == RPC_OK)
                 code = reply_sandbox(ex, call, sb);
         sandbox_put(ex, sb);
         return code;
 }
 
-int handle_start_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
+int lifecycle_handle_start(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
 {
         struct executor *ex = ud;
         const Ak__V1__StartSandboxRequest *req = (const void *)msg;
@@ -346,7 +337,7 @@ int handle_start_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, voi
         return code;
 }
 
-int handle_stop_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
+int lifecycle_handle_stop(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
 {
         struct executor *ex = ud;
         const Ak__V1__StopSandboxRequest *req = (const void *)msg;
@@ -363,17 +354,17 @@ int handle_stop_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void
         return code;
 }
 
-int handle_remove_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
+int lifecycle_handle_remove(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
 {
         const Ak__V1__RemoveSandboxRequest *req = (const void *)msg;
-        if (executor_remove(ud, req->name ? req->name : "", call, false) < 0)
+        if (lifecycle_remove(ud, req->name ? req->name : "", call, false) < 0)
                 return rpc_call_fail(call, RPC_NOT_FOUND, "no sandbox named %s", req->name);
         Ak__V1__RemoveSandboxResponse resp = AK__V1__REMOVE_SANDBOX_RESPONSE__INIT;
         rpc_call_reply(call, &resp.base);
         return RPC_OK;
 }
 
-int handle_get_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
+int lifecycle_handle_get(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
 {
         const Ak__V1__GetSandboxRequest *req = (const void *)msg;
         struct sandbox *sb = sandbox_get(ud, req->name ? req->name : "");
@@ -397,7 +388,7 @@ static bool labels_match(const struct sandbox *sb, const Ak__V1__ListSandboxesRe
         return true;
 }
 
-int handle_list_sandboxes(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
+int lifecycle_handle_list(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
 {
         struct executor *ex = ud;
         const Ak__V1__ListSandboxesRequest *req = (const void *)msg;

@@ -9,8 +9,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/base/time.h"
 #include "lib/guest/guest_client.h"
-#include "services/executor/executor_impl.h"
+#include "services/executor/executor_pool.h"
+#include "services/executor/executor_state.h"
+#include "services/executor/executor_vm.h"
+#include "vmm/vmbox.h"
 
 int pool_take(struct executor *ex, const char *image, const struct profile *p, struct pool_vm *ret)
 {
@@ -41,7 +45,7 @@ int pool_take(struct executor *ex, const char *image, const struct profile *p, s
 static size_t cull_locked(struct executor *ex, struct pool *pl, struct pool_vm *out, size_t max)
 {
         size_t n = 0;
-        int64_t now = vmbox_now_ms();
+        int64_t now = ak_mono_ms();
         for (size_t i = 0; i < pl->n_ready && n < max;) {
                 struct pool_vm *v = &pl->ready[i];
                 bool old = ex->cfg.pool_max_age_s &&
@@ -72,7 +76,7 @@ void *pool_thread(void *arg)
                         if (n) {
                                 pthread_mutex_unlock(&ex->lock);
                                 for (size_t k = 0; k < n; k++)
-                                        executor_vm_dispose(ex, gone[k].box, gone[k].dir);
+                                        evm_dispose(ex, gone[k].box, gone[k].dir);
                                 pthread_mutex_lock(&ex->lock);
                         }
                         if (!target && pl->n_ready + pl->booting < ex->cfg.pool_min_warm)
@@ -88,7 +92,7 @@ void *pool_thread(void *arg)
                         pthread_mutex_unlock(&ex->lock);
                         struct pool_vm v;
                         struct ak_error err = { 0 };
-                        int r = executor_vm_config(ex, image, p, 1, p->memory_mb ? p->memory_mb : VM_DEFAULT_MEMORY_MB,
+                        int r = evm_boot(ex, image, p, 1, p->memory_mb ? p->memory_mb : VM_DEFAULT_MEMORY_MB,
                                                    p->network, v.dir, &v.box, &err);
                         pthread_mutex_lock(&ex->lock);
                         target->booting--;
@@ -96,7 +100,7 @@ void *pool_thread(void *arg)
                                 target->ready[target->n_ready++] = v;
                         } else if (r == 0) {
                                 pthread_mutex_unlock(&ex->lock);
-                                executor_vm_dispose(ex, v.box, v.dir);
+                                evm_dispose(ex, v.box, v.dir);
                                 pthread_mutex_lock(&ex->lock);
                         } else {
                                 /* Do not spin on a broken image: wait before retrying. */
@@ -126,7 +130,7 @@ void *pool_thread(void *arg)
                                                 (pl->n_ready - k - 1) * sizeof(v));
                                         pl->n_ready--;
                                         pthread_mutex_unlock(&ex->lock);
-                                        executor_vm_dispose(ex, v.box, v.dir);
+                                        evm_dispose(ex, v.box, v.dir);
                                         pthread_mutex_lock(&ex->lock);
                                         break;
                                 }
@@ -148,7 +152,7 @@ void pool_free_all(struct executor *ex)
 {
         for (size_t i = 0; ex->pools && i < ex->n_pools; i++) {
                 for (size_t k = 0; k < ex->pools[i].n_ready; k++)
-                        executor_vm_dispose(ex, ex->pools[i].ready[k].box, ex->pools[i].ready[k].dir);
+                        evm_dispose(ex, ex->pools[i].ready[k].box, ex->pools[i].ready[k].dir);
                 free(ex->pools[i].ready);
         }
         free(ex->pools);

@@ -18,7 +18,10 @@
 #include "lib/encoding/base64.h"
 #include "lib/guest/frame.h"
 #include "lib/guest/guest_client.h"
-#include "services/executor/executor_impl.h"
+#include "services/executor/executor_guest_call.h"
+#include "services/executor/executor_sandbox.h"
+#include "services/executor/executor_shell.h"
+#include "services/executor/executor_state.h"
 
 #define SHELL_MAX_ARGV 256
 #define SHELL_MAX_ENV 256
@@ -58,11 +61,11 @@ static int shell_request(struct executor *ex, struct rpc_call *call, const char 
         char uds[108];
         int r, fd = -1;
         if (!sb)
-                return fail_guest(call, what, sandbox, -ENOENT);
+                return guest_call_fail(call, what, sandbox, -ENOENT);
         if ((r = sandbox_running_uds(ex, sb, uds)) < 0 ||
             (r = guest_client_connect(uds, GUEST_AGENT_PORT, SHELL_CALL_MS, &fd)) < 0) {
                 sandbox_put(ex, sb);
-                return fail_guest(call, what, sandbox, r);
+                return guest_call_fail(call, what, sandbox, r);
         }
         struct proto_reply *rep = NULL;
         r = guest_client_call(fd, req, SHELL_CALL_MS, &rep);
@@ -70,7 +73,7 @@ static int shell_request(struct executor *ex, struct rpc_call *call, const char 
         if (r == 0 && !rep->error && strcmp(req->type, "shell_close") == 0) {
                 /* The session's "exited" came here: end its OpenShell. */
                 pthread_mutex_lock(&ex->lock);
-                for (struct active *a = ex->active; a; a = a->next)
+                for (struct guest_call *a = ex->guest_calls; a; a = a->next)
                         if (a->sb == sb && strcmp(a->session, req->session_id) == 0) {
                                 a->shell_closed = true;
                                 a->shell_exit = rep->has_exit_code ? rep->exit_code : -1;
@@ -80,7 +83,7 @@ static int shell_request(struct executor *ex, struct rpc_call *call, const char 
         }
         sandbox_put(ex, sb);
         if (r < 0)
-                return fail_guest(call, what, sandbox, r);
+                return guest_call_fail(call, what, sandbox, r);
         int code;
         if (rep->error)
                 code = rpc_call_fail(call, strstr(rep->error, "not found") ? RPC_NOT_FOUND : RPC_FAILED_PRECONDITION,
@@ -114,7 +117,7 @@ static bool is_session_id(const char *s)
                                              (req)->session_id);                                               \
         } while (0)
 
-int handle_shell_input(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
+int shell_handle_input(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
 {
         const Ak__V1__ShellInputRequest *req = (const void *)msg;
         CHECK_SESSION(call, req);
@@ -134,7 +137,7 @@ int handle_shell_input(struct rpc_call *call, const ProtobufCMessage *msg, void 
         return code;
 }
 
-int handle_shell_resize(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
+int shell_handle_resize(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
 {
         const Ak__V1__ShellResizeRequest *req = (const void *)msg;
         CHECK_SESSION(call, req);
@@ -150,7 +153,7 @@ int handle_shell_resize(struct rpc_call *call, const ProtobufCMessage *msg, void
         return shell_request(ud, call, "shell resize", req->sandbox, &a);
 }
 
-int handle_shell_close(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
+int shell_handle_close(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
 {
         const Ak__V1__ShellCloseRequest *req = (const void *)msg;
         CHECK_SESSION(call, req);
@@ -163,7 +166,7 @@ int handle_shell_close(struct rpc_call *call, const ProtobufCMessage *msg, void 
 
 /* Streams the session's frames until "exited", the connection ends, or the
  * call is cancelled (the janitor then shuts fd down). */
-static int pump(struct executor *ex, struct rpc_call *call, struct sandbox *sb, int fd, struct active *act)
+static int pump(struct executor *ex, struct rpc_call *call, struct sandbox *sb, int fd, struct guest_call *act)
 {
         char session[80] = "";
         for (;;) {
@@ -189,13 +192,13 @@ static int pump(struct executor *ex, struct rpc_call *call, struct sandbox *sb, 
                                 r = -ECONNRESET;
                         else if (r == -EMSGSIZE)
                                 r = -EPROTO;
-                        return fail_guest(call, "shell", sb->name, r);
+                        return guest_call_fail(call, "shell", sb->name, r);
                 }
                 struct proto_reply *rep = NULL;
                 r = proto_reply_parse(body, len, &rep);
                 free(body);
                 if (r < 0)
-                        return fail_guest(call, "shell", sb->name, -EPROTO);
+                        return guest_call_fail(call, "shell", sb->name, -EPROTO);
                 const char *evname = rep->shell_event ? rep->shell_event : "";
                 int code = RPC_OK, sent = 0;
                 if (!session[0]) {
@@ -219,7 +222,7 @@ static int pump(struct executor *ex, struct rpc_call *call, struct sandbox *sb, 
                         uint8_t *out = NULL;
                         size_t n = 0;
                         if (base64_decode_alloc(rep->output_base64, strlen(rep->output_base64), &out, &n) < 0)
-                                code = fail_guest(call, "shell", sb->name, -EPROTO);
+                                code = guest_call_fail(call, "shell", sb->name, -EPROTO);
                         else if (n)
                                 sent = send_event(call, AK__V1__SHELL_EVENT__KIND__OUTPUT, session, out, n, 0);
                         free(out);
@@ -232,7 +235,7 @@ static int pump(struct executor *ex, struct rpc_call *call, struct sandbox *sb, 
         }
 }
 
-int handle_open_shell(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
+int shell_handle_open(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
 {
         struct executor *ex = ud;
         const Ak__V1__OpenShellRequest *req = (const void *)msg;
@@ -245,7 +248,7 @@ int handle_open_shell(struct rpc_call *call, const ProtobufCMessage *msg, void *
                                      req->cols, SHELL_MAX_DIM);
         struct sandbox *sb = sandbox_get(ex, req->sandbox);
         if (!sb)
-                return fail_guest(call, "shell", req->sandbox, -ENOENT);
+                return guest_call_fail(call, "shell", req->sandbox, -ENOENT);
         const char **keys = calloc(req->n_env + 1, sizeof(char *)), **vals = calloc(req->n_env + 1, sizeof(char *));
         char **split = calloc(req->n_env + 1, sizeof(char *));
         char uds[108];
@@ -279,7 +282,7 @@ int handle_open_shell(struct rpc_call *call, const ProtobufCMessage *msg, void *
         size_t json_len = 0;
         if ((r = sandbox_running_uds(ex, sb, uds)) < 0 ||
             (r = guest_client_connect(uds, GUEST_AGENT_PORT, SHELL_CALL_MS, &fd)) < 0) {
-                code = fail_guest(call, "shell", sb->name, r);
+                code = guest_call_fail(call, "shell", sb->name, r);
                 goto out;
         }
         if (proto_request_json(&a, &json, &json_len) < 0) {
@@ -289,13 +292,13 @@ int handle_open_shell(struct rpc_call *call, const ProtobufCMessage *msg, void *
         r = frame_write(fd, json, json_len, SHELL_CALL_MS);
         free(json);
         if (r < 0) {
-                code = fail_guest(call, "shell", sb->name, r);
+                code = guest_call_fail(call, "shell", sb->name, r);
                 goto out;
         }
-        struct active act = { .call = call, .sb = sb, .fd = fd };
-        active_begin(ex, &act);
+        struct guest_call act = { .call = call, .sb = sb, .fd = fd };
+        guest_call_begin(ex, &act);
         code = pump(ex, call, sb, fd, &act);
-        active_end(ex, &act);
+        guest_call_end(ex, &act);
 out:
         if (fd >= 0)
                 close(fd);

@@ -8,68 +8,14 @@
 
 #include "lib/base/version.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
-#include "services/executor/executor_impl.h"
+#include "services/executor/audit_queue.h"
+#include "services/executor/executor_lifecycle.h"
+#include "services/executor/executor_pool.h"
+#include "services/executor/executor_sandbox.h"
+#include "services/executor/executor_state.h"
+#include "services/executor/executor_status.h"
 
-void executor_allocated(struct executor *ex, unsigned *vcpus, uint64_t *mem);
-
-Ak__V1__Sandbox *sandbox_to_proto(struct executor *ex, struct sandbox *sb)
-{
-        Ak__V1__Sandbox *m = calloc(1, sizeof(*m));
-        Ak__V1__SandboxSpec *sp = calloc(1, sizeof(*sp));
-        if (!m || !sp) {
-                free(m);
-                free(sp);
-                return NULL;
-        }
-        ak__v1__sandbox__init(m);
-        ak__v1__sandbox_spec__init(sp);
-        sp->name = strdup(sb->name);
-        sp->image = strdup(sb->image);
-        sp->vcpus = sb->vcpus;
-        sp->memory_mb = sb->memory_mb;
-        sp->profile = strdup(sb->profile->name);
-        sp->network = sb->network ? AK__V1__NETWORK__NETWORK_ON : AK__V1__NETWORK__NETWORK_OFF;
-        sp->ttl_seconds = sb->ttl_seconds;
-        sp->persistent = sb->persistent;
-        sp->env = calloc(sb->n_env + 1, sizeof(*sp->env));
-        sp->labels = calloc(sb->n_labels + 1, sizeof(*sp->labels));
-        for (size_t i = 0; sp->env && i < sb->n_env; i++) {
-                Ak__V1__SandboxSpec__EnvEntry *e = calloc(1, sizeof(*e));
-                if (!e)
-                        break;
-                ak__v1__sandbox_spec__env_entry__init(e);
-                e->key = strdup(sb->env_keys[i]);
-                e->value = strdup(sb->env_values[i]);
-                sp->env[sp->n_env++] = e;
-        }
-        for (size_t i = 0; sp->labels && i < sb->n_labels; i++) {
-                Ak__V1__SandboxSpec__LabelsEntry *e = calloc(1, sizeof(*e));
-                if (!e)
-                        break;
-                ak__v1__sandbox_spec__labels_entry__init(e);
-                e->key = strdup(sb->label_keys[i]);
-                e->value = strdup(sb->label_values[i]);
-                sp->labels[sp->n_labels++] = e;
-        }
-        m->spec = sp;
-        m->state = sb->state;
-        m->executor_id = strdup(ex->id);
-        m->created_at_ms = sb->created_at_ms;
-        m->expires_at_ms = sb->expires_at_ms;
-        m->error = strdup(sb->error);
-        m->from_pool = sb->from_pool;
-        m->backend = strdup(ex->backend);
-        return m;
-}
-
-/* Everything in m is malloc'd (strings copied): protobuf-c frees it. */
-void sandbox_proto_free(Ak__V1__Sandbox *m)
-{
-        if (m)
-                protobuf_c_message_free_unpacked(&m->base, NULL);
-}
-
-Ak__V1__ExecutorStatus *executor_status(struct executor *ex)
+Ak__V1__ExecutorStatus *status_new(struct executor *ex)
 {
         Ak__V1__ExecutorStatus *st = calloc(1, sizeof(*st));
         Ak__V1__Capacity *cap = calloc(1, sizeof(*cap)), *alloc = calloc(1, sizeof(*alloc));
@@ -78,10 +24,10 @@ Ak__V1__ExecutorStatus *executor_status(struct executor *ex)
         ak__v1__executor_status__init(st);
         ak__v1__capacity__init(cap);
         ak__v1__capacity__init(alloc);
-        st->executor_id = ex->id;
-        st->address = ex->address;
-        st->backend = ex->backend;
-        st->accel = ex->accel;
+        st->executor_id = ex->node.id;
+        st->address = ex->node.address;
+        st->backend = ex->node.backend;
+        st->accel = ex->node.accel;
         st->version = (char *)AK_VERSION;
         cap->vcpus = ex->cfg.capacity_vcpus;
         cap->memory_mb = ex->cfg.capacity_memory_mb;
@@ -98,8 +44,8 @@ Ak__V1__ExecutorStatus *executor_status(struct executor *ex)
                 if (!e)
                         goto oom;
                 ak__v1__executor_status__labels_entry__init(e);
-                e->key = ex->label_keys[i];
-                e->value = ex->label_values[i];
+                e->key = ex->node.label_keys[i];
+                e->value = ex->node.label_values[i];
                 st->labels[st->n_labels++] = e;
         }
         st->images[st->n_images++] = (char *)IMAGE_BASE;
@@ -118,7 +64,7 @@ Ak__V1__ExecutorStatus *executor_status(struct executor *ex)
         pthread_mutex_lock(&ex->lock);
         unsigned v;
         uint64_t mem;
-        executor_allocated(ex, &v, &mem);
+        lifecycle_allocated_locked(ex, &v, &mem);
         alloc->vcpus = v;
         alloc->memory_mb = mem;
         for (size_t i = 0; i < ex->n_pools; i++) {
@@ -148,11 +94,11 @@ Ak__V1__ExecutorStatus *executor_status(struct executor *ex)
 oom:
         if (st)
                 st->capacity = cap, st->allocated = alloc;
-        executor_status_free(st);
+        status_free(st);
         return NULL;
 }
 
-void executor_status_free(Ak__V1__ExecutorStatus *st)
+void status_free(Ak__V1__ExecutorStatus *st)
 {
         if (!st)
                 return;
@@ -172,18 +118,18 @@ void executor_status_free(Ak__V1__ExecutorStatus *st)
         free(st);
 }
 
-int handle_get_status(struct rpc_call *call, const ProtobufCMessage *req, void *ud)
+int status_handle_get(struct rpc_call *call, const ProtobufCMessage *req, void *ud)
 {
         (void)req;
-        Ak__V1__ExecutorStatus *st = executor_status(ud);
+        Ak__V1__ExecutorStatus *st = status_new(ud);
         if (!st)
                 return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
         rpc_call_reply(call, &st->base);
-        executor_status_free(st);
+        status_free(st);
         return RPC_OK;
 }
 
-void *heartbeat_thread(void *arg)
+void *status_heartbeat_thread(void *arg)
 {
         struct executor *ex = arg;
         bool registered = false;
@@ -195,7 +141,7 @@ void *heartbeat_thread(void *arg)
                 struct ak_error err = { 0 };
                 ProtobufCMessage *resp = NULL;
                 struct rpc_call_options o = { .timeout_ms = 3000 };
-                Ak__V1__ExecutorStatus *st = executor_status(ex);
+                Ak__V1__ExecutorStatus *st = status_new(ex);
                 int code = RPC_UNAVAILABLE;
                 if (st && !registered) {
                         Ak__V1__RegisterExecutorRequest req = AK__V1__REGISTER_EXECUTOR_REQUEST__INIT;
@@ -218,9 +164,9 @@ void *heartbeat_thread(void *arg)
                 }
                 if (resp)
                         protobuf_c_message_free_unpacked(resp, NULL);
-                executor_status_free(st);
+                status_free(st);
                 pthread_mutex_lock(&ex->lock);
-                snprintf(ex->sched_note, sizeof(ex->sched_note), "%.500s", code == RPC_OK ? "" : err.msg);
+                snprintf(ex->notes.sched_note, sizeof(ex->notes.sched_note), "%.500s", code == RPC_OK ? "" : err.msg);
                 if (ex->stop)
                         break;
                 struct timespec ts;
@@ -238,19 +184,3 @@ void *heartbeat_thread(void *arg)
         return NULL;
 }
 
-void executor_log_line(struct executor *ex, char *buf, size_t size)
-{
-        struct audit_queue_stats as;
-        buf[0] = 0;
-        audit_queue_stats(ex->audit, &as);
-        pthread_mutex_lock(&ex->lock);
-        if (as.dropped != ex->logged_dropped) {
-                snprintf(buf, size, "AUDIT EVENTS DROPPED: %llu in all (queue full, %llu waiting; auditor: %s)",
-                         (unsigned long long)as.dropped, (unsigned long long)as.queued, as.last_error);
-                ex->logged_dropped = as.dropped;
-        } else if (strcmp(ex->sched_note, ex->logged_sched) != 0) {
-                snprintf(buf, size, "scheduler: %s", ex->sched_note[0] ? ex->sched_note : "registered");
-                snprintf(ex->logged_sched, sizeof(ex->logged_sched), "%s", ex->sched_note);
-        }
-        pthread_mutex_unlock(&ex->lock);
-}

@@ -10,7 +10,11 @@
 #include <unistd.h>
 
 #include "lib/guest/guest_client.h"
-#include "services/executor/executor_impl.h"
+#include "services/executor/cgroup.h"
+#include "services/executor/executor_sandbox.h"
+#include "services/executor/executor_state.h"
+#include "services/executor/executor_vm.h"
+#include "vmm/vmbox.h"
 
 static int rm_cb(const char *path, const struct stat *st, int type, struct FTW *f)
 {
@@ -19,7 +23,7 @@ static int rm_cb(const char *path, const struct stat *st, int type, struct FTW *
         return type == FTW_DP ? rmdir(path) : unlink(path);
 }
 
-void executor_rm_tree(const char *dir)
+void evm_rm_tree(const char *dir)
 {
         nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -75,7 +79,7 @@ static int prepare_guest(const char *uds, bool read_only_root, struct ak_error *
         return 0;
 }
 
-int executor_vm_config(struct executor *ex, const char *image, const struct profile *p, unsigned vcpus,
+int evm_boot(struct executor *ex, const char *image, const struct profile *p, unsigned vcpus,
                        unsigned memory_mb, bool network, char dir[PATH_MAX], struct vmbox **ret,
                        struct ak_error *err)
 {
@@ -83,9 +87,9 @@ int executor_vm_config(struct executor *ex, const char *image, const struct prof
         struct vmbox *box = NULL;
         int r;
 
-        pthread_mutex_lock(&ex->images_lock);
-        r = image_resolve_boot(ex->images, image, NULL, &boot, err);
-        pthread_mutex_unlock(&ex->images_lock);
+        pthread_mutex_lock(&ex->images.lock);
+        r = image_resolve_boot(ex->images.store, image, NULL, &boot, err);
+        pthread_mutex_unlock(&ex->images.lock);
         pthread_mutex_lock(&ex->lock);
         uint64_t n = ex->next_vm++;
         pthread_mutex_unlock(&ex->lock);
@@ -107,7 +111,7 @@ int executor_vm_config(struct executor *ex, const char *image, const struct prof
                 .vmm = ex->cfg.vmm,
         };
         if ((r = vmbox_boot(&vc, ex->cfg.boot_timeout_ms, &box, err)) < 0) {
-                executor_rm_tree(dir);
+                evm_rm_tree(dir);
                 return r;
         }
         if (ex->cgroup && p->cpu_percent) {
@@ -122,11 +126,11 @@ int executor_vm_config(struct executor *ex, const char *image, const struct prof
         *ret = box;
         return 0;
 fail:
-        executor_vm_dispose(ex, box, dir);
+        evm_dispose(ex, box, dir);
         return r;
 }
 
-void executor_vm_dispose(struct executor *ex, struct vmbox *box, const char *dir)
+void evm_dispose(struct executor *ex, struct vmbox *box, const char *dir)
 {
         vmbox_free(box, 2000);
         const char *base = strrchr(dir, '/');
@@ -135,6 +139,6 @@ void executor_vm_dispose(struct executor *ex, struct vmbox *box, const char *dir
                 snprintf(name, sizeof(name), "vm%s", base + 1);
                 cgroup_release(ex->cgroup, name);
         }
-        executor_rm_tree(dir);
+        evm_rm_tree(dir);
 }
 

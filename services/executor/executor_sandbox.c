@@ -1,0 +1,126 @@
+/* A sandbox's record: its name rule, references, and its protobuf form. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/receipt/receipt.h"
+#include "services/executor/executor_sandbox.h"
+#include "services/executor/executor_state.h"
+
+int sandbox_name_check(const char *s)
+{
+        size_t n = strlen(s);
+        if (n == 0 || n > SANDBOX_NAME_MAX || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+                return -EINVAL;
+        for (size_t i = 1; i < n; i++)
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '.' ||
+                      s[i] == '-'))
+                        return -EINVAL;
+        return 0;
+}
+
+void sandbox_free(struct sandbox *sb)
+{
+        receipt_strv_free(sb->env_keys, sb->n_env);
+        receipt_strv_free(sb->env_values, sb->n_env);
+        receipt_strv_free(sb->label_keys, sb->n_labels);
+        receipt_strv_free(sb->label_values, sb->n_labels);
+        free(sb);
+}
+
+struct sandbox *sandbox_get(struct executor *ex, const char *name)
+{
+        struct sandbox *found = NULL;
+        pthread_mutex_lock(&ex->lock);
+        for (size_t i = 0; i < ex->n_sandboxes; i++)
+                if (strcmp(ex->sandboxes[i]->name, name) == 0) {
+                        found = ex->sandboxes[i];
+                        found->refs++;
+                        break;
+                }
+        pthread_mutex_unlock(&ex->lock);
+        return found;
+}
+
+void sandbox_put(struct executor *ex, struct sandbox *sb)
+{
+        if (!sb)
+                return;
+        pthread_mutex_lock(&ex->lock);
+        bool last = --sb->refs == 0;
+        pthread_mutex_unlock(&ex->lock);
+        if (last)
+                sandbox_free(sb);
+}
+
+int sandbox_running_uds(struct executor *ex, struct sandbox *sb, char uds[108])
+{
+        int r = 0;
+        pthread_mutex_lock(&ex->lock);
+        if (sb->removed)
+                r = -ENOENT;
+        else if (sb->state != AK__V1__SANDBOX_STATE__SANDBOX_STATE_RUNNING || (!sb->box && !sb->test_guest))
+                r = -ESRCH;
+        else
+                memcpy(uds, sb->uds, 108);
+        pthread_mutex_unlock(&ex->lock);
+        return r;
+}
+
+Ak__V1__Sandbox *sandbox_to_proto(struct executor *ex, struct sandbox *sb)
+{
+        Ak__V1__Sandbox *m = calloc(1, sizeof(*m));
+        Ak__V1__SandboxSpec *sp = calloc(1, sizeof(*sp));
+        if (!m || !sp) {
+                free(m);
+                free(sp);
+                return NULL;
+        }
+        ak__v1__sandbox__init(m);
+        ak__v1__sandbox_spec__init(sp);
+        sp->name = strdup(sb->name);
+        sp->image = strdup(sb->image);
+        sp->vcpus = sb->vcpus;
+        sp->memory_mb = sb->memory_mb;
+        sp->profile = strdup(sb->profile->name);
+        sp->network = sb->network ? AK__V1__NETWORK__NETWORK_ON : AK__V1__NETWORK__NETWORK_OFF;
+        sp->ttl_seconds = sb->ttl_seconds;
+        sp->persistent = sb->persistent;
+        sp->env = calloc(sb->n_env + 1, sizeof(*sp->env));
+        sp->labels = calloc(sb->n_labels + 1, sizeof(*sp->labels));
+        for (size_t i = 0; sp->env && i < sb->n_env; i++) {
+                Ak__V1__SandboxSpec__EnvEntry *e = calloc(1, sizeof(*e));
+                if (!e)
+                        break;
+                ak__v1__sandbox_spec__env_entry__init(e);
+                e->key = strdup(sb->env_keys[i]);
+                e->value = strdup(sb->env_values[i]);
+                sp->env[sp->n_env++] = e;
+        }
+        for (size_t i = 0; sp->labels && i < sb->n_labels; i++) {
+                Ak__V1__SandboxSpec__LabelsEntry *e = calloc(1, sizeof(*e));
+                if (!e)
+                        break;
+                ak__v1__sandbox_spec__labels_entry__init(e);
+                e->key = strdup(sb->label_keys[i]);
+                e->value = strdup(sb->label_values[i]);
+                sp->labels[sp->n_labels++] = e;
+        }
+        m->spec = sp;
+        m->state = sb->state;
+        m->executor_id = strdup(ex->node.id);
+        m->created_at_ms = sb->created_at_ms;
+        m->expires_at_ms = sb->expires_at_ms;
+        m->error = strdup(sb->error);
+        m->from_pool = sb->from_pool;
+        m->backend = strdup(ex->node.backend);
+        return m;
+}
+
+/* Everything in m is malloc'd (strings copied): protobuf-c frees it. */
+void sandbox_proto_free(Ak__V1__Sandbox *m)
+{
+        if (m)
+                protobuf_c_message_free_unpacked(&m->base, NULL);
+}

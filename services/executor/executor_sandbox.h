@@ -1,0 +1,68 @@
+/* Sandboxes (executor_sandbox.c): the record of one sandbox, references to
+ * it, and its protobuf form. The table itself (ex->sandboxes) is filled by
+ * executor_lifecycle.c. Private to services/executor. */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "protos/ak/v1/executor.pb-c.h"
+#include "services/executor/profile.h"
+#include "vmm/image/image.h"
+
+struct executor;
+struct vmbox;
+
+#define SANDBOX_NAME_MAX 63
+#define SANDBOX_MAX_ENV 256
+#define SANDBOX_MAX_STRING 4096
+/* The sandbox's user: Exec without sudo runs as it, in its home; Run,
+ * shells and the file calls are root's. Made at boot (executor_vm.c). */
+#define SANDBOX_USER_NAME "sandbox"
+#define SANDBOX_USER_UID 1000
+#define SANDBOX_USER_HOME "/home/sandbox"
+
+struct sandbox {
+        /* Set before the sandbox enters the table, read-only afterwards: */
+        char name[SANDBOX_NAME_MAX + 1];
+        char image[IMAGE_NAME_MAX + 1];
+        const struct profile *profile;
+        unsigned vcpus, memory_mb;
+        bool network;
+        int network_req;            /* Ak__V1__Network as asked */
+        char **env_keys, **env_values;
+        size_t n_env;
+        char **label_keys, **label_values;
+        size_t n_labels;
+        uint32_t ttl_seconds;
+        bool persistent;
+        int64_t created_at_ms, expires_at_ms;   /* wall clock */
+        bool from_pool;
+        /* Under ex->lock: */
+        bool test_guest;            /* no VM: uds is a test's fake guest */
+        Ak__V1__SandboxState state;
+        char error[512];
+        struct vmbox *box;
+        char uds[108];
+        char vmdir[PATH_MAX];
+        bool removed;               /* out of the table */
+        unsigned refs;              /* the table's, and one per sandbox_get */
+};
+
+/* 0 for a valid sandbox name (sandbox.proto), else -EINVAL. */
+int sandbox_name_check(const char *s);
+/* The sandbox named `name` with a reference taken (sandbox_put drops it),
+ * or NULL. Takes ex->lock. */
+struct sandbox *sandbox_get(struct executor *ex, const char *name);
+/* Drops a reference (sb NULL: no-op); the last one frees sb. */
+void sandbox_put(struct executor *ex, struct sandbox *sb);
+/* Frees a sandbox no table or caller holds any more. */
+void sandbox_free(struct sandbox *sb);
+/* For a sandbox the caller holds: 0 with its socket path copied to uds if
+ * it is running, -ENOENT once removed, -ESRCH when not running. */
+int sandbox_running_uds(struct executor *ex, struct sandbox *sb, char uds[108]);
+/* REQUIRES ex->lock. A copy of sb for an answer (NULL: out of memory);
+ * free it with sandbox_proto_free. */
+Ak__V1__Sandbox *sandbox_to_proto(struct executor *ex, struct sandbox *sb);
+void sandbox_proto_free(Ak__V1__Sandbox *m);

@@ -1,0 +1,87 @@
+/* The executor's shared state (struct executor), private to
+ * services/executor. Each internal module has a header of its own
+ * (executor_<module>.h declares <module>_*); this one says which module
+ * owns which field and how it is locked:
+ *
+ *   - The fields in the first group are set up by executor_new and only
+ *     read afterwards: any thread, no lock.
+ *   - images.lock guards images.store. Resolving an image may build it for
+ *     minutes, so images.lock is never taken with `lock` held.
+ *   - `lock` guards every other field, and the changing fields of each
+ *     sandbox, pool and guest call. Guest I/O never happens with it held:
+ *     handlers take a reference (sandbox_get) and use the sandbox's copy
+ *     of the vsock socket path (sandbox_running_uds). `cond`, with `lock`,
+ *     wakes the background threads (stop, a pool VM taken, a disposal
+ *     queued). */
+#pragma once
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "services/executor/executor.h"
+
+struct audit_queue;
+struct cgroup;
+struct disposal;
+struct guest_call;
+struct image_store;
+struct pool;
+struct sandbox;
+
+/* What GetStatus and the scheduler are told about this node. */
+struct executor_node {
+        char id[128];               /* cfg.executor_id, or the host name */
+        char address[256];
+        char backend[32];           /* as sandbox.proto names backends */
+        char accel[8];              /* "kvm", "tcg" or "apple" */
+        char **label_keys, **label_values;      /* cfg.n_labels each */
+};
+
+/* Started by executor_new, joined by executor_free (after setting stop). */
+struct executor_threads {
+        pthread_t janitor, pooler, heart;       /* executor_janitor.c, executor_pool.c, executor_status.c */
+        bool have_janitor, have_pooler, have_heart;
+};
+
+struct executor {
+        /* executor.c, read-only after executor_new: */
+        struct executor_config cfg;             /* with the defaults filled in */
+        char state_dir[PATH_MAX], images_dir[PATH_MAX];
+        struct executor_node node;
+        struct audit_queue *audit;              /* thread-safe on its own */
+        struct cgroup *cgroup;                  /* NULL: no cpu quotas ... */
+        char cpu_quota_note[600];               /* ... and why */
+        struct executor_threads threads;
+
+        struct {
+                pthread_mutex_t lock;
+                struct image_store *store;      /* not thread-safe */
+        } images;
+
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool stop;                              /* executor_free */
+        /* The sandbox table (executor_lifecycle.c adds and removes, at most
+         * EXECUTOR_MAX_SANDBOXES; each entry holds a reference). */
+        struct sandbox **sandboxes;
+        size_t n_sandboxes;
+        /* executor_pool.c; the array is fixed after executor_new. */
+        struct pool *pools;
+        size_t n_pools;
+        struct guest_call *guest_calls;         /* executor_guest_call.c */
+        /* VMs of removed sandboxes that the janitor stops and deletes in
+         * the background (lifecycle_remove's `later`). */
+        struct disposal *disposals;
+        uint64_t next_vm;                       /* executor_vm.c: VM directory numbers */
+        /* The heartbeat's last error ("" when registered), and what
+         * executor_log_line last reported. */
+        struct {
+                char sched_note[512];
+                uint64_t logged_dropped;
+                char logged_sched[512];
+        } notes;
+};
+

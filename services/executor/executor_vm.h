@@ -1,0 +1,24 @@
+/* A sandbox's or pool's VM (executor_vm.c): boot from an image with a
+ * profile, prepared for the sandbox user, and disposal. Private to
+ * services/executor. */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+
+#include "lib/base/error.h"
+#include "services/executor/profile.h"
+
+struct executor;
+struct vmbox;
+
+/* Resolves image (under ex->images.lock, maybe building it), boots a VM in
+ * a new directory under state_dir/v (written to dir), puts it in its cpu
+ * cgroup and prepares the guest (the sandbox user; a read-only root for
+ * the restrictive profile). Blocks for the boot; call without ex->lock. */
+int evm_boot(struct executor *ex, const char *image, const struct profile *p, unsigned vcpus, unsigned memory_mb,
+             bool network, char dir[PATH_MAX], struct vmbox **ret, struct ak_error *err);
+/* Stops box, releases its cgroup and deletes dir. Call without ex->lock. */
+void evm_dispose(struct executor *ex, struct vmbox *box, const char *dir);
+/* rm -rf dir (best effort). */
+void evm_rm_tree(const char *dir);
