@@ -301,38 +301,38 @@ static void fail_os(struct conn *c, const char *id, const char *what, int err)
         conn_send_error(c, id, msg);
 }
 
-void run_start(struct conn *c, const struct proto_request *req)
+/* The request's command and cwd: 0, or -1 with the error sent on c. */
+static int run_check(struct conn *c, const struct proto_request *req)
 {
-        struct agent *a = conn_agent(c);
-        int out[2] = { -1, -1 }, err[2] = { -1, -1 }, in[2] = { -1, -1 };
-        const char *msg;
         struct stat st;
-        pid_t pid;
-        int e;
 
         if (!req->command) {
                 conn_send_error(c, req->id, "No command specified");
-                return;
+                return -1;
         }
         if (req->n_command == 0) {
                 conn_send_error(c, req->id, "Empty command");
-                return;
+                return -1;
         }
         if (req->cwd) {
                 if (stat(req->cwd, &st) < 0) {
                         fail_os(c, req->id, "cwd: ", errno);
-                        return;
+                        return -1;
                 }
                 if (!S_ISDIR(st.st_mode)) {
                         fail_os(c, req->id, "cwd: ", ENOTDIR);
-                        return;
+                        return -1;
                 }
         }
+        return 0;
+}
+
+static struct run *run_new(struct agent *a, struct conn *c, const struct proto_request *req)
+{
         struct run *r = calloc(1, sizeof(*r));
         if (!r || !(r->id = strdup(req->id))) {
                 free(r);
-                conn_send_error(c, req->id, "Out of memory");
-                return;
+                return NULL;
         }
         r->obj.free = run_free;
         r->agent = a;
@@ -347,6 +347,50 @@ void run_start(struct conn *c, const struct proto_request *req)
                 r->io[i].limit = FRAME_MAX;
                 if (req->max_output_bytes >= 0 && (uint64_t)req->max_output_bytes < FRAME_MAX)
                         r->io[i].limit = (size_t)req->max_output_bytes;
+        }
+        return r;
+}
+
+/* The child is running: watch its exit, its output pipes and its deadline,
+ * and put the run on c's list. */
+static void run_watch(struct run *r, struct conn *c, const struct proto_request *req, pid_t pid, int out_fd,
+                      int err_fd)
+{
+        struct agent *a = r->agent;
+
+        r->child.pid = pid;
+        r->child.owner = &r->obj;
+        r->child.exited = on_exit_status;
+        child_add(a, &r->child);
+        r->io[0].w.fd = out_fd;
+        r->io[1].w.fd = err_fd;
+        watch_set(a, &r->io[0].w, EPOLLIN);
+        watch_set(a, &r->io[1].w, EPOLLIN);
+        if (req->timeout_ms > 0)
+                timer_arm(a, &r->timer, &r->obj, on_timer, (uint64_t)req->timeout_ms);
+
+        struct run **head = conn_runs_head(c);
+        r->next = *head;
+        if (*head)
+                (*head)->prev = r;
+        *head = r;
+        conn_run_added(c, r);
+}
+
+void run_start(struct conn *c, const struct proto_request *req)
+{
+        struct agent *a = conn_agent(c);
+        int out[2] = { -1, -1 }, err[2] = { -1, -1 }, in[2] = { -1, -1 };
+        const char *msg;
+        pid_t pid;
+        int e;
+
+        if (run_check(c, req) < 0)
+                return;
+        struct run *r = run_new(a, c, req);
+        if (!r) {
+                conn_send_error(c, req->id, "Out of memory");
+                return;
         }
 
         int stdin_fd = a->devnull;
@@ -403,23 +447,7 @@ void run_start(struct conn *c, const struct proto_request *req)
                 out[0] = err[0] = -1;
                 goto fail_errno;
         }
-        r->child.pid = pid;
-        r->child.owner = &r->obj;
-        r->child.exited = on_exit_status;
-        child_add(a, &r->child);
-        r->io[0].w.fd = out[0];
-        r->io[1].w.fd = err[0];
-        watch_set(a, &r->io[0].w, EPOLLIN);
-        watch_set(a, &r->io[1].w, EPOLLIN);
-        if (req->timeout_ms > 0)
-                timer_arm(a, &r->timer, &r->obj, on_timer, (uint64_t)req->timeout_ms);
-
-        struct run **head = conn_runs_head(c);
-        r->next = *head;
-        if (*head)
-                (*head)->prev = r;
-        *head = r;
-        conn_run_added(c, r);
+        run_watch(r, c, req, pid, out[0], err[0]);
         return;
 
 fail_errno:

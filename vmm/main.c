@@ -36,6 +36,49 @@ static int parse_uint(const char *s, unsigned max, unsigned *ret)
         return 0;
 }
 
+/* <dir>/vm.json: what `ak vm` lists and attaches to. */
+static void record_fill(struct vm_record *rec, struct vm *vm, const struct vm_config *cfg, const char *name,
+                        const char *image, const char *image_hash)
+{
+        snprintf(rec->name, sizeof(rec->name), "%s", name);
+        rec->pid = getpid();
+        vm_proc_start_time(rec->pid, &rec->pid_start);
+        rec->vmm_pid = vm_pid(vm);
+        vm_proc_start_time(rec->vmm_pid, &rec->vmm_start);
+        snprintf(rec->dir, sizeof(rec->dir), "%s", cfg->dir);
+        snprintf(rec->vsock_uds, sizeof(rec->vsock_uds), "%s", vm_vsock_uds(vm));
+        snprintf(rec->console_log, sizeof(rec->console_log), "%s", vm_console_log(vm));
+        snprintf(rec->image, sizeof(rec->image), "%s", image);
+        snprintf(rec->image_hash, sizeof(rec->image_hash), "%s", image_hash);
+        rec->vcpus = cfg->vcpus ? cfg->vcpus : VM_DEFAULT_VCPUS;
+        rec->memory_mb = cfg->memory_mb ? cfg->memory_mb : VM_DEFAULT_MEMORY_MB;
+        rec->network = cfg->network;
+        snprintf(rec->accel, sizeof(rec->accel), "%s", vm_accel(vm));
+        rec->created_at = (int64_t)time(NULL);
+}
+
+/* Until the VMM exits (its status as our exit code) or a stop signal (the
+ * VM is stopped first: exit code 0). */
+static int wait_for_exit(struct vm *vm, const char *name, const sigset_t *set)
+{
+        int status = 0, code = 0;
+        for (;;) {
+                struct timespec tick = { 1, 0 };
+                int sig = sigtimedwait(set, NULL, &tick);
+                if (vm_poll_exit(vm, &status) == 1) {
+                        fprintf(stderr, "ak-vmm: VM %s exited with status %d\n", name, status);
+                        code = status == 0 ? 0 : 1;
+                        break;
+                }
+                if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
+                        fprintf(stderr, "ak-vmm: stopping VM %s (signal %d)\n", name, sig);
+                        vm_stop(vm, 3000, &status);
+                        break;
+                }
+        }
+        return code;
+}
+
 int main(int argc, char **argv)
 {
         static const struct option longopts[] = {
@@ -131,21 +174,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "ak-vmm: start VM %s: %s\n", name, err.msg);
                 return 1;
         }
-        snprintf(rec.name, sizeof(rec.name), "%s", name);
-        rec.pid = getpid();
-        vm_proc_start_time(rec.pid, &rec.pid_start);
-        rec.vmm_pid = vm_pid(vm);
-        vm_proc_start_time(rec.vmm_pid, &rec.vmm_start);
-        snprintf(rec.dir, sizeof(rec.dir), "%s", cfg.dir);
-        snprintf(rec.vsock_uds, sizeof(rec.vsock_uds), "%s", vm_vsock_uds(vm));
-        snprintf(rec.console_log, sizeof(rec.console_log), "%s", vm_console_log(vm));
-        snprintf(rec.image, sizeof(rec.image), "%s", image);
-        snprintf(rec.image_hash, sizeof(rec.image_hash), "%s", image_hash);
-        rec.vcpus = cfg.vcpus ? cfg.vcpus : VM_DEFAULT_VCPUS;
-        rec.memory_mb = cfg.memory_mb ? cfg.memory_mb : VM_DEFAULT_MEMORY_MB;
-        rec.network = cfg.network;
-        snprintf(rec.accel, sizeof(rec.accel), "%s", vm_accel(vm));
-        rec.created_at = (int64_t)time(NULL);
+        record_fill(&rec, vm, &cfg, name, image, image_hash);
         if (vm_record_write(cfg.dir, &rec, &err) < 0) {
                 fprintf(stderr, "ak-vmm: %s\n", err.msg);
                 vm_free(vm);
@@ -154,21 +183,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "ak-vmm: VM %s running: %s pid %d (%s), vsock %s\n", name, "qemu", (int)rec.vmm_pid,
                 rec.accel, rec.vsock_uds);
 
-        int status = 0, code = 0;
-        for (;;) {
-                struct timespec tick = { 1, 0 };
-                int sig = sigtimedwait(&set, NULL, &tick);
-                if (vm_poll_exit(vm, &status) == 1) {
-                        fprintf(stderr, "ak-vmm: VM %s exited with status %d\n", name, status);
-                        code = status == 0 ? 0 : 1;
-                        break;
-                }
-                if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
-                        fprintf(stderr, "ak-vmm: stopping VM %s (signal %d)\n", name, sig);
-                        vm_stop(vm, 3000, &status);
-                        break;
-                }
-        }
+        int code = wait_for_exit(vm, name, &set);
         vm_free(vm);
         return code;
 }

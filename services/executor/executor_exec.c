@@ -119,6 +119,48 @@ static int check_strings(struct rpc_call *call, const char *field, char *const *
         return RPC_OK;
 }
 
+/* After the guest's answer: output it sent whole (a guest without the
+ * stream extension does), then the result with the receipt; audited. */
+static int send_result(struct executor *ex, struct rpc_call *call, struct sandbox *sb, const struct exec_args *a,
+                       struct sink *s, struct proto_reply *rep, int64_t t0)
+{
+        if (rep->stdout_len)
+                send_bytes(s, "stdout", rep->stdout_str, rep->stdout_len);
+        if (rep->stderr_len)
+                send_bytes(s, "stderr", rep->stderr_str, rep->stderr_len);
+
+        Ak__V1__ExecResult res = AK__V1__EXEC_RESULT__INIT;
+        res.exit_code = rep->has_exit_code ? rep->exit_code : -1;
+        res.error = rep->error ? rep->error : (char *)"";
+        res.timed_out = rep->timed_out;
+        res.truncated = rep->truncated || s->truncated;
+        res.output_bytes = s->produced;
+        res.sandbox = sb->name;
+        res.duration_ms = ak_mono_ms() - t0;
+        uint8_t digest[CRYPTO_SHA256_LEN];
+        crypto_sha256_final(s->hash, digest);
+        char *receipt_error = NULL;
+        if (receipt_outcome_from_digest(res.exit_code, digest, s->produced, rep->error, &a->receipt->outcome) == 0)
+                res.receipt = sign_receipt(ex, a->receipt, &receipt_error);
+        res.receipt_error = receipt_error ? receipt_error : (char *)"";
+        Ak__V1__OutputChunk c = AK__V1__OUTPUT_CHUNK__INIT;
+        c.kind_case = AK__V1__OUTPUT_CHUNK__KIND_RESULT;
+        c.result = &res;
+        char attrs[256];
+        snprintf(attrs, sizeof(attrs), "{\"exit_code\":%d,\"output_bytes\":%llu,\"timed_out\":%s}", res.exit_code,
+                 (unsigned long long)s->produced, res.timed_out ? "true" : "false");
+        audit_emit(ex, call, "command_executed", "exec", AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT, sb->name, attrs);
+        int code = RPC_OK;
+        if (!s->gone && rpc_call_send(call, &c.base) < 0)
+                code = rpc_call_fail(call, RPC_CANCELLED, "client went away");
+        else if (s->gone)
+                code = rpc_call_fail(call, RPC_CANCELLED, "client went away");
+        if (res.receipt)
+                protobuf_c_message_free_unpacked(&res.receipt->base, NULL);
+        free(receipt_error);
+        return code;
+}
+
 /* Runs a->argv in sb; streams chunks, then the result. */
 static int exec_in(struct executor *ex, struct rpc_call *call, struct sandbox *sb, const struct exec_args *a)
 {
@@ -196,41 +238,7 @@ static int exec_in(struct executor *ex, struct rpc_call *call, struct sandbox *s
                 code = guest_call_fail(call, "exec", sb->name, act.cancelled && !rpc_call_cancelled(call) ? -ECONNRESET : r);
                 goto out;
         }
-        /* A guest without the stream extension answers with whole buffers. */
-        if (rep->stdout_len)
-                send_bytes(&s, "stdout", rep->stdout_str, rep->stdout_len);
-        if (rep->stderr_len)
-                send_bytes(&s, "stderr", rep->stderr_str, rep->stderr_len);
-
-        Ak__V1__ExecResult res = AK__V1__EXEC_RESULT__INIT;
-        res.exit_code = rep->has_exit_code ? rep->exit_code : -1;
-        res.error = rep->error ? rep->error : (char *)"";
-        res.timed_out = rep->timed_out;
-        res.truncated = rep->truncated || s.truncated;
-        res.output_bytes = s.produced;
-        res.sandbox = sb->name;
-        res.duration_ms = ak_mono_ms() - t0;
-        uint8_t digest[CRYPTO_SHA256_LEN];
-        crypto_sha256_final(s.hash, digest);
-        char *receipt_error = NULL;
-        if (receipt_outcome_from_digest(res.exit_code, digest, s.produced, rep->error, &a->receipt->outcome) == 0)
-                res.receipt = sign_receipt(ex, a->receipt, &receipt_error);
-        res.receipt_error = receipt_error ? receipt_error : (char *)"";
-        Ak__V1__OutputChunk c = AK__V1__OUTPUT_CHUNK__INIT;
-        c.kind_case = AK__V1__OUTPUT_CHUNK__KIND_RESULT;
-        c.result = &res;
-        char attrs[256];
-        snprintf(attrs, sizeof(attrs), "{\"exit_code\":%d,\"output_bytes\":%llu,\"timed_out\":%s}", res.exit_code,
-                 (unsigned long long)s.produced, res.timed_out ? "true" : "false");
-        audit_emit(ex, call, "command_executed", "exec", AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT, sb->name, attrs);
-        code = RPC_OK;
-        if (!s.gone && rpc_call_send(call, &c.base) < 0)
-                code = rpc_call_fail(call, RPC_CANCELLED, "client went away");
-        else if (s.gone)
-                code = rpc_call_fail(call, RPC_CANCELLED, "client went away");
-        if (res.receipt)
-                protobuf_c_message_free_unpacked(&res.receipt->base, NULL);
-        free(receipt_error);
+        code = send_result(ex, call, sb, a, &s, rep, t0);
         proto_reply_free(rep);
 out:
         if (s.hash)

@@ -331,7 +331,9 @@ static int get_config(struct vhost_user *vu, const struct vhost_user_msg *msg, s
         return 0;
 }
 
-/* The message proper. Returns 0 / -errno; *has_reply when it wrote one. */
+/* The message proper. Returns 0 / -errno; *has_reply when it wrote one.
+ * Long on purpose: one case per vhost-user request, each checking its own
+ * size and payload, read side by side with the spec's message list. */
 static int dispatch(struct vhost_user *vu, const struct vhost_user_msg *msg, int *fds, unsigned nfds,
                     unsigned *used_fds, struct vhost_user_msg *reply, bool *has_reply)
 {
