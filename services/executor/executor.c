@@ -81,29 +81,10 @@ static int add_test_guests(struct executor *ex, struct ak_error *err)
         return 0;
 }
 
-int executor_new(const struct executor_config *cfg, struct executor **ret, struct ak_error *err)
+/* ex->cfg's defaults, the directories, and what the node reports about
+ * itself (id, address, backend, accel). */
+static void config_fill(struct executor *ex, const struct executor_config *cfg)
 {
-        char p[PATH_MAX + 8];
-        int r;
-
-        if (!cfg->state_dir || !cfg->images_dir)
-                return ak_error_set(err, -EINVAL, "state and image directories are required");
-        if (strlen(cfg->state_dir) > 60)
-                return ak_error_set(err, -ENAMETOOLONG, "state directory %s: at most 60 bytes (Unix socket paths "
-                                    "of its VMs must fit 108 bytes)", cfg->state_dir);
-        if (cfg->n_pools > EXECUTOR_MAX_POOLS || cfg->n_labels > EXECUTOR_MAX_LABELS)
-                return ak_error_set(err, -EINVAL, "at most %d pools and %d labels", EXECUTOR_MAX_POOLS,
-                                    EXECUTOR_MAX_LABELS);
-        if (cfg->pool_min_warm > cfg->pool_max_warm || cfg->pool_max_warm > 64)
-                return ak_error_set(err, -EINVAL, "pool sizes: want min-warm <= max-warm <= 64 (got %u, %u)",
-                                    cfg->pool_min_warm, cfg->pool_max_warm);
-        struct executor *ex = calloc(1, sizeof(*ex));
-        if (!ex)
-                return ak_error_set(err, -ENOMEM, "out of memory");
-        ex->cfg = *cfg;
-        pthread_mutex_init(&ex->lock, NULL);
-        pthread_mutex_init(&ex->images.lock, NULL);
-        pthread_cond_init(&ex->cond, NULL);
         snprintf(ex->state_dir, sizeof(ex->state_dir), "%s", cfg->state_dir);
         snprintf(ex->images_dir, sizeof(ex->images_dir), "%s", cfg->images_dir);
         if (cfg->executor_id && cfg->executor_id[0])
@@ -127,6 +108,32 @@ int executor_new(const struct executor_config *cfg, struct executor **ret, struc
         bool kvm = cfg->accel == VMM_ACCEL_KVM || (cfg->accel == VMM_ACCEL_AUTO && vmm_kvm_usable(why, sizeof(why)));
         /* Firecracker is KVM only; Apple's containers run on its own hypervisor. */
         snprintf(ex->node.accel, sizeof(ex->node.accel), "%s", vmm == &vmm_apple_ops ? "apple" : kvm ? "kvm" : "tcg");
+}
+
+int executor_new(const struct executor_config *cfg, struct executor **ret, struct ak_error *err)
+{
+        char p[PATH_MAX + 8];
+        int r;
+
+        if (!cfg->state_dir || !cfg->images_dir)
+                return ak_error_set(err, -EINVAL, "state and image directories are required");
+        if (strlen(cfg->state_dir) > 60)
+                return ak_error_set(err, -ENAMETOOLONG, "state directory %s: at most 60 bytes (Unix socket paths "
+                                    "of its VMs must fit 108 bytes)", cfg->state_dir);
+        if (cfg->n_pools > EXECUTOR_MAX_POOLS || cfg->n_labels > EXECUTOR_MAX_LABELS)
+                return ak_error_set(err, -EINVAL, "at most %d pools and %d labels", EXECUTOR_MAX_POOLS,
+                                    EXECUTOR_MAX_LABELS);
+        if (cfg->pool_min_warm > cfg->pool_max_warm || cfg->pool_max_warm > 64)
+                return ak_error_set(err, -EINVAL, "pool sizes: want min-warm <= max-warm <= 64 (got %u, %u)",
+                                    cfg->pool_min_warm, cfg->pool_max_warm);
+        struct executor *ex = calloc(1, sizeof(*ex));
+        if (!ex)
+                return ak_error_set(err, -ENOMEM, "out of memory");
+        ex->cfg = *cfg;
+        pthread_mutex_init(&ex->lock, NULL);
+        pthread_mutex_init(&ex->images.lock, NULL);
+        pthread_cond_init(&ex->cond, NULL);
+        config_fill(ex, cfg);
         ex->sandboxes = calloc(EXECUTOR_MAX_SANDBOXES, sizeof(*ex->sandboxes));
         ex->node.label_keys = calloc(cfg->n_labels + 1, sizeof(char *));
         ex->node.label_values = calloc(cfg->n_labels + 1, sizeof(char *));
