@@ -11,8 +11,8 @@ struct executor;
 struct sandbox;
 
 /* Lives on the stack of the handler that opened fd; between begin and end
- * it is on ex->guest_calls, and the fields below `fd` are read and written
- * under ex->lock. */
+ * it is on ex->guest_calls. Others write the fields below `fd` under
+ * ex->lock; the handler reads `cancelled` once its connection has ended. */
 struct guest_call {
         struct guest_call *next;
         struct rpc_call *call;      /* NULL: not cancellable by a client */
