@@ -609,10 +609,11 @@ int main(int argc, char** argv) {
   BenchThroughput(dir);
   printf("\n");
   Images im = ResolveBase();
-  if (!im.ok) {
-    printf("VM figures skipped: %s\n", im.why.c_str());
+  if (!im.ok) {  // skipped only where the kernel cannot be downloaded at all
+    bool skip = akvm::KernelUnavailable(im.why);
+    printf("VM figures %s: %s\n", skip ? "skipped" : "failed", im.why.c_str());
     akvm::RemoveDir(dir);
-    return 0;
+    return skip ? 0 : 1;
   }
   std::string accel = "tcg";
   BenchBoot(im, dir, &accel);

@@ -99,7 +99,7 @@ class ExecutorBackendTest : public ::testing::TestWithParam<std::string> {
 TEST_P(ExecutorBackendTest, CreateExecFilesRemove) {
   std::string e;
   int r = Create("fc1", AK__V1__NETWORK__NETWORK_OFF, &e);
-  if (r != RPC_OK && e.find("get the guest kernel") != std::string::npos) GTEST_SKIP() << e;
+  if (r != RPC_OK && akvm::KernelUnavailable(e)) GTEST_SKIP() << e;
   ASSERT_EQ(r, RPC_OK) << e << "\n" << Slurp(exec_.err);
   if (GetParam() == "firecracker") {
     // The VMM is the double, started with Firecracker's command line.
@@ -164,7 +164,7 @@ TEST_P(ExecutorBackendTest, CreateExecFilesRemove) {
 TEST_P(ExecutorBackendTest, Shell) {
   std::string e;
   int r = Create("sh1", AK__V1__NETWORK__NETWORK_OFF, &e);
-  if (r != RPC_OK && e.find("get the guest kernel") != std::string::npos) GTEST_SKIP() << e;
+  if (r != RPC_OK && akvm::KernelUnavailable(e)) GTEST_SKIP() << e;
   ASSERT_EQ(r, RPC_OK) << e;
   Ak__V1__OpenShellRequest open = AK__V1__OPEN_SHELL_REQUEST__INIT;
   open.sandbox = const_cast<char*>("sh1");
@@ -213,7 +213,7 @@ TEST_P(ExecutorBackendTest, Shell) {
 TEST_P(ExecutorBackendTest, Network) {
   std::string e;
   int r = Create("net1", AK__V1__NETWORK__NETWORK_ON, &e);
-  if (r != RPC_OK && e.find("get the guest kernel") != std::string::npos) GTEST_SKIP() << e;
+  if (r != RPC_OK && akvm::KernelUnavailable(e)) GTEST_SKIP() << e;
   if (GetParam() == "firecracker") {
     EXPECT_NE(r, RPC_OK);
     EXPECT_NE(e.find("tap device"), std::string::npos) << e;

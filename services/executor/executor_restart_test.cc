@@ -82,7 +82,7 @@ TEST(ExecutorRestartTest, KilledExecutorLeavesNoVmmAndRestartsClean) {
   cr.spec = &spec;
   ProtobufCMessage* resp = nullptr;
   int r = rpc_unary(ch, &ak__v1__executor__descriptor, "CreateSandbox", &cr.base, &o, &resp, &err);
-  if (r != RPC_OK && strstr(err.msg, "get the guest kernel")) {
+  if (r != RPC_OK && akvm::KernelUnavailable(err.msg)) {
     rpc_channel_free(ch);
     ex.Stop();
     akvm::RemoveDir(dir);

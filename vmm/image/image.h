@@ -25,6 +25,7 @@
  * store directory. */
 #pragma once
 
+#include <errno.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -88,6 +89,15 @@ const char *image_store_dir(const struct image_store *s);
 /* Sets the ak-guest binary to put into images (default: found next to the
  * running program, or $AK_GUEST_BIN). */
 int image_store_set_guest_binary(struct image_store *s, const char *path, struct ak_error *err);
+
+/* image_kernel_get's code when the kernel cannot be downloaded on this
+ * machine at all: apt-get is missing, times out, cannot reach its mirror, or
+ * its lists lack the package. Its message then starts with
+ * IMAGE_KERNEL_UNAVAILABLE_MSG, so a caller on the far side of an RPC can tell
+ * too. Every other failure (a corrupt cache, unpacking, depmod, a full disk)
+ * has another code and says "get the guest kernel". */
+#define IMAGE_KERNEL_UNAVAILABLE (-ENETUNREACH)
+#define IMAGE_KERNEL_UNAVAILABLE_MSG "cannot download the guest kernel"
 
 /* The kernel, downloaded and unpacked on first use. */
 int image_kernel_get(struct image_store *s, const struct image_progress *p, struct image_kernel *ret,

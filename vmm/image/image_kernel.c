@@ -126,6 +126,38 @@ static int find_release(const char *root, char ret[64])
         return r;
 }
 
+/* Whether a failed `apt-get download`, by its message, means the archive
+ * cannot be reached from here: apt's words for a network or mirror failure. */
+static bool apt_unreachable(const char *msg)
+{
+        static const char *const words[] = { "Failed to fetch", "Temporary failure resolving", "Could not resolve",
+                                             "Could not connect", "Unable to connect", "Network is unreachable" };
+        for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+                if (strstr(msg, words[i]))
+                        return true;
+        return false;
+}
+
+/* `apt-get download pkg` into dir. When the package cannot be had on this
+ * machine at all (no apt-get, a timeout, no network or mirror, a package apt
+ * does not know) the code is IMAGE_KERNEL_UNAVAILABLE; other failures (a full
+ * disk) keep theirs. */
+static int download(const char *pkg, const char *dir, struct ak_error *err)
+{
+        const char *argv[] = { "apt-get", "download", pkg, NULL };
+        int r = run(argv, dir, NULL, err);
+        if (r >= 0)
+                return 0;
+        if (strncmp(err->msg, "disk full", 9) == 0) /* run() said so; apt may also say "Failed to fetch" */
+                return r;
+        if (strstr(err->msg, "Unable to locate package"))
+                ak_error_wrap(err, "apt does not know %s (run `apt-get update`)", pkg);
+        else if (r != -ENOENT && r != -ETIMEDOUT && !apt_unreachable(err->msg))
+                return r;
+        err->code = IMAGE_KERNEL_UNAVAILABLE;
+        return IMAGE_KERNEL_UNAVAILABLE;
+}
+
 static int fetch(struct image_store *s, const char *tmp, const struct image_progress *p, struct ak_error *err)
 {
         char deb[PATH_MAX], root[PATH_MAX], kdir[PATH_MAX], path[PATH_MAX], path2[PATH_MAX], release[64];
@@ -133,13 +165,8 @@ static int fetch(struct image_store *s, const char *tmp, const struct image_prog
         int r;
 
         image_report(p, "download", "apt-get download %s", KERNEL_META);
-        const char *dl_meta[] = { "apt-get", "download", KERNEL_META, NULL };
-        if ((r = run(dl_meta, tmp, &out, err)) < 0) {
-                if (strstr(err->msg, "Unable to locate package"))
-                        ak_error_wrap(err, "apt does not know %s (run `apt-get update`)", KERNEL_META);
+        if ((r = download(KERNEL_META, tmp, err)) < 0)
                 return r;
-        }
-        free(out);
         if (find_deb(tmp, KERNEL_META "_", deb) < 0)
                 return ak_error_set(err, -ENOENT, "apt-get download %s left no .deb in %s", KERNEL_META, tmp);
         const char *depends[] = { "dpkg-deb", "-f", deb, "Depends", NULL };
@@ -154,8 +181,7 @@ static int fetch(struct image_store *s, const char *tmp, const struct image_prog
         if (!pkg[0])
                 return ak_error_set(err, -EINVAL, "%s does not depend on a linux-image package", deb);
         image_report(p, "download", "apt-get download %s", pkg);
-        const char *dl[] = { "apt-get", "download", pkg, NULL };
-        if ((r = run(dl, tmp, NULL, err)) < 0)
+        if ((r = download(pkg, tmp, err)) < 0)
                 return r;
         char prefix[160];
         pathfmt(prefix, sizeof(prefix), "%s_", pkg);
@@ -228,6 +254,8 @@ int image_kernel_get(struct image_store *s, const struct image_progress *p, stru
                 return r;
         r = fetch(s, tmp, p, err);
         image_rmtree(tmp);
+        if (r == IMAGE_KERNEL_UNAVAILABLE)
+                return ak_error_wrap(err, IMAGE_KERNEL_UNAVAILABLE_MSG);
         if (r < 0)
                 return ak_error_wrap(err, "get the guest kernel");
         r = kernel_current(s, ret);

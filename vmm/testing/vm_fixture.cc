@@ -34,6 +34,27 @@ void RemoveDir(const std::string& dir) {
   if (!dir.empty()) nftw(dir.c_str(), rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+bool KernelUnavailable(const std::string& message) {
+  return message.find(IMAGE_KERNEL_UNAVAILABLE_MSG) != std::string::npos;
+}
+
+bool GetKernel(std::string* skip_reason, std::string* error) {
+  struct ak_error err = {};
+  struct image_store* store = nullptr;
+  if (image_store_open(ImageStoreDir().c_str(), &store, &err) < 0) {
+    *error = err.msg;
+    return false;
+  }
+  struct image_kernel k;
+  int r = image_kernel_get(store, nullptr, &k, &err);
+  image_store_free(store);
+  if (r == IMAGE_KERNEL_UNAVAILABLE && KernelUnavailable(err.msg))
+    *skip_reason = err.msg;
+  else if (r < 0)
+    *error = err.msg;
+  return r == 0;
+}
+
 struct vm* BootVm(const std::string& image, const std::string& dir, bool network, std::string* skip_reason,
                   std::string* error, int vcpus, int memory_mb) {
   struct ak_error err = {};
@@ -46,9 +67,9 @@ struct vm* BootVm(const std::string& image, const std::string& dir, bool network
   int r = image_resolve_boot(store, image.c_str(), nullptr, &boot, &err);
   image_store_free(store);
   if (r < 0) {
-    // No way to fetch the kernel here: the test is skipped, by name.
-    if (strstr(err.msg, "get the guest kernel")) {
-      *skip_reason = std::string("cannot get the guest kernel: ") + err.msg;
+    // No way to download the kernel here: the test is skipped, by name.
+    if (r == IMAGE_KERNEL_UNAVAILABLE && KernelUnavailable(err.msg)) {
+      *skip_reason = err.msg;
       return nullptr;
     }
     *error = err.msg;

@@ -18,9 +18,21 @@ namespace akvm {
 // reused by the next run and by the ASan pass).
 std::string ImageStoreDir();
 
+// Whether an error message (from the image code, or an RPC status or CLI
+// output that carries it) says the guest kernel cannot be downloaded on this
+// machine at all (IMAGE_KERNEL_UNAVAILABLE: no apt-get, no network or mirror,
+// the package not in apt's lists). Only that makes a VM test skip; any other
+// failure to get the kernel (a corrupt cache, unpacking, depmod) fails it.
+bool KernelUnavailable(const std::string& message);
+
+// Gets the guest kernel into ImageStoreDir(), downloading it on first use:
+// true; false with *skip_reason where it cannot be downloaded here
+// (KernelUnavailable), else with *error.
+bool GetKernel(std::string* skip_reason, std::string* error);
+
 // Boots a VM from image `image` ("base" or a rootfs image name). On a
-// machine that cannot get the kernel (no apt, no network) *skip_reason says
-// why and nullptr is returned; on other failures *error.
+// machine that cannot download the kernel (KernelUnavailable) *skip_reason
+// says why and nullptr is returned; on other failures *error.
 struct vm* BootVm(const std::string& image, const std::string& dir, bool network, std::string* skip_reason,
                   std::string* error, int vcpus = 1, int memory_mb = 256);
 
