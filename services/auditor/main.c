@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include "lib/rpc/rpc.h"
 #include "lib/svc/auth.h"
 #include "lib/svc/flags.h"
+#include "lib/svc/run.h"
 #include "services/auditor/auditor.h"
 #include "services/auditor/config.h"
 #include "services/auditor/server.h"
@@ -42,7 +42,15 @@ static const char usage[] =
         "  ak-auditor --listen 0.0.0.0:7441 --config audit.json --spool /var/lib/ak/auditor \\\n"
         "      --token-file tokens --tls-cert a.pem --tls-key a.key --tls-ca ca.pem --tls-require-client-cert\n";
 
-int main(int argc, char **argv)
+struct flags {
+        const char *listen;
+        const char *config_path;
+        const char *spool_dir;
+        struct svc_flags sf;
+};
+
+/* 0: serve; 1: done (--help, --version); -1: bad usage, said on stderr. */
+static int parse_flags(int argc, char **argv, struct flags *f)
 {
         static const struct option opts[] = {
                 { "listen", required_argument, NULL, 'l' }, { "config", required_argument, NULL, 'c' },
@@ -50,127 +58,158 @@ int main(int argc, char **argv)
                 { "version", no_argument, NULL, 'V' },      SVC_SERVER_OPTIONS,
                 { 0 },
         };
-        const char *listen = NULL, *config_path = NULL, *spool_dir = NULL;
-        struct svc_flags sf = { 0 };
-        struct svc_auth *auth = NULL;
-        struct audit_config *config = NULL;
-        struct auditor *a = NULL;
-        struct rpc_server *srv = NULL, *health = NULL;
-        struct auditor_status st;
-        struct ak_error err;
-        sigset_t sigs;
-        int c, sig, port = 0;
-        size_t n_dests = 0;
+        int c;
 
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-                if (svc_flags_take(&sf, c, optarg))
+                if (svc_flags_take(&f->sf, c, optarg))
                         continue;
                 switch (c) {
                 case 'l':
-                        listen = optarg;
+                        f->listen = optarg;
                         break;
                 case 'c':
-                        config_path = optarg;
+                        f->config_path = optarg;
                         break;
                 case 's':
-                        spool_dir = optarg;
+                        f->spool_dir = optarg;
                         break;
                 case 'h':
                         fputs(usage, stdout);
-                        return 0;
+                        return 1;
                 case 'V':
                         printf("ak-auditor %s\n", AK_VERSION);
-                        return 0;
+                        return 1;
                 default:
                         fputs(usage, stderr);
-                        return 2;
+                        return -1;
                 }
         }
-        const char *problem = svc_flags_problem(&sf);
+        const char *problem = svc_flags_problem(&f->sf);
         if (optind < argc)
                 problem = "unexpected argument";
-        else if (!listen || !config_path || !spool_dir)
+        else if (!f->listen || !f->config_path || !f->spool_dir)
                 problem = "--listen, --config and --spool are required";
         if (problem) {
                 fprintf(stderr, "ak-auditor: %s\n\n%s", problem, usage);
-                return 2;
+                return -1;
         }
-
-        /* Signals are taken by sigwait below; every thread inherits the mask. */
-        sigemptyset(&sigs);
-        sigaddset(&sigs, SIGINT);
-        sigaddset(&sigs, SIGTERM);
-        sigaddset(&sigs, SIGHUP);
-        pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-        signal(SIGPIPE, SIG_IGN);
-
-        if (sf.token_file && svc_auth_load(sf.token_file, "auditor", &auth, &err) < 0) {
-                fprintf(stderr, "ak-auditor: %s\n", err.msg);
-                return 1;
-        }
-        struct rpc_server_options so = { .authorize = svc_auth_authorize, .authorize_data = auth };
-        if (audit_config_load(config_path, &config, &err) < 0 || auditor_new(config, spool_dir, &a, &err) < 0 ||
-            rpc_server_new(&so, &srv, &err) < 0 ||
-            rpc_server_listen(srv, listen, svc_flags_server_tls(&sf), &port, &err) < 0 ||
-            auditor_server_add(srv, a, &err) < 0 || rpc_server_start(srv, &err) < 0 ||
-            auditor_start(a, &err) < 0 || svc_health_start(&sf, &health, &err) < 0) {
-                fprintf(stderr, "ak-auditor: %s\n", err.msg);
-                rpc_server_shutdown(srv, 0);
-                auditor_free(a);
-                svc_auth_free(auth);
-                return 1;
-        }
-        if (auditor_status(a, &st) == 0) {
-                fprintf(stderr,
-                        "ak-auditor: listening on %s (port %d, %s, %s), spool %s (events %" PRIu64 "..%" PRIu64
-                        ", %" PRIu64 " bytes, %" PRIu64 " bytes of torn tail cut, %" PRIu64
-                        " damaged bytes skipped), %zu destinations\n",
-                        listen, port, svc_flags_describe(&sf), auth ? "bearer tokens" : "no client authentication",
-                        spool_dir, st.spool.oldest_position,
-                        st.spool.next_position - 1, st.spool.bytes, st.spool.truncated_bytes,
-                        st.spool.corrupt_bytes, st.n_dests);
-                n_dests = st.n_dests;
-                auditor_status_free(&st);
-        }
-
-        /* Until a signal: every few seconds, say when a destination starts
-         * or stops failing (the library keeps it in GetStatus, main logs). */
-        char **last = calloc(n_dests + 1, sizeof(*last));
-        for (;;) {
-                struct timespec every = { STATUS_LOG_SECS, 0 };
-                sig = sigtimedwait(&sigs, NULL, &every);
-                if (sig == SIGINT || sig == SIGTERM)
-                        break;
-                if (sig == SIGHUP) {
-                        char line[1024] = "SIGHUP: no --token-file to reload";
-                        if (auth)
-                                svc_auth_reload_line(auth, line, sizeof(line));
-                        fprintf(stderr, "ak-auditor: %s\n", line);
-                }
-                if (!last || auditor_status(a, &st) < 0)
-                        continue;
-                for (size_t i = 0; i < st.n_dests && i < n_dests; i++) {
-                        const char *now = st.dests[i].last_error;
-                        const char *before = last[i] ? last[i] : "";
-                        if (strcmp(now, before) == 0)
-                                continue;
-                        if (*now)
-                                fprintf(stderr, "ak-auditor: %s: %s (%" PRIu64 " events waiting)\n", st.dests[i].name,
-                                        now, st.spool.next_position - 1 - st.dests[i].delivered_position);
-                        else
-                                fprintf(stderr, "ak-auditor: %s: delivering again\n", st.dests[i].name);
-                        free(last[i]);
-                        last[i] = strdup(now);
-                }
-                auditor_status_free(&st);
-        }
-        for (size_t i = 0; last && i < n_dests; i++)
-                free(last[i]);
-        free(last);
-        fprintf(stderr, "ak-auditor: %s: shutting down\n", strsignal(sig));
-        rpc_server_shutdown(health, 0);
-        rpc_server_shutdown(srv, SHUTDOWN_GRACE_MS);
-        auditor_free(a);
-        svc_auth_free(auth);
         return 0;
+}
+
+/* What serve builds. The loop's callbacks run on main's thread. */
+struct auditor_main {
+        struct svc_auth *auth;
+        struct auditor *a;
+        struct rpc_server *srv, *health;
+        /* Each destination's last error as last logged ("" or NULL: none). */
+        char **last;
+        size_t n_dests;
+};
+
+static void log_listening(const struct flags *f, struct auditor_main *m, int port)
+{
+        struct auditor_status st;
+
+        if (auditor_status(m->a, &st) < 0)
+                return;
+        fprintf(stderr,
+                "ak-auditor: listening on %s (port %d, %s, %s), spool %s (events %" PRIu64 "..%" PRIu64
+                ", %" PRIu64 " bytes, %" PRIu64 " bytes of torn tail cut, %" PRIu64
+                " damaged bytes skipped), %zu destinations\n",
+                f->listen, port, svc_flags_describe(&f->sf), m->auth ? "bearer tokens" : "no client authentication",
+                f->spool_dir, st.spool.oldest_position,
+                st.spool.next_position - 1, st.spool.bytes, st.spool.truncated_bytes,
+                st.spool.corrupt_bytes, st.n_dests);
+        m->n_dests = st.n_dests;
+        auditor_status_free(&st);
+}
+
+/* Every few seconds: say when a destination starts or stops failing (the
+ * library keeps it in GetStatus, main logs). */
+static void on_tick(void *data)
+{
+        struct auditor_main *m = data;
+        struct auditor_status st;
+
+        if (!m->last || auditor_status(m->a, &st) < 0)
+                return;
+        for (size_t i = 0; i < st.n_dests && i < m->n_dests; i++) {
+                const char *now = st.dests[i].last_error;
+                const char *before = m->last[i] ? m->last[i] : "";
+                if (strcmp(now, before) == 0)
+                        continue;
+                if (*now)
+                        fprintf(stderr, "ak-auditor: %s: %s (%" PRIu64 " events waiting)\n", st.dests[i].name,
+                                now, st.spool.next_position - 1 - st.dests[i].delivered_position);
+                else
+                        fprintf(stderr, "ak-auditor: %s: delivering again\n", st.dests[i].name);
+                free(m->last[i]);
+                m->last[i] = strdup(now);
+        }
+        auditor_status_free(&st);
+}
+
+static void on_stop(void *data, int sig)
+{
+        struct auditor_main *m = data;
+
+        fprintf(stderr, "ak-auditor: %s: shutting down\n", strsignal(sig));
+        rpc_server_shutdown(m->health, 0);
+        rpc_server_shutdown(m->srv, SHUTDOWN_GRACE_MS);
+        m->health = m->srv = NULL;
+}
+
+static int serve(const struct flags *f)
+{
+        struct auditor_main m = { 0 };
+        struct audit_config *config = NULL;
+        struct ak_error err;
+        int port = 0;
+
+        if (f->sf.token_file && svc_auth_load(f->sf.token_file, "auditor", &m.auth, &err) < 0) {
+                fprintf(stderr, "ak-auditor: %s\n", err.msg);
+                return 1;
+        }
+        struct rpc_server_options so = { .authorize = svc_auth_authorize, .authorize_data = m.auth };
+        if (audit_config_load(f->config_path, &config, &err) < 0 ||
+            auditor_new(config, f->spool_dir, &m.a, &err) < 0 || rpc_server_new(&so, &m.srv, &err) < 0 ||
+            rpc_server_listen(m.srv, f->listen, svc_flags_server_tls(&f->sf), &port, &err) < 0 ||
+            auditor_server_add(m.srv, m.a, &err) < 0 || rpc_server_start(m.srv, &err) < 0 ||
+            auditor_start(m.a, &err) < 0 || svc_health_start(&f->sf, &m.health, &err) < 0) {
+                fprintf(stderr, "ak-auditor: %s\n", err.msg);
+                rpc_server_shutdown(m.srv, 0);
+                auditor_free(m.a);
+                svc_auth_free(m.auth);
+                return 1;
+        }
+        log_listening(f, &m, port);
+        m.last = calloc(m.n_dests + 1, sizeof(*m.last));
+
+        struct svc_loop loop = { .data = &m, .name = "ak-auditor", .reload_data = m.auth, .tick = on_tick,
+                                 .tick_ms = STATUS_LOG_SECS * 1000, .stop = on_stop };
+        int rc = svc_run(&loop) < 0 ? 1 : 0;
+        for (size_t i = 0; m.last && i < m.n_dests; i++)
+                free(m.last[i]);
+        free(m.last);
+        rpc_server_shutdown(m.health, 0);
+        rpc_server_shutdown(m.srv, SHUTDOWN_GRACE_MS);
+        auditor_free(m.a);
+        svc_auth_free(m.auth);
+        return rc;
+}
+
+int main(int argc, char **argv)
+{
+        struct flags f = { 0 };
+        int r = parse_flags(argc, argv, &f);
+
+        if (r != 0)
+                return r < 0 ? 2 : 0;
+        /* Before any thread: every thread inherits the mask (lib/svc/run.h). */
+        if (svc_signals_block(SVC_STARTING_HOLD_STOP) < 0) {
+                fprintf(stderr, "ak-auditor: cannot block SIGINT, SIGTERM and SIGHUP\n");
+                return 1;
+        }
+        signal(SIGPIPE, SIG_IGN);
+        return serve(&f);
 }
