@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include "lib/rpc/rpc.h"
 #include "lib/svc/auth.h"
 #include "lib/svc/flags.h"
+#include "lib/svc/run.h"
 #include "lib/svc/tokens.h"
 #include "services/scheduler/service.h"
 
@@ -86,7 +86,22 @@ enum {
         OPT_EXEC_CERT, OPT_EXEC_KEY, OPT_EXEC_NAME, OPT_HELP, OPT_VERSION,
 };
 
-int main(int argc, char **argv)
+struct flags {
+        const char *listen;
+        const char *exec_token_file;
+        struct svc_flags sf;
+        struct rpc_tls exec_tls;
+        uint32_t max_calls;
+        struct scheduler_config cfg;
+};
+
+static uint32_t heartbeat_interval(const struct registry_config *rc)
+{
+        return rc->heartbeat_interval_ms ? rc->heartbeat_interval_ms : 2000;
+}
+
+/* 0: serve; 1: done (--help, --version); -1: bad usage, said on stderr. */
+static int parse_flags(int argc, char **argv, struct flags *f)
 {
         static const struct option opts[] = {
                 { "listen", required_argument, NULL, OPT_LISTEN },
@@ -105,25 +120,24 @@ int main(int argc, char **argv)
                 { "version", no_argument, NULL, OPT_VERSION },
                 { 0 },
         };
-        const char *listen = NULL, *exec_token_file = NULL;
-        struct svc_flags sf = { 0 };
-        struct rpc_tls exec_tls = { 0 };
-        uint32_t max_executors = 65536, forget_ms = 600000, max_calls = 1024;
-        struct scheduler_config cfg = { .log = log_line };
+        struct registry_config *rc = &f->cfg.registry;
+        struct rpc_tls *exec_tls = &f->exec_tls;
+        uint32_t max_executors = 65536, forget_ms = 600000;
         int c;
 
+        f->max_calls = 1024;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
                 int bad = 0;
-                if (svc_flags_take(&sf, c, optarg))
+                if (svc_flags_take(&f->sf, c, optarg))
                         continue;
                 switch (c) {
-                case OPT_LISTEN: listen = optarg; break;
+                case OPT_LISTEN: f->listen = optarg; break;
                 case OPT_HEARTBEAT:
                         bad = parse_uint("--heartbeat-interval-ms", optarg, 50, 600000,
-                                       &cfg.registry.heartbeat_interval_ms);
+                                       &rc->heartbeat_interval_ms);
                         break;
                 case OPT_LOST:
-                        bad = parse_uint("--lost-after-ms", optarg, 100, 3600000, &cfg.registry.lost_after_ms);
+                        bad = parse_uint("--lost-after-ms", optarg, 100, 3600000, &rc->lost_after_ms);
                         break;
                 case OPT_FORGET:
                         bad = parse_uint("--forget-after-ms", optarg, 0, 86400000, &forget_ms);
@@ -132,114 +146,133 @@ int main(int argc, char **argv)
                         bad = parse_uint("--max-executors", optarg, 1, 1000000, &max_executors);
                         break;
                 case OPT_MAX_CALLS:
-                        bad = parse_uint("--max-calls", optarg, 4, 65536, &max_calls);
+                        bad = parse_uint("--max-calls", optarg, 4, 65536, &f->max_calls);
                         break;
-                case OPT_EXEC_TOKEN: exec_token_file = optarg; break;
-                case OPT_EXEC_CA: exec_tls.ca_file = optarg; break;
-                case OPT_EXEC_CERT: exec_tls.cert_file = optarg; break;
-                case OPT_EXEC_KEY: exec_tls.key_file = optarg; break;
-                case OPT_EXEC_NAME: exec_tls.server_name = optarg; break;
-                case OPT_HELP: fputs(usage, stdout); return 0;
-                case OPT_VERSION: printf("ak-scheduler %s\n", AK_VERSION); return 0;
-                default: fputs(usage, stderr); return 2;
+                case OPT_EXEC_TOKEN: f->exec_token_file = optarg; break;
+                case OPT_EXEC_CA: exec_tls->ca_file = optarg; break;
+                case OPT_EXEC_CERT: exec_tls->cert_file = optarg; break;
+                case OPT_EXEC_KEY: exec_tls->key_file = optarg; break;
+                case OPT_EXEC_NAME: exec_tls->server_name = optarg; break;
+                case OPT_HELP: fputs(usage, stdout); return 1;
+                case OPT_VERSION: printf("ak-scheduler %s\n", AK_VERSION); return 1;
+                default: fputs(usage, stderr); return -1;
                 }
                 if (bad)
-                        return 2;
+                        return -1;
         }
         const char *problem = NULL;
         if (optind < argc)
                 problem = "unexpected argument";
-        else if (!listen)
+        else if (!f->listen)
                 problem = "--listen is required";
-        else if ((problem = svc_flags_problem(&sf)))
+        else if ((problem = svc_flags_problem(&f->sf)))
                 ;
-        else if (!exec_tls.cert_file != !exec_tls.key_file)
+        else if (!exec_tls->cert_file != !exec_tls->key_file)
                 problem = "--executor-tls-cert and --executor-tls-key go together";
-        else if ((exec_tls.cert_file || exec_tls.server_name) && !exec_tls.ca_file)
+        else if ((exec_tls->cert_file || exec_tls->server_name) && !exec_tls->ca_file)
                 problem = "--executor-tls-cert/-key/-name need --executor-tls-ca";
         if (problem) {
                 fprintf(stderr, "ak-scheduler: %s\n\n%s", problem, usage);
-                return 2;
+                return -1;
         }
-        uint32_t interval = cfg.registry.heartbeat_interval_ms ? cfg.registry.heartbeat_interval_ms : 2000;
-        if (cfg.registry.lost_after_ms && cfg.registry.lost_after_ms <= interval) {
+        uint32_t interval = heartbeat_interval(rc);
+        if (rc->lost_after_ms && rc->lost_after_ms <= interval) {
                 fprintf(stderr, "ak-scheduler: --lost-after-ms %u must be longer than the heartbeat "
                                 "interval (%u ms), or every executor is lost between two heartbeats\n",
-                        cfg.registry.lost_after_ms, interval);
-                return 2;
+                        rc->lost_after_ms, interval);
+                return -1;
         }
-        cfg.registry.forget_after_ms = forget_ms;
-        cfg.registry.max_executors = max_executors;
+        rc->forget_after_ms = forget_ms;
+        rc->max_executors = max_executors;
+        return 0;
+}
 
-        sigset_t sigs;
-        sigemptyset(&sigs);
-        sigaddset(&sigs, SIGINT);
-        sigaddset(&sigs, SIGTERM);
-        sigaddset(&sigs, SIGHUP);
-        pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-        signal(SIGPIPE, SIG_IGN);
+/* What serve builds: on_stop drains the servers, serve frees the rest. */
+struct scheduler_main {
+        struct svc_auth *auth;
+        char *exec_token;
+        struct scheduler *sched;
+        struct rpc_server *srv, *health;
+};
 
-        struct svc_auth *auth = NULL;
-        char *exec_token = NULL;
-        struct scheduler *sched = NULL;
-        struct rpc_server *srv = NULL, *health = NULL;
+static void on_stop(void *data, int sig)
+{
+        struct scheduler_main *m = data;
+        char line[64];
+
+        snprintf(line, sizeof(line), "%s: shutting down", strsignal(sig));
+        log_line(NULL, line);
+        rpc_server_shutdown(m->health, 0);
+        rpc_server_shutdown(m->srv, SHUTDOWN_GRACE_MS);
+        m->health = m->srv = NULL;
+}
+
+static void log_listening(const struct flags *f, int port, bool auth)
+{
+        uint32_t interval = heartbeat_interval(&f->cfg.registry);
+        char where[32] = "", line[768];
+
+        if (port)
+                snprintf(where, sizeof(where), " (port %d)", port);
+        snprintf(line, sizeof(line), "listening on %s%s: %s, %s, heartbeat every %u ms, lost after %u ms",
+                 f->listen, where, svc_flags_describe(&f->sf), auth ? "bearer tokens" : "no client authentication",
+                 interval, f->cfg.registry.lost_after_ms ? f->cfg.registry.lost_after_ms : 3 * interval);
+        log_line(NULL, line);
+}
+
+static int serve(struct flags *f)
+{
+        struct scheduler_main m = { 0 };
         struct ak_error err;
         int port = 0, rc = 1;
-        if (sf.token_file && svc_auth_load(sf.token_file, "scheduler", &auth, &err) < 0)
+
+        if (f->sf.token_file && svc_auth_load(f->sf.token_file, "scheduler", &m.auth, &err) < 0)
                 goto fail;
-        if (exec_token_file && tokens_load_first(exec_token_file, &exec_token, &err) < 0)
+        if (f->exec_token_file && tokens_load_first(f->exec_token_file, &m.exec_token, &err) < 0)
                 goto fail;
-        cfg.auth = auth;
-        cfg.forward.tls = exec_tls.ca_file ? &exec_tls : NULL;
-        cfg.forward.token = exec_token;
-        if (scheduler_new(&cfg, &sched, &err) < 0)
+        f->cfg.auth = m.auth;
+        f->cfg.forward.tls = f->exec_tls.ca_file ? &f->exec_tls : NULL;
+        f->cfg.forward.token = m.exec_token;
+        if (scheduler_new(&f->cfg, &m.sched, &err) < 0)
                 goto fail;
         /* Every forwarded stream holds a call for its whole life. */
-        struct rpc_server_options sopts = { .max_workers = max_calls, .authorize = scheduler_authorize,
-                                            .authorize_data = sched };
-        if (rpc_server_new(&sopts, &srv, &err) < 0 ||
-            rpc_server_listen(srv, listen, svc_flags_server_tls(&sf), &port, &err) < 0 ||
-            scheduler_add_service(sched, srv, &err) < 0 || rpc_server_start(srv, &err) < 0 ||
-            svc_health_start(&sf, &health, &err) < 0)
+        struct rpc_server_options sopts = { .max_workers = f->max_calls, .authorize = scheduler_authorize,
+                                            .authorize_data = m.sched };
+        if (rpc_server_new(&sopts, &m.srv, &err) < 0 ||
+            rpc_server_listen(m.srv, f->listen, svc_flags_server_tls(&f->sf), &port, &err) < 0 ||
+            scheduler_add_service(m.sched, m.srv, &err) < 0 || rpc_server_start(m.srv, &err) < 0 ||
+            svc_health_start(&f->sf, &m.health, &err) < 0)
                 goto fail;
-        {
-                char where[32] = "", line[768];
-                if (port)
-                        snprintf(where, sizeof(where), " (port %d)", port);
-                snprintf(line, sizeof(line), "listening on %s%s: %s, %s, heartbeat every %u ms, lost after %u ms",
-                         listen, where, svc_flags_describe(&sf),
-                         auth ? "bearer tokens" : "no client authentication", interval,
-                         cfg.registry.lost_after_ms ? cfg.registry.lost_after_ms : 3 * interval);
-                log_line(NULL, line);
-        }
+        log_listening(f, port, m.auth != NULL);
 
-        int sig;
-        for (;;) {
-                if (sigwait(&sigs, &sig) != 0)
-                        continue;
-                if (sig == SIGINT || sig == SIGTERM)
-                        break;
-                char line[1024] = "SIGHUP: no --token-file to reload";
-                if (auth)
-                        svc_auth_reload_line(auth, line, sizeof(line));
-                log_line(NULL, line);
-        }
-        {
-                char line[64];
-                snprintf(line, sizeof(line), "%s: shutting down", strsignal(sig));
-                log_line(NULL, line);
-        }
-        rc = 0;
+        struct svc_loop loop = { .data = &m, .log = log_line, .reload_data = m.auth, .stop = on_stop };
+        rc = svc_run(&loop) < 0 ? 1 : 0;
         goto out;
 fail:
         fprintf(stderr, "ak-scheduler: %s\n", err.msg);
 out:
-        rpc_server_shutdown(health, 0);
-        rpc_server_shutdown(srv, SHUTDOWN_GRACE_MS);
-        scheduler_free(sched);
-        svc_auth_free(auth);
-        if (exec_token)
-                explicit_bzero(exec_token, strlen(exec_token));
-        free(exec_token);
+        rpc_server_shutdown(m.health, 0);
+        rpc_server_shutdown(m.srv, SHUTDOWN_GRACE_MS);
+        scheduler_free(m.sched);
+        svc_auth_free(m.auth);
+        if (m.exec_token)
+                explicit_bzero(m.exec_token, strlen(m.exec_token));
+        free(m.exec_token);
         return rc;
+}
+
+int main(int argc, char **argv)
+{
+        struct flags f = { .cfg = { .log = log_line } };
+        int r = parse_flags(argc, argv, &f);
+
+        if (r != 0)
+                return r < 0 ? 2 : 0;
+        /* Before any thread: every thread inherits the mask (lib/svc/run.h). */
+        if (svc_signals_block(SVC_STARTING_HOLD_STOP) < 0) {
+                fprintf(stderr, "ak-scheduler: cannot block SIGINT, SIGTERM and SIGHUP\n");
+                return 1;
+        }
+        signal(SIGPIPE, SIG_IGN);
+        return serve(&f);
 }
