@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include "lib/rpc/rpc.h"
 #include "lib/svc/auth.h"
 #include "lib/svc/flags.h"
+#include "lib/svc/run.h"
 #include "services/signer/keystore.h"
 #include "services/signer/signer.h"
 
@@ -176,40 +176,25 @@ static int authorize(struct rpc_call *call, void *data)
         return svc_auth_authorize(call, data);
 }
 
-static int serve(const struct flags *f, struct keystore *ks, const char *token)
+/* What serve builds: on_stop drains the servers, serve frees the rest. */
+struct signer_main {
+        struct rpc_server *srv, *health;
+};
+
+static void on_stop(void *data, int sig)
 {
-        struct signer_options so = { .admin_token = token, .log = stderr };
-        struct rpc_server *srv = NULL, *health = NULL;
-        struct svc_auth *auth = NULL;
-        struct signer *signer = NULL;
-        struct ak_error err = { 0 };
-        struct keystore_key *k;
-        sigset_t sigs;
-        int port = 0, sig = 0;
+        struct signer_main *m = data;
 
-        /* Block the signals in every thread gRPC starts; main waits for them. */
-        sigemptyset(&sigs);
-        sigaddset(&sigs, SIGINT);
-        sigaddset(&sigs, SIGTERM);
-        sigaddset(&sigs, SIGHUP);
-        pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+        fprintf(stderr, "ak-signer: %s: finishing calls in flight, then exiting\n", strsignal(sig));
+        rpc_server_shutdown(m->health, 0);
+        rpc_server_shutdown(m->srv, 5000);
+        m->health = m->srv = NULL;
+}
 
-        if (f->sf.token_file && svc_auth_load(f->sf.token_file, "signer", &auth, &err) < 0) {
-                fprintf(stderr, "ak-signer: %s\n", err.msg);
-                return 1;
-        }
-        struct rpc_server_options ro = { .authorize = authorize, .authorize_data = auth };
-        if (signer_new(ks, &so, &signer, &err) < 0 || rpc_server_new(&ro, &srv, &err) < 0 ||
-            rpc_server_listen(srv, f->listen, svc_flags_server_tls(&f->sf), &port, &err) < 0 ||
-            signer_add_to_server(signer, srv, &err) < 0 || rpc_server_start(srv, &err) < 0 ||
-            svc_health_start(&f->sf, &health, &err) < 0) {
-                fprintf(stderr, "ak-signer: %s\n", err.msg);
-                rpc_server_shutdown(srv, 0);
-                signer_free(signer);
-                svc_auth_free(auth);
-                return 1;
-        }
-        k = keystore_active(ks);
+static void log_serving(const struct flags *f, struct keystore *ks, bool auth, const char *token, int port)
+{
+        struct keystore_key *k = keystore_active(ks);
+
         fprintf(stderr, "ak-signer: signing with key %s (%s); %s, %s%s\n", keystore_key_id(k), keystore_path(ks),
                 svc_flags_describe(&f->sf), auth ? "bearer tokens" : "no client authentication",
                 token ? "; RotateKey allowed with the admin token" : "");
@@ -221,23 +206,46 @@ static int serve(const struct flags *f, struct keystore *ks, const char *token)
                 printf("ak-signer: listening on %s\n", f->listen);
         }
         fflush(stdout);
+}
 
-        for (;;) {
-                if (sigwait(&sigs, &sig) != 0)
-                        continue;
-                if (sig != SIGHUP)
-                        break;
-                char line[1024] = "SIGHUP: no --token-file to reload";
-                if (auth)
-                        svc_auth_reload_line(auth, line, sizeof(line));
-                fprintf(stderr, "ak-signer: %s\n", line);
+static int serve(const struct flags *f, struct keystore *ks, const char *token)
+{
+        struct signer_options so = { .admin_token = token, .log = stderr };
+        struct signer_main m = { 0 };
+        struct svc_auth *auth = NULL;
+        struct signer *signer = NULL;
+        struct ak_error err = { 0 };
+        int port = 0;
+
+        /* Before gRPC starts a thread: every thread inherits the mask. */
+        if (svc_signals_block(SVC_STARTING_HOLD_STOP) < 0) {
+                fprintf(stderr, "ak-signer: cannot block SIGINT, SIGTERM and SIGHUP\n");
+                return 1;
         }
-        fprintf(stderr, "ak-signer: %s: finishing calls in flight, then exiting\n", strsignal(sig));
-        rpc_server_shutdown(health, 0);
-        rpc_server_shutdown(srv, 5000);
+        if (f->sf.token_file && svc_auth_load(f->sf.token_file, "signer", &auth, &err) < 0) {
+                fprintf(stderr, "ak-signer: %s\n", err.msg);
+                return 1;
+        }
+        struct rpc_server_options ro = { .authorize = authorize, .authorize_data = auth };
+        if (signer_new(ks, &so, &signer, &err) < 0 || rpc_server_new(&ro, &m.srv, &err) < 0 ||
+            rpc_server_listen(m.srv, f->listen, svc_flags_server_tls(&f->sf), &port, &err) < 0 ||
+            signer_add_to_server(signer, m.srv, &err) < 0 || rpc_server_start(m.srv, &err) < 0 ||
+            svc_health_start(&f->sf, &m.health, &err) < 0) {
+                fprintf(stderr, "ak-signer: %s\n", err.msg);
+                rpc_server_shutdown(m.srv, 0);
+                signer_free(signer);
+                svc_auth_free(auth);
+                return 1;
+        }
+        log_serving(f, ks, auth != NULL, token, port);
+
+        struct svc_loop loop = { .data = &m, .name = "ak-signer", .reload_data = auth, .stop = on_stop };
+        int rc = svc_run(&loop) < 0 ? 1 : 0;
+        rpc_server_shutdown(m.health, 0);
+        rpc_server_shutdown(m.srv, 5000);
         signer_free(signer);
         svc_auth_free(auth);
-        return 0;
+        return rc;
 }
 
 int main(int argc, char **argv)
