@@ -2,16 +2,15 @@
  * is in executor*.c. */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "lib/base/version.h"
 #include "lib/rpc/rpc.h"
 #include "lib/svc/auth.h"
 #include "lib/svc/flags.h"
+#include "lib/svc/run.h"
 #include "lib/svc/tokens.h"
 #include "services/executor/executor.h"
 
@@ -63,15 +62,6 @@ static const char usage[] =
         "  ak-executor --listen 0.0.0.0:7440 --state-dir /var/lib/ak-executor --signer signer:7443 \\\n"
         "      --auditor auditor:7441 --scheduler scheduler:7450 --label zone=a\n";
 
-static volatile sig_atomic_t stop, reload;
-static void on_signal(int sig)
-{
-        if (sig == SIGHUP)
-                reload = 1;
-        else
-                stop = 1;
-}
-
 /* The first token of `path` on `ch`'s calls. */
 static int channel_token(struct rpc_channel *ch, const char *flag, const char *path)
 {
@@ -102,10 +92,118 @@ static int parse_uint(const char *flag, const char *s, unsigned long long max, u
         return 0;
 }
 
-int main(int argc, char **argv)
+/* What the flags say. The arrays back cfg's pointers, so a struct flags
+ * outlives the executor built from it. */
+struct flags {
+        const char *listen, *sched, *signer, *auditor, *adv;
+        const char *sched_token, *signer_token, *aud_token;
+        struct svc_flags sf;
+        struct executor_config cfg;
+        const char *label_keys[EXECUTOR_MAX_LABELS], *label_values[EXECUTOR_MAX_LABELS];
+        struct executor_pool_config pools[EXECUTOR_MAX_POOLS];
+        const char *tg_names[EXECUTOR_MAX_TEST_GUESTS], *tg_uds[EXECUTOR_MAX_TEST_GUESTS];
+        char images[4096];
+};
+
+enum { LISTEN = 256, STATE, IMAGES, SCHED, SIGNER, AUDITOR, VCPUS, MEM, LABEL, POOL, MINW, MAXW, AGE,
+       ACCEL, VMM, ID, ADV, TEST_GUEST, SCHED_TOKEN, SIGNER_TOKEN, AUD_TOKEN, HELP, VERSION };
+
+/* --label k=v, --pool IMAGE/PROFILE, --test-guest NAME=UDS: splits arg at
+ * its first `sep` into the next free (*ret_key, *ret_value). */
+static int take_pair(const char *flag, char *arg, char sep, bool empty_key, const char *want, size_t *n,
+                     size_t max, const char **ret_key, const char **ret_value)
 {
-        enum { LISTEN = 256, STATE, IMAGES, SCHED, SIGNER, AUDITOR, VCPUS, MEM, LABEL, POOL, MINW, MAXW, AGE,
-               ACCEL, VMM, ID, ADV, TEST_GUEST, SCHED_TOKEN, SIGNER_TOKEN, AUD_TOKEN, HELP, VERSION };
+        char *at = strchr(arg, sep);
+        if (!at || (!empty_key && at == arg) || *n == max) {
+                fprintf(stderr, "ak-executor: %s %s: want %s\n", flag, arg, want);
+                return -1;
+        }
+        *at = 0;
+        *ret_key = arg;
+        *ret_value = at + 1;
+        (*n)++;
+        return 0;
+}
+
+/* One option of the executor's own: 0, 1 when done (--help, --version),
+ * -1 when bad (said on stderr). */
+static int take_flag(struct flags *f, int c, char *arg)
+{
+        struct executor_config *cfg = &f->cfg;
+        unsigned long long v;
+        char want[64];
+
+        switch (c) {
+        case LISTEN: f->listen = arg; return 0;
+        case SCHED_TOKEN: f->sched_token = arg; return 0;
+        case SIGNER_TOKEN: f->signer_token = arg; return 0;
+        case AUD_TOKEN: f->aud_token = arg; return 0;
+        case STATE: cfg->state_dir = arg; return 0;
+        case IMAGES: cfg->images_dir = arg; return 0;
+        case SCHED: f->sched = arg; return 0;
+        case SIGNER: f->signer = arg; return 0;
+        case AUDITOR: f->auditor = arg; return 0;
+        case ID: cfg->executor_id = arg; return 0;
+        case ADV: f->adv = arg; return 0;
+        case VCPUS:
+                if (parse_uint("--capacity-vcpus", arg, 4096, &v) < 0)
+                        return -1;
+                cfg->capacity_vcpus = (unsigned)v;
+                return 0;
+        case MEM:
+                if (parse_uint("--capacity-memory-mb", arg, 1ull << 32, &v) < 0)
+                        return -1;
+                cfg->capacity_memory_mb = v;
+                return 0;
+        case MINW:
+                if (parse_uint("--min-warm", arg, 64, &v) < 0)
+                        return -1;
+                cfg->pool_min_warm = (unsigned)v;
+                return 0;
+        case MAXW:
+                if (parse_uint("--max-warm", arg, 64, &v) < 0)
+                        return -1;
+                cfg->pool_max_warm = (unsigned)v;
+                return 0;
+        case AGE:
+                if (parse_uint("--max-age", arg, 86400, &v) < 0)
+                        return -1;
+                cfg->pool_max_age_s = (unsigned)v;
+                return 0;
+        case LABEL:
+                snprintf(want, sizeof(want), "k=v (at most %d labels)", EXECUTOR_MAX_LABELS);
+                return take_pair("--label", arg, '=', false, want, &cfg->n_labels, EXECUTOR_MAX_LABELS,
+                                 &f->label_keys[cfg->n_labels], &f->label_values[cfg->n_labels]);
+        case POOL:
+                snprintf(want, sizeof(want), "IMAGE/PROFILE (at most %d)", EXECUTOR_MAX_POOLS);
+                return take_pair("--pool", arg, '/', true, want, &cfg->n_pools, EXECUTOR_MAX_POOLS,
+                                 &f->pools[cfg->n_pools].image, &f->pools[cfg->n_pools].profile);
+        case TEST_GUEST:
+                snprintf(want, sizeof(want), "NAME=UDS (at most %d)", EXECUTOR_MAX_TEST_GUESTS);
+                return take_pair("--test-guest", arg, '=', false, want, &cfg->n_test_guests,
+                                 EXECUTOR_MAX_TEST_GUESTS, &f->tg_names[cfg->n_test_guests],
+                                 &f->tg_uds[cfg->n_test_guests]);
+        case ACCEL:
+                if (vmm_accel_parse(arg, &cfg->accel) < 0) {
+                        fprintf(stderr, "ak-executor: --accel %s: want auto, kvm or tcg\n", arg);
+                        return -1;
+                }
+                return 0;
+        case VMM:
+                if (!(cfg->vmm = vmm_find(arg))) {
+                        fprintf(stderr, "ak-executor: --vmm %s: no such VMM backend (see --help)\n", arg);
+                        return -1;
+                }
+                return 0;
+        case HELP: fputs(usage, stdout); return 1;
+        case VERSION: printf("ak-executor %s\n", AK_VERSION); return 1;
+        default: fputs(usage, stderr); return -1;
+        }
+}
+
+/* 0: serve; 1: done (--help, --version); -1: bad usage, said on stderr. */
+static int parse_flags(int argc, char **argv, struct flags *f)
+{
         static const struct option opts[] = {
                 { "listen", required_argument, NULL, LISTEN }, { "state-dir", required_argument, NULL, STATE },
                 { "images", required_argument, NULL, IMAGES }, { "scheduler", required_argument, NULL, SCHED },
@@ -124,214 +222,178 @@ int main(int argc, char **argv)
                 { "auditor-token-file", required_argument, NULL, AUD_TOKEN },
                 { "help", no_argument, NULL, HELP }, { "version", no_argument, NULL, VERSION }, {},
         };
-        const char *listen = NULL, *sched = NULL, *signer = NULL, *auditor = NULL, *adv = NULL;
-        const char *sched_token = NULL, *signer_token = NULL, *aud_token = NULL;
-        struct svc_flags sf = { 0 };
-        static const char *lk[EXECUTOR_MAX_LABELS], *lv[EXECUTOR_MAX_LABELS];
-        static struct executor_pool_config pools[EXECUTOR_MAX_POOLS];
-        static char images[4096];
-        static const char *tg_names[EXECUTOR_MAX_TEST_GUESTS], *tg_uds[EXECUTOR_MAX_TEST_GUESTS];
-        struct executor_config cfg = { .pool_min_warm = 3, .pool_max_warm = 5, .pool_max_age_s = 300 };
-        unsigned long long v;
-        int c;
+        struct executor_config *cfg = &f->cfg;
+        int c, r;
 
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-                if (svc_flags_take(&sf, c, optarg))
-                        continue;
-                switch (c) {
-                case LISTEN: listen = optarg; break;
-                case SCHED_TOKEN: sched_token = optarg; break;
-                case SIGNER_TOKEN: signer_token = optarg; break;
-                case AUD_TOKEN: aud_token = optarg; break;
-                case STATE: cfg.state_dir = optarg; break;
-                case IMAGES: cfg.images_dir = optarg; break;
-                case SCHED: sched = optarg; break;
-                case SIGNER: signer = optarg; break;
-                case AUDITOR: auditor = optarg; break;
-                case ID: cfg.executor_id = optarg; break;
-                case ADV: adv = optarg; break;
-                case VCPUS:
-                        if (parse_uint("--capacity-vcpus", optarg, 4096, &v) < 0)
-                                return 2;
-                        cfg.capacity_vcpus = (unsigned)v;
-                        break;
-                case MEM:
-                        if (parse_uint("--capacity-memory-mb", optarg, 1ull << 32, &v) < 0)
-                                return 2;
-                        cfg.capacity_memory_mb = v;
-                        break;
-                case MINW:
-                        if (parse_uint("--min-warm", optarg, 64, &v) < 0)
-                                return 2;
-                        cfg.pool_min_warm = (unsigned)v;
-                        break;
-                case MAXW:
-                        if (parse_uint("--max-warm", optarg, 64, &v) < 0)
-                                return 2;
-                        cfg.pool_max_warm = (unsigned)v;
-                        break;
-                case AGE:
-                        if (parse_uint("--max-age", optarg, 86400, &v) < 0)
-                                return 2;
-                        cfg.pool_max_age_s = (unsigned)v;
-                        break;
-                case LABEL: {
-                        char *eq = strchr(optarg, '=');
-                        if (!eq || eq == optarg || cfg.n_labels == EXECUTOR_MAX_LABELS) {
-                                fprintf(stderr, "ak-executor: --label %s: want k=v (at most %d labels)\n", optarg,
-                                        EXECUTOR_MAX_LABELS);
-                                return 2;
-                        }
-                        *eq = 0;
-                        lk[cfg.n_labels] = optarg;
-                        lv[cfg.n_labels++] = eq + 1;
-                        break;
-                }
-                case POOL: {
-                        char *sl = strchr(optarg, '/');
-                        if (!sl || cfg.n_pools == EXECUTOR_MAX_POOLS) {
-                                fprintf(stderr, "ak-executor: --pool %s: want IMAGE/PROFILE (at most %d)\n", optarg,
-                                        EXECUTOR_MAX_POOLS);
-                                return 2;
-                        }
-                        *sl = 0;
-                        pools[cfg.n_pools].image = optarg;
-                        pools[cfg.n_pools++].profile = sl + 1;
-                        break;
-                }
-                case TEST_GUEST: {
-                        char *eq = strchr(optarg, '=');
-                        if (!eq || eq == optarg || cfg.n_test_guests == EXECUTOR_MAX_TEST_GUESTS) {
-                                fprintf(stderr, "ak-executor: --test-guest %s: want NAME=UDS (at most %d)\n", optarg,
-                                        EXECUTOR_MAX_TEST_GUESTS);
-                                return 2;
-                        }
-                        *eq = 0;
-                        tg_names[cfg.n_test_guests] = optarg;
-                        tg_uds[cfg.n_test_guests++] = eq + 1;
-                        break;
-                }
-                case ACCEL:
-                        if (vmm_accel_parse(optarg, &cfg.accel) < 0) {
-                                fprintf(stderr, "ak-executor: --accel %s: want auto, kvm or tcg\n", optarg);
-                                return 2;
-                        }
-                        break;
-                case VMM:
-                        if (!(cfg.vmm = vmm_find(optarg))) {
-                                fprintf(stderr, "ak-executor: --vmm %s: no such VMM backend (see --help)\n",
-                                        optarg);
-                                return 2;
-                        }
-                        break;
-                case HELP: fputs(usage, stdout); return 0;
-                case VERSION: printf("ak-executor %s\n", AK_VERSION); return 0;
-                default: fputs(usage, stderr); return 2;
-                }
-        }
-        if (!listen || !cfg.state_dir || optind < argc) {
+        cfg->pool_min_warm = 3;
+        cfg->pool_max_warm = 5;
+        cfg->pool_max_age_s = 300;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+                if (!svc_flags_take(&f->sf, c, optarg) && (r = take_flag(f, c, optarg)) != 0)
+                        return r;
+        if (!f->listen || !cfg->state_dir || optind < argc) {
                 fprintf(stderr, "ak-executor: --listen ADDR and --state-dir DIR are required\n%s", usage);
-                return 2;
+                return -1;
         }
-        const char *problem = svc_flags_problem(&sf);
-        if (!problem && sched_token && !sched)
+        const char *problem = svc_flags_problem(&f->sf);
+        if (!problem && f->sched_token && !f->sched)
                 problem = "--scheduler-token-file needs --scheduler";
-        if (!problem && signer_token && !signer)
+        if (!problem && f->signer_token && !f->signer)
                 problem = "--signer-token-file needs --signer";
-        if (!problem && aud_token && !auditor)
+        if (!problem && f->aud_token && !f->auditor)
                 problem = "--auditor-token-file needs --auditor";
         if (problem) {
                 fprintf(stderr, "ak-executor: %s\n\n%s", problem, usage);
-                return 2;
+                return -1;
         }
-        if (!cfg.n_pools) {
-                pools[0].image = "base";
-                pools[0].profile = "moderate";
-                cfg.n_pools = 1;
+        if (!cfg->n_pools) {
+                f->pools[0].image = "base";
+                f->pools[0].profile = "moderate";
+                cfg->n_pools = 1;
         }
-        cfg.pools = pools;
-        cfg.test_guest_names = tg_names;
-        cfg.test_guest_uds = tg_uds;
-        cfg.label_keys = lk;
-        cfg.label_values = lv;
-        if (!cfg.images_dir) {
-                snprintf(images, sizeof(images), "%s/images", cfg.state_dir);
-                cfg.images_dir = images;
+        cfg->pools = f->pools;
+        cfg->test_guest_names = f->tg_names;
+        cfg->test_guest_uds = f->tg_uds;
+        cfg->label_keys = f->label_keys;
+        cfg->label_values = f->label_values;
+        if (!cfg->images_dir) {
+                snprintf(f->images, sizeof(f->images), "%s/images", cfg->state_dir);
+                cfg->images_dir = f->images;
         }
-        /* From here on SIGHUP re-reads --token-file (once serving) instead
-         * of ending the process. */
-        struct sigaction sa = { .sa_handler = on_signal };
-        sigaction(SIGHUP, &sa, NULL);
-        struct ak_error err = { 0 };
-        struct rpc_channel *chs[3] = { 0 };
-        const char *targets[3] = { signer, auditor, sched };
-        for (int i = 0; i < 3; i++)
-                if (targets[i] && rpc_channel_new(targets[i], svc_flags_peer_tls(&sf), &chs[i], &err) < 0) {
-                        fprintf(stderr, "ak-executor: %s\n", err.msg);
-                        return 1;
-                }
-        if ((sched_token && channel_token(chs[2], "--scheduler-token-file", sched_token) < 0) ||
-            (signer_token && channel_token(chs[0], "--signer-token-file", signer_token) < 0) ||
-            (aud_token && channel_token(chs[1], "--auditor-token-file", aud_token) < 0))
-                return 1;
-        struct svc_auth *auth = NULL;
-        if (sf.token_file && svc_auth_load(sf.token_file, "executor", &auth, &err) < 0) {
-                fprintf(stderr, "ak-executor: %s\n", err.msg);
-                return 1;
-        }
-        cfg.signer = chs[0];
-        cfg.auditor = chs[1];
-        cfg.scheduler = chs[2];
-
-        struct rpc_server *srv = NULL, *health = NULL;
-        struct executor *ex = NULL;
-        int port = 0;
-        struct rpc_server_options so = { .authorize = svc_auth_authorize, .authorize_data = auth };
-        if (rpc_server_new(&so, &srv, &err) < 0 ||
-            rpc_server_listen(srv, listen, svc_flags_server_tls(&sf), &port, &err) < 0) {
-                fprintf(stderr, "ak-executor: listen %s: %s\n", listen, err.msg);
-                return 1;
-        }
-        char addr[300];
-        if (port && strrchr(listen, ':'))
-                snprintf(addr, sizeof(addr), "%.*s:%d", (int)(strrchr(listen, ':') - listen), listen, port);
-        else
-                snprintf(addr, sizeof(addr), "%s", listen);
-        cfg.address = adv ? adv : addr;
-        if (executor_new(&cfg, &ex, &err) < 0 || executor_add_to_server(ex, srv, &err) < 0 ||
-            rpc_server_start(srv, &err) < 0 || svc_health_start(&sf, &health, &err) < 0) {
-                fprintf(stderr, "ak-executor: %s\n", err.msg);
-                executor_free(ex);
-                rpc_server_shutdown(srv, 0);
-                return 1;
-        }
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        fprintf(stderr, "ak-executor: serving %s, %s; calling peers %s\n", svc_flags_describe(&sf),
-                auth ? "bearer tokens" : "no client authentication",
-                svc_flags_peer_tls(&sf) ? (sf.peer_tls.cert_file ? "over mTLS" : "over TLS") : "in plaintext");
-        printf("ak-executor: listening on %s\n", addr);
-        fflush(stdout);
-        char line[1024];
-        while (!stop) {
-                usleep(200 * 1000);
-                if (reload) {
-                        reload = 0;
-                        snprintf(line, sizeof(line), "SIGHUP: no --token-file to reload");
-                        if (auth)
-                                svc_auth_reload_line(auth, line, sizeof(line));
-                        fprintf(stderr, "ak-executor: %s\n", line);
-                }
-                executor_log_line(ex, line, sizeof(line));
-                if (line[0])
-                        fprintf(stderr, "ak-executor: %s\n", line);
-        }
-        fprintf(stderr, "ak-executor: stopping\n");
-        rpc_server_shutdown(health, 0);
-        rpc_server_shutdown(srv, 3000);
-        executor_free(ex);
-        for (int i = 0; i < 3; i++)
-                rpc_channel_free(chs[i]);
-        svc_auth_free(auth);
         return 0;
+}
+
+/* What main builds; the loop's callbacks run on main's thread. */
+struct executor_main {
+        const struct flags *f;
+        struct svc_auth *auth;
+        struct rpc_channel *signer, *auditor, *sched;
+        struct rpc_server *srv, *health;
+        struct executor *ex;
+        char addr[300];
+};
+
+/* The channels to the signer, auditor and scheduler that the flags name,
+ * with their tokens. */
+static int open_peers(const struct flags *f, struct executor_main *m)
+{
+        struct ak_error err = { 0 };
+        struct rpc_channel **chs[3] = { &m->signer, &m->auditor, &m->sched };
+        const char *targets[3] = { f->signer, f->auditor, f->sched };
+
+        for (int i = 0; i < 3; i++)
+                if (targets[i] && rpc_channel_new(targets[i], svc_flags_peer_tls(&f->sf), chs[i], &err) < 0) {
+                        fprintf(stderr, "ak-executor: %s\n", err.msg);
+                        return -1;
+                }
+        if ((f->sched_token && channel_token(m->sched, "--scheduler-token-file", f->sched_token) < 0) ||
+            (f->signer_token && channel_token(m->signer, "--signer-token-file", f->signer_token) < 0) ||
+            (f->aud_token && channel_token(m->auditor, "--auditor-token-file", f->aud_token) < 0))
+                return -1;
+        return 0;
+}
+
+/* Loads --token-file, listens, builds the executor and starts serving. */
+static int start(struct flags *f, struct executor_main *m)
+{
+        struct executor_config *cfg = &f->cfg;
+        struct ak_error err = { 0 };
+        int port = 0;
+
+        if (f->sf.token_file && svc_auth_load(f->sf.token_file, "executor", &m->auth, &err) < 0) {
+                fprintf(stderr, "ak-executor: %s\n", err.msg);
+                return -1;
+        }
+        cfg->signer = m->signer;
+        cfg->auditor = m->auditor;
+        cfg->scheduler = m->sched;
+
+        struct rpc_server_options so = { .authorize = svc_auth_authorize, .authorize_data = m->auth };
+        if (rpc_server_new(&so, &m->srv, &err) < 0 ||
+            rpc_server_listen(m->srv, f->listen, svc_flags_server_tls(&f->sf), &port, &err) < 0) {
+                fprintf(stderr, "ak-executor: listen %s: %s\n", f->listen, err.msg);
+                return -1;
+        }
+        const char *colon = strrchr(f->listen, ':');
+        if (port && colon)
+                snprintf(m->addr, sizeof(m->addr), "%.*s:%d", (int)(colon - f->listen), f->listen, port);
+        else
+                snprintf(m->addr, sizeof(m->addr), "%s", f->listen);
+        cfg->address = f->adv ? f->adv : m->addr;
+        if (executor_new(cfg, &m->ex, &err) < 0 || executor_add_to_server(m->ex, m->srv, &err) < 0 ||
+            rpc_server_start(m->srv, &err) < 0 || svc_health_start(&f->sf, &m->health, &err) < 0) {
+                fprintf(stderr, "ak-executor: %s\n", err.msg);
+                return -1;
+        }
+        return 0;
+}
+
+static void on_serving(void *data)
+{
+        struct executor_main *m = data;
+        const struct svc_flags *sf = &m->f->sf;
+
+        fprintf(stderr, "ak-executor: serving %s, %s; calling peers %s\n", svc_flags_describe(sf),
+                m->auth ? "bearer tokens" : "no client authentication",
+                svc_flags_peer_tls(sf) ? (sf->peer_tls.cert_file ? "over mTLS" : "over TLS") : "in plaintext");
+        printf("ak-executor: listening on %s\n", m->addr);
+        fflush(stdout);
+}
+
+/* The auditor queue, cpu quota and registration, when they change. */
+static void on_tick(void *data)
+{
+        struct executor_main *m = data;
+        char line[1024];
+
+        executor_log_line(m->ex, line, sizeof(line));
+        if (line[0])
+                fprintf(stderr, "ak-executor: %s\n", line);
+}
+
+static void on_stop(void *data, int sig)
+{
+        struct executor_main *m = data;
+
+        (void)sig;
+        on_tick(m);
+        fprintf(stderr, "ak-executor: stopping\n");
+        rpc_server_shutdown(m->health, 0);
+        rpc_server_shutdown(m->srv, 3000);
+        m->health = m->srv = NULL;
+}
+
+int main(int argc, char **argv)
+{
+        static struct flags f;
+        struct executor_main m = { .f = &f };
+        int r = parse_flags(argc, argv, &f);
+
+        if (r != 0)
+                return r < 0 ? 2 : 0;
+        /* Before any thread (every thread inherits the mask): from here on
+         * SIGHUP re-reads --token-file once serving instead of ending the
+         * process; SIGINT/SIGTERM still end it at once until it serves. */
+        if (svc_signals_block(SVC_STARTING_STOP_ENDS) < 0) {
+                fprintf(stderr, "ak-executor: cannot block SIGINT, SIGTERM and SIGHUP\n");
+                return 1;
+        }
+        if (open_peers(&f, &m) < 0)
+                return 1;
+        if (start(&f, &m) < 0) {
+                executor_free(m.ex);
+                rpc_server_shutdown(m.srv, 0);
+                return 1;
+        }
+        struct svc_loop loop = { .data = &m, .name = "ak-executor", .serving = on_serving,
+                                 .reload_data = m.auth, .tick = on_tick, .tick_ms = 200, .stop = on_stop };
+        r = svc_run(&loop) < 0 ? 1 : 0;
+        rpc_server_shutdown(m.health, 0);
+        rpc_server_shutdown(m.srv, 3000);
+        executor_free(m.ex);
+        rpc_channel_free(m.signer);
+        rpc_channel_free(m.auditor);
+        rpc_channel_free(m.sched);
+        svc_auth_free(m.auth);
+        return r;
 }
