@@ -13,6 +13,7 @@
 #include "cli/copy_in.h"
 #include "cli/progress.h"
 #include "cli/stack.h"
+#include "lib/base/time.h"
 #include "lib/receipt/receipt.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
 
@@ -132,13 +133,7 @@ static void *waiting_main(void *arg)
         struct waiting *w = arg;
         pthread_mutex_lock(&w->mu);
         while (!w->done) {
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_nsec += 250 * 1000 * 1000;
-                if (ts.tv_nsec >= 1000000000) {
-                        ts.tv_sec++;
-                        ts.tv_nsec -= 1000000000;
-                }
+                struct timespec ts = ak_timespec_after(CLOCK_REALTIME, 250);
                 pthread_cond_timedwait(&w->cv, &w->mu, &ts);
                 if (!w->done)
                         cli_progress_report(&w->pr, "run", "starting the sandbox (booting a microVM)");

@@ -23,6 +23,7 @@
 #include "lib/base/binpath.h"
 #include "lib/base/cleanup.h"
 #include "lib/base/pathfmt.h"
+#include "lib/base/time.h"
 #include "lib/guest/guest_client.h"
 #include "lib/json/writer.h"
 #include "vmm/backend/vmm_proc.h"
@@ -66,13 +67,6 @@ const char cli_vm_help[] =
 
 static const struct cli_command cli_cmd_vm = { "vm", "boot, list and stop microVMs", cli_vm_run, cli_vm_help };
 
-static long long now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret)
 {
         char *end;
@@ -106,7 +100,7 @@ static void kill_vm(const struct vm_record *r)
 {
         if (vm_proc_alive(r->pid, r->pid_start))
                 kill(r->pid, SIGTERM);
-        for (long long end = now_ms() + STOP_WAIT_MS; now_ms() < end;) {
+        for (long long end = ak_mono_ms() + STOP_WAIT_MS; ak_mono_ms() < end;) {
                 if (!vm_proc_alive(r->pid, r->pid_start) && !vm_proc_alive(r->vmm_pid, r->vmm_start))
                         return;
                 usleep(20000);
@@ -271,7 +265,7 @@ static int vm_boot(const struct boot_opts *o)
                 fprintf(stderr, "ak vm boot: create %s: %s\n", dir, strerror(errno));
                 return 1;
         }
-        long long t0 = now_ms();
+        long long t0 = ak_mono_ms();
         pid_t sup;
         if ((r = spawn_supervisor(vmm, dir, o, &b, &sup)) < 0) {
                 fprintf(stderr, "ak vm boot: start %s: %s\n", vmm, strerror(-r));
@@ -284,7 +278,7 @@ static int vm_boot(const struct boot_opts *o)
         long long deadline = t0 + (long long)o->timeout_s * 1000;
         bool have_record = false, ready = false, gone = false;
         int status = 0, last = -ETIMEDOUT;
-        while (now_ms() < deadline) {
+        while (ak_mono_ms() < deadline) {
                 if (waitpid(sup, &status, WNOHANG) == sup) {
                         gone = true;
                         break;
@@ -292,7 +286,7 @@ static int vm_boot(const struct boot_opts *o)
                 if (!have_record)
                         have_record = vm_record_read(dir, &rec, NULL) == 0;
                 if (have_record) {
-                        long long left = deadline - now_ms();
+                        long long left = deadline - ak_mono_ms();
                         last = guest_client_ping(rec.vsock_uds, left < 2000 ? (int)(left > 0 ? left : 1) : 2000);
                         if (last == 0) {
                                 ready = true;
@@ -329,7 +323,7 @@ static int vm_boot(const struct boot_opts *o)
                 rm_dir_files(dir);
                 return 1;
         }
-        print_vm_json(stdout, &rec, now_ms() - t0, true);
+        print_vm_json(stdout, &rec, ak_mono_ms() - t0, true);
         fputc('\n', stdout);
         return 0;
 }

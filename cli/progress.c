@@ -1,4 +1,5 @@
 #include "cli/progress.h"
+#include "lib/base/time.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -6,18 +7,11 @@
 #include <time.h>
 #include <unistd.h>
 
-static long long now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void cli_progress_init(struct cli_progress *p)
 {
         p->tty = isatty(2);
         p->shown = false;
-        p->start_ms = now_ms();
+        p->start_ms = ak_mono_ms();
 }
 
 void cli_progress_report(void *userdata, const char *phase, const char *detail)
@@ -28,7 +22,7 @@ void cli_progress_report(void *userdata, const char *phase, const char *detail)
         struct winsize ws;
         int width = ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20 ? ws.ws_col : 80;
         char line[512];
-        long long s = (now_ms() - p->start_ms) / 1000;
+        long long s = (ak_mono_ms() - p->start_ms) / 1000;
         snprintf(line, sizeof(line), "[%3llds] %s: %s", s, phase, detail);
         if ((int)strlen(line) >= width)
                 line[width - 1] = 0;

@@ -15,6 +15,7 @@
 #include "cli/progress.h"
 #include "lib/base/binpath.h"
 #include "lib/base/cleanup.h"
+#include "lib/base/time.h"
 #include "lib/crypto/crypto.h"
 #include "lib/encoding/hex.h"
 #include "lib/json/json.h"
@@ -30,13 +31,6 @@ static const char *const names[STACK_N] = { "scheduler", "executor", "signer", "
 const char *stack_service_name(enum stack_service s)
 {
         return names[s];
-}
-
-static long long now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int stack_paths(struct stack *st, struct ak_error *err)
@@ -306,7 +300,7 @@ static int wait_ready(struct stack *st, const char logs[STACK_N][PATH_MAX], unsi
         struct rpc_channel *ch[STACK_N] = { 0 };
         bool up[STACK_N] = { 0 };
         char token[STACK_TOKEN_MAX];
-        long long deadline = now_ms() + (long long)timeout_s * 1000;
+        long long deadline = ak_mono_ms() + (long long)timeout_s * 1000;
         int r = stack_token(st, token, sizeof(token));
 
         if (r < 0) {
@@ -342,7 +336,7 @@ static int wait_ready(struct stack *st, const char logs[STACK_N][PATH_MAX], unsi
                                  n_up == STACK_N ? "; waiting for the executor to register" : "");
                         cli_progress_report(pr, "stack", line);
                 }
-                if (now_ms() > deadline) {
+                if (ak_mono_ms() > deadline) {
                         for (int i = 0; i < STACK_N; i++)
                                 if (!up[i])
                                         print_log_tail(logs[i]);
@@ -484,9 +478,9 @@ fail:;
 
 static bool wait_gone(struct stack *st, enum stack_service s, long long ms)
 {
-        long long end = now_ms() + ms;
+        long long end = ak_mono_ms() + ms;
         while (stack_pid_alive(st, s)) {
-                if (now_ms() > end)
+                if (ak_mono_ms() > end)
                         return false;
                 usleep(50 * 1000);
         }

@@ -75,7 +75,6 @@ struct agent {
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 /* loop.c */
-uint64_t now_ms(void);
 void obj_kill(struct agent *a, struct obj *o);
 void watch_init(struct watch *w, int fd, struct obj *owner, void (*cb)(struct watch *, uint32_t));
 /* Registers or updates w in epoll with events (0 removes it). */

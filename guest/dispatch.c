@@ -6,6 +6,7 @@
 #include "guest/agent_impl.h"
 #include "guest/files.h"
 #include "guest/path.h"
+#include "lib/base/time.h"
 #include "lib/guest/frame.h"
 #include "lib/json/writer.h"
 
@@ -94,7 +95,7 @@ void dispatch_request(struct conn *c, struct proto_request *req)
                 send_ok(c, req->id);
                 a->shutdown_requested = true;
                 a->shutdown_conn = c;
-                a->shutdown_deadline_ms = now_ms() + 1000;
+                a->shutdown_deadline_ms = ak_mono_ms() + 1000;
                 return;
         case PROTO_RUN:
                 run_start(c, req);

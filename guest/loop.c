@@ -19,6 +19,7 @@
 #include <linux/vm_sockets.h>
 
 #include "guest/agent_impl.h"
+#include "lib/base/time.h"
 
 struct listener {
         struct obj obj;
@@ -26,14 +27,6 @@ struct listener {
         struct agent *agent;
         struct listener *next;
 };
-
-uint64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 void agent_log(struct agent *a, const char *fmt, ...)
 {
@@ -384,7 +377,7 @@ int agent_run(struct agent *a)
         while (!a->quit) {
                 int timeout = -1;
                 if (a->shutdown_requested) {
-                        uint64_t now = now_ms();
+                        uint64_t now = ak_mono_ms();
                         if (!a->shutdown_conn || conn_queued(a->shutdown_conn) == 0 ||
                             now >= a->shutdown_deadline_ms) {
                                 a->result = 1;

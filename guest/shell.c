@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "guest/agent_impl.h"
+#include "lib/base/time.h"
 #include "lib/encoding/base64.h"
 
 struct session {
@@ -251,7 +252,7 @@ static void make_session_id(char buf[40])
         /* A UUID v4, as agentkernel's session ids. */
         if (getrandom(u, sizeof(u), GRND_NONBLOCK) != sizeof(u)) {
                 static uint64_t counter;
-                uint64_t t = now_ms() ^ ((uint64_t)getpid() << 32) ^ ++counter;
+                uint64_t t = ak_mono_ms() ^ ((uint64_t)getpid() << 32) ^ ++counter;
                 memcpy(u, &t, sizeof(t));
                 memcpy(u + 8, &counter, sizeof(counter));
         }

@@ -10,6 +10,7 @@
 
 #include "lib/base/cleanup.h"
 #include "lib/base/pathfmt.h"
+#include "lib/base/time.h"
 #include "lib/guest/guest_client.h"
 #include "vmm/virtio/vsock_bridge.h"
 #include "vmm/backend/vmm_proc.h"
@@ -24,13 +25,6 @@ struct vm {
         struct vsock_bridge *bridge;
         char uds[PATH_MAX], vhost[PATH_MAX], qmp[PATH_MAX], console[PATH_MAX], log[PATH_MAX];
 };
-
-static long long now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int vm_start(const struct vm_config *cfg, struct vm **ret, struct ak_error *err)
 {
@@ -134,7 +128,7 @@ int vm_guest_network_setup(const char *vsock_uds, bool root_disk, int timeout_ms
 
 int vm_wait_ready(struct vm *vm, int timeout_ms, struct ak_error *err)
 {
-        long long deadline = now_ms() + timeout_ms;
+        long long deadline = ak_mono_ms() + timeout_ms;
         char tail[2048];
         int status, r = -ETIMEDOUT;
 
@@ -147,13 +141,13 @@ int vm_wait_ready(struct vm *vm, int timeout_ms, struct ak_error *err)
                                             "console (last lines of %s):\n%s", vm->ops->name, status,
                                             log[0] ? ": " : "", log, vm->console, tail);
                 }
-                long long left = deadline - now_ms();
+                long long left = deadline - ak_mono_ms();
                 if (left <= 0)
                         break;
                 r = guest_client_ping(vm->uds, left < 2000 ? (int)left : 2000);
                 if (r == 0)
                         return vm->network ? vm_guest_network_setup(vm->uds, vm->root_disk,
-                                                                    (int)(deadline - now_ms()), err)
+                                                                    (int)(deadline - ak_mono_ms()), err)
                                            : 0;
                 struct timespec ts = { 0, 50 * 1000 * 1000 };
                 nanosleep(&ts, NULL);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/base/time.h"
 #include "vmm/vmbox.h"
 
 enum phase { BOOTING, READY, FAILED, EXITED };
@@ -25,13 +26,6 @@ struct vmbox {
         int64_t ready_at;
         struct ak_error err;
 };
-
-int64_t vmbox_now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void set_phase(struct vmbox *b, enum phase p)
 {
@@ -57,18 +51,12 @@ static void *owner(void *arg)
         snprintf(b->uds, sizeof(b->uds), "%s", vm_vsock_uds(vm));
         snprintf(b->accel, sizeof(b->accel), "%s", vm_accel(vm));
         b->pid = vm_pid(vm);
-        b->ready_at = vmbox_now_ms();
+        b->ready_at = ak_mono_ms();
         set_phase(b, READY);
 
         pthread_mutex_lock(&b->lock);
         while (!b->stop) {
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_nsec += 100 * 1000 * 1000;
-                if (ts.tv_nsec >= 1000000000) {
-                        ts.tv_sec++;
-                        ts.tv_nsec -= 1000000000;
-                }
+                struct timespec ts = ak_timespec_after(CLOCK_REALTIME, 100);
                 pthread_cond_timedwait(&b->cond, &b->lock, &ts);
                 if (b->phase == READY && vm_poll_exit(vm, &status) == 1) {
                         b->phase = EXITED;

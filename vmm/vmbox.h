@@ -40,8 +40,6 @@ bool vmbox_running(struct vmbox *b);
  * grace_ms), waits for it, frees. NULL is a no-op. */
 void vmbox_free(struct vmbox *b, int grace_ms);
 
-int64_t vmbox_now_ms(void);
-
 #ifdef __cplusplus
 }
 #endif

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/base/time.h"
 #include "lib/rpc/rpc.h"
 #include "protos/ak/v1/auditor.pb-c.h"
 #include "services/auditor/auditor.h"
@@ -28,13 +29,6 @@
 
 static double seconds = 2.0;
 static const char *base_dir = "/var/tmp";
-
-static uint64_t now_ns(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -130,9 +124,9 @@ static double floor_rate(size_t rec, unsigned group, double secs, bool append)
                         die("floor prealloc", strerror(errno));
         }
         memset(buf, 'x', len);
-        t0 = now_ns();
+        t0 = ak_mono_ns();
         end = t0 + (uint64_t)(secs * 1e9);
-        while (now_ns() < end) {
+        while (ak_mono_ns() < end) {
                 if (!append && off + len > prealloc)
                         off = 0;
                 ssize_t w = append ? write(fd, buf, len) : pwrite(fd, buf, len, (off_t)off);
@@ -141,7 +135,7 @@ static double floor_rate(size_t rec, unsigned group, double secs, bool append)
                 off += len;
                 events += group;
         }
-        double rate = (double)events / ((double)(now_ns() - t0) / 1e9);
+        double rate = (double)events / ((double)(ak_mono_ns() - t0) / 1e9);
         close(fd);
         free(buf);
         remove_dir(dir);
@@ -211,9 +205,9 @@ static void *emit_loop(void *arg)
         req.events = ptrs;
         if (rpc_channel_new(em->target, NULL, &ch, &err) < 0)
                 die("channel", err.msg);
-        while (now_ns() < em->end) {
+        while (ak_mono_ns() < em->end) {
                 ProtobufCMessage *resp;
-                uint64_t t = now_ns();
+                uint64_t t = ak_mono_ns();
                 if (rpc_unary(ch, &ak__v1__auditor__descriptor, "Emit", &req.base, &opts, &resp, &err) != RPC_OK)
                         die("Emit", err.msg);
                 protobuf_c_message_free_unpacked(resp, NULL);
@@ -223,7 +217,7 @@ static void *emit_loop(void *arg)
                         if (!em->lat)
                                 die("latency", "out of memory");
                 }
-                em->lat[em->n_lat++] = now_ns() - t;
+                em->lat[em->n_lat++] = ak_mono_ns() - t;
                 em->events += em->batch;
         }
         rpc_channel_free(ch);
@@ -249,7 +243,7 @@ static struct ingest ingest(unsigned emitters, unsigned batch, double secs)
 
         service_start(&s, config, false);
         memset(em, 0, sizeof(em));
-        t0 = now_ns();
+        t0 = ak_mono_ns();
         for (unsigned i = 0; i < emitters; i++) {
                 em[i].target = s.target;
                 em[i].batch = batch;
@@ -261,7 +255,7 @@ static struct ingest ingest(unsigned emitters, unsigned batch, double secs)
                 events += em[i].events;
                 n += em[i].n_lat;
         }
-        double took = (double)(now_ns() - t0) / 1e9;
+        double took = (double)(ak_mono_ns() - t0) / 1e9;
         uint64_t *all = malloc(n * sizeof(*all));
         size_t k = 0;
         for (unsigned i = 0; i < emitters; i++) {
@@ -295,9 +289,9 @@ static double direct(unsigned batch, double secs)
 
         service_start(&s, config, false);
         fill_event(&e, &r, &a);
-        t0 = now_ns();
+        t0 = ak_mono_ns();
         end = t0 + (uint64_t)(secs * 1e9);
-        while (now_ns() < end) {
+        while (ak_mono_ns() < end) {
                 for (unsigned k = 0; k < batch; k++)
                         if (audit_event_from_pb(&e, &evs[k], &err) < 0)
                                 die("event", err.msg);
@@ -307,7 +301,7 @@ static double direct(unsigned batch, double secs)
                         audit_event_free(evs[k]);
                 events += batch;
         }
-        double rate = (double)events / ((double)(now_ns() - t0) / 1e9);
+        double rate = (double)events / ((double)(ak_mono_ns() - t0) / 1e9);
         service_stop(&s);
         return rate;
 }
@@ -343,7 +337,7 @@ static double delivery(unsigned batch_size, unsigned n_events, unsigned *ret_req
                 for (int k = 0; k < 100; k++)
                         audit_event_free(evs[k]);
         }
-        t0 = now_ns();
+        t0 = ak_mono_ns();
         if (auditor_start(s.a, &err) < 0)
                 die("start", err.msg);
         for (;;) {
@@ -355,7 +349,7 @@ static double delivery(unsigned batch_size, unsigned n_events, unsigned *ret_req
                         break;
                 usleep(1000);
         }
-        double rate = n_events / ((double)(now_ns() - t0) / 1e9);
+        double rate = n_events / ((double)(ak_mono_ns() - t0) / 1e9);
         *ret_requests = (unsigned)http_sink_requests(sink);
         service_stop(&s);
         http_sink_stop(sink);

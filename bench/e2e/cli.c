@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bench/e2e/e2e.h"
+#include "lib/base/time.h"
 #include "protos/ak/v1/executor.pb-c.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
 
@@ -52,7 +53,7 @@ int e2e_pool_status(const struct e2e_target *exe, struct e2e_pool *ret, struct a
 int e2e_pool_wait(const struct e2e_target *exe, int64_t timeout_ms, struct e2e_pool *ret,
                   struct ak_error *err)
 {
-        double end = e2e_now_ms() + (double)timeout_ms;
+        double end = ((double)ak_mono_ns() / 1e6) + (double)timeout_ms;
         struct e2e_pool p = { 0 };
         for (;;) {
                 int r = e2e_pool_status(exe, &p, err);
@@ -62,19 +63,12 @@ int e2e_pool_wait(const struct e2e_target *exe, int64_t timeout_ms, struct e2e_p
                         *ret = p;
                         return 0;
                 }
-                if (e2e_now_ms() > end)
+                if (((double)ak_mono_ns() / 1e6) > end)
                         return ak_error_set(err, -ETIMEDOUT,
                                             "the warm pool was not refilled after %lld ms (ready %u, booting %u)",
                                             (long long)timeout_ms, p.ready, p.booting);
                 usleep(POLL_MS * 1000);
         }
-}
-
-static int64_t wall_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* The scheduler's record of the first executor: its pool's ready count and
@@ -109,11 +103,11 @@ static int sched_view(const struct e2e_target *sched, uint32_t *ret_ready, int64
 int e2e_pool_wait_placeable(const struct e2e_target *sched, const struct e2e_target *exe, int64_t timeout_ms,
                             struct e2e_pool *ret, struct ak_error *err)
 {
-        double end = e2e_now_ms() + (double)timeout_ms;
+        double end = ((double)ak_mono_ns() / 1e6) + (double)timeout_ms;
         int r = e2e_pool_wait(exe, timeout_ms, ret, err);
         if (r < 0)
                 return r;
-        int64_t refilled = wall_ms();
+        int64_t refilled = ak_real_ms();
         for (;;) {
                 uint32_t ready = 0;
                 int64_t heartbeat = 0;
@@ -121,7 +115,7 @@ int e2e_pool_wait_placeable(const struct e2e_target *sched, const struct e2e_tar
                         return r;
                 if (ready >= 1 && heartbeat > refilled)
                         return 0;
-                if (e2e_now_ms() > end)
+                if (((double)ak_mono_ns() / 1e6) > end)
                         return ak_error_set(err, -ETIMEDOUT,
                                             "the scheduler did not hear of the refilled pool within %lld ms",
                                             (long long)timeout_ms);
@@ -137,7 +131,7 @@ int e2e_run(char *const argv[], const char *log, double *ret_ms, struct ak_error
         posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
         posix_spawn_file_actions_adddup2(&fa, 1, 2);
         pid_t pid;
-        double t0 = e2e_now_ms();
+        double t0 = ((double)ak_mono_ns() / 1e6);
         int e = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
         posix_spawn_file_actions_destroy(&fa);
         if (e != 0)
@@ -146,7 +140,7 @@ int e2e_run(char *const argv[], const char *log, double *ret_ms, struct ak_error
         pid_t w;
         while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
                 ;
-        double ms = e2e_now_ms() - t0;
+        double ms = ((double)ak_mono_ns() / 1e6) - t0;
         if (w != pid)
                 return ak_error_errno(err, -ECHILD, "wait for %s", argv[0]);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)

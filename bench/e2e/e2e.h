@@ -19,7 +19,6 @@ struct samples {
         size_t n, cap;
 };
 
-double e2e_now_ms(void);
 /* Aborts when out of memory (a benchmark has nothing better to do). */
 void samples_add(struct samples *s, double ms);
 /* Sorts, then the q-quantile (0..1); 0 when empty. */

@@ -8,17 +8,11 @@
 #include <time.h>
 
 #include "bench/e2e/e2e.h"
+#include "lib/base/time.h"
 #include "protos/ak/v1/sandbox.pb-c.h"
 
 #define EXEC_DEADLINE_MS 60000
 #define MAX_CLIENTS 256
-
-double e2e_now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 void samples_add(struct samples *s, double ms)
 {
@@ -99,14 +93,14 @@ int e2e_exec_interleaved(const struct e2e_target *a, const struct e2e_target *b,
                         r = e2e_exec_true(cb, b, sandbox, err);
         }
         for (int i = 0; r == 0 && i < n; i++) {
-                double t0 = e2e_now_ms();
+                double t0 = ((double)ak_mono_ns() / 1e6);
                 if ((r = e2e_exec_true(ca, a, sandbox, err)) < 0)
                         break;
-                double t1 = e2e_now_ms();
+                double t1 = ((double)ak_mono_ns() / 1e6);
                 if ((r = e2e_exec_true(cb, b, sandbox, err)) < 0)
                         break;
                 samples_add(ra, t1 - t0);
-                samples_add(rb, e2e_now_ms() - t1);
+                samples_add(rb, ((double)ak_mono_ns() / 1e6) - t1);
         }
         rpc_channel_free(ca);
         rpc_channel_free(cb);
@@ -140,10 +134,10 @@ static void *client_main(void *arg)
         bool go = c->gate->state > 0;
         pthread_mutex_unlock(&c->gate->lock);
         for (int i = 0; go && i < c->n && c->r == 0; i++) {
-                double t0 = e2e_now_ms();
+                double t0 = ((double)ak_mono_ns() / 1e6);
                 c->r = e2e_exec_true(c->ch, c->t, c->sandbox, &c->err);
                 if (c->r == 0)
-                        samples_add(&c->lat, e2e_now_ms() - t0);
+                        samples_add(&c->lat, ((double)ak_mono_ns() / 1e6) - t0);
         }
         return NULL;
 }
@@ -184,11 +178,11 @@ int e2e_exec_concurrent(const struct e2e_target *t, const char *sandbox, int cli
                 else
                         started++;
         }
-        double t0 = e2e_now_ms();
+        double t0 = ((double)ak_mono_ns() / 1e6);
         gate_open(&gate, r == 0 ? 1 : -1);
         for (int i = 0; i < started; i++)
                 pthread_join(tids[i], NULL);
-        double wall = e2e_now_ms() - t0;
+        double wall = ((double)ak_mono_ns() / 1e6) - t0;
         size_t calls = 0;
         for (int i = 0; i < clients; i++) {
                 if (r == 0 && cs[i].r < 0) {

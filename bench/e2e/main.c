@@ -28,6 +28,7 @@
 
 #include "bench/e2e/e2e.h"
 #include "cli/stack.h"
+#include "lib/base/time.h"
 #include "protos/ak/v1/executor.pb-c.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
 
@@ -157,14 +158,14 @@ static int measure_cli(const struct opts *o, const char *ak, const struct e2e_ta
 
 static int measure(const struct opts *o, const char *ak, struct figures *f, struct ak_error *err)
 {
-        double t0 = e2e_now_ms();
+        double t0 = ((double)ak_mono_ns() / 1e6);
         int r = stack_prepare_image(NULL, err);
         if (r < 0)
                 return r;
         struct stack_up_options up = { .min_warm = 1, .progress = isatty(2) };
         if ((r = stack_up(&g_stack, &up, err)) < 0)
                 return r;
-        f->up_s = (e2e_now_ms() - t0) / 1e3;
+        f->up_s = (((double)ak_mono_ns() / 1e6) - t0) / 1e3;
 
         struct rpc_channel *ch = NULL;
         struct rpc_call_options copts;

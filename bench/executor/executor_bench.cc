@@ -34,6 +34,7 @@
 #include <vector>
 
 extern "C" {
+#include "lib/base/time.h"
 #include "lib/rpc/rpc.h"
 #include "protos/ak/v1/executor.pb-c.h"
 }
@@ -48,12 +49,6 @@ extern char** environ;
 namespace {
 
 struct rpc_channel* ch;
-
-double NowMs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 double Pct(std::vector<double> v, double p) {
   if (v.empty()) return 0;
@@ -271,7 +266,7 @@ void Hold(int n, pid_t executor) {
     std::lock_guard<std::mutex> g(mu);
     if (errors.size() < 5) errors.push_back(why);
   };
-  double t0 = NowMs();
+  double t0 = (ak_mono_ns() / 1e6);
   std::vector<std::thread> ts;
   for (int t = 0; t < 8; t++)
     ts.emplace_back([&] {
@@ -283,16 +278,16 @@ void Hold(int n, pid_t executor) {
         spec.network = AK__V1__NETWORK__NETWORK_OFF;
         Ak__V1__CreateSandboxRequest cr = AK__V1__CREATE_SANDBOX_REQUEST__INIT;
         cr.spec = &spec;
-        double c0 = NowMs();
+        double c0 = (ak_mono_ns() / 1e6);
         ProtobufCMessage* sb = Unary("CreateSandbox", &cr.base, &why);
-        create_ms[i] = NowMs() - c0;
+        create_ms[i] = (ak_mono_ns() / 1e6) - c0;
         if (!sb) fail(name + ": " + why);
         else protobuf_c_message_free_unpacked(sb, nullptr);
       }
     });
   for (auto& t : ts) t.join();
   ts.clear();
-  double all_up = (NowMs() - t0) / 1e3;
+  double all_up = ((ak_mono_ns() / 1e6) - t0) / 1e3;
   int up = n - failed.load();
   sleep(5);  // let the guests settle to idle before measuring
   int vms = 0;
@@ -301,9 +296,9 @@ void Hold(int n, pid_t executor) {
   for (int i = 0; i < n; i++)
     ts.emplace_back([&, i] {
       std::string name = "hold" + std::to_string(i), why;
-      double e0 = NowMs();
+      double e0 = (ak_mono_ns() / 1e6);
       int code = ExecTrue(name.c_str(), &why);
-      exec_ms[i] = NowMs() - e0;
+      exec_ms[i] = (ak_mono_ns() / 1e6) - e0;
       if (code != 0) {
         exec_failed++;
         fail(name + ": exec true: " + (why.empty() ? "exit " + std::to_string(code) : why));
@@ -455,13 +450,13 @@ int main(int argc, char** argv) {
   for (int r = 0; r < rounds; r++) {
     WaitPool();
     std::string c = "cold" + std::to_string(r), h = "hit" + std::to_string(r);
-    double t0 = NowMs();
+    double t0 = (ak_mono_ns() / 1e6);
     if (Create(c.c_str(), false)) Die("a create that no pool holds came from the pool");
-    cold.push_back(NowMs() - t0);
+    cold.push_back((ak_mono_ns() / 1e6) - t0);
     Remove(c.c_str());
-    t0 = NowMs();
+    t0 = (ak_mono_ns() / 1e6);
     if (!Create(h.c_str(), true)) Die("the pool was full but the create booted");
-    hit.push_back(NowMs() - t0);
+    hit.push_back((ak_mono_ns() / 1e6) - t0);
     Remove(h.c_str());
   }
   printf("create, %d rounds (accel %s)\n", rounds, accel.c_str());
@@ -496,21 +491,21 @@ int main(int argc, char** argv) {
   // next one starts, so the three take turns at going first.
   for (int i = 0; i < iterations; i++) {
     for (int k = 0; k < 3; k++) {
-      double t0 = NowMs();
+      double t0 = (ak_mono_ns() / 1e6);
       switch ((i + k) % 3) {
         case 0:
           if (ExecTrue("ex") != 0) Die("exec true failed");
-          via.push_back(NowMs() - t0);
+          via.push_back((ak_mono_ns() / 1e6) - t0);
           break;
         case 1:
           if (GuestRun(uds, R"(["true"])", same).find("\"exit_code\":0") == std::string::npos)
             Die("guest run true failed");
-          floor.push_back(NowMs() - t0);
+          floor.push_back((ak_mono_ns() / 1e6) - t0);
           break;
         default:
           if (GuestRun(uds, R"(["true"])").find("\"exit_code\":0") == std::string::npos)
             Die("guest run true failed");
-          plain.push_back(NowMs() - t0);
+          plain.push_back((ak_mono_ns() / 1e6) - t0);
       }
     }
   }
@@ -531,14 +526,14 @@ int main(int argc, char** argv) {
   }
   for (int i = 0; i < iterations; i++) {
     for (int k = 0; k < 2; k++) {
-      double t0 = NowMs();
+      double t0 = (ak_mono_ns() / 1e6);
       if ((i + k) % 2 == 0) {
         if (ExecTrue("host", nullptr, true) != 0) Die("exec true on the host guest failed");
-        hvia.push_back(NowMs() - t0);
+        hvia.push_back((ak_mono_ns() / 1e6) - t0);
       } else {
         if (GuestRun(hg.front_sock, R"(["true"])", host_same).find("\"exit_code\":0") == std::string::npos)
           Die("host guest run true failed");
-        hfloor.push_back(NowMs() - t0);
+        hfloor.push_back((ak_mono_ns() / 1e6) - t0);
       }
     }
   }

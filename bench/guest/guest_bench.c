@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/base/time.h"
 #include "lib/guest/frame.h"
 #include "lib/guest/protocol.h"
 
@@ -22,14 +23,6 @@
 
 static char sock_path[108];
 static int iterations = 2000;
-
-static double now_us(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -56,7 +49,7 @@ static void report(const char *what, double *v, int n, double floor_p50)
 
 static double floor_once(void)
 {
-        double t0 = now_us();
+        double t0 = ((double)ak_mono_ns() / 1e3);
         pid_t pid = fork();
         if (pid == 0) {
                 execlp("true", "true", (char *)NULL);
@@ -64,7 +57,7 @@ static double floor_once(void)
         }
         int st;
         waitpid(pid, &st, 0);
-        return now_us() - t0;
+        return ((double)ak_mono_ns() / 1e3) - t0;
 }
 
 static int connect_agent(void)
@@ -123,12 +116,12 @@ static void *worker_main(void *p)
                 return NULL;
         }
         for (int i = 0; i < w->n; i++) {
-                double t0 = now_us();
+                double t0 = ((double)ak_mono_ns() / 1e3);
                 if (run_true(fd, req, req_len) < 0) {
                         w->failed = 1;
                         break;
                 }
-                w->lat[i] = now_us() - t0;
+                w->lat[i] = ((double)ak_mono_ns() / 1e3) - t0;
         }
         close(fd);
         free(req);
@@ -162,10 +155,10 @@ static double floor_round(int threads)
                 w[i] = (struct floor_worker){ .n = per, .lat = all + i * per };
                 pthread_create(&w[i].t, NULL, floor_main, &w[i]);
         }
-        double t0 = now_us();
+        double t0 = ((double)ak_mono_ns() / 1e3);
         for (int i = 0; i < threads; i++)
                 pthread_join(w[i].t, NULL);
-        double secs = (now_us() - t0) / 1e6;
+        double secs = (((double)ak_mono_ns() / 1e3) - t0) / 1e6;
         snprintf(what, sizeof(what), "floor: fork+exec+wait, %d thread%s", threads, threads > 1 ? "s" : "");
         report(what, all, per * threads, 0);
         printf("%-34s %.0f runs/s\n", "", per * threads / secs);
@@ -185,13 +178,13 @@ static int agent_round(int threads, double floor_p50)
                 w[i] = (struct worker){ .n = per, .lat = all + i * per };
                 pthread_create(&w[i].t, NULL, worker_main, &w[i]);
         }
-        double t0 = now_us();
+        double t0 = ((double)ak_mono_ns() / 1e3);
         int failed = 0;
         for (int i = 0; i < threads; i++) {
                 pthread_join(w[i].t, NULL);
                 failed |= w[i].failed;
         }
-        double secs = (now_us() - t0) / 1e6;
+        double secs = (((double)ak_mono_ns() / 1e3) - t0) / 1e6;
         if (failed) {
                 fprintf(stderr, "guest_bench: a request failed\n");
                 free(all);

@@ -16,19 +16,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/base/time.h"
 #include "lib/rpc/rpc.h"
 #include "lib/rpc/testdata/echo.pb-c.h"
 
 #define PAYLOAD "ping-pong-payload-32-bytes-long!"
 
 static double seconds = 2.0;
-
-static uint64_t now_ns(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 struct samples {
         uint64_t *v;
@@ -163,15 +157,15 @@ static void *raw_client(void *arg)
                 setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         char buf[64];
         uint32_t len = sizeof(PAYLOAD) - 1;
-        while (now_ns() < w->until) {
-                uint64_t t0 = now_ns();
+        while (ak_mono_ns() < w->until) {
+                uint64_t t0 = ak_mono_ns();
                 char out[4 + sizeof(PAYLOAD)];
                 memcpy(out, &len, 4);
                 memcpy(out + 4, PAYLOAD, len);
                 if (write_full(fd, out, 4 + len) < 0 || read_full(fd, buf, 4) < 0 ||
                     read_full(fd, buf, len) < 0)
                         break;
-                add(&w->lat, now_ns() - t0);
+                add(&w->lat, ak_mono_ns() - t0);
         }
         close(fd);
         return NULL;
@@ -197,8 +191,8 @@ static void *rpc_client(void *arg)
         struct worker *w = arg;
         Ak__Test__EchoRequest req = AK__TEST__ECHO_REQUEST__INIT;
         req.text = (char *)PAYLOAD;
-        while (now_ns() < w->until) {
-                uint64_t t0 = now_ns();
+        while (ak_mono_ns() < w->until) {
+                uint64_t t0 = ak_mono_ns();
                 ProtobufCMessage *resp;
                 struct ak_error err;
                 if (rpc_unary(w->ch, &ak__test__echo__descriptor, "Echo", &req.base, NULL, &resp, &err)) {
@@ -206,7 +200,7 @@ static void *rpc_client(void *arg)
                         exit(1);
                 }
                 protobuf_c_message_free_unpacked(resp, NULL);
-                add(&w->lat, now_ns() - t0);
+                add(&w->lat, ak_mono_ns() - t0);
         }
         return NULL;
 }
@@ -221,7 +215,7 @@ static struct result run(int clients, void *(*fn)(void *), const struct raw_targ
         struct worker *w = calloc((size_t)clients, sizeof(*w));
         pthread_t *t = calloc((size_t)clients, sizeof(*t));
         /* Warm up connections (and the channel's HTTP/2 session) first. */
-        uint64_t warm = now_ns() + 200000000ull;
+        uint64_t warm = ak_mono_ns() + 200000000ull;
         for (int i = 0; i < clients; i++) {
                 w[i].raw = raw;
                 w[i].ch = chans ? chans[i] : NULL;
@@ -232,7 +226,7 @@ static struct result run(int clients, void *(*fn)(void *), const struct raw_targ
                 pthread_join(t[i], NULL);
                 w[i].lat.n = 0;
         }
-        uint64_t start = now_ns();
+        uint64_t start = ak_mono_ns();
         for (int i = 0; i < clients; i++) {
                 w[i].until = start + (uint64_t)(seconds * 1e9);
                 pthread_create(&t[i], NULL, fn, &w[i]);
@@ -244,7 +238,7 @@ static struct result run(int clients, void *(*fn)(void *), const struct raw_targ
                         add(&all, w[i].lat.v[j]);
                 free(w[i].lat.v);
         }
-        double elapsed = (double)(now_ns() - start) / 1e9;
+        double elapsed = (double)(ak_mono_ns() - start) / 1e9;
         qsort(all.v, all.n, sizeof(*all.v), cmp_u64);
         struct result r = {
                 .p50_us = all.n ? (double)all.v[all.n / 2] / 1e3 : 0,

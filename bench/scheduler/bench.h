@@ -7,8 +7,6 @@
 
 extern double bench_seconds;
 
-uint64_t bench_now_ns(void);
-
 struct samples {
         uint64_t *v;
         size_t n, cap;

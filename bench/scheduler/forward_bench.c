@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bench/scheduler/bench.h"
+#include "lib/base/time.h"
 #include "lib/rpc/rpc.h"
 #include "protos/ak/v1/executor.pb-c.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
@@ -106,12 +107,12 @@ static int one_call(struct client *c)
 static void *client_main(void *arg)
 {
         struct client *c = arg;
-        while (bench_now_ns() < c->deadline) {
-                uint64_t t = bench_now_ns();
+        while (ak_mono_ns() < c->deadline) {
+                uint64_t t = ak_mono_ns();
                 if (one_call(c) != RPC_OK)
                         c->errors++;
                 else
-                        samples_add(&c->lat, bench_now_ns() - t);
+                        samples_add(&c->lat, ak_mono_ns() - t);
         }
         return NULL;
 }
@@ -130,7 +131,7 @@ static struct result run(struct rpc_channel *ch, const ProtobufCServiceDescripto
         struct client warm = { .ch = ch, .service = service, .stream = stream };
         for (int i = 0; i < 50; i++)
                 one_call(&warm);
-        uint64_t start = bench_now_ns(), deadline = start + (uint64_t)(bench_seconds * 1e9);
+        uint64_t start = ak_mono_ns(), deadline = start + (uint64_t)(bench_seconds * 1e9);
         for (int i = 0; i < clients; i++) {
                 cs[i] = (struct client){ .ch = ch, .service = service, .stream = stream, .deadline = deadline };
                 pthread_create(&t[i], NULL, client_main, &cs[i]);
@@ -144,7 +145,7 @@ static struct result run(struct rpc_channel *ch, const ProtobufCServiceDescripto
                 r.errors += cs[i].errors;
                 samples_free(&cs[i].lat);
         }
-        double secs = (double)(bench_now_ns() - start) / 1e9;
+        double secs = (double)(ak_mono_ns() - start) / 1e9;
         r.qps = (double)all.n / secs;
         r.p50_us = samples_us(&all, 0.50);
         r.p99_us = samples_us(&all, 0.99);

@@ -12,13 +12,6 @@
 
 double bench_seconds = 2.0;
 
-uint64_t bench_now_ns(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 void samples_add(struct samples *s, uint64_t x)
 {
         if (s->n == s->cap) {

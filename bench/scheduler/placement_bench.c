@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "bench/scheduler/bench.h"
+#include "lib/base/time.h"
 #include "services/scheduler/pbcopy.h"
 #include "services/scheduler/registry.h"
 
@@ -204,11 +205,11 @@ struct heartbeater {
 static void *heartbeat_main(void *arg)
 {
         struct heartbeater *h = arg;
-        uint64_t start = bench_now_ns();
+        uint64_t start = ak_mono_ns();
         size_t i = 0;
         while (!atomic_load(&h->stop)) {
                 uint64_t due = start + h->sent * 2000000000ull / h->n;
-                if (bench_now_ns() < due) {
+                if (ak_mono_ns() < due) {
                         struct timespec ts = { 0, 200000 };
                         nanosleep(&ts, NULL);
                         continue;
@@ -247,7 +248,7 @@ static double place_rate(struct registry *reg, const struct scenario *sc, unsign
         struct ak_error err;
         if (spec_check(&spec, &needs, &err) < 0)
                 abort();
-        uint64_t ops = 0, start = bench_now_ns(), end = start + (uint64_t)(bench_seconds * 1e9);
+        uint64_t ops = 0, start = ak_mono_ns(), end = start + (uint64_t)(bench_seconds * 1e9);
         uint64_t now;
         do {
                 for (int k = 0; k < 256; k++) {
@@ -261,7 +262,7 @@ static double place_rate(struct registry *reg, const struct scenario *sc, unsign
                         }
                         ops++;
                 }
-                now = bench_now_ns();
+                now = ak_mono_ns();
         } while (now < end);
         return (double)ops / ((double)(now - start) / 1e9);
 }
@@ -269,7 +270,7 @@ static double place_rate(struct registry *reg, const struct scenario *sc, unsign
 static double baseline_rate(const struct node *nodes, const struct cap_only *c, size_t n,
                             const struct want *w, bool strings)
 {
-        uint64_t ops = 0, start = bench_now_ns(), end = start + (uint64_t)(bench_seconds * 1e9), now;
+        uint64_t ops = 0, start = ak_mono_ns(), end = start + (uint64_t)(bench_seconds * 1e9), now;
         volatile size_t sink = 0;
         do {
                 for (int k = 0; k < 64; k++) {
@@ -277,7 +278,7 @@ static double baseline_rate(const struct node *nodes, const struct cap_only *c, 
                                         : scan_capacity(c, n, w->vcpus, w->memory_mb);
                         ops++;
                 }
-                now = bench_now_ns();
+                now = ak_mono_ns();
         } while (now < end);
         (void)sink;
         return (double)ops / ((double)(now - start) / 1e9);
@@ -318,9 +319,9 @@ static int bench_fleet(size_t n)
         pthread_create(&t, NULL, heartbeat_main, &hb);
         unsigned tiers[4] = { 0 };
         uint64_t refused = 0;
-        uint64_t t0 = bench_now_ns();
+        uint64_t t0 = ak_mono_ns();
         double rate = place_rate(reg, &scenarios[0], tiers, &refused);
-        double hb_rate = (double)hb.sent / ((double)(bench_now_ns() - t0) / 1e9);
+        double hb_rate = (double)hb.sent / ((double)(ak_mono_ns() - t0) / 1e9);
         atomic_store(&hb.stop, true);
         pthread_join(t, NULL);
         char what[64];

@@ -4,16 +4,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/base/time.h"
 #include "lib/crypto/crypto.h"
 #include "lib/receipt/receipt.h"
-
-static double now(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static struct receipt *sample(void)
 {
@@ -56,11 +49,11 @@ int main(int argc, char **argv)
                 return 1;
         printf("payload: %zu bytes\n", plen);
 
-        for (n = 0, t0 = now(); (t = now()) - t0 < seconds; n++)
+        for (n = 0, t0 = ((double)ak_mono_ns() / 1e9); (t = ((double)ak_mono_ns() / 1e9)) - t0 < seconds; n++)
                 crypto_ed25519_sign(key, payload, plen, sig);
         printf("ed25519 sign:        %10.0f /s\n", n / (t - t0));
 
-        for (n = 0, t0 = now(); (t = now()) - t0 < seconds; n++)
+        for (n = 0, t0 = ((double)ak_mono_ns() / 1e9); (t = ((double)ak_mono_ns() / 1e9)) - t0 < seconds; n++)
                 if (crypto_ed25519_verify(crypto_ed25519_key_public(key), payload, plen, sig) < 0)
                         return 1;
         printf("ed25519 verify:      %10.0f /s\n", n / (t - t0));
@@ -70,22 +63,22 @@ int main(int argc, char **argv)
         struct crypto_sha256 *h;
         if (!buf || crypto_sha256_new(&h) < 0)
                 return 1;
-        for (n = 0, t0 = now(); (t = now()) - t0 < seconds; n++)
+        for (n = 0, t0 = ((double)ak_mono_ns() / 1e9); (t = ((double)ak_mono_ns() / 1e9)) - t0 < seconds; n++)
                 crypto_sha256_update(h, buf, big);
         crypto_sha256_final(h, digest);
         printf("sha256 (1 MiB):      %10.0f MiB/s\n", n / (t - t0));
-        for (n = 0, t0 = now(); (t = now()) - t0 < seconds; n++)
+        for (n = 0, t0 = ((double)ak_mono_ns() / 1e9); (t = ((double)ak_mono_ns() / 1e9)) - t0 < seconds; n++)
                 crypto_sha256(payload, plen, digest);
         printf("sha256 (payload):    %10.0f /s\n", n / (t - t0));
 
-        for (n = 0, t0 = now(); (t = now()) - t0 < seconds; n++)
+        for (n = 0, t0 = ((double)ak_mono_ns() / 1e9); (t = ((double)ak_mono_ns() / 1e9)) - t0 < seconds; n++)
                 if (receipt_seal(rc, key) < 0)
                         return 1;
         printf("receipt seal:        %10.0f /s  (payload + hash + sign)\n", n / (t - t0));
 
         if (receipt_to_json(rc, true, &json, &jlen) < 0)
                 return 1;
-        for (n = 0, t0 = now(); (t = now()) - t0 < seconds; n++) {
+        for (n = 0, t0 = ((double)ak_mono_ns() / 1e9); (t = ((double)ak_mono_ns() / 1e9)) - t0 < seconds; n++) {
                 struct receipt *p;
                 if (receipt_from_json(json, jlen, &p, NULL) < 0 || receipt_verify(p, false, NULL) < 0)
                         return 1;

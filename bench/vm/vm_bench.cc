@@ -36,6 +36,7 @@
 #include <thread>
 #include <vector>
 
+#include "lib/base/time.h"
 #include "vmm/testing/vm_fixture.h"
 #include "vmm/virtio/testing/fake_guest.h"
 
@@ -55,12 +56,6 @@ extern char** environ;
 namespace {
 
 int g_boots = 5, g_iterations = 200, g_mib = 64;
-
-double NowMs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 double P(std::vector<double> v, double p) {
   if (v.empty()) return 0;
@@ -115,7 +110,7 @@ double KernelFloorMs(const Images& im, const std::string& dir, bool* ok) {
   c.control_socket = qmp.c_str();
   struct vmm* v = nullptr;
   struct ak_error err = {};
-  double t0 = NowMs();
+  double t0 = (ak_mono_ns() / 1e6);
   if (vmm_qemu_ops.start(&c, &v, &err) < 0) {
     fprintf(stderr, "floor: %s\n", err.msg);
     *ok = false;
@@ -123,13 +118,13 @@ double KernelFloorMs(const Images& im, const std::string& dir, bool* ok) {
   }
   int status;
   while (vmm_qemu_ops.poll_exit(v, &status) == 0) {
-    if (NowMs() - t0 > 60000) {
+    if ((ak_mono_ns() / 1e6) - t0 > 60000) {
       *ok = false;
       break;
     }
     usleep(2000);
   }
-  double ms = NowMs() - t0;
+  double ms = (ak_mono_ns() / 1e6) - t0;
   vmm_qemu_ops.free(v);
   *ok = *ok && true;
   return ms;
@@ -147,13 +142,13 @@ void BenchBoot(const Images& im, const std::string& dir, std::string* accel) {
     cfg.initrd = im.boot.initrd;
     struct vm* v = nullptr;
     struct ak_error err = {};
-    double t0 = NowMs();
+    double t0 = (ak_mono_ns() / 1e6);
     if (vm_start(&cfg, &v, &err) < 0 || vm_wait_ready(v, 120000, &err) < 0) {
       fprintf(stderr, "boot: %s\n", err.msg);
       vm_free(v);
       continue;
     }
-    ours.push_back(NowMs() - t0);
+    ours.push_back((ak_mono_ns() / 1e6) - t0);
     *accel = vm_accel(v);
     vm_free(v);
   }
@@ -178,9 +173,9 @@ double CallMs(int fd, const char* type, bool run_true) {
     a.n_command = 1;
   }
   struct proto_reply* r = nullptr;
-  double t0 = NowMs();
+  double t0 = (ak_mono_ns() / 1e6);
   int rc = guest_client_call(fd, &a, 30000, &r);
-  double ms = NowMs() - t0;
+  double ms = (ak_mono_ns() / 1e6) - t0;
   proto_reply_free(r);
   return rc == 0 ? ms : -1;
 }
@@ -380,9 +375,9 @@ std::vector<double> EchoRtts(int fd, int n) {
   std::vector<double> out;
   char msg[64] = "ping", buf[64];
   for (int i = 0; i < n; i++) {
-    double t0 = NowMs();
+    double t0 = (ak_mono_ns() / 1e6);
     if (write(fd, msg, sizeof(msg)) != sizeof(msg) || !ReadFull(fd, buf, sizeof(buf))) break;
-    out.push_back((NowMs() - t0) * 1000);
+    out.push_back(((ak_mono_ns() / 1e6) - t0) * 1000);
   }
   return out;
 }
@@ -421,7 +416,7 @@ double PairMibps(uint64_t bytes) {
   int sv[2];
   socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
   std::vector<char> buf(64 * 1024, 'x');
-  double t0 = NowMs();
+  double t0 = (ak_mono_ns() / 1e6);
   std::thread sink([&] {
     std::vector<char> b(64 * 1024);
     uint64_t got = 0;
@@ -437,7 +432,7 @@ double PairMibps(uint64_t bytes) {
     sent += k;
   }
   sink.join();
-  double ms = NowMs() - t0;
+  double ms = (ak_mono_ns() / 1e6) - t0;
   close(sv[0]);
   close(sv[1]);
   return bytes / 1048576.0 / (ms / 1000);
@@ -452,14 +447,14 @@ void BenchThroughput(const std::string& dir) {
     int fd = g.ok() ? br.Connect() : -1;
     if (fd >= 0) {
       std::vector<char> buf(64 * 1024, 'h');
-      double t0 = NowMs();
+      double t0 = (ak_mono_ns() / 1e6);
       for (uint64_t sent = 0; sent < bytes;) {
         ssize_t k = write(fd, buf.data(), std::min<uint64_t>(buf.size(), bytes - sent));
         if (k <= 0) break;
         sent += k;
       }
-      while (g.received() < bytes && NowMs() - t0 < 120000) usleep(200);
-      to_guest = bytes / 1048576.0 / ((NowMs() - t0) / 1000);
+      while (g.received() < bytes && (ak_mono_ns() / 1e6) - t0 < 120000) usleep(200);
+      to_guest = bytes / 1048576.0 / (((ak_mono_ns() / 1e6) - t0) / 1000);
       close(fd);
     }
   }
@@ -470,13 +465,13 @@ void BenchThroughput(const std::string& dir) {
     if (fd >= 0) {
       std::vector<char> buf(256 * 1024);
       uint64_t got = 0;
-      double t0 = NowMs();
+      double t0 = (ak_mono_ns() / 1e6);
       while (got < bytes) {
         ssize_t k = read(fd, buf.data(), buf.size());
         if (k <= 0) break;
         got += k;
       }
-      from_guest = got / 1048576.0 / ((NowMs() - t0) / 1000);
+      from_guest = got / 1048576.0 / (((ak_mono_ns() / 1e6) - t0) / 1000);
       close(fd);
     }
   }
@@ -495,7 +490,7 @@ void BenchVmThroughput(struct vm* v) {
   std::string b64 = akvm::Base64(data);
   int fd = -1;
   if (guest_client_connect(vm_vsock_uds(v), GUEST_AGENT_PORT, 10000, &fd) < 0) return;
-  double t0 = NowMs();
+  double t0 = (ak_mono_ns() / 1e6);
   uint64_t sent = 0;
   for (int i = 0; sent < bytes; i++) {
     struct proto_request_args a = PROTO_REQUEST_ARGS_INIT;
@@ -508,12 +503,12 @@ void BenchVmThroughput(struct vm* v) {
     proto_reply_free(r);
     sent += piece;
   }
-  double in_mibps = sent / 1048576.0 / ((NowMs() - t0) / 1000);
+  double in_mibps = sent / 1048576.0 / (((ak_mono_ns() / 1e6) - t0) / 1000);
   // Guest -> host: streamed output, 8 MiB on stdout and 8 on stderr per run.
   struct Sink {
     uint64_t bytes = 0;
   } sink;
-  t0 = NowMs();
+  t0 = (ak_mono_ns() / 1e6);
   uint64_t got_total = 0;
   while (got_total < bytes) {
     const char* argv[] = {"sh", "-c", "head -c 8388608 /dev/zero; head -c 8388608 /dev/zero >&2"};
@@ -535,7 +530,7 @@ void BenchVmThroughput(struct vm* v) {
     if (rc < 0 || sink.bytes == 0) break;
     got_total += sink.bytes;
   }
-  double out_mibps = got_total / 1048576.0 / ((NowMs() - t0) / 1000);
+  double out_mibps = got_total / 1048576.0 / (((ak_mono_ns() / 1e6) - t0) / 1000);
   close(fd);
   printf("%d MiB end to end into a real VM (TCG guest agent; includes its base64 and file I/O):\n", g_mib);
   printf("  %-38s %10.1f MiB/s\n", "host -> guest (write_file)", in_mibps);

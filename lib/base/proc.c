@@ -14,6 +14,7 @@
 
 #include "lib/base/cleanup.h"
 #include "lib/base/proc.h"
+#include "lib/base/time.h"
 
 extern char **environ;
 
@@ -43,13 +44,6 @@ static void capture_byte(struct capture *c, const struct proc_opts *o, char ch)
         } else if (c->line_len < LINE_CUT) {
                 c->line[c->line_len++] = ch;
         }
-}
-
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int proc_which(const char *name, char *buf, size_t size)
@@ -148,12 +142,12 @@ int proc_run(const struct proc_opts *o, int *ret_status, char **ret_output, stru
                 return ak_error_errno(err, -r, "start %s", o->argv[0]);
         }
 
-        int64_t deadline = o->timeout_ms > 0 ? now_ms() + o->timeout_ms : -1;
+        int64_t deadline = o->timeout_ms > 0 ? ak_mono_ms() + o->timeout_ms : -1;
         bool timed_out = false;
         for (;;) {
                 int wait = -1;
                 if (deadline >= 0) {
-                        int64_t left = deadline - now_ms();
+                        int64_t left = deadline - ak_mono_ms();
                         if (left <= 0) {
                                 timed_out = true;
                                 break;

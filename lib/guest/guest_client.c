@@ -10,26 +10,20 @@
 #include <unistd.h>
 
 #include "lib/base/cleanup.h"
+#include "lib/base/time.h"
 #include "lib/guest/frame.h"
 #include "lib/guest/guest_client.h"
 
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int left_ms(int64_t deadline)
 {
-        int64_t l = deadline - now_ms();
+        int64_t l = deadline - ak_mono_ms();
         return l < 0 ? 0 : (int)l;
 }
 
 int guest_client_connect(const char *uds_path, uint32_t port, int timeout_ms, int *ret_fd)
 {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int64_t deadline = now_ms() + timeout_ms;
+        int64_t deadline = ak_mono_ms() + timeout_ms;
         char line[32];
         size_t len = 0;
 
@@ -79,7 +73,7 @@ static int call(int fd, const struct proto_request_args *req, int timeout_ms, bo
                 void (*on_chunk)(void *userdata, const struct proto_reply *chunk), void *userdata,
                 struct proto_reply **ret)
 {
-        int64_t deadline = now_ms() + timeout_ms;
+        int64_t deadline = ak_mono_ms() + timeout_ms;
         char *json = NULL;
         size_t json_len = 0;
 
@@ -129,7 +123,7 @@ int guest_client_call_stream(int fd, const struct proto_request_args *req, int t
 
 int guest_client_ping(const char *uds_path, int timeout_ms)
 {
-        int64_t deadline = now_ms() + timeout_ms;
+        int64_t deadline = ak_mono_ms() + timeout_ms;
         _cleanup_close_ int fd = -1;
 
         int r = guest_client_connect(uds_path, GUEST_AGENT_PORT, timeout_ms, &fd);

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/base/time.h"
 #include "lib/rpc/internal.h"
 #include "protos/grpc/health/v1/health.pb-c.h"
 
@@ -395,14 +396,7 @@ int rpc_server_start(struct rpc_server *srv, struct ak_error *err)
 
 static void wait_shutdown_done(struct rpc_server *srv, unsigned grace_ms)
 {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += grace_ms / 1000;
-        until.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = ak_timespec_after(CLOCK_REALTIME, grace_ms);
         pthread_mutex_lock(&srv->lock);
         while (!srv->shutdown_done)
                 if (pthread_cond_timedwait(&srv->cond, &srv->lock, &until) == ETIMEDOUT)

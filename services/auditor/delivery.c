@@ -10,6 +10,7 @@
 
 #include "lib/audit/event.h"
 #include "lib/base/cleanup.h"
+#include "lib/base/time.h"
 #include "lib/json/writer.h"
 #include "services/auditor/cursor.h"
 #include "services/auditor/delivery.h"
@@ -63,14 +64,6 @@ const struct dest_ops *dest_ops_for(enum audit_dest_type type)
         }
 }
 
-static uint64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static bool stopped(struct delivery *d)
 {
         return __atomic_load_n(&d->stop, __ATOMIC_RELAXED) != 0;
@@ -79,15 +72,7 @@ static bool stopped(struct delivery *d)
 /* Sleeps up to ms, or until stopped. */
 static void nap(struct delivery *d, uint64_t ms)
 {
-        struct timespec until;
-
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += (time_t)(ms / 1000);
-        until.tv_nsec += (long)(ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = ak_timespec_after(CLOCK_MONOTONIC, ms);
         pthread_mutex_lock(&d->mu);
         while (!stopped(d))
                 if (pthread_cond_timedwait(&d->wake, &d->mu, &until) == ETIMEDOUT)
@@ -124,7 +109,7 @@ static void persist(struct delivery *d)
         pthread_mutex_lock(&d->mu);
         d->persisted = pos;
         pthread_mutex_unlock(&d->mu);
-        d->last_persist_ms = now_ms();
+        d->last_persist_ms = ak_mono_ms();
         if (d->progress)
                 d->progress(d->userdata);
 }
@@ -267,7 +252,7 @@ static uint64_t backoff_ms(struct delivery *d, unsigned attempt)
         if (base > d->c->backoff_max_ms)
                 base = d->c->backoff_max_ms;
         if (getrandom(&rnd, sizeof(rnd), 0) < 0)
-                rnd = (uint32_t)now_ms();
+                rnd = (uint32_t)ak_mono_ms();
         /* "Equal jitter": half fixed, half random. */
         return base / 2 + (base / 2 ? rnd % (base / 2 + 1) : 0);
 }
@@ -351,7 +336,7 @@ static void *run(void *arg)
                         continue;
                 }
                 if (avail < d->c->batch_size && d->c->flush_interval_ms > 0) {
-                        uint64_t now = now_ms();
+                        uint64_t now = ak_mono_ms();
                         if (!pending_since)
                                 pending_since = now;
                         if (now - pending_since < d->c->flush_interval_ms) {
@@ -378,7 +363,7 @@ static void *run(void *arg)
                 clear_batch(d);
                 if (r < 0)
                         break;
-                if (now_ms() - d->last_persist_ms >= PERSIST_EVERY_MS)
+                if (ak_mono_ms() - d->last_persist_ms >= PERSIST_EVERY_MS)
                         persist(d);
         }
         return NULL;

@@ -15,6 +15,7 @@
 
 #include "lib/base/cleanup.h"
 #include "lib/base/fs.h"
+#include "lib/base/time.h"
 #include "services/auditor/crc32c.h"
 #include "services/auditor/spool.h"
 #include "services/auditor/spool_internal.h"
@@ -433,13 +434,7 @@ bool spool_wait(struct spool *s, uint64_t position, int timeout_ms)
         struct timespec until;
         bool ok;
 
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += timeout_ms / 1000;
-        until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-        }
+        until = ak_timespec_after(CLOCK_MONOTONIC, timeout_ms);
         pthread_mutex_lock(&s->mu);
         while (s->next_pos <= position)
                 if (pthread_cond_timedwait(&s->cond, &s->mu, &until) == ETIMEDOUT)

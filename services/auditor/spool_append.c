@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "lib/base/cleanup.h"
+#include "lib/base/time.h"
 #include "services/auditor/crc32c.h"
 #include "services/auditor/spool.h"
 #include "services/auditor/spool_internal.h"
@@ -237,9 +238,7 @@ void *spool_prepare(void *arg)
                 } else if (!s->prep_stop) {
                         /* Disk full, most likely: segments are made unprepared
                          * meanwhile; try again in a while. */
-                        struct timespec until;
-                        clock_gettime(CLOCK_MONOTONIC, &until);
-                        until.tv_sec += 1;
+                        struct timespec until = ak_timespec_after(CLOCK_MONOTONIC, 1000);
                         pthread_cond_timedwait(&s->prep_cond, &s->mu, &until);
                 }
         }

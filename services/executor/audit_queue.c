@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/base/time.h"
 #include "lib/receipt/receipt.h"
 #include "protos/ak/v1/auditor.pb-c.h"
 #include "services/executor/audit_queue.h"
@@ -27,23 +28,9 @@ struct audit_queue {
         struct audit_queue_stats st;
 };
 
-static int64_t mono_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void wait_ms(struct audit_queue *q, int ms)
 {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += ms / 1000;
-        ts.tv_nsec += (long)(ms % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-        }
+        struct timespec ts = ak_timespec_after(CLOCK_REALTIME, ms);
         pthread_cond_timedwait(&q->cond, &q->lock, &ts);
 }
 
@@ -87,7 +74,7 @@ static void *sender(void *arg)
         for (;;) {
                 while (!q->stop && q->n == 0)
                         wait_ms(q, 1000);
-                if (q->n == 0 || (q->stop && mono_ms() >= q->drain_until))
+                if (q->n == 0 || (q->stop && ak_mono_ms() >= q->drain_until))
                         break;
                 size_t k = q->n < AUDIT_QUEUE_BATCH ? q->n : AUDIT_QUEUE_BATCH;
                 pthread_mutex_unlock(&q->lock);
@@ -106,7 +93,7 @@ static void *sender(void *arg)
                         snprintf(q->st.last_error, sizeof(q->st.last_error), "%s", why);
                         if (!q->stop)
                                 wait_ms(q, 1000);
-                        else if (mono_ms() < q->drain_until)
+                        else if (ak_mono_ms() < q->drain_until)
                                 wait_ms(q, 200);
                 }
         }
@@ -145,7 +132,7 @@ void audit_queue_free(struct audit_queue *q, int drain_ms)
                 return;
         pthread_mutex_lock(&q->lock);
         q->stop = true;
-        q->drain_until = mono_ms() + drain_ms;
+        q->drain_until = ak_mono_ms() + drain_ms;
         pthread_cond_broadcast(&q->cond);
         pthread_mutex_unlock(&q->lock);
         if (q->ch)

@@ -18,11 +18,7 @@ void *janitor_thread(void *arg)
         struct executor *ex = arg;
         pthread_mutex_lock(&ex->lock);
         while (!ex->stop) {
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                int64_t ns = ts.tv_nsec + (int64_t)ex->cfg.reap_interval_ms * 1000000;
-                ts.tv_sec += ns / 1000000000;
-                ts.tv_nsec = ns % 1000000000;
+                struct timespec ts = ak_timespec_after(CLOCK_REALTIME, ex->cfg.reap_interval_ms);
                 if (!ex->disposals)
                         pthread_cond_timedwait(&ex->cond, &ex->lock, &ts);
                 if (ex->stop)

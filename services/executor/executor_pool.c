@@ -104,9 +104,7 @@ void *pool_thread(void *arg)
                                 pthread_mutex_lock(&ex->lock);
                         } else {
                                 /* Do not spin on a broken image: wait before retrying. */
-                                struct timespec ts;
-                                clock_gettime(CLOCK_REALTIME, &ts);
-                                ts.tv_sec += 5;
+                                struct timespec ts = ak_timespec_after(CLOCK_REALTIME, 5000);
                                 pthread_cond_timedwait(&ex->cond, &ex->lock, &ts);
                         }
                         continue;
@@ -135,13 +133,7 @@ void *pool_thread(void *arg)
                                         break;
                                 }
                 }
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_nsec += 500 * 1000 * 1000;
-                if (ts.tv_nsec >= 1000000000) {
-                        ts.tv_sec++;
-                        ts.tv_nsec -= 1000000000;
-                }
+                struct timespec ts = ak_timespec_after(CLOCK_REALTIME, 500);
                 pthread_cond_timedwait(&ex->cond, &ex->lock, &ts);
         }
         pthread_mutex_unlock(&ex->lock);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/base/time.h"
 #include "lib/base/version.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
 #include "services/executor/audit_queue.h"
@@ -169,14 +170,10 @@ void *status_heartbeat_thread(void *arg)
                 snprintf(ex->notes.sched_note, sizeof(ex->notes.sched_note), "%.500s", code == RPC_OK ? "" : err.msg);
                 if (ex->stop)
                         break;
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
                 unsigned wait = registered || code == RPC_NOT_FOUND ? interval : 1000;
                 if (code == RPC_NOT_FOUND)
                         wait = 0;
-                int64_t ns = ts.tv_nsec + (int64_t)wait * 1000000;
-                ts.tv_sec += ns / 1000000000;
-                ts.tv_nsec = ns % 1000000000;
+                struct timespec ts = ak_timespec_after(CLOCK_REALTIME, wait);
                 if (wait)
                         pthread_cond_timedwait(&ex->cond, &ex->lock, &ts);
         }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/base/time.h"
 #include "protos/ak/v1/executor.pb-c.h"
 #include "services/scheduler/channels.h"
 #include "services/scheduler/forward.h"
@@ -54,13 +55,6 @@ struct pump {
         struct ak_error err;
 };
 
-int64_t forward_now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int forwarder_new(struct registry *reg, const struct forwarder_config *cfg, struct forwarder **ret,
                   struct ak_error *err)
 {
@@ -92,9 +86,7 @@ void forwarder_free(struct forwarder *f)
         pthread_mutex_lock(&f->lock);
         f->stopping = true;
         pthread_cond_broadcast(&f->work);
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 5;
+        struct timespec until = ak_timespec_after(CLOCK_REALTIME, 5000);
         while (f->workers > 0)
                 if (pthread_cond_timedwait(&f->idle, &f->lock, &until) == ETIMEDOUT)
                         break;
@@ -117,7 +109,7 @@ void forwarder_free(struct forwarder *f)
 
 void forwarder_prune(struct forwarder *f, int64_t idle_ms)
 {
-        channels_prune(f->channels, forward_now_ms(), idle_ms);
+        channels_prune(f->channels, ak_mono_ms(), idle_ms);
 }
 
 static void pump_unref(struct pump *p)
@@ -178,7 +170,7 @@ static void pump_run(struct pump *p)
         p->st = NULL;
         pthread_mutex_unlock(&p->lock);
         rpc_stream_free(st);
-        channels_put(f->channels, p->ch, forward_now_ms());
+        channels_put(f->channels, p->ch, ak_mono_ms());
         pump_unref(p);
 }
 
@@ -188,9 +180,7 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&f->lock);
         for (;;) {
                 while (!f->head && !f->stopping) {
-                        struct timespec until;
-                        clock_gettime(CLOCK_REALTIME, &until);
-                        until.tv_sec += WORKER_IDLE_S;
+                        struct timespec until = ak_timespec_after(CLOCK_REALTIME, WORKER_IDLE_S * 1000);
                         f->idle_workers++;
                         int r = pthread_cond_timedwait(&f->work, &f->lock, &until);
                         f->idle_workers--;
@@ -277,14 +267,14 @@ static int pump_start(struct forwarder *f, struct rpc_call *call, const struct r
                 pump_unref(p);
                 return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "%s: out of memory", method);
         }
-        if (channels_get(f->channels, route->address, forward_now_ms(), &p->ch, &err) < 0) {
+        if (channels_get(f->channels, route->address, ak_mono_ms(), &p->ch, &err) < 0) {
                 pump_unref(p);
                 pump_unref(p);
                 return rpc_call_fail(call, RPC_UNAVAILABLE, "executor %s: %s", route->executor_id, err.msg);
         }
         int r = pump_queue(f, p);
         if (r != 0) {
-                channels_put(f->channels, p->ch, forward_now_ms());
+                channels_put(f->channels, p->ch, ak_mono_ms());
                 pump_unref(p);
                 pump_unref(p);
                 return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "%s: cannot start a thread (%s)",
@@ -327,17 +317,13 @@ static enum wait_result pump_wait(struct pump *p, struct rpc_call *call,
                         pthread_mutex_unlock(&p->lock);
                         return WAIT_DONE;
                 }
-                struct timespec until;
-                clock_gettime(CLOCK_MONOTONIC, &until);
-                until.tv_nsec += (long)p->f->poll_ms * 1000000L;
-                until.tv_sec += until.tv_nsec / 1000000000L;
-                until.tv_nsec %= 1000000000L;
+                struct timespec until = ak_timespec_after(CLOCK_MONOTONIC, p->f->poll_ms);
                 if (pthread_cond_timedwait(&p->cond, &p->lock, &until) != ETIMEDOUT)
                         continue;
                 pthread_mutex_unlock(&p->lock);
                 if (rpc_call_cancelled(call))
                         return WAIT_CLIENT_GONE;
-                if (registry_liveness(p->f->reg, route->executor_id, forward_now_ms(), why, why_size) ==
+                if (registry_liveness(p->f->reg, route->executor_id, ak_mono_ms(), why, why_size) ==
                     REGISTRY_IS_LOST)
                         return WAIT_LOST;
                 pthread_mutex_lock(&p->lock);
@@ -369,7 +355,7 @@ static bool answered_by_owner(struct forwarder *f, const struct registry_route *
 {
         struct rpc_channel *ch;
         struct ak_error err;
-        if (channels_get(f->channels, route->address, forward_now_ms(), &ch, &err) < 0)
+        if (channels_get(f->channels, route->address, ak_mono_ms(), &ch, &err) < 0)
                 return true;
         Ak__V1__GetExecutorStatusRequest req = AK__V1__GET_EXECUTOR_STATUS_REQUEST__INIT;
         struct rpc_call_options opts = { .timeout_ms = HEALTH_CHECK_MS, .bearer_token = f->token };
@@ -382,7 +368,7 @@ static bool answered_by_owner(struct forwarder *f, const struct registry_route *
                 snprintf(who, who_size, "%s", id);
                 protobuf_c_message_free_unpacked(resp, NULL);
         }
-        channels_put(f->channels, ch, forward_now_ms());
+        channels_put(f->channels, ch, ak_mono_ms());
         return same;
 }
 
@@ -405,10 +391,10 @@ static int finish(struct forwarder *f, struct rpc_call *call, const struct regis
                 /* Down, or cut off: does it still answer at all? */
                 struct rpc_channel *ch;
                 struct ak_error herr;
-                if (channels_get(f->channels, route->address, forward_now_ms(), &ch, &herr) == 0) {
+                if (channels_get(f->channels, route->address, ak_mono_ms(), &ch, &herr) == 0) {
                         if (rpc_health_check(ch, "", HEALTH_CHECK_MS, &herr) != RPC_OK)
                                 registry_mark_unreachable(f->reg, route->executor_id);
-                        channels_put(f->channels, ch, forward_now_ms());
+                        channels_put(f->channels, ch, ak_mono_ms());
                 }
                 return rpc_call_fail(call, RPC_UNAVAILABLE, "executor %s (%s): %s", route->executor_id,
                                      route->address, details);

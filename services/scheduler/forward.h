@@ -62,7 +62,4 @@ int forward_stream(struct forwarder *f, struct rpc_call *call, const struct regi
 /* Closes channels idle for idle_ms (the reaper calls this). */
 void forwarder_prune(struct forwarder *f, int64_t idle_ms);
 
-/* Milliseconds on the monotonic clock, the registry's time base. */
-int64_t forward_now_ms(void);
-
 #endif

@@ -6,16 +6,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/base/time.h"
 #include "services/scheduler/bitset.h"
 #include "services/scheduler/pbcopy.h"
 #include "services/scheduler/registry_internal.h"
-
-static int64_t wall_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int registry_new(const struct registry_config *cfg, int64_t now_ms, struct registry **ret)
 {
@@ -267,7 +261,7 @@ static int apply_status(struct registry *reg, struct executor *e, Ak__V1__Execut
                 protobuf_c_message_free_unpacked(&e->status->base, NULL);
         e->status = st;
         e->last_heartbeat_ms = now_ms;
-        e->last_heartbeat_wall_ms = wall_ms();
+        e->last_heartbeat_wall_ms = ak_real_ms();
         e->lost = false;
         e->unreachable = false;
         registry_refresh_slot(reg, e);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/base/time.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
 #include "services/scheduler/pbcopy.h"
 #include "services/scheduler/service_internal.h"
@@ -55,7 +56,7 @@ static int take_status(struct scheduler *s, struct rpc_call *call, const Ak__V1_
         if (!copy)
                 return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "executor %s: out of memory",
                                      st->executor_id);
-        int64_t now = forward_now_ms();
+        int64_t now = ak_mono_ms();
         int r = registering ? registry_register(s->reg, copy, now, &err)
                             : registry_heartbeat(s->reg, copy, now, &err);
         if (r < 0)
@@ -156,16 +157,12 @@ static void *reaper_main(void *arg)
         int64_t idle_ms = rc->forget_after_ms ? rc->forget_after_ms : 600000;
         pthread_mutex_lock(&s->lock);
         while (!s->stopping) {
-                struct timespec until;
-                clock_gettime(CLOCK_MONOTONIC, &until);
-                until.tv_nsec += (long)s->cfg.reap_interval_ms * 1000000L;
-                until.tv_sec += until.tv_nsec / 1000000000L;
-                until.tv_nsec %= 1000000000L;
+                struct timespec until = ak_timespec_after(CLOCK_MONOTONIC, s->cfg.reap_interval_ms);
                 pthread_cond_timedwait(&s->wake, &s->lock, &until);
                 if (s->stopping)
                         break;
                 pthread_mutex_unlock(&s->lock);
-                registry_reap(s->reg, forward_now_ms(), note, s);
+                registry_reap(s->reg, ak_mono_ms(), note, s);
                 forwarder_prune(s->fwd, idle_ms);
                 pthread_mutex_lock(&s->lock);
         }
@@ -185,7 +182,7 @@ int scheduler_new(const struct scheduler_config *cfg, struct scheduler **ret, st
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
         pthread_cond_init(&s->wake, &ca);
         pthread_condattr_destroy(&ca);
-        int r = registry_new(&cfg->registry, forward_now_ms(), &s->reg);
+        int r = registry_new(&cfg->registry, ak_mono_ms(), &s->reg);
         if (r < 0) {
                 scheduler_free(s);
                 return ak_error_errno(err, r, "scheduler: registry");

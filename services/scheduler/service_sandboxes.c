@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/base/time.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
 #include "services/scheduler/service_internal.h"
 #include "services/scheduler/spec.h"
@@ -18,7 +19,7 @@ static int route(struct scheduler *s, struct rpc_call *call, const char *field, 
         struct ak_error err;
         if (spec_check_name(field, name, &err) < 0)
                 return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "%s", err.msg);
-        int64_t now = forward_now_ms();
+        int64_t now = ak_mono_ms();
         int r = registry_route(s->reg, name, now, ret, &err);
         if (r == -ENOENT && registry_rebuilding(s->reg, now))
                 return rpc_call_fail(call, RPC_UNAVAILABLE,
@@ -198,7 +199,7 @@ int sched_list_sandboxes(struct rpc_call *call, const ProtobufCMessage *msg, voi
                 return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "label_selector: %zu entries, the limit is %d",
                                      req->n_label_selector, LABEL_SELECTOR_MAX);
         Ak__V1__ListSandboxesResponse *resp;
-        int r = registry_list_sandboxes(s->reg, req, forward_now_ms(), LIST_MAX_BYTES, &resp);
+        int r = registry_list_sandboxes(s->reg, req, ak_mono_ms(), LIST_MAX_BYTES, &resp);
         if (r == -E2BIG)
                 return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED,
                                      "the sandbox list is larger than one message (%u bytes): narrow it "

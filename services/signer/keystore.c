@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/base/time.h"
 #include "lib/receipt/receipt.h"
 #include "services/signer/keystore_internal.h"
 
@@ -33,14 +34,6 @@ struct keystore {
         struct keystore_public_key *keys; /* sorted: active, then newest first */
         size_t n_keys;
 };
-
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static char *parent_of(const char *path)
 {
@@ -336,7 +329,7 @@ static int rotate_locked(struct keystore *ks, struct keystore_public_key *ret_ne
         struct crypto_ed25519_key *key = NULL;
         struct keystore_public_key rec;
         struct keystore_key *k;
-        int64_t created = now_ms();
+        int64_t created = ak_real_ms();
         int r;
 
         if (ks->n_keys >= KEYSTORE_MAX_KEYS)

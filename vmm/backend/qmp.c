@@ -9,14 +9,8 @@
 #include <unistd.h>
 
 #include "lib/base/cleanup.h"
+#include "lib/base/time.h"
 #include "vmm/backend/qmp.h"
-
-static long long now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* One line, without its newline, byte by byte (the stream is small). */
 static int read_line(int fd, long long deadline, char **ret)
@@ -27,7 +21,7 @@ static int read_line(int fd, long long deadline, char **ret)
         if (!buf)
                 return -ENOMEM;
         for (;;) {
-                long long left = deadline - now_ms();
+                long long left = deadline - ak_mono_ms();
                 struct pollfd p = { fd, POLLIN, 0 };
                 int r = left <= 0 ? 0 : poll(&p, 1, (int)left);
                 if (r < 0 && errno == EINTR)
@@ -107,7 +101,7 @@ static int command(int fd, const char *json, long long deadline, char **ret)
 int qmp_connect(const char *path, int timeout_ms, int *ret_fd)
 {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        long long deadline = now_ms() + timeout_ms;
+        long long deadline = ak_mono_ms() + timeout_ms;
 
         if (strlen(path) >= sizeof(sa.sun_path))
                 return -ENAMETOOLONG;
@@ -122,7 +116,7 @@ int qmp_connect(const char *path, int timeout_ms, int *ret_fd)
                 int e = errno;
                 close(fd);
                 fd = -1;
-                if ((e != ENOENT && e != ECONNREFUSED) || now_ms() >= deadline)
+                if ((e != ENOENT && e != ECONNREFUSED) || ak_mono_ms() >= deadline)
                         return e == ENOENT || e == ECONNREFUSED ? -ETIMEDOUT : -e;
                 struct timespec ts = { 0, 20 * 1000 * 1000 };
                 nanosleep(&ts, NULL);
@@ -149,5 +143,5 @@ int qmp_connect(const char *path, int timeout_ms, int *ret_fd)
 
 int qmp_command(int fd, const char *json, int timeout_ms, char **ret_reply)
 {
-        return command(fd, json, now_ms() + timeout_ms, ret_reply);
+        return command(fd, json, ak_mono_ms() + timeout_ms, ret_reply);
 }

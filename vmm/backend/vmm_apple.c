@@ -14,6 +14,7 @@
 #include "lib/base/cleanup.h"
 #include "lib/base/pathfmt.h"
 #include "lib/base/proc.h"
+#include "lib/base/time.h"
 #include "vmm/backend/vmm.h"
 #include "vmm/backend/vmm_apple.h"
 #include "vmm/backend/vmm_apple_impl.h"
@@ -35,13 +36,6 @@ struct vmm {
         int status;
         long long inspected_at;
 };
-
-static long long now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int check(const struct vmm_config *cfg, const char *image, struct ak_error *err)
 {
@@ -250,9 +244,9 @@ static int apple_poll_exit(struct vmm *vm, int *ret_status)
         if (vmm_proc_poll(&vm->proc, &status) == 1)
                 return finished(vm, status, ret_status);
         /* The CLI is a process per call: ask at most once a second. */
-        if (now_ms() - vm->inspected_at < INSPECT_EVERY_MS)
+        if (ak_mono_ms() - vm->inspected_at < INSPECT_EVERY_MS)
                 return 0;
-        vm->inspected_at = now_ms();
+        vm->inspected_at = ak_mono_ms();
         const char *const args[] = { "inspect", vm->name, NULL };
         _cleanup_free_ char *out = NULL;
         if (apple_cli_run(vm->cli, args, false, QUICK_MS, &status, &out, NULL) < 0 || !out)

@@ -15,6 +15,7 @@
 #include "lib/base/cleanup.h"
 #include "lib/base/pathfmt.h"
 #include "lib/base/proc.h"
+#include "lib/base/time.h"
 #include "vmm/backend/vmm.h"
 #include "vmm/backend/vmm_firecracker.h"
 #include "vmm/backend/vmm_proc.h"
@@ -30,13 +31,6 @@ struct vmm {
         char uds[108];
         char disk_copy[PATH_MAX]; /* "" when the disk is used in place */
 };
-
-static long long now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool env_is(const char *name, const char *value)
 {
@@ -208,10 +202,10 @@ static int fc_stop(struct vmm *vm, int grace_ms, int *ret_status)
         if (vmm_proc_poll(&vm->proc, ret_status) == 1)
                 return 1;
         if (grace_ms > 0) {
-                long long t0 = now_ms();
+                long long t0 = ak_mono_ms();
                 /* The guest's orderly shutdown; Firecracker exits on its reset. */
                 fc_api_put(vm->api, "/actions", "{\"action_type\":\"SendCtrlAltDel\"}", grace_ms, NULL);
-                int left = grace_ms - (int)(now_ms() - t0);
+                int left = grace_ms - (int)(ak_mono_ms() - t0);
                 if (vmm_proc_wait(&vm->proc, left > 0 ? left : 0, ret_status) == 1)
                         return 1;
         }

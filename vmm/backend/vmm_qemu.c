@@ -32,6 +32,7 @@
 
 #include "lib/base/cleanup.h"
 #include "lib/base/proc.h"
+#include "lib/base/time.h"
 #include "vmm/backend/qmp.h"
 #include "vmm/backend/vmm.h"
 #include "vmm/backend/vmm_proc.h"
@@ -68,22 +69,15 @@ __attribute__((format(printf, 3, 4))) static void add(char **v, size_t *n, const
         va_end(ap);
 }
 
-static uint64_t monotonic_ns(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
-        return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 unsigned long vmm_qemu_host_tsc_khz(void)
 {
         static unsigned long cached;
         if (cached)
                 return cached;
         /* 20 ms of TSC against the raw monotonic clock: within 0.1%. */
-        uint64_t t0 = monotonic_ns(), c0 = __builtin_ia32_rdtsc(), t1, c1;
+        uint64_t t0 = ak_clock_ns(CLOCK_MONOTONIC_RAW), c0 = __builtin_ia32_rdtsc(), t1, c1;
         do {
-                t1 = monotonic_ns();
+                t1 = ak_clock_ns(CLOCK_MONOTONIC_RAW);
                 c1 = __builtin_ia32_rdtsc();
         } while (t1 - t0 < 20 * 1000 * 1000);
         if (c1 <= c0)

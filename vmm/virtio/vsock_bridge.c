@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lib/base/cleanup.h"
+#include "lib/base/time.h"
 #include "vmm/virtio/vhost_user.h"
 #include "vmm/virtio/vsock_bridge.h"
 
@@ -60,13 +61,6 @@ struct vsock_bridge {
         struct vsock_dev_stats stats;
         bool running;
 };
-
-static uint64_t now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static int ep_add(struct vsock_bridge *b, int fd, uint32_t events, struct watch *w)
 {
@@ -298,7 +292,7 @@ static void on_uds_listen(struct vsock_bridge *b)
                 }
                 l->w.kind = W_LINE;
                 l->fd = fd;
-                l->deadline_ms = now_ms() + VSOCK_BRIDGE_LINE_TIMEOUT_MS;
+                l->deadline_ms = ak_mono_ms() + VSOCK_BRIDGE_LINE_TIMEOUT_MS;
                 l->next = b->lines;
                 if (b->lines)
                         b->lines->prev = l;
@@ -374,7 +368,7 @@ static int loop_timeout(struct vsock_bridge *b)
 {
         int t = vsock_dev_timeout_ms(b->dev);
         if (b->lines) {
-                uint64_t now = now_ms();
+                uint64_t now = ak_mono_ms();
                 for (struct line_conn *l = b->lines; l; l = l->next) {
                         int left = l->deadline_ms <= now ? 0 : (int)(l->deadline_ms - now);
                         if (t < 0 || left < t)
@@ -386,7 +380,7 @@ static int loop_timeout(struct vsock_bridge *b)
 
 static void expire_lines(struct vsock_bridge *b)
 {
-        uint64_t now = now_ms();
+        uint64_t now = ak_mono_ms();
         struct line_conn *l = b->lines;
         while (l) {
                 struct line_conn *next = l->next;

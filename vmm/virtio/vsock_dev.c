@@ -7,15 +7,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/base/time.h"
 #include "vmm/virtio/vsock_dev_impl.h"
 #include "vmm/virtio/vsock_pkt.h"
-
-uint64_t vsock_now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static unsigned hash_key(uint32_t local, uint32_t peer)
 {
@@ -293,7 +287,7 @@ int vsock_dev_host_connect(struct vsock_dev *d, int fd, uint32_t port)
                 return -ENOMEM;
         c->state = CONN_CONNECTING;
         d->n_connecting++;
-        c->deadline_ms = vsock_now_ms() + d->cfg.connect_timeout_ms;
+        c->deadline_ms = ak_mono_ms() + d->cfg.connect_timeout_ms;
         c->todo = TODO_REQUEST;
         vsock_conn_update_epoll(d, c); /* hang-ups only, until the guest answers */
         vsock_pending_add(d, c);

@@ -77,7 +77,6 @@ struct vsock_dev {
         struct vsock_dev_stats stats;
 };
 
-uint64_t vsock_now_ms(void);
 struct conn *vsock_conn_find(struct vsock_dev *d, uint32_t local, uint32_t peer);
 struct conn *vsock_conn_new(struct vsock_dev *d, int fd, uint32_t local, uint32_t peer);
 void vsock_conn_destroy(struct vsock_dev *d, struct conn *c);

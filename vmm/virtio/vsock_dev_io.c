@@ -9,6 +9,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "lib/base/time.h"
 #include "vmm/virtio/vsock_dev_impl.h"
 #include "vmm/virtio/vsock_pkt.h"
 
@@ -472,7 +473,7 @@ int vsock_dev_timeout_ms(const struct vsock_dev *d)
                 return 0;
         if (!d->n_connecting)
                 return -1;
-        uint64_t now = vsock_now_ms(), next = UINT64_MAX;
+        uint64_t now = ak_mono_ms(), next = UINT64_MAX;
         for (unsigned i = 0; i < HASH_SIZE; i++)
                 for (struct conn *c = d->hash[i]; c; c = c->hnext)
                         if (c->state == CONN_CONNECTING && c->deadline_ms < next)
@@ -487,7 +488,7 @@ void vsock_dev_tick(struct vsock_dev *d)
         if (d->tx_more)
                 vsock_dev_process_tx(d);
         if (d->n_connecting) {
-                uint64_t now = vsock_now_ms();
+                uint64_t now = ak_mono_ms();
                 for (unsigned i = 0; i < HASH_SIZE; i++) {
                         struct conn *c = d->hash[i];
                         while (c) {
