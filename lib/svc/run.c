@@ -32,23 +32,28 @@ static void *end_on_stop(void *arg)
 
         (void)arg;
         signal_set(&stop, false);
-        while (sigwait(&stop, &sig) != 0)
-                ;
-        if (atomic_load(&serving)) {
-                /* svc_run took over as it came: the signal is its. Blocked
-                 * everywhere, it waits for svc_run's sigwait. */
-                kill(getpid(), sig);
-                return NULL;
+        for (;;) {
+                struct sigaction sa;
+                if (sigwait(&stop, &sig) != 0)
+                        continue;
+                if (atomic_load(&serving)) {
+                        /* svc_run took over as it came: the signal is its.
+                         * Blocked everywhere, it waits for svc_run's sigwait. */
+                        kill(getpid(), sig);
+                        return NULL;
+                }
+                /* Ignored since exec (nohup, a shell's background job):
+                 * still ignored while starting. */
+                if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+                        continue;
+                /* Its disposition, as if it had never been blocked: by
+                 * default the process ends by this signal. */
+                raise(sig);
+                sigemptyset(&one);
+                sigaddset(&one, sig);
+                pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+                pthread_sigmask(SIG_BLOCK, &one, NULL);
         }
-        /* The default action, as if it had never been blocked: the process
-         * ends by this signal. */
-        signal(sig, SIG_DFL);
-        raise(sig);
-        sigemptyset(&one);
-        sigaddset(&one, sig);
-        pthread_sigmask(SIG_UNBLOCK, &one, NULL);
-        for (;;)
-                pause();
 }
 
 int svc_signals_block(enum svc_starting starting)

@@ -36,9 +36,11 @@ enum svc_starting {
         /* Held: svc_run stops gracefully at once (the auditor, scheduler and
          * signer: a stop asked for while starting still drains). */
         SVC_STARTING_HOLD_STOP,
-        /* End the process as their default action does, while it starts
-         * (ak-executor: nothing to drain yet, and a slow start can be cut
-         * short). Costs a thread that waits for them until svc_run. */
+        /* Act on them at once while it starts, as if they were not blocked:
+         * by default the process ends by the signal, and one ignored since
+         * exec stays ignored (ak-executor: nothing to drain yet, and a slow
+         * start can be cut short). Costs a thread that takes them until
+         * svc_run does. */
         SVC_STARTING_STOP_ENDS,
 };
 

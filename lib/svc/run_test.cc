@@ -1,7 +1,8 @@
 // svc_run: signals sent to the own process from another thread reach the
 // callbacks in order (serving, reload + its log line, ticks, stop) and
 // svc_run returns; a stop held while starting still stops; with
-// SVC_STARTING_STOP_ENDS a stop while starting ends the process.
+// SVC_STARTING_STOP_ENDS a stop while starting ends the process (unless
+// it was ignored since exec).
 #include <signal.h>
 #include <unistd.h>
 
@@ -90,6 +91,22 @@ TEST(SvcRunDeathTest, StopWhileStartingEndsTheProcessWithStopEnds)
                 {
                         ASSERT_EQ(0, svc_signals_block(SVC_STARTING_STOP_ENDS));
                         kill(getpid(), SIGHUP); // held, does not end it
+                        kill(getpid(), SIGTERM);
+                        sleep(10);
+                        _exit(0);
+                },
+                ::testing::KilledBySignal(SIGTERM), "");
+}
+
+TEST(SvcRunDeathTest, AStopIgnoredSinceExecStaysIgnoredWhileStarting)
+{
+        GTEST_FLAG_SET(death_test_style, "threadsafe");
+        EXPECT_EXIT(
+                {
+                        signal(SIGINT, SIG_IGN); // as nohup or a shell's background job
+                        ASSERT_EQ(0, svc_signals_block(SVC_STARTING_STOP_ENDS));
+                        kill(getpid(), SIGINT);
+                        usleep(100 * 1000);
                         kill(getpid(), SIGTERM);
                         sleep(10);
                         _exit(0);
