@@ -1,6 +1,5 @@
 /* The `ak` command table and helpers shared by its commands. */
-#ifndef AK_CLI_CLI_H
-#define AK_CLI_CLI_H
+#pragma once
 
 #include <stdbool.h>
 
@@ -50,5 +49,3 @@ extern const char cli_shell_help[];
 /* `ak sandbox` (cmd_sandbox.c). */
 int cli_sandbox_run(int argc, char **argv);
 extern const char cli_sandbox_help[];
-
-#endif

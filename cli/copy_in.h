@@ -7,8 +7,7 @@
  *
  * Also the profile's "pass env": the client's environment, less what only
  * makes sense on the client (copy_in_env_passes). */
-#ifndef AK_CLI_COPY_IN_H
-#define AK_CLI_COPY_IN_H
+#pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -31,5 +30,3 @@ int copy_in_dir(struct rpc_channel *ch, const struct rpc_call_options *opts, con
  * everything except PATH, HOME, PWD, OLDPWD, SHELL, SHLVL, USER, LOGNAME,
  * "_", the loader's LD_* and ak's own AK_* (the guest has its own). */
 bool copy_in_env_passes(const char *entry);
-
-#endif

@@ -1,8 +1,7 @@
 /* Progress for long operations (image builds, first boots): on a terminal,
  * one line on stderr rewritten in place ("[phase] detail", elapsed time);
  * elsewhere nothing, so logs and pipes stay clean. */
-#ifndef AK_CLI_PROGRESS_H
-#define AK_CLI_PROGRESS_H
+#pragma once
 
 #include <stdbool.h>
 
@@ -17,5 +16,3 @@ void cli_progress_init(struct cli_progress *p);
 void cli_progress_report(void *userdata, const char *phase, const char *detail);
 /* Clears the line (if one was shown). */
 void cli_progress_done(struct cli_progress *p);
-
-#endif

@@ -8,8 +8,7 @@
  *
  * Errors: 0 or -errno; *error (if non-NULL) gets a malloc'd message the
  * caller frees. Nothing here prints. */
-#ifndef AK_CLI_RECEIPT_LOCAL_H
-#define AK_CLI_RECEIPT_LOCAL_H
+#pragma once
 
 #include "lib/receipt/receipt.h"
 
@@ -29,6 +28,4 @@ int local_receipt_sign(struct receipt *r, char **error);
 
 #ifdef __cplusplus
 }
-#endif
-
 #endif

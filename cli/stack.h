@@ -19,8 +19,7 @@
  *
  * Errors: 0 or -errno with err filled. Progress goes to stderr only where
  * the caller asks for it (stack_up's `progress`). */
-#ifndef AK_CLI_STACK_H
-#define AK_CLI_STACK_H
+#pragma once
 
 #include <limits.h>
 #include <stdbool.h>
@@ -84,5 +83,3 @@ int stack_client(bool autostart, struct rpc_channel **ret, struct rpc_call_optio
  * base) in $AK_HOME/images if it is missing, with progress on a TTY, so the
  * executor finds it ready. A fleet builds its own images: then a no-op. */
 int stack_prepare_image(const char *image, struct ak_error *err);
-
-#endif

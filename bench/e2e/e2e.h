@@ -1,8 +1,7 @@
 /* bench/e2e: the pieces of the whole-stack benchmark main.c puts together.
  * Library-style: functions return 0 or -errno with err filled and print
  * nothing; main.c prints. */
-#ifndef AK_BENCH_E2E_E2E_H
-#define AK_BENCH_E2E_E2E_H
+#pragma once
 
 #include <stddef.h>
 #include <stdint.h>
@@ -87,5 +86,3 @@ int e2e_supervise(pid_t child, const sigset_t *set, const char *home);
 /* Stops the stack recorded in $AK_HOME (SIGTERM, the executor first), kills
  * and reaps every process left under us, removes `home`. */
 void e2e_cleanup(const char *home);
-
-#endif

@@ -1,6 +1,5 @@
 /* bench/scheduler: shared helpers of the placement and forwarding benches. */
-#ifndef AK_BENCH_SCHEDULER_BENCH_H
-#define AK_BENCH_SCHEDULER_BENCH_H
+#pragma once
 
 #include <stddef.h>
 #include <stdint.h>
@@ -19,5 +18,3 @@ void samples_free(struct samples *s);
 
 int bench_placement(void);
 int bench_forward(void);
-
-#endif

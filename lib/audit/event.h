@@ -17,8 +17,7 @@
  *
  * Thread-safety: events are plain data; functions here keep no state except
  * the cached hostname (computed once, thread-safely). */
-#ifndef AK_AUDITOR_EVENT_H
-#define AK_AUDITOR_EVENT_H
+#pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -190,6 +189,4 @@ bool audit_utf8_valid(const char *s, size_t len);
 
 #ifdef __cplusplus
 }
-#endif
-
 #endif

@@ -1,6 +1,5 @@
 /* Shared by the event module's files; not part of its contract. */
-#ifndef AK_AUDITOR_EVENT_INTERNAL_H
-#define AK_AUDITOR_EVENT_INTERNAL_H
+#pragma once
 
 #include <stddef.h>
 
@@ -17,5 +16,3 @@ int audit_check_string(const char *field, const char *s, size_t len, size_t max,
 /* strdup of a checked string: 0, -EINVAL (err), -ENOMEM. */
 int audit_dup_string(const char *field, const char *s, size_t len, size_t max, char **ret,
                      struct ak_error *err);
-
-#endif

@@ -1,8 +1,7 @@
 /* Scope-bound cleanup (systemd, crun, bubblewrap): a variable declared
  * `_cleanup_free_ char *p = NULL;` is freed when it goes out of scope;
  * TAKE_PTR(p) / TAKE_FD(fd) hand ownership on and leave NULL / -1 behind. */
-#ifndef AK_BASE_CLEANUP_H
-#define AK_BASE_CLEANUP_H
+#pragma once
 
 #include <errno.h>
 #include <stdlib.h>
@@ -41,5 +40,3 @@ static inline void ak_closep(int *fd)
         })
 
 #define AK_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-#endif

@@ -4,8 +4,7 @@
  *
  * Library functions that can fail in ways a caller must explain take a
  * `struct ak_error *err` (may be NULL when the caller only wants the code). */
-#ifndef AK_BASE_ERROR_H
-#define AK_BASE_ERROR_H
+#pragma once
 
 #include <stdarg.h>
 
@@ -39,6 +38,4 @@ void ak_error_clear(struct ak_error *err);
 
 #ifdef __cplusplus
 }
-#endif
-
 #endif

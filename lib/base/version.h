@@ -1,8 +1,5 @@
 /* ak's version, and the agentkernel release it is compatible with. */
-#ifndef AK_BASE_VERSION_H
-#define AK_BASE_VERSION_H
+#pragma once
 
 #define AK_VERSION "0.1.0"
 #define AK_AGENTKERNEL_COMPAT "0.18.1"
-
-#endif

@@ -1,6 +1,5 @@
 /* Shared between lib/rpc's files; nothing outside lib/rpc includes this. */
-#ifndef AK_RPC_INTERNAL_H
-#define AK_RPC_INTERNAL_H
+#pragma once
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -87,5 +86,3 @@ extern const struct rpc_method rpc_health_methods[];
 extern const size_t rpc_health_n_methods;
 
 #define RPC_TAG(n) ((void *)(uintptr_t)(n))
-
-#endif

@@ -8,8 +8,7 @@
  *
  * Status codes are gRPC's (enum rpc_code, same numbers as grpc_status_code).
  * Every error carries a message meant for a person. */
-#ifndef AK_RPC_RPC_H
-#define AK_RPC_RPC_H
+#pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -227,6 +226,4 @@ int rpc_health_check(struct rpc_channel *ch, const char *service, int64_t timeou
 
 #ifdef __cplusplus
 }
-#endif
-
 #endif

@@ -5,8 +5,7 @@
  *
  * Thread-safety: svc_auth_authorize and svc_auth_count from any thread,
  * concurrently with svc_auth_reload. */
-#ifndef AK_SVC_AUTH_H
-#define AK_SVC_AUTH_H
+#pragma once
 
 #include <stddef.h>
 
@@ -39,5 +38,3 @@ const char *svc_auth_path(const struct svc_auth *a);
  * else UNAUTHENTICATED saying what was missing. The health service is
  * never authorized (lib/rpc). */
 int svc_auth_authorize(struct rpc_call *call, void *data);
-
-#endif

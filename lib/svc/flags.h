@@ -13,8 +13,7 @@
  * Use: put SVC_SERVER_OPTIONS (and SVC_PEER_OPTIONS) rows in the getopt_long
  * table, hand every option to svc_flags_take first, then check
  * svc_flags_problem once parsing is done. Paths point into argv. */
-#ifndef AK_SVC_FLAGS_H
-#define AK_SVC_FLAGS_H
+#pragma once
 
 #include <getopt.h>
 #include <stdbool.h>
@@ -88,5 +87,3 @@ const char *svc_flags_describe(const struct svc_flags *f);
  * health service every rpc_server has (SERVING while the process serves).
  * *ret is NULL when f->health_listen is; free with rpc_server_shutdown. */
 int svc_health_start(const struct svc_flags *f, struct rpc_server **ret, struct ak_error *err);
-
-#endif

@@ -4,8 +4,7 @@
  * characters (openssl rand -hex 32 makes a good one). A call is
  * authenticated when its `authorization` metadata is "Bearer <token>" for
  * one of them (compared in constant time). */
-#ifndef AK_SVC_TOKENS_H
-#define AK_SVC_TOKENS_H
+#pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -43,5 +42,3 @@ const char *tokens_get(const struct tokens *t, size_t i);
 /* True when `authorization` (may be NULL) is "Bearer <one of the tokens>";
  * the scheme is case-insensitive. */
 bool tokens_check(const struct tokens *t, const char *authorization);
-
-#endif

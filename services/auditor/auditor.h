@@ -5,8 +5,7 @@
  *
  * Thread-safety: auditor_append, auditor_status and auditor_spool may be
  * called from any number of threads at once. */
-#ifndef AK_AUDITOR_AUDITOR_H
-#define AK_AUDITOR_AUDITOR_H
+#pragma once
 
 #include <stddef.h>
 #include <stdint.h>
@@ -58,6 +57,4 @@ struct spool *auditor_spool(struct auditor *a);
 
 #ifdef __cplusplus
 }
-#endif
-
 #endif

@@ -26,8 +26,7 @@
  * batch after a round, we wait retry_backoff_max_secs and start another.
  * ocsf_enabled is accepted and kept (agentkernel's events always carry their
  * OCSF-style fields); the output format is chosen with "format". */
-#ifndef AK_AUDITOR_CONFIG_H
-#define AK_AUDITOR_CONFIG_H
+#pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -106,6 +105,4 @@ const char *audit_format_name(enum audit_format f);
 
 #ifdef __cplusplus
 }
-#endif
-
 #endif

@@ -1,7 +1,6 @@
 /* CRC-32C (Castagnoli), as in iSCSI, ext4 and LevelDB's log: hardware
  * (SSE4.2) where the CPU has it, a table otherwise. Thread-safe. */
-#ifndef AK_AUDITOR_CRC32C_H
-#define AK_AUDITOR_CRC32C_H
+#pragma once
 
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +17,4 @@ uint32_t crc32c_extend(uint32_t crc, const void *data, size_t len);
 
 #ifdef __cplusplus
 }
-#endif
-
 #endif

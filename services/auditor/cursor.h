@@ -4,8 +4,7 @@
  *
  * File contents: "<position> <destination name>\n". The name is checked on
  * load, so two destinations whose names hash alike cannot share a file. */
-#ifndef AK_AUDITOR_CURSOR_H
-#define AK_AUDITOR_CURSOR_H
+#pragma once
 
 #include <stdint.h>
 
@@ -25,6 +24,4 @@ int cursor_store(int dir_fd, const char *name, uint64_t position, struct ak_erro
 
 #ifdef __cplusplus
 }
-#endif
-
 #endif

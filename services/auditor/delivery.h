@@ -8,8 +8,7 @@
  *
  * Thread-safety: delivery_status may be called from any thread; the rest
  * from the thread that owns the delivery. */
-#ifndef AK_AUDITOR_DELIVERY_H
-#define AK_AUDITOR_DELIVERY_H
+#pragma once
 
 #include <pthread.h>
 #include <stdint.h>
@@ -58,6 +57,4 @@ void delivery_status(struct delivery *d, struct delivery_status *ret);
 
 #ifdef __cplusplus
 }
-#endif
-
 #endif

@@ -10,8 +10,7 @@
  *                  408/429): they go to the dead-letter file.
  *
  * A destination's state belongs to its delivery thread. */
-#ifndef AK_AUDITOR_DEST_H
-#define AK_AUDITOR_DEST_H
+#pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -60,5 +59,3 @@ const struct dest_ops *dest_ops_for(enum audit_dest_type type);
 /* Writes events[0..n) to fd, each followed by a newline (short writes,
  * EINTR and IOV_MAX handled). Returns 0 or -errno. */
 int dest_write_lines(int fd, const struct iovec *events, size_t n);
-
-#endif

@@ -17,8 +17,7 @@
  * for permit/info and Failure (2) for deny/error; metadata carries the
  * product, the schema version, the event's uid and original time; what has
  * no OCSF attribute goes under `unmapped`. */
-#ifndef AK_AUDITOR_OCSF_H
-#define AK_AUDITOR_OCSF_H
+#pragma once
 
 #include <stddef.h>
 
@@ -46,6 +45,4 @@ int ocsf_event_to_json(const struct audit_event *e, char **ret, size_t *ret_len)
 
 #ifdef __cplusplus
 }
-#endif
-
 #endif

@@ -1,7 +1,6 @@
 /* The ak.v1.Auditor gRPC service (protos/ak/v1/auditor.proto) over an
  * auditor: Emit, Tail, GetStatus. */
-#ifndef AK_AUDITOR_SERVER_H
-#define AK_AUDITOR_SERVER_H
+#pragma once
 
 #include "lib/base/error.h"
 #include "lib/rpc/rpc.h"
@@ -17,6 +16,4 @@ int auditor_server_add(struct rpc_server *srv, struct auditor *a, struct ak_erro
 
 #ifdef __cplusplus
 }
-#endif
-
 #endif

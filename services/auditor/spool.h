@@ -36,8 +36,7 @@
  * Thread-safety: all functions may be called from any thread, except
  * spool_free (once, when no other call is running). A reader belongs to one
  * thread at a time. */
-#ifndef AK_AUDITOR_SPOOL_H
-#define AK_AUDITOR_SPOOL_H
+#pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -121,6 +120,4 @@ void spool_reader_free(struct spool_reader *r);
 
 #ifdef __cplusplus
 }
-#endif
-
 #endif

@@ -1,7 +1,6 @@
 /* The spool's insides, shared by spool.c (writing, recovery) and
  * spool_reader.c. Not part of the contract. */
-#ifndef AK_AUDITOR_SPOOL_INTERNAL_H
-#define AK_AUDITOR_SPOOL_INTERNAL_H
+#pragma once
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -83,5 +82,3 @@ int spool_create_segment(struct spool *s, uint64_t first, int *ret_fd, struct ak
 
 /* The preallocation thread (spool_append.c). */
 void *spool_prepare(void *arg);
-
-#endif

@@ -1,7 +1,6 @@
 /* Bitsets over executor slots: bit i stands for the executor in slot i of the
  * registry. All of a registry's bitsets have the same length in words. */
-#ifndef AK_SCHEDULER_BITSET_H
-#define AK_SCHEDULER_BITSET_H
+#pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,5 +22,3 @@ static inline bool bitset_test(const uint64_t *b, size_t i)
 {
         return (b[i / 64] >> (i % 64)) & 1;
 }
-
-#endif

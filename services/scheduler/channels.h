@@ -1,8 +1,7 @@
 /* One lib/rpc channel per executor address, shared by every call to it
  * (channels connect lazily and multiplex calls). Reference counted so that
  * idle channels of executors that went away can be closed. Thread-safe. */
-#ifndef AK_SCHEDULER_CHANNELS_H
-#define AK_SCHEDULER_CHANNELS_H
+#pragma once
 
 #include <stdint.h>
 
@@ -27,5 +26,3 @@ void channels_put(struct channels *c, struct rpc_channel *ch, int64_t now_ms);
 /* Closes channels nobody holds that were last used more than idle_ms ago.
  * Returns how many. */
 int channels_prune(struct channels *c, int64_t now_ms, int64_t idle_ms);
-
-#endif

@@ -19,8 +19,7 @@
  * back as UNAVAILABLE naming the executor and its address; the executor is
  * then health-checked and, when it does not answer, placement skips it until
  * its next heartbeat. */
-#ifndef AK_SCHEDULER_FORWARD_H
-#define AK_SCHEDULER_FORWARD_H
+#pragma once
 
 #include "lib/base/error.h"
 #include "lib/rpc/rpc.h"
@@ -61,5 +60,3 @@ int forward_stream(struct forwarder *f, struct rpc_call *call, const struct regi
 
 /* Closes channels idle for idle_ms (the reaper calls this). */
 void forwarder_prune(struct forwarder *f, int64_t idle_ms);
-
-#endif

@@ -6,8 +6,7 @@
  * A key lives while some executor holds a reference; its bitset is the
  * holders' business (set and clear bits with bitset.h). Not thread-safe: the
  * registry locks. */
-#ifndef AK_SCHEDULER_KEYSET_H
-#define AK_SCHEDULER_KEYSET_H
+#pragma once
 
 #include <stddef.h>
 #include <stdint.h>
@@ -42,5 +41,3 @@ void keyset_unref(struct keyset *ks, struct keyset_key *k);
 int keyset_resize(struct keyset *ks, size_t n_words);
 
 size_t keyset_count(const struct keyset *ks);
-
-#endif

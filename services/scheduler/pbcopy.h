@@ -1,7 +1,6 @@
 /* Deep copies of protobuf-c messages (protobuf-c has no copy function):
  * serialize, then parse into fresh memory. */
-#ifndef AK_SCHEDULER_PBCOPY_H
-#define AK_SCHEDULER_PBCOPY_H
+#pragma once
 
 #include <protobuf-c/protobuf-c.h>
 
@@ -15,5 +14,3 @@ ProtobufCMessage *pbcopy(const ProtobufCMessage *msg);
  * -ENOMEM). */
 int pbcopy_pack(const ProtobufCMessage *msg, size_t max_bytes, uint8_t **ret_buf, size_t *ret_len);
 int pbcopy_unpack(const ProtobufCMessageDescriptor *d, uint8_t *buf, size_t len, ProtobufCMessage **ret);
-
-#endif

@@ -16,8 +16,7 @@
  *      loads, the first at or after `start` in slot order, wrapping around, so
  *      a caller that advances `start` spreads ties.
  * A census says, on failure, which filter excluded how many executors. */
-#ifndef AK_SCHEDULER_PLACEMENT_H
-#define AK_SCHEDULER_PLACEMENT_H
+#pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -89,5 +88,3 @@ void placement_census(const struct placement_view *v, const struct placement_req
  * many executors each filter excluded. */
 void placement_explain(const struct placement_census *c, const struct placement_request *req,
                        const char *image, const char *selector, char *buf, size_t size);
-
-#endif

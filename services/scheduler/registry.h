@@ -23,8 +23,7 @@
  * Times are milliseconds on a monotonic clock, passed in by the caller (tests
  * drive time by hand). Thread-safe: every function takes the registry's
  * lock; none calls out while holding it. */
-#ifndef AK_SCHEDULER_REGISTRY_H
-#define AK_SCHEDULER_REGISTRY_H
+#pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -173,5 +172,3 @@ void registry_stats(struct registry *reg, struct registry_stats *ret);
 
 /* The placement view's numbers for one executor (false when unknown). */
 bool registry_slot_of(struct registry *reg, const char *executor_id, struct placement_slot *ret);
-
-#endif

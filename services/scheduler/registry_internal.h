@@ -1,8 +1,7 @@
 /* Shared between registry.c (executors) and registry_sandboxes.c (names,
  * placement); nothing else includes this. Everything here runs under
  * registry.lock. */
-#ifndef AK_SCHEDULER_REGISTRY_INTERNAL_H
-#define AK_SCHEDULER_REGISTRY_INTERNAL_H
+#pragma once
 
 #include <pthread.h>
 
@@ -117,5 +116,3 @@ void registry_describe_lost(const struct executor *e, int64_t now_ms, char *buf,
 
 /* "sandbox S was lost with executor X: it restarted N ms ago without it ..." */
 void registry_describe_orphan(const struct sandbox_entry *s, int64_t now_ms, char *buf, size_t size);
-
-#endif

@@ -1,8 +1,7 @@
 /* The Scheduler gRPC service (protos/ak/v1/scheduler.proto) over the
  * registry and the forwarder, plus its background reaper. main.c creates
  * one, passes scheduler_authorize to rpc_server_new and adds the service. */
-#ifndef AK_SCHEDULER_SERVICE_H
-#define AK_SCHEDULER_SERVICE_H
+#pragma once
 
 #include "lib/base/error.h"
 #include "lib/rpc/rpc.h"
@@ -40,5 +39,3 @@ int scheduler_authorize(struct rpc_call *call, void *data);
 
 /* Adds the Scheduler service to srv (before rpc_server_start). */
 int scheduler_add_service(struct scheduler *s, struct rpc_server *srv, struct ak_error *err);
-
-#endif

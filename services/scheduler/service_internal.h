@@ -1,7 +1,6 @@
 /* Shared by service.c (wiring, auth, executors, reaper) and
  * service_sandboxes.c (the client API). */
-#ifndef AK_SCHEDULER_SERVICE_INTERNAL_H
-#define AK_SCHEDULER_SERVICE_INTERNAL_H
+#pragma once
 
 #include <pthread.h>
 
@@ -37,5 +36,3 @@ int sched_open_shell(struct rpc_call *call, const ProtobufCMessage *msg, void *d
 int sched_shell_input(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
 int sched_shell_resize(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
 int sched_shell_close(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
-
-#endif

@@ -1,8 +1,7 @@
 /* What the scheduler checks in requests and executor statuses before anything
  * touches its state, and the sandbox defaults it places by. Every
  * user-controlled count and length has a limit here. */
-#ifndef AK_SCHEDULER_SPEC_H
-#define AK_SCHEDULER_SPEC_H
+#pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -52,5 +51,3 @@ int spec_generate_name(char *buf, size_t size);
  * address present and sane, counts under the limits, every sandbox named.
  * Returns 0 or -EINVAL. */
 int spec_check_status(const Ak__V1__ExecutorStatus *st, struct ak_error *err);
-
-#endif

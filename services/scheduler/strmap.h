@@ -5,8 +5,7 @@
  * tombstones), SipHash-1-3 keyed per map from getrandom(2), so names chosen
  * by clients cannot be picked to collide. Keys are copied into the map; values
  * are the caller's. Not thread-safe: the owner locks. */
-#ifndef AK_SCHEDULER_STRMAP_H
-#define AK_SCHEDULER_STRMAP_H
+#pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -34,5 +33,3 @@ size_t strmap_count(const struct strmap *m);
  * change during an iteration. */
 bool strmap_next(const struct strmap *m, size_t *pos, const char **ret_key, size_t *ret_len,
                  void **ret_value);
-
-#endif

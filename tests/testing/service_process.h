@@ -7,8 +7,7 @@
 // that its destructor removes after stopping the process.
 //
 // Not thread-safe: one object is used by one thread at a time.
-#ifndef AK_TESTS_TESTING_SERVICE_PROCESS_H
-#define AK_TESTS_TESTING_SERVICE_PROCESS_H
+#pragma once
 
 #include <sys/types.h>
 
@@ -81,5 +80,3 @@ class ServiceProcess {
 };
 
 }  // namespace aktest
-
-#endif

@@ -1,6 +1,5 @@
 // Calling the auditor through the real client, for tests (C++ only).
-#ifndef AK_AUDITOR_TESTING_CLIENT_UTIL_H
-#define AK_AUDITOR_TESTING_CLIENT_UTIL_H
+#pragma once
 
 #include <string>
 #include <vector>
@@ -73,5 +72,3 @@ inline Ak__V1__AuditorStatus *Status(struct rpc_channel *ch)
 }
 
 }  // namespace auditor_test
-
-#endif

@@ -2,8 +2,7 @@
  * of a webhook. It answers every POST with the status currently set (200 by
  * default), optionally after a delay and with a Retry-After header, keeps
  * connections alive, and records the bodies it accepted (2xx). */
-#ifndef AK_AUDITOR_TESTING_HTTP_SINK_H
-#define AK_AUDITOR_TESTING_HTTP_SINK_H
+#pragma once
 
 #include <stddef.h>
 #include <stdint.h>
@@ -36,6 +35,4 @@ char *http_sink_last_headers(struct http_sink *s);
 
 #ifdef __cplusplus
 }
-#endif
-
 #endif

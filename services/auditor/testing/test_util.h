@@ -1,6 +1,5 @@
 // Helpers shared by the auditor's tests (C++ only).
-#ifndef AK_AUDITOR_TESTING_TEST_UTIL_H
-#define AK_AUDITOR_TESTING_TEST_UTIL_H
+#pragma once
 
 #include <ftw.h>
 #include <stdio.h>
@@ -107,5 +106,3 @@ inline void CollectUids(const std::string &json, std::vector<std::string> *out)
 }
 
 }  // namespace auditor_test
-
-#endif

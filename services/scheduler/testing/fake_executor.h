@@ -2,8 +2,7 @@
 // implementing ak.v1.Executor with canned behaviour, which registers with the
 // scheduler and heartbeats its status through the real client, as
 // ak-executor does. What each method does is documented on the class.
-#ifndef AK_SCHEDULER_TESTING_FAKE_EXECUTOR_H
-#define AK_SCHEDULER_TESTING_FAKE_EXECUTOR_H
+#pragma once
 
 #include <atomic>
 #include <condition_variable>
@@ -98,5 +97,3 @@ class FakeExecutor {
 };
 
 }  // namespace akt
-
-#endif

@@ -1,7 +1,6 @@
 // The registry test fixture: executor statuses written as plain C++ data,
 // time driven by hand, helpers to place, route and list.
-#ifndef AK_SCHEDULER_TESTING_REGISTRY_FIXTURE_H
-#define AK_SCHEDULER_TESTING_REGISTRY_FIXTURE_H
+#pragma once
 
 #include <errno.h>
 #include <string.h>
@@ -225,5 +224,3 @@ inline Status Exec(const std::string &id)
 }
 
 }  // namespace akt
-
-#endif

@@ -1,8 +1,7 @@
 // The component-test fixture: ak-scheduler started for real with a token
 // file and fast heartbeats, fake executors added on demand, and helpers that
 // call the scheduler through the real client.
-#ifndef AK_SCHEDULER_TESTING_SCHEDULER_FIXTURE_H
-#define AK_SCHEDULER_TESTING_SCHEDULER_FIXTURE_H
+#pragma once
 
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -191,5 +190,3 @@ class SchedulerTest : public ::testing::Test {
 };
 
 }  // namespace akt
-
-#endif

@@ -1,8 +1,7 @@
 // ak-scheduler as a real process for component tests, listening on a Unix
 // socket in a short temporary directory, and a client for it through the
 // real lib/rpc client.
-#ifndef AK_SCHEDULER_TESTING_SCHEDULER_PROCESS_H
-#define AK_SCHEDULER_TESTING_SCHEDULER_PROCESS_H
+#pragma once
 
 #include <string>
 #include <vector>
@@ -54,5 +53,3 @@ class Client {
 };
 
 }  // namespace akt
-
-#endif
