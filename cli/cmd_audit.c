@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "lib/audit/event.h"
 #include "lib/base/cleanup.h"
+#include "lib/base/parse.h"
 #include "lib/rpc/rpc.h"
 #include "protos/ak/v1/auditor.pb-c.h"
 
@@ -68,17 +69,6 @@ struct opts {
         bool no_follow;
 };
 
-static int parse_u64(const char *s, uint64_t *ret)
-{
-        char *end;
-
-        errno = 0;
-        if (!s || *s < '0' || *s > '9')
-                return -EINVAL;
-        *ret = strtoull(s, &end, 10);
-        return errno || *end ? -EINVAL : 0;
-}
-
 static int parse_opts(int argc, char **argv, bool emit, struct opts *o)
 {
         enum { OPT_AUDITOR = 1, OPT_TYPE, OPT_ACTION, OPT_OUTCOME, OPT_RTYPE, OPT_RID, OPT_USER, OPT_JSON, OPT_NOW, OPT_FROM,
@@ -116,13 +106,13 @@ static int parse_opts(int argc, char **argv, bool emit, struct opts *o)
                 case OPT_NOW: o->from_now = true; break;
                 case OPT_NOFOLLOW: o->no_follow = true; break;
                 case OPT_FROM:
-                        if (parse_u64(optarg, &o->from) < 0)
+                        if (ak_parse_u64(optarg, 0, UINT64_MAX, &o->from) < 0)
                                 return cli_usage_error(&cli_cmd_audit, "--from wants a position (a number), not '%s'",
                                                        optarg);
                         o->has_from = true;
                         break;
                 case OPT_LIMIT:
-                        if (parse_u64(optarg, &o->limit) < 0 || o->limit == 0)
+                        if (ak_parse_u64(optarg, 0, UINT64_MAX, &o->limit) < 0 || o->limit == 0)
                                 return cli_usage_error(&cli_cmd_audit, "--limit wants a positive number, not '%s'",
                                                        optarg);
                         break;

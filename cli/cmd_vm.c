@@ -22,6 +22,7 @@
 #include "cli/progress.h"
 #include "lib/base/binpath.h"
 #include "lib/base/cleanup.h"
+#include "lib/base/parse.h"
 #include "lib/base/pathfmt.h"
 #include "lib/base/time.h"
 #include "lib/guest/guest_client.h"
@@ -66,17 +67,6 @@ const char cli_vm_help[] =
         "  ak vm stop dev\n";
 
 static const struct cli_command cli_cmd_vm = { "vm", "boot, list and stop microVMs", cli_vm_run, cli_vm_help };
-
-static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret)
-{
-        char *end;
-        errno = 0;
-        unsigned long v = strtoul(s, &end, 10);
-        if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
-                return -EINVAL;
-        *ret = (unsigned)v;
-        return 0;
-}
 
 static int rm_dir_files(const char *dir)
 {
@@ -347,12 +337,12 @@ static int cmd_boot(int argc, char **argv)
                         o.image = optarg;
                         break;
                 case 'c':
-                        if (parse_uint(optarg, 1, VMM_MAX_VCPUS, &o.vcpus) < 0)
+                        if (ak_parse_uint(optarg, 1, VMM_MAX_VCPUS, &o.vcpus) < 0)
                                 return cli_usage_error(&cli_cmd_vm, "--vcpus %s: expected 1..%d", optarg,
                                                        VMM_MAX_VCPUS);
                         break;
                 case 'm':
-                        if (parse_uint(optarg, VMM_MIN_MEMORY_MB, VMM_MAX_MEMORY_MB, &o.memory_mb) < 0)
+                        if (ak_parse_uint(optarg, VMM_MIN_MEMORY_MB, VMM_MAX_MEMORY_MB, &o.memory_mb) < 0)
                                 return cli_usage_error(&cli_cmd_vm, "--memory-mb %s: expected %d..%d", optarg,
                                                        VMM_MIN_MEMORY_MB, VMM_MAX_MEMORY_MB);
                         break;
@@ -365,7 +355,7 @@ static int cmd_boot(int argc, char **argv)
                         o.accel = optarg;
                         break;
                 case 't':
-                        if (parse_uint(optarg, 1, 3600, &o.timeout_s) < 0)
+                        if (ak_parse_uint(optarg, 1, 3600, &o.timeout_s) < 0)
                                 return cli_usage_error(&cli_cmd_vm, "--timeout %s: expected 1..3600 seconds", optarg);
                         break;
                 default:

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/base/parse.h"
 #include "vmm/vm.h"
 #include "vmm/vm_registry.h"
 
@@ -23,17 +24,6 @@ static void usage(FILE *f)
               "Runs one microVM (QEMU microvm + the vhost-user-vsock bridge) until it\n"
               "exits or a SIGTERM stops it. Started by `ak vm boot`; see `ak vm --help`.\n",
               f);
-}
-
-static int parse_uint(const char *s, unsigned max, unsigned *ret)
-{
-        char *end;
-        errno = 0;
-        unsigned long v = strtoul(s, &end, 10);
-        if (errno || end == s || *end || v > max || s[0] == '-')
-                return -EINVAL;
-        *ret = (unsigned)v;
-        return 0;
 }
 
 /* <dir>/vm.json: what `ak vm` lists and attaches to. */
@@ -113,13 +103,13 @@ int main(int argc, char **argv)
                         cfg.root_disk = optarg;
                         break;
                 case 'c':
-                        if (parse_uint(optarg, VMM_MAX_VCPUS, &cfg.vcpus) < 0 || !cfg.vcpus) {
+                        if (ak_parse_uint(optarg, 0, VMM_MAX_VCPUS, &cfg.vcpus) < 0 || !cfg.vcpus) {
                                 fprintf(stderr, "ak-vmm: --vcpus %s: expected 1..%d\n", optarg, VMM_MAX_VCPUS);
                                 return 2;
                         }
                         break;
                 case 'm':
-                        if (parse_uint(optarg, VMM_MAX_MEMORY_MB, &cfg.memory_mb) < 0 ||
+                        if (ak_parse_uint(optarg, 0, VMM_MAX_MEMORY_MB, &cfg.memory_mb) < 0 ||
                             cfg.memory_mb < VMM_MIN_MEMORY_MB) {
                                 fprintf(stderr, "ak-vmm: --memory-mb %s: expected %d..%d\n", optarg,
                                         VMM_MIN_MEMORY_MB, VMM_MAX_MEMORY_MB);

@@ -28,6 +28,7 @@
 
 #include "bench/e2e/e2e.h"
 #include "cli/stack.h"
+#include "lib/base/parse.h"
 #include "lib/base/time.h"
 #include "protos/ak/v1/executor.pb-c.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
@@ -62,11 +63,12 @@ static void print_logs(void)
         }
 }
 
+/* ak_parse_uint (lo >= 0) with the error message for flag. */
 static int parse_int(const char *flag, const char *v, int lo, int hi, int *ret)
 {
-        char *end;
-        long n = strtol(v, &end, 10);
-        if (*v == 0 || *end || n < lo || n > hi) {
+        unsigned n;
+
+        if (ak_parse_uint(v, (unsigned)lo, (unsigned)hi, &n) < 0) {
                 fprintf(stderr, "e2e_bench: %s %s: want a number from %d to %d\n", flag, v, lo, hi);
                 return -1;
         }

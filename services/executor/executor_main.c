@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/base/parse.h"
 #include "lib/base/version.h"
 #include "lib/rpc/rpc.h"
 #include "lib/svc/auth.h"
@@ -79,12 +80,12 @@ static int channel_token(struct rpc_channel *ch, const char *flag, const char *p
         return r;
 }
 
-static int parse_uint(const char *flag, const char *s, unsigned long long max, unsigned long long *ret)
+/* ak_parse_u64 with the error message for flag. */
+static int flag_uint(const char *flag, const char *s, unsigned long long max, unsigned long long *ret)
 {
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(s, &end, 10);
-        if (errno || end == s || *end || v > max || s[0] == '-') {
+        uint64_t v;
+
+        if (ak_parse_u64(s, 0, max, &v) < 0) {
                 fprintf(stderr, "ak-executor: %s %s: want a number 0..%llu\n", flag, s, max);
                 return -1;
         }
@@ -146,27 +147,27 @@ static int take_flag(struct flags *f, int c, char *arg)
         case ID: cfg->executor_id = arg; return 0;
         case ADV: f->adv = arg; return 0;
         case VCPUS:
-                if (parse_uint("--capacity-vcpus", arg, 4096, &v) < 0)
+                if (flag_uint("--capacity-vcpus", arg, 4096, &v) < 0)
                         return -1;
                 cfg->capacity_vcpus = (unsigned)v;
                 return 0;
         case MEM:
-                if (parse_uint("--capacity-memory-mb", arg, 1ull << 32, &v) < 0)
+                if (flag_uint("--capacity-memory-mb", arg, 1ull << 32, &v) < 0)
                         return -1;
                 cfg->capacity_memory_mb = v;
                 return 0;
         case MINW:
-                if (parse_uint("--min-warm", arg, 64, &v) < 0)
+                if (flag_uint("--min-warm", arg, 64, &v) < 0)
                         return -1;
                 cfg->pool_min_warm = (unsigned)v;
                 return 0;
         case MAXW:
-                if (parse_uint("--max-warm", arg, 64, &v) < 0)
+                if (flag_uint("--max-warm", arg, 64, &v) < 0)
                         return -1;
                 cfg->pool_max_warm = (unsigned)v;
                 return 0;
         case AGE:
-                if (parse_uint("--max-age", arg, 86400, &v) < 0)
+                if (flag_uint("--max-age", arg, 86400, &v) < 0)
                         return -1;
                 cfg->pool_max_age_s = (unsigned)v;
                 return 0;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/base/parse.h"
 #include "lib/base/version.h"
 #include "lib/rpc/rpc.h"
 #include "lib/svc/auth.h"
@@ -66,18 +67,13 @@ static void log_line(void *data, const char *line)
         fprintf(stderr, "%s.%03ldZ ak-scheduler: %s\n", when, ts.tv_nsec / 1000000, line);
 }
 
-static int parse_uint(const char *flag, const char *s, unsigned long min, unsigned long max,
-                    uint32_t *ret)
+/* ak_parse_uint with the error message for flag. */
+static int flag_uint(const char *flag, const char *s, unsigned min, unsigned max, uint32_t *ret)
 {
-        char *end;
-        errno = 0;
-        unsigned long v = strtoul(s, &end, 10);
-        if (errno || end == s || *end || *s == '-' || v < min || v > max) {
-                fprintf(stderr, "ak-scheduler: %s %s: want a whole number from %lu to %lu\n", flag, s,
-                        min, max);
+        if (ak_parse_uint(s, min, max, ret) < 0) {
+                fprintf(stderr, "ak-scheduler: %s %s: want a whole number from %u to %u\n", flag, s, min, max);
                 return -1;
         }
-        *ret = (uint32_t)v;
         return 0;
 }
 
@@ -133,20 +129,20 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 switch (c) {
                 case OPT_LISTEN: f->listen = optarg; break;
                 case OPT_HEARTBEAT:
-                        bad = parse_uint("--heartbeat-interval-ms", optarg, 50, 600000,
+                        bad = flag_uint("--heartbeat-interval-ms", optarg, 50, 600000,
                                        &rc->heartbeat_interval_ms);
                         break;
                 case OPT_LOST:
-                        bad = parse_uint("--lost-after-ms", optarg, 100, 3600000, &rc->lost_after_ms);
+                        bad = flag_uint("--lost-after-ms", optarg, 100, 3600000, &rc->lost_after_ms);
                         break;
                 case OPT_FORGET:
-                        bad = parse_uint("--forget-after-ms", optarg, 0, 86400000, &forget_ms);
+                        bad = flag_uint("--forget-after-ms", optarg, 0, 86400000, &forget_ms);
                         break;
                 case OPT_MAX_EXECUTORS:
-                        bad = parse_uint("--max-executors", optarg, 1, 1000000, &max_executors);
+                        bad = flag_uint("--max-executors", optarg, 1, 1000000, &max_executors);
                         break;
                 case OPT_MAX_CALLS:
-                        bad = parse_uint("--max-calls", optarg, 4, 65536, &f->max_calls);
+                        bad = flag_uint("--max-calls", optarg, 4, 65536, &f->max_calls);
                         break;
                 case OPT_EXEC_TOKEN: f->exec_token_file = optarg; break;
                 case OPT_EXEC_CA: exec_tls->ca_file = optarg; break;
