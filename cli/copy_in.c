@@ -11,6 +11,7 @@
 #include "cli/copy_in.h"
 #include "cli/progress.h"
 #include "lib/base/cleanup.h"
+#include "lib/base/io.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
 
 extern char **environ;
@@ -83,22 +84,6 @@ static int spawn_tar(const char *dir, pid_t *ret_pid, int *ret_fd, struct ak_err
         return 0;
 }
 
-static ssize_t read_full(int fd, uint8_t *buf, size_t n)
-{
-        size_t got = 0;
-        while (got < n) {
-                ssize_t k = read(fd, buf + got, n - got);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -errno;
-                if (k == 0)
-                        break;
-                got += (size_t)k;
-        }
-        return (ssize_t)got;
-}
-
 /* Sends tar's output as STAGING/NNNNN pieces; ret_total: bytes sent. */
 static int send_pieces(struct rpc_channel *ch, const struct rpc_call_options *opts, const char *sandbox,
                        const char *dir, int fd, unsigned long long *ret_total, struct ak_error *err)
@@ -111,7 +96,7 @@ static int send_pieces(struct rpc_channel *ch, const struct rpc_call_options *op
         unsigned long long total = 0;
         int r = 0;
         for (unsigned i = 0;; i++) {
-                ssize_t n = read_full(fd, buf, PIECE_BYTES);
+                ssize_t n = ak_read_full(fd, buf, PIECE_BYTES);
                 if (n < 0) {
                         r = ak_error_errno(err, (int)n, "reading tar's output");
                         break;

@@ -6,26 +6,13 @@
 #include <unistd.h>
 
 #include "guest/stdio_bridge.h"
+#include "lib/base/io.h"
 
 struct stdio_bridge {
         bool used;
         int in, out, sock;
         pthread_t to_agent, from_agent;
 };
-
-static int write_all(int fd, const char *p, size_t n)
-{
-        while (n) {
-                ssize_t w = write(fd, p, n);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w <= 0)
-                        return -1;
-                p += w;
-                n -= (size_t)w;
-        }
-        return 0;
-}
 
 /* Copies until EOF or an error; also stops when `to` reports an error or
  * hang-up (a pipe whose reader has gone), so a host that went away is
@@ -47,7 +34,7 @@ static void copy(int from, int to)
                 ssize_t n = read(from, buf, sizeof(buf));
                 if (n < 0 && errno == EINTR)
                         continue;
-                if (n <= 0 || write_all(to, buf, (size_t)n) < 0)
+                if (n <= 0 || ak_write_full(to, buf, (size_t)n) < 0)
                         return;
         }
 }

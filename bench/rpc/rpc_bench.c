@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/base/io.h"
 #include "lib/base/time.h"
 #include "lib/rpc/rpc.h"
 #include "lib/rpc/testdata/echo.pb-c.h"
@@ -48,37 +49,13 @@ static int cmp_u64(const void *a, const void *b)
 
 /* ---- the floor: raw length-prefixed echo --------------------------------- */
 
-static int read_full(int fd, void *buf, size_t n)
-{
-        size_t got = 0;
-        while (got < n) {
-                ssize_t r = read(fd, (char *)buf + got, n - got);
-                if (r <= 0)
-                        return -1;
-                got += (size_t)r;
-        }
-        return 0;
-}
-
-static int write_full(int fd, const void *buf, size_t n)
-{
-        size_t done = 0;
-        while (done < n) {
-                ssize_t r = write(fd, (const char *)buf + done, n - done);
-                if (r <= 0)
-                        return -1;
-                done += (size_t)r;
-        }
-        return 0;
-}
-
 static void *raw_echo_conn(void *arg)
 {
         int fd = (int)(intptr_t)arg;
         char buf[4096];
         uint32_t len;
-        while (read_full(fd, &len, 4) == 0 && len <= sizeof(buf) && read_full(fd, buf, len) == 0)
-                if (write_full(fd, &len, 4) < 0 || write_full(fd, buf, len) < 0)
+        while (ak_read_full(fd, &len, 4) == 4 && len <= sizeof(buf) && ak_read_full(fd, buf, len) == (ssize_t)len)
+                if (ak_write_full(fd, &len, 4) < 0 || ak_write_full(fd, buf, len) < 0)
                         break;
         close(fd);
         return NULL;
@@ -162,8 +139,8 @@ static void *raw_client(void *arg)
                 char out[4 + sizeof(PAYLOAD)];
                 memcpy(out, &len, 4);
                 memcpy(out + 4, PAYLOAD, len);
-                if (write_full(fd, out, 4 + len) < 0 || read_full(fd, buf, 4) < 0 ||
-                    read_full(fd, buf, len) < 0)
+                if (ak_write_full(fd, out, 4 + len) < 0 || ak_read_full(fd, buf, 4) != 4 ||
+                    ak_read_full(fd, buf, len) != (ssize_t)len)
                         break;
                 add(&w->lat, ak_mono_ns() - t0);
         }

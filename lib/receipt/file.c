@@ -8,26 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/base/io.h"
 #include "lib/receipt/receipt.h"
 #include "lib/receipt/receipt_file.h"
 #include "lib/receipt/receipt_internal.h"
-
-static int write_all(int fd, const void *data, size_t len)
-{
-        const char *p = data;
-
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += n;
-                len -= (size_t)n;
-        }
-        return 0;
-}
 
 static int fsync_dir_of(const char *path)
 {
@@ -59,7 +43,7 @@ int receipt_write_private_file_mode(const char *path, const void *data, size_t l
                 free(tmp);
                 return r;
         }
-        r = write_all(fd, data, len);
+        r = ak_write_full(fd, data, len);
         if (r == 0 && fchmod(fd, 0600) < 0)
                 r = -errno;
         if (r == 0 && fsync(fd) < 0)

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "lib/base/cleanup.h"
+#include "lib/base/io.h"
 #include "vmm/virtio/vhost_user.h"
 
 /* Protocol features this back-end implements. */
@@ -121,21 +122,15 @@ const char *vhost_user_request_name(uint32_t request)
         return "UNKNOWN";
 }
 
-static int read_full(int fd, void *buf, size_t len)
+/* The rest of a message: 0, -EPROTO when it stops short (end of file, or
+ * timed out mid-message), or -errno. */
+static int read_rest(int fd, void *buf, size_t len)
 {
-        size_t done = 0;
+        ssize_t n = ak_read_full(fd, buf, len);
 
-        while (done < len) {
-                ssize_t n = read(fd, (uint8_t *)buf + done, len - done);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return errno == EAGAIN ? -EPROTO : -errno; /* timed out mid-message */
-                if (n == 0)
-                        return done ? -EPROTO : -ECONNRESET;
-                done += (size_t)n;
-        }
-        return 0;
+        if (n == -EAGAIN || (n >= 0 && (size_t)n < len))
+                return -EPROTO;
+        return n < 0 ? (int)n : 0;
 }
 
 int vhost_user_recv(int fd, struct vhost_user_msg *ret_msg, int *ret_fds, unsigned *ret_nfds)
@@ -177,18 +172,18 @@ int vhost_user_recv(int fd, struct vhost_user_msg *ret_msg, int *ret_fds, unsign
         if (mh.msg_flags & MSG_CTRUNC)
                 return -EPROTO;
         if ((size_t)n < VHOST_USER_HDR_SIZE) {
-                int r = read_full(fd, (uint8_t *)ret_msg + n, VHOST_USER_HDR_SIZE - (size_t)n);
+                int r = read_rest(fd, (uint8_t *)ret_msg + n, VHOST_USER_HDR_SIZE - (size_t)n);
                 if (r < 0)
-                        return r == -ECONNRESET ? -EPROTO : r;
+                        return r;
         }
         if ((ret_msg->flags & VHOST_USER_VERSION_MASK) != VHOST_USER_VERSION)
                 return -EPROTO;
         if (ret_msg->size > VHOST_USER_MAX_PAYLOAD)
                 return -EPROTO;
         if (ret_msg->size) {
-                int r = read_full(fd, (uint8_t *)ret_msg + VHOST_USER_HDR_SIZE, ret_msg->size);
+                int r = read_rest(fd, (uint8_t *)ret_msg + VHOST_USER_HDR_SIZE, ret_msg->size);
                 if (r < 0)
-                        return r == -ECONNRESET ? -EPROTO : r;
+                        return r;
         }
         return 0;
 }
