@@ -291,24 +291,6 @@ int audit_uuid_v4(char ret[AUDIT_UUID_LEN + 1])
         return 0;
 }
 
-int audit_uuid_v7(char ret[AUDIT_UUID_LEN + 1])
-{
-        struct timespec ts;
-        uint8_t b[16];
-        int r = random_bytes(b, sizeof(b));
-
-        if (r < 0)
-                return r;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-        for (int i = 0; i < 6; i++)
-                b[i] = (uint8_t)(ms >> (40 - 8 * i));
-        b[6] = (uint8_t)((b[6] & 0x0f) | 0x70);
-        b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-        uuid_text(b, ret);
-        return 0;
-}
-
 /* ---- host name, UTF-8 --------------------------------------------------- */
 
 static char hostname_buf[256];

@@ -176,9 +176,9 @@ void audit_time_format(int64_t sec, uint32_t nsec, char ret[AUDIT_TIME_MAX]);
  * milliseconds since the epoch (floored). Returns 0 or -EINVAL. */
 int audit_time_parse_ms(const char *s, int64_t *ret_ms);
 
-/* Random UUIDs as lowercase hyphenated text. Return 0 or -errno (getrandom). */
+/* A random UUIDv4 as lowercase hyphenated text (UUIDv7: ak_uuid7 in
+ * lib/base/uuid.h). Returns 0 or -errno (getrandom). */
 int audit_uuid_v4(char ret[AUDIT_UUID_LEN + 1]);
-int audit_uuid_v7(char ret[AUDIT_UUID_LEN + 1]);
 
 /* The seed's hostname(): $HOSTNAME, else the kernel's host name; NULL when
  * neither is known. Static storage, computed once. */

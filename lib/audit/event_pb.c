@@ -6,6 +6,7 @@
 #include "lib/audit/event.h"
 #include "lib/audit/event_internal.h"
 #include "lib/base/cleanup.h"
+#include "lib/base/uuid.h"
 
 int audit_check_string(const char *field, const char *s, size_t len, size_t max, struct ak_error *err)
 {
@@ -158,7 +159,7 @@ static int fill_from_pb(const Ak__V1__AuditEvent *pb, struct audit_event *e, str
                 if (r < 0)
                         return r;
         } else {
-                r = audit_uuid_v7(buf);
+                r = ak_uuid7(buf);
                 if (r < 0)
                         return ak_error_errno(err, r, "uid");
                 e->uid = strdup(buf);

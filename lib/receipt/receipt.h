@@ -127,9 +127,6 @@ int receipt_outcome_from_output(int32_t exit_code, const void *output, size_t le
 int receipt_outcome_from_digest(int32_t exit_code, const uint8_t digest[CRYPTO_SHA256_LEN], uint64_t output_bytes,
                                 const char *error, struct receipt_outcome *ret);
 
-/* A new UUIDv7 string (48-bit Unix ms, version 7, RFC 4122 variant, random
- * rest): 36 characters and a NUL. */
-int receipt_uuid_v7(char ret[37]);
 /* chrono's Utc::to_rfc3339 of a time: "2026-02-23T10:11:12.123456789+00:00",
  * with 0, 3, 6 or 9 fraction digits as needed (SecondsFormat::AutoSi). */
 #define RECEIPT_TIME_MAX 40
@@ -204,8 +201,9 @@ int receipt_write_private_file(const char *path, const void *data, size_t len);
 
 /* ---- the local signing key (one-machine mode) ---- */
 
-/* $HOME/.agentkernel/receipts/ed25519_signing_key.pkcs8, or
- * /tmp/agentkernel/receipts/... without HOME. *ret malloc'd. */
+/* $AK_HOME/receipts/ed25519_signing_key.pkcs8 ($AK_HOME as ak_home() in
+ * lib/base/home.h resolves it: ~/.agentkernel by default). *ret malloc'd.
+ * 0, -ENOENT (no home directory), -ENAMETOOLONG or -ENOMEM. */
 int receipt_default_signing_key_path(char **ret);
 /* Loads the PKCS#8 key at path (v1 or v2), or if there is no file creates
  * one: missing parent directories 0700, the key file 0600 written atomically

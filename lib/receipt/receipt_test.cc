@@ -5,6 +5,7 @@
 
 #include <set>
 
+#include "lib/base/uuid.h"
 #include "lib/receipt/test_util.h"
 
 using namespace rt;
@@ -154,7 +155,7 @@ TEST(Receipt, UuidV7)
         uint64_t now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
         for (int i = 0; i < 1000; i++) {
                 char id[37];
-                ASSERT_EQ(receipt_uuid_v7(id), 0);
+                ASSERT_EQ(ak_uuid7(id), 0);
                 std::string s(id);
                 ASSERT_EQ(s.size(), 36u);
                 EXPECT_EQ(s[8], '-');

@@ -5,33 +5,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/base/uuid.h"
 #include "lib/encoding/base64.h"
 #include "lib/encoding/hex.h"
 #include "lib/receipt/receipt.h"
 #include "lib/receipt/receipt_internal.h"
-
-int receipt_uuid_v7(char ret[37])
-{
-        struct timespec ts;
-        uint8_t b[16];
-        char hex[33];
-        uint64_t ms;
-        int r;
-
-        if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
-                return -errno;
-        r = crypto_random_bytes(b, sizeof(b));
-        if (r < 0)
-                return r;
-        ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-        for (int i = 0; i < 6; i++)
-                b[i] = (uint8_t)(ms >> (8 * (5 - i)));
-        b[6] = (uint8_t)(0x70 | (b[6] & 0x0f)); /* version 7 */
-        b[8] = (uint8_t)(0x80 | (b[8] & 0x3f)); /* RFC 4122 variant */
-        hex_encode(b, sizeof(b), hex, sizeof(hex));
-        snprintf(ret, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
-        return 0;
-}
 
 int receipt_format_time(int64_t unix_seconds, uint32_t nanoseconds, char ret[RECEIPT_TIME_MAX])
 {
@@ -109,7 +87,7 @@ int receipt_stamp(struct receipt *rc)
         char *id_copy, *now_copy;
         int r;
 
-        r = receipt_uuid_v7(id);
+        r = ak_uuid7(id);
         if (r < 0)
                 return r;
         r = receipt_now(now);

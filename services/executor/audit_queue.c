@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "lib/base/time.h"
+#include "lib/base/uuid.h"
 #include "lib/receipt/receipt.h"
 #include "protos/ak/v1/auditor.pb-c.h"
 #include "services/executor/audit_queue.h"
@@ -150,7 +151,7 @@ int audit_queue_push(struct audit_queue *q, const Ak__V1__AuditEvent *ev)
         char uid[37];
         Ak__V1__AuditEvent copy = *ev;
         if (!ev->uid || !ev->uid[0]) {
-                if (receipt_uuid_v7(uid) < 0)
+                if (ak_uuid7(uid) < 0)
                         return -EIO;
                 copy.uid = uid;
         }
