@@ -22,6 +22,7 @@
 #include "cli/progress.h"
 #include "lib/base/binpath.h"
 #include "lib/base/cleanup.h"
+#include "lib/base/fs.h"
 #include "lib/base/parse.h"
 #include "lib/base/pathfmt.h"
 #include "lib/base/time.h"
@@ -67,23 +68,6 @@ const char cli_vm_help[] =
         "  ak vm stop dev\n";
 
 static const struct cli_command cli_cmd_vm = { "vm", "boot, list and stop microVMs", cli_vm_run, cli_vm_help };
-
-static int rm_dir_files(const char *dir)
-{
-        DIR *d = opendir(dir);
-        if (!d)
-                return errno == ENOENT ? 0 : -errno;
-        struct dirent *de;
-        char path[PATH_MAX];
-        while ((de = readdir(d))) {
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                        continue;
-                if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) < sizeof(path))
-                        unlink(path);
-        }
-        closedir(d);
-        return rmdir(dir) < 0 && errno != ENOENT ? -errno : 0;
-}
 
 /* Ends a VM's supervisor (and with it QEMU) and waits for both. */
 static void kill_vm(const struct vm_record *r)
@@ -227,7 +211,7 @@ static int vm_boot(const struct boot_opts *o)
                         return 1;
                 }
         }
-        rm_dir_files(dir); /* a stale one */
+        ak_rm_rf(dir); /* a stale one */
         if (binpath_find("vmm/ak-vmm", "AK_VMM_BIN", vmm, sizeof(vmm)) < 0) {
                 fprintf(stderr, "ak vm boot: ak-vmm not found: build //vmm:ak-vmm (./ak does) "
                                 "or set AK_VMM_BIN\n");
@@ -259,7 +243,7 @@ static int vm_boot(const struct boot_opts *o)
         pid_t sup;
         if ((r = spawn_supervisor(vmm, dir, o, &b, &sup)) < 0) {
                 fprintf(stderr, "ak vm boot: start %s: %s\n", vmm, strerror(-r));
-                rm_dir_files(dir);
+                ak_rm_rf(dir);
                 return 1;
         }
         if (isatty(2))
@@ -303,14 +287,14 @@ static int vm_boot(const struct boot_opts *o)
                 else
                         kill(sup, SIGKILL);
                 waitpid(sup, &status, 0);
-                rm_dir_files(dir);
+                ak_rm_rf(dir);
                 return 1;
         }
         if (o->net && vm_guest_network_setup(rec.vsock_uds, strcmp(o->image, IMAGE_BASE) != 0, 30000, &err) < 0) {
                 fprintf(stderr, "ak vm boot: %s\n", err.msg);
                 kill_vm(&rec);
                 waitpid(sup, &status, 0);
-                rm_dir_files(dir);
+                ak_rm_rf(dir);
                 return 1;
         }
         print_vm_json(stdout, &rec, ak_mono_ms() - t0, true);
@@ -453,7 +437,7 @@ static int cmd_stop(int argc, char **argv)
         }
         if (vm_record_read(dir, &rec, NULL) == 0)
                 kill_vm(&rec);
-        int r = rm_dir_files(dir);
+        int r = ak_rm_rf(dir);
         if (r < 0) {
                 fprintf(stderr, "ak vm stop: remove %s: %s\n", dir, strerror(-r));
                 return 1;

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/base/fs.h"
 #include "lib/base/time.h"
 #include "lib/rpc/rpc.h"
 #include "protos/ak/v1/auditor.pb-c.h"
@@ -52,9 +53,7 @@ static char *make_dir(const char *name)
 
 static void remove_dir(const char *dir)
 {
-        char cmd[512];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
+        if (ak_rm_rf(dir) < 0)
                 fprintf(stderr, "bench/auditor: could not remove %s\n", dir);
 }
 

@@ -13,17 +13,9 @@
 
 #include "bench/e2e/e2e.h"
 #include "cli/stack.h"
+#include "lib/base/fs.h"
 
 #define MAX_KIDS 256
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-        (void)sb;
-        (void)flag;
-        (void)ftw;
-        remove(path);
-        return 0;
-}
 
 /* Our children right now: the measuring child and reparented orphans. */
 static size_t list_children(pid_t *out, size_t max)
@@ -91,5 +83,5 @@ void e2e_cleanup(const char *home)
         }
         while (waitpid(-1, NULL, WNOHANG) > 0)
                 ;
-        nftw(home, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        ak_rm_rf(home);
 }

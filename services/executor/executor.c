@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/base/fs.h"
 #include "lib/base/time.h"
 #include "lib/receipt/receipt.h"
 #include "services/executor/audit_queue.h"
@@ -171,7 +172,7 @@ int executor_new(const struct executor_config *cfg, struct executor **ret, struc
         /* VMs of an earlier run died with it (PR_SET_PDEATHSIG); their
          * directories are leftovers. */
         snprintf(p, sizeof(p), "%s/v", ex->state_dir);
-        evm_rm_tree(p);
+        ak_rm_rf(p);
         if (mkdir(p, 0700) < 0) {
                 r = ak_error_errno(err, -errno, "mkdir %s", p);
                 goto fail;

@@ -9,24 +9,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/base/fs.h"
 #include "lib/guest/guest_client.h"
 #include "services/executor/cgroup.h"
 #include "services/executor/executor_sandbox.h"
 #include "services/executor/executor_state.h"
 #include "services/executor/executor_vm.h"
 #include "vmm/vmbox.h"
-
-static int rm_cb(const char *path, const struct stat *st, int type, struct FTW *f)
-{
-        (void)st;
-        (void)f;
-        return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-void evm_rm_tree(const char *dir)
-{
-        nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 
 /* Before anyone uses the guest: the sandbox's user (uid/gid 1000 with a
@@ -111,7 +100,7 @@ int evm_boot(struct executor *ex, const char *image, const struct profile *p, un
                 .vmm = ex->cfg.vmm,
         };
         if ((r = vmbox_boot(&vc, ex->cfg.boot_timeout_ms, &box, err)) < 0) {
-                evm_rm_tree(dir);
+                ak_rm_rf(dir);
                 return r;
         }
         if (ex->cgroup && p->cpu_percent) {
@@ -139,6 +128,6 @@ void evm_dispose(struct executor *ex, struct vmbox *box, const char *dir)
                 snprintf(name, sizeof(name), "vm%s", base + 1);
                 cgroup_release(ex->cgroup, name);
         }
-        evm_rm_tree(dir);
+        ak_rm_rf(dir);
 }
 

@@ -20,5 +20,3 @@ int evm_boot(struct executor *ex, const char *image, const struct profile *p, un
              bool network, char dir[PATH_MAX], struct vmbox **ret, struct ak_error *err);
 /* Stops box, releases its cgroup and deletes dir. Call without ex->lock. */
 void evm_dispose(struct executor *ex, struct vmbox *box, const char *dir);
-/* rm -rf dir (best effort). */
-void evm_rm_tree(const char *dir);

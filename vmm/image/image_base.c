@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "lib/base/cleanup.h"
+#include "lib/base/fs.h"
 #include "lib/base/pathfmt.h"
 #include "lib/base/proc.h"
 #include "vmm/image/cpio.h"
@@ -457,7 +458,7 @@ named:
         r = 0;
 out:
         if (tmp[0])
-                image_rmtree(tmp);
+                ak_rm_rf(tmp);
         if (lfd >= 0)
                 close(lfd);
         free(in);

@@ -27,8 +27,6 @@ int image_hash_text(const char *text, char ret_hex[IMAGE_HASH_LEN + 1], struct a
 
 /* mkdtemp under <store>/tmp. */
 int image_tmpdir(struct image_store *s, char ret[PATH_MAX], struct ak_error *err);
-/* rm -rf (does not follow symlinks, stays on one file system). */
-int image_rmtree(const char *path);
 /* Copies a regular file (mode kept). */
 int image_copy_file(const char *src, const char *dst, struct ak_error *err);
 /* An exclusive flock on path (created); returns the fd. */

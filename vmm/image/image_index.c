@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "lib/base/cleanup.h"
+#include "lib/base/fs.h"
 #include "lib/base/pathfmt.h"
 #include "vmm/image/image_impl.h"
 
@@ -70,7 +71,7 @@ static void remove_unused_stage(struct image_store *s, const char *stage)
         if (used)
                 return;
         pathfmt(path, sizeof(path), "%s/stage/%s", s->dir, stage);
-        image_rmtree(path);
+        ak_rm_rf(path);
 }
 
 int image_remove(struct image_store *s, const char *name, struct ak_error *err)
@@ -108,7 +109,7 @@ int image_remove(struct image_store *s, const char *name, struct ak_error *err)
         struct image_info gone;
         bool had_stage = image_manifest_read(s, hash, &gone, NULL) == 0 && gone.stage[0];
         pathfmt(path, sizeof(path), "%s/%s", s->dir, hash);
-        r = image_rmtree(path);
+        r = ak_rm_rf(path);
         if (r < 0)
                 return ak_error_errno(err, r, "remove %s", path);
         unlink(lock);
@@ -188,7 +189,7 @@ void image_gc(struct image_store *s, int64_t min_age_s)
                 if (image_lock(lock, &lfd, NULL) < 0)
                         continue;
                 pathfmt(path, sizeof(path), "%s/%s", s->dir, de->d_name);
-                image_rmtree(path);
+                ak_rm_rf(path);
                 unlink(lock);
                 close(lfd);
                 if (info.stage[0])

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "lib/base/cleanup.h"
+#include "lib/base/fs.h"
 #include "lib/base/pathfmt.h"
 #include "lib/base/proc.h"
 #include "vmm/image/image_impl.h"
@@ -253,7 +254,7 @@ int image_kernel_get(struct image_store *s, const struct image_progress *p, stru
         if ((r = image_tmpdir(s, tmp, err)) < 0)
                 return r;
         r = fetch(s, tmp, p, err);
-        image_rmtree(tmp);
+        ak_rm_rf(tmp);
         if (r == IMAGE_KERNEL_UNAVAILABLE)
                 return ak_error_wrap(err, IMAGE_KERNEL_UNAVAILABLE_MSG);
         if (r < 0)

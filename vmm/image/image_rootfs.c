@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "lib/base/cleanup.h"
+#include "lib/base/fs.h"
 #include "lib/base/pathfmt.h"
 #include "lib/base/proc.h"
 #include "vmm/image/image_impl.h"
@@ -231,13 +232,13 @@ static int ensure_stage(struct image_store *s, const char *stage, const char *pa
         for (size_t i = 0; i < AK_ARRAY_SIZE(drop); i++) {
                 char d[PATH_MAX];
                 pathfmt(d, sizeof(d), "%s/%s", root, drop[i]);
-                image_rmtree(d);
+                ak_rm_rf(d);
                 mkdir(d, 0755);
         }
         char ext4[PATH_MAX];
         pathfmt(ext4, sizeof(ext4), "%s/rootfs.ext4", tmp);
         r = mkfs(root, ext4, p, err);
-        image_rmtree(root);
+        ak_rm_rf(root);
         if (r < 0)
                 goto clean;
         if (rename(tmp, dir) < 0 && errno != EEXIST && errno != ENOTEMPTY) {
@@ -246,7 +247,7 @@ static int ensure_stage(struct image_store *s, const char *stage, const char *pa
         }
         goto out;
 clean:
-        image_rmtree(tmp);
+        ak_rm_rf(tmp);
 out:
         unlink(lock);
         close(lfd);
@@ -389,7 +390,7 @@ named:
         r = 0;
 out:
         if (tmp[0])
-                image_rmtree(tmp);
+                ak_rm_rf(tmp);
         if (lfd >= 0)
                 close(lfd);
         if (r < 0)

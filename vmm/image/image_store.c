@@ -163,18 +163,6 @@ int image_tmpdir(struct image_store *s, char ret[PATH_MAX], struct ak_error *err
         return 0;
 }
 
-static int rm_cb(const char *path, const struct stat *st, int type, struct FTW *f)
-{
-        return (type == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-int image_rmtree(const char *path)
-{
-        if (nftw(path, rm_cb, 64, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT)
-                return -errno;
-        return 0;
-}
-
 int image_copy_file(const char *src, const char *dst, struct ak_error *err)
 {
         struct stat st;
@@ -426,7 +414,7 @@ int image_publish(struct image_store *s, const char *tmpdir, const char *hash, s
         if (rename(tmpdir, dst) == 0)
                 return 0;
         if (errno == EEXIST || errno == ENOTEMPTY) {
-                image_rmtree(tmpdir);
+                ak_rm_rf(tmpdir);
                 return 0;
         }
         return ak_error_errno(err, -errno, "move %s to %s", tmpdir, dst);

@@ -1,3 +1,4 @@
+#include "lib/base/fs.h"
 #include "vmm/testing/vm_fixture.h"
 
 #include <errno.h>
@@ -26,12 +27,8 @@ std::string MakeTempDir(const char* prefix) {
   return buf.data();
 }
 
-static int rm_cb(const char* path, const struct stat*, int type, struct FTW*) {
-  return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 void RemoveDir(const std::string& dir) {
-  if (!dir.empty()) nftw(dir.c_str(), rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+  if (!dir.empty()) ak_rm_rf(dir.c_str());
 }
 
 bool KernelUnavailable(const std::string& message) {

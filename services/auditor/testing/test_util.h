@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "lib/base/fs.h"
 #include "lib/json/json.h"
 
 namespace auditor_test {
@@ -33,10 +34,7 @@ class TempDir {
         ~TempDir()
         {
                 if (!path_.empty())
-                        nftw(
-                                path_.c_str(),
-                                [](const char *p, const struct stat *, int, struct FTW *) { return remove(p); }, 16,
-                                FTW_DEPTH | FTW_PHYS);
+                        ak_rm_rf(path_.c_str());
         }
         const std::string &path() const { return path_; }
         std::string operator/(const std::string &name) const { return path_ + "/" + name; }
