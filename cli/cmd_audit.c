@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "lib/audit/event.h"
 #include "lib/base/cleanup.h"
+#include "lib/base/home.h"
 #include "lib/base/parse.h"
 #include "lib/rpc/rpc.h"
 #include "protos/ak/v1/auditor.pb-c.h"
@@ -179,13 +180,11 @@ nomem:
 
 static char *audit_log_path(void)
 {
-        const char *home = getenv("AK_HOME"), *user_home = getenv("HOME");
-        char *p = NULL;
+        char home[PATH_MAX];
 
-        if (home && *home)
-                p = strdup(home);
-        else if (asprintf(&p, "%s/.agentkernel", user_home && *user_home ? user_home : ".") < 0)
-                p = NULL;
+        if (ak_home(home) < 0)
+                return NULL;
+        char *p = strdup(home);
         if (!p)
                 return NULL;
         mkdir(p, 0700);

@@ -1,4 +1,5 @@
 #include "cli/receipt_local.h"
+#include "lib/base/home.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -7,16 +8,13 @@
 
 int local_receipt_key_path(char **ret)
 {
-        const char *home = getenv("AK_HOME"), *user = getenv("HOME");
+        char home[PATH_MAX];
         char *p;
-        int n;
+        int n = ak_home(home);
 
-        if (home && *home)
-                n = asprintf(&p, "%s/receipts/" RECEIPT_SIGNING_KEY_FILE, home);
-        else if (user && *user)
-                n = asprintf(&p, "%s/.agentkernel/receipts/" RECEIPT_SIGNING_KEY_FILE, user);
-        else
-                n = asprintf(&p, "/tmp/agentkernel/receipts/" RECEIPT_SIGNING_KEY_FILE);
+        if (n < 0)
+                return n;
+        n = asprintf(&p, "%s/receipts/" RECEIPT_SIGNING_KEY_FILE, home);
         if (n < 0)
                 return -ENOMEM;
         *ret = p;
@@ -31,7 +29,7 @@ int local_receipt_key(struct crypto_ed25519_key **ret, char **ret_path, char **e
         r = local_receipt_key_path(&path);
         if (r < 0) {
                 if (error)
-                        *error = strdup("out of memory");
+                        *error = strdup(r == -ENOENT ? "no home directory: set AK_HOME" : strerror(-r));
                 return r;
         }
         r = receipt_load_or_create_signing_key(path, ret, error);

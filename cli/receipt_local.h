@@ -1,8 +1,8 @@
 /* Receipts signed on this machine, without a signer service (one-machine
  * mode), with the key agentkernel keeps:
  *   $AK_HOME/receipts/ed25519_signing_key.pkcs8
- * ($AK_HOME defaults to $HOME/.agentkernel, or /tmp/agentkernel without HOME,
- * as agentkernel's receipts_dir()). The key is created on first use: 0600,
+ * ($AK_HOME as ak_home() in lib/base/home.h resolves it: $HOME/.agentkernel
+ * by default, as agentkernel's receipts_dir()). The key is created on first use: 0600,
  * written atomically, in directories made 0700, in ring's PKCS#8 v2 layout
  * so agentkernel can use it too.
  *

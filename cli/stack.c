@@ -15,6 +15,7 @@
 #include "cli/progress.h"
 #include "lib/base/binpath.h"
 #include "lib/base/cleanup.h"
+#include "lib/base/home.h"
 #include "lib/base/time.h"
 #include "lib/crypto/crypto.h"
 #include "lib/encoding/hex.h"
@@ -35,16 +36,15 @@ const char *stack_service_name(enum stack_service s)
 
 int stack_paths(struct stack *st, struct ak_error *err)
 {
-        const char *home = getenv("AK_HOME"), *user = getenv("HOME");
-        int n;
+        char home[PATH_MAX];
+        int n = ak_home(home);
 
         memset(st, 0, sizeof(*st));
-        if (home && *home)
-                n = snprintf(st->home, sizeof(st->home), "%s", home);
-        else if (user && *user)
-                n = snprintf(st->home, sizeof(st->home), "%s/.agentkernel", user);
-        else
-                n = snprintf(st->home, sizeof(st->home), "/tmp/agentkernel");
+        if (n == -ENOENT)
+                return ak_error_set(err, n, "no home directory: set AK_HOME");
+        if (n < 0)
+                return ak_error_set(err, n, "AK_HOME is too long");
+        n = snprintf(st->home, sizeof(st->home), "%s", home);
         if (n < 0 || (size_t)n >= sizeof(st->home))
                 return ak_error_set(err, -ENAMETOOLONG, "AK_HOME is too long");
         /* A copy: gcc's -Wrestrict (at -O1, as under ASan) cannot tell

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "lib/base/cleanup.h"
+#include "lib/base/home.h"
 #include "lib/base/pathfmt.h"
 #include "lib/json/json.h"
 #include "lib/json/writer.h"
@@ -31,21 +32,12 @@ int vm_name_check(const char *name)
 
 int vm_registry_ak_home(char ret[PATH_MAX], struct ak_error *err)
 {
-        const char *home = getenv("AK_HOME");
-        if (home && *home) {
-                if (pathfmt(ret, PATH_MAX, "%s", home) < 0)
-                        return ak_error_set(err, -ENAMETOOLONG, "AK_HOME too long");
-                return 0;
-        }
-        const char *h = getenv("HOME");
-        if (!h || !*h) {
-                struct passwd *pw = getpwuid(getuid());
-                h = pw ? pw->pw_dir : NULL;
-        }
-        if (!h)
-                return ak_error_set(err, -ENOENT, "no home directory: set AK_HOME");
-        if (pathfmt(ret, PATH_MAX, "%s/.agentkernel", h) < 0)
-                return ak_error_set(err, -ENAMETOOLONG, "HOME too long");
+        int r = ak_home(ret);
+
+        if (r == -ENOENT)
+                return ak_error_set(err, r, "no home directory: set AK_HOME");
+        if (r < 0)
+                return ak_error_set(err, r, "AK_HOME too long");
         return 0;
 }
 

@@ -190,16 +190,27 @@ TEST(SigningKey, ReadsV1AndRejectsGarbage)
 TEST(SigningKey, DefaultPath)
 {
         std::string old = getenv("HOME") ? getenv("HOME") : "";
+        const char *old_ak = getenv("AK_HOME");
+        std::string saved_ak = old_ak ? old_ak : "";
         char *p = nullptr;
+        unsetenv("AK_HOME");
         setenv("HOME", "/home/u", 1);
         ASSERT_EQ(receipt_default_signing_key_path(&p), 0);
         EXPECT_STREQ(p, "/home/u/.agentkernel/receipts/ed25519_signing_key.pkcs8");
         free(p);
-        unsetenv("HOME");
+        setenv("AK_HOME", "/srv/ak", 1);
         ASSERT_EQ(receipt_default_signing_key_path(&p), 0);
-        EXPECT_STREQ(p, "/tmp/agentkernel/receipts/ed25519_signing_key.pkcs8");
+        EXPECT_STREQ(p, "/srv/ak/receipts/ed25519_signing_key.pkcs8");
         free(p);
+        unsetenv("AK_HOME");
+        unsetenv("HOME");  // the passwd entry's home, never a shared /tmp path
+        if (receipt_default_signing_key_path(&p) == 0) {
+                EXPECT_EQ(std::string(p).find("/tmp/agentkernel"), std::string::npos) << p;
+                free(p);
+        }
         setenv("HOME", old.c_str(), 1);
+        if (old_ak)
+                setenv("AK_HOME", saved_ak.c_str(), 1);
 }
 
 TEST(SigningKey, ConcurrentCreatorsAgree)

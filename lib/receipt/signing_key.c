@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "lib/base/fs.h"
+#include "lib/base/home.h"
 #include "lib/receipt/receipt.h"
 #include "lib/receipt/receipt_file.h"
 #include "lib/receipt/receipt_internal.h"
@@ -14,17 +15,13 @@
 
 int receipt_default_signing_key_path(char **ret)
 {
-        const char *home = getenv("HOME");
+        char home[PATH_MAX];
         char *p;
-        int n;
+        int r = ak_home(home);
 
-        /* Rust: Path::new(home).join(...); an empty HOME gives a relative path */
-        if (home)
-                n = asprintf(&p, "%s%s.agentkernel/receipts/" RECEIPT_SIGNING_KEY_FILE, home,
-                             home[0] && home[strlen(home) - 1] != '/' ? "/" : "");
-        else
-                n = asprintf(&p, "/tmp/agentkernel/receipts/" RECEIPT_SIGNING_KEY_FILE);
-        if (n < 0)
+        if (r < 0)
+                return r;
+        if (asprintf(&p, "%s/receipts/" RECEIPT_SIGNING_KEY_FILE, home) < 0)
                 return -ENOMEM;
         *ret = p;
         return 0;
