@@ -13,16 +13,16 @@
 
 #include <gtest/gtest.h>
 
-#include "services/auditor/testing/test_util.h"
+#include "tests/testing/test_util.h"
 
 extern char **environ;
 
 namespace {
 
-using auditor_test::Lines;
-using auditor_test::ReadFile;
-using auditor_test::TempDir;
-using auditor_test::WaitFor;
+using aktest::Lines;
+using aktest::ReadFile;
+using aktest::TempDir;
+using aktest::WaitFor;
 using namespace std::chrono_literals;
 
 struct Result {
@@ -111,7 +111,7 @@ TEST(AkAudit, ThroughARealAuditor)
 {
         TempDir dir;
         std::string sock = "unix:" + (dir / "a.sock"), out = dir / "out.jsonl", cfg = dir / "c.json";
-        auditor_test::WriteFile(cfg, R"({"destination":{"type":"file","path":")" + out +
+        aktest::WriteFile(cfg, R"({"destination":{"type":"file","path":")" + out +
                                              R"("},"flush_interval_secs":0,"batch_size":1})");
         const char *bin = "services/auditor/ak-auditor";
         std::string spool = dir / "spool", log = dir / "log";

@@ -29,12 +29,7 @@ ATTR = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=")
 NOT_CODE_ATTRS = {"data", "visibility", "name", "corpus"}
 
 # Known violations, each to be removed by its fix: (file, what it uses).
-KNOWN = {
-    # cli's audit test borrows the auditor tests' TempDir/ReadFile/Lines/
-    # WaitFor; they belong in tests/testing.
-    ("cli/audit_test.cc", "services/auditor/testing/test_util.h"),
-    ("cli/BUILD", "//services/auditor:test_util"),
-}
+KNOWN = set()
 
 
 def unit(path):
