@@ -15,7 +15,9 @@
 #include "cli/progress.h"
 #include "lib/base/binpath.h"
 #include "lib/base/cleanup.h"
+#include "lib/base/fs.h"
 #include "lib/base/home.h"
+#include "lib/base/pathfmt.h"
 #include "lib/base/time.h"
 #include "lib/crypto/crypto.h"
 #include "lib/encoding/hex.h"
@@ -23,7 +25,6 @@
 #include "lib/json/writer.h"
 #include "lib/receipt/receipt.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
-#include "vmm/image/image.h"
 
 #define STACK_RECORD_MAX 4096
 
@@ -209,22 +210,15 @@ bool stack_pid_alive(const struct stack *st, enum stack_service s)
         return strcmp(base ? base + 1 : buf, want) == 0;
 }
 
-static int mkdirs(const char *home, const char *sub, char *out, size_t size, struct ak_error *err)
+int stack_dir(const struct stack *st, const char *sub, char *out, size_t size, struct ak_error *err)
 {
-        if (mkdir(home, 0700) < 0 && errno != EEXIST)
-                return ak_error_errno(err, -errno, "mkdir %s", home);
-        snprintf(out, size, "%s/%s", home, sub);
-        for (char *p = out + strlen(home) + 1;; p++) {
-                if (*p == '/' || *p == 0) {
-                        char c = *p;
-                        *p = 0;
-                        if (mkdir(out, 0700) < 0 && errno != EEXIST)
-                                return ak_error_errno(err, -errno, "mkdir %s", out);
-                        *p = c;
-                        if (!c)
-                                break;
-                }
-        }
+        int r;
+        if (mkdir(st->home, 0700) < 0 && errno != EEXIST)
+                return ak_error_errno(err, -errno, "mkdir %s", st->home);
+        if ((r = pathfmt(out, size, "%s/%s", st->home, sub)) < 0)
+                return ak_error_errno(err, r, "%s/%s", st->home, sub);
+        if ((r = ak_mkdir_p(out, 0700, false)) < 0)
+                return ak_error_errno(err, r, "mkdir -p %s", out);
         return 0;
 }
 
@@ -380,12 +374,12 @@ int stack_up(struct stack *st, const struct stack_up_options *o, struct ak_error
         for (int i = 0; i < STACK_N; i++)
                 if ((r = find_bin((enum stack_service)i, bin[i], sizeof(bin[i]), err)) < 0)
                         return r;
-        if ((r = mkdirs(st->home, "run", dir, sizeof(dir), err)) < 0 ||
-            (r = mkdirs(st->home, "logs", dir, sizeof(dir), err)) < 0 ||
-            (r = mkdirs(st->home, "receipts", dir, sizeof(dir), err)) < 0 ||
-            (r = mkdirs(st->home, "auditor/spool", spool, sizeof(spool), err)) < 0 ||
-            (r = mkdirs(st->home, "executor", state, sizeof(state), err)) < 0 ||
-            (r = mkdirs(st->home, "images", images, sizeof(images), err)) < 0)
+        if ((r = stack_dir(st, "run", dir, sizeof(dir), err)) < 0 ||
+            (r = stack_dir(st, "logs", dir, sizeof(dir), err)) < 0 ||
+            (r = stack_dir(st, "receipts", dir, sizeof(dir), err)) < 0 ||
+            (r = stack_dir(st, "auditor/spool", spool, sizeof(spool), err)) < 0 ||
+            (r = stack_dir(st, "executor", state, sizeof(state), err)) < 0 ||
+            (r = stack_dir(st, "images", images, sizeof(images), err)) < 0)
                 return r;
         if (strlen(state) > 60)
                 return ak_error_set(err, -ENAMETOOLONG,
@@ -515,98 +509,4 @@ int stack_down(struct stack *st, struct ak_error *err)
         for (int i = 0; i < STACK_N; i++)
                 unlink(st->addr[i] + 5);
         return stopped;
-}
-
-/* The local stack's token, for the life of the process. */
-static char local_token[STACK_TOKEN_MAX];
-
-int stack_client(bool autostart, struct rpc_channel **ret, struct rpc_call_options *opts,
-                 struct ak_error *err)
-{
-        const char *target = getenv("AK_SCHEDULER"), *token = getenv("AK_TOKEN");
-        struct stack st;
-        int r;
-
-        memset(opts, 0, sizeof(*opts));
-        if (token && *token)
-                opts->bearer_token = token;
-        if (target && *target) {
-                /* A fleet's scheduler over TLS: AK_TLS_CA verifies it; a
-                 * client certificate when it wants one (mTLS). */
-                static struct rpc_tls tls;
-                const char *ca = getenv("AK_TLS_CA"), *cert = getenv("AK_TLS_CERT"), *key = getenv("AK_TLS_KEY");
-                const char *name = getenv("AK_TLS_NAME");
-                if (!ca || !*ca) {
-                        if ((cert && *cert) || (key && *key) || (name && *name))
-                                return ak_error_set(err, -EINVAL, "AK_TLS_CERT, AK_TLS_KEY and AK_TLS_NAME need "
-                                                                  "AK_TLS_CA (the CA that signed the scheduler's "
-                                                                  "certificate)");
-                        return rpc_channel_new(target, NULL, ret, err);
-                }
-                if (!(cert && *cert) != !(key && *key))
-                        return ak_error_set(err, -EINVAL, "AK_TLS_CERT and AK_TLS_KEY go together");
-                tls = (struct rpc_tls){ .ca_file = ca,
-                                        .cert_file = cert && *cert ? cert : NULL,
-                                        .key_file = key && *key ? key : NULL,
-                                        .server_name = name && *name ? name : NULL };
-                return rpc_channel_new(target, &tls, ret, err);
-        }
-        r = stack_load(&st, err);
-        if (r < 0 && r != -ENOENT)
-                return r;
-        int alive = 0;
-        for (int i = 0; r == 0 && i < STACK_N; i++)
-                alive += stack_pid_alive(&st, (enum stack_service)i);
-        if (r == 0 && alive && !stack_pid_alive(&st, STACK_SCHEDULER))
-                return ak_error_set(err, -ENOTCONN,
-                                    "the stack in %s is partly down (ak-scheduler is not running; "
-                                    "its log: %s/logs/scheduler.log); `ak down && ak up` restarts it",
-                                    st.home, st.home);
-        if (r < 0 || !alive) {
-                if (!autostart)
-                        return ak_error_set(err, -ENOTCONN, "no stack is running in %s; `ak up` starts one",
-                                            st.home);
-                fprintf(stderr, "ak: no stack running in %s; starting one (`ak down` stops it)\n", st.home);
-                if (r == 0) {
-                        struct ak_error ignored = { 0 };
-                        stack_down(&st, &ignored);
-                }
-                struct stack_up_options o = { .min_warm = 0, .progress = true };
-                if ((r = stack_up(&st, &o, err)) < 0)
-                        return r;
-        }
-        if (!opts->bearer_token) {
-                r = stack_token(&st, local_token, sizeof(local_token));
-                if (r < 0 && r != -ENOENT)
-                        return ak_error_errno(err, r, "read %s/run/token", st.home);
-                if (r == 0)
-                        opts->bearer_token = local_token;
-        }
-        return rpc_channel_new(st.addr[STACK_SCHEDULER], NULL, ret, err);
-}
-
-int stack_prepare_image(const char *image, struct ak_error *err)
-{
-        const char *target = getenv("AK_SCHEDULER");
-        struct stack st;
-        char dir[PATH_MAX];
-        int r;
-
-        if (target && *target)
-                return 0;
-        if ((r = stack_paths(&st, err)) < 0 || (r = mkdirs(st.home, "images", dir, sizeof(dir), err)) < 0)
-                return r;
-        struct image_store *store = NULL;
-        struct image_boot boot;
-        struct cli_progress pr;
-        cli_progress_init(&pr);
-        struct image_progress ip = { cli_progress_report, &pr };
-        const char *name = image && *image ? image : IMAGE_BASE;
-        if ((r = image_store_open(dir, &store, err)) == 0)
-                r = image_resolve_boot(store, name, &ip, &boot, err);
-        image_store_free(store);
-        cli_progress_done(&pr);
-        if (r < 0)
-                return ak_error_wrap(err, "image %s", name);
-        return 0;
 }

@@ -59,6 +59,10 @@ int stack_load(struct stack *st, struct ak_error *err);
  * one, -EBADMSG when empty or too long, or -errno. */
 int stack_token(const struct stack *st, char *buf, size_t size);
 
+/* Makes $AK_HOME/<sub> (and $AK_HOME itself; each 0700 when created) and
+ * puts its path in out. 0 or -errno with err filled. */
+int stack_dir(const struct stack *st, const char *sub, char *out, size_t size, struct ak_error *err);
+
 /* True when the recorded pid is alive and runs ak-<service>. */
 bool stack_pid_alive(const struct stack *st, enum stack_service s);
 
