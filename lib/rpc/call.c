@@ -12,6 +12,8 @@
 
 enum { TAG_CLOSE = 1, TAG_RECV, TAG_SEND, TAG_FINISH };
 
+#define FINISH_GRACE_MS 5000
+
 int rpc_pack(const ProtobufCMessage *msg, size_t max, grpc_byte_buffer **ret)
 {
         size_t n = protobuf_c_message_get_packed_size(msg);
@@ -89,13 +91,33 @@ ProtobufCMessage *rpc_unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescrip
         return msg;
 }
 
-static bool run_batch(struct rpc_call *call, const grpc_op *ops, size_t n, int tag)
+/* Runs one batch and waits for it until `until` (monotonic). Past it the
+ * call is cancelled with DEADLINE_EXCEEDED (the batch then completes, failed):
+ * a client that stops reading, or never sends its request, holds a worker no
+ * longer than the call's deadline. */
+static bool run_batch_until(struct rpc_call *call, const grpc_op *ops, size_t n, int tag,
+                            gpr_timespec until)
 {
         if (grpc_call_start_batch(call->call, ops, n, RPC_TAG(tag), NULL) != GRPC_CALL_OK)
                 return false;
-        grpc_event ev = grpc_completion_queue_pluck(call->cq, RPC_TAG(tag),
-                                                    gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        grpc_event ev = grpc_completion_queue_pluck(call->cq, RPC_TAG(tag), until, NULL);
+        if (ev.type == GRPC_QUEUE_TIMEOUT) {
+                if (!call->deadline_cut) {
+                        call->deadline_cut = true;
+                        rpc_server_count(call->srv, RPC_STAT_DEADLINE_CUT, 1);
+                }
+                grpc_call_cancel_with_status(call->call, GRPC_STATUS_DEADLINE_EXCEEDED,
+                                             "deadline exceeded (the server's limit for a call)", NULL);
+                ev = grpc_completion_queue_pluck(call->cq, RPC_TAG(tag),
+                                                 gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+                return false;
+        }
         return ev.type == GRPC_OP_COMPLETE && ev.success;
+}
+
+static bool run_batch(struct rpc_call *call, const grpc_op *ops, size_t n, int tag)
+{
+        return run_batch_until(call, ops, n, tag, call->deadline);
 }
 
 int rpc_call_fail(struct rpc_call *call, int code, const char *fmt, ...)
@@ -215,7 +237,12 @@ static void finish(struct rpc_call *call, int code, const char *msg)
         ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
         ops[n].data.send_status_from_server.status = (grpc_status_code)code;
         ops[n++].data.send_status_from_server.status_details = msg && *msg ? &details : NULL;
-        run_batch(call, ops, n, TAG_FINISH);
+        /* The status goes out even when the deadline has just passed; a
+         * client that does not take it within FINISH_GRACE_MS is cut off. */
+        gpr_timespec grace = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                          gpr_time_from_millis(FINISH_GRACE_MS, GPR_TIMESPAN));
+        run_batch_until(call, ops, n, TAG_FINISH,
+                        gpr_time_cmp(call->deadline, grace) > 0 ? call->deadline : grace);
         grpc_slice_unref(details);
         if (call->reply) {
                 grpc_byte_buffer_destroy(call->reply);
@@ -223,35 +250,80 @@ static void finish(struct rpc_call *call, int code, const char *msg)
         }
 }
 
-static int dispatch(struct rpc_call *call)
+/* Reads the request message: until the call's deadline, or for an
+ * unauthorized (health) call while few others read one, and briefly. */
+static int receive(struct rpc_call *call, ProtobufCMessage **ret)
 {
         const struct rpc_method_entry *m = call->method;
-        if (!m)
-                return rpc_call_fail(call, RPC_UNIMPLEMENTED, "unknown method %s",
-                                     call->path ? call->path : "(none)");
-
+        bool open = m->is_health;
+        gpr_timespec until = call->deadline;
+        if (open) {
+                if (!rpc_server_open_receive_begin(call->srv)) {
+                        rpc_server_count(call->srv, RPC_STAT_SHED, 1);
+                        return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED,
+                                             "%s: too many health checks at once; retry", m->path);
+                }
+                gpr_timespec brief = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                                  gpr_time_from_millis(RPC_OPEN_RECEIVE_MS, GPR_TIMESPAN));
+                if (gpr_time_cmp(brief, until) < 0)
+                        until = brief;
+        }
         grpc_byte_buffer *payload = NULL;
         grpc_op op;
         memset(&op, 0, sizeof(op));
         op.op = GRPC_OP_RECV_MESSAGE;
         op.data.recv_message.recv_message = &payload;
-        if (!run_batch(call, &op, 1, TAG_RECV) || !payload) {
+        bool ok = run_batch_until(call, &op, 1, TAG_RECV, until);
+        if (open)
+                rpc_server_open_receive_end(call->srv);
+        if (!ok || !payload) {
                 if (payload)
                         grpc_byte_buffer_destroy(payload);
+                if (call->deadline_cut)
+                        return rpc_call_fail(call, RPC_DEADLINE_EXCEEDED,
+                                             "%s: the request message did not arrive in time", m->path);
                 return rpc_call_fail(call, RPC_CANCELLED, "%s: no request message arrived", m->path);
         }
+        rpc_server_count(call->srv, RPC_STAT_MESSAGES, 1);
+        rpc_server_count(call->srv, RPC_STAT_BYTES, grpc_byte_buffer_length(payload));
         char why[256];
-        ProtobufCMessage *req = rpc_unpack(payload, m->desc->input, why, sizeof(why));
+        *ret = rpc_unpack(payload, m->desc->input, why, sizeof(why));
         grpc_byte_buffer_destroy(payload);
-        if (!req)
+        if (!*ret)
                 return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "%s: request %s", m->path, why);
+        return RPC_OK;
+}
 
+static int dispatch(struct rpc_call *call)
+{
+        const struct rpc_method_entry *m = call->method;
+        if (call->shed) {
+                rpc_server_count(call->srv, RPC_STAT_SHED, 1);
+                return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED,
+                                     "%s: the server is serving its limit of %u calls at once; "
+                                     "retry later",
+                                     rpc_call_method(call),
+                                     rpc_server_opts(call->srv)->limits.max_calls);
+        }
+        if (!m)
+                return rpc_call_fail(call, RPC_UNIMPLEMENTED, "unknown method %s",
+                                     call->path ? call->path : "(none)");
+
+        /* Authorization first, from the headers: a caller without
+         * credentials never gets a byte of its message read. */
         const struct rpc_server_options *opts = rpc_server_opts(call->srv);
-        int code = RPC_OK;
-        if (!m->is_health && opts->authorize)
-                code = opts->authorize(call, opts->authorize_data);
-        if (code == RPC_OK)
-                code = m->handler(call, req, m->userdata);
+        if (!m->is_health && opts->authorize) {
+                int code = opts->authorize(call, opts->authorize_data);
+                if (code != RPC_OK) {
+                        rpc_server_count(call->srv, RPC_STAT_REFUSED_AUTH, 1);
+                        return code;
+                }
+        }
+        ProtobufCMessage *req = NULL;
+        int code = receive(call, &req);
+        if (code != RPC_OK)
+                return code;
+        code = m->handler(call, req, m->userdata);
         protobuf_c_message_free_unpacked(req, NULL);
 
         if (code == RPC_OK && m->kind == RPC_UNARY && !call->replied)

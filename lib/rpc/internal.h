@@ -41,6 +41,10 @@ struct rpc_call {
         size_t n_md_strings;
         char *peer;
 
+        bool shed;                              /* refuse: too many calls in flight */
+        bool server_deadline;                   /* the deadline is the server's own */
+        bool deadline_cut;                      /* a batch was cancelled at the deadline */
+
         int close_cancelled;                    /* written by grpc */
         bool closed;
         bool sent_initial_metadata;
@@ -74,6 +78,22 @@ bool rpc_server_cancelling(const struct rpc_server *srv);
 bool rpc_server_serving(const struct rpc_server *srv);
 bool rpc_server_has_service(const struct rpc_server *srv, const char *name);
 const struct rpc_server_options *rpc_server_opts(const struct rpc_server *srv);
+
+/* Counters behind rpc_server_get_stats. */
+enum rpc_stat {
+        RPC_STAT_REFUSED_AUTH,
+        RPC_STAT_SHED,
+        RPC_STAT_DEADLINE_CUT,
+        RPC_STAT_MESSAGES,
+        RPC_STAT_BYTES,
+        RPC_STAT_N,
+};
+void rpc_server_count(struct rpc_server *srv, enum rpc_stat which, uint64_t n);
+
+/* An unauthorized (health) call may read its request while fewer than
+ * RPC_MAX_OPEN_RECEIVES others do: true when it may, then _end after. */
+bool rpc_server_open_receive_begin(struct rpc_server *srv);
+void rpc_server_open_receive_end(struct rpc_server *srv);
 
 /* PEM files → credentials (tls.c). */
 int rpc_tls_server_creds(const struct rpc_tls *tls, grpc_server_credentials **ret,

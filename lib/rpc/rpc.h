@@ -4,7 +4,9 @@
  * Server model: handlers are plain blocking functions. Each call runs on a
  * worker thread of its own from the moment it arrives until the handler
  * returns; the pool grows when every worker is busy (long server-streams do
- * not starve short calls) up to a limit, and shrinks back when idle.
+ * not starve short calls) up to limits.max_calls, and shrinks back when
+ * idle. Calls past the limit are refused RESOURCE_EXHAUSTED, not queued. A
+ * call is authorized from its headers before its request is read.
  *
  * Status codes are gRPC's (enum rpc_code, same numbers as grpc_status_code).
  * Every error carries a message meant for a person. */
@@ -49,8 +51,9 @@ const char *rpc_code_name(int code);
 #define RPC_DEFAULT_MAX_MESSAGE_BYTES (16u << 20)
 
 /* TLS material, PEM files. For a server: cert_file + key_file are required;
- * ca_file set means client certificates are requested and verified against
- * it (mTLS), and require_client_cert refuses clients without one. For a
+ * ca_file set means mTLS: every client must present a certificate that
+ * verifies against it (require_client_cert says so too, and is refused
+ * without ca_file). For a
  * client: ca_file verifies the server (NULL: the system roots); cert_file +
  * key_file present a client certificate; server_name overrides the name the
  * server's certificate must carry (default: the target's host). */
@@ -86,17 +89,62 @@ struct rpc_method {
         rpc_handler_fn handler;
 };
 
-/* Called before every handler except the health service's. Returns RPC_OK to
- * let the call through, or a code (with rpc_call_fail for the message). */
+/* Called for every call except the health service's, from the call's
+ * initial metadata alone, BEFORE its request message is read: a refused call
+ * costs no more than its headers. Returns RPC_OK to let the call through, or a
+ * code (with rpc_call_fail for the message). rpc_call_metadata, _peer and
+ * _method work here; the request is not there yet. */
 typedef int (*rpc_authorize_fn)(struct rpc_call *call, void *userdata);
+
+/* Limits (0: the default in brackets). Past max_calls a call is refused at
+ * once with RESOURCE_EXHAUSTED (no worker waits for it); a call whose client
+ * set no deadline gets call_deadline_ms (unary) or stream_deadline_ms
+ * (server streams) from the server, and ends DEADLINE_EXCEEDED past it.
+ * Health calls, which no one authorizes, read their request only while
+ * fewer than RPC_MAX_OPEN_RECEIVES of them are reading one, for at most
+ * RPC_OPEN_RECEIVE_MS. The server also pings idle clients
+ * (RPC_KEEPALIVE_MS, dropping those that do not answer in
+ * RPC_KEEPALIVE_TIMEOUT_MS) and drops connections that have not finished
+ * their handshake after RPC_HANDSHAKE_TIMEOUT_MS. */
+struct rpc_server_limits {
+        unsigned max_calls;            /* calls in flight, streams included [256] */
+        unsigned max_conn_streams;     /* concurrent streams per connection [128] */
+        int64_t idle_conn_ms;          /* close connections without calls for this long [300000] */
+        int64_t call_deadline_ms;      /* unary calls without a client deadline [600000] */
+        int64_t stream_deadline_ms;    /* streams without a client deadline [86400000] */
+};
+
+#define RPC_DEFAULT_MAX_CALLS 256u
+#define RPC_DEFAULT_MAX_CONN_STREAMS 128u
+#define RPC_DEFAULT_IDLE_CONN_MS 300000
+#define RPC_DEFAULT_CALL_DEADLINE_MS 600000
+#define RPC_DEFAULT_STREAM_DEADLINE_MS 86400000
+#define RPC_MAX_OPEN_RECEIVES 4
+#define RPC_OPEN_RECEIVE_MS 5000
+#define RPC_KEEPALIVE_MS 60000
+#define RPC_KEEPALIVE_TIMEOUT_MS 20000
+#define RPC_HANDSHAKE_TIMEOUT_MS 20000
 
 struct rpc_server_options {
         size_t max_message_bytes;  /* 0: RPC_DEFAULT_MAX_MESSAGE_BYTES */
-        unsigned max_workers;      /* concurrent calls; 0: 256. Beyond it,
-                                      calls wait for a free worker. */
+        struct rpc_server_limits limits;
         rpc_authorize_fn authorize;
         void *authorize_data;
 };
+
+/* What a server has done so far, for tests and logs. */
+struct rpc_server_stats {
+        uint64_t calls;              /* calls taken from the core */
+        uint64_t refused_auth;       /* refused by authorize, before reading a message */
+        uint64_t shed;               /* refused RESOURCE_EXHAUSTED: max_calls or open receives */
+        uint64_t deadline_cut;       /* ended by the server's own deadline */
+        uint64_t messages_read;      /* request messages read */
+        uint64_t bytes_read;         /* their bytes */
+        unsigned in_flight;          /* calls being served now */
+        unsigned workers, peak_workers;
+};
+
+void rpc_server_get_stats(struct rpc_server *srv, struct rpc_server_stats *ret);
 
 /* Creates a server (not yet listening). opts may be NULL. */
 int rpc_server_new(const struct rpc_server_options *opts, struct rpc_server **ret,

@@ -4,8 +4,11 @@
  * methods), bound to a pluck completion queue of its own, and announced on the
  * server's one notification queue. Workers block in grpc_completion_queue_next
  * on that queue; the one that receives a call re-arms a request, makes sure a
- * worker stays idle to take the next call (spawning one up to max_workers),
- * then runs the call to completion itself. */
+ * worker stays idle to take the next call, then runs the call to completion
+ * itself. At most limits.max_calls calls run at once; a worker that takes a
+ * call past that answers RESOURCE_EXHAUSTED at once, so there are at most
+ * max_calls + RPC_SHED_WORKERS workers and one is nearly always free to say
+ * no. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +23,7 @@
 
 #define RPC_PENDING_REQUESTS 8   /* calls the core may accept before a worker is free */
 #define RPC_MAX_IDLE_WORKERS 4   /* beyond this many idle workers, extras exit */
+#define RPC_SHED_WORKERS 2       /* workers beyond max_calls, to refuse the excess */
 
 struct request_slot {
         grpc_call *call;
@@ -42,6 +46,11 @@ struct rpc_server {
         pthread_cond_t cond;
         unsigned n_workers;
         unsigned n_idle;
+        unsigned peak_workers;
+        unsigned in_flight;
+        atomic_uint open_receives;
+        atomic_uint_least64_t calls;
+        atomic_uint_least64_t stats[RPC_STAT_N];
         bool started;
         bool shutdown_requested;
         bool shutdown_done;
@@ -102,6 +111,40 @@ const struct rpc_server_options *rpc_server_opts(const struct rpc_server *srv)
         return &srv->opts;
 }
 
+void rpc_server_count(struct rpc_server *srv, enum rpc_stat which, uint64_t n)
+{
+        atomic_fetch_add(&srv->stats[which], n);
+}
+
+bool rpc_server_open_receive_begin(struct rpc_server *srv)
+{
+        if (atomic_fetch_add(&srv->open_receives, 1) < RPC_MAX_OPEN_RECEIVES)
+                return true;
+        atomic_fetch_sub(&srv->open_receives, 1);
+        return false;
+}
+
+void rpc_server_open_receive_end(struct rpc_server *srv)
+{
+        atomic_fetch_sub(&srv->open_receives, 1);
+}
+
+void rpc_server_get_stats(struct rpc_server *srv, struct rpc_server_stats *ret)
+{
+        memset(ret, 0, sizeof(*ret));
+        ret->calls = atomic_load(&srv->calls);
+        ret->refused_auth = atomic_load(&srv->stats[RPC_STAT_REFUSED_AUTH]);
+        ret->shed = atomic_load(&srv->stats[RPC_STAT_SHED]);
+        ret->deadline_cut = atomic_load(&srv->stats[RPC_STAT_DEADLINE_CUT]);
+        ret->messages_read = atomic_load(&srv->stats[RPC_STAT_MESSAGES]);
+        ret->bytes_read = atomic_load(&srv->stats[RPC_STAT_BYTES]);
+        pthread_mutex_lock(&srv->lock);
+        ret->in_flight = srv->in_flight;
+        ret->workers = srv->n_workers;
+        ret->peak_workers = srv->peak_workers;
+        pthread_mutex_unlock(&srv->lock);
+}
+
 bool rpc_server_has_service(const struct rpc_server *srv, const char *name)
 {
         for (size_t i = 0; i < srv->n_services; i++)
@@ -122,20 +165,36 @@ int rpc_server_new(const struct rpc_server_options *opts, struct rpc_server **re
                 srv->opts.max_message_bytes = RPC_DEFAULT_MAX_MESSAGE_BYTES;
         if (srv->opts.max_message_bytes > INT32_MAX)
                 srv->opts.max_message_bytes = INT32_MAX;
-        if (!srv->opts.max_workers)
-                srv->opts.max_workers = 256;
+        struct rpc_server_limits *l = &srv->opts.limits;
+        if (!l->max_calls)
+                l->max_calls = RPC_DEFAULT_MAX_CALLS;
+        if (!l->max_conn_streams)
+                l->max_conn_streams = RPC_DEFAULT_MAX_CONN_STREAMS;
+        if (l->idle_conn_ms <= 0 || l->idle_conn_ms > INT32_MAX)
+                l->idle_conn_ms = RPC_DEFAULT_IDLE_CONN_MS;
+        if (l->call_deadline_ms <= 0)
+                l->call_deadline_ms = RPC_DEFAULT_CALL_DEADLINE_MS;
+        if (l->stream_deadline_ms <= 0)
+                l->stream_deadline_ms = RPC_DEFAULT_STREAM_DEADLINE_MS;
+        if (l->max_conn_streams > INT32_MAX)
+                l->max_conn_streams = INT32_MAX;
         pthread_mutex_init(&srv->lock, NULL);
         pthread_cond_init(&srv->cond, NULL);
         atomic_store(&srv->serving, true);
 
         rpc_grpc_ref();
+#define INT_ARG(k, v) { .type = GRPC_ARG_INTEGER, .key = (char *)(k), .value.integer = (int)(v) }
         grpc_arg args[] = {
-                { .type = GRPC_ARG_INTEGER, .key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
-                  .value.integer = (int)srv->opts.max_message_bytes },
-                { .type = GRPC_ARG_INTEGER, .key = (char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
-                  .value.integer = (int)srv->opts.max_message_bytes },
+                INT_ARG(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, srv->opts.max_message_bytes),
+                INT_ARG(GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, srv->opts.max_message_bytes),
+                INT_ARG(GRPC_ARG_MAX_CONCURRENT_STREAMS, l->max_conn_streams),
+                INT_ARG(GRPC_ARG_MAX_CONNECTION_IDLE_MS, l->idle_conn_ms),
+                INT_ARG(GRPC_ARG_KEEPALIVE_TIME_MS, RPC_KEEPALIVE_MS),
+                INT_ARG(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, RPC_KEEPALIVE_TIMEOUT_MS),
+                INT_ARG(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, RPC_HANDSHAKE_TIMEOUT_MS),
         };
-        grpc_channel_args cargs = { .num_args = 2, .args = args };
+#undef INT_ARG
+        grpc_channel_args cargs = { .num_args = sizeof(args) / sizeof(args[0]), .args = args };
         srv->server = grpc_server_create(&cargs, NULL);
         srv->cq = grpc_completion_queue_create_for_next(NULL);
         grpc_server_register_completion_queue(srv->server, srv->cq, NULL);
@@ -288,7 +347,7 @@ static void request_one(struct rpc_server *srv)
                 slot_free(slot);
 }
 
-static void handle_slot(struct rpc_server *srv, struct request_slot *slot)
+static void handle_slot(struct rpc_server *srv, struct request_slot *slot, bool shed)
 {
         struct rpc_call call = {
                 .srv = srv,
@@ -300,6 +359,16 @@ static void handle_slot(struct rpc_server *srv, struct request_slot *slot)
         call.path = grpc_slice_to_c_string(slot->details.method);
         call.method = call.path ? find_method(srv, call.path) : NULL;
         call.deadline = gpr_convert_clock_type(slot->details.deadline, GPR_CLOCK_MONOTONIC);
+        if (gpr_time_cmp(call.deadline, gpr_inf_future(GPR_CLOCK_MONOTONIC)) == 0) {
+                const struct rpc_server_limits *l = &srv->opts.limits;
+                int64_t ms = call.method && call.method->kind == RPC_SERVER_STREAMING
+                                     ? l->stream_deadline_ms
+                                     : l->call_deadline_ms;
+                call.deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                             gpr_time_from_millis(ms, GPR_TIMESPAN));
+                call.server_deadline = true;
+        }
+        call.shed = shed;
         rpc_call_run(&call);
         gpr_free(call.path);
         gpr_free(call.peer);
@@ -322,6 +391,8 @@ static void spawn_worker(struct rpc_server *srv)
         if (pthread_create(&t, &attr, worker_main, srv) == 0) {
                 srv->n_workers++;
                 srv->n_idle++;
+                if (srv->n_workers > srv->peak_workers)
+                        srv->peak_workers = srv->n_workers;
         }
         pthread_attr_destroy(&attr);
 }
@@ -349,17 +420,24 @@ static void *worker_main(void *arg)
                         slot_free(slot);
                         continue;
                 }
+                atomic_fetch_add(&srv->calls, 1);
                 pthread_mutex_lock(&srv->lock);
                 srv->n_idle--;
                 request_one(srv);
-                if (srv->n_idle == 0 && srv->n_workers < srv->opts.max_workers &&
+                bool shed = srv->in_flight >= srv->opts.limits.max_calls;
+                if (!shed)
+                        srv->in_flight++;
+                if (srv->n_idle == 0 &&
+                    srv->n_workers < srv->opts.limits.max_calls + RPC_SHED_WORKERS &&
                     !srv->shutdown_requested)
                         spawn_worker(srv);
                 pthread_mutex_unlock(&srv->lock);
 
-                handle_slot(srv, slot);
+                handle_slot(srv, slot, shed);
 
                 pthread_mutex_lock(&srv->lock);
+                if (!shed)
+                        srv->in_flight--;
                 srv->n_idle++;
                 bool surplus = srv->n_idle > RPC_MAX_IDLE_WORKERS;
                 if (surplus) {

@@ -57,10 +57,11 @@ int rpc_tls_server_creds(const struct rpc_tls *tls, grpc_server_credentials **re
                 return r;
         grpc_ssl_pem_key_cert_pair pair = { .private_key = key, .cert_chain = cert };
         grpc_ssl_client_certificate_request_type req = GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
+        /* A CA means mTLS: a client without a certificate it verifies is
+         * refused in the handshake (never "optional", which reads as mTLS
+         * and lets anyone in). */
         if (ca)
-                req = tls->require_client_cert
-                              ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
-                              : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+                req = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
         else if (tls->require_client_cert)
                 return ak_error_set(err, -EINVAL,
                                     "TLS: requiring client certificates needs a CA file to verify them");

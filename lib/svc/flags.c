@@ -57,7 +57,7 @@ int svc_health_start(const struct svc_flags *f, struct rpc_server **ret, struct 
         *ret = NULL;
         if (!f->health_listen)
                 return 0;
-        struct rpc_server_options o = { .max_workers = 4 };
+        struct rpc_server_options o = { .limits.max_calls = 4 };
         int r;
         if ((r = rpc_server_new(&o, &srv, err)) < 0 ||
             (r = rpc_server_listen(srv, f->health_listen, NULL, NULL, err)) < 0 ||

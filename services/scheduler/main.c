@@ -43,7 +43,7 @@ static const char usage[] =
         "  --forget-after-ms N         lost this long: dropped (default 600000; 0 never)\n"
         "  --max-executors N           registry limit (default 65536)\n"
         "  --max-calls N               calls served at once, streams included; more\n"
-        "                              wait for a free slot (default 1024)\n"
+        "                              are refused RESOURCE_EXHAUSTED (default 1024)\n"
         "  --executor-token-file F     bearer token (first line) sent to executors\n"
         "  --executor-tls-ca F         call executors over TLS, verified with this CA;\n"
         "  --executor-tls-cert F, --executor-tls-key F   with this client certificate;\n"
@@ -232,7 +232,7 @@ static int serve(struct flags *f)
         if (scheduler_new(&f->cfg, &m.sched, &err) < 0)
                 goto fail;
         /* Every forwarded stream holds a call for its whole life. */
-        struct rpc_server_options sopts = { .max_workers = f->max_calls, .authorize = scheduler_authorize,
+        struct rpc_server_options sopts = { .limits.max_calls = f->max_calls, .authorize = scheduler_authorize,
                                             .authorize_data = m.sched };
         if (rpc_server_new(&sopts, &m.srv, &err) < 0 ||
             rpc_server_listen(m.srv, f->listen, svc_flags_server_tls(&f->sf), &port, &err) < 0 ||
