@@ -434,7 +434,7 @@ int main(int argc, char** argv) {
   HostGuest hg;
   if (!hg.Start(dir)) Die("could not start the host guest agent and its vsock front");
   ServiceProcess ex;
-  if (!ex.Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--state-dir", state,
+  if (!ex.Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--insecure", "--state-dir", state,
                  "--test-guest", "host=" + hg.front_sock,
                  "--images", images && *images ? images : "/var/tmp/ak-test-images", "--pool", "base/moderate",
                  "--min-warm", "1", "--max-warm", "1", "--max-age", "3600",

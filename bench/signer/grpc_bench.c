@@ -126,7 +126,7 @@ static void start_server(const char *bin, struct server *s)
         if (!mkdtemp(s->dir))
                 die("mkdtemp");
         snprintf(key, sizeof(key), "%s/key.pkcs8", s->dir);
-        char *argv[] = { (char *)bin, "--key", key, "--listen", "127.0.0.1:0", NULL };
+        char *argv[] = { (char *)bin, "--key", key, "--listen", "127.0.0.1:0", "--insecure", NULL };
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 die("pipe");
         posix_spawn_file_actions_init(&fa);

@@ -1,13 +1,61 @@
 /* The shared TLS and token flags (flags.h). */
 #include "lib/svc/flags.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/base/parse.h"
+
+/* A limit flag's value: a whole number from min to max, else f->bad_value. */
+static void take_limit(struct svc_flags *f, const char *flag, const char *arg, unsigned min,
+                       unsigned max, unsigned *u, int64_t *ms)
+{
+        unsigned v;
+        if (ak_parse_uint(arg, min, max, &v) < 0) {
+                if (!f->bad_value)
+                        f->bad_value = flag;
+                return;
+        }
+        if (u)
+                *u = v;
+        if (ms)
+                *ms = v;
+}
+
 bool svc_flags_take(struct svc_flags *f, int c, const char *arg)
 {
+        struct rpc_server_limits *l = &f->limits;
         switch (c) {
+        case SVC_OPT_INSECURE: f->insecure = true; return true;
+        case SVC_OPT_MAX_CALLS:
+                take_limit(f, "--max-calls: want a whole number from 4 to 65536", arg, 4, 65536,
+                           &l->max_calls, NULL);
+                return true;
+        case SVC_OPT_MAX_CONN_STREAMS:
+                take_limit(f, "--max-conn-streams: want a whole number from 1 to 65536", arg, 1, 65536,
+                           &l->max_conn_streams, NULL);
+                return true;
+        case SVC_OPT_CONN_IDLE_MS:
+                take_limit(f, "--conn-idle-ms: want milliseconds from 1000 to 86400000", arg, 1000,
+                           86400000, NULL, &l->idle_conn_ms);
+                return true;
+        case SVC_OPT_CALL_DEADLINE_MS:
+                take_limit(f, "--call-deadline-ms: want milliseconds from 100 to 2000000000", arg, 100,
+                           2000000000, NULL, &l->call_deadline_ms);
+                return true;
+        case SVC_OPT_STREAM_DEADLINE_MS:
+                take_limit(f, "--stream-deadline-ms: want milliseconds from 100 to 2000000000", arg, 100,
+                           2000000000, NULL, &l->stream_deadline_ms);
+                return true;
         case SVC_OPT_TOKEN_FILE: f->token_file = arg; return true;
         case SVC_OPT_TLS_CERT: f->tls.cert_file = arg; return true;
         case SVC_OPT_TLS_KEY: f->tls.key_file = arg; return true;
-        case SVC_OPT_TLS_CA: f->tls.ca_file = arg; return true;
+        case SVC_OPT_TLS_CA:
+                /* A CA to verify client certificates with is mTLS: one is required. */
+                f->tls.ca_file = arg;
+                f->tls.require_client_cert = true;
+                return true;
         case SVC_OPT_TLS_REQUIRE: f->tls.require_client_cert = true; return true;
         case SVC_OPT_HEALTH_LISTEN: f->health_listen = arg; return true;
         case SVC_OPT_PEER_TLS_CA: f->peer_tls.ca_file = arg; return true;
@@ -19,6 +67,8 @@ bool svc_flags_take(struct svc_flags *f, int c, const char *arg)
 
 const char *svc_flags_problem(const struct svc_flags *f)
 {
+        if (f->bad_value)
+                return f->bad_value;
         if (!f->tls.cert_file != !f->tls.key_file)
                 return "--tls-cert and --tls-key go together";
         if ((f->tls.ca_file || f->tls.require_client_cert) && !f->tls.cert_file)
@@ -48,7 +98,28 @@ const char *svc_flags_describe(const struct svc_flags *f)
                 return "plaintext";
         if (!f->tls.ca_file)
                 return "TLS";
-        return f->tls.require_client_cert ? "mTLS (client certificates required)" : "mTLS";
+        return "mTLS (client certificates required)";
+}
+
+int svc_flags_check_listen(const struct svc_flags *f, const char *service, const char *listen,
+                           char *buf, size_t size)
+{
+        if (!listen || strncmp(listen, "unix:", 5) == 0 || f->insecure || f->token_file ||
+            (f->tls.ca_file && f->tls.require_client_cert))
+                return 0;
+        snprintf(buf, size,
+                 "refusing to listen on %s with no authentication: anyone who reaches the port "
+                 "could call %s. Give --token-file F (bearer tokens) or --tls-cert/--tls-key/--tls-ca "
+                 "(client certificates), listen on unix:PATH, or pass --insecure to accept every "
+                 "caller",
+                 listen, service);
+        return -EPERM;
+}
+
+void svc_flags_server_options(const struct svc_flags *f, struct rpc_server_options *ret)
+{
+        memset(ret, 0, sizeof(*ret));
+        ret->limits = f->limits;
 }
 
 int svc_health_start(const struct svc_flags *f, struct rpc_server **ret, struct ak_error *err)

@@ -1,11 +1,16 @@
 /* The TLS and token flags every ak service takes, parsed in one place:
  *
- *   server side (ak-scheduler, ak-executor, ak-auditor):
+ *   server side (every service):
  *     --token-file F               incoming bearer tokens (tokens.h, auth.h)
  *     --tls-cert F --tls-key F     serve TLS
- *     --tls-ca F                   verify client certificates (mTLS)
- *     --tls-require-client-cert    refuse clients without one
+ *     --tls-ca F                   require client certificates verified
+ *                                  against F (mTLS)
+ *     --tls-require-client-cert    what --tls-ca does anyway (kept for old
+ *                                  command lines)
+ *     --insecure                   allow a TCP listener nobody authenticates
  *     --health-listen ADDR         plaintext grpc.health.v1 only (probes)
+ *     --max-calls N, --max-conn-streams N, --conn-idle-ms N,
+ *     --call-deadline-ms N, --stream-deadline-ms N   lib/rpc's limits
  *   client side (a service that calls others, ak-executor):
  *     --peer-tls-ca F              call peers over TLS, verified with this CA
  *     --peer-tls-cert F --peer-tls-key F   presenting this client certificate
@@ -30,6 +35,12 @@ enum {
         SVC_OPT_PEER_TLS_CA,
         SVC_OPT_PEER_TLS_CERT,
         SVC_OPT_PEER_TLS_KEY,
+        SVC_OPT_INSECURE,
+        SVC_OPT_MAX_CALLS,
+        SVC_OPT_MAX_CONN_STREAMS,
+        SVC_OPT_CONN_IDLE_MS,
+        SVC_OPT_CALL_DEADLINE_MS,
+        SVC_OPT_STREAM_DEADLINE_MS,
 };
 
 #define SVC_SERVER_OPTIONS                                                          \
@@ -38,7 +49,13 @@ enum {
         { "tls-key", required_argument, NULL, SVC_OPT_TLS_KEY },                    \
         { "tls-ca", required_argument, NULL, SVC_OPT_TLS_CA },                      \
         { "tls-require-client-cert", no_argument, NULL, SVC_OPT_TLS_REQUIRE },      \
-        { "health-listen", required_argument, NULL, SVC_OPT_HEALTH_LISTEN }
+        { "health-listen", required_argument, NULL, SVC_OPT_HEALTH_LISTEN },         \
+        { "insecure", no_argument, NULL, SVC_OPT_INSECURE },                        \
+        { "max-calls", required_argument, NULL, SVC_OPT_MAX_CALLS },                \
+        { "max-conn-streams", required_argument, NULL, SVC_OPT_MAX_CONN_STREAMS },  \
+        { "conn-idle-ms", required_argument, NULL, SVC_OPT_CONN_IDLE_MS },          \
+        { "call-deadline-ms", required_argument, NULL, SVC_OPT_CALL_DEADLINE_MS },  \
+        { "stream-deadline-ms", required_argument, NULL, SVC_OPT_STREAM_DEADLINE_MS }
 
 #define SVC_PEER_OPTIONS                                                            \
         { "peer-tls-ca", required_argument, NULL, SVC_OPT_PEER_TLS_CA },            \
@@ -47,14 +64,29 @@ enum {
 
 #define SVC_SERVER_USAGE                                                                        \
         "  --token-file F              bearer tokens, one a line (# comments), mode 0600;\n"   \
-        "                              other calls get UNAUTHENTICATED (health is open);\n"    \
-        "                              SIGHUP reads F again\n"                                  \
+        "                              other calls get UNAUTHENTICATED (health is open),\n"   \
+        "                              decided from the headers before the request is\n"    \
+        "                              read; SIGHUP reads F again\n"                           \
         "  --tls-cert F, --tls-key F   serve TLS with this PEM certificate and key\n"          \
-        "  --tls-ca F                  verify client certificates against this CA (mTLS)\n"    \
-        "  --tls-require-client-cert   refuse clients without a certificate\n"          \
+        "  --tls-ca F                  mTLS: require a client certificate, verified\n"       \
+        "                              against this CA; clients without one are refused\n"  \
+        "  --tls-require-client-cert   (what --tls-ca does; accepted for old scripts)\n"     \
+        "  --insecure                  allow listening on TCP with neither --token-file\n"  \
+        "                              nor --tls-ca: anyone who reaches the port may call\n" \
+        "                              (refused without it; unix: sockets need neither,\n"  \
+        "                              their directory's mode guards them)\n"               \
         "  --health-listen ADDR        also answer grpc.health.v1.Health, and nothing\n"   \
         "                              else, in plaintext on ADDR (Kubernetes grpc\n"      \
-        "                              probes speak no TLS)\n"
+        "                              probes speak no TLS)\n"                             \
+        "  --max-calls N               calls served at once, streams included; more are\n" \
+        "                              refused RESOURCE_EXHAUSTED at once (256;\n"         \
+        "                              ak-scheduler: 1024)\n"                              \
+        "  --max-conn-streams N        concurrent calls per client connection (128)\n"     \
+        "  --conn-idle-ms N            close connections without calls after N ms\n"       \
+        "                              (300000); clients reconnect when they need to\n"    \
+        "  --call-deadline-ms N        deadline of a call whose client set none: past it\n"\
+        "                              the call ends DEADLINE_EXCEEDED (600000)\n"         \
+        "  --stream-deadline-ms N      the same for streaming calls (86400000)\n"
 
 #define SVC_PEER_USAGE                                                                          \
         "  --peer-tls-ca F             call the scheduler, signer and auditor over TLS,\n"     \
@@ -66,6 +98,10 @@ struct svc_flags {
         const char *health_listen;
         struct rpc_tls tls;        /* serving */
         struct rpc_tls peer_tls;   /* calling */
+        bool insecure;             /* --insecure */
+        struct rpc_server_limits limits;  /* 0s: lib/rpc's defaults; a main may
+                                             preset its own before parsing */
+        const char *bad_value;     /* the first limit flag whose value was bad */
 };
 
 /* Stores option `c` when it is one of SVC_OPT_*: returns true, else false. */
@@ -74,13 +110,24 @@ bool svc_flags_take(struct svc_flags *f, int c, const char *arg);
 /* NULL when the combination is usable, else what is wrong (static text). */
 const char *svc_flags_problem(const struct svc_flags *f);
 
+/* Whether serving `listen` with these flags leaves callers unauthenticated
+ * where that is refused: a TCP address with neither --token-file nor
+ * --tls-ca, and no --insecure. 0, or -EPERM with the reason and the way out
+ * in buf (for the main to print and exit). `service` names the binary. */
+int svc_flags_check_listen(const struct svc_flags *f, const char *service, const char *listen,
+                           char *buf, size_t size);
+
+/* rpc_server_options for the main server: the limits, max_message_bytes
+ * and authorize left to the caller. */
+void svc_flags_server_options(const struct svc_flags *f, struct rpc_server_options *ret);
+
 /* For rpc_server_listen: NULL when serving plaintext. */
 const struct rpc_tls *svc_flags_server_tls(const struct svc_flags *f);
 
 /* For rpc_channel_new to peers: NULL when calling them in plaintext. */
 const struct rpc_tls *svc_flags_peer_tls(const struct svc_flags *f);
 
-/* "mTLS (client certificates required)", "mTLS", "TLS" or "plaintext". */
+/* "mTLS (client certificates required)", "TLS" or "plaintext". */
 const char *svc_flags_describe(const struct svc_flags *f);
 
 /* --health-listen: a server of its own, plaintext, with no service but the

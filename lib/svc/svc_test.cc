@@ -1,5 +1,6 @@
 // The shared flags' combinations, and token reload keeping the old set
 // when the new file does not load.
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,70 @@ TEST(SvcFlags, Combinations)
         EXPECT_EQ(&f.tls, svc_flags_server_tls(&f));
         EXPECT_EQ(&f.peer_tls, svc_flags_peer_tls(&f));
         EXPECT_STREQ("TLS", svc_flags_describe(&f));
+}
+
+// A server with a CA requires client certificates: --tls-ca alone is mTLS,
+// not "certificates optional" (issue 13: it was described as mTLS and let
+// clients without one in).
+TEST(SvcFlags, TlsCaRequiresClientCertificates)
+{
+        struct svc_flags f = {};
+        svc_flags_take(&f, SVC_OPT_TLS_CERT, "c");
+        svc_flags_take(&f, SVC_OPT_TLS_KEY, "k");
+        svc_flags_take(&f, SVC_OPT_TLS_CA, "ca");
+        EXPECT_EQ(nullptr, svc_flags_problem(&f));
+        EXPECT_TRUE(svc_flags_server_tls(&f)->require_client_cert);
+        EXPECT_STREQ("mTLS (client certificates required)", svc_flags_describe(&f));
+}
+
+// No authentication on TCP is refused unless --insecure says so; unix:
+// sockets, a token file or required client certificates are fine.
+TEST(SvcFlags, TcpWithoutAuthenticationNeedsInsecure)
+{
+        char why[512] = "";
+        struct svc_flags f = {};
+        EXPECT_EQ(-EPERM, svc_flags_check_listen(&f, "ak-signer", "127.0.0.1:0", why, sizeof(why)));
+        EXPECT_NE(nullptr, strstr(why, "refusing to listen on 127.0.0.1:0 with no authentication")) << why;
+        EXPECT_NE(nullptr, strstr(why, "--insecure")) << why;
+        EXPECT_NE(nullptr, strstr(why, "--token-file")) << why;
+        EXPECT_EQ(0, svc_flags_check_listen(&f, "ak-signer", "unix:/tmp/x.sock", why, sizeof(why)));
+        EXPECT_TRUE(svc_flags_take(&f, SVC_OPT_INSECURE, nullptr));
+        EXPECT_EQ(0, svc_flags_check_listen(&f, "ak-signer", "0.0.0.0:7443", why, sizeof(why)));
+
+        struct svc_flags t = {};
+        svc_flags_take(&t, SVC_OPT_TOKEN_FILE, "tokens");
+        EXPECT_EQ(0, svc_flags_check_listen(&t, "ak-signer", "0.0.0.0:7443", why, sizeof(why)));
+
+        struct svc_flags m = {};
+        svc_flags_take(&m, SVC_OPT_TLS_CERT, "c");
+        svc_flags_take(&m, SVC_OPT_TLS_KEY, "k");
+        EXPECT_EQ(-EPERM, svc_flags_check_listen(&m, "ak-signer", "0.0.0.0:7443", why, sizeof(why)))
+                << "TLS without client certificates authenticates no one";
+        svc_flags_take(&m, SVC_OPT_TLS_CA, "ca");
+        EXPECT_EQ(0, svc_flags_check_listen(&m, "ak-signer", "0.0.0.0:7443", why, sizeof(why)));
+}
+
+TEST(SvcFlags, LimitFlags)
+{
+        struct svc_flags f = {};
+        f.limits.max_calls = 1024;  // a main's own default
+        EXPECT_TRUE(svc_flags_take(&f, SVC_OPT_MAX_CONN_STREAMS, "16"));
+        EXPECT_TRUE(svc_flags_take(&f, SVC_OPT_CONN_IDLE_MS, "60000"));
+        EXPECT_TRUE(svc_flags_take(&f, SVC_OPT_CALL_DEADLINE_MS, "30000"));
+        EXPECT_TRUE(svc_flags_take(&f, SVC_OPT_STREAM_DEADLINE_MS, "3600000"));
+        EXPECT_EQ(nullptr, svc_flags_problem(&f));
+        struct rpc_server_options o;
+        svc_flags_server_options(&f, &o);
+        EXPECT_EQ(1024u, o.limits.max_calls);
+        EXPECT_EQ(16u, o.limits.max_conn_streams);
+        EXPECT_EQ(60000, o.limits.idle_conn_ms);
+        EXPECT_EQ(30000, o.limits.call_deadline_ms);
+        EXPECT_EQ(3600000, o.limits.stream_deadline_ms);
+        EXPECT_TRUE(svc_flags_take(&f, SVC_OPT_MAX_CALLS, "3"));
+        EXPECT_STREQ("--max-calls: want a whole number from 4 to 65536", svc_flags_problem(&f));
+        struct svc_flags g = {};
+        EXPECT_TRUE(svc_flags_take(&g, SVC_OPT_CALL_DEADLINE_MS, "soon"));
+        EXPECT_NE(nullptr, strstr(svc_flags_problem(&g), "--call-deadline-ms")) << svc_flags_problem(&g);
 }
 
 class SvcAuth : public ::testing::Test {

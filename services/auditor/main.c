@@ -22,7 +22,7 @@
 
 static const char usage[] =
         "Usage: ak-auditor --listen ADDR --config FILE --spool DIR [--token-file F]\n"
-        "                  [--tls-cert F --tls-key F [--tls-ca F [--tls-require-client-cert]]]\n"
+        "                  [--tls-cert F --tls-key F [--tls-ca F]] [--insecure]\n"
         "\n"
         "Accepts audit events over gRPC (ak.v1.Auditor), stores them durably in\n"
         "the spool before acknowledging, and delivers them to the destinations of\n"
@@ -38,9 +38,9 @@ static const char usage[] =
         "\n"
         "Example:\n"
         "  echo '{\"destination\":{\"type\":\"file\",\"path\":\"/var/log/ak/audit.jsonl\"}}' > audit.json\n"
-        "  ak-auditor --listen 127.0.0.1:7733 --config audit.json --spool /var/lib/ak/auditor\n"
+        "  ak-auditor --listen unix:/run/ak/auditor.sock --config audit.json --spool /var/lib/ak/auditor\n"
         "  ak-auditor --listen 0.0.0.0:7441 --config audit.json --spool /var/lib/ak/auditor \\\n"
-        "      --token-file tokens --tls-cert a.pem --tls-key a.key --tls-ca ca.pem --tls-require-client-cert\n";
+        "      --token-file tokens --tls-cert a.pem --tls-key a.key --tls-ca ca.pem\n";
 
 struct flags {
         const char *listen;
@@ -91,6 +91,11 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 problem = "--listen, --config and --spool are required";
         if (problem) {
                 fprintf(stderr, "ak-auditor: %s\n\n%s", problem, usage);
+                return -1;
+        }
+        char why[512];
+        if (svc_flags_check_listen(&f->sf, "ak-auditor", f->listen, why, sizeof(why)) < 0) {
+                fprintf(stderr, "ak-auditor: %s\n", why);
                 return -1;
         }
         return 0;
@@ -170,7 +175,10 @@ static int serve(const struct flags *f)
                 fprintf(stderr, "ak-auditor: %s\n", err.msg);
                 return 1;
         }
-        struct rpc_server_options so = { .authorize = svc_auth_authorize, .authorize_data = m.auth };
+        struct rpc_server_options so;
+        svc_flags_server_options(&f->sf, &so);
+        so.authorize = svc_auth_authorize;
+        so.authorize_data = m.auth;
         if (audit_config_load(f->config_path, &config, &err) < 0 ||
             auditor_new(config, f->spool_dir, &m.a, &err) < 0 || rpc_server_new(&so, &m.srv, &err) < 0 ||
             rpc_server_listen(m.srv, f->listen, svc_flags_server_tls(&f->sf), &port, &err) < 0 ||

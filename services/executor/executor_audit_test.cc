@@ -55,14 +55,14 @@ TEST(ExecutorAuditTest, EventsWaitForTheAuditorAndArrive) {
   // Learn a free port from a first auditor, then stop it: the executor
   // starts with its auditor down.
   ServiceProcess aud;
-  std::vector<std::string> aud_argv = {Runfile("services/auditor/ak-auditor"), "--listen", "127.0.0.1:0",
+  std::vector<std::string> aud_argv = {Runfile("services/auditor/ak-auditor"), "--listen", "127.0.0.1:0", "--insecure",
                                        "--config", cfg, "--spool", dir + "/spool"};
   ASSERT_TRUE(aud.Start(aud_argv, dir, "auditor1")) << Slurp(aud.err);
   std::string addr = aud.addr;
   aud.Stop();
 
   ServiceProcess ex;
-  ASSERT_TRUE(ex.Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--state-dir",
+  ASSERT_TRUE(ex.Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--insecure", "--state-dir",
                         dir + "/st", "--images", dir + "/images", "--min-warm", "0", "--auditor", addr,
                         "--test-guest", "ga=" + dir + "/none.sock", "--test-guest", "gb=" + dir + "/none.sock"},
                        dir, "executor"))

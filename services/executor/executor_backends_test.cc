@@ -43,7 +43,7 @@ class ExecutorBackendTest : public ::testing::TestWithParam<std::string> {
       setenv("AK_CONTAINER_DOUBLE_GUEST", guest.c_str(), 1);
       setenv("AK_APPLE_IMAGE", "ghcr.io/example/ak-guest:latest", 1);
     }
-    ASSERT_TRUE(exec_.Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--state-dir",
+    ASSERT_TRUE(exec_.Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--insecure", "--state-dir",
                              dir_ + "/st", "--images", akvm::ImageStoreDir(), "--min-warm", "0", "--vmm",
                              GetParam()},
                             dir_, "executor"))

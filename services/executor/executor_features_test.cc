@@ -46,12 +46,12 @@ class ExecutorFeaturesTest : public ::testing::Test {
       fputs(cfg.c_str(), f);
       fclose(f);
     }
-    ASSERT_TRUE(auditor_->Start({Runfile("services/auditor/ak-auditor"), "--listen", "127.0.0.1:0", "--config",
+    ASSERT_TRUE(auditor_->Start({Runfile("services/auditor/ak-auditor"), "--listen", "127.0.0.1:0", "--insecure", "--config",
                                  dir_ + "/audit.json", "--spool", dir_ + "/spool"},
                                 dir_, "auditor"))
         << Slurp(auditor_->err);
     setenv("AK_GUEST_BIN", Runfile("guest/ak-guest").c_str(), 1);
-    ASSERT_TRUE(exec_->Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--state-dir",
+    ASSERT_TRUE(exec_->Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--insecure", "--state-dir",
                               dir_ + "/st", "--images", akvm::ImageStoreDir(), "--auditor", auditor_->addr,
                               "--signer", "127.0.0.1:1", "--pool", "base/restrictive", "--min-warm", "1",
                               "--max-warm", "1", "--max-age", "900"},

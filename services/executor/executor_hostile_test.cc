@@ -132,7 +132,7 @@ class ExecutorHostileTest : public ::testing::Test {
     silent_ = new FakeGuest(dir_ + "/s.sock", Mode::kSilent);
     exec_ = new ServiceProcess;
     setenv("AK_GUEST_BIN", Runfile("guest/ak-guest").c_str(), 1);
-    ASSERT_TRUE(exec_->Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--state-dir",
+    ASSERT_TRUE(exec_->Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--insecure", "--state-dir",
                               dir_ + "/st", "--images", akvm::ImageStoreDir(), "--min-warm", "0", "--test-guest",
                               "garbage=" + dir_ + "/g.sock", "--test-guest", "huge=" + dir_ + "/h.sock",
                               "--test-guest", "silent=" + dir_ + "/s.sock", "--test-guest",

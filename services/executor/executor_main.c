@@ -21,7 +21,7 @@ static const char usage[] =
         "                   [--label k=v ...] [--images DIR] [--pool IMAGE/PROFILE ...]\n"
         "                   [--min-warm N] [--max-warm N] [--max-age S] [--accel auto|kvm|tcg]\n"
         "                   [--vmm qemu|firecracker|apple] [--token-file F] [--tls-cert F --tls-key F\n"
-        "                   [--tls-ca F [--tls-require-client-cert]]] [--peer-tls-ca F\n"
+        "                   [--tls-ca F]] [--insecure] [--peer-tls-ca F\n"
         "                   [--peer-tls-cert F --peer-tls-key F]] [--scheduler-token-file F]\n"
         "                   [--signer-token-file F] [--auditor-token-file F]\n"
         "\n"
@@ -247,6 +247,11 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 fprintf(stderr, "ak-executor: %s\n\n%s", problem, usage);
                 return -1;
         }
+        char why[512];
+        if (svc_flags_check_listen(&f->sf, "ak-executor", f->listen, why, sizeof(why)) < 0) {
+                fprintf(stderr, "ak-executor: %s\n", why);
+                return -1;
+        }
         if (!cfg->n_pools) {
                 f->pools[0].image = "base";
                 f->pools[0].profile = "moderate";
@@ -309,7 +314,10 @@ static int start(struct flags *f, struct executor_main *m)
         cfg->auditor = m->auditor;
         cfg->scheduler = m->sched;
 
-        struct rpc_server_options so = { .authorize = svc_auth_authorize, .authorize_data = m->auth };
+        struct rpc_server_options so;
+        svc_flags_server_options(&f->sf, &so);
+        so.authorize = svc_auth_authorize;
+        so.authorize_data = m->auth;
         if (rpc_server_new(&so, &m->srv, &err) < 0 ||
             rpc_server_listen(m->srv, f->listen, svc_flags_server_tls(&f->sf), &port, &err) < 0) {
                 fprintf(stderr, "ak-executor: listen %s: %s\n", f->listen, err.msg);

@@ -63,12 +63,12 @@ bool WaitRegistered(const std::string& addr, std::string* why) {
 TEST(ExecutorRegistrationTest, RegistersHeartbeatsAndReregistersAfterSchedulerRestart) {
   std::string dir = akvm::MakeTempDir("akexr");
   ServiceProcess sched, exec;
-  ASSERT_TRUE(sched.Start({Runfile("services/scheduler/ak-scheduler"), "--listen", "127.0.0.1:0",
+  ASSERT_TRUE(sched.Start({Runfile("services/scheduler/ak-scheduler"), "--listen", "127.0.0.1:0", "--insecure",
                            "--heartbeat-interval-ms", "300"},
                           dir, "sched"))
       << Slurp(sched.err);
   std::string addr = sched.addr;
-  ASSERT_TRUE(exec.Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--state-dir",
+  ASSERT_TRUE(exec.Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--insecure", "--state-dir",
                           dir + "/st", "--images", dir + "/images", "--min-warm", "0", "--executor-id", "exr",
                           "--scheduler", addr, "--test-guest", "hb=" + dir + "/none.sock"},
                          dir, "executor"))
@@ -80,7 +80,7 @@ TEST(ExecutorRegistrationTest, RegistersHeartbeatsAndReregistersAfterSchedulerRe
   // registers again.
   sched.Stop();
   ServiceProcess again;
-  ASSERT_TRUE(again.Start({Runfile("services/scheduler/ak-scheduler"), "--listen", addr, "--heartbeat-interval-ms",
+  ASSERT_TRUE(again.Start({Runfile("services/scheduler/ak-scheduler"), "--listen", addr, "--insecure", "--heartbeat-interval-ms",
                            "300"},
                           dir, "sched2"))
       << Slurp(again.err);

@@ -63,7 +63,7 @@ size_t Entries(const std::string& dir) {
 TEST(ExecutorRestartTest, KilledExecutorLeavesNoVmmAndRestartsClean) {
   std::string dir = akvm::MakeTempDir("akexk");
   setenv("AK_GUEST_BIN", Runfile("guest/ak-guest").c_str(), 1);
-  std::vector<std::string> argv = {Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0",
+  std::vector<std::string> argv = {Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--insecure",
                                    "--state-dir", dir + "/st", "--images", akvm::ImageStoreDir(), "--min-warm",
                                    "0"};
   ServiceProcess ex;

@@ -40,10 +40,10 @@ class ExecutorTest : public ::testing::Test {
     signer_ = new ServiceProcess;
     exec_ = new ServiceProcess;
     ASSERT_TRUE(signer_->Start({Runfile("services/signer/ak-signer"), "--key", dir_ + "/key.pkcs8", "--listen",
-                                "127.0.0.1:0"}, dir_, "signer"))
+                                "127.0.0.1:0", "--insecure"}, dir_, "signer"))
         << Slurp(signer_->err);
     setenv("AK_GUEST_BIN", Runfile("guest/ak-guest").c_str(), 1);
-    ASSERT_TRUE(exec_->Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--state-dir",
+    ASSERT_TRUE(exec_->Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--insecure", "--state-dir",
                               dir_ + "/st", "--images", akvm::ImageStoreDir(), "--signer", signer_->addr,
                               "--min-warm", "0"}, dir_, "executor"))
         << Slurp(exec_->err);

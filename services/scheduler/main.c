@@ -22,9 +22,9 @@
 
 static const char usage[] =
         "Usage: ak-scheduler --listen ADDR [--token-file F]\n"
-        "                    [--tls-cert F --tls-key F [--tls-ca F [--tls-require-client-cert]]]\n"
+        "                    [--tls-cert F --tls-key F [--tls-ca F]]\n"
         "                    [--heartbeat-interval-ms N] [--lost-after-ms N] [--forget-after-ms N]\n"
-        "                    [--max-executors N] [--max-calls N]\n"
+        "                    [--max-executors N] [--max-calls N] [--insecure]\n"
         "                    [--executor-token-file F] [--executor-tls-ca F\n"
         "                     [--executor-tls-cert F --executor-tls-key F] [--executor-tls-name NAME]]\n"
         "\n"
@@ -42,18 +42,17 @@ static const char usage[] =
         "  --lost-after-ms N           no heartbeat this long: lost (default 3 intervals)\n"
         "  --forget-after-ms N         lost this long: dropped (default 600000; 0 never)\n"
         "  --max-executors N           registry limit (default 65536)\n"
-        "  --max-calls N               calls served at once, streams included; more\n"
-        "                              are refused RESOURCE_EXHAUSTED (default 1024)\n"
         "  --executor-token-file F     bearer token (first line) sent to executors\n"
         "  --executor-tls-ca F         call executors over TLS, verified with this CA;\n"
         "  --executor-tls-cert F, --executor-tls-key F   with this client certificate;\n"
         "  --executor-tls-name NAME    expecting this name in their certificates\n"
         "\n"
         "Examples:\n"
-        "  ak-scheduler --listen 127.0.0.1:7700\n"
+        "  ak-scheduler --listen unix:/run/ak/scheduler.sock\n"
+        "  ak-scheduler --listen 127.0.0.1:7700 --insecure      (no authentication)\n"
         "  openssl rand -hex 32 > tokens && chmod 600 tokens\n"
         "  ak-scheduler --listen 0.0.0.0:7700 --token-file tokens \\\n"
-        "      --tls-cert sched.pem --tls-key sched.key --tls-ca ca.pem --tls-require-client-cert\n";
+        "      --tls-cert sched.pem --tls-key sched.key --tls-ca ca.pem\n";
 
 static void log_line(void *data, const char *line)
 {
@@ -78,7 +77,7 @@ static int flag_uint(const char *flag, const char *s, unsigned min, unsigned max
 }
 
 enum {
-        OPT_LISTEN = 1000, OPT_HEARTBEAT, OPT_LOST, OPT_FORGET, OPT_MAX_EXECUTORS, OPT_MAX_CALLS, OPT_EXEC_TOKEN, OPT_EXEC_CA,
+        OPT_LISTEN = 1000, OPT_HEARTBEAT, OPT_LOST, OPT_FORGET, OPT_MAX_EXECUTORS, OPT_EXEC_TOKEN, OPT_EXEC_CA,
         OPT_EXEC_CERT, OPT_EXEC_KEY, OPT_EXEC_NAME, OPT_HELP, OPT_VERSION,
 };
 
@@ -87,7 +86,6 @@ struct flags {
         const char *exec_token_file;
         struct svc_flags sf;
         struct rpc_tls exec_tls;
-        uint32_t max_calls;
         struct scheduler_config cfg;
 };
 
@@ -106,7 +104,6 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 { "lost-after-ms", required_argument, NULL, OPT_LOST },
                 { "forget-after-ms", required_argument, NULL, OPT_FORGET },
                 { "max-executors", required_argument, NULL, OPT_MAX_EXECUTORS },
-                { "max-calls", required_argument, NULL, OPT_MAX_CALLS },
                 { "executor-token-file", required_argument, NULL, OPT_EXEC_TOKEN },
                 { "executor-tls-ca", required_argument, NULL, OPT_EXEC_CA },
                 { "executor-tls-cert", required_argument, NULL, OPT_EXEC_CERT },
@@ -121,7 +118,8 @@ static int parse_flags(int argc, char **argv, struct flags *f)
         uint32_t max_executors = 65536, forget_ms = 600000;
         int c;
 
-        f->max_calls = 1024;
+        /* Every forwarded stream holds a call for its whole life. */
+        f->sf.limits.max_calls = 1024;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
                 int bad = 0;
                 if (svc_flags_take(&f->sf, c, optarg))
@@ -140,9 +138,6 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                         break;
                 case OPT_MAX_EXECUTORS:
                         bad = flag_uint("--max-executors", optarg, 1, 1000000, &max_executors);
-                        break;
-                case OPT_MAX_CALLS:
-                        bad = flag_uint("--max-calls", optarg, 4, 65536, &f->max_calls);
                         break;
                 case OPT_EXEC_TOKEN: f->exec_token_file = optarg; break;
                 case OPT_EXEC_CA: exec_tls->ca_file = optarg; break;
@@ -169,6 +164,11 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 problem = "--executor-tls-cert/-key/-name need --executor-tls-ca";
         if (problem) {
                 fprintf(stderr, "ak-scheduler: %s\n\n%s", problem, usage);
+                return -1;
+        }
+        char why[512];
+        if (svc_flags_check_listen(&f->sf, "ak-scheduler", f->listen, why, sizeof(why)) < 0) {
+                fprintf(stderr, "ak-scheduler: %s\n", why);
                 return -1;
         }
         uint32_t interval = heartbeat_interval(rc);
@@ -231,9 +231,10 @@ static int serve(struct flags *f)
         f->cfg.forward.token = m.exec_token;
         if (scheduler_new(&f->cfg, &m.sched, &err) < 0)
                 goto fail;
-        /* Every forwarded stream holds a call for its whole life. */
-        struct rpc_server_options sopts = { .limits.max_calls = f->max_calls, .authorize = scheduler_authorize,
-                                            .authorize_data = m.sched };
+        struct rpc_server_options sopts;
+        svc_flags_server_options(&f->sf, &sopts);
+        sopts.authorize = scheduler_authorize;
+        sopts.authorize_data = m.sched;
         if (rpc_server_new(&sopts, &m.srv, &err) < 0 ||
             rpc_server_listen(m.srv, f->listen, svc_flags_server_tls(&f->sf), &port, &err) < 0 ||
             scheduler_add_service(m.sched, m.srv, &err) < 0 || rpc_server_start(m.srv, &err) < 0 ||

@@ -104,7 +104,7 @@ class Interop(unittest.TestCase):
             f.write(TOKEN + "\n")
         os.chmod(token, 0o600)
         signer = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ak-signer")
-        cls.proc = subprocess.Popen([signer, "--key", cls.key, "--listen", "127.0.0.1:0",
+        cls.proc = subprocess.Popen([signer, "--key", cls.key, "--listen", "127.0.0.1:0", "--insecure",
                                      "--admin-token-file", token],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         line = cls.proc.stdout.readline().decode()

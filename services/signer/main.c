@@ -21,6 +21,7 @@
 static const char usage[] =
         "Usage: ak-signer --key FILE [--listen ADDR] [--rotate] [--admin-token-file FILE]\n"
         "                 [--token-file F] [--tls-cert PEM --tls-key PEM [--tls-ca PEM]]\n"
+        "                 [--insecure]\n"
         "\n"
         "Holds the Ed25519 key that signs execution receipts and serves ak.v1.Signer\n"
         "(and grpc.health.v1.Health) over gRPC. Private key bytes never leave it.\n"
@@ -38,9 +39,9 @@ static const char usage[] =
         "                          \"authorization: Bearer <the token in F>\"; F must be\n"
         "                          0600. Without it RotateKey is refused.\n"
         SVC_SERVER_USAGE
-        "                              (RotateKey answers to the admin token alone)\n"
-        "                              The signer always requires client certificates\n"
-        "                              when given --tls-ca.\n"
+        "                              (RotateKey answers to the admin token alone;\n"
+        "                              --admin-token-file does not count as\n"
+        "                              authentication for --insecure)\n"
         "\n"
         "Prints \"ak-signer: listening on ADDR\" on stdout once serving; logs to\n"
         "stderr. SIGINT/SIGTERM: finish calls in flight (5 s at most), then exit.\n"
@@ -99,12 +100,14 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 fprintf(stderr, "ak-signer: nothing to do: give --listen ADDR, --rotate, or both\n");
                 return -1;
         }
-        /* Only services with a certificate may ask for signatures. */
-        if (f->sf.tls.ca_file)
-                f->sf.tls.require_client_cert = true;
         const char *problem = svc_flags_problem(&f->sf);
         if (problem) {
                 fprintf(stderr, "ak-signer: %s\n", problem);
+                return -1;
+        }
+        char why[512];
+        if (f->listen && svc_flags_check_listen(&f->sf, "ak-signer", f->listen, why, sizeof(why)) < 0) {
+                fprintf(stderr, "ak-signer: %s\n", why);
                 return -1;
         }
         return 0;
@@ -226,7 +229,10 @@ static int serve(const struct flags *f, struct keystore *ks, const char *token)
                 fprintf(stderr, "ak-signer: %s\n", err.msg);
                 return 1;
         }
-        struct rpc_server_options ro = { .authorize = authorize, .authorize_data = auth };
+        struct rpc_server_options ro;
+        svc_flags_server_options(&f->sf, &ro);
+        ro.authorize = authorize;
+        ro.authorize_data = auth;
         if (signer_new(ks, &so, &signer, &err) < 0 || rpc_server_new(&ro, &m.srv, &err) < 0 ||
             rpc_server_listen(m.srv, f->listen, svc_flags_server_tls(&f->sf), &port, &err) < 0 ||
             signer_add_to_server(signer, m.srv, &err) < 0 || rpc_server_start(m.srv, &err) < 0 ||

@@ -137,7 +137,7 @@ bool Signer::Start(const std::vector<std::string> &args, const struct rpc_tls *t
 {
         if (dir_.empty())
                 dir_ = TempDir("aksp");
-        std::vector<std::string> all = {"--listen", "127.0.0.1:0"};
+        std::vector<std::string> all = {"--listen", "127.0.0.1:0", "--insecure"};
         all.insert(all.end(), args.begin(), args.end());
         pid_ = Spawn(all, dir_ + "/out", dir_ + "/err");
         if (pid_ < 0)

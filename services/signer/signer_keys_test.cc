@@ -126,7 +126,7 @@ TEST_F(SignerTest, RefusesKeyFilesOthersCanRead)
         EXPECT_EQ(0, signer_.Stop());
         output_ += signer_.Output();
         ASSERT_EQ(0, chmod(key_.c_str(), 0644));
-        RunResult r = RunSigner({"--key", key_, "--listen", "127.0.0.1:0"});
+        RunResult r = RunSigner({"--key", key_, "--listen", "127.0.0.1:0", "--insecure"});
         output_ += r.out + r.err;
         EXPECT_EQ(1, r.exit_code);
         EXPECT_EQ("", r.out) << "never listened";
@@ -135,14 +135,14 @@ TEST_F(SignerTest, RefusesKeyFilesOthersCanRead)
                   r.err);
         ASSERT_EQ(0, chmod(key_.c_str(), 0600));
         ASSERT_EQ(0, chmod((key_ + ".d").c_str(), 0755));
-        r = RunSigner({"--key", key_, "--listen", "127.0.0.1:0"});
+        r = RunSigner({"--key", key_, "--listen", "127.0.0.1:0", "--insecure"});
         EXPECT_EQ(1, r.exit_code);
         EXPECT_NE(std::string::npos, r.err.find("run: chmod 700 " + key_ + ".d")) << r.err;
         ASSERT_EQ(0, chmod((key_ + ".d").c_str(), 0700));
 
         std::string token = dir_ + "/admin.token";
         ASSERT_TRUE(WriteFile(token, "t", 0644));
-        r = RunSigner({"--key", key_, "--listen", "127.0.0.1:0", "--admin-token-file", token});
+        r = RunSigner({"--key", key_, "--listen", "127.0.0.1:0", "--insecure", "--admin-token-file", token});
         EXPECT_EQ(1, r.exit_code);
         EXPECT_NE(std::string::npos, r.err.find("run: chmod 600 " + token)) << r.err;
         r = RunSigner({"--key", key_});
