@@ -1,6 +1,7 @@
 /* Bearer token files (tokens.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,46 +12,163 @@
 #include "lib/base/cleanup.h"
 #include "lib/svc/tokens.h"
 
+struct token {
+        char *v;
+        size_t len;
+        char *tenant;    /* NULL: TOKEN_DEFAULT_TENANT, unless executor is set */
+        char *executor;
+        bool admin;
+};
+
 struct tokens {
-        char **v;
-        size_t *len;
+        struct token *v;
         size_t n;
 };
+
+static void token_clear(struct token *k)
+{
+        /* Do not leave secrets in freed memory. */
+        if (k->v)
+                explicit_bzero(k->v, k->len);
+        free(k->v);
+        free(k->tenant);
+        free(k->executor);
+}
 
 void tokens_free(struct tokens *t)
 {
         if (!t)
                 return;
-        for (size_t i = 0; i < t->n; i++) {
-                /* Do not leave secrets in freed memory. */
-                explicit_bzero(t->v[i], t->len[i]);
-                free(t->v[i]);
-        }
+        for (size_t i = 0; i < t->n; i++)
+                token_clear(&t->v[i]);
         free(t->v);
-        free(t->len);
         free(t);
 }
 
-static int add(struct tokens *t, const char *p, size_t n)
+static char *dup_n(const char *p, size_t n)
 {
         char *copy = malloc(n + 1);
-        if (!copy)
-                return -ENOMEM;
-        memcpy(copy, p, n);
-        copy[n] = '\0';
-        char **v = realloc(t->v, (t->n + 1) * sizeof(*v));
-        if (v)
-                t->v = v;
-        size_t *len = realloc(t->len, (t->n + 1) * sizeof(*len));
-        if (len)
-                t->len = len;
-        if (!v || !len) {
-                free(copy);
-                return -ENOMEM;
+        if (copy) {
+                memcpy(copy, p, n);
+                copy[n] = '\0';
         }
-        t->v[t->n] = copy;
-        t->len[t->n++] = n;
+        return copy;
+}
+
+static bool is_space(char c)
+{
+        return c == ' ' || c == '\t';
+}
+
+static bool name_ok(const char *p, size_t n)
+{
+        if (n == 0 || n > TOKEN_NAME_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char c = p[i];
+                bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+                if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+                        return false;
+        }
+        return true;
+}
+
+/* One word before the token: tenant=NAME, executor=NAME or admin. */
+static int take_word(struct token *k, const char *w, size_t n, size_t word, const char *source,
+                     size_t line, struct ak_error *err)
+{
+        static const char tenant[] = "tenant=", executor[] = "executor=";
+        char **slot = NULL;
+        size_t skip = 0;
+        if (n == 5 && memcmp(w, "admin", 5) == 0) {
+                if (k->admin)
+                        return ak_error_set(err, -EINVAL, "%s line %zu: admin is given twice", source, line);
+                k->admin = true;
+                return 0;
+        }
+        if (n > sizeof(tenant) - 1 && memcmp(w, tenant, sizeof(tenant) - 1) == 0)
+                slot = &k->tenant, skip = sizeof(tenant) - 1;
+        else if (n > sizeof(executor) - 1 && memcmp(w, executor, sizeof(executor) - 1) == 0)
+                slot = &k->executor, skip = sizeof(executor) - 1;
+        if (!slot)
+                return ak_error_set(err, -EINVAL,
+                                    "%s line %zu: word %zu is not tenant=NAME, executor=NAME or admin "
+                                    "(a line is [tenant=NAME] [admin] TOKEN, or executor=NAME TOKEN; "
+                                    "one token a line)",
+                                    source, line, word);
+        if (k->tenant || k->executor)
+                return ak_error_set(err, -EINVAL, "%s line %zu: a line names one tenant= or executor=, once",
+                                    source, line);
+        if (!name_ok(w + skip, n - skip))
+                return ak_error_set(err, -EINVAL,
+                                    "%s line %zu: the name after %.*s is 1 to %d of A-Z a-z 0-9 . _ - "
+                                    "starting with a letter or digit",
+                                    source, line, (int)skip, w, TOKEN_NAME_MAX);
+        *slot = dup_n(w + skip, n - skip);
+        return *slot ? 0 : ak_error_errno(err, -ENOMEM, "%s", source);
+}
+
+static int check_token(const char *p, size_t n, const char *source, size_t line, struct ak_error *err)
+{
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)p[i];
+                if (c <= 0x20 || c >= 0x7f)
+                        return ak_error_set(err, -EINVAL,
+                                            "%s line %zu: byte 0x%02x at column %zu: a token is "
+                                            "visible ASCII, one per line",
+                                            source, line, c, i + 1);
+        }
+        if (n < TOKEN_MIN_BYTES || n > TOKEN_MAX_BYTES)
+                return ak_error_set(err, -EINVAL,
+                                    "%s line %zu: the token is %zu bytes; use %d to %d "
+                                    "(e.g. openssl rand -hex 32)",
+                                    source, line, n, TOKEN_MIN_BYTES, TOKEN_MAX_BYTES);
         return 0;
+}
+
+/* A trimmed, non-comment line: its words, then the token, into t. */
+static int parse_line(struct tokens *t, const char *p, size_t n, const char *source, size_t line,
+                      struct ak_error *err)
+{
+        struct token k = { 0 };
+        int r;
+        for (size_t word = 1;; word++) {
+                size_t w = 0;
+                while (w < n && !is_space(p[w]))
+                        w++;
+                if (w == n)
+                        break;
+                if ((r = take_word(&k, p, w, word, source, line, err)) < 0)
+                        goto fail;
+                while (w < n && is_space(p[w]))
+                        w++;
+                p += w, n -= w;
+        }
+        if (k.admin && k.executor) {
+                r = ak_error_set(err, -EINVAL, "%s line %zu: admin is for tenants, not executor= lines",
+                                 source, line);
+                goto fail;
+        }
+        if ((r = check_token(p, n, source, line, err)) < 0)
+                goto fail;
+        if (t->n == TOKENS_MAX) {
+                r = ak_error_set(err, -EINVAL, "%s line %zu: more than %d tokens", source, line, TOKENS_MAX);
+                goto fail;
+        }
+        k.len = n;
+        struct token *v = realloc(t->v, (t->n + 1) * sizeof(*v));
+        if (!v || !(k.v = dup_n(p, n))) {
+                if (v)
+                        t->v = v;
+                r = ak_error_errno(err, -ENOMEM, "%s", source);
+                goto fail;
+        }
+        t->v = v;
+        t->v[t->n++] = k;
+        return 0;
+fail:
+        token_clear(&k);
+        return r;
 }
 
 int tokens_parse(const char *buf, size_t len, const char *source, struct tokens **ret,
@@ -70,37 +188,16 @@ int tokens_parse(const char *buf, size_t len, const char *source, struct tokens 
                 size_t n = end - pos;
                 pos = end + 1;
                 line++;
-                while (n && (*p == ' ' || *p == '\t'))
+                while (n && is_space(*p))
                         p++, n--;
-                while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r'))
+                while (n && (is_space(p[n - 1]) || p[n - 1] == '\r'))
                         n--;
                 if (n == 0 || *p == '#')
                         continue;
-                for (size_t i = 0; i < n; i++) {
-                        unsigned char c = (unsigned char)p[i];
-                        if (c <= 0x20 || c >= 0x7f) {
-                                tokens_free(t);
-                                return ak_error_set(err, -EINVAL,
-                                                    "%s line %zu: byte 0x%02x at column %zu: a token is "
-                                                    "visible ASCII, one per line",
-                                                    source, line, c, i + 1);
-                        }
-                }
-                if (n < TOKEN_MIN_BYTES || n > TOKEN_MAX_BYTES) {
+                int r = parse_line(t, p, n, source, line, err);
+                if (r < 0) {
                         tokens_free(t);
-                        return ak_error_set(err, -EINVAL,
-                                            "%s line %zu: the token is %zu bytes; use %d to %d "
-                                            "(e.g. openssl rand -hex 32)",
-                                            source, line, n, TOKEN_MIN_BYTES, TOKEN_MAX_BYTES);
-                }
-                if (t->n == TOKENS_MAX) {
-                        tokens_free(t);
-                        return ak_error_set(err, -EINVAL, "%s line %zu: more than %d tokens", source,
-                                            line, TOKENS_MAX);
-                }
-                if (add(t, p, n) < 0) {
-                        tokens_free(t);
-                        return ak_error_errno(err, -ENOMEM, "%s", source);
+                        return r;
                 }
         }
         if (t->n == 0) {
@@ -156,7 +253,7 @@ int tokens_load_first(const char *path, char **ret, struct ak_error *err)
         int r = tokens_load(path, &t, err);
         if (r < 0)
                 return r;
-        char *first = strdup(t->v[0]);
+        char *first = strdup(t->v[0].v);
         tokens_free(t);
         if (!first)
                 return ak_error_errno(err, -ENOMEM, "token file %s", path);
@@ -171,7 +268,15 @@ size_t tokens_count(const struct tokens *t)
 
 const char *tokens_get(const struct tokens *t, size_t i)
 {
-        return t->v[i];
+        return t->v[i].v;
+}
+
+void tokens_who(const struct tokens *t, size_t i, struct token_who *ret)
+{
+        const struct token *k = &t->v[i];
+        ret->executor = k->executor;
+        ret->tenant = k->executor ? NULL : k->tenant ? k->tenant : TOKEN_DEFAULT_TENANT;
+        ret->admin = k->admin;
 }
 
 /* Equal lengths and bytes, in time that depends only on the lengths. */
@@ -184,16 +289,30 @@ static bool same(const char *a, size_t la, const char *b, size_t lb)
         return diff == 0;
 }
 
-bool tokens_check(const struct tokens *t, const char *authorization)
+int tokens_find(const struct tokens *t, const char *authorization, size_t *ret_index)
 {
         if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
-                return false;
+                return -EACCES;
         const char *got = authorization + 7;
         size_t n = strnlen(got, TOKEN_MAX_BYTES + 1);
         if (n > TOKEN_MAX_BYTES)
-                return false;
-        bool ok = false;
-        for (size_t i = 0; i < t->n; i++)
-                ok |= same(t->v[i], t->len[i], got, n);
-        return ok;
+                return -EACCES;
+        /* Every token is compared; the match is selected without a branch. */
+        size_t found = 0;
+        unsigned char any = 0;
+        for (size_t i = 0; i < t->n; i++) {
+                size_t hit = (size_t)same(t->v[i].v, t->v[i].len, got, n);
+                found |= ((size_t)0 - (hit & (size_t)!any)) & i;
+                any |= (unsigned char)hit;
+        }
+        if (!any)
+                return -EACCES;
+        *ret_index = found;
+        return 0;
+}
+
+bool tokens_check(const struct tokens *t, const char *authorization)
+{
+        size_t i;
+        return tokens_find(t, authorization, &i) == 0;
 }

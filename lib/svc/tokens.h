@@ -3,7 +3,20 @@
  * spaces around a token are trimmed. A token is 16 to 4096 visible ASCII
  * characters (openssl rand -hex 32 makes a good one). A call is
  * authenticated when its `authorization` metadata is "Bearer <token>" for
- * one of them (compared in constant time). */
+ * one of them (compared in constant time).
+ *
+ * A line may name who its token is before it, in words separated by spaces
+ * or tabs; the token is always the line's last word:
+ *
+ *     TOKEN                          tenant "default" (the old format)
+ *     tenant=NAME TOKEN              a client acting for tenant NAME
+ *     tenant=NAME admin TOKEN        ... who also sees every tenant's sandboxes
+ *     executor=NAME TOKEN            an executor identity (the scheduler's
+ *                                    --registration-token-file)
+ *
+ * NAME is 1 to TOKEN_NAME_MAX bytes of [A-Za-z0-9._-], starting with a
+ * letter or digit. A line has at most one of tenant= and executor=, each
+ * word once. Old files (one token a line) mean what they meant. */
 #pragma once
 
 #include <stdbool.h>
@@ -15,6 +28,8 @@
 #define TOKENS_MAX 10000
 #define TOKEN_MIN_BYTES 16
 #define TOKEN_MAX_BYTES 4096
+#define TOKEN_NAME_MAX 63
+#define TOKEN_DEFAULT_TENANT "default"
 
 struct tokens;
 
@@ -42,3 +57,19 @@ const char *tokens_get(const struct tokens *t, size_t i);
 /* True when `authorization` (may be NULL) is "Bearer <one of the tokens>";
  * the scheme is case-insensitive. */
 bool tokens_check(const struct tokens *t, const char *authorization);
+
+/* Who a token's line says it is. Strings point into t. */
+struct token_who {
+        const char *tenant;    /* TOKEN_DEFAULT_TENANT when the line names none,
+                                  NULL on an executor= line */
+        const char *executor;  /* NULL unless the line has executor=NAME */
+        bool admin;
+};
+
+/* The i-th token's line, i < tokens_count. */
+void tokens_who(const struct tokens *t, size_t i, struct token_who *ret);
+
+/* Which token `authorization` carries: 0 with its index in *ret_index, or
+ * -EACCES when it is none of them (tokens_check's rules; every token is
+ * compared, in time that does not depend on which one matched). */
+int tokens_find(const struct tokens *t, const char *authorization, size_t *ret_index);

@@ -56,7 +56,11 @@ TEST(Tokens, Refusals)
         EXPECT_EQ(-EINVAL, Parse("short\n", &t, &msg));
         EXPECT_NE(std::string::npos, msg.find("line 1: the token is 5 bytes; use 16 to 4096")) << msg;
         EXPECT_EQ(-EINVAL, Parse(kA + "\n" + kA + " " + kB + "\n", &t, &msg));
-        EXPECT_NE(std::string::npos, msg.find("line 2: byte 0x20 at column 33")) << msg;
+        EXPECT_NE(std::string::npos, msg.find("line 2: word 1 is not tenant=NAME, executor=NAME or admin"))
+                << msg;
+        EXPECT_EQ(std::string::npos, msg.find(kA)) << "a refusal must not echo a secret: " << msg;
+        EXPECT_EQ(-EINVAL, Parse(kA + "\x01x\n", &t, &msg));
+        EXPECT_NE(std::string::npos, msg.find("line 1: byte 0x01 at column 33")) << msg;
         EXPECT_EQ(-EINVAL, Parse(kA + std::string("\0x", 2), &t, &msg));
         EXPECT_NE(std::string::npos, msg.find("byte 0x00")) << msg;
         EXPECT_EQ(-EINVAL, Parse(kA + "\xc3\xa9", &t, &msg));
@@ -67,6 +71,79 @@ TEST(Tokens, Refusals)
                 many += kA + "\n";
         EXPECT_EQ(-EINVAL, Parse(many, &t, &msg));
         EXPECT_NE(std::string::npos, msg.find("more than 10000 tokens")) << msg;
+        EXPECT_EQ(nullptr, t);
+}
+
+TEST(Tokens, TenantsAdminsAndExecutors)
+{
+        struct tokens *t;
+        const std::string kC = "executor-token-executor-token-1";
+        ASSERT_EQ(0, Parse(kA + "\n tenant=alice\t" + kB + "\ntenant=ops admin " + kA + "x\nadmin " + kA +
+                                   "y\nexecutor=node-1.b " + kC + "\n",
+                           &t));
+        ASSERT_EQ(5u, tokens_count(t));
+        struct token_who who;
+        tokens_who(t, 0, &who);
+        EXPECT_STREQ("default", who.tenant);
+        EXPECT_EQ(nullptr, who.executor);
+        EXPECT_FALSE(who.admin);
+        tokens_who(t, 1, &who);
+        EXPECT_STREQ("alice", who.tenant);
+        EXPECT_EQ(kB, tokens_get(t, 1));
+        EXPECT_FALSE(who.admin);
+        tokens_who(t, 2, &who);
+        EXPECT_STREQ("ops", who.tenant);
+        EXPECT_TRUE(who.admin);
+        tokens_who(t, 3, &who);
+        EXPECT_STREQ("default", who.tenant);
+        EXPECT_TRUE(who.admin);
+        tokens_who(t, 4, &who);
+        EXPECT_EQ(nullptr, who.tenant);
+        EXPECT_STREQ("node-1.b", who.executor);
+        size_t i = 99;
+        ASSERT_EQ(0, tokens_find(t, ("Bearer " + kB).c_str(), &i));
+        EXPECT_EQ(1u, i);
+        ASSERT_EQ(0, tokens_find(t, ("Bearer " + kC).c_str(), &i));
+        EXPECT_EQ(4u, i);
+        ASSERT_EQ(0, tokens_find(t, ("Bearer " + kA + "x").c_str(), &i));
+        EXPECT_EQ(2u, i);
+        EXPECT_EQ(-EACCES, tokens_find(t, ("Bearer " + kA + "z").c_str(), &i));
+        EXPECT_EQ(-EACCES, tokens_find(t, ("Bearer tenant=alice " + kB).c_str(), &i));
+        EXPECT_EQ(-EACCES, tokens_find(t, nullptr, &i));
+        tokens_free(t);
+
+        // The first line holding a token decides who it is.
+        ASSERT_EQ(0, Parse("tenant=a " + kA + "\ntenant=b admin " + kA + "\n", &t));
+        ASSERT_EQ(0, tokens_find(t, ("Bearer " + kA).c_str(), &i));
+        EXPECT_EQ(0u, i);
+        tokens_free(t);
+}
+
+TEST(Tokens, TenantRefusals)
+{
+        struct tokens *t = nullptr;
+        std::string msg;
+        EXPECT_EQ(-EINVAL, Parse("tenant= " + kA, &t, &msg));
+        EXPECT_NE(std::string::npos, msg.find("line 1: word 1 is not tenant=NAME")) << msg;
+        EXPECT_EQ(-EINVAL, Parse("tenant=-x " + kA, &t, &msg));
+        EXPECT_NE(std::string::npos, msg.find("the name after tenant= is 1 to 63 of")) << msg;
+        EXPECT_EQ(-EINVAL, Parse("tenant=a/b " + kA, &t, &msg));
+        EXPECT_EQ(-EINVAL, Parse("tenant=" + std::string(64, 'a') + " " + kA, &t, &msg));
+        EXPECT_EQ(0, Parse("tenant=" + std::string(63, 'a') + " " + kA, &t, &msg)) << msg;
+        tokens_free(t);
+        t = nullptr;
+        EXPECT_EQ(-EINVAL, Parse("\n\ntenant=a tenant=a " + kA, &t, &msg));
+        EXPECT_NE(std::string::npos, msg.find("line 3: a line names one tenant= or executor=, once")) << msg;
+        EXPECT_EQ(-EINVAL, Parse("tenant=a executor=b " + kA, &t, &msg));
+        EXPECT_EQ(-EINVAL, Parse("admin admin " + kA, &t, &msg));
+        EXPECT_NE(std::string::npos, msg.find("admin is given twice")) << msg;
+        EXPECT_EQ(-EINVAL, Parse("executor=n admin " + kA, &t, &msg));
+        EXPECT_NE(std::string::npos, msg.find("admin is for tenants")) << msg;
+        EXPECT_EQ(-EINVAL, Parse("Admin " + kA, &t, &msg));
+        EXPECT_EQ(-EINVAL, Parse("tenant=alice", &t, &msg));
+        EXPECT_NE(std::string::npos, msg.find("the token is 12 bytes")) << msg;
+        EXPECT_EQ(-EINVAL, Parse("tenant=alice short", &t, &msg));
+        EXPECT_NE(std::string::npos, msg.find("the token is 5 bytes")) << msg;
         EXPECT_EQ(nullptr, t);
 }
 
