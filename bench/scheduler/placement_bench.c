@@ -216,7 +216,7 @@ static void *heartbeat_main(void *arg)
                 }
                 struct ak_error err;
                 Ak__V1__ExecutorStatus *st = status_of(&h->nodes[i]);
-                if (!st || registry_heartbeat(h->reg, st, 0, &err) < 0)
+                if (!st || registry_heartbeat(h->reg, st, "bench", 0, &err) < 0)
                         abort();
                 h->sent++;
                 i = (i + 1) % h->n;
@@ -253,7 +253,7 @@ static double place_rate(struct registry *reg, const struct scenario *sc, unsign
         do {
                 for (int k = 0; k < 256; k++) {
                         struct registry_claim claim;
-                        int r = registry_place(reg, &spec, &needs, &claim, &err);
+                        int r = registry_place(reg, &spec, &needs, NULL, &claim, &err);
                         if (r == 0) {
                                 tiers[claim.tier]++;
                                 registry_release(reg, &claim);
@@ -295,7 +295,7 @@ static int bench_fleet(size_t n)
         make_fleet(nodes, n);
         for (size_t i = 0; i < n; i++) {
                 struct ak_error err;
-                if (registry_register(reg, status_of(&nodes[i]), 0, &err) < 0) {
+                if (registry_register(reg, status_of(&nodes[i]), "bench", 0, &err) < 0) {
                         fprintf(stderr, "bench: %s\n", err.msg);
                         return 1;
                 }

@@ -182,6 +182,30 @@ const char *rpc_call_peer(struct rpc_call *call)
         return call->peer;
 }
 
+int rpc_call_peer_cn(struct rpc_call *call, char *buf, size_t size)
+{
+        grpc_auth_context *ctx = grpc_call_auth_context(call->call);
+        if (!ctx)
+                return -ENOENT;
+        int r = -ENOENT;
+        if (grpc_auth_context_peer_is_authenticated(ctx)) {
+                grpc_auth_property_iterator it =
+                        grpc_auth_context_find_properties_by_name(ctx, GRPC_X509_CN_PROPERTY_NAME);
+                const grpc_auth_property *p = grpc_auth_property_iterator_next(&it);
+                if (p && p->value && p->value_length > 0 && !memchr(p->value, '\0', p->value_length)) {
+                        if (p->value_length >= size) {
+                                r = -ENAMETOOLONG;
+                        } else {
+                                memcpy(buf, p->value, p->value_length);
+                                buf[p->value_length] = '\0';
+                                r = 0;
+                        }
+                }
+        }
+        grpc_auth_context_release(ctx);
+        return r;
+}
+
 const char *rpc_call_method(struct rpc_call *call)
 {
         return call->path ? call->path : "";

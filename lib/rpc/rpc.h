@@ -210,6 +210,13 @@ const char *rpc_call_peer(struct rpc_call *call);
 /* "/package.Service/Method" */
 const char *rpc_call_method(struct rpc_call *call);
 
+/* The subject CN of the client certificate the peer presented over TLS,
+ * which the server verified against its --tls-ca (a server with a CA never
+ * accepts an unverified one), copied into buf. Returns 0; -ENOENT when the
+ * call is not over TLS or the peer sent no certificate (or one without a
+ * CN); -ENAMETOOLONG when the CN does not fit in size. */
+int rpc_call_peer_cn(struct rpc_call *call, char *buf, size_t size);
+
 /* ---- client ------------------------------------------------------------ */
 
 struct rpc_channel;

@@ -88,6 +88,22 @@ const char *svc_auth_path(const struct svc_auth *a)
         return a->path;
 }
 
+int svc_auth_who(struct svc_auth *a, const char *authorization, struct svc_who *ret)
+{
+        size_t i;
+        struct token_who who;
+        pthread_rwlock_rdlock(&a->lock);
+        int r = tokens_find(a->tokens, authorization, &i);
+        if (r == 0) {
+                tokens_who(a->tokens, i, &who);
+                snprintf(ret->tenant, sizeof(ret->tenant), "%s", who.tenant ? who.tenant : "");
+                snprintf(ret->executor, sizeof(ret->executor), "%s", who.executor ? who.executor : "");
+                ret->admin = who.admin;
+        }
+        pthread_rwlock_unlock(&a->lock);
+        return r;
+}
+
 int svc_auth_authorize(struct rpc_call *call, void *data)
 {
         struct svc_auth *a = data;

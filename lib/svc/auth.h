@@ -11,6 +11,7 @@
 
 #include "lib/base/error.h"
 #include "lib/rpc/rpc.h"
+#include "lib/svc/tokens.h"
 
 struct svc_auth;
 
@@ -32,6 +33,17 @@ void svc_auth_reload_line(struct svc_auth *a, char *buf, size_t size);
 size_t svc_auth_count(struct svc_auth *a);
 
 const char *svc_auth_path(const struct svc_auth *a);
+
+/* Who a bearer token's line says the caller is (tokens.h), copied. */
+struct svc_who {
+        char tenant[TOKEN_NAME_MAX + 1];    /* "" on an executor= line */
+        char executor[TOKEN_NAME_MAX + 1];  /* "" unless executor=NAME */
+        bool admin;
+};
+
+/* Finds `authorization` ("Bearer <token>", may be NULL) in the current set
+ * and fills *ret. Returns 0, or -EACCES when it is none of the tokens. */
+int svc_auth_who(struct svc_auth *a, const char *authorization, struct svc_who *ret);
 
 /* An rpc_authorize_fn with data = the svc_auth (NULL: every call passes):
  * RPC_OK when the call's `authorization` is "Bearer <one of the tokens>",

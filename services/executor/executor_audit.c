@@ -1,15 +1,28 @@
 /* Audit events: what the executor sends to the auditor (through its
  * bounded queue, audit_queue.h). */
 #include <stdio.h>
+#include <string.h>
 
 #include "lib/base/version.h"
 #include "protos/ak/v1/audit.pb-c.h"
 #include "services/executor/audit_queue.h"
 #include "services/executor/executor_audit.h"
+#include "services/executor/executor_sandbox.h"
 #include "services/executor/executor_state.h"
 
 void audit_emit(struct executor *ex, struct rpc_call *call, const char *type, const char *action, int outcome,
                 const char *resource_id, const char *attributes_json)
+{
+        char tenant[sizeof(((struct sandbox *)0)->tenant)];
+        struct sandbox *sb = resource_id ? sandbox_get(ex, resource_id) : NULL;
+        if (sb)
+                memcpy(tenant, sb->tenant, sizeof(tenant));
+        sandbox_put(ex, sb);
+        audit_emit_tenant(ex, call, sb ? tenant : NULL, type, action, outcome, resource_id, attributes_json);
+}
+
+void audit_emit_tenant(struct executor *ex, struct rpc_call *call, const char *tenant, const char *type,
+                       const char *action, int outcome, const char *resource_id, const char *attributes_json)
 {
         Ak__V1__AuditEvent ev = AK__V1__AUDIT_EVENT__INIT;
         Ak__V1__ActorInfo actor = AK__V1__ACTOR_INFO__INIT;
@@ -23,6 +36,11 @@ void audit_emit(struct executor *ex, struct rpc_call *call, const char *type, co
         snprintf(actor_id, sizeof(actor_id), "%s", user ? user : call ? "anonymous" : "ak-executor");
         actor.user_id_opt_case = AK__V1__ACTOR_INFO__USER_ID_OPT_USER_ID;
         actor.user_id = actor_id;
+        if (tenant) {
+                /* agentkernel's org_id: the tenant the sandbox belongs to. */
+                actor.org_id_opt_case = AK__V1__ACTOR_INFO__ORG_ID_OPT_ORG_ID;
+                actor.org_id = (char *)tenant;
+        }
         const char *peer = call ? rpc_call_peer(call) : NULL;
         if (peer) {
                 actor.ip_address_opt_case = AK__V1__ACTOR_INFO__IP_ADDRESS_OPT_IP_ADDRESS;

@@ -8,7 +8,13 @@ struct executor;
 
 /* Queues one event about sandbox resource_id (never blocks on the
  * auditor; the queue drops the oldest when full). The actor is call's
- * x-ak-user (call NULL: the executor itself, e.g. TTL expiry); outcome is
- * an Ak__V1__EventOutcome; attributes_json may be NULL. */
+ * x-ak-user (call NULL: the executor itself, e.g. TTL expiry), its org_id
+ * the sandbox's tenant (looked up by name: REQUIRES ex->lock not held);
+ * outcome is an Ak__V1__EventOutcome; attributes_json may be NULL. */
 void audit_emit(struct executor *ex, struct rpc_call *call, const char *type, const char *action, int outcome,
                 const char *resource_id, const char *attributes_json);
+
+/* audit_emit for a sandbox no longer in the table: its tenant given (NULL:
+ * no org_id). */
+void audit_emit_tenant(struct executor *ex, struct rpc_call *call, const char *tenant, const char *type,
+                       const char *action, int outcome, const char *resource_id, const char *attributes_json);

@@ -147,10 +147,14 @@ int lifecycle_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struc
             (r = check_map(call, "labels", (Ak__V1__SandboxSpec__EnvEntry **)spec->labels, spec->n_labels)) != RPC_OK)
                 return r;
 
+        if (spec->tenant && *spec->tenant && tenant_check(spec->tenant) < 0)
+                return rpc_call_fail(call, RPC_INVALID_ARGUMENT,
+                                     "spec.tenant: want 1 to 63 of A-Z a-z 0-9 . _ - starting with a letter or digit");
         struct sandbox *sb = calloc(1, sizeof(*sb));
         if (!sb)
                 return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
         snprintf(sb->name, sizeof(sb->name), "%s", name);
+        snprintf(sb->tenant, sizeof(sb->tenant), "%s", spec->tenant && *spec->tenant ? spec->tenant : "default");
         snprintf(sb->image, sizeof(sb->image), "%s", image);
         sb->profile = p;
         sb->vcpus = spec->vcpus ? spec->vcpus : 1;
@@ -270,9 +274,10 @@ int lifecycle_remove(struct executor *ex, const char *name, struct rpc_call *cal
         bool had_vm = sb->box != NULL;
         stop_vm(ex, sb, AK__V1__SANDBOX_STATE__SANDBOX_STATE_STOPPED, later);
         if (had_vm)
-                audit_emit(ex, call, "sandbox_stopped", "stop", AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT, name,
-                           NULL);
-        audit_emit(ex, call, "sandbox_removed", "remove", AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT, name, NULL);
+                audit_emit_tenant(ex, call, sb->tenant, "sandbox_stopped", "stop",
+                                  AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT, name, NULL);
+        audit_emit_tenant(ex, call, sb->tenant, "sandbox_removed", "remove", AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT,
+                          name, NULL);
         sandbox_put(ex, sb);
         return 0;
 }

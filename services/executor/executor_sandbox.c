@@ -20,6 +20,20 @@ int sandbox_name_check(const char *s)
         return 0;
 }
 
+int tenant_check(const char *s)
+{
+        size_t n = strlen(s);
+        if (n == 0 || n > 63)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                char c = s[i];
+                bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+                if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+                        return -EINVAL;
+        }
+        return 0;
+}
+
 void sandbox_free(struct sandbox *sb)
 {
         receipt_strv_free(sb->env_keys, sb->n_env);
@@ -84,6 +98,7 @@ Ak__V1__Sandbox *sandbox_to_proto(struct executor *ex, struct sandbox *sb)
         sp->vcpus = sb->vcpus;
         sp->memory_mb = sb->memory_mb;
         sp->profile = strdup(sb->profile->name);
+        sp->tenant = strdup(sb->tenant);
         sp->network = sb->network ? AK__V1__NETWORK__NETWORK_ON : AK__V1__NETWORK__NETWORK_OFF;
         sp->ttl_seconds = sb->ttl_seconds;
         sp->persistent = sb->persistent;

@@ -27,6 +27,7 @@ struct sandbox {
         /* Set before the sandbox enters the table, read-only afterwards: */
         char name[SANDBOX_NAME_MAX + 1];
         char image[IMAGE_NAME_MAX + 1];
+        char tenant[64];            /* spec.tenant; "default" when empty */
         const struct profile *profile;
         unsigned vcpus, memory_mb;
         bool network;
@@ -50,6 +51,8 @@ struct sandbox {
         unsigned refs;              /* the table's, and one per sandbox_get */
 };
 
+/* 0 for a valid tenant name (spec.tenant in sandbox.proto), else -EINVAL. */
+int tenant_check(const char *s);
 /* 0 for a valid sandbox name (sandbox.proto), else -EINVAL. */
 int sandbox_name_check(const char *s);
 /* The sandbox named `name` with a reference taken (sandbox_put drops it),

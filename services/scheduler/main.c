@@ -25,6 +25,8 @@ static const char usage[] =
         "                    [--tls-cert F --tls-key F [--tls-ca F]]\n"
         "                    [--heartbeat-interval-ms N] [--lost-after-ms N] [--forget-after-ms N]\n"
         "                    [--max-executors N] [--max-calls N] [--insecure]\n"
+        "                    [--registration-token-file F] [--executor-cn CN]... [--admin-cn CN]...\n"
+        "                    [--tenant-quota TENANT:sandboxes=N,vcpus=N,memory-mb=N]...\n"
         "                    [--executor-token-file F] [--executor-tls-ca F\n"
         "                     [--executor-tls-cert F --executor-tls-key F] [--executor-tls-name NAME]]\n"
         "\n"
@@ -37,7 +39,20 @@ static const char usage[] =
         "\n"
         "  --listen ADDR               host:port or unix:/path (e.g. 0.0.0.0:7700)\n"
         SVC_SERVER_USAGE
-        "                              (executors register with a token too)\n"
+        "                              Clients' tokens: a line [tenant=NAME] [admin] TOKEN\n"
+        "                              acts for tenant NAME (\"default\" when none); admin\n"
+        "                              sees every tenant's sandboxes. Without --token-file,\n"
+        "                              --tls-ca makes a client certificate's CN the tenant\n"
+        "  --registration-token-file F executors' tokens (RegisterExecutor, Heartbeat; a\n"
+        "                              client's token never works there): a line\n"
+        "                              [executor=NAME] TOKEN; an executor_id is bound to the\n"
+        "                              token (NAME) that registered it first. SIGHUP rereads\n"
+        "  --executor-cn CN            a client certificate with this CN is an executor\n"
+        "                              (repeatable; identity cert/CN)\n"
+        "  --admin-cn CN               a client certificate with this CN is an admin\n"
+        "  --tenant-quota Q            TENANT:sandboxes=N,vcpus=N,memory-mb=N (any of the\n"
+        "                              three; TENANT * is every tenant without its own);\n"
+        "                              past one, CreateSandbox/Run fail RESOURCE_EXHAUSTED\n"
         "  --heartbeat-interval-ms N   what executors are told (default 2000)\n"
         "  --lost-after-ms N           no heartbeat this long: lost (default 3 intervals)\n"
         "  --forget-after-ms N         lost this long: dropped (default 600000; 0 never)\n"
@@ -78,12 +93,18 @@ static int flag_uint(const char *flag, const char *s, unsigned min, unsigned max
 
 enum {
         OPT_LISTEN = 1000, OPT_HEARTBEAT, OPT_LOST, OPT_FORGET, OPT_MAX_EXECUTORS, OPT_EXEC_TOKEN, OPT_EXEC_CA,
-        OPT_EXEC_CERT, OPT_EXEC_KEY, OPT_EXEC_NAME, OPT_HELP, OPT_VERSION,
+        OPT_EXEC_CERT, OPT_EXEC_KEY, OPT_EXEC_NAME, OPT_HELP, OPT_VERSION, OPT_REG_TOKEN, OPT_EXEC_CN, OPT_ADMIN_CN,
+        OPT_QUOTA,
 };
+
+#define MAX_CNS 64
 
 struct flags {
         const char *listen;
         const char *exec_token_file;
+        const char *reg_token_file;
+        const char *exec_cns[MAX_CNS], *admin_cns[MAX_CNS];
+        size_t n_exec_cns, n_admin_cns;
         struct svc_flags sf;
         struct rpc_tls exec_tls;
         struct scheduler_config cfg;
@@ -109,6 +130,10 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 { "executor-tls-cert", required_argument, NULL, OPT_EXEC_CERT },
                 { "executor-tls-key", required_argument, NULL, OPT_EXEC_KEY },
                 { "executor-tls-name", required_argument, NULL, OPT_EXEC_NAME },
+                { "registration-token-file", required_argument, NULL, OPT_REG_TOKEN },
+                { "executor-cn", required_argument, NULL, OPT_EXEC_CN },
+                { "admin-cn", required_argument, NULL, OPT_ADMIN_CN },
+                { "tenant-quota", required_argument, NULL, OPT_QUOTA },
                 { "help", no_argument, NULL, OPT_HELP },
                 { "version", no_argument, NULL, OPT_VERSION },
                 { 0 },
@@ -144,6 +169,27 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 case OPT_EXEC_CERT: exec_tls->cert_file = optarg; break;
                 case OPT_EXEC_KEY: exec_tls->key_file = optarg; break;
                 case OPT_EXEC_NAME: exec_tls->server_name = optarg; break;
+                case OPT_REG_TOKEN: f->reg_token_file = optarg; break;
+                case OPT_EXEC_CN:
+                case OPT_ADMIN_CN: {
+                        bool ex = c == OPT_EXEC_CN;
+                        size_t *n = ex ? &f->n_exec_cns : &f->n_admin_cns;
+                        if (*n == MAX_CNS || !*optarg) {
+                                fprintf(stderr, "ak-scheduler: --%s: want a non-empty CN, at most %d of them\n",
+                                        ex ? "executor-cn" : "admin-cn", MAX_CNS);
+                                return -1;
+                        }
+                        (ex ? f->exec_cns : f->admin_cns)[(*n)++] = optarg;
+                        break;
+                }
+                case OPT_QUOTA: {
+                        struct ak_error qerr;
+                        if (quota_add(&f->cfg.quotas, optarg, &qerr) < 0) {
+                                fprintf(stderr, "ak-scheduler: --tenant-quota %s\n", qerr.msg);
+                                return -1;
+                        }
+                        break;
+                }
                 case OPT_HELP: fputs(usage, stdout); return 1;
                 case OPT_VERSION: printf("ak-scheduler %s\n", AK_VERSION); return 1;
                 default: fputs(usage, stderr); return -1;
@@ -185,7 +231,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 
 /* What serve builds: on_stop drains the servers, serve frees the rest. */
 struct scheduler_main {
-        struct svc_auth *auth;
+        struct svc_auth *auth, *reg_auth;
         char *exec_token;
         struct scheduler *sched;
         struct rpc_server *srv, *health;
@@ -201,6 +247,20 @@ static void on_stop(void *data, int sig)
         rpc_server_shutdown(m->health, 0);
         rpc_server_shutdown(m->srv, SHUTDOWN_GRACE_MS);
         m->health = m->srv = NULL;
+}
+
+/* SIGHUP: both token files, one line. */
+static void reload(void *data, char *line, size_t size)
+{
+        struct scheduler_main *m = data;
+        char a[512], b[512];
+        svc_run_reload_auth(m->auth, a, sizeof(a));
+        if (!m->reg_auth) {
+                snprintf(line, size, "%s", a);
+                return;
+        }
+        svc_auth_reload_line(m->reg_auth, b, sizeof(b));
+        snprintf(line, size, "%s; %s", a, b);
 }
 
 static void log_listening(const struct flags *f, int port, bool auth)
@@ -224,9 +284,23 @@ static int serve(struct flags *f)
 
         if (f->sf.token_file && svc_auth_load(f->sf.token_file, "scheduler", &m.auth, &err) < 0)
                 goto fail;
+        if (f->reg_token_file && svc_auth_load(f->reg_token_file, "scheduler", &m.reg_auth, &err) < 0)
+                goto fail;
         if (f->exec_token_file && tokens_load_first(f->exec_token_file, &m.exec_token, &err) < 0)
                 goto fail;
-        f->cfg.auth = m.auth;
+        struct caller_config *cc = &f->cfg.callers;
+        cc->clients = m.auth;
+        cc->executors = m.reg_auth;
+        cc->client_certs = f->sf.tls.ca_file != NULL;
+        cc->executor_cns = f->exec_cns;
+        cc->n_executor_cns = f->n_exec_cns;
+        cc->admin_cns = f->admin_cns;
+        cc->n_admin_cns = f->n_admin_cns;
+        const char *problem = caller_check(cc);
+        if (problem) {
+                ak_error_set(&err, -EINVAL, "%s", problem);
+                goto fail;
+        }
         f->cfg.forward.tls = f->exec_tls.ca_file ? &f->exec_tls : NULL;
         f->cfg.forward.token = m.exec_token;
         if (scheduler_new(&f->cfg, &m.sched, &err) < 0)
@@ -242,7 +316,8 @@ static int serve(struct flags *f)
                 goto fail;
         log_listening(f, port, m.auth != NULL);
 
-        struct svc_loop loop = { .data = &m, .log = log_line, .reload_data = m.auth, .stop = on_stop };
+        struct svc_loop loop = { .data = &m, .log = log_line, .reload = reload, .reload_data = &m,
+                                 .stop = on_stop };
         rc = svc_run(&loop) < 0 ? 1 : 0;
         goto out;
 fail:
@@ -252,6 +327,7 @@ out:
         rpc_server_shutdown(m.srv, SHUTDOWN_GRACE_MS);
         scheduler_free(m.sched);
         svc_auth_free(m.auth);
+        svc_auth_free(m.reg_auth);
         if (m.exec_token)
                 explicit_bzero(m.exec_token, strlen(m.exec_token));
         free(m.exec_token);

@@ -178,6 +178,7 @@ static void executor_free(struct registry *reg, struct executor *e)
         if (e->status)
                 protobuf_c_message_free_unpacked(&e->status->base, NULL);
         free(e->id);
+        free(e->owner);
         free(e);
 }
 
@@ -270,8 +271,19 @@ static int apply_status(struct registry *reg, struct executor *e, Ak__V1__Execut
         return 0;
 }
 
-int registry_register(struct registry *reg, Ak__V1__ExecutorStatus *status, int64_t now_ms,
-                      struct ak_error *err)
+static int owner_check(const struct executor *e, const char *owner, struct ak_error *err)
+{
+        if (strcmp(e->owner, owner) == 0)
+                return 0;
+        return ak_error_set(err, -EPERM,
+                            "executor %s is bound to another identity (the one that registered it first); "
+                            "this credential (%s) may not register or heartbeat as it: give each executor "
+                            "its own --executor-id",
+                            e->id, owner);
+}
+
+int registry_register(struct registry *reg, Ak__V1__ExecutorStatus *status, const char *owner,
+                      int64_t now_ms, struct ak_error *err)
 {
         pthread_mutex_lock(&reg->lock);
         struct executor *e = strmap_get(reg->executors, status->executor_id, strlen(status->executor_id));
@@ -279,8 +291,12 @@ int registry_register(struct registry *reg, Ak__V1__ExecutorStatus *status, int6
          * keep an old one known): what its predecessor ran is gone. */
         bool restarted = e != NULL;
         int r = 0;
-        if (!e)
-                r = executor_add(reg, status->executor_id, &e, err);
+        if (e)
+                r = owner_check(e, owner, err);
+        else if ((r = executor_add(reg, status->executor_id, &e, err)) == 0 && !(e->owner = strdup(owner))) {
+                executor_forget(reg, e);
+                r = ak_error_errno(err, -ENOMEM, "executor %s", status->executor_id);
+        }
         if (r == 0)
                 r = apply_status(reg, e, status, restarted, now_ms, err);
         else
@@ -289,13 +305,15 @@ int registry_register(struct registry *reg, Ak__V1__ExecutorStatus *status, int6
         return r;
 }
 
-int registry_heartbeat(struct registry *reg, Ak__V1__ExecutorStatus *status, int64_t now_ms,
-                       struct ak_error *err)
+int registry_heartbeat(struct registry *reg, Ak__V1__ExecutorStatus *status, const char *owner,
+                       int64_t now_ms, struct ak_error *err)
 {
         pthread_mutex_lock(&reg->lock);
         struct executor *e = strmap_get(reg->executors, status->executor_id, strlen(status->executor_id));
         int r;
-        if (e) {
+        if (e && (r = owner_check(e, owner, err)) < 0) {
+                protobuf_c_message_free_unpacked(&status->base, NULL);
+        } else if (e) {
                 r = apply_status(reg, e, status, false, now_ms, err);
         } else {
                 r = ak_error_set(err, -ENOENT, "executor %s is not registered here (this scheduler "

@@ -54,17 +54,21 @@ const struct registry_config *registry_config(const struct registry *reg);
 /* ---- executors ---------------------------------------------------------- */
 
 /* RegisterExecutor: adds the executor, or replaces the record of one with the
- * same id (it restarted, or this scheduler did). Takes ownership of `status`
- * (an unpacked message, checked with spec_check_status) in every case.
- * Returns 0, or -EUSERS past max_executors, -ENOMEM (err says which). */
-int registry_register(struct registry *reg, Ak__V1__ExecutorStatus *status, int64_t now_ms,
-                      struct ak_error *err);
+ * same id (it restarted, or this scheduler did). `owner` is the identity of
+ * the credential that calls (caller.h): the first to register an id binds it
+ * for as long as the record lives (lost included, until forgotten), and a
+ * different owner is refused with -EPERM. Takes ownership of `status` (an
+ * unpacked message, checked with spec_check_status) in every case.
+ * Returns 0, or -EPERM, -EUSERS past max_executors, -ENOMEM (err says which). */
+int registry_register(struct registry *reg, Ak__V1__ExecutorStatus *status, const char *owner,
+                      int64_t now_ms, struct ak_error *err);
 
 /* Heartbeat: replaces the executor's status (a lost executor comes back).
  * Takes ownership of `status`. Returns 0, or -ENOENT when the id is unknown
- * (the executor must register again), -ENOMEM. */
-int registry_heartbeat(struct registry *reg, Ak__V1__ExecutorStatus *status, int64_t now_ms,
-                       struct ak_error *err);
+ * (the executor must register again), -EPERM when `owner` is not the one
+ * that registered it, -ENOMEM. */
+int registry_heartbeat(struct registry *reg, Ak__V1__ExecutorStatus *status, const char *owner,
+                       int64_t now_ms, struct ak_error *err);
 
 enum registry_event {
         REGISTRY_LOST,       /* no heartbeat for lost_after_ms */
@@ -102,6 +106,22 @@ int registry_list_executors(struct registry *reg, size_t max_bytes,
 
 /* ---- sandboxes ---------------------------------------------------------- */
 
+/* Whose sandboxes a call may see and act on: one tenant's, or (admin, or
+ * scope NULL) everyone's. A sandbox's tenant is its spec.tenant as last
+ * reported ("" = "default"), else the one it was placed for. */
+struct registry_scope {
+        const char *tenant;
+        bool admin;
+};
+
+/* A tenant's limits on what its sandboxes hold at once, placed creates
+ * included; 0: no limit. */
+struct registry_quota {
+        uint32_t sandboxes;
+        uint32_t vcpus;
+        uint64_t memory_mb;
+};
+
 /* A placed create: the name it holds and where it goes. */
 struct registry_claim {
         uint64_t id;
@@ -112,10 +132,14 @@ struct registry_claim {
 };
 
 /* Takes the spec's name (or generates one when empty) and picks an executor,
- * reserving `needs` on it. Returns 0; -EEXIST when the name is taken in the
- * fleet; -ENOSPC when no executor fits (err: placement_explain's words). */
+ * reserving `needs` on it, for tenant spec->tenant ("" = "default").
+ * Returns 0; -EEXIST when the name is taken in the fleet (another tenant's
+ * name is not said to be anywhere); -EDQUOT when the tenant's sandboxes
+ * with this one would pass `quota` (NULL: none; err names the quota);
+ * -ENOSPC when no executor fits (err: placement_explain's words). */
 int registry_place(struct registry *reg, const Ak__V1__SandboxSpec *spec,
-                   const struct spec_needs *needs, struct registry_claim *ret, struct ak_error *err);
+                   const struct spec_needs *needs, const struct registry_quota *quota,
+                   struct registry_claim *ret, struct ak_error *err);
 
 /* The create succeeded: the sandbox now exists on the claimed executor.
  * `sb` (may be NULL) is what the executor returned; it is copied. */
@@ -136,13 +160,15 @@ struct registry_route {
  * removed, or forgotten with its executor); -EHOSTDOWN when the call must
  * fail fast: its executor is lost, or unreachable since a forwarded call
  * failed, or restarted without it (an orphan). err then names the executor
- * and says what to do. */
-int registry_route(struct registry *reg, const char *name, int64_t now_ms,
-                   struct registry_route *ret, struct ak_error *err);
+ * and says what to do. A sandbox outside `scope` is -ENOENT, in the same
+ * words as one that does not exist. */
+int registry_route(struct registry *reg, const char *name, const struct registry_scope *scope,
+                   int64_t now_ms, struct registry_route *ret, struct ak_error *err);
 
 /* RemoveSandbox of an orphan: the executor has nothing left to remove, so
- * the name just goes. Returns 0, or -ENOENT when `name` is not an orphan. */
-int registry_forget_orphan(struct registry *reg, const char *name);
+ * the name just goes. Returns 0, or -ENOENT when `name` is not an orphan in
+ * `scope`. */
+int registry_forget_orphan(struct registry *reg, const char *name, const struct registry_scope *scope);
 
 /* True for the first lost_after_ms after registry_new: executors may not have
  * heartbeated yet, so an unknown name may still turn up. */
@@ -155,12 +181,12 @@ void registry_sandbox_seen(struct registry *reg, const char *executor_id, const 
 /* The sandbox was removed (RemoveSandbox succeeded or said NOT_FOUND). */
 void registry_sandbox_gone(struct registry *reg, const char *executor_id, const char *name);
 
-/* ListSandboxes: every known sandbox whose labels contain all of `selector`,
+/* ListSandboxes: every known sandbox in `scope` whose labels contain all of `selector`,
  * sorted by name; sandboxes of lost executors are shown in
  * SANDBOX_STATE_ERROR with the reason. Fresh message (caller frees);
  * -E2BIG past max_bytes, -ENOMEM. */
 int registry_list_sandboxes(struct registry *reg, const Ak__V1__ListSandboxesRequest *req,
-                            int64_t now_ms, size_t max_bytes, Ak__V1__ListSandboxesResponse **ret);
+                            const struct registry_scope *scope, int64_t now_ms, size_t max_bytes, Ak__V1__ListSandboxesResponse **ret);
 
 /* ---- for tests and benchmarks -------------------------------------------- */
 
@@ -169,6 +195,9 @@ struct registry_stats {
 };
 
 void registry_stats(struct registry *reg, struct registry_stats *ret);
+
+/* Whether a sandbox of `tenant` ("" = "default") is in `scope`. */
+bool registry_scope_has(const struct registry_scope *scope, const char *tenant);
 
 /* The placement view's numbers for one executor (false when unknown). */
 bool registry_slot_of(struct registry *reg, const char *executor_id, struct placement_slot *ret);

@@ -20,6 +20,7 @@ struct sandbox_entry;
 struct executor {
         size_t slot;
         char *id;
+        char *owner;                      /* the identity that registered it (caller.h) */
         Ak__V1__ExecutorStatus *status;   /* owned, the latest reported */
         int64_t last_heartbeat_ms;        /* monotonic */
         int64_t last_heartbeat_wall_ms;
@@ -45,6 +46,7 @@ struct executor {
 /* One sandbox name. */
 struct sandbox_entry {
         char *name;
+        char tenant[SPEC_TENANT_MAX + 1]; /* placed for; "" when only reported */
         struct executor *owner;
         struct sandbox_entry *prev, *next;
         uint64_t claim_id;                /* 0 when not placed by us */
@@ -89,6 +91,9 @@ static inline const Ak__V1__Sandbox *entry_sandbox(const struct sandbox_entry *s
 {
         return s->own ? s->own : s->reported;
 }
+
+/* The entry's tenant: as last reported, else as placed, else "default". */
+const char *entry_tenant(const struct sandbox_entry *s);
 
 /* Recomputes e's placement numbers and live bit from status + reservations. */
 void registry_refresh_slot(struct registry *reg, struct executor *e);

@@ -15,6 +15,70 @@ static struct sandbox_entry *entry_get(struct registry *reg, const char *name)
         return strmap_get(reg->sandboxes, name, strlen(name));
 }
 
+static const char *tenant_or_default(const char *t)
+{
+        return t && *t ? t : SPEC_DEFAULT_TENANT;
+}
+
+const char *entry_tenant(const struct sandbox_entry *s)
+{
+        const Ak__V1__Sandbox *sb = entry_sandbox(s);
+        if (sb && sb->spec && sb->spec->tenant && *sb->spec->tenant)
+                return sb->spec->tenant;
+        return tenant_or_default(s->tenant);
+}
+
+bool registry_scope_has(const struct registry_scope *scope, const char *tenant)
+{
+        return !scope || scope->admin || strcmp(tenant_or_default(scope->tenant), tenant_or_default(tenant)) == 0;
+}
+
+static bool in_scope(const struct sandbox_entry *s, const struct registry_scope *scope)
+{
+        return registry_scope_has(scope, entry_tenant(s));
+}
+
+/* What tenant's sandboxes hold now, placed creates included (orphans hold
+ * nothing). */
+static void tenant_usage(struct registry *reg, const char *tenant, struct registry_quota *ret)
+{
+        size_t pos = 0;
+        void *v;
+        memset(ret, 0, sizeof(*ret));
+        while (strmap_next(reg->sandboxes, &pos, NULL, NULL, &v)) {
+                const struct sandbox_entry *s = v;
+                if (s->orphan || strcmp(entry_tenant(s), tenant) != 0)
+                        continue;
+                const Ak__V1__Sandbox *sb = entry_sandbox(s);
+                ret->sandboxes++;
+                ret->vcpus += s->vcpus ? s->vcpus : sb && sb->spec ? sb->spec->vcpus : 0;
+                ret->memory_mb += s->memory_mb ? s->memory_mb : sb && sb->spec ? sb->spec->memory_mb : 0;
+        }
+}
+
+static int quota_check(struct registry *reg, const char *tenant, const struct spec_needs *needs,
+                       const struct registry_quota *q, struct ak_error *err)
+{
+        if (!q || (!q->sandboxes && !q->vcpus && !q->memory_mb))
+                return 0;
+        struct registry_quota used;
+        tenant_usage(reg, tenant, &used);
+        if (q->sandboxes && used.sandboxes + 1 > q->sandboxes)
+                return ak_error_set(err, -EDQUOT,
+                                    "tenant %s: quota sandboxes=%u reached (%u in use): remove one first",
+                                    tenant, q->sandboxes, used.sandboxes);
+        if (q->vcpus && (uint64_t)used.vcpus + needs->vcpus > q->vcpus)
+                return ak_error_set(err, -EDQUOT,
+                                    "tenant %s: quota vcpus=%u: %u in use, this sandbox asks %u", tenant,
+                                    q->vcpus, used.vcpus, needs->vcpus);
+        if (q->memory_mb && used.memory_mb + needs->memory_mb > q->memory_mb)
+                return ak_error_set(err, -EDQUOT,
+                                    "tenant %s: quota memory-mb=%llu: %llu MB in use, this sandbox asks %llu",
+                                    tenant, (unsigned long long)q->memory_mb,
+                                    (unsigned long long)used.memory_mb, (unsigned long long)needs->memory_mb);
+        return 0;
+}
+
 static void entry_link(struct executor *e, struct sandbox_entry *s)
 {
         s->owner = e;
@@ -193,7 +257,7 @@ static void selector_text(const Ak__V1__SandboxSpec *spec, char *buf, size_t siz
         }
 }
 
-static int pick_name(struct registry *reg, const Ak__V1__SandboxSpec *spec, char *name,
+static int pick_name(struct registry *reg, const Ak__V1__SandboxSpec *spec, const char *tenant, char *name,
                      struct ak_error *err)
 {
         if (spec && spec->name && *spec->name) {
@@ -203,6 +267,11 @@ static int pick_name(struct registry *reg, const Ak__V1__SandboxSpec *spec, char
                         entry_remove(reg, s);
                         s = NULL;
                 }
+                if (s && strcmp(entry_tenant(s), tenant) != 0)
+                        return ak_error_set(err, -EEXIST,
+                                            "the sandbox name %s is taken (names are unique across the "
+                                            "fleet): choose another",
+                                            spec->name);
                 if (s)
                         return ak_error_set(err, -EEXIST, "sandbox %s already exists (on executor %s)",
                                             spec->name, s->owner->id);
@@ -220,8 +289,10 @@ static int pick_name(struct registry *reg, const Ak__V1__SandboxSpec *spec, char
 }
 
 int registry_place(struct registry *reg, const Ak__V1__SandboxSpec *spec,
-                   const struct spec_needs *needs, struct registry_claim *ret, struct ak_error *err)
+                   const struct spec_needs *needs, const struct registry_quota *quota,
+                   struct registry_claim *ret, struct ak_error *err)
 {
+        const char *tenant = tenant_or_default(spec ? spec->tenant : NULL);
         const uint64_t *selector[SPEC_MAX_SELECTOR];
         size_t n_selector = spec ? spec->n_node_selector : 0;
         char key[2 * SPEC_MAX_LABEL_BYTES + 2];
@@ -230,8 +301,8 @@ int registry_place(struct registry *reg, const Ak__V1__SandboxSpec *spec,
                                     SPEC_MAX_SELECTOR);
 
         pthread_mutex_lock(&reg->lock);
-        int r = pick_name(reg, spec, ret->name, err);
-        if (r < 0)
+        int r = pick_name(reg, spec, tenant, ret->name, err);
+        if (r < 0 || (r = quota_check(reg, tenant, needs, quota, err)) < 0)
                 goto out;
         for (size_t i = 0; i < n_selector; i++) {
                 const Ak__V1__SandboxSpec__NodeSelectorEntry *kv = spec->node_selector[i];
@@ -277,6 +348,7 @@ int registry_place(struct registry *reg, const Ak__V1__SandboxSpec *spec,
                 r = ak_error_errno(err, -ENOMEM, "place sandbox %s", ret->name);
                 goto out;
         }
+        snprintf(s->tenant, sizeof(s->tenant), "%s", tenant);
         s->claim_id = reg->next_claim++;
         s->placing = true;
         s->reserved = true;
@@ -345,14 +417,14 @@ void registry_release(struct registry *reg, const struct registry_claim *claim)
         pthread_mutex_unlock(&reg->lock);
 }
 
-int registry_route(struct registry *reg, const char *name, int64_t now_ms,
-                   struct registry_route *ret, struct ak_error *err)
+int registry_route(struct registry *reg, const char *name, const struct registry_scope *scope,
+                   int64_t now_ms, struct registry_route *ret, struct ak_error *err)
 {
         int r = 0;
         pthread_mutex_lock(&reg->lock);
         struct sandbox_entry *s = entry_get(reg, name);
         char why[AK_ERROR_MAX / 2];
-        if (!s) {
+        if (!s || !in_scope(s, scope)) {
                 r = ak_error_set(err, -ENOENT, "no sandbox named %s in the fleet", name);
         } else if (s->orphan) {
                 registry_describe_orphan(s, now_ms, why, sizeof(why));
@@ -378,11 +450,11 @@ int registry_route(struct registry *reg, const char *name, int64_t now_ms,
         return r;
 }
 
-int registry_forget_orphan(struct registry *reg, const char *name)
+int registry_forget_orphan(struct registry *reg, const char *name, const struct registry_scope *scope)
 {
         pthread_mutex_lock(&reg->lock);
         struct sandbox_entry *s = entry_get(reg, name);
-        bool orphan = s && s->orphan;
+        bool orphan = s && s->orphan && in_scope(s, scope);
         if (orphan)
                 entry_remove(reg, s);
         pthread_mutex_unlock(&reg->lock);
@@ -466,7 +538,7 @@ static int cmp_listed(const void *a, const void *b)
 }
 
 int registry_list_sandboxes(struct registry *reg, const Ak__V1__ListSandboxesRequest *req,
-                            int64_t now_ms, size_t max_bytes, Ak__V1__ListSandboxesResponse **ret)
+                            const struct registry_scope *scope, int64_t now_ms, size_t max_bytes, Ak__V1__ListSandboxesResponse **ret)
 {
         pthread_mutex_lock(&reg->lock);
         size_t n = 0, cap = strmap_count(reg->sandboxes);
@@ -484,7 +556,7 @@ int registry_list_sandboxes(struct registry *reg, const Ak__V1__ListSandboxesReq
         while (strmap_next(reg->sandboxes, &pos, NULL, NULL, &v)) {
                 const struct sandbox_entry *s = v;
                 const Ak__V1__Sandbox *sb = entry_sandbox(s);
-                if (!sb || !labels_match(sb, req))
+                if (!sb || !in_scope(s, scope) || !labels_match(sb, req))
                         continue;
                 struct listed *it = &items[n++];
                 it->name = s->name;

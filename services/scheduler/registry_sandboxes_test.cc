@@ -322,8 +322,8 @@ TEST_F(RegistryTest, RestartedExecutorOrphansWhatItNoLongerLists)
         EXPECT_EQ("a", Owner("s3"));
 
         // Remove forgets an orphan only; a create may reuse its name.
-        EXPECT_EQ(-ENOENT, registry_forget_orphan(reg, "s2"));
-        EXPECT_EQ(0, registry_forget_orphan(reg, "s1"));
+        EXPECT_EQ(-ENOENT, registry_forget_orphan(reg, "s2", nullptr));
+        EXPECT_EQ(0, registry_forget_orphan(reg, "s1", nullptr));
         Owner("s1", &code);
         EXPECT_EQ(-ENOENT, code);
         a.sandboxes = {};

@@ -49,8 +49,33 @@ TEST_F(RegistryTest, MaxExecutors)
         for (char c = 'a'; c < 'e'; c++)
                 Register(Exec(std::string(1, c)));
         struct ak_error err;
-        EXPECT_EQ(-EUSERS, registry_register(reg, Exec("e").Build(), now, &err));
+        EXPECT_EQ(-EUSERS, registry_register(reg, Exec("e").Build(), "test", now, &err));
         EXPECT_NE(nullptr, strstr(err.msg, "limit"));
+}
+
+// An executor_id belongs to the identity that registered it first: another
+// identity can neither re-register nor heartbeat as it (and so cannot point
+// the id's sandboxes' calls at its own address); the owner can, after a
+// restart, and while lost.
+TEST_F(RegistryTest, ExecutorIdIsBoundToItsFirstIdentity)
+{
+        struct ak_error err;
+        Status a = Exec("a");
+        ASSERT_EQ(0, registry_register(reg, a.Build(), "token/node-a", now, &err)) << err.msg;
+        Status evil = Exec("a");
+        evil.address = "127.0.0.1:6666";
+        EXPECT_EQ(-EPERM, registry_register(reg, evil.Build(), "token/node-b", now, &err));
+        EXPECT_NE(nullptr, strstr(err.msg, "executor a is bound to another identity")) << err.msg;
+        EXPECT_NE(nullptr, strstr(err.msg, "token/node-b")) << err.msg;
+        EXPECT_EQ(-EPERM, registry_heartbeat(reg, evil.Build(), "token/node-b", now, &err));
+        registry_claim c;
+        ASSERT_EQ(0, Place("x", &c));
+        EXPECT_STRNE("127.0.0.1:6666", c.address);
+        now += 5000;  // lost
+        registry_reap(reg, now, nullptr, nullptr);
+        EXPECT_EQ(-EPERM, registry_register(reg, evil.Build(), "token/node-b", now, &err));
+        EXPECT_EQ(0, registry_register(reg, a.Build(), "token/node-a", now, &err)) << err.msg;
+        EXPECT_EQ(0, registry_heartbeat(reg, a.Build(), "token/node-a", now, &err)) << err.msg;
 }
 
 TEST_F(RegistryTest, LostAfterMissedHeartbeatsThenBack)
@@ -186,7 +211,7 @@ TEST(RegistryGrowth, ManyExecutorsAcrossSlotGrowth)
                 s.images = {"base"};
                 s.alloc_vcpus = i == 250 ? 0 : 4;
                 struct ak_error err;
-                ASSERT_EQ(0, registry_register(reg, s.Build(), 0, &err)) << err.msg;
+                ASSERT_EQ(0, registry_register(reg, s.Build(), "test", 0, &err)) << err.msg;
         }
         Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
         Ak__V1__SandboxSpec__NodeSelectorEntry kv = AK__V1__SANDBOX_SPEC__NODE_SELECTOR_ENTRY__INIT;
@@ -199,7 +224,7 @@ TEST(RegistryGrowth, ManyExecutorsAcrossSlotGrowth)
         struct ak_error err;
         ASSERT_EQ(0, spec_check(&spec, &needs, &err));
         registry_claim c;
-        ASSERT_EQ(0, registry_place(reg, &spec, &needs, &c, &err)) << err.msg;
+        ASSERT_EQ(0, registry_place(reg, &spec, &needs, nullptr, &c, &err)) << err.msg;
         EXPECT_STREQ("e250", c.executor_id);  // the idle one in rack 5
         registry_free(reg);
 }

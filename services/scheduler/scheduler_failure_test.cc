@@ -9,6 +9,7 @@ namespace {
 
 using akt::Client;
 using akt::FakeExecutor;
+using akt::kExecToken;
 using akt::kToken;
 using akt::SchedulerProcess;
 using akt::SchedulerTest;
@@ -103,7 +104,7 @@ TEST_F(SchedulerTest, SandboxesOfARestartedExecutorFailFastNotNotFound)
 TEST_F(SchedulerTest, UnreachableExecutorFailsFastNamingIt)
 {
         ASSERT_EQ(0, sched.Stop());
-        ASSERT_TRUE(sched.Start({"--token-file", sched.Path("tokens"), "--heartbeat-interval-ms", "100",
+        ASSERT_TRUE(sched.Start({"--token-file", sched.Path("tokens"), "--registration-token-file", sched.Path("executors"), "--heartbeat-interval-ms", "100",
                                  "--lost-after-ms", "60000"}));
         auto *a = AddExecutor("exec-a");
         ASSERT_EQ(RPC_OK, Create("s"));
@@ -127,11 +128,12 @@ TEST_F(SchedulerTest, UnreachableExecutorFailsFastNamingIt)
 TEST_F(SchedulerTest, AnotherExecutorAtTheOwnersAddressIsNotBelieved)
 {
         ASSERT_EQ(0, sched.Stop());
-        ASSERT_TRUE(sched.Start({"--token-file", sched.Path("tokens"), "--heartbeat-interval-ms", "100",
-                                 "--lost-after-ms", "60000"}));
+        ASSERT_TRUE(sched.Start({"--token-file", sched.Path("tokens"), "--registration-token-file",
+                                 sched.Path("executors"), "--heartbeat-interval-ms", "100", "--lost-after-ms",
+                                 "60000"}));
         FakeExecutor::Options o;
         o.id = "exec-a";
-        o.token = kToken;
+        o.token = kExecToken;
         o.listen = "unix:" + sched.Path("x.sock");
         executors.push_back(std::make_unique<FakeExecutor>(o));
         auto *a = executors.back().get();
@@ -264,13 +266,15 @@ TEST(SchedulerTls, MutualTlsToClientsAndExecutors)
         std::string server_cert = dir + "server.pem", server_key = dir + "server.key";
         std::ofstream(sched.Path("tokens")) << kToken << "\n";
         chmod(sched.Path("tokens").c_str(), 0600);  // token files must be private
+        std::ofstream(sched.Path("executors")) << kExecToken << "\n";
+        chmod(sched.Path("executors").c_str(), 0600);
         struct rpc_tls client_tls = {};
         client_tls.ca_file = ca.c_str();
         client_tls.cert_file = cert.c_str();
         client_tls.key_file = key.c_str();
         client_tls.server_name = "localhost";
-        ASSERT_TRUE(sched.Start({"--token-file", sched.Path("tokens"), "--heartbeat-interval-ms", "100",
-                                 "--tls-cert", server_cert, "--tls-key", server_key, "--tls-ca", ca,
+        ASSERT_TRUE(sched.Start({"--token-file", sched.Path("tokens"), "--registration-token-file",
+                                 sched.Path("executors"), "--heartbeat-interval-ms", "100", "--tls-cert", server_cert, "--tls-key", server_key, "--tls-ca", ca,
                                  "--tls-require-client-cert", "--executor-tls-ca", ca, "--executor-tls-cert",
                                  cert, "--executor-tls-key", key},
                                 &client_tls));
@@ -283,7 +287,7 @@ TEST(SchedulerTls, MutualTlsToClientsAndExecutors)
         exec_serve.require_client_cert = true;
         FakeExecutor::Options o;
         o.id = "exec-tls";
-        o.token = kToken;
+        o.token = kExecToken;
         o.tls = &client_tls;
         o.serve_tls = &exec_serve;
         FakeExecutor exec(o);

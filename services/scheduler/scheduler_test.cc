@@ -9,6 +9,7 @@ namespace {
 
 using akt::Client;
 using akt::FakeExecutor;
+using akt::kExecToken;
 using akt::kToken;
 using akt::SchedulerProcess;
 using akt::SchedulerTest;
@@ -32,7 +33,7 @@ TEST_F(SchedulerTest, HealthIsOpenEverythingElseNeedsAToken)
         EXPECT_EQ(RPC_UNAUTHENTICATED, anon.Call("CreateSandbox", &creq.base, nullptr, &msg));
         EXPECT_EQ(RPC_OK, client->Call("ListExecutors", &req.base));
 
-        // Executors are clients too.
+        // Executors authenticate too.
         FakeExecutor::Options o;
         o.id = "intruder";
         o.token = "wrong-token-0123456789abcdef";
@@ -326,25 +327,57 @@ TEST_F(SchedulerTest, BadExecutorStatusesAreRefused)
         Ak__V1__RegisterExecutorRequest reg = AK__V1__REGISTER_EXECUTOR_REQUEST__INIT;
         reg.status = &st;
         std::string err;
-        EXPECT_EQ(RPC_INVALID_ARGUMENT, client->Call("RegisterExecutor", &reg.base, nullptr, &err));
+        Client exec(sched.address(), kExecToken);
+        EXPECT_EQ(RPC_INVALID_ARGUMENT, exec.Call("RegisterExecutor", &reg.base, nullptr, &err));
         EXPECT_NE(std::string::npos, err.find("status.executor_id")) << err;
         st.executor_id = (char *)"ghost";
         Ak__V1__HeartbeatRequest hb = AK__V1__HEARTBEAT_REQUEST__INIT;
         hb.status = &st;
-        EXPECT_EQ(RPC_NOT_FOUND, client->Call("Heartbeat", &hb.base, nullptr, &err));
+        EXPECT_EQ(RPC_NOT_FOUND, exec.Call("Heartbeat", &hb.base, nullptr, &err));
         EXPECT_NE(std::string::npos, err.find("register again")) << err;
         ProtobufCMessage *resp;
-        ASSERT_EQ(RPC_OK, client->Call("RegisterExecutor", &reg.base, &resp));
+        ASSERT_EQ(RPC_OK, exec.Call("RegisterExecutor", &reg.base, &resp));
         EXPECT_EQ(100u, ((Ak__V1__RegisterExecutorResponse *)resp)->heartbeat_interval_ms);
         protobuf_c_message_free_unpacked(resp, nullptr);
-        EXPECT_EQ(RPC_OK, client->Call("Heartbeat", &hb.base));
+        EXPECT_EQ(RPC_OK, exec.Call("Heartbeat", &hb.base));
 }
+
+// A client's token is not an executor's: with it, RegisterExecutor and
+// Heartbeat are refused (before the fix both succeeded, and a client could
+// point an existing executor_id, and every call for its sandboxes, at an
+// address of its own). An executor's token is no client's either.
+TEST_F(SchedulerTest, ClientTokensCannotRegisterOrHeartbeat)
+{
+        FakeExecutor *e = AddExecutor("e1");
+        ASSERT_EQ(RPC_OK, Create("s1"));
+        Ak__V1__ExecutorStatus st = AK__V1__EXECUTOR_STATUS__INIT;
+        st.executor_id = (char *)"e1";
+        st.address = (char *)"127.0.0.1:1";
+        Ak__V1__RegisterExecutorRequest reg = AK__V1__REGISTER_EXECUTOR_REQUEST__INIT;
+        reg.status = &st;
+        Ak__V1__HeartbeatRequest hb = AK__V1__HEARTBEAT_REQUEST__INIT;
+        hb.status = &st;
+        std::string err;
+        EXPECT_EQ(RPC_PERMISSION_DENIED, client->Call("RegisterExecutor", &reg.base, nullptr, &err));
+        EXPECT_NE(std::string::npos, err.find("not an executor's")) << err;
+        EXPECT_EQ(RPC_PERMISSION_DENIED, client->Call("Heartbeat", &hb.base, nullptr, &err));
+        std::string out;
+        EXPECT_EQ(RPC_OK, Exec("s1", {"echo", "hi"}, &out));
+        EXPECT_EQ("e1: hi", out);
+        EXPECT_TRUE(e->Saw("Exec s1"));
+
+        Client exec(sched.address(), kExecToken);
+        Ak__V1__ListSandboxesRequest lreq = AK__V1__LIST_SANDBOXES_REQUEST__INIT;
+        EXPECT_EQ(RPC_PERMISSION_DENIED, exec.Call("ListSandboxes", &lreq.base, nullptr, &err));
+        EXPECT_NE(std::string::npos, err.find("may only register and heartbeat")) << err;
+}
+
 
 TEST_F(SchedulerTest, ExecutorTokenIsSentToExecutors)
 {
         FakeExecutor::Options o;
         o.id = "exec-locked";
-        o.token = kToken;
+        o.token = kExecToken;
         o.require_token = "executor-token-0123456789abcdef";
         executors.push_back(std::make_unique<FakeExecutor>(o));
         FakeExecutor *e = executors.back().get();

@@ -27,7 +27,7 @@ void scheduler_log(struct scheduler *s, const char *fmt, ...)
 int scheduler_authorize(struct rpc_call *call, void *data)
 {
         struct scheduler *s = data;
-        return svc_auth_authorize(call, s->cfg.auth);
+        return caller_authorize(&s->cfg.callers, call);
 }
 
 static int status_code_of(int r)
@@ -37,6 +37,8 @@ static int status_code_of(int r)
                 return RPC_INVALID_ARGUMENT;
         case -ENOENT:
                 return RPC_NOT_FOUND;
+        case -EPERM:
+                return RPC_PERMISSION_DENIED;
         case -EUSERS:
         case -ENOMEM:
                 return RPC_RESOURCE_EXHAUSTED;
@@ -50,6 +52,13 @@ static int take_status(struct scheduler *s, struct rpc_call *call, const Ak__V1_
                        bool registering)
 {
         struct ak_error err;
+        struct caller who;
+        int r = caller_identify(&s->cfg.callers, call, &who);
+        if (r != RPC_OK)
+                return r;
+        if (!who.executor)
+                return rpc_call_fail(call, RPC_PERMISSION_DENIED, "%s: not an executor's credential",
+                                     rpc_call_method(call));
         if (spec_check_status(st, &err) < 0)
                 return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "%s", err.msg);
         Ak__V1__ExecutorStatus *copy = (Ak__V1__ExecutorStatus *)pbcopy(&st->base);
@@ -57,8 +66,11 @@ static int take_status(struct scheduler *s, struct rpc_call *call, const Ak__V1_
                 return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "executor %s: out of memory",
                                      st->executor_id);
         int64_t now = ak_mono_ms();
-        int r = registering ? registry_register(s->reg, copy, now, &err)
-                            : registry_heartbeat(s->reg, copy, now, &err);
+        r = registering ? registry_register(s->reg, copy, who.identity, now, &err)
+                        : registry_heartbeat(s->reg, copy, who.identity, now, &err);
+        if (r == -EPERM)
+                scheduler_log(s, "refused %s of executor %s from %s: %s", registering ? "registration" : "heartbeat",
+                              st->executor_id, rpc_call_peer(call), err.msg);
         if (r < 0)
                 return rpc_call_fail(call, status_code_of(r), "%s", err.msg);
         return RPC_OK;
@@ -94,17 +106,41 @@ static int h_heartbeat(struct rpc_call *call, const ProtobufCMessage *msg, void 
         return RPC_OK;
 }
 
+/* A tenant sees its own sandboxes in executors' statuses, no one else's. */
+static void keep_tenant(Ak__V1__ListExecutorsResponse *resp, const struct registry_scope *scope)
+{
+        for (size_t i = 0; i < resp->n_executors; i++) {
+                Ak__V1__ExecutorStatus *st = resp->executors[i]->status;
+                size_t kept = 0;
+                for (size_t j = 0; st && j < st->n_sandboxes; j++) {
+                        Ak__V1__Sandbox *sb = st->sandboxes[j];
+                        if (registry_scope_has(scope, sb->spec ? sb->spec->tenant : NULL))
+                                st->sandboxes[kept++] = sb;
+                        else
+                                protobuf_c_message_free_unpacked(&sb->base, NULL);
+                }
+                if (st)
+                        st->n_sandboxes = kept;
+        }
+}
+
 static int h_list_executors(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
 {
         struct scheduler *s = data;
+        struct caller c;
+        int r = caller_identify(&s->cfg.callers, call, &c);
+        if (r != RPC_OK)
+                return r;
         Ak__V1__ListExecutorsResponse *resp;
-        int r = registry_list_executors(s->reg, RPC_DEFAULT_MAX_MESSAGE_BYTES - 1024, &resp);
+        r = registry_list_executors(s->reg, RPC_DEFAULT_MAX_MESSAGE_BYTES - 1024, &resp);
         if (r == -E2BIG)
                 return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED,
                                      "the executor list is larger than one message (%u bytes)",
                                      RPC_DEFAULT_MAX_MESSAGE_BYTES);
         if (r < 0)
                 return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "ListExecutors: out of memory");
+        struct registry_scope scope = { .tenant = c.tenant, .admin = c.admin };
+        keep_tenant(resp, &scope);
         rpc_call_reply(call, &resp->base);
         protobuf_c_message_free_unpacked(&resp->base, NULL);
         return RPC_OK;

@@ -6,15 +6,20 @@
 #include "lib/base/error.h"
 #include "lib/rpc/rpc.h"
 #include "lib/svc/auth.h"
+#include "services/scheduler/caller.h"
 #include "services/scheduler/forward.h"
+#include "services/scheduler/quota.h"
 #include "services/scheduler/registry.h"
 
 struct scheduler_config {
         struct registry_config registry;
         struct forwarder_config forward;
-        /* Client tokens (NULL: no authentication; reloadable). Borrowed:
-         * must outlive the scheduler. */
-        struct svc_auth *auth;
+        /* Who may call as a client (which tenant) or as an executor
+         * (caller.h). The svc_auths are borrowed: they must outlive the
+         * scheduler. */
+        struct caller_config callers;
+        /* Per-tenant limits on sandboxes, vCPUs, memory. */
+        struct quota_table quotas;
         /* How often lost executors are looked for; 0: a quarter of the
          * heartbeat interval, at least 10 ms, at most 1 s. */
         unsigned reap_interval_ms;
@@ -34,7 +39,9 @@ int scheduler_new(const struct scheduler_config *cfg, struct scheduler **ret, st
 void scheduler_free(struct scheduler *s);
 
 /* For rpc_server_options.authorize with authorize_data = the scheduler:
- * UNAUTHENTICATED unless the call carries one of the tokens. */
+ * UNAUTHENTICATED unless the call carries a credential; PERMISSION_DENIED
+ * when a client calls RegisterExecutor/Heartbeat or an executor anything
+ * else (caller_authorize). */
 int scheduler_authorize(struct rpc_call *call, void *data);
 
 /* Adds the Scheduler service to srv (before rpc_server_start). */

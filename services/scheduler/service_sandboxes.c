@@ -12,15 +12,35 @@
 #define LIST_MAX_BYTES (RPC_DEFAULT_MAX_MESSAGE_BYTES - 1024)
 #define LABEL_SELECTOR_MAX 32
 
-/* Finds the executor of sandbox `name` or fails the call with words. */
+/* Who calls, as a registry scope over c's tenant. */
+static int scope_of(struct scheduler *s, struct rpc_call *call, struct caller *c, struct registry_scope *ret)
+{
+        int r = caller_identify(&s->cfg.callers, call, c);
+        if (r != RPC_OK)
+                return r;
+        if (!c->client)
+                return rpc_call_fail(call, RPC_PERMISSION_DENIED, "%s: not a client's credential",
+                                     rpc_call_method(call));
+        ret->tenant = c->tenant;
+        ret->admin = c->admin;
+        return RPC_OK;
+}
+
+/* Finds the executor of sandbox `name` or fails the call with words; another
+ * tenant's sandbox is NOT_FOUND, as one that does not exist. */
 static int route(struct scheduler *s, struct rpc_call *call, const char *field, const char *name,
                  struct registry_route *ret)
 {
         struct ak_error err;
+        struct caller c;
+        struct registry_scope scope;
+        int r = scope_of(s, call, &c, &scope);
+        if (r != RPC_OK)
+                return r;
         if (spec_check_name(field, name, &err) < 0)
                 return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "%s", err.msg);
         int64_t now = ak_mono_ms();
-        int r = registry_route(s->reg, name, now, ret, &err);
+        r = registry_route(s->reg, name, &scope, now, ret, &err);
         if (r == -ENOENT && registry_rebuilding(s->reg, now))
                 return rpc_call_fail(call, RPC_UNAVAILABLE,
                                      "no sandbox named %s is known yet: the scheduler started moments "
@@ -50,12 +70,13 @@ static int place(struct scheduler *s, struct rpc_call *call, const Ak__V1__Sandb
         struct ak_error err;
         if (spec_check(spec, &needs, &err) < 0)
                 return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "%s", err.msg);
-        int r = registry_place(s->reg, spec, &needs, ret, &err);
+        int r = registry_place(s->reg, spec, &needs, quota_for(&s->cfg.quotas, spec->tenant), ret, &err);
         switch (r) {
         case 0:
                 return RPC_OK;
         case -EEXIST:
                 return rpc_call_fail(call, RPC_ALREADY_EXISTS, "%s", err.msg);
+        case -EDQUOT:
         case -ENOSPC:
                 return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "%s", err.msg);
         case -EINVAL:
@@ -66,22 +87,49 @@ static int place(struct scheduler *s, struct rpc_call *call, const Ak__V1__Sandb
 }
 
 /* A placed create or run: the claim, the spec to forward (the request's,
- * named by the claim) and where to forward it. */
+ * named by the claim, for the caller's tenant) and where to forward it. */
 struct placed {
         struct registry_claim claim;
         Ak__V1__SandboxSpec spec;
+        char tenant[SPEC_TENANT_MAX + 1];
         struct registry_route rt;
 };
+
+/* The tenant a create is for: the caller's; an admin may name another. */
+static int create_tenant(struct scheduler *s, struct rpc_call *call, const Ak__V1__SandboxSpec *spec,
+                         char *ret)
+{
+        struct caller c;
+        struct registry_scope scope;
+        int r = scope_of(s, call, &c, &scope);
+        if (r != RPC_OK)
+                return r;
+        const char *asked = spec && spec->tenant && *spec->tenant ? spec->tenant : NULL;
+        if (asked && c.admin) {
+                struct ak_error err;
+                if (spec_check_tenant(asked, &err) < 0)
+                        return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "%s", err.msg);
+                snprintf(ret, SPEC_TENANT_MAX + 1, "%s", asked);
+        } else {
+                /* A client's own value never names another tenant. */
+                snprintf(ret, SPEC_TENANT_MAX + 1, "%s", c.tenant);
+        }
+        return RPC_OK;
+}
 
 static int place_named(struct scheduler *s, struct rpc_call *call, const Ak__V1__SandboxSpec *spec,
                        struct placed *ret)
 {
-        int r = place(s, call, spec, &ret->claim);
+        int r = create_tenant(s, call, spec, ret->tenant);
         if (r != RPC_OK)
                 return r;
         ret->spec = (Ak__V1__SandboxSpec)AK__V1__SANDBOX_SPEC__INIT;
         if (spec)
                 ret->spec = *spec;
+        ret->spec.tenant = ret->tenant;
+        r = place(s, call, &ret->spec, &ret->claim);
+        if (r != RPC_OK)
+                return r;
         ret->spec.name = ret->claim.name;
         memcpy(ret->rt.executor_id, ret->claim.executor_id, sizeof(ret->rt.executor_id));
         memcpy(ret->rt.address, ret->claim.address, sizeof(ret->rt.address));
@@ -171,13 +219,18 @@ int sched_remove_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, voi
         struct scheduler *s = data;
         const char *name = ((const Ak__V1__RemoveSandboxRequest *)msg)->name;
         struct registry_route rt;
-        if (name && registry_forget_orphan(s->reg, name) == 0) {
+        struct caller c;
+        struct registry_scope scope;
+        int r = scope_of(s, call, &c, &scope);
+        if (r != RPC_OK)
+                return r;
+        if (name && registry_forget_orphan(s->reg, name, &scope) == 0) {
                 /* Lost with its executor: nothing is left to remove there. */
                 Ak__V1__RemoveSandboxResponse resp = AK__V1__REMOVE_SANDBOX_RESPONSE__INIT;
                 rpc_call_reply(call, &resp.base);
                 return RPC_OK;
         }
-        int r = route(s, call, "name", name, &rt);
+        r = route(s, call, "name", name, &rt);
         if (r != RPC_OK)
                 return r;
         ProtobufCMessage *resp;
@@ -198,8 +251,13 @@ int sched_list_sandboxes(struct rpc_call *call, const ProtobufCMessage *msg, voi
         if (req->n_label_selector > LABEL_SELECTOR_MAX)
                 return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "label_selector: %zu entries, the limit is %d",
                                      req->n_label_selector, LABEL_SELECTOR_MAX);
+        struct caller c;
+        struct registry_scope scope;
+        int r = scope_of(s, call, &c, &scope);
+        if (r != RPC_OK)
+                return r;
         Ak__V1__ListSandboxesResponse *resp;
-        int r = registry_list_sandboxes(s->reg, req, ak_mono_ms(), LIST_MAX_BYTES, &resp);
+        r = registry_list_sandboxes(s->reg, req, &scope, ak_mono_ms(), LIST_MAX_BYTES, &resp);
         if (r == -E2BIG)
                 return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED,
                                      "the sandbox list is larger than one message (%u bytes): narrow it "

@@ -29,6 +29,23 @@ int spec_check_name(const char *field, const char *name, struct ak_error *err)
         return 0;
 }
 
+int spec_check_tenant(const char *tenant, struct ak_error *err)
+{
+        size_t n = strlen(tenant);
+        bool ok = n > 0 && n <= SPEC_TENANT_MAX;
+        for (size_t i = 0; ok && i < n; i++) {
+                char c = tenant[i];
+                bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+                ok = alnum || (i > 0 && (c == '.' || c == '_' || c == '-'));
+        }
+        if (!ok)
+                return ak_error_set(err, -EINVAL,
+                                    "spec.tenant: \"%.63s\" is not a tenant name (1 to %d of A-Z a-z 0-9 . _ -, "
+                                    "starting with a letter or digit)",
+                                    tenant, SPEC_TENANT_MAX);
+        return 0;
+}
+
 static int check_label(const char *field, const char *key, const char *value,
                        struct ak_error *err)
 {
@@ -179,6 +196,8 @@ int spec_check_status(const Ak__V1__ExecutorStatus *st, struct ak_error *err)
                 snprintf(field, sizeof(field), "status.sandboxes[%zu].spec.name", i);
                 int r = spec_check_name(field, sb->spec ? sb->spec->name : NULL, err);
                 if (r < 0)
+                        return r;
+                if (sb->spec->tenant && *sb->spec->tenant && (r = spec_check_tenant(sb->spec->tenant, err)) < 0)
                         return r;
         }
         return 0;

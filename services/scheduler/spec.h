@@ -11,6 +11,8 @@
 #include "protos/ak/v1/executor.pb-c.h"
 #include "protos/ak/v1/sandbox.pb-c.h"
 
+#define SPEC_TENANT_MAX 63
+#define SPEC_DEFAULT_TENANT "default"
 #define SPEC_NAME_MAX 63                 /* [a-z0-9][a-z0-9_.-]{0,62} */
 #define SPEC_MAX_VCPUS 1024
 #define SPEC_MAX_MEMORY_MB (4ull << 20)  /* 4 TiB */
@@ -28,6 +30,10 @@
 /* 0 when name is a valid sandbox name, else -EINVAL with err saying why
  * (field names the request field for the message). */
 int spec_check_name(const char *field, const char *name, struct ak_error *err);
+
+/* A tenant name: 1 to SPEC_TENANT_MAX of [A-Za-z0-9._-], starting with a
+ * letter or digit (what token files allow). 0 or -EINVAL. */
+int spec_check_tenant(const char *tenant, struct ak_error *err);
 
 /* What placement needs from a SandboxSpec, with agentkernel's defaults
  * filled in: image "" → "base", vcpus 0 → 1, memory 0 → the profile's

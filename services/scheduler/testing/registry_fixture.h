@@ -126,12 +126,12 @@ class RegistryTest : public ::testing::Test {
         void Register(const Status &s)
         {
                 struct ak_error err;
-                ASSERT_EQ(0, registry_register(reg, s.Build(), now, &err)) << err.msg;
+                ASSERT_EQ(0, registry_register(reg, s.Build(), "test", now, &err)) << err.msg;
         }
         int Heartbeat(const Status &s)
         {
                 struct ak_error err;
-                return registry_heartbeat(reg, s.Build(), now, &err);
+                return registry_heartbeat(reg, s.Build(), "test", now, &err);
         }
         // Places a create of `name` ("" = generated) and returns the claim.
         int Place(const std::string &name, registry_claim *claim, uint32_t vcpus = 0,
@@ -156,7 +156,7 @@ class RegistryTest : public ::testing::Test {
                 struct spec_needs needs;
                 struct ak_error err;
                 EXPECT_EQ(0, spec_check(&spec, &needs, &err)) << err.msg;
-                int r = registry_place(reg, &spec, &needs, claim, &err);
+                int r = registry_place(reg, &spec, &needs, nullptr, claim, &err);
                 if (msg)
                         *msg = r < 0 ? err.msg : "";
                 return r;
@@ -172,7 +172,7 @@ class RegistryTest : public ::testing::Test {
         {
                 struct registry_route r;
                 struct ak_error err;
-                int rc = registry_route(reg, name.c_str(), now, &r, &err);
+                int rc = registry_route(reg, name.c_str(), nullptr, now, &r, &err);
                 if (code)
                         *code = rc;
                 return rc == 0 ? std::string(r.executor_id) : std::string(err.msg);
@@ -199,7 +199,7 @@ class RegistryTest : public ::testing::Test {
                 req.n_label_selector = ep.size();
                 req.label_selector = ep.data();
                 Ak__V1__ListSandboxesResponse *resp = nullptr;
-                EXPECT_EQ(0, registry_list_sandboxes(reg, &req, now, 1 << 20, &resp));
+                EXPECT_EQ(0, registry_list_sandboxes(reg, &req, nullptr, now, 1 << 20, &resp));
                 std::vector<std::string> names;
                 for (size_t j = 0; resp && j < resp->n_sandboxes; j++) {
                         names.push_back(resp->sandboxes[j]->spec->name);

@@ -27,6 +27,8 @@ extern "C" {
 namespace akt {
 
 inline const char kToken[] = "test-token-0123456789abcdef";
+// What the fake executors present: --registration-token-file, never a client's.
+inline const char kExecToken[] = "exec-token-0123456789abcdef";
 
 inline bool WaitFor(const std::function<bool()> &pred, int timeout_ms = 10000)
 {
@@ -45,6 +47,8 @@ class SchedulerTest : public ::testing::Test {
         {
                 std::ofstream(sched.Path("tokens")) << "# test clients\n" << kToken << "\n";
                 chmod(sched.Path("tokens").c_str(), 0600);  // token files must be private
+                std::ofstream(sched.Path("executors")) << "# test executors\nexecutor=fakes " << kExecToken << "\n";
+                chmod(sched.Path("executors").c_str(), 0600);
                 ASSERT_TRUE(sched.Start(Args()));
                 client = std::make_unique<Client>(sched.address(), kToken);
         }
@@ -58,15 +62,15 @@ class SchedulerTest : public ::testing::Test {
         }
         std::vector<std::string> Args()
         {
-                return {"--token-file", sched.Path("tokens"), "--heartbeat-interval-ms", "100",
-                        "--lost-after-ms", "1500"};
+                return {"--token-file", sched.Path("tokens"), "--registration-token-file",
+                        sched.Path("executors"), "--heartbeat-interval-ms", "100", "--lost-after-ms", "1500"};
         }
         FakeExecutor *AddExecutor(const std::string &id, std::map<std::string, std::string> labels = {})
         {
                 FakeExecutor::Options o;
                 o.id = id;
                 o.labels = labels;
-                o.token = kToken;
+                o.token = kExecToken;
                 executors.push_back(std::make_unique<FakeExecutor>(o));
                 EXPECT_EQ(RPC_OK, executors.back()->Start(sched.address()));
                 return executors.back().get();
