@@ -74,18 +74,25 @@ static void token_path(const struct stack *st, char *buf, size_t size)
         snprintf(buf, size, "%s/run/token", st->home);
 }
 
-/* A fresh random token for this stack's scheduler (its --token-file). */
-static int write_token(const struct stack *st, struct ak_error *err)
+/* The executor's own token (the scheduler's --registration-token-file): a
+ * client's token never registers an executor. */
+static void executor_token_path(const struct stack *st, char *buf, size_t size)
+{
+        snprintf(buf, size, "%s/run/executor-token", st->home);
+}
+
+/* A fresh random token at path (a client's for the scheduler's
+ * --token-file, or the executor's). One tenant: "default". */
+static int write_token(const char *path, struct ak_error *err)
 {
         uint8_t raw[32];
-        char hex[2 * sizeof(raw) + 2], path[PATH_MAX];
+        char hex[2 * sizeof(raw) + 2];
         int r = crypto_random_bytes(raw, sizeof(raw));
         if (r < 0)
                 return ak_error_errno(err, r, "random bytes for the stack's token");
         hex_encode(raw, sizeof(raw), hex, sizeof(hex));
         explicit_bzero(raw, sizeof(raw));
         hex[2 * sizeof(raw)] = '\n';
-        token_path(st, path, sizeof(path));
         r = receipt_write_private_file(path, hex, 2 * sizeof(raw) + 1);
         explicit_bzero(hex, sizeof(hex));
         if (r < 0)
@@ -354,7 +361,7 @@ int stack_up(struct stack *st, const struct stack_up_options *o, struct ak_error
 {
         char bin[STACK_N][PATH_MAX], logs[STACK_N][PATH_MAX], dir[PATH_MAX];
         char key[PATH_MAX], config[PATH_MAX], spool[PATH_MAX], state[PATH_MAX], images[PATH_MAX];
-        char token[PATH_MAX];
+        char token[PATH_MAX], exec_token[PATH_MAX];
         char warm[16];
         int r;
 
@@ -390,7 +397,8 @@ int stack_up(struct stack *st, const struct stack_up_options *o, struct ak_error
         snprintf(key, sizeof(key), "%s/receipts/ed25519_signing_key.pkcs8", st->home);
         snprintf(config, sizeof(config), "%s/auditor/config.json", st->home);
         token_path(st, token, sizeof(token));
-        if ((r = write_token(st, err)) < 0)
+        executor_token_path(st, exec_token, sizeof(exec_token));
+        if ((r = write_token(token, err)) < 0 || (r = write_token(exec_token, err)) < 0)
                 return r;
 
         /* The auditor's destination: agentkernel's audit.jsonl, as `ak audit` reads it. */
@@ -432,9 +440,9 @@ int stack_up(struct stack *st, const struct stack_up_options *o, struct ak_error
         char *argv_aud[] = { bin[STACK_AUDITOR], "--listen", st->addr[STACK_AUDITOR], "--config", config,
                              "--spool", spool, NULL };
         char *argv_sch[] = { bin[STACK_SCHEDULER], "--listen", st->addr[STACK_SCHEDULER], "--token-file", token,
-                             NULL };
+                             "--registration-token-file", exec_token, NULL };
         char *argv_exe[] = { bin[STACK_EXECUTOR], "--listen", st->addr[STACK_EXECUTOR], "--state-dir", state,
-                             "--scheduler-token-file", token,
+                             "--scheduler-token-file", exec_token,
                              "--images", images, "--scheduler", st->addr[STACK_SCHEDULER], "--signer",
                              st->addr[STACK_SIGNER], "--auditor", st->addr[STACK_AUDITOR], "--executor-id",
                              "local", "--min-warm", warm, "--max-warm", o->min_warm > 2 ? warm : "2",

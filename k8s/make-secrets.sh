@@ -39,7 +39,11 @@ token executor-to-scheduler.token   # executors registering and heartbeating
 token executor.token                # the scheduler calling executors
 token signer.token                  # executors calling the signer
 token auditor.token                 # executors calling the auditor
-cat client.token executor-to-scheduler.token >scheduler.tokens
+# The scheduler's --token-file: clients only, each line "[tenant=NAME] [admin]
+# TOKEN" (a bare token is tenant "default"). Executors' tokens go in its
+# --registration-token-file (executor-to-scheduler): a client's token never
+# registers an executor. Add tenants here, then kubectl apply and SIGHUP.
+{ printf 'tenant=default admin '; cat client.token; } >scheduler.tokens
 [ -f key.pkcs8 ] || q openssl genpkey -algorithm ed25519 -outform DER -out key.pkcs8
 
 b64() { base64 -w0 <"$1"; }

@@ -110,6 +110,12 @@ static int take_word(struct token *k, const char *w, size_t n, size_t word, cons
 
 static int check_token(const char *p, size_t n, const char *source, size_t line, struct ak_error *err)
 {
+        /* "tenant=a #TOKEN" reads as a commented-out token: never take it. */
+        if (n && p[0] == '#')
+                return ak_error_set(err, -EINVAL,
+                                    "%s line %zu: a token does not start with '#' (a comment is a line of "
+                                    "its own)",
+                                    source, line);
         for (size_t i = 0; i < n; i++) {
                 unsigned char c = (unsigned char)p[i];
                 if (c <= 0x20 || c >= 0x7f)

@@ -140,6 +140,9 @@ TEST(Tokens, TenantRefusals)
         EXPECT_EQ(-EINVAL, Parse("executor=n admin " + kA, &t, &msg));
         EXPECT_NE(std::string::npos, msg.find("admin is for tenants")) << msg;
         EXPECT_EQ(-EINVAL, Parse("Admin " + kA, &t, &msg));
+        // Found by tokens_fuzz: after words, a '#' is no comment.
+        EXPECT_EQ(-EINVAL, Parse("tenant=ops admin #" + kA, &t, &msg));
+        EXPECT_NE(std::string::npos, msg.find("a token does not start with '#'")) << msg;
         EXPECT_EQ(-EINVAL, Parse("tenant=alice", &t, &msg));
         EXPECT_NE(std::string::npos, msg.find("the token is 12 bytes")) << msg;
         EXPECT_EQ(-EINVAL, Parse("tenant=alice short", &t, &msg));

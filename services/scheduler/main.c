@@ -249,7 +249,7 @@ static void on_stop(void *data, int sig)
         m->health = m->srv = NULL;
 }
 
-/* SIGHUP: both token files, one line. */
+/* SIGHUP: both token files, one line (the clients' last). */
 static void reload(void *data, char *line, size_t size)
 {
         struct scheduler_main *m = data;
@@ -260,7 +260,7 @@ static void reload(void *data, char *line, size_t size)
                 return;
         }
         svc_auth_reload_line(m->reg_auth, b, sizeof(b));
-        snprintf(line, size, "%s; %s", a, b);
+        snprintf(line, size, "%s; %s", b, a);
 }
 
 static void log_listening(const struct flags *f, int port, bool auth)

@@ -2,6 +2,7 @@
  * the executor that owns it. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/base/time.h"
@@ -152,8 +153,17 @@ int sched_create_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, voi
                 registry_release(s->reg, &p.claim);
                 return r;
         }
-        registry_confirm(s->reg, &p.claim, (const Ak__V1__Sandbox *)resp);
-        reply_sandbox(call, (const Ak__V1__Sandbox *)resp, p.claim.executor_id);
+        Ak__V1__Sandbox *sb = (Ak__V1__Sandbox *)resp;
+        if (sb->spec && (!sb->spec->tenant || !*sb->spec->tenant)) {
+                /* An executor older than spec.tenant: the tenant is still ours
+                 * to say. The empty string is protobuf-c's static default
+                 * (not ours to free); free_unpacked frees the copy. */
+                char *t = strdup(p.tenant);
+                if (t)
+                        sb->spec->tenant = t;
+        }
+        registry_confirm(s->reg, &p.claim, sb);
+        reply_sandbox(call, sb, p.claim.executor_id);
         protobuf_c_message_free_unpacked(resp, NULL);
         return RPC_OK;
 }

@@ -30,6 +30,7 @@ using aktest::WriteFile;
 
 const std::string kA = "token-A-0123456789abcdef0123456789";
 const std::string kB = "token-B-fedcba9876543210fedcba9876";
+const std::string kE = "token-E-executor-registers-0123456789";
 
 // One unary call with a bearer token ("" for none); the status code.
 int Call(const std::string &target, const ProtobufCServiceDescriptor *svc, const char *method,
@@ -89,7 +90,12 @@ std::vector<std::string> ExecutorArgs(ServiceProcess &p)
 
 const Service kServices[] = {
         {"scheduler", &ak__v1__scheduler__descriptor, "ListExecutors", &list_req.base,
-         [](ServiceProcess &p) { return std::vector<std::string>{"--listen", "unix:" + p.Path("s")}; }},
+         [](ServiceProcess &p) {
+                 // Executors' tokens are their own (--registration-token-file).
+                 WriteFile(p.Path("registration"), kE + "\n");
+                 return std::vector<std::string>{"--listen", "unix:" + p.Path("s"), "--registration-token-file",
+                                                 p.Path("registration")};
+         }},
         {"executor", &ak__v1__executor__descriptor, "GetStatus", &exec_status_req.base, ExecutorArgs},
         {"auditor", &ak__v1__auditor__descriptor, "GetStatus", &aud_status_req.base, AuditorArgs},
         {"signer", &ak__v1__signer__descriptor, "ListPublicKeys", &keys_req.base, SignerArgs},
@@ -194,7 +200,9 @@ TEST_F(Tls, ExecutorRegistersOverMutualTlsWithItsSchedulerToken)
         std::string st = "unix:" + sched.Path("s"), msg;
         WriteFile(sched.Path("tokens"), kA + "\n");
         WriteFile(sched.Path("executor-token"), "# sent to executors\n" + kB + "\n");
+        WriteFile(sched.Path("registration"), "executor=e-tls " + kE + "\n");
         std::vector<std::string> sargs = {"--listen", st, "--token-file", sched.Path("tokens"),
+                                          "--registration-token-file", sched.Path("registration"),
                                           "--heartbeat-interval-ms", "200", "--executor-tls-ca", ca_,
                                           "--executor-tls-cert", cert_, "--executor-tls-key", key_,
                                           "--executor-token-file", sched.Path("executor-token")};
@@ -210,7 +218,7 @@ TEST_F(Tls, ExecutorRegistersOverMutualTlsWithItsSchedulerToken)
         ServiceProcess ex("executor");
         std::string et = "unix:" + ex.Path("s");
         WriteFile(ex.Path("tokens"), kB + "\n");
-        WriteFile(ex.Path("sched-token"), kA + "\n");
+        WriteFile(ex.Path("sched-token"), kE + "\n");
         std::vector<std::string> eargs = {"--listen", et, "--state-dir", ex.Path("st"), "--min-warm", "0",
                                           "--executor-id", "e-tls", "--scheduler", st, "--scheduler-token-file",
                                           ex.Path("sched-token"), "--peer-tls-ca", ca_, "--peer-tls-cert", cert_,
@@ -259,7 +267,9 @@ TEST_F(Tls, AkTalksToAFleetSchedulerOverMutualTls)
         ServiceProcess sched("scheduler");
         std::string st = "unix:" + sched.Path("s");
         WriteFile(sched.Path("tokens"), kA + "\n");
-        std::vector<std::string> sargs = {"--listen", st, "--token-file", sched.Path("tokens")};
+        WriteFile(sched.Path("registration"), kE + "\n");
+        std::vector<std::string> sargs = {"--listen", st, "--token-file", sched.Path("tokens"),
+                                          "--registration-token-file", sched.Path("registration")};
         for (auto &a : Serve())
                 sargs.push_back(a);
         ASSERT_TRUE(sched.Start(sargs, st, &client_));
