@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "lib/base/error.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -22,6 +24,23 @@ int ak_mkdir_p(const char *path, mode_t mode, bool parents_only);
  * exist. Not safe against another thread or process changing the tree
  * meanwhile; thread-safe otherwise. */
 int ak_rm_rf(const char *path);
+
+/* Makes path a private directory, or checks that the existing one is:
+ * created with mode 0700 whatever the umask (missing parents too; parents
+ * that exist are not checked: they may be /home); an existing path must be
+ * a directory, not a symbolic link (never followed), owned by the
+ * effective uid and not writable by group or others, and is then set to
+ * 0700. This is how every directory of ak's own state (AK_HOME, its run/,
+ * receipts/, VM directories) is made: another local user must not be able
+ * to plant keys or sockets in it. 0, or -errno with err naming the path,
+ * what is wrong and what to do (-EPERM: another owner; -EACCES: group or
+ * others may write; -ENOTDIR: not a directory, or a link). */
+int ak_private_dir(const char *path, struct ak_error *err);
+
+/* Makes the file or socket at path private: mode 0600 (a symbolic link is
+ * refused, never followed), for sockets created by bind(2), whose mode
+ * follows the umask. 0, or -errno with err set. */
+int ak_private_file(const char *path, struct ak_error *err);
 
 #ifdef __cplusplus
 }

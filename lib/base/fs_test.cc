@@ -1,6 +1,10 @@
 #include <gtest/gtest.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <string>
@@ -63,6 +67,80 @@ TEST(RmRf, RemovesTreesLinksAndMissingPaths) {
   EXPECT_NE(0, access((d + "/plain").c_str(), F_OK));
   EXPECT_EQ(0, ak_rm_rf(d.c_str()));
   EXPECT_EQ(0u, Mode(d));
+}
+
+}  // namespace
+
+namespace {
+
+mode_t AnyMode(const std::string& p) {
+  struct stat st;
+  return lstat(p.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0;
+}
+
+TEST(PrivateDir, MakesAndTightensOwnDirectoriesWhateverTheUmask) {
+  char tmpl[] = "/tmp/akfs.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string d = tmpl;
+  mode_t old = umask(0);
+  struct ak_error err = {};
+  EXPECT_EQ(0, ak_private_dir((d + "/home/run").c_str(), &err)) << err.msg;
+  EXPECT_EQ(0700u, AnyMode(d + "/home"));
+  EXPECT_EQ(0700u, AnyMode(d + "/home/run"));
+  ASSERT_EQ(0, mkdir((d + "/open").c_str(), 0755));
+  EXPECT_EQ(0, ak_private_dir((d + "/open").c_str(), &err)) << err.msg;
+  EXPECT_EQ(0700u, AnyMode(d + "/open"));
+  umask(old);
+  ASSERT_EQ(0, system(("rm -rf " + d).c_str()));
+}
+
+TEST(PrivateDir, RefusesOtherOwnersWritableAndLinks) {
+  char tmpl[] = "/tmp/akfs.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string d = tmpl;
+  struct ak_error err = {};
+  ASSERT_EQ(0, mkdir((d + "/gw").c_str(), 0700));
+  ASSERT_EQ(0, chmod((d + "/gw").c_str(), 0770));
+  EXPECT_EQ(-EACCES, ak_private_dir((d + "/gw").c_str(), &err));
+  EXPECT_NE(std::string(err.msg).find("chmod 700"), std::string::npos) << err.msg;
+  EXPECT_EQ(0770u, AnyMode(d + "/gw"));  // refused, not repaired
+  ASSERT_EQ(0, symlink((d + "/gw").c_str(), (d + "/link").c_str()));
+  EXPECT_EQ(-ENOTDIR, ak_private_dir((d + "/link").c_str(), &err));
+  FILE* f = fopen((d + "/plain").c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fclose(f);
+  EXPECT_EQ(-ENOTDIR, ak_private_dir((d + "/plain").c_str(), &err));
+  if (geteuid() == 0) {
+    ASSERT_EQ(0, mkdir((d + "/theirs").c_str(), 0700));
+    ASSERT_EQ(0, chown((d + "/theirs").c_str(), 65534, 65534));
+    EXPECT_EQ(-EPERM, ak_private_dir((d + "/theirs").c_str(), &err));
+    EXPECT_NE(std::string(err.msg).find("uid 65534"), std::string::npos) << err.msg;
+  } else {
+    GTEST_SKIP() << "chown to another uid needs root";
+  }
+  ASSERT_EQ(0, system(("rm -rf " + d).c_str()));
+}
+
+TEST(PrivateFile, SocketsGet0600WhateverTheUmask) {
+  char tmpl[] = "/tmp/akfs.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string d = tmpl;
+  mode_t old = umask(0);
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  struct sockaddr_un sa = {};
+  sa.sun_family = AF_UNIX;
+  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/s.sock", d.c_str());
+  ASSERT_EQ(0, bind(fd, reinterpret_cast<struct sockaddr*>(&sa), sizeof(sa)));
+  umask(old);
+  EXPECT_EQ(0777u, AnyMode(sa.sun_path));
+  struct ak_error err = {};
+  EXPECT_EQ(0, ak_private_file(sa.sun_path, &err)) << err.msg;
+  EXPECT_EQ(0600u, AnyMode(sa.sun_path));
+  ASSERT_EQ(0, symlink(sa.sun_path, (d + "/l").c_str()));
+  EXPECT_EQ(-ELOOP, ak_private_file((d + "/l").c_str(), &err));
+  close(fd);
+  ASSERT_EQ(0, system(("rm -rf " + d).c_str()));
 }
 
 }  // namespace
