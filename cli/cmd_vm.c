@@ -233,10 +233,9 @@ static int vm_boot(const struct boot_opts *o)
         }
         char root[PATH_MAX];
         vm_registry_root(root, NULL);
-        mkdir(home, 0755);
-        mkdir(root, 0755);
-        if (mkdir(dir, 0755) < 0) {
-                fprintf(stderr, "ak vm boot: create %s: %s\n", dir, strerror(errno));
+        /* 0700 and ours: vsock.sock is root in the guest, qmp.sock controls QEMU. */
+        if (ak_private_dir(home, &err) < 0 || ak_private_dir(root, &err) < 0 || ak_private_dir(dir, &err) < 0) {
+                fprintf(stderr, "ak vm boot: %s\n", err.msg);
                 return 1;
         }
         long long t0 = ak_mono_ms();

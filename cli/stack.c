@@ -219,13 +219,24 @@ bool stack_pid_alive(const struct stack *st, enum stack_service s)
 
 int stack_dir(const struct stack *st, const char *sub, char *out, size_t size, struct ak_error *err)
 {
+        char part[PATH_MAX];
         int r;
-        if (mkdir(st->home, 0700) < 0 && errno != EEXIST)
-                return ak_error_errno(err, -errno, "mkdir %s", st->home);
+        /* AK_HOME and each level below it: ours and 0700, never one that
+         * another user made (they could plant keys or sockets in it). */
+        if ((r = ak_private_dir(st->home, err)) < 0)
+                return r;
         if ((r = pathfmt(out, size, "%s/%s", st->home, sub)) < 0)
                 return ak_error_errno(err, r, "%s/%s", st->home, sub);
-        if ((r = ak_mkdir_p(out, 0700, false)) < 0)
-                return ak_error_errno(err, r, "mkdir -p %s", out);
+        for (const char *s = sub;; s++) {
+                if (*s != '/' && *s)
+                        continue;
+                if ((r = pathfmt(part, sizeof(part), "%s/%.*s", st->home, (int)(s - sub), sub)) < 0)
+                        return ak_error_errno(err, r, "%s/%s", st->home, sub);
+                if ((r = ak_private_dir(part, err)) < 0)
+                        return r;
+                if (!*s)
+                        break;
+        }
         return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "lib/base/cleanup.h"
+#include "lib/base/fs.h"
 #include "lib/base/pathfmt.h"
 #include "lib/base/time.h"
 #include "lib/guest/guest_client.h"
@@ -31,6 +32,10 @@ int vm_start(const struct vm_config *cfg, struct vm **ret, struct ak_error *err)
         char cmdline[1024];
         int r;
 
+        /* Its sockets are root in the guest (vsock.sock) and control of the
+         * VMM (qmp.sock): the directory must be ours and 0700. */
+        if ((r = ak_private_dir(cfg->dir, err)) < 0)
+                return ak_error_wrap(err, "VM directory");
         struct vm *vm = calloc(1, sizeof(*vm));
         if (!vm)
                 return ak_error_set(err, -ENOMEM, "out of memory");
@@ -81,6 +86,9 @@ int vm_start(const struct vm_config *cfg, struct vm **ret, struct ak_error *err)
                 .vhost_user_socket = vm->ops->native_vsock ? NULL : vm->vhost,
                 .vsock_uds = vm->uds,
                 .guest_cid = cid,
+                .jail_dir = cfg->no_jail ? NULL : cfg->dir,
+                .jail_uid = cfg->jail_uid,
+                .jail_gid = cfg->jail_gid,
         };
         /* The back-end socket listens before QEMU starts (QEMU connects at
          * once); the thread starts after the fork. */

@@ -11,6 +11,9 @@
  *   qmp.sock     QEMU's control socket (api.sock: Firecracker's API)
  *   console.log  the guest's serial console
  *   vmm.log      the VMM's own messages
+ *   root/ tmp/   QEMU's confinement: its root's mount point, its TMPDIR
+ * The directory must be ours and not writable by others (vm_start makes it
+ * 0700, or refuses).
  * vm_free removes the sockets; the logs stay for the caller to read.
  *
  * Thread-safety: a struct vm belongs to one thread, which must outlive the
@@ -44,6 +47,13 @@ struct vm_config {
         enum vmm_accel accel;
         uint64_t guest_cid;             /* 0: VM_DEFAULT_CID */
         const struct vmm_ops *vmm;      /* NULL: vmm_qemu_ops */
+        /* QEMU's confinement (vmm_jail.h): as root it runs as jail_uid:
+         * jail_gid (0: VMM_JAIL_DEFAULT_ID) in a mount namespace of its
+         * own (dir/root, dir/tmp); no_jail: with our uid and the host's
+         * file system (seccomp, environment and fds stay minimal). */
+        uid_t jail_uid;
+        gid_t jail_gid;
+        bool no_jail;
 };
 
 struct vm;

@@ -73,15 +73,13 @@ int receipt_write_private_file(const char *path, const void *data, size_t len)
         return receipt_write_private_file_mode(path, data, len, true);
 }
 
-int receipt_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
+/* Reads all of fd (at most max bytes) and closes it. */
+static int read_fd(int fd, size_t max, char **ret_data, size_t *ret_len)
 {
         size_t len = 0, cap = 4096;
         char *buf;
-        int fd, r = 0;
+        int r = 0;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
         buf = malloc(cap + 1);
         if (!buf) {
                 close(fd);
@@ -123,6 +121,31 @@ int receipt_read_file(const char *path, size_t max, char **ret_data, size_t *ret
         *ret_data = buf;
         *ret_len = len;
         return 0;
+}
+
+int receipt_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
+{
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        return read_fd(fd, max, ret_data, ret_len);
+}
+
+int receipt_read_private_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
+{
+        struct stat st;
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0)
+                return errno == ELOOP ? -ELOOP : -errno;
+        int r = fstat(fd, &st) < 0          ? -errno
+                : !S_ISREG(st.st_mode)      ? -EINVAL
+                : st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)) ? -EPERM
+                                            : 0;
+        if (r < 0) {
+                close(fd);
+                return r;
+        }
+        return read_fd(fd, max, ret_data, ret_len);
 }
 
 int receipt_write_file(const char *path, const struct receipt *rc, char **error)

@@ -11,3 +11,8 @@ int receipt_write_private_file_mode(const char *path, const void *data, size_t l
 /* Reads a whole file of at most max bytes (-EFBIG beyond). *ret_data is
  * malloc'd and NUL-terminated. */
 int receipt_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len);
+/* receipt_read_file for secrets (the signing key): a symbolic link is
+ * refused (-ELOOP, O_NOFOLLOW), and so is anything but a regular file
+ * (-EINVAL) and a file of another owner or writable by group or others
+ * (-EPERM): such a key could have been planted. */
+int receipt_read_private_file(const char *path, size_t max, char **ret_data, size_t *ret_len);

@@ -1,9 +1,11 @@
 /* load_or_create_signing_key, shared with agentkernel's key file. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/base/fs.h"
 #include "lib/base/home.h"
@@ -33,10 +35,17 @@ static int load_key(const char *path, struct crypto_ed25519_key **ret, char **er
         size_t len;
         int r;
 
-        r = receipt_read_file(path, KEY_FILE_MAX, &der, &len);
+        r = receipt_read_private_file(path, KEY_FILE_MAX, &der, &len);
+        if (r == -ELOOP)
+                return receipt_error(error, r, "Refusing signing key %s: a symbolic link (remove it, or give the "
+                                     "key file's own path)", path);
+        if (r == -EPERM)
+                return receipt_error(error, r, "Refusing signing key %s: owned by another user or writable by group "
+                                     "or others, so it could have been planted; check it, then: chown %u %s && "
+                                     "chmod 600 %s", path, (unsigned)geteuid(), path, path);
         if (r < 0)
                 return receipt_error(error, r, "Failed to read signing key %s: %s", path,
-                                     r == -EFBIG ? "file too large" : strerror(-r));
+                                     r == -EFBIG ? "file too large" : r == -EINVAL ? "not a regular file" : strerror(-r));
         r = crypto_ed25519_key_from_pkcs8((const uint8_t *)der, len, ret);
         explicit_bzero(der, len);
         free(der);
@@ -54,7 +63,7 @@ int receipt_load_or_create_signing_key(const char *path, struct crypto_ed25519_k
         struct stat st;
         int r;
 
-        if (stat(path, &st) == 0)
+        if (lstat(path, &st) == 0)
                 return load_key(path, ret, error);
         if (errno != ENOENT)
                 return receipt_error(error, -errno, "Failed to read signing key %s: %s", path, strerror(errno));
@@ -66,7 +75,17 @@ int receipt_load_or_create_signing_key(const char *path, struct crypto_ed25519_k
         crypto_ed25519_key_to_pkcs8(key, der);
         crypto_ed25519_key_free(key);
 
-        r = ak_mkdir_p(path, 0700, true);
+        /* Its directory ($AK_HOME/receipts by default): ours and 0700. */
+        char dir[PATH_MAX];
+        const char *slash = strrchr(path, '/');
+        r = 0;
+        if (slash && slash != path) {
+                struct ak_error derr = { 0 };
+                if (snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path) >= (int)sizeof(dir))
+                        return receipt_error(error, -ENAMETOOLONG, "Signing key path too long: %s", path);
+                if ((r = ak_private_dir(dir, &derr)) < 0)
+                        return receipt_error(error, r, "Failed to create signing key %s: %s", path, derr.msg);
+        }
         if (r == 0)
                 r = receipt_write_private_file_mode(path, der, sizeof(der), false);
         explicit_bzero(der, sizeof(der));

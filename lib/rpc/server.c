@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/base/fs.h"
 #include "lib/base/time.h"
 #include "lib/rpc/internal.h"
 #include "protos/grpc/health/v1/health.pb-c.h"
@@ -261,6 +262,10 @@ int rpc_server_listen(struct rpc_server *srv, const char *addr, const struct rpc
         if (port == 0)
                 return ak_error_set(err, -EADDRNOTAVAIL,
                                     "listen %s: cannot bind (address in use, or not local?)", addr);
+        /* The socket's mode followed the umask; the services' sockets are
+         * for their owner (the stack's run/ directory is 0700 too). */
+        if (is_unix && ak_private_file(addr + 5, err) < 0)
+                return ak_error_wrap(err, "listen %s", addr);
         if (ret_port)
                 *ret_port = is_unix ? 0 : port;
         return 0;

@@ -62,6 +62,15 @@ struct vmm_config {
         /* Container backends (apple): the OCI image reference to run; NULL:
          * $AK_APPLE_IMAGE. */
         const char *image;
+        /* QEMU's confinement (vmm_jail.h). The process always gets
+         * -sandbox (seccomp), a PATH-only environment and only the fds it
+         * needs. As root, with jail_dir set, it also runs as
+         * jail_uid:jail_gid (0: VMM_JAIL_DEFAULT_ID) in a mount namespace
+         * of its own, whose tmpfs root is mounted on <jail_dir>/root and
+         * whose TMPDIR is <jail_dir>/tmp (snapshot overlays). */
+        const char *jail_dir;
+        uid_t jail_uid;
+        gid_t jail_gid;
 };
 
 struct vmm;

@@ -1,15 +1,24 @@
 /* The QEMU microvm backend. The command line, in full:
  *
- *   qemu-system-x86_64 -M microvm,memory-backend=mem -accel kvm|tcg -cpu host|max
+ *   qemu-system-x86_64
+ *     -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny
+ *     -M microvm,memory-backend=mem -accel kvm|tcg -cpu host|max
  *     -nodefaults -no-user-config -display none -no-reboot
  *     -object memory-backend-memfd,id=mem,size=<M>M,share=on -m <M>M -smp <N>
  *     -kernel <vmlinuz> -initrd <initrd> -append "console=ttyS0 <cmdline>"
- *     -serial file:<console log> -qmp unix:<qmp>,server=on,wait=off
- *     -chardev socket,id=vsock0,path=<vhost-user socket>
+ *     -add-fd fd=<console log fd>,set=1 -serial file:/dev/fdset/1
+ *     -chardev socket,id=qmp,fd=<listening QMP socket>,server=on,wait=off
+ *     -mon chardev=qmp,mode=control
+ *     -chardev socket,id=vsock0,fd=<connected vhost-user socket>
  *     -device vhost-user-vsock-device,chardev=vsock0
  *     [-drive id=root,file=<disk>,format=raw,if=none[,snapshot=on|readonly=on]
  *      -device virtio-blk-device,drive=root]
  *     [-netdev user,id=n0 -device virtio-net-device,netdev=n0]
+ *
+ * QEMU gets its sockets and console as fds we opened, and with a jail_dir
+ * (vm.c always gives one) runs confined by vmm_jail.h: as root, under its
+ * own uid in a mount namespace with only the base system, its kernel,
+ * initramfs and disk; the environment is PATH only.
  *
  * Guest memory is a shared memfd because our vhost-user back-end maps it.
  * The vsock device has no guest-cid property: QEMU asks the back-end
@@ -27,14 +36,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "lib/base/cleanup.h"
+#include "lib/base/fs.h"
+#include "lib/base/pathfmt.h"
 #include "lib/base/proc.h"
 #include "lib/base/time.h"
 #include "vmm/backend/qmp.h"
 #include "vmm/backend/vmm.h"
+#include "vmm/backend/vmm_jail.h"
 #include "vmm/backend/vmm_proc.h"
 #include "vmm/backend/vmm_qemu.h"
 
@@ -86,14 +101,22 @@ unsigned long vmm_qemu_host_tsc_khz(void)
         return cached;
 }
 
-int vmm_qemu_argv(const struct vmm_config *cfg, const char *qemu, bool kvm, char ***ret)
+int vmm_qemu_argv(const struct vmm_config *cfg, const char *qemu, bool kvm, const struct vmm_qemu_fds *fds,
+                  char ***ret)
 {
+        const struct vmm_qemu_fds none = { -1, -1, -1 };
         char **v = calloc(MAX_ARGS, sizeof(char *));
         size_t n = 0;
 
         if (!v)
                 return -ENOMEM;
+        if (!fds)
+                fds = &none;
         add(v, &n, "%s", qemu);
+        /* seccomp: no obsolete calls, no set*id, no fork/exec, no
+         * scheduler or affinity changes. */
+        add(v, &n, "-sandbox");
+        add(v, &n, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
         add(v, &n, "-M");
         add(v, &n, "microvm,memory-backend=mem");
         add(v, &n, "-accel");
@@ -127,13 +150,30 @@ int vmm_qemu_argv(const struct vmm_config *cfg, const char *qemu, bool kvm, char
                 add(v, &n, "console=ttyS0%s %.*s%s", tsc, (int)(dashes - cl), cl, dashes);
         else
                 add(v, &n, "console=ttyS0%s%s%s", tsc, *cl ? " " : "", cl);
-        add(v, &n, "-serial");
-        add(v, &n, "file:%s", cfg->console_log);
-        add(v, &n, "-qmp");
-        add(v, &n, "unix:%s,server=on,wait=off", cfg->control_socket);
+        if (fds->console >= 0) {
+                add(v, &n, "-add-fd");
+                add(v, &n, "fd=%d,set=1", fds->console);
+                add(v, &n, "-serial");
+                add(v, &n, "file:/dev/fdset/1");
+        } else {
+                add(v, &n, "-serial");
+                add(v, &n, "file:%s", cfg->console_log);
+        }
+        if (fds->qmp >= 0) {
+                add(v, &n, "-chardev");
+                add(v, &n, "socket,id=qmp,fd=%d,server=on,wait=off", fds->qmp);
+                add(v, &n, "-mon");
+                add(v, &n, "chardev=qmp,mode=control");
+        } else {
+                add(v, &n, "-qmp");
+                add(v, &n, "unix:%s,server=on,wait=off", cfg->control_socket);
+        }
         if (cfg->vhost_user_socket) {
                 add(v, &n, "-chardev");
-                add(v, &n, "socket,id=vsock0,path=%s", cfg->vhost_user_socket);
+                if (fds->vhost >= 0)
+                        add(v, &n, "socket,id=vsock0,fd=%d", fds->vhost);
+                else
+                        add(v, &n, "socket,id=vsock0,path=%s", cfg->vhost_user_socket);
                 add(v, &n, "-device");
                 add(v, &n, "vhost-user-vsock-device,chardev=vsock0");
         }
@@ -162,49 +202,166 @@ int vmm_qemu_argv(const struct vmm_config *cfg, const char *qemu, bool kvm, char
         return 0;
 }
 
+static int unix_socket(const char *path, bool listen_on, int *ret_fd, struct ak_error *err)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return ak_error_set(err, -ENAMETOOLONG, "socket path %s: longer than %zu bytes", path,
+                                    sizeof(sa.sun_path) - 1);
+        strcpy(sa.sun_path, path);
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return ak_error_errno(err, -errno, "socket for %s", path);
+        if (!listen_on) {
+                if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                        return ak_error_errno(err, -errno, "connect %s", path);
+        } else {
+                unlink(path);
+                int r;
+                if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                        return ak_error_errno(err, -errno, "bind %s", path);
+                if ((r = ak_private_file(path, err)) < 0)
+                        return r;
+                if (listen(fd, 8) < 0)
+                        return ak_error_errno(err, -errno, "listen %s", path);
+        }
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+/* What QEMU may see: the base system, its kernel, initramfs and disk,
+ * /dev/kvm, the host's resolver config (user networking answers the
+ * guest's DNS), and a temporary directory of its own for snapshot overlays. */
+static int jail_prepare(const struct vmm_config *cfg, bool kvm, const char *qemu, struct vmm_jail *j,
+                        struct ak_error *err)
+{
+        char root[PATH_MAX], tmp[PATH_MAX];
+        uid_t uid = cfg->jail_uid ? cfg->jail_uid : VMM_JAIL_DEFAULT_ID;
+        gid_t gid = cfg->jail_gid ? cfg->jail_gid : VMM_JAIL_DEFAULT_ID;
+        bool confine = cfg->jail_dir != NULL;
+        int r;
+
+        if (confine && (pathfmt(root, sizeof(root), "%s/root", cfg->jail_dir) < 0 ||
+                        pathfmt(tmp, sizeof(tmp), "%s/tmp", cfg->jail_dir) < 0))
+                return ak_error_set(err, -ENAMETOOLONG, "VM directory %s: too long", cfg->jail_dir);
+        if ((r = vmm_jail_init(j, confine, uid, gid, confine ? root : NULL, err)) < 0 || !j->confine)
+                return r;
+        if ((mkdir(root, 0700) < 0 && errno != EEXIST) || (mkdir(tmp, 0700) < 0 && errno != EEXIST) ||
+            chown(tmp, uid, gid) < 0 || chmod(tmp, 0700) < 0)
+                return ak_error_errno(err, -errno, "jail directories in %s", cfg->jail_dir);
+        if (strncmp(qemu, "/usr/", 5) != 0 && (r = vmm_jail_bind(j, qemu, VMM_JAIL_EXEC, err)) < 0)
+                return r;
+        if ((r = vmm_jail_bind(j, cfg->kernel, 0, err)) < 0 || (r = vmm_jail_bind(j, cfg->initrd, 0, err)) < 0)
+                return r;
+        if (cfg->root_disk &&
+            (r = vmm_jail_bind(j, cfg->root_disk, cfg->root_mode == VMM_DISK_RW ? VMM_JAIL_RW : 0, err)) < 0)
+                return r;
+        if ((r = vmm_jail_tmp(j, tmp, err)) < 0)
+                return r;
+        if (cfg->network && access("/etc/resolv.conf", R_OK) == 0 &&
+            (r = vmm_jail_bind(j, "/etc/resolv.conf", 0, err)) < 0)
+                return r;
+        if (kvm && (r = vmm_jail_device(j, "/dev/kvm", err)) < 0)
+                return r;
+        return 0;
+}
+
+struct child {
+        char **argv;
+        struct vmm_jail *jail;
+};
+
+static void run_child(void *arg)
+{
+        const struct child *c = arg;
+        if (vmm_jail_enter(c->jail) == 0)
+                execve(c->argv[0], c->argv, c->jail->envp);
+}
+
+/* The parent's ends of what the child gets as fds: QMP's listening socket
+ * (created here, 0600, so QEMU needs no directory to create it in), a
+ * connection to our vhost-user back-end, the console log. */
+static int open_fds(const struct vmm_config *cfg, struct vmm_jail *j, int fds[3], struct vmm_qemu_fds *ret,
+                    struct ak_error *err)
+{
+        int r;
+        if ((r = unix_socket(cfg->control_socket, true, &fds[0], err)) < 0)
+                return r;
+        if (cfg->vhost_user_socket && (r = unix_socket(cfg->vhost_user_socket, false, &fds[1], err)) < 0)
+                return r;
+        fds[2] = open(cfg->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fds[2] < 0)
+                return ak_error_errno(err, -errno, "open %s", cfg->console_log);
+        ret->qmp = vmm_jail_add_fd(j, fds[0]);
+        ret->vhost = fds[1] >= 0 ? vmm_jail_add_fd(j, fds[1]) : -1;
+        ret->console = vmm_jail_add_fd(j, fds[2]);
+        return 0;
+}
+
 static int qemu_start(const struct vmm_config *cfg, struct vmm **ret, struct ak_error *err)
 {
-        char qemu[PATH_MAX], why[256];
+        char found[PATH_MAX], qemu[PATH_MAX], why[256];
         char **argv = NULL;
         bool kvm = false;
-        int r;
+        int fds[3] = { -1, -1, -1 }, log = -1, r;
+        struct vmm_qemu_fds child_fds;
 
         if ((r = vmm_config_check(cfg, err)) < 0)
                 return r;
-        if (proc_which(QEMU_BIN, qemu, sizeof(qemu)) < 0)
+        /* /bin is a link to /usr/bin on Debian: name it by its real path,
+         * which is also the path inside the jail. */
+        if (proc_which(QEMU_BIN, found, sizeof(found)) < 0 || !realpath(found, qemu))
                 return ak_error_set(err, -ENOENT, QEMU_BIN " not found: apt-get install qemu-system-x86");
         if (cfg->accel != VMM_ACCEL_TCG) {
                 kvm = vmm_kvm_usable(why, sizeof(why));
                 if (!kvm && cfg->accel == VMM_ACCEL_KVM)
                         return ak_error_set(err, -ENODEV, "KVM asked for but not usable: %s", why);
         }
-        if ((r = vmm_qemu_argv(cfg, qemu, kvm, &argv)) < 0)
-                return ak_error_errno(err, r, "QEMU command line");
         struct vmm *vm = calloc(1, sizeof(*vm));
-        if (!vm || !(vm->qmp_path = strdup(cfg->control_socket))) {
-                free(vm);
-                strv_free(argv);
-                return ak_error_set(err, -ENOMEM, "out of memory");
+        struct vmm_jail *jail = calloc(1, sizeof(*jail));
+        if (!vm || !jail || !(vm->qmp_path = strdup(cfg->control_socket))) {
+                r = ak_error_set(err, -ENOMEM, "out of memory");
+                goto fail;
         }
         vm->kvm = kvm;
         /* Everything the child needs is ready before fork: it only makes
          * async-signal-safe calls, then execs. */
-        unlink(cfg->control_socket);
-        int log = open(cfg->log_file ? cfg->log_file : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if ((r = jail_prepare(cfg, kvm, qemu, jail, err)) < 0 ||
+            (r = open_fds(cfg, jail, fds, &child_fds, err)) < 0)
+                goto fail;
+        if ((r = vmm_qemu_argv(cfg, qemu, kvm, &child_fds, &argv)) < 0) {
+                r = ak_error_errno(err, r, "QEMU command line");
+                goto fail;
+        }
+        log = open(cfg->log_file ? cfg->log_file : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (log < 0) {
                 r = ak_error_errno(err, -errno, "open %s", cfg->log_file);
                 goto fail;
         }
-        r = vmm_proc_exec(&vm->proc, argv, log, log, err);
-        close(log);
+        struct child c = { argv, jail };
+        r = vmm_proc_fork(&vm->proc, run_child, &c, log, log, err);
         if (r < 0)
                 goto fail;
+        close(log);
+        for (int i = 0; i < 3; i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
+        free(jail);
         strv_free(argv);
         *ret = vm;
         return 0;
 fail:
-        free(vm->qmp_path);
+        if (log >= 0)
+                close(log);
+        for (int i = 0; i < 3; i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
+        if (fds[0] >= 0)
+                unlink(cfg->control_socket);
+        if (vm)
+                free(vm->qmp_path);
         free(vm);
+        free(jail);
         strv_free(argv);
         return r;
 }

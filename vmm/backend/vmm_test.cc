@@ -19,9 +19,9 @@ extern "C" {
 
 namespace {
 
-std::vector<std::string> Argv(const struct vmm_config& cfg, bool kvm) {
+std::vector<std::string> Argv(const struct vmm_config& cfg, bool kvm, const struct vmm_qemu_fds* fds = nullptr) {
   char** v = nullptr;
-  EXPECT_EQ(vmm_qemu_argv(&cfg, "/usr/bin/qemu-system-x86_64", kvm, &v), 0);
+  EXPECT_EQ(vmm_qemu_argv(&cfg, "/usr/bin/qemu-system-x86_64", kvm, fds, &v), 0);
   std::vector<std::string> out;
   for (char** p = v; p && *p; p++) {
     out.push_back(*p);
@@ -53,6 +53,7 @@ struct vmm_config Config() {
 TEST(VmmQemu, CommandLine) {
   auto v = Argv(Config(), false);
   EXPECT_EQ(v[0], "/usr/bin/qemu-system-x86_64");
+  EXPECT_EQ(After(v, "-sandbox"), "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
   EXPECT_EQ(After(v, "-M"), "microvm,memory-backend=mem");
   EXPECT_EQ(After(v, "-accel"), "tcg");
   EXPECT_EQ(After(v, "-cpu"), "max");
@@ -72,6 +73,20 @@ TEST(VmmQemu, CommandLine) {
   EXPECT_LT(append.find("tsc_early_khz"), append.find(" -- "));
   for (const char* flag : {"-nodefaults", "-no-user-config", "-no-reboot"})
     EXPECT_NE(std::find(v.begin(), v.end(), flag), v.end()) << flag;
+}
+
+// What vmm_qemu.c's start passes: sockets and the console as fds, so that
+// a confined QEMU needs no access to the VM directory.
+TEST(VmmQemu, SocketsAndConsoleAsFds) {
+  struct vmm_qemu_fds fds = {3, 4, 5};
+  auto v = Argv(Config(), false, &fds);
+  EXPECT_EQ(After(v, "-add-fd"), "fd=5,set=1");
+  EXPECT_EQ(After(v, "-serial"), "file:/dev/fdset/1");
+  EXPECT_EQ(After(v, "-chardev"), "socket,id=qmp,fd=3,server=on,wait=off");
+  EXPECT_EQ(After(v, "-mon"), "chardev=qmp,mode=control");
+  EXPECT_EQ(After(v, "-chardev", 1), "socket,id=vsock0,fd=4");
+  EXPECT_EQ(After(v, "-qmp"), "");
+  for (const auto& a : v) EXPECT_EQ(a.find("/d/"), std::string::npos) << a;
 }
 
 TEST(VmmQemu, KvmDisksAndNetwork) {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lib/base/cleanup.h"
+#include "lib/base/fs.h"
 #include "lib/base/time.h"
 #include "vmm/virtio/vhost_user.h"
 #include "vmm/virtio/vsock_bridge.h"
@@ -84,6 +85,10 @@ static int listen_unix(const char *path, int *ret_fd, struct ak_error *err)
                 unlink(path);
         if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
                 return ak_error_errno(err, -errno, "bind %s", path);
+        /* vsock.sock is root in the guest: its owner only, whatever the umask. */
+        int r = ak_private_file(path, err);
+        if (r < 0)
+                return r;
         if (listen(fd, 64) < 0)
                 return ak_error_errno(err, -errno, "listen %s", path);
         *ret_fd = TAKE_FD(fd);
