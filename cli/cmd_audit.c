@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "lib/audit/event.h"
 #include "lib/base/cleanup.h"
+#include "lib/base/fs.h"
 #include "lib/base/home.h"
 #include "lib/base/parse.h"
 #include "lib/rpc/rpc.h"
@@ -184,10 +185,14 @@ static char *audit_log_path(void)
 
         if (ak_home(home) < 0)
                 return NULL;
+        struct ak_error err = { 0 };
+        if (ak_private_dir(home, &err) < 0) {
+                fprintf(stderr, "ak audit: %s\n", err.msg);
+                return NULL;
+        }
         char *p = strdup(home);
         if (!p)
                 return NULL;
-        mkdir(p, 0700);
         char *file = NULL;
         if (asprintf(&file, "%s/audit.jsonl", p) < 0)
                 file = NULL;

@@ -199,6 +199,11 @@ static int vm_boot(const struct boot_opts *o)
                 fprintf(stderr, "ak vm boot: %s\n", err.msg);
                 return r == -EINVAL ? 2 : 1;
         }
+        /* Before anything is written under it (the image store is). */
+        if (ak_private_dir(home, &err) < 0) {
+                fprintf(stderr, "ak vm boot: %s\n", err.msg);
+                return 1;
+        }
         if ((size_t)snprintf(sock, sizeof(sock), "%s/vsock.sock", dir) > 107) {
                 fprintf(stderr, "ak vm boot: %s is too long for a Unix socket path (108 bytes): use a shorter "
                                 "AK_HOME or VM name\n", sock);

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -180,6 +181,25 @@ TEST(Rpc, UnaryRoundTripTcpAndUnix)
                 ASSERT_EQ(RPC_OK, call_echo(c.ch, "héllo\n", &out, &err)) << err.msg;
                 EXPECT_EQ("héllo\n", out);
         }
+}
+
+// A service's Unix socket is its owner's whatever the umask (issue 13,
+// item 7): bind(2) alone would leave it 0777 under umask 0.
+TEST(Rpc, UnixSocketIs0600UnderUmaskZero)
+{
+        Server s;
+        mode_t old = umask(0);
+        std::string addr = s.ListenUnix();
+        umask(old);
+        struct stat st;
+        ASSERT_EQ(0, lstat(addr.c_str() + 5, &st));
+        EXPECT_TRUE(S_ISSOCK(st.st_mode));
+        EXPECT_EQ(0600u, st.st_mode & 07777);
+        s.Start();
+        Channel c(addr);
+        std::string out;
+        struct ak_error err;
+        ASSERT_EQ(RPC_OK, call_echo(c.ch, "still answers", &out, &err)) << err.msg;
 }
 
 TEST(Rpc, ErrorStatusAndMessageReachTheClient)

@@ -64,6 +64,8 @@ class ConfineQemuTest : public ::testing::Test {
     setenv("AK_TOKEN_SECRET", "do-not-leak", 1);
     dir_ = home_ + "/run/vm";  // the VM directory lives inside run/, as in ak up
     old_umask_ = umask(0);
+    // As `ak vm boot` used to make it: 0755, here 0777 under the umask.
+    ASSERT_EQ(0, mkdir(dir_.c_str(), 0755));
     vm_ = akvm::BootVm("base", dir_, false, &skip_, &error_);
     umask(old_umask_);
     unsetenv("AK_TOKEN_SECRET");
