@@ -66,7 +66,11 @@ class ConfineQemuTest : public ::testing::Test {
     old_umask_ = umask(0);
     // As `ak vm boot` used to make it: 0755, here 0777 under the umask.
     ASSERT_EQ(0, mkdir(dir_.c_str(), 0755));
+    // An fd without O_CLOEXEC, as a library might leave one: QEMU must
+    // not inherit it.
+    int leak = open((home_ + "/run/tokens").c_str(), O_RDONLY);
     vm_ = akvm::BootVm("base", dir_, false, &skip_, &error_);
+    if (leak >= 0) close(leak);
     umask(old_umask_);
     unsetenv("AK_TOKEN_SECRET");
     if (vm_) pid_ = vm_pid(vm_);
@@ -177,9 +181,8 @@ TEST_F(ConfineQemuTest, EnvironmentHasNoAkVariables) {
   }
 }
 
-TEST_F(ConfineQemuTest, FdsAreOnlyStdioAndItsOwn) {
-  // Nothing of ours leaked in: every fd QEMU holds is stdio, its sockets,
-  // its console, or something it opened itself (memfd, eventfds, ...).
+TEST_F(ConfineQemuTest, InheritsNoFdOfOurs) {
+  // The tokens file was open (no O_CLOEXEC) in the booting process.
   std::string fddir = "/proc/" + std::to_string(pid_) + "/fd/";
   for (int fd = 0; fd < 1024; fd++) {
     char target[512];
@@ -188,7 +191,6 @@ TEST_F(ConfineQemuTest, FdsAreOnlyStdioAndItsOwn) {
     std::string t(target, n);
     EXPECT_EQ(t.find(home_ + "/run/tokens"), std::string::npos) << fd << " -> " << t;
     EXPECT_EQ(t.find("signing-key"), std::string::npos) << fd << " -> " << t;
-    EXPECT_EQ(t.find("vmm.log") != std::string::npos && fd > 2, false) << fd << " -> " << t;
   }
 }
 
