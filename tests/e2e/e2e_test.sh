@@ -150,7 +150,7 @@ grep -q UNAUTHENTICATED "$tmp/err" || fail "no token said: $(cat "$tmp/err")"
 "$ak" sandbox create box4 >/dev/null 2>"$tmp/err" || fail "create box4: $(cat "$tmp/err")"
 exec_bin=$rf/services/executor/ak-executor
 "$exec_bin" --listen "unix:$home/run/x2.sock" --state-dir "$home/x2" --images "$home/images" \
-        --scheduler "unix:$home/run/scheduler.sock" --scheduler-token-file "$home/run/token" \
+        --scheduler "unix:$home/run/scheduler.sock" --scheduler-token-file "$home/run/executor-token" \
         --executor-id second --min-warm 0 >"$home/logs/x2.log" 2>&1 </dev/null &
 x2pid=$!
 for i in $(seq 100); do
@@ -202,7 +202,11 @@ for p in $vms $(pgrep -f -- "$home/executor" || true); do kill -9 "$p" 2>/dev/nu
 # 7. A scheduler with tokens refuses a wrong one (AK_SCHEDULER/AK_TOKEN).
 head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/tokens"
 chmod 600 "$tmp/tokens"
-"$sched_bin" --listen "unix:$tmp/s.sock" --token-file "$tmp/tokens" >"$tmp/sched.log" 2>&1 &
+# Executors register with tokens of their own (none here, but it must have some).
+head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/regtokens"
+chmod 600 "$tmp/regtokens"
+"$sched_bin" --listen "unix:$tmp/s.sock" --token-file "$tmp/tokens" --registration-token-file "$tmp/regtokens" \
+        >"$tmp/sched.log" 2>&1 &
 tokpid=$!
 for i in $(seq 100); do [ -S "$tmp/s.sock" ] && break; sleep 0.1; done
 AK_SCHEDULER=unix:$tmp/s.sock AK_TOKEN=wrong "$ak" sandbox list 2>"$tmp/err" && fail "a wrong token was accepted"
