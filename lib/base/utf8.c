@@ -1,3 +1,5 @@
+#include <string.h>
+
 #include "lib/base/utf8.h"
 
 bool utf8_unit(const unsigned char *s, size_t len, size_t *ret_len)
@@ -52,4 +54,41 @@ bool utf8_valid(const void *s, size_t len)
                 i += n;
         }
         return true;
+}
+
+size_t utf8_sanitize(char *s, size_t len)
+{
+        unsigned char *p = (unsigned char *)s;
+        size_t in = 0, out = 0, n;
+
+        while (in < len) {
+                unsigned char c = p[in];
+                if (c < 0x80) {
+                        in++;
+                        if ((c >= 0x20 && c != 0x7f) || c == '\n' || c == '\t')
+                                p[out++] = c;
+                        continue;
+                }
+                if (!utf8_unit(p + in, len - in, &n)) {
+                        in += n;
+                        p[out++] = '?';
+                        continue;
+                }
+                /* U+0080..U+009F (C1 controls) are C2 80..C2 9F. */
+                bool c1 = n == 2 && c == 0xc2 && p[in + 1] <= 0x9f;
+                if (!c1) {
+                        memmove(p + out, p + in, n);
+                        out += n;
+                }
+                in += n;
+        }
+        p[out] = 0;
+        return out;
+}
+
+char *utf8_sanitize_str(char *s)
+{
+        if (s)
+                utf8_sanitize(s, strlen(s));
+        return s;
 }

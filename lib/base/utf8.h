@@ -19,3 +19,17 @@ bool utf8_unit(const unsigned char *s, size_t len, size_t *ret_len);
 
 /* True when all of s[0..len) is valid UTF-8. */
 bool utf8_valid(const void *s, size_t len);
+
+/* Makes text from a hostile source (a guest's error message, its console)
+ * safe for a terminal, a log line or a status message, in place: drops
+ * every control character but \n and \t — C0 (0x00..0x1f, so ESC and CR),
+ * DEL (0x7f) and C1 (U+0080..U+009F, whose CSI starts escape sequences on
+ * some terminals) — and turns each invalid UTF-8 unit (a lone 0x9b is CSI
+ * on 8-bit terminals) into '?'. Reads s[0..len), which may hold NULs;
+ * returns the new length (<= len) and NUL-terminates s at it, so s needs
+ * len + 1 bytes. */
+size_t utf8_sanitize(char *s, size_t len);
+
+/* utf8_sanitize on a NUL-terminated string; returns s. NULL is returned
+ * as is. */
+char *utf8_sanitize_str(char *s);
