@@ -126,11 +126,12 @@ struct StreamSink {
   int chunks = 0;
 };
 
-static void OnChunk(void* userdata, const struct proto_reply* chunk) {
+static int OnChunk(void* userdata, const struct proto_reply* chunk) {
   auto* s = static_cast<StreamSink*>(userdata);
-  if (!chunk->output_base64 || !chunk->stream) return;
+  if (!chunk->output_base64 || !chunk->stream) return 0;
   (strcmp(chunk->stream, "stdout") == 0 ? s->out : s->err) += akvm::Unbase64(chunk->output_base64);
   s->chunks++;
+  return 0;
 }
 
 static std::string Seq(int from, int to) {

@@ -524,6 +524,7 @@ void BenchVmThroughput(struct vm* v) {
         fd, &a, 120000,
         [](void* ud, const struct proto_reply* c) {
           if (c->output_base64) static_cast<Sink*>(ud)->bytes += base64_decoded_max(strlen(c->output_base64));
+          return 0;
         },
         &sink, &r);
     proto_reply_free(r);

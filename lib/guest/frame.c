@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +7,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "lib/base/time.h"
 #include "lib/guest/frame.h"
 
 struct frame_reader {
@@ -128,32 +130,48 @@ int frame_reader_idle(const struct frame_reader *r)
         return r->hdr_len == 0 && r->skip == 0;
 }
 
-static int wait_fd(int fd, short events, int timeout_ms)
+/* An absolute deadline on the monotonic clock (ak_mono_ms); -1: none. */
+static int64_t deadline_of(int timeout_ms)
+{
+        return timeout_ms < 0 ? -1 : ak_mono_ms() + timeout_ms;
+}
+
+static int wait_fd(int fd, short events, int64_t deadline)
 {
         struct pollfd p = { .fd = fd, .events = events };
 
         for (;;) {
-                int n = poll(&p, 1, timeout_ms);
+                int64_t left = deadline < 0 ? -1 : deadline - ak_mono_ms();
+                if (deadline >= 0 && left < 0)
+                        left = 0;
+                int n = poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left);
                 if (n > 0)
                         return 0;
-                if (n == 0)
+                if (n == 0 && (deadline < 0 || ak_mono_ms() >= deadline))
                         return -ETIMEDOUT;
-                if (errno != EINTR)
+                if (n < 0 && errno != EINTR)
                         return -errno;
         }
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n, int timeout_ms)
+/* Never blocks in the write itself (the fd may be blocking): a peer that
+ * stops reading costs at most the deadline. */
+static int write_all(int fd, const uint8_t *p, size_t n, int64_t deadline)
 {
         while (n) {
-                ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-                if (w < 0 && errno == ENOTSOCK)
-                        w = write(fd, p, n);
+                ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (w < 0 && errno == ENOTSOCK) {
+                        /* A pipe: POLLOUT promises room for PIPE_BUF bytes. */
+                        int r = wait_fd(fd, POLLOUT, deadline);
+                        if (r < 0)
+                                return r;
+                        w = write(fd, p, n < PIPE_BUF ? n : PIPE_BUF);
+                }
                 if (w < 0) {
                         if (errno == EINTR)
                                 continue;
                         if (errno == EAGAIN) {
-                                int r = wait_fd(fd, POLLOUT, timeout_ms);
+                                int r = wait_fd(fd, POLLOUT, deadline);
                                 if (r < 0)
                                         return r;
                                 continue;
@@ -166,10 +184,10 @@ static int write_all(int fd, const uint8_t *p, size_t n, int timeout_ms)
         return 0;
 }
 
-static int read_all(int fd, uint8_t *p, size_t n, int timeout_ms)
+static int read_all(int fd, uint8_t *p, size_t n, int64_t deadline)
 {
         while (n) {
-                int r = wait_fd(fd, POLLIN, timeout_ms);
+                int r = wait_fd(fd, POLLIN, deadline);
                 if (r < 0)
                         return r;
                 ssize_t got = read(fd, p, n);
@@ -188,22 +206,24 @@ static int read_all(int fd, uint8_t *p, size_t n, int timeout_ms)
 
 int frame_write(int fd, const void *body, size_t len, int timeout_ms)
 {
+        int64_t deadline = deadline_of(timeout_ms);
         uint8_t hdr[FRAME_HEADER_SIZE];
         int r;
 
         if (len > FRAME_MAX)
                 return -EMSGSIZE;
         frame_put_header(hdr, (uint32_t)len);
-        r = write_all(fd, hdr, sizeof(hdr), timeout_ms);
+        r = write_all(fd, hdr, sizeof(hdr), deadline);
         if (r < 0)
                 return r;
-        return write_all(fd, body, len, timeout_ms);
+        return write_all(fd, body, len, deadline);
 }
 
 int frame_read(int fd, size_t max, int timeout_ms, uint8_t **ret_body, size_t *ret_len)
 {
+        int64_t deadline = deadline_of(timeout_ms);
         uint8_t hdr[FRAME_HEADER_SIZE];
-        int r = read_all(fd, hdr, sizeof(hdr), timeout_ms);
+        int r = read_all(fd, hdr, sizeof(hdr), deadline);
 
         if (r < 0)
                 return r;
@@ -213,7 +233,7 @@ int frame_read(int fd, size_t max, int timeout_ms, uint8_t **ret_body, size_t *r
         uint8_t *body = malloc((size_t)len + 1);
         if (!body)
                 return -ENOMEM;
-        r = read_all(fd, body, len, timeout_ms);
+        r = read_all(fd, body, len, deadline);
         if (r < 0) {
                 free(body);
                 return r;

@@ -56,7 +56,9 @@ uint32_t frame_reader_oversize_len(const struct frame_reader *r);
 int frame_reader_idle(const struct frame_reader *r);
 
 /* Blocking client side. fd may be blocking or not: both wait with poll().
- * timeout_ms < 0 waits forever; the timeout applies to each wait for data.
+ * timeout_ms < 0 waits forever; otherwise it bounds the whole frame (an
+ * absolute deadline taken on entry), so a peer that sends or takes one byte
+ * at a time cannot stretch one call beyond it.
  *
  * frame_write: header + body. -EMSGSIZE if len > FRAME_MAX, -ETIMEDOUT, or
  * the write's -errno (-EPIPE when the peer is gone; SIGPIPE is not raised).

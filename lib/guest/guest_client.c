@@ -11,6 +11,7 @@
 
 #include "lib/base/cleanup.h"
 #include "lib/base/time.h"
+#include "lib/base/utf8.h"
 #include "lib/guest/frame.h"
 #include "lib/guest/guest_client.h"
 
@@ -69,8 +70,8 @@ int guest_client_connect(const char *uds_path, uint32_t port, int timeout_ms, in
         return 0;
 }
 
-static int call(int fd, const struct proto_request_args *req, int timeout_ms, bool per_frame,
-                void (*on_chunk)(void *userdata, const struct proto_reply *chunk), void *userdata,
+static int call(int fd, const struct proto_request_args *req, int timeout_ms,
+                int (*on_chunk)(void *userdata, const struct proto_reply *chunk), void *userdata,
                 struct proto_reply **ret)
 {
         int64_t deadline = ak_mono_ms() + timeout_ms;
@@ -87,7 +88,8 @@ static int call(int fd, const struct proto_request_args *req, int timeout_ms, bo
         for (;;) {
                 uint8_t *body = NULL;
                 size_t len = 0;
-                r = frame_read(fd, FRAME_MAX, per_frame ? timeout_ms : left_ms(deadline), &body, &len);
+                /* Every frame gets what is left of the call's time. */
+                r = frame_read(fd, FRAME_MAX, left_ms(deadline), &body, &len);
                 if (r < 0)
                         return r == -EMSGSIZE ? -EPROTO : r;
                 struct proto_reply *rep = NULL;
@@ -95,30 +97,33 @@ static int call(int fd, const struct proto_request_args *req, int timeout_ms, bo
                 free(body);
                 if (r < 0)
                         return -EPROTO;
+                /* Guest words end up in statuses, logs and terminals. */
+                utf8_sanitize_str(rep->error);
                 bool ours = rep->id && req->id && strcmp(rep->id, req->id) == 0;
                 bool chunk = rep->stream && !rep->has_exit_code && !rep->error;
                 if (ours && !chunk) {
                         *ret = rep;
                         return 0;
                 }
-                if (ours && on_chunk)
-                        on_chunk(userdata, rep);
+                r = ours && on_chunk ? on_chunk(userdata, rep) : 0;
                 proto_reply_free(rep);
-                if (!per_frame && left_ms(deadline) == 0)
+                if (r < 0)
+                        return r;
+                if (left_ms(deadline) == 0)
                         return -ETIMEDOUT;
         }
 }
 
 int guest_client_call(int fd, const struct proto_request_args *req, int timeout_ms, struct proto_reply **ret)
 {
-        return call(fd, req, timeout_ms, false, NULL, NULL, ret);
+        return call(fd, req, timeout_ms, NULL, NULL, ret);
 }
 
 int guest_client_call_stream(int fd, const struct proto_request_args *req, int timeout_ms,
-                             void (*on_chunk)(void *userdata, const struct proto_reply *chunk), void *userdata,
+                             int (*on_chunk)(void *userdata, const struct proto_reply *chunk), void *userdata,
                              struct proto_reply **ret)
 {
-        return call(fd, req, timeout_ms, true, on_chunk, userdata, ret);
+        return call(fd, req, timeout_ms, on_chunk, userdata, ret);
 }
 
 int guest_client_ping(const char *uds_path, int timeout_ms)

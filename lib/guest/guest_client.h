@@ -4,7 +4,8 @@
  * protocol (lib/guest/frame.h, lib/guest/protocol.h).
  *
  * Everything the guest sends is bounded: the OK line (32 bytes), frames
- * (FRAME_MAX), and every wait (timeout_ms). Thread-safe: no shared state. */
+ * (FRAME_MAX), and every call's time (timeout_ms, an absolute deadline per
+ * call, not per frame or per byte). Thread-safe: no shared state. */
 #pragma once
 
 #include <stdint.h>
@@ -26,17 +27,22 @@ extern "C" {
 int guest_client_connect(const char *uds_path, uint32_t port, int timeout_ms, int *ret_fd);
 
 /* Sends one request and reads frames until the response with the same id
- * that is not a streamed chunk (those are skipped). Returns 0 with *ret
- * (proto_reply_free), -ETIMEDOUT when timeout_ms passes without a frame,
- * -ECONNRESET when the connection ends, -EPROTO for an unparsable frame. */
+ * that is not a streamed chunk (those are skipped). timeout_ms bounds the
+ * whole call, sending included: an absolute deadline, however the guest
+ * spaces its bytes. Returns 0 with *ret (proto_reply_free; its error
+ * string, guest text, has had its control characters removed with
+ * utf8_sanitize), -ETIMEDOUT when the deadline passes, -ECONNRESET when the
+ * connection ends, -EPROTO for an unparsable or oversized frame. */
 int guest_client_call(int fd, const struct proto_request_args *req, int timeout_ms, struct proto_reply **ret);
 
 /* As guest_client_call for a request with "stream": true: each streamed
  * chunk ({"output_base64","stream"} without exit_code/error) is handed to
  * on_chunk (the reply is freed after the call), then the final response
- * is returned. timeout_ms bounds each wait for a frame, not the total. */
+ * is returned. timeout_ms bounds the whole call, as above. on_chunk returns
+ * 0 to go on, or a negative errno that ends the call at once with that
+ * value (the caller then closes fd: the rest of the stream is unread). */
 int guest_client_call_stream(int fd, const struct proto_request_args *req, int timeout_ms,
-                             void (*on_chunk)(void *userdata, const struct proto_reply *chunk), void *userdata,
+                             int (*on_chunk)(void *userdata, const struct proto_reply *chunk), void *userdata,
                              struct proto_reply **ret);
 
 /* Connects and pings once within timeout_ms. 0 when the agent answered
