@@ -12,6 +12,7 @@
 #include "lib/base/fs.h"
 #include "lib/base/pathfmt.h"
 #include "lib/base/time.h"
+#include "lib/base/utf8.h"
 #include "lib/guest/guest_client.h"
 #include "vmm/virtio/vsock_bridge.h"
 #include "vmm/backend/vmm_proc.h"
@@ -127,6 +128,8 @@ int vm_guest_network_setup(const char *vsock_uds, bool root_disk, int timeout_ms
                 r = guest_client_call(fd, &a, timeout_ms > 0 ? timeout_ms : 1, &rep);
         if (r < 0)
                 return ak_error_errno(err, r, "set up the guest's network");
+        if (rep->stderr_str)
+                utf8_sanitize(rep->stderr_str, rep->stderr_len); /* guest text */
         if (!rep->has_exit_code || rep->exit_code != 0)
                 r = ak_error_set(err, -EIO, "set up the guest's network: %s%s", rep->error ? rep->error : "",
                                  rep->stderr_str ? rep->stderr_str : "");

@@ -98,6 +98,8 @@ static void config_fill(struct executor *ex, const struct executor_config *cfg)
         snprintf(ex->node.backend, sizeof(ex->node.backend), "%s", vmm == &vmm_qemu_ops ? "qemu-microvm" : vmm->name);
         if (!ex->cfg.boot_timeout_ms)
                 ex->cfg.boot_timeout_ms = 120000;
+        if (!ex->cfg.exec_timeout_ms)
+                ex->cfg.exec_timeout_ms = EXECUTOR_EXEC_TIMEOUT_MS;
         if (!ex->cfg.reap_interval_ms)
                 ex->cfg.reap_interval_ms = 500;
         if (!ex->cfg.capacity_vcpus)

@@ -25,6 +25,8 @@ extern "C" {
 #define EXECUTOR_MAX_SANDBOXES 1024
 #define EXECUTOR_MAX_LABELS 64
 #define EXECUTOR_MAX_POOLS 16
+#define EXECUTOR_EXEC_TIMEOUT_MS 3600000u        /* 1 h */
+#define EXECUTOR_EXEC_TIMEOUT_MAX_MS 86400000u   /* 1 day */
 
 struct executor_pool_config {
         const char *image;
@@ -51,6 +53,10 @@ struct executor_config {
         enum vmm_accel accel;
         const struct vmm_ops *vmm;      /* NULL → vmm_qemu_ops */
         int boot_timeout_ms;            /* 0 → 120000 */
+        /* Exec/Run without timeout_ms: the guest kills the command after
+         * this, the host gives up on the guest 15 s later. 0 →
+         * EXECUTOR_EXEC_TIMEOUT_MS; at most EXECUTOR_EXEC_TIMEOUT_MAX_MS. */
+        uint32_t exec_timeout_ms;
         unsigned reap_interval_ms;      /* TTL checks; 0 → 500 */
         /* Test seam (ak-executor --test-guest NAME=UDS): persistent running
          * sandboxes with no VM whose guest agent is whatever listens on the

@@ -2,6 +2,7 @@
  * guest produces it (the guest's `stream` extension), then one result with
  * the receipt. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,26 +31,29 @@
 /* The guest's own kill comes first; we give up this much later. */
 #define EXEC_GRACE_MS 15000
 
+/* Where the command's output goes. Only the first `max` bytes are kept:
+ * they are what the client gets, what output_bytes counts and what the
+ * receipt's hash covers; at the cap the host stops reading. */
 struct sink {
         struct rpc_call *call;
         struct crypto_sha256 *hash;
-        uint64_t produced, sent, max;
+        uint64_t sent, max;
         bool truncated, gone;
-        int fd;
 };
 
-static void send_bytes(struct sink *s, const char *stream, const void *data, size_t len)
+/* -EFBIG once the output reached the cap, -ECANCELED once the client is
+ * gone: either way nothing more is worth reading from the guest. */
+static int send_bytes(struct sink *s, const char *stream, const void *data, size_t len)
 {
-        crypto_sha256_update(s->hash, data, len);
-        s->produced += len;
         if (s->gone)
-                return;
+                return -ECANCELED;
         if (s->sent + len > s->max) {
                 s->truncated = true;
                 len = (size_t)(s->max - s->sent);
         }
+        crypto_sha256_update(s->hash, data, len);
         if (!len)
-                return;
+                return s->truncated ? -EFBIG : 0;
         Ak__V1__OutputChunk c = AK__V1__OUTPUT_CHUNK__INIT;
         if (stream && strcmp(stream, "stderr") == 0) {
                 c.kind_case = AK__V1__OUTPUT_CHUNK__KIND_STDERR;
@@ -58,22 +62,26 @@ static void send_bytes(struct sink *s, const char *stream, const void *data, siz
                 c.kind_case = AK__V1__OUTPUT_CHUNK__KIND_STDOUT;
                 c.stdout = (ProtobufCBinaryData){ len, (uint8_t *)data };
         }
+        s->sent += len;
         if (rpc_call_send(s->call, &c.base) < 0) {
                 s->gone = true;
-                shutdown(s->fd, SHUT_RDWR); /* the guest kills the command */
+                return -ECANCELED;
         }
-        s->sent += len;
+        return s->truncated ? -EFBIG : 0;
 }
 
-static void on_chunk(void *ud, const struct proto_reply *chunk)
+/* A nonzero return ends the guest call; exec_in then closes the
+ * connection, and the guest kills the command. */
+static int on_chunk(void *ud, const struct proto_reply *chunk)
 {
         uint8_t *buf = NULL;
         size_t len = 0;
         if (!chunk->output_base64 ||
             base64_decode_alloc(chunk->output_base64, strlen(chunk->output_base64), &buf, &len) < 0)
-                return;
-        send_bytes(ud, chunk->stream, buf, len);
+                return 0;
+        int r = send_bytes(ud, chunk->stream, buf, len);
         free(buf);
+        return r;
 }
 
 /* Sets keys[k] = value, replacing an earlier entry of that name. */
@@ -134,13 +142,13 @@ static int send_result(struct executor *ex, struct rpc_call *call, struct sandbo
         res.error = rep->error ? rep->error : (char *)"";
         res.timed_out = rep->timed_out;
         res.truncated = rep->truncated || s->truncated;
-        res.output_bytes = s->produced;
+        res.output_bytes = s->sent;
         res.sandbox = sb->name;
         res.duration_ms = ak_mono_ms() - t0;
         uint8_t digest[CRYPTO_SHA256_LEN];
         crypto_sha256_final(s->hash, digest);
         char *receipt_error = NULL;
-        if (receipt_outcome_from_digest(res.exit_code, digest, s->produced, rep->error, &a->receipt->outcome) == 0)
+        if (receipt_outcome_from_digest(res.exit_code, digest, s->sent, rep->error, &a->receipt->outcome) == 0)
                 res.receipt = sign_receipt(ex, a->receipt, &receipt_error);
         res.receipt_error = receipt_error ? receipt_error : (char *)"";
         Ak__V1__OutputChunk c = AK__V1__OUTPUT_CHUNK__INIT;
@@ -148,7 +156,7 @@ static int send_result(struct executor *ex, struct rpc_call *call, struct sandbo
         c.result = &res;
         char attrs[256];
         snprintf(attrs, sizeof(attrs), "{\"exit_code\":%d,\"output_bytes\":%llu,\"timed_out\":%s}", res.exit_code,
-                 (unsigned long long)s->produced, res.timed_out ? "true" : "false");
+                 (unsigned long long)s->sent, res.timed_out ? "true" : "false");
         audit_emit(ex, call, "command_executed", "exec", AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT, sb->name, attrs);
         int code = RPC_OK;
         if (!s->gone && rpc_call_send(call, &c.base) < 0)
@@ -176,7 +184,8 @@ static int exec_in(struct executor *ex, struct rpc_call *call, struct sandbox *s
         char **split = calloc(a->n_env + 1, sizeof(char *));
         size_t n_pre = 0;
         const char **argv = calloc(a->argc + 1, sizeof(char *));
-        struct sink s = { .call = call, .max = a->max_output ? a->max_output : EXEC_DEFAULT_MAX_OUTPUT, .fd = -1 };
+        struct sink s = { .call = call, .max = a->max_output ? a->max_output : EXEC_DEFAULT_MAX_OUTPUT };
+        int fd = -1;
         if (!keys || !vals || !split || !argv || crypto_sha256_new(&s.hash) < 0) {
                 code = rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
                 goto out;
@@ -213,23 +222,35 @@ static int exec_in(struct executor *ex, struct rpc_call *call, struct sandbox *s
         }
         req.cwd = a->workdir && a->workdir[0] ? a->workdir : a->sudo ? NULL : SANDBOX_USER_HOME;
         req.stream = 1;
-        if (a->timeout_ms)
-                req.timeout_ms = a->timeout_ms;
+        /* Without a timeout of its own, a command gets the executor's
+         * (--exec-timeout-ms): the guest kills it then, and the host gives
+         * up on the guest EXEC_GRACE_MS later, however it spaces its bytes. */
+        uint32_t timeout_ms = a->timeout_ms ? a->timeout_ms : ex->cfg.exec_timeout_ms;
+        req.timeout_ms = timeout_ms;
         req.max_output_bytes = (int64_t)(s.max < FRAME_MAX ? s.max : FRAME_MAX);
 
         int64_t t0 = ak_mono_ms();
-        if ((r = guest_client_connect(uds, GUEST_AGENT_PORT, 10000, &s.fd)) < 0) {
+        if ((r = guest_client_connect(uds, GUEST_AGENT_PORT, 10000, &fd)) < 0) {
                 code = guest_call_fail(call, "exec", sb->name, r);
                 goto out;
         }
-        struct guest_call act = { .call = call, .sb = sb, .fd = s.fd };
+        struct guest_call act = { .call = call, .sb = sb, .fd = fd };
         guest_call_begin(ex, &act);
         struct proto_reply *rep = NULL;
-        /* Each wait for a frame: the command's timeout plus grace, or a day. */
-        int frame_timeout = a->timeout_ms ? (int)a->timeout_ms + EXEC_GRACE_MS : 86400000;
-        r = guest_client_call_stream(s.fd, &req, frame_timeout, on_chunk, &s, &rep);
+        int64_t call_ms = (int64_t)timeout_ms + EXEC_GRACE_MS;
+        r = guest_client_call_stream(fd, &req, call_ms > INT_MAX ? INT_MAX : (int)call_ms, on_chunk, &s, &rep);
         guest_call_end(ex, &act);
-        close(s.fd);
+        /* Closing is what stops the command when we stopped reading. */
+        close(fd);
+        if (r == -EFBIG) {
+                struct proto_reply cut = { .truncated = true };
+                char why[160];
+                snprintf(why, sizeof(why), "output reached max_output_bytes (%llu bytes): the command was stopped",
+                         (unsigned long long)s.max);
+                cut.error = why;
+                code = send_result(ex, call, sb, a, &s, &cut, t0);
+                goto out;
+        }
         if (r < 0) {
                 if (act.cancelled && rpc_call_cancelled(call))
                         r = -ECANCELED;

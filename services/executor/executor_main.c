@@ -20,6 +20,7 @@ static const char usage[] =
         "                   [--auditor ADDR] [--capacity-vcpus N] [--capacity-memory-mb M]\n"
         "                   [--label k=v ...] [--images DIR] [--pool IMAGE/PROFILE ...]\n"
         "                   [--min-warm N] [--max-warm N] [--max-age S] [--accel auto|kvm|tcg]\n"
+        "                   [--exec-timeout-ms N]\n"
         "                   [--vmm qemu|firecracker|apple] [--token-file F] [--tls-cert F --tls-key F\n"
         "                   [--tls-ca F]] [--insecure] [--peer-tls-ca F\n"
         "                   [--peer-tls-cert F --peer-tls-key F]] [--scheduler-token-file F]\n"
@@ -42,6 +43,9 @@ static const char usage[] =
         "                          firecracker ($AK_FIRECRACKER, KVM only, no network yet) or\n"
         "                          apple (the `container` CLI, macOS; $AK_APPLE_IMAGE)\n"
         "  --executor-id ID, --advertise ADDR        name and address in the status\n"
+        "  --exec-timeout-ms N     Exec/Run without timeout_ms: the command is killed after N ms\n"
+        "                          (default 3600000 = 1 h; 1000..86400000). Either way the\n"
+        "                          executor stops waiting for the guest 15 s past the timeout\n"
         "\n"
         "Serving (the scheduler forwards calls with its --executor-token-file and\n"
         "--executor-tls-*):\n"
@@ -107,7 +111,7 @@ struct flags {
 };
 
 enum { LISTEN = 256, STATE, IMAGES, SCHED, SIGNER, AUDITOR, VCPUS, MEM, LABEL, POOL, MINW, MAXW, AGE,
-       ACCEL, VMM, ID, ADV, TEST_GUEST, SCHED_TOKEN, SIGNER_TOKEN, AUD_TOKEN, HELP, VERSION };
+       ACCEL, VMM, ID, ADV, TEST_GUEST, EXEC_TIMEOUT, SCHED_TOKEN, SIGNER_TOKEN, AUD_TOKEN, HELP, VERSION };
 
 /* --label k=v, --pool IMAGE/PROFILE, --test-guest NAME=UDS: splits arg at
  * its first `sep` into the next free (*ret_key, *ret_value). */
@@ -171,6 +175,15 @@ static int take_flag(struct flags *f, int c, char *arg)
                         return -1;
                 cfg->pool_max_age_s = (unsigned)v;
                 return 0;
+        case EXEC_TIMEOUT:
+                if (flag_uint("--exec-timeout-ms", arg, EXECUTOR_EXEC_TIMEOUT_MAX_MS, &v) < 0)
+                        return -1;
+                if (v < 1000) {
+                        fprintf(stderr, "ak-executor: --exec-timeout-ms %s: at least 1000\n", arg);
+                        return -1;
+                }
+                cfg->exec_timeout_ms = (uint32_t)v;
+                return 0;
         case LABEL:
                 snprintf(want, sizeof(want), "k=v (at most %d labels)", EXECUTOR_MAX_LABELS);
                 return take_pair("--label", arg, '=', false, want, &cfg->n_labels, EXECUTOR_MAX_LABELS,
@@ -217,6 +230,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 { "vmm", required_argument, NULL, VMM },
                 { "executor-id", required_argument, NULL, ID }, { "advertise", required_argument, NULL, ADV },
                 { "test-guest", required_argument, NULL, TEST_GUEST },
+                { "exec-timeout-ms", required_argument, NULL, EXEC_TIMEOUT },
                 SVC_SERVER_OPTIONS, SVC_PEER_OPTIONS,
                 { "scheduler-token-file", required_argument, NULL, SCHED_TOKEN },
                 { "signer-token-file", required_argument, NULL, SIGNER_TOKEN },

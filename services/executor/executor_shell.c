@@ -8,6 +8,7 @@
  * behaviour), so ShellClose hands that exit code to the OpenShell call of
  * the session, which sends EXITED and ends. */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "lib/base/utf8.h"
 #include "lib/encoding/base64.h"
 #include "lib/guest/frame.h"
 #include "lib/guest/guest_client.h"
@@ -164,6 +166,15 @@ int shell_handle_close(struct rpc_call *call, const ProtobufCMessage *msg, void 
         return shell_request(ud, call, "shell close", req->sandbox, &a);
 }
 
+static int wait_readable(int fd)
+{
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        while (poll(&p, 1, -1) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        return 0;
+}
+
 /* Streams the session's frames until "exited", the connection ends, or the
  * call is cancelled (the janitor then shuts fd down). */
 static int pump(struct executor *ex, struct rpc_call *call, struct sandbox *sb, int fd, struct guest_call *act)
@@ -172,9 +183,12 @@ static int pump(struct executor *ex, struct rpc_call *call, struct sandbox *sb, 
         for (;;) {
                 uint8_t *body = NULL;
                 size_t len = 0;
-                /* Idle shells wait as long as they like; a started frame
-                 * must complete within SHELL_FRAME_MS. */
-                int r = frame_read(fd, FRAME_MAX, session[0] ? -1 : SHELL_CALL_MS, &body, &len);
+                /* Idle shells wait as long as they like (the client holds
+                 * the session; cancelling shuts fd down); once a frame has
+                 * begun it must complete within SHELL_CALL_MS. */
+                int r = session[0] ? wait_readable(fd) : 0;
+                if (r == 0)
+                        r = frame_read(fd, FRAME_MAX, SHELL_CALL_MS, &body, &len);
                 if (r == -ETIMEDOUT && session[0])
                         r = -EPROTO;
                 if (r < 0) {
@@ -199,6 +213,7 @@ static int pump(struct executor *ex, struct rpc_call *call, struct sandbox *sb, 
                 free(body);
                 if (r < 0)
                         return guest_call_fail(call, "shell", sb->name, -EPROTO);
+                utf8_sanitize_str(rep->error);
                 const char *evname = rep->shell_event ? rep->shell_event : "";
                 int code = RPC_OK, sent = 0;
                 if (!session[0]) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "lib/base/fs.h"
+#include "lib/base/utf8.h"
 #include "lib/guest/guest_client.h"
 #include "services/executor/cgroup.h"
 #include "services/executor/executor_sandbox.h"
@@ -58,6 +59,8 @@ static int prepare_guest(const char *uds, bool read_only_root, struct ak_error *
         if (r < 0)
                 return ak_error_errno(err, r, "preparing the guest: run its setup");
         if (!rep->has_exit_code || rep->exit_code != 0) {
+                if (rep->stderr_str)
+                        utf8_sanitize(rep->stderr_str, rep->stderr_len); /* guest text */
                 r = ak_error_set(err, -EIO, "preparing the guest (sandbox user%s) failed: %.200s%.200s",
                                  read_only_root ? ", read-only root" : "", rep->stderr_str ? rep->stderr_str : "",
                                  rep->error ? rep->error : "");

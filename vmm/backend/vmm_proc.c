@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "lib/base/cleanup.h"
+#include "lib/base/utf8.h"
 #include "vmm/backend/vmm_proc.h"
 
 extern char **environ;
@@ -131,13 +132,9 @@ void vmm_log_tail(const char *path, unsigned lines, char *buf, size_t size)
         ssize_t n = pread(fd, buf, (size_t)(st.st_size - from), from);
         if (n <= 0)
                 return;
-        buf[n] = 0;
-        /* Keep the last `lines` lines; drop carriage returns and NULs. */
-        size_t len = 0;
-        for (ssize_t i = 0; i < n; i++)
-                if (buf[i] != '\r' && buf[i] != 0)
-                        buf[len++] = buf[i];
-        buf[len] = 0;
+        /* The guest writes the console: no escape sequences for the
+         * terminals and logs this ends up in. Then keep the last `lines`. */
+        size_t len = utf8_sanitize(buf, (size_t)n);
         while (len && buf[len - 1] == '\n')
                 buf[--len] = 0;
         unsigned seen = 0;

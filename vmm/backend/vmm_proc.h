@@ -45,8 +45,8 @@ int vmm_proc_wait(struct vmm_proc *p, int ms, int *ret_status);
 int vmm_proc_kill(struct vmm_proc *p, int *ret_status);
 
 /* The last `lines` lines of a log file (a VM's console, a VMM's log) into
- * buf, NUL-terminated, without carriage returns or NULs; "" when it cannot
- * be read. */
+ * buf, NUL-terminated, with every control character but \n and \t removed
+ * (utf8_sanitize: the guest writes the console); "" when it cannot be read. */
 void vmm_log_tail(const char *path, unsigned lines, char *buf, size_t size);
 
 #ifdef __cplusplus
