@@ -82,6 +82,7 @@ int vm_start(const struct vm_config *cfg, struct vm **ret, struct ak_error *err)
                 .network = cfg->network,
                 .accel = cfg->accel,
                 .console_log = vm->console,
+                .console_max_bytes = cfg->console_max_bytes,
                 .control_socket = vm->qmp,
                 .log_file = vm->log,
                 .vhost_user_socket = vm->ops->native_vsock ? NULL : vm->vhost,

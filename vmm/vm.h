@@ -9,7 +9,8 @@
  *   vsock.sock   hybrid vsock ("CONNECT <port>\n"), see vsock_bridge.h
  *   vhost.sock   the vhost-user socket QEMU connects to
  *   qmp.sock     QEMU's control socket (api.sock: Firecracker's API)
- *   console.log  the guest's serial console
+ *   console.log  the guest's serial console (QEMU: at most
+ *                console_max_bytes, 1 MiB, then it becomes console.log.1)
  *   vmm.log      the VMM's own messages
  *   root/ tmp/   QEMU's confinement: its root's mount point, its TMPDIR
  * The directory must be ours and not writable by others (vm_start makes it
@@ -46,6 +47,7 @@ struct vm_config {
         bool network;
         enum vmm_accel accel;
         uint64_t guest_cid;             /* 0: VM_DEFAULT_CID */
+        uint64_t console_max_bytes;     /* 0: 1 MiB (vmm_config) */
         const struct vmm_ops *vmm;      /* NULL: vmm_qemu_ops */
         /* QEMU's confinement (vmm_jail.h): as root it runs as jail_uid:
          * jail_gid (0: VMM_JAIL_DEFAULT_ID) in a mount namespace of its

@@ -50,6 +50,9 @@ struct vmm_config {
         bool network;                  /* user-mode networking (virtio-net) */
         enum vmm_accel accel;
         const char *console_log;       /* the guest's serial console goes here */
+        /* Most bytes console_log holds before it is rotated to
+         * console_log.1 (QEMU; console_ring.h): 0 → 1 MiB, only lower. */
+        uint64_t console_max_bytes;
         const char *control_socket;    /* QMP (QEMU) or API (Firecracker) socket */
         const char *log_file;          /* the VMM's own stderr (NULL: /dev/null) */
         /* QEMU: our vhost-user-vsock back-end listens here. */

@@ -6,7 +6,8 @@
  *     -nodefaults -no-user-config -display none -no-reboot
  *     -object memory-backend-memfd,id=mem,size=<M>M,share=on -m <M>M -smp <N>
  *     -kernel <vmlinuz> -initrd <initrd> -append "console=ttyS0 <cmdline>"
- *     -add-fd fd=<console log fd>,set=1 -serial file:/dev/fdset/1
+ *     -add-fd fd=<console pipe>,set=1 -serial file:/dev/fdset/1 (the pipe's
+ *     other end is console_ring.c's: the capped console log)
  *     -chardev socket,id=qmp,fd=<listening QMP socket>,server=on,wait=off
  *     -mon chardev=qmp,mode=control
  *     -chardev socket,id=vsock0,fd=<connected vhost-user socket>
@@ -47,6 +48,7 @@
 #include "lib/base/pathfmt.h"
 #include "lib/base/proc.h"
 #include "lib/base/time.h"
+#include "vmm/backend/console_ring.h"
 #include "vmm/backend/qmp.h"
 #include "vmm/backend/vmm.h"
 #include "vmm/backend/vmm_jail.h"
@@ -60,6 +62,7 @@ struct vmm {
         struct vmm_proc proc;
         bool kvm;
         char *qmp_path;
+        struct console_ring *console;
 };
 
 static void strv_free(char **v)
@@ -280,18 +283,22 @@ static void run_child(void *arg)
 
 /* The parent's ends of what the child gets as fds: QMP's listening socket
  * (created here, 0600, so QEMU needs no directory to create it in), a
- * connection to our vhost-user back-end, the console log. */
+ * connection to our vhost-user back-end, the write end of the console pipe
+ * (a file chardev has no size limit: console_ring reads the other end into
+ * cfg->console_log with one). */
 static int open_fds(const struct vmm_config *cfg, struct vmm_jail *j, int fds[3], struct vmm_qemu_fds *ret,
-                    struct ak_error *err)
+                    struct console_ring **ret_console, struct ak_error *err)
 {
-        int r;
+        int r, pipe_fds[2];
         if ((r = unix_socket(cfg->control_socket, true, &fds[0], err)) < 0)
                 return r;
         if (cfg->vhost_user_socket && (r = unix_socket(cfg->vhost_user_socket, false, &fds[1], err)) < 0)
                 return r;
-        fds[2] = open(cfg->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fds[2] < 0)
-                return ak_error_errno(err, -errno, "open %s", cfg->console_log);
+        if (pipe2(pipe_fds, O_CLOEXEC) < 0)
+                return ak_error_errno(err, -errno, "console pipe for %s", cfg->console_log);
+        fds[2] = pipe_fds[1];
+        if ((r = console_ring_start(pipe_fds[0], cfg->console_log, cfg->console_max_bytes, ret_console, err)) < 0)
+                return r;
         ret->qmp = vmm_jail_add_fd(j, fds[0]);
         ret->vhost = fds[1] >= 0 ? vmm_jail_add_fd(j, fds[1]) : -1;
         ret->console = vmm_jail_add_fd(j, fds[2]);
@@ -327,7 +334,7 @@ static int qemu_start(const struct vmm_config *cfg, struct vmm **ret, struct ak_
         /* Everything the child needs is ready before fork: it only makes
          * async-signal-safe calls, then execs. */
         if ((r = jail_prepare(cfg, kvm, qemu, jail, err)) < 0 ||
-            (r = open_fds(cfg, jail, fds, &child_fds, err)) < 0)
+            (r = open_fds(cfg, jail, fds, &child_fds, &vm->console, err)) < 0)
                 goto fail;
         if ((r = vmm_qemu_argv(cfg, qemu, kvm, &child_fds, &argv)) < 0) {
                 r = ak_error_errno(err, r, "QEMU command line");
@@ -358,8 +365,10 @@ fail:
                         close(fds[i]);
         if (fds[0] >= 0)
                 unlink(cfg->control_socket);
-        if (vm)
+        if (vm) {
+                console_ring_free(vm->console);
                 free(vm->qmp_path);
+        }
         free(vm);
         free(jail);
         strv_free(argv);
@@ -397,6 +406,8 @@ static void qemu_free(struct vmm *vm)
         if (!vm)
                 return;
         qemu_stop(vm, 0, NULL);
+        /* QEMU is gone: the pipe ends, the reader writes the rest. */
+        console_ring_free(vm->console);
         unlink(vm->qmp_path);
         free(vm->qmp_path);
         free(vm);
