@@ -184,6 +184,11 @@ pid_t vm_pid(const struct vm *vm)
         return vm->ops->pid(vm->vmm);
 }
 
+pid_t vm_bridge_tid(const struct vm *vm)
+{
+        return vm->bridge ? vsock_bridge_tid(vm->bridge) : 0;
+}
+
 const char *vm_accel(const struct vm *vm)
 {
         return vm->ops->accel(vm->vmm);

@@ -79,6 +79,9 @@ int vm_guest_network_setup(const char *vsock_uds, bool root_disk, int timeout_ms
 const char *vm_vsock_uds(const struct vm *vm);
 const char *vm_console_log(const struct vm *vm);
 pid_t vm_pid(const struct vm *vm);
+/* The vhost-user-vsock bridge thread's id (gettid) in this process; 0 for
+ * backends with native_vsock. */
+pid_t vm_bridge_tid(const struct vm *vm);
 const char *vm_accel(const struct vm *vm);
 
 /* 1 and *ret_status once the VMM process has exited, else 0. */

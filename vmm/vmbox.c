@@ -22,7 +22,7 @@ struct vmbox {
         struct vm_config cfg;
         char dir[PATH_MAX], kernel[PATH_MAX], initrd[PATH_MAX], root[PATH_MAX];
         char uds[PATH_MAX], accel[8];
-        pid_t pid;
+        pid_t pid, bridge_tid;
         int64_t ready_at;
         struct ak_error err;
 };
@@ -51,6 +51,7 @@ static void *owner(void *arg)
         snprintf(b->uds, sizeof(b->uds), "%s", vm_vsock_uds(vm));
         snprintf(b->accel, sizeof(b->accel), "%s", vm_accel(vm));
         b->pid = vm_pid(vm);
+        b->bridge_tid = vm_bridge_tid(vm);
         b->ready_at = ak_mono_ms();
         set_phase(b, READY);
 
@@ -122,6 +123,11 @@ const char *vmbox_uds(const struct vmbox *b)
 pid_t vmbox_pid(const struct vmbox *b)
 {
         return b->pid;
+}
+
+pid_t vmbox_bridge_tid(const struct vmbox *b)
+{
+        return b->bridge_tid;
 }
 
 const char *vmbox_accel(const struct vmbox *b)

@@ -29,6 +29,8 @@ int vmbox_boot(const struct vm_config *cfg, int ready_timeout_ms, struct vmbox *
 
 const char *vmbox_uds(const struct vmbox *b);
 pid_t vmbox_pid(const struct vmbox *b);
+/* vm_bridge_tid: the VM's vsock bridge thread, 0 when it has none. */
+pid_t vmbox_bridge_tid(const struct vmbox *b);
 const char *vmbox_accel(const struct vmbox *b);
 const char *vmbox_dir(const struct vmbox *b);
 /* Monotonic milliseconds when the guest first answered. */

@@ -143,6 +143,24 @@ int cgroup_limit(struct cgroup *cg, const char *name, pid_t pid, unsigned percen
         return 0;
 }
 
+int cgroup_add_thread(struct cgroup *cg, const char *name, pid_t tid, struct ak_error *err)
+{
+        char p[PATH_MAX + 128], v[32];
+        int r;
+
+        if (strchr(name, '/'))
+                return ak_error_set(err, -EINVAL, "cgroup name %s: no '/' allowed", name);
+        if (cg->v2)
+                return ak_error_set(err, -EOPNOTSUPP, "thread %d into %s/%s: cgroup v2 keeps a process's threads in "
+                                    "one domain unless the subtree is threaded (which rules out memory and io "
+                                    "limits per VM)", (int)tid, cg->dir, name);
+        snprintf(p, sizeof(p), "%s/%s/tasks", cg->dir, name);
+        snprintf(v, sizeof(v), "%d", (int)tid);
+        if ((r = write_file(p, v)) < 0)
+                return ak_error_errno(err, r, "move thread %d into %s", (int)tid, p);
+        return 0;
+}
+
 void cgroup_release(struct cgroup *cg, const char *name)
 {
         char dir[PATH_MAX + 64];

@@ -29,7 +29,17 @@ const char *cgroup_dir(const struct cgroup *cg);
 /* Puts pid (a whole process) into child cgroup `name` limited to percent
  * of one CPU (1..6400). */
 int cgroup_limit(struct cgroup *cg, const char *name, pid_t pid, unsigned percent, struct ak_error *err);
-/* Removes child `name` (its processes must have exited). */
+/* Moves thread tid of this process into child `name` (made by
+ * cgroup_limit first), so a thread that does a VM's work (its vsock bridge)
+ * is charged to the VM's quota. v1: tid into the child's `tasks`. v2:
+ * -EOPNOTSUPP, err says why: threads of one process may sit in different
+ * cgroups only inside one threaded subtree, which would mean moving the
+ * executor itself under our directory and making every VM cgroup
+ * "threaded", where domain controllers (memory, io) can no longer be
+ * enabled for it — a VM's memory limit matters more than its bridge's CPU.
+ * The thread must leave (exit) before cgroup_release. */
+int cgroup_add_thread(struct cgroup *cg, const char *name, pid_t tid, struct ak_error *err);
+/* Removes child `name` (its processes and threads must have exited). */
 void cgroup_release(struct cgroup *cg, const char *name);
 
 #ifdef __cplusplus

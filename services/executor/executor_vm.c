@@ -112,6 +112,14 @@ int evm_boot(struct executor *ex, const char *image, const struct profile *p, un
                 if ((r = cgroup_limit(ex->cgroup, name, vmbox_pid(box), p->cpu_percent * (vcpus ? vcpus : 1),
                                       err)) < 0)
                         goto fail;
+                /* The vsock bridge works for this VM alone: its CPU counts
+                 * against the VM's quota where the hierarchy allows. */
+                struct ak_error terr = { 0 };
+                pid_t tid = vmbox_bridge_tid(box);
+                if (tid && (r = cgroup_add_thread(ex->cgroup, name, tid, &terr)) < 0 && r != -EOPNOTSUPP) {
+                        ak_error_set(err, r, "%s", terr.msg);
+                        goto fail;
+                }
         }
         if ((r = prepare_guest(vmbox_uds(box), p->read_only_root, err)) < 0)
                 goto fail;

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +48,7 @@ struct line_conn {
 };
 
 struct vsock_bridge {
+        _Atomic pid_t tid;   /* the thread's, once it runs */
         char *vhost_path, *uds_path;
         int epfd, stop_fd, vhost_listen_fd, vhost_fd, uds_listen_fd;
         struct watch w_stop, w_vhost_listen, w_vhost_conn, w_kick[2], w_uds_listen, w_dev;
@@ -408,6 +411,8 @@ static void *bridge_main(void *arg)
         struct vsock_bridge *b = arg;
         struct epoll_event evs[32];
 
+        atomic_store(&b->tid, (pid_t)syscall(SYS_gettid));
+
         for (;;) {
                 int n = epoll_wait(b->epfd, evs, 32, loop_timeout(b));
                 if (n < 0 && errno != EINTR)
@@ -457,7 +462,16 @@ int vsock_bridge_start(struct vsock_bridge *b, struct ak_error *err)
         if (r)
                 return ak_error_errno(err, -r, "start the vsock bridge thread");
         b->started = true;
+        /* Its id, for callers that confine it (a cgroup): known at once. */
+        struct timespec ms = { 0, 1000 * 1000 };
+        while (!atomic_load(&b->tid))
+                nanosleep(&ms, NULL);
         return 0;
+}
+
+pid_t vsock_bridge_tid(struct vsock_bridge *b)
+{
+        return atomic_load(&b->tid);
 }
 
 void vsock_bridge_free(struct vsock_bridge *b)

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "lib/base/error.h"
 #include "vmm/virtio/vsock_dev.h"
@@ -43,8 +44,12 @@ struct vsock_bridge;
 /* Creates and binds both sockets. Errors name the path and the cause. */
 int vsock_bridge_new(const struct vsock_bridge_config *cfg, struct vsock_bridge **ret, struct ak_error *err);
 
-/* Starts the bridge thread. */
+/* Starts the bridge thread; returns once it runs. */
 int vsock_bridge_start(struct vsock_bridge *b, struct ak_error *err);
+
+/* The bridge thread's kernel thread id (gettid), 0 before start. The
+ * executor moves it into its VM's CPU cgroup: it does the VM's vsock work. */
+pid_t vsock_bridge_tid(struct vsock_bridge *b);
 
 /* Stops and joins the thread (if started), closes every fd and unlinks the
  * sockets. NULL is a no-op. */

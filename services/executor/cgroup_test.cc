@@ -1,0 +1,84 @@
+// CPU cgroups on this host: a VM's cgroup takes its VMM process and, on
+// cgroup v1, the thread that does its vsock work in our own process.
+// Skipped by name where no writable cpu hierarchy exists.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+extern "C" {
+#include "services/executor/cgroup.h"
+}
+
+extern char** environ;
+
+namespace {
+
+std::string CpuCgroupOf(const std::string& proc_cgroup) {
+  std::ifstream f(proc_cgroup);
+  std::string line;
+  while (std::getline(f, line)) {
+    // v1: "N:cpu,cpuacct:/path" or "N:cpu:/path"; v2: "0::/path".
+    size_t a = line.find(':'), b = line.find(':', a + 1);
+    std::string ctrls = line.substr(a + 1, b - a - 1);
+    if (ctrls.empty() || ("," + ctrls + ",").find(",cpu,") != std::string::npos) return line.substr(b + 1);
+  }
+  return "";
+}
+
+TEST(Cgroup, BridgeThreadJoinsTheVmCgroup) {
+  struct cgroup* cg = nullptr;
+  struct ak_error err = {};
+  if (cgroup_new(&cg, &err) < 0) GTEST_SKIP() << "no cpu cgroup here: " << err.msg;
+  std::string root = cgroup_dir(cg);
+  std::string rel = root.substr(root.find("/ak-executor-"));
+
+  // The "VMM": a child process.
+  pid_t child = -1;
+  char sleep_path[] = "/bin/sleep", arg[] = "30";
+  char* argv[] = {sleep_path, arg, nullptr};
+  ASSERT_EQ(posix_spawn(&child, "/bin/sleep", nullptr, nullptr, argv, environ), 0);
+  ASSERT_EQ(cgroup_limit(cg, "vm1", child, 50, &err), 0) << err.msg;
+
+  // The "bridge": a thread of ours.
+  std::atomic<pid_t> tid{0};
+  std::atomic<bool> done{false};
+  std::thread t([&] {
+    tid = static_cast<pid_t>(syscall(SYS_gettid));
+    while (!done) usleep(1000);
+  });
+  while (!tid) usleep(1000);
+  std::string task = "/proc/self/task/" + std::to_string(tid.load()) + "/cgroup";
+  std::string before = CpuCgroupOf(task);
+  int r = cgroup_add_thread(cg, "vm1", tid, &err);
+  if (std::string(cgroup_kind(cg)) == "v2") {
+    EXPECT_EQ(r, -EOPNOTSUPP);
+    EXPECT_NE(std::string(err.msg).find("threaded"), std::string::npos) << err.msg;
+  } else {
+    ASSERT_EQ(r, 0) << err.msg;
+    EXPECT_NE(before, rel + "/vm1");
+    EXPECT_EQ(CpuCgroupOf(task), rel + "/vm1");
+    // Only that thread: the rest of the process stays where it was.
+    EXPECT_NE(CpuCgroupOf("/proc/self/task/" + std::to_string(getpid()) + "/cgroup"), rel + "/vm1");
+  }
+  EXPECT_EQ(CpuCgroupOf("/proc/" + std::to_string(child) + "/cgroup"), rel + "/vm1");
+  EXPECT_EQ(cgroup_add_thread(cg, "a/b", tid, &err), -EINVAL);
+
+  done = true;
+  t.join();
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  cgroup_release(cg, "vm1");
+  EXPECT_NE(access((root + "/vm1").c_str(), F_OK), 0) << "the VM cgroup stayed behind";
+  cgroup_free(cg);
+}
+
+}  // namespace
