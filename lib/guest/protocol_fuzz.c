@@ -2,12 +2,15 @@
  * stream is cut into frames (with the first byte choosing how the input is
  * split across reads), every frame goes through the request parser, and
  * what the agent would echo back (id, strings, lossy output) is serialized
- * and checked to be valid JSON that fits the frame limit. */
+ * and checked to be valid JSON that fits the frame limit. The raw bytes also
+ * go through utf8_sanitize, as guest text does on the host: what comes out
+ * must be valid UTF-8 without a control character but \n and \t. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/base/utf8.h"
 #include "lib/encoding/base64.h"
 #include "lib/guest/frame.h"
 #include "lib/guest/protocol.h"
@@ -15,6 +18,25 @@
 #include "lib/json/writer.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check_sanitize(const uint8_t *data, size_t size)
+{
+        char *s = malloc(size + 1);
+        if (!s)
+                return;
+        memcpy(s, data, size);
+        size_t n = utf8_sanitize(s, size);
+        if (n > size || s[n] != 0 || !utf8_valid(s, n))
+                abort();
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)s[i];
+                if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+                        abort();
+                if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] <= 0x9f)
+                        abort();
+        }
+        free(s);
+}
 
 /* JSON in valid UTF-8: the strict reader (serde_json's rules) takes it. */
 static void check_json(const char *s, size_t n)
@@ -92,6 +114,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         step = (size_t)data[0] + 1;
         data++;
         size--;
+
+        check_sanitize(data, size);
 
         /* Bytes that are not frames at all: the lossy writer must cope. */
         const char *text = (const char *)data;

@@ -17,7 +17,6 @@ struct console_ring {
         int in;              /* the pipe's read end */
         int out;             /* path, open for appending; -1 after a failure */
         uint64_t max, size;  /* size: bytes in path now */
-        _Atomic uint64_t total;
         atomic_bool stop;
         pthread_t thread;
         char path[PATH_MAX], rotated[PATH_MAX];
@@ -78,7 +77,6 @@ static void *ring_main(void *arg)
                         continue;
                 if (got <= 0)
                         break;
-                atomic_fetch_add(&c->total, (uint64_t)got);
                 append(c, buf, (size_t)got);
         }
         return NULL;
@@ -125,11 +123,6 @@ fail:
         close(c->in);
         free(c);
         return r;
-}
-
-uint64_t console_ring_bytes(const struct console_ring *c)
-{
-        return atomic_load(&((struct console_ring *)c)->total);
 }
 
 void console_ring_free(struct console_ring *c)

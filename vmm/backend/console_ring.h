@@ -35,9 +35,6 @@ struct console_ring;
 int console_ring_start(int read_fd, const char *path, uint64_t max_bytes, struct console_ring **ret,
                        struct ak_error *err);
 
-/* Total bytes the guest wrote (kept or rotated away). */
-uint64_t console_ring_bytes(const struct console_ring *c);
-
 /* Reads what is still in the pipe (until EOF, or for up to ~100 ms once
  * nothing comes: a writer may linger in a child that has not exec'd yet),
  * stops the thread, closes everything. NULL is a no-op. */
