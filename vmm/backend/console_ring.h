@@ -1,8 +1,8 @@
 /* A guest's serial console on disk with a fixed ceiling. A VMM that would
  * write the console to a file without end (QEMU's file chardev cannot cap
  * one; `cat /dev/zero > /dev/ttyS0` in the guest fills the host's disk) is
- * given the write end of a pipe instead; a thread of ours reads the other
- * end and appends to `path`. When `path` reaches max_bytes it becomes
+ * given one end of a pipe or socket pair instead; a thread of ours reads
+ * the other end and appends to `path`. When `path` reaches max_bytes it becomes
  * `path`.1 (replacing the one before) and a new `path` begins: at most
  * 2 * max_bytes on disk, and `path` always holds the newest output, so
  * tails (vmm_log_tail) keep working.

@@ -6,8 +6,9 @@
  *     -nodefaults -no-user-config -display none -no-reboot
  *     -object memory-backend-memfd,id=mem,size=<M>M,share=on -m <M>M -smp <N>
  *     -kernel <vmlinuz> -initrd <initrd> -append "console=ttyS0 <cmdline>"
- *     -add-fd fd=<console pipe>,set=1 -serial file:/dev/fdset/1 (the pipe's
- *     other end is console_ring.c's: the capped console log)
+ *     -chardev socket,id=con0,fd=<console socket> -serial chardev:con0 (one
+ *     end of a socketpair; console_ring.c reads the other into the capped
+ *     console log)
  *     -chardev socket,id=qmp,fd=<listening QMP socket>,server=on,wait=off
  *     -mon chardev=qmp,mode=control
  *     -chardev socket,id=vsock0,fd=<connected vhost-user socket>
@@ -154,10 +155,10 @@ int vmm_qemu_argv(const struct vmm_config *cfg, const char *qemu, bool kvm, cons
         else
                 add(v, &n, "console=ttyS0%s%s%s", tsc, *cl ? " " : "", cl);
         if (fds->console >= 0) {
-                add(v, &n, "-add-fd");
-                add(v, &n, "fd=%d,set=1", fds->console);
+                add(v, &n, "-chardev");
+                add(v, &n, "socket,id=con0,fd=%d", fds->console);
                 add(v, &n, "-serial");
-                add(v, &n, "file:/dev/fdset/1");
+                add(v, &n, "chardev:con0");
         } else {
                 add(v, &n, "-serial");
                 add(v, &n, "file:%s", cfg->console_log);
@@ -283,21 +284,23 @@ static void run_child(void *arg)
 
 /* The parent's ends of what the child gets as fds: QMP's listening socket
  * (created here, 0600, so QEMU needs no directory to create it in), a
- * connection to our vhost-user back-end, the write end of the console pipe
- * (a file chardev has no size limit: console_ring reads the other end into
- * cfg->console_log with one). */
+ * connection to our vhost-user back-end, one end of the console's socket
+ * pair (a file chardev has no size limit: console_ring reads the other end
+ * into cfg->console_log with one). */
 static int open_fds(const struct vmm_config *cfg, struct vmm_jail *j, int fds[3], struct vmm_qemu_fds *ret,
                     struct console_ring **ret_console, struct ak_error *err)
 {
-        int r, pipe_fds[2];
+        int r, pair[2];
         if ((r = unix_socket(cfg->control_socket, true, &fds[0], err)) < 0)
                 return r;
         if (cfg->vhost_user_socket && (r = unix_socket(cfg->vhost_user_socket, false, &fds[1], err)) < 0)
                 return r;
-        if (pipe2(pipe_fds, O_CLOEXEC) < 0)
-                return ak_error_errno(err, -errno, "console pipe for %s", cfg->console_log);
-        fds[2] = pipe_fds[1];
-        if ((r = console_ring_start(pipe_fds[0], cfg->console_log, cfg->console_max_bytes, ret_console, err)) < 0)
+        /* A connected socket: QEMU takes one as a chardev (fd=), which it
+         * does not for a pipe through an fdset. */
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+                return ak_error_errno(err, -errno, "console socket pair for %s", cfg->console_log);
+        fds[2] = pair[1];
+        if ((r = console_ring_start(pair[0], cfg->console_log, cfg->console_max_bytes, ret_console, err)) < 0)
                 return r;
         ret->qmp = vmm_jail_add_fd(j, fds[0]);
         ret->vhost = fds[1] >= 0 ? vmm_jail_add_fd(j, fds[1]) : -1;

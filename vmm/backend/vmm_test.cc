@@ -80,11 +80,13 @@ TEST(VmmQemu, CommandLine) {
 TEST(VmmQemu, SocketsAndConsoleAsFds) {
   struct vmm_qemu_fds fds = {3, 4, 5};
   auto v = Argv(Config(), false, &fds);
-  EXPECT_EQ(After(v, "-add-fd"), "fd=5,set=1");
-  EXPECT_EQ(After(v, "-serial"), "file:/dev/fdset/1");
-  EXPECT_EQ(After(v, "-chardev"), "socket,id=qmp,fd=3,server=on,wait=off");
+  // The console: a socket whose other end console_ring reads (capped).
+  EXPECT_EQ(After(v, "-chardev"), "socket,id=con0,fd=5");
+  EXPECT_EQ(After(v, "-serial"), "chardev:con0");
+  EXPECT_EQ(After(v, "-add-fd"), "");
+  EXPECT_EQ(After(v, "-chardev", 1), "socket,id=qmp,fd=3,server=on,wait=off");
   EXPECT_EQ(After(v, "-mon"), "chardev=qmp,mode=control");
-  EXPECT_EQ(After(v, "-chardev", 1), "socket,id=vsock0,fd=4");
+  EXPECT_EQ(After(v, "-chardev", 2), "socket,id=vsock0,fd=4");
   EXPECT_EQ(After(v, "-qmp"), "");
   for (const auto& a : v) EXPECT_EQ(a.find("/d/"), std::string::npos) << a;
 }
