@@ -14,7 +14,7 @@
 #include "lib/base/error.h"
 #include "services/auditor/config.h"
 #include "services/auditor/delivery.h"
-#include "services/auditor/spool.h"
+#include "lib/spool/spool.h"
 
 #ifdef __cplusplus
 extern "C" {

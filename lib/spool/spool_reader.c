@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "services/auditor/crc32c.h"
-#include "services/auditor/spool.h"
-#include "services/auditor/spool_internal.h"
+#include "lib/spool/crc32c.h"
+#include "lib/spool/spool.h"
+#include "lib/spool/spool_internal.h"
 
 #define READ_CHUNK (256 * 1024)
 

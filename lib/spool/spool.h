@@ -56,10 +56,19 @@ extern "C" {
 
 struct spool;
 
+/* Every fsync and fdatasync the spool makes goes through sync (data_only:
+ * fdatasync), which returns 0 or -errno. A seam for tests (failures,
+ * counting); NULL in spool_options: the real calls. */
+struct spool_io {
+        int (*sync)(void *ctx, int fd, bool data_only);
+        void *ctx;
+};
+
 struct spool_options {
         uint64_t max_bytes;       /* 0: 1 GiB */
         uint64_t segment_bytes;   /* a segment is closed once past this; 0: 8 MiB */
         bool no_preallocate;      /* see "Preallocation" above */
+        const struct spool_io *io; /* NULL: fsync/fdatasync (the caller keeps it alive) */
 };
 
 /* Opens (creating if needed, mode 0700) the spool in dir and recovers it. A

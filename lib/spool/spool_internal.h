@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "lib/base/error.h"
-#include "services/auditor/spool.h"
+#include "lib/spool/spool.h"
 
 #define SPOOL_MAGIC "AKSPOOL1"
 #define SPOOL_NAME_LEN 24 /* 20 digits + ".seg" */
@@ -42,6 +42,8 @@ struct spool {
         bool flushing;               /* a leader is writing */
         int broken;                  /* 0, or why appends are refused */
 
+        struct spool_io io;          /* fixed at open */
+
         int active_fd;               /* the last segment, for writing (leader only) */
 
         bool preallocate;
@@ -56,6 +58,9 @@ struct spool {
         uint64_t truncated_bytes;
         uint64_t corrupt_bytes;
 };
+
+/* fsync (or, data_only, fdatasync) through s->io. 0 or -errno. */
+int spool_sync(struct spool *s, int fd, bool data_only);
 
 void spool_segment_name(uint64_t first, char ret[SPOOL_NAME_LEN + 1]);
 

@@ -1,6 +1,6 @@
 // The spool: durable appends, group commit, recovery from torn tails and
 // damage, limits, release, and a real full disk (a small tmpfs, as root).
-#include "services/auditor/spool.h"
+#include "lib/spool/spool.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -17,12 +17,12 @@
 
 #include <gtest/gtest.h>
 
-#include "services/auditor/crc32c.h"
-#include "services/auditor/testing/test_util.h"
+#include "lib/spool/crc32c.h"
+#include "tests/testing/test_util.h"
 
 namespace {
 
-using auditor_test::TempDir;
+using aktest::TempDir;
 
 struct spool *Open(const std::string &dir, uint64_t max = 0, uint64_t seg = 0, bool prealloc = true)
 {
@@ -156,15 +156,15 @@ TEST(Spool, TornTailIsClearedAtEveryLength)
                 ASSERT_EQ(0, Append(s, {Rec(i)}));
         spool_free(s);
         std::string seg = sdir + "/" + Segments(sdir).at(0);
-        std::string good = auditor_test::ReadFile(seg);
+        std::string good = aktest::ReadFile(seg);
         s = Open(sdir, 0, 0, false);
         ASSERT_EQ(0, Append(s, {Rec(5), Rec(6)}));
         spool_free(s);
-        std::string full = auditor_test::ReadFile(seg);
+        std::string full = aktest::ReadFile(seg);
         ASSERT_GT(full.size(), good.size());
 
         for (size_t len = good.size() + 1; len < full.size(); len++) {
-                auditor_test::WriteFile(seg, full.substr(0, len));
+                aktest::WriteFile(seg, full.substr(0, len));
                 s = Open(sdir, 0, 0, false);
                 // Record 5 may have made it whole before the cut (its batch was
                 // never acknowledged, keeping it is allowed); record 6 did not.
@@ -176,7 +176,7 @@ TEST(Spool, TornTailIsClearedAtEveryLength)
                 EXPECT_EQ(kept + 1, st.next_position) << len;
                 EXPECT_LE(st.truncated_bytes, len - valid) << len;
                 EXPECT_EQ(kept, ReadAll(s).size()) << len;
-                EXPECT_TRUE(AllZero(auditor_test::ReadFile(seg), valid)) << len;
+                EXPECT_TRUE(AllZero(aktest::ReadFile(seg), valid)) << len;
                 uint64_t first;
                 ASSERT_EQ(0, Append(s, {Rec(7)}, &first));
                 EXPECT_EQ(kept + 1, first);
@@ -185,14 +185,14 @@ TEST(Spool, TornTailIsClearedAtEveryLength)
         }
 
         // Junk after the last good record (a torn write of garbage) is cleared too.
-        auditor_test::WriteFile(seg, good + std::string(100, '\xa5'));
+        aktest::WriteFile(seg, good + std::string(100, '\xa5'));
         s = Open(sdir, 0, 0, false);
         struct spool_stats st;
         spool_stats(s, &st);
         EXPECT_EQ(100u, st.truncated_bytes);
         EXPECT_EQ(4u, ReadAll(s).size());
         spool_free(s);
-        std::string after = auditor_test::ReadFile(seg);
+        std::string after = aktest::ReadFile(seg);
         EXPECT_EQ(good, after.substr(0, good.size()));
         EXPECT_TRUE(AllZero(after, good.size()));
 }
@@ -211,7 +211,7 @@ TEST(Spool, PreallocatedSegmentsRecover)
         EXPECT_EQ(64u << 10, st.bytes); // the whole preallocated segment
         spool_free(s);
         std::string seg = sdir + "/" + Segments(sdir).at(0);
-        std::string bytes = auditor_test::ReadFile(seg);
+        std::string bytes = aktest::ReadFile(seg);
         ASSERT_EQ(64u << 10, bytes.size());
         size_t valid = 16;
         for (int i = 1; i <= 10; i++)
@@ -220,7 +220,7 @@ TEST(Spool, PreallocatedSegmentsRecover)
         // A torn record 11: a header and half its payload.
         std::string torn = bytes.substr(16, 16 + Rec(1).size() / 2);
         bytes.replace(valid, torn.size(), torn);
-        auditor_test::WriteFile(seg, bytes);
+        aktest::WriteFile(seg, bytes);
 
         s = Open(sdir, 0, 64 << 10);
         spool_stats(s, &st);
@@ -243,7 +243,7 @@ TEST(Spool, PreallocatedSegmentsRecover)
         spool_free(s);
         auto segs = Segments(sdir);
         ASSERT_GE(segs.size(), 2u);
-        EXPECT_EQ(64u << 10, auditor_test::ReadFile(sdir + "/" + segs[1]).size());
+        EXPECT_EQ(64u << 10, aktest::ReadFile(sdir + "/" + segs[1]).size());
 }
 
 TEST(Spool, DamageInAnOlderSegmentSkipsItsRest)
@@ -258,10 +258,10 @@ TEST(Spool, DamageInAnOlderSegmentSkipsItsRest)
         ASSERT_GE(segs.size(), 3u);
         // Flip a payload byte of the second record of the first segment.
         std::string path = sdir + "/" + segs[0];
-        std::string bytes = auditor_test::ReadFile(path);
+        std::string bytes = aktest::ReadFile(path);
         size_t off = 16 + 16 + Rec(1).size() + 16 + 3;
         bytes[off] ^= 0x20;
-        auditor_test::WriteFile(path, bytes);
+        aktest::WriteFile(path, bytes);
 
         s = Open(sdir, 0, 4096);
         struct spool_stats st;

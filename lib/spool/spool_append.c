@@ -13,9 +13,9 @@
 
 #include "lib/base/cleanup.h"
 #include "lib/base/time.h"
-#include "services/auditor/crc32c.h"
-#include "services/auditor/spool.h"
-#include "services/auditor/spool_internal.h"
+#include "lib/spool/crc32c.h"
+#include "lib/spool/spool.h"
+#include "lib/spool/spool_internal.h"
 
 struct pending {
         const struct iovec *recs;
@@ -81,12 +81,12 @@ static void commit_chunk(struct spool *s, struct chunk *c)
                 }
         r = spool_pwritev_full(s->active_fd, iov, n_iov, off);
         free(iov);
-        if (r == 0 && fdatasync(s->active_fd) < 0)
-                r = -errno;
+        if (r == 0)
+                r = spool_sync(s, s->active_fd, true);
         if (r < 0) {
                 /* Cut the partial write off (and the preallocation after it),
                  * so later records follow valid ones. */
-                int t = ftruncate(s->active_fd, (off_t)off) < 0 || fdatasync(s->active_fd) < 0 ? -EIO : 0;
+                int t = ftruncate(s->active_fd, (off_t)off) < 0 || spool_sync(s, s->active_fd, true) < 0 ? -EIO : 0;
                 pthread_mutex_lock(&s->mu);
                 last = &s->segs[s->n_segs - 1];
                 if (last->size > off) {
@@ -140,12 +140,12 @@ static int take_spare(struct spool *s, uint64_t first, int *ret_fd)
         if (fd < 0)
                 return -errno;
         r = spool_write_segment_header(fd, first);
-        if (r == 0 && fdatasync(fd) < 0)
-                r = -errno;
+        if (r == 0)
+                r = spool_sync(s, fd, true);
         if (r == 0 && renameat(s->dir_fd, SPOOL_SPARE, s->dir_fd, name) < 0)
                 r = -errno;
-        if (r == 0 && fsync(s->dir_fd) < 0)
-                r = -errno;
+        if (r == 0)
+                r = spool_sync(s, s->dir_fd, false);
         if (r < 0) {
                 close(fd);
                 unlinkat(s->dir_fd, SPOOL_SPARE, 0);
@@ -212,8 +212,8 @@ static int make_spare(struct spool *s)
         if (fd < 0)
                 return -errno;
         r = spool_zero_range(fd, 0, s->segment_bytes);
-        if (r == 0 && fdatasync(fd) < 0)
-                r = -errno;
+        if (r == 0)
+                r = spool_sync(s, fd, true);
         close(fd);
         if (r < 0)
                 unlinkat(s->dir_fd, SPOOL_SPARE, 0);

@@ -1,4 +1,4 @@
-#include "services/auditor/crc32c.h"
+#include "lib/spool/crc32c.h"
 
 #include <pthread.h>
 #include <stdbool.h>

@@ -16,9 +16,9 @@
 #include "lib/base/cleanup.h"
 #include "lib/base/fs.h"
 #include "lib/base/time.h"
-#include "services/auditor/crc32c.h"
-#include "services/auditor/spool.h"
-#include "services/auditor/spool_internal.h"
+#include "lib/spool/crc32c.h"
+#include "lib/spool/spool.h"
+#include "lib/spool/spool_internal.h"
 
 void spool_put_le32(uint8_t *p, uint32_t v)
 {
@@ -64,6 +64,20 @@ bool spool_header_decode(const uint8_t *p, uint32_t *ret_len, uint32_t *ret_crc,
 }
 
 /* ---- I/O helpers -------------------------------------------------------- */
+
+static int real_sync(void *ctx, int fd, bool data_only)
+{
+        (void)ctx;
+        while ((data_only ? fdatasync(fd) : fsync(fd)) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        return 0;
+}
+
+int spool_sync(struct spool *s, int fd, bool data_only)
+{
+        return s->io.sync(s->io.ctx, fd, data_only);
+}
 
 static int pread_full(int fd, void *buf, size_t n, uint64_t off, size_t *ret_got)
 {
@@ -234,10 +248,10 @@ int spool_create_segment(struct spool *s, uint64_t first, int *ret_fd, struct ak
         if (fd < 0)
                 return ak_error_errno(err, -errno, "spool %s: create %s", s->dir, name);
         r = spool_write_segment_header(fd, first);
-        if (r == 0 && fdatasync(fd) < 0)
-                r = -errno;
-        if (r == 0 && fsync(s->dir_fd) < 0)
-                r = -errno;
+        if (r == 0)
+                r = spool_sync(s, fd, true);
+        if (r == 0)
+                r = spool_sync(s, s->dir_fd, false);
         if (r < 0) {
                 unlinkat(s->dir_fd, name, 0);
                 return ak_error_errno(err, r, "spool %s: create %s", s->dir, name);
@@ -307,7 +321,7 @@ static int recover(struct spool *s, struct ak_error *err)
                 if (r < 0)
                         return r;
                 if (s->preallocate && spool_zero_range(s->active_fd, SPOOL_SEGMENT_HEADER, s->segment_bytes) == 0 &&
-                    fdatasync(s->active_fd) == 0)
+                    spool_sync(s, s->active_fd, true) == 0)
                         seg.size = s->segment_bytes > SPOOL_SEGMENT_HEADER ? s->segment_bytes : SPOOL_SEGMENT_HEADER;
                 s->bytes = seg.size;
                 s->next_pos = 1;
@@ -337,8 +351,9 @@ static int recover(struct spool *s, struct ak_error *err)
                 s->truncated_bytes += last->dirty_end - last->valid_end;
                 last->dirty_end = last->valid_end;
         }
-        if (fdatasync(s->active_fd) < 0)
-                return ak_error_errno(err, -errno, "spool %s: fsync %s", s->dir, name);
+        r = spool_sync(s, s->active_fd, true);
+        if (r < 0)
+                return ak_error_errno(err, r, "spool %s: fsync %s", s->dir, name);
         s->next_pos = last->end;
         return 0;
 }
@@ -363,6 +378,7 @@ int spool_open(const char *dir, const struct spool_options *opts, struct spool *
         pthread_cond_init(&s->prep_cond, &ca);
         pthread_condattr_destroy(&ca);
         s->preallocate = !(opts && opts->no_preallocate);
+        s->io = opts && opts->io ? *opts->io : (struct spool_io){ real_sync, NULL };
         s->max_bytes = opts && opts->max_bytes ? opts->max_bytes : (uint64_t)1 << 30;
         s->segment_bytes = opts && opts->segment_bytes ? opts->segment_bytes : 8 << 20;
         s->dir = strdup(dir);
