@@ -76,25 +76,27 @@ static int real_sync(void *ctx, int fd, bool data_only)
 
 int spool_sync(struct spool *s, int fd, bool data_only)
 {
-        return s->io.sync(s->io.ctx, fd, data_only);
+        int r = s->io.sync(s->io.ctx, fd, data_only);
+
+        if (r < 0)
+                spool_break(s, r, "fsync");
+        return r;
 }
 
-static int pread_full(int fd, void *buf, size_t n, uint64_t off, size_t *ret_got)
+/* After a failed fsync, Linux may have dropped the dirty pages it could not
+ * write and the next fsync "succeeds": nothing written since the last good
+ * sync can be trusted, so the spool refuses every append until reopened. */
+void spool_break(struct spool *s, int code, const char *what)
 {
-        size_t got = 0;
-
-        while (got < n) {
-                ssize_t k = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -errno;
-                if (k == 0)
-                        break;
-                got += (size_t)k;
+        pthread_mutex_lock(&s->mu);
+        if (!s->broken) {
+                s->broken = -EIO;
+                snprintf(s->broken_msg, sizeof(s->broken_msg),
+                         "spool %s: refusing appends since a failed %s (%s); reopen it (restart the service) "
+                         "to go on from what is on disk",
+                         s->dir, what, strerror(-code));
         }
-        *ret_got = got;
-        return 0;
+        pthread_mutex_unlock(&s->mu);
 }
 
 /* Writes every byte of iov[0..cnt) at off (handles short writes, IOV_MAX). */
@@ -155,77 +157,6 @@ int spool_add_segment(struct spool *s, const struct segment *seg)
         return 0;
 }
 
-/* Reads a segment and finds how far it is valid. */
-static int scan_segment(struct spool *s, struct segment *seg, struct ak_error *err)
-{
-        char name[SPOOL_NAME_LEN + 1];
-        _cleanup_close_ int fd = -1;
-        _cleanup_free_ uint8_t *buf = NULL;
-        uint8_t hdr[SPOOL_SEGMENT_HEADER];
-        struct stat st;
-        uint64_t off, pos;
-        size_t got;
-        int r;
-
-        spool_segment_name(seg->first, name);
-        fd = openat(s->dir_fd, name, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || fstat(fd, &st) < 0)
-                return ak_error_errno(err, -errno, "spool %s: open %s", s->dir, name);
-        seg->size = (uint64_t)st.st_size;
-        seg->valid_end = 0;
-        seg->end = seg->first;
-        r = pread_full(fd, hdr, sizeof(hdr), 0, &got);
-        if (r < 0)
-                return ak_error_errno(err, r, "spool %s: read %s", s->dir, name);
-        if (got < sizeof(hdr) || memcmp(hdr, SPOOL_MAGIC, 8) != 0 || get_le(hdr + 8, 8) != seg->first)
-        {
-                seg->dirty_end = seg->size;
-                return 0; /* no valid header: nothing readable */
-        }
-        buf = malloc(SPOOL_RECORD_HEADER + SPOOL_MAX_RECORD);
-        if (!buf)
-                return ak_error_errno(err, -ENOMEM, "spool %s", s->dir);
-        off = SPOOL_SEGMENT_HEADER;
-        pos = seg->first;
-        for (;;) {
-                uint32_t len, crc;
-                uint64_t rpos;
-
-                r = pread_full(fd, buf, SPOOL_RECORD_HEADER, off, &got);
-                if (r < 0)
-                        return ak_error_errno(err, r, "spool %s: read %s", s->dir, name);
-                if (got < SPOOL_RECORD_HEADER || !spool_header_decode(buf, &len, &crc, &rpos) || rpos != pos)
-                        break;
-                r = pread_full(fd, buf + SPOOL_RECORD_HEADER, len, off + SPOOL_RECORD_HEADER, &got);
-                if (r < 0)
-                        return ak_error_errno(err, r, "spool %s: read %s", s->dir, name);
-                if (got < len || spool_record_crc(crc32c(buf + SPOOL_RECORD_HEADER, len), rpos, len) != crc)
-                        break;
-                off += SPOOL_RECORD_HEADER + len;
-                pos++;
-        }
-        seg->valid_end = off;
-        seg->end = pos;
-        /* Zeros after the last record are preallocation; anything else is
-         * a torn tail or damage. */
-        seg->dirty_end = off;
-        for (uint64_t at = off; at < seg->size;) {
-                size_t n = seg->size - at < SPOOL_MAX_RECORD ? (size_t)(seg->size - at) : SPOOL_MAX_RECORD;
-                r = pread_full(fd, buf, n, at, &got);
-                if (r < 0)
-                        return ak_error_errno(err, r, "spool %s: read %s", s->dir, name);
-                for (size_t k = got; k-- > 0;)
-                        if (buf[k]) {
-                                seg->dirty_end = at + k + 1;
-                                break;
-                        }
-                if (got < n)
-                        break;
-                at += n;
-        }
-        return 0;
-}
-
 int spool_write_segment_header(int fd, uint64_t first)
 {
         uint8_t hdr[SPOOL_SEGMENT_HEADER];
@@ -260,101 +191,69 @@ int spool_create_segment(struct spool *s, uint64_t first, int *ret_fd, struct ak
         return 0;
 }
 
-static int cmp_segment(const void *a, const void *b)
+/* Syncs the directory that holds path (its last component's entry). */
+static int sync_parent(struct spool *s, const char *path)
 {
-        const struct segment *x = a, *y = b;
+        char parent[PATH_MAX];
+        const char *slash = strrchr(path, '/');
+        _cleanup_close_ int fd = -1;
 
-        return x->first < y->first ? -1 : x->first > y->first;
+        if (!slash)
+                snprintf(parent, sizeof(parent), ".");
+        else if (slash == path)
+                snprintf(parent, sizeof(parent), "/");
+        else
+                snprintf(parent, sizeof(parent), "%.*s", (int)(slash - path), path);
+        fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        return spool_sync(s, fd, false);
 }
 
-static int list_segments(struct spool *s, struct ak_error *err)
+/* mkdir -p dir (mode 0700), then syncs the parent of every directory it
+ * made: a directory's entry is durable only once its parent is synced, and
+ * a crash must not take away a spool that acknowledged records. */
+static int make_dirs(struct spool *s, const char *dir)
 {
-        int dfd = fcntl(s->dir_fd, F_DUPFD_CLOEXEC, 0);
-        DIR *d;
-        struct dirent *de;
-        int r = 0;
-
-        if (dfd < 0 || !(d = fdopendir(dfd))) {
-                r = -errno;
-                if (dfd >= 0)
-                        close(dfd);
-                return ak_error_errno(err, r, "spool %s: list", s->dir);
-        }
-        while ((de = readdir(d))) {
-                struct segment seg = { 0 };
-                char *end;
-                if (strlen(de->d_name) != SPOOL_NAME_LEN || strcmp(de->d_name + 20, ".seg") != 0 ||
-                    strspn(de->d_name, "0123456789") != 20)
-                        continue;
-                seg.first = strtoull(de->d_name, &end, 10);
-                if (seg.first == 0)
-                        continue;
-                r = spool_add_segment(s, &seg);
-                if (r < 0)
-                        break;
-        }
-        closedir(d);
-        if (r < 0)
-                return ak_error_errno(err, r, "spool %s", s->dir);
-        if (s->n_segs > 1)
-                qsort(s->segs, s->n_segs, sizeof(*s->segs), cmp_segment);
-        return 0;
-}
-
-static int recover(struct spool *s, struct ak_error *err)
-{
+        char path[PATH_MAX];
+        size_t n = strlen(dir), first_missing = SIZE_MAX;
+        struct stat st;
         int r;
 
-        r = list_segments(s, err);
+        while (n > 1 && dir[n - 1] == '/')
+                n--;
+        if (n == 0 || n >= sizeof(path))
+                return n ? -ENAMETOOLONG : -EINVAL;
+        memcpy(path, dir, n);
+        path[n] = '\0';
+        /* The first component (from the top) that does not exist yet. */
+        for (size_t i = 1; i <= n; i++) {
+                if (i < n && path[i] != '/')
+                        continue;
+                path[i] = '\0';
+                bool exists = stat(path, &st) == 0;
+                if (i < n)
+                        path[i] = '/';
+                if (!exists) {
+                        first_missing = i;
+                        break;
+                }
+        }
+        if (first_missing == SIZE_MAX)
+                return 0;
+        r = ak_mkdir_p(path, 0700, false);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < s->n_segs; i++) {
-                r = scan_segment(s, &s->segs[i], err);
+        for (size_t i = first_missing; i <= n; i++) {
+                if (i < n && path[i] != '/')
+                        continue;
+                path[i] = '\0';
+                r = sync_parent(s, path);
+                if (i < n)
+                        path[i] = '/';
                 if (r < 0)
                         return r;
-                s->bytes += s->segs[i].size;
         }
-        if (s->n_segs == 0) {
-                struct segment seg = { .first = 1, .end = 1, .valid_end = SPOOL_SEGMENT_HEADER,
-                                       .size = SPOOL_SEGMENT_HEADER };
-                r = spool_create_segment(s, 1, &s->active_fd, err);
-                if (r < 0)
-                        return r;
-                if (s->preallocate && spool_zero_range(s->active_fd, SPOOL_SEGMENT_HEADER, s->segment_bytes) == 0 &&
-                    spool_sync(s, s->active_fd, true) == 0)
-                        seg.size = s->segment_bytes > SPOOL_SEGMENT_HEADER ? s->segment_bytes : SPOOL_SEGMENT_HEADER;
-                s->bytes = seg.size;
-                s->next_pos = 1;
-                return spool_add_segment(s, &seg);
-        }
-        for (size_t i = 0; i + 1 < s->n_segs; i++)
-                s->corrupt_bytes += s->segs[i].dirty_end - s->segs[i].valid_end;
-        struct segment *last = &s->segs[s->n_segs - 1];
-        char name[SPOOL_NAME_LEN + 1];
-        spool_segment_name(last->first, name);
-        s->active_fd = openat(s->dir_fd, name, O_WRONLY | O_CLOEXEC);
-        if (s->active_fd < 0)
-                return ak_error_errno(err, -errno, "spool %s: open %s", s->dir, name);
-        if (last->valid_end < SPOOL_SEGMENT_HEADER) {
-                /* Torn while being created: write its header again. */
-                if (ftruncate(s->active_fd, 0) < 0 || spool_write_segment_header(s->active_fd, last->first) < 0)
-                        return ak_error_errno(err, -errno, "spool %s: repair %s", s->dir, name);
-                s->bytes = s->bytes - last->size + SPOOL_SEGMENT_HEADER;
-                last->valid_end = last->dirty_end = last->size = SPOOL_SEGMENT_HEADER;
-        }
-        if (last->dirty_end > last->valid_end) {
-                /* The torn tail, written but never acknowledged: zero it, so
-                 * that what follows the next records reads as "no record". */
-                r = spool_zero_range(s->active_fd, last->valid_end, last->dirty_end);
-                if (r < 0)
-                        return ak_error_errno(err, r, "spool %s: clear the torn tail of %s", s->dir, name);
-                s->truncated_bytes += last->dirty_end - last->valid_end;
-                last->dirty_end = last->valid_end;
-        }
-        r = spool_sync(s, s->active_fd, true);
-        if (r < 0)
-                return ak_error_errno(err, r, "spool %s: fsync %s", s->dir, name);
-        s->next_pos = last->end;
         return 0;
 }
 
@@ -364,9 +263,6 @@ int spool_open(const char *dir, const struct spool_options *opts, struct spool *
         struct spool *s;
         int r;
 
-        r = ak_mkdir_p(dir, 0700, false);
-        if (r < 0)
-                return ak_error_errno(err, r, "spool %s: create the directory", dir);
         s = calloc(1, sizeof(*s));
         if (!s)
                 return ak_error_errno(err, -ENOMEM, "spool %s", dir);
@@ -386,6 +282,11 @@ int spool_open(const char *dir, const struct spool_options *opts, struct spool *
                 r = ak_error_errno(err, -ENOMEM, "spool %s", dir);
                 goto fail;
         }
+        r = make_dirs(s, dir);
+        if (r < 0) {
+                r = ak_error_errno(err, r, "spool %s: create the directory", dir);
+                goto fail;
+        }
         s->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (s->dir_fd < 0) {
                 r = ak_error_errno(err, -errno, "spool %s: open", dir);
@@ -397,11 +298,11 @@ int spool_open(const char *dir, const struct spool_options *opts, struct spool *
                 goto fail;
         }
         if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-                r = errno == EWOULDBLOCK ? ak_error_set(err, -EBUSY, "spool %s: in use by another auditor", dir)
+                r = errno == EWOULDBLOCK ? ak_error_set(err, -EBUSY, "spool %s: in use by another process (its lock file is held)", dir)
                                          : ak_error_errno(err, -errno, "spool %s: lock", dir);
                 goto fail;
         }
-        r = recover(s, err);
+        r = spool_recover(s, err);
         if (r < 0)
                 goto fail;
         unlinkat(s->dir_fd, SPOOL_SPARE, 0); /* maybe half made: made again */
@@ -499,5 +400,8 @@ void spool_stats(struct spool *s, struct spool_stats *ret)
         ret->committed_records = s->committed_records;
         ret->truncated_bytes = s->truncated_bytes;
         ret->corrupt_bytes = s->corrupt_bytes;
+        ret->lost_records = s->lost_records;
+        ret->quarantine_files = s->quarantine_files;
+        ret->broken = s->broken;
         pthread_mutex_unlock(&s->mu);
 }

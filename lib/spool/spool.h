@@ -15,11 +15,37 @@
  * leader) writes everything queued with one write and one fdatasync, then
  * wakes the others. A caller's records are all stored or none is.
  *
- * Recovery (spool_open): every segment is read and checked. In the newest
- * segment, the first bad or short record and everything after it is a torn
- * tail from a crash before its fsync (never acknowledged) and is zeroed. A
- * bad record in an older segment (damage after the fact) ends that segment
- * for readers; the bytes after it are counted in stats.corrupt_bytes.
+ * Recovery (spool_open): every segment is read and checked. A record is
+ * good when its header and CRC check out and its position lies after the
+ * previous good one (and before the next segment's first). After bytes that
+ * are not a good record, the next good record is searched for byte by byte
+ * (its position must fit the number of records the bad bytes could hold),
+ * so damage loses only the records it hit:
+ *   - damage in the middle of a segment (any segment, the newest too): the
+ *     damaged bytes are copied to "<segment>-<offset>.quarantine" beside it
+ *     (synced) and the segment is rewritten with every good record, before
+ *     and after them. The damaged records' positions are missing from then
+ *     on (readers skip them; stats.lost_records counts them), every other
+ *     record, acknowledged or not, stays and is delivered. Counted in
+ *     stats.corrupt_bytes.
+ *   - bad bytes after the last good record of the newest segment: a torn
+ *     tail from a crash before its fsync (never acknowledged, as appends
+ *     are acknowledged only after it). Copied to a quarantine file too and
+ *     zeroed in place; stats.truncated_bytes. (The same after the last good
+ *     record of an older segment is damage: corrupt_bytes.)
+ * Quarantine files are never read or deleted by the spool: the caller logs
+ * them (stats.quarantine_files) and an operator may inspect and remove them.
+ *
+ * Fail closed: a failed fsync/fdatasync (of a segment, a new file or the
+ * directory) or a failed write other than a full disk makes the spool refuse
+ * every later append with -EIO (the message says why) until it is opened
+ * again, which re-reads what really is on disk (after a failed fsync Linux
+ * may drop the unwritten pages and report success on the next one, so
+ * nothing written since can be trusted). stats.broken says so.
+ *
+ * Directories: every file the spool creates or renames is followed by a sync
+ * of the spool directory before it is relied on, and spool_open syncs the
+ * parent of every directory it creates on the way to `dir`.
  *
  * Preallocation: a background thread keeps one spare segment file written
  * full of zeros and synced, which becomes the next segment. Records then
@@ -81,7 +107,8 @@ void spool_free(struct spool *s);
 /* Appends n records (1 .. SPOOL_MAX_BATCH) durably; *ret_first gets the
  * position of the first. Returns 0, -EINVAL (a record's size), -ENOSPC
  * (spool full or disk full), -EDQUOT, -EIO (the spool cannot be written any
- * more: after a failed fsync it refuses appends until reopened). */
+ * more: after a failed fsync or write it refuses appends until reopened,
+ * see "Fail closed"). */
 int spool_append(struct spool *s, const struct iovec *records, size_t n, uint64_t *ret_first,
                  struct ak_error *err);
 
@@ -102,7 +129,10 @@ struct spool_stats {
         uint64_t commits;            /* fdatasyncs of appended records */
         uint64_t committed_records;  /* records appended since open */
         uint64_t truncated_bytes;    /* torn tail cut off at open */
-        uint64_t corrupt_bytes;      /* unreadable bytes in older segments */
+        uint64_t corrupt_bytes;      /* damaged bytes quarantined at open */
+        uint64_t lost_records;       /* positions missing from segments at open */
+        uint64_t quarantine_files;   /* made at open */
+        int broken;                  /* 0, or -errno: appends are refused */
 };
 
 void spool_stats(struct spool *s, struct spool_stats *ret);

@@ -42,6 +42,17 @@ static void fail_pending(struct pending *p, int code, const char *fmt, ...)
         p->result = code;
 }
 
+/* Fails p with the spool's "broken" message, if it is broken. */
+static bool fail_broken(struct spool *s, struct pending *p)
+{
+        pthread_mutex_lock(&s->mu);
+        int broken = s->broken;
+        if (broken)
+                fail_pending(p, broken, "%s", s->broken_msg);
+        pthread_mutex_unlock(&s->mu);
+        return broken != 0;
+}
+
 /* A run of pendings bound for the active segment. */
 struct chunk {
         struct pending **ps;
@@ -84,17 +95,22 @@ static void commit_chunk(struct spool *s, struct chunk *c)
         if (r == 0)
                 r = spool_sync(s, s->active_fd, true);
         if (r < 0) {
+                /* A full disk: nothing acknowledged is at risk, the partial
+                 * write is cut off and later appends may fit. Any other
+                 * failure (a failed fsync above all) breaks the spool. */
+                if (r != -ENOSPC && r != -EDQUOT)
+                        spool_break(s, r, "write");
                 /* Cut the partial write off (and the preallocation after it),
                  * so later records follow valid ones. */
-                int t = ftruncate(s->active_fd, (off_t)off) < 0 || spool_sync(s, s->active_fd, true) < 0 ? -EIO : 0;
+                int t = ftruncate(s->active_fd, (off_t)off) < 0 ? -errno : spool_sync(s, s->active_fd, true);
+                if (t < 0)
+                        spool_break(s, t, "truncate");
                 pthread_mutex_lock(&s->mu);
                 last = &s->segs[s->n_segs - 1];
                 if (last->size > off) {
                         s->bytes -= last->size - off;
                         last->size = off;
                 }
-                if (t < 0)
-                        s->broken = t;
                 pthread_mutex_unlock(&s->mu);
                 goto failed;
         }
@@ -118,6 +134,8 @@ static void commit_chunk(struct spool *s, struct chunk *c)
         return;
 failed:
         for (size_t i = 0; i < c->n; i++) {
+                if (fail_broken(s, c->ps[i]))
+                        continue;
                 if (r == -ENOSPC || r == -EDQUOT)
                         fail_pending(c->ps[i], r, "spool %s: disk full (%s): free space on its filesystem",
                                      s->dir, strerror(-r));
@@ -291,11 +309,8 @@ static void lead(struct spool *s, struct pending *list, size_t count)
         pthread_mutex_unlock(&s->mu);
 
         for (struct pending *p = list; p; p = p->next) {
-                if (broken) {
-                        fail_pending(p, broken, "spool %s: unwritable since a failed fsync; restart the auditor",
-                                     s->dir);
+                if (broken && fail_broken(s, p))
                         continue;
-                }
                 if (seg_used + c.bytes > SPOOL_SEGMENT_HEADER && seg_used + c.bytes + p->bytes > s->segment_bytes) {
                         struct ak_error e;
                         uint64_t committed = c.bytes;
@@ -306,6 +321,8 @@ static void lead(struct spool *s, struct pending *list, size_t count)
                         }
                         commit_chunk(s, &c);
                         snapshot(s, &bytes, &seg_used, &seg_size, &broken);
+                        if (broken && fail_broken(s, p))
+                                continue;
                         /* A preallocated segment only if it fits under the limit. */
                         bool spare_ok = bytes + s->segment_bytes + growth(SPOOL_SEGMENT_HEADER, s->segment_bytes,
                                                                            p->bytes) <= s->max_bytes;
@@ -320,10 +337,8 @@ static void lead(struct spool *s, struct pending *list, size_t count)
                                 fail_pending(p, e.code, "%s", e.msg);
                                 continue;
                         }
-                        if (broken) {
-                                fail_pending(p, broken, "spool %s: unwritable since a failed fsync", s->dir);
+                        if (broken && fail_broken(s, p))
                                 continue;
-                        }
                 }
                 if (bytes + growth(seg_used, seg_size, c.bytes + p->bytes) > s->max_bytes) {
                         fail_full(s, p, bytes + growth(seg_used, seg_size, c.bytes));

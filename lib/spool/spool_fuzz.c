@@ -1,7 +1,8 @@
 /* libFuzzer: spool recovery from damaged segment files. The input becomes
  * one or two segment files; the spool must open, read only whole records
  * with increasing positions, take a new record after them, and keep it
- * across a reopen. */
+ * across a reopen; and recovery repairs for good: the reopen finds nothing
+ * to quarantine and reads the same records. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -125,6 +126,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (spool_open(dir, &o, &s, &err) != 0)
                 abort();
         read_all(s, NULL);
+        spool_stats(s, &st);
+        uint64_t lost = st.lost_records;
         if (spool_append(s, &iov, 1, &first, &err) != 0)
                 abort();
         last = read_all(s, "the record after");
@@ -135,7 +138,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (spool_open(dir, &o, &s, &err) != 0)
                 abort();
         spool_stats(s, &st);
-        if (st.truncated_bytes != 0 || st.next_position != first + 1)
+        if (st.truncated_bytes != 0 || st.corrupt_bytes != 0 || st.quarantine_files != 0 ||
+            st.lost_records != lost || st.next_position != first + 1)
                 abort();
         if (read_all(s, "the record after") != first)
                 abort();

@@ -12,6 +12,8 @@
 #define SPOOL_MAGIC "AKSPOOL1"
 #define SPOOL_NAME_LEN 24 /* 20 digits + ".seg" */
 #define SPOOL_SPARE "spare.tmp"
+#define SPOOL_TMP_SUFFIX ".tmp"               /* a segment being rewritten */
+#define SPOOL_QUARANTINE_SUFFIX ".quarantine" /* damaged bytes kept aside */
 
 struct segment {
         uint64_t first;       /* position of its first record (its name) */
@@ -40,7 +42,8 @@ struct spool {
         struct pending *queue_head;  /* appends waiting for a leader */
         struct pending *queue_tail;
         bool flushing;               /* a leader is writing */
-        int broken;                  /* 0, or why appends are refused */
+        int broken;                  /* 0, or why appends are refused (-errno) */
+        char broken_msg[320];        /* says so, once broken */
 
         struct spool_io io;          /* fixed at open */
 
@@ -57,10 +60,16 @@ struct spool {
         uint64_t committed_records;
         uint64_t truncated_bytes;
         uint64_t corrupt_bytes;
+        uint64_t lost_records;
+        uint64_t quarantine_files;
 };
 
 /* fsync (or, data_only, fdatasync) through s->io. 0 or -errno. */
 int spool_sync(struct spool *s, int fd, bool data_only);
+
+/* Refuses every later append (a failed fsync, or write other than a full
+ * disk): sets s->broken and its message once. Takes s->mu. */
+void spool_break(struct spool *s, int code, const char *what);
 
 void spool_segment_name(uint64_t first, char ret[SPOOL_NAME_LEN + 1]);
 
@@ -84,6 +93,9 @@ int spool_write_segment_header(int fd, uint64_t first);
 /* Creates the segment whose first record will be `first`, durably (file and
  * directory entry synced); *ret_fd is open for writing. */
 int spool_create_segment(struct spool *s, uint64_t first, int *ret_fd, struct ak_error *err);
+
+/* Lists, checks and repairs the segments at open (spool_recover.c). */
+int spool_recover(struct spool *s, struct ak_error *err);
 
 /* The preallocation thread (spool_append.c). */
 void *spool_prepare(void *arg);

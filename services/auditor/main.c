@@ -109,6 +109,7 @@ struct auditor_main {
         /* Each destination's last error as last logged ("" or NULL: none). */
         char **last;
         size_t n_dests;
+        bool broken;   /* the spool refuses appends: NOT_SERVING */
 };
 
 static void log_listening(const struct flags *f, struct auditor_main *m, int port)
@@ -120,11 +121,17 @@ static void log_listening(const struct flags *f, struct auditor_main *m, int por
         fprintf(stderr,
                 "ak-auditor: listening on %s (port %d, %s, %s), spool %s (events %" PRIu64 "..%" PRIu64
                 ", %" PRIu64 " bytes, %" PRIu64 " bytes of torn tail cut, %" PRIu64
-                " damaged bytes skipped), %zu destinations\n",
+                " damaged bytes quarantined, %" PRIu64 " positions lost), %zu destinations\n",
                 f->listen, port, svc_flags_describe(&f->sf), m->auth ? "bearer tokens" : "no client authentication",
                 f->spool_dir, st.spool.oldest_position,
                 st.spool.next_position - 1, st.spool.bytes, st.spool.truncated_bytes,
-                st.spool.corrupt_bytes, st.n_dests);
+                st.spool.corrupt_bytes, st.spool.lost_records, st.n_dests);
+        if (st.spool.quarantine_files)
+                fprintf(stderr,
+                        "ak-auditor: spool %s: recovery kept %" PRIu64 " damaged or torn byte ranges aside in "
+                        "%" PRIu64 " *.quarantine files there (records after them were kept); inspect, then "
+                        "delete them\n",
+                        f->spool_dir, st.spool.truncated_bytes + st.spool.corrupt_bytes, st.spool.quarantine_files);
         m->n_dests = st.n_dests;
         auditor_status_free(&st);
 }
@@ -138,6 +145,16 @@ static void on_tick(void *data)
 
         if (!m->last || auditor_status(m->a, &st) < 0)
                 return;
+        if (st.spool.broken && !m->broken) {
+                /* Fail closed: Emit refuses (UNAVAILABLE, the spool's words);
+                 * health says NOT_SERVING so that probes restart us. */
+                m->broken = true;
+                fprintf(stderr, "ak-auditor: the spool refuses every event since a failed fsync or write; "
+                                "health is NOT_SERVING: restart ak-auditor\n");
+                rpc_server_set_serving(m->srv, false);
+                if (m->health)
+                        rpc_server_set_serving(m->health, false);
+        }
         for (size_t i = 0; i < st.n_dests && i < m->n_dests; i++) {
                 const char *now = st.dests[i].last_error;
                 const char *before = m->last[i] ? m->last[i] : "";
