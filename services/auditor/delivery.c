@@ -12,7 +12,7 @@
 #include "lib/base/cleanup.h"
 #include "lib/base/time.h"
 #include "lib/json/writer.h"
-#include "services/auditor/cursor.h"
+#include "lib/spool/cursor.h"
 #include "services/auditor/delivery.h"
 #include "services/auditor/dest.h"
 #include "services/auditor/ocsf.h"

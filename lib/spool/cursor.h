@@ -1,9 +1,10 @@
-/* Per-destination delivery cursors, kept in the spool directory: the last
- * position a destination has delivered, in "cursor-<hash>" files written
- * atomically (temp file, fsync, rename, fsync of the directory).
+/* Reader cursors, kept in the spool directory: the last position a reader
+ * (an auditor destination, the executor's sender) has delivered, in
+ * "cursor-<hash>" files written atomically (temp file, fsync, rename, fsync
+ * of the directory).
  *
- * File contents: "<position> <destination name>\n". The name is checked on
- * load, so two destinations whose names hash alike cannot share a file. */
+ * File contents: "<position> <name>\n". The name is checked on load, so two
+ * readers whose names hash alike cannot share a file. */
 #pragma once
 
 #include <stdint.h>

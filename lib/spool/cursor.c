@@ -1,4 +1,4 @@
-#include "services/auditor/cursor.h"
+#include "lib/spool/cursor.h"
 
 #include <errno.h>
 #include <fcntl.h>
