@@ -10,20 +10,19 @@
 #include "lib/base/uuid.h"
 #include "lib/receipt/receipt.h"
 #include "protos/ak/v1/auditor.pb-c.h"
+#include "services/executor/audit_disk.h"
 #include "services/executor/audit_queue.h"
 
-struct item {
-        uint8_t *data;
-        size_t len;
-};
+#define item audit_disk_record
 
 struct audit_queue {
         struct rpc_channel *ch;
         pthread_t thread;
         pthread_mutex_t lock;
         pthread_cond_t cond;
-        struct item *ring;
+        struct item *ring;            /* in memory */
         size_t cap, head, n;
+        struct audit_disk *disk;      /* on disk (then no ring) */
         bool stop;
         int64_t drain_until;
         struct audit_queue_stats st;
@@ -35,8 +34,8 @@ static void wait_ms(struct audit_queue *q, int ms)
         pthread_cond_timedwait(&q->cond, &q->lock, &ts);
 }
 
-/* Sends the first k events of the ring; 0 when acknowledged. */
-static int send_batch(struct audit_queue *q, size_t k, char *why, size_t why_size)
+/* Sends k serialized events in one Emit; 0 when acknowledged. */
+static int send_items(struct audit_queue *q, const struct item *items, size_t k, char *why, size_t why_size)
 {
         Ak__V1__AuditEvent *evs[AUDIT_QUEUE_BATCH] = { 0 };
         Ak__V1__EmitRequest req = AK__V1__EMIT_REQUEST__INIT;
@@ -44,10 +43,7 @@ static int send_batch(struct audit_queue *q, size_t k, char *why, size_t why_siz
         int r = 0;
 
         for (; got < k; got++) {
-                pthread_mutex_lock(&q->lock);
-                struct item it = q->ring[(q->head + got) % q->cap];
-                pthread_mutex_unlock(&q->lock);
-                evs[got] = ak__v1__audit_event__unpack(NULL, it.len, it.data);
+                evs[got] = ak__v1__audit_event__unpack(NULL, items[got].len, items[got].data);
                 if (!evs[got])
                         break;
         }
@@ -66,11 +62,80 @@ static int send_batch(struct audit_queue *q, size_t k, char *why, size_t why_siz
         return r == RPC_OK ? 0 : -EIO;
 }
 
+/* Sends the first k events of the ring; 0 when acknowledged. */
+static int send_batch(struct audit_queue *q, size_t k, char *why, size_t why_size)
+{
+        struct item items[AUDIT_QUEUE_BATCH];
+
+        /* Only the sender pops, so the first k stay put meanwhile. */
+        pthread_mutex_lock(&q->lock);
+        for (size_t i = 0; i < k; i++)
+                items[i] = q->ring[(q->head + i) % q->cap];
+        pthread_mutex_unlock(&q->lock);
+        return send_items(q, items, k, why, why_size);
+}
+
+/* The sender of the queue on disk: a batch is read back once and sent
+ * until the auditor takes it, then the cursor moves past it. */
+static void *disk_sender(struct audit_queue *q)
+{
+        struct item recs[AUDIT_QUEUE_BATCH];
+        size_t n = 0;
+        uint64_t last = 0;
+        char why[256];
+
+        for (;;) {
+                pthread_mutex_lock(&q->lock);
+                bool stop = q->stop, late = ak_mono_ms() >= q->drain_until;
+                pthread_mutex_unlock(&q->lock);
+                if (stop && (late || (n == 0 && audit_disk_waiting(q->disk) == 0)))
+                        break;
+                if (n == 0) {
+                        int r = audit_disk_next_batch(q->disk, AUDIT_QUEUE_BATCH, stop ? 0 : 1000, recs, &n, &last);
+                        if (r < 0) {
+                                pthread_mutex_lock(&q->lock);
+                                snprintf(q->st.last_error, sizeof(q->st.last_error), "read the queue: %s",
+                                         strerror(-r));
+                                wait_ms(q, 1000);
+                                pthread_mutex_unlock(&q->lock);
+                        }
+                        if (n == 0 && stop)
+                                break;
+                        if (n == 0)
+                                continue;
+                }
+                int r = send_items(q, recs, n, why, sizeof(why));
+                struct ak_error err = { 0 };
+                if (r == 0 && audit_disk_ack(q->disk, last, &err) < 0)
+                        /* Sent: after a restart it goes again, the sinks drop it by uid. */
+                        snprintf(why, sizeof(why), "store the auditor's acknowledgement: %.200s", err.msg);
+                pthread_mutex_lock(&q->lock);
+                if (r == 0) {
+                        q->st.sent += n;
+                        snprintf(q->st.last_error, sizeof(q->st.last_error), "%s", err.code ? why : "");
+                        while (n > 0)
+                                free(recs[--n].data);
+                } else {
+                        snprintf(q->st.last_error, sizeof(q->st.last_error), "%s", why);
+                        if (!q->stop)
+                                wait_ms(q, 1000);
+                        else if (ak_mono_ms() < q->drain_until)
+                                wait_ms(q, 200);
+                }
+                pthread_mutex_unlock(&q->lock);
+        }
+        while (n > 0)
+                free(recs[--n].data);
+        return NULL;
+}
+
 static void *sender(void *arg)
 {
         struct audit_queue *q = arg;
         char why[256];
 
+        if (q->disk)
+                return disk_sender(q);
         pthread_mutex_lock(&q->lock);
         for (;;) {
                 while (!q->stop && q->n == 0)
@@ -82,7 +147,6 @@ static void *sender(void *arg)
                 int r = send_batch(q, k, why, sizeof(why));
                 pthread_mutex_lock(&q->lock);
                 if (r == 0) {
-                        /* Only the sender pops, so the first k are still ours. */
                         for (size_t i = 0; i < k; i++) {
                                 free(q->ring[q->head].data);
                                 q->head = (q->head + 1) % q->cap;
@@ -102,22 +166,32 @@ static void *sender(void *arg)
         return NULL;
 }
 
-int audit_queue_new(struct rpc_channel *ch, size_t capacity, struct audit_queue **ret, struct ak_error *err)
+int audit_queue_new(struct rpc_channel *ch, const struct audit_queue_config *cfg, struct audit_queue **ret,
+                    struct ak_error *err)
 {
-        if (capacity == 0 || capacity > 1000000)
+        size_t capacity = cfg && cfg->capacity ? cfg->capacity : AUDIT_QUEUE_DEFAULT_CAPACITY;
+        bool on_disk = ch && cfg && cfg->dir;
+        int r;
+
+        if (capacity > 1000000)
                 return ak_error_set(err, -EINVAL, "audit queue capacity %zu: out of range 1..1000000", capacity);
         struct audit_queue *q = calloc(1, sizeof(*q));
-        if (!q || !(q->ring = calloc(capacity, sizeof(*q->ring)))) {
+        if (!q || (!on_disk && !(q->ring = calloc(capacity, sizeof(*q->ring))))) {
                 free(q);
                 return ak_error_set(err, -ENOMEM, "out of memory");
+        }
+        if (on_disk && (r = audit_disk_open(cfg->dir, cfg->max_bytes, &q->disk, err)) < 0) {
+                free(q);
+                return r;
         }
         q->ch = ch;
         q->cap = capacity;
         pthread_mutex_init(&q->lock, NULL);
         pthread_cond_init(&q->cond, NULL);
         if (ch) {
-                int r = pthread_create(&q->thread, NULL, sender, q);
+                r = pthread_create(&q->thread, NULL, sender, q);
                 if (r) {
+                        audit_disk_free(q->disk);
                         free(q->ring);
                         free(q);
                         return ak_error_errno(err, -r, "start the audit sender thread");
@@ -125,6 +199,11 @@ int audit_queue_new(struct rpc_channel *ch, size_t capacity, struct audit_queue 
         }
         *ret = q;
         return 0;
+}
+
+bool audit_queue_durable(const struct audit_queue *q)
+{
+        return q->disk != NULL;
 }
 
 void audit_queue_free(struct audit_queue *q, int drain_ms)
@@ -141,43 +220,66 @@ void audit_queue_free(struct audit_queue *q, int drain_ms)
         for (size_t i = 0; i < q->n; i++)
                 free(q->ring[(q->head + i) % q->cap].data);
         free(q->ring);
+        audit_disk_free(q->disk);
         pthread_mutex_destroy(&q->lock);
         pthread_cond_destroy(&q->cond);
         free(q);
 }
 
-int audit_queue_push(struct audit_queue *q, const Ak__V1__AuditEvent *ev)
+/* On disk: stored (fsynced) before returning, or refused. */
+static int push_disk(struct audit_queue *q, const uint8_t *data, size_t len, struct ak_error *err)
+{
+        struct ak_error e = { 0 };
+        int r = audit_disk_append(q->disk, data, len, &e);
+
+        pthread_mutex_lock(&q->lock);
+        if (r < 0) {
+                q->st.refused++;
+                snprintf(q->st.last_refusal, sizeof(q->st.last_refusal), "%.511s", e.msg);
+        }
+        pthread_mutex_unlock(&q->lock);
+        if (r < 0)
+                ak_error_set(err, r, "%s", e.msg);
+        return r;
+}
+
+int audit_queue_push(struct audit_queue *q, const Ak__V1__AuditEvent *ev, struct ak_error *err)
 {
         char uid[37];
         Ak__V1__AuditEvent copy = *ev;
         if (!ev->uid || !ev->uid[0]) {
                 if (ak_uuid7(uid) < 0)
-                        return -EIO;
+                        return ak_error_set(err, -EIO, "audit event: no uid (randomness failed)");
                 copy.uid = uid;
         }
         pthread_mutex_lock(&q->lock);
         if (!q->ch) {
                 q->st.unsent++;
                 pthread_mutex_unlock(&q->lock);
-                return -ENOTCONN;
+                return ak_error_set(err, -ENOTCONN, "no auditor");
         }
-        if (q->n == q->cap || q->stop) {
+        if (!q->disk && (q->n == q->cap || q->stop)) {
                 q->st.dropped++;
                 pthread_mutex_unlock(&q->lock);
-                return -ENOSPC;
+                return ak_error_set(err, -ENOSPC, "audit queue full: event dropped");
         }
         pthread_mutex_unlock(&q->lock);
         size_t len = ak__v1__audit_event__get_packed_size(&copy);
         uint8_t *data = malloc(len ? len : 1);
         if (!data)
-                return -ENOMEM;
+                return ak_error_set(err, -ENOMEM, "out of memory");
         ak__v1__audit_event__pack(&copy, data);
+        if (q->disk) {
+                int r = push_disk(q, data, len, err);
+                free(data);
+                return r;
+        }
         pthread_mutex_lock(&q->lock);
         if (q->n == q->cap) {
                 q->st.dropped++;
                 pthread_mutex_unlock(&q->lock);
                 free(data);
-                return -ENOSPC;
+                return ak_error_set(err, -ENOSPC, "audit queue full: event dropped");
         }
         q->ring[(q->head + q->n) % q->cap] = (struct item){ data, len };
         q->n++;
@@ -190,6 +292,6 @@ void audit_queue_stats(struct audit_queue *q, struct audit_queue_stats *ret)
 {
         pthread_mutex_lock(&q->lock);
         *ret = q->st;
-        ret->queued = q->n;
+        ret->queued = q->disk ? audit_disk_waiting(q->disk) : q->n;
         pthread_mutex_unlock(&q->lock);
 }

@@ -184,7 +184,8 @@ int executor_new(const struct executor_config *cfg, struct executor **ret, struc
         struct ak_error cerr = { 0 };
         if (cgroup_new(&ex->cgroup, &cerr) < 0)
                 snprintf(ex->cpu_quota_note, sizeof(ex->cpu_quota_note), "cpu quota unavailable: %.500s", cerr.msg);
-        if ((r = audit_queue_new(cfg->auditor, AUDIT_QUEUE_DEFAULT_CAPACITY, &ex->audit, err)) < 0)
+        struct audit_queue_config aq = { .dir = cfg->audit_queue_dir, .max_bytes = cfg->audit_queue_max_bytes };
+        if ((r = audit_queue_new(cfg->auditor, &aq, &ex->audit, err)) < 0)
                 goto fail;
         if ((r = pthread_create(&ex->threads.janitor, NULL, janitor_thread, ex)) != 0) {
                 r = ak_error_errno(err, -r, "start the janitor thread");
@@ -252,6 +253,10 @@ void executor_log_line(struct executor *ex, char *buf, size_t size)
                 snprintf(buf, size, "AUDIT EVENTS DROPPED: %llu in all (queue full, %llu waiting; auditor: %s)",
                          (unsigned long long)as.dropped, (unsigned long long)as.queued, as.last_error);
                 ex->notes.logged_dropped = as.dropped;
+        } else if (as.refused != ex->notes.logged_refused) {
+                snprintf(buf, size, "AUDIT QUEUE REFUSED %llu events in all, their operations failed (%llu waiting): %s",
+                         (unsigned long long)as.refused, (unsigned long long)as.queued, as.last_refusal);
+                ex->notes.logged_refused = as.refused;
         } else if (strcmp(ex->notes.sched_note, ex->notes.logged_sched) != 0) {
                 snprintf(buf, size, "scheduler: %s", ex->notes.sched_note[0] ? ex->notes.sched_note : "registered");
                 snprintf(ex->notes.logged_sched, sizeof(ex->notes.logged_sched), "%s", ex->notes.sched_note);

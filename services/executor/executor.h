@@ -45,6 +45,10 @@ struct executor_config {
         size_t n_labels;
         struct rpc_channel *signer;     /* NULL: receipts stay unsigned */
         struct rpc_channel *auditor;    /* NULL: audit events are not sent */
+        /* NULL: the audit queue is in memory (drops counted); else on disk
+         * there, fail closed (audit_queue.h). */
+        const char *audit_queue_dir;
+        uint64_t audit_queue_max_bytes; /* 0: 64 MiB */
         struct rpc_channel *scheduler;  /* NULL: no registration */
         /* Warm pools: min 0 disables them. */
         const struct executor_pool_config *pools;

@@ -1,5 +1,6 @@
 /* Audit events: what the executor sends to the auditor (through its
- * bounded queue, audit_queue.h). */
+ * queue, in memory or on disk: audit_queue.h). */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,19 +11,19 @@
 #include "services/executor/executor_sandbox.h"
 #include "services/executor/executor_state.h"
 
-void audit_emit(struct executor *ex, struct rpc_call *call, const char *type, const char *action, int outcome,
-                const char *resource_id, const char *attributes_json)
+int audit_emit(struct executor *ex, struct rpc_call *call, const char *type, const char *action, int outcome,
+               const char *resource_id, const char *attributes_json)
 {
         char tenant[sizeof(((struct sandbox *)0)->tenant)];
         struct sandbox *sb = resource_id ? sandbox_get(ex, resource_id) : NULL;
         if (sb)
                 memcpy(tenant, sb->tenant, sizeof(tenant));
         sandbox_put(ex, sb);
-        audit_emit_tenant(ex, call, sb ? tenant : NULL, type, action, outcome, resource_id, attributes_json);
+        return audit_emit_tenant(ex, call, sb ? tenant : NULL, type, action, outcome, resource_id, attributes_json);
 }
 
-void audit_emit_tenant(struct executor *ex, struct rpc_call *call, const char *tenant, const char *type,
-                       const char *action, int outcome, const char *resource_id, const char *attributes_json)
+int audit_emit_tenant(struct executor *ex, struct rpc_call *call, const char *tenant, const char *type,
+                      const char *action, int outcome, const char *resource_id, const char *attributes_json)
 {
         Ak__V1__AuditEvent ev = AK__V1__AUDIT_EVENT__INIT;
         Ak__V1__ActorInfo actor = AK__V1__ACTOR_INFO__INIT;
@@ -59,6 +60,16 @@ void audit_emit_tenant(struct executor *ex, struct rpc_call *call, const char *t
         ev.actor = &actor;
         ev.resource = &res;
         ev.metadata = &meta;
-        audit_queue_push(ex->audit, &ev);
+        int r = audit_queue_push(ex->audit, &ev, NULL);
+        return r < 0 && audit_queue_durable(ex->audit) ? r : 0;
+}
+
+int audit_refuse(struct executor *ex, struct rpc_call *call, int r)
+{
+        struct audit_queue_stats st;
+
+        audit_queue_stats(ex->audit, &st);
+        return rpc_call_fail(call, r == -ENOSPC || r == -EDQUOT ? RPC_RESOURCE_EXHAUSTED : RPC_UNAVAILABLE,
+                             "refused: its audit event could not be stored: %s", st.last_refusal);
 }
 

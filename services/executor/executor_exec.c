@@ -157,9 +157,12 @@ static int send_result(struct executor *ex, struct rpc_call *call, struct sandbo
         char attrs[256];
         snprintf(attrs, sizeof(attrs), "{\"exit_code\":%d,\"output_bytes\":%llu,\"timed_out\":%s}", res.exit_code,
                  (unsigned long long)s->sent, res.timed_out ? "true" : "false");
-        audit_emit(ex, call, "command_executed", "exec", AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT, sb->name, attrs);
         int code = RPC_OK;
-        if (!s->gone && rpc_call_send(call, &c.base) < 0)
+        int ar = audit_emit(ex, call, "command_executed", "exec", AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT,
+                            sb->name, attrs);
+        if (ar < 0)
+                code = audit_refuse(ex, call, ar); /* no result (and receipt) without its event */
+        else if (!s->gone && rpc_call_send(call, &c.base) < 0)
                 code = rpc_call_fail(call, RPC_CANCELLED, "client went away");
         else if (s->gone)
                 code = rpc_call_fail(call, RPC_CANCELLED, "client went away");

@@ -99,12 +99,15 @@ int files_handle_write(struct rpc_call *call, const ProtobufCMessage *msg, void 
         struct proto_reply *rep = NULL;
         code = file_call(ud, call, req->sandbox, "write_file", &a, &rep);
         free(b64);
-        audit_emit(ud, call, "file_written", "write_file",
-                   code == RPC_OK ? AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT : AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_ERROR,
-                   req->sandbox, NULL);
+        int ar = audit_emit(ud, call, "file_written", "write_file",
+                            code == RPC_OK ? AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT
+                                           : AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_ERROR,
+                            req->sandbox, NULL);
         if (code != RPC_OK)
-                return code;
+                return code; /* failed anyway */
         proto_reply_free(rep);
+        if (ar < 0)
+                return audit_refuse(ud, call, ar);
         Ak__V1__WriteFileResponse resp = AK__V1__WRITE_FILE_RESPONSE__INIT;
         rpc_call_reply(call, &resp.base);
         return RPC_OK;
@@ -121,11 +124,16 @@ int files_handle_read(struct rpc_call *call, const ProtobufCMessage *msg, void *
         a.path = req->path;
         struct proto_reply *rep = NULL;
         code = file_call(ud, call, req->sandbox, "read_file", &a, &rep);
-        audit_emit(ud, call, "file_read", "read_file",
-                   code == RPC_OK ? AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT : AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_ERROR,
-                   req->sandbox, NULL);
+        int ar = audit_emit(ud, call, "file_read", "read_file",
+                            code == RPC_OK ? AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT
+                                           : AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_ERROR,
+                            req->sandbox, NULL);
         if (code != RPC_OK)
-                return code;
+                return code; /* failed anyway */
+        if (ar < 0) {
+                proto_reply_free(rep);
+                return audit_refuse(ud, call, ar);
+        }
         uint8_t *buf = NULL;
         size_t len = 0;
         if (!rep->content_base64 ||

@@ -203,7 +203,17 @@ int lifecycle_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struc
                                      " MB in use", name, used_vcpus, ex->cfg.capacity_vcpus, used_mem,
                                      ex->cfg.capacity_memory_mb);
         }
-        audit_emit(ex, call, "sandbox_created", "create", AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT, name, NULL);
+        int ar = audit_emit(ex, call, "sandbox_created", "create", AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT, name,
+                            NULL);
+        if (ar < 0) {
+                /* Not booted without its event: the sandbox stays, in ERROR, to be removed. */
+                pthread_mutex_lock(&ex->lock);
+                sb->state = AK__V1__SANDBOX_STATE__SANDBOX_STATE_ERROR;
+                snprintf(sb->error, sizeof(sb->error), "not started: its audit event could not be stored");
+                pthread_mutex_unlock(&ex->lock);
+                *ret = sb;
+                return audit_refuse(ex, call, ar);
+        }
         if ((r = boot_sandbox(ex, sb, true, &err)) < 0) {
                 pthread_mutex_lock(&ex->lock);
                 sb->state = AK__V1__SANDBOX_STATE__SANDBOX_STATE_ERROR;
@@ -213,9 +223,9 @@ int lifecycle_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struc
                 *ret = sb;
                 return rpc_call_fail(call, RPC_UNAVAILABLE, "sandbox %s: boot failed: %s", name, err.msg);
         }
-        audit_emit(ex, call, "sandbox_started", "start", AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT, name, NULL);
+        ar = audit_emit(ex, call, "sandbox_started", "start", AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT, name, NULL);
         *ret = sb;
-        return RPC_OK;
+        return ar < 0 ? audit_refuse(ex, call, ar) : RPC_OK;
 }
 
 /* Takes the VM away from sb (under the lock) and disposes of it outside. */
@@ -273,13 +283,14 @@ int lifecycle_remove(struct executor *ex, const char *name, struct rpc_call *cal
                 return -ENOENT;
         bool had_vm = sb->box != NULL;
         stop_vm(ex, sb, AK__V1__SANDBOX_STATE__SANDBOX_STATE_STOPPED, later);
+        int ar = 0;
         if (had_vm)
-                audit_emit_tenant(ex, call, sb->tenant, "sandbox_stopped", "stop",
-                                  AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT, name, NULL);
-        audit_emit_tenant(ex, call, sb->tenant, "sandbox_removed", "remove", AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT,
-                          name, NULL);
+                ar = audit_emit_tenant(ex, call, sb->tenant, "sandbox_stopped", "stop",
+                                       AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT, name, NULL);
+        int ar2 = audit_emit_tenant(ex, call, sb->tenant, "sandbox_removed", "remove",
+                                    AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT, name, NULL);
         sandbox_put(ex, sb);
-        return 0;
+        return ar < 0 ? ar : ar2 < 0 ? ar2 : 0;
 }
 
 /* ---- RPC handlers of the lifecycle ---- */
@@ -332,8 +343,10 @@ int lifecycle_handle_start(struct rpc_call *call, const ProtobufCMessage *msg, v
                                    sb->name, NULL);
                         code = rpc_call_fail(call, RPC_UNAVAILABLE, "sandbox %s: boot failed: %s", sb->name, err.msg);
                 } else {
-                        audit_emit(ex, call, "sandbox_started", "start", AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT,
-                                   sb->name, NULL);
+                        int ar = audit_emit(ex, call, "sandbox_started", "start",
+                                            AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT, sb->name, NULL);
+                        if (ar < 0)
+                                code = audit_refuse(ex, call, ar);
                 }
         }
         if (code == RPC_OK)
@@ -351,10 +364,10 @@ int lifecycle_handle_stop(struct rpc_call *call, const ProtobufCMessage *msg, vo
                 return rpc_call_fail(call, RPC_NOT_FOUND, "no sandbox named %s", req->name);
         bool had_vm = sb->box != NULL;
         stop_vm(ex, sb, AK__V1__SANDBOX_STATE__SANDBOX_STATE_STOPPED, false);
-        if (had_vm)
-                audit_emit(ex, call, "sandbox_stopped", "stop", AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT, sb->name,
-                           NULL);
-        int code = reply_sandbox(ex, call, sb);
+        int ar = had_vm ? audit_emit(ex, call, "sandbox_stopped", "stop", AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT,
+                                     sb->name, NULL)
+                        : 0;
+        int code = ar < 0 ? audit_refuse(ex, call, ar) : reply_sandbox(ex, call, sb);
         sandbox_put(ex, sb);
         return code;
 }
@@ -362,8 +375,11 @@ int lifecycle_handle_stop(struct rpc_call *call, const ProtobufCMessage *msg, vo
 int lifecycle_handle_remove(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
 {
         const Ak__V1__RemoveSandboxRequest *req = (const void *)msg;
-        if (lifecycle_remove(ud, req->name ? req->name : "", call, false) < 0)
+        int r = lifecycle_remove(ud, req->name ? req->name : "", call, false);
+        if (r == -ENOENT)
                 return rpc_call_fail(call, RPC_NOT_FOUND, "no sandbox named %s", req->name);
+        if (r < 0) /* removed, but its event was not stored: not acknowledged */
+                return audit_refuse(ud, call, r);
         Ak__V1__RemoveSandboxResponse resp = AK__V1__REMOVE_SANDBOX_RESPONSE__INIT;
         rpc_call_reply(call, &resp.base);
         return RPC_OK;

@@ -31,7 +31,9 @@ int lifecycle_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struc
 /* Takes the sandbox out of the table (its name is free at once) and stops
  * and deletes its VM: before returning, or with `later` in the background
  * (a one-shot run answers without waiting for its VM to go; executor_free
- * still waits for every VM). -ENOENT for an unknown name. */
+ * still waits for every VM). -ENOENT for an unknown name; another -errno
+ * when it was removed but its audit events could not be stored (the queue
+ * on disk: audit_emit), which the caller reports with audit_refuse. */
 int lifecycle_remove(struct executor *ex, const char *name, struct rpc_call *call, bool later);
 /* Stops and deletes the queued VMs (takes and drops ex->lock). */
 void lifecycle_dispose_queued(struct executor *ex);

@@ -25,6 +25,7 @@ static const char usage[] =
         "                   [--tls-ca F]] [--insecure] [--peer-tls-ca F\n"
         "                   [--peer-tls-cert F --peer-tls-key F]] [--scheduler-token-file F]\n"
         "                   [--signer-token-file F] [--auditor-token-file F]\n"
+        "                   [--audit-queue-dir DIR [--audit-queue-max-mb N]]\n"
         "\n"
         "Serves ak.v1.Executor: sandboxes in microVMs on this node.\n"
         "\n"
@@ -34,6 +35,11 @@ static const char usage[] =
         "  --scheduler ADDR        register there and heartbeat\n"
         "  --signer ADDR           sign receipts there (else they stay unsigned)\n"
         "  --auditor ADDR          send audit events there (bounded queue while it is down)\n"
+        "  --audit-queue-dir DIR   keep that queue on disk in DIR: an event is fsynced there before\n"
+        "                          the operation it describes is acknowledged, and sent again after\n"
+        "                          a restart; when it is full or cannot be written the operation\n"
+        "                          fails (fail closed). Default: in memory, drops counted and logged\n"
+        "  --audit-queue-max-mb N  its size limit (default 64)\n"
         "  --capacity-vcpus N, --capacity-memory-mb M   what this node offers\n"
         "  --label k=v             a node label (repeatable)\n"
         "  --pool IMAGE/PROFILE    a warm pool (repeatable; default base/moderate)\n"
@@ -101,7 +107,8 @@ static int flag_uint(const char *flag, const char *s, unsigned long long max, un
  * outlives the executor built from it. */
 struct flags {
         const char *listen, *sched, *signer, *auditor, *adv;
-        const char *sched_token, *signer_token, *aud_token;
+        const char *sched_token, *signer_token, *aud_token, *audit_dir;
+        uint64_t audit_max_bytes;
         struct svc_flags sf;
         struct executor_config cfg;
         const char *label_keys[EXECUTOR_MAX_LABELS], *label_values[EXECUTOR_MAX_LABELS];
@@ -111,7 +118,8 @@ struct flags {
 };
 
 enum { LISTEN = 256, STATE, IMAGES, SCHED, SIGNER, AUDITOR, VCPUS, MEM, LABEL, POOL, MINW, MAXW, AGE,
-       ACCEL, VMM, ID, ADV, TEST_GUEST, EXEC_TIMEOUT, SCHED_TOKEN, SIGNER_TOKEN, AUD_TOKEN, HELP, VERSION };
+       ACCEL, VMM, ID, ADV, TEST_GUEST, EXEC_TIMEOUT, SCHED_TOKEN, SIGNER_TOKEN, AUD_TOKEN, AUDIT_DIR, AUDIT_MAX,
+       HELP, VERSION };
 
 /* --label k=v, --pool IMAGE/PROFILE, --test-guest NAME=UDS: splits arg at
  * its first `sep` into the next free (*ret_key, *ret_value). */
@@ -148,6 +156,12 @@ static int take_flag(struct flags *f, int c, char *arg)
         case SCHED: f->sched = arg; return 0;
         case SIGNER: f->signer = arg; return 0;
         case AUDITOR: f->auditor = arg; return 0;
+        case AUDIT_DIR: f->audit_dir = arg; return 0;
+        case AUDIT_MAX:
+                if (flag_uint("--audit-queue-max-mb", arg, 1u << 20, &v) < 0)
+                        return -1;
+                f->audit_max_bytes = v << 20;
+                return 0;
         case ID: cfg->executor_id = arg; return 0;
         case ADV: f->adv = arg; return 0;
         case VCPUS:
@@ -235,6 +249,8 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 { "scheduler-token-file", required_argument, NULL, SCHED_TOKEN },
                 { "signer-token-file", required_argument, NULL, SIGNER_TOKEN },
                 { "auditor-token-file", required_argument, NULL, AUD_TOKEN },
+                { "audit-queue-dir", required_argument, NULL, AUDIT_DIR },
+                { "audit-queue-max-mb", required_argument, NULL, AUDIT_MAX },
                 { "help", no_argument, NULL, HELP }, { "version", no_argument, NULL, VERSION }, {},
         };
         struct executor_config *cfg = &f->cfg;
@@ -257,6 +273,10 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 problem = "--signer-token-file needs --signer";
         if (!problem && f->aud_token && !f->auditor)
                 problem = "--auditor-token-file needs --auditor";
+        if (!problem && f->audit_dir && !f->auditor)
+                problem = "--audit-queue-dir needs --auditor";
+        if (!problem && f->audit_max_bytes && !f->audit_dir)
+                problem = "--audit-queue-max-mb needs --audit-queue-dir";
         if (problem) {
                 fprintf(stderr, "ak-executor: %s\n\n%s", problem, usage);
                 return -1;
@@ -272,6 +292,8 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 cfg->n_pools = 1;
         }
         cfg->pools = f->pools;
+        cfg->audit_queue_dir = f->audit_dir;
+        cfg->audit_queue_max_bytes = f->audit_max_bytes;
         cfg->test_guest_names = f->tg_names;
         cfg->test_guest_uds = f->tg_uds;
         cfg->label_keys = f->label_keys;

@@ -81,6 +81,7 @@ struct executor {
         struct {
                 char sched_note[512];
                 uint64_t logged_dropped;
+                uint64_t logged_refused;
                 char logged_sched[512];
         } notes;
 };
