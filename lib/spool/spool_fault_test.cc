@@ -138,6 +138,31 @@ TEST(SpoolFault, ZeroedRunOverTwoRecordsLosesOnlyThem)
                 {8, 9});
 }
 
+// Damage again at the same offset (now record 9, after 8 was quarantined):
+// a second quarantine file, the first is kept.
+TEST(SpoolFault, QuarantineNeverOverwritesAnEarlierOne)
+{
+        TempDir dir;
+        std::string sdir = dir / "spool";
+        struct spool *s = Open(sdir, 0, 0, false);
+        for (int i = 1; i <= 12; i++)
+                ASSERT_EQ(0, Append(s, {Rec(i)}));
+        spool_free(s);
+        std::string seg = sdir + "/" + Segments(sdir)[0];
+        for (int round = 0; round < 2; round++) {
+                std::string bytes = aktest::ReadFile(seg);
+                bytes[RecordOffset(8) + 20] ^= 0x01;
+                aktest::WriteFile(seg, bytes);
+                s = Open(sdir, 0, 0, false);
+                auto all = ReadAll(s);
+                EXPECT_EQ(11u - round, all.size());
+                spool_free(s);
+        }
+        auto q = Quarantined(sdir);
+        ASSERT_EQ(2u, q.size());
+        EXPECT_NE(aktest::ReadFile(sdir + "/" + q[0]), aktest::ReadFile(sdir + "/" + q[1]));
+}
+
 TEST(SpoolFault, DamageInAnOlderSegmentKeepsItsLaterRecords)
 {
         TempDir dir;

@@ -162,10 +162,21 @@ static int quarantine(struct spool *s, const struct segment *seg, const struct s
 
         if (to <= from)
                 return 0;
-        snprintf(name, sizeof(name), "%020" PRIu64 "-%020" PRIu64 SPOOL_QUARANTINE_SUFFIX, seg->first, from);
-        fd = openat(s->dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        /* Never over an earlier quarantine file: "-1", "-2", ... after its name. */
+        for (unsigned k = 0; fd < 0 && k < 1000; k++) {
+                if (k == 0)
+                        snprintf(name, sizeof(name), "%020" PRIu64 "-%020" PRIu64 SPOOL_QUARANTINE_SUFFIX,
+                                 seg->first, from);
+                else
+                        snprintf(name, sizeof(name), "%020" PRIu64 "-%020" PRIu64 "-%u" SPOOL_QUARANTINE_SUFFIX,
+                                 seg->first, from, k);
+                fd = openat(s->dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+                if (fd < 0 && errno != EEXIST)
+                        return ak_error_errno(err, -errno, "spool %s: create %s", s->dir, name);
+        }
         if (fd < 0)
-                return ak_error_errno(err, -errno, "spool %s: create %s", s->dir, name);
+                return ak_error_set(err, -EEXIST, "spool %s: 1000 quarantine files for offset %" PRIu64
+                                    " of segment %" PRIu64 " already: move them away", s->dir, from, seg->first);
         struct iovec iov = { (void *)(sc->p + from), (size_t)(to - from) };
         r = spool_pwritev_full(fd, &iov, 1, 0);
         if (r == 0)

@@ -151,7 +151,8 @@ static void on_tick(void *data)
                 m->broken = true;
                 fprintf(stderr, "ak-auditor: the spool refuses every event since a failed fsync or write; "
                                 "health is NOT_SERVING: restart ak-auditor\n");
-                rpc_server_set_serving(m->srv, false);
+                if (m->srv)
+                        rpc_server_set_serving(m->srv, false);
                 if (m->health)
                         rpc_server_set_serving(m->health, false);
         }
