@@ -172,6 +172,59 @@ TEST(AuditorProcess, SigkillDuringHeavyIngestLosesNothingAcknowledged)
         http_sink_stop(sink);
 }
 
+// Damage in the middle of the newest spool segment while the auditor is down
+// (20 events acknowledged, none delivered yet): the restarted auditor keeps
+// the damaged record aside in a quarantine file, says so, and delivers the
+// other 19, those after the damage included.
+TEST(AuditorProcess, MidSegmentDamageLosesOnlyTheDamagedEvent)
+{
+        TempDir dir;
+        std::string cfg = dir / "audit.json", log = dir / "auditor.log", sock = "unix:" + (dir / "a.sock");
+        std::string spool = dir / "spool", out = dir / "events.jsonl";
+        // First a webhook nobody serves (port 1 on loopback): nothing is delivered.
+        auditor_test::WriteFile(cfg, R"({"destination":{"type":"http_webhook","url":"http://127.0.0.1:1/x"},
+                                        "retry_backoff_initial_ms":1000})");
+        Child c;
+        c.pid = Start({"--listen", sock, "--config", cfg, "--spool", spool}, log);
+        struct rpc_channel *ch = nullptr;
+        ASSERT_EQ(0, rpc_channel_new(sock.c_str(), nullptr, &ch, nullptr));
+        ASSERT_TRUE(Healthy(ch)) << ReadFile(log);
+        EmitResult r = Emit(ch, 20);
+        ASSERT_EQ(RPC_OK, r.code) << r.message;
+        rpc_channel_free(ch);
+        EXPECT_EQ(128 + SIGKILL, c.stop(SIGKILL));
+
+        // Flip a payload byte of the 8th record (records: u32 len, u32 crc, u64 position, payload).
+        std::string seg = spool + "/00000000000000000001.seg";
+        std::string bytes = ReadFile(seg);
+        size_t off = 16;
+        for (int i = 0; i < 7; i++) {
+                ASSERT_LT(off + 16, bytes.size());
+                uint32_t len = (uint8_t)bytes[off] | (uint8_t)bytes[off + 1] << 8 | (uint8_t)bytes[off + 2] << 16;
+                off += 16 + len;
+        }
+        bytes[off + 16 + 10] ^= 0x04;
+        auditor_test::WriteFile(seg, bytes);
+
+        auditor_test::WriteFile(cfg, R"({"destination":{"type":"file","path":")" + out +
+                                             R"("},"batch_size":1,"flush_interval_secs":0})");
+        c.pid = Start({"--listen", sock, "--config", cfg, "--spool", spool}, log);
+        std::vector<std::string> want = r.uids;
+        want.erase(want.begin() + 7);
+        std::vector<std::string> got;
+        EXPECT_TRUE(WaitFor([&] {
+                got.clear();
+                for (auto &line : auditor_test::Lines(ReadFile(out)))
+                        CollectUids(line, &got);
+                return got.size() >= want.size();
+        }, 20s)) << ReadFile(log);
+        EXPECT_EQ(want, got);
+        EXPECT_EQ(0, c.stop(SIGTERM)) << ReadFile(log);
+        std::string text = ReadFile(log);
+        EXPECT_NE(std::string::npos, text.find("1 positions lost")) << text;
+        EXPECT_NE(std::string::npos, text.find("*.quarantine files")) << text;
+}
+
 TEST(AuditorProcess, ConfigErrorsAreNamedAndFatal)
 {
         TempDir dir;
