@@ -24,8 +24,8 @@ struct disposal {
 
 /* Checks spec, adds the sandbox to the table and boots it. Fails call and
  * returns its code; *ret is the sandbox with a reference for the caller
- * on RPC_OK, and also when the boot failed (state ERROR, still in the
- * table). */
+ * on RPC_OK, and also when the boot failed or its audit event could not
+ * be stored (state ERROR, still in the table). */
 int lifecycle_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struct rpc_call *call,
                      struct sandbox **ret);
 /* Takes the sandbox out of the table (its name is free at once) and stops
