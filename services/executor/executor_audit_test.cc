@@ -94,7 +94,7 @@ std::string AuditorConfig(const std::string& dir, const std::string& out, int ba
 // Starts ak-executor with the given extra flags; false when it does not serve.
 bool StartExecutor(ServiceProcess* ex, const std::string& dir, const std::string& tag,
                    const std::vector<std::string>& extra) {
-  std::vector<std::string> argv = {Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0",
+  std::vector<std::string> argv = {Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--insecure",
                                    "--state-dir", dir + "/st", "--images", dir + "/images", "--min-warm", "0"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   return ex->Start(argv, dir, tag);
@@ -171,7 +171,7 @@ TEST(ExecutorAuditTest, DurableQueueKeepsEventsAcrossAnExecutorKill) {
   std::string out = dir + "/audit.jsonl", cfg = AuditorConfig(dir, out);
   ServiceProcess aud;
   std::vector<std::string> aud_argv = {Runfile("services/auditor/ak-auditor"), "--listen", "127.0.0.1:0",
-                                       "--config", cfg, "--spool", dir + "/spool"};
+                                       "--insecure", "--config", cfg, "--spool", dir + "/spool"};
   ASSERT_TRUE(aud.Start(aud_argv, dir, "auditor1")) << Slurp(aud.err);
   std::string addr = aud.addr;
   aud.Stop();
@@ -239,7 +239,7 @@ TEST(ExecutorAuditTest, FullDurableQueueFailsTheOperation) {
   std::string out = dir + "/audit.jsonl", cfg = AuditorConfig(dir, out, 1000);
   ServiceProcess aud;
   std::vector<std::string> aud_argv = {Runfile("services/auditor/ak-auditor"), "--listen", "127.0.0.1:0",
-                                       "--config", cfg, "--spool", dir + "/spool"};
+                                       "--insecure", "--config", cfg, "--spool", dir + "/spool"};
   ASSERT_TRUE(aud.Start(aud_argv, dir, "auditor1")) << Slurp(aud.err);
   std::string addr = aud.addr;
   aud.Stop();
