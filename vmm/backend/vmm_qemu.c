@@ -105,6 +105,31 @@ unsigned long vmm_qemu_host_tsc_khz(void)
         return cached;
 }
 
+/* QEMU's -name guest=... with the VM's directory (where its console log
+ * lives): confined, QEMU's arguments name no other path of the VM, and `ps`
+ * should still say which VM a QEMU is. Commas are doubled (QEMU's option
+ * syntax); NULL when there is no directory to name. */
+static char *guest_name(const char *console_log)
+{
+        const char *slash = console_log ? strrchr(console_log, '/') : NULL;
+        if (!slash || slash == console_log)
+                return NULL;
+        size_t len = (size_t)(slash - console_log), commas = 0;
+        for (size_t i = 0; i < len; i++)
+                commas += console_log[i] == ',';
+        char *out = malloc(strlen("guest=") + len + commas + 1), *o = out;
+        if (!out)
+                return NULL;
+        o = stpcpy(o, "guest=");
+        for (size_t i = 0; i < len; i++) {
+                *o++ = console_log[i];
+                if (console_log[i] == ',')
+                        *o++ = ',';
+        }
+        *o = 0;
+        return out;
+}
+
 int vmm_qemu_argv(const struct vmm_config *cfg, const char *qemu, bool kvm, const struct vmm_qemu_fds *fds,
                   char ***ret)
 {
@@ -121,6 +146,12 @@ int vmm_qemu_argv(const struct vmm_config *cfg, const char *qemu, bool kvm, cons
          * scheduler or affinity changes. */
         add(v, &n, "-sandbox");
         add(v, &n, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+        char *name = guest_name(cfg->console_log);
+        if (name) {
+                add(v, &n, "-name");
+                add(v, &n, "%s", name);
+                free(name);
+        }
         add(v, &n, "-M");
         add(v, &n, "microvm,memory-backend=mem");
         add(v, &n, "-accel");

@@ -54,6 +54,7 @@ TEST(VmmQemu, CommandLine) {
   auto v = Argv(Config(), false);
   EXPECT_EQ(v[0], "/usr/bin/qemu-system-x86_64");
   EXPECT_EQ(After(v, "-sandbox"), "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+  EXPECT_EQ(After(v, "-name"), "guest=/d");
   EXPECT_EQ(After(v, "-M"), "microvm,memory-backend=mem");
   EXPECT_EQ(After(v, "-accel"), "tcg");
   EXPECT_EQ(After(v, "-cpu"), "max");
@@ -73,6 +74,16 @@ TEST(VmmQemu, CommandLine) {
   EXPECT_LT(append.find("tsc_early_khz"), append.find(" -- "));
   for (const char* flag : {"-nodefaults", "-no-user-config", "-no-reboot"})
     EXPECT_NE(std::find(v.begin(), v.end(), flag), v.end()) << flag;
+}
+
+// The VM's directory names the guest (ps shows which VM a confined QEMU
+// is); a comma in it is doubled, as QEMU's option syntax wants.
+TEST(VmmQemu, NameIsTheVmDirectory) {
+  struct vmm_config c = Config();
+  c.console_log = "/srv/a,b/vm1/console.log";
+  EXPECT_EQ(After(Argv(c, false), "-name"), "guest=/srv/a,,b/vm1");
+  c.console_log = "console.log";
+  EXPECT_EQ(After(Argv(c, false), "-name"), "");
 }
 
 // What vmm_qemu.c's start passes: sockets and the console as fds, so that
