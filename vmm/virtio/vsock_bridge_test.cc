@@ -157,10 +157,36 @@ TEST_F(BridgeTest, ConnectOkAndBytesBothWays) {
   ASSERT_EQ(poll(&p, 1, 3000), 1);
   EXPECT_EQ(read(fd, buf, sizeof(buf)), 7);
   EXPECT_STREQ(buf, "to host");
+  // The client's close reaches the guest as a close (SHUTDOWN with both
+  // flags, then RST), not as a half-close it would wait out.
   close(fd);
-  pk = Receive();
+  pk = Receive(2);
+  ASSERT_EQ(pk.size(), 2u);
+  EXPECT_EQ(pk[0].hdr.op, VSOCK_OP_SHUTDOWN);
+  EXPECT_EQ(pk[0].hdr.flags, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND);
+  EXPECT_EQ(pk[1].hdr.op, VSOCK_OP_RST);
+}
+
+// A half-close stays one (the guest may still answer), and the client's
+// later close is still heard as a close.
+TEST_F(BridgeTest, HalfCloseThenClose) {
+  Attach();
+  uint32_t local;
+  int fd = Connect(52000, &local);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(shutdown(fd, SHUT_WR), 0);
+  auto pk = Receive();
   ASSERT_EQ(pk.size(), 1u);
   EXPECT_EQ(pk[0].hdr.op, VSOCK_OP_SHUTDOWN);
+  EXPECT_EQ(pk[0].hdr.flags, VSOCK_SHUTDOWN_SEND);
+  Send(drv_.Hdr(VSOCK_OP_RW, 52000, local), "answer\n");
+  EXPECT_EQ(ReadLine(fd), "answer\n");
+  close(fd);
+  pk = Receive(2);
+  ASSERT_EQ(pk.size(), 2u);
+  EXPECT_EQ(pk[0].hdr.op, VSOCK_OP_SHUTDOWN);
+  EXPECT_EQ(pk[0].hdr.flags, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND);
+  EXPECT_EQ(pk[1].hdr.op, VSOCK_OP_RST);
 }
 
 // What a client sends right behind its CONNECT line belongs to the guest.
@@ -226,9 +252,9 @@ TEST_F(BridgeTest, GuestConnectsToUdsPort) {
   close(l);
   unlink(path.c_str());
   // No listener on 5001: refused.
-  // (The host's close above also shows up: a SHUTDOWN for port 777.)
+  // (The host's close above also shows up: SHUTDOWN and RST for port 777.)
   Send(drv_.Hdr(VSOCK_OP_REQUEST, 778, 5001));
-  pk = Receive(2);
+  pk = Receive(3);
   bool refused = false;
   for (auto& p : pk) refused |= p.hdr.dst_port == 778 && p.hdr.op == VSOCK_OP_RST;
   EXPECT_TRUE(refused);

@@ -168,14 +168,25 @@ void vsock_conn_check(struct vsock_dev *d, struct conn *c)
                         shutdown(c->fd, SHUT_WR);
                         c->host_wr_shut = true;
                 }
-                /* Host to guest finished: say so once. */
-                if (c->host_eof && !c->shutdown_sent && !(c->todo & TODO_SHUTDOWN)) {
-                        c->todo |= TODO_SHUTDOWN;
-                        c->shutdown_flags = VSOCK_SHUTDOWN_SEND;
+                /* Host to guest finished: say so once. A host that closed
+                 * (rather than half-closed) reads no more either: the guest
+                 * is told both, as a Linux peer's close() tells it, so that
+                 * it can tell "no more input" from "nobody is listening"
+                 * (the agent kills a cancelled command on the latter). */
+                if (c->host_eof) {
+                        uint32_t want = VSOCK_SHUTDOWN_SEND | (c->host_closed ? VSOCK_SHUTDOWN_RCV : 0);
+                        if ((c->shutdown_sent & want) != want) {
+                                c->todo |= TODO_SHUTDOWN;
+                                c->shutdown_flags = want;
+                        }
                 }
                 bool out_done = c->peer_shut_send && !c->buf_len;
-                bool in_done = c->peer_shut_rcv || (c->host_eof && c->shutdown_sent);
-                if (out_done && in_done && !(c->todo & TODO_RST))
+                bool in_done = c->peer_shut_rcv || (c->host_eof && (c->shutdown_sent & VSOCK_SHUTDOWN_SEND));
+                /* Closed by the host: nothing the guest sends can go
+                 * anywhere, so the close completes at once (Linux would wait
+                 * up to 8 s for the guest's RST). */
+                bool closed = c->host_closed && c->shutdown_sent == (VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND);
+                if (((out_done && in_done) || closed) && !(c->todo & TODO_RST))
                         c->todo |= TODO_RST; /* graceful: after everything else */
         }
         vsock_conn_update_epoll(d, c);

@@ -13,7 +13,11 @@
  * Then RW packets carry bytes both ways with credit-based flow control
  * both ways (we never send more than the guest's buf_alloc allows and
  * advertise our own buf_alloc per connection, with CREDIT_UPDATEs as the
- * host drains), SHUTDOWN half-closes, RST closes.
+ * host drains), SHUTDOWN half-closes, RST closes. The host socket's
+ * shutdown(SHUT_WR) reaches the guest as SHUTDOWN(SEND) ("no more input");
+ * its close() or shutdown(SHUT_RDWR) as SHUTDOWN(RCV|SEND) then RST, as a
+ * Linux peer's close() does, so the guest can tell a hang-up from the end
+ * of a request.
  *
  * Every packet from the guest is checked (addresses, type, op, length,
  * credit); a violation resets that connection, never the device. Host

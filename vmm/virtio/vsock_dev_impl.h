@@ -36,13 +36,14 @@ struct conn {
         bool aborting;                 /* only the RST is left to send */
         unsigned todo;
         uint32_t shutdown_flags;       /* for TODO_SHUTDOWN */
-        bool shutdown_sent;
+        uint32_t shutdown_sent;        /* VSOCK_SHUTDOWN_* flags the guest has had */
         uint64_t deadline_ms;          /* CONN_CONNECTING */
         /* Host socket. */
         bool in_epoll, hup;
         uint32_t ep_events;
         bool want_read;                /* may have bytes for the guest */
         bool host_eof;                 /* read gave 0 */
+        bool host_closed;              /* the host closed (not only half-closed) */
         bool host_wr_shut;             /* we shut down writing to it */
         /* Guest side. */
         bool peer_shut_rcv, peer_shut_send;

@@ -1,6 +1,7 @@
 /* Packets between the guest and host sockets: filling rx buffers (device to
  * guest), taking tx packets (guest to device), and host socket readiness. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,15 @@ static size_t put_hdr(const struct vq_chain *ch, const struct vsock_hdr *h)
         return VSOCK_HDR_SIZE;
 }
 
+/* Whether the host end of fd is gone for both directions (close() or
+ * shutdown(SHUT_RDWR) there; AF_UNIX then reports POLLHUP). */
+static bool host_hung_up(int fd)
+{
+        struct pollfd p = { .fd = fd, .events = 0 };
+
+        return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
+}
+
 /* Reads host bytes straight into the guest's buffer. Returns the packet
  * length, 0 when there was nothing to read (the socket is re-armed). */
 static size_t fill_data(struct vsock_dev *d, struct conn *c, const struct vq_chain *ch)
@@ -70,6 +80,10 @@ static size_t fill_data(struct vsock_dev *d, struct conn *c, const struct vq_cha
         if (got == 0) {
                 c->want_read = false;
                 c->host_eof = true;
+                /* The peer's close and its shutdown(SHUT_WR) both read as
+                 * EOF; only the close also hangs the socket up. */
+                if (!c->host_wr_shut && host_hung_up(c->fd))
+                        c->host_closed = true;
                 vsock_conn_check(d, c);
                 return 0;
         }
@@ -112,7 +126,7 @@ static size_t conn_fill(struct vsock_dev *d, struct conn *c, const struct vq_cha
         }
         if (c->todo & TODO_SHUTDOWN) {
                 c->todo &= ~TODO_SHUTDOWN;
-                c->shutdown_sent = true;
+                c->shutdown_sent |= c->shutdown_flags;
                 fill_hdr(d, c, &h, VSOCK_OP_SHUTDOWN);
                 h.flags = c->shutdown_flags;
                 put_hdr(ch, &h);
@@ -437,6 +451,10 @@ static void host_event(struct vsock_dev *d, struct conn *c, uint32_t ev)
                         epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
                 c->in_epoll = false;
                 c->hup = true;
+                /* Not by our own SHUT_WR: the host closed (or shut down both
+                 * ways, as a cancelled executor call does). */
+                if (!c->host_wr_shut)
+                        c->host_closed = true;
                 if (c->state == CONN_CONNECTING) {
                         vsock_conn_abort(d, c);
                         return;

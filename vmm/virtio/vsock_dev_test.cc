@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -299,20 +300,69 @@ TEST_F(VsockDevTest, HostHalfCloseKeepsTheReplyPath) {
   EXPECT_TRUE(AtEof(h));
 }
 
-// The host closes entirely while the guest still sends: RST.
-TEST_F(VsockDevTest, HostGoneResetsTheGuest) {
+// The host closes entirely: the guest sees a full shutdown, as a Linux
+// peer's close() gives it (SHUTDOWN with RCV|SEND, then RST), not the
+// half-close that means "no more input" (a guest agent must be able to tell
+// a cancelled call from a finished request). Data the host wrote first
+// still arrives before it.
+TEST_F(VsockDevTest, HostCloseIsAFullShutdown) {
   uint32_t local;
   int h = HostConnect(52000, &local);
   ASSERT_GE(h, 0);
+  ASSERT_EQ(write(h, "last", 4), 4);
   close(h);
   host_fds_.erase(std::find(host_fds_.begin(), host_fds_.end(), h));
   auto pk = Take();
-  ASSERT_EQ(pk.size(), 1u);
-  EXPECT_EQ(pk[0].hdr.op, VSOCK_OP_SHUTDOWN);
+  ASSERT_EQ(pk.size(), 3u);
+  EXPECT_EQ(pk[0].hdr.op, VSOCK_OP_RW);
+  EXPECT_EQ(pk[0].payload, "last");
+  EXPECT_EQ(pk[1].hdr.op, VSOCK_OP_SHUTDOWN);
+  EXPECT_EQ(pk[1].hdr.flags, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND);
+  EXPECT_EQ(pk[2].hdr.op, VSOCK_OP_RST);
+  EXPECT_EQ(Stats().conns, 0u);
+  // The guest, still sending, is reset: nobody reads on the host.
   drv_.Send(drv_.Hdr(VSOCK_OP_RW, 52000, local), "anyone?");
   pk = Take();
   ASSERT_EQ(pk.size(), 1u);
   EXPECT_EQ(pk[0].hdr.op, VSOCK_OP_RST);
+}
+
+// shutdown(SHUT_RDWR), what the executor does to a cancelled call's
+// socket (another thread may still be reading it), is a close too.
+TEST_F(VsockDevTest, HostShutdownBothWaysIsAFullShutdown) {
+  uint32_t local;
+  int h = HostConnect(52000, &local);
+  ASSERT_GE(h, 0);
+  ASSERT_EQ(shutdown(h, SHUT_RDWR), 0);
+  auto pk = Take();
+  ASSERT_EQ(pk.size(), 2u);
+  EXPECT_EQ(pk[0].hdr.op, VSOCK_OP_SHUTDOWN);
+  EXPECT_EQ(pk[0].hdr.flags, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND);
+  EXPECT_EQ(pk[1].hdr.op, VSOCK_OP_RST);
+  EXPECT_EQ(Stats().conns, 0u);
+}
+
+// A half-close first (the request is complete), the close later (the
+// client cancelled while the guest works): the guest hears both.
+TEST_F(VsockDevTest, HostCloseAfterHalfCloseIsHeard) {
+  uint32_t local;
+  int h = HostConnect(52000, &local);
+  ASSERT_GE(h, 0);
+  ASSERT_EQ(shutdown(h, SHUT_WR), 0);
+  auto pk = Take();
+  ASSERT_EQ(pk.size(), 1u);
+  EXPECT_EQ(pk[0].hdr.op, VSOCK_OP_SHUTDOWN);
+  EXPECT_EQ(pk[0].hdr.flags, VSOCK_SHUTDOWN_SEND);
+  drv_.Send(drv_.Hdr(VSOCK_OP_RW, 52000, local), "chunk");
+  Pump();
+  EXPECT_EQ(ReadSome(h), "chunk");
+  close(h);
+  host_fds_.erase(std::find(host_fds_.begin(), host_fds_.end(), h));
+  pk = Take();
+  ASSERT_EQ(pk.size(), 2u);
+  EXPECT_EQ(pk[0].hdr.op, VSOCK_OP_SHUTDOWN);
+  EXPECT_EQ(pk[0].hdr.flags, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND);
+  EXPECT_EQ(pk[1].hdr.op, VSOCK_OP_RST);
   EXPECT_EQ(Stats().conns, 0u);
 }
 
