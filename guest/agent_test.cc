@@ -1,5 +1,9 @@
 // The agent binary over --listen unix:: run, framing and protocol errors,
 // many connections, a host that stops reading, shutdown.
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "guest/agent_fixture.h"
 
 namespace akt {
@@ -295,6 +299,86 @@ TEST_F(AgentTest, HalfClosedConnectionStillGetsItsAnswer) {
   Reply rep = Recv(fd_);
   EXPECT_EQ(rep.stdout_s, "done\n");
   EXPECT_EQ(Recv(fd_).err, -ECONNRESET);  // then the agent closes
+}
+
+// The processes of process group pgid still running (zombies aside).
+static std::vector<pid_t> GroupMembers(pid_t pgid) {
+  std::vector<pid_t> out;
+  DIR* d = opendir("/proc");
+  if (!d) return out;
+  while (struct dirent* e = readdir(d)) {
+    pid_t pid = atoi(e->d_name);
+    if (pid <= 0) continue;
+    std::ifstream f(std::string("/proc/") + e->d_name + "/stat");
+    std::string st;
+    std::getline(f, st);
+    auto p = st.rfind(')');
+    if (p == std::string::npos) continue;
+    char state = 0;
+    int ppid = 0, pg = 0;
+    if (sscanf(st.c_str() + p + 1, " %c %d %d", &state, &ppid, &pg) == 3 && pg == pgid && state != 'Z')
+      out.push_back(pid);
+  }
+  closedir(d);
+  return out;
+}
+
+static bool GroupGone(pid_t pgid, int ms) {
+  for (int i = 0; i < ms / 10; i++) {
+    if (GroupMembers(pgid).empty()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+// Starts `echo started $$; sleep 300 & sleep 300` streamed on fd and returns
+// the group id from its first chunk (the shell leads its own group).
+static pid_t StartSleeper(int fd) {
+  Req r;
+  r.id = "sleeper";
+  r.type = "run";
+  r.Cmd({"sh", "-c", "echo started $$; sleep 300 & sleep 300"});
+  r.stream = 1;
+  if (akt::SendReq(fd, r) != 0) return -1;
+  Reply c = Recv(fd);
+  if (c.err || c.stream != "stdout") return -1;
+  std::string out = UnB64(c.output_base64);
+  if (out.rfind("started ", 0) != 0) return -1;
+  return atoi(out.c_str() + 8);
+}
+
+// Cancellation: the host hangs up after the first chunk, and the command's
+// whole process group is killed (SIGKILL), not left to run for 300 s.
+TEST_F(AgentTest, HangUpKillsTheProcessGroup) {
+  pid_t pg = StartSleeper(fd_);
+  ASSERT_GT(pg, 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_EQ(GroupMembers(pg).size(), 3u) << "sh and two sleeps";
+  close(fd_);
+  fd_ = -1;
+  EXPECT_TRUE(GroupGone(pg, 5000));
+  ExpectAlive(agent_.Connect());
+}
+
+// The executor cancels with shutdown(SHUT_RDWR) (another thread may still
+// read the socket): a hang-up too.
+TEST_F(AgentTest, ShutdownBothWaysKillsTheProcessGroup) {
+  pid_t pg = StartSleeper(fd_);
+  ASSERT_GT(pg, 1);
+  ASSERT_EQ(shutdown(fd_, SHUT_RDWR), 0);
+  EXPECT_TRUE(GroupGone(pg, 5000));
+}
+
+// A half-close is not a hang-up: the command keeps running (its answer is
+// still wanted) until the host closes for good.
+TEST_F(AgentTest, HalfCloseKeepsTheCommandUntilTheHangUp) {
+  pid_t pg = StartSleeper(fd_);
+  ASSERT_GT(pg, 1);
+  ASSERT_EQ(shutdown(fd_, SHUT_WR), 0);
+  EXPECT_FALSE(GroupGone(pg, 500));
+  close(fd_);
+  fd_ = -1;
+  EXPECT_TRUE(GroupGone(pg, 5000));
 }
 
 TEST_F(AgentTest, ShutdownExitsTheAgent) {

@@ -101,6 +101,19 @@ void conn_kill(struct conn *c)
         agent_conn_closed(a);
 }
 
+/* Whether the host hung up (closed, or shut down both ways) rather than
+ * only half-closed. Over vsock a peer's close arrives as SHUTDOWN(RCV|SEND)
+ * and RST, which Linux reports to poll as EOF and RDHUP only (POLLHUP needs
+ * our own shutdown too); a send then fails with EPIPE, or ENOTCONN once the
+ * socket is reset. AF_UNIX fails it with EPIPE as well. An empty send
+ * writes nothing, so asking costs the host nothing. */
+static bool host_hung_up(const struct conn *c)
+{
+        if (send(c->w.fd, NULL, 0, MSG_NOSIGNAL | MSG_DONTWAIT) == 0)
+                return false;
+        return errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN;
+}
+
 static void maybe_finish(struct conn *c)
 {
         /* After the host's EOF: close once every answer is out. */
@@ -280,7 +293,14 @@ static void on_readable(struct conn *c)
                 }
                 if (n == 0) {
                         c->read_eof = true;
-                        /* The host is gone for input: its shells end now. */
+                        /* Hung up: nobody reads the answers, so the runs
+                         * are killed (a cancelled Exec ends here). */
+                        if (host_hung_up(c)) {
+                                conn_kill(c);
+                                return;
+                        }
+                        /* Half-closed: no more input, answers still go out;
+                         * its shells end now. */
                         shell_abort_conn(c->agent, c);
                         maybe_finish(c);
                         return;
@@ -312,6 +332,12 @@ static void on_event(struct watch *w, uint32_t events)
                 conn_kill(c);
                 return;
         }
+        /* Not reading (after a half-close, or paused): a later close shows
+         * only as RDHUP over vsock. */
+        if (!c->obj.dead && (events & EPOLLRDHUP) && host_hung_up(c)) {
+                conn_kill(c);
+                return;
+        }
         if (!c->obj.dead)
                 conn_update(c);
         if (!c->obj.dead)
@@ -326,10 +352,12 @@ static void conn_update(struct conn *c)
                 ev |= EPOLLIN;
         if (c->out_head)
                 ev |= EPOLLOUT;
-        /* EPOLLHUP/ERR are reported whatever the mask; with nothing else to
-         * wait for, stay registered (edge-triggered, no events) to see them. */
-        if (!ev)
-                ev = EPOLLET;
+        /* EPOLLHUP/ERR are reported whatever the mask, but a vsock peer's
+         * close is not a HUP (see host_hung_up): when not reading, wait
+         * for RDHUP, edge-triggered (it stays set after a half-close), and
+         * ask then. */
+        if (!(ev & EPOLLIN))
+                ev |= EPOLLRDHUP | EPOLLET;
         if (watch_set(c->agent, &c->w, ev) < 0)
                 conn_kill(c);
 }
