@@ -1,15 +1,20 @@
 // ak-executor as a real process on loopback with a real microVM (TCG here),
 // signing through a real ak-signer: lifecycle, exec with streamed output and
-// a receipt that verifies, files, errors. One VM boot for the suite.
+// a receipt that verifies and whose output_sha256 is the hash of the bytes
+// the command wrote, cancellation that kills the guest command, files,
+// errors. One VM boot for the suite: sandbox t1, made by the first test that
+// needs it and removed by the lifecycle test, which runs last.
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -51,6 +56,13 @@ class ExecutorTest : public ::testing::Test {
     ASSERT_EQ(rpc_channel_new(exec_->addr.c_str(), nullptr, &ch_, &err), 0) << err.msg;
   }
   static void TearDownTestSuite() {
+    if (t1_ && ch_) {  // a filtered run that skipped the lifecycle test
+      Ak__V1__RemoveSandboxRequest rm = AK__V1__REMOVE_SANDBOX_REQUEST__INIT;
+      rm.name = const_cast<char*>("t1");
+      Unary("RemoveSandbox", &rm.base, nullptr, nullptr);
+    }
+    if (t1_) protobuf_c_message_free_unpacked(&t1_->base, nullptr);
+    t1_ = nullptr;
     rpc_channel_free(ch_);
     if (exec_) {
       EXPECT_EQ(exec_->Stop(), 0) << Slurp(exec_->err);
@@ -80,33 +92,188 @@ class ExecutorTest : public ::testing::Test {
     aktest::ExecutorStream(ch_, "Exec", &req.base, 120000, o);
   }
 
+  static Ak__V1__CreateSandboxRequest T1Request(Ak__V1__SandboxSpec* spec) {
+    *spec = AK__V1__SANDBOX_SPEC__INIT;
+    spec->name = const_cast<char*>("t1");
+    spec->persistent = true;
+    Ak__V1__CreateSandboxRequest cr = AK__V1__CREATE_SANDBOX_REQUEST__INIT;
+    cr.spec = spec;
+    return cr;
+  }
+  // The suite's VM (sandbox t1), booted on first use; *e says why not.
+  static int T1(std::string* e) {
+    if (t1_) return RPC_OK;
+    Ak__V1__SandboxSpec spec;
+    Ak__V1__CreateSandboxRequest cr = T1Request(&spec);
+    ProtobufCMessage* resp = nullptr;
+    int r = Unary("CreateSandbox", &cr.base, &resp, e);
+    if (r == RPC_OK) t1_ = reinterpret_cast<Ak__V1__Sandbox*>(resp);
+    return r;
+  }
+
   static std::string dir_;
   static ServiceProcess *signer_, *exec_;
   static struct rpc_channel* ch_;
+  static Ak__V1__Sandbox* t1_;  // CreateSandbox's answer for t1
 };
 
 std::string ExecutorTest::dir_;
 ServiceProcess* ExecutorTest::signer_;
 ServiceProcess* ExecutorTest::exec_;
 struct rpc_channel* ExecutorTest::ch_;
+Ak__V1__Sandbox* ExecutorTest::t1_;
 
+#define NEED_T1()                                                        \
+  do {                                                                   \
+    std::string why;                                                     \
+    int r_ = T1(&why);                                                   \
+    if (r_ != RPC_OK && akvm::KernelUnavailable(why)) GTEST_SKIP() << why; \
+    ASSERT_EQ(r_, RPC_OK) << why;                                        \
+  } while (0)
+
+// SHA-256 of s by the host's sha256sum (coreutils), not our crypto code.
+std::string Sha256sum(const std::string& dir, const std::string& s) {
+  std::string path = dir + "/sha-input";
+  {
+    std::ofstream f(path, std::ios::binary);
+    f.write(s.data(), static_cast<std::streamsize>(s.size()));
+  }
+  std::string cmd = "sha256sum '" + path + "'";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return "";
+  char buf[128] = {};
+  size_t n = fread(buf, 1, 64, p);
+  pclose(p);
+  unlink(path.c_str());
+  return std::string(buf, n);
+}
+
+// The receipt's output_sha256 is the hash of the bytes the command wrote
+// (stdout, then stderr, as they came: agentkernel's combined output), and
+// output_bytes their count, under a signature that verifies. The output
+// spans many guest chunks (seq 1 30000 is 168,894 bytes).
+TEST_F(ExecutorTest, ReceiptHashesTheOutput) {
+  NEED_T1();
+  std::string want_out;
+  for (int i = 1; i <= 30000; i++) want_out += std::to_string(i) + "\n";
+  ExecOut o;
+  Exec("t1", {"/bin/sh", "-c", "seq 1 30000; sleep 0.2; printf 'tail\\n' >&2"}, &o);
+  ASSERT_EQ(o.status, 0) << o.error;
+  ASSERT_EQ(o.out, want_out);
+  ASSERT_EQ(o.err, "tail\n");
+  std::string combined = want_out + "tail\n";
+  std::string want = Sha256sum(dir_, combined);
+  ASSERT_EQ(want.size(), 64u) << "sha256sum did not run";
+  ASSERT_NE(o.result, nullptr);
+  EXPECT_EQ(o.result->output_bytes, combined.size());
+  ASSERT_NE(o.result->receipt, nullptr) << o.result->receipt_error;
+  struct receipt* rc = nullptr;
+  struct ak_error err = {};
+  ASSERT_EQ(receipt_proto_to_receipt(o.result->receipt, &rc, &err), 0) << err.msg;
+  char* why = nullptr;
+  EXPECT_EQ(receipt_verify(rc, false, &why), 0) << (why ? why : "");
+  free(why);
+  ASSERT_NE(rc->outcome.output_sha256, nullptr);
+  EXPECT_EQ(std::string(rc->outcome.output_sha256), want);
+  EXPECT_EQ(rc->outcome.output_bytes, combined.size());
+  EXPECT_EQ(rc->outcome.exit_code, 0);
+  EXPECT_TRUE(rc->outcome.success);
+  receipt_free(rc);
+  // No output at all: the hash of nothing.
+  ExecOut none;
+  Exec("t1", {"true"}, &none);
+  ASSERT_NE(none.result, nullptr);
+  ASSERT_NE(none.result->receipt, nullptr);
+  rc = nullptr;
+  ASSERT_EQ(receipt_proto_to_receipt(none.result->receipt, &rc, &err), 0) << err.msg;
+  EXPECT_STREQ(rc->outcome.output_sha256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  receipt_free(rc);
+}
+
+// How many processes in t1's guest run `sleep 300` (busybox ps: one line per
+// process, its command line last); -1 when ps failed.
+int GuestSleepers(struct rpc_channel* ch) {
+  Ak__V1__ExecRequest req = AK__V1__EXEC_REQUEST__INIT;
+  char* argv[] = {const_cast<char*>("ps"), nullptr};
+  req.sandbox = const_cast<char*>("t1");
+  req.argv = argv;
+  req.n_argv = 1;
+  req.sudo = true;
+  req.timeout_ms = 30000;
+  aktest::StreamOut o;
+  aktest::ExecutorStream(ch, "Exec", &req.base, 60000, &o);
+  if (o.status != 0 || !o.result || o.result->exit_code != 0) return -1;
+  int n = 0;
+  std::istringstream in(o.out);
+  for (std::string line; std::getline(in, line);)
+    if (line.find("sleep 300") != std::string::npos) n++;
+  return n;
+}
+
+// Cancelling an Exec after its first chunk kills the command in the guest:
+// the executor's hang-up reaches the agent as a close (not a half-close)
+// and the agent kills the process group. No `sleep 300` is left in the
+// guest's ps within 5 s.
+TEST_F(ExecutorTest, CancelKillsTheGuestCommand) {
+  NEED_T1();
+  ASSERT_EQ(GuestSleepers(ch_), 0);
+  Ak__V1__ExecRequest req = AK__V1__EXEC_REQUEST__INIT;
+  char* argv[] = {const_cast<char*>("sh"), const_cast<char*>("-c"), const_cast<char*>("echo started; sleep 300"),
+                  nullptr};
+  req.sandbox = const_cast<char*>("t1");
+  req.argv = argv;
+  req.n_argv = 3;
+  req.sudo = true;  // no timeout_ms: only the cancellation can stop it
+  struct rpc_stream* st = nullptr;
+  struct ak_error err = {};
+  struct rpc_call_options opt = {};
+  opt.timeout_ms = 120000;
+  ASSERT_EQ(rpc_stream_open(ch_, &ak__v1__executor__descriptor, "Exec", &req.base, &opt, &st, &err), RPC_OK)
+      << err.msg;
+  ProtobufCMessage* m = nullptr;
+  ASSERT_EQ(rpc_stream_next(st, &m, &err), 1) << err.msg;
+  auto* c = reinterpret_cast<Ak__V1__OutputChunk*>(m);
+  ASSERT_EQ(c->kind_case, AK__V1__OUTPUT_CHUNK__KIND_STDOUT);
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(c->stdout.data), c->stdout.len), "started\n");
+  protobuf_c_message_free_unpacked(m, nullptr);
+  // It runs (the check itself is a second connection to the agent).
+  int seen = 0;
+  for (int i = 0; i < 50 && seen <= 0; i++) {
+    seen = GuestSleepers(ch_);
+    if (seen <= 0) usleep(100 * 1000);
+  }
+  ASSERT_GT(seen, 0) << "sleep 300 never showed in the guest's ps";
+
+  auto t0 = std::chrono::steady_clock::now();
+  rpc_stream_cancel(st);
+  int r;
+  while ((r = rpc_stream_next(st, &m, &err)) > 0) protobuf_c_message_free_unpacked(m, nullptr);
+  EXPECT_EQ(r, -RPC_CANCELLED) << err.msg;
+  rpc_stream_free(st);
+  int left = -1;
+  double secs = 0;
+  while (secs < 5.0) {
+    left = GuestSleepers(ch_);
+    secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (left == 0) break;
+    usleep(200 * 1000);
+  }
+  EXPECT_EQ(left, 0) << "sleep 300 still running " << secs << " s after the cancel";
+  if (left == 0) printf("cancel -> command gone in the guest: %.2f s\n", secs);
+}
+
+// Last: it removes t1.
 TEST_F(ExecutorTest, LifecycleExecReceiptFiles) {
   std::string e;
-  Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
-  spec.name = const_cast<char*>("t1");
-  spec.persistent = true;
-  Ak__V1__CreateSandboxRequest cr = AK__V1__CREATE_SANDBOX_REQUEST__INIT;
-  cr.spec = &spec;
-  ProtobufCMessage* resp = nullptr;
-  int r = Unary("CreateSandbox", &cr.base, &resp, &e);
-  if (r != RPC_OK && akvm::KernelUnavailable(e)) GTEST_SKIP() << e;
-  ASSERT_EQ(r, RPC_OK) << e;
-  auto* sb = reinterpret_cast<Ak__V1__Sandbox*>(resp);
+  NEED_T1();
+  Ak__V1__Sandbox* sb = t1_;
   EXPECT_EQ(sb->state, AK__V1__SANDBOX_STATE__SANDBOX_STATE_RUNNING);
   EXPECT_STREQ(sb->spec->profile, "moderate");
   EXPECT_EQ(sb->spec->memory_mb, 512u);
   EXPECT_FALSE(sb->from_pool);
-  protobuf_c_message_free_unpacked(resp, nullptr);
+  Ak__V1__SandboxSpec spec;
+  Ak__V1__CreateSandboxRequest cr = T1Request(&spec);
+  ProtobufCMessage* resp = nullptr;
 
   // The name is taken.
   EXPECT_EQ(Unary("CreateSandbox", &cr.base, &resp, &e), RPC_ALREADY_EXISTS);
@@ -191,6 +358,8 @@ TEST_F(ExecutorTest, LifecycleExecReceiptFiles) {
   rm.name = const_cast<char*>("t1");
   ASSERT_EQ(Unary("RemoveSandbox", &rm.base, &resp, &e), RPC_OK) << e;
   protobuf_c_message_free_unpacked(resp, nullptr);
+  protobuf_c_message_free_unpacked(&t1_->base, nullptr);
+  t1_ = nullptr;
   EXPECT_EQ(Unary("RemoveSandbox", &rm.base, &resp, &e), RPC_NOT_FOUND);
   ExecOut gone;
   Exec("t1", {"true"}, &gone);
