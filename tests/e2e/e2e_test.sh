@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End to end: ak run / exec / sandbox / receipt / audit / up / down / status
 # through the four services as real processes and real VMs, including a
-# scheduler restart and an executor killed mid-exec. Few VM boots: two
+# scheduler restart, an executor killed mid-exec and a client that goes away
+# mid-exec (the guest command dies). Few VM boots: two
 # one-shot runs, one sandbox (stopped and started once) and one more to lose.
 set -uo pipefail
 
@@ -90,6 +91,40 @@ $(cd "$tmp/proj" && sha256sum big)"
 "$ak" exec box -- sh -c 'exit 3' 2>/dev/null
 rc=$?
 [ $rc -eq 3 ] || fail "exec exit 3 came back as $rc"
+# A client that goes away mid-exec (killed: a background job of a script
+# ignores SIGINT) cancels it through the scheduler and the executor, and the
+# command dies in the guest: no `sleep 300` is left in its ps within 5 s.
+guest_sleepers() {  # how many; "err" when ps did not run
+        "$ak" exec box -- ps >"$tmp/ps" 2>&1 && grep -q PID "$tmp/ps" || { echo err; return; }
+        grep -c 'sleep 300' "$tmp/ps"
+}
+"$ak" exec box -- sh -c 'echo started; sleep 300' >"$tmp/cancel.out" 2>"$tmp/cancel.err" &
+cpid=$!
+for i in $(seq 300); do grep -q started "$tmp/cancel.out" && break; sleep 0.1; done
+grep -q started "$tmp/cancel.out" || fail "cancel: no first chunk: $(cat "$tmp/cancel.err")"
+left=
+for i in $(seq 50); do
+        left=$(guest_sleepers)
+        [ "$left" != err ] && [ "$left" -gt 0 ] && break
+        sleep 0.1
+done
+[ "$left" != err ] && [ "$left" -gt 0 ] || fail "cancel: sleep 300 never showed in the guest's ps: $(cat "$tmp/ps")"
+kill -TERM "$cpid"
+t0=$(date +%s%3N)
+for i in $(seq 50); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$cpid" 2>/dev/null && { fail "cancel: ak exec survived SIGTERM"; kill -KILL "$cpid"; }
+wait "$cpid" 2>/dev/null
+while :; do
+        left=$(guest_sleepers)
+        [ "$left" = 0 ] && break
+        [ $(($(date +%s%3N) - t0)) -ge 5000 ] && break
+        sleep 0.2
+done
+if [ "$left" = 0 ]; then
+        echo "cancel: the guest command was gone $(($(date +%s%3N) - t0)) ms after the client"
+else
+        fail "cancel: sleep 300 still in the guest's ps 5 s after the client went ($left): $(cat "$tmp/ps")"
+fi
 head -c 100000 /dev/urandom >"$tmp/blob"
 "$ak" sandbox cp "$tmp/blob" box:/tmp/blob || fail "cp in"
 sum=$("$ak" exec box -- sha256sum /tmp/blob 2>/dev/null | cut -d' ' -f1)
