@@ -211,8 +211,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         uint8_t k = byte();
                         if (f.n_host) {
                                 int fd = f.host[k % f.n_host];
-                                if (k & 0x80)
-                                        shutdown(fd, SHUT_WR);
+                                if (k & 0x80)  /* a half-close, or a hang-up kept open */
+                                        shutdown(fd, (k & 0x40) ? SHUT_RDWR : SHUT_WR);
                                 else {
                                         close(fd);
                                         unsigned slot = k % f.n_host;
