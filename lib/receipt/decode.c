@@ -272,6 +272,27 @@ static int dec_signature(const struct json_value *v, struct receipt_signature **
         return 0;
 }
 
+/* ak's unsigned "tenant" key (receipt.h): object form only; a string or
+ * null; given twice is an error. */
+static int dec_tenant(const struct json_value *v, char **ret, char **error)
+{
+        const struct json_value *found = NULL;
+
+        *ret = NULL;
+        if (json_value_type(v) != JSON_OBJECT)
+                return 0;
+        for (size_t m = 0; m < json_object_size(v); m++) {
+                size_t klen;
+                const char *key = json_object_key(v, m, &klen);
+                if (klen != 6 || memcmp(key, "tenant", 6) != 0)
+                        continue;
+                if (found)
+                        return receipt_error(error, -EINVAL, "duplicate field `tenant` in struct ExecutionReceipt");
+                found = json_object_value(v, m);
+        }
+        return dec_opt_string(found, "tenant", ret, error);
+}
+
 static int dec_receipt(const struct json_value *v, struct receipt *rc, char **error)
 {
         static const struct field f[] = {
@@ -292,7 +313,8 @@ static int dec_receipt(const struct json_value *v, struct receipt *rc, char **er
             (r = dec_invocation(s[3], &rc->invocation, error)) < 0 ||
             (r = dec_outcome(s[4], &rc->outcome, error)) < 0 ||
             (r = dec_string(s[5], "payload_hash_sha256", &rc->payload_hash_sha256, error)) < 0 ||
-            (r = dec_signature(s[6], &rc->signature, error)) < 0)
+            (r = dec_signature(s[6], &rc->signature, error)) < 0 ||
+            (r = dec_tenant(v, &rc->tenant, error)) < 0)
                 return r;
         rc->version = (uint32_t)version;
         return 0;

@@ -101,6 +101,7 @@ void receipt_free(struct receipt *r)
         receipt_outcome_clear(&r->outcome);
         free(r->payload_hash_sha256);
         receipt_signature_free(r->signature);
+        free(r->tenant);
         free(r);
 }
 

@@ -176,6 +176,12 @@ int receipt_to_json(const struct receipt *r, bool pretty, char **ret_data, size_
         } else {
                 json_writer_null(w);
         }
+        /* Unsigned metadata after the signature (receipt.h); absent when
+         * unset, so agentkernel's bytes are unchanged. */
+        if (r->tenant) {
+                KEY(w, "tenant");
+                write_str(w, r->tenant);
+        }
         json_writer_end_object(w);
         e = json_writer_finish(w, ret_data, ret_len);
         json_writer_free(w);

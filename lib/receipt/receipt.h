@@ -20,6 +20,18 @@
  * messages are agentkernel's, word for word. Crypto load failures come back as
  * -ENOENT / -ELIBBAD with crypto_init_error_message()'s text.
  *
+ * The tenant (ak's addition, not agentkernel's) is unsigned metadata: a
+ * top-level "tenant" key of the receipt file, after "signature", written only
+ * when set, so a receipt without one is byte for byte what agentkernel
+ * writes. It is NOT covered by the payload hash or the signature, and cannot
+ * be: agentkernel verifies by re-serializing its own ExecutionReceipt struct,
+ * which has no such field, so a tenant inside the payload (or inside
+ * invocation/outcome) would make every receipt fail agentkernel's check.
+ * serde ignores the unknown key, so agentkernel still parses and verifies a
+ * receipt that has one. Anyone who can edit the file can change or remove the
+ * tenant without breaking the signature; show it as unsigned, never trust it
+ * as proof of ownership (the audit stream's actor.org_id is the record).
+ *
  * Thread-safety: no global state except lib/crypto's one-time load; a receipt
  * may be read by many threads at once, written by one.
  */
@@ -100,6 +112,10 @@ struct receipt {
         struct receipt_outcome outcome;
         char *payload_hash_sha256;
         struct receipt_signature *signature; /* NULL: unsigned (legacy) */
+        /* The tenant whose sandbox ran it; NULL: none. Unsigned metadata, not
+         * in the payload (see the top of this file): receipt_payload,
+         * receipt_seal and receipt_verify never read it. */
+        char *tenant;
 };
 
 /* ---- life cycle ---- */
@@ -169,12 +185,18 @@ int receipt_finalize(struct receipt *r, const struct crypto_ed25519_key *key);
 /* ---- JSON ---- */
 
 /* The full receipt as JSON: pretty is serde_json::to_vec_pretty (what
- * agentkernel writes to files), otherwise compact. *ret_data malloc'd. */
+ * agentkernel writes to files), otherwise compact; if r->tenant is set, a
+ * "tenant" key comes last (after "signature"), else the bytes are exactly
+ * agentkernel's. *ret_data malloc'd. */
 int receipt_to_json(const struct receipt *r, bool pretty, char **ret_data, size_t *ret_len);
 /* Parses a receipt as serde would: any JSON layout, unknown fields ignored,
  * missing Option fields are None, missing other fields, duplicate fields,
  * wrong types and out-of-range integers are errors (-EINVAL, or -E2BIG for
- * oversized input). Struct-as-array (serde's sequence form) is accepted too. */
+ * oversized input). Struct-as-array (serde's sequence form) is accepted too
+ * (it has no tenant: agentkernel refuses a longer array). The object form's
+ * "tenant" is read into r->tenant: a string or null (None); any other type or
+ * a second "tenant" key is an error (agentkernel would ignore both, but an
+ * ambiguous owner is worse than a refused file). */
 int receipt_from_json(const char *text, size_t len, struct receipt **ret, char **error);
 
 /* ---- verification (verify_receipt) ---- */

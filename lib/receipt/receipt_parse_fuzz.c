@@ -26,6 +26,14 @@ static void check_fixed_point(const struct receipt *r, bool pretty)
                 abort();
         if (npa != npb || memcmp(pa, pb, npa) != 0)
                 abort();
+        /* The unsigned tenant survives the trip and never reaches the payload. */
+        if ((r->tenant == NULL) != (again->tenant == NULL) || (r->tenant && strcmp(r->tenant, again->tenant) != 0))
+                abort();
+        free(again->tenant);
+        again->tenant = NULL;
+        free(pb);
+        if (receipt_payload(again, &pb, &npb) < 0 || npa != npb || memcmp(pa, pb, npa) != 0)
+                abort();
         free(a);
         free(b);
         free(pa);

@@ -234,7 +234,7 @@ if sys.argv[1] == "verify":
     pub = base64.b64decode(sig["public_key"], validate=True)
     assert hashlib.sha256(pub).hexdigest()[:16] == sig["key_id"], "key id"
     Ed25519PublicKey.from_public_bytes(pub).verify(base64.b64decode(sig["signature"], validate=True), p)
-    print("verified")
+    print("verified", r.get("tenant"))
 else:
     k = Ed25519PrivateKey.generate()
     pub = k.public_key().public_bytes(s.Encoding.Raw, s.PublicFormat.Raw)
@@ -265,9 +265,12 @@ TEST(ReceiptVerify, CrossCheckWithPython)
         ASSERT_NE(mkdtemp(dir), nullptr);
         std::string ours = std::string(dir) + "/ours.json", theirs = std::string(dir) + "/theirs.json";
 
-        /* ours, signed by us, checked by Python */
+        /* ours, signed by us, checked by Python; the tenant beside the
+         * signature changes nothing a verifier that knows only the five
+         * payload fields (as agentkernel) computes */
         Key k = NewKey();
         Receipt r = UnsignedReceipt();
+        Set(&r->tenant, "team-a");
         Set(&r->outcome.error, "\xf0\x9f\x98\x80 \x1b[31mred\x1b[0m\t/");
         r->outcome.output_bytes = UINT64_MAX;
         r->outcome.exit_code = -2147483647 - 1;
@@ -277,7 +280,7 @@ TEST(ReceiptVerify, CrossCheckWithPython)
         bool ok;
         std::string out = Python(kPyVerify, {"verify", ours}, &ok);
         EXPECT_TRUE(ok);
-        EXPECT_EQ(out, "verified\n");
+        EXPECT_EQ(out, "verified team-a\n");
 
         /* theirs, signed by Python in another layout, checked by us */
         out = Python(kPyVerify, {"make", theirs}, &ok);
