@@ -321,6 +321,8 @@ int receipt_proto_to_receipt(const Ak__V1__Receipt *m, struct receipt **ret, str
                 e = take(&c, &w->payload_hash_sha256, "payload_hash_sha256", &r->payload_hash_sha256);
         if (e == 0 && w->signature)
                 e = take_signature(&c, w->signature, &r->signature);
+        if (e == 0 && w->tenant_opt_case == AKWIRE__V1__RECEIPT__TENANT_OPT_TENANT)
+                e = take(&c, &w->tenant, "tenant", &r->tenant);
 out:
         akwire__v1__receipt__free_unpacked(w, NULL);
         if (e < 0) {

@@ -191,10 +191,54 @@ int receipt_proto_from_receipt(const struct receipt *r, const char *json, Ak__V1
                 e = signature_to_proto(s, &m->signature);
         if (e == 0 && json)
                 e = dup_str(json, &m->json);
+        if (e == 0 && r->tenant) {
+                m->tenant_opt_case = AK__V1__RECEIPT__TENANT_OPT_TENANT;
+                e = dup_str(r->tenant, &m->tenant);
+        }
         if (e < 0) {
                 protobuf_c_message_free_unpacked(&m->base, NULL);
                 return e;
         }
         *ret = m;
+        return 0;
+}
+
+int receipt_proto_set_tenant(Ak__V1__Receipt *m, const char *tenant, struct ak_error *err)
+{
+        char *json = NULL, *copy = NULL;
+        size_t len;
+        int e;
+
+        if (tenant && !(copy = strdup(tenant)))
+                return ak_error_set(err, -ENOMEM, "out of memory");
+        if (m->json && m->json[0]) {
+                struct receipt *r = NULL;
+                char *why = NULL;
+                e = receipt_from_json(m->json, strlen(m->json), &r, &why);
+                if (e < 0) {
+                        e = ak_error_set(err, e == -ENOMEM ? e : -EINVAL, "receipt json: %s",
+                                         why ? why : "out of memory");
+                        free(why);
+                        free(copy);
+                        return e;
+                }
+                free(r->tenant);
+                r->tenant = copy;
+                /* Pretty as the signer writes it ("{\n  ..."), else compact. */
+                e = receipt_to_json(r, m->json[1] == '\n', &json, &len);
+                r->tenant = NULL;
+                receipt_free(r);
+                if (e < 0) {
+                        free(copy);
+                        return ak_error_set(err, e, "receipt json: %s", e == -ENOMEM ? "out of memory" : "incomplete");
+                }
+                if (m->json != protobuf_c_empty_string)
+                        free(m->json);
+                m->json = json;
+        }
+        if (m->tenant_opt_case == AK__V1__RECEIPT__TENANT_OPT_TENANT)
+                free(m->tenant);
+        m->tenant_opt_case = copy ? AK__V1__RECEIPT__TENANT_OPT_TENANT : AK__V1__RECEIPT__TENANT_OPT__NOT_SET;
+        m->tenant = copy;
         return 0;
 }

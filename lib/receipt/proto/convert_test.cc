@@ -173,6 +173,134 @@ TEST(ReceiptProto, WholeReceiptRoundTripsAndVerifies)
         crypto_ed25519_key_free(key);
 }
 
+/* Receipt.tenant carries r->tenant both ways; unset stays unset. */
+TEST(ReceiptProto, TenantRoundTrips)
+{
+        struct crypto_ed25519_key *key = nullptr;
+        ASSERT_EQ(0, crypto_ed25519_key_generate(&key));
+        ReceiptPtr r;
+        r.r = SampleExec();
+        ASSERT_EQ(0, receipt_finalize(r.r, key));
+        Ak__V1__Receipt *m = nullptr;
+        ASSERT_EQ(0, receipt_proto_from_receipt(r.r, nullptr, &m));
+        EXPECT_EQ(AK__V1__RECEIPT__TENANT_OPT__NOT_SET, m->tenant_opt_case);
+        ReceiptPtr back;
+        ASSERT_EQ(0, receipt_proto_to_receipt(m, &back.r, nullptr));
+        EXPECT_EQ(nullptr, back.r->tenant);
+        protobuf_c_message_free_unpacked(&m->base, nullptr);
+
+        r.r->tenant = Dup("team-a");
+        ASSERT_EQ(0, receipt_proto_from_receipt(r.r, nullptr, &m));
+        ASSERT_EQ(AK__V1__RECEIPT__TENANT_OPT_TENANT, m->tenant_opt_case);
+        EXPECT_STREQ("team-a", m->tenant);
+        ReceiptPtr back2;
+        struct ak_error err = {};
+        ASSERT_EQ(0, receipt_proto_to_receipt(m, &back2.r, &err)) << err.msg;
+        EXPECT_STREQ("team-a", back2.r->tenant);
+        EXPECT_EQ(0, receipt_verify(back2.r, false, nullptr));
+        protobuf_c_message_free_unpacked(&m->base, nullptr);
+
+        /* An empty tenant is a tenant ("" is not None), as for the other options. */
+        free(r.r->tenant);
+        r.r->tenant = Dup("");
+        ASSERT_EQ(0, receipt_proto_from_receipt(r.r, nullptr, &m));
+        ReceiptPtr back3;
+        ASSERT_EQ(0, receipt_proto_to_receipt(m, &back3.r, nullptr));
+        EXPECT_STREQ("", back3.r->tenant);
+        protobuf_c_message_free_unpacked(&m->base, nullptr);
+        crypto_ed25519_key_free(key);
+}
+
+/* Like a request's strings, Receipt.tenant's bytes are checked on the way in. */
+TEST(ReceiptProto, TenantBytesChecked)
+{
+        ReceiptPtr r;
+        r.r = SampleRun();
+        ASSERT_EQ(0, receipt_finalize(r.r, nullptr));
+        Ak__V1__Receipt *m = nullptr;
+        ASSERT_EQ(0, receipt_proto_from_receipt(r.r, nullptr, &m));
+        m->tenant_opt_case = AK__V1__RECEIPT__TENANT_OPT_TENANT;
+        m->tenant = strdup("t\xff");
+        ReceiptPtr back;
+        struct ak_error err = {};
+        EXPECT_EQ(-EINVAL, receipt_proto_to_receipt(m, &back.r, &err));
+        EXPECT_STREQ("tenant: not valid UTF-8 (bad byte at offset 1)", err.msg);
+        protobuf_c_message_free_unpacked(&m->base, nullptr);
+}
+
+/* What the executor does to the signer's answer: the JSON gains the tenant
+ * key last, nothing else changes, and it still verifies. */
+TEST(ReceiptProto, SetTenantRewritesTheJsonOnlyByTheKey)
+{
+        struct crypto_ed25519_key *key = nullptr;
+        ASSERT_EQ(0, crypto_ed25519_key_generate(&key));
+        for (bool pretty : {true, false}) {
+                ReceiptPtr r;
+                r.r = SampleExec();
+                ASSERT_EQ(0, receipt_finalize(r.r, key));
+                char *json = nullptr;
+                size_t len;
+                ASSERT_EQ(0, receipt_to_json(r.r, pretty, &json, &len));
+                const std::string before(json, len);
+                Ak__V1__Receipt *m = nullptr;
+                ASSERT_EQ(0, receipt_proto_from_receipt(r.r, json, &m));
+                free(json);
+                /* As the signer's answer arrives: packed and unpacked. */
+                size_t n = protobuf_c_message_get_packed_size(&m->base);
+                std::vector<uint8_t> buf(n);
+                protobuf_c_message_pack(&m->base, buf.data());
+                protobuf_c_message_free_unpacked(&m->base, nullptr);
+                m = ak__v1__receipt__unpack(nullptr, n, buf.data());
+                ASSERT_NE(nullptr, m);
+
+                struct ak_error err = {};
+                ASSERT_EQ(0, receipt_proto_set_tenant(m, "team-a", &err)) << err.msg;
+                size_t end = before.rfind(pretty ? "\n}" : "}");
+                std::string want = before.substr(0, end) +
+                                   (pretty ? ",\n  \"tenant\": \"team-a\"" : ",\"tenant\":\"team-a\"") +
+                                   before.substr(end);
+                EXPECT_EQ(want, std::string(m->json));
+                EXPECT_STREQ("team-a", m->tenant);
+                struct receipt *file = nullptr;
+                char *why = nullptr;
+                ASSERT_EQ(0, receipt_from_json(m->json, strlen(m->json), &file, &why)) << why;
+                EXPECT_STREQ("team-a", file->tenant);
+                EXPECT_EQ(0, receipt_verify(file, false, &why)) << why;
+                receipt_free(file);
+
+                /* Renamed, then removed: back to the signer's bytes. */
+                ASSERT_EQ(0, receipt_proto_set_tenant(m, "team-b", &err)) << err.msg;
+                EXPECT_NE(std::string::npos, std::string(m->json).find("team-b"));
+                EXPECT_EQ(std::string::npos, std::string(m->json).find("team-a"));
+                ASSERT_EQ(0, receipt_proto_set_tenant(m, nullptr, &err)) << err.msg;
+                EXPECT_EQ(before, std::string(m->json));
+                EXPECT_EQ(AK__V1__RECEIPT__TENANT_OPT__NOT_SET, m->tenant_opt_case);
+                protobuf_c_message_free_unpacked(&m->base, nullptr);
+        }
+        crypto_ed25519_key_free(key);
+}
+
+TEST(ReceiptProto, SetTenantWithoutJsonOrOnBadJson)
+{
+        ReceiptPtr r;
+        r.r = SampleRun();
+        ASSERT_EQ(0, receipt_finalize(r.r, nullptr));
+        Ak__V1__Receipt *m = nullptr;
+        ASSERT_EQ(0, receipt_proto_from_receipt(r.r, nullptr, &m));
+        struct ak_error err = {};
+        ASSERT_EQ(0, receipt_proto_set_tenant(m, "team-a", &err)) << err.msg;
+        EXPECT_STREQ("", m->json);
+        EXPECT_STREQ("team-a", m->tenant);
+
+        ASSERT_EQ(protobuf_c_empty_string, m->json) << "the INIT default, not ours to free";
+        m->json = strdup("{\"version\":1}");
+        EXPECT_EQ(-EINVAL, receipt_proto_set_tenant(m, "team-b", &err));
+        EXPECT_EQ(0, strncmp(err.msg, "receipt json: missing field `receipt_id`", 40)) << err.msg;
+        EXPECT_STREQ("{\"version\":1}", m->json) << "unchanged on failure";
+        EXPECT_STREQ("team-a", m->tenant);
+        protobuf_c_message_free_unpacked(&m->base, nullptr);
+}
+
 TEST(ReceiptProto, RefusesIncompleteStructs)
 {
         ReceiptPtr r;

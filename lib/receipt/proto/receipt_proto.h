@@ -63,12 +63,25 @@ int receipt_proto_request_to_receipt(const Ak__V1__SignReceiptRequest *req, stru
 int receipt_proto_request_from_receipt(const struct receipt *r, Ak__V1__SignReceiptRequest **ret);
 
 /* The whole receipt as a message. `json` (may be NULL: left "") is the
- * receipt file's text, stored in Receipt.json unchanged.
+ * receipt file's text, stored in Receipt.json unchanged; r->tenant, if set,
+ * goes to Receipt.tenant.
  * REQUIRES: what receipt_to_json requires of r (-EINVAL otherwise). */
 int receipt_proto_from_receipt(const struct receipt *r, const char *json, Ak__V1__Receipt **ret);
 
+/* Names the tenant in a Receipt message (what the executor does to the one
+ * the signer returned): sets Receipt.tenant and, if Receipt.json is
+ * non-empty, rewrites it through lib/receipt with the "tenant" key added last
+ * (pretty if it was pretty), so the file clients store names the tenant too.
+ * The payload, hash and signature are not touched: the tenant is unsigned
+ * metadata (receipt.h) and the receipt verifies as before. tenant NULL
+ * removes it. The message must own its strings as protobuf-c's unpacker
+ * leaves them (free_unpacked frees them). Returns 0, -EINVAL with err filled
+ * when Receipt.json is not a receipt, or -ENOMEM; m is unchanged on failure. */
+int receipt_proto_set_tenant(Ak__V1__Receipt *m, const char *tenant, struct ak_error *err);
+
 /* A Receipt message's fields → a receipt (Receipt.json is not read), checked
- * as requests are, plus the envelope's strings. The caller verifies it. */
+ * as requests are, plus the envelope's strings and the optional tenant. The
+ * caller verifies it. */
 int receipt_proto_to_receipt(const Ak__V1__Receipt *m, struct receipt **ret, struct ak_error *err);
 
 #ifdef __cplusplus
