@@ -317,6 +317,7 @@ int exec_handle_exec(struct rpc_call *call, const ProtobufCMessage *msg, void *u
         rc->invocation.exec.n_env = req->n_env;
         rc->invocation.exec.workdir = req->workdir && req->workdir[0] ? strdup(req->workdir) : NULL;
         rc->invocation.exec.sudo = req->sudo;
+        rc->tenant = strdup(sb->tenant); /* unsigned metadata, see sign_receipt */
         struct exec_args a = {
                 .sandbox = sb->name, .argv = req->argv, .argc = req->n_argv, .env = req->env, .n_env = req->n_env,
                 .workdir = req->workdir, .sudo = req->sudo, .timeout_ms = req->timeout_ms,
@@ -363,6 +364,7 @@ int exec_handle_run(struct rpc_call *call, const ProtobufCMessage *msg, void *ud
         rc->invocation.run.no_network = !sb->network;
         rc->invocation.run.fast = sb->from_pool;
         rc->invocation.run.keep = req->keep;
+        rc->tenant = strdup(sb->tenant);
         /* One-shot runs are agentkernel's `run`: as root in the guest. */
         struct exec_args a = {
                 .sandbox = sb->name, .argv = req->argv, .argc = req->n_argv, .sudo = true,

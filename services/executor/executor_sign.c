@@ -10,6 +10,18 @@
 #include "services/executor/executor_sign.h"
 #include "services/executor/executor_state.h"
 
+/* The signer signs invocation and outcome only; the tenant goes beside its
+ * signature (lib/receipt/receipt.h says why it cannot be signed). */
+static void name_tenant(Ak__V1__Receipt *out, const char *tenant, char **ret_error)
+{
+        struct ak_error err = { 0 };
+
+        if (!tenant || receipt_proto_set_tenant(out, tenant, &err) == 0)
+                return;
+        if (asprintf(ret_error, "receipt does not name tenant %s: %s", tenant, err.msg) < 0)
+                *ret_error = NULL;
+}
+
 Ak__V1__Receipt *sign_receipt(struct executor *ex, struct receipt *r, char **ret_error)
 {
         Ak__V1__Receipt *out = NULL;
@@ -29,8 +41,10 @@ Ak__V1__Receipt *sign_receipt(struct executor *ex, struct receipt *r, char **ret
                                 out = sr->receipt;
                                 sr->receipt = NULL;
                                 protobuf_c_message_free_unpacked(resp, NULL);
-                                if (out)
+                                if (out) {
+                                        name_tenant(out, r->tenant, ret_error);
                                         return out;
+                                }
                                 snprintf(why, sizeof(why), "signer answered without a receipt");
                         } else {
                                 snprintf(why, sizeof(why), "signer unreachable: %s", err.msg);

@@ -96,6 +96,7 @@ class ExecutorTest : public ::testing::Test {
     *spec = AK__V1__SANDBOX_SPEC__INIT;
     spec->name = const_cast<char*>("t1");
     spec->persistent = true;
+    spec->tenant = const_cast<char*>("team-a");  // as the scheduler stamps it
     Ak__V1__CreateSandboxRequest cr = AK__V1__CREATE_SANDBOX_REQUEST__INIT;
     cr.spec = spec;
     return cr;
@@ -298,6 +299,17 @@ TEST_F(ExecutorTest, LifecycleExecReceiptFiles) {
     EXPECT_EQ(rc->invocation.mode, RECEIPT_MODE_EXEC);
     EXPECT_STREQ(rc->invocation.exec.name, "t1");
     EXPECT_EQ(rc->outcome.exit_code, 3);
+    // The receipt names the sandbox's tenant, in the message and in the file
+    // clients store, beside a signature that still verifies.
+    EXPECT_STREQ(rc->tenant, "team-a");
+    receipt_free(rc);
+    const char* json = o.result->receipt->json;
+    ASSERT_NE(json, nullptr);
+    why = nullptr;
+    ASSERT_EQ(receipt_from_json(json, strlen(json), &rc, &why), 0) << (why ? why : "");
+    EXPECT_STREQ(rc->tenant, "team-a") << json;
+    EXPECT_EQ(receipt_verify(rc, false, &why), 0) << (why ? why : "");
+    free(why);
     receipt_free(rc);
   }
   // Without sudo: the sandbox's user, in its home, unable to write root's
