@@ -30,6 +30,12 @@ const char cli_receipt_help[] =
         "show prints a receipt for people, and whether it verifies; --json prints it\n"
         "as JSON in agentkernel's layout. Showing is not vouching: use verify.\n"
         "\n"
+        "A receipt from ak's executor also names the tenant whose sandbox ran the\n"
+        "command. The tenant is not covered by the signature (agentkernel verifies\n"
+        "by re-serializing its own fields, which have no tenant), so verify and show\n"
+        "print it as \"tenant X (unsigned)\": anyone who can edit the file can change\n"
+        "it. The audit stream (actor.org_id) is the record of who ran what.\n"
+        "\n"
         "replay verifies the receipt, then prints the agentkernel command that re-runs\n"
         "its invocation, quoted for a POSIX shell ($'...' for control characters).\n"
         "Re-running it and comparing exit code and output hash comes with the\n"
@@ -209,9 +215,15 @@ static int cmd_verify(int argc, char **argv)
                 printf("%s: valid receipt %s (%s, exit %d), ", o.files[i], r->receipt_id, mode_name(r),
                        r->outcome.exit_code);
                 if (r->signature)
-                        printf("signed by %s key %s\n", r->signature->algorithm, r->signature->key_id);
+                        printf("signed by %s key %s", r->signature->algorithm, r->signature->key_id);
                 else
-                        printf("unsigned (allowed by --allow-unsigned)\n");
+                        printf("unsigned (allowed by --allow-unsigned)");
+                if (r->tenant) {
+                        fputs("; tenant ", stdout);
+                        put_quoted(stdout, r->tenant);
+                        fputs(" (unsigned)", stdout);
+                }
+                putchar('\n');
                 receipt_free(r);
         }
         return failed;
@@ -315,6 +327,11 @@ static int cmd_show(int argc, char **argv)
                 putchar('\n');
         } else {
                 row("Signature", "(unsigned)");
+        }
+        if (r->tenant) {
+                printf("%-13s", "Tenant");
+                put_quoted(stdout, r->tenant);
+                fputs(" (unsigned: not covered by the signature)\n", stdout);
         }
         if (receipt_verify(r, true, &error) < 0) {
                 printf("%-13sINVALID: %s\n", "Verified", error ? error : "out of memory");

@@ -236,6 +236,39 @@ TEST_F(ReceiptCli, ShowPrintsASummaryOrTheJson)
         EXPECT_NE(std::string::npos, r.out.find("Verified     INVALID: Receipt hash mismatch: expected ")) << r.out;
 }
 
+TEST_F(ReceiptCli, TenantShownAsUnsigned)
+{
+        std::string f = Make("t.json");
+        Result r = Ak("receipt show " + f);
+        EXPECT_EQ(std::string::npos, r.out.find("Tenant")) << "no tenant, no line:\n" << r.out;
+
+        /* The executor's receipts carry it beside the signature: verify and
+         * show name it and say it is unsigned, and the signature still holds. */
+        std::string t = Tamper(f, "\n  }\n}", "\n  },\n  \"tenant\": \"team-a\"\n}");
+        r = Ak("receipt verify " + t);
+        EXPECT_EQ(0, r.status) << r.err;
+        EXPECT_EQ(t + ": valid receipt " + id_ + " (run, exit 0), signed by ed25519 key " + key_id_ +
+                          "; tenant team-a (unsigned)\n",
+                  r.out);
+        r = Ak("receipt show " + t);
+        EXPECT_EQ(0, r.status) << r.err;
+        EXPECT_NE(std::string::npos, r.out.find("Tenant       team-a (unsigned: not covered by the signature)\n"))
+                << r.out;
+        EXPECT_NE(std::string::npos, r.out.find("Verified     yes\n")) << r.out;
+        r = Ak("receipt show --json " + t);
+        EXPECT_EQ(ReadFile(t) + "\n", r.out) << "--json keeps the key where the executor put it";
+
+        /* Anyone can edit it: the terminal gets no escape sequence from it. */
+        std::string e = Tamper(f, "\n  }\n}", "\n  },\n  \"tenant\": \"x\\u001b[2Jy\"\n}");
+        r = Ak("receipt show " + e);
+        EXPECT_EQ(0, r.status) << r.err;
+        EXPECT_EQ(std::string::npos, r.out.find('\x1b')) << r.out;
+        EXPECT_NE(std::string::npos, r.out.find("Tenant       $'x\\x1b[2Jy' (unsigned")) << r.out;
+        r = Ak("receipt verify " + e);
+        EXPECT_EQ(std::string::npos, r.out.find('\x1b')) << r.out;
+        EXPECT_NE(std::string::npos, r.out.find("; tenant $'x\\x1b[2Jy' (unsigned)\n")) << r.out;
+}
+
 TEST_F(ReceiptCli, ReplayPrintsTheAgentkernelCommandQuoted)
 {
         std::string f = Make("p.json");
