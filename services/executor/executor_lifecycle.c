@@ -104,26 +104,24 @@ static int boot_sandbox(struct executor *ex, struct sandbox *sb, bool try_pool, 
         return 0;
 }
 
-int lifecycle_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struct rpc_call *call,
-                    struct sandbox **ret)
+/* Checks spec (every field a client sets) and picks the name: spec's, or a
+ * random one. RPC_OK, or the call failed with INVALID_ARGUMENT naming the
+ * field. */
+static int check_spec(const Ak__V1__SandboxSpec *spec, struct rpc_call *call, char name[SANDBOX_NAME_MAX + 1],
+                      const char **ret_image, const struct profile **ret_profile)
 {
-        static const Ak__V1__SandboxSpec empty = AK__V1__SANDBOX_SPEC__INIT;
-        struct ak_error err = { 0 };
-        char name[SANDBOX_NAME_MAX + 1];
         int r;
 
-        if (!spec)
-                spec = &empty;
         if (spec->name && spec->name[0]) {
                 if (sandbox_name_check(spec->name) < 0)
                         return rpc_call_fail(call, RPC_INVALID_ARGUMENT,
                                              "spec.name \"%.80s\": want [a-z0-9][a-z0-9_.-]{0,62}", spec->name);
-                snprintf(name, sizeof(name), "%s", spec->name);
+                snprintf(name, SANDBOX_NAME_MAX + 1, "%s", spec->name);
         } else {
                 uint8_t rnd[6];
                 if (crypto_random_bytes(rnd, sizeof(rnd)) < 0)
                         return rpc_call_fail(call, RPC_INTERNAL, "no random bytes for a sandbox name");
-                snprintf(name, sizeof(name), "sb-%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
+                snprintf(name, SANDBOX_NAME_MAX + 1, "sb-%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
                          rnd[5]);
         }
         const char *image = spec->image && spec->image[0] ? spec->image : IMAGE_BASE;
@@ -150,9 +148,19 @@ int lifecycle_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struc
         if (spec->tenant && *spec->tenant && tenant_check(spec->tenant) < 0)
                 return rpc_call_fail(call, RPC_INVALID_ARGUMENT,
                                      "spec.tenant: want 1 to 63 of A-Z a-z 0-9 . _ - starting with a letter or digit");
+        *ret_image = image;
+        *ret_profile = p;
+        return RPC_OK;
+}
+
+/* A new sandbox (state CREATING, two references: the table's and the
+ * caller's) for a checked spec; NULL when out of memory. */
+static struct sandbox *sandbox_from_spec(const Ak__V1__SandboxSpec *spec, const char *name, const char *image,
+                                         const struct profile *p)
+{
         struct sandbox *sb = calloc(1, sizeof(*sb));
         if (!sb)
-                return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
+                return NULL;
         snprintf(sb->name, sizeof(sb->name), "%s", name);
         snprintf(sb->tenant, sizeof(sb->tenant), "%s", spec->tenant && *spec->tenant ? spec->tenant : "default");
         snprintf(sb->image, sizeof(sb->image), "%s", image);
@@ -173,10 +181,30 @@ int lifecycle_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struc
             copy_map((Ak__V1__SandboxSpec__EnvEntry **)spec->labels, spec->n_labels, &sb->label_keys,
                      &sb->label_values) < 0) {
                 sandbox_free(sb);
-                return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
+                return NULL;
         }
         sb->n_env = spec->n_env;
         sb->n_labels = spec->n_labels;
+        return sb;
+}
+
+int lifecycle_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struct rpc_call *call,
+                    struct sandbox **ret)
+{
+        static const Ak__V1__SandboxSpec empty = AK__V1__SANDBOX_SPEC__INIT;
+        struct ak_error err = { 0 };
+        char name[SANDBOX_NAME_MAX + 1];
+        const char *image;
+        const struct profile *p;
+        int r;
+
+        if (!spec)
+                spec = &empty;
+        if ((r = check_spec(spec, call, name, &image, &p)) != RPC_OK)
+                return r;
+        struct sandbox *sb = sandbox_from_spec(spec, name, image, p);
+        if (!sb)
+                return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
 
         pthread_mutex_lock(&ex->lock);
         int code = RPC_OK;
