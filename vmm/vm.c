@@ -14,8 +14,8 @@
 #include "lib/base/time.h"
 #include "lib/base/utf8.h"
 #include "lib/guest/guest_client.h"
-#include "vmm/virtio/vsock_bridge.h"
 #include "vmm/backend/vmm_proc.h"
+#include "vmm/virtio/vsock_bridge.h"
 #include "vmm/vm.h"
 
 #define GUEST_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <unistd.h>
 
@@ -37,6 +38,33 @@ int ak_write_full(int fd, const void *buf, size_t len)
                         return -EIO;
                 p += n;
                 len -= (size_t)n;
+        }
+        return 0;
+}
+
+int ak_writev_full(int fd, struct iovec *iov, size_t cnt, off_t off)
+{
+        while (cnt > 0) {
+                int c = cnt > IOV_MAX ? IOV_MAX : (int)cnt;
+                ssize_t k = off < 0 ? writev(fd, iov, c) : pwritev(fd, iov, c, off);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        return -EIO;
+                if (off >= 0)
+                        off += k;
+                while (cnt > 0 && (size_t)k >= iov->iov_len) {
+                        k -= (ssize_t)iov->iov_len;
+                        iov++;
+                        cnt--;
+                }
+                if (cnt > 0) {
+                        iov->iov_base = (char *)iov->iov_base + k;
+                        iov->iov_len -= (size_t)k;
+                }
         }
         return 0;
 }

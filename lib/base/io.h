@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -19,6 +20,12 @@ ssize_t ak_read_full(int fd, void *buf, size_t len);
 
 /* Writes all len bytes. 0 or -errno (-EIO if write(2) returns 0). */
 int ak_write_full(int fd, const void *buf, size_t len);
+
+/* Writes every byte of iov[0..cnt): at file offset off with pwritev(2), or
+ * at the fd's position with writev(2) when off is negative; more than
+ * IOV_MAX entries are fine. iov is consumed (entries advanced as bytes go
+ * out). 0 or -errno (-EIO if a write moves nothing). */
+int ak_writev_full(int fd, struct iovec *iov, size_t cnt, off_t off);
 
 #ifdef __cplusplus
 }

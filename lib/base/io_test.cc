@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "lib/base/io.h"
 
@@ -41,6 +44,45 @@ TEST(Io, ErrorsAreNegativeErrno) {
   signal(SIGPIPE, SIG_IGN);
   EXPECT_EQ(-EPIPE, ak_write_full(s[0], "x", 1));
   close(s[0]);
+}
+
+// More entries than IOV_MAX, through a pipe (short writevs), at the fd's
+// position; then pwritev at an offset into a file, leaving the rest alone.
+TEST(Io, WritevFull) {
+  int p[2];
+  ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
+  std::string want;
+  std::vector<std::string> parts;
+  for (int i = 0; i < IOV_MAX + 500; i++) parts.push_back(std::string(i % 300, (char)('a' + i % 26)));
+  std::vector<struct iovec> iov;
+  for (auto& s : parts) {
+    iov.push_back({&s[0], s.size()});
+    want += s;
+  }
+  std::thread w([&] {
+    EXPECT_EQ(0, ak_writev_full(p[1], iov.data(), iov.size(), -1));
+    close(p[1]);
+  });
+  std::string got(want.size() + 1, '\0');
+  EXPECT_EQ((ssize_t)want.size(), ak_read_full(p[0], &got[0], got.size()));
+  w.join();
+  got.resize(want.size());
+  EXPECT_EQ(want, got);
+  close(p[0]);
+
+  char path[] = "/tmp/akio.XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  unlink(path);
+  ASSERT_EQ(0, ak_write_full(fd, "0123456789", 10));
+  char a[] = "ab", b[] = "cd";
+  struct iovec two[] = {{a, 2}, {b, 2}};
+  EXPECT_EQ(0, ak_writev_full(fd, two, 2, 3));
+  char back[11] = {};
+  EXPECT_EQ(10, pread(fd, back, 10, 0));
+  EXPECT_STREQ("012abcd789", back);
+  EXPECT_EQ(-EBADF, ak_writev_full(-1, two, 2, 0));
+  close(fd);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 
 #include "lib/base/cleanup.h"
 #include "lib/base/fs.h"
+#include "lib/base/io.h"
 #include "lib/base/time.h"
 #include "lib/spool/crc32c.h"
 #include "lib/spool/spool.h"
@@ -99,32 +100,6 @@ void spool_break(struct spool *s, int code, const char *what)
         pthread_mutex_unlock(&s->mu);
 }
 
-/* Writes every byte of iov[0..cnt) at off (handles short writes, IOV_MAX). */
-int spool_pwritev_full(int fd, struct iovec *iov, size_t cnt, uint64_t off)
-{
-        while (cnt > 0) {
-                int c = cnt > IOV_MAX ? IOV_MAX : (int)cnt;
-                ssize_t k = pwritev(fd, iov, c, (off_t)off);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -errno;
-                if (k == 0)
-                        return -EIO;
-                off += (uint64_t)k;
-                while (cnt > 0 && (size_t)k >= iov->iov_len) {
-                        k -= (ssize_t)iov->iov_len;
-                        iov++;
-                        cnt--;
-                }
-                if (cnt > 0) {
-                        iov->iov_base = (char *)iov->iov_base + k;
-                        iov->iov_len -= (size_t)k;
-                }
-        }
-        return 0;
-}
-
 /* Writes zeros over [from, to). 0 or -errno. */
 int spool_zero_range(int fd, uint64_t from, uint64_t to)
 {
@@ -133,7 +108,7 @@ int spool_zero_range(int fd, uint64_t from, uint64_t to)
         while (from < to) {
                 size_t n = to - from < sizeof(zeros) ? (size_t)(to - from) : sizeof(zeros);
                 struct iovec iov = { (void *)zeros, n };
-                int r = spool_pwritev_full(fd, &iov, 1, from);
+                int r = ak_writev_full(fd, &iov, 1, (off_t)from);
                 if (r < 0)
                         return r;
                 from += n;
@@ -164,7 +139,7 @@ int spool_write_segment_header(int fd, uint64_t first)
 
         memcpy(hdr, SPOOL_MAGIC, 8);
         spool_put_le64(hdr + 8, first);
-        return spool_pwritev_full(fd, &iov, 1, 0);
+        return ak_writev_full(fd, &iov, 1, 0);
 }
 
 /* Creates the segment whose first record will be `first`, durably. */

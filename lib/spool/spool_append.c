@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "lib/base/cleanup.h"
+#include "lib/base/io.h"
 #include "lib/base/time.h"
 #include "lib/spool/crc32c.h"
 #include "lib/spool/spool.h"
@@ -90,7 +91,7 @@ static void commit_chunk(struct spool *s, struct chunk *c)
                         iov[n_iov++] = (struct iovec){ c->ps[i]->hdrs[k], SPOOL_RECORD_HEADER };
                         iov[n_iov++] = c->ps[i]->recs[k];
                 }
-        r = spool_pwritev_full(s->active_fd, iov, n_iov, off);
+        r = ak_writev_full(s->active_fd, iov, n_iov, (off_t)off);
         free(iov);
         if (r == 0)
                 r = spool_sync(s, s->active_fd, true);

@@ -82,8 +82,6 @@ bool spool_header_decode(const uint8_t *p, uint32_t *ret_len, uint32_t *ret_crc,
 void spool_put_le32(uint8_t *p, uint32_t v);
 void spool_put_le64(uint8_t *p, uint64_t v);
 
-/* Writes all of iov at off (short writes, EINTR, IOV_MAX). 0 or -errno. */
-int spool_pwritev_full(int fd, struct iovec *iov, size_t cnt, uint64_t off);
 /* Zeros over [from, to). 0 or -errno. */
 int spool_zero_range(int fd, uint64_t from, uint64_t to);
 

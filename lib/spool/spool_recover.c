@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lib/base/cleanup.h"
+#include "lib/base/io.h"
 #include "lib/spool/crc32c.h"
 #include "lib/spool/spool.h"
 #include "lib/spool/spool_internal.h"
@@ -178,7 +179,7 @@ static int quarantine(struct spool *s, const struct segment *seg, const struct s
                 return ak_error_set(err, -EEXIST, "spool %s: 1000 quarantine files for offset %" PRIu64
                                     " of segment %" PRIu64 " already: move them away", s->dir, from, seg->first);
         struct iovec iov = { (void *)(sc->p + from), (size_t)(to - from) };
-        r = spool_pwritev_full(fd, &iov, 1, 0);
+        r = ak_writev_full(fd, &iov, 1, 0);
         if (r == 0)
                 r = spool_sync(s, fd, true);
         if (r < 0)
@@ -205,7 +206,7 @@ static int rewrite(struct spool *s, const struct segment *seg, const struct scan
         r = spool_write_segment_header(fd, seg->first);
         for (size_t i = 0; r == 0 && i < sc->n_runs; i++) {
                 struct iovec iov = { (void *)(sc->p + sc->runs[i].from), (size_t)(sc->runs[i].to - sc->runs[i].from) };
-                r = spool_pwritev_full(fd, &iov, 1, off);
+                r = ak_writev_full(fd, &iov, 1, (off_t)off);
                 off += iov.iov_len;
         }
         if (r == 0)

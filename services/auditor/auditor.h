@@ -12,9 +12,9 @@
 
 #include "lib/audit/event.h"
 #include "lib/base/error.h"
+#include "lib/spool/spool.h"
 #include "services/auditor/config.h"
 #include "services/auditor/delivery.h"
-#include "lib/spool/spool.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -12,32 +12,12 @@
 
 #include "lib/base/cleanup.h"
 #include "lib/base/fs.h"
+#include "lib/base/io.h"
 #include "services/auditor/dest.h"
 
 struct file_dest {
         char *path;
 };
-
-static int writev_full(int fd, struct iovec *iov, size_t cnt)
-{
-        while (cnt > 0) {
-                ssize_t k = writev(fd, iov, cnt > IOV_MAX ? IOV_MAX : (int)cnt);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -errno;
-                while (cnt > 0 && (size_t)k >= iov->iov_len) {
-                        k -= (ssize_t)iov->iov_len;
-                        iov++;
-                        cnt--;
-                }
-                if (cnt > 0) {
-                        iov->iov_base = (char *)iov->iov_base + k;
-                        iov->iov_len -= (size_t)k;
-                }
-        }
-        return 0;
-}
 
 int dest_write_lines(int fd, const struct iovec *events, size_t n)
 {
@@ -49,7 +29,7 @@ int dest_write_lines(int fd, const struct iovec *events, size_t n)
                 iov[2 * i] = events[i];
                 iov[2 * i + 1] = (struct iovec){ (void *)"\n", 1 };
         }
-        return writev_full(fd, iov, 2 * n);
+        return ak_writev_full(fd, iov, 2 * n, -1);
 }
 
 static int file_open(const struct audit_dest_config *dc, const struct audit_config *c, void **ret_state,

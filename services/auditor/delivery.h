@@ -14,8 +14,8 @@
 #include <stdint.h>
 
 #include "lib/base/error.h"
-#include "services/auditor/config.h"
 #include "lib/spool/spool.h"
+#include "services/auditor/config.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/receipt/proto/akwire/v1/signer.pb-c.h"
 #include "lib/receipt/proto/receipt_proto.h"
 #include "protos/ak/v1/signer.pb-c.h"
-#include "lib/receipt/proto/akwire/v1/signer.pb-c.h"
 #include "services/signer/signer.h"
 
 struct signer {

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/receipt/proto/receipt_proto.h"
 #include "lib/receipt/proto/akwire/v1/receipt.pb-c.h"
 #include "lib/receipt/proto/akwire/v1/signer.pb-c.h"
+#include "lib/receipt/proto/receipt_proto.h"
 
 /* One conversion: where errors go and how many string bytes it has taken. */
 struct conv {
