@@ -25,6 +25,9 @@ packages=(
         python3-cryptography       # lib/receipt: an independent Ed25519 check of our receipts
         python3-yaml               # k8s/manifests_test parses the manifests
         # microVMs (services/executor)
+        nftables                   # nft: a VM's network policy (vmm/backend/vmm_net.h)
+        iproute2                   # ip: its veth pair and routes
+        util-linux                 # nsenter: configuring its network namespace
         qemu-system-x86            # QEMU microvm with vhost-user-vsock-device
         busybox-static             # the base image's userland (must be static)
         kmod                       # depmod: modules.dep for the guest kernel's modules

@@ -169,9 +169,12 @@ TEST_F(VmFaultTest, GuestThatNeverComesUpShowsConsole) {
 }
 
 // Networking only when asked: then QEMU user networking, with the guest
-// configured (10.0.2.15, gateway 10.0.2.2). The gateway is the host's
-// loopback, so this needs no outside network.
-TEST_F(VmFaultTest, UserNetworkingWhenAsked) {
+// configured (10.0.2.15, gateway 10.0.2.2), in a network namespace of its
+// own (vmm/backend/vmm_net.h): the gateway 10.0.2.2 is that namespace's
+// loopback, not the host's, and the host is denied anyway. A server on the
+// host's 127.0.0.1 gets nothing (it used to: issue 14).
+TEST_F(VmFaultTest, UserNetworkingWhenAskedDoesNotReachHostLoopback) {
+  if (geteuid() != 0) GTEST_SKIP() << "the VM's network namespace needs root; without it the host is reachable";
   BOOT_OR_SKIP(true);
   int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   struct sockaddr_in sa = {};
@@ -181,28 +184,20 @@ TEST_F(VmFaultTest, UserNetworkingWhenAsked) {
   socklen_t len = sizeof(sa);
   ASSERT_EQ(getsockname(l, reinterpret_cast<struct sockaddr*>(&sa), &len), 0);
   ASSERT_EQ(listen(l, 1), 0);
-  std::string got;
-  std::thread host([&] {
-    struct pollfd p = {l, POLLIN, 0};
-    if (poll(&p, 1, 30000) != 1) return;
-    int a = accept(l, nullptr, nullptr);
-    char buf[64];
-    ssize_t n = read(a, buf, sizeof(buf));
-    if (n > 0) got.assign(buf, n);
-    close(a);
-  });
   std::string err;
   std::string port = std::to_string(ntohs(sa.sin_port));
   struct proto_reply* r = akvm::Run(
       vm_vsock_uds(vm_),
-      {"sh", "-c", "ip -4 addr show eth0 | grep -o 10.0.2.15/24; echo over-the-net | nc 10.0.2.2 " + port},
+      {"sh", "-c", "ip -4 addr show eth0 | grep -o 10.0.2.15/24; echo over-the-net | nc -w 3 10.0.2.2 " + port + "; echo rc=$?"},
       30000, &err);
-  host.join();
+  // Nothing connected: the listening socket has no connection queued.
+  struct pollfd p = {l, POLLIN, 0};
+  int queued = poll(&p, 1, 500);
   close(l);
   ASSERT_NE(r, nullptr) << err;
   EXPECT_EQ(r->exit_code, 0) << (r->stderr_str ? r->stderr_str : "");
-  EXPECT_STREQ(r->stdout_str, "10.0.2.15/24\n");
-  EXPECT_EQ(got, "over-the-net\n");
+  EXPECT_STREQ(r->stdout_str, "10.0.2.15/24\nrc=1\n");
+  EXPECT_EQ(queued, 0) << "the guest reached the host's 127.0.0.1:" << port;
   proto_reply_free(r);
 }
 

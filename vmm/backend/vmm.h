@@ -74,6 +74,12 @@ struct vmm_config {
         const char *jail_dir;
         uid_t jail_uid;
         gid_t jail_gid;
+        /* Confined QEMU with network (vmm_net.h): the pool of /30s the VMs'
+         * veths take (NULL: VMM_NET_DEFAULT_POOL) and the operator's extra
+         * denied CIDRs. */
+        const char *net_pool;
+        const char *const *net_deny_cidrs;
+        size_t n_net_deny_cidrs;
 };
 
 struct vmm;

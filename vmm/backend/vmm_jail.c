@@ -112,6 +112,14 @@ int vmm_jail_tmp(struct vmm_jail *j, const char *dir, struct ak_error *err)
         return 0;
 }
 
+int vmm_jail_netns(struct vmm_jail *j, int fd)
+{
+        if (!j->confine)
+                return -EPERM;
+        j->netns_fd = fd;
+        return 0;
+}
+
 int vmm_jail_add_fd(struct vmm_jail *j, int fd)
 {
         if (j->n_fds == VMM_JAIL_MAX_FDS)
@@ -166,6 +174,7 @@ int vmm_jail_init(struct vmm_jail *j, bool want_confine, uid_t uid, gid_t gid, c
         j->gid = gid;
         j->parent = getpid();
         j->envp = jail_env;
+        j->netns_fd = -1;
         if (!j->confine)
                 return 0;
         if (uid == 0 || gid == 0)
@@ -307,6 +316,8 @@ static int keep_fds(const struct vmm_jail *j)
 int vmm_jail_enter(const struct vmm_jail *j)
 {
         int r;
+        if (j->netns_fd >= 0 && setns(j->netns_fd, CLONE_NEWNET) < 0)
+                return fail("setns", "CLONE_NEWNET");
         if ((r = keep_fds(j)) < 0)
                 return r;
         if (j->confine) {

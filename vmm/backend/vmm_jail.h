@@ -71,6 +71,9 @@ struct vmm_jail {
                 bool own; /* chown to uid:gid */
         } nodes[6];
         size_t n_nodes;
+        /* A network namespace the child joins first (vmm_net.h); -1: the
+         * caller's. Set with vmm_jail_netns; only when confined. */
+        int netns_fd;
         int fds[VMM_JAIL_MAX_FDS];
         size_t n_fds;
         char *const *envp;
@@ -107,7 +110,11 @@ int vmm_jail_device(struct vmm_jail *j, const char *path, struct ak_error *err);
  * ...), or -EMFILE past VMM_JAIL_MAX_FDS. */
 int vmm_jail_add_fd(struct vmm_jail *j, int fd);
 
-/* In the forked child: namespace, binds, pivot_root, credentials,
+/* The child joins the network namespace fd (ours stays ours) before
+ * anything else. Without confinement: -EPERM (joining needs root). */
+int vmm_jail_netns(struct vmm_jail *j, int fd);
+
+/* In the forked child: network namespace (vmm_jail_netns), mount namespace, binds, pivot_root, credentials,
  * PR_SET_PDEATHSIG again (a uid change clears it), fds. Returns -errno
  * after writing what failed to fd 2; on 0 the caller execs with j->envp. */
 int vmm_jail_enter(const struct vmm_jail *j);

@@ -53,6 +53,7 @@
 #include "vmm/backend/qmp.h"
 #include "vmm/backend/vmm.h"
 #include "vmm/backend/vmm_jail.h"
+#include "vmm/backend/vmm_net.h"
 #include "vmm/backend/vmm_proc.h"
 #include "vmm/backend/vmm_qemu.h"
 
@@ -64,6 +65,7 @@ struct vmm {
         bool kvm;
         char *qmp_path;
         struct console_ring *console;
+        struct vmm_net *net; /* the VM's network namespace (confined VMs with network) */
 };
 
 static void strv_free(char **v)
@@ -293,9 +295,6 @@ static int jail_prepare(const struct vmm_config *cfg, bool kvm, const char *qemu
                 return r;
         if ((r = vmm_jail_tmp(j, tmp, err)) < 0)
                 return r;
-        if (cfg->network && access("/etc/resolv.conf", R_OK) == 0 &&
-            (r = vmm_jail_bind(j, "/etc/resolv.conf", 0, err)) < 0)
-                return r;
         if (kvm && (r = vmm_jail_device(j, "/dev/kvm", err)) < 0)
                 return r;
         return 0;
@@ -339,6 +338,33 @@ static int open_fds(const struct vmm_config *cfg, struct vmm_jail *j, int fds[3]
         return 0;
 }
 
+/* Confined VMs with a network device get a network namespace of their own
+ * (vmm_net.h: only the public internet is reachable, not the host nor its
+ * private networks) and the resolv.conf slirp reads there. Unconfined
+ * (not root): the host's namespace, as before, and its resolv.conf. */
+static int net_prepare(const struct vmm_config *cfg, struct vmm_jail *j, struct vmm_net **ret, struct ak_error *err)
+{
+        int r;
+        const char *resolv;
+        if (!cfg->network || !j->confine)
+                return 0;
+        struct vmm_net_config nc = {
+                .pool = cfg->net_pool,
+                .deny_cidrs = cfg->net_deny_cidrs,
+                .n_deny_cidrs = cfg->n_net_deny_cidrs,
+                .work_dir = cfg->jail_dir,
+        };
+        if ((r = vmm_net_setup(&nc, ret, err)) < 0)
+                return r;
+        if ((r = vmm_jail_netns(j, vmm_net_netns_fd(*ret))) < 0)
+                return ak_error_errno(err, r, "VM network namespace");
+        resolv = vmm_net_resolv_conf(*ret);
+        if (resolv && access(resolv, R_OK) == 0 &&
+            (r = vmm_jail_bind_at(j, resolv, "/etc/resolv.conf", 0, err)) < 0)
+                return r;
+        return 0;
+}
+
 static int qemu_start(const struct vmm_config *cfg, struct vmm **ret, struct ak_error *err)
 {
         char found[PATH_MAX], qemu[PATH_MAX], why[256];
@@ -367,7 +393,7 @@ static int qemu_start(const struct vmm_config *cfg, struct vmm **ret, struct ak_
         vm->kvm = kvm;
         /* Everything the child needs is ready before fork: it only makes
          * async-signal-safe calls, then execs. */
-        if ((r = jail_prepare(cfg, kvm, qemu, jail, err)) < 0 ||
+        if ((r = jail_prepare(cfg, kvm, qemu, jail, err)) < 0 || (r = net_prepare(cfg, jail, &vm->net, err)) < 0 ||
             (r = open_fds(cfg, jail, fds, &child_fds, &vm->console, err)) < 0)
                 goto fail;
         if ((r = vmm_qemu_argv(cfg, qemu, kvm, &child_fds, &argv)) < 0) {
@@ -402,6 +428,7 @@ fail:
         if (vm) {
                 console_ring_free(vm->console);
                 free(vm->qmp_path);
+                vmm_net_free(vm->net);
         }
         free(vm);
         free(jail);
@@ -442,6 +469,7 @@ static void qemu_free(struct vmm *vm)
         qemu_stop(vm, 0, NULL);
         /* QEMU is gone: the pipe ends, the reader writes the rest. */
         console_ring_free(vm->console);
+        vmm_net_free(vm->net);
         unlink(vm->qmp_path);
         free(vm->qmp_path);
         free(vm);

@@ -1,0 +1,266 @@
+// Issue 14, the data path: from inside a VM with network (QEMU's user
+// networking in a namespace of its own, vmm/backend/vmm_net.h) only the
+// public internet is reachable. "Outside" hosts are network namespaces and
+// addresses this test makes, and removes again (also what a crashed earlier
+// run left): nothing is sent anywhere else.
+//   akt-inet  198.18.0.1 (a public-range test address): reachable
+//   akt-clus  10.213.0.1 (a private "cluster" address): not
+//   the host's 127.0.0.1, a host address 198.51.100.7 on a device of ours
+//   (public-looking: only "it is the host" denies it) and 169.254.213.7
+//   (link-local, metadata-like) on the same device (a veth pair aktdum0/1:
+//   this kernel may lack the dummy driver): not
+// for TCP (busybox nc) and UDP (busybox tftp, which sends one request to any
+// port). Servers count what reaches them: a denial is "nothing arrived",
+// not only "the guest saw an error".
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "vmm/testing/vm_fixture.h"
+#include "vmm/vm.h"
+
+namespace {
+
+int Sh(const std::string& cmd) { return system((cmd + " >/dev/null 2>&1").c_str()); }
+
+// One TCP+UDP echo server on addr:port inside netns (empty: ours).
+class Echo {
+ public:
+  Echo(const std::string& netns, const std::string& addr, int port) : addr_(addr), port_(port) {
+    std::thread t([&] {
+      if (!netns.empty()) {
+        int fd = open(("/run/netns/" + netns).c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) return;
+        close(fd);
+      }
+      struct sockaddr_in sa = {};
+      sa.sin_family = AF_INET;
+      sa.sin_port = htons(port_);
+      inet_pton(AF_INET, addr_.c_str(), &sa.sin_addr);
+      int one = 1;
+      tcp_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      udp_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      setsockopt(tcp_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+      if (bind(tcp_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) < 0 || listen(tcp_, 8) < 0 ||
+          bind(udp_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) < 0) {
+        close(tcp_);
+        close(udp_);
+        tcp_ = udp_ = -1;
+      }
+    });
+    t.join();  // the sockets keep the namespace they were made in
+    if (ok()) serve_ = std::thread([this] { Serve(); });
+  }
+  ~Echo() {
+    stop_ = true;
+    if (serve_.joinable()) serve_.join();
+    if (tcp_ >= 0) close(tcp_);
+    if (udp_ >= 0) close(udp_);
+  }
+  bool ok() const { return tcp_ >= 0 && udp_ >= 0; }
+  int tcp_hits() const { return tcp_hits_; }
+  int udp_hits() const { return udp_hits_; }
+  std::string where() const { return addr_ + ":" + std::to_string(port_); }
+
+ private:
+  void Serve() {
+    while (!stop_) {
+      struct pollfd p[2] = {{tcp_, POLLIN, 0}, {udp_, POLLIN, 0}};
+      if (poll(p, 2, 100) <= 0) continue;
+      char buf[512];
+      if (p[0].revents & POLLIN) {
+        int a = accept4(tcp_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (a < 0) continue;
+        tcp_hits_++;
+        struct pollfd q = {a, POLLIN, 0};
+        ssize_t n = poll(&q, 1, 5000) == 1 ? read(a, buf, sizeof(buf)) : -1;
+        if (n > 0) {
+          (void)!write(a, "echo:", 5);
+          (void)!write(a, buf, n);
+        }
+        close(a);
+      }
+      if (p[1].revents & POLLIN) {
+        struct sockaddr_storage from;
+        socklen_t fl = sizeof(from);
+        ssize_t n = recvfrom(udp_, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &fl);
+        if (n > 0) udp_hits_++;
+      }
+    }
+  }
+  std::string addr_;
+  int port_;
+  int tcp_ = -1, udp_ = -1;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> tcp_hits_{0}, udp_hits_{0};
+  std::thread serve_;
+};
+
+// What this test makes on the host, all named akt-*: removed before (a
+// crashed run's leftovers) and after.
+void Cleanup() {
+  Sh("ip netns del akt-inet");
+  Sh("ip netns del akt-clus");
+  Sh("ip link del akt-i0");
+  Sh("ip link del akt-c0");
+  Sh("ip link del aktdum0");  // and its peer aktdum1
+}
+
+// netns name with eth0 = inside/24, host end dev = host/24.
+bool Outside(const std::string& name, const std::string& dev, const std::string& inside, const std::string& host) {
+  return Sh("ip netns add " + name) == 0 &&
+         Sh("ip link add " + dev + " type veth peer name eth0 netns " + name) == 0 &&
+         Sh("ip addr add " + host + "/24 dev " + dev) == 0 && Sh("ip link set " + dev + " up") == 0 &&
+         Sh("ip -n " + name + " addr add " + inside + "/24 dev eth0") == 0 &&
+         Sh("ip -n " + name + " link set eth0 up") == 0 && Sh("ip -n " + name + " link set lo up") == 0;
+}
+
+std::string ReadLine(const char* path) {
+  std::ifstream f(path);
+  std::string s;
+  std::getline(f, s);
+  return s;
+}
+
+class NetTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (geteuid() != 0) {
+      skip_ = "needs root (network namespaces, nftables)";
+      return;
+    }
+    // Bazel's PATH has no sbin.
+    setenv("PATH", (std::string(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin") + ":/usr/sbin:/sbin").c_str(), 1);
+    if (Sh("nft --version") != 0 || Sh("ip -V") != 0) {
+      setup_error_ = "nft or ip missing: run tools/deps.sh (nftables, iproute2)";
+      return;
+    }
+    Cleanup();
+    forward_ = ReadLine("/proc/sys/net/ipv4/ip_forward");
+    if (!Outside("akt-inet", "akt-i0", "198.18.0.1", "198.18.0.2") ||
+        !Outside("akt-clus", "akt-c0", "10.213.0.1", "10.213.0.2") || Sh("ip link add aktdum0 type veth peer name aktdum1") != 0 ||
+        Sh("ip addr add 198.51.100.7/32 dev aktdum0") != 0 || Sh("ip addr add 169.254.213.7/32 dev aktdum0") != 0 ||
+        Sh("ip link set aktdum0 up") != 0 || Sh("ip link set aktdum1 up") != 0 || Sh("sysctl -qw net.ipv4.ip_forward=1") != 0) {
+      setup_error_ = "could not make the test's namespaces and addresses";
+      return;
+    }
+    dir_ = akvm::MakeTempDir("aknet");
+    std::string error;
+    vm_ = akvm::BootVm("base", dir_, true, &skip_, &error);
+    if (!vm_ && skip_.empty()) setup_error_ = error;
+    if (vm_) ifname_ = HostIfname();
+  }
+  static void TearDownTestSuite() {
+    if (vm_) vm_free(vm_);
+    vm_ = nullptr;
+    // The VM's veth went with it.
+    if (!ifname_.empty() && if_nametoindex(ifname_.c_str()) != 0)
+      ADD_FAILURE() << ifname_ << " left behind after vm_free";
+    if (!dir_.empty()) akvm::RemoveDir(dir_);
+    if (!forward_.empty()) Sh("sysctl -qw net.ipv4.ip_forward=" + forward_);
+    Cleanup();
+  }
+  // The VM's host end: the one akv* link whose peer is in another namespace.
+  static std::string HostIfname() {
+    std::string out;
+    FILE* p = popen("ip -o link show type veth | grep -o 'akv[0-9]*@' | tr -d @", "r");
+    char buf[64];
+    while (p && fgets(buf, sizeof(buf), p)) out = std::string(buf, strcspn(buf, "\n"));
+    if (p) pclose(p);
+    return out;
+  }
+  void SetUp() override {
+    if (!skip_.empty()) GTEST_SKIP() << skip_;
+    ASSERT_TRUE(setup_error_.empty()) << setup_error_;
+    ASSERT_NE(vm_, nullptr);
+  }
+  // The guest's output for sh -c cmd.
+  std::string Guest(const std::string& cmd) {
+    std::string err;
+    struct proto_reply* r = akvm::Run(vm_vsock_uds(vm_), {"sh", "-c", cmd}, 60000, &err);
+    EXPECT_NE(r, nullptr) << err;
+    if (!r) return "";
+    std::string out = r->stdout_str ? r->stdout_str : "";
+    proto_reply_free(r);
+    return out;
+  }
+  std::string Tcp(const std::string& addr, int port) {
+    return Guest("echo hi | nc -w 3 " + addr + " " + std::to_string(port) + " 2>&1; echo rc=$?");
+  }
+  void Udp(const std::string& addr, int port) {
+    Guest("timeout 3 tftp -g -r x -l /dev/null " + addr + " " + std::to_string(port) + " 2>&1; true");
+  }
+  static std::string skip_, setup_error_, dir_, forward_, ifname_;
+  static struct vm* vm_;
+};
+std::string NetTest::skip_, NetTest::setup_error_, NetTest::dir_, NetTest::forward_, NetTest::ifname_;
+struct vm* NetTest::vm_ = nullptr;
+
+const int kPort = 7913;
+
+// The public-range "internet" answers, by TCP and by UDP.
+TEST_F(NetTest, PublicInternetReachable) {
+  Echo inet("akt-inet", "198.18.0.1", kPort);
+  ASSERT_TRUE(inet.ok());
+  EXPECT_NE(Tcp("198.18.0.1", kPort).find("echo:hi"), std::string::npos);
+  EXPECT_EQ(inet.tcp_hits(), 1);
+  Udp("198.18.0.1", kPort);
+  EXPECT_GE(inet.udp_hits(), 1);
+}
+
+// The host (loopback through slirp's 10.0.2.2 and directly, another host
+// address), link-local and a private cluster network: nothing arrives.
+TEST_F(NetTest, HostLinkLocalAndPrivateUnreachable) {
+  std::vector<std::unique_ptr<Echo>> servers;
+  servers.emplace_back(new Echo("", "127.0.0.1", kPort));
+  servers.emplace_back(new Echo("", "198.51.100.7", kPort));
+  servers.emplace_back(new Echo("", "169.254.213.7", kPort));
+  servers.emplace_back(new Echo("akt-clus", "10.213.0.1", kPort));
+  servers.emplace_back(new Echo("", "198.18.0.2", kPort));  // the "internet" link's host end
+  for (auto& s : servers) ASSERT_TRUE(s->ok()) << s->where();
+  const char* targets[] = {"10.0.2.2", "127.0.0.1", "198.51.100.7", "169.254.213.7", "10.213.0.1", "198.18.0.2"};
+  for (const char* t : targets) {
+    std::string out = Tcp(t, kPort);
+    EXPECT_EQ(out.find("echo:"), std::string::npos) << t << ": " << out;
+    Udp(t, kPort);
+  }
+  for (auto& s : servers) {
+    EXPECT_EQ(s->tcp_hits(), 0) << s->where() << " was reached by TCP";
+    EXPECT_EQ(s->udp_hits(), 0) << s->where() << " was reached by UDP";
+  }
+}
+
+// The VM's namespace reaches nothing on the host either through the veth's
+// host end (the gateway), which is a host address.
+TEST_F(NetTest, GatewayUnreachable) {
+  ASSERT_FALSE(ifname_.empty());
+  std::string slot = ifname_.substr(3);
+  unsigned n = std::stoul(slot);
+  char gw[32];
+  snprintf(gw, sizeof(gw), "100.96.%u.%u", (n * 4 + 1) / 256, (n * 4 + 1) % 256);
+  Echo host("", "0.0.0.0", kPort + 1);
+  ASSERT_TRUE(host.ok());
+  std::string out = Tcp(gw, kPort + 1);
+  EXPECT_EQ(out.find("echo:"), std::string::npos) << gw << ": " << out;
+  Udp(gw, kPort + 1);
+  EXPECT_EQ(host.tcp_hits(), 0);
+  EXPECT_EQ(host.udp_hits(), 0);
+}
+
+}  // namespace

@@ -1,0 +1,486 @@
+/* See vmm_net.h for the design. The parent does everything here, before
+ * QEMU's fork: a helper thread makes the namespace (unshare(CLONE_NEWNET)
+ * changes only the calling thread, and the executor has other threads),
+ * ip(8) and nft(8) configure it through nsenter(1) by /proc/<pid>/fd/<fd>,
+ * so no name under /run/netns is ever made (nothing to leak). The child only
+ * calls setns(2) (vmm_jail_enter). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <limits.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/base/cleanup.h"
+#include "lib/base/io.h"
+#include "lib/base/pathfmt.h"
+#include "lib/base/proc.h"
+#include "vmm/backend/vmm_net.h"
+
+#define MAX_HOST_ADDRS 256
+#define MAX_RESOLVERS 8
+#define SYSTEMD_UPSTREAMS "/run/systemd/resolve/resolv.conf"
+
+struct vmm_net {
+        int netns_fd;
+        char ifname[IFNAMSIZ];
+        char resolv_conf[64];
+};
+
+/* ---- pure parts ---- */
+
+int vmm_net_cidr_parse(const char *text, char *out, size_t size, struct ak_error *err)
+{
+        char addr[INET6_ADDRSTRLEN + 8], canon[INET6_ADDRSTRLEN];
+        unsigned char bytes[16];
+        const char *slash = strchr(text, '/');
+        size_t alen = slash ? (size_t)(slash - text) : strlen(text);
+        if (alen == 0 || alen >= sizeof(addr))
+                goto bad;
+        memcpy(addr, text, alen);
+        addr[alen] = 0;
+        int af = strchr(addr, ':') ? AF_INET6 : AF_INET;
+        unsigned max = af == AF_INET ? 32 : 128, len = max;
+        if (inet_pton(af, addr, bytes) != 1)
+                goto bad;
+        if (slash) {
+                const char *p = slash + 1;
+                if (!*p || strlen(p) > 3)
+                        goto bad;
+                len = 0;
+                for (; *p; p++) {
+                        if (*p < '0' || *p > '9')
+                                goto bad;
+                        len = len * 10 + (unsigned)(*p - '0');
+                }
+                if (len > max)
+                        goto bad;
+        }
+        for (unsigned bit = len; bit < max; bit++)
+                if (bytes[bit / 8] & (0x80 >> (bit % 8)))
+                        return ak_error_set(err, -EINVAL, "%s: bits set past the /%u prefix (did you mean the "
+                                            "network address?)", text, len);
+        if (!inet_ntop(af, bytes, canon, sizeof(canon)))
+                goto bad;
+        if (snprintf(out, size, "%s/%u", canon, len) >= (int)size)
+                return ak_error_set(err, -ENAMETOOLONG, "%s: too long", text);
+        return 0;
+bad:
+        return ak_error_set(err, -EINVAL, "%s: not a CIDR (an IPv4 or IPv6 address, optionally /prefix, e.g. "
+                            "10.0.0.0/8 or fd00::/8)", text);
+}
+
+static bool is_loopback(const char *addr)
+{
+        struct in6_addr a6;
+        return strncmp(addr, "127.", 4) == 0 || (inet_pton(AF_INET6, addr, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6));
+}
+
+size_t vmm_net_resolvers(const char *text, bool skip_loopback, char out[][64], size_t max)
+{
+        size_t n = 0;
+        for (const char *line = text; line && *line && n < max;) {
+                const char *end = strchr(line, '\n');
+                size_t len = end ? (size_t)(end - line) : strlen(line);
+                char buf[128], word[16], addr[64];
+                if (len < sizeof(buf)) {
+                        memcpy(buf, line, len);
+                        buf[len] = 0;
+                        unsigned char bytes[16];
+                        /* "nameserver ADDR", maybe with a %zone we do not keep. */
+                        if (sscanf(buf, " %15s %63[^% \t]", word, addr) == 2 && strcmp(word, "nameserver") == 0 &&
+                            (inet_pton(AF_INET, addr, bytes) == 1 || inet_pton(AF_INET6, addr, bytes) == 1) &&
+                            !(skip_loopback && is_loopback(addr)))
+                                snprintf(out[n++], 64, "%s", addr);
+                }
+                line = end ? end + 1 : NULL;
+        }
+        return n;
+}
+
+static const char *const denied_v4[] = {
+        "0.0.0.0/8",      "127.0.0.0/8",    "169.254.0.0/16", "10.0.0.0/8", "172.16.0.0/12",
+        "192.168.0.0/16", "100.64.0.0/10",  "224.0.0.0/4",    "240.0.0.0/4",
+};
+static const char *const denied_v6[] = {
+        "::/127", "::ffff:0:0/96", "fe80::/10", "fc00::/7", "ff00::/8",
+};
+
+static int appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+static int appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+{
+        va_list ap;
+        for (;;) {
+                va_start(ap, fmt);
+                int n = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
+                va_end(ap);
+                if (n < 0)
+                        return -EINVAL;
+                if ((size_t)n < *cap - *len) {
+                        *len += (size_t)n;
+                        return 0;
+                }
+                size_t ncap = *cap * 2 + (size_t)n;
+                char *nb = realloc(*buf, ncap);
+                if (!nb)
+                        return -ENOMEM;
+                *buf = nb;
+                *cap = ncap;
+        }
+}
+
+static const char *family(const char *cidr)
+{
+        return strchr(cidr, ':') ? "ip6" : "ip";
+}
+
+int vmm_net_ns_rules(const char *pool, const char *const *host_addrs, size_t n_host, const char *const *deny,
+                     size_t n_deny, char (*resolvers)[64], size_t n_resolvers, char **ret)
+{
+        size_t len = 0, cap = 4096;
+        char *b = malloc(cap);
+        int r = 0;
+        if (!b)
+                return -ENOMEM;
+        b[0] = 0;
+        r |= appendf(&b, &len, &cap, "table inet ak_vm {}\ndelete table inet ak_vm\ntable inet ak_vm {\n"
+                     "\tchain output {\n\t\ttype filter hook output priority filter; policy accept;\n"
+                     "\t\toifname \"lo\" drop\n");
+        for (size_t i = 0; i < n_resolvers; i++)
+                r |= appendf(&b, &len, &cap, "\t\t%s daddr %s meta l4proto { tcp, udp } th dport 53 accept\n",
+                             family(resolvers[i]), resolvers[i]);
+        for (size_t i = 0; i < AK_ARRAY_SIZE(denied_v4); i++)
+                r |= appendf(&b, &len, &cap, "\t\tip daddr %s drop\n", denied_v4[i]);
+        for (size_t i = 0; i < AK_ARRAY_SIZE(denied_v6); i++)
+                r |= appendf(&b, &len, &cap, "\t\tip6 daddr %s drop\n", denied_v6[i]);
+        r |= appendf(&b, &len, &cap, "\t\tip daddr %s drop\n", pool);
+        for (size_t i = 0; i < n_host; i++)
+                r |= appendf(&b, &len, &cap, "\t\t%s daddr %s drop\n", family(host_addrs[i]), host_addrs[i]);
+        for (size_t i = 0; i < n_deny; i++)
+                r |= appendf(&b, &len, &cap, "\t\t%s daddr %s drop\n", family(deny[i]), deny[i]);
+        r |= appendf(&b, &len, &cap, "\t}\n}\n");
+        if (r) {
+                free(b);
+                return -ENOMEM;
+        }
+        *ret = b;
+        return 0;
+}
+
+/* ---- the system ---- */
+
+static int run(const char *const *argv, struct ak_error *err)
+{
+        int status = 0, r;
+        char *out = NULL;
+        struct proc_opts o = { .argv = argv, .timeout_ms = 10000 };
+        if ((r = proc_run(&o, &status, &out, err)) < 0)
+                return r;
+        if (status != 0) {
+                bool exists = out && strstr(out, "File exists");
+                r = ak_error_set(err, exists ? -EEXIST : -EIO, "VM network: %s %s %s... exited %d: %s", argv[0],
+                                 argv[1] ? argv[1] : "", argv[1] && argv[2] ? argv[2] : "", status,
+                                 out ? proc_tail_lines(out, 3) : "");
+        }
+        free(out);
+        return r;
+}
+
+static int write_file(const char *dir, const char *name, const char *text, char path[PATH_MAX],
+                      struct ak_error *err)
+{
+        if (pathfmt(path, PATH_MAX, "%s/%s", dir, name) < 0)
+                return ak_error_set(err, -ENAMETOOLONG, "VM network: %s/%s too long", dir, name);
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0 || ak_write_full(fd, text, strlen(text)) < 0)
+                return ak_error_errno(err, -errno, "VM network: write %s", path);
+        return 0;
+}
+
+static void *ns_thread(void *arg)
+{
+        int *fd = arg;
+        if (unshare(CLONE_NEWNET) < 0)
+                *fd = -errno;
+        else if ((*fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
+                *fd = -errno;
+        return NULL;
+}
+
+static int new_netns(struct ak_error *err)
+{
+        pthread_t t;
+        int fd = -EIO, r;
+        if ((r = pthread_create(&t, NULL, ns_thread, &fd)) != 0)
+                return ak_error_errno(err, -r, "VM network: thread");
+        pthread_join(t, NULL);
+        if (fd < 0)
+                return ak_error_errno(err, fd, "VM network: a new network namespace (needs CAP_SYS_ADMIN)");
+        return fd;
+}
+
+struct pool {
+        uint32_t base; /* host order */
+        unsigned prefix;
+        char cidr[64];
+};
+
+static int pool_parse(const char *text, struct pool *p, struct ak_error *err)
+{
+        int r;
+        if ((r = vmm_net_cidr_parse(text, p->cidr, sizeof(p->cidr), err)) < 0)
+                return r;
+        struct in_addr a;
+        char addr[64];
+        snprintf(addr, sizeof(addr), "%s", p->cidr);
+        *strchr(addr, '/') = 0;
+        p->prefix = (unsigned)atoi(strchr(p->cidr, '/') + 1);
+        if (inet_pton(AF_INET, addr, &a) != 1 || p->prefix < 16 || p->prefix > 28)
+                return ak_error_set(err, -EINVAL, "VM network pool %s: must be an IPv4 /16 to /28", text);
+        p->base = ntohl(a.s_addr);
+        return 0;
+}
+
+/* The host's addresses (as /32 or /128), link-local v6 left to fe80::/10;
+ * -EADDRINUSE when one that is not a VM's veth lies in the pool. */
+static int host_addrs(const struct pool *p, char (*out)[64], size_t *n, struct ak_error *err)
+{
+        struct ifaddrs *ifa, *i;
+        if (getifaddrs(&ifa) < 0)
+                return ak_error_errno(err, -errno, "VM network: getifaddrs");
+        int r = 0;
+        *n = 0;
+        for (i = ifa; i && *n < MAX_HOST_ADDRS; i = i->ifa_next) {
+                if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
+                        continue;
+                char a[INET6_ADDRSTRLEN];
+                if (i->ifa_addr->sa_family == AF_INET) {
+                        struct in_addr v4 = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+                        uint32_t h = ntohl(v4.s_addr), mask = ~0u << (32 - p->prefix);
+                        if ((h & mask) == p->base && strncmp(i->ifa_name, "akv", 3) != 0) {
+                                r = ak_error_set(err, -EADDRINUSE, "VM network pool %s: the host's %s has an "
+                                                 "address in it; pick another pool", p->cidr, i->ifa_name);
+                                break;
+                        }
+                        inet_ntop(AF_INET, &v4, a, sizeof(a));
+                        snprintf(out[(*n)++], 64, "%s/32", a);
+                } else {
+                        struct in6_addr *v6 = &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+                        if (IN6_IS_ADDR_LINKLOCAL(v6))
+                                continue;
+                        inet_ntop(AF_INET6, v6, a, sizeof(a));
+                        snprintf(out[(*n)++], 64, "%s/128", a);
+                }
+        }
+        freeifaddrs(ifa);
+        return r;
+}
+
+static void pool_addr(const struct pool *p, unsigned slot, unsigned host, char out[INET_ADDRSTRLEN])
+{
+        struct in_addr a = { htonl(p->base + slot * 4 + host) };
+        inet_ntop(AF_INET, &a, out, INET_ADDRSTRLEN);
+}
+
+static int host_rules(const char *dir, const struct pool *p, char (*res)[64], size_t n_res, struct ak_error *err)
+{
+        char path[PATH_MAX], *b = malloc(2048);
+        size_t len = 0, cap = 2048;
+        int r = 0;
+        if (!b)
+                return -ENOMEM;
+        r |= appendf(&b, &len, &cap, "table inet ak_net {}\ndelete table inet ak_net\ntable inet ak_net {\n"
+                     "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+                     "\t\tip saddr %s oifname != \"akv*\" masquerade\n\t}\n"
+                     "\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n", p->cidr);
+        for (size_t i = 0; i < n_res; i++)
+                r |= appendf(&b, &len, &cap, "\t\tiifname \"akv*\" %s daddr %s meta l4proto { tcp, udp } "
+                             "th dport 53 accept\n", family(res[i]), res[i]);
+        r |= appendf(&b, &len, &cap, "\t\tiifname \"akv*\" drop\n\t}\n"
+                     "\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n"
+                     "\t\tiifname \"akv*\" oifname \"akv*\" drop\n\t}\n}\n");
+        if (r == 0 && (r = write_file(dir, "net-host.nft", b, path, err)) == 0)
+                r = run((const char *const[]){ "nft", "-f", path, NULL }, err);
+        else if (r)
+                r = ak_error_set(err, -ENOMEM, "out of memory");
+        free(b);
+        return r;
+}
+
+/* Takes the first free slot from a pid-dependent start: 0 with the host end
+ * named and created, its peer "eth0" in the namespace. */
+static int make_veth(struct vmm_net *n, const struct pool *p, unsigned *ret_slot, struct ak_error *err)
+{
+        unsigned slots = 1u << (30 - p->prefix), start = (unsigned)getpid() % slots;
+        char ns[64];
+        snprintf(ns, sizeof(ns), "/proc/%d/fd/%d", (int)getpid(), n->netns_fd);
+        for (unsigned k = 0; k < slots; k++) {
+                unsigned slot = (start + k) % slots;
+                snprintf(n->ifname, sizeof(n->ifname), "akv%u", slot);
+                if (if_nametoindex(n->ifname))
+                        continue;
+                const char *argv[] = { "ip", "link", "add", n->ifname, "type", "veth", "peer", "name", "eth0",
+                                       "netns", ns, NULL };
+                int r = run(argv, err);
+                if (r == -EEXIST)
+                        continue;
+                if (r < 0) {
+                        n->ifname[0] = 0;
+                        return r;
+                }
+                *ret_slot = slot;
+                return 0;
+        }
+        n->ifname[0] = 0;
+        return ak_error_set(err, -EADDRNOTAVAIL, "VM network pool %s: all %u /30s in use", p->cidr, slots);
+}
+
+static int configure(struct vmm_net *n, const struct pool *p, unsigned slot, const char *dir, const char *rules,
+                     struct ak_error *err)
+{
+        char h[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN], text[512], path[PATH_MAX], nft_path[PATH_MAX], ns[80];
+        int r;
+        pool_addr(p, slot, 1, h);
+        pool_addr(p, slot, 2, g);
+        snprintf(text, sizeof(text), "addr add %s/30 dev %s\nlink set %s up\n", h, n->ifname, n->ifname);
+        if ((r = write_file(dir, "net-host.ip", text, path, err)) < 0 ||
+            (r = run((const char *const[]){ "ip", "-batch", path, NULL }, err)) < 0)
+                return r;
+        snprintf(ns, sizeof(ns), "--net=/proc/%d/fd/%d", (int)getpid(), n->netns_fd);
+        snprintf(text, sizeof(text), "link set lo up\naddr add %s/30 dev eth0\nlink set eth0 up\n"
+                 "route add default via %s\n", g, h);
+        if ((r = write_file(dir, "net-ns.ip", text, path, err)) < 0 ||
+            (r = run((const char *const[]){ "nsenter", ns, "ip", "-batch", path, NULL }, err)) < 0)
+                return r;
+        if ((r = write_file(dir, "net-ns.nft", rules, nft_path, err)) < 0)
+                return r;
+        return run((const char *const[]){ "nsenter", ns, "nft", "-f", nft_path, NULL }, err);
+}
+
+/* A small text file (resolv.conf) into a malloc'd string; NULL if none. */
+static char *slurp(const char *path)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        char *buf = fd >= 0 ? malloc(1 << 16) : NULL;
+        if (!buf)
+                return NULL;
+        ssize_t n = ak_read_full(fd, buf, (1 << 16) - 1);
+        if (n < 0) {
+                free(buf);
+                return NULL;
+        }
+        buf[n] = 0;
+        return buf;
+}
+
+/* The resolvers slirp will ask, and the file it reads them from. */
+static size_t find_resolvers(struct vmm_net *n, char (*res)[64])
+{
+        char *text;
+        size_t k = 0;
+        n->resolv_conf[0] = 0;
+        if ((text = slurp("/etc/resolv.conf"))) {
+                k = vmm_net_resolvers(text, true, res, MAX_RESOLVERS);
+                free(text);
+                if (k) {
+                        snprintf(n->resolv_conf, sizeof(n->resolv_conf), "/etc/resolv.conf");
+                        return k;
+                }
+        }
+        if ((text = slurp(SYSTEMD_UPSTREAMS))) {
+                k = vmm_net_resolvers(text, true, res, MAX_RESOLVERS);
+                free(text);
+                if (k)
+                        snprintf(n->resolv_conf, sizeof(n->resolv_conf), SYSTEMD_UPSTREAMS);
+        }
+        return k;
+}
+
+int vmm_net_setup(const struct vmm_net_config *cfg, struct vmm_net **ret, struct ak_error *err)
+{
+        struct pool p;
+        char (*addrs)[64] = NULL, res[MAX_RESOLVERS][64], deny[VMM_NET_MAX_DENY][64];
+        const char *host_ptrs[MAX_HOST_ADDRS], *deny_ptrs[VMM_NET_MAX_DENY];
+        char *rules = NULL;
+        size_t n_addrs = 0;
+        unsigned slot = 0;
+        int r;
+
+        if ((r = pool_parse(cfg->pool ? cfg->pool : VMM_NET_DEFAULT_POOL, &p, err)) < 0)
+                return r;
+        if (cfg->n_deny_cidrs > VMM_NET_MAX_DENY)
+                return ak_error_set(err, -E2BIG, "VM network: more than %d denied CIDRs", VMM_NET_MAX_DENY);
+        for (size_t i = 0; i < cfg->n_deny_cidrs; i++) {
+                if ((r = vmm_net_cidr_parse(cfg->deny_cidrs[i], deny[i], sizeof(deny[i]), err)) < 0)
+                        return r;
+                deny_ptrs[i] = deny[i];
+        }
+        struct vmm_net *n = calloc(1, sizeof(*n));
+        if (!n || !(addrs = calloc(MAX_HOST_ADDRS, sizeof(*addrs)))) {
+                r = ak_error_set(err, -ENOMEM, "out of memory");
+                goto fail;
+        }
+        n->netns_fd = -1;
+        if ((r = host_addrs(&p, addrs, &n_addrs, err)) < 0)
+                goto fail;
+        for (size_t i = 0; i < n_addrs; i++)
+                host_ptrs[i] = addrs[i];
+        size_t n_res = find_resolvers(n, res);
+        if ((r = vmm_net_ns_rules(p.cidr, host_ptrs, n_addrs, deny_ptrs, cfg->n_deny_cidrs, res, n_res, &rules)) < 0) {
+                r = ak_error_set(err, r, "out of memory");
+                goto fail;
+        }
+        if ((r = host_rules(cfg->work_dir, &p, res, n_res, err)) < 0)
+                goto fail;
+        if ((n->netns_fd = new_netns(err)) < 0) {
+                r = n->netns_fd;
+                goto fail;
+        }
+        if ((r = make_veth(n, &p, &slot, err)) < 0 || (r = configure(n, &p, slot, cfg->work_dir, rules, err)) < 0)
+                goto fail;
+        free(rules);
+        free(addrs);
+        *ret = n;
+        return 0;
+fail:
+        free(rules);
+        free(addrs);
+        vmm_net_free(n);
+        return r;
+}
+
+int vmm_net_netns_fd(const struct vmm_net *n)
+{
+        return n->netns_fd;
+}
+
+const char *vmm_net_host_ifname(const struct vmm_net *n)
+{
+        return n->ifname;
+}
+
+const char *vmm_net_resolv_conf(const struct vmm_net *n)
+{
+        return n->resolv_conf[0] ? n->resolv_conf : NULL;
+}
+
+void vmm_net_free(struct vmm_net *n)
+{
+        if (!n)
+                return;
+        if (n->ifname[0]) {
+                struct ak_error e = { 0 };
+                (void)run((const char *const[]){ "ip", "link", "del", n->ifname, NULL }, &e);
+        }
+        if (n->netns_fd >= 0)
+                close(n->netns_fd);
+        free(n);
+}

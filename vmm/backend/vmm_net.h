@@ -1,0 +1,103 @@
+/* A VM's network, outside the guest: where QEMU's user networking (slirp)
+ * may send what the guest sends.
+ *
+ * Why this shape. Slirp turns the guest's connections into ordinary sockets
+ * of the QEMU process, so whatever QEMU's network namespace reaches, the
+ * guest reaches: with the host's namespace that is the host's loopback
+ * (10.0.2.2 is 127.0.0.1), its other addresses, link-local metadata and
+ * every private network the host is on. So QEMU gets a network namespace of
+ * its own per VM:
+ *   - a veth pair: "akv<slot>" on the host (<pool>.<4*slot+1>/30), "eth0" in
+ *     the namespace (<4*slot+2>/30) with the default route via the host end;
+ *     the slot is a /30 of the pool (default 100.96.0.0/16) and the first
+ *     free one wins (`ip link add` fails for a taken name, so concurrent
+ *     executors do not collide);
+ *   - the host masquerades the pool's traffic leaving by any other device
+ *     (nftables table inet ak_net), drops whatever the pool sends to the host
+ *     itself (input: every host address, also ones added later) and between
+ *     two VMs' veths (forward), except DNS to the resolvers below;
+ *   - in the namespace an nftables output chain (slirp's sockets are local
+ *     processes there: a drop makes connect/sendto fail with EPERM at once)
+ *     drops loopback, the host's addresses as they were at setup, link-local
+ *     (169.254/16, fe80::/10), the private and shared ranges (10/8,
+ *     172.16/12, 192.168/16, 100.64/10, fc00::/7), multicast, the pool, and
+ *     the operator's deny list; everything else (the public internet) passes.
+ *     The executor's listening addresses are host addresses, so they are
+ *     covered. Inside the namespace 127.0.0.1 is the namespace's own
+ *     loopback, where nothing listens.
+ *   - DNS: slirp answers the guest's 10.0.2.3 by asking the resolvers in the
+ *     resolv.conf it sees. Port 53 to those resolvers is allowed (they are
+ *     often private addresses). A host resolver on loopback (systemd-resolved's
+ *     127.0.0.53) is unreachable from the namespace: then
+ *     /run/systemd/resolve/resolv.conf (its upstreams) is used if there is
+ *     one; otherwise the guest has no DNS.
+ * The host must forward IPv4 (net.ipv4.ip_forward=1) for the NAT;
+ * vmm_net_setup fails, saying so, when it does not. QEMU (unprivileged, uid
+ * VMM_JAIL_DEFAULT_ID) cannot change any of this: it has no CAP_NET_ADMIN.
+ *
+ * Lifetime: the namespace lives as long as our fd and QEMU; the veth pair
+ * goes with it. vmm_net_free deletes the veth at once; if the executor is
+ * SIGKILLed, QEMU dies with it (PR_SET_PDEATHSIG), the namespace and with it
+ * both ends of the veth are freed by the kernel: nothing is left behind by
+ * name. The host table ak_net is shared by all VMs and stays.
+ *
+ * Needs root (the jail's condition too); ip(8), nsenter(1) and nft(8).
+ * Library code: no logging; errors say what to do. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/base/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VMM_NET_DEFAULT_POOL "100.96.0.0/16"
+#define VMM_NET_MAX_DENY 256
+
+struct vmm_net_config {
+        const char *pool;               /* an IPv4 CIDR, /16../28; NULL: VMM_NET_DEFAULT_POOL */
+        const char *const *deny_cidrs;  /* operator's extra denied CIDRs (v4 or v6) */
+        size_t n_deny_cidrs;
+        const char *work_dir;           /* rule files are written here */
+};
+
+struct vmm_net;
+
+/* A CIDR ("10.0.0.0/8", "fd00::/8", or an address alone: /32, /128) in
+ * canonical form into out (host bits must be zero): 0, or -EINVAL with err
+ * naming the input. */
+int vmm_net_cidr_parse(const char *text, char *out, size_t size, struct ak_error *err);
+
+/* The nameserver addresses of a resolv.conf text, each appended (canonical)
+ * to out[] up to max: the count, no loopback ones when skip_loopback. */
+size_t vmm_net_resolvers(const char *text, bool skip_loopback, char out[][64], size_t max);
+
+/* The namespace's nftables ruleset (see above) into a malloc'd string:
+ * host_addrs are /32 or /128 addresses, resolvers are allowed port 53. */
+int vmm_net_ns_rules(const char *pool, const char *const *host_addrs, size_t n_host,
+                     const char *const *deny, size_t n_deny, char (*resolvers)[64], size_t n_resolvers,
+                     char **ret);
+
+/* Creates the namespace, veth, routes and rules. */
+int vmm_net_setup(const struct vmm_net_config *cfg, struct vmm_net **ret, struct ak_error *err);
+
+/* The namespace (an fd of ours: setns(fd, CLONE_NEWNET) in the child). */
+int vmm_net_netns_fd(const struct vmm_net *n);
+
+/* The host end's name ("akv<slot>"). */
+const char *vmm_net_host_ifname(const struct vmm_net *n);
+
+/* The resolv.conf QEMU should see (the host's, or its upstreams' when the
+ * host's is on loopback); NULL when there is none. */
+const char *vmm_net_resolv_conf(const struct vmm_net *n);
+
+/* Deletes the veth, closes the namespace fd. */
+void vmm_net_free(struct vmm_net *n);
+
+#ifdef __cplusplus
+}
+#endif
