@@ -91,6 +91,9 @@ int vm_start(const struct vm_config *cfg, struct vm **ret, struct ak_error *err)
                 .jail_dir = cfg->no_jail ? NULL : cfg->dir,
                 .jail_uid = cfg->jail_uid,
                 .jail_gid = cfg->jail_gid,
+                .net_pool = cfg->net_pool,
+                .net_deny_cidrs = cfg->net_deny_cidrs,
+                .n_net_deny_cidrs = cfg->n_net_deny_cidrs,
         };
         /* The back-end socket listens before QEMU starts (QEMU connects at
          * once); the thread starts after the fork. */

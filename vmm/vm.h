@@ -56,6 +56,11 @@ struct vm_config {
         uid_t jail_uid;
         gid_t jail_gid;
         bool no_jail;
+        /* Network policy of confined QEMU VMs (vmm_net.h): the /30 pool
+         * (NULL: VMM_NET_DEFAULT_POOL) and the operator's denied CIDRs. */
+        const char *net_pool;
+        const char *const *net_deny_cidrs;
+        size_t n_net_deny_cidrs;
 };
 
 struct vm;

@@ -57,6 +57,13 @@ struct executor_config {
         enum vmm_accel accel;
         const struct vmm_ops *vmm;      /* NULL → vmm_qemu_ops */
         int boot_timeout_ms;            /* 0 → 120000 */
+        /* Sandboxes with network (vmm_net.h): the /30 pool of their veths
+         * (NULL: 100.96.0.0/16) and CIDRs denied besides the host,
+         * link-local and private ranges (a cluster's pod and service
+         * networks). At most VMM_NET_MAX_DENY. */
+        const char *net_pool;
+        const char *const *deny_cidrs;
+        size_t n_deny_cidrs;
         /* Exec/Run without timeout_ms: the guest kills the command after
          * this, the host gives up on the guest 15 s later. 0 →
          * EXECUTOR_EXEC_TIMEOUT_MS; at most EXECUTOR_EXEC_TIMEOUT_MAX_MS. */

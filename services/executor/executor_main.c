@@ -14,13 +14,14 @@
 #include "lib/svc/run.h"
 #include "lib/svc/tokens.h"
 #include "services/executor/executor.h"
+#include "vmm/backend/vmm_net.h"
 
 static const char usage[] =
         "Usage: ak-executor --listen ADDR --state-dir DIR [--scheduler ADDR] [--signer ADDR]\n"
         "                   [--auditor ADDR] [--capacity-vcpus N] [--capacity-memory-mb M]\n"
         "                   [--label k=v ...] [--images DIR] [--pool IMAGE/PROFILE ...]\n"
         "                   [--min-warm N] [--max-warm N] [--max-age S] [--accel auto|kvm|tcg]\n"
-        "                   [--exec-timeout-ms N]\n"
+        "                   [--exec-timeout-ms N] [--deny-cidr CIDR ...] [--net-pool CIDR]\n"
         "                   [--vmm qemu|firecracker|apple] [--token-file F] [--tls-cert F --tls-key F\n"
         "                   [--tls-ca F]] [--insecure] [--peer-tls-ca F\n"
         "                   [--peer-tls-cert F --peer-tls-key F]] [--scheduler-token-file F]\n"
@@ -48,6 +49,14 @@ static const char usage[] =
         "  --vmm NAME              the VMM backend: qemu (default; QEMU's microvm machine),\n"
         "                          firecracker ($AK_FIRECRACKER, KVM only, no network yet) or\n"
         "                          apple (the `container` CLI, macOS; $AK_APPLE_IMAGE)\n"
+        "  --deny-cidr CIDR        sandboxes with network cannot reach CIDR (repeatable; e.g. the\n"
+        "                          cluster's pod and service networks). Always denied: the host's\n"
+        "                          addresses and loopback, link-local, 10/8, 172.16/12,\n"
+        "                          192.168/16, 100.64/10, fc00::/7. Needs root, nft (nftables),\n"
+        "                          ip, and IPv4 forwarding for the NAT (sysctl -w\n"
+        "                          net.ipv4.ip_forward=1; without it sandboxes reach nothing)\n"
+        "  --net-pool CIDR         the /30s of sandboxes' veth pairs (default 100.96.0.0/16;\n"
+        "                          must not hold a host address)\n"
         "  --executor-id ID, --advertise ADDR        name and address in the status\n"
         "  --exec-timeout-ms N     Exec/Run without timeout_ms: the command is killed after N ms\n"
         "                          (default 3600000 = 1 h; 1000..86400000). Either way the\n"
@@ -114,11 +123,12 @@ struct flags {
         const char *label_keys[EXECUTOR_MAX_LABELS], *label_values[EXECUTOR_MAX_LABELS];
         struct executor_pool_config pools[EXECUTOR_MAX_POOLS];
         const char *tg_names[EXECUTOR_MAX_TEST_GUESTS], *tg_uds[EXECUTOR_MAX_TEST_GUESTS];
+        const char *deny[VMM_NET_MAX_DENY];
         char images[4096];
 };
 
 enum { LISTEN = 256, STATE, IMAGES, SCHED, SIGNER, AUDITOR, VCPUS, MEM, LABEL, POOL, MINW, MAXW, AGE,
-       ACCEL, VMM, ID, ADV, TEST_GUEST, EXEC_TIMEOUT, SCHED_TOKEN, SIGNER_TOKEN, AUD_TOKEN, AUDIT_DIR, AUDIT_MAX,
+       ACCEL, VMM, ID, ADV, TEST_GUEST, EXEC_TIMEOUT, SCHED_TOKEN, SIGNER_TOKEN, AUD_TOKEN, AUDIT_DIR, AUDIT_MAX, DENY_CIDR, NET_POOL,
        HELP, VERSION };
 
 /* --label k=v, --pool IMAGE/PROFILE, --test-guest NAME=UDS: splits arg at
@@ -223,6 +233,25 @@ static int take_flag(struct flags *f, int c, char *arg)
                         return -1;
                 }
                 return 0;
+        case DENY_CIDR:
+        case NET_POOL: {
+                struct ak_error err = { 0 };
+                char canon[64];
+                if (vmm_net_cidr_parse(arg, canon, sizeof(canon), &err) < 0) {
+                        fprintf(stderr, "ak-executor: --%s %s\n", c == NET_POOL ? "net-pool" : "deny-cidr", err.msg);
+                        return -1;
+                }
+                if (c == NET_POOL) {
+                        cfg->net_pool = arg;
+                        return 0;
+                }
+                if (cfg->n_deny_cidrs == VMM_NET_MAX_DENY) {
+                        fprintf(stderr, "ak-executor: --deny-cidr: at most %d\n", VMM_NET_MAX_DENY);
+                        return -1;
+                }
+                f->deny[cfg->n_deny_cidrs++] = arg;
+                return 0;
+        }
         case HELP: fputs(usage, stdout); return 1;
         case VERSION: printf("ak-executor %s\n", AK_VERSION); return 1;
         default: fputs(usage, stderr); return -1;
@@ -242,6 +271,8 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 { "min-warm", required_argument, NULL, MINW }, { "max-warm", required_argument, NULL, MAXW },
                 { "max-age", required_argument, NULL, AGE }, { "accel", required_argument, NULL, ACCEL },
                 { "vmm", required_argument, NULL, VMM },
+                { "deny-cidr", required_argument, NULL, DENY_CIDR },
+                { "net-pool", required_argument, NULL, NET_POOL },
                 { "executor-id", required_argument, NULL, ID }, { "advertise", required_argument, NULL, ADV },
                 { "test-guest", required_argument, NULL, TEST_GUEST },
                 { "exec-timeout-ms", required_argument, NULL, EXEC_TIMEOUT },
@@ -292,6 +323,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 cfg->n_pools = 1;
         }
         cfg->pools = f->pools;
+        cfg->deny_cidrs = f->deny;
         cfg->audit_queue_dir = f->audit_dir;
         cfg->audit_queue_max_bytes = f->audit_max_bytes;
         cfg->test_guest_names = f->tg_names;

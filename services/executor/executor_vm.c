@@ -101,6 +101,9 @@ int evm_boot(struct executor *ex, const char *image, const struct profile *p, un
                 .network = network,
                 .accel = ex->cfg.accel,
                 .vmm = ex->cfg.vmm,
+                .net_pool = ex->cfg.net_pool,
+                .net_deny_cidrs = ex->cfg.deny_cidrs,
+                .n_net_deny_cidrs = ex->cfg.n_deny_cidrs,
         };
         if ((r = vmbox_boot(&vc, ex->cfg.boot_timeout_ms, &box, err)) < 0) {
                 ak_rm_rf(dir);

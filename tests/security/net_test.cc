@@ -162,7 +162,12 @@ class NetTest : public ::testing::Test {
     }
     dir_ = akvm::MakeTempDir("aknet");
     std::string error;
-    vm_ = akvm::BootVm("base", dir_, true, &skip_, &error);
+    // 198.18.0.128/25 is public but the operator's (--deny-cidr).
+    if (Sh("ip -n akt-inet addr add 198.18.0.129/24 dev eth0") != 0) {
+      setup_error_ = "could not add 198.18.0.129 in akt-inet";
+      return;
+    }
+    vm_ = akvm::BootVm("base", dir_, true, &skip_, &error, 1, 256, {"198.18.0.128/25"});
     if (!vm_ && skip_.empty()) setup_error_ = error;
     if (vm_) ifname_ = HostIfname();
   }
@@ -244,6 +249,18 @@ TEST_F(NetTest, HostLinkLocalAndPrivateUnreachable) {
     EXPECT_EQ(s->tcp_hits(), 0) << s->where() << " was reached by TCP";
     EXPECT_EQ(s->udp_hits(), 0) << s->where() << " was reached by UDP";
   }
+}
+
+// The operator's deny list (ak-executor --deny-cidr) holds for a public
+// address next to a reachable one.
+TEST_F(NetTest, OperatorDeniedCidrUnreachable) {
+  Echo denied("akt-inet", "198.18.0.129", kPort);
+  ASSERT_TRUE(denied.ok());
+  std::string out = Tcp("198.18.0.129", kPort);
+  EXPECT_EQ(out.find("echo:"), std::string::npos) << out;
+  Udp("198.18.0.129", kPort);
+  EXPECT_EQ(denied.tcp_hits(), 0);
+  EXPECT_EQ(denied.udp_hits(), 0);
 }
 
 // The VM's namespace reaches nothing on the host either through the veth's

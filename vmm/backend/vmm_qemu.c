@@ -20,7 +20,9 @@
  * QEMU gets its sockets and console as fds we opened, and with a jail_dir
  * (vm.c always gives one) runs confined by vmm_jail.h: as root, under its
  * own uid in a mount namespace with only the base system, its kernel,
- * initramfs and disk; the environment is PATH only.
+ * initramfs and disk; the environment is PATH only. Confined with network,
+ * it also runs in a network namespace of its own (vmm_net.h), so that the
+ * user networking reaches the public internet and not the host.
  *
  * Guest memory is a shared memfd because our vhost-user back-end maps it.
  * The vsock device has no guest-cid property: QEMU asks the back-end

@@ -34,7 +34,8 @@ bool GetKernel(std::string* skip_reason, std::string* error);
 // machine that cannot download the kernel (KernelUnavailable) *skip_reason
 // says why and nullptr is returned; on other failures *error.
 struct vm* BootVm(const std::string& image, const std::string& dir, bool network, std::string* skip_reason,
-                  std::string* error, int vcpus = 1, int memory_mb = 256);
+                  std::string* error, int vcpus = 1, int memory_mb = 256,
+                  const std::vector<std::string>& deny_cidrs = {});
 
 // A short directory under /tmp for sockets (removed by RemoveDir).
 std::string MakeTempDir(const char* prefix);
