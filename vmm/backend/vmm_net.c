@@ -105,13 +105,83 @@ size_t vmm_net_resolvers(const char *text, bool skip_loopback, char out[][64], s
         return n;
 }
 
-static const char *const denied_v4[] = {
-        "0.0.0.0/8",      "127.0.0.0/8",    "169.254.0.0/16", "10.0.0.0/8", "172.16.0.0/12",
-        "192.168.0.0/16", "100.64.0.0/10",  "224.0.0.0/4",    "240.0.0.0/4",
+/* Dropped whatever the sandbox's policy says (with the pool and the host's
+ * addresses). */
+static const char *const always_denied[] = {
+        "0.0.0.0/8", "127.0.0.0/8",   "169.254.0.0/16", "224.0.0.0/4", "240.0.0.0/4",
+        "::/127",    "::ffff:0:0/96", "fe80::/10",      "ff00::/8",
 };
-static const char *const denied_v6[] = {
-        "::/127", "::ffff:0:0/96", "fe80::/10", "fc00::/7", "ff00::/8",
+/* Dropped unless the sandbox's allow list re-opens them (operator's flag). */
+static const char *const private_ranges[] = {
+        "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7",
 };
+
+/* A canonical CIDR into its family, bytes and prefix length. */
+static int cidr_bits(const char *cidr, int *af, unsigned char bytes[16], unsigned *len)
+{
+        char addr[INET6_ADDRSTRLEN];
+        const char *slash = strchr(cidr, '/');
+        if (!slash || (size_t)(slash - cidr) >= sizeof(addr))
+                return -EINVAL;
+        memcpy(addr, cidr, (size_t)(slash - cidr));
+        addr[slash - cidr] = 0;
+        *af = strchr(addr, ':') ? AF_INET6 : AF_INET;
+        if (inet_pton(*af, addr, bytes) != 1)
+                return -EINVAL;
+        char *end;
+        unsigned long l = strtoul(slash + 1, &end, 10);
+        if (*end || l > (*af == AF_INET ? 32u : 128u))
+                return -EINVAL;
+        *len = (unsigned)l;
+        return 0;
+}
+
+/* 1 when the two share an address; with contained, when a lies inside b. */
+static int overlap(const char *a, const char *b, bool contained)
+{
+        unsigned char ba[16], bb[16];
+        unsigned la, lb;
+        int fa, fb;
+        if (cidr_bits(a, &fa, ba, &la) < 0 || cidr_bits(b, &fb, bb, &lb) < 0)
+                return -EINVAL;
+        if (fa != fb || (contained && la < lb))
+                return 0;
+        unsigned n = la < lb ? la : lb;
+        for (unsigned bit = 0; bit < n; bit++)
+                if ((ba[bit / 8] ^ bb[bit / 8]) & (0x80 >> (bit % 8)))
+                        return 0;
+        return 1;
+}
+
+int vmm_net_cidr_overlaps(const char *a, const char *b)
+{
+        return overlap(a, b, false);
+}
+
+int vmm_net_egress_check(const char *allow, const char *const *operator_deny, size_t n_operator_deny,
+                         bool allow_private, struct ak_error *err)
+{
+        if (overlap(allow, allow, false) < 0)
+                return ak_error_set(err, -EINVAL, "%s: not a canonical CIDR", allow);
+        for (size_t i = 0; i < AK_ARRAY_SIZE(always_denied); i++)
+                if (overlap(allow, always_denied[i], true) == 1)
+                        return ak_error_set(err, -EPERM, "%s lies in %s, which is always denied (loopback, "
+                                            "link-local, multicast or reserved); nothing re-opens it", allow,
+                                            always_denied[i]);
+        if (allow_private)
+                return 0;
+        for (size_t i = 0; i < AK_ARRAY_SIZE(private_ranges); i++)
+                if (overlap(allow, private_ranges[i], false) == 1)
+                        return ak_error_set(err, -EPERM, "%s overlaps the private range %s, which a sandbox may "
+                                            "re-open only when ak-executor runs with --egress-allow-private; "
+                                            "allow public ranges only", allow, private_ranges[i]);
+        for (size_t i = 0; i < n_operator_deny; i++)
+                if (overlap(allow, operator_deny[i], false) == 1)
+                        return ak_error_set(err, -EPERM, "%s overlaps %s, denied by ak-executor --deny-cidr; "
+                                            "it may be re-opened only with --egress-allow-private", allow,
+                                            operator_deny[i]);
+        return 0;
+}
 
 static int appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
@@ -142,8 +212,25 @@ static const char *family(const char *cidr)
         return strchr(cidr, ':') ? "ip6" : "ip";
 }
 
+static int egress_rules(char **b, size_t *len, size_t *cap, const struct vmm_net_egress *e)
+{
+        int r = 0;
+        if (e->n_ports) {
+                r |= appendf(b, len, cap, "\t\tmeta l4proto != { tcp, udp } drop\n\t\tth dport != { ");
+                for (size_t i = 0; i < e->n_ports; i++)
+                        r |= appendf(b, len, cap, "%s%u", i ? ", " : "", (unsigned)e->ports[i]);
+                r |= appendf(b, len, cap, " } drop\n");
+        }
+        for (size_t i = 0; i < e->n_allow; i++)
+                r |= appendf(b, len, cap, "\t\t%s daddr %s accept\n", family(e->allow[i]), e->allow[i]);
+        for (size_t i = 0; i < e->n_deny; i++)
+                r |= appendf(b, len, cap, "\t\t%s daddr %s drop\n", family(e->deny[i]), e->deny[i]);
+        return r;
+}
+
 int vmm_net_ns_rules(const char *pool, const char *const *host_addrs, size_t n_host, const char *const *deny,
-                     size_t n_deny, char (*resolvers)[64], size_t n_resolvers, char **ret)
+                     size_t n_deny, char (*resolvers)[64], size_t n_resolvers, const struct vmm_net_egress *egress,
+                     char **ret)
 {
         size_t len = 0, cap = 4096;
         char *b = malloc(cap);
@@ -157,13 +244,15 @@ int vmm_net_ns_rules(const char *pool, const char *const *host_addrs, size_t n_h
         for (size_t i = 0; i < n_resolvers; i++)
                 r |= appendf(&b, &len, &cap, "\t\t%s daddr %s meta l4proto { tcp, udp } th dport 53 accept\n",
                              family(resolvers[i]), resolvers[i]);
-        for (size_t i = 0; i < AK_ARRAY_SIZE(denied_v4); i++)
-                r |= appendf(&b, &len, &cap, "\t\tip daddr %s drop\n", denied_v4[i]);
-        for (size_t i = 0; i < AK_ARRAY_SIZE(denied_v6); i++)
-                r |= appendf(&b, &len, &cap, "\t\tip6 daddr %s drop\n", denied_v6[i]);
+        for (size_t i = 0; i < AK_ARRAY_SIZE(always_denied); i++)
+                r |= appendf(&b, &len, &cap, "\t\t%s daddr %s drop\n", family(always_denied[i]), always_denied[i]);
         r |= appendf(&b, &len, &cap, "\t\tip daddr %s drop\n", pool);
         for (size_t i = 0; i < n_host; i++)
                 r |= appendf(&b, &len, &cap, "\t\t%s daddr %s drop\n", family(host_addrs[i]), host_addrs[i]);
+        if (egress)
+                r |= egress_rules(&b, &len, &cap, egress);
+        for (size_t i = 0; i < AK_ARRAY_SIZE(private_ranges); i++)
+                r |= appendf(&b, &len, &cap, "\t\t%s daddr %s drop\n", family(private_ranges[i]), private_ranges[i]);
         for (size_t i = 0; i < n_deny; i++)
                 r |= appendf(&b, &len, &cap, "\t\t%s daddr %s drop\n", family(deny[i]), deny[i]);
         r |= appendf(&b, &len, &cap, "\t}\n}\n");
@@ -423,6 +512,21 @@ int vmm_net_setup(const struct vmm_net_config *cfg, struct vmm_net **ret, struct
                         return r;
                 deny_ptrs[i] = deny[i];
         }
+        const struct vmm_net_egress *e = cfg->egress;
+        if (e && (e->n_allow > VMM_NET_MAX_EGRESS || e->n_deny > VMM_NET_MAX_EGRESS ||
+                  e->n_ports > VMM_NET_MAX_EGRESS))
+                return ak_error_set(err, -E2BIG, "VM network: more than %d egress entries in a list",
+                                    VMM_NET_MAX_EGRESS);
+        for (size_t i = 0; e && i < e->n_allow; i++)
+                if ((r = vmm_net_egress_check(e->allow[i], deny_ptrs, cfg->n_deny_cidrs, cfg->allow_private,
+                                              err)) < 0)
+                        return ak_error_wrap(err, "egress.allow");
+        for (size_t i = 0; e && i < e->n_deny; i++)
+                if (vmm_net_cidr_overlaps(e->deny[i], e->deny[i]) < 0)
+                        return ak_error_set(err, -EINVAL, "egress.deny %s: not a canonical CIDR", e->deny[i]);
+        for (size_t i = 0; e && i < e->n_ports; i++)
+                if (e->ports[i] == 0)
+                        return ak_error_set(err, -EINVAL, "egress.ports: 0 is not a port (want 1..65535)");
         struct vmm_net *n = calloc(1, sizeof(*n));
         if (!n || !(addrs = calloc(MAX_HOST_ADDRS, sizeof(*addrs)))) {
                 r = ak_error_set(err, -ENOMEM, "out of memory");
@@ -434,7 +538,8 @@ int vmm_net_setup(const struct vmm_net_config *cfg, struct vmm_net **ret, struct
         for (size_t i = 0; i < n_addrs; i++)
                 host_ptrs[i] = addrs[i];
         size_t n_res = find_resolvers(n, res);
-        if ((r = vmm_net_ns_rules(p.cidr, host_ptrs, n_addrs, deny_ptrs, cfg->n_deny_cidrs, res, n_res, &rules)) < 0) {
+        if ((r = vmm_net_ns_rules(p.cidr, host_ptrs, n_addrs, deny_ptrs, cfg->n_deny_cidrs, res, n_res, e,
+                                     &rules)) < 0) {
                 r = ak_error_set(err, r, "out of memory");
                 goto fail;
         }

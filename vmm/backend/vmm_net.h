@@ -57,12 +57,31 @@ extern "C" {
 
 #define VMM_NET_DEFAULT_POOL "100.96.0.0/16"
 #define VMM_NET_MAX_DENY 256
+#define VMM_NET_MAX_EGRESS 64
+
+/* A sandbox's own egress policy (SandboxSpec.egress), canonical CIDRs
+ * (vmm_net_cidr_parse). In the namespace's output chain, after the
+ * always-denied drops (loopback, host, link-local, multicast, the pool):
+ * when ports are given, anything but TCP/UDP to one of them is dropped; then
+ * allow is accepted, deny dropped, then the private ranges and the
+ * operator's deny list dropped. So allow can re-open private and operator
+ * ranges, which vmm_net_egress_check refuses unless the operator permits. */
+struct vmm_net_egress {
+        const char *const *allow;
+        size_t n_allow;
+        const char *const *deny;
+        size_t n_deny;
+        const uint16_t *ports;
+        size_t n_ports;
+};
 
 struct vmm_net_config {
         const char *pool;               /* an IPv4 CIDR, /16../28; NULL: VMM_NET_DEFAULT_POOL */
         const char *const *deny_cidrs;  /* operator's extra denied CIDRs (v4 or v6) */
         size_t n_deny_cidrs;
         const char *work_dir;           /* rule files are written here */
+        const struct vmm_net_egress *egress; /* the sandbox's own; NULL: none */
+        bool allow_private;             /* egress->allow may re-open private and operator-denied ranges */
 };
 
 struct vmm_net;
@@ -72,15 +91,26 @@ struct vmm_net;
  * naming the input. */
 int vmm_net_cidr_parse(const char *text, char *out, size_t size, struct ak_error *err);
 
+/* Whether the canonical CIDRs a and b share an address (0 or 1), -EINVAL
+ * if either is not canonical. */
+int vmm_net_cidr_overlaps(const char *a, const char *b);
+
+/* Checks one canonical egress.allow CIDR: -EPERM with err saying why when
+ * it lies inside an always-denied range (nothing re-opens those), or, unless
+ * allow_private, overlaps a private range or one of operator_deny. */
+int vmm_net_egress_check(const char *allow, const char *const *operator_deny, size_t n_operator_deny,
+                         bool allow_private, struct ak_error *err);
+
 /* The nameserver addresses of a resolv.conf text, each appended (canonical)
  * to out[] up to max: the count, no loopback ones when skip_loopback. */
 size_t vmm_net_resolvers(const char *text, bool skip_loopback, char out[][64], size_t max);
 
 /* The namespace's nftables ruleset (see above) into a malloc'd string:
- * host_addrs are /32 or /128 addresses, resolvers are allowed port 53. */
+ * host_addrs are /32 or /128 addresses, resolvers are allowed port 53,
+ * egress (NULL: none) the sandbox's own policy. */
 int vmm_net_ns_rules(const char *pool, const char *const *host_addrs, size_t n_host,
                      const char *const *deny, size_t n_deny, char (*resolvers)[64], size_t n_resolvers,
-                     char **ret);
+                     const struct vmm_net_egress *egress, char **ret);
 
 /* Creates the namespace, veth, routes and rules. */
 int vmm_net_setup(const struct vmm_net_config *cfg, struct vmm_net **ret, struct ak_error *err);

@@ -50,7 +50,7 @@ TEST(VmmNet, NamespaceRules) {
   const char* deny[] = {"203.0.113.0/24"};
   char res[1][64] = {"10.255.255.53"};
   char* rules = nullptr;
-  ASSERT_EQ(vmm_net_ns_rules("100.96.0.0/16", host, 2, deny, 1, res, 1, &rules), 0);
+  ASSERT_EQ(vmm_net_ns_rules("100.96.0.0/16", host, 2, deny, 1, res, 1, NULL, &rules), 0);
   std::string r = rules;
   free(rules);
   for (const char* want :
@@ -64,6 +64,77 @@ TEST(VmmNet, NamespaceRules) {
   size_t dns = r.find("ip daddr 10.255.255.53 meta l4proto { tcp, udp } th dport 53 accept");
   ASSERT_NE(dns, std::string::npos) << r;
   EXPECT_LT(dns, r.find("ip daddr 10.0.0.0/8 drop"));
+}
+
+TEST(VmmNet, EgressRulesOrder) {
+  const char* deny[] = {"203.0.113.0/24"};
+  const char* e_allow[] = {"10.1.0.0/16"};
+  const char* e_deny[] = {"198.18.0.1/32", "2001:db8::/32"};
+  const uint16_t ports[] = {80, 443};
+  struct vmm_net_egress e = {e_allow, 1, e_deny, 2, ports, 2};
+  char* rules = nullptr;
+  ASSERT_EQ(vmm_net_ns_rules("100.96.0.0/16", nullptr, 0, deny, 1, nullptr, 0, &e, &rules), 0);
+  std::string r = rules;
+  free(rules);
+  size_t lo = r.find("ip daddr 127.0.0.0/8 drop"), link = r.find("ip daddr 169.254.0.0/16 drop"),
+         proto = r.find("meta l4proto != { tcp, udp } drop"), port = r.find("th dport != { 80, 443 } drop"),
+         allow = r.find("ip daddr 10.1.0.0/16 accept"), d4 = r.find("ip daddr 198.18.0.1/32 drop"),
+         d6 = r.find("ip6 daddr 2001:db8::/32 drop"), priv = r.find("ip daddr 10.0.0.0/8 drop"),
+         op = r.find("ip daddr 203.0.113.0/24 drop");
+  for (size_t at : {lo, link, proto, port, allow, d4, d6, priv, op}) ASSERT_NE(at, std::string::npos) << r;
+  // Always-denied first (allow cannot re-open them), then ports, then the
+  // sandbox's allow before its deny, then private and operator ranges.
+  EXPECT_LT(lo, allow);
+  EXPECT_LT(link, allow);
+  EXPECT_LT(port, allow);
+  EXPECT_LT(allow, d4);
+  EXPECT_LT(d6, priv);
+  EXPECT_LT(allow, op);
+  // Without a policy: no port filter, no accept rule but DNS.
+  ASSERT_EQ(vmm_net_ns_rules("100.96.0.0/16", nullptr, 0, nullptr, 0, nullptr, 0, nullptr, &rules), 0);
+  r = rules;
+  free(rules);
+  EXPECT_EQ(r.find("dport !="), std::string::npos);
+  EXPECT_EQ(r.find("accept\n"), std::string::npos) << r;
+}
+
+TEST(VmmNet, Overlaps) {
+  EXPECT_EQ(vmm_net_cidr_overlaps("10.0.0.0/8", "10.1.2.3/32"), 1);
+  EXPECT_EQ(vmm_net_cidr_overlaps("10.1.2.3/32", "10.0.0.0/8"), 1);
+  EXPECT_EQ(vmm_net_cidr_overlaps("0.0.0.0/0", "192.168.0.0/16"), 1);
+  EXPECT_EQ(vmm_net_cidr_overlaps("11.0.0.0/8", "10.0.0.0/8"), 0);
+  EXPECT_EQ(vmm_net_cidr_overlaps("fd00::/8", "fc00::/7"), 1);
+  EXPECT_EQ(vmm_net_cidr_overlaps("fd00::/8", "10.0.0.0/8"), 0);
+  EXPECT_EQ(vmm_net_cidr_overlaps("10.0.0.0", "10.0.0.0/8"), -EINVAL);
+}
+
+std::string Check(const char* allow, bool allow_private) {
+  const char* op[] = {"198.18.0.128/25"};
+  struct ak_error err = {};
+  int r = vmm_net_egress_check(allow, op, 1, allow_private, &err);
+  return r == 0 ? "ok" : std::to_string(r) + ": " + err.msg;
+}
+
+TEST(VmmNet, EgressCheck) {
+  EXPECT_EQ(Check("198.18.0.0/25", false), "ok");
+  EXPECT_EQ(Check("2001:db8::/32", false), "ok");
+  // Private ranges and the operator's deny list: only with the flag.
+  std::string s = Check("10.1.0.0/16", false);
+  EXPECT_NE(s.find("private range 10.0.0.0/8"), std::string::npos) << s;
+  EXPECT_NE(s.find("--egress-allow-private"), std::string::npos) << s;
+  EXPECT_NE(Check("0.0.0.0/0", false).find("private range"), std::string::npos);
+  EXPECT_NE(Check("fd00::/8", false).find("fc00::/7"), std::string::npos);
+  s = Check("198.18.0.129/32", false);
+  EXPECT_NE(s.find("--deny-cidr"), std::string::npos) << s;
+  EXPECT_EQ(Check("10.1.0.0/16", true), "ok");
+  EXPECT_EQ(Check("198.18.0.129/32", true), "ok");
+  // Loopback, link-local: never, flag or not.
+  for (bool flag : {false, true}) {
+    EXPECT_NE(Check("127.0.0.1/32", flag).find("always denied"), std::string::npos);
+    EXPECT_NE(Check("169.254.169.254/32", flag).find("always denied"), std::string::npos);
+    EXPECT_NE(Check("fe80::1/128", flag).find("always denied"), std::string::npos);
+  }
+  EXPECT_NE(Check("10.0.0.1", false).find("not a canonical"), std::string::npos);
 }
 
 }  // namespace

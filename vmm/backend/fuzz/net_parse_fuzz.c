@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         abort();
         const char *deny[1] = { out };
         char *rules = NULL;
-        if (vmm_net_ns_rules(VMM_NET_DEFAULT_POOL, NULL, 0, deny, err.code == 0 ? 1 : 0, res, n, &rules) == 0) {
+        if (vmm_net_ns_rules(VMM_NET_DEFAULT_POOL, NULL, 0, deny, err.code == 0 ? 1 : 0, res, n, NULL, &rules) == 0) {
                 for (size_t i = 0; i < n; i++)
                         if (!strstr(rules, res[i]))
                                 abort();
