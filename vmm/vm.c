@@ -94,6 +94,8 @@ int vm_start(const struct vm_config *cfg, struct vm **ret, struct ak_error *err)
                 .net_pool = cfg->net_pool,
                 .net_deny_cidrs = cfg->net_deny_cidrs,
                 .n_net_deny_cidrs = cfg->n_net_deny_cidrs,
+                .net_egress = cfg->net_egress,
+                .net_allow_private = cfg->net_allow_private,
         };
         /* The back-end socket listens before QEMU starts (QEMU connects at
          * once); the thread starts after the fork. */

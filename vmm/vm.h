@@ -26,6 +26,8 @@
 #include <sys/types.h>
 
 #include "lib/base/error.h"
+
+struct vmm_net_egress;
 #include "vmm/backend/vmm.h"
 
 #ifdef __cplusplus
@@ -61,6 +63,8 @@ struct vm_config {
         const char *net_pool;
         const char *const *net_deny_cidrs;
         size_t n_net_deny_cidrs;
+        const struct vmm_net_egress *net_egress; /* the sandbox's own policy (vmm_net.h); NULL: none */
+        bool net_allow_private;        /* net_egress->allow may re-open private/operator ranges */
 };
 
 struct vm;

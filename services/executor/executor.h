@@ -64,6 +64,10 @@ struct executor_config {
         const char *net_pool;
         const char *const *deny_cidrs;
         size_t n_deny_cidrs;
+        /* A sandbox's egress.allow may re-open the private ranges and
+         * deny_cidrs (--egress-allow-private); never loopback, the host or
+         * link-local. */
+        bool egress_allow_private;
         /* Exec/Run without timeout_ms: the guest kills the command after
          * this, the host gives up on the guest 15 s later. 0 →
          * EXECUTOR_EXEC_TIMEOUT_MS; at most EXECUTOR_EXEC_TIMEOUT_MAX_MS. */

@@ -84,10 +84,16 @@ static void set_running(struct executor *ex, struct sandbox *sb, struct vmbox *b
         pthread_mutex_unlock(&ex->lock);
 }
 
+static bool has_egress(const struct sandbox *sb)
+{
+        return sb->egress.n_allow || sb->egress.n_deny || sb->egress.n_ports;
+}
+
 static int boot_sandbox(struct executor *ex, struct sandbox *sb, bool try_pool, struct ak_error *err)
 {
         struct pool_vm pv;
-        bool pool_shape = sb->vcpus == 1 && sb->network == sb->profile->network &&
+        /* Pool VMs have the executor's network rules only. */
+        bool pool_shape = sb->vcpus == 1 && sb->network == sb->profile->network && !(sb->network && has_egress(sb)) &&
                           sb->memory_mb == (sb->profile->memory_mb ? sb->profile->memory_mb : VM_DEFAULT_MEMORY_MB);
         if (try_pool && pool_shape && pool_take(ex, sb->image, sb->profile, &pv) == 0) {
                 sb->from_pool = true;
@@ -96,12 +102,49 @@ static int boot_sandbox(struct executor *ex, struct sandbox *sb, bool try_pool, 
         }
         char dir[PATH_MAX];
         struct vmbox *box = NULL;
-        int r = evm_boot(ex, sb->image, sb->profile, sb->vcpus, sb->memory_mb, sb->network, dir, &box,
+        int r = evm_boot(ex, sb->image, sb->profile, sb->vcpus, sb->memory_mb, sb->network,
+                         has_egress(sb) ? &sb->egress : NULL, dir, &box,
                                    err);
         if (r < 0)
                 return r;
         set_running(ex, sb, box, dir);
         return 0;
+}
+
+/* Checks spec.egress and copies it, canonical, into sb: RPC_OK, or the call
+ * failed with INVALID_ARGUMENT naming the entry. */
+static int take_egress(const struct executor *ex, const Ak__V1__Egress *e, struct sandbox *sb,
+                       struct rpc_call *call)
+{
+        struct ak_error err = { 0 };
+        sb->egress = (struct vmm_net_egress){ sb->egress_allow_p, 0, sb->egress_deny_p, 0, sb->egress_ports, 0 };
+        if (!e)
+                return RPC_OK;
+        if (e->n_allow > VMM_NET_MAX_EGRESS || e->n_deny > VMM_NET_MAX_EGRESS || e->n_ports > VMM_NET_MAX_EGRESS)
+                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "spec.egress: %zu allow, %zu deny, %zu ports: at "
+                                     "most %d of each", e->n_allow, e->n_deny, e->n_ports, VMM_NET_MAX_EGRESS);
+        for (size_t i = 0; i < e->n_allow; i++) {
+                if (vmm_net_cidr_parse(e->allow[i], sb->egress_allow[i], 64, &err) < 0 ||
+                    vmm_net_egress_check(sb->egress_allow[i], ex->cfg.deny_cidrs, ex->cfg.n_deny_cidrs,
+                                         ex->cfg.egress_allow_private, &err) < 0)
+                        return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "spec.egress.allow[%zu]: %s", i, err.msg);
+                sb->egress_allow_p[i] = sb->egress_allow[i];
+        }
+        for (size_t i = 0; i < e->n_deny; i++) {
+                if (vmm_net_cidr_parse(e->deny[i], sb->egress_deny[i], 64, &err) < 0)
+                        return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "spec.egress.deny[%zu]: %s", i, err.msg);
+                sb->egress_deny_p[i] = sb->egress_deny[i];
+        }
+        for (size_t i = 0; i < e->n_ports; i++) {
+                if (e->ports[i] < 1 || e->ports[i] > 65535)
+                        return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "spec.egress.ports[%zu]: %u is not a "
+                                             "port (want 1..65535)", i, e->ports[i]);
+                sb->egress_ports[i] = (uint16_t)e->ports[i];
+        }
+        sb->egress.n_allow = e->n_allow;
+        sb->egress.n_deny = e->n_deny;
+        sb->egress.n_ports = e->n_ports;
+        return RPC_OK;
 }
 
 /* Checks spec (every field a client sets) and picks the name: spec's, or a
@@ -205,6 +248,10 @@ int lifecycle_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struc
         struct sandbox *sb = sandbox_from_spec(spec, name, image, p);
         if (!sb)
                 return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
+        if ((r = take_egress(ex, spec->egress, sb, call)) != RPC_OK) {
+                sandbox_free(sb);
+                return r;
+        }
 
         pthread_mutex_lock(&ex->lock);
         int code = RPC_OK;

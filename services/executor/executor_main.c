@@ -21,7 +21,7 @@ static const char usage[] =
         "                   [--auditor ADDR] [--capacity-vcpus N] [--capacity-memory-mb M]\n"
         "                   [--label k=v ...] [--images DIR] [--pool IMAGE/PROFILE ...]\n"
         "                   [--min-warm N] [--max-warm N] [--max-age S] [--accel auto|kvm|tcg]\n"
-        "                   [--exec-timeout-ms N] [--deny-cidr CIDR ...] [--net-pool CIDR]\n"
+        "                   [--exec-timeout-ms N] [--deny-cidr CIDR ...] [--egress-allow-private] [--net-pool CIDR]\n"
         "                   [--vmm qemu|firecracker|apple] [--token-file F] [--tls-cert F --tls-key F\n"
         "                   [--tls-ca F]] [--insecure] [--peer-tls-ca F\n"
         "                   [--peer-tls-cert F --peer-tls-key F]] [--scheduler-token-file F]\n"
@@ -55,6 +55,9 @@ static const char usage[] =
         "                          192.168/16, 100.64/10, fc00::/7. Needs root, nft (nftables),\n"
         "                          ip, and IPv4 forwarding for the NAT (sysctl -w\n"
         "                          net.ipv4.ip_forward=1; without it sandboxes reach nothing)\n"
+        "  --egress-allow-private  a sandbox's spec.egress.allow may re-open the private ranges\n"
+        "                          and --deny-cidr (never loopback, the host or link-local);\n"
+        "                          without it such a spec is refused\n"
         "  --net-pool CIDR         the /30s of sandboxes' veth pairs (default 100.96.0.0/16;\n"
         "                          must not hold a host address)\n"
         "  --executor-id ID, --advertise ADDR        name and address in the status\n"
@@ -129,7 +132,7 @@ struct flags {
 
 enum { LISTEN = 256, STATE, IMAGES, SCHED, SIGNER, AUDITOR, VCPUS, MEM, LABEL, POOL, MINW, MAXW, AGE,
        ACCEL, VMM, ID, ADV, TEST_GUEST, EXEC_TIMEOUT, SCHED_TOKEN, SIGNER_TOKEN, AUD_TOKEN, AUDIT_DIR, AUDIT_MAX, DENY_CIDR, NET_POOL,
-       HELP, VERSION };
+       ALLOW_PRIVATE, HELP, VERSION };
 
 /* --label k=v, --pool IMAGE/PROFILE, --test-guest NAME=UDS: splits arg at
  * its first `sep` into the next free (*ret_key, *ret_value). */
@@ -233,6 +236,9 @@ static int take_flag(struct flags *f, int c, char *arg)
                         return -1;
                 }
                 return 0;
+        case ALLOW_PRIVATE:
+                cfg->egress_allow_private = true;
+                return 0;
         case DENY_CIDR:
         case NET_POOL: {
                 struct ak_error err = { 0 };
@@ -272,6 +278,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 { "max-age", required_argument, NULL, AGE }, { "accel", required_argument, NULL, ACCEL },
                 { "vmm", required_argument, NULL, VMM },
                 { "deny-cidr", required_argument, NULL, DENY_CIDR },
+                { "egress-allow-private", no_argument, NULL, ALLOW_PRIVATE },
                 { "net-pool", required_argument, NULL, NET_POOL },
                 { "executor-id", required_argument, NULL, ID }, { "advertise", required_argument, NULL, ADV },
                 { "test-guest", required_argument, NULL, TEST_GUEST },

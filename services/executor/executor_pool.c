@@ -93,7 +93,7 @@ void *pool_thread(void *arg)
                         struct pool_vm v;
                         struct ak_error err = { 0 };
                         int r = evm_boot(ex, image, p, 1, p->memory_mb ? p->memory_mb : VM_DEFAULT_MEMORY_MB,
-                                                   p->network, v.dir, &v.box, &err);
+                                                   p->network, NULL, v.dir, &v.box, &err);
                         pthread_mutex_lock(&ex->lock);
                         target->booting--;
                         if (r == 0 && !ex->stop && target->n_ready < ex->cfg.pool_max_warm) {

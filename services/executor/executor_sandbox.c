@@ -102,6 +102,24 @@ Ak__V1__Sandbox *sandbox_to_proto(struct executor *ex, struct sandbox *sb)
         sp->network = sb->network ? AK__V1__NETWORK__NETWORK_ON : AK__V1__NETWORK__NETWORK_OFF;
         sp->ttl_seconds = sb->ttl_seconds;
         sp->persistent = sb->persistent;
+        if (sb->egress.n_allow || sb->egress.n_deny || sb->egress.n_ports) {
+                Ak__V1__Egress *e = calloc(1, sizeof(*e));
+                if (e) {
+                        ak__v1__egress__init(e);
+                        e->allow = calloc(sb->egress.n_allow + 1, sizeof(char *));
+                        e->deny = calloc(sb->egress.n_deny + 1, sizeof(char *));
+                        e->ports = calloc(sb->egress.n_ports + 1, sizeof(uint32_t));
+                        for (size_t i = 0; e->allow && i < sb->egress.n_allow; i++)
+                                if ((e->allow[e->n_allow] = strdup(sb->egress_allow[i])))
+                                        e->n_allow++;
+                        for (size_t i = 0; e->deny && i < sb->egress.n_deny; i++)
+                                if ((e->deny[e->n_deny] = strdup(sb->egress_deny[i])))
+                                        e->n_deny++;
+                        for (size_t i = 0; e->ports && i < sb->egress.n_ports; i++)
+                                e->ports[e->n_ports++] = sb->egress_ports[i];
+                }
+                sp->egress = e;
+        }
         sp->env = calloc(sb->n_env + 1, sizeof(*sp->env));
         sp->labels = calloc(sb->n_labels + 1, sizeof(*sp->labels));
         for (size_t i = 0; sp->env && i < sb->n_env; i++) {

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vmm/backend/vmm_net.h"
 #include "protos/ak/v1/executor.pb-c.h"
 #include "services/executor/profile.h"
 #include "vmm/image/image.h"
@@ -40,6 +41,11 @@ struct sandbox {
         bool persistent;
         int64_t created_at_ms, expires_at_ms;   /* wall clock */
         bool from_pool;
+        /* spec.egress, checked and canonical; egress points into these. */
+        char egress_allow[VMM_NET_MAX_EGRESS][64], egress_deny[VMM_NET_MAX_EGRESS][64];
+        const char *egress_allow_p[VMM_NET_MAX_EGRESS], *egress_deny_p[VMM_NET_MAX_EGRESS];
+        uint16_t egress_ports[VMM_NET_MAX_EGRESS];
+        struct vmm_net_egress egress;
         /* Under ex->lock: */
         bool test_guest;            /* no VM: uds is a test's fake guest */
         Ak__V1__SandboxState state;

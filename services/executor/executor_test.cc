@@ -396,4 +396,51 @@ TEST_F(ExecutorTest, BadRequestsNameTheField) {
   EXPECT_EQ(Unary("GetSandbox", &g.base, &resp, &e), RPC_NOT_FOUND);
 }
 
+// spec.egress is checked before anything boots: each bad entry is refused
+// by index, with what is wrong and what to do.
+TEST_F(ExecutorTest, BadEgressNamesTheEntry) {
+  std::string e;
+  ProtobufCMessage* resp = nullptr;
+  Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+  spec.name = const_cast<char*>("egress-bad");
+  Ak__V1__Egress eg = AK__V1__EGRESS__INIT;
+  spec.egress = &eg;
+  Ak__V1__CreateSandboxRequest cr = AK__V1__CREATE_SANDBOX_REQUEST__INIT;
+  cr.spec = &spec;
+  struct Case {
+    std::vector<std::string> allow, deny;
+    std::vector<uint32_t> ports;
+    const char* want;
+  } cases[] = {
+      {{"198.18.0.0/15", "10.1.0.0/16"}, {}, {}, "spec.egress.allow[1]: 10.1.0.0/16 overlaps the private range"},
+      {{"0.0.0.0/0"}, {}, {}, "--egress-allow-private"},
+      {{"127.0.0.1"}, {}, {}, "always denied"},
+      {{"169.254.169.254"}, {}, {}, "always denied"},
+      {{}, {"198.18.0.0/15", "example.com"}, {}, "spec.egress.deny[1]: example.com: not a CIDR"},
+      {{}, {"10.0.0.1/8"}, {}, "bits set past the /8"},
+      {{}, {}, {443, 0}, "spec.egress.ports[1]: 0 is not a port"},
+      {{}, {}, {65536}, "65536 is not a port"},
+      {{}, std::vector<std::string>(65, "198.18.0.1"), {}, "at most 64"},
+  };
+  for (const Case& c : cases) {
+    std::vector<char*> a, d;
+    for (auto& x : c.allow) a.push_back(const_cast<char*>(x.c_str()));
+    for (auto& x : c.deny) d.push_back(const_cast<char*>(x.c_str()));
+    std::vector<uint32_t> p = c.ports;
+    eg.allow = a.data();
+    eg.n_allow = a.size();
+    eg.deny = d.data();
+    eg.n_deny = d.size();
+    eg.ports = p.data();
+    eg.n_ports = p.size();
+    e.clear();
+    EXPECT_EQ(Unary("CreateSandbox", &cr.base, &resp, &e), RPC_INVALID_ARGUMENT) << c.want;
+    EXPECT_NE(e.find(c.want), std::string::npos) << e;
+  }
+  // None of them made a sandbox.
+  Ak__V1__GetSandboxRequest g = AK__V1__GET_SANDBOX_REQUEST__INIT;
+  g.name = const_cast<char*>("egress-bad");
+  EXPECT_EQ(Unary("GetSandbox", &g.base, &resp, &e), RPC_NOT_FOUND);
+}
+
 }  // namespace

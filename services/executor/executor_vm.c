@@ -72,7 +72,7 @@ static int prepare_guest(const char *uds, bool read_only_root, struct ak_error *
 }
 
 int evm_boot(struct executor *ex, const char *image, const struct profile *p, unsigned vcpus,
-                       unsigned memory_mb, bool network, char dir[PATH_MAX], struct vmbox **ret,
+                       unsigned memory_mb, bool network, const struct vmm_net_egress *egress, char dir[PATH_MAX], struct vmbox **ret,
                        struct ak_error *err)
 {
         struct image_boot boot;
@@ -104,6 +104,8 @@ int evm_boot(struct executor *ex, const char *image, const struct profile *p, un
                 .net_pool = ex->cfg.net_pool,
                 .net_deny_cidrs = ex->cfg.deny_cidrs,
                 .n_net_deny_cidrs = ex->cfg.n_deny_cidrs,
+                .net_egress = egress,
+                .net_allow_private = ex->cfg.egress_allow_private,
         };
         if ((r = vmbox_boot(&vc, ex->cfg.boot_timeout_ms, &box, err)) < 0) {
                 ak_rm_rf(dir);

@@ -19,6 +19,8 @@
 
 #include "lib/base/error.h"
 
+struct vmm_net_egress;
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -80,6 +82,8 @@ struct vmm_config {
         const char *net_pool;
         const char *const *net_deny_cidrs;
         size_t n_net_deny_cidrs;
+        const struct vmm_net_egress *net_egress; /* the sandbox's own policy (vmm_net.h); NULL: none */
+        bool net_allow_private;        /* net_egress->allow may re-open private/operator ranges */
 };
 
 struct vmm;

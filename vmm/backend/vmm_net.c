@@ -175,11 +175,16 @@ int vmm_net_egress_check(const char *allow, const char *const *operator_deny, si
                         return ak_error_set(err, -EPERM, "%s overlaps the private range %s, which a sandbox may "
                                             "re-open only when ak-executor runs with --egress-allow-private; "
                                             "allow public ranges only", allow, private_ranges[i]);
-        for (size_t i = 0; i < n_operator_deny; i++)
-                if (overlap(allow, operator_deny[i], false) == 1)
+        for (size_t i = 0; i < n_operator_deny; i++) {
+                char canon[64];
+                struct ak_error e2 = { 0 };
+                if (vmm_net_cidr_parse(operator_deny[i], canon, sizeof(canon), &e2) < 0)
+                        return ak_error_set(err, -EINVAL, "operator deny list: %s", e2.msg);
+                if (overlap(allow, canon, false) == 1)
                         return ak_error_set(err, -EPERM, "%s overlaps %s, denied by ak-executor --deny-cidr; "
                                             "it may be re-opened only with --egress-allow-private", allow,
                                             operator_deny[i]);
+        }
         return 0;
 }
 

@@ -109,7 +109,7 @@ TEST(VmmNet, Overlaps) {
 }
 
 std::string Check(const char* allow, bool allow_private) {
-  const char* op[] = {"198.18.0.128/25"};
+  const char* op[] = {"198.18.0.128/25", "203.0.113.7"};
   struct ak_error err = {};
   int r = vmm_net_egress_check(allow, op, 1, allow_private, &err);
   return r == 0 ? "ok" : std::to_string(r) + ": " + err.msg;
@@ -126,6 +126,7 @@ TEST(VmmNet, EgressCheck) {
   EXPECT_NE(Check("fd00::/8", false).find("fc00::/7"), std::string::npos);
   s = Check("198.18.0.129/32", false);
   EXPECT_NE(s.find("--deny-cidr"), std::string::npos) << s;
+  EXPECT_NE(Check("203.0.113.0/24", false).find("--deny-cidr"), std::string::npos);  // operator entry not canonical
   EXPECT_EQ(Check("10.1.0.0/16", true), "ok");
   EXPECT_EQ(Check("198.18.0.129/32", true), "ok");
   // Loopback, link-local: never, flag or not.

@@ -354,6 +354,8 @@ static int net_prepare(const struct vmm_config *cfg, struct vmm_jail *j, struct 
                 .pool = cfg->net_pool,
                 .deny_cidrs = cfg->net_deny_cidrs,
                 .n_deny_cidrs = cfg->n_net_deny_cidrs,
+                .egress = cfg->net_egress,
+                .allow_private = cfg->net_allow_private,
                 .work_dir = cfg->jail_dir,
         };
         if ((r = vmm_net_setup(&nc, ret, err)) < 0)
