@@ -170,8 +170,23 @@ class NetTest : public ::testing::Test {
     vm_ = akvm::BootVm("base", dir_, true, &skip_, &error, 1, 256, {"198.18.0.128/25"});
     if (!vm_ && skip_.empty()) setup_error_ = error;
     if (vm_) ifname_ = HostIfname();
+    // A second VM with a sandbox's own policy (SandboxSpec.egress): the
+    // "internet" host 198.18.0.1 denied, and only port kPort (198.18.0.3
+    // is another "internet" address, reachable on that port only).
+    if (vm_ && Sh("ip -n akt-inet addr add 198.18.0.3/24 dev eth0") != 0) {
+      setup_error_ = "could not add 198.18.0.3 in akt-inet";
+      return;
+    }
+    if (vm_) {
+      dir2_ = akvm::MakeTempDir("aknet2");
+      vm2_ = akvm::BootVm("base", dir2_, true, &skip_, &error, 1, 256, {"198.18.0.128/25"}, &kPolicy);
+      if (!vm2_ && skip_.empty()) setup_error_ = error;
+    }
   }
   static void TearDownTestSuite() {
+    if (vm2_) vm_free(vm2_);
+    vm2_ = nullptr;
+    if (!dir2_.empty()) akvm::RemoveDir(dir2_);
     if (vm_) vm_free(vm_);
     vm_ = nullptr;
     // The VM's veth went with it.
@@ -195,29 +210,33 @@ class NetTest : public ::testing::Test {
     ASSERT_TRUE(setup_error_.empty()) << setup_error_;
     ASSERT_NE(vm_, nullptr);
   }
-  // The guest's output for sh -c cmd.
-  std::string Guest(const std::string& cmd) {
+  // The guest's output for sh -c cmd (in vm2_ with policy).
+  std::string Guest(const std::string& cmd, bool policy = false) {
     std::string err;
-    struct proto_reply* r = akvm::Run(vm_vsock_uds(vm_), {"sh", "-c", cmd}, 60000, &err);
+    struct proto_reply* r = akvm::Run(vm_vsock_uds(policy ? vm2_ : vm_), {"sh", "-c", cmd}, 60000, &err);
     EXPECT_NE(r, nullptr) << err;
     if (!r) return "";
     std::string out = r->stdout_str ? r->stdout_str : "";
     proto_reply_free(r);
     return out;
   }
-  std::string Tcp(const std::string& addr, int port) {
-    return Guest("echo hi | nc -w 3 " + addr + " " + std::to_string(port) + " 2>&1; echo rc=$?");
+  std::string Tcp(const std::string& addr, int port, bool policy = false) {
+    return Guest("echo hi | nc -w 3 " + addr + " " + std::to_string(port) + " 2>&1; echo rc=$?", policy);
   }
-  void Udp(const std::string& addr, int port) {
-    Guest("timeout 3 tftp -g -r x -l /dev/null " + addr + " " + std::to_string(port) + " 2>&1; true");
+  void Udp(const std::string& addr, int port, bool policy = false) {
+    Guest("timeout 3 tftp -g -r x -l /dev/null " + addr + " " + std::to_string(port) + " 2>&1; true", policy);
   }
-  static std::string skip_, setup_error_, dir_, forward_, ifname_;
-  static struct vm* vm_;
+  static std::string skip_, setup_error_, dir_, dir2_, forward_, ifname_;
+  static struct vm *vm_, *vm2_;
+  static const struct vmm_net_egress kPolicy;
 };
-std::string NetTest::skip_, NetTest::setup_error_, NetTest::dir_, NetTest::forward_, NetTest::ifname_;
-struct vm* NetTest::vm_ = nullptr;
+std::string NetTest::skip_, NetTest::setup_error_, NetTest::dir_, NetTest::dir2_, NetTest::forward_, NetTest::ifname_;
+struct vm *NetTest::vm_ = nullptr, *NetTest::vm2_ = nullptr;
 
 const int kPort = 7913;
+const char* const kPolicyDeny[] = {"198.18.0.1/32"};
+const uint16_t kPolicyPorts[] = {kPort};
+const struct vmm_net_egress NetTest::kPolicy = {nullptr, 0, kPolicyDeny, 1, kPolicyPorts, 1};
 
 // The public-range "internet" answers, by TCP and by UDP.
 TEST_F(NetTest, PublicInternetReachable) {
@@ -278,6 +297,55 @@ TEST_F(NetTest, GatewayUnreachable) {
   Udp(gw, kPort + 1);
   EXPECT_EQ(host.tcp_hits(), 0);
   EXPECT_EQ(host.udp_hits(), 0);
+}
+
+// A sandbox's own egress.deny: the "internet" host that the first VM
+// reaches is unreachable from the VM with the policy, by TCP and UDP.
+TEST_F(NetTest, SandboxDenyHoldsForThatSandboxOnly) {
+  ASSERT_NE(vm2_, nullptr);
+  Echo inet("akt-inet", "198.18.0.1", kPort);
+  ASSERT_TRUE(inet.ok());
+  std::string out = Tcp("198.18.0.1", kPort, true);
+  EXPECT_EQ(out.find("echo:"), std::string::npos) << out;
+  Udp("198.18.0.1", kPort, true);
+  EXPECT_EQ(inet.tcp_hits(), 0);
+  EXPECT_EQ(inet.udp_hits(), 0);
+  // The other VM still reaches it.
+  EXPECT_NE(Tcp("198.18.0.1", kPort).find("echo:hi"), std::string::npos);
+  EXPECT_EQ(inet.tcp_hits(), 1);
+}
+
+// egress.ports: another public host is reachable on the allowed port and
+// not on another one.
+TEST_F(NetTest, SandboxPortsLimitDestinations) {
+  ASSERT_NE(vm2_, nullptr);
+  Echo on("akt-inet", "198.18.0.3", kPort), off("akt-inet", "198.18.0.3", kPort + 2);
+  ASSERT_TRUE(on.ok() && off.ok());
+  EXPECT_NE(Tcp("198.18.0.3", kPort, true).find("echo:hi"), std::string::npos);
+  EXPECT_EQ(on.tcp_hits(), 1);
+  std::string out = Tcp("198.18.0.3", kPort + 2, true);
+  EXPECT_EQ(out.find("echo:"), std::string::npos) << out;
+  Udp("198.18.0.3", kPort + 2, true);
+  EXPECT_EQ(off.tcp_hits(), 0);
+  EXPECT_EQ(off.udp_hits(), 0);
+  // Without a policy, the other port answers.
+  EXPECT_NE(Tcp("198.18.0.3", kPort + 2).find("echo:hi"), std::string::npos);
+}
+
+// An allow of a private range, or of the operator's denied range, without
+// the operator's permission: the VM does not start, and the error says why
+// and what would permit it.
+TEST_F(NetTest, PrivateAllowRefusedWithoutOperatorFlag) {
+  for (const char* allow : {"10.213.0.0/24", "198.18.0.128/25"}) {
+    const char* const a[] = {allow};
+    const struct vmm_net_egress e = {a, 1, nullptr, 0, nullptr, 0};
+    std::string skip, error, d = akvm::MakeTempDir("aknet3");
+    struct vm* v = akvm::BootVm("base", d, true, &skip, &error, 1, 256, {"198.18.0.128/25"}, &e);
+    if (v) vm_free(v);
+    akvm::RemoveDir(d);
+    EXPECT_EQ(v, nullptr) << allow;
+    EXPECT_NE(error.find("--egress-allow-private"), std::string::npos) << error;
+  }
 }
 
 }  // namespace

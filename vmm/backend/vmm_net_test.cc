@@ -111,7 +111,7 @@ TEST(VmmNet, Overlaps) {
 std::string Check(const char* allow, bool allow_private) {
   const char* op[] = {"198.18.0.128/25", "203.0.113.7"};
   struct ak_error err = {};
-  int r = vmm_net_egress_check(allow, op, 1, allow_private, &err);
+  int r = vmm_net_egress_check(allow, op, 2, allow_private, &err);
   return r == 0 ? "ok" : std::to_string(r) + ": " + err.msg;
 }
 

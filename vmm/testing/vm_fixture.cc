@@ -53,7 +53,8 @@ bool GetKernel(std::string* skip_reason, std::string* error) {
 }
 
 struct vm* BootVm(const std::string& image, const std::string& dir, bool network, std::string* skip_reason,
-                  std::string* error, int vcpus, int memory_mb, const std::vector<std::string>& deny_cidrs) {
+                  std::string* error, int vcpus, int memory_mb, const std::vector<std::string>& deny_cidrs,
+                  const struct vmm_net_egress* egress) {
   struct ak_error err = {};
   struct image_store* store = nullptr;
   if (image_store_open(ImageStoreDir().c_str(), &store, &err) < 0) {
@@ -85,6 +86,7 @@ struct vm* BootVm(const std::string& image, const std::string& dir, bool network
   for (const std::string& c : deny_cidrs) deny.push_back(c.c_str());
   cfg.net_deny_cidrs = deny.data();
   cfg.n_net_deny_cidrs = deny.size();
+  cfg.net_egress = egress;
   struct vm* v = nullptr;
   if (vm_start(&cfg, &v, &err) < 0) {
     *error = err.msg;

@@ -7,6 +7,7 @@
 
 extern "C" {
 #include "lib/guest/protocol.h"
+#include "vmm/backend/vmm_net.h"  // struct vmm_net_egress, for BootVm
 }
 
 struct vm;
@@ -35,7 +36,8 @@ bool GetKernel(std::string* skip_reason, std::string* error);
 // says why and nullptr is returned; on other failures *error.
 struct vm* BootVm(const std::string& image, const std::string& dir, bool network, std::string* skip_reason,
                   std::string* error, int vcpus = 1, int memory_mb = 256,
-                  const std::vector<std::string>& deny_cidrs = {});
+                  const std::vector<std::string>& deny_cidrs = {},
+                  const struct vmm_net_egress* egress = nullptr);
 
 // A short directory under /tmp for sockets (removed by RemoveDir).
 std::string MakeTempDir(const char* prefix);
