@@ -61,6 +61,17 @@ TEST(Ak, EachCommandHasHelp)
         }
 }
 
+TEST(Ak, EgressOptionsInHelpWithAnExample)
+{
+        for (const char *c : {"run", "sandbox"}) {
+                Result r = ak(std::string(c) + " --help");
+                EXPECT_EQ(0, r.status) << c;
+                for (const char *want : {"--egress-allow CIDR", "--egress-deny CIDR", "--egress-port N",
+                                         "--egress-allow-private", "no domain names", "--egress-port 443"})
+                        EXPECT_NE(std::string::npos, r.out.find(want)) << c << ": " << want << "\n" << r.out;
+        }
+}
+
 TEST(Ak, BadUsageExitsTwoAndSaysWhy)
 {
         Result r = ak("frobnicate");
@@ -93,6 +104,14 @@ TEST(Ak, StackVerbsRefuseBadUsageBeforeStartingAnything)
                 {"sandbox info", "which sandbox?"},
                 {"up --warm 99", "--warm 99: want 0 to 16"},
                 {"down now", "unknown argument now"},
+                {"run --egress-port 0 -- true", "--egress-port 0: want a port, 1 to 65535"},
+                {"run --egress-port 65536 -- true", "--egress-port 65536: want a port"},
+                {"run --egress-port 44x -- true", "--egress-port 44x: want a port"},
+                {"run --egress-deny", "--egress-deny needs a value"},
+                {"run --egress-allow '' -- true", "--egress-allow: empty"},
+                {"exec box --egress-deny 1.2.3.4 -- true", "unknown option --egress-deny"},
+                {"sandbox create x --egress-port -1", "--egress-port -1: want a port"},
+                {"sandbox create x --egress-allow", "--egress-allow needs a value"},
         };
         for (const auto &c : cases) {
                 Result r = ak(std::string("env AK_HOME=/nonexistent/ak-test cli/ak ") + c.args);

@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "cli/copy_in.h"
+#include "cli/egress.h"
 #include "cli/progress.h"
 #include "cli/stack.h"
 #include "lib/base/time.h"
@@ -23,6 +24,7 @@ extern char **environ;
 
 const char cli_run_help[] =
         "Usage: ak run [--image I] [--profile P] [--no-network] [--keep] [--receipt PATH]\n"
+        "              [--egress-deny CIDR]... [--egress-allow CIDR]... [--egress-port N]...\n"
         "              [-e K=V]... [--timeout S] -- CMD [ARGS...]\n"
         "\n"
         "Runs CMD once in a fresh microVM: creates a sandbox, runs the command, removes\n"
@@ -39,6 +41,8 @@ const char cli_run_help[] =
         "                  not a mount: changes stay in the VM), runs CMD there, and\n"
         "                  passes your environment (not PATH, HOME, LD_*, AK_*, ...)\n"
         "  --no-network    no network device in the VM\n"
+        "Egress (CIDRs only, no domain names; on top of the executor's rules):\n"
+        CLI_EGRESS_HELP
         "  --keep          leave the sandbox running (its name is printed)\n"
         "  --receipt PATH  where to write the receipt\n"
         "  -e K=V          environment for the command (repeatable)\n"
@@ -48,7 +52,8 @@ const char cli_run_help[] =
         "  ak run -- uname -a\n"
         "  ak run --no-network -e GREETING=hi -- sh -c 'echo $GREETING; exit 3'; echo $?\n"
         "  ak run --image python --receipt r.json -- python3 -c 'print(2+2)' && ak receipt verify r.json\n"
-        "  ak run --profile permissive --image python -- python3 -m pytest -q\n";
+        "  ak run --profile permissive --image python -- python3 -m pytest -q\n"
+        "  ak run --egress-deny 0.0.0.0/0 --egress-allow 203.0.113.0/24 --egress-port 443 -- wget -qO- https://x\n";
 
 const char cli_exec_help[] =
         "Usage: ak exec NAME [-e K=V]... [-w DIR] [--sudo] [--receipt PATH] [--timeout S] -- CMD [ARGS...]\n"
@@ -237,6 +242,7 @@ struct opts {
         size_t n_env;
         char **argv;
         int argc;
+        struct cli_egress egress;
 };
 
 /* Parses options up to "--" (or the first non-option); exec takes NAME first. */
@@ -250,6 +256,11 @@ static int parse(const struct cli_command *cmd, int argc, char **argv, bool exec
                         i++;
                         break;
                 }
+                int er = exec ? 0 : cli_egress_flag(cmd, argc, argv, &i, &o->egress);
+                if (er > 1)
+                        return er;
+                if (er == 1)
+                        continue;
                 if (strcmp(a, "-e") == 0 && has) {
                         if (!strchr(argv[i + 1], '=') || argv[i + 1][0] == '=')
                                 return cli_usage_error(cmd, "-e %s: want KEY=VALUE", argv[i + 1]);
@@ -405,6 +416,7 @@ int cli_run_run(int argc, char **argv)
         if (o.no_network)
                 spec.network = AK__V1__NETWORK__NETWORK_OFF;
         spec.persistent = o.keep;
+        spec.egress = cli_egress_msg(&o.egress);
         struct ak_error err = { 0 };
         if (stack_prepare_image(o.image, &err) < 0) {
                 fprintf(stderr, "ak run: %s\n", err.msg);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/egress.h"
 #include "cli/stack.h"
 #include "lib/base/cleanup.h"
 #include "lib/json/writer.h"
@@ -20,6 +21,7 @@
 
 const char cli_sandbox_help[] =
         "Usage: ak sandbox create NAME [--image I] [--profile P] [--no-network] [-e K=V]...\n"
+        "                         [--egress-deny CIDR]... [--egress-allow CIDR]... [--egress-port N]...\n"
         "                         [--ttl S] [--json]\n"
         "       ak sandbox start|stop|remove NAME\n"
         "       ak sandbox list [--json]\n"
@@ -31,8 +33,12 @@ const char cli_sandbox_help[] =
         "until it is removed or its --ttl expires. Files of up to 7 MiB are copied\n"
         "with cp. Starts the local stack (`ak up`) when none runs.\n"
         "\n"
+        "Egress (create; CIDRs only, no domain names; `info` shows the policy):\n"
+        CLI_EGRESS_HELP
+        "\n"
         "Examples:\n"
         "  ak sandbox create dev --no-network\n"
+        "  ak sandbox create web --egress-deny 0.0.0.0/0 --egress-allow 203.0.113.0/24 --egress-port 443\n"
         "  ak sandbox cp ./script.sh dev:/tmp/script.sh && ak exec dev -- sh /tmp/script.sh\n"
         "  ak sandbox cp dev:/etc/os-release .\n"
         "  ak sandbox list --json | jq -r '.[].name'\n"
@@ -87,6 +93,25 @@ static void sandbox_json(struct json_writer *w, const Ak__V1__Sandbox *s)
         json_writer_u64(w, sp ? sp->memory_mb : 0);
         json_writer_key(w, "network", 7);
         json_writer_bool(w, !sp || sp->network != AK__V1__NETWORK__NETWORK_OFF);
+        const Ak__V1__Egress *e = sp ? sp->egress : NULL;
+        json_writer_key(w, "egress", 6);
+        json_writer_begin_object(w);
+        json_writer_key(w, "allow", 5);
+        json_writer_begin_array(w);
+        for (size_t i = 0; e && i < e->n_allow; i++)
+                json_writer_string(w, e->allow[i], strlen(e->allow[i]));
+        json_writer_end_array(w);
+        json_writer_key(w, "deny", 4);
+        json_writer_begin_array(w);
+        for (size_t i = 0; e && i < e->n_deny; i++)
+                json_writer_string(w, e->deny[i], strlen(e->deny[i]));
+        json_writer_end_array(w);
+        json_writer_key(w, "ports", 5);
+        json_writer_begin_array(w);
+        for (size_t i = 0; e && i < e->n_ports; i++)
+                json_writer_u64(w, e->ports[i]);
+        json_writer_end_array(w);
+        json_writer_end_object(w);
         str(w, "executor", s->executor_id);
         str(w, "backend", s->backend);
         json_writer_key(w, "created_at_ms", 13);
@@ -98,6 +123,32 @@ static void sandbox_json(struct json_writer *w, const Ak__V1__Sandbox *s)
         json_writer_key(w, "error", 5);
         json_writer_string_or_null(w, s->error && *s->error ? s->error : NULL);
         json_writer_end_object(w);
+}
+
+/* `ak sandbox info`: the network and the sandbox's egress policy, on top
+ * of the executor's (loopback, host, link-local and private ranges denied). */
+static void print_egress(const Ak__V1__SandboxSpec *sp)
+{
+        if (sp && sp->network == AK__V1__NETWORK__NETWORK_OFF) {
+                printf("network: off\n");
+                return;
+        }
+        const Ak__V1__Egress *e = sp ? sp->egress : NULL;
+        printf("network: on; host, link-local and private ranges denied by the executor\n");
+        if (!e || (!e->n_allow && !e->n_deny && !e->n_ports)) {
+                printf("egress: no policy of its own (public internet, any port)\n");
+                return;
+        }
+        printf("egress deny:");
+        for (size_t i = 0; i < e->n_deny; i++)
+                printf(" %s", e->deny[i]);
+        printf("%s\negress allow:", e->n_deny ? "" : " -");
+        for (size_t i = 0; i < e->n_allow; i++)
+                printf(" %s", e->allow[i]);
+        printf("%s\negress ports:", e->n_allow ? "" : " -");
+        for (size_t i = 0; i < e->n_ports; i++)
+                printf(" %u", e->ports[i]);
+        printf("%s\n", e->n_ports ? "" : " any");
 }
 
 static int print_sandboxes(Ak__V1__Sandbox *const *list, size_t n, bool json, bool array)
@@ -130,6 +181,8 @@ static int print_sandboxes(Ak__V1__Sandbox *const *list, size_t n, bool json, bo
                 printf("%-24s %-9s %-12s %-12s %s%s%s\n", sp ? sp->name : "", state_name(s->state),
                        sp ? sp->image : "", sp ? sp->profile : "", s->executor_id,
                        s->error && *s->error ? "  " : "", s->error ? s->error : "");
+                if (!array)
+                        print_egress(sp);
         }
         return 0;
 }
@@ -140,10 +193,16 @@ static int do_create(int argc, char **argv)
         Ak__V1__SandboxSpec__EnvEntry entries[SANDBOX_MAX_ENV], *eps[SANDBOX_MAX_ENV];
         bool json = false;
         const char *name = NULL;
+        struct cli_egress eg = { 0 };
 
         for (int i = 1; i < argc; i++) {
                 const char *a = argv[i];
                 bool has = i + 1 < argc;
+                int er = cli_egress_flag(&cmd, argc, argv, &i, &eg);
+                if (er > 1)
+                        return er;
+                if (er == 1)
+                        continue;
                 if (strcmp(a, "--image") == 0 && has) {
                         spec.image = argv[++i];
                 } else if (strcmp(a, "--profile") == 0 && has) {
@@ -181,6 +240,7 @@ static int do_create(int argc, char **argv)
         spec.name = (char *)name;
         spec.env = eps;
         spec.persistent = true;
+        spec.egress = cli_egress_msg(&eg);
         Ak__V1__CreateSandboxRequest req = AK__V1__CREATE_SANDBOX_REQUEST__INIT;
         req.spec = &spec;
         struct ak_error err = { 0 };

@@ -1,0 +1,45 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/egress.h"
+
+int cli_egress_flag(const struct cli_command *cmd, int argc, char **argv, int *i, struct cli_egress *e)
+{
+        const char *a = argv[*i];
+        bool allow = strcmp(a, "--egress-allow") == 0, deny = strcmp(a, "--egress-deny") == 0,
+             port = strcmp(a, "--egress-port") == 0;
+        if (!allow && !deny && !port)
+                return 0;
+        if (*i + 1 >= argc)
+                return cli_usage_error(cmd, "%s needs a value", a);
+        char *v = argv[++*i];
+        size_t *n = allow ? &e->n_allow : deny ? &e->n_deny : &e->n_ports;
+        if (*n == CLI_EGRESS_MAX)
+                return cli_usage_error(cmd, "at most %d %s", CLI_EGRESS_MAX, a);
+        if (port) {
+                char *end;
+                unsigned long p = strtoul(v, &end, 10);
+                if (end == v || *end || v[0] == '-' || p < 1 || p > 65535)
+                        return cli_usage_error(cmd, "--egress-port %s: want a port, 1 to 65535", v);
+                e->ports[(*n)++] = (uint32_t)p;
+        } else if (!*v) {
+                return cli_usage_error(cmd, "%s: empty; want a CIDR such as 203.0.113.0/24", a);
+        } else {
+                (allow ? e->allow : e->deny)[(*n)++] = v;
+        }
+        return 1;
+}
+
+Ak__V1__Egress *cli_egress_msg(struct cli_egress *e)
+{
+        if (!e->n_allow && !e->n_deny && !e->n_ports)
+                return NULL;
+        ak__v1__egress__init(&e->msg);
+        e->msg.allow = e->allow;
+        e->msg.n_allow = e->n_allow;
+        e->msg.deny = e->deny;
+        e->msg.n_deny = e->n_deny;
+        e->msg.ports = e->ports;
+        e->msg.n_ports = e->n_ports;
+        return &e->msg;
+}

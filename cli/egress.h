@@ -1,0 +1,38 @@
+/* `--egress-allow CIDR`, `--egress-deny CIDR`, `--egress-port N` of `ak run`
+ * and `ak sandbox create` into a SandboxSpec.egress. The CIDRs are checked
+ * by the executor (which knows whether private ranges may be re-opened);
+ * here only counts and port numbers. */
+#pragma once
+
+#include <stddef.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "protos/ak/v1/sandbox.pb-c.h"
+#include "cli/cli.h"
+
+#define CLI_EGRESS_MAX 64
+
+struct cli_egress {
+        char *allow[CLI_EGRESS_MAX], *deny[CLI_EGRESS_MAX];
+        uint32_t ports[CLI_EGRESS_MAX];
+        size_t n_allow, n_deny, n_ports;
+        Ak__V1__Egress msg;
+};
+
+/* Help text lines for the three options. */
+#define CLI_EGRESS_HELP                                                                          \
+        "  --egress-deny CIDR   the sandbox cannot reach CIDR (repeatable)\n"                   \
+        "  --egress-allow CIDR  reachable even if in --egress-deny (repeatable); private\n"     \
+        "                       ranges only if ak-executor runs with --egress-allow-private;\n" \
+        "                       loopback, the host and link-local never\n"                      \
+        "  --egress-port N      only TCP/UDP to these destination ports (repeatable)\n"
+
+/* If argv[*i] is one of the options (with its value at argv[*i + 1]),
+ * takes it and advances *i: 1. Not one: 0. A bad value: the exit code of
+ * cli_usage_error (2). */
+int cli_egress_flag(const struct cli_command *cmd, int argc, char **argv, int *i, struct cli_egress *e);
+
+/* The SandboxSpec.egress for what was given (pointing into e), or NULL
+ * when no option was. */
+Ak__V1__Egress *cli_egress_msg(struct cli_egress *e);
