@@ -2,7 +2,8 @@
  * (the operator's --deny-cidr) and a resolv.conf (the host's file). The
  * input is NUL-terminated and fed to both. A parsed CIDR must parse again
  * to itself (canonical); every resolver must be an address inet_pton takes;
- * the ruleset built from them must hold each one. */
+ * the ruleset built from them must hold each one. The egress checks
+ * (overlap, vmm_net_egress_check) get the raw text and the parsed CIDR. */
 #include <arpa/inet.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -35,6 +36,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < n; i++)
                 if (inet_pton(AF_INET, res[i], bytes) != 1 && inet_pton(AF_INET6, res[i], bytes) != 1)
                         abort();
+        /* The egress checks take any text (non-canonical: -EINVAL, no crash)
+         * and agree with themselves on a parsed CIDR: it overlaps itself,
+         * and an allow that passes without allow_private overlaps no
+         * private range. */
+        (void)vmm_net_cidr_overlaps(text, "10.0.0.0/8");
+        struct ak_error e2 = { 0 };
+        (void)vmm_net_egress_check(text, NULL, 0, false, &e2);
+        if (err.code == 0) {
+                if (vmm_net_cidr_overlaps(out, out) != 1)
+                        abort();
+                const char *ops[1] = { text };
+                if (vmm_net_egress_check(out, ops, 1, false, &e2) == 0 &&
+                    (vmm_net_cidr_overlaps(out, "10.0.0.0/8") == 1 || vmm_net_cidr_overlaps(out, "fc00::/7") == 1))
+                        abort();
+                uint16_t port = 443;
+                const char *one[1] = { out };
+                struct vmm_net_egress eg = { one, 1, one, 1, &port, 1 };
+                char *r2 = NULL;
+                if (vmm_net_ns_rules(VMM_NET_DEFAULT_POOL, NULL, 0, NULL, 0, NULL, 0, &eg, &r2) == 0) {
+                        if (!strstr(r2, out) || !strstr(r2, "th dport != { 443 } drop"))
+                                abort();
+                        free(r2);
+                }
+        }
         const char *deny[1] = { out };
         char *rules = NULL;
         if (vmm_net_ns_rules(VMM_NET_DEFAULT_POOL, NULL, 0, deny, err.code == 0 ? 1 : 0, res, n, NULL, &rules) == 0) {
