@@ -195,7 +195,8 @@ done
 "$ak" sandbox create box2 >/dev/null 2>"$tmp/err" || fail "create box2: $(cat "$tmp/err")"
 "$ak" sandbox create box3 >/dev/null 2>"$tmp/err" || fail "create box3: $(cat "$tmp/err")"
 "$ak" sandbox list --json >"$tmp/list"
-on_second=$(grep -o '"name":"box[23]"[^}]*"executor":"second"' "$tmp/list" | cut -d'"' -f4 | head -n 1)
+on_second=$(/usr/bin/python3 -c 'import json, sys
+print(next((s["name"] for s in json.load(sys.stdin) if s["name"] in ("box2", "box3") and s["executor"] == "second"), ""))' <"$tmp/list")
 [ -n "$on_second" ] || fail "placement never used the new executor: $(cat "$tmp/list")"
 [ "$("$ak" exec "$on_second" -- cat /proc/sys/kernel/hostname 2>/dev/null)" != "" ] || fail "exec on second"
 "$ak" sandbox cp "$tmp/blob" "$on_second:/tmp/b" || fail "cp to a sandbox on the second executor"
