@@ -51,6 +51,21 @@ Counters Status(struct rpc_channel* ch) {
   return c;
 }
 
+// Polls the executor's counters and the auditor's output file (up to 30 s)
+// until n events were sent and `last` (the last event's sandbox, quoted)
+// arrived; returns the file's text, *c the last counters.
+std::string WaitSent(struct rpc_channel* ch, const std::string& out, uint64_t n, const std::string& last,
+                     Counters* c) {
+  std::string got;
+  for (int i = 0; i < 300; i++) {
+    *c = Status(ch);
+    got = Slurp(out);
+    if (c->sent == n && got.find(last) != std::string::npos) break;
+    usleep(100000);
+  }
+  return got;
+}
+
 // RemoveSandbox `name`: the status code, and the message in *msg.
 int Remove(struct rpc_channel* ch, const char* name, std::string* msg = nullptr) {
   Ak__V1__RemoveSandboxRequest rm = AK__V1__REMOVE_SANDBOX_REQUEST__INIT;
@@ -143,13 +158,7 @@ TEST(ExecutorAuditTest, EventsWaitForTheAuditorAndArrive) {
   aud_argv[2] = addr;
   ServiceProcess again;
   ASSERT_TRUE(again.Start(aud_argv, dir, "auditor2")) << Slurp(again.err);
-  std::string got;
-  for (int i = 0; i < 300; i++) {
-    c = Status(ch);
-    got = Slurp(out);
-    if (c.sent == 2 && got.find("\"gb\"") != std::string::npos) break;
-    usleep(100000);
-  }
+  std::string got = WaitSent(ch, out, 2, "\"gb\"", &c);
   EXPECT_EQ(c.sent, 2u);
   EXPECT_EQ(c.queued, 0u);
   EXPECT_EQ(c.dropped, 0u);
@@ -205,13 +214,7 @@ TEST(ExecutorAuditTest, DurableQueueKeepsEventsAcrossAnExecutorKill) {
   aud_argv[2] = addr;
   ServiceProcess again;
   ASSERT_TRUE(again.Start(aud_argv, dir, "auditor2")) << Slurp(again.err);
-  std::string got;
-  for (int i = 0; i < 300; i++) {
-    c = Status(ch);
-    got = Slurp(out);
-    if (c.sent == 2 && got.find("\"db\"") != std::string::npos) break;
-    usleep(100000);
-  }
+  std::string got = WaitSent(ch, out, 2, "\"db\"", &c);
   EXPECT_EQ(c.sent, 2u);
   EXPECT_EQ(c.queued, 0u);
   EXPECT_EQ(c.dropped, 0u);
