@@ -17,10 +17,12 @@
 #include "lib/base/fs.h"
 #include "lib/base/pathfmt.h"
 #include "lib/base/proc.h"
+#include "vmm/image/busybox_wget.h"
 #include "vmm/image/cpio.h"
 #include "vmm/image/image_impl.h"
 
-#define BASE_FORMAT "ak-base-v1"
+/* v2: busybox packed with busybox_wget_patch. */
+#define BASE_FORMAT "ak-base-v2"
 #define MAX_MODULES 64
 #define MAX_LIBS 32
 #define MAX_DIRS 64
@@ -282,7 +284,12 @@ static int write_initramfs(const char *path, const struct base_inputs *in, struc
         struct dirset ds = { .n = 0 };
         struct cpio *w = NULL;
         char target[PATH_MAX], *applets = NULL;
+        _cleanup_free_ char *busybox = NULL;
+        size_t busybox_len;
         int status, r;
+
+        if ((r = busybox_read_for_image(in->busybox, &busybox, &busybox_len, err)) < 0)
+                return r;
 
         const char *list[] = { in->busybox, "--list-full", NULL };
         struct proc_opts o = { .argv = list, .timeout_ms = 30000, .max_output = 1 << 20 };
@@ -303,7 +310,7 @@ static int write_initramfs(const char *path, const struct base_inputs *in, struc
         }
         cpio_add_chardev(w, "dev/console", 0600, 5, 1);
         cpio_add_chardev(w, "dev/null", 0666, 1, 3);
-        cpio_add_file(w, "bin/busybox", 0755, in->busybox);
+        cpio_add_data(w, "bin/busybox", 0755, busybox, busybox_len);
         for (char *save = NULL, *l = strtok_r(applets, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
                 while (*l == '/')
                         l++;
