@@ -23,6 +23,7 @@
 #include "lib/base/pathfmt.h"
 #include "lib/base/proc.h"
 #include "vmm/backend/vmm_net.h"
+#include "vmm/net/nflog.h"
 
 #define MAX_HOST_ADDRS 256
 #define MAX_RESOLVERS 8
@@ -32,6 +33,7 @@ struct vmm_net {
         int netns_fd;
         char ifname[IFNAMSIZ];
         char resolv_conf[64];
+        struct nflog *log; /* the denial log's reader, with a reporter */
 };
 
 /* ---- pure parts ---- */
@@ -217,19 +219,68 @@ static const char *family(const char *cidr)
         return strchr(cidr, ':') ? "ip6" : "ip";
 }
 
+/* ---- denials: each drop logs first (NFLOG, under a limit) ---- */
+
+/* The rule an always-denied range is reported as. */
+static const char *always_denied_rule(const char *cidr)
+{
+        if (strcmp(cidr, "127.0.0.0/8") == 0 || strcmp(cidr, "::/127") == 0)
+                return "loopback";
+        if (strcmp(cidr, "169.254.0.0/16") == 0 || strcmp(cidr, "fe80::/10") == 0)
+                return "link-local";
+        if (strcmp(cidr, "224.0.0.0/4") == 0 || strcmp(cidr, "ff00::/8") == 0)
+                return "multicast";
+        return "reserved";
+}
+
+/* Every rule name a drop reports (the log prefix, net_event.rule). */
+static const char *const deny_rules[] = {
+        "loopback", "link-local", "multicast", "reserved", "pool", "host",
+        "private",  "operator-deny", "egress.deny", "egress.ports",
+};
+
+/* "jump deny_<rule>" for a drop reported as rule ("-" and "." as "_"). */
+static const char *deny_verdict(const char *rule, char buf[64])
+{
+        int n = snprintf(buf, 64, "jump deny_%s", rule);
+        for (int i = 10; i < n && i < 64; i++)
+                if (buf[i] == '-' || buf[i] == '.')
+                        buf[i] = '_';
+        return buf;
+}
+
+/* The shared log limit and one small chain per rule: log (while the limit
+ * allows: a flood costs the kernel little), count, drop (always: a packet
+ * over the limit is dropped without its log line). */
+static int deny_chains(char **b, size_t *len, size_t *cap)
+{
+        int r = appendf(b, len, cap, "\tlimit deny_log { rate %u/second burst %u packets; }\n",
+                        VMM_NET_LOG_RATE, VMM_NET_LOG_BURST);
+        for (size_t i = 0; i < AK_ARRAY_SIZE(deny_rules); i++) {
+                char v[64];
+                r |= appendf(b, len, cap, "\tchain %s {\n\t\tlimit name \"deny_log\" log prefix \"%s\" group %u\n"
+                             "\t\tcounter drop\n\t}\n", deny_verdict(deny_rules[i], v) + 5, deny_rules[i],
+                             (unsigned)VMM_NET_NFLOG_GROUP);
+        }
+        return r;
+}
+
 static int egress_rules(char **b, size_t *len, size_t *cap, const struct vmm_net_egress *e)
 {
+        char v[64];
         int r = 0;
         if (e->n_ports) {
-                r |= appendf(b, len, cap, "\t\tmeta l4proto != { tcp, udp } drop\n\t\tth dport != { ");
+                deny_verdict("egress.ports", v);
+                r |= appendf(b, len, cap, "\t\tmeta l4proto != { tcp, udp } %s\n\t\tth dport != { ", v);
                 for (size_t i = 0; i < e->n_ports; i++)
                         r |= appendf(b, len, cap, "%s%u", i ? ", " : "", (unsigned)e->ports[i]);
-                r |= appendf(b, len, cap, " } drop\n");
+                r |= appendf(b, len, cap, " } %s\n", v);
         }
         for (size_t i = 0; i < e->n_allow; i++)
                 r |= appendf(b, len, cap, "\t\t%s daddr %s accept\n", family(e->allow[i]), e->allow[i]);
         for (size_t i = 0; i < e->n_deny; i++)
-                r |= appendf(b, len, cap, "\t\t%s daddr %s drop\n", family(e->deny[i]), e->deny[i]);
+                r |= appendf(b, len, cap, "\t\t%s daddr %s %s\n", family(e->deny[i]), e->deny[i],
+                             deny_verdict("egress.deny", v));
         return r;
 }
 
@@ -238,28 +289,33 @@ int vmm_net_ns_rules(const char *pool, const char *const *host_addrs, size_t n_h
                      char **ret)
 {
         size_t len = 0, cap = 4096;
-        char *b = malloc(cap);
+        char *b = malloc(cap), v[64];
         int r = 0;
         if (!b)
                 return -ENOMEM;
         b[0] = 0;
-        r |= appendf(&b, &len, &cap, "table inet ak_vm {}\ndelete table inet ak_vm\ntable inet ak_vm {\n"
-                     "\tchain output {\n\t\ttype filter hook output priority filter; policy accept;\n"
-                     "\t\toifname \"lo\" drop\n");
+        r |= appendf(&b, &len, &cap, "table inet ak_vm {}\ndelete table inet ak_vm\ntable inet ak_vm {\n");
+        r |= deny_chains(&b, &len, &cap);
+        r |= appendf(&b, &len, &cap, "\tchain output {\n\t\ttype filter hook output priority filter; policy accept;\n"
+                     "\t\toifname \"lo\" %s\n", deny_verdict("loopback", v));
         for (size_t i = 0; i < n_resolvers; i++)
                 r |= appendf(&b, &len, &cap, "\t\t%s daddr %s meta l4proto { tcp, udp } th dport 53 accept\n",
                              family(resolvers[i]), resolvers[i]);
         for (size_t i = 0; i < AK_ARRAY_SIZE(always_denied); i++)
-                r |= appendf(&b, &len, &cap, "\t\t%s daddr %s drop\n", family(always_denied[i]), always_denied[i]);
-        r |= appendf(&b, &len, &cap, "\t\tip daddr %s drop\n", pool);
+                r |= appendf(&b, &len, &cap, "\t\t%s daddr %s %s\n", family(always_denied[i]), always_denied[i],
+                             deny_verdict(always_denied_rule(always_denied[i]), v));
+        r |= appendf(&b, &len, &cap, "\t\tip daddr %s %s\n", pool, deny_verdict("pool", v));
         for (size_t i = 0; i < n_host; i++)
-                r |= appendf(&b, &len, &cap, "\t\t%s daddr %s drop\n", family(host_addrs[i]), host_addrs[i]);
+                r |= appendf(&b, &len, &cap, "\t\t%s daddr %s %s\n", family(host_addrs[i]), host_addrs[i],
+                             deny_verdict("host", v));
         if (egress)
                 r |= egress_rules(&b, &len, &cap, egress);
         for (size_t i = 0; i < AK_ARRAY_SIZE(private_ranges); i++)
-                r |= appendf(&b, &len, &cap, "\t\t%s daddr %s drop\n", family(private_ranges[i]), private_ranges[i]);
+                r |= appendf(&b, &len, &cap, "\t\t%s daddr %s %s\n", family(private_ranges[i]), private_ranges[i],
+                             deny_verdict("private", v));
         for (size_t i = 0; i < n_deny; i++)
-                r |= appendf(&b, &len, &cap, "\t\t%s daddr %s drop\n", family(deny[i]), deny[i]);
+                r |= appendf(&b, &len, &cap, "\t\t%s daddr %s %s\n", family(deny[i]), deny[i],
+                             deny_verdict("operator-deny", v));
         r |= appendf(&b, &len, &cap, "\t}\n}\n");
         if (r) {
                 free(b);
@@ -556,6 +612,9 @@ int vmm_net_setup(const struct vmm_net_config *cfg, struct vmm_net **ret, struct
         }
         if ((r = make_veth(n, &p, &slot, err)) < 0 || (r = configure(n, &p, slot, cfg->work_dir, rules, err)) < 0)
                 goto fail;
+        if (cfg->reporter &&
+            (r = nflog_start(n->netns_fd, VMM_NET_NFLOG_GROUP, cfg->reporter, &n->log, err)) < 0)
+                goto fail;
         free(rules);
         free(addrs);
         *ret = n;
@@ -586,6 +645,7 @@ void vmm_net_free(struct vmm_net *n)
 {
         if (!n)
                 return;
+        nflog_stop(n->log);
         if (n->ifname[0]) {
                 struct ak_error e = { 0 };
                 (void)run((const char *const[]){ "ip", "link", "del", n->ifname, NULL }, &e);

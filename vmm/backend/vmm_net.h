@@ -59,6 +59,21 @@ extern "C" {
 #define VMM_NET_MAX_DENY 256
 #define VMM_NET_MAX_EGRESS 64
 
+/* Denials. Every drop in the namespace's output chain jumps to a small
+ * chain per rule that logs the packet to NFLOG group VMM_NET_NFLOG_GROUP
+ * (the group is the namespace's own), prefixed with the rule's name
+ * ("loopback", "link-local", "multicast", "reserved", "pool", "host",
+ * "private", "operator-deny", "egress.deny", "egress.ports"), while one
+ * limit shared by those chains allows (VMM_NET_LOG_RATE per second, bursts
+ * of VMM_NET_LOG_BURST), then drops it whether logged or not. With a
+ * reporter, vmm_net_setup reads that log (vmm/net/nflog.h) and reports each
+ * packet: it counts them all up to the limit; past it (a sustained flood)
+ * the count is a lower bound, and the nft counters (nft list ruleset in the
+ * namespace) hold the exact one. */
+#define VMM_NET_NFLOG_GROUP 7
+#define VMM_NET_LOG_RATE 2000
+#define VMM_NET_LOG_BURST 10000
+
 /* A sandbox's own egress policy (SandboxSpec.egress), canonical CIDRs
  * (vmm_net_cidr_parse). In the namespace's output chain, after the
  * always-denied drops (loopback, host, link-local, multicast, the pool):
@@ -82,9 +97,11 @@ struct vmm_net_config {
         const char *work_dir;           /* rule files are written here */
         const struct vmm_net_egress *egress; /* the sandbox's own; NULL: none */
         bool allow_private;             /* egress->allow may re-open private and operator-denied ranges */
+        struct net_reporter *reporter;  /* denials are reported to it (vmm/net/net_event.h); NULL: not read */
 };
 
 struct vmm_net;
+struct net_reporter;
 
 /* A CIDR ("10.0.0.0/8", "fd00::/8", or an address alone: /32, /128) in
  * canonical form into out (host bits must be zero): 0, or -EINVAL with err

@@ -54,16 +54,27 @@ TEST(VmmNet, NamespaceRules) {
   std::string r = rules;
   free(rules);
   for (const char* want :
-       {"hook output", "oifname \"lo\" drop", "ip daddr 127.0.0.0/8 drop", "ip daddr 169.254.0.0/16 drop",
-        "ip daddr 10.0.0.0/8 drop", "ip daddr 172.16.0.0/12 drop", "ip daddr 192.168.0.0/16 drop",
-        "ip daddr 100.64.0.0/10 drop", "ip6 daddr fe80::/10 drop", "ip6 daddr fc00::/7 drop",
-        "ip daddr 100.96.0.0/16 drop", "ip daddr 192.0.2.2/32 drop", "ip6 daddr 2001:db8::2/128 drop",
-        "ip daddr 203.0.113.0/24 drop"})
+       {"hook output", "oifname \"lo\" jump deny_loopback", "ip daddr 127.0.0.0/8 jump deny_loopback", "ip daddr 169.254.0.0/16 jump deny_link_local",
+        "ip daddr 10.0.0.0/8 jump deny_private", "ip daddr 172.16.0.0/12 jump deny_private", "ip daddr 192.168.0.0/16 jump deny_private",
+        "ip daddr 100.64.0.0/10 jump deny_private", "ip6 daddr fe80::/10 jump deny_link_local", "ip6 daddr fc00::/7 jump deny_private",
+        "ip daddr 100.96.0.0/16 jump deny_pool", "ip daddr 192.0.2.2/32 jump deny_host", "ip6 daddr 2001:db8::2/128 jump deny_host",
+        "ip daddr 203.0.113.0/24 jump deny_operator_deny"})
     EXPECT_NE(r.find(want), std::string::npos) << want << " in\n" << r;
   // DNS to the resolver is allowed before the private ranges drop it.
   size_t dns = r.find("ip daddr 10.255.255.53 meta l4proto { tcp, udp } th dport 53 accept");
   ASSERT_NE(dns, std::string::npos) << r;
-  EXPECT_LT(dns, r.find("ip daddr 10.0.0.0/8 drop"));
+  EXPECT_LT(dns, r.find("ip daddr 10.0.0.0/8 jump deny_private"));
+  // Each drop logs under the shared limit (NFLOG, its rule as the prefix),
+  // then drops whether logged or not.
+  EXPECT_NE(r.find("limit deny_log { rate 2000/second burst 10000 packets; }"), std::string::npos) << r;
+  for (const char* rule : {"loopback", "link-local", "pool", "host", "private", "operator-deny"}) {
+    std::string chain = std::string("chain deny_") + (std::string(rule) == "link-local" ? "link_local"
+                                                      : std::string(rule) == "operator-deny" ? "operator_deny"
+                                                                                              : rule);
+    std::string body = " {\n\t\tlimit name \"deny_log\" log prefix \"" + std::string(rule) +
+                       "\" group 7\n\t\tcounter drop\n\t}";
+    EXPECT_NE(r.find(chain + body), std::string::npos) << chain << " in\n" << r;
+  }
 }
 
 TEST(VmmNet, EgressRulesOrder) {
@@ -76,11 +87,11 @@ TEST(VmmNet, EgressRulesOrder) {
   ASSERT_EQ(vmm_net_ns_rules("100.96.0.0/16", nullptr, 0, deny, 1, nullptr, 0, &e, &rules), 0);
   std::string r = rules;
   free(rules);
-  size_t lo = r.find("ip daddr 127.0.0.0/8 drop"), link = r.find("ip daddr 169.254.0.0/16 drop"),
-         proto = r.find("meta l4proto != { tcp, udp } drop"), port = r.find("th dport != { 80, 443 } drop"),
-         allow = r.find("ip daddr 10.1.0.0/16 accept"), d4 = r.find("ip daddr 198.18.0.1/32 drop"),
-         d6 = r.find("ip6 daddr 2001:db8::/32 drop"), priv = r.find("ip daddr 10.0.0.0/8 drop"),
-         op = r.find("ip daddr 203.0.113.0/24 drop");
+  size_t lo = r.find("ip daddr 127.0.0.0/8 jump deny_loopback"), link = r.find("ip daddr 169.254.0.0/16 jump deny_link_local"),
+         proto = r.find("meta l4proto != { tcp, udp } jump deny_egress_ports"), port = r.find("th dport != { 80, 443 } jump deny_egress_ports"),
+         allow = r.find("ip daddr 10.1.0.0/16 accept"), d4 = r.find("ip daddr 198.18.0.1/32 jump deny_egress_deny"),
+         d6 = r.find("ip6 daddr 2001:db8::/32 jump deny_egress_deny"), priv = r.find("ip daddr 10.0.0.0/8 jump deny_private"),
+         op = r.find("ip daddr 203.0.113.0/24 jump deny_operator_deny");
   for (size_t at : {lo, link, proto, port, allow, d4, d6, priv, op}) ASSERT_NE(at, std::string::npos) << r;
   // Always-denied first (allow cannot re-open them), then ports, then the
   // sandbox's allow before its deny, then private and operator ranges.

@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 struct vmm_net_egress eg = { one, 1, one, 1, &port, 1 };
                 char *r2 = NULL;
                 if (vmm_net_ns_rules(VMM_NET_DEFAULT_POOL, NULL, 0, NULL, 0, NULL, 0, &eg, &r2) == 0) {
-                        if (!strstr(r2, out) || !strstr(r2, "th dport != { 443 } drop"))
+                        if (!strstr(r2, out) || !strstr(r2, "th dport != { 443 } jump deny_egress_ports"))
                                 abort();
                         free(r2);
                 }
