@@ -96,6 +96,7 @@ int vm_start(const struct vm_config *cfg, struct vm **ret, struct ak_error *err)
                 .n_net_deny_cidrs = cfg->n_net_deny_cidrs,
                 .net_egress = cfg->net_egress,
                 .net_allow_private = cfg->net_allow_private,
+                .net_reporter = cfg->net_reporter,
         };
         /* The back-end socket listens before QEMU starts (QEMU connects at
          * once); the thread starts after the fork. */

@@ -45,6 +45,11 @@ extern "C" {
 /* env!("CARGO_PKG_VERSION") of the agentkernel release we stand in for. */
 #define AUDIT_DEFAULT_PRODUCT_VERSION AK_AGENTKERNEL_COMPAT
 
+/* A VM's network refused a connection or packet (the executor's; resource
+ * the sandbox, attributes {destination, port, protocol, rule, name,
+ * suppressed}; OCSF: Network Activity 4001, Refuse, Blocked). */
+#define AUDIT_TYPE_NETWORK_DENIED "network_denied"
+
 /* Same numbers as ak.v1.EventOutcome. */
 enum audit_outcome {
         AUDIT_OUTCOME_PERMIT = 1,

@@ -56,6 +56,11 @@ static const char *api_activity_caption(unsigned id)
 
 void ocsf_classify(const struct audit_event *e, unsigned *ret_class_uid, unsigned *ret_activity_id)
 {
+        if (ocsf_is_network_event(e)) {
+                *ret_class_uid = OCSF_CLASS_NETWORK_ACTIVITY;
+                *ret_activity_id = 5; /* Refuse */
+                return;
+        }
         if (strcmp(e->type_name, "command_executed") == 0) {
                 *ret_class_uid = OCSF_CLASS_PROCESS_ACTIVITY;
                 *ret_activity_id = 1; /* Launch */
@@ -302,6 +307,10 @@ void ocsf_write_event(struct json_writer *w, const struct audit_event *e)
         bool success = e->outcome == AUDIT_OUTCOME_PERMIT || e->outcome == AUDIT_OUTCOME_INFO;
         char type_name[64], *message = NULL;
 
+        if (ocsf_is_network_event(e)) {
+                ocsf_write_network(w, e, time_ok ? ms : 0);
+                return;
+        }
         ocsf_classify(e, &class_uid, &activity);
         process = class_uid == OCSF_CLASS_PROCESS_ACTIVITY;
         const char *activity_caption = process ? "Launch" : api_activity_caption(activity);

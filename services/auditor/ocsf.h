@@ -4,6 +4,8 @@
  * the deprecated Account Change class of Identity & Access Management; here
  * each event gets the class that describes it:
  *
+ *   network_denied                   Network Activity (4001, Network Activity 4),
+ *                                    activity Refuse (5), disposition Blocked
  *   command_executed                 Process Activity (1007, System Activity 1),
  *                                    activity Launch (1)
  *   sandbox_* lifecycle, file_*,     API Activity (6003, Application Activity 6):
@@ -19,7 +21,9 @@
  * no OCSF attribute goes under `unmapped`. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/audit/event.h"
 
@@ -31,11 +35,17 @@ extern "C" {
 
 #define OCSF_CLASS_PROCESS_ACTIVITY 1007
 #define OCSF_CLASS_API_ACTIVITY 6003
+#define OCSF_CLASS_NETWORK_ACTIVITY 4001
 
 struct json_writer;
 
 /* The class and activity an event maps to (for tests and tools). */
 void ocsf_classify(const struct audit_event *e, unsigned *ret_class_uid, unsigned *ret_activity_id);
+
+/* network_denied (ocsf_net.c): Network Activity (4001), activity Refuse
+ * (5), disposition Blocked. */
+bool ocsf_is_network_event(const struct audit_event *e);
+void ocsf_write_network(struct json_writer *w, const struct audit_event *e, int64_t time_ms);
 
 /* Writes the OCSF event as one JSON value into w. */
 void ocsf_write_event(struct json_writer *w, const struct audit_event *e);

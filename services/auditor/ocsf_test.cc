@@ -194,3 +194,52 @@ TEST(Ocsf, OddValuesStayValid)
 }
 
 }  // namespace
+
+// A denied connection from a sandbox's VM (executor_netaudit.c's event) is
+// OCSF Network Activity: Refuse, Blocked, with its destination, protocol
+// and the rule that refused it.
+TEST(OcsfNetwork, NetworkDeniedIsNetworkActivityRefuseBlocked)
+{
+        std::string ev = Base("network_denied", "connect", "deny",
+                              ",\"actor\":{\"user_id\":\"ak-executor\",\"email\":null,\"org_id\":\"acme\","
+                              "\"ip_address\":null},\"resource\":{\"resource_type\":\"sandbox\",\"resource_id\":"
+                              "\"dev\",\"attributes\":{\"destination\":\"10.213.0.1\",\"name\":\"\",\"port\":8080,"
+                              "\"protocol\":\"tcp\",\"rule\":\"private\",\"suppressed\":12}}");
+        struct audit_event *e = Event(ev);
+        unsigned cls, act;
+        ocsf_classify(e, &cls, &act);
+        EXPECT_EQ(4001u, cls);
+        EXPECT_EQ(5u, act);
+        audit_event_free(e);
+        Ocsf o(ev);
+        EXPECT_EQ(4001u, o.num("class_uid"));
+        EXPECT_EQ("Network Activity", o.str("class_name"));
+        EXPECT_EQ(4u, o.num("category_uid"));
+        EXPECT_EQ(5u, o.num("activity_id"));
+        EXPECT_EQ("Refuse", o.str("activity_name"));
+        EXPECT_EQ(400105u, o.num("type_uid"));
+        EXPECT_EQ(2u, o.num("disposition_id"));
+        EXPECT_EQ("Blocked", o.str("disposition"));
+        EXPECT_EQ(2u, o.num("action_id"));
+        EXPECT_EQ("Denied", o.str("action"));
+        EXPECT_EQ("10.213.0.1", o.str("dst_endpoint.ip"));
+        EXPECT_EQ(8080u, o.num("dst_endpoint.port"));
+        EXPECT_EQ("tcp", o.str("connection_info.protocol_name"));
+        EXPECT_EQ(6u, o.num("connection_info.protocol_num"));
+        EXPECT_EQ("private", o.str("firewall_rule.name"));
+        EXPECT_EQ("dev", o.str("src_endpoint.uid"));
+        EXPECT_EQ("acme", o.str("src_endpoint.owner.org.uid"));
+        EXPECT_EQ(12u, o.num("unmapped.suppressed"));
+        EXPECT_EQ("1.3.0", o.str("metadata.version"));
+        EXPECT_EQ(1767322245123u, o.num("time"));
+}
+
+// Without attributes (another producer's event of that type) it stays a
+// valid Network Activity: a dst_endpoint with a name.
+TEST(OcsfNetwork, NetworkDeniedWithoutAttributesStaysValid)
+{
+        Ocsf o(Base("network_denied", "connect", "deny", ""));
+        EXPECT_EQ(4001u, o.num("class_uid"));
+        EXPECT_EQ("unknown", o.str("dst_endpoint.name"));
+        EXPECT_EQ("unknown", o.str("src_endpoint.uid"));
+}

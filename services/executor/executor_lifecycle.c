@@ -14,6 +14,7 @@
 #include "lib/base/time.h"
 #include "lib/crypto/crypto.h"
 #include "lib/receipt/receipt.h"
+#include "services/executor/executor_netaudit.h"
 #include "services/executor/executor_audit.h"
 #include "services/executor/executor_guest_call.h"
 #include "services/executor/executor_lifecycle.h"
@@ -75,6 +76,7 @@ void lifecycle_allocated_locked(struct executor *ex, unsigned *vcpus, uint64_t *
 
 static void set_running(struct executor *ex, struct sandbox *sb, struct vmbox *box, const char *dir)
 {
+        net_audit_assign(ex, box, sb->name, sb->tenant);
         pthread_mutex_lock(&ex->lock);
         sb->box = box;
         snprintf(sb->uds, sizeof(sb->uds), "%s", vmbox_uds(box));

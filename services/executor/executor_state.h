@@ -76,6 +76,10 @@ struct executor {
          * the background (lifecycle_remove's `later`). */
         struct disposal *disposals;
         uint64_t next_vm;                       /* executor_vm.c: VM directory numbers */
+        /* executor_netaudit.c: the reporters of VMs with network, and the
+         * denials of VMs gone. */
+        struct net_audit *net_audits;
+        uint64_t net_denied_past;
         /* The heartbeat's last error ("" when registered), and what
          * executor_log_line last reported. */
         struct {

@@ -12,6 +12,7 @@
 #include "lib/base/fs.h"
 #include "lib/base/utf8.h"
 #include "lib/guest/guest_client.h"
+#include "services/executor/executor_netaudit.h"
 #include "services/executor/cgroup.h"
 #include "services/executor/executor_sandbox.h"
 #include "services/executor/executor_state.h"
@@ -107,10 +108,14 @@ int evm_boot(struct executor *ex, const char *image, const struct profile *p, un
                 .net_egress = egress,
                 .net_allow_private = ex->cfg.egress_allow_private,
         };
+        struct net_audit *na = network ? net_audit_new(ex) : NULL;
+        vc.net_reporter = net_audit_reporter(na);
         if ((r = vmbox_boot(&vc, ex->cfg.boot_timeout_ms, &box, err)) < 0) {
+                net_audit_release(ex, na, NULL);
                 ak_rm_rf(dir);
                 return r;
         }
+        net_audit_attach(ex, na, box);
         if (ex->cgroup && p->cpu_percent) {
                 char name[32];
                 snprintf(name, sizeof(name), "vm%" PRIu64, n);
@@ -138,6 +143,8 @@ fail:
 void evm_dispose(struct executor *ex, struct vmbox *box, const char *dir)
 {
         vmbox_free(box, 2000);
+        if (box)
+                net_audit_release(ex, NULL, box);
         const char *base = strrchr(dir, '/');
         if (ex->cgroup && base) {
                 char name[32];

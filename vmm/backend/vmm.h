@@ -20,6 +20,7 @@
 #include "lib/base/error.h"
 
 struct vmm_net_egress;
+struct net_reporter;
 
 #ifdef __cplusplus
 extern "C" {
@@ -84,6 +85,7 @@ struct vmm_config {
         size_t n_net_deny_cidrs;
         const struct vmm_net_egress *net_egress; /* the sandbox's own policy (vmm_net.h); NULL: none */
         bool net_allow_private;        /* net_egress->allow may re-open private/operator ranges */
+        struct net_reporter *net_reporter; /* denials reported to it (vmm/net/net_event.h); NULL: none */
 };
 
 struct vmm;

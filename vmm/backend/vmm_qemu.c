@@ -356,6 +356,7 @@ static int net_prepare(const struct vmm_config *cfg, struct vmm_jail *j, struct 
                 .n_deny_cidrs = cfg->n_net_deny_cidrs,
                 .egress = cfg->net_egress,
                 .allow_private = cfg->net_allow_private,
+                .reporter = cfg->net_reporter,
                 .work_dir = cfg->jail_dir,
         };
         if ((r = vmm_net_setup(&nc, ret, err)) < 0)

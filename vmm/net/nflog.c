@@ -97,13 +97,14 @@ static int parse_ipv6(const unsigned char *p, size_t len, struct net_event *ev)
         return 0;
 }
 
-/* The prefix as the rule name: printable ASCII only (it is ours, but the
- * bytes come through the kernel unchecked here). */
+/* The prefix as the rule name: printable ASCII but quotes and backslashes
+ * (it is ours, but the bytes come through the kernel unchecked here, and the
+ * name goes into JSON). */
 static void set_rule(struct net_event *ev, const unsigned char *p, size_t len)
 {
         size_t n = 0;
         for (size_t i = 0; i < len && p[i] && n + 1 < sizeof(ev->rule); i++)
-                ev->rule[n++] = p[i] > 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
+                ev->rule[n++] = p[i] > 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\' ? (char)p[i] : '?';
         ev->rule[n] = 0;
 }
 
