@@ -120,6 +120,8 @@ static void sandbox_json(struct json_writer *w, const Ak__V1__Sandbox *s)
         json_writer_i64(w, s->expires_at_ms);
         json_writer_key(w, "from_pool", 9);
         json_writer_bool(w, s->from_pool);
+        json_writer_key(w, "net_denied", 10);
+        json_writer_u64(w, s->net_denied);
         json_writer_key(w, "error", 5);
         json_writer_string_or_null(w, s->error && *s->error ? s->error : NULL);
         json_writer_end_object(w);
@@ -134,7 +136,14 @@ static void print_egress(const Ak__V1__SandboxSpec *sp)
                 return;
         }
         const Ak__V1__Egress *e = sp ? sp->egress : NULL;
-        printf("network: on; host, link-local and private ranges denied by the executor\n");
+        /* What the executor's rules drop (vmm/backend/vmm_net.c), in order. */
+        printf("network: on\n"
+               "always denied: the host's addresses and loopback (127.0.0.0/8, ::1), link-local "
+               "(169.254.0.0/16, fe80::/10), multicast and reserved (0.0.0.0/8, 224.0.0.0/4, 240.0.0.0/4, "
+               "ff00::/8, ::ffff:0:0/96), the VM network pool\n"
+               "denied unless egress allow re-opens them (ak-executor --egress-allow-private): private and "
+               "shared ranges (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, fc00::/7) and the "
+               "executor's --deny-cidr list\n");
         if (!e || (!e->n_allow && !e->n_deny && !e->n_ports)) {
                 printf("egress: no policy of its own (public internet, any port)\n");
                 return;
@@ -181,8 +190,10 @@ static int print_sandboxes(Ak__V1__Sandbox *const *list, size_t n, bool json, bo
                 printf("%-24s %-9s %-12s %-12s %s%s%s\n", sp ? sp->name : "", state_name(s->state),
                        sp ? sp->image : "", sp ? sp->profile : "", s->executor_id,
                        s->error && *s->error ? "  " : "", s->error ? s->error : "");
-                if (!array)
+                if (!array) {
                         print_egress(sp);
+                        printf("denied so far: %llu\n", (unsigned long long)s->net_denied);
+                }
         }
         return 0;
 }

@@ -198,6 +198,8 @@ int cli_status_run(int argc, char **argv)
                         json_writer_bool(w, x->lost);
                         json_writer_key(w, "last_heartbeat_ms", 17);
                         json_writer_i64(w, x->last_heartbeat_ms);
+                        json_writer_key(w, "net_denied", 10);
+                        json_writer_u64(w, x->status ? x->status->net_denied : 0);
                         json_writer_end_object(w);
                 }
                 json_writer_end_array(w);
@@ -217,8 +219,10 @@ int cli_status_run(int argc, char **argv)
                                healthy[i] ? "" : ": ", healthy[i] ? "" : why[i]);
                 for (size_t i = 0; i < n_ex; i++) {
                         const Ak__V1__ExecutorRecord *x = ex->executors[i];
-                        printf("executor %s at %s: %s\n", x->status ? x->status->executor_id : "?",
-                               x->status ? x->status->address : "?", x->lost ? "LOST (missed heartbeats)" : "registered");
+                        printf("executor %s at %s: %s, %llu network denials\n",
+                               x->status ? x->status->executor_id : "?", x->status ? x->status->address : "?",
+                               x->lost ? "LOST (missed heartbeats)" : "registered",
+                               (unsigned long long)(x->status ? x->status->net_denied : 0));
                 }
         }
         if (ex)

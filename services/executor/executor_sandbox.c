@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lib/receipt/receipt.h"
+#include "services/executor/executor_netaudit.h"
 #include "services/executor/executor_sandbox.h"
 #include "services/executor/executor_state.h"
 
@@ -147,6 +148,7 @@ Ak__V1__Sandbox *sandbox_to_proto(struct executor *ex, struct sandbox *sb)
         m->expires_at_ms = sb->expires_at_ms;
         m->error = strdup(sb->error);
         m->from_pool = sb->from_pool;
+        m->net_denied = net_audit_denied_locked(ex, sb->name);
         m->backend = strdup(ex->node.backend);
         return m;
 }

@@ -11,6 +11,7 @@
 #include "protos/ak/v1/scheduler.pb-c.h"
 #include "services/executor/audit_queue.h"
 #include "services/executor/executor_lifecycle.h"
+#include "services/executor/executor_netaudit.h"
 #include "services/executor/executor_pool.h"
 #include "services/executor/executor_sandbox.h"
 #include "services/executor/executor_state.h"
@@ -63,6 +64,7 @@ Ak__V1__ExecutorStatus *status_new(struct executor *ex)
                 st->warnings[st->n_warnings++] = (char *)"no --signer: receipts are unsigned";
 
         pthread_mutex_lock(&ex->lock);
+        st->net_denied = net_audit_denied_total_locked(ex);
         unsigned v;
         uint64_t mem;
         lifecycle_allocated_locked(ex, &v, &mem);
