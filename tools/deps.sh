@@ -13,6 +13,7 @@ packages=(
         libprotobuf-c-dev
         libgrpc-dev                # gRPC C core + gpr
         libcurl4-openssl-dev
+        libarchive-dev             # image layers: tar, gzip, zstd (vmm/image/oci_layer.c)
         libgtest-dev
         libgmock-dev
         android-libboringssl-dev   # BoringSSL, dlmopen()ed by lib/crypto
@@ -33,6 +34,9 @@ packages=(
         kmod                       # depmod: modules.dep for the guest kernel's modules
         debootstrap                # root filesystem images (ak image build --packages)
         e2fsprogs                  # mkfs.ext4 -d packs root filesystem images
+        skopeo                     # OCI image tests: copies and converts test images
+        umoci                      # OCI image tests: builds test image layouts
+        zstd                       # OCI image tests: zstd-compressed layers
 )
 
 missing=()

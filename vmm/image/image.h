@@ -65,6 +65,12 @@ struct image_info {
         char kernel[128];             /* kernel package it was built for (base) */
         char packages[4096];          /* comma-separated (rootfs) */
         char stage[IMAGE_HASH_LEN + 1]; /* rootfs: the debootstrap stage it was made from */
+        /* Imported OCI images (empty for the others): */
+        char digest[72];              /* the manifest's "sha256:..." (docker-archive: the config's) */
+        char source[512];             /* what it was imported from ("oci-layout:DIR:TAG") */
+        char env[8192];               /* the image config's Env, "K=V" lines each ended by '\n' */
+        char working_dir[256];        /* its WorkingDir */
+        char user[128];               /* its User */
         uint64_t size_bytes;
         int64_t created_at;           /* Unix seconds */
         char dir[PATH_MAX];
@@ -112,6 +118,26 @@ int image_build_base(struct image_store *s, const struct image_progress *p, stru
  * a package Debian does not have, a full disk, no debootstrap. */
 int image_build_rootfs(struct image_store *s, const char *name, const char *const *packages, size_t n_packages,
                        const struct image_progress *p, struct image_info *ret, struct ak_error *err);
+
+/* Imports an OCI image as a root filesystem image named name: src is
+ *   oci-layout:DIR[:REF]      an OCI image layout (what `skopeo copy ...
+ *                             oci:DIR:TAG` writes); REF a tag
+ *                             (org.opencontainers.image.ref.name) or a
+ *                             "sha256:..." manifest digest; none: the only one
+ *   docker-archive:TAR[:TAG]  a `docker save` tarball
+ * Layers are applied in order (whiteouts, owners, modes, xattrs, links,
+ * devices kept; every blob and diff_id verified; paths confined to the
+ * root), ak-guest and busybox added in /usr/local/bin, packed into ext4
+ * without mounting. Content-addressed by the manifest digest (and the
+ * agent): importing the same image again or under another name stores it
+ * once. Needs root (owners, device nodes). Errors name the layer and the
+ * entry; nothing is stored on failure. */
+int image_import(struct image_store *s, const char *src, const char *name, const struct image_progress *p,
+                 struct image_info *ret, struct ak_error *err);
+
+/* A default image name for src (the tag or the layout directory's name,
+ * made a valid image name), or -EINVAL when none can be made. */
+int image_import_default_name(const char *src, char ret[IMAGE_NAME_MAX + 1]);
 
 /* The image a name points at: -ENOENT when there is none. */
 int image_lookup(struct image_store *s, const char *name, struct image_info *ret, struct ak_error *err);

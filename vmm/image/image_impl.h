@@ -53,5 +53,12 @@ int image_publish(struct image_store *s, const char *tmpdir, const char *hash, s
  * stage with them when no image is left that was made from it. */
 void image_gc(struct image_store *s, int64_t min_age_s);
 
+/* Packs the tree at root into a new ext4 file with `mkfs.ext4 -d` (owners,
+ * modes, xattrs, devices as in the tree; root dir owned 0:0), sized for the
+ * contents plus headroom for what the guest writes. */
+int image_mkfs_ext4(const char *root, const char *file, const struct image_progress *p, struct ak_error *err);
+/* -ENOSPC (with words) unless IMAGE_ROOTFS_MIN_FREE is free under dir. */
+int image_check_space(const char *dir, struct ak_error *err);
+
 /* Whether a command output says the disk is full. */
 bool image_output_disk_full(const char *output);

@@ -153,7 +153,7 @@ static int debootstrap(const char *root, const char *packages, const struct imag
         return r;
 }
 
-static int mkfs(const char *root, const char *file, const struct image_progress *p, struct ak_error *err)
+int image_mkfs_ext4(const char *root, const char *file, const struct image_progress *p, struct ak_error *err)
 {
         char size[32];
         int status, r;
@@ -183,7 +183,7 @@ static int mkfs(const char *root, const char *file, const struct image_progress 
         return r;
 }
 
-static int check_space(const char *dir, struct ak_error *err)
+int image_check_space(const char *dir, struct ak_error *err)
 {
         struct statvfs vfs;
         if (statvfs(dir, &vfs) < 0)
@@ -215,7 +215,7 @@ static int ensure_stage(struct image_store *s, const char *stage, const char *pa
         if (proc_which("debootstrap", dbs, sizeof(dbs)) < 0)
                 return ak_error_set(err, -ENOENT, "debootstrap is not installed: apt-get install debootstrap "
                                                   "(tools/deps.sh installs it)");
-        if ((r = check_space(s->dir, err)) < 0)
+        if ((r = image_check_space(s->dir, err)) < 0)
                 return r;
         pathfmt(lock, sizeof(lock), "%s/stage/%s.lock", s->dir, stage);
         if ((r = image_lock(lock, &lfd, err)) < 0)
@@ -237,7 +237,7 @@ static int ensure_stage(struct image_store *s, const char *stage, const char *pa
         }
         char ext4[PATH_MAX];
         pathfmt(ext4, sizeof(ext4), "%s/rootfs.ext4", tmp);
-        r = mkfs(root, ext4, p, err);
+        r = image_mkfs_ext4(root, ext4, p, err);
         ak_rm_rf(root);
         if (r < 0)
                 goto clean;

@@ -273,6 +273,25 @@ int image_manifest_write(const char *dir, const struct image_info *info, struct 
         json_writer_end_array(w);
         json_writer_key(w, "stage", 5);
         json_writer_string(w, info->stage, strlen(info->stage));
+        if (info->digest[0]) {
+                json_writer_key(w, "digest", 6);
+                json_writer_string(w, info->digest, strlen(info->digest));
+                json_writer_key(w, "source", 6);
+                json_writer_string(w, info->source, strlen(info->source));
+                json_writer_key(w, "env", 3);
+                json_writer_begin_array(w);
+                for (const char *p = info->env; *p;) {
+                        const char *e = strchr(p, '\n');
+                        size_t n = e ? (size_t)(e - p) : strlen(p);
+                        json_writer_string(w, p, n);
+                        p += n + (e ? 1 : 0);
+                }
+                json_writer_end_array(w);
+                json_writer_key(w, "working_dir", 11);
+                json_writer_string(w, info->working_dir, strlen(info->working_dir));
+                json_writer_key(w, "user", 4);
+                json_writer_string(w, info->user, strlen(info->user));
+        }
         json_writer_key(w, "size_bytes", 10);
         json_writer_u64(w, info->size_bytes);
         json_writer_key(w, "created_at", 10);
@@ -344,6 +363,32 @@ int image_manifest_read(struct image_store *s, const char *hash, struct image_in
         /* Optional: manifests from before stages have none. */
         if (json_object_get(v, "stage") && json_object_copy_string(v, "stage", info.stage, sizeof(info.stage)) < 0)
                 goto bad;
+        /* Optional: only imported OCI images have them. */
+        if (json_object_get(v, "digest") &&
+            (json_object_copy_string(v, "digest", info.digest, sizeof(info.digest)) < 0 ||
+             json_object_copy_string(v, "source", info.source, sizeof(info.source)) < 0 ||
+             json_object_copy_string(v, "working_dir", info.working_dir, sizeof(info.working_dir)) < 0 ||
+             json_object_copy_string(v, "user", info.user, sizeof(info.user)) < 0))
+                goto bad;
+        const struct json_value *env = json_object_get(v, "env");
+        if (env) {
+                size_t used = 0;
+                if (json_value_type(env) != JSON_ARRAY)
+                        goto bad;
+                for (size_t i = 0; i < json_array_size(env); i++) {
+                        const struct json_value *e = json_array_get(env, i);
+                        size_t n;
+                        if (json_value_type(e) != JSON_STRING)
+                                goto bad;
+                        const char *p = json_string(e, &n);
+                        if (memchr(p, '\n', n) || used + n + 2 > sizeof(info.env))
+                                goto bad;
+                        memcpy(info.env + used, p, n);
+                        used += n;
+                        info.env[used++] = '\n';
+                        info.env[used] = 0;
+                }
+        }
         const struct json_value *pk = json_object_get(v, "packages");
         if (!pk || json_value_type(pk) != JSON_ARRAY)
                 goto bad;
