@@ -17,6 +17,7 @@
 
 const char cli_image_help[] =
         "Usage: ak image build NAME [--packages P1,P2,...]\n"
+        "       ak image import SOURCE [--name NAME]\n"
         "       ak image list [--json]\n"
         "       ak image rm NAME\n"
         "\n"
@@ -28,17 +29,35 @@ const char cli_image_help[] =
         "same name, packages and guest agent again is a cache hit. The kernel\n"
         "(Debian's linux-image-cloud-amd64) is downloaded with apt-get on first use.\n"
         "\n"
-        "list shows every image; rm removes one (not while a VM runs from it).\n"
+        "import makes a root filesystem image from an OCI image, offline. SOURCE is\n"
+        "  oci-layout:DIR[:TAG]       an OCI image layout directory (what `skopeo copy\n"
+        "                             docker://REF oci:DIR:TAG` writes); TAG is its\n"
+        "                             ref name or a sha256:... manifest digest, and may\n"
+        "                             be left out when the layout holds one image\n"
+        "  docker-archive:FILE[:TAG]  a `docker save` tarball (TAG like busybox:1.36)\n"
+        "The layers are applied in order (whiteouts, owners, modes, xattrs, links and\n"
+        "device nodes kept; every blob and layer checked against its digest; no path\n"
+        "may leave the root), the guest agent is added in /usr/local/bin, and the\n"
+        "result is packed into ext4 (needs root). NAME defaults to the tag or the\n"
+        "layout's directory name. Images are stored once per manifest digest: the same\n"
+        "image imported again or under another name is a cache hit. Its Env,\n"
+        "WorkingDir and User are recorded (list --json shows them).\n"
+        "\n"
+        "list shows every image (DIGEST: an imported image's manifest digest; SOURCE:\n"
+        "where it came from); rm removes one (not while a VM runs from it).\n"
         "\n"
         "Examples:\n"
         "  ak image build python --packages python3\n"
         "  ak image build tools --packages git,curl,ca-certificates\n"
+        "  skopeo copy docker://busybox:1.36 oci:/tmp/bb:1.36\n"
+        "  ak image import oci-layout:/tmp/bb:1.36 --name busybox\n"
+        "  ak image import docker-archive:alpine.tar:alpine:3.19\n"
         "  ak image list\n"
         "  ak vm boot py --image python\n"
         "  ak image rm python\n";
 
 static const struct cli_command cli_cmd_image = {
-        "image", "build, list and remove guest images", cli_image_run, cli_image_help,
+        "image", "build, import, list and remove guest images", cli_image_run, cli_image_help,
 };
 
 static int open_store(struct image_store **ret, struct ak_error *err)
@@ -120,6 +139,64 @@ static int cmd_build(int argc, char **argv)
         return 0;
 }
 
+static int cmd_import(int argc, char **argv)
+{
+        static const struct option longopts[] = { { "name", required_argument, NULL, 'n' }, {} };
+        char name[IMAGE_NAME_MAX + 1] = "";
+        int c;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+                if (c != 'n')
+                        return cli_usage_error(&cli_cmd_image, "import: unknown option");
+                if (image_name_check(optarg) < 0 || strcmp(optarg, IMAGE_BASE) == 0)
+                        return cli_usage_error(&cli_cmd_image,
+                                               "invalid image name '%s': use a-z, 0-9, '.', '_', '-' (at most %d), "
+                                               "not 'base'", optarg, IMAGE_NAME_MAX);
+                snprintf(name, sizeof(name), "%s", optarg);
+        }
+        if (optind + 1 != argc)
+                return cli_usage_error(&cli_cmd_image, "import takes exactly one SOURCE");
+        const char *src = argv[optind];
+        if (strncmp(src, "oci-layout:", 11) != 0 && strncmp(src, "docker-archive:", 15) != 0)
+                return cli_usage_error(&cli_cmd_image, "import: '%s' is not oci-layout:DIR[:TAG] or "
+                                       "docker-archive:FILE[:TAG]", src);
+        if (!name[0] && image_import_default_name(src, name) < 0)
+                return cli_usage_error(&cli_cmd_image, "import: no image name can be made from '%s': give --name NAME",
+                                       src);
+        struct ak_error err = { 0 };
+        struct image_store *s = NULL;
+        struct image_info info;
+        struct cli_progress pr;
+        cli_progress_init(&pr);
+        struct image_progress ip = { cli_progress_report, &pr };
+        int r = open_store(&s, &err);
+        if (r == 0)
+                r = image_import(s, src, name, &ip, &info, &err);
+        cli_progress_done(&pr);
+        image_store_free(s);
+        if (r < 0) {
+                fprintf(stderr, "ak image import: %s\n", err.msg);
+                return 1;
+        }
+        char size[16];
+        human(info.size_bytes, size, sizeof(size));
+        printf("%s %s %s %s\n", info.name, info.digest, size, info.source);
+        return 0;
+}
+
+static void json_env(struct json_writer *w, const char *env)
+{
+        json_writer_begin_array(w);
+        for (const char *p = env; *p;) {
+                const char *e = strchr(p, '\n');
+                size_t n = e ? (size_t)(e - p) : strlen(p);
+                json_writer_string(w, p, n);
+                p += n + (e ? 1 : 0);
+        }
+        json_writer_end_array(w);
+}
+
 static int cmd_list(int argc, char **argv)
 {
         bool json = false;
@@ -161,6 +238,18 @@ static int cmd_list(int argc, char **argv)
                         json_writer_string(w, v[i].packages, strlen(v[i].packages));
                         json_writer_key(w, "created_at", 10);
                         json_writer_i64(w, v[i].created_at);
+                        if (v[i].digest[0]) {
+                                json_writer_key(w, "digest", 6);
+                                json_writer_string(w, v[i].digest, strlen(v[i].digest));
+                                json_writer_key(w, "source", 6);
+                                json_writer_string(w, v[i].source, strlen(v[i].source));
+                                json_writer_key(w, "env", 3);
+                                json_env(w, v[i].env);
+                                json_writer_key(w, "working_dir", 11);
+                                json_writer_string(w, v[i].working_dir, strlen(v[i].working_dir));
+                                json_writer_key(w, "user", 4);
+                                json_writer_string(w, v[i].user, strlen(v[i].user));
+                        }
                         json_writer_end_object(w);
                 }
                 json_writer_end_array(w);
@@ -169,15 +258,17 @@ static int cmd_list(int argc, char **argv)
                 free(out);
                 json_writer_free(w);
         } else {
-                printf("%-20s %-7s %-12s %8s  %-19s  %s\n", "NAME", "KIND", "HASH", "SIZE", "CREATED", "PACKAGES");
+                printf("%-20s %-7s %-12s %-19s %8s  %-19s  %s\n", "NAME", "KIND", "HASH", "DIGEST", "SIZE", "CREATED",
+                       "PACKAGES/SOURCE");
                 for (size_t i = 0; i < n; i++) {
                         char size[16], when[32];
                         time_t t = (time_t)v[i].created_at;
                         struct tm tm;
                         human(v[i].size_bytes, size, sizeof(size));
                         strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
-                        printf("%-20s %-7s %.12s %8s  %-19s  %s\n", v[i].name, v[i].kind, v[i].hash, size, when,
-                               v[i].packages);
+                        printf("%-20s %-7s %.12s %-19.19s %8s  %-19s  %s\n", v[i].name, v[i].kind, v[i].hash,
+                               v[i].digest[0] ? v[i].digest : "-", size, when,
+                               v[i].digest[0] ? v[i].source : v[i].packages);
                 }
         }
         free(v);
@@ -238,12 +329,14 @@ static int cmd_rm(int argc, char **argv)
 int cli_image_run(int argc, char **argv)
 {
         if (argc < 2)
-                return cli_usage_error(&cli_cmd_image, "missing subcommand: build, list or rm");
+                return cli_usage_error(&cli_cmd_image, "missing subcommand: build, import, list or rm");
         if (strcmp(argv[1], "build") == 0)
                 return cmd_build(argc - 1, argv + 1);
+        if (strcmp(argv[1], "import") == 0)
+                return cmd_import(argc - 1, argv + 1);
         if (strcmp(argv[1], "list") == 0)
                 return cmd_list(argc - 1, argv + 1);
         if (strcmp(argv[1], "rm") == 0)
                 return cmd_rm(argc - 1, argv + 1);
-        return cli_usage_error(&cli_cmd_image, "unknown subcommand '%s': build, list or rm", argv[1]);
+        return cli_usage_error(&cli_cmd_image, "unknown subcommand '%s': build, import, list or rm", argv[1]);
 }
