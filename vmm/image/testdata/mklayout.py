@@ -7,7 +7,8 @@
                "entries": [{"path": "etc/x", "type": "file", "data": "...",
                             "mode": 0o644, "uid": 0, "gid": 0,
                             "link": "...", "major": 1, "minor": 3,
-                            "xattrs": {"user.k": "v"}, "declared_size": N}]}],
+                            "xattrs": {"user.k": "v"}, "declared_size": N,
+                            "src": "/host/file (contents instead of data)"}]}],
    "corrupt": {"diff_id": 0, "blob": 0, "truncate": 0}}   (layer indexes)
 
 Python's tarfile and hashlib are a second implementation of the formats
@@ -38,7 +39,7 @@ def layer_tar(entries):
                 ti.size = e["declared_size"]
                 t.fileobj.write(ti.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
                 continue
-            data = e.get("data", "").encode()
+            data = open(e["src"], "rb").read() if "src" in e else e.get("data", "").encode()
             ti.size = len(data) if ti.type == tarfile.REGTYPE else 0
             t.addfile(ti, io.BytesIO(data) if ti.size else None)
     return buf.getvalue()
