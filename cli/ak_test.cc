@@ -149,3 +149,61 @@ TEST(Ak, TooLongAkHomeIsRefusedWithAHint)
 }
 
 }  // namespace
+
+namespace {
+
+TEST(AkImage, ImportUsageAndHelp)
+{
+        Result r = ak("image import registry:foo");
+        EXPECT_EQ(2, r.status);
+        EXPECT_NE(std::string::npos, r.out.find("is not oci-layout:DIR[:TAG] or docker-archive:FILE[:TAG]")) << r.out;
+        r = ak("image import");
+        EXPECT_EQ(2, r.status);
+        EXPECT_NE(std::string::npos, r.out.find("import takes exactly one SOURCE")) << r.out;
+        r = ak("image import oci-layout:/x --name Bad/Name");
+        EXPECT_EQ(2, r.status);
+        EXPECT_NE(std::string::npos, r.out.find("invalid image name 'Bad/Name'")) << r.out;
+        r = ak("image --help");
+        EXPECT_EQ(0, r.status);
+        EXPECT_NE(std::string::npos, r.out.find("ak image import oci-layout:/tmp/bb:1.36 --name busybox")) << r.out;
+}
+
+// A layout written by vmm/image/testdata/mklayout.py, imported twice (the
+// default name from the layout and tag, then another name): one image, two
+// names, shown with its digest, source and config.
+TEST(AkImage, ImportAndList)
+{
+        if (geteuid() != 0)
+                GTEST_SKIP() << "importing images needs root";
+        if (system("command -v busybox >/dev/null") != 0)
+                GTEST_SKIP() << "busybox-static is not installed (tools/deps.sh)";
+        char tmpl[] = "/tmp/akcli.XXXXXX";
+        ASSERT_NE(mkdtemp(tmpl), nullptr);
+        std::string dir = tmpl;
+        FILE *f = fopen((dir + "/spec.json").c_str(), "w");
+        fprintf(f, "{\"out\": \"%s/app\", \"tag\": \"2.1\", \"config\": {\"WorkingDir\": \"/srv\", \"User\": \"nobody\"},"
+                   " \"layers\": [{\"entries\": [{\"path\": \"srv/hello\", \"data\": \"hi\\n\"}]}]}", dir.c_str());
+        fclose(f);
+        ASSERT_EQ(0, system(("python3 vmm/image/testdata/mklayout.py " + dir + "/spec.json >/dev/null").c_str()));
+        std::string env = "env AK_HOME=" + dir + "/home AK_GUEST_BIN=guest/ak-guest cli/ak ";
+        Result r = ak(env + "image import oci-layout:" + dir + "/app:2.1");
+        ASSERT_EQ(0, r.status) << r.out;
+        EXPECT_EQ(0u, r.out.find("app-2.1 sha256:")) << r.out;
+        std::string digest = r.out.substr(8, 71);
+        r = ak(env + "image import oci-layout:" + dir + "/app --name again");
+        ASSERT_EQ(0, r.status) << r.out;
+        r = ak(env + "image list");
+        ASSERT_EQ(0, r.status) << r.out;
+        EXPECT_NE(std::string::npos, r.out.find("DIGEST")) << r.out;
+        EXPECT_NE(std::string::npos, r.out.find("again ")) << r.out;
+        EXPECT_NE(std::string::npos, r.out.find(digest.substr(0, 19))) << r.out;
+        r = ak(env + "image list --json");
+        ASSERT_EQ(0, r.status) << r.out;
+        EXPECT_NE(std::string::npos, r.out.find("\"digest\":\"" + digest + "\"")) << r.out;
+        EXPECT_NE(std::string::npos, r.out.find("\"working_dir\":\"/srv\",\"user\":\"nobody\"")) << r.out;
+        // Two names, one image.
+        EXPECT_EQ(0, system(("test $(ls -d " + dir + "/home/images/*/rootfs.ext4 | wc -l) = 1").c_str()));
+        system(("rm -rf " + dir).c_str());
+}
+
+}  // namespace
