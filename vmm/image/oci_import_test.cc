@@ -127,6 +127,8 @@ const char kLayers[] = R"("tag": "1.0",
   {"compression": "gzip", "entries": [
     {"path": "etc", "type": "dir"},
     {"path": "etc/keep", "data": "kept\n"},
+    {"path": "etc/caf\u00e9 \u65e5\u672c", "data": "utf-8 name\n"},
+    {"path": "etc/l\u00e9", "type": "symlink", "link": "caf\u00e9 \u65e5\u672c"},
     {"path": "etc/gone", "data": "removed by a whiteout\n"},
     {"path": "opq", "type": "dir", "mode": 448, "uid": 7, "gid": 8},
     {"path": "opq/old", "data": "lower\n"},
@@ -159,15 +161,20 @@ TEST_F(OciImportTest, LayersWhiteoutsOwnersModesDevicesLinks) {
   EXPECT_STREQ(info.env, "PATH=/usr/bin:/bin\nGREETING=hi there\n");
   EXPECT_STREQ(info.working_dir, "/srv");
   EXPECT_STREQ(info.user, "1000:1000");
+  std::string st;
   EXPECT_EQ(Debugfs(info, "cat /etc/keep"), "kept\n");
   EXPECT_EQ(Stat(info, "/etc/gone"), "missing");
+  // Non-ASCII names (pax headers carry them as UTF-8) whatever the locale.
+  EXPECT_EQ(Debugfs(info, "cat \"/etc/caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac\""), "utf-8 name\n");
+  st = Debugfs(info, "stat /etc/l\xc3\xa9");
+  EXPECT_NE(st.find("Fast link dest: \"caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac\""), std::string::npos) << st;
   // Opaque: the lower layer's entries went, the directory's own metadata stayed.
   EXPECT_EQ(Stat(info, "/opq"), "directory 0700 7:8");
   EXPECT_EQ(Stat(info, "/opq/old"), "missing");
   EXPECT_EQ(Stat(info, "/opq/sub"), "missing");
   EXPECT_EQ(Debugfs(info, "cat /opq/new"), "upper\n");
   EXPECT_EQ(Stat(info, "/data/file"), "regular 0640 1000:1001");
-  std::string st = Debugfs(info, "stat /data/file");
+  st = Debugfs(info, "stat /data/file");
   EXPECT_NE(st.find("Links: 2"), std::string::npos) << st;
   EXPECT_EQ(Debugfs(info, "stat /data/file").substr(0, 20), Debugfs(info, "stat /data/link").substr(0, 20));
   EXPECT_EQ(Debugfs(info, "cat /dir-to-file"), "now a file\n");

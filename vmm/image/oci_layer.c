@@ -267,10 +267,31 @@ struct entry_ctx {
         struct ak_error *err;
 };
 
+/* Names as bytes, whatever the process's locale: libarchive's locale form
+ * when it has one, else the UTF-8 a pax header carried (what docker wrote to
+ * disk). NULL when the entry has none. */
+static const char *name_pathname(struct archive_entry *e)
+{
+        const char *n = archive_entry_pathname(e);
+        return n ? n : archive_entry_pathname_utf8(e);
+}
+
+static const char *name_hardlink(struct archive_entry *e)
+{
+        const char *n = archive_entry_hardlink(e);
+        return n ? n : archive_entry_hardlink_utf8(e);
+}
+
+static const char *name_symlink(struct archive_entry *e)
+{
+        const char *n = archive_entry_symlink(e);
+        return n ? n : archive_entry_symlink_utf8(e);
+}
+
 static int apply_entry(struct entry_ctx *c, struct archive_entry *e, const char *name)
 {
         char path[PATH_MAX], link[PATH_MAX];
-        const char *base, *hard = archive_entry_hardlink(e);
+        const char *base, *hard = name_hardlink(e);
         mode_t type = archive_entry_filetype(e), mode = archive_entry_perm(e) & 07777;
         int64_t size = archive_entry_size(e);
         int r;
@@ -338,7 +359,7 @@ static int apply_entry(struct entry_ctx *c, struct archive_entry *e, const char 
                         return ak_error_errno(c->err, -errno, "mkdir '%s'", name);
                 break;
         case AE_IFLNK:
-                if (symlinkat(archive_entry_symlink(e) ? archive_entry_symlink(e) : "", parent, base) < 0)
+                if (symlinkat(name_symlink(e) ? name_symlink(e) : "", parent, base) < 0)
                         return ak_error_errno(c->err, -errno, "symlink '%s'", name);
                 break;
         case AE_IFCHR:
@@ -369,8 +390,10 @@ static int apply_all(struct entry_ctx *c, struct layer_read *l)
 {
         struct archive_entry *e;
         int r;
-        while ((r = archive_read_next_header(c->tar, &e)) == ARCHIVE_OK) {
-                const char *name = archive_entry_pathname(e);
+        /* ARCHIVE_WARN: a name that does not fit the locale (a UTF-8 pax
+         * name under LANG=C); the entry is whole, the names below take it. */
+        while ((r = archive_read_next_header(c->tar, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+                const char *name = name_pathname(e);
                 if (!name)
                         return ak_error_set(c->err, -EINVAL, "an entry without a name");
                 if ((r = apply_entry(c, e, name)) < 0)
