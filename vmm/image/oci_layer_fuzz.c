@@ -20,6 +20,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char base[64];
 
+static void remove_base(void)
+{
+        ak_rm_rf(base);
+}
+
 static int count(const char *dir)
 {
         DIR *d = opendir(dir);
@@ -41,6 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 snprintf(base, sizeof(base), "/tmp/ak-layer-fuzz.XXXXXX");
                 if (!mkdtemp(base))
                         abort();
+                atexit(remove_base);
         }
         snprintf(root, sizeof(root), "%s/a/root", base);
         snprintf(canary, sizeof(canary), "%s/a/canary", base);
