@@ -71,9 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         default: {
                 struct oci_docker_entry *e = malloc(sizeof(*e));
                 if (e && oci_docker_manifest_parse(text, len, data[0] & 8 ? "busybox:latest" : NULL, e, &err) == 0) {
-                        if (e->n_layers > OCI_MAX_LAYERS || e->config[0] == '/' || strstr(e->config, ".."))
-                                if (e->config[0] == '/' || e->n_layers > OCI_MAX_LAYERS)
-                                        abort();
+                        if (e->n_layers > OCI_MAX_LAYERS || e->config[0] == '/')
+                                abort();
                         for (size_t i = 0; i < e->n_layers; i++)
                                 if (e->layers[i][0] == '/')
                                         abort();
