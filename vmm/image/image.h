@@ -27,8 +27,11 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "lib/base/error.h"
 
@@ -144,6 +147,30 @@ int image_lookup(struct image_store *s, const char *name, struct image_info *ret
 
 /* Every named image, sorted by name (free with free()). */
 int image_list(struct image_store *s, struct image_info **ret, size_t *ret_n, struct ak_error *err);
+
+/* Cheap change detection for the store's names, for a process that reports
+ * what its store holds (the executor, per heartbeat): one stat(2) of
+ * <store>/names per call. Every change to a name (image_name_set,
+ * image_remove, from any process) renames or unlinks an entry there, which
+ * moves the directory's mtime and ctime. A change within the same file system
+ * timestamp tick as the last look would leave them equal, so a look taken
+ * less than IMAGE_WATCH_RACY_NS after the last change counts as stale
+ * (git's "racily clean" index entries): the names are listed again until a
+ * look comes safely later. Zero-initialise before the first call; one per
+ * reader, not thread-safe. */
+#define IMAGE_WATCH_RACY_NS ((int64_t)2 * 1000 * 1000 * 1000)
+struct image_watch {
+        bool valid;
+        dev_t dev;
+        ino_t ino;
+        struct timespec mtime, ctime;
+        int64_t looked_at_ns;   /* CLOCK_REALTIME of the last look that returned 1 */
+};
+
+/* 1 when the names may have changed since the last call that returned 1
+ * (always on the first call): the caller lists them again (image_list) right
+ * after; 0 when they have not; -errno when <store>/names cannot be read. */
+int image_watch_changed(struct image_store *s, struct image_watch *w);
 
 /* Removes a name, and the image when no other name points at it. */
 int image_remove(struct image_store *s, const char *name, struct ak_error *err);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,6 +52,39 @@ int image_list(struct image_store *s, struct image_info **ret, size_t *ret_n, st
         *ret = v;
         *ret_n = n;
         return 0;
+}
+
+static int64_t ts_ns(struct timespec t)
+{
+        return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+int image_watch_changed(struct image_store *s, struct image_watch *w)
+{
+        char path[PATH_MAX];
+        struct stat st;
+        struct timespec now;
+
+        pathfmt(path, sizeof(path), "%s/names", s->dir);
+        /* The clock first: a change after it is after this look. */
+        clock_gettime(CLOCK_REALTIME, &now);
+        if (stat(path, &st) < 0)
+                return -errno;
+        bool same = w->valid && st.st_dev == w->dev && st.st_ino == w->ino &&
+                    ts_ns(st.st_mtim) == ts_ns(w->mtime) && ts_ns(st.st_ctim) == ts_ns(w->ctime);
+        /* The last look came so soon after the last change that a second
+         * change in the same timestamp tick would not show: look again. */
+        int64_t last_change = ts_ns(st.st_mtim) > ts_ns(st.st_ctim) ? ts_ns(st.st_mtim) : ts_ns(st.st_ctim);
+        bool racy = w->valid && w->looked_at_ns - last_change < IMAGE_WATCH_RACY_NS;
+        if (same && !racy)
+                return 0;
+        w->valid = true;
+        w->dev = st.st_dev;
+        w->ino = st.st_ino;
+        w->mtime = st.st_mtim;
+        w->ctime = st.st_ctim;
+        w->looked_at_ns = ts_ns(now);
+        return 1;
 }
 
 /* The debootstrap stage goes with the last image made from it. */

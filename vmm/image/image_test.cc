@@ -160,6 +160,39 @@ TEST_F(ImageTest, ManifestsNamesListAndRemove) {
   image_store_free(s);
 }
 
+// What the executor relies on to report its store without a restart: every
+// name added, repointed or removed shows, a second change in the same
+// timestamp tick too, and a store left alone costs one stat and no listing.
+TEST_F(ImageTest, WatchSeesEveryNameChange) {
+  struct image_store* s = nullptr;
+  struct ak_error err = {};
+  ASSERT_EQ(image_store_open((dir_ + "/store").c_str(), &s, &err), 0) << err.msg;
+  std::string a(64, 'a'), b(64, 'b');
+  struct image_watch w = {};
+  auto settle = [] { usleep((useconds_t)(IMAGE_WATCH_RACY_NS / 1000) + 100000); };
+
+  settle();
+  EXPECT_EQ(image_watch_changed(s, &w), 1);  // the first look
+  EXPECT_EQ(image_watch_changed(s, &w), 0);  // nothing happened
+  ASSERT_EQ(image_name_set(s, "one", a.c_str(), &err), 0) << err.msg;
+  EXPECT_EQ(image_watch_changed(s, &w), 1);
+  // Repointed at once (the same tick, most likely): still seen.
+  ASSERT_EQ(image_name_set(s, "one", b.c_str(), &err), 0) << err.msg;
+  EXPECT_EQ(image_watch_changed(s, &w), 1);
+  // Looked at right after a change: looked at again once it is safely past.
+  settle();
+  EXPECT_EQ(image_watch_changed(s, &w), 1);
+  EXPECT_EQ(image_watch_changed(s, &w), 0);
+  EXPECT_EQ(image_watch_changed(s, &w), 0);
+  ASSERT_EQ(unlink((dir_ + "/store/names/one").c_str()), 0);  // as image_remove does
+  EXPECT_EQ(image_watch_changed(s, &w), 1);
+
+  // A store whose names directory went away says so.
+  ASSERT_EQ(rmdir((dir_ + "/store/names").c_str()), 0);
+  EXPECT_EQ(image_watch_changed(s, &w), -ENOENT);
+  image_store_free(s);
+}
+
 TEST_F(ImageTest, GcRemovesOnlyOldUnnamedImages) {
   struct image_store* s = nullptr;
   struct ak_error err = {};
