@@ -16,6 +16,7 @@
 #include "services/executor/cgroup.h"
 #include "services/executor/executor_exec.h"
 #include "services/executor/executor_files.h"
+#include "services/executor/executor_images.h"
 #include "services/executor/executor_janitor.h"
 #include "services/executor/executor_lifecycle.h"
 #include "services/executor/executor_pool.h"
@@ -135,6 +136,7 @@ int executor_new(const struct executor_config *cfg, struct executor **ret, struc
         ex->cfg = *cfg;
         pthread_mutex_init(&ex->lock, NULL);
         pthread_mutex_init(&ex->images.lock, NULL);
+        pthread_mutex_init(&ex->catalog.lock, NULL);
         pthread_cond_init(&ex->cond, NULL);
         config_fill(ex, cfg);
         ex->sandboxes = calloc(EXECUTOR_MAX_SANDBOXES, sizeof(*ex->sandboxes));
@@ -179,7 +181,8 @@ int executor_new(const struct executor_config *cfg, struct executor **ret, struc
                 r = ak_error_errno(err, -errno, "mkdir %s", p);
                 goto fail;
         }
-        if ((r = image_store_open(ex->images_dir, &ex->images.store, err)) < 0)
+        if ((r = image_store_open(ex->images_dir, &ex->images.store, err)) < 0 ||
+            (r = images_catalog_open(ex, err)) < 0)
                 goto fail;
         struct ak_error cerr = { 0 };
         if (cgroup_new(&ex->cgroup, &cerr) < 0)
@@ -234,11 +237,13 @@ void executor_free(struct executor *ex)
         audit_queue_free(ex->audit, 3000);
         cgroup_free(ex->cgroup);
         image_store_free(ex->images.store);
+        images_catalog_close(ex);
         receipt_strv_free(ex->node.label_keys, ex->cfg.n_labels);
         receipt_strv_free(ex->node.label_values, ex->cfg.n_labels);
         free(ex->sandboxes);
         pthread_mutex_destroy(&ex->lock);
         pthread_mutex_destroy(&ex->images.lock);
+        pthread_mutex_destroy(&ex->catalog.lock);
         pthread_cond_destroy(&ex->cond);
         free(ex);
 }

@@ -17,6 +17,7 @@
 #include "services/executor/executor_netaudit.h"
 #include "services/executor/executor_audit.h"
 #include "services/executor/executor_guest_call.h"
+#include "services/executor/executor_images.h"
 #include "services/executor/executor_lifecycle.h"
 #include "services/executor/executor_pool.h"
 #include "services/executor/executor_sandbox.h"
@@ -247,6 +248,10 @@ int lifecycle_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struc
                 spec = &empty;
         if ((r = check_spec(spec, call, name, &image, &p)) != RPC_OK)
                 return r;
+        /* Before anything is made: a sandbox of an image this node lacks
+         * would only fail to boot. */
+        if ((r = images_ensure(ex, image, &err)) < 0)
+                return rpc_call_fail(call, r == -ENOENT ? RPC_FAILED_PRECONDITION : RPC_UNAVAILABLE, "%s", err.msg);
         struct sandbox *sb = sandbox_from_spec(spec, name, image, p);
         if (!sb)
                 return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");

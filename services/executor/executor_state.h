@@ -7,6 +7,8 @@
  *     read afterwards: any thread, no lock.
  *   - images.lock guards images.store. Resolving an image may build it for
  *     minutes, so images.lock is never taken with `lock` held.
+ *   - catalog.lock guards catalog (executor_images.h): held for a stat or a
+ *     listing of the store's names, never with another lock held.
  *   - `lock` guards every other field, and the changing fields of each
  *     sandbox, pool and guest call. Guest I/O never happens with it held:
  *     handlers take a reference (sandbox_get) and use the sandbox's copy
@@ -22,6 +24,7 @@
 #include <stdint.h>
 
 #include "services/executor/executor.h"
+#include "vmm/image/image.h"
 
 struct audit_queue;
 struct cgroup;
@@ -60,6 +63,16 @@ struct executor {
                 pthread_mutex_t lock;
                 struct image_store *store;      /* not thread-safe */
         } images;
+        /* executor_images.c: the store's names as reported, current
+         * without a restart. A store handle of its own, so a heartbeat
+         * never waits on images.lock (held across builds). */
+        struct {
+                pthread_mutex_t lock;
+                struct image_store *store;
+                struct image_watch watch;
+                char **names;                   /* sorted, "base" among them */
+                size_t n_names;
+        } catalog;
 
         pthread_mutex_t lock;
         pthread_cond_t cond;

@@ -10,6 +10,7 @@
 #include "lib/base/version.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
 #include "services/executor/audit_queue.h"
+#include "services/executor/executor_images.h"
 #include "services/executor/executor_lifecycle.h"
 #include "services/executor/executor_netaudit.h"
 #include "services/executor/executor_pool.h"
@@ -37,9 +38,8 @@ Ak__V1__ExecutorStatus *status_new(struct executor *ex)
         st->allocated = alloc;
         st->labels = calloc(ex->cfg.n_labels + 1, sizeof(*st->labels));
         st->pools = calloc(ex->n_pools + 1, sizeof(*st->pools));
-        st->images = calloc(ex->n_pools + 2, sizeof(char *));
         st->warnings = calloc(4, sizeof(char *));
-        if (!st->labels || !st->pools || !st->images || !st->warnings)
+        if (!st->labels || !st->pools || !st->warnings || images_report(ex, &st->images, &st->n_images) < 0)
                 goto oom;
         for (size_t i = 0; i < ex->cfg.n_labels; i++) {
                 Ak__V1__ExecutorStatus__LabelsEntry *e = calloc(1, sizeof(*e));
@@ -50,7 +50,6 @@ Ak__V1__ExecutorStatus *status_new(struct executor *ex)
                 e->value = ex->node.label_values[i];
                 st->labels[st->n_labels++] = e;
         }
-        st->images[st->n_images++] = (char *)IMAGE_BASE;
         struct audit_queue_stats as;
         audit_queue_stats(ex->audit, &as);
         st->audit_queued = as.queued;
@@ -111,6 +110,8 @@ void status_free(Ak__V1__ExecutorStatus *st)
                 free(st->pools[i]);
         for (size_t i = 0; i < st->n_sandboxes; i++)
                 sandbox_proto_free(st->sandboxes[i]);
+        for (size_t i = 0; i < st->n_images; i++)
+                free(st->images[i]);
         free(st->labels);
         free(st->pools);
         free(st->images);

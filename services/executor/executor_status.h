@@ -7,8 +7,10 @@
 
 struct executor;
 
-/* The status now (takes ex->lock), or NULL when out of memory; strings
- * point into ex: free it with status_free while ex lives. */
+/* The status now (takes ex->lock and ex->catalog.lock, one after the
+ * other), or NULL when out of memory. images are its own copies (the store
+ * as it is now, executor_images.h); other strings point into ex: free it
+ * with status_free while ex lives. */
 Ak__V1__ExecutorStatus *status_new(struct executor *ex);
 void status_free(Ak__V1__ExecutorStatus *st);
 int status_handle_get(struct rpc_call *call, const ProtobufCMessage *msg, void *ud);

@@ -142,6 +142,14 @@ int image_import(struct image_store *s, const char *src, const char *name, const
  * made a valid image name), or -EINVAL when none can be made. */
 int image_import_default_name(const char *src, char ret[IMAGE_NAME_MAX + 1]);
 
+/* The debootstrap output image_build_rootfs starts from for packages (with
+ * $AK_DEBIAN_MIRROR, as it builds): <store>/stage/<key>/rootfs.ext4, an ext4
+ * of the tree. A build finds it there and does not bootstrap again. Tests
+ * that must not reach a Debian mirror put a small tree packed with
+ * `mkfs.ext4 -d` there (it needs /usr/local/bin, where ak-guest goes). */
+int image_stage_file(struct image_store *s, const char *const *packages, size_t n_packages, char ret[PATH_MAX],
+                     struct ak_error *err);
+
 /* The image a name points at: -ENOENT when there is none. */
 int image_lookup(struct image_store *s, const char *name, struct image_info *ret, struct ak_error *err);
 

@@ -315,6 +315,26 @@ static int add_guest(const char *stage_file, const char *tmp, const char *guest,
         return 0;
 }
 
+static int stage_key(const char *list, char ret[IMAGE_HASH_LEN + 1], struct ak_error *err)
+{
+        char text[8192];
+        pathfmt(text, sizeof(text), STAGE_FORMAT "\nsuite=%s\nmirror=%s\nvariant=minbase\npackages=%s\n", SUITE,
+                mirror(), list);
+        return image_hash_text(text, ret, err);
+}
+
+int image_stage_file(struct image_store *s, const char *const *packages, size_t n_packages, char ret[PATH_MAX],
+                     struct ak_error *err)
+{
+        char list[4096], stage[IMAGE_HASH_LEN + 1];
+        int r;
+
+        if ((r = package_list(packages, n_packages, list, sizeof(list), err)) < 0 || (r = stage_key(list, stage, err)) < 0)
+                return r;
+        pathfmt(ret, PATH_MAX, "%s/stage/%s/rootfs.ext4", s->dir, stage);
+        return 0;
+}
+
 int image_build_rootfs(struct image_store *s, const char *name, const char *const *packages, size_t n_packages,
                        const struct image_progress *p, struct image_info *ret, struct ak_error *err)
 {
@@ -338,9 +358,7 @@ int image_build_rootfs(struct image_store *s, const char *name, const char *cons
                 return ak_error_set(err, -ENOENT, "busybox not found: install busybox-static (tools/deps.sh)");
         if ((r = image_hash_file(busybox, bh, err)) < 0)
                 return r;
-        pathfmt(text, sizeof(text), STAGE_FORMAT "\nsuite=%s\nmirror=%s\nvariant=minbase\npackages=%s\n", SUITE,
-                mirror(), list);
-        if ((r = image_hash_text(text, stage, err)) < 0)
+        if ((r = stage_key(list, stage, err)) < 0)
                 return r;
         pathfmt(text, sizeof(text), ROOTFS_FORMAT "\nstage=%s\nguest=%s\nbusybox=%s\n", stage, gh, bh);
         if ((r = image_hash_text(text, hash, err)) < 0)

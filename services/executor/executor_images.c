@@ -1,0 +1,135 @@
+/* The names in this node's image store as the scheduler is told them, and
+ * the hook where a missing image would be fetched. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "services/executor/executor_images.h"
+#include "services/executor/executor_state.h"
+#include "vmm/image/image.h"
+
+static void names_free(char **v, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* `base` (always: built on first use) and every named image, sorted. */
+static int names_from_store(struct image_store *s, char ***ret, size_t *ret_n)
+{
+        struct image_info *v = NULL;
+        size_t n = 0;
+        int r = image_list(s, &v, &n, NULL);
+        if (r < 0)
+                return r;
+        char **names = calloc(n + 1, sizeof(*names));
+        size_t k = 0;
+        bool have_base = false;
+        if (!names)
+                goto oom;
+        for (size_t i = 0; i < n; i++) {
+                have_base |= strcmp(v[i].name, IMAGE_BASE) == 0;
+                if (!(names[k] = strdup(v[i].name)))
+                        goto oom;
+                k++;
+        }
+        if (!have_base) {
+                if (!(names[k] = strdup(IMAGE_BASE)))
+                        goto oom;
+                k++;
+                qsort(names, k, sizeof(*names), cmp_name);
+        }
+        free(v);
+        *ret = names;
+        *ret_n = k;
+        return 0;
+oom:
+        free(v);
+        names_free(names, k);
+        return -ENOMEM;
+}
+
+int images_catalog_open(struct executor *ex, struct ak_error *err)
+{
+        return image_store_open(ex->images_dir, &ex->catalog.store, err);
+}
+
+void images_catalog_close(struct executor *ex)
+{
+        names_free(ex->catalog.names, ex->catalog.n_names);
+        ex->catalog.names = NULL;
+        ex->catalog.n_names = 0;
+        image_store_free(ex->catalog.store);
+        ex->catalog.store = NULL;
+}
+
+/* Looks at the store again when its names changed. REQUIRES catalog.lock. */
+static void refresh_locked(struct executor *ex)
+{
+        char **names;
+        size_t n;
+
+        if (!ex->catalog.store || image_watch_changed(ex->catalog.store, &ex->catalog.watch) <= 0)
+                return;
+        if (names_from_store(ex->catalog.store, &names, &n) < 0) {
+                /* Keep the last good list; look again next time. */
+                ex->catalog.watch.valid = false;
+                return;
+        }
+        names_free(ex->catalog.names, ex->catalog.n_names);
+        ex->catalog.names = names;
+        ex->catalog.n_names = n;
+}
+
+int images_report(struct executor *ex, char ***ret, size_t *ret_n)
+{
+        pthread_mutex_lock(&ex->catalog.lock);
+        refresh_locked(ex);
+        size_t n = ex->catalog.n_names;
+        char **v = calloc(n + 2, sizeof(*v));
+        size_t k = 0;
+        if (!v)
+                goto oom;
+        if (n == 0 && !(v[k++] = strdup(IMAGE_BASE)))
+                goto oom;
+        for (size_t i = 0; i < n; i++)
+                if (!(v[k++] = strdup(ex->catalog.names[i])))
+                        goto oom;
+        pthread_mutex_unlock(&ex->catalog.lock);
+        *ret = v;
+        *ret_n = k;
+        return 0;
+oom:
+        pthread_mutex_unlock(&ex->catalog.lock);
+        names_free(v, k);
+        return -ENOMEM;
+}
+
+int images_ensure(struct executor *ex, const char *image, struct ak_error *err)
+{
+        struct image_info info;
+
+        if (strcmp(image, IMAGE_BASE) == 0)
+                return 0; /* built on first use */
+        pthread_mutex_lock(&ex->catalog.lock);
+        int r = image_lookup(ex->catalog.store, image, &info, NULL);
+        pthread_mutex_unlock(&ex->catalog.lock);
+        if (r == 0)
+                return 0;
+        /* Here the executor will pull an OCI reference it lacks (one pull
+         * per image however many creates wait), then look again. A local
+         * name is made only by whoever builds it on this node. */
+        if (r == -ENOENT)
+                return ak_error_set(err, -ENOENT,
+                                    "image \"%s\" is not on executor %s: build it on that node with `ak image build "
+                                    "%s` (`ak image list` shows the images there)",
+                                    image, ex->node.id, image);
+        return ak_error_errno(err, r, "image \"%s\" on executor %s", image, ex->node.id);
+}

@@ -1,0 +1,34 @@
+/* What this node's image store holds (executor_images.c): the names that
+ * GetStatus and the heartbeat report, kept current without a restart, and
+ * the one place a sandbox's missing image would be fetched. Private to
+ * services/executor.
+ *
+ * Locking: ex->catalog.lock guards ex->catalog (its own store handle, the
+ * watch and the names). It is never held with ex->lock or ex->images.lock,
+ * and never for longer than one stat, or one listing of the store's names
+ * after a change: a heartbeat never waits for a build. */
+#pragma once
+
+#include <stddef.h>
+
+#include "lib/base/error.h"
+
+struct executor;
+
+/* Opens the catalog's own handle on ex->images_dir (executor_new). */
+int images_catalog_open(struct executor *ex, struct ak_error *err);
+void images_catalog_close(struct executor *ex);
+
+/* The image names to report, sorted, `base` always among them (built on
+ * first use, so every executor can boot it): the store is looked at again
+ * only when its names changed (image_watch_changed). *ret is a NULL-less
+ * array of n strdup'ed names; the caller frees each and the array. When the
+ * store cannot be read, the last good list (or just `base`). */
+int images_report(struct executor *ex, char ***ret, size_t *ret_n);
+
+/* Called before a sandbox of `image` is created: 0 when this node can boot
+ * it now. The hook for images not on the node: today a local name that is
+ * missing is -ENOENT with what to do (build it on this node); this is where
+ * the executor will pull an OCI reference on a miss (issue 15, "ocipull"),
+ * once references pass check_spec. */
+int images_ensure(struct executor *ex, const char *image, struct ak_error *err);
