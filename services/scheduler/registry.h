@@ -136,7 +136,9 @@ struct registry_claim {
  * Returns 0; -EEXIST when the name is taken in the fleet (another tenant's
  * name is not said to be anywhere); -EDQUOT when the tenant's sandboxes
  * with this one would pass `quota` (NULL: none; err names the quota);
- * -ENOSPC when no executor fits (err: placement_explain's words). */
+ * -ENOENT when the spec names a local image (spec_image_is_local) that no
+ * registered executor reports (err says how to make it); -ENOSPC when no
+ * executor fits (err: placement_explain's words). */
 int registry_place(struct registry *reg, const Ak__V1__SandboxSpec *spec,
                    const struct spec_needs *needs, const struct registry_quota *quota,
                    struct registry_claim *ret, struct ak_error *err);

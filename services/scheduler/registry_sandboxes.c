@@ -322,7 +322,9 @@ int registry_place(struct registry *reg, const Ak__V1__SandboxSpec *spec,
                 .selector = selector,
                 .n_selector = n_selector,
                 .image = keyset_bits(reg->images, needs->image, li),
-                .image_required = strcmp(needs->image, SPEC_DEFAULT_IMAGE) != 0,
+                /* base is built on first use anywhere, a reference pulled on
+                 * a miss; a local name is only where it was built. */
+                .image_required = spec_image_is_local(needs->image) && strcmp(needs->image, SPEC_DEFAULT_IMAGE) != 0,
                 .pool = keyset_bits(reg->pools, key, li + 1 + lp),
                 .start = (size_t)reg->placements++,
         };
@@ -330,6 +332,13 @@ int registry_place(struct registry *reg, const Ak__V1__SandboxSpec *spec,
                 .slots = reg->hot, .n_slots = reg->n_slots, .present = reg->present, .live = reg->live,
         };
         struct placement_choice choice;
+        if (req.image_required && !req.image) {
+                r = ak_error_set(err, -ENOENT,
+                                 "no executor has image \"%s\": build it on an executor's node with `ak image build "
+                                 "%s` (`ak image list` there shows its images, `ak status` what each executor reports)",
+                                 needs->image, needs->image);
+                goto out;
+        }
         if (placement_choose(&view, &req, &choice) < 0) {
                 struct placement_census census;
                 char sel[512];

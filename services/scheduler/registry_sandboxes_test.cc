@@ -206,8 +206,56 @@ TEST_F(RegistryTest, CachedImagePreferredAndRequiredForCustomImages)
         std::string msg;
         EXPECT_EQ(-ENOSPC, Place("", &c, 0, "py", &msg));
         EXPECT_NE(nullptr, strstr(msg.c_str(), "1 lack the image, 1 have fewer than 1 free vCPUs")) << msg;
-        EXPECT_EQ(-ENOSPC, Place("", &c, 0, "nowhere", &msg));
-        EXPECT_NE(nullptr, strstr(msg.c_str(), "image \"nowhere\"): of 2 executors, 2 lack the image")) << msg;
+        // No executor has it: not a shortage of room, and the words say how
+        // to make it.
+        EXPECT_EQ(-ENOENT, Place("", &c, 0, "nowhere", &msg));
+        EXPECT_NE(nullptr, strstr(msg.c_str(), "no executor has image \"nowhere\": build it on an executor's node "
+                                               "with `ak image build nowhere`")) << msg;
+}
+
+// What an executor reports is what placement goes by: an image built on a
+// node after it registered is placed there from its next heartbeat on, and
+// a removed one no longer is.
+TEST_F(RegistryTest, ImagesFollowHeartbeats)
+{
+        Status a = Exec("a"), b = Exec("b");
+        Register(a);
+        Register(b);
+        registry_claim c;
+        std::string msg;
+        EXPECT_EQ(-ENOENT, Place("", &c, 0, "py", &msg)) << msg;
+        b.images = {"base", "py"};
+        EXPECT_EQ(0, Heartbeat(b));
+        for (int i = 0; i < 3; i++) {
+                ASSERT_EQ(0, Place("", &c, 0, "py"));
+                EXPECT_STREQ("b", c.executor_id);
+                EXPECT_EQ(PLACEMENT_IMAGE, c.tier);
+        }
+        b.images = {"base"};
+        EXPECT_EQ(0, Heartbeat(b));
+        EXPECT_EQ(-ENOENT, Place("", &c, 0, "py", &msg)) << msg;
+}
+
+// An OCI reference is pulled by an executor that lacks it: placed anywhere,
+// preferring an executor that reports it.
+TEST_F(RegistryTest, OciReferencesPreferButDoNotRequireTheImage)
+{
+        Status a = Exec("a"), b = Exec("b");
+        b.alloc_vcpus = 4;
+        Register(a);
+        Register(b);
+        registry_claim c;
+        ASSERT_EQ(0, Place("", &c, 0, "python:3.12-alpine"));
+        EXPECT_STREQ("a", c.executor_id);  // the least loaded
+        EXPECT_EQ(PLACEMENT_ANY, c.tier);
+        b.images = {"base", "ghcr.io/org/ci@sha256:0123"};
+        EXPECT_EQ(0, Heartbeat(b));
+        ASSERT_EQ(0, Place("", &c, 0, "ghcr.io/org/ci@sha256:0123"));
+        EXPECT_STREQ("b", c.executor_id);  // has it, though busier
+        EXPECT_EQ(PLACEMENT_IMAGE, c.tier);
+        EXPECT_TRUE(spec_image_is_local("py"));
+        EXPECT_FALSE(spec_image_is_local("python:3.12"));
+        EXPECT_FALSE(spec_image_is_local("docker.io/library/python"));
 }
 
 TEST_F(RegistryTest, NodeSelector)

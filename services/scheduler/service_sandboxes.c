@@ -82,6 +82,8 @@ static int place(struct scheduler *s, struct rpc_call *call, const Ak__V1__Sandb
                 return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "%s", err.msg);
         case -EINVAL:
                 return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "%s", err.msg);
+        case -ENOENT:
+                return rpc_call_fail(call, RPC_FAILED_PRECONDITION, "%s", err.msg);
         default:
                 return rpc_call_fail(call, RPC_INTERNAL, "%s", err.msg);
         }

@@ -202,3 +202,8 @@ int spec_check_status(const Ak__V1__ExecutorStatus *st, struct ak_error *err)
         }
         return 0;
 }
+
+bool spec_image_is_local(const char *image)
+{
+        return !strpbrk(image, "/:@");
+}

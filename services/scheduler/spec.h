@@ -46,6 +46,12 @@ struct spec_needs {
         uint64_t memory_mb;
 };
 
+/* Whether image is a local image name (what `ak image build NAME` makes:
+ * no '/', ':' or '@'), which only an executor that has it can boot; else it
+ * is an OCI reference ("python:3.12-alpine", "ghcr.io/org/ci@sha256:..."),
+ * which an executor pulls when it lacks it. */
+bool spec_image_is_local(const char *image);
+
 /* Checks a spec from a client (spec may be NULL: all defaults). The name
  * may be empty (the scheduler picks one). Returns 0 or -EINVAL. */
 int spec_check(const Ak__V1__SandboxSpec *spec, struct spec_needs *ret, struct ak_error *err);
