@@ -42,7 +42,8 @@ const char cli_status_help[] =
         "Usage: ak status [--json]\n"
         "\n"
         "Shows each service of the local stack: its address, pid and health, and the\n"
-        "executors registered with the scheduler (lost: missed heartbeats).\n"
+        "executors registered with the scheduler (lost: missed heartbeats) and the\n"
+        "images each reports (`--image NAME` is placed on one that has NAME).\n"
         "Exits 0 when all four are healthy, 1 otherwise.\n"
         "\n"
         "Examples:\n"
@@ -200,6 +201,11 @@ int cli_status_run(int argc, char **argv)
                         json_writer_i64(w, x->last_heartbeat_ms);
                         json_writer_key(w, "net_denied", 10);
                         json_writer_u64(w, x->status ? x->status->net_denied : 0);
+                        json_writer_key(w, "images", 6);
+                        json_writer_begin_array(w);
+                        for (size_t k = 0; x->status && k < x->status->n_images; k++)
+                                json_writer_string(w, x->status->images[k], strlen(x->status->images[k]));
+                        json_writer_end_array(w);
                         json_writer_end_object(w);
                 }
                 json_writer_end_array(w);
@@ -219,10 +225,13 @@ int cli_status_run(int argc, char **argv)
                                healthy[i] ? "" : ": ", healthy[i] ? "" : why[i]);
                 for (size_t i = 0; i < n_ex; i++) {
                         const Ak__V1__ExecutorRecord *x = ex->executors[i];
-                        printf("executor %s at %s: %s, %llu network denials\n",
+                        printf("executor %s at %s: %s, %llu network denials",
                                x->status ? x->status->executor_id : "?", x->status ? x->status->address : "?",
                                x->lost ? "LOST (missed heartbeats)" : "registered",
                                (unsigned long long)(x->status ? x->status->net_denied : 0));
+                        for (size_t k = 0; x->status && k < x->status->n_images; k++)
+                                printf("%s%s", k ? ", " : "; images ", x->status->images[k]);
+                        printf("\n");
                 }
         }
         if (ex)

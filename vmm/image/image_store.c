@@ -473,7 +473,9 @@ int image_lookup(struct image_store *s, const char *name, struct image_info *ret
                 return ak_error_set(err, -EINVAL, "invalid image name '%s': use a-z, 0-9, '.', '_', '-'", name);
         int r = image_name_get(s, name, hash);
         if (r == -ENOENT)
-                return ak_error_set(err, -ENOENT, "no image named '%s' (see `ak image list`)", name);
+                return ak_error_set(err, -ENOENT,
+                                    "no image named '%s': `ak image build %s` makes one (`ak image list` shows them)",
+                                    name, name);
         if (r < 0)
                 return ak_error_errno(err, r, "image name %s", name);
         r = image_manifest_read(s, hash, ret, err);
