@@ -30,6 +30,8 @@ extern const char cli_vm_help[];
 /* `ak image` (cmd_image.c). */
 int cli_image_run(int argc, char **argv);
 extern const char cli_image_help[];
+/* `ak image pull` (cmd_image_pull.c); cmd is `ak image` for usage errors. */
+int cli_image_pull(const struct cli_command *cmd, int argc, char **argv);
 
 /* `ak up`, `ak down`, `ak status` (cmd_stack.c). */
 int cli_up_run(int argc, char **argv);

@@ -18,6 +18,8 @@
 const char cli_image_help[] =
         "Usage: ak image build NAME [--packages P1,P2,...]\n"
         "       ak image import SOURCE [--name NAME]\n"
+        "       ak image pull REF [--authfile FILE] [--ca-file FILE] [--insecure-registry HOST[:PORT]]...\n"
+        "                         [--platform OS/ARCH]\n"
         "       ak image list [--json]\n"
         "       ak image rm NAME\n"
         "\n"
@@ -43,6 +45,21 @@ const char cli_image_help[] =
         "image imported again or under another name is a cache hit. Its Env,\n"
         "WorkingDir and User are recorded (list --json shows them).\n"
         "\n"
+        "pull fetches an OCI/Docker image from a registry into the OCI image layout\n"
+        "$AK_HOME/images/oci (one blob store for every image: a layer shared by two\n"
+        "images is stored once) and prints its manifest digest. REF is a docker\n"
+        "reference: python:3.12-alpine means docker.io/library/python:3.12-alpine;\n"
+        "ghcr.io/org/ci:sha, localhost:5000/x@sha256:... and registry:5000/a/b:tag\n"
+        "name their registry. An image index is resolved to linux/amd64 (--platform\n"
+        "picks another). Every blob is checked against its digest before it is\n"
+        "stored; broken downloads are retried and resumed.\n"
+        "  --authfile FILE   a docker config.json with credentials (\"auths\": base64\n"
+        "                    \"auth\" or \"identitytoken\"); default $DOCKER_CONFIG/config.json\n"
+        "                    or ~/.docker/config.json if it exists, else anonymous\n"
+        "  --ca-file FILE    trust the registry's TLS certificate from this PEM CA file\n"
+        "  --insecure-registry HOST[:PORT]   allow plain http to this registry (loopback\n"
+        "                    registries, localhost and 127.0.0.0/8 and ::1, always are)\n"
+        "\n"
         "list shows every image (DIGEST: an imported image's manifest digest; SOURCE:\n"
         "where it came from); rm removes one (not while a VM runs from it).\n"
         "\n"
@@ -52,6 +69,8 @@ const char cli_image_help[] =
         "  skopeo copy docker://busybox:1.36 oci:/tmp/bb:1.36\n"
         "  ak image import oci-layout:/tmp/bb:1.36 --name busybox\n"
         "  ak image import docker-archive:alpine.tar:alpine:3.19\n"
+        "  ak image pull python:3.12-alpine\n"
+        "  ak image pull localhost:5000/ci/tools:1 --authfile ./auth.json\n"
         "  ak image list\n"
         "  ak vm boot py --image python\n"
         "  ak image rm python\n";
@@ -329,14 +348,16 @@ static int cmd_rm(int argc, char **argv)
 int cli_image_run(int argc, char **argv)
 {
         if (argc < 2)
-                return cli_usage_error(&cli_cmd_image, "missing subcommand: build, import, list or rm");
+                return cli_usage_error(&cli_cmd_image, "missing subcommand: build, import, pull, list or rm");
         if (strcmp(argv[1], "build") == 0)
                 return cmd_build(argc - 1, argv + 1);
         if (strcmp(argv[1], "import") == 0)
                 return cmd_import(argc - 1, argv + 1);
+        if (strcmp(argv[1], "pull") == 0)
+                return cli_image_pull(&cli_cmd_image, argc - 1, argv + 1);
         if (strcmp(argv[1], "list") == 0)
                 return cmd_list(argc - 1, argv + 1);
         if (strcmp(argv[1], "rm") == 0)
                 return cmd_rm(argc - 1, argv + 1);
-        return cli_usage_error(&cli_cmd_image, "unknown subcommand '%s': build, import, list or rm", argv[1]);
+        return cli_usage_error(&cli_cmd_image, "unknown subcommand '%s': build, import, pull, list or rm", argv[1]);
 }

@@ -37,6 +37,8 @@ packages=(
         skopeo                     # OCI image tests: copies and converts test images
         umoci                      # OCI image tests: builds test image layouts
         zstd                       # OCI image tests: zstd-compressed layers
+        docker-registry            # OCI pull tests (vmm/image/oci): the registry on loopback
+        apache2-utils              # htpasswd: that registry's basic-auth test file
 )
 
 missing=()
