@@ -1,5 +1,6 @@
 #include <curl/curl.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,15 +24,19 @@ struct xfer {
         size_t max_body;
 };
 
+static CURLcode global_result = CURLE_FAILED_INIT;
+
+static void global_init(void)
+{
+        global_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
 int oci_http_new(const char *ca_file, int low_speed_s, struct oci_http **ret, struct ak_error *err)
 {
-        static int global_done;
-        if (!global_done) {
-                /* Not thread-safe in old libcurls; the first user is main's thread. */
-                if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-                        return ak_error_set(err, -ENOMEM, "libcurl: global init failed");
-                global_done = 1;
-        }
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, global_init);
+        if (global_result != CURLE_OK)
+                return ak_error_set(err, -ENOMEM, "libcurl: global init failed: %s", curl_easy_strerror(global_result));
         struct oci_http *h = calloc(1, sizeof(*h));
         if (!h)
                 return ak_error_set(err, -ENOMEM, "out of memory");

@@ -342,6 +342,15 @@ class FakeRegistryTest(unittest.TestCase):
         self.assertTrue(all(x["auth"] == "" for x in storage), storage)
         assert_layout_sound(self, self.e.layout())
 
+    def test_redirect_to_plain_http_elsewhere_refused(self):
+        # Refused before any connection: the name is never even resolved.
+        port, logf, _ = self.e.fake(self.src, "--redirect", "--redirect-host", "blobs.example.invalid")
+        r = self.e.ak(f"127.0.0.1:{port}/lib/img:v1")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("redirected to plain http://blobs.example.invalid:", r.stderr)
+        self.assertIn("refused", r.stderr)
+        self.assert_nothing_stored()
+
     def test_digest_mismatch_stores_nothing(self):
         port, _, _ = self.e.fake(self.src, "--corrupt")
         r = self.e.ak(f"127.0.0.1:{port}/lib/img:v1")

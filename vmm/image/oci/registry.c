@@ -311,23 +311,3 @@ int oci_registry_get_manifest(struct oci_registry *r, const char *reference, cha
         *ret_body = resp.body ? resp.body : strdup("");
         return 0;
 }
-
-int oci_registry_head_blob(struct oci_registry *r, const char *digest, uint64_t *ret_size, struct ak_error *err)
-{
-        char url[OCI_URL_MAX], what[100];
-        snprintf(url, sizeof(url), "%s/v2/%s/blobs/%s", r->base, r->repo, digest);
-        snprintf(what, sizeof(what), "blob %s", digest);
-        struct oci_http_req req = { .method = "HEAD", .url = url };
-        struct oci_http_resp resp;
-        int rc = send_retrying(r, &req, &resp, err);
-        if (rc < 0)
-                return rc;
-        if (resp.status != 200)
-                rc = status_error(r, what, &resp, err);
-        else if (resp.content_length < 0)
-                rc = ak_error_set(err, -EPROTO, "HEAD %s: no Content-Length", url);
-        else
-                *ret_size = (uint64_t)resp.content_length;
-        oci_http_resp_clear(&resp);
-        return rc;
-}

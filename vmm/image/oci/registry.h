@@ -62,9 +62,6 @@ int oci_registry_get_manifest(struct oci_registry *r, const char *reference, cha
 int oci_registry_fetch_blob(struct oci_registry *r, struct oci_layout *l, const struct oci_descriptor *desc,
                             struct ak_error *err);
 
-/* HEAD /v2/<repo>/blobs/<digest>: 0 and the size, -ENOENT. */
-int oci_registry_head_blob(struct oci_registry *r, const char *digest, uint64_t *ret_size, struct ak_error *err);
-
 /* Whether host (HOST[:PORT]) may be spoken to over plain http: a loopback
  * host, or one in list (an entry without a port matches every port). */
 bool oci_registry_insecure_allowed(const char *host, const char *const *list, size_t n);

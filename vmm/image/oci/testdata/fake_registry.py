@@ -7,6 +7,7 @@ OCI image layout DIR over the distribution API on 127.0.0.1, with
                       same server (--user/--password: it requires basic auth)
   --redirect          blob GETs answer 307 to a second listener (another
                       origin), which logs whether an Authorization came along
+  --redirect-host H   ... with H as the Location's host instead of 127.0.0.1
   --corrupt           blobs served with one byte changed
   --truncate          blobs cut in half (Content-Length says the full size)
   --break-once        the first blob GET is cut in half; later ones honour Range
@@ -118,7 +119,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, data, {"Content-Type": mt,
                                          "Docker-Content-Digest": "sha256:" + hashlib.sha256(data).hexdigest()})
         if A.redirect and self.command == "GET":
-            return self.send(307, b"", {"Location": f"http://127.0.0.1:{A.storage_port}/storage/{m.group(3)}"})
+            return self.send(307, b"", {"Location": f"http://{A.redirect_host}:{A.storage_port}/storage/{m.group(3)}"})
         return self.blob(m.group(3))
 
     def token(self):
@@ -177,6 +178,7 @@ def main():
     for flag in ("bearer", "redirect", "corrupt", "truncate", "break-once", "no-range", "hang"):
         ap.add_argument("--" + flag, action="store_true")
     ap.add_argument("--fail-first", type=int, default=0)
+    ap.add_argument("--redirect-host", default="127.0.0.1")
     ap.add_argument("--user")
     ap.add_argument("--password")
     A = ap.parse_args()
