@@ -25,6 +25,17 @@ static void mib(uint64_t b, char *buf, size_t size)
         snprintf(buf, size, "%.1f MiB", (double)b / (1024.0 * 1024.0));
 }
 
+/* Bytes for a person: "512 B", "12.3 KiB", "48.0 MiB". */
+static void human(uint64_t b, char *buf, size_t size)
+{
+        if (b < 1024)
+                snprintf(buf, size, "%llu B", (unsigned long long)b);
+        else if (b < 1024 * 1024)
+                snprintf(buf, size, "%.1f KiB", (double)b / 1024.0);
+        else
+                mib(b, buf, size);
+}
+
 /* At most 2 lines a second, plus each blob's last line, on a terminal or not. */
 static void on_progress(void *userdata, const char *digest, uint64_t done, uint64_t total)
 {
@@ -35,8 +46,8 @@ static void on_progress(void *userdata, const char *digest, uint64_t done, uint6
                 return;
         p->last_ms = now;
         char d[32], t[32];
-        mib(done, d, sizeof(d));
-        mib(total, t, sizeof(t));
+        human(done, d, sizeof(d));
+        human(total, t, sizeof(t));
         fprintf(stderr, "  %.19s: %s / %s%s\n", digest, d, t, finished ? " done" : "");
 }
 

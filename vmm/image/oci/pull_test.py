@@ -188,6 +188,22 @@ class PullTest(unittest.TestCase):
         self.assertEqual(r3.stdout.strip(), digest)
         assert_layout_sound(self, layout)
 
+    def test_docker_schema2_image(self):
+        src, _ = self.e.make_image("d", "v1")
+        port = self.e.registry()
+        self.e.push(src, "v1", port, "dock:v1", "--format", "v2s2")
+        r = self.e.ak(f"127.0.0.1:{port}/dock:v1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        digest = r.stdout.strip()
+        entry = read_json(os.path.join(self.e.layout(), "index.json"))["manifests"][0]
+        self.assertEqual(entry["mediaType"], "application/vnd.docker.distribution.manifest.v2+json")
+        self.assertEqual(entry["digest"], digest)
+        # The registry's digest for the tag is the one stored (not converted).
+        out = subprocess.run(["skopeo", "inspect", "--tls-verify=false", f"docker://127.0.0.1:{port}/dock:v1"],
+                             check=True, capture_output=True, text=True, env=self.e.env()).stdout
+        self.assertEqual(json.loads(out)["Digest"], digest)
+        assert_layout_sound(self, self.e.layout())
+
     def test_index_resolved_to_linux_amd64(self):
         src, top = self.e.make_image("idx", "multi", "--index")
         port = self.e.registry()
@@ -332,6 +348,35 @@ class FakeRegistryTest(unittest.TestCase):
             json.dump({"auths": {f"127.0.0.1:{port}": {"auth": base64.b64encode(b"bob:pw1").decode()}}}, f)
         r = self.e.ak(ref, "--authfile", p)
         self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_identity_token_refresh_grant(self):
+        port, logf, _ = self.e.fake(self.src, "--bearer", "--refresh-token", "rt-123", "--user", "x", "--password", "y")
+        p = self.e.path("auth.json")
+        with open(p, "w") as f:
+            json.dump({"auths": {f"http://127.0.0.1:{port}/v1/": {"identitytoken": "rt-123"}}}, f)
+        r = self.e.ak(f"127.0.0.1:{port}/lib/img:v1", "--authfile", p)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        posts = [x for x in self.entries(logf) if x.get("method") == "POST"]
+        self.assertEqual(posts[0]["grant_type"], "refresh_token")
+        self.assertEqual(posts[0]["scope"], ["repository:lib/img:pull"])
+        self.assertNotIn("rt-123", r.stderr)
+
+    def test_manifest_over_4_mib_refused(self):
+        port, _, _ = self.e.fake(self.src, "--big-manifest")
+        r = self.e.ak(f"127.0.0.1:{port}/lib/img:v1")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("answer larger than 4194304 bytes", r.stderr)
+        self.assert_nothing_stored()
+
+    def test_progress_lines(self):
+        port, _, _ = self.e.fake(self.src)
+        r = self.e.ak(f"127.0.0.1:{port}/lib/img:v1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        m = read_json(os.path.join(self.src, "blobs", "sha256", self.top[7:]))
+        for l in m["layers"]:
+            self.assertIn(f"  {l['digest'][:19]}: ", r.stderr)
+        done = [l for l in r.stderr.splitlines() if l.endswith(" done")]
+        self.assertEqual(len(done), 3, r.stderr)  # config + 2 layers, one final line each
 
     def test_redirect_drops_authorization(self):
         port, logf, _ = self.e.fake(self.src, "--bearer", "--redirect")

@@ -14,6 +14,8 @@ OCI image layout DIR over the distribution API on 127.0.0.1, with
   --no-range          Range is ignored (200 with the whole blob)
   --hang              blobs: half is sent, then the server waits forever
   --fail-first N      the first N blob GETs answer 503
+  --refresh-token T   POST /token accepts the OAuth2 refresh-token grant with T
+  --big-manifest      manifests are padded past 4 MiB
 
 Every request is logged as a JSON line to --log. The port is written to
 --port-file once listening."""
@@ -25,6 +27,7 @@ import os
 import re
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 A = None
@@ -116,11 +119,24 @@ class Handler(BaseHTTPRequestHandler):
             data, mt = find_manifest(m.group(3))
             if data is None:
                 return self.error(404, "MANIFEST_UNKNOWN", "manifest unknown")
+            if A.big_manifest:
+                data = data[:-1] + b" " * (4 << 20) + b"}"
             return self.send(200, data, {"Content-Type": mt,
                                          "Docker-Content-Digest": "sha256:" + hashlib.sha256(data).hexdigest()})
         if A.redirect and self.command == "GET":
             return self.send(307, b"", {"Location": f"http://{A.redirect_host}:{A.storage_port}/storage/{m.group(3)}"})
         return self.blob(m.group(3))
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        form = urllib.parse.parse_qs(self.rfile.read(n).decode())
+        log({"method": "POST", "path": self.path, "grant_type": form.get("grant_type", [""])[0],
+             "scope": form.get("scope", []), "service": form.get("service", [""])[0]})
+        if not self.path.startswith("/token") or not A.refresh_token:
+            return self.error(404, "NOT_FOUND", "no such endpoint")
+        if form.get("grant_type") != ["refresh_token"] or form.get("refresh_token") != [A.refresh_token]:
+            return self.error(401, "DENIED", "bad refresh token")
+        return self.send(200, json.dumps({"access_token": TOKEN}).encode(), {"Content-Type": "application/json"})
 
     def token(self):
         if A.user:
@@ -179,6 +195,8 @@ def main():
         ap.add_argument("--" + flag, action="store_true")
     ap.add_argument("--fail-first", type=int, default=0)
     ap.add_argument("--redirect-host", default="127.0.0.1")
+    ap.add_argument("--refresh-token")
+    ap.add_argument("--big-manifest", action="store_true")
     ap.add_argument("--user")
     ap.add_argument("--password")
     A = ap.parse_args()
