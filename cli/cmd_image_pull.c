@@ -80,6 +80,7 @@ int cli_image_pull(const struct cli_command *cmd, int argc, char **argv)
                 { "ca-file", required_argument, NULL, 'c' },
                 { "insecure-registry", required_argument, NULL, 'i' },
                 { "platform", required_argument, NULL, 'p' },
+                { "help", no_argument, NULL, 'h' },
                 {},
         };
         struct oci_pull_options o = {};
@@ -108,6 +109,9 @@ int cli_image_pull(const struct cli_command *cmd, int argc, char **argv)
                                 return cli_usage_error(cmd, "pull: --platform takes OS/ARCH (linux/amd64), not '%s'",
                                                        optarg);
                         break;
+                case 'h':
+                        fputs(cmd->help, stdout);
+                        return 0;
                 default:
                         return cli_usage_error(cmd, "pull: unknown option");
                 }
