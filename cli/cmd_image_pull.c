@@ -144,8 +144,8 @@ int cli_image_pull(const struct cli_command *cmd, int argc, char **argv)
                 res.n_layers, res.n_layers == 1 ? "" : "s", total, fetched, dir);
         if (res.index_digest[0])
                 fprintf(stderr, "index %s resolved to %s/%s\n", res.index_digest, os, arch);
-        fprintf(stderr, "not converted to a bootable image yet: that step (ak image import oci-layout:DIR) is not "
-                        "part of this build\n");
+        fprintf(stderr, "note: not converted into a bootable image: this build has no OCI unpacker yet; the image "
+                        "is in the OCI layout %s under the ref name %s\n", dir, res.ref);
         printf("%s\n", res.manifest_digest);
         return 0;
 }

@@ -64,23 +64,26 @@ static int read_small(const char *path, size_t max, char **ret, size_t *ret_len)
         return 0;
 }
 
-/* Writes data to path through path.tmp + fsync + rename. */
-static int write_atomic(const char *path, const void *data, size_t len)
+/* Creates path holding data unless it exists (then 0, and the file is left
+ * as it is): written to a temporary file of a unique name, fsynced, then
+ * link()ed into place, so that a reader never sees it half-written and two
+ * processes creating the layout at once cannot clobber each other (a
+ * rename would replace an index.json another pull just wrote). */
+static int create_file(const char *path, const void *data, size_t len)
 {
         char tmp[PATH_MAX];
-        if (pathfmt(tmp, sizeof(tmp), "%s.tmp", path) < 0)
+        if (pathfmt(tmp, sizeof(tmp), "%s.XXXXXX", path) < 0)
                 return -ENAMETOOLONG;
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        int fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
                 return -errno;
         int r = ak_write_full(fd, data, len);
-        if (r == 0 && fsync(fd) < 0)
+        if (r == 0 && (fchmod(fd, 0644) < 0 || fsync(fd) < 0))
                 r = -errno;
         close(fd);
-        if (r == 0 && rename(tmp, path) < 0)
+        if (r == 0 && link(tmp, path) < 0 && errno != EEXIST)
                 r = -errno;
-        if (r < 0)
-                unlink(tmp);
+        unlink(tmp);
         return r;
 }
 
@@ -109,7 +112,7 @@ int oci_layout_open(const char *dir, struct oci_layout **ret, struct ak_error *e
                 path_in(l, p, sizeof(p), "oci-layout");
                 r = read_small(p, 4096, &text, &len);
                 if (r == -ENOENT) {
-                        r = write_atomic(p, LAYOUT_FILE, strlen(LAYOUT_FILE));
+                        r = create_file(p, LAYOUT_FILE, strlen(LAYOUT_FILE));
                         if (r < 0)
                                 ak_error_errno(err, r, "write %s", p);
                 } else if (r < 0) {
@@ -129,7 +132,7 @@ int oci_layout_open(const char *dir, struct oci_layout **ret, struct ak_error *e
                 path_in(l, p, sizeof(p), "index.json");
                 if (access(p, F_OK) < 0) {
                         const char *empty = "{\"schemaVersion\":2,\"manifests\":[]}";
-                        r = write_atomic(p, empty, strlen(empty));
+                        r = create_file(p, empty, strlen(empty));
                         if (r < 0)
                                 ak_error_errno(err, r, "write %s", p);
                 }

@@ -36,8 +36,10 @@ extern "C" {
 
 struct oci_layout;
 
-/* Opens the layout at dir, creating it (and its parents) if missing. A
- * directory that exists must have a valid oci-layout file or be empty. */
+/* Opens the layout at dir, creating it (and its parents) if missing: an
+ * oci-layout file, an empty index.json, blobs/sha256/ and tmp/ are added
+ * where absent. An existing oci-layout file must say version 1.0.0
+ * (-EINVAL otherwise). */
 int oci_layout_open(const char *dir, struct oci_layout **ret, struct ak_error *err);
 void oci_layout_free(struct oci_layout *l);
 const char *oci_layout_dir(const struct oci_layout *l);

@@ -204,6 +204,23 @@ class PullTest(unittest.TestCase):
         self.assertEqual(json.loads(out)["Digest"], digest)
         assert_layout_sound(self, self.e.layout())
 
+    def test_two_pulls_at_once(self):
+        src, top = self.e.make_image("c", "v1", "--layers", "4", "--layer-bytes", "200000")
+        port = self.e.registry()
+        self.e.push(src, "v1", port, "conc:v1")
+        self.e.push(src, "v1", port, "conc:v2")
+        procs = [subprocess.Popen([AK, "image", "pull", f"127.0.0.1:{port}/conc:{t}"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=self.e.env()) for t in ("v1", "v2", "v1")]
+        for p in procs:
+            out, err = p.communicate(timeout=120)
+            self.assertEqual(p.returncode, 0, err)
+            self.assertEqual(out.strip(), top)
+        names = sorted(m["annotations"]["org.opencontainers.image.ref.name"]
+                       for m in read_json(os.path.join(self.e.layout(), "index.json"))["manifests"])
+        self.assertEqual(names, [f"127.0.0.1:{port}/conc:v1", f"127.0.0.1:{port}/conc:v2"])
+        self.assertEqual(len(blobs(self.e.layout())), 6)
+        assert_layout_sound(self, self.e.layout())
+
     def test_index_resolved_to_linux_amd64(self):
         src, top = self.e.make_image("idx", "multi", "--index")
         port = self.e.registry()
