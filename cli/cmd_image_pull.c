@@ -1,5 +1,7 @@
 /* `ak image pull REF`: the OCI distribution client (vmm/image/oci) pulling
- * into the OCI layout cache under the image store, $AK_HOME/images/oci. */
+ * into the OCI layout cache under the image store, $AK_HOME/images/oci,
+ * then image_import (vmm/image/oci_import.c) turning it into a bootable
+ * root filesystem image. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -9,7 +11,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "lib/base/time.h"
+#include "vmm/image/image.h"
 #include "vmm/image/oci/pull.h"
 #include "vmm/vm_registry.h"
 
@@ -51,15 +55,69 @@ static void on_progress(void *userdata, const char *digest, uint64_t done, uint6
         fprintf(stderr, "  %.19s: %s / %s%s\n", digest, d, t, finished ? " done" : "");
 }
 
-static int layout_dir(char ret[PATH_MAX], struct ak_error *err)
+/* $AK_HOME/images and its OCI layout cache. */
+static int store_dirs(char ret_store[PATH_MAX], char ret_layout[PATH_MAX], struct ak_error *err)
 {
         char home[PATH_MAX];
         int r = vm_registry_ak_home(home, err);
         if (r < 0)
                 return r;
-        if ((size_t)snprintf(ret, PATH_MAX, "%s/images/oci", home) >= PATH_MAX)
+        if ((size_t)snprintf(ret_store, PATH_MAX, "%s/images", home) >= PATH_MAX ||
+            (size_t)snprintf(ret_layout, PATH_MAX, "%s/images/oci", home) >= PATH_MAX)
                 return ak_error_set(err, -ENAMETOOLONG, "AK_HOME too long");
         return 0;
+}
+
+/* The image name a reference gets by default: its last path component and
+ * tag ("docker.io/library/python:3.12-alpine" -> "python-3.12-alpine",
+ * ":latest" left out; a digest-only reference adds 12 hex digits), made a
+ * valid image name. */
+static int default_name(const char *ref_text, char ret[IMAGE_NAME_MAX + 1])
+{
+        struct oci_ref ref;
+        char raw[OCI_REF_NAME_MAX + OCI_REF_TAG_MAX + 32];
+        if (oci_ref_parse(ref_text, strlen(ref_text), &ref, NULL) < 0)
+                return -EINVAL;
+        const char *base = strrchr(ref.path, '/') ? strrchr(ref.path, '/') + 1 : ref.path;
+        if (ref.tag[0] && strcmp(ref.tag, "latest") != 0)
+                snprintf(raw, sizeof(raw), "%s-%s", base, ref.tag);
+        else if (!ref.tag[0])
+                snprintf(raw, sizeof(raw), "%s-%.12s", base, ref.digest + 7);
+        else
+                snprintf(raw, sizeof(raw), "%s", base);
+        size_t n = 0;
+        for (const char *p = raw; *p && n < IMAGE_NAME_MAX; p++) {
+                char c = *p >= 'A' && *p <= 'Z' ? (char)(*p - 'A' + 'a') : *p;
+                if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+                        c = '-';
+                if (n == 0 && !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+                        continue;
+                ret[n++] = c;
+        }
+        ret[n] = '\0';
+        return image_name_check(ret) == 0 && strcmp(ret, IMAGE_BASE) != 0 ? 0 : -EINVAL;
+}
+
+/* image_import of the pulled image, named name. */
+static int import_pulled(const char *store_dir, const char *layout, const struct oci_pull_result *res,
+                         const char *name, struct image_info *ret, struct ak_error *err)
+{
+        char src[PATH_MAX + OCI_REF_FORMAT_MAX + 16];
+        /* oci-layout:DIR:REF ends DIR at its first ':' (REF may hold more). */
+        if (strchr(layout, ':'))
+                return ak_error_set(err, -EINVAL, "cannot import from %s: the path holds ':' (set AK_HOME to a "
+                                    "path without one)", layout);
+        snprintf(src, sizeof(src), "oci-layout:%s:%s", layout, res->ref);
+        struct image_store *s = NULL;
+        struct cli_progress pr;
+        cli_progress_init(&pr);
+        struct image_progress ip = { cli_progress_report, &pr };
+        int r = image_store_open(store_dir, &s, err);
+        if (r == 0)
+                r = image_import(s, src, name, &ip, ret, err);
+        cli_progress_done(&pr);
+        image_store_free(s);
+        return r;
 }
 
 static int parse_platform(const char *s, char *os, size_t os_size, char *arch, size_t arch_size)
@@ -80,12 +138,15 @@ int cli_image_pull(const struct cli_command *cmd, int argc, char **argv)
                 { "ca-file", required_argument, NULL, 'c' },
                 { "insecure-registry", required_argument, NULL, 'i' },
                 { "platform", required_argument, NULL, 'p' },
+                { "name", required_argument, NULL, 'n' },
+                { "pull-only", no_argument, NULL, 'o' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
         struct oci_pull_options o = {};
         const char *insecure[MAX_INSECURE];
-        char os[32] = "linux", arch[32] = "amd64";
+        char os[32] = "linux", arch[32] = "amd64", name[IMAGE_NAME_MAX + 1] = "";
+        bool pull_only = false;
         int c;
         optind = 1;
         while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -109,6 +170,15 @@ int cli_image_pull(const struct cli_command *cmd, int argc, char **argv)
                                 return cli_usage_error(cmd, "pull: --platform takes OS/ARCH (linux/amd64), not '%s'",
                                                        optarg);
                         break;
+                case 'n':
+                        if (image_name_check(optarg) < 0 || strcmp(optarg, IMAGE_BASE) == 0)
+                                return cli_usage_error(cmd, "pull: invalid image name '%s': use a-z, 0-9, '.', '_', "
+                                                       "'-' (at most %d), not 'base'", optarg, IMAGE_NAME_MAX);
+                        snprintf(name, sizeof(name), "%s", optarg);
+                        break;
+                case 'o':
+                        pull_only = true;
+                        break;
                 case 'h':
                         fputs(cmd->help, stdout);
                         return 0;
@@ -118,6 +188,11 @@ int cli_image_pull(const struct cli_command *cmd, int argc, char **argv)
         }
         if (optind + 1 != argc)
                 return cli_usage_error(cmd, "pull takes exactly one REF (e.g. python:3.12-alpine)");
+        if (pull_only && name[0])
+                return cli_usage_error(cmd, "pull: --name names the imported image; --pull-only imports none");
+        if (!pull_only && !name[0] && default_name(argv[optind], name) < 0)
+                return cli_usage_error(cmd, "pull: no image name can be made from '%s': give --name NAME",
+                                       argv[optind]);
         o.insecure = insecure;
         o.os = os;
         o.arch = arch;
@@ -126,9 +201,9 @@ int cli_image_pull(const struct cli_command *cmd, int argc, char **argv)
         o.progress_userdata = &pp;
 
         struct ak_error err = {};
-        char dir[PATH_MAX];
+        char store[PATH_MAX], dir[PATH_MAX];
         struct oci_pull_result res;
-        int r = layout_dir(dir, &err);
+        int r = store_dirs(store, dir, &err);
         if (r == 0) {
                 fprintf(stderr, "pulling %s\n", argv[optind]);
                 r = oci_pull(dir, argv[optind], &o, &res, &err);
@@ -144,8 +219,15 @@ int cli_image_pull(const struct cli_command *cmd, int argc, char **argv)
                 res.n_layers, res.n_layers == 1 ? "" : "s", total, fetched, dir);
         if (res.index_digest[0])
                 fprintf(stderr, "index %s resolved to %s/%s\n", res.index_digest, os, arch);
-        fprintf(stderr, "note: not converted into a bootable image: this build has no OCI unpacker yet; the image "
-                        "is in the OCI layout %s under the ref name %s\n", dir, res.ref);
+        if (!pull_only) {
+                struct image_info info;
+                if (import_pulled(store, dir, &res, name, &info, &err) < 0) {
+                        fprintf(stderr, "ak image pull: %s is in the cache %s, but making the image failed: %s\n",
+                                res.ref, dir, err.msg);
+                        return 1;
+                }
+                fprintf(stderr, "image %s (%s): ak run --image %s\n", info.name, res.ref, info.name);
+        }
         printf("%s\n", res.manifest_digest);
         return 0;
 }

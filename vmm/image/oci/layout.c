@@ -173,7 +173,7 @@ bool oci_layout_has_blob(const struct oci_layout *l, const char *digest, uint64_
 int oci_blob_writer_new(struct oci_layout *l, const char *digest, uint64_t size, struct oci_blob_writer **ret,
                         struct ak_error *err)
 {
-        if (oci_digest_check(digest, strlen(digest)) < 0)
+        if (oci_ref_digest_check(digest, strlen(digest)) < 0)
                 return ak_error_set(err, -EINVAL, "blob digest \"%s\" is not sha256", digest);
         struct oci_blob_writer *w = calloc(1, sizeof(*w));
         if (!w)

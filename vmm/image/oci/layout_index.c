@@ -219,7 +219,7 @@ int oci_layout_get_ref(struct oci_layout *l, const char *ref_name, struct oci_de
                 size_t n;
                 if (!mt || !dg || !sz || json_value_type(mt) != JSON_STRING || json_value_type(dg) != JSON_STRING ||
                     json_number_u64(sz, &d.size) < 0 || json_string(mt, &n) == NULL || n >= sizeof(d.media_type) ||
-                    oci_digest_check(json_string(dg, NULL), strlen(json_string(dg, NULL))) < 0) {
+                    oci_ref_digest_check(json_string(dg, NULL), strlen(json_string(dg, NULL))) < 0) {
                         r = ak_error_set(err, -EINVAL, "index.json: the entry for %s is malformed", ref_name);
                         break;
                 }

@@ -65,7 +65,7 @@ static int parse_descriptor(const struct json_value *v, struct oci_descriptor *d
         const struct json_value *dg = json_object_get(v, "digest");
         size_t n;
         const char *s = dg && json_value_type(dg) == JSON_STRING ? json_string(dg, &n) : NULL;
-        if (!s || oci_digest_check(s, n) < 0)
+        if (!s || oci_ref_digest_check(s, n) < 0)
                 return ak_error_set(err, -EINVAL, "%s.digest: %s", where,
                                     s ? "not sha256: and 64 lowercase hex digits" : "missing or not a string");
         memcpy(d->digest, s, n + 1);
@@ -147,7 +147,7 @@ static int parse_tree(const struct json_value *root, const char *content_type, s
         return parse_items(root, m, "layers", OCI_MAX_LAYERS, err);
 }
 
-int oci_manifest_parse(const char *json, size_t len, const char *content_type, struct oci_manifest **ret,
+int oci_manifest_decode(const char *json, size_t len, const char *content_type, struct oci_manifest **ret,
                        struct ak_error *err)
 {
         if (len > OCI_MANIFEST_MAX)

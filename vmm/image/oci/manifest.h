@@ -65,7 +65,7 @@ struct oci_manifest {
  * Returns 0 and *ret (free with oci_manifest_free), -EINVAL with err saying
  * which member is wrong, -E2BIG, -ENOTSUP (a schema 1 or unknown media
  * type), -ENOMEM. */
-int oci_manifest_parse(const char *json, size_t len, const char *content_type, struct oci_manifest **ret,
+int oci_manifest_decode(const char *json, size_t len, const char *content_type, struct oci_manifest **ret,
                        struct ak_error *err);
 void oci_manifest_free(struct oci_manifest *m);
 

@@ -1,4 +1,4 @@
-/* libFuzzer target for oci_manifest_parse and oci_index_select: the first
+/* libFuzzer target for oci_manifest_decode and oci_index_select: the first
  * byte picks the Content-Type the registry claimed. Accepted manifests have
  * sha256 digests and bounded sizes and counts; selecting a platform never
  * reads outside the index. */
@@ -17,7 +17,7 @@ static const char *const types[] = {
 
 static void check_desc(const struct oci_descriptor *d)
 {
-        if (oci_digest_check(d->digest, strlen(d->digest)) < 0 || d->size > OCI_BLOB_MAX || !d->media_type[0])
+        if (oci_ref_digest_check(d->digest, strlen(d->digest)) < 0 || d->size > OCI_BLOB_MAX || !d->media_type[0])
                 abort();
 }
 
@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct oci_manifest *m = NULL;
         struct ak_error err = {};
         const char *ct = types[data[0] % (sizeof(types) / sizeof(types[0]))];
-        int r = oci_manifest_parse((const char *)data + 1, size - 1, ct, &m, &err);
+        int r = oci_manifest_decode((const char *)data + 1, size - 1, ct, &m, &err);
         if (r < 0) {
                 if (err.code != r || !err.msg[0] || m)
                         abort();

@@ -24,7 +24,7 @@ std::string Manifest(const std::string &layers, const std::string &mt = OCI_MT_M
 
 int Parse(const std::string &s, const char *ct, struct oci_manifest **m, struct ak_error *err = nullptr)
 {
-        return oci_manifest_parse(s.data(), s.size(), ct, m, err);
+        return oci_manifest_decode(s.data(), s.size(), ct, m, err);
 }
 
 TEST(Manifest, OciAndDocker)

@@ -76,7 +76,7 @@ static int fetch_manifest(struct oci_registry *reg, struct oci_layout *l, const 
                 if (r < 0)
                         return r;
                 struct oci_manifest *m = NULL;
-                r = oci_manifest_parse(body, len, ctype, &m, err);
+                r = oci_manifest_decode(body, len, ctype, &m, err);
                 if (r < 0) {
                         free(body);
                         return ak_error_wrap(err, "manifest %s", digest);

@@ -114,8 +114,9 @@ class Env:
         self.skopeo("copy", *(["--all"] if index else []), "--dest-tls-verify=false", *extra,
                     f"oci:{src}:{tag}", f"docker://127.0.0.1:{port}/{repo}")
 
-    def ak(self, *args, timeout=120):
-        return subprocess.run([AK, "image", "pull", *args], capture_output=True, text=True, env=self.env(),
+    def ak(self, *args, timeout=120, pull_only=True):
+        extra = ["--pull-only"] if pull_only else []
+        return subprocess.run([AK, "image", "pull", *extra, *args], capture_output=True, text=True, env=self.env(),
                               timeout=timeout)
 
     def layout(self):
@@ -204,12 +205,38 @@ class PullTest(unittest.TestCase):
         self.assertEqual(json.loads(out)["Digest"], digest)
         assert_layout_sound(self, self.e.layout())
 
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("busybox"), "importing images needs root and busybox")
+    def test_pull_then_import_makes_a_bootable_image(self):
+        src, top = self.e.make_image("imp", "3.1", "--layers", "2")
+        port = self.e.registry()
+        self.e.push(src, "3.1", port, "org/tool:3.1")
+        env = self.e.env()
+        env["AK_GUEST_BIN"] = os.path.abspath("guest/ak-guest")
+        r = subprocess.run([AK, "image", "pull", f"127.0.0.1:{port}/org/tool:3.1"], capture_output=True, text=True,
+                           env=env, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), top)
+        self.assertIn("image tool-3.1 (", r.stderr)
+        r = subprocess.run([AK, "image", "list", "--json"], capture_output=True, text=True, env=env, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        images = {i["name"]: i for i in json.loads(r.stdout)}
+        self.assertEqual(images["tool-3.1"]["digest"], top)
+        self.assertIn(f"127.0.0.1:{port}/org/tool:3.1", images["tool-3.1"]["source"])
+        # Again under another name: the pull is a cache hit, the import too.
+        r = subprocess.run([AK, "image", "pull", "--name", "tool", f"127.0.0.1:{port}/org/tool:3.1"],
+                           capture_output=True, text=True, env=env, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("(0.0 MiB downloaded", r.stderr)
+        r = subprocess.run([AK, "image", "pull", "--pull-only", "--name", "x", "a:1"], capture_output=True,
+                           text=True, env=env)
+        self.assertEqual(r.returncode, 2)
+
     def test_two_pulls_at_once(self):
         src, top = self.e.make_image("c", "v1", "--layers", "4", "--layer-bytes", "200000")
         port = self.e.registry()
         self.e.push(src, "v1", port, "conc:v1")
         self.e.push(src, "v1", port, "conc:v2")
-        procs = [subprocess.Popen([AK, "image", "pull", f"127.0.0.1:{port}/conc:{t}"], stdout=subprocess.PIPE,
+        procs = [subprocess.Popen([AK, "image", "pull", "--pull-only", f"127.0.0.1:{port}/conc:{t}"], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True, env=self.e.env()) for t in ("v1", "v2", "v1")]
         for p in procs:
             out, err = p.communicate(timeout=120)
@@ -453,7 +480,7 @@ class FakeRegistryTest(unittest.TestCase):
 
     def test_registry_killed_mid_pull(self):
         port, logf, proc = self.e.fake(self.src, "--hang")
-        p = subprocess.Popen([AK, "image", "pull", f"127.0.0.1:{port}/lib/img:v1"], stdout=subprocess.PIPE,
+        p = subprocess.Popen([AK, "image", "pull", "--pull-only", f"127.0.0.1:{port}/lib/img:v1"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env=self.e.env())
         self.e.procs.append(p)
         end = time.time() + 30

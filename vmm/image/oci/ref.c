@@ -29,7 +29,7 @@ static bool is_hex_lower(char c)
         return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
 }
 
-int oci_digest_check(const char *s, size_t len)
+int oci_ref_digest_check(const char *s, size_t len)
 {
         if (len != OCI_DIGEST_LEN || memcmp(s, "sha256:", 7) != 0)
                 return -EINVAL;
@@ -218,7 +218,7 @@ int oci_ref_parse(const char *s, size_t len, struct oci_ref *ret, struct ak_erro
         }
         if (i < rlen && rest[i] == '@') {
                 i++;
-                if (oci_digest_check(rest + i, rlen - i) < 0)
+                if (oci_ref_digest_check(rest + i, rlen - i) < 0)
                         return BAD("digest \"%.*s\" must be sha256: and 64 lowercase hex digits", (int)(rlen - i),
                                    rest + i);
                 memcpy(ref.digest, rest + i, rlen - i);

@@ -61,7 +61,7 @@ const char *oci_ref_reference(const struct oci_ref *ref);
 
 /* 0 if s is "sha256:" followed by exactly 64 lowercase hex digits, else
  * -EINVAL. */
-int oci_digest_check(const char *s, size_t len);
+int oci_ref_digest_check(const char *s, size_t len);
 
 /* Whether host (a registry's host[:port], "[v6]:port" allowed) is a loopback
  * registry, where docker allows plain HTTP: "localhost", 127.0.0.0/8 or ::1,

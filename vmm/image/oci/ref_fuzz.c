@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (!a.domain[0] || !a.path[0] || (!a.tag[0] && !a.digest[0]))
                 abort();
-        if (a.digest[0] && oci_digest_check(a.digest, strlen(a.digest)) < 0)
+        if (a.digest[0] && oci_ref_digest_check(a.digest, strlen(a.digest)) < 0)
                 abort();
         oci_ref_format(&a, text);
         if (strlen(text) + 1 >= OCI_REF_FORMAT_MAX)
