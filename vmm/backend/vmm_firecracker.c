@@ -3,11 +3,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +22,7 @@
 #include "lib/base/time.h"
 #include "vmm/backend/vmm.h"
 #include "vmm/backend/vmm_firecracker.h"
+#include "vmm/backend/vmm_net.h"
 #include "vmm/backend/vmm_proc.h"
 
 #define FC_BIN "firecracker"
@@ -30,6 +35,7 @@ struct vmm {
         char api[108]; /* Unix socket paths */
         char uds[108];
         char disk_copy[PATH_MAX]; /* "" when the disk is used in place */
+        struct vmm_net *net;      /* the VM's namespace and tap (network) */
 };
 
 static bool env_is(const char *name, const char *value)
@@ -50,11 +56,11 @@ static int check(const struct vmm_config *cfg, struct ak_error *err)
         if (cfg->vcpus > FC_MAX_VCPUS)
                 return ak_error_set(err, -EINVAL, "firecracker: vcpus %u: Firecracker allows 1..%d", cfg->vcpus,
                                     FC_MAX_VCPUS);
-        if (cfg->network)
-                return ak_error_set(err, -EOPNOTSUPP,
-                                    "firecracker: networking needs a host tap device, which ak does not create: "
-                                    "ask for a sandbox without network (NETWORK_OFF, or the restrictive profile), "
-                                    "or use --vmm qemu");
+        if (cfg->network && geteuid() != 0)
+                return ak_error_set(err, -EPERM,
+                                    "firecracker: networking needs a tap device in a network namespace of the "
+                                    "VM's own, which only root can make: run the executor as root, or ask for a "
+                                    "sandbox without network (NETWORK_OFF, or the restrictive profile)");
         if (cfg->accel == VMM_ACCEL_TCG)
                 return ak_error_set(err, -EINVAL, "firecracker runs on KVM only: --accel tcg is not possible");
         if (!env_is("AK_FIRECRACKER_SKIP_KVM_CHECK", "1") && !vmm_kvm_usable(why, sizeof(why)))
@@ -125,6 +131,76 @@ static int configure(struct vmm *vm, const struct vmm_config *cfg, const char *k
 
 static void fc_free(struct vmm *vm);
 
+/* The VM's namespace (vmm_net.h, tap mode): Firecracker attaches to the
+ * tap "tap0" there, owned by our uid, so it needs no CAP_NET_ADMIN. Rule
+ * files go to the VM directory (the control socket's). */
+static int net_prepare(struct vmm *vm, const struct vmm_config *cfg, struct ak_error *err)
+{
+        char dir[PATH_MAX];
+        const char *slash = strrchr(vm->api, '/');
+        if (pathfmt(dir, sizeof(dir), "%.*s", slash ? (int)(slash - vm->api) : 1, slash ? vm->api : ".") < 0)
+                return ak_error_set(err, -ENAMETOOLONG, "firecracker: VM directory too long");
+        struct vmm_net_config nc = {
+                .pool = cfg->net_pool,
+                .deny_cidrs = cfg->net_deny_cidrs,
+                .n_deny_cidrs = cfg->n_net_deny_cidrs,
+                .egress = cfg->net_egress,
+                .allow_private = cfg->net_allow_private,
+                .work_dir = dir,
+                .tap = VMM_NET_TAP_NAME,
+                .tap_uid = geteuid(),
+                .tap_gid = getegid(),
+        };
+        return vmm_net_setup(&nc, &vm->net, err);
+}
+
+struct child {
+        char *const *argv;
+        int netns_fd; /* -1: stay in ours */
+};
+
+/* Firecracker is not confined here (no jailer), but with network it must
+ * not undo the namespace: it joins the VM's and loses the capabilities that
+ * would change its rules (NET_ADMIN), leave it (SYS_ADMIN), or go around
+ * them (NET_RAW, BPF, SYS_MODULE, SYS_PTRACE), for good (bounding set). */
+static int drop_caps(void)
+{
+        static const int caps[] = { CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_ADMIN, CAP_SYS_MODULE, CAP_SYS_PTRACE, 39 };
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct d[2];
+        for (size_t i = 0; i < AK_ARRAY_SIZE(caps); i++)
+                if (prctl(PR_CAPBSET_DROP, caps[i], 0, 0, 0) < 0 && errno != EINVAL) /* EINVAL: unknown here */
+                        return -errno;
+        if (syscall(SYS_capget, &h, d) < 0)
+                return -errno;
+        for (size_t i = 0; i < AK_ARRAY_SIZE(caps); i++) {
+                unsigned bit = 1u << (caps[i] % 32);
+                d[caps[i] / 32].effective &= ~bit;
+                d[caps[i] / 32].permitted &= ~bit;
+                d[caps[i] / 32].inheritable &= ~bit;
+        }
+        return syscall(SYS_capset, &h, d) < 0 ? -errno : 0;
+}
+
+static void run_child(void *arg)
+{
+        extern char **environ;
+        static const char setns_failed[] = "ak: firecracker: joining the VM's network namespace failed\n";
+        static const char caps_failed[] = "ak: firecracker: dropping capabilities failed\n";
+        const struct child *c = arg;
+        if (c->netns_fd >= 0) {
+                if (setns(c->netns_fd, CLONE_NEWNET) < 0) {
+                        (void)!write(2, setns_failed, sizeof(setns_failed) - 1);
+                        return;
+                }
+                if (drop_caps() < 0) {
+                        (void)!write(2, caps_failed, sizeof(caps_failed) - 1);
+                        return;
+                }
+        }
+        execve(c->argv[0], c->argv, environ);
+}
+
 static int fc_start(const struct vmm_config *cfg, struct vmm **ret, struct ak_error *err)
 {
         _cleanup_close_ int con = -1, log = -1;
@@ -176,9 +252,12 @@ static int fc_start(const struct vmm_config *cfg, struct vmm **ret, struct ak_er
                 r = ak_error_errno(err, -errno, "open %s", cfg->log_file);
                 goto fail;
         }
+        if (cfg->network && (r = net_prepare(vm, cfg, err)) < 0)
+                goto fail;
         char *argv[] = { bin, (char *)"--api-sock", vm->api, NULL };
-        if ((r = vmm_proc_exec(&vm->proc, argv, con, log, err)) < 0 || (r = wait_api(vm, cfg->log_file, err)) < 0 ||
-            (r = configure(vm, cfg, kernel, err)) < 0)
+        struct child c = { argv, vm->net ? vmm_net_netns_fd(vm->net) : -1 };
+        if ((r = vmm_proc_fork(&vm->proc, run_child, &c, con, log, err)) < 0 ||
+            (r = wait_api(vm, cfg->log_file, err)) < 0 || (r = configure(vm, cfg, kernel, err)) < 0)
                 goto fail;
         *ret = vm;
         return 0;
@@ -221,6 +300,7 @@ static void fc_free(struct vmm *vm)
         unlink(vm->uds);
         if (vm->disk_copy[0])
                 unlink(vm->disk_copy);
+        vmm_net_free(vm->net);
         free(vm);
 }
 

@@ -10,6 +10,8 @@
  *   PUT /boot-source     {"kernel_image_path":K,"initrd_path":I,"boot_args":A}
  *   PUT /drives/rootfs   {"drive_id":"rootfs","path_on_host":P,"is_root_device":true,
  *                         "is_read_only":B}                     (with root_disk)
+ *   PUT /network-interfaces/eth0 {"iface_id":"eth0","host_dev_name":"tap0",
+ *                         "guest_mac":FC_GUEST_MAC}             (with network)
  *   PUT /vsock           {"guest_cid":C,"uds_path":U}
  *   PUT /actions         {"action_type":"InstanceStart"}
  *
@@ -25,8 +27,16 @@
  *   - No copy-on-write disks: VMM_DISK_SNAPSHOT copies root_disk into the VM
  *     directory (a reflink where the filesystem can, else a sparse copy)
  *     and boots the copy, which free removes.
- *   - Network needs a host tap device, which the backend does not create:
- *     network=true is refused.
+ *   - No user networking: with network (root only), the backend makes the
+ *     VM's network namespace in vmm_net's tap mode (vmm_net.h: a tap "tap0"
+ *     owned by our uid, 10.0.2.2/24, forwarded through the same policy chain
+ *     as QEMU's slirp, masqueraded, 10.0.2.3:53 DNATed to the resolver),
+ *     and Firecracker runs in that namespace without CAP_NET_ADMIN,
+ *     CAP_NET_RAW, CAP_SYS_ADMIN, CAP_SYS_MODULE, CAP_SYS_PTRACE and
+ *     CAP_BPF, so it can neither change the rules nor leave the namespace.
+ *     The guest's side is slirp's layout (vm.c sets 10.0.2.15, gateway
+ *     10.0.2.2, DNS 10.0.2.3 through the agent, as for QEMU). Firecracker
+ *     is not otherwise confined (no jailer, no uid change).
  *   - On x86_64 it boots an uncompressed ELF vmlinux, not the bzImage the
  *     image store downloads: $AK_FIRECRACKER_KERNEL replaces cfg->kernel.
  *     Build it with virtio_mmio, virtio_blk and the virtio vsock transport
@@ -67,7 +77,9 @@ int fc_fault_message(const char *body, size_t len, char *buf, size_t size);
  * ret_paths[i] gets the path, ret_bodies[i] the body (malloc'd). Returns the
  * count (at most FC_MAX_CALLS) or -errno. kernel and root replace
  * cfg->kernel and cfg->root_disk (the snapshot copy). */
-#define FC_MAX_CALLS 6
+#define FC_MAX_CALLS 7
+#define FC_NET_IFACE "eth0"
+#define FC_GUEST_MAC "06:00:0a:00:02:0f"
 int fc_config_calls(const struct vmm_config *cfg, const char *kernel, const char *root,
                     const char *ret_paths[FC_MAX_CALLS], char *ret_bodies[FC_MAX_CALLS]);
 

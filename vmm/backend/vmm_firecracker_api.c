@@ -18,6 +18,7 @@
 #include "lib/json/json.h"
 #include "lib/json/writer.h"
 #include "vmm/backend/vmm_firecracker.h"
+#include "vmm/backend/vmm_net.h"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_result;
@@ -199,6 +200,17 @@ int fc_config_calls(const struct vmm_config *cfg, const char *kernel, const char
                 key_str(w[n], "path_on_host", root);
                 key_bool(w[n], "is_root_device", true);
                 key_bool(w[n], "is_read_only", cfg->root_mode == VMM_DISK_RO);
+                json_writer_end_object(w[n++]);
+        }
+        if (cfg->network) {
+                /* The tap vmm_net made in the namespace Firecracker runs in;
+                 * a fixed, locally administered MAC (each VM is alone on
+                 * its link). */
+                ret_paths[n] = "/network-interfaces/" FC_NET_IFACE;
+                json_writer_begin_object(w[n]);
+                key_str(w[n], "iface_id", FC_NET_IFACE);
+                key_str(w[n], "host_dev_name", VMM_NET_TAP_NAME);
+                key_str(w[n], "guest_mac", FC_GUEST_MAC);
                 json_writer_end_object(w[n++]);
         }
         ret_paths[n] = "/vsock";

@@ -95,10 +95,6 @@ TEST_F(FirecrackerTest, RegisteredAsNativeVsock) {
 TEST_F(FirecrackerTest, ConfigErrors) {
   struct vmm* vm = nullptr;
   struct ak_error err = {};
-  cfg_.network = true;
-  EXPECT_EQ(Start(&vm, &err), -EOPNOTSUPP);
-  EXPECT_NE(std::string(err.msg).find("tap device"), std::string::npos) << err.msg;
-  cfg_.network = false;
   cfg_.accel = VMM_ACCEL_TCG;
   EXPECT_EQ(Start(&vm, &err), -EINVAL);
   EXPECT_NE(std::string(err.msg).find("KVM only"), std::string::npos) << err.msg;
@@ -243,6 +239,67 @@ TEST_F(FirecrackerTest, DeathIsSeen) {
   vmm_firecracker_ops.free(vm);
 }
 
+// Output of a command (stdout and stderr).
+std::string Shell(const std::string& cmd) {
+  std::string out;
+  FILE* f = popen(("PATH=/usr/sbin:/usr/bin:/sbin:/bin " + cmd + " 2>&1").c_str(), "r");
+  if (!f) return out;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof(buf), f)) > 0;) out.append(buf, n);
+  pclose(f);
+  return out;
+}
+
+// The capability set line ("CapEff:", "CapBnd:") of /proc/<pid>/status.
+unsigned long long Caps(pid_t pid, const std::string& which) {
+  std::istringstream in(Slurp("/proc/" + std::to_string(pid) + "/status"));
+  for (std::string l; std::getline(in, l);)
+    if (l.rfind(which, 0) == 0) return std::stoull(l.substr(which.size()), nullptr, 16);
+  return ~0ull;
+}
+
+// With network: Firecracker runs in the VM's namespace (vmm_net's tap
+// mode), attaches to tap0 there (the double does TUNSETIFF as Firecracker
+// does, in its own namespace, with its own credentials), and has lost the
+// capabilities that would let it change or leave that namespace.
+TEST_F(FirecrackerTest, NetworkIsATapInTheVmsNamespace) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, nft)";
+  struct vmm* vm = nullptr;
+  struct ak_error err = {};
+  cfg_.network = true;
+  cfg_.net_pool = "198.18.8.0/28";
+  ASSERT_EQ(Start(&vm, &err), 0) << err.msg << "\n" << Slurp(log_);
+  auto lines = LogLines(dir_ + "/requests.log");
+  std::string log = Slurp(dir_ + "/requests.log");
+  EXPECT_NE(log.find("{\"method\": \"PUT\", \"path\": \"/network-interfaces/eth0\", \"body\": {\"iface_id\": "
+                     "\"eth0\", \"host_dev_name\": \"tap0\", \"guest_mac\": \"06:00:0a:00:02:0f\"}}\n"
+                     "{\"tap\": \"tap0\", \"opened\": true}\n"
+                     "{\"method\": \"PUT\", \"path\": \"/vsock\""),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("InstanceStart"), std::string::npos) << log;
+  pid_t pid = vmm_firecracker_ops.pid(vm);
+  std::string ns = "/proc/" + std::to_string(pid) + "/ns/net";
+  char mine[64] = "", its[64] = "";
+  ASSERT_GT(readlink("/proc/self/ns/net", mine, sizeof(mine) - 1), 0);
+  ASSERT_GT(readlink(ns.c_str(), its, sizeof(its) - 1), 0);
+  EXPECT_STRNE(mine, its);
+  std::string tap = Shell("nsenter --net=" + ns + " ip -d addr show dev tap0");
+  for (const char* want : {"tun type tap", "user root", "inet 10.0.2.2/24"})
+    EXPECT_NE(tap.find(want), std::string::npos) << want << " in\n" << tap;
+  EXPECT_EQ(Shell("nsenter --net=" + ns + " sysctl -n net.ipv4.ip_forward"), "1\n");
+  std::string rules = Shell("nsenter --net=" + ns + " nft list ruleset");
+  for (const char* want : {"table inet ak_vm", "chain forward", "table inet ak_tap", "iifname \"tap0\" drop"})
+    EXPECT_NE(rules.find(want), std::string::npos) << want << " in\n" << rules;
+  EXPECT_EQ(Shell("ip link show dev tap0").find("tap0:"), std::string::npos) << "no tap0 on the host";
+  const unsigned long long dropped = 1ull << 12 | 1ull << 13 | 1ull << 21 | 1ull << 16 | 1ull << 19;
+  EXPECT_EQ(Caps(pid, "CapEff:") & dropped, 0u);
+  EXPECT_EQ(Caps(pid, "CapBnd:") & dropped, 0u);
+  vmm_firecracker_ops.free(vm);
+  // The namespace went with the VM: the pool's host end is gone.
+  EXPECT_EQ(Shell("ip -4 addr show").find("198.18.8."), std::string::npos) << Shell("ip -4 addr show");
+}
+
 // The double refuses what Firecracker's serde structs refuse, pre-boot.
 TEST_F(FirecrackerTest, DoubleValidatesBodiesAsFirecrackerDoes) {
   struct vmm_proc p;
@@ -275,8 +332,9 @@ TEST_F(FirecrackerTest, DoubleValidatesBodiesAsFirecrackerDoes) {
       {"/actions", "{\"action_type\":\"SendCtrlAltDel\"}",
        "The requested operation is not supported before starting the microVM."},
       {"/actions", "{\"action_type\":\"InstanceStart\"}", "Cannot start microvm without kernel configuration."},
-      {"/network-interfaces/eth0", "{\"iface_id\":\"eth0\",\"host_dev_name\":\"nosuchtap0\"}",
-       "Open tap device failed"},
+      // The double opens the tap as Firecracker does (TUNSETIFF): not a tap.
+      {"/network-interfaces/eth0", "{\"iface_id\":\"eth0\",\"host_dev_name\":\"lo\"}",
+       "Open tap device failed: Error while creating ifreq structure: Invalid argument (os error 22)"},
       {"/vsock", "{\"guest_cid\":3,\"uds_path\":\"/a\",\"guest_cid\":4}", "duplicate field `guest_cid`."},
       {"/vsock", "{\"guest_cid\":NaN,\"uds_path\":\"/a\"}", "expected value."},
       {"/nowhere", "{}", "Invalid request method and/or path: PUT /nowhere."},

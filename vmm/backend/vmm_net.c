@@ -24,6 +24,7 @@
 #include "lib/base/proc.h"
 #include "vmm/backend/vmm_net.h"
 #include "vmm/net/nflog.h"
+#include "vmm/backend/vmm_net_sys.h"
 
 #define MAX_HOST_ADDRS 256
 #define MAX_RESOLVERS 8
@@ -284,6 +285,18 @@ static int egress_rules(char **b, size_t *len, size_t *cap, const struct vmm_net
         return r;
 }
 
+/* The hooks: what the namespace's own processes send (slirp's sockets)
+ * and what it forwards (a tap's guest, vmm_net_tap.c) both go through the
+ * policy chain; forwarded replies of a connection the policy let out come
+ * back (the guest's own address is in a private range). */
+static int base_chains(char **b, size_t *len, size_t *cap)
+{
+        return appendf(b, len, cap, "\tchain output {\n\t\ttype filter hook output priority filter; policy accept;\n"
+                       "\t\tjump vm_policy\n\t}\n"
+                       "\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n"
+                       "\t\tct state established,related accept\n\t\tjump vm_policy\n\t}\n}\n");
+}
+
 int vmm_net_ns_rules(const char *pool, const char *const *host_addrs, size_t n_host, const char *const *deny,
                      size_t n_deny, char (*resolvers)[64], size_t n_resolvers, const struct vmm_net_egress *egress,
                      char **ret)
@@ -296,7 +309,7 @@ int vmm_net_ns_rules(const char *pool, const char *const *host_addrs, size_t n_h
         b[0] = 0;
         r |= appendf(&b, &len, &cap, "table inet ak_vm {}\ndelete table inet ak_vm\ntable inet ak_vm {\n");
         r |= deny_chains(&b, &len, &cap);
-        r |= appendf(&b, &len, &cap, "\tchain output {\n\t\ttype filter hook output priority filter; policy accept;\n"
+        r |= appendf(&b, &len, &cap, "\tchain vm_policy {\n"
                      "\t\toifname \"lo\" %s\n", deny_verdict("loopback", v));
         for (size_t i = 0; i < n_resolvers; i++)
                 r |= appendf(&b, &len, &cap, "\t\t%s daddr %s meta l4proto { tcp, udp } th dport 53 accept\n",
@@ -316,7 +329,8 @@ int vmm_net_ns_rules(const char *pool, const char *const *host_addrs, size_t n_h
         for (size_t i = 0; i < n_deny; i++)
                 r |= appendf(&b, &len, &cap, "\t\t%s daddr %s %s\n", family(deny[i]), deny[i],
                              deny_verdict("operator-deny", v));
-        r |= appendf(&b, &len, &cap, "\t}\n}\n");
+        r |= appendf(&b, &len, &cap, "\t}\n");
+        r |= base_chains(&b, &len, &cap);
         if (r) {
                 free(b);
                 return -ENOMEM;
@@ -327,7 +341,7 @@ int vmm_net_ns_rules(const char *pool, const char *const *host_addrs, size_t n_h
 
 /* ---- the system ---- */
 
-static int run(const char *const *argv, struct ak_error *err)
+int vmm_net_run(const char *const *argv, struct ak_error *err)
 {
         int status = 0, r;
         char *out = NULL;
@@ -344,8 +358,8 @@ static int run(const char *const *argv, struct ak_error *err)
         return r;
 }
 
-static int write_file(const char *dir, const char *name, const char *text, char path[PATH_MAX],
-                      struct ak_error *err)
+int vmm_net_write_file(const char *dir, const char *name, const char *text, char path[PATH_MAX],
+                       struct ak_error *err)
 {
         if (pathfmt(path, PATH_MAX, "%s/%s", dir, name) < 0)
                 return ak_error_set(err, -ENAMETOOLONG, "VM network: %s/%s too long", dir, name);
@@ -457,8 +471,8 @@ static int host_rules(const char *dir, const struct pool *p, char (*res)[64], si
         r |= appendf(&b, &len, &cap, "\t\tiifname \"akv*\" drop\n\t}\n"
                      "\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n"
                      "\t\tiifname \"akv*\" oifname \"akv*\" drop\n\t}\n}\n");
-        if (r == 0 && (r = write_file(dir, "net-host.nft", b, path, err)) == 0)
-                r = run((const char *const[]){ "nft", "-f", path, NULL }, err);
+        if (r == 0 && (r = vmm_net_write_file(dir, "net-host.nft", b, path, err)) == 0)
+                r = vmm_net_run((const char *const[]){ "nft", "-f", path, NULL }, err);
         else if (r)
                 r = ak_error_set(err, -ENOMEM, "out of memory");
         free(b);
@@ -479,7 +493,7 @@ static int make_veth(struct vmm_net *n, const struct pool *p, unsigned *ret_slot
                         continue;
                 const char *argv[] = { "ip", "link", "add", n->ifname, "type", "veth", "peer", "name", "eth0",
                                        "netns", ns, NULL };
-                int r = run(argv, err);
+                int r = vmm_net_run(argv, err);
                 if (r == -EEXIST)
                         continue;
                 if (r < 0) {
@@ -501,18 +515,18 @@ static int configure(struct vmm_net *n, const struct pool *p, unsigned slot, con
         pool_addr(p, slot, 1, h);
         pool_addr(p, slot, 2, g);
         snprintf(text, sizeof(text), "addr add %s/30 dev %s\nlink set %s up\n", h, n->ifname, n->ifname);
-        if ((r = write_file(dir, "net-host.ip", text, path, err)) < 0 ||
-            (r = run((const char *const[]){ "ip", "-batch", path, NULL }, err)) < 0)
+        if ((r = vmm_net_write_file(dir, "net-host.ip", text, path, err)) < 0 ||
+            (r = vmm_net_run((const char *const[]){ "ip", "-batch", path, NULL }, err)) < 0)
                 return r;
         snprintf(ns, sizeof(ns), "--net=/proc/%d/fd/%d", (int)getpid(), n->netns_fd);
         snprintf(text, sizeof(text), "link set lo up\naddr add %s/30 dev eth0\nlink set eth0 up\n"
                  "route add default via %s\n", g, h);
-        if ((r = write_file(dir, "net-ns.ip", text, path, err)) < 0 ||
-            (r = run((const char *const[]){ "nsenter", ns, "ip", "-batch", path, NULL }, err)) < 0)
+        if ((r = vmm_net_write_file(dir, "net-ns.ip", text, path, err)) < 0 ||
+            (r = vmm_net_run((const char *const[]){ "nsenter", ns, "ip", "-batch", path, NULL }, err)) < 0)
                 return r;
-        if ((r = write_file(dir, "net-ns.nft", rules, nft_path, err)) < 0)
+        if ((r = vmm_net_write_file(dir, "net-ns.nft", rules, nft_path, err)) < 0)
                 return r;
-        return run((const char *const[]){ "nsenter", ns, "nft", "-f", nft_path, NULL }, err);
+        return vmm_net_run((const char *const[]){ "nsenter", ns, "nft", "-f", nft_path, NULL }, err);
 }
 
 /* A small text file (resolv.conf) into a malloc'd string; NULL if none. */
@@ -615,6 +629,8 @@ int vmm_net_setup(const struct vmm_net_config *cfg, struct vmm_net **ret, struct
         if (cfg->reporter &&
             (r = nflog_start(n->netns_fd, VMM_NET_NFLOG_GROUP, cfg->reporter, &n->log, err)) < 0)
                 goto fail;
+        if (cfg->tap && (r = vmm_net_tap_setup(n->netns_fd, cfg, res, n_res, err)) < 0)
+                goto fail;
         free(rules);
         free(addrs);
         *ret = n;
@@ -648,7 +664,7 @@ void vmm_net_free(struct vmm_net *n)
         nflog_stop(n->log);
         if (n->ifname[0]) {
                 struct ak_error e = { 0 };
-                (void)run((const char *const[]){ "ip", "link", "del", n->ifname, NULL }, &e);
+                (void)vmm_net_run((const char *const[]){ "ip", "link", "del", n->ifname, NULL }, &e);
         }
         if (n->netns_fd >= 0)
                 close(n->netns_fd);

@@ -31,6 +31,20 @@
  *     127.0.0.53) is unreachable from the namespace: then
  *     /run/systemd/resolve/resolv.conf (its upstreams) is used if there is
  *     one; otherwise the guest has no DNS.
+ *   - tap mode (vmm_net_config.tap; Firecracker, which brings its own
+ *     virtio-net and needs a tap device on the host): no slirp; a tap
+ *     device in the namespace, owned by the VMM's uid (it attaches without
+ *     CAP_NET_ADMIN), with slirp's layout so the guest's side is the same:
+ *     the namespace is 10.0.2.2/24 on the tap, the guest 10.0.2.15, its
+ *     DNS 10.0.2.3. The namespace forwards IPv4 (not IPv6) from the tap
+ *     and masquerades it out of eth0; the forward hook applies the same
+ *     policy chain as the output hook (vmm_net_ns_rules), so the guest's
+ *     packets meet the drops slirp's sockets meet. A second table
+ *     (vmm_net_tap_rules) drops what the guest sends from any source but
+ *     10.0.2.15 (no spoofing past the NAT) and anything it sends to the
+ *     namespace itself (10.0.2.2, eth0's address), and DNATs 10.0.2.3:53 to
+ *     the first IPv4 resolver slirp would ask (the policy allows it port
+ *     53, as for slirp); with none, the guest has no DNS.
  * The host must forward IPv4 (net.ipv4.ip_forward=1) for the NAT;
  * vmm_net_setup fails, saying so, when it does not. QEMU (unprivileged, uid
  * VMM_JAIL_DEFAULT_ID) cannot change any of this: it has no CAP_NET_ADMIN.
@@ -48,6 +62,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "lib/base/error.h"
 
@@ -98,7 +113,20 @@ struct vmm_net_config {
         const struct vmm_net_egress *egress; /* the sandbox's own; NULL: none */
         bool allow_private;             /* egress->allow may re-open private and operator-denied ranges */
         struct net_reporter *reporter;  /* denials are reported to it (vmm/net/net_event.h); NULL: not read */
+        /* Tap mode (see above): the tap's name (VMM_NET_TAP_NAME; letters,
+         * digits, '-', '_', shorter than IFNAMSIZ), owned by tap_uid:tap_gid,
+         * the uid the VMM opens it as. NULL: slirp mode. */
+        const char *tap;
+        uid_t tap_uid;
+        gid_t tap_gid;
 };
+
+/* Tap mode's addresses: slirp's, so the guest sets up the same network. */
+#define VMM_NET_TAP_NAME "tap0"
+#define VMM_NET_TAP_GATEWAY "10.0.2.2"
+#define VMM_NET_TAP_GUEST "10.0.2.15"
+#define VMM_NET_TAP_DNS "10.0.2.3"
+#define VMM_NET_TAP_NET "10.0.2.0/24"
 
 struct vmm_net;
 struct net_reporter;
@@ -129,7 +157,13 @@ int vmm_net_ns_rules(const char *pool, const char *const *host_addrs, size_t n_h
                      const char *const *deny, size_t n_deny, char (*resolvers)[64], size_t n_resolvers,
                      const struct vmm_net_egress *egress, char **ret);
 
-/* Creates the namespace, veth, routes and rules. */
+/* Tap mode's own table (inet ak_tap, see above) into a malloc'd string:
+ * tap the device's name, dns_to the IPv4 address the guest's DNS goes to
+ * (NULL: none). 0, -EINVAL for a bad name or address, -ENOMEM. */
+int vmm_net_tap_rules(const char *tap, const char *dns_to, char **ret);
+
+/* Creates the namespace, veth, routes and rules (and with cfg->tap, the
+ * tap device, forwarding and vmm_net_tap_rules). */
 int vmm_net_setup(const struct vmm_net_config *cfg, struct vmm_net **ret, struct ak_error *err);
 
 /* The namespace (an fd of ours: setns(fd, CLONE_NEWNET) in the child). */

@@ -1,5 +1,7 @@
 // The pure parts of vmm_net.c: CIDRs, resolv.conf, the namespace's rules.
 // (The data path itself is tests/security:net_test, with real VMs.)
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <string>
@@ -17,6 +19,14 @@ std::string Cidr(const char* in) {
   struct ak_error err = {};
   if (vmm_net_cidr_parse(in, out, sizeof(out), &err) < 0) return std::string("error: ") + err.msg;
   return out;
+}
+
+// The body of chain name in an nft ruleset text ("" if none).
+std::string Chain(const std::string& r, const std::string& name) {
+  size_t at = r.find("\tchain " + name + " {\n");
+  if (at == std::string::npos) return "";
+  at = r.find('\n', at) + 1;
+  return r.substr(at, r.find("\t}\n", at) - at);
 }
 
 TEST(VmmNet, CidrParse) {
@@ -106,7 +116,57 @@ TEST(VmmNet, EgressRulesOrder) {
   r = rules;
   free(rules);
   EXPECT_EQ(r.find("dport !="), std::string::npos);
-  EXPECT_EQ(r.find("accept\n"), std::string::npos) << r;
+  EXPECT_EQ(Chain(r, "vm_policy").find("accept\n"), std::string::npos) << r;
+}
+
+// The drops live in a regular chain that both the output hook (slirp's
+// sockets) and the forward hook (a tap's guest) jump to; forward lets the
+// replies of what the policy let out back in, and nothing else.
+TEST(VmmNet, PolicyChainHookedIntoOutputAndForward) {
+  const char* host[] = {"192.0.2.2/32"};
+  char* rules = nullptr;
+  ASSERT_EQ(vmm_net_ns_rules("100.96.0.0/16", host, 1, nullptr, 0, nullptr, 0, nullptr, &rules), 0);
+  std::string r = rules;
+  free(rules);
+  std::string policy = Chain(r, "vm_policy"), out = Chain(r, "output"), fwd = Chain(r, "forward");
+  EXPECT_EQ(policy.find("hook"), std::string::npos) << r;
+  EXPECT_NE(policy.find("ip daddr 192.0.2.2/32 drop"), std::string::npos) << r;
+  EXPECT_NE(policy.find("ip daddr 10.0.0.0/8 drop"), std::string::npos) << r;
+  EXPECT_EQ(out, "\t\ttype filter hook output priority filter; policy accept;\n\t\tjump vm_policy\n") << r;
+  EXPECT_EQ(fwd, "\t\ttype filter hook forward priority filter; policy accept;\n"
+                 "\t\tct state established,related accept\n\t\tjump vm_policy\n")
+      << r;
+  // The policy chain comes before the chains that jump to it (nft -f).
+  EXPECT_LT(r.find("chain vm_policy"), r.find("chain output"));
+}
+
+TEST(VmmNet, TapRules) {
+  char* rules = nullptr;
+  ASSERT_EQ(vmm_net_tap_rules("tap0", "192.0.2.53", &rules), 0);
+  std::string r = rules;
+  free(rules);
+  EXPECT_EQ(r.rfind("table inet ak_tap {}\ndelete table inet ak_tap\n", 0), 0u) << r;
+  EXPECT_NE(Chain(r, "prerouting").find("iifname \"tap0\" ip daddr 10.0.2.3 meta l4proto { tcp, udp } th dport 53 "
+                                        "dnat ip to 192.0.2.53"),
+            std::string::npos)
+      << r;
+  EXPECT_NE(Chain(r, "postrouting").find("oifname \"eth0\" ip saddr 10.0.2.0/24 masquerade"), std::string::npos) << r;
+  EXPECT_NE(Chain(r, "input").find("iifname \"tap0\" drop"), std::string::npos) << r;
+  std::string fwd = Chain(r, "forward");
+  for (const char* want : {"iifname \"tap0\" meta nfproto != ipv4 drop", "iifname \"tap0\" ip saddr != 10.0.2.15 drop",
+                           "oifname \"tap0\" ct state != { established, related } drop"})
+    EXPECT_NE(fwd.find(want), std::string::npos) << want << " in\n" << r;
+  // No resolver: no DNAT.
+  ASSERT_EQ(vmm_net_tap_rules("tap0", nullptr, &rules), 0);
+  r = rules;
+  free(rules);
+  EXPECT_EQ(r.find("dnat"), std::string::npos) << r;
+  // Names and addresses go into rule text: only plain ones.
+  EXPECT_EQ(vmm_net_tap_rules("tap0\" accept", nullptr, &rules), -EINVAL);
+  EXPECT_EQ(vmm_net_tap_rules("", nullptr, &rules), -EINVAL);
+  EXPECT_EQ(vmm_net_tap_rules("a-very-long-name0", nullptr, &rules), -EINVAL);
+  EXPECT_EQ(vmm_net_tap_rules("tap0", "2001:db8::53", &rules), -EINVAL);
+  EXPECT_EQ(vmm_net_tap_rules("tap0", "1.2.3.4; drop", &rules), -EINVAL);
 }
 
 TEST(VmmNet, Overlaps) {

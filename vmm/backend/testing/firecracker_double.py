@@ -28,12 +28,14 @@ Environment:
                       reset; otherwise it is ignored (a guest without i8042)
 """
 import ctypes
+import fcntl
 import http.server
 import json
 import os
 import signal
 import socket
 import socketserver
+import struct
 import subprocess
 import sys
 import threading
@@ -127,6 +129,25 @@ def deserialize(raw, schema_name):
     return body
 
 
+TUNSETIFF = 0x400454ca
+IFF_TAP, IFF_NO_PI, IFF_VNET_HDR = 0x0002, 0x1000, 0x4000
+
+
+def open_tap(name):
+    """What Firecracker's Tap::open_named does: /dev/net/tun, TUNSETIFF with
+    IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, in the double's own network namespace
+    and with its own credentials. An existing tap attaches when we own it or
+    hold CAP_NET_ADMIN; without the capability a missing one is EPERM (with
+    it, the kernel would make a new one, as for Firecracker)."""
+    fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TAP | IFF_NO_PI | IFF_VNET_HDR))
+    except OSError:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb", buffering=0)
+
+
 class Vmm:
     def __init__(self, api_sock, log_path):
         self.lock = threading.Lock()
@@ -137,6 +158,7 @@ class Vmm:
         self.boot = None
         self.drives = {}
         self.nets = {}
+        self.taps = {}
         self.vsock = None
         self.agent = None
         self.next_port = 1073741824
@@ -221,11 +243,17 @@ class Vmm:
         body = deserialize(raw, "NetworkInterface")
         if ids[0] != body["iface_id"]:
             raise Fault("The id from the path does not match the id from the body!")
-        if not os.path.exists("/sys/class/net/" + body["host_dev_name"]):
+        if ids[0] in self.taps:
+            self.taps.pop(ids[0]).close()
+        try:
+            self.taps[ids[0]] = open_tap(body["host_dev_name"])
+        except OSError as e:
             raise Fault("Could not create the network device: Open tap device failed: Error while creating ifreq "
-                        "structure: No such device (os error 19). Invalid TUN/TAP Backend provided by %s. Check our "
-                        "documentation on setting up the network devices." % body["host_dev_name"])
+                        "structure: %s (os error %d). Invalid TUN/TAP Backend provided by %s. Check our "
+                        "documentation on setting up the network devices." %
+                        (e.strerror, e.errno, body["host_dev_name"]))
         self.nets[ids[0]] = body
+        self.log({"tap": body["host_dev_name"], "opened": True})
         return 204, None
 
     def put_vsock(self, raw, _):
