@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -299,7 +298,8 @@ TEST_F(FirecrackerTest, NetworkIsATapInTheVmsNamespace) {
   vmm_firecracker_ops.free(vm);
   // The namespace went with the VM: the pool's host end is gone.
   std::string addrs = Shell("ip -4 addr show");
-  EXPECT_FALSE(std::regex_search(addrs, std::regex("inet 198\\.18\\.8\\.(1[6-9]|2[0-9]|3[01])/"))) << addrs;
+  for (int k = 16; k < 32; k++)
+    EXPECT_EQ(addrs.find("inet 198.18.8." + std::to_string(k) + "/"), std::string::npos) << addrs;
 }
 
 // The double refuses what Firecracker's serde structs refuse, pre-boot.
