@@ -146,6 +146,7 @@ static int net_prepare(struct vmm *vm, const struct vmm_config *cfg, struct ak_e
                 .n_deny_cidrs = cfg->n_net_deny_cidrs,
                 .egress = cfg->net_egress,
                 .allow_private = cfg->net_allow_private,
+                .reporter = cfg->net_reporter,
                 .work_dir = dir,
                 .tap = VMM_NET_TAP_NAME,
                 .tap_uid = geteuid(),

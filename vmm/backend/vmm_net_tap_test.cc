@@ -21,7 +21,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -33,6 +35,7 @@
 
 extern "C" {
 #include "vmm/backend/vmm_net.h"
+#include "vmm/net/net_event.h"
 }
 
 namespace {
@@ -108,9 +111,21 @@ int Connect(const char* src, const char* addr, int ms) {
   return r;
 }
 
+struct Sink {
+  std::mutex mu;
+  std::vector<net_event> events;
+};
+
+void Collect(void* ctx, const net_event* ev) {
+  auto* s = static_cast<Sink*>(ctx);
+  std::lock_guard<std::mutex> l(s->mu);
+  s->events.push_back(*ev);
+}
+
 class TapNet : public ::testing::Test {
  protected:
   void SetUp() override {
+    net_reporter_init(&rep_, Collect, &sink_, 1000, 1000);
     if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, nft, tun)";
     TearDownNet();
     dir_ = akvm::MakeTempDir("akftap");
@@ -134,6 +149,7 @@ class TapNet : public ::testing::Test {
     cfg.pool = "198.18.8.0/28";
     cfg.work_dir = dir_.c_str();
     cfg.tap = VMM_NET_TAP_NAME;
+    cfg.reporter = &rep_;
     ASSERT_EQ(vmm_net_setup(&cfg, &net_, &err), 0) << err.msg;
     int vmns = vmm_net_netns_fd(net_);
     // The VMM's end: tap0 in the VM's namespace (exists: no creation).
@@ -177,6 +193,7 @@ class TapNet : public ::testing::Test {
     if (g_tap_ >= 0) close(g_tap_);
     if (g_ns_ >= 0) close(g_ns_);
     vmm_net_free(net_);
+    net_reporter_destroy(&rep_);
     TearDownNet();
     if (!dir_.empty()) akvm::RemoveDir(dir_);
   }
@@ -198,6 +215,8 @@ class TapNet : public ::testing::Test {
   std::atomic<bool> stop_{false};
   std::thread pump_;
   std::vector<int> listeners_;
+  net_reporter rep_;
+  Sink sink_;
 };
 
 TEST_F(TapNet, GuestReachesTheInternetOnlyThroughThePolicy) {
@@ -217,6 +236,19 @@ TEST_F(TapNet, GuestReachesTheInternetOnlyThroughThePolicy) {
   EXPECT_EQ(FromGuest(nullptr, "198.18.8.200", 1000), -ETIMEDOUT) << "a host address";
   EXPECT_EQ(FromGuest(nullptr, "169.254.77.1", 1000), -ETIMEDOUT) << "link-local";
   EXPECT_EQ(FromGuest(nullptr, VMM_NET_TAP_GATEWAY, 1000), -ETIMEDOUT) << "the VM namespace itself";
+  // Forwarded refusals are reported as the guest's (the denial log reads
+  // the forward hook's drops too): the cluster's as "private".
+  bool seen = false;
+  for (int i = 0; i < 200 && !seen; i++) {
+    {
+      std::lock_guard<std::mutex> l(sink_.mu);
+      for (const auto& ev : sink_.events)
+        seen |= ev.kind == NET_EVENT_CONNECT && std::string(ev.dst) == "172.30.8.2" && ev.dst_port == kPort &&
+                ev.protocol == IPPROTO_TCP && std::string(ev.rule) == "private";
+    }
+    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(seen) << net_reporter_denied(&rep_) << " denials reported, none for 172.30.8.2:" << kPort;
   // A spoofed source does not get out.
   EXPECT_EQ(FromGuest("10.0.2.16", "198.18.8.130", 1000), -ETIMEDOUT) << "spoofed source";
   // And the way out still works afterwards.

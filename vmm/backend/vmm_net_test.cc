@@ -130,8 +130,8 @@ TEST(VmmNet, PolicyChainHookedIntoOutputAndForward) {
   free(rules);
   std::string policy = Chain(r, "vm_policy"), out = Chain(r, "output"), fwd = Chain(r, "forward");
   EXPECT_EQ(policy.find("hook"), std::string::npos) << r;
-  EXPECT_NE(policy.find("ip daddr 192.0.2.2/32 drop"), std::string::npos) << r;
-  EXPECT_NE(policy.find("ip daddr 10.0.0.0/8 drop"), std::string::npos) << r;
+  EXPECT_NE(policy.find("ip daddr 192.0.2.2/32 jump deny_host"), std::string::npos) << r;
+  EXPECT_NE(policy.find("ip daddr 10.0.0.0/8 jump deny_private"), std::string::npos) << r;
   EXPECT_EQ(out, "\t\ttype filter hook output priority filter; policy accept;\n\t\tjump vm_policy\n") << r;
   EXPECT_EQ(fwd, "\t\ttype filter hook forward priority filter; policy accept;\n"
                  "\t\tct state established,related accept\n\t\tjump vm_policy\n")
