@@ -3,9 +3,12 @@
  * input is NUL-terminated and fed to both. A parsed CIDR must parse again
  * to itself (canonical); every resolver must be an address inet_pton takes;
  * the ruleset built from them must hold each one. The egress checks
- * (overlap, vmm_net_egress_check) get the raw text and the parsed CIDR. */
+ * (overlap, vmm_net_egress_check) get the raw text and the parsed CIDR;
+ * tap mode's table (vmm_net_tap_rules) the text as a tap name and each
+ * resolver as the DNAT target. */
 #include <arpa/inet.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +70,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         if (!strstr(rules, res[i]))
                                 abort();
                 free(rules);
+        }
+        /* Tap mode's table: the text as a tap name goes into rule text only
+         * when it is a plain interface name; a resolver is a DNAT target only
+         * when it is IPv4, and then appears as such. */
+        char *tap = NULL;
+        if (vmm_net_tap_rules(text, NULL, &tap) == 0) {
+                if (!*text || strlen(text) >= 16 || strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                                  "0123456789-_") != strlen(text))
+                        abort();
+                free(tap);
+        }
+        for (size_t i = 0; i < n; i++) {
+                int v4 = inet_pton(AF_INET, res[i], bytes) == 1;
+                tap = NULL;
+                int r = vmm_net_tap_rules(VMM_NET_TAP_NAME, res[i], &tap);
+                if ((r == 0) != v4)
+                        abort();
+                if (r == 0) {
+                        char want[96];
+                        snprintf(want, sizeof(want), "dnat ip to %s\n", res[i]);
+                        if (!strstr(tap, want))
+                                abort();
+                        free(tap);
+                }
         }
         free(text);
         return 0;

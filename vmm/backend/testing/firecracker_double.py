@@ -13,6 +13,13 @@ deny_unknown_fields does), answers are 204, or 400 with
 pre-boot only and SendCtrlAltDel post-boot only; InstanceStart needs a boot
 source whose kernel is an ELF image (x86_64 boots vmlinux).
 
+PUT /network-interfaces opens host_dev_name as Firecracker does (TUNSETIFF,
+see open_tap) in the double's own network namespace and with its own
+credentials, and keeps it open; ak's backend starts the double inside the
+VM's namespace without CAP_NET_ADMIN, so a tap that is not there, or not
+ours, is refused as Firecracker refuses it. No frames move: there is no
+guest.
+
 After InstanceStart the vsock's uds_path listens: each connection sends
 "CONNECT <port>\\n"; for port 52000 the double connects to a guest agent it
 started on the host ($AK_FC_DOUBLE_GUEST: an ak-guest binary, run as
