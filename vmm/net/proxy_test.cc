@@ -1,0 +1,487 @@
+/* The proxy in network namespaces the test makes: a "guest" namespace whose
+ * nft rules redirect TCP 80/443 to the proxy, and a "server" namespace at
+ * 198.18.7.1 (a benchmarking-range address, never routed outside) with a
+ * plain HTTP server (a thread here) and openssl s_server. Needs root, ip,
+ * nft and openssl; skips by name without them. */
+#include "vmm/net/proxy.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace {
+
+const char *kServer = "198.18.7.1";
+
+int Sh(const std::string &cmd)
+{
+        int s = system((cmd + " >/dev/null 2>&1").c_str());
+        return WIFEXITED(s) ? WEXITSTATUS(s) : -1;
+}
+
+std::string Out(const std::string &cmd)
+{
+        std::string out;
+        FILE *f = popen(cmd.c_str(), "r");
+        if (!f)
+                return out;
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+                out.append(buf, n);
+        pclose(f);
+        return out;
+}
+
+int CountFds()
+{
+        int n = 0;
+        DIR *d = opendir("/proc/self/fd");
+        while (d && readdir(d))
+                n++;
+        if (d)
+                closedir(d);
+        return n;
+}
+
+bool WaitFor(const std::function<bool()> &cond, int ms = 5000)
+{
+        for (int i = 0; i < ms / 10; i++) {
+                if (cond())
+                        return true;
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        return cond();
+}
+
+struct Events {
+        std::mutex mu;
+        std::vector<net_event> evs;
+        static void Fn(void *ctx, const net_event *ev)
+        {
+                auto *e = static_cast<Events *>(ctx);
+                std::lock_guard<std::mutex> l(e->mu);
+                e->evs.push_back(*ev);
+        }
+        size_t Size()
+        {
+                std::lock_guard<std::mutex> l(mu);
+                return evs.size();
+        }
+};
+
+/* Allows "allowed.test" only; remembers what it was asked. */
+struct Policy {
+        std::atomic<int> asked{ 0 };
+        std::string last_name, last_dst;
+        uint16_t last_port = 0;
+        static int Fn(void *ctx, const proxy_request *req, char rule[PROXY_RULE_MAX])
+        {
+                auto *p = static_cast<Policy *>(ctx);
+                p->last_name = req->name ? req->name : "(none)";
+                p->last_dst = req->dst_text;
+                p->last_port = req->dst_port;
+                p->asked++;
+                if (!req->name) {
+                        snprintf(rule, PROXY_RULE_MAX, "test.no-name");
+                        return 0;
+                }
+                if (std::string(req->name) == "allowed.test")
+                        return 1;
+                snprintf(rule, PROXY_RULE_MAX, "test.deny");
+                return 0;
+        }
+};
+
+class ProxyTest : public ::testing::Test {
+    protected:
+        static std::string g_, s_, dir_;
+        static int gfd_, sfd_, http_fd_;
+        static pid_t tls_pid_;
+        static std::atomic<int> http_accepted_;
+        static std::thread http_;
+        static bool ok_;
+
+        static void SetUpTestSuite()
+        {
+                if (geteuid() != 0 || Sh("command -v nft") || Sh("command -v ip") || Sh("command -v openssl"))
+                        return;
+                std::string id = std::to_string(getpid() % 100000);
+                g_ = "aksni-g" + id;
+                s_ = "aksni-s" + id;
+                const char *tmp = getenv("TEST_TMPDIR");
+                dir_ = tmp ? tmp : "/tmp";
+                std::string va = "sni" + id + "a", vb = "sni" + id + "b";
+                std::string setup = "set -e; ip netns add " + g_ + "; ip netns add " + s_ + "; ip link add " + va +
+                                    " type veth peer name " + vb + "; ip link set " + va + " netns " + g_ +
+                                    "; ip link set " + vb + " netns " + s_ + "; ip -n " + g_ +
+                                    " addr add 198.18.7.2/24 dev " + va + "; ip -n " + s_ + " addr add " + kServer +
+                                    "/24 dev " + vb + "; ip -n " + g_ + " link set " + va + " up; ip -n " + s_ +
+                                    " link set " + vb + " up; ip -n " + g_ + " link set lo up; ip -n " + s_ +
+                                    " link set lo up; ip -n " + g_ + " route add default via " + kServer;
+                if (Sh("sh -c '" + setup + "'") != 0)
+                        return;
+                gfd_ = open(("/run/netns/" + g_).c_str(), O_RDONLY | O_CLOEXEC);
+                sfd_ = open(("/run/netns/" + s_).c_str(), O_RDONLY | O_CLOEXEC);
+                if (gfd_ < 0 || sfd_ < 0 || !StartHttp() || !StartTls())
+                        return;
+                ok_ = true;
+        }
+
+        static void TearDownTestSuite()
+        {
+                if (tls_pid_ > 0) {
+                        kill(tls_pid_, SIGKILL);
+                        waitpid(tls_pid_, nullptr, 0);
+                }
+                if (http_fd_ >= 0) {
+                        shutdown(http_fd_, SHUT_RDWR);
+                        http_.join();
+                        close(http_fd_);
+                }
+                if (gfd_ >= 0)
+                        close(gfd_);
+                if (sfd_ >= 0)
+                        close(sfd_);
+                if (!g_.empty())
+                        Sh("ip netns del " + g_ + "; ip netns del " + s_);
+        }
+
+        /* Reads a request until the client's EOF (half-close), then answers
+         * "HTTP/1.0 200 OK" and the request back, and closes. */
+        static bool StartHttp()
+        {
+                http_fd_ = netns_socket(sfd_, AF_INET, SOCK_STREAM, 0);
+                sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(80), .sin_addr = {} };
+                inet_pton(AF_INET, kServer, &sin.sin_addr);
+                if (http_fd_ < 0 || bind(http_fd_, (sockaddr *)&sin, sizeof(sin)) < 0 || listen(http_fd_, 64) < 0)
+                        return false;
+                http_ = std::thread([] {
+                        for (;;) {
+                                int c = accept4(http_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+                                if (c < 0)
+                                        return;
+                                http_accepted_++;
+                                std::thread([c] {
+                                        std::string got;
+                                        char buf[4096];
+                                        ssize_t n;
+                                        while ((n = read(c, buf, sizeof(buf))) > 0)
+                                                got.append(buf, (size_t)n);
+                                        std::string resp = "HTTP/1.0 200 OK\r\n\r\n" + got;
+                                        (void)!write(c, resp.data(), resp.size());
+                                        close(c);
+                                }).detach();
+                        }
+                });
+                return true;
+        }
+
+        static bool StartTls()
+        {
+                std::string key = dir_ + "/sni.key", crt = dir_ + "/sni.crt";
+                if (Sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=allowed.test "
+                       "-days 1 -keyout " + key + " -out " + crt) != 0)
+                        return false;
+                tls_pid_ = fork();
+                if (tls_pid_ == 0) {
+                        int null = open("/dev/null", O_RDWR);
+                        dup2(null, 0), dup2(null, 1), dup2(null, 2);
+                        execlp("ip", "ip", "netns", "exec", s_.c_str(), "openssl", "s_server", "-accept",
+                               (std::string(kServer) + ":443").c_str(), "-cert", crt.c_str(), "-key", key.c_str(),
+                               "-www", nullptr);
+                        _exit(127);
+                }
+                return WaitFor([] { return Sh("ip netns exec " + s_ + " ss -ltn | grep -q ':443'") == 0; });
+        }
+
+        void SetUp() override
+        {
+                if (!ok_)
+                        GTEST_SKIP() << "needs root, ip, nft and openssl (network namespaces of its own)";
+                ak_error err = {};
+                ASSERT_EQ(netloop_new(&loop_, &err), 0) << err.msg;
+                net_reporter_init(&rep_, Events::Fn, &events_, 1000, 1000);
+        }
+
+        void TearDown() override
+        {
+                if (!ok_)
+                        return;
+                proxy_free(proxy_);
+                Sh("ip netns exec " + g_ + " nft flush ruleset");
+                netloop_free(loop_);
+                net_reporter_destroy(&rep_);
+        }
+
+        /* A proxy in the guest namespace, and its rules there: the proxy's
+         * nat table, and a filter chain like the VM's (loopback dropped)
+         * with the proxy's accept line before the drop. */
+        void StartProxy(unsigned max_conns = 0, unsigned peek_ms = 0)
+        {
+                proxy_config cfg = {};
+                cfg.loop = loop_;
+                cfg.netns_fd = gfd_;
+                cfg.policy = Policy::Fn;
+                cfg.policy_ctx = &policy_;
+                cfg.reporter = &rep_;
+                cfg.max_conns = max_conns;
+                cfg.peek_ms = peek_ms;
+                ak_error err = {};
+                ASSERT_EQ(proxy_new(&cfg, &proxy_, &err), 0) << err.msg;
+                const uint16_t ports[] = { 80, 443 };
+                char *table = nullptr, *accept = nullptr;
+                ASSERT_EQ(proxy_nft_rules(proxy_port(proxy_), ports, 2, &table, &accept), 0);
+                std::string rules = std::string(table) +
+                                    "table inet ak_vm {\n\tchain output {\n\t\ttype filter hook output priority "
+                                    "filter; policy accept;\n" +
+                                    accept + "\t\toifname \"lo\" drop\n\t}\n}\n";
+                free(table);
+                free(accept);
+                std::string path = dir_ + "/rules.nft";
+                FILE *f = fopen(path.c_str(), "w");
+                ASSERT_NE(f, nullptr);
+                fputs(rules.c_str(), f);
+                fclose(f);
+                ASSERT_EQ(Sh("ip netns exec " + g_ + " nft -f " + path), 0) << rules;
+        }
+
+        /* A guest socket connected to the server's port (so redirected). */
+        int GuestConnect(uint16_t port, bool nonblock = false)
+        {
+                int fd = netns_socket(gfd_, AF_INET, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0), 0);
+                EXPECT_GE(fd, 0);
+                sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr = {} };
+                inet_pton(AF_INET, kServer, &sin.sin_addr);
+                int r = connect(fd, (sockaddr *)&sin, sizeof(sin));
+                EXPECT_TRUE(r == 0 || (nonblock && errno == EINPROGRESS)) << strerror(errno);
+                return fd;
+        }
+
+        static std::string ReadAll(int fd)
+        {
+                std::string out;
+                char buf[4096];
+                ssize_t n;
+                while ((n = read(fd, buf, sizeof(buf))) > 0)
+                        out.append(buf, (size_t)n);
+                return out;
+        }
+
+        std::string SClient(const std::string &sni_args)
+        {
+                return Out("ip netns exec " + g_ + " sh -c 'printf \"GET / HTTP/1.0\\r\\n\\r\\n\" | timeout 10 "
+                           "openssl s_client -connect " + kServer + ":443 " + sni_args + " -quiet 2>&1'");
+        }
+
+        netloop *loop_ = nullptr;
+        proxy *proxy_ = nullptr;
+        net_reporter rep_;
+        Events events_;
+        Policy policy_;
+};
+
+std::string ProxyTest::g_, ProxyTest::s_, ProxyTest::dir_;
+int ProxyTest::gfd_ = -1, ProxyTest::sfd_ = -1, ProxyTest::http_fd_ = -1;
+pid_t ProxyTest::tls_pid_ = -1;
+std::atomic<int> ProxyTest::http_accepted_{ 0 };
+std::thread ProxyTest::http_;
+bool ProxyTest::ok_ = false;
+
+TEST_F(ProxyTest, AllowedHostIsRelayedBothWaysWithHalfClose)
+{
+        StartProxy();
+        int fd = GuestConnect(80);
+        std::string req = "GET / HTTP/1.1\r\nHost: allowed.test\r\n\r\n" + std::string(100000, 'x');
+        ASSERT_EQ(write(fd, req.data(), req.size()), (ssize_t)req.size());
+        shutdown(fd, SHUT_WR); /* the server answers only after our EOF */
+        std::string resp = ReadAll(fd);
+        close(fd);
+        EXPECT_EQ(resp, "HTTP/1.0 200 OK\r\n\r\n" + req);
+        EXPECT_EQ(policy_.last_name, "allowed.test");
+        EXPECT_EQ(policy_.last_dst, kServer);
+        EXPECT_EQ(policy_.last_port, 80);
+        EXPECT_TRUE(WaitFor([&] { return proxy_conns(proxy_) == 0; }));
+        EXPECT_EQ(events_.Size(), 0u);
+}
+
+TEST_F(ProxyTest, DeniedHostGets403AndIsReported)
+{
+        StartProxy();
+        int before = http_accepted_;
+        int fd = GuestConnect(80);
+        std::string req = "GET / HTTP/1.1\r\nHost: denied.test\r\n\r\n";
+        ASSERT_EQ(write(fd, req.data(), req.size()), (ssize_t)req.size());
+        std::string resp = ReadAll(fd);
+        close(fd);
+        EXPECT_EQ(resp.rfind("HTTP/1.1 403 Forbidden\r\n", 0), 0u) << resp;
+        EXPECT_NE(resp.find("denied.test (rule test.deny)"), std::string::npos) << resp;
+        EXPECT_EQ(http_accepted_, before) << "the server was reached";
+        ASSERT_TRUE(WaitFor([&] { return events_.Size() == 1; }));
+        net_event ev = events_.evs[0];
+        EXPECT_EQ(ev.kind, NET_EVENT_HTTP_HOST);
+        EXPECT_EQ(ev.protocol, IPPROTO_TCP);
+        EXPECT_STREQ(ev.dst, kServer);
+        EXPECT_EQ(ev.dst_port, 80);
+        EXPECT_STREQ(ev.name, "denied.test");
+        EXPECT_STREQ(ev.rule, "test.deny");
+        EXPECT_EQ(net_reporter_denied(&rep_), 1u);
+}
+
+TEST_F(ProxyTest, MalformedRequestIsRefused)
+{
+        StartProxy();
+        int fd = GuestConnect(80);
+        std::string req = "GET / HTTP/1.1\r\nHost: allowed.test\r\nHost: denied.test\r\n\r\n";
+        ASSERT_EQ(write(fd, req.data(), req.size()), (ssize_t)req.size());
+        std::string resp = ReadAll(fd);
+        close(fd);
+        EXPECT_EQ(resp.rfind("HTTP/1.1 403", 0), 0u) << resp;
+        ASSERT_TRUE(WaitFor([&] { return events_.Size() == 1; }));
+        EXPECT_STREQ(events_.evs[0].rule, "http.malformed");
+        EXPECT_EQ(policy_.asked, 0);
+}
+
+TEST_F(ProxyTest, AllowedSniRelaysRealTls)
+{
+        StartProxy();
+        std::string out = SClient("-servername allowed.test");
+        EXPECT_NE(out.find("HTTP/1.0 200 ok"), std::string::npos) << out;
+        EXPECT_EQ(policy_.last_name, "allowed.test");
+        EXPECT_EQ(policy_.last_port, 443);
+        EXPECT_EQ(events_.Size(), 0u);
+}
+
+TEST_F(ProxyTest, DeniedSniIsRefusedAndReported)
+{
+        StartProxy();
+        std::string out = SClient("-servername denied.test");
+        EXPECT_EQ(out.find("HTTP/1.0 200 ok"), std::string::npos) << out;
+        EXPECT_NE(out.find("access denied"), std::string::npos) << out;
+        ASSERT_TRUE(WaitFor([&] { return events_.Size() == 1; }));
+        net_event ev = events_.evs[0];
+        EXPECT_EQ(ev.kind, NET_EVENT_TLS_SNI);
+        EXPECT_STREQ(ev.dst, kServer);
+        EXPECT_EQ(ev.dst_port, 443);
+        EXPECT_STREQ(ev.name, "denied.test");
+        EXPECT_STREQ(ev.rule, "test.deny");
+}
+
+TEST_F(ProxyTest, TlsWithoutSniAsksThePolicyWithNoName)
+{
+        StartProxy();
+        std::string out = SClient("-noservername");
+        EXPECT_EQ(out.find("HTTP/1.0 200 ok"), std::string::npos) << out;
+        EXPECT_EQ(policy_.last_name, "(none)");
+        ASSERT_TRUE(WaitFor([&] { return events_.Size() == 1; }));
+        EXPECT_EQ(events_.evs[0].kind, NET_EVENT_TLS_SNI);
+        EXPECT_STREQ(events_.evs[0].name, "");
+        EXPECT_STREQ(events_.evs[0].rule, "test.no-name");
+}
+
+TEST_F(ProxyTest, SilentGuestTimesOut)
+{
+        StartProxy(0, 300);
+        auto start = std::chrono::steady_clock::now();
+        int fd = GuestConnect(80);
+        ASSERT_TRUE(WaitFor([&] { return proxy_conns(proxy_) == 1; }));
+        pollfd p = { fd, POLLIN, 0 };
+        ASSERT_EQ(poll(&p, 1, 3000), 1) << "the proxy kept a silent guest's connection";
+        char c;
+        EXPECT_LE(read(fd, &c, 1), 0);
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+        EXPECT_GE(ms.count(), 250);
+        close(fd);
+        EXPECT_EQ(proxy_conns(proxy_), 0u);
+        EXPECT_EQ(policy_.asked, 0);
+}
+
+TEST_F(ProxyTest, ThousandConnectionsAreBoundedAndFreed)
+{
+        rlimit rl;
+        getrlimit(RLIMIT_NOFILE, &rl);
+        rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        if (rl.rlim_cur < 1200)
+                GTEST_SKIP() << "RLIMIT_NOFILE below 1200";
+        const unsigned kMax = 50;
+        StartProxy(kMax, 60000);
+        int base = CountFds();
+        std::vector<int> fds;
+        for (int i = 0; i < 1000; i++)
+                fds.push_back(GuestConnect(80, true));
+        unsigned peak = 0;
+        int fd_peak = 0;
+        for (int i = 0; i < 100; i++) {
+                peak = std::max(peak, proxy_conns(proxy_));
+                fd_peak = std::max(fd_peak, CountFds() - base - 1000);
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        EXPECT_EQ(peak, kMax) << "held connections: the bound, reached";
+        EXPECT_LE(fd_peak, (int)kMax + 5) << "fds the proxy holds beyond its bound";
+        for (int fd : fds)
+                close(fd);
+        EXPECT_TRUE(WaitFor([&] { return proxy_conns(proxy_) == 0; }));
+        EXPECT_TRUE(WaitFor([&] { return CountFds() == base; })) << CountFds() << " vs " << base;
+}
+
+TEST_F(ProxyTest, FreeClosesEveryConnectionAndFd)
+{
+        int base = CountFds();
+        StartProxy();
+        std::vector<int> fds;
+        for (int i = 0; i < 5; i++)
+                fds.push_back(GuestConnect(80)); /* silent: still peeking */
+        for (int i = 0; i < 5; i++) {
+                int fd = GuestConnect(80);
+                std::string req = "GET / HTTP/1.1\r\nHost: allowed.test\r\n\r\n"; /* relayed, held open */
+                ASSERT_EQ(write(fd, req.data(), req.size()), (ssize_t)req.size());
+                fds.push_back(fd);
+        }
+        ASSERT_TRUE(WaitFor([&] { return proxy_conns(proxy_) == 10 && policy_.asked == 5; }));
+        /* 10 guests, the listener and timer, 10 accepted, 5 upstream, and
+         * the server thread's 5 (this process's too). */
+        ASSERT_TRUE(WaitFor([&] { return CountFds() == base + 10 + 2 + 10 + 5 + 5; })) << CountFds() - base;
+        proxy_free(proxy_);
+        proxy_ = nullptr;
+        for (int fd : fds) {
+                pollfd p = { fd, POLLIN, 0 };
+                EXPECT_EQ(poll(&p, 1, 2000), 1) << "a guest connection left open";
+                close(fd);
+        }
+        EXPECT_TRUE(WaitFor([&] { return CountFds() == base; })) << CountFds() - base << " fds left";
+}
+
+TEST(ProxyRules, Text)
+{
+        const uint16_t ports[] = { 80, 443 };
+        char *table = nullptr, *accept = nullptr;
+        EXPECT_EQ(proxy_nft_rules(0, ports, 2, &table, &accept), -EINVAL);
+        EXPECT_EQ(proxy_nft_rules(1000, ports, 0, &table, &accept), -EINVAL);
+        const uint16_t zero[] = { 0 };
+        EXPECT_EQ(proxy_nft_rules(1000, zero, 1, &table, &accept), -EINVAL);
+        ASSERT_EQ(proxy_nft_rules(15001, ports, 2, &table, &accept), 0);
+        std::string t = table;
+        EXPECT_NE(t.find("meta mark 0x616b0001 return"), std::string::npos) << t;
+        EXPECT_NE(t.find("tcp dport { 80, 443 } redirect to :15001"), std::string::npos) << t;
+        EXPECT_STREQ(accept, "\t\toifname \"lo\" meta l4proto tcp ct status dnat ct reply proto-src 15001 accept\n");
+        free(table);
+        free(accept);
+}
+
+} // namespace
