@@ -116,11 +116,23 @@ class ProxyTest : public ::testing::Test {
         static std::atomic<int> http_accepted_;
         static std::thread http_;
         static bool ok_;
+        static std::string why_;
 
         static void SetUpTestSuite()
         {
-                if (geteuid() != 0 || Sh("command -v nft") || Sh("command -v ip") || Sh("command -v openssl"))
+                /* Bazel's test PATH leaves out the sbin directories. */
+                std::string path = std::string(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin") +
+                                   ":/usr/sbin:/sbin";
+                setenv("PATH", path.c_str(), 1);
+                why_ = "not root";
+                if (geteuid() != 0)
                         return;
+                for (const char *tool : { "nft", "ip", "openssl" }) {
+                        why_ = std::string("no ") + tool + " in PATH";
+                        if (Sh(std::string("command -v ") + tool))
+                                return;
+                }
+                why_ = "could not make the namespaces and veth pair";
                 std::string id = std::to_string(getpid() % 100000);
                 g_ = "aksni-g" + id;
                 s_ = "aksni-s" + id;
@@ -138,6 +150,7 @@ class ProxyTest : public ::testing::Test {
                         return;
                 gfd_ = open(("/run/netns/" + g_).c_str(), O_RDONLY | O_CLOEXEC);
                 sfd_ = open(("/run/netns/" + s_).c_str(), O_RDONLY | O_CLOEXEC);
+                why_ = "could not start the servers in the server namespace";
                 if (gfd_ < 0 || sfd_ < 0 || !StartHttp() || !StartTls())
                         return;
                 ok_ = true;
@@ -213,7 +226,7 @@ class ProxyTest : public ::testing::Test {
         void SetUp() override
         {
                 if (!ok_)
-                        GTEST_SKIP() << "needs root, ip, nft and openssl (network namespaces of its own)";
+                        GTEST_SKIP() << "needs root, ip, nft and openssl (network namespaces of its own): " << why_;
                 ak_error err = {};
                 ASSERT_EQ(netloop_new(&loop_, &err), 0) << err.msg;
                 net_reporter_init(&rep_, Events::Fn, &events_, 1000, 1000);
@@ -302,6 +315,7 @@ pid_t ProxyTest::tls_pid_ = -1;
 std::atomic<int> ProxyTest::http_accepted_{ 0 };
 std::thread ProxyTest::http_;
 bool ProxyTest::ok_ = false;
+std::string ProxyTest::why_;
 
 TEST_F(ProxyTest, AllowedHostIsRelayedBothWaysWithHalfClose)
 {
