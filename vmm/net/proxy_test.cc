@@ -145,7 +145,7 @@ class ProxyTest : public ::testing::Test {
                                     " type veth peer name " + vb + "; ip link set " + va + " netns " + g_ +
                                     "; ip link set " + vb + " netns " + s_ + "; ip -n " + g_ +
                                     " addr add 198.18.7.2/24 dev " + va + "; ip -n " + s_ + " addr add " + kServer +
-                                    "/24 dev " + vb + "; ip -n " + g_ + " link set " + va + " up; ip -n " + s_ +
+                                    "/24 dev " + vb + "; ip -n " + s_ + " addr add 198.18.7.9/24 dev " + vb + "; ip -n " + g_ + " link set " + va + " up; ip -n " + s_ +
                                     " link set " + vb + " up; ip -n " + g_ + " link set lo up; ip -n " + s_ +
                                     " link set lo up; ip -n " + g_ + " route add default via " + kServer;
                 if (Sh("sh -c '" + setup + "'") != 0)
@@ -178,12 +178,12 @@ class ProxyTest : public ::testing::Test {
         }
 
         /* Reads a request until the client's EOF (half-close), then answers
-         * "HTTP/1.0 200 OK" and the request back, and closes. */
+         * "HTTP/1.0 200 OK" and the request back, and closes. On port 80 of
+         * both server addresses (198.18.7.9 is dropped by the guest's rules). */
         static bool StartHttp()
         {
                 http_fd_ = netns_socket(sfd_, AF_INET, SOCK_STREAM, 0);
                 sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(80), .sin_addr = {} };
-                inet_pton(AF_INET, kServer, &sin.sin_addr);
                 if (http_fd_ < 0 || bind(http_fd_, (sockaddr *)&sin, sizeof(sin)) < 0 || listen(http_fd_, 64) < 0)
                         return false;
                 http_ = std::thread([] {
@@ -264,7 +264,7 @@ class ProxyTest : public ::testing::Test {
                 std::string rules = std::string(table) +
                                     "table inet ak_vm {\n\tchain output {\n\t\ttype filter hook output priority "
                                     "filter; policy accept;\n" +
-                                    accept + "\t\toifname \"lo\" drop\n\t}\n}\n";
+                                    accept + "\t\toifname \"lo\" drop\n\t\tip daddr 198.18.7.9 drop\n\t}\n}\n";
                 free(table);
                 free(accept);
                 std::string path = dir_ + "/rules.nft";
@@ -276,12 +276,12 @@ class ProxyTest : public ::testing::Test {
         }
 
         /* A guest socket connected to the server's port (so redirected). */
-        int GuestConnect(uint16_t port, bool nonblock = false)
+        int GuestConnect(uint16_t port, bool nonblock = false, const char *addr = kServer)
         {
                 int fd = netns_socket(gfd_, AF_INET, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0), 0);
                 EXPECT_GE(fd, 0);
                 sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr = {} };
-                inet_pton(AF_INET, kServer, &sin.sin_addr);
+                inet_pton(AF_INET, addr, &sin.sin_addr);
                 int r = connect(fd, (sockaddr *)&sin, sizeof(sin));
                 EXPECT_TRUE(r == 0 || (nonblock && errno == EINPROGRESS)) << strerror(errno);
                 return fd;
@@ -357,6 +357,26 @@ TEST_F(ProxyTest, DeniedHostGets403AndIsReported)
         EXPECT_STREQ(ev.name, "denied.test");
         EXPECT_STREQ(ev.rule, "test.deny");
         EXPECT_EQ(net_reporter_denied(&rep_), 1u);
+}
+
+/* An allowed name does not open an address the namespace's rules drop:
+ * the upstream socket is made in the namespace, so its connect fails. */
+TEST_F(ProxyTest, AllowedNameToADroppedAddressIsReset)
+{
+        StartProxy();
+        int fd = GuestConnect(80, false, "198.18.7.9");
+        std::string req = "GET / HTTP/1.1\r\nHost: allowed.test\r\n\r\n";
+        ASSERT_EQ(write(fd, req.data(), req.size()), (ssize_t)req.size());
+        shutdown(fd, SHUT_WR); /* were it relayed, the server would answer */
+        char buf[64];
+        errno = 0;
+        ssize_t n = read(fd, buf, sizeof(buf));
+        int e = errno;
+        close(fd);
+        EXPECT_TRUE(n < 0 && e == ECONNRESET) << n << " " << strerror(e);
+        EXPECT_EQ(policy_.last_name, "allowed.test");
+        EXPECT_EQ(policy_.last_dst, "198.18.7.9");
+        EXPECT_TRUE(WaitFor([&] { return proxy_conns(proxy_) == 0; }));
 }
 
 TEST_F(ProxyTest, MalformedRequestIsRefused)
