@@ -168,7 +168,8 @@ static void conn_connect(struct conn *c, const struct proxy_request *req)
         c->ufd = fd;
         if (connect(fd, (const struct sockaddr *)&req->dst, sizeof(struct sockaddr_in)) < 0 &&
             errno != EINPROGRESS) {
-                conn_reset(c); /* EPERM: the namespace's rules drop it */
+                conn_reset(c); /* no route, ...; a SYN the namespace's rules drop is
+                                * EINPROGRESS and never completes: the deadline */
                 return;
         }
         if (netloop_add(p->cfg.loop, fd, EPOLLOUT, conn_event, c) < 0) {
@@ -179,20 +180,22 @@ static void conn_connect(struct conn *c, const struct proxy_request *req)
 
 /* ---- relaying ---- */
 
-static int pump_step(int from, int to, struct buf *b, bool *eof)
+/* One read and one write; *moved counts the bytes (and an EOF as one). */
+static int pump_step(int from, int to, struct buf *b, bool *eof, size_t *moved)
 {
         if (!*eof && b->off + b->len < b->cap) {
                 ssize_t n = read(from, b->data + b->off + b->len, b->cap - b->off - b->len);
                 if (n > 0)
-                        b->len += (size_t)n;
+                        b->len += (size_t)n, *moved += (size_t)n;
                 else if (n == 0)
-                        *eof = true;
+                        *eof = true, *moved += 1;
                 else if (errno != EAGAIN && errno != EINTR)
                         return -errno;
         }
         if (b->len) {
                 ssize_t n = send(to, b->data + b->off, b->len, MSG_NOSIGNAL | MSG_DONTWAIT);
                 if (n > 0) {
+                        *moved += (size_t)n;
                         b->off += (size_t)n;
                         b->len -= (size_t)n;
                         if (b->len == 0)
@@ -214,12 +217,11 @@ static int pump_step(int from, int to, struct buf *b, bool *eof)
 static int pump_one(int from, int to, struct buf *b, bool *eof, bool *shut)
 {
         for (int i = 0; i < PUMP_ROUNDS; i++) {
-                size_t before = b->len;
-                bool was_eof = *eof;
-                int r = pump_step(from, to, b, eof);
+                size_t moved = 0;
+                int r = pump_step(from, to, b, eof, &moved);
                 if (r < 0)
                         return r;
-                if (b->len == before && *eof == was_eof)
+                if (moved == 0)
                         break;
         }
         if (*eof && b->len == 0 && !*shut) {
