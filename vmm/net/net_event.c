@@ -51,3 +51,18 @@ uint64_t net_reporter_denied(struct net_reporter *r)
         pthread_mutex_unlock(&r->lock);
         return n;
 }
+
+void net_reporter_overrun(struct net_reporter *r)
+{
+        pthread_mutex_lock(&r->lock);
+        r->overruns++;
+        pthread_mutex_unlock(&r->lock);
+}
+
+uint64_t net_reporter_overruns(struct net_reporter *r)
+{
+        pthread_mutex_lock(&r->lock);
+        uint64_t n = r->overruns;
+        pthread_mutex_unlock(&r->lock);
+        return n;
+}

@@ -46,6 +46,7 @@ struct net_reporter {
         uint64_t denied;     /* every event reported */
         uint64_t passed;     /* those passed on to fn */
         uint64_t suppressed; /* those not, since the last passed on */
+        uint64_t overruns;   /* a source lost events it cannot count (net_reporter_overrun) */
 };
 
 #define NET_EVENT_DEFAULT_RATE 20  /* events per second per VM passed on */
@@ -61,6 +62,11 @@ int net_report(struct net_reporter *r, struct net_event *ev);
 
 /* Every denial reported so far (passed on or not). */
 uint64_t net_reporter_denied(struct net_reporter *r);
+
+/* A source lost denials it cannot count (the denial log's socket
+ * overflowed): from then on net_reporter_denied is a lower bound. */
+void net_reporter_overrun(struct net_reporter *r);
+uint64_t net_reporter_overruns(struct net_reporter *r);
 
 #ifdef __cplusplus
 }

@@ -50,4 +50,18 @@ TEST(NetReporter, WithoutACallbackOnlyCounts)
         net_reporter_destroy(&r);
 }
 
+// A source that lost events (nflog's ENOBUFS) says so: the count is then a
+// lower bound, and the overruns say how often.
+TEST(NetReporter, CountsOverruns)
+{
+        net_reporter r;
+        net_reporter_init(&r, nullptr, nullptr, 0, 0);
+        EXPECT_EQ(net_reporter_overruns(&r), 0u);
+        net_reporter_overrun(&r);
+        net_reporter_overrun(&r);
+        EXPECT_EQ(net_reporter_overruns(&r), 2u);
+        EXPECT_EQ(net_reporter_denied(&r), 0u);
+        net_reporter_destroy(&r);
+}
+
 }  // namespace

@@ -256,6 +256,7 @@ static void on_readable(void *ctx, int fd, uint32_t events)
                 if (n < 0) {
                         if (errno == ENOBUFS) {
                                 atomic_fetch_add(&l->overruns, 1);
+                                net_reporter_overrun(l->rep);
                                 continue;
                         }
                         return; /* EAGAIN, or nothing we can do here */
