@@ -122,6 +122,13 @@ static void sandbox_json(struct json_writer *w, const Ak__V1__Sandbox *s)
         json_writer_bool(w, s->from_pool);
         json_writer_key(w, "net_denied", 10);
         json_writer_u64(w, s->net_denied);
+        json_writer_key(w, "net_log_overruns", 16);
+        json_writer_u64(w, s->net_log_overruns);
+        json_writer_key(w, "net_deny_cidrs", 14);
+        json_writer_begin_array(w);
+        for (size_t i = 0; i < s->n_net_deny_cidrs; i++)
+                json_writer_string(w, s->net_deny_cidrs[i], strlen(s->net_deny_cidrs[i]));
+        json_writer_end_array(w);
         json_writer_key(w, "error", 5);
         json_writer_string_or_null(w, s->error && *s->error ? s->error : NULL);
         json_writer_end_object(w);
@@ -129,8 +136,9 @@ static void sandbox_json(struct json_writer *w, const Ak__V1__Sandbox *s)
 
 /* `ak sandbox info`: the network and the sandbox's egress policy, on top
  * of the executor's (loopback, host, link-local and private ranges denied). */
-static void print_egress(const Ak__V1__SandboxSpec *sp)
+static void print_egress(const Ak__V1__Sandbox *s)
 {
+        const Ak__V1__SandboxSpec *sp = s->spec;
         if (sp && sp->network == AK__V1__NETWORK__NETWORK_OFF) {
                 printf("network: off\n");
                 return;
@@ -142,8 +150,11 @@ static void print_egress(const Ak__V1__SandboxSpec *sp)
                "(169.254.0.0/16, fe80::/10), multicast and reserved (0.0.0.0/8, 224.0.0.0/4, 240.0.0.0/4, "
                "ff00::/8, ::ffff:0:0/96), the VM network pool\n"
                "denied unless egress allow re-opens them (ak-executor --egress-allow-private): private and "
-               "shared ranges (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, fc00::/7) and the "
-               "executor's --deny-cidr list\n");
+               "shared ranges (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, fc00::/7)\n"
+               "operator denied (ak-executor --deny-cidr, same terms):");
+        for (size_t i = 0; i < s->n_net_deny_cidrs; i++)
+                printf(" %s", s->net_deny_cidrs[i]);
+        printf("%s\n", s->n_net_deny_cidrs ? "" : " -");
         if (!e || (!e->n_allow && !e->n_deny && !e->n_ports)) {
                 printf("egress: no policy of its own (public internet, any port)\n");
                 return;
@@ -191,8 +202,9 @@ static int print_sandboxes(Ak__V1__Sandbox *const *list, size_t n, bool json, bo
                        sp ? sp->image : "", sp ? sp->profile : "", s->executor_id,
                        s->error && *s->error ? "  " : "", s->error ? s->error : "");
                 if (!array) {
-                        print_egress(sp);
-                        printf("denied so far: %llu\n", (unsigned long long)s->net_denied);
+                        print_egress(s);
+                        printf("denied so far: %llu%s\n", (unsigned long long)s->net_denied,
+                               s->net_log_overruns ? " (at least: the denial log overflowed)" : "");
                 }
         }
         return 0;

@@ -145,8 +145,10 @@ void net_audit_release(struct executor *ex, struct net_audit *a, struct vmbox *b
                         *p = a->next;
                         break;
                 }
-        if (a)
+        if (a) {
                 ex->net_denied_past += net_reporter_denied(&a->rep);
+                ex->net_overruns_past += net_reporter_overruns(&a->rep);
+        }
         pthread_mutex_unlock(&ex->lock);
         if (!a)
                 return;
@@ -163,14 +165,29 @@ uint64_t net_audit_denied_total_locked(struct executor *ex)
         return n;
 }
 
-uint64_t net_audit_denied_locked(struct executor *ex, const char *sandbox)
+uint64_t net_audit_overruns_total_locked(struct executor *ex)
+{
+        uint64_t n = ex->net_overruns_past;
+        for (struct net_audit *a = ex->net_audits; a; a = a->next)
+                n += net_reporter_overruns(&a->rep);
+        return n;
+}
+
+static struct net_audit *find_locked(struct executor *ex, const char *sandbox)
 {
         for (struct net_audit *a = ex->net_audits; a; a = a->next) {
                 pthread_mutex_lock(&a->lock);
                 bool match = strcmp(a->sandbox, sandbox) == 0;
                 pthread_mutex_unlock(&a->lock);
                 if (match)
-                        return net_reporter_denied(&a->rep);
+                        return a;
         }
-        return 0;
+        return NULL;
+}
+
+uint64_t net_audit_denied_locked(struct executor *ex, const char *sandbox, uint64_t *ret_overruns)
+{
+        struct net_audit *a = find_locked(ex, sandbox);
+        *ret_overruns = a ? net_reporter_overruns(&a->rep) : 0;
+        return a ? net_reporter_denied(&a->rep) : 0;
 }

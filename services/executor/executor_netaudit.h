@@ -29,8 +29,12 @@ void net_audit_assign(struct executor *ex, struct vmbox *box, const char *sandbo
 void net_audit_release(struct executor *ex, struct net_audit *a, struct vmbox *box);
 /* REQUIRES ex->lock. Denials of every VM, past and present. */
 uint64_t net_audit_denied_total_locked(struct executor *ex);
-/* REQUIRES ex->lock. Denials of the VM that serves sandbox (0: none). */
-uint64_t net_audit_denied_locked(struct executor *ex, const char *sandbox);
+/* REQUIRES ex->lock. Times a VM's denial log overflowed, every VM past
+ * and present (net_reporter_overruns). */
+uint64_t net_audit_overruns_total_locked(struct executor *ex);
+/* REQUIRES ex->lock. Denials of the VM that serves sandbox (0: none), and
+ * its log's overruns in *ret_overruns. */
+uint64_t net_audit_denied_locked(struct executor *ex, const char *sandbox, uint64_t *ret_overruns);
 /* The attributes of a network_denied event (JSON object text) into buf:
  * destination, port, protocol, rule, suppressed, kind. */
 void net_audit_attributes(const char *dst, unsigned port, int protocol, const char *rule, const char *name,

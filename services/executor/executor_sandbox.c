@@ -148,7 +148,12 @@ Ak__V1__Sandbox *sandbox_to_proto(struct executor *ex, struct sandbox *sb)
         m->expires_at_ms = sb->expires_at_ms;
         m->error = strdup(sb->error);
         m->from_pool = sb->from_pool;
-        m->net_denied = net_audit_denied_locked(ex, sb->name);
+        m->net_denied = net_audit_denied_locked(ex, sb->name, &m->net_log_overruns);
+        if (sb->network && ex->cfg.n_deny_cidrs &&
+            (m->net_deny_cidrs = calloc(ex->cfg.n_deny_cidrs, sizeof(char *))))
+                for (size_t i = 0; i < ex->cfg.n_deny_cidrs; i++)
+                        if ((m->net_deny_cidrs[m->n_net_deny_cidrs] = strdup(ex->cfg.deny_cidrs[i])))
+                                m->n_net_deny_cidrs++;
         m->backend = strdup(ex->node.backend);
         return m;
 }

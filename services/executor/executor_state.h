@@ -93,6 +93,7 @@ struct executor {
          * denials of VMs gone. */
         struct net_audit *net_audits;
         uint64_t net_denied_past;
+        uint64_t net_overruns_past;
         /* The heartbeat's last error ("" when registered), and what
          * executor_log_line last reported. */
         struct {

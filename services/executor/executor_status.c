@@ -64,6 +64,7 @@ Ak__V1__ExecutorStatus *status_new(struct executor *ex)
 
         pthread_mutex_lock(&ex->lock);
         st->net_denied = net_audit_denied_total_locked(ex);
+        st->net_log_overruns = net_audit_overruns_total_locked(ex);
         unsigned v;
         uint64_t mem;
         lifecycle_allocated_locked(ex, &v, &mem);
