@@ -519,8 +519,12 @@ static int configure(struct vmm_net *n, const struct pool *p, unsigned slot, con
             (r = vmm_net_run((const char *const[]){ "ip", "-batch", path, NULL }, err)) < 0)
                 return r;
         snprintf(ns, sizeof(ns), "--net=/proc/%d/fd/%d", (int)getpid(), n->netns_fd);
-        snprintf(text, sizeof(text), "link set lo up\naddr add %s/30 dev eth0\nlink set eth0 up\n"
-                 "route add default via %s\n", g, h);
+        /* addrgenmode none: no IPv6 link-local address on eth0, so the
+         * namespace's own kernel sends no router solicitations, MLD reports
+         * or DAD probes, which its rules would deny and audit as the VM's
+         * (the pool is IPv4; slirp's IPv6 never had a route here). */
+        snprintf(text, sizeof(text), "link set lo up\nlink set eth0 addrgenmode none\naddr add %s/30 dev eth0\n"
+                 "link set eth0 up\nroute add default via %s\n", g, h);
         if ((r = vmm_net_write_file(dir, "net-ns.ip", text, path, err)) < 0 ||
             (r = vmm_net_run((const char *const[]){ "nsenter", ns, "ip", "-batch", path, NULL }, err)) < 0)
                 return r;
