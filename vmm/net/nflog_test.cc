@@ -277,7 +277,11 @@ TEST_F(NflogTest, RawMessagesParse)
                 ASSERT_GE(r, 1);
                 EXPECT_EQ(evs[0].dst, std::string(sends[i].addr));
                 EXPECT_EQ(evs[0].dst_port, sends[i].port);
-                got += r;
+                // The same buffer may hold the namespace's own IPv6 chatter
+                // (router solicitations, MLD to ff02::) when the machine is
+                // slow: only this send's events count.
+                for (const net_event &e : evs)
+                        got += e.dst == std::string(sends[i].addr) && e.dst_port == sends[i].port;
         }
         EXPECT_EQ(got, 3);
         close(fd);
