@@ -13,6 +13,7 @@ packages=(
         libprotobuf-c-dev
         libgrpc-dev                # gRPC C core + gpr
         libcurl4-openssl-dev
+        libmicrohttpd-dev          # ak-gateway's HTTP/1.1 server (services/gateway)
         libarchive-dev             # image layers: tar, gzip, zstd (vmm/image/oci_layer.c)
         libgtest-dev
         libgmock-dev

@@ -1,0 +1,49 @@
+/* Private to the gateway library: the handlers behind gateway_handle and
+ * the helpers they share. Each handler fills *ret (a JSON envelope or an
+ * SSE stream) and returns 0, or -ENOMEM when not even an error fits. */
+#pragma once
+
+#include "lib/base/error.h"
+#include "protos/ak/v1/scheduler.pb-c.h"
+#include "services/gateway/gateway.h"
+#include "services/gateway/request.h"
+
+struct json_writer;
+
+struct gateway {
+        struct gateway_config cfg;
+};
+
+struct json_writer *gw_begin_ok(void);
+int gw_finish(struct json_writer *w, unsigned status, struct gw_resp *ret);
+void gw_key(struct json_writer *w, const char *k);
+void gw_str(struct json_writer *w, const char *k, const char *v);
+int gw_rpc_error(struct gw_resp *ret, int code, const struct ak_error *err);
+int gw_unary(struct gateway *g, const char *method, const void *req, void **ret_resp, struct ak_error *err);
+int gw_own(struct gateway *g, const char *name, const char *tenant, Ak__V1__Sandbox **ret_sb,
+           struct gw_resp *resp);
+void gw_sandbox_json(struct json_writer *w, const Ak__V1__Sandbox *sb);
+
+/* sandboxes.c */
+int gw_list(struct gateway *g, const char *tenant, const char *label, struct gw_resp *ret);
+int gw_get(struct gateway *g, const char *name, const char *tenant, struct gw_resp *ret);
+int gw_delete(struct gateway *g, const char *name, const char *tenant, struct gw_resp *ret);
+int gw_start_stop(struct gateway *g, const char *name, const char *tenant, bool start, struct gw_resp *ret);
+int gw_create(struct gateway *g, const struct gw_create_req *q, const char *tenant, struct gw_resp *ret);
+int gw_status(struct gateway *g, const char *tenant, struct gw_resp *ret);
+/* files.c */
+int gw_file_get(struct gateway *g, const struct gw_route *rt, const char *tenant, struct gw_resp *ret);
+int gw_file_put(struct gateway *g, const struct gw_route *rt, const struct gw_file_req *q, const char *tenant,
+                struct gw_resp *ret);
+int gw_file_delete(struct gateway *g, const struct gw_route *rt, const char *tenant, struct gw_resp *ret);
+int gw_files_put(struct gateway *g, const char *name, const struct gw_files_req *q, const char *tenant,
+                 struct gw_resp *ret);
+/* run.c */
+int gw_run(struct gateway *g, const struct gw_run_req *q, const char *tenant, struct gw_resp *ret);
+int gw_run_stream(struct gateway *g, const struct gw_run_req *q, const char *tenant, struct gw_resp *ret);
+int gw_exec(struct gateway *g, const char *name, const struct gw_exec_req *q, const char *tenant,
+            struct gw_resp *ret);
+struct rpc_stream;
+int gw_open_run(struct gateway *g, const struct gw_run_req *q, const char *tenant, struct rpc_stream **ret,
+                struct ak_error *err);
+int gw_batch(struct gateway *g, const struct gw_batch_req *q, const char *tenant, struct gw_resp *ret);

@@ -1,0 +1,37 @@
+/* ak-gateway's HTTP/1.1 side on libmicrohttpd: one thread per connection
+ * (handlers block on the scheduler), a connection limit, an idle timeout
+ * for slow clients, bodies up to GW_BODY_MAX (413 past it, from
+ * Content-Length before reading, or while reading a chunked body), Bearer
+ * API keys checked before any body byte is kept, and, unless any_host, the
+ * DNS-rebinding and cross-origin refusals of a local API: a Host that is
+ * not localhost/127.0.0.1/[::1] is 403, and so is any request a browser
+ * marks cross-origin (an Origin header, or Sec-Fetch-Site other than
+ * same-origin/none). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/base/error.h"
+
+struct gateway;
+struct svc_auth;
+struct gw_http;
+
+struct gw_http_config {
+        struct gateway *gateway;      /* borrowed */
+        struct svc_auth *keys;        /* API keys → tenants; NULL: no auth, tenant "default" */
+        const char *listen_host;      /* "127.0.0.1" */
+        uint16_t port;                /* 0: pick one (gw_http_port says which) */
+        bool any_host;                /* accept any Host and Origin (behind a TLS ingress) */
+        unsigned max_connections;     /* 0: 1024 */
+        unsigned idle_timeout_s;      /* 0: 30 */
+};
+
+int gw_http_start(const struct gw_http_config *cfg, struct gw_http **ret, struct ak_error *err);
+uint16_t gw_http_port(const struct gw_http *h);
+/* Stops accepting, closes connections, waits for handler threads. NULL ok. */
+void gw_http_stop(struct gw_http *h);
+
+/* The Host/Origin policy alone (for tests): 0, or -EPERM with why. */
+int gw_http_check_origin(const char *host, const char *origin, const char *sec_fetch_site, const char **ret_why);
