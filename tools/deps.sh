@@ -42,6 +42,24 @@ packages=(
         apache2-utils              # htpasswd: that registry's basic-auth test file
 )
 
+# npm packages the tests use (node comes from the machine's nodejs):
+# agentkernel's own Node SDK, which //services/gateway:stack_test drives
+# unchanged against ak-gateway.
+npm_deps() {
+local npm_dir=/usr/local/lib/ak-npm s=""
+[ "$(id -u)" -ne 0 ] && s=sudo
+if command -v npm >/dev/null && [ ! -f "$npm_dir/node_modules/agentkernel/package.json" ]; then
+        if [ "${1:-}" = "--check" ]; then
+                echo "missing npm packages in $npm_dir: agentkernel@0.18.1" >&2
+                exit 1
+        fi
+        $s mkdir -p "$npm_dir"
+        $s npm install --silent --prefix "$npm_dir" agentkernel@0.18.1 >/tmp/ak-npm.log 2>&1 ||
+                { echo "tools/deps.sh: npm install agentkernel@0.18.1 failed; see /tmp/ak-npm.log" >&2; exit 1; }
+        echo "ak: installed npm agentkernel@0.18.1 in $npm_dir" >&2
+fi
+}
+
 missing=()
 for p in "${packages[@]}"; do
         if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -50,6 +68,7 @@ for p in "${packages[@]}"; do
 done
 
 if [ "${#missing[@]}" -eq 0 ]; then
+        npm_deps "$@"
         exit 0
 fi
 if [ "${1:-}" = "--check" ]; then
@@ -79,3 +98,4 @@ if ! install; then
         fi
 fi
 echo "ak: installed ${#missing[@]} packages" >&2
+npm_deps "$@"

@@ -133,8 +133,6 @@ int gw_files_put(struct gateway *g, const char *name, const struct gw_files_req 
         struct ak_error err = { 0 };
         char url[GW_PATH_MAX + 32];
 
-        if (gw_own(g, name, tenant, NULL, ret) < 0)
-                return 0;
         for (size_t i = 0; i < q->n_files; i++) {
                 /* The same checks as a path in the URL: through the router. */
                 snprintf(url, sizeof(url), "/sandboxes/x/files/%s", q->files[i].key);
@@ -146,6 +144,8 @@ int gw_files_put(struct gateway *g, const char *name, const struct gw_files_req 
                         return gw_resp_error(ret, 400, msg);
                 }
         }
+        if (gw_own(g, name, tenant, NULL, ret) < 0)
+                return 0;
         for (size_t i = 0; i < q->n_files; i++) {
                 snprintf(url, sizeof(url), "/sandboxes/x/files/%s", q->files[i].key);
                 gw_route_parse("GET", url, &one, &err);

@@ -10,6 +10,8 @@
 
 #include "services/gateway/request.h"
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 static void check_path(const char *p)
 {
         assert(p[0] == '/');
