@@ -55,6 +55,16 @@ bool GetKernel(std::string* skip_reason, std::string* error) {
 struct vm* BootVm(const std::string& image, const std::string& dir, bool network, std::string* skip_reason,
                   std::string* error, int vcpus, int memory_mb, const std::vector<std::string>& deny_cidrs,
                   const struct vmm_net_egress* egress) {
+  BootOptions o;
+  o.vcpus = vcpus;
+  o.memory_mb = memory_mb;
+  o.deny_cidrs = deny_cidrs;
+  o.egress = egress;
+  return BootVm(image, dir, network, o, skip_reason, error);
+}
+
+struct vm* BootVm(const std::string& image, const std::string& dir, bool network, const BootOptions& o,
+                  std::string* skip_reason, std::string* error) {
   struct ak_error err = {};
   struct image_store* store = nullptr;
   if (image_store_open(ImageStoreDir().c_str(), &store, &err) < 0) {
@@ -79,14 +89,16 @@ struct vm* BootVm(const std::string& image, const std::string& dir, bool network
   cfg.initrd = boot.initrd;
   cfg.root_disk = boot.rootfs[0] ? boot.rootfs : nullptr;
   cfg.root_mode = VMM_DISK_SNAPSHOT;
-  cfg.vcpus = vcpus;
-  cfg.memory_mb = memory_mb;
+  cfg.vcpus = o.vcpus;
+  cfg.memory_mb = o.memory_mb;
   cfg.network = network;
   std::vector<const char*> deny;
-  for (const std::string& c : deny_cidrs) deny.push_back(c.c_str());
+  for (const std::string& c : o.deny_cidrs) deny.push_back(c.c_str());
   cfg.net_deny_cidrs = deny.data();
   cfg.n_net_deny_cidrs = deny.size();
-  cfg.net_egress = egress;
+  cfg.net_egress = o.egress;
+  cfg.net_allow_private = o.allow_private;
+  cfg.no_jail = o.no_jail;
   struct vm* v = nullptr;
   if (vm_start(&cfg, &v, &err) < 0) {
     *error = err.msg;

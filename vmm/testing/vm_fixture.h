@@ -39,6 +39,18 @@ struct vm* BootVm(const std::string& image, const std::string& dir, bool network
                   const std::vector<std::string>& deny_cidrs = {},
                   const struct vmm_net_egress* egress = nullptr);
 
+// BootVm with every option: what the defaults above leave out.
+struct BootOptions {
+  int vcpus = 1;
+  int memory_mb = 256;
+  std::vector<std::string> deny_cidrs;          // the operator's (--deny-cidr)
+  const struct vmm_net_egress* egress = nullptr;  // the sandbox's own
+  bool allow_private = false;                   // --egress-allow-private
+  bool no_jail = false;                         // vm_config.no_jail: QEMU unconfined, the host's network namespace
+};
+struct vm* BootVm(const std::string& image, const std::string& dir, bool network, const BootOptions& options,
+                  std::string* skip_reason, std::string* error);
+
 // A short directory under /tmp for sockets (removed by RemoveDir).
 std::string MakeTempDir(const char* prefix);
 void RemoveDir(const std::string& dir);
