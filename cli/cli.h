@@ -51,3 +51,8 @@ extern const char cli_shell_help[];
 /* `ak sandbox` (cmd_sandbox.c). */
 int cli_sandbox_run(int argc, char **argv);
 extern const char cli_sandbox_help[];
+
+/* `ak mcp-server`, `ak mcp install` (cmd_mcp.c). */
+int cli_mcp_server_run(int argc, char **argv);
+int cli_mcp_run(int argc, char **argv);
+extern const char cli_mcp_server_help[], cli_mcp_help[];

@@ -30,6 +30,8 @@ static const struct cli_command commands[] = {
         { "receipt", "verify, show and replay execution receipts", cli_receipt_run, cli_receipt_help },
         { "vm", "boot, list and stop microVMs", cli_vm_run, cli_vm_help },
         { "image", "build, list and remove guest images", cli_image_run, cli_image_help },
+        { "mcp-server", "serve agentkernel's MCP tools on stdio", cli_mcp_server_run, cli_mcp_server_help },
+        { "mcp", "add ak's MCP server to Claude Code, Codex, Gemini or OpenCode", cli_mcp_run, cli_mcp_help },
         { "help", "show help for a command", cmd_help,
           "Usage: ak help [COMMAND]\n"
           "\n"

@@ -66,6 +66,12 @@ void json_writer_null(struct json_writer *w);
  * valid JSON value; the writer does not check it. */
 void json_writer_raw(struct json_writer *w, const char *text, size_t len);
 
+/* A tree from json_parse (json.h), written as it was parsed: every member
+ * in source order, numbers as their source text. Its depth is at most
+ * JSON_MAX_DEPTH, as the parser's. */
+struct json_value;
+void json_writer_value(struct json_writer *w, const struct json_value *v);
+
 /* Ends writing: on success hands the output (malloc'd, NUL-terminated,
  * caller frees) to *ret_data and its length to *ret_len, and returns 0. Returns
  * the first error otherwise. The writer must still be freed. */

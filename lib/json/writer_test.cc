@@ -424,3 +424,16 @@ TEST(JsonWriter, PrefixIsReservedOutsideTheLimit)
 }
 
 } // namespace
+
+TEST(JsonWriter, ValueCopiesAParsedTree)
+{
+        const std::string in = "{\"b\":[1.50,-0,true,null,\"x\\u0000y\"],\"a\":{},\"b\":{\"k\":[]}}";
+        struct json_value *v = nullptr;
+        ASSERT_EQ(json_parse(in.data(), in.size(), &v, nullptr), 0);
+        struct json_writer *w;
+        ASSERT_EQ(json_writer_new(0, 0, &w), 0);
+        json_writer_value(w, v);
+        json_value_free(v);
+        /* Member order, duplicates and number text kept. */
+        EXPECT_EQ(Finish(w), in);
+}
