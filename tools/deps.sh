@@ -15,6 +15,7 @@ packages=(
         libcurl4-openssl-dev
         libmicrohttpd-dev          # ak-gateway's HTTP/1.1 server (services/gateway)
         libarchive-dev             # image layers: tar, gzip, zstd (vmm/image/oci_layer.c)
+        libnftables-dev            # vmm/net/nft_sets: a VM's DNS-answered addresses into its nft sets
         libgtest-dev
         libgmock-dev
         android-libboringssl-dev   # BoringSSL, dlmopen()ed by lib/crypto
