@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/base/cleanup.h"
@@ -23,18 +24,22 @@
 #include "lib/base/pathfmt.h"
 #include "lib/base/proc.h"
 #include "vmm/backend/vmm_net.h"
-#include "vmm/net/nflog.h"
+#include "vmm/backend/vmm_net_dns.h"
 #include "vmm/backend/vmm_net_sys.h"
+#include "vmm/net/domain.h"
+#include "vmm/net/nflog.h"
 
 #define MAX_HOST_ADDRS 256
+#define MAX_BLOCKED (MAX_HOST_ADDRS + VMM_NET_MAX_DENY + 16)
 #define MAX_RESOLVERS 8
 #define SYSTEMD_UPSTREAMS "/run/systemd/resolve/resolv.conf"
 
 struct vmm_net {
         int netns_fd;
         char ifname[IFNAMSIZ];
-        char resolv_conf[64];
+        char resolv_conf[PATH_MAX];
         struct nflog *log; /* the denial log's reader, with a reporter */
+        struct vmm_net_dns *dns;
 };
 
 /* ---- pure parts ---- */
@@ -237,7 +242,7 @@ static const char *always_denied_rule(const char *cidr)
 /* Every rule name a drop reports (the log prefix, net_event.rule). */
 static const char *const deny_rules[] = {
         "loopback", "link-local", "multicast", "reserved", "pool", "host",
-        "private",  "operator-deny", "egress.deny", "egress.ports",
+        "private",  "operator-deny", "egress.deny", "egress.ports", "egress.domain", "egress.dns",
 };
 
 /* "jump deny_<rule>" for a drop reported as rule ("-" and "." as "_"). */
@@ -277,6 +282,10 @@ static int egress_rules(char **b, size_t *len, size_t *cap, const struct vmm_net
                         r |= appendf(b, len, cap, "%s%u", i ? ", " : "", (unsigned)e->ports[i]);
                 r |= appendf(b, len, cap, " } %s\n", v);
         }
+        if (vmm_net_egress_has_names(e))
+                r |= appendf(b, len, cap, "\t\tip daddr @allow_dyn4 accept\n\t\tip6 daddr @allow_dyn6 accept\n"
+                             "\t\tip daddr @deny_dyn4 %s\n\t\tip6 daddr @deny_dyn6 %s\n",
+                             deny_verdict("egress.domain", v), v);
         for (size_t i = 0; i < e->n_allow; i++)
                 r |= appendf(b, len, cap, "\t\t%s daddr %s accept\n", family(e->allow[i]), e->allow[i]);
         for (size_t i = 0; i < e->n_deny; i++)
@@ -297,6 +306,27 @@ static int base_chains(char **b, size_t *len, size_t *cap)
                        "\t\tct state established,related accept\n\t\tjump vm_policy\n\t}\n}\n");
 }
 
+/* The resolver's sets and the chain's head: loopback only to and from the
+ * VM's resolver (127.0.0.1:53; only root binds a port below 1024, QEMU is
+ * not root), and with domain rules no DNS to anything else. */
+static int dns_rules(char **b, size_t *len, size_t *cap, const struct vmm_net_egress *e)
+{
+        char v[64];
+        int r = 0;
+        static const char *const sets[] = { "allow_dyn4", "allow_dyn6", "deny_dyn4", "deny_dyn6" };
+        for (size_t i = 0; i < AK_ARRAY_SIZE(sets); i++)
+                r |= appendf(b, len, cap, "\tset %s { type %s; flags timeout; size 65536; }\n", sets[i],
+                             sets[i][strlen(sets[i]) - 1] == '4' ? "ipv4_addr" : "ipv6_addr");
+        r |= appendf(b, len, cap, "\tchain vm_policy {\n"
+                     "\t\toifname \"lo\" ip daddr 127.0.0.1 meta l4proto { tcp, udp } th dport 53 accept\n"
+                     "\t\toifname \"lo\" ip saddr 127.0.0.1 meta l4proto { tcp, udp } th sport 53 accept\n"
+                     "\t\toifname \"lo\" %s\n", deny_verdict("loopback", v));
+        if (vmm_net_egress_has_names(e))
+                r |= appendf(b, len, cap, "\t\tmeta l4proto { tcp, udp } th dport { 53, 853 } %s\n",
+                             deny_verdict("egress.dns", v));
+        return r;
+}
+
 int vmm_net_ns_rules(const char *pool, const char *const *host_addrs, size_t n_host, const char *const *deny,
                      size_t n_deny, char (*resolvers)[64], size_t n_resolvers, const struct vmm_net_egress *egress,
                      char **ret)
@@ -309,8 +339,7 @@ int vmm_net_ns_rules(const char *pool, const char *const *host_addrs, size_t n_h
         b[0] = 0;
         r |= appendf(&b, &len, &cap, "table inet ak_vm {}\ndelete table inet ak_vm\ntable inet ak_vm {\n");
         r |= deny_chains(&b, &len, &cap);
-        r |= appendf(&b, &len, &cap, "\tchain vm_policy {\n"
-                     "\t\toifname \"lo\" %s\n", deny_verdict("loopback", v));
+        r |= dns_rules(&b, &len, &cap, egress);
         for (size_t i = 0; i < n_resolvers; i++)
                 r |= appendf(&b, &len, &cap, "\t\t%s daddr %s meta l4proto { tcp, udp } th dport 53 accept\n",
                              family(resolvers[i]), resolvers[i]);
@@ -549,7 +578,8 @@ static char *slurp(const char *path)
         return buf;
 }
 
-/* The resolvers slirp will ask, and the file it reads them from. */
+/* Tap mode (no slirp, no VM resolver yet): the host's resolvers the
+ * guest's DNS is DNATed to, and the file they come from. */
 static size_t find_resolvers(struct vmm_net *n, char (*res)[64])
 {
         char *text;
@@ -572,11 +602,63 @@ static size_t find_resolvers(struct vmm_net *n, char (*res)[64])
         return k;
 }
 
+/* What the resolver never answers: what the namespace always drops, and
+ * the private and operator ranges unless the sandbox may re-open them. */
+static size_t blocked_cidrs(const struct vmm_net_config *cfg, const char *pool, const char *const *host,
+                            size_t n_host, const char *const *deny, const char **out)
+{
+        size_t n = 0;
+        for (size_t i = 0; i < AK_ARRAY_SIZE(always_denied); i++)
+                out[n++] = always_denied[i];
+        out[n++] = pool;
+        for (size_t i = 0; i < n_host; i++)
+                out[n++] = host[i];
+        if (cfg->allow_private)
+                return n;
+        for (size_t i = 0; i < AK_ARRAY_SIZE(private_ranges); i++)
+                out[n++] = private_ranges[i];
+        for (size_t i = 0; i < cfg->n_deny_cidrs; i++)
+                out[n++] = deny[i];
+        return n;
+}
+
+/* The VM's resolver and the resolv.conf naming it. */
+static int start_dns(struct vmm_net *n, const struct vmm_net_config *cfg, const char *const *blocked,
+                     size_t n_blocked, struct ak_error *err)
+{
+        int r;
+        if ((r = vmm_net_dns_start(cfg, n->netns_fd, blocked, n_blocked, &n->dns, err)) < 0 || !n->dns)
+                return r;
+        if ((r = vmm_net_write_file(cfg->work_dir, "net-resolv.conf", "nameserver 127.0.0.1\n", n->resolv_conf, err)) < 0)
+                return r;
+        /* QEMU reads it as its own uid. */
+        if (chmod(n->resolv_conf, 0644) < 0)
+                return ak_error_errno(err, -errno, "VM network: chmod %s", n->resolv_conf);
+        return 0;
+}
+
+static int check_names(const struct vmm_net_egress *e, struct ak_error *err)
+{
+        char canon[DOMAIN_MAX + 1];
+        if (!e)
+                return 0;
+        if (e->n_allow + e->n_allow_names > VMM_NET_MAX_EGRESS || e->n_deny + e->n_deny_names > VMM_NET_MAX_EGRESS)
+                return ak_error_set(err, -E2BIG, "VM network: more than %d egress entries in a list",
+                                    VMM_NET_MAX_EGRESS);
+        for (size_t i = 0; i < e->n_allow_names; i++)
+                if (domain_rule_parse(e->allow_names[i], canon, sizeof(canon), err) < 0)
+                        return ak_error_wrap(err, "egress.allow");
+        for (size_t i = 0; i < e->n_deny_names; i++)
+                if (domain_rule_parse(e->deny_names[i], canon, sizeof(canon), err) < 0)
+                        return ak_error_wrap(err, "egress.deny");
+        return 0;
+}
+
 int vmm_net_setup(const struct vmm_net_config *cfg, struct vmm_net **ret, struct ak_error *err)
 {
         struct pool p;
         char (*addrs)[64] = NULL, res[MAX_RESOLVERS][64], deny[VMM_NET_MAX_DENY][64];
-        const char *host_ptrs[MAX_HOST_ADDRS], *deny_ptrs[VMM_NET_MAX_DENY];
+        const char *host_ptrs[MAX_HOST_ADDRS], *deny_ptrs[VMM_NET_MAX_DENY], *blocked[MAX_BLOCKED];
         char *rules = NULL;
         size_t n_addrs = 0;
         unsigned slot = 0;
@@ -603,6 +685,11 @@ int vmm_net_setup(const struct vmm_net_config *cfg, struct vmm_net **ret, struct
         for (size_t i = 0; e && i < e->n_deny; i++)
                 if (vmm_net_cidr_overlaps(e->deny[i], e->deny[i]) < 0)
                         return ak_error_set(err, -EINVAL, "egress.deny %s: not a canonical CIDR", e->deny[i]);
+        if ((r = check_names(e, err)) < 0)
+                return r;
+        if (cfg->tap && vmm_net_egress_has_names(e))
+                return ak_error_set(err, -EOPNOTSUPP, "egress domain names need the VM's own resolver, which "
+                                    "tap networking (Firecracker) does not have yet; use CIDRs, or the QEMU backend");
         for (size_t i = 0; e && i < e->n_ports; i++)
                 if (e->ports[i] == 0)
                         return ak_error_set(err, -EINVAL, "egress.ports: 0 is not a port (want 1..65535)");
@@ -616,9 +703,11 @@ int vmm_net_setup(const struct vmm_net_config *cfg, struct vmm_net **ret, struct
                 goto fail;
         for (size_t i = 0; i < n_addrs; i++)
                 host_ptrs[i] = addrs[i];
-        size_t n_res = find_resolvers(n, res);
-        if ((r = vmm_net_ns_rules(p.cidr, host_ptrs, n_addrs, deny_ptrs, cfg->n_deny_cidrs, res, n_res, e,
-                                     &rules)) < 0) {
+        /* QEMU: slirp asks the VM's resolver (start_dns), nothing needs port
+         * 53 to the host's resolvers. Tap: the guest's DNS is DNATed to them. */
+        size_t n_res = cfg->tap ? find_resolvers(n, res) : 0;
+        if ((r = vmm_net_ns_rules(p.cidr, host_ptrs, n_addrs, deny_ptrs, cfg->n_deny_cidrs, res, n_res, e, &rules)) <
+            0) {
                 r = ak_error_set(err, r, "out of memory");
                 goto fail;
         }
@@ -634,6 +723,9 @@ int vmm_net_setup(const struct vmm_net_config *cfg, struct vmm_net **ret, struct
             (r = nflog_start(n->netns_fd, VMM_NET_NFLOG_GROUP, cfg->reporter, &n->log, err)) < 0)
                 goto fail;
         if (cfg->tap && (r = vmm_net_tap_setup(n->netns_fd, cfg, res, n_res, err)) < 0)
+                goto fail;
+        size_t n_blocked = blocked_cidrs(cfg, p.cidr, host_ptrs, n_addrs, deny_ptrs, blocked);
+        if (!cfg->tap && (r = start_dns(n, cfg, blocked, n_blocked, err)) < 0)
                 goto fail;
         free(rules);
         free(addrs);
@@ -670,6 +762,7 @@ void vmm_net_free(struct vmm_net *n)
                 struct ak_error e = { 0 };
                 (void)vmm_net_run((const char *const[]){ "ip", "link", "del", n->ifname, NULL }, &e);
         }
+        vmm_net_dns_free(n->dns);
         if (n->netns_fd >= 0)
                 close(n->netns_fd);
         free(n);

@@ -25,12 +25,20 @@
  *     The executor's listening addresses are host addresses, so they are
  *     covered. Inside the namespace 127.0.0.1 is the namespace's own
  *     loopback, where nothing listens.
- *   - DNS: slirp answers the guest's 10.0.2.3 by asking the resolvers in the
- *     resolv.conf it sees. Port 53 to those resolvers is allowed (they are
- *     often private addresses). A host resolver on loopback (systemd-resolved's
- *     127.0.0.53) is unreachable from the namespace: then
- *     /run/systemd/resolve/resolv.conf (its upstreams) is used if there is
- *     one; otherwise the guest has no DNS.
+ *   - DNS: slirp sends what the guest asks of 10.0.2.3 to the nameserver of
+ *     the resolv.conf it sees, which is ours: 127.0.0.1 (libslirp also
+ *     falls back to 127.0.0.1 when it can read none). There, in the
+ *     namespace, the VM's own resolver listens (vmm/net/resolver.h, served
+ *     by the shared netloop), applies the sandbox's domain rules and asks
+ *     the upstreams (--dns-upstream, else the host's resolv.conf, loopback
+ *     ones included) from the host's namespace. The output chain accepts
+ *     loopback only to and from that resolver's port 53. Addresses the
+ *     resolver answers for an allowed name go into the set allow_dyn4/6
+ *     (accepted after the always-denied drops, so a name cannot open the
+ *     host, loopback or link-local), those of a denied name into
+ *     deny_dyn4/6 (dropped); with any domain rule, DNS (TCP/UDP 53, 853) to
+ *     anything but the VM's resolver is dropped, so no outside resolver
+ *     can be asked directly.
  *   - tap mode (vmm_net_config.tap; Firecracker, which brings its own
  *     virtio-net and needs a tap device on the host): no slirp; a tap
  *     device in the namespace, owned by the VMM's uid (it attaches without
@@ -43,8 +51,9 @@
  *     (vmm_net_tap_rules) drops what the guest sends from any source but
  *     10.0.2.15 (no spoofing past the NAT) and anything it sends to the
  *     namespace itself (10.0.2.2, eth0's address), and DNATs 10.0.2.3:53 to
- *     the first IPv4 resolver slirp would ask (the policy allows it port
- *     53, as for slirp); with none, the guest has no DNS.
+ *     the first IPv4 resolver of the host's resolv.conf (the policy allows
+ *     it port 53); with none, the guest has no DNS. No VM resolver yet in
+ *     this mode, so egress domain names are refused (EOPNOTSUPP).
  * The host must forward IPv4 (net.ipv4.ip_forward=1) for the NAT;
  * vmm_net_setup fails, saying so, when it does not. QEMU (unprivileged, uid
  * VMM_JAIL_DEFAULT_ID) cannot change any of this: it has no CAP_NET_ADMIN.
@@ -65,6 +74,7 @@
 #include <sys/types.h>
 
 #include "lib/base/error.h"
+#include "vmm/net/net_event.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -78,7 +88,9 @@ extern "C" {
  * chain per rule that logs the packet to NFLOG group VMM_NET_NFLOG_GROUP
  * (the group is the namespace's own), prefixed with the rule's name
  * ("loopback", "link-local", "multicast", "reserved", "pool", "host",
- * "private", "operator-deny", "egress.deny", "egress.ports"), while one
+ * "private", "operator-deny", "egress.deny", "egress.ports", and for
+ * domain rules "egress.domain": an address a denied name resolved to,
+ * "egress.dns": DNS to a resolver not the VM's own), while one
  * limit shared by those chains allows (VMM_NET_LOG_RATE per second, bursts
  * of VMM_NET_LOG_BURST), then drops it whether logged or not. With a
  * reporter, vmm_net_setup reads that log (vmm/net/nflog.h) and reports each
@@ -103,6 +115,12 @@ struct vmm_net_egress {
         size_t n_deny;
         const uint16_t *ports;
         size_t n_ports;
+        /* Domain rules (domain_rule_parse: "example.com", "*.example.com"),
+         * applied by the VM's resolver; see vmm/net/resolver.h. */
+        const char *const *allow_names;
+        size_t n_allow_names;
+        const char *const *deny_names;
+        size_t n_deny_names;
 };
 
 struct vmm_net_config {
@@ -112,7 +130,11 @@ struct vmm_net_config {
         const char *work_dir;           /* rule files are written here */
         const struct vmm_net_egress *egress; /* the sandbox's own; NULL: none */
         bool allow_private;             /* egress->allow may re-open private and operator-denied ranges */
-        struct net_reporter *reporter;  /* denials are reported to it (vmm/net/net_event.h); NULL: not read */
+        const char *const *dns_upstreams; /* the VM resolver's upstreams, "ADDR[:PORT]"; none: the host's
+                                           * resolv.conf nameservers */
+        size_t n_dns_upstreams;
+        struct net_reporter *reporter;  /* denials are reported to it (vmm/net/net_event.h): the nft
+                                         * denial log's and the VM resolver's; NULL: not reported */
         /* Tap mode (see above): the tap's name (VMM_NET_TAP_NAME; letters,
          * digits, '-', '_', shorter than IFNAMSIZ), owned by tap_uid:tap_gid,
          * the uid the VMM opens it as. NULL: slirp mode. */
@@ -151,8 +173,9 @@ int vmm_net_egress_check(const char *allow, const char *const *operator_deny, si
 size_t vmm_net_resolvers(const char *text, bool skip_loopback, char out[][64], size_t max);
 
 /* The namespace's nftables ruleset (see above) into a malloc'd string:
- * host_addrs are /32 or /128 addresses, resolvers are allowed port 53,
- * egress (NULL: none) the sandbox's own policy. */
+ * host_addrs are /32 or /128 addresses, resolvers are extra addresses
+ * allowed port 53 (vmm_net_setup passes none: the VM's own resolver
+ * serves DNS), egress (NULL: none) the sandbox's own policy. */
 int vmm_net_ns_rules(const char *pool, const char *const *host_addrs, size_t n_host,
                      const char *const *deny, size_t n_deny, char (*resolvers)[64], size_t n_resolvers,
                      const struct vmm_net_egress *egress, char **ret);
@@ -172,8 +195,8 @@ int vmm_net_netns_fd(const struct vmm_net *n);
 /* The host end's name ("akv<slot>"). */
 const char *vmm_net_host_ifname(const struct vmm_net *n);
 
-/* The resolv.conf QEMU should see (the host's, or its upstreams' when the
- * host's is on loopback); NULL when there is none. */
+/* The resolv.conf QEMU should see: "nameserver 127.0.0.1", the VM's
+ * resolver; NULL when it has none (no upstream resolver anywhere). */
 const char *vmm_net_resolv_conf(const struct vmm_net *n);
 
 /* Deletes the veth, closes the namespace fd. */

@@ -111,12 +111,18 @@ TEST(VmmNet, EgressRulesOrder) {
   EXPECT_LT(allow, d4);
   EXPECT_LT(d6, priv);
   EXPECT_LT(allow, op);
-  // Without a policy: no port filter, no accept rule but DNS.
+  // Without a policy: no port filter, no accept rule but the VM
+  // resolver's loopback pair, no DNS drop and no dynamic set in the chain.
   ASSERT_EQ(vmm_net_ns_rules("100.96.0.0/16", nullptr, 0, nullptr, 0, nullptr, 0, nullptr, &rules), 0);
   r = rules;
   free(rules);
   EXPECT_EQ(r.find("dport !="), std::string::npos);
-  EXPECT_EQ(Chain(r, "vm_policy").find("accept\n"), std::string::npos) << r;
+  std::string policy = Chain(r, "vm_policy");
+  size_t accepts = 0;
+  for (size_t at = policy.find("accept\n"); at != std::string::npos; at = policy.find("accept\n", at + 1)) accepts++;
+  EXPECT_EQ(accepts, 2u) << r;
+  EXPECT_EQ(r.find("dport { 53, 853 }"), std::string::npos) << r;
+  EXPECT_EQ(r.find("@allow_dyn4"), std::string::npos) << r;
 }
 
 // The drops live in a regular chain that both the output hook (slirp's
@@ -167,6 +173,40 @@ TEST(VmmNet, TapRules) {
   EXPECT_EQ(vmm_net_tap_rules("a-very-long-name0", nullptr, &rules), -EINVAL);
   EXPECT_EQ(vmm_net_tap_rules("tap0", "2001:db8::53", &rules), -EINVAL);
   EXPECT_EQ(vmm_net_tap_rules("tap0", "1.2.3.4; drop", &rules), -EINVAL);
+}
+
+// Domain rules: the resolver's sets in the chain, after the always-denied
+// drops and the port filter, allow_dyn before deny_dyn and the sandbox's
+// CIDRs; DNS to anything but the VM's resolver dropped first.
+TEST(VmmNet, DomainRulesOrder) {
+  const char* e_deny[] = {"0.0.0.0/0"};
+  const char* names[] = {"allowed.test"};
+  const uint16_t ports[] = {443};
+  struct vmm_net_egress e = {nullptr, 0, e_deny, 1, ports, 1, names, 1, nullptr, 0};
+  char* rules = nullptr;
+  ASSERT_EQ(vmm_net_ns_rules("100.96.0.0/16", nullptr, 0, nullptr, 0, nullptr, 0, &e, &rules), 0);
+  std::string r = rules;
+  free(rules);
+  size_t lo_ok = r.find("oifname \"lo\" ip daddr 127.0.0.1 meta l4proto { tcp, udp } th dport 53 accept"),
+         lo_back = r.find("oifname \"lo\" ip saddr 127.0.0.1 meta l4proto { tcp, udp } th sport 53 accept"),
+         lo = r.find("oifname \"lo\" jump deny_loopback"), dns = r.find("meta l4proto { tcp, udp } th dport { 53, 853 } jump deny_egress_dns"),
+         link = r.find("ip daddr 169.254.0.0/16 jump deny_link_local"), port = r.find("th dport != { 443 } jump deny_egress_ports"),
+         dyn = r.find("ip daddr @allow_dyn4 accept"), dyn6 = r.find("ip6 daddr @allow_dyn6 accept"),
+         ddyn = r.find("ip daddr @deny_dyn4 jump deny_egress_domain"), all = r.find("ip daddr 0.0.0.0/0 jump deny_egress_deny"),
+         set = r.find("set allow_dyn4 { type ipv4_addr; flags timeout;");
+  for (size_t at : {lo_ok, lo_back, lo, dns, link, port, dyn, dyn6, ddyn, all, set})
+    ASSERT_NE(at, std::string::npos) << r;
+  EXPECT_LT(lo_ok, lo);
+  EXPECT_LT(lo_back, lo);
+  EXPECT_LT(dns, link);
+  EXPECT_LT(link, dyn);
+  EXPECT_LT(port, dyn);
+  EXPECT_LT(dyn, ddyn);
+  EXPECT_LT(ddyn, all);
+  EXPECT_LT(set, lo_ok);
+  // Both new drops log under a rule of their own.
+  EXPECT_NE(r.find("chain deny_egress_domain {"), std::string::npos) << r;
+  EXPECT_NE(r.find("log prefix \"egress.dns\""), std::string::npos) << r;
 }
 
 TEST(VmmNet, Overlaps) {
