@@ -24,7 +24,7 @@ extern char **environ;
 
 const char cli_run_help[] =
         "Usage: ak run [--image I] [--profile P] [--no-network] [--keep] [--receipt PATH]\n"
-        "              [--egress-deny CIDR]... [--egress-allow CIDR]... [--egress-port N]...\n"
+        "              [--egress-deny X]... [--egress-allow X]... [--egress-port N]...\n"
         "              [-e K=V]... [--timeout S] -- CMD [ARGS...]\n"
         "\n"
         "Runs CMD once in a fresh microVM: creates a sandbox, runs the command, removes\n"
@@ -41,7 +41,7 @@ const char cli_run_help[] =
         "                  not a mount: changes stay in the VM), runs CMD there, and\n"
         "                  passes your environment (not PATH, HOME, LD_*, AK_*, ...)\n"
         "  --no-network    no network device in the VM\n"
-        "Egress (CIDRs only, no domain names; on top of the executor's rules):\n"
+        "Egress (CIDRs and domain names; on top of the executor's rules):\n"
         CLI_EGRESS_HELP
         "  --keep          leave the sandbox running (its name is printed)\n"
         "  --receipt PATH  where to write the receipt\n"
@@ -53,7 +53,8 @@ const char cli_run_help[] =
         "  ak run --no-network -e GREETING=hi -- sh -c 'echo $GREETING; exit 3'; echo $?\n"
         "  ak run --image python --receipt r.json -- python3 -c 'print(2+2)' && ak receipt verify r.json\n"
         "  ak run --profile permissive --image python -- python3 -m pytest -q\n"
-        "  ak run --egress-deny 0.0.0.0/0 --egress-allow 203.0.113.0/24 --egress-port 443 -- wget -qO- https://x\n";
+        "  ak run --egress-deny 0.0.0.0/0 --egress-allow 203.0.113.0/24 --egress-port 443 -- wget -qO- https://x\n"
+        "  ak run --egress-deny 0.0.0.0/0 --egress-allow pypi.org --egress-allow '*.pythonhosted.org' -- pip download x\n";
 
 const char cli_exec_help[] =
         "Usage: ak exec NAME [-e K=V]... [-w DIR] [--sudo] [--receipt PATH] [--timeout S] -- CMD [ARGS...]\n"

@@ -15,13 +15,14 @@
 #include "lib/base/cleanup.h"
 #include "lib/json/writer.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
+#include "vmm/net/domain.h"
 
 #define SANDBOX_MAX_ENV 256
 #define SANDBOX_MAX_FILE (7u << 20)   /* one guest frame (WriteFileRequest) */
 
 const char cli_sandbox_help[] =
         "Usage: ak sandbox create NAME [--image I] [--profile P] [--no-network] [-e K=V]...\n"
-        "                         [--egress-deny CIDR]... [--egress-allow CIDR]... [--egress-port N]...\n"
+        "                         [--egress-deny X]... [--egress-allow X]... [--egress-port N]...\n"
         "                         [--ttl S] [--json]\n"
         "       ak sandbox start|stop|remove NAME\n"
         "       ak sandbox list [--json]\n"
@@ -33,7 +34,7 @@ const char cli_sandbox_help[] =
         "until it is removed or its --ttl expires. Files of up to 7 MiB are copied\n"
         "with cp. Starts the local stack (`ak up`) when none runs.\n"
         "\n"
-        "Egress (create; CIDRs only, no domain names; `info` shows the policy):\n"
+        "Egress (create; CIDRs and domain names; `info` shows the policy):\n"
         CLI_EGRESS_HELP
         "\n"
         "Examples:\n"
@@ -169,6 +170,12 @@ static void print_egress(const Ak__V1__Sandbox *s)
         for (size_t i = 0; i < e->n_ports; i++)
                 printf(" %u", e->ports[i]);
         printf("%s\n", e->n_ports ? "" : " any");
+        bool names = false;
+        for (size_t i = 0; i < e->n_allow + e->n_deny; i++)
+                names |= domain_rule_like(i < e->n_allow ? e->allow[i] : e->deny[i - e->n_allow]);
+        if (names)
+                printf("egress names: resolved by the sandbox's own resolver; allowed names' addresses "
+                       "reachable, denied names answer NXDOMAIN; DNS to other resolvers dropped\n");
 }
 
 static int print_sandboxes(Ak__V1__Sandbox *const *list, size_t n, bool json, bool array)

@@ -22,10 +22,15 @@ struct cli_egress {
 
 /* Help text lines for the three options. */
 #define CLI_EGRESS_HELP                                                                          \
-        "  --egress-deny CIDR   the sandbox cannot reach CIDR (repeatable)\n"                   \
-        "  --egress-allow CIDR  reachable even if in --egress-deny (repeatable); private\n"     \
-        "                       ranges only if ak-executor runs with --egress-allow-private;\n" \
-        "                       loopback, the host and link-local never\n"                      \
+        "  --egress-deny X      the sandbox cannot reach X, a CIDR or a domain name\n"         \
+        "                       (example.com, or *.example.com: names under it, not\n"         \
+        "                       the apex; a denied name does not resolve, and the\n"           \
+        "                       addresses it resolves to are denied too) (repeatable)\n"       \
+        "  --egress-allow X     reachable even if in --egress-deny: a CIDR or a domain name\n" \
+        "                       (the addresses it resolves to); private ranges only if\n"      \
+        "                       ak-executor runs with --egress-allow-private; loopback,\n"     \
+        "                       the host and link-local never. With --egress-deny\n"           \
+        "                       0.0.0.0/0, names not allowed do not resolve (repeatable)\n"    \
         "  --egress-port N      only TCP/UDP to these destination ports (repeatable)\n"
 
 /* If argv[*i] is one of the options (with its value at argv[*i + 1]),

@@ -97,6 +97,8 @@ int vm_start(const struct vm_config *cfg, struct vm **ret, struct ak_error *err)
                 .net_egress = cfg->net_egress,
                 .net_allow_private = cfg->net_allow_private,
                 .net_reporter = cfg->net_reporter,
+                .net_dns_upstreams = cfg->net_dns_upstreams,
+                .n_net_dns_upstreams = cfg->n_net_dns_upstreams,
         };
         /* The back-end socket listens before QEMU starts (QEMU connects at
          * once); the thread starts after the fork. */

@@ -67,6 +67,8 @@ struct vm_config {
         const struct vmm_net_egress *net_egress; /* the sandbox's own policy (vmm_net.h); NULL: none */
         bool net_allow_private;        /* net_egress->allow may re-open private/operator ranges */
         struct net_reporter *net_reporter; /* denials reported to it (vmm/net/net_event.h); NULL: none */
+        const char *const *net_dns_upstreams; /* the VM resolver's upstreams; none: the host's resolv.conf */
+        size_t n_net_dns_upstreams;
 };
 
 struct vm;

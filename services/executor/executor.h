@@ -68,6 +68,11 @@ struct executor_config {
          * deny_cidrs (--egress-allow-private); never loopback, the host or
          * link-local. */
         bool egress_allow_private;
+        /* The upstream resolvers of sandboxes' DNS resolvers ("ADDR[:PORT]",
+         * --dns-upstream; at most RESOLVER_MAX_UPSTREAMS); none: the host's
+         * resolv.conf nameservers. */
+        const char *const *dns_upstreams;
+        size_t n_dns_upstreams;
         /* Exec/Run without timeout_ms: the guest kills the command after
          * this, the host gives up on the guest 15 s later. 0 →
          * EXECUTOR_EXEC_TIMEOUT_MS; at most EXECUTOR_EXEC_TIMEOUT_MAX_MS. */

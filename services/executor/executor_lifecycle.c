@@ -89,7 +89,8 @@ static void set_running(struct executor *ex, struct sandbox *sb, struct vmbox *b
 
 static bool has_egress(const struct sandbox *sb)
 {
-        return sb->egress.n_allow || sb->egress.n_deny || sb->egress.n_ports;
+        return sb->egress.n_allow || sb->egress.n_deny || sb->egress.n_ports || sb->egress.n_allow_names ||
+               sb->egress.n_deny_names;
 }
 
 static int boot_sandbox(struct executor *ex, struct sandbox *sb, bool try_pool, struct ak_error *err)
@@ -120,23 +121,44 @@ static int take_egress(const struct executor *ex, const Ak__V1__Egress *e, struc
                        struct rpc_call *call)
 {
         struct ak_error err = { 0 };
-        sb->egress = (struct vmm_net_egress){ sb->egress_allow_p, 0, sb->egress_deny_p, 0, sb->egress_ports, 0 };
+        sb->egress = (struct vmm_net_egress){ sb->egress_allow_p, 0, sb->egress_deny_p, 0, sb->egress_ports, 0,
+                                              sb->egress_allow_names_p, 0, sb->egress_deny_names_p, 0 };
         if (!e)
                 return RPC_OK;
         if (e->n_allow > VMM_NET_MAX_EGRESS || e->n_deny > VMM_NET_MAX_EGRESS || e->n_ports > VMM_NET_MAX_EGRESS)
                 return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "spec.egress: %zu allow, %zu deny, %zu ports: at "
                                      "most %d of each", e->n_allow, e->n_deny, e->n_ports, VMM_NET_MAX_EGRESS);
         for (size_t i = 0; i < e->n_allow; i++) {
-                if (vmm_net_cidr_parse(e->allow[i], sb->egress_allow[i], 64, &err) < 0 ||
-                    vmm_net_egress_check(sb->egress_allow[i], ex->cfg.deny_cidrs, ex->cfg.n_deny_cidrs,
-                                         ex->cfg.egress_allow_private, &err) < 0)
+                struct vmm_net_egress *g = &sb->egress;
+                if (domain_rule_like(e->allow[i])) {
+                        char *name = sb->egress_allow_names[g->n_allow_names];
+                        if (domain_rule_parse(e->allow[i], name, DOMAIN_MAX + 1, &err) < 0)
+                                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "spec.egress.allow[%zu]: %s", i,
+                                                     err.msg);
+                        sb->egress_allow_names_p[g->n_allow_names++] = name;
+                        continue;
+                }
+                char *cidr = sb->egress_allow[g->n_allow];
+                if (vmm_net_cidr_parse(e->allow[i], cidr, 64, &err) < 0 ||
+                    vmm_net_egress_check(cidr, ex->cfg.deny_cidrs, ex->cfg.n_deny_cidrs, ex->cfg.egress_allow_private,
+                                         &err) < 0)
                         return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "spec.egress.allow[%zu]: %s", i, err.msg);
-                sb->egress_allow_p[i] = sb->egress_allow[i];
+                sb->egress_allow_p[g->n_allow++] = cidr;
         }
         for (size_t i = 0; i < e->n_deny; i++) {
-                if (vmm_net_cidr_parse(e->deny[i], sb->egress_deny[i], 64, &err) < 0)
+                struct vmm_net_egress *g = &sb->egress;
+                if (domain_rule_like(e->deny[i])) {
+                        char *name = sb->egress_deny_names[g->n_deny_names];
+                        if (domain_rule_parse(e->deny[i], name, DOMAIN_MAX + 1, &err) < 0)
+                                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "spec.egress.deny[%zu]: %s", i,
+                                                     err.msg);
+                        sb->egress_deny_names_p[g->n_deny_names++] = name;
+                        continue;
+                }
+                char *cidr = sb->egress_deny[g->n_deny];
+                if (vmm_net_cidr_parse(e->deny[i], cidr, 64, &err) < 0)
                         return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "spec.egress.deny[%zu]: %s", i, err.msg);
-                sb->egress_deny_p[i] = sb->egress_deny[i];
+                sb->egress_deny_p[g->n_deny++] = cidr;
         }
         for (size_t i = 0; i < e->n_ports; i++) {
                 if (e->ports[i] < 1 || e->ports[i] > 65535)
@@ -144,8 +166,6 @@ static int take_egress(const struct executor *ex, const Ak__V1__Egress *e, struc
                                              "port (want 1..65535)", i, e->ports[i]);
                 sb->egress_ports[i] = (uint16_t)e->ports[i];
         }
-        sb->egress.n_allow = e->n_allow;
-        sb->egress.n_deny = e->n_deny;
         sb->egress.n_ports = e->n_ports;
         return RPC_OK;
 }

@@ -15,6 +15,7 @@
 #include "lib/svc/tokens.h"
 #include "services/executor/executor.h"
 #include "vmm/backend/vmm_net.h"
+#include "vmm/net/resolver.h"
 
 static const char usage[] =
         "Usage: ak-executor --listen ADDR --state-dir DIR [--scheduler ADDR] [--signer ADDR]\n"
@@ -22,6 +23,7 @@ static const char usage[] =
         "                   [--label k=v ...] [--images DIR] [--pool IMAGE/PROFILE ...]\n"
         "                   [--min-warm N] [--max-warm N] [--max-age S] [--accel auto|kvm|tcg]\n"
         "                   [--exec-timeout-ms N] [--deny-cidr CIDR ...] [--egress-allow-private] [--net-pool CIDR]\n"
+        "                   [--dns-upstream ADDR[:PORT] ...]\n"
         "                   [--vmm qemu|firecracker|apple] [--token-file F] [--tls-cert F --tls-key F\n"
         "                   [--tls-ca F]] [--insecure] [--peer-tls-ca F\n"
         "                   [--peer-tls-cert F --peer-tls-key F]] [--scheduler-token-file F]\n"
@@ -60,6 +62,9 @@ static const char usage[] =
         "                          without it such a spec is refused\n"
         "  --net-pool CIDR         the /30s of sandboxes' veth pairs (default 100.96.0.0/16;\n"
         "                          must not hold a host address)\n"
+        "  --dns-upstream ADDR[:PORT]  where sandboxes' DNS resolvers (which apply their egress\n"
+        "                          domain rules) ask (repeatable, at most 8; default: the host's\n"
+        "                          /etc/resolv.conf nameservers, loopback ones included)\n"
         "  --executor-id ID, --advertise ADDR        name and address in the status\n"
         "  --exec-timeout-ms N     Exec/Run without timeout_ms: the command is killed after N ms\n"
         "                          (default 3600000 = 1 h; 1000..86400000). Either way the\n"
@@ -127,11 +132,12 @@ struct flags {
         struct executor_pool_config pools[EXECUTOR_MAX_POOLS];
         const char *tg_names[EXECUTOR_MAX_TEST_GUESTS], *tg_uds[EXECUTOR_MAX_TEST_GUESTS];
         const char *deny[VMM_NET_MAX_DENY];
+        const char *dns_upstreams[RESOLVER_MAX_UPSTREAMS];
         char images[4096];
 };
 
 enum { LISTEN = 256, STATE, IMAGES, SCHED, SIGNER, AUDITOR, VCPUS, MEM, LABEL, POOL, MINW, MAXW, AGE,
-       ACCEL, VMM, ID, ADV, TEST_GUEST, EXEC_TIMEOUT, SCHED_TOKEN, SIGNER_TOKEN, AUD_TOKEN, AUDIT_DIR, AUDIT_MAX, DENY_CIDR, NET_POOL,
+       ACCEL, VMM, ID, ADV, TEST_GUEST, EXEC_TIMEOUT, SCHED_TOKEN, SIGNER_TOKEN, AUD_TOKEN, AUDIT_DIR, AUDIT_MAX, DENY_CIDR, NET_POOL, DNS_UPSTREAM,
        ALLOW_PRIVATE, HELP, VERSION };
 
 /* --label k=v, --pool IMAGE/PROFILE, --test-guest NAME=UDS: splits arg at
@@ -239,6 +245,20 @@ static int take_flag(struct flags *f, int c, char *arg)
         case ALLOW_PRIVATE:
                 cfg->egress_allow_private = true;
                 return 0;
+        case DNS_UPSTREAM: {
+                struct ak_error err = { 0 };
+                struct resolver_upstream u;
+                if (resolver_upstream_parse(arg, &u, &err) < 0) {
+                        fprintf(stderr, "ak-executor: --dns-upstream: %s\n", err.msg);
+                        return -1;
+                }
+                if (cfg->n_dns_upstreams == RESOLVER_MAX_UPSTREAMS) {
+                        fprintf(stderr, "ak-executor: --dns-upstream: at most %d\n", RESOLVER_MAX_UPSTREAMS);
+                        return -1;
+                }
+                f->dns_upstreams[cfg->n_dns_upstreams++] = arg;
+                return 0;
+        }
         case DENY_CIDR:
         case NET_POOL: {
                 struct ak_error err = { 0 };
@@ -280,6 +300,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 { "deny-cidr", required_argument, NULL, DENY_CIDR },
                 { "egress-allow-private", no_argument, NULL, ALLOW_PRIVATE },
                 { "net-pool", required_argument, NULL, NET_POOL },
+                { "dns-upstream", required_argument, NULL, DNS_UPSTREAM },
                 { "executor-id", required_argument, NULL, ID }, { "advertise", required_argument, NULL, ADV },
                 { "test-guest", required_argument, NULL, TEST_GUEST },
                 { "exec-timeout-ms", required_argument, NULL, EXEC_TIMEOUT },
@@ -331,6 +352,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
         }
         cfg->pools = f->pools;
         cfg->deny_cidrs = f->deny;
+        cfg->dns_upstreams = f->dns_upstreams;
         cfg->audit_queue_dir = f->audit_dir;
         cfg->audit_queue_max_bytes = f->audit_max_bytes;
         cfg->test_guest_names = f->tg_names;

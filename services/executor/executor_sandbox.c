@@ -103,18 +103,25 @@ Ak__V1__Sandbox *sandbox_to_proto(struct executor *ex, struct sandbox *sb)
         sp->network = sb->network ? AK__V1__NETWORK__NETWORK_ON : AK__V1__NETWORK__NETWORK_OFF;
         sp->ttl_seconds = sb->ttl_seconds;
         sp->persistent = sb->persistent;
-        if (sb->egress.n_allow || sb->egress.n_deny || sb->egress.n_ports) {
+        const struct vmm_net_egress *g = &sb->egress;
+        if (g->n_allow || g->n_deny || g->n_ports || g->n_allow_names || g->n_deny_names) {
                 Ak__V1__Egress *e = calloc(1, sizeof(*e));
                 if (e) {
                         ak__v1__egress__init(e);
-                        e->allow = calloc(sb->egress.n_allow + 1, sizeof(char *));
-                        e->deny = calloc(sb->egress.n_deny + 1, sizeof(char *));
+                        e->allow = calloc(g->n_allow + g->n_allow_names + 1, sizeof(char *));
+                        e->deny = calloc(g->n_deny + g->n_deny_names + 1, sizeof(char *));
                         e->ports = calloc(sb->egress.n_ports + 1, sizeof(uint32_t));
                         for (size_t i = 0; e->allow && i < sb->egress.n_allow; i++)
                                 if ((e->allow[e->n_allow] = strdup(sb->egress_allow[i])))
                                         e->n_allow++;
+                        for (size_t i = 0; e->allow && i < g->n_allow_names; i++)
+                                if ((e->allow[e->n_allow] = strdup(g->allow_names[i])))
+                                        e->n_allow++;
                         for (size_t i = 0; e->deny && i < sb->egress.n_deny; i++)
                                 if ((e->deny[e->n_deny] = strdup(sb->egress_deny[i])))
+                                        e->n_deny++;
+                        for (size_t i = 0; e->deny && i < g->n_deny_names; i++)
+                                if ((e->deny[e->n_deny] = strdup(g->deny_names[i])))
                                         e->n_deny++;
                         for (size_t i = 0; e->ports && i < sb->egress.n_ports; i++)
                                 e->ports[e->n_ports++] = sb->egress_ports[i];

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "vmm/backend/vmm_net.h"
+#include "vmm/net/domain.h"
 #include "protos/ak/v1/executor.pb-c.h"
 #include "services/executor/profile.h"
 #include "vmm/image/image.h"
@@ -45,6 +46,10 @@ struct sandbox {
         char egress_allow[VMM_NET_MAX_EGRESS][64], egress_deny[VMM_NET_MAX_EGRESS][64];
         const char *egress_allow_p[VMM_NET_MAX_EGRESS], *egress_deny_p[VMM_NET_MAX_EGRESS];
         uint16_t egress_ports[VMM_NET_MAX_EGRESS];
+        /* spec.egress's domain rules (domain_rule_parse), apart from its
+         * CIDRs; egress.allow_names/deny_names point into these. */
+        char egress_allow_names[VMM_NET_MAX_EGRESS][DOMAIN_MAX + 1], egress_deny_names[VMM_NET_MAX_EGRESS][DOMAIN_MAX + 1];
+        const char *egress_allow_names_p[VMM_NET_MAX_EGRESS], *egress_deny_names_p[VMM_NET_MAX_EGRESS];
         struct vmm_net_egress egress;
         /* Under ex->lock: */
         bool test_guest;            /* no VM: uds is a test's fake guest */

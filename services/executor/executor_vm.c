@@ -107,6 +107,8 @@ int evm_boot(struct executor *ex, const char *image, const struct profile *p, un
                 .n_net_deny_cidrs = ex->cfg.n_deny_cidrs,
                 .net_egress = egress,
                 .net_allow_private = ex->cfg.egress_allow_private,
+                .net_dns_upstreams = ex->cfg.dns_upstreams,
+                .n_net_dns_upstreams = ex->cfg.n_dns_upstreams,
         };
         struct net_audit *na = network ? net_audit_new(ex) : NULL;
         vc.net_reporter = net_audit_reporter(na);

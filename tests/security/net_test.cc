@@ -12,6 +12,11 @@
 // for TCP (busybox nc) and UDP (busybox tftp, which sends one request to any
 // port). Servers count what reaches them: a denial is "nothing arrived",
 // not only "the guest saw an error".
+// Domain rules: a DNS server in akt-inet at 198.18.0.53 (the VMs' resolvers'
+// --dns-upstream) answers allowed.test -> 198.18.0.1, other.test ->
+// 198.18.0.4, rebind.test -> 10.213.0.1 and 198.18.0.1; a third VM denies
+// 0.0.0.0/0 and allows allowed.test and rebind.test. (198.18.0.2 is the
+// host's end of the akt-inet link, so other.test gets 198.18.0.4.)
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +30,9 @@
 
 #include <atomic>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -112,6 +119,93 @@ class Echo {
   std::thread serve_;
 };
 
+// A DNS server (UDP) on addr:53 inside netns: A records from a fixed table,
+// NOERROR without records for other types of a known name, NXDOMAIN for the
+// rest; counts the queries per name. Written here from RFC 1035, apart from
+// the resolver's parser, so a bug in one is not hidden by the other.
+class DnsServer {
+ public:
+  DnsServer(const std::string& netns, const std::string& addr) {
+    std::thread t([&] {
+      int fd = open(("/run/netns/" + netns).c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) return;
+      close(fd);
+      struct sockaddr_in sa = {};
+      sa.sin_family = AF_INET;
+      sa.sin_port = htons(53);
+      inet_pton(AF_INET, addr.c_str(), &sa.sin_addr);
+      udp_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      if (bind(udp_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) < 0) {
+        close(udp_);
+        udp_ = -1;
+      }
+    });
+    t.join();
+    if (udp_ >= 0) serve_ = std::thread([this] { Serve(); });
+  }
+  ~DnsServer() {
+    stop_ = true;
+    if (serve_.joinable()) serve_.join();
+    if (udp_ >= 0) close(udp_);
+  }
+  bool ok() const { return udp_ >= 0; }
+  int queries(const std::string& name) {
+    std::lock_guard<std::mutex> g(mu_);
+    return counts_[name];
+  }
+
+ private:
+  void Serve() {
+    const std::multimap<std::string, std::string> table = {
+        {"allowed.test", "198.18.0.1"}, {"other.test", "198.18.0.4"}, {"rebind.test", "10.213.0.1"},
+        {"rebind.test", "198.18.0.1"}, {"direct.test", "198.18.0.1"}};
+    while (!stop_) {
+      struct pollfd p = {udp_, POLLIN, 0};
+      if (poll(&p, 1, 100) <= 0) continue;
+      unsigned char q[512], out[1024];
+      struct sockaddr_storage from;
+      socklen_t fl = sizeof(from);
+      ssize_t n = recvfrom(udp_, q, sizeof(q), 0, reinterpret_cast<sockaddr*>(&from), &fl);
+      if (n < 12 + 5 || q[4] != 0 || q[5] != 1) continue;
+      std::string name;
+      size_t off = 12;
+      while (off < (size_t)n && q[off] != 0 && q[off] < 64 && off + 1 + q[off] < (size_t)n) {
+        if (!name.empty()) name += '.';
+        name.append(reinterpret_cast<char*>(q + off + 1), q[off]);
+        off += 1 + q[off];
+      }
+      if (off + 5 > (size_t)n || q[off] != 0) continue;
+      unsigned qtype = q[off + 1] << 8 | q[off + 2];
+      size_t end = off + 5;
+      {
+        std::lock_guard<std::mutex> g(mu_);
+        counts_[name]++;
+      }
+      memcpy(out, q, end);
+      out[2] = 0x80 | (q[2] & 0x01);  // QR, RD copied
+      out[3] = 0x80;                  // RA, NOERROR
+      out[6] = out[7] = out[8] = out[9] = out[10] = out[11] = 0;
+      size_t o = end;
+      auto range = table.equal_range(name);
+      if (range.first == range.second) out[3] |= 3;  // NXDOMAIN
+      unsigned an = 0;
+      for (auto it = range.first; qtype == 1 && it != range.second; ++it, an++) {
+        unsigned char rr[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 0, 0, 0, 0};
+        inet_pton(AF_INET, it->second.c_str(), rr + 12);
+        memcpy(out + o, rr, sizeof(rr));
+        o += sizeof(rr);
+      }
+      out[7] = an;
+      sendto(udp_, out, o, 0, reinterpret_cast<sockaddr*>(&from), fl);
+    }
+  }
+  int udp_ = -1;
+  std::atomic<bool> stop_{false};
+  std::thread serve_;
+  std::mutex mu_;
+  std::map<std::string, int> counts_;
+};
+
 // What this test makes on the host, all named akt-*: removed before (a
 // crashed run's leftovers) and after.
 void Cleanup() {
@@ -167,7 +261,18 @@ class NetTest : public ::testing::Test {
       setup_error_ = "could not add 198.18.0.129 in akt-inet";
       return;
     }
-    vm_ = akvm::BootVm("base", dir_, true, &skip_, &error, 1, 256, {"198.18.0.128/25"});
+    // The DNS server the VMs' resolvers ask, and other.test's address.
+    if (Sh("ip -n akt-inet addr add 198.18.0.53/24 dev eth0") != 0 ||
+        Sh("ip -n akt-inet addr add 198.18.0.4/24 dev eth0") != 0) {
+      setup_error_ = "could not add 198.18.0.53 and 198.18.0.4 in akt-inet";
+      return;
+    }
+    dns_ = new DnsServer("akt-inet", "198.18.0.53");
+    if (!dns_->ok()) {
+      setup_error_ = "could not serve DNS on 198.18.0.53:53 in akt-inet";
+      return;
+    }
+    vm_ = akvm::BootVm("base", dir_, true, &skip_, &error, 1, 256, {"198.18.0.128/25"}, nullptr, {kDnsUpstream});
     if (!vm_ && skip_.empty()) setup_error_ = error;
     if (vm_) ifname_ = HostIfname();
     // A second VM with a sandbox's own policy (SandboxSpec.egress): the
@@ -182,8 +287,20 @@ class NetTest : public ::testing::Test {
       vm2_ = akvm::BootVm("base", dir2_, true, &skip_, &error, 1, 256, {"198.18.0.128/25"}, &kPolicy);
       if (!vm2_ && skip_.empty()) setup_error_ = error;
     }
+    // A third with domain rules: deny 0.0.0.0/0, allow allowed.test and rebind.test.
+    if (vm2_) {
+      dir3_ = akvm::MakeTempDir("aknet4");
+      vm3_ = akvm::BootVm("base", dir3_, true, &skip_, &error, 1, 256, {"198.18.0.128/25"}, &kDnsPolicy,
+                          {kDnsUpstream});
+      if (!vm3_ && skip_.empty()) setup_error_ = error;
+    }
   }
   static void TearDownTestSuite() {
+    if (vm3_) vm_free(vm3_);
+    vm3_ = nullptr;
+    if (!dir3_.empty()) akvm::RemoveDir(dir3_);
+    delete dns_;
+    dns_ = nullptr;
     if (vm2_) vm_free(vm2_);
     vm2_ = nullptr;
     if (!dir2_.empty()) akvm::RemoveDir(dir2_);
@@ -210,10 +327,12 @@ class NetTest : public ::testing::Test {
     ASSERT_TRUE(setup_error_.empty()) << setup_error_;
     ASSERT_NE(vm_, nullptr);
   }
-  // The guest's output for sh -c cmd (in vm2_ with policy).
-  std::string Guest(const std::string& cmd, bool policy = false) {
+  // The guest's output for sh -c cmd (in vm2_ with policy, in vm3_ with
+  // the domain policy).
+  std::string Guest(const std::string& cmd, bool policy = false, struct vm* in = nullptr) {
     std::string err;
-    struct proto_reply* r = akvm::Run(vm_vsock_uds(policy ? vm2_ : vm_), {"sh", "-c", cmd}, 60000, &err);
+    if (!in) in = policy ? vm2_ : vm_;
+    struct proto_reply* r = akvm::Run(vm_vsock_uds(in), {"sh", "-c", cmd}, 60000, &err);
     EXPECT_NE(r, nullptr) << err;
     if (!r) return "";
     std::string out = r->stdout_str ? r->stdout_str : "";
@@ -228,17 +347,29 @@ class NetTest : public ::testing::Test {
   void Udp(const std::string& addr, int port, bool policy = false) {
     Guest("timeout 3 tftp -g -r x -l /dev/null " + addr + " " + std::to_string(port) + " 2>&1; true", policy);
   }
-  static std::string skip_, setup_error_, dir_, dir2_, forward_, ifname_;
-  static struct vm *vm_, *vm2_;
-  static const struct vmm_net_egress kPolicy;
+  // busybox nslookup NAME SERVER (the VM's resolver: 10.0.2.3).
+  std::string Lookup(const std::string& name, struct vm* in, const std::string& server = "10.0.2.3") {
+    return Guest("nslookup " + name + " " + server + " 2>&1; echo rc=$?", false, in);
+  }
+  static std::string skip_, setup_error_, dir_, dir2_, dir3_, forward_, ifname_;
+  static struct vm *vm_, *vm2_, *vm3_;
+  static DnsServer* dns_;
+  static const struct vmm_net_egress kPolicy, kDnsPolicy;
+  static const char* const kDnsUpstream;
 };
-std::string NetTest::skip_, NetTest::setup_error_, NetTest::dir_, NetTest::dir2_, NetTest::forward_, NetTest::ifname_;
-struct vm *NetTest::vm_ = nullptr, *NetTest::vm2_ = nullptr;
+std::string NetTest::skip_, NetTest::setup_error_, NetTest::dir_, NetTest::dir2_, NetTest::dir3_, NetTest::forward_,
+    NetTest::ifname_;
+struct vm *NetTest::vm_ = nullptr, *NetTest::vm2_ = nullptr, *NetTest::vm3_ = nullptr;
+DnsServer* NetTest::dns_ = nullptr;
+const char* const NetTest::kDnsUpstream = "198.18.0.53";
 
 const int kPort = 7913;
 const char* const kPolicyDeny[] = {"198.18.0.1/32"};
 const uint16_t kPolicyPorts[] = {kPort};
 const struct vmm_net_egress NetTest::kPolicy = {nullptr, 0, kPolicyDeny, 1, kPolicyPorts, 1};
+const char* const kDnsDeny[] = {"0.0.0.0/0"};
+const char* const kDnsAllowNames[] = {"allowed.test", "rebind.test"};
+const struct vmm_net_egress NetTest::kDnsPolicy = {nullptr, 0, kDnsDeny, 1, nullptr, 0, kDnsAllowNames, 2, nullptr, 0};
 
 // The public-range "internet" answers, by TCP and by UDP.
 TEST_F(NetTest, PublicInternetReachable) {
@@ -556,6 +687,68 @@ TEST_F(NetTest, WgetAndNcResolveThroughDns) {
   EXPECT_GE(dns.answered(), 2);
   EXPECT_EQ(web.hits(), 2);
   Guest("printf '%s\\n' '" + saved + "' > /etc/resolv.conf");  // for later cases
+}
+
+}  // namespace
+
+namespace {
+
+// egress allow allowed.test under deny 0.0.0.0/0: the name resolves through
+// the VM's resolver and its address becomes reachable by TCP.
+TEST_F(NetTest, DomainAllowedResolvesAndConnects) {
+  ASSERT_NE(vm3_, nullptr);
+  Echo inet("akt-inet", "198.18.0.1", kPort);
+  ASSERT_TRUE(inet.ok());
+  std::string out = Lookup("allowed.test", vm3_);
+  EXPECT_NE(out.find("198.18.0.1"), std::string::npos) << out;
+  EXPECT_NE(Tcp("198.18.0.1", kPort, false).find("echo:hi"), std::string::npos);
+  out = Guest("echo hi | nc -w 3 198.18.0.1 " + std::to_string(kPort) + " 2>&1; echo rc=$?", false, vm3_);
+  EXPECT_NE(out.find("echo:hi"), std::string::npos) << out;
+  EXPECT_EQ(inet.tcp_hits(), 2);
+}
+
+// A name no allow rule lists: NXDOMAIN, never asked upstream, and its
+// address unreachable by IP. The VM without the policy resolves and
+// reaches it (the same checks, failing without the policy).
+TEST_F(NetTest, DomainUnlistedNeitherResolvesNorConnects) {
+  ASSERT_NE(vm3_, nullptr);
+  Echo other("akt-inet", "198.18.0.4", kPort);
+  ASSERT_TRUE(other.ok());
+  int before = dns_->queries("other.test");
+  std::string out = Lookup("other.test", vm3_);
+  EXPECT_EQ(out.find("198.18.0.4"), std::string::npos) << out;
+  EXPECT_NE(out.find("NXDOMAIN"), std::string::npos) << out;
+  EXPECT_EQ(dns_->queries("other.test"), before) << "an unlisted name was asked upstream";
+  out = Guest("echo hi | nc -w 3 198.18.0.4 " + std::to_string(kPort) + " 2>&1; echo rc=$?", false, vm3_);
+  EXPECT_EQ(out.find("echo:"), std::string::npos) << out;
+  EXPECT_EQ(other.tcp_hits(), 0);
+  out = Lookup("other.test", vm_);
+  EXPECT_NE(out.find("198.18.0.4"), std::string::npos) << "without the policy: " << out;
+  EXPECT_NE(Tcp("198.18.0.4", kPort).find("echo:hi"), std::string::npos);
+}
+
+// Asking the outside resolver directly does not get through under domain
+// rules; from the VM without them it does.
+TEST_F(NetTest, DomainRulesBlockOutsideResolvers) {
+  ASSERT_NE(vm3_, nullptr);
+  int before = dns_->queries("direct.test");
+  std::string out = Lookup("direct.test", vm3_, "198.18.0.53");
+  EXPECT_EQ(out.find("198.18.0.1"), std::string::npos) << out;
+  EXPECT_EQ(dns_->queries("direct.test"), before) << "a query reached the outside resolver directly";
+  out = Lookup("direct.test", vm_, "198.18.0.53");
+  EXPECT_NE(out.find("198.18.0.1"), std::string::npos) << "without the policy: " << out;
+  EXPECT_GT(dns_->queries("direct.test"), before);
+}
+
+// An allowed name answered with a private address (DNS rebinding): the
+// guest gets the public address only.
+TEST_F(NetTest, DomainAnswerNeverCarriesPrivateAddresses) {
+  ASSERT_NE(vm3_, nullptr);
+  std::string out = Lookup("rebind.test", vm3_);
+  EXPECT_NE(out.find("198.18.0.1"), std::string::npos) << out;
+  EXPECT_EQ(out.find("10.213.0.1"), std::string::npos) << out;
+  out = Lookup("rebind.test", vm_);
+  EXPECT_EQ(out.find("10.213.0.1"), std::string::npos) << "private answers are filtered for every VM: " << out;
 }
 
 }  // namespace

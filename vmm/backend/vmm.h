@@ -86,6 +86,9 @@ struct vmm_config {
         const struct vmm_net_egress *net_egress; /* the sandbox's own policy (vmm_net.h); NULL: none */
         bool net_allow_private;        /* net_egress->allow may re-open private/operator ranges */
         struct net_reporter *net_reporter; /* denials reported to it (vmm/net/net_event.h); NULL: none */
+        const char *const *net_dns_upstreams; /* the VM resolver's upstreams, "ADDR[:PORT]"; none: the
+                                               * host's resolv.conf nameservers */
+        size_t n_net_dns_upstreams;
 };
 
 struct vmm;

@@ -357,6 +357,8 @@ static int net_prepare(const struct vmm_config *cfg, struct vmm_jail *j, struct 
                 .egress = cfg->net_egress,
                 .allow_private = cfg->net_allow_private,
                 .reporter = cfg->net_reporter,
+                .dns_upstreams = cfg->net_dns_upstreams,
+                .n_dns_upstreams = cfg->n_net_dns_upstreams,
                 .work_dir = cfg->jail_dir,
         };
         if ((r = vmm_net_setup(&nc, ret, err)) < 0)

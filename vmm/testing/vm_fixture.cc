@@ -54,12 +54,13 @@ bool GetKernel(std::string* skip_reason, std::string* error) {
 
 struct vm* BootVm(const std::string& image, const std::string& dir, bool network, std::string* skip_reason,
                   std::string* error, int vcpus, int memory_mb, const std::vector<std::string>& deny_cidrs,
-                  const struct vmm_net_egress* egress) {
+                  const struct vmm_net_egress* egress, const std::vector<std::string>& dns_upstreams) {
   BootOptions o;
   o.vcpus = vcpus;
   o.memory_mb = memory_mb;
   o.deny_cidrs = deny_cidrs;
   o.egress = egress;
+  o.dns_upstreams = dns_upstreams;
   return BootVm(image, dir, network, o, skip_reason, error);
 }
 
@@ -99,6 +100,10 @@ struct vm* BootVm(const std::string& image, const std::string& dir, bool network
   cfg.net_egress = o.egress;
   cfg.net_allow_private = o.allow_private;
   cfg.no_jail = o.no_jail;
+  std::vector<const char*> ups;
+  for (const std::string& u : o.dns_upstreams) ups.push_back(u.c_str());
+  cfg.net_dns_upstreams = ups.data();
+  cfg.n_net_dns_upstreams = ups.size();
   struct vm* v = nullptr;
   if (vm_start(&cfg, &v, &err) < 0) {
     *error = err.msg;

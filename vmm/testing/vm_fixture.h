@@ -37,7 +37,8 @@ bool GetKernel(std::string* skip_reason, std::string* error);
 struct vm* BootVm(const std::string& image, const std::string& dir, bool network, std::string* skip_reason,
                   std::string* error, int vcpus = 1, int memory_mb = 256,
                   const std::vector<std::string>& deny_cidrs = {},
-                  const struct vmm_net_egress* egress = nullptr);
+                  const struct vmm_net_egress* egress = nullptr,
+                  const std::vector<std::string>& dns_upstreams = {});
 
 // BootVm with every option: what the defaults above leave out.
 struct BootOptions {
@@ -47,6 +48,7 @@ struct BootOptions {
   const struct vmm_net_egress* egress = nullptr;  // the sandbox's own
   bool allow_private = false;                   // --egress-allow-private
   bool no_jail = false;                         // vm_config.no_jail: QEMU unconfined, the host's network namespace
+  std::vector<std::string> dns_upstreams;       // --dns-upstream: the VM resolver's upstreams
 };
 struct vm* BootVm(const std::string& image, const std::string& dir, bool network, const BootOptions& options,
                   std::string* skip_reason, std::string* error);
