@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/timerfd.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -13,6 +14,27 @@
 #include "vmm/net/resolver.h"
 
 #define TICK_MS 200
+#define TCP_IDLE_MS 10000
+
+struct tcp_conn;
+
+/* Where a guest's query came from and its answer goes. */
+struct client {
+        struct sockaddr_storage addr; /* UDP */
+        socklen_t len;
+        struct tcp_conn *tcp;         /* TCP: the connection; NULL for UDP */
+};
+
+/* A guest's TCP connection: one query at a time (2-byte length, then the
+ * message, at most DNS_MSG_UDP_MAX), answered before the next is read. */
+struct tcp_conn {
+        int fd;                       /* -1: free */
+        uint8_t buf[2 + DNS_MSG_UDP_MAX];
+        size_t have;
+        uint64_t deadline_ms;
+        struct pending *p;            /* the query in flight, if any */
+        struct resolver *r;
+};
 
 struct pending {
         int fd;                      /* -1: slot free; else connected to upstreams[up] */
@@ -21,17 +43,17 @@ struct pending {
         bool answer_guest;           /* false: a denied name, resolved only for its addresses */
         enum resolver_verdict verdict; /* 0: neither list */
         struct dns_query query;      /* the guest's */
-        struct sockaddr_storage guest;
-        socklen_t guest_len;
+        struct client guest;
         uint64_t deadline_ms;
         struct resolver *r;
 };
 
 struct resolver {
         struct resolver_config cfg;
-        int udp, timer;
+        int udp, tcp, timer;
         uint16_t port;
         struct pending *slots;
+        struct tcp_conn conns[RESOLVER_MAX_TCP];
 };
 
 static uint64_t now_ms(void)
@@ -139,18 +161,46 @@ static void report(struct resolver *r, const char *name, const char *rule, const
         net_report(r->cfg.reporter, &ev);
 }
 
-static void reply(struct resolver *r, const uint8_t *msg, int len, const struct sockaddr_storage *to,
-                  socklen_t to_len)
+static void tcp_close(struct tcp_conn *c)
 {
-        if (len > 0)
-                (void)sendto(r->udp, msg, (size_t)len, MSG_DONTWAIT, (const struct sockaddr *)to, to_len);
+        if (c->p) {
+                /* Its query still resolves (for the sets), unanswered. */
+                c->p->answer_guest = false;
+                c->p->guest.tcp = NULL;
+        }
+        netloop_del(c->r->cfg.loop, c->fd);
+        close(c->fd);
+        c->fd = -1;
+        c->p = NULL;
 }
 
-static void reply_error(struct resolver *r, const struct dns_query *q, uint8_t rcode,
-                        const struct sockaddr_storage *to, socklen_t to_len)
+static void reply(struct resolver *r, const uint8_t *msg, int len, const struct client *to)
+{
+        if (len <= 0)
+                return;
+        if (!to->tcp) {
+                (void)sendto(r->udp, msg, (size_t)len, MSG_DONTWAIT, (const struct sockaddr *)&to->addr, to->len);
+                return;
+        }
+        struct tcp_conn *c = to->tcp;
+        uint8_t hdr[2] = { (uint8_t)(len >> 8), (uint8_t)len };
+        struct iovec iov[2] = { { hdr, 2 }, { (void *)msg, (size_t)len } };
+        struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+        c->p = NULL;
+        /* Small answers into an empty socket buffer: a short write means
+         * a guest that does not read; it loses the connection. */
+        if (sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) != len + 2) {
+                tcp_close(c);
+                return;
+        }
+        c->deadline_ms = now_ms() + TCP_IDLE_MS;
+        (void)netloop_mod(r->cfg.loop, c->fd, EPOLLIN);
+}
+
+static void reply_error(struct resolver *r, const struct dns_query *q, uint8_t rcode, const struct client *to)
 {
         uint8_t out[DNS_MSG_UDP_MAX];
-        reply(r, out, dns_msg_build_error(q, rcode, out, sizeof(out)), to, to_len);
+        reply(r, out, dns_msg_build_error(q, rcode, out, sizeof(out)), to);
 }
 
 static void pending_end(struct pending *p)
@@ -211,8 +261,7 @@ static void answer(struct pending *p, const struct dns_answer *a)
         if (n_ok && p->verdict && r->cfg.on_addrs)
                 r->cfg.on_addrs(r->cfg.ctx, p->verdict, ok, n_ok);
         if (p->answer_guest)
-                reply(r, out, dns_msg_build_answer(&p->query, a, keep, out, sizeof(out)), &p->guest,
-                      p->guest_len);
+                reply(r, out, dns_msg_build_answer(&p->query, a, keep, out, sizeof(out)), &p->guest);
 }
 
 static void on_upstream(void *ctx, int fd, uint32_t events)
@@ -239,7 +288,7 @@ static void on_upstream(void *ctx, int fd, uint32_t events)
         return;
 fail:
         if (p->answer_guest)
-                reply_error(p->r, &p->query, DNS_RCODE_SERVFAIL, &p->guest, p->guest_len);
+                reply_error(p->r, &p->query, DNS_RCODE_SERVFAIL, &p->guest);
         pending_end(p);
 }
 
@@ -261,8 +310,11 @@ static void on_timer(void *ctx, int fd, uint32_t events)
                                 continue;
                 }
                 if (p->answer_guest)
-                        reply_error(r, &p->query, DNS_RCODE_SERVFAIL, &p->guest, p->guest_len);
+                        reply_error(r, &p->query, DNS_RCODE_SERVFAIL, &p->guest);
         }
+        for (unsigned i = 0; i < RESOLVER_MAX_TCP; i++)
+                if (r->conns[i].fd >= 0 && !r->conns[i].p && r->conns[i].deadline_ms <= now)
+                        tcp_close(&r->conns[i]);
 }
 
 /* The verdict for a name: RESOLVER_ALLOW, RESOLVER_DENY or 0 (neither). */
@@ -280,31 +332,27 @@ static enum resolver_verdict verdict(const struct resolver *r, const char *name,
         return 0;
 }
 
-static void on_query(void *ctx, int fd, uint32_t events)
+/* One query from the guest (UDP or TCP): answered now, or in flight. */
+static void handle_query(struct resolver *r, const uint8_t *msg, size_t n, const struct client *from)
 {
-        struct resolver *r = ctx;
-        uint8_t msg[DNS_MSG_UDP_MAX];
-        struct sockaddr_storage from;
-        socklen_t from_len = sizeof(from);
         struct dns_query q;
         bool unlisted;
-        (void)events;
-        ssize_t n = recvfrom(fd, msg, sizeof(msg), MSG_DONTWAIT, (struct sockaddr *)&from, &from_len);
-        if (n < 0)
-                return;
-        int e = dns_msg_parse_query(msg, (size_t)n, &q);
+        int e = dns_msg_parse_query(msg, n, &q);
         if (e == -EOPNOTSUPP && n >= 12 && !(msg[2] & 0x80)) {
                 /* Not one plain question: NOTIMP, with the header echoed. */
                 uint8_t out[12] = { msg[0], msg[1], 0x80 | (msg[2] & 0x79), 0x04 };
-                reply(r, out, sizeof(out), &from, from_len);
+                reply(r, out, sizeof(out), from);
                 return;
         }
-        if (e < 0)
-                return; /* garbage: no answer, as a resolver would */
+        if (e < 0) {
+                if (from->tcp) /* garbage: no answer; over TCP, no connection either */
+                        tcp_close(from->tcp);
+                return;
+        }
         enum resolver_verdict v = verdict(r, q.q.name, &unlisted);
         if (v == RESOLVER_DENY) {
                 report(r, q.q.name, "egress.domain", NULL);
-                reply_error(r, &q, DNS_RCODE_NXDOMAIN, &from, from_len);
+                reply_error(r, &q, DNS_RCODE_NXDOMAIN, from);
                 if (unlisted)
                         return;
         }
@@ -314,34 +362,112 @@ static void on_query(void *ctx, int fd, uint32_t events)
                         p = &r->slots[i];
         if (!p) {
                 if (v != RESOLVER_DENY)
-                        reply_error(r, &q, DNS_RCODE_SERVFAIL, &from, from_len);
+                        reply_error(r, &q, DNS_RCODE_SERVFAIL, from);
                 return;
         }
         *p = (struct pending){ .fd = -1, .answer_guest = v != RESOLVER_DENY, .verdict = v, .query = q,
-                               .guest = from, .guest_len = from_len, .r = r };
-        if (pending_send(p) < 0 && p->answer_guest)
-                reply_error(r, &q, DNS_RCODE_SERVFAIL, &from, from_len);
+                               .guest = *from, .r = r };
+        if (v == RESOLVER_DENY)
+                p->guest.tcp = NULL; /* answered already */
+        if (pending_send(p) < 0) {
+                if (p->answer_guest)
+                        reply_error(r, &q, DNS_RCODE_SERVFAIL, from);
+                return;
+        }
+        if (p->guest.tcp) {
+                p->guest.tcp->p = p;
+                /* No reading meanwhile; a reset (HUP/ERR) still wakes us. A
+                 * guest that only half-closes still gets its answer. */
+                (void)netloop_mod(r->cfg.loop, p->guest.tcp->fd, 0);
+        }
+}
+
+static void on_query(void *ctx, int fd, uint32_t events)
+{
+        struct resolver *r = ctx;
+        uint8_t msg[DNS_MSG_UDP_MAX];
+        struct client from = { .len = sizeof(from.addr) };
+        (void)events;
+        ssize_t n = recvfrom(fd, msg, sizeof(msg), MSG_DONTWAIT, (struct sockaddr *)&from.addr, &from.len);
+        if (n >= 0)
+                handle_query(r, msg, (size_t)n, &from);
+}
+
+static void on_tcp_conn(void *ctx, int fd, uint32_t events)
+{
+        struct tcp_conn *c = ctx;
+        if (c->p) { /* waiting for upstream: only a hang-up matters */
+                if (events & (EPOLLHUP | EPOLLERR))
+                        tcp_close(c);
+                return;
+        }
+        ssize_t n = recv(fd, c->buf + c->have, sizeof(c->buf) - c->have, MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return;
+        if (n <= 0) {
+                tcp_close(c);
+                return;
+        }
+        c->have += (size_t)n;
+        if (c->have < 2)
+                return;
+        size_t want = (size_t)c->buf[0] << 8 | c->buf[1];
+        if (want == 0 || want > DNS_MSG_UDP_MAX) {
+                tcp_close(c);
+                return;
+        }
+        if (c->have < 2 + want)
+                return;
+        if (c->have > 2 + want) { /* pipelined: one at a time */
+                tcp_close(c);
+                return;
+        }
+        c->have = 0;
+        struct client from = { .tcp = c };
+        handle_query(c->r, c->buf + 2, want, &from);
+}
+
+static void on_tcp_accept(void *ctx, int fd, uint32_t events)
+{
+        struct resolver *r = ctx;
+        (void)events;
+        int a = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (a < 0)
+                return;
+        for (unsigned i = 0; i < RESOLVER_MAX_TCP; i++) {
+                struct tcp_conn *c = &r->conns[i];
+                if (c->fd >= 0)
+                        continue;
+                *c = (struct tcp_conn){ .fd = a, .deadline_ms = now_ms() + TCP_IDLE_MS, .r = r };
+                if (netloop_add(r->cfg.loop, a, EPOLLIN, on_tcp_conn, c) == 0)
+                        return;
+                c->fd = -1;
+                break;
+        }
+        close(a); /* all taken: the guest's resolver retries or gives up */
 }
 
 struct bind_args {
         uint16_t port;
-        int fd;
+        int udp, tcp;
 };
 
-static int bind_udp(void *arg)
+/* UDP and TCP on 127.0.0.1:port (port 0: UDP's port for TCP too). */
+static int bind_both(void *arg)
 {
         struct bind_args *b = arg;
         struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(b->port),
                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
+        socklen_t alen = sizeof(a);
+        int one = 1;
+        if ((b->udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0 ||
+            bind(b->udp, (struct sockaddr *)&a, sizeof(a)) < 0 || getsockname(b->udp, (struct sockaddr *)&a, &alen) < 0)
                 return -errno;
-        if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-                int e = -errno;
-                close(fd);
-                return e;
-        }
-        b->fd = fd;
+        if ((b->tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0 ||
+            setsockopt(b->tcp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+            bind(b->tcp, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(b->tcp, RESOLVER_MAX_TCP) < 0)
+                return -errno;
+        b->port = ntohs(a.sin_port);
         return 0;
 }
 
@@ -356,7 +482,9 @@ int resolver_new(const struct resolver_config *cfg, struct resolver **ret, struc
         if (!r)
                 return ak_error_set(err, -ENOMEM, "out of memory");
         r->cfg = *cfg;
-        r->udp = r->timer = -1;
+        r->udp = r->tcp = r->timer = -1;
+        for (unsigned i = 0; i < RESOLVER_MAX_TCP; i++)
+                r->conns[i].fd = -1;
         if (!r->cfg.max_pending)
                 r->cfg.max_pending = RESOLVER_DEFAULT_PENDING;
         if (!r->cfg.timeout_ms)
@@ -367,18 +495,16 @@ int resolver_new(const struct resolver_config *cfg, struct resolver **ret, struc
         }
         for (unsigned i = 0; i < r->cfg.max_pending; i++)
                 r->slots[i].fd = -1;
-        struct bind_args b = { cfg->port, -1 };
-        e = cfg->netns_fd >= 0 ? netns_call(cfg->netns_fd, bind_udp, &b) : bind_udp(&b);
-        r->udp = b.fd;
+        struct bind_args b = { cfg->port, -1, -1 };
+        e = cfg->netns_fd >= 0 ? netns_call(cfg->netns_fd, bind_both, &b) : bind_both(&b);
+        r->udp = b.udp;
+        r->tcp = b.tcp;
         if (e < 0) {
                 resolver_free(r);
-                return ak_error_errno(err, e, "VM resolver: bind UDP 127.0.0.1:%u in the VM's namespace",
+                return ak_error_errno(err, e, "VM resolver: bind UDP and TCP 127.0.0.1:%u in the VM's namespace",
                                       (unsigned)cfg->port);
         }
-        struct sockaddr_in a;
-        socklen_t alen = sizeof(a);
-        getsockname(r->udp, (struct sockaddr *)&a, &alen);
-        r->port = ntohs(a.sin_port);
+        r->port = b.port;
         struct itimerspec its = { { 0, TICK_MS * 1000000L }, { 0, TICK_MS * 1000000L } };
         if ((r->timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0 ||
             timerfd_settime(r->timer, 0, &its, NULL) < 0) {
@@ -387,7 +513,8 @@ int resolver_new(const struct resolver_config *cfg, struct resolver **ret, struc
                 return ak_error_errno(err, e, "VM resolver: timerfd");
         }
         if ((e = netloop_add(cfg->loop, r->timer, EPOLLIN, on_timer, r)) < 0 ||
-            (e = netloop_add(cfg->loop, r->udp, EPOLLIN, on_query, r)) < 0) {
+            (e = netloop_add(cfg->loop, r->udp, EPOLLIN, on_query, r)) < 0 ||
+            (e = netloop_add(cfg->loop, r->tcp, EPOLLIN, on_tcp_accept, r)) < 0) {
                 resolver_free(r);
                 return ak_error_errno(err, e, "VM resolver: serve");
         }
@@ -408,10 +535,17 @@ void resolver_free(struct resolver *r)
                 netloop_del(r->cfg.loop, r->udp);
                 close(r->udp);
         }
+        if (r->tcp >= 0) {
+                netloop_del(r->cfg.loop, r->tcp);
+                close(r->tcp);
+        }
         if (r->timer >= 0) {
                 netloop_del(r->cfg.loop, r->timer);
                 close(r->timer);
         }
+        for (unsigned i = 0; i < RESOLVER_MAX_TCP; i++)
+                if (r->conns[i].fd >= 0)
+                        tcp_close(&r->conns[i]);
         for (unsigned i = 0; r->slots && i < r->cfg.max_pending; i++)
                 if (r->slots[i].fd >= 0)
                         pending_end(&r->slots[i]);

@@ -1,6 +1,6 @@
 /* A VM's DNS resolver, on the host side, served by the shared netloop.
  *
- * It listens on UDP in the VM's network namespace (127.0.0.1:53 there,
+ * It listens on UDP and TCP in the VM's network namespace (127.0.0.1:53 there,
  * where slirp sends what the guest asks of 10.0.2.3: the jail's resolv.conf
  * names 127.0.0.1, and libslirp falls back to 127.0.0.1 when it has none),
  * and forwards allowed queries to upstream resolvers over sockets made in
@@ -28,8 +28,10 @@
  * queries per VM are in flight (more are answered SERVFAIL), each for at
  * most timeout_ms (then the next upstream is tried once, then SERVFAIL).
  *
- * Not served: TCP (a truncated answer reaches the guest with TC set and no
- * records). Record types other than A, AAAA and CNAME are not passed on.
+ * TCP (slirp turns the guest's TCP to 10.0.2.3:53 into a connection to
+ * 127.0.0.1:53): at most RESOLVER_MAX_TCP connections, one query at a time
+ * each, idle ones closed after 10 s; asked upstream over UDP like the rest.
+ * Record types other than A, AAAA and CNAME are not passed on.
  *
  * Threads: new/free from any thread but not from the loop's; everything
  * else runs on the loop. */
@@ -53,6 +55,7 @@ extern "C" {
 #define RESOLVER_MAX_UPSTREAMS 8
 #define RESOLVER_DEFAULT_PENDING 128
 #define RESOLVER_DEFAULT_TIMEOUT_MS 2000
+#define RESOLVER_MAX_TCP 8 /* guest TCP connections at once, per VM */
 
 enum resolver_verdict { RESOLVER_ALLOW = 1, RESOLVER_DENY };
 
@@ -94,11 +97,11 @@ int resolver_upstream_parse(const char *text, struct resolver_upstream *u, struc
  * from the host's namespace): the count, up to max. */
 size_t resolver_upstreams_from_resolv_conf(const char *text, struct resolver_upstream *out, size_t max);
 
-/* Binds 127.0.0.1:port in cfg->netns_fd and starts serving it. cfg's arrays
+/* Binds UDP and TCP 127.0.0.1:port in cfg->netns_fd and starts serving. cfg's arrays
  * must outlive the resolver. */
 int resolver_new(const struct resolver_config *cfg, struct resolver **ret, struct ak_error *err);
 
-/* The UDP port it listens on. */
+/* The port it listens on (UDP and TCP). */
 uint16_t resolver_port(const struct resolver *r);
 
 /* Stops serving (synchronous), closes every socket. NULL: no-op. */

@@ -291,6 +291,89 @@ TEST_F(ResolverTest, FloodBoundedByMaxPending)
         EXPECT_EQ(upstream_.queries, 4) << "only max_pending queries in flight";
 }
 
+// A TCP connection to the resolver's port, with a receive timeout.
+int TcpConnect(uint16_t port)
+{
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        timeval tv = { 3, 0 };
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        sockaddr_in to = {};
+        to.sin_family = AF_INET;
+        to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        to.sin_port = htons(port);
+        if (connect(fd, (sockaddr *)&to, sizeof(to)) < 0) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+// One query over TCP (2-byte length first), its answer: 0, or -1 when the
+// connection ended or timed out.
+int TcpAsk(int fd, const char *name, uint16_t id, dns_answer *a)
+{
+        dns_question q = {};
+        snprintf(q.name, sizeof(q.name), "%s", name);
+        q.type = DNS_TYPE_A;
+        q.klass = DNS_CLASS_IN;
+        uint8_t msg[514];
+        int n = dns_msg_build_query(id, 0x0100, &q, msg + 2, sizeof(msg) - 2);
+        msg[0] = (uint8_t)(n >> 8);
+        msg[1] = (uint8_t)n;
+        if (write(fd, msg, (size_t)n + 2) != n + 2)
+                return -1;
+        uint8_t buf[4096 + 2];
+        size_t have = 0;
+        while (have < 2 || have < 2 + (size_t)(buf[0] << 8 | buf[1])) {
+                ssize_t k = recv(fd, buf + have, sizeof(buf) - have, 0);
+                if (k <= 0)
+                        return -1;
+                have += (size_t)k;
+        }
+        return dns_msg_parse_answer(buf + 2, have - 2, a);
+}
+
+TEST_F(ResolverTest, TcpQueriesAnsweredOneAfterAnother)
+{
+        Start(true);
+        int fd = TcpConnect(resolver_port(res_));
+        ASSERT_GE(fd, 0);
+        dns_answer a = {};
+        ASSERT_EQ(TcpAsk(fd, "allowed.test", 5, &a), 0);
+        EXPECT_EQ(a.id, 5);
+        ASSERT_EQ(a.n_addrs, 1u);
+        EXPECT_EQ(a.addrs[0].bytes[0], 198);
+        ASSERT_EQ(TcpAsk(fd, "other.test", 6, &a), 0) << "a second query on the same connection";
+        EXPECT_EQ(a.rcode, DNS_RCODE_NXDOMAIN);
+        close(fd);
+}
+
+TEST_F(ResolverTest, TcpBoundedAndOversizeRefused)
+{
+        Start(true);
+        int fds[RESOLVER_MAX_TCP];
+        for (int &fd : fds) {
+                fd = TcpConnect(resolver_port(res_));
+                ASSERT_GE(fd, 0);
+        }
+        usleep(100000);
+        // One more than the bound: accepted by the kernel, closed by us.
+        int extra = TcpConnect(resolver_port(res_));
+        ASSERT_GE(extra, 0);
+        char c;
+        EXPECT_EQ(recv(extra, &c, 1, 0), 0) << "connection over the bound not closed";
+        close(extra);
+        // A length over DNS_MSG_UDP_MAX: the connection is closed.
+        uint8_t big[2] = { 0xff, 0xff };
+        ASSERT_EQ(write(fds[0], big, 2), 2);
+        EXPECT_EQ(recv(fds[0], &c, 1, 0), 0);
+        // The others still work.
+        dns_answer a = {};
+        EXPECT_EQ(TcpAsk(fds[1], "allowed.test", 9, &a), 0);
+        for (int fd : fds)
+                close(fd);
+}
+
 TEST(ResolverUpstream, Parse)
 {
         resolver_upstream u;
