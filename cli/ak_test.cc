@@ -66,8 +66,9 @@ TEST(Ak, EgressOptionsInHelpWithAnExample)
         for (const char *c : {"run", "sandbox"}) {
                 Result r = ak(std::string(c) + " --help");
                 EXPECT_EQ(0, r.status) << c;
-                for (const char *want : {"--egress-allow CIDR", "--egress-deny CIDR", "--egress-port N",
-                                         "--egress-allow-private", "no domain names", "--egress-port 443"})
+                for (const char *want : {"--egress-allow X", "--egress-deny X", "--egress-port N",
+                                         "--egress-allow-private", "a CIDR or a domain name", "*.example.com",
+                                         "CIDRs and domain names", "--egress-port 443"})
                         EXPECT_NE(std::string::npos, r.out.find(want)) << c << ": " << want << "\n" << r.out;
         }
 }

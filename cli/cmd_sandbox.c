@@ -40,6 +40,7 @@ const char cli_sandbox_help[] =
         "Examples:\n"
         "  ak sandbox create dev --no-network\n"
         "  ak sandbox create web --egress-deny 0.0.0.0/0 --egress-allow 203.0.113.0/24 --egress-port 443\n"
+        "  ak sandbox create pkgs --egress-deny 0.0.0.0/0 --egress-allow pypi.org --egress-allow '*.pythonhosted.org'\n"
         "  ak sandbox cp ./script.sh dev:/tmp/script.sh && ak exec dev -- sh /tmp/script.sh\n"
         "  ak sandbox cp dev:/etc/os-release .\n"
         "  ak sandbox list --json | jq -r '.[].name'\n"
