@@ -108,6 +108,27 @@ int image_store_set_guest_binary(struct image_store *s, const char *path, struct
 #define IMAGE_KERNEL_UNAVAILABLE (-ENETUNREACH)
 #define IMAGE_KERNEL_UNAVAILABLE_MSG "cannot download the guest kernel"
 
+/* What an air-gapped node is told to do when it has no kernel: named in
+ * IMAGE_KERNEL_UNAVAILABLE errors. */
+#define IMAGE_SEED_HINT                                                                                      \
+        "no image seed installed: pre-seed this node with `ak image seed --from DIR` or start ak-executor " \
+        "with --image-seed DIR, DIR made by `ak image export-seed DIR` where the archive is reachable"
+
+/* Image seeds: the kernel and the base image as plain files in a directory
+ * with a manifest of their sha256 (seed_manifest.h), so that a node (an
+ * executor's container image, an air-gapped machine) never fetches them.
+ *
+ * image_seed_export writes DIR (created; must be absent or empty) from this
+ * store, getting the kernel and building base first if needed.
+ * image_seed_install copies what the store lacks from DIR into it, each file
+ * checked against the manifest's size and sha256 as it is copied (a
+ * mismatch fails naming the file; nothing half-copied is left), and points
+ * kernel/current at the seed's kernel when the store has no working one.
+ * Already-present parts are not read again. Either holds the store's kernel
+ * lock while it works. */
+int image_seed_export(struct image_store *s, const char *dir, const struct image_progress *p, struct ak_error *err);
+int image_seed_install(struct image_store *s, const char *dir, const struct image_progress *p, struct ak_error *err);
+
 /* The kernel, downloaded and unpacked on first use. */
 int image_kernel_get(struct image_store *s, const struct image_progress *p, struct image_kernel *ret,
                      struct ak_error *err);

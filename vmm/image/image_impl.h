@@ -60,5 +60,11 @@ int image_mkfs_ext4(const char *root, const char *file, const struct image_progr
 /* -ENOSPC (with words) unless IMAGE_ROOTFS_MIN_FREE is free under dir. */
 int image_check_space(const char *dir, struct ak_error *err);
 
+/* Reads <store>/kernel/<entry> ("<release>\n<package>\n" in its release
+ * file, vmlinuz, modules.dep): -ENOENT when incomplete. */
+int image_kernel_load(struct image_store *s, const char *entry, struct image_kernel *ret);
+/* Points <store>/kernel/current at entry (atomically). */
+int image_kernel_set_current(struct image_store *s, const char *entry, struct ak_error *err);
+
 /* Whether a command output says the disk is full. */
 bool image_output_disk_full(const char *output);

@@ -18,8 +18,7 @@
 #define KERNEL_META "linux-image-cloud-amd64"
 #define APT_TIMEOUT_MS (10 * 60 * 1000)
 
-/* Reads kernel/<entry>/release: "<release>\n<package>\n". */
-static int kernel_load(struct image_store *s, const char *entry, struct image_kernel *ret)
+int image_kernel_load(struct image_store *s, const char *entry, struct image_kernel *ret)
 {
         struct image_kernel k = { 0 };
         char path[PATH_MAX], line1[128] = "", line2[160] = "";
@@ -58,7 +57,7 @@ static int kernel_current(struct image_store *s, struct image_kernel *ret)
         target[n] = 0;
         if (strchr(target, '/'))
                 return -EINVAL;
-        return kernel_load(s, target, ret);
+        return image_kernel_load(s, target, ret);
 }
 
 /* Runs a helper; on failure err gets its name, status and last lines. */
@@ -139,16 +138,45 @@ static bool apt_unreachable(const char *msg)
         return false;
 }
 
-/* `apt-get download pkg` into dir. When the package cannot be had on this
- * machine at all (no apt-get, a timeout, no network or mirror, a package apt
- * does not know) the code is IMAGE_KERNEL_UNAVAILABLE; other failures (a full
- * disk) keep theirs. */
-static int download(const char *pkg, const char *dir, struct ak_error *err)
+/* With $AK_DEBIAN_MIRROR set, apt reads that mirror alone, through its own
+ * sources.list and lists under <tmp>/apt (filled by `apt-get update` once per
+ * fetch), as debootstrap does for root filesystems; unset, the machine's own
+ * apt sources. */
+struct apt_opts {
+        char sources[PATH_MAX + 32], parts[64], lists[PATH_MAX + 32];
+        bool own;
+};
+
+static int apt_setup(const char *tmp, struct apt_opts *a, struct ak_error *err)
 {
-        const char *argv[] = { "apt-get", "download", pkg, NULL };
-        int r = run(argv, dir, NULL, err);
-        if (r >= 0)
+        const char *mirror = getenv("AK_DEBIAN_MIRROR");
+        char dir[PATH_MAX], path[PATH_MAX];
+        *a = (struct apt_opts){ .own = mirror && *mirror };
+        if (!a->own)
                 return 0;
+        if (strchr(mirror, ' ') || strchr(mirror, '\n'))
+                return ak_error_set(err, -EINVAL, "AK_DEBIAN_MIRROR '%s' is not a URL", mirror);
+        pathfmt(dir, sizeof(dir), "%s/apt/lists/partial", tmp);
+        if (ak_mkdir_p(dir, 0755, false) < 0)
+                return ak_error_errno(err, -errno, "create %s", dir);
+        pathfmt(path, sizeof(path), "%s/apt/sources.list", tmp);
+        FILE *f = fopen(path, "we");
+        if (!f)
+                return ak_error_errno(err, -errno, "create %s", path);
+        fprintf(f, "deb %s bookworm main\n", mirror);
+        if (fclose(f) != 0)
+                return ak_error_errno(err, -errno, "write %s", path);
+        snprintf(a->sources, sizeof(a->sources), "Dir::Etc::SourceList=%s", path);
+        snprintf(a->parts, sizeof(a->parts), "Dir::Etc::SourceParts=/nonexistent");
+        pathfmt(path, sizeof(path), "%s/apt/lists", tmp);
+        snprintf(a->lists, sizeof(a->lists), "Dir::State::Lists=%s", path);
+        return 0;
+}
+
+/* Whether a failed apt run means the packages cannot be had here at all
+ * (no apt-get, a timeout, no network or mirror): then IMAGE_KERNEL_UNAVAILABLE. */
+static int apt_failed(int r, const char *pkg, struct ak_error *err)
+{
         if (strncmp(err->msg, "disk full", 9) == 0) /* run() said so; apt may also say "Failed to fetch" */
                 return r;
         if (strstr(err->msg, "Unable to locate package"))
@@ -159,14 +187,46 @@ static int download(const char *pkg, const char *dir, struct ak_error *err)
         return IMAGE_KERNEL_UNAVAILABLE;
 }
 
+static int apt_update(const struct apt_opts *a, struct ak_error *err)
+{
+        if (!a->own)
+                return 0;
+        const char *argv[] = { "apt-get", "update", "--error-on=any", "-o", "Acquire::Retries=0", "-o", a->sources,
+                               "-o", a->parts, "-o", a->lists, "-o", "Dir::Cache::pkgcache=", "-o", "Dir::Cache::srcpkgcache=",
+                               NULL };
+        int r = run(argv, NULL, NULL, err);
+        return r < 0 ? apt_failed(r, "the package lists", err) : 0;
+}
+
+/* `apt-get download pkg` into dir. When the package cannot be had on this
+ * machine at all (no apt-get, a timeout, no network or mirror, a package apt
+ * does not know) the code is IMAGE_KERNEL_UNAVAILABLE; other failures (a full
+ * disk) keep theirs. */
+static int download(const struct apt_opts *a, const char *pkg, const char *dir, struct ak_error *err)
+{
+        const char *plain[] = { "apt-get", "download", pkg, NULL };
+        const char *own[] = { "apt-get", "download", "-o", "Acquire::Retries=0", "-o", a->sources, "-o", a->parts,
+                              "-o", a->lists, "-o", "Dir::Cache::pkgcache=", "-o", "Dir::Cache::srcpkgcache=",
+                              pkg, NULL };
+        int r = run(a->own ? own : plain, dir, NULL, err);
+        return r < 0 ? apt_failed(r, pkg, err) : 0;
+}
+
 static int fetch(struct image_store *s, const char *tmp, const struct image_progress *p, struct ak_error *err)
 {
         char deb[PATH_MAX], root[PATH_MAX], kdir[PATH_MAX], path[PATH_MAX], path2[PATH_MAX], release[64];
         char *out = NULL;
+        struct apt_opts apt;
         int r;
 
+        if ((r = apt_setup(tmp, &apt, err)) < 0)
+                return r;
+        if (apt.own)
+                image_report(p, "download", "apt-get update from %s", getenv("AK_DEBIAN_MIRROR"));
+        if ((r = apt_update(&apt, err)) < 0)
+                return r;
         image_report(p, "download", "apt-get download %s", KERNEL_META);
-        if ((r = download(KERNEL_META, tmp, err)) < 0)
+        if ((r = download(&apt, KERNEL_META, tmp, err)) < 0)
                 return r;
         if (find_deb(tmp, KERNEL_META "_", deb) < 0)
                 return ak_error_set(err, -ENOENT, "apt-get download %s left no .deb in %s", KERNEL_META, tmp);
@@ -182,7 +242,7 @@ static int fetch(struct image_store *s, const char *tmp, const struct image_prog
         if (!pkg[0])
                 return ak_error_set(err, -EINVAL, "%s does not depend on a linux-image package", deb);
         image_report(p, "download", "apt-get download %s", pkg);
-        if ((r = download(pkg, tmp, err)) < 0)
+        if ((r = download(&apt, pkg, tmp, err)) < 0)
                 return r;
         char prefix[160];
         pathfmt(prefix, sizeof(prefix), "%s_", pkg);
@@ -228,7 +288,13 @@ static int fetch(struct image_store *s, const char *tmp, const struct image_prog
         pathfmt(path, sizeof(path), "%s/kernel/%s", s->dir, entry);
         if (rename(kdir, path) < 0 && errno != EEXIST && errno != ENOTEMPTY)
                 return ak_error_errno(err, -errno, "move the kernel to %s", path);
-        /* current -> entry, replaced atomically. */
+        return image_kernel_set_current(s, entry, err);
+}
+
+int image_kernel_set_current(struct image_store *s, const char *entry, struct ak_error *err)
+{
+        char path[PATH_MAX], path2[PATH_MAX];
+
         pathfmt(path, sizeof(path), "%s/kernel/current.tmp", s->dir);
         pathfmt(path2, sizeof(path2), "%s/kernel/current", s->dir);
         unlink(path);
@@ -256,7 +322,7 @@ int image_kernel_get(struct image_store *s, const struct image_progress *p, stru
         r = fetch(s, tmp, p, err);
         ak_rm_rf(tmp);
         if (r == IMAGE_KERNEL_UNAVAILABLE)
-                return ak_error_wrap(err, IMAGE_KERNEL_UNAVAILABLE_MSG);
+                return ak_error_wrap(err, IMAGE_KERNEL_UNAVAILABLE_MSG " into %s (%s)", s->dir, IMAGE_SEED_HINT);
         if (r < 0)
                 return ak_error_wrap(err, "get the guest kernel");
         r = kernel_current(s, ret);
