@@ -201,8 +201,43 @@ struct image_watch {
  * after; 0 when they have not; -errno when <store>/names cannot be read. */
 int image_watch_changed(struct image_store *s, struct image_watch *w);
 
-/* Removes a name, and the image when no other name points at it. */
+/* Removes a name, and the image when no other name points at it. An image
+ * in use (image_use_begin, by any process) is refused with -EBUSY naming a
+ * user, unless force: a running VM keeps the files it has open either way. */
 int image_remove(struct image_store *s, const char *name, struct ak_error *err);
+int image_remove_force(struct image_store *s, const char *name, bool force, struct ak_error *err);
+
+/* In-use marks, shared by every process on the store (the executor's
+ * sandboxes and pools, `ak vm`): <store>/inuse/<hash>/<mark>, a file holding
+ * its user's label and share-locked (flock) by the process using the image
+ * for as long as it does, so a mark whose process died is stale (nobody holds
+ * its lock) and is removed by the next reader. Creating or ending a mark
+ * also records the image's last use (the mtime of <store>/inuse/<hash>),
+ * which image_collect orders by. */
+#define IMAGE_USE_LABEL_MAX 127
+struct image_use;
+/* Marks hash as used by label ([A-Za-z0-9._:-]+, e.g. "sandbox:sb-1"). */
+int image_use_begin(struct image_store *s, const char *hash, const char *label, struct image_use **ret,
+                    struct ak_error *err);
+/* Ends the mark (removes it) and frees. NULL: no-op. */
+void image_use_end(struct image_use *u);
+/* The labels of hash's live marks, newline-separated into buf (truncated to
+ * size); returns how many (0: not in use). Stale marks are removed. */
+int image_users(struct image_store *s, const char *hash, char *buf, size_t size);
+/* When hash was last used (Unix seconds): its newest mark's begin or end,
+ * else the image's created_at; 0 when unknown. */
+int64_t image_last_used(struct image_store *s, const char *hash);
+
+/* Keeps the store's images under max_bytes (sizes as image_list reports
+ * them): removes the least recently used (image_last_used) named images
+ * that are not in use and not base, with all their names, until the rest
+ * fits or nothing more may go. *ret_removed (may be NULL) counts them. */
+int image_collect(struct image_store *s, uint64_t max_bytes, size_t *ret_removed, struct ak_error *err);
+
+/* Removes every image no name points at and no process uses (what a
+ * rebuilt name or a removed name left behind), and the debootstrap stages
+ * only they were made from. *ret_images (may be NULL) counts them. */
+int image_prune(struct image_store *s, size_t *ret_images, struct ak_error *err);
 
 /* Kernel + initrd (+ root disk) for booting name ("base" is built on
  * first use; a rootfs image boots with the base initramfs). */

@@ -52,6 +52,8 @@ int image_publish(struct image_store *s, const char *tmpdir, const char *hash, s
  * newer ak-guest) once they are older than min_age_s, and a debootstrap
  * stage with them when no image is left that was made from it. */
 void image_gc(struct image_store *s, int64_t min_age_s);
+/* image_gc's work, counting what it removed. */
+size_t image_gc_count(struct image_store *s, int64_t min_age_s);
 
 /* Packs the tree at root into a new ext4 file with `mkfs.ext4 -d` (owners,
  * modes, xattrs, devices as in the tree; root dir owned 0:0), sized for the

@@ -110,7 +110,12 @@ static void remove_unused_stage(struct image_store *s, const char *stage)
 
 int image_remove(struct image_store *s, const char *name, struct ak_error *err)
 {
-        char hash[IMAGE_HASH_LEN + 1], path[PATH_MAX], lock[PATH_MAX];
+        return image_remove_force(s, name, false, err);
+}
+
+int image_remove_force(struct image_store *s, const char *name, bool force, struct ak_error *err)
+{
+        char hash[IMAGE_HASH_LEN + 1], path[PATH_MAX], lock[PATH_MAX], users[256];
 
         if (image_name_check(name) < 0)
                 return ak_error_set(err, -EINVAL, "invalid image name '%s'", name);
@@ -123,6 +128,12 @@ int image_remove(struct image_store *s, const char *name, struct ak_error *err)
         _cleanup_close_ int lfd = -1;
         if ((r = image_lock(lock, &lfd, err)) < 0)
                 return r;
+        if (!force && (r = image_users(s, hash, users, sizeof(users))) > 0) {
+                users[strcspn(users, "\n")] = 0;
+                return ak_error_set(err, -EBUSY,
+                                    "image %s is in use by %s%s (stop it first, or remove it anyway with --force)",
+                                    name, users, r > 1 ? " and others" : "");
+        }
         pathfmt(path, sizeof(path), "%s/names/%s", s->dir, name);
         if (unlink(path) < 0)
                 return ak_error_errno(err, -errno, "remove %s", path);
@@ -147,6 +158,8 @@ int image_remove(struct image_store *s, const char *name, struct ak_error *err)
         if (r < 0)
                 return ak_error_errno(err, r, "remove %s", path);
         unlink(lock);
+        pathfmt(path, sizeof(path), "%s/inuse/%s", s->dir, hash);
+        rmdir(path); /* only when no mark is left */
         if (had_stage)
                 remove_unused_stage(s, gone.stage);
         return 0;
@@ -189,6 +202,24 @@ static bool is_hash(const char *s)
 
 void image_gc(struct image_store *s, int64_t min_age_s)
 {
+        image_gc_count(s, min_age_s);
+}
+
+int image_prune(struct image_store *s, size_t *ret_images, struct ak_error *err)
+{
+        char path[PATH_MAX];
+        pathfmt(path, sizeof(path), "%s/names", s->dir);
+        if (access(path, R_OK) < 0)
+                return ak_error_errno(err, -errno, "read %s", path);
+        size_t n = image_gc_count(s, 0);
+        if (ret_images)
+                *ret_images = n;
+        return 0;
+}
+
+size_t image_gc_count(struct image_store *s, int64_t min_age_s)
+{
+        size_t removed = 0;
         char path[PATH_MAX], named[64][IMAGE_HASH_LEN + 1];
         size_t n_named = 0;
         int64_t now = (int64_t)time(NULL);
@@ -196,7 +227,7 @@ void image_gc(struct image_store *s, int64_t min_age_s)
         pathfmt(path, sizeof(path), "%s/names", s->dir);
         DIR *d = opendir(path);
         if (!d)
-                return;
+                return 0;
         struct dirent *de;
         while ((de = readdir(d)))
                 if (image_name_check(de->d_name) == 0 && n_named < AK_ARRAY_SIZE(named) &&
@@ -204,10 +235,10 @@ void image_gc(struct image_store *s, int64_t min_age_s)
                         n_named++;
         closedir(d);
         if (n_named == AK_ARRAY_SIZE(named))
-                return; /* too many names to be sure: keep everything */
+                return 0; /* too many names to be sure: keep everything */
         d = opendir(s->dir);
         if (!d)
-                return;
+                return 0;
         while ((de = readdir(d))) {
                 struct image_info info;
                 bool used = false;
@@ -215,7 +246,9 @@ void image_gc(struct image_store *s, int64_t min_age_s)
                         continue;
                 for (size_t i = 0; i < n_named; i++)
                         used |= strcmp(named[i], de->d_name) == 0;
-                if (used || image_manifest_read(s, de->d_name, &info, NULL) < 0 || now - info.created_at < min_age_s)
+                char users[8];
+                if (used || image_manifest_read(s, de->d_name, &info, NULL) < 0 ||
+                    now - info.created_at < min_age_s || image_users(s, de->d_name, users, sizeof(users)) > 0)
                         continue;
                 char lock[PATH_MAX];
                 int lfd = -1;
@@ -226,8 +259,12 @@ void image_gc(struct image_store *s, int64_t min_age_s)
                 ak_rm_rf(path);
                 unlink(lock);
                 close(lfd);
+                pathfmt(path, sizeof(path), "%s/inuse/%s", s->dir, de->d_name);
+                rmdir(path);
+                removed++;
                 if (info.stage[0])
                         remove_unused_stage(s, info.stage);
         }
         closedir(d);
+        return removed;
 }

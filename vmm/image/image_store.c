@@ -51,7 +51,7 @@ int image_name_check(const char *name)
 
 int image_store_open(const char *dir, struct image_store **ret, struct ak_error *err)
 {
-        static const char *const subdirs[] = { "", "/names", "/kernel", "/tmp", "/stage" };
+        static const char *const subdirs[] = { "", "/names", "/kernel", "/tmp", "/stage", "/inuse" };
         char path[PATH_MAX];
 
         /* Paths under the store add at most a few hundred bytes to it. */
