@@ -21,7 +21,10 @@ const char cli_image_help[] =
         "       ak image pull REF [--name NAME | --pull-only] [--authfile FILE] [--ca-file FILE]\n"
         "                         [--insecure-registry HOST[:PORT]]... [--platform OS/ARCH]\n"
         "       ak image list [--json]\n"
-        "       ak image rm NAME\n"
+        "       ak image rm NAME [--force]\n"
+        "       ak image prune\n"
+        "       ak image export-seed DIR\n"
+        "       ak image seed --from DIR\n"
         "\n"
         "build makes a root filesystem image from Debian bookworm: debootstrap\n"
         "--variant=minbase plus the packages, the guest agent added, packed into ext4\n"
@@ -63,7 +66,15 @@ const char cli_image_help[] =
         "                    registries, localhost and 127.0.0.0/8 and ::1, always are)\n"
         "\n"
         "list shows every image (DIGEST: an imported image's manifest digest; SOURCE:\n"
-        "where it came from); rm removes one (not while a VM runs from it).\n"
+        "where it came from; USED BY: the VMs running from it, a local executor's\n"
+        "sandboxes among them); rm removes one (not while a VM or sandbox runs from\n"
+        "it, unless --force); prune removes images no name points at and nothing uses.\n"
+        "\n"
+        "export-seed writes the guest kernel and the base image (fetched and built\n"
+        "first if needed) into DIR with a manifest of their sha256; seed --from DIR\n"
+        "installs them into this machine's store, every file checked, so it never\n"
+        "needs the Debian archive (ak-executor --image-seed DIR does the same at its\n"
+        "start; the executor's container image carries one).\n"
         "\n"
         "Examples:\n"
         "  ak image build python --packages python3\n"
@@ -76,7 +87,8 @@ const char cli_image_help[] =
         "  ak image pull localhost:5000/ci/tools:1 --authfile ./auth.json\n"
         "  ak image list\n"
         "  ak vm boot py --image python\n"
-        "  ak image rm python\n";
+        "  ak image rm python\n"
+        "  ak image export-seed /tmp/seed && ak image seed --from /tmp/seed\n";
 
 static const struct cli_command cli_cmd_image = {
         "image", "build, import, list and remove guest images", cli_image_run, cli_image_help,
@@ -235,9 +247,19 @@ static int cmd_list(int argc, char **argv)
         int r = open_store(&s, &err);
         if (r == 0)
                 r = image_list(s, &v, &n, &err);
+        char (*users)[512] = r == 0 ? calloc(n ? n : 1, sizeof(*users)) : NULL;
+        for (size_t i = 0; users && i < n; i++) {
+                image_users(s, v[i].hash, users[i], sizeof(users[i]));
+                for (char *c = users[i]; *c; c++)
+                        if (*c == '\n')
+                                *c = ',';
+        }
         image_store_free(s);
+        if (r == 0 && !users)
+                r = ak_error_set(&err, -ENOMEM, "out of memory");
         if (r < 0) {
                 fprintf(stderr, "ak image list: %s\n", err.msg);
+                free(v);
                 return 1;
         }
         if (json) {
@@ -260,6 +282,14 @@ static int cmd_list(int argc, char **argv)
                         json_writer_string(w, v[i].packages, strlen(v[i].packages));
                         json_writer_key(w, "created_at", 10);
                         json_writer_i64(w, v[i].created_at);
+                        json_writer_key(w, "used_by", 7);
+                        json_writer_begin_array(w);
+                        for (const char *u = users[i]; *u;) {
+                                size_t l = strcspn(u, ",");
+                                json_writer_string(w, u, l);
+                                u += l + (u[l] ? 1 : 0);
+                        }
+                        json_writer_end_array(w);
                         if (v[i].digest[0]) {
                                 json_writer_key(w, "digest", 6);
                                 json_writer_string(w, v[i].digest, strlen(v[i].digest));
@@ -280,19 +310,20 @@ static int cmd_list(int argc, char **argv)
                 free(out);
                 json_writer_free(w);
         } else {
-                printf("%-20s %-7s %-12s %-19s %8s  %-19s  %s\n", "NAME", "KIND", "HASH", "DIGEST", "SIZE", "CREATED",
-                       "PACKAGES/SOURCE");
+                printf("%-20s %-7s %-12s %-19s %8s  %-19s  %-20s  %s\n", "NAME", "KIND", "HASH", "DIGEST", "SIZE",
+                       "CREATED", "USED BY", "PACKAGES/SOURCE");
                 for (size_t i = 0; i < n; i++) {
                         char size[16], when[32];
                         time_t t = (time_t)v[i].created_at;
                         struct tm tm;
                         human(v[i].size_bytes, size, sizeof(size));
                         strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
-                        printf("%-20s %-7s %.12s %-19.19s %8s  %-19s  %s\n", v[i].name, v[i].kind, v[i].hash,
-                               v[i].digest[0] ? v[i].digest : "-", size, when,
+                        printf("%-20s %-7s %.12s %-19.19s %8s  %-19s  %-20s  %s\n", v[i].name, v[i].kind, v[i].hash,
+                               v[i].digest[0] ? v[i].digest : "-", size, when, users[i][0] ? users[i] : "-",
                                v[i].digest[0] ? v[i].source : v[i].packages);
                 }
         }
+        free(users);
         free(v);
         return 0;
 }
@@ -325,33 +356,96 @@ static bool image_in_use(const char *hash, char *vm_name, size_t size)
 
 static int cmd_rm(int argc, char **argv)
 {
-        if (argc != 2)
-                return cli_usage_error(&cli_cmd_image, "rm takes exactly one NAME");
+        const char *name = NULL;
+        bool force = false;
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--force") == 0 || strcmp(argv[i], "-f") == 0)
+                        force = true;
+                else if (!name && argv[i][0] != '-')
+                        name = argv[i];
+                else
+                        return cli_usage_error(&cli_cmd_image, "rm takes exactly one NAME (and --force)");
+        }
+        if (!name)
+                return cli_usage_error(&cli_cmd_image, "rm takes exactly one NAME (and --force)");
         struct ak_error err = { 0 };
         struct image_store *s = NULL;
         struct image_info info;
         char vm[64];
         int r = open_store(&s, &err);
-        if (r == 0 && (r = image_lookup(s, argv[1], &info, &err)) == 0) {
-                if (image_in_use(info.hash, vm, sizeof(vm)))
-                        r = ak_error_set(&err, -EBUSY, "image %s is in use by VM %s (`ak vm stop %s` first)", argv[1],
-                                         vm, vm);
+        if (r == 0 && (r = image_lookup(s, name, &info, &err)) == 0) {
+                /* Sandboxes of a local executor (the store is shared) hold
+                 * in-use marks; `ak vm` VMs are found by their records. */
+                if (!force && image_in_use(info.hash, vm, sizeof(vm)))
+                        r = ak_error_set(&err, -EBUSY,
+                                         "image %s is in use by VM %s (`ak vm stop %s` first, or --force)", name, vm,
+                                         vm);
                 else
-                        r = image_remove(s, argv[1], &err);
+                        r = image_remove_force(s, name, force, &err);
         }
         image_store_free(s);
         if (r < 0) {
                 fprintf(stderr, "ak image rm: %s\n", err.msg);
                 return 1;
         }
-        printf("removed %s\n", argv[1]);
+        printf("removed %s\n", name);
+        return 0;
+}
+
+static int cmd_prune(int argc, char **argv)
+{
+        if (argc != 1)
+                return cli_usage_error(&cli_cmd_image, "prune takes no arguments");
+        struct ak_error err = { 0 };
+        struct image_store *s = NULL;
+        size_t n = 0;
+        int r = open_store(&s, &err);
+        if (r == 0)
+                r = image_prune(s, &n, &err);
+        image_store_free(s);
+        if (r < 0) {
+                fprintf(stderr, "ak image prune: %s\n", err.msg);
+                return 1;
+        }
+        printf("removed %zu unnamed image%s\n", n, n == 1 ? "" : "s");
+        return 0;
+}
+
+/* export-seed DIR | seed --from DIR */
+static int cmd_seed(int argc, char **argv, bool export)
+{
+        const char *dir = NULL;
+        if (export && argc == 2)
+                dir = argv[1];
+        else if (!export && argc == 3 && strcmp(argv[1], "--from") == 0)
+                dir = argv[2];
+        else if (!export && argc == 2 && strncmp(argv[1], "--from=", 7) == 0)
+                dir = argv[1] + 7;
+        if (!dir || !dir[0])
+                return cli_usage_error(&cli_cmd_image, export ? "export-seed takes exactly one DIR"
+                                                              : "seed takes --from DIR");
+        struct ak_error err = { 0 };
+        struct image_store *s = NULL;
+        struct cli_progress pr;
+        cli_progress_init(&pr);
+        struct image_progress ip = { cli_progress_report, &pr };
+        int r = open_store(&s, &err);
+        if (r == 0)
+                r = export ? image_seed_export(s, dir, &ip, &err) : image_seed_install(s, dir, &ip, &err);
+        cli_progress_done(&pr);
+        image_store_free(s);
+        if (r < 0) {
+                fprintf(stderr, "ak image %s: %s\n", argv[0], err.msg);
+                return 1;
+        }
+        printf(export ? "exported the kernel and base image to %s\n" : "installed the image seed %s\n", dir);
         return 0;
 }
 
 int cli_image_run(int argc, char **argv)
 {
         if (argc < 2)
-                return cli_usage_error(&cli_cmd_image, "missing subcommand: build, import, pull, list or rm");
+                return cli_usage_error(&cli_cmd_image, "missing subcommand: build, import, pull, list, rm, prune, export-seed or seed");
         if (strcmp(argv[1], "build") == 0)
                 return cmd_build(argc - 1, argv + 1);
         if (strcmp(argv[1], "import") == 0)
@@ -362,5 +456,11 @@ int cli_image_run(int argc, char **argv)
                 return cmd_list(argc - 1, argv + 1);
         if (strcmp(argv[1], "rm") == 0)
                 return cmd_rm(argc - 1, argv + 1);
-        return cli_usage_error(&cli_cmd_image, "unknown subcommand '%s': build, import, pull, list or rm", argv[1]);
+        if (strcmp(argv[1], "prune") == 0)
+                return cmd_prune(argc - 1, argv + 1);
+        if (strcmp(argv[1], "export-seed") == 0)
+                return cmd_seed(argc - 1, argv + 1, true);
+        if (strcmp(argv[1], "seed") == 0)
+                return cmd_seed(argc - 1, argv + 1, false);
+        return cli_usage_error(&cli_cmd_image, "unknown subcommand '%s': build, import, pull, list, rm, prune, export-seed or seed", argv[1]);
 }

@@ -182,6 +182,7 @@ int executor_new(const struct executor_config *cfg, struct executor **ret, struc
                 goto fail;
         }
         if ((r = image_store_open(ex->images_dir, &ex->images.store, err)) < 0 ||
+            (cfg->image_seed && (r = image_seed_install(ex->images.store, cfg->image_seed, NULL, err)) < 0) ||
             (r = images_catalog_open(ex, err)) < 0)
                 goto fail;
         struct ak_error cerr = { 0 };

@@ -36,6 +36,12 @@ struct executor_pool_config {
 struct executor_config {
         const char *state_dir;          /* required, short (Unix socket paths) */
         const char *images_dir;         /* image store; required */
+        /* An image seed (image.h) installed into the store by executor_new
+         * (NULL: none): a damaged seed fails it. */
+        const char *image_seed;
+        /* The store's images are kept under this (least recently used ones
+         * not in use removed, images_collect); 0: no limit. */
+        uint64_t image_cache_max_bytes;
         const char *executor_id;        /* "" → host name */
         const char *address;            /* where clients reach us (status) */
         unsigned capacity_vcpus;        /* 0 → online CPUs */

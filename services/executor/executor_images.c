@@ -1,7 +1,9 @@
 /* The names in this node's image store as the scheduler is told them, and
  * the hook where a missing image would be fetched. */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,8 +63,20 @@ int images_catalog_open(struct executor *ex, struct ak_error *err)
         return image_store_open(ex->images_dir, &ex->catalog.store, err);
 }
 
+struct images_use {
+        struct images_use *next;
+        char dir[PATH_MAX];
+        struct image_use *mark;
+};
+
 void images_catalog_close(struct executor *ex)
 {
+        for (struct images_use *u = ex->catalog.uses, *next; u; u = next) {
+                next = u->next;
+                image_use_end(u->mark);
+                free(u);
+        }
+        ex->catalog.uses = NULL;
         names_free(ex->catalog.names, ex->catalog.n_names);
         ex->catalog.names = NULL;
         ex->catalog.n_names = 0;
@@ -132,4 +146,45 @@ int images_ensure(struct executor *ex, const char *image, struct ak_error *err)
                                     "%s` (`ak image list` shows the images there)",
                                     image, ex->node.id, image);
         return ak_error_errno(err, r, "image \"%s\" on executor %s", image, ex->node.id);
+}
+
+int images_use_begin(struct executor *ex, const char *hash, const char *dir, struct ak_error *err)
+{
+        struct images_use *u = calloc(1, sizeof(*u));
+        char label[IMAGE_USE_LABEL_MAX + 1];
+        const char *base = strrchr(dir, '/');
+        int r;
+
+        if (!u)
+                return ak_error_set(err, -ENOMEM, "out of memory");
+        snprintf(u->dir, sizeof(u->dir), "%s", dir);
+        snprintf(label, sizeof(label), "ak-executor:vm-%s", base ? base + 1 : dir);
+        pthread_mutex_lock(&ex->catalog.lock);
+        r = image_use_begin(ex->catalog.store, hash, label, &u->mark, err);
+        if (r == 0) {
+                u->next = ex->catalog.uses;
+                ex->catalog.uses = u;
+                if (ex->cfg.image_cache_max_bytes)
+                        image_collect(ex->catalog.store, ex->cfg.image_cache_max_bytes, NULL, NULL);
+        }
+        pthread_mutex_unlock(&ex->catalog.lock);
+        if (r < 0)
+                free(u);
+        return r;
+}
+
+void images_use_end(struct executor *ex, const char *dir)
+{
+        struct images_use *found = NULL;
+        pthread_mutex_lock(&ex->catalog.lock);
+        for (struct images_use **p = &ex->catalog.uses; *p; p = &(*p)->next)
+                if (strcmp((*p)->dir, dir) == 0) {
+                        found = *p;
+                        *p = found->next;
+                        break;
+                }
+        if (found)
+                image_use_end(found->mark);
+        pthread_mutex_unlock(&ex->catalog.lock);
+        free(found);
 }

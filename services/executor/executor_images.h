@@ -32,3 +32,11 @@ int images_report(struct executor *ex, char ***ret, size_t *ret_n);
  * the executor will pull an OCI reference on a miss (issue 15, "ocipull"),
  * once references pass check_spec. */
 int images_ensure(struct executor *ex, const char *image, struct ak_error *err);
+
+/* Marks the image hash in use by the VM in dir (image.h's in-use marks, so
+ * `ak image rm` in any process refuses it and collection skips it), then,
+ * with --image-cache-max-gb, collects the least recently used images over
+ * the limit. images_use_end(dir) ends the mark (evm_dispose); unknown dirs
+ * are ignored. */
+int images_use_begin(struct executor *ex, const char *hash, const char *dir, struct ak_error *err);
+void images_use_end(struct executor *ex, const char *dir);

@@ -20,7 +20,8 @@
 static const char usage[] =
         "Usage: ak-executor --listen ADDR --state-dir DIR [--scheduler ADDR] [--signer ADDR]\n"
         "                   [--auditor ADDR] [--capacity-vcpus N] [--capacity-memory-mb M]\n"
-        "                   [--label k=v ...] [--images DIR] [--pool IMAGE/PROFILE ...]\n"
+        "                   [--label k=v ...] [--images DIR] [--image-seed DIR] [--image-cache-max-gb N]\n"
+        "                   [--pool IMAGE/PROFILE ...]\n"
         "                   [--min-warm N] [--max-warm N] [--max-age S] [--accel auto|kvm|tcg]\n"
         "                   [--exec-timeout-ms N] [--deny-cidr CIDR ...] [--egress-allow-private] [--net-pool CIDR]\n"
         "                   [--dns-upstream ADDR[:PORT] ...]\n"
@@ -35,6 +36,13 @@ static const char usage[] =
         "  --listen ADDR           host:port (port 0 picks one) or unix:/path\n"
         "  --state-dir DIR         VM directories (at most 60 bytes: socket paths)\n"
         "  --images DIR            the image store (default DIR/images)\n"
+        "  --image-seed DIR        install the guest kernel and base image from DIR (made by\n"
+        "                          `ak image export-seed DIR`; every file checked against its\n"
+        "                          sha256) into the store at start, before anything is downloaded:\n"
+        "                          a node with a seed never needs the Debian archive\n"
+        "  --image-cache-max-gb N  keep the store's images under N GiB: the least recently used\n"
+        "                          ones not in use by a sandbox are removed (never base; default:\n"
+        "                          no limit)\n"
         "  --scheduler ADDR        register there and heartbeat\n"
         "  --signer ADDR           sign receipts there (else they stay unsigned)\n"
         "  --auditor ADDR          send audit events there (bounded queue while it is down)\n"
@@ -138,7 +146,7 @@ struct flags {
 
 enum { LISTEN = 256, STATE, IMAGES, SCHED, SIGNER, AUDITOR, VCPUS, MEM, LABEL, POOL, MINW, MAXW, AGE,
        ACCEL, VMM, ID, ADV, TEST_GUEST, EXEC_TIMEOUT, SCHED_TOKEN, SIGNER_TOKEN, AUD_TOKEN, AUDIT_DIR, AUDIT_MAX, DENY_CIDR, NET_POOL, DNS_UPSTREAM,
-       ALLOW_PRIVATE, HELP, VERSION };
+       ALLOW_PRIVATE, IMAGE_SEED, CACHE_MAX, HELP, VERSION };
 
 /* --label k=v, --pool IMAGE/PROFILE, --test-guest NAME=UDS: splits arg at
  * its first `sep` into the next free (*ret_key, *ret_value). */
@@ -172,6 +180,12 @@ static int take_flag(struct flags *f, int c, char *arg)
         case AUD_TOKEN: f->aud_token = arg; return 0;
         case STATE: cfg->state_dir = arg; return 0;
         case IMAGES: cfg->images_dir = arg; return 0;
+        case IMAGE_SEED: cfg->image_seed = arg; return 0;
+        case CACHE_MAX:
+                if (flag_uint("--image-cache-max-gb", arg, 1u << 20, &v) < 0)
+                        return -1;
+                cfg->image_cache_max_bytes = (uint64_t)v << 30;
+                return 0;
         case SCHED: f->sched = arg; return 0;
         case SIGNER: f->signer = arg; return 0;
         case AUDITOR: f->auditor = arg; return 0;
@@ -290,6 +304,8 @@ static int parse_flags(int argc, char **argv, struct flags *f)
         static const struct option opts[] = {
                 { "listen", required_argument, NULL, LISTEN }, { "state-dir", required_argument, NULL, STATE },
                 { "images", required_argument, NULL, IMAGES }, { "scheduler", required_argument, NULL, SCHED },
+                { "image-seed", required_argument, NULL, IMAGE_SEED },
+                { "image-cache-max-gb", required_argument, NULL, CACHE_MAX },
                 { "signer", required_argument, NULL, SIGNER }, { "auditor", required_argument, NULL, AUDITOR },
                 { "capacity-vcpus", required_argument, NULL, VCPUS },
                 { "capacity-memory-mb", required_argument, NULL, MEM },

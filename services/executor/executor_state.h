@@ -31,6 +31,7 @@ struct cgroup;
 struct disposal;
 struct guest_call;
 struct image_store;
+struct images_use;
 struct pool;
 struct sandbox;
 
@@ -72,6 +73,7 @@ struct executor {
                 struct image_watch watch;
                 char **names;                   /* sorted, "base" among them */
                 size_t n_names;
+                struct images_use *uses;        /* one in-use mark per VM (images_use_begin) */
         } catalog;
 
         pthread_mutex_t lock;

@@ -16,6 +16,7 @@
 #include "services/executor/cgroup.h"
 #include "services/executor/executor_sandbox.h"
 #include "services/executor/executor_state.h"
+#include "services/executor/executor_images.h"
 #include "services/executor/executor_vm.h"
 #include "vmm/vmbox.h"
 
@@ -91,6 +92,10 @@ int evm_boot(struct executor *ex, const char *image, const struct profile *p, un
         snprintf(dir, PATH_MAX, "%.64s/v/%" PRIu64, ex->state_dir, n);
         if (mkdir(dir, 0700) < 0)
                 return ak_error_errno(err, -errno, "mkdir %s", dir);
+        if ((r = images_use_begin(ex, boot.hash, dir, err)) < 0) {
+                ak_rm_rf(dir);
+                return ak_error_wrap(err, "image %s", image);
+        }
         struct vm_config vc = {
                 .dir = dir,
                 .kernel = boot.kernel,
@@ -114,6 +119,7 @@ int evm_boot(struct executor *ex, const char *image, const struct profile *p, un
         vc.net_reporter = net_audit_reporter(na);
         if ((r = vmbox_boot(&vc, ex->cfg.boot_timeout_ms, &box, err)) < 0) {
                 net_audit_release(ex, na, NULL);
+                images_use_end(ex, dir);
                 ak_rm_rf(dir);
                 return r;
         }
@@ -153,6 +159,7 @@ void evm_dispose(struct executor *ex, struct vmbox *box, const char *dir)
                 snprintf(name, sizeof(name), "vm%s", base + 1);
                 cgroup_release(ex->cgroup, name);
         }
+        images_use_end(ex, dir);
         ak_rm_rf(dir);
 }
 

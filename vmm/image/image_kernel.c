@@ -193,7 +193,7 @@ static int apt_update(const struct apt_opts *a, struct ak_error *err)
                 return 0;
         const char *argv[] = { "apt-get", "update", "--error-on=any", "-o", "Acquire::Retries=0", "-o", a->sources,
                                "-o", a->parts, "-o", a->lists, "-o", "Dir::Cache::pkgcache=", "-o", "Dir::Cache::srcpkgcache=",
-                               NULL };
+                               "-o", "APT::Sandbox::User=root", NULL };
         int r = run(argv, NULL, NULL, err);
         return r < 0 ? apt_failed(r, "the package lists", err) : 0;
 }
@@ -207,7 +207,7 @@ static int download(const struct apt_opts *a, const char *pkg, const char *dir, 
         const char *plain[] = { "apt-get", "download", pkg, NULL };
         const char *own[] = { "apt-get", "download", "-o", "Acquire::Retries=0", "-o", a->sources, "-o", a->parts,
                               "-o", a->lists, "-o", "Dir::Cache::pkgcache=", "-o", "Dir::Cache::srcpkgcache=",
-                              pkg, NULL };
+                              "-o", "APT::Sandbox::User=root", pkg, NULL };
         int r = run(a->own ? own : plain, dir, NULL, err);
         return r < 0 ? apt_failed(r, pkg, err) : 0;
 }

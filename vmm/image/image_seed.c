@@ -18,7 +18,7 @@
 #include "vmm/image/image_impl.h"
 #include "vmm/image/seed_manifest.h"
 
-#define SEED_MAX_DEPTH 8
+#define SEED_MAX_DEPTH 16
 
 /* Copies src to dst (created with mode), hashing what it copies. */
 static int copy_hashed(const char *src, const char *dst, unsigned mode, char ret_hex[65], uint64_t *ret_size,
