@@ -2,6 +2,7 @@
 """Checks k8s/ against the code so the two cannot drift apart:
 
 - every manifest parses (PyYAML) and kustomization.yaml lists all of them;
+- the executor image carries the image seed its --image-seed names;
 - every ak container runs image ak/<service>:<the binaries' --version>;
 - every --flag in its args is one `ak-<service> --help` documents, and the
   binary accepts the whole argument list ($(VAR) filled in; --help appended,
@@ -160,6 +161,28 @@ def binary_of(service):
     return os.path.join(ROOT, "services", service, "ak-" + service)
 
 
+def check_image_seed(objects):
+    """The executor starts with --image-seed DIR and its image (Dockerfile's
+    executor stage) copies the seed stage's `ak image export-seed` output to
+    that DIR: no node fetches the kernel from the Debian archive."""
+    with open(os.path.join(K8S, "Dockerfile")) as f:
+        stages = re.split(r"^FROM ", f.read(), flags=re.M)
+    seed = [s for s in stages if re.match(r"\S+ AS seed\b", s)]
+    executor = [s for s in stages if re.match(r"\S+ AS executor\b", s)]
+    if not seed or not executor:
+        fail("Dockerfile: no seed or executor stage")
+        return
+    made = re.search(r"ak image export-seed (\S+)", seed[0])
+    copied = re.search(r"^COPY --from=seed (\S+) (\S+)", executor[0], flags=re.M)
+    args = [a for o in objects if o["kind"] == "DaemonSet" for c in o["spec"]["template"]["spec"]["containers"]
+            for a in c.get("args", []) if a.startswith("--image-seed")]
+    if not made or not copied or made.group(1) != copied.group(1):
+        fail("Dockerfile: the executor stage does not copy what the seed stage's ak image export-seed makes")
+    elif args != ["--image-seed=" + copied.group(2)]:
+        fail("executor.yaml: want --image-seed=%s (where the Dockerfile puts the seed), have %s" %
+             (copied.group(2), args))
+
+
 def main():
     docs = load_all()
     ver = version()
@@ -195,6 +218,7 @@ def main():
         pods[o["metadata"]["name"]] = (tmpl["metadata"]["labels"], pod)
         for c in pod.get("initContainers", []) + pod["containers"]:
             check_container(o["kind"], pod, c, flags_of, secrets, configmaps, ver)
+    check_image_seed(objects)
     if workloads != 4:
         fail("expected 4 workloads (scheduler, executor, signer, auditor), found %d" % workloads)
 
