@@ -74,6 +74,11 @@ struct image_info {
         char env[8192];               /* the image config's Env, "K=V" lines each ended by '\n' */
         char working_dir[256];        /* its WorkingDir */
         char user[128];               /* its User */
+        /* Disk snapshots (empty for the others): the sandbox it was taken
+         * from, that sandbox's image and tenant. */
+        char snapshot_sandbox[64];
+        char snapshot_image[IMAGE_NAME_MAX + 1];
+        char snapshot_tenant[64];
         uint64_t size_bytes;
         int64_t created_at;           /* Unix seconds */
         char dir[PATH_MAX];
@@ -200,6 +205,21 @@ struct image_watch {
  * (always on the first call): the caller lists them again (image_list) right
  * after; 0 when they have not; -errno when <store>/names cannot be read. */
 int image_watch_changed(struct image_store *s, struct image_watch *w);
+
+/* Adds a disk snapshot as a "rootfs" image named name: disk (a raw ext4
+ * disk file the VMM wrote, e.g. QEMU's blockdev-backup target) has holes
+ * punched where it holds only zeros (a VMM's copy writes every block, empty
+ * ones too) and is moved into the store (renamed, or copied keeping holes
+ * when on another file system, then unlinked), with meta's snapshot_sandbox/_image/_tenant recorded and
+ * source "snapshot:<sandbox>". -EINVAL for a bad name or a meta without
+ * snapshot_sandbox, -EEXIST when an image has that name (disk is then left
+ * where it was). The hash is not of the contents (hashing gigabytes would
+ * cost as much as the copy): SHA-256 of the name, the sandbox and a UUIDv7,
+ * so each snapshot is an image of its own. Not thread-safe (as every store
+ * call); the name check and the name's creation are one step for callers
+ * that serialise store writes. */
+int image_snapshot_add(struct image_store *s, const char *name, const char *disk, const struct image_info *meta,
+                       struct image_info *ret, struct ak_error *err);
 
 /* Removes a name, and the image when no other name points at it. An image
  * in use (image_use_begin, by any process) is refused with -EBUSY naming a

@@ -292,6 +292,19 @@ int image_manifest_write(const char *dir, const struct image_info *info, struct 
                 json_writer_key(w, "user", 4);
                 json_writer_string(w, info->user, strlen(info->user));
         }
+        if (info->snapshot_sandbox[0]) {
+                json_writer_key(w, "snapshot", 8);
+                json_writer_begin_object(w);
+                json_writer_key(w, "sandbox", 7);
+                json_writer_string(w, info->snapshot_sandbox, strlen(info->snapshot_sandbox));
+                json_writer_key(w, "image", 5);
+                json_writer_string(w, info->snapshot_image, strlen(info->snapshot_image));
+                json_writer_key(w, "tenant", 6);
+                json_writer_string(w, info->snapshot_tenant, strlen(info->snapshot_tenant));
+                json_writer_end_object(w);
+                json_writer_key(w, "source", 6);
+                json_writer_string(w, info->source, strlen(info->source));
+        }
         json_writer_key(w, "size_bytes", 10);
         json_writer_u64(w, info->size_bytes);
         json_writer_key(w, "created_at", 10);
@@ -369,6 +382,15 @@ int image_manifest_read(struct image_store *s, const char *hash, struct image_in
              json_object_copy_string(v, "source", info.source, sizeof(info.source)) < 0 ||
              json_object_copy_string(v, "working_dir", info.working_dir, sizeof(info.working_dir)) < 0 ||
              json_object_copy_string(v, "user", info.user, sizeof(info.user)) < 0))
+                goto bad;
+        /* Optional: only disk snapshots have it. */
+        const struct json_value *snap = json_object_get(v, "snapshot");
+        if (snap && (json_value_type(snap) != JSON_OBJECT ||
+                     json_object_copy_string(snap, "sandbox", info.snapshot_sandbox, sizeof(info.snapshot_sandbox)) < 0 ||
+                     !info.snapshot_sandbox[0] ||
+                     json_object_copy_string(snap, "image", info.snapshot_image, sizeof(info.snapshot_image)) < 0 ||
+                     json_object_copy_string(snap, "tenant", info.snapshot_tenant, sizeof(info.snapshot_tenant)) < 0 ||
+                     json_object_copy_string(v, "source", info.source, sizeof(info.source)) < 0))
                 goto bad;
         const struct json_value *env = json_object_get(v, "env");
         if (env) {
