@@ -22,6 +22,7 @@
 #include "services/executor/executor_pool.h"
 #include "services/executor/executor_sandbox.h"
 #include "services/executor/executor_shell.h"
+#include "services/executor/executor_snapshot.h"
 #include "services/executor/executor_state.h"
 #include "services/executor/executor_status.h"
 #include "services/executor/executor_vm.h"
@@ -46,6 +47,9 @@ static const struct rpc_method methods[] = {
         { "ShellResize", RPC_UNARY, shell_handle_resize },
         { "ShellClose", RPC_UNARY, shell_handle_close },
         { "GetStatus", RPC_UNARY, status_handle_get },
+        { "TakeSnapshot", RPC_UNARY, snapshot_handle_take },
+        { "ListSnapshots", RPC_UNARY, snapshot_handle_list },
+        { "DeleteSnapshot", RPC_UNARY, snapshot_handle_delete },
 };
 
 int executor_add_to_server(struct executor *ex, struct rpc_server *srv, struct ak_error *err)
