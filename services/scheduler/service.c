@@ -166,6 +166,9 @@ static const struct rpc_method methods[] = {
         { "RegisterExecutor", RPC_UNARY, h_register },
         { "Heartbeat", RPC_UNARY, h_heartbeat },
         { "ListExecutors", RPC_UNARY, h_list_executors },
+        { "TakeSnapshot", RPC_UNARY, sched_take_snapshot },
+        { "ListSnapshots", RPC_UNARY, sched_list_snapshots },
+        { "DeleteSnapshot", RPC_UNARY, sched_delete_snapshot },
 };
 
 int scheduler_add_service(struct scheduler *s, struct rpc_server *srv, struct ak_error *err)

@@ -36,3 +36,6 @@ int sched_open_shell(struct rpc_call *call, const ProtobufCMessage *msg, void *d
 int sched_shell_input(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
 int sched_shell_resize(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
 int sched_shell_close(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
+int sched_take_snapshot(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
+int sched_list_snapshots(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
+int sched_delete_snapshot(struct rpc_call *call, const ProtobufCMessage *msg, void *data);

@@ -378,3 +378,120 @@ int sched_shell_close(struct rpc_call *call, const ProtobufCMessage *msg, void *
         return plain_call(call, data, "ShellClose", "sandbox",
                           ((const Ak__V1__ShellCloseRequest *)msg)->sandbox, msg);
 }
+
+/* Disk snapshots. Take goes to the executor of the sandbox (route: another
+ * tenant's sandbox is NOT_FOUND); the snapshot records that sandbox's
+ * tenant. List and Delete go to every executor that is not lost, with the
+ * caller's tenant (an admin's: none, so every tenant's), as snapshots live
+ * in the image store of the node they were taken on; Delete removes the
+ * name wherever the caller sees it. */
+int sched_take_snapshot(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        struct scheduler *s = data;
+        Ak__V1__TakeSnapshotRequest fwd = *(const Ak__V1__TakeSnapshotRequest *)msg;
+        struct caller c;
+        struct registry_scope scope;
+        struct registry_route rt;
+        int r = scope_of(s, call, &c, &scope);
+        if (r != RPC_OK || (r = route(s, call, "sandbox", fwd.sandbox, &rt)) != RPC_OK)
+                return r;
+        fwd.tenant = c.admin ? (char *)"" : c.tenant;
+        ProtobufCMessage *resp;
+        if ((r = forward_unary(s->fwd, call, &rt, "TakeSnapshot", &fwd.base, &resp)) != RPC_OK)
+                return r;
+        rpc_call_reply(call, resp);
+        protobuf_c_message_free_unpacked(resp, NULL);
+        return RPC_OK;
+}
+
+/* The executors to ask (not lost), as routes; free with free(). */
+static int live_routes(struct scheduler *s, struct rpc_call *call, struct registry_route **ret, size_t *ret_n)
+{
+        Ak__V1__ListExecutorsResponse *l;
+        if (registry_list_executors(s->reg, LIST_MAX_BYTES, &l) < 0)
+                return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "%s: listing executors failed",
+                                     rpc_call_method(call));
+        struct registry_route *v = calloc(l->n_executors ? l->n_executors : 1, sizeof(*v));
+        size_t n = 0;
+        for (size_t i = 0; v && i < l->n_executors; i++) {
+                const Ak__V1__ExecutorRecord *e = l->executors[i];
+                if (e->lost || !e->status || !e->status->executor_id || !e->status->address)
+                        continue;
+                snprintf(v[n].executor_id, sizeof(v[n].executor_id), "%s", e->status->executor_id);
+                snprintf(v[n].address, sizeof(v[n].address), "%s", e->status->address);
+                n++;
+        }
+        protobuf_c_message_free_unpacked(&l->base, NULL);
+        if (!v)
+                return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
+        *ret = v;
+        *ret_n = n;
+        return RPC_OK;
+}
+
+int sched_list_snapshots(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        struct scheduler *s = data;
+        struct caller c;
+        struct registry_scope scope;
+        struct registry_route *rts = NULL;
+        size_t n = 0, total = 0;
+        int r = scope_of(s, call, &c, &scope);
+        if (r != RPC_OK || (r = live_routes(s, call, &rts, &n)) != RPC_OK)
+                return r;
+        Ak__V1__ListSnapshotsRequest req = AK__V1__LIST_SNAPSHOTS_REQUEST__INIT;
+        req.tenant = c.admin ? (char *)"" : c.tenant;
+        ProtobufCMessage **got = calloc(n ? n : 1, sizeof(*got));
+        for (size_t i = 0; got && i < n; i++)
+                if (forward_unary(s->fwd, call, &rts[i], "ListSnapshots", &req.base, &got[i]) == RPC_OK)
+                        total += ((Ak__V1__ListSnapshotsResponse *)got[i])->n_snapshots;
+                else
+                        got[i] = NULL; /* that node's are left out; the others still answer */
+        Ak__V1__Snapshot **all = calloc(total ? total : 1, sizeof(*all));
+        Ak__V1__ListSnapshotsResponse resp = AK__V1__LIST_SNAPSHOTS_RESPONSE__INIT;
+        for (size_t i = 0; all && got && i < n; i++)
+                for (size_t j = 0; got[i] && j < ((Ak__V1__ListSnapshotsResponse *)got[i])->n_snapshots; j++)
+                        all[resp.n_snapshots++] = ((Ak__V1__ListSnapshotsResponse *)got[i])->snapshots[j];
+        resp.snapshots = all;
+        if (got && all)
+                rpc_call_reply(call, &resp.base);
+        for (size_t i = 0; got && i < n; i++)
+                if (got[i])
+                        protobuf_c_message_free_unpacked(got[i], NULL);
+        r = got && all ? RPC_OK : rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "ListSnapshots: out of memory");
+        free(got), free(all), free(rts);
+        return r;
+}
+
+int sched_delete_snapshot(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        struct scheduler *s = data;
+        Ak__V1__DeleteSnapshotRequest fwd = *(const Ak__V1__DeleteSnapshotRequest *)msg;
+        struct caller c;
+        struct registry_scope scope;
+        struct registry_route *rts = NULL;
+        size_t n = 0, deleted = 0;
+        int other = RPC_OK; /* a failure other than NOT_FOUND, its words in call */
+        int r = scope_of(s, call, &c, &scope);
+        if (r != RPC_OK || (r = live_routes(s, call, &rts, &n)) != RPC_OK)
+                return r;
+        fwd.tenant = c.admin ? (char *)"" : c.tenant;
+        for (size_t i = 0; i < n; i++) {
+                ProtobufCMessage *resp;
+                if ((r = forward_unary(s->fwd, call, &rts[i], "DeleteSnapshot", &fwd.base, &resp)) == RPC_OK) {
+                        protobuf_c_message_free_unpacked(resp, NULL);
+                        deleted++;
+                } else if (r != RPC_NOT_FOUND) {
+                        other = r;
+                }
+        }
+        free(rts);
+        if (!deleted && other != RPC_OK)
+                return other;
+        if (!deleted)
+                return rpc_call_fail(call, RPC_NOT_FOUND, "no snapshot named %.80s on any executor (`ak snapshot "
+                                     "list` shows them)", fwd.name ? fwd.name : "");
+        Ak__V1__DeleteSnapshotResponse resp = AK__V1__DELETE_SNAPSHOT_RESPONSE__INIT;
+        rpc_call_reply(call, &resp.base);
+        return RPC_OK;
+}
