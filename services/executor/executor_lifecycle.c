@@ -21,6 +21,7 @@
 #include "services/executor/executor_lifecycle.h"
 #include "services/executor/executor_pool.h"
 #include "services/executor/executor_sandbox.h"
+#include "services/executor/executor_snapshot.h"
 #include "services/executor/executor_state.h"
 #include "services/executor/executor_vm.h"
 #include "vmm/vmbox.h"
@@ -272,6 +273,9 @@ int lifecycle_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struc
          * would only fail to boot. */
         if ((r = images_ensure(ex, image, &err)) < 0)
                 return rpc_call_fail(call, r == -ENOENT ? RPC_FAILED_PRECONDITION : RPC_UNAVAILABLE, "%s", err.msg);
+        /* Another tenant's snapshot is not there for this one. */
+        if (snapshot_check_restore(ex, image, spec->tenant, &err) < 0)
+                return rpc_call_fail(call, RPC_FAILED_PRECONDITION, "%s", err.msg);
         struct sandbox *sb = sandbox_from_spec(spec, name, image, p);
         if (!sb)
                 return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");

@@ -269,6 +269,19 @@ static bool visible(const struct image_info *i, const char *tenant)
         return i->snapshot_sandbox[0] && (!tenant || !*tenant || strcmp(tenant, i->snapshot_tenant) == 0);
 }
 
+int snapshot_check_restore(struct executor *ex, const char *image, const char *tenant, struct ak_error *err)
+{
+        struct image_info info;
+        const char *t = tenant && *tenant ? tenant : "default";
+        pthread_mutex_lock(&ex->catalog.lock);
+        int r = image_lookup(ex->catalog.store, image, &info, NULL);
+        pthread_mutex_unlock(&ex->catalog.lock);
+        if (r < 0 || !info.snapshot_sandbox[0] || strcmp(info.snapshot_tenant, t) == 0)
+                return 0; /* not a snapshot (a missing image is images_ensure's to report) */
+        return ak_error_set(err, -ENOENT, "image \"%s\" is not on executor %s for tenant %s (`ak snapshot list` "
+                            "shows the snapshots this tenant can restore)", image, ex->node.id, t);
+}
+
 int snapshot_handle_list(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
 {
         struct executor *ex = data;

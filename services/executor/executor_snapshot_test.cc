@@ -65,8 +65,9 @@ class ExecutorSnapshotTest : public ::testing::Test {
     akvm::RemoveDir(dir_);
   }
 
-  int Create(const std::string& sandbox, const std::string& image, std::string* e) {
+  int Create(const std::string& sandbox, const std::string& image, std::string* e, const char* tenant = nullptr) {
     Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+    spec.tenant = const_cast<char*>(tenant ? tenant : "");
     spec.name = const_cast<char*>(sandbox.c_str());
     spec.image = const_cast<char*>(image.c_str());
     spec.persistent = true;
@@ -184,6 +185,11 @@ TEST_F(ExecutorSnapshotTest, TakeRestoreListRemoveAndRefusals) {
   other.name = const_cast<char*>(snap_.c_str());
   other.tenant = const_cast<char*>("other");
   EXPECT_EQ(aktest::ExecutorUnary(ch_, "DeleteSnapshot", &other.base, 60000, nullptr, &e), RPC_NOT_FOUND) << e;
+
+  // Another tenant cannot restore it by name (refused before any VM boots).
+  EXPECT_EQ(Create("thief", snap_, &e, "other"), RPC_FAILED_PRECONDITION) << e;
+  EXPECT_NE(e.find("is not on executor x1 for tenant other"), std::string::npos) << e;
+  EXPECT_EQ(e.find("default"), std::string::npos) << e;  // whose it is stays unsaid
 
   // Restored (CreateSandbox from it): the file is there, the later one not.
   ASSERT_EQ(Create("restored", snap_, &e), RPC_OK) << e;
