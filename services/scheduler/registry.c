@@ -354,6 +354,31 @@ int registry_reap(struct registry *reg, int64_t now_ms, registry_event_fn note, 
         return changed;
 }
 
+int registry_image_added(struct registry *reg, const char *executor_id, const char *image)
+{
+        size_t len = strlen(image);
+        int r = -ENOENT;
+        pthread_mutex_lock(&reg->lock);
+        struct executor *e = strmap_get(reg->executors, executor_id, strlen(executor_id));
+        if (e) {
+                r = 0;
+                for (size_t i = 0; i < e->n_images; i++)
+                        if (e->images[i]->len == len && memcmp(e->images[i]->name, image, len) == 0)
+                                goto out; /* known already */
+                struct keyset_key **images = realloc(e->images, (e->n_images + 1) * sizeof(*images));
+                if (!images) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                e->images = images;
+                if ((r = keyset_ref(reg->images, image, len, &e->images[e->n_images])) == 0)
+                        bitset_set(e->images[e->n_images++]->bits, e->slot);
+        }
+out:
+        pthread_mutex_unlock(&reg->lock);
+        return r;
+}
+
 void registry_mark_unreachable(struct registry *reg, const char *executor_id)
 {
         pthread_mutex_lock(&reg->lock);

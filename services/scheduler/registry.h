@@ -83,6 +83,11 @@ typedef void (*registry_event_fn)(void *data, enum registry_event ev, const char
  * many executors changed. */
 int registry_reap(struct registry *reg, int64_t now_ms, registry_event_fn note, void *data);
 
+/* An image the executor made (a disk snapshot) is placeable there at once,
+ * before its next heartbeat reports it (that heartbeat's list then rules,
+ * as always). 0, -ENOENT for an unknown executor, -ENOMEM. */
+int registry_image_added(struct registry *reg, const char *executor_id, const char *image);
+
 /* An executor a forwarded call could not reach: placement skips it until its
  * next heartbeat. Unknown ids are ignored. */
 void registry_mark_unreachable(struct registry *reg, const char *executor_id);

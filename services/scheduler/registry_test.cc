@@ -181,6 +181,31 @@ TEST_F(RegistryTest, CapacityFromStatusAndLoad)
         EXPECT_EQ(1000000u, Slot("b").load_ppm);
 }
 
+TEST_F(RegistryTest, ImageAddedIsPlaceableBeforeTheNextHeartbeat)
+{
+        Status a = Exec("a"), b = Exec("b");
+        a.images = b.images = {"base"};
+        Register(a);
+        Register(b);
+        registry_claim c;
+        EXPECT_NE(0, Place("r1", &c, 0, "snap1"));  // a local name nobody has
+        EXPECT_EQ(-ENOENT, registry_image_added(reg, "nobody", "snap1"));
+        EXPECT_EQ(0, registry_image_added(reg, "b", "snap1"));
+        EXPECT_EQ(0, registry_image_added(reg, "b", "snap1"));  // once
+        for (int i = 0; i < 3; i++) {
+                ASSERT_EQ(0, Place("", &c, 0, "snap1"));
+                EXPECT_STREQ("b", c.executor_id);
+                registry_release(reg, &c);
+        }
+        struct registry_stats st;
+        registry_stats(reg, &st);
+        EXPECT_EQ(2u, st.keys);  // base, snap1 (interned once)
+        EXPECT_EQ(0, Heartbeat(b));  // b's own list rules again
+        EXPECT_NE(0, Place("r2", &c, 0, "snap1"));
+        registry_stats(reg, &st);
+        EXPECT_EQ(1u, st.keys);
+}
+
 TEST_F(RegistryTest, KeysAreReleasedWhenNoExecutorHoldsThem)
 {
         Status a = Exec("a");

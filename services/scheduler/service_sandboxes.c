@@ -399,6 +399,10 @@ int sched_take_snapshot(struct rpc_call *call, const ProtobufCMessage *msg, void
         ProtobufCMessage *resp;
         if ((r = forward_unary(s->fwd, call, &rt, "TakeSnapshot", &fwd.base, &resp)) != RPC_OK)
                 return r;
+        /* Restorable at once, not after the executor's next heartbeat. */
+        const Ak__V1__Snapshot *snap = (const Ak__V1__Snapshot *)resp;
+        if (snap->name && *snap->name)
+                registry_image_added(s->reg, rt.executor_id, snap->name);
         rpc_call_reply(call, resp);
         protobuf_c_message_free_unpacked(resp, NULL);
         return RPC_OK;
