@@ -48,6 +48,10 @@ extern const char cli_run_help[], cli_exec_help[];
 int cli_shell_run(int argc, char **argv);
 extern const char cli_shell_help[];
 
+/* `ak snapshot` (cmd_snapshot.c). */
+int cli_snapshot_run(int argc, char **argv);
+extern const char cli_snapshot_help[];
+
 /* `ak sandbox` (cmd_sandbox.c). */
 int cli_sandbox_run(int argc, char **argv);
 extern const char cli_sandbox_help[];

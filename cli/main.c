@@ -23,6 +23,8 @@ static const struct cli_command commands[] = {
         { "exec", "run a command in an existing sandbox", cli_exec_run, cli_exec_help },
         { "shell", "an interactive terminal in a sandbox", cli_shell_run, cli_shell_help },
         { "sandbox", "create, list, copy files to and remove sandboxes", cli_sandbox_run, cli_sandbox_help },
+        { "snapshot", "save a sandbox's disk as an image; list, restore, remove", cli_snapshot_run,
+          cli_snapshot_help },
         { "up", "start the local stack (scheduler, executor, signer, auditor)", cli_up_run, cli_up_help },
         { "down", "stop the local stack", cli_down_run, cli_down_help },
         { "status", "show the local stack's health", cli_status_run, cli_status_help },

@@ -1,0 +1,296 @@
+/* `ak snapshot take|list|rm|restore`: disk snapshots of sandboxes through
+ * the scheduler (agentkernel's `snapshot take|list|delete|restore`). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "cli/stack.h"
+#include "lib/json/writer.h"
+#include "protos/ak/v1/scheduler.pb-c.h"
+
+const char cli_snapshot_help[] =
+        "Usage: ak snapshot take SANDBOX [NAME] [--json]\n"
+        "       ak snapshot list [--json]\n"
+        "       ak snapshot rm NAME            (also: delete)\n"
+        "       ak snapshot restore NAME [--name SANDBOX] [--json]\n"
+        "\n"
+        "A snapshot is the root disk of a running sandbox saved as a new local image\n"
+        "on the node that runs it. `take` makes it consistent first: the guest's root\n"
+        "file system is synced and frozen (busybox fsfreeze) while the copy starts,\n"
+        "or, where the image cannot freeze, synced and the VM paused; the guest runs\n"
+        "on while the copy completes. Only sandboxes of a root disk image have a disk\n"
+        "to save (`ak image build`, `ak image import`, `ak image pull`); a sandbox of\n"
+        "the base image keeps its files in memory.\n"
+        "\n"
+        "NAME is an image name (a-z 0-9 . _ -, starting with a letter or digit);\n"
+        "without one, take names the snapshot SANDBOX-YYYYMMDD-HHMMSS (UTC).\n"
+        "`restore` creates a sandbox from it (named NAME unless --name says otherwise),\n"
+        "as `ak sandbox create SANDBOX --image NAME` and `ak run --image NAME` do.\n"
+        "Only the tenant that took a snapshot sees, restores and removes it.\n"
+        "\n"
+        "Examples:\n"
+        "  ak sandbox create dev --image py && ak exec dev -- pip install requests\n"
+        "  ak snapshot take dev py-with-requests\n"
+        "  ak snapshot restore py-with-requests --name dev2\n"
+        "  ak run --image py-with-requests -- python3 -c 'import requests'\n"
+        "  ak snapshot list --json | jq -r '.[].name'\n"
+        "  ak snapshot rm py-with-requests\n";
+
+static const struct cli_command cmd = { "snapshot", "", cli_snapshot_run, cli_snapshot_help };
+
+static int call(const char *verb, const char *method, const ProtobufCMessage *req, ProtobufCMessage **resp)
+{
+        struct rpc_channel *ch = NULL;
+        struct rpc_call_options o;
+        struct ak_error err = { 0 };
+        int r = stack_client(true, &ch, &o, &err);
+        if (r >= 0)
+                r = rpc_unary(ch, &ak__v1__scheduler__descriptor, method, req, &o, resp, &err);
+        rpc_channel_free(ch);
+        if (r != 0) {
+                fprintf(stderr, "ak snapshot %s: %s\n", verb, err.msg);
+                return 1;
+        }
+        return 0;
+}
+
+/* Parses [--json] [--name X] and up to max_args operands into args; 2 (after
+ * a usage error) on anything else, -1 after --help, else 0. */
+static int parse(const char *verb, int argc, char **argv, bool allow_name, int max_args, const char **args,
+                 int *ret_n, bool *json, const char **name)
+{
+        static const struct option longopts[] = {
+                { "json", no_argument, NULL, 'j' },
+                { "name", required_argument, NULL, 'n' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        int c;
+        optind = 1;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+                switch (c) {
+                case 'j':
+                        *json = true;
+                        break;
+                case 'n':
+                        if (!allow_name)
+                                return cli_usage_error(&cmd, "%s takes no --name", verb);
+                        *name = optarg;
+                        break;
+                case 'h':
+                        fputs(cli_snapshot_help, stdout);
+                        return -1;
+                default:
+                        return cli_usage_error(&cmd, "%s: unknown option %s", verb, argv[optind - 1]);
+                }
+        }
+        int n = argc - optind;
+        if (n > max_args)
+                return cli_usage_error(&cmd, "%s: unexpected %s", verb, argv[optind + max_args]);
+        for (int i = 0; i < n; i++)
+                args[i] = argv[optind + i];
+        *ret_n = n;
+        return 0;
+}
+
+static void str(struct json_writer *w, const char *k, const char *v)
+{
+        json_writer_key(w, k, strlen(k));
+        json_writer_string(w, v ? v : "", v ? strlen(v) : 0);
+}
+
+static void snapshot_json(struct json_writer *w, const Ak__V1__Snapshot *s, bool take)
+{
+        json_writer_begin_object(w);
+        str(w, "name", s->name);
+        str(w, "sandbox", s->sandbox);
+        str(w, "image", s->image);
+        str(w, "tenant", s->tenant);
+        str(w, "executor", s->executor_id);
+        json_writer_key(w, "created_at_ms", 13);
+        json_writer_i64(w, s->created_at_ms);
+        json_writer_key(w, "size_bytes", 10);
+        json_writer_u64(w, s->size_bytes);
+        if (take) {
+                str(w, "consistency", s->consistency);
+                json_writer_key(w, "pause_ms", 8);
+                json_writer_i64(w, s->pause_ms);
+                json_writer_key(w, "copy_ms", 7);
+                json_writer_i64(w, s->copy_ms);
+        }
+        json_writer_end_object(w);
+}
+
+static int print_json(Ak__V1__Snapshot *const *v, size_t n, bool array, bool take)
+{
+        struct json_writer *w = NULL;
+        char *data = NULL;
+        size_t len;
+        if (json_writer_new(0, 64u << 20, &w) < 0)
+                return 1;
+        if (array)
+                json_writer_begin_array(w);
+        for (size_t i = 0; i < n; i++)
+                snapshot_json(w, v[i], take);
+        if (array)
+                json_writer_end_array(w);
+        int r = json_writer_finish(w, &data, &len);
+        json_writer_free(w);
+        if (r < 0)
+                return 1;
+        printf("%.*s\n", (int)len, data);
+        free(data);
+        return 0;
+}
+
+static void human_size(uint64_t b, char *buf, size_t size)
+{
+        if (b >= (1ull << 30))
+                snprintf(buf, size, "%.1f GiB", (double)b / (1ull << 30));
+        else
+                snprintf(buf, size, "%.1f MiB", (double)b / (1ull << 20));
+}
+
+static int do_take(int argc, char **argv)
+{
+        const char *args[2] = { NULL, NULL }, *unused = NULL;
+        bool json = false;
+        int n, r = parse("take", argc, argv, false, 2, args, &n, &json, &unused);
+        if (r)
+                return r < 0 ? 0 : r;
+        if (n < 1)
+                return cli_usage_error(&cmd, "take: which sandbox? give its NAME (`ak sandbox list`)");
+        Ak__V1__TakeSnapshotRequest req = AK__V1__TAKE_SNAPSHOT_REQUEST__INIT;
+        req.sandbox = (char *)args[0];
+        req.name = (char *)(args[1] ? args[1] : "");
+        Ak__V1__Snapshot *s = NULL;
+        if (call("take", "TakeSnapshot", &req.base, (ProtobufCMessage **)&s))
+                return 1;
+        char size[32];
+        human_size(s->size_bytes, size, sizeof(size));
+        if (json)
+                r = print_json(&s, 1, false, true);
+        else
+                printf("snapshot %s of sandbox %s on %s: %s (%s; guest held %lld ms, copy %lld ms)\n", s->name,
+                       s->sandbox, s->executor_id, size, s->consistency, (long long)s->pause_ms,
+                       (long long)s->copy_ms);
+        protobuf_c_message_free_unpacked(&s->base, NULL);
+        return r;
+}
+
+static int do_list(int argc, char **argv)
+{
+        const char *unused = NULL;
+        bool json = false;
+        int n, r = parse("list", argc, argv, false, 0, NULL, &n, &json, &unused);
+        if (r)
+                return r < 0 ? 0 : r;
+        Ak__V1__ListSnapshotsRequest req = AK__V1__LIST_SNAPSHOTS_REQUEST__INIT;
+        Ak__V1__ListSnapshotsResponse *l = NULL;
+        if (call("list", "ListSnapshots", &req.base, (ProtobufCMessage **)&l))
+                return 1;
+        if (json) {
+                r = print_json(l->snapshots, l->n_snapshots, true, false);
+        } else {
+                printf("%-32s %-20s %-16s %-10s %-20s %s\n", "NAME", "SANDBOX", "IMAGE", "SIZE", "CREATED (UTC)",
+                       "EXECUTOR");
+                for (size_t i = 0; i < l->n_snapshots; i++) {
+                        const Ak__V1__Snapshot *s = l->snapshots[i];
+                        char size[32], when[32] = "-";
+                        struct tm tm;
+                        time_t t = (time_t)(s->created_at_ms / 1000);
+                        human_size(s->size_bytes, size, sizeof(size));
+                        if (s->created_at_ms > 0 && gmtime_r(&t, &tm))
+                                strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+                        printf("%-32s %-20s %-16s %-10s %-20s %s\n", s->name, s->sandbox, s->image, size, when,
+                               s->executor_id);
+                }
+        }
+        protobuf_c_message_free_unpacked(&l->base, NULL);
+        return r;
+}
+
+static int do_rm(int argc, char **argv)
+{
+        const char *args[1] = { NULL }, *unused = NULL;
+        bool json = false;
+        int n, r = parse("rm", argc, argv, false, 1, args, &n, &json, &unused);
+        if (r)
+                return r < 0 ? 0 : r;
+        if (n < 1)
+                return cli_usage_error(&cmd, "rm: which snapshot? give its NAME (`ak snapshot list`)");
+        Ak__V1__DeleteSnapshotRequest req = AK__V1__DELETE_SNAPSHOT_REQUEST__INIT;
+        req.name = (char *)args[0];
+        ProtobufCMessage *resp = NULL;
+        if (call("rm", "DeleteSnapshot", &req.base, &resp))
+                return 1;
+        protobuf_c_message_free_unpacked(resp, NULL);
+        printf(json ? "{}\n" : "removed snapshot %s\n", args[0]);
+        return 0;
+}
+
+static int do_restore(int argc, char **argv)
+{
+        const char *args[1] = { NULL }, *name = NULL;
+        bool json = false;
+        int n, r = parse("restore", argc, argv, true, 1, args, &n, &json, &name);
+        if (r)
+                return r < 0 ? 0 : r;
+        if (n < 1)
+                return cli_usage_error(&cmd, "restore: which snapshot? give its NAME (`ak snapshot list`)");
+        Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+        spec.name = (char *)(name ? name : args[0]);
+        spec.image = (char *)args[0];
+        spec.persistent = true;
+        Ak__V1__CreateSandboxRequest req = AK__V1__CREATE_SANDBOX_REQUEST__INIT;
+        req.spec = &spec;
+        Ak__V1__Sandbox *sb = NULL;
+        if (call("restore", "CreateSandbox", &req.base, (ProtobufCMessage **)&sb))
+                return 1;
+        if (json) {
+                struct json_writer *w = NULL;
+                char *data = NULL;
+                size_t len;
+                r = json_writer_new(0, 1u << 20, &w);
+                if (r == 0) {
+                        json_writer_begin_object(w);
+                        str(w, "name", spec.name);
+                        str(w, "image", spec.image);
+                        str(w, "executor", sb->executor_id);
+                        json_writer_end_object(w);
+                        r = json_writer_finish(w, &data, &len);
+                        json_writer_free(w);
+                }
+                if (r == 0)
+                        printf("%.*s\n", (int)len, data);
+                free(data);
+        } else
+                printf("created sandbox %s from snapshot %s on %s (`ak exec %s -- CMD`)\n", spec.name, spec.image,
+                       sb->executor_id, spec.name);
+        protobuf_c_message_free_unpacked(&sb->base, NULL);
+        return r < 0 ? 1 : 0;
+}
+
+int cli_snapshot_run(int argc, char **argv)
+{
+        if (argc < 2)
+                return cli_usage_error(&cmd, "which subcommand? take, list, rm or restore");
+        const char *sub = argv[1];
+        if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
+                fputs(cli_snapshot_help, stdout);
+                return 0;
+        }
+        if (strcmp(sub, "take") == 0)
+                return do_take(argc - 1, argv + 1);
+        if (strcmp(sub, "list") == 0 || strcmp(sub, "ls") == 0)
+                return do_list(argc - 1, argv + 1);
+        if (strcmp(sub, "rm") == 0 || strcmp(sub, "delete") == 0)
+                return do_rm(argc - 1, argv + 1);
+        if (strcmp(sub, "restore") == 0)
+                return do_restore(argc - 1, argv + 1);
+        return cli_usage_error(&cmd, "unknown subcommand %s: take, list, rm or restore", sub);
+}
