@@ -185,6 +185,14 @@ static int start_copy(const struct source *src, int qmp, char method[16], int64_
         return r;
 }
 
+/* Up to COPY_TIMEOUT_MS, and ended (cancelled, cleaned up, said why) 5 s
+ * before the caller stops waiting rather than finished for no one. */
+static int copy_timeout_ms(struct rpc_call *call)
+{
+        int64_t left = rpc_call_remaining_ms(call) - 5000;
+        return left < 1000 ? 1000 : left < COPY_TIMEOUT_MS ? (int)left : COPY_TIMEOUT_MS;
+}
+
 static int take(struct rpc_call *call, struct executor *ex, const struct source *src, const char *name,
                 Ak__V1__Snapshot *out, char method[16])
 {
@@ -209,7 +217,7 @@ static int take(struct rpc_call *call, struct executor *ex, const struct source 
         }
         r = start_copy(src, qmp, method, &out->pause_ms, &err);
         if (r == 0)
-                r = qemu_disk_backup_wait(qmp, COPY_TIMEOUT_MS, &err);
+                r = qemu_disk_backup_wait(qmp, copy_timeout_ms(call), &err);
         qemu_disk_backup_release(qmp);
         close(qmp);
         out->copy_ms = ak_mono_ms() - t0;
