@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +22,11 @@
 static int copy_sparse(const char *src, const char *dst, struct ak_error *err)
 {
         struct stat st;
-        _cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
         if (in < 0 || fstat(in, &st) < 0)
                 return ak_error_errno(err, -errno, "open %s", src);
+        if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
+                return ak_error_set(err, -EPERM, "%s: not a regular file with one name: refused", src);
         _cleanup_close_ int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (out < 0)
                 return ak_error_errno(err, -errno, "create %s", dst);
@@ -63,9 +66,11 @@ static int dig_holes(const char *disk, struct ak_error *err)
 {
         enum { BUF = 1 << 20 };
         struct stat st;
-        _cleanup_close_ int fd = open(disk, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+        _cleanup_close_ int fd = open(disk, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
         if (fd < 0 || fstat(fd, &st) < 0)
                 return ak_error_errno(err, -errno, "open %s", disk);
+        if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
+                return ak_error_set(err, -EPERM, "%s: not a regular file with one name: refused", disk);
         size_t bs = st.st_blksize > 0 && st.st_blksize <= BUF && BUF % st.st_blksize == 0 ? (size_t)st.st_blksize
                                                                                          : 4096;
         _cleanup_free_ char *buf = malloc(BUF);
@@ -98,6 +103,21 @@ static int dig_holes(const char *disk, struct ak_error *err)
         if (zero_from >= 0 &&
             fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, zero_from, pos - zero_from) < 0)
                 return ak_error_errno(err, -errno, "punch holes in %s", disk);
+        return 0;
+}
+
+static int own_disk(const char *path, struct stat *st, struct ak_error *err)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0)
+                return ak_error_errno(err, -errno, "open %s (a symbolic link where the disk was?)", path);
+        if (fstat(fd, st) < 0)
+                return ak_error_errno(err, -errno, "stat %s", path);
+        if (!S_ISREG(st->st_mode) || st->st_nlink != 1)
+                return ak_error_set(err, -EPERM, "%s: not a regular file with one name (mode %o, %ju links): "
+                                    "refused", path, (unsigned)st->st_mode, (uintmax_t)st->st_nlink);
+        if (fchmod(fd, 0644) < 0 || (geteuid() == 0 && fchown(fd, 0, 0) < 0) || fstat(fd, st) < 0)
+                return ak_error_errno(err, -errno, "own %s", path);
         return 0;
 }
 
@@ -141,10 +161,11 @@ int image_snapshot_add(struct image_store *s, const char *name, const char *disk
         pathfmt(path, sizeof(path), "%s/rootfs.ext4", tmp);
         if ((r = dig_holes(disk, err)) < 0 || (r = move_disk(disk, path, err)) < 0)
                 goto fail;
-        if (chmod(path, 0644) < 0 || (geteuid() == 0 && chown(path, 0, 0) < 0) || stat(path, &st) < 0) {
-                r = ak_error_errno(err, -errno, "own %s", path);
+        /* disk was in a directory the VMM's user may write: what was moved
+         * may be a link it put there. Owned and sized through an fd of a
+         * regular file with no other name, never through the path. */
+        if ((r = own_disk(path, &st, err)) < 0)
                 goto fail;
-        }
         pathfmt(info.name, sizeof(info.name), "%s", name);
         memcpy(info.hash, hash, sizeof(info.hash));
         pathfmt(info.kind, sizeof(info.kind), "rootfs");

@@ -86,4 +86,31 @@ TEST(ImageSnapshotTest, AddsASparseRootfsImageWithItsSource) {
   akvm::RemoveDir(dir);
 }
 
+// The disk sits in a directory the VMM's (jailed) user may write: a link it
+// put there instead is refused, and the file linked to keeps its mode and
+// is not copied into the store.
+TEST(ImageSnapshotTest, RefusesALinkWhereTheDiskWas) {
+  std::string dir = akvm::MakeTempDir("aksnimg");
+  ASSERT_FALSE(dir.empty());
+  struct image_store* s = nullptr;
+  struct ak_error err = {};
+  ASSERT_EQ(image_store_open((dir + "/store").c_str(), &s, &err), 0) << err.msg;
+  std::string victim = dir + "/victim", disk = dir + "/disk.raw", hard = dir + "/hard.raw";
+  ASSERT_TRUE(WriteDisk(victim));
+  ASSERT_EQ(chmod(victim.c_str(), 0600), 0);
+  ASSERT_EQ(symlink(victim.c_str(), disk.c_str()), 0);
+  struct image_info meta = {}, info = {};
+  snprintf(meta.snapshot_sandbox, sizeof(meta.snapshot_sandbox), "box1");
+  EXPECT_LT(image_snapshot_add(s, "snap1", disk.c_str(), &meta, &info, &err), 0);
+  ASSERT_EQ(link(victim.c_str(), hard.c_str()), 0);
+  EXPECT_LT(image_snapshot_add(s, "snap2", hard.c_str(), &meta, &info, &err), 0);
+  struct stat st;
+  ASSERT_EQ(stat(victim.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_NE(image_lookup(s, "snap1", &info, nullptr), 0);
+  EXPECT_NE(image_lookup(s, "snap2", &info, nullptr), 0);
+  image_store_free(s);
+  akvm::RemoveDir(dir);
+}
+
 }  // namespace
