@@ -138,7 +138,10 @@ int qemu_disk_backup_prepare(int qmp_fd, const char *vmm_path, const char *host_
         qemu_disk_backup_release(qmp_fd);
         if ((r = root_size(qmp_fd, ret_size, err)) < 0 || (r = make_target(host_path, *ret_size, err)) < 0)
                 return r;
-        /* discard/detect-zeroes: blocks of zeros stay holes in the copy. */
+        /* discard/detect-zeroes as drive-backup sets them for its target.
+         * The job still fills the disk's empty space with allocated zeros
+         * (a 64 MiB test disk using 5 MiB came out 64 MiB):
+         * image_snapshot_add punches those out. */
         snprintf(cmd, sizeof(cmd),
                  "{\"execute\":\"blockdev-add\",\"arguments\":{\"node-name\":\"" QEMU_DISK_NODE "\","
                  "\"driver\":\"raw\",\"discard\":\"unmap\",\"detect-zeroes\":\"unmap\","
