@@ -1,4 +1,4 @@
-/* `ak sandbox create|start|stop|remove|list|info|cp`: persistent sandboxes
+/* `ak sandbox create|start|stop|remove|list|info|cp|extend`: persistent sandboxes
  * through the scheduler. */
 #include <errno.h>
 #include <fcntl.h>
@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -25,6 +26,8 @@ const char cli_sandbox_help[] =
         "                         [--egress-deny X]... [--egress-allow X]... [--egress-port N]...\n"
         "                         [--ttl S] [--json]\n"
         "       ak sandbox start|stop|remove NAME\n"
+        "       ak sandbox extend NAME --ttl S [--json]   (expire S seconds later; from now\n"
+        "                                                 when it has no TTL; at most 30 days)\n"
         "       ak sandbox list [--json]\n"
         "       ak sandbox info NAME [--json]\n"
         "       ak sandbox cp SRC NAME:/guest/path   (into the sandbox)\n"
@@ -44,7 +47,8 @@ const char cli_sandbox_help[] =
         "  ak sandbox cp ./script.sh dev:/tmp/script.sh && ak exec dev -- sh /tmp/script.sh\n"
         "  ak sandbox cp dev:/etc/os-release .\n"
         "  ak sandbox list --json | jq -r '.[].name'\n"
-        "  ak sandbox stop dev && ak sandbox start dev && ak sandbox remove dev\n";
+        "  ak sandbox stop dev && ak sandbox start dev && ak sandbox remove dev\n"
+        "  ak sandbox extend dev --ttl 3600\n";
 
 static const struct cli_command cmd = { "sandbox", "", cli_sandbox_run, cli_sandbox_help };
 
@@ -448,6 +452,52 @@ static int do_cp(int argc, char **argv)
         return d ? cp_in(argv[1], dname, dpath) : cp_out(sname, spath, argv[2]);
 }
 
+static int do_extend(int argc, char **argv)
+{
+        const char *name = NULL;
+        unsigned long ttl = 0;
+        bool json = false, have_ttl = false;
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--ttl") == 0 && i + 1 < argc) {
+                        char *end;
+                        errno = 0;
+                        ttl = strtoul(argv[++i], &end, 10);
+                        if (errno || *end || end == argv[i] || argv[i][0] == '-' || ttl == 0 || ttl > 30ul * 86400)
+                                return cli_usage_error(&cmd, "extend: --ttl %s: want seconds from 1 to 2592000 "
+                                                       "(30 days)", argv[i]);
+                        have_ttl = true;
+                } else if (strcmp(argv[i], "--json") == 0) {
+                        json = true;
+                } else if (argv[i][0] == '-' || name) {
+                        return cli_usage_error(&cmd, "extend: unexpected %s", argv[i]);
+                } else {
+                        name = argv[i];
+                }
+        }
+        if (!name || !have_ttl)
+                return cli_usage_error(&cmd, "extend: want NAME and --ttl SECONDS");
+        Ak__V1__ExtendSandboxRequest req = AK__V1__EXTEND_SANDBOX_REQUEST__INIT;
+        req.name = (char *)name;
+        req.by_seconds = (uint32_t)ttl;
+        ProtobufCMessage *resp = NULL;
+        if (call("extend", "ExtendSandbox", &req.base, &resp))
+                return 1;
+        Ak__V1__Sandbox *sb = (Ak__V1__Sandbox *)resp;
+        int r;
+        if (json) {
+                r = print_sandboxes(&sb, 1, true, false);
+        } else {
+                char when[40];
+                time_t t = (time_t)(sb->expires_at_ms / 1000);
+                struct tm tm;
+                gmtime_r(&t, &tm);
+                strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+                r = printf("sandbox %s expires at %s\n", name, when) < 0;
+        }
+        protobuf_c_message_free_unpacked(resp, NULL);
+        return r;
+}
+
 int cli_sandbox_run(int argc, char **argv)
 {
         if (argc < 2)
@@ -457,6 +507,8 @@ int cli_sandbox_run(int argc, char **argv)
                 return do_create(argc - 1, argv + 1);
         if (strcmp(sub, "cp") == 0)
                 return do_cp(argc - 1, argv + 1);
+        if (strcmp(sub, "extend") == 0)
+                return do_extend(argc - 1, argv + 1);
         if (strcmp(sub, "start") == 0 || strcmp(sub, "stop") == 0 || strcmp(sub, "remove") == 0 ||
             strcmp(sub, "rm") == 0 || strcmp(sub, "list") == 0 || strcmp(sub, "ls") == 0 ||
             strcmp(sub, "info") == 0) {

@@ -33,6 +33,7 @@ static const struct rpc_method methods[] = {
         { "CreateSandbox", RPC_UNARY, lifecycle_handle_create },
         { "StartSandbox", RPC_UNARY, lifecycle_handle_start },
         { "StopSandbox", RPC_UNARY, lifecycle_handle_stop },
+        { "ExtendSandbox", RPC_UNARY, lifecycle_handle_extend },
         { "RemoveSandbox", RPC_UNARY, lifecycle_handle_remove },
         { "GetSandbox", RPC_UNARY, lifecycle_handle_get },
         { "ListSandboxes", RPC_UNARY, lifecycle_handle_list },
@@ -72,6 +73,10 @@ static int add_test_guests(struct executor *ex, struct ak_error *err)
                 if (!sb)
                         return ak_error_set(err, -ENOMEM, "out of memory");
                 snprintf(sb->name, sizeof(sb->name), "%s", name);
+                if (ak_uuid7(sb->uuid) < 0) {
+                        free(sb);
+                        return ak_error_set(err, -EIO, "getrandom for a test guest's uuid");
+                }
                 snprintf(sb->image, sizeof(sb->image), "%s", IMAGE_BASE);
                 snprintf(sb->uds, sizeof(sb->uds), "%s", uds);
                 sb->profile = profile_find(NULL);

@@ -229,6 +229,10 @@ static struct sandbox *sandbox_from_spec(const Ak__V1__SandboxSpec *spec, const 
         if (!sb)
                 return NULL;
         snprintf(sb->name, sizeof(sb->name), "%s", name);
+        if (ak_uuid7(sb->uuid) < 0) {
+                free(sb);
+                return NULL;
+        }
         snprintf(sb->tenant, sizeof(sb->tenant), "%s", spec->tenant && *spec->tenant ? spec->tenant : "default");
         snprintf(sb->image, sizeof(sb->image), "%s", image);
         sb->profile = p;
@@ -474,6 +478,35 @@ int lifecycle_handle_stop(struct rpc_call *call, const ProtobufCMessage *msg, vo
                                      sb->name, NULL)
                         : 0;
         int code = ar < 0 ? audit_refuse(ex, call, ar) : reply_sandbox(ex, call, sb);
+        sandbox_put(ex, sb);
+        return code;
+}
+
+#define EXTEND_MAX_S (30u * 86400)
+
+int lifecycle_handle_extend(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
+{
+        struct executor *ex = ud;
+        const Ak__V1__ExtendSandboxRequest *req = (const void *)msg;
+        if (req->by_seconds == 0 || req->by_seconds > EXTEND_MAX_S)
+                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "by_seconds %u: want 1 to %u (30 days)",
+                                     req->by_seconds, EXTEND_MAX_S);
+        struct sandbox *sb = sandbox_get(ex, req->name ? req->name : "");
+        if (!sb)
+                return rpc_call_fail(call, RPC_NOT_FOUND, "no sandbox named %s", req->name);
+        pthread_mutex_lock(&ex->lock);
+        int64_t now = ak_real_ms();
+        int64_t base = sb->expires_at_ms > now ? sb->expires_at_ms : now;
+        int64_t next = base + (int64_t)req->by_seconds * 1000;
+        bool too_far = next - now > (int64_t)EXTEND_MAX_S * 1000;
+        if (!too_far)
+                sb->expires_at_ms = next;
+        pthread_mutex_unlock(&ex->lock);
+        int code = too_far ? rpc_call_fail(call, RPC_INVALID_ARGUMENT,
+                                           "sandbox %s: extending by %u s would expire it %lld s from now; "
+                                           "at most 30 days",
+                                           sb->name, req->by_seconds, (long long)((next - now) / 1000))
+                           : reply_sandbox(ex, call, sb);
         sandbox_put(ex, sb);
         return code;
 }

@@ -44,6 +44,8 @@ void lifecycle_allocated_locked(struct executor *ex, unsigned *vcpus, uint64_t *
 int lifecycle_handle_create(struct rpc_call *call, const ProtobufCMessage *msg, void *ud);
 int lifecycle_handle_start(struct rpc_call *call, const ProtobufCMessage *msg, void *ud);
 int lifecycle_handle_stop(struct rpc_call *call, const ProtobufCMessage *msg, void *ud);
+/* ExtendSandbox: moves expires_at_ms later (the janitor reads it under ex->lock). */
+int lifecycle_handle_extend(struct rpc_call *call, const ProtobufCMessage *msg, void *ud);
 int lifecycle_handle_remove(struct rpc_call *call, const ProtobufCMessage *msg, void *ud);
 int lifecycle_handle_get(struct rpc_call *call, const ProtobufCMessage *msg, void *ud);
 int lifecycle_handle_list(struct rpc_call *call, const ProtobufCMessage *msg, void *ud);

@@ -153,6 +153,7 @@ Ak__V1__Sandbox *sandbox_to_proto(struct executor *ex, struct sandbox *sb)
         m->executor_id = strdup(ex->node.id);
         m->created_at_ms = sb->created_at_ms;
         m->expires_at_ms = sb->expires_at_ms;
+        m->uuid = strdup(sb->uuid);
         m->error = strdup(sb->error);
         m->from_pool = sb->from_pool;
         m->net_denied = net_audit_denied_locked(ex, sb->name, &m->net_log_overruns);

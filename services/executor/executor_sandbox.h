@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lib/base/uuid.h"
 #include "vmm/backend/vmm_net.h"
 #include "vmm/net/domain.h"
 #include "protos/ak/v1/executor.pb-c.h"
@@ -28,6 +29,7 @@ struct vmbox;
 struct sandbox {
         /* Set before the sandbox enters the table, read-only afterwards: */
         char name[SANDBOX_NAME_MAX + 1];
+        char uuid[AK_UUID_LEN + 1]; /* Sandbox.uuid: UUIDv7, made at create */
         char image[IMAGE_NAME_MAX + 1];
         char tenant[64];            /* spec.tenant; "default" when empty */
         const struct profile *profile;
@@ -40,7 +42,7 @@ struct sandbox {
         size_t n_labels;
         uint32_t ttl_seconds;
         bool persistent;
-        int64_t created_at_ms, expires_at_ms;   /* wall clock */
+        int64_t created_at_ms;      /* wall clock */
         bool from_pool;
         /* spec.egress, checked and canonical; egress points into these. */
         char egress_allow[VMM_NET_MAX_EGRESS][64], egress_deny[VMM_NET_MAX_EGRESS][64];
@@ -52,6 +54,7 @@ struct sandbox {
         const char *egress_allow_names_p[VMM_NET_MAX_EGRESS], *egress_deny_names_p[VMM_NET_MAX_EGRESS];
         struct vmm_net_egress egress;
         /* Under ex->lock: */
+        int64_t expires_at_ms;      /* wall clock; 0: no TTL; ExtendSandbox moves it */
         bool test_guest;            /* no VM: uds is a test's fake guest */
         Ak__V1__SandboxState state;
         char error[512];

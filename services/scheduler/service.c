@@ -150,6 +150,7 @@ static const struct rpc_method methods[] = {
         { "CreateSandbox", RPC_UNARY, sched_create_sandbox },
         { "StartSandbox", RPC_UNARY, sched_start_sandbox },
         { "StopSandbox", RPC_UNARY, sched_stop_sandbox },
+        { "ExtendSandbox", RPC_UNARY, sched_extend_sandbox },
         { "RemoveSandbox", RPC_UNARY, sched_remove_sandbox },
         { "GetSandbox", RPC_UNARY, sched_get_sandbox },
         { "ListSandboxes", RPC_UNARY, sched_list_sandboxes },

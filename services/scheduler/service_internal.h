@@ -23,6 +23,7 @@ void scheduler_log(struct scheduler *s, const char *fmt, ...) __attribute__((for
 int sched_create_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
 int sched_start_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
 int sched_stop_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
+int sched_extend_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
 int sched_remove_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
 int sched_get_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
 int sched_list_sandboxes(struct rpc_call *call, const ProtobufCMessage *msg, void *data);

@@ -203,6 +203,12 @@ int sched_stop_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void 
                             msg);
 }
 
+int sched_extend_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        return sandbox_call(call, data, "ExtendSandbox", ((const Ak__V1__ExtendSandboxRequest *)msg)->name,
+                            msg);
+}
+
 int sched_get_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
 {
         return sandbox_call(call, data, "GetSandbox", ((const Ak__V1__GetSandboxRequest *)msg)->name, msg);
