@@ -11,7 +11,7 @@
 #include "protos/ak/v1/scheduler.pb-c.h"
 
 const char cli_up_help[] =
-        "Usage: ak up [--warm N]\n"
+        "Usage: ak up [--warm N] [--gateway-listen HOST:PORT | --no-gateway]\n"
         "\n"
         "Starts ak's four services on this machine in the background: ak-scheduler,\n"
         "ak-executor, ak-signer and ak-auditor, on Unix sockets in $AK_HOME/run/\n"
@@ -19,13 +19,23 @@ const char cli_up_help[] =
         "all are healthy and the executor has registered, then prints where they are.\n"
         "Receipts are signed with $AK_HOME/receipts/ed25519_signing_key.pkcs8 (the\n"
         "one-machine key); audit events go to $AK_HOME/audit.jsonl.\n"
-        "`ak run`, `ak exec` and `ak sandbox` start the stack themselves when none runs.\n"
+        "Then starts ak-gateway, agentkernel's HTTP API, on 127.0.0.1:18888 with the\n"
+        "stack's token ($AK_HOME/run/token) as its API key; if it cannot start (the port\n"
+        "is taken), ak up says why and the stack runs without it.\n"
+        "`ak run`, `ak exec` and `ak sandbox` start the stack themselves when none runs\n"
+        "(without the gateway).\n"
         "\n"
-        "  --warm N   VMs the executor keeps booted for fast starts (default 1; 0: none)\n"
+        "  --warm N                   VMs the executor keeps booted for fast starts\n"
+        "                             (default 1; 0: none)\n"
+        "  --gateway-listen HOST:PORT where the gateway listens (default $AK_GATEWAY_LISTEN,\n"
+        "                             else 127.0.0.1:18888; port 0: any free port)\n"
+        "  --no-gateway               no HTTP gateway\n"
         "\n"
         "Examples:\n"
         "  ak up\n"
         "  ak up --warm 0 && ak status\n"
+        "  ak up && export AGENTKERNEL_BASE_URL=http://127.0.0.1:18888 \\\n"
+        "      AGENTKERNEL_API_KEY=$(cat ~/.agentkernel/run/token)\n"
         "  tail -f ~/.agentkernel/logs/executor.log\n";
 
 const char cli_down_help[] =
@@ -44,7 +54,9 @@ const char cli_status_help[] =
         "Shows each service of the local stack: its address, pid and health, and the\n"
         "executors registered with the scheduler (lost: missed heartbeats) and the\n"
         "images each reports (`--image NAME` is placed on one that has NAME).\n"
-        "Exits 0 when all four are healthy, 1 otherwise.\n"
+        "The gateway (agentkernel's HTTP API) shows its URL and GET /health; `gateway:\n"
+        "off` when ak up ran without it. Exits 0 when all four and the gateway (when\n"
+        "started) are healthy, 1 otherwise.\n"
         "\n"
         "Examples:\n"
         "  ak status\n"
@@ -57,6 +69,8 @@ static const struct cli_command cmd_status = { "status", "", cli_status_run, cli
 int cli_up_run(int argc, char **argv)
 {
         struct stack_up_options o = { .min_warm = 1, .progress = true };
+        const char *env_listen = getenv("AK_GATEWAY_LISTEN");
+        o.gateway_listen = env_listen && *env_listen ? env_listen : "127.0.0.1:18888";
         for (int i = 1; i < argc; i++) {
                 if (strcmp(argv[i], "--warm") == 0 && i + 1 < argc) {
                         char *end;
@@ -64,6 +78,13 @@ int cli_up_run(int argc, char **argv)
                         if (*end || end == argv[i] || v > 16)
                                 return cli_usage_error(&cmd_up, "--warm %s: want 0 to 16", argv[i]);
                         o.min_warm = (unsigned)v;
+                } else if (strcmp(argv[i], "--gateway-listen") == 0 && i + 1 < argc) {
+                        o.gateway_listen = argv[++i];
+                        if (!strchr(o.gateway_listen, ':'))
+                                return cli_usage_error(&cmd_up, "--gateway-listen %s: want HOST:PORT",
+                                                       o.gateway_listen);
+                } else if (strcmp(argv[i], "--no-gateway") == 0) {
+                        o.gateway_listen = NULL;
                 } else {
                         return cli_usage_error(&cmd_up, "unknown argument %s", argv[i]);
                 }
@@ -84,6 +105,17 @@ int cli_up_run(int argc, char **argv)
         for (int i = 0; i < STACK_N; i++)
                 printf("  %-10s %s (pid %d, log %s/logs/%s.log)\n", stack_service_name((enum stack_service)i),
                        st.addr[i], (int)st.pid[i], st.home, stack_service_name((enum stack_service)i));
+        if (st.pid[STACK_GATEWAY] > 0) {
+                printf("  %-10s http://%s (pid %d, log %s/logs/gateway.log)\n", "gateway", st.addr[STACK_GATEWAY],
+                       (int)st.pid[STACK_GATEWAY], st.home);
+                printf("Point agentkernel's SDKs at it:\n"
+                       "  export AGENTKERNEL_BASE_URL=http://%s AGENTKERNEL_API_KEY=$(cat %s/run/token)\n",
+                       st.addr[STACK_GATEWAY], st.home);
+        } else if (o.gateway_listen) {
+                fprintf(stderr, "ak up: no HTTP gateway: %s\n"
+                        "  (--gateway-listen HOST:PORT picks another address; --no-gateway skips it)\n",
+                        o.gateway_error);
+        }
         printf("Try: ak run -- uname -a\n");
         return 0;
 }
@@ -139,6 +171,16 @@ int cli_status_run(int argc, char **argv)
                 rpc_channel_free(ch);
                 all &= healthy[i];
         }
+        bool gw_on = r == 0 && st.pid[STACK_GATEWAY] > 0, gw_ok = false;
+        char gw_why[160] = "not running";
+        if (gw_on && stack_pid_alive(&st, STACK_GATEWAY)) {
+                struct ak_error e = { 0 };
+                gw_ok = stack_gateway_health(st.addr[STACK_GATEWAY], 2000, &e) == 0;
+                if (!gw_ok)
+                        snprintf(gw_why, sizeof(gw_why), "%.150s", e.msg);
+        }
+        if (gw_on)
+                all &= gw_ok;
         Ak__V1__ListExecutorsResponse *ex = NULL;
         if (healthy[STACK_SCHEDULER]) {
                 struct rpc_channel *ch = NULL;
@@ -184,6 +226,25 @@ int cli_status_run(int argc, char **argv)
                         json_writer_end_object(w);
                 }
                 json_writer_end_array(w);
+                json_writer_key(w, "gateway", 7);
+                if (gw_on) {
+                        char url[STACK_ADDR_MAX + 8];
+                        snprintf(url, sizeof(url), "http://%s", st.addr[STACK_GATEWAY]);
+                        json_writer_begin_object(w);
+                        json_writer_key(w, "address", 7);
+                        json_writer_string(w, st.addr[STACK_GATEWAY], strlen(st.addr[STACK_GATEWAY]));
+                        json_writer_key(w, "url", 3);
+                        json_writer_string(w, url, strlen(url));
+                        json_writer_key(w, "pid", 3);
+                        json_writer_i64(w, st.pid[STACK_GATEWAY]);
+                        json_writer_key(w, "healthy", 7);
+                        json_writer_bool(w, gw_ok);
+                        json_writer_key(w, "error", 5);
+                        json_writer_string_or_null(w, gw_ok ? NULL : gw_why);
+                        json_writer_end_object(w);
+                } else {
+                        json_writer_null(w);
+                }
                 json_writer_key(w, "executors", 9);
                 json_writer_begin_array(w);
                 for (size_t i = 0; i < n_ex; i++) {
@@ -223,6 +284,13 @@ int cli_status_run(int argc, char **argv)
                         printf("%-10s %-8s pid %-7d %s%s%s\n", stack_service_name((enum stack_service)i),
                                healthy[i] ? "healthy" : "DOWN", (int)st.pid[i], st.addr[i],
                                healthy[i] ? "" : ": ", healthy[i] ? "" : why[i]);
+                if (gw_on)
+                        printf("%-10s %-8s pid %-7d http://%s%s%s\n", "gateway", gw_ok ? "healthy" : "DOWN",
+                               (int)st.pid[STACK_GATEWAY], st.addr[STACK_GATEWAY], gw_ok ? "" : ": ",
+                               gw_ok ? "" : gw_why);
+                else if (r == 0)
+                        printf("%-10s off (ak up --no-gateway, or it could not start: %s/logs/gateway.log)\n",
+                               "gateway", st.home);
                 for (size_t i = 0; i < n_ex; i++) {
                         const Ak__V1__ExecutorRecord *x = ex->executors[i];
                         printf("executor %s at %s: %s, %llu network denials",

@@ -1,5 +1,6 @@
 /* The local stack's processes: start, record, wait for health, stop. */
 #include "cli/stack.h"
+#include "cli/stack_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +29,7 @@
 
 #define STACK_RECORD_MAX 4096
 
-static const char *const names[STACK_N] = { "scheduler", "executor", "signer", "auditor" };
+static const char *const names[STACK_ALL] = { "scheduler", "executor", "signer", "auditor", "gateway" };
 
 const char *stack_service_name(enum stack_service s)
 {
@@ -69,7 +70,7 @@ static void record_path(const struct stack *st, char *buf, size_t size)
         snprintf(buf, size, "%s/run/stack.json", st->home);
 }
 
-static void token_path(const struct stack *st, char *buf, size_t size)
+void stack_token_path(const struct stack *st, char *buf, size_t size)
 {
         snprintf(buf, size, "%s/run/token", st->home);
 }
@@ -103,7 +104,7 @@ static int write_token(const char *path, struct ak_error *err)
 int stack_token(const struct stack *st, char *buf, size_t size)
 {
         char path[PATH_MAX];
-        token_path(st, path, sizeof(path));
+        stack_token_path(st, path, sizeof(path));
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
                 return -errno;
@@ -140,17 +141,22 @@ int stack_load(struct stack *st, struct ak_error *err)
         if (json_parse(text, (size_t)n, &v, &je) < 0)
                 return ak_error_set(err, -EBADMSG, "%s: not JSON; remove it if no stack runs", path);
         const struct json_value *pids = json_object_get(v, "pids");
-        for (int i = 0; pids && i < STACK_N; i++) {
+        for (int i = 0; pids && i < STACK_ALL; i++) {
                 const struct json_value *p = json_object_get(pids, names[i]);
                 uint64_t pid = 0;
                 if (p && json_number_u64(p, &pid) == 0 && pid > 1 && pid < (1u << 22))
                         st->pid[i] = (pid_t)pid;
         }
+        const struct json_value *gw = json_object_get(json_object_get(v, "addresses"), "gateway");
+        size_t gl = 0;
+        const char *gs = gw ? json_string(gw, &gl) : NULL;
+        if (gs && gl < sizeof(st->addr[STACK_GATEWAY]) && !memchr(gs, 0, gl))
+                memcpy(st->addr[STACK_GATEWAY], gs, gl + 1);
         json_value_free(v);
         return 0;
 }
 
-static int write_record(const struct stack *st, struct ak_error *err)
+int stack_write_record(const struct stack *st, struct ak_error *err)
 {
         char path[PATH_MAX];
         struct json_writer *w = NULL;
@@ -164,14 +170,14 @@ static int write_record(const struct stack *st, struct ak_error *err)
         json_writer_string(w, st->home, strlen(st->home));
         json_writer_key(w, "pids", 4);
         json_writer_begin_object(w);
-        for (int i = 0; i < STACK_N; i++) {
+        for (int i = 0; i < STACK_ALL; i++) {
                 json_writer_key(w, names[i], strlen(names[i]));
                 json_writer_i64(w, st->pid[i]);
         }
         json_writer_end_object(w);
         json_writer_key(w, "addresses", 9);
         json_writer_begin_object(w);
-        for (int i = 0; i < STACK_N; i++) {
+        for (int i = 0; i < STACK_ALL; i++) {
                 json_writer_key(w, names[i], strlen(names[i]));
                 json_writer_string(w, st->addr[i], strlen(st->addr[i]));
         }
@@ -240,7 +246,7 @@ int stack_dir(const struct stack *st, const char *sub, char *out, size_t size, s
         return 0;
 }
 
-static pid_t spawn(const char *log, char *const argv[], struct ak_error *err)
+pid_t stack_spawn(const char *log, char *const argv[], struct ak_error *err)
 {
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (fd < 0)
@@ -263,7 +269,7 @@ static pid_t spawn(const char *log, char *const argv[], struct ak_error *err)
         return pid;
 }
 
-static int find_bin(enum stack_service s, char *buf, size_t size, struct ak_error *err)
+int stack_find_bin(enum stack_service s, char *buf, size_t size, struct ak_error *err)
 {
         char rel[64];
         snprintf(rel, sizeof(rel), "services/%s/ak-%s", names[s], names[s]);
@@ -274,7 +280,7 @@ static int find_bin(enum stack_service s, char *buf, size_t size, struct ak_erro
         return 0;
 }
 
-static void print_log_tail(const char *log)
+void stack_print_log_tail(const char *log)
 {
         char buf[2048];
         _cleanup_close_ int fd = open(log, O_RDONLY | O_CLOEXEC);
@@ -333,7 +339,7 @@ static int wait_ready(struct stack *st, const char logs[STACK_N][PATH_MAX], unsi
                          * ak until they exec, so stack_pid_alive cannot tell yet). */
                         if (!up[i] && waitpid(st->pid[i], NULL, WNOHANG) == st->pid[i]) {
                                 st->pid[i] = 0;
-                                print_log_tail(logs[i]);
+                                stack_print_log_tail(logs[i]);
                                 r = ak_error_set(err, -ECHILD, "ak-%s exited while starting; its log: %s",
                                                  names[i], logs[i]);
                                 goto out;
@@ -351,7 +357,7 @@ static int wait_ready(struct stack *st, const char logs[STACK_N][PATH_MAX], unsi
                 if (ak_mono_ms() > deadline) {
                         for (int i = 0; i < STACK_N; i++)
                                 if (!up[i])
-                                        print_log_tail(logs[i]);
+                                        stack_print_log_tail(logs[i]);
                         r = ak_error_set(err, -ETIMEDOUT,
                                          "the stack was not ready after %u s (%d of %d services healthy%s); "
                                          "logs in %s/logs",
@@ -368,7 +374,7 @@ out:
         return r;
 }
 
-int stack_up(struct stack *st, const struct stack_up_options *o, struct ak_error *err)
+int stack_up(struct stack *st, struct stack_up_options *o, struct ak_error *err)
 {
         char bin[STACK_N][PATH_MAX], logs[STACK_N][PATH_MAX], dir[PATH_MAX];
         char key[PATH_MAX], config[PATH_MAX], spool[PATH_MAX], state[PATH_MAX], images[PATH_MAX];
@@ -378,7 +384,7 @@ int stack_up(struct stack *st, const struct stack_up_options *o, struct ak_error
 
         r = stack_load(st, err);
         if (r == 0) {
-                for (int i = 0; i < STACK_N; i++)
+                for (int i = 0; i < STACK_ALL; i++)
                         if (stack_pid_alive(st, (enum stack_service)i))
                                 return ak_error_set(err, -EEXIST,
                                                     "a stack is already running in %s (ak-%s, pid %d); "
@@ -390,7 +396,7 @@ int stack_up(struct stack *st, const struct stack_up_options *o, struct ak_error
         if ((r = stack_paths(st, err)) < 0)
                 return r;
         for (int i = 0; i < STACK_N; i++)
-                if ((r = find_bin((enum stack_service)i, bin[i], sizeof(bin[i]), err)) < 0)
+                if ((r = stack_find_bin((enum stack_service)i, bin[i], sizeof(bin[i]), err)) < 0)
                         return r;
         if ((r = stack_dir(st, "run", dir, sizeof(dir), err)) < 0 ||
             (r = stack_dir(st, "logs", dir, sizeof(dir), err)) < 0 ||
@@ -407,7 +413,7 @@ int stack_up(struct stack *st, const struct stack_up_options *o, struct ak_error
                 snprintf(logs[i], sizeof(logs[i]), "%s/logs/%s.log", st->home, names[i]);
         snprintf(key, sizeof(key), "%s/receipts/ed25519_signing_key.pkcs8", st->home);
         snprintf(config, sizeof(config), "%s/auditor/config.json", st->home);
-        token_path(st, token, sizeof(token));
+        stack_token_path(st, token, sizeof(token));
         executor_token_path(st, exec_token, sizeof(exec_token));
         if ((r = write_token(token, err)) < 0 || (r = write_token(exec_token, err)) < 0)
                 return r;
@@ -464,14 +470,14 @@ int stack_up(struct stack *st, const struct stack_up_options *o, struct ak_error
 
         for (int k = 0; k < STACK_N; k++) {
                 enum stack_service s = order[k];
-                pid_t pid = spawn(logs[s], argvs[s], err);
+                pid_t pid = stack_spawn(logs[s], argvs[s], err);
                 if (pid < 0) {
                         r = pid;
                         goto fail;
                 }
                 st->pid[s] = pid;
         }
-        if ((r = write_record(st, err)) < 0)
+        if ((r = stack_write_record(st, err)) < 0)
                 goto fail;
 
         struct cli_progress pr;
@@ -482,6 +488,8 @@ int stack_up(struct stack *st, const struct stack_up_options *o, struct ak_error
                 cli_progress_done(&pr);
         if (r < 0)
                 goto fail;
+        if (o->gateway_listen)
+                stack_start_gateway(st, o);
         return 0;
 fail:;
         struct ak_error ignored = { 0 };
@@ -502,12 +510,12 @@ static bool wait_gone(struct stack *st, enum stack_service s, long long ms)
 
 int stack_down(struct stack *st, struct ak_error *err)
 {
-        static const enum stack_service order[STACK_N] = { STACK_EXECUTOR, STACK_SCHEDULER, STACK_AUDITOR,
-                                                           STACK_SIGNER };
+        static const enum stack_service order[STACK_ALL] = { STACK_GATEWAY, STACK_EXECUTOR, STACK_SCHEDULER,
+                                                             STACK_AUDITOR, STACK_SIGNER };
         char path[PATH_MAX];
         int stopped = 0;
 
-        for (int k = 0; k < STACK_N; k++) {
+        for (int k = 0; k < STACK_ALL; k++) {
                 enum stack_service s = order[k];
                 if (!stack_pid_alive(st, s))
                         continue;
@@ -519,7 +527,7 @@ int stack_down(struct stack *st, struct ak_error *err)
                 stopped++;
         }
         /* Reap our own children (when the caller started them). */
-        for (int i = 0; i < STACK_N; i++)
+        for (int i = 0; i < STACK_ALL; i++)
                 if (st->pid[i] > 1)
                         waitpid(st->pid[i], NULL, WNOHANG);
         record_path(st, path, sizeof(path));

@@ -28,21 +28,31 @@
 #include "lib/base/error.h"
 #include "lib/rpc/rpc.h"
 
-enum stack_service { STACK_SCHEDULER, STACK_EXECUTOR, STACK_SIGNER, STACK_AUDITOR, STACK_N };
+/* STACK_N: the four gRPC services (Unix sockets, gRPC health). The gateway
+ * (ak-gateway, agentkernel's HTTP API on TCP) is the fifth, optional one:
+ * its addr is "HOST:PORT", "" when the stack runs without it. */
+enum stack_service { STACK_SCHEDULER, STACK_EXECUTOR, STACK_SIGNER, STACK_AUDITOR, STACK_N,
+                     STACK_GATEWAY = STACK_N, STACK_ALL };
 
 #define STACK_ADDR_MAX 128
 #define STACK_TOKEN_MAX 128     /* run/token: 64 hex digits */
 
 struct stack {
         char home[PATH_MAX - 64];
-        char addr[STACK_N][STACK_ADDR_MAX];   /* "unix:/..." */
-        pid_t pid[STACK_N];                   /* 0: not recorded */
+        char addr[STACK_ALL][STACK_ADDR_MAX];   /* "unix:/...", the gateway's "HOST:PORT" */
+        pid_t pid[STACK_ALL];                   /* 0: not recorded */
 };
 
 struct stack_up_options {
         unsigned min_warm;        /* warm VMs kept by the executor */
         bool progress;            /* a status line on stderr (on a TTY) */
         unsigned timeout_s;       /* 0: 120 */
+        /* ak-gateway's --listen HOST:PORT (port 0: any free one); NULL: no
+         * gateway. It gets run/token as its API key and scheduler credential.
+         * A gateway that cannot start (its port taken) does not fail the
+         * stack: gateway_error says why, and the stack runs without it. */
+        const char *gateway_listen;
+        char gateway_error[AK_ERROR_MAX];
 };
 
 /* "scheduler", ... */
@@ -67,12 +77,17 @@ int stack_dir(const struct stack *st, const char *sub, char *out, size_t size, s
 bool stack_pid_alive(const struct stack *st, enum stack_service s);
 
 /* Starts the four services (setsid, logs under $AK_HOME/logs), records them,
+ * then the gateway when o->gateway_listen is set (its address as it printed it),
  * waits until each is SERVING and the executor has registered. On failure
  * stops what it started and names the service and its log. -EEXIST if a
  * recorded stack is still running. */
-int stack_up(struct stack *st, const struct stack_up_options *o, struct ak_error *err);
+int stack_up(struct stack *st, struct stack_up_options *o, struct ak_error *err);
 
-/* SIGTERM to each recorded service (executor first), up to 15 s each, then
+/* GET /health on the gateway at addr ("HOST:PORT"), within timeout_ms: 0
+ * when it answers 200, else -errno with why in err. */
+int stack_gateway_health(const char *addr, int timeout_ms, struct ak_error *err);
+
+/* SIGTERM to each recorded service (gateway, then executor...), up to 15 s each, then
  * SIGKILL; removes the record. Returns the number of services stopped. */
 int stack_down(struct stack *st, struct ak_error *err);
 

@@ -152,7 +152,7 @@ int gw_own(struct gateway *g, const char *name, const char *tenant, Ak__V1__Sand
         return 0;
 }
 
-static void rfc3339(int64_t ms, char *buf, size_t size)
+void gw_rfc3339(int64_t ms, char *buf, size_t size)
 {
         time_t t = (time_t)(ms / 1000);
         struct tm tm;
@@ -169,6 +169,8 @@ void gw_sandbox_json(struct json_writer *w, const Ak__V1__Sandbox *sb)
 
         json_writer_begin_object(w);
         gw_str(w, "name", sp && sp->name ? sp->name : "");
+        if (sb->uuid && *sb->uuid)
+                gw_str(w, "uuid", sb->uuid);
         gw_str(w, "status", sb->state < 5 ? states[sb->state] : "unknown");
         gw_str(w, "backend", sb->backend && *sb->backend ? sb->backend : "qemu-microvm");
         if (sp) {
@@ -185,23 +187,16 @@ void gw_sandbox_json(struct json_writer *w, const Ak__V1__Sandbox *sb)
                 json_writer_end_object(w);
         }
         if (sb->created_at_ms) {
-                rfc3339(sb->created_at_ms, when, sizeof(when));
+                gw_rfc3339(sb->created_at_ms, when, sizeof(when));
                 gw_str(w, "created_at", when);
         }
         if (sb->expires_at_ms) {
-                rfc3339(sb->expires_at_ms, when, sizeof(when));
+                gw_rfc3339(sb->expires_at_ms, when, sizeof(when));
                 gw_str(w, "expires_at", when);
         }
         if (sb->error && *sb->error)
                 gw_str(w, "error", sb->error);
         json_writer_end_object(w);
-}
-
-static int not_supported(struct gw_resp *ret, const char *what)
-{
-        char msg[256];
-        snprintf(msg, sizeof(msg), "%s is not supported by ak-gateway yet", what);
-        return gw_resp_error(ret, 501, msg);
 }
 
 int gateway_handle(struct gateway *g, const struct gw_route *rt, const char *tenant, const char *body,
@@ -237,9 +232,9 @@ int gateway_handle(struct gateway *g, const struct gw_route *rt, const char *ten
         case GW_FILE_GET: return gw_file_get(g, rt, tenant, ret);
         case GW_FILE_DELETE: return gw_file_delete(g, rt, tenant, ret);
         case GW_STATUS: return gw_status(g, tenant, ret);
-        case GW_BY_UUID: return not_supported(ret, "GET /sandboxes/by-uuid (ak sandboxes have names, no UUIDs)");
-        case GW_LOGS: return not_supported(ret, "GET /sandboxes/{name}/logs (use ak audit)");
-        case GW_AUDIT: return not_supported(ret, "GET /audit (use ak audit)");
+        case GW_BY_UUID: return gw_by_uuid(g, rt->name, tenant, ret);
+        case GW_LOGS: return gw_sandbox_logs(g, rt->name, tenant, ret);
+        case GW_AUDIT: return gw_audit(g, tenant, ret);
         }
         switch (rt->id) {
         case GW_RUN:
@@ -261,7 +256,7 @@ int gateway_handle(struct gateway *g, const struct gw_route *rt, const char *ten
         case GW_FILE_PUT: r = gw_file_put(g, rt, &q.file, tenant, ret); break;
         case GW_FILES_BATCH: r = gw_files_put(g, rt->name, &q.files, tenant, ret); break;
         case GW_BATCH_RUN: r = gw_batch(g, &q.batch, tenant, ret); break;
-        default: r = not_supported(ret, "POST /sandboxes/{name}/extend (the scheduler has no TTL-extend call)"); break;
+        default: r = gw_extend(g, rt->name, q.extend_seconds, tenant, ret); break;
         }
         gw_req_free(rt->id, &q);
         return r;

@@ -23,6 +23,8 @@ int gw_unary(struct gateway *g, const char *method, const void *req, void **ret_
 int gw_own(struct gateway *g, const char *name, const char *tenant, Ak__V1__Sandbox **ret_sb,
            struct gw_resp *resp);
 void gw_sandbox_json(struct json_writer *w, const Ak__V1__Sandbox *sb);
+/* Unix ms → "2026-02-05T15:00:00Z". */
+void gw_rfc3339(int64_t ms, char *buf, size_t size);
 
 /* sandboxes.c */
 int gw_list(struct gateway *g, const char *tenant, const char *label, struct gw_resp *ret);
@@ -31,6 +33,13 @@ int gw_delete(struct gateway *g, const char *name, const char *tenant, struct gw
 int gw_start_stop(struct gateway *g, const char *name, const char *tenant, bool start, struct gw_resp *ret);
 int gw_create(struct gateway *g, const struct gw_create_req *q, const char *tenant, struct gw_resp *ret);
 int gw_status(struct gateway *g, const char *tenant, struct gw_resp *ret);
+/* audit.c: GET /audit, GET /sandboxes/{name}/logs (from cfg.audit_file). */
+int gw_audit(struct gateway *g, const char *tenant, struct gw_resp *ret);
+int gw_sandbox_logs(struct gateway *g, const char *name, const char *tenant, struct gw_resp *ret);
+/* GET /sandboxes/by-uuid/{uuid}: the tenant's sandbox with that Sandbox.uuid. */
+int gw_by_uuid(struct gateway *g, const char *uuid, const char *tenant, struct gw_resp *ret);
+/* POST /sandboxes/{name}/extend: {"expires_at": RFC 3339}. */
+int gw_extend(struct gateway *g, const char *name, uint64_t by_seconds, const char *tenant, struct gw_resp *ret);
 /* files.c */
 int gw_file_get(struct gateway *g, const struct gw_route *rt, const char *tenant, struct gw_resp *ret);
 int gw_file_put(struct gateway *g, const struct gw_route *rt, const struct gw_file_req *q, const char *tenant,

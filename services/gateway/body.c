@@ -354,7 +354,7 @@ int gw_extend_decode(const char *body, size_t len, struct gw_req *ret, struct ak
         if ((r = opt_string(ret->tree, "by", &by, err)) < 0)
                 return fail(ret, GW_EXTEND, r);
         if (!by)
-                return fail(ret, GW_EXTEND, ak_error_set(err, -EINVAL, "by is required (a duration like 1h)"));
+                by = "1h";   /* agentkernel's default */
         if (gw_duration_parse(by, &ret->extend_seconds) < 0 || ret->extend_seconds == 0)
                 return fail(ret, GW_EXTEND,
                             ak_error_set(err, -EINVAL, "by: '%.40s' is not a duration like 30m, 1h, 2d", by));

@@ -25,6 +25,9 @@ struct gateway_config {
         struct rpc_channel *scheduler;   /* borrowed; outlives the gateway */
         int64_t call_timeout_ms;         /* unary calls; 0: 60 s */
         int64_t exec_timeout_ms;         /* run/exec deadline; 0: none (the executor's) */
+        /* The auditor's file destination (agentkernel's audit.jsonl), read for
+         * GET /audit and /sandboxes/{name}/logs; NULL: those answer 501. */
+        const char *audit_file;
 };
 
 int gateway_new(const struct gateway_config *cfg, struct gateway **ret);

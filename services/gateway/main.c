@@ -18,7 +18,7 @@
 static const char usage[] =
         "Usage: ak-gateway --scheduler ADDR (--keys-file F | --no-auth) [--listen HOST:PORT]\n"
         "                  [--scheduler-token-file F] [--any-host] [--max-connections N]\n"
-        "                  [--idle-timeout-s N]\n"
+        "                  [--idle-timeout-s N] [--audit-file F]\n"
         "\n"
         "Serves agentkernel 0.18's HTTP API (POST /run, /sandboxes, files, SSE\n"
         "streaming, ...) and calls the scheduler over gRPC for every request.\n"
@@ -37,13 +37,16 @@ static const char usage[] =
         "                           browser requests (DNS rebinding)\n"
         "  --max-connections N      default 1024\n"
         "  --idle-timeout-s N       close connections idle this long (default 30)\n"
+        "  --audit-file F           the auditor's file destination (agentkernel's\n"
+        "                           audit.jsonl), read for GET /audit and\n"
+        "                           /sandboxes/{name}/logs; without it they answer 501\n"
         "\n"
         "Prints \"ak-gateway: listening on HOST:PORT\" on stdout once serving.\n"
         "Point an SDK at it: AGENTKERNEL_BASE_URL=http://127.0.0.1:18888\n"
         "AGENTKERNEL_API_KEY=<a key of --keys-file>.\n";
 
 struct flags {
-        const char *scheduler, *sched_token, *keys, *listen;
+        const char *scheduler, *sched_token, *keys, *listen, *audit_file;
         bool no_auth, any_host;
         unsigned max_conn, idle_s;
         char host[64];
@@ -65,7 +68,7 @@ static int parse_listen(struct flags *f)
 
 static int parse_flags(int argc, char **argv, struct flags *f)
 {
-        enum { SCHED = 256, STOKEN, KEYS, NOAUTH, LISTEN, ANYHOST, MAXC, IDLE, HELP, VERSION };
+        enum { SCHED = 256, STOKEN, KEYS, NOAUTH, LISTEN, ANYHOST, MAXC, IDLE, HELP, VERSION, AUDIT };
         static const struct option opts[] = {
                 { "scheduler", required_argument, NULL, SCHED },
                 { "scheduler-token-file", required_argument, NULL, STOKEN },
@@ -75,6 +78,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 { "any-host", no_argument, NULL, ANYHOST },
                 { "max-connections", required_argument, NULL, MAXC },
                 { "idle-timeout-s", required_argument, NULL, IDLE },
+                { "audit-file", required_argument, NULL, AUDIT },
                 { "help", no_argument, NULL, HELP },
                 { "version", no_argument, NULL, VERSION },
                 {},
@@ -90,6 +94,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 case KEYS: f->keys = optarg; break;
                 case NOAUTH: f->no_auth = true; break;
                 case LISTEN: f->listen = optarg; break;
+                case AUDIT: f->audit_file = optarg; break;
                 case ANYHOST: f->any_host = true; break;
                 case MAXC:
                 case IDLE:
@@ -168,7 +173,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "ak-gateway: scheduler %s: %s\n", f.scheduler, err.msg);
                 goto out;
         }
-        struct gateway_config gc = { .scheduler = ch };
+        struct gateway_config gc = { .scheduler = ch, .audit_file = f.audit_file };
         if (gateway_new(&gc, &g) < 0) {
                 fprintf(stderr, "ak-gateway: out of memory\n");
                 goto out;

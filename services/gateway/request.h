@@ -128,7 +128,7 @@ struct gw_req {
                 struct gw_file_req file;
                 struct gw_files_req files;
                 struct gw_batch_req batch;
-                uint64_t extend_seconds;   /* POST .../extend {"by":"1h"} */
+                uint64_t extend_seconds;   /* POST .../extend {"by":"1h"}; no "by": 1 h */
         };
 };
 

@@ -170,3 +170,54 @@ int gw_status(struct gateway *g, const char *tenant, struct gw_resp *ret)
         protobuf_c_message_free_unpacked(&resp->base, NULL);
         return gw_finish(w, 200, ret);
 }
+
+int gw_extend(struct gateway *g, const char *name, uint64_t by_seconds, const char *tenant, struct gw_resp *ret)
+{
+        Ak__V1__ExtendSandboxRequest req = AK__V1__EXTEND_SANDBOX_REQUEST__INIT;
+        Ak__V1__Sandbox *sb = NULL;
+        struct ak_error err = { 0 };
+        char when[40];
+
+        if (gw_own(g, name, tenant, NULL, ret) < 0)
+                return 0;
+        req.name = (char *)name;
+        req.by_seconds = (uint32_t)by_seconds;   /* gw_duration_parse: at most 365 days */
+        int code = gw_unary(g, "ExtendSandbox", &req, (void **)&sb, &err);
+        if (code != RPC_OK)
+                return gw_rpc_error(ret, code, &err);
+        gw_rfc3339(sb->expires_at_ms, when, sizeof(when));
+        protobuf_c_message_free_unpacked(&sb->base, NULL);
+        struct json_writer *w = gw_begin_ok();
+        if (w) {
+                json_writer_begin_object(w);
+                gw_str(w, "expires_at", when);
+                json_writer_end_object(w);
+        }
+        return gw_finish(w, 200, ret);
+}
+
+int gw_by_uuid(struct gateway *g, const char *uuid, const char *tenant, struct gw_resp *ret)
+{
+        Ak__V1__ListSandboxesRequest req = AK__V1__LIST_SANDBOXES_REQUEST__INIT;
+        Ak__V1__ListSandboxesResponse *resp = NULL;
+        struct ak_error err = { 0 };
+
+        int code = gw_unary(g, "ListSandboxes", &req, (void **)&resp, &err);
+        if (code != RPC_OK)
+                return gw_rpc_error(ret, code, &err);
+        const Ak__V1__Sandbox *found = NULL;
+        for (size_t i = 0; i < resp->n_sandboxes && !found; i++) {
+                const Ak__V1__Sandbox *sb = resp->sandboxes[i];
+                if (sb->uuid && !strcmp(sb->uuid, uuid) && mine(sb, tenant))
+                        found = sb;
+        }
+        if (!found) {
+                protobuf_c_message_free_unpacked(&resp->base, NULL);
+                return gw_resp_error(ret, 404, "Sandbox not found");
+        }
+        struct json_writer *w = gw_begin_ok();
+        if (w)
+                gw_sandbox_json(w, found);
+        protobuf_c_message_free_unpacked(&resp->base, NULL);
+        return gw_finish(w, 200, ret);
+}

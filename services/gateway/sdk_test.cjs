@@ -1,8 +1,9 @@
 // agentkernel's own Node SDK (npm agentkernel@0.18.1), unchanged, against
-// ak-gateway: run, run streaming, sandboxes, exec, files, errors.
+// ak-gateway: run, run streaming, sandboxes, exec, files, TTL, errors.
 // Env: AK_NPM_DIR (where tools/deps.sh installed it), AGENTKERNEL_BASE_URL,
-// AGENTKERNEL_API_KEY.
+// AGENTKERNEL_API_KEY, AK_BIN (the ak CLI, for `ak sandbox extend`).
 const path = require("path");
+const { execFileSync } = require("child_process");
 const assert = require("assert/strict");
 const sdk = require(path.join(process.env.AK_NPM_DIR, "node_modules", "agentkernel"));
 const { AgentKernel, AuthError, NotFoundError, ValidationError, ServerError } = sdk;
@@ -53,6 +54,12 @@ async function main() {
   assert.ok(list.some((s) => s.name === name), JSON.stringify(list));
   const info = await client.getSandbox(name);
   assert.equal(info.name, name);
+  // A UUIDv7 per sandbox, as agentkernel gives; by-uuid finds the same one.
+  assert.match(created.uuid, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, JSON.stringify(created));
+  assert.equal(info.uuid, created.uuid);
+  const byUuid = await client.getSandboxByUuid(created.uuid);
+  assert.equal(byUuid.name, name);
+  await expectError(NotFoundError, client.getSandboxByUuid("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"), "unknown uuid");
   const ex = await client.execInSandbox(name, ["sh", "-c", 'echo "$FOO" && pwd'], { env: { FOO: "bar" }, workdir: "/tmp" });
   assert.equal(ex.output, "bar\n/tmp\n");
   const root = await client.execInSandbox(name, ["id", "-u"], { sudo: true });
@@ -74,6 +81,42 @@ async function main() {
   assert.equal(cat.output, "AB");
   await client.deleteFile(name, "tmp/sdk/a.txt");
   await expectError(NotFoundError, client.readFile(name, "tmp/sdk/a.txt"), "read of a deleted file");
+
+  // TTL: a sandbox without one gets "1h" from now; the next extension counts
+  // from that expiry; the CLI's `ak sandbox extend` moves the same expiry.
+  const t0 = Date.now();
+  const e1 = await client.extendTtl(name, { by: "1h" });
+  const x1 = Date.parse(e1.expires_at);
+  assert.ok(x1 >= t0 - 1000 + 3600e3 && x1 <= Date.now() + 3600e3, JSON.stringify(e1));
+  const e2 = await client.extendTtl(name, { by: "30m" });
+  assert.equal(Date.parse(e2.expires_at) - x1, 1800e3, JSON.stringify([e1, e2]));
+  assert.equal((await client.getSandbox(name)).expires_at, e2.expires_at);
+  await expectError(ValidationError, client.extendTtl(name, { by: "forever" }), "extend by forever");
+  const far = await expectError(ValidationError, client.extendTtl(name, { by: "30d" }), "extend past 30 days");
+  assert.match(far.message, /at most 30 days/);
+  await expectError(NotFoundError, client.extendTtl("no-such-" + process.pid, { by: "1h" }), "extend unknown");
+  const cli = execFileSync(process.env.AK_BIN, ["sandbox", "extend", name, "--ttl", "60"], { encoding: "utf8" });
+  assert.match(cli, new RegExp(`sandbox ${name} expires at \\d{4}-`), cli);
+  const x3 = Date.parse((await client.getSandbox(name)).expires_at);
+  assert.equal(x3 - Date.parse(e2.expires_at), 60e3);
+
+  // Audit: the sandbox's events (its own only), and GET /audit (the tenant's),
+  // from the auditor's file destination, which the auditor fills shortly after.
+  let logs = [];
+  for (let i = 0; i < 100 && !logs.some((e) => e.type_name === "sandbox_created"); i++) {
+    logs = await client.getSandboxLogs(name);
+    if (!logs.some((e) => e.type_name === "sandbox_created")) await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.ok(logs.some((e) => e.type_name === "sandbox_created"), JSON.stringify(logs).slice(0, 2000));
+  assert.ok(logs.every((e) => e.resource && e.resource.resource_id === name), JSON.stringify(logs).slice(0, 2000));
+  await expectError(NotFoundError, client.getSandboxLogs("no-such-" + process.pid), "logs of unknown");
+  const ar = await fetch(process.env.AGENTKERNEL_BASE_URL + "/audit", {
+    headers: { Authorization: "Bearer " + process.env.AGENTKERNEL_API_KEY },
+  });
+  assert.equal(ar.status, 200);
+  const all = (await ar.json()).data;
+  assert.ok(Array.isArray(all) && all.length >= logs.length, JSON.stringify(all).slice(0, 500));
+  assert.ok(all.some((e) => e.uid === logs[0].uid));
 
   // Session API.
   const sb = await client.sandbox(name + "-s");

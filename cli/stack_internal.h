@@ -1,0 +1,28 @@
+/* Shared between cli/stack.c and cli/stack_gateway.c; not for other users. */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "cli/stack.h"
+#include "lib/base/error.h"
+
+/* $AK_HOME/run/token. */
+void stack_token_path(const struct stack *st, char *buf, size_t size);
+
+/* Rewrites $AK_HOME/run/stack.json from st. */
+int stack_write_record(const struct stack *st, struct ak_error *err);
+
+/* Forks argv (setsid, stdin /dev/null, stdout and stderr appended to log). */
+pid_t stack_spawn(const char *log, char *const argv[], struct ak_error *err);
+
+/* services/<s>/ak-<s> next to ak. */
+int stack_find_bin(enum stack_service s, char *buf, size_t size, struct ak_error *err);
+
+/* The last 2 KiB of log on stderr. */
+void stack_print_log_tail(const char *log);
+
+/* Starts ak-gateway on o->gateway_listen once the scheduler is up: records
+ * its pid and the address it printed. On failure, stops what it started and
+ * says why in o->gateway_error; the stack is left as it was. */
+void stack_start_gateway(struct stack *st, struct stack_up_options *o);
