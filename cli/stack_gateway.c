@@ -51,14 +51,16 @@ static void last_line(const char *log, off_t from, char *out, size_t size)
         _cleanup_close_ int fd = open(log, O_RDONLY | O_CLOEXEC);
         ssize_t n = fd < 0 ? -1 : pread(fd, buf, sizeof(buf) - 1, from);
         if (n <= 0) {
-                snprintf(out, size, "it wrote nothing to %s", log);
+                snprintf(out, size, "it wrote nothing to its log");
                 return;
         }
         while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
                 n--;
         buf[n] = 0;
-        const char *nl = strrchr(buf, '\n');
-        snprintf(out, size, "%s", nl ? nl + 1 : buf);
+        const char *nl = strrchr(buf, '\n'), *line = nl ? nl + 1 : buf;
+        size_t len = strnlen(line, size - 1);
+        memcpy(out, line, len);
+        out[len] = 0;
 }
 
 void stack_start_gateway(struct stack *st, struct stack_up_options *o)
@@ -92,7 +94,8 @@ void stack_start_gateway(struct stack *st, struct stack_up_options *o)
                 if (waitpid(pid, NULL, WNOHANG) == pid) {
                         last_line(log, from, why, sizeof(why));
                         snprintf(o->gateway_error, sizeof(o->gateway_error),
-                                 "ak-gateway on %.100s exited while starting: %s", o->gateway_listen, why);
+                                 "ak-gateway on %.100s exited while starting: %s (log %.600s)", o->gateway_listen,
+                                 why, log);
                         return;
                 }
                 if (ak_mono_ms() > deadline) {
