@@ -111,9 +111,10 @@ class OciImportTest : public ::testing::Test {
   }
   // The store holds only the images (and its fixed dirs), tmp is empty.
   void ExpectNothingStored() {
-    std::set<std::string> want = {"kernel", "names", "stage", "tmp"};
+    std::set<std::string> want = {"inuse", "kernel", "names", "stage", "tmp"};
     EXPECT_EQ(Ls(dir_ + "/store"), want);
     EXPECT_TRUE(Ls(dir_ + "/store/tmp").empty());
+    EXPECT_TRUE(Ls(dir_ + "/store/inuse").empty());
     EXPECT_TRUE(Ls(dir_ + "/store/names").empty());
   }
 
