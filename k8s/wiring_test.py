@@ -115,6 +115,8 @@ def main():
             "--executor-id": "node-1", "--label": "node=node-1", "--state-dir": d + "/st",
             "--accel": None, "--min-warm": "0", "--scheduler": s_sock,
             "--signer": None, "--auditor": None, "--signer-token-file": None, "--auditor-token-file": None,
+            # The image puts the seed there (manifests_test checks the two agree); a test guest boots nothing.
+            "--image-seed": None,
         }) + ["--test-guest=t1=" + d + "/no-guest.sock"]
         p, slog = start(d, "scheduler", sched)
         procs.append(p)
