@@ -14,6 +14,7 @@
 #include "lib/receipt/receipt.h"
 #include "services/executor/audit_queue.h"
 #include "services/executor/cgroup.h"
+#include "services/executor/executor_detached.h"
 #include "services/executor/executor_exec.h"
 #include "services/executor/executor_files.h"
 #include "services/executor/executor_images.h"
@@ -43,6 +44,11 @@ static const struct rpc_method methods[] = {
         { "ReadFile", RPC_UNARY, files_handle_read },
         { "Mkdir", RPC_UNARY, files_handle_mkdir },
         { "RemoveFile", RPC_UNARY, files_handle_remove },
+        { "ExecDetached", RPC_UNARY, detached_handle_exec },
+        { "GetDetached", RPC_UNARY, detached_handle_get },
+        { "ListDetached", RPC_UNARY, detached_handle_list },
+        { "DetachedLogs", RPC_UNARY, detached_handle_logs },
+        { "KillDetached", RPC_UNARY, detached_handle_kill },
         { "OpenShell", RPC_SERVER_STREAMING, shell_handle_open },
         { "ShellInput", RPC_UNARY, shell_handle_input },
         { "ShellResize", RPC_UNARY, shell_handle_resize },
