@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct cli_command {
         const char *name;
@@ -54,6 +55,11 @@ extern const char cli_snapshot_help[];
 
 /* `ak sandbox` (cmd_sandbox.c). */
 int cli_sandbox_run(int argc, char **argv);
+/* cmd_detached.c: `ak sandbox exec-list|exec-logs|exec-kill` (argv[0] is the
+ * subcommand) and `ak exec -d`, which prints the new command's id. */
+int cli_sandbox_detached(int argc, char **argv);
+int cli_exec_detached(const char *name, char **argv, size_t argc, char **env, size_t n_env, const char *workdir,
+                      bool sudo);
 extern const char cli_sandbox_help[];
 
 /* `ak mcp-server`, `ak mcp install` (cmd_mcp.c). */

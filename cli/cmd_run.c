@@ -58,6 +58,7 @@ const char cli_run_help[] =
 
 const char cli_exec_help[] =
         "Usage: ak exec NAME [-e K=V]... [-w DIR] [--sudo] [--receipt PATH] [--timeout S] -- CMD [ARGS...]\n"
+        "       ak exec -d NAME [-e K=V]... [-w DIR] [--sudo] -- CMD [ARGS...]\n"
         "\n"
         "Runs CMD in the existing sandbox NAME (see `ak sandbox create`), streaming\n"
         "its output, exiting with its exit code, saving its receipt as `ak run` does.\n"
@@ -67,10 +68,14 @@ const char cli_exec_help[] =
         "  --sudo          run as root\n"
         "  --receipt PATH  where to write the receipt\n"
         "  --timeout S     kill the command after S seconds (exit code 124)\n"
+        "  -d, --detach    start CMD in the background and print its id; it runs on\n"
+        "                  after ak exits (`ak sandbox exec-list|exec-logs|exec-kill`);\n"
+        "                  the first 8 MiB of stdout and of stderr are kept in the guest\n"
         "\n"
         "Examples:\n"
         "  ak sandbox create dev && ak exec dev -- sh -c 'echo hi > /tmp/x; cat /tmp/x'\n"
-        "  ak exec dev -w /tmp --sudo -- ls -la\n";
+        "  ak exec dev -w /tmp --sudo -- ls -la\n"
+        "  id=$(ak exec -d dev -- sh -c 'make test') && ak sandbox exec-logs dev $id --follow\n";
 
 static const struct cli_command cmd_run = { "run", "", cli_run_run, cli_run_help };
 static const struct cli_command cmd_exec = { "exec", "", cli_exec_run, cli_exec_help };
@@ -237,7 +242,7 @@ static int stream(const char *verb, const char *method, const ProtobufCMessage *
 
 struct opts {
         const char *image, *profile, *receipt, *workdir, *name;
-        bool no_network, keep, sudo;
+        bool no_network, keep, sudo, detach;
         unsigned timeout_s;
         char *env[RUN_MAX_ENV];
         size_t n_env;
@@ -288,6 +293,8 @@ static int parse(const struct cli_command *cmd, int argc, char **argv, bool exec
                         o->workdir = argv[++i];
                 } else if (exec && strcmp(a, "--sudo") == 0) {
                         o->sudo = true;
+                } else if (exec && (strcmp(a, "-d") == 0 || strcmp(a, "--detach") == 0)) {
+                        o->detach = true;
                 } else if (a[0] == '-') {
                         return cli_usage_error(cmd, "unknown option %s", a);
                 } else if (exec && !o->name) {
@@ -450,5 +457,7 @@ int cli_exec_run(int argc, char **argv)
                 req.workdir = (char *)o.workdir;
         req.sudo = o.sudo;
         req.timeout_ms = o.timeout_s * 1000;
+        if (o.detach)
+                return cli_exec_detached(o.name, o.argv, (size_t)o.argc, o.env, o.n_env, o.workdir, o.sudo);
         return stream("exec", "Exec", &req.base, o.receipt, false);
 }

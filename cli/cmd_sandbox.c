@@ -32,6 +32,9 @@ const char cli_sandbox_help[] =
         "       ak sandbox info NAME [--json]\n"
         "       ak sandbox cp SRC NAME:/guest/path   (into the sandbox)\n"
         "       ak sandbox cp NAME:/guest/path DST   (out of it; DST may be a directory)\n"
+        "       ak sandbox exec-list NAME             (detached commands: `ak exec -d`)\n"
+        "       ak sandbox exec-logs NAME ID [--stderr] [--follow]\n"
+        "       ak sandbox exec-kill NAME ID\n"
         "\n"
         "A sandbox is a microVM that stays up between commands (`ak exec NAME -- CMD`)\n"
         "until it is removed or its --ttl expires. Files of up to 7 MiB are copied\n"
@@ -501,7 +504,8 @@ static int do_extend(int argc, char **argv)
 int cli_sandbox_run(int argc, char **argv)
 {
         if (argc < 2)
-                return cli_usage_error(&cmd, "which subcommand? create, start, stop, remove, list, info or cp");
+                return cli_usage_error(&cmd, "which subcommand? create, start, stop, remove, list, info, cp, "
+                                       "exec-list, exec-logs or exec-kill");
         const char *sub = argv[1];
         if (strcmp(sub, "create") == 0)
                 return do_create(argc - 1, argv + 1);
@@ -509,6 +513,8 @@ int cli_sandbox_run(int argc, char **argv)
                 return do_cp(argc - 1, argv + 1);
         if (strcmp(sub, "extend") == 0)
                 return do_extend(argc - 1, argv + 1);
+        if (strcmp(sub, "exec-list") == 0 || strcmp(sub, "exec-logs") == 0 || strcmp(sub, "exec-kill") == 0)
+                return cli_sandbox_detached(argc - 1, argv + 1);
         if (strcmp(sub, "start") == 0 || strcmp(sub, "stop") == 0 || strcmp(sub, "remove") == 0 ||
             strcmp(sub, "rm") == 0 || strcmp(sub, "list") == 0 || strcmp(sub, "ls") == 0 ||
             strcmp(sub, "info") == 0) {
