@@ -40,3 +40,8 @@ int sched_shell_close(struct rpc_call *call, const ProtobufCMessage *msg, void *
 int sched_take_snapshot(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
 int sched_list_snapshots(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
 int sched_delete_snapshot(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
+int sched_exec_detached(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
+int sched_get_detached(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
+int sched_list_detached(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
+int sched_detached_logs(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
+int sched_kill_detached(struct rpc_call *call, const ProtobufCMessage *msg, void *data);

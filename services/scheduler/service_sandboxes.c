@@ -505,3 +505,31 @@ int sched_delete_snapshot(struct rpc_call *call, const ProtobufCMessage *msg, vo
         rpc_call_reply(call, &resp.base);
         return RPC_OK;
 }
+
+int sched_exec_detached(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        return plain_call(call, data, "ExecDetached", "sandbox",
+                          ((const Ak__V1__ExecDetachedRequest *)msg)->sandbox, msg);
+}
+
+int sched_get_detached(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        return plain_call(call, data, "GetDetached", "sandbox", ((const Ak__V1__DetachedRef *)msg)->sandbox, msg);
+}
+
+int sched_list_detached(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        return plain_call(call, data, "ListDetached", "sandbox",
+                          ((const Ak__V1__ListDetachedRequest *)msg)->sandbox, msg);
+}
+
+int sched_detached_logs(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        return plain_call(call, data, "DetachedLogs", "sandbox",
+                          ((const Ak__V1__DetachedLogsRequest *)msg)->sandbox, msg);
+}
+
+int sched_kill_detached(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        return plain_call(call, data, "KillDetached", "sandbox", ((const Ak__V1__DetachedRef *)msg)->sandbox, msg);
+}
