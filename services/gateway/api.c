@@ -218,6 +218,7 @@ int gateway_handle(struct gateway *g, const struct gw_route *rt, const char *ten
         case GW_RUN:
         case GW_RUN_STREAM:
         case GW_EXEC:
+        case GW_EXEC_DETACH:
         case GW_CREATE:
         case GW_FILE_PUT:
         case GW_FILES_BATCH:
@@ -235,11 +236,16 @@ int gateway_handle(struct gateway *g, const struct gw_route *rt, const char *ten
         case GW_BY_UUID: return gw_by_uuid(g, rt->name, tenant, ret);
         case GW_LOGS: return gw_sandbox_logs(g, rt->name, tenant, ret);
         case GW_AUDIT: return gw_audit(g, tenant, ret);
+        case GW_DETACHED_LIST: return gw_detached_list(g, rt->name, tenant, ret);
+        case GW_DETACHED_GET: return gw_detached_get(g, rt, tenant, ret);
+        case GW_DETACHED_KILL: return gw_detached_kill(g, rt, tenant, ret);
+        case GW_DETACHED_LOGS: return gw_detached_logs(g, rt, tenant, ret);
         }
         switch (rt->id) {
         case GW_RUN:
         case GW_RUN_STREAM: r = gw_run_decode(body, len, &q, &err); break;
-        case GW_EXEC: r = gw_exec_decode(body, len, &q, &err); break;
+        case GW_EXEC:
+        case GW_EXEC_DETACH: r = gw_exec_decode(body, len, &q, &err); break;
         case GW_CREATE: r = gw_create_decode(body, len, &q, &err); break;
         case GW_FILE_PUT: r = gw_file_decode(body, len, &q, &err); break;
         case GW_FILES_BATCH: r = gw_files_decode(body, len, &q, &err); break;
@@ -252,6 +258,7 @@ int gateway_handle(struct gateway *g, const struct gw_route *rt, const char *ten
         case GW_RUN: r = gw_run(g, &q.run, tenant, ret); break;
         case GW_RUN_STREAM: r = gw_run_stream(g, &q.run, tenant, ret); break;
         case GW_EXEC: r = gw_exec(g, rt->name, &q.exec, tenant, ret); break;
+        case GW_EXEC_DETACH: r = gw_detach(g, rt->name, &q.exec, tenant, ret); break;
         case GW_CREATE: r = gw_create(g, &q.create, tenant, ret); break;
         case GW_FILE_PUT: r = gw_file_put(g, rt, &q.file, tenant, ret); break;
         case GW_FILES_BATCH: r = gw_files_put(g, rt->name, &q.files, tenant, ret); break;

@@ -56,3 +56,10 @@ struct rpc_stream;
 int gw_open_run(struct gateway *g, const struct gw_run_req *q, const char *tenant, struct rpc_stream **ret,
                 struct ak_error *err);
 int gw_batch(struct gateway *g, const struct gw_batch_req *q, const char *tenant, struct gw_resp *ret);
+/* detached.c */
+int gw_detach(struct gateway *g, const char *name, const struct gw_exec_req *q, const char *tenant,
+              struct gw_resp *ret);
+int gw_detached_list(struct gateway *g, const char *name, const char *tenant, struct gw_resp *ret);
+int gw_detached_get(struct gateway *g, const struct gw_route *rt, const char *tenant, struct gw_resp *ret);
+int gw_detached_kill(struct gateway *g, const struct gw_route *rt, const char *tenant, struct gw_resp *ret);
+int gw_detached_logs(struct gateway *g, const struct gw_route *rt, const char *tenant, struct gw_resp *ret);

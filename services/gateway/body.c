@@ -374,6 +374,7 @@ void gw_req_free(enum gw_route_id id, struct gw_req *r)
                 free(r->create.labels);
                 break;
         case GW_EXEC:
+        case GW_EXEC_DETACH:
                 free(r->exec.argv);
                 for (size_t i = 0; i < r->exec.n_env; i++)
                         free(r->exec.env[i]);

@@ -211,6 +211,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         char label[512];
         if (raw && gw_percent_decode(raw, strlen(raw), label, sizeof(label)) < 0)
                 return send_error(c, 400, "label: a bad %-escape, or longer than 511 bytes");
+        if (rt.id == GW_DETACHED_LOGS) {
+                /* agentkernel's ?stream=stderr; anything else is stdout. */
+                const char *stream = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "stream");
+                rt.detached_stderr = stream && strcmp(stream, "stderr") == 0;
+        }
         struct gw_resp resp;
         if (gateway_handle(h->cfg.gateway, &rt, st->tenant, st->body, st->len, raw ? label : NULL, &resp) < 0)
                 return MHD_NO;

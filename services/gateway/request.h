@@ -50,12 +50,19 @@ enum gw_route_id {
         GW_FILES_BATCH,
         GW_STATUS,
         GW_AUDIT,
+        GW_EXEC_DETACH,        /* POST   /sandboxes/{name}/exec/detach */
+        GW_DETACHED_LIST,      /* GET    /sandboxes/{name}/exec/detached */
+        GW_DETACHED_GET,       /* GET    /sandboxes/{name}/exec/detached/{id} */
+        GW_DETACHED_KILL,      /* DELETE /sandboxes/{name}/exec/detached/{id} */
+        GW_DETACHED_LOGS,      /* GET    /sandboxes/{name}/exec/detached/{id}/logs */
 };
 
 struct gw_route {
         enum gw_route_id id;
         char name[GW_NAME_MAX + 1];   /* sandbox name or uuid; "" when none */
         char path[GW_PATH_MAX + 1];   /* file routes: absolute guest path */
+        char detached_id[65];         /* detached routes: 1..64 of [0-9a-f-] */
+        bool detached_stderr;         /* DETACHED_LOGS: ?stream=stderr (set by the HTTP layer) */
 };
 
 /* Parses `method` and the raw path of `url` (no query string). Returns 0,

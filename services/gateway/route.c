@@ -136,6 +136,46 @@ static int pick(const char *method, const char *want, enum gw_route_id id, struc
         return 1;
 }
 
+/* A detached command's id: what the executor makes (UUIDs), checked here
+ * so that nothing else reaches the scheduler. */
+static int take_id(const struct seg *s, struct gw_route *r, struct ak_error *err)
+{
+        if (s->len == 0 || s->len >= sizeof(r->detached_id))
+                return ak_error_set(err, -EINVAL, "detached command id: 1 to 64 characters of 0-9, a-f and -");
+        for (size_t i = 0; i < s->len; i++) {
+                char c = s->p[i];
+                if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == '-'))
+                        return ak_error_set(err, -EINVAL, "detached command id: 1 to 64 characters of 0-9, a-f "
+                                            "and -");
+        }
+        memcpy(r->detached_id, s->p, s->len);
+        r->detached_id[s->len] = '\0';
+        return 0;
+}
+
+/* /sandboxes/{name}/exec/...: n >= 4. */
+static int detached_route(const char *m, const struct seg *s, size_t n, struct gw_route *r, bool *ok,
+                          struct ak_error *err)
+{
+        int e;
+        if (n == 4 && is(&s[3], "detach")) {
+                if (!pick(m, "POST", GW_EXEC_DETACH, r, ok))
+                        return 0;
+                return take_name(&s[1], r, err);
+        }
+        if (!is(&s[3], "detached") || n > 6 || (n == 6 && !is(&s[5], "logs")))
+                return 0;
+        if (n == 4 && !pick(m, "GET", GW_DETACHED_LIST, r, ok))
+                return 0;
+        if (n == 5 && !pick(m, "GET", GW_DETACHED_GET, r, ok) && !pick(m, "DELETE", GW_DETACHED_KILL, r, ok))
+                return 0;
+        if (n == 6 && !pick(m, "GET", GW_DETACHED_LOGS, r, ok))
+                return 0;
+        if ((e = take_name(&s[1], r, err)) < 0)
+                return e;
+        return n >= 5 ? take_id(&s[4], r, err) : 0;
+}
+
 /* /sandboxes/{name}[/...]: segs[0] is "sandboxes", n >= 2. */
 static int sandbox_route(const char *m, const struct seg *s, size_t n, struct gw_route *r, bool *ok,
                          struct ak_error *err)
@@ -162,6 +202,8 @@ static int sandbox_route(const char *m, const struct seg *s, size_t n, struct gw
                 int e = take_name(&s[1], r, err);
                 return e < 0 ? e : take_path(s + 3, n - 3, r, err);
         }
+        if (n >= 4 && is(&s[2], "exec"))
+                return detached_route(m, s, n, r, ok, err);
         if (n != 3)
                 return 0;
         static const struct {

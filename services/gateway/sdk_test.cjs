@@ -118,6 +118,33 @@ async function main() {
   assert.ok(Array.isArray(all) && all.length >= logs.length, JSON.stringify(all).slice(0, 500));
   assert.ok(all.some((e) => e.uid === logs[0].uid));
 
+  // Detached commands: start, running then completed with its exit code,
+  // logs of both streams, list, kill (a killed command is "failed").
+  const det = await client.execDetached(name, ["sh", "-c", "echo a; echo e >&2; sleep 2; echo b; exit 3"]);
+  assert.equal(det.sandbox, name);
+  assert.deepEqual(det.command, ["sh", "-c", "echo a; echo e >&2; sleep 2; echo b; exit 3"]);
+  assert.equal(det.status, "running");
+  assert.equal(det.exit_code, null);
+  assert.ok(det.pid > 1, JSON.stringify(det));
+  assert.ok(!Number.isNaN(Date.parse(det.started_at)), det.started_at);
+  let st = det;
+  for (let i = 0; i < 300 && st.status === "running"; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    st = await client.detachedStatus(name, det.id);
+  }
+  assert.equal(st.status, "completed", JSON.stringify(st));
+  assert.equal(st.exit_code, 3);
+  assert.deepEqual(await client.detachedLogs(name, det.id), { stdout: "a\nb\n" });
+  assert.deepEqual(await client.detachedLogs(name, det.id, "stderr"), { stderr: "e\n" });
+  const sleeper = await client.execDetached(name, ["sleep", "100"]);
+  const dl = await client.detachedList(name);
+  assert.deepEqual(dl.map((d) => d.id).slice(-2), [det.id, sleeper.id]);
+  assert.equal(await client.detachedKill(name, sleeper.id), "Command killed");
+  const killed = await client.detachedStatus(name, sleeper.id);
+  assert.equal(killed.status, "failed", JSON.stringify(killed));
+  await expectError(NotFoundError, client.detachedStatus(name, "0123abcd"), "status of an unknown id");
+  await expectError(ValidationError, client.detachedStatus(name, "../../etc"), "a bad id");
+
   // Session API.
   const sb = await client.sandbox(name + "-s");
   assert.equal((await sb.run(["echo", "s"])).output, "s\n");

@@ -247,6 +247,34 @@ TEST_F(Tenants, OneTenantCannotSeeOrTouchAnothersSandbox)
         get.name = (char *)"bobs";
         EXPECT_EQ(RPC_NOT_FOUND, alice->Call("GetSandbox", &get.base));
         EXPECT_EQ(RPC_NOT_FOUND, Remove(alice.get(), "bobs", &err));
+        {  // Detached commands: every call is scoped as the others.
+                char a0[] = "true";
+                char *argv[] = {a0};
+                Ak__V1__ExecDetachedRequest x = AK__V1__EXEC_DETACHED_REQUEST__INIT;
+                x.sandbox = (char *)"bobs";
+                x.argv = argv;
+                x.n_argv = 1;
+                Ak__V1__DetachedRef ref = AK__V1__DETACHED_REF__INIT;
+                ref.sandbox = (char *)"bobs";
+                ref.id = (char *)"0123";
+                Ak__V1__ListDetachedRequest l = AK__V1__LIST_DETACHED_REQUEST__INIT;
+                l.sandbox = (char *)"bobs";
+                Ak__V1__DetachedLogsRequest lg = AK__V1__DETACHED_LOGS_REQUEST__INIT;
+                lg.sandbox = (char *)"bobs";
+                lg.id = (char *)"0123";
+                EXPECT_EQ(RPC_NOT_FOUND, alice->Call("ExecDetached", &x.base));
+                EXPECT_EQ(RPC_NOT_FOUND, alice->Call("GetDetached", &ref.base));
+                EXPECT_EQ(RPC_NOT_FOUND, alice->Call("KillDetached", &ref.base));
+                EXPECT_EQ(RPC_NOT_FOUND, alice->Call("ListDetached", &l.base));
+                EXPECT_EQ(RPC_NOT_FOUND, alice->Call("DetachedLogs", &lg.base, nullptr, &err));
+                EXPECT_NE(std::string::npos, err.find("no sandbox named bobs")) << err;
+                for (const char *m : {"ExecDetached", "GetDetached", "KillDetached", "ListDetached", "DetachedLogs"})
+                        EXPECT_FALSE(e->Saw(std::string(m) + " bobs")) << m;
+                // Bob's reach the executor (this fake has no detached calls:
+                // its answer is UNIMPLEMENTED, not the scheduler's NOT_FOUND).
+                EXPECT_EQ(RPC_UNIMPLEMENTED, bob->Call("GetDetached", &ref.base));
+                EXPECT_EQ(RPC_UNIMPLEMENTED, bob->Call("ListDetached", &l.base));
+        }
         EXPECT_FALSE(e->Saw("Exec bobs"));
         EXPECT_FALSE(e->Saw("ReadFile bobs"));
         EXPECT_FALSE(e->Saw("RemoveSandbox bobs"));
