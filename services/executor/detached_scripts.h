@@ -12,7 +12,7 @@
         "r=$1 i=$2 t=$3 m=$4; shift 4\n" \
         "[ -d \"$r\" ] || mkdir -m 1777 \"$r\" 2>/dev/null\n" \
         "umask 077\n" \
-        "[ \"$(ls \"$r\" | wc -l)\" -lt 256 ] || { echo 'too many detached commands' >&2; exit 104; }\n" \
+        "[ $(($(ls \"$r\" | wc -l))) -lt 256 ] || { echo 'too many detached commands' >&2; exit 104; }\n" \
         "d=$r/$i\n" \
         "mkdir \"$d\" || exit 105\n" \
         "printf '%s\\0' \"$@\" > \"$d/cmd\"; echo \"$t\" > \"$d/started\"; echo \"$m\" > \"$d/max\"\n" \

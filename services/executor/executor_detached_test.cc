@@ -4,7 +4,8 @@
 // pieces; a `sleep 100` is killed (failed, 137) and KillDetached is
 // idempotent; list shows both, oldest first; max_log_bytes keeps the first
 // bytes and the command still runs to its end; bad ids and unknown ids fail
-// with INVALID_ARGUMENT and NOT_FOUND.
+// with INVALID_ARGUMENT and NOT_FOUND; the 257th command of a sandbox is
+// RESOURCE_EXHAUSTED (last: it fills the sandbox's table).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -229,6 +230,32 @@ TEST_F(DetachedTest, BadAndUnknownIdsAndLimits) {
   x.argv = const_cast<char**>(argv);
   x.n_argv = 1;
   EXPECT_EQ(Call("ExecDetached", &x.base, nullptr, &e), RPC_NOT_FOUND);
+}
+
+TEST_F(DetachedTest, TheSandboxHoldsAtMost256Commands) {
+  // Fill the table with empty entries (as the sandbox's user may; the list
+  // skips entries without a command), then one more start is refused.
+  Ak__V1__ExecRequest req = AK__V1__EXEC_REQUEST__INIT;
+  const char* cmd[] = {"sh", "-c", "cd /tmp/.ak-detached && i=0; while [ $i -lt 256 ]; do mkdir -p f$i; i=$((i+1)); done"};
+  req.sandbox = const_cast<char*>("det");
+  req.argv = const_cast<char**>(cmd);
+  req.n_argv = 3;
+  aktest::StreamOut o;
+  aktest::ExecutorStream(ch_, "Exec", &req.base, 60000, &o);
+  ASSERT_EQ(o.status, 0) << o.error;
+  ASSERT_NE(o.result, nullptr);
+  ASSERT_EQ(o.result->exit_code, 0) << o.err;
+  Ak__V1__ExecDetachedRequest x = AK__V1__EXEC_DETACHED_REQUEST__INIT;
+  const char* argv[] = {"true"};
+  x.sandbox = const_cast<char*>("det");
+  x.argv = const_cast<char**>(argv);
+  x.n_argv = 1;
+  std::string e;
+  EXPECT_EQ(Call("ExecDetached", &x.base, nullptr, &e), RPC_RESOURCE_EXHAUSTED);
+  EXPECT_NE(e.find("256 detached commands"), std::string::npos) << e;
+  Ak__V1__ListDetachedRequest l = AK__V1__LIST_DETACHED_REQUEST__INIT;
+  l.sandbox = const_cast<char*>("det");
+  EXPECT_EQ(Call("ListDetached", &l.base, nullptr, &e), RPC_OK) << e;
 }
 
 }  // namespace

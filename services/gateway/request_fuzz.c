@@ -1,8 +1,8 @@
 /* libFuzzer: ak-gateway's request parsing. The first byte picks a method,
  * bytes up to the first NUL are the URL path (gw_route_parse), the rest is
  * the JSON body fed to every body decoder. Checks on top of "no crash":
- * a parsed name passes gw_name_ok and a parsed file path is absolute with no
- * "." or ".." segment. */
+ * a parsed name passes gw_name_ok, a parsed file path is absolute with no
+ * "." or ".." segment, and a detached command id is 1-64 of [0-9a-f-]. */
 #include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -52,6 +52,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         assert(gw_name_ok(rt.name));
                 if (rt.id == GW_FILE_GET || rt.id == GW_FILE_PUT || rt.id == GW_FILE_DELETE)
                         check_path(rt.path);
+                if (rt.id == GW_DETACHED_GET || rt.id == GW_DETACHED_KILL || rt.id == GW_DETACHED_LOGS) {
+                        size_t n = strlen(rt.detached_id);
+                        assert(n >= 1 && n <= 64);
+                        assert(strspn(rt.detached_id, "0123456789abcdef-") == n);
+                }
         }
         free(url);
         if (!nul)
