@@ -43,22 +43,31 @@ packages=(
         apache2-utils              # htpasswd: that registry's basic-auth test file
 )
 
-# npm packages the tests use (node comes from the machine's nodejs):
-# agentkernel's own Node SDK, which //services/gateway:stack_test drives
-# unchanged against ak-gateway.
+# npm packages the tests use (node comes from the machine's nodejs), exact
+# versions: agentkernel's own Node SDK, which //services/gateway:stack_test
+# drives unchanged against ak-gateway; the official MCP TypeScript SDK, whose
+# client //cli/mcp:sdk_test uses to spawn `ak mcp-server`.
+npm_packages=(
+        agentkernel@0.18.1
+        @modelcontextprotocol/sdk@1.32.2
+)
 npm_deps() {
-local npm_dir=/usr/local/lib/ak-npm s=""
+local npm_dir=/usr/local/lib/ak-npm s="" want=() p name ver
 [ "$(id -u)" -ne 0 ] && s=sudo
-if command -v npm >/dev/null && [ ! -f "$npm_dir/node_modules/agentkernel/package.json" ]; then
-        if [ "${1:-}" = "--check" ]; then
-                echo "missing npm packages in $npm_dir: agentkernel@0.18.1" >&2
-                exit 1
-        fi
-        $s mkdir -p "$npm_dir"
-        $s npm install --silent --prefix "$npm_dir" agentkernel@0.18.1 >/tmp/ak-npm.log 2>&1 ||
-                { echo "tools/deps.sh: npm install agentkernel@0.18.1 failed; see /tmp/ak-npm.log" >&2; exit 1; }
-        echo "ak: installed npm agentkernel@0.18.1 in $npm_dir" >&2
+command -v npm >/dev/null || return 0
+for p in "${npm_packages[@]}"; do
+        name=${p%@*} ver=${p##*@}
+        grep -qs "\"version\": *\"$ver\"" "$npm_dir/node_modules/$name/package.json" || want+=("$p")
+done
+[ "${#want[@]}" -eq 0 ] && return 0
+if [ "${1:-}" = "--check" ]; then
+        echo "missing npm packages in $npm_dir: ${want[*]}" >&2
+        exit 1
 fi
+$s mkdir -p "$npm_dir"
+$s npm install --silent --save-exact --prefix "$npm_dir" "${want[@]}" >/tmp/ak-npm.log 2>&1 ||
+        { echo "tools/deps.sh: npm install ${want[*]} failed; see /tmp/ak-npm.log" >&2; exit 1; }
+echo "ak: installed npm ${want[*]} in $npm_dir" >&2
 }
 
 missing=()
