@@ -30,6 +30,16 @@ function transport() {
   });
 }
 
+// Closes the client (the SDK ends the server's stdin) and checks the server
+// left by itself with status 0 (under ASan: no error, no leak), not by the
+// SDK's SIGTERM 2 s later.
+async function closeAndCheck(closer, tr) {
+  const child = tr._process;
+  await closer.close();
+  assert.equal(child.signalCode, null, "ak mcp-server did not exit at EOF; the SDK had to kill it");
+  assert.equal(child.exitCode, 0, "ak mcp-server's exit status");
+}
+
 function text(res) {
   assert.ok(Array.isArray(res.content) && res.content.length === 1, JSON.stringify(res));
   assert.equal(res.content[0].type, "text");
@@ -56,7 +66,7 @@ async function oldClientVersion() {
     params: { protocolVersion: "2024-11-05", capabilities: {}, clientInfo: { name: "old", version: "0" } },
   });
   const m = await reply;
-  await tr.close();
+  await closeAndCheck(tr, tr);
   return m.result.protocolVersion;
 }
 
@@ -160,7 +170,7 @@ async function main() {
   list = await call(client, "sandbox_list", {});
   assert.equal(row(list), undefined, list);
   await call(client, "sandbox_exec", { name, command: ["true"] }, true);
-  await client.close();
+  await closeAndCheck(client, tr);
 }
 
 main().then(
