@@ -78,6 +78,11 @@ const struct mcp_tool mcp_tools_table[] = {
           NAME_ONLY("Name of the sandbox to start"), mcp_tool_start },
         { "sandbox_stop", "Stop a running sandbox (SAFE: stops its isolated microVM, keeps it for later use).",
           NAME_ONLY("Name of the sandbox to stop"), mcp_tool_stop },
+        { "sandbox_extend_ttl", "Extend a sandbox's time-to-live. Adds additional time to the current expiry.",
+          OBJ("\"name\":" STR("Name of the sandbox") ","
+              "\"by\":" STR("Additional time (e.g., '1h', '30m', '2d'). Default: 1h"),
+              REQ("\"name\"")),
+          mcp_tool_extend_ttl },
 };
 
 const size_t mcp_tools_count = sizeof(mcp_tools_table) / sizeof(mcp_tools_table[0]);

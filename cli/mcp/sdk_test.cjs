@@ -13,9 +13,10 @@ const { Client } = sdk("client/index.js");
 const { StdioClientTransport, getDefaultEnvironment } = sdk("client/stdio.js");
 const { LATEST_PROTOCOL_VERSION } = sdk("types.js");
 
-// agentkernel 0.18's tools (src/mcp.rs) that ak serves.
+// agentkernel 0.18's tools (src/mcp.rs) that ak serves (detached commands and
+// snapshot_* are not served yet).
 const AGENTKERNEL_TOOLS = [
-  "sandbox_create", "sandbox_exec", "sandbox_file_read", "sandbox_file_write", "sandbox_list",
+  "sandbox_create", "sandbox_exec", "sandbox_extend_ttl", "sandbox_file_read", "sandbox_file_write", "sandbox_list",
   "sandbox_remove", "sandbox_run", "sandbox_start", "sandbox_stop", "sandbox_write_files",
 ];
 const LONG = { timeout: 600000, maxTotalTimeout: 600000 }; // microVMs under TCG boot slowly
@@ -165,6 +166,22 @@ async function main() {
   assert.ok(Date.now() - t0 < 50000, `a 3 s timeout took ${Date.now() - t0} ms`);
   console.log(`sandbox_run of sleep 60 with timeout_ms 3000: isError after ${Date.now() - t0} ms`);
   assert.equal(await call(client, "sandbox_run", { command: ["sh", "-c", 'echo "$A"'], env: { A: "b c" }, network: false }), "b c\n");
+
+  // sandbox_extend_ttl: a sandbox without a TTL gets one, "by" past now; then later by 30 min.
+  const expiry = (t) => {
+    const m = t.match(new RegExp(`^Extended TTL for sandbox '${name}'\\. New expiry: (\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ)$`));
+    assert.ok(m, t);
+    return Date.parse(m[1]);
+  };
+  const e1 = expiry(await call(client, "sandbox_extend_ttl", { name, by: "2h" }));
+  assert.ok(Math.abs(e1 - (Date.now() + 7200e3)) < 120e3, `2h from now: ${new Date(e1).toISOString()}`);
+  const e2 = expiry(await call(client, "sandbox_extend_ttl", { name, by: "30m" }));
+  assert.ok(Math.abs(e2 - e1 - 1800e3) <= 1000, `30 min later: ${e1} -> ${e2}`);
+  const e3 = expiry(await call(client, "sandbox_extend_ttl", { name }));
+  assert.ok(Math.abs(e3 - e2 - 3600e3) <= 1000, `default 1h later: ${e2} -> ${e3}`);
+  assert.match(await call(client, "sandbox_extend_ttl", { name, by: "forever" }, true), /by forever: want a duration/);
+  assert.match(await call(client, "sandbox_extend_ttl", { name, by: "31d" }, true), /by 31d/);
+  assert.match(await call(client, "sandbox_extend_ttl", { name: "no-such-sandbox" }, true), /no-such-sandbox/);
 
   assert.equal(await call(client, "sandbox_remove", { name }), `Sandbox '${name}' removed.`);
   list = await call(client, "sandbox_list", {});

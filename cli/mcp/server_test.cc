@@ -165,7 +165,7 @@ TEST(McpTools, AgentkernelsNamesAndSchemas)
 {
         const char *want[] = { "sandbox_run", "sandbox_create", "sandbox_exec", "sandbox_list", "sandbox_remove",
                                "sandbox_file_write", "sandbox_file_read", "sandbox_write_files", "sandbox_start",
-                               "sandbox_stop" };
+                               "sandbox_stop", "sandbox_extend_ttl" };
         ASSERT_EQ(mcp_tools_count, sizeof(want) / sizeof(want[0]));
         for (size_t i = 0; i < mcp_tools_count; i++) {
                 EXPECT_STREQ(mcp_tools_table[i].name, want[i]);
@@ -176,6 +176,37 @@ TEST(McpTools, AgentkernelsNamesAndSchemas)
                 EXPECT_EQ(json_value_type(json_object_get(v, "properties")), JSON_OBJECT);
                 json_value_free(v);
         }
+}
+
+// sandbox_extend_ttl's "by" is checked before any scheduler call: these fail
+// with no stack (mcp_tools_new connects only on a first call).
+TEST(McpTools, ExtendTtlRefusesBadDurations)
+{
+        const struct mcp_tool *ext = nullptr;
+        for (size_t i = 0; i < mcp_tools_count; i++)
+                if (strcmp(mcp_tools_table[i].name, "sandbox_extend_ttl") == 0)
+                        ext = &mcp_tools_table[i];
+        ASSERT_NE(ext, nullptr);
+        struct mcp_tools *t = nullptr;
+        ASSERT_EQ(mcp_tools_new(&t), 0);
+        for (const char *by : { "", "h", "1x", "1hh", "-1h", "0s", "0", "31d", "2592001", "99999999999999999999d" }) {
+                std::string args = std::string("{\"name\":\"x\",\"by\":\"") + by + "\"}";
+                struct json_value *v = nullptr;
+                ASSERT_EQ(json_parse(args.data(), args.size(), &v, nullptr), 0);
+                struct mcp_tool_result *res = (struct mcp_tool_result *)calloc(1, sizeof(*res));
+                mcp_text_init(&res->text);
+                ext->call(t, v, res);
+                char *out = nullptr;
+                size_t len = 0;
+                ASSERT_EQ(mcp_text_render(&res->text, &out, &len), 0);
+                EXPECT_TRUE(res->is_error) << by;
+                EXPECT_EQ(std::string(out, len), std::string("Error: by ") + by +
+                                                          ": want a duration such as 30m, 1h or 2d (1 second to 30 days)");
+                free(out);
+                free(res);
+                json_value_free(v);
+        }
+        mcp_tools_free(t);
 }
 
 }  // namespace

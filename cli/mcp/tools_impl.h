@@ -44,3 +44,4 @@ void mcp_tool_file_read(void *ctx, const struct json_value *args, struct mcp_too
 void mcp_tool_write_files(void *ctx, const struct json_value *args, struct mcp_tool_result *res);
 void mcp_tool_start(void *ctx, const struct json_value *args, struct mcp_tool_result *res);
 void mcp_tool_stop(void *ctx, const struct json_value *args, struct mcp_tool_result *res);
+void mcp_tool_extend_ttl(void *ctx, const struct json_value *args, struct mcp_tool_result *res);

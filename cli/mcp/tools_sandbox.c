@@ -1,8 +1,11 @@
 /* The sandbox and file tools: one scheduler call each (start and stop look
  * first, as agentkernel says "already running"). */
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/mcp/tools_impl.h"
 #include "lib/base/utf8.h"
@@ -212,4 +215,62 @@ void mcp_tool_start(void *ctx, const struct json_value *args, struct mcp_tool_re
 void mcp_tool_stop(void *ctx, const struct json_value *args, struct mcp_tool_result *res)
 {
         start_stop(ctx, args, res, false);
+}
+
+/* agentkernel's durations: digits and a unit, s, m, h or d ("30m", "2d");
+ * bare digits are seconds. 0 and -EINVAL (empty, no digits, other units, or
+ * outside 1 s .. 30 days, the scheduler's bounds). */
+static int parse_by(const char *s, uint32_t *ret)
+{
+        uint64_t n = 0, mult = 1;
+        const char *p = s;
+
+        for (; *p >= '0' && *p <= '9'; p++) {
+                n = n * 10 + (uint64_t)(*p - '0');
+                if (n > 30ull * 86400)
+                        return -EINVAL;
+        }
+        if (p == s)
+                return -EINVAL;
+        switch (*p) {
+        case 0: case 's': break;
+        case 'm': mult = 60; break;
+        case 'h': mult = 3600; break;
+        case 'd': mult = 86400; break;
+        default: return -EINVAL;
+        }
+        if (*p && p[1])
+                return -EINVAL;
+        n *= mult;
+        if (n == 0 || n > 30ull * 86400)
+                return -EINVAL;
+        *ret = (uint32_t)n;
+        return 0;
+}
+
+void mcp_tool_extend_ttl(void *ctx, const struct json_value *args, struct mcp_tool_result *res)
+{
+        Ak__V1__ExtendSandboxRequest req = AK__V1__EXTEND_SANDBOX_REQUEST__INIT;
+        Ak__V1__Sandbox *sb = NULL;
+        const char *name, *by;
+        uint32_t secs;
+
+        if (!mcp_arg_str(args, "name", true, &name, res) || !mcp_arg_str(args, "by", false, &by, res))
+                return;
+        if (parse_by(by ? by : "1h", &secs) < 0)
+                return mcp_fail(res, "by %.64s: want a duration such as 30m, 1h or 2d (1 second to 30 days)", by);
+        req.name = (char *)name;
+        req.by_seconds = secs;
+        if (!mcp_unary(ctx, "ExtendSandbox", &req.base, (ProtobufCMessage **)&sb, res))
+                return;
+        char when[40] = "";
+        time_t t = (time_t)(sb->expires_at_ms / 1000);
+        struct tm tm;
+        if (sb->expires_at_ms > 0 && gmtime_r(&t, &tm))
+                strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        if (*when)
+                mcp_text_printf(&res->text, "Extended TTL for sandbox '%s'. New expiry: %s", name, when);
+        else
+                mcp_text_printf(&res->text, "Sandbox '%s' now has no expiry (TTL disabled).", name);
+        protobuf_c_message_free_unpacked(&sb->base, NULL);
 }
