@@ -248,14 +248,49 @@ TEST_F(RegistryTest, OciReferencesPreferButDoNotRequireTheImage)
         ASSERT_EQ(0, Place("", &c, 0, "python:3.12-alpine"));
         EXPECT_STREQ("a", c.executor_id);  // the least loaded
         EXPECT_EQ(PLACEMENT_ANY, c.tier);
-        b.images = {"base", "ghcr.io/org/ci@sha256:0123"};
+        b.images = {"base", "ghcr.io/org/ci@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"};
         EXPECT_EQ(0, Heartbeat(b));
-        ASSERT_EQ(0, Place("", &c, 0, "ghcr.io/org/ci@sha256:0123"));
+        ASSERT_EQ(0, Place("", &c, 0, "ghcr.io/org/ci@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"));
         EXPECT_STREQ("b", c.executor_id);  // has it, though busier
         EXPECT_EQ(PLACEMENT_IMAGE, c.tier);
         EXPECT_TRUE(spec_image_is_local("py"));
         EXPECT_FALSE(spec_image_is_local("python:3.12"));
         EXPECT_FALSE(spec_image_is_local("docker.io/library/python"));
+}
+
+// Executors report references normalized (docker.io/library/python:3.12);
+// a client may spell one any way docker accepts: placement matches them,
+// and a reference docker would refuse is refused before placement.
+TEST_F(RegistryTest, OciReferencesAreMatchedNormalized)
+{
+        Status a = Exec("a"), b = Exec("b");
+        b.images = {"base", "docker.io/library/python:3.12", "127.0.0.1:5000/test/busy:1",
+                    "docker.io/library/alpine:latest"};
+        Register(a);
+        Register(b);
+        registry_claim c;
+        for (const char *ref : {"python:3.12", "docker.io/python:3.12", "index.docker.io/library/python:3.12",
+                                "127.0.0.1:5000/test/busy:1", "alpine", "alpine:latest"}) {
+                if (spec_image_is_local(ref))
+                        continue;  // "alpine": a local name, which b does not have
+                ASSERT_EQ(0, Place("", &c, 0, ref)) << ref;
+                EXPECT_STREQ("b", c.executor_id) << ref;
+                EXPECT_EQ(PLACEMENT_IMAGE, c.tier) << ref;
+        }
+        Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+        struct spec_needs needs;
+        struct ak_error err;
+        spec.image = (char *)"Python:3.12";
+        EXPECT_EQ(-EINVAL, spec_check(&spec, &needs, &err));
+        EXPECT_NE(nullptr, strstr(err.msg, "spec.image")) << err.msg;
+        EXPECT_NE(nullptr, strstr(err.msg, "lowercase")) << err.msg;
+        spec.image = (char *)"ghcr.io/org/ci@sha256:0123";
+        EXPECT_EQ(-EINVAL, spec_check(&spec, &needs, &err));
+        std::string longest = "r.io/" + std::string(240, 'a') + ":" + std::string(128, 't') + "@sha256:" +
+                              std::string(64, 'f');
+        spec.image = (char *)longest.c_str();
+        ASSERT_EQ(0, spec_check(&spec, &needs, &err)) << err.msg;
+        EXPECT_STREQ(longest.c_str(), needs.image);
 }
 
 TEST_F(RegistryTest, NodeSelector)

@@ -4,6 +4,7 @@
 
 #include "lib/crypto/crypto.h"
 #include "services/scheduler/spec.h"
+#include "vmm/image/oci/ref.h"
 
 static bool name_char(char c, bool first)
 {
@@ -72,9 +73,9 @@ int spec_check(const Ak__V1__SandboxSpec *spec, struct spec_needs *ret, struct a
                                 return r;
                 }
                 if (spec->image && *spec->image) {
-                        if (strlen(spec->image) > SPEC_MAX_LABEL_BYTES)
+                        if (strlen(spec->image) > SPEC_IMAGE_MAX)
                                 return ak_error_set(err, -EINVAL, "spec.image: longer than %d bytes",
-                                                    SPEC_MAX_LABEL_BYTES);
+                                                    SPEC_IMAGE_MAX);
                         n.image = spec->image;
                 }
                 if (spec->profile && *spec->profile) {
@@ -109,7 +110,20 @@ int spec_check(const Ak__V1__SandboxSpec *spec, struct spec_needs *ret, struct a
                                 return r;
                 }
         }
+        if (!spec_image_is_local(n.image)) {
+                /* Executors report references normalized: place by that. */
+                struct oci_ref ref;
+                char norm[OCI_REF_FORMAT_MAX];
+                if (oci_ref_parse(n.image, strlen(n.image), &ref, err) < 0) {
+                        ak_error_wrap(err, "spec.image");
+                        return -EINVAL;
+                }
+                oci_ref_format(&ref, norm);
+                snprintf(n.image_ref, sizeof(n.image_ref), "%s", norm);
+        }
         *ret = n;
+        if (n.image_ref[0])
+                ret->image = ret->image_ref;
         return 0;
 }
 

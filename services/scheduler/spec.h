@@ -18,6 +18,7 @@
 #define SPEC_MAX_MEMORY_MB (4ull << 20)  /* 4 TiB */
 #define SPEC_MAX_SELECTOR 32             /* node_selector entries */
 #define SPEC_MAX_LABEL_BYTES 256         /* a label key or value */
+#define SPEC_IMAGE_MAX 511               /* spec.image: a name or an OCI reference */
 #define SPEC_DEFAULT_IMAGE "base"        /* what "" means; every executor can build it */
 
 #define EXECUTOR_ID_MAX 128              /* [A-Za-z0-9._:-]{1,128} */
@@ -38,9 +39,12 @@ int spec_check_tenant(const char *tenant, struct ak_error *err);
 /* What placement needs from a SandboxSpec, with agentkernel's defaults
  * filled in: image "" → "base", vcpus 0 → 1, memory 0 → the profile's
  * (moderate and permissive 512 MB, restrictive 256 MB), profile "" →
- * "moderate". Points into the spec; valid while it lives. */
+ * "moderate". Points into the spec (or, for an OCI reference, at
+ * image_ref: its normalized form, as executors report it); valid while the
+ * spec lives, and not to be copied. */
 struct spec_needs {
         const char *image;
+        char image_ref[SPEC_IMAGE_MAX + 1];
         const char *profile;
         uint32_t vcpus;
         uint64_t memory_mb;

@@ -40,6 +40,9 @@ extern "C" {
 #endif
 
 #define IMAGE_NAME_MAX 63
+/* An image key: a local name (image_name_check) or a normalized OCI
+ * reference ("127.0.0.1:5000/test/busy:1"), with its NUL. */
+#define IMAGE_REF_MAX 512
 #define IMAGE_MAX_PACKAGES 256
 #define IMAGE_HASH_LEN 64
 #define IMAGE_BASE "base"
@@ -62,7 +65,7 @@ struct image_kernel {
 };
 
 struct image_info {
-        char name[IMAGE_NAME_MAX + 1];
+        char name[IMAGE_REF_MAX];     /* a local name, or the normalized reference it was recorded by */
         char hash[IMAGE_HASH_LEN + 1];
         char kind[8];                 /* "base" or "rootfs" */
         char kernel[128];             /* kernel package it was built for (base) */
@@ -86,7 +89,7 @@ struct image_info {
 
 /* What a VM boots. rootfs is "" for the base image. */
 struct image_boot {
-        char name[IMAGE_NAME_MAX + 1];
+        char name[IMAGE_REF_MAX];
         char hash[IMAGE_HASH_LEN + 1];
         char kernel[PATH_MAX];
         char initrd[PATH_MAX];
@@ -176,10 +179,24 @@ int image_import_default_name(const char *src, char ret[IMAGE_NAME_MAX + 1]);
 int image_stage_file(struct image_store *s, const char *const *packages, size_t n_packages, char ret[PATH_MAX],
                      struct ak_error *err);
 
-/* The image a name points at: -ENOENT when there is none. */
+/* Image keys. A key with '/', ':' or '@' is an OCI reference (docker's
+ * rules, vmm/image/oci/ref.h) and names the image recorded under its
+ * normalized form (names/@<sha256 of it>); any other key is a local name. So
+ * a bare "python" is only ever the local image "python": Docker Hub's is
+ * "python:latest" or "docker.io/library/python". */
+bool image_key_is_ref(const char *key);
+/* The normalized reference (docker.io/library/python:latest), or -EINVAL
+ * with err saying what is wrong. */
+int image_ref_normalize(const char *text, char ret[IMAGE_REF_MAX], struct ak_error *err);
+/* 0 if key is a valid local name or a reference that parses. */
+int image_key_check(const char *key);
+
+/* The image a name (or reference: an image key) points at: -ENOENT when
+ * there is none. ret->name is the name, or the normalized reference. */
 int image_lookup(struct image_store *s, const char *name, struct image_info *ret, struct ak_error *err);
 
-/* Every named image, sorted by name (free with free()). */
+/* Every named image, sorted by name; images recorded by reference are listed
+ * under the normalized reference (free with free()). */
 int image_list(struct image_store *s, struct image_info **ret, size_t *ret_n, struct ak_error *err);
 
 /* Cheap change detection for the store's names, for a process that reports
@@ -221,7 +238,8 @@ int image_watch_changed(struct image_store *s, struct image_watch *w);
 int image_snapshot_add(struct image_store *s, const char *name, const char *disk, const struct image_info *meta,
                        struct image_info *ret, struct ak_error *err);
 
-/* Removes a name, and the image when no other name points at it. An image
+/* Removes a name (or reference), and the image when no other name or
+ * reference points at it. An image
  * in use (image_use_begin, by any process) is refused with -EBUSY naming a
  * user, unless force: a running VM keeps the files it has open either way. */
 int image_remove(struct image_store *s, const char *name, struct ak_error *err);

@@ -44,6 +44,22 @@ int image_name_get(struct image_store *s, const char *name, char hash[IMAGE_HASH
 /* Points name at hash (atomically). */
 int image_name_set(struct image_store *s, const char *name, const char *hash, struct ak_error *err);
 
+/* Image keys (image_ref.c): a name's entry as image_name_get, a reference's
+ * as names/@<sha256 of the normalized reference>. image_key_get: 0,
+ * -ENOENT, -EINVAL (a bad key or entry); ret_key (may be NULL) the name or
+ * normalized reference. */
+int image_key_get(struct image_store *s, const char *key, char hash[IMAGE_HASH_LEN + 1],
+                  char ret_key[IMAGE_REF_MAX]);
+int image_key_set(struct image_store *s, const char *key, const char *hash, struct ak_error *err);
+/* The names/ file of a key (to remove it). */
+int image_key_path(struct image_store *s, const char *key, char ret[PATH_MAX]);
+/* Reads the entry names/<file> found by a directory listing: its hash and
+ * key; -EINVAL for anything that is not a valid entry. */
+int image_names_entry(struct image_store *s, const char *file, char hash[IMAGE_HASH_LEN + 1],
+                      char ret_key[IMAGE_REF_MAX]);
+/* Writes path through a temporary file, fsync and rename. */
+int image_write_file_atomic(const char *path, const void *data, size_t len, struct ak_error *err);
+
 /* Moves a finished temporary image dir to <store>/<hash>. A concurrent
  * builder that won the race is fine (ours is removed). */
 int image_publish(struct image_store *s, const char *tmpdir, const char *hash, struct ak_error *err);

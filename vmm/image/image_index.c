@@ -33,9 +33,10 @@ int image_list(struct image_store *s, struct image_info **ret, size_t *ret_n, st
         struct dirent *de;
         while ((de = readdir(d))) {
                 struct image_info info;
-                if (image_name_check(de->d_name) < 0)
+                char hash[IMAGE_HASH_LEN + 1], key[IMAGE_REF_MAX];
+                if (image_names_entry(s, de->d_name, hash, key) < 0)
                         continue;
-                if (image_lookup(s, de->d_name, &info, NULL) < 0)
+                if (image_lookup(s, key, &info, NULL) < 0)
                         continue; /* a name whose image went away: not listed */
                 struct image_info *nv = realloc(v, (n + 1) * sizeof(*v));
                 if (!nv) {
@@ -115,11 +116,11 @@ int image_remove(struct image_store *s, const char *name, struct ak_error *err)
 
 int image_remove_force(struct image_store *s, const char *name, bool force, struct ak_error *err)
 {
-        char hash[IMAGE_HASH_LEN + 1], path[PATH_MAX], lock[PATH_MAX], users[256];
+        char hash[IMAGE_HASH_LEN + 1], path[PATH_MAX], lock[PATH_MAX], users[256], entry[PATH_MAX];
 
-        if (image_name_check(name) < 0)
+        if (image_key_check(name) < 0)
                 return ak_error_set(err, -EINVAL, "invalid image name '%s'", name);
-        int r = image_name_get(s, name, hash);
+        int r = image_key_get(s, name, hash, NULL);
         if (r == -ENOENT)
                 return ak_error_set(err, -ENOENT, "no image named '%s' (see `ak image list`)", name);
         if (r < 0)
@@ -134,18 +135,18 @@ int image_remove_force(struct image_store *s, const char *name, bool force, stru
                                     "image %s is in use by %s%s (stop it first, or remove it anyway with --force)",
                                     name, users, r > 1 ? " and others" : "");
         }
-        pathfmt(path, sizeof(path), "%s/names/%s", s->dir, name);
-        if (unlink(path) < 0)
-                return ak_error_errno(err, -errno, "remove %s", path);
+        if ((r = image_key_path(s, name, entry)) < 0)
+                return ak_error_errno(err, r, "image name %s", name);
+        if (unlink(entry) < 0)
+                return ak_error_errno(err, -errno, "remove %s", entry);
         /* Another name may still point at the same image. */
         pathfmt(path, sizeof(path), "%s/names", s->dir);
         DIR *d = opendir(path);
         if (d) {
                 struct dirent *de;
-                char other[IMAGE_HASH_LEN + 1];
+                char other[IMAGE_HASH_LEN + 1], key[IMAGE_REF_MAX];
                 while ((de = readdir(d)))
-                        if (image_name_check(de->d_name) == 0 && image_name_get(s, de->d_name, other) == 0 &&
-                            strcmp(other, hash) == 0) {
+                        if (image_names_entry(s, de->d_name, other, key) == 0 && strcmp(other, hash) == 0) {
                                 closedir(d);
                                 return 0;
                         }
@@ -229,9 +230,9 @@ size_t image_gc_count(struct image_store *s, int64_t min_age_s)
         if (!d)
                 return 0;
         struct dirent *de;
+        char key[IMAGE_REF_MAX];
         while ((de = readdir(d)))
-                if (image_name_check(de->d_name) == 0 && n_named < AK_ARRAY_SIZE(named) &&
-                    image_name_get(s, de->d_name, named[n_named]) == 0)
+                if (n_named < AK_ARRAY_SIZE(named) && image_names_entry(s, de->d_name, named[n_named], key) == 0)
                         n_named++;
         closedir(d);
         if (n_named == AK_ARRAY_SIZE(named))

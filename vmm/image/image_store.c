@@ -217,7 +217,7 @@ bool image_output_disk_full(const char *output)
         return output && (strstr(output, "No space left on device") || strstr(output, "Could not allocate block"));
 }
 
-static int write_file_atomic(const char *path, const void *data, size_t len, struct ak_error *err)
+int image_write_file_atomic(const char *path, const void *data, size_t len, struct ak_error *err)
 {
         char tmp[PATH_MAX];
 
@@ -315,7 +315,7 @@ int image_manifest_write(const char *dir, const struct image_info *info, struct 
         if (r < 0)
                 return ak_error_errno(err, r, "manifest");
         pathfmt(path, sizeof(path), "%s/manifest.json", dir);
-        r = write_file_atomic(path, out, len, err);
+        r = image_write_file_atomic(path, out, len, err);
         free(out);
         return r;
 }
@@ -450,7 +450,7 @@ int image_name_set(struct image_store *s, const char *name, const char *hash, st
 
         pathfmt(path, sizeof(path), "%s/names/%s", s->dir, name);
         pathfmt(line, sizeof(line), "%s\n", hash);
-        return write_file_atomic(path, line, strlen(line), err);
+        return image_write_file_atomic(path, line, strlen(line), err);
 }
 
 int image_name_get(struct image_store *s, const char *name, char hash[IMAGE_HASH_LEN + 1])
@@ -489,11 +489,19 @@ int image_publish(struct image_store *s, const char *tmpdir, const char *hash, s
 
 int image_lookup(struct image_store *s, const char *name, struct image_info *ret, struct ak_error *err)
 {
-        char hash[IMAGE_HASH_LEN + 1];
+        char hash[IMAGE_HASH_LEN + 1], key[IMAGE_REF_MAX];
 
-        if (image_name_check(name) < 0)
-                return ak_error_set(err, -EINVAL, "invalid image name '%s': use a-z, 0-9, '.', '_', '-'", name);
-        int r = image_name_get(s, name, hash);
+        if (image_key_is_ref(name)) {
+                int r = image_ref_normalize(name, key, err);
+                if (r < 0)
+                        return r;
+        } else if (image_name_check(name) < 0) {
+                return ak_error_set(err, -EINVAL, "invalid image name '%s': use a-z, 0-9, '.', '_', '-', or an OCI "
+                                    "reference (python:3.12-alpine)", name);
+        }
+        int r = image_key_get(s, name, hash, key);
+        if (r == -ENOENT && image_key_is_ref(name))
+                return ak_error_set(err, -ENOENT, "no image %s here: `ak image pull %s` pulls it", name, name);
         if (r == -ENOENT)
                 return ak_error_set(err, -ENOENT,
                                     "no image named '%s': `ak image build %s` makes one (`ak image list` shows them)",
@@ -503,6 +511,6 @@ int image_lookup(struct image_store *s, const char *name, struct image_info *ret
         r = image_manifest_read(s, hash, ret, err);
         if (r < 0)
                 return r;
-        snprintf(ret->name, sizeof(ret->name), "%s", name);
+        snprintf(ret->name, sizeof(ret->name), "%s", key);
         return 0;
 }

@@ -160,6 +160,80 @@ TEST_F(ImageTest, ManifestsNamesListAndRemove) {
   image_store_free(s);
 }
 
+// Images recorded by OCI reference (what the executor's pull on a miss and
+// `ak image import/pull --name REF` write): found by any spelling of the
+// reference, listed under the normalized one, never mistaken for a local
+// name (a local "busy" and the reference busy:1 are two entries), kept by
+// gc while the reference points at them, removed by reference.
+TEST_F(ImageTest, ReferencesMapToImages) {
+  struct image_store* s = nullptr;
+  struct ak_error err = {};
+  ASSERT_EQ(image_store_open((dir_ + "/store").c_str(), &s, &err), 0) << err.msg;
+  std::string a(64, 'a'), b(64, 'b');
+  for (const std::string& h : {a, b}) {
+    char tmp[PATH_MAX];
+    ASSERT_EQ(image_tmpdir(s, tmp, &err), 0);
+    struct image_info info = {};
+    snprintf(info.hash, sizeof(info.hash), "%s", h.c_str());
+    snprintf(info.kind, sizeof(info.kind), "rootfs");
+    info.created_at = 1;  // old: gc may take it unless something names it
+    ASSERT_EQ(image_manifest_write(tmp, &info, &err), 0) << err.msg;
+    ASSERT_EQ(image_publish(s, tmp, h.c_str(), &err), 0) << err.msg;
+  }
+  EXPECT_TRUE(image_key_is_ref("busy:1"));
+  EXPECT_TRUE(image_key_is_ref(("localhost:5000/x@sha256:" + std::string(64, '0')).c_str()));
+  EXPECT_EQ(image_key_check(("localhost:5000/x@sha256:" + std::string(64, '0')).c_str()), 0);
+  EXPECT_FALSE(image_key_is_ref("busy"));
+  EXPECT_EQ(image_key_check("Busy:1"), -EINVAL);  // upper case repository
+  EXPECT_EQ(image_key_check("busy:"), -EINVAL);
+  EXPECT_EQ(image_key_check("127.0.0.1:5000/test/busy:1"), 0);
+
+  ASSERT_EQ(image_key_set(s, "busy:1", a.c_str(), &err), 0) << err.msg;
+  ASSERT_EQ(image_key_set(s, "127.0.0.1:5000/test/busy:1", b.c_str(), &err), 0) << err.msg;
+  struct image_info got;
+  ASSERT_EQ(image_lookup(s, "docker.io/library/busy:1", &got, &err), 0) << err.msg;
+  EXPECT_EQ(got.hash, a);
+  EXPECT_STREQ(got.name, "docker.io/library/busy:1");
+  ASSERT_EQ(image_lookup(s, "127.0.0.1:5000/test/busy:1", &got, &err), 0) << err.msg;
+  EXPECT_EQ(got.hash, b);
+  // A bare name is local only: there is no local "busy".
+  EXPECT_EQ(image_lookup(s, "busy", &got, &err), -ENOENT);
+  EXPECT_EQ(image_lookup(s, "busy:2", &got, &err), -ENOENT);
+  EXPECT_NE(strstr(err.msg, "ak image pull busy:2"), nullptr) << err.msg;
+  ASSERT_EQ(image_name_set(s, "busy", b.c_str(), &err), 0);
+
+  struct image_info* v = nullptr;
+  size_t n = 0;
+  ASSERT_EQ(image_list(s, &v, &n, &err), 0);
+  ASSERT_EQ(n, 3u);
+  EXPECT_STREQ(v[0].name, "127.0.0.1:5000/test/busy:1");
+  EXPECT_STREQ(v[1].name, "busy");
+  EXPECT_STREQ(v[2].name, "docker.io/library/busy:1");
+  free(v);
+
+  image_gc(s, 0);
+  struct stat st;
+  EXPECT_EQ(stat((dir_ + "/store/" + a).c_str(), &st), 0) << "gc took an image a reference names";
+  // b stays while the reference names it after "busy" goes, and goes with it.
+  ASSERT_EQ(image_remove(s, "busy", &err), 0) << err.msg;
+  EXPECT_EQ(stat((dir_ + "/store/" + b).c_str(), &st), 0);
+  ASSERT_EQ(image_remove(s, "127.0.0.1:5000/test/busy:1", &err), 0) << err.msg;
+  EXPECT_NE(stat((dir_ + "/store/" + b).c_str(), &st), 0);
+  EXPECT_EQ(image_lookup(s, "127.0.0.1:5000/test/busy:1", &got, &err), -ENOENT);
+
+  // An entry whose content names another reference than its file is not used.
+  ASSERT_EQ(image_key_set(s, "other:1", a.c_str(), &err), 0);
+  char path[PATH_MAX], busy[PATH_MAX];
+  ASSERT_EQ(image_key_path(s, "other:1", path), 0);
+  ASSERT_EQ(image_key_path(s, "busy:1", busy), 0);
+  ASSERT_EQ(rename(path, busy), 0);
+  EXPECT_EQ(image_lookup(s, "busy:1", &got, &err), -EINVAL);
+  ASSERT_EQ(image_list(s, &v, &n, &err), 0);
+  EXPECT_EQ(n, 0u);
+  free(v);
+  image_store_free(s);
+}
+
 // What the executor relies on to report its store without a restart: every
 // name added, repointed or removed shows, a second change in the same
 // timestamp tick too, and a store left alone costs one stat and no listing.

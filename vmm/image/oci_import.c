@@ -368,9 +368,9 @@ int image_import(struct image_store *s, const char *src, const char *name, const
         struct plan *pl = NULL;
         int lfd = -1, r;
 
-        if (image_name_check(name) < 0 || strcmp(name, IMAGE_BASE) == 0)
+        if (image_key_check(name) < 0 || strcmp(name, IMAGE_BASE) == 0)
                 return ak_error_set(err, -EINVAL, "invalid image name '%s': use a-z, 0-9, '.', '_', '-' (at most %d), "
-                                    "not 'base'", name, IMAGE_NAME_MAX);
+                                    "or an OCI reference; not 'base'", name, IMAGE_NAME_MAX);
         if ((r = parse_source(src, &kind, path, sizeof(path), &ref, err)) < 0)
                 return r;
         if (geteuid() != 0)
@@ -402,9 +402,12 @@ int image_import(struct image_store *s, const char *src, const char *name, const
                 if ((r = image_manifest_read(s, hash, &info, err)) < 0)
                         goto out;
         }
-        if ((r = image_name_set(s, name, hash, err)) < 0)
+        if ((r = image_key_set(s, name, hash, err)) < 0)
                 goto out;
-        pathfmt(info.name, sizeof(info.name), "%s", name);
+        if (image_key_is_ref(name))
+                image_ref_normalize(name, info.name, NULL);
+        else
+                pathfmt(info.name, sizeof(info.name), "%s", name);
         *ret = info;
         r = 0;
 out:
