@@ -40,6 +40,10 @@ const char cli_sandbox_help[] =
         "until it is removed or its --ttl expires. Files of up to 7 MiB are copied\n"
         "with cp. Starts the local stack (`ak up`) when none runs.\n"
         "\n"
+        "--image I: a local image (`ak image list`) or an OCI reference\n"
+        "(python:3.12-alpine, registry:5000/team/ci@sha256:...) that the executor pulls\n"
+        "when it lacks it; a bare name is only a local image (Docker Hub's: python:latest).\n"
+        "\n"
         "Egress (create; CIDRs and domain names; `info` shows the policy):\n"
         CLI_EGRESS_HELP
         "\n"

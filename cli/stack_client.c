@@ -96,8 +96,14 @@ int stack_prepare_image(const char *image, struct ak_error *err)
         cli_progress_init(&pr);
         struct image_progress ip = { cli_progress_report, &pr };
         const char *name = image && *image ? image : IMAGE_BASE;
-        if ((r = image_store_open(dir, &store, err)) == 0)
+        struct image_info info;
+        if ((r = image_store_open(dir, &store, err)) == 0) {
+                /* A reference not here yet is the executor's to pull: get
+                 * the kernel and base initramfs it boots with ready. */
+                if (image_key_is_ref(name) && image_lookup(store, name, &info, NULL) == -ENOENT)
+                        name = IMAGE_BASE;
                 r = image_resolve_boot(store, name, &ip, &boot, err);
+        }
         image_store_free(store);
         cli_progress_done(&pr);
         if (r < 0)

@@ -21,6 +21,7 @@
 #include "services/executor/executor_janitor.h"
 #include "services/executor/executor_lifecycle.h"
 #include "services/executor/executor_pool.h"
+#include "services/executor/executor_pull.h"
 #include "services/executor/executor_sandbox.h"
 #include "services/executor/executor_shell.h"
 #include "services/executor/executor_snapshot.h"
@@ -153,6 +154,14 @@ int executor_new(const struct executor_config *cfg, struct executor **ret, struc
         pthread_mutex_init(&ex->images.lock, NULL);
         pthread_mutex_init(&ex->catalog.lock, NULL);
         pthread_cond_init(&ex->cond, NULL);
+        if ((r = pulls_init(ex)) < 0) {
+                pthread_mutex_destroy(&ex->lock);
+                pthread_mutex_destroy(&ex->images.lock);
+                pthread_mutex_destroy(&ex->catalog.lock);
+                pthread_cond_destroy(&ex->cond);
+                free(ex);
+                return ak_error_errno(err, r, "pull state");
+        }
         config_fill(ex, cfg);
         ex->sandboxes = calloc(EXECUTOR_MAX_SANDBOXES, sizeof(*ex->sandboxes));
         ex->node.label_keys = calloc(cfg->n_labels + 1, sizeof(char *));
@@ -168,12 +177,15 @@ int executor_new(const struct executor_config *cfg, struct executor **ret, struc
         }
         for (size_t i = 0; i < cfg->n_pools; i++) {
                 const struct profile *pr = profile_find(cfg->pools[i].profile);
-                if (!pr || image_name_check(cfg->pools[i].image) < 0) {
+                if (!pr || image_key_check(cfg->pools[i].image) < 0) {
                         r = ak_error_set(err, -EINVAL, "pool %s/%s: unknown image name or profile",
                                          cfg->pools[i].image, cfg->pools[i].profile);
                         goto fail;
                 }
-                snprintf(ex->pools[i].image, sizeof(ex->pools[i].image), "%s", cfg->pools[i].image);
+                /* Pools are keyed as sandboxes name their image: a reference normalized. */
+                if (!image_key_is_ref(cfg->pools[i].image) ||
+                    image_ref_normalize(cfg->pools[i].image, ex->pools[i].image, NULL) < 0)
+                        snprintf(ex->pools[i].image, sizeof(ex->pools[i].image), "%s", cfg->pools[i].image);
                 ex->pools[i].profile = pr;
                 ex->pools[i].ready = calloc(cfg->pool_max_warm + 1, sizeof(struct pool_vm));
                 if (!ex->pools[i].ready) {
@@ -246,6 +258,7 @@ void executor_free(struct executor *ex)
                 pthread_join(ex->threads.pooler, NULL);
         if (ex->threads.have_heart)
                 pthread_join(ex->threads.heart, NULL);
+        pulls_free(ex);
         while (ex->n_sandboxes)
                 lifecycle_remove(ex, ex->sandboxes[0]->name, NULL, false);
         lifecycle_dispose_queued(ex);

@@ -84,6 +84,19 @@ struct executor_config {
          * EXECUTOR_EXEC_TIMEOUT_MS; at most EXECUTOR_EXEC_TIMEOUT_MAX_MS. */
         uint32_t exec_timeout_ms;
         unsigned reap_interval_ms;      /* TTL checks; 0 → 500 */
+        /* Pulling an OCI reference a create names and this node lacks
+         * (executor_pull.h): a docker config.json with registry
+         * credentials (a Kubernetes imagePullSecret's .dockerconfigjson;
+         * NULL: $DOCKER_CONFIG/config.json or ~/.docker/config.json), a CA
+         * file for registries' TLS (NULL: the system's), registries
+         * reached over plain HTTP besides loopback ones (host[:port], at
+         * most 16), and how long a create waits for a pull (0: 15 min; the
+         * pull goes on after). */
+        const char *registry_auth_file;
+        const char *registry_ca_file;
+        const char *const *insecure_registries;
+        size_t n_insecure_registries;
+        unsigned pull_wait_ms;
         /* Test seam (ak-executor --test-guest NAME=UDS): persistent running
          * sandboxes with no VM whose guest agent is whatever listens on the
          * hybrid-vsock socket UDS, so tests can attach a hostile fake guest.

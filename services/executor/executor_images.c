@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/rpc/rpc.h"
 #include "services/executor/executor_images.h"
+#include "services/executor/executor_pull.h"
 #include "services/executor/executor_state.h"
 #include "vmm/image/image.h"
 
@@ -137,9 +139,10 @@ int images_ensure(struct executor *ex, const char *image, struct ak_error *err)
         pthread_mutex_unlock(&ex->catalog.lock);
         if (r == 0)
                 return 0;
-        /* Here the executor will pull an OCI reference it lacks (one pull
-         * per image however many creates wait), then look again. A local
-         * name is made only by whoever builds it on this node. */
+        /* A reference this node lacks is pulled; a local name is made only
+         * by whoever builds it on this node. */
+        if (r == -ENOENT && image_key_is_ref(image))
+                return pulls_ensure(ex, image, err);
         if (r == -ENOENT)
                 return ak_error_set(err, -ENOENT,
                                     "image \"%s\" is not on executor %s: build it on that node with `ak image build "
@@ -187,4 +190,31 @@ void images_use_end(struct executor *ex, const char *dir)
                 image_use_end(found->mark);
         pthread_mutex_unlock(&ex->catalog.lock);
         free(found);
+}
+
+int images_error_code(const char *image, int r)
+{
+        if (!image_key_is_ref(image))
+                return r == -ENOENT ? RPC_FAILED_PRECONDITION : RPC_UNAVAILABLE;
+        switch (r) {
+        case -ENOENT:
+                return RPC_NOT_FOUND;
+        case -EACCES:
+        case -EPERM:
+                return RPC_PERMISSION_DENIED;
+        case -ETIMEDOUT:
+                return RPC_DEADLINE_EXCEEDED;
+        case -EIO:
+        case -ECONNREFUSED:
+        case -EHOSTUNREACH:
+        case -ENETUNREACH:
+        case -EAGAIN:
+        case -EBUSY:
+        case -ENOMEM:
+                return RPC_UNAVAILABLE;
+        case -ENOSPC:
+                return RPC_RESOURCE_EXHAUSTED;
+        default:
+                return RPC_FAILED_PRECONDITION;
+        }
 }

@@ -26,11 +26,12 @@ void images_catalog_close(struct executor *ex);
  * store cannot be read, the last good list (or just `base`). */
 int images_report(struct executor *ex, char ***ret, size_t *ret_n);
 
-/* Called before a sandbox of `image` is created: 0 when this node can boot
- * it now. The hook for images not on the node: today a local name that is
- * missing is -ENOENT with what to do (build it on this node); this is where
- * the executor will pull an OCI reference on a miss (issue 15, "ocipull"),
- * once references pass check_spec. */
+/* Called before a sandbox of `image` (a local name, or a normalized OCI
+ * reference) is created: 0 when this node can boot it now. A local name
+ * that is missing is -ENOENT with what to do (build it on this node); a
+ * reference that is missing is pulled (executor_pull.h: one pull per
+ * reference however many creates wait) and the pull's -errno and the
+ * registry's words returned when it fails. */
 int images_ensure(struct executor *ex, const char *image, struct ak_error *err);
 
 /* Marks the image hash in use by the VM in dir (image.h's in-use marks, so
@@ -40,3 +41,11 @@ int images_ensure(struct executor *ex, const char *image, struct ak_error *err);
  * are ignored. */
 int images_use_begin(struct executor *ex, const char *hash, const char *dir, struct ak_error *err);
 void images_use_end(struct executor *ex, const char *dir);
+
+/* The gRPC status for images_ensure's error r: a local name missing or a
+ * registry's bad answer FAILED_PRECONDITION, a tag or repository the
+ * registry does not have NOT_FOUND, the registry refusing our credentials
+ * PERMISSION_DENIED (not UNAUTHENTICATED, which says the caller's own
+ * credential is bad), a registry out of reach UNAVAILABLE, still pulling at
+ * the deadline DEADLINE_EXCEEDED. */
+int images_error_code(const char *image, int r);

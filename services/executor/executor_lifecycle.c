@@ -175,7 +175,7 @@ static int take_egress(const struct executor *ex, const Ak__V1__Egress *e, struc
  * random one. RPC_OK, or the call failed with INVALID_ARGUMENT naming the
  * field. */
 static int check_spec(const Ak__V1__SandboxSpec *spec, struct rpc_call *call, char name[SANDBOX_NAME_MAX + 1],
-                      const char **ret_image, const struct profile **ret_profile)
+                      char ret_image[IMAGE_REF_MAX], const struct profile **ret_profile)
 {
         int r;
 
@@ -192,8 +192,16 @@ static int check_spec(const Ak__V1__SandboxSpec *spec, struct rpc_call *call, ch
                          rnd[5]);
         }
         const char *image = spec->image && spec->image[0] ? spec->image : IMAGE_BASE;
-        if (image_name_check(image) < 0)
-                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "spec.image \"%.80s\": not an image name", image);
+        char norm[IMAGE_REF_MAX];
+        struct ak_error ierr = { 0 };
+        /* A bare name is a local image; with '/', ':' or '@' an OCI
+         * reference, kept normalized (docker.io/library/python:3.12). */
+        if (image_key_is_ref(image) && image_ref_normalize(image, norm, &ierr) < 0)
+                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "spec.image: %s", ierr.msg);
+        if (!image_key_is_ref(image) && image_name_check(image) < 0)
+                return rpc_call_fail(call, RPC_INVALID_ARGUMENT,
+                                     "spec.image \"%.80s\": not an image name ([a-z0-9][a-z0-9._-]*, at most %d) nor "
+                                     "an OCI reference (python:3.12-alpine)", image, IMAGE_NAME_MAX);
         const struct profile *p = profile_find(spec->profile);
         if (!p)
                 return rpc_call_fail(call, RPC_INVALID_ARGUMENT,
@@ -215,7 +223,7 @@ static int check_spec(const Ak__V1__SandboxSpec *spec, struct rpc_call *call, ch
         if (spec->tenant && *spec->tenant && tenant_check(spec->tenant) < 0)
                 return rpc_call_fail(call, RPC_INVALID_ARGUMENT,
                                      "spec.tenant: want 1 to 63 of A-Z a-z 0-9 . _ - starting with a letter or digit");
-        *ret_image = image;
+        snprintf(ret_image, IMAGE_REF_MAX, "%s", image_key_is_ref(image) ? norm : image);
         *ret_profile = p;
         return RPC_OK;
 }
@@ -264,19 +272,18 @@ int lifecycle_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struc
 {
         static const Ak__V1__SandboxSpec empty = AK__V1__SANDBOX_SPEC__INIT;
         struct ak_error err = { 0 };
-        char name[SANDBOX_NAME_MAX + 1];
-        const char *image;
+        char name[SANDBOX_NAME_MAX + 1], image[IMAGE_REF_MAX];
         const struct profile *p;
         int r;
 
         if (!spec)
                 spec = &empty;
-        if ((r = check_spec(spec, call, name, &image, &p)) != RPC_OK)
+        if ((r = check_spec(spec, call, name, image, &p)) != RPC_OK)
                 return r;
         /* Before anything is made: a sandbox of an image this node lacks
          * would only fail to boot. */
         if ((r = images_ensure(ex, image, &err)) < 0)
-                return rpc_call_fail(call, r == -ENOENT ? RPC_FAILED_PRECONDITION : RPC_UNAVAILABLE, "%s", err.msg);
+                return rpc_call_fail(call, images_error_code(image, r), "%s", err.msg);
         /* Another tenant's snapshot is not there for this one. */
         if (snapshot_check_restore(ex, image, spec->tenant, &err) < 0)
                 return rpc_call_fail(call, RPC_FAILED_PRECONDITION, "%s", err.msg);

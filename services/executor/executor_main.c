@@ -30,6 +30,8 @@ static const char usage[] =
         "                   [--peer-tls-cert F --peer-tls-key F]] [--scheduler-token-file F]\n"
         "                   [--signer-token-file F] [--auditor-token-file F]\n"
         "                   [--audit-queue-dir DIR [--audit-queue-max-mb N]]\n"
+        "                   [--registry-auth-file F] [--registry-ca-file F]\n"
+        "                   [--insecure-registry HOST[:PORT] ...] [--pull-wait-s N]\n"
         "\n"
         "Serves ak.v1.Executor: sandboxes in microVMs on this node.\n"
         "\n"
@@ -74,6 +76,18 @@ static const char usage[] =
         "                          domain rules) ask (repeatable, at most 8; default: the host's\n"
         "                          /etc/resolv.conf nameservers, loopback ones included)\n"
         "  --executor-id ID, --advertise ADDR        name and address in the status\n"
+        "  A sandbox's image is a local image name (`ak image build`/`import`/`pull --name`)\n"
+        "  or an OCI reference (python:3.12-alpine, registry:5000/a/b@sha256:...): a\n"
+        "  reference this node lacks is pulled (once, however many creates wait) and imported.\n"
+        "  A bare name is only ever local: Docker Hub's python is python:latest.\n"
+        "  --registry-auth-file F  docker config.json with registry credentials (a Kubernetes\n"
+        "                          imagePullSecret's .dockerconfigjson); default\n"
+        "                          $DOCKER_CONFIG/config.json or ~/.docker/config.json\n"
+        "  --registry-ca-file F    CA certificates for registries' TLS (default: the system's)\n"
+        "  --insecure-registry H   reach registry H (host[:port]) over plain HTTP (repeatable;\n"
+        "                          loopback registries always may)\n"
+        "  --pull-wait-s N         how long a create waits for its image's pull (default 900;\n"
+        "                          the pull goes on after)\n"
         "  --exec-timeout-ms N     Exec/Run without timeout_ms: the command is killed after N ms\n"
         "                          (default 3600000 = 1 h; 1000..86400000). Either way the\n"
         "                          executor stops waiting for the guest 15 s past the timeout\n"
@@ -141,12 +155,13 @@ struct flags {
         const char *tg_names[EXECUTOR_MAX_TEST_GUESTS], *tg_uds[EXECUTOR_MAX_TEST_GUESTS];
         const char *deny[VMM_NET_MAX_DENY];
         const char *dns_upstreams[RESOLVER_MAX_UPSTREAMS];
+        const char *insecure[16];
         char images[4096];
 };
 
 enum { LISTEN = 256, STATE, IMAGES, SCHED, SIGNER, AUDITOR, VCPUS, MEM, LABEL, POOL, MINW, MAXW, AGE,
        ACCEL, VMM, ID, ADV, TEST_GUEST, EXEC_TIMEOUT, SCHED_TOKEN, SIGNER_TOKEN, AUD_TOKEN, AUDIT_DIR, AUDIT_MAX, DENY_CIDR, NET_POOL, DNS_UPSTREAM,
-       ALLOW_PRIVATE, IMAGE_SEED, CACHE_MAX, HELP, VERSION };
+       ALLOW_PRIVATE, IMAGE_SEED, CACHE_MAX, REG_AUTH, REG_CA, REG_INSECURE, PULL_WAIT, HELP, VERSION };
 
 /* --label k=v, --pool IMAGE/PROFILE, --test-guest NAME=UDS: splits arg at
  * its first `sep` into the next free (*ret_key, *ret_value). */
@@ -292,6 +307,20 @@ static int take_flag(struct flags *f, int c, char *arg)
                 f->deny[cfg->n_deny_cidrs++] = arg;
                 return 0;
         }
+        case REG_AUTH: cfg->registry_auth_file = arg; return 0;
+        case REG_CA: cfg->registry_ca_file = arg; return 0;
+        case REG_INSECURE:
+                if (cfg->n_insecure_registries == 16 || !arg[0] || strchr(arg, '/')) {
+                        fprintf(stderr, "ak-executor: --insecure-registry %s: want HOST[:PORT], at most 16\n", arg);
+                        return -1;
+                }
+                f->insecure[cfg->n_insecure_registries++] = arg;
+                return 0;
+        case PULL_WAIT:
+                if (flag_uint("--pull-wait-s", arg, 86400, &v) < 0)
+                        return -1;
+                cfg->pull_wait_ms = (unsigned)v * 1000;
+                return 0;
         case HELP: fputs(usage, stdout); return 1;
         case VERSION: printf("ak-executor %s\n", AK_VERSION); return 1;
         default: fputs(usage, stderr); return -1;
@@ -326,6 +355,10 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 { "auditor-token-file", required_argument, NULL, AUD_TOKEN },
                 { "audit-queue-dir", required_argument, NULL, AUDIT_DIR },
                 { "audit-queue-max-mb", required_argument, NULL, AUDIT_MAX },
+                { "registry-auth-file", required_argument, NULL, REG_AUTH },
+                { "registry-ca-file", required_argument, NULL, REG_CA },
+                { "insecure-registry", required_argument, NULL, REG_INSECURE },
+                { "pull-wait-s", required_argument, NULL, PULL_WAIT },
                 { "help", no_argument, NULL, HELP }, { "version", no_argument, NULL, VERSION }, {},
         };
         struct executor_config *cfg = &f->cfg;
@@ -369,6 +402,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
         cfg->pools = f->pools;
         cfg->deny_cidrs = f->deny;
         cfg->dns_upstreams = f->dns_upstreams;
+        cfg->insecure_registries = f->insecure;
         cfg->audit_queue_dir = f->audit_dir;
         cfg->audit_queue_max_bytes = f->audit_max_bytes;
         cfg->test_guest_names = f->tg_names;

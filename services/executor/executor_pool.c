@@ -86,7 +86,7 @@ void *pool_thread(void *arg)
                         break;
                 if (target) {
                         target->booting++;
-                        char image[IMAGE_NAME_MAX + 1];
+                        char image[IMAGE_REF_MAX];
                         snprintf(image, sizeof(image), "%s", target->image);
                         const struct profile *p = target->profile;
                         pthread_mutex_unlock(&ex->lock);

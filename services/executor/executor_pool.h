@@ -20,7 +20,7 @@ struct pool_vm {
 /* One per cfg.pools entry (ex->pools, fixed after executor_new); image
  * and profile are read-only, the rest is under ex->lock. */
 struct pool {
-        char image[IMAGE_NAME_MAX + 1];
+        char image[IMAGE_REF_MAX];         /* a local name or a normalized reference */
         const struct profile *profile;
         struct pool_vm *ready;      /* at most cfg.pool_max_warm */
         size_t n_ready;

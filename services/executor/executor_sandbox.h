@@ -30,7 +30,7 @@ struct sandbox {
         /* Set before the sandbox enters the table, read-only afterwards: */
         char name[SANDBOX_NAME_MAX + 1];
         char uuid[AK_UUID_LEN + 1]; /* Sandbox.uuid: UUIDv7, made at create */
-        char image[IMAGE_NAME_MAX + 1];
+        char image[IMAGE_REF_MAX];         /* a local name or a normalized reference */
         char tenant[64];            /* spec.tenant; "default" when empty */
         const struct profile *profile;
         unsigned vcpus, memory_mb;

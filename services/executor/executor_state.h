@@ -30,6 +30,7 @@ struct audit_queue;
 struct cgroup;
 struct disposal;
 struct guest_call;
+struct image_pull;
 struct image_store;
 struct images_use;
 struct pool;
@@ -75,6 +76,15 @@ struct executor {
                 size_t n_names;
                 struct images_use *uses;        /* one in-use mark per VM (images_use_begin) */
         } catalog;
+
+        /* executor_pull.c: pulls of references this node lacks. */
+        struct {
+                pthread_mutex_t lock;
+                pthread_cond_t cond;            /* a pull finished (CLOCK_MONOTONIC) */
+                struct image_pull *v[32];       /* PULL_MAX */
+                size_t n;
+                unsigned running;               /* pull threads alive */
+        } pulls;
 
         pthread_mutex_t lock;
         pthread_cond_t cond;

@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Pull on a miss through the whole stack (ak -> scheduler -> executor), from
+Debian's docker-registry on loopback fed by skopeo with an image made here
+(a static busybox, its applets and /etc/marker: vmm/image/testdata/
+mklayout.py). ak run --image REF pulls once and runs in the image; three
+concurrent creates of one reference the node lacks cost one pull (the
+registry's access log counts manifest GETs); an unknown tag reaches the
+client as NOT_FOUND with the registry's words. The kernel comes from the VM
+tests' cache ($AK_TEST_IMAGES) when it is there."""
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+ROOT = os.path.join(os.environ.get("TEST_SRCDIR", ""), os.environ.get("TEST_WORKSPACE", "ak")) \
+    if os.environ.get("TEST_SRCDIR") else os.getcwd()
+AK = os.path.join(ROOT, "cli", "ak")
+MKLAYOUT = os.path.join(ROOT, "vmm", "image", "testdata", "mklayout.py")
+NEED = ["docker-registry", "skopeo", "busybox", "zstd"]
+APPLETS = ["sh", "cat", "ls", "echo", "id", "pwd", "env", "true"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=20):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+@unittest.skipUnless(all(shutil.which(t) for t in NEED), "needs " + ", ".join(NEED) + " (tools/deps.sh)")
+class PullOnMiss(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="akpl-", dir="/tmp")
+        cls.home = os.path.join(cls.tmp, "h")
+        cls.procs = []
+        os.makedirs(os.path.join(cls.home, "images"))
+        cache = os.environ.get("AK_TEST_IMAGES", "/var/tmp/ak-test-images")
+        if os.path.exists(os.path.join(cache, "kernel", "current")):
+            subprocess.run(["cp", "-a", os.path.join(cache, "kernel"), os.path.join(cls.home, "images")], check=True)
+        cls.env = dict(os.environ, AK_HOME=cls.home, HOME=cls.tmp)
+        for k in ("AK_SCHEDULER", "AK_TOKEN", "DOCKER_CONFIG"):
+            cls.env.pop(k, None)
+        cls.port = cls.registry()
+        cls.push("busy", "1", "marker from the registry")
+        cls.push("busy2", "1", "second image")
+        up = cls.ak("up", "--warm", "0", timeout=300)
+        if up.returncode != 0:
+            raise RuntimeError("ak up: " + up.stdout + up.stderr)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.ak("down", timeout=120)
+        for p in cls.procs:
+            p.kill()
+            p.wait()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def ak(cls, *args, timeout=600):
+        return subprocess.run([AK, *args], capture_output=True, text=True, env=cls.env, timeout=timeout)
+
+    @classmethod
+    def registry(cls):
+        port = free_port()
+        cfg = os.path.join(cls.tmp, "registry.yml")
+        with open(cfg, "w") as f:
+            f.write("version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\nstorage:\n"
+                    f"  filesystem:\n    rootdirectory: {cls.tmp}/store\nhttp:\n  addr: 127.0.0.1:{port}\n")
+        cls.reglog = os.path.join(cls.tmp, "registry.log")
+        with open(cls.reglog, "w") as logf:
+            cls.procs.append(subprocess.Popen(["docker-registry", "serve", cfg], stdout=logf, stderr=logf))
+        wait_port(port)
+        return port
+
+    @classmethod
+    def push(cls, repo, tag, marker):
+        out = os.path.join(cls.tmp, "src-" + repo)
+        entries = [{"path": "bin/busybox", "src": shutil.which("busybox"), "mode": 0o755}]
+        entries += [{"path": "bin/" + a, "type": "symlink", "link": "busybox"} for a in APPLETS]
+        entries += [{"path": "etc/marker", "data": marker + "\n"}]
+        spec = {"out": out, "tag": tag, "config": {"Env": ["PATH=/bin"]},
+                "layers": [{"compression": "gzip", "entries": entries}]}
+        sp = os.path.join(cls.tmp, repo + ".json")
+        with open(sp, "w") as f:
+            json.dump(spec, f)
+        subprocess.run(["python3", MKLAYOUT, sp], check=True, capture_output=True)
+        pol = os.path.join(cls.tmp, "policy.json")
+        with open(pol, "w") as f:
+            f.write('{"default":[{"type":"insecureAcceptAnything"}]}')
+        subprocess.run(["skopeo", "--policy", pol, "copy", "--dest-tls-verify=false", f"oci:{out}:{tag}",
+                        f"docker://127.0.0.1:{cls.port}/test/{repo}:{tag}"], check=True, capture_output=True,
+                       timeout=120)
+
+    def manifest_gets(self, repo, tag):
+        with open(self.reglog, errors="replace") as f:
+            text = f.read()
+        return len(re.findall(rf'"GET /v2/test/{repo}/manifests/{tag} HTTP', text))
+
+    def images(self):
+        st = json.loads(self.ak("status", "--json").stdout)
+        return [i for x in st["executors"] for i in x["images"]]
+
+    def test_1_run_pulls_once_and_runs_in_the_image(self):
+        ref = f"127.0.0.1:{self.port}/test/busy:1"
+        before = self.manifest_gets("busy", "1")
+        r = self.ak("run", "--image", ref, "--", "cat", "/etc/marker")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(r.stdout.strip(), "marker from the registry")
+        self.assertEqual(self.manifest_gets("busy", "1") - before, 1)
+        # Now on the node: reported under the reference, run again without a pull.
+        end = time.time() + 15
+        while ref not in self.images() and time.time() < end:
+            time.sleep(0.2)
+        self.assertIn(ref, self.images())
+        r = self.ak("run", "--image", ref, "--", "cat", "/etc/marker")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(self.manifest_gets("busy", "1") - before, 1)
+        listing = self.ak("image", "list").stdout
+        self.assertIn(ref, listing)
+
+    def test_2_concurrent_creates_share_one_pull(self):
+        ref = f"127.0.0.1:{self.port}/test/busy2:1"
+        self.assertEqual(self.manifest_gets("busy2", "1"), 0)
+        res = {}
+
+        def create(i):
+            res[i] = self.ak("sandbox", "create", f"pl{i}", "--image", ref)
+        ts = [threading.Thread(target=create, args=(i,)) for i in range(3)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        try:
+            for i in range(3):
+                self.assertEqual(res[i].returncode, 0, res[i].stdout + res[i].stderr)
+            self.assertEqual(self.manifest_gets("busy2", "1"), 1, "three creates, one pull")
+            r = self.ak("exec", "pl2", "--", "cat", "/etc/marker")
+            self.assertEqual(r.stdout.strip(), "second image", r.stderr)
+        finally:
+            for i in range(3):
+                self.ak("sandbox", "remove", f"pl{i}")
+
+    def test_3_unknown_tag_is_not_found_with_the_registrys_words(self):
+        ref = f"127.0.0.1:{self.port}/test/busy:nope"
+        r = self.ak("run", "--image", ref, "--", "true")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("NOT_FOUND", r.stderr)
+        self.assertIn("test/busy", r.stderr)
+        self.assertIn("not found", r.stderr)
+        self.assertIn("MANIFEST_UNKNOWN", r.stderr.upper().replace(" ", "_"))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
