@@ -11,12 +11,45 @@
 #include "protos/ak/v1/scheduler.pb-c.h"
 #include "services/executor/audit_queue.h"
 #include "services/executor/executor_images.h"
+#include "services/executor/executor_pull.h"
 #include "services/executor/executor_lifecycle.h"
 #include "services/executor/executor_netaudit.h"
 #include "services/executor/executor_pool.h"
 #include "services/executor/executor_sandbox.h"
 #include "services/executor/executor_state.h"
 #include "services/executor/executor_status.h"
+
+
+/* The running and recently failed pulls (executor_pull.h) into st. */
+static int status_pulls(struct executor *ex, Ak__V1__ExecutorStatus *st)
+{
+        struct image_pull_status *v;
+        size_t n;
+        int r = pulls_status(ex, &v, &n);
+        if (r < 0)
+                return r;
+        st->pulls = calloc(n + 1, sizeof(*st->pulls));
+        for (size_t i = 0; st->pulls && i < n; i++) {
+                Ak__V1__ImagePull *p = calloc(1, sizeof(*p));
+                char *image = strdup(v[i].ref), *error = strdup(v[i].error);
+                if (!p || !image || !error) {
+                        free(p);
+                        free(image);
+                        free(error);
+                        free(v);
+                        return -ENOMEM;
+                }
+                ak__v1__image_pull__init(p);
+                p->image = image;
+                p->error = error;
+                p->state = (char *)v[i].state;
+                p->bytes_done = v[i].bytes_done;
+                p->bytes_total = v[i].bytes_total;
+                st->pulls[st->n_pulls++] = p;
+        }
+        free(v);
+        return st->pulls ? 0 : -ENOMEM;
+}
 
 Ak__V1__ExecutorStatus *status_new(struct executor *ex)
 {
@@ -61,6 +94,8 @@ Ak__V1__ExecutorStatus *status_new(struct executor *ex)
                 st->warnings[st->n_warnings++] = (char *)"no --auditor: audit events are not recorded";
         if (!ex->cfg.signer)
                 st->warnings[st->n_warnings++] = (char *)"no --signer: receipts are unsigned";
+        if (status_pulls(ex, st) < 0)
+                goto oom;
 
         pthread_mutex_lock(&ex->lock);
         st->net_denied = net_audit_denied_total_locked(ex);
@@ -113,6 +148,12 @@ void status_free(Ak__V1__ExecutorStatus *st)
                 sandbox_proto_free(st->sandboxes[i]);
         for (size_t i = 0; i < st->n_images; i++)
                 free(st->images[i]);
+        for (size_t i = 0; i < st->n_pulls; i++) {
+                free(st->pulls[i]->image);
+                free(st->pulls[i]->error);
+                free(st->pulls[i]);
+        }
+        free(st->pulls);
         free(st->labels);
         free(st->pools);
         free(st->images);

@@ -291,6 +291,13 @@ TEST_F(RegistryTest, OciReferencesAreMatchedNormalized)
         spec.image = (char *)longest.c_str();
         ASSERT_EQ(0, spec_check(&spec, &needs, &err)) << err.msg;
         EXPECT_STREQ(longest.c_str(), needs.image);
+        // An executor that has it reports it (its heartbeat is not refused
+        // for a name longer than a label) and is where it is placed.
+        b.images = {"base", longest};
+        ASSERT_EQ(0, Heartbeat(b));
+        ASSERT_EQ(0, Place("", &c, 0, longest));
+        EXPECT_STREQ("b", c.executor_id);
+        EXPECT_EQ(PLACEMENT_IMAGE, c.tier);
 }
 
 TEST_F(RegistryTest, NodeSelector)

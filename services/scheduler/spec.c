@@ -190,14 +190,21 @@ int spec_check_status(const Ak__V1__ExecutorStatus *st, struct ak_error *err)
                 return ak_error_set(err, -EINVAL, "status.images: %zu, the limit is %d", st->n_images,
                                     EXECUTOR_MAX_IMAGES);
         for (size_t i = 0; i < st->n_images; i++)
-                if (strlen(st->images[i]) > SPEC_MAX_LABEL_BYTES)
+                if (strlen(st->images[i]) > SPEC_IMAGE_MAX)
                         return ak_error_set(err, -EINVAL, "status.images[%zu]: longer than %d bytes", i,
-                                            SPEC_MAX_LABEL_BYTES);
+                                            SPEC_IMAGE_MAX);
+        if (st->n_pulls > EXECUTOR_MAX_PULLS)
+                return ak_error_set(err, -EINVAL, "status.pulls: %zu, the limit is %d", st->n_pulls,
+                                    EXECUTOR_MAX_PULLS);
+        for (size_t i = 0; i < st->n_pulls; i++)
+                if (strlen(st->pulls[i]->image) > SPEC_IMAGE_MAX || strlen(st->pulls[i]->state) > 16 ||
+                    strlen(st->pulls[i]->error) > 4096)
+                        return ak_error_set(err, -EINVAL, "status.pulls[%zu]: image, state or error too long", i);
         if (st->n_pools > EXECUTOR_MAX_POOLS)
                 return ak_error_set(err, -EINVAL, "status.pools: %zu, the limit is %d", st->n_pools,
                                     EXECUTOR_MAX_POOLS);
         for (size_t i = 0; i < st->n_pools; i++)
-                if (strlen(st->pools[i]->image) > SPEC_MAX_LABEL_BYTES ||
+                if (strlen(st->pools[i]->image) > SPEC_IMAGE_MAX ||
                     strlen(st->pools[i]->profile) > SPEC_MAX_LABEL_BYTES)
                         return ak_error_set(err, -EINVAL, "status.pools[%zu]: image or profile longer than %d bytes",
                                             i, SPEC_MAX_LABEL_BYTES);

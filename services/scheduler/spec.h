@@ -26,6 +26,7 @@
 #define EXECUTOR_MAX_LABELS 64
 #define EXECUTOR_MAX_IMAGES 1024
 #define EXECUTOR_MAX_POOLS 256
+#define EXECUTOR_MAX_PULLS 64
 #define EXECUTOR_MAX_SANDBOXES 100000
 
 /* 0 when name is a valid sandbox name, else -EINVAL with err saying why

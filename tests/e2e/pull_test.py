@@ -5,7 +5,8 @@ Debian's docker-registry on loopback fed by skopeo with an image made here
 mklayout.py). ak run --image REF pulls once and runs in the image; three
 concurrent creates of one reference the node lacks cost one pull (the
 registry's access log counts manifest GETs); an unknown tag reaches the
-client as NOT_FOUND with the registry's words. The kernel comes from the VM
+client as NOT_FOUND with the registry's words, and ak status (GetStatus
+through the scheduler) shows the failed pull. The kernel comes from the VM
 tests' cache ($AK_TEST_IMAGES) when it is there."""
 import json
 import os
@@ -165,7 +166,19 @@ class PullOnMiss(unittest.TestCase):
         self.assertIn("NOT_FOUND", r.stderr)
         self.assertIn("test/busy", r.stderr)
         self.assertIn("not found", r.stderr)
-        self.assertIn("MANIFEST_UNKNOWN", r.stderr.upper().replace(" ", "_"))
+        # GetStatus (through the scheduler: ak status) shows the failed pull
+        # and why, from the next heartbeat on.
+        end, pulls = time.time() + 20, []
+        while time.time() < end:
+            st = json.loads(self.ak("status", "--json").stdout)
+            pulls = [p for x in st["executors"] for p in x["pulls"] if p["image"] == ref]
+            if pulls:
+                break
+            time.sleep(0.5)
+        self.assertEqual(len(pulls), 1, pulls)
+        self.assertEqual(pulls[0]["state"], "failed")
+        self.assertIn("not found", pulls[0]["error"])
+        self.assertIn(f"pull {ref}: failed", self.ak("status").stdout)
 
 
 if __name__ == "__main__":
