@@ -5,7 +5,9 @@ Debian's docker-registry on loopback fed by skopeo with an image made here
 mklayout.py). ak run --image REF pulls once and runs in the image; three
 concurrent creates of one reference the node lacks cost one pull (the
 registry's access log counts manifest GETs); an unknown tag reaches the
-client as NOT_FOUND with the registry's words, and ak status (GetStatus
+client as NOT_FOUND with the registry's words; with a second executor
+whose store is empty, creates of a reference the first has go to the
+first; and ak status (GetStatus
 through the scheduler) shows the failed pull. The kernel comes from the VM
 tests' cache ($AK_TEST_IMAGES) when it is there."""
 import json
@@ -23,6 +25,7 @@ import unittest
 ROOT = os.path.join(os.environ.get("TEST_SRCDIR", ""), os.environ.get("TEST_WORKSPACE", "ak")) \
     if os.environ.get("TEST_SRCDIR") else os.getcwd()
 AK = os.path.join(ROOT, "cli", "ak")
+EXECUTOR = os.path.join(ROOT, "services", "executor", "ak-executor")
 MKLAYOUT = os.path.join(ROOT, "vmm", "image", "testdata", "mklayout.py")
 NEED = ["docker-registry", "skopeo", "busybox", "zstd"]
 APPLETS = ["sh", "cat", "ls", "echo", "id", "pwd", "env", "true"]
@@ -179,6 +182,51 @@ class PullOnMiss(unittest.TestCase):
         self.assertEqual(pulls[0]["state"], "failed")
         self.assertIn("not found", pulls[0]["error"])
         self.assertIn(f"pull {ref}: failed", self.ak("status").stdout)
+
+
+    def test_4_two_executors_the_one_with_the_image_is_preferred(self):
+        # test_1 pulled busy:1 onto the stack's executor ("local"); a second
+        # executor with an empty store joins the same scheduler.
+        ref = f"127.0.0.1:{self.port}/test/busy:1"
+        state = tempfile.mkdtemp(prefix="akp2-", dir="/tmp")
+        images = os.path.join(self.tmp, "images2")
+        os.makedirs(images)
+        kernel = os.path.join(self.home, "images", "kernel")
+        if os.path.exists(kernel):
+            subprocess.run(["cp", "-a", kernel, images], check=True)
+        run = os.path.join(self.home, "run")
+        log = open(os.path.join(self.tmp, "executor2.log"), "w")
+        two = subprocess.Popen([EXECUTOR, "--listen", "unix:" + os.path.join(state, "x.sock"), "--state-dir", state,
+                                "--images", images, "--scheduler", "unix:" + os.path.join(run, "scheduler.sock"),
+                                "--scheduler-token-file", os.path.join(run, "executor-token"),
+                                "--executor-id", "two", "--min-warm", "0"], stdout=log, stderr=log, env=self.env)
+        try:
+            end = time.time() + 30
+            while time.time() < end:
+                ids = [x["id"] for x in json.loads(self.ak("status", "--json").stdout)["executors"]]
+                if "two" in ids:
+                    break
+                time.sleep(0.3)
+            self.assertIn("two", ids)
+            gets = self.manifest_gets("busy", "1")
+            placed = []
+            try:
+                # Each create loads "local" more: only the image keeps it first.
+                for i in range(3):
+                    r = self.ak("sandbox", "create", f"two{i}", "--image", ref)
+                    self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                    info = json.loads(self.ak("sandbox", "info", f"two{i}", "--json").stdout)
+                    placed.append(info["executor"])
+            finally:
+                for i in range(3):
+                    self.ak("sandbox", "remove", f"two{i}")
+            self.assertEqual(placed, ["local"] * 3)
+            self.assertEqual(self.manifest_gets("busy", "1"), gets, "no pull: placed where the image is")
+        finally:
+            two.terminate()
+            two.wait(timeout=60)
+            log.close()
+            shutil.rmtree(state, ignore_errors=True)
 
 
 if __name__ == "__main__":
