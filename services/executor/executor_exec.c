@@ -18,6 +18,7 @@
 #include "services/executor/executor_audit.h"
 #include "services/executor/executor_exec.h"
 #include "services/executor/executor_guest_call.h"
+#include "services/executor/executor_images.h"
 #include "services/executor/executor_lifecycle.h"
 #include "services/executor/executor_sandbox.h"
 #include "services/executor/executor_sign.h"
@@ -180,9 +181,24 @@ static int exec_in(struct executor *ex, struct rpc_call *call, struct sandbox *s
 
         if ((r = sandbox_running_uds(ex, sb, uds)) < 0)
                 return guest_call_fail(call, "exec", sb->name, r);
-        /* Environment: the user's HOME and USER, then the sandbox's, then the
-         * request's; a later one replaces an earlier one of the same name. */
-        size_t n_env = 0, cap = 2 + sb->n_env + a->n_env;
+        /* The image's config (an imported OCI image's Env, WorkingDir,
+         * User), as docker applies it. */
+        struct image_exec_config *ic = calloc(1, sizeof(*ic));
+        struct ak_error ierr = { 0 };
+        if (!ic)
+                return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
+        if ((r = images_exec_config(ex, sb->image, ic, &ierr)) < 0) {
+                free(ic);
+                return rpc_call_fail(call, r == -EINVAL ? RPC_FAILED_PRECONDITION : RPC_UNAVAILABLE, "%s",
+                                     ierr.msg);
+        }
+        size_t n_image_env = 0;
+        for (char *p = ic->env; (p = strchr(p, '\n')); p++)
+                n_image_env++;
+        /* Environment: the user's HOME and USER, then the image's, then the
+         * sandbox's, then the request's; a later one replaces an earlier one
+         * of the same name. */
+        size_t n_env = 0, cap = 2 + n_image_env + sb->n_env + a->n_env;
         const char **keys = calloc(cap + 1, sizeof(char *)), **vals = calloc(cap + 1, sizeof(char *));
         char **split = calloc(a->n_env + 1, sizeof(char *));
         size_t n_pre = 0;
@@ -195,6 +211,16 @@ static int exec_in(struct executor *ex, struct rpc_call *call, struct sandbox *s
         }
         env_set(keys, vals, &n_env, "HOME", a->sudo ? "/root" : SANDBOX_USER_HOME);
         env_set(keys, vals, &n_env, "USER", a->sudo ? "root" : SANDBOX_USER_NAME);
+        /* The image's lines, cut in place into KEY and VALUE (a line
+         * without '=' or with an empty key is skipped, as docker does). */
+        for (char *line = ic->env, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+                *nl = 0;
+                char *eq = strchr(line, '=');
+                if (!eq || eq == line)
+                        continue;
+                *eq = 0;
+                env_set(keys, vals, &n_env, line, eq + 1);
+        }
         for (size_t i = 0; i < sb->n_env; i++)
                 env_set(keys, vals, &n_env, sb->env_keys[i], sb->env_values[i]);
         for (size_t i = 0; i < a->n_env; i++) {
@@ -218,12 +244,17 @@ static int exec_in(struct executor *ex, struct rpc_call *call, struct sandbox *s
         req.env_keys = keys;
         req.env_values = vals;
         req.n_env = n_env;
-        /* Without sudo, the sandbox's user, starting in its home. */
+        /* Without sudo, the image's user when it names one, else the
+         * sandbox's; starting in the image's WorkingDir, else the user's
+         * home (with sudo: the agent's). */
         if (!a->sudo) {
-                req.uid = SANDBOX_USER_UID;
-                req.gid = SANDBOX_USER_UID;
+                req.uid = ic->has_user ? ic->uid : SANDBOX_USER_UID;
+                req.gid = ic->has_user ? ic->gid : SANDBOX_USER_UID;
         }
-        req.cwd = a->workdir && a->workdir[0] ? a->workdir : a->sudo ? NULL : SANDBOX_USER_HOME;
+        req.cwd = a->workdir && a->workdir[0] ? a->workdir
+                  : ic->working_dir[0]         ? ic->working_dir
+                  : a->sudo                    ? NULL
+                                               : SANDBOX_USER_HOME;
         req.stream = 1;
         /* Without a timeout of its own, a command gets the executor's
          * (--exec-timeout-ms): the guest kills it then, and the host gives
@@ -273,6 +304,7 @@ out:
         free(keys);
         free(vals);
         free(argv);
+        free(ic); /* keys and vals point into it */
         return code;
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/guest/protocol.h"
 #include "lib/rpc/rpc.h"
 #include "services/executor/executor_images.h"
 #include "services/executor/executor_pull.h"
@@ -217,4 +218,67 @@ int images_error_code(const char *image, int r)
         default:
                 return RPC_FAILED_PRECONDITION;
         }
+}
+
+/* "0".."65534": the guest protocol's ids. */
+static int parse_id(const char *s, size_t n, int64_t *ret)
+{
+        int64_t v = 0;
+        if (n == 0 || n > 5)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                if (s[i] < '0' || s[i] > '9')
+                        return -EINVAL;
+                v = v * 10 + (s[i] - '0');
+        }
+        if (v > PROTO_MAX_ID)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+int images_exec_config(struct executor *ex, const char *image, struct image_exec_config *ret,
+                       struct ak_error *err)
+{
+        struct image_info *info = malloc(sizeof(*info));
+        struct image_exec_config c = { 0 };
+        if (!info)
+                return ak_error_set(err, -ENOMEM, "out of memory");
+        int r = 0;
+        if (strcmp(image, IMAGE_BASE) != 0) {
+                pthread_mutex_lock(&ex->catalog.lock);
+                r = image_lookup(ex->catalog.store, image, info, err);
+                pthread_mutex_unlock(&ex->catalog.lock);
+        } else {
+                info->env[0] = info->working_dir[0] = info->user[0] = 0;
+        }
+        if (r < 0) {
+                free(info);
+                return r;
+        }
+        snprintf(c.env, sizeof(c.env), "%s", info->env);
+        snprintf(c.working_dir, sizeof(c.working_dir), "%s", info->working_dir);
+        const char *u = info->user, *colon = strchr(u, ':');
+        size_t un = colon ? (size_t)(colon - u) : strlen(u);
+        if (u[0]) {
+                c.has_user = true;
+                if (un == 4 && strncmp(u, "root", 4) == 0)
+                        c.uid = 0;
+                else if (parse_id(u, un, &c.uid) < 0)
+                        r = -EINVAL;
+                c.gid = c.uid;
+                if (colon && strcmp(colon + 1, "root") == 0)
+                        c.gid = 0;
+                else if (colon && parse_id(colon + 1, strlen(colon + 1), &c.gid) < 0)
+                        r = -EINVAL;
+        }
+        if (r < 0) {
+                r = ak_error_set(err, -EINVAL, "image %s: its User \"%.100s\" is not UID[:GID] or root: run with "
+                                 "--sudo, or re-import it with a numeric user", image, u);
+                free(info);
+                return r;
+        }
+        free(info);
+        *ret = c;
+        return 0;
 }

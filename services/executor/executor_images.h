@@ -9,7 +9,9 @@
  * after a change: a heartbeat never waits for a build. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/base/error.h"
 
@@ -41,6 +43,21 @@ int images_ensure(struct executor *ex, const char *image, struct ak_error *err);
  * are ignored. */
 int images_use_begin(struct executor *ex, const char *hash, const char *dir, struct ak_error *err);
 void images_use_end(struct executor *ex, const char *dir);
+
+/* What an image's config asks of a command run in it (an imported OCI
+ * image's Env, WorkingDir and User; empty for ak's own images). */
+struct image_exec_config {
+        char env[8192];                 /* "K=V" lines, each ended by '\n' */
+        char working_dir[256];          /* "" when none */
+        bool has_user;                  /* User named one: uid/gid */
+        int64_t uid, gid;
+};
+
+/* The config of image as the store records it. -EINVAL with err when its
+ * User is not one this executor can run as: "UID", "UID:GID", "root" (a
+ * name other than root is resolved when the image is imported, not here). */
+int images_exec_config(struct executor *ex, const char *image, struct image_exec_config *ret,
+                       struct ak_error *err);
 
 /* The gRPC status for images_ensure's error r: a local name missing or a
  * registry's bad answer FAILED_PRECONDITION, a tag or repository the

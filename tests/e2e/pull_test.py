@@ -65,6 +65,9 @@ class PullOnMiss(unittest.TestCase):
         cls.port = cls.registry()
         cls.push("busy", "1", "marker from the registry")
         cls.push("busy2", "1", "second image")
+        cls.push("cfg", "1", "configured", config={"Env": ["PATH=/bin", "GREETING=from the image", "KEEP=image"],
+                                                   "WorkingDir": "/work", "User": "1234:2345"},
+                 extra=[{"path": "work", "type": "dir", "mode": 0o777}])
         up = cls.ak("up", "--warm", "0", timeout=300)
         if up.returncode != 0:
             raise RuntimeError("ak up: " + up.stdout + up.stderr)
@@ -95,12 +98,12 @@ class PullOnMiss(unittest.TestCase):
         return port
 
     @classmethod
-    def push(cls, repo, tag, marker):
+    def push(cls, repo, tag, marker, config=None, extra=()):
         out = os.path.join(cls.tmp, "src-" + repo)
         entries = [{"path": "bin/busybox", "src": shutil.which("busybox"), "mode": 0o755}]
         entries += [{"path": "bin/" + a, "type": "symlink", "link": "busybox"} for a in APPLETS]
-        entries += [{"path": "etc/marker", "data": marker + "\n"}]
-        spec = {"out": out, "tag": tag, "config": {"Env": ["PATH=/bin"]},
+        entries += [{"path": "etc/marker", "data": marker + "\n"}, *extra]
+        spec = {"out": out, "tag": tag, "config": config or {"Env": ["PATH=/bin"]},
                 "layers": [{"compression": "gzip", "entries": entries}]}
         sp = os.path.join(cls.tmp, repo + ".json")
         with open(sp, "w") as f:
@@ -184,7 +187,29 @@ class PullOnMiss(unittest.TestCase):
         self.assertIn(f"pull {ref}: failed", self.ak("status").stdout)
 
 
-    def test_4_two_executors_the_one_with_the_image_is_preferred(self):
+    def test_5_image_config_env_workdir_user(self):
+        ref = f"127.0.0.1:{self.port}/test/cfg:1"
+        r = self.ak("sandbox", "create", "cfg", "--image", ref, "-e", "KEEP=sandbox")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        try:
+            # Without --sudo: the image's User, in its WorkingDir, its Env
+            # under the sandbox's.
+            r = self.ak("exec", "cfg", "--", "sh", "-c", 'id -u; id -g; pwd; echo "$GREETING"; echo "$KEEP"')
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual(r.stdout.split("\n")[:5], ["1234", "2345", "/work", "from the image", "sandbox"])
+            # A request's env and workdir still win.
+            r = self.ak("exec", "cfg", "-e", "GREETING=asked", "-w", "/", "--", "sh", "-c",
+                        'pwd; echo "$GREETING"')
+            self.assertEqual(r.stdout.split("\n")[:2], ["/", "asked"], r.stderr)
+            r = self.ak("exec", "cfg", "--sudo", "--", "sh", "-c", "id -u; pwd")
+            self.assertEqual(r.stdout.split("\n")[:2], ["0", "/work"], r.stderr)
+        finally:
+            self.ak("sandbox", "remove", "cfg")
+        # ak run (as root, agentkernel's run) starts in the WorkingDir with the Env.
+        r = self.ak("run", "--image", ref, "--", "sh", "-c", 'pwd; echo "$GREETING"')
+        self.assertEqual(r.stdout.split("\n")[:2], ["/work", "from the image"], r.stderr)
+
+    def test_9_two_executors_the_one_with_the_image_is_preferred(self):
         # test_1 pulled busy:1 onto the stack's executor ("local"); a second
         # executor with an empty store joins the same scheduler.
         ref = f"127.0.0.1:{self.port}/test/busy:1"
