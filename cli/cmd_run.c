@@ -26,6 +26,7 @@ const char cli_run_help[] =
         "Usage: ak run [--image I] [--profile P] [--no-network] [--keep] [--receipt PATH]\n"
         "              [--egress-deny X]... [--egress-allow X]... [--egress-port N]...\n"
         "              [-e K=V]... [--timeout S] -- CMD [ARGS...]\n"
+        "       ak run --image I [options]     (runs the image's Entrypoint + Cmd, as docker run)\n"
         "\n"
         "Runs CMD once in a fresh microVM: creates a sandbox, runs the command, removes\n"
         "the sandbox (unless --keep). Output is printed as it arrives (stdout to\n"
@@ -309,8 +310,15 @@ static int parse(const struct cli_command *cmd, int argc, char **argv, bool exec
         }
         if (exec && !o->name)
                 return cli_usage_error(cmd, "which sandbox? give its NAME");
+        if (i >= argc && !exec && o->image && !(o->profile && strcmp(o->profile, "permissive") == 0)) {
+                o->argv = NULL; /* the image's Entrypoint + Cmd */
+                o->argc = 0;
+                return 0;
+        }
         if (i >= argc)
-                return cli_usage_error(cmd, "no command: put it after --");
+                return cli_usage_error(cmd, exec ? "no command: put it after --"
+                                                 : "no command: put it after -- (with --image IMAGE and no "
+                                                   "--profile permissive, none runs the image's Entrypoint/Cmd)");
         o->argv = argv + i;
         o->argc = argc - i;
         return 0;

@@ -368,10 +368,13 @@ int exec_handle_run(struct rpc_call *call, const ProtobufCMessage *msg, void *ud
         size_t total = 0;
         int code;
 
-        if (!req->n_argv)
-                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "argv: empty");
+        /* No argv: the image's Entrypoint + Cmd, once the image is here. */
         if ((code = check_strings(call, "argv", req->argv, req->n_argv, EXEC_MAX_ARGV, &total)) != RPC_OK)
                 return code;
+        struct image_exec_config *ic = NULL;
+        char **image_argv = NULL;
+        char *const *argv = req->argv;
+        size_t argc = req->n_argv;
         struct sandbox *sb = NULL;
         if ((code = lifecycle_create(ex, req->spec, call, &sb)) != RPC_OK) {
                 if (sb) {
@@ -383,13 +386,40 @@ int exec_handle_run(struct rpc_call *call, const ProtobufCMessage *msg, void *ud
                 return code;
         }
         struct receipt *rc = NULL;
+        if (!argc) {
+                struct ak_error ierr = { 0 };
+                int r;
+                if (!(ic = calloc(1, sizeof(*ic)))) {
+                        code = rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
+                        goto out;
+                }
+                if ((r = images_exec_config(ex, sb->image, ic, &ierr)) < 0) {
+                        code = rpc_call_fail(call, r == -EINVAL ? RPC_FAILED_PRECONDITION : RPC_UNAVAILABLE, "%s",
+                                             ierr.msg);
+                        goto out;
+                }
+                if (!ic->n_command) {
+                        code = rpc_call_fail(call, RPC_INVALID_ARGUMENT, "argv: empty, and image %s has no "
+                                             "Entrypoint or Cmd to run instead", sb->image);
+                        goto out;
+                }
+                if (!(image_argv = calloc(ic->n_command + 1, sizeof(char *)))) {
+                        code = rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
+                        goto out;
+                }
+                for (size_t off = 0; argc < ic->n_command && off < ic->command_len; argc++) {
+                        image_argv[argc] = ic->command + off;
+                        off += strlen(ic->command + off) + 1;
+                }
+                argv = image_argv;
+        }
         if (receipt_new(&rc) < 0) {
                 code = rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
                 goto out;
         }
         rc->invocation.mode = RECEIPT_MODE_RUN;
-        rc->invocation.run.command = strv_dup(req->argv, req->n_argv);
-        rc->invocation.run.n_command = req->n_argv;
+        rc->invocation.run.command = strv_dup(argv, argc);
+        rc->invocation.run.n_command = argc;
         rc->invocation.run.image = strdup(sb->image);
         rc->invocation.run.backend = strdup(ex->node.backend);
         rc->invocation.run.profile = strdup(sb->profile->name);
@@ -399,12 +429,14 @@ int exec_handle_run(struct rpc_call *call, const ProtobufCMessage *msg, void *ud
         rc->tenant = strdup(sb->tenant);
         /* One-shot runs are agentkernel's `run`: as root in the guest. */
         struct exec_args a = {
-                .sandbox = sb->name, .argv = req->argv, .argc = req->n_argv, .sudo = true,
+                .sandbox = sb->name, .argv = argv, .argc = argc, .sudo = true,
                 .timeout_ms = req->timeout_ms, .max_output = req->max_output_bytes, .receipt = rc,
         };
         code = exec_in(ex, call, sb, &a);
         receipt_free(rc);
 out:;
+        free(image_argv);
+        free(ic);
         char name[SANDBOX_NAME_MAX + 1];
         snprintf(name, sizeof(name), "%s", sb->name);
         bool keep = req->keep || (req->spec && req->spec->persistent);

@@ -251,6 +251,7 @@ int images_exec_config(struct executor *ex, const char *image, struct image_exec
                 pthread_mutex_unlock(&ex->catalog.lock);
         } else {
                 info->env[0] = info->working_dir[0] = info->user[0] = 0;
+                info->command_len = info->n_command = 0;
         }
         if (r < 0) {
                 free(info);
@@ -258,6 +259,10 @@ int images_exec_config(struct executor *ex, const char *image, struct image_exec
         }
         snprintf(c.env, sizeof(c.env), "%s", info->env);
         snprintf(c.working_dir, sizeof(c.working_dir), "%s", info->working_dir);
+        _Static_assert(sizeof(c.command) == sizeof(info->command), "the image's command fits");
+        memcpy(c.command, info->command, info->command_len);
+        c.command_len = info->command_len;
+        c.n_command = info->n_command;
         const char *u = info->user, *colon = strchr(u, ':');
         size_t un = colon ? (size_t)(colon - u) : strlen(u);
         if (u[0]) {

@@ -51,6 +51,8 @@ struct image_exec_config {
         char working_dir[256];          /* "" when none */
         bool has_user;                  /* User named one: uid/gid */
         int64_t uid, gid;
+        char command[4096];             /* Entrypoint + Cmd, NUL-terminated arguments */
+        size_t command_len, n_command;
 };
 
 /* The config of image as the store records it. -EINVAL with err when its

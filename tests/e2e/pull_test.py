@@ -66,7 +66,9 @@ class PullOnMiss(unittest.TestCase):
         cls.push("busy", "1", "marker from the registry")
         cls.push("busy2", "1", "second image")
         cls.push("cfg", "1", "configured", config={"Env": ["PATH=/bin", "GREETING=from the image", "KEEP=image"],
-                                                   "WorkingDir": "/work", "User": "1234:2345"},
+                                                   "WorkingDir": "/work", "User": "1234:2345",
+                                                   "Entrypoint": ["/bin/sh", "-c"],
+                                                   "Cmd": ["cat /etc/marker; pwd; echo \"$GREETING\""]},
                  extra=[{"path": "work", "type": "dir", "mode": 0o777}])
         up = cls.ak("up", "--warm", "0", timeout=300)
         if up.returncode != 0:
@@ -208,6 +210,14 @@ class PullOnMiss(unittest.TestCase):
         # ak run (as root, agentkernel's run) starts in the WorkingDir with the Env.
         r = self.ak("run", "--image", ref, "--", "sh", "-c", 'pwd; echo "$GREETING"')
         self.assertEqual(r.stdout.split("\n")[:2], ["/work", "from the image"], r.stderr)
+        # No command: the image's Entrypoint + Cmd, as docker run.
+        r = self.ak("run", "--image", ref)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(r.stdout.split("\n")[:3], ["configured", "/work", "from the image"], r.stderr)
+        # An image without them: refused, saying so.
+        r = self.ak("run", "--image", f"127.0.0.1:{self.port}/test/busy:1")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("no Entrypoint or Cmd", r.stderr)
 
     def test_9_two_executors_the_one_with_the_image_is_preferred(self):
         # test_1 pulled busy:1 onto the stack's executor ("local"); a second

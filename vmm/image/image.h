@@ -80,8 +80,10 @@ struct image_info {
         /* Disk snapshots (empty for the others): the sandbox it was taken
          * from, that sandbox's image and tenant. */
         char snapshot_sandbox[64];
-        char snapshot_image[IMAGE_NAME_MAX + 1];
+        char snapshot_image[IMAGE_REF_MAX];
         char snapshot_tenant[64];
+        char command[4096];           /* its Entrypoint + Cmd, each argument NUL-terminated */
+        size_t command_len, n_command;
         uint64_t size_bytes;
         int64_t created_at;           /* Unix seconds */
         char dir[PATH_MAX];

@@ -291,6 +291,14 @@ int image_manifest_write(const char *dir, const struct image_info *info, struct 
                 json_writer_string(w, info->working_dir, strlen(info->working_dir));
                 json_writer_key(w, "user", 4);
                 json_writer_string(w, info->user, strlen(info->user));
+                json_writer_key(w, "command", 7);
+                json_writer_begin_array(w);
+                for (size_t off = 0, i = 0; i < info->n_command && off < info->command_len; i++) {
+                        size_t n = strnlen(info->command + off, info->command_len - off);
+                        json_writer_string(w, info->command + off, n);
+                        off += n + 1;
+                }
+                json_writer_end_array(w);
         }
         if (info->snapshot_sandbox[0]) {
                 json_writer_key(w, "snapshot", 8);
@@ -409,6 +417,24 @@ int image_manifest_read(struct image_store *s, const char *hash, struct image_in
                         used += n;
                         info.env[used++] = '\n';
                         info.env[used] = 0;
+                }
+        }
+        const struct json_value *cmd = json_object_get(v, "command");
+        if (cmd) {
+                if (json_value_type(cmd) != JSON_ARRAY)
+                        goto bad;
+                for (size_t i = 0; i < json_array_size(cmd); i++) {
+                        const struct json_value *e = json_array_get(cmd, i);
+                        size_t n;
+                        if (json_value_type(e) != JSON_STRING)
+                                goto bad;
+                        const char *p = json_string(e, &n);
+                        if (memchr(p, 0, n) || info.command_len + n + 1 > sizeof(info.command))
+                                goto bad;
+                        memcpy(info.command + info.command_len, p, n);
+                        info.command_len += n;
+                        info.command[info.command_len++] = 0;
+                        info.n_command++;
                 }
         }
         const struct json_value *pk = json_object_get(v, "packages");

@@ -347,6 +347,10 @@ static int import_into(struct image_store *s, struct plan *pl, const char *src, 
         info->env[sizeof(info->env) - 1] = 0;
         pathfmt(info->working_dir, sizeof(info->working_dir), "%s", pl->cfg.working_dir);
         pathfmt(info->user, sizeof(info->user), "%s", pl->cfg.user);
+        _Static_assert(sizeof(info->command) >= sizeof(pl->cfg.command), "the image's command fits");
+        memcpy(info->command, pl->cfg.command, pl->cfg.command_len);
+        info->command_len = pl->cfg.command_len;
+        info->n_command = pl->cfg.n_command;
         info->size_bytes = (uint64_t)st.st_blocks * 512;
         info->created_at = (int64_t)time(NULL);
         char src_dir[PATH_MAX];

@@ -235,6 +235,31 @@ static int config_strings(const struct json_value *a, const char *what, char *ds
         return 0;
 }
 
+/* Appends the strings of an Entrypoint or Cmd array (null: none). */
+static int command_strings(const struct json_value *o, const char *key, struct oci_config *c, struct ak_error *err)
+{
+        const struct json_value *a = json_object_get(o, key);
+        if (!a || json_value_type(a) == JSON_NULL)
+                return 0;
+        if (json_value_type(a) != JSON_ARRAY)
+                return ak_error_set(err, -EINVAL, "image config: config.%s is not an array", key);
+        for (size_t i = 0; i < json_array_size(a); i++) {
+                const struct json_value *e = json_array_get(a, i);
+                size_t n;
+                const char *s = json_value_type(e) == JSON_STRING ? json_string(e, &n) : NULL;
+                if (!s || memchr(s, 0, n))
+                        return ak_error_set(err, -EINVAL, "image config: config.%s[%zu] is not a string", key, i);
+                if (c->command_len + n + 1 > sizeof(c->command))
+                        return ak_error_set(err, -E2BIG, "image config: Entrypoint and Cmd longer than %zu bytes",
+                                            sizeof(c->command));
+                memcpy(c->command + c->command_len, s, n);
+                c->command_len += n;
+                c->command[c->command_len++] = 0;
+                c->n_command++;
+        }
+        return 0;
+}
+
 static int optional_string(const struct json_value *o, const char *key, char *dst, size_t size, struct ak_error *err)
 {
         const struct json_value *m = json_object_get(o, key);
@@ -292,7 +317,9 @@ int oci_config_parse(const char *text, size_t len, struct oci_config *ret, struc
                     (r = config_strings(env, "config.Env", ret->env, sizeof(ret->env), err)) < 0)
                         goto fail;
                 if ((r = optional_string(cfg, "WorkingDir", ret->working_dir, sizeof(ret->working_dir), err)) < 0 ||
-                    (r = optional_string(cfg, "User", ret->user, sizeof(ret->user), err)) < 0)
+                    (r = optional_string(cfg, "User", ret->user, sizeof(ret->user), err)) < 0 ||
+                    (r = command_strings(cfg, "Entrypoint", ret, err)) < 0 ||
+                    (r = command_strings(cfg, "Cmd", ret, err)) < 0)
                         goto fail;
         }
         json_value_free(v);

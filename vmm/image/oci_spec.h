@@ -22,6 +22,7 @@ extern "C" {
 #define OCI_MEDIA_TYPE_MAX 127
 #define OCI_DOC_MAX ((size_t)4 << 20) /* index, manifest, config: bytes */
 #define OCI_ENV_MAX 8192
+#define OCI_COMMAND_MAX 4096    /* Entrypoint + Cmd, NUL-separated */
 #define OCI_PATH_MAX 255
 
 #define OCI_MT_INDEX "application/vnd.oci.image.index.v1+json"
@@ -54,6 +55,10 @@ struct oci_config {
         char env[OCI_ENV_MAX];       /* "K=V" entries, each ended by '\n' */
         char working_dir[OCI_PATH_MAX + 1];
         char user[128];
+        /* What runs when no command is given: Entrypoint then Cmd, each
+         * argument NUL-terminated, n_command of them in command_len bytes. */
+        char command[OCI_COMMAND_MAX];
+        size_t command_len, n_command;
 };
 
 /* A `docker save` manifest.json entry: paths inside the archive. */

@@ -107,6 +107,33 @@ TEST(OciSpec, ConfigKeepsEnvWorkdirUserAndDiffIds) {
   EXPECT_EQ(oci_config_parse(norootfs.data(), norootfs.size(), &cfg, &err), -EINVAL);
 }
 
+// What `ak run --image I` with no command runs: Entrypoint then Cmd, as
+// docker does; either may be absent or null; arguments keep newlines.
+TEST(OciSpec, ConfigKeepsEntrypointThenCmd) {
+  auto parse = [](const std::string& config, struct oci_config* cfg, struct ak_error* err) {
+    std::string c = "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":" + config +
+                    ",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}";
+    return oci_config_parse(c.data(), c.size(), cfg, err);
+  };
+  struct oci_config cfg;
+  struct ak_error err = {};
+  ASSERT_EQ(parse("{\"Entrypoint\":[\"/bin/sh\",\"-c\"],\"Cmd\":[\"echo a\\necho b\"]}", &cfg, &err), 0) << err.msg;
+  ASSERT_EQ(cfg.n_command, 3u);
+  EXPECT_EQ(std::string(cfg.command, cfg.command_len), std::string("/bin/sh\0-c\0echo a\necho b\0", 25));
+  ASSERT_EQ(parse("{\"Entrypoint\":null,\"Cmd\":[\"python3\"]}", &cfg, &err), 0) << err.msg;
+  EXPECT_EQ(cfg.n_command, 1u);
+  EXPECT_STREQ(cfg.command, "python3");
+  ASSERT_EQ(parse("{}", &cfg, &err), 0) << err.msg;
+  EXPECT_EQ(cfg.n_command, 0u);
+  EXPECT_EQ(cfg.command_len, 0u);
+  EXPECT_EQ(parse("{\"Cmd\":\"sh\"}", &cfg, &err), -EINVAL);
+  EXPECT_NE(strstr(err.msg, "config.Cmd"), nullptr) << err.msg;
+  EXPECT_EQ(parse("{\"Entrypoint\":[1]}", &cfg, &err), -EINVAL);
+  std::string big = "{\"Cmd\":[\"" + std::string(OCI_COMMAND_MAX, 'x') + "\"]}";
+  EXPECT_EQ(parse(big, &cfg, &err), -E2BIG);
+  EXPECT_EQ(cfg.n_command, 0u);  // nothing kept from a refused config
+}
+
 TEST(OciSpec, DockerManifestPathsStayInside) {
   std::string ok = "[{\"Config\":\"abc.json\",\"RepoTags\":[\"busybox:latest\"],\"Layers\":[\"l1/layer.tar\"]}]";
   struct oci_docker_entry e;
