@@ -263,7 +263,9 @@ int images_exec_config(struct executor *ex, const char *image, struct image_exec
         memcpy(c.command, info->command, info->command_len);
         c.command_len = info->command_len;
         c.n_command = info->n_command;
-        const char *u = info->user, *colon = strchr(u, ':');
+        /* Resolved at import (image_info.user_ids); images imported before
+         * that: a numeric User or root. */
+        const char *u = info->user_ids[0] ? info->user_ids : info->user, *colon = strchr(u, ':');
         size_t un = colon ? (size_t)(colon - u) : strlen(u);
         if (u[0]) {
                 c.has_user = true;
@@ -278,8 +280,8 @@ int images_exec_config(struct executor *ex, const char *image, struct image_exec
                         r = -EINVAL;
         }
         if (r < 0) {
-                r = ak_error_set(err, -EINVAL, "image %s: its User \"%.100s\" is not UID[:GID] or root: run with "
-                                 "--sudo, or re-import it with a numeric user", image, u);
+                r = ak_error_set(err, -EINVAL, "image %s: its User \"%.100s\" is not in its /etc/passwd (or "
+                                 "/etc/group): run with --sudo", image, info->user);
                 free(info);
                 return r;
         }

@@ -66,10 +66,12 @@ class PullOnMiss(unittest.TestCase):
         cls.push("busy", "1", "marker from the registry")
         cls.push("busy2", "1", "second image")
         cls.push("cfg", "1", "configured", config={"Env": ["PATH=/bin", "GREETING=from the image", "KEEP=image"],
-                                                   "WorkingDir": "/work", "User": "1234:2345",
+                                                   "WorkingDir": "/work", "User": "app:staff",
                                                    "Entrypoint": ["/bin/sh", "-c"],
                                                    "Cmd": ["cat /etc/marker; pwd; echo \"$GREETING\""]},
-                 extra=[{"path": "work", "type": "dir", "mode": 0o777}])
+                 extra=[{"path": "work", "type": "dir", "mode": 0o777},
+                        {"path": "etc/passwd", "data": "root:x:0:0:root:/root:/bin/sh\napp:x:1234:1000::/work:/bin/sh\n"},
+                        {"path": "etc/group", "data": "root:x:0:\nstaff:x:2345:app\n"}])
         up = cls.ak("up", "--warm", "0", timeout=300)
         if up.returncode != 0:
             raise RuntimeError("ak up: " + up.stdout + up.stderr)
@@ -194,8 +196,8 @@ class PullOnMiss(unittest.TestCase):
         r = self.ak("sandbox", "create", "cfg", "--image", ref, "-e", "KEEP=sandbox")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         try:
-            # Without --sudo: the image's User, in its WorkingDir, its Env
-            # under the sandbox's.
+            # Without --sudo: the image's User (app:staff, by its own
+            # passwd and group), in its WorkingDir, its Env under the sandbox's.
             r = self.ak("exec", "cfg", "--", "sh", "-c", 'id -u; id -g; pwd; echo "$GREETING"; echo "$KEEP"')
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             self.assertEqual(r.stdout.split("\n")[:5], ["1234", "2345", "/work", "from the image", "sandbox"])

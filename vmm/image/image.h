@@ -77,13 +77,14 @@ struct image_info {
         char env[8192];               /* the image config's Env, "K=V" lines each ended by '\n' */
         char working_dir[256];        /* its WorkingDir */
         char user[128];               /* its User */
+        char user_ids[32];            /* User by the image's passwd/group: "UID:GID"; "" none/unknown */
+        char command[4096];           /* its Entrypoint + Cmd, each argument NUL-terminated */
+        size_t command_len, n_command;
         /* Disk snapshots (empty for the others): the sandbox it was taken
          * from, that sandbox's image and tenant. */
         char snapshot_sandbox[64];
         char snapshot_image[IMAGE_REF_MAX];
         char snapshot_tenant[64];
-        char command[4096];           /* its Entrypoint + Cmd, each argument NUL-terminated */
-        size_t command_len, n_command;
         uint64_t size_bytes;
         int64_t created_at;           /* Unix seconds */
         char dir[PATH_MAX];

@@ -291,6 +291,8 @@ int image_manifest_write(const char *dir, const struct image_info *info, struct 
                 json_writer_string(w, info->working_dir, strlen(info->working_dir));
                 json_writer_key(w, "user", 4);
                 json_writer_string(w, info->user, strlen(info->user));
+                json_writer_key(w, "user_ids", 8);
+                json_writer_string(w, info->user_ids, strlen(info->user_ids));
                 json_writer_key(w, "command", 7);
                 json_writer_begin_array(w);
                 for (size_t off = 0, i = 0; i < info->n_command && off < info->command_len; i++) {
@@ -419,6 +421,9 @@ int image_manifest_read(struct image_store *s, const char *hash, struct image_in
                         info.env[used] = 0;
                 }
         }
+        if (json_object_get(v, "user_ids") &&
+            json_object_copy_string(v, "user_ids", info.user_ids, sizeof(info.user_ids)) < 0)
+                goto bad;
         const struct json_value *cmd = json_object_get(v, "command");
         if (cmd) {
                 if (json_value_type(cmd) != JSON_ARRAY)

@@ -21,6 +21,7 @@ extern "C" {
 #include "vmm/image/cpio.h"
 #include "vmm/image/image.h"
 #include "vmm/image/image_impl.h"
+#include "vmm/image/oci_user.h"
 }
 
 namespace {
@@ -232,6 +233,56 @@ TEST_F(ImageTest, ReferencesMapToImages) {
   EXPECT_EQ(n, 0u);
   free(v);
   image_store_free(s);
+}
+
+// An image's User by its own passwd and group, as docker resolves it; the
+// files are read without following a symlink out of the tree.
+TEST_F(ImageTest, UserResolvedByTheImagesPasswd) {
+  const char* pw = "root:x:0:0:root:/root:/bin/sh\nbad line\napp:x:1001:1002::/home/app:/bin/sh\nbig:x:70000:1:::\n";
+  int64_t uid, gid;
+  ASSERT_EQ(oci_passwd_lookup(pw, strlen(pw), "app", 0, &uid, &gid), 0);
+  EXPECT_EQ(uid, 1001);
+  EXPECT_EQ(gid, 1002);
+  ASSERT_EQ(oci_passwd_lookup(pw, strlen(pw), "1001", 1, &uid, &gid), 0);
+  EXPECT_EQ(gid, 1002);
+  EXPECT_EQ(oci_passwd_lookup(pw, strlen(pw), "big", 0, &uid, &gid), -ENOENT);  // past the protocol's ids
+  EXPECT_EQ(oci_passwd_lookup(pw, strlen(pw), "ap", 0, &uid, &gid), -ENOENT);
+  const char* gr = "root:x:0:\nstaff:x:2345:app";  // no final newline
+  ASSERT_EQ(oci_group_lookup(gr, strlen(gr), "staff", &gid), 0);
+  EXPECT_EQ(gid, 2345);
+
+  std::string root = dir_ + "/tree";
+  ASSERT_EQ(mkdir(root.c_str(), 0755), 0);
+  ASSERT_EQ(mkdir((root + "/etc").c_str(), 0755), 0);
+  FILE* f = fopen((root + "/etc/passwd").c_str(), "w");
+  fputs(pw, f);
+  fclose(f);
+  f = fopen((root + "/etc/group").c_str(), "w");
+  fputs(gr, f);
+  fclose(f);
+  int rootfd = open(root.c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(rootfd, 0);
+  char ids[32];
+  struct ak_error err = {};
+  ASSERT_EQ(oci_user_resolve(rootfd, "app", ids, &err), 0) << err.msg;
+  EXPECT_STREQ(ids, "1001:1002");
+  ASSERT_EQ(oci_user_resolve(rootfd, "app:staff", ids, &err), 0) << err.msg;
+  EXPECT_STREQ(ids, "1001:2345");
+  ASSERT_EQ(oci_user_resolve(rootfd, "4242", ids, &err), 0) << err.msg;
+  EXPECT_STREQ(ids, "4242:0");  // no entry: group 0, as docker
+  ASSERT_EQ(oci_user_resolve(rootfd, "1001:7", ids, &err), 0) << err.msg;
+  EXPECT_STREQ(ids, "1001:7");
+  EXPECT_EQ(oci_user_resolve(rootfd, "nobody", ids, &err), -ENOENT);
+  EXPECT_NE(strstr(err.msg, "no such user"), nullptr) << err.msg;
+  EXPECT_EQ(oci_user_resolve(rootfd, "app:nogroup", ids, &err), -ENOENT);
+  EXPECT_EQ(oci_user_resolve(rootfd, "app:", ids, &err), -EINVAL);
+  // etc a symlink (to the host's /etc): not followed, so "root" is not found.
+  ASSERT_EQ(unlink((root + "/etc/passwd").c_str()), 0);
+  ASSERT_EQ(unlink((root + "/etc/group").c_str()), 0);
+  ASSERT_EQ(rmdir((root + "/etc").c_str()), 0);
+  ASSERT_EQ(symlink("/etc", (root + "/etc").c_str()), 0);
+  EXPECT_EQ(oci_user_resolve(rootfd, "root", ids, &err), -ENOENT);
+  close(rootfd);
 }
 
 // What the executor relies on to report its store without a restart: every

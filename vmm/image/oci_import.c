@@ -25,6 +25,7 @@
 #include "vmm/image/image_impl.h"
 #include "vmm/image/oci_layer.h"
 #include "vmm/image/oci_spec.h"
+#include "vmm/image/oci_user.h"
 
 #define IMPORT_FORMAT "ak-oci-v1"
 /* The contents of one image, over all its layers, and its entries. */
@@ -40,6 +41,7 @@ struct plan {
         char layer_digest[OCI_MAX_LAYERS][OCI_DIGEST_LEN + 1]; /* "" when unknown (docker archive) */
         uint64_t layer_size[OCI_MAX_LAYERS];
         struct oci_config cfg;
+        char user_ids[32];      /* cfg.user resolved in the tree: "UID:GID", "" if it cannot be */
 };
 
 static int read_beneath(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len, struct ak_error *err)
@@ -290,6 +292,11 @@ static int build_rootfs(struct plan *pl, const char *tmp, const char *guest, con
                 return ak_error_errno(err, -errno, "create %s", root);
         if ((r = apply_layers(pl, rootfd, p, err)) < 0)
                 return r;
+        /* The User by the image's own passwd/group, as docker resolves it;
+         * one that is not there stays unresolved and exec without --sudo
+         * says so. */
+        if (pl->cfg.user[0] && oci_user_resolve(rootfd, pl->cfg.user, pl->user_ids, NULL) < 0)
+                pl->user_ids[0] = 0;
         /* As the debootstrapped images have them: the agent (the initramfs
          * runs its own copy; this one is for chroots and tools) and a static
          * busybox the host configures the guest's network with. */
@@ -347,6 +354,7 @@ static int import_into(struct image_store *s, struct plan *pl, const char *src, 
         info->env[sizeof(info->env) - 1] = 0;
         pathfmt(info->working_dir, sizeof(info->working_dir), "%s", pl->cfg.working_dir);
         pathfmt(info->user, sizeof(info->user), "%s", pl->cfg.user);
+        pathfmt(info->user_ids, sizeof(info->user_ids), "%s", pl->user_ids);
         _Static_assert(sizeof(info->command) >= sizeof(pl->cfg.command), "the image's command fits");
         memcpy(info->command, pl->cfg.command, pl->cfg.command_len);
         info->command_len = pl->cfg.command_len;

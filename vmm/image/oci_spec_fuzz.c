@@ -2,7 +2,8 @@
  * docker archive: the first byte picks the reader (index with or without a
  * ref, manifest, config, docker manifest.json), the rest is the document.
  * What a reader accepts must hold its invariants: digests well formed,
- * counts within limits, strings terminated, env lines NAME=VALUE. */
+ * counts within limits, strings terminated, env lines NAME=VALUE, the
+ * command n_command NUL-terminated arguments. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                         abort();
                                 p = e + 1;
                         }
+                        /* Entrypoint + Cmd: n_command NUL-terminated arguments filling command_len. */
+                        size_t off = 0, k = 0;
+                        if (c->command_len > sizeof(c->command))
+                                abort();
+                        while (off < c->command_len) {
+                                const char *z = memchr(c->command + off, 0, c->command_len - off);
+                                if (!z)
+                                        abort();
+                                off = (size_t)(z - c->command) + 1;
+                                k++;
+                        }
+                        if (k != c->n_command)
+                                abort();
                 }
                 free(c);
                 break;
