@@ -62,7 +62,7 @@ static int guest_sh(const char *uds, const char *script, char *out, size_t out_s
 
 /* What take needs of the sandbox, copied under ex->lock. */
 struct source {
-        char name[SANDBOX_NAME_MAX + 1], image[IMAGE_NAME_MAX + 1], tenant[64];
+        char name[SANDBOX_NAME_MAX + 1], image[IMAGE_REF_MAX], tenant[64];
         char uds[108], vmdir[PATH_MAX];
         pid_t pid;
 };
