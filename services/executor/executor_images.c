@@ -240,7 +240,7 @@ static int parse_id(const char *s, size_t n, int64_t *ret)
 int images_exec_config(struct executor *ex, const char *image, struct image_exec_config *ret,
                        struct ak_error *err)
 {
-        struct image_info *info = malloc(sizeof(*info));
+        struct image_info *info = calloc(1, sizeof(*info)); /* base: no config, every field empty */
         struct image_exec_config c = { 0 };
         if (!info)
                 return ak_error_set(err, -ENOMEM, "out of memory");
@@ -249,9 +249,6 @@ int images_exec_config(struct executor *ex, const char *image, struct image_exec
                 pthread_mutex_lock(&ex->catalog.lock);
                 r = image_lookup(ex->catalog.store, image, info, err);
                 pthread_mutex_unlock(&ex->catalog.lock);
-        } else {
-                info->env[0] = info->working_dir[0] = info->user[0] = 0;
-                info->command_len = info->n_command = 0;
         }
         if (r < 0) {
                 free(info);
