@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "vmm/image/image.h"
 
@@ -75,6 +76,9 @@ size_t image_gc_count(struct image_store *s, int64_t min_age_s);
  * modes, xattrs, devices as in the tree; root dir owned 0:0), sized for the
  * contents plus headroom for what the guest writes. */
 int image_mkfs_ext4(const char *root, const char *file, const struct image_progress *p, struct ak_error *err);
+/* The root directory of an ext4 image file gets this owner and mode
+ * (mkfs.ext4 -d makes it 0755 root:root whatever the tree's root is). */
+int image_ext4_root_attrs(const char *file, uid_t uid, gid_t gid, mode_t mode, struct ak_error *err);
 /* -ENOSPC (with words) unless IMAGE_ROOTFS_MIN_FREE is free under dir. */
 int image_check_space(const char *dir, struct ak_error *err);
 

@@ -153,6 +153,38 @@ static int debootstrap(const char *root, const char *packages, const struct imag
         return r;
 }
 
+static int debugfs_sif(const char *file, const char *field, unsigned value, bool octal, struct ak_error *err)
+{
+        char cmd[64];
+        char *out = NULL;
+        int status, r;
+        pathfmt(cmd, sizeof(cmd), octal ? "sif / %s 0%o" : "sif / %s %u", field, value);
+        const char *argv[] = { "debugfs", "-w", "-R", cmd, file, NULL };
+        struct proc_opts o = { .argv = argv, .timeout_ms = 60000 };
+        if ((r = proc_run(&o, &status, &out, err)) < 0)
+                return r == -ENOENT ? ak_error_set(err, r, "debugfs is not installed: apt-get install e2fsprogs") : r;
+        /* debugfs exits 0 even when a command fails; on success it says
+         * nothing after its banner. */
+        const char *said = strchr(out ? out : "", '\n');
+        if (status != 0 || (said && said[1]))
+                r = ak_error_set(err, -EIO, "debugfs '%s' on %s failed: %s", cmd, file,
+                                 proc_tail_lines(out ? out : "", 3));
+        free(out);
+        return r;
+}
+
+int image_ext4_root_attrs(const char *file, uid_t uid, gid_t gid, mode_t mode, struct ak_error *err)
+{
+        int r = 0;
+        if ((mode & 07777) != 0755)
+                r = debugfs_sif(file, "mode", (unsigned)(S_IFDIR | (mode & 07777)), true, err);
+        if (r == 0 && uid != 0)
+                r = debugfs_sif(file, "uid", (unsigned)uid, false, err);
+        if (r == 0 && gid != 0)
+                r = debugfs_sif(file, "gid", (unsigned)gid, false, err);
+        return r;
+}
+
 int image_mkfs_ext4(const char *root, const char *file, const struct image_progress *p, struct ak_error *err)
 {
         char size[32];

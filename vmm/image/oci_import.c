@@ -27,7 +27,7 @@
 #include "vmm/image/oci_spec.h"
 #include "vmm/image/oci_user.h"
 
-#define IMPORT_FORMAT "ak-oci-v1"
+#define IMPORT_FORMAT "ak-oci-v2"
 /* The contents of one image, over all its layers, and its entries. */
 #define IMPORT_MAX_BYTES ((uint64_t)64 << 30)
 #define IMPORT_MAX_ENTRIES 4000000
@@ -278,6 +278,30 @@ static int apply_layers(struct plan *pl, int rootfd, const struct image_progress
         return 0;
 }
 
+/* What the guest's setup needs and a FROM scratch or distroless image may
+ * lack: mount points (/proc, /sys, /dev, /tmp, /run) and /etc (resolv.conf,
+ * the sandbox user). Made only where nothing is; what the image has there,
+ * a symlink too, stays. */
+static int add_mount_points(int rootfd, struct ak_error *err)
+{
+        static const struct {
+                const char *name;
+                mode_t mode;
+        } dirs[] = { { "etc", 0755 }, { "tmp", 01777 }, { "proc", 0555 }, { "sys", 0555 },
+                     { "dev", 0755 }, { "run", 0755 } };
+        struct stat st;
+        for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+                if (fstatat(rootfd, dirs[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                        continue;
+                if (errno != ENOENT)
+                        return ak_error_errno(err, -errno, "stat /%s in the image", dirs[i].name);
+                if (mkdirat(rootfd, dirs[i].name, 0700) < 0 || fchownat(rootfd, dirs[i].name, 0, 0, 0) < 0 ||
+                    fchmodat(rootfd, dirs[i].name, dirs[i].mode, 0) < 0)
+                        return ak_error_errno(err, -errno, "create /%s in the image", dirs[i].name);
+        }
+        return 0;
+}
+
 /* The root tree -> <tmp>/rootfs.ext4 with ak-guest and busybox in it. */
 static int build_rootfs(struct plan *pl, const char *tmp, const char *guest, const char *busybox,
                         const struct image_progress *p, struct ak_error *err)
@@ -290,7 +314,7 @@ static int build_rootfs(struct plan *pl, const char *tmp, const char *guest, con
         if (mkdir(root, 0755) < 0 || chmod(root, 0755) < 0 ||
             (rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
                 return ak_error_errno(err, -errno, "create %s", root);
-        if ((r = apply_layers(pl, rootfd, p, err)) < 0)
+        if ((r = apply_layers(pl, rootfd, p, err)) < 0 || (r = add_mount_points(rootfd, err)) < 0)
                 return r;
         /* The User by the image's own passwd/group, as docker resolves it;
          * one that is not there stays unresolved and exec without --sudo
@@ -303,9 +327,13 @@ static int build_rootfs(struct plan *pl, const char *tmp, const char *guest, con
         if ((r = oci_root_add_file(rootfd, "usr/local/bin/ak-guest", guest, 0755, err)) < 0 ||
             (r = oci_root_add_file(rootfd, "usr/local/bin/busybox", busybox, 0755, err)) < 0)
                 return r;
+        /* The root as the layers left it (a root entry "/" sets it). */
+        struct stat st;
+        if (fstat(rootfd, &st) < 0)
+                return ak_error_errno(err, -errno, "stat %s", root);
         r = image_mkfs_ext4(root, ext4, p, err);
         ak_rm_rf(root);
-        return r;
+        return r < 0 ? r : image_ext4_root_attrs(ext4, st.st_uid, st.st_gid, st.st_mode, err);
 }
 
 static int open_source(enum source_kind kind, const char *path, const char *tmp, struct plan *pl, const char *ref,

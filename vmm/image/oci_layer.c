@@ -1,6 +1,13 @@
 /* One layer, one pass: the blob is read once; its bytes are hashed (the
  * blob digest), decompressed by an outer libarchive reader in raw format
- * whose output is hashed (the diff_id) and fed to an inner tar reader. */
+ * whose output is hashed (the diff_id) and fed to an inner tar reader.
+ *
+ * A tar stream that ends right after an entry's data, without the data's
+ * padding to 512 bytes or the end-of-archive blocks, is whole: Go's
+ * archive/tar (docker, containerd) reads it so, and `umoci insert` writes
+ * such layers. libarchive wants the padding, so the stream is given zeros
+ * up to the next 512-byte boundary after its end (not hashed), and a layer
+ * whose last entry's data reaches into those zeros is refused as truncated. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
@@ -31,6 +38,8 @@ struct layer_read {
         struct crypto_sha256 *blob_hash;
         struct crypto_sha256 *diff_hash;
         struct archive *outer;
+        uint64_t tar_bytes; /* what the layer's tar stream really has */
+        bool ended, padded;
         char in[BUF_SIZE];
         char out[BUF_SIZE];
         char why[256]; /* a read error of ours, not libarchive's */
@@ -62,14 +71,27 @@ static ssize_t blob_read_cb(struct archive *a, void *data, const void **buf)
 
 static ssize_t tar_read_cb(struct archive *a, void *data, const void **buf)
 {
+        static const char zeros[512];
         struct layer_read *l = data;
         (void)a;
+        if (l->ended)
+                return 0;
         la_ssize_t n = archive_read_data(l->outer, l->out, sizeof(l->out));
         if (n < 0) {
                 snprintf(l->why, sizeof(l->why), "decompress: %s", archive_error_string(l->outer));
                 return -1;
         }
+        if (n == 0) {
+                l->ended = true;
+                if (l->tar_bytes % 512) {
+                        l->padded = true;
+                        *buf = zeros;
+                        return (ssize_t)(512 - l->tar_bytes % 512);
+                }
+                return 0;
+        }
         crypto_sha256_update(l->diff_hash, l->out, (size_t)n);
+        l->tar_bytes += (uint64_t)n;
         *buf = l->out;
         return n;
 }
@@ -145,6 +167,18 @@ static int make_opaque(int dir, const char *prefix, const struct oci_pathset *se
         }
         closedir(d);
         return r;
+}
+
+/* "/", "./", ".", "//.": the root itself (an entry `umoci insert DIR /`
+ * and docker's own exports write for the root's mode and owner). */
+static bool is_root_name(const char *name)
+{
+        if (!name[0])
+                return false;
+        for (const char *s = name; *s; s++)
+                if (*s != '/' && !(*s == '.' && (s == name || s[-1] == '/') && (s[1] == '/' || !s[1])))
+                        return false;
+        return true;
 }
 
 /* "./a//b/" -> "a/b"; -EINVAL for absolute names and "..". */
@@ -260,6 +294,8 @@ static int set_xattrs(struct archive_entry *e, int parent, const char *base)
 
 struct entry_ctx {
         int rootfd;
+        uint64_t data_end; /* where the last regular file's data ends in the tar stream */
+        char data_name[128]; /* which file that is (for the error) */
         struct archive *tar;
         struct oci_layer_budget *budget;
         struct oci_pathset *set;
@@ -288,6 +324,27 @@ static const char *name_symlink(struct archive_entry *e)
         return n ? n : archive_entry_symlink_utf8(e);
 }
 
+/* The root entry: its owner, mode, xattrs and time on the root directory
+ * (what it is cannot change: only a directory is accepted). An archive of
+ * files (plain) keeps the directory it is unpacked into as it is. */
+static int apply_root(struct entry_ctx *c, struct archive_entry *e, const char *name)
+{
+        int r;
+        if (c->plain)
+                return 0;
+        if (archive_entry_filetype(e) != AE_IFDIR || archive_entry_hardlink(e))
+                return ak_error_set(c->err, -EPERM, "entry '%s': the root, but not a directory (refused)", name);
+        if (fchown(c->rootfd, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e)) < 0)
+                return ak_error_errno(c->err, -errno, "chown the root (entry '%s')", name);
+        if (fchmod(c->rootfd, archive_entry_perm(e) & 07777) < 0)
+                return ak_error_errno(c->err, -errno, "chmod the root (entry '%s')", name);
+        if ((r = set_xattrs(e, c->rootfd, ".")) < 0)
+                return ak_error_errno(c->err, r, "set the xattrs of the root (entry '%s')", name);
+        struct timespec t[2] = { { archive_entry_mtime(e), 0 }, { archive_entry_mtime(e), 0 } };
+        (void)futimens(c->rootfd, t);
+        return 0;
+}
+
 static int apply_entry(struct entry_ctx *c, struct archive_entry *e, const char *name)
 {
         char path[PATH_MAX], link[PATH_MAX];
@@ -296,10 +353,12 @@ static int apply_entry(struct entry_ctx *c, struct archive_entry *e, const char 
         int64_t size = archive_entry_size(e);
         int r;
 
+        if (is_root_name(name))
+                return apply_root(c, e, name);
         if (clean_path(name, path, sizeof(path)) < 0)
                 return ak_error_set(c->err, -EPERM, "entry '%s': an absolute path or '..' (refused)", name);
         if (!path[0])
-                return 0; /* "./": the root itself */
+                return 0;
         if (++c->budget->entries > c->budget->max_entries)
                 return ak_error_set(c->err, -E2BIG, "more than %llu entries", (unsigned long long)c->budget->max_entries);
         if (type == AE_IFREG && !hard) {
@@ -308,6 +367,8 @@ static int apply_entry(struct entry_ctx *c, struct archive_entry *e, const char 
                                             "for the image's contents", name, (long long)size,
                                             (unsigned long long)c->budget->max_bytes);
                 c->budget->bytes += (uint64_t)size;
+                c->data_end = (uint64_t)archive_filter_bytes(c->tar, -1) + (uint64_t)size;
+                snprintf(c->data_name, sizeof(c->data_name), "%s", name);
         }
         _cleanup_close_ int parent = -1;
         if ((r = open_parent(c->rootfd, path, &parent, &base)) < 0) {
@@ -471,6 +532,12 @@ static int apply(int rootfd, int blob_fd, const char *blob_digest, uint64_t blob
         struct entry_ctx c = { .rootfd = rootfd, .tar = tar, .budget = budget, .set = set, .plain = plain, .err = err };
         if ((r = apply_all(&c, l)) < 0 || (r = drain(l, err)) < 0)
                 goto out;
+        if (l->padded && c.data_end > l->tar_bytes) {
+                r = ak_error_set(err, -EBADMSG, "the layer's tar stream ends inside the data of '%s' (%llu of its "
+                                 "bytes missing): a truncated layer", c.data_name,
+                                 (unsigned long long)(c.data_end - l->tar_bytes));
+                goto out;
+        }
         hex(l->blob_hash, got);
         if (blob_digest && (l->blob_bytes != blob_size || strcmp(got, blob_digest) != 0)) {
                 r = ak_error_set(err, -EBADMSG, "blob is %llu bytes with digest %s; the manifest says %llu bytes, %s "

@@ -4,6 +4,9 @@
   {"out": DIR, "tag": "latest",
    "config": {"Env": [...], "WorkingDir": "/w", "User": "1000"},
    "layers": [{"compression": "gzip"|"zstd"|"none",
+               "end": "unpadded"|"in-data" (the tar stream cut after the
+                      last entry's data, as umoci insert writes it, or
+                      one byte before that),
                "entries": [{"path": "etc/x", "type": "file", "data": "...",
                             "mode": 0o644, "uid": 0, "gid": 0,
                             "link": "...", "major": 1, "minor": 3,
@@ -21,11 +24,19 @@ TYPES = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "symlink": tarfile.SYM
          "fifo": tarfile.FIFOTYPE}
 
 
+class RawTarInfo(tarfile.TarInfo):
+    """A name as given: tarfile would add "/" to a directory's."""
+    def get_info(self):
+        info = super().get_info()
+        info["name"] = self.name
+        return info
+
+
 def layer_tar(entries):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
         for e in entries:
-            ti = tarfile.TarInfo(e["path"])
+            ti = (RawTarInfo if e.get("raw_name") else tarfile.TarInfo)(e["path"])
             ti.type = TYPES[e.get("type", "file")]
             ti.mode = e.get("mode", 0o755 if ti.type == tarfile.DIRTYPE else 0o644)
             ti.uid, ti.gid = e.get("uid", 0), e.get("gid", 0)
@@ -43,6 +54,16 @@ def layer_tar(entries):
             ti.size = len(data) if ti.type == tarfile.REGTYPE else 0
             t.addfile(ti, io.BytesIO(data) if ti.size else None)
     return buf.getvalue()
+
+
+def cut(raw, how):
+    """The tar stream ending right after the last entry's data (no padding,
+    no end-of-archive blocks) or one byte inside that data."""
+    if not how:
+        return raw
+    last = tarfile.open(fileobj=io.BytesIO(raw)).getmembers()[-1]
+    end = last.offset_data + last.size
+    return raw[: end if how == "unpadded" else end - 1]
 
 
 def compress(raw, how):
@@ -70,7 +91,7 @@ def main():
         json.dump({"imageLayoutVersion": "1.0.0"}, f)
     layers, diff_ids = [], []
     for i, l in enumerate(spec["layers"]):
-        raw = layer_tar(l["entries"])
+        raw = cut(layer_tar(l["entries"]), l.get("end"))
         blob, mt = compress(raw, l.get("compression", "gzip"))
         diff = "sha256:" + hashlib.sha256(raw).hexdigest()
         if corrupt.get("diff_id") == i:
