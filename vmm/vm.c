@@ -116,13 +116,21 @@ fail:
 /* QEMU user networking: a fixed address, gateway and resolver, set with
  * busybox (/bin/busybox in the initramfs, /usr/local/bin/busybox in root
  * filesystem images). */
+const char *vm_guest_busybox(bool root_disk)
+{
+        return root_disk ? "/usr/local/bin/busybox" : "/bin/busybox";
+}
+
 int vm_guest_network_setup(const char *vsock_uds, bool root_disk, int timeout_ms, struct ak_error *err)
 {
-        const char *bb = root_disk ? "/usr/local/bin/busybox" : "/bin/busybox";
+        const char *bb = vm_guest_busybox(root_disk);
+        /* /etc may be missing (a FROM scratch image imported before the
+         * import made it). */
         const char *argv[] = {
                 bb, "sh", "-c",
                 "B=$0; $B ip link set lo up && $B ip link set eth0 up && $B ip addr add 10.0.2.15/24 dev eth0 && "
-                "$B ip route add default via 10.0.2.2 && echo nameserver 10.0.2.3 > /etc/resolv.conf",
+                "$B ip route add default via 10.0.2.2 && $B mkdir -p /etc && "
+                "echo nameserver 10.0.2.3 > /etc/resolv.conf",
                 bb,
         };
         struct proto_request_args a = PROTO_REQUEST_ARGS_INIT;
@@ -142,6 +150,53 @@ int vm_guest_network_setup(const char *vsock_uds, bool root_disk, int timeout_ms
         if (!rep->has_exit_code || rep->exit_code != 0)
                 r = ak_error_set(err, -EIO, "set up the guest's network: %s%s", rep->error ? rep->error : "",
                                  rep->stderr_str ? rep->stderr_str : "");
+        proto_reply_free(rep);
+        return r;
+}
+
+int vm_guest_prepare(const char *vsock_uds, bool root_disk, const struct vm_guest_user *u, bool read_only_root,
+                     struct ak_error *err)
+{
+        char script[2048];
+        const char *bb = vm_guest_busybox(root_disk);
+        /* $B: busybox's applets by its path; echo, { } and >> are the
+         * shell's own. */
+        int n = snprintf(script, sizeof(script),
+                         "B=$0; $B mkdir -p /etc '%s' && $B chown %u:%u '%s' && $B chmod 0755 '%s' && "
+                         "{ $B grep -q '^[^:]*:[^:]*:%u:' /etc/passwd 2>/dev/null || "
+                         "echo '%s:x:%u:%u:ak sandbox:%s:/bin/sh' >> /etc/passwd; } && "
+                         "{ $B grep -q '^[^:]*:[^:]*:%u:' /etc/group 2>/dev/null || echo '%s:x:%u:' >> /etc/group; }%s",
+                         u->home, u->id, u->id, u->home, u->home, u->id, u->name, u->id, u->id, u->home, u->id, u->name,
+                         u->id,
+                         read_only_root ? " && $B mkdir -p /tmp && $B mount -t tmpfs -o size=64m,mode=1777 tmpfs /tmp"
+                                          " && $B mount -o remount,ro /"
+                                        : "");
+        if (n < 0 || (size_t)n >= sizeof(script) || strchr(u->home, '\'') || strchr(u->name, '\'') ||
+            strchr(u->name, ':') || strchr(u->home, ':'))
+                return ak_error_set(err, -EINVAL, "preparing the guest: user '%s' home '%s': too long, or a ' or :",
+                                    u->name, u->home);
+        const char *const cmd[] = { bb, "sh", "-c", script, bb };
+        struct proto_request_args req = PROTO_REQUEST_ARGS_INIT;
+        struct proto_reply *rep = NULL;
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        req.id = "prepare";
+        req.type = "run";
+        req.command = cmd;
+        req.n_command = 5;
+        req.timeout_ms = 20000;
+        if ((r = guest_client_connect(vsock_uds, GUEST_AGENT_PORT, 10000, &fd)) < 0)
+                return ak_error_errno(err, r, "preparing the guest: connect");
+        if ((r = guest_client_call(fd, &req, 30000, &rep)) < 0)
+                return ak_error_errno(err, r, "preparing the guest: run its setup");
+        if (!rep->has_exit_code || rep->exit_code != 0) {
+                if (rep->stderr_str)
+                        utf8_sanitize(rep->stderr_str, rep->stderr_len); /* guest text */
+                r = ak_error_set(err, -EIO, "preparing the guest (user %s%s) with %s failed: %.200s%.200s", u->name,
+                                 read_only_root ? ", read-only root" : "", bb, rep->stderr_str ? rep->stderr_str : "",
+                                 rep->error ? rep->error : "");
+        }
         proto_reply_free(rep);
         return r;
 }

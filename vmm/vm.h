@@ -89,6 +89,26 @@ int vm_wait_ready(struct vm *vm, int timeout_ms, struct ak_error *err);
  * hybrid vsock socket (`ak vm boot`): root_disk says where busybox is. */
 int vm_guest_network_setup(const char *vsock_uds, bool root_disk, int timeout_ms, struct ak_error *err);
 
+/* The guest's static busybox by absolute path: /bin/busybox in the
+ * initramfs, /usr/local/bin/busybox in root filesystem images (put there
+ * by every image build and import). Host-run setup in the guest uses it,
+ * never the image's /bin/sh, which a minimal image does not have. */
+const char *vm_guest_busybox(bool root_disk);
+
+/* The user commands run as: a home, and lines in /etc/passwd and /etc/group
+ * unless the image has that uid/gid already. */
+struct vm_guest_user {
+        unsigned id; /* uid and gid */
+        const char *name;
+        const char *home;
+};
+
+/* Before anyone uses the guest: the user (above), and with read_only_root
+ * a 64 MiB tmpfs on /tmp and / remounted read-only. Run by the guest's
+ * busybox, so it works in images without a shell or /etc. */
+int vm_guest_prepare(const char *vsock_uds, bool root_disk, const struct vm_guest_user *user, bool read_only_root,
+                     struct ak_error *err);
+
 const char *vm_vsock_uds(const struct vm *vm);
 const char *vm_console_log(const struct vm *vm);
 pid_t vm_pid(const struct vm *vm);

@@ -22,55 +22,11 @@
 
 
 /* Before anyone uses the guest: the sandbox's user (uid/gid 1000 with a
- * home, in /etc/passwd and /etc/group unless the image has that id), and
- * for the restrictive profile a 64 MiB tmpfs on /tmp and / read-only. */
-static int prepare_guest(const char *uds, bool read_only_root, struct ak_error *err)
+ * home) and, for the restrictive profile, / read-only (vm_guest_prepare). */
+static int prepare_guest(const char *uds, bool root_disk, bool read_only_root, struct ak_error *err)
 {
-#define STR_(x) #x
-#define STR(x) STR_(x)
-#define ID STR(SANDBOX_USER_UID)
-        static const char user[] =
-                "mkdir -p /etc " SANDBOX_USER_HOME " && chown " ID ":" ID " " SANDBOX_USER_HOME " && "
-                "chmod 0755 " SANDBOX_USER_HOME " && "
-                "{ grep -q '^[^:]*:[^:]*:" ID ":' /etc/passwd 2>/dev/null || "
-                "echo '" SANDBOX_USER_NAME ":x:" ID ":" ID ":ak sandbox:" SANDBOX_USER_HOME ":/bin/sh' "
-                ">> /etc/passwd; } && "
-                "{ grep -q '^[^:]*:[^:]*:" ID ":' /etc/group 2>/dev/null || "
-                "echo '" SANDBOX_USER_NAME ":x:" ID ":' >> /etc/group; }";
-        static const char ro[] = " && mkdir -p /tmp && mount -t tmpfs -o size=64m,mode=1777 tmpfs /tmp && "
-                                 "mount -o remount,ro /";
-#undef ID
-#undef STR
-#undef STR_
-        char script[sizeof(user) + sizeof(ro)];
-        snprintf(script, sizeof(script), "%s%s", user, read_only_root ? ro : "");
-        const char *const cmd[] = { "/bin/sh", "-c", script };
-        struct proto_request_args req = PROTO_REQUEST_ARGS_INIT;
-        struct proto_reply *rep = NULL;
-        int fd = -1, r;
-
-        req.id = "prepare";
-        req.type = "run";
-        req.command = cmd;
-        req.n_command = 3;
-        req.timeout_ms = 20000;
-        if ((r = guest_client_connect(uds, GUEST_AGENT_PORT, 10000, &fd)) < 0)
-                return ak_error_errno(err, r, "preparing the guest: connect");
-        r = guest_client_call(fd, &req, 30000, &rep);
-        close(fd);
-        if (r < 0)
-                return ak_error_errno(err, r, "preparing the guest: run its setup");
-        if (!rep->has_exit_code || rep->exit_code != 0) {
-                if (rep->stderr_str)
-                        utf8_sanitize(rep->stderr_str, rep->stderr_len); /* guest text */
-                r = ak_error_set(err, -EIO, "preparing the guest (sandbox user%s) failed: %.200s%.200s",
-                                 read_only_root ? ", read-only root" : "", rep->stderr_str ? rep->stderr_str : "",
-                                 rep->error ? rep->error : "");
-                proto_reply_free(rep);
-                return r;
-        }
-        proto_reply_free(rep);
-        return 0;
+        const struct vm_guest_user u = { .id = SANDBOX_USER_UID, .name = SANDBOX_USER_NAME, .home = SANDBOX_USER_HOME };
+        return vm_guest_prepare(uds, root_disk, &u, read_only_root, err);
 }
 
 int evm_boot(struct executor *ex, const char *image, const struct profile *p, unsigned vcpus,
@@ -139,7 +95,7 @@ int evm_boot(struct executor *ex, const char *image, const struct profile *p, un
                         goto fail;
                 }
         }
-        if ((r = prepare_guest(vmbox_uds(box), p->read_only_root, err)) < 0)
+        if ((r = prepare_guest(vmbox_uds(box), vc.root_disk != NULL, p->read_only_root, err)) < 0)
                 goto fail;
         *ret = box;
         return 0;

@@ -2,7 +2,10 @@
 // image (a static busybox and its applet links, no libc, as Alpine's
 // busybox image) written as a two-layer layout (gzip, then zstd with a
 // whiteout) by testdata/mklayout.py, imported, booted, and commands run in
-// it see the image's files, owners and modes. Needs root and the kernel.
+// it see the image's files, owners and modes. And a FROM scratch image (one
+// static program, no shell, no /etc) booted with network: the guest's
+// network setup and the sandbox user's setup (vm_guest_prepare) run by the
+// injected busybox, and the program runs. Needs root and the kernel.
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,14 +23,55 @@
 namespace {
 
 constexpr const char* kImage = "test-oci-busybox";
+constexpr const char* kScratchImage = "test-oci-scratch";
+
+bool WriteLayout(const std::string& spec, const std::string& body) {
+  FILE* f = fopen(spec.c_str(), "w");
+  if (!f) return false;
+  fputs(body.c_str(), f);
+  fclose(f);
+  const char* argv[] = {"python3", "vmm/image/testdata/mklayout.py", spec.c_str(), nullptr};
+  struct proc_opts o = {};
+  o.argv = argv;
+  o.timeout_ms = 60000;
+  int st;
+  struct ak_error err = {};
+  return proc_run(&o, &st, nullptr, &err) == 0 && st == 0;
+}
+
+// Imports src as image and boots it; sets *skip or *error on failure.
+struct vm* ImportAndBoot(const std::string& src, const char* image, const std::string& dir, bool network,
+                         std::string* skip, std::string* error) {
+  struct ak_error err = {};
+  struct image_store* s = nullptr;
+  struct image_info info;
+  if (image_store_open(akvm::ImageStoreDir().c_str(), &s, &err) < 0 ||
+      image_store_set_guest_binary(s, "guest/ak-guest", &err) < 0 ||
+      image_import(s, src.c_str(), image, nullptr, &info, &err) < 0) {
+    *error = err.msg;
+    image_store_free(s);
+    return nullptr;
+  }
+  image_store_free(s);
+  return akvm::BootVm(image, dir, network, skip, error);
+}
+
+// The root skip reasons of both suites.
+std::string NeedsRootAndBusybox(std::string* busybox) {
+  char bb[PATH_MAX];
+  if (geteuid() != 0) return "importing images needs root";
+  if (proc_which("busybox", bb, sizeof(bb)) < 0) return "busybox-static is not installed (tools/deps.sh)";
+  *busybox = bb;
+  return "";
+}
 
 std::string Layout(const std::string& dir, const std::string& busybox) {
   std::string spec = dir + "/spec.json", out = dir + "/layout";
   std::string applets;
   for (const char* a : {"sh", "cat", "ls", "stat", "id", "test", "echo"})
     applets += std::string(",{\"path\": \"bin/") + a + "\", \"type\": \"symlink\", \"link\": \"busybox\"}";
-  FILE* f = fopen(spec.c_str(), "w");
-  fprintf(f,
+  char buf[4096];
+  snprintf(buf, sizeof(buf),
           "{\"out\": \"%s\", \"tag\": \"1.36\", \"config\": {\"Env\": [\"PATH=/bin\"], \"User\": \"1000\"},"
           " \"layers\": [{\"compression\": \"gzip\", \"entries\": ["
           "  {\"path\": \"bin/busybox\", \"src\": \"%s\", \"mode\": 493}%s,"
@@ -39,49 +83,21 @@ std::string Layout(const std::string& dir, const std::string& busybox) {
           "  {\"path\": \"home/u/notes\", \"data\": \"mine\\n\", \"uid\": 1000, \"gid\": 1000, \"mode\": 384},"
           "  {\"path\": \"usr/bin/priv\", \"data\": \"x\", \"mode\": 2541}]}]}",
           out.c_str(), busybox.c_str(), applets.c_str());
-  fclose(f);
-  const char* argv[] = {"python3", "vmm/image/testdata/mklayout.py", spec.c_str(), nullptr};
-  struct proc_opts o = {};
-  o.argv = argv;
-  o.timeout_ms = 60000;
-  int st;
-  struct ak_error err = {};
-  if (proc_run(&o, &st, nullptr, &err) < 0 || st != 0) return "";
-  return out;
+  return WriteLayout(spec, buf) ? out : "";
 }
 
 class OciVmTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char bb[PATH_MAX];
-    if (geteuid() != 0) {
-      skip_ = "importing images needs root";
-      return;
-    }
-    if (proc_which("busybox", bb, sizeof(bb)) < 0) {
-      skip_ = "busybox-static is not installed (tools/deps.sh)";
-      return;
-    }
+    std::string bb;
+    if (!(skip_ = NeedsRootAndBusybox(&bb)).empty()) return;
     dir_ = akvm::MakeTempDir("akocivm");
     std::string layout = Layout(dir_, bb);
     if (layout.empty()) {
       error_ = "mklayout.py failed";
       return;
     }
-    struct ak_error err = {};
-    struct image_store* s = nullptr;
-    struct image_info info;
-    if (image_store_open(akvm::ImageStoreDir().c_str(), &s, &err) < 0 ||
-        image_store_set_guest_binary(s, "guest/ak-guest", &err) < 0 ||
-        image_import(s, ("oci-layout:" + layout + ":1.36").c_str(), kImage, nullptr, &info, &err) < 0) {
-      error_ = err.msg;
-      image_store_free(s);
-      return;
-    }
-    image_store_free(s);
-    std::string skip;
-    vm_ = akvm::BootVm(kImage, dir_, false, &skip, &error_);
-    if (!skip.empty()) skip_ = skip;
+    vm_ = ImportAndBoot("oci-layout:" + layout + ":1.36", kImage, dir_, false, &skip_, &error_);
   }
   static void TearDownTestSuite() {
     vm_free(vm_);
@@ -116,6 +132,68 @@ TEST_F(OciVmTest, CommandsRunInTheImportedImage) {
                "/home/u/notes 1000:1000 600\n"
                "/usr/bin/priv 0:0 4755\n"
                "old-gone\nagent\nno-libc\n");
+  proto_reply_free(r);
+}
+
+// FROM scratch: /app/hello and nothing else (no /bin/sh, no /etc, no
+// /tmp). On main its network setup failed ("can't create
+// /etc/resolv.conf") and the sandbox user's setup ran /bin/sh ("Failed to
+// run command: No such file or directory").
+class OciScratchVmTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    std::string bb;
+    if (!(skip_ = NeedsRootAndBusybox(&bb)).empty()) return;
+    dir_ = akvm::MakeTempDir("akociscr");
+    std::string layout = dir_ + "/layout";
+    if (!WriteLayout(dir_ + "/spec.json", "{\"out\": \"" + layout + "\", \"config\": {\"Cmd\": [\"/app/hello\"]}, "
+                     "\"layers\": [{\"entries\": [{\"path\": \"app/hello\", \"mode\": 493, "
+                     "\"src\": \"vmm/image/scratch_hello\"}]}]}")) {
+      error_ = "mklayout.py failed";
+      return;
+    }
+    vm_ = ImportAndBoot("oci-layout:" + layout, kScratchImage, dir_, true, &skip_, &error_);
+  }
+  static void TearDownTestSuite() {
+    vm_free(vm_);
+    vm_ = nullptr;
+    if (!dir_.empty()) akvm::RemoveDir(dir_);
+  }
+  void SetUp() override {
+    if (!skip_.empty()) GTEST_SKIP() << skip_;
+    ASSERT_NE(vm_, nullptr) << error_;
+  }
+  static std::string dir_, skip_, error_;
+  static struct vm* vm_;
+};
+
+std::string OciScratchVmTest::dir_, OciScratchVmTest::skip_, OciScratchVmTest::error_;
+struct vm* OciScratchVmTest::vm_ = nullptr;
+
+TEST_F(OciScratchVmTest, BootsWithNetworkAndRunsItsProgram) {
+  std::string err;
+  struct proto_reply* r = akvm::Run(vm_vsock_uds(vm_), {"/app/hello", "a", "b"}, 60000, &err);
+  ASSERT_NE(r, nullptr) << err;
+  EXPECT_EQ(r->exit_code, 0) << (r->stderr_str ? r->stderr_str : "");
+  EXPECT_STREQ(r->stdout_str, "hello from scratch: a b\nresolv.conf: nameserver 10.0.2.3\n");
+  proto_reply_free(r);
+}
+
+TEST_F(OciScratchVmTest, SandboxUserSetUpWithoutAShell) {
+  const struct vm_guest_user u = {.id = 1000, .name = "sandbox", .home = "/home/sandbox"};
+  struct ak_error e = {};
+  ASSERT_EQ(vm_guest_prepare(vm_vsock_uds(vm_), true, &u, false, &e), 0) << e.msg;
+  std::string err;
+  struct proto_reply* r = akvm::Run(
+      vm_vsock_uds(vm_), {"/usr/local/bin/busybox", "stat", "-c", "%n %u:%g %a", "/home/sandbox", "/tmp", "/proc/self"},
+      60000, &err);
+  ASSERT_NE(r, nullptr) << err;
+  EXPECT_STREQ(r->stdout_str, "/home/sandbox 1000:1000 755\n/tmp 0:0 1777\n/proc/self 0:0 777\n")
+      << (r->stderr_str ? r->stderr_str : "");
+  proto_reply_free(r);
+  r = akvm::Run(vm_vsock_uds(vm_), {"/usr/local/bin/busybox", "cat", "/etc/passwd", "/etc/group"}, 60000, &err);
+  ASSERT_NE(r, nullptr) << err;
+  EXPECT_STREQ(r->stdout_str, "sandbox:x:1000:1000:ak sandbox:/home/sandbox:/bin/sh\nsandbox:x:1000:\n");
   proto_reply_free(r);
 }
 
