@@ -207,4 +207,33 @@ TEST(AkImage, ImportAndList)
         system(("rm -rf " + dir).c_str());
 }
 
+// prune also cleans the pull cache ($AK_HOME/images/oci): a blob no
+// index.json entry reaches goes once it is an hour old; the image's blobs, a
+// young orphan (a pull may be storing it) and tmp/ stay.
+TEST(AkImage, PruneCleansTheOciCache)
+{
+        char tmpl[] = "/tmp/akcli.XXXXXX";
+        ASSERT_NE(mkdtemp(tmpl), nullptr);
+        std::string dir = tmpl, oci = dir + "/home/images/oci";
+        FILE *f = fopen((dir + "/spec.json").c_str(), "w");
+        fprintf(f, "{\"out\": \"%s\", \"layers\": [{\"entries\": [{\"path\": \"a\", \"data\": \"a\"}]}]}",
+                oci.c_str());
+        fclose(f);
+        ASSERT_EQ(0, system(("python3 vmm/image/testdata/mklayout.py " + dir + "/spec.json >/dev/null").c_str()));
+        std::string old = oci + "/blobs/sha256/" + std::string(64, 'a'), young = oci + "/blobs/sha256/" + std::string(64, 'b');
+        ASSERT_EQ(0, system(("mkdir -p " + oci + "/tmp && echo x > " + old + " && echo y > " + oci + "/tmp/part && "
+                             "touch -d '2 hours ago' " + oci + "/blobs/sha256/* " + oci + "/tmp/part && echo z > " + young)
+                                    .c_str()));
+        Result r = ak("env AK_HOME=" + dir + "/home cli/ak image prune");
+        ASSERT_EQ(0, r.status) << r.out;
+        EXPECT_NE(std::string::npos, r.out.find("removed 1 unused blob (0K) from " + oci + "; kept 1 changed within "
+                                                "the last hour")) << r.out;
+        EXPECT_NE(0, access(old.c_str(), F_OK));
+        EXPECT_EQ(0, access(young.c_str(), F_OK));
+        EXPECT_EQ(0, access((oci + "/tmp/part").c_str(), F_OK));
+        // The image is whole: three blobs (manifest, config, layer) and the young one.
+        EXPECT_EQ(0, system(("test $(ls " + oci + "/blobs/sha256 | wc -l) = 4").c_str()));
+        system(("rm -rf " + dir).c_str());
+}
+
 }  // namespace

@@ -8,12 +8,19 @@
 #include <string.h>
 #include <dirent.h>
 #include <time.h>
+#include <unistd.h>
+#include <limits.h>
 
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "lib/json/writer.h"
 #include "vmm/image/image.h"
+#include "vmm/image/oci/layout.h"
 #include "vmm/vm_registry.h"
+
+/* Blobs of the pull cache younger than this stay at prune: a pull stores
+ * its blobs before it records the image in index.json. */
+#define PRUNE_BLOB_GRACE_S 3600
 
 const char cli_image_help[] =
         "Usage: ak image build NAME [--packages P1,P2,...]\n"
@@ -68,7 +75,9 @@ const char cli_image_help[] =
         "list shows every image (DIGEST: an imported image's manifest digest; SOURCE:\n"
         "where it came from; USED BY: the VMs running from it, a local executor's\n"
         "sandboxes among them); rm removes one (not while a VM or sandbox runs from\n"
-        "it, unless --force); prune removes images no name points at and nothing uses.\n"
+        "it, unless --force); prune removes images no name points at and nothing uses,\n"
+        "and the blobs of $AK_HOME/images/oci that no image recorded there uses\n"
+        "(blobs changed in the last hour stay: a pull may be storing them).\n"
         "\n"
         "export-seed writes the guest kernel and the base image (fetched and built\n"
         "first if needed) into DIR with a manifest of their sha256; seed --from DIR\n"
@@ -408,6 +417,31 @@ static int cmd_prune(int argc, char **argv)
                 return 1;
         }
         printf("removed %zu unnamed image%s\n", n, n == 1 ? "" : "s");
+        /* The pull cache, when there is one (prune does not make it). */
+        char home[PATH_MAX], dir[PATH_MAX + 32], marker[PATH_MAX + 64];
+        struct oci_layout *l = NULL;
+        struct oci_prune_stats st = { 0 };
+        if ((r = vm_registry_ak_home(home, &err)) < 0) {
+                fprintf(stderr, "ak image prune: %s\n", err.msg);
+                return 1;
+        }
+        snprintf(dir, sizeof(dir), "%s/images/oci", home);
+        snprintf(marker, sizeof(marker), "%s/oci-layout", dir);
+        if (access(marker, F_OK) < 0)
+                return 0;
+        if ((r = oci_layout_open(dir, &l, &err)) == 0)
+                r = oci_layout_prune(l, PRUNE_BLOB_GRACE_S, &st, &err);
+        oci_layout_free(l);
+        if (r < 0) {
+                fprintf(stderr, "ak image prune: %s\n", err.msg);
+                return 1;
+        }
+        char size[32];
+        human(st.bytes, size, sizeof(size));
+        printf("removed %zu unused blob%s (%s) from %s", st.removed, st.removed == 1 ? "" : "s", size, dir);
+        if (st.young)
+                printf("; kept %zu changed within the last hour", st.young);
+        printf("\n");
         return 0;
 }
 

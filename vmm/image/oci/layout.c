@@ -167,7 +167,10 @@ bool oci_layout_has_blob(const struct oci_layout *l, const char *digest, uint64_
         oci_layout_blob_path(l, digest, p, sizeof(p));
         if (stat(p, &st) < 0 || !S_ISREG(st.st_mode))
                 return false;
-        return size == UINT64_MAX || (uint64_t)st.st_size == size;
+        if (size != UINT64_MAX && (uint64_t)st.st_size != size)
+                return false;
+        (void)utimensat(AT_FDCWD, p, NULL, 0); /* in use again (oci_layout_prune) */
+        return true;
 }
 
 int oci_blob_writer_new(struct oci_layout *l, const char *digest, uint64_t size, struct oci_blob_writer **ret,

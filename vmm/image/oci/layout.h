@@ -45,7 +45,9 @@ void oci_layout_free(struct oci_layout *l);
 const char *oci_layout_dir(const struct oci_layout *l);
 
 /* Whether the blob is stored with this size (size UINT64_MAX: any). Stored
- * blobs were verified when written, so they are not hashed again. */
+ * blobs were verified when written, so they are not hashed again. A blob
+ * found gets a fresh mtime: a pull reusing it keeps oci_layout_prune's
+ * grace period from taking it before the pull records its image. */
 bool oci_layout_has_blob(const struct oci_layout *l, const char *digest, uint64_t size);
 
 /* Path of a stored blob. */
@@ -84,6 +86,30 @@ int oci_layout_set_ref(struct oci_layout *l, const struct oci_descriptor *desc, 
 /* The descriptor index.json records for ref_name: -ENOENT when none. */
 int oci_layout_get_ref(struct oci_layout *l, const char *ref_name, struct oci_descriptor *ret,
                        struct ak_error *err);
+
+/* Takes the layout's lock (index.json.lock, flock LOCK_EX), which every
+ * index.json update holds: 0 with the locked fd in *ret_fd (close it to
+ * unlock). */
+int oci_layout_lock(struct oci_layout *l, int *ret_fd, struct ak_error *err);
+
+/* The descriptors of index.json's entries (malloc'd array in *ret). */
+int oci_layout_index_entries(struct oci_layout *l, struct oci_descriptor **ret, size_t *ret_n,
+                             struct ak_error *err);
+
+struct oci_prune_stats {
+        size_t removed;        /* blobs removed */
+        uint64_t bytes;        /* their size */
+        size_t young;          /* unreferenced but younger than the grace period: kept */
+};
+
+/* Removes the blobs no index.json entry reaches (through indexes,
+ * manifests, configs, layers), under the layout's lock so no index.json
+ * update interleaves. A blob modified less than grace_s seconds ago stays
+ * (a running pull stores its blobs before it records the image), and tmp/
+ * (downloads in progress) is left alone. When a referenced index or
+ * manifest cannot be read or parsed nothing is removed (-EINVAL, err says
+ * which). */
+int oci_layout_prune(struct oci_layout *l, int64_t grace_s, struct oci_prune_stats *ret, struct ak_error *err);
 
 #ifdef __cplusplus
 }

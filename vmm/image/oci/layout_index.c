@@ -99,7 +99,7 @@ static int index_read(struct oci_layout *l, struct json_value **ret, const struc
         return 0;
 }
 
-static int lock_layout(struct oci_layout *l, int *ret_fd, struct ak_error *err)
+int oci_layout_lock(struct oci_layout *l, int *ret_fd, struct ak_error *err)
 {
         char p[PATH_MAX];
         pathfmt(p, sizeof(p), "%s/index.json.lock", oci_layout_dir(l));
@@ -159,7 +159,7 @@ int oci_layout_set_ref(struct oci_layout *l, const struct oci_descriptor *desc, 
                        struct ak_error *err)
 {
         _cleanup_close_ int lock = -1;
-        int r = lock_layout(l, &lock, err);
+        int r = oci_layout_lock(l, &lock, err);
         if (r < 0)
                 return r;
         struct json_value *root = NULL;
@@ -199,6 +199,49 @@ int oci_layout_set_ref(struct oci_layout *l, const struct oci_descriptor *desc, 
         return r;
 }
 
+/* An entry's descriptor: -EINVAL when malformed. */
+static int entry_descriptor(const struct json_value *e, struct oci_descriptor *ret)
+{
+        const struct json_value *mt = json_value_type(e) == JSON_OBJECT ? json_object_get(e, "mediaType") : NULL;
+        const struct json_value *dg = json_value_type(e) == JSON_OBJECT ? json_object_get(e, "digest") : NULL;
+        const struct json_value *sz = json_value_type(e) == JSON_OBJECT ? json_object_get(e, "size") : NULL;
+        struct oci_descriptor d = {};
+        size_t n;
+        if (!mt || !dg || !sz || json_value_type(mt) != JSON_STRING || json_value_type(dg) != JSON_STRING ||
+            json_number_u64(sz, &d.size) < 0 || json_string(mt, &n) == NULL || n >= sizeof(d.media_type) ||
+            oci_ref_digest_check(json_string(dg, NULL), strlen(json_string(dg, NULL))) < 0)
+                return -EINVAL;
+        strcpy(d.media_type, json_string(mt, NULL));
+        strcpy(d.digest, json_string(dg, NULL));
+        *ret = d;
+        return 0;
+}
+
+int oci_layout_index_entries(struct oci_layout *l, struct oci_descriptor **ret, size_t *ret_n,
+                             struct ak_error *err)
+{
+        struct json_value *root = NULL;
+        const struct json_value *manifests = NULL;
+        int r = index_read(l, &root, &manifests, err);
+        if (r < 0)
+                return r;
+        size_t n = json_array_size(manifests);
+        struct oci_descriptor *d = calloc(n ? n : 1, sizeof(*d));
+        if (!d)
+                r = ak_error_set(err, -ENOMEM, "out of memory");
+        for (size_t i = 0; r == 0 && i < n; i++)
+                if (entry_descriptor(json_array_get(manifests, i), &d[i]) < 0)
+                        r = ak_error_set(err, -EINVAL, "%s/index.json: entry %zu is malformed", oci_layout_dir(l), i);
+        json_value_free(root);
+        if (r < 0) {
+                free(d);
+                return r;
+        }
+        *ret = d;
+        *ret_n = n;
+        return 0;
+}
+
 int oci_layout_get_ref(struct oci_layout *l, const char *ref_name, struct oci_descriptor *ret,
                        struct ak_error *err)
 {
@@ -213,18 +256,11 @@ int oci_layout_get_ref(struct oci_layout *l, const char *ref_name, struct oci_de
                 const char *name = entry_ref_name(e);
                 if (!name || strcmp(name, ref_name) != 0)
                         continue;
-                const struct json_value *mt = json_object_get(e, "mediaType"), *dg = json_object_get(e, "digest"),
-                                        *sz = json_object_get(e, "size");
-                struct oci_descriptor d = {};
-                size_t n;
-                if (!mt || !dg || !sz || json_value_type(mt) != JSON_STRING || json_value_type(dg) != JSON_STRING ||
-                    json_number_u64(sz, &d.size) < 0 || json_string(mt, &n) == NULL || n >= sizeof(d.media_type) ||
-                    oci_ref_digest_check(json_string(dg, NULL), strlen(json_string(dg, NULL))) < 0) {
+                struct oci_descriptor d;
+                if (entry_descriptor(e, &d) < 0) {
                         r = ak_error_set(err, -EINVAL, "index.json: the entry for %s is malformed", ref_name);
                         break;
                 }
-                strcpy(d.media_type, json_string(mt, NULL));
-                strcpy(d.digest, json_string(dg, NULL));
                 *ret = d;
                 r = 0;
                 break;
