@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -39,6 +40,7 @@
 
 #include <gtest/gtest.h>
 
+#include "vmm/net/net_event.h"
 #include "vmm/testing/vm_fixture.h"
 #include "vmm/vm.h"
 
@@ -290,14 +292,20 @@ class NetTest : public ::testing::Test {
     // A third with domain rules: deny 0.0.0.0/0, allow allowed.test and rebind.test.
     if (vm2_) {
       dir3_ = akvm::MakeTempDir("aknet4");
-      vm3_ = akvm::BootVm("base", dir3_, true, &skip_, &error, 1, 256, {"198.18.0.128/25"}, &kDnsPolicy,
-                          {kDnsUpstream});
+      akvm::BootOptions o;
+      o.deny_cidrs = {"198.18.0.128/25"};
+      o.egress = &kDnsPolicy;
+      o.dns_upstreams = {kDnsUpstream};
+      net_reporter_init(&reporter3_, OnEvent, nullptr, 1000, 1000);
+      o.reporter = &reporter3_;
+      vm3_ = akvm::BootVm("base", dir3_, true, o, &skip_, &error);
       if (!vm3_ && skip_.empty()) setup_error_ = error;
     }
   }
   static void TearDownTestSuite() {
     if (vm3_) vm_free(vm3_);
     vm3_ = nullptr;
+    if (dir3_.size()) net_reporter_destroy(&reporter3_);
     if (!dir3_.empty()) akvm::RemoveDir(dir3_);
     delete dns_;
     dns_ = nullptr;
@@ -351,7 +359,21 @@ class NetTest : public ::testing::Test {
   std::string Lookup(const std::string& name, struct vm* in, const std::string& server = "10.0.2.3") {
     return Guest("nslookup " + name + " " + server + " 2>&1; echo rc=$?", false, in);
   }
+  static void OnEvent(void*, const struct net_event* ev) {
+    std::lock_guard<std::mutex> l(events_mu_);
+    events3_.push_back(*ev);
+  }
+  // Whether vm3_'s reporter passed on an event of kind for name.
+  static bool Reported(enum net_event_kind kind, const std::string& name) {
+    std::lock_guard<std::mutex> l(events_mu_);
+    for (const auto& ev : events3_)
+      if (ev.kind == kind && name == ev.name) return true;
+    return false;
+  }
   static std::string skip_, setup_error_, dir_, dir2_, dir3_, forward_, ifname_;
+  static struct net_reporter reporter3_;
+  static std::mutex events_mu_;
+  static std::vector<struct net_event> events3_;
   static struct vm *vm_, *vm2_, *vm3_;
   static DnsServer* dns_;
   static const struct vmm_net_egress kPolicy, kDnsPolicy;
@@ -361,6 +383,9 @@ std::string NetTest::skip_, NetTest::setup_error_, NetTest::dir_, NetTest::dir2_
     NetTest::ifname_;
 struct vm *NetTest::vm_ = nullptr, *NetTest::vm2_ = nullptr, *NetTest::vm3_ = nullptr;
 DnsServer* NetTest::dns_ = nullptr;
+struct net_reporter NetTest::reporter3_;
+std::mutex NetTest::events_mu_;
+std::vector<struct net_event> NetTest::events3_;
 const char* const NetTest::kDnsUpstream = "198.18.0.53";
 
 const int kPort = 7913;
@@ -749,6 +774,49 @@ TEST_F(NetTest, DomainAnswerNeverCarriesPrivateAddresses) {
   EXPECT_EQ(out.find("10.213.0.1"), std::string::npos) << out;
   out = Lookup("rebind.test", vm_);
   EXPECT_EQ(out.find("10.213.0.1"), std::string::npos) << "private answers are filtered for every VM: " << out;
+}
+
+// HTTP to allowed.test's address (admitted only because allowed.test
+// resolved to it) naming another host: the VM's proxy answers 403 and
+// reports it; naming allowed.test, the server answers. The VM without
+// domain rules is not proxied: its request naming other.test is served.
+TEST_F(NetTest, DomainHttpHostMustBeAllowed) {
+  ASSERT_NE(vm3_, nullptr);
+  Http web("akt-inet", "198.18.0.1", 80);
+  ASSERT_TRUE(web.ok());
+  std::string out = Lookup("allowed.test", vm3_);
+  ASSERT_NE(out.find("198.18.0.1"), std::string::npos) << out;
+  auto get = [&](const std::string& host, struct vm* in) {
+    return Guest("printf 'GET / HTTP/1.0\\r\\nHost: " + host + "\\r\\n\\r\\n' | nc -w 5 198.18.0.1 80 2>&1; echo rc=$?",
+                 false, in);
+  };
+  int before = web.hits();
+  out = get("other.test", vm3_);
+  EXPECT_NE(out.find("403"), std::string::npos) << out;
+  EXPECT_EQ(out.find(kBody), std::string::npos) << out;
+  EXPECT_EQ(web.hits(), before) << "a request naming other.test reached the server";
+  bool seen = false;
+  for (int i = 0; i < 50 && !(seen = Reported(NET_EVENT_HTTP_HOST, "other.test")); i++) usleep(100000);
+  EXPECT_TRUE(seen) << "the refused Host was not reported";
+  out = get("allowed.test", vm3_);
+  EXPECT_NE(out.find(kBody), std::string::npos) << out;
+  EXPECT_EQ(web.hits(), before + 1);
+  out = get("other.test", vm_);
+  EXPECT_NE(out.find(kBody), std::string::npos) << "without domain rules: " << out;
+}
+
+// A denied TCP connect fails at once (the namespace resets it) rather than
+// waiting out nc's 5 s deadline as a dropped SYN did.
+TEST_F(NetTest, DeniedConnectFailsFast) {
+  Echo cluster("akt-clus", "10.213.0.1", kPort);
+  ASSERT_TRUE(cluster.ok());
+  auto start = std::chrono::steady_clock::now();
+  std::string out = Guest("echo hi | nc -w 5 10.213.0.1 " + std::to_string(kPort) + " 2>&1; echo rc=$?");
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(out.find("echo:"), std::string::npos) << out;
+  EXPECT_EQ(cluster.tcp_hits(), 0);
+  EXPECT_LT(s, 2.0) << "a denied connect took " << s << " s: " << out;
+  printf("denied connect from the guest: %.3f s (%s)\n", s, out.c_str());
 }
 
 }  // namespace

@@ -25,14 +25,14 @@
 #include "lib/base/proc.h"
 #include "vmm/backend/vmm_net.h"
 #include "vmm/backend/vmm_net_dns.h"
+#include "vmm/backend/vmm_net_proxy.h"
 #include "vmm/backend/vmm_net_sys.h"
 #include "vmm/net/domain.h"
 #include "vmm/net/nflog.h"
+#include "vmm/net/proxy.h"
 
 #define MAX_HOST_ADDRS 256
 #define MAX_BLOCKED (MAX_HOST_ADDRS + VMM_NET_MAX_DENY + 16)
-#define MAX_RESOLVERS 8
-#define SYSTEMD_UPSTREAMS "/run/systemd/resolve/resolv.conf"
 
 struct vmm_net {
         int netns_fd;
@@ -40,6 +40,7 @@ struct vmm_net {
         char resolv_conf[PATH_MAX];
         struct nflog *log; /* the denial log's reader, with a reporter */
         struct vmm_net_dns *dns;
+        struct vmm_net_proxy *proxy; /* with domain rules */
 };
 
 /* ---- pure parts ---- */
@@ -123,6 +124,8 @@ static const char *const always_denied[] = {
 static const char *const private_ranges[] = {
         "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7",
 };
+const char *const *const vmm_net_private_ranges = private_ranges;
+const size_t vmm_net_n_private_ranges = AK_ARRAY_SIZE(private_ranges);
 
 /* A canonical CIDR into its family, bytes and prefix length. */
 static int cidr_bits(const char *cidr, int *af, unsigned char bytes[16], unsigned *len)
@@ -256,8 +259,15 @@ static const char *deny_verdict(const char *rule, char buf[64])
 }
 
 /* The shared log limit and one small chain per rule: log (while the limit
- * allows: a flood costs the kernel little), count, drop (always: a packet
- * over the limit is dropped without its log line). */
+ * allows: a flood costs the kernel little), count, then refuse (always: a
+ * packet over the limit is refused without its log line). TCP is rejected
+ * with a reset: a dropped SYN does not fail a local connect() (the kernel
+ * ignores the error sending it and retries for ~2 minutes), so each denied
+ * connect would sit half-open in slirp; with the reset it fails at once
+ * (ECONNREFUSED) and the guest gets a reset. Anything else gets ICMP
+ * administratively prohibited (a tap guest learns at once; a local
+ * sendto() fails with EPERM as with a drop). The output chain accepts these
+ * replies before the policy (base_chains). */
 static int deny_chains(char **b, size_t *len, size_t *cap)
 {
         int r = appendf(b, len, cap, "\tlimit deny_log { rate %u/second burst %u packets; }\n",
@@ -265,7 +275,8 @@ static int deny_chains(char **b, size_t *len, size_t *cap)
         for (size_t i = 0; i < AK_ARRAY_SIZE(deny_rules); i++) {
                 char v[64];
                 r |= appendf(b, len, cap, "\tchain %s {\n\t\tlimit name \"deny_log\" log prefix \"%s\" group %u\n"
-                             "\t\tcounter drop\n\t}\n", deny_verdict(deny_rules[i], v) + 5, deny_rules[i],
+                             "\t\tcounter\n\t\tmeta l4proto tcp reject with tcp reset\n"
+                             "\t\treject with icmpx admin-prohibited\n\t}\n", deny_verdict(deny_rules[i], v) + 5, deny_rules[i],
                              (unsigned)VMM_NET_NFLOG_GROUP);
         }
         return r;
@@ -301,6 +312,9 @@ static int egress_rules(char **b, size_t *len, size_t *cap, const struct vmm_net
 static int base_chains(char **b, size_t *len, size_t *cap)
 {
         return appendf(b, len, cap, "\tchain output {\n\t\ttype filter hook output priority filter; policy accept;\n"
+                       "\t\tmeta l4proto tcp tcp flags & rst == rst accept\n"
+                       "\t\ticmp type destination-unreachable accept\n"
+                       "\t\ticmpv6 type destination-unreachable accept\n"
                        "\t\tjump vm_policy\n\t}\n"
                        "\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n"
                        "\t\tct state established,related accept\n\t\tjump vm_policy\n\t}\n}\n");
@@ -308,7 +322,9 @@ static int base_chains(char **b, size_t *len, size_t *cap)
 
 /* The resolver's sets and the chain's head: loopback only to and from the
  * VM's resolver (127.0.0.1:53; only root binds a port below 1024, QEMU is
- * not root), and with domain rules no DNS to anything else. */
+ * not root; its answers to a tap guest leave by the tap, hence no oifname
+ * on that line: ak_tap's forward chain drops a guest's spoofed sources),
+ * and with domain rules no DNS to anything else. */
 static int dns_rules(char **b, size_t *len, size_t *cap, const struct vmm_net_egress *e)
 {
         char v[64];
@@ -319,8 +335,27 @@ static int dns_rules(char **b, size_t *len, size_t *cap, const struct vmm_net_eg
                              sets[i][strlen(sets[i]) - 1] == '4' ? "ipv4_addr" : "ipv6_addr");
         r |= appendf(b, len, cap, "\tchain vm_policy {\n"
                      "\t\toifname \"lo\" ip daddr 127.0.0.1 meta l4proto { tcp, udp } th dport 53 accept\n"
-                     "\t\toifname \"lo\" ip saddr 127.0.0.1 meta l4proto { tcp, udp } th sport 53 accept\n"
-                     "\t\toifname \"lo\" %s\n", deny_verdict("loopback", v));
+                     "\t\tip saddr 127.0.0.1 meta l4proto { tcp, udp } th sport 53 accept\n");
+        if (vmm_net_egress_has_names(e)) {
+                /* The domain rules' proxy (vmm_net_proxy.h): connections its
+                 * redirect sent to 127.0.0.1, and their replies. proxy.h's
+                 * accept line, without its oifname "lo": the output hook
+                 * sees the redirected packet with its first route's device
+                 * (eth0), so it would meet the 127.0.0.0/8 drop. Only that
+                 * redirect makes DNATed connections to this port here. */
+                static const uint16_t ports[] = { 80, 443 };
+                char *table = NULL, *accept = NULL;
+                if (proxy_nft_rules(VMM_NET_PROXY_PORT, ports, 2, &table, &accept) < 0)
+                        return -ENOMEM;
+                const char *lo = strstr(accept, "oifname \"lo\" ");
+                if (lo)
+                        r |= appendf(b, len, cap, "%.*s%s", (int)(lo - accept), accept, lo + strlen("oifname \"lo\" "));
+                else
+                        r |= appendf(b, len, cap, "%s", accept);
+                free(table);
+                free(accept);
+        }
+        r |= appendf(b, len, cap, "\t\toifname \"lo\" %s\n", deny_verdict("loopback", v));
         if (vmm_net_egress_has_names(e))
                 r |= appendf(b, len, cap, "\t\tmeta l4proto { tcp, udp } th dport { 53, 853 } %s\n",
                              deny_verdict("egress.dns", v));
@@ -483,20 +518,27 @@ static void pool_addr(const struct pool *p, unsigned slot, unsigned host, char o
         inet_ntop(AF_INET, &a, out, INET_ADDRSTRLEN);
 }
 
-static int host_rules(const char *dir, const struct pool *p, char (*res)[64], size_t n_res, struct ak_error *err)
+static int host_rules(const char *dir, const struct pool *p, struct ak_error *err)
 {
         char path[PATH_MAX], *b = malloc(2048);
         size_t len = 0, cap = 2048;
         int r = 0;
         if (!b)
                 return -ENOMEM;
-        r |= appendf(&b, &len, &cap, "table inet ak_net {}\ndelete table inet ak_net\ntable inet ak_net {\n"
+        /* The masquerade is the pool's own table (ak_net_<pool>): executors
+         * (or tests) with different pools on one host each keep theirs. The
+         * shared table ak_net holds what is the same for every pool. */
+        char pool_table[80];
+        snprintf(pool_table, sizeof(pool_table), "ak_net_%s", p->cidr);
+        for (char *c = pool_table; *c; c++)
+                if (*c == '.' || *c == '/')
+                        *c = '_';
+        r |= appendf(&b, &len, &cap, "table ip %s {}\ndelete table ip %s\ntable ip %s {\n"
                      "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
-                     "\t\tip saddr %s oifname != \"akv*\" masquerade\n\t}\n"
-                     "\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n", p->cidr);
-        for (size_t i = 0; i < n_res; i++)
-                r |= appendf(&b, &len, &cap, "\t\tiifname \"akv*\" %s daddr %s meta l4proto { tcp, udp } "
-                             "th dport 53 accept\n", family(res[i]), res[i]);
+                     "\t\tip saddr %s oifname != \"akv*\" masquerade\n\t}\n}\n", pool_table, pool_table,
+                     pool_table, p->cidr);
+        r |= appendf(&b, &len, &cap, "table inet ak_net {}\ndelete table inet ak_net\ntable inet ak_net {\n"
+                     "\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n");
         r |= appendf(&b, &len, &cap, "\t\tiifname \"akv*\" drop\n\t}\n"
                      "\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n"
                      "\t\tiifname \"akv*\" oifname \"akv*\" drop\n\t}\n}\n");
@@ -562,46 +604,6 @@ static int configure(struct vmm_net *n, const struct pool *p, unsigned slot, con
         return vmm_net_run((const char *const[]){ "nsenter", ns, "nft", "-f", nft_path, NULL }, err);
 }
 
-/* A small text file (resolv.conf) into a malloc'd string; NULL if none. */
-static char *slurp(const char *path)
-{
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        char *buf = fd >= 0 ? malloc(1 << 16) : NULL;
-        if (!buf)
-                return NULL;
-        ssize_t n = ak_read_full(fd, buf, (1 << 16) - 1);
-        if (n < 0) {
-                free(buf);
-                return NULL;
-        }
-        buf[n] = 0;
-        return buf;
-}
-
-/* Tap mode (no slirp, no VM resolver yet): the host's resolvers the
- * guest's DNS is DNATed to, and the file they come from. */
-static size_t find_resolvers(struct vmm_net *n, char (*res)[64])
-{
-        char *text;
-        size_t k = 0;
-        n->resolv_conf[0] = 0;
-        if ((text = slurp("/etc/resolv.conf"))) {
-                k = vmm_net_resolvers(text, true, res, MAX_RESOLVERS);
-                free(text);
-                if (k) {
-                        snprintf(n->resolv_conf, sizeof(n->resolv_conf), "/etc/resolv.conf");
-                        return k;
-                }
-        }
-        if ((text = slurp(SYSTEMD_UPSTREAMS))) {
-                k = vmm_net_resolvers(text, true, res, MAX_RESOLVERS);
-                free(text);
-                if (k)
-                        snprintf(n->resolv_conf, sizeof(n->resolv_conf), SYSTEMD_UPSTREAMS);
-        }
-        return k;
-}
-
 /* What the resolver never answers: what the namespace always drops, and
  * the private and operator ranges unless the sandbox may re-open them. */
 static size_t blocked_cidrs(const struct vmm_net_config *cfg, const char *pool, const char *const *host,
@@ -657,7 +659,7 @@ static int check_names(const struct vmm_net_egress *e, struct ak_error *err)
 int vmm_net_setup(const struct vmm_net_config *cfg, struct vmm_net **ret, struct ak_error *err)
 {
         struct pool p;
-        char (*addrs)[64] = NULL, res[MAX_RESOLVERS][64], deny[VMM_NET_MAX_DENY][64];
+        char (*addrs)[64] = NULL, deny[VMM_NET_MAX_DENY][64];
         const char *host_ptrs[MAX_HOST_ADDRS], *deny_ptrs[VMM_NET_MAX_DENY], *blocked[MAX_BLOCKED];
         char *rules = NULL;
         size_t n_addrs = 0;
@@ -687,9 +689,6 @@ int vmm_net_setup(const struct vmm_net_config *cfg, struct vmm_net **ret, struct
                         return ak_error_set(err, -EINVAL, "egress.deny %s: not a canonical CIDR", e->deny[i]);
         if ((r = check_names(e, err)) < 0)
                 return r;
-        if (cfg->tap && vmm_net_egress_has_names(e))
-                return ak_error_set(err, -EOPNOTSUPP, "egress domain names need the VM's own resolver, which "
-                                    "tap networking (Firecracker) does not have yet; use CIDRs, or the QEMU backend");
         for (size_t i = 0; e && i < e->n_ports; i++)
                 if (e->ports[i] == 0)
                         return ak_error_set(err, -EINVAL, "egress.ports: 0 is not a port (want 1..65535)");
@@ -703,15 +702,14 @@ int vmm_net_setup(const struct vmm_net_config *cfg, struct vmm_net **ret, struct
                 goto fail;
         for (size_t i = 0; i < n_addrs; i++)
                 host_ptrs[i] = addrs[i];
-        /* QEMU: slirp asks the VM's resolver (start_dns), nothing needs port
-         * 53 to the host's resolvers. Tap: the guest's DNS is DNATed to them. */
-        size_t n_res = cfg->tap ? find_resolvers(n, res) : 0;
-        if ((r = vmm_net_ns_rules(p.cidr, host_ptrs, n_addrs, deny_ptrs, cfg->n_deny_cidrs, res, n_res, e, &rules)) <
+        /* The VM's resolver serves DNS (start_dns): slirp asks it, a tap
+         * guest's is DNATed to it; nothing needs port 53 to the host's. */
+        if ((r = vmm_net_ns_rules(p.cidr, host_ptrs, n_addrs, deny_ptrs, cfg->n_deny_cidrs, NULL, 0, e, &rules)) <
             0) {
                 r = ak_error_set(err, r, "out of memory");
                 goto fail;
         }
-        if ((r = host_rules(cfg->work_dir, &p, res, n_res, err)) < 0)
+        if ((r = host_rules(cfg->work_dir, &p, err)) < 0)
                 goto fail;
         if ((n->netns_fd = new_netns(err)) < 0) {
                 r = n->netns_fd;
@@ -722,10 +720,13 @@ int vmm_net_setup(const struct vmm_net_config *cfg, struct vmm_net **ret, struct
         if (cfg->reporter &&
             (r = nflog_start(n->netns_fd, VMM_NET_NFLOG_GROUP, cfg->reporter, &n->log, err)) < 0)
                 goto fail;
-        if (cfg->tap && (r = vmm_net_tap_setup(n->netns_fd, cfg, res, n_res, err)) < 0)
-                goto fail;
         size_t n_blocked = blocked_cidrs(cfg, p.cidr, host_ptrs, n_addrs, deny_ptrs, blocked);
-        if (!cfg->tap && (r = start_dns(n, cfg, blocked, n_blocked, err)) < 0)
+        if ((r = start_dns(n, cfg, blocked, n_blocked, err)) < 0)
+                goto fail;
+        if (cfg->tap && (r = vmm_net_tap_setup(n->netns_fd, cfg, n->dns != NULL, err)) < 0)
+                goto fail;
+        if (!cfg->tap && vmm_net_egress_has_names(e) &&
+            (r = vmm_net_proxy_start(cfg, n->netns_fd, deny_ptrs, cfg->n_deny_cidrs, &n->proxy, err)) < 0)
                 goto fail;
         free(rules);
         free(addrs);
@@ -762,6 +763,7 @@ void vmm_net_free(struct vmm_net *n)
                 struct ak_error e = { 0 };
                 (void)vmm_net_run((const char *const[]){ "ip", "link", "del", n->ifname, NULL }, &e);
         }
+        vmm_net_proxy_free(n->proxy);
         vmm_net_dns_free(n->dns);
         if (n->netns_fd >= 0)
                 close(n->netns_fd);

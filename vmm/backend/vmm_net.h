@@ -13,15 +13,22 @@
  *     free one wins (`ip link add` fails for a taken name, so concurrent
  *     executors do not collide);
  *   - the host masquerades the pool's traffic leaving by any other device
- *     (nftables table inet ak_net), drops whatever the pool sends to the host
+ *     (nftables table ip ak_net_<pool>, e.g. ak_net_100_96_0_0_16: one per
+ *     pool, so executors with different pools on one host keep each
+ *     other's), and (table inet ak_net, shared) drops whatever the pool sends to the host
  *     itself (input: every host address, also ones added later) and between
  *     two VMs' veths (forward), except DNS to the resolvers below;
  *   - in the namespace an nftables output chain (slirp's sockets are local
- *     processes there: a drop makes connect/sendto fail with EPERM at once)
- *     drops loopback, the host's addresses as they were at setup, link-local
+ *     processes there) refuses loopback, the host's addresses as they were at setup, link-local
  *     (169.254/16, fe80::/10), the private and shared ranges (10/8,
  *     172.16/12, 192.168/16, 100.64/10, fc00::/7), multicast, the pool, and
  *     the operator's deny list; everything else (the public internet) passes.
+ *     Refused TCP gets a reset (a dropped SYN would not fail a local
+ *     connect(): the kernel ignores that error and retries the SYN for ~2
+ *     minutes, each such connect holding a socket in slirp), so slirp's
+ *     connect fails at once and the guest sees a reset; anything else
+ *     gets ICMP administratively prohibited (and a local sendto() fails
+ *     with EPERM, as with a drop).
  *     The executor's listening addresses are host addresses, so they are
  *     covered. Inside the namespace 127.0.0.1 is the namespace's own
  *     loopback, where nothing listens.
@@ -38,7 +45,14 @@
  *     host, loopback or link-local), those of a denied name into
  *     deny_dyn4/6 (dropped); with any domain rule, DNS (TCP/UDP 53, 853) to
  *     anything but the VM's resolver is dropped, so no outside resolver
- *     can be asked directly.
+ *     can be asked directly. Also with domain rules, the guest's TCP
+ *     to ports 80 and 443 is redirected to the VM's transparent proxy
+ *     (vmm/net/proxy.h, 127.0.0.1:VMM_NET_PROXY_PORT in the namespace),
+ *     which reads the TLS SNI or HTTP Host and applies the same rules
+ *     (vmm_net_proxy.h): a denied name, or to an address only an allowed
+ *     name opened (allow_dyn) a name not allowed or none, is refused
+ *     (TLS alert / 403) and reported; so an allowed name's address does not
+ *     serve another name's site (shared hosting, CDNs).
  *   - tap mode (vmm_net_config.tap; Firecracker, which brings its own
  *     virtio-net and needs a tap device on the host): no slirp; a tap
  *     device in the namespace, owned by the VMM's uid (it attaches without
@@ -62,7 +76,8 @@
  * goes with it. vmm_net_free deletes the veth at once; if the executor is
  * SIGKILLed, QEMU dies with it (PR_SET_PDEATHSIG), the namespace and with it
  * both ends of the veth are freed by the kernel: nothing is left behind by
- * name. The host table ak_net is shared by all VMs and stays.
+ * name. The host tables ak_net and ak_net_<pool> are shared by all VMs
+ * (of that pool) and stay.
  *
  * Needs root (the jail's condition too); ip(8), nsenter(1) and nft(8).
  * Library code: no logging; errors say what to do. */
@@ -98,6 +113,10 @@ extern "C" {
  * the count is a lower bound, and the nft counters (nft list ruleset in the
  * namespace) hold the exact one. */
 #define VMM_NET_NFLOG_GROUP 7
+
+/* The domain rules' proxy listens on 127.0.0.1 at this port in the VM's
+ * namespace: below 1024, so QEMU (not root) cannot bind it first. */
+#define VMM_NET_PROXY_PORT 900
 #define VMM_NET_LOG_RATE 2000
 #define VMM_NET_LOG_BURST 10000
 

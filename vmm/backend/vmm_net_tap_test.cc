@@ -122,6 +122,40 @@ void Collect(void* ctx, const net_event* ev) {
   s->events.push_back(*ev);
 }
 
+const char* const kAllowNames[] = {"allowed.test"};
+const char* const kDenyNames[] = {"denied.test"};
+const struct vmm_net_egress kEgress = {nullptr, 0, nullptr, 0, nullptr, 0, kAllowNames, 1, kDenyNames, 1};
+const char* const kUpstreams[] = {"198.18.8.130"};
+
+// A DNS query for name (type A) to server:53 over UDP: the answer's rcode,
+// or -errno (-ETIMEDOUT: no answer within ms).
+int DnsQuery(const char* server, const char* name, int ms) {
+  unsigned char q[512] = {0x4a, 0x6b, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
+  size_t n = 12;
+  for (const char* p = name; *p;) {
+    const char* dot = strchr(p, '.');
+    size_t len = dot ? (size_t)(dot - p) : strlen(p);
+    q[n++] = (unsigned char)len;
+    memcpy(q + n, p, len);
+    n += len;
+    p += len + (dot ? 1 : 0);
+  }
+  q[n++] = 0;
+  q[n++] = 0, q[n++] = 1, q[n++] = 0, q[n++] = 1;
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in sa = {};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(53);
+  inet_pton(AF_INET, server, &sa.sin_addr);
+  if (sendto(fd, q, n, 0, (struct sockaddr*)&sa, sizeof(sa)) < 0) return close(fd), -errno;
+  struct pollfd p = {fd, POLLIN, 0};
+  unsigned char a[512];
+  ssize_t got = poll(&p, 1, ms) == 1 ? recv(fd, a, sizeof(a), 0) : -1;
+  close(fd);
+  if (got < 12 || a[0] != 0x4a || a[1] != 0x6b) return -ETIMEDOUT;
+  return a[3] & 0x0f;
+}
+
 class TapNet : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -150,6 +184,12 @@ class TapNet : public ::testing::Test {
     cfg.work_dir = dir_.c_str();
     cfg.tap = VMM_NET_TAP_NAME;
     cfg.reporter = &rep_;
+    // Domain rules (tap mode had none before: EOPNOTSUPP) and the VM's
+    // resolver's upstream (nothing answers there: denied names are
+    // answered without it).
+    cfg.egress = &kEgress;
+    cfg.dns_upstreams = kUpstreams;
+    cfg.n_dns_upstreams = 1;
     ASSERT_EQ(vmm_net_setup(&cfg, &net_, &err), 0) << err.msg;
     int vmns = vmm_net_netns_fd(net_);
     // The VMM's end: tap0 in the VM's namespace (exists: no creation).
@@ -219,6 +259,49 @@ class TapNet : public ::testing::Test {
   Sink sink_;
 };
 
+// Two pools on one host (two executors, or tests, with different
+// --net-pool): setting up the second keeps the first's masquerade. Before,
+// the one host table masqueraded only the last pool, and the tap guest's
+// connections left unmasqueraded (the internet has no route back).
+TEST_F(TapNet, TwoPoolsBothReachTheInternet) {
+  int inet = open("/run/netns/akf-inet", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(inet, 0);
+  ASSERT_GE(ListenIn(inet, "198.18.8.130"), 0);
+  close(inet);
+  // The internet knows no way back to either pool: only the masquerade
+  // (to the host's 198.18.8.129) brings the answers back.
+  ASSERT_EQ(Sh("ip -n akf-inet route del default"), 0);
+  struct ak_error err = {};
+  struct vmm_net_config cfg = {};
+  cfg.pool = "198.18.8.16/28";
+  cfg.work_dir = dir_.c_str();
+  struct vmm_net* other = nullptr;
+  ASSERT_EQ(vmm_net_setup(&cfg, &other, &err), 0) << err.msg;
+  EXPECT_EQ(FromGuest(nullptr, "198.18.8.130", 5000), 0) << "the first pool's guest";
+  EXPECT_EQ(InNs(vmm_net_netns_fd(other), [] { return Connect(nullptr, "198.18.8.130", 5000); }), 0)
+      << "the second pool's namespace";
+  vmm_net_free(other);
+}
+
+// The tap guest's DNS (10.0.2.3) is the VM's resolver, which applies the
+// domain rules: a denied name is NXDOMAIN (3) and reported. Before, a tap
+// sandbox with domain rules was refused (EOPNOTSUPP) and its DNS went to the
+// host's resolver. Asking the namespace's 127.0.0.1 directly stays dropped.
+TEST_F(TapNet, GuestDnsIsTheVmResolver) {
+  EXPECT_EQ(InNs(g_ns_, [] { return DnsQuery(VMM_NET_TAP_DNS, "denied.test", 3000); }), 3);
+  bool seen = false;
+  for (int i = 0; i < 50 && !seen; i++) {
+    {
+      std::lock_guard<std::mutex> l(sink_.mu);
+      for (const auto& ev : sink_.events)
+        if (ev.kind == NET_EVENT_DNS && std::string(ev.name) == "denied.test") seen = true;
+    }
+    if (!seen) usleep(50000);
+  }
+  EXPECT_TRUE(seen) << "the denied name was not reported";
+  EXPECT_EQ(InNs(g_ns_, [] { return DnsQuery(VMM_NET_TAP_GATEWAY, "denied.test", 1000); }), -ETIMEDOUT);
+}
+
 TEST_F(TapNet, GuestReachesTheInternetOnlyThroughThePolicy) {
   int inet = open("/run/netns/akf-inet", O_RDONLY | O_CLOEXEC), clu = open("/run/netns/akf-clu", O_RDONLY | O_CLOEXEC);
   ASSERT_GE(inet, 0);
@@ -231,10 +314,12 @@ TEST_F(TapNet, GuestReachesTheInternetOnlyThroughThePolicy) {
   // The way out works (and the stand-in guest is wired up right).
   EXPECT_EQ(FromGuest(nullptr, "198.18.8.130", 5000), 0);
   // Each of these would be reached without the policy: the cluster through
-  // the host's forwarding, the VM namespace itself directly.
-  EXPECT_EQ(FromGuest(nullptr, "172.30.8.2", 1000), -ETIMEDOUT) << "private cluster";
-  EXPECT_EQ(FromGuest(nullptr, "198.18.8.200", 1000), -ETIMEDOUT) << "a host address";
-  EXPECT_EQ(FromGuest(nullptr, "169.254.77.1", 1000), -ETIMEDOUT) << "link-local";
+  // the host's forwarding, the VM namespace itself directly. The policy's
+  // refusals reset the guest's connect at once (reject with tcp reset); the
+  // namespace's own addresses are dropped by ak_tap (no reply).
+  EXPECT_EQ(FromGuest(nullptr, "172.30.8.2", 1000), -ECONNREFUSED) << "private cluster";
+  EXPECT_EQ(FromGuest(nullptr, "198.18.8.200", 1000), -ECONNREFUSED) << "a host address";
+  EXPECT_EQ(FromGuest(nullptr, "169.254.77.1", 1000), -ECONNREFUSED) << "link-local";
   EXPECT_EQ(FromGuest(nullptr, VMM_NET_TAP_GATEWAY, 1000), -ETIMEDOUT) << "the VM namespace itself";
   // Forwarded refusals are reported as the guest's (the denial log reads
   // the forward hook's drops too): the cluster's as "private".

@@ -10,6 +10,7 @@
 
 extern "C" {
 #include "vmm/backend/vmm_net.h"
+#include "vmm/backend/vmm_net_proxy.h"
 }
 
 namespace {
@@ -75,14 +76,16 @@ TEST(VmmNet, NamespaceRules) {
   ASSERT_NE(dns, std::string::npos) << r;
   EXPECT_LT(dns, r.find("ip daddr 10.0.0.0/8 jump deny_private"));
   // Each drop logs under the shared limit (NFLOG, its rule as the prefix),
-  // then drops whether logged or not.
+  // then refuses whether logged or not: TCP with a reset (a dropped SYN
+  // leaves a local connect() retrying for minutes), the rest with ICMP.
   EXPECT_NE(r.find("limit deny_log { rate 2000/second burst 10000 packets; }"), std::string::npos) << r;
   for (const char* rule : {"loopback", "link-local", "pool", "host", "private", "operator-deny"}) {
     std::string chain = std::string("chain deny_") + (std::string(rule) == "link-local" ? "link_local"
                                                       : std::string(rule) == "operator-deny" ? "operator_deny"
                                                                                               : rule);
     std::string body = " {\n\t\tlimit name \"deny_log\" log prefix \"" + std::string(rule) +
-                       "\" group 7\n\t\tcounter drop\n\t}";
+                       "\" group 7\n\t\tcounter\n\t\tmeta l4proto tcp reject with tcp reset\n"
+                       "\t\treject with icmpx admin-prohibited\n\t}";
     EXPECT_NE(r.find(chain + body), std::string::npos) << chain << " in\n" << r;
   }
 }
@@ -138,7 +141,13 @@ TEST(VmmNet, PolicyChainHookedIntoOutputAndForward) {
   EXPECT_EQ(policy.find("hook"), std::string::npos) << r;
   EXPECT_NE(policy.find("ip daddr 192.0.2.2/32 jump deny_host"), std::string::npos) << r;
   EXPECT_NE(policy.find("ip daddr 10.0.0.0/8 jump deny_private"), std::string::npos) << r;
-  EXPECT_EQ(out, "\t\ttype filter hook output priority filter; policy accept;\n\t\tjump vm_policy\n") << r;
+  // The refusals' own resets and ICMP errors (to slirp's sockets over lo,
+  // to a tap guest) pass before the policy, which would refuse them again.
+  EXPECT_EQ(out, "\t\ttype filter hook output priority filter; policy accept;\n"
+                 "\t\tmeta l4proto tcp tcp flags & rst == rst accept\n"
+                 "\t\ticmp type destination-unreachable accept\n"
+                 "\t\ticmpv6 type destination-unreachable accept\n\t\tjump vm_policy\n")
+      << r;
   EXPECT_EQ(fwd, "\t\ttype filter hook forward priority filter; policy accept;\n"
                  "\t\tct state established,related accept\n\t\tjump vm_policy\n")
       << r;
@@ -162,6 +171,16 @@ TEST(VmmNet, TapRules) {
   for (const char* want : {"iifname \"tap0\" meta nfproto != ipv4 drop", "iifname \"tap0\" ip saddr != 10.0.2.15 drop",
                            "oifname \"tap0\" ct state != { established, related } drop"})
     EXPECT_NE(fwd.find(want), std::string::npos) << want << " in\n" << r;
+  // The VM's own resolver: DNATed DNS to 127.0.0.1 is input, accepted
+  // before the drop; nothing else from the tap is.
+  ASSERT_EQ(vmm_net_tap_rules("tap0", "127.0.0.1", &rules), 0);
+  r = rules;
+  free(rules);
+  std::string in = Chain(r, "input");
+  size_t dns = in.find("iifname \"tap0\" ip daddr 127.0.0.1 meta l4proto { tcp, udp } th dport 53 ct status dnat accept"),
+         drop = in.find("iifname \"tap0\" drop");
+  ASSERT_NE(dns, std::string::npos) << r;
+  EXPECT_LT(dns, drop) << r;
   // No resolver: no DNAT.
   ASSERT_EQ(vmm_net_tap_rules("tap0", nullptr, &rules), 0);
   r = rules;
@@ -188,7 +207,7 @@ TEST(VmmNet, DomainRulesOrder) {
   std::string r = rules;
   free(rules);
   size_t lo_ok = r.find("oifname \"lo\" ip daddr 127.0.0.1 meta l4proto { tcp, udp } th dport 53 accept"),
-         lo_back = r.find("oifname \"lo\" ip saddr 127.0.0.1 meta l4proto { tcp, udp } th sport 53 accept"),
+         lo_back = r.find("\t\tip saddr 127.0.0.1 meta l4proto { tcp, udp } th sport 53 accept"),
          lo = r.find("oifname \"lo\" jump deny_loopback"), dns = r.find("meta l4proto { tcp, udp } th dport { 53, 853 } jump deny_egress_dns"),
          link = r.find("ip daddr 169.254.0.0/16 jump deny_link_local"), port = r.find("th dport != { 443 } jump deny_egress_ports"),
          dyn = r.find("ip daddr @allow_dyn4 accept"), dyn6 = r.find("ip6 daddr @allow_dyn6 accept"),
@@ -204,9 +223,44 @@ TEST(VmmNet, DomainRulesOrder) {
   EXPECT_LT(dyn, ddyn);
   EXPECT_LT(ddyn, all);
   EXPECT_LT(set, lo_ok);
+  // The proxy's redirected connections (to 127.0.0.1) pass before the
+  // loopback drops, and only those (ct status dnat, its port), whatever
+  // device the output hook names (the redirect's packet still has eth0's).
+  size_t proxy = r.find("\t\tmeta l4proto tcp ct status dnat ct reply proto-src 900 accept");
+  ASSERT_NE(proxy, std::string::npos) << r;
+  EXPECT_LT(proxy, lo);
   // Both new drops log under a rule of their own.
   EXPECT_NE(r.find("chain deny_egress_domain {"), std::string::npos) << r;
   EXPECT_NE(r.find("log prefix \"egress.dns\""), std::string::npos) << r;
+}
+
+// The proxy's policy: the name a connection carries against the domain
+// rules, and whether the CIDR rules alone let its destination out.
+TEST(VmmNet, ProxyDecide) {
+  const char* deny_all[] = {"0.0.0.0/0"};
+  const char* allow_names[] = {"allowed.test", "*.ok.test"};
+  const char* deny_names[] = {"bad.test"};
+  const char* allow_cidr[] = {"198.18.9.0/24"};
+  const char* op[] = {"203.0.113.0/24"};
+  struct vmm_net_egress e = {allow_cidr, 1, deny_all, 1, nullptr, 0, allow_names, 2, deny_names, 1};
+  // Only allow_dyn admits 198.18.0.1: the name must be an allowed one.
+  EXPECT_EQ(vmm_net_proxy_decide(&e, op, 1, "allowed.test", "198.18.0.1"), 1);
+  EXPECT_EQ(vmm_net_proxy_decide(&e, op, 1, "a.ok.test", "198.18.0.1"), 1);
+  EXPECT_EQ(vmm_net_proxy_decide(&e, op, 1, "other.test", "198.18.0.1"), 0);
+  EXPECT_EQ(vmm_net_proxy_decide(&e, op, 1, nullptr, "198.18.0.1"), 0);
+  // An allowed CIDR: any name but a denied one, or none.
+  EXPECT_EQ(vmm_net_proxy_decide(&e, op, 1, "other.test", "198.18.9.7"), 1);
+  EXPECT_EQ(vmm_net_proxy_decide(&e, op, 1, nullptr, "198.18.9.7"), 1);
+  EXPECT_EQ(vmm_net_proxy_decide(&e, op, 1, "bad.test", "198.18.9.7"), 0);
+  // Without a default deny: public addresses pass, private and the
+  // operator's ranges need an allowed name.
+  struct vmm_net_egress open = {nullptr, 0, nullptr, 0, nullptr, 0, allow_names, 2, deny_names, 1};
+  EXPECT_EQ(vmm_net_proxy_decide(&open, op, 1, "other.test", "198.18.0.1"), 1);
+  EXPECT_EQ(vmm_net_proxy_decide(&open, op, 1, "bad.test", "198.18.0.1"), 0);
+  EXPECT_EQ(vmm_net_proxy_decide(&open, op, 1, "other.test", "203.0.113.5"), 0);
+  EXPECT_EQ(vmm_net_proxy_decide(&open, op, 1, "other.test", "10.1.2.3"), 0);
+  EXPECT_EQ(vmm_net_proxy_decide(&open, op, 1, "allowed.test", "10.1.2.3"), 1);
+  EXPECT_EQ(vmm_net_proxy_decide(&open, op, 1, nullptr, "2001:db8::1"), 1);
 }
 
 TEST(VmmNet, Overlaps) {

@@ -99,6 +99,7 @@ struct vm* BootVm(const std::string& image, const std::string& dir, bool network
   cfg.n_net_deny_cidrs = deny.size();
   cfg.net_egress = o.egress;
   cfg.net_allow_private = o.allow_private;
+  cfg.net_reporter = o.reporter;
   cfg.no_jail = o.no_jail;
   std::vector<const char*> ups;
   for (const std::string& u : o.dns_upstreams) ups.push_back(u.c_str());

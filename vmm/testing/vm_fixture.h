@@ -49,6 +49,7 @@ struct BootOptions {
   bool allow_private = false;                   // --egress-allow-private
   bool no_jail = false;                         // vm_config.no_jail: QEMU unconfined, the host's network namespace
   std::vector<std::string> dns_upstreams;       // --dns-upstream: the VM resolver's upstreams
+  struct net_reporter* reporter = nullptr;      // the VM's denials reported to it
 };
 struct vm* BootVm(const std::string& image, const std::string& dir, bool network, const BootOptions& options,
                   std::string* skip_reason, std::string* error);
