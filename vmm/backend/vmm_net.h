@@ -26,9 +26,10 @@
  *     Refused TCP gets a reset (a dropped SYN would not fail a local
  *     connect(): the kernel ignores that error and retries the SYN for ~2
  *     minutes, each such connect holding a socket in slirp), so slirp's
- *     connect fails at once and the guest sees a reset; anything else
- *     gets ICMP administratively prohibited (and a local sendto() fails
- *     with EPERM, as with a drop).
+ *     connect fails at once and the guest sees a reset; anything else is
+ *     dropped (a local sendto() fails with EPERM at once; slirp answers
+ *     the guest with ICMP unreachable itself), or for a tap guest gets
+ *     ICMP administratively prohibited.
  *     The executor's listening addresses are host addresses, so they are
  *     covered. Inside the namespace 127.0.0.1 is the namespace's own
  *     loopback, where nothing listens.

@@ -232,10 +232,14 @@ static const char *deny_verdict(const char *rule, char buf[64])
  * with a reset: a dropped SYN does not fail a local connect() (the kernel
  * ignores the error sending it and retries for ~2 minutes), so each denied
  * connect would sit half-open in slirp; with the reset it fails at once
- * (ECONNREFUSED) and the guest gets a reset. Anything else gets ICMP
- * administratively prohibited (a tap guest learns at once; a local
- * sendto() fails with EPERM as with a drop). The output chain accepts these
- * replies before the policy (base_chains). */
+ * (ECONNREFUSED) and the guest gets a reset. Anything else a tap guest
+ * sends (forwarded: it has an input device) gets ICMP administratively
+ * prohibited, so it learns at once; anything else slirp sends is dropped:
+ * its sendto() fails with EPERM at once and slirp tells the guest (ICMP
+ * unreachable) itself; an ICMP error on top made the guest's connected UDP
+ * sockets fail every other send (net_audit_test's syslogd flood counted
+ * 1000 of 2000). The output chain accepts the resets and ICMP errors
+ * before the policy (base_chains). */
 static int deny_chains(char **b, size_t *len, size_t *cap)
 {
         int r = vmm_net_appendf(b, len, cap, "\tlimit deny_log { rate %u/second burst %u packets; }\n",
@@ -244,7 +248,7 @@ static int deny_chains(char **b, size_t *len, size_t *cap)
                 char v[64];
                 r |= vmm_net_appendf(b, len, cap, "\tchain %s {\n\t\tlimit name \"deny_log\" log prefix \"%s\" group %u\n"
                              "\t\tcounter\n\t\tmeta l4proto tcp reject with tcp reset\n"
-                             "\t\treject with icmpx admin-prohibited\n\t}\n", deny_verdict(deny_rules[i], v) + 5, deny_rules[i],
+                             "\t\tmeta iiftype ether reject with icmpx admin-prohibited\n\t\tdrop\n\t}\n", deny_verdict(deny_rules[i], v) + 5, deny_rules[i],
                              (unsigned)VMM_NET_NFLOG_GROUP);
         }
         return r;

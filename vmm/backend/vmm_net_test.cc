@@ -85,7 +85,7 @@ TEST(VmmNet, NamespaceRules) {
                                                                                               : rule);
     std::string body = " {\n\t\tlimit name \"deny_log\" log prefix \"" + std::string(rule) +
                        "\" group 7\n\t\tcounter\n\t\tmeta l4proto tcp reject with tcp reset\n"
-                       "\t\treject with icmpx admin-prohibited\n\t}";
+                       "\t\tmeta iiftype ether reject with icmpx admin-prohibited\n\t\tdrop\n\t}";
     EXPECT_NE(r.find(chain + body), std::string::npos) << chain << " in\n" << r;
   }
 }

@@ -5,7 +5,11 @@
  * the ruleset built from them must hold each one. The egress checks
  * (overlap, vmm_net_egress_check) get the raw text and the parsed CIDR;
  * tap mode's table (vmm_net_tap_rules) the text as a tap name and each
- * resolver as the DNAT target. */
+ * resolver as the DNAT target. The domain rules' proxy policy
+ * (vmm_net_proxy_decide) gets the text as the name a connection carries
+ * and as its destination, and each resolver as a destination: a name that
+ * is a denied one is never allowed, and an address only allow_dyn admits
+ * (under deny 0.0.0.0/0 and ::/0) is allowed only for an allowed name. */
 #include <arpa/inet.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +17,8 @@
 #include <string.h>
 
 #include "vmm/backend/vmm_net.h"
+#include "vmm/backend/vmm_net_proxy.h"
+#include "vmm/net/domain.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -94,6 +100,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                 abort();
                         free(tap);
                 }
+        }
+        static const char *const allow_names[] = { "allowed.test", "*.ok.test" }, *const deny_names[] = { "bad.test" };
+        static const char *const deny_all[] = { "0.0.0.0/0", "::/0" }, *const op[] = { "203.0.113.0/24" };
+        struct vmm_net_egress dom = { NULL, 0, deny_all, 2, NULL, 0, allow_names, 2, deny_names, 1 };
+        bool allowed = domain_match_any(allow_names, 2, text);
+        if (vmm_net_proxy_decide(&dom, op, 1, text, "198.18.0.1") != (allowed ? 1 : 0))
+                abort();
+        if (domain_match(deny_names[0], text) && vmm_net_proxy_decide(&dom, op, 1, text, text) == 1 && !allowed)
+                abort();
+        for (size_t i = 0; i < n; i++)
+                if (vmm_net_proxy_decide(&dom, op, 1, NULL, res[i]) != 0 ||
+                    vmm_net_proxy_decide(&dom, op, 1, "allowed.test", res[i]) != 1)
+                        abort();
+        char *drules = NULL;
+        if (vmm_net_ns_rules(VMM_NET_DEFAULT_POOL, NULL, 0, deny, err.code == 0 ? 1 : 0, NULL, 0, &dom, &drules) == 0) {
+                const char *acc = strstr(drules, "ct reply proto-src 900 accept"), *lo = strstr(drules, "oifname \"lo\" jump");
+                if (!acc || !lo || acc > lo)
+                        abort();
+                free(drules);
         }
         free(text);
         return 0;
