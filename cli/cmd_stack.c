@@ -139,6 +139,32 @@ int cli_down_run(int argc, char **argv)
         return 0;
 }
 
+/* An executor's warm pools in `ak status --json`: "pools":[{"image",
+ * "profile","ready","booting","hits","misses"}]. */
+static void write_pools(struct json_writer *w, const Ak__V1__ExecutorStatus *st)
+{
+        json_writer_key(w, "pools", 5);
+        json_writer_begin_array(w);
+        for (size_t k = 0; st && k < st->n_pools; k++) {
+                const Ak__V1__PoolStatus *p = st->pools[k];
+                json_writer_begin_object(w);
+                json_writer_key(w, "image", 5);
+                json_writer_string(w, p->image, strlen(p->image));
+                json_writer_key(w, "profile", 7);
+                json_writer_string(w, p->profile, strlen(p->profile));
+                json_writer_key(w, "ready", 5);
+                json_writer_u64(w, p->ready);
+                json_writer_key(w, "booting", 7);
+                json_writer_u64(w, p->booting);
+                json_writer_key(w, "hits", 4);
+                json_writer_u64(w, p->hits);
+                json_writer_key(w, "misses", 6);
+                json_writer_u64(w, p->misses);
+                json_writer_end_object(w);
+        }
+        json_writer_end_array(w);
+}
+
 int cli_status_run(int argc, char **argv)
 {
         bool json = false;
@@ -285,6 +311,7 @@ int cli_status_run(int argc, char **argv)
                                 json_writer_end_object(w);
                         }
                         json_writer_end_array(w);
+                        write_pools(w, x->status);
                         json_writer_end_object(w);
                 }
                 json_writer_end_array(w);

@@ -14,6 +14,7 @@
 #include "lib/svc/run.h"
 #include "lib/svc/tokens.h"
 #include "services/executor/executor.h"
+#include "services/executor/profile.h"
 #include "vmm/backend/vmm_net.h"
 #include "vmm/net/resolver.h"
 
@@ -55,7 +56,10 @@ static const char usage[] =
         "  --audit-queue-max-mb N  its size limit (default 64)\n"
         "  --capacity-vcpus N, --capacity-memory-mb M   what this node offers\n"
         "  --label k=v             a node label (repeatable)\n"
-        "  --pool IMAGE/PROFILE    a warm pool (repeatable; default base/moderate)\n"
+        "  --pool IMAGE/PROFILE    a warm pool (repeatable; default base/moderate). IMAGE is a local\n"
+        "                          name or an OCI reference (split at the last '/': e.g.\n"
+        "                          ghcr.io/org/ci:1/moderate); a reference this node lacks is\n"
+        "                          pulled first, by the same pull creates of it wait on\n"
         "  --min-warm N, --max-warm N, --max-age S   pool sizes (3, 5, 300; --min-warm 0: no pools)\n"
         "  --accel auto|kvm|tcg    KVM when the CPU and /dev/kvm allow it (auto), else TCG\n"
         "  --vmm NAME              the VMM backend: qemu (default; QEMU's microvm machine),\n"
@@ -163,7 +167,7 @@ enum { LISTEN = 256, STATE, IMAGES, SCHED, SIGNER, AUDITOR, VCPUS, MEM, LABEL, P
        ACCEL, VMM, ID, ADV, TEST_GUEST, EXEC_TIMEOUT, SCHED_TOKEN, SIGNER_TOKEN, AUD_TOKEN, AUDIT_DIR, AUDIT_MAX, DENY_CIDR, NET_POOL, DNS_UPSTREAM,
        ALLOW_PRIVATE, IMAGE_SEED, CACHE_MAX, REG_AUTH, REG_CA, REG_INSECURE, PULL_WAIT, HELP, VERSION };
 
-/* --label k=v, --pool IMAGE/PROFILE, --test-guest NAME=UDS: splits arg at
+/* --label k=v, --test-guest NAME=UDS: splits arg at
  * its first `sep` into the next free (*ret_key, *ret_value). */
 static int take_pair(const char *flag, char *arg, char sep, bool empty_key, const char *want, size_t *n,
                      size_t max, const char **ret_key, const char **ret_value)
@@ -177,6 +181,30 @@ static int take_pair(const char *flag, char *arg, char sep, bool empty_key, cons
         *ret_key = arg;
         *ret_value = at + 1;
         (*n)++;
+        return 0;
+}
+
+/* --pool IMAGE/PROFILE: split at the LAST '/', so that IMAGE may be an OCI
+ * reference (which holds '/'; a profile never does). */
+static int take_pool(struct flags *f, char *arg)
+{
+        struct executor_config *cfg = &f->cfg;
+        char *at = strrchr(arg, '/');
+        if (cfg->n_pools == EXECUTOR_MAX_POOLS) {
+                fprintf(stderr, "ak-executor: --pool %s: at most %d pools\n", arg, EXECUTOR_MAX_POOLS);
+                return -1;
+        }
+        if (!at || at == arg || !profile_find(at + 1)) {
+                fprintf(stderr,
+                        "ak-executor: --pool %s: want IMAGE/PROFILE, PROFILE (after the last '/') one of "
+                        "permissive, moderate, restrictive; e.g. base/moderate or ghcr.io/org/ci:1/moderate\n",
+                        arg);
+                return -1;
+        }
+        *at = 0;
+        f->pools[cfg->n_pools].image = arg;
+        f->pools[cfg->n_pools].profile = at + 1;
+        cfg->n_pools++;
         return 0;
 }
 
@@ -251,9 +279,7 @@ static int take_flag(struct flags *f, int c, char *arg)
                 return take_pair("--label", arg, '=', false, want, &cfg->n_labels, EXECUTOR_MAX_LABELS,
                                  &f->label_keys[cfg->n_labels], &f->label_values[cfg->n_labels]);
         case POOL:
-                snprintf(want, sizeof(want), "IMAGE/PROFILE (at most %d)", EXECUTOR_MAX_POOLS);
-                return take_pair("--pool", arg, '/', true, want, &cfg->n_pools, EXECUTOR_MAX_POOLS,
-                                 &f->pools[cfg->n_pools].image, &f->pools[cfg->n_pools].profile);
+                return take_pool(f, arg);
         case TEST_GUEST:
                 snprintf(want, sizeof(want), "NAME=UDS (at most %d)", EXECUTOR_MAX_TEST_GUESTS);
                 return take_pair("--test-guest", arg, '=', false, want, &cfg->n_test_guests,

@@ -1,7 +1,9 @@
 /* Warm pools: VMs booted ahead of time per (image, profile), kept between
  * min_warm and max_warm, dropped past max_age or when they stop answering
  * ping. One background thread boots (one VM at a time: boots are CPU-heavy)
- * and checks; a create takes a ready VM under the lock and never waits. */
+ * and checks; a create takes a ready VM under the lock and never waits.
+ * A pool of an OCI reference this node lacks first waits for its pull
+ * (images_ensure: the one pull of that reference creates share). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -11,10 +13,15 @@
 
 #include "lib/base/time.h"
 #include "lib/guest/guest_client.h"
+#include "services/executor/executor_images.h"
 #include "services/executor/executor_pool.h"
 #include "services/executor/executor_state.h"
 #include "services/executor/executor_vm.h"
 #include "vmm/vmbox.h"
+
+/* After a failed pull (or a missing local image) the pool asks again only
+ * this much later. */
+#define POOL_PULL_RETRY_MS 30000
 
 int pool_take(struct executor *ex, const char *image, const struct profile *p, struct pool_vm *ret)
 {
@@ -92,8 +99,13 @@ void *pool_thread(void *arg)
                         pthread_mutex_unlock(&ex->lock);
                         struct pool_vm v;
                         struct ak_error err = { 0 };
-                        int r = evm_boot(ex, image, p, 1, p->memory_mb ? p->memory_mb : VM_DEFAULT_MEMORY_MB,
-                                                   p->network, NULL, v.dir, &v.box, &err);
+                        /* A reference this node lacks: pulled by the pull
+                         * creates of it share (one per reference). */
+                        int r = images_ensure(ex, image, &err);
+                        bool pulled = r == 0;
+                        if (r == 0)
+                                r = evm_boot(ex, image, p, 1, p->memory_mb ? p->memory_mb : VM_DEFAULT_MEMORY_MB,
+                                             p->network, NULL, v.dir, &v.box, &err);
                         pthread_mutex_lock(&ex->lock);
                         target->booting--;
                         if (r == 0 && !ex->stop && target->n_ready < ex->cfg.pool_max_warm) {
@@ -102,9 +114,11 @@ void *pool_thread(void *arg)
                                 pthread_mutex_unlock(&ex->lock);
                                 evm_dispose(ex, v.box, v.dir);
                                 pthread_mutex_lock(&ex->lock);
-                        } else {
-                                /* Do not spin on a broken image: wait before retrying. */
-                                struct timespec ts = ak_timespec_after(CLOCK_REALTIME, 5000);
+                        } else if (!ex->stop) {
+                                /* Do not spin on a broken image, nor ask a
+                                 * registry again at once: wait before retrying. */
+                                struct timespec ts = ak_timespec_after(CLOCK_REALTIME,
+                                                                       pulled ? 5000 : POOL_PULL_RETRY_MS);
                                 pthread_cond_timedwait(&ex->cond, &ex->lock, &ts);
                         }
                         continue;

@@ -7,8 +7,10 @@ concurrent creates of one reference the node lacks cost one pull (the
 registry's access log counts manifest GETs); an unknown tag reaches the
 client as NOT_FOUND with the registry's words; with a second executor
 whose store is empty, creates of a reference the first has go to the
-first; and ak status (GetStatus
-through the scheduler) shows the failed pull. The kernel comes from the VM
+first; ak status (GetStatus
+through the scheduler) shows the failed pull; and an executor with a warm
+pool of a reference (--pool REF/PROFILE) pulls it and serves a create of
+it from the pool. The kernel comes from the VM
 tests' cache ($AK_TEST_IMAGES) when it is there."""
 import json
 import os
@@ -65,6 +67,7 @@ class PullOnMiss(unittest.TestCase):
         cls.port = cls.registry()
         cls.push("busy", "1", "marker from the registry")
         cls.push("busy2", "1", "second image")
+        cls.push("warm", "1", "from a warm pool")
         cls.push("cfg", "1", "configured", config={"Env": ["PATH=/bin", "GREETING=from the image", "KEEP=image"],
                                                    "WorkingDir": "/work", "User": "app:staff",
                                                    "Entrypoint": ["/bin/sh", "-c"],
@@ -220,6 +223,78 @@ class PullOnMiss(unittest.TestCase):
         r = self.ak("run", "--image", f"127.0.0.1:{self.port}/test/busy:1")
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("no Entrypoint or Cmd", r.stderr)
+
+    def start_executor(self, name, *extra):
+        """A second executor with an empty store (the kernel copied) on the
+        stack's scheduler; (process, state dir, log) once ak status lists it."""
+        state = tempfile.mkdtemp(prefix="akp" + name[:2] + "-", dir="/tmp")
+        images = os.path.join(self.tmp, "images-" + name)
+        os.makedirs(images)
+        kernel = os.path.join(self.home, "images", "kernel")
+        if os.path.exists(kernel):
+            subprocess.run(["cp", "-a", kernel, images], check=True)
+        run = os.path.join(self.home, "run")
+        log = open(os.path.join(self.tmp, "executor-" + name + ".log"), "w")
+        proc = subprocess.Popen([EXECUTOR, "--listen", "unix:" + os.path.join(state, "x.sock"), "--state-dir", state,
+                                 "--images", images, "--scheduler", "unix:" + os.path.join(run, "scheduler.sock"),
+                                 "--scheduler-token-file", os.path.join(run, "executor-token"),
+                                 "--executor-id", name, *extra], stdout=log, stderr=log, env=self.env)
+        end, ids = time.time() + 30, []
+        while time.time() < end and proc.poll() is None:
+            ids = [x["id"] for x in json.loads(self.ak("status", "--json").stdout)["executors"]]
+            if name in ids:
+                break
+            time.sleep(0.3)
+        if name not in ids:
+            proc.kill()
+            proc.wait()
+            log.close()
+            with open(log.name) as f:
+                self.fail(f"executor {name} never registered: {f.read()}")
+        return proc, state, log
+
+    def stop_executor(self, proc, state, log):
+        proc.terminate()
+        proc.wait(timeout=120)
+        log.close()
+        shutil.rmtree(state, ignore_errors=True)
+
+    def test_7_warm_pool_of_a_reference(self):
+        # The pool's key is a reference (it holds '/'): split at the last '/'.
+        ref = f"127.0.0.1:{self.port}/test/warm:1"
+        proc, state, log = self.start_executor("warm", "--pool", ref + "/restrictive", "--min-warm", "1",
+                                               "--max-warm", "1")
+        try:
+            # The pool thread pulls the reference (the node lacks it), then
+            # boots a VM of it.
+            end, pool = time.time() + 600, {}
+            while time.time() < end:
+                st = json.loads(self.ak("status", "--json").stdout)
+                x = [x for x in st["executors"] if x["id"] == "warm"]
+                pool = x[0]["pools"][0] if x and x[0]["pools"] else {}
+                if pool.get("ready", 0) >= 1:
+                    break
+                time.sleep(1)
+            with open(log.name) as f:
+                self.assertEqual(pool.get("ready"), 1, f"{pool}: {f.read()}")
+            self.assertEqual(pool["image"], ref)
+            self.assertEqual(pool["profile"], "restrictive")
+            self.assertIn(ref, x[0]["images"])
+            self.assertEqual(self.manifest_gets("warm", "1"), 1)
+            # The scheduler places it where the image is; it takes the warm VM.
+            r = self.ak("sandbox", "create", "wp", "--image", ref, "--profile", "restrictive")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            try:
+                self.assertIn("created sandbox wp on warm (warm)", r.stdout)
+                info = json.loads(self.ak("sandbox", "info", "wp", "--json").stdout)
+                self.assertTrue(info["from_pool"], info)
+                r = self.ak("exec", "wp", "--", "cat", "/etc/marker")
+                self.assertEqual(r.stdout.strip(), "from a warm pool", r.stderr)
+            finally:
+                self.ak("sandbox", "remove", "wp")
+            self.assertEqual(self.manifest_gets("warm", "1"), 1, "the pool's pull was the only one")
+        finally:
+            self.stop_executor(proc, state, log)
 
     def test_9_two_executors_the_one_with_the_image_is_preferred(self):
         # test_1 pulled busy:1 onto the stack's executor ("local"); a second
