@@ -3,7 +3,11 @@
 #   a CA, one certificate per service (serverAuth + clientAuth: services
 #   present them to each other), a client certificate for `ak`, the bearer
 #   tokens, the receipt signing key, and DIR/secrets.yaml with the Secrets
-#   ak-tls-{scheduler,executor,signer,auditor}, ak-tokens, ak-signer-key.
+#   ak-tls-{scheduler,executor,signer,auditor}, ak-tokens, ak-signer-key and
+#   ak-registry-auth (an imagePullSecret-shaped kubernetes.io/dockerconfigjson:
+#   executors' registry credentials, from the docker config.json that
+#   $AK_REGISTRY_AUTH names, e.g. ~/.docker/config.json after `docker login`;
+#   without it, no credentials: anonymous pulls only).
 # Then: kubectl apply -f k8s/namespace.yaml -f DIR/secrets.yaml && kubectl apply -k k8s/
 # Keep DIR private (it holds the CA key, the signing key and the tokens).
 # Usage: k8s/make-secrets.sh [DIR] [NAMESPACE]
@@ -44,6 +48,18 @@ token auditor.token                 # executors calling the auditor
 # --registration-token-file (executor-to-scheduler): a client's token never
 # registers an executor. Add tenants here, then kubectl apply and SIGHUP.
 { printf 'tenant=default admin '; cat client.token; } >scheduler.tokens
+# Registry credentials: a docker config.json with an "auths" map (what
+# `docker login` writes, unless a credsStore keeps them elsewhere).
+if [ -n "${AK_REGISTRY_AUTH:-}" ]; then
+        grep -q '"auths"' "$AK_REGISTRY_AUTH" || {
+                echo "make-secrets: $AK_REGISTRY_AUTH has no \"auths\" map (credentials in a credsStore/credHelpers" \
+                     "are not in the file: docker login with a plain config, or write {\"auths\":{...}})" >&2
+                exit 1
+        }
+        cp "$AK_REGISTRY_AUTH" registry-auth.json
+elif [ ! -f registry-auth.json ]; then
+        printf '{"auths":{}}\n' >registry-auth.json
+fi
 [ -f key.pkcs8 ] || q openssl genpkey -algorithm ed25519 -outform DER -out key.pkcs8
 
 b64() { base64 -w0 <"$1"; }
@@ -85,6 +101,15 @@ metadata:
 type: Opaque
 data:
   key.pkcs8: $(b64 key.pkcs8)
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: ak-registry-auth
+  namespace: $ns
+type: kubernetes.io/dockerconfigjson
+data:
+  .dockerconfigjson: $(b64 registry-auth.json)
 YAML
 } >secrets.yaml
 echo "make-secrets: wrote $(pwd)/secrets.yaml; ak's client certificate: client.crt/client.key, its token: client.token" >&2

@@ -7,6 +7,8 @@
 - every --flag in its args is one `ak-<service> --help` documents, and the
   binary accepts the whole argument list ($(VAR) filled in; --help appended,
   so it parses every flag and exits 0 without starting);
+- the executor's --registry-auth-file is the .dockerconfigjson of a
+  kubernetes.io/dockerconfigjson Secret (imagePullSecret-shaped);
 - every file an arg names under a mount exists in what is mounted there:
   Secret keys as k8s/make-secrets.sh generates them, ConfigMap keys;
 - every volumeMount has its volume, probes hit the --health-listen port,
@@ -52,14 +54,46 @@ def version():
     return out.split()[-1]
 
 
+secret_types = {}
+
+
 def generated_secrets():
-    """The Secrets make-secrets.sh writes: {name: set(keys)}."""
+    """The Secrets make-secrets.sh writes: {name: set(keys)} (their types in
+    secret_types)."""
     with tempfile.TemporaryDirectory(prefix="akk8s.") as d:
         out = os.path.join(d, "s")
         subprocess.run([os.path.join(K8S, "make-secrets.sh"), out, "ak"], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         with open(os.path.join(out, "secrets.yaml")) as f:
-            return {s["metadata"]["name"]: set(s["data"]) for s in yaml.safe_load_all(f)}
+            docs = list(yaml.safe_load_all(f))
+        for s in docs:
+            secret_types[s["metadata"]["name"]] = s.get("type", "Opaque")
+        return {s["metadata"]["name"]: set(s["data"]) for s in docs}
+
+
+def check_registry_auth(objects):
+    """The executor's --registry-auth-file is the .dockerconfigjson of an
+    imagePullSecret-shaped Secret (kubernetes.io/dockerconfigjson): a docker
+    config.json, the "auths" map the executor reads."""
+    ds = [o for o in objects if o["kind"] == "DaemonSet" and o["metadata"]["name"] == "ak-executor"]
+    if not ds:
+        return fail("no ak-executor DaemonSet")
+    pod = ds[0]["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    paths = [a.partition("=")[2] for a in c["args"] if a.startswith("--registry-auth-file=")]
+    if len(paths) != 1:
+        return fail("executor.yaml: want one --registry-auth-file (registry credentials on a fleet)")
+    d, f = os.path.split(paths[0])
+    mount = [m for m in c.get("volumeMounts", []) if m["mountPath"].rstrip("/") == d]
+    vol = [v for v in pod["volumes"] if mount and v["name"] == mount[0]["name"]]
+    if not vol or "secret" not in vol[0]:
+        return fail("executor.yaml: --registry-auth-file=%s is not in a mounted Secret" % paths[0])
+    sec = vol[0]["secret"]
+    if secret_types.get(sec["secretName"]) != "kubernetes.io/dockerconfigjson":
+        fail("executor.yaml: --registry-auth-file's Secret %s is of type %s, want kubernetes.io/dockerconfigjson "
+             "(an imagePullSecret)" % (sec["secretName"], secret_types.get(sec["secretName"])))
+    if not any(it["key"] == ".dockerconfigjson" and it["path"] == f for it in sec.get("items", [])):
+        fail("executor.yaml: --registry-auth-file=%s is not the Secret's .dockerconfigjson" % paths[0])
 
 
 def help_flags(binary):
@@ -219,6 +253,7 @@ def main():
         for c in pod.get("initContainers", []) + pod["containers"]:
             check_container(o["kind"], pod, c, flags_of, secrets, configmaps, ver)
     check_image_seed(objects)
+    check_registry_auth(objects)
     if workloads != 4:
         fail("expected 4 workloads (scheduler, executor, signer, auditor), found %d" % workloads)
 
