@@ -25,7 +25,8 @@ struct rpc_stream {
         grpc_metadata_array trailing_md;
         grpc_status_code status;
         grpc_slice details;
-        grpc_metadata auth;
+        grpc_metadata md[2];        /* authorization, then opts' metadata_key */
+        size_t n_md;
         char *auth_value;
         grpc_byte_buffer *request;  /* the sent request, until TAG_START completes */
         bool start_done;
@@ -135,10 +136,12 @@ static void stream_destroy(struct rpc_stream *st)
         grpc_metadata_array_destroy(&st->initial_md);
         grpc_metadata_array_destroy(&st->trailing_md);
         grpc_slice_unref(st->details);
-        if (st->auth_value) {
-                grpc_slice_unref(st->auth.key);
-                grpc_slice_unref(st->auth.value);
+        for (size_t i = 0; i < st->n_md; i++) {
+                grpc_slice_unref(st->md[i].key);
+                grpc_slice_unref(st->md[i].value);
         }
+        if (st->auth_value)
+                explicit_bzero(st->auth_value, strlen(st->auth_value));
         free(st->auth_value);
         free(st->path);
         free(st);
@@ -200,12 +203,16 @@ static int call_start(struct rpc_channel *ch, const ProtobufCServiceDescriptor *
                 if (asprintf(&st->auth_value, "Bearer %s", token) < 0)
                         st->auth_value = NULL;
                 if (st->auth_value) {
-                        st->auth.key = grpc_slice_from_copied_string("authorization");
-                        st->auth.value = grpc_slice_from_copied_string(st->auth_value);
-                        ops[n].data.send_initial_metadata.count = 1;
-                        ops[n].data.send_initial_metadata.metadata = &st->auth;
+                        st->md[st->n_md].key = grpc_slice_from_copied_string("authorization");
+                        st->md[st->n_md++].value = grpc_slice_from_copied_string(st->auth_value);
                 }
         }
+        if (opts && opts->metadata_key) {
+                st->md[st->n_md].key = grpc_slice_from_copied_string(opts->metadata_key);
+                st->md[st->n_md++].value = grpc_slice_from_copied_string(opts->metadata_value ? opts->metadata_value : "");
+        }
+        ops[n].data.send_initial_metadata.count = st->n_md;
+        ops[n].data.send_initial_metadata.metadata = st->md;
         if (opts && opts->wait_for_ready)
                 ops[n].flags = GRPC_INITIAL_METADATA_WAIT_FOR_READY;
         n++;

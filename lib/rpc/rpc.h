@@ -240,6 +240,10 @@ struct rpc_call_options {
         size_t max_message_bytes;    /* 0: RPC_DEFAULT_MAX_MESSAGE_BYTES */
         bool wait_for_ready;         /* wait for the channel instead of failing
                                         fast with UNAVAILABLE */
+        /* One more request metadata entry, e.g. "x-ak-tenant": key lowercase
+         * ASCII; NULL: none. */
+        const char *metadata_key;
+        const char *metadata_value;
 };
 
 /* Calls `service`.`method` with `req`. On RPC_OK, *ret_resp is a message of

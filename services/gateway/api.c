@@ -118,13 +118,30 @@ int gw_unary(struct gateway *g, const char *method, const void *req, void **ret_
                          (ProtobufCMessage **)ret_resp, err);
 }
 
+struct rpc_call_options gw_options(const struct gateway *g, const char *tenant, int64_t timeout_ms)
+{
+        (void)g;
+        return (struct rpc_call_options){ .timeout_ms = timeout_ms,
+                                          .metadata_key = GW_TENANT_METADATA,
+                                          .metadata_value = tenant };
+}
+
+int gw_call(struct gateway *g, const char *tenant, const char *method, const void *req, void **ret_resp,
+            struct ak_error *err)
+{
+        struct rpc_call_options o = gw_options(g, tenant, g->cfg.call_timeout_ms);
+        return rpc_unary(g->cfg.scheduler, &ak__v1__scheduler__descriptor, method, req, &o,
+                         (ProtobufCMessage **)ret_resp, err);
+}
+
 static const char *tenant_of(const Ak__V1__Sandbox *sb)
 {
         return sb->spec && sb->spec->tenant && *sb->spec->tenant ? sb->spec->tenant : TOKEN_DEFAULT_TENANT;
 }
 
-/* GetSandbox, 404 unless it is the caller's tenant's. 0 with *ret_sb (free
- * it), or -1 with *resp filled. */
+/* GetSandbox scoped to `tenant` (another tenant's is the scheduler's
+ * NOT_FOUND: 404), and checked here too. 0 with *ret_sb (free it), or -1
+ * with *resp filled. */
 int gw_own(struct gateway *g, const char *name, const char *tenant, Ak__V1__Sandbox **ret_sb, struct gw_resp *resp)
 {
         Ak__V1__GetSandboxRequest req = AK__V1__GET_SANDBOX_REQUEST__INIT;
@@ -133,7 +150,7 @@ int gw_own(struct gateway *g, const char *name, const char *tenant, Ak__V1__Sand
         int code;
 
         req.name = (char *)name;
-        code = gw_unary(g, "GetSandbox", &req, (void **)&sb, &err);
+        code = gw_call(g, tenant, "GetSandbox", &req, (void **)&sb, &err);
         if (code != RPC_OK) {
                 gw_rpc_error(resp, code, &err);
                 return -1;

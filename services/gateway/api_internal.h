@@ -4,6 +4,7 @@
 #pragma once
 
 #include "lib/base/error.h"
+#include "lib/rpc/rpc.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
 #include "services/gateway/gateway.h"
 #include "services/gateway/request.h"
@@ -19,6 +20,17 @@ int gw_finish(struct json_writer *w, unsigned status, struct gw_resp *ret);
 void gw_key(struct json_writer *w, const char *k);
 void gw_str(struct json_writer *w, const char *k, const char *v);
 int gw_rpc_error(struct gw_resp *ret, int code, const struct ak_error *err);
+/* The header the scheduler reads the tenant a call acts for from
+ * (services/scheduler/caller.h: CALLER_TENANT_METADATA). */
+#define GW_TENANT_METADATA "x-ak-tenant"
+/* A Scheduler call for `tenant`: x-ak-tenant makes the scheduler scope it
+ * (another tenant's sandbox is NOT_FOUND, lists hold that tenant's only), so
+ * no ownership check (gw_own) is needed before it: one round trip. */
+int gw_call(struct gateway *g, const char *tenant, const char *method, const void *req, void **ret_resp,
+            struct ak_error *err);
+/* rpc_call_options for a streaming call for `tenant` (x-ak-tenant). */
+struct rpc_call_options gw_options(const struct gateway *g, const char *tenant, int64_t timeout_ms);
+/* A Scheduler call with the gateway's own credential, unscoped: prefer gw_call. */
 int gw_unary(struct gateway *g, const char *method, const void *req, void **ret_resp, struct ak_error *err);
 int gw_own(struct gateway *g, const char *name, const char *tenant, Ak__V1__Sandbox **ret_sb,
            struct gw_resp *resp);

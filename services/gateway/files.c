@@ -27,11 +27,9 @@ int gw_file_get(struct gateway *g, const struct gw_route *rt, const char *tenant
         struct ak_error err = { 0 };
         char *b64 = NULL;
 
-        if (gw_own(g, rt->name, tenant, NULL, ret) < 0)
-                return 0;
         req.sandbox = (char *)rt->name;
         req.path = (char *)rt->path;
-        int code = gw_unary(g, "ReadFile", &req, (void **)&resp, &err);
+        int code = gw_call(g, tenant, "ReadFile", &req, (void **)&resp, &err);
         if (code != RPC_OK)
                 return file_error(ret, code, &err);
         const void *data = resp->content.data;
@@ -60,7 +58,7 @@ int gw_file_get(struct gateway *g, const struct gw_route *rt, const char *tenant
 }
 
 /* Mkdir -p of path's parent, then WriteFile (agentkernel creates parents). */
-static int write_one(struct gateway *g, const char *name, const char *path, const void *data, size_t len,
+static int write_one(struct gateway *g, const char *tenant, const char *name, const char *path, const void *data, size_t len,
                      struct ak_error *err)
 {
         Ak__V1__MkdirRequest mreq = AK__V1__MKDIR_REQUEST__INIT;
@@ -75,7 +73,7 @@ static int write_one(struct gateway *g, const char *name, const char *path, cons
                 mreq.sandbox = (char *)name;
                 mreq.path = dir;
                 mreq.recursive = true;
-                code = gw_unary(g, "Mkdir", &mreq, (void **)&resp, err);
+                code = gw_call(g, tenant, "Mkdir", &mreq, (void **)&resp, err);
                 if (code != RPC_OK)
                         return code;
                 protobuf_c_message_free_unpacked(resp, NULL);
@@ -84,7 +82,7 @@ static int write_one(struct gateway *g, const char *name, const char *path, cons
         wreq.path = (char *)path;
         wreq.content.data = (uint8_t *)data;
         wreq.content.len = len;
-        code = gw_unary(g, "WriteFile", &wreq, (void **)&resp, err);
+        code = gw_call(g, tenant, "WriteFile", &wreq, (void **)&resp, err);
         if (code == RPC_OK)
                 protobuf_c_message_free_unpacked(resp, NULL);
         return code;
@@ -95,9 +93,7 @@ int gw_file_put(struct gateway *g, const struct gw_route *rt, const struct gw_fi
 {
         struct ak_error err = { 0 };
 
-        if (gw_own(g, rt->name, tenant, NULL, ret) < 0)
-                return 0;
-        int code = write_one(g, rt->name, rt->path, q->content, q->len, &err);
+        int code = write_one(g, tenant, rt->name, rt->path, q->content, q->len, &err);
         if (code != RPC_OK)
                 return gw_rpc_error(ret, code, &err);
         struct json_writer *w = gw_begin_ok();
@@ -112,11 +108,9 @@ int gw_file_delete(struct gateway *g, const struct gw_route *rt, const char *ten
         Ak__V1__RemoveFileResponse *resp = NULL;
         struct ak_error err = { 0 };
 
-        if (gw_own(g, rt->name, tenant, NULL, ret) < 0)
-                return 0;
         req.sandbox = (char *)rt->name;
         req.path = (char *)rt->path;
-        int code = gw_unary(g, "RemoveFile", &req, (void **)&resp, &err);
+        int code = gw_call(g, tenant, "RemoveFile", &req, (void **)&resp, &err);
         if (code != RPC_OK)
                 return file_error(ret, code, &err);
         protobuf_c_message_free_unpacked(&resp->base, NULL);
@@ -144,12 +138,10 @@ int gw_files_put(struct gateway *g, const char *name, const struct gw_files_req 
                         return gw_resp_error(ret, 400, msg);
                 }
         }
-        if (gw_own(g, name, tenant, NULL, ret) < 0)
-                return 0;
         for (size_t i = 0; i < q->n_files; i++) {
                 snprintf(url, sizeof(url), "/sandboxes/x/files/%s", q->files[i].key);
                 gw_route_parse("GET", url, &one, &err);
-                int code = write_one(g, name, one.path, q->files[i].value, strlen(q->files[i].value), &err);
+                int code = write_one(g, tenant, name, one.path, q->files[i].value, strlen(q->files[i].value), &err);
                 if (code != RPC_OK)
                         return gw_rpc_error(ret, code, &err);
         }

@@ -3,11 +3,12 @@
  *
  * Tenancy: an API key (--keys-file, lib/svc tokens format: "tenant=NAME KEY")
  * names the tenant the request acts for. The gateway calls the scheduler
- * with its own credential (--scheduler-token-file); when that credential is
- * an admin's, the scheduler lets it act for every tenant, so the gateway
- * itself scopes every call to the key's tenant: creates name the tenant in
- * spec.tenant, lists keep that tenant's sandboxes, and a call on a sandbox
- * of another tenant is 404 like one that does not exist.
+ * with its own credential (--scheduler-token-file) and names the key's
+ * tenant in every call's x-ak-tenant metadata: from an admin credential the
+ * scheduler then acts for that tenant alone (a sandbox of another tenant is
+ * NOT_FOUND, so 404 like one that does not exist; lists hold that tenant's
+ * sandboxes), and a non-admin credential may name only its own tenant. No
+ * ownership pre-check: one scheduler call per sandbox call.
  *
  * Thread-safety: gateway_handle may run on many threads at once. */
 #pragma once

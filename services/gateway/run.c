@@ -77,7 +77,7 @@ int gw_open_run(struct gateway *g, const struct gw_run_req *q, const char *tenan
 {
         Ak__V1__RunRequest req = AK__V1__RUN_REQUEST__INIT;
         Ak__V1__SandboxSpec spec;
-        struct rpc_call_options o = { .timeout_ms = g->cfg.exec_timeout_ms };
+        struct rpc_call_options o = gw_options(g, tenant, g->cfg.exec_timeout_ms);
 
         fill_spec(&spec, q, tenant);
         req.spec = &spec;
@@ -154,13 +154,11 @@ int gw_exec(struct gateway *g, const char *name, const struct gw_exec_req *q, co
             struct gw_resp *ret)
 {
         Ak__V1__ExecRequest req = AK__V1__EXEC_REQUEST__INIT;
-        struct rpc_call_options o = { .timeout_ms = g->cfg.exec_timeout_ms };
+        struct rpc_call_options o = gw_options(g, tenant, g->cfg.exec_timeout_ms);
         struct rpc_stream *st = NULL;
         struct collected c = { 0 };
         struct ak_error err = { 0 };
 
-        if (gw_own(g, name, tenant, NULL, ret) < 0)
-                return 0;
         req.sandbox = (char *)name;
         req.argv = (char **)q->argv;
         req.n_argv = q->argc;

@@ -33,7 +33,7 @@ int gw_list(struct gateway *g, const char *tenant, const char *label, struct gw_
                 req.label_selector = &selp;
                 req.n_label_selector = 1;
         }
-        int code = gw_unary(g, "ListSandboxes", &req, (void **)&resp, &err);
+        int code = gw_call(g, tenant, "ListSandboxes", &req, (void **)&resp, &err);
         if (code != RPC_OK)
                 return gw_rpc_error(ret, code, &err);
         struct json_writer *w = gw_begin_ok();
@@ -67,10 +67,8 @@ int gw_delete(struct gateway *g, const char *name, const char *tenant, struct gw
         Ak__V1__RemoveSandboxResponse *resp = NULL;
         struct ak_error err = { 0 };
 
-        if (gw_own(g, name, tenant, NULL, ret) < 0)
-                return 0;
         req.name = (char *)name;
-        int code = gw_unary(g, "RemoveSandbox", &req, (void **)&resp, &err);
+        int code = gw_call(g, tenant, "RemoveSandbox", &req, (void **)&resp, &err);
         if (code != RPC_OK)
                 return gw_rpc_error(ret, code, &err);
         protobuf_c_message_free_unpacked(&resp->base, NULL);
@@ -88,11 +86,9 @@ int gw_start_stop(struct gateway *g, const char *name, const char *tenant, bool 
         struct ak_error err = { 0 };
         int code;
 
-        if (gw_own(g, name, tenant, NULL, ret) < 0)
-                return 0;
         sreq.name = treq.name = (char *)name;
-        code = start ? gw_unary(g, "StartSandbox", &sreq, (void **)&sb, &err)
-                     : gw_unary(g, "StopSandbox", &treq, (void **)&sb, &err);
+        code = start ? gw_call(g, tenant, "StartSandbox", &sreq, (void **)&sb, &err)
+                     : gw_call(g, tenant, "StopSandbox", &treq, (void **)&sb, &err);
         if (code != RPC_OK)
                 return gw_rpc_error(ret, code, &err);
         struct json_writer *w = gw_begin_ok();
@@ -127,7 +123,7 @@ int gw_create(struct gateway *g, const struct gw_create_req *q, const char *tena
         spec.labels = entp;
         spec.n_labels = q->n_labels;
         req.spec = &spec;
-        int code = gw_unary(g, "CreateSandbox", &req, (void **)&sb, &err);
+        int code = gw_call(g, tenant, "CreateSandbox", &req, (void **)&sb, &err);
         if (code != RPC_OK)
                 return gw_rpc_error(ret, code, &err);
         struct json_writer *w = gw_begin_ok();
@@ -144,7 +140,7 @@ int gw_status(struct gateway *g, const char *tenant, struct gw_resp *ret)
         struct ak_error err = { 0 };
         size_t up = 0, sandboxes = 0;
 
-        int code = gw_unary(g, "ListExecutors", &req, (void **)&resp, &err);
+        int code = gw_call(g, tenant, "ListExecutors", &req, (void **)&resp, &err);
         if (code != RPC_OK)
                 return gw_rpc_error(ret, code, &err);
         for (size_t i = 0; i < resp->n_executors; i++) {
@@ -178,11 +174,9 @@ int gw_extend(struct gateway *g, const char *name, uint64_t by_seconds, const ch
         struct ak_error err = { 0 };
         char when[40];
 
-        if (gw_own(g, name, tenant, NULL, ret) < 0)
-                return 0;
         req.name = (char *)name;
         req.by_seconds = (uint32_t)by_seconds;   /* gw_duration_parse: at most 365 days */
-        int code = gw_unary(g, "ExtendSandbox", &req, (void **)&sb, &err);
+        int code = gw_call(g, tenant, "ExtendSandbox", &req, (void **)&sb, &err);
         if (code != RPC_OK)
                 return gw_rpc_error(ret, code, &err);
         gw_rfc3339(sb->expires_at_ms, when, sizeof(when));
@@ -202,7 +196,7 @@ int gw_by_uuid(struct gateway *g, const char *uuid, const char *tenant, struct g
         Ak__V1__ListSandboxesResponse *resp = NULL;
         struct ak_error err = { 0 };
 
-        int code = gw_unary(g, "ListSandboxes", &req, (void **)&resp, &err);
+        int code = gw_call(g, tenant, "ListSandboxes", &req, (void **)&resp, &err);
         if (code != RPC_OK)
                 return gw_rpc_error(ret, code, &err);
         const Ak__V1__Sandbox *found = NULL;

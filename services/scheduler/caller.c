@@ -44,7 +44,7 @@ static bool tenant_name_ok(const char *s)
         return true;
 }
 
-int caller_identify(const struct caller_config *cfg, struct rpc_call *call, struct caller *ret)
+static int identify(const struct caller_config *cfg, struct rpc_call *call, struct caller *ret)
 {
         const char *auth = rpc_call_metadata(call, "authorization");
         struct svc_who who;
@@ -105,6 +105,39 @@ int caller_identify(const struct caller_config *cfg, struct rpc_call *call, stru
                 snprintf(ret->identity, sizeof(ret->identity), "anonymous");
         }
         return RPC_OK;
+}
+
+/* x-ak-tenant: an admin acts for that one tenant (scoped as that tenant's
+ * own credential would be); anyone else may name only their own tenant. */
+static int act_for(struct rpc_call *call, struct caller *c)
+{
+        const char *t = rpc_call_metadata(call, CALLER_TENANT_METADATA);
+        if (!t)
+                return RPC_OK;
+        if (!tenant_name_ok(t))
+                return rpc_call_fail(call, RPC_INVALID_ARGUMENT,
+                                     "%s: " CALLER_TENANT_METADATA " \"%.80s\" is not a tenant name (1 to %d of "
+                                     "A-Z a-z 0-9 . _ -)",
+                                     rpc_call_method(call), t, TOKEN_NAME_MAX);
+        if (c->admin) {
+                snprintf(c->tenant, sizeof(c->tenant), "%s", t);
+                c->admin = false;
+                return RPC_OK;
+        }
+        if (strcmp(t, c->tenant) == 0)
+                return RPC_OK;
+        return rpc_call_fail(call, RPC_PERMISSION_DENIED,
+                             "%s: " CALLER_TENANT_METADATA " names tenant %s, but the credential is tenant %s's "
+                             "and not an admin's: only an admin may act for another tenant",
+                             rpc_call_method(call), t, c->tenant);
+}
+
+int caller_identify(const struct caller_config *cfg, struct rpc_call *call, struct caller *ret)
+{
+        int r = identify(cfg, call, ret);
+        if (r != RPC_OK || !ret->client)
+                return r;
+        return act_for(call, ret);
 }
 
 static bool executor_method(const char *path)

@@ -13,6 +13,12 @@
  *              with neither, everyone is tenant "default" and admin (no
  *              client authentication at all: one tenant).
  *
+ * A client call may carry metadata x-ak-tenant: NAME. From an admin it acts
+ * for tenant NAME alone (no longer admin: every call scoped to NAME, another
+ * tenant's sandbox NOT_FOUND), which is how ak-gateway serves its API keys'
+ * tenants over one admin credential; from anyone else it must name their own
+ * tenant (PERMISSION_DENIED otherwise).
+ *
  * Without executor credentials configured, an unauthenticated scheduler lets
  * anyone register (the local, one-user stack); a scheduler that
  * authenticates clients refuses to start without them (caller_check). */
@@ -25,6 +31,7 @@
 #include "lib/svc/auth.h"
 
 #define CALLER_IDENTITY_MAX 80
+#define CALLER_TENANT_METADATA "x-ak-tenant"
 
 struct caller_config {
         struct svc_auth *clients;     /* --token-file, or NULL */
@@ -47,8 +54,10 @@ struct caller {
 /* NULL when the combination can serve, else what is wrong (static text). */
 const char *caller_check(const struct caller_config *cfg);
 
-/* Identifies the call. Returns RPC_OK with *ret filled, or
- * RPC_UNAUTHENTICATED (rpc_call_fail says what was missing). */
+/* Identifies the call, applying x-ak-tenant. Returns RPC_OK with *ret
+ * filled, or RPC_UNAUTHENTICATED (rpc_call_fail says what was missing),
+ * INVALID_ARGUMENT (x-ak-tenant is not a tenant name) or PERMISSION_DENIED
+ * (x-ak-tenant names another tenant and the credential is not an admin's). */
 int caller_identify(const struct caller_config *cfg, struct rpc_call *call, struct caller *ret);
 
 /* For rpc_server_options.authorize: identifies, then PERMISSION_DENIED when

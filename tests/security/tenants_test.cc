@@ -159,6 +159,17 @@ class Tenants : public ::testing::Test {
                         protobuf_c_message_free_unpacked(resp, nullptr);
                 return r;
         }
+        int Extend(Client *c, const std::string &name, std::string *err)
+        {
+                Ak__V1__ExtendSandboxRequest req = AK__V1__EXTEND_SANDBOX_REQUEST__INIT;
+                req.name = (char *)name.c_str();
+                req.by_seconds = 60;
+                ProtobufCMessage *resp = nullptr;
+                int r = c->Call("ExtendSandbox", &req.base, &resp, err);
+                if (resp)
+                        protobuf_c_message_free_unpacked(resp, nullptr);
+                return r;
+        }
         int Remove(Client *c, const std::string &name, std::string *err)
         {
                 Ak__V1__RemoveSandboxRequest req = AK__V1__REMOVE_SANDBOX_REQUEST__INIT;
@@ -305,6 +316,56 @@ TEST_F(Tenants, AdminSeesAll)
         EXPECT_EQ(RPC_OK, Exec(ops.get(), "b1", &err)) << err;
         EXPECT_EQ(RPC_OK, Remove(ops.get(), "a1", &err)) << err;
         EXPECT_EQ(std::set<std::string>{}, List(alice.get()));
+}
+
+// An admin naming a tenant in x-ak-tenant (how ak-gateway serves its API
+// keys' tenants) acts for that tenant alone: another tenant's sandbox is
+// NOT_FOUND for every call, as for that tenant's own token. A non-admin may
+// name only its own tenant.
+TEST_F(Tenants, AdminActingForATenantIsScopedToIt)
+{
+        FakeExecutor *e = AddExecutor("node1", kNode1);
+        std::string tenant, err;
+        ASSERT_EQ(RPC_OK, Create(alice.get(), "a1"));
+        ASSERT_EQ(RPC_OK, Create(bob.get(), "b1"));
+        ASSERT_TRUE(WaitFor([&] { return e->heartbeats >= 3; }));
+        Client as_bob(sched.address(), kOps);
+        as_bob.set_tenant("bob");
+
+        EXPECT_EQ(std::set<std::string>{"b1"}, List(&as_bob));
+        EXPECT_EQ(0u, InStatuses(&as_bob).count("a1"));
+        EXPECT_EQ(RPC_NOT_FOUND, Exec(&as_bob, "a1", &err)) << err;
+        EXPECT_NE(std::string::npos, err.find("no sandbox named a1")) << err;
+        EXPECT_EQ(RPC_NOT_FOUND, ReadFile(&as_bob, "a1", &err)) << err;
+        EXPECT_EQ(RPC_NOT_FOUND, Extend(&as_bob, "a1", &err)) << err;
+        EXPECT_EQ(RPC_NOT_FOUND, Remove(&as_bob, "a1", &err)) << err;
+        Ak__V1__GetSandboxRequest get = AK__V1__GET_SANDBOX_REQUEST__INIT;
+        get.name = (char *)"a1";
+        EXPECT_EQ(RPC_NOT_FOUND, as_bob.Call("GetSandbox", &get.base));
+        EXPECT_FALSE(e->Saw("Exec a1"));
+        EXPECT_FALSE(e->Saw("ReadFile a1"));
+        EXPECT_FALSE(e->Saw("RemoveSandbox a1"));
+        // Bob's own sandbox works; a create is bob's whatever the spec says.
+        EXPECT_EQ(RPC_OK, Exec(&as_bob, "b1", &err)) << err;
+        EXPECT_EQ(RPC_OK, ReadFile(&as_bob, "b1", &err)) << err;
+        ASSERT_EQ(RPC_OK, Create(&as_bob, "b2", &err, 0, 0, "alice", &tenant)) << err;
+        EXPECT_EQ("bob", tenant);
+        EXPECT_EQ(RPC_OK, Remove(&as_bob, "b1", &err)) << err;
+
+        // A tenant's own token may name itself, never another tenant.
+        Client alice_as_bob(sched.address(), kAlice);
+        alice_as_bob.set_tenant("bob");
+        EXPECT_EQ(RPC_PERMISSION_DENIED, ReadFile(&alice_as_bob, "b2", &err));
+        EXPECT_NE(std::string::npos, err.find("only an admin may act for another tenant")) << err;
+        Client alice_as_alice(sched.address(), kAlice);
+        alice_as_alice.set_tenant("alice");
+        EXPECT_EQ(RPC_OK, ReadFile(&alice_as_alice, "a1", &err)) << err;
+        Client bad(sched.address(), kOps);
+        bad.set_tenant("../x");
+        EXPECT_EQ(RPC_INVALID_ARGUMENT, ReadFile(&bad, "a1", &err));
+        EXPECT_NE(std::string::npos, err.find("not a tenant name")) << err;
+        // The admin without x-ak-tenant still sees all.
+        EXPECT_EQ((std::set<std::string>{"a1", "b2"}), List(ops.get()));
 }
 
 // Quotas refuse with RESOURCE_EXHAUSTED naming the quota; other tenants

@@ -27,6 +27,8 @@ int Client::Call(const char *method, const ProtobufCMessage *req, ProtobufCMessa
         struct rpc_call_options o = {};
         o.timeout_ms = timeout_ms;
         o.bearer_token = token_.empty() ? nullptr : token_.c_str();
+        o.metadata_key = tenant_.empty() ? nullptr : "x-ak-tenant";
+        o.metadata_value = tenant_.c_str();
         ProtobufCMessage *r = nullptr;
         struct ak_error err = {};
         int code = rpc_unary(ch_, &ak__v1__scheduler__descriptor, method, req, &o, &r, &err);
@@ -44,6 +46,8 @@ int Client::Open(const char *method, const ProtobufCMessage *req, struct rpc_str
         struct rpc_call_options o = {};
         o.timeout_ms = timeout_ms;
         o.bearer_token = token_.empty() ? nullptr : token_.c_str();
+        o.metadata_key = tenant_.empty() ? nullptr : "x-ak-tenant";
+        o.metadata_value = tenant_.c_str();
         struct ak_error err;
         return rpc_stream_open(ch_, &ak__v1__scheduler__descriptor, method, req, &o, st, &err);
 }

@@ -46,10 +46,13 @@ class Client {
                  int64_t timeout_ms = 10000);
         struct rpc_channel *channel() { return ch_; }
         void set_token(const std::string &t) { token_ = t; }
+        // Every call names tenant t in x-ak-tenant ("" : none).
+        void set_tenant(const std::string &t) { tenant_ = t; }
 
       private:
         struct rpc_channel *ch_ = nullptr;
         std::string token_;
+        std::string tenant_;
 };
 
 }  // namespace akt
