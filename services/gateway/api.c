@@ -241,7 +241,12 @@ int gateway_handle(struct gateway *g, const struct gw_route *rt, const char *ten
         case GW_FILES_BATCH:
         case GW_BATCH_RUN:
         case GW_EXTEND:
+        case GW_SNAP_TAKE:
                 break;
+        case GW_SNAP_LIST: return gw_snap_list(g, tenant, ret);
+        case GW_SNAP_GET: return gw_snap_get(g, rt->name, tenant, ret);
+        case GW_SNAP_DELETE: return gw_snap_delete(g, rt->name, tenant, ret);
+        case GW_SNAP_RESTORE: return gw_snap_restore(g, rt->name, tenant, ret);
         case GW_LIST: return gw_list(g, tenant, label, ret);
         case GW_GET: return gw_get(g, rt->name, tenant, ret);
         case GW_DELETE: return gw_delete(g, rt->name, tenant, ret);
@@ -267,6 +272,7 @@ int gateway_handle(struct gateway *g, const struct gw_route *rt, const char *ten
         case GW_FILE_PUT: r = gw_file_decode(body, len, &q, &err); break;
         case GW_FILES_BATCH: r = gw_files_decode(body, len, &q, &err); break;
         case GW_BATCH_RUN: r = gw_batch_decode(body, len, &q, &err); break;
+        case GW_SNAP_TAKE: r = gw_snapshot_decode(body, len, &q, &err); break;
         default: r = gw_extend_decode(body, len, &q, &err); break;
         }
         if (r < 0)
@@ -280,6 +286,7 @@ int gateway_handle(struct gateway *g, const struct gw_route *rt, const char *ten
         case GW_FILE_PUT: r = gw_file_put(g, rt, &q.file, tenant, ret); break;
         case GW_FILES_BATCH: r = gw_files_put(g, rt->name, &q.files, tenant, ret); break;
         case GW_BATCH_RUN: r = gw_batch(g, &q.batch, tenant, ret); break;
+        case GW_SNAP_TAKE: r = gw_snap_take(g, &q.snapshot, tenant, ret); break;
         default: r = gw_extend(g, rt->name, q.extend_seconds, tenant, ret); break;
         }
         gw_req_free(rt->id, &q);

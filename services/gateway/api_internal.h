@@ -52,6 +52,12 @@ int gw_sandbox_logs(struct gateway *g, const char *name, const char *tenant, str
 int gw_by_uuid(struct gateway *g, const char *uuid, const char *tenant, struct gw_resp *ret);
 /* POST /sandboxes/{name}/extend: {"expires_at": RFC 3339}. */
 int gw_extend(struct gateway *g, const char *name, uint64_t by_seconds, const char *tenant, struct gw_resp *ret);
+/* snapshots.c: /snapshots, /snapshots/{name}, /snapshots/{name}/restore. */
+int gw_snap_list(struct gateway *g, const char *tenant, struct gw_resp *ret);
+int gw_snap_get(struct gateway *g, const char *name, const char *tenant, struct gw_resp *ret);
+int gw_snap_take(struct gateway *g, const struct gw_snapshot_req *q, const char *tenant, struct gw_resp *ret);
+int gw_snap_delete(struct gateway *g, const char *name, const char *tenant, struct gw_resp *ret);
+int gw_snap_restore(struct gateway *g, const char *name, const char *tenant, struct gw_resp *ret);
 /* files.c */
 int gw_file_get(struct gateway *g, const struct gw_route *rt, const char *tenant, struct gw_resp *ret);
 int gw_file_put(struct gateway *g, const struct gw_route *rt, const struct gw_file_req *q, const char *tenant,

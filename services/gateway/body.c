@@ -361,6 +361,29 @@ int gw_extend_decode(const char *body, size_t len, struct gw_req *ret, struct ak
         return 0;
 }
 
+int gw_snapshot_decode(const char *body, size_t len, struct gw_req *ret, struct ak_error *err)
+{
+        struct gw_snapshot_req *q = &ret->snapshot;
+        int r = parse(body, len, ret, err);
+
+        if (r < 0)
+                return r;
+        if ((r = opt_string(ret->tree, "sandbox", &q->sandbox, err)) < 0 ||
+            (r = opt_string(ret->tree, "name", &q->name, err)) < 0)
+                return fail(ret, GW_SNAP_TAKE, r);
+        if (!q->sandbox)
+                return fail(ret, GW_SNAP_TAKE, ak_error_set(err, -EINVAL, "sandbox is required"));
+        if (!gw_name_ok(q->sandbox))
+                return fail(ret, GW_SNAP_TAKE,
+                            ak_error_set(err, -EINVAL, "sandbox: '%.80s' is not a sandbox name (1 to %d of "
+                                         "[A-Za-z0-9_.-], not . or ..)", q->sandbox, GW_NAME_MAX));
+        if (q->name && !gw_name_ok(q->name))
+                return fail(ret, GW_SNAP_TAKE,
+                            ak_error_set(err, -EINVAL, "name: '%.80s' is not a snapshot name (1 to %d of "
+                                         "[A-Za-z0-9_.-], not . or ..)", q->name, GW_NAME_MAX));
+        return 0;
+}
+
 void gw_req_free(enum gw_route_id id, struct gw_req *r)
 {
         if (!r)

@@ -48,7 +48,7 @@ TEST(BodyTest, NotAnObjectIsInvalidJson)
                 { gw_run_decode, GW_RUN },           { gw_create_decode, GW_CREATE },
                 { gw_exec_decode, GW_EXEC },         { gw_file_decode, GW_FILE_PUT },
                 { gw_files_decode, GW_FILES_BATCH }, { gw_batch_decode, GW_BATCH_RUN },
-                { gw_extend_decode, GW_EXTEND },
+                { gw_extend_decode, GW_EXTEND },     { gw_snapshot_decode, GW_SNAP_TAKE },
         };
         const char *const bodies[] = { "", "{", "[]", "\"x\"", "1", "null", "{\"a\":}", "{} {}", "{\"a\":1,}" };
         for (const auto &d : decoders)
@@ -328,3 +328,29 @@ TEST(LabelTest, SplitsAtFirstColon)
 }
 
 }  // namespace
+
+// POST /snapshots: the SDK's TakeSnapshotOptions {sandbox, name?}.
+TEST(BodyTest, Snapshot)
+{
+        Decoded a(gw_snapshot_decode, GW_SNAP_TAKE, R"({"sandbox":"dev","name":"dev-ready","x":1})");
+        ASSERT_EQ(a.rc, 0) << a.msg();
+        EXPECT_STREQ(a.req.snapshot.sandbox, "dev");
+        EXPECT_STREQ(a.req.snapshot.name, "dev-ready");
+        Decoded b(gw_snapshot_decode, GW_SNAP_TAKE, R"({"sandbox":"dev"})");
+        ASSERT_EQ(b.rc, 0) << b.msg();
+        EXPECT_EQ(b.req.snapshot.name, nullptr);
+        const struct {
+                const char *body, *want;
+        } bad[] = {
+                { "{}", "sandbox is required" },
+                { R"({"sandbox":5})", "sandbox: expected a string" },
+                { R"({"sandbox":"../x"})", "sandbox: '../x' is not a sandbox name" },
+                { R"({"sandbox":"x","name":"a/b"})", "name: 'a/b' is not a snapshot name" },
+                { R"({"sandbox":"x","name":""})", "is not a snapshot name" },
+        };
+        for (const auto &c : bad) {
+                Decoded r(gw_snapshot_decode, GW_SNAP_TAKE, c.body);
+                EXPECT_EQ(r.rc, -EINVAL) << c.body;
+                EXPECT_NE(r.msg().find(c.want), std::string::npos) << c.body << ": " << r.msg();
+        }
+}

@@ -55,6 +55,11 @@ enum gw_route_id {
         GW_DETACHED_GET,       /* GET    /sandboxes/{name}/exec/detached/{id} */
         GW_DETACHED_KILL,      /* DELETE /sandboxes/{name}/exec/detached/{id} */
         GW_DETACHED_LOGS,      /* GET    /sandboxes/{name}/exec/detached/{id}/logs */
+        GW_SNAP_LIST,       /* GET /snapshots */
+        GW_SNAP_TAKE,       /* POST /snapshots */
+        GW_SNAP_GET,        /* GET /snapshots/{name} (name in gw_route.name) */
+        GW_SNAP_DELETE,     /* DELETE /snapshots/{name} */
+        GW_SNAP_RESTORE,    /* POST /snapshots/{name}/restore (no body) */
 };
 
 struct gw_route {
@@ -121,6 +126,11 @@ struct gw_files_req {          /* POST .../files: {"files":{"path":"utf8 text"}}
         size_t n_files;
 };
 
+struct gw_snapshot_req {       /* POST /snapshots: {"sandbox":..., "name"?:...} */
+        const char *sandbox;   /* required, a sandbox name */
+        const char *name;      /* NULL: the scheduler names it */
+};
+
 struct gw_batch_req {
         struct gw_run_req *cmds;
         size_t n_cmds;
@@ -135,6 +145,7 @@ struct gw_req {
                 struct gw_file_req file;
                 struct gw_files_req files;
                 struct gw_batch_req batch;
+                struct gw_snapshot_req snapshot;
                 uint64_t extend_seconds;   /* POST .../extend {"by":"1h"}; no "by": 1 h */
         };
 };
@@ -149,6 +160,7 @@ int gw_file_decode(const char *body, size_t len, struct gw_req *ret, struct ak_e
 int gw_files_decode(const char *body, size_t len, struct gw_req *ret, struct ak_error *err);
 int gw_batch_decode(const char *body, size_t len, struct gw_req *ret, struct ak_error *err);
 int gw_extend_decode(const char *body, size_t len, struct gw_req *ret, struct ak_error *err);
+int gw_snapshot_decode(const char *body, size_t len, struct gw_req *ret, struct ak_error *err);
 
 /* Frees what a decode of route `id` put in r (r itself is the caller's). */
 void gw_req_free(enum gw_route_id id, struct gw_req *r);

@@ -30,10 +30,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         static const char *const methods[] = { "GET", "POST", "PUT", "DELETE", "PATCH" };
         static int (*const decoders[])(const char *, size_t, struct gw_req *, struct ak_error *) = {
                 gw_run_decode, gw_create_decode, gw_exec_decode, gw_file_decode,
-                gw_files_decode, gw_batch_decode, gw_extend_decode,
+                gw_files_decode, gw_batch_decode, gw_extend_decode, gw_snapshot_decode,
         };
         static const enum gw_route_id ids[] = { GW_RUN, GW_CREATE, GW_EXEC, GW_FILE_PUT,
-                                                GW_FILES_BATCH, GW_BATCH_RUN, GW_EXTEND };
+                                                GW_FILES_BATCH, GW_BATCH_RUN, GW_EXTEND, GW_SNAP_TAKE };
         if (size == 0)
                 return 0;
         const char *method = methods[data[0] % 5];
@@ -65,8 +65,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t blen = size - ulen - 1;
         for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
                 struct gw_req q;
-                if (decoders[i](body, blen, &q, &err) == 0)
+                if (decoders[i](body, blen, &q, &err) == 0) {
+                        if (ids[i] == GW_SNAP_TAKE)
+                                assert(gw_name_ok(q.snapshot.sandbox) && (!q.snapshot.name || gw_name_ok(q.snapshot.name)));
                         gw_req_free(ids[i], &q);
+                }
         }
         uint64_t s;
         char b[64];

@@ -222,6 +222,24 @@ static int sandbox_route(const char *m, const struct seg *s, size_t n, struct gw
         return 0;
 }
 
+/* /snapshots[/{name}[/restore]]: segs[0] is "snapshots". *known: the path
+ * has a route under some method. */
+static int snapshot_route(const char *m, const struct seg *s, size_t n, struct gw_route *r, bool *ok,
+                          bool *known, struct ak_error *err)
+{
+        *known = n <= 2 || (n == 3 && is(&s[2], "restore"));
+        if (n == 1) {
+                if (!pick(m, "GET", GW_SNAP_LIST, r, ok))
+                        pick(m, "POST", GW_SNAP_TAKE, r, ok);
+                return 0;
+        }
+        if (n == 2 && (pick(m, "GET", GW_SNAP_GET, r, ok) || pick(m, "DELETE", GW_SNAP_DELETE, r, ok)))
+                return take_name(&s[1], r, err);
+        if (n == 3 && *known && pick(m, "POST", GW_SNAP_RESTORE, r, ok))
+                return take_name(&s[1], r, err);
+        return 0;
+}
+
 int gw_route_parse(const char *method, const char *url, struct gw_route *ret, struct ak_error *err)
 {
         struct seg s[MAX_SEGMENTS];
@@ -263,6 +281,10 @@ int gw_route_parse(const char *method, const char *url, struct gw_route *ret, st
                                 known = any;
                         }
                 }
+        } else if (n >= 1 && is(&s[0], "snapshots")) {
+                r = snapshot_route(method, s, n, ret, &ok, &known, err);
+                if (r < 0)
+                        return r;
         } else
                 known = false;
         if (ok)

@@ -59,6 +59,11 @@ TEST(RouteTest, EveryRouteByMethodAndPath)
                 { "GET", "/sandboxes/x/files/etc/hostname", GW_FILE_GET, "x", "/etc/hostname" },
                 { "PUT", "/sandboxes/x/files/tmp/a%20b.txt", GW_FILE_PUT, "x", "/tmp/a b.txt" },
                 { "DELETE", "/sandboxes/x/files/tmp/f", GW_FILE_DELETE, "x", "/tmp/f" },
+                { "GET", "/snapshots", GW_SNAP_LIST, "", "" },
+                { "POST", "/snapshots", GW_SNAP_TAKE, "", "" },
+                { "GET", "/snapshots/py-ready", GW_SNAP_GET, "py-ready", "" },
+                { "DELETE", "/snapshots/py-ready", GW_SNAP_DELETE, "py-ready", "" },
+                { "POST", "/snapshots/py-ready/restore", GW_SNAP_RESTORE, "py-ready", "" },
                 // Empty segments are dropped, as agentkernel's router does.
                 { "GET", "//sandboxes//x//files//tmp//f//", GW_FILE_GET, "x", "/tmp/f" },
                 { "GET", "/health/", GW_HEALTH, "", "" },
@@ -85,7 +90,8 @@ TEST(RouteTest, KnownPathWithAnotherMethodIsNotSupported)
                 { "GET", "/sandboxes/x/exec" }, { "POST", "/sandboxes/x/logs" },
                 { "GET", "/sandboxes/x/files" }, { "POST", "/sandboxes/x/files/tmp/f" },
                 { "DELETE", "/sandboxes/by-uuid/u" }, { "PATCH", "/sandboxes/x/files/f" },
-                { "HEAD", "/status" },
+                { "HEAD", "/status" },           { "DELETE", "/snapshots" },
+                { "POST", "/snapshots/s" },     { "GET", "/snapshots/s/restore" },
         };
         for (const auto &c : cases) {
                 Parsed p = Parse(c[0], c[1]);
@@ -98,7 +104,7 @@ TEST(RouteTest, UnknownPathsAreNotFound)
 {
         const char *const cases[] = {
                 "/",          "",        "/healthz",          "/run/x",   "/batch",
-                "/snapshots", "/Health", "/sandboxes/x/exec/x/y/z", "/sandboxes/x/frobnicate",
+                "/snapshots/s/clone", "/Health", "/sandboxes/x/exec/x/y/z", "/sandboxes/x/frobnicate",
                 "/sandboxes/x/y/z", "/run/stream/more",
         };
         for (const char *url : cases) {
@@ -122,6 +128,9 @@ TEST(RouteTest, BadSandboxNamesAreInvalid)
                 EXPECT_EQ(p.rc, -EINVAL) << url;
                 EXPECT_NE(p.msg.find("invalid sandbox name"), std::string::npos) << url << ": " << p.msg;
         }
+        for (const char *url : { "/snapshots/..", "/snapshots/a%2Fb", "/snapshots/a b" })
+                EXPECT_EQ(Parse("GET", url).rc, -EINVAL) << url;
+        EXPECT_EQ(Parse("POST", "/snapshots/../restore").rc, -EINVAL);
         EXPECT_EQ(Parse("GET", "/sandboxes/" + long_name).rc, -EINVAL);
         EXPECT_EQ(Parse("POST", "/sandboxes/" + long_name + "/exec").rc, -EINVAL);
         Parsed ok = Parse("GET", "/sandboxes/" + max_name);

@@ -1,5 +1,5 @@
 // agentkernel's own Node SDK (npm agentkernel@0.18.1), unchanged, against
-// ak-gateway: run, run streaming, sandboxes, exec, files, TTL, errors.
+// ak-gateway: run, run streaming, sandboxes, exec, files, TTL, snapshots, errors.
 // Env: AK_NPM_DIR (where tools/deps.sh installed it), AGENTKERNEL_BASE_URL,
 // AGENTKERNEL_API_KEY, AK_BIN (the ak CLI, for `ak sandbox extend`).
 const path = require("path");
@@ -156,6 +156,30 @@ async function main() {
   await expectError(NotFoundError, client.execInSandbox("no-such-" + process.pid, ["true"]), "exec unknown");
   const bad = new AgentKernel({ apiKey: "not-a-key-not-a-key", timeout: 10000 });
   await expectError(AuthError, bad.listSandboxes(), "bad key");
+
+  // Snapshots: take (named, and named by the scheduler), list, get, restore
+  // as a sandbox that has the file, delete.
+  await client.execInSandbox(name, ["sh", "-c", "echo kept > /var/sdk-snap.txt && sync"], { sudo: true });
+  const snapName = name + "-snap";
+  const snap = await client.takeSnapshot({ sandbox: name, name: snapName });
+  assert.equal(snap.name, snapName, JSON.stringify(snap));
+  assert.equal(snap.sandbox, name);
+  assert.ok(snap.image_tag && snap.backend && Date.parse(snap.created_at) > 0, JSON.stringify(snap));
+  const auto = await client.takeSnapshot({ sandbox: name });
+  assert.ok(auto.name.startsWith(name + "-"), JSON.stringify(auto));
+  const snaps = await client.listSnapshots();
+  assert.ok(snaps.some((s) => s.name === snapName) && snaps.some((s) => s.name === auto.name), JSON.stringify(snaps));
+  assert.equal((await client.getSnapshot(snapName)).sandbox, name);
+  await expectError(NotFoundError, client.getSnapshot("no-such-" + process.pid), "get unknown snapshot");
+  await expectError(NotFoundError, client.takeSnapshot({ sandbox: "no-such-" + process.pid }), "snapshot of unknown");
+  const restored = await client.restoreSnapshot(snapName);
+  assert.equal(restored.name, snapName, JSON.stringify(restored));
+  assert.equal((await client.execInSandbox(snapName, ["cat", "/var/sdk-snap.txt"])).output, "kept\n");
+  await client.removeSandbox(snapName);
+  await client.deleteSnapshot(snapName);
+  await client.deleteSnapshot(auto.name);
+  await expectError(NotFoundError, client.getSnapshot(snapName), "get deleted snapshot");
+  await expectError(NotFoundError, client.deleteSnapshot(snapName), "delete deleted snapshot");
 
   await client.removeSandbox(name);
   await expectError(NotFoundError, client.getSandbox(name), "get removed");
