@@ -157,25 +157,32 @@ async function main() {
   const bad = new AgentKernel({ apiKey: "not-a-key-not-a-key", timeout: 10000 });
   await expectError(AuthError, bad.listSandboxes(), "bad key");
 
-  // Snapshots: take (named, and named by the scheduler), list, get, restore
-  // as a sandbox that has the file, delete.
-  await client.execInSandbox(name, ["sh", "-c", "echo kept > /var/sdk-snap.txt && sync"], { sudo: true });
+  // Snapshots of a root-disk sandbox (AK_SNAP_IMAGE, built by stack_test.sh):
+  // take (named, and named by the scheduler), list, get, restore as a sandbox
+  // that has the file, delete. A base-image sandbox has no disk to save.
+  const noDisk = await expectError(ServerError, client.takeSnapshot({ sandbox: name }), "snapshot of a base sandbox");
+  assert.match(noDisk.message, /no root disk/);
+  const disk = name + "-d";
+  await client.createSandbox(disk, { image: process.env.AK_SNAP_IMAGE });
+  await client.execInSandbox(disk, ["sh", "-c", "echo kept > /sdk-snap.txt"], { sudo: true });
   const snapName = name + "-snap";
-  const snap = await client.takeSnapshot({ sandbox: name, name: snapName });
+  const snap = await client.takeSnapshot({ sandbox: disk, name: snapName });
   assert.equal(snap.name, snapName, JSON.stringify(snap));
-  assert.equal(snap.sandbox, name);
+  assert.equal(snap.sandbox, disk);
+  assert.equal(snap.base_image, process.env.AK_SNAP_IMAGE);
   assert.ok(snap.image_tag && snap.backend && Date.parse(snap.created_at) > 0, JSON.stringify(snap));
-  const auto = await client.takeSnapshot({ sandbox: name });
-  assert.ok(auto.name.startsWith(name + "-"), JSON.stringify(auto));
+  const auto = await client.takeSnapshot({ sandbox: disk });
+  assert.ok(auto.name.startsWith(disk + "-"), JSON.stringify(auto));
   const snaps = await client.listSnapshots();
   assert.ok(snaps.some((s) => s.name === snapName) && snaps.some((s) => s.name === auto.name), JSON.stringify(snaps));
-  assert.equal((await client.getSnapshot(snapName)).sandbox, name);
+  assert.equal((await client.getSnapshot(snapName)).sandbox, disk);
   await expectError(NotFoundError, client.getSnapshot("no-such-" + process.pid), "get unknown snapshot");
   await expectError(NotFoundError, client.takeSnapshot({ sandbox: "no-such-" + process.pid }), "snapshot of unknown");
   const restored = await client.restoreSnapshot(snapName);
   assert.equal(restored.name, snapName, JSON.stringify(restored));
-  assert.equal((await client.execInSandbox(snapName, ["cat", "/var/sdk-snap.txt"])).output, "kept\n");
+  assert.equal((await client.execInSandbox(snapName, ["cat", "/sdk-snap.txt"])).output, "kept\n");
   await client.removeSandbox(snapName);
+  await client.removeSandbox(disk);
   await client.deleteSnapshot(snapName);
   await client.deleteSnapshot(auto.name);
   await expectError(NotFoundError, client.getSnapshot(snapName), "get deleted snapshot");

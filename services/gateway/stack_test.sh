@@ -19,6 +19,17 @@ cleanup() {
         rm -rf "$home"
 }
 trap cleanup EXIT
+# A root disk image for the SDK's snapshot methods: `ak image build` from a
+# seeded debootstrap stage (vmm/testing/tiny_stage.h, no mirror), as
+# tests/e2e/snapshot_test.sh does.
+export AK_DEBIAN_MIRROR=http://127.0.0.1:9/ak-gateway-stack-test-$$
+cache=${AK_TEST_IMAGES:-/var/tmp/ak-test-images}
+mkdir -p "$home/images"
+if [ -e "$cache/kernel/current" ]; then
+        cp -al "$cache/kernel" "$home/images/" 2>/dev/null || cp -a "$cache/kernel" "$home/images/"
+fi
+"$rf/vmm/seed_tiny_stage" "$home/images" "made-by-gateway-stack-test-$$" || { echo "seeding the stage failed"; exit 1; }
+"$ak" image build tiny >"$home/build.log" 2>&1 || { echo "ak image build tiny failed:"; cat "$home/build.log"; exit 1; }
 # ak up starts the gateway itself (the fifth service); port 0 so parallel
 # stacks do not collide on 18888.
 AK_GATEWAY_LISTEN=127.0.0.1:0 "$ak" up >"$home/up.log" 2>&1 || { echo "ak up failed:"; cat "$home/up.log"; exit 1; }
@@ -30,7 +41,7 @@ grep -q "AGENTKERNEL_BASE_URL=http://$addr" "$home/up.log" || { echo "FAIL: ak u
 gwpid=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["gateway"]["pid"])' < <("$ak" status --json))
 key=$(grep -v '^#' "$tok" | tail -1)
 failures=0
-AK_NPM_DIR=$npm_dir AGENTKERNEL_BASE_URL=http://$addr AGENTKERNEL_API_KEY=$key AK_BIN=$ak \
+AK_SNAP_IMAGE=tiny AK_NPM_DIR=$npm_dir AGENTKERNEL_BASE_URL=http://$addr AGENTKERNEL_API_KEY=$key AK_BIN=$ak \
         timeout 600 node "$rf/services/gateway/sdk_test.cjs" || failures=$((failures + 1))
 GW=$addr KEY=$key timeout 300 python3 "$rf/services/gateway/hostile_test.py" || failures=$((failures + 1))
 kill -0 "$gwpid" 2>/dev/null || { echo "FAIL: ak-gateway died:"; cat "$home/logs/gateway.log"; failures=$((failures + 1)); }
