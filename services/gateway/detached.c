@@ -52,11 +52,11 @@ static void command_json(struct json_writer *w, const Ak__V1__DetachedCommand *d
 }
 
 /* A unary call whose reply is one DetachedCommand. */
-static int one(struct gateway *g, const char *method, const ProtobufCMessage *req, struct gw_resp *ret)
+static int one(struct gateway *g, const char *tenant, const char *method, const ProtobufCMessage *req, struct gw_resp *ret)
 {
         Ak__V1__DetachedCommand *d = NULL;
         struct ak_error err = { 0 };
-        int code = gw_unary(g, method, req, (void **)&d, &err);
+        int code = gw_call(g, tenant, method, req, (void **)&d, &err);
         if (code != RPC_OK)
                 return gw_rpc_error(ret, code, &err);
         struct json_writer *w = gw_begin_ok();
@@ -69,8 +69,6 @@ static int one(struct gateway *g, const char *method, const ProtobufCMessage *re
 int gw_detach(struct gateway *g, const char *name, const struct gw_exec_req *q, const char *tenant,
               struct gw_resp *ret)
 {
-        if (gw_own(g, name, tenant, NULL, ret) < 0)
-                return 0;
         Ak__V1__ExecDetachedRequest req = AK__V1__EXEC_DETACHED_REQUEST__INIT;
         req.sandbox = (char *)name;
         req.argv = (char **)q->argv;
@@ -79,18 +77,16 @@ int gw_detach(struct gateway *g, const char *name, const struct gw_exec_req *q, 
         req.n_env = q->n_env;
         req.workdir = (char *)(q->workdir ? q->workdir : "");
         req.sudo = q->sudo;
-        return one(g, "ExecDetached", &req.base, ret);
+        return one(g, tenant, "ExecDetached", &req.base, ret);
 }
 
 int gw_detached_list(struct gateway *g, const char *name, const char *tenant, struct gw_resp *ret)
 {
-        if (gw_own(g, name, tenant, NULL, ret) < 0)
-                return 0;
         Ak__V1__ListDetachedRequest req = AK__V1__LIST_DETACHED_REQUEST__INIT;
         Ak__V1__ListDetachedResponse *l = NULL;
         struct ak_error err = { 0 };
         req.sandbox = (char *)name;
-        int code = gw_unary(g, "ListDetached", &req, (void **)&l, &err);
+        int code = gw_call(g, tenant, "ListDetached", &req, (void **)&l, &err);
         if (code != RPC_OK)
                 return gw_rpc_error(ret, code, &err);
         struct json_writer *w = gw_begin_ok();
@@ -106,24 +102,20 @@ int gw_detached_list(struct gateway *g, const char *name, const char *tenant, st
 
 int gw_detached_get(struct gateway *g, const struct gw_route *rt, const char *tenant, struct gw_resp *ret)
 {
-        if (gw_own(g, rt->name, tenant, NULL, ret) < 0)
-                return 0;
         Ak__V1__DetachedRef req = AK__V1__DETACHED_REF__INIT;
         req.sandbox = (char *)rt->name;
         req.id = (char *)rt->detached_id;
-        return one(g, "GetDetached", &req.base, ret);
+        return one(g, tenant, "GetDetached", &req.base, ret);
 }
 
 int gw_detached_kill(struct gateway *g, const struct gw_route *rt, const char *tenant, struct gw_resp *ret)
 {
-        if (gw_own(g, rt->name, tenant, NULL, ret) < 0)
-                return 0;
         Ak__V1__DetachedRef req = AK__V1__DETACHED_REF__INIT;
         Ak__V1__DetachedCommand *d = NULL;
         struct ak_error err = { 0 };
         req.sandbox = (char *)rt->name;
         req.id = (char *)rt->detached_id;
-        int code = gw_unary(g, "KillDetached", &req, (void **)&d, &err);
+        int code = gw_call(g, tenant, "KillDetached", &req, (void **)&d, &err);
         if (code != RPC_OK)
                 return gw_rpc_error(ret, code, &err);
         protobuf_c_message_free_unpacked(&d->base, NULL);
@@ -135,8 +127,6 @@ int gw_detached_kill(struct gateway *g, const struct gw_route *rt, const char *t
 
 int gw_detached_logs(struct gateway *g, const struct gw_route *rt, const char *tenant, struct gw_resp *ret)
 {
-        if (gw_own(g, rt->name, tenant, NULL, ret) < 0)
-                return 0;
         char *buf = NULL;
         size_t len = 0;
         struct ak_error err = { 0 };
@@ -149,7 +139,7 @@ int gw_detached_logs(struct gateway *g, const struct gw_route *rt, const char *t
                 req.stderr = rt->detached_stderr;
                 req.offset = len;
                 req.max_bytes = GW_DETACHED_READ;
-                if ((code = gw_unary(g, "DetachedLogs", &req, (void **)&r, &err)) != RPC_OK)
+                if ((code = gw_call(g, tenant, "DetachedLogs", &req, (void **)&r, &err)) != RPC_OK)
                         break;
                 size_t n = r->data.len;
                 if (n > GW_DETACHED_LOG_MAX - len)

@@ -127,6 +127,11 @@ TEST_F(GatewayTenants, OneKeyCannotTouchAnotherTenantsSandbox)
                 { "GET", "/sandboxes/bobs", "" },
                 { "DELETE", "/sandboxes/bobs", "" },
                 { "POST", "/snapshots", R"({"sandbox":"bobs"})" },
+                { "POST", "/sandboxes/bobs/exec/detach", R"({"command":["sleep","9"]})" },
+                { "GET", "/sandboxes/bobs/exec/detached", "" },
+                { "GET", "/sandboxes/bobs/exec/detached/0123abcd", "" },
+                { "GET", "/sandboxes/bobs/exec/detached/0123abcd/logs", "" },
+                { "DELETE", "/sandboxes/bobs/exec/detached/0123abcd", "" },
         };
         for (const auto &k : calls) {
                 Reply r = Http(addr, k.method, k.path, kKeyA, k.body);
