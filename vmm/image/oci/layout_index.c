@@ -18,44 +18,6 @@
 
 #define INDEX_MAX ((size_t)16 << 20)
 
-/* Copies a parsed value into the writer unchanged (numbers keep their text). */
-static void copy_value(struct json_writer *w, const struct json_value *v)
-{
-        size_t n;
-        const char *s;
-        switch (json_value_type(v)) {
-        case JSON_NULL:
-                json_writer_null(w);
-                break;
-        case JSON_BOOL:
-                json_writer_bool(w, json_bool(v));
-                break;
-        case JSON_NUMBER:
-                s = json_number_text(v);
-                json_writer_raw(w, s, strlen(s));
-                break;
-        case JSON_STRING:
-                s = json_string(v, &n);
-                json_writer_string(w, s, n);
-                break;
-        case JSON_ARRAY:
-                json_writer_begin_array(w);
-                for (size_t i = 0; i < json_array_size(v); i++)
-                        copy_value(w, json_array_get(v, i));
-                json_writer_end_array(w);
-                break;
-        case JSON_OBJECT:
-                json_writer_begin_object(w);
-                for (size_t i = 0; i < json_object_size(v); i++) {
-                        s = json_object_key(v, i, &n);
-                        json_writer_key(w, s, n);
-                        copy_value(w, json_object_value(v, i));
-                }
-                json_writer_end_object(w);
-                break;
-        }
-}
-
 static const char *entry_ref_name(const struct json_value *e)
 {
         const struct json_value *a = json_value_type(e) == JSON_OBJECT ? json_object_get(e, "annotations") : NULL;
@@ -182,7 +144,7 @@ int oci_layout_set_ref(struct oci_layout *l, const struct oci_descriptor *desc, 
                 const struct json_value *e = json_array_get(manifests, i);
                 const char *name = entry_ref_name(e);
                 if (!name || strcmp(name, ref_name) != 0)
-                        copy_value(w, e);
+                        json_writer_value(w, e);
         }
         write_entry(w, desc, ref_name);
         json_writer_end_array(w);
