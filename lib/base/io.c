@@ -68,3 +68,25 @@ int ak_writev_full(int fd, struct iovec *iov, size_t cnt, off_t off)
         }
         return 0;
 }
+
+int ak_copy_fd(int in, int out, bool *ret_write_failed)
+{
+        char buf[65536];
+
+        for (;;) {
+                ssize_t n = ak_read_full(in, buf, sizeof(buf));
+                int r;
+                if (n < 0) {
+                        if (ret_write_failed)
+                                *ret_write_failed = false;
+                        return (int)n;
+                }
+                if (n == 0)
+                        return 0;
+                if ((r = ak_write_full(out, buf, (size_t)n)) < 0) {
+                        if (ret_write_failed)
+                                *ret_write_failed = true;
+                        return r;
+                }
+        }
+}

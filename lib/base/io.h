@@ -6,6 +6,7 @@
  * the buffer may already have moved. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -26,6 +27,11 @@ int ak_write_full(int fd, const void *buf, size_t len);
  * IOV_MAX entries are fine. iov is consumed (entries advanced as bytes go
  * out). 0 or -errno (-EIO if a write moves nothing). */
 int ak_writev_full(int fd, struct iovec *iov, size_t cnt, off_t off);
+
+/* Copies from in to out until in's end of file. 0 or -errno; on an error
+ * *ret_write_failed (if not NULL) says whether the write to out failed (true)
+ * or the read from in (false), for the caller's message. */
+int ak_copy_fd(int in, int out, bool *ret_write_failed);
 
 #ifdef __cplusplus
 }

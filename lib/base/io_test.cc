@@ -85,4 +85,41 @@ TEST(Io, WritevFull) {
   close(fd);
 }
 
+// Copies more than its buffer through pipes; reports which side failed.
+TEST(Io, CopyFd) {
+  int in[2], out[2];
+  ASSERT_EQ(0, pipe2(in, O_CLOEXEC));
+  ASSERT_EQ(0, pipe2(out, O_CLOEXEC));
+  std::string data(200000, 'x');
+  for (size_t i = 0; i < data.size(); i++) data[i] = (char)(i * 13);
+  std::thread w([&] {
+    EXPECT_EQ(0, ak_write_full(in[1], data.data(), data.size()));
+    close(in[1]);
+  });
+  std::string got(data.size() + 1, '\0');
+  std::thread r([&] {
+    EXPECT_EQ((ssize_t)data.size(), ak_read_full(out[0], &got[0], got.size()));
+  });
+  bool wf = true;
+  EXPECT_EQ(0, ak_copy_fd(in[0], out[1], &wf));
+  close(out[1]);
+  w.join();
+  r.join();
+  got.resize(data.size());
+  EXPECT_EQ(data, got);
+  close(in[0]);
+  close(out[0]);
+
+  int p[2];
+  ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
+  EXPECT_EQ(-EBADF, ak_copy_fd(-1, p[1], &wf));
+  EXPECT_FALSE(wf);
+  ASSERT_EQ(1, write(p[1], "x", 1));
+  close(p[1]);
+  EXPECT_EQ(-EBADF, ak_copy_fd(p[0], -1, &wf));
+  EXPECT_TRUE(wf);
+  EXPECT_EQ(0, ak_copy_fd(p[0], -1, NULL));  // at EOF: nothing to write
+  close(p[0]);
+}
+
 }  // namespace

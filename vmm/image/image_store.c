@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "lib/base/binpath.h"
 #include "lib/base/cleanup.h"
 #include "lib/base/fs.h"
+#include "lib/base/io.h"
 #include "lib/base/pathfmt.h"
 #include "lib/crypto/crypto.h"
 #include "lib/json/json.h"
@@ -166,7 +168,6 @@ int image_tmpdir(struct image_store *s, char ret[PATH_MAX], struct ak_error *err
 int image_copy_file(const char *src, const char *dst, struct ak_error *err)
 {
         struct stat st;
-        char buf[65536];
 
         _cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
         if (in < 0 || fstat(in, &st) < 0)
@@ -174,23 +175,10 @@ int image_copy_file(const char *src, const char *dst, struct ak_error *err)
         _cleanup_close_ int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st.st_mode & 07777);
         if (out < 0)
                 return ak_error_errno(err, -errno, "create %s", dst);
-        for (;;) {
-                ssize_t n = read(in, buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return ak_error_errno(err, -errno, "read %s", src);
-                if (n == 0)
-                        break;
-                for (ssize_t done = 0; done < n;) {
-                        ssize_t w = write(out, buf + done, (size_t)(n - done));
-                        if (w < 0 && errno == EINTR)
-                                continue;
-                        if (w < 0)
-                                return ak_error_errno(err, -errno, "write %s", dst);
-                        done += w;
-                }
-        }
+        bool write_failed;
+        int r = ak_copy_fd(in, out, &write_failed);
+        if (r < 0)
+                return write_failed ? ak_error_errno(err, r, "write %s", dst) : ak_error_errno(err, r, "read %s", src);
         if (fchmod(out, st.st_mode & 07777) < 0)
                 return ak_error_errno(err, -errno, "chmod %s", dst);
         return 0;

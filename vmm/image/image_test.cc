@@ -366,6 +366,33 @@ TEST_F(ImageTest, CorruptManifestIsAClearError) {
   image_store_free(s);
 }
 
+// image_copy_file: bytes (more than one read's worth) and mode copied; a
+// failing side named in the error.
+TEST_F(ImageTest, CopyFileKeepsBytesAndMode) {
+  std::string src = dir_ + "/src", dst = dir_ + "/dst";
+  std::string data(300000, '\0');
+  for (size_t i = 0; i < data.size(); i++) data[i] = (char)(i * 31);
+  FILE* f = fopen(src.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(fwrite(data.data(), 1, data.size(), f), data.size());
+  fclose(f);
+  ASSERT_EQ(chmod(src.c_str(), 0751), 0);
+  struct ak_error err = {};
+  ASSERT_EQ(image_copy_file(src.c_str(), dst.c_str(), &err), 0) << err.msg;
+  struct stat st;
+  ASSERT_EQ(stat(dst.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0751u);
+  std::string got(data.size() + 1, '\0');
+  f = fopen(dst.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  got.resize(fread(&got[0], 1, got.size(), f));
+  fclose(f);
+  EXPECT_EQ(got, data);
+  // A directory opens for reading but read(2) fails: EISDIR, "read <src>".
+  EXPECT_EQ(image_copy_file(dir_.c_str(), (dir_ + "/dst2").c_str(), &err), -EISDIR);
+  EXPECT_NE(strstr(err.msg, ("read " + dir_).c_str()), nullptr) << err.msg;
+}
+
 TEST_F(ImageTest, RootfsInputsAreCheckedFirst) {
   struct image_store* s = nullptr;
   struct ak_error err = {};

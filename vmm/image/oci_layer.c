@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "lib/base/cleanup.h"
+#include "lib/base/io.h"
 #include "lib/crypto/crypto.h"
 #include "vmm/image/oci_layer.h"
 #include "vmm/image/oci_pathset.h"
@@ -584,7 +585,6 @@ int oci_root_add_file(int rootfd, const char *path, const char *src, mode_t mode
         char p[PATH_MAX];
         const char *base;
         _cleanup_close_ int parent = -1, in = -1, out = -1;
-        char buf[65536];
         int r;
 
         if (clean_path(path, p, sizeof(p)) < 0 || !p[0])
@@ -598,23 +598,10 @@ int oci_root_add_file(int rootfd, const char *path, const char *src, mode_t mode
                 return ak_error_errno(err, -errno, "open %s", src);
         if ((out = openat(parent, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
                 return ak_error_errno(err, -errno, "create /%s in the image", path);
-        for (;;) {
-                ssize_t n = read(in, buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return ak_error_errno(err, -errno, "read %s", src);
-                if (n == 0)
-                        break;
-                for (ssize_t done = 0; done < n;) {
-                        ssize_t w = write(out, buf + done, (size_t)(n - done));
-                        if (w < 0 && errno == EINTR)
-                                continue;
-                        if (w < 0)
-                                return ak_error_errno(err, -errno, "write /%s in the image", path);
-                        done += w;
-                }
-        }
+        bool write_failed;
+        if ((r = ak_copy_fd(in, out, &write_failed)) < 0)
+                return write_failed ? ak_error_errno(err, r, "write /%s in the image", path)
+                                    : ak_error_errno(err, r, "read %s", src);
         if (fchown(out, 0, 0) < 0 || fchmod(out, mode) < 0)
                 return ak_error_errno(err, -errno, "chown/chmod /%s in the image", path);
         return 0;
