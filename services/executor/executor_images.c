@@ -13,6 +13,7 @@
 #include "services/executor/executor_pull.h"
 #include "services/executor/executor_state.h"
 #include "vmm/image/image.h"
+#include "vmm/image/oci_user.h"
 
 static void names_free(char **v, size_t n)
 {
@@ -220,22 +221,7 @@ int images_error_code(const char *image, int r)
         }
 }
 
-/* "0".."65534": the guest protocol's ids. */
-static int parse_id(const char *s, size_t n, int64_t *ret)
-{
-        int64_t v = 0;
-        if (n == 0 || n > 5)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++) {
-                if (s[i] < '0' || s[i] > '9')
-                        return -EINVAL;
-                v = v * 10 + (s[i] - '0');
-        }
-        if (v > PROTO_MAX_ID)
-                return -EINVAL;
-        *ret = v;
-        return 0;
-}
+_Static_assert(OCI_ID_MAX == PROTO_MAX_ID, "an image's ids are the guest protocol's");
 
 int images_exec_config(struct executor *ex, const char *image, struct image_exec_config *ret,
                        struct ak_error *err)
@@ -268,12 +254,12 @@ int images_exec_config(struct executor *ex, const char *image, struct image_exec
                 c.has_user = true;
                 if (un == 4 && strncmp(u, "root", 4) == 0)
                         c.uid = 0;
-                else if (parse_id(u, un, &c.uid) < 0)
+                else if (oci_parse_id(u, un, &c.uid) < 0)
                         r = -EINVAL;
                 c.gid = c.uid;
                 if (colon && strcmp(colon + 1, "root") == 0)
                         c.gid = 0;
-                else if (colon && parse_id(colon + 1, strlen(colon + 1), &c.gid) < 0)
+                else if (colon && oci_parse_id(colon + 1, strlen(colon + 1), &c.gid) < 0)
                         r = -EINVAL;
         }
         if (r < 0) {

@@ -237,6 +237,22 @@ TEST_F(ImageTest, ReferencesMapToImages) {
 
 // An image's User by its own passwd and group, as docker resolves it; the
 // files are read without following a symlink out of the tree.
+// oci_parse_id (also the executor's reading of an image's "UID:GID"): the
+// whole field, 0..OCI_ID_MAX, digits only.
+TEST_F(ImageTest, IdsAreWholeDecimalFields) {
+  int64_t v = -1;
+  ASSERT_EQ(oci_parse_id("0", 1, &v), 0);
+  EXPECT_EQ(v, 0);
+  ASSERT_EQ(oci_parse_id("65534:9", 5, &v), 0);  // only the first n bytes
+  EXPECT_EQ(v, 65534);
+  EXPECT_EQ(oci_parse_id("65535", 5, &v), -EINVAL);
+  EXPECT_EQ(oci_parse_id("012345", 6, &v), -EINVAL);  // longer than 5 digits
+  EXPECT_EQ(oci_parse_id("", 0, &v), -EINVAL);
+  EXPECT_EQ(oci_parse_id("-1", 2, &v), -EINVAL);
+  EXPECT_EQ(oci_parse_id("1a", 2, &v), -EINVAL);
+  EXPECT_EQ(v, 65534);  // untouched on error
+}
+
 TEST_F(ImageTest, UserResolvedByTheImagesPasswd) {
   const char* pw = "root:x:0:0:root:/root:/bin/sh\nbad line\napp:x:1001:1002::/home/app:/bin/sh\nbig:x:70000:1:::\n";
   int64_t uid, gid;

@@ -12,8 +12,7 @@
 
 #define ETC_FILE_MAX (4u << 20)
 
-/* "0".."65534" as a whole field. */
-static int parse_id(const char *s, size_t n, int64_t *ret)
+int oci_parse_id(const char *s, size_t n, int64_t *ret)
 {
         int64_t v = 0;
         if (n == 0 || n > 5)
@@ -60,7 +59,7 @@ static int lookup(const char *text, size_t len, const char *key, int key_field, 
                 int64_t a, b = 0;
                 if ((int)k < nfields || fl[key_field] != klen || memcmp(f[key_field], key, klen) != 0)
                         continue;
-                if (parse_id(f[f1], fl[f1], &a) < 0 || (f2 >= 0 && parse_id(f[f2], fl[f2], &b) < 0))
+                if (oci_parse_id(f[f1], fl[f1], &a) < 0 || (f2 >= 0 && oci_parse_id(f[f2], fl[f2], &b) < 0))
                         continue;
                 *v1 = a;
                 if (v2)
@@ -131,14 +130,14 @@ int oci_user_resolve(int rootfd, const char *user, char ret[32], struct ak_error
         if ((r = read_etc(rootfd, "passwd", &pw, &pwn)) < 0 || (r = read_etc(rootfd, "group", &gr, &grn)) < 0)
                 return ak_error_errno(err, r, "read the image's /etc/passwd or /etc/group");
         int64_t uid, gid = 0, pgid;
-        if (parse_id(u, un, &uid) == 0) {
+        if (oci_parse_id(u, un, &uid) == 0) {
                 /* A number: its passwd entry's group, else 0 (docker). */
                 if (oci_passwd_lookup(pw ? pw : "", pwn, u, 1, &uid, &pgid) == 0)
                         gid = pgid;
         } else if (oci_passwd_lookup(pw ? pw : "", pwn, u, 0, &uid, &gid) < 0) {
                 return ak_error_set(err, -ENOENT, "User \"%s\": no such user in the image's /etc/passwd", u);
         }
-        if (group && parse_id(group, strlen(group), &gid) < 0 && oci_group_lookup(gr ? gr : "", grn, group, &gid) < 0)
+        if (group && oci_parse_id(group, strlen(group), &gid) < 0 && oci_group_lookup(gr ? gr : "", grn, group, &gid) < 0)
                 return ak_error_set(err, -ENOENT, "User \"%.100s\": no group \"%.64s\" in the image's /etc/group",
                                     user, group);
         snprintf(ret, 32, "%lld:%lld", (long long)uid, (long long)gid);

@@ -17,6 +17,10 @@ extern "C" {
 
 #define OCI_ID_MAX 65534 /* the guest protocol's limit */
 
+/* A uid or gid, "0".."65534", as the whole of s[0..n): 0 with *ret, or
+ * -EINVAL. Pure; thread-safe. */
+int oci_parse_id(const char *s, size_t n, int64_t *ret);
+
 /* Looks up key in passwd-format text (len bytes, "name:pw:uid:gid:..."
  * lines): by name, or by uid when by_uid (key is then the number). 0 with
  * *ret_uid, *ret_gid; -ENOENT when no line matches; malformed lines are
