@@ -85,17 +85,7 @@ static int default_name(const char *ref_text, char ret[IMAGE_NAME_MAX + 1])
                 snprintf(raw, sizeof(raw), "%s-%.12s", base, ref.digest + 7);
         else
                 snprintf(raw, sizeof(raw), "%s", base);
-        size_t n = 0;
-        for (const char *p = raw; *p && n < IMAGE_NAME_MAX; p++) {
-                char c = *p >= 'A' && *p <= 'Z' ? (char)(*p - 'A' + 'a') : *p;
-                if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-                        c = '-';
-                if (n == 0 && !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
-                        continue;
-                ret[n++] = c;
-        }
-        ret[n] = '\0';
-        return image_name_check(ret) == 0 && strcmp(ret, IMAGE_BASE) != 0 ? 0 : -EINVAL;
+        return image_name_from(raw, ret);
 }
 
 /* image_import of the pulled image, named name. */

@@ -289,6 +289,12 @@ int image_resolve_boot(struct image_store *s, const char *name, const struct ima
  * IMAGE_NAME_MAX bytes. */
 int image_name_check(const char *name);
 
+/* raw made into an image name (for a default name from a source or a
+ * reference): lowercased, bytes outside [a-z0-9._-] become '-', leading
+ * non-alphanumerics dropped, cut at IMAGE_NAME_MAX. 0, or -EINVAL when
+ * nothing usable is left or the result is IMAGE_BASE. */
+int image_name_from(const char *raw, char ret[IMAGE_NAME_MAX + 1]);
+
 #ifdef __cplusplus
 }
 #endif

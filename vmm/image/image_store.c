@@ -51,6 +51,21 @@ int image_name_check(const char *name)
         return 0;
 }
 
+int image_name_from(const char *raw, char ret[IMAGE_NAME_MAX + 1])
+{
+        size_t n = 0;
+        for (const char *p = raw; *p && n < IMAGE_NAME_MAX; p++) {
+                char c = *p >= 'A' && *p <= 'Z' ? (char)(*p - 'A' + 'a') : *p;
+                if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+                        c = '-';
+                if (n == 0 && !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+                        continue;
+                ret[n++] = c;
+        }
+        ret[n] = 0;
+        return image_name_check(ret) == 0 && strcmp(ret, IMAGE_BASE) != 0 ? 0 : -EINVAL;
+}
+
 int image_store_open(const char *dir, struct image_store **ret, struct ak_error *err)
 {
         static const char *const subdirs[] = { "", "/names", "/kernel", "/tmp", "/stage", "/inuse" };

@@ -239,6 +239,20 @@ TEST_F(ImageTest, ReferencesMapToImages) {
 // files are read without following a symlink out of the tree.
 // oci_parse_id (also the executor's reading of an image's "UID:GID"): the
 // whole field, 0..OCI_ID_MAX, digits only.
+// image_name_from: the default names of imports and pulls.
+TEST_F(ImageTest, NamesMadeFromSources) {
+  char n[IMAGE_NAME_MAX + 1];
+  ASSERT_EQ(image_name_from("Busy_Box-stable", n), 0);
+  EXPECT_STREQ(n, "busy_box-stable");
+  ASSERT_EQ(image_name_from("..-My App:1.0", n), 0);  // leading non-alnum dropped
+  EXPECT_STREQ(n, "my-app-1.0");
+  ASSERT_EQ(image_name_from(std::string(100, 'a').c_str(), n), 0);
+  EXPECT_EQ(strlen(n), (size_t)IMAGE_NAME_MAX);
+  EXPECT_EQ(image_name_from("base", n), -EINVAL);
+  EXPECT_EQ(image_name_from("_-.", n), -EINVAL);
+  EXPECT_EQ(image_name_from("", n), -EINVAL);
+}
+
 TEST_F(ImageTest, IdsAreWholeDecimalFields) {
   int64_t v = -1;
   ASSERT_EQ(oci_parse_id("0", 1, &v), 0);

@@ -239,17 +239,7 @@ int image_import_default_name(const char *src, char ret[IMAGE_NAME_MAX + 1])
                 snprintf(name, sizeof(name), "%s-%s", base, ref);
         else
                 snprintf(name, sizeof(name), "%s", base);
-        size_t n = 0;
-        for (const char *p = name; *p && n < IMAGE_NAME_MAX; p++) {
-                char c = *p >= 'A' && *p <= 'Z' ? (char)(*p - 'A' + 'a') : *p;
-                if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-                        c = '-';
-                if (n == 0 && !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
-                        continue;
-                ret[n++] = c;
-        }
-        ret[n] = 0;
-        return image_name_check(ret) == 0 && strcmp(ret, IMAGE_BASE) != 0 ? 0 : -EINVAL;
+        return image_name_from(name, ret);
 }
 
 static int apply_layers(struct plan *pl, int rootfd, const struct image_progress *p, struct ak_error *err)
