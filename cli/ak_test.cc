@@ -138,6 +138,10 @@ TEST(Ak, StatusAndDownWithoutAStack)
         EXPECT_EQ(1, r.status) << r.out;
         EXPECT_NE(std::string::npos, r.out.find("UNAVAILABLE")) << r.out;
         EXPECT_EQ(std::string::npos, r.out.find("starting one")) << r.out;
+        EXPECT_NE(std::string::npos, r.out.find("ak sandbox list: ")) << r.out;
+        r = ak("env AK_HOME=" + home + " AK_SCHEDULER=unix:" + home + "/none.sock cli/ak snapshot list");
+        EXPECT_EQ(1, r.status) << r.out;
+        EXPECT_NE(std::string::npos, r.out.find("ak snapshot list: ")) << r.out;
         EXPECT_EQ(0, rmdir(dir)) << "ak left files in " << dir;
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/scheduler_call.h"
 #include "cli/stack.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
 
@@ -19,20 +20,7 @@ static const struct cli_command cmd = { "sandbox", "", cli_sandbox_run, cli_sand
 /* One unary scheduler call; prints the error as `ak VERB: ...`. */
 static int call(const char *verb, const char *method, const ProtobufCMessage *req, ProtobufCMessage **resp)
 {
-        struct rpc_channel *ch = NULL;
-        struct rpc_call_options o;
-        struct ak_error err = { 0 };
-        if (stack_client(true, &ch, &o, &err) < 0) {
-                fprintf(stderr, "ak %s: %s\n", verb, err.msg);
-                return -1;
-        }
-        int r = rpc_unary(ch, &ak__v1__scheduler__descriptor, method, req, &o, resp, &err);
-        rpc_channel_free(ch);
-        if (r != RPC_OK) {
-                fprintf(stderr, "ak %s: %s\n", verb, err.msg);
-                return -1;
-        }
-        return 0;
+        return cli_scheduler_call(NULL, verb, method, req, resp) < 0 ? -1 : 0;
 }
 
 int cli_exec_detached(const char *name, char **argv, size_t argc, char **env, size_t n_env, const char *workdir,

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/scheduler_call.h"
 #include "cli/egress.h"
 #include "cli/stack.h"
 #include "lib/base/cleanup.h"
@@ -72,18 +73,7 @@ static const char *state_name(Ak__V1__SandboxState s)
 
 static int call(const char *verb, const char *method, const ProtobufCMessage *req, ProtobufCMessage **resp)
 {
-        struct rpc_channel *ch = NULL;
-        struct rpc_call_options o;
-        struct ak_error err = { 0 };
-        int r = stack_client(true, &ch, &o, &err);
-        if (r >= 0)
-                r = rpc_unary(ch, &ak__v1__scheduler__descriptor, method, req, &o, resp, &err);
-        rpc_channel_free(ch);
-        if (r != 0) {
-                fprintf(stderr, "ak sandbox %s: %s\n", verb, err.msg);
-                return 1;
-        }
-        return 0;
+        return cli_scheduler_call("sandbox", verb, method, req, resp) < 0 ? 1 : 0;
 }
 
 static void str(struct json_writer *w, const char *k, const char *v)

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/scheduler_call.h"
 #include "cli/stack.h"
 #include "lib/json/writer.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
@@ -43,18 +44,7 @@ static const struct cli_command cmd = { "snapshot", "", cli_snapshot_run, cli_sn
 
 static int call(const char *verb, const char *method, const ProtobufCMessage *req, ProtobufCMessage **resp)
 {
-        struct rpc_channel *ch = NULL;
-        struct rpc_call_options o;
-        struct ak_error err = { 0 };
-        int r = stack_client(true, &ch, &o, &err);
-        if (r >= 0)
-                r = rpc_unary(ch, &ak__v1__scheduler__descriptor, method, req, &o, resp, &err);
-        rpc_channel_free(ch);
-        if (r != 0) {
-                fprintf(stderr, "ak snapshot %s: %s\n", verb, err.msg);
-                return 1;
-        }
-        return 0;
+        return cli_scheduler_call("snapshot", verb, method, req, resp) < 0 ? 1 : 0;
 }
 
 /* Parses [--json] [--name X] and up to max_args operands into args; 2 (after
