@@ -107,7 +107,7 @@ int oci_layout_open(const char *dir, struct oci_layout **ret, struct ak_error *e
                         ak_error_errno(err, r, "create %s", p);
         }
         char *text = NULL;
-        size_t len;
+        size_t len = 0;
         if (r == 0) {
                 path_in(l, p, sizeof(p), "oci-layout");
                 r = read_small(p, 4096, &text, &len);
