@@ -11,6 +11,7 @@
 #define REQ(list) ",\"required\":[" list "]"
 
 #define NAME_ONLY(d) OBJ("\"name\":" STR(d), REQ("\"name\""))
+#define ID_ONLY OBJ("\"id\":" STR("The detached command ID"), REQ("\"id\""))
 
 const struct mcp_tool mcp_tools_table[] = {
         { "sandbox_run",
@@ -83,6 +84,41 @@ const struct mcp_tool mcp_tools_table[] = {
               "\"by\":" STR("Additional time (e.g., '1h', '30m', '2d'). Default: 1h"),
               REQ("\"name\"")),
           mcp_tool_extend_ttl },
+        { "sandbox_exec_detach", "Start a detached (background) command in a sandbox. Returns a command ID for tracking.",
+          OBJ("\"name\":" STR("Name of the sandbox") ","
+              "\"command\":" STRS("The command and arguments to run") ","
+              "\"env\":" STRS("Environment variables as KEY=VALUE pairs") ","
+              "\"workdir\":" STR("Working directory inside the sandbox") ","
+              "\"sudo\":{\"type\":\"boolean\",\"description\":\"Run the command as root\"}",
+              REQ("\"name\",\"command\"")),
+          mcp_tool_exec_detach },
+        { "sandbox_exec_status", "Get the status of a detached command (running, completed, failed).",
+          ID_ONLY, mcp_tool_exec_status },
+        { "sandbox_exec_logs", "Get stdout/stderr from a detached command.",
+          OBJ("\"id\":" STR("The detached command ID") ","
+              "\"stream\":{\"type\":\"string\",\"description\":\"Which stream to read: stdout (default) or "
+              "stderr\",\"enum\":[\"stdout\",\"stderr\"]}",
+              REQ("\"id\"")),
+          mcp_tool_exec_logs },
+        { "sandbox_exec_kill", "Kill a detached command.", ID_ONLY, mcp_tool_exec_kill },
+        { "sandbox_exec_list", "List all detached commands in a sandbox.",
+          OBJ("\"name\":" STR("Name of the sandbox (optional, lists all if omitted)"), ""), mcp_tool_exec_list },
+        { "snapshot_list", "List all snapshots.", OBJ("", ""), mcp_tool_snapshot_list },
+        { "snapshot_take", "Take a snapshot of a sandbox (its root disk; the sandbox needs a disk image, not the "
+                           "base image).",
+          OBJ("\"sandbox\":" STR("Name of the sandbox to snapshot") ","
+              "\"name\":" STR("Name for the snapshot"),
+              REQ("\"sandbox\",\"name\"")),
+          mcp_tool_snapshot_take },
+        { "snapshot_get", "Get information about a snapshot.", NAME_ONLY("Name of the snapshot"),
+          mcp_tool_snapshot_get },
+        { "snapshot_delete", "Delete a snapshot.", NAME_ONLY("Name of the snapshot to delete"),
+          mcp_tool_snapshot_delete },
+        { "snapshot_restore", "Restore a sandbox from a snapshot.",
+          OBJ("\"name\":" STR("Name of the snapshot to restore") ","
+              "\"as_name\":" STR("Name for the restored sandbox (defaults to original + '-restored')"),
+              REQ("\"name\"")),
+          mcp_tool_snapshot_restore },
 };
 
 const size_t mcp_tools_count = sizeof(mcp_tools_table) / sizeof(mcp_tools_table[0]);

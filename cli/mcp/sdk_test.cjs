@@ -13,11 +13,13 @@ const { Client } = sdk("client/index.js");
 const { StdioClientTransport, getDefaultEnvironment } = sdk("client/stdio.js");
 const { LATEST_PROTOCOL_VERSION } = sdk("types.js");
 
-// agentkernel 0.18's tools (src/mcp.rs) that ak serves (detached commands and
-// snapshot_* are not served yet).
+// agentkernel 0.18's tools (src/mcp.rs) that ak serves (not its browser_*
+// and sandbox_fork).
 const AGENTKERNEL_TOOLS = [
-  "sandbox_create", "sandbox_exec", "sandbox_extend_ttl", "sandbox_file_read", "sandbox_file_write", "sandbox_list",
-  "sandbox_remove", "sandbox_run", "sandbox_start", "sandbox_stop", "sandbox_write_files",
+  "sandbox_create", "sandbox_exec", "sandbox_exec_detach", "sandbox_exec_kill", "sandbox_exec_list",
+  "sandbox_exec_logs", "sandbox_exec_status", "sandbox_extend_ttl", "sandbox_file_read", "sandbox_file_write",
+  "sandbox_list", "sandbox_remove", "sandbox_run", "sandbox_start", "sandbox_stop", "sandbox_write_files",
+  "snapshot_delete", "snapshot_get", "snapshot_list", "snapshot_restore", "snapshot_take",
 ];
 const LONG = { timeout: 600000, maxTotalTimeout: 600000 }; // microVMs under TCG boot slowly
 
@@ -69,6 +71,58 @@ async function oldClientVersion() {
   const m = await reply;
   await closeAndCheck(tr, tr);
   return m.result.protocolVersion;
+}
+
+// Detached commands as agentkernel shows them (its DetachedCommand JSON,
+// addressed by id alone), and the snapshot tools on a base-image sandbox
+// (no root disk: take is refused) and on names that do not exist.
+async function detachedAndSnapshots(client, name) {
+  const detach = async (command) => JSON.parse(await call(client, "sandbox_exec_detach", { name, command }));
+  const status = async (id) => JSON.parse(await call(client, "sandbox_exec_status", { id }));
+  const until = async (what, f) => {
+    for (let i = 0; i < 120; i++) {
+      const v = await f();
+      if (v) return v;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.fail(`waited 60 s for ${what}`);
+  };
+  const d = await detach(["sh", "-c", "echo out; echo err >&2; exec sleep 1000"]);
+  assert.deepEqual(Object.keys(d), ["id", "sandbox", "command", "pid", "status", "exit_code", "started_at"]);
+  assert.equal(d.sandbox, name);
+  assert.deepEqual(d.command, ["sh", "-c", "echo out; echo err >&2; exec sleep 1000"]);
+  assert.ok(d.pid > 0, JSON.stringify(d));
+  assert.equal(d.status, "running");
+  assert.equal(d.exit_code, null);
+  assert.ok(Math.abs(Date.parse(d.started_at) - Date.now()) < 600e3, d.started_at);
+  await until("out on stdout", async () => (await call(client, "sandbox_exec_logs", { id: d.id })) === "out\n");
+  assert.equal(await call(client, "sandbox_exec_logs", { id: d.id, stream: "stderr" }), "err\n");
+  assert.match(await call(client, "sandbox_exec_logs", { id: d.id, stream: "both" }, true), /stream both/);
+  assert.equal((await status(d.id)).status, "running");
+  const listed = JSON.parse(await call(client, "sandbox_exec_list", { name }));
+  assert.deepEqual(listed.map((c) => c.id), [d.id]);
+  assert.deepEqual(JSON.parse(await call(client, "sandbox_exec_list", {})).map((c) => c.id), [d.id]);
+  assert.equal(await call(client, "sandbox_exec_kill", { id: d.id }), `Command ${d.id} killed.`);
+  const killed = await until("the kill", async () => { const s = await status(d.id); return s.status !== "running" && s; });
+  assert.equal(killed.status, "failed", JSON.stringify(killed));
+  const e = await detach(["sh", "-c", "exit 4"]);
+  const done = await until("exit 4", async () => { const s = await status(e.id); return s.status !== "running" && s; });
+  assert.deepEqual([done.status, done.exit_code], ["completed", 4]);
+  assert.deepEqual(JSON.parse(await call(client, "sandbox_exec_list", { name })).map((c) => c.id), [d.id, e.id]);
+  assert.match(await call(client, "sandbox_exec_status", { id: "no-such-id" }, true), /^Error: Detached command 'no-such-id' not found/);
+  assert.match(await call(client, "sandbox_exec_kill", { id: "no-such-id" }, true), /no-such-id/);
+  assert.match(await call(client, "sandbox_exec_detach", { name: "no-such-sandbox", command: ["true"] }, true), /no-such-sandbox/);
+  console.log(`detached: ${d.id} ran, logged, was listed and killed; ${e.id} completed with exit code 4`);
+
+  assert.equal(await call(client, "snapshot_list", {}), "[]");
+  const take = await call(client, "snapshot_take", { sandbox: name, name: "snap-" + process.pid }, true);
+  assert.match(take, /^Error: /, take);
+  console.log(`snapshot_take of a base-image sandbox: ${take}`);
+  assert.equal(await call(client, "snapshot_list", {}), "[]");
+  assert.equal(await call(client, "snapshot_get", { name: "no-such-snap" }, true), "Error: Snapshot 'no-such-snap' not found");
+  assert.equal(await call(client, "snapshot_restore", { name: "no-such-snap" }, true), "Error: Snapshot 'no-such-snap' not found");
+  assert.match(await call(client, "snapshot_delete", { name: "no-such-snap" }, true), /^Error: .*no-such-snap/);
+  assert.match(await call(client, "snapshot_take", { sandbox: "no-such-sandbox", name: "x" }, true), /no-such-sandbox/);
 }
 
 async function main() {
@@ -166,6 +220,8 @@ async function main() {
   assert.ok(Date.now() - t0 < 50000, `a 3 s timeout took ${Date.now() - t0} ms`);
   console.log(`sandbox_run of sleep 60 with timeout_ms 3000: isError after ${Date.now() - t0} ms`);
   assert.equal(await call(client, "sandbox_run", { command: ["sh", "-c", 'echo "$A"'], env: { A: "b c" }, network: false }), "b c\n");
+
+  await detachedAndSnapshots(client, name);
 
   // sandbox_extend_ttl: a sandbox without a TTL gets one, "by" past now; then later by 30 min.
   const expiry = (t) => {

@@ -165,7 +165,9 @@ TEST(McpTools, AgentkernelsNamesAndSchemas)
 {
         const char *want[] = { "sandbox_run", "sandbox_create", "sandbox_exec", "sandbox_list", "sandbox_remove",
                                "sandbox_file_write", "sandbox_file_read", "sandbox_write_files", "sandbox_start",
-                               "sandbox_stop", "sandbox_extend_ttl" };
+                               "sandbox_stop", "sandbox_extend_ttl", "sandbox_exec_detach", "sandbox_exec_status",
+                               "sandbox_exec_logs", "sandbox_exec_kill", "sandbox_exec_list", "snapshot_list",
+                               "snapshot_take", "snapshot_get", "snapshot_delete", "snapshot_restore" };
         ASSERT_EQ(mcp_tools_count, sizeof(want) / sizeof(want[0]));
         for (size_t i = 0; i < mcp_tools_count; i++) {
                 EXPECT_STREQ(mcp_tools_table[i].name, want[i]);
@@ -202,6 +204,54 @@ TEST(McpTools, ExtendTtlRefusesBadDurations)
                 EXPECT_TRUE(res->is_error) << by;
                 EXPECT_EQ(std::string(out, len), std::string("Error: by ") + by +
                                                           ": want a duration such as 30m, 1h or 2d (1 second to 30 days)");
+                free(out);
+                free(res);
+                json_value_free(v);
+        }
+        mcp_tools_free(t);
+}
+
+// Arguments of the detached and snapshot tools are checked before any
+// scheduler call (no stack here), with agentkernel's "X is required".
+TEST(McpTools, DetachedAndSnapshotArgumentErrors)
+{
+        struct Case {
+                const char *tool, *args, *want;
+        } cases[] = {
+                { "sandbox_exec_detach", "{\"command\":[\"true\"]}", "Error: name is required" },
+                { "sandbox_exec_detach", "{\"name\":\"x\"}", "Error: command is required" },
+                { "sandbox_exec_detach", "{\"name\":\"x\",\"command\":[\"true\"],\"sudo\":\"yes\"}",
+                  "Error: sudo must be a boolean, not string" },
+                { "sandbox_exec_status", "{}", "Error: id is required" },
+                { "sandbox_exec_kill", "{\"id\":7}", "Error: id must be a string, not number" },
+                { "sandbox_exec_logs", "{\"id\":\"a\",\"stream\":\"both\"}",
+                  "Error: stream both: want stdout or stderr" },
+                { "sandbox_exec_list", "{\"name\":[]}", "Error: name must be a string, not array" },
+                { "snapshot_take", "{\"name\":\"s\"}", "Error: sandbox is required" },
+                { "snapshot_take", "{\"sandbox\":\"x\"}", "Error: name is required" },
+                { "snapshot_get", "{}", "Error: name is required" },
+                { "snapshot_delete", "{}", "Error: name is required" },
+                { "snapshot_restore", "{\"name\":\"s\",\"as_name\":false}",
+                  "Error: as_name must be a string, not boolean" },
+        };
+        struct mcp_tools *t = nullptr;
+        ASSERT_EQ(mcp_tools_new(&t), 0);
+        for (const Case &c : cases) {
+                const struct mcp_tool *tool = nullptr;
+                for (size_t i = 0; i < mcp_tools_count; i++)
+                        if (strcmp(mcp_tools_table[i].name, c.tool) == 0)
+                                tool = &mcp_tools_table[i];
+                ASSERT_NE(tool, nullptr) << c.tool;
+                struct json_value *v = nullptr;
+                ASSERT_EQ(json_parse(c.args, strlen(c.args), &v, nullptr), 0);
+                struct mcp_tool_result *res = (struct mcp_tool_result *)calloc(1, sizeof(*res));
+                mcp_text_init(&res->text);
+                tool->call(t, v, res);
+                char *out = nullptr;
+                size_t len = 0;
+                ASSERT_EQ(mcp_text_render(&res->text, &out, &len), 0);
+                EXPECT_TRUE(res->is_error) << c.tool << " " << c.args;
+                EXPECT_EQ(std::string(out, len), c.want) << c.tool << " " << c.args;
                 free(out);
                 free(res);
                 json_value_free(v);

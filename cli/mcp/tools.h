@@ -3,9 +3,11 @@
  * it (cli/stack.h: $AK_SCHEDULER and $AK_TOKEN, or the local stack, which
  * the first tool call starts when none runs).
  *
- * Left out while the gRPC contract lacks their calls: sandbox_exec_detach,
- * _status, _logs, _kill, _list (detached commands), sandbox_extend_ttl (no
- * TTL-extend call) and snapshot_* (no snapshots). */
+ * Served: sandbox_run, _create, _exec, _list, _remove, _file_write,
+ * _file_read, _write_files, _start, _stop, _extend_ttl; the detached
+ * commands sandbox_exec_detach, _status, _logs, _kill, _list; snapshot_list,
+ * _take, _get, _delete, _restore. Left out: agentkernel's browser_* and
+ * sandbox_fork tools. */
 #pragma once
 
 #include <stddef.h>

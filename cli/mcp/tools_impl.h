@@ -45,3 +45,13 @@ void mcp_tool_write_files(void *ctx, const struct json_value *args, struct mcp_t
 void mcp_tool_start(void *ctx, const struct json_value *args, struct mcp_tool_result *res);
 void mcp_tool_stop(void *ctx, const struct json_value *args, struct mcp_tool_result *res);
 void mcp_tool_extend_ttl(void *ctx, const struct json_value *args, struct mcp_tool_result *res);
+void mcp_tool_exec_detach(void *ctx, const struct json_value *args, struct mcp_tool_result *res);
+void mcp_tool_exec_status(void *ctx, const struct json_value *args, struct mcp_tool_result *res);
+void mcp_tool_exec_logs(void *ctx, const struct json_value *args, struct mcp_tool_result *res);
+void mcp_tool_exec_kill(void *ctx, const struct json_value *args, struct mcp_tool_result *res);
+void mcp_tool_exec_list(void *ctx, const struct json_value *args, struct mcp_tool_result *res);
+void mcp_tool_snapshot_list(void *ctx, const struct json_value *args, struct mcp_tool_result *res);
+void mcp_tool_snapshot_take(void *ctx, const struct json_value *args, struct mcp_tool_result *res);
+void mcp_tool_snapshot_get(void *ctx, const struct json_value *args, struct mcp_tool_result *res);
+void mcp_tool_snapshot_delete(void *ctx, const struct json_value *args, struct mcp_tool_result *res);
+void mcp_tool_snapshot_restore(void *ctx, const struct json_value *args, struct mcp_tool_result *res);
