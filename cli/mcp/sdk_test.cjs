@@ -175,7 +175,14 @@ async function main() {
   assert.match(missing, /^Error: /, missing);
 
   const row = (list) => list.split("\n").find((l) => l.startsWith(name + "\t"));
+  // The scheduler's list is as of the executor's last status: one taken
+  // while the create ran (state creating) may arrive after it returned, and
+  // the next one (every 2 s) says running. Wait for that, not longer.
   let list = await call(client, "sandbox_list", {});
+  for (let i = 0; i < 50 && row(list).split("\t")[1] === "creating"; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    list = await call(client, "sandbox_list", {});
+  }
   assert.match(list, /^NAME\tSTATUS\tBACKEND\tIP\tPORTS\n/, list);
   assert.equal(row(list).split("\t")[1], "running", list);
   assert.equal(await call(client, "sandbox_stop", { name }), `Sandbox '${name}' stopped.`);
