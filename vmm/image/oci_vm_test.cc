@@ -171,6 +171,12 @@ std::string OciScratchVmTest::dir_, OciScratchVmTest::skip_, OciScratchVmTest::e
 struct vm* OciScratchVmTest::vm_ = nullptr;
 
 TEST_F(OciScratchVmTest, BootsWithNetworkAndRunsItsProgram) {
+#if defined(__SANITIZE_ADDRESS__)
+  // scratch_hello is linked dynamically under ASan (gcc will not link
+  // -static with -fsanitize=address), and a FROM scratch image has no libc
+  // for it; the normal pass runs it static.
+  GTEST_SKIP() << "a FROM scratch program must be static; ASan builds are not";
+#endif
   std::string err;
   struct proto_reply* r = akvm::Run(vm_vsock_uds(vm_), {"/app/hello", "a", "b"}, 60000, &err);
   ASSERT_NE(r, nullptr) << err;
