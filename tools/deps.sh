@@ -12,6 +12,7 @@ packages=(
         protobuf-c-compiler        # protoc-c
         libprotobuf-c-dev
         libgrpc-dev                # gRPC C core + gpr
+        libssl-dev                 # OpenSSL 3 libcrypto: lib/vault's AES-256-GCM
         libcurl4-openssl-dev
         libmicrohttpd-dev          # ak-gateway's HTTP/1.1 server (services/gateway)
         libarchive-dev             # image layers: tar, gzip, zstd (vmm/image/oci_layer.c)
