@@ -62,6 +62,10 @@ int cli_exec_detached(const char *name, char **argv, size_t argc, char **env, si
                       bool sudo);
 extern const char cli_sandbox_help[];
 
+/* `ak secret` (cmd_secret.c). */
+int cli_secret_run(int argc, char **argv);
+extern const char cli_secret_help[];
+
 /* `ak mcp-server`, `ak mcp install` (cmd_mcp.c). */
 int cli_mcp_server_run(int argc, char **argv);
 int cli_mcp_run(int argc, char **argv);

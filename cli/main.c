@@ -28,6 +28,7 @@ static const struct cli_command commands[] = {
         { "up", "start the local stack (scheduler, executor, signer, auditor)", cli_up_run, cli_up_help },
         { "down", "stop the local stack", cli_down_run, cli_down_help },
         { "status", "show the local stack's health", cli_status_run, cli_status_help },
+        { "secret", "store API keys that sandboxes use without seeing", cli_secret_run, cli_secret_help },
         { "audit", "emit audit events and follow the audit log", cli_audit_run, cli_audit_help },
         { "receipt", "verify, show and replay execution receipts", cli_receipt_run, cli_receipt_help },
         { "vm", "boot, list and stop microVMs", cli_vm_run, cli_vm_help },
