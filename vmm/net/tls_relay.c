@@ -1,0 +1,265 @@
+/* Terminate, rewrite the first head, re-originate, relay; see tls_relay.h. */
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "vmm/net/tls_relay.h"
+
+#define RELAY_BUF 16384
+#define HEAD_OUT_MAX (SNIFF_HEADERS_MAX + INJECT_SECRETS_MAX * INJECT_VALUE_MAX + 64)
+
+const char *tls_relay_outcome_name(enum tls_relay_outcome o)
+{
+        switch (o) {
+        case TLS_RELAY_DONE: return "done";
+        case TLS_RELAY_REFUSED_SECRET: return "refused_secret";
+        case TLS_RELAY_BAD_REQUEST: return "bad_request";
+        case TLS_RELAY_GUEST_TLS: return "guest_tls";
+        case TLS_RELAY_UPSTREAM_TLS: return "upstream_tls";
+        case TLS_RELAY_IO: return "io";
+        }
+        return "unknown";
+}
+
+static int fail(struct tls_relay_result *res, enum tls_relay_outcome o, struct ak_error *err, int code,
+                const char *what, const char *host)
+{
+        char ossl[256] = "";
+        unsigned long e = ERR_peek_last_error();
+
+        if (e)
+                ERR_error_string_n(e, ossl, sizeof(ossl));
+        ERR_clear_error();
+        res->outcome = o;
+        return ak_error_set(err, code, "secret relay to %s: %s%s%s", host, what, ossl[0] ? ": " : "", ossl);
+}
+
+static int alpn_http11(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
+                       unsigned inlen, void *arg)
+{
+        static const unsigned char h11[] = "\x08http/1.1";
+
+        if (SSL_select_next_proto((unsigned char **)out, outlen, h11, sizeof(h11) - 1, in, inlen) !=
+            OPENSSL_NPN_NEGOTIATED)
+                return SSL_TLSEXT_ERR_NOACK; /* no ALPN: HTTP/1.1 is what the client gets */
+        return SSL_TLSEXT_ERR_OK;
+}
+
+static SSL *guest_side(const struct tls_relay_config *cfg, int fd, const char *host)
+{
+        X509 *cert;
+        EVP_PKEY *key;
+        SSL_CTX *ctx;
+        SSL *ssl = NULL;
+
+        if (tls_ca_leaf(cfg->ca, host, &cert, &key) < 0)
+                return NULL;
+        ctx = SSL_CTX_new(TLS_server_method());
+        if (ctx && SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) && SSL_CTX_use_certificate(ctx, cert) &&
+            SSL_CTX_use_PrivateKey(ctx, key)) {
+                SSL_CTX_set_alpn_select_cb(ctx, alpn_http11, NULL);
+                ssl = SSL_new(ctx);
+                if (ssl && !SSL_set_fd(ssl, fd)) {
+                        SSL_free(ssl);
+                        ssl = NULL;
+                }
+        }
+        SSL_CTX_free(ctx); /* the SSL holds its own reference */
+        return ssl;
+}
+
+static SSL *upstream_side(const struct tls_relay_config *cfg, int fd, const char *host)
+{
+        static const unsigned char h11[] = "\x08http/1.1";
+        SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+        SSL *ssl = NULL;
+        bool ok;
+
+        if (!ctx)
+                return NULL;
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+        ok = SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) &&
+             (cfg->roots_file ? SSL_CTX_load_verify_locations(ctx, cfg->roots_file, NULL)
+                              : SSL_CTX_set_default_verify_paths(ctx)) &&
+             SSL_CTX_set_alpn_protos(ctx, h11, sizeof(h11) - 1) == 0;
+        if (ok)
+                ssl = SSL_new(ctx);
+        if (ssl && (!SSL_set_fd(ssl, fd) || !SSL_set_tlsext_host_name(ssl, host) || !SSL_set1_host(ssl, host))) {
+                SSL_free(ssl);
+                ssl = NULL;
+        }
+        SSL_CTX_free(ctx);
+        return ssl;
+}
+
+static bool write_all(SSL *ssl, const void *p, size_t n)
+{
+        size_t w = 0;
+
+        return n == 0 || (SSL_write_ex(ssl, p, n, &w) == 1 && w == n);
+}
+
+/* Forwards head (rewritten, complete) with its Connection header replaced by
+ * "Connection: close". The head's lines were checked by inject_request. */
+static bool send_head_close(SSL *up, const uint8_t *head, size_t len)
+{
+        size_t off = 0;
+
+        while (off + 2 < len) {
+                const uint8_t *crlf = memmem(head + off, len - off, "\r\n", 2);
+                size_t ln = (size_t)(crlf - head) - off + 2;
+                bool drop = off > 0 && (ln >= 11 && strncasecmp((const char *)head + off, "connection:", 11) == 0);
+                if (!drop && !write_all(up, head + off, ln))
+                        return false;
+                off += ln;
+        }
+        return write_all(up, "Connection: close\r\n\r\n", 21);
+}
+
+/* Relays both ways until the server is done (or the guest and then the
+ * server). 0 or -ETIMEDOUT / -EIO. */
+static int relay(SSL *g, SSL *u, int gfd, int ufd, int timeout_ms, struct tls_relay_result *res)
+{
+        uint8_t buf[RELAY_BUF];
+        bool guest_open = true;
+
+        for (;;) {
+                struct pollfd p[2] = { { gfd, guest_open ? POLLIN : 0, 0 }, { ufd, POLLIN, 0 } };
+                if (!(guest_open && SSL_pending(g)) && !SSL_pending(u)) {
+                        int n = poll(p, 2, timeout_ms);
+                        if (n == 0)
+                                return -ETIMEDOUT;
+                        if (n < 0 && errno != EINTR)
+                                return -errno;
+                        if (n < 0)
+                                continue;
+                }
+                size_t got = 0;
+                if (guest_open && (SSL_pending(g) || p[0].revents)) {
+                        if (SSL_read_ex(g, buf, sizeof(buf), &got) != 1) {
+                                guest_open = false;
+                                SSL_shutdown(u); /* close_notify: the guest is done sending */
+                        } else if (!write_all(u, buf, got)) {
+                                return -EIO;
+                        } else {
+                                res->to_server += got;
+                        }
+                }
+                if (SSL_pending(u) || p[1].revents) {
+                        if (SSL_read_ex(u, buf, sizeof(buf), &got) != 1) {
+                                SSL_shutdown(g);
+                                return 0;
+                        }
+                        if (!write_all(g, buf, got))
+                                return guest_open ? -EIO : 0;
+                        res->to_guest += got;
+                }
+        }
+}
+
+static void set_timeouts(int fd, int timeout_ms)
+{
+        struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* Reads the guest's first request head and rewrites it into out. */
+static int first_head(const struct tls_relay_config *cfg, SSL *g, const char *host, uint8_t *in, size_t *in_len,
+                      uint8_t *out, size_t *out_len, size_t *ret_consumed, struct tls_relay_result *res,
+                      struct ak_error *err)
+{
+        enum inject_body body;
+        uint64_t body_len;
+        size_t secret = 0;
+        int r = -EAGAIN;
+
+        while (r == -EAGAIN) {
+                size_t got = 0;
+                if (*in_len >= SNIFF_HEADERS_MAX)
+                        return fail(res, TLS_RELAY_BAD_REQUEST, err, -EBADMSG, "request head too long", host);
+                if (SSL_read_ex(g, in + *in_len, SNIFF_HEADERS_MAX - *in_len, &got) != 1)
+                        return fail(res, TLS_RELAY_IO, err, -EIO, "the guest closed before a whole request head",
+                                    host);
+                *in_len += got;
+                r = inject_request(in, *in_len, host, cfg->secrets, cfg->n_secrets, out, HEAD_OUT_MAX, out_len,
+                                   &body, &body_len, &secret);
+        }
+        if (r == -EACCES) {
+                res->secret = secret;
+                return fail(res, TLS_RELAY_REFUSED_SECRET, err, -EACCES,
+                            "refused: the request carries a secret's placeholder where it may not go "
+                            "(another host, the URL or another header)", host);
+        }
+        if (r < 0)
+                return fail(res, TLS_RELAY_BAD_REQUEST, err, r,
+                            "refused: malformed request head, or its Host is not the TLS server name", host);
+        *ret_consumed = (size_t)r;
+        res->injected = *out_len != (size_t)r || memcmp(in, out, *out_len) != 0;
+        return 0;
+}
+
+int tls_relay_serve(const struct tls_relay_config *cfg, int guest_fd, int upstream_fd, const char *host,
+                    struct tls_relay_result *ret, struct ak_error *err)
+{
+        struct tls_relay_result res = { 0 };
+        uint8_t *in = malloc(SNIFF_HEADERS_MAX), *out = malloc(HEAD_OUT_MAX);
+        size_t in_len = 0, out_len = 0, consumed = 0;
+        SSL *g = NULL, *u = NULL;
+        int r;
+
+        set_timeouts(guest_fd, cfg->timeout_ms);
+        set_timeouts(upstream_fd, cfg->timeout_ms);
+        if (!in || !out) {
+                r = fail(&res, TLS_RELAY_IO, err, -ENOMEM, "out of memory", host);
+                goto out;
+        }
+        g = guest_side(cfg, guest_fd, host);
+        if (!g || SSL_accept(g) != 1) {
+                r = fail(&res, TLS_RELAY_GUEST_TLS, err, -EPROTO,
+                         "the guest's TLS handshake failed (does it trust the sandbox CA?)", host);
+                goto out;
+        }
+        const char *sni = SSL_get_servername(g, TLSEXT_NAMETYPE_host_name);
+        if (!sni || strcasecmp(sni, host) != 0) {
+                r = fail(&res, TLS_RELAY_BAD_REQUEST, err, -EBADMSG, "the guest's TLS server name is not the host",
+                         host);
+                goto out;
+        }
+        r = first_head(cfg, g, host, in, &in_len, out, &out_len, &consumed, &res, err);
+        if (r < 0)
+                goto out;
+        u = upstream_side(cfg, upstream_fd, host);
+        if (!u || SSL_connect(u) != 1) {
+                long v = u ? SSL_get_verify_result(u) : X509_V_OK;
+                char what[256];
+                snprintf(what, sizeof(what), "the server's TLS failed%s%s", v != X509_V_OK ? ": certificate " : "",
+                         v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
+                r = fail(&res, TLS_RELAY_UPSTREAM_TLS, err, -EPROTO, what, host);
+                goto out;
+        }
+        if (!send_head_close(u, out, out_len) || !write_all(u, in + consumed, in_len - consumed)) {
+                r = fail(&res, TLS_RELAY_IO, err, -EIO, "writing the request to the server failed", host);
+                goto out;
+        }
+        res.to_server = out_len + (in_len - consumed);
+        r = relay(g, u, guest_fd, upstream_fd, cfg->timeout_ms, &res);
+        if (r < 0)
+                r = fail(&res, TLS_RELAY_IO, err, r, r == -ETIMEDOUT ? "timed out" : "relaying failed", host);
+out:
+        if (out)
+                OPENSSL_cleanse(out, HEAD_OUT_MAX); /* the head held the values */
+        free(in);
+        free(out);
+        SSL_free(g);
+        SSL_free(u);
+        ERR_clear_error();
+        *ret = res;
+        return r;
+}
