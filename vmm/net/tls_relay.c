@@ -3,6 +3,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,19 @@ const char *tls_relay_outcome_name(enum tls_relay_outcome o)
         case TLS_RELAY_IO: return "io";
         }
         return "unknown";
+}
+
+/* err from OpenSSL's last error, for setup failures. */
+static int fail_words(struct ak_error *err, int code, const char *what, const char *roots)
+{
+        char ossl[256] = "";
+        unsigned long e = ERR_peek_last_error();
+
+        if (e)
+                ERR_error_string_n(e, ossl, sizeof(ossl));
+        ERR_clear_error();
+        return ak_error_set(err, code, "%s (roots: %s)%s%s", what, roots ? roots : "the system's",
+                            ossl[0] ? ": " : "", ossl);
 }
 
 static int fail(struct tls_relay_result *res, enum tls_relay_outcome o, struct ak_error *err, int code,
@@ -50,50 +65,113 @@ static int alpn_http11(SSL *ssl, const unsigned char **out, unsigned char *outle
         return SSL_TLSEXT_ERR_OK;
 }
 
-static SSL *guest_side(const struct tls_relay_config *cfg, int fd, const char *host)
-{
+struct relay_leaf {
+        const char *host;
         X509 *cert;
         EVP_PKEY *key;
-        SSL_CTX *ctx;
-        SSL *ssl = NULL;
+};
 
-        if (tls_ca_leaf(cfg->ca, host, &cert, &key) < 0)
-                return NULL;
-        ctx = SSL_CTX_new(TLS_server_method());
-        if (ctx && SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) && SSL_CTX_use_certificate(ctx, cert) &&
-            SSL_CTX_use_PrivateKey(ctx, key)) {
-                SSL_CTX_set_alpn_select_cb(ctx, alpn_http11, NULL);
-                ssl = SSL_new(ctx);
-                if (ssl && !SSL_set_fd(ssl, fd)) {
-                        SSL_free(ssl);
-                        ssl = NULL;
-                }
+struct tls_relay {
+        const struct tls_relay_config *cfg;
+        SSL_CTX *guest, *upstream;
+        size_t n_leaves;
+        struct relay_leaf leaves[INJECT_SECRETS_MAX];
+};
+
+void tls_relay_free(struct tls_relay *relay)
+{
+        if (!relay)
+                return;
+        SSL_CTX_free(relay->guest);
+        SSL_CTX_free(relay->upstream);
+        free(relay);
+}
+
+static int contexts_make(struct tls_relay *relay)
+{
+        static const unsigned char h11[] = "\x08http/1.1";
+        const struct tls_relay_config *cfg = relay->cfg;
+
+        relay->guest = SSL_CTX_new(TLS_server_method());
+        relay->upstream = SSL_CTX_new(TLS_client_method());
+        if (!relay->guest || !relay->upstream || !SSL_CTX_set_min_proto_version(relay->guest, TLS1_2_VERSION) ||
+            !SSL_CTX_set_min_proto_version(relay->upstream, TLS1_2_VERSION))
+                return -EIO;
+        SSL_CTX_set_alpn_select_cb(relay->guest, alpn_http11, NULL);
+        SSL_CTX_set_verify(relay->upstream, SSL_VERIFY_PEER, NULL);
+        if (!(cfg->roots_file ? SSL_CTX_load_verify_locations(relay->upstream, cfg->roots_file, NULL)
+                              : SSL_CTX_set_default_verify_paths(relay->upstream)) ||
+            SSL_CTX_set_alpn_protos(relay->upstream, h11, sizeof(h11) - 1) != 0)
+                return -EIO;
+        return 0;
+}
+
+int tls_relay_new(const struct tls_relay_config *cfg, struct tls_relay **ret, struct ak_error *err)
+{
+        struct tls_relay *relay;
+        int r;
+
+        if (cfg->n_secrets > INJECT_SECRETS_MAX)
+                return ak_error_set(err, -EINVAL, "secret relay: %zu secrets, at most %d", cfg->n_secrets,
+                                    INJECT_SECRETS_MAX);
+        relay = calloc(1, sizeof(*relay));
+        if (!relay)
+                return ak_error_set(err, -ENOMEM, "secret relay: out of memory");
+        relay->cfg = cfg;
+        r = contexts_make(relay);
+        if (r < 0) {
+                tls_relay_free(relay);
+                r = fail_words(err, -EIO, "secret relay: TLS contexts", cfg->roots_file);
+                return r;
         }
-        SSL_CTX_free(ctx); /* the SSL holds its own reference */
+        for (size_t i = 0; i < cfg->n_secrets; i++) {
+                struct relay_leaf *l = &relay->leaves[relay->n_leaves];
+                const char *host = cfg->secrets[i].host;
+                bool have = false;
+                for (size_t j = 0; j < relay->n_leaves; j++)
+                        have = have || strcmp(relay->leaves[j].host, host) == 0;
+                if (have)
+                        continue;
+                r = tls_ca_leaf(cfg->ca, host, &l->cert, &l->key);
+                if (r < 0) {
+                        tls_relay_free(relay);
+                        ERR_clear_error();
+                        return ak_error_errno(err, r, "secret relay: certificate for %s from the sandbox CA", host);
+                }
+                l->host = host;
+                relay->n_leaves++;
+        }
+        *ret = relay;
+        return 0;
+}
+
+static SSL *guest_side(struct tls_relay *relay, int fd, const char *host)
+{
+        const struct relay_leaf *leaf = NULL;
+        SSL *ssl;
+
+        for (size_t i = 0; i < relay->n_leaves; i++)
+                if (strcmp(relay->leaves[i].host, host) == 0)
+                        leaf = &relay->leaves[i];
+        if (!leaf)
+                return NULL;
+        ssl = SSL_new(relay->guest);
+        if (ssl && (!SSL_use_certificate(ssl, leaf->cert) || !SSL_use_PrivateKey(ssl, leaf->key) ||
+                    !SSL_set_fd(ssl, fd))) {
+                SSL_free(ssl);
+                ssl = NULL;
+        }
         return ssl;
 }
 
-static SSL *upstream_side(const struct tls_relay_config *cfg, int fd, const char *host)
+static SSL *upstream_side(struct tls_relay *relay, int fd, const char *host)
 {
-        static const unsigned char h11[] = "\x08http/1.1";
-        SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-        SSL *ssl = NULL;
-        bool ok;
+        SSL *ssl = SSL_new(relay->upstream);
 
-        if (!ctx)
-                return NULL;
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-        ok = SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) &&
-             (cfg->roots_file ? SSL_CTX_load_verify_locations(ctx, cfg->roots_file, NULL)
-                              : SSL_CTX_set_default_verify_paths(ctx)) &&
-             SSL_CTX_set_alpn_protos(ctx, h11, sizeof(h11) - 1) == 0;
-        if (ok)
-                ssl = SSL_new(ctx);
         if (ssl && (!SSL_set_fd(ssl, fd) || !SSL_set_tlsext_host_name(ssl, host) || !SSL_set1_host(ssl, host))) {
                 SSL_free(ssl);
                 ssl = NULL;
         }
-        SSL_CTX_free(ctx);
         return ssl;
 }
 
@@ -104,26 +182,41 @@ static bool write_all(SSL *ssl, const void *p, size_t n)
         return n == 0 || (SSL_write_ex(ssl, p, n, &w) == 1 && w == n);
 }
 
-/* Forwards head (rewritten, complete) with its Connection header replaced by
- * "Connection: close". The head's lines were checked by inject_request. */
-static bool send_head_close(SSL *up, const uint8_t *head, size_t len)
+/* The rewritten head with its Connection header replaced by "Connection:
+ * close", then the bytes that followed it, as one write (one TLS record
+ * where it fits: no small segments for Nagle and delayed ACKs to hold).
+ * The head's lines were checked by inject_request. */
+static bool send_head_close(SSL *up, const uint8_t *head, size_t len, const uint8_t *rest, size_t rest_len)
 {
-        size_t off = 0;
+        uint8_t *buf = malloc(len + 21 + rest_len);
+        size_t off = 0, n = 0;
+        bool ok;
 
+        if (!buf)
+                return false;
         while (off + 2 < len) {
                 const uint8_t *crlf = memmem(head + off, len - off, "\r\n", 2);
                 size_t ln = (size_t)(crlf - head) - off + 2;
                 bool drop = off > 0 && (ln >= 11 && strncasecmp((const char *)head + off, "connection:", 11) == 0);
-                if (!drop && !write_all(up, head + off, ln))
-                        return false;
+                if (!drop) {
+                        memcpy(buf + n, head + off, ln);
+                        n += ln;
+                }
                 off += ln;
         }
-        return write_all(up, "Connection: close\r\n\r\n", 21);
+        memcpy(buf + n, "Connection: close\r\n\r\n", 21);
+        n += 21;
+        memcpy(buf + n, rest, rest_len);
+        n += rest_len;
+        ok = write_all(up, buf, n);
+        OPENSSL_cleanse(buf, n);
+        free(buf);
+        return ok;
 }
 
 /* Relays both ways until the server is done (or the guest and then the
  * server). 0 or -ETIMEDOUT / -EIO. */
-static int relay(SSL *g, SSL *u, int gfd, int ufd, int timeout_ms, struct tls_relay_result *res)
+static int pump(SSL *g, SSL *u, int gfd, int ufd, int timeout_ms, struct tls_relay_result *res)
 {
         uint8_t buf[RELAY_BUF];
         bool guest_open = true;
@@ -162,10 +255,13 @@ static int relay(SSL *g, SSL *u, int gfd, int ufd, int timeout_ms, struct tls_re
         }
 }
 
+/* Timeouts for blocking I/O, and no Nagle: TLS records are written whole. */
 static void set_timeouts(int fd, int timeout_ms)
 {
         struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+        int one = 1;
 
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
@@ -205,9 +301,10 @@ static int first_head(const struct tls_relay_config *cfg, SSL *g, const char *ho
         return 0;
 }
 
-int tls_relay_serve(const struct tls_relay_config *cfg, int guest_fd, int upstream_fd, const char *host,
+int tls_relay_serve(struct tls_relay *relay, int guest_fd, int upstream_fd, const char *host,
                     struct tls_relay_result *ret, struct ak_error *err)
 {
+        const struct tls_relay_config *cfg = relay->cfg;
         struct tls_relay_result res = { 0 };
         uint8_t *in = malloc(SNIFF_HEADERS_MAX), *out = malloc(HEAD_OUT_MAX);
         size_t in_len = 0, out_len = 0, consumed = 0;
@@ -220,7 +317,7 @@ int tls_relay_serve(const struct tls_relay_config *cfg, int guest_fd, int upstre
                 r = fail(&res, TLS_RELAY_IO, err, -ENOMEM, "out of memory", host);
                 goto out;
         }
-        g = guest_side(cfg, guest_fd, host);
+        g = guest_side(relay, guest_fd, host);
         if (!g || SSL_accept(g) != 1) {
                 r = fail(&res, TLS_RELAY_GUEST_TLS, err, -EPROTO,
                          "the guest's TLS handshake failed (does it trust the sandbox CA?)", host);
@@ -235,7 +332,7 @@ int tls_relay_serve(const struct tls_relay_config *cfg, int guest_fd, int upstre
         r = first_head(cfg, g, host, in, &in_len, out, &out_len, &consumed, &res, err);
         if (r < 0)
                 goto out;
-        u = upstream_side(cfg, upstream_fd, host);
+        u = upstream_side(relay, upstream_fd, host);
         if (!u || SSL_connect(u) != 1) {
                 long v = u ? SSL_get_verify_result(u) : X509_V_OK;
                 char what[256];
@@ -244,12 +341,12 @@ int tls_relay_serve(const struct tls_relay_config *cfg, int guest_fd, int upstre
                 r = fail(&res, TLS_RELAY_UPSTREAM_TLS, err, -EPROTO, what, host);
                 goto out;
         }
-        if (!send_head_close(u, out, out_len) || !write_all(u, in + consumed, in_len - consumed)) {
+        if (!send_head_close(u, out, out_len, in + consumed, in_len - consumed)) {
                 r = fail(&res, TLS_RELAY_IO, err, -EIO, "writing the request to the server failed", host);
                 goto out;
         }
         res.to_server = out_len + (in_len - consumed);
-        r = relay(g, u, guest_fd, upstream_fd, cfg->timeout_ms, &res);
+        r = pump(g, u, guest_fd, upstream_fd, cfg->timeout_ms, &res);
         if (r < 0)
                 r = fail(&res, TLS_RELAY_IO, err, r, r == -ETIMEDOUT ? "timed out" : "relaying failed", host);
 out:

@@ -11,9 +11,10 @@
  * Bytes the guest sends after the first head go to the same verified host
  * without rewriting: a placeholder there is worth nothing.
  *
- * Blocking: call it on a thread of its own per connection (TLS handshakes
- * and relaying would stall a shared loop). Every read and write is bounded
- * by timeout_ms of silence.
+ * Blocking: call tls_relay_serve on a thread of its own per connection (TLS
+ * handshakes and relaying would stall a shared loop); one struct tls_relay
+ * serves many connections on many threads at once. Every read and write is
+ * bounded by timeout_ms of silence.
  *
  * The real value of a secret is in this process's memory while it runs and
  * in the bytes sent to the server; never in the result or err. */
@@ -32,8 +33,11 @@ extern "C" {
 #endif
 
 struct tls_relay_config {
-        struct tls_ca *ca;                    /* the sandbox's, for the guest's side */
-        const struct inject_secret *secrets;  /* values checked by inject_value_check */
+        struct tls_ca *ca;                    /* the sandbox's, for the guest's side; used only
+                                               * by tls_relay_new */
+        const struct inject_secret *secrets;  /* values checked by inject_value_check; read by
+                                               * every serve, so the owner may swap a value
+                                               * (rotation) between connections, not during one */
         size_t n_secrets;
         const char *roots_file;               /* PEM roots for the server; NULL: the system's */
         int timeout_ms;                       /* silence allowed on either side */
@@ -55,12 +59,23 @@ struct tls_relay_result {
         uint64_t to_server, to_guest; /* bytes of plaintext relayed */
 };
 
+struct tls_relay;
+
+/* Builds the two TLS contexts (the guest's side and the server's, with its
+ * roots loaded once) and issues the CA's leaf for every secret's host.
+ * cfg and what it points to must outlive the relay. 0, -EIO (OpenSSL, or
+ * the roots file would not load) or -EACCES (a secret's host is not one of
+ * the CA's), with err saying which. */
+int tls_relay_new(const struct tls_relay_config *cfg, struct tls_relay **ret, struct ak_error *err);
+/* NULL is a no-op. No serve may be running. */
+void tls_relay_free(struct tls_relay *relay);
+
 /* Serves guest_fd (accepted from the guest, TLS ClientHello not yet read)
  * against upstream_fd (a TCP connection to the server for host). Both fds
  * stay the caller's to close. Returns 0 when the outcome is
  * TLS_RELAY_DONE; otherwise a negative errno with err saying what failed
  * (never a value) and ret->outcome saying which kind, for the audit. */
-int tls_relay_serve(const struct tls_relay_config *cfg, int guest_fd, int upstream_fd, const char *host,
+int tls_relay_serve(struct tls_relay *relay, int guest_fd, int upstream_fd, const char *host,
                     struct tls_relay_result *ret, struct ak_error *err);
 
 const char *tls_relay_outcome_name(enum tls_relay_outcome o);

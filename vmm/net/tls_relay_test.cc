@@ -202,7 +202,10 @@ class TlsRelay : public ::testing::Test {
                         std::string roots = dir_ + "/testca.pem";
                         struct tls_relay_config cfg = { ca_, &secret_, 1, roots.c_str(), 5000 };
                         struct ak_error err = {};
-                        *rc = tls_relay_serve(&cfg, g, u, kHost, res, &err);
+                        struct tls_relay *relay = nullptr;
+                        EXPECT_EQ(0, tls_relay_new(&cfg, &relay, &err)) << err.msg;
+                        *rc = relay ? tls_relay_serve(relay, g, u, kHost, res, &err) : -1;
+                        tls_relay_free(relay);
                         *errmsg = err.msg;
                         close(g);
                         close(u);
@@ -293,6 +296,20 @@ TEST_F(TlsRelay, GuestThatDoesNotTrustTheSandboxCaGetsNoConnection)
         EXPECT_EQ(TLS_RELAY_GUEST_TLS, res.outcome);
         EXPECT_NE(std::string::npos, out.find("CERTIFICATE_VERIFY_FAILED")) << out;
         EXPECT_EQ("", Slurp(dir_ + "/seen_api"));
+}
+
+TEST_F(TlsRelay, SetupErrorsSayWhat)
+{
+        struct tls_relay *relay = nullptr;
+        struct ak_error err = {};
+        struct tls_relay_config cfg = { ca_, &secret_, 1, "/nonexistent/roots.pem", 5000 };
+        EXPECT_EQ(-EIO, tls_relay_new(&cfg, &relay, &err));
+        EXPECT_NE(nullptr, strstr(err.msg, "roots: /nonexistent/roots.pem")) << err.msg;
+        strcpy(secret_.host, "elsewhere.example.com");
+        cfg.roots_file = nullptr;
+        EXPECT_EQ(-EACCES, tls_relay_new(&cfg, &relay, &err));
+        EXPECT_NE(nullptr, strstr(err.msg, "certificate for elsewhere.example.com")) << err.msg;
+        EXPECT_EQ(nullptr, relay);
 }
 
 }  // namespace
