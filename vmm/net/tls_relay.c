@@ -6,6 +6,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -74,6 +76,12 @@ struct relay_leaf {
 struct tls_relay {
         const struct tls_relay_config *cfg;
         SSL_CTX *guest, *upstream;
+        pthread_mutex_t lock;       /* guards session */
+        SSL_SESSION *session;       /* the server's last resumable session: the next
+                                     * connection resumes it (one handshake's worth of
+                                     * signatures and verification saved) */
+        char session_host[SNIFF_NAME_MAX]; /* whose (OpenSSL keeps no name in a
+                                            * client's TLS 1.3 session) */
         size_t n_leaves;
         struct relay_leaf leaves[INJECT_SECRETS_MAX];
 };
@@ -84,6 +92,8 @@ void tls_relay_free(struct tls_relay *relay)
                 return;
         SSL_CTX_free(relay->guest);
         SSL_CTX_free(relay->upstream);
+        SSL_SESSION_free(relay->session);
+        pthread_mutex_destroy(&relay->lock);
         free(relay);
 }
 
@@ -118,6 +128,7 @@ int tls_relay_new(const struct tls_relay_config *cfg, struct tls_relay **ret, st
         if (!relay)
                 return ak_error_set(err, -ENOMEM, "secret relay: out of memory");
         relay->cfg = cfg;
+        pthread_mutex_init(&relay->lock, NULL);
         r = contexts_make(relay);
         if (r < 0) {
                 tls_relay_free(relay);
@@ -170,8 +181,13 @@ static SSL *upstream_side(struct tls_relay *relay, int fd, const char *host)
 
         if (ssl && (!SSL_set_fd(ssl, fd) || !SSL_set_tlsext_host_name(ssl, host) || !SSL_set1_host(ssl, host))) {
                 SSL_free(ssl);
-                ssl = NULL;
+                return NULL;
         }
+        pthread_mutex_lock(&relay->lock);
+        /* a session is offered only to the host it came from */
+        if (relay->session && strcmp(relay->session_host, host) == 0)
+                SSL_set_session(ssl, relay->session);
+        pthread_mutex_unlock(&relay->lock);
         return ssl;
 }
 
@@ -214,12 +230,36 @@ static bool send_head_close(SSL *up, const uint8_t *head, size_t len, const uint
         return ok;
 }
 
+/* Keeps u's session for the next connection when the server gave one that
+ * can be resumed (TLS 1.3 sends its tickets after the handshake: this is
+ * called once its first answer bytes were read). */
+static void session_keep(struct tls_relay *relay, SSL *u, const char *host)
+{
+        SSL_SESSION *live = SSL_get1_session(u), *s = NULL;
+
+        /* a copy: an unclean close of u later marks its own session object
+         * not resumable (servers that end a Connection: close answer
+         * without close_notify are common) */
+        if (live && SSL_SESSION_is_resumable(live))
+                s = SSL_SESSION_dup(live);
+        SSL_SESSION_free(live);
+        if (!s)
+                return;
+        pthread_mutex_lock(&relay->lock);
+        SSL_SESSION_free(relay->session);
+        relay->session = s;
+        snprintf(relay->session_host, sizeof(relay->session_host), "%s", host);
+        pthread_mutex_unlock(&relay->lock);
+}
+
 /* Relays both ways until the server is done (or the guest and then the
  * server). 0 or -ETIMEDOUT / -EIO. */
-static int pump(SSL *g, SSL *u, int gfd, int ufd, int timeout_ms, struct tls_relay_result *res)
+static int pump(struct tls_relay *relay, const char *host, SSL *g, SSL *u, int gfd, int ufd,
+                struct tls_relay_result *res)
 {
+        int timeout_ms = relay->cfg->timeout_ms;
         uint8_t buf[RELAY_BUF];
-        bool guest_open = true;
+        bool guest_open = true, kept = false;
 
         for (;;) {
                 struct pollfd p[2] = { { gfd, guest_open ? POLLIN : 0, 0 }, { ufd, POLLIN, 0 } };
@@ -247,6 +287,12 @@ static int pump(SSL *g, SSL *u, int gfd, int ufd, int timeout_ms, struct tls_rel
                         if (SSL_read_ex(u, buf, sizeof(buf), &got) != 1) {
                                 SSL_shutdown(g);
                                 return 0;
+                        }
+                        if (!kept) {
+                                /* the server's tickets came before its answer: keep the
+                                 * session now, before an unclean close could spoil it */
+                                session_keep(relay, u, host);
+                                kept = true;
                         }
                         if (!write_all(g, buf, got))
                                 return guest_open ? -EIO : 0;
@@ -346,7 +392,8 @@ int tls_relay_serve(struct tls_relay *relay, int guest_fd, int upstream_fd, cons
                 goto out;
         }
         res.to_server = out_len + (in_len - consumed);
-        r = pump(g, u, guest_fd, upstream_fd, cfg->timeout_ms, &res);
+        res.resumed = SSL_session_reused(u) == 1;
+        r = pump(relay, host, g, u, guest_fd, upstream_fd, &res);
         if (r < 0)
                 r = fail(&res, TLS_RELAY_IO, err, r, r == -ETIMEDOUT ? "timed out" : "relaying failed", host);
 out:

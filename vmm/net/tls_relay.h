@@ -56,6 +56,7 @@ struct tls_relay_result {
         enum tls_relay_outcome outcome;
         size_t secret;              /* for TLS_RELAY_REFUSED_SECRET */
         bool injected;              /* a value was put into the request */
+        bool resumed;               /* the server's TLS session was resumed */
         uint64_t to_server, to_guest; /* bytes of plaintext relayed */
 };
 

@@ -180,7 +180,8 @@ class TlsRelay : public ::testing::Test {
 
         // One guest request through the relay to the server on upstream_port.
         std::string Request(int upstream_port, const std::string &header, struct tls_relay_result *res, int *rc,
-                            std::string *errmsg, const std::string &client_ca = "sandbox_ca.pem")
+                            std::string *errmsg, const std::string &client_ca = "sandbox_ca.pem",
+                            struct tls_relay *shared = nullptr)
         {
                 int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
                 struct sockaddr_in a = {};
@@ -202,10 +203,13 @@ class TlsRelay : public ::testing::Test {
                         std::string roots = dir_ + "/testca.pem";
                         struct tls_relay_config cfg = { ca_, &secret_, 1, roots.c_str(), 5000 };
                         struct ak_error err = {};
-                        struct tls_relay *relay = nullptr;
-                        EXPECT_EQ(0, tls_relay_new(&cfg, &relay, &err)) << err.msg;
+                        struct tls_relay *relay = shared;
+                        if (!relay) {
+                                EXPECT_EQ(0, tls_relay_new(&cfg, &relay, &err)) << err.msg;
+                        }
                         *rc = relay ? tls_relay_serve(relay, g, u, kHost, res, &err) : -1;
-                        tls_relay_free(relay);
+                        if (!shared)
+                                tls_relay_free(relay);
                         *errmsg = err.msg;
                         close(g);
                         close(u);
@@ -249,14 +253,33 @@ TEST_F(TlsRelay, ServerSeesTheValueGuestSeesThePlaceholder)
         EXPECT_NE(std::string::npos, seen.find("Connection: close\r\n\r\n")) << seen;
         EXPECT_EQ(std::string::npos, msg.find(kValue));
 
-        // rotation: the next connection carries the new value
+        EXPECT_FALSE(res.resumed);
+}
+
+TEST_F(TlsRelay, RotationTakesEffectAndTheServerSessionIsResumed)
+{
+        std::string roots = dir_ + "/testca.pem";
+        struct tls_relay_config cfg = { ca_, &secret_, 1, roots.c_str(), 5000 };
+        struct tls_relay *relay = nullptr;
+        struct ak_error err = {};
+        ASSERT_EQ(0, tls_relay_new(&cfg, &relay, &err)) << err.msg;
+        struct tls_relay_result res = {};
+        int rc = -1;
+        std::string msg, auth = std::string("Authorization: Bearer ") + secret_.placeholder;
+        Request(good_port_, auth, &res, &rc, &msg, "sandbox_ca.pem", relay);
+        EXPECT_EQ(0, rc) << msg;
+        EXPECT_FALSE(res.resumed);
+        // the owner swaps the value between connections; the next one carries it
         value_ = "sk-rotated-value";
         secret_.value = (const uint8_t *)value_.data();
         secret_.value_len = value_.size();
-        Request(good_port_, std::string("Authorization: Bearer ") + secret_.placeholder, &res, &rc, &msg);
+        Request(good_port_, auth, &res, &rc, &msg, "sandbox_ca.pem", relay);
         EXPECT_EQ(0, rc) << msg;
-        seen = Slurp(dir_ + "/seen_api");
+        EXPECT_TRUE(res.resumed) << "the second connection resumes the server's session";
+        std::string seen = Slurp(dir_ + "/seen_api");
+        EXPECT_NE(std::string::npos, seen.find(std::string("Authorization: Bearer ") + kValue + "\r\n")) << seen;
         EXPECT_NE(std::string::npos, seen.find("Authorization: Bearer sk-rotated-value\r\n")) << seen;
+        tls_relay_free(relay);
 }
 
 TEST_F(TlsRelay, PlaceholderInAnotherHeaderIsRefusedBeforeTheServer)
