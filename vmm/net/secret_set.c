@@ -1,0 +1,187 @@
+/* Bindings to placeholders, values, a CA and a relay; see secret_set.h. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "vmm/net/secret_set.h"
+#include "vmm/net/tls_ca.h"
+
+struct secret_set {
+        size_t n;
+        struct inject_secret secrets[INJECT_SECRETS_MAX];
+        char names[INJECT_SECRETS_MAX][VAULT_NAME_MAX + 1];
+        uint8_t *values[INJECT_SECRETS_MAX];
+        size_t value_lens[INJECT_SECRETS_MAX];
+        struct tls_ca *ca;
+        char *ca_pem;
+        struct tls_relay_config cfg;
+        struct tls_relay *relay;
+};
+
+int secret_binding_parse(const char *s, struct secret_binding *ret, struct ak_error *err)
+{
+        struct secret_binding b = { .header = INJECT_HEADER_DEFAULT };
+        const char *c1 = strchr(s, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        size_t name_len = c1 ? (size_t)(c1 - s) : 0;
+        size_t host_len = c1 ? (c2 ? (size_t)(c2 - c1 - 1) : strlen(c1 + 1)) : 0;
+
+        if (!c1 || name_len == 0 || host_len == 0)
+                return ak_error_set(err, -EINVAL, "secret binding '%.300s': want NAME:HOST[:HEADER], e.g. "
+                                    "OPENAI_API_KEY:api.openai.com", s);
+        if (name_len > VAULT_NAME_MAX)
+                return ak_error_set(err, -EINVAL, "secret binding '%.300s': the name is longer than %d", s,
+                                    VAULT_NAME_MAX);
+        memcpy(b.name, s, name_len);
+        if (vault_name_check(b.name, err) < 0)
+                return ak_error_wrap(err, "secret binding '%.300s'", s);
+        if (sniff_host_name(c1 + 1, host_len, b.host) < 0 || b.host[0] == '[' ||
+            memchr(c1 + 1, '*', host_len))
+                return ak_error_set(err, -EINVAL, "secret binding '%.300s': '%.*s' is not a host name (no "
+                                    "port, IP literal or wildcard)", s, (int)(host_len > 256 ? 256 : host_len),
+                                    c1 + 1);
+        if (c2) {
+                if (c2[1] && strspn(c2 + 1, "0123456789") == strlen(c2 + 1))
+                        return ak_error_set(err, -EINVAL, "secret binding '%.300s': '%.80s' is not a header but "
+                                            "looks like a port; a binding has none (HTTPS on 443)", s, c2 + 1);
+                if (strlen(c2 + 1) > INJECT_HEADER_NAME_MAX || inject_header_check(c2 + 1) < 0)
+                        return ak_error_set(err, -EINVAL, "secret binding '%.300s': '%.80s' is not a header "
+                                            "to put a secret in (a token; not Host, Content-Length or "
+                                            "Transfer-Encoding)", s, c2 + 1);
+                strcpy(b.header, c2 + 1);
+        }
+        *ret = b;
+        return 0;
+}
+
+void secret_set_free(struct secret_set *set)
+{
+        if (!set)
+                return;
+        tls_relay_free(set->relay);
+        tls_ca_free(set->ca);
+        free(set->ca_pem);
+        for (size_t i = 0; i < set->n; i++)
+                vault_value_free(set->values[i], set->value_lens[i]);
+        OPENSSL_cleanse(set, sizeof(*set));
+        free(set);
+}
+
+static int resolve(struct secret_set *set, struct vault *v, const struct secret_binding *b, struct ak_error *err)
+{
+        struct inject_secret *s = &set->secrets[set->n];
+        uint8_t *value = NULL;
+        size_t len = 0;
+        int r;
+
+        for (size_t j = 0; j < set->n; j++)
+                if (strcmp(set->names[j], b->name) == 0)
+                        return ak_error_set(err, -EINVAL, "secret %s is bound twice: bind each secret to one host",
+                                            b->name);
+        r = vault_get(v, b->name, &value, &len, err);
+        if (r < 0)
+                return r;
+        if (inject_value_check(value, len) < 0) {
+                vault_value_free(value, len);
+                return ak_error_set(err, -EINVAL, "secret %s cannot go in an HTTP header: its value has a control "
+                                    "character, leading or trailing blanks, or more than %d bytes", b->name,
+                                    INJECT_VALUE_MAX);
+        }
+        r = inject_placeholder_new(s->placeholder);
+        if (r < 0) {
+                vault_value_free(value, len);
+                return ak_error_errno(err, r, "secret %s: placeholder", b->name);
+        }
+        strcpy(set->names[set->n], b->name);
+        strcpy(s->host, b->host);
+        strcpy(s->header, b->header);
+        s->value = value;
+        s->value_len = len;
+        set->values[set->n] = value;
+        set->value_lens[set->n] = len;
+        set->n++;
+        return 0;
+}
+
+static int ca_make(struct secret_set *set, struct ak_error *err)
+{
+        const char *hosts[INJECT_SECRETS_MAX];
+        size_t n_hosts = 0, len = 0;
+        int r;
+
+        for (size_t i = 0; i < set->n; i++) {
+                bool have = false;
+                for (size_t j = 0; j < n_hosts; j++)
+                        have = have || strcmp(hosts[j], set->secrets[i].host) == 0;
+                if (!have)
+                        hosts[n_hosts++] = set->secrets[i].host;
+        }
+        r = tls_ca_new(hosts, n_hosts, &set->ca, err);
+        if (r < 0)
+                return r;
+        r = tls_ca_cert_pem(set->ca, &set->ca_pem, &len);
+        if (r < 0)
+                return ak_error_errno(err, r, "sandbox CA: certificate as PEM");
+        return 0;
+}
+
+int secret_set_new(struct vault *v, const struct secret_binding *b, size_t n, struct secret_set **ret,
+                   struct ak_error *err)
+{
+        struct secret_set *set;
+        int r = 0;
+
+        if (n == 0 || n > INJECT_SECRETS_MAX)
+                return ak_error_set(err, -EINVAL, "%zu secrets for one sandbox: give 1 to %d", n,
+                                    INJECT_SECRETS_MAX);
+        set = calloc(1, sizeof(*set));
+        if (!set)
+                return ak_error_set(err, -ENOMEM, "secrets: out of memory");
+        for (size_t i = 0; i < n && r == 0; i++)
+                r = resolve(set, v, &b[i], err);
+        if (r == 0)
+                r = ca_make(set, err);
+        if (r < 0) {
+                secret_set_free(set);
+                return r;
+        }
+        *ret = set;
+        return 0;
+}
+
+size_t secret_set_count(const struct secret_set *set)
+{
+        return set->n;
+}
+
+const char *secret_set_name(const struct secret_set *set, size_t i)
+{
+        return i < set->n ? set->names[i] : NULL;
+}
+
+const char *secret_set_placeholder(const struct secret_set *set, size_t i)
+{
+        return i < set->n ? set->secrets[i].placeholder : NULL;
+}
+
+const char *secret_set_ca_pem(const struct secret_set *set)
+{
+        return set->ca_pem;
+}
+
+int secret_set_relay(struct secret_set *set, const char *roots_file, int timeout_ms, struct tls_relay **ret,
+                     struct ak_error *err)
+{
+        int r;
+
+        if (!set->relay) {
+                set->cfg = (struct tls_relay_config){ set->ca, set->secrets, set->n, roots_file, timeout_ms };
+                r = tls_relay_new(&set->cfg, &set->relay, err);
+                if (r < 0)
+                        return r;
+        }
+        *ret = set->relay;
+        return 0;
+}

@@ -1,0 +1,61 @@
+/* A sandbox's secrets, ready for its egress path (issue 19): each binding
+ * ("NAME:HOST[:HEADER]", agentkernel's --secret) resolved from the vault to
+ * its value, a fresh placeholder for the guest's environment, the sandbox's
+ * CA for the bound hosts and the relay configuration that puts the values
+ * in. What is still to be done with it (the proxy handing those hosts' TLS
+ * to tls_relay, the executor setting the environment and the CA file in the
+ * guest) is not here.
+ *
+ * Values live in this object's memory only, wiped on free; placeholders,
+ * names, hosts and the CA certificate are not secret. */
+#pragma once
+
+#include <stddef.h>
+
+#include "lib/base/error.h"
+#include "lib/vault/vault.h"
+#include "vmm/net/inject.h"
+#include "vmm/net/tls_relay.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct secret_binding {
+        char name[VAULT_NAME_MAX + 1];
+        char host[SNIFF_NAME_MAX];
+        char header[INJECT_HEADER_NAME_MAX + 1]; /* INJECT_HEADER_DEFAULT when not given */
+};
+
+/* Parses "NAME:HOST[:HEADER]": NAME a vault name, HOST a host name (kept
+ * lowercase; no port, no IP literal, no wildcard), HEADER a header
+ * inject_header_check accepts. 0 or -EINVAL with err naming the part. */
+int secret_binding_parse(const char *s, struct secret_binding *ret, struct ak_error *err);
+
+struct secret_set;
+
+/* Resolves b[0..n) (at most INJECT_SECRETS_MAX, each NAME once) from v.
+ * Errors name the secret, never its value: -ENOENT no such secret,
+ * -EINVAL a value that cannot stand in a header (control characters,
+ * leading or trailing blanks, more than INJECT_VALUE_MAX bytes) or a bad
+ * binding list, or the vault's and the CA's errors. */
+int secret_set_new(struct vault *v, const struct secret_binding *b, size_t n, struct secret_set **ret,
+                   struct ak_error *err);
+/* Wipes the values and frees. NULL is a no-op. */
+void secret_set_free(struct secret_set *set);
+
+size_t secret_set_count(const struct secret_set *set);
+/* The i-th secret's name and placeholder: the guest's NAME=placeholder. */
+const char *secret_set_name(const struct secret_set *set, size_t i);
+const char *secret_set_placeholder(const struct secret_set *set, size_t i);
+/* The CA certificate for the guest's trust store (PEM; owned by set). */
+const char *secret_set_ca_pem(const struct secret_set *set);
+/* The relay for the bound hosts (owned by set), made on the first call with
+ * that call's roots_file (NULL: the system's roots; must outlive set) and
+ * timeout; later calls return the same relay. */
+int secret_set_relay(struct secret_set *set, const char *roots_file, int timeout_ms, struct tls_relay **ret,
+                     struct ak_error *err);
+
+#ifdef __cplusplus
+}
+#endif

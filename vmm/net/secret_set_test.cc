@@ -1,0 +1,127 @@
+// Bindings parsed, resolved from a real vault into placeholders, a CA and a relay.
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <set>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "lib/base/fs.h"
+#include "vmm/net/secret_set.h"
+
+namespace {
+
+const char kCanary[] = "sk-canary-set-88a1";
+
+TEST(SecretBinding, ParsesNameHostAndHeader)
+{
+        struct secret_binding b;
+        struct ak_error err = {};
+        ASSERT_EQ(0, secret_binding_parse("OPENAI_API_KEY:API.OpenAI.com", &b, &err)) << err.msg;
+        EXPECT_STREQ("OPENAI_API_KEY", b.name);
+        EXPECT_STREQ("api.openai.com", b.host);
+        EXPECT_STREQ("Authorization", b.header);
+        ASSERT_EQ(0, secret_binding_parse("K:api.example.com:x-api-key", &b, &err)) << err.msg;
+        EXPECT_STREQ("x-api-key", b.header);
+        struct {
+                const char *in, *want;
+        } bad[] = {
+                { "NOHOST", "want NAME:HOST[:HEADER]" },
+                { ":api.example.com", "want NAME:HOST" },
+                { "K:", "want NAME:HOST" },
+                { "1K:api.example.com", "not an environment variable name" },
+                { "K:api.example.com:443", "not a header" },
+                { "K:api.example.com:Host", "not a header" },
+                { "K:api.example.com:a b", "not a header" },
+                { "K:*.example.com", "not a host name" },
+                { "K:[::1]", "not a host name" },
+                { "K:a b", "not a host name" },
+        };
+        for (const auto &c : bad) {
+                EXPECT_EQ(-EINVAL, secret_binding_parse(c.in, &b, &err)) << c.in;
+                EXPECT_NE(nullptr, strstr(err.msg, c.want)) << c.in << ": " << err.msg;
+        }
+        std::string longname(VAULT_NAME_MAX + 1, 'A');
+        EXPECT_EQ(-EINVAL, secret_binding_parse((longname + ":a.com").c_str(), &b, &err));
+}
+
+class SecretSet : public ::testing::Test {
+      protected:
+        void SetUp() override
+        {
+                char tmpl[] = "/tmp/ak_secret_set.XXXXXX";
+                ASSERT_NE(nullptr, mkdtemp(tmpl));
+                dir_ = tmpl;
+                struct ak_error err = {};
+                ASSERT_EQ(0, vault_open_sealed((dir_ + "/v").c_str(), &v_, &err)) << err.msg;
+                ASSERT_EQ(0, vault_set(v_, "A", kCanary, strlen(kCanary), &err)) << err.msg;
+                ASSERT_EQ(0, vault_set(v_, "B", "two", 3, &err)) << err.msg;
+                ASSERT_EQ(0, vault_set(v_, "NL", "line\nX-Evil: 1", 14, &err)) << err.msg;
+        }
+        void TearDown() override
+        {
+                vault_free(v_);
+                ak_rm_rf(dir_.c_str());
+        }
+        struct secret_binding B(const char *s)
+        {
+                struct secret_binding b = {};
+                struct ak_error err = {};
+                EXPECT_EQ(0, secret_binding_parse(s, &b, &err)) << err.msg;
+                return b;
+        }
+        std::string dir_;
+        struct vault *v_ = nullptr;
+};
+
+TEST_F(SecretSet, PlaceholdersCaAndRelay)
+{
+        struct secret_binding b[] = { B("A:api.example.com"), B("B:other.example.org:X-Key") };
+        struct secret_set *set = nullptr;
+        struct ak_error err = {};
+        ASSERT_EQ(0, secret_set_new(v_, b, 2, &set, &err)) << err.msg;
+        ASSERT_EQ(2u, secret_set_count(set));
+        EXPECT_STREQ("A", secret_set_name(set, 0));
+        EXPECT_STREQ("B", secret_set_name(set, 1));
+        EXPECT_EQ(nullptr, secret_set_name(set, 2));
+        std::string p0 = secret_set_placeholder(set, 0), p1 = secret_set_placeholder(set, 1);
+        EXPECT_EQ(0u, p0.find("AKSECRET_"));
+        EXPECT_NE(p0, p1);
+        EXPECT_EQ(std::string::npos, p0.find(kCanary));
+        std::string pem = secret_set_ca_pem(set);
+        EXPECT_EQ(0u, pem.find("-----BEGIN CERTIFICATE-----"));
+        EXPECT_EQ(std::string::npos, pem.find("PRIVATE"));
+        struct tls_relay *r1 = nullptr, *r2 = nullptr;
+        ASSERT_EQ(0, secret_set_relay(set, nullptr, 1000, &r1, &err)) << err.msg;
+        ASSERT_EQ(0, secret_set_relay(set, nullptr, 1000, &r2, &err)) << err.msg;
+        EXPECT_EQ(r1, r2);
+        secret_set_free(set);
+
+        // a second set for the same binding: new placeholders each sandbox
+        ASSERT_EQ(0, secret_set_new(v_, b, 1, &set, &err)) << err.msg;
+        EXPECT_NE(p0, secret_set_placeholder(set, 0));
+        secret_set_free(set);
+}
+
+TEST_F(SecretSet, ErrorsNameTheSecretNeverTheValue)
+{
+        struct secret_set *set = nullptr;
+        struct ak_error err = {};
+        struct secret_binding missing[] = { B("A:api.example.com"), B("NOPE:api.example.com") };
+        EXPECT_EQ(-ENOENT, secret_set_new(v_, missing, 2, &set, &err));
+        EXPECT_NE(nullptr, strstr(err.msg, "no secret named NOPE")) << err.msg;
+        struct secret_binding nl[] = { B("NL:api.example.com") };
+        EXPECT_EQ(-EINVAL, secret_set_new(v_, nl, 1, &set, &err));
+        EXPECT_NE(nullptr, strstr(err.msg, "secret NL cannot go in an HTTP header")) << err.msg;
+        EXPECT_EQ(nullptr, strstr(err.msg, "X-Evil"));
+        struct secret_binding twice[] = { B("A:api.example.com"), B("A:other.example.com") };
+        EXPECT_EQ(-EINVAL, secret_set_new(v_, twice, 2, &set, &err));
+        EXPECT_NE(nullptr, strstr(err.msg, "bound twice")) << err.msg;
+        EXPECT_EQ(-EINVAL, secret_set_new(v_, twice, 0, &set, &err));
+        EXPECT_EQ(nullptr, set);
+        EXPECT_EQ(nullptr, strstr(err.msg, kCanary));
+}
+
+}  // namespace
