@@ -134,6 +134,11 @@ TEST_F(SecretCli, BadUsageSaysWhy)
                 EXPECT_EQ(c.status, r.status) << c.args << ": " << r.out;
                 EXPECT_NE(std::string::npos, r.out.find(c.want)) << c.args << ": " << r.out;
         }
+        Result h = Ak("secret --help");
+        EXPECT_EQ(0, h.status);
+        EXPECT_EQ(0u, h.out.find("Usage: ak secret set NAME")) << h.out;
+        EXPECT_NE(std::string::npos, h.out.find("Examples:")) << h.out;
+        EXPECT_NE(std::string::npos, Ak("--help").out.find("secret")) << "listed in ak --help";
         std::string big(64 * 1024 + 1, 'x');
         std::ofstream(root_ + "/big") << big;
         Result r = Ak("secret set A --from-file " + root_ + "/big");
