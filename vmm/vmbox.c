@@ -1,13 +1,24 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "lib/base/pathfmt.h"
 #include "lib/base/time.h"
+#include "lib/guest/guest_client.h"
+#include "vmm/backend/vmm_proc.h"
+#include "vmm/vm_registry.h"
 #include "vmm/vmbox.h"
+
+extern char **environ;
 
 enum phase { BOOTING, READY, FAILED, EXITED };
 
@@ -25,6 +36,10 @@ struct vmbox {
         pid_t pid, bridge_tid;
         int64_t ready_at;
         struct ak_error err;
+        /* Supervised boxes (no owner thread): the ak-vmm record, and
+         * whether the supervisor is this process's child (to be reaped). */
+        bool supervised, child;
+        struct vm_record rec;
 };
 
 static void set_phase(struct vmbox *b, enum phase p)
@@ -145,18 +160,39 @@ int64_t vmbox_ready_at_ms(const struct vmbox *b)
         return b->ready_at;
 }
 
+static bool sup_alive(struct vmbox *b)
+{
+        int status;
+        if (b->child && b->rec.pid > 0 && waitpid(b->rec.pid, &status, WNOHANG) == b->rec.pid)
+                b->child = false;
+        return vm_proc_alive(b->rec.pid, b->rec.pid_start) && vm_proc_alive(b->rec.vmm_pid, b->rec.vmm_start);
+}
+
 bool vmbox_running(struct vmbox *b)
 {
+        if (b->supervised) {
+                pthread_mutex_lock(&b->lock);
+                bool alive = sup_alive(b);
+                pthread_mutex_unlock(&b->lock);
+                return alive;
+        }
         pthread_mutex_lock(&b->lock);
         bool running = b->phase == READY;
         pthread_mutex_unlock(&b->lock);
         return running;
 }
 
+static void sup_stop(struct vmbox *b, int grace_ms);
+
 void vmbox_free(struct vmbox *b, int grace_ms)
 {
         if (!b)
                 return;
+        if (b->supervised) {
+                sup_stop(b, grace_ms);
+                vmbox_release(b);
+                return;
+        }
         pthread_mutex_lock(&b->lock);
         b->stop = true;
         b->grace_ms = grace_ms;
@@ -166,4 +202,231 @@ void vmbox_free(struct vmbox *b, int grace_ms)
         pthread_mutex_destroy(&b->lock);
         pthread_cond_destroy(&b->cond);
         free(b);
+}
+
+/* ---- Supervised VMs ---- */
+
+static void box_destroy(struct vmbox *b)
+{
+        pthread_mutex_destroy(&b->lock);
+        pthread_cond_destroy(&b->cond);
+        free(b);
+}
+
+static struct vmbox *box_alloc(void)
+{
+        struct vmbox *b = calloc(1, sizeof(*b));
+        if (!b)
+                return NULL;
+        pthread_mutex_init(&b->lock, NULL);
+        pthread_cond_init(&b->cond, NULL);
+        return b;
+}
+
+static void box_from_record(struct vmbox *b)
+{
+        b->supervised = true;
+        snprintf(b->dir, sizeof(b->dir), "%s", b->rec.dir);
+        snprintf(b->uds, sizeof(b->uds), "%s", b->rec.vsock_uds);
+        snprintf(b->accel, sizeof(b->accel), "%s", b->rec.accel);
+        b->pid = b->rec.vmm_pid;
+        b->phase = READY;
+        b->ready_at = ak_mono_ms();
+}
+
+static int spawn_supervisor(const char *bin, const struct vm_config *cfg, const char *name, const char *image_hash,
+                            pid_t *ret)
+{
+        char vcpus[16], mem[16], log[PATH_MAX];
+        const char *argv[24];
+        size_t n = 0;
+        snprintf(vcpus, sizeof(vcpus), "%u", cfg->vcpus ? cfg->vcpus : VM_DEFAULT_VCPUS);
+        snprintf(mem, sizeof(mem), "%u", cfg->memory_mb ? cfg->memory_mb : VM_DEFAULT_MEMORY_MB);
+        argv[n++] = bin;
+        argv[n++] = "--dir";
+        argv[n++] = cfg->dir;
+        argv[n++] = "--name";
+        argv[n++] = name;
+        argv[n++] = "--kernel";
+        argv[n++] = cfg->kernel;
+        argv[n++] = "--initrd";
+        argv[n++] = cfg->initrd;
+        if (cfg->root_disk) {
+                argv[n++] = "--rootfs";
+                argv[n++] = cfg->root_disk;
+        }
+        argv[n++] = "--vcpus";
+        argv[n++] = vcpus;
+        argv[n++] = "--memory-mb";
+        argv[n++] = mem;
+        argv[n++] = "--accel";
+        argv[n++] = cfg->accel == VMM_ACCEL_KVM ? "kvm" : cfg->accel == VMM_ACCEL_TCG ? "tcg" : "auto";
+        if (image_hash && *image_hash) {
+                argv[n++] = "--image-hash";
+                argv[n++] = image_hash;
+        }
+        argv[n] = NULL;
+
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        sigset_t none, all;
+        pathfmt(log, sizeof(log), "%s/ak-vmm.log", cfg->dir);
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+        posix_spawnattr_init(&attr);
+        sigemptyset(&none);
+        sigfillset(&all);
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setsigdefault(&attr, &all);
+        /* A session of its own: no signal to our group (a terminal's ^C, a
+         * container runtime's kill) reaches it, and it outlives us. */
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        int r = posix_spawn(ret, bin, &fa, &attr, (char *const *)argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+        return -r;
+}
+
+/* The last lines of dir/file into err's message (after what it says). */
+static void add_tail(struct ak_error *err, const char *dir, const char *file)
+{
+        char path[PATH_MAX], tail[1024];
+        if (!err)
+                return;
+        pathfmt(path, sizeof(path), "%s/%s", dir, file);
+        vmm_log_tail(path, 5, tail, sizeof(tail));
+        size_t used = strlen(err->msg);
+        if (tail[0] && used + 4 < sizeof(err->msg))
+                snprintf(err->msg + used, sizeof(err->msg) - used, "; %.16s:\n%.900s", file, tail);
+}
+
+int vmbox_boot_supervised(const char *vmm_bin, const struct vm_config *cfg, const char *name, const char *image_hash,
+                          int ready_timeout_ms,
+                          struct vmbox **ret, struct ak_error *err)
+{
+        if (cfg->network || (cfg->vmm && cfg->vmm != &vmm_qemu_ops))
+                return ak_error_set(err, -EOPNOTSUPP, "supervised VMs are QEMU VMs without network");
+        struct vmbox *b = box_alloc();
+        if (!b)
+                return ak_error_set(err, -ENOMEM, "out of memory");
+        pid_t pid;
+        int r = spawn_supervisor(vmm_bin, cfg, name, image_hash, &pid);
+        if (r < 0) {
+                box_destroy(b);
+                return ak_error_set(err, r, "start %s: %s", vmm_bin, strerror(-r));
+        }
+        b->child = true;
+        b->rec.pid = pid;
+        int64_t deadline = ak_mono_ms() + ready_timeout_ms;
+        bool have = false;
+        int status, last = -ETIMEDOUT;
+        while (ak_mono_ms() < deadline) {
+                if (waitpid(pid, &status, WNOHANG) == pid) {
+                        b->child = false;
+                        ak_error_set(err, -EIO, "VM %s: ak-vmm exited (status %d) before the guest answered", name,
+                                     WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+                        add_tail(err, cfg->dir, "ak-vmm.log");
+                        add_tail(err, cfg->dir, "console.log");
+                        box_destroy(b);
+                        return -EIO;
+                }
+                if (!have && vm_record_read(cfg->dir, &b->rec, NULL) == 0) {
+                        have = true;
+                        box_from_record(b);
+                }
+                if (have) {
+                        int64_t left = deadline - ak_mono_ms();
+                        if ((last = guest_client_ping(b->uds, left < 1000 ? (int)(left > 1 ? left : 1) : 1000)) == 0) {
+                                b->ready_at = ak_mono_ms();
+                                *ret = b;
+                                return 0;
+                        }
+                }
+                usleep(20000);
+        }
+        ak_error_set(err, -ETIMEDOUT, "VM %s: the guest agent did not answer within %d ms (%s)", name,
+                     ready_timeout_ms, strerror(-last));
+        add_tail(err, cfg->dir, "console.log");
+        if (!have) {
+                /* No record yet: the supervisor alone, by its pid (our child, not reaped). */
+                kill(pid, SIGKILL);
+                waitpid(pid, NULL, 0);
+                box_destroy(b);
+        } else {
+                vmbox_free(b, 0);
+        }
+        return -ETIMEDOUT;
+}
+
+int vmbox_adopt(const char *dir, int ping_timeout_ms, struct vmbox **ret, struct ak_error *err)
+{
+        struct vm_record rec;
+        int r = vm_record_read(dir, &rec, err);
+        if (r < 0)
+                return r;
+        struct vmbox *b = box_alloc();
+        if (!b)
+                return ak_error_set(err, -ENOMEM, "out of memory");
+        b->rec = rec;
+        box_from_record(b);
+        bool sup = vm_proc_alive(rec.pid, rec.pid_start), vmm = vm_proc_alive(rec.vmm_pid, rec.vmm_start);
+        if (!sup || !vmm)
+                r = ak_error_set(err, -ESRCH, "its %s (pid %d) is gone", !sup ? "ak-vmm supervisor" : "QEMU process",
+                                 (int)(!sup ? rec.pid : rec.vmm_pid));
+        else if ((r = guest_client_ping(rec.vsock_uds, ping_timeout_ms)) < 0)
+                ak_error_set(err, r, "its guest agent does not answer on %s (%s)", rec.vsock_uds, strerror(-r));
+        if (r < 0) {
+                /* Not recoverable: whatever half of it is left is stopped. */
+                vmbox_free(b, 0);
+                return r;
+        }
+        *ret = b;
+        return 0;
+}
+
+static void sup_stop(struct vmbox *b, int grace_ms)
+{
+        if (vm_proc_alive(b->rec.pid, b->rec.pid_start))
+                kill(b->rec.pid, SIGTERM);
+        for (int64_t end = ak_mono_ms() + grace_ms + 3000; ak_mono_ms() < end;) {
+                bool sup = sup_alive(b) || vm_proc_alive(b->rec.pid, b->rec.pid_start);
+                if (!sup && !vm_proc_alive(b->rec.vmm_pid, b->rec.vmm_start))
+                        break;
+                usleep(10000);
+        }
+        if (vm_proc_alive(b->rec.pid, b->rec.pid_start))
+                kill(b->rec.pid, SIGKILL);
+        if (vm_proc_alive(b->rec.vmm_pid, b->rec.vmm_start))
+                kill(b->rec.vmm_pid, SIGKILL);
+        if (b->child)
+                waitpid(b->rec.pid, NULL, 0);
+        b->child = false;
+}
+
+bool vmbox_supervised(const struct vmbox *b)
+{
+        return b->supervised;
+}
+
+const char *vmbox_image_hash(const struct vmbox *b)
+{
+        return b->supervised ? b->rec.image_hash : "";
+}
+
+pid_t vmbox_supervisor_pid(const struct vmbox *b)
+{
+        return b->supervised ? b->rec.pid : 0;
+}
+
+void vmbox_release(struct vmbox *b)
+{
+        if (!b)
+                return;
+        if (!b->supervised) {
+                vmbox_free(b, 2000);
+                return;
+        }
+        box_destroy(b);
 }

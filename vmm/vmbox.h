@@ -39,8 +39,42 @@ int64_t vmbox_ready_at_ms(const struct vmbox *b);
 bool vmbox_running(struct vmbox *b);
 
 /* Asks the owner thread to stop the VM (QMP quit, then SIGKILL after
- * grace_ms), waits for it, frees. NULL is a no-op. */
+ * grace_ms), waits for it, frees. NULL is a no-op. For a supervised box:
+ * SIGTERM to its ak-vmm (which quits the VM), SIGKILL to both after
+ * grace_ms + 3 s. */
 void vmbox_free(struct vmbox *b, int grace_ms);
+
+/* ---- Supervised VMs: they outlive the calling process ----
+ *
+ * The VM runs under an `ak-vmm` supervisor (vmm/main.c) in a session of
+ * its own, with the vsock bridge in that process, so the caller may exit
+ * and a later process adopts the VM from its directory's vm.json
+ * (vm_registry.h). Backends with a bridge only; no network (the host
+ * side of a VM's network lives in the process that started it).
+ * The vmbox_* accessors work on both kinds; vmbox_bridge_tid is 0. */
+
+/* Spawns vmm_bin (ak-vmm) for cfg (cfg->dir must exist and be private;
+ * name and image_hash go into its record, vm.json) and waits up to ready_timeout_ms for vm.json
+ * and the guest's answer. On failure the supervisor is killed, err says
+ * why with the tail of its log. -EOPNOTSUPP for cfg->network or a backend
+ * ak-vmm does not run. */
+int vmbox_boot_supervised(const char *vmm_bin, const struct vm_config *cfg, const char *name, const char *image_hash,
+                          int ready_timeout_ms,
+                          struct vmbox **ret, struct ak_error *err);
+/* Takes over the supervised VM recorded in dir: its supervisor and VMM
+ * still run (pid and start time as recorded) and the guest answers a ping
+ * within ping_timeout_ms. -ENOENT: no record; -ESRCH: a process is gone;
+ * -ETIMEDOUT or another error: the guest does not answer; err says which.
+ * A VM that cannot be adopted is stopped (what is left of it). */
+int vmbox_adopt(const char *dir, int ping_timeout_ms, struct vmbox **ret, struct ak_error *err);
+bool vmbox_supervised(const struct vmbox *b);
+/* The image hash recorded for a supervised box ("" otherwise). */
+const char *vmbox_image_hash(const struct vmbox *b);
+/* The supervisor of a supervised box (0 otherwise). */
+pid_t vmbox_supervisor_pid(const struct vmbox *b);
+/* Forgets a supervised box without stopping its VM (the process exits and
+ * a later one adopts it). For an unsupervised box: vmbox_free. */
+void vmbox_release(struct vmbox *b);
 
 #ifdef __cplusplus
 }

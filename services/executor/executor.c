@@ -9,11 +9,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/base/binpath.h"
 #include "lib/base/fs.h"
 #include "lib/base/time.h"
 #include "lib/receipt/receipt.h"
 #include "services/executor/audit_queue.h"
 #include "services/executor/cgroup.h"
+#include "services/executor/executor_adopt.h"
 #include "services/executor/executor_detached.h"
 #include "services/executor/executor_exec.h"
 #include "services/executor/executor_files.h"
@@ -132,7 +134,6 @@ static void config_fill(struct executor *ex, const struct executor_config *cfg)
 
 int executor_new(const struct executor_config *cfg, struct executor **ret, struct ak_error *err)
 {
-        char p[PATH_MAX + 8];
         int r;
 
         if (!cfg->state_dir || !cfg->images_dir)
@@ -200,12 +201,9 @@ int executor_new(const struct executor_config *cfg, struct executor **ret, struc
                 r = ak_error_errno(err, -errno, "state directory %s", ex->state_dir);
                 goto fail;
         }
-        /* VMs of an earlier run died with it (PR_SET_PDEATHSIG); their
-         * directories are leftovers. */
-        snprintf(p, sizeof(p), "%s/v", ex->state_dir);
-        ak_rm_rf(p);
-        if (mkdir(p, 0700) < 0) {
-                r = ak_error_errno(err, -errno, "mkdir %s", p);
+        if (cfg->vm_supervisors && binpath_find("vmm/ak-vmm", "AK_VMM_BIN", ex->vmm_bin, sizeof(ex->vmm_bin)) < 0) {
+                r = ak_error_set(err, -ENOENT, "--vm-supervisors: ak-vmm not found (build //vmm:ak-vmm, install it "
+                                 "beside ak-executor, or set AK_VMM_BIN)");
                 goto fail;
         }
         if ((r = image_store_open(ex->images_dir, &ex->images.store, err)) < 0 ||
@@ -215,6 +213,9 @@ int executor_new(const struct executor_config *cfg, struct executor **ret, struc
         struct ak_error cerr = { 0 };
         if (cgroup_new(&ex->cgroup, &cerr) < 0)
                 snprintf(ex->cpu_quota_note, sizeof(ex->cpu_quota_note), "cpu quota unavailable: %.500s", cerr.msg);
+        /* The VMs an earlier run left: taken back, or reported lost. */
+        if ((r = adopt_all(ex, err)) < 0)
+                goto fail;
         struct audit_queue_config aq = { .dir = cfg->audit_queue_dir, .max_bytes = cfg->audit_queue_max_bytes };
         if ((r = audit_queue_new(cfg->auditor, &aq, &ex->audit, err)) < 0)
                 goto fail;
@@ -259,6 +260,8 @@ void executor_free(struct executor *ex)
         if (ex->threads.have_heart)
                 pthread_join(ex->threads.heart, NULL);
         pulls_free(ex);
+        if (ex->cfg.vm_supervisors)
+                adopt_release_all(ex);
         while (ex->n_sandboxes)
                 lifecycle_remove(ex, ex->sandboxes[0]->name, NULL, false);
         lifecycle_dispose_queued(ex);

@@ -4,9 +4,11 @@
  * auditor (audit_queue.h), registration and heartbeats with the scheduler.
  *
  * State on disk, under cfg->state_dir:
- *   v/<n>/     one directory per VM (sockets and logs, vm.h); removed with it
- * On start, leftovers of an earlier run (VMs die with the executor: their
- * VMM is tied to its owner thread) are removed.
+ *   v/<n>/     one directory per VM (sockets and logs, vm.h; the sandbox's
+ *              or pool's record, sandbox_record.h); removed with it
+ * On start, the VMs an earlier run left (cfg.vm_supervisors) are re-adopted
+ * and sandboxes whose VM is gone are listed in ERROR (executor_adopt.h);
+ * other leftovers are removed.
  *
  * Thread-safety: every call from any thread; handlers run concurrently. */
 #pragma once
@@ -84,6 +86,12 @@ struct executor_config {
          * EXECUTOR_EXEC_TIMEOUT_MS; at most EXECUTOR_EXEC_TIMEOUT_MAX_MS. */
         uint32_t exec_timeout_ms;
         unsigned reap_interval_ms;      /* TTL checks; 0 → 500 */
+        /* VMs without network run under ak-vmm supervisors and outlive
+         * the executor: executor_free leaves them running and the next
+         * executor_new on the same state_dir re-adopts them
+         * (executor_adopt.h). ak-vmm is found with binpath_find
+         * ("vmm/ak-vmm", AK_VMM_BIN). */
+        bool vm_supervisors;
         /* Pulling an OCI reference a create names and this node lacks
          * (executor_pull.h): a docker config.json with registry
          * credentials (a Kubernetes imagePullSecret's .dockerconfigjson;
@@ -113,7 +121,9 @@ struct executor;
 int executor_new(const struct executor_config *cfg, struct executor **ret, struct ak_error *err);
 /* Adds the Executor service to srv (before rpc_server_start). */
 int executor_add_to_server(struct executor *ex, struct rpc_server *srv, struct ak_error *err);
-/* Stops background threads, every VM, frees. NULL is a no-op. */
+/* Stops background threads, every VM (with cfg.vm_supervisors: every VM
+ * that runs under a supervisor is left running, and no sandbox counts as
+ * removed), frees. NULL is a no-op. */
 void executor_free(struct executor *ex);
 
 /* One line on the auditor queue / cpu quota / registration for main's log

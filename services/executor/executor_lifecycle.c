@@ -17,6 +17,7 @@
 #include "services/executor/executor_netaudit.h"
 #include "services/executor/executor_audit.h"
 #include "services/executor/executor_guest_call.h"
+#include "services/executor/executor_adopt.h"
 #include "services/executor/executor_images.h"
 #include "services/executor/executor_lifecycle.h"
 #include "services/executor/executor_pool.h"
@@ -86,6 +87,8 @@ static void set_running(struct executor *ex, struct sandbox *sb, struct vmbox *b
         sb->state = AK__V1__SANDBOX_STATE__SANDBOX_STATE_RUNNING;
         sb->error[0] = 0;
         pthread_mutex_unlock(&ex->lock);
+        /* Not re-adoptable without it, but the sandbox works. */
+        adopt_record_sandbox(ex, sb, NULL);
 }
 
 static bool has_egress(const struct sandbox *sb)
@@ -356,6 +359,8 @@ static void stop_vm(struct executor *ex, struct sandbox *sb, Ak__V1__SandboxStat
         sb->test_guest = false;
         sb->state = state;
         snprintf(dir, sizeof(dir), "%s", sb->vmdir);
+        bool orphan = sb->orphan_dir;
+        sb->orphan_dir = false;
         guest_call_cancel_locked(ex, sb);
         if (box && d) {
                 d->box = TAKE_PTR(box);
@@ -366,7 +371,7 @@ static void stop_vm(struct executor *ex, struct sandbox *sb, Ak__V1__SandboxStat
         }
         pthread_mutex_unlock(&ex->lock);
         free(d);
-        if (box)
+        if (box || orphan)
                 evm_dispose(ex, box, dir);
 }
 
@@ -509,6 +514,8 @@ int lifecycle_handle_extend(struct rpc_call *call, const ProtobufCMessage *msg, 
         if (!too_far)
                 sb->expires_at_ms = next;
         pthread_mutex_unlock(&ex->lock);
+        if (!too_far)
+                adopt_record_sandbox(ex, sb, NULL);
         int code = too_far ? rpc_call_fail(call, RPC_INVALID_ARGUMENT,
                                            "sandbox %s: extending by %u s would expire it %lld s from now; "
                                            "at most 30 days",

@@ -24,6 +24,7 @@ static const char usage[] =
         "                   [--label k=v ...] [--images DIR] [--image-seed DIR] [--image-cache-max-gb N]\n"
         "                   [--pool IMAGE/PROFILE ...]\n"
         "                   [--min-warm N] [--max-warm N] [--max-age S] [--accel auto|kvm|tcg]\n"
+        "                   [--vm-supervisors]\n"
         "                   [--exec-timeout-ms N] [--deny-cidr CIDR ...] [--egress-allow-private] [--net-pool CIDR]\n"
         "                   [--dns-upstream ADDR[:PORT] ...]\n"
         "                   [--vmm qemu|firecracker|apple] [--token-file F] [--tls-cert F --tls-key F\n"
@@ -62,6 +63,10 @@ static const char usage[] =
         "                          pulled first, by the same pull creates of it wait on\n"
         "  --min-warm N, --max-warm N, --max-age S   pool sizes (3, 5, 300; --min-warm 0: no pools)\n"
         "  --accel auto|kvm|tcg    KVM when the CPU and /dev/kvm allow it (auto), else TCG\n"
+        "  --vm-supervisors        VMs without network run under ak-vmm supervisors: a SIGTERM or\n"
+        "                          crash of ak-executor leaves them running, and the next\n"
+        "                          ak-executor on the same --state-dir re-adopts them (sandboxes\n"
+        "                          whose VM is gone are listed in ERROR with the reason)\n"
         "  --vmm NAME              the VMM backend: qemu (default; QEMU's microvm machine),\n"
         "                          firecracker ($AK_FIRECRACKER, KVM only, no network yet) or\n"
         "                          apple (the `container` CLI, macOS; $AK_APPLE_IMAGE)\n"
@@ -165,7 +170,7 @@ struct flags {
 
 enum { LISTEN = 256, STATE, IMAGES, SCHED, SIGNER, AUDITOR, VCPUS, MEM, LABEL, POOL, MINW, MAXW, AGE,
        ACCEL, VMM, ID, ADV, TEST_GUEST, EXEC_TIMEOUT, SCHED_TOKEN, SIGNER_TOKEN, AUD_TOKEN, AUDIT_DIR, AUDIT_MAX, DENY_CIDR, NET_POOL, DNS_UPSTREAM,
-       ALLOW_PRIVATE, IMAGE_SEED, CACHE_MAX, REG_AUTH, REG_CA, REG_INSECURE, PULL_WAIT, HELP, VERSION };
+       ALLOW_PRIVATE, IMAGE_SEED, CACHE_MAX, REG_AUTH, REG_CA, REG_INSECURE, PULL_WAIT, VM_SUP, HELP, VERSION };
 
 /* --label k=v, --test-guest NAME=UDS: splits arg at
  * its first `sep` into the next free (*ret_key, *ret_value). */
@@ -300,6 +305,9 @@ static int take_flag(struct flags *f, int c, char *arg)
         case ALLOW_PRIVATE:
                 cfg->egress_allow_private = true;
                 return 0;
+        case VM_SUP:
+                cfg->vm_supervisors = true;
+                return 0;
         case DNS_UPSTREAM: {
                 struct ak_error err = { 0 };
                 struct resolver_upstream u;
@@ -385,6 +393,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 { "registry-ca-file", required_argument, NULL, REG_CA },
                 { "insecure-registry", required_argument, NULL, REG_INSECURE },
                 { "pull-wait-s", required_argument, NULL, PULL_WAIT },
+                { "vm-supervisors", no_argument, NULL, VM_SUP },
                 { "help", no_argument, NULL, HELP }, { "version", no_argument, NULL, VERSION }, {},
         };
         struct executor_config *cfg = &f->cfg;

@@ -14,6 +14,7 @@
 #include "lib/base/time.h"
 #include "lib/guest/guest_client.h"
 #include "services/executor/executor_images.h"
+#include "services/executor/executor_adopt.h"
 #include "services/executor/executor_pool.h"
 #include "services/executor/executor_state.h"
 #include "services/executor/executor_vm.h"
@@ -106,6 +107,8 @@ void *pool_thread(void *arg)
                         if (r == 0)
                                 r = evm_boot(ex, image, p, 1, p->memory_mb ? p->memory_mb : VM_DEFAULT_MEMORY_MB,
                                              p->network, NULL, v.dir, &v.box, &err);
+                        if (r == 0 && vmbox_supervised(v.box))
+                                adopt_record_pool(v.dir, image, p->name, NULL);
                         pthread_mutex_lock(&ex->lock);
                         target->booting--;
                         if (r == 0 && !ex->stop && target->n_ready < ex->cfg.pool_max_warm) {
@@ -158,7 +161,10 @@ void pool_free_all(struct executor *ex)
 {
         for (size_t i = 0; ex->pools && i < ex->n_pools; i++) {
                 for (size_t k = 0; k < ex->pools[i].n_ready; k++)
-                        evm_dispose(ex, ex->pools[i].ready[k].box, ex->pools[i].ready[k].dir);
+                        if (ex->cfg.vm_supervisors)
+                                evm_release(ex, ex->pools[i].ready[k].box, ex->pools[i].ready[k].dir);
+                        else
+                                evm_dispose(ex, ex->pools[i].ready[k].box, ex->pools[i].ready[k].dir);
                 free(ex->pools[i].ready);
         }
         free(ex->pools);

@@ -61,6 +61,7 @@ struct sandbox {
         struct vmbox *box;
         char uds[108];
         char vmdir[PATH_MAX];
+        bool orphan_dir;            /* vmdir is a lost VM's (executor_adopt.c): removal deletes it */
         bool removed;               /* out of the table */
         unsigned refs;              /* the table's, and one per sandbox_get */
 };

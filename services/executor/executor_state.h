@@ -55,6 +55,7 @@ struct executor {
         /* executor.c, read-only after executor_new: */
         struct executor_config cfg;             /* with the defaults filled in */
         char state_dir[PATH_MAX], images_dir[PATH_MAX];
+        char vmm_bin[PATH_MAX];                 /* ak-vmm, with cfg.vm_supervisors */
         struct executor_node node;
         struct audit_queue *audit;              /* thread-safe on its own */
         struct cgroup *cgroup;                  /* NULL: no cpu quotas ... */

@@ -73,7 +73,17 @@ int evm_boot(struct executor *ex, const char *image, const struct profile *p, un
         };
         struct net_audit *na = network ? net_audit_new(ex) : NULL;
         vc.net_reporter = net_audit_reporter(na);
-        if ((r = vmbox_boot(&vc, ex->cfg.boot_timeout_ms, &box, err)) < 0) {
+        /* Without network a VM can run under its own supervisor and
+         * outlive this process (executor_adopt.h); with network its host
+         * side lives here. */
+        bool supervised = ex->cfg.vm_supervisors && !network && (!ex->cfg.vmm || ex->cfg.vmm == &vmm_qemu_ops);
+        char vmname[32];
+        snprintf(vmname, sizeof(vmname), "vm%" PRIu64, n);
+        if (supervised)
+                r = vmbox_boot_supervised(ex->vmm_bin, &vc, vmname, boot.hash, ex->cfg.boot_timeout_ms, &box, err);
+        else
+                r = vmbox_boot(&vc, ex->cfg.boot_timeout_ms, &box, err);
+        if (r < 0) {
                 net_audit_release(ex, na, NULL);
                 images_use_end(ex, dir);
                 ak_rm_rf(dir);
@@ -81,8 +91,7 @@ int evm_boot(struct executor *ex, const char *image, const struct profile *p, un
         }
         net_audit_attach(ex, na, box);
         if (ex->cgroup && p->cpu_percent) {
-                char name[32];
-                snprintf(name, sizeof(name), "vm%" PRIu64, n);
+                const char *name = vmname;
                 if ((r = cgroup_limit(ex->cgroup, name, vmbox_pid(box), p->cpu_percent * (vcpus ? vcpus : 1),
                                       err)) < 0)
                         goto fail;
@@ -104,17 +113,35 @@ fail:
         return r;
 }
 
-void evm_dispose(struct executor *ex, struct vmbox *box, const char *dir)
+static void cgroup_forget(struct executor *ex, const char *dir)
 {
-        vmbox_free(box, 2000);
-        if (box)
-                net_audit_release(ex, NULL, box);
         const char *base = strrchr(dir, '/');
         if (ex->cgroup && base) {
                 char name[32];
                 snprintf(name, sizeof(name), "vm%s", base + 1);
                 cgroup_release(ex->cgroup, name);
         }
+}
+
+void evm_release(struct executor *ex, struct vmbox *box, const char *dir)
+{
+        bool supervised = box && vmbox_supervised(box);
+        if (supervised) {
+                vmbox_release(box);
+        } else if (box) {
+                vmbox_free(box, 2000);
+                net_audit_release(ex, NULL, box);
+                cgroup_forget(ex, dir);
+        }
+        images_use_end(ex, dir);
+}
+
+void evm_dispose(struct executor *ex, struct vmbox *box, const char *dir)
+{
+        vmbox_free(box, 2000);
+        if (box)
+                net_audit_release(ex, NULL, box);
+        cgroup_forget(ex, dir);
         images_use_end(ex, dir);
         ak_rm_rf(dir);
 }

@@ -18,5 +18,10 @@ struct vmbox;
  * the restrictive profile). Blocks for the boot; call without ex->lock. */
 int evm_boot(struct executor *ex, const char *image, const struct profile *p, unsigned vcpus, unsigned memory_mb,
              bool network, const struct vmm_net_egress *egress, char dir[PATH_MAX], struct vmbox **ret, struct ak_error *err);
-/* Stops box, releases its cgroup and deletes dir. Call without ex->lock. */
+/* Stops box, releases its cgroup and deletes dir. Call without ex->lock.
+ * box NULL: only the directory and its books. */
 void evm_dispose(struct executor *ex, struct vmbox *box, const char *dir);
+/* executor_free with cfg.vm_supervisors: a supervised box is let go
+ * running, any other stopped; dir (and the record in it) stays for the
+ * next executor either way. */
+void evm_release(struct executor *ex, struct vmbox *box, const char *dir);

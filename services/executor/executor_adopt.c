@@ -1,0 +1,316 @@
+/* Records of sandboxes and pool VMs, and taking them back on start. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/base/cleanup.h"
+#include "lib/base/fs.h"
+#include "lib/base/io.h"
+#include "lib/base/pathfmt.h"
+#include "lib/receipt/receipt.h"
+#include "services/executor/cgroup.h"
+#include "services/executor/executor_adopt.h"
+#include "services/executor/executor_images.h"
+#include "services/executor/executor_pool.h"
+#include "services/executor/executor_sandbox.h"
+#include "services/executor/executor_state.h"
+#include "services/executor/executor_vm.h"
+#include "services/executor/sandbox_record.h"
+#include "vmm/vmbox.h"
+
+_Static_assert(sizeof(((struct sb_record *)0)->image) >= IMAGE_REF_MAX, "record image size");
+_Static_assert(sizeof(((struct sb_record *)0)->name) > SANDBOX_NAME_MAX, "record name size");
+
+/* How long a recorded guest gets to answer its first ping. */
+#define ADOPT_PING_MS 2000
+
+static int write_record(const char *dir, const struct sb_record *r, struct ak_error *err)
+{
+        char path[PATH_MAX], tmp[PATH_MAX], *text = NULL;
+        size_t len;
+        int rc = sb_record_format(r, &text, &len);
+        if (rc < 0)
+                return ak_error_errno(err, rc, "sandbox record of %s", dir);
+        if (pathfmt(path, sizeof(path), "%s/" SB_RECORD_FILE, dir) < 0 ||
+            pathfmt(tmp, sizeof(tmp), "%s/." SB_RECORD_FILE ".tmp", dir) < 0) {
+                free(text);
+                return ak_error_set(err, -ENAMETOOLONG, "path too long: %s", dir);
+        }
+        _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0) {
+                rc = ak_error_errno(err, -errno, "create %s", tmp);
+                free(text);
+                return rc;
+        }
+        rc = ak_write_full(fd, text, len);
+        free(text);
+        if (rc < 0 || fsync(fd) < 0 || rename(tmp, path) < 0) {
+                rc = rc < 0 ? rc : -errno;
+                unlink(tmp);
+                return ak_error_errno(err, rc, "write %s", path);
+        }
+        return 0;
+}
+
+int adopt_record_sandbox(struct executor *ex, struct sandbox *sb, struct ak_error *err)
+{
+        struct sb_record r = { 0 };
+        char dir[PATH_MAX];
+        pthread_mutex_lock(&ex->lock);
+        snprintf(dir, sizeof(dir), "%s", sb->vmdir);
+        r.expires_at_ms = sb->expires_at_ms;
+        bool has_vm = sb->box != NULL && !sb->removed;
+        pthread_mutex_unlock(&ex->lock);
+        if (!has_vm || !dir[0])
+                return 0;
+        snprintf(r.name, sizeof(r.name), "%s", sb->name);
+        snprintf(r.uuid, sizeof(r.uuid), "%s", sb->uuid);
+        snprintf(r.image, sizeof(r.image), "%s", sb->image);
+        snprintf(r.tenant, sizeof(r.tenant), "%s", sb->tenant);
+        snprintf(r.profile, sizeof(r.profile), "%s", sb->profile->name);
+        r.vcpus = sb->vcpus;
+        r.memory_mb = sb->memory_mb;
+        r.network = sb->network;
+        r.network_req = sb->network_req;
+        r.persistent = sb->persistent;
+        r.from_pool = sb->from_pool;
+        r.ttl_seconds = sb->ttl_seconds;
+        r.created_at_ms = sb->created_at_ms;
+        r.env_keys = sb->env_keys;
+        r.env_values = sb->env_values;
+        r.n_env = sb->n_env;
+        r.label_keys = sb->label_keys;
+        r.label_values = sb->label_values;
+        r.n_labels = sb->n_labels;
+        return write_record(dir, &r, err);
+}
+
+int adopt_record_pool(const char *dir, const char *image, const char *profile, struct ak_error *err)
+{
+        struct sb_record r = { .pool = true };
+        snprintf(r.image, sizeof(r.image), "%s", image);
+        snprintf(r.profile, sizeof(r.profile), "%s", profile);
+        return write_record(dir, &r, err);
+}
+
+static int read_record(const char *dir, struct sb_record *ret, struct ak_error *err)
+{
+        char path[PATH_MAX];
+        if (pathfmt(path, sizeof(path), "%s/" SB_RECORD_FILE, dir) < 0)
+                return ak_error_set(err, -ENAMETOOLONG, "path too long: %s", dir);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return ak_error_errno(err, -errno, "open %s", path);
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > SB_RECORD_MAX_BYTES)
+                return ak_error_set(err, -EINVAL, "%s: not a regular file of at most %zu bytes", path,
+                                    SB_RECORD_MAX_BYTES);
+        _cleanup_free_ char *text = malloc((size_t)st.st_size + 1);
+        if (!text)
+                return ak_error_set(err, -ENOMEM, "out of memory");
+        ssize_t n = ak_read_full(fd, text, (size_t)st.st_size);
+        if (n < 0)
+                return ak_error_errno(err, (int)n, "read %s", path);
+        int r = sb_record_parse(text, (size_t)n, ret, err);
+        return r < 0 ? ak_error_wrap(err, "%s", path) : 0;
+}
+
+/* The VM of dir into the executor's books: in-use mark, cpu quota. */
+static void book_vm(struct executor *ex, struct vmbox *box, const char *dir, const struct profile *p, unsigned vcpus)
+{
+        images_use_begin(ex, vmbox_image_hash(box), dir, NULL);
+        const char *base = strrchr(dir, '/');
+        if (ex->cgroup && p->cpu_percent && base) {
+                char name[32];
+                snprintf(name, sizeof(name), "vm%s", base + 1);
+                cgroup_limit(ex->cgroup, name, vmbox_pid(box), p->cpu_percent * (vcpus ? vcpus : 1), NULL);
+        }
+}
+
+static int copy_strv(char **src, size_t n, char ***ret)
+{
+        char **v = calloc(n + 1, sizeof(char *));
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (!(v[i] = strdup(src[i]))) {
+                        receipt_strv_free(v, n);
+                        return -ENOMEM;
+                }
+        *ret = v;
+        return 0;
+}
+
+static struct sandbox *sandbox_from_record(const struct sb_record *r, const struct profile *p)
+{
+        struct sandbox *sb = calloc(1, sizeof(*sb));
+        if (!sb)
+                return NULL;
+        snprintf(sb->name, sizeof(sb->name), "%s", r->name);
+        snprintf(sb->uuid, sizeof(sb->uuid), "%s", r->uuid);
+        snprintf(sb->image, sizeof(sb->image), "%s", r->image);
+        snprintf(sb->tenant, sizeof(sb->tenant), "%s", r->tenant);
+        sb->profile = p ? p : profile_find("");
+        sb->vcpus = r->vcpus;
+        sb->memory_mb = r->memory_mb;
+        sb->network = r->network;
+        sb->network_req = r->network_req;
+        sb->persistent = r->persistent;
+        sb->from_pool = r->from_pool;
+        sb->ttl_seconds = r->ttl_seconds;
+        sb->created_at_ms = r->created_at_ms;
+        sb->expires_at_ms = r->expires_at_ms;
+        sb->refs = 1; /* the table's */
+        if (copy_strv(r->env_keys, r->n_env, &sb->env_keys) < 0 ||
+            copy_strv(r->env_values, r->n_env, &sb->env_values) < 0 ||
+            copy_strv(r->label_keys, r->n_labels, &sb->label_keys) < 0 ||
+            copy_strv(r->label_values, r->n_labels, &sb->label_values) < 0) {
+                sandbox_free(sb);
+                return NULL;
+        }
+        sb->n_env = r->n_env;
+        sb->n_labels = r->n_labels;
+        return sb;
+}
+
+/* A sandbox's record: back into the table, RUNNING or ERROR. */
+static void adopt_sandbox(struct executor *ex, const char *dir, const struct sb_record *r)
+{
+        struct ak_error err = { 0 };
+        const struct profile *p = profile_find(r->profile);
+        struct sandbox *other = sandbox_get(ex, r->name);
+        bool dup = other != NULL;
+        sandbox_put(ex, other);
+        if (dup || ex->n_sandboxes >= EXECUTOR_MAX_SANDBOXES || sandbox_name_check(r->name) < 0) {
+                struct vmbox *box = NULL;
+                if (vmbox_adopt(dir, ADOPT_PING_MS, &box, NULL) == 0)
+                        vmbox_free(box, 2000);
+                ak_rm_rf(dir);
+                return;
+        }
+        struct sandbox *sb = sandbox_from_record(r, p);
+        if (!sb)
+                return;
+        struct vmbox *box = NULL;
+        int rc = !p ? ak_error_set(&err, -EINVAL, "unknown profile %s", r->profile)
+                    : vmbox_adopt(dir, ADOPT_PING_MS, &box, &err);
+        snprintf(sb->vmdir, sizeof(sb->vmdir), "%s", dir);
+        if (rc == 0) {
+                book_vm(ex, box, dir, sb->profile, sb->vcpus);
+                sb->box = box;
+                snprintf(sb->uds, sizeof(sb->uds), "%s", vmbox_uds(box));
+                sb->state = AK__V1__SANDBOX_STATE__SANDBOX_STATE_RUNNING;
+        } else {
+                sb->orphan_dir = true;
+                sb->state = AK__V1__SANDBOX_STATE__SANDBOX_STATE_ERROR;
+                snprintf(sb->error, sizeof(sb->error), "lost in an executor restart: %.440s",
+                         rc == -ENOENT ? "its VM ran inside the previous executor process (a sandbox with network, "
+                                         "or an executor without --vm-supervisors) and stopped with it"
+                                       : err.msg);
+        }
+        pthread_mutex_lock(&ex->lock);
+        ex->sandboxes[ex->n_sandboxes++] = sb;
+        pthread_mutex_unlock(&ex->lock);
+}
+
+/* A pool VM's record: back into its pool if it is still configured and
+ * has room, else stopped. */
+static void adopt_pool_vm(struct executor *ex, const char *dir, const struct sb_record *r)
+{
+        struct vmbox *box = NULL;
+        struct pool *pool = NULL;
+        for (size_t i = 0; i < ex->n_pools; i++)
+                if (strcmp(ex->pools[i].image, r->image) == 0 && strcmp(ex->pools[i].profile->name, r->profile) == 0 &&
+                    ex->pools[i].n_ready < ex->cfg.pool_max_warm)
+                        pool = &ex->pools[i];
+        if (vmbox_adopt(dir, ADOPT_PING_MS, &box, NULL) < 0) {
+                ak_rm_rf(dir);
+                return;
+        }
+        if (!pool) {
+                vmbox_free(box, 2000);
+                ak_rm_rf(dir);
+                return;
+        }
+        book_vm(ex, box, dir, pool->profile, 1);
+        struct pool_vm *pv = &pool->ready[pool->n_ready++];
+        pv->box = box;
+        snprintf(pv->dir, sizeof(pv->dir), "%s", dir);
+}
+
+static void adopt_dir(struct executor *ex, const char *dir)
+{
+        struct sb_record r;
+        struct vmbox *box = NULL;
+        if (read_record(dir, &r, NULL) < 0) {
+                /* A VM without a record (killed while it booted): stopped. */
+                if (vmbox_adopt(dir, ADOPT_PING_MS, &box, NULL) == 0)
+                        vmbox_free(box, 2000);
+                ak_rm_rf(dir);
+                return;
+        }
+        if (r.pool)
+                adopt_pool_vm(ex, dir, &r);
+        else
+                adopt_sandbox(ex, dir, &r);
+        sb_record_clear(&r);
+}
+
+int adopt_all(struct executor *ex, struct ak_error *err)
+{
+        char v[PATH_MAX], dir[PATH_MAX];
+        uint64_t next = 0;
+        pathfmt(v, sizeof(v), "%s/v", ex->state_dir);
+        if (mkdir(v, 0700) < 0 && errno != EEXIST)
+                return ak_error_errno(err, -errno, "mkdir %s", v);
+        DIR *d = opendir(v);
+        if (!d)
+                return ak_error_errno(err, -errno, "open %s", v);
+        struct dirent *e;
+        while ((e = readdir(d))) {
+                char *end;
+                if (e->d_name[0] == '.')
+                        continue;
+                errno = 0;
+                unsigned long long n = strtoull(e->d_name, &end, 10);
+                if (pathfmt(dir, sizeof(dir), "%s/%s", v, e->d_name) < 0)
+                        continue;
+                if (errno || *end || e->d_name[0] < '0' || e->d_name[0] > '9') {
+                        ak_rm_rf(dir);
+                        continue;
+                }
+                if (n + 1 > next)
+                        next = n + 1;
+                adopt_dir(ex, dir);
+        }
+        closedir(d);
+        ex->next_vm = next;
+        return 0;
+}
+
+void adopt_release_all(struct executor *ex)
+{
+        for (;;) {
+                pthread_mutex_lock(&ex->lock);
+                if (!ex->n_sandboxes) {
+                        pthread_mutex_unlock(&ex->lock);
+                        return;
+                }
+                struct sandbox *sb = ex->sandboxes[--ex->n_sandboxes];
+                sb->removed = true;
+                struct vmbox *box = sb->box;
+                sb->box = NULL;
+                char dir[PATH_MAX];
+                snprintf(dir, sizeof(dir), "%s", sb->vmdir);
+                pthread_mutex_unlock(&ex->lock);
+                if (box)
+                        evm_release(ex, box, dir);
+                sandbox_put(ex, sb);
+        }
+}

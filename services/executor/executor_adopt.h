@@ -1,0 +1,29 @@
+/* Re-adopting VMs after an executor restart (executor_adopt.c). With
+ * cfg.vm_supervisors, VMs without network run under ak-vmm supervisors
+ * (vmbox_boot_supervised) and outlive the executor; every sandbox and
+ * warm-pool VM leaves a record (sandbox_record.h) in its VM directory, and
+ * the next executor on the same state directory takes them back:
+ * sandboxes as they were (RUNNING when the supervisor, QEMU and guest
+ * agent all answer, else ERROR with the reason, to be removed), pool VMs
+ * into their pool. Private to services/executor. */
+#pragma once
+
+#include "lib/base/error.h"
+
+struct executor;
+struct sandbox;
+
+/* Writes sb's record into its VM directory (atomically). Call without
+ * ex->lock, after the sandbox got its VM or changed its expiry.
+ * Failures are returned, the sandbox works on (it is not re-adoptable). */
+int adopt_record_sandbox(struct executor *ex, struct sandbox *sb, struct ak_error *err);
+/* A warm-pool VM's record in dir. */
+int adopt_record_pool(const char *dir, const char *image, const char *profile, struct ak_error *err);
+/* executor_new, before any thread starts: every VM directory under
+ * state_dir/v is adopted or cleaned up; ex->next_vm continues after the
+ * highest number found. Fails only when the directory cannot be read. */
+int adopt_all(struct executor *ex, struct ak_error *err);
+/* executor_free with cfg.vm_supervisors: every sandbox leaves the table
+ * without a removal (no audit event); supervised VMs keep running, the
+ * others stop, and their records stay for the next executor. */
+void adopt_release_all(struct executor *ex);

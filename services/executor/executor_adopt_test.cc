@@ -1,0 +1,275 @@
+// ak-executor --vm-supervisors: its VMs outlive it. A persistent sandbox
+// with state survives a SIGTERM and a SIGKILL of the executor: the next
+// executor on the same state directory re-adopts it, the scheduler lists
+// it (same uuid) from the first heartbeat, the file written before is
+// there and exec works. A sandbox whose ak-vmm died while no executor ran
+// is listed in ERROR with the reason. After removal no ak-vmm or QEMU of
+// them is left.
+#include <gtest/gtest.h>
+#include <dirent.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include "lib/rpc/rpc.h"
+#include "protos/ak/v1/executor.pb-c.h"
+#include "protos/ak/v1/scheduler.pb-c.h"
+}
+#include "tests/testing/service_process.h"
+#include "vmm/testing/vm_fixture.h"
+
+using aktest::ServiceProcess;
+using aktest::Runfile;
+using aktest::Slurp;
+
+namespace {
+
+bool Alive(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string s;
+  std::getline(f, s);
+  size_t p = s.rfind(')');
+  return !s.empty() && p != std::string::npos && p + 2 < s.size() && s[p + 2] != 'Z';
+}
+
+std::vector<pid_t> Children(pid_t pid) {
+  std::vector<pid_t> out;
+  DIR* d = opendir(("/proc/" + std::to_string(pid) + "/task").c_str());
+  if (!d) return out;
+  while (struct dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream f("/proc/" + std::to_string(pid) + "/task/" + e->d_name + "/children");
+    pid_t c;
+    while (f >> c) out.push_back(c);
+  }
+  closedir(d);
+  return out;
+}
+
+// The ak-vmm pid recorded for sandbox `name` under state/v (0: none).
+pid_t SupervisorOf(const std::string& state, const std::string& name) {
+  DIR* d = opendir((state + "/v").c_str());
+  pid_t found = 0;
+  while (d && !found)
+    if (struct dirent* e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::string vm = state + "/v/" + e->d_name;
+      if (Slurp(vm + "/sandbox.json").find("\"name\":\"" + name + "\"") == std::string::npos) continue;
+      std::string rec = Slurp(vm + "/vm.json");
+      size_t p = rec.find("\"pid\":");
+      if (p != std::string::npos) found = atoi(rec.c_str() + p + 6 + (rec[p + 6] == ' '));
+    } else {
+      break;
+    }
+  if (d) closedir(d);
+  return found;
+}
+
+struct Client {
+  struct rpc_channel* ch = nullptr;
+  struct rpc_call_options o = {};
+  explicit Client(const std::string& addr) {
+    struct ak_error err = {};
+    rpc_channel_new(addr.c_str(), nullptr, &ch, &err);
+    o.timeout_ms = 240000;
+  }
+  ~Client() { rpc_channel_free(ch); }
+
+  int Create(const char* name, std::string* why) {
+    Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+    spec.name = const_cast<char*>(name);
+    spec.persistent = true;
+    spec.network = AK__V1__NETWORK__NETWORK_OFF;
+    Ak__V1__CreateSandboxRequest cr = AK__V1__CREATE_SANDBOX_REQUEST__INIT;
+    cr.spec = &spec;
+    ProtobufCMessage* resp = nullptr;
+    struct ak_error err = {};
+    int r = rpc_unary(ch, &ak__v1__executor__descriptor, "CreateSandbox", &cr.base, &o, &resp, &err);
+    if (resp) protobuf_c_message_free_unpacked(resp, nullptr);
+    *why = err.msg;
+    return r;
+  }
+
+  // Runs sh -c cmd in sandbox; stdout into *out; the exit code, or -1.
+  int Exec(const char* sandbox, const char* cmd, std::string* out) {
+    Ak__V1__ExecRequest req = AK__V1__EXEC_REQUEST__INIT;
+    const char* argv[] = {"/bin/sh", "-c", cmd};
+    req.sandbox = const_cast<char*>(sandbox);
+    req.argv = const_cast<char**>(argv);
+    req.n_argv = 3;
+    struct rpc_stream* st = nullptr;
+    struct ak_error err = {};
+    if (rpc_stream_open(ch, &ak__v1__executor__descriptor, "Exec", &req.base, &o, &st, &err) != RPC_OK) {
+      *out = err.msg;
+      return -1;
+    }
+    int code = -1, r;
+    ProtobufCMessage* m = nullptr;
+    while ((r = rpc_stream_next(st, &m, &err)) > 0) {
+      auto* c = reinterpret_cast<Ak__V1__OutputChunk*>(m);
+      if (c->kind_case == AK__V1__OUTPUT_CHUNK__KIND_STDOUT)
+        out->append(reinterpret_cast<char*>(c->stdout.data), c->stdout.len);
+      if (c->kind_case == AK__V1__OUTPUT_CHUNK__KIND_RESULT && c->result) code = c->result->exit_code;
+      protobuf_c_message_free_unpacked(m, nullptr);
+    }
+    rpc_stream_free(st);
+    if (r < 0) *out += err.msg;
+    return r < 0 ? -1 : code;
+  }
+
+  int Remove(const char* name) {
+    Ak__V1__RemoveSandboxRequest rr = AK__V1__REMOVE_SANDBOX_REQUEST__INIT;
+    rr.name = const_cast<char*>(name);
+    ProtobufCMessage* resp = nullptr;
+    struct ak_error err = {};
+    int r = rpc_unary(ch, &ak__v1__executor__descriptor, "RemoveSandbox", &rr.base, &o, &resp, &err);
+    if (resp) protobuf_c_message_free_unpacked(resp, nullptr);
+    return r;
+  }
+};
+
+// What the scheduler lists of executor "exa": "name=STATE uuid error;" per
+// sandbox, "" while it lists nothing of it.
+std::string Listed(const std::string& sched) {
+  Client c(sched);
+  Ak__V1__ListExecutorsRequest req = AK__V1__LIST_EXECUTORS_REQUEST__INIT;
+  ProtobufCMessage* resp = nullptr;
+  struct ak_error err = {};
+  c.o.timeout_ms = 5000;
+  if (rpc_unary(c.ch, &ak__v1__scheduler__descriptor, "ListExecutors", &req.base, &c.o, &resp, &err) != RPC_OK)
+    return std::string("error: ") + err.msg;
+  auto* l = reinterpret_cast<Ak__V1__ListExecutorsResponse*>(resp);
+  std::string out;
+  for (size_t i = 0; i < l->n_executors; i++) {
+    Ak__V1__ExecutorStatus* st = l->executors[i]->status;
+    if (!st || strcmp(st->executor_id, "exa") != 0 || l->executors[i]->lost) continue;
+    for (size_t k = 0; k < st->n_sandboxes; k++) {
+      Ak__V1__Sandbox* s = st->sandboxes[k];
+      out += std::string(s->spec ? s->spec->name : "?") + "=" +
+             protobuf_c_enum_descriptor_get_value(&ak__v1__sandbox_state__descriptor, s->state)->name + " " +
+             (s->uuid ? s->uuid : "") + " " + (s->error ? s->error : "") + ";";
+    }
+  }
+  protobuf_c_message_free_unpacked(resp, nullptr);
+  return out;
+}
+
+bool WaitListed(const std::string& sched, const std::string& want, std::string* last) {
+  for (int i = 0; i < 200; i++) {
+    *last = Listed(sched);
+    if (last->find(want) != std::string::npos) return true;
+    usleep(100000);
+  }
+  return false;
+}
+
+TEST(ExecutorAdoptTest, SandboxesSurviveSigtermAndSigkillOfTheExecutor) {
+  std::string dir = akvm::MakeTempDir("akexa");
+  std::string state = dir + "/st";
+  setenv("AK_GUEST_BIN", Runfile("guest/ak-guest").c_str(), 1);
+  setenv("AK_VMM_BIN", Runfile("vmm/ak-vmm").c_str(), 1);
+  ServiceProcess sched;
+  ASSERT_TRUE(sched.Start({Runfile("services/scheduler/ak-scheduler"), "--listen", "127.0.0.1:0", "--insecure",
+                           "--heartbeat-interval-ms", "300"},
+                          dir, "sched"))
+      << Slurp(sched.err);
+  std::vector<std::string> argv = {Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--insecure",
+                                   "--state-dir", state, "--images", akvm::ImageStoreDir(), "--min-warm", "0",
+                                   "--executor-id", "exa", "--scheduler", sched.addr, "--vm-supervisors"};
+  ServiceProcess ex1;
+  ASSERT_TRUE(ex1.Start(argv, dir, "executor1")) << Slurp(ex1.err);
+  std::string why, out;
+  {
+    Client c(ex1.addr);
+    int r = c.Create("keep", &why);
+    if (r != RPC_OK && akvm::KernelUnavailable(why.c_str())) {
+      ex1.Stop();
+      sched.Stop();
+      akvm::RemoveDir(dir);
+      GTEST_SKIP() << why;
+    }
+    ASSERT_EQ(r, RPC_OK) << why;
+    ASSERT_EQ(c.Create("lost", &why), RPC_OK) << why;
+    ASSERT_EQ(c.Exec("keep", "echo kept-state > state.txt && cat state.txt", &out), 0) << out;
+    EXPECT_EQ(out, "kept-state\n");
+  }
+  std::string listed;
+  ASSERT_TRUE(WaitListed(sched.addr, "keep=SANDBOX_STATE_RUNNING", &listed)) << listed;
+  size_t u = listed.find("keep=SANDBOX_STATE_RUNNING ") + strlen("keep=SANDBOX_STATE_RUNNING ");
+  std::string uuid = listed.substr(u, listed.find(' ', u) - u);
+  ASSERT_EQ(uuid.size(), 36u) << listed;
+
+  std::vector<pid_t> vms;  // ak-vmm supervisors and their QEMUs
+  for (pid_t s : Children(ex1.pid)) {
+    vms.push_back(s);
+    for (pid_t q : Children(s)) vms.push_back(q);
+  }
+  ASSERT_EQ(vms.size(), 4u) << "two ak-vmm, each with its QEMU";
+  pid_t lost_sup = SupervisorOf(state, "lost");
+  ASSERT_GT(lost_sup, 0);
+
+  // SIGTERM: the executor exits, the VMs run on.
+  EXPECT_EQ(ex1.Stop(), 0) << Slurp(ex1.err);
+  for (pid_t p : vms) EXPECT_TRUE(Alive(p)) << "pid " << p << " died with the executor";
+  // "lost" loses its supervisor (and QEMU, PDEATHSIG) while none runs.
+  kill(lost_sup, SIGKILL);
+  for (int i = 0; i < 100 && Alive(lost_sup); i++) usleep(50000);
+
+  ServiceProcess ex2;
+  ASSERT_TRUE(ex2.Start(argv, dir, "executor2")) << Slurp(ex2.err);
+  EXPECT_TRUE(WaitListed(sched.addr, "keep=SANDBOX_STATE_RUNNING " + uuid, &listed)) << listed;
+  EXPECT_NE(listed.find("lost=SANDBOX_STATE_ERROR"), std::string::npos) << listed;
+  EXPECT_NE(listed.find("ak-vmm supervisor"), std::string::npos) << listed;
+  {
+    Client c(ex2.addr);
+    out.clear();
+    EXPECT_EQ(c.Exec("keep", "cat state.txt", &out), 0) << out;
+    EXPECT_EQ(out, "kept-state\n");
+  }
+
+  // SIGKILL: the same.
+  kill(ex2.pid, SIGKILL);
+  waitpid(ex2.pid, nullptr, 0);
+  ex2.pid = -1;
+  ServiceProcess ex3;
+  ASSERT_TRUE(ex3.Start(argv, dir, "executor3")) << Slurp(ex3.err);
+  Client c(ex3.addr);
+  out.clear();
+  EXPECT_EQ(c.Exec("keep", "cat state.txt && echo more >> state.txt", &out), 0) << out;
+  EXPECT_EQ(out, "kept-state\n");
+  EXPECT_TRUE(WaitListed(sched.addr, "keep=SANDBOX_STATE_RUNNING " + uuid, &listed)) << listed;
+
+  // Removal leaves nothing running, and nothing in the state directory.
+  EXPECT_EQ(c.Remove("keep"), RPC_OK);
+  EXPECT_EQ(c.Remove("lost"), RPC_OK);
+  bool any = true;
+  for (int i = 0; i < 100 && any; i++) {
+    any = false;
+    for (pid_t p : vms) any = any || Alive(p);
+    if (any) usleep(100000);
+  }
+  EXPECT_FALSE(any) << "an ak-vmm or QEMU outlived its sandbox";
+  for (pid_t p : vms)
+    if (Alive(p)) kill(p, SIGKILL);
+  DIR* d = opendir((state + "/v").c_str());
+  int left = 0;
+  while (d)
+    if (struct dirent* e = readdir(d)) {
+      if (e->d_name[0] != '.') left++;
+    } else {
+      break;
+    }
+  if (d) closedir(d);
+  EXPECT_EQ(left, 0);
+  EXPECT_EQ(ex3.Stop(), 0) << Slurp(ex3.err);
+  sched.Stop();
+  akvm::RemoveDir(dir);
+}
+
+}  // namespace

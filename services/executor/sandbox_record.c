@@ -1,0 +1,224 @@
+/* sandbox.json: written by this executor, read back by the next one. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/json/json.h"
+#include "lib/json/writer.h"
+#include "services/executor/sandbox_record.h"
+
+static void key_str(struct json_writer *w, const char *k, const char *v)
+{
+        json_writer_key(w, k, strlen(k));
+        json_writer_string(w, v, strlen(v));
+}
+
+static void key_i64(struct json_writer *w, const char *k, int64_t v)
+{
+        json_writer_key(w, k, strlen(k));
+        json_writer_i64(w, v);
+}
+
+static void key_bool(struct json_writer *w, const char *k, bool v)
+{
+        json_writer_key(w, k, strlen(k));
+        json_writer_bool(w, v);
+}
+
+static void key_map(struct json_writer *w, const char *k, char **keys, char **values, size_t n)
+{
+        json_writer_key(w, k, strlen(k));
+        json_writer_begin_object(w);
+        for (size_t i = 0; i < n; i++) {
+                json_writer_key(w, keys[i], strlen(keys[i]));
+                json_writer_string(w, values[i], strlen(values[i]));
+        }
+        json_writer_end_object(w);
+}
+
+int sb_record_format(const struct sb_record *r, char **ret, size_t *ret_len)
+{
+        struct json_writer *w = NULL;
+        if (json_writer_new(0, SB_RECORD_MAX_BYTES, &w) < 0)
+                return -ENOMEM;
+        json_writer_begin_object(w);
+        key_str(w, "kind", r->pool ? "pool" : "sandbox");
+        key_str(w, "image", r->image);
+        key_str(w, "profile", r->profile);
+        if (!r->pool) {
+                key_str(w, "name", r->name);
+                key_str(w, "uuid", r->uuid);
+                key_str(w, "tenant", r->tenant);
+                key_i64(w, "vcpus", r->vcpus);
+                key_i64(w, "memory_mb", r->memory_mb);
+                key_bool(w, "network", r->network);
+                key_i64(w, "network_req", r->network_req);
+                key_bool(w, "persistent", r->persistent);
+                key_bool(w, "from_pool", r->from_pool);
+                key_i64(w, "ttl_seconds", r->ttl_seconds);
+                key_i64(w, "created_at_ms", r->created_at_ms);
+                key_i64(w, "expires_at_ms", r->expires_at_ms);
+                key_map(w, "env", r->env_keys, r->env_values, r->n_env);
+                key_map(w, "labels", r->label_keys, r->label_values, r->n_labels);
+        }
+        json_writer_end_object(w);
+        int rc = json_writer_finish(w, ret, ret_len);
+        json_writer_free(w);
+        return rc;
+}
+
+static int get_str(const struct json_value *o, const char *k, char *dst, size_t size, struct ak_error *err)
+{
+        size_t len;
+        const struct json_value *v = json_object_get(o, k);
+        const char *s = v && json_value_type(v) == JSON_STRING ? json_string(v, &len) : NULL;
+        if (!s || len >= size || memchr(s, 0, len))
+                return ak_error_set(err, -EINVAL, "%s: missing, not a string or longer than %zu bytes", k, size - 1);
+        memcpy(dst, s, len);
+        dst[len] = 0;
+        return 0;
+}
+
+static int get_int(const struct json_value *o, const char *k, int64_t min, int64_t max, int64_t *ret,
+                   struct ak_error *err)
+{
+        const struct json_value *v = json_object_get(o, k);
+        if (!v || json_number_i64(v, ret) < 0 || *ret < min || *ret > max)
+                return ak_error_set(err, -EINVAL, "%s: missing or not an integer in %lld..%lld", k, (long long)min,
+                                    (long long)max);
+        return 0;
+}
+
+static int get_bool(const struct json_value *o, const char *k, bool *ret, struct ak_error *err)
+{
+        const struct json_value *v = json_object_get(o, k);
+        if (!v || json_value_type(v) != JSON_BOOL)
+                return ak_error_set(err, -EINVAL, "%s: missing or not true/false", k);
+        *ret = json_bool(v);
+        return 0;
+}
+
+static char *dup_bounded(const char *s, size_t len)
+{
+        if (len > SB_RECORD_MAX_STRING || memchr(s, 0, len))
+                return NULL;
+        char *d = malloc(len + 1);
+        if (d) {
+                memcpy(d, s, len);
+                d[len] = 0;
+        }
+        return d;
+}
+
+static void strv_free(char **v, size_t n)
+{
+        for (size_t i = 0; v && i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
+static int get_map(const struct json_value *o, const char *k, char ***rk, char ***rv, size_t *rn,
+                   struct ak_error *err)
+{
+        const struct json_value *m = json_object_get(o, k);
+        if (!m || json_value_type(m) != JSON_OBJECT || json_object_size(m) > SB_RECORD_MAX_MAP)
+                return ak_error_set(err, -EINVAL, "%s: missing, not an object or more than %d entries", k,
+                                    SB_RECORD_MAX_MAP);
+        size_t n = json_object_size(m);
+        char **keys = calloc(n + 1, sizeof(char *)), **values = calloc(n + 1, sizeof(char *));
+        if (!keys || !values)
+                goto fail;
+        for (size_t i = 0; i < n; i++) {
+                size_t kl, vl;
+                const char *key = json_object_key(m, i, &kl);
+                const struct json_value *v = json_object_value(m, i);
+                const char *s = json_value_type(v) == JSON_STRING ? json_string(v, &vl) : NULL;
+                if (!s || !(keys[i] = dup_bounded(key, kl)) || !(values[i] = dup_bounded(s, vl)))
+                        goto fail;
+        }
+        *rk = keys;
+        *rv = values;
+        *rn = n;
+        return 0;
+fail:
+        strv_free(keys, n);
+        strv_free(values, n);
+        return ak_error_set(err, -EINVAL, "%s: an entry is not a string of at most %d bytes", k, SB_RECORD_MAX_STRING);
+}
+
+/* The fields of a sandbox's record (not a pool VM's). */
+static int parse_sandbox(const struct json_value *o, struct sb_record *r, struct ak_error *err)
+{
+        int64_t v;
+        if (get_str(o, "name", r->name, sizeof(r->name), err) < 0 ||
+            get_str(o, "uuid", r->uuid, sizeof(r->uuid), err) < 0 ||
+            get_str(o, "tenant", r->tenant, sizeof(r->tenant), err) < 0 ||
+            get_bool(o, "network", &r->network, err) < 0 || get_bool(o, "persistent", &r->persistent, err) < 0 ||
+            get_bool(o, "from_pool", &r->from_pool, err) < 0)
+                return -EINVAL;
+        if (get_int(o, "vcpus", 1, 1024, &v, err) < 0)
+                return -EINVAL;
+        r->vcpus = (unsigned)v;
+        if (get_int(o, "memory_mb", 1, 1 << 24, &v, err) < 0)
+                return -EINVAL;
+        r->memory_mb = (unsigned)v;
+        if (get_int(o, "network_req", 0, 16, &v, err) < 0)
+                return -EINVAL;
+        r->network_req = (int)v;
+        if (get_int(o, "ttl_seconds", 0, UINT32_MAX, &v, err) < 0)
+                return -EINVAL;
+        r->ttl_seconds = (uint32_t)v;
+        if (get_int(o, "created_at_ms", 0, INT64_MAX, &r->created_at_ms, err) < 0 ||
+            get_int(o, "expires_at_ms", 0, INT64_MAX, &r->expires_at_ms, err) < 0)
+                return -EINVAL;
+        if (get_map(o, "env", &r->env_keys, &r->env_values, &r->n_env, err) < 0)
+                return -EINVAL;
+        if (get_map(o, "labels", &r->label_keys, &r->label_values, &r->n_labels, err) < 0)
+                return -EINVAL;
+        return 0;
+}
+
+int sb_record_parse(const char *text, size_t len, struct sb_record *ret, struct ak_error *err)
+{
+        struct json_value *o = NULL;
+        struct json_error je = { 0 };
+        struct sb_record r = { 0 };
+        char kind[16];
+        if (len > SB_RECORD_MAX_BYTES)
+                return ak_error_set(err, -E2BIG, "larger than %zu bytes", SB_RECORD_MAX_BYTES);
+        if (json_parse(text, len, &o, &je) < 0)
+                return ak_error_set(err, -EINVAL, "not JSON: %s", je.message);
+        int rc = -EINVAL;
+        if (json_value_type(o) != JSON_OBJECT) {
+                ak_error_set(err, -EINVAL, "not a JSON object");
+                goto out;
+        }
+        if (get_str(o, "kind", kind, sizeof(kind), err) < 0 || get_str(o, "image", r.image, sizeof(r.image), err) < 0 ||
+            get_str(o, "profile", r.profile, sizeof(r.profile), err) < 0)
+                goto out;
+        if (strcmp(kind, "pool") == 0)
+                r.pool = true;
+        else if (strcmp(kind, "sandbox") != 0) {
+                ak_error_set(err, -EINVAL, "kind: expected \"sandbox\" or \"pool\"");
+                goto out;
+        }
+        if (!r.pool && parse_sandbox(o, &r, err) < 0) {
+                sb_record_clear(&r);
+                goto out;
+        }
+        *ret = r;
+        rc = 0;
+out:
+        json_value_free(o);
+        return rc;
+}
+
+void sb_record_clear(struct sb_record *r)
+{
+        strv_free(r->env_keys, r->n_env);
+        strv_free(r->env_values, r->n_env);
+        strv_free(r->label_keys, r->n_labels);
+        strv_free(r->label_values, r->n_labels);
+        r->env_keys = r->env_values = r->label_keys = r->label_values = NULL;
+        r->n_env = r->n_labels = 0;
+}

@@ -1,0 +1,51 @@
+/* The record a sandbox or warm-pool VM leaves in its VM directory
+ * (state_dir/v/<n>/sandbox.json), so a restarted executor re-adopts the VM
+ * with what it was (executor_adopt.h). JSON, written atomically; read back
+ * as untrusted bytes (a damaged or edited file is refused, with limits on
+ * every size). Pure functions, thread-safe. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/base/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SB_RECORD_FILE "sandbox.json"
+#define SB_RECORD_MAX_BYTES ((size_t)4 << 20)
+#define SB_RECORD_MAX_MAP 256      /* env entries; labels */
+#define SB_RECORD_MAX_STRING 4096  /* an env or label key or value */
+
+struct sb_record {
+        bool pool;                 /* a warm-pool VM: image and profile only */
+        char name[64];             /* sandboxes: the rest */
+        char uuid[37];
+        char image[512];
+        char tenant[64];
+        char profile[32];
+        unsigned vcpus, memory_mb;
+        bool network, persistent, from_pool;
+        int network_req;
+        uint32_t ttl_seconds;
+        int64_t created_at_ms, expires_at_ms;
+        char **env_keys, **env_values;        /* n_env each, malloc'd */
+        size_t n_env;
+        char **label_keys, **label_values;
+        size_t n_labels;
+};
+
+/* Serializes r (compact JSON, malloc'd into *ret). -ENOMEM, -E2BIG. */
+int sb_record_format(const struct sb_record *r, char **ret, size_t *ret_len);
+/* Parses a record: 0 with *ret filled (free with sb_record_clear), or
+ * -EINVAL / -E2BIG with err naming the field. *ret is untouched on failure. */
+int sb_record_parse(const char *text, size_t len, struct sb_record *ret, struct ak_error *err);
+/* Frees the maps (r itself is the caller's). */
+void sb_record_clear(struct sb_record *r);
+
+#ifdef __cplusplus
+}
+#endif
