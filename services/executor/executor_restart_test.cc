@@ -1,9 +1,10 @@
-// ak-executor killed with SIGKILL while it runs a VM: the VMM dies with it
-// (no QEMU process is left behind), and a new ak-executor on the same state
-// directory starts clean (the VM directories of the old run are gone, the
-// sandbox is unknown: the "or stops them cleanly" branch, since
-// re-adoption is not implemented). The VM also shows a network-off request
-// on a moderate sandbox: no network device in the guest.
+// ak-executor without --vm-supervisors killed with SIGKILL while it runs a
+// VM: the VMM dies with it (no QEMU process is left behind), and a new
+// ak-executor on the same state directory lists the sandbox in ERROR with
+// the reason (its VM stopped with the executor) until it is removed, which
+// clears its directory. (executor_adopt_test: VMs that survive.) The VM
+// also shows a network-off request on a moderate sandbox: no network
+// device in the guest.
 #include <gtest/gtest.h>
 #include <dirent.h>
 #include <signal.h>
@@ -138,13 +139,22 @@ TEST(ExecutorRestartTest, KilledExecutorLeavesNoVmmAndRestartsClean) {
 
   ServiceProcess again;
   ASSERT_TRUE(again.Start(argv, dir, "executor2")) << Slurp(again.err);
-  EXPECT_EQ(Entries(dir + "/st/v"), 0u);
+  EXPECT_EQ(Entries(dir + "/st/v"), 1u);
   ASSERT_EQ(rpc_channel_new(again.addr.c_str(), nullptr, &ch, &err), 0) << err.msg;
   Ak__V1__GetSandboxRequest g = AK__V1__GET_SANDBOX_REQUEST__INIT;
   g.name = const_cast<char*>("nonet");
   resp = nullptr;
-  EXPECT_EQ(rpc_unary(ch, &ak__v1__executor__descriptor, "GetSandbox", &g.base, &o, &resp, &err), RPC_NOT_FOUND);
+  ASSERT_EQ(rpc_unary(ch, &ak__v1__executor__descriptor, "GetSandbox", &g.base, &o, &resp, &err), RPC_OK) << err.msg;
+  sb = reinterpret_cast<Ak__V1__Sandbox*>(resp);
+  EXPECT_EQ(sb->state, AK__V1__SANDBOX_STATE__SANDBOX_STATE_ERROR);
+  EXPECT_NE(std::string(sb->error ? sb->error : "").find("stopped with it"), std::string::npos) << sb->error;
+  protobuf_c_message_free_unpacked(resp, nullptr);
+  Ak__V1__RemoveSandboxRequest rr = AK__V1__REMOVE_SANDBOX_REQUEST__INIT;
+  rr.name = const_cast<char*>("nonet");
+  resp = nullptr;
+  EXPECT_EQ(rpc_unary(ch, &ak__v1__executor__descriptor, "RemoveSandbox", &rr.base, &o, &resp, &err), RPC_OK) << err.msg;
   if (resp) protobuf_c_message_free_unpacked(resp, nullptr);
+  EXPECT_EQ(Entries(dir + "/st/v"), 0u);
   rpc_channel_free(ch);
   EXPECT_EQ(again.Stop(), 0) << Slurp(again.err);
   akvm::RemoveDir(dir);
