@@ -17,6 +17,7 @@
 #include "services/executor/cgroup.h"
 #include "services/executor/executor_adopt.h"
 #include "services/executor/executor_detached.h"
+#include "services/executor/executor_drain.h"
 #include "services/executor/executor_exec.h"
 #include "services/executor/executor_files.h"
 #include "services/executor/executor_images.h"
@@ -60,6 +61,7 @@ static const struct rpc_method methods[] = {
         { "TakeSnapshot", RPC_UNARY, snapshot_handle_take },
         { "ListSnapshots", RPC_UNARY, snapshot_handle_list },
         { "DeleteSnapshot", RPC_UNARY, snapshot_handle_delete },
+        { "Drain", RPC_UNARY, drain_handle },
 };
 
 int executor_add_to_server(struct executor *ex, struct rpc_server *srv, struct ak_error *err)

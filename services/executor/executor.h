@@ -29,6 +29,8 @@ extern "C" {
 #define EXECUTOR_MAX_POOLS 16
 #define EXECUTOR_EXEC_TIMEOUT_MS 3600000u        /* 1 h */
 #define EXECUTOR_EXEC_TIMEOUT_MAX_MS 86400000u   /* 1 day */
+#define EXECUTOR_DRAIN_DEFAULT_MS 60000u         /* Drain without timeout_ms */
+#define EXECUTOR_DRAIN_MAX_MS 3600000u
 
 struct executor_pool_config {
         const char *image;

@@ -14,6 +14,7 @@
 
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 extern "C" {
@@ -123,6 +124,45 @@ struct Client {
     return r < 0 ? -1 : code;
   }
 
+  // A one-shot Run of sh -c cmd (network off): its exit code, or -1.
+  int Run(const char* cmd, std::string* out) {
+    Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+    spec.network = AK__V1__NETWORK__NETWORK_OFF;
+    Ak__V1__RunRequest req = AK__V1__RUN_REQUEST__INIT;
+    const char* argv[] = {"/bin/sh", "-c", cmd};
+    req.spec = &spec;
+    req.argv = const_cast<char**>(argv);
+    req.n_argv = 3;
+    struct rpc_stream* st = nullptr;
+    struct ak_error err = {};
+    if (rpc_stream_open(ch, &ak__v1__executor__descriptor, "Run", &req.base, &o, &st, &err) != RPC_OK) {
+      *out = err.msg;
+      return -1;
+    }
+    int code = -1, r;
+    ProtobufCMessage* m = nullptr;
+    while ((r = rpc_stream_next(st, &m, &err)) > 0) {
+      auto* c = reinterpret_cast<Ak__V1__OutputChunk*>(m);
+      if (c->kind_case == AK__V1__OUTPUT_CHUNK__KIND_STDOUT)
+        out->append(reinterpret_cast<char*>(c->stdout.data), c->stdout.len);
+      if (c->kind_case == AK__V1__OUTPUT_CHUNK__KIND_RESULT && c->result) code = c->result->exit_code;
+      protobuf_c_message_free_unpacked(m, nullptr);
+    }
+    rpc_stream_free(st);
+    if (r < 0) *out += err.msg;
+    return r < 0 ? -1 : code;
+  }
+
+  size_t Count() {
+    Ak__V1__ListSandboxesRequest req = AK__V1__LIST_SANDBOXES_REQUEST__INIT;
+    ProtobufCMessage* resp = nullptr;
+    struct ak_error err = {};
+    if (rpc_unary(ch, &ak__v1__executor__descriptor, "ListSandboxes", &req.base, &o, &resp, &err) != RPC_OK) return 0;
+    size_t n = reinterpret_cast<Ak__V1__ListSandboxesResponse*>(resp)->n_sandboxes;
+    protobuf_c_message_free_unpacked(resp, nullptr);
+    return n;
+  }
+
   int Remove(const char* name) {
     Ak__V1__RemoveSandboxRequest rr = AK__V1__REMOVE_SANDBOX_REQUEST__INIT;
     rr.name = const_cast<char*>(name);
@@ -149,6 +189,7 @@ std::string Listed(const std::string& sched) {
   for (size_t i = 0; i < l->n_executors; i++) {
     Ak__V1__ExecutorStatus* st = l->executors[i]->status;
     if (!st || strcmp(st->executor_id, "exa") != 0 || l->executors[i]->lost) continue;
+    if (st->draining) out += "(draining)";
     for (size_t k = 0; k < st->n_sandboxes; k++) {
       Ak__V1__Sandbox* s = st->sandboxes[k];
       out += std::string(s->spec ? s->spec->name : "?") + "=" +
@@ -158,6 +199,19 @@ std::string Listed(const std::string& sched) {
   }
   protobuf_c_message_free_unpacked(resp, nullptr);
   return out;
+}
+
+// `ak-executor --drain addr --drain-timeout-s s`: its exit code and stdout.
+int DrainCli(const std::string& addr, int timeout_s, std::string* out) {
+  std::string cmd = Runfile("services/executor/ak-executor") + " --drain " + addr + " --drain-timeout-s " +
+                    std::to_string(timeout_s) + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return -1;
+  char buf[512];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out->append(buf, n);
+  int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 bool WaitListed(const std::string& sched, const std::string& want, std::string* last) {
@@ -244,6 +298,34 @@ TEST(ExecutorAdoptTest, SandboxesSurviveSigtermAndSigkillOfTheExecutor) {
   EXPECT_EQ(c.Exec("keep", "cat state.txt && echo more >> state.txt", &out), 0) << out;
   EXPECT_EQ(out, "kept-state\n");
   EXPECT_TRUE(WaitListed(sched.addr, "keep=SANDBOX_STATE_RUNNING " + uuid, &listed)) << listed;
+
+  // Drain: a one-shot run in progress is waited for (not within 1 s, within
+  // 120), the persistent sandboxes are what is left, creates are refused
+  // and the scheduler hears that the executor drains.
+  int run_code = -2;
+  std::string run_out;
+  std::thread run([&] {
+    Client rc(ex3.addr);
+    run_code = rc.Run("sleep 4; echo one-shot-done", &run_out);
+  });
+  // The run's sandbox is in the table (before its VM boots).
+  for (int i = 0; i < 600 && c.Count() < 3; i++) usleep(50000);
+  ASSERT_EQ(c.Count(), 3u);
+  std::string drained;
+  EXPECT_EQ(DrainCli(ex3.addr, 1, &drained), 1) << drained;
+  EXPECT_NE(drained.find("drained: no; one-shot runs left: 1"), std::string::npos) << drained;
+  drained.clear();
+  EXPECT_EQ(DrainCli(ex3.addr, 120, &drained), 0) << drained;
+  run.join();
+  EXPECT_EQ(run_code, 0) << run_out;
+  EXPECT_EQ(run_out, "one-shot-done\n");
+  EXPECT_NE(drained.find("drained: yes; one-shot runs left: 0; sandboxes left: 2 (1 survive a restart)"),
+            std::string::npos)
+      << drained;
+  EXPECT_NE(drained.find("  keep\n"), std::string::npos) << drained;
+  EXPECT_EQ(c.Create("refused", &why), RPC_UNAVAILABLE) << why;
+  EXPECT_NE(why.find("draining"), std::string::npos) << why;
+  EXPECT_TRUE(WaitListed(sched.addr, "(draining)", &listed)) << listed;
 
   // Removal leaves nothing running, and nothing in the state directory.
   EXPECT_EQ(c.Remove("keep"), RPC_OK);

@@ -16,6 +16,7 @@
 #include "lib/guest/guest_client.h"
 #include "lib/receipt/receipt.h"
 #include "services/executor/executor_audit.h"
+#include "services/executor/executor_drain.h"
 #include "services/executor/executor_exec.h"
 #include "services/executor/executor_guest_call.h"
 #include "services/executor/executor_images.h"
@@ -376,7 +377,9 @@ int exec_handle_run(struct rpc_call *call, const ProtobufCMessage *msg, void *ud
         char *const *argv = req->argv;
         size_t argc = req->n_argv;
         struct sandbox *sb = NULL;
+        drain_run_begin(ex);
         if ((code = lifecycle_create(ex, req->spec, call, &sb)) != RPC_OK) {
+                drain_run_end(ex);
                 if (sb) {
                         char name[SANDBOX_NAME_MAX + 1];
                         snprintf(name, sizeof(name), "%s", sb->name);
@@ -444,5 +447,6 @@ out:;
         /* The answer does not wait for the VM to go (the janitor stops it). */
         if (!keep)
                 lifecycle_remove(ex, name, call, true);
+        drain_run_end(ex);
         return code;
 }

@@ -308,6 +308,8 @@ int lifecycle_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struc
                         code = RPC_ALREADY_EXISTS;
         if (code == RPC_OK && ex->n_sandboxes >= EXECUTOR_MAX_SANDBOXES)
                 code = RPC_RESOURCE_EXHAUSTED;
+        if (code == RPC_OK && ex->draining)
+                code = RPC_UNAVAILABLE;
         /* A pool VM taken for this sandbox is already counted. */
         if (code == RPC_OK && (used_vcpus + sb->vcpus > ex->cfg.capacity_vcpus + 1 ||
                                used_mem + sb->memory_mb > ex->cfg.capacity_memory_mb + 512))
@@ -319,6 +321,9 @@ int lifecycle_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struc
                 sandbox_free(sb);
                 if (code == RPC_ALREADY_EXISTS)
                         return rpc_call_fail(call, code, "a sandbox named %s already exists on this executor", name);
+                if (code == RPC_UNAVAILABLE)
+                        return rpc_call_fail(call, code, "executor %s is draining (Drain): no new sandboxes; "
+                                             "place %s on another executor", ex->node.id, name);
                 return rpc_call_fail(call, code, "no capacity for %s: %u of %u vCPUs and %" PRIu64 " of %" PRIu64
                                      " MB in use", name, used_vcpus, ex->cfg.capacity_vcpus, used_mem,
                                      ex->cfg.capacity_memory_mb);

@@ -13,6 +13,7 @@
 #include "lib/svc/flags.h"
 #include "lib/svc/run.h"
 #include "lib/svc/tokens.h"
+#include "protos/ak/v1/executor.pb-c.h"
 #include "services/executor/executor.h"
 #include "services/executor/profile.h"
 #include "vmm/backend/vmm_net.h"
@@ -25,6 +26,8 @@ static const char usage[] =
         "                   [--pool IMAGE/PROFILE ...]\n"
         "                   [--min-warm N] [--max-warm N] [--max-age S] [--accel auto|kvm|tcg]\n"
         "                   [--vm-supervisors]\n"
+        "       ak-executor --drain ADDR [--drain-timeout-s S] [--token-file F] [--peer-tls-ca F\n"
+        "                   [--peer-tls-cert F --peer-tls-key F]]\n"
         "                   [--exec-timeout-ms N] [--deny-cidr CIDR ...] [--egress-allow-private] [--net-pool CIDR]\n"
         "                   [--dns-upstream ADDR[:PORT] ...]\n"
         "                   [--vmm qemu|firecracker|apple] [--token-file F] [--tls-cert F --tls-key F\n"
@@ -63,6 +66,11 @@ static const char usage[] =
         "                          pulled first, by the same pull creates of it wait on\n"
         "  --min-warm N, --max-warm N, --max-age S   pool sizes (3, 5, 300; --min-warm 0: no pools)\n"
         "  --accel auto|kvm|tcg    KVM when the CPU and /dev/kvm allow it (auto), else TCG\n"
+        "  --drain ADDR            ask the executor at ADDR to drain (a Kubernetes preStop): no new\n"
+        "                          sandboxes there, wait up to --drain-timeout-s (60) for one-shot\n"
+        "                          runs, print what is left; exit 0 when drained, 1 if not. It\n"
+        "                          authenticates with the first token of --token-file and the\n"
+        "                          --peer-tls-* files\n"
         "  --vm-supervisors        VMs without network run under ak-vmm supervisors: a SIGTERM or\n"
         "                          crash of ak-executor leaves them running, and the next\n"
         "                          ak-executor on the same --state-dir re-adopts them (sandboxes\n"
@@ -156,6 +164,8 @@ static int flag_uint(const char *flag, const char *s, unsigned long long max, un
 struct flags {
         const char *listen, *sched, *signer, *auditor, *adv;
         const char *sched_token, *signer_token, *aud_token, *audit_dir;
+        const char *drain;              /* --drain ADDR: a client of a running executor */
+        unsigned drain_timeout_s;
         uint64_t audit_max_bytes;
         struct svc_flags sf;
         struct executor_config cfg;
@@ -170,7 +180,7 @@ struct flags {
 
 enum { LISTEN = 256, STATE, IMAGES, SCHED, SIGNER, AUDITOR, VCPUS, MEM, LABEL, POOL, MINW, MAXW, AGE,
        ACCEL, VMM, ID, ADV, TEST_GUEST, EXEC_TIMEOUT, SCHED_TOKEN, SIGNER_TOKEN, AUD_TOKEN, AUDIT_DIR, AUDIT_MAX, DENY_CIDR, NET_POOL, DNS_UPSTREAM,
-       ALLOW_PRIVATE, IMAGE_SEED, CACHE_MAX, REG_AUTH, REG_CA, REG_INSECURE, PULL_WAIT, VM_SUP, HELP, VERSION };
+       ALLOW_PRIVATE, IMAGE_SEED, CACHE_MAX, REG_AUTH, REG_CA, REG_INSECURE, PULL_WAIT, VM_SUP, DRAIN, DRAIN_TIMEOUT, HELP, VERSION };
 
 /* --label k=v, --test-guest NAME=UDS: splits arg at
  * its first `sep` into the next free (*ret_key, *ret_value). */
@@ -308,6 +318,14 @@ static int take_flag(struct flags *f, int c, char *arg)
         case VM_SUP:
                 cfg->vm_supervisors = true;
                 return 0;
+        case DRAIN:
+                f->drain = arg;
+                return 0;
+        case DRAIN_TIMEOUT:
+                if (flag_uint("--drain-timeout-s", arg, EXECUTOR_DRAIN_MAX_MS / 1000, &v) < 0)
+                        return -1;
+                f->drain_timeout_s = (unsigned)v;
+                return 0;
         case DNS_UPSTREAM: {
                 struct ak_error err = { 0 };
                 struct resolver_upstream u;
@@ -394,6 +412,8 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 { "insecure-registry", required_argument, NULL, REG_INSECURE },
                 { "pull-wait-s", required_argument, NULL, PULL_WAIT },
                 { "vm-supervisors", no_argument, NULL, VM_SUP },
+                { "drain", required_argument, NULL, DRAIN },
+                { "drain-timeout-s", required_argument, NULL, DRAIN_TIMEOUT },
                 { "help", no_argument, NULL, HELP }, { "version", no_argument, NULL, VERSION }, {},
         };
         struct executor_config *cfg = &f->cfg;
@@ -405,6 +425,8 @@ static int parse_flags(int argc, char **argv, struct flags *f)
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
                 if (!svc_flags_take(&f->sf, c, optarg) && (r = take_flag(f, c, optarg)) != 0)
                         return r;
+        if (f->drain && optind == argc)
+                return 0;
         if (!f->listen || !cfg->state_dir || optind < argc) {
                 fprintf(stderr, "ak-executor: --listen ADDR and --state-dir DIR are required\n%s", usage);
                 return -1;
@@ -554,6 +576,39 @@ static void on_stop(void *data, int sig)
         m->health = m->srv = NULL;
 }
 
+/* --drain ADDR: one Drain call; its answer on stdout. */
+static int drain(const struct flags *f)
+{
+        struct ak_error err = { 0 };
+        struct rpc_channel *ch = NULL;
+        if (rpc_channel_new(f->drain, svc_flags_peer_tls(&f->sf), &ch, &err) < 0) {
+                fprintf(stderr, "ak-executor --drain %s: %s\n", f->drain, err.msg);
+                return 1;
+        }
+        if (f->sf.token_file && channel_token(ch, "--token-file", f->sf.token_file) < 0) {
+                rpc_channel_free(ch);
+                return 1;
+        }
+        Ak__V1__DrainRequest req = AK__V1__DRAIN_REQUEST__INIT;
+        req.timeout_ms = (f->drain_timeout_s ? f->drain_timeout_s * 1000u : EXECUTOR_DRAIN_DEFAULT_MS);
+        struct rpc_call_options o = { .timeout_ms = (int)req.timeout_ms + 10000 };
+        ProtobufCMessage *m = NULL;
+        int code = rpc_unary(ch, &ak__v1__executor__descriptor, "Drain", &req.base, &o, &m, &err);
+        rpc_channel_free(ch);
+        if (code != RPC_OK) {
+                fprintf(stderr, "ak-executor --drain %s: %s\n", f->drain, err.msg);
+                return 1;
+        }
+        const Ak__V1__DrainResponse *r = (const void *)m;
+        printf("drained: %s; one-shot runs left: %u; sandboxes left: %zu (%u survive a restart)\n",
+               r->drained ? "yes" : "no", r->runs_left, r->n_sandboxes_left, r->survive_restart);
+        for (size_t i = 0; i < r->n_sandboxes_left; i++)
+                printf("  %s\n", r->sandboxes_left[i]);
+        int rc = r->drained ? 0 : 1;
+        protobuf_c_message_free_unpacked(m, NULL);
+        return rc;
+}
+
 int main(int argc, char **argv)
 {
         static struct flags f;
@@ -562,6 +617,8 @@ int main(int argc, char **argv)
 
         if (r != 0)
                 return r < 0 ? 2 : 0;
+        if (f.drain)
+                return drain(&f);
         /* Before any thread (every thread inherits the mask): from here on
          * SIGHUP re-reads --token-file once serving instead of ending the
          * process; SIGINT/SIGTERM still end it at once until it serves. */

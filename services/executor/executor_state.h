@@ -102,6 +102,10 @@ struct executor {
          * the background (lifecycle_remove's `later`). */
         struct disposal *disposals;
         uint64_t next_vm;                       /* executor_vm.c: VM directory numbers */
+        /* executor_drain.c: Drain was called (creates refused), and the
+         * Run calls in progress (cond is broadcast when one ends). */
+        bool draining;
+        unsigned runs;
         /* executor_netaudit.c: the reporters of VMs with network, and the
          * denials of VMs gone. */
         struct net_audit *net_audits;

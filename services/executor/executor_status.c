@@ -98,6 +98,7 @@ Ak__V1__ExecutorStatus *status_new(struct executor *ex)
                 goto oom;
 
         pthread_mutex_lock(&ex->lock);
+        st->draining = ex->draining;
         st->net_denied = net_audit_denied_total_locked(ex);
         st->net_log_overruns = net_audit_overruns_total_locked(ex);
         unsigned v;

@@ -152,7 +152,7 @@ void placement_explain(const struct placement_census *c, const struct placement_
         append(buf, size, &len, ": of %zu executor%s", c->executors, c->executors == 1 ? "" : "s");
         const char *sep = ", ";
         if (c->lost) {
-                append(buf, size, &len, "%s%zu lost or unreachable", sep, c->lost);
+                append(buf, size, &len, "%s%zu lost, unreachable or draining", sep, c->lost);
                 sep = ", ";
         }
         if (c->labels) {

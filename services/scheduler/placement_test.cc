@@ -319,7 +319,7 @@ TEST(Placement, CensusCountsFirstFailingFilter)
         placement_explain(&c, &req, "py", "zone=a", msg, sizeof(msg));
         EXPECT_NE(nullptr, strstr(msg, "2 vCPUs, 1024 MB, image \"py\", node_selector zone=a"))
                 << msg;
-        EXPECT_NE(nullptr, strstr(msg, "of 6 executors, 1 lost or unreachable, 1 lack the node_selector "
+        EXPECT_NE(nullptr, strstr(msg, "of 6 executors, 1 lost, unreachable or draining, 1 lack the node_selector "
                                        "labels, 2 have fewer than 2 free vCPUs, 1 have less than "
                                        "1024 MB free memory"))
                 << msg;

@@ -131,7 +131,8 @@ void registry_refresh_slot(struct registry *reg, struct executor *e)
         uint64_t share_v = cap_v ? (used_v >= cap_v ? 1000000 : used_v * 1000000 / cap_v) : 1000000;
         uint64_t share_m = cap_m ? (used_m >= cap_m ? 1000000 : used_m * 1000000 / cap_m) : 1000000;
         p->load_ppm = (uint32_t)((share_v + share_m) / 2);
-        if (e->lost || e->unreachable)
+        /* A draining executor (Drain) takes nothing new. */
+        if (e->lost || e->unreachable || (st && st->draining))
                 bitset_clear(reg->live, e->slot);
         else
                 bitset_set(reg->live, e->slot);
