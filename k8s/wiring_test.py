@@ -144,8 +144,27 @@ def main():
         r = subprocess.run([ak, "sandbox", "list"], env=bad, capture_output=True, text=True)
         if r.returncode == 0 or "UNAUTHENTICATED" not in r.stderr:
             raise SystemExit("FAIL: a wrong client token: %d %s" % (r.returncode, r.stderr))
+        # The preStop hook, as written, drains the executor over mTLS with
+        # its own token and client certificate.
+        pod = pod_of("executor.yaml")
+        c = pod["containers"][0]
+        files = mount_map(d, pod, c)
+        pre = [os.path.join(ROOT, "services/executor/ak-executor")]
+        for a in c["lifecycle"]["preStop"]["exec"]["command"][1:]:
+            flag, _, value = a.partition("=")
+            pre.append(flag + "=" + (e_sock if flag == "--drain" else files.get(value, value)))
+        r = subprocess.run(pre, capture_output=True, text=True, timeout=120)
+        if r.returncode != 0 or "drained: yes" not in r.stdout or "  t1\n" not in r.stdout:
+            raise SystemExit("FAIL: the preStop drain: %d %s %s" % (r.returncode, r.stdout, r.stderr))
+        # The scheduler hears it from the next heartbeat and places nothing there.
+        def refused():
+            r = subprocess.run([ak, "sandbox", "create", "after-drain"], env=env, capture_output=True, text=True)
+            return r.returncode != 0 and "draining" in r.stderr
+        wait_for(refused, "a create after the drain did not fail naming the drain: " +
+                 subprocess.run([ak, "sandbox", "create", "after-drain"], env=env, capture_output=True,
+                                text=True).stderr, logs, secs=10)
         print("k8s wiring: the executor registered over mTLS with its token; ak reached the scheduler and, "
-              "through it, the executor")
+              "through it, the executor; the preStop hook drained it")
         return 0
     finally:
         for p in procs:

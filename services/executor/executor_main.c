@@ -27,7 +27,7 @@ static const char usage[] =
         "                   [--min-warm N] [--max-warm N] [--max-age S] [--accel auto|kvm|tcg]\n"
         "                   [--vm-supervisors]\n"
         "       ak-executor --drain ADDR [--drain-timeout-s S] [--token-file F] [--peer-tls-ca F\n"
-        "                   [--peer-tls-cert F --peer-tls-key F]]\n"
+        "                   [--peer-tls-cert F --peer-tls-key F] [--drain-tls-name NAME]]\n"
         "                   [--exec-timeout-ms N] [--deny-cidr CIDR ...] [--egress-allow-private] [--net-pool CIDR]\n"
         "                   [--dns-upstream ADDR[:PORT] ...]\n"
         "                   [--vmm qemu|firecracker|apple] [--token-file F] [--tls-cert F --tls-key F\n"
@@ -70,7 +70,8 @@ static const char usage[] =
         "                          sandboxes there, wait up to --drain-timeout-s (60) for one-shot\n"
         "                          runs, print what is left; exit 0 when drained, 1 if not. It\n"
         "                          authenticates with the first token of --token-file and the\n"
-        "                          --peer-tls-* files\n"
+        "                          --peer-tls-* files, verifying the executor's certificate\n"
+        "                          for --drain-tls-name (default: ADDR's host)\n"
         "  --vm-supervisors        VMs without network run under ak-vmm supervisors: a SIGTERM or\n"
         "                          crash of ak-executor leaves them running, and the next\n"
         "                          ak-executor on the same --state-dir re-adopts them (sandboxes\n"
@@ -165,6 +166,7 @@ struct flags {
         const char *listen, *sched, *signer, *auditor, *adv;
         const char *sched_token, *signer_token, *aud_token, *audit_dir;
         const char *drain;              /* --drain ADDR: a client of a running executor */
+        const char *drain_tls_name;
         unsigned drain_timeout_s;
         uint64_t audit_max_bytes;
         struct svc_flags sf;
@@ -180,7 +182,7 @@ struct flags {
 
 enum { LISTEN = 256, STATE, IMAGES, SCHED, SIGNER, AUDITOR, VCPUS, MEM, LABEL, POOL, MINW, MAXW, AGE,
        ACCEL, VMM, ID, ADV, TEST_GUEST, EXEC_TIMEOUT, SCHED_TOKEN, SIGNER_TOKEN, AUD_TOKEN, AUDIT_DIR, AUDIT_MAX, DENY_CIDR, NET_POOL, DNS_UPSTREAM,
-       ALLOW_PRIVATE, IMAGE_SEED, CACHE_MAX, REG_AUTH, REG_CA, REG_INSECURE, PULL_WAIT, VM_SUP, DRAIN, DRAIN_TIMEOUT, HELP, VERSION };
+       ALLOW_PRIVATE, IMAGE_SEED, CACHE_MAX, REG_AUTH, REG_CA, REG_INSECURE, PULL_WAIT, VM_SUP, DRAIN, DRAIN_TIMEOUT, DRAIN_TLS_NAME, HELP, VERSION };
 
 /* --label k=v, --test-guest NAME=UDS: splits arg at
  * its first `sep` into the next free (*ret_key, *ret_value). */
@@ -321,6 +323,9 @@ static int take_flag(struct flags *f, int c, char *arg)
         case DRAIN:
                 f->drain = arg;
                 return 0;
+        case DRAIN_TLS_NAME:
+                f->drain_tls_name = arg;
+                return 0;
         case DRAIN_TIMEOUT:
                 if (flag_uint("--drain-timeout-s", arg, EXECUTOR_DRAIN_MAX_MS / 1000, &v) < 0)
                         return -1;
@@ -414,6 +419,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 { "vm-supervisors", no_argument, NULL, VM_SUP },
                 { "drain", required_argument, NULL, DRAIN },
                 { "drain-timeout-s", required_argument, NULL, DRAIN_TIMEOUT },
+                { "drain-tls-name", required_argument, NULL, DRAIN_TLS_NAME },
                 { "help", no_argument, NULL, HELP }, { "version", no_argument, NULL, VERSION }, {},
         };
         struct executor_config *cfg = &f->cfg;
@@ -581,7 +587,14 @@ static int drain(const struct flags *f)
 {
         struct ak_error err = { 0 };
         struct rpc_channel *ch = NULL;
-        if (rpc_channel_new(f->drain, svc_flags_peer_tls(&f->sf), &ch, &err) < 0) {
+        const struct rpc_tls *peer = svc_flags_peer_tls(&f->sf);
+        struct rpc_tls tls;
+        if (peer) {
+                tls = *peer;
+                if (f->drain_tls_name)
+                        tls.server_name = f->drain_tls_name;
+        }
+        if (rpc_channel_new(f->drain, peer ? &tls : NULL, &ch, &err) < 0) {
                 fprintf(stderr, "ak-executor --drain %s: %s\n", f->drain, err.msg);
                 return 1;
         }
