@@ -276,7 +276,7 @@ int lifecycle_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struc
         static const Ak__V1__SandboxSpec empty = AK__V1__SANDBOX_SPEC__INIT;
         struct ak_error err = { 0 };
         char name[SANDBOX_NAME_MAX + 1], image[IMAGE_REF_MAX];
-        const struct profile *p;
+        const struct profile *p = NULL;
         int r;
 
         if (!spec)

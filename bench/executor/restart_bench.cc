@@ -1,0 +1,195 @@
+// bench/executor restart: ak-executor --vm-supervisors with N persistent
+// sandboxes; the executor gets SIGTERM and a new one starts on the same
+// state directory and address. Measured: from the SIGTERM to every sandbox
+// answering an exec (`true`, N clients in parallel, each retrying on a
+// fresh channel until it answers) — and, as the baseline in the same run,
+// what the sandboxes cost without re-adoption: creating N anew (cold
+// boots, 8 at a time), and the same N execs on a running executor.
+//
+// bazel run -c opt //bench/executor:restart -- [--sandboxes N] [--rounds R]
+// Images: $AK_TEST_IMAGES or /var/tmp/ak-test-images (as the VM tests).
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern "C" {
+#include "lib/base/time.h"
+#include "lib/rpc/rpc.h"
+#include "protos/ak/v1/executor.pb-c.h"
+}
+#include "tests/testing/service_process.h"
+
+using aktest::ServiceProcess;
+using aktest::Runfile;
+using aktest::Slurp;
+
+namespace {
+
+[[noreturn]] void Die(const std::string& what) {
+  fprintf(stderr, "restart_bench: %s\n", what.c_str());
+  exit(1);
+}
+
+// One call on a fresh channel (a failed channel backs off before it tries
+// again; a new one does not). RPC_OK or the code.
+int Call(const std::string& addr, const char* method, const ProtobufCMessage* req, std::string* why) {
+  struct rpc_channel* ch = nullptr;
+  struct ak_error err = {};
+  if (rpc_channel_new(addr.c_str(), nullptr, &ch, &err) < 0) {
+    *why = err.msg;
+    return RPC_UNAVAILABLE;
+  }
+  struct rpc_call_options o = {};
+  o.timeout_ms = 300000;
+  int code;
+  if (strcmp(method, "Exec") == 0) {
+    struct rpc_stream* st = nullptr;
+    code = rpc_stream_open(ch, &ak__v1__executor__descriptor, method, req, &o, &st, &err);
+    ProtobufCMessage* m = nullptr;
+    int r = 0, exit_code = -1;
+    while (code == RPC_OK && (r = rpc_stream_next(st, &m, &err)) > 0) {
+      auto* c = reinterpret_cast<Ak__V1__OutputChunk*>(m);
+      if (c->kind_case == AK__V1__OUTPUT_CHUNK__KIND_RESULT && c->result) exit_code = c->result->exit_code;
+      protobuf_c_message_free_unpacked(m, nullptr);
+    }
+    rpc_stream_free(st);
+    if (code == RPC_OK && (r < 0 || exit_code != 0)) code = RPC_UNKNOWN;
+  } else {
+    ProtobufCMessage* resp = nullptr;
+    code = rpc_unary(ch, &ak__v1__executor__descriptor, method, req, &o, &resp, &err);
+    if (resp) protobuf_c_message_free_unpacked(resp, nullptr);
+  }
+  rpc_channel_free(ch);
+  *why = err.msg;
+  return code;
+}
+
+std::string Name(int i) { return "rs" + std::to_string(i); }
+
+// Runs f(i) for i in [0, n) on `par` threads.
+template <typename F>
+void Parallel(int n, int par, F f) {
+  std::atomic<int> next{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < par; t++)
+    ts.emplace_back([&] {
+      for (int i; (i = next++) < n;) f(i);
+    });
+  for (auto& t : ts) t.join();
+}
+
+// `true` in every sandbox, each retried until it answers (deadline_ms).
+// Milliseconds until the last answered.
+double ExecAll(const std::string& addr, int n, int64_t t0, int64_t deadline_ms) {
+  std::atomic<int> failed{0};
+  Parallel(n, n, [&](int i) {
+    std::string name = Name(i), why;
+    const char* argv[] = {"true"};
+    Ak__V1__ExecRequest req = AK__V1__EXEC_REQUEST__INIT;
+    req.sandbox = const_cast<char*>(name.c_str());
+    req.argv = const_cast<char**>(argv);
+    req.n_argv = 1;
+    while (Call(addr, "Exec", &req.base, &why) != RPC_OK) {
+      if (ak_mono_ms() - t0 > deadline_ms) {
+        failed++;
+        return;
+      }
+      usleep(2000);
+    }
+  });
+  if (failed) Die(std::to_string(failed.load()) + " sandboxes did not answer");
+  return static_cast<double>(ak_mono_ms() - t0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int n = 8, rounds = 3;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!strcmp(argv[i], "--sandboxes")) n = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--rounds")) rounds = atoi(argv[i + 1]);
+    else Die(std::string("unknown flag ") + argv[i] + " (want --sandboxes N, --rounds R)");
+  }
+  if (n < 1 || n > 200 || rounds < 1 || rounds > 20) Die("--sandboxes 1..200, --rounds 1..20");
+  const char* images = getenv("AK_TEST_IMAGES") ? getenv("AK_TEST_IMAGES") : "/var/tmp/ak-test-images";
+  char tmpl[] = "/tmp/akrbXXXXXX";
+  if (!mkdtemp(tmpl)) Die("mkdtemp");
+  std::string dir = tmpl;
+  setenv("AK_GUEST_BIN", Runfile("guest/ak-guest").c_str(), 1);
+  setenv("AK_VMM_BIN", Runfile("vmm/ak-vmm").c_str(), 1);
+  std::vector<std::string> args = {Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--insecure",
+                                   "--state-dir", dir + "/st", "--images", images, "--min-warm", "0",
+                                   "--capacity-vcpus", "256", "--capacity-memory-mb", "262144", "--vm-supervisors"};
+  auto ex = std::make_unique<ServiceProcess>();
+  if (!ex->Start(args, dir, "executor0")) Die("start: " + Slurp(ex->err));
+  std::string addr = ex->addr;
+  args[2] = addr;  // restarts listen where clients know it
+
+  // Baseline 1: N sandboxes created anew (what a restart costs without re-adoption).
+  int64_t t0 = ak_mono_ms();
+  std::atomic<int> bad{0};
+  Parallel(n, 8, [&](int i) {
+    std::string name = Name(i), why;
+    Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+    spec.name = const_cast<char*>(name.c_str());
+    spec.persistent = true;
+    spec.network = AK__V1__NETWORK__NETWORK_OFF;
+    Ak__V1__CreateSandboxRequest cr = AK__V1__CREATE_SANDBOX_REQUEST__INIT;
+    cr.spec = &spec;
+    if (Call(addr, "CreateSandbox", &cr.base, &why) != RPC_OK) {
+      fprintf(stderr, "create %s: %s\n", name.c_str(), why.c_str());
+      bad++;
+    }
+  });
+  if (bad) Die("creates failed");
+  double create_ms = static_cast<double>(ak_mono_ms() - t0);
+  // Baseline 2: the same execs on a running executor.
+  double steady_ms = ExecAll(addr, n, ak_mono_ms(), 60000);
+  std::string cpu = Slurp("/proc/cpuinfo");
+  bool kvm = access("/dev/kvm", R_OK | W_OK) == 0 &&
+             (cpu.find(" vmx") != std::string::npos || cpu.find(" svm") != std::string::npos);
+  printf("executor restart, %d sandboxes (%s)\n", n, kvm ? "KVM" : "TCG: no hardware virtualisation");
+  printf("  baseline: create %d anew (cold boots, 8 at a time)  %8.0f ms\n", n, create_ms);
+  printf("  baseline: exec in all %d, executor running          %8.0f ms\n", n, steady_ms);
+
+  for (int r = 0; r < rounds; r++) {
+    bool kill9 = r % 2 == 1;
+    int64_t start = ak_mono_ms();
+    if (kill9) {
+      kill(ex->pid, SIGKILL);
+      waitpid(ex->pid, nullptr, 0);
+      ex->pid = -1;
+    } else if (ex->Stop() != 0) {
+      Die("SIGTERM: the executor did not exit 0: " + Slurp(ex->err));
+    }
+    int64_t exited = ak_mono_ms();
+    auto next = std::make_unique<ServiceProcess>();
+    std::thread starter([&] {
+      if (!next->Start(args, dir, "executor" + std::to_string(r + 1))) Die("restart: " + Slurp(next->err));
+    });
+    double all_ms = ExecAll(addr, n, start, 120000);
+    starter.join();
+    printf("  round %d (%s): exited after %4lld ms; every sandbox answered exec %6.0f ms after the signal\n",
+           r + 1, kill9 ? "SIGKILL" : "SIGTERM", static_cast<long long>(exited - start), all_ms);
+    ex = std::move(next);
+  }
+  Parallel(n, 8, [&](int i) {
+    std::string name = Name(i), why;
+    Ak__V1__RemoveSandboxRequest rr = AK__V1__REMOVE_SANDBOX_REQUEST__INIT;
+    rr.name = const_cast<char*>(name.c_str());
+    Call(addr, "RemoveSandbox", &rr.base, &why);
+  });
+  ex->Stop();
+  std::string rm = "rm -rf " + dir;
+  if (system(rm.c_str()) != 0) fprintf(stderr, "restart_bench: could not remove %s\n", dir.c_str());
+  return 0;
+}
