@@ -16,6 +16,7 @@
 #include "lib/svc/flags.h"
 #include "lib/svc/run.h"
 #include "lib/svc/tokens.h"
+#include "services/scheduler/admission.h"
 #include "services/scheduler/service.h"
 
 #define SHUTDOWN_GRACE_MS 3000
@@ -24,7 +25,7 @@ static const char usage[] =
         "Usage: ak-scheduler --listen ADDR [--token-file F]\n"
         "                    [--tls-cert F --tls-key F [--tls-ca F]]\n"
         "                    [--heartbeat-interval-ms N] [--lost-after-ms N] [--forget-after-ms N]\n"
-        "                    [--max-executors N] [--max-calls N] [--insecure]\n"
+        "                    [--max-executors N] [--queue-max N] [--max-calls N] [--insecure]\n"
         "                    [--registration-token-file F] [--executor-cn CN]... [--admin-cn CN]...\n"
         "                    [--tenant-quota TENANT:sandboxes=N,vcpus=N,memory-mb=N]...\n"
         "                    [--executor-token-file F] [--executor-tls-ca F\n"
@@ -57,6 +58,11 @@ static const char usage[] =
         "  --lost-after-ms N           no heartbeat this long: lost (default 3 intervals)\n"
         "  --forget-after-ms N         lost this long: dropped (default 600000; 0 never)\n"
         "  --max-executors N           registry limit (default 65536)\n"
+        "  --queue-max N               creates and runs that fit no executor yet wait, fair\n"
+        "                              between tenants, until capacity frees or their deadline\n"
+        "                              passes (default 256 at once; 0: refuse at once). Past\n"
+        "                              N, or when no executor could ever hold one, they fail\n"
+        "                              RESOURCE_EXHAUSTED\n"
         "  --executor-token-file F     bearer token (first line) sent to executors\n"
         "  --executor-tls-ca F         call executors over TLS, verified with this CA;\n"
         "  --executor-tls-cert F, --executor-tls-key F   with this client certificate;\n"
@@ -94,7 +100,7 @@ static int flag_uint(const char *flag, const char *s, unsigned min, unsigned max
 enum {
         OPT_LISTEN = 1000, OPT_HEARTBEAT, OPT_LOST, OPT_FORGET, OPT_MAX_EXECUTORS, OPT_EXEC_TOKEN, OPT_EXEC_CA,
         OPT_EXEC_CERT, OPT_EXEC_KEY, OPT_EXEC_NAME, OPT_HELP, OPT_VERSION, OPT_REG_TOKEN, OPT_EXEC_CN, OPT_ADMIN_CN,
-        OPT_QUOTA,
+        OPT_QUOTA, OPT_QUEUE_MAX,
 };
 
 #define MAX_CNS 64
@@ -125,6 +131,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 { "lost-after-ms", required_argument, NULL, OPT_LOST },
                 { "forget-after-ms", required_argument, NULL, OPT_FORGET },
                 { "max-executors", required_argument, NULL, OPT_MAX_EXECUTORS },
+                { "queue-max", required_argument, NULL, OPT_QUEUE_MAX },
                 { "executor-token-file", required_argument, NULL, OPT_EXEC_TOKEN },
                 { "executor-tls-ca", required_argument, NULL, OPT_EXEC_CA },
                 { "executor-tls-cert", required_argument, NULL, OPT_EXEC_CERT },
@@ -140,7 +147,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
         };
         struct registry_config *rc = &f->cfg.registry;
         struct rpc_tls *exec_tls = &f->exec_tls;
-        uint32_t max_executors = 65536, forget_ms = 600000;
+        uint32_t max_executors = 65536, forget_ms = 600000, queue_max = 256;
         int c;
 
         /* Every forwarded stream holds a call for its whole life. */
@@ -163,6 +170,9 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                         break;
                 case OPT_MAX_EXECUTORS:
                         bad = flag_uint("--max-executors", optarg, 1, 1000000, &max_executors);
+                        break;
+                case OPT_QUEUE_MAX:
+                        bad = flag_uint("--queue-max", optarg, 0, ADMISSION_MAX_WAITING, &queue_max);
                         break;
                 case OPT_EXEC_TOKEN: f->exec_token_file = optarg; break;
                 case OPT_EXEC_CA: exec_tls->ca_file = optarg; break;
@@ -226,6 +236,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
         }
         rc->forget_after_ms = forget_ms;
         rc->max_executors = max_executors;
+        f->cfg.queue_max = queue_max;
         return 0;
 }
 

@@ -486,3 +486,32 @@ bool registry_slot_of(struct registry *reg, const char *executor_id, struct plac
         pthread_mutex_unlock(&reg->lock);
         return e != NULL;
 }
+
+static bool has_labels(const Ak__V1__ExecutorStatus *st, const Ak__V1__SandboxSpec *spec)
+{
+        for (size_t i = 0; i < spec->n_node_selector; i++) {
+                const Ak__V1__SandboxSpec__NodeSelectorEntry *kv = spec->node_selector[i];
+                bool found = false;
+                for (size_t k = 0; !found && k < st->n_labels; k++)
+                        found = strcmp(st->labels[k]->key, kv->key) == 0 && strcmp(st->labels[k]->value, kv->value) == 0;
+                if (!found)
+                        return false;
+        }
+        return true;
+}
+
+bool registry_could_fit(struct registry *reg, const Ak__V1__SandboxSpec *spec, uint32_t vcpus, uint64_t memory_mb)
+{
+        bool fits = false;
+        size_t pos = 0;
+        void *v;
+        pthread_mutex_lock(&reg->lock);
+        while (!fits && strmap_next(reg->executors, &pos, NULL, NULL, &v)) {
+                const struct executor *e = v;
+                const Ak__V1__ExecutorStatus *st = e->status;
+                fits = !e->lost && st && !st->draining && st->capacity && st->capacity->vcpus >= vcpus &&
+                       st->capacity->memory_mb >= memory_mb && has_labels(st, spec);
+        }
+        pthread_mutex_unlock(&reg->lock);
+        return fits;
+}

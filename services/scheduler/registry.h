@@ -144,6 +144,12 @@ struct registry_claim {
  * -ENOENT when the spec names a local image (spec_image_is_local) that no
  * registered executor reports (err says how to make it); -ENOSPC when no
  * executor fits (err: placement_explain's words). */
+/* Whether some registered executor, neither lost nor draining, has the
+ * labels spec's node_selector asks for and offers at least vcpus and
+ * memory_mb in all (free or not): a request that fits none can never be
+ * placed, and is not worth queueing. */
+bool registry_could_fit(struct registry *reg, const Ak__V1__SandboxSpec *spec, uint32_t vcpus, uint64_t memory_mb);
+
 int registry_place(struct registry *reg, const Ak__V1__SandboxSpec *spec,
                    const struct spec_needs *needs, const struct registry_quota *quota,
                    struct registry_claim *ret, struct ak_error *err);

@@ -9,6 +9,7 @@
 #include "lib/base/time.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
 #include "services/scheduler/pbcopy.h"
+#include "services/scheduler/admission.h"
 #include "services/scheduler/service_internal.h"
 #include "services/scheduler/spec.h"
 
@@ -103,6 +104,8 @@ static int h_heartbeat(struct rpc_call *call, const ProtobufCMessage *msg, void 
                 return r;
         Ak__V1__HeartbeatResponse resp = AK__V1__HEARTBEAT_RESPONSE__INIT;
         rpc_call_reply(call, &resp.base);
+        if (s->adm)
+                admission_kick(s->adm); /* capacity may have freed */
         return RPC_OK;
 }
 
@@ -237,6 +240,10 @@ int scheduler_new(const struct scheduler_config *cfg, struct scheduler **ret, st
                 scheduler_free(s);
                 return r;
         }
+        if (cfg->queue_max && (r = admission_new(cfg->queue_max, &s->adm)) < 0) {
+                scheduler_free(s);
+                return ak_error_errno(err, r, "scheduler: queue of %u", cfg->queue_max);
+        }
         if (!s->cfg.reap_interval_ms) {
                 unsigned v = registry_config(s->reg)->heartbeat_interval_ms / 4;
                 s->cfg.reap_interval_ms = v < 10 ? 10 : v > 1000 ? 1000 : v;
@@ -263,6 +270,7 @@ void scheduler_free(struct scheduler *s)
                 pthread_join(s->reaper, NULL);
         }
         forwarder_free(s->fwd);
+        admission_free(s->adm);
         registry_free(s->reg);
         pthread_cond_destroy(&s->wake);
         pthread_mutex_destroy(&s->lock);

@@ -20,6 +20,10 @@ struct scheduler_config {
         struct caller_config callers;
         /* Per-tenant limits on sandboxes, vCPUs, memory. */
         struct quota_table quotas;
+        /* Creates and runs that fit no executor yet wait in a fair queue
+         * (admission.h) of at most queue_max, until capacity frees or
+         * their deadline passes; 0: refused at once (RESOURCE_EXHAUSTED). */
+        unsigned queue_max;
         /* How often lost executors are looked for; 0: a quarter of the
          * heartbeat interval, at least 10 ms, at most 1 s. */
         unsigned reap_interval_ms;

@@ -10,6 +10,7 @@ struct scheduler {
         struct scheduler_config cfg;
         struct registry *reg;
         struct forwarder *fwd;
+        struct admission *adm;   /* NULL: cfg.queue_max 0 */
         pthread_t reaper;
         bool reaper_running;
         pthread_mutex_t lock;

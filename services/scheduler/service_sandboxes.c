@@ -7,6 +7,7 @@
 
 #include "lib/base/time.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
+#include "services/scheduler/admission.h"
 #include "services/scheduler/service_internal.h"
 #include "services/scheduler/spec.h"
 
@@ -64,15 +65,67 @@ static void reply_sandbox(struct rpc_call *call, const Ak__V1__Sandbox *sb, cons
         rpc_call_reply(call, &copy.base);
 }
 
-static int place(struct scheduler *s, struct rpc_call *call, const Ak__V1__SandboxSpec *spec,
+/* Run's stream: where the run waits, before any output. */
+static void send_position(struct rpc_call *call, unsigned position, unsigned waiting)
+{
+        Ak__V1__QueuePosition q = AK__V1__QUEUE_POSITION__INIT;
+        Ak__V1__OutputChunk c = AK__V1__OUTPUT_CHUNK__INIT;
+        q.position = position;
+        q.waiting = waiting;
+        c.kind_case = AK__V1__OUTPUT_CHUNK__KIND_QUEUED;
+        c.queued = &q;
+        rpc_call_send(call, &c.base);
+}
+
+/* registry_place, waiting in the queue while nothing fits (-ENOSPC) and
+ * something could: only the head of the fair order tries. Returns what the
+ * last try returned; -ETIMEDOUT when the call's deadline passed or it was
+ * cancelled, -EAGAIN when the queue is full (err says which). */
+static int place_queued(struct scheduler *s, struct rpc_call *call, const Ak__V1__SandboxSpec *spec,
+                        const struct spec_needs *needs, bool report, struct registry_claim *ret, struct ak_error *err)
+{
+        const struct registry_quota *quota = quota_for(&s->cfg.quotas, spec->tenant);
+        int r = registry_place(s->reg, spec, needs, quota, ret, err);
+        if (r != -ENOSPC || !s->adm || !registry_could_fit(s->reg, spec, needs->vcpus, needs->memory_mb))
+                return r;
+        struct admission_ticket *t = NULL;
+        if (admission_enter(s->adm, spec->tenant, &t) < 0)
+                return ak_error_set(err, -EAGAIN, "%s; the queue of creates and runs waiting for capacity is "
+                                    "full (%u): retry later", err->msg, s->cfg.queue_max);
+        int64_t t0 = ak_mono_ms();
+        unsigned last = 0, position = 0, waiting = 0;
+        for (;;) {
+                position = admission_position(s->adm, t, &waiting);
+                if (report && position != last)
+                        send_position(call, position, waiting);
+                last = position;
+                if (position == 1 && (r = registry_place(s->reg, spec, needs, quota, ret, err)) != -ENOSPC)
+                        break;
+                if (rpc_call_cancelled(call)) {
+                        r = ak_error_set(err, -ETIMEDOUT, "waited %lld ms in the queue (position %u of %u) and "
+                                         "no executor freed enough capacity before the deadline: %s",
+                                         (long long)(ak_mono_ms() - t0), position, waiting, err->msg);
+                        break;
+                }
+                admission_wait(s->adm, 100);
+        }
+        admission_leave(s->adm, t);
+        return r;
+}
+
+static int place(struct scheduler *s, struct rpc_call *call, const Ak__V1__SandboxSpec *spec, bool report,
                  struct registry_claim *ret)
 {
         struct spec_needs needs;
         struct ak_error err;
         if (spec_check(spec, &needs, &err) < 0)
                 return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "%s", err.msg);
-        int r = registry_place(s->reg, spec, &needs, quota_for(&s->cfg.quotas, spec->tenant), ret, &err);
+        int r = place_queued(s, call, spec, &needs, report, ret, &err);
         switch (r) {
+        case -ETIMEDOUT:
+                return rpc_call_fail(call, RPC_DEADLINE_EXCEEDED, "%s", err.msg);
+        case -EAGAIN:
+                return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "%s", err.msg);
         case 0:
                 return RPC_OK;
         case -EEXIST:
@@ -120,7 +173,7 @@ static int create_tenant(struct scheduler *s, struct rpc_call *call, const Ak__V
         return RPC_OK;
 }
 
-static int place_named(struct scheduler *s, struct rpc_call *call, const Ak__V1__SandboxSpec *spec,
+static int place_named(struct scheduler *s, struct rpc_call *call, const Ak__V1__SandboxSpec *spec, bool report,
                        struct placed *ret)
 {
         int r = create_tenant(s, call, spec, ret->tenant);
@@ -130,7 +183,7 @@ static int place_named(struct scheduler *s, struct rpc_call *call, const Ak__V1_
         if (spec)
                 ret->spec = *spec;
         ret->spec.tenant = ret->tenant;
-        r = place(s, call, &ret->spec, &ret->claim);
+        r = place(s, call, &ret->spec, report, &ret->claim);
         if (r != RPC_OK)
                 return r;
         ret->spec.name = ret->claim.name;
@@ -144,7 +197,7 @@ int sched_create_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, voi
         struct scheduler *s = data;
         const Ak__V1__CreateSandboxRequest *req = (const Ak__V1__CreateSandboxRequest *)msg;
         struct placed p;
-        int r = place_named(s, call, req->spec, &p);
+        int r = place_named(s, call, req->spec, false, &p);
         if (r != RPC_OK)
                 return r;
         Ak__V1__CreateSandboxRequest fwd = *req;
@@ -153,6 +206,8 @@ int sched_create_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, voi
         r = forward_unary(s->fwd, call, &p.rt, "CreateSandbox", &fwd.base, &resp);
         if (r != RPC_OK) {
                 registry_release(s->reg, &p.claim);
+                if (s->adm)
+                        admission_kick(s->adm);
                 return r;
         }
         Ak__V1__Sandbox *sb = (Ak__V1__Sandbox *)resp;
@@ -314,7 +369,7 @@ int sched_run(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
         struct scheduler *s = data;
         const Ak__V1__RunRequest *req = (const Ak__V1__RunRequest *)msg;
         struct placed p;
-        int r = place_named(s, call, req->spec, &p);
+        int r = place_named(s, call, req->spec, true, &p);
         if (r != RPC_OK)
                 return r;
         Ak__V1__RunRequest fwd = *req;
@@ -331,6 +386,8 @@ int sched_run(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
         } else {
                 registry_release(s->reg, &p.claim);
         }
+        if (s->adm)
+                admission_kick(s->adm); /* its capacity is free for the queue */
         return r;
 }
 

@@ -1,11 +1,13 @@
 #include "services/scheduler/testing/fake_executor.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <chrono>
 
 extern "C" {
+#include "lib/base/time.h"
 #include "protos/ak/v1/executor.pb-c.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
 }
@@ -184,6 +186,11 @@ int Run(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
         auto *req = (const Ak__V1__RunRequest *)msg;
         std::string name = req->spec ? req->spec->name : "";
         f->Log("Run " + name);
+        if (req->n_argv == 2 && std::string(req->argv[0]) == "sleep") {
+                int64_t end = ak_mono_ms() + atoi(req->argv[1]);
+                while (ak_mono_ms() < end && !rpc_call_cancelled(call))
+                        usleep(5000);
+        }
         {
                 std::lock_guard<std::mutex> l(f->mu);
                 f->sandboxes[name] = {name, AK__V1__SANDBOX_STATE__SANDBOX_STATE_RUNNING};

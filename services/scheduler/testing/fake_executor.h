@@ -25,6 +25,8 @@ namespace akt {
 //   hang          one stdout chunk "started", then waits until cancelled
 //   silent        waits until cancelled without sending anything
 //   fail          FAILED_PRECONDITION "sandbox NAME is stopped"
+// Run: "ran on <id>" and a result (exit 0); with argv "sleep MS" it holds
+// the run MS milliseconds first (or until cancelled).
 // GetStatus answers its id and address.
 // Every call is logged as "Method NAME" (NAME: the sandbox; GetStatus: none).
 class FakeExecutor {
