@@ -222,6 +222,10 @@ static int stream(const char *verb, const char *method, const ProtobufCMessage *
                 case AK__V1__OUTPUT_CHUNK__KIND_STDERR:
                         write_all(stderr, c->stderr.data, c->stderr.len);
                         break;
+                case AK__V1__OUTPUT_CHUNK__KIND_QUEUED:
+                        fprintf(stderr, "ak %s: waiting for capacity: position %u of %u in the scheduler's queue\n",
+                                verb, c->queued->position, c->queued->waiting);
+                        break;
                 case AK__V1__OUTPUT_CHUNK__KIND_RESULT:
                         if (!got_result) {
                                 got_result = true;

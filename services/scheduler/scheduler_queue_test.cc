@@ -105,4 +105,37 @@ TEST_F(SchedulerTest, ThreeTimesTheCapacityAllComplete)
         h2.join();
 }
 
+// `ak run` shows where it waits, on stderr.
+TEST_F(SchedulerTest, AkRunShowsItsQueuePosition)
+{
+        FakeExecutor::Options o;
+        o.id = "small";
+        o.token = kExecToken;
+        o.vcpus = 1;
+        executors.push_back(std::make_unique<FakeExecutor>(o));
+        ASSERT_EQ(RPC_OK, executors.back()->Start(sched.address()));
+        std::string home = sched.Path("home");
+        std::string env = "AK_HOME=" + home + " AK_SCHEDULER=" + sched.address() + " AK_TOKEN=" + kToken + " ";
+        std::string ak = aktest::Runfile("cli/ak");
+        std::thread first([&] {
+                std::string cmd = env + ak + " run -- sleep 1500 >/dev/null 2>&1";
+                EXPECT_EQ(0, system(cmd.c_str()));
+        });
+        usleep(300000);
+        std::string cmd = env + ak + " run -- sleep 10 2>&1";
+        FILE *p = popen(cmd.c_str(), "r");
+        ASSERT_NE(nullptr, p);
+        std::string out;
+        char buf[512];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+                out.append(buf, n);
+        int st = pclose(p);
+        first.join();
+        EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << out;
+        EXPECT_NE(std::string::npos, out.find("ak run: waiting for capacity: position 1 of 1 in the scheduler's queue"))
+                << out;
+        EXPECT_NE(std::string::npos, out.find("ran on small")) << out;
+}
+
 }  // namespace
