@@ -9,7 +9,6 @@
 #include <inttypes.h>
 #include <dirent.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +31,8 @@
 #include "vmm/image/image.h"
 #include "vmm/vm.h"
 #include "vmm/vm_registry.h"
+#include "vmm/vmbox.h"
 
-extern char **environ;
 
 #define BOOT_TIMEOUT_S 120
 #define STOP_WAIT_MS 10000
@@ -131,63 +130,6 @@ struct boot_opts {
         bool net;
 };
 
-static int spawn_supervisor(const char *vmm, const char *dir, const struct boot_opts *o,
-                            const struct image_boot *b, pid_t *ret)
-{
-        char vcpus[16], mem[16], log[PATH_MAX];
-        const char *argv[32];
-        int n = 0;
-
-        snprintf(vcpus, sizeof(vcpus), "%u", o->vcpus);
-        snprintf(mem, sizeof(mem), "%u", o->memory_mb);
-        argv[n++] = vmm;
-        argv[n++] = "--dir";
-        argv[n++] = dir;
-        argv[n++] = "--name";
-        argv[n++] = o->name;
-        argv[n++] = "--kernel";
-        argv[n++] = b->kernel;
-        argv[n++] = "--initrd";
-        argv[n++] = b->initrd;
-        if (b->rootfs[0]) {
-                argv[n++] = "--rootfs";
-                argv[n++] = b->rootfs;
-        }
-        argv[n++] = "--vcpus";
-        argv[n++] = vcpus;
-        argv[n++] = "--memory-mb";
-        argv[n++] = mem;
-        argv[n++] = "--accel";
-        argv[n++] = o->accel;
-        argv[n++] = "--image";
-        argv[n++] = o->image;
-        argv[n++] = "--image-hash";
-        argv[n++] = b->hash;
-        if (o->net)
-                argv[n++] = "--net";
-        argv[n] = NULL;
-
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t attr;
-        sigset_t none, all;
-        pathfmt(log, sizeof(log), "%s/ak-vmm.log", dir);
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        posix_spawn_file_actions_adddup2(&fa, 1, 2);
-        posix_spawnattr_init(&attr);
-        sigemptyset(&none);
-        sigfillset(&all);
-        posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setsigdefault(&attr, &all);
-        /* Its own session: it outlives this terminal and this process. */
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-        int r = posix_spawn(ret, vmm, &fa, &attr, (char *const *)argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&attr);
-        return -r;
-}
-
 static int vm_boot(const struct boot_opts *o)
 {
         char dir[PATH_MAX], home[PATH_MAX], images[PATH_MAX], vmm[PATH_MAX], sock[PATH_MAX], vmlog[PATH_MAX];
@@ -245,7 +187,14 @@ static int vm_boot(const struct boot_opts *o)
         }
         long long t0 = ak_mono_ms();
         pid_t sup;
-        if ((r = spawn_supervisor(vmm, dir, o, &b, &sup)) < 0) {
+        enum vmm_accel accel = VMM_ACCEL_AUTO;
+        vmm_accel_parse(o->accel, &accel);
+        const struct vmbox_supervisor sv = {
+                .bin = vmm, .dir = dir, .name = o->name, .kernel = b.kernel, .initrd = b.initrd,
+                .rootfs = b.rootfs, .image = o->image, .image_hash = b.hash, .vcpus = o->vcpus,
+                .memory_mb = o->memory_mb, .accel = accel, .network = o->net,
+        };
+        if ((r = vmbox_spawn_supervisor(&sv, &sup)) < 0) {
                 fprintf(stderr, "ak vm boot: start %s: %s\n", vmm, strerror(-r));
                 ak_rm_rf(dir);
                 return 1;

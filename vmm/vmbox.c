@@ -234,43 +234,49 @@ static void box_from_record(struct vmbox *b)
         b->ready_at = ak_mono_ms();
 }
 
-static int spawn_supervisor(const char *bin, const struct vm_config *cfg, const char *name, const char *image_hash,
-                            pid_t *ret)
+int vmbox_spawn_supervisor(const struct vmbox_supervisor *s, pid_t *ret)
 {
         char vcpus[16], mem[16], log[PATH_MAX];
-        const char *argv[24];
+        const char *argv[32];
         size_t n = 0;
-        snprintf(vcpus, sizeof(vcpus), "%u", cfg->vcpus ? cfg->vcpus : VM_DEFAULT_VCPUS);
-        snprintf(mem, sizeof(mem), "%u", cfg->memory_mb ? cfg->memory_mb : VM_DEFAULT_MEMORY_MB);
-        argv[n++] = bin;
+        snprintf(vcpus, sizeof(vcpus), "%u", s->vcpus ? s->vcpus : VM_DEFAULT_VCPUS);
+        snprintf(mem, sizeof(mem), "%u", s->memory_mb ? s->memory_mb : VM_DEFAULT_MEMORY_MB);
+        argv[n++] = s->bin;
         argv[n++] = "--dir";
-        argv[n++] = cfg->dir;
+        argv[n++] = s->dir;
         argv[n++] = "--name";
-        argv[n++] = name;
+        argv[n++] = s->name;
         argv[n++] = "--kernel";
-        argv[n++] = cfg->kernel;
+        argv[n++] = s->kernel;
         argv[n++] = "--initrd";
-        argv[n++] = cfg->initrd;
-        if (cfg->root_disk) {
+        argv[n++] = s->initrd;
+        if (s->rootfs && *s->rootfs) {
                 argv[n++] = "--rootfs";
-                argv[n++] = cfg->root_disk;
+                argv[n++] = s->rootfs;
         }
         argv[n++] = "--vcpus";
         argv[n++] = vcpus;
         argv[n++] = "--memory-mb";
         argv[n++] = mem;
         argv[n++] = "--accel";
-        argv[n++] = cfg->accel == VMM_ACCEL_KVM ? "kvm" : cfg->accel == VMM_ACCEL_TCG ? "tcg" : "auto";
-        if (image_hash && *image_hash) {
-                argv[n++] = "--image-hash";
-                argv[n++] = image_hash;
+        argv[n++] = s->accel == VMM_ACCEL_KVM ? "kvm" : s->accel == VMM_ACCEL_TCG ? "tcg" : "auto";
+        if (s->image) {
+                argv[n++] = "--image";
+                argv[n++] = s->image;
         }
+        if (s->image_hash && *s->image_hash) {
+                argv[n++] = "--image-hash";
+                argv[n++] = s->image_hash;
+        }
+        if (s->network)
+                argv[n++] = "--net";
         argv[n] = NULL;
 
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
         sigset_t none, all;
-        pathfmt(log, sizeof(log), "%s/ak-vmm.log", cfg->dir);
+        if (pathfmt(log, sizeof(log), "%s/ak-vmm.log", s->dir) < 0)
+                return -ENAMETOOLONG;
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
         posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -283,7 +289,7 @@ static int spawn_supervisor(const char *bin, const struct vm_config *cfg, const 
         /* A session of its own: no signal to our group (a terminal's ^C, a
          * container runtime's kill) reaches it, and it outlives us. */
         posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-        int r = posix_spawn(ret, bin, &fa, &attr, (char *const *)argv, environ);
+        int r = posix_spawn(ret, s->bin, &fa, &attr, (char *const *)argv, environ);
         posix_spawn_file_actions_destroy(&fa);
         posix_spawnattr_destroy(&attr);
         return -r;
@@ -312,7 +318,12 @@ int vmbox_boot_supervised(const char *vmm_bin, const struct vm_config *cfg, cons
         if (!b)
                 return ak_error_set(err, -ENOMEM, "out of memory");
         pid_t pid;
-        int r = spawn_supervisor(vmm_bin, cfg, name, image_hash, &pid);
+        const struct vmbox_supervisor sv = {
+                .bin = vmm_bin, .dir = cfg->dir, .name = name, .kernel = cfg->kernel, .initrd = cfg->initrd,
+                .rootfs = cfg->root_disk, .image_hash = image_hash, .vcpus = cfg->vcpus,
+                .memory_mb = cfg->memory_mb, .accel = cfg->accel,
+        };
+        int r = vmbox_spawn_supervisor(&sv, &pid);
         if (r < 0) {
                 box_destroy(b);
                 return ak_error_set(err, r, "start %s: %s", vmm_bin, strerror(-r));

@@ -53,6 +53,21 @@ void vmbox_free(struct vmbox *b, int grace_ms);
  * side of a VM's network lives in the process that started it).
  * The vmbox_* accessors work on both kinds; vmbox_bridge_tid is 0. */
 
+/* What ak-vmm is started with (its flags; see vmm/main.c). */
+struct vmbox_supervisor {
+        const char *bin;                /* ak-vmm */
+        const char *dir, *name, *kernel, *initrd;
+        const char *rootfs;             /* NULL: none */
+        const char *image, *image_hash; /* NULL: ak-vmm's defaults */
+        unsigned vcpus, memory_mb;      /* 0: VM_DEFAULT_* */
+        enum vmm_accel accel;
+        bool network;
+};
+/* posix_spawn of ak-vmm in a session of its own (it outlives the caller),
+ * stdin /dev/null, stdout and stderr to dir/ak-vmm.log. The caller reaps
+ * it while it is its child. 0 with its pid, or -errno. */
+int vmbox_spawn_supervisor(const struct vmbox_supervisor *s, pid_t *ret);
+
 /* Spawns vmm_bin (ak-vmm) for cfg (cfg->dir must exist and be private;
  * name and image_hash go into its record, vm.json) and waits up to ready_timeout_ms for vm.json
  * and the guest's answer. On failure the supervisor is killed, err says
