@@ -424,7 +424,7 @@ out:
 int detached_handle_exec(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
 {
         const Ak__V1__ExecDetachedRequest *req = (const void *)msg;
-        uint64_t max_log;
+        uint64_t max_log = 0;
         int code = check_exec(call, req, &max_log);
         if (code != RPC_OK)
                 return code;
