@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "cli/scheduler_call.h"
 #include "cli/egress.h"
+#include "cli/pull_print.h"
 #include "cli/stack.h"
 #include "lib/base/cleanup.h"
 #include "lib/json/writer.h"
@@ -134,6 +135,11 @@ static void sandbox_json(struct json_writer *w, const Ak__V1__Sandbox *s)
         json_writer_end_array(w);
         json_writer_key(w, "error", 5);
         json_writer_string_or_null(w, s->error && *s->error ? s->error : NULL);
+        json_writer_key(w, "image_pull", 10);
+        if (s->image_pull)
+                cli_pull_json(w, s->image_pull);
+        else
+                json_writer_null(w);
         json_writer_end_object(w);
 }
 
@@ -210,7 +216,12 @@ static int print_sandboxes(Ak__V1__Sandbox *const *list, size_t n, bool json, bo
                 printf("%-24s %-9s %-12s %-12s %s%s%s\n", sp ? sp->name : "", state_name(s->state),
                        sp ? sp->image : "", sp ? sp->profile : "", s->executor_id,
                        s->error && *s->error ? "  " : "", s->error ? s->error : "");
-                if (!array) {
+                if (!array && s->image_pull) {
+                        /* A create waiting for its image: nothing else to say yet. */
+                        printf("waiting for the image pull ");
+                        cli_pull_print(stdout, s->image_pull);
+                        printf("\n");
+                } else if (!array) {
                         print_egress(s);
                         printf("denied so far: %llu%s\n", (unsigned long long)s->net_denied,
                                s->net_log_overruns ? " (at least: the denial log overflowed)" : "");

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/pull_print.h"
 #include "cli/stack.h"
 #include "lib/json/writer.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
@@ -295,21 +296,8 @@ int cli_status_run(int argc, char **argv)
                         json_writer_end_array(w);
                         json_writer_key(w, "pulls", 5);
                         json_writer_begin_array(w);
-                        for (size_t k = 0; x->status && k < x->status->n_pulls; k++) {
-                                const Ak__V1__ImagePull *p = x->status->pulls[k];
-                                json_writer_begin_object(w);
-                                json_writer_key(w, "image", 5);
-                                json_writer_string(w, p->image, strlen(p->image));
-                                json_writer_key(w, "state", 5);
-                                json_writer_string(w, p->state, strlen(p->state));
-                                json_writer_key(w, "bytes_done", 10);
-                                json_writer_u64(w, p->bytes_done);
-                                json_writer_key(w, "bytes_total", 11);
-                                json_writer_u64(w, p->bytes_total);
-                                json_writer_key(w, "error", 5);
-                                json_writer_string(w, p->error, strlen(p->error));
-                                json_writer_end_object(w);
-                        }
+                        for (size_t k = 0; x->status && k < x->status->n_pulls; k++)
+                                cli_pull_json(w, x->status->pulls[k]);
                         json_writer_end_array(w);
                         write_pools(w, x->status);
                         json_writer_end_object(w);
@@ -346,10 +334,9 @@ int cli_status_run(int argc, char **argv)
                                 printf("%s%s", k ? ", " : "; images ", x->status->images[k]);
                         printf("\n");
                         for (size_t k = 0; x->status && k < x->status->n_pulls; k++) {
-                                const Ak__V1__ImagePull *p = x->status->pulls[k];
-                                printf("  pull %s: %s, %llu of %llu bytes%s%s\n", p->image, p->state,
-                                       (unsigned long long)p->bytes_done, (unsigned long long)p->bytes_total,
-                                       p->error[0] ? ": " : "", p->error);
+                                printf("  pull ");
+                                cli_pull_print(stdout, x->status->pulls[k]);
+                                printf("\n");
                         }
                 }
         }

@@ -130,7 +130,8 @@ oom:
         return -ENOMEM;
 }
 
-int images_ensure(struct executor *ex, const char *image, struct ak_error *err)
+int images_ensure(struct executor *ex, const char *image, const char *sandbox, const char *tenant,
+                  struct ak_error *err)
 {
         struct image_info info;
 
@@ -144,7 +145,7 @@ int images_ensure(struct executor *ex, const char *image, struct ak_error *err)
         /* A reference this node lacks is pulled; a local name is made only
          * by whoever builds it on this node. */
         if (r == -ENOENT && image_key_is_ref(image))
-                return pulls_ensure(ex, image, err);
+                return pulls_ensure(ex, image, sandbox, tenant, err);
         if (r == -ENOENT)
                 return ak_error_set(err, -ENOENT,
                                     "image \"%s\" is not on executor %s: build it on that node with `ak image build "

@@ -33,8 +33,10 @@ int images_report(struct executor *ex, char ***ret, size_t *ret_n);
  * that is missing is -ENOENT with what to do (build it on this node); a
  * reference that is missing is pulled (executor_pull.h: one pull per
  * reference however many creates wait) and the pull's -errno and the
- * registry's words returned when it fails. */
-int images_ensure(struct executor *ex, const char *image, struct ak_error *err);
+ * registry's words returned when it fails. `sandbox` and `tenant` (NULL for
+ * a pool) name the create that waits (pulls_ensure). */
+int images_ensure(struct executor *ex, const char *image, const char *sandbox, const char *tenant,
+                  struct ak_error *err);
 
 /* Marks the image hash in use by the VM in dir (image.h's in-use marks, so
  * `ak image rm` in any process refuses it and collection skips it), then,

@@ -21,6 +21,7 @@
 #include "services/executor/executor_images.h"
 #include "services/executor/executor_lifecycle.h"
 #include "services/executor/executor_pool.h"
+#include "services/executor/executor_pull.h"
 #include "services/executor/executor_sandbox.h"
 #include "services/executor/executor_snapshot.h"
 #include "services/executor/executor_state.h"
@@ -285,7 +286,7 @@ int lifecycle_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struc
                 return r;
         /* Before anything is made: a sandbox of an image this node lacks
          * would only fail to boot. */
-        if ((r = images_ensure(ex, image, &err)) < 0)
+        if ((r = images_ensure(ex, image, name, spec->tenant, &err)) < 0)
                 return rpc_call_fail(call, images_error_code(image, r), "%s", err.msg);
         /* Another tenant's snapshot is not there for this one. */
         if (snapshot_check_restore(ex, image, spec->tenant, &err) < 0)
@@ -543,12 +544,41 @@ int lifecycle_handle_remove(struct rpc_call *call, const ProtobufCMessage *msg, 
         return RPC_OK;
 }
 
+/* A create that waits on a pull has no sandbox yet: it is CREATING, and
+ * the reply says how far the pull is. RPC_NOT_FOUND when no create of
+ * `name` waits. */
+static int reply_waiting(struct executor *ex, struct rpc_call *call, const char *name)
+{
+        struct image_pull_status st;
+        char tenant[64]; /* as struct sandbox's */
+        if (pulls_waiting(ex, name, &st, tenant, sizeof(tenant)) < 0)
+                return rpc_call_fail(call, RPC_NOT_FOUND, "no sandbox named %s", name);
+        Ak__V1__ImagePull pull = AK__V1__IMAGE_PULL__INIT;
+        Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+        Ak__V1__Sandbox m = AK__V1__SANDBOX__INIT;
+        pull.image = st.ref;
+        pull.state = (char *)st.state;
+        pull.bytes_done = st.bytes_done;
+        pull.bytes_total = st.bytes_total;
+        pull.error = st.error;
+        spec.name = (char *)name;
+        spec.image = st.ref;
+        spec.tenant = *tenant ? tenant : "default";
+        m.spec = &spec;
+        m.state = AK__V1__SANDBOX_STATE__SANDBOX_STATE_CREATING;
+        m.executor_id = ex->node.id;
+        m.backend = ex->node.backend;
+        m.image_pull = &pull;
+        rpc_call_reply(call, &m.base);
+        return RPC_OK;
+}
+
 int lifecycle_handle_get(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
 {
         const Ak__V1__GetSandboxRequest *req = (const void *)msg;
         struct sandbox *sb = sandbox_get(ud, req->name ? req->name : "");
         if (!sb)
-                return rpc_call_fail(call, RPC_NOT_FOUND, "no sandbox named %s", req->name);
+                return reply_waiting(ud, call, req->name ? req->name : "");
         int code = reply_sandbox(ud, call, sb);
         sandbox_put(ud, sb);
         return code;

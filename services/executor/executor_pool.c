@@ -102,7 +102,7 @@ void *pool_thread(void *arg)
                         struct ak_error err = { 0 };
                         /* A reference this node lacks: pulled by the pull
                          * creates of it share (one per reference). */
-                        int r = images_ensure(ex, image, &err);
+                        int r = images_ensure(ex, image, NULL, NULL, &err);
                         bool pulled = r == 0;
                         if (r == 0)
                                 r = evm_boot(ex, image, p, 1, p->memory_mb ? p->memory_mb : VM_DEFAULT_MEMORY_MB,

@@ -171,7 +171,8 @@ static struct image_pull *find_or_add_locked(struct executor *ex, const char *re
         return p;
 }
 
-int pulls_ensure(struct executor *ex, const char *ref, struct ak_error *err)
+int pulls_ensure(struct executor *ex, const char *ref, const char *sandbox, const char *tenant,
+                 struct ak_error *err)
 {
         int code = 0;
         unsigned wait_ms = ex->cfg.pull_wait_ms ? ex->cfg.pull_wait_ms : PULL_WAIT_MS_DEFAULT;
@@ -192,9 +193,17 @@ int pulls_ensure(struct executor *ex, const char *ref, struct ak_error *err)
                                       ref, ex->node.id, PULL_MAX);
         }
         p->refs++;
+        struct pull_waiter me = { .sandbox = sandbox, .tenant = tenant, .pull = p, .next = ex->pulls.waiters };
+        if (sandbox)
+                ex->pulls.waiters = &me;
         int w = 0;
         while ((p->state == PULL_PULLING || p->state == PULL_IMPORTING) && w != ETIMEDOUT)
                 w = pthread_cond_timedwait(&ex->pulls.cond, &ex->pulls.lock, &deadline);
+        for (struct pull_waiter **q = &ex->pulls.waiters; sandbox && *q; q = &(*q)->next)
+                if (*q == &me) {
+                        *q = me.next;
+                        break;
+                }
         int r;
         if (p->state == PULL_DONE)
                 r = 0;
@@ -205,6 +214,32 @@ int pulls_ensure(struct executor *ex, const char *ref, struct ak_error *err)
                                  "bytes); it goes on: try again later", ref, ex->node.id, wait_ms / 1000,
                                  (unsigned long long)p->bytes_done, (unsigned long long)p->bytes_total);
         unref_locked(ex, p);
+        pthread_mutex_unlock(&ex->pulls.lock);
+        return r;
+}
+
+/* One pull as GetStatus says it. REQUIRES pulls.lock. */
+static void status_of_locked(const struct image_pull *p, struct image_pull_status *s)
+{
+        snprintf(s->ref, sizeof(s->ref), "%s", p->ref);
+        s->state = p->state == PULL_PULLING ? "pulling" : p->state == PULL_IMPORTING ? "importing" : "failed";
+        s->bytes_done = p->bytes_done;
+        s->bytes_total = p->bytes_total;
+        snprintf(s->error, sizeof(s->error), "%s", p->error);
+}
+
+int pulls_waiting(struct executor *ex, const char *sandbox, struct image_pull_status *ret, char *ret_tenant,
+                  size_t tenant_size)
+{
+        int r = -ENOENT;
+        pthread_mutex_lock(&ex->pulls.lock);
+        for (const struct pull_waiter *w = ex->pulls.waiters; w; w = w->next)
+                if (strcmp(w->sandbox, sandbox) == 0) {
+                        status_of_locked(w->pull, ret);
+                        snprintf(ret_tenant, tenant_size, "%s", w->tenant ? w->tenant : "");
+                        r = 0;
+                        break;
+                }
         pthread_mutex_unlock(&ex->pulls.lock);
         return r;
 }
@@ -223,12 +258,7 @@ int pulls_status(struct executor *ex, struct image_pull_status **ret, size_t *re
                 const struct image_pull *p = ex->pulls.v[i];
                 if (p->state == PULL_DONE || (p->state == PULL_FAILED && now - p->finished_ms > PULL_FAILED_KEEP_MS))
                         continue;
-                struct image_pull_status *s = &v[k++];
-                snprintf(s->ref, sizeof(s->ref), "%s", p->ref);
-                s->state = p->state == PULL_PULLING ? "pulling" : p->state == PULL_IMPORTING ? "importing" : "failed";
-                s->bytes_done = p->bytes_done;
-                s->bytes_total = p->bytes_total;
-                snprintf(s->error, sizeof(s->error), "%s", p->error);
+                status_of_locked(p, &v[k++]);
         }
         pthread_mutex_unlock(&ex->pulls.lock);
         *ret = v;

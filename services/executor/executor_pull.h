@@ -40,6 +40,16 @@ struct image_pull {
         struct executor *ex;
 };
 
+/* A create that waits on a pull (GetSandbox of its name answers CREATING
+ * with the pull's progress). Lives on the waiting thread's stack, linked
+ * into ex->pulls.waiters for the wait. */
+struct pull_waiter {
+        const char *sandbox;            /* the sandbox being created */
+        const char *tenant;
+        struct image_pull *pull;
+        struct pull_waiter *next;
+};
+
 /* What GetStatus reports about one pull. */
 struct image_pull_status {
         char ref[IMAGE_REF_MAX];
@@ -55,8 +65,16 @@ void pulls_free(struct executor *ex);
 /* Pulls ref (normalized) unless a pull of it is running, then waits for it
  * up to the executor's pull deadline. 0 when the image is stored; else the
  * pull's -errno with err the registry's words (-ETIMEDOUT: still pulling
- * when the deadline passed). */
-int pulls_ensure(struct executor *ex, const char *ref, struct ak_error *err);
+ * when the deadline passed). `sandbox` (may be NULL: a pool's pull) names
+ * the create that waits, for pulls_waiting while it does; it and `tenant`
+ * must stay valid until this returns. */
+int pulls_ensure(struct executor *ex, const char *ref, const char *sandbox, const char *tenant,
+                 struct ak_error *err);
+
+/* If a create of `sandbox` waits on a pull now: 0 with the pull in *ret and
+ * the create's tenant in ret_tenant ("" when none was named); else -ENOENT. */
+int pulls_waiting(struct executor *ex, const char *sandbox, struct image_pull_status *ret, char *ret_tenant,
+                  size_t tenant_size);
 
 /* The running pulls and the failures of the last PULL_FAILED_KEEP_MS
  * (malloc'ed array; the caller frees it). */

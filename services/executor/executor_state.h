@@ -85,6 +85,7 @@ struct executor {
                 struct image_pull *v[32];       /* PULL_MAX */
                 size_t n;
                 unsigned running;               /* pull threads alive */
+                struct pull_waiter *waiters;    /* creates waiting on a pull */
         } pulls;
 
         pthread_mutex_t lock;

@@ -240,7 +240,11 @@ static int sandbox_call(struct rpc_call *call, void *data, const char *method, c
                 registry_sandbox_gone(s->reg, rt.executor_id, name);
         if (r != RPC_OK)
                 return r;
-        registry_sandbox_seen(s->reg, rt.executor_id, (const Ak__V1__Sandbox *)resp);
+        /* A create still waiting on its image pull (image_pull set) is not a
+         * sandbox yet: the create's own reply says what it becomes, and a
+         * stale CREATING remembered after it would hide that. */
+        if (!((const Ak__V1__Sandbox *)resp)->image_pull)
+                registry_sandbox_seen(s->reg, rt.executor_id, (const Ak__V1__Sandbox *)resp);
         reply_sandbox(call, (const Ak__V1__Sandbox *)resp, rt.executor_id);
         protobuf_c_message_free_unpacked(resp, NULL);
         return RPC_OK;
