@@ -77,9 +77,13 @@ std::string Layout(const std::string& dir, const std::string& busybox) {
           "  {\"path\": \"bin/busybox\", \"src\": \"%s\", \"mode\": 493}%s,"
           "  {\"path\": \"etc/motd\", \"data\": \"welcome to the imported image\\n\"},"
           "  {\"path\": \"etc/old\", \"data\": \"whited out\\n\"},"
+          "  {\"path\": \"etc/motd2\", \"type\": \"hardlink\", \"link\": \"etc/motd\"},"
+          "  {\"path\": \"opq/gone\", \"data\": \"hidden by an opaque dir\\n\"},"
           "  {\"path\": \"home/u\", \"type\": \"dir\", \"uid\": 1000, \"gid\": 1000, \"mode\": 448}]},"
           " {\"compression\": \"zstd\", \"entries\": ["
           "  {\"path\": \"etc/.wh.old\"},"
+          "  {\"path\": \"opq/.wh..wh..opq\"},"
+          "  {\"path\": \"opq/kept\", \"data\": \"k\"},"
           "  {\"path\": \"home/u/notes\", \"data\": \"mine\\n\", \"uid\": 1000, \"gid\": 1000, \"mode\": 384},"
           "  {\"path\": \"usr/bin/priv\", \"data\": \"x\", \"mode\": 2541}]}]}",
           out.c_str(), busybox.c_str(), applets.c_str());
@@ -122,6 +126,7 @@ TEST_F(OciVmTest, CommandsRunInTheImportedImage) {
       {"/bin/sh", "-c",
        "cat /etc/motd; stat -c '%n %u:%g %a' /home/u /home/u/notes /usr/bin/priv; "
        "test -e /etc/old && echo old-present || echo old-gone; test -x /usr/local/bin/ak-guest && echo agent; "
+       "test /etc/motd -ef /etc/motd2 && stat -c 'links %h' /etc/motd; ls /opq; "
        "test -e /lib/ld-musl-x86_64.so.1 -o -e /lib64/ld-linux-x86-64.so.2 && echo libc || echo no-libc"},
       60000, &err);
   ASSERT_NE(r, nullptr) << err;
@@ -131,7 +136,7 @@ TEST_F(OciVmTest, CommandsRunInTheImportedImage) {
                "/home/u 1000:1000 700\n"
                "/home/u/notes 1000:1000 600\n"
                "/usr/bin/priv 0:0 4755\n"
-               "old-gone\nagent\nno-libc\n");
+               "old-gone\nagent\nlinks 2\nkept\nno-libc\n");
   proto_reply_free(r);
 }
 
