@@ -195,6 +195,8 @@ void registry_sandbox_seen(struct registry *reg, const char *executor_id, const 
 void registry_sandbox_gone(struct registry *reg, const char *executor_id, const char *name);
 
 /* ListSandboxes: every known sandbox in `scope` whose labels contain all of `selector`,
+ * and (without a selector) each create still waiting for its executor to pull
+ * its image, CREATING with image_pull as the executor's latest status says,
  * sorted by name; sandboxes of lost executors are shown in
  * SANDBOX_STATE_ERROR with the reason. Fresh message (caller frees);
  * -E2BIG past max_bytes, -ENOMEM. */

@@ -50,6 +50,8 @@ struct sandbox_entry {
         struct executor *owner;
         struct sandbox_entry *prev, *next;
         uint64_t claim_id;                /* 0 when not placed by us */
+        char *pull_image;                 /* placed for an OCI reference: it, normalized
+                                             (its owner may be pulling it); else NULL */
         bool placing;                     /* a create or run is in flight */
         bool created;                     /* our create returned; not listed yet */
         bool listed;                      /* the owner's latest status lists it */

@@ -154,6 +154,7 @@ void entry_remove(struct registry *reg, struct sandbox_entry *s)
         entry_unlink(s);
         strmap_del(reg->sandboxes, s->name, strlen(s->name));
         entry_drop_own(s);
+        free(s->pull_image);
         free(s->name);
         free(s);
 }
@@ -358,6 +359,9 @@ int registry_place(struct registry *reg, const Ak__V1__SandboxSpec *spec,
                 goto out;
         }
         snprintf(s->tenant, sizeof(s->tenant), "%s", tenant);
+        /* Best effort: only ListSandboxes' view of a waiting create needs it. */
+        if (!spec_image_is_local(needs->image))
+                s->pull_image = strdup(needs->image);
         s->claim_id = reg->next_claim++;
         s->placing = true;
         s->reserved = true;
@@ -539,7 +543,37 @@ struct listed {
         const char *name;
         Ak__V1__Sandbox sb;      /* a shallow copy, adjusted */
         char *error;
+        Ak__V1__SandboxSpec spec; /* a create waiting on a pull: its spec */
 };
+
+/* The pull that a create still in flight waits on, as its executor's
+ * latest status reports it; NULL when none. REQUIRES reg->lock. */
+static Ak__V1__ImagePull *waiting_pull(const struct sandbox_entry *s)
+{
+        const Ak__V1__ExecutorStatus *st = s->owner->status;
+        if (!s->placing || !s->pull_image || !st)
+                return NULL;
+        for (size_t i = 0; i < st->n_pulls; i++)
+                if (strcmp(st->pulls[i]->image, s->pull_image) == 0 && strcmp(st->pulls[i]->state, "failed") != 0)
+                        return st->pulls[i];
+        return NULL;
+}
+
+/* A create waiting on its image pull, listed as CREATING with the pull (it
+ * has no Sandbox of its own yet; sb.spec is set once the items are sorted).
+ * REQUIRES reg->lock. */
+static void list_waiting(const struct sandbox_entry *s, Ak__V1__ImagePull *pull, struct listed *it)
+{
+        it->spec = (Ak__V1__SandboxSpec)AK__V1__SANDBOX_SPEC__INIT;
+        it->spec.name = s->name;
+        it->spec.image = s->pull_image;
+        it->spec.tenant = (char *)entry_tenant(s);
+        it->sb = (Ak__V1__Sandbox)AK__V1__SANDBOX__INIT;
+        it->sb.state = AK__V1__SANDBOX_STATE__SANDBOX_STATE_CREATING;
+        it->sb.executor_id = s->owner->id;
+        it->sb.image_pull = pull;
+        it->name = s->name;
+}
 
 static int cmp_listed(const void *a, const void *b)
 {
@@ -565,6 +599,11 @@ int registry_list_sandboxes(struct registry *reg, const Ak__V1__ListSandboxesReq
         while (strmap_next(reg->sandboxes, &pos, NULL, NULL, &v)) {
                 const struct sandbox_entry *s = v;
                 const Ak__V1__Sandbox *sb = entry_sandbox(s);
+                Ak__V1__ImagePull *pull = sb ? NULL : waiting_pull(s);
+                if (pull && in_scope(s, scope) && (!req || req->n_label_selector == 0)) {
+                        list_waiting(s, pull, &items[n++]);
+                        continue;
+                }
                 if (!sb || !in_scope(s, scope) || !labels_match(sb, req))
                         continue;
                 struct listed *it = &items[n++];
@@ -588,8 +627,11 @@ int registry_list_sandboxes(struct registry *reg, const Ak__V1__ListSandboxesReq
                 }
         }
         qsort(items, n, sizeof(*items), cmp_listed);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+                if (items[i].spec.name) /* a waiting create's, moved by the sort */
+                        items[i].sb.spec = &items[i].spec;
                 ptrs[i] = &items[i].sb;
+        }
         Ak__V1__ListSandboxesResponse resp = AK__V1__LIST_SANDBOXES_RESPONSE__INIT;
         resp.n_sandboxes = n;
         resp.sandboxes = ptrs;

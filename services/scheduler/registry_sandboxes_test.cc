@@ -343,6 +343,55 @@ TEST_F(RegistryTest, ListSandboxesFiltersByLabelsAndSortsByName)
         EXPECT_EQ((std::vector<std::string>{}), ListNames({{"team", "x"}, {"other", "1"}}));
 }
 
+// A create in flight is not listed, unless its executor says it is pulling
+// the create's image: then it is CREATING with that pull (ak sandbox list
+// while a create waits on a pull).
+TEST_F(RegistryTest, ListShowsACreateWaitingOnAPull)
+{
+        Status a = Exec("a");
+        Register(a);
+        registry_claim c, d, f;
+        ASSERT_EQ(0, Place("waits", &c, 0, "127.0.0.1:5000/test/big:1"));
+        ASSERT_EQ(0, Place("other", &d, 0, "127.0.0.1:5000/test/small:1"));
+        ASSERT_EQ(0, Place("local", &f));
+        EXPECT_EQ((std::vector<std::string>{}), ListNames());
+        a.pulls = {{"127.0.0.1:5000/test/big:1", "pulling"}, {"127.0.0.1:5000/test/small:1", "failed"}};
+        ASSERT_EQ(0, Heartbeat(a));
+        std::vector<int> states;
+        EXPECT_EQ((std::vector<std::string>{"waits"}), ListNames({}, &states));
+        EXPECT_EQ((std::vector<int>{AK__V1__SANDBOX_STATE__SANDBOX_STATE_CREATING}), states);
+        Ak__V1__ListSandboxesRequest req = AK__V1__LIST_SANDBOXES_REQUEST__INIT;
+        Ak__V1__ListSandboxesResponse *resp = nullptr;
+        ASSERT_EQ(0, registry_list_sandboxes(reg, &req, nullptr, now, 1 << 20, &resp));
+        ASSERT_EQ(1u, resp->n_sandboxes);
+        const Ak__V1__Sandbox *sb = resp->sandboxes[0];
+        ASSERT_NE(nullptr, sb->image_pull);
+        EXPECT_STREQ("pulling", sb->image_pull->state);
+        EXPECT_EQ(5u, sb->image_pull->bytes_done);
+        EXPECT_EQ(10u, sb->image_pull->bytes_total);
+        EXPECT_STREQ("127.0.0.1:5000/test/big:1", sb->spec->image);
+        EXPECT_STREQ("a", sb->executor_id);
+        protobuf_c_message_free_unpacked(&resp->base, nullptr);
+        // Another tenant does not see it; a label selector lists only sandboxes.
+        struct registry_scope other = { "someone-else", false };
+        ASSERT_EQ(0, registry_list_sandboxes(reg, &req, &other, now, 1 << 20, &resp));
+        EXPECT_EQ(0u, resp->n_sandboxes);
+        protobuf_c_message_free_unpacked(&resp->base, nullptr);
+        EXPECT_EQ((std::vector<std::string>{}), ListNames({{"team", "x"}}));
+        // The create returned: the executor's Sandbox from then on.
+        Ak__V1__Sandbox done = AK__V1__SANDBOX__INIT;
+        Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+        spec.name = (char *)"waits";
+        done.spec = &spec;
+        done.state = AK__V1__SANDBOX_STATE__SANDBOX_STATE_RUNNING;
+        registry_confirm(reg, &c, &done);
+        states.clear();
+        EXPECT_EQ((std::vector<std::string>{"waits"}), ListNames({}, &states));
+        EXPECT_EQ((std::vector<int>{AK__V1__SANDBOX_STATE__SANDBOX_STATE_RUNNING}), states);
+        registry_release(reg, &d);
+        registry_release(reg, &f);
+}
+
 TEST_F(RegistryTest, SeenAndGone)
 {
         Status a = Exec("a");

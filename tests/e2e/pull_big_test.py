@@ -5,7 +5,8 @@ loopback behind a throttling relay (so the pull takes seconds, not a blink):
 - while `ak sandbox create` waits for the executor to pull the image,
   `ak sandbox info NAME` (GetSandbox through the scheduler) says the
   sandbox is creating and shows the pull: its reference, its state
-  (pulling, then importing) and how many bytes are done;
+  (pulling, then importing) and how many bytes are done; `ak sandbox list`
+  (the scheduler's registry, from heartbeats) lists it so too;
 - once created, the 200 MiB file's SHA-256 taken inside the VM is the one
   the test wrote (a pseudo-random but cheap pattern: one random MiB, each
   copy stamped with its index).
@@ -171,7 +172,7 @@ class BigLayer(unittest.TestCase):
 
         t = threading.Thread(target=create)
         t.start()
-        seen, texts = [], []
+        seen, texts, listed = [], [], []
         try:
             while t.is_alive():
                 r = self.ak("sandbox", "info", "big", "--json", timeout=60)
@@ -181,6 +182,9 @@ class BigLayer(unittest.TestCase):
                         seen.append((info["state"], info["image_pull"]))
                         if len(texts) < 3:
                             texts.append(self.ak("sandbox", "info", "big", timeout=60).stdout)
+                r = self.ak("sandbox", "list", "--json", timeout=60)
+                if r.returncode == 0:
+                    listed += [x for x in json.loads(r.stdout) if x["name"] == "big" and x["image_pull"]]
                 time.sleep(0.2)
             t.join()
             c = res["create"]
@@ -199,6 +203,9 @@ class BigLayer(unittest.TestCase):
                             f"no sample caught the pull part-way: {pulling}")
             self.assertGreaterEqual(max(p["bytes_total"] for _, p in seen), BIG_MIB << 20)
             self.assertTrue(any("waiting for the image pull " + ref + ": " in x for x in texts), texts)
+            # The scheduler's list shows it too, from the executor's heartbeats.
+            self.assertTrue(listed, "ak sandbox list never showed the waiting create")
+            self.assertTrue(all(x["state"] == "creating" and x["image_pull"]["image"] == ref for x in listed), listed)
             # Created: the pull is no longer shown.
             info = json.loads(self.ak("sandbox", "info", "big", "--json").stdout)
             self.assertEqual(info["state"], "running", info)

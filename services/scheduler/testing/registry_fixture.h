@@ -38,6 +38,7 @@ struct Status {
         std::vector<std::string> images;
         std::vector<PoolDesc> pools;
         std::vector<SandboxDesc> sandboxes;
+        std::vector<std::pair<std::string, std::string>> pulls; /* image, state */
 
         Ak__V1__ExecutorStatus *Build() const
         {
@@ -104,6 +105,18 @@ struct Status {
                 }
                 st.n_sandboxes = sbp.size();
                 st.sandboxes = sbp.data();
+                std::vector<Ak__V1__ImagePull> pl(pulls.size());
+                std::vector<Ak__V1__ImagePull *> plp;
+                for (i = 0; i < pulls.size(); i++) {
+                        ak__v1__image_pull__init(&pl[i]);
+                        pl[i].image = (char *)pulls[i].first.c_str();
+                        pl[i].state = (char *)pulls[i].second.c_str();
+                        pl[i].bytes_done = 5 * (i + 1);
+                        pl[i].bytes_total = 10 * (i + 1);
+                        plp.push_back(&pl[i]);
+                }
+                st.n_pulls = plp.size();
+                st.pulls = plp.data();
                 struct ak_error err;
                 EXPECT_EQ(0, spec_check_status(&st, &err)) << err.msg;
                 return (Ak__V1__ExecutorStatus *)pbcopy(&st.base);
