@@ -7,7 +7,7 @@
 #                                                   + umoci unpack + mkfs.ext4 -d
 #                                                   (same sizing rule as ak)
 #   ak image pull REF again (cache hit)         vs  the pull above
-#   ak run --image IMG -- busybox echo hi       vs  the same in base, through a
+#   ak run --image IMG -- .../busybox echo hi   vs  the same in base, through a
 #   (boot to first output)                          local stack (ak up)
 #
 #   bazel run -c opt //bench/image -- [--runs N] [--layers N] [--layer-mib M]
@@ -111,19 +111,23 @@ export AK_HOME=$tmp/runhome
 "$ak" up --warm 0 >/dev/null
 declare -a ri rb
 # The made-up image is FROM scratch (files of random bytes, no shell, no
-# /etc): the command is the busybox every ak image has (/usr/local/bin in an
-# image, /bin in base; both on the guest's PATH). A first run of each warms
-# the page cache; a failure says why instead of a figure.
+# /etc): the command is the busybox every ak image has, named by its path
+# (/usr/local/bin in an imported image, whose config's PATH=/usr/bin:/bin the
+# run honours as docker does; /bin in base). A first run of each warms the
+# page cache; a failure says why instead of a figure.
+bb_image=/usr/local/bin/busybox bb_base=busybox
 for img in benchimg base; do
-        if ! "$ak" run --no-network --image $img -- busybox echo hi >"$tmp/run.out" 2>"$tmp/run.err" ||
+        bb=$bb_base
+        [ $img = base ] || bb=$bb_image
+        if ! "$ak" run --no-network --image $img -- $bb echo hi >"$tmp/run.out" 2>"$tmp/run.err" ||
                 [ "$(cat "$tmp/run.out")" != hi ]; then
                 echo "ak run --image $img: not measured: $(tail -n 3 "$tmp/run.out" "$tmp/run.err")"
                 exit 1
         fi
 done
 for i in $(seq "$runs"); do
-        t0=$(now); "$ak" run --no-network --image benchimg -- busybox echo hi >/dev/null 2>&1; t1=$(now)
-        "$ak" run --no-network --image base -- busybox echo hi >/dev/null 2>&1; t2=$(now)
+        t0=$(now); "$ak" run --no-network --image benchimg -- $bb_image echo hi >/dev/null 2>&1; t1=$(now)
+        "$ak" run --no-network --image base -- $bb_base echo hi >/dev/null 2>&1; t2=$(now)
         ri+=($(ms "$t0" "$t1")) rb+=($(ms "$t1" "$t2"))
         echo "run $i: ak run --image benchimg ${ri[-1]} ms | ak run (base) ${rb[-1]} ms"
 done
