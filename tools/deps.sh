@@ -42,6 +42,7 @@ packages=(
         zstd                       # OCI image tests: zstd-compressed layers
         docker-registry            # OCI pull tests (vmm/image/oci): the registry on loopback
         apache2-utils              # htpasswd: that registry's basic-auth test file
+        musl-tools                 # oci_vm_test: a program linked against musl (an Alpine-like image)
 )
 
 # npm packages the tests use (node comes from the machine's nodejs), exact

@@ -1,7 +1,8 @@
 // An imported OCI image booted as a VM's root disk: a busybox/musl-style
-// image (a static busybox and its applet links, no libc, as Alpine's
-// busybox image) written as a two-layer layout (gzip, then zstd with a
-// whiteout) by testdata/mklayout.py, imported, booted, and commands run in
+// image (a static busybox and its applet links, as Alpine's busybox image,
+// plus musl's loader and a program linked against it) written as a layout
+// (gzip, then zstd with a whiteout and an opaque directory, then gzip) by
+// testdata/mklayout.py, imported, booted, and commands run in
 // it see the image's files, owners and modes. And a FROM scratch image (one
 // static program, no shell, no /etc) booted with network: the guest's
 // network setup and the sandbox user's setup (vm_guest_prepare) run by the
@@ -65,12 +66,38 @@ std::string NeedsRootAndBusybox(std::string* busybox) {
   return "";
 }
 
-std::string Layout(const std::string& dir, const std::string& busybox) {
+// A program linked against musl (dynamically: /lib/ld-musl-x86_64.so.1 is
+// its interpreter, as in Alpine), built here with Debian's musl-gcc; "" when
+// musl-tools is missing.
+std::string MuslProgram(const std::string& dir) {
+  char gcc[PATH_MAX];
+  if (proc_which("musl-gcc", gcc, sizeof(gcc)) < 0 || access("/lib/ld-musl-x86_64.so.1", R_OK) != 0) return "";
+  std::string src = dir + "/hello-musl.c", out = dir + "/hello-musl";
+  FILE* f = fopen(src.c_str(), "w");
+  if (!f) return "";
+  fputs("#include <stdio.h>\nint main(int c, char **v) { printf(\"musl says %s\\n\", c > 1 ? v[1] : \"\"); "
+        "return 0; }\n", f);
+  fclose(f);
+  const char* argv[] = {gcc, "-O2", "-o", out.c_str(), src.c_str(), nullptr};
+  struct proc_opts o = {};
+  o.argv = argv;
+  o.timeout_ms = 60000;
+  int st;
+  struct ak_error err = {};
+  return proc_run(&o, &st, nullptr, &err) == 0 && st == 0 ? out : "";
+}
+
+std::string Layout(const std::string& dir, const std::string& busybox, const std::string& musl) {
   std::string spec = dir + "/spec.json", out = dir + "/layout";
   std::string applets;
   for (const char* a : {"sh", "cat", "ls", "stat", "id", "test", "echo"})
     applets += std::string(",{\"path\": \"bin/") + a + "\", \"type\": \"symlink\", \"link\": \"busybox\"}";
-  char buf[4096];
+  std::string musl_layer;
+  if (!musl.empty())
+    musl_layer = ", {\"compression\": \"gzip\", \"entries\": ["
+                 "{\"path\": \"lib/ld-musl-x86_64.so.1\", \"src\": \"/lib/ld-musl-x86_64.so.1\", \"mode\": 493},"
+                 "{\"path\": \"usr/bin/hello-musl\", \"src\": \"" + musl + "\", \"mode\": 493}]}";
+  char buf[6144];
   snprintf(buf, sizeof(buf),
           "{\"out\": \"%s\", \"tag\": \"1.36\", \"config\": {\"Env\": [\"PATH=/bin\"], \"User\": \"1000\"},"
           " \"layers\": [{\"compression\": \"gzip\", \"entries\": ["
@@ -85,8 +112,8 @@ std::string Layout(const std::string& dir, const std::string& busybox) {
           "  {\"path\": \"opq/.wh..wh..opq\"},"
           "  {\"path\": \"opq/kept\", \"data\": \"k\"},"
           "  {\"path\": \"home/u/notes\", \"data\": \"mine\\n\", \"uid\": 1000, \"gid\": 1000, \"mode\": 384},"
-          "  {\"path\": \"usr/bin/priv\", \"data\": \"x\", \"mode\": 2541}]}]}",
-          out.c_str(), busybox.c_str(), applets.c_str());
+          "  {\"path\": \"usr/bin/priv\", \"data\": \"x\", \"mode\": 2541}]}%s]}",
+          out.c_str(), busybox.c_str(), applets.c_str(), musl_layer.c_str());
   return WriteLayout(spec, buf) ? out : "";
 }
 
@@ -96,7 +123,8 @@ class OciVmTest : public ::testing::Test {
     std::string bb;
     if (!(skip_ = NeedsRootAndBusybox(&bb)).empty()) return;
     dir_ = akvm::MakeTempDir("akocivm");
-    std::string layout = Layout(dir_, bb);
+    musl_ = !MuslProgram(dir_).empty();
+    std::string layout = Layout(dir_, bb, musl_ ? dir_ + "/hello-musl" : "");
     if (layout.empty()) {
       error_ = "mklayout.py failed";
       return;
@@ -114,10 +142,12 @@ class OciVmTest : public ::testing::Test {
   }
   static std::string dir_, skip_, error_;
   static struct vm* vm_;
+  static bool musl_;
 };
 
 std::string OciVmTest::dir_, OciVmTest::skip_, OciVmTest::error_;
 struct vm* OciVmTest::vm_ = nullptr;
+bool OciVmTest::musl_ = false;
 
 TEST_F(OciVmTest, CommandsRunInTheImportedImage) {
   std::string err;
@@ -127,7 +157,7 @@ TEST_F(OciVmTest, CommandsRunInTheImportedImage) {
        "cat /etc/motd; stat -c '%n %u:%g %a' /home/u /home/u/notes /usr/bin/priv; "
        "test -e /etc/old && echo old-present || echo old-gone; test -x /usr/local/bin/ak-guest && echo agent; "
        "test /etc/motd -ef /etc/motd2 && stat -c 'links %h' /etc/motd; ls /opq; "
-       "test -e /lib/ld-musl-x86_64.so.1 -o -e /lib64/ld-linux-x86-64.so.2 && echo libc || echo no-libc"},
+       "test -e /lib64/ld-linux-x86-64.so.2 && echo glibc || echo no-glibc"},
       60000, &err);
   ASSERT_NE(r, nullptr) << err;
   EXPECT_EQ(r->exit_code, 0) << (r->stderr_str ? r->stderr_str : "");
@@ -136,7 +166,19 @@ TEST_F(OciVmTest, CommandsRunInTheImportedImage) {
                "/home/u 1000:1000 700\n"
                "/home/u/notes 1000:1000 600\n"
                "/usr/bin/priv 0:0 4755\n"
-               "old-gone\nagent\nlinks 2\nkept\nno-libc\n");
+               "old-gone\nagent\nlinks 2\nkept\nno-glibc\n");
+  proto_reply_free(r);
+}
+
+// Alpine-style: a program linked against musl, its loader in the image's
+// /lib (the agent itself is static and needs neither).
+TEST_F(OciVmTest, MuslProgramRuns) {
+  if (!musl_) GTEST_SKIP() << "musl-gcc (musl-tools, tools/deps.sh) is not installed";
+  std::string err;
+  struct proto_reply* r = akvm::Run(vm_vsock_uds(vm_), {"/usr/bin/hello-musl", "hi"}, 60000, &err);
+  ASSERT_NE(r, nullptr) << err;
+  EXPECT_EQ(r->exit_code, 0) << (r->stderr_str ? r->stderr_str : "");
+  EXPECT_STREQ(r->stdout_str, "musl says hi\n");
   proto_reply_free(r);
 }
 
