@@ -108,7 +108,7 @@ AK_HOME=$tmp/cachehome "$ak" image export-seed "$tmp/seed" >/dev/null
 export AK_HOME=$tmp/runhome
 "$ak" image seed --from "$tmp/seed" >/dev/null
 "$ak" image pull "$ref" --name benchimg >/dev/null 2>&1
-"$ak" up --warm 0 >/dev/null
+"$ak" up --warm 0 --no-gateway >/dev/null   # no fixed port: other stacks may hold :18888
 declare -a ri rb
 # The made-up image is FROM scratch (files of random bytes, no shell, no
 # /etc): the command is the busybox every ak image has, named by its path
