@@ -49,6 +49,10 @@ extern const char cli_run_help[], cli_exec_help[];
 int cli_shell_run(int argc, char **argv);
 extern const char cli_shell_help[];
 
+/* `ak init` (cmd_init.c). */
+int cli_init_run(int argc, char **argv);
+extern const char cli_init_help[];
+
 /* `ak snapshot` (cmd_snapshot.c). */
 int cli_snapshot_run(int argc, char **argv);
 extern const char cli_snapshot_help[];

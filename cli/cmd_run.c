@@ -12,8 +12,11 @@
 #include "cli/cli.h"
 #include "cli/copy_in.h"
 #include "cli/egress.h"
+#include "cli/opt.h"
 #include "cli/progress.h"
+#include "cli/sandbox_opts.h"
 #include "cli/stack.h"
+#include "lib/base/parse.h"
 #include "lib/base/time.h"
 #include "lib/receipt/receipt.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
@@ -23,9 +26,11 @@
 extern char **environ;
 
 const char cli_run_help[] =
-        "Usage: ak run [--image I] [--profile P] [--no-network] [--keep] [--receipt PATH]\n"
+        "Usage: ak run [-k] [-w DIR] [--image I] [--profile P] [--no-network] [--vcpus N]\n"
+        "              [--memory M] [--label K=V]... [--node-selector K=V]... [--ttl D]\n"
+        "              [-e K=V|NAME]... [--env-file F] [-c FILE] [--receipt PATH]\n"
         "              [--egress-deny X]... [--egress-allow X]... [--egress-port N]...\n"
-        "              [-e K=V]... [--timeout S] -- CMD [ARGS...]\n"
+        "              [--timeout D] -- CMD [ARGS...]\n"
         "       ak run --image I [options]     (runs the image's Entrypoint + Cmd, as docker run)\n"
         "\n"
         "Runs CMD once in a fresh microVM: creates a sandbox, runs the command, removes\n"
@@ -35,44 +40,46 @@ const char cli_run_help[] =
         "(0600) and its path printed on stderr; `ak receipt verify` checks it.\n"
         "Starts the local stack (`ak up`) when none runs; with AK_SCHEDULER=ADDR it\n"
         "talks to that scheduler instead (AK_TOKEN: its bearer token).\n"
+        "Options take `--opt VALUE` or `--opt=VALUE`; short ones bundle (-kw /src).\n"
         "\n"
-        "  --image I       guest image (default base): a local image (`ak image build`,\n"
-        "                  `import`, `pull`) or an OCI reference (python:3.12-alpine,\n"
-        "                  registry:5000/team/ci@sha256:...), which the executor pulls when\n"
-        "                  it lacks it. A bare name is only ever a local image: Docker\n"
-        "                  Hub's python is --image python:latest (docker would pull it)\n"
-        "  --profile P     permissive, moderate (default) or restrictive; permissive\n"
-        "                  copies this directory into the guest's /workspace (a copy,\n"
-        "                  not a mount: changes stay in the VM), runs CMD there, and\n"
-        "                  passes your environment (not PATH, HOME, LD_*, AK_*, ...)\n"
-        "  --no-network    no network device in the VM\n"
+        "  -k, --keep           leave the sandbox running (its name is printed)\n"
+        "  -w, --workdir DIR    run CMD in DIR in the guest (absolute)\n"
+        "  --receipt PATH       where to write the receipt\n"
+        "  --timeout D          kill the command after D (90, 90s, 10m, 1h; exit code 124)\n"
+        SANDBOX_OPTS_HELP
+        "--image I: a local image (`ak image build`, `import`, `pull`) or an OCI\n"
+        "reference (python:3.12-alpine, registry:5000/team/ci@sha256:...), which the\n"
+        "executor pulls when it lacks it. A bare name is only ever a local image:\n"
+        "Docker Hub's python is --image python:latest (docker would pull it).\n"
+        "--profile permissive copies this directory into the guest's /workspace (a\n"
+        "copy, not a mount: changes stay in the VM), runs CMD there, and passes your\n"
+        "environment (not PATH, HOME, LD_*, AK_*, ...).\n"
         "Egress (CIDRs and domain names; on top of the executor's rules):\n"
         CLI_EGRESS_HELP
-        "  --keep          leave the sandbox running (its name is printed)\n"
-        "  --receipt PATH  where to write the receipt\n"
-        "  -e K=V          environment for the command (repeatable)\n"
-        "  --timeout S     kill the command after S seconds (exit code 124)\n"
         "\n"
         "Examples:\n"
         "  ak run -- uname -a\n"
         "  ak run --no-network -e GREETING=hi -- sh -c 'echo $GREETING; exit 3'; echo $?\n"
         "  ak run --image python --receipt r.json -- python3 -c 'print(2+2)' && ak receipt verify r.json\n"
-        "  ak run --profile permissive --image python -- python3 -m pytest -q\n"
+        "  ak run --profile=permissive --image python -- python3 -m pytest -q\n"
+        "  ak run -k --vcpus 2 --memory 1g --ttl 1h --label team=ci -e HOME -- make test\n"
         "  ak run --egress-deny 0.0.0.0/0 --egress-allow 203.0.113.0/24 --egress-port 443 -- wget -qO- https://x\n"
         "  ak run --egress-deny 0.0.0.0/0 --egress-allow pypi.org --egress-allow '*.pythonhosted.org' -- pip download x\n";
 
 const char cli_exec_help[] =
-        "Usage: ak exec NAME [-e K=V]... [-w DIR] [--sudo] [--receipt PATH] [--timeout S] -- CMD [ARGS...]\n"
+        "Usage: ak exec NAME [-e K=V|NAME]... [--env-file F] [-w DIR] [--sudo] [--receipt PATH]\n"
+        "               [--timeout D] -- CMD [ARGS...]\n"
         "       ak exec -d NAME [-e K=V]... [-w DIR] [--sudo] -- CMD [ARGS...]\n"
         "\n"
         "Runs CMD in the existing sandbox NAME (see `ak sandbox create`), streaming\n"
         "its output, exiting with its exit code, saving its receipt as `ak run` does.\n"
         "\n"
-        "  -e K=V          environment (repeatable)\n"
-        "  -w DIR          working directory in the guest\n"
+        "  -e K=V, -e NAME environment (NAME alone: its value here; repeatable)\n"
+        "  --env-file F    KEY=VALUE lines (# comments; NAME alone: its value here)\n"
+        "  -w, --workdir D working directory in the guest\n"
         "  --sudo          run as root\n"
         "  --receipt PATH  where to write the receipt\n"
-        "  --timeout S     kill the command after S seconds (exit code 124)\n"
+        "  --timeout D     kill the command after D (90, 90s, 10m, 1h; exit code 124)\n"
         "  -d, --detach    start CMD in the background and print its id; it runs on\n"
         "                  after ak exits (`ak sandbox exec-list|exec-logs|exec-kill`);\n"
         "                  the first 8 MiB of stdout and of stderr are kept in the guest\n"
@@ -250,71 +257,96 @@ static int stream(const char *verb, const char *method, const ProtobufCMessage *
 }
 
 struct opts {
-        const char *image, *profile, *receipt, *workdir, *name;
-        bool no_network, keep, sudo, detach;
+        const char *receipt, *workdir, *name;
+        bool keep, sudo, detach;
         unsigned timeout_s;
-        char *env[RUN_MAX_ENV];
-        size_t n_env;
+        struct envlist exec_env;      /* exec's -e / --env-file */
+        struct sandbox_opts sb;       /* run's sandbox */
         char **argv;
         int argc;
-        struct cli_egress egress;
 };
 
-/* Parses options up to "--" (or the first non-option); exec takes NAME first. */
+enum { O_KEEP = 1, O_RECEIPT, O_TIMEOUT, O_WORKDIR, O_SUDO, O_DETACH, O_ENV, O_ENV_FILE };
+
+static const struct cli_option run_options[] = {
+        { "keep", 'k', false, O_KEEP },
+        { "receipt", 0, true, O_RECEIPT },
+        { "timeout", 0, true, O_TIMEOUT },
+        { "workdir", 'w', true, O_WORKDIR },
+        { NULL, 0, false, 0 },
+};
+
+static const struct cli_option exec_options[] = {
+        { "receipt", 0, true, O_RECEIPT },
+        { "timeout", 0, true, O_TIMEOUT },
+        { "workdir", 'w', true, O_WORKDIR },
+        { "sudo", 0, false, O_SUDO },
+        { "detach", 'd', false, O_DETACH },
+        { "env", 'e', true, O_ENV },
+        { "env-file", 0, true, O_ENV_FILE },
+        { NULL, 0, false, 0 },
+};
+
+static int verb_flag(struct opts *o, const struct cli_opts *p, int id)
+{
+        struct ak_error err = { 0 };
+        uint64_t v;
+        switch (id) {
+        case O_KEEP: o->keep = true; return 0;
+        case O_RECEIPT: o->receipt = p->arg; return 0;
+        case O_WORKDIR:
+                if (p->arg[0] != '/')
+                        return cli_opts_bad_value(p, "want an absolute guest path");
+                o->workdir = p->arg;
+                return 0;
+        case O_SUDO: o->sudo = true; return 0;
+        case O_DETACH: o->detach = true; return 0;
+        case O_TIMEOUT:
+                if (ak_parse_duration(p->arg, 1, 86400, &v) < 0)
+                        return cli_opts_bad_value(p, "want 1s to 1d: 90, 90s, 10m, 1h");
+                o->timeout_s = (unsigned)v;
+                return 0;
+        case O_ENV:
+                if (envlist_arg(&o->exec_env, p->arg, &err) < 0)
+                        return cli_usage_error(p->cmd, "%s", err.msg);
+                return 0;
+        case O_ENV_FILE:
+                if (envlist_file(&o->exec_env, p->arg, &err) < 0)
+                        return cli_usage_error(p->cmd, "%s", err.msg);
+                return 0;
+        }
+        return sandbox_opts_flag(&o->sb, p, id);
+}
+
+/* Options up to "--" or the command; exec takes NAME first. */
 static int parse(const struct cli_command *cmd, int argc, char **argv, bool exec, struct opts *o)
 {
-        int i = 1;
-        for (; i < argc; i++) {
-                const char *a = argv[i];
-                bool has = i + 1 < argc;
-                if (strcmp(a, "--") == 0) {
-                        i++;
+        static const struct cli_option *const run_tables[] = { run_options, sandbox_options, NULL };
+        static const struct cli_option *const exec_tables[] = { exec_options, NULL };
+        struct cli_opts p;
+        int id;
+        cli_opts_init(&p, cmd, exec ? exec_tables : run_tables, argc, argv);
+        while ((id = cli_opts_next(&p)) != CLI_OPT_DONE) {
+                if (id == CLI_OPT_ERROR)
+                        return 2;
+                if (id == CLI_OPT_POSITIONAL) {
+                        if (exec && !o->name) {
+                                o->name = p.arg;
+                                continue;
+                        }
                         break;
                 }
-                int er = exec ? 0 : cli_egress_flag(cmd, argc, argv, &i, &o->egress);
-                if (er > 1)
-                        return er;
-                if (er == 1)
-                        continue;
-                if (strcmp(a, "-e") == 0 && has) {
-                        if (!strchr(argv[i + 1], '=') || argv[i + 1][0] == '=')
-                                return cli_usage_error(cmd, "-e %s: want KEY=VALUE", argv[i + 1]);
-                        if (o->n_env == RUN_MAX_ENV)
-                                return cli_usage_error(cmd, "at most %d -e", RUN_MAX_ENV);
-                        o->env[o->n_env++] = argv[++i];
-                } else if (strcmp(a, "--receipt") == 0 && has) {
-                        o->receipt = argv[++i];
-                } else if (strcmp(a, "--timeout") == 0 && has) {
-                        char *end;
-                        unsigned long v = strtoul(argv[++i], &end, 10);
-                        if (*end || end == argv[i] || v == 0 || v > 86400)
-                                return cli_usage_error(cmd, "--timeout %s: want 1 to 86400 seconds", argv[i]);
-                        o->timeout_s = (unsigned)v;
-                } else if (!exec && strcmp(a, "--image") == 0 && has) {
-                        o->image = argv[++i];
-                } else if (!exec && strcmp(a, "--profile") == 0 && has) {
-                        o->profile = argv[++i];
-                } else if (!exec && strcmp(a, "--no-network") == 0) {
-                        o->no_network = true;
-                } else if (!exec && strcmp(a, "--keep") == 0) {
-                        o->keep = true;
-                } else if (exec && strcmp(a, "-w") == 0 && has) {
-                        o->workdir = argv[++i];
-                } else if (exec && strcmp(a, "--sudo") == 0) {
-                        o->sudo = true;
-                } else if (exec && (strcmp(a, "-d") == 0 || strcmp(a, "--detach") == 0)) {
-                        o->detach = true;
-                } else if (a[0] == '-') {
-                        return cli_usage_error(cmd, "unknown option %s", a);
-                } else if (exec && !o->name) {
-                        o->name = a;
-                } else {
-                        break;
-                }
+                int r = verb_flag(o, &p, id);
+                if (r)
+                        return r;
         }
+        int i = cli_opts_index(&p);
         if (exec && !o->name)
                 return cli_usage_error(cmd, "which sandbox? give its NAME");
-        if (i >= argc && !exec && o->image && !(o->profile && strcmp(o->profile, "permissive") == 0)) {
+        if (!exec && sandbox_opts_layers(&o->sb, "run"))
+                return 2;
+        bool permissive = o->sb.profile && strcmp(o->sb.profile, "permissive") == 0;
+        if (i >= argc && !exec && o->sb.image && !permissive) {
                 o->argv = NULL; /* the image's Entrypoint + Cmd */
                 o->argc = 0;
                 return 0;
@@ -331,15 +363,17 @@ static int parse(const struct cli_command *cmd, int argc, char **argv, bool exec
 static bool env_given(const struct opts *o, const char *entry)
 {
         size_t n = (size_t)(strchr(entry, '=') - entry);
-        for (size_t k = 0; k < o->n_env; k++)
-                if (strncmp(o->env[k], entry, n) == 0 && (o->env[k][n] == '=' || o->env[k][n] == 0))
+        const struct envlist *e = &o->sb.merged_env;
+        for (size_t k = 0; k < e->n; k++)
+                if (strncmp(e->kv[k], entry, n) == 0 && e->kv[k][n] == '=')
                         return true;
         return false;
 }
 
-/* The permissive profile: create, copy the working directory in, exec
- * there with the client's environment, remove (unless --keep). */
-static int run_permissive(const struct opts *o, Ak__V1__SandboxSpec *spec)
+/* Create, exec, remove (unless --keep): for the permissive profile, which
+ * copies the working directory in and runs there with the client's
+ * environment, and for -w DIR (RunRequest has no working directory). */
+static int run_staged(const struct opts *o, Ak__V1__SandboxSpec *spec, bool permissive)
 {
         struct rpc_channel *ch = NULL;
         struct rpc_call_options co;
@@ -355,7 +389,7 @@ static int run_permissive(const struct opts *o, Ak__V1__SandboxSpec *spec)
         }
         /* A client that dies leaves a sandbox behind: it goes after a day. */
         spec->persistent = true;
-        if (!o->keep)
+        if (!o->keep && !spec->ttl_seconds)
                 spec->ttl_seconds = o->timeout_s + 24 * 3600;
         Ak__V1__CreateSandboxRequest cr = AK__V1__CREATE_SANDBOX_REQUEST__INIT;
         cr.spec = spec;
@@ -376,23 +410,23 @@ static int run_permissive(const struct opts *o, Ak__V1__SandboxSpec *spec)
         protobuf_c_message_free_unpacked(&sb->base, NULL);
 
         int code = 125;
-        if (copy_in_dir(ch, &co, name, cwd, COPY_IN_GUEST_DIR, &err) < 0) {
+        if (permissive && copy_in_dir(ch, &co, name, cwd, COPY_IN_GUEST_DIR, &err) < 0) {
                 fprintf(stderr, "ak run: %s\n", err.msg);
         } else {
-                char *env[2 * RUN_MAX_ENV];
+                char *env[RUN_MAX_ENV + ENVLIST_MAX];
                 size_t n = 0;
-                for (char **e = environ; *e && n < RUN_MAX_ENV; e++)
+                for (char **e = environ; permissive && *e && n < RUN_MAX_ENV; e++)
                         if (copy_in_env_passes(*e) && !env_given(o, *e))
                                 env[n++] = *e;
-                for (size_t k = 0; k < o->n_env; k++)
-                        env[n++] = o->env[k];
+                for (size_t k = 0; k < o->sb.merged_env.n; k++)
+                        env[n++] = o->sb.merged_env.kv[k];
                 Ak__V1__ExecRequest req = AK__V1__EXEC_REQUEST__INIT;
                 req.sandbox = name;
                 req.n_argv = (size_t)o->argc;
                 req.argv = o->argv;
                 req.n_env = n;
                 req.env = env;
-                req.workdir = (char *)COPY_IN_GUEST_DIR;
+                req.workdir = (char *)(o->workdir ? o->workdir : COPY_IN_GUEST_DIR);
                 req.sudo = true; /* as the Run RPC: one-shot commands are root's */
                 req.timeout_ms = o->timeout_s * 1000;
                 code = stream("run", "Exec", &req.base, o->receipt, false);
@@ -417,63 +451,63 @@ static int run_permissive(const struct opts *o, Ak__V1__SandboxSpec *spec)
 int cli_run_run(int argc, char **argv)
 {
         struct opts o = { 0 };
+        sandbox_opts_init(&o.sb);
         int r = parse(&cmd_run, argc, argv, false, &o);
-        if (r)
+        if (r) {
+                sandbox_opts_free(&o.sb);
                 return r;
-        Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
-        Ak__V1__SandboxSpec__EnvEntry entries[RUN_MAX_ENV], *eps[RUN_MAX_ENV];
-        for (size_t k = 0; k < o.n_env; k++) {
-                Ak__V1__SandboxSpec__EnvEntry e = AK__V1__SANDBOX_SPEC__ENV_ENTRY__INIT;
-                char *eq = strchr(o.env[k], '=');
-                *eq = 0;
-                e.key = o.env[k];
-                e.value = eq + 1;
-                entries[k] = e;
-                eps[k] = &entries[k];
         }
-        spec.n_env = o.n_env;
-        spec.env = eps;
-        if (o.image)
-                spec.image = (char *)o.image;
-        if (o.profile)
-                spec.profile = (char *)o.profile;
-        if (o.no_network)
-                spec.network = AK__V1__NETWORK__NETWORK_OFF;
-        spec.persistent = o.keep;
-        spec.egress = cli_egress_msg(&o.egress);
-        struct ak_error err = { 0 };
-        if (stack_prepare_image(o.image, &err) < 0) {
-                fprintf(stderr, "ak run: %s\n", err.msg);
+        Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+        if (sandbox_opts_spec(&o.sb, "run", &spec)) {
+                sandbox_opts_free(&o.sb);
                 return 125;
         }
-        if (o.profile && strcmp(o.profile, "permissive") == 0)
-                return run_permissive(&o, &spec);
-        Ak__V1__RunRequest req = AK__V1__RUN_REQUEST__INIT;
-        req.spec = &spec;
-        req.n_argv = (size_t)o.argc;
-        req.argv = o.argv;
-        req.keep = o.keep;
-        req.timeout_ms = o.timeout_s * 1000;
-        return stream("run", "Run", &req.base, o.receipt, o.keep);
+        spec.persistent = o.keep;
+        struct ak_error err = { 0 };
+        bool permissive = o.sb.profile && strcmp(o.sb.profile, "permissive") == 0;
+        if (stack_prepare_image(o.sb.image, &err) < 0) {
+                fprintf(stderr, "ak run: %s\n", err.msg);
+                r = 125;
+        } else if (permissive || o.workdir) {
+                r = run_staged(&o, &spec, permissive);
+        } else {
+                Ak__V1__RunRequest req = AK__V1__RUN_REQUEST__INIT;
+                req.spec = &spec;
+                req.n_argv = (size_t)o.argc;
+                req.argv = o.argv;
+                req.keep = o.keep;
+                req.timeout_ms = o.timeout_s * 1000;
+                r = stream("run", "Run", &req.base, o.receipt, o.keep);
+        }
+        sandbox_opts_free(&o.sb);
+        return r;
 }
 
 int cli_exec_run(int argc, char **argv)
 {
         struct opts o = { 0 };
+        sandbox_opts_init(&o.sb);
         int r = parse(&cmd_exec, argc, argv, true, &o);
-        if (r)
-                return r;
-        Ak__V1__ExecRequest req = AK__V1__EXEC_REQUEST__INIT;
-        req.sandbox = (char *)o.name;
-        req.n_argv = (size_t)o.argc;
-        req.argv = o.argv;
-        req.n_env = o.n_env;
-        req.env = o.env;
-        if (o.workdir)
-                req.workdir = (char *)o.workdir;
-        req.sudo = o.sudo;
-        req.timeout_ms = o.timeout_s * 1000;
-        if (o.detach)
-                return cli_exec_detached(o.name, o.argv, (size_t)o.argc, o.env, o.n_env, o.workdir, o.sudo);
-        return stream("exec", "Exec", &req.base, o.receipt, false);
+        if (r == 0) {
+                char **env = o.exec_env.kv;
+                size_t n_env = o.exec_env.n;
+                if (o.detach) {
+                        r = cli_exec_detached(o.name, o.argv, (size_t)o.argc, env, n_env, o.workdir, o.sudo);
+                } else {
+                        Ak__V1__ExecRequest req = AK__V1__EXEC_REQUEST__INIT;
+                        req.sandbox = (char *)o.name;
+                        req.n_argv = (size_t)o.argc;
+                        req.argv = o.argv;
+                        req.n_env = n_env;
+                        req.env = env;
+                        if (o.workdir)
+                                req.workdir = (char *)o.workdir;
+                        req.sudo = o.sudo;
+                        req.timeout_ms = o.timeout_s * 1000;
+                        r = stream("exec", "Exec", &req.base, o.receipt, false);
+                }
+        }
+        envlist_free(&o.exec_env);
+        sandbox_opts_free(&o.sb);
+        return r;
 }

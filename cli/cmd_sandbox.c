@@ -11,26 +11,30 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
+#include "cli/sandbox_opts.h"
 #include "cli/scheduler_call.h"
 #include "cli/egress.h"
 #include "cli/pull_print.h"
 #include "cli/stack.h"
 #include "lib/base/cleanup.h"
+#include "lib/base/parse.h"
 #include "lib/json/writer.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
 #include "vmm/net/domain.h"
 
-#define SANDBOX_MAX_ENV 256
 #define SANDBOX_MAX_FILE (7u << 20)   /* one guest frame (WriteFileRequest) */
 
 const char cli_sandbox_help[] =
-        "Usage: ak sandbox create NAME [--image I] [--profile P] [--no-network] [-e K=V]...\n"
+        "Usage: ak sandbox create [NAME] [--image I] [--profile P] [--no-network] [-e K=V|NAME]...\n"
+        "                         [--env-file F] [--vcpus N] [--memory M] [--label K=V]...\n"
+        "                         [--node-selector K=V]... [-c FILE]\n"
         "                         [--egress-deny X]... [--egress-allow X]... [--egress-port N]...\n"
-        "                         [--ttl S] [--json]\n"
+        "                         [--ttl D] [--json]\n"
         "       ak sandbox start|stop|remove NAME\n"
-        "       ak sandbox extend NAME --ttl S [--json]   (expire S seconds later; from now\n"
-        "                                                 when it has no TTL; at most 30 days)\n"
-        "       ak sandbox list [--json]\n"
+        "       ak sandbox extend NAME --ttl D [--json]   (expire D later (30s, 10m, 1h, 2d); from\n"
+        "                                                 now when it has no TTL; at most 30 days)\n"
+        "       ak sandbox list [--label K=V]... [--json]  (only sandboxes with all these labels)\n"
         "       ak sandbox info NAME [--json]\n"
         "       ak sandbox cp SRC NAME:/guest/path   (into the sandbox)\n"
         "       ak sandbox cp NAME:/guest/path DST   (out of it; DST may be a directory)\n"
@@ -41,6 +45,9 @@ const char cli_sandbox_help[] =
         "A sandbox is a microVM that stays up between commands (`ak exec NAME -- CMD`)\n"
         "until it is removed or its --ttl expires. Files of up to 7 MiB are copied\n"
         "with cp. Starts the local stack (`ak up`) when none runs.\n"
+        "\n"
+        "Create's options (NAME defaults to agentkernel.toml's [sandbox] name):\n"
+        SANDBOX_OPTS_HELP
         "\n"
         "--image I: a local image (`ak image list`) or an OCI reference\n"
         "(python:3.12-alpine, registry:5000/team/ci@sha256:...) that the executor pulls\n"
@@ -57,7 +64,8 @@ const char cli_sandbox_help[] =
         "  ak sandbox cp dev:/etc/os-release .\n"
         "  ak sandbox list --json | jq -r '.[].name'\n"
         "  ak sandbox stop dev && ak sandbox start dev && ak sandbox remove dev\n"
-        "  ak sandbox extend dev --ttl 3600\n";
+        "  ak sandbox extend dev --ttl 1h\n"
+        "  ak sandbox create ci --vcpus=2 --memory=1g --label team=ci --ttl 2d && ak sandbox list --label team=ci\n";
 
 static const struct cli_command cmd = { "sandbox", "", cli_sandbox_run, cli_sandbox_help };
 
@@ -115,6 +123,13 @@ static void sandbox_json(struct json_writer *w, const Ak__V1__Sandbox *s)
         for (size_t i = 0; e && i < e->n_ports; i++)
                 json_writer_u64(w, e->ports[i]);
         json_writer_end_array(w);
+        json_writer_end_object(w);
+        json_writer_key(w, "labels", 6);
+        json_writer_begin_object(w);
+        for (size_t i = 0; sp && i < sp->n_labels; i++) {
+                json_writer_key(w, sp->labels[i]->key, strlen(sp->labels[i]->key));
+                json_writer_string(w, sp->labels[i]->value, strlen(sp->labels[i]->value));
+        }
         json_writer_end_object(w);
         str(w, "executor", s->executor_id);
         str(w, "backend", s->backend);
@@ -230,89 +245,124 @@ static int print_sandboxes(Ak__V1__Sandbox *const *list, size_t n, bool json, bo
         return 0;
 }
 
+enum { SB_JSON = 1, SB_LABEL, SB_TTL };
+
+static const struct cli_option json_option[] = {
+        { "json", 0, false, SB_JSON },
+        { NULL, 0, false, 0 },
+};
+
 static int do_create(int argc, char **argv)
 {
+        static const struct cli_option *const tables[] = { json_option, sandbox_options, NULL };
         Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
-        Ak__V1__SandboxSpec__EnvEntry entries[SANDBOX_MAX_ENV], *eps[SANDBOX_MAX_ENV];
         bool json = false;
         const char *name = NULL;
-        struct cli_egress eg = { 0 };
+        struct sandbox_opts so;
+        struct cli_opts p;
+        int id, r = 0;
 
-        for (int i = 1; i < argc; i++) {
-                const char *a = argv[i];
-                bool has = i + 1 < argc;
-                int er = cli_egress_flag(&cmd, argc, argv, &i, &eg);
-                if (er > 1)
-                        return er;
-                if (er == 1)
-                        continue;
-                if (strcmp(a, "--image") == 0 && has) {
-                        spec.image = argv[++i];
-                } else if (strcmp(a, "--profile") == 0 && has) {
-                        spec.profile = argv[++i];
-                } else if (strcmp(a, "--no-network") == 0) {
-                        spec.network = AK__V1__NETWORK__NETWORK_OFF;
-                } else if (strcmp(a, "--json") == 0) {
+        sandbox_opts_init(&so);
+        cli_opts_init(&p, &cmd, tables, argc, argv);
+        while (r == 0 && (id = cli_opts_next(&p)) != CLI_OPT_DONE) {
+                if (id == CLI_OPT_ERROR)
+                        r = 2;
+                else if (id == CLI_OPT_POSITIONAL && name)
+                        r = cli_usage_error(&cmd, "create: unexpected %s", p.arg);
+                else if (id == CLI_OPT_POSITIONAL)
+                        name = p.arg;
+                else if (id == SB_JSON)
                         json = true;
-                } else if (strcmp(a, "--ttl") == 0 && has) {
-                        char *end;
-                        unsigned long v = strtoul(argv[++i], &end, 10);
-                        if (*end || end == argv[i] || v > 30u * 86400)
-                                return cli_usage_error(&cmd, "--ttl %s: want seconds, at most 30 days", argv[i]);
-                        spec.ttl_seconds = (uint32_t)v;
-                } else if (strcmp(a, "-e") == 0 && has) {
-                        char *kv = argv[++i], *eq = strchr(kv, '=');
-                        if (!eq || eq == kv || spec.n_env == SANDBOX_MAX_ENV)
-                                return cli_usage_error(&cmd, "-e %s: want KEY=VALUE (at most %d)", kv,
-                                                       SANDBOX_MAX_ENV);
-                        Ak__V1__SandboxSpec__EnvEntry e = AK__V1__SANDBOX_SPEC__ENV_ENTRY__INIT;
-                        *eq = 0;
-                        e.key = kv;
-                        e.value = eq + 1;
-                        entries[spec.n_env] = e;
-                        eps[spec.n_env] = &entries[spec.n_env];
-                        spec.n_env++;
-                } else if (a[0] == '-' || name) {
-                        return cli_usage_error(&cmd, "create: unexpected %s", a);
-                } else {
-                        name = a;
-                }
+                else
+                        r = sandbox_opts_flag(&so, &p, id);
         }
-        if (!name)
-                return cli_usage_error(&cmd, "create: give the sandbox a NAME");
+        if (r == 0 && p.dashdash && cli_opts_index(&p) < argc)
+                r = cli_usage_error(&cmd, "create: unexpected %s", argv[cli_opts_index(&p)]);
+        if (r == 0 && sandbox_opts_layers(&so, "sandbox create"))
+                r = 1;
+        if (r == 0 && !name && !(name = sandbox_opts_config_name(&so)))
+                r = cli_usage_error(&cmd, "create: give the sandbox a NAME (or [sandbox] name in %s)",
+                                    CONFIG_FILE_NAME);
+        if (r == 0 && sandbox_opts_spec(&so, "sandbox create", &spec))
+                r = 1;
+        if (r) {
+                sandbox_opts_free(&so);
+                return r;
+        }
         spec.name = (char *)name;
-        spec.env = eps;
         spec.persistent = true;
-        spec.egress = cli_egress_msg(&eg);
         Ak__V1__CreateSandboxRequest req = AK__V1__CREATE_SANDBOX_REQUEST__INIT;
         req.spec = &spec;
         struct ak_error err = { 0 };
+        Ak__V1__Sandbox *sb = NULL;
         if (stack_prepare_image(spec.image, &err) < 0) {
                 fprintf(stderr, "ak sandbox create: %s\n", err.msg);
-                return 1;
+                r = 1;
+        } else if (call("create", "CreateSandbox", &req.base, (ProtobufCMessage **)&sb)) {
+                r = 1;
+        } else {
+                r = json ? print_sandboxes(&sb, 1, true, false) : 0;
+                if (!json)
+                        printf("created sandbox %s on %s%s\n", name, sb->executor_id, sb->from_pool ? " (warm)" : "");
+                protobuf_c_message_free_unpacked(&sb->base, NULL);
         }
-        Ak__V1__Sandbox *sb = NULL;
-        if (call("create", "CreateSandbox", &req.base, (ProtobufCMessage **)&sb))
-                return 1;
-        int r = json ? print_sandboxes(&sb, 1, true, false) : 0;
-        if (!json)
-                printf("created sandbox %s on %s%s\n", name, sb->executor_id, sb->from_pool ? " (warm)" : "");
-        protobuf_c_message_free_unpacked(&sb->base, NULL);
+        sandbox_opts_free(&so);
         return r;
 }
 
+static int simple_call(const char *verb, const char *name, bool json,
+                       Ak__V1__ListSandboxesRequest__LabelSelectorEntry **sel, size_t n_sel);
+
 static int do_simple(const char *verb, int argc, char **argv)
 {
+        static const struct cli_option list_opts[] = {
+                { "json", 0, false, SB_JSON },
+                { "label", 'l', true, SB_LABEL },
+                { NULL, 0, false, 0 },
+        };
+        static const struct cli_option *const list_tables[] = { list_opts, NULL };
+        static const struct cli_option *const other_tables[] = { json_option, NULL };
         bool json = false;
         const char *name = NULL;
-        for (int i = 1; i < argc; i++) {
-                if (strcmp(argv[i], "--json") == 0)
+        struct sandbox_kv sel[SANDBOX_OPTS_MAX_KV];
+        Ak__V1__ListSandboxesRequest__LabelSelectorEntry sel_e[SANDBOX_OPTS_MAX_KV], *sel_p[SANDBOX_OPTS_MAX_KV];
+        size_t n_sel = 0;
+        struct cli_opts p;
+        int id, bad = 0;
+        cli_opts_init(&p, &cmd, strcmp(verb, "list") == 0 ? list_tables : other_tables, argc, argv);
+        while (!bad && (id = cli_opts_next(&p)) != CLI_OPT_DONE) {
+                if (id == CLI_OPT_ERROR) {
+                        bad = 2;
+                } else if (id == SB_JSON) {
                         json = true;
-                else if (argv[i][0] == '-' || name)
-                        return cli_usage_error(&cmd, "%s: unexpected %s", verb, argv[i]);
-                else
-                        name = argv[i];
+                } else if (id == SB_LABEL) {
+                        if (n_sel == SANDBOX_OPTS_MAX_KV || sandbox_kv_parse(p.arg, &sel[n_sel]) < 0) {
+                                bad = cli_opts_bad_value(&p, "want KEY=VALUE (at most %d)", SANDBOX_OPTS_MAX_KV);
+                                break;
+                        }
+                        Ak__V1__ListSandboxesRequest__LabelSelectorEntry e =
+                                AK__V1__LIST_SANDBOXES_REQUEST__LABEL_SELECTOR_ENTRY__INIT;
+                        e.key = sel[n_sel].key;
+                        e.value = sel[n_sel].value;
+                        sel_e[n_sel] = e;
+                        sel_p[n_sel] = &sel_e[n_sel];
+                        n_sel++;
+                } else if (name) {
+                        bad = cli_usage_error(&cmd, "%s: unexpected %s", verb, p.arg);
+                } else {
+                        name = p.arg;
+                }
         }
+        if (!bad)
+                bad = simple_call(verb, name, json, sel_p, n_sel);
+        for (size_t i = 0; i < n_sel; i++)
+                free(sel[i].key);
+        return bad;
+}
+
+static int simple_call(const char *verb, const char *name, bool json,
+                       Ak__V1__ListSandboxesRequest__LabelSelectorEntry **sel, size_t n_sel)
+{
         bool list = strcmp(verb, "list") == 0;
         if (!list && !name)
                 return cli_usage_error(&cmd, "%s: which sandbox? give its NAME", verb);
@@ -322,6 +372,8 @@ static int do_simple(const char *verb, int argc, char **argv)
         int r;
         if (list) {
                 Ak__V1__ListSandboxesRequest req = AK__V1__LIST_SANDBOXES_REQUEST__INIT;
+                req.label_selector = sel;
+                req.n_label_selector = n_sel;
                 if (call(verb, "ListSandboxes", &req.base, &resp))
                         return 1;
                 Ak__V1__ListSandboxesResponse *l = (Ak__V1__ListSandboxesResponse *)resp;
@@ -462,28 +514,36 @@ static int do_cp(int argc, char **argv)
 
 static int do_extend(int argc, char **argv)
 {
+        static const struct cli_option opts[] = {
+                { "json", 0, false, SB_JSON },
+                { "ttl", 0, true, SB_TTL },
+                { NULL, 0, false, 0 },
+        };
+        static const struct cli_option *const tables[] = { opts, NULL };
         const char *name = NULL;
-        unsigned long ttl = 0;
+        uint64_t ttl = 0;
         bool json = false, have_ttl = false;
-        for (int i = 1; i < argc; i++) {
-                if (strcmp(argv[i], "--ttl") == 0 && i + 1 < argc) {
-                        char *end;
-                        errno = 0;
-                        ttl = strtoul(argv[++i], &end, 10);
-                        if (errno || *end || end == argv[i] || argv[i][0] == '-' || ttl == 0 || ttl > 30ul * 86400)
-                                return cli_usage_error(&cmd, "extend: --ttl %s: want seconds from 1 to 2592000 "
-                                                       "(30 days)", argv[i]);
+        struct cli_opts p;
+        int id;
+        cli_opts_init(&p, &cmd, tables, argc, argv);
+        while ((id = cli_opts_next(&p)) != CLI_OPT_DONE) {
+                if (id == CLI_OPT_ERROR)
+                        return 2;
+                if (id == SB_TTL) {
+                        if (ak_parse_duration(p.arg, 1, 30ull * 86400, &ttl) < 0)
+                                return cli_opts_bad_value(&p, "want 30s, 10m, 1h or 2d (digits alone: seconds), "
+                                                          "at most 30d");
                         have_ttl = true;
-                } else if (strcmp(argv[i], "--json") == 0) {
+                } else if (id == SB_JSON) {
                         json = true;
-                } else if (argv[i][0] == '-' || name) {
-                        return cli_usage_error(&cmd, "extend: unexpected %s", argv[i]);
+                } else if (name) {
+                        return cli_usage_error(&cmd, "extend: unexpected %s", p.arg);
                 } else {
-                        name = argv[i];
+                        name = p.arg;
                 }
         }
         if (!name || !have_ttl)
-                return cli_usage_error(&cmd, "extend: want NAME and --ttl SECONDS");
+                return cli_usage_error(&cmd, "extend: want NAME and --ttl DURATION");
         Ak__V1__ExtendSandboxRequest req = AK__V1__EXTEND_SANDBOX_REQUEST__INIT;
         req.name = (char *)name;
         req.by_seconds = (uint32_t)ttl;

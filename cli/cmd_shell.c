@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
+#include "cli/sandbox_opts.h"
 #include "cli/stack.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
 
@@ -22,10 +24,12 @@
 #define SHELL_INPUT_CHUNK 4096
 
 const char cli_shell_help[] =
-        "Usage: ak shell NAME [-e K=V]... [-- CMD [ARGS...]]\n"
+        "Usage: ak shell [NAME] [-e K=V|NAME]... [--env-file F] [-c FILE] [-- CMD [ARGS...]]\n"
+        "       ak attach ...   (agentkernel's name for the same)\n"
         "\n"
         "Opens an interactive terminal in the sandbox NAME (default /bin/sh; CMD\n"
-        "instead when given). The window size follows yours. ak exits with the\n"
+        "instead when given). NAME defaults to agentkernel.toml's [sandbox] name\n"
+        "(./agentkernel.toml or -c FILE), whose [env] the shell gets under -e. The window size follows yours. ak exits with the\n"
         "shell's exit code. With stdin not a terminal, its bytes are typed into the\n"
         "shell and end-of-file sends ^D.\n"
         "\n"
@@ -35,6 +39,7 @@ const char cli_shell_help[] =
         "  printf 'uname -a\\nexit 3\\n' | ak shell dev; echo $?\n";
 
 static const struct cli_command cmd = { "shell", "", cli_shell_run, cli_shell_help };
+static const struct cli_command cmd_attach = { "attach", "", cli_shell_run, cli_shell_help };
 
 struct shell {
         struct rpc_channel *ch;
@@ -182,35 +187,78 @@ static void pump(struct shell *sh)
         }
 }
 
+enum { SH_ENV = 1, SH_ENV_FILE, SH_CONFIG };
+
+/* NAME (or agentkernel.toml's [sandbox] name), -e, --env-file, -c; the
+ * command after "--" or NAME. Fills req's sandbox, env and argv (pointing
+ * into so and argv). */
+static int shell_parse(int argc, char **argv, struct sandbox_opts *so, const char **ret_name,
+                       Ak__V1__OpenShellRequest *req)
+{
+        static const struct cli_option opts[] = {
+                { "env", 'e', true, SO_ENV },
+                { "env-file", 0, true, SO_ENV_FILE },
+                { "config", 'c', true, SO_CONFIG },
+                { NULL, 0, false, 0 },
+        };
+        static const struct cli_option *const tables[] = { opts, NULL };
+        const struct cli_command *c = strcmp(argv[0], "attach") == 0 ? &cmd_attach : &cmd;
+        const char *name = NULL;
+        struct cli_opts p;
+        int id;
+        sandbox_opts_init(so);
+        cli_opts_init(&p, c, tables, argc, argv);
+        while ((id = cli_opts_next(&p)) != CLI_OPT_DONE) {
+                if (id == CLI_OPT_ERROR)
+                        return 2;
+                if (id == CLI_OPT_POSITIONAL) {
+                        if (name)
+                                return cli_usage_error(c, "unexpected %s (the command goes after --)", p.arg);
+                        name = p.arg;
+                        continue;
+                }
+                int r = sandbox_opts_flag(so, &p, id);
+                if (r)
+                        return r;
+        }
+        int i = cli_opts_index(&p);
+        if (sandbox_opts_layers(so, c->name))
+                return 2;
+        if (!name && !(name = sandbox_opts_config_name(so)))
+                return cli_usage_error(c, "which sandbox? give its NAME (or [sandbox] name in %s)",
+                                       CONFIG_FILE_NAME);
+        if (so->merged_env.n > SHELL_MAX_ENV)
+                return cli_usage_error(c, "at most %d environment variables", SHELL_MAX_ENV);
+        *ret_name = name;
+        req->env = so->merged_env.kv;
+        req->n_env = so->merged_env.n;
+        req->argv = argv + i;
+        req->n_argv = (size_t)(argc - i);
+        return 0;
+}
+
+static int shell_session(struct shell *shp, Ak__V1__OpenShellRequest *reqp);
+
 int cli_shell_run(int argc, char **argv)
 {
         Ak__V1__OpenShellRequest req = AK__V1__OPEN_SHELL_REQUEST__INIT;
-        char *env[SHELL_MAX_ENV];
         struct shell sh = { .wake = { -1, -1 }, .exit_code = 0 };
-        int i = 1;
-
-        for (; i < argc; i++) {
-                if (strcmp(argv[i], "--") == 0) {
-                        i++;
-                        break;
-                }
-                if (strcmp(argv[i], "-e") == 0 && i + 1 < argc) {
-                        if (!strchr(argv[i + 1], '=') || req.n_env == SHELL_MAX_ENV)
-                                return cli_usage_error(&cmd, "-e %s: want KEY=VALUE (at most %d)", argv[i + 1],
-                                                       SHELL_MAX_ENV);
-                        env[req.n_env++] = argv[++i];
-                } else if (argv[i][0] == '-' || sh.sandbox) {
-                        return cli_usage_error(&cmd, "unexpected %s", argv[i]);
-                } else {
-                        sh.sandbox = argv[i];
-                }
+        struct sandbox_opts so;
+        int r = shell_parse(argc, argv, &so, &sh.sandbox, &req);
+        if (r) {
+                sandbox_opts_free(&so);
+                return r;
         }
-        if (!sh.sandbox)
-                return cli_usage_error(&cmd, "which sandbox? give its NAME");
+        r = shell_session(&sh, &req);
+        sandbox_opts_free(&so);
+        return r;
+}
+
+static int shell_session(struct shell *shp, Ak__V1__OpenShellRequest *reqp)
+{
+        struct shell sh = *shp;
+        Ak__V1__OpenShellRequest req = *reqp;
         req.sandbox = (char *)sh.sandbox;
-        req.env = env;
-        req.argv = argv + i;
-        req.n_argv = (size_t)(argc - i);
         window(&req.rows, &req.cols);
 
         struct ak_error err = { 0 };

@@ -3,31 +3,24 @@
 
 #include "cli/egress.h"
 
-int cli_egress_flag(const struct cli_command *cmd, int argc, char **argv, int *i, struct cli_egress *e)
+int cli_egress_add(const struct cli_command *cmd, const char *opt, char *v, struct cli_egress *e)
 {
-        const char *a = argv[*i];
-        bool allow = strcmp(a, "--egress-allow") == 0, deny = strcmp(a, "--egress-deny") == 0,
-             port = strcmp(a, "--egress-port") == 0;
-        if (!allow && !deny && !port)
-                return 0;
-        if (*i + 1 >= argc)
-                return cli_usage_error(cmd, "%s needs a value", a);
-        char *v = argv[++*i];
+        bool allow = strcmp(opt, "--egress-allow") == 0, deny = strcmp(opt, "--egress-deny") == 0;
         size_t *n = allow ? &e->n_allow : deny ? &e->n_deny : &e->n_ports;
         if (*n == CLI_EGRESS_MAX)
-                return cli_usage_error(cmd, "at most %d %s", CLI_EGRESS_MAX, a);
-        if (port) {
+                return cli_usage_error(cmd, "at most %d %s", CLI_EGRESS_MAX, opt);
+        if (!allow && !deny) {
                 char *end;
                 unsigned long p = strtoul(v, &end, 10);
                 if (end == v || *end || v[0] == '-' || p < 1 || p > 65535)
                         return cli_usage_error(cmd, "--egress-port %s: want a port, 1 to 65535", v);
                 e->ports[(*n)++] = (uint32_t)p;
         } else if (!*v) {
-                return cli_usage_error(cmd, "%s: empty; want a CIDR such as 203.0.113.0/24", a);
+                return cli_usage_error(cmd, "%s: empty; want a CIDR such as 203.0.113.0/24", opt);
         } else {
                 (allow ? e->allow : e->deny)[(*n)++] = v;
         }
-        return 1;
+        return 0;
 }
 
 Ak__V1__Egress *cli_egress_msg(struct cli_egress *e)

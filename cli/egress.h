@@ -33,10 +33,9 @@ struct cli_egress {
         "                       0.0.0.0/0, names not allowed do not resolve (repeatable)\n"    \
         "  --egress-port N      only TCP/UDP to these destination ports (repeatable)\n"
 
-/* If argv[*i] is one of the options (with its value at argv[*i + 1]),
- * takes it and advances *i: 1. Not one: 0. A bad value: the exit code of
- * cli_usage_error (2). */
-int cli_egress_flag(const struct cli_command *cmd, int argc, char **argv, int *i, struct cli_egress *e);
+/* Adds v (kept, not copied) as option opt ("--egress-allow", "--egress-deny"
+ * or "--egress-port"): 0, or the exit code of cli_usage_error (2). */
+int cli_egress_add(const struct cli_command *cmd, const char *opt, char *v, struct cli_egress *e);
 
 /* The SandboxSpec.egress for what was given (pointing into e), or NULL
  * when no option was. */

@@ -22,6 +22,8 @@ static const struct cli_command commands[] = {
         { "run", "run a command once in a fresh microVM", cli_run_run, cli_run_help },
         { "exec", "run a command in an existing sandbox", cli_exec_run, cli_exec_help },
         { "shell", "an interactive terminal in a sandbox", cli_shell_run, cli_shell_help },
+        { "attach", "the same as shell (agentkernel's name)", cli_shell_run, cli_shell_help },
+        { "init", "write an agentkernel.toml for this project", cli_init_run, cli_init_help },
         { "sandbox", "create, list, copy files to and remove sandboxes", cli_sandbox_run, cli_sandbox_help },
         { "snapshot", "save a sandbox's disk as an image; list, restore, remove", cli_snapshot_run,
           cli_snapshot_help },

@@ -1,6 +1,8 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "lib/base/io.h"
@@ -89,4 +91,27 @@ int ak_copy_fd(int in, int out, bool *ret_write_failed)
                         return r;
                 }
         }
+}
+
+int ak_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
+{
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        /* One byte more than max tells a file of max bytes from a larger one. */
+        char *buf = malloc(max + 2);
+        if (!buf) {
+                close(fd);
+                return -ENOMEM;
+        }
+        ssize_t n = ak_read_full(fd, buf, max + 1);
+        close(fd);
+        if (n < 0 || (size_t)n > max) {
+                free(buf);
+                return n < 0 ? (int)n : -EFBIG;
+        }
+        buf[n] = 0;
+        *ret_data = buf;
+        *ret_len = (size_t)n;
+        return 0;
 }

@@ -123,3 +123,25 @@ TEST(Io, CopyFd) {
 }
 
 }  // namespace
+
+TEST(Io, ReadFile) {
+  char dir[] = "/tmp/akio.XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string p = std::string(dir) + "/f";
+  FILE* f = fopen(p.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fputs("hello", f);
+  fclose(f);
+  char* data = nullptr;
+  size_t len = 0;
+  ASSERT_EQ(0, ak_read_file(p.c_str(), 5, &data, &len));
+  EXPECT_EQ(5u, len);
+  EXPECT_STREQ("hello", data);
+  free(data);
+  data = nullptr;
+  EXPECT_EQ(-EFBIG, ak_read_file(p.c_str(), 4, &data, &len));
+  EXPECT_EQ(nullptr, data);
+  EXPECT_EQ(-ENOENT, ak_read_file((std::string(dir) + "/none").c_str(), 4, &data, &len));
+  unlink(p.c_str());
+  rmdir(dir);
+}

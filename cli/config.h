@@ -1,0 +1,59 @@
+/* agentkernel.toml: a project's sandbox settings, in agentkernel's section
+ * and key names (its src/config.rs), read by `ak run`, `ak sandbox create`
+ * and `ak shell` from the working directory or `-c FILE`.
+ *
+ *   [sandbox]   name, runtime (a local image name), base_image (overrides runtime)
+ *   [resources] vcpus (1..64), memory_mb (64..262144)
+ *   [security]  profile (permissive|moderate|restrictive), network (bool),
+ *               mount_cwd, seccomp (accepted, unused by ak)
+ *   [security.domains] allow, block (agentkernel's) or deny: arrays of names
+ *               or CIDRs; allowlist_only = true denies everything else
+ *   [network]   vsock_cid (accepted, unused: ak assigns CIDs)
+ *   [env]       NAME = "value" for every command
+ *   [[files]]   source (host path, relative to the file), dest (absolute
+ *               guest path), mode ("0644")
+ * agentkernel's [agent], [template], [build], [orchestrator] and
+ * [enterprise] are accepted; ak uses none of them (the last three warn).
+ * Unknown keys warn; a known key of the wrong type or range fails, naming
+ * the file, the line and the key. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lib/base/error.h"
+
+#define CONFIG_FILE_NAME "agentkernel.toml"
+#define CONFIG_MAX_LIST 64     /* domains, env entries, files */
+#define CONFIG_MAX_WARNINGS 32
+
+struct config_file_entry {
+        char *source;   /* as written; relative to the config file's directory */
+        char *dest;     /* absolute guest path */
+        unsigned mode;
+};
+
+struct config {
+        char *name, *image, *profile;
+        unsigned vcpus, memory_mb;     /* 0: not set */
+        int network;                   /* -1 not set, 0 off, 1 on */
+        char *allow[CONFIG_MAX_LIST], *deny[CONFIG_MAX_LIST];
+        size_t n_allow, n_deny;
+        bool allowlist_only;
+        char *env[CONFIG_MAX_LIST];    /* "KEY=VALUE" */
+        size_t n_env;
+        struct config_file_entry files[CONFIG_MAX_LIST];
+        size_t n_files;
+        char *warnings[CONFIG_MAX_WARNINGS]; /* "FILE:LINE: unknown key ..." for the caller to print */
+        size_t n_warnings;
+};
+
+/* Parses text (len bytes) read from `path` (used in messages). On success
+ * *ret is the caller's (config_free). On a bad document -EINVAL with err
+ * "PATH:LINE: [section] key: want ..., got ..."; -E2BIG, -ENOMEM. */
+int config_parse(const char *path, const char *text, size_t len, struct config **ret, struct ak_error *err);
+
+/* Reads and parses `path`. -ENOENT (with err) when it does not exist. */
+int config_load(const char *path, struct config **ret, struct ak_error *err);
+
+void config_free(struct config *c);
