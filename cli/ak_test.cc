@@ -91,7 +91,7 @@ TEST(Ak, StackVerbsRefuseBadUsageBeforeStartingAnything)
                 const char *args, *says;
         } cases[] = {
                 {"run", "no command: put it after --"},
-                {"run -e NOEQUALS -- true", "-e NOEQUALS: want KEY=VALUE"},
+                {"run -e NOEQUALS -- true", "-e NOEQUALS: NOEQUALS is not set"},
                 {"run --timeout 0 -- true", "--timeout 0"},
                 {"run --bogus -- true", "unknown option --bogus"},
                 {"exec -- true", "which sandbox?"},

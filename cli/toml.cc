@@ -44,9 +44,11 @@ class Locator {
         std::string name = Name(']');
         if (array) {
           path = name + "[" + std::to_string(arrays[name]++) + "]";
+          lines_.emplace(name, line_);
         } else {
           path = name;
         }
+        lines_.emplace(path, line_);
         SkipLine();
       } else {
         std::string key = Name('=');

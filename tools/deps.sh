@@ -15,6 +15,7 @@ packages=(
         libssl-dev                 # OpenSSL 3 libcrypto: lib/vault's AES-256-GCM
         libcurl4-openssl-dev
         libmicrohttpd-dev          # ak-gateway's HTTP/1.1 server (services/gateway)
+        libcpptoml-dev             # agentkernel.toml (cli/toml.cc): header-only C++ TOML
         libarchive-dev             # image layers: tar, gzip, zstd (vmm/image/oci_layer.c)
         libnftables-dev            # vmm/net/nft_sets: a VM's DNS-answered addresses into its nft sets
         libgtest-dev

@@ -1,0 +1,203 @@
+// agentkernel.toml < AK_* environment < flags, into the SandboxSpec the
+// scheduler gets (sandbox_opts.h); and the config loader's errors.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include "cli/config.h"
+#include "cli/sandbox_opts.h"
+}
+
+namespace {
+
+const char kHelp[] = "Usage: ak t\n";
+const cli_command kCmd = {"t", "", nullptr, kHelp};
+
+class SandboxOpts : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char d[] = "/tmp/aksbo.XXXXXX";
+    ASSERT_NE(mkdtemp(d), nullptr);
+    dir_ = d;
+    for (const char* v : {"AK_IMAGE", "AK_PROFILE", "AK_VCPUS", "AK_MEMORY"}) unsetenv(v);
+    sandbox_opts_init(&so_);
+  }
+  void TearDown() override {
+    sandbox_opts_free(&so_);
+    system(("rm -rf '" + dir_ + "'").c_str());
+  }
+  std::string Write(const std::string& name, const std::string& text) {
+    std::string p = dir_ + "/" + name;
+    std::ofstream(p) << text;
+    return p;
+  }
+  // Parses flags into so_, layers, fills spec_. Returns 0 or the exit code.
+  int Build(std::vector<std::string> args) {
+    static const cli_option* const tables[] = {sandbox_options, nullptr};
+    args.insert(args.begin(), "t");
+    args_ = args;
+    std::vector<char*> argv;
+    for (auto& a : args_) argv.push_back(a.data());
+    cli_opts p;
+    cli_opts_init(&p, &kCmd, tables, static_cast<int>(argv.size()), argv.data());
+    int id;
+    while ((id = cli_opts_next(&p)) != CLI_OPT_DONE) {
+      if (id < 0) return 2;
+      int r = sandbox_opts_flag(&so_, &p, id);
+      if (r) return r;
+    }
+    if (sandbox_opts_layers(&so_, "t")) return 1;
+    return sandbox_opts_spec(&so_, "t", &spec_);
+  }
+  std::string Env(const std::string& key) {
+    for (size_t i = 0; i < spec_.n_env; i++)
+      if (key == spec_.env[i]->key) return spec_.env[i]->value;
+    return "<unset>";
+  }
+  std::string dir_;
+  std::vector<std::string> args_;
+  sandbox_opts so_;
+  Ak__V1__SandboxSpec spec_ = AK__V1__SANDBOX_SPEC__INIT;
+};
+
+const char kConfig[] =
+    "[sandbox]\nname = \"proj\"\nbase_image = \"cfgimg\"\n"
+    "[resources]\nvcpus = 2\nmemory_mb = 768\n"
+    "[security]\nprofile = \"restrictive\"\nnetwork = false\n"
+    "[security.domains]\nallow = [\"pypi.org\"]\nblock = [\"evil.example\"]\n"
+    "[env]\nA = \"file\"\nB = \"file\"\nC = \"file\"\n";
+
+TEST_F(SandboxOpts, FileAlone) {
+  std::string c = Write("a.toml", kConfig);
+  ASSERT_EQ(0, Build({"-c", c}));
+  EXPECT_STREQ(spec_.image, "cfgimg");
+  EXPECT_STREQ(spec_.profile, "restrictive");
+  EXPECT_EQ(spec_.vcpus, 2u);
+  EXPECT_EQ(spec_.memory_mb, 768u);
+  EXPECT_EQ(spec_.network, AK__V1__NETWORK__NETWORK_OFF);
+  ASSERT_NE(spec_.egress, nullptr);
+  ASSERT_EQ(spec_.egress->n_allow, 1u);
+  EXPECT_STREQ(spec_.egress->allow[0], "pypi.org");
+  ASSERT_EQ(spec_.egress->n_deny, 1u);
+  EXPECT_STREQ(spec_.egress->deny[0], "evil.example");
+  EXPECT_EQ(Env("A"), "file");
+  EXPECT_STREQ(sandbox_opts_config_name(&so_), "proj");
+}
+
+TEST_F(SandboxOpts, EnvironmentOverFileFlagOverBoth) {
+  std::string c = Write("a.toml", kConfig);
+  setenv("AK_IMAGE", "envimg", 1);
+  setenv("AK_VCPUS", "3", 1);
+  setenv("AK_MEMORY", "1g", 1);
+  setenv("AK_PROFILE", "moderate", 1);
+  setenv("FROM_HERE", "caller", 1);
+  Write("env", "# comment\n\nB=envfile\nFROM_HERE\n");
+  ASSERT_EQ(0, Build({"--config=" + c, "--vcpus=4", "-e", "A=flag", "--env-file", dir_ + "/env", "-e",
+                      "FROM_HERE", "--memory", "2GiB"}));
+  EXPECT_STREQ(spec_.image, "envimg");     // env over file
+  EXPECT_STREQ(spec_.profile, "moderate"); // env over file
+  EXPECT_EQ(spec_.vcpus, 4u);              // flag over env over file
+  EXPECT_EQ(spec_.memory_mb, 2048u);       // flag over env
+  EXPECT_EQ(Env("A"), "flag");
+  EXPECT_EQ(Env("B"), "envfile");
+  EXPECT_EQ(Env("C"), "file");
+  EXPECT_EQ(Env("FROM_HERE"), "caller");
+  for (const char* v : {"AK_IMAGE", "AK_VCPUS", "AK_MEMORY", "AK_PROFILE", "FROM_HERE"}) unsetenv(v);
+}
+
+TEST_F(SandboxOpts, LabelsSelectorTtl) {
+  ASSERT_EQ(0, Build({"--label", "team=ci", "--label=tier=gold", "--node-selector", "zone=a", "--ttl", "2d",
+                      "--no-network"}));
+  ASSERT_EQ(spec_.n_labels, 2u);
+  EXPECT_STREQ(spec_.labels[0]->key, "team");
+  EXPECT_STREQ(spec_.labels[1]->value, "gold");
+  ASSERT_EQ(spec_.n_node_selector, 1u);
+  EXPECT_STREQ(spec_.node_selector[0]->key, "zone");
+  EXPECT_STREQ(spec_.node_selector[0]->value, "a");
+  EXPECT_EQ(spec_.ttl_seconds, 172800u);
+  EXPECT_EQ(spec_.network, AK__V1__NETWORK__NETWORK_OFF);
+}
+
+TEST_F(SandboxOpts, BadValues) {
+  EXPECT_EQ(2, Build({"--ttl", "3w"}));
+  EXPECT_EQ(2, Build({"--vcpus", "0"}));
+  EXPECT_EQ(2, Build({"--memory", "12"}));
+  EXPECT_EQ(2, Build({"--label", "novalue"}));
+  unsetenv("SURELY_UNSET_AKX");
+  EXPECT_EQ(2, Build({"-e", "SURELY_UNSET_AKX"}));
+  EXPECT_EQ(1, Build({"-c", dir_ + "/missing.toml"}));
+}
+
+struct Bad {
+  const char* text;
+  const char* want;  // in the message
+};
+
+TEST(Config, ErrorsNameFileLineAndKey) {
+  const Bad bad[] = {
+      {"[sandbox]\nname = \"x\"\n\n[resources]\nvcpus = \"two\"\n", "f.toml:5: [resources] vcpus: want an integer"},
+      {"[resources]\nmemory_mb = 1\n", "f.toml:2: [resources] memory_mb: want an integer from 64"},
+      {"[security]\nprofile = \"loose\"\n", "f.toml:2: [security] profile: want permissive"},
+      {"[security]\nnetwork = \"no\"\n", "f.toml:2: [security] network: want true or false"},
+      {"[security.domains]\n# c\nallow = \"x\"\n", "f.toml:3: [security.domains] allow: want an array"},
+      {"[env]\nA = 1\n", "f.toml:2: [env] A: want a string"},
+      {"[[files]]\nsource = \"a\"\ndest = \"rel\"\n", "[[files]]: want source"},
+      {"[[files]]\nsource = \"a\"\ndest = \"/a\"\nmode = \"9\"\n", "mode: want octal"},
+      {"sandbox = 3\n", "[sandbox] sandbox: want a table"},
+      {"[sandbox\nname = 1\n", "f.toml: "},
+      {"a = [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n", "nested deeper"},
+  };
+  for (const Bad& b : bad) {
+    config* c = nullptr;
+    ak_error err = {};
+    EXPECT_LT(config_parse("f.toml", b.text, strlen(b.text), &c, &err), 0) << b.text;
+    EXPECT_NE(std::string(err.msg).find(b.want), std::string::npos) << err.msg;
+  }
+}
+
+TEST(Config, SyntaxErrorsSayTheLine) {
+  const char t[] = "[sandbox]\nname = \"x\"\nvcpus = = 2\n";
+  config* c = nullptr;
+  ak_error err = {};
+  ASSERT_LT(config_parse("f.toml", t, strlen(t), &c, &err), 0);
+  EXPECT_NE(std::string(err.msg).find("line 3"), std::string::npos) << err.msg;
+}
+
+TEST(Config, UnknownKeysWarnWithLines) {
+  const char t[] =
+      "[sandbox]\nname = \"x\"\nnmae = \"y\"\n[weird]\nk = 1\n[template]\nhelp_text = \"\"\"\nz = 1\n\"\"\"\n"
+      "[orchestrator]\nnamespace = \"n\"\n";
+  config* c = nullptr;
+  ak_error err = {};
+  ASSERT_EQ(0, config_parse("f.toml", t, strlen(t), &c, &err)) << err.msg;
+  ASSERT_EQ(c->n_warnings, 3u);
+  EXPECT_NE(std::string(c->warnings[0]).find("f.toml:3: [sandbox] nmae: unknown key"), std::string::npos)
+      << c->warnings[0];
+  EXPECT_NE(std::string(c->warnings[1]).find("weird: unknown key"), std::string::npos) << c->warnings[1];
+  EXPECT_NE(std::string(c->warnings[2]).find("[orchestrator] is agentkernel's"), std::string::npos)
+      << c->warnings[2];
+  config_free(c);
+}
+
+TEST(Config, FilesAndRuntime) {
+  const char t[] =
+      "[sandbox]\nname = \"x\"\nruntime = \"python\"\n[[files]]\nsource = \"a\"\ndest = \"/a\"\n"
+      "[[files]]\nsource = \"b\"\ndest = \"/b\"\nmode = \"0600\"\n[security.domains]\nallowlist_only = true\n";
+  config* c = nullptr;
+  ak_error err = {};
+  ASSERT_EQ(0, config_parse("f.toml", t, strlen(t), &c, &err)) << err.msg;
+  EXPECT_STREQ(c->image, "python");
+  ASSERT_EQ(c->n_files, 2u);
+  EXPECT_EQ(c->files[0].mode, 0644u);
+  EXPECT_EQ(c->files[1].mode, 0600u);
+  EXPECT_STREQ(c->files[1].dest, "/b");
+  EXPECT_TRUE(c->allowlist_only);
+  config_free(c);
+}
+
+}  // namespace
