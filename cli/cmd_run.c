@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/config_files.h"
 #include "cli/copy_in.h"
 #include "cli/egress.h"
 #include "cli/opt.h"
@@ -372,7 +373,8 @@ static bool env_given(const struct opts *o, const char *entry)
 
 /* Create, exec, remove (unless --keep): for the permissive profile, which
  * copies the working directory in and runs there with the client's
- * environment, and for -w DIR (RunRequest has no working directory). */
+ * environment, for -w DIR (RunRequest has no working directory) and for
+ * agentkernel.toml's [[files]], written in before the command. */
 static int run_staged(const struct opts *o, Ak__V1__SandboxSpec *spec, bool permissive)
 {
         struct rpc_channel *ch = NULL;
@@ -410,7 +412,9 @@ static int run_staged(const struct opts *o, Ak__V1__SandboxSpec *spec, bool perm
         protobuf_c_message_free_unpacked(&sb->base, NULL);
 
         int code = 125;
-        if (permissive && copy_in_dir(ch, &co, name, cwd, COPY_IN_GUEST_DIR, &err) < 0) {
+        if ((o->sb.cfg && o->sb.cfg->n_files &&
+             config_files_push(ch, &co, name, o->sb.cfg, o->sb.cfg_path, &err) < 0) ||
+            (permissive && copy_in_dir(ch, &co, name, cwd, COPY_IN_GUEST_DIR, &err) < 0)) {
                 fprintf(stderr, "ak run: %s\n", err.msg);
         } else {
                 char *env[RUN_MAX_ENV + ENVLIST_MAX];
@@ -426,7 +430,8 @@ static int run_staged(const struct opts *o, Ak__V1__SandboxSpec *spec, bool perm
                 req.argv = o->argv;
                 req.n_env = n;
                 req.env = env;
-                req.workdir = (char *)(o->workdir ? o->workdir : COPY_IN_GUEST_DIR);
+                if (o->workdir || permissive)
+                        req.workdir = (char *)(o->workdir ? o->workdir : COPY_IN_GUEST_DIR);
                 req.sudo = true; /* as the Run RPC: one-shot commands are root's */
                 req.timeout_ms = o->timeout_s * 1000;
                 code = stream("run", "Exec", &req.base, o->receipt, false);
@@ -468,7 +473,7 @@ int cli_run_run(int argc, char **argv)
         if (stack_prepare_image(o.sb.image, &err) < 0) {
                 fprintf(stderr, "ak run: %s\n", err.msg);
                 r = 125;
-        } else if (permissive || o.workdir) {
+        } else if (permissive || o.workdir || (o.sb.cfg && o.sb.cfg->n_files)) {
                 r = run_staged(&o, &spec, permissive);
         } else {
                 Ak__V1__RunRequest req = AK__V1__RUN_REQUEST__INIT;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/config_files.h"
 #include "cli/opt.h"
 #include "cli/sandbox_opts.h"
 #include "cli/scheduler_call.h"
@@ -252,6 +253,28 @@ static const struct cli_option json_option[] = {
         { NULL, 0, false, 0 },
 };
 
+/* [[files]] into the new sandbox; on failure it is removed again (no
+ * half-made sandbox) and 1 returned. */
+static int push_files(const char *name, const struct sandbox_opts *so)
+{
+        struct rpc_channel *ch = NULL;
+        struct rpc_call_options co;
+        struct ak_error err = { 0 };
+        int r = stack_client(false, &ch, &co, &err);
+        if (r == 0)
+                r = config_files_push(ch, &co, name, so->cfg, so->cfg_path, &err);
+        rpc_channel_free(ch);
+        if (r == 0)
+                return 0;
+        fprintf(stderr, "ak sandbox create: %s; removing sandbox %s\n", err.msg, name);
+        Ak__V1__RemoveSandboxRequest rm = AK__V1__REMOVE_SANDBOX_REQUEST__INIT;
+        ProtobufCMessage *resp = NULL;
+        rm.name = (char *)name;
+        if (call("create", "RemoveSandbox", &rm.base, &resp) == 0)
+                protobuf_c_message_free_unpacked(resp, NULL);
+        return 1;
+}
+
 static int do_create(int argc, char **argv)
 {
         static const struct cli_option *const tables[] = { json_option, sandbox_options, NULL };
@@ -299,6 +322,9 @@ static int do_create(int argc, char **argv)
                 fprintf(stderr, "ak sandbox create: %s\n", err.msg);
                 r = 1;
         } else if (call("create", "CreateSandbox", &req.base, (ProtobufCMessage **)&sb)) {
+                r = 1;
+        } else if (so.cfg && so.cfg->n_files && push_files(name, &so)) {
+                protobuf_c_message_free_unpacked(&sb->base, NULL);
                 r = 1;
         } else {
                 r = json ? print_sandboxes(&sb, 1, true, false) : 0;

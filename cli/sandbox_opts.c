@@ -163,6 +163,7 @@ static int layer_config(struct sandbox_opts *o, const char *verb)
                 return 1;
         }
         struct config *c = o->cfg;
+        o->cfg_path = path;
         for (size_t i = 0; i < c->n_warnings; i++)
                 fprintf(stderr, "ak %s: warning: %s\n", verb, c->warnings[i]);
         if (!o->image && c->image)

@@ -55,6 +55,7 @@ struct sandbox_opts {
         struct envlist env;          /* flags' -e / --env-file */
         struct cli_egress egress;
         struct config *cfg;          /* the file's, once loaded (owned) */
+        const char *cfg_path;        /* where it was read */
         struct envlist merged_env;   /* config's [env] under the flags' */
         /* the message's storage (sandbox_opts_spec) */
         Ak__V1__SandboxSpec__EnvEntry env_e[ENVLIST_MAX], *env_p[ENVLIST_MAX];
