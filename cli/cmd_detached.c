@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "cli/scheduler_call.h"
 #include "cli/stack.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
@@ -96,17 +97,26 @@ static int do_logs(int argc, char **argv)
 {
         const char *name = NULL, *id = NULL;
         bool err_stream = false, follow = false;
-        for (int i = 1; i < argc; i++) {
-                if (strcmp(argv[i], "--stderr") == 0)
+        static const struct cli_option opts[] = {
+                { "stderr", 0, false, 's' },
+                { "follow", 'f', false, 'f' },
+                { NULL, 0, false, 0 },
+        };
+        static const struct cli_option *const tables[] = { opts, NULL };
+        struct cli_opts p;
+        int o;
+        cli_opts_init(&p, &cmd, tables, argc, argv);
+        while ((o = cli_opts_next(&p)) != CLI_OPT_DONE) {
+                if (o == CLI_OPT_ERROR)
+                        return 2;
+                if (o == 's')
                         err_stream = true;
-                else if (strcmp(argv[i], "--follow") == 0 || strcmp(argv[i], "-f") == 0)
+                else if (o == 'f')
                         follow = true;
-                else if (argv[i][0] == '-')
-                        return cli_usage_error(&cmd, "exec-logs: unknown option %s", argv[i]);
                 else if (!name)
-                        name = argv[i];
+                        name = p.arg;
                 else if (!id)
-                        id = argv[i];
+                        id = p.arg;
                 else
                         return cli_usage_error(&cmd, "exec-logs takes NAME and ID");
         }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "cli/receipt_local.h"
 #include "lib/json/writer.h"
 #include "lib/receipt/receipt.h"
@@ -124,31 +125,50 @@ struct opts {
         bool json;
 };
 
-/* Files and the flags `sub` accepts; returns 0 or the usage exit code. */
+/* Files and the flags `sub` accepts ("u": --allow-unsigned, "j": --json,
+ * "k": --key-id); returns 0 or the usage exit code. */
 static int parse(int argc, char **argv, const char *sub, const char *flags, struct opts *o)
 {
-        bool dashdash = false;
-
-        for (int i = 1; i < argc; i++) {
-                const char *a = argv[i];
-                if (dashdash || a[0] != '-' || a[1] == '\0') {
-                        if (o->n_files == sizeof(o->files) / sizeof(o->files[0]))
-                                return cli_usage_error(&cmd, "%s: at most %zu files at once", sub, o->n_files);
-                        o->files[o->n_files++] = a;
-                } else if (strcmp(a, "--") == 0) {
-                        dashdash = true;
-                } else if (strcmp(a, "--allow-unsigned") == 0 && strstr(flags, "u")) {
+        static const struct cli_option all[] = {
+                { "allow-unsigned", 0, false, 'u' },
+                { "json", 0, false, 'j' },
+                { "key-id", 0, true, 'k' },
+        };
+        struct cli_option mine[4] = { { NULL, 0, false, 0 } };
+        size_t n = 0;
+        for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++)
+                if (strchr(flags, all[k].id))
+                        mine[n++] = all[k];
+        const struct cli_option *const tables[] = { mine, NULL };
+        struct cli_opts p;
+        int id;
+        cli_opts_init(&p, &cmd, tables, argc, argv);
+        for (;;) {
+                id = cli_opts_next(&p);
+                if (id == CLI_OPT_ERROR)
+                        return 2;
+                if (id == CLI_OPT_DONE && !p.dashdash)
+                        break;
+                if (id == CLI_OPT_DONE || id == CLI_OPT_POSITIONAL) {
+                        /* after "--" every argument is a file */
+                        int from = cli_opts_index(&p);
+                        int to = id == CLI_OPT_DONE ? argc : from + 1;
+                        for (int i = from; i < to; i++) {
+                                if (o->n_files == sizeof(o->files) / sizeof(o->files[0]))
+                                        return cli_usage_error(&cmd, "%s: at most %zu files at once", sub,
+                                                               o->n_files);
+                                o->files[o->n_files++] = argv[i];
+                        }
+                        if (id == CLI_OPT_DONE)
+                                break;
+                } else if (id == 'u') {
                         o->allow_unsigned = true;
-                } else if (strcmp(a, "--json") == 0 && strstr(flags, "j")) {
+                } else if (id == 'j') {
                         o->json = true;
-                } else if (strcmp(a, "--key-id") == 0 && strstr(flags, "k")) {
-                        if (++i == argc)
-                                return cli_usage_error(&cmd, "%s: --key-id needs a key id", sub);
+                } else if (id == 'k') {
                         if (o->n_key_ids == sizeof(o->key_ids) / sizeof(o->key_ids[0]))
                                 return cli_usage_error(&cmd, "%s: at most %zu --key-id", sub, o->n_key_ids);
-                        o->key_ids[o->n_key_ids++] = argv[i];
-                } else {
-                        return cli_usage_error(&cmd, "%s: unknown option %s", sub, a);
+                        o->key_ids[o->n_key_ids++] = p.arg;
                 }
         }
         return 0;

@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "cli/pull_print.h"
 #include "cli/stack.h"
+#include "lib/base/parse.h"
 #include "lib/json/writer.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
 
@@ -72,22 +74,33 @@ int cli_up_run(int argc, char **argv)
         struct stack_up_options o = { .min_warm = 1, .progress = true };
         const char *env_listen = getenv("AK_GATEWAY_LISTEN");
         o.gateway_listen = env_listen && *env_listen ? env_listen : "127.0.0.1:18888";
-        for (int i = 1; i < argc; i++) {
-                if (strcmp(argv[i], "--warm") == 0 && i + 1 < argc) {
-                        char *end;
-                        unsigned long v = strtoul(argv[++i], &end, 10);
-                        if (*end || end == argv[i] || v > 16)
-                                return cli_usage_error(&cmd_up, "--warm %s: want 0 to 16", argv[i]);
-                        o.min_warm = (unsigned)v;
-                } else if (strcmp(argv[i], "--gateway-listen") == 0 && i + 1 < argc) {
-                        o.gateway_listen = argv[++i];
+        static const struct cli_option opts[] = {
+                { "warm", 0, true, 'w' },
+                { "gateway-listen", 0, true, 'g' },
+                { "no-gateway", 0, false, 'n' },
+                { NULL, 0, false, 0 },
+        };
+        static const struct cli_option *const tables[] = { opts, NULL };
+        struct cli_opts p;
+        int id;
+        cli_opts_init(&p, &cmd_up, tables, argc, argv);
+        while ((id = cli_opts_next(&p)) != CLI_OPT_DONE) {
+                unsigned v;
+                if (id == CLI_OPT_ERROR)
+                        return 2;
+                if (id == CLI_OPT_POSITIONAL)
+                        return cli_usage_error(&cmd_up, "unknown argument %s", p.arg);
+                if (id == 'w') {
+                        if (ak_parse_uint(p.arg, 0, 16, &v) < 0)
+                                return cli_usage_error(&cmd_up, "--warm %s: want 0 to 16", p.arg);
+                        o.min_warm = v;
+                } else if (id == 'g') {
+                        o.gateway_listen = p.arg;
                         if (!strchr(o.gateway_listen, ':'))
                                 return cli_usage_error(&cmd_up, "--gateway-listen %s: want HOST:PORT",
                                                        o.gateway_listen);
-                } else if (strcmp(argv[i], "--no-gateway") == 0) {
-                        o.gateway_listen = NULL;
                 } else {
-                        return cli_usage_error(&cmd_up, "unknown argument %s", argv[i]);
+                        o.gateway_listen = NULL;
                 }
         }
         struct stack st;
@@ -168,12 +181,18 @@ static void write_pools(struct json_writer *w, const Ak__V1__ExecutorStatus *st)
 
 int cli_status_run(int argc, char **argv)
 {
+        static const struct cli_option opts[] = { { "json", 0, false, 'j' }, { NULL, 0, false, 0 } };
+        static const struct cli_option *const tables[] = { opts, NULL };
         bool json = false;
-        for (int i = 1; i < argc; i++) {
-                if (strcmp(argv[i], "--json") == 0)
-                        json = true;
-                else
-                        return cli_usage_error(&cmd_status, "unknown argument %s", argv[i]);
+        struct cli_opts po;
+        int o;
+        cli_opts_init(&po, &cmd_status, tables, argc, argv);
+        while ((o = cli_opts_next(&po)) != CLI_OPT_DONE) {
+                if (o == CLI_OPT_ERROR)
+                        return 2;
+                if (o == CLI_OPT_POSITIONAL)
+                        return cli_usage_error(&cmd_status, "unknown argument %s", po.arg);
+                json = true;
         }
         struct stack st;
         struct ak_error err = { 0 };

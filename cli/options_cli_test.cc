@@ -89,12 +89,27 @@ TEST_F(OptionsCli, ErrorsNameTheOptionAndTheHelp) {
       {"exec d --sudo=1 -- true", "--sudo takes no value"},
       {"attach --nope", "ak attach: unknown option --nope"},
       {"init --template cobol", "--template cobol: want base, python"},
+      {"status --jsn", "ak status: unknown option --jsn"},
+      {"status --json=yes", "--json takes no value"},
+      {"up --warm=99", "--warm 99: want 0 to 16"},
+      {"receipt verify --key-id", "option --key-id needs a value"},
+      {"receipt show --key-id=k x", "unknown option --key-id"},
+      {"sandbox exec-logs d id --follow=1", "--follow takes no value"},
   };
   for (const auto& c : cases) {
     Result r = Ak(c.args);
     EXPECT_EQ(r.status, 2) << c.args << "\n" << r.out;
     EXPECT_TRUE(Has(r, c.want)) << c.args << "\n" << r.out;
     EXPECT_TRUE(Has(r, "--help")) << c.args << "\n" << r.out;
+  }
+}
+
+TEST_F(OptionsCli, ReceiptTakesBothSpellings) {
+  for (const char* args : {"receipt verify --key-id=abc /nonexistent/r.json",
+                           "receipt verify --key-id abc -- /nonexistent/r.json"}) {
+    Result r = Ak(args);
+    EXPECT_NE(r.status, 2) << args << "\n" << r.out;
+    EXPECT_TRUE(Has(r, "/nonexistent/r.json")) << args << "\n" << r.out;
   }
 }
 
