@@ -12,6 +12,7 @@
 #include <limits.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "cli/progress.h"
 #include "lib/json/writer.h"
 #include "vmm/image/image.h"
@@ -242,12 +243,18 @@ static void json_env(struct json_writer *w, const char *env)
 
 static int cmd_list(int argc, char **argv)
 {
+        static const struct cli_option opts[] = { { "json", 0, false, 'j' }, { NULL, 0, false, 0 } };
+        static const struct cli_option *const tables[] = { opts, NULL };
         bool json = false;
-        for (int i = 1; i < argc; i++) {
-                if (strcmp(argv[i], "--json") == 0)
-                        json = true;
-                else
-                        return cli_usage_error(&cli_cmd_image, "list: unknown option %s", argv[i]);
+        struct cli_opts p;
+        int o;
+        cli_opts_init(&p, &cli_cmd_image, tables, argc, argv);
+        while ((o = cli_opts_next(&p)) != CLI_OPT_DONE) {
+                if (o == CLI_OPT_ERROR)
+                        return 2;
+                if (o == CLI_OPT_POSITIONAL)
+                        return cli_usage_error(&cli_cmd_image, "list: unexpected %s", p.arg);
+                json = true;
         }
         struct ak_error err = { 0 };
         struct image_store *s = NULL;
@@ -367,11 +374,18 @@ static int cmd_rm(int argc, char **argv)
 {
         const char *name = NULL;
         bool force = false;
-        for (int i = 1; i < argc; i++) {
-                if (strcmp(argv[i], "--force") == 0 || strcmp(argv[i], "-f") == 0)
+        static const struct cli_option opts[] = { { "force", 'f', false, 'f' }, { NULL, 0, false, 0 } };
+        static const struct cli_option *const tables[] = { opts, NULL };
+        struct cli_opts p;
+        int o;
+        cli_opts_init(&p, &cli_cmd_image, tables, argc, argv);
+        while ((o = cli_opts_next(&p)) != CLI_OPT_DONE) {
+                if (o == CLI_OPT_ERROR)
+                        return 2;
+                if (o == 'f')
                         force = true;
-                else if (!name && argv[i][0] != '-')
-                        name = argv[i];
+                else if (!name)
+                        name = p.arg;
                 else
                         return cli_usage_error(&cli_cmd_image, "rm takes exactly one NAME (and --force)");
         }

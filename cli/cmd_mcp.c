@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "cli/mcp/install.h"
 #include "cli/mcp/server.h"
 #include "cli/mcp/tools.h"
@@ -128,18 +129,30 @@ int cli_mcp_run(int argc, char **argv)
 
         if (argc < 2 || strcmp(argv[1], "install") != 0)
                 return cli_usage_error(&self, "want `ak mcp install CLIENT`");
-        for (int i = 2; i < argc; i++) {
-                if (strcmp(argv[i], "--project") == 0)
+        static const struct cli_option opts[] = {
+                { "project", 0, false, 'p' },
+                { "print", 0, false, 'P' },
+                { "name", 0, true, 'n' },
+                { NULL, 0, false, 0 },
+        };
+        static const struct cli_option *const tables[] = { opts, NULL };
+        struct cli_opts p;
+        int id;
+        cli_opts_init(&p, &self, tables, argc - 1, argv + 1);
+        while ((id = cli_opts_next(&p)) != CLI_OPT_DONE) {
+                if (id == CLI_OPT_ERROR)
+                        return 2;
+                if (id == 'p')
                         o.project = true;
-                else if (strcmp(argv[i], "--print") == 0)
+                else if (id == 'P')
                         print = true;
-                else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
-                        o.name = argv[++i];
-                else if (argv[i][0] != '-' && !have_client && mcp_client_parse(argv[i], &o.client) == 0)
+                else if (id == 'n')
+                        o.name = p.arg;
+                else if (!have_client && mcp_client_parse(p.arg, &o.client) == 0)
                         have_client = true;
                 else
                         return cli_usage_error(&self, "unexpected %s (clients: claude, codex, gemini, opencode)",
-                                               argv[i]);
+                                               p.arg);
         }
         if (!have_client)
                 return cli_usage_error(&self, "which client? claude, codex, gemini or opencode");

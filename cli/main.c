@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "lib/base/version.h"
 
 static int cmd_version(int argc, char **argv);
@@ -77,12 +78,18 @@ static const struct cli_command *find(const char *name)
 
 static int cmd_version(int argc, char **argv)
 {
+        static const struct cli_option opts[] = { { "json", 0, false, 'j' }, { NULL, 0, false, 0 } };
+        static const struct cli_option *const tables[] = { opts, NULL };
         bool json = false;
-        for (int i = 1; i < argc; i++) {
-                if (strcmp(argv[i], "--json") == 0)
-                        json = true;
-                else
-                        return cli_usage_error(find("version"), "unknown option %s", argv[i]);
+        struct cli_opts p;
+        int id;
+        cli_opts_init(&p, find("version"), tables, argc, argv);
+        while ((id = cli_opts_next(&p)) != CLI_OPT_DONE) {
+                if (id == CLI_OPT_ERROR)
+                        return 2;
+                if (id == CLI_OPT_POSITIONAL)
+                        return cli_usage_error(find("version"), "unexpected %s", p.arg);
+                json = true;
         }
         if (json)
                 printf("{\"version\":\"%s\",\"agentkernel_compat\":\"%s\"}\n", AK_VERSION,

@@ -30,7 +30,7 @@ Result Ak(const std::string& args) {
   std::string bin = std::string(getenv("TEST_SRCDIR") ? getenv("TEST_SRCDIR") : ".") + "/" +
                     (getenv("TEST_WORKSPACE") ? getenv("TEST_WORKSPACE") : "ak") + "/cli/ak";
   if (access(bin.c_str(), X_OK) != 0) bin = std::string(getcwd(nullptr, 0)) + "/cli/ak";
-  std::string cmd = "cd '" + g_dir + "' && AK_SCHEDULER=127.0.0.1:9 AK_HOME='" + g_dir + "/home' '" + bin + "' " +
+  std::string cmd = "cd '" + g_dir + "' && HOME='" + g_dir + "' AK_SCHEDULER=127.0.0.1:9 AK_HOME='" + g_dir + "/home' '" + bin + "' " +
                     args + " 2>&1";
   Result r{-1, ""};
   FILE* p = popen(cmd.c_str(), "r");
@@ -95,12 +95,24 @@ TEST_F(OptionsCli, ErrorsNameTheOptionAndTheHelp) {
       {"receipt verify --key-id", "option --key-id needs a value"},
       {"receipt show --key-id=k x", "unknown option --key-id"},
       {"sandbox exec-logs d id --follow=1", "--follow takes no value"},
+      {"version --jsn", "ak version: unknown option --jsn"},
+      {"image list --json=1", "--json takes no value"},
+      {"image rm -x base", "unknown option -x"},
+      {"mcp install claude --name", "option --name needs a value"},
   };
   for (const auto& c : cases) {
     Result r = Ak(c.args);
     EXPECT_EQ(r.status, 2) << c.args << "\n" << r.out;
     EXPECT_TRUE(Has(r, c.want)) << c.args << "\n" << r.out;
     EXPECT_TRUE(Has(r, "--help")) << c.args << "\n" << r.out;
+  }
+}
+
+TEST_F(OptionsCli, McpInstallPrintBothSpellings) {
+  for (const char* args : {"mcp install claude --print --name=akx", "mcp install --print claude --name akx"}) {
+    Result r = Ak(args);
+    EXPECT_EQ(r.status, 0) << args << "\n" << r.out;
+    EXPECT_TRUE(Has(r, "akx")) << args << "\n" << r.out;
   }
 }
 
