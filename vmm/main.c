@@ -19,7 +19,12 @@ static void usage(FILE *f)
 {
         fputs("usage: ak-vmm --dir DIR --name NAME --kernel FILE --initrd FILE [--rootfs FILE]\n"
               "              [--vcpus N] [--memory-mb M] [--net] [--accel auto|kvm|tcg]\n"
-              "              [--image NAME --image-hash HASH]\n"
+              "              [--image NAME --image-hash HASH] [--stock-boot] [--tcg-tb-mb N]\n"
+              "\n"
+              "--stock-boot: without the density settings (lean kernel parameters, a\n"
+              "small TCG translation cache, the free-page-reporting balloon), as\n"
+              "bench/density compares them. --tcg-tb-mb: TCG's translation cache in MiB\n"
+              "(default 32 unless --stock-boot).\n"
               "\n"
               "Runs one microVM (QEMU microvm + the vhost-user-vsock bridge) until it\n"
               "exits or a SIGTERM stops it. Started by `ak vm boot`; see `ak vm --help`.\n",
@@ -78,6 +83,7 @@ int main(int argc, char **argv)
                 { "memory-mb", required_argument, NULL, 'm' }, { "net", no_argument, NULL, 'N' },
                 { "accel", required_argument, NULL, 'a' },    { "image", required_argument, NULL, 'I' },
                 { "image-hash", required_argument, NULL, 'H' }, { "help", no_argument, NULL, 'h' },
+                { "stock-boot", no_argument, NULL, 'S' },     { "tcg-tb-mb", required_argument, NULL, 'T' },
                 {},
         };
         struct vm_config cfg = { .root_mode = VMM_DISK_SNAPSHOT };
@@ -130,6 +136,15 @@ int main(int argc, char **argv)
                         break;
                 case 'H':
                         image_hash = optarg;
+                        break;
+                case 'S':
+                        cfg.stock_boot = true;
+                        break;
+                case 'T':
+                        if (ak_parse_uint(optarg, 0, VMM_MAX_TCG_TB_MB, &cfg.tcg_tb_mb) < 0 || !cfg.tcg_tb_mb) {
+                                fprintf(stderr, "ak-vmm: --tcg-tb-mb %s: expected 1..%d\n", optarg, VMM_MAX_TCG_TB_MB);
+                                return 2;
+                        }
                         break;
                 case 'h':
                         usage(stdout);

@@ -65,8 +65,8 @@ int vm_start(const struct vm_config *cfg, struct vm **ret, struct ak_error *err)
                 goto fail;
         /* The guest agent is PID 1: modules, optional root switch, listen. */
         if (pathfmt(cmdline, sizeof(cmdline),
-                    "quiet panic=-1 rdinit=/sbin/ak-guest PATH=" GUEST_PATH " -- --init --modules %s%s",
-                    cfg->network ? "/etc/ak/modules-net" : "/etc/ak/modules",
+                    "quiet panic=-1 %srdinit=/sbin/ak-guest PATH=" GUEST_PATH " -- --init --modules %s%s",
+                    cfg->stock_boot ? "" : VM_LEAN_KERNEL_ARGS " ", cfg->network ? "/etc/ak/modules-net" : "/etc/ak/modules",
                     cfg->root_disk ? " --root /dev/vda" : "") < 0) {
                 r = ak_error_set(err, -E2BIG, "kernel command line too long");
                 goto fail;
@@ -81,6 +81,8 @@ int vm_start(const struct vm_config *cfg, struct vm **ret, struct ak_error *err)
                 .memory_mb = cfg->memory_mb ? cfg->memory_mb : VM_DEFAULT_MEMORY_MB,
                 .network = cfg->network,
                 .accel = cfg->accel,
+                .tcg_tb_mb = cfg->tcg_tb_mb ? cfg->tcg_tb_mb : cfg->stock_boot ? 0 : VM_TCG_TB_MB,
+                .balloon = !cfg->stock_boot,
                 .console_log = vm->console,
                 .console_max_bytes = cfg->console_max_bytes,
                 .control_socket = vm->qmp,

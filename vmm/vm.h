@@ -38,6 +38,15 @@ extern "C" {
 #define VM_DEFAULT_VCPUS 1
 #define VM_DEFAULT_MEMORY_MB 256
 #define VM_DEFAULT_CID 3
+/* The density settings (bench/density measures them against stock_boot):
+ * kernel parameters that skip work a sandbox guest does not need (self
+ * tests of crypto, the PS/2 controller, spare UARTs, timer and TSC checks,
+ * waiting for entropy), TCG's translation cache at VM_TCG_TB_MB, and a
+ * balloon with free page reporting. */
+#define VM_LEAN_KERNEL_ARGS                                                                            \
+        "cryptomgr.notests i8042.noaux i8042.nokbd i8042.nopnp 8250.nr_uarts=1 no_timer_check tsc=reliable " \
+        "random.trust_cpu=on"
+#define VM_TCG_TB_MB 32
 
 struct vm_config {
         const char *dir;
@@ -51,6 +60,14 @@ struct vm_config {
         enum vmm_accel accel;
         uint64_t guest_cid;             /* 0: VM_DEFAULT_CID */
         uint64_t console_max_bytes;     /* 0: 1 MiB (vmm_config) */
+        /* The settings before the density work: QEMU's default translation
+         * cache, no balloon, no VM_LEAN_KERNEL_ARGS. For same-run
+         * comparisons (bench/density) and to rule those settings out when a
+         * guest misbehaves. */
+        bool stock_boot;
+        /* TCG's translation cache in MiB; 0: VM_TCG_TB_MB (QEMU's default
+         * with stock_boot). */
+        unsigned tcg_tb_mb;
         const struct vmm_ops *vmm;      /* NULL: vmm_qemu_ops */
         /* QEMU's confinement (vmm_jail.h): as root it runs as jail_uid:
          * jail_gid (0: VMM_JAIL_DEFAULT_ID) in a mount namespace of its

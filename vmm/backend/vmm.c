@@ -65,6 +65,9 @@ int vmm_config_check(const struct vmm_config *cfg, struct ak_error *err)
         if (cfg->memory_mb < VMM_MIN_MEMORY_MB || cfg->memory_mb > VMM_MAX_MEMORY_MB)
                 return ak_error_set(err, -EINVAL, "memory %u MiB: must be %d..%d", cfg->memory_mb,
                                     VMM_MIN_MEMORY_MB, VMM_MAX_MEMORY_MB);
+        if (cfg->tcg_tb_mb > VMM_MAX_TCG_TB_MB)
+                return ak_error_set(err, -EINVAL, "TCG translation cache %u MiB: must be 1..%d (0: QEMU's default)",
+                                    cfg->tcg_tb_mb, VMM_MAX_TCG_TB_MB);
         if (!cfg->kernel || !cfg->initrd || !cfg->console_log || !cfg->control_socket)
                 return ak_error_set(err, -EINVAL, "kernel, initrd, console log and control socket are required");
         const char *files[] = { cfg->kernel, cfg->initrd, cfg->root_disk };

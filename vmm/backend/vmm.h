@@ -29,6 +29,7 @@ extern "C" {
 #define VMM_MAX_VCPUS 64
 #define VMM_MIN_MEMORY_MB 64
 #define VMM_MAX_MEMORY_MB (256 * 1024)
+#define VMM_MAX_TCG_TB_MB 4096
 
 enum vmm_accel {
         VMM_ACCEL_AUTO, /* KVM where the CPU and /dev/kvm allow it, else TCG */
@@ -52,6 +53,15 @@ struct vmm_config {
         unsigned memory_mb;            /* VMM_MIN_MEMORY_MB..VMM_MAX_MEMORY_MB */
         bool network;                  /* user-mode networking (virtio-net) */
         enum vmm_accel accel;
+        /* QEMU under TCG: the translation cache in MiB (-accel
+         * tcg,tb-size=N), 1..VMM_MAX_TCG_TB_MB; 0: QEMU's default (a 1 GiB
+         * reservation, filled as guest code is translated). Not used with KVM. */
+        unsigned tcg_tb_mb;
+        /* QEMU: a virtio-balloon device with free page reporting, so pages
+         * the guest frees go back to the host (QEMU punches them out of the
+         * shared memfd). The guest must load virtio_balloon (the base
+         * initramfs does). */
+        bool balloon;
         const char *console_log;       /* the guest's serial console goes here */
         /* Most bytes console_log holds before it is rotated to
          * console_log.1 (QEMU; console_ring.h): 0 → 1 MiB, only lower. */

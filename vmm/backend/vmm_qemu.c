@@ -2,7 +2,7 @@
  *
  *   qemu-system-x86_64
  *     -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny
- *     -M microvm,memory-backend=mem -accel kvm|tcg -cpu host|max
+ *     -M microvm,memory-backend=mem -accel kvm|tcg[,tb-size=N] -cpu host|max
  *     -nodefaults -no-user-config -display none -no-reboot
  *     -object memory-backend-memfd,id=mem,size=<M>M,share=on -m <M>M -smp <N>
  *     -kernel <vmlinuz> -initrd <initrd> -append "console=ttyS0 <cmdline>"
@@ -13,6 +13,7 @@
  *     -mon chardev=qmp,mode=control
  *     -chardev socket,id=vsock0,fd=<connected vhost-user socket>
  *     -device vhost-user-vsock-device,chardev=vsock0
+ *     [-device virtio-balloon-device,free-page-reporting=on]
  *     [-drive id=root,file=<disk>,format=raw,if=none[,snapshot=on|readonly=on]
  *      -device virtio-blk-device,drive=root]
  *     [-netdev user,id=n0 -device virtio-net-device,netdev=n0]
@@ -33,6 +34,7 @@
  * the kernel then hangs before init. Guest TSC reads are host TSC reads
  * under TCG, so we measure the host's rate and pass it as tsc_early_khz,
  * and use `-cpu max` (qemu64 lacks what the kernel wants here). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -109,6 +111,31 @@ unsigned long vmm_qemu_host_tsc_khz(void)
         return cached;
 }
 
+int vmm_qemu_guest_ram_bytes(pid_t pid, uint64_t *ret)
+{
+        static const char memfd[] = "/memfd:memory-backend-memfd";
+        char dir[64], target[PATH_MAX];
+        snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+        DIR *d = opendir(dir);
+        if (!d)
+                return -errno;
+        int r = -ENOENT;
+        struct dirent *de;
+        while (r == -ENOENT && (de = readdir(d))) {
+                ssize_t n = readlinkat(dirfd(d), de->d_name, target, sizeof(target) - 1);
+                if (n <= 0)
+                        continue;
+                target[n] = 0;
+                struct stat st;
+                if (strncmp(target, memfd, sizeof(memfd) - 1) != 0 || fstatat(dirfd(d), de->d_name, &st, 0) < 0)
+                        continue;
+                *ret = (uint64_t)st.st_blocks * 512;
+                r = 0;
+        }
+        closedir(d);
+        return r;
+}
+
 /* QEMU's -name guest=... with the VM's directory (where its console log
  * lives): confined, QEMU's arguments name no other path of the VM, and `ps`
  * should still say which VM a QEMU is. Commas are doubled (QEMU's option
@@ -159,7 +186,10 @@ int vmm_qemu_argv(const struct vmm_config *cfg, const char *qemu, bool kvm, cons
         add(v, &n, "-M");
         add(v, &n, "microvm,memory-backend=mem");
         add(v, &n, "-accel");
-        add(v, &n, "%s", kvm ? "kvm" : "tcg");
+        if (!kvm && cfg->tcg_tb_mb)
+                add(v, &n, "tcg,tb-size=%u", cfg->tcg_tb_mb);
+        else
+                add(v, &n, "%s", kvm ? "kvm" : "tcg");
         add(v, &n, "-cpu");
         add(v, &n, "%s", kvm ? "host" : "max");
         add(v, &n, "-nodefaults");
@@ -215,6 +245,10 @@ int vmm_qemu_argv(const struct vmm_config *cfg, const char *qemu, bool kvm, cons
                         add(v, &n, "socket,id=vsock0,path=%s", cfg->vhost_user_socket);
                 add(v, &n, "-device");
                 add(v, &n, "vhost-user-vsock-device,chardev=vsock0");
+        }
+        if (cfg->balloon) {
+                add(v, &n, "-device");
+                add(v, &n, "virtio-balloon-device,free-page-reporting=on");
         }
         if (cfg->root_disk) {
                 add(v, &n, "-drive");

@@ -25,6 +25,12 @@ int vmm_qemu_argv(const struct vmm_config *cfg, const char *qemu, bool kvm, cons
 /* The host TSC rate in kHz (measured once, ~20 ms), 0 if unknown. */
 unsigned long vmm_qemu_host_tsc_khz(void);
 
+/* The bytes QEMU process pid's guest RAM (its memory-backend-memfd) holds
+ * on the host: pages the guest has touched and not given back (the
+ * balloon's free page reporting punches them out). Reads /proc/PID/fd:
+ * needs the QEMU's uid or CAP_SYS_PTRACE. -ENOENT: no such memfd. */
+int vmm_qemu_guest_ram_bytes(pid_t pid, uint64_t *ret);
+
 #ifdef __cplusplus
 }
 #endif

@@ -121,6 +121,23 @@ TEST(VmmQemu, KvmDisksAndNetwork) {
   EXPECT_EQ(After(Argv(c, true), "-drive"), "id=root,file=/i/rootfs.ext4,format=raw,if=none");
 }
 
+// The density settings: a sized TCG translation cache (never with KVM) and
+// the free-page-reporting balloon, both off unless asked for.
+TEST(VmmQemu, TranslationCacheAndBalloon) {
+  struct vmm_config c = Config();
+  auto plain = Argv(c, false);
+  EXPECT_EQ(After(plain, "-accel"), "tcg");
+  for (const auto& a : plain) EXPECT_EQ(a.find("balloon"), std::string::npos) << a;
+  c.tcg_tb_mb = 32;
+  c.balloon = true;
+  auto v = Argv(c, false);
+  EXPECT_EQ(After(v, "-accel"), "tcg,tb-size=32");
+  EXPECT_EQ(After(v, "-device", 1), "virtio-balloon-device,free-page-reporting=on");
+  auto k = Argv(c, true);
+  EXPECT_EQ(After(k, "-accel"), "kvm");
+  EXPECT_EQ(After(k, "-device", 1), "virtio-balloon-device,free-page-reporting=on");
+}
+
 TEST(VmmQemu, HostTscRateIsMeasured) {
   unsigned long khz = vmm_qemu_host_tsc_khz();
   EXPECT_GT(khz, 100000u);   // > 100 MHz
@@ -142,6 +159,11 @@ TEST(Vmm, ConfigChecks) {
   c.memory_mb = 16;
   EXPECT_EQ(vmm_config_check(&c, &err), -EINVAL);
   c.memory_mb = 256;
+  c.tcg_tb_mb = VMM_MAX_TCG_TB_MB + 1;
+  EXPECT_EQ(vmm_config_check(&c, &err), -EINVAL);
+  EXPECT_NE(strstr(err.msg, "translation cache"), nullptr) << err.msg;
+  c.tcg_tb_mb = VMM_MAX_TCG_TB_MB;
+  EXPECT_EQ(vmm_config_check(&c, &err), 0) << err.msg;
   c.console_log = "/tmp/a,b";  // QEMU's option separator
   EXPECT_EQ(vmm_config_check(&c, &err), -EINVAL);
   c.console_log = "/d/console.log";

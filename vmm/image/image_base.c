@@ -21,13 +21,14 @@
 #include "vmm/image/cpio.h"
 #include "vmm/image/image_impl.h"
 
-/* v2: busybox packed with busybox_wget_patch. */
-#define BASE_FORMAT "ak-base-v2"
+/* v2: busybox packed with busybox_wget_patch; v3: virtio_balloon. */
+#define BASE_FORMAT "ak-base-v3"
 #define MAX_MODULES 64
 #define MAX_LIBS 32
 #define MAX_DIRS 64
 
-static const char *const base_modules[] = { "virtio_mmio", "virtio_blk", "vmw_vsock_virtio_transport" };
+static const char *const base_modules[] = { "virtio_mmio", "virtio_blk", "vmw_vsock_virtio_transport",
+                                               "virtio_balloon" };
 static const char *const net_modules[] = { "virtio_net" };
 
 /* modules.dep, as read. */

@@ -1,0 +1,355 @@
+/* bench/density: what an idle sandbox costs the host, and how long it takes
+ * to boot, for several VM settings in the same run.
+ *
+ * Each variant boots --vms VMs under `ak-vmm` (the supervisor with the
+ * vsock bridge, QEMU microvm under it), boots interleaved across variants so
+ * that all see the same machine load; once every VM answers a ping they idle
+ * together for --settle seconds (free page reporting waits 2 s before it
+ * reports), then for every VM the bench reads /proc/PID/smaps of QEMU and
+ * ak-vmm and the guest memfd's allocated size:
+ *
+ *   guest RAM held   blocks of QEMU's memory-backend-memfd (what the guest
+ *                    touched and has not given back; shared with the bridge)
+ *   TCG cache        Pss of QEMU's executable anonymous mappings (the
+ *                    translation buffer)
+ *   QEMU anon        Pss of QEMU's other anonymous mappings (heap, stacks)
+ *   QEMU files       Pss of QEMU's file mappings (binary, libraries; shared
+ *                    by all QEMUs, so Pss falls as VMs are added)
+ *   ak-vmm           Pss of the supervisor without the guest memfd
+ *   per sandbox      the sum: what one more idle sandbox costs the node
+ *
+ * The page cache of kernel and initramfs (and a root image) is shared by
+ * every VM on the node and printed once.
+ *
+ *   bazel run -c opt //bench/density -- [--vms N] [--settle S]
+ *       [--image NAME] [--variants stock,lean,tb16,...]
+ *
+ * Variants: "stock" (ak-vmm --stock-boot: the settings before the density
+ * work), "lean" (the defaults), "tbN" (the defaults with a TCG translation
+ * cache of N MiB). The first listed is the baseline. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib/base/binpath.h"
+#include "lib/base/fs.h"
+#include "lib/base/time.h"
+#include "lib/guest/guest_client.h"
+#include "lib/guest/protocol.h"
+#include "vmm/backend/vmm_qemu.h"
+#include "vmm/image/image.h"
+#include "vmm/vm_registry.h"
+
+extern char **environ;
+
+#define MAX_VARIANTS 6
+#define MAX_VMS 64
+
+struct mem {
+        double guest, tcg, anon, files, vmm; /* MiB */
+};
+
+struct vm_run {
+        pid_t sup;
+        struct vm_record rec;
+        char dir[PATH_MAX];
+        double boot_ms;
+        struct mem m;
+        double exec_ms;
+};
+
+struct variant {
+        char name[16];
+        bool stock;
+        unsigned tb_mb;
+        struct vm_run vms[MAX_VMS];
+        int n_ready;
+};
+
+static int g_vms = 4, g_settle = 12;
+static const char *g_image = "base";
+
+static int cmp_double(const void *a, const void *b)
+{
+        double x = *(const double *)a, y = *(const double *)b;
+        return x < y ? -1 : x > y;
+}
+
+/* The p-th quantile of v[0..n) (sorted in place). Fails loudly when empty. */
+static double quantile(double *v, int n, double p)
+{
+        if (n <= 0) {
+                fprintf(stderr, "density: no samples\n");
+                exit(1);
+        }
+        qsort(v, (size_t)n, sizeof(double), cmp_double);
+        return v[(int)(p * (n - 1) + 0.5)];
+}
+
+static bool is_anon(const char *path)
+{
+        return !*path || path[0] == '[';
+}
+
+/* Adds the Pss of pid's mappings to m (QEMU's by kind, ak-vmm's all in
+ * m->vmm), except the guest memfd's: that is counted once, by its blocks. */
+static int smaps_read(pid_t pid, bool qemu, struct mem *m)
+{
+        char path[64], line[512], name[PATH_MAX] = "", perms[8] = "";
+        snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f)) {
+                unsigned long lo, hi, kib;
+                int off = 0;
+                if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, perms, &off) == 3 && off > 0) {
+                        snprintf(name, sizeof(name), "%s", line + off);
+                        name[strcspn(name, "\n")] = 0;
+                        continue;
+                }
+                if (sscanf(line, "Pss: %lu kB", &kib) != 1)
+                        continue;
+                double mib = kib / 1024.0;
+                if (strncmp(name, "/memfd:memory-backend-memfd", 27) == 0)
+                        continue; /* counted once, by its blocks */
+                if (!qemu)
+                        m->vmm += mib;
+                else if ((is_anon(name) && strchr(perms, 'x')) || strncmp(name, "/memfd:tcg-jit", 14) == 0)
+                        m->tcg += mib;
+                else if (is_anon(name))
+                        m->anon += mib;
+                else
+                        m->files += mib;
+        }
+        fclose(f);
+        return 0;
+}
+
+static int boot_one(const char *vmm_bin, const struct image_boot *ib, struct variant *v, int i, const char *base)
+{
+        struct vm_run *run = &v->vms[i];
+        char tb[16], name[32], dir[PATH_MAX];
+        snprintf(name, sizeof(name), "d-%s-%d", v->name, i);
+        snprintf(dir, sizeof(dir), "%s/%s", base, name);
+        memcpy(run->dir, dir, sizeof(dir));
+        snprintf(tb, sizeof(tb), "%u", v->tb_mb);
+        mkdir(run->dir, 0700);
+        const char *argv[20] = { vmm_bin, "--dir", run->dir, "--name", name, "--kernel", ib->kernel,
+                                 "--initrd", ib->initrd };
+        int n = 9;
+        if (*ib->rootfs) {
+                argv[n++] = "--rootfs";
+                argv[n++] = ib->rootfs;
+        }
+        if (v->stock)
+                argv[n++] = "--stock-boot";
+        if (v->tb_mb) {
+                argv[n++] = "--tcg-tb-mb";
+                argv[n++] = tb;
+        }
+        argv[n] = NULL;
+        uint64_t t0 = ak_mono_ns();
+        if (posix_spawn(&run->sup, vmm_bin, NULL, NULL, (char *const *)argv, environ) != 0) {
+                fprintf(stderr, "density: spawn %s: %s\n", vmm_bin, strerror(errno));
+                return -1;
+        }
+        while (ak_mono_ns() - t0 < 120ull * 1000 * 1000 * 1000) {
+                if (vm_record_read(run->dir, &run->rec, NULL) == 0 && guest_client_ping(run->rec.vsock_uds, 1000) == 0) {
+                        run->boot_ms = (ak_mono_ns() - t0) / 1e6;
+                        v->n_ready++;
+                        return 0;
+                }
+                if (waitpid(run->sup, NULL, WNOHANG) == run->sup) {
+                        run->sup = 0;
+                        break;
+                }
+                usleep(5000);
+        }
+        fprintf(stderr, "density: VM %s (%s) did not answer; see %s/console.log\n", name, v->name, run->dir);
+        return -1;
+}
+
+static double exec_true_ms(const char *uds)
+{
+        const char *argv[] = { "true" };
+        struct proto_request_args a = PROTO_REQUEST_ARGS_INIT;
+        a.id = "d";
+        a.type = "run";
+        a.command = argv;
+        a.n_command = 1;
+        int fd = -1;
+        double best = -1;
+        if (guest_client_connect(uds, GUEST_AGENT_PORT, 10000, &fd) < 0)
+                return -1;
+        for (int i = 0; i < 10; i++) {
+                struct proto_reply *r = NULL;
+                uint64_t t0 = ak_mono_ns();
+                int rc = guest_client_call(fd, &a, 30000, &r);
+                double ms = (ak_mono_ns() - t0) / 1e6;
+                bool ok = rc == 0 && r && r->exit_code == 0;
+                proto_reply_free(r);
+                if (!ok) {
+                        best = -1;
+                        break;
+                }
+                if (i >= 2 && (best < 0 || ms < best)) /* two warm-up calls */
+                        best = ms;
+        }
+        close(fd);
+        return best;
+}
+
+static int measure(struct vm_run *run)
+{
+        memset(&run->m, 0, sizeof(run->m));
+        uint64_t guest = 0;
+        if (vmm_qemu_guest_ram_bytes(run->rec.vmm_pid, &guest) < 0)
+                return -1;
+        run->m.guest = guest / 1048576.0;
+        if (smaps_read(run->rec.vmm_pid, true, &run->m) < 0 ||
+            smaps_read(run->sup, false, &run->m) < 0)
+                return -1;
+        run->exec_ms = exec_true_ms(run->rec.vsock_uds);
+        return run->exec_ms < 0 ? -1 : 0;
+}
+
+static void report(struct variant *v, const struct variant *base)
+{
+        double boot[MAX_VMS], guest[MAX_VMS], tcg[MAX_VMS], anon[MAX_VMS], files[MAX_VMS], vmm[MAX_VMS],
+                total[MAX_VMS], exec[MAX_VMS];
+        int n = 0;
+        for (int i = 0; i < g_vms; i++) {
+                struct vm_run *r = &v->vms[i];
+                if (!r->sup || r->exec_ms < 0)
+                        continue;
+                boot[n] = r->boot_ms;
+                guest[n] = r->m.guest, tcg[n] = r->m.tcg, anon[n] = r->m.anon, files[n] = r->m.files;
+                vmm[n] = r->m.vmm, exec[n] = r->exec_ms;
+                total[n] = r->m.guest + r->m.tcg + r->m.anon + r->m.files + r->m.vmm;
+                n++;
+        }
+        printf("%-8s %2d VMs | boot p50 %6.0f ms (min %5.0f max %5.0f) | run[true] %5.1f ms\n", v->name, n,
+               quantile(boot, n, 0.5), quantile(boot, n, 0), quantile(boot, n, 1), quantile(exec, n, 0.5));
+        printf("         MiB p50: guest RAM held %6.1f  TCG cache %5.1f  QEMU anon %5.1f  QEMU files %5.1f  "
+               "ak-vmm %4.1f  = per sandbox %6.1f (max %6.1f)%s\n",
+               quantile(guest, n, 0.5), quantile(tcg, n, 0.5), quantile(anon, n, 0.5), quantile(files, n, 0.5),
+               quantile(vmm, n, 0.5), quantile(total, n, 0.5), quantile(total, n, 1),
+               v == base ? "  (baseline)" : "");
+}
+
+static void stop_all(struct variant *vs, int nv)
+{
+        for (int k = 0; k < nv; k++)
+                for (int i = 0; i < g_vms; i++)
+                        if (vs[k].vms[i].sup > 0)
+                                kill(vs[k].vms[i].sup, SIGTERM);
+        for (int k = 0; k < nv; k++)
+                for (int i = 0; i < g_vms; i++)
+                        if (vs[k].vms[i].sup > 0)
+                                waitpid(vs[k].vms[i].sup, NULL, 0);
+}
+
+static int parse_variants(const char *s, struct variant *vs, int *ret_n)
+{
+        char buf[256];
+        int n = 0;
+        snprintf(buf, sizeof(buf), "%s", s);
+        for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                if (n == MAX_VARIANTS)
+                        return -E2BIG;
+                struct variant *v = &vs[n++];
+                snprintf(v->name, sizeof(v->name), "%s", t);
+                if (strcmp(t, "stock") == 0)
+                        v->stock = true;
+                else if (strncmp(t, "tb", 2) == 0 && atoi(t + 2) > 0 && atoi(t + 2) <= 4096)
+                        v->tb_mb = (unsigned)atoi(t + 2);
+                else if (strcmp(t, "lean") != 0)
+                        return -EINVAL;
+        }
+        *ret_n = n;
+        return n ? 0 : -EINVAL;
+}
+
+static double file_mib(const char *path)
+{
+        struct stat st;
+        return *path && stat(path, &st) == 0 ? st.st_size / 1048576.0 : 0;
+}
+
+int main(int argc, char **argv)
+{
+        static struct variant vs[MAX_VARIANTS];
+        const char *variants = "stock,lean";
+        int nv = 0;
+        for (int i = 1; i + 1 < argc; i += 2) {
+                if (strcmp(argv[i], "--vms") == 0)
+                        g_vms = atoi(argv[i + 1]);
+                else if (strcmp(argv[i], "--settle") == 0)
+                        g_settle = atoi(argv[i + 1]);
+                else if (strcmp(argv[i], "--image") == 0)
+                        g_image = argv[i + 1];
+                else if (strcmp(argv[i], "--variants") == 0)
+                        variants = argv[i + 1];
+                else
+                        g_vms = -1;
+        }
+        if (argc % 2 == 0 || g_vms < 1 || g_vms > MAX_VMS || g_settle < 0 || parse_variants(variants, vs, &nv) < 0) {
+                fprintf(stderr, "usage: density [--vms 1..%d] [--settle S] [--image NAME] "
+                                "[--variants stock,lean,tbN,...]\n", MAX_VMS);
+                return 2;
+        }
+        signal(SIGPIPE, SIG_IGN);
+        char vmm_bin[PATH_MAX], home[PATH_MAX], dir[PATH_MAX];
+        struct ak_error err = { 0 };
+        if (binpath_find("vmm/ak-vmm", "AK_VMM_BIN", vmm_bin, sizeof(vmm_bin)) < 0) {
+                fprintf(stderr, "density: ak-vmm not found (build //vmm:ak-vmm or set AK_VMM_BIN)\n");
+                return 1;
+        }
+        struct image_store *s = NULL;
+        struct image_boot ib = { 0 };
+        if (vm_registry_ak_home(home, &err) < 0 || snprintf(dir, sizeof(dir), "%s/images", home) >= (int)sizeof(dir) ||
+            image_store_open(dir, &s, &err) < 0 || image_resolve_boot(s, g_image, NULL, &ib, &err) < 0) {
+                fprintf(stderr, "density: image %s: %s\n", g_image, err.msg);
+                image_store_free(s);
+                return 1;
+        }
+        image_store_free(s);
+        char base[] = "/tmp/akdens.XXXXXX";
+        if (!mkdtemp(base)) {
+                perror("density: mkdtemp");
+                return 1;
+        }
+        printf("bench/density: %d idle VMs per variant (image %s, 1 vCPU, 256 MiB), settle %d s, boots interleaved\n",
+               g_vms, g_image, g_settle);
+        int failed = 0;
+        for (int i = 0; i < g_vms; i++)
+                for (int k = 0; k < nv; k++) /* rotate which variant boots first */
+                        failed |= boot_one(vmm_bin, &ib, &vs[(k + i) % nv], i, base) < 0;
+        if (!failed) {
+                sleep((unsigned)g_settle);
+                for (int k = 0; k < nv; k++)
+                        for (int i = 0; i < g_vms; i++)
+                                if (measure(&vs[k].vms[i]) < 0) {
+                                        fprintf(stderr, "density: measuring %s VM %d failed\n", vs[k].name, i);
+                                        failed = 1;
+                                }
+        }
+        if (!failed) {
+                printf("accel %s; shared once per node (page cache): kernel %.1f MiB, initrd %.1f MiB, root %.1f MiB\n",
+                       vs[0].vms[0].rec.accel, file_mib(ib.kernel), file_mib(ib.initrd), file_mib(ib.rootfs));
+                for (int k = 0; k < nv; k++)
+                        report(&vs[k], &vs[0]);
+        }
+        stop_all(vs, nv);
+        ak_rm_rf(base);
+        return failed;
+}
