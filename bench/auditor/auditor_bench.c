@@ -1,9 +1,9 @@
 /* bench/auditor: acknowledged (durable) events per second through the real
  * service (lib/rpc client -> ak.v1.Auditor/Emit on loopback -> spool
  * fdatasync), with 1 and 16 concurrent emitters sending batches of 1 and 10,
- * beside the floor measured in the same run on the same filesystem: one
- * writer appending the same record bytes and calling fdatasync once per
- * group of the same size. Prints Emit p50/p99 and the webhook delivery rate
+ * beside the floor measured in the same run on the same filesystem: as
+ * many writers as emitters, each appending the same record bytes and calling
+ * fdatasync once per group of the same size. Prints Emit p50/p99 and the webhook delivery rate
  * to a local HTTP sink.
  *
  * bazel run -c opt //bench/auditor -- [--seconds N] [--dir DIR]
@@ -100,19 +100,52 @@ static size_t record_size(void)
 
 /* ---- the floor ------------------------------------------------------------ */
 
-/* One writer, `group` records of `rec` bytes then one fdatasync, for `secs`.
+struct floor_writer {
+        int fd;
+        size_t len, slot, slots; /* !append: this writer's slots of len bytes in the file */
+        unsigned group;
+        bool append;
+        uint64_t end, events;
+        char *buf;
+};
+
+static void *floor_writer_run(void *arg)
+{
+        struct floor_writer *w = arg;
+        size_t off = w->slot * w->len, step = w->slots * w->len;
+        const size_t prealloc = 8u << 20;
+        while (ak_mono_ns() < w->end) {
+                if (!w->append && off + w->len > prealloc)
+                        off = w->slot * w->len;
+                ssize_t n = w->append ? write(w->fd, w->buf, w->len) : pwrite(w->fd, w->buf, w->len, (off_t)off);
+                if (n != (ssize_t)w->len || fdatasync(w->fd) < 0)
+                        die("floor write", strerror(errno));
+                off += step;
+                w->events += w->group;
+        }
+        return NULL;
+}
+
+/* `writers` threads at once (the service's emitters: the same
+ * concurrency), each writing `group` records of `rec` bytes then calling
+ * fdatasync, for `secs`, on one file.
  * append: to the end of a growing file (the floor the issue names).
  * !append: over a file zero-filled and synced beforehand (what the spool's
- * preallocated segments do), wrapping around at its end. */
-static double floor_rate(size_t rec, unsigned group, double secs, bool append)
+ * preallocated segments do), each writer in its own slots, wrapping around
+ * at its end. */
+static double floor_rate(size_t rec, unsigned group, double secs, bool append, unsigned writers)
 {
         const size_t prealloc = 8u << 20;
         char *dir = make_dir("floor"), path[600];
         size_t len = rec * group;
         char *buf = malloc(len > prealloc ? len : prealloc);
-        uint64_t events = 0, t0, end, off = 0;
+        struct floor_writer w[16];
+        pthread_t th[16];
+        uint64_t events = 0, t0;
         int fd;
 
+        if (!buf || writers < 1 || writers > 16 || len * writers > prealloc)
+                die("floor", "out of memory or too many writers");
         snprintf(path, sizeof(path), "%s/floor.log", dir);
         fd = open(path, O_WRONLY | O_CREAT | (append ? O_APPEND : 0) | O_CLOEXEC, 0600);
         if (fd < 0)
@@ -124,15 +157,15 @@ static double floor_rate(size_t rec, unsigned group, double secs, bool append)
         }
         memset(buf, 'x', len);
         t0 = ak_mono_ns();
-        end = t0 + (uint64_t)(secs * 1e9);
-        while (ak_mono_ns() < end) {
-                if (!append && off + len > prealloc)
-                        off = 0;
-                ssize_t w = append ? write(fd, buf, len) : pwrite(fd, buf, len, (off_t)off);
-                if (w != (ssize_t)len || fdatasync(fd) < 0)
-                        die("floor write", strerror(errno));
-                off += len;
-                events += group;
+        for (unsigned i = 0; i < writers; i++) {
+                w[i] = (struct floor_writer){ .fd = fd, .len = len, .slot = i, .slots = writers, .group = group,
+                                              .append = append, .end = t0 + (uint64_t)(secs * 1e9), .buf = buf };
+                if (pthread_create(&th[i], NULL, floor_writer_run, &w[i]) != 0)
+                        die("floor", "pthread_create failed");
+        }
+        for (unsigned i = 0; i < writers; i++) {
+                pthread_join(th[i], NULL);
+                events += w[i].events;
         }
         double rate = (double)events / ((double)(ak_mono_ns() - t0) / 1e9);
         close(fd);
@@ -374,7 +407,8 @@ int main(int argc, char **argv)
                "interleaved rounds (the disk is shared: floor and service are measured turn about);\n"
                "spool and floors in %s; %ld cores\n\n",
                rec, seconds, ROUNDS, base_dir, sysconf(_SC_NPROCESSORS_ONLN));
-        printf("floor:     one writer appending the same records, one fdatasync per group of the batch size\n");
+        printf("floor:     as many writers as emitters (one for direct), each appending the same records to\n"
+               "           one file with one fdatasync per group of the batch size\n");
         printf("floor-pre: the same, overwriting a zero-filled, synced file (as the spool's segments)\n\n");
         printf("%-9s %-6s %10s %10s %7s %10s %7s %9s %9s %7s\n", "emitters", "batch", "events/s", "floor",
                "ratio", "floor-pre", "ratio", "p50 us", "p99 us", "group");
@@ -383,9 +417,9 @@ int main(int argc, char **argv)
                         double fl = 0, flp = 0, rate = 0, p50 = 0, p99 = 0, group = 0;
                         for (int k = 0; k < ROUNDS; k++) {
                                 double d = seconds / ROUNDS;
-                                fl += floor_rate(rec, batches[b], d, true) / ROUNDS;
+                                fl += floor_rate(rec, batches[b], d, true, emitters[e]) / ROUNDS;
                                 struct ingest r = ingest(emitters[e], batches[b], d);
-                                flp += floor_rate(rec, batches[b], d, false) / ROUNDS;
+                                flp += floor_rate(rec, batches[b], d, false, emitters[e]) / ROUNDS;
                                 rate += r.rate / ROUNDS;
                                 p50 += r.p50_us / ROUNDS;
                                 p99 = r.p99_us > p99 ? r.p99_us : p99;
@@ -398,9 +432,9 @@ int main(int argc, char **argv)
                 double fl = 0, flp = 0, rate = 0;
                 for (int k = 0; k < ROUNDS; k++) {
                         double d = seconds / ROUNDS;
-                        fl += floor_rate(rec, batches[b], d, true) / ROUNDS;
+                        fl += floor_rate(rec, batches[b], d, true, 1) / ROUNDS;
                         rate += direct(batches[b], d) / ROUNDS;
-                        flp += floor_rate(rec, batches[b], d, false) / ROUNDS;
+                        flp += floor_rate(rec, batches[b], d, false, 1) / ROUNDS;
                 }
                 printf("%-9s %-6u %10.0f %10.0f %6.0f%% %10.0f %6.0f%%   (in process, no gRPC)\n", "direct",
                        batches[b], rate, fl, 100.0 * rate / fl, flp, 100.0 * rate / flp);

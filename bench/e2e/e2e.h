@@ -39,8 +39,9 @@ struct e2e_target {
 int e2e_exec_true(struct rpc_channel *ch, const struct e2e_target *t, const char *sandbox,
                   struct ak_error *err);
 
-/* n round trips on one client each, alternating a, b, a, b... so that both
- * see the same machine; latencies into ra and rb. */
+/* n pairs of round trips on one client each, a then b, then b then a (the
+ * order rotates: the second of a pair follows a guest tidying up after the
+ * first), so that both see the same machine; latencies into ra and rb. */
 int e2e_exec_interleaved(const struct e2e_target *a, const struct e2e_target *b, const char *sandbox,
                          int n, struct samples *ra, struct samples *rb, struct ak_error *err);
 

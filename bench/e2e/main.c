@@ -3,7 +3,7 @@
  * started by cli/stack.c as `ak up` does, on Unix sockets in a temporary
  * $AK_HOME), measured in one run:
  *   1. Exec `true` on one warm persistent sandbox through the scheduler,
- *      one client (interleaved with 2.) and 16 clients at once;
+ *      one client (interleaved with 2., the order rotating in each pair) and 16 clients at once;
  *   2. the same straight to the executor (the baseline);
  *   3. what the scheduler adds: (1) - (2) at p50 (target: at most 1 ms);
  *   4. `ak run -- true` wall time with a warm pool hit (the pool refilled

@@ -57,8 +57,13 @@ namespace {
 
 int g_boots = 5, g_iterations = 200, g_mib = 64;
 
-double P(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
+// The p-th quantile; an empty sample set means every attempt failed, which
+// must not print as 0: say which set and stop.
+double P(std::vector<double> v, double p, const char* what = "a sample set") {
+  if (v.empty()) {
+    fprintf(stderr, "vm_bench: no samples for %s (every attempt failed; see the errors above)\n", what);
+    exit(1);
+  }
   std::sort(v.begin(), v.end());
   return v[static_cast<size_t>(p * (v.size() - 1) + 0.5)];
 }
@@ -153,7 +158,8 @@ void BenchBoot(const Images& im, const std::string& dir, std::string* accel) {
     vm_free(v);
   }
   printf("cold boot (%s, 1 vCPU, 256 MiB, base image), p50 of %d:\n", accel->c_str(), g_boots);
-  Row("QEMU start -> guest agent ping", P(ours, 0.5) / 1000, "s", "kernel floor (init=/bin/true)", P(floor, 0.5) / 1000);
+  Row("QEMU start -> guest agent ping", P(ours, 0.5, "cold boots") / 1000, "s", "kernel floor (init=/bin/true)",
+      P(floor, 0.5, "kernel floor boots") / 1000);
   printf("    min/max %.3f/%.3f s; target <= 3 s under TCG\n", P(ours, 0) / 1000, P(ours, 1) / 1000);
   char why[256] = "";
   if (!vmm_kvm_usable(why, sizeof(why)))
@@ -244,8 +250,10 @@ void BenchRoundTrips(struct vm* v, const std::string& dir) {
     waitpid(agent, nullptr, 0);
   }
   printf("exec round trip, p50 (guest agent in the VM via the bridge | the same agent on the host, Unix socket):\n");
-  Row("ping via bridge (TCG guest)", P(vm_ping, 0.5), "ms", "ping, host agent", P(host_ping, 0.5));
-  Row("run [true] via bridge (TCG guest)", P(vm_run, 0.5), "ms", "run [true], host agent", P(host_run, 0.5));
+  Row("ping via bridge (TCG guest)", P(vm_ping, 0.5, "pings via the bridge"), "ms", "ping, host agent",
+      P(host_ping, 0.5, "pings of the host agent"));
+  Row("run [true] via bridge (TCG guest)", P(vm_run, 0.5, "runs via the bridge"), "ms", "run [true], host agent",
+      P(host_run, 0.5, "runs on the host agent"));
 }
 
 // ---------------------------------------------------------------- bridge alone
@@ -407,7 +415,8 @@ void BenchBridgeAlone(const std::string& dir) {
   echo.join();
   close(sv[1]);
   printf("bridge alone (fake in-process guest, no VM), 64-byte echo round trip:\n");
-  Row("via hybrid socket + vhost-user-vsock", P(bridge_rtt, 0.5), "us", "socketpair echo thread", P(pair_rtt, 0.5));
+  Row("via hybrid socket + vhost-user-vsock", P(bridge_rtt, 0.5, "bridge echoes"), "us", "socketpair echo thread",
+      P(pair_rtt, 0.5, "socketpair echoes"));
   printf("    the bridge adds %.3f ms p50 (target <= 0.3 ms); p99 %.1f us\n",
          (P(bridge_rtt, 0.5) - P(pair_rtt, 0.5)) / 1000, P(bridge_rtt, 0.99));
 }
@@ -499,7 +508,14 @@ void BenchVmThroughput(struct vm* v) {
     a.path = "/tmp/bench.bin";
     a.content_base64 = b64.c_str();
     struct proto_reply* r = nullptr;
-    if (guest_client_call(fd, &a, 120000, &r) < 0) break;
+    int rc = guest_client_call(fd, &a, 120000, &r);
+    if (rc < 0 || !r || r->error) {
+      fprintf(stderr, "vm_bench: write_file of %zu bytes to /tmp/bench.bin failed: %s\n", piece,
+              rc < 0 ? strerror(-rc) : r && r->error ? r->error : "no reply");
+      proto_reply_free(r);
+      close(fd);
+      exit(1);
+    }
     proto_reply_free(r);
     sent += piece;
   }
