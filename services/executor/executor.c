@@ -14,6 +14,7 @@
 #include "lib/base/time.h"
 #include "lib/receipt/receipt.h"
 #include "services/executor/audit_queue.h"
+#include "services/executor/capacity.h"
 #include "services/executor/cgroup.h"
 #include "services/executor/executor_adopt.h"
 #include "services/executor/executor_detached.h"
@@ -33,6 +34,7 @@
 #include "services/executor/executor_vm.h"
 #include "services/executor/profile.h"
 #include "vmm/image/image.h"
+#include "vmm/vm.h"
 
 static const struct rpc_method methods[] = {
         { "CreateSandbox", RPC_UNARY, lifecycle_handle_create },
@@ -125,11 +127,17 @@ static void config_fill(struct executor *ex, const struct executor_config *cfg)
                 ex->cfg.reap_interval_ms = 500;
         if (!ex->cfg.capacity_vcpus)
                 ex->cfg.capacity_vcpus = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
-        if (!ex->cfg.capacity_memory_mb)
-                ex->cfg.capacity_memory_mb =
-                        (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGE_SIZE) / (1 << 20) * 3 / 4;
         char why[256];
         bool kvm = cfg->accel == VMM_ACCEL_KVM || (cfg->accel == VMM_ACCEL_AUTO && vmm_kvm_usable(why, sizeof(why)));
+        /* What fits at the measured cost of an idle sandbox (capacity.h),
+         * 10% kept free; the pressure check guards what idle does not. */
+        struct capacity_probe probe;
+        if (!ex->cfg.capacity_memory_mb)
+                ex->cfg.capacity_memory_mb =
+                        capacity_probe_read(cfg->proc_dir, &probe, NULL) == 0
+                                ? capacity_offer_guest_mb(probe.mem_total_kib, VM_DEFAULT_MEMORY_MB, !kvm)
+                                : (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGE_SIZE) / (1 << 20) *
+                                          3 / 4;
         /* Firecracker is KVM only; Apple's containers run on its own hypervisor. */
         snprintf(ex->node.accel, sizeof(ex->node.accel), "%s", vmm == &vmm_apple_ops ? "apple" : kvm ? "kvm" : "tcg");
 }

@@ -49,7 +49,12 @@ struct executor_config {
         const char *executor_id;        /* "" → host name */
         const char *address;            /* where clients reach us (status) */
         unsigned capacity_vcpus;        /* 0 → online CPUs */
-        uint64_t capacity_memory_mb;    /* 0 → 3/4 of RAM */
+        /* 0 → the guest MB that fit in 90% of RAM at the measured host cost
+         * of an idle sandbox (capacity.h). */
+        uint64_t capacity_memory_mb;
+        /* Where meminfo and pressure/memory are read for the memory-pressure
+         * check that stops placements and pool refills (NULL: /proc). */
+        const char *proc_dir;
         const char *const *label_keys;  /* n_labels */
         const char *const *label_values;
         size_t n_labels;

@@ -19,6 +19,7 @@
 #include "services/executor/executor_guest_call.h"
 #include "services/executor/executor_adopt.h"
 #include "services/executor/executor_images.h"
+#include "services/executor/capacity.h"
 #include "services/executor/executor_lifecycle.h"
 #include "services/executor/executor_pool.h"
 #include "services/executor/executor_pull.h"
@@ -291,6 +292,10 @@ int lifecycle_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struc
         /* Another tenant's snapshot is not there for this one. */
         if (snapshot_check_restore(ex, image, spec->tenant, &err) < 0)
                 return rpc_call_fail(call, RPC_FAILED_PRECONDITION, "%s", err.msg);
+        /* Before the node swaps or OOMs: no new sandbox under memory pressure. */
+        struct capacity_probe probe;
+        if (capacity_probe_read(ex->cfg.proc_dir, &probe, &err) < 0 || capacity_pressure_check(&probe, &err) < 0)
+                return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "no room for %s on this node: %s", name, err.msg);
         struct sandbox *sb = sandbox_from_spec(spec, name, image, p);
         if (!sb)
                 return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");

@@ -13,6 +13,7 @@
 
 #include "lib/base/time.h"
 #include "lib/guest/guest_client.h"
+#include "services/executor/capacity.h"
 #include "services/executor/executor_images.h"
 #include "services/executor/executor_adopt.h"
 #include "services/executor/executor_pool.h"
@@ -92,6 +93,11 @@ void *pool_thread(void *arg)
                 }
                 if (ex->stop)
                         break;
+                /* No warm VMs while the node is under memory pressure. */
+                struct capacity_probe probe;
+                if (target && (capacity_probe_read(ex->cfg.proc_dir, &probe, NULL) < 0 ||
+                               capacity_pressure_check(&probe, NULL) < 0))
+                        target = NULL;
                 if (target) {
                         target->booting++;
                         char image[IMAGE_REF_MAX];
