@@ -62,6 +62,8 @@ struct vm_run {
         struct vm_record rec;
         char dir[PATH_MAX];
         double boot_ms;
+        uint64_t cpu_ticks0; /* QEMU's utime + stime when the idle window began */
+        double idle_cpu_pct; /* of one core, over the idle window */
         struct mem m;
         double exec_ms;
 };
@@ -131,6 +133,25 @@ static int smaps_read(pid_t pid, bool qemu, struct mem *m)
                         m->files += mib;
         }
         fclose(f);
+        return 0;
+}
+
+/* utime + stime of pid, in clock ticks. */
+static int cpu_ticks(pid_t pid, uint64_t *ret)
+{
+        char path[64], buf[1024];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        const char *p = strrchr(buf, ')'); /* the command may hold spaces */
+        unsigned long long ut, st;
+        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+                return -EINVAL;
+        *ret = ut + st;
         return 0;
 }
 
@@ -224,7 +245,7 @@ static int measure(struct vm_run *run)
 
 static void report(struct variant *v, const struct variant *base)
 {
-        double boot[MAX_VMS], guest[MAX_VMS], tcg[MAX_VMS], anon[MAX_VMS], files[MAX_VMS], vmm[MAX_VMS],
+        double boot[MAX_VMS], cpu[MAX_VMS], guest[MAX_VMS], tcg[MAX_VMS], anon[MAX_VMS], files[MAX_VMS], vmm[MAX_VMS],
                 total[MAX_VMS], exec[MAX_VMS];
         int n = 0;
         for (int i = 0; i < g_vms; i++) {
@@ -232,13 +253,15 @@ static void report(struct variant *v, const struct variant *base)
                 if (!r->sup || r->exec_ms < 0)
                         continue;
                 boot[n] = r->boot_ms;
+                cpu[n] = r->idle_cpu_pct;
                 guest[n] = r->m.guest, tcg[n] = r->m.tcg, anon[n] = r->m.anon, files[n] = r->m.files;
                 vmm[n] = r->m.vmm, exec[n] = r->exec_ms;
                 total[n] = r->m.guest + r->m.tcg + r->m.anon + r->m.files + r->m.vmm;
                 n++;
         }
-        printf("%-8s %2d VMs | boot p50 %6.0f ms (min %5.0f max %5.0f) | run[true] %5.1f ms\n", v->name, n,
-               quantile(boot, n, 0.5), quantile(boot, n, 0), quantile(boot, n, 1), quantile(exec, n, 0.5));
+        printf("%-8s %2d VMs | boot p50 %6.0f ms (min %5.0f max %5.0f) | run[true] %5.1f ms | idle CPU %.1f%%\n",
+               v->name, n, quantile(boot, n, 0.5), quantile(boot, n, 0), quantile(boot, n, 1),
+               quantile(exec, n, 0.5), quantile(cpu, n, 0.5));
         printf("         MiB p50: guest RAM held %6.1f  TCG cache %5.1f  QEMU anon %5.1f  QEMU files %5.1f  "
                "ak-vmm %4.1f  = per sandbox %6.1f (max %6.1f)%s\n",
                quantile(guest, n, 0.5), quantile(tcg, n, 0.5), quantile(anon, n, 0.5), quantile(files, n, 0.5),
@@ -334,8 +357,20 @@ int main(int argc, char **argv)
         for (int i = 0; i < g_vms; i++)
                 for (int k = 0; k < nv; k++) /* rotate which variant boots first */
                         failed |= boot_one(vmm_bin, &ib, &vs[(k + i) % nv], i, base) < 0;
+        uint64_t t0 = ak_mono_ns();
+        for (int k = 0; k < nv; k++)
+                for (int i = 0; i < g_vms && !failed; i++)
+                        failed |= cpu_ticks(vs[k].vms[i].rec.vmm_pid, &vs[k].vms[i].cpu_ticks0) < 0;
         if (!failed) {
                 sleep((unsigned)g_settle);
+                double secs = (ak_mono_ns() - t0) / 1e9, hz = (double)sysconf(_SC_CLK_TCK);
+                for (int k = 0; k < nv; k++)
+                        for (int i = 0; i < g_vms; i++) {
+                                uint64_t t1 = 0;
+                                struct vm_run *run = &vs[k].vms[i];
+                                failed |= cpu_ticks(run->rec.vmm_pid, &t1) < 0;
+                                run->idle_cpu_pct = 100.0 * (double)(t1 - run->cpu_ticks0) / hz / secs;
+                        }
                 for (int k = 0; k < nv; k++)
                         for (int i = 0; i < g_vms; i++)
                                 if (measure(&vs[k].vms[i]) < 0) {
