@@ -108,7 +108,10 @@ double KernelFloorMs(const Images& im, const std::string& dir, bool* ok) {
   std::string con = dir + "/floor-console.log", qmp = dir + "/floor-qmp.sock";
   c.kernel = im.boot.kernel;
   c.initrd = im.boot.initrd;
-  c.cmdline = "quiet panic=-1 rdinit=/bin/true";
+  // The same kernel parameters, translation cache and balloon as vm.c's VMs.
+  c.cmdline = "quiet panic=-1 " VM_LEAN_KERNEL_ARGS " rdinit=/bin/true";
+  c.tcg_tb_mb = VM_TCG_TB_MB;
+  c.balloon = true;
   c.vcpus = 1;
   c.memory_mb = 256;
   c.console_log = con.c_str();
