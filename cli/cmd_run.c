@@ -14,6 +14,7 @@
 #include "cli/egress.h"
 #include "cli/progress.h"
 #include "cli/stack.h"
+#include "cli/stdin_feed.h"
 #include "lib/base/time.h"
 #include "lib/receipt/receipt.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
@@ -25,7 +26,7 @@ extern char **environ;
 const char cli_run_help[] =
         "Usage: ak run [--image I] [--profile P] [--no-network] [--keep] [--receipt PATH]\n"
         "              [--egress-deny X]... [--egress-allow X]... [--egress-port N]...\n"
-        "              [-e K=V]... [--timeout S] -- CMD [ARGS...]\n"
+        "              [-e K=V]... [--timeout S] [-i] -- CMD [ARGS...]\n"
         "       ak run --image I [options]     (runs the image's Entrypoint + Cmd, as docker run)\n"
         "\n"
         "Runs CMD once in a fresh microVM: creates a sandbox, runs the command, removes\n"
@@ -52,9 +53,13 @@ const char cli_run_help[] =
         "  --receipt PATH  where to write the receipt\n"
         "  -e K=V          environment for the command (repeatable)\n"
         "  --timeout S     kill the command after S seconds (exit code 124)\n"
+        "  -i, --interactive\n"
+        "                  send our stdin to the command (else its stdin is empty);\n"
+        "                  our EOF closes its stdin; any size, one MiB in flight at a time\n"
         "\n"
         "Examples:\n"
         "  ak run -- uname -a\n"
+        "  head -c 50M /dev/urandom | ak run -i -- sha256sum\n"
         "  ak run --no-network -e GREETING=hi -- sh -c 'echo $GREETING; exit 3'; echo $?\n"
         "  ak run --image python --receipt r.json -- python3 -c 'print(2+2)' && ak receipt verify r.json\n"
         "  ak run --profile permissive --image python -- python3 -m pytest -q\n"
@@ -62,7 +67,7 @@ const char cli_run_help[] =
         "  ak run --egress-deny 0.0.0.0/0 --egress-allow pypi.org --egress-allow '*.pythonhosted.org' -- pip download x\n";
 
 const char cli_exec_help[] =
-        "Usage: ak exec NAME [-e K=V]... [-w DIR] [--sudo] [--receipt PATH] [--timeout S] -- CMD [ARGS...]\n"
+        "Usage: ak exec NAME [-e K=V]... [-w DIR] [--sudo] [--receipt PATH] [--timeout S] [-i] -- CMD [ARGS...]\n"
         "       ak exec -d NAME [-e K=V]... [-w DIR] [--sudo] -- CMD [ARGS...]\n"
         "\n"
         "Runs CMD in the existing sandbox NAME (see `ak sandbox create`), streaming\n"
@@ -73,6 +78,7 @@ const char cli_exec_help[] =
         "  --sudo          run as root\n"
         "  --receipt PATH  where to write the receipt\n"
         "  --timeout S     kill the command after S seconds (exit code 124)\n"
+        "  -i, --interactive  send our stdin to the command (EOF closes its stdin)\n"
         "  -d, --detach    start CMD in the background and print its id; it runs on\n"
         "                  after ak exits (`ak sandbox exec-list|exec-logs|exec-kill`);\n"
         "                  the first 8 MiB of stdout and of stderr are kept in the guest\n"
@@ -184,6 +190,7 @@ static void waiting_stop(struct waiting *w)
 static int stream(const char *verb, const char *method, const ProtobufCMessage *req, const char *receipt_path,
                   bool keep_note)
 {
+        struct stdin_feed *feed = NULL;
         struct rpc_channel *ch = NULL;
         struct rpc_call_options o;
         struct rpc_stream *s = NULL;
@@ -226,6 +233,15 @@ static int stream(const char *verb, const char *method, const ProtobufCMessage *
                         fprintf(stderr, "ak %s: waiting for capacity: position %u of %u in the scheduler's queue\n",
                                 verb, c->queued->position, c->queued->waiting);
                         break;
+                case AK__V1__OUTPUT_CHUNK__KIND_STDIN_READY:
+                        if (!feed && c->stdin_ready->sandbox && c->stdin_ready->stream_id) {
+                                int fr = stdin_feed_start(ch, &o, STDIN_FILENO, verb, c->stdin_ready->sandbox,
+                                                          c->stdin_ready->stream_id, &feed);
+                                if (fr < 0)
+                                        fprintf(stderr, "ak %s: cannot send stdin: %s (the command's stdin "
+                                                "stays open and empty)\n", verb, strerror(-fr));
+                        }
+                        break;
                 case AK__V1__OUTPUT_CHUNK__KIND_RESULT:
                         if (!got_result) {
                                 got_result = true;
@@ -240,6 +256,7 @@ static int stream(const char *verb, const char *method, const ProtobufCMessage *
                 }
                 protobuf_c_message_free_unpacked(&c->base, NULL);
         }
+        stdin_feed_stop(feed);
         if (!got_result && code != 125)
                 code = 125;
         if (!got_result && err.msg[0] == 0)
@@ -251,7 +268,7 @@ static int stream(const char *verb, const char *method, const ProtobufCMessage *
 
 struct opts {
         const char *image, *profile, *receipt, *workdir, *name;
-        bool no_network, keep, sudo, detach;
+        bool no_network, keep, sudo, detach, interactive;
         unsigned timeout_s;
         char *env[RUN_MAX_ENV];
         size_t n_env;
@@ -282,6 +299,8 @@ static int parse(const struct cli_command *cmd, int argc, char **argv, bool exec
                         if (o->n_env == RUN_MAX_ENV)
                                 return cli_usage_error(cmd, "at most %d -e", RUN_MAX_ENV);
                         o->env[o->n_env++] = argv[++i];
+                } else if (strcmp(a, "-i") == 0 || strcmp(a, "--interactive") == 0) {
+                        o->interactive = true;
                 } else if (strcmp(a, "--receipt") == 0 && has) {
                         o->receipt = argv[++i];
                 } else if (strcmp(a, "--timeout") == 0 && has) {
@@ -395,6 +414,7 @@ static int run_permissive(const struct opts *o, Ak__V1__SandboxSpec *spec)
                 req.workdir = (char *)COPY_IN_GUEST_DIR;
                 req.sudo = true; /* as the Run RPC: one-shot commands are root's */
                 req.timeout_ms = o->timeout_s * 1000;
+                req.interactive = o->interactive;
                 code = stream("run", "Exec", &req.base, o->receipt, false);
         }
         if (o->keep) {
@@ -453,6 +473,7 @@ int cli_run_run(int argc, char **argv)
         req.n_argv = (size_t)o.argc;
         req.argv = o.argv;
         req.keep = o.keep;
+        req.interactive = o.interactive;
         req.timeout_ms = o.timeout_s * 1000;
         return stream("run", "Run", &req.base, o.receipt, o.keep);
 }
@@ -472,7 +493,10 @@ int cli_exec_run(int argc, char **argv)
         if (o.workdir)
                 req.workdir = (char *)o.workdir;
         req.sudo = o.sudo;
+        req.interactive = o.interactive;
         req.timeout_ms = o.timeout_s * 1000;
+        if (o.detach && o.interactive)
+                return cli_usage_error(&cmd_exec, "-i and -d: a detached command takes no stdin");
         if (o.detach)
                 return cli_exec_detached(o.name, o.argv, (size_t)o.argc, o.env, o.n_env, o.workdir, o.sudo);
         return stream("exec", "Exec", &req.base, o.receipt, false);

@@ -19,6 +19,9 @@ class StdinTest : public AgentTest {
     r.stdin_pipe = 1;
     r.Cmd(std::move(cmd));
     ASSERT_EQ(SendReq(fd_, r), 0);
+    // The agent says when the command takes input.
+    Reply ready = Recv(fd_);
+    ASSERT_EQ(ready.raw, "{\"id\":\"" + id + "\",\"stream\":\"stdin\"}");
   }
   // Sends one input on fd and returns the answer.
   Reply Input(int fd, const std::string& id, const std::string& data, bool eof) {

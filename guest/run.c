@@ -463,6 +463,11 @@ void run_start(struct conn *c, const struct proto_request *req)
                 goto fail_errno;
         }
         run_watch(r, c, req, pid, out[0], err[0]);
+        if (r->feed) {
+                /* The host may feed stdin now (before any output). */
+                struct proto_response ready = { .id = r->id, .stream = "stdin" };
+                conn_send(c, &ready);
+        }
         return;
 
 fail_errno:
