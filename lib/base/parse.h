@@ -18,6 +18,11 @@ int ak_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
 /* The same for an unsigned int (max must fit one). */
 int ak_parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret);
 
+/* A duration as digits and one unit, s, m, h or d ("30s", "10m", "1h",
+ * "2d"; bare digits are seconds), in seconds, in [min_s, max_s]. Returns 0;
+ * -EINVAL for anything else; -ERANGE when it overflows or lies outside. */
+int ak_parse_duration_s(const char *s, uint64_t min_s, uint64_t max_s, uint64_t *ret);
+
 #ifdef __cplusplus
 }
 #endif

@@ -34,4 +34,26 @@ TEST(Parse, Uint) {
   EXPECT_EQ(64u, v);
 }
 
+TEST(Parse, Duration) {
+  uint64_t v = 42;
+  EXPECT_EQ(0, ak_parse_duration_s("30d", 0, UINT64_MAX, &v));
+  EXPECT_EQ(30u * 86400, v);
+  EXPECT_EQ(0, ak_parse_duration_s("10m", 0, UINT64_MAX, &v));
+  EXPECT_EQ(600u, v);
+  EXPECT_EQ(0, ak_parse_duration_s("1h", 0, UINT64_MAX, &v));
+  EXPECT_EQ(3600u, v);
+  EXPECT_EQ(0, ak_parse_duration_s("45s", 0, UINT64_MAX, &v));
+  EXPECT_EQ(45u, v);
+  EXPECT_EQ(0, ak_parse_duration_s("7", 0, UINT64_MAX, &v));
+  EXPECT_EQ(7u, v);
+  v = 42;
+  for (const char* bad : {"", "d", "1w", "-1d", " 1d", "1d ", "1.5h", "1hd", "0x1s"})
+    EXPECT_EQ(-EINVAL, ak_parse_duration_s(bad, 0, UINT64_MAX, &v)) << bad;
+  EXPECT_EQ(-EINVAL, ak_parse_duration_s(nullptr, 0, 1, &v));
+  EXPECT_EQ(-ERANGE, ak_parse_duration_s("213503982334602d", 0, UINT64_MAX, &v));
+  EXPECT_EQ(-ERANGE, ak_parse_duration_s("2h", 0, 3600, &v));
+  EXPECT_EQ(-ERANGE, ak_parse_duration_s("0s", 1, 3600, &v));
+  EXPECT_EQ(42u, v);
+}
+
 }  // namespace
