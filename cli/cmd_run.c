@@ -256,7 +256,7 @@ static int stream(const char *verb, const char *method, const ProtobufCMessage *
                 }
                 protobuf_c_message_free_unpacked(&c->base, NULL);
         }
-        stdin_feed_stop(feed);
+        stdin_feed_stop(feed, got_result);
         if (!got_result && code != 125)
                 code = 125;
         if (!got_result && err.msg[0] == 0)

@@ -26,6 +26,7 @@ struct stdin_feed {
         char stream_id[80];
         uint8_t *buf;
         pthread_t th;
+        char held[AK_ERROR_MAX]; /* an UNAVAILABLE answer, said at stop if it matters */
 };
 
 /* Waits for fd to be readable; false when woken to stop. */
@@ -90,7 +91,12 @@ static void *feed_main(void *arg)
                         protobuf_c_message_free_unpacked(resp, NULL);
                         continue;
                 }
-                if (r != RPC_FAILED_PRECONDITION && r != RPC_NOT_FOUND)
+                /* A one-shot run's sandbox goes once the command is done: a
+                 * call in flight then finds no guest. Whether that matters
+                 * is known at stop. */
+                if (r == RPC_UNAVAILABLE)
+                        snprintf(f->held, sizeof(f->held), "%s", err.msg);
+                else if (r != RPC_FAILED_PRECONDITION && r != RPC_NOT_FOUND)
                         fprintf(stderr, "ak %s: sending stdin: %s (the rest of stdin is not sent)\n", f->verb,
                                 err.msg);
                 break;
@@ -132,12 +138,14 @@ int stdin_feed_start(struct rpc_channel *ch, const struct rpc_call_options *opts
         return 0;
 }
 
-void stdin_feed_stop(struct stdin_feed *f)
+void stdin_feed_stop(struct stdin_feed *f, bool command_done)
 {
         if (!f)
                 return;
         (void)!write(f->wake[1], "x", 1);
         pthread_join(f->th, NULL);
+        if (f->held[0] && !command_done)
+                fprintf(stderr, "ak %s: sending stdin: %s (the rest of stdin is not sent)\n", f->verb, f->held);
         close(f->wake[0]);
         close(f->wake[1]);
         free(f->buf);

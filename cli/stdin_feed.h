@@ -2,6 +2,8 @@
  * WriteStdin calls, on a thread of its own (cli/stdin_feed.c). */
 #pragma once
 
+#include <stdbool.h>
+
 #include "lib/rpc/rpc.h"
 
 /* The most bytes one WriteStdin carries (the executor's limit). */
@@ -17,5 +19,8 @@ int stdin_feed_start(struct rpc_channel *ch, const struct rpc_call_options *opts
                      const char *sandbox, const char *stream_id, struct stdin_feed **ret);
 
 /* Stops reading (the command's stream ended), waits for a call in flight
- * (the guest answers it when the command has gone) and frees f. NULL: no-op. */
-void stdin_feed_stop(struct stdin_feed *f);
+ * (the guest answers it when the command has gone) and frees f. An
+ * UNAVAILABLE answer (the guest or executor went away) is reported here
+ * unless command_done (the stream brought the command's result: a one-shot
+ * sandbox is removed then). NULL: no-op. */
+void stdin_feed_stop(struct stdin_feed *f, bool command_done);
