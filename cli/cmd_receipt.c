@@ -440,7 +440,7 @@ static bool prunable(int dfd, const char *dir, const char *name, time_t cutoff)
                 return false;
         if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) || st.st_mtime >= cutoff)
                 return false;
-        char path[4096];
+        char path[4096 + 256 + 2]; /* dir (PATH_MAX) / d_name (256) */
         struct receipt *r = NULL;
         char *error = NULL;
         snprintf(path, sizeof(path), "%s/%s", dir, name);
