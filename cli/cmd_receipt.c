@@ -1,20 +1,29 @@
 /* `ak receipt`: verify, show and replay execution receipts (agentkernel's
  * format, seeds/receipt.rs), offline; and the local signing key. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/opt.h"
 #include "cli/receipt_local.h"
+#include "cli/replay.h"
+#include "cli/stack.h"
+#include "lib/base/parse.h"
 #include "lib/json/writer.h"
 #include "lib/receipt/receipt.h"
 
 const char cli_receipt_help[] =
         "Usage: ak receipt verify FILE... [--allow-unsigned] [--key-id ID]...\n"
         "       ak receipt show FILE [--json]\n"
-        "       ak receipt replay FILE [--allow-unsigned]\n"
+        "       ak receipt replay FILE [--allow-unsigned] [--print]\n"
+        "       ak receipt prune --older-than AGE [--dry-run]\n"
         "       ak receipt key [--json]\n"
         "\n"
         "Execution receipts record what ran in a sandbox and how it ended, sealed\n"
@@ -37,10 +46,19 @@ const char cli_receipt_help[] =
         "print it as \"tenant X (unsigned)\": anyone who can edit the file can change\n"
         "it. The audit stream (actor.org_id) is the record of who ran what.\n"
         "\n"
-        "replay verifies the receipt, then prints the agentkernel command that re-runs\n"
-        "its invocation, quoted for a POSIX shell ($'...' for control characters).\n"
-        "Re-running it and comparing exit code and output hash comes with the\n"
-        "executor; until then replay only prints the command.\n"
+        "replay verifies the receipt, prints the agentkernel command of its invocation\n"
+        "(quoted for a POSIX shell, $'...' for control characters) on stderr, runs it\n"
+        "again through the stack (mode run: a fresh sandbox with the recorded image,\n"
+        "profile and network, never kept; mode exec: in the sandbox it names, which\n"
+        "must exist), and prints whether the exit code and the output hash (SHA-256\n"
+        "of stdout and stderr as they came) match the receipt's; the new receipt is\n"
+        "saved under $AK_HOME/receipts. The replayed output itself is not printed.\n"
+        "Exit status: 0 both match, 1 a mismatch or an invalid receipt, 125 the\n"
+        "command could not be run again. --print only prints the command, on stdout.\n"
+        "\n"
+        "prune removes receipts in $AK_HOME/receipts written (file time) more than\n"
+        "AGE ago: 30d, 12h, 90m, 45s. Only files that load as receipts go; the\n"
+        "signing key and anything else there stay. --dry-run lists what would go.\n"
         "\n"
         "key prints the key that signs receipts on this machine when no signer\n"
         "service is used: $AK_HOME/receipts/ed25519_signing_key.pkcs8 (AK_HOME\n"
@@ -55,10 +73,11 @@ const char cli_receipt_help[] =
         "  ak receipt show receipt.json\n"
         "  ak receipt show --json receipt.json | jq .outcome\n"
         "  ak receipt replay receipt.json\n"
+        "  ak receipt prune --older-than 30d\n"
         "  ak receipt key\n";
 
 static const struct cli_command cmd = {
-        "receipt", "verify, show and replay execution receipts", cli_receipt_run, cli_receipt_help,
+        "receipt", "verify, show, replay and prune execution receipts", cli_receipt_run, cli_receipt_help,
 };
 
 /* ---- quoting for a shell --------------------------------------------- */
@@ -123,18 +142,20 @@ struct opts {
         size_t n_key_ids;
         bool allow_unsigned;
         bool json;
+        bool print_only;
 };
 
 /* Files and the flags `sub` accepts ("u": --allow-unsigned, "j": --json,
- * "k": --key-id); returns 0 or the usage exit code. */
+ * "k": --key-id, "p": --print); returns 0 or the usage exit code. */
 static int parse(int argc, char **argv, const char *sub, const char *flags, struct opts *o)
 {
         static const struct cli_option all[] = {
                 { "allow-unsigned", 0, false, 'u' },
                 { "json", 0, false, 'j' },
                 { "key-id", 0, true, 'k' },
+                { "print", 0, false, 'p' },
         };
-        struct cli_option mine[4] = { { NULL, 0, false, 0 } };
+        struct cli_option mine[5] = { { NULL, 0, false, 0 } };
         size_t n = 0;
         for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++)
                 if (strchr(flags, all[k].id))
@@ -163,6 +184,8 @@ static int parse(int argc, char **argv, const char *sub, const char *flags, stru
                                 break;
                 } else if (id == 'u') {
                         o->allow_unsigned = true;
+                } else if (id == 'p') {
+                        o->print_only = true;
                 } else if (id == 'j') {
                         o->json = true;
                 } else if (id == 'k') {
@@ -365,13 +388,18 @@ static int cmd_show(int argc, char **argv)
 
 /* ---- replay ------------------------------------------------------------- */
 
+static void print_match(const char *what, const char *got, const char *want, bool same)
+{
+        printf("%-12s%s (recorded %s): %s\n", what, got, want, same ? "match" : "MISMATCH");
+}
+
 static int cmd_replay(int argc, char **argv)
 {
         struct opts o = { 0 };
         struct receipt *r;
         char **args;
         size_t n;
-        int rc = parse(argc, argv, "replay", "u", &o);
+        int rc = parse(argc, argv, "replay", "up", &o);
 
         if (rc)
                 return rc;
@@ -385,12 +413,120 @@ static int cmd_replay(int argc, char **argv)
                 fprintf(stderr, "ak receipt replay: out of memory\n");
                 return 1;
         }
-        fputs("agentkernel ", stdout);
-        put_words(stdout, args, n);
-        putchar('\n');
+        FILE *f = o.print_only ? stdout : stderr;
+        fputs(o.print_only ? "agentkernel " : "ak receipt replay: re-running: agentkernel ", f);
+        put_words(f, args, n);
+        fputc('\n', f);
         receipt_strv_free(args, SIZE_MAX);
+        if (o.print_only) {
+                receipt_free(r);
+                return 0;
+        }
+        struct replay_outcome out;
+        struct ak_error err = { 0 };
+        if (cli_replay_run(r, &out, &err) < 0) {
+                fprintf(stderr, "ak receipt replay: %s\n", err.msg);
+                receipt_free(r);
+                return 125;
+        }
+        char got[96], want[96];
+        bool code_ok = out.exit_code == r->outcome.exit_code;
+        bool hash_ok = strcmp(out.output_sha256, r->outcome.output_sha256) == 0;
+        printf("%-12s%s\n", "receipt", r->receipt_id);
+        snprintf(got, sizeof(got), "%d", out.exit_code);
+        snprintf(want, sizeof(want), "%d", r->outcome.exit_code);
+        print_match("exit code", got, want, code_ok);
+        snprintf(got, sizeof(got), "sha256 %s, %llu bytes", out.output_sha256, (unsigned long long)out.output_bytes);
+        snprintf(want, sizeof(want), "sha256 %.64s, %llu bytes", r->outcome.output_sha256,
+                 (unsigned long long)r->outcome.output_bytes);
+        print_match("output", got, want, hash_ok);
+        if (out.error[0])
+                printf("%-12s%s\n", "error", out.error);
+        if (out.receipt_path[0])
+                printf("%-12s%s\n", "new receipt", out.receipt_path);
+        printf("%s\n", code_ok && hash_ok ? "replay matches" : "replay DIFFERS");
         receipt_free(r);
-        return 0;
+        return code_ok && hash_ok ? 0 : 1;
+}
+
+/* ---- prune ---------------------------------------------------------------- */
+
+/* Whether dir/name is a receipt written before cutoff (a regular file, not
+ * followed through a link, that loads as a receipt). */
+static bool prunable(int dfd, const char *dir, const char *name, time_t cutoff)
+{
+        struct stat st;
+        size_t len = strlen(name);
+        if (len < 6 || strcmp(name + len - 5, ".json") != 0)
+                return false;
+        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) || st.st_mtime >= cutoff)
+                return false;
+        char path[4096 + 256 + 2]; /* dir (PATH_MAX) / d_name (256) */
+        struct receipt *r = NULL;
+        char *error = NULL;
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        bool ok = receipt_load_file(path, &r, &error) == 0;
+        receipt_free(r);
+        free(error);
+        return ok;
+}
+
+static int cmd_prune(int argc, char **argv)
+{
+        const char *age = NULL;
+        bool dry = false;
+        uint64_t secs;
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--older-than") == 0 && i + 1 < argc)
+                        age = argv[++i];
+                else if (strncmp(argv[i], "--older-than=", 13) == 0)
+                        age = argv[i] + 13;
+                else if (strcmp(argv[i], "--dry-run") == 0)
+                        dry = true;
+                else
+                        return cli_usage_error(&cmd, "prune: unexpected %s", argv[i]);
+        }
+        if (!age)
+                return cli_usage_error(&cmd, "prune: --older-than AGE is required (30d, 12h, 90m, 45s)");
+        if (ak_parse_duration(age, 0, (uint64_t)100 * 365 * 86400, &secs) < 0)
+                return cli_usage_error(&cmd, "prune: --older-than %s: want digits and s, m, h or d, at most 100 "
+                                       "years (30d, 12h)", age);
+        struct stack st;
+        struct ak_error err = { 0 };
+        if (stack_paths(&st, &err) < 0) {
+                fprintf(stderr, "ak receipt prune: %s\n", err.msg);
+                return 1;
+        }
+        char dir[4096];
+        snprintf(dir, sizeof(dir), "%s/receipts", st.home);
+        DIR *d = opendir(dir);
+        if (!d) {
+                if (errno == ENOENT) {
+                        printf("no receipts in %s\n", dir);
+                        return 0;
+                }
+                fprintf(stderr, "ak receipt prune: open %s: %s\n", dir, strerror(errno));
+                return 1;
+        }
+        time_t cutoff = time(NULL) - (time_t)secs;
+        unsigned gone = 0, failed = 0;
+        for (struct dirent *e; (e = readdir(d));) {
+                if (!prunable(dirfd(d), dir, e->d_name, cutoff))
+                        continue;
+                if (dry) {
+                        printf("would remove %s/%s\n", dir, e->d_name);
+                        gone++;
+                } else if (unlinkat(dirfd(d), e->d_name, 0) == 0) {
+                        gone++;
+                } else {
+                        fprintf(stderr, "ak receipt prune: remove %s/%s: %s\n", dir, e->d_name, strerror(errno));
+                        failed++;
+                }
+        }
+        closedir(d);
+        printf("%s %u receipt%s older than %s from %s\n", dry ? "would remove" : "removed", gone,
+               gone == 1 ? "" : "s", age, dir);
+        return failed ? 1 : 0;
 }
 
 /* ---- key ------------------------------------------------------------------ */
@@ -466,13 +602,14 @@ int cli_receipt_run(int argc, char **argv)
                 { "verify", cmd_verify },
                 { "show", cmd_show },
                 { "replay", cmd_replay },
+                { "prune", cmd_prune },
                 { "key", cmd_key },
         };
 
         if (argc < 2)
-                return cli_usage_error(&cmd, "which one: verify, show, replay or key?");
+                return cli_usage_error(&cmd, "which one: verify, show, replay, prune or key?");
         for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
                 if (strcmp(argv[1], subs[i].name) == 0)
                         return subs[i].run(argc - 1, argv + 1);
-        return cli_usage_error(&cmd, "unknown subcommand '%s' (verify, show, replay or key)", argv[1]);
+        return cli_usage_error(&cmd, "unknown subcommand '%s' (verify, show, replay, prune or key)", argv[1]);
 }

@@ -18,6 +18,7 @@
 #include "cli/sandbox_opts.h"
 #include "cli/stack.h"
 #include "lib/base/parse.h"
+#include "cli/stdin_feed.h"
 #include "lib/base/time.h"
 #include "lib/receipt/receipt.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
@@ -31,7 +32,7 @@ const char cli_run_help[] =
         "              [--memory M] [--label K=V]... [--node-selector K=V]... [--ttl D]\n"
         "              [-e K=V|NAME]... [--env-file F] [-c FILE] [--receipt PATH]\n"
         "              [--egress-deny X]... [--egress-allow X]... [--egress-port N]...\n"
-        "              [--timeout D] -- CMD [ARGS...]\n"
+        "              [--timeout D] [-i] -- CMD [ARGS...]\n"
         "       ak run --image I [options]     (runs the image's Entrypoint + Cmd, as docker run)\n"
         "\n"
         "Runs CMD once in a fresh microVM: creates a sandbox, runs the command, removes\n"
@@ -47,6 +48,8 @@ const char cli_run_help[] =
         "  -w, --workdir DIR    run CMD in DIR in the guest (absolute)\n"
         "  --receipt PATH       where to write the receipt\n"
         "  --timeout D          kill the command after D (90, 90s, 10m, 1h; exit code 124)\n"
+        "  -i, --interactive    send our stdin to the command (else its stdin is empty);\n"
+        "                       our EOF closes its stdin; any size, 1 MiB in flight at a time\n"
         SANDBOX_OPTS_HELP
         "--image I: a local image (`ak image build`, `import`, `pull`) or an OCI\n"
         "reference (python:3.12-alpine, registry:5000/team/ci@sha256:...), which the\n"
@@ -60,6 +63,7 @@ const char cli_run_help[] =
         "\n"
         "Examples:\n"
         "  ak run -- uname -a\n"
+        "  head -c 50M /dev/urandom | ak run -i -- sha256sum\n"
         "  ak run --no-network -e GREETING=hi -- sh -c 'echo $GREETING; exit 3'; echo $?\n"
         "  ak run --image python --receipt r.json -- python3 -c 'print(2+2)' && ak receipt verify r.json\n"
         "  ak run --profile=permissive --image python -- python3 -m pytest -q\n"
@@ -69,7 +73,7 @@ const char cli_run_help[] =
 
 const char cli_exec_help[] =
         "Usage: ak exec NAME [-e K=V|NAME]... [--env-file F] [-w DIR] [--sudo] [--receipt PATH]\n"
-        "               [--timeout D] -- CMD [ARGS...]\n"
+        "               [--timeout D] [-i] -- CMD [ARGS...]\n"
         "       ak exec -d NAME [-e K=V]... [-w DIR] [--sudo] -- CMD [ARGS...]\n"
         "\n"
         "Runs CMD in the existing sandbox NAME (see `ak sandbox create`), streaming\n"
@@ -81,6 +85,7 @@ const char cli_exec_help[] =
         "  --sudo          run as root\n"
         "  --receipt PATH  where to write the receipt\n"
         "  --timeout D     kill the command after D (90, 90s, 10m, 1h; exit code 124)\n"
+        "  -i, --interactive  send our stdin to the command (EOF closes its stdin)\n"
         "  -d, --detach    start CMD in the background and print its id; it runs on\n"
         "                  after ak exits (`ak sandbox exec-list|exec-logs|exec-kill`);\n"
         "                  the first 8 MiB of stdout and of stderr are kept in the guest\n"
@@ -192,6 +197,7 @@ static void waiting_stop(struct waiting *w)
 static int stream(const char *verb, const char *method, const ProtobufCMessage *req, const char *receipt_path,
                   bool keep_note)
 {
+        struct stdin_feed *feed = NULL;
         struct rpc_channel *ch = NULL;
         struct rpc_call_options o;
         struct rpc_stream *s = NULL;
@@ -234,6 +240,15 @@ static int stream(const char *verb, const char *method, const ProtobufCMessage *
                         fprintf(stderr, "ak %s: waiting for capacity: position %u of %u in the scheduler's queue\n",
                                 verb, c->queued->position, c->queued->waiting);
                         break;
+                case AK__V1__OUTPUT_CHUNK__KIND_STDIN_READY:
+                        if (!feed && c->stdin_ready->sandbox && c->stdin_ready->stream_id) {
+                                int fr = stdin_feed_start(ch, &o, STDIN_FILENO, verb, c->stdin_ready->sandbox,
+                                                          c->stdin_ready->stream_id, &feed);
+                                if (fr < 0)
+                                        fprintf(stderr, "ak %s: cannot send stdin: %s (the command's stdin "
+                                                "stays open and empty)\n", verb, strerror(-fr));
+                        }
+                        break;
                 case AK__V1__OUTPUT_CHUNK__KIND_RESULT:
                         if (!got_result) {
                                 got_result = true;
@@ -248,6 +263,7 @@ static int stream(const char *verb, const char *method, const ProtobufCMessage *
                 }
                 protobuf_c_message_free_unpacked(&c->base, NULL);
         }
+        stdin_feed_stop(feed, got_result);
         if (!got_result && code != 125)
                 code = 125;
         if (!got_result && err.msg[0] == 0)
@@ -259,7 +275,7 @@ static int stream(const char *verb, const char *method, const ProtobufCMessage *
 
 struct opts {
         const char *receipt, *workdir, *name;
-        bool keep, sudo, detach;
+        bool keep, sudo, detach, interactive;
         unsigned timeout_s;
         struct envlist exec_env;      /* exec's -e / --env-file */
         struct sandbox_opts sb;       /* run's sandbox */
@@ -267,13 +283,14 @@ struct opts {
         int argc;
 };
 
-enum { O_KEEP = 1, O_RECEIPT, O_TIMEOUT, O_WORKDIR, O_SUDO, O_DETACH, O_ENV, O_ENV_FILE };
+enum { O_KEEP = 1, O_RECEIPT, O_TIMEOUT, O_WORKDIR, O_SUDO, O_DETACH, O_ENV, O_ENV_FILE, O_INTERACTIVE };
 
 static const struct cli_option run_options[] = {
         { "keep", 'k', false, O_KEEP },
         { "receipt", 0, true, O_RECEIPT },
         { "timeout", 0, true, O_TIMEOUT },
         { "workdir", 'w', true, O_WORKDIR },
+        { "interactive", 'i', false, O_INTERACTIVE },
         { NULL, 0, false, 0 },
 };
 
@@ -285,6 +302,7 @@ static const struct cli_option exec_options[] = {
         { "detach", 'd', false, O_DETACH },
         { "env", 'e', true, O_ENV },
         { "env-file", 0, true, O_ENV_FILE },
+        { "interactive", 'i', false, O_INTERACTIVE },
         { NULL, 0, false, 0 },
 };
 
@@ -302,6 +320,7 @@ static int verb_flag(struct opts *o, const struct cli_opts *p, int id)
                 return 0;
         case O_SUDO: o->sudo = true; return 0;
         case O_DETACH: o->detach = true; return 0;
+        case O_INTERACTIVE: o->interactive = true; return 0;
         case O_TIMEOUT:
                 if (ak_parse_duration(p->arg, 1, 86400, &v) < 0)
                         return cli_opts_bad_value(p, "want 1s to 1d: 90, 90s, 10m, 1h");
@@ -434,6 +453,7 @@ static int run_staged(const struct opts *o, Ak__V1__SandboxSpec *spec, bool perm
                         req.workdir = (char *)(o->workdir ? o->workdir : COPY_IN_GUEST_DIR);
                 req.sudo = true; /* as the Run RPC: one-shot commands are root's */
                 req.timeout_ms = o->timeout_s * 1000;
+                req.interactive = o->interactive;
                 code = stream("run", "Exec", &req.base, o->receipt, false);
         }
         if (o->keep) {
@@ -481,6 +501,7 @@ int cli_run_run(int argc, char **argv)
                 req.n_argv = (size_t)o.argc;
                 req.argv = o.argv;
                 req.keep = o.keep;
+                req.interactive = o.interactive;
                 req.timeout_ms = o.timeout_s * 1000;
                 r = stream("run", "Run", &req.base, o.receipt, o.keep);
         }
@@ -493,6 +514,8 @@ int cli_exec_run(int argc, char **argv)
         struct opts o = { 0 };
         sandbox_opts_init(&o.sb);
         int r = parse(&cmd_exec, argc, argv, true, &o);
+        if (r == 0 && o.detach && o.interactive)
+                r = cli_usage_error(&cmd_exec, "-i and -d: a detached command takes no stdin");
         if (r == 0) {
                 char **env = o.exec_env.kv;
                 size_t n_env = o.exec_env.n;
@@ -508,6 +531,7 @@ int cli_exec_run(int argc, char **argv)
                         if (o.workdir)
                                 req.workdir = (char *)o.workdir;
                         req.sudo = o.sudo;
+                        req.interactive = o.interactive;
                         req.timeout_ms = o.timeout_s * 1000;
                         r = stream("exec", "Exec", &req.base, o.receipt, false);
                 }

@@ -1,12 +1,14 @@
 // `ak receipt`, run as a user would, on receipts made by lib/receipt, by
 // hand-tampering, by an independent implementation (Python), and by the
 // one-machine signing helper.
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -207,9 +209,9 @@ TEST_F(ReceiptCli, UnsignedReceiptsNeedTheFlag)
         r = Ak("receipt verify --allow-unsigned " + f);
         EXPECT_EQ(0, r.status) << r.err;
         EXPECT_EQ(f + ": valid receipt " + id_ + " (run, exit 0), unsigned (allowed by --allow-unsigned)\n", r.out);
-        r = Ak("receipt replay " + f);
+        r = Ak("receipt replay --print " + f);
         EXPECT_EQ(1, r.status);
-        r = Ak("receipt replay --allow-unsigned " + f);
+        r = Ak("receipt replay --print --allow-unsigned " + f);
         EXPECT_EQ(0, r.status) << r.err;
 }
 
@@ -272,7 +274,7 @@ TEST_F(ReceiptCli, TenantShownAsUnsigned)
 TEST_F(ReceiptCli, ReplayPrintsTheAgentkernelCommandQuoted)
 {
         std::string f = Make("p.json");
-        Result r = Ak("receipt replay " + f);
+        Result r = Ak("receipt replay --print " + f);
         EXPECT_EQ(0, r.status) << r.err;
         EXPECT_EQ("agentkernel run --image python:3.12-alpine -B docker --profile moderate -- python3 -c "
                   "'print('\\''ok'\\'')'\n",
@@ -297,7 +299,7 @@ TEST_F(ReceiptCli, ReplayPrintsTheAgentkernelCommandQuoted)
         ASSERT_EQ(0, receipt_finalize(rc, key_));
         std::string e = dir_ + "/e.json";
         ASSERT_EQ(0, receipt_write_file(e.c_str(), rc, nullptr));
-        r = Ak("receipt replay " + e);
+        r = Ak("receipt replay --print " + e);
         EXPECT_EQ("agentkernel exec dev --env FOO=bar --env DEBUG=1 --workdir /workspace --sudo -- pytest -q\n", r.out);
 
         /* hostile words come back as the same words from bash */
@@ -312,7 +314,7 @@ TEST_F(ReceiptCli, ReplayPrintsTheAgentkernelCommandQuoted)
         ASSERT_EQ(0, receipt_finalize(rc, key_));
         ASSERT_EQ(0, receipt_write_file(e.c_str(), rc, nullptr));
         receipt_free(rc);
-        r = Ak("receipt replay " + e);
+        r = Ak("receipt replay --print " + e);
         ASSERT_EQ(0, r.status) << r.err;
         EXPECT_EQ(std::string::npos, r.out.find('\x1b')) << "no raw control characters on the terminal";
         size_t dd = r.out.find(" -- ");
@@ -333,7 +335,7 @@ TEST_F(ReceiptCli, ReplayPrintsTheAgentkernelCommandQuoted)
         EXPECT_EQ(want, got);
 
         std::string t = Tamper(f, "\"moderate\"", "\"permissive\"");
-        r = Ak("receipt replay " + t);
+        r = Ak("receipt replay --print " + t);
         EXPECT_EQ(1, r.status);
         EXPECT_EQ("", r.out);
         EXPECT_NE(std::string::npos, r.err.find(": Receipt hash mismatch: ")) << r.err;
@@ -418,10 +420,63 @@ TEST_F(ReceiptCli, VerifiesReceiptsAnIndependentImplementationMade)
         EXPECT_EQ(f + ": valid receipt 0190f5e2-7a3b-7c4d-8e5f-0123456789ab (run, exit 7), signed by ed25519 key " + id +
                           "\n",
                   r.out);
-        r = Ak("receipt replay " + f);
+        r = Ak("receipt replay --print " + f);
         EXPECT_EQ("agentkernel run -B qemu --keep --no-network --profile strict -- sh -c $'echo \xc3\xa9 "
                   "\xf0\x9f\x98\x80 \\x1b/'\n",
                   r.out);
+}
+
+TEST_F(ReceiptCli, PruneRemovesOnlyOldReceipts)
+{
+        std::string rd = dir_ + "/home/receipts";
+        ASSERT_EQ(0, system(("mkdir -p '" + rd + "'").c_str()));
+        Result r = Ak("receipt prune --older-than 30d");
+        ASSERT_EQ(0, r.status) << r.err;
+        EXPECT_EQ("removed 0 receipts older than 30d from " + rd + "\n", r.out);
+        /* Two old receipts, one new, and old files that are not receipts. */
+        auto age = [](const std::string &path, long days) {
+                struct timespec t[2];
+                clock_gettime(CLOCK_REALTIME, &t[0]);
+                t[0].tv_sec -= days * 86400;
+                t[1] = t[0];
+                ASSERT_EQ(0, utimensat(AT_FDCWD, path.c_str(), t, AT_SYMLINK_NOFOLLOW)) << path;
+        };
+        std::string old1 = Make("home/receipts/old1.json"), old2 = Make("home/receipts/old2.json");
+        std::string fresh = Make("home/receipts/fresh.json");
+        std::string other = rd + "/notes.json", key = rd + "/ed25519_signing_key.pkcs8";
+        WriteFile(other, "{\"not\": \"a receipt\"}");
+        WriteFile(key, "key");
+        ASSERT_EQ(0, symlink(old1.c_str(), (rd + "/link.json").c_str()));
+        for (const std::string &f : {old1, old2, other, key})
+                age(f, 31);
+        age(rd + "/link.json", 31);
+        age(fresh, 29);
+
+        r = Ak("receipt prune --older-than 30d --dry-run");
+        ASSERT_EQ(0, r.status) << r.err;
+        EXPECT_NE(std::string::npos, r.out.find("would remove " + old1 + "\n")) << r.out;
+        EXPECT_NE(std::string::npos, r.out.find("would remove " + old2 + "\n")) << r.out;
+        EXPECT_NE(std::string::npos, r.out.find("would remove 2 receipts older than 30d")) << r.out;
+        EXPECT_EQ(0, access(old1.c_str(), F_OK));
+
+        r = Ak("receipt prune --older-than=30d");
+        ASSERT_EQ(0, r.status) << r.err;
+        EXPECT_EQ("removed 2 receipts older than 30d from " + rd + "\n", r.out);
+        EXPECT_NE(0, access(old1.c_str(), F_OK));
+        EXPECT_NE(0, access(old2.c_str(), F_OK));
+        for (const std::string &f : {fresh, other, key})
+                EXPECT_EQ(0, access(f.c_str(), F_OK)) << f << " must stay";
+        struct stat st;
+        EXPECT_EQ(0, lstat((rd + "/link.json").c_str(), &st)) << "a link is not followed or removed";
+
+        r = Ak("receipt prune --older-than 28d");
+        EXPECT_EQ("removed 1 receipt older than 28d from " + rd + "\n", r.out);
+        for (const char *bad : {"receipt prune", "receipt prune --older-than", "receipt prune --older-than 3w",
+                                "receipt prune --older-than -1d", "receipt prune --older-than 1d x"}) {
+                r = Ak(bad);
+                EXPECT_EQ(2, r.status) << bad;
+                EXPECT_NE(std::string::npos, r.err.find("prune")) << bad << ": " << r.err;
+        }
 }
 
 TEST_F(ReceiptCli, BadUsageExitsTwo)

@@ -151,6 +151,8 @@ std::string ToJson(const Req& r) {
   a.stream = r.stream;
   a.timeout_ms = r.timeout_ms;
   a.max_output_bytes = r.max_output_bytes;
+  a.stdin_pipe = r.stdin_pipe;
+  a.eof = r.eof;
   a.uid = r.uid;
   a.gid = r.gid;
   char* json;

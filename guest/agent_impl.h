@@ -51,6 +51,7 @@ struct child {
 struct conn;
 struct run;
 struct session;
+struct feed;
 
 struct agent {
         int epfd;
@@ -62,6 +63,7 @@ struct agent {
         unsigned n_conns;
         struct session *sessions;
         unsigned n_sessions;
+        struct feed *feeds;    /* runs with a host-fed stdin */
         struct child *children;
         struct obj *dead;
         int devnull; /* stdin for `run`, -1 if unavailable */
@@ -118,6 +120,19 @@ void run_abort(struct run *r);
 /* Re-enables a streamed run's pipes after its connection drained. */
 void run_resume(struct run *r);
 struct run *run_next(struct run *r);
+
+/* feed.c: a run's stdin written from `shell_input` frames (see feed.c). */
+/* Takes fd (the pipe's non-blocking write end); owner is the run. */
+int feed_new(struct agent *a, struct obj *owner, const char *id, int fd, struct feed **ret);
+/* Closes the pipe, answers a waiting input with an error. NULL: no-op. */
+void feed_free(struct feed *f);
+/* The live feed of the run with this id, or NULL. */
+struct feed *feed_find(struct agent *a, const char *id);
+/* Takes data (may be NULL when len is 0); answers on c under req_id once
+ * the bytes are in the pipe, then closes it when eof. */
+void feed_input(struct feed *f, struct conn *c, const char *req_id, uint8_t *data, size_t len, bool eof);
+/* c is going away: nobody waits there any more. */
+void feed_forget_conn(struct agent *a, struct conn *c);
 
 /* shell.c */
 void shell_start(struct conn *c, const struct proto_request *req);

@@ -89,6 +89,7 @@ void conn_kill(struct conn *c)
         while (c->runs)
                 run_abort(c->runs);
         shell_abort_conn(a, c);
+        feed_forget_conn(a, c);
         if (c->prev)
                 c->prev->next = c->next;
         else

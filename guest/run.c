@@ -1,5 +1,5 @@
-/* `run`: a command in its own process group, stdin /dev/null, stdout and
- * stderr through pipes; answered when it exits (or streamed as it goes). */
+/* `run`: a command in its own process group, stdin /dev/null (or a pipe
+ * the host feeds, see feed.c), stdout and stderr through pipes; answered when it exits (or streamed as it goes). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -33,6 +33,7 @@ struct run {
         char *id;
         struct child child;
         struct capture io[2];
+        struct feed *feed; /* stdin from the host, or NULL (/dev/null) */
         struct watch timer;
         bool stream;
         bool paused;
@@ -61,6 +62,7 @@ static void run_free(struct obj *o)
                 free(r->io[i].buf);
         }
         watch_close(r->agent, &r->timer);
+        feed_free(r->feed);
         child_remove(r->agent, &r->child);
         free(r->id);
         free(r);
@@ -394,7 +396,19 @@ void run_start(struct conn *c, const struct proto_request *req)
         }
 
         int stdin_fd = a->devnull;
-        if (stdin_fd < 0) {
+        if (req->stdin_pipe) {
+                if (pipe2(in, O_CLOEXEC) < 0) {
+                        e = errno;
+                        goto fail_errno;
+                }
+                fcntl(in[1], F_SETFL, O_NONBLOCK);
+                if (feed_new(a, &r->obj, req->id, in[1], &r->feed) < 0) {
+                        e = ENOMEM;
+                        goto fail_errno;
+                }
+                in[1] = -1; /* the feed's now */
+                stdin_fd = in[0];
+        } else if (stdin_fd < 0) {
                 /* No /dev/null (a bare initramfs): an empty pipe reads as EOF. */
                 if (pipe2(in, O_CLOEXEC) < 0) {
                         e = errno;
@@ -439,6 +453,7 @@ void run_start(struct conn *c, const struct proto_request *req)
                         char m[256];
                         snprintf(m, sizeof(m), "Failed to run command: %s", msg);
                         conn_send_error(c, req->id, m);
+                        feed_free(r->feed);
                         free(r->id);
                         free(r);
                         return;
@@ -448,6 +463,11 @@ void run_start(struct conn *c, const struct proto_request *req)
                 goto fail_errno;
         }
         run_watch(r, c, req, pid, out[0], err[0]);
+        if (r->feed) {
+                /* The host may feed stdin now (before any output). */
+                struct proto_response ready = { .id = r->id, .stream = "stdin" };
+                conn_send(c, &ready);
+        }
         return;
 
 fail_errno:
@@ -460,6 +480,7 @@ fail_errno:
                         close(in[i]);
         }
         fail_os(c, req->id, "", e);
+        feed_free(r->feed);
         free(r->id);
         free(r);
 }

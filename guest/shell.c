@@ -377,27 +377,35 @@ static struct session *lookup(struct conn *c, const struct proto_request *req)
 void shell_input(struct conn *c, const struct proto_request *req)
 {
         char msg[128];
-        uint8_t *data;
-        size_t len;
+        uint8_t *data = NULL;
+        size_t len = 0;
         int r;
 
         if (!req->session_id) {
                 conn_send_error(c, req->id, "No session_id specified");
                 return;
         }
-        if (!req->input_base64) {
+        struct feed *f = find(conn_agent(c), req->session_id) ? NULL : feed_find(conn_agent(c), req->session_id);
+        if (!req->input_base64 && !(f && req->eof)) {
                 conn_send_error(c, req->id, "No input specified");
                 return;
         }
-        r = base64_decode_alloc(req->input_base64, req->input_base64_len, &data, &len);
-        if (r == -ENOMEM) {
-                conn_send_error(c, req->id, "Out of memory");
-                return;
+        if (req->input_base64) {
+                r = base64_decode_alloc(req->input_base64, req->input_base64_len, &data, &len);
+                if (r == -ENOMEM) {
+                        conn_send_error(c, req->id, "Out of memory");
+                        return;
+                }
+                if (r < 0) {
+                        snprintf(msg, sizeof(msg), "Invalid base64: %s",
+                                 base64_decode_error(req->input_base64, req->input_base64_len));
+                        conn_send_error(c, req->id, msg);
+                        return;
+                }
         }
-        if (r < 0) {
-                snprintf(msg, sizeof(msg), "Invalid base64: %s",
-                         base64_decode_error(req->input_base64, req->input_base64_len));
-                conn_send_error(c, req->id, msg);
+        if (f) {
+                /* A run's stdin: answered once written (feed.c). */
+                feed_input(f, c, req->id, data, len, req->eof);
                 return;
         }
         struct session *s = find(conn_agent(c), req->session_id);

@@ -34,6 +34,28 @@ TEST(Parse, Uint) {
   EXPECT_EQ(64u, v);
 }
 
+TEST(Parse, DurationUnitsAndSyntax) {
+  uint64_t v = 42;
+  EXPECT_EQ(0, ak_parse_duration("30d", 0, UINT64_MAX, &v));
+  EXPECT_EQ(30u * 86400, v);
+  EXPECT_EQ(0, ak_parse_duration("10m", 0, UINT64_MAX, &v));
+  EXPECT_EQ(600u, v);
+  EXPECT_EQ(0, ak_parse_duration("1h", 0, UINT64_MAX, &v));
+  EXPECT_EQ(3600u, v);
+  EXPECT_EQ(0, ak_parse_duration("45s", 0, UINT64_MAX, &v));
+  EXPECT_EQ(45u, v);
+  EXPECT_EQ(0, ak_parse_duration("7", 0, UINT64_MAX, &v));
+  EXPECT_EQ(7u, v);
+  v = 42;
+  for (const char* bad : {"", "d", "1w", "-1d", " 1d", "1d ", "1.5h", "1hd", "0x1s"})
+    EXPECT_EQ(-EINVAL, ak_parse_duration(bad, 0, UINT64_MAX, &v)) << bad;
+  EXPECT_EQ(-EINVAL, ak_parse_duration(nullptr, 0, 1, &v));
+  EXPECT_EQ(-ERANGE, ak_parse_duration("213503982334602d", 0, UINT64_MAX, &v));
+  EXPECT_EQ(-ERANGE, ak_parse_duration("2h", 0, 3600, &v));
+  EXPECT_EQ(-ERANGE, ak_parse_duration("0s", 1, 3600, &v));
+  EXPECT_EQ(42u, v);
+}
+
 }  // namespace
 
 namespace {

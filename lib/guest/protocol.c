@@ -180,6 +180,14 @@ static int parse_fields(struct request_impl *impl, const struct json_value *root
         if ((ret = get_bool(root, "stream", &b, err)) < 0)
                 return ret;
         r->stream = b;
+        b = 0;
+        if ((ret = get_bool(root, "stdin", &b, err)) < 0)
+                return ret;
+        r->stdin_pipe = b;
+        b = 0;
+        if ((ret = get_bool(root, "eof", &b, err)) < 0)
+                return ret;
+        r->eof = b;
         v = -1;
         if ((ret = get_int(root, "rows", 0, 65535, &v, err)) < 0)
                 return ret;
@@ -461,6 +469,14 @@ static void write_request(const struct proto_request_args *a, struct json_writer
         if (a->max_output_bytes >= 0) {
                 put_key(w, "max_output_bytes");
                 json_writer_i64(w, a->max_output_bytes);
+        }
+        if (a->stdin_pipe >= 0) {
+                put_key(w, "stdin");
+                json_writer_bool(w, a->stdin_pipe);
+        }
+        if (a->eof >= 0) {
+                put_key(w, "eof");
+                json_writer_bool(w, a->eof);
         }
         if (a->uid >= 0) {
                 put_key(w, "uid");

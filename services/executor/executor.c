@@ -28,6 +28,7 @@
 #include "services/executor/executor_pull.h"
 #include "services/executor/executor_sandbox.h"
 #include "services/executor/executor_shell.h"
+#include "services/executor/executor_stdin.h"
 #include "services/executor/executor_snapshot.h"
 #include "services/executor/executor_state.h"
 #include "services/executor/executor_status.h"
@@ -64,6 +65,7 @@ static const struct rpc_method methods[] = {
         { "ListSnapshots", RPC_UNARY, snapshot_handle_list },
         { "DeleteSnapshot", RPC_UNARY, snapshot_handle_delete },
         { "Drain", RPC_UNARY, drain_handle },
+        { "WriteStdin", RPC_UNARY, stdin_handle_write },
 };
 
 int executor_add_to_server(struct executor *ex, struct rpc_server *srv, struct ak_error *err)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "lib/base/time.h"
+#include "lib/base/uuid.h"
 #include "lib/crypto/crypto.h"
 #include "lib/encoding/base64.h"
 #include "lib/guest/frame.h"
@@ -38,6 +39,8 @@
  * receipt's hash covers; at the cap the host stops reading. */
 struct sink {
         struct rpc_call *call;
+        const char *sandbox;
+        const char *stream_id; /* interactive: the guest run's id */
         struct crypto_sha256 *hash;
         uint64_t sent, max;
         bool truncated, gone;
@@ -76,6 +79,21 @@ static int send_bytes(struct sink *s, const char *stream, const void *data, size
  * connection, and the guest kills the command. */
 static int on_chunk(void *ud, const struct proto_reply *chunk)
 {
+        struct sink *s = ud;
+        if (s->stream_id && chunk->stream && strcmp(chunk->stream, "stdin") == 0 && !chunk->output_base64) {
+                /* The command takes stdin now: tell the client where. */
+                Ak__V1__StdinReady ready = AK__V1__STDIN_READY__INIT;
+                ready.sandbox = (char *)s->sandbox;
+                ready.stream_id = (char *)s->stream_id;
+                Ak__V1__OutputChunk c = AK__V1__OUTPUT_CHUNK__INIT;
+                c.kind_case = AK__V1__OUTPUT_CHUNK__KIND_STDIN_READY;
+                c.stdin_ready = &ready;
+                if (rpc_call_send(s->call, &c.base) < 0) {
+                        s->gone = true;
+                        return -ECANCELED;
+                }
+                return 0;
+        }
         uint8_t *buf = NULL;
         size_t len = 0;
         if (!chunk->output_base64 ||
@@ -106,6 +124,7 @@ struct exec_args {
         size_t n_env;
         const char *workdir;
         bool sudo;
+        bool interactive;   /* stdin from WriteStdin */
         uint32_t timeout_ms;
         uint64_t max_output;
         struct receipt *receipt;  /* invocation set by the caller */
@@ -204,7 +223,9 @@ static int exec_in(struct executor *ex, struct rpc_call *call, struct sandbox *s
         char **split = calloc(a->n_env + 1, sizeof(char *));
         size_t n_pre = 0;
         const char **argv = calloc(a->argc + 1, sizeof(char *));
-        struct sink s = { .call = call, .max = a->max_output ? a->max_output : EXEC_DEFAULT_MAX_OUTPUT };
+        struct sink s = { .call = call, .sandbox = sb->name,
+                          .max = a->max_output ? a->max_output : EXEC_DEFAULT_MAX_OUTPUT };
+        char stream_id[AK_UUID_LEN + 1];
         int fd = -1;
         if (!keys || !vals || !split || !argv || crypto_sha256_new(&s.hash) < 0) {
                 code = rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -239,6 +260,16 @@ static int exec_in(struct executor *ex, struct rpc_call *call, struct sandbox *s
 
         struct proto_request_args req = PROTO_REQUEST_ARGS_INIT;
         req.id = "exec";
+        if (a->interactive) {
+                /* The guest finds the run by this id when stdin comes on
+                 * another connection (WriteStdin), so it must be unique. */
+                if (ak_uuid7(stream_id) < 0) {
+                        code = rpc_call_fail(call, RPC_INTERNAL, "stream id: no random bytes");
+                        goto out;
+                }
+                req.id = s.stream_id = stream_id;
+                req.stdin_pipe = 1;
+        }
         req.type = "run";
         req.command = argv;
         req.n_command = a->argc + n_pre;
@@ -353,7 +384,8 @@ int exec_handle_exec(struct rpc_call *call, const ProtobufCMessage *msg, void *u
         rc->tenant = strdup(sb->tenant); /* unsigned metadata, see sign_receipt */
         struct exec_args a = {
                 .sandbox = sb->name, .argv = req->argv, .argc = req->n_argv, .env = req->env, .n_env = req->n_env,
-                .workdir = req->workdir, .sudo = req->sudo, .timeout_ms = req->timeout_ms,
+                .workdir = req->workdir, .sudo = req->sudo, .interactive = req->interactive,
+                .timeout_ms = req->timeout_ms,
                 .max_output = req->max_output_bytes, .receipt = rc,
         };
         code = exec_in(ex, call, sb, &a);
@@ -432,7 +464,7 @@ int exec_handle_run(struct rpc_call *call, const ProtobufCMessage *msg, void *ud
         rc->tenant = strdup(sb->tenant);
         /* One-shot runs are agentkernel's `run`: as root in the guest. */
         struct exec_args a = {
-                .sandbox = sb->name, .argv = argv, .argc = argc, .sudo = true,
+                .sandbox = sb->name, .argv = argv, .argc = argc, .sudo = true, .interactive = req->interactive,
                 .timeout_ms = req->timeout_ms, .max_output = req->max_output_bytes, .receipt = rc,
         };
         code = exec_in(ex, call, sb, &a);

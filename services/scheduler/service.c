@@ -165,6 +165,7 @@ static const struct rpc_method methods[] = {
         { "RemoveFile", RPC_UNARY, sched_remove_file },
         { "OpenShell", RPC_SERVER_STREAMING, sched_open_shell },
         { "ShellInput", RPC_UNARY, sched_shell_input },
+        { "WriteStdin", RPC_UNARY, sched_write_stdin },
         { "ShellResize", RPC_UNARY, sched_shell_resize },
         { "ShellClose", RPC_UNARY, sched_shell_close },
         { "ExecDetached", RPC_UNARY, sched_exec_detached },

@@ -36,6 +36,7 @@ int sched_mkdir(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
 int sched_remove_file(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
 int sched_open_shell(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
 int sched_shell_input(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
+int sched_write_stdin(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
 int sched_shell_resize(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
 int sched_shell_close(struct rpc_call *call, const ProtobufCMessage *msg, void *data);
 int sched_take_snapshot(struct rpc_call *call, const ProtobufCMessage *msg, void *data);

@@ -434,6 +434,12 @@ int sched_shell_input(struct rpc_call *call, const ProtobufCMessage *msg, void *
                           ((const Ak__V1__ShellInputRequest *)msg)->sandbox, msg);
 }
 
+int sched_write_stdin(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        return plain_call(call, data, "WriteStdin", "sandbox",
+                          ((const Ak__V1__WriteStdinRequest *)msg)->sandbox, msg);
+}
+
 int sched_shell_resize(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
 {
         return plain_call(call, data, "ShellResize", "sandbox",
