@@ -7,7 +7,11 @@
  * its workdir and environment. Prints the command's pid once it runs; exit
  * 104 when root holds DETACHED_MAX_PER_SANDBOX commands already. Per
  * stream, the first max_log bytes are kept in root/id/stdout|stderr and the
- * rest is read and dropped, so the command never blocks on its output. */
+ * rest is read and dropped, so the command never blocks on its output.
+ * The logs grow while the command runs: each dd is one read(2) of what the
+ * pipe holds (no fullblock), appended at once, so a reader sees output as
+ * it is written (busybox `head -c` buffered it in stdio until the end). A
+ * read that adds nothing is the end of the stream. */
 #define DETACHED_SH_START \
         "r=$1 i=$2 t=$3 m=$4; shift 4\n" \
         "[ -d \"$r\" ] || mkdir -m 1777 \"$r\" 2>/dev/null\n" \
@@ -19,8 +23,11 @@
         "mkfifo \"$d/o\" \"$d/e\" \"$d/p\" || exit 106\n" \
         "setsid sh -c '\n" \
         "d=$1 m=$2; shift 2\n" \
-        "{ head -c \"$m\" > \"$d/stdout\"; cat > /dev/null; } < \"$d/o\" &\n" \
-        "{ head -c \"$m\" > \"$d/stderr\"; cat > /dev/null; } < \"$d/e\" &\n" \
+        "keep() { : > \"$1\"; n=0; while [ $n -lt $m ]; do k=$((m - n)); [ $k -gt 65536 ] && k=65536\n" \
+        "  dd bs=$k count=1 2>/dev/null >> \"$1\" || break; s=$(($(wc -c < \"$1\")))\n" \
+        "  [ $s -gt $n ] || break; n=$s; done; cat > /dev/null; }\n" \
+        "keep \"$d/stdout\" < \"$d/o\" &\n" \
+        "keep \"$d/stderr\" < \"$d/e\" &\n" \
         "setsid \"$@\" > \"$d/o\" 2> \"$d/e\" < /dev/null &\n" \
         "c=$!\n" \
         "echo $c > \"$d/pid\"; echo $c > \"$d/p\"\n" \

@@ -4,7 +4,8 @@
 // pieces; a `sleep 100` is killed (failed, 137) and KillDetached is
 // idempotent; list shows both, oldest first; max_log_bytes keeps the first
 // bytes and the command still runs to its end; bad ids and unknown ids fail
-// with INVALID_ARGUMENT and NOT_FOUND; the 257th command of a sandbox is
+// with INVALID_ARGUMENT and NOT_FOUND; a running command's logs show its
+// output so far; the 257th command of a sandbox is
 // RESOURCE_EXHAUSTED (last: it fills the sandbox's table).
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -150,6 +151,36 @@ TEST_F(DetachedTest, RunsThenCompletesWithItsExitCodeAndLogs) {
   EXPECT_EQ(Logs(id, false, 100, 0, &next), "");
   EXPECT_EQ(next, 100u);
   EXPECT_EQ(Logs(id, true, 0, 0), "err\n");
+}
+
+// Output is readable while the command still runs: each stream's log
+// grows as the command writes, not only when it ends.
+TEST_F(DetachedTest, LogsOfARunningCommandShowItsOutputSoFar) {
+  Ak__V1__DetachedCommand* d = Start({"sh", "-c", "echo early; echo warn >&2; sleep 100; echo late"});
+  ASSERT_NE(d, nullptr);
+  std::string id = d->id;
+  protobuf_c_message_free_unpacked(&d->base, nullptr);
+  std::string out, err;
+  for (int i = 0; i < 200 && (out.empty() || err.empty()); i++) {
+    usleep(100000);
+    out = Logs(id, false, 0, 0);
+    err = Logs(id, true, 0, 0);
+  }
+  EXPECT_EQ(out, "early\n");
+  EXPECT_EQ(err, "warn\n");
+  d = Get(id);
+  ASSERT_NE(d, nullptr);
+  EXPECT_STREQ(d->status, "running");
+  EXPECT_EQ(d->stdout_bytes, 6u);
+  protobuf_c_message_free_unpacked(&d->base, nullptr);
+  Ak__V1__DetachedRef ref = AK__V1__DETACHED_REF__INIT;
+  ref.sandbox = const_cast<char*>("det");
+  ref.id = const_cast<char*>(id.c_str());
+  ProtobufCMessage* m = nullptr;
+  std::string e;
+  ASSERT_EQ(Call("KillDetached", &ref.base, &m, &e), RPC_OK) << e;
+  protobuf_c_message_free_unpacked(m, nullptr);
+  EXPECT_EQ(Logs(id, false, 0, 0), "early\n");
 }
 
 TEST_F(DetachedTest, KillEndsTheCommandAndIsIdempotent) {
