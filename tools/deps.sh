@@ -16,6 +16,9 @@ packages=(
         libcurl4-openssl-dev
         libmicrohttpd-dev          # ak-gateway's HTTP/1.1 server (services/gateway)
         libcpptoml-dev             # agentkernel.toml (cli/toml.cc): header-only C++ TOML
+        libmicrohttpd12            # ... built with GnuTLS: ak-gateway --tls-cert/--tls-key
+        libgnutls30                # its TLS
+        curl                       # tests/security:gateway_fleet_test: a verifying HTTPS client
         libarchive-dev             # image layers: tar, gzip, zstd (vmm/image/oci_layer.c)
         libnftables-dev            # vmm/net/nft_sets: a VM's DNS-answered addresses into its nft sets
         libgtest-dev

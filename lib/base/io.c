@@ -115,3 +115,44 @@ int ak_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
         *ret_len = (size_t)n;
         return 0;
 }
+
+int ak_read_fd_all(int fd, size_t max, char **ret_data, size_t *ret_len)
+{
+        size_t len = 0, cap = 4096;
+        char *buf = malloc(cap + 1);
+
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                if (len == cap) {
+                        if (cap > max)
+                                break;
+                        char *n = realloc(buf, cap * 2 + 1);
+                        if (!n) {
+                                free(buf);
+                                return -ENOMEM;
+                        }
+                        buf = n;
+                        cap *= 2;
+                }
+                ssize_t got = read(fd, buf + len, cap - len);
+                if (got < 0 && errno == EINTR)
+                        continue;
+                if (got < 0) {
+                        int r = -errno;
+                        free(buf);
+                        return r;
+                }
+                if (got == 0)
+                        break;
+                len += (size_t)got;
+        }
+        if (len > max) {
+                free(buf);
+                return -EFBIG;
+        }
+        buf[len] = '\0';
+        *ret_data = buf;
+        *ret_len = len;
+        return 0;
+}

@@ -33,6 +33,11 @@ int ak_writev_full(int fd, struct iovec *iov, size_t cnt, off_t off);
  * or the read from in (false), for the caller's message. */
 int ak_copy_fd(int in, int out, bool *ret_write_failed);
 
+/* Reads fd to its end: at most max bytes (-EFBIG past them), into a
+ * malloc'd, NUL-terminated *ret_data of *ret_len bytes. The fd stays open.
+ * 0 or -errno. */
+int ak_read_fd_all(int fd, size_t max, char **ret_data, size_t *ret_len);
+
 /* Reads the whole file at path (opened O_CLOEXEC) when it holds at most max
  * bytes: *ret_data is malloc'd and NUL-terminated, *ret_len its length.
  * -EFBIG beyond max, -errno from open/read. */

@@ -122,7 +122,35 @@ TEST(Io, CopyFd) {
   close(p[0]);
 }
 
-}  // namespace
+TEST(ReadFdAll, ToTheEndUpToMaxElseEFBIGAndTheFdStaysOpen) {
+  int p[2];
+  ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
+  std::string data(10000, 'k');
+  std::thread w([&] {
+    EXPECT_EQ(0, ak_write_full(p[1], data.data(), data.size()));
+    close(p[1]);
+  });
+  char *got = nullptr;
+  size_t len = 0;
+  ASSERT_EQ(0, ak_read_fd_all(p[0], 10000, &got, &len));
+  w.join();
+  EXPECT_EQ(len, 10000u);
+  EXPECT_EQ(std::string(got, len), data);
+  EXPECT_EQ(got[len], '\0');
+  free(got);
+  EXPECT_EQ(0, fcntl(p[0], F_GETFD) & ~FD_CLOEXEC);  // still open
+  close(p[0]);
+  ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
+  std::thread w2([&] {
+    EXPECT_EQ(0, ak_write_full(p[1], data.data(), data.size()));
+    close(p[1]);
+  });
+  got = nullptr;
+  EXPECT_EQ(-EFBIG, ak_read_fd_all(p[0], 9999, &got, &len));
+  EXPECT_EQ(got, nullptr);
+  close(p[0]);
+  w2.join();
+}
 
 TEST(Io, ReadFile) {
   char dir[] = "/tmp/akio.XXXXXX";

@@ -74,53 +74,12 @@ int receipt_write_private_file(const char *path, const void *data, size_t len)
 }
 
 /* Reads all of fd (at most max bytes) and closes it. */
+/* Reads fd to its end (at most max bytes) and closes it. */
 static int read_fd(int fd, size_t max, char **ret_data, size_t *ret_len)
 {
-        size_t len = 0, cap = 4096;
-        char *buf;
-        int r = 0;
-
-        buf = malloc(cap + 1);
-        if (!buf) {
-                close(fd);
-                return -ENOMEM;
-        }
-        for (;;) {
-                if (len == cap) {
-                        if (cap > max) {
-                                r = -EFBIG;
-                                break;
-                        }
-                        char *n = realloc(buf, cap * 2 + 1);
-                        if (!n) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        buf = n;
-                        cap *= 2;
-                }
-                ssize_t got = read(fd, buf + len, cap - len);
-                if (got < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = -errno;
-                        break;
-                }
-                if (got == 0)
-                        break;
-                len += (size_t)got;
-        }
+        int r = ak_read_fd_all(fd, max, ret_data, ret_len);
         close(fd);
-        if (r == 0 && len > max)
-                r = -EFBIG;
-        if (r < 0) {
-                free(buf);
-                return r;
-        }
-        buf[len] = '\0';
-        *ret_data = buf;
-        *ret_len = len;
-        return 0;
+        return r;
 }
 
 int receipt_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)

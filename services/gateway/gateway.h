@@ -57,3 +57,6 @@ int gw_resp_error(struct gw_resp *ret, unsigned status, const char *msg);
  * for the scheduler. Returns bytes written, or 0 at the end. */
 size_t gw_sse_read(struct gw_sse *s, char *buf, size_t size);
 void gw_sse_free(struct gw_sse *s);
+/* Makes a gw_sse_read blocked on another thread return soon (the stream
+ * ends with an error event). Safe from any thread until gw_sse_free. */
+void gw_sse_cancel(struct gw_sse *s);

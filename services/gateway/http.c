@@ -1,9 +1,19 @@
 /* libmicrohttpd glue: request state, limits, auth, and the hand-off to
- * gateway_handle. */
+ * gateway_handle.
+ *
+ * One epoll thread serves every connection, so an idle connection costs an
+ * fd and a little memory, never a thread. A request whose body is in runs
+ * on a worker thread of its own (gateway_handle blocks on the scheduler)
+ * while its connection is suspended; the worker fills the response and
+ * resumes it. An SSE stream has a pump thread that reads the scheduler's
+ * stream into a bounded buffer; the connection is suspended whenever that
+ * buffer is empty and resumed when the pump adds to it. Workers and pumps
+ * together are at most max_active. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,18 +24,52 @@
 #include "services/gateway/gateway.h"
 #include "services/gateway/http.h"
 
+/* An SSE pump holds at most this much that the client has not taken yet. */
+#define GW_SSE_BUFFER ((size_t)256 << 10)
+#define GW_WORKER_STACK ((size_t)1 << 20)
+
 struct gw_http {
         struct gw_http_config cfg;
         struct MHD_Daemon *d;
         uint16_t port;
+        pthread_mutex_t lock;
+        pthread_cond_t idle;     /* signalled when active drops */
+        unsigned active;         /* workers + pumps running */
+        bool stopping;
+        struct sse_pump *pumps;  /* running pumps, to cancel at stop */
 };
 
 struct req_state {
+        struct gw_http *h;
+        struct MHD_Connection *c;
         char tenant[TOKEN_NAME_MAX + 1];
         char *body;
         size_t len, cap;
         bool too_big;
         bool answered;   /* a response is queued already */
+        bool working;    /* a worker runs gateway_handle; the connection is suspended */
+        bool done;       /* the worker filled resp */
+        struct gw_route rt;
+        bool has_label;
+        char label[512];
+        struct gw_resp resp;
+};
+
+/* An SSE stream between its pump thread and MHD's reader callback. Owned
+ * by both (refs); the last to let go frees it. */
+struct sse_pump {
+        struct gw_http *h;
+        struct MHD_Connection *c;
+        struct gw_sse *s;        /* read only by the pump thread */
+        pthread_mutex_t lock;
+        pthread_cond_t room;     /* signalled when the reader took bytes */
+        char *buf;
+        size_t len, off;
+        bool eof;                /* the stream ended: after buf, the end */
+        bool suspended;          /* the reader suspended c waiting for bytes */
+        bool abandoned;          /* MHD let go of the response */
+        int refs;
+        struct sse_pump *next;   /* in h->pumps */
 };
 
 static bool local_host(const char *host, size_t n)
@@ -89,27 +133,188 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, con
         return send_resp(c, &r);
 }
 
+static void active_done(struct gw_http *h)
+{
+        pthread_mutex_lock(&h->lock);
+        h->active--;
+        pthread_cond_broadcast(&h->idle);
+        pthread_mutex_unlock(&h->lock);
+}
+
+/* Takes one active slot; false when max_active are running or the server
+ * is stopping. */
+static bool active_take(struct gw_http *h)
+{
+        pthread_mutex_lock(&h->lock);
+        bool ok = !h->stopping && h->active < h->cfg.max_active;
+        if (ok)
+                h->active++;
+        pthread_mutex_unlock(&h->lock);
+        return ok;
+}
+
+static bool start_thread(void *(*fn)(void *), void *arg)
+{
+        pthread_attr_t a;
+        pthread_t t;
+
+        if (pthread_attr_init(&a))
+                return false;
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&a, GW_WORKER_STACK);
+        int r = pthread_create(&t, &a, fn, arg);
+        pthread_attr_destroy(&a);
+        return r == 0;
+}
+
+/* Drops one reference (p->lock held; released here). */
+static void pump_unref(struct sse_pump *p)
+{
+        bool last = --p->refs == 0;
+        pthread_mutex_unlock(&p->lock);
+        if (!last)
+                return;
+        pthread_cond_destroy(&p->room);
+        pthread_mutex_destroy(&p->lock);
+        gw_sse_free(p->s);
+        free(p->buf);
+        free(p);
+}
+
+static void pump_unlink(struct sse_pump *p)
+{
+        struct gw_http *h = p->h;
+        pthread_mutex_lock(&h->lock);
+        for (struct sse_pump **q = &h->pumps; *q; q = &(*q)->next)
+                if (*q == p) {
+                        *q = p->next;
+                        break;
+                }
+        pthread_mutex_unlock(&h->lock);
+}
+
+/* Appends n bytes (p->lock held); on no memory the stream ends early. */
+static void pump_append(struct sse_pump *p, const char *d, size_t n)
+{
+        if (p->off) {
+                memmove(p->buf, p->buf + p->off, p->len - p->off);
+                p->len -= p->off;
+                p->off = 0;
+        }
+        char *b = realloc(p->buf, p->len + n);
+        if (!b) {
+                p->eof = true;
+                return;
+        }
+        p->buf = b;
+        memcpy(p->buf + p->len, d, n);
+        p->len += n;
+}
+
+static void *pump_main(void *arg)
+{
+        struct sse_pump *p = arg;
+        struct gw_http *h = p->h;
+        char chunk[16 << 10];
+
+        for (;;) {
+                size_t n = gw_sse_read(p->s, chunk, sizeof(chunk));   /* blocks on the scheduler */
+                pthread_mutex_lock(&p->lock);
+                if (n)
+                        pump_append(p, chunk, n);
+                else
+                        p->eof = true;
+                if (p->suspended && !p->abandoned) {
+                        p->suspended = false;
+                        MHD_resume_connection(p->c);
+                }
+                while (!p->eof && !p->abandoned && p->len - p->off > GW_SSE_BUFFER)
+                        pthread_cond_wait(&p->room, &p->lock);
+                bool end = p->eof || p->abandoned;
+                pthread_mutex_unlock(&p->lock);
+                if (end)
+                        break;
+        }
+        pump_unlink(p);
+        pthread_mutex_lock(&p->lock);
+        pump_unref(p);
+        active_done(h);
+        return NULL;
+}
+
 static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
+        struct sse_pump *p = cls;
+        ssize_t r;
         (void)pos;
-        size_t n = gw_sse_read(cls, buf, max);
-        return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+
+        pthread_mutex_lock(&p->lock);
+        if (p->off < p->len) {
+                size_t n = p->len - p->off < max ? p->len - p->off : max;
+                memcpy(buf, p->buf + p->off, n);
+                p->off += n;
+                pthread_cond_signal(&p->room);
+                r = (ssize_t)n;
+        } else if (p->eof) {
+                r = MHD_CONTENT_READER_END_OF_STREAM;
+        } else {
+                /* Nothing yet: sleep until the pump resumes us. */
+                p->suspended = true;
+                MHD_suspend_connection(p->c);
+                r = 0;
+        }
+        pthread_mutex_unlock(&p->lock);
+        return r;
 }
 
 static void sse_free(void *cls)
 {
-        gw_sse_free(cls);
+        struct sse_pump *p = cls;
+        pthread_mutex_lock(&p->lock);
+        p->abandoned = true;
+        gw_sse_cancel(p->s);   /* the pump stops waiting on the scheduler */
+        pthread_cond_signal(&p->room);
+        pump_unref(p);
 }
 
-static enum MHD_Result send_sse(struct MHD_Connection *c, struct gw_sse *s)
+/* Queues an SSE response fed by a new pump thread; s is consumed. The
+ * caller holds an active slot for the pump, released here on failure. */
+static enum MHD_Result send_sse(struct gw_http *h, struct MHD_Connection *c, struct gw_sse *s)
 {
-        struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 << 10, sse_reader, s, sse_free);
-        if (!resp) {
+        struct sse_pump *p = calloc(1, sizeof(*p));
+        if (!p) {
                 gw_sse_free(s);
+                active_done(h);
+                return send_error(c, 500, "out of memory");
+        }
+        p->h = h;
+        p->c = c;
+        p->s = s;
+        p->refs = 2;
+        pthread_mutex_init(&p->lock, NULL);
+        pthread_cond_init(&p->room, NULL);
+        struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 << 10, sse_reader, p, sse_free);
+        if (!resp) {
+                p->refs = 1;
+                pthread_mutex_lock(&p->lock);
+                pump_unref(p);
+                active_done(h);
                 return MHD_NO;
         }
         MHD_add_response_header(resp, "Content-Type", "text/event-stream");
         MHD_add_response_header(resp, "Cache-Control", "no-cache");
+        pthread_mutex_lock(&h->lock);
+        p->next = h->pumps;
+        h->pumps = p;
+        pthread_mutex_unlock(&h->lock);
+        if (!start_thread(pump_main, p)) {
+                pump_unlink(p);
+                pthread_mutex_lock(&p->lock);
+                p->eof = true;
+                p->refs--;   /* the pump's, never started; MHD's goes with resp */
+                pthread_mutex_unlock(&p->lock);
+                active_done(h);
+        }
         enum MHD_Result ok = MHD_queue_response(c, 200, resp);
         MHD_destroy_response(resp);
         return ok;
@@ -160,6 +365,72 @@ static enum MHD_Result first_call(struct gw_http *h, struct MHD_Connection *c, c
         return MHD_YES;
 }
 
+static void *worker_main(void *arg)
+{
+        struct req_state *st = arg;
+        struct gw_http *h = st->h;
+        struct MHD_Connection *c = st->c;
+
+        if (gateway_handle(h->cfg.gateway, &st->rt, st->tenant, st->body, st->len, st->has_label ? st->label : NULL,
+                           &st->resp) < 0)
+                gw_resp_error(&st->resp, 500, "out of memory");
+        st->done = true;
+        /* st belongs to the connection again from here on: not touched. */
+        MHD_resume_connection(c);
+        active_done(h);
+        return NULL;
+}
+
+/* The response the worker left; an SSE stream keeps the worker's slot for
+ * its pump. */
+static enum MHD_Result send_done(struct gw_http *h, struct MHD_Connection *c, struct req_state *st)
+{
+        struct gw_resp r = st->resp;
+        memset(&st->resp, 0, sizeof(st->resp));
+        if (!r.sse)
+                return send_resp(c, &r);
+        if (!active_take(h)) {
+                gw_sse_free(r.sse);
+                return send_error(c, 503, "the gateway is stopping or has too many requests in progress; retry");
+        }
+        return send_sse(h, c, r.sse);
+}
+
+/* The body is in: routes the request and hands it to a worker. */
+static enum MHD_Result dispatch(struct gw_http *h, struct MHD_Connection *c, const char *method, const char *url,
+                                struct req_state *st)
+{
+        struct ak_error err = { 0 };
+
+        if (st->too_big)
+                return send_error(c, 413, "the request body is larger than 16 MiB");
+        int r = gw_route_parse(method, url, &st->rt, &err);
+        if (r < 0)
+                return send_error(c, r == -ENOENT ? 404 : r == -ENOTSUP ? 405 : 400, err.msg);
+        const char *raw = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "label");
+        if (raw && gw_percent_decode(raw, strlen(raw), st->label, sizeof(st->label)) < 0)
+                return send_error(c, 400, "label: a bad %-escape, or longer than 511 bytes");
+        st->has_label = raw != NULL;
+        if (st->rt.id == GW_DETACHED_LOGS) {
+                /* agentkernel's ?stream=stderr; anything else is stdout. */
+                const char *stream = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "stream");
+                st->rt.detached_stderr = stream && strcmp(stream, "stderr") == 0;
+        }
+        if (!active_take(h))
+                return send_error(c, 503, "the gateway is stopping or has too many requests in progress; retry");
+        st->h = h;
+        st->c = c;
+        st->working = true;
+        MHD_suspend_connection(c);
+        if (!start_thread(worker_main, st)) {
+                active_done(h);
+                gw_resp_error(&st->resp, 503, "the gateway cannot start a thread for the request; retry");
+                st->done = true;
+                MHD_resume_connection(c);
+        }
+        return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
@@ -174,7 +445,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 *con_cls = st;
                 return first_call(h, c, url, st);
         }
-        if (st->answered) {
+        if (st->done) {
+                st->done = false;
+                return send_done(h, c, st);
+        }
+        if (st->answered || st->working) {
                 *upload_size = 0;   /* discard the rest of a refused body */
                 return MHD_YES;
         }
@@ -200,28 +475,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 return MHD_YES;
         }
         st->answered = true;
-        if (st->too_big)
-                return send_error(c, 413, "the request body is larger than 16 MiB");
-        struct gw_route rt;
-        struct ak_error err = { 0 };
-        int r = gw_route_parse(method, url, &rt, &err);
-        if (r < 0)
-                return send_error(c, r == -ENOENT ? 404 : r == -ENOTSUP ? 405 : 400, err.msg);
-        const char *raw = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "label");
-        char label[512];
-        if (raw && gw_percent_decode(raw, strlen(raw), label, sizeof(label)) < 0)
-                return send_error(c, 400, "label: a bad %-escape, or longer than 511 bytes");
-        if (rt.id == GW_DETACHED_LOGS) {
-                /* agentkernel's ?stream=stderr; anything else is stdout. */
-                const char *stream = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "stream");
-                rt.detached_stderr = stream && strcmp(stream, "stderr") == 0;
-        }
-        struct gw_resp resp;
-        if (gateway_handle(h->cfg.gateway, &rt, st->tenant, st->body, st->len, raw ? label : NULL, &resp) < 0)
-                return MHD_NO;
-        if (resp.sse)
-                return send_sse(c, resp.sse);
-        return send_resp(c, &resp);
+        return dispatch(h, c, method, url, st);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
@@ -229,6 +483,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
         (void)cls, (void)c, (void)toe;
         struct req_state *st = *con_cls;
         if (st) {
+                free(st->resp.body);
+                gw_sse_free(st->resp.sse);
                 free(st->body);
                 free(st);
                 *con_cls = NULL;
@@ -246,28 +502,53 @@ static size_t keep_escapes(void *cls, struct MHD_Connection *c, char *s)
 int gw_http_start(const struct gw_http_config *cfg, struct gw_http **ret, struct ak_error *err)
 {
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(cfg->port) };
-        struct gw_http *h = calloc(1, sizeof(*h));
+        const char *host = cfg->listen_host ? cfg->listen_host : "127.0.0.1";
+        unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 
+        if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+                return ak_error_set(err, -EINVAL, "listen address '%s' is not an IPv4 address", host);
+        if (!cfg->tls_cert_pem != !cfg->tls_key_pem)
+                return ak_error_set(err, -EINVAL, "TLS needs both a certificate and its key");
+        if (cfg->tls_cert_pem) {
+                if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+                        return ak_error_set(err, -ENOTSUP, "this libmicrohttpd was built without TLS (GnuTLS); "
+                                                           "install Debian's libmicrohttpd12 or serve plain HTTP");
+                flags |= MHD_USE_TLS;
+        }
+        struct gw_http *h = calloc(1, sizeof(*h));
         if (!h)
                 return ak_error_errno(err, -ENOMEM, "gateway HTTP server");
         h->cfg = *cfg;
-        if (inet_pton(AF_INET, cfg->listen_host ? cfg->listen_host : "127.0.0.1", &sa.sin_addr) != 1) {
-                free(h);
-                return ak_error_set(err, -EINVAL, "listen address '%s' is not an IPv4 address", cfg->listen_host);
-        }
-        h->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-                                        MHD_USE_ERROR_LOG,
-                                0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &sa,
-                                MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections ? cfg->max_connections : 1024,
+        h->cfg.tls_cert_pem = h->cfg.tls_key_pem = NULL;   /* not kept: MHD copied them */
+        if (!h->cfg.max_connections)
+                h->cfg.max_connections = 16384;
+        if (!h->cfg.max_active)
+                h->cfg.max_active = 1024;
+        pthread_mutex_init(&h->lock, NULL);
+        pthread_cond_init(&h->idle, NULL);
+        struct MHD_OptionItem tls[] = {
+                { MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->tls_cert_pem },
+                { MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->tls_key_pem },
+                { MHD_OPTION_END, 0, NULL },
+        };
+        h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &sa,
+                                MHD_OPTION_CONNECTION_LIMIT, h->cfg.max_connections,
                                 MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s ? cfg->idle_timeout_s : 30,
-                                MHD_OPTION_THREAD_STACK_SIZE, (size_t)1 << 20,
                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 << 10,
+                                MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096,
                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                                MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL, MHD_OPTION_END);
+                                MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL,
+                                MHD_OPTION_ARRAY, cfg->tls_cert_pem ? tls : tls + 2, MHD_OPTION_END);
         if (!h->d) {
+                pthread_cond_destroy(&h->idle);
+                pthread_mutex_destroy(&h->lock);
                 free(h);
+                if (cfg->tls_cert_pem)
+                        return ak_error_set(err, -EINVAL, "cannot serve TLS on %s:%u: the certificate or key is not "
+                                                          "valid PEM, they do not match, or the address is in use",
+                                            host, cfg->port);
                 return ak_error_set(err, -EADDRINUSE, "cannot listen on %s:%u (in use, or not an address of this host)",
-                                    cfg->listen_host ? cfg->listen_host : "127.0.0.1", cfg->port);
+                                    host, cfg->port);
         }
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
         h->port = info ? info->port : cfg->port;
@@ -284,6 +565,17 @@ void gw_http_stop(struct gw_http *h)
 {
         if (!h)
                 return;
+        /* No new requests; running ones end (streams are cancelled), and only
+         * then may MHD free the connections their threads resume. */
+        pthread_mutex_lock(&h->lock);
+        h->stopping = true;
+        for (struct sse_pump *p = h->pumps; p; p = p->next)
+                gw_sse_cancel(p->s);
+        while (h->active)
+                pthread_cond_wait(&h->idle, &h->lock);
+        pthread_mutex_unlock(&h->lock);
         MHD_stop_daemon(h->d);
+        pthread_cond_destroy(&h->idle);
+        pthread_mutex_destroy(&h->lock);
         free(h);
 }

@@ -1,11 +1,14 @@
 /* ak-gateway: agentkernel's HTTP API (:18888) over the scheduler's gRPC.
  * Flags, wiring, signals; the work is in http.c and api.c. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
+#include "lib/base/io.h"
 #include "lib/base/parse.h"
 #include "lib/base/version.h"
 #include "lib/rpc/rpc.h"
@@ -16,9 +19,10 @@
 #include "services/gateway/http.h"
 
 static const char usage[] =
-        "Usage: ak-gateway --scheduler ADDR (--keys-file F | --no-auth) [--listen HOST:PORT]\n"
-        "                  [--scheduler-token-file F] [--any-host] [--max-connections N]\n"
-        "                  [--idle-timeout-s N] [--audit-file F]\n"
+        "Usage: ak-gateway --scheduler ADDR (--api-keys F | --no-auth) [--listen HOST:PORT]\n"
+        "                  [--scheduler-token-file F] [--any-host] [--tls-cert F --tls-key F]\n"
+        "                  [--max-connections N] [--max-active N] [--idle-timeout-s N]\n"
+        "                  [--audit-file F]\n"
         "\n"
         "Serves agentkernel 0.18's HTTP API (POST /run, /sandboxes, files, SSE\n"
         "streaming, ...) and calls the scheduler over gRPC for every request.\n"
@@ -27,15 +31,22 @@ static const char usage[] =
         "  --scheduler-token-file F the gateway's credential for the scheduler (its\n"
         "                           first token). An admin token lets the gateway act\n"
         "                           for the tenants its API keys name.\n"
-        "  --keys-file F            API keys, one a line, \"tenant=NAME KEY\" (lib/svc\n"
-        "                           token format, 0600); clients send\n"
-        "                           \"Authorization: Bearer KEY\". SIGHUP reloads it.\n"
+        "  --api-keys F             the gateway's own API keys, one a line,\n"
+        "                           \"tenant=NAME KEY\" (lib/svc token format, 0600 or\n"
+        "                           0400, e.g. a mounted k8s Secret); clients send\n"
+        "                           \"Authorization: Bearer KEY\" and act as tenant NAME.\n"
+        "                           Keys are compared in constant time and never\n"
+        "                           logged. SIGHUP reloads it. (--keys-file: the same)\n"
         "  --no-auth                no API keys: every client is tenant \"default\"\n"
         "  --listen HOST:PORT       default 127.0.0.1:18888 (port 0 picks one)\n"
         "  --any-host               accept any Host/Origin header (behind a TLS ingress);\n"
         "                           by default only localhost hosts and no cross-origin\n"
         "                           browser requests (DNS rebinding)\n"
-        "  --max-connections N      default 1024\n"
+        "  --tls-cert F, --tls-key F  serve HTTPS: PEM certificate chain and its key\n"
+        "  --max-connections N      open connections, idle ones too (default 16384;\n"
+        "                           RLIMIT_NOFILE is raised to fit)\n"
+        "  --max-active N           requests being answered + SSE streams (default\n"
+        "                           1024); past it 503\n"
         "  --idle-timeout-s N       close connections idle this long (default 30)\n"
         "  --audit-file F           the auditor's file destination (agentkernel's\n"
         "                           audit.jsonl), read for GET /audit and\n"
@@ -46,9 +57,9 @@ static const char usage[] =
         "AGENTKERNEL_API_KEY=<a key of --keys-file>.\n";
 
 struct flags {
-        const char *scheduler, *sched_token, *keys, *listen, *audit_file;
+        const char *scheduler, *sched_token, *keys, *listen, *audit_file, *tls_cert, *tls_key;
         bool no_auth, any_host;
-        unsigned max_conn, idle_s;
+        unsigned max_conn, max_active, idle_s;
         char host[64];
         uint16_t port;
 };
@@ -68,11 +79,15 @@ static int parse_listen(struct flags *f)
 
 static int parse_flags(int argc, char **argv, struct flags *f)
 {
-        enum { SCHED = 256, STOKEN, KEYS, NOAUTH, LISTEN, ANYHOST, MAXC, IDLE, HELP, VERSION, AUDIT };
+        enum { SCHED = 256, STOKEN, KEYS, NOAUTH, LISTEN, ANYHOST, MAXC, IDLE, HELP, VERSION, AUDIT, TLSC, TLSK, MAXA };
         static const struct option opts[] = {
                 { "scheduler", required_argument, NULL, SCHED },
                 { "scheduler-token-file", required_argument, NULL, STOKEN },
+                { "api-keys", required_argument, NULL, KEYS },
                 { "keys-file", required_argument, NULL, KEYS },
+                { "tls-cert", required_argument, NULL, TLSC },
+                { "tls-key", required_argument, NULL, TLSK },
+                { "max-active", required_argument, NULL, MAXA },
                 { "no-auth", no_argument, NULL, NOAUTH },
                 { "listen", required_argument, NULL, LISTEN },
                 { "any-host", no_argument, NULL, ANYHOST },
@@ -95,15 +110,19 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 case NOAUTH: f->no_auth = true; break;
                 case LISTEN: f->listen = optarg; break;
                 case AUDIT: f->audit_file = optarg; break;
+                case TLSC: f->tls_cert = optarg; break;
+                case TLSK: f->tls_key = optarg; break;
                 case ANYHOST: f->any_host = true; break;
                 case MAXC:
+                case MAXA:
                 case IDLE:
                         if (ak_parse_u64(optarg, 1, 100000, &v) < 0) {
                                 fprintf(stderr, "ak-gateway: --%s: '%s' is not a number from 1 to 100000\n",
-                                        c == MAXC ? "max-connections" : "idle-timeout-s", optarg);
+                                        c == MAXC ? "max-connections" : c == MAXA ? "max-active" : "idle-timeout-s",
+                                        optarg);
                                 return -1;
                         }
-                        *(c == MAXC ? &f->max_conn : &f->idle_s) = (unsigned)v;
+                        *(c == MAXC ? &f->max_conn : c == MAXA ? &f->max_active : &f->idle_s) = (unsigned)v;
                         break;
                 case HELP: fputs(usage, stdout); exit(0);
                 case VERSION: printf("ak-gateway %s\n", AK_VERSION); exit(0);
@@ -119,7 +138,11 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 return -1;
         }
         if (!f->keys == !f->no_auth) {
-                fprintf(stderr, "ak-gateway: give exactly one of --keys-file F and --no-auth\n");
+                fprintf(stderr, "ak-gateway: give exactly one of --api-keys F and --no-auth\n");
+                return -1;
+        }
+        if (!f->tls_cert != !f->tls_key) {
+                fprintf(stderr, "ak-gateway: --tls-cert and --tls-key go together\n");
                 return -1;
         }
         if (parse_listen(f) < 0) {
@@ -127,6 +150,40 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 return -1;
         }
         return 0;
+}
+
+/* Every connection is an fd: the soft limit goes up to what max_conn needs
+ * (plus threads', gRPC's and the listener's), within the hard limit. */
+static int raise_nofile(unsigned max_conn)
+{
+        struct rlimit rl;
+        rlim_t want = (rlim_t)max_conn + 1024;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return -errno;
+        if (rl.rlim_cur >= want)
+                return 0;
+        rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return -errno;
+        return rl.rlim_cur >= want ? 0 : -EMFILE;
+}
+
+/* The PEM files of --tls-cert/--tls-key (at most 1 MiB each). */
+static int read_tls(const struct flags *f, char **ret_cert, char **ret_key)
+{
+        size_t len;
+        int r = ak_read_file(f->tls_cert, 1 << 20, ret_cert, &len);
+        if (r < 0) {
+                fprintf(stderr, "ak-gateway: --tls-cert %s: %s\n", f->tls_cert,
+                        r == -EFBIG ? "larger than 1 MiB, not a PEM certificate chain" : strerror(-r));
+                return r;
+        }
+        r = ak_read_file(f->tls_key, 1 << 20, ret_key, &len);
+        if (r < 0)
+                fprintf(stderr, "ak-gateway: --tls-key %s: %s\n", f->tls_key,
+                        r == -EFBIG ? "larger than 1 MiB, not a PEM key" : strerror(-r));
+        return r;
 }
 
 struct app {
@@ -149,7 +206,7 @@ int main(int argc, char **argv)
         struct svc_auth *keys = NULL;
         struct gateway *g = NULL;
         struct app app = { 0 };
-        char *token = NULL;
+        char *token = NULL, *cert = NULL, *key = NULL;
         int rc = 1;
 
         if (parse_flags(argc, argv, &f) < 0) {
@@ -161,8 +218,15 @@ int main(int argc, char **argv)
                 fprintf(stderr, "ak-gateway: cannot block signals\n");
                 return 1;
         }
+        unsigned max_conn = f.max_conn ? f.max_conn : 16384;
+        if (raise_nofile(max_conn) < 0)
+                fprintf(stderr, "ak-gateway: cannot raise the open-file limit to %u for --max-connections %u; "
+                                "past the limit connections are refused (raise ulimit -Hn)\n",
+                        max_conn + 1024, max_conn);
+        if (f.tls_cert && read_tls(&f, &cert, &key) < 0)
+                goto out;
         if (f.keys && svc_auth_load(f.keys, "gateway", &keys, &err) < 0) {
-                fprintf(stderr, "ak-gateway: --keys-file: %s\n", err.msg);
+                fprintf(stderr, "ak-gateway: --api-keys: %s\n", err.msg);
                 goto out;
         }
         if (f.sched_token && tokens_load_first(f.sched_token, &token, &err) < 0) {
@@ -179,13 +243,19 @@ int main(int argc, char **argv)
                 goto out;
         }
         struct gw_http_config hc = { .gateway = g, .keys = keys, .listen_host = f.host, .port = f.port,
-                                     .any_host = f.any_host, .max_connections = f.max_conn,
-                                     .idle_timeout_s = f.idle_s };
+                                     .any_host = f.any_host, .max_connections = max_conn,
+                                     .max_active = f.max_active, .idle_timeout_s = f.idle_s,
+                                     .tls_cert_pem = cert, .tls_key_pem = key };
         if (gw_http_start(&hc, &app.http, &err) < 0) {
                 fprintf(stderr, "ak-gateway: %s\n", err.msg);
                 goto out;
         }
-        printf("ak-gateway: listening on %s:%u\n", f.host, gw_http_port(app.http));
+        if (key) {
+                explicit_bzero(key, strlen(key));
+                free(key);
+                key = NULL;
+        }
+        printf("ak-gateway: listening on %s:%u%s\n", f.host, gw_http_port(app.http), cert ? " (TLS)" : "");
         fflush(stdout);
         struct svc_loop loop = { .data = &app, .name = "ak-gateway", .stop = on_stop, .reload_data = keys };
         svc_run(&loop);
@@ -195,6 +265,11 @@ out:
         gateway_free(g);
         rpc_channel_free(ch);
         svc_auth_free(keys);
+        free(cert);
+        if (key) {
+                explicit_bzero(key, strlen(key));
+                free(key);
+        }
         if (token) {
                 explicit_bzero(token, strlen(token));
                 free(token);

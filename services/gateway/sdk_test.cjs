@@ -136,6 +136,17 @@ async function main() {
   assert.equal(st.exit_code, 3);
   assert.deepEqual(await client.detachedLogs(name, det.id), { stdout: "a\nb\n" });
   assert.deepEqual(await client.detachedLogs(name, det.id, "stderr"), { stderr: "e\n" });
+  // A running command's logs show its output so far.
+  const live = await client.execDetached(name, ["sh", "-c", "echo early; echo warn >&2; sleep 100"]);
+  let lo = {};
+  for (let i = 0; i < 100 && lo.stdout !== "early\n"; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    lo = await client.detachedLogs(name, live.id);
+  }
+  assert.deepEqual(lo, { stdout: "early\n" });
+  assert.deepEqual(await client.detachedLogs(name, live.id, "stderr"), { stderr: "warn\n" });
+  assert.equal((await client.detachedStatus(name, live.id)).status, "running");
+  assert.equal(await client.detachedKill(name, live.id), "Command killed");
   const sleeper = await client.execDetached(name, ["sleep", "100"]);
   const dl = await client.detachedList(name);
   assert.deepEqual(dl.map((d) => d.id).slice(-2), [det.id, sleeper.id]);

@@ -30,6 +30,12 @@ void gw_sse_free(struct gw_sse *s)
         free(s);
 }
 
+void gw_sse_cancel(struct gw_sse *s)
+{
+        if (s)
+                rpc_stream_cancel(s->st);
+}
+
 /* Appends "event: NAME\ndata: JSON\n\n" (w finished and freed). */
 static void queue(struct gw_sse *s, const char *event, struct json_writer *w)
 {

@@ -27,6 +27,8 @@ void FillSandbox(Ak__V1__Sandbox *sb, Ak__V1__SandboxSpec *spec, const FakeExecu
         ak__v1__sandbox__init(sb);
         ak__v1__sandbox_spec__init(spec);
         spec->name = (char *)s.name.c_str();
+        if (!s.tenant.empty())
+                spec->tenant = (char *)s.tenant.c_str();
         sb->spec = spec;
         sb->state = (Ak__V1__SandboxState)s.state;
         sb->executor_id = (char *)executor_id.c_str();
@@ -62,7 +64,8 @@ int Create(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
                 if (f->sandboxes.count(name))
                         return rpc_call_fail(call, RPC_ALREADY_EXISTS, "sandbox %s exists on %s", name.c_str(),
                                              f->id().c_str());
-                f->sandboxes[name] = {name, AK__V1__SANDBOX_STATE__SANDBOX_STATE_RUNNING};
+                f->sandboxes[name] = {name, AK__V1__SANDBOX_STATE__SANDBOX_STATE_RUNNING,
+                                      req->spec->tenant ? req->spec->tenant : ""};
         }
         return ReplySandbox(call, f, name, 0);
 }

@@ -74,6 +74,7 @@ class FakeExecutor {
         struct Sandbox {
                 std::string name;
                 int state;
+                std::string tenant;  // spec.tenant as created (kept, as the real executor does)
         };
         void Log(const std::string &s);
         const Options &options() const { return opts_; }
