@@ -149,7 +149,7 @@ async function main() {
   assert.equal(await client.detachedKill(name, live.id), "Command killed");
   const sleeper = await client.execDetached(name, ["sleep", "100"]);
   const dl = await client.detachedList(name);
-  assert.deepEqual(dl.map((d) => d.id).slice(-2), [det.id, sleeper.id]);
+  assert.deepEqual(dl.map((d) => d.id).slice(-3), [det.id, live.id, sleeper.id]);
   assert.equal(await client.detachedKill(name, sleeper.id), "Command killed");
   const killed = await client.detachedStatus(name, sleeper.id);
   assert.equal(killed.status, "failed", JSON.stringify(killed));
