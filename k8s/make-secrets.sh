@@ -3,7 +3,8 @@
 #   a CA, one certificate per service (serverAuth + clientAuth: services
 #   present them to each other), a client certificate for `ak`, the bearer
 #   tokens, the receipt signing key, and DIR/secrets.yaml with the Secrets
-#   ak-tls-{scheduler,executor,signer,auditor}, ak-tokens, ak-signer-key and
+#   ak-tls-{scheduler,executor,signer,auditor,gateway}, ak-tokens, ak-signer-key,
+#   ak-gateway-api-keys (the gateway's HTTP API keys: one for tenant default) and
 #   ak-registry-auth (an imagePullSecret-shaped kubernetes.io/dockerconfigjson:
 #   executors' registry credentials, from the docker config.json that
 #   $AK_REGISTRY_AUTH names, e.g. ~/.docker/config.json after `docker login`;
@@ -33,6 +34,7 @@ svc_sans() { echo "DNS:ak-$1,DNS:ak-$1.$ns,DNS:ak-$1.$ns.svc,DNS:ak-$1.$ns.svc.c
 cert scheduler "$(svc_sans scheduler),DNS:localhost,IP:127.0.0.1"
 cert signer "$(svc_sans signer)"
 cert auditor "$(svc_sans auditor)"
+cert gateway "$(svc_sans gateway)"
 # The scheduler reaches executors at their pod IPs and expects this name.
 cert executor "DNS:ak-executor"
 cert client "DNS:ak-client"
@@ -43,11 +45,16 @@ token executor-to-scheduler.token   # executors registering and heartbeating
 token executor.token                # the scheduler calling executors
 token signer.token                  # executors calling the signer
 token auditor.token                 # executors calling the auditor
+token gateway.token                 # ak-gateway calling the scheduler (admin: acts for its keys' tenants)
+token gateway-client.token          # an API key of ak-gateway (AGENTKERNEL_API_KEY), tenant default
 # The scheduler's --token-file: clients only, each line "[tenant=NAME] [admin]
 # TOKEN" (a bare token is tenant "default"). Executors' tokens go in its
 # --registration-token-file (executor-to-scheduler): a client's token never
 # registers an executor. Add tenants here, then kubectl apply and SIGHUP.
-{ printf 'tenant=default admin '; cat client.token; } >scheduler.tokens
+{ printf 'tenant=default admin '; cat client.token; printf 'tenant=default admin '; cat gateway.token; } >scheduler.tokens
+# ak-gateway's --api-keys: "tenant=NAME KEY" lines. Add a line per tenant, then
+# kubectl apply and SIGHUP the gateway (or restart it).
+{ printf 'tenant=default '; cat gateway-client.token; } >gateway.api-keys
 # Registry credentials: a docker config.json with an "auths" map (what
 # `docker login` writes, unless a credsStore keeps them elsewhere).
 if [ -n "${AK_REGISTRY_AUTH:-}" ]; then
@@ -64,7 +71,7 @@ fi
 
 b64() { base64 -w0 <"$1"; }
 {
-        for s in scheduler executor signer auditor; do
+        for s in scheduler executor signer auditor gateway; do
                 cat <<YAML
 apiVersion: v1
 kind: Secret
@@ -92,6 +99,16 @@ data:
   executor-to-scheduler: $(b64 executor-to-scheduler.token)
   signer: $(b64 signer.token)
   auditor: $(b64 auditor.token)
+  gateway: $(b64 gateway.token)
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: ak-gateway-api-keys
+  namespace: $ns
+type: Opaque
+data:
+  api-keys: $(b64 gateway.api-keys)
 ---
 apiVersion: v1
 kind: Secret

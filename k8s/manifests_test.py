@@ -140,7 +140,7 @@ def mounted_files(pod, container, secrets, configmaps):
 
 def check_container(kind, pod, c, flags_of, secrets, configmaps, ver):
     image = c.get("image", "")
-    m = re.fullmatch(r"ak/(scheduler|executor|signer|auditor):(.+)", image)
+    m = re.fullmatch(r"ak/(scheduler|executor|signer|auditor|gateway):(.+)", image)
     if not m:
         fail("%s: image %s is not ak/<service>:VERSION" % (c["name"], image))
         return
@@ -176,6 +176,9 @@ def check_container(kind, pod, c, flags_of, secrets, configmaps, ver):
         fail("%s: ak-%s refuses the manifest's arguments: %s" % (c["name"], service, r.stderr.strip()))
     health = [a.partition("=")[2] for a in args if a.startswith("--health-listen=")]
     ports = {p["containerPort"]: p.get("name") for p in c.get("ports", [])}
+    if service == "gateway":
+        check_http_probes(c, args, ports)
+        return
     for probe in ("readinessProbe", "livenessProbe"):
         p = c.get(probe)
         if not p:
@@ -189,6 +192,28 @@ def check_container(kind, pod, c, flags_of, secrets, configmaps, ver):
             fail("%s: %s port %s is not a containerPort" % (c["name"], probe, port))
         if not health or not health[0].endswith(":%d" % port):
             fail("%s: %s probes port %s but --health-listen is %s" % (c["name"], probe, port, health))
+
+
+def check_http_probes(c, args, ports):
+    """ak-gateway speaks HTTP(S), not gRPC: its probes GET /health on the
+    --listen port, over HTTPS when it serves TLS (--tls-cert)."""
+    listen = [a.partition("=")[2] for a in args if a.startswith("--listen=")]
+    tls = any(a.startswith("--tls-cert=") for a in args)
+    for probe in ("readinessProbe", "livenessProbe"):
+        p = c.get(probe)
+        if not p or "httpGet" not in p:
+            fail("%s: %s is not an httpGet probe" % (c["name"], probe))
+            continue
+        g = p["httpGet"]
+        if g.get("path") != "/health":
+            fail("%s: %s path %s, want /health" % (c["name"], probe, g.get("path")))
+        if g.get("port") not in ports:
+            fail("%s: %s port %s is not a containerPort" % (c["name"], probe, g.get("port")))
+        if not listen or not listen[0].endswith(":%s" % g.get("port")):
+            fail("%s: %s probes port %s but --listen is %s" % (c["name"], probe, g.get("port"), listen))
+        if (g.get("scheme", "HTTP") == "HTTPS") != tls:
+            fail("%s: %s scheme %s, but TLS is %s" % (c["name"], probe, g.get("scheme", "HTTP"),
+                                                      "on" if tls else "off"))
 
 
 def binary_of(service):
@@ -254,8 +279,8 @@ def main():
             check_container(o["kind"], pod, c, flags_of, secrets, configmaps, ver)
     check_image_seed(objects)
     check_registry_auth(objects)
-    if workloads != 4:
-        fail("expected 4 workloads (scheduler, executor, signer, auditor), found %d" % workloads)
+    if workloads != 5:
+        fail("expected 5 workloads (scheduler, executor, signer, auditor, gateway), found %d" % workloads)
 
     for o in objects:
         if o["kind"] != "Service":

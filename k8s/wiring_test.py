@@ -100,6 +100,43 @@ def wait_for(cond, what, logs, secs=30):
     raise SystemExit("FAIL: " + what)
 
 
+def check_gateway(d, gen, s_sock, procs, logs):
+    """ak-gateway as gateway.yaml runs it: HTTPS with ak-tls-gateway (curl
+    verifies it against the fleet CA, by its Service name), the scheduler over
+    mTLS with its admin token, the API key of ak-gateway-api-keys."""
+    gw = [os.path.join(ROOT, "services/gateway/ak-gateway")] + args_of(d, "gateway.yaml", {
+        "--listen": "127.0.0.1:0", "--scheduler": s_sock,
+    })
+    p, glog = start(d, "gateway", gw)
+    procs.append(p)
+    logs.append(glog)
+    port = []
+
+    def listening():
+        with open(glog) as f:
+            for line in f:
+                if "listening on 127.0.0.1:" in line:
+                    port.append(line.split("127.0.0.1:")[1].split()[0])
+                    return True
+        return False
+    wait_for(listening, "ak-gateway did not start", logs)
+    with open(gen + "/gateway-client.token") as f:
+        key = f.read().strip()
+
+    def get(path, k):
+        r = subprocess.run(["curl", "-sS", "--max-time", "20", "--cacert", gen + "/ca.crt", "--resolve",
+                            "ak-gateway:%s:127.0.0.1" % port[0], "-H", "Authorization: Bearer " + k,
+                            "-w", " %{http_code}", "https://ak-gateway:%s%s" % (port[0], path)],
+                           capture_output=True, text=True)
+        return r.returncode, r.stdout + r.stderr
+    rc, out = get("/sandboxes/t1", key)
+    if rc != 0 or not out.endswith(" 200") or '"name":"t1"' not in out:
+        wait_for(lambda: False, "GET /sandboxes/t1 through ak-gateway: curl %d: %s" % (rc, out), logs, secs=0)
+    rc, out = get("/sandboxes", "0" * 64)
+    if not out.endswith(" 401"):
+        raise SystemExit("FAIL: ak-gateway with a wrong API key: %s" % out)
+
+
 def main():
     d = tempfile.mkdtemp(prefix="akw.", dir="/tmp")
     procs = []
@@ -144,6 +181,7 @@ def main():
         r = subprocess.run([ak, "sandbox", "list"], env=bad, capture_output=True, text=True)
         if r.returncode == 0 or "UNAUTHENTICATED" not in r.stderr:
             raise SystemExit("FAIL: a wrong client token: %d %s" % (r.returncode, r.stderr))
+        check_gateway(d, gen, s_sock, procs, logs)
         # The preStop hook, as written, drains the executor over mTLS with
         # its own token and client certificate.
         pod = pod_of("executor.yaml")
@@ -164,7 +202,8 @@ def main():
                  subprocess.run([ak, "sandbox", "create", "after-drain"], env=env, capture_output=True,
                                 text=True).stderr, logs, secs=10)
         print("k8s wiring: the executor registered over mTLS with its token; ak reached the scheduler and, "
-              "through it, the executor; the preStop hook drained it")
+              "through it, the executor; ak-gateway served HTTPS with its certificate and reached the "
+              "executor's sandbox for its API key's tenant; the preStop hook drained it")
         return 0
     finally:
         for p in procs:

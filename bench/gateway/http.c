@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "lib/base/time.h"
+
 int bhc_connect(uint16_t port, struct bhc *c, struct ak_error *err)
 {
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
@@ -114,6 +116,71 @@ int bhc_request(struct bhc *c, const char *method, const char *path, const char 
         return read_response(c, ret_status, err);
 }
 
+int bhc_sse(uint16_t port, const char *path, const char *key, const char *body, double *ret_first_byte_ms,
+            double *ret_first_output_ms, struct ak_error *err)
+{
+        struct bhc *c = malloc(sizeof(*c));
+        char head[1024];
+        double first = -1, output = -1;
+        size_t len = 0, cap = 1 << 16;
+        char *all = malloc(cap);
+        int r;
+
+        if (!c || !all) {
+                free(c);
+                free(all);
+                return ak_error_set(err, -ENOMEM, "out of memory");
+        }
+        int n = snprintf(head, sizeof(head),
+                         "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nAuthorization: Bearer %s\r\n"
+                         "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                         path, key, strlen(body), body);
+        if ((r = bhc_connect(port, c, err)) < 0)
+                goto out;
+        double t0 = (double)ak_mono_ns() / 1e6;
+        if (n < 0 || (size_t)n >= sizeof(head) || (r = send_all(c->fd, head, (size_t)n)) < 0) {
+                r = ak_error_set(err, -EIO, "send POST %s", path);
+                goto out;
+        }
+        for (;;) {
+                ssize_t got = recv(c->fd, c->buf, sizeof(c->buf), 0);
+                if (got < 0 && errno == EINTR)
+                        continue;
+                if (got <= 0)
+                        break;
+                double t = (double)ak_mono_ns() / 1e6 - t0;
+                if (first < 0)
+                        first = t;
+                if (len + (size_t)got > cap) {
+                        char *b = cap < (16u << 20) ? realloc(all, cap * 2) : NULL;
+                        if (!b) {
+                                r = ak_error_set(err, -E2BIG, "an SSE stream over 16 MiB");
+                                goto out;
+                        }
+                        all = b;
+                        cap *= 2;
+                }
+                memcpy(all + len, c->buf, (size_t)got);
+                len += (size_t)got;
+                if (output < 0 && memmem(all, len, "event: output", 13))
+                        output = t;
+        }
+        int status = 0;
+        if (len < 12 || sscanf(all, "HTTP/1.1 %d", &status) != 1 || status != 200 ||
+            !memmem(all, len, "event: done", 11)) {
+                r = ak_error_set(err, -EIO, "POST %s: status %d, no done event: %.200s", path, status,
+                                 len ? all : "(nothing)");
+                goto out;
+        }
+        *ret_first_byte_ms = first;
+        *ret_first_output_ms = output;
+out:
+        bhc_close(c);
+        free(c);
+        free(all);
+        return r;
+}
+
 struct bare {
         struct MHD_Daemon *d;
 };
@@ -148,7 +215,7 @@ int bare_start(struct bare **ret, uint16_t *ret_port, struct ak_error *err)
         if (!b)
                 return ak_error_set(err, -ENOMEM, "out of memory");
         sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        b->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0,
+        b->d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD, 0,
                                 NULL, NULL, answer, NULL, MHD_OPTION_SOCK_ADDR, &sa,
                                 MHD_OPTION_CONNECTION_LIMIT, 1024, MHD_OPTION_CONNECTION_TIMEOUT, 30,
                                 MHD_OPTION_END);

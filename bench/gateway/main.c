@@ -6,13 +6,17 @@
  *      clients at once (two alternating rounds each): p50, p99, and the p50
  *      the gateway adds (target: at most 1 ms);
  *   2. GET /health requests/s through ak-gateway vs a bare libmicrohttpd
- *      server in this process (the same threading mode), 1 and 16 clients
- *      on keep-alive connections.
+ *      server in this process (epoll, answering in its event thread), 1 and
+ *      16 clients on keep-alive connections;
+ *   3. SSE time to first byte: POST /run/stream of `echo hi` (a warm VM
+ *      each: the pool is waited for before every run), to the stream's first
+ *      byte and to its first output event, vs the same Scheduler.Run over
+ *      gRPC to its first message and first stdout chunk, alternated.
  * Supervised like bench/e2e (its pieces): however the measuring child ends,
  * the stack is stopped and the temporary $AK_HOME removed.
  *
  *   bazel run -c opt //bench/gateway -- [--iterations N] [--clients N]
- *       [--per-client N] [--health-s S] */
+ *       [--per-client N] [--health-s S] [--sse-runs N] */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -28,14 +32,17 @@
 #include "cli/stack.h"
 #include "lib/base/parse.h"
 #include "lib/base/time.h"
+#include "protos/ak/v1/executor.pb-c.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
 
 #define SANDBOX "gw-bench"
 #define TARGET_ADDED_MS 1.0
 #define EXEC_BODY "{\"command\":[\"true\"]}"
+#define RUN_BODY "{\"command\":[\"echo\",\"hi\"]}"
+#define POOL_TIMEOUT_MS 600000
 
 struct opts {
-        int iterations, clients, per_client, health_s;
+        int iterations, clients, per_client, health_s, sse_runs;
 };
 
 static char g_home[64];
@@ -157,6 +164,7 @@ static int crowd(const struct worker *proto, int clients, struct samples *lat, d
 struct figures {
         struct samples gw1, grpc1, gwn, grpcn;
         double rate_gwn, rate_grpcn, health_gw[2], health_bare[2];
+        struct samples sse_first, sse_output, grpc_first, grpc_output;
         double up_s;
 };
 
@@ -232,6 +240,74 @@ static int measure_health(const struct opts *o, const struct gw *g, struct figur
         return r;
 }
 
+/* Scheduler.Run of `echo hi` (a new sandbox, as POST /run/stream makes):
+ * ms to the first message and to the first stdout chunk. */
+static int grpc_run(const struct e2e_target *sched, double *ret_first, double *ret_output, struct ak_error *err)
+{
+        char *argv[] = { (char *)"echo", (char *)"hi" };
+        Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+        Ak__V1__RunRequest req = AK__V1__RUN_REQUEST__INIT;
+        struct rpc_channel *ch = NULL;
+        struct rpc_stream *st = NULL;
+        ProtobufCMessage *m;
+        double first = -1, output = -1;
+        bool done = false;
+
+        req.spec = &spec;
+        req.argv = argv;
+        req.n_argv = 2;
+        int r = rpc_channel_new(sched->address, NULL, &ch, err);
+        if (r < 0)
+                return r;
+        struct rpc_call_options co = { .timeout_ms = 300000, .bearer_token = sched->token };
+        double t0 = now_ms();
+        if (rpc_stream_open(ch, &ak__v1__scheduler__descriptor, "Run", &req.base, &co, &st, err) != RPC_OK) {
+                rpc_channel_free(ch);
+                return -EIO;
+        }
+        while ((r = rpc_stream_next(st, &m, err)) == 1) {
+                double t = now_ms() - t0;
+                Ak__V1__OutputChunk *c = (Ak__V1__OutputChunk *)m;
+                if (first < 0)
+                        first = t;
+                if (output < 0 && c->kind_case == AK__V1__OUTPUT_CHUNK__KIND_STDOUT)
+                        output = t;
+                done |= c->kind_case == AK__V1__OUTPUT_CHUNK__KIND_RESULT;
+                protobuf_c_message_free_unpacked(m, NULL);
+        }
+        rpc_stream_free(st);
+        rpc_channel_free(ch);
+        if (r < 0)
+                return -EIO;
+        if (!done)
+                return ak_error_set(err, -EIO, "Scheduler.Run ended without a result");
+        *ret_first = first;
+        *ret_output = output;
+        return 0;
+}
+
+static int measure_sse(const struct opts *o, const struct gw *g, const struct e2e_target *sched,
+                       const struct e2e_target *exe, struct figures *f, struct ak_error *err)
+{
+        struct e2e_pool pool;
+        double a, b;
+        int r = 0;
+
+        for (int i = 0; r == 0 && i < o->sse_runs; i++) {
+                if ((r = e2e_pool_wait_placeable(sched, exe, POOL_TIMEOUT_MS, &pool, err)) < 0 ||
+                    (r = bhc_sse(g->port, "/run/stream", g->key, RUN_BODY, &a, &b, err)) < 0)
+                        break;
+                samples_add(&f->sse_first, a);
+                samples_add(&f->sse_output, b);
+                if ((r = e2e_pool_wait_placeable(sched, exe, POOL_TIMEOUT_MS, &pool, err)) < 0 ||
+                    (r = grpc_run(sched, &a, &b, err)) < 0)
+                        break;
+                samples_add(&f->grpc_first, a);
+                samples_add(&f->grpc_output, b);
+        }
+        return r;
+}
+
 static int measure(const struct opts *o, struct figures *f, struct ak_error *err)
 {
         double t0 = now_ms();
@@ -253,8 +329,10 @@ static int measure(const struct opts *o, struct figures *f, struct ak_error *err
                 return r;
         g.key = copts.bearer_token;   /* ak up: the stack's token is the gateway's API key */
         struct e2e_target sched = { st.addr[STACK_SCHEDULER], &ak__v1__scheduler__descriptor, copts.bearer_token };
-        if ((r = create_sandbox(ch, copts.bearer_token, err)) == 0 && (r = measure_exec(o, &g, &sched, f, err)) == 0)
-                r = measure_health(o, &g, f, err);
+        struct e2e_target exe = { st.addr[STACK_EXECUTOR], &ak__v1__executor__descriptor, copts.bearer_token };
+        if ((r = create_sandbox(ch, copts.bearer_token, err)) == 0 && (r = measure_exec(o, &g, &sched, f, err)) == 0 &&
+            (r = measure_health(o, &g, f, err)) == 0)
+                r = measure_sse(o, &g, &sched, &exe, f, err);
         rpc_channel_free(ch);
         return r;
 }
@@ -290,7 +368,17 @@ static void report(const struct opts *o, struct figures *f)
         printf("  %-44s %12s %12s\n", "GET /health, keep-alive, for " , "ak-gateway", "bare MHD");
         printf("  %-44s %10.0f/s %10.0f/s\n", "1 client", f->health_gw[0], f->health_bare[0]);
         snprintf(what, sizeof(what), "%d clients", o->clients);
-        printf("  %-44s %10.0f/s %10.0f/s\n", what, f->health_gw[1], f->health_bare[1]);
+        printf("  %-44s %10.0f/s %10.0f/s\n\n", what, f->health_gw[1], f->health_bare[1]);
+        snprintf(what, sizeof(what), "run `echo hi`, a warm VM each (%d runs)", o->sse_runs);
+        printf("  %-44s %9s %9s\n", what, "p50 ms", "max ms");
+        printf("  %-44s %9.3f %9.3f\n", "POST /run/stream: first byte", samples_pct(&f->sse_first, 0.5),
+               samples_pct(&f->sse_first, 1.0));
+        printf("  %-44s %9.3f %9.3f\n", "POST /run/stream: first output event", samples_pct(&f->sse_output, 0.5),
+               samples_pct(&f->sse_output, 1.0));
+        printf("  %-44s %9.3f %9.3f  baseline\n", "gRPC Scheduler.Run: first message", samples_pct(&f->grpc_first, 0.5),
+               samples_pct(&f->grpc_first, 1.0));
+        printf("  %-44s %9.3f %9.3f  baseline\n", "gRPC Scheduler.Run: first stdout chunk",
+               samples_pct(&f->grpc_output, 0.5), samples_pct(&f->grpc_output, 1.0));
 }
 
 static int run(const struct opts *o)
@@ -306,6 +394,10 @@ static int run(const struct opts *o)
         samples_free(&f.grpc1);
         samples_free(&f.gwn);
         samples_free(&f.grpcn);
+        samples_free(&f.sse_first);
+        samples_free(&f.sse_output);
+        samples_free(&f.grpc_first);
+        samples_free(&f.grpc_output);
         fflush(NULL);
         return r < 0 ? 1 : 0;
 }
@@ -323,7 +415,7 @@ static int parse_int(const char *flag, const char *v, int lo, int hi, int *ret)
 
 int main(int argc, char **argv)
 {
-        struct opts o = { .iterations = 200, .clients = 16, .per_client = 24, .health_s = 3 };
+        struct opts o = { .iterations = 200, .clients = 16, .per_client = 24, .health_s = 3, .sse_runs = 5 };
         for (int i = 1; i < argc; i += 2) {
                 int bad = i + 1 >= argc;
                 if (!bad && strcmp(argv[i], "--iterations") == 0)
@@ -334,11 +426,13 @@ int main(int argc, char **argv)
                         bad = parse_int(argv[i], argv[i + 1], 2, 10000, &o.per_client);
                 else if (!bad && strcmp(argv[i], "--health-s") == 0)
                         bad = parse_int(argv[i], argv[i + 1], 1, 600, &o.health_s);
+                else if (!bad && strcmp(argv[i], "--sse-runs") == 0)
+                        bad = parse_int(argv[i], argv[i + 1], 1, 100, &o.sse_runs);
                 else
                         bad = 1;
                 if (bad) {
                         fprintf(stderr, "usage: gateway [--iterations N (200)] [--clients N (16)] "
-                                        "[--per-client N (24)] [--health-s S (3)]\n");
+                                        "[--per-client N (24)] [--health-s S (3)] [--sse-runs N (5)]\n");
                         return 2;
                 }
         }

@@ -416,6 +416,13 @@ static enum MHD_Result dispatch(struct gw_http *h, struct MHD_Connection *c, con
                 const char *stream = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "stream");
                 st->rt.detached_stderr = stream && strcmp(stream, "stderr") == 0;
         }
+        if (st->rt.id == GW_HEALTH) {
+                /* Calls no one: answered here, no worker. */
+                struct gw_resp resp;
+                if (gateway_handle(h->cfg.gateway, &st->rt, st->tenant, NULL, 0, NULL, &resp) < 0)
+                        return MHD_NO;
+                return send_resp(c, &resp);
+        }
         if (!active_take(h))
                 return send_error(c, 503, "the gateway is stopping or has too many requests in progress; retry");
         st->h = h;

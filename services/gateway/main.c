@@ -22,7 +22,7 @@ static const char usage[] =
         "Usage: ak-gateway --scheduler ADDR (--api-keys F | --no-auth) [--listen HOST:PORT]\n"
         "                  [--scheduler-token-file F] [--any-host] [--tls-cert F --tls-key F]\n"
         "                  [--max-connections N] [--max-active N] [--idle-timeout-s N]\n"
-        "                  [--audit-file F]\n"
+        "                  [--audit-file F] [--peer-tls-ca F [--peer-tls-cert F --peer-tls-key F]]\n"
         "\n"
         "Serves agentkernel 0.18's HTTP API (POST /run, /sandboxes, files, SSE\n"
         "streaming, ...) and calls the scheduler over gRPC for every request.\n"
@@ -31,6 +31,8 @@ static const char usage[] =
         "  --scheduler-token-file F the gateway's credential for the scheduler (its\n"
         "                           first token). An admin token lets the gateway act\n"
         "                           for the tenants its API keys name.\n"
+        "  --peer-tls-ca F          call the scheduler over TLS, verifying it with this CA\n"
+        "  --peer-tls-cert F, --peer-tls-key F   presenting this client certificate\n"
         "  --api-keys F             the gateway's own API keys, one a line,\n"
         "                           \"tenant=NAME KEY\" (lib/svc token format, 0600 or\n"
         "                           0400, e.g. a mounted k8s Secret); clients send\n"
@@ -58,6 +60,7 @@ static const char usage[] =
 
 struct flags {
         const char *scheduler, *sched_token, *keys, *listen, *audit_file, *tls_cert, *tls_key;
+        struct rpc_tls peer;   /* to the scheduler; ca_file NULL: plaintext */
         bool no_auth, any_host;
         unsigned max_conn, max_active, idle_s;
         char host[64];
@@ -79,7 +82,8 @@ static int parse_listen(struct flags *f)
 
 static int parse_flags(int argc, char **argv, struct flags *f)
 {
-        enum { SCHED = 256, STOKEN, KEYS, NOAUTH, LISTEN, ANYHOST, MAXC, IDLE, HELP, VERSION, AUDIT, TLSC, TLSK, MAXA };
+        enum { SCHED = 256, STOKEN, KEYS, NOAUTH, LISTEN, ANYHOST, MAXC, IDLE, HELP, VERSION, AUDIT, TLSC, TLSK, MAXA,
+               PCA, PCERT, PKEY };
         static const struct option opts[] = {
                 { "scheduler", required_argument, NULL, SCHED },
                 { "scheduler-token-file", required_argument, NULL, STOKEN },
@@ -88,6 +92,9 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 { "tls-cert", required_argument, NULL, TLSC },
                 { "tls-key", required_argument, NULL, TLSK },
                 { "max-active", required_argument, NULL, MAXA },
+                { "peer-tls-ca", required_argument, NULL, PCA },
+                { "peer-tls-cert", required_argument, NULL, PCERT },
+                { "peer-tls-key", required_argument, NULL, PKEY },
                 { "no-auth", no_argument, NULL, NOAUTH },
                 { "listen", required_argument, NULL, LISTEN },
                 { "any-host", no_argument, NULL, ANYHOST },
@@ -112,6 +119,9 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 case AUDIT: f->audit_file = optarg; break;
                 case TLSC: f->tls_cert = optarg; break;
                 case TLSK: f->tls_key = optarg; break;
+                case PCA: f->peer.ca_file = optarg; break;
+                case PCERT: f->peer.cert_file = optarg; break;
+                case PKEY: f->peer.key_file = optarg; break;
                 case ANYHOST: f->any_host = true; break;
                 case MAXC:
                 case MAXA:
@@ -143,6 +153,10 @@ static int parse_flags(int argc, char **argv, struct flags *f)
         }
         if (!f->tls_cert != !f->tls_key) {
                 fprintf(stderr, "ak-gateway: --tls-cert and --tls-key go together\n");
+                return -1;
+        }
+        if (!f->peer.cert_file != !f->peer.key_file || (f->peer.cert_file && !f->peer.ca_file)) {
+                fprintf(stderr, "ak-gateway: --peer-tls-cert and --peer-tls-key go together, with --peer-tls-ca\n");
                 return -1;
         }
         if (parse_listen(f) < 0) {
@@ -233,7 +247,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "ak-gateway: --scheduler-token-file: %s\n", err.msg);
                 goto out;
         }
-        if (rpc_channel_new(f.scheduler, NULL, &ch, &err) < 0 || (token && rpc_channel_set_bearer_token(ch, token) < 0)) {
+        if (rpc_channel_new(f.scheduler, f.peer.ca_file ? &f.peer : NULL, &ch, &err) < 0 || (token && rpc_channel_set_bearer_token(ch, token) < 0)) {
                 fprintf(stderr, "ak-gateway: scheduler %s: %s\n", f.scheduler, err.msg);
                 goto out;
         }
