@@ -96,9 +96,9 @@ async function detachedAndSnapshots(client, name) {
   assert.equal(d.status, "running");
   assert.equal(d.exit_code, null);
   assert.ok(Math.abs(Date.parse(d.started_at) - Date.now()) < 600e3, d.started_at);
-  // The executor's logs keep a stream through `head -c` (services/executor/
-  // detached_scripts.h), which writes what it read only at its end: a running
-  // command's logs can be empty, so they are read once it was killed.
+  // The logs grow while the command runs (services/executor/detached_scripts.h).
+  await until("out on stdout while it runs", async () => (last = await call(client, "sandbox_exec_logs", { id: d.id })) === "out\n");
+  assert.equal(await call(client, "sandbox_exec_logs", { id: d.id, stream: "stderr" }), "err\n");
   assert.equal((await status(d.id)).status, "running");
   const listed = JSON.parse(await call(client, "sandbox_exec_list", { name }));
   assert.deepEqual(listed.map((c) => c.id), [d.id]);
@@ -127,6 +127,28 @@ async function detachedAndSnapshots(client, name) {
   assert.equal(await call(client, "snapshot_restore", { name: "no-such-snap" }, true), "Error: Snapshot 'no-such-snap' not found");
   assert.match(await call(client, "snapshot_delete", { name: "no-such-snap" }, true), /^Error: .*no-such-snap/);
   assert.match(await call(client, "snapshot_take", { sandbox: "no-such-sandbox", name: "x" }, true), /no-such-sandbox/);
+
+  // The success path on a root-disk sandbox (AK_SNAP_IMAGE, built by
+  // sdk_test.sh): take, list, get, restore as a new sandbox that has the
+  // file, delete.
+  const disk = name + "-d";
+  await call(client, "sandbox_create", { name: disk, image: process.env.AK_SNAP_IMAGE });
+  await call(client, "sandbox_exec", { name: disk, command: ["sh", "-c", "echo kept > /mcp-snap.txt"], sudo: true });
+  const snapName = "snap-" + process.pid;
+  const taken = JSON.parse(await call(client, "snapshot_take", { sandbox: disk, name: snapName }));
+  assert.deepEqual([taken.name, taken.sandbox, taken.base_image], [snapName, disk, process.env.AK_SNAP_IMAGE]);
+  assert.deepEqual(JSON.parse(await call(client, "snapshot_list", {})).map((x) => x.name), [snapName]);
+  assert.equal(JSON.parse(await call(client, "snapshot_get", { name: snapName })).sandbox, disk);
+  const restoredAs = disk + "-r";
+  assert.equal(await call(client, "snapshot_restore", { name: snapName, as_name: restoredAs }),
+               `Restored snapshot '${snapName}' as sandbox '${restoredAs}'.`);
+  assert.match(await call(client, "sandbox_exec", { name: restoredAs, command: ["cat", "/mcp-snap.txt"] }), /^kept\n?$/);
+  await call(client, "sandbox_remove", { name: restoredAs });
+  await call(client, "sandbox_remove", { name: disk });
+  assert.equal(await call(client, "snapshot_delete", { name: snapName }), `Snapshot '${snapName}' deleted.`);
+  assert.equal(await call(client, "snapshot_list", {}), "[]");
+  assert.equal(await call(client, "snapshot_get", { name: snapName }, true), `Error: Snapshot '${snapName}' not found`);
+  console.log(`snapshots: ${snapName} taken from ${disk}, listed, restored as ${restoredAs} with its file, deleted`);
 }
 
 async function main() {

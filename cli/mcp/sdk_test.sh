@@ -19,6 +19,17 @@ cleanup() {
         rm -rf "$home"
 }
 trap cleanup EXIT
+# A root disk image for the snapshot tools: `ak image build` from a seeded
+# debootstrap stage (vmm/testing/tiny_stage.h, no mirror), as
+# services/gateway:stack_test does.
+export AK_DEBIAN_MIRROR=http://127.0.0.1:9/ak-mcp-sdk-test-$$
+cache=${AK_TEST_IMAGES:-/var/tmp/ak-test-images}
+mkdir -p "$home/images"
+if [ -e "$cache/kernel/current" ]; then
+        cp -al "$cache/kernel" "$home/images/" 2>/dev/null || cp -a "$cache/kernel" "$home/images/"
+fi
+"$rf/vmm/seed_tiny_stage" "$home/images" "made-by-mcp-sdk-test-$$" || { echo "seeding the stage failed"; exit 1; }
+"$ak" image build tiny >"$home/build.log" 2>&1 || { echo "ak image build tiny failed:"; cat "$home/build.log"; exit 1; }
 "$ak" up >"$home/up.log" 2>&1 || { echo "ak up failed:"; cat "$home/up.log"; exit 1; }
-AK_NPM_DIR=$npm_dir AK_BIN=$ak timeout 900 node "$rf/cli/mcp/sdk_test.cjs" || exit 1
+AK_SNAP_IMAGE=tiny AK_NPM_DIR=$npm_dir AK_BIN=$ak timeout 900 node "$rf/cli/mcp/sdk_test.cjs" || exit 1
 echo "sdk_test: all passed"
