@@ -173,3 +173,5 @@ TEST(Io, ReadFile) {
   unlink(p.c_str());
   rmdir(dir);
 }
+
+}  // namespace
