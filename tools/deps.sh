@@ -32,6 +32,8 @@ packages=(
         python3-grpcio             # lib/rpc interop test: another gRPC stack as the client
         python3-cryptography       # lib/receipt: an independent Ed25519 check of our receipts
         python3-yaml               # k8s/manifests_test parses the manifests
+        prometheus                 # promtool: checks /metrics output and k8s alert rules
+        python3-prometheus-client  # a second parser of the /metrics output
         # microVMs (services/executor)
         nftables                   # nft: a VM's network policy (vmm/backend/vmm_net.h)
         iproute2                   # ip: its veth pair and routes
