@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/base/time.h"
 #include "lib/rpc/internal.h"
 
 enum { TAG_CLOSE = 1, TAG_RECV, TAG_SEND, TAG_FINISH };
@@ -357,6 +358,7 @@ static int dispatch(struct rpc_call *call)
 
 void rpc_call_run(struct rpc_call *call)
 {
+        uint64_t start = ak_mono_ns();
         grpc_op op;
         memset(&op, 0, sizeof(op));
         op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
@@ -364,6 +366,7 @@ void rpc_call_run(struct rpc_call *call)
         if (grpc_call_start_batch(call->call, &op, 1, RPC_TAG(TAG_CLOSE), NULL) != GRPC_CALL_OK)
                 return;
 
+        rpc_metrics_begin();
         int code = dispatch(call);
         if (code < 0 || code > RPC_UNAUTHENTICATED)
                 code = RPC_INTERNAL;
@@ -386,4 +389,5 @@ void rpc_call_run(struct rpc_call *call)
                 grpc_completion_queue_pluck(call->cq, RPC_TAG(TAG_CLOSE),
                                             gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
         call->closed = true;
+        rpc_metrics_end(call, code, ak_mono_ns() - start);
 }

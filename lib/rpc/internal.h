@@ -95,6 +95,11 @@ void rpc_server_count(struct rpc_server *srv, enum rpc_stat which, uint64_t n);
 bool rpc_server_open_receive_begin(struct rpc_server *srv);
 void rpc_server_open_receive_end(struct rpc_server *srv);
 
+/* ak_rpc_server_* metrics (rpc_metrics.c): _begin when a call starts,
+ * _end with its status code and how long it took. */
+void rpc_metrics_begin(void);
+void rpc_metrics_end(const struct rpc_call *call, int code, uint64_t ns);
+
 /* PEM files → credentials (tls.c). */
 int rpc_tls_server_creds(const struct rpc_tls *tls, grpc_server_credentials **ret,
                          struct ak_error *err);

@@ -1,12 +1,14 @@
 // lib/rpc end to end: a real server on loopback (TCP and Unix sockets) and the
 // real client, with the ak.test.Echo service.
 #include "lib/rpc/rpc.h"
+#include "lib/metrics/metrics.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <string>
@@ -680,3 +682,50 @@ TEST(Rpc, BadListenAddressesSayWhy)
 }
 
 }  // namespace
+
+namespace {
+
+double Sample(const std::string &text, const std::string &line_prefix)
+{
+        size_t at = text.find("\n" + line_prefix + " ");
+        if (at == std::string::npos)
+                return -1;
+        return strtod(text.c_str() + at + 1 + line_prefix.size() + 1, nullptr);
+}
+
+std::string RenderDefault()
+{
+        char *p = nullptr;
+        size_t n = 0;
+        EXPECT_EQ(0, metrics_render(metrics_default(), &p, &n));
+        std::string s(p ? p : "", n);
+        free(p);
+        return s;
+}
+
+// Every call is counted once by method and code and timed, in the process's
+// registry that --metrics-listen serves.
+TEST(Rpc, CallsCountedAndTimedByMethodAndCode)
+{
+        Server s;
+        std::string tcp = s.ListenTcp();
+        s.Start();
+        Channel c(tcp);
+        const std::string ok = "ak_rpc_server_handled_total{service=\"ak.test.Echo\",method=\"Echo\",code=\"OK\"}";
+        const std::string nf = "ak_rpc_server_handled_total{service=\"ak.test.Echo\",method=\"Echo\",code=\"NOT_FOUND\"}";
+        const std::string hist = "ak_rpc_server_handling_seconds_count{service=\"ak.test.Echo\",method=\"Echo\"}";
+        std::string before = RenderDefault();
+        double ok0 = std::max(0.0, Sample(before, ok)), nf0 = std::max(0.0, Sample(before, nf));
+        double h0 = std::max(0.0, Sample(before, hist));
+        struct ak_error err;
+        for (int i = 0; i < 3; i++)
+                ASSERT_EQ(RPC_OK, call_echo(c.ch, "x", nullptr, &err)) << err.msg;
+        ASSERT_EQ(RPC_NOT_FOUND, call_echo(c.ch, "x", nullptr, &err, nullptr, RPC_NOT_FOUND));
+        std::string after = RenderDefault();
+        EXPECT_EQ(ok0 + 3, Sample(after, ok)) << after;
+        EXPECT_EQ(nf0 + 1, Sample(after, nf)) << after;
+        EXPECT_EQ(h0 + 4, Sample(after, hist)) << after;
+        EXPECT_NE(after.find("ak_rpc_server_in_flight "), std::string::npos) << after;
+}
+
+} // namespace

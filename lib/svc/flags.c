@@ -58,6 +58,7 @@ bool svc_flags_take(struct svc_flags *f, int c, const char *arg)
                 return true;
         case SVC_OPT_TLS_REQUIRE: f->tls.require_client_cert = true; return true;
         case SVC_OPT_HEALTH_LISTEN: f->health_listen = arg; return true;
+        case SVC_OPT_METRICS_LISTEN: f->metrics_listen = arg; return true;
         case SVC_OPT_PEER_TLS_CA: f->peer_tls.ca_file = arg; return true;
         case SVC_OPT_PEER_TLS_CERT: f->peer_tls.cert_file = arg; return true;
         case SVC_OPT_PEER_TLS_KEY: f->peer_tls.key_file = arg; return true;

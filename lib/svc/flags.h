@@ -9,6 +9,7 @@
  *                                  command lines)
  *     --insecure                   allow a TCP listener nobody authenticates
  *     --health-listen ADDR         plaintext grpc.health.v1 only (probes)
+ *     --metrics-listen ADDR        Prometheus /metrics over HTTP (metrics.h)
  *     --max-calls N, --max-conn-streams N, --conn-idle-ms N,
  *     --call-deadline-ms N, --stream-deadline-ms N   lib/rpc's limits
  *   client side (a service that calls others, ak-executor):
@@ -41,7 +42,18 @@ enum {
         SVC_OPT_CONN_IDLE_MS,
         SVC_OPT_CALL_DEADLINE_MS,
         SVC_OPT_STREAM_DEADLINE_MS,
+        SVC_OPT_METRICS_LISTEN,
 };
+
+/* In SVC_SERVER_OPTIONS; a service without them (ak-gateway) lists it alone. */
+#define SVC_METRICS_OPTION { "metrics-listen", required_argument, NULL, SVC_OPT_METRICS_LISTEN }
+
+#define SVC_METRICS_USAGE                                                                       \
+        "  --metrics-listen ADDR       serve Prometheus metrics (text format) over plain HTTP\n" \
+        "                              at http://ADDR/metrics; ADDR is HOST:PORT, [V6]:PORT\n"  \
+        "                              or :PORT (all addresses). No credential is asked:\n"    \
+        "                              counts, states and durations only\n"
+
 
 #define SVC_SERVER_OPTIONS                                                          \
         { "token-file", required_argument, NULL, SVC_OPT_TOKEN_FILE },              \
@@ -55,7 +67,8 @@ enum {
         { "max-conn-streams", required_argument, NULL, SVC_OPT_MAX_CONN_STREAMS },  \
         { "conn-idle-ms", required_argument, NULL, SVC_OPT_CONN_IDLE_MS },          \
         { "call-deadline-ms", required_argument, NULL, SVC_OPT_CALL_DEADLINE_MS },  \
-        { "stream-deadline-ms", required_argument, NULL, SVC_OPT_STREAM_DEADLINE_MS }
+        { "stream-deadline-ms", required_argument, NULL, SVC_OPT_STREAM_DEADLINE_MS }, \
+        SVC_METRICS_OPTION
 
 #define SVC_PEER_OPTIONS                                                            \
         { "peer-tls-ca", required_argument, NULL, SVC_OPT_PEER_TLS_CA },            \
@@ -86,7 +99,8 @@ enum {
         "                              (300000); clients reconnect when they need to\n"    \
         "  --call-deadline-ms N        deadline of a call whose client set none: past it\n"\
         "                              the call ends DEADLINE_EXCEEDED (600000)\n"         \
-        "  --stream-deadline-ms N      the same for streaming calls (86400000)\n"
+        "  --stream-deadline-ms N      the same for streaming calls (86400000)\n"        \
+        SVC_METRICS_USAGE
 
 #define SVC_PEER_USAGE                                                                          \
         "  --peer-tls-ca F             call the scheduler, signer and auditor over TLS,\n"     \
@@ -96,6 +110,7 @@ enum {
 struct svc_flags {
         const char *token_file;
         const char *health_listen;
+        const char *metrics_listen;  /* --metrics-listen, or NULL */
         struct rpc_tls tls;        /* serving */
         struct rpc_tls peer_tls;   /* calling */
         bool insecure;             /* --insecure */

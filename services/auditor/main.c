@@ -12,6 +12,7 @@
 #include "lib/rpc/rpc.h"
 #include "lib/svc/auth.h"
 #include "lib/svc/flags.h"
+#include "lib/svc/metrics.h"
 #include "lib/svc/run.h"
 #include "services/auditor/auditor.h"
 #include "services/auditor/config.h"
@@ -106,6 +107,7 @@ struct auditor_main {
         struct svc_auth *auth;
         struct auditor *a;
         struct rpc_server *srv, *health;
+        struct metrics_http *metrics;
         /* Each destination's last error as last logged ("" or NULL: none). */
         char **last;
         size_t n_dests;
@@ -201,8 +203,10 @@ static int serve(const struct flags *f)
             auditor_new(config, f->spool_dir, &m.a, &err) < 0 || rpc_server_new(&so, &m.srv, &err) < 0 ||
             rpc_server_listen(m.srv, f->listen, svc_flags_server_tls(&f->sf), &port, &err) < 0 ||
             auditor_server_add(m.srv, m.a, &err) < 0 || rpc_server_start(m.srv, &err) < 0 ||
-            auditor_start(m.a, &err) < 0 || svc_health_start(&f->sf, &m.health, &err) < 0) {
+            auditor_start(m.a, &err) < 0 || svc_health_start(&f->sf, &m.health, &err) < 0 ||
+            svc_metrics_start(f->sf.metrics_listen, "ak-auditor", &m.metrics, &err) < 0) {
                 fprintf(stderr, "ak-auditor: %s\n", err.msg);
+                rpc_server_shutdown(m.health, 0);
                 rpc_server_shutdown(m.srv, 0);
                 auditor_free(m.a);
                 svc_auth_free(m.auth);
@@ -219,6 +223,7 @@ static int serve(const struct flags *f)
         free(m.last);
         rpc_server_shutdown(m.health, 0);
         rpc_server_shutdown(m.srv, SHUTDOWN_GRACE_MS);
+        metrics_http_stop(m.metrics);
         auditor_free(m.a);
         svc_auth_free(m.auth);
         return rc;

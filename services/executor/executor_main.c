@@ -11,6 +11,7 @@
 #include "lib/rpc/rpc.h"
 #include "lib/svc/auth.h"
 #include "lib/svc/flags.h"
+#include "lib/svc/metrics.h"
 #include "lib/svc/run.h"
 #include "lib/svc/tokens.h"
 #include "protos/ak/v1/executor.pb-c.h"
@@ -488,6 +489,7 @@ struct executor_main {
         struct svc_auth *auth;
         struct rpc_channel *signer, *auditor, *sched;
         struct rpc_server *srv, *health;
+        struct metrics_http *metrics;
         struct executor *ex;
         char addr[300];
 };
@@ -543,7 +545,8 @@ static int start(struct flags *f, struct executor_main *m)
                 snprintf(m->addr, sizeof(m->addr), "%s", f->listen);
         cfg->address = f->adv ? f->adv : m->addr;
         if (executor_new(cfg, &m->ex, &err) < 0 || executor_add_to_server(m->ex, m->srv, &err) < 0 ||
-            rpc_server_start(m->srv, &err) < 0 || svc_health_start(&f->sf, &m->health, &err) < 0) {
+            rpc_server_start(m->srv, &err) < 0 || svc_health_start(&f->sf, &m->health, &err) < 0 ||
+            svc_metrics_start(f->sf.metrics_listen, "ak-executor", &m->metrics, &err) < 0) {
                 fprintf(stderr, "ak-executor: %s\n", err.msg);
                 return -1;
         }
@@ -645,8 +648,9 @@ int main(int argc, char **argv)
         if (open_peers(&f, &m) < 0)
                 return 1;
         if (start(&f, &m) < 0) {
-                executor_free(m.ex);
+                rpc_server_shutdown(m.health, 0);
                 rpc_server_shutdown(m.srv, 0);
+                executor_free(m.ex);
                 return 1;
         }
         struct svc_loop loop = { .data = &m, .name = "ak-executor", .serving = on_serving,
@@ -654,6 +658,7 @@ int main(int argc, char **argv)
         r = svc_run(&loop) < 0 ? 1 : 0;
         rpc_server_shutdown(m.health, 0);
         rpc_server_shutdown(m.srv, 3000);
+        metrics_http_stop(m.metrics);
         executor_free(m.ex);
         rpc_channel_free(m.signer);
         rpc_channel_free(m.auditor);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/metrics/metrics.h"
 #include "lib/svc/auth.h"
 #include "lib/svc/tokens.h"
 #include "services/gateway/gateway.h"
@@ -110,8 +111,32 @@ int gw_http_check_origin(const char *host, const char *origin, const char *sec_f
         return 0;
 }
 
+/* ak_gateway_http_responses_total{code}: every answer, refusals included. */
+static struct metric_family *responses;
+static pthread_once_t responses_once = PTHREAD_ONCE_INIT;
+
+static void responses_init(void)
+{
+        static const char *const labels[] = { "code" };
+        static const struct metric_def def = { "ak_gateway_http_responses_total",
+                                               "HTTP responses the gateway sent, by status code.",
+                                               METRIC_COUNTER, labels, 1, NULL, 0, 64 };
+        metrics_register(metrics_default(), &def, &responses, NULL);
+}
+
+static void count_response(unsigned status)
+{
+        char code[16];
+
+        pthread_once(&responses_once, responses_init);
+        snprintf(code, sizeof(code), "%u", status);
+        const char *v[] = { code };
+        metrics_add(metrics_series(responses, v), 1);
+}
+
 static enum MHD_Result send_resp(struct MHD_Connection *c, struct gw_resp *r)
 {
+        count_response(r->status);
         struct MHD_Response *resp =
                 r->body ? MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE)
                         : MHD_create_response_from_buffer(0, (char *)"", MHD_RESPMEM_PERSISTENT);
@@ -281,6 +306,7 @@ static void sse_free(void *cls)
  * caller holds an active slot for the pump, released here on failure. */
 static enum MHD_Result send_sse(struct gw_http *h, struct MHD_Connection *c, struct gw_sse *s)
 {
+        count_response(200);
         struct sse_pump *p = calloc(1, sizeof(*p));
         if (!p) {
                 gw_sse_free(s);

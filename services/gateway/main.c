@@ -13,6 +13,8 @@
 #include "lib/base/version.h"
 #include "lib/rpc/rpc.h"
 #include "lib/svc/auth.h"
+#include "lib/svc/flags.h"
+#include "lib/svc/metrics.h"
 #include "lib/svc/run.h"
 #include "lib/svc/tokens.h"
 #include "services/gateway/gateway.h"
@@ -23,6 +25,7 @@ static const char usage[] =
         "                  [--scheduler-token-file F] [--any-host] [--tls-cert F --tls-key F]\n"
         "                  [--max-connections N] [--max-active N] [--idle-timeout-s N]\n"
         "                  [--audit-file F] [--peer-tls-ca F [--peer-tls-cert F --peer-tls-key F]]\n"
+        "                  [--metrics-listen ADDR]\n"
         "\n"
         "Serves agentkernel 0.18's HTTP API (POST /run, /sandboxes, files, SSE\n"
         "streaming, ...) and calls the scheduler over gRPC for every request.\n"
@@ -53,13 +56,14 @@ static const char usage[] =
         "  --audit-file F           the auditor's file destination (agentkernel's\n"
         "                           audit.jsonl), read for GET /audit and\n"
         "                           /sandboxes/{name}/logs; without it they answer 501\n"
+        SVC_METRICS_USAGE
         "\n"
         "Prints \"ak-gateway: listening on HOST:PORT\" on stdout once serving.\n"
         "Point an SDK at it: AGENTKERNEL_BASE_URL=http://127.0.0.1:18888\n"
         "AGENTKERNEL_API_KEY=<a key of --keys-file>.\n";
 
 struct flags {
-        const char *scheduler, *sched_token, *keys, *listen, *audit_file, *tls_cert, *tls_key;
+        const char *scheduler, *sched_token, *keys, *listen, *audit_file, *tls_cert, *tls_key, *metrics_listen;
         struct rpc_tls peer;   /* to the scheduler; ca_file NULL: plaintext */
         bool no_auth, any_host;
         unsigned max_conn, max_active, idle_s;
@@ -103,6 +107,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 { "audit-file", required_argument, NULL, AUDIT },
                 { "help", no_argument, NULL, HELP },
                 { "version", no_argument, NULL, VERSION },
+                SVC_METRICS_OPTION,
                 {},
         };
         uint64_t v;
@@ -122,6 +127,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 case PCA: f->peer.ca_file = optarg; break;
                 case PCERT: f->peer.cert_file = optarg; break;
                 case PKEY: f->peer.key_file = optarg; break;
+                case SVC_OPT_METRICS_LISTEN: f->metrics_listen = optarg; break;
                 case ANYHOST: f->any_host = true; break;
                 case MAXC:
                 case MAXA:
@@ -202,6 +208,7 @@ static int read_tls(const struct flags *f, char **ret_cert, char **ret_key)
 
 struct app {
         struct gw_http *http;
+        struct metrics_http *metrics;
 };
 
 static void on_stop(void *data, int sig)
@@ -260,7 +267,8 @@ int main(int argc, char **argv)
                                      .any_host = f.any_host, .max_connections = max_conn,
                                      .max_active = f.max_active, .idle_timeout_s = f.idle_s,
                                      .tls_cert_pem = cert, .tls_key_pem = key };
-        if (gw_http_start(&hc, &app.http, &err) < 0) {
+        if (gw_http_start(&hc, &app.http, &err) < 0 ||
+            svc_metrics_start(f.metrics_listen, "ak-gateway", &app.metrics, &err) < 0) {
                 fprintf(stderr, "ak-gateway: %s\n", err.msg);
                 goto out;
         }
@@ -276,6 +284,7 @@ int main(int argc, char **argv)
         rc = 0;
 out:
         gw_http_stop(app.http);
+        metrics_http_stop(app.metrics);
         gateway_free(g);
         rpc_channel_free(ch);
         svc_auth_free(keys);

@@ -14,6 +14,7 @@
 #include "lib/rpc/rpc.h"
 #include "lib/svc/auth.h"
 #include "lib/svc/flags.h"
+#include "lib/svc/metrics.h"
 #include "lib/svc/run.h"
 #include "lib/svc/tokens.h"
 #include "services/scheduler/admission.h"
@@ -246,6 +247,7 @@ struct scheduler_main {
         char *exec_token;
         struct scheduler *sched;
         struct rpc_server *srv, *health;
+        struct metrics_http *metrics;
 };
 
 static void on_stop(void *data, int sig)
@@ -323,7 +325,8 @@ static int serve(struct flags *f)
         if (rpc_server_new(&sopts, &m.srv, &err) < 0 ||
             rpc_server_listen(m.srv, f->listen, svc_flags_server_tls(&f->sf), &port, &err) < 0 ||
             scheduler_add_service(m.sched, m.srv, &err) < 0 || rpc_server_start(m.srv, &err) < 0 ||
-            svc_health_start(&f->sf, &m.health, &err) < 0)
+            svc_health_start(&f->sf, &m.health, &err) < 0 ||
+            svc_metrics_start(f->sf.metrics_listen, "ak-scheduler", &m.metrics, &err) < 0)
                 goto fail;
         log_listening(f, port, m.auth != NULL);
 
@@ -336,6 +339,7 @@ fail:
 out:
         rpc_server_shutdown(m.health, 0);
         rpc_server_shutdown(m.srv, SHUTDOWN_GRACE_MS);
+        metrics_http_stop(m.metrics);
         scheduler_free(m.sched);
         svc_auth_free(m.auth);
         svc_auth_free(m.reg_auth);

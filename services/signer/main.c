@@ -14,6 +14,7 @@
 #include "lib/rpc/rpc.h"
 #include "lib/svc/auth.h"
 #include "lib/svc/flags.h"
+#include "lib/svc/metrics.h"
 #include "lib/svc/run.h"
 #include "services/signer/keystore.h"
 #include "services/signer/signer.h"
@@ -182,6 +183,7 @@ static int authorize(struct rpc_call *call, void *data)
 /* What serve builds: on_stop drains the servers, serve frees the rest. */
 struct signer_main {
         struct rpc_server *srv, *health;
+        struct metrics_http *metrics;
 };
 
 static void on_stop(void *data, int sig)
@@ -236,8 +238,10 @@ static int serve(const struct flags *f, struct keystore *ks, const char *token)
         if (signer_new(ks, &so, &signer, &err) < 0 || rpc_server_new(&ro, &m.srv, &err) < 0 ||
             rpc_server_listen(m.srv, f->listen, svc_flags_server_tls(&f->sf), &port, &err) < 0 ||
             signer_add_to_server(signer, m.srv, &err) < 0 || rpc_server_start(m.srv, &err) < 0 ||
-            svc_health_start(&f->sf, &m.health, &err) < 0) {
+            svc_health_start(&f->sf, &m.health, &err) < 0 ||
+            svc_metrics_start(f->sf.metrics_listen, "ak-signer", &m.metrics, &err) < 0) {
                 fprintf(stderr, "ak-signer: %s\n", err.msg);
+                rpc_server_shutdown(m.health, 0);
                 rpc_server_shutdown(m.srv, 0);
                 signer_free(signer);
                 svc_auth_free(auth);
@@ -249,6 +253,7 @@ static int serve(const struct flags *f, struct keystore *ks, const char *token)
         int rc = svc_run(&loop) < 0 ? 1 : 0;
         rpc_server_shutdown(m.health, 0);
         rpc_server_shutdown(m.srv, 5000);
+        metrics_http_stop(m.metrics);
         signer_free(signer);
         svc_auth_free(auth);
         return rc;
