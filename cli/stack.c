@@ -2,12 +2,15 @@
 #include "cli/stack.h"
 #include "cli/stack_internal.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -147,6 +150,14 @@ int stack_load(struct stack *st, struct ak_error *err)
                 if (p && json_number_u64(p, &pid) == 0 && pid > 1 && pid < (1u << 22))
                         st->pid[i] = (pid_t)pid;
         }
+        const struct json_value *mx = json_object_get(v, "metrics");
+        for (int i = 0; mx && i < STACK_ALL; i++) {
+                size_t ml = 0;
+                const struct json_value *m = json_object_get(mx, names[i]);
+                const char *ms = m ? json_string(m, &ml) : NULL;
+                if (ms && ml < sizeof(st->metrics[i]) && !memchr(ms, 0, ml))
+                        memcpy(st->metrics[i], ms, ml + 1);
+        }
         const struct json_value *gw = json_object_get(json_object_get(v, "addresses"), "gateway");
         size_t gl = 0;
         const char *gs = gw ? json_string(gw, &gl) : NULL;
@@ -180,6 +191,15 @@ int stack_write_record(const struct stack *st, struct ak_error *err)
         for (int i = 0; i < STACK_ALL; i++) {
                 json_writer_key(w, names[i], strlen(names[i]));
                 json_writer_string(w, st->addr[i], strlen(st->addr[i]));
+        }
+        json_writer_end_object(w);
+        json_writer_key(w, "metrics", 7);
+        json_writer_begin_object(w);
+        for (int i = 0; i < STACK_ALL; i++) {
+                if (!st->metrics[i][0])
+                        continue;
+                json_writer_key(w, names[i], strlen(names[i]));
+                json_writer_string(w, st->metrics[i], strlen(st->metrics[i]));
         }
         json_writer_end_object(w);
         json_writer_end_object(w);
@@ -267,6 +287,18 @@ pid_t stack_spawn(const char *log, char *const argv[], struct ak_error *err)
         }
         close(fd);
         return pid;
+}
+
+int stack_pick_metrics_addr(char *out, size_t size, struct ak_error *err)
+{
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof(sa);
+        _cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+            getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+                return ak_error_errno(err, -errno, "pick a loopback port for a metrics listener");
+        snprintf(out, size, "127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+        return 0;
 }
 
 int stack_find_bin(enum stack_service s, char *buf, size_t size, struct ak_error *err)
@@ -411,6 +443,9 @@ int stack_up(struct stack *st, struct stack_up_options *o, struct ak_error *err)
                                     "(VM socket paths); set a shorter AK_HOME", state);
         for (int i = 0; i < STACK_N; i++)
                 snprintf(logs[i], sizeof(logs[i]), "%s/logs/%s.log", st->home, names[i]);
+        for (int i = 0; i < STACK_N; i++)
+                if ((r = stack_pick_metrics_addr(st->metrics[i], sizeof(st->metrics[i]), err)) < 0)
+                        return r;
         snprintf(key, sizeof(key), "%s/receipts/ed25519_signing_key.pkcs8", st->home);
         snprintf(config, sizeof(config), "%s/auditor/config.json", st->home);
         stack_token_path(st, token, sizeof(token));
@@ -453,17 +488,19 @@ int stack_up(struct stack *st, struct stack_up_options *o, struct ak_error *err)
         for (int i = 0; i < STACK_N; i++)
                 unlink(path_of[i]);
 
-        char *argv_sig[] = { bin[STACK_SIGNER], "--key", key, "--listen", st->addr[STACK_SIGNER], NULL };
+        char *argv_sig[] = { bin[STACK_SIGNER], "--key", key, "--listen", st->addr[STACK_SIGNER],
+                             "--metrics-listen", st->metrics[STACK_SIGNER], NULL };
         char *argv_aud[] = { bin[STACK_AUDITOR], "--listen", st->addr[STACK_AUDITOR], "--config", config,
-                             "--spool", spool, NULL };
+                             "--spool", spool, "--metrics-listen", st->metrics[STACK_AUDITOR], NULL };
         char *argv_sch[] = { bin[STACK_SCHEDULER], "--listen", st->addr[STACK_SCHEDULER], "--token-file", token,
-                             "--registration-token-file", exec_token, NULL };
+                             "--registration-token-file", exec_token, "--metrics-listen",
+                             st->metrics[STACK_SCHEDULER], NULL };
         char *argv_exe[] = { bin[STACK_EXECUTOR], "--listen", st->addr[STACK_EXECUTOR], "--state-dir", state,
                              "--scheduler-token-file", exec_token,
                              "--images", images, "--scheduler", st->addr[STACK_SCHEDULER], "--signer",
                              st->addr[STACK_SIGNER], "--auditor", st->addr[STACK_AUDITOR], "--executor-id",
                              "local", "--min-warm", warm, "--max-warm", o->min_warm > 2 ? warm : "2",
-                             "--capacity-vcpus", vcpus, NULL };
+                             "--capacity-vcpus", vcpus, "--metrics-listen", st->metrics[STACK_EXECUTOR], NULL };
         char *const *argvs[STACK_N] = { argv_sch, argv_exe, argv_sig, argv_aud };
         static const enum stack_service order[STACK_N] = { STACK_SIGNER, STACK_AUDITOR, STACK_SCHEDULER,
                                                            STACK_EXECUTOR };

@@ -2,7 +2,9 @@
  * background processes of this machine, listening on Unix sockets
  *   $AK_HOME/run/{scheduler,executor,signer,auditor}.sock
  * with logs in $AK_HOME/logs/<service>.log and their pids recorded in
- * $AK_HOME/run/stack.json. The signer holds the one-machine receipt key
+ * $AK_HOME/run/stack.json. Each service also serves Prometheus metrics on a
+ * loopback port of its own (--metrics-listen 127.0.0.1:PORT), recorded in
+ * stack.json under "metrics". The signer holds the one-machine receipt key
  * ($AK_HOME/receipts/ed25519_signing_key.pkcs8), the auditor appends to
  * $AK_HOME/audit.jsonl (spool $AK_HOME/auditor/spool), the executor keeps
  * VMs in $AK_HOME/executor and images in $AK_HOME/images. Every `ak up`
@@ -41,6 +43,7 @@ struct stack {
         char home[PATH_MAX - 64];
         char addr[STACK_ALL][STACK_ADDR_MAX];   /* "unix:/...", the gateway's "HOST:PORT" */
         pid_t pid[STACK_ALL];                   /* 0: not recorded */
+        char metrics[STACK_ALL][32];            /* "127.0.0.1:PORT" of /metrics, "" when none */
 };
 
 struct stack_up_options {

@@ -70,9 +70,14 @@ void stack_start_gateway(struct stack *st, struct stack_up_options *o)
         struct stat sb;
 
         o->gateway_error[0] = 0;
-        if (stack_find_bin(STACK_GATEWAY, bin, sizeof(bin), &err) < 0) {
+        st->metrics[STACK_GATEWAY][0] = 0;
+        if (stack_pick_metrics_addr(st->metrics[STACK_GATEWAY], sizeof(st->metrics[STACK_GATEWAY]), &err) < 0) {
                 snprintf(o->gateway_error, sizeof(o->gateway_error), "%.1000s", err.msg);
                 return;
+        }
+        if (stack_find_bin(STACK_GATEWAY, bin, sizeof(bin), &err) < 0) {
+                snprintf(o->gateway_error, sizeof(o->gateway_error), "%.1000s", err.msg);
+                goto fail;
         }
         snprintf(log, sizeof(log), "%s/logs/gateway.log", st->home);
         stack_token_path(st, token, sizeof(token));
@@ -80,11 +85,12 @@ void stack_start_gateway(struct stack *st, struct stack_up_options *o)
         off_t from = stat(log, &sb) == 0 ? sb.st_size : 0;
         char *argv[] = { bin, "--scheduler", st->addr[STACK_SCHEDULER], "--scheduler-token-file", token,
                          "--keys-file", token, "--listen", (char *)o->gateway_listen, "--audit-file", audit,
+                         "--metrics-listen", st->metrics[STACK_GATEWAY],
                          NULL };
         pid_t pid = stack_spawn(log, argv, &err);
         if (pid < 0) {
                 snprintf(o->gateway_error, sizeof(o->gateway_error), "%.1000s", err.msg);
-                return;
+                goto fail;
         }
         long long deadline = ak_mono_ms() + GATEWAY_START_MS;
         char addr[STACK_ADDR_MAX];
@@ -96,7 +102,7 @@ void stack_start_gateway(struct stack *st, struct stack_up_options *o)
                         snprintf(o->gateway_error, sizeof(o->gateway_error),
                                  "ak-gateway on %.100s exited while starting: %s (log %.600s)", o->gateway_listen,
                                  why, log);
-                        return;
+                        goto fail;
                 }
                 if (ak_mono_ms() > deadline) {
                         kill(pid, SIGKILL);
@@ -104,7 +110,7 @@ void stack_start_gateway(struct stack *st, struct stack_up_options *o)
                         snprintf(o->gateway_error, sizeof(o->gateway_error),
                                  "ak-gateway on %.100s was not listening after %d s; its log: %.600s",
                                  o->gateway_listen, GATEWAY_START_MS / 1000, log);
-                        return;
+                        goto fail;
                 }
                 usleep(20 * 1000);
         }
@@ -116,7 +122,11 @@ void stack_start_gateway(struct stack *st, struct stack_up_options *o)
                 st->pid[STACK_GATEWAY] = 0;
                 st->addr[STACK_GATEWAY][0] = 0;
                 snprintf(o->gateway_error, sizeof(o->gateway_error), "%.1000s", err.msg);
+                goto fail;
         }
+        return;
+fail:
+        st->metrics[STACK_GATEWAY][0] = 0;
 }
 
 /* "HOST:PORT" or "[V6]:PORT" into host and port. */

@@ -19,6 +19,11 @@ pid_t stack_spawn(const char *log, char *const argv[], struct ak_error *err);
 /* services/<s>/ak-<s> next to ak. */
 int stack_find_bin(enum stack_service s, char *buf, size_t size, struct ak_error *err);
 
+/* A free loopback address for a service's --metrics-listen into out
+ * ("127.0.0.1:PORT"): a port the kernel picked, bound and released here
+ * for the service to take a moment later. 0 or -errno with err filled. */
+int stack_pick_metrics_addr(char *out, size_t size, struct ak_error *err);
+
 /* The last 2 KiB of log on stderr. */
 void stack_print_log_tail(const char *log);
 

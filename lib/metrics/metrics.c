@@ -216,7 +216,7 @@ void metrics_add(struct metric_series *s, double n)
 
 void metrics_set(struct metric_series *s, double v)
 {
-        if (!s || s->family->type != METRIC_GAUGE)
+        if (!s || s->family->type == METRIC_HISTOGRAM)
                 return;
         uint64_t b;
         memcpy(&b, &v, sizeof(b));

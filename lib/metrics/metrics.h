@@ -93,7 +93,9 @@ struct metric_series *metrics_series0(struct metric_family *f);
 
 /* Counters: add n (>= 0). Gauges: add or set (any sign). Histograms:
  * observe one value. Calls of the wrong kind for the family are ignored.
- * NULL series: no-op. */
+ * NULL series: no-op. metrics_set on a counter is for collectors that
+ * mirror a count kept elsewhere (a pool's hits): the caller keeps it
+ * monotonic. */
 void metrics_add(struct metric_series *s, double n);
 void metrics_set(struct metric_series *s, double v);
 void metrics_observe(struct metric_series *s, double v);

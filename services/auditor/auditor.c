@@ -8,6 +8,7 @@
 
 #include "lib/base/cleanup.h"
 #include "services/auditor/auditor.h"
+#include "services/auditor/auditor_metrics.h"
 
 struct auditor {
         struct audit_config *config;
@@ -92,6 +93,9 @@ int auditor_start(struct auditor *a, struct ak_error *err)
                 if (r < 0)
                         return r;
         }
+        int r = auditor_metrics_attach(a);
+        if (r < 0)
+                return ak_error_errno(err, r, "auditor metrics");
         return 0;
 }
 
@@ -99,6 +103,7 @@ void auditor_free(struct auditor *a)
 {
         if (!a)
                 return;
+        auditor_metrics_detach(a);
         __atomic_store_n(&a->closing, 1, __ATOMIC_RELAXED);
         for (size_t i = 0; i < a->n_dests; i++)
                 delivery_free(a->dests[i]);

@@ -24,6 +24,7 @@
 #include "services/executor/executor_images.h"
 #include "services/executor/executor_janitor.h"
 #include "services/executor/executor_lifecycle.h"
+#include "services/executor/executor_metrics.h"
 #include "services/executor/executor_pool.h"
 #include "services/executor/executor_pull.h"
 #include "services/executor/executor_sandbox.h"
@@ -250,6 +251,10 @@ int executor_new(const struct executor_config *cfg, struct executor **ret, struc
                 }
                 ex->threads.have_heart = true;
         }
+        if ((r = exmetrics_attach(ex)) < 0) {
+                r = ak_error_errno(err, r, "register the executor's metrics");
+                goto fail;
+        }
         *ret = ex;
         return 0;
 fail:
@@ -261,6 +266,7 @@ void executor_free(struct executor *ex)
 {
         if (!ex)
                 return;
+        exmetrics_detach(ex);
         pthread_mutex_lock(&ex->lock);
         ex->stop = true;
         pthread_cond_broadcast(&ex->cond);

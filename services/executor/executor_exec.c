@@ -22,6 +22,7 @@
 #include "services/executor/executor_guest_call.h"
 #include "services/executor/executor_images.h"
 #include "services/executor/executor_lifecycle.h"
+#include "services/executor/executor_metrics.h"
 #include "services/executor/executor_sandbox.h"
 #include "services/executor/executor_sign.h"
 #include "services/executor/executor_state.h"
@@ -166,6 +167,7 @@ static int send_result(struct executor *ex, struct rpc_call *call, struct sandbo
         res.output_bytes = s->sent;
         res.sandbox = sb->name;
         res.duration_ms = ak_mono_ms() - t0;
+        exmetrics_exec(res.exit_code, res.timed_out, (double)res.duration_ms / 1000.0);
         uint8_t digest[CRYPTO_SHA256_LEN];
         crypto_sha256_final(s->hash, digest);
         char *receipt_error = NULL;

@@ -21,6 +21,7 @@
 #include "services/executor/executor_images.h"
 #include "services/executor/capacity.h"
 #include "services/executor/executor_lifecycle.h"
+#include "services/executor/executor_metrics.h"
 #include "services/executor/executor_pool.h"
 #include "services/executor/executor_pull.h"
 #include "services/executor/executor_sandbox.h"
@@ -102,12 +103,14 @@ static bool has_egress(const struct sandbox *sb)
 static int boot_sandbox(struct executor *ex, struct sandbox *sb, bool try_pool, struct ak_error *err)
 {
         struct pool_vm pv;
+        uint64_t t0 = ak_mono_ns();
         /* Pool VMs have the executor's network rules only. */
         bool pool_shape = sb->vcpus == 1 && sb->network == sb->profile->network && !(sb->network && has_egress(sb)) &&
                           sb->memory_mb == (sb->profile->memory_mb ? sb->profile->memory_mb : VM_DEFAULT_MEMORY_MB);
         if (try_pool && pool_shape && pool_take(ex, sb->image, sb->profile, &pv) == 0) {
                 sb->from_pool = true;
                 set_running(ex, sb, pv.box, pv.dir);
+                exmetrics_sandbox_start(true, (double)(ak_mono_ns() - t0) / 1e9);
                 return 0;
         }
         char dir[PATH_MAX];
@@ -118,6 +121,7 @@ static int boot_sandbox(struct executor *ex, struct sandbox *sb, bool try_pool, 
         if (r < 0)
                 return r;
         set_running(ex, sb, box, dir);
+        exmetrics_sandbox_start(false, (double)(ak_mono_ns() - t0) / 1e9);
         return 0;
 }
 

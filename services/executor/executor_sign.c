@@ -7,6 +7,7 @@
 #include "lib/receipt/proto/receipt_proto.h"
 #include "lib/receipt/receipt.h"
 #include "protos/ak/v1/signer.pb-c.h"
+#include "services/executor/executor_metrics.h"
 #include "services/executor/executor_sign.h"
 #include "services/executor/executor_state.h"
 
@@ -42,6 +43,7 @@ Ak__V1__Receipt *sign_receipt(struct executor *ex, struct receipt *r, char **ret
                                 sr->receipt = NULL;
                                 protobuf_c_message_free_unpacked(resp, NULL);
                                 if (out) {
+                                        exmetrics_receipt(true);
                                         name_tenant(out, r->tenant, ret_error);
                                         return out;
                                 }
@@ -60,6 +62,7 @@ Ak__V1__Receipt *sign_receipt(struct executor *ex, struct receipt *r, char **ret
         if (receipt_finalize(r, NULL) == 0 && receipt_to_json(r, true, &json, &len) == 0)
                 receipt_proto_from_receipt(r, json, &out);
         free(json);
+        exmetrics_receipt(false);
         *ret_error = strdup(why);
         return out;
 }

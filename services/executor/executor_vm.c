@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include "lib/base/fs.h"
+#include "lib/base/time.h"
 #include "lib/base/utf8.h"
 #include "lib/guest/guest_client.h"
+#include "services/executor/executor_metrics.h"
 #include "services/executor/executor_netaudit.h"
 #include "services/executor/cgroup.h"
 #include "services/executor/executor_sandbox.h"
@@ -79,10 +81,12 @@ int evm_boot(struct executor *ex, const char *image, const struct profile *p, un
         bool supervised = ex->cfg.vm_supervisors && !network && (!ex->cfg.vmm || ex->cfg.vmm == &vmm_qemu_ops);
         char vmname[32];
         snprintf(vmname, sizeof(vmname), "vm%" PRIu64, n);
+        uint64_t t0 = ak_mono_ns();
         if (supervised)
                 r = vmbox_boot_supervised(ex->vmm_bin, &vc, vmname, boot.hash, ex->cfg.boot_timeout_ms, &box, err);
         else
                 r = vmbox_boot(&vc, ex->cfg.boot_timeout_ms, &box, err);
+        exmetrics_vm_boot((double)(ak_mono_ns() - t0) / 1e9, r >= 0);
         if (r < 0) {
                 net_audit_release(ex, na, NULL);
                 images_use_end(ex, dir);

@@ -10,6 +10,7 @@
 #include "protos/ak/v1/scheduler.pb-c.h"
 #include "services/scheduler/pbcopy.h"
 #include "services/scheduler/admission.h"
+#include "services/scheduler/sched_metrics.h"
 #include "services/scheduler/service_internal.h"
 #include "services/scheduler/spec.h"
 
@@ -191,6 +192,8 @@ static void note(void *data, enum registry_event ev, const char *id, int64_t sil
 {
         struct scheduler *s = data;
         if (ev == REGISTRY_LOST)
+                sched_metrics_executor_lost();
+        if (ev == REGISTRY_LOST)
                 scheduler_log(s, "executor %s lost: no heartbeat for %lld ms; its sandboxes' calls fail "
                                  "until it is back",
                               id, (long long)silent_ms);
@@ -255,6 +258,10 @@ int scheduler_new(const struct scheduler_config *cfg, struct scheduler **ret, st
                 return ak_error_errno(err, -r, "scheduler: reaper thread");
         }
         s->reaper_running = true;
+        if ((r = sched_metrics_attach(s)) < 0) {
+                scheduler_free(s);
+                return ak_error_errno(err, r, "scheduler: metrics");
+        }
         *ret = s;
         return 0;
 }
@@ -263,6 +270,7 @@ void scheduler_free(struct scheduler *s)
 {
         if (!s)
                 return;
+        sched_metrics_detach(s);
         if (s->reaper_running) {
                 pthread_mutex_lock(&s->lock);
                 s->stopping = true;

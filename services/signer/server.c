@@ -1,8 +1,10 @@
 /* ak.v1.Signer's handlers. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/metrics/metrics.h"
 #include "lib/receipt/proto/akwire/v1/signer.pb-c.h"
 #include "lib/receipt/proto/receipt_proto.h"
 #include "protos/ak/v1/signer.pb-c.h"
@@ -56,6 +58,24 @@ static int fail_internal(struct signer *s, struct rpc_call *call, const char *wh
         return rpc_call_fail(call, r == -ENOMEM ? RPC_RESOURCE_EXHAUSTED : RPC_INTERNAL, "%s: %s", what, why);
 }
 
+/* ak_signer_signatures_total{result}: receipts signed, and signings that
+ * failed on the signer's side (bad requests are refused before). */
+static struct metric_series *signed_ok, *signed_failed;
+static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
+
+static void metrics_init(void)
+{
+        static const char *const result[] = { "result" };
+        static const struct metric_def def = { "ak_signer_signatures_total",
+                                               "Receipts the signer signed (ok) or failed to sign (error).",
+                                               METRIC_COUNTER, result, 1 };
+        struct metric_family *f = NULL;
+        const char *ok[] = { "ok" }, *error[] = { "error" };
+        metrics_register(metrics_default(), &def, &f, NULL);
+        signed_ok = metrics_series(f, ok);
+        signed_failed = metrics_series(f, error);
+}
+
 /* Stamps, seals and signs r with k, and makes the message. */
 static int sign_one(const struct keystore_key *k, struct receipt *r, Ak__V1__Receipt **ret)
 {
@@ -69,6 +89,7 @@ static int sign_one(const struct keystore_key *k, struct receipt *r, Ak__V1__Rec
         if (e == 0)
                 e = receipt_proto_from_receipt(r, json, ret);
         free(json);
+        metrics_add(e == 0 ? signed_ok : signed_failed, 1);
         return e;
 }
 
@@ -285,6 +306,7 @@ int signer_new(struct keystore *ks, const struct signer_options *opts, struct si
 
         if (!s)
                 return ak_error_errno(err, -ENOMEM, "signer");
+        pthread_once(&metrics_once, metrics_init);
         s->ks = ks;
         s->max_message_bytes = RPC_DEFAULT_MAX_MESSAGE_BYTES;
         if (opts) {
