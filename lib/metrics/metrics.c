@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,6 +143,20 @@ static struct metric_series *series_new(struct metric_family *f, const char *con
         return s;
 }
 
+/* FNV-1a over the values as stored (cut to METRICS_VALUE_MAX), with a
+ * separator so ("ab","c") and ("a","bc") differ. */
+static uint64_t values_hash(size_t n, const char *const *values)
+{
+        uint64_t h = 0xcbf29ce484222325ull;
+        for (size_t i = 0; i < n; i++) {
+                const char *v = values && values[i] ? values[i] : "";
+                for (size_t k = 0; k < METRICS_VALUE_MAX && v[k]; k++)
+                        h = (h ^ (unsigned char)v[k]) * 0x100000001b3ull;
+                h = (h ^ 0xff) * 0x100000001b3ull;
+        }
+        return h;
+}
+
 static bool series_matches(const struct metric_series *s, const char *const *values)
 {
         for (size_t i = 0; i < s->family->n_labels; i++) {
@@ -156,10 +171,11 @@ struct metric_series *metrics_series(struct metric_family *f, const char *const 
 {
         if (!f)
                 return NULL;
+        uint64_t h = values_hash(f->n_labels, values);
         pthread_mutex_lock(&f->lock);
         struct metric_series *s;
         for (s = atomic_load(&f->first); s; s = atomic_load(&s->next))
-                if (series_matches(s, values))
+                if (s->hash == h && series_matches(s, values))
                         goto out;
         if (f->n_series >= f->max_series || !(s = series_new(f, values))) {
                 s = NULL;
@@ -167,6 +183,7 @@ struct metric_series *metrics_series(struct metric_family *f, const char *const 
                         metrics_add(f->reg->dropped, 1);
                 goto out;
         }
+        s->hash = h;
         /* Appended last, published by the atomic store: render walks the
          * list without the lock. */
         if (f->tail)
@@ -265,6 +282,9 @@ static struct metric_family *family_new(struct metrics_registry *reg, const stru
         f->n_labels = d->n_labels;
         f->n_buckets = d->type == METRIC_HISTOGRAM ? d->n_buckets : 0;
         memcpy(f->buckets, d->buckets, f->n_buckets * sizeof(double));
+        for (size_t i = 0; i < f->n_buckets; i++)
+                metrics_format_double(f->buckets[i], f->le[i], sizeof(f->le[i]));
+        snprintf(f->le[f->n_buckets], sizeof(f->le[0]), "+Inf");
         f->max_series = d->max_series ? d->max_series : METRICS_DEFAULT_MAX_SERIES;
         f->name = strdup(d->name);
         f->help = strdup(d->help ? d->help : "");

@@ -12,6 +12,7 @@ struct metric_series {
         struct metric_family *family;
         char *values[METRICS_MAX_LABELS];       /* n_labels of them, UTF-8 */
         _Atomic(struct metric_series *) next;   /* creation order */
+        uint64_t hash;                          /* of the values (metrics_values_hash) */
         _Atomic uint64_t bits;                  /* the value, or a histogram's sum (double) */
         _Atomic uint64_t count;                 /* histograms: observations */
         _Atomic uint64_t buckets[];             /* histograms: n_buckets + 1, not cumulative */
@@ -24,6 +25,7 @@ struct metric_family {
         char *labels[METRICS_MAX_LABELS];
         size_t n_labels;
         double buckets[METRICS_MAX_BUCKETS];
+        char le[METRICS_MAX_BUCKETS + 1][32];   /* the bounds as rendered, "+Inf" last */
         size_t n_buckets;
         unsigned max_series;
 
@@ -48,3 +50,7 @@ struct metrics_registry {
 };
 
 double metrics_bits_value(const _Atomic uint64_t *bits);
+
+/* v as the exposition format spells it (shortest form that reads back,
+ * "+Inf", "-Inf", "NaN") into buf[size >= 32]; returns its length. */
+size_t metrics_format_double(double v, char *buf, size_t size);

@@ -252,3 +252,31 @@ TEST(Metrics, DefaultRegistryIsOne)
 }
 
 } // namespace
+
+namespace {
+
+TEST(Metrics, NumbersAsTheFormatSpellsThem)
+{
+        Reg r;
+        metric_family *g = Register(r.r, { "ak_test_num", "n", METRIC_GAUGE, kMethod, 1 });
+        struct {
+                const char *label;
+                double v;
+                const char *want;
+        } cases[] = {
+                { "neg", -5, "-5" },         { "tenth", 0.1, "0.1" },       { "big", 9007199254740993.0, "9007199254740992" },
+                { "huge", 1e300, "1e+300" }, { "ninf", -INFINITY, "-Inf" }, { "nan", NAN, "NaN" },
+                { "third", 1.0 / 3, "0.33333333333333331" },
+        };
+        for (auto &c : cases) {
+                const char *v[] = { c.label };
+                metrics_set(metrics_series(g, v), c.v);
+        }
+        std::string s = Render(r.r);
+        for (auto &c : cases)
+                EXPECT_NE(s.find("ak_test_num{method=\"" + std::string(c.label) + "\"} " + c.want + "\n"),
+                          std::string::npos)
+                        << c.label << "\n" << s;
+}
+
+} // namespace

@@ -56,33 +56,52 @@ static void put_escaped(struct buf *b, const char *s, bool quote)
         put(b, run, (size_t)(s - run));
 }
 
-/* Shortest of %.15g/%.17g that reads back as v; Go's ParseFloat spellings
- * for the specials. */
+/* Digits of v, backwards from end; returns the first. */
+static char *u64_digits(uint64_t v, char *end)
+{
+        *--end = '\0';
+        do {
+                *--end = (char)('0' + v % 10);
+                v /= 10;
+        } while (v);
+        return end;
+}
+
+size_t metrics_format_double(double v, char *buf, size_t size)
+{
+        int n;
+        if (isnan(v))
+                n = snprintf(buf, size, "NaN");
+        else if (isinf(v))
+                n = snprintf(buf, size, v > 0 ? "+Inf" : "-Inf");
+        else if (v == (double)(int64_t)v && fabs(v) < 9007199254740992.0) {
+                /* Whole numbers (counts, bytes, most gauges): no printf. */
+                char tmp[24], *d = u64_digits((uint64_t)(v < 0 ? -v : v), tmp + sizeof(tmp));
+                n = snprintf(buf, size, "%s%s", v < 0 ? "-" : "", d);
+        } else {
+                /* Shortest of %.15g/%.17g that reads back as v. */
+                n = snprintf(buf, size, "%.15g", v);
+                if (strtod(buf, NULL) != v)
+                        n = snprintf(buf, size, "%.17g", v);
+        }
+        return n > 0 ? (size_t)n : 0;
+}
+
 static void put_double(struct buf *b, double v)
 {
         char s[40];
-        if (isnan(v))
-                snprintf(s, sizeof(s), "NaN");
-        else if (isinf(v))
-                snprintf(s, sizeof(s), v > 0 ? "+Inf" : "-Inf");
-        else {
-                snprintf(s, sizeof(s), "%.15g", v);
-                if (strtod(s, NULL) != v)
-                        snprintf(s, sizeof(s), "%.17g", v);
-        }
-        puts_(b, s);
+        put(b, s, metrics_format_double(v, s, sizeof(s)));
 }
 
 static void put_u64(struct buf *b, uint64_t v)
 {
         char s[24];
-        snprintf(s, sizeof(s), "%llu", (unsigned long long)v);
-        puts_(b, s);
+        puts_(b, u64_digits(v, s + sizeof(s)));
 }
 
 /* name{l1="v1",...[,le="x"]} */
 static void put_sample_name(struct buf *b, const struct metric_series *s, const char *suffix,
-                            const double *le)
+                            const char *le)
 {
         const struct metric_family *f = s->family;
         puts_(b, f->name);
@@ -100,7 +119,7 @@ static void put_sample_name(struct buf *b, const struct metric_series *s, const 
         }
         if (le) {
                 puts_(b, f->n_labels ? ",le=\"" : "le=\"");
-                put_double(b, *le);
+                puts_(b, le);
                 puts_(b, "\"");
         }
         puts_(b, "}");
@@ -111,9 +130,8 @@ static void render_histogram(struct buf *b, struct metric_series *s)
         const struct metric_family *f = s->family;
         uint64_t cum = 0;
         for (size_t i = 0; i <= f->n_buckets; i++) {
-                double le = i < f->n_buckets ? f->buckets[i] : INFINITY;
                 cum += atomic_load_explicit(&s->buckets[i], memory_order_relaxed);
-                put_sample_name(b, s, "_bucket", &le);
+                put_sample_name(b, s, "_bucket", f->le[i]);
                 puts_(b, " ");
                 put_u64(b, cum);
                 puts_(b, "\n");

@@ -13,8 +13,11 @@
 #include <gtest/gtest.h>
 
 extern "C" {
+#include "lib/base/version.h"
+#include "lib/metrics/metrics.h"
 #include "lib/svc/auth.h"
 #include "lib/svc/flags.h"
+#include "lib/svc/metrics.h"
 #include "lib/svc/tokens.h"
 }
 
@@ -197,3 +200,36 @@ TEST_F(SvcAuth, FirstToken)
 }
 
 }  // namespace
+
+TEST(SvcMetrics, FlagTakenAndListenerStarted)
+{
+        struct svc_flags f = {};
+        EXPECT_TRUE(svc_flags_take(&f, SVC_OPT_METRICS_LISTEN, "127.0.0.1:0"));
+        EXPECT_STREQ(f.metrics_listen, "127.0.0.1:0");
+
+        struct metrics_http *h = nullptr;
+        struct ak_error err = {};
+        ASSERT_EQ(0, svc_metrics_start(f.metrics_listen, "ak-test", &h, &err)) << err.msg;
+        ASSERT_NE(h, nullptr);
+        EXPECT_NE(metrics_http_port(h), 0);
+        char *text = nullptr;
+        size_t n = 0;
+        ASSERT_EQ(0, metrics_render(metrics_default(), &text, &n));
+        EXPECT_NE(std::string(text).find("ak_build_info{service=\"ak-test\",version=\"" AK_VERSION
+                                         "\",agentkernel_version=\"" AK_AGENTKERNEL_COMPAT "\"} 1\n"),
+                  std::string::npos)
+                << text;
+        EXPECT_NE(std::string(text).find("ak_process_start_time_seconds "), std::string::npos);
+        free(text);
+        metrics_http_stop(h);
+
+        /* No address: the series only, no listener. */
+        h = nullptr;
+        EXPECT_EQ(0, svc_metrics_start(nullptr, "ak-test", &h, &err));
+        EXPECT_EQ(h, nullptr);
+
+        /* A bad address says which flag and why. */
+        err = {};
+        EXPECT_EQ(-EINVAL, svc_metrics_start("nowhere", "ak-test", &h, &err));
+        EXPECT_NE(std::string(err.msg).find("--metrics-listen nowhere"), std::string::npos) << err.msg;
+}
