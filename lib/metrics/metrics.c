@@ -281,7 +281,8 @@ static struct metric_family *family_new(struct metrics_registry *reg, const stru
         f->type = d->type;
         f->n_labels = d->n_labels;
         f->n_buckets = d->type == METRIC_HISTOGRAM ? d->n_buckets : 0;
-        memcpy(f->buckets, d->buckets, f->n_buckets * sizeof(double));
+        if (f->n_buckets)
+                memcpy(f->buckets, d->buckets, f->n_buckets * sizeof(double));
         for (size_t i = 0; i < f->n_buckets; i++)
                 metrics_format_double(f->buckets[i], f->le[i], sizeof(f->le[i]));
         snprintf(f->le[f->n_buckets], sizeof(f->le[0]), "+Inf");
