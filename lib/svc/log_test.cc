@@ -1,0 +1,70 @@
+#include "lib/svc/log.h"
+
+#include <gtest/gtest.h>
+
+#include <stdlib.h>
+
+#include <string>
+
+namespace {
+
+/* 2026-12-07T13:05:38.123Z */
+const int64_t kWhen = 1796648738123;
+
+std::string Line(enum svc_log_level level, const char *msg, const std::initializer_list<svc_log_field> &f)
+{
+        char *p = nullptr;
+        EXPECT_EQ(0, svc_log_format(level, msg, f.begin(), f.size(), kWhen, &p));
+        std::string s = p ? p : "";
+        free(p);
+        return s;
+}
+
+TEST(SvcLog, TextQuotesWhatNeedsIt)
+{
+        ak_error err = {};
+        ASSERT_EQ(0, svc_log_setup("ak-executor", "text", "info", &err)) << err.msg;
+        EXPECT_EQ(Line(SVC_LOG_INFO, "exec", { SVC_LOG_S("sandbox", "s1"), SVC_LOG_I("exit_code", -1) }),
+                  "2026-12-07T13:05:38.123Z info ak-executor: exec sandbox=s1 exit_code=-1");
+        EXPECT_EQ(Line(SVC_LOG_WARN, "boot failed", { SVC_LOG_S("error", "a \"b\"\nc=d"), SVC_LOG_S("e", "") }),
+                  "2026-12-07T13:05:38.123Z warn ak-executor: \"boot failed\" error=\"a \\\"b\\\"\\nc=d\" e=\"\"");
+        /* Invalid UTF-8 never breaks a line. */
+        EXPECT_EQ(Line(SVC_LOG_ERROR, "x", { SVC_LOG_S("v", "\xff") }),
+                  "2026-12-07T13:05:38.123Z error ak-executor: x v=?");
+}
+
+TEST(SvcLog, JsonLines)
+{
+        ak_error err = {};
+        ASSERT_EQ(0, svc_log_setup("ak-executor", "json", "debug", &err)) << err.msg;
+        EXPECT_EQ(Line(SVC_LOG_DEBUG, "exec", { SVC_LOG_S("sandbox", "s\"1"), SVC_LOG_I("duration_ms", 44) }),
+                  "{\"time\":\"2026-12-07T13:05:38.123Z\",\"level\":\"debug\",\"service\":\"ak-executor\","
+                  "\"msg\":\"exec\",\"sandbox\":\"s\\\"1\",\"duration_ms\":44}");
+        EXPECT_TRUE(svc_log_enabled(SVC_LOG_DEBUG));
+}
+
+TEST(SvcLog, LevelsFilterAndBadValuesAreRefused)
+{
+        ak_error err = {};
+        ASSERT_EQ(0, svc_log_setup("ak-x", nullptr, "warn", &err));
+        EXPECT_FALSE(svc_log_enabled(SVC_LOG_INFO));
+        EXPECT_TRUE(svc_log_enabled(SVC_LOG_WARN));
+        EXPECT_TRUE(svc_log_enabled(SVC_LOG_ERROR));
+        EXPECT_EQ(-EINVAL, svc_log_setup("ak-x", "xml", nullptr, &err));
+        EXPECT_STREQ(err.msg, "--log-format xml: want text or json");
+        EXPECT_EQ(-EINVAL, svc_log_setup("ak-x", "text", "loud", &err));
+        EXPECT_STREQ(err.msg, "--log-level loud: want debug, info, warn or error");
+        /* A refused setup changes nothing. */
+        EXPECT_FALSE(svc_log_enabled(SVC_LOG_INFO));
+}
+
+TEST(SvcLog, LongValuesAreCut)
+{
+        ak_error err = {};
+        ASSERT_EQ(0, svc_log_setup("ak-x", "text", nullptr, &err));
+        std::string big(5000, 'a');
+        std::string s = Line(SVC_LOG_INFO, "m", { SVC_LOG_S("v", big.c_str()) });
+        EXPECT_EQ(s.size(), std::string("2026-12-07T13:05:38.123Z info ak-x: m v=").size() + SVC_LOG_VALUE_MAX);
+}
+
+} // namespace
