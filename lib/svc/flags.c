@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/base/parse.h"
+#include "lib/svc/log.h"
 
 /* A limit flag's value: a whole number from min to max, else f->bad_value. */
 static void take_limit(struct svc_flags *f, const char *flag, const char *arg, unsigned min,
@@ -59,6 +60,8 @@ bool svc_flags_take(struct svc_flags *f, int c, const char *arg)
         case SVC_OPT_TLS_REQUIRE: f->tls.require_client_cert = true; return true;
         case SVC_OPT_HEALTH_LISTEN: f->health_listen = arg; return true;
         case SVC_OPT_METRICS_LISTEN: f->metrics_listen = arg; return true;
+        case SVC_OPT_LOG_FORMAT: f->log_format = arg; return true;
+        case SVC_OPT_LOG_LEVEL: f->log_level = arg; return true;
         case SVC_OPT_PEER_TLS_CA: f->peer_tls.ca_file = arg; return true;
         case SVC_OPT_PEER_TLS_CERT: f->peer_tls.cert_file = arg; return true;
         case SVC_OPT_PEER_TLS_KEY: f->peer_tls.key_file = arg; return true;
@@ -70,6 +73,11 @@ const char *svc_flags_problem(const struct svc_flags *f)
 {
         if (f->bad_value)
                 return f->bad_value;
+        struct ak_error ignored;
+        if (svc_log_check(f->log_format, NULL, &ignored) < 0)
+                return "--log-format: want text or json";
+        if (svc_log_check(NULL, f->log_level, &ignored) < 0)
+                return "--log-level: want debug, info, warn or error";
         if (!f->tls.cert_file != !f->tls.key_file)
                 return "--tls-cert and --tls-key go together";
         if ((f->tls.ca_file || f->tls.require_client_cert) && !f->tls.cert_file)

@@ -10,6 +10,7 @@
  *     --insecure                   allow a TCP listener nobody authenticates
  *     --health-listen ADDR         plaintext grpc.health.v1 only (probes)
  *     --metrics-listen ADDR        Prometheus /metrics over HTTP (metrics.h)
+ *     --log-format text|json, --log-level L   the structured log (log.h)
  *     --max-calls N, --max-conn-streams N, --conn-idle-ms N,
  *     --call-deadline-ms N, --stream-deadline-ms N   lib/rpc's limits
  *   client side (a service that calls others, ak-executor):
@@ -43,10 +44,19 @@ enum {
         SVC_OPT_CALL_DEADLINE_MS,
         SVC_OPT_STREAM_DEADLINE_MS,
         SVC_OPT_METRICS_LISTEN,
+        SVC_OPT_LOG_FORMAT,
+        SVC_OPT_LOG_LEVEL,
 };
 
 /* In SVC_SERVER_OPTIONS; a service without them (ak-gateway) lists it alone. */
 #define SVC_METRICS_OPTION { "metrics-listen", required_argument, NULL, SVC_OPT_METRICS_LISTEN }
+#define SVC_LOG_OPTIONS                                                        \
+        { "log-format", required_argument, NULL, SVC_OPT_LOG_FORMAT },         \
+        { "log-level", required_argument, NULL, SVC_OPT_LOG_LEVEL }
+
+#define SVC_LOG_USAGE                                                                           \
+        "  --log-format text|json      event lines (sandboxes, execs) as text or JSON (text)\n" \
+        "  --log-level L               debug, info, warn or error (info)\n"
 
 #define SVC_METRICS_USAGE                                                                       \
         "  --metrics-listen ADDR       serve Prometheus metrics (text format) over plain HTTP\n" \
@@ -68,7 +78,7 @@ enum {
         { "conn-idle-ms", required_argument, NULL, SVC_OPT_CONN_IDLE_MS },          \
         { "call-deadline-ms", required_argument, NULL, SVC_OPT_CALL_DEADLINE_MS },  \
         { "stream-deadline-ms", required_argument, NULL, SVC_OPT_STREAM_DEADLINE_MS }, \
-        SVC_METRICS_OPTION
+        SVC_METRICS_OPTION, SVC_LOG_OPTIONS
 
 #define SVC_PEER_OPTIONS                                                            \
         { "peer-tls-ca", required_argument, NULL, SVC_OPT_PEER_TLS_CA },            \
@@ -100,7 +110,7 @@ enum {
         "  --call-deadline-ms N        deadline of a call whose client set none: past it\n"\
         "                              the call ends DEADLINE_EXCEEDED (600000)\n"         \
         "  --stream-deadline-ms N      the same for streaming calls (86400000)\n"        \
-        SVC_METRICS_USAGE
+        SVC_METRICS_USAGE SVC_LOG_USAGE
 
 #define SVC_PEER_USAGE                                                                          \
         "  --peer-tls-ca F             call the scheduler, signer and auditor over TLS,\n"     \
@@ -111,6 +121,7 @@ struct svc_flags {
         const char *token_file;
         const char *health_listen;
         const char *metrics_listen;  /* --metrics-listen, or NULL */
+        const char *log_format, *log_level;  /* for svc_log_setup; NULL: defaults */
         struct rpc_tls tls;        /* serving */
         struct rpc_tls peer_tls;   /* calling */
         bool insecure;             /* --insecure */

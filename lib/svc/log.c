@@ -22,7 +22,7 @@ static struct {
         enum svc_log_level min;
 } cfg = { "ak", false, SVC_LOG_INFO };
 
-int svc_log_setup(const char *service, const char *format, const char *level, struct ak_error *err)
+static int parse(const char *format, const char *level, bool *ret_json, int *ret_min, struct ak_error *err)
 {
         bool json = false;
         int min = SVC_LOG_INFO;
@@ -38,6 +38,24 @@ int svc_log_setup(const char *service, const char *format, const char *level, st
                 if (min < 0)
                         return ak_error_set(err, -EINVAL, "--log-level %s: want debug, info, warn or error", level);
         }
+        *ret_json = json;
+        *ret_min = min;
+        return 0;
+}
+
+int svc_log_check(const char *format, const char *level, struct ak_error *err)
+{
+        bool json;
+        int min;
+        return parse(format, level, &json, &min, err);
+}
+
+int svc_log_setup(const char *service, const char *format, const char *level, struct ak_error *err)
+{
+        bool json;
+        int min, r = parse(format, level, &json, &min, err);
+        if (r < 0)
+                return r;
         snprintf(cfg.service, sizeof(cfg.service), "%s", service ? service : "ak");
         cfg.json = json;
         cfg.min = (enum svc_log_level)min;

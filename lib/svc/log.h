@@ -45,6 +45,9 @@ struct svc_log_field {
  * "error" (NULL: info). 0, or -EINVAL naming the bad value in err. */
 int svc_log_setup(const char *service, const char *format, const char *level, struct ak_error *err);
 
+/* Whether svc_log_setup would take format and level (changes nothing). */
+int svc_log_check(const char *format, const char *level, struct ak_error *err);
+
 bool svc_log_enabled(enum svc_log_level level);
 
 /* Writes one line to fd 2 when level is enabled. */

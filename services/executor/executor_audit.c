@@ -5,11 +5,26 @@
 #include <string.h>
 
 #include "lib/base/version.h"
+#include "lib/svc/log.h"
 #include "protos/ak/v1/audit.pb-c.h"
 #include "services/executor/audit_queue.h"
 #include "services/executor/executor_audit.h"
 #include "services/executor/executor_sandbox.h"
 #include "services/executor/executor_state.h"
+
+/* One log line per sandbox life event (the exec has its own, with its
+ * duration: executor_exec.c). */
+static void log_event(const char *type, const char *action, int outcome, const char *sandbox, const char *tenant,
+                      const char *actor, const char *attributes_json)
+{
+        static const char *const outcomes[] = { "unspecified", "permit", "deny", "error", "info" };
+        if (!strcmp(type, "command_executed"))
+                return;
+        SVC_LOG(outcome == AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_ERROR ? SVC_LOG_WARN : SVC_LOG_INFO, type,
+                SVC_LOG_S("sandbox", sandbox), SVC_LOG_S("tenant", tenant ? tenant : ""), SVC_LOG_S("action", action),
+                SVC_LOG_S("outcome", outcome >= 0 && outcome <= 4 ? outcomes[outcome] : "unknown"),
+                SVC_LOG_S("actor", actor), SVC_LOG_S("attributes", attributes_json ? attributes_json : ""));
+}
 
 int audit_emit(struct executor *ex, struct rpc_call *call, const char *type, const char *action, int outcome,
                const char *resource_id, const char *attributes_json)
@@ -60,6 +75,7 @@ int audit_emit_tenant(struct executor *ex, struct rpc_call *call, const char *te
         ev.actor = &actor;
         ev.resource = &res;
         ev.metadata = &meta;
+        log_event(type, action, outcome, resource_id, tenant, actor_id, attributes_json);
         int r = audit_queue_push(ex->audit, &ev, NULL);
         return r < 0 && audit_queue_durable(ex->audit) ? r : 0;
 }

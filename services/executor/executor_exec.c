@@ -16,6 +16,7 @@
 #include "lib/guest/frame.h"
 #include "lib/guest/guest_client.h"
 #include "lib/receipt/receipt.h"
+#include "lib/svc/log.h"
 #include "services/executor/executor_audit.h"
 #include "services/executor/executor_drain.h"
 #include "services/executor/executor_exec.h"
@@ -168,6 +169,10 @@ static int send_result(struct executor *ex, struct rpc_call *call, struct sandbo
         res.sandbox = sb->name;
         res.duration_ms = ak_mono_ms() - t0;
         exmetrics_exec(res.exit_code, res.timed_out, (double)res.duration_ms / 1000.0);
+        SVC_LOG(SVC_LOG_INFO, "exec", SVC_LOG_S("sandbox", sb->name), SVC_LOG_S("tenant", sb->tenant),
+                SVC_LOG_I("exit_code", res.exit_code), SVC_LOG_I("duration_ms", res.duration_ms),
+                SVC_LOG_I("timed_out", res.timed_out), SVC_LOG_I("output_bytes", res.output_bytes),
+                SVC_LOG_S("error", res.error));
         uint8_t digest[CRYPTO_SHA256_LEN];
         crypto_sha256_final(s->hash, digest);
         char *receipt_error = NULL;

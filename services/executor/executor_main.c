@@ -11,6 +11,7 @@
 #include "lib/rpc/rpc.h"
 #include "lib/svc/auth.h"
 #include "lib/svc/flags.h"
+#include "lib/svc/log.h"
 #include "lib/svc/metrics.h"
 #include "lib/svc/run.h"
 #include "lib/svc/tokens.h"
@@ -636,6 +637,8 @@ int main(int argc, char **argv)
 
         if (r != 0)
                 return r < 0 ? 2 : 0;
+        /* Checked by svc_flags_problem: cannot fail here. */
+        svc_log_setup("ak-executor", f.sf.log_format, f.sf.log_level, NULL);
         if (f.drain)
                 return drain(&f);
         /* Before any thread (every thread inherits the mask): from here on

@@ -13,6 +13,7 @@
 #include "lib/base/time.h"
 #include "lib/base/utf8.h"
 #include "lib/guest/guest_client.h"
+#include "lib/svc/log.h"
 #include "services/executor/executor_metrics.h"
 #include "services/executor/executor_netaudit.h"
 #include "services/executor/cgroup.h"
@@ -87,6 +88,9 @@ int evm_boot(struct executor *ex, const char *image, const struct profile *p, un
         else
                 r = vmbox_boot(&vc, ex->cfg.boot_timeout_ms, &box, err);
         exmetrics_vm_boot((double)(ak_mono_ns() - t0) / 1e9, r >= 0);
+        SVC_LOG(r < 0 ? SVC_LOG_WARN : SVC_LOG_DEBUG, r < 0 ? "vm boot failed" : "vm booted", SVC_LOG_S("image", image),
+                SVC_LOG_S("dir", dir), SVC_LOG_I("duration_ms", (ak_mono_ns() - t0) / 1000000),
+                SVC_LOG_S("error", r < 0 ? err->msg : ""));
         if (r < 0) {
                 net_audit_release(ex, na, NULL);
                 images_use_end(ex, dir);

@@ -14,6 +14,7 @@
 #include "lib/rpc/rpc.h"
 #include "lib/svc/auth.h"
 #include "lib/svc/flags.h"
+#include "lib/svc/log.h"
 #include "lib/svc/metrics.h"
 #include "lib/svc/run.h"
 #include "lib/svc/tokens.h"
@@ -26,6 +27,7 @@ static const char usage[] =
         "                  [--max-connections N] [--max-active N] [--idle-timeout-s N]\n"
         "                  [--audit-file F] [--peer-tls-ca F [--peer-tls-cert F --peer-tls-key F]]\n"
         "                  [--metrics-listen ADDR]\n"
+        "                  [--log-format text|json] [--log-level L]\n"
         "\n"
         "Serves agentkernel 0.18's HTTP API (POST /run, /sandboxes, files, SSE\n"
         "streaming, ...) and calls the scheduler over gRPC for every request.\n"
@@ -56,7 +58,7 @@ static const char usage[] =
         "  --audit-file F           the auditor's file destination (agentkernel's\n"
         "                           audit.jsonl), read for GET /audit and\n"
         "                           /sandboxes/{name}/logs; without it they answer 501\n"
-        SVC_METRICS_USAGE
+        SVC_METRICS_USAGE SVC_LOG_USAGE
         "\n"
         "Prints \"ak-gateway: listening on HOST:PORT\" on stdout once serving.\n"
         "Point an SDK at it: AGENTKERNEL_BASE_URL=http://127.0.0.1:18888\n"
@@ -65,6 +67,7 @@ static const char usage[] =
 struct flags {
         const char *scheduler, *sched_token, *keys, *listen, *audit_file, *tls_cert, *tls_key, *metrics_listen;
         struct rpc_tls peer;   /* to the scheduler; ca_file NULL: plaintext */
+        const char *log_format, *log_level;
         bool no_auth, any_host;
         unsigned max_conn, max_active, idle_s;
         char host[64];
@@ -108,6 +111,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 { "help", no_argument, NULL, HELP },
                 { "version", no_argument, NULL, VERSION },
                 SVC_METRICS_OPTION,
+                SVC_LOG_OPTIONS,
                 {},
         };
         uint64_t v;
@@ -128,6 +132,8 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 case PCERT: f->peer.cert_file = optarg; break;
                 case PKEY: f->peer.key_file = optarg; break;
                 case SVC_OPT_METRICS_LISTEN: f->metrics_listen = optarg; break;
+                case SVC_OPT_LOG_FORMAT: f->log_format = optarg; break;
+                case SVC_OPT_LOG_LEVEL: f->log_level = optarg; break;
                 case ANYHOST: f->any_host = true; break;
                 case MAXC:
                 case MAXA:
@@ -163,6 +169,11 @@ static int parse_flags(int argc, char **argv, struct flags *f)
         }
         if (!f->peer.cert_file != !f->peer.key_file || (f->peer.cert_file && !f->peer.ca_file)) {
                 fprintf(stderr, "ak-gateway: --peer-tls-cert and --peer-tls-key go together, with --peer-tls-ca\n");
+                return -1;
+        }
+        struct ak_error err = { 0 };
+        if (svc_log_setup("ak-gateway", f->log_format, f->log_level, &err) < 0) {
+                fprintf(stderr, "ak-gateway: %s\n", err.msg);
                 return -1;
         }
         if (parse_listen(f) < 0) {

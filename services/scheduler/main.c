@@ -14,6 +14,7 @@
 #include "lib/rpc/rpc.h"
 #include "lib/svc/auth.h"
 #include "lib/svc/flags.h"
+#include "lib/svc/log.h"
 #include "lib/svc/metrics.h"
 #include "lib/svc/run.h"
 #include "lib/svc/tokens.h"
@@ -356,6 +357,8 @@ int main(int argc, char **argv)
 
         if (r != 0)
                 return r < 0 ? 2 : 0;
+        /* Checked by svc_flags_problem: cannot fail here. */
+        svc_log_setup("ak-scheduler", f.sf.log_format, f.sf.log_level, NULL);
         /* Before any thread: every thread inherits the mask (lib/svc/run.h). */
         if (svc_signals_block(SVC_STARTING_HOLD_STOP) < 0) {
                 fprintf(stderr, "ak-scheduler: cannot block SIGINT, SIGTERM and SIGHUP\n");

@@ -14,6 +14,7 @@
 #include "lib/rpc/rpc.h"
 #include "lib/svc/auth.h"
 #include "lib/svc/flags.h"
+#include "lib/svc/log.h"
 #include "lib/svc/metrics.h"
 #include "lib/svc/run.h"
 #include "services/signer/keystore.h"
@@ -271,6 +272,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "Run `ak-signer --help` for usage.\n");
                 return 2;
         }
+        /* Checked by svc_flags_problem: cannot fail here. */
+        svc_log_setup("ak-signer", f.sf.log_format, f.sf.log_level, NULL);
         if (f.admin_token_file && read_token(f.admin_token_file, &token) < 0)
                 return 1;
         if (keystore_open(f.key, &ks, &err) < 0) {

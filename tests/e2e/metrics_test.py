@@ -146,6 +146,14 @@ class StackMetrics(unittest.TestCase):
 
         self.assertEqual(moved("gateway", "ak_gateway_http_responses_total", code="200"), 1)
 
+        # One log line per sandbox life event and per exec (lib/svc/log, text format).
+        with open(os.path.join(self.home, "logs", "executor.log"), encoding="utf-8", errors="replace") as f:
+            log = f.read()
+        self.assertRegex(log, r"(?m)^\S+Z info ak-executor: sandbox_created sandbox=\S+ tenant=default ")
+        self.assertRegex(log, r"(?m)^\S+Z info ak-executor: exec sandbox=\S+ tenant=default exit_code=3 "
+                              r"duration_ms=[0-9]+ timed_out=0 output_bytes=3 ")
+        self.assertRegex(log, r"(?m)^\S+Z info ak-executor: sandbox_removed sandbox=\S+ ")
+
     def version(self):
         out = subprocess.run([AK, "version"], env=self.env, capture_output=True, text=True).stdout
         return out.split()[1] if len(out.split()) > 1 else ""
