@@ -145,10 +145,12 @@ def main():
         s_sock, e_sock = "unix:" + d + "/s.sock", "unix:" + d + "/e.sock"
         sched = [os.path.join(ROOT, "services/scheduler/ak-scheduler")] + args_of(d, "scheduler.yaml", {
             "--listen": s_sock, "--health-listen": "unix:" + d + "/sh.sock",
+            "--metrics-listen": "127.0.0.1:0",  # the pods' 7470 may be taken here
             "--heartbeat-interval-ms": "200",
         })
         exe = [os.path.join(ROOT, "services/executor/ak-executor")] + args_of(d, "executor.yaml", {
             "--listen": e_sock, "--advertise": e_sock, "--health-listen": "unix:" + d + "/eh.sock",
+            "--metrics-listen": "127.0.0.1:0",
             "--executor-id": "node-1", "--label": "node=node-1", "--state-dir": d + "/st",
             "--accel": None, "--min-warm": "0", "--scheduler": s_sock,
             "--signer": None, "--auditor": None, "--signer-token-file": None, "--auditor-token-file": None,
