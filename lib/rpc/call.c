@@ -378,6 +378,9 @@ void rpc_call_run(struct rpc_call *call)
         if (code != RPC_OK && !call->status_set)
                 snprintf(call->status_msg, sizeof(call->status_msg), "%s failed: %s",
                          rpc_call_method(call), rpc_code_name(code));
+        /* Counted before the status leaves: a client that saw it also
+         * sees it counted. */
+        rpc_metrics_end(call, code, ak_mono_ns() - start);
         if (!(call->closed && call->close_cancelled))
                 finish(call, code, code == RPC_OK ? NULL : call->status_msg);
         if (call->reply) {
@@ -389,5 +392,4 @@ void rpc_call_run(struct rpc_call *call)
                 grpc_completion_queue_pluck(call->cq, RPC_TAG(TAG_CLOSE),
                                             gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
         call->closed = true;
-        rpc_metrics_end(call, code, ak_mono_ns() - start);
 }
