@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct ak_error;
+
 struct cli_command {
         const char *name;
         const char *summary;                 /* one line for `ak --help` */
@@ -33,6 +35,10 @@ int cli_image_run(int argc, char **argv);
 extern const char cli_image_help[];
 /* `ak image pull` (cmd_image_pull.c); cmd is `ak image` for usage errors. */
 int cli_image_pull(const struct cli_command *cmd, int argc, char **argv);
+/* $AK_HOME/images and its OCI layout cache $AK_HOME/images/oci (PATH_MAX each). */
+int cli_image_store_dirs(char *ret_store, char *ret_layout, struct ak_error *err);
+/* `ak image push` (cmd_image_push.c). */
+int cli_image_push(const struct cli_command *cmd, int argc, char **argv);
 
 /* `ak up`, `ak down`, `ak status` (cmd_stack.c). */
 int cli_up_run(int argc, char **argv);

@@ -28,6 +28,7 @@ const char cli_image_help[] =
         "       ak image import SOURCE [--name NAME]\n"
         "       ak image pull REF [--name NAME | --pull-only] [--authfile FILE] [--ca-file FILE]\n"
         "                         [--insecure-registry HOST[:PORT]]... [--platform OS/ARCH]\n"
+        "       ak image push SRC DEST [--authfile FILE] [--ca-file FILE] [--insecure-registry HOST[:PORT]]...\n"
         "       ak image list [--json]\n"
         "       ak image rm NAME [--force]\n"
         "       ak image prune\n"
@@ -73,6 +74,12 @@ const char cli_image_help[] =
         "  --insecure-registry HOST[:PORT]   allow plain http to this registry (loopback\n"
         "                    registries, localhost and 127.0.0.0/8 and ::1, always are)\n"
         "\n"
+        "push sends an image of the cache $AK_HOME/images/oci (SRC: the reference it\n"
+        "was pulled as) to the registry DEST names: config and layers first (each\n"
+        "skipped when the registry has it, the registry checking every digest),\n"
+        "the manifest last, so a failed push leaves no tag on a partial image. It\n"
+        "prints the manifest digest; options as for pull.\n"
+        "\n"
         "list shows every image (DIGEST: an imported image's manifest digest; SOURCE:\n"
         "where it came from; USED BY: the VMs running from it, a local executor's\n"
         "sandboxes among them); rm removes one (not while a VM or sandbox runs from\n"
@@ -95,6 +102,7 @@ const char cli_image_help[] =
         "  ak image pull python:3.12-alpine\n"
         "  ak run --image python-3.12-alpine -- python3 -c 'print(6*7)'\n"
         "  ak image pull localhost:5000/ci/tools:1 --authfile ./auth.json\n"
+        "  ak image push localhost:5000/ci/tools:1 registry.corp:5000/ci/tools:1\n"
         "  ak image list\n"
         "  ak vm boot py --image python\n"
         "  ak image rm python\n"
@@ -493,13 +501,15 @@ static int cmd_seed(int argc, char **argv, bool export)
 int cli_image_run(int argc, char **argv)
 {
         if (argc < 2)
-                return cli_usage_error(&cli_cmd_image, "missing subcommand: build, import, pull, list, rm, prune, export-seed or seed");
+                return cli_usage_error(&cli_cmd_image, "missing subcommand: build, import, pull, push, list, rm, prune, export-seed or seed");
         if (strcmp(argv[1], "build") == 0)
                 return cmd_build(argc - 1, argv + 1);
         if (strcmp(argv[1], "import") == 0)
                 return cmd_import(argc - 1, argv + 1);
         if (strcmp(argv[1], "pull") == 0)
                 return cli_image_pull(&cli_cmd_image, argc - 1, argv + 1);
+        if (strcmp(argv[1], "push") == 0)
+                return cli_image_push(&cli_cmd_image, argc - 1, argv + 1);
         if (strcmp(argv[1], "list") == 0)
                 return cmd_list(argc - 1, argv + 1);
         if (strcmp(argv[1], "rm") == 0)
@@ -510,5 +520,5 @@ int cli_image_run(int argc, char **argv)
                 return cmd_seed(argc - 1, argv + 1, true);
         if (strcmp(argv[1], "seed") == 0)
                 return cmd_seed(argc - 1, argv + 1, false);
-        return cli_usage_error(&cli_cmd_image, "unknown subcommand '%s': build, import, pull, list, rm, prune, export-seed or seed", argv[1]);
+        return cli_usage_error(&cli_cmd_image, "unknown subcommand '%s': build, import, pull, push, list, rm, prune, export-seed or seed", argv[1]);
 }

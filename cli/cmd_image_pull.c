@@ -55,8 +55,7 @@ static void on_progress(void *userdata, const char *digest, uint64_t done, uint6
         fprintf(stderr, "  %.19s: %s / %s%s\n", digest, d, t, finished ? " done" : "");
 }
 
-/* $AK_HOME/images and its OCI layout cache. */
-static int store_dirs(char ret_store[PATH_MAX], char ret_layout[PATH_MAX], struct ak_error *err)
+int cli_image_store_dirs(char *ret_store, char *ret_layout, struct ak_error *err)
 {
         char home[PATH_MAX];
         int r = vm_registry_ak_home(home, err);
@@ -193,7 +192,7 @@ int cli_image_pull(const struct cli_command *cmd, int argc, char **argv)
         struct ak_error err = {};
         char store[PATH_MAX], dir[PATH_MAX];
         struct oci_pull_result res;
-        int r = store_dirs(store, dir, &err);
+        int r = cli_image_store_dirs(store, dir, &err);
         if (r == 0) {
                 fprintf(stderr, "pulling %s\n", argv[optind]);
                 r = oci_pull(dir, argv[optind], &o, &res, &err);

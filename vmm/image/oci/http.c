@@ -1,10 +1,13 @@
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/base/version.h"
 #include "vmm/image/oci/http.h"
@@ -18,10 +21,13 @@ struct oci_http {
 
 struct xfer {
         const struct oci_http_req *req;
+        FILE *upload;        /* PUT from a file */
+        size_t upload_done;  /* PUT from memory */
         struct oci_http_resp *resp;
         CURL *curl;
         int sink_error;
         size_t max_body;
+        uint64_t upload_size;
 };
 
 static CURLcode global_result = CURLE_FAILED_INIT;
@@ -111,6 +117,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
                 set_header(r->www_authenticate, sizeof(r->www_authenticate), v, vlen, &r->www_authenticate_too_long);
         else if (IS("Docker-Content-Digest"))
                 set_header(r->docker_content_digest, sizeof(r->docker_content_digest), v, vlen, NULL);
+        else if (IS("Location"))
+                set_header(r->location_raw, sizeof(r->location_raw), v, vlen, &r->location_too_long);
         else if (IS("Content-Range"))
                 set_header(r->content_range, sizeof(r->content_range), v, vlen, NULL);
         else if (IS("Content-Length")) {
@@ -160,6 +168,22 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
         return n;
 }
 
+static size_t on_read(char *buf, size_t size, size_t nmemb, void *ud)
+{
+        struct xfer *x = ud;
+        size_t n = size * nmemb;
+        if (x->upload) {
+                size_t got = fread(buf, 1, n, x->upload);
+                return got == 0 && ferror(x->upload) ? CURL_READFUNC_ABORT : got;
+        }
+        size_t left = x->req->upload_len - x->upload_done;
+        if (n > left)
+                n = left;
+        memcpy(buf, (const char *)x->req->upload_data + x->upload_done, n);
+        x->upload_done += n;
+        return n;
+}
+
 static bool retryable_code(CURLcode c)
 {
         switch (c) {
@@ -201,6 +225,18 @@ static void setup(struct oci_http *h, const struct oci_http_req *req, struct xfe
                 curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
         else if (strcmp(req->method, "POST") == 0)
                 curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, req->form ? req->form : "");
+        else if (strcmp(req->method, "PUT") == 0) {
+                curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+                curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+                curl_easy_setopt(c, CURLOPT_READDATA, x);
+                curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->upload_size);
+                /* Registries answer at once; no 1 s wait for 100 Continue. */
+                *headers = curl_slist_append(*headers, "Expect:");
+        }
+        if (req->content_type) {
+                snprintf(line, sizeof(line), "Content-Type: %s", req->content_type);
+                *headers = curl_slist_append(*headers, line);
+        }
         if (req->range_start > 0) {
                 char range[48];
                 snprintf(range, sizeof(range), "%llu-", (unsigned long long)req->range_start);
@@ -231,9 +267,23 @@ int oci_http_do(struct oci_http *h, const struct oci_http_req *req, struct oci_h
         if (ret_tls_handshake)
                 *ret_tls_handshake = false;
         h->errbuf[0] = '\0';
+        x.upload_size = req->upload_len;
+        if (req->upload_path) {
+                int fd = open(req->upload_path, O_RDONLY | O_CLOEXEC);
+                struct stat st;
+                if (fd < 0 || fstat(fd, &st) < 0 || !(x.upload = fdopen(fd, "rb"))) {
+                        int e = -errno;
+                        if (fd >= 0)
+                                close(fd);
+                        return ak_error_errno(err, e, "%s %s: open %s", req->method, req->url, req->upload_path);
+                }
+                x.upload_size = (uint64_t)st.st_size;
+        }
         setup(h, req, &x, &headers);
         CURLcode c = curl_easy_perform(h->curl);
         curl_slist_free_all(headers);
+        if (x.upload)
+                fclose(x.upload);
         long status = 0;
         curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
         resp->status = status;

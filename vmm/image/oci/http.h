@@ -37,12 +37,16 @@ struct oci_http_resp;
 typedef int (*oci_http_sink)(void *userdata, const struct oci_http_resp *resp, const void *data, size_t len);
 
 struct oci_http_req {
-        const char *method;        /* "GET", "HEAD" or "POST" */
+        const char *method;        /* "GET", "HEAD", "POST" or "PUT" */
         const char *url;
         const char *accept;        /* or NULL */
         const char *authorization; /* header value ("Bearer ..."), or NULL; never logged */
         const char *form;          /* POST body (application/x-www-form-urlencoded) */
         uint64_t range_start;      /* > 0: Range: bytes=N- */
+        const char *content_type;  /* PUT: Content-Type of the body, or NULL */
+        const char *upload_path;   /* PUT: body read from this file (opened per request), or NULL */
+        const void *upload_data;   /* PUT: else the body is these bytes */
+        size_t upload_len;
         oci_http_sink sink;        /* 2xx bodies go here when set, else are buffered */
         void *sink_userdata;
         size_t max_body;           /* buffered bodies: more is -EFBIG (0: OCI_HTTP_SMALL_BODY_MAX) */
@@ -56,6 +60,8 @@ struct oci_http_resp {
         char docker_content_digest[128];
         char content_range[128];
         char location[OCI_URL_MAX]; /* absolute, for 3xx */
+        char location_raw[OCI_URL_MAX]; /* the Location header as sent (any status) */
+        bool location_too_long;
         int64_t content_length;     /* -1 when not given */
         char *body;                 /* buffered body (NUL-terminated), or NULL */
         size_t body_len;

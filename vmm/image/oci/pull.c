@@ -16,10 +16,8 @@
 
 #define AUTHFILE_MAX ((size_t)4 << 20)
 
-/* Credentials for domain from the auth file: 0 with *ret_found. A missing
- * default file is not an error; a missing named one is. */
-static int load_cred(const char *authfile, const char *domain, struct oci_cred *cred, bool *ret_found,
-                     struct ak_error *err)
+int oci_load_cred(const char *authfile, const char *domain, struct oci_cred *cred, bool *ret_found,
+                  struct ak_error *err)
 {
         char def[PATH_MAX];
         const char *path = authfile;
@@ -140,7 +138,7 @@ int oci_pull(const char *layout_dir, const char *ref_text, const struct oci_pull
         if (!cred)
                 return ak_error_set(err, -ENOMEM, "out of memory");
         bool have_cred = false;
-        r = load_cred(o->authfile, ref.domain, cred, &have_cred, err);
+        r = oci_load_cred(o->authfile, ref.domain, cred, &have_cred, err);
         struct oci_layout *l = NULL;
         if (r == 0)
                 r = oci_layout_open(layout_dir, &l, err);

@@ -10,6 +10,7 @@
  * stored. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +45,12 @@ struct oci_pull_result {
         uint64_t total_bytes;   /* config + layers */
         uint64_t fetched_bytes; /* of those, downloaded now (the rest was cached) */
 };
+
+/* Credentials for domain from authfile (NULL: the default one, as above)
+ * into *cred: 0 with *ret_found. A missing default file is not an error; a
+ * missing named one is. */
+int oci_load_cred(const char *authfile, const char *domain, struct oci_cred *cred, bool *ret_found,
+                  struct ak_error *err);
 
 /* Pulls ref_text into the layout at layout_dir (created if missing). */
 int oci_pull(const char *layout_dir, const char *ref_text, const struct oci_pull_options *o,

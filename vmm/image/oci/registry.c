@@ -79,10 +79,10 @@ static int check_redirect(struct oci_registry *r, const char *url, bool *ret_sam
 {
         char scheme[8], hostport[OCI_REF_NAME_MAX + 16];
         if (oci_http_url_origin(url, scheme, sizeof(scheme), hostport, sizeof(hostport)) < 0)
-                return ak_error_set(err, -EPROTO, "registry %s redirected to \"%.200s\", not an http(s) URL", r->host,
+                return ak_error_set(err, -EPROTO, "registry %s pointed to \"%.200s\", not an http(s) URL", r->host,
                                     url);
         if (strcmp(scheme, "http") == 0 && !oci_registry_insecure_allowed(hostport, r->o.insecure, r->o.n_insecure))
-                return ak_error_set(err, -EPERM, "registry %s redirected to plain http://%s: refused (only loopback and "
+                return ak_error_set(err, -EPERM, "registry %s pointed to plain http://%s: refused (only loopback and "
                                     "--insecure-registry hosts may be reached without TLS)", r->host, hostport);
         *ret_same_origin = strcmp(scheme, r->scheme) == 0 && strcmp(hostport, r->host) == 0;
         return 0;
@@ -95,6 +95,10 @@ int registry_send(struct oci_registry *r, const struct oci_http_req *req0, struc
         char url[OCI_URL_MAX];
         bool same_origin = true, reauthed = false;
         snprintf(url, sizeof(url), "%s", req0->url);
+        /* An upload Location may name another host: credentials stay home. */
+        int rc0 = check_redirect(r, url, &same_origin, err);
+        if (rc0 < 0)
+                return rc0;
         for (int hop = 0;; hop++) {
                 req.url = url;
                 req.authorization = same_origin && r->authorization[0] ? r->authorization : NULL;
@@ -227,8 +231,8 @@ const char *oci_registry_scheme(const struct oci_registry *r)
 }
 
 /* A request with retries; a 2xx/3xx/4xx answer is returned as is. */
-static int send_retrying(struct oci_registry *r, const struct oci_http_req *req, struct oci_http_resp *resp,
-                         struct ak_error *err)
+int registry_send_retrying(struct oci_registry *r, const struct oci_http_req *req, struct oci_http_resp *resp,
+                           struct ak_error *err)
 {
         for (int attempt = 1;; attempt++) {
                 bool retry = false;
@@ -253,8 +257,8 @@ static int send_retrying(struct oci_registry *r, const struct oci_http_req *req,
         }
 }
 
-static int status_error(struct oci_registry *r, const char *what, const struct oci_http_resp *resp,
-                        struct ak_error *err)
+int registry_status_error(struct oci_registry *r, const char *what, const struct oci_http_resp *resp,
+                          struct ak_error *err)
 {
         char text[400];
         registry_error_text(resp, text, sizeof(text));
@@ -278,11 +282,11 @@ int oci_registry_get_manifest(struct oci_registry *r, const char *reference, cha
         struct oci_http_req req = { .method = "GET", .url = url, .accept = OCI_MANIFEST_ACCEPT,
                                     .max_body = OCI_MANIFEST_MAX };
         struct oci_http_resp resp;
-        int rc = send_retrying(r, &req, &resp, err);
+        int rc = registry_send_retrying(r, &req, &resp, err);
         if (rc < 0)
                 return rc == -EFBIG ? ak_error_wrap(err, "%s", what) : rc;
         if (resp.status != 200) {
-                rc = status_error(r, what, &resp, err);
+                rc = registry_status_error(r, what, &resp, err);
                 oci_http_resp_clear(&resp);
                 return rc;
         }

@@ -31,6 +31,7 @@ struct oci_registry_options {
         int max_attempts;              /* per request, for 5xx/429/connection errors (0: 5) */
         int backoff_ms;                /* first retry's wait, doubled each time (0: 500) */
         int low_speed_s;               /* stall timeout (0: 60) */
+        bool push;                     /* ask tokens for "pull,push", not "pull" */
         /* Called as blob bytes arrive (may be often: the caller throttles). */
         void (*progress)(void *userdata, const char *digest, uint64_t done, uint64_t total);
         void *progress_userdata;
@@ -61,6 +62,18 @@ int oci_registry_get_manifest(struct oci_registry *r, const char *reference, cha
  * Range when the registry honours it, else restarted. */
 int oci_registry_fetch_blob(struct oci_registry *r, struct oci_layout *l, const struct oci_descriptor *desc,
                             struct ak_error *err);
+
+/* Uploads blob desc from the layout unless the registry has it (HEAD):
+ * POST /v2/<repo>/blobs/uploads/, then one PUT of the whole blob to the
+ * Location it answers (oci_upload_url) with ?digest=. The registry checks
+ * the digest; 201 is success. Returns 1 when uploaded, 0 when the registry
+ * had it; -ENOENT: not in the layout; -EACCES: refused. */
+int oci_registry_push_blob(struct oci_registry *r, struct oci_layout *l, const struct oci_descriptor *desc,
+                           struct ak_error *err);
+
+/* PUT /v2/<repo>/manifests/<reference> with body as media_type. */
+int oci_registry_put_manifest(struct oci_registry *r, const char *reference, const char *body, size_t len,
+                              const char *media_type, struct ak_error *err);
 
 /* Whether host (HOST[:PORT]) may be spoken to over plain http: a loopback
  * host, or one in list (an entry without a port matches every port). */

@@ -30,7 +30,7 @@ static int basic_header(const struct oci_cred *c, char *out, size_t size)
 static int token_query(struct oci_registry *r, const struct oci_challenge *ch, char **ret)
 {
         char own[OCI_REF_NAME_MAX + 32];
-        snprintf(own, sizeof(own), "repository:%s:pull", r->repo);
+        snprintf(own, sizeof(own), "repository:%s:%s", r->repo, r->o.push ? "pull,push" : "pull");
         _cleanup_free_ char *service = NULL, *scope = NULL, *scope2 = NULL;
         if (oci_http_escape(r->http, ch->service, &service) < 0 || oci_http_escape(r->http, own, &scope) < 0 ||
             oci_http_escape(r->http, ch->scope, &scope2) < 0)

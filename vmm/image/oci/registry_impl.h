@@ -40,3 +40,13 @@ void registry_backoff(const struct oci_registry *r, int attempt);
 /* The registry's error JSON ({"errors":[{"code","message"}]}) as words, or
  * the start of the body; into buf. */
 void registry_error_text(const struct oci_http_resp *resp, char *buf, size_t size);
+
+/* registry_send with retries for 5xx/429 and connection errors; any other
+ * answer is returned as is. */
+int registry_send_retrying(struct oci_registry *r, const struct oci_http_req *req, struct oci_http_resp *resp,
+                           struct ak_error *err);
+
+/* err for a non-2xx answer about what: -ENOENT (404), -EACCES (401/403),
+ * else -EPROTO, with the registry's own words. */
+int registry_status_error(struct oci_registry *r, const char *what, const struct oci_http_resp *resp,
+                          struct ak_error *err);
