@@ -75,15 +75,16 @@ void registry_error_text(const struct oci_http_resp *resp, char *buf, size_t siz
 }
 
 /* Where a redirect may go, and whether it keeps the Authorization. */
-static int check_redirect(struct oci_registry *r, const char *url, bool *ret_same_origin, struct ak_error *err)
+static int check_redirect(struct oci_registry *r, const char *url, const char *how, bool *ret_same_origin,
+                          struct ak_error *err)
 {
         char scheme[8], hostport[OCI_REF_NAME_MAX + 16];
         if (oci_http_url_origin(url, scheme, sizeof(scheme), hostport, sizeof(hostport)) < 0)
-                return ak_error_set(err, -EPROTO, "registry %s pointed to \"%.200s\", not an http(s) URL", r->host,
+                return ak_error_set(err, -EPROTO, "registry %s %s \"%.200s\", not an http(s) URL", r->host, how,
                                     url);
         if (strcmp(scheme, "http") == 0 && !oci_registry_insecure_allowed(hostport, r->o.insecure, r->o.n_insecure))
-                return ak_error_set(err, -EPERM, "registry %s pointed to plain http://%s: refused (only loopback and "
-                                    "--insecure-registry hosts may be reached without TLS)", r->host, hostport);
+                return ak_error_set(err, -EPERM, "registry %s %s plain http://%s: refused (only loopback and "
+                                    "--insecure-registry hosts may be reached without TLS)", r->host, how, hostport);
         *ret_same_origin = strcmp(scheme, r->scheme) == 0 && strcmp(hostport, r->host) == 0;
         return 0;
 }
@@ -96,7 +97,7 @@ int registry_send(struct oci_registry *r, const struct oci_http_req *req0, struc
         bool same_origin = true, reauthed = false;
         snprintf(url, sizeof(url), "%s", req0->url);
         /* An upload Location may name another host: credentials stay home. */
-        int rc0 = check_redirect(r, url, &same_origin, err);
+        int rc0 = check_redirect(r, url, "gave an upload URL on", &same_origin, err);
         if (rc0 < 0)
                 return rc0;
         for (int hop = 0;; hop++) {
@@ -134,7 +135,7 @@ int registry_send(struct oci_registry *r, const struct oci_http_req *req0, struc
                 }
                 snprintf(url, sizeof(url), "%s", resp->location);
                 oci_http_resp_clear(resp);
-                rc = check_redirect(r, url, &same_origin, err);
+                rc = check_redirect(r, url, "redirected to", &same_origin, err);
                 if (rc < 0)
                         return rc;
         }
