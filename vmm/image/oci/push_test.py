@@ -5,6 +5,7 @@ testdata/make_image.py goes to registry A with skopeo, `ak image pull` puts it
 in the cache, `ak image push` sends it to registry B, and a fresh cache pulls
 it back from B with the same digests (skopeo reads it there too). Failures:
 an unreachable registry, missing credentials, an image not in the cache."""
+import json
 import os
 import shutil
 import subprocess
@@ -115,6 +116,68 @@ class PushTest(unittest.TestCase):
         r = ak_pull(self.e, dest, "--ca-file", ca, "--authfile", good, home=self.e.path("akhome3"))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.strip(), top)
+
+
+@unittest.skipUnless(shutil.which("skopeo"), "needs skopeo (tools/deps.sh)")
+class FakePushTest(unittest.TestCase):
+    """Bearer tokens with push scope, and both shapes of upload Location,
+    against testdata/fake_registry.py (docker-registry answers only one)."""
+
+    def setUp(self):
+        self.e = Env()
+        self.src, self.top = self.e.make_image("f", "v1", "--layers", "2")
+        port, _, _ = self.e.fake(self.src)
+        self.ref = f"127.0.0.1:{port}/lib/img:v1"
+        r = self.e.ak(self.ref)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def tearDown(self):
+        self.e.close()
+
+    def empty_layout(self, name):
+        d = self.e.path(name)
+        os.makedirs(os.path.join(d, "blobs", "sha256"))
+        with open(os.path.join(d, "index.json"), "w") as f:
+            f.write('{"schemaVersion":2,"manifests":[]}')
+        with open(os.path.join(d, "oci-layout"), "w") as f:
+            f.write('{"imageLayoutVersion":"1.0.0"}')
+        return d
+
+    def entries(self, logf):
+        with open(logf) as f:
+            return [json.loads(l) for l in f]
+
+    def push_and_pull_back(self, *flags):
+        port, logf, _ = self.e.fake(self.empty_layout("dst" + "".join(flags)), "--bearer", *flags)
+        dest = f"127.0.0.1:{port}/team/copy:v2"
+        r = ak_push(self.e, self.ref, dest)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), self.top)
+        r = ak_pull(self.e, dest, home=self.e.path("back" + "".join(flags)))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), self.top)
+        return port, self.entries(logf)
+
+    def test_bearer_push_scope_and_path_location_with_query(self):
+        port, log = self.push_and_pull_back()
+        scopes = [e["token_query"] for e in log if "token_query" in e]
+        self.assertTrue(scopes and "repository%3Ateam%2Fcopy%3Apull%2Cpush" in scopes[0], scopes)
+        puts = [e for e in log if e.get("method") == "PUT"]
+        self.assertEqual(len(puts), 4)  # config, 2 layers, manifest
+        for p in puts[:3]:
+            self.assertTrue(p["path"].startswith("/v2/team/copy/blobs/uploads/"), p)
+            self.assertIn("_state=s%3D1&digest=sha256%3A", p["path"])
+            self.assertEqual(p["auth"], "Bearer")
+        self.assertEqual(puts[3]["path"], "/v2/team/copy/manifests/v2")
+        self.assertEqual(puts[3]["content_type"], "application/vnd.oci.image.manifest.v1+json")
+
+    def test_absolute_location_on_another_origin_gets_no_credentials(self):
+        port, log = self.push_and_pull_back("--upload-elsewhere")
+        puts = [e for e in log if e.get("method") == "PUT" and e["path"].startswith("/upload/")]
+        self.assertEqual(len(puts), 3)
+        for p in puts:
+            self.assertNotEqual(p["port"], port)
+            self.assertEqual(p["auth"], "")
 
 
 if __name__ == "__main__":

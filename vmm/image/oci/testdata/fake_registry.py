@@ -16,6 +16,14 @@ OCI image layout DIR over the distribution API on 127.0.0.1, with
   --fail-first N      the first N blob GETs answer 503
   --refresh-token T   POST /token accepts the OAuth2 refresh-token grant with T
   --big-manifest      manifests are padded past 4 MiB
+  --upload-elsewhere  blob uploads: POST answers an absolute Location on a
+                      second listener (another origin) that takes the PUT
+                      without credentials and logs whether one came along;
+                      without it the Location is a path with a query
+
+Pushes (POST + monolithic PUT of blobs, PUT of manifests) are stored into
+DIR: blobs checked against the digest, manifests recorded in index.json
+under their tag, so what was pushed can be pulled back.
 
 Every request is logged as a JSON line to --log. The port is written to
 --port-file once listening."""
@@ -127,7 +135,66 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(307, b"", {"Location": f"http://{A.redirect_host}:{A.storage_port}/storage/{m.group(3)}"})
         return self.blob(m.group(3))
 
+    def upload_start(self, name):
+        if not self.authorized():
+            return self.error(401, "UNAUTHORIZED", "authentication required", self.challenge())
+        uid = os.urandom(8).hex()
+        if A.upload_elsewhere:
+            loc = f"http://127.0.0.1:{A.storage_port}/upload/{uid}?_state=s%3D1"
+        else:
+            loc = f"/v2/{name}/blobs/uploads/{uid}?_state=s%3D1"
+        return self.send(202, b"", {"Location": loc, "Docker-Upload-UUID": uid})
+
+    def do_PUT(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        data = self.rfile.read(n)
+        url = urllib.parse.urlsplit(self.path)
+        q = urllib.parse.parse_qs(url.query)
+        log({"port": self.server.server_port, "method": "PUT", "path": self.path,
+             "auth": self.headers.get("Authorization", "")[:6], "content_type": self.headers.get("Content-Type", "")})
+        own = self.server.server_port != A.storage_port
+        if own and not self.authorized():
+            return self.error(401, "UNAUTHORIZED", "authentication required", self.challenge())
+        m = re.fullmatch(r"/v2/(.+)/manifests/([^/]+)", url.path)
+        if own and m:
+            return self.put_manifest(m.group(2), data)
+        if not re.fullmatch(r"/v2/.+/blobs/uploads/[0-9a-f]+|/upload/[0-9a-f]+", url.path):
+            return self.error(404, "NOT_FOUND", "no such endpoint")
+        if q.get("_state") != ["s=1"]:
+            return self.error(400, "BLOB_UPLOAD_INVALID", "the upload's query was lost")
+        digest = q.get("digest", [""])[0]
+        if digest != "sha256:" + hashlib.sha256(data).hexdigest():
+            return self.error(400, "DIGEST_INVALID", "digest mismatch")
+        self.store(data)
+        return self.send(201, b"", {"Docker-Content-Digest": digest})
+
+    def store(self, data):
+        d = hashlib.sha256(data).hexdigest()
+        with open(os.path.join(A.dir, "blobs", "sha256", d), "wb") as f:
+            f.write(data)
+        return "sha256:" + d
+
+    def put_manifest(self, ref, data):
+        mt = self.headers.get("Content-Type", "")
+        digest = self.store(data)
+        with LOCK:
+            path = os.path.join(A.dir, "index.json")
+            with open(path) as f:
+                idx = json.load(f)
+            idx["manifests"] = [m for m in idx["manifests"]
+                                if m.get("annotations", {}).get("org.opencontainers.image.ref.name") != ref]
+            idx["manifests"].append({"mediaType": mt, "digest": digest, "size": len(data),
+                                     "annotations": {"org.opencontainers.image.ref.name": ref}})
+            with open(path, "w") as f:
+                json.dump(idx, f)
+        return self.send(201, b"", {"Docker-Content-Digest": digest})
+
     def do_POST(self):
+        up = re.fullmatch(r"/v2/(.+)/blobs/uploads/", self.path)
+        if up:
+            log({"port": self.server.server_port, "method": "POST", "path": self.path,
+                 "auth": self.headers.get("Authorization", "")[:6]})
+            return self.upload_start(up.group(1))
         n = int(self.headers.get("Content-Length", "0"))
         form = urllib.parse.parse_qs(self.rfile.read(n).decode())
         log({"method": "POST", "path": self.path, "grant_type": form.get("grant_type", [""])[0],
@@ -197,11 +264,12 @@ def main():
     ap.add_argument("--redirect-host", default="127.0.0.1")
     ap.add_argument("--refresh-token")
     ap.add_argument("--big-manifest", action="store_true")
+    ap.add_argument("--upload-elsewhere", action="store_true")
     ap.add_argument("--user")
     ap.add_argument("--password")
     A = ap.parse_args()
     A.storage_port = 0
-    if A.redirect:
+    if A.redirect or A.upload_elsewhere:
         storage = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         A.storage_port = storage.server_port
         threading.Thread(target=storage.serve_forever, daemon=True).start()
