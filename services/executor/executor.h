@@ -112,6 +112,11 @@ struct executor_config {
         const char *const *insecure_registries;
         size_t n_insecure_registries;
         unsigned pull_wait_ms;
+        /* Where sandboxes' secrets (SandboxSpec.secrets) are read from: a
+         * mounted Kubernetes Secret directory, one file per name
+         * (--secrets-dir); NULL: the sealed vault in $AK_HOME/secrets
+         * (lib/vault), as `ak secret set` fills it on one machine. */
+        const char *secrets_dir;
         /* Test seam (ak-executor --test-guest NAME=UDS): persistent running
          * sandboxes with no VM whose guest agent is whatever listens on the
          * hybrid-vsock socket UDS, so tests can attach a hostile fake guest.

@@ -25,6 +25,7 @@
 #include "services/executor/executor_pool.h"
 #include "services/executor/executor_pull.h"
 #include "services/executor/executor_sandbox.h"
+#include "services/executor/executor_secrets.h"
 #include "services/executor/executor_snapshot.h"
 #include "services/executor/executor_state.h"
 #include "services/executor/executor_vm.h"
@@ -107,7 +108,13 @@ static int boot_sandbox(struct executor *ex, struct sandbox *sb, bool try_pool, 
         /* Pool VMs have the executor's network rules only. */
         bool pool_shape = sb->vcpus == 1 && sb->network == sb->profile->network && !(sb->network && has_egress(sb)) &&
                           sb->memory_mb == (sb->profile->memory_mb ? sb->profile->memory_mb : VM_DEFAULT_MEMORY_MB);
+        int r;
         if (try_pool && pool_shape && pool_take(ex, sb->image, sb->profile, &pv) == 0) {
+                /* Before anyone runs in it: the sandbox's CA trusted. */
+                if ((r = secrets_install_ca(sb, vmbox_uds(pv.box), err)) < 0) {
+                        evm_dispose(ex, pv.box, pv.dir);
+                        return r;
+                }
                 sb->from_pool = true;
                 set_running(ex, sb, pv.box, pv.dir);
                 exmetrics_sandbox_start(true, (double)(ak_mono_ns() - t0) / 1e9);
@@ -115,11 +122,14 @@ static int boot_sandbox(struct executor *ex, struct sandbox *sb, bool try_pool, 
         }
         char dir[PATH_MAX];
         struct vmbox *box = NULL;
-        int r = evm_boot(ex, sb->image, sb->profile, sb->vcpus, sb->memory_mb, sb->network,
-                         has_egress(sb) ? &sb->egress : NULL, dir, &box,
-                                   err);
+        r = evm_boot(ex, sb->image, sb->profile, sb->vcpus, sb->memory_mb, sb->network,
+                     has_egress(sb) ? &sb->egress : NULL, dir, &box, err);
         if (r < 0)
                 return r;
+        if ((r = secrets_install_ca(sb, vmbox_uds(box), err)) < 0) {
+                evm_dispose(ex, box, dir);
+                return r;
+        }
         set_running(ex, sb, box, dir);
         exmetrics_sandbox_start(false, (double)(ak_mono_ns() - t0) / 1e9);
         return 0;
@@ -303,7 +313,8 @@ int lifecycle_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struc
         struct sandbox *sb = sandbox_from_spec(spec, name, image, p);
         if (!sb)
                 return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
-        if ((r = take_egress(ex, spec->egress, sb, call)) != RPC_OK) {
+        if ((r = take_egress(ex, spec->egress, sb, call)) != RPC_OK ||
+            (r = secrets_take(ex, spec, sb, call)) != RPC_OK) {
                 sandbox_free(sb);
                 return r;
         }

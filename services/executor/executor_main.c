@@ -37,7 +37,7 @@ static const char usage[] =
         "                   [--peer-tls-cert F --peer-tls-key F]] [--scheduler-token-file F]\n"
         "                   [--signer-token-file F] [--auditor-token-file F]\n"
         "                   [--audit-queue-dir DIR [--audit-queue-max-mb N]]\n"
-        "                   [--registry-auth-file F] [--registry-ca-file F]\n"
+        "                   [--registry-auth-file F] [--registry-ca-file F] [--secrets-dir DIR]\n"
         "                   [--insecure-registry HOST[:PORT] ...] [--pull-wait-s N]\n"
         "\n"
         "Serves ak.v1.Executor: sandboxes in microVMs on this node.\n"
@@ -107,6 +107,9 @@ static const char usage[] =
         "                          imagePullSecret's .dockerconfigjson); default\n"
         "                          $DOCKER_CONFIG/config.json or ~/.docker/config.json\n"
         "  --registry-ca-file F    CA certificates for registries' TLS (default: the system's)\n"
+        "  --secrets-dir DIR       sandboxes' --secret values from a mounted Kubernetes Secret\n"
+        "                          (one file per name; default: the sealed vault in\n"
+        "                          $AK_HOME/secrets that `ak secret set` fills)\n"
         "  --insecure-registry H   reach registry H (host[:port]) over plain HTTP (repeatable;\n"
         "                          loopback registries always may)\n"
         "  --pull-wait-s N         how long a create waits for its image's pull (default 900;\n"
@@ -187,7 +190,8 @@ struct flags {
 
 enum { LISTEN = 256, STATE, IMAGES, SCHED, SIGNER, AUDITOR, VCPUS, MEM, LABEL, POOL, MINW, MAXW, AGE,
        ACCEL, VMM, ID, ADV, TEST_GUEST, EXEC_TIMEOUT, SCHED_TOKEN, SIGNER_TOKEN, AUD_TOKEN, AUDIT_DIR, AUDIT_MAX, DENY_CIDR, NET_POOL, DNS_UPSTREAM,
-       ALLOW_PRIVATE, IMAGE_SEED, CACHE_MAX, REG_AUTH, REG_CA, REG_INSECURE, PULL_WAIT, VM_SUP, DRAIN, DRAIN_TIMEOUT, DRAIN_TLS_NAME, HELP, VERSION };
+       ALLOW_PRIVATE, IMAGE_SEED, CACHE_MAX, REG_AUTH, REG_CA, REG_INSECURE, PULL_WAIT, VM_SUP, DRAIN, DRAIN_TIMEOUT,
+       DRAIN_TLS_NAME, SECRETS_DIR, HELP, VERSION };
 
 /* --label k=v, --test-guest NAME=UDS: splits arg at
  * its first `sep` into the next free (*ret_key, *ret_value). */
@@ -371,6 +375,7 @@ static int take_flag(struct flags *f, int c, char *arg)
         }
         case REG_AUTH: cfg->registry_auth_file = arg; return 0;
         case REG_CA: cfg->registry_ca_file = arg; return 0;
+        case SECRETS_DIR: cfg->secrets_dir = arg; return 0;
         case REG_INSECURE:
                 if (cfg->n_insecure_registries == 16 || !arg[0] || strchr(arg, '/')) {
                         fprintf(stderr, "ak-executor: --insecure-registry %s: want HOST[:PORT], at most 16\n", arg);
@@ -419,6 +424,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 { "audit-queue-max-mb", required_argument, NULL, AUDIT_MAX },
                 { "registry-auth-file", required_argument, NULL, REG_AUTH },
                 { "registry-ca-file", required_argument, NULL, REG_CA },
+                { "secrets-dir", required_argument, NULL, SECRETS_DIR },
                 { "insecure-registry", required_argument, NULL, REG_INSECURE },
                 { "pull-wait-s", required_argument, NULL, PULL_WAIT },
                 { "vm-supervisors", no_argument, NULL, VM_SUP },

@@ -41,6 +41,7 @@ void sandbox_free(struct sandbox *sb)
         receipt_strv_free(sb->env_values, sb->n_env);
         receipt_strv_free(sb->label_keys, sb->n_labels);
         receipt_strv_free(sb->label_values, sb->n_labels);
+        secret_set_free(sb->secrets);
         free(sb);
 }
 
@@ -128,6 +129,10 @@ Ak__V1__Sandbox *sandbox_to_proto(struct executor *ex, struct sandbox *sb)
                 }
                 sp->egress = e;
         }
+        sp->secrets = calloc(sb->n_secrets + 1, sizeof(char *));
+        for (size_t i = 0; sp->secrets && i < sb->n_secrets; i++)
+                if ((sp->secrets[sp->n_secrets] = strdup(sb->secret_specs[i])))
+                        sp->n_secrets++;
         sp->env = calloc(sb->n_env + 1, sizeof(*sp->env));
         sp->labels = calloc(sb->n_labels + 1, sizeof(*sp->labels));
         for (size_t i = 0; sp->env && i < sb->n_env; i++) {

@@ -10,6 +10,7 @@
 #include "lib/base/uuid.h"
 #include "vmm/backend/vmm_net.h"
 #include "vmm/net/domain.h"
+#include "vmm/net/secret_set.h"
 #include "protos/ak/v1/executor.pb-c.h"
 #include "services/executor/profile.h"
 #include "vmm/image/image.h"
@@ -20,6 +21,8 @@ struct vmbox;
 #define SANDBOX_NAME_MAX 63
 #define SANDBOX_MAX_ENV 256
 #define SANDBOX_MAX_STRING 4096
+/* One SandboxSpec.secrets entry: NAME:HOST:HEADER at their longest. */
+#define SECRETS_BINDING_MAX (VAULT_NAME_MAX + SNIFF_NAME_MAX + INJECT_HEADER_NAME_MAX + 2)
 /* The sandbox's user: Exec without sudo runs as it, in its home; Run,
  * shells and the file calls are root's. Made at boot (executor_vm.c). */
 #define SANDBOX_USER_NAME "sandbox"
@@ -53,6 +56,12 @@ struct sandbox {
         char egress_allow_names[VMM_NET_MAX_EGRESS][DOMAIN_MAX + 1], egress_deny_names[VMM_NET_MAX_EGRESS][DOMAIN_MAX + 1];
         const char *egress_allow_names_p[VMM_NET_MAX_EGRESS], *egress_deny_names_p[VMM_NET_MAX_EGRESS];
         struct vmm_net_egress egress;
+        /* spec.secrets (executor_secrets.h): the bindings as given and
+         * parsed, and their values, placeholders and CA (NULL: none). */
+        char secret_specs[INJECT_SECRETS_MAX][SECRETS_BINDING_MAX + 1];
+        struct secret_binding secret_bindings[INJECT_SECRETS_MAX];
+        size_t n_secrets;
+        struct secret_set *secrets;
         /* Under ex->lock: */
         int64_t expires_at_ms;      /* wall clock; 0: no TTL; ExtendSandbox moves it */
         bool test_guest;            /* no VM: uds is a test's fake guest */

@@ -1,0 +1,34 @@
+/* A sandbox's secrets (SandboxSpec.secrets, issue 19) on this executor:
+ * bindings checked and resolved from the node's vault (executor_config's
+ * secrets_dir, else $AK_HOME/secrets) into a secret_set, the guest's
+ * NAME=placeholder variables added to the sandbox's environment, and the
+ * set's CA certificate installed in the guest's trust store after boot.
+ * Values stay in the set (this process's memory); nothing here puts one in
+ * an answer, a log line or the guest. Private to services/executor. */
+#pragma once
+
+#include "lib/base/error.h"
+#include "lib/rpc/rpc.h"
+#include "protos/ak/v1/sandbox.pb-c.h"
+
+struct executor;
+struct sandbox;
+
+/* Where the guest finds the sandbox's CA: its own file, and the bundle
+ * (Debian's path) it is appended to, which SSL_CERT_FILE and
+ * REQUESTS_CA_BUNDLE name for every command. */
+#define SECRETS_GUEST_CA_FILE "/etc/ssl/certs/ak-sandbox-ca.pem"
+#define SECRETS_GUEST_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+
+/* Checks spec->secrets, resolves them into sb->secrets and appends each
+ * NAME=placeholder (and the CA variables) to sb's environment. RPC_OK, or
+ * the call failed: INVALID_ARGUMENT for a bad binding or a sandbox without
+ * network, FAILED_PRECONDITION for a secret the vault lacks or a value that
+ * cannot stand in a header, UNAVAILABLE for a vault that would not open;
+ * each naming the binding, never a value. No secrets: RPC_OK, nothing set. */
+int secrets_take(struct executor *ex, const Ak__V1__SandboxSpec *spec, struct sandbox *sb, struct rpc_call *call);
+
+/* Writes the set's CA certificate into the running guest at uds
+ * (SECRETS_GUEST_CA_FILE, appended to SECRETS_GUEST_CA_BUNDLE, which is
+ * made if the image has none). No secrets: 0. -EIO/-errno with err. */
+int secrets_install_ca(const struct sandbox *sb, const char *uds, struct ak_error *err);
