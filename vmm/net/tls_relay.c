@@ -156,7 +156,83 @@ int tls_relay_new(const struct tls_relay_config *cfg, struct tls_relay **ret, st
         return 0;
 }
 
-static SSL *guest_side(struct tls_relay *relay, int fd, const char *host)
+/* The guest's side reads the bytes a proxy already took off the socket
+ * (its sniffed ClientHello) before the socket's own: a BIO that serves
+ * them first, then passes reads and writes to the fd. */
+struct prefix_bio {
+        int fd;
+        const uint8_t *p;
+        size_t len, off;
+};
+
+static int prefix_read(BIO *b, char *buf, size_t size, size_t *got)
+{
+        struct prefix_bio *pb = BIO_get_data(b);
+        BIO_clear_retry_flags(b);
+        if (pb->off < pb->len) {
+                size_t n = pb->len - pb->off < size ? pb->len - pb->off : size;
+                memcpy(buf, pb->p + pb->off, n);
+                pb->off += n;
+                *got = n;
+                return 1;
+        }
+        ssize_t n = recv(pb->fd, buf, size, 0);
+        if (n <= 0) {
+                if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                        BIO_set_retry_read(b);
+                return 0;
+        }
+        *got = (size_t)n;
+        return 1;
+}
+
+static int prefix_write(BIO *b, const char *buf, size_t size, size_t *put)
+{
+        struct prefix_bio *pb = BIO_get_data(b);
+        BIO_clear_retry_flags(b);
+        ssize_t n = send(pb->fd, buf, size, MSG_NOSIGNAL);
+        if (n <= 0) {
+                if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                        BIO_set_retry_write(b);
+                return 0;
+        }
+        *put = (size_t)n;
+        return 1;
+}
+
+static long prefix_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+        struct prefix_bio *pb = BIO_get_data(b);
+        (void)num;
+        (void)ptr;
+        switch (cmd) {
+        case BIO_CTRL_FLUSH: return 1;
+        case BIO_CTRL_PENDING: return (long)(pb->len - pb->off);
+        default: return 0;
+        }
+}
+
+static BIO_METHOD *prefix_meth;
+
+static void prefix_method_make(void)
+{
+        BIO_METHOD *x = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ak-prefix");
+        if (x && BIO_meth_set_read_ex(x, prefix_read) && BIO_meth_set_write_ex(x, prefix_write) &&
+            BIO_meth_set_ctrl(x, prefix_ctrl))
+                prefix_meth = x;
+        else
+                BIO_meth_free(x);
+}
+
+/* Made once per process and never freed (OpenSSL keeps methods so). */
+static BIO_METHOD *prefix_method(void)
+{
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, prefix_method_make);
+        return prefix_meth;
+}
+
+static SSL *guest_side(struct tls_relay *relay, int fd, struct prefix_bio *pb, const char *host)
 {
         const struct relay_leaf *leaf = NULL;
         SSL *ssl;
@@ -167,10 +243,23 @@ static SSL *guest_side(struct tls_relay *relay, int fd, const char *host)
         if (!leaf)
                 return NULL;
         ssl = SSL_new(relay->guest);
-        if (ssl && (!SSL_use_certificate(ssl, leaf->cert) || !SSL_use_PrivateKey(ssl, leaf->key) ||
-                    !SSL_set_fd(ssl, fd))) {
+        if (ssl && (!SSL_use_certificate(ssl, leaf->cert) || !SSL_use_PrivateKey(ssl, leaf->key))) {
                 SSL_free(ssl);
-                ssl = NULL;
+                return NULL;
+        }
+        if (ssl && pb->len == 0 && !SSL_set_fd(ssl, fd)) {
+                SSL_free(ssl);
+                return NULL;
+        }
+        if (ssl && pb->len) {
+                BIO *b = prefix_method() ? BIO_new(prefix_method()) : NULL;
+                if (!b) {
+                        SSL_free(ssl);
+                        return NULL;
+                }
+                BIO_set_data(b, pb);
+                BIO_set_init(b, 1);
+                SSL_set_bio(ssl, b, b); /* one reference, owned by ssl */
         }
         return ssl;
 }
@@ -263,7 +352,8 @@ static int pump(struct tls_relay *relay, const char *host, SSL *g, SSL *u, int g
 
         for (;;) {
                 struct pollfd p[2] = { { gfd, guest_open ? POLLIN : 0, 0 }, { ufd, POLLIN, 0 } };
-                if (!(guest_open && SSL_pending(g)) && !SSL_pending(u)) {
+                bool g_ready = guest_open && (SSL_pending(g) || BIO_ctrl_pending(SSL_get_rbio(g)));
+                if (!g_ready && !SSL_pending(u)) {
                         int n = poll(p, 2, timeout_ms);
                         if (n == 0)
                                 return -ETIMEDOUT;
@@ -273,7 +363,7 @@ static int pump(struct tls_relay *relay, const char *host, SSL *g, SSL *u, int g
                                 continue;
                 }
                 size_t got = 0;
-                if (guest_open && (SSL_pending(g) || p[0].revents)) {
+                if (guest_open && (g_ready || p[0].revents)) {
                         if (SSL_read_ex(g, buf, sizeof(buf), &got) != 1) {
                                 guest_open = false;
                                 SSL_shutdown(u); /* close_notify: the guest is done sending */
@@ -350,6 +440,13 @@ static int first_head(const struct tls_relay_config *cfg, SSL *g, const char *ho
 int tls_relay_serve(struct tls_relay *relay, int guest_fd, int upstream_fd, const char *host,
                     struct tls_relay_result *ret, struct ak_error *err)
 {
+        return tls_relay_serve_prefixed(relay, guest_fd, NULL, 0, upstream_fd, host, ret, err);
+}
+
+int tls_relay_serve_prefixed(struct tls_relay *relay, int guest_fd, const uint8_t *prefix, size_t prefix_len,
+                             int upstream_fd, const char *host, struct tls_relay_result *ret, struct ak_error *err)
+{
+        struct prefix_bio pb = { .fd = guest_fd, .p = prefix, .len = prefix ? prefix_len : 0 };
         const struct tls_relay_config *cfg = relay->cfg;
         struct tls_relay_result res = { 0 };
         uint8_t *in = malloc(SNIFF_HEADERS_MAX), *out = malloc(HEAD_OUT_MAX);
@@ -363,7 +460,7 @@ int tls_relay_serve(struct tls_relay *relay, int guest_fd, int upstream_fd, cons
                 r = fail(&res, TLS_RELAY_IO, err, -ENOMEM, "out of memory", host);
                 goto out;
         }
-        g = guest_side(relay, guest_fd, host);
+        g = guest_side(relay, guest_fd, &pb, host);
         if (!g || SSL_accept(g) != 1) {
                 r = fail(&res, TLS_RELAY_GUEST_TLS, err, -EPROTO,
                          "the guest's TLS handshake failed (does it trust the sandbox CA?)", host);

@@ -79,6 +79,13 @@ void tls_relay_free(struct tls_relay *relay);
 int tls_relay_serve(struct tls_relay *relay, int guest_fd, int upstream_fd, const char *host,
                     struct tls_relay_result *ret, struct ak_error *err);
 
+/* As tls_relay_serve, for a guest_fd whose first prefix_len bytes (its
+ * ClientHello, or part of it, as a proxy sniffed them) were already read
+ * into prefix: the guest's TLS reads them before the socket's. prefix must
+ * stay valid during the call. */
+int tls_relay_serve_prefixed(struct tls_relay *relay, int guest_fd, const uint8_t *prefix, size_t prefix_len,
+                             int upstream_fd, const char *host, struct tls_relay_result *ret, struct ak_error *err);
+
 const char *tls_relay_outcome_name(enum tls_relay_outcome o);
 
 #ifdef __cplusplus

@@ -17,6 +17,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -181,7 +182,7 @@ class TlsRelay : public ::testing::Test {
         // One guest request through the relay to the server on upstream_port.
         std::string Request(int upstream_port, const std::string &header, struct tls_relay_result *res, int *rc,
                             std::string *errmsg, const std::string &client_ca = "sandbox_ca.pem",
-                            struct tls_relay *shared = nullptr)
+                            struct tls_relay *shared = nullptr, size_t prefix = 0)
         {
                 int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
                 struct sockaddr_in a = {};
@@ -207,7 +208,19 @@ class TlsRelay : public ::testing::Test {
                         if (!relay) {
                                 EXPECT_EQ(0, tls_relay_new(&cfg, &relay, &err)) << err.msg;
                         }
-                        *rc = relay ? tls_relay_serve(relay, g, u, kHost, res, &err) : -1;
+                        // As a proxy does: the first bytes read off the socket before the relay
+                        // (prefix 1: whatever the first read gives, the ClientHello; more: that many).
+                        std::vector<uint8_t> head(prefix > 1 ? prefix : 4096);
+                        ssize_t got = prefix == 0   ? 0
+                                      : prefix == 1 ? read(g, head.data(), head.size())
+                                                    : recv(g, head.data(), head.size(), MSG_WAITALL);
+                        EXPECT_GE(got, prefix ? 1 : 0);
+                        if (got < 0)
+                                got = 0;
+                        *rc = !relay ? -1
+                              : prefix ? tls_relay_serve_prefixed(relay, g, head.data(), (size_t)got, u, kHost, res,
+                                                                  &err)
+                                       : tls_relay_serve(relay, g, u, kHost, res, &err);
                         if (!shared)
                                 tls_relay_free(relay);
                         *errmsg = err.msg;
@@ -254,6 +267,26 @@ TEST_F(TlsRelay, ServerSeesTheValueGuestSeesThePlaceholder)
         EXPECT_EQ(std::string::npos, msg.find(kValue));
 
         EXPECT_FALSE(res.resumed);
+}
+
+// Bytes a proxy read off the guest's socket to sniff it (the whole
+// ClientHello, or only its start) are replayed into the guest's TLS.
+TEST_F(TlsRelay, BytesAlreadyReadAreReplayed)
+{
+        for (size_t prefix : { (size_t)1, (size_t)5, (size_t)100 }) {
+                struct tls_relay_result res = {};
+                int rc = -1;
+                std::string msg;
+                std::string out = Request(good_port_, std::string("Authorization: Bearer ") + secret_.placeholder,
+                                          &res, &rc, &msg, "sandbox_ca.pem", nullptr, prefix);
+                EXPECT_EQ(0, rc) << prefix << ": " << msg;
+                EXPECT_TRUE(res.injected) << prefix;
+                EXPECT_NE(std::string::npos, out.find("HTTP/1.1 200 OK")) << prefix << ": " << out;
+                std::string seen = Slurp(dir_ + "/seen_api");
+                EXPECT_NE(std::string::npos, seen.find(std::string("Authorization: Bearer ") + kValue + "\r\n"))
+                        << prefix << ": " << seen;
+                unlink((dir_ + "/seen_api").c_str());
+        }
 }
 
 TEST_F(TlsRelay, RotationTakesEffectAndTheServerSessionIsResumed)
