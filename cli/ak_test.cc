@@ -68,7 +68,8 @@ TEST(Ak, EgressOptionsInHelpWithAnExample)
                 EXPECT_EQ(0, r.status) << c;
                 for (const char *want : {"--egress-allow X", "--egress-deny X", "--egress-port N",
                                          "--egress-allow-private", "a CIDR or a domain name", "*.example.com",
-                                         "CIDRs and domain names", "--egress-port 443"})
+                                         "CIDRs and domain names", "--egress-port 443",
+                                         "--secret NAME:HOST[:HEADER]", "placeholder, never the value"})
                         EXPECT_NE(std::string::npos, r.out.find(want)) << c << ": " << want << "\n" << r.out;
         }
 }
@@ -113,6 +114,13 @@ TEST(Ak, StackVerbsRefuseBadUsageBeforeStartingAnything)
                 {"exec box --egress-deny 1.2.3.4 -- true", "unknown option --egress-deny"},
                 {"sandbox create x --egress-port -1", "--egress-port -1: want a port"},
                 {"sandbox create x --egress-allow", "--egress-allow needs a value"},
+                {"run --secret API_TOKEN -- true", "want NAME:HOST[:HEADER]"},
+                {"run --secret API_TOKEN:api.example.com:443 -- true", "looks like a port"},
+                {"run --secret 'API_TOKEN:*.example.com' -- true", "is not a host name"},
+                {"run --secret API_TOKEN:api.example.com:Host -- true", "is not a header"},
+                {"exec box --secret A:api.example.com -- true", "unknown option --secret"},
+                {"sandbox create x --secret A:a.example.com --secret A:b.example.com", "A is bound already"},
+                {"sandbox create x --secret", "--secret needs a value"},
         };
         for (const auto &c : cases) {
                 Result r = ak(std::string("env AK_HOME=/nonexistent/ak-test cli/ak ") + c.args);
