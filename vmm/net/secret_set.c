@@ -1,6 +1,7 @@
 /* Bindings to placeholders, values, a CA and a relay; see secret_set.h. */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +54,48 @@ int secret_binding_parse(const char *s, struct secret_binding *ret, struct ak_er
                 strcpy(b.header, c2 + 1);
         }
         *ret = b;
+        return 0;
+}
+
+static bool guest_path_ok(const char *p)
+{
+        size_t len = strlen(p);
+        if (len < 2 || len > SECRET_FILE_PATH_MAX || p[0] != '/' || p[len - 1] == '/' ||
+            strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-") != len ||
+            strstr(p, "//"))
+                return false;
+        for (const char *c = p; c; c = strchr(c + 1, '/')) {
+                const char *end = strchr(c + 1, '/');
+                size_t n = end ? (size_t)(end - c - 1) : strlen(c + 1);
+                if ((n == 1 && c[1] == '.') || (n == 2 && c[1] == '.' && c[2] == '.'))
+                        return false;
+        }
+        return true;
+}
+
+int secret_file_parse(const char *s, struct secret_file *ret, struct ak_error *err)
+{
+        struct secret_file f = { { 0 } };
+        const char *colon = strchr(s, ':');
+        size_t name_len = colon ? (size_t)(colon - s) : strlen(s);
+
+        if (name_len == 0 || name_len > VAULT_NAME_MAX)
+                return ak_error_set(err, -EINVAL, "secret file '%.300s': want NAME[:PATH] with a name of 1 to %d "
+                                    "characters, e.g. GITHUB_TOKEN or GITHUB_TOKEN:/home/sandbox/.token", s,
+                                    VAULT_NAME_MAX);
+        memcpy(f.name, s, name_len);
+        if (vault_name_check(f.name, err) < 0)
+                return ak_error_wrap(err, "secret file '%.300s'", s);
+        if (!colon) {
+                snprintf(f.path, sizeof(f.path), "%s/%s", SECRET_FILE_DIR, f.name);
+        } else if (!guest_path_ok(colon + 1)) {
+                return ak_error_set(err, -EINVAL, "secret file '%.300s': '%.300s' is not a guest path to write it "
+                                    "to (absolute; letters, digits, '/', '.', '_', '-'; no '.' or '..' parts; at "
+                                    "most %d bytes)", s, colon + 1, SECRET_FILE_PATH_MAX);
+        } else {
+                strcpy(f.path, colon + 1);
+        }
+        *ret = f;
         return 0;
 }
 

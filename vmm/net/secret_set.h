@@ -32,6 +32,21 @@ struct secret_binding {
  * inject_header_check accepts. 0 or -EINVAL with err naming the part. */
 int secret_binding_parse(const char *s, struct secret_binding *ret, struct ak_error *err);
 
+/* --secret-file NAME[:PATH] (the weaker way, issue 19): the value itself
+ * written into the guest, at PATH or SECRET_FILE_DIR/NAME. */
+#define SECRET_FILE_DIR "/run/agentkernel/secrets"
+#define SECRET_FILE_PATH_MAX 255
+struct secret_file {
+        char name[VAULT_NAME_MAX + 1];
+        char path[SECRET_FILE_PATH_MAX + 1];
+};
+
+/* Parses "NAME[:PATH]": NAME a vault name; PATH absolute, at most
+ * SECRET_FILE_PATH_MAX bytes of letters, digits and "/._-", no "." or ".."
+ * component, no trailing '/', not "/" itself; without PATH,
+ * SECRET_FILE_DIR/NAME. 0 or -EINVAL with err naming the part. */
+int secret_file_parse(const char *s, struct secret_file *ret, struct ak_error *err);
+
 struct secret_set;
 
 /* Resolves b[0..n) (at most INJECT_SECRETS_MAX, each NAME once) from v.

@@ -47,6 +47,43 @@ TEST(SecretBinding, ParsesNameHostAndHeader)
         EXPECT_EQ(-EINVAL, secret_binding_parse((longname + ":a.com").c_str(), &b, &err));
 }
 
+TEST(SecretFile, ParsesNameAndPath)
+{
+        struct secret_file f;
+        struct ak_error err = {};
+        ASSERT_EQ(0, secret_file_parse("GITHUB_TOKEN", &f, &err)) << err.msg;
+        EXPECT_STREQ("GITHUB_TOKEN", f.name);
+        EXPECT_STREQ("/run/agentkernel/secrets/GITHUB_TOKEN", f.path);
+        ASSERT_EQ(0, secret_file_parse("K:/home/sandbox/.config/gh/token.txt", &f, &err)) << err.msg;
+        EXPECT_STREQ("K", f.name);
+        EXPECT_STREQ("/home/sandbox/.config/gh/token.txt", f.path);
+        struct {
+                const char *in, *want;
+        } bad[] = {
+                { "", "want NAME[:PATH]" },
+                { ":/x", "want NAME[:PATH]" },
+                { "1K", "not an environment variable name" },
+                { "K:", "not a guest path" },
+                { "K:relative/x", "not a guest path" },
+                { "K:/", "not a guest path" },
+                { "K:/a/../etc/passwd", "not a guest path" },
+                { "K:/a/./b", "not a guest path" },
+                { "K:/a/..", "not a guest path" },
+                { "K:/a/", "not a guest path" },
+                { "K:/a//b", "not a guest path" },
+                { "K:/a b", "not a guest path" },
+                { "K:/a'b", "not a guest path" },
+                { "K:/a\nb", "not a guest path" },
+        };
+        for (const auto &c : bad) {
+                EXPECT_EQ(-EINVAL, secret_file_parse(c.in, &f, &err)) << c.in;
+                EXPECT_NE(nullptr, strstr(err.msg, c.want)) << c.in << ": " << err.msg;
+        }
+        std::string longpath = "K:/" + std::string(SECRET_FILE_PATH_MAX, 'a');
+        EXPECT_EQ(-EINVAL, secret_file_parse(longpath.c_str(), &f, &err));
+        ASSERT_EQ(0, secret_file_parse("K:/a/..b/.c", &f, &err)) << err.msg; /* names, not parts */
+}
+
 class SecretSet : public ::testing::Test {
       protected:
         void SetUp() override
