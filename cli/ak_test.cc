@@ -69,7 +69,8 @@ TEST(Ak, EgressOptionsInHelpWithAnExample)
                 for (const char *want : {"--egress-allow X", "--egress-deny X", "--egress-port N",
                                          "--egress-allow-private", "a CIDR or a domain name", "*.example.com",
                                          "CIDRs and domain names", "--egress-port 443",
-                                         "--secret NAME:HOST[:HEADER]", "placeholder, never the value"})
+                                         "--secret NAME:HOST[:HEADER]", "placeholder, never the value",
+                                         "--secret-file NAME[:PATH]", "/run/agentkernel/secrets/NAME"})
                         EXPECT_NE(std::string::npos, r.out.find(want)) << c << ": " << want << "\n" << r.out;
         }
 }
@@ -121,6 +122,8 @@ TEST(Ak, StackVerbsRefuseBadUsageBeforeStartingAnything)
                 {"exec box --secret A:api.example.com -- true", "unknown option --secret"},
                 {"sandbox create x --secret A:a.example.com --secret A:b.example.com", "A is bound already"},
                 {"sandbox create x --secret", "--secret needs a value"},
+                {"run --secret-file 'K:/a/../etc/shadow' -- true", "is not a guest path"},
+                {"sandbox create x --secret-file 9K", "not an environment variable name"},
         };
         for (const auto &c : cases) {
                 Result r = ak(std::string("env AK_HOME=/nonexistent/ak-test cli/ak ") + c.args);

@@ -110,8 +110,8 @@ static int boot_sandbox(struct executor *ex, struct sandbox *sb, bool try_pool, 
                           sb->memory_mb == (sb->profile->memory_mb ? sb->profile->memory_mb : VM_DEFAULT_MEMORY_MB);
         int r;
         if (try_pool && pool_shape && pool_take(ex, sb->image, sb->profile, &pv) == 0) {
-                /* Before anyone runs in it: the sandbox's CA trusted. */
-                if ((r = secrets_install_ca(sb, vmbox_uds(pv.box), err)) < 0) {
+                /* Before anyone runs in it: the CA trusted, secret files in. */
+                if ((r = secrets_install(ex, sb, vmbox_uds(pv.box), err)) < 0) {
                         evm_dispose(ex, pv.box, pv.dir);
                         return r;
                 }
@@ -126,7 +126,7 @@ static int boot_sandbox(struct executor *ex, struct sandbox *sb, bool try_pool, 
                      has_egress(sb) ? &sb->egress : NULL, dir, &box, err);
         if (r < 0)
                 return r;
-        if ((r = secrets_install_ca(sb, vmbox_uds(box), err)) < 0) {
+        if ((r = secrets_install(ex, sb, vmbox_uds(box), err)) < 0) {
                 evm_dispose(ex, box, dir);
                 return r;
         }

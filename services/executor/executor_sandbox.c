@@ -1,6 +1,7 @@
 /* A sandbox's record: its name rule, references, and its protobuf form. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,6 +134,11 @@ Ak__V1__Sandbox *sandbox_to_proto(struct executor *ex, struct sandbox *sb)
         for (size_t i = 0; sp->secrets && i < sb->n_secrets; i++)
                 if ((sp->secrets[sp->n_secrets] = strdup(sb->secret_specs[i])))
                         sp->n_secrets++;
+        sp->secret_files = calloc(sb->n_secret_files + 1, sizeof(char *));
+        for (size_t i = 0; sp->secret_files && i < sb->n_secret_files; i++)
+                if (asprintf(&sp->secret_files[sp->n_secret_files], "%s:%s", sb->secret_files[i].name,
+                             sb->secret_files[i].path) >= 0)
+                        sp->n_secret_files++;
         sp->env = calloc(sb->n_env + 1, sizeof(*sp->env));
         sp->labels = calloc(sb->n_labels + 1, sizeof(*sp->labels));
         for (size_t i = 0; sp->env && i < sb->n_env; i++) {

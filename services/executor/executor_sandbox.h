@@ -62,6 +62,10 @@ struct sandbox {
         struct secret_binding secret_bindings[INJECT_SECRETS_MAX];
         size_t n_secrets;
         struct secret_set *secrets;
+        /* spec.secret_files, parsed; their values are read from the vault
+         * at each boot and written into the guest (secrets_install). */
+        struct secret_file secret_files[INJECT_SECRETS_MAX];
+        size_t n_secret_files;
         /* Under ex->lock: */
         int64_t expires_at_ms;      /* wall clock; 0: no TTL; ExtendSandbox moves it */
         bool test_guest;            /* no VM: uds is a test's fake guest */

@@ -2,7 +2,8 @@
  * bindings checked and resolved from the node's vault (executor_config's
  * secrets_dir, else $AK_HOME/secrets) into a secret_set, the guest's
  * NAME=placeholder variables added to the sandbox's environment, and the
- * set's CA certificate installed in the guest's trust store after boot.
+ * set's CA certificate installed in the guest's trust store after boot;
+ * and the weaker secret files (spec.secret_files) written into the guest.
  * Values stay in the set (this process's memory); nothing here puts one in
  * an answer, a log line or the guest. Private to services/executor. */
 #pragma once
@@ -28,7 +29,11 @@ struct sandbox;
  * each naming the binding, never a value. No secrets: RPC_OK, nothing set. */
 int secrets_take(struct executor *ex, const Ak__V1__SandboxSpec *spec, struct sandbox *sb, struct rpc_call *call);
 
-/* Writes the set's CA certificate into the running guest at uds
- * (SECRETS_GUEST_CA_FILE, appended to SECRETS_GUEST_CA_BUNDLE, which is
- * made if the image has none). No secrets: 0. -EIO/-errno with err. */
-int secrets_install_ca(const struct sandbox *sb, const char *uds, struct ak_error *err);
+/* Before anyone uses a freshly booted (or pool) guest at uds: the set's CA
+ * certificate (SECRETS_GUEST_CA_FILE, appended to SECRETS_GUEST_CA_BUNDLE,
+ * which is made if the image has none), and each secret file's value read
+ * from the vault and written 0400 for the sandbox's user (SECRET_FILE_DIR
+ * is a tmpfs, root's until the files are in). Nothing to do: 0. Else
+ * -EIO/-errno with err naming the secret and the guest path, never the
+ * value. */
+int secrets_install(struct executor *ex, const struct sandbox *sb, const char *uds, struct ak_error *err);

@@ -5,11 +5,14 @@
 // secret, never showing the value), and in a booted sandbox every command
 // sees NAME holding a placeholder, the sandbox's CA is in the guest's trust
 // store, and the value is nowhere in the guest's environment or files.
+// Secret files (the weaker way) put the value in 0400 files of the
+// sandbox's user, by default on a tmpfs.
 #include <gtest/gtest.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
 #include <string>
+#include <vector>
 
 extern "C" {
 #include "lib/rpc/rpc.h"
@@ -65,14 +68,16 @@ class SecretsTest : public ::testing::Test {
   }
 
   static int Create(const char* name, const char* profile, const char* secret, std::string* e,
-                    Ak__V1__Sandbox** ret = nullptr) {
+                    Ak__V1__Sandbox** ret = nullptr, std::vector<const char*> files = {}) {
     Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
     char* secrets[] = {const_cast<char*>(secret)};
     spec.name = const_cast<char*>(name);
     spec.profile = const_cast<char*>(profile);
     spec.persistent = true;
     spec.secrets = secrets;
-    spec.n_secrets = 1;
+    spec.n_secrets = secret ? 1 : 0;
+    spec.secret_files = const_cast<char**>(files.data());
+    spec.n_secret_files = files.size();
     Ak__V1__CreateSandboxRequest cr = AK__V1__CREATE_SANDBOX_REQUEST__INIT;
     cr.spec = &spec;
     ProtobufCMessage* resp = nullptr;
@@ -119,6 +124,13 @@ TEST_F(SecretsTest, RefusalsNameTheSecretNeverTheValue) {
   EXPECT_EQ(e.find("X-Evil"), std::string::npos) << e;
   EXPECT_EQ(Create("s5", "restrictive", "API_TOKEN:api.example.test", &e), RPC_INVALID_ARGUMENT);
   EXPECT_NE(e.find("no network"), std::string::npos) << e;
+  EXPECT_EQ(Create("s6", "moderate", nullptr, &e, nullptr, {"NOPE"}), RPC_FAILED_PRECONDITION);
+  EXPECT_NE(e.find("NOPE"), std::string::npos) << e;
+  EXPECT_EQ(Create("s7", "moderate", nullptr, &e, nullptr, {"API_TOKEN:/etc/../root/x"}), RPC_INVALID_ARGUMENT);
+  EXPECT_NE(e.find("spec.secret_files[0]"), std::string::npos) << e;
+  EXPECT_EQ(Create("s8", "moderate", nullptr, &e, nullptr, {"API_TOKEN:/tmp/a", "BROKEN:/tmp/a"}),
+            RPC_INVALID_ARGUMENT);
+  EXPECT_NE(e.find("already"), std::string::npos) << e;
   // None of them was made.
   Ak__V1__ListSandboxesRequest lr = AK__V1__LIST_SANDBOXES_REQUEST__INIT;
   ProtobufCMessage* resp = nullptr;
@@ -177,6 +189,36 @@ TEST_F(SecretsTest, GuestSeesPlaceholderAndTrustsItsCa) {
 
   Ak__V1__RemoveSandboxRequest rm = AK__V1__REMOVE_SANDBOX_REQUEST__INIT;
   rm.name = const_cast<char*>("sec");
+  ProtobufCMessage* resp = nullptr;
+  EXPECT_EQ(aktest::ExecutorUnary(ch_, "RemoveSandbox", &rm.base, 60000, &resp, &e), RPC_OK) << e;
+  if (resp) protobuf_c_message_free_unpacked(resp, nullptr);
+}
+
+TEST_F(SecretsTest, SecretFilesAreTheUsersAndReadOnly) {
+  std::string e;
+  Ak__V1__Sandbox* sb = nullptr;
+  ASSERT_EQ(Create("secf", "moderate", nullptr, &e, &sb, {"API_TOKEN", "API_TOKEN:/home/sandbox/.cfg/tok"}), RPC_OK)
+      << e;
+  ASSERT_NE(sb, nullptr);
+  ASSERT_EQ(sb->spec->n_secret_files, 2u);
+  EXPECT_STREQ(sb->spec->secret_files[0], "API_TOKEN:/run/agentkernel/secrets/API_TOKEN");
+  EXPECT_STREQ(sb->spec->secret_files[1], "API_TOKEN:/home/sandbox/.cfg/tok");
+  protobuf_c_message_free_unpacked(&sb->base, nullptr);
+  aktest::StreamOut o;
+  Sh("secf", false,
+     "cat /run/agentkernel/secrets/API_TOKEN; echo; cat /home/sandbox/.cfg/tok; echo; "
+     "stat -c '%a %u %n' /run/agentkernel/secrets/API_TOKEN /home/sandbox/.cfg/tok /run/agentkernel/secrets; "
+     "grep ' /run/agentkernel/secrets ' /proc/mounts; echo hi > /run/agentkernel/secrets/API_TOKEN && echo wrote",
+     &o);
+  std::string want = std::string(kCanary) + "\n" + kCanary + "\n";
+  EXPECT_EQ(o.out.rfind(want, 0), 0u) << o.out << o.err << o.error;
+  EXPECT_NE(o.out.find("400 1000 /run/agentkernel/secrets/API_TOKEN"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("400 1000 /home/sandbox/.cfg/tok"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("500 1000 /run/agentkernel/secrets\n"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("tmpfs /run/agentkernel/secrets tmpfs"), std::string::npos) << o.out;
+  EXPECT_EQ(o.out.find("wrote"), std::string::npos) << o.out;
+  Ak__V1__RemoveSandboxRequest rm = AK__V1__REMOVE_SANDBOX_REQUEST__INIT;
+  rm.name = const_cast<char*>("secf");
   ProtobufCMessage* resp = nullptr;
   EXPECT_EQ(aktest::ExecutorUnary(ch_, "RemoveSandbox", &rm.base, 60000, &resp, &e), RPC_OK) << e;
   if (resp) protobuf_c_message_free_unpacked(resp, nullptr);
