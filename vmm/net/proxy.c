@@ -62,6 +62,20 @@ struct proxy {
         struct conn *conns;
 };
 
+/* Takes c off the list and frees it; its fds are the caller's business. */
+static void conn_forget(struct conn *c)
+{
+        struct proxy *p = c->p;
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                p->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        p->n_conns--;
+        free(c);
+}
+
 static void conn_close(struct conn *c)
 {
         struct proxy *p = c->p;
@@ -71,14 +85,7 @@ static void conn_close(struct conn *c)
                 netloop_del(p->cfg.loop, c->ufd);
                 close(c->ufd);
         }
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                p->conns = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
-        p->n_conns--;
-        free(c);
+        conn_forget(c);
 }
 
 /* Closes with a reset, as a refused connect looks to the guest. */
@@ -286,7 +293,19 @@ static void conn_decide(struct conn *c, enum sniff_proto proto, int status, cons
                 refuse(c, &req, rule);
                 return;
         }
-        if (!c->p->cfg.policy(c->p->cfg.policy_ctx, &req, rule)) {
+        req.head = c->c2s.data;
+        req.head_len = c->c2s.len;
+        int verdict = c->p->cfg.policy(c->p->cfg.policy_ctx, &req, rule);
+        if (verdict == PROXY_HANDOFF && c->p->cfg.handoff) {
+                int fd = c->cfd;
+                netloop_del(c->p->cfg.loop, fd);
+                c->p->cfg.handoff(c->p->cfg.handoff_ctx, fd, &req); /* req.head is in c: free it after */
+                conn_forget(c);
+                return;
+        }
+        if (verdict == PROXY_HANDOFF)
+                snprintf(rule, sizeof(rule), "proxy.handoff");
+        if (verdict != 1) {
                 refuse(c, &req, rule[0] ? rule : "egress.domain");
                 return;
         }

@@ -43,17 +43,31 @@ struct proxy_request {
         struct sockaddr_storage dst;        /* the original destination (SO_ORIGINAL_DST) */
         char dst_text[INET6_ADDRSTRLEN];
         uint16_t dst_port;
+        const uint8_t *head;                /* the first bytes read from the guest (a ClientHello, */
+        size_t head_len;                    /* a request head); valid during the call only */
 };
 
 /* Returns 1 to allow, 0 to deny with rule (PROXY_RULE_MAX bytes, e.g.
- * "egress.domain") filled in. Runs on the loop's thread: must not block. */
+ * "egress.domain") filled in, or PROXY_HANDOFF to give the connection to
+ * cfg.handoff (without one: denied, rule "proxy.handoff"). Runs on the
+ * loop's thread: must not block. */
+#define PROXY_HANDOFF 2
 typedef int (*proxy_policy_fn)(void *ctx, const struct proxy_request *req, char rule[PROXY_RULE_MAX]);
+
+/* Takes a connection the policy handed off: fd (the guest's, non-blocking,
+ * O_CLOEXEC) is the callee's to close; req and req->head (the bytes already
+ * read from fd, to be replayed) are valid during the call only. The proxy
+ * forgets the connection before the call (it no longer counts against
+ * max_conns). Runs on the loop's thread: must not block. */
+typedef void (*proxy_handoff_fn)(void *ctx, int fd, const struct proxy_request *req);
 
 struct proxy_config {
         struct netloop *loop;         /* required; outlives the proxy */
         int netns_fd;                 /* the VM's network namespace; -1: the caller's */
         proxy_policy_fn policy;       /* required */
         void *policy_ctx;
+        proxy_handoff_fn handoff;     /* NULL: the policy never hands off */
+        void *handoff_ctx;
         struct net_reporter *reporter; /* NULL: denials are not reported */
         uint16_t port;                /* the listener's port on 127.0.0.1; 0: any free one */
         unsigned max_conns;           /* 0: PROXY_DEFAULT_MAX_CONNS */

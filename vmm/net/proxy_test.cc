@@ -88,9 +88,24 @@ struct Events {
 };
 
 /* Allows "allowed.test" only; remembers what it was asked. */
+/* Takes handed-off connections: answers "HANDED <n>\n" and the n bytes
+ * the proxy had read, then closes. */
+struct Handoff {
+        std::atomic<int> taken{ 0 };
+        static void Fn(void *ctx, int fd, const proxy_request *req)
+        {
+                auto *h = static_cast<Handoff *>(ctx);
+                std::string out = "HANDED " + std::to_string(req->head_len) + "\n" +
+                                  std::string((const char *)req->head, req->head_len);
+                (void)!send(fd, out.data(), out.size(), MSG_NOSIGNAL);
+                close(fd);
+                h->taken++;
+        }
+};
+
 struct Policy {
         std::atomic<int> asked{ 0 };
-        std::string last_name, last_dst;
+        std::string last_name, last_dst, last_head;
         uint16_t last_port = 0;
         static int Fn(void *ctx, const proxy_request *req, char rule[PROXY_RULE_MAX])
         {
@@ -105,6 +120,10 @@ struct Policy {
                 }
                 if (std::string(req->name) == "allowed.test")
                         return 1;
+                if (std::string(req->name) == "handoff.test") {
+                        p->last_head.assign((const char *)req->head, req->head_len);
+                        return PROXY_HANDOFF;
+                }
                 snprintf(rule, PROXY_RULE_MAX, "test.deny");
                 return 0;
         }
@@ -254,6 +273,8 @@ class ProxyTest : public ::testing::Test {
                 cfg.netns_fd = gfd_;
                 cfg.policy = Policy::Fn;
                 cfg.policy_ctx = &policy_;
+                cfg.handoff = with_handoff_ ? Handoff::Fn : nullptr;
+                cfg.handoff_ctx = &handoff_;
                 cfg.reporter = &rep_;
                 cfg.max_conns = max_conns;
                 cfg.peek_ms = peek_ms;
@@ -308,6 +329,8 @@ class ProxyTest : public ::testing::Test {
         net_reporter rep_;
         Events events_;
         Policy policy_;
+        Handoff handoff_;
+        bool with_handoff_ = true;
 };
 
 std::string ProxyTest::g_, ProxyTest::s_, ProxyTest::dir_;
@@ -333,6 +356,37 @@ TEST_F(ProxyTest, AllowedHostIsRelayedBothWaysWithHalfClose)
         EXPECT_EQ(policy_.last_port, 80);
         EXPECT_TRUE(WaitFor([&] { return proxy_conns(proxy_) == 0; }));
         EXPECT_EQ(events_.Size(), 0u);
+}
+
+TEST_F(ProxyTest, HandedOffConnectionGetsTheBytesAlreadyRead)
+{
+        StartProxy();
+        int before = http_accepted_;
+        int fd = GuestConnect(80);
+        std::string req = "GET /x HTTP/1.1\r\nHost: handoff.test\r\n\r\n";
+        ASSERT_EQ(write(fd, req.data(), req.size()), (ssize_t)req.size());
+        std::string resp = ReadAll(fd);
+        close(fd);
+        EXPECT_EQ(resp, "HANDED " + std::to_string(req.size()) + "\n" + req);
+        EXPECT_EQ(policy_.last_head, req);
+        EXPECT_EQ(handoff_.taken, 1);
+        EXPECT_EQ(proxy_conns(proxy_), 0u); /* forgotten at the handoff */
+        EXPECT_EQ(events_.Size(), 0u);
+        EXPECT_EQ(http_accepted_, before); /* nothing reached the server */
+}
+
+TEST_F(ProxyTest, HandoffWithoutATakerIsRefused)
+{
+        with_handoff_ = false;
+        StartProxy();
+        int fd = GuestConnect(80);
+        std::string req = "GET / HTTP/1.1\r\nHost: handoff.test\r\n\r\n";
+        ASSERT_EQ(write(fd, req.data(), req.size()), (ssize_t)req.size());
+        std::string resp = ReadAll(fd);
+        close(fd);
+        EXPECT_EQ(resp.rfind("HTTP/1.1 403 Forbidden", 0), 0u) << resp;
+        EXPECT_NE(resp.find("proxy.handoff"), std::string::npos) << resp;
+        EXPECT_EQ(handoff_.taken, 0);
 }
 
 TEST_F(ProxyTest, DeniedHostGets403AndIsReported)
