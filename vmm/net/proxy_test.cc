@@ -95,11 +95,11 @@ struct Handoff {
         static void Fn(void *ctx, int fd, const proxy_request *req)
         {
                 auto *h = static_cast<Handoff *>(ctx);
+                h->taken++; /* before the close the test's read waits for */
                 std::string out = "HANDED " + std::to_string(req->head_len) + "\n" +
                                   std::string((const char *)req->head, req->head_len);
                 (void)!send(fd, out.data(), out.size(), MSG_NOSIGNAL);
                 close(fd);
-                h->taken++;
         }
 };
 
@@ -370,7 +370,7 @@ TEST_F(ProxyTest, HandedOffConnectionGetsTheBytesAlreadyRead)
         EXPECT_EQ(resp, "HANDED " + std::to_string(req.size()) + "\n" + req);
         EXPECT_EQ(policy_.last_head, req);
         EXPECT_EQ(handoff_.taken, 1);
-        EXPECT_EQ(proxy_conns(proxy_), 0u); /* forgotten at the handoff */
+        EXPECT_TRUE(WaitFor([&] { return proxy_conns(proxy_) == 0; })); /* forgotten at the handoff */
         EXPECT_EQ(events_.Size(), 0u);
         EXPECT_EQ(http_accepted_, before); /* nothing reached the server */
 }
