@@ -32,6 +32,7 @@ const char cli_run_help[] =
         "              [--memory M] [--label K=V]... [--node-selector K=V]... [--ttl D]\n"
         "              [-e K=V|NAME]... [--env-file F] [-c FILE] [--receipt PATH]\n"
         "              [--egress-deny X]... [--egress-allow X]... [--egress-port N]...\n"
+        "              [--secret NAME:HOST[:HEADER]]... [--secret-file NAME[:PATH]]...\n"
         "              [--timeout D] [-i] -- CMD [ARGS...]\n"
         "       ak run --image I [options]     (runs the image's Entrypoint + Cmd, as docker run)\n"
         "\n"

@@ -31,6 +31,7 @@ const char cli_sandbox_help[] =
         "                         [--env-file F] [--vcpus N] [--memory M] [--label K=V]...\n"
         "                         [--node-selector K=V]... [-c FILE]\n"
         "                         [--egress-deny X]... [--egress-allow X]... [--egress-port N]...\n"
+        "                         [--secret NAME:HOST[:HEADER]]... [--secret-file NAME[:PATH]]...\n"
         "                         [--ttl D] [--json]\n"
         "       ak sandbox start|stop|remove NAME\n"
         "       ak sandbox extend NAME --ttl D [--json]   (expire D later (30s, 10m, 1h, 2d); from\n"

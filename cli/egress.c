@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "cli/egress.h"
+#include "vmm/net/secret_set.h"
 
 int cli_egress_add(const struct cli_command *cmd, const char *opt, char *v, struct cli_egress *e)
 {
@@ -35,4 +36,38 @@ Ak__V1__Egress *cli_egress_msg(struct cli_egress *e)
         e->msg.ports = e->ports;
         e->msg.n_ports = e->n_ports;
         return &e->msg;
+}
+
+int cli_egress_secret_add(const struct cli_command *cmd, const char *opt, char *v, struct cli_egress *e)
+{
+        struct ak_error err = { 0 };
+        bool file = strcmp(opt, "--secret-file") == 0;
+        size_t *n = file ? &e->n_secret_files : &e->n_secrets;
+        if (*n == CLI_SECRETS_MAX)
+                return cli_usage_error(cmd, "at most %d %s", CLI_SECRETS_MAX, opt);
+        if (file) {
+                struct secret_file f;
+                if (secret_file_parse(v, &f, &err) < 0)
+                        return cli_usage_error(cmd, "--secret-file: %s", err.msg);
+                e->secret_files[(*n)++] = v;
+                return 0;
+        }
+        struct secret_binding b;
+        if (secret_binding_parse(v, &b, &err) < 0)
+                return cli_usage_error(cmd, "--secret: %s", err.msg);
+        size_t name_len = strlen(b.name);
+        for (size_t i = 0; i < e->n_secrets; i++)
+                if (strncmp(e->secrets[i], b.name, name_len) == 0 && e->secrets[i][name_len] == ':')
+                        return cli_usage_error(cmd, "--secret %s: %s is bound already; one host per secret", v,
+                                               b.name);
+        e->secrets[(*n)++] = v;
+        return 0;
+}
+
+void cli_egress_secrets(struct cli_egress *e, Ak__V1__SandboxSpec *spec)
+{
+        spec->secrets = e->secrets;
+        spec->n_secrets = e->n_secrets;
+        spec->secret_files = e->secret_files;
+        spec->n_secret_files = e->n_secret_files;
 }

@@ -24,6 +24,8 @@ const struct cli_option sandbox_options[] = {
         { "egress-allow", 0, true, SO_EGRESS_ALLOW },
         { "egress-deny", 0, true, SO_EGRESS_DENY },
         { "egress-port", 0, true, SO_EGRESS_PORT },
+        { "secret", 0, true, SO_SECRET },
+        { "secret-file", 0, true, SO_SECRET_FILE },
         { NULL, 0, false, 0 },
 };
 
@@ -119,6 +121,9 @@ int sandbox_opts_flag(struct sandbox_opts *o, const struct cli_opts *p, int id)
         case SO_EGRESS_DENY:
         case SO_EGRESS_PORT:
                 return cli_egress_add(p->cmd, p->spelled, (char *)p->arg, &o->egress);
+        case SO_SECRET:
+        case SO_SECRET_FILE:
+                return cli_egress_secret_add(p->cmd, p->spelled, (char *)p->arg, &o->egress);
         }
         return cli_usage_error(p->cmd, "option %s is not handled here", p->spelled);
 }
@@ -261,5 +266,6 @@ int sandbox_opts_spec(struct sandbox_opts *o, const char *verb, Ak__V1__SandboxS
         spec->n_node_selector = o->n_selector;
         spec->node_selector = o->sel_p;
         spec->egress = cli_egress_msg(&o->egress);
+        cli_egress_secrets(&o->egress, spec);
         return 0;
 }

@@ -17,11 +17,13 @@
 
 enum {
         SO_IMAGE = 1000, SO_PROFILE, SO_NO_NETWORK, SO_VCPUS, SO_MEMORY, SO_LABEL, SO_NODE_SELECTOR, SO_TTL,
-        SO_ENV, SO_ENV_FILE, SO_CONFIG, SO_EGRESS_ALLOW, SO_EGRESS_DENY, SO_EGRESS_PORT,
+        SO_ENV, SO_ENV_FILE, SO_CONFIG, SO_EGRESS_ALLOW, SO_EGRESS_DENY, SO_EGRESS_PORT, SO_SECRET,
+        SO_SECRET_FILE,
 };
 
 /* --image, --profile, --no-network, --vcpus, --memory, --label,
- * --node-selector, --ttl, -e, --env-file, -c/--config, --egress-*. */
+ * --node-selector, --ttl, -e, --env-file, -c/--config, --egress-*,
+ * --secret, --secret-file. */
 extern const struct cli_option sandbox_options[];
 /* Help lines for them (without the egress ones: CLI_EGRESS_HELP). */
 #define SANDBOX_OPTS_HELP                                                                              \
@@ -84,6 +86,6 @@ int sandbox_opts_layers(struct sandbox_opts *o, const char *verb);
 const char *sandbox_opts_config_name(const struct sandbox_opts *o);
 
 /* Fills spec (image, profile, network, vcpus, memory, labels, selector,
- * ttl, env, egress), pointing into o; o outlives spec. 0, or 1 after
+ * ttl, env, egress, secrets), pointing into o; o outlives spec. 0, or 1 after
  * printing the error. */
 int sandbox_opts_spec(struct sandbox_opts *o, const char *verb, Ak__V1__SandboxSpec *spec);
