@@ -123,6 +123,17 @@ TEST_F(SandboxOpts, LabelsSelectorTtl) {
   EXPECT_EQ(spec_.network, AK__V1__NETWORK__NETWORK_OFF);
 }
 
+TEST_F(SandboxOpts, SecretsIntoTheSpec) {
+  ASSERT_EQ(0, Build({"--secret", "API_TOKEN:api.example.com", "--secret=GH:github.example:X-Token",
+                      "--secret-file", "GH", "--secret-file=API_TOKEN:/home/sandbox/.tok"}));
+  ASSERT_EQ(spec_.n_secrets, 2u);
+  EXPECT_STREQ(spec_.secrets[0], "API_TOKEN:api.example.com");
+  EXPECT_STREQ(spec_.secrets[1], "GH:github.example:X-Token");
+  ASSERT_EQ(spec_.n_secret_files, 2u);
+  EXPECT_STREQ(spec_.secret_files[0], "GH");
+  EXPECT_STREQ(spec_.secret_files[1], "API_TOKEN:/home/sandbox/.tok");
+}
+
 TEST_F(SandboxOpts, BadValues) {
   EXPECT_EQ(2, Build({"--ttl", "3w"}));
   EXPECT_EQ(2, Build({"--vcpus", "0"}));
