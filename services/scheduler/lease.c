@@ -409,19 +409,29 @@ static void release(struct lease_elector *e)
                 say(e, "released");
 }
 
+void lease_elector_stop(struct lease_elector *e)
+{
+        if (!e || !e->started)
+                return;
+        pthread_mutex_lock(&e->mu);
+        e->stop = true;
+        pthread_cond_broadcast(&e->cond);
+        pthread_mutex_unlock(&e->mu);
+        pthread_join(e->thread, NULL);
+        e->started = false;
+        bool held = lease_elector_is_leader(e) && strcmp(e->seen.holder, e->identity) == 0;
+        pthread_mutex_lock(&e->mu);
+        e->leading = false;
+        pthread_mutex_unlock(&e->mu);
+        if (held)
+                release(e);
+}
+
 void lease_elector_free(struct lease_elector *e)
 {
         if (!e)
                 return;
-        if (e->started) {
-                pthread_mutex_lock(&e->mu);
-                e->stop = true;
-                pthread_cond_broadcast(&e->cond);
-                pthread_mutex_unlock(&e->mu);
-                pthread_join(e->thread, NULL);
-                if (lease_elector_is_leader(e) && strcmp(e->seen.holder, e->identity) == 0)
-                        release(e);
-        }
+        lease_elector_stop(e);
         pthread_cond_destroy(&e->cond);
         pthread_mutex_destroy(&e->mu);
         free(e->url);

@@ -62,8 +62,11 @@ void lease_elector_holder(struct lease_elector *e, char *buf, size_t size);
 /* "ns/name" of the Lease, for messages. */
 const char *lease_elector_lease(const struct lease_elector *e);
 
-/* Stops the thread; when leading, releases the Lease (empty holder) so a
- * follower takes over at once instead of after the duration. REQUIRES:
- * nothing serves as leader any more (the rpc server is shut down).
- * NULL is a no-op. */
+/* Stops the thread and leading (is_leader is false from here on); when
+ * this replica held the Lease, releases it (empty holder) so a follower
+ * takes over at once instead of after the duration. Idempotent; NULL is a
+ * no-op. on_change is not called. */
+void lease_elector_stop(struct lease_elector *e);
+
+/* lease_elector_stop, then frees. NULL is a no-op. */
 void lease_elector_free(struct lease_elector *e);

@@ -19,6 +19,7 @@
 #include "lib/svc/run.h"
 #include "lib/svc/tokens.h"
 #include "services/scheduler/admission.h"
+#include "services/scheduler/leader.h"
 #include "services/scheduler/service.h"
 
 #define SHUTDOWN_GRACE_MS 3000
@@ -32,6 +33,8 @@ static const char usage[] =
         "                    [--tenant-quota TENANT:sandboxes=N,vcpus=N,memory-mb=N]...\n"
         "                    [--executor-token-file F] [--executor-tls-ca F\n"
         "                     [--executor-tls-cert F --executor-tls-key F] [--executor-tls-name NAME]]\n"
+        "                    [--leader-elect [--lease-name N] [--lease-namespace NS] [--lease-duration-s N]\n"
+        "                     [--lease-identity ID] [--api-server URL] [--api-token-file F] [--api-ca-file F]]\n"
         "\n"
         "The front door of ak (gRPC ak.v1.Scheduler): executors register and\n"
         "heartbeat here; clients create sandboxes, which are placed on an executor\n"
@@ -69,6 +72,7 @@ static const char usage[] =
         "  --executor-tls-ca F         call executors over TLS, verified with this CA;\n"
         "  --executor-tls-cert F, --executor-tls-key F   with this client certificate;\n"
         "  --executor-tls-name NAME    expecting this name in their certificates\n"
+        LEADER_USAGE
         "\n"
         "Examples:\n"
         "  ak-scheduler --listen unix:/run/ak/scheduler.sock\n"
@@ -116,6 +120,7 @@ struct flags {
         struct svc_flags sf;
         struct rpc_tls exec_tls;
         struct scheduler_config cfg;
+        struct leader_flags leader;
 };
 
 static uint32_t heartbeat_interval(const struct registry_config *rc)
@@ -143,6 +148,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 { "executor-cn", required_argument, NULL, OPT_EXEC_CN },
                 { "admin-cn", required_argument, NULL, OPT_ADMIN_CN },
                 { "tenant-quota", required_argument, NULL, OPT_QUOTA },
+                LEADER_OPTIONS,
                 { "help", no_argument, NULL, OPT_HELP },
                 { "version", no_argument, NULL, OPT_VERSION },
                 { 0 },
@@ -157,6 +163,14 @@ static int parse_flags(int argc, char **argv, struct flags *f)
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
                 int bad = 0;
                 if (svc_flags_take(&f->sf, c, optarg))
+                        continue;
+                struct ak_error lerr;
+                int taken = leader_flags_take(&f->leader, c, optarg, &lerr);
+                if (taken < 0) {
+                        fprintf(stderr, "ak-scheduler: %s\n", lerr.msg);
+                        return -1;
+                }
+                if (taken)
                         continue;
                 switch (c) {
                 case OPT_LISTEN: f->listen = optarg; break;
@@ -216,6 +230,8 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 problem = "--listen is required";
         else if ((problem = svc_flags_problem(&f->sf)))
                 ;
+        else if ((problem = leader_flags_problem(&f->leader)))
+                ;
         else if (!exec_tls->cert_file != !exec_tls->key_file)
                 problem = "--executor-tls-cert and --executor-tls-key go together";
         else if ((exec_tls->cert_file || exec_tls->server_name) && !exec_tls->ca_file)
@@ -249,6 +265,7 @@ struct scheduler_main {
         struct scheduler *sched;
         struct rpc_server *srv, *health;
         struct metrics_http *metrics;
+        struct leader *leader; /* --leader-elect */
 };
 
 static void on_stop(void *data, int sig)
@@ -258,6 +275,7 @@ static void on_stop(void *data, int sig)
 
         snprintf(line, sizeof(line), "%s: shutting down", strsignal(sig));
         log_line(NULL, line);
+        leader_stop(m->leader);
         rpc_server_shutdown(m->health, 0);
         rpc_server_shutdown(m->srv, SHUTDOWN_GRACE_MS);
         m->health = m->srv = NULL;
@@ -323,11 +341,18 @@ static int serve(struct flags *f)
         svc_flags_server_options(&f->sf, &sopts);
         sopts.authorize = scheduler_authorize;
         sopts.authorize_data = m.sched;
+        if (f->leader.elect) {
+                if (leader_new(&f->leader, scheduler_authorize, m.sched, log_line, &m.leader, &err) < 0)
+                        goto fail;
+                sopts.authorize = leader_authorize;
+                sopts.authorize_data = m.leader;
+        }
         if (rpc_server_new(&sopts, &m.srv, &err) < 0 ||
             rpc_server_listen(m.srv, f->listen, svc_flags_server_tls(&f->sf), &port, &err) < 0 ||
             scheduler_add_service(m.sched, m.srv, &err) < 0 || rpc_server_start(m.srv, &err) < 0 ||
             svc_health_start(&f->sf, &m.health, &err) < 0 ||
-            svc_metrics_start(f->sf.metrics_listen, "ak-scheduler", &m.metrics, &err) < 0)
+            svc_metrics_start(f->sf.metrics_listen, "ak-scheduler", &m.metrics, &err) < 0 ||
+            (m.leader && leader_start(m.leader, m.srv, m.health, &err) < 0))
                 goto fail;
         log_listening(f, port, m.auth != NULL);
 
@@ -338,9 +363,11 @@ static int serve(struct flags *f)
 fail:
         fprintf(stderr, "ak-scheduler: %s\n", err.msg);
 out:
+        leader_stop(m.leader);
         rpc_server_shutdown(m.health, 0);
         rpc_server_shutdown(m.srv, SHUTDOWN_GRACE_MS);
         metrics_http_stop(m.metrics);
+        leader_free(m.leader);
         scheduler_free(m.sched);
         svc_auth_free(m.auth);
         svc_auth_free(m.reg_auth);
