@@ -147,6 +147,8 @@ def main():
             "--listen": s_sock, "--health-listen": "unix:" + d + "/sh.sock",
             "--metrics-listen": "127.0.0.1:0",  # the pods' 7470 may be taken here
             "--heartbeat-interval-ms": "200",
+            # One replica and no API server here: scheduler_lease_test covers the Lease.
+            "--leader-elect": None, "--lease-name": None, "--lease-duration-s": None,
         })
         exe = [os.path.join(ROOT, "services/executor/ak-executor")] + args_of(d, "executor.yaml", {
             "--listen": e_sock, "--advertise": e_sock, "--health-listen": "unix:" + d + "/eh.sock",

@@ -1,6 +1,8 @@
 /* grpc.health.v1.Health on every server: Check and Watch. The whole server
  * ("") and every added service are SERVING until rpc_server_set_serving(false)
- * or shutdown; unknown services are NOT_FOUND (Check) or SERVICE_UNKNOWN (Watch). */
+ * or shutdown; unknown services are NOT_FOUND (Check) or SERVICE_UNKNOWN (Watch).
+ * RPC_HEALTH_LIVENESS is SERVING whenever the health service answers. */
+#include <string.h>
 #include <unistd.h>
 
 #include "lib/rpc/internal.h"
@@ -8,6 +10,8 @@
 
 static int health_status(struct rpc_server *srv, const char *service)
 {
+        if (strcmp(service, RPC_HEALTH_LIVENESS) == 0)
+                return GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
         if (*service && !rpc_server_has_service(srv, service))
                 return GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVICE_UNKNOWN;
         return rpc_server_serving(srv) ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING

@@ -172,7 +172,12 @@ int rpc_server_start(struct rpc_server *srv, struct ak_error *err);
  * server. NULL is a no-op. Call once, from a thread that is not a handler. */
 void rpc_server_shutdown(struct rpc_server *srv, unsigned grace_ms);
 
-/* Marks the whole server NOT_SERVING for health checks (e.g. while draining). */
+/* Marks the whole server NOT_SERVING for health checks (e.g. while draining,
+ * or a follower replica that must get no traffic). Health's service
+ * RPC_HEALTH_LIVENESS stays SERVING: a liveness probe that asks for it
+ * checks only that the process answers, so a NOT_SERVING replica is taken
+ * out of a Service (readiness) without being restarted (liveness). */
+#define RPC_HEALTH_LIVENESS "liveness"
 void rpc_server_set_serving(struct rpc_server *srv, bool serving);
 
 /* ---- inside a handler -------------------------------------------------- */

@@ -158,6 +158,15 @@ TEST_F(LeaseTest, OneLeaderFailsOverAndNeverTwo)
         EXPECT_EQ(RPC_UNAVAILABLE, Call(rs[follower], &msg));
         EXPECT_NE(std::string::npos, msg.find("the leader is " + rs[leader].id)) << msg;
         EXPECT_NE(std::string::npos, msg.find("ak-test/sched")) << msg;
+        // Not ready, but alive: a liveness probe must not restart followers.
+        {
+                struct rpc_channel *ch = nullptr;
+                struct ak_error e;
+                ASSERT_EQ(0, rpc_channel_new(("unix:" + rs[follower].proc->Path("s")).c_str(), nullptr, &ch, &e));
+                EXPECT_EQ(RPC_UNAVAILABLE, rpc_health_check(ch, "", 2000, &e));
+                EXPECT_EQ(RPC_OK, rpc_health_check(ch, RPC_HEALTH_LIVENESS, 2000, &e)) << e.msg;
+                rpc_channel_free(ch);
+        }
 
         // SIGKILL: no release, the others wait the lease out.
         std::vector<int64_t> kill_ms;
