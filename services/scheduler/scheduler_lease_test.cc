@@ -179,8 +179,8 @@ TEST_F(LeaseTest, OneLeaderFailsOverAndNeverTwo)
                 int next = WaitOneLeader(rs, 5000 * kDurationS, leader);
                 int64_t took = ak_mono_ms() - t0;
                 ASSERT_GE(next, 0) << "no new leader after SIGKILL of " << rs[leader].id;
-                printf("lease failover after SIGKILL (lease %d s): %lld ms (%s -> %s)\n", kDurationS,
-                       (long long)took, rs[leader].id.c_str(), rs[next].id.c_str());
+                printf("lease failover after SIGKILL: %lld ms (baseline: the lease duration, %d ms) (%s -> %s)\n",
+                       (long long)took, kDurationS * 1000, rs[leader].id.c_str(), rs[next].id.c_str());
                 kill_ms.push_back(took);
                 // Before the lease ran out no one may take it: a third of it
                 // (the retry period) is the most a follower can have seen late.
