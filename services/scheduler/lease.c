@@ -156,7 +156,7 @@ static void update(struct lease_elector *e, int r, int64_t start_ms, const struc
         char holder[LEASE_HOLDER_SIZE];
 
         pthread_mutex_lock(&e->mu);
-        was = e->leading && ak_mono_ms() < e->renewed_ms + e->renew_deadline_ms;
+        was = e->leading;
         if (r == 1) {
                 e->leading = true;
                 e->renewed_ms = start_ms;
@@ -164,7 +164,10 @@ static void update(struct lease_elector *e, int r, int64_t start_ms, const struc
                 e->leading = false;
         }
         now_leading = e->leading;
-        snprintf(holder, sizeof(holder), "%s", r >= 0 ? e->seen.holder : e->leading ? e->identity : "");
+        /* On an error: ourselves while still leading, nobody known once we
+         * stepped down, else the leader we saw last. */
+        snprintf(holder, sizeof(holder), "%s",
+                 r >= 0 ? e->seen.holder : now_leading ? e->identity : was ? "" : e->holder);
         changed = strcmp(holder, e->holder) != 0 || was != now_leading;
         snprintf(e->holder, sizeof(e->holder), "%s", holder);
         pthread_mutex_unlock(&e->mu);
@@ -383,7 +386,10 @@ bool lease_elector_is_leader(struct lease_elector *e)
 void lease_elector_holder(struct lease_elector *e, char *buf, size_t size)
 {
         pthread_mutex_lock(&e->mu);
-        snprintf(buf, size, "%s", e->holder);
+        bool leading = e->leading && ak_mono_ms() < e->renewed_ms + e->renew_deadline_ms;
+        /* Ourselves past the renew deadline, before the thread noticed: no
+         * one is known to lead. */
+        snprintf(buf, size, "%s", !leading && strcmp(e->holder, e->identity) == 0 ? "" : e->holder);
         pthread_mutex_unlock(&e->mu);
 }
 

@@ -56,7 +56,7 @@ int lease_elector_new(const struct lease_config *cfg, struct lease_elector **ret
 /* True while this replica may act as leader (see Safety above). */
 bool lease_elector_is_leader(struct lease_elector *e);
 
-/* The last holderIdentity seen (ours when leading; "" when unknown). */
+/* The last holderIdentity seen (ours only while leading; "" when unknown). */
 void lease_elector_holder(struct lease_elector *e, char *buf, size_t size);
 
 /* "ns/name" of the Lease, for messages. */

@@ -253,3 +253,37 @@ TEST_F(LeaseTest, OneLeaderFailsOverAndNeverTwo)
 }
 
 }  // namespace
+
+namespace {
+
+// A leader that cannot renew (the API server is gone) stops leading before
+// its lease could have run out for anyone else: by the renew deadline, 2/3
+// of the duration after its last renewal.
+TEST_F(LeaseTest, LeaderStepsDownWhenItCannotRenew)
+{
+        std::vector<Replica> rs(1);
+        rs[0].id = "sched-only";
+        StartReplica(&rs[0]);
+        ASSERT_EQ(0, WaitOneLeader(rs, 10000)) << rs[0].proc->Log();
+        std::string msg;
+        ASSERT_EQ(RPC_OK, Call(rs[0], &msg)) << msg;
+
+        api_.Signal(SIGKILL);
+        int64_t t0 = ak_mono_ms(), took = -1;
+        while (ak_mono_ms() - t0 < 5000) {
+                if (Call(rs[0], &msg) == RPC_UNAVAILABLE) {
+                        took = ak_mono_ms() - t0;
+                        break;
+                }
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        ASSERT_GE(took, 0) << "still leading 5 s after the API server died";
+        printf("leader stepped down %lld ms after the API server died (renew deadline %d ms)\n", (long long)took,
+               kDurationS * 2000 / 3);
+        EXPECT_LE(took, kDurationS * 2000 / 3 + 100);
+        EXPECT_NE(std::string::npos, msg.find("no scheduler leads")) << msg;
+        EXPECT_TRUE(rs[0].proc->WaitLog("stepped down"));
+        EXPECT_EQ(-1, WaitOneLeader(rs, 1000)) << "health still SERVING after stepping down";
+}
+
+}  // namespace
