@@ -462,3 +462,6 @@ int cli_audit_run(int argc, char **argv)
                 return cmd_tail(argc - 1, argv + 1);
         return cli_usage_error(&cli_cmd_audit, "unknown subcommand '%s' (emit or tail)", argv[1]);
 }
+
+/* Still on getopt_long: subcommand names only. */
+const struct cli_sub cli_audit_subs[] = { { "emit", NULL }, { "tail", NULL }, { NULL, NULL } };

@@ -91,18 +91,20 @@ static int do_kill(int argc, char **argv)
         return 0;
 }
 
+static const struct cli_option logs_opts[] = {
+        { "stderr", 0, false, 's' },
+        { "follow", 'f', false, 'f' },
+        { NULL, 0, false, 0 },
+};
+const struct cli_option *const cli_exec_logs_tables[] = { logs_opts, NULL };
+
 /* Prints the stream from offset 0; with follow, polls until the command
  * ended and everything it kept was printed. Exit: 0, or 1 on an error. */
 static int do_logs(int argc, char **argv)
 {
         const char *name = NULL, *id = NULL;
         bool err_stream = false, follow = false;
-        static const struct cli_option opts[] = {
-                { "stderr", 0, false, 's' },
-                { "follow", 'f', false, 'f' },
-                { NULL, 0, false, 0 },
-        };
-        static const struct cli_option *const tables[] = { opts, NULL };
+        const struct cli_option *const *tables = cli_exec_logs_tables;
         struct cli_opts p;
         int o;
         cli_opts_init(&p, &cmd, tables, argc, argv);

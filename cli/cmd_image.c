@@ -249,10 +249,14 @@ static void json_env(struct json_writer *w, const char *env)
         json_writer_end_array(w);
 }
 
+static const struct cli_option list_opts[] = { { "json", 0, false, 'j' }, { NULL, 0, false, 0 } };
+static const struct cli_option *const list_tables[] = { list_opts, NULL };
+static const struct cli_option rm_opts[] = { { "force", 'f', false, 'f' }, { NULL, 0, false, 0 } };
+static const struct cli_option *const rm_tables[] = { rm_opts, NULL };
+
 static int cmd_list(int argc, char **argv)
 {
-        static const struct cli_option opts[] = { { "json", 0, false, 'j' }, { NULL, 0, false, 0 } };
-        static const struct cli_option *const tables[] = { opts, NULL };
+        const struct cli_option *const *tables = list_tables;
         bool json = false;
         struct cli_opts p;
         int o;
@@ -382,8 +386,7 @@ static int cmd_rm(int argc, char **argv)
 {
         const char *name = NULL;
         bool force = false;
-        static const struct cli_option opts[] = { { "force", 'f', false, 'f' }, { NULL, 0, false, 0 } };
-        static const struct cli_option *const tables[] = { opts, NULL };
+        const struct cli_option *const *tables = rm_tables;
         struct cli_opts p;
         int o;
         cli_opts_init(&p, &cli_cmd_image, tables, argc, argv);
@@ -522,3 +525,10 @@ int cli_image_run(int argc, char **argv)
                 return cmd_seed(argc - 1, argv + 1, false);
         return cli_usage_error(&cli_cmd_image, "unknown subcommand '%s': build, import, pull, push, list, rm, prune, export-seed or seed", argv[1]);
 }
+
+/* build, import, pull and seed still parse with getopt_long: no tables. */
+const struct cli_sub cli_image_subs[] = {
+        { "build", NULL }, { "import", NULL },  { "pull", NULL },        { "list", list_tables },
+        { "rm", rm_tables }, { "prune", NULL }, { "export-seed", NULL }, { "seed", NULL },
+        { NULL, NULL },
+};

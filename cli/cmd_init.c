@@ -138,15 +138,18 @@ static int write_file(const char *path, const char *text, bool force)
         return 0;
 }
 
+enum { I_TEMPLATE = 1, I_NAME, I_FORCE, I_LIST, I_CONFIG };
+static const struct cli_option init_opts[] = {
+        { "template", 't', true, I_TEMPLATE }, { "name", 0, true, I_NAME },
+        { "force", 'f', false, I_FORCE },      { "list", 0, false, I_LIST },
+        { "config", 'c', true, I_CONFIG },     { NULL, 0, false, 0 },
+};
+static const struct cli_option *const init_tables[] = { init_opts, NULL };
+const struct cli_sub cli_init_subs[] = { { "", init_tables }, { NULL, NULL } };
+
 int cli_init_run(int argc, char **argv)
 {
-        enum { I_TEMPLATE = 1, I_NAME, I_FORCE, I_LIST, I_CONFIG };
-        static const struct cli_option opts[] = {
-                { "template", 't', true, I_TEMPLATE }, { "name", 0, true, I_NAME },
-                { "force", 'f', false, I_FORCE },      { "list", 0, false, I_LIST },
-                { "config", 'c', true, I_CONFIG },     { NULL, 0, false, 0 },
-        };
-        static const struct cli_option *const tables[] = { opts, NULL };
+        static const struct cli_option *const *const tables = init_tables;
         const char *tname = "base", *name = NULL, *path = CONFIG_FILE_NAME;
         bool force = false;
         struct cli_opts p;

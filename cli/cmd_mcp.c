@@ -120,6 +120,15 @@ static int write_config(const char *path, const char *data, size_t len)
         return r;
 }
 
+static const struct cli_option install_opts[] = {
+        { "project", 0, false, 'p' },
+        { "print", 0, false, 'P' },
+        { "name", 0, true, 'n' },
+        { NULL, 0, false, 0 },
+};
+static const struct cli_option *const install_tables[] = { install_opts, NULL };
+const struct cli_sub cli_mcp_subs[] = { { "install", install_tables }, { NULL, NULL } };
+
 int cli_mcp_run(int argc, char **argv)
 {
         static const struct cli_command self = { "mcp", "", cli_mcp_run, cli_mcp_help };
@@ -129,13 +138,7 @@ int cli_mcp_run(int argc, char **argv)
 
         if (argc < 2 || strcmp(argv[1], "install") != 0)
                 return cli_usage_error(&self, "want `ak mcp install CLIENT`");
-        static const struct cli_option opts[] = {
-                { "project", 0, false, 'p' },
-                { "print", 0, false, 'P' },
-                { "name", 0, true, 'n' },
-                { NULL, 0, false, 0 },
-        };
-        static const struct cli_option *const tables[] = { opts, NULL };
+        const struct cli_option *const *tables = install_tables;
         struct cli_opts p;
         int id;
         cli_opts_init(&p, &self, tables, argc - 1, argv + 1);

@@ -145,22 +145,37 @@ struct opts {
         bool print_only;
 };
 
-/* Files and the flags `sub` accepts ("u": --allow-unsigned, "j": --json,
- * "k": --key-id, "p": --print); returns 0 or the usage exit code. */
-static int parse(int argc, char **argv, const char *sub, const char *flags, struct opts *o)
+static const struct cli_option verify_opts[] = {
+        { "allow-unsigned", 0, false, 'u' },
+        { "key-id", 0, true, 'k' },
+        { NULL, 0, false, 0 },
+};
+static const struct cli_option json_opts[] = { { "json", 0, false, 'j' }, { NULL, 0, false, 0 } };
+static const struct cli_option replay_opts[] = {
+        { "allow-unsigned", 0, false, 'u' },
+        { "print", 0, false, 'p' },
+        { NULL, 0, false, 0 },
+};
+static const struct cli_option *const verify_tables[] = { verify_opts, NULL };
+static const struct cli_option *const json_tables[] = { json_opts, NULL };
+static const struct cli_option *const replay_tables[] = { replay_opts, NULL };
+const struct cli_sub cli_receipt_subs[] = {
+        { "verify", verify_tables },
+        { "show", json_tables },
+        { "replay", replay_tables },
+        { "key", json_tables },
+        { "prune", NULL }, /* parsed by cmd_prune */
+        { NULL, NULL },
+};
+
+/* Files and the options of `sub` (cli_receipt_subs); returns 0 or the usage
+ * exit code. */
+static int parse(int argc, char **argv, const char *sub, struct opts *o)
 {
-        static const struct cli_option all[] = {
-                { "allow-unsigned", 0, false, 'u' },
-                { "json", 0, false, 'j' },
-                { "key-id", 0, true, 'k' },
-                { "print", 0, false, 'p' },
-        };
-        struct cli_option mine[5] = { { NULL, 0, false, 0 } };
-        size_t n = 0;
-        for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++)
-                if (strchr(flags, all[k].id))
-                        mine[n++] = all[k];
-        const struct cli_option *const tables[] = { mine, NULL };
+        const struct cli_option *const *tables = NULL;
+        for (const struct cli_sub *s = cli_receipt_subs; s->name && !tables; s++)
+                if (strcmp(s->name, sub) == 0)
+                        tables = s->tables;
         struct cli_opts p;
         int id;
         cli_opts_init(&p, &cmd, tables, argc, argv);
@@ -243,7 +258,7 @@ static struct receipt *load_verified(const char *sub, const char *path, const st
 static int cmd_verify(int argc, char **argv)
 {
         struct opts o = { 0 };
-        int rc = parse(argc, argv, "verify", "uk", &o), failed = 0;
+        int rc = parse(argc, argv, "verify", &o), failed = 0;
 
         if (rc)
                 return rc;
@@ -328,7 +343,7 @@ static int cmd_show(int argc, char **argv)
         struct receipt *r = NULL;
         char *error = NULL, *json;
         size_t len;
-        int rc = parse(argc, argv, "show", "j", &o);
+        int rc = parse(argc, argv, "show", &o);
 
         if (rc)
                 return rc;
@@ -399,7 +414,7 @@ static int cmd_replay(int argc, char **argv)
         struct receipt *r;
         char **args;
         size_t n;
-        int rc = parse(argc, argv, "replay", "up", &o);
+        int rc = parse(argc, argv, "replay", &o);
 
         if (rc)
                 return rc;
@@ -537,7 +552,7 @@ static int cmd_key(int argc, char **argv)
         struct opts o = { 0 };
         char *path = NULL, *error = NULL, *pub = NULL, id[17];
         struct receipt_signature *sig = NULL;
-        int rc = parse(argc, argv, "key", "j", &o);
+        int rc = parse(argc, argv, "key", &o);
 
         if (rc)
                 return rc;

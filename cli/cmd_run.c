@@ -307,6 +307,11 @@ static const struct cli_option exec_options[] = {
         { NULL, 0, false, 0 },
 };
 
+static const struct cli_option *const run_tables[] = { run_options, sandbox_options, NULL };
+static const struct cli_option *const exec_tables[] = { exec_options, NULL };
+const struct cli_sub cli_run_subs[] = { { "", run_tables }, { NULL, NULL } };
+const struct cli_sub cli_exec_subs[] = { { "", exec_tables }, { NULL, NULL } };
+
 static int verb_flag(struct opts *o, const struct cli_opts *p, int id)
 {
         struct ak_error err = { 0 };
@@ -342,8 +347,6 @@ static int verb_flag(struct opts *o, const struct cli_opts *p, int id)
 /* Options up to "--" or the command; exec takes NAME first. */
 static int parse(const struct cli_command *cmd, int argc, char **argv, bool exec, struct opts *o)
 {
-        static const struct cli_option *const run_tables[] = { run_options, sandbox_options, NULL };
-        static const struct cli_option *const exec_tables[] = { exec_options, NULL };
         struct cli_opts p;
         int id;
         cli_opts_init(&p, cmd, exec ? exec_tables : run_tables, argc, argv);

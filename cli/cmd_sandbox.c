@@ -276,9 +276,31 @@ static int push_files(const char *name, const struct sandbox_opts *so)
         return 1;
 }
 
+static const struct cli_option *const create_tables[] = { json_option, sandbox_options, NULL };
+static const struct cli_option list_opts[] = {
+        { "json", 0, false, SB_JSON },
+        { "label", 'l', true, SB_LABEL },
+        { NULL, 0, false, 0 },
+};
+static const struct cli_option *const list_tables[] = { list_opts, NULL };
+static const struct cli_option *const json_tables[] = { json_option, NULL };
+static const struct cli_option extend_opts[] = {
+        { "json", 0, false, SB_JSON },
+        { "ttl", 0, true, SB_TTL },
+        { NULL, 0, false, 0 },
+};
+static const struct cli_option *const extend_tables[] = { extend_opts, NULL };
+const struct cli_sub cli_sandbox_subs[] = {
+        { "create", create_tables }, { "start", json_tables },    { "stop", json_tables },
+        { "remove", json_tables },   { "rm", json_tables },       { "list", list_tables },
+        { "ls", list_tables },       { "info", json_tables },     { "cp", NULL },
+        { "extend", extend_tables }, { "exec-list", NULL },       { "exec-logs", cli_exec_logs_tables },
+        { "exec-kill", NULL },       { NULL, NULL },
+};
+
 static int do_create(int argc, char **argv)
 {
-        static const struct cli_option *const tables[] = { json_option, sandbox_options, NULL };
+        const struct cli_option *const *tables = create_tables;
         Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
         bool json = false;
         const char *name = NULL;
@@ -342,13 +364,7 @@ static int simple_call(const char *verb, const char *name, bool json,
 
 static int do_simple(const char *verb, int argc, char **argv)
 {
-        static const struct cli_option list_opts[] = {
-                { "json", 0, false, SB_JSON },
-                { "label", 'l', true, SB_LABEL },
-                { NULL, 0, false, 0 },
-        };
-        static const struct cli_option *const list_tables[] = { list_opts, NULL };
-        static const struct cli_option *const other_tables[] = { json_option, NULL };
+        const struct cli_option *const *other_tables = json_tables;
         bool json = false;
         const char *name = NULL;
         struct sandbox_kv sel[SANDBOX_OPTS_MAX_KV];
@@ -541,12 +557,7 @@ static int do_cp(int argc, char **argv)
 
 static int do_extend(int argc, char **argv)
 {
-        static const struct cli_option opts[] = {
-                { "json", 0, false, SB_JSON },
-                { "ttl", 0, true, SB_TTL },
-                { NULL, 0, false, 0 },
-        };
-        static const struct cli_option *const tables[] = { opts, NULL };
+        const struct cli_option *const *tables = extend_tables;
         const char *name = NULL;
         uint64_t ttl = 0;
         bool json = false, have_ttl = false;

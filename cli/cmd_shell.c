@@ -192,16 +192,19 @@ enum { SH_ENV = 1, SH_ENV_FILE, SH_CONFIG };
 /* NAME (or agentkernel.toml's [sandbox] name), -e, --env-file, -c; the
  * command after "--" or NAME. Fills req's sandbox, env and argv (pointing
  * into so and argv). */
+static const struct cli_option shell_opts[] = {
+        { "env", 'e', true, SO_ENV },
+        { "env-file", 0, true, SO_ENV_FILE },
+        { "config", 'c', true, SO_CONFIG },
+        { NULL, 0, false, 0 },
+};
+static const struct cli_option *const shell_tables[] = { shell_opts, NULL };
+const struct cli_sub cli_shell_subs[] = { { "", shell_tables }, { NULL, NULL } };
+
 static int shell_parse(int argc, char **argv, struct sandbox_opts *so, const char **ret_name,
                        Ak__V1__OpenShellRequest *req)
 {
-        static const struct cli_option opts[] = {
-                { "env", 'e', true, SO_ENV },
-                { "env-file", 0, true, SO_ENV_FILE },
-                { "config", 'c', true, SO_CONFIG },
-                { NULL, 0, false, 0 },
-        };
-        static const struct cli_option *const tables[] = { opts, NULL };
+        static const struct cli_option *const *const tables = shell_tables;
         const struct cli_command *c = strcmp(argv[0], "attach") == 0 ? &cmd_attach : &cmd;
         const char *name = NULL;
         struct cli_opts p;

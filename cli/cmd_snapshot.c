@@ -284,3 +284,8 @@ int cli_snapshot_run(int argc, char **argv)
                 return do_restore(argc - 1, argv + 1);
         return cli_usage_error(&cmd, "unknown subcommand %s: take, list, rm or restore", sub);
 }
+
+/* Still on getopt_long: subcommand names only. */
+const struct cli_sub cli_snapshot_subs[] = {
+        { "take", NULL }, { "list", NULL }, { "rm", NULL }, { "restore", NULL }, { NULL, NULL },
+};

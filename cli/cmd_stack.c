@@ -69,21 +69,26 @@ static const struct cli_command cmd_up = { "up", "", cli_up_run, cli_up_help };
 static const struct cli_command cmd_down = { "down", "", cli_down_run, cli_down_help };
 static const struct cli_command cmd_status = { "status", "", cli_status_run, cli_status_help };
 
+static const struct cli_option up_opts[] = {
+        { "warm", 0, true, 'w' },
+        { "gateway-listen", 0, true, 'g' },
+        { "no-gateway", 0, false, 'n' },
+        { NULL, 0, false, 0 },
+};
+static const struct cli_option *const up_tables[] = { up_opts, NULL };
+const struct cli_sub cli_up_subs[] = { { "", up_tables }, { NULL, NULL } };
+static const struct cli_option status_opts[] = { { "json", 0, false, 'j' }, { NULL, 0, false, 0 } };
+static const struct cli_option *const status_tables[] = { status_opts, NULL };
+const struct cli_sub cli_status_subs[] = { { "", status_tables }, { NULL, NULL } };
+
 int cli_up_run(int argc, char **argv)
 {
         struct stack_up_options o = { .min_warm = 1, .progress = true };
         const char *env_listen = getenv("AK_GATEWAY_LISTEN");
         o.gateway_listen = env_listen && *env_listen ? env_listen : "127.0.0.1:18888";
-        static const struct cli_option opts[] = {
-                { "warm", 0, true, 'w' },
-                { "gateway-listen", 0, true, 'g' },
-                { "no-gateway", 0, false, 'n' },
-                { NULL, 0, false, 0 },
-        };
-        static const struct cli_option *const tables[] = { opts, NULL };
         struct cli_opts p;
         int id;
-        cli_opts_init(&p, &cmd_up, tables, argc, argv);
+        cli_opts_init(&p, &cmd_up, up_tables, argc, argv);
         while ((id = cli_opts_next(&p)) != CLI_OPT_DONE) {
                 unsigned v;
                 if (id == CLI_OPT_ERROR)
@@ -181,12 +186,10 @@ static void write_pools(struct json_writer *w, const Ak__V1__ExecutorStatus *st)
 
 int cli_status_run(int argc, char **argv)
 {
-        static const struct cli_option opts[] = { { "json", 0, false, 'j' }, { NULL, 0, false, 0 } };
-        static const struct cli_option *const tables[] = { opts, NULL };
         bool json = false;
         struct cli_opts po;
         int o;
-        cli_opts_init(&po, &cmd_status, tables, argc, argv);
+        cli_opts_init(&po, &cmd_status, status_tables, argc, argv);
         while ((o = cli_opts_next(&po)) != CLI_OPT_DONE) {
                 if (o == CLI_OPT_ERROR)
                         return 2;

@@ -412,3 +412,6 @@ int cli_vm_run(int argc, char **argv)
                 return cmd_stop(argc - 1, argv + 1);
         return cli_usage_error(&cli_cmd_vm, "unknown subcommand '%s': boot, list or stop", sub);
 }
+
+/* Still on getopt_long: subcommand names only. */
+const struct cli_sub cli_vm_subs[] = { { "boot", NULL }, { "list", NULL }, { "stop", NULL }, { NULL, NULL } };

@@ -1,15 +1,22 @@
 /* ak: the user's tool. `ak COMMAND [ARGS]`; each command is a row of the
  * table below with its own --help. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/completion.h"
 #include "cli/opt.h"
 #include "lib/base/version.h"
 
 static int cmd_version(int argc, char **argv);
+static const struct cli_option version_opts[] = { { "json", 0, false, 'j' }, { NULL, 0, false, 0 } };
+static const struct cli_option *const version_tables[] = { version_opts, NULL };
+static const struct cli_sub version_subs[] = { { "", version_tables }, { NULL, NULL } };
 static int cmd_help(int argc, char **argv);
+static int cmd_completion(int argc, char **argv);
+static const struct cli_sub completion_subs[] = { { "bash", NULL }, { "zsh", NULL }, { "fish", NULL }, { NULL, NULL } };
 
 static const struct cli_command commands[] = {
         { "version", "print ak's version", cmd_version,
@@ -19,25 +26,28 @@ static const struct cli_command commands[] = {
           "\n"
           "Examples:\n"
           "  ak version\n"
-          "  ak version --json | jq -r .version\n" },
-        { "run", "run a command once in a fresh microVM", cli_run_run, cli_run_help },
-        { "exec", "run a command in an existing sandbox", cli_exec_run, cli_exec_help },
-        { "shell", "an interactive terminal in a sandbox", cli_shell_run, cli_shell_help },
-        { "attach", "the same as shell (agentkernel's name)", cli_shell_run, cli_shell_help },
-        { "init", "write an agentkernel.toml for this project", cli_init_run, cli_init_help },
-        { "sandbox", "create, list, copy files to and remove sandboxes", cli_sandbox_run, cli_sandbox_help },
+          "  ak version --json | jq -r .version\n",
+          version_subs },
+        { "run", "run a command once in a fresh microVM", cli_run_run, cli_run_help, cli_run_subs },
+        { "exec", "run a command in an existing sandbox", cli_exec_run, cli_exec_help, cli_exec_subs },
+        { "shell", "an interactive terminal in a sandbox", cli_shell_run, cli_shell_help, cli_shell_subs },
+        { "attach", "the same as shell (agentkernel's name)", cli_shell_run, cli_shell_help, cli_shell_subs },
+        { "init", "write an agentkernel.toml for this project", cli_init_run, cli_init_help, cli_init_subs },
+        { "sandbox", "create, list, copy files to and remove sandboxes", cli_sandbox_run, cli_sandbox_help, cli_sandbox_subs },
         { "snapshot", "save a sandbox's disk as an image; list, restore, remove", cli_snapshot_run,
-          cli_snapshot_help },
-        { "up", "start the local stack (scheduler, executor, signer, auditor)", cli_up_run, cli_up_help },
+          cli_snapshot_help, cli_snapshot_subs },
+        { "up", "start the local stack (scheduler, executor, signer, auditor)", cli_up_run, cli_up_help, cli_up_subs },
         { "down", "stop the local stack", cli_down_run, cli_down_help },
-        { "status", "show the local stack's health", cli_status_run, cli_status_help },
-        { "secret", "store API keys that sandboxes use without seeing", cli_secret_run, cli_secret_help },
-        { "audit", "emit audit events and follow the audit log", cli_audit_run, cli_audit_help },
-        { "receipt", "verify, show and replay execution receipts", cli_receipt_run, cli_receipt_help },
-        { "vm", "boot, list and stop microVMs", cli_vm_run, cli_vm_help },
-        { "image", "build, list and remove guest images", cli_image_run, cli_image_help },
+        { "status", "show the local stack's health", cli_status_run, cli_status_help, cli_status_subs },
+        { "secret", "store API keys that sandboxes use without seeing", cli_secret_run, cli_secret_help, cli_secret_subs },
+        { "audit", "emit audit events and follow the audit log", cli_audit_run, cli_audit_help, cli_audit_subs },
+        { "receipt", "verify, show and replay execution receipts", cli_receipt_run, cli_receipt_help, cli_receipt_subs },
+        { "vm", "boot, list and stop microVMs", cli_vm_run, cli_vm_help, cli_vm_subs },
+        { "image", "build, list and remove guest images", cli_image_run, cli_image_help, cli_image_subs },
         { "mcp-server", "serve agentkernel's MCP tools on stdio", cli_mcp_server_run, cli_mcp_server_help },
-        { "mcp", "add ak's MCP server to Claude Code, Codex, Gemini or OpenCode", cli_mcp_run, cli_mcp_help },
+        { "mcp", "add ak's MCP server to Claude Code, Codex, Gemini or OpenCode", cli_mcp_run, cli_mcp_help, cli_mcp_subs },
+        { "completion", "print a shell completion script (bash, zsh or fish)", cmd_completion,
+          cli_completion_help, completion_subs },
         { "help", "show help for a command", cmd_help,
           "Usage: ak help [COMMAND]\n"
           "\n"
@@ -78,12 +88,10 @@ static const struct cli_command *find(const char *name)
 
 static int cmd_version(int argc, char **argv)
 {
-        static const struct cli_option opts[] = { { "json", 0, false, 'j' }, { NULL, 0, false, 0 } };
-        static const struct cli_option *const tables[] = { opts, NULL };
         bool json = false;
         struct cli_opts p;
         int id;
-        cli_opts_init(&p, find("version"), tables, argc, argv);
+        cli_opts_init(&p, find("version"), version_tables, argc, argv);
         while ((id = cli_opts_next(&p)) != CLI_OPT_DONE) {
                 if (id == CLI_OPT_ERROR)
                         return 2;
@@ -96,6 +104,21 @@ static int cmd_version(int argc, char **argv)
                        AK_AGENTKERNEL_COMPAT);
         else
                 printf("ak %s (compatible with agentkernel %s)\n", AK_VERSION, AK_AGENTKERNEL_COMPAT);
+        return 0;
+}
+
+static int cmd_completion(int argc, char **argv)
+{
+        const struct cli_command *self = find("completion");
+        if (argc != 2)
+                return cli_usage_error(self, "want one shell: bash, zsh or fish");
+        int r = cli_completion_write(stdout, argv[1], commands, n_commands);
+        if (r == -EINVAL)
+                return cli_usage_error(self, "unknown shell '%s': bash, zsh or fish", argv[1]);
+        if (r < 0 || fflush(stdout) != 0) {
+                fprintf(stderr, "ak completion: writing the script to stdout failed: %s\n", strerror(errno));
+                return 1;
+        }
         return 0;
 }
 

@@ -49,6 +49,8 @@ packages=(
         docker-registry            # OCI pull tests (vmm/image/oci): the registry on loopback
         apache2-utils              # htpasswd: that registry's basic-auth test file
         musl-tools                 # oci_vm_test: a program linked against musl (an Alpine-like image)
+        zsh                        # cli/completion_test: `ak completion zsh` parses and registers
+        fish                       # cli/completion_test: `ak completion fish` answers `complete -C`
 )
 
 # npm packages the tests use (node comes from the machine's nodejs), exact
