@@ -9,6 +9,7 @@
 #   PREFIX/lib/ak/services/NAME/ak-NAME         scheduler, executor, signer, auditor, gateway
 #   PREFIX/lib/ak/vmm/ak-vmm                    the VM supervisor
 #   PREFIX/lib/ak/guest/ak-guest                the guest agent (static)
+#   PREFIX/share/man/man1/ak.1, ak-VERB.1       man pages (from the --help texts)
 # After it, `ak` runs from any directory with no checkout and no Bazel. Its
 # state stays in $AK_HOME (~/.agentkernel), as with ./ak.
 # Installing over an existing tree replaces each file atomically (a running
@@ -35,8 +36,8 @@ case $1 in
 esac
 
 "$root/tools/deps.sh"
-echo "install: building ak (bazel build -c opt //cli:ak)..." >&2
-(cd "$root" && bazel build -c opt --noshow_progress //cli:ak)
+echo "install: building ak (bazel build -c opt //cli:ak //cli:man)..." >&2
+(cd "$root" && bazel build -c opt --noshow_progress //cli:ak //cli:man)
 bin=$(cd "$root" && bazel info -c opt bazel-bin 2>/dev/null)
 
 if [ -z "$deb" ]; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tools/install_tree.sh BIN_DIR PREFIX: copies the built ak, its services,
-# ak-vmm and ak-guest from BIN_DIR (a bazel-bin) to PREFIX (see install.sh for
-# the layout). Needs no Bazel: install.sh builds, this copies, tests call it
+# ak-vmm, ak-guest and the man pages (//cli:man, BIN_DIR/cli/man/*.1) from
+# BIN_DIR (a bazel-bin) to PREFIX (see install.sh for the layout). Needs no Bazel: install.sh builds, this copies, tests call it
 # with their runfiles. Each file is written beside its target and renamed
 # into place, so a failed copy never leaves a half-written binary.
 set -euo pipefail
@@ -32,6 +32,11 @@ for f in "${files[@]}"; do
                 exit 1
         fi
 done
+pages=("$src"/cli/man/*.1)
+if [ ! -f "$src/cli/man/ak.1" ]; then
+        echo "install: $src/cli/man/ak.1 is missing: build //cli:man first" >&2
+        exit 1
+fi
 
 lib=$prefix/lib/ak
 for f in "${files[@]}"; do
@@ -42,6 +47,17 @@ for f in "${files[@]}"; do
         if ! cp -L "$src/$f" "$tmp" || ! chmod 0755 "$tmp" || ! mv -f "$tmp" "$dst"; then
                 rm -f "$tmp"
                 echo "install: copy $src/$f to $dst failed" >&2
+                exit 1
+        fi
+done
+man1=$prefix/share/man/man1
+mkdir -p "$man1"
+for p in "${pages[@]}"; do
+        dst=$man1/$(basename "$p")
+        tmp=$(mktemp "$dst.new.XXXXXX")
+        if ! cp -L "$p" "$tmp" || ! chmod 0644 "$tmp" || ! mv -f "$tmp" "$dst"; then
+                rm -f "$tmp"
+                echo "install: copy $p to $dst failed" >&2
                 exit 1
         fi
 done

@@ -47,6 +47,9 @@ for f in cli/ak services/scheduler/ak-scheduler services/executor/ak-executor se
         [ -f "$prefix/lib/ak/$f" ] && [ ! -L "$prefix/lib/ak/$f" ] || fail "$f is not a regular file in the tree"
         [ "$(stat -c %a "$prefix/lib/ak/$f")" = 755 ] || fail "$f has mode $(stat -c %a "$prefix/lib/ak/$f")"
 done
+[ -f "$prefix/share/man/man1/ak.1" ] && [ -f "$prefix/share/man/man1/ak-run.1" ] ||
+        fail "no man pages in $prefix/share/man/man1: $(ls "$prefix/share/man/man1" 2>&1)"
+MANPATH=$prefix/share/man man -w ak-run >/dev/null 2>&1 || fail "man does not find ak-run in $prefix/share/man"
 [ -z "$(find "$prefix" -name '*.new.*')" ] || fail "temporary files left: $(find "$prefix" -name '*.new.*')"
 
 # 3. Installing again replaces in place (a running ak keeps its inode).
@@ -90,6 +93,7 @@ dpkg-deb -c "$tmp/ak.deb" >"$tmp/c"
 grep -q '^drwxr-xr-x .* \./$' "$tmp/c" || fail "deb root: $(head -n 1 "$tmp/c")"
 grep -q ' \./usr/bin/ak -> \.\./lib/ak/cli/ak$' "$tmp/c" || fail "no usr/bin/ak link in the deb"
 grep -q ' \./usr/lib/ak/services/executor/ak-executor$' "$tmp/c" || fail "no ak-executor in the deb"
+grep -q ' \./usr/share/man/man1/ak-run\.1$' "$tmp/c" || fail "no ak-run.1 in the deb"
 
 if [ $failures -ne 0 ]; then
         echo "$failures failure(s)"
