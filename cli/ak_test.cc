@@ -204,8 +204,13 @@ TEST(AkImage, ImportAndList)
         std::string env = "env AK_HOME=" + dir + "/home AK_GUEST_BIN=guest/ak-guest cli/ak ";
         Result r = ak(env + "image import oci-layout:" + dir + "/app:2.1");
         ASSERT_EQ(0, r.status) << r.out;
-        EXPECT_EQ(0u, r.out.find("app-2.1 sha256:")) << r.out;
-        std::string digest = r.out.substr(8, 71);
+        // stderr (here with stdout) has a line per phase: not a terminal.
+        size_t at = r.out.find("app-2.1 sha256:");
+        ASSERT_NE(std::string::npos, at) << r.out;
+        EXPECT_TRUE(at == 0 || r.out[at - 1] == '\n') << r.out;
+        EXPECT_NE(std::string::npos, r.out.find("] layer: applying layer 1/1")) << r.out;
+        EXPECT_NE(std::string::npos, r.out.find("] mkfs: done\n")) << r.out;
+        std::string digest = r.out.substr(at + 8, 71);
         r = ak(env + "image import oci-layout:" + dir + "/app --name again");
         ASSERT_EQ(0, r.status) << r.out;
         r = ak(env + "image list");

@@ -24,16 +24,19 @@
 #define PRUNE_BLOB_GRACE_S 3600
 
 const char cli_image_help[] =
-        "Usage: ak image build NAME [--packages P1,P2,...]\n"
+        "Usage: ak image build NAME [-p|--packages P1,P2,...] [-q|--quiet]\n"
         "       ak image import SOURCE [--name NAME]\n"
         "       ak image pull REF [--name NAME | --pull-only] [--authfile FILE] [--ca-file FILE]\n"
-        "                         [--insecure-registry HOST[:PORT]]... [--platform OS/ARCH]\n"
+        "                         [--insecure-registry HOST[:PORT]]... [--platform OS/ARCH] [-q]\n"
         "       ak image push SRC DEST [--authfile FILE] [--ca-file FILE] [--insecure-registry HOST[:PORT]]...\n"
         "       ak image list [--json]\n"
         "       ak image rm NAME [--force]\n"
         "       ak image prune\n"
         "       ak image export-seed DIR\n"
         "       ak image seed --from DIR\n"
+        "\n"
+        "build and pull print one progress line per phase on stderr (rewritten in\n"
+        "place on a terminal), with the time since they began; -q, --quiet: none.\n"
         "\n"
         "build makes a root filesystem image from Debian bookworm: debootstrap\n"
         "--variant=minbase plus the packages, the guest agent added, packed into ext4\n"
@@ -133,21 +136,41 @@ static void human(uint64_t bytes, char *buf, size_t size)
                 snprintf(buf, size, "%lluK", (unsigned long long)(bytes >> 10));
 }
 
+static const struct cli_option build_opts[] = {
+        { "packages", 'p', true, 'p' },
+        { "quiet", 'q', false, 'q' },
+        { NULL, 0, false, 0 },
+};
+static const struct cli_option *const build_tables[] = { build_opts, NULL };
+
 static int cmd_build(int argc, char **argv)
 {
-        static const struct option longopts[] = { { "packages", required_argument, NULL, 'p' }, {} };
-        const char *packages = NULL;
+        const char *packages = NULL, *name = NULL;
+        struct cli_opts po;
         int c;
 
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-                if (c != 'p')
-                        return cli_usage_error(&cli_cmd_image, "unknown option");
-                packages = optarg;
+        cli_opts_init(&po, &cli_cmd_image, build_tables, argc, argv);
+        while ((c = cli_opts_next(&po)) != CLI_OPT_DONE) {
+                if (c == CLI_OPT_ERROR)
+                        return 2;
+                if (c == CLI_OPT_POSITIONAL && name)
+                        return cli_usage_error(&cli_cmd_image, "build takes exactly one NAME (also given %s)",
+                                               po.arg);
+                if (c == CLI_OPT_POSITIONAL)
+                        name = po.arg;
+                else if (c == 'p')
+                        packages = po.arg;
+                else
+                        cli_progress_set_quiet(true);
         }
-        if (optind + 1 != argc)
+        for (int i = po.dashdash ? cli_opts_index(&po) : argc; i < argc; i++) {
+                if (name)
+                        return cli_usage_error(&cli_cmd_image, "build takes exactly one NAME (also given %s)",
+                                               argv[i]);
+                name = argv[i];
+        }
+        if (!name)
                 return cli_usage_error(&cli_cmd_image, "build takes exactly one NAME");
-        const char *name = argv[optind];
         if (image_name_check(name) < 0)
                 return cli_usage_error(&cli_cmd_image, "invalid image name '%s': use a-z, 0-9, '.', '_', '-' (at most %d)",
                                        name, IMAGE_NAME_MAX);
@@ -528,7 +551,7 @@ int cli_image_run(int argc, char **argv)
 
 /* build, import, pull and seed still parse with getopt_long: no tables. */
 const struct cli_sub cli_image_subs[] = {
-        { "build", NULL }, { "import", NULL },  { "pull", NULL },        { "list", list_tables },
+        { "build", build_tables }, { "import", NULL },  { "pull", cli_image_pull_tables },        { "list", list_tables },
         { "rm", rm_tables }, { "prune", NULL }, { "export-seed", NULL }, { "seed", NULL },
         { NULL, NULL },
 };

@@ -3,7 +3,6 @@
  * then image_import (vmm/image/oci_import.c) turning it into a bootable
  * root filesystem image. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "cli/progress.h"
 #include "lib/base/time.h"
 #include "vmm/image/image.h"
@@ -44,6 +44,8 @@ static void human(uint64_t b, char *buf, size_t size)
 static void on_progress(void *userdata, const char *digest, uint64_t done, uint64_t total)
 {
         struct pull_progress *p = userdata;
+        if (cli_progress_quiet())
+                return;
         int64_t now = ak_mono_ms();
         bool finished = done == total;
         if (!finished && now - p->last_ms < 500)
@@ -120,68 +122,81 @@ static int parse_platform(const char *s, char *os, size_t os_size, char *arch, s
         return 0;
 }
 
+static const struct cli_option pull_opts[] = {
+        { "authfile", 0, true, 'a' },
+        { "ca-file", 0, true, 'c' },
+        { "insecure-registry", 0, true, 'i' },
+        { "platform", 0, true, 'p' },
+        { "name", 'n', true, 'n' },
+        { "pull-only", 0, false, 'o' },
+        { "quiet", 'q', false, 'q' },
+        { NULL, 0, false, 0 },
+};
+const struct cli_option *const cli_image_pull_tables[] = { pull_opts, NULL };
+
 int cli_image_pull(const struct cli_command *cmd, int argc, char **argv)
 {
-        static const struct option longopts[] = {
-                { "authfile", required_argument, NULL, 'a' },
-                { "ca-file", required_argument, NULL, 'c' },
-                { "insecure-registry", required_argument, NULL, 'i' },
-                { "platform", required_argument, NULL, 'p' },
-                { "name", required_argument, NULL, 'n' },
-                { "pull-only", no_argument, NULL, 'o' },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
         struct oci_pull_options o = {};
-        const char *insecure[MAX_INSECURE];
+        const char *insecure[MAX_INSECURE], *ref = NULL;
         char os[32] = "linux", arch[32] = "amd64", name[IMAGE_NAME_MAX + 1] = "";
         bool pull_only = false;
+        struct cli_opts po;
         int c;
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        cli_opts_init(&po, cmd, cli_image_pull_tables, argc, argv);
+        while ((c = cli_opts_next(&po)) != CLI_OPT_DONE) {
                 switch (c) {
+                case CLI_OPT_ERROR:
+                        return 2;
+                case CLI_OPT_POSITIONAL:
+                        if (ref)
+                                return cli_usage_error(cmd, "pull takes exactly one REF (also given %s)", po.arg);
+                        ref = po.arg;
+                        break;
                 case 'a':
-                        o.authfile = optarg;
+                        o.authfile = po.arg;
                         break;
                 case 'c':
-                        o.ca_file = optarg;
+                        o.ca_file = po.arg;
                         break;
                 case 'i':
                         if (o.n_insecure == MAX_INSECURE)
                                 return cli_usage_error(cmd, "pull: at most %d --insecure-registry", MAX_INSECURE);
-                        if (!optarg[0] || strchr(optarg, '/'))
+                        if (!po.arg[0] || strchr(po.arg, '/'))
                                 return cli_usage_error(cmd, "pull: --insecure-registry takes HOST[:PORT], not '%s'",
-                                                       optarg);
-                        insecure[o.n_insecure++] = optarg;
+                                                       po.arg);
+                        insecure[o.n_insecure++] = po.arg;
                         break;
                 case 'p':
-                        if (parse_platform(optarg, os, sizeof(os), arch, sizeof(arch)) < 0)
+                        if (parse_platform(po.arg, os, sizeof(os), arch, sizeof(arch)) < 0)
                                 return cli_usage_error(cmd, "pull: --platform takes OS/ARCH (linux/amd64), not '%s'",
-                                                       optarg);
+                                                       po.arg);
                         break;
                 case 'n':
-                        if (image_name_check(optarg) < 0 || strcmp(optarg, IMAGE_BASE) == 0)
+                        if (image_name_check(po.arg) < 0 || strcmp(po.arg, IMAGE_BASE) == 0)
                                 return cli_usage_error(cmd, "pull: invalid image name '%s': use a-z, 0-9, '.', '_', "
-                                                       "'-' (at most %d), not 'base'", optarg, IMAGE_NAME_MAX);
-                        snprintf(name, sizeof(name), "%s", optarg);
+                                                       "'-' (at most %d), not 'base'", po.arg, IMAGE_NAME_MAX);
+                        snprintf(name, sizeof(name), "%s", po.arg);
                         break;
                 case 'o':
                         pull_only = true;
                         break;
-                case 'h':
-                        fputs(cmd->help, stdout);
-                        return 0;
-                default:
-                        return cli_usage_error(cmd, "pull: unknown option");
+                case 'q':
+                        cli_progress_set_quiet(true);
+                        break;
                 }
         }
-        if (optind + 1 != argc)
+        for (int i = po.dashdash ? cli_opts_index(&po) : argc; i < argc; i++) {
+                if (ref)
+                        return cli_usage_error(cmd, "pull takes exactly one REF (also given %s)", argv[i]);
+                ref = argv[i];
+        }
+        if (!ref)
                 return cli_usage_error(cmd, "pull takes exactly one REF (e.g. python:3.12-alpine)");
         if (pull_only && name[0])
                 return cli_usage_error(cmd, "pull: --name names the imported image; --pull-only imports none");
-        if (!pull_only && !name[0] && default_name(argv[optind], name) < 0)
+        if (!pull_only && !name[0] && default_name(ref, name) < 0)
                 return cli_usage_error(cmd, "pull: no image name can be made from '%s': give --name NAME",
-                                       argv[optind]);
+                                       ref);
         o.insecure = insecure;
         o.os = os;
         o.arch = arch;
@@ -194,8 +209,9 @@ int cli_image_pull(const struct cli_command *cmd, int argc, char **argv)
         struct oci_pull_result res;
         int r = cli_image_store_dirs(store, dir, &err);
         if (r == 0) {
-                fprintf(stderr, "pulling %s\n", argv[optind]);
-                r = oci_pull(dir, argv[optind], &o, &res, &err);
+                if (!cli_progress_quiet())
+                        fprintf(stderr, "pulling %s\n", ref);
+                r = oci_pull(dir, ref, &o, &res, &err);
         }
         if (r < 0) {
                 fprintf(stderr, "ak image pull: %s\n", err.msg);

@@ -51,6 +51,7 @@ const char cli_run_help[] =
         "  --timeout D          kill the command after D (90, 90s, 10m, 1h; exit code 124)\n"
         "  -i, --interactive    send our stdin to the command (else its stdin is empty);\n"
         "                       our EOF closes its stdin; any size, 1 MiB in flight at a time\n"
+        "  -q, --quiet          no progress lines on stderr (booting, pulling an image)\n"
         SANDBOX_OPTS_HELP
         "--image I: a local image (`ak image build`, `import`, `pull`) or an OCI\n"
         "reference (python:3.12-alpine, registry:5000/team/ci@sha256:...), which the\n"
@@ -90,6 +91,7 @@ const char cli_exec_help[] =
         "  -d, --detach    start CMD in the background and print its id; it runs on\n"
         "                  after ak exits (`ak sandbox exec-list|exec-logs|exec-kill`);\n"
         "                  the first 8 MiB of stdout and of stderr are kept in the guest\n"
+        "  -q, --quiet     no progress lines on stderr\n"
         "\n"
         "Examples:\n"
         "  ak sandbox create dev && ak exec dev -- sh -c 'echo hi > /tmp/x; cat /tmp/x'\n"
@@ -179,7 +181,7 @@ static void waiting_start(struct waiting *w)
         pthread_cond_init(&w->cv, NULL);
         w->done = false;
         cli_progress_init(&w->pr);
-        w->started = w->pr.tty && pthread_create(&w->th, NULL, waiting_main, w) == 0;
+        w->started = !cli_progress_quiet() && pthread_create(&w->th, NULL, waiting_main, w) == 0;
 }
 
 static void waiting_stop(struct waiting *w)
@@ -284,7 +286,7 @@ struct opts {
         int argc;
 };
 
-enum { O_KEEP = 1, O_RECEIPT, O_TIMEOUT, O_WORKDIR, O_SUDO, O_DETACH, O_ENV, O_ENV_FILE, O_INTERACTIVE };
+enum { O_KEEP = 1, O_RECEIPT, O_TIMEOUT, O_WORKDIR, O_SUDO, O_DETACH, O_ENV, O_ENV_FILE, O_INTERACTIVE, O_QUIET };
 
 static const struct cli_option run_options[] = {
         { "keep", 'k', false, O_KEEP },
@@ -292,6 +294,7 @@ static const struct cli_option run_options[] = {
         { "timeout", 0, true, O_TIMEOUT },
         { "workdir", 'w', true, O_WORKDIR },
         { "interactive", 'i', false, O_INTERACTIVE },
+        { "quiet", 'q', false, O_QUIET },
         { NULL, 0, false, 0 },
 };
 
@@ -304,6 +307,7 @@ static const struct cli_option exec_options[] = {
         { "env", 'e', true, O_ENV },
         { "env-file", 0, true, O_ENV_FILE },
         { "interactive", 'i', false, O_INTERACTIVE },
+        { "quiet", 'q', false, O_QUIET },
         { NULL, 0, false, 0 },
 };
 
@@ -327,6 +331,7 @@ static int verb_flag(struct opts *o, const struct cli_opts *p, int id)
         case O_SUDO: o->sudo = true; return 0;
         case O_DETACH: o->detach = true; return 0;
         case O_INTERACTIVE: o->interactive = true; return 0;
+        case O_QUIET: cli_progress_set_quiet(true); return 0;
         case O_TIMEOUT:
                 if (ak_parse_duration(p->arg, 1, 86400, &v) < 0)
                         return cli_opts_bad_value(p, "want 1s to 1d: 90, 90s, 10m, 1h");

@@ -16,6 +16,7 @@
 #include "cli/sandbox_opts.h"
 #include "cli/scheduler_call.h"
 #include "cli/egress.h"
+#include "cli/progress.h"
 #include "cli/pull_print.h"
 #include "cli/stack.h"
 #include "lib/base/cleanup.h"
@@ -32,7 +33,7 @@ const char cli_sandbox_help[] =
         "                         [--node-selector K=V]... [-c FILE]\n"
         "                         [--egress-deny X]... [--egress-allow X]... [--egress-port N]...\n"
         "                         [--secret NAME:HOST[:HEADER]]... [--secret-file NAME[:PATH]]...\n"
-        "                         [--ttl D] [--json]\n"
+        "                         [--ttl D] [--json] [-q]\n"
         "       ak sandbox start|stop|remove NAME\n"
         "       ak sandbox extend NAME --ttl D [--json]   (expire D later (30s, 10m, 1h, 2d); from\n"
         "                                                 now when it has no TTL; at most 30 days)\n"
@@ -49,6 +50,7 @@ const char cli_sandbox_help[] =
         "with cp. Starts the local stack (`ak up`) when none runs.\n"
         "\n"
         "Create's options (NAME defaults to agentkernel.toml's [sandbox] name):\n"
+        "  -q, --quiet          no progress lines on stderr (booting, pulling an image)\n"
         SANDBOX_OPTS_HELP
         "\n"
         "--image I: a local image (`ak image list`) or an OCI reference\n"
@@ -247,7 +249,7 @@ static int print_sandboxes(Ak__V1__Sandbox *const *list, size_t n, bool json, bo
         return 0;
 }
 
-enum { SB_JSON = 1, SB_LABEL, SB_TTL };
+enum { SB_JSON = 1, SB_LABEL, SB_TTL, SB_QUIET };
 
 static const struct cli_option json_option[] = {
         { "json", 0, false, SB_JSON },
@@ -276,7 +278,11 @@ static int push_files(const char *name, const struct sandbox_opts *so)
         return 1;
 }
 
-static const struct cli_option *const create_tables[] = { json_option, sandbox_options, NULL };
+static const struct cli_option quiet_option[] = {
+        { "quiet", 'q', false, SB_QUIET },
+        { NULL, 0, false, 0 },
+};
+static const struct cli_option *const create_tables[] = { json_option, quiet_option, sandbox_options, NULL };
 static const struct cli_option list_opts[] = {
         { "json", 0, false, SB_JSON },
         { "label", 'l', true, SB_LABEL },
@@ -319,6 +325,8 @@ static int do_create(int argc, char **argv)
                         name = p.arg;
                 else if (id == SB_JSON)
                         json = true;
+                else if (id == SB_QUIET)
+                        cli_progress_set_quiet(true);
                 else
                         r = sandbox_opts_flag(&so, &p, id);
         }
@@ -341,15 +349,20 @@ static int do_create(int argc, char **argv)
         req.spec = &spec;
         struct ak_error err = { 0 };
         Ak__V1__Sandbox *sb = NULL;
+        struct cli_progress pr;
+        cli_progress_init(&pr);
         if (stack_prepare_image(spec.image, &err) < 0) {
                 fprintf(stderr, "ak sandbox create: %s\n", err.msg);
                 r = 1;
-        } else if (call("create", "CreateSandbox", &req.base, (ProtobufCMessage **)&sb)) {
-                r = 1;
-        } else if (so.cfg && so.cfg->n_files && push_files(name, &so)) {
+        } else {
+                cli_progress_report(&pr, "create", "starting the sandbox (booting a microVM)");
+                r = call("create", "CreateSandbox", &req.base, (ProtobufCMessage **)&sb) ? 1 : 0;
+                cli_progress_done(&pr);
+        }
+        if (r == 0 && so.cfg && so.cfg->n_files && push_files(name, &so)) {
                 protobuf_c_message_free_unpacked(&sb->base, NULL);
                 r = 1;
-        } else {
+        } else if (r == 0) {
                 r = json ? print_sandboxes(&sb, 1, true, false) : 0;
                 if (!json)
                         printf("created sandbox %s on %s%s\n", name, sb->executor_id, sb->from_pool ? " (warm)" : "");

@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "cli/opt.h"
+#include "cli/progress.h"
 #include "cli/pull_print.h"
 #include "cli/stack.h"
 #include "lib/base/parse.h"
@@ -14,7 +15,7 @@
 #include "protos/ak/v1/scheduler.pb-c.h"
 
 const char cli_up_help[] =
-        "Usage: ak up [--warm N] [--gateway-listen HOST:PORT | --no-gateway]\n"
+        "Usage: ak up [--warm N] [--gateway-listen HOST:PORT | --no-gateway] [-q]\n"
         "\n"
         "Starts ak's four services on this machine in the background: ak-scheduler,\n"
         "ak-executor, ak-signer and ak-auditor, on Unix sockets in $AK_HOME/run/\n"
@@ -33,6 +34,7 @@ const char cli_up_help[] =
         "  --gateway-listen HOST:PORT where the gateway listens (default $AK_GATEWAY_LISTEN,\n"
         "                             else 127.0.0.1:18888; port 0: any free port)\n"
         "  --no-gateway               no HTTP gateway\n"
+        "  -q, --quiet                no progress lines on stderr (image build, start)\n"
         "\n"
         "Examples:\n"
         "  ak up\n"
@@ -73,6 +75,7 @@ static const struct cli_option up_opts[] = {
         { "warm", 0, true, 'w' },
         { "gateway-listen", 0, true, 'g' },
         { "no-gateway", 0, false, 'n' },
+        { "quiet", 'q', false, 'q' },
         { NULL, 0, false, 0 },
 };
 static const struct cli_option *const up_tables[] = { up_opts, NULL };
@@ -104,6 +107,8 @@ int cli_up_run(int argc, char **argv)
                         if (!strchr(o.gateway_listen, ':'))
                                 return cli_usage_error(&cmd_up, "--gateway-listen %s: want HOST:PORT",
                                                        o.gateway_listen);
+                } else if (id == 'q') {
+                        cli_progress_set_quiet(true);
                 } else {
                         o.gateway_listen = NULL;
                 }

@@ -113,6 +113,10 @@ TEST_F(Completion, BashCompletesEachCommandsOwnOptions) {
   EXPECT_TRUE(Has(verify, "\n--allow-unsigned\n") && Has(verify, "\n--key-id=\n")) << verify;
   EXPECT_FALSE(Has(verify, "\n--json\n")) << verify;
   EXPECT_EQ(Bash("ak sandbox list --la"), "\n--label=\n");
+  // image build and pull (on the shared parser) have their options.
+  std::string build = Bash("ak image build -");
+  EXPECT_TRUE(Has(build, "\n--packages=\n") && Has(build, "\n--quiet\n") && Has(build, "\n-q\n")) << build;
+  EXPECT_EQ(Bash("ak image pull --pl"), "\n--platform=\n");
   EXPECT_EQ(Bash("ak run --pro"), "\n--profile=\n");
 }
 

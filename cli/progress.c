@@ -7,18 +7,46 @@
 #include <time.h>
 #include <unistd.h>
 
+static bool quiet;
+
+void cli_progress_set_quiet(bool q)
+{
+        quiet = q;
+}
+
+bool cli_progress_quiet(void)
+{
+        return quiet;
+}
+
 void cli_progress_init(struct cli_progress *p)
 {
         p->tty = isatty(2);
         p->shown = false;
         p->start_ms = ak_mono_ms();
+        p->phase[0] = 0;
+}
+
+static double elapsed_s(const struct cli_progress *p)
+{
+        return (double)(ak_mono_ms() - p->start_ms) / 1000.0;
 }
 
 void cli_progress_report(void *userdata, const char *phase, const char *detail)
 {
         struct cli_progress *p = userdata;
-        if (!p->tty)
+        if (quiet)
                 return;
+        if (!p->tty) {
+                /* One line per phase; a phase's later details would flood a log. */
+                if (p->shown && strncmp(p->phase, phase, sizeof(p->phase) - 1) == 0)
+                        return;
+                snprintf(p->phase, sizeof(p->phase), "%s", phase);
+                fprintf(stderr, "ak: [%6.1fs] %s: %s\n", elapsed_s(p), phase, detail);
+                fflush(stderr);
+                p->shown = true;
+                return;
+        }
         struct winsize ws;
         int width = ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20 ? ws.ws_col : 80;
         char line[512];
@@ -33,7 +61,9 @@ void cli_progress_report(void *userdata, const char *phase, const char *detail)
 
 void cli_progress_done(struct cli_progress *p)
 {
-        if (p->tty && p->shown)
+        if (p->shown && p->tty)
                 fputs("\r\033[K", stderr);
+        else if (p->shown)
+                fprintf(stderr, "ak: [%6.1fs] %s: done\n", elapsed_s(p), p->phase);
         p->shown = false;
 }

@@ -1,6 +1,9 @@
-/* Progress for long operations (image builds, first boots): on a terminal,
- * one line on stderr rewritten in place ("[phase] detail", elapsed time);
- * elsewhere nothing, so logs and pipes stay clean. */
+/* Progress for long operations (image builds, pulls, first boots): on a
+ * terminal, one line on stderr rewritten in place ("[  3s] phase: detail");
+ * elsewhere (CI logs, pipes) one line per phase as it starts,
+ * "ak: [   3.2s] phase: detail", and a last "ak: [  41.0s] phase: done", so
+ * a log shows where the time went. --quiet (cli_progress_set_quiet) turns
+ * both off. */
 #pragma once
 
 #include <stdbool.h>
@@ -9,10 +12,16 @@ struct cli_progress {
         bool tty;
         bool shown;
         long long start_ms;
+        char phase[32];     /* the last phase printed (line mode) */
 };
+
+/* Process-wide: the verb's --quiet. Call before cli_progress_init. */
+void cli_progress_set_quiet(bool quiet);
+bool cli_progress_quiet(void);
 
 void cli_progress_init(struct cli_progress *p);
 /* An image_progress.report callback: userdata is a struct cli_progress. */
 void cli_progress_report(void *userdata, const char *phase, const char *detail);
-/* Clears the line (if one was shown). */
+/* Clears the line (terminal) or prints the "done" line (elsewhere), if
+ * anything was shown. */
 void cli_progress_done(struct cli_progress *p);
