@@ -3,7 +3,6 @@
  * agentkernel keeps it. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "lib/audit/event.h"
 #include "lib/base/cleanup.h"
 #include "lib/base/fs.h"
@@ -71,60 +71,64 @@ struct opts {
         bool no_follow;
 };
 
+enum { OPT_AUDITOR = 1, OPT_TYPE, OPT_ACTION, OPT_OUTCOME, OPT_RTYPE, OPT_RID, OPT_USER, OPT_JSON, OPT_NOW, OPT_FROM,
+       OPT_LIMIT, OPT_NOFOLLOW };
+static const struct cli_option emit_opts[] = {
+        { "auditor", 0, true, OPT_AUDITOR },
+        { "type", 0, true, OPT_TYPE },
+        { "action", 0, true, OPT_ACTION },
+        { "outcome", 0, true, OPT_OUTCOME },
+        { "resource-type", 0, true, OPT_RTYPE },
+        { "resource-id", 0, true, OPT_RID },
+        { "actor-user", 0, true, OPT_USER },
+        { NULL, 0, false, 0 },
+};
+static const struct cli_option tail_opts[] = {
+        { "auditor", 0, true, OPT_AUDITOR }, { "json", 0, false, OPT_JSON },
+        { "from-now", 0, false, OPT_NOW },   { "from", 0, true, OPT_FROM },
+        { "limit", 0, true, OPT_LIMIT },     { "no-follow", 0, false, OPT_NOFOLLOW },
+        { NULL, 0, false, 0 },
+};
+static const struct cli_option *const emit_tables[] = { emit_opts, NULL };
+static const struct cli_option *const tail_tables[] = { tail_opts, NULL };
+const struct cli_sub cli_audit_subs[] = { { "emit", emit_tables }, { "tail", tail_tables }, { NULL, NULL } };
+
 static int parse_opts(int argc, char **argv, bool emit, struct opts *o)
 {
-        enum { OPT_AUDITOR = 1, OPT_TYPE, OPT_ACTION, OPT_OUTCOME, OPT_RTYPE, OPT_RID, OPT_USER, OPT_JSON, OPT_NOW, OPT_FROM,
-               OPT_LIMIT, OPT_NOFOLLOW };
-        static const struct option emit_opts[] = {
-                { "auditor", required_argument, NULL, OPT_AUDITOR },
-                { "type", required_argument, NULL, OPT_TYPE },
-                { "action", required_argument, NULL, OPT_ACTION },
-                { "outcome", required_argument, NULL, OPT_OUTCOME },
-                { "resource-type", required_argument, NULL, OPT_RTYPE },
-                { "resource-id", required_argument, NULL, OPT_RID },
-                { "actor-user", required_argument, NULL, OPT_USER },
-                { 0 },
-        };
-        static const struct option tail_opts[] = {
-                { "auditor", required_argument, NULL, OPT_AUDITOR }, { "json", no_argument, NULL, OPT_JSON },
-                { "from-now", no_argument, NULL, OPT_NOW },          { "from", required_argument, NULL, OPT_FROM },
-                { "limit", required_argument, NULL, OPT_LIMIT },     { "no-follow", no_argument, NULL, OPT_NOFOLLOW },
-                { 0 },
-        };
+        struct cli_opts p;
         int c;
 
-        optind = 1;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, "", emit ? emit_opts : tail_opts, NULL)) != -1) {
+        cli_opts_init(&p, &cli_cmd_audit, emit ? emit_tables : tail_tables, argc, argv);
+        while ((c = cli_opts_next(&p)) != CLI_OPT_DONE) {
+                const char *arg = p.arg;
                 switch (c) {
-                case OPT_AUDITOR: o->auditor = optarg; break;
-                case OPT_TYPE: o->type = optarg; break;
-                case OPT_ACTION: o->action = optarg; break;
-                case OPT_OUTCOME: o->outcome = optarg; break;
-                case OPT_RTYPE: o->resource_type = optarg; break;
-                case OPT_RID: o->resource_id = optarg; break;
-                case OPT_USER: o->actor_user = optarg; break;
+                case CLI_OPT_ERROR: return 2;
+                case CLI_OPT_POSITIONAL:
+                        return cli_usage_error(&cli_cmd_audit, "%s: unexpected argument '%s'", argv[0], arg);
+                case OPT_AUDITOR: o->auditor = arg; break;
+                case OPT_TYPE: o->type = arg; break;
+                case OPT_ACTION: o->action = arg; break;
+                case OPT_OUTCOME: o->outcome = arg; break;
+                case OPT_RTYPE: o->resource_type = arg; break;
+                case OPT_RID: o->resource_id = arg; break;
+                case OPT_USER: o->actor_user = arg; break;
                 case OPT_JSON: o->json = true; break;
                 case OPT_NOW: o->from_now = true; break;
                 case OPT_NOFOLLOW: o->no_follow = true; break;
                 case OPT_FROM:
-                        if (ak_parse_u64(optarg, 0, UINT64_MAX, &o->from) < 0)
-                                return cli_usage_error(&cli_cmd_audit, "--from wants a position (a number), not '%s'",
-                                                       optarg);
+                        if (ak_parse_u64(arg, 0, UINT64_MAX, &o->from) < 0)
+                                return cli_opts_bad_value(&p, "want a position (a number)");
                         o->has_from = true;
                         break;
                 case OPT_LIMIT:
-                        if (ak_parse_u64(optarg, 0, UINT64_MAX, &o->limit) < 0 || o->limit == 0)
-                                return cli_usage_error(&cli_cmd_audit, "--limit wants a positive number, not '%s'",
-                                                       optarg);
+                        if (ak_parse_u64(arg, 0, UINT64_MAX, &o->limit) < 0 || o->limit == 0)
+                                return cli_opts_bad_value(&p, "want a positive number");
                         break;
-                default:
-                        return cli_usage_error(&cli_cmd_audit, "%s: unknown option or missing value: %s",
-                                               argv[0], argv[optind - 1]);
                 }
         }
-        if (optind < argc)
-                return cli_usage_error(&cli_cmd_audit, "unexpected argument '%s'", argv[optind]);
+        if (p.dashdash && cli_opts_index(&p) < argc)
+                return cli_usage_error(&cli_cmd_audit, "%s: unexpected argument '%s'", argv[0],
+                                       argv[cli_opts_index(&p)]);
         if (o->from_now && o->has_from)
                 return cli_usage_error(&cli_cmd_audit, "give --from-now or --from N, not both");
         return 0;
@@ -462,6 +466,3 @@ int cli_audit_run(int argc, char **argv)
                 return cmd_tail(argc - 1, argv + 1);
         return cli_usage_error(&cli_cmd_audit, "unknown subcommand '%s' (emit or tail)", argv[1]);
 }
-
-/* Still on getopt_long: subcommand names only. */
-const struct cli_sub cli_audit_subs[] = { { "emit", NULL }, { "tail", NULL }, { NULL, NULL } };

@@ -1,12 +1,12 @@
 /* `ak snapshot take|list|rm|restore`: disk snapshots of sandboxes through
  * the scheduler (agentkernel's `snapshot take|list|delete|restore`). */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "cli/scheduler_call.h"
 #include "cli/stack.h"
 #include "lib/json/writer.h"
@@ -47,42 +47,42 @@ static int call(const char *verb, const char *method, const ProtobufCMessage *re
         return cli_scheduler_call("snapshot", verb, method, req, resp) < 0 ? 1 : 0;
 }
 
-/* Parses [--json] [--name X] and up to max_args operands into args; 2 (after
- * a usage error) on anything else, -1 after --help, else 0. */
+static const struct cli_option json_opts[] = { { "json", 0, false, 'j' }, { NULL, 0, false, 0 } };
+static const struct cli_option name_opts[] = { { "name", 'n', true, 'n' }, { NULL, 0, false, 0 } };
+static const struct cli_option *const restore_tables[] = { json_opts, name_opts, NULL };
+static const struct cli_option *const json_tables[] = { json_opts, NULL };
+const struct cli_sub cli_snapshot_subs[] = {
+        { "take", json_tables }, { "list", json_tables },    { "ls", json_tables },
+        { "rm", json_tables },   { "delete", json_tables }, { "restore", restore_tables },
+        { NULL, NULL },
+};
+
+/* Parses [--json], [--name X] (allow_name: restore) and up to max_args
+ * operands into args; 2 (after a usage error) on anything else, else 0. */
 static int parse(const char *verb, int argc, char **argv, bool allow_name, int max_args, const char **args,
                  int *ret_n, bool *json, const char **name)
 {
-        static const struct option longopts[] = {
-                { "json", no_argument, NULL, 'j' },
-                { "name", required_argument, NULL, 'n' },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
-        int c;
-        optind = 1;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-                switch (c) {
-                case 'j':
+        struct cli_opts p;
+        int c, n = 0;
+        cli_opts_init(&p, &cmd, allow_name ? restore_tables : json_tables, argc, argv);
+        while ((c = cli_opts_next(&p)) != CLI_OPT_DONE) {
+                if (c == CLI_OPT_ERROR)
+                        return 2;
+                if (c == CLI_OPT_POSITIONAL) {
+                        if (n == max_args)
+                                return cli_usage_error(&cmd, "%s: unexpected %s", verb, p.arg);
+                        args[n++] = p.arg;
+                } else if (c == 'j') {
                         *json = true;
-                        break;
-                case 'n':
-                        if (!allow_name)
-                                return cli_usage_error(&cmd, "%s takes no --name", verb);
-                        *name = optarg;
-                        break;
-                case 'h':
-                        fputs(cli_snapshot_help, stdout);
-                        return -1;
-                default:
-                        return cli_usage_error(&cmd, "%s: unknown option %s", verb, argv[optind - 1]);
+                } else {
+                        *name = p.arg;
                 }
         }
-        int n = argc - optind;
-        if (n > max_args)
-                return cli_usage_error(&cmd, "%s: unexpected %s", verb, argv[optind + max_args]);
-        for (int i = 0; i < n; i++)
-                args[i] = argv[optind + i];
+        for (int i = p.dashdash ? cli_opts_index(&p) : argc; i < argc; i++) {
+                if (n == max_args)
+                        return cli_usage_error(&cmd, "%s: unexpected %s", verb, argv[i]);
+                args[n++] = argv[i];
+        }
         *ret_n = n;
         return 0;
 }
@@ -284,8 +284,3 @@ int cli_snapshot_run(int argc, char **argv)
                 return do_restore(argc - 1, argv + 1);
         return cli_usage_error(&cmd, "unknown subcommand %s: take, list, rm or restore", sub);
 }
-
-/* Still on getopt_long: subcommand names only. */
-const struct cli_sub cli_snapshot_subs[] = {
-        { "take", NULL }, { "list", NULL }, { "rm", NULL }, { "restore", NULL }, { NULL, NULL },
-};

@@ -117,6 +117,8 @@ TEST_F(Completion, BashCompletesEachCommandsOwnOptions) {
   std::string build = Bash("ak image build -");
   EXPECT_TRUE(Has(build, "\n--packages=\n") && Has(build, "\n--quiet\n") && Has(build, "\n-q\n")) << build;
   EXPECT_EQ(Bash("ak image pull --pl"), "\n--platform=\n");
+  EXPECT_EQ(Bash("ak audit tail --li"), "\n--limit=\n");
+  EXPECT_EQ(Bash("ak snapshot restore --na"), "\n--name=\n");
   EXPECT_EQ(Bash("ak run --pro"), "\n--profile=\n");
 }
 

@@ -1,0 +1,121 @@
+// audit and snapshot on the shared option parser (cli/opt.h), through the
+// built ak: `--opt=value` and `--opt value` do the same, `--` ends the
+// options, and errors name the option, the value and the verb's usage.
+// audit works offline ($AK_HOME/audit.jsonl); snapshot's spellings are
+// shown to reach the scheduler (a socket that is not there).
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+struct Result {
+  int status;
+  std::string out;
+};
+
+std::string g_home;
+
+Result Ak(const std::string& args) {
+  std::string cmd = "env AK_HOME=" + g_home + " AK_SCHEDULER=unix:" + g_home + "/none.sock cli/ak " + args + " 2>&1";
+  Result r{-1, ""};
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while (p && (n = fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
+  int st = p ? pclose(p) : -1;
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+bool Has(const Result& r, const std::string& s) { return r.out.find(s) != std::string::npos; }
+
+class ParserVerbs : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char d[] = "/tmp/akpv.XXXXXX";
+    ASSERT_NE(mkdtemp(d), nullptr);
+    g_home = d;
+  }
+  void TearDown() override { system(("rm -rf '" + g_home + "'").c_str()); }
+};
+
+TEST_F(ParserVerbs, AuditBothSpellingsEmitAndTail) {
+  Result a = Ak("audit emit --type=t1 --action=a --outcome=info --resource-type=sandbox --resource-id=r1");
+  ASSERT_EQ(a.status, 0) << a.out;
+  Result b = Ak("audit emit --type t2 --action a --outcome deny --resource-type sandbox --resource-id r2");
+  ASSERT_EQ(b.status, 0) << b.out;
+  Result t = Ak("audit tail --json --no-follow --limit=2");
+  ASSERT_EQ(t.status, 0) << t.out;
+  EXPECT_TRUE(Has(t, "\"type_name\":\"t1\"") && Has(t, "\"type_name\":\"t2\"")) << t.out;
+  Result one = Ak("audit tail --json --no-follow --limit 1");
+  ASSERT_EQ(one.status, 0) << one.out;
+  EXPECT_TRUE(Has(one, "\"type_name\":\"t1\"")) << one.out;
+  EXPECT_FALSE(Has(one, "\"type_name\":\"t2\"")) << one.out;
+}
+
+TEST_F(ParserVerbs, AuditErrorsNameTheOption) {
+  for (const char* a : {"audit tail --limit=0", "audit tail --limit 0"}) {
+    Result r = Ak(a);
+    EXPECT_EQ(r.status, 2) << a;
+    EXPECT_TRUE(Has(r, "ak audit: --limit 0: want a positive number")) << r.out;
+    EXPECT_TRUE(Has(r, "Usage: ak audit")) << r.out;
+  }
+  Result r = Ak("audit tail --from=x");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(Has(r, "--from x: want a position (a number)")) << r.out;
+  r = Ak("audit tail --json=yes");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(Has(r, "option --json takes no value")) << r.out;
+  r = Ak("audit tail --bogus");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(Has(r, "unknown option --bogus")) << r.out;
+  r = Ak("audit emit --type");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(Has(r, "option --type needs a value")) << r.out;
+  r = Ak("audit tail extra");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(Has(r, "tail: unexpected argument 'extra'")) << r.out;
+  r = Ak("audit tail -- extra");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(Has(r, "tail: unexpected argument 'extra'")) << r.out;
+  // tail's options are not emit's.
+  r = Ak("audit emit --json --type t --action a --outcome info");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(Has(r, "unknown option --json")) << r.out;
+}
+
+TEST_F(ParserVerbs, SnapshotSpellingsReachTheScheduler) {
+  for (const char* a : {"snapshot restore --name=x snap", "snapshot restore --name x snap", "snapshot restore -n x snap",
+                        "snapshot restore snap --name x --json", "snapshot list --json", "snapshot rm -- snap"}) {
+    Result r = Ak(a);
+    EXPECT_EQ(r.status, 1) << a << ": " << r.out;
+    EXPECT_TRUE(Has(r, "none.sock")) << a << ": " << r.out;
+  }
+}
+
+TEST_F(ParserVerbs, SnapshotErrorsNameTheOption) {
+  Result r = Ak("snapshot take --name=x box");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(Has(r, "unknown option --name")) << r.out;  // --name is restore's
+  r = Ak("snapshot take a b c");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(Has(r, "take: unexpected c")) << r.out;
+  r = Ak("snapshot list --json=1");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(Has(r, "option --json takes no value")) << r.out;
+  r = Ak("snapshot restore snap --name");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(Has(r, "option --name needs a value")) << r.out;
+  r = Ak("snapshot rm a -- b");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(Has(r, "rm: unexpected b")) << r.out;
+  EXPECT_TRUE(Has(r, "Usage: ak snapshot")) << r.out;
+}
+
+}  // namespace
