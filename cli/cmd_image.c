@@ -2,7 +2,6 @@
  * vmm/image/image.h): the `base` initramfs and root filesystems
  * built from Debian packages. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,25 +213,41 @@ static int cmd_build(int argc, char **argv)
         return 0;
 }
 
+static const struct cli_option import_opts[] = { { "name", 'n', true, 'n' }, { NULL, 0, false, 0 } };
+static const struct cli_option *const import_tables[] = { import_opts, NULL };
+
 static int cmd_import(int argc, char **argv)
 {
-        static const struct option longopts[] = { { "name", required_argument, NULL, 'n' }, {} };
         char name[IMAGE_NAME_MAX + 1] = "";
+        const char *src = NULL;
+        struct cli_opts po;
         int c;
 
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-                if (c != 'n')
-                        return cli_usage_error(&cli_cmd_image, "import: unknown option");
-                if (image_name_check(optarg) < 0 || strcmp(optarg, IMAGE_BASE) == 0)
+        cli_opts_init(&po, &cli_cmd_image, import_tables, argc, argv);
+        while ((c = cli_opts_next(&po)) != CLI_OPT_DONE) {
+                if (c == CLI_OPT_ERROR)
+                        return 2;
+                if (c == CLI_OPT_POSITIONAL && src)
+                        return cli_usage_error(&cli_cmd_image, "import takes exactly one SOURCE (also given %s)",
+                                               po.arg);
+                if (c == CLI_OPT_POSITIONAL) {
+                        src = po.arg;
+                        continue;
+                }
+                if (image_name_check(po.arg) < 0 || strcmp(po.arg, IMAGE_BASE) == 0)
                         return cli_usage_error(&cli_cmd_image,
                                                "invalid image name '%s': use a-z, 0-9, '.', '_', '-' (at most %d), "
-                                               "not 'base'", optarg, IMAGE_NAME_MAX);
-                snprintf(name, sizeof(name), "%s", optarg);
+                                               "not 'base'", po.arg, IMAGE_NAME_MAX);
+                snprintf(name, sizeof(name), "%s", po.arg);
         }
-        if (optind + 1 != argc)
+        for (int i = po.dashdash ? cli_opts_index(&po) : argc; i < argc; i++) {
+                if (src)
+                        return cli_usage_error(&cli_cmd_image, "import takes exactly one SOURCE (also given %s)",
+                                               argv[i]);
+                src = argv[i];
+        }
+        if (!src)
                 return cli_usage_error(&cli_cmd_image, "import takes exactly one SOURCE");
-        const char *src = argv[optind];
         if (strncmp(src, "oci-layout:", 11) != 0 && strncmp(src, "docker-archive:", 15) != 0)
                 return cli_usage_error(&cli_cmd_image, "import: '%s' is not oci-layout:DIR[:TAG] or "
                                        "docker-archive:FILE[:TAG]", src);
@@ -494,15 +509,30 @@ static int cmd_prune(int argc, char **argv)
 }
 
 /* export-seed DIR | seed --from DIR */
+static const struct cli_option seed_opts[] = { { "from", 0, true, 'f' }, { NULL, 0, false, 0 } };
+static const struct cli_option *const seed_tables[] = { seed_opts, NULL };
+static const struct cli_option *const no_tables[] = { NULL };
+
+/* export-seed DIR, or seed --from DIR. */
 static int cmd_seed(int argc, char **argv, bool export)
 {
         const char *dir = NULL;
-        if (export && argc == 2)
-                dir = argv[1];
-        else if (!export && argc == 3 && strcmp(argv[1], "--from") == 0)
-                dir = argv[2];
-        else if (!export && argc == 2 && strncmp(argv[1], "--from=", 7) == 0)
-                dir = argv[1] + 7;
+        struct cli_opts po;
+        int c, n = 0;
+        cli_opts_init(&po, &cli_cmd_image, export ? no_tables : seed_tables, argc, argv);
+        while ((c = cli_opts_next(&po)) != CLI_OPT_DONE) {
+                if (c == CLI_OPT_ERROR)
+                        return 2;
+                if (c == CLI_OPT_POSITIONAL)
+                        n++;
+                if (c == 'f' || (export && c == CLI_OPT_POSITIONAL))
+                        dir = po.arg;
+        }
+        n += po.dashdash ? argc - cli_opts_index(&po) : 0;
+        if (export && po.dashdash && cli_opts_index(&po) < argc)
+                dir = argv[cli_opts_index(&po)];
+        if (n != (export ? 1 : 0))
+                dir = NULL;
         if (!dir || !dir[0])
                 return cli_usage_error(&cli_cmd_image, export ? "export-seed takes exactly one DIR"
                                                               : "seed takes --from DIR");
@@ -549,9 +579,9 @@ int cli_image_run(int argc, char **argv)
         return cli_usage_error(&cli_cmd_image, "unknown subcommand '%s': build, import, pull, push, list, rm, prune, export-seed or seed", argv[1]);
 }
 
-/* build, import, pull and seed still parse with getopt_long: no tables. */
+/* prune, export-seed and seed take no options. */
 const struct cli_sub cli_image_subs[] = {
-        { "build", build_tables }, { "import", NULL },  { "pull", cli_image_pull_tables },        { "list", list_tables },
-        { "rm", rm_tables }, { "prune", NULL }, { "export-seed", NULL }, { "seed", NULL },
+        { "build", build_tables }, { "import", import_tables },  { "pull", cli_image_pull_tables },        { "list", list_tables },
+        { "rm", rm_tables }, { "prune", NULL }, { "export-seed", NULL }, { "seed", seed_tables },
         { NULL, NULL },
 };

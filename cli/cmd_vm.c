@@ -5,7 +5,6 @@
  * removes its files. State: $AK_HOME/vms/<name>/. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <dirent.h>
 #include <signal.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "cli/progress.h"
 #include "lib/base/binpath.h"
 #include "lib/base/cleanup.h"
@@ -255,53 +255,72 @@ static int vm_boot(const struct boot_opts *o)
         return 0;
 }
 
+enum { VB_IMAGE = 1, VB_VCPUS, VB_MEMORY, VB_NET, VB_ACCEL, VB_TIMEOUT, VB_JSON };
+static const struct cli_option boot_opts[] = {
+        { "image", 0, true, VB_IMAGE },  { "vcpus", 0, true, VB_VCPUS }, { "memory-mb", 0, true, VB_MEMORY },
+        { "net", 0, false, VB_NET },     { "accel", 0, true, VB_ACCEL }, { "timeout", 0, true, VB_TIMEOUT },
+        { NULL, 0, false, 0 },
+};
+static const struct cli_option list_opts[] = { { "json", 0, false, VB_JSON }, { NULL, 0, false, 0 } };
+static const struct cli_option *const boot_tables[] = { boot_opts, NULL };
+static const struct cli_option *const list_tables[] = { list_opts, NULL };
+
+static int boot_flag(struct boot_opts *o, const struct cli_opts *p, int id)
+{
+        switch (id) {
+        case VB_IMAGE:
+                o->image = p->arg;
+                return 0;
+        case VB_VCPUS:
+                if (ak_parse_uint(p->arg, 1, VMM_MAX_VCPUS, &o->vcpus) < 0)
+                        return cli_opts_bad_value(p, "expected 1..%d", VMM_MAX_VCPUS);
+                return 0;
+        case VB_MEMORY:
+                if (ak_parse_uint(p->arg, VMM_MIN_MEMORY_MB, VMM_MAX_MEMORY_MB, &o->memory_mb) < 0)
+                        return cli_opts_bad_value(p, "expected %d..%d", VMM_MIN_MEMORY_MB, VMM_MAX_MEMORY_MB);
+                return 0;
+        case VB_NET:
+                o->net = true;
+                return 0;
+        case VB_ACCEL:
+                if (strcmp(p->arg, "auto") && strcmp(p->arg, "kvm") && strcmp(p->arg, "tcg"))
+                        return cli_opts_bad_value(p, "expected auto, kvm or tcg");
+                o->accel = p->arg;
+                return 0;
+        default: /* VB_TIMEOUT */
+                if (ak_parse_uint(p->arg, 1, 3600, &o->timeout_s) < 0)
+                        return cli_opts_bad_value(p, "expected 1..3600 seconds");
+                return 0;
+        }
+}
+
 static int cmd_boot(int argc, char **argv)
 {
-        static const struct option longopts[] = {
-                { "image", required_argument, NULL, 'i' },   { "vcpus", required_argument, NULL, 'c' },
-                { "memory-mb", required_argument, NULL, 'm' }, { "net", no_argument, NULL, 'n' },
-                { "accel", required_argument, NULL, 'a' },   { "timeout", required_argument, NULL, 't' },
-                {},
-        };
         struct boot_opts o = { .image = IMAGE_BASE, .accel = "auto", .vcpus = 1, .memory_mb = 256,
                                .timeout_s = BOOT_TIMEOUT_S };
-        int c;
+        const char *name = NULL;
+        struct cli_opts p;
+        int c, r;
 
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-                switch (c) {
-                case 'i':
-                        o.image = optarg;
-                        break;
-                case 'c':
-                        if (ak_parse_uint(optarg, 1, VMM_MAX_VCPUS, &o.vcpus) < 0)
-                                return cli_usage_error(&cli_cmd_vm, "--vcpus %s: expected 1..%d", optarg,
-                                                       VMM_MAX_VCPUS);
-                        break;
-                case 'm':
-                        if (ak_parse_uint(optarg, VMM_MIN_MEMORY_MB, VMM_MAX_MEMORY_MB, &o.memory_mb) < 0)
-                                return cli_usage_error(&cli_cmd_vm, "--memory-mb %s: expected %d..%d", optarg,
-                                                       VMM_MIN_MEMORY_MB, VMM_MAX_MEMORY_MB);
-                        break;
-                case 'n':
-                        o.net = true;
-                        break;
-                case 'a':
-                        if (strcmp(optarg, "auto") && strcmp(optarg, "kvm") && strcmp(optarg, "tcg"))
-                                return cli_usage_error(&cli_cmd_vm, "--accel %s: expected auto, kvm or tcg", optarg);
-                        o.accel = optarg;
-                        break;
-                case 't':
-                        if (ak_parse_uint(optarg, 1, 3600, &o.timeout_s) < 0)
-                                return cli_usage_error(&cli_cmd_vm, "--timeout %s: expected 1..3600 seconds", optarg);
-                        break;
-                default:
-                        return cli_usage_error(&cli_cmd_vm, "unknown option");
-                }
+        cli_opts_init(&p, &cli_cmd_vm, boot_tables, argc, argv);
+        while ((c = cli_opts_next(&p)) != CLI_OPT_DONE) {
+                if (c == CLI_OPT_ERROR)
+                        return 2;
+                if (c == CLI_OPT_POSITIONAL && name)
+                        return cli_usage_error(&cli_cmd_vm, "boot takes exactly one NAME (also given %s)", p.arg);
+                if (c == CLI_OPT_POSITIONAL)
+                        name = p.arg;
+                else if ((r = boot_flag(&o, &p, c)) != 0)
+                        return r;
         }
-        if (optind + 1 != argc)
+        for (int i = p.dashdash ? cli_opts_index(&p) : argc; i < argc; i++) {
+                if (name)
+                        return cli_usage_error(&cli_cmd_vm, "boot takes exactly one NAME (also given %s)", argv[i]);
+                name = argv[i];
+        }
+        if (!name)
                 return cli_usage_error(&cli_cmd_vm, "boot takes exactly one NAME");
-        o.name = argv[optind];
+        o.name = name;
         if (vm_name_check(o.name) < 0)
                 return cli_usage_error(&cli_cmd_vm, "invalid VM name '%s': use a-z, 0-9, '.', '_', '-'", o.name);
         if (image_name_check(o.image) < 0)
@@ -320,12 +339,18 @@ static int cmd_list(int argc, char **argv)
         char root[PATH_MAX];
         struct ak_error err = { 0 };
 
-        for (int i = 1; i < argc; i++) {
-                if (strcmp(argv[i], "--json") == 0)
-                        json = true;
-                else
-                        return cli_usage_error(&cli_cmd_vm, "list: unknown option %s", argv[i]);
+        struct cli_opts p;
+        int c;
+        cli_opts_init(&p, &cli_cmd_vm, list_tables, argc, argv);
+        while ((c = cli_opts_next(&p)) != CLI_OPT_DONE) {
+                if (c == CLI_OPT_ERROR)
+                        return 2;
+                if (c == CLI_OPT_POSITIONAL)
+                        return cli_usage_error(&cli_cmd_vm, "list: unexpected %s", p.arg);
+                json = true;
         }
+        if (p.dashdash && cli_opts_index(&p) < argc)
+                return cli_usage_error(&cli_cmd_vm, "list: unexpected %s", argv[cli_opts_index(&p)]);
         if (vm_registry_root(root, &err) < 0) {
                 fprintf(stderr, "ak vm list: %s\n", err.msg);
                 return 1;
@@ -413,5 +438,6 @@ int cli_vm_run(int argc, char **argv)
         return cli_usage_error(&cli_cmd_vm, "unknown subcommand '%s': boot, list or stop", sub);
 }
 
-/* Still on getopt_long: subcommand names only. */
-const struct cli_sub cli_vm_subs[] = { { "boot", NULL }, { "list", NULL }, { "stop", NULL }, { NULL, NULL } };
+const struct cli_sub cli_vm_subs[] = {
+        { "boot", boot_tables }, { "list", list_tables }, { "stop", NULL }, { NULL, NULL },
+};

@@ -1,4 +1,4 @@
-// audit and snapshot on the shared option parser (cli/opt.h), through the
+// audit, snapshot, vm and image import/seed on the shared option parser (cli/opt.h), through the
 // built ak: `--opt=value` and `--opt value` do the same, `--` ends the
 // options, and errors name the option, the value and the verb's usage.
 // audit works offline ($AK_HOME/audit.jsonl); snapshot's spellings are
@@ -116,6 +116,61 @@ TEST_F(ParserVerbs, SnapshotErrorsNameTheOption) {
   EXPECT_EQ(r.status, 2);
   EXPECT_TRUE(Has(r, "rm: unexpected b")) << r.out;
   EXPECT_TRUE(Has(r, "Usage: ak snapshot")) << r.out;
+}
+
+TEST_F(ParserVerbs, VmBootAndListSpellingsAndErrors) {
+  // Both spellings reach the same value check (nothing boots: every case fails first).
+  for (const char* a : {"vm boot x --vcpus=100", "vm boot x --vcpus 100", "vm boot --vcpus 100 -- x"}) {
+    Result r = Ak(a);
+    EXPECT_EQ(r.status, 2) << a;
+    EXPECT_TRUE(Has(r, "ak vm: --vcpus 100: expected 1..64")) << a << ": " << r.out;
+  }
+  Result r = Ak("vm boot x --accel=foo");
+  EXPECT_TRUE(Has(r, "--accel foo: expected auto, kvm or tcg")) << r.out;
+  r = Ak("vm boot --memory-mb 1 x");
+  EXPECT_TRUE(Has(r, "--memory-mb 1: expected 64..")) << r.out;
+  r = Ak("vm boot a b");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(Has(r, "boot takes exactly one NAME (also given b)")) << r.out;
+  r = Ak("vm boot --bogus x");
+  EXPECT_TRUE(Has(r, "unknown option --bogus")) << r.out;
+  EXPECT_TRUE(Has(r, "Usage: ak vm")) << r.out;
+  r = Ak("vm list --json=1");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(Has(r, "option --json takes no value")) << r.out;
+  r = Ak("vm list extra");
+  EXPECT_TRUE(Has(r, "list: unexpected extra")) << r.out;
+  r = Ak("vm list --json");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out, "[]\n");
+}
+
+TEST_F(ParserVerbs, ImageImportAndSeedSpellingsAndErrors) {
+  for (const char* a : {"image import --name=Bad/N oci-layout:/x", "image import --name Bad/N oci-layout:/x",
+                        "image import -n Bad/N -- oci-layout:/x"}) {
+    Result r = Ak(a);
+    EXPECT_EQ(r.status, 2) << a;
+    EXPECT_TRUE(Has(r, "invalid image name 'Bad/N'")) << a << ": " << r.out;
+  }
+  Result r = Ak("image import a b");
+  EXPECT_TRUE(Has(r, "import takes exactly one SOURCE (also given b)")) << r.out;
+  r = Ak("image import --nme x");
+  EXPECT_TRUE(Has(r, "unknown option --nme")) << r.out;
+  // seed --from DIR and --from=DIR both reach the seed (here: not one).
+  for (const char* a : {"image seed --from /nonexistent/seed", "image seed --from=/nonexistent/seed"}) {
+    r = Ak(a);
+    EXPECT_EQ(r.status, 1) << a << ": " << r.out;
+    EXPECT_TRUE(Has(r, "/nonexistent/seed")) << a << ": " << r.out;
+  }
+  r = Ak("image seed --from");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(Has(r, "option --from needs a value")) << r.out;
+  r = Ak("image seed x");
+  EXPECT_TRUE(Has(r, "seed takes --from DIR")) << r.out;
+  r = Ak("image export-seed --from x");
+  EXPECT_TRUE(Has(r, "unknown option --from")) << r.out;
+  r = Ak("image export-seed a b");
+  EXPECT_TRUE(Has(r, "export-seed takes exactly one DIR")) << r.out;
 }
 
 }  // namespace
