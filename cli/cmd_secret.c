@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "lib/base/cleanup.h"
 #include "lib/base/io.h"
 #include "lib/vault/vault.h"
@@ -63,25 +64,52 @@ struct secret_args {
         bool reveal;
 };
 
+/* One table for every subcommand: the checks below say which one an
+ * option belongs to ("--reveal is for get"). */
+static const struct cli_option secret_opts[] = {
+        { "from-file", 0, true, 'f' },
+        { "mounted", 0, true, 'm' },
+        { "reveal", 0, false, 'r' },
+        { NULL, 0, false, 0 },
+};
+static const struct cli_option *const secret_tables[] = { secret_opts, NULL };
+const struct cli_sub cli_secret_subs[] = {
+        { "set", secret_tables }, { "get", secret_tables }, { "list", secret_tables },
+        { "rm", secret_tables },  { "delete", secret_tables }, { NULL, NULL },
+};
+
+static int one_name(struct secret_args *a, const char *arg)
+{
+        if (a->name)
+                return cli_usage_error(&cmd, "one NAME at a time (the value is read from stdin or "
+                                       "--from-file, never from the command line)");
+        a->name = arg;
+        return 0;
+}
+
 static int parse_args(int argc, char **argv, struct secret_args *a)
 {
         if (argc < 2)
                 return cli_usage_error(&cmd, "which one: set, get, list or rm?");
         a->verb = argv[1];
-        for (int i = 2; i < argc; i++) {
-                const char *o = argv[i];
-                if ((strcmp(o, "--from-file") == 0 || strcmp(o, "--mounted") == 0) && i + 1 < argc)
-                        *(o[2] == 'f' ? &a->from_file : &a->mounted) = argv[++i];
-                else if (strcmp(o, "--reveal") == 0)
+        struct cli_opts p;
+        int c, r;
+        cli_opts_init(&p, &cmd, secret_tables, argc - 1, argv + 1);
+        while ((c = cli_opts_next(&p)) != CLI_OPT_DONE) {
+                if (c == CLI_OPT_ERROR)
+                        return 2;
+                if (c == CLI_OPT_POSITIONAL && (r = one_name(a, p.arg)) != 0)
+                        return r;
+                if (c == 'f')
+                        a->from_file = p.arg;
+                else if (c == 'm')
+                        a->mounted = p.arg;
+                else if (c == 'r')
                         a->reveal = true;
-                else if (o[0] == '-')
-                        return cli_usage_error(&cmd, "unknown option %s", o);
-                else if (!a->name)
-                        a->name = o;
-                else
-                        return cli_usage_error(&cmd, "one NAME at a time (the value is read from stdin or "
-                                               "--from-file, never from the command line)");
         }
+        for (int i = p.dashdash ? cli_opts_index(&p) + 1 : argc; i < argc; i++)
+                if ((r = one_name(a, argv[i])) != 0)
+                        return r;
         bool named = strcmp(a->verb, "list") != 0;
         if (named && !a->name)
                 return cli_usage_error(&cmd, "%s needs a NAME", a->verb);
@@ -250,8 +278,3 @@ int cli_secret_run(int argc, char **argv)
                 fprintf(stderr, "secret %s removed\n", a.name);
         return 0;
 }
-
-/* Still parsed by hand: subcommand names only. */
-const struct cli_sub cli_secret_subs[] = {
-        { "set", NULL }, { "get", NULL }, { "list", NULL }, { "rm", NULL }, { NULL, NULL },
-};

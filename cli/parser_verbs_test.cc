@@ -1,4 +1,4 @@
-// audit, snapshot, vm and image import/seed on the shared option parser (cli/opt.h), through the
+// audit, snapshot, vm, image import/seed and secret on the shared option parser (cli/opt.h), through the
 // built ak: `--opt=value` and `--opt value` do the same, `--` ends the
 // options, and errors name the option, the value and the verb's usage.
 // audit works offline ($AK_HOME/audit.jsonl); snapshot's spellings are
@@ -171,6 +171,39 @@ TEST_F(ParserVerbs, ImageImportAndSeedSpellingsAndErrors) {
   EXPECT_TRUE(Has(r, "unknown option --from")) << r.out;
   r = Ak("image export-seed a b");
   EXPECT_TRUE(Has(r, "export-seed takes exactly one DIR")) << r.out;
+}
+
+TEST_F(ParserVerbs, SecretSpellingsAndErrors) {
+  // --from-file=F and --from-file F set the same secret; get --reveal shows it.
+  std::string f = g_home + "/v";
+  FILE* fp = fopen(f.c_str(), "w");
+  ASSERT_NE(fp, nullptr);
+  fputs("s3cret\n", fp);
+  fclose(fp);
+  Result r = Ak("secret set A_KEY --from-file=" + f);
+  ASSERT_EQ(r.status, 0) << r.out;
+  r = Ak("secret set --from-file " + f + " -- B_KEY");
+  ASSERT_EQ(r.status, 0) << r.out;
+  for (const char* k : {"A_KEY", "B_KEY"}) {
+    r = Ak(std::string("secret get ") + k + " --reveal");
+    EXPECT_EQ(r.status, 0) << k << ": " << r.out;
+    EXPECT_TRUE(Has(r, "s3cret")) << k << ": " << r.out;
+  }
+  r = Ak("secret list --mounted=/nonexistent/m");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(Has(r, "/nonexistent/m")) << r.out;
+  r = Ak("secret set A_KEY --from-file");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(Has(r, "option --from-file needs a value")) << r.out;
+  r = Ak("secret get A_KEY --reveal=yes");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(Has(r, "option --reveal takes no value")) << r.out;
+  r = Ak("secret get A_KEY --bogus");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(Has(r, "unknown option --bogus")) << r.out;
+  r = Ak("secret set A -- B");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(Has(r, "one NAME at a time")) << r.out;
 }
 
 }  // namespace
