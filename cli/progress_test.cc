@@ -3,8 +3,8 @@
 // through the built ak: `ak up` with stderr to a file (a real local stack,
 // --warm 0: no VM), and `ak up -q`. Also image build/pull on the shared
 // option parser: both spellings and the errors.
+#include <ctype.h>
 #include <fcntl.h>
-#include <regex>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -55,7 +56,23 @@ std::string Stderr(F f) {
   return out;
 }
 
-const std::regex kLine(R"(ak: \[ *[0-9]+\.[0-9]s\] [a-z]+: .*)");
+// "ak: [ *N.Ns] phase: detail" (std::regex trips GCC 12's
+// -Wmaybe-uninitialized under the ASan build, so by hand).
+bool IsPhaseLine(const std::string& l) {
+  size_t i = 0;
+  if (l.compare(0, 5, "ak: [") != 0) return false;
+  for (i = 5; i < l.size() && l[i] == ' '; i++) {
+  }
+  size_t digits = i;
+  while (i < l.size() && isdigit((unsigned char)l[i])) i++;
+  if (i == digits || l.compare(i, 1, ".") != 0 || i + 1 >= l.size() || !isdigit((unsigned char)l[i + 1])) return false;
+  i += 2;
+  if (l.compare(i, 3, "s] ") != 0) return false;
+  i += 3;
+  size_t word = i;
+  while (i < l.size() && l[i] >= 'a' && l[i] <= 'z') i++;
+  return i > word && l.compare(i, 2, ": ") == 0;
+}
 
 std::vector<std::string> Lines(const std::string& s) {
   std::vector<std::string> v;
@@ -77,7 +94,7 @@ TEST(Progress, OffATerminalOneLinePerPhaseThenDone) {
   });
   std::vector<std::string> l = Lines(err);
   ASSERT_EQ(l.size(), 3u) << err;
-  for (const std::string& s : l) EXPECT_TRUE(std::regex_match(s, kLine)) << s;
+  for (const std::string& s : l) EXPECT_TRUE(IsPhaseLine(s)) << s;
   EXPECT_NE(l[0].find("] download: apt-get download linux-image"), std::string::npos) << l[0];
   EXPECT_NE(l[1].find("] kernel: unpacking"), std::string::npos) << l[1];
   EXPECT_NE(l[2].find("] kernel: done"), std::string::npos) << l[2];
@@ -138,9 +155,9 @@ TEST(ProgressCli, UpPrintsItsPhaseLinesToAFileAndQuietNone) {
   ASSERT_EQ(r.status, 0) << r.out << e;
   std::vector<std::string> l = Lines(e);
   ASSERT_EQ(l.size(), 2u) << e;
-  EXPECT_TRUE(std::regex_match(l[0], kLine)) << l[0];
+  EXPECT_TRUE(IsPhaseLine(l[0])) << l[0];
   EXPECT_NE(l[0].find("] stack: 0 of 4 services healthy"), std::string::npos) << l[0];
-  EXPECT_TRUE(std::regex_match(l[1], kLine)) << l[1];
+  EXPECT_TRUE(IsPhaseLine(l[1])) << l[1];
   EXPECT_NE(l[1].find("] stack: done"), std::string::npos) << l[1];
   EXPECT_EQ(e.find('\r'), std::string::npos) << "terminal control in a file: " << e;
   EXPECT_EQ(e.find('\033'), std::string::npos) << "terminal control in a file: " << e;
