@@ -579,9 +579,16 @@ int cli_image_run(int argc, char **argv)
         return cli_usage_error(&cli_cmd_image, "unknown subcommand '%s': build, import, pull, push, list, rm, prune, export-seed or seed", argv[1]);
 }
 
-/* prune, export-seed and seed take no options. */
+/* prune and export-seed take no options. */
 const struct cli_sub cli_image_subs[] = {
-        { "build", build_tables }, { "import", import_tables },  { "pull", cli_image_pull_tables },        { "list", list_tables },
-        { "rm", rm_tables }, { "prune", NULL }, { "export-seed", NULL }, { "seed", seed_tables },
+        { "build", build_tables },
+        { "import", import_tables },
+        { "pull", cli_image_pull_tables },
+        { "push", NULL }, /* still getopt_long (cmd_image_push.c): no options listed */
+        { "list", list_tables },
+        { "rm", rm_tables },
+        { "prune", NULL },
+        { "export-seed", NULL },
+        { "seed", seed_tables },
         { NULL, NULL },
 };

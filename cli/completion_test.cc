@@ -157,7 +157,7 @@ TEST_F(Completion, ZshScriptParsesAndRegisters) {
                 "print -r -- ${_comps[ak]} && _ak_subs image && _ak_opts sandbox create && _ak_valued run \"\"'");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_TRUE(Has(r.out, "_ak\n")) << r.out;
-  EXPECT_TRUE(Has(r.out, "build import pull list rm prune")) << r.out;
+  EXPECT_TRUE(Has(r.out, "build import pull push list rm prune")) << r.out;
   EXPECT_TRUE(Has(r.out, "--image= ")) << r.out;
   EXPECT_TRUE(Has(r.out, "--workdir -w")) << r.out;
 }
