@@ -53,6 +53,7 @@ int cli_image_pull(const struct cli_command *cmd, int argc, char **argv);
 int cli_image_store_dirs(char *ret_store, char *ret_layout, struct ak_error *err);
 /* `ak image push` (cmd_image_push.c). */
 int cli_image_push(const struct cli_command *cmd, int argc, char **argv);
+extern const struct cli_option *const cli_image_push_tables[];
 extern const struct cli_option *const cli_image_pull_tables[];
 
 /* `ak up`, `ak down`, `ak status` (cmd_stack.c). */

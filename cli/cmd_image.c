@@ -584,7 +584,7 @@ const struct cli_sub cli_image_subs[] = {
         { "build", build_tables },
         { "import", import_tables },
         { "pull", cli_image_pull_tables },
-        { "push", NULL }, /* still getopt_long (cmd_image_push.c): no options listed */
+        { "push", cli_image_push_tables },
         { "list", list_tables },
         { "rm", rm_tables },
         { "prune", NULL },

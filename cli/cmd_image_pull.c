@@ -12,12 +12,12 @@
 #include "cli/cli.h"
 #include "cli/opt.h"
 #include "cli/progress.h"
+#include "cli/registry_opts.h"
 #include "lib/base/time.h"
 #include "vmm/image/image.h"
 #include "vmm/image/oci/pull.h"
 #include "vmm/vm_registry.h"
 
-#define MAX_INSECURE 16
 
 struct pull_progress {
         int64_t last_ms;
@@ -122,26 +122,59 @@ static int parse_platform(const char *s, char *os, size_t os_size, char *arch, s
         return 0;
 }
 
-static const struct cli_option pull_opts[] = {
+const struct cli_option cli_registry_options[] = {
         { "authfile", 0, true, 'a' },
         { "ca-file", 0, true, 'c' },
         { "insecure-registry", 0, true, 'i' },
+        { NULL, 0, false, 0 },
+};
+
+void cli_registry_init(struct cli_registry *r)
+{
+        *r = (struct cli_registry){ .o = { .insecure = NULL } };
+        r->o.insecure = r->insecure;
+}
+
+int cli_registry_flag(struct cli_registry *r, const struct cli_opts *p, const char *verb, int id)
+{
+        switch (id) {
+        case 'a':
+                r->o.authfile = p->arg;
+                return 0;
+        case 'c':
+                r->o.ca_file = p->arg;
+                return 0;
+        case 'i':
+                if (r->o.n_insecure == CLI_REGISTRY_MAX_INSECURE)
+                        return cli_usage_error(p->cmd, "%s: at most %d --insecure-registry", verb,
+                                               CLI_REGISTRY_MAX_INSECURE);
+                if (!p->arg[0] || strchr(p->arg, '/'))
+                        return cli_usage_error(p->cmd, "%s: --insecure-registry takes HOST[:PORT], not '%s'", verb,
+                                               p->arg);
+                r->insecure[r->o.n_insecure++] = p->arg;
+                return 0;
+        }
+        return -1;
+}
+
+static const struct cli_option pull_opts[] = {
         { "platform", 0, true, 'p' },
         { "name", 'n', true, 'n' },
         { "pull-only", 0, false, 'o' },
         { "quiet", 'q', false, 'q' },
         { NULL, 0, false, 0 },
 };
-const struct cli_option *const cli_image_pull_tables[] = { pull_opts, NULL };
+const struct cli_option *const cli_image_pull_tables[] = { cli_registry_options, pull_opts, NULL };
 
 int cli_image_pull(const struct cli_command *cmd, int argc, char **argv)
 {
-        struct oci_pull_options o = {};
-        const char *insecure[MAX_INSECURE], *ref = NULL;
+        struct cli_registry reg;
+        const char *ref = NULL;
         char os[32] = "linux", arch[32] = "amd64", name[IMAGE_NAME_MAX + 1] = "";
         bool pull_only = false;
         struct cli_opts po;
-        int c;
+        int c, r;
+        cli_registry_init(&reg);
         cli_opts_init(&po, cmd, cli_image_pull_tables, argc, argv);
         while ((c = cli_opts_next(&po)) != CLI_OPT_DONE) {
                 switch (c) {
@@ -153,18 +186,10 @@ int cli_image_pull(const struct cli_command *cmd, int argc, char **argv)
                         ref = po.arg;
                         break;
                 case 'a':
-                        o.authfile = po.arg;
-                        break;
                 case 'c':
-                        o.ca_file = po.arg;
-                        break;
                 case 'i':
-                        if (o.n_insecure == MAX_INSECURE)
-                                return cli_usage_error(cmd, "pull: at most %d --insecure-registry", MAX_INSECURE);
-                        if (!po.arg[0] || strchr(po.arg, '/'))
-                                return cli_usage_error(cmd, "pull: --insecure-registry takes HOST[:PORT], not '%s'",
-                                                       po.arg);
-                        insecure[o.n_insecure++] = po.arg;
+                        if ((r = cli_registry_flag(&reg, &po, "pull", c)) > 0)
+                                return r;
                         break;
                 case 'p':
                         if (parse_platform(po.arg, os, sizeof(os), arch, sizeof(arch)) < 0)
@@ -197,7 +222,7 @@ int cli_image_pull(const struct cli_command *cmd, int argc, char **argv)
         if (!pull_only && !name[0] && default_name(ref, name) < 0)
                 return cli_usage_error(cmd, "pull: no image name can be made from '%s': give --name NAME",
                                        ref);
-        o.insecure = insecure;
+        struct oci_pull_options o = reg.o;
         o.os = os;
         o.arch = arch;
         struct pull_progress pp = {};
@@ -207,7 +232,7 @@ int cli_image_pull(const struct cli_command *cmd, int argc, char **argv)
         struct ak_error err = {};
         char store[PATH_MAX], dir[PATH_MAX];
         struct oci_pull_result res;
-        int r = cli_image_store_dirs(store, dir, &err);
+        r = cli_image_store_dirs(store, dir, &err);
         if (r == 0) {
                 if (!cli_progress_quiet())
                         fprintf(stderr, "pulling %s\n", ref);

@@ -1,61 +1,50 @@
 /* `ak image push SRC DEST`: an image of the OCI layout cache
  * ($AK_HOME/images/oci) to a registry, through vmm/image/oci's push client. */
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
+#include "cli/registry_opts.h"
 #include "vmm/image/oci/push.h"
 
-#define MAX_INSECURE 16
+const struct cli_option *const cli_image_push_tables[] = { cli_registry_options, NULL };
 
 int cli_image_push(const struct cli_command *cmd, int argc, char **argv)
 {
-        static const struct option longopts[] = {
-                { "authfile", required_argument, NULL, 'a' },
-                { "ca-file", required_argument, NULL, 'c' },
-                { "insecure-registry", required_argument, NULL, 'i' },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
-        struct oci_pull_options o = {};
-        const char *insecure[MAX_INSECURE];
-        int c;
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-                switch (c) {
-                case 'a':
-                        o.authfile = optarg;
-                        break;
-                case 'c':
-                        o.ca_file = optarg;
-                        break;
-                case 'i':
-                        if (o.n_insecure == MAX_INSECURE)
-                                return cli_usage_error(cmd, "push: at most %d --insecure-registry", MAX_INSECURE);
-                        if (!optarg[0] || strchr(optarg, '/'))
-                                return cli_usage_error(cmd, "push: --insecure-registry takes HOST[:PORT], not '%s'",
-                                                       optarg);
-                        insecure[o.n_insecure++] = optarg;
-                        break;
-                case 'h':
-                        fputs(cmd->help, stdout);
-                        return 0;
-                default:
-                        return cli_usage_error(cmd, "push: unknown option");
+        struct cli_registry reg;
+        const char *ref[2];
+        size_t n_ref = 0;
+        struct cli_opts po;
+        int c, r;
+        cli_registry_init(&reg);
+        cli_opts_init(&po, cmd, cli_image_push_tables, argc, argv);
+        while ((c = cli_opts_next(&po)) != CLI_OPT_DONE) {
+                if (c == CLI_OPT_ERROR)
+                        return 2;
+                if (c == CLI_OPT_POSITIONAL) {
+                        if (n_ref == 2)
+                                return cli_usage_error(cmd, "push takes SRC and DEST (also given %s)", po.arg);
+                        ref[n_ref++] = po.arg;
+                } else if ((r = cli_registry_flag(&reg, &po, "push", c)) > 0) {
+                        return r;
                 }
         }
-        if (optind + 2 != argc)
+        for (int i = po.dashdash ? cli_opts_index(&po) : argc; i < argc; i++) {
+                if (n_ref == 2)
+                        return cli_usage_error(cmd, "push takes SRC and DEST (also given %s)", argv[i]);
+                ref[n_ref++] = argv[i];
+        }
+        if (n_ref != 2)
                 return cli_usage_error(cmd, "push takes SRC (a pulled reference) and DEST (where to push it)");
-        o.insecure = insecure;
         struct ak_error err = {};
         char store[PATH_MAX], dir[PATH_MAX];
         struct oci_push_result res;
-        int r = cli_image_store_dirs(store, dir, &err);
+        r = cli_image_store_dirs(store, dir, &err);
         if (r == 0) {
-                fprintf(stderr, "pushing %s to %s\n", argv[optind], argv[optind + 1]);
-                r = oci_push(dir, argv[optind], argv[optind + 1], &o, &res, &err);
+                fprintf(stderr, "pushing %s to %s\n", ref[0], ref[1]);
+                r = oci_push(dir, ref[0], ref[1], &reg.o, &res, &err);
         }
         if (r < 0) {
                 fprintf(stderr, "ak image push: %s\n", err.msg);

@@ -1,4 +1,4 @@
-// audit, snapshot, vm, image import/seed and secret on the shared option parser (cli/opt.h), through the
+// audit, snapshot, vm, image import/seed/push/pull and secret on the shared option parser (cli/opt.h), through the
 // built ak: `--opt=value` and `--opt value` do the same, `--` ends the
 // options, and errors name the option, the value and the verb's usage.
 // audit works offline ($AK_HOME/audit.jsonl); snapshot's spellings are
@@ -171,6 +171,34 @@ TEST_F(ParserVerbs, ImageImportAndSeedSpellingsAndErrors) {
   EXPECT_TRUE(Has(r, "unknown option --from")) << r.out;
   r = Ak("image export-seed a b");
   EXPECT_TRUE(Has(r, "export-seed takes exactly one DIR")) << r.out;
+}
+
+// pull and push share their registry options (cli/registry_opts.h).
+TEST_F(ParserVerbs, ImagePushAndPullRegistryOptions) {
+  for (const char* verb : {"pull", "push"}) {
+    std::string v = verb;
+    std::string refs = v == "pull" ? " x" : " x y";
+    for (const std::string& a : {"image " + v + " --insecure-registry=a/b" + refs,
+                                 "image " + v + " --insecure-registry a/b" + refs}) {
+      Result r = Ak(a);
+      EXPECT_EQ(r.status, 2) << a;
+      EXPECT_TRUE(Has(r, v + ": --insecure-registry takes HOST[:PORT], not 'a/b'")) << a << ": " << r.out;
+    }
+    std::string many = "image " + v;
+    for (int i = 0; i < 17; i++) many += " --insecure-registry h" + std::to_string(i);
+    Result r = Ak(many + refs);
+    EXPECT_TRUE(Has(r, v + ": at most 16 --insecure-registry")) << r.out;
+    r = Ak("image " + v + " --authfile" );
+    EXPECT_TRUE(Has(r, "option --authfile needs a value")) << r.out;
+  }
+  // push: two references, options on either side of them and after --.
+  Result r = Ak("image push a");
+  EXPECT_TRUE(Has(r, "push takes SRC (a pulled reference) and DEST")) << r.out;
+  r = Ak("image push a b c");
+  EXPECT_TRUE(Has(r, "push takes SRC and DEST (also given c)")) << r.out;
+  r = Ak("image push --ca-file=/nonexistent/ca.pem a -- b");
+  EXPECT_EQ(r.status, 1) << r.out;  // parsed: fails on the empty cache, not on usage
+  EXPECT_FALSE(Has(r, "Usage:")) << r.out;
 }
 
 TEST_F(ParserVerbs, SecretSpellingsAndErrors) {
