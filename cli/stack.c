@@ -360,6 +360,13 @@ static int wait_ready(struct stack *st, const char logs[STACK_N][PATH_MAX], unsi
         for (int i = 0; i < STACK_N; i++)
                 if ((r = rpc_channel_new(st->addr[i], NULL, &ch[i], err)) < 0)
                         goto out;
+        /* Said before the first look, so a stack ready at once still gets
+         * its start and done lines in a log. */
+        if (pr) {
+                char line[64];
+                snprintf(line, sizeof(line), "0 of %d services healthy", STACK_N);
+                cli_progress_report(pr, "stack", line);
+        }
         for (;;) {
                 int n_up = 0;
                 for (int i = 0; i < STACK_N; i++) {

@@ -106,6 +106,7 @@ def check_gateway(d, gen, s_sock, procs, logs):
     mTLS with its admin token, the API key of ak-gateway-api-keys."""
     gw = [os.path.join(ROOT, "services/gateway/ak-gateway")] + args_of(d, "gateway.yaml", {
         "--listen": "127.0.0.1:0", "--scheduler": s_sock,
+        "--metrics-listen": "127.0.0.1:0",  # the pods' 7470 may be taken here
     })
     p, glog = start(d, "gateway", gw)
     procs.append(p)

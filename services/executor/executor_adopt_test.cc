@@ -339,15 +339,22 @@ TEST(ExecutorAdoptTest, SandboxesSurviveSigtermAndSigkillOfTheExecutor) {
   EXPECT_FALSE(any) << "an ak-vmm or QEMU outlived its sandbox";
   for (pid_t p : vms)
     if (Alive(p)) kill(p, SIGKILL);
-  DIR* d = opendir((state + "/v").c_str());
+  // A VM's directory goes when its supervisor has been reaped, which may
+  // be a moment after the removal answered.
   int left = 0;
-  while (d)
-    if (struct dirent* e = readdir(d)) {
-      if (e->d_name[0] != '.') left++;
-    } else {
-      break;
-    }
-  if (d) closedir(d);
+  for (int i = 0; i < 100; i++) {
+    left = 0;
+    DIR* d = opendir((state + "/v").c_str());
+    while (d)
+      if (struct dirent* e = readdir(d)) {
+        if (e->d_name[0] != '.') left++;
+      } else {
+        break;
+      }
+    if (d) closedir(d);
+    if (left == 0) break;
+    usleep(100000);
+  }
   EXPECT_EQ(left, 0);
   EXPECT_EQ(ex3.Stop(), 0) << Slurp(ex3.err);
   sched.Stop();

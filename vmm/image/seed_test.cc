@@ -78,9 +78,11 @@ void FakeKernel(const std::string& store) {
             "kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio.ko\n"
             "kernel/net/vmw_vsock/vsock.ko:\n"
             "kernel/net/vmw_vsock/vmw_vsock_virtio_transport.ko: kernel/net/vmw_vsock/vsock.ko\n"
-            "kernel/drivers/net/virtio_net.ko: kernel/drivers/virtio/virtio.ko\n");
+            "kernel/drivers/net/virtio_net.ko: kernel/drivers/virtio/virtio.ko\n"
+            "kernel/drivers/virtio/virtio_balloon.ko: kernel/drivers/virtio/virtio.ko\n");
   for (const char* ko : {"drivers/virtio/virtio", "drivers/virtio/virtio_mmio", "drivers/block/virtio_blk",
-                         "net/vmw_vsock/vsock", "net/vmw_vsock/vmw_vsock_virtio_transport", "drivers/net/virtio_net"})
+                         "net/vmw_vsock/vsock", "net/vmw_vsock/vmw_vsock_virtio_transport", "drivers/net/virtio_net",
+                         "drivers/virtio/virtio_balloon"})
     WriteFile(m + "/kernel/" + ko + ".ko", std::string("module ") + ko);
   ASSERT_EQ(symlink(kEntry, (store + "/kernel/current").c_str()), 0);
 }

@@ -535,7 +535,9 @@ TEST_F(ProxyTest, ThousandConnectionsAreBoundedAndFreed)
 TEST_F(ProxyTest, FreeClosesEveryConnectionAndFd)
 {
         int base = CountFds();
-        StartProxy();
+        /* The silent ones must still be peeking when counted, however slow
+         * the machine: a first-bytes deadline far beyond the waits below. */
+        StartProxy(0, 120000);
         std::vector<int> fds;
         for (int i = 0; i < 5; i++)
                 fds.push_back(GuestConnect(80)); /* silent: still peeking */
@@ -545,7 +547,8 @@ TEST_F(ProxyTest, FreeClosesEveryConnectionAndFd)
                 ASSERT_EQ(write(fd, req.data(), req.size()), (ssize_t)req.size());
                 fds.push_back(fd);
         }
-        ASSERT_TRUE(WaitFor([&] { return proxy_conns(proxy_) == 10 && policy_.asked == 5; }));
+        ASSERT_TRUE(WaitFor([&] { return proxy_conns(proxy_) == 10 && policy_.asked == 5; }, 30000))
+                << proxy_conns(proxy_) << " connections, policy asked " << policy_.asked;
         /* 10 guests, the listener and timer, 10 accepted, 5 upstream, and
          * the server thread's 5 (this process's too). */
         ASSERT_TRUE(WaitFor([&] { return CountFds() == base + 10 + 2 + 10 + 5 + 5; })) << CountFds() - base;
