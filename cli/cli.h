@@ -27,6 +27,9 @@ struct cli_command {
  * returns 2 (the exit code for bad usage). */
 int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
+/* The last cli_usage_error's message in this thread ("" if none), for
+ * callers that report it again (as --json's error object). */
+const char *cli_usage_error_text(void);
 
 /* `ak audit` (cmd_audit.c). */
 int cli_audit_run(int argc, char **argv);
@@ -90,7 +93,7 @@ int cli_sandbox_run(int argc, char **argv);
  * subcommand) and `ak exec -d`, which prints the new command's id. */
 int cli_sandbox_detached(int argc, char **argv);
 int cli_exec_detached(const char *name, char **argv, size_t argc, char **env, size_t n_env, const char *workdir,
-                      bool sudo);
+                      bool sudo, bool json);
 extern const char cli_sandbox_help[];
 extern const struct cli_sub cli_sandbox_subs[];
 /* cmd_detached.c: the options of exec-logs, for cli_sandbox_subs. */

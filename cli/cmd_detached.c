@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/opt.h"
+#include "cli/run_json.h"
 #include "cli/scheduler_call.h"
 #include "cli/stack.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
@@ -25,7 +26,7 @@ static int call(const char *verb, const char *method, const ProtobufCMessage *re
 }
 
 int cli_exec_detached(const char *name, char **argv, size_t argc, char **env, size_t n_env, const char *workdir,
-                      bool sudo)
+                      bool sudo, bool json)
 {
         Ak__V1__ExecDetachedRequest req = AK__V1__EXEC_DETACHED_REQUEST__INIT;
         req.sandbox = (char *)name;
@@ -37,9 +38,15 @@ int cli_exec_detached(const char *name, char **argv, size_t argc, char **env, si
                 req.workdir = (char *)workdir;
         req.sudo = sudo;
         Ak__V1__DetachedCommand *d = NULL;
-        if (call("exec", "ExecDetached", &req.base, (ProtobufCMessage **)&d) < 0)
+        if (call("exec", "ExecDetached", &req.base, (ProtobufCMessage **)&d) < 0) {
+                if (json)
+                        run_json_error("starting the detached command failed (the reason is on stderr)");
                 return 125;
-        printf("%s\n", d->id);
+        }
+        if (json)
+                run_json_detached(d->id, d->pid, name);
+        else
+                printf("%s\n", d->id);
         fprintf(stderr, "ak: started pid %d in %s (`ak sandbox exec-logs %s %s`)\n", d->pid, name, name, d->id);
         protobuf_c_message_free_unpacked(&d->base, NULL);
         return 0;

@@ -15,6 +15,7 @@
 #include "cli/egress.h"
 #include "cli/opt.h"
 #include "cli/progress.h"
+#include "cli/run_json.h"
 #include "cli/sandbox_opts.h"
 #include "cli/stack.h"
 #include "lib/base/parse.h"
@@ -52,6 +53,13 @@ const char cli_run_help[] =
         "  -i, --interactive    send our stdin to the command (else its stdin is empty);\n"
         "                       our EOF closes its stdin; any size, 1 MiB in flight at a time\n"
         "  -q, --quiet          no progress lines on stderr (booting, pulling an image)\n"
+        "  --json               the command's output (stdout and stderr, in order) goes to\n"
+        "                       our stderr; stdout gets one JSON object: exit_code,\n"
+        "                       receipt_id, receipt (its path), receipt_signed, duration_ms,\n"
+        "                       sandbox, timed_out, truncated, output_bytes, kept, and error\n"
+        "                       when the command could not run or was killed (by a signal:\n"
+        "                       exit_code -1). Failing before the command starts:\n"
+        "                       {\"error\": \"...\"} and the usual exit code\n"
         SANDBOX_OPTS_HELP
         "--image I: a local image (`ak image build`, `import`, `pull`) or an OCI\n"
         "reference (python:3.12-alpine, registry:5000/team/ci@sha256:...), which the\n"
@@ -67,6 +75,7 @@ const char cli_run_help[] =
         "  ak run -- uname -a\n"
         "  head -c 50M /dev/urandom | ak run -i -- sha256sum\n"
         "  ak run --no-network -e GREETING=hi -- sh -c 'echo $GREETING; exit 3'; echo $?\n"
+        "  ak run --json -- make 2>make.log >result.json\n"
         "  ak run --image python --receipt r.json -- python3 -c 'print(2+2)' && ak receipt verify r.json\n"
         "  ak run --profile=permissive --image python -- python3 -m pytest -q\n"
         "  ak run -k --vcpus 2 --memory 1g --ttl 1h --label team=ci -e HOME -- make test\n"
@@ -92,11 +101,16 @@ const char cli_exec_help[] =
         "                  after ak exits (`ak sandbox exec-list|exec-logs|exec-kill`);\n"
         "                  the first 8 MiB of stdout and of stderr are kept in the guest\n"
         "  -q, --quiet     no progress lines on stderr\n"
+        "  --json          output to our stderr, and on stdout one JSON object as\n"
+        "                  `ak run --json` prints (without kept); with -d:\n"
+        "                  {\"id\": ..., \"pid\": ..., \"sandbox\": ...}; failing before the\n"
+        "                  command starts: {\"error\": \"...\"}\n"
         "\n"
         "Examples:\n"
         "  ak sandbox create dev && ak exec dev -- sh -c 'echo hi > /tmp/x; cat /tmp/x'\n"
         "  ak exec dev -w /tmp --sudo -- ls -la\n"
-        "  id=$(ak exec -d dev -- sh -c 'make test') && ak sandbox exec-logs dev $id --follow\n";
+        "  id=$(ak exec -d dev -- sh -c 'make test') && ak sandbox exec-logs dev $id --follow\n"
+        "  ak exec --json dev -- make test 2>test.log >result.json\n";
 
 static const struct cli_command cmd_run = { "run", "", cli_run_run, cli_run_help };
 static const struct cli_command cmd_exec = { "exec", "", cli_exec_run, cli_exec_help };
@@ -108,10 +122,19 @@ static bool write_all(FILE *f, const uint8_t *p, size_t n)
 }
 
 /* Saves the receipt and reports it; returns the exit code to use. */
-static int finish(const char *verb, const Ak__V1__ExecResult *res, const char *receipt_path)
+static int finish(const char *verb, const Ak__V1__ExecResult *res, const char *receipt_path, struct run_outcome *oc)
 {
         char path[PATH_MAX];
         const Ak__V1__Receipt *rc = res->receipt;
+
+        oc->have_result = true;
+        oc->exit_code = res->exit_code;
+        oc->timed_out = res->timed_out;
+        oc->truncated = res->truncated;
+        oc->duration_ms = res->duration_ms;
+        oc->output_bytes = res->output_bytes;
+        snprintf(oc->sandbox, sizeof(oc->sandbox), "%s", res->sandbox ? res->sandbox : "");
+        snprintf(oc->error, sizeof(oc->error), "%s", res->error ? res->error : "");
 
         if (rc && rc->json && *rc->json) {
                 if (receipt_path) {
@@ -124,6 +147,12 @@ static int finish(const char *verb, const Ak__V1__ExecResult *res, const char *r
                                  rc->receipt_id && *rc->receipt_id ? rc->receipt_id : "receipt");
                 }
                 int r = receipt_write_private_file(path, rc->json, strlen(rc->json));
+                if (r >= 0) {
+                        snprintf(oc->receipt_path, sizeof(oc->receipt_path), "%s", path);
+                        snprintf(oc->receipt_id, sizeof(oc->receipt_id), "%s",
+                                 rc->receipt_id ? rc->receipt_id : "");
+                        oc->receipt_signed = rc->signature != NULL;
+                }
                 if (r < 0)
                         fprintf(stderr, "ak %s: could not write the receipt to %s: %s\n", verb, path, strerror(-r));
                 else if (rc->signature)
@@ -196,9 +225,18 @@ static void waiting_stop(struct waiting *w)
         w->started = false;
 }
 
-/* Streams a Run or Exec call to our stdout/stderr; returns the exit code. */
+/* Prints "ak VERB: msg" on stderr and keeps msg for --json's error; 125. */
+static int fail(struct run_outcome *oc, const char *verb, const char *msg)
+{
+        fprintf(stderr, "ak %s: %s\n", verb, msg);
+        snprintf(oc->error, sizeof(oc->error), "%s", msg);
+        return 125;
+}
+
+/* Streams a Run or Exec call to our stdout/stderr (json: both to stderr);
+ * fills *oc; returns the exit code. */
 static int stream(const char *verb, const char *method, const ProtobufCMessage *req, const char *receipt_path,
-                  bool keep_note)
+                  bool keep_note, bool json, struct run_outcome *oc)
 {
         struct stdin_feed *feed = NULL;
         struct rpc_channel *ch = NULL;
@@ -207,14 +245,11 @@ static int stream(const char *verb, const char *method, const ProtobufCMessage *
         struct ak_error err = { 0 };
         int code = 125;
 
-        if (stack_client(true, &ch, &o, &err) < 0) {
-                fprintf(stderr, "ak %s: %s\n", verb, err.msg);
-                return 125;
-        }
+        if (stack_client(true, &ch, &o, &err) < 0)
+                return fail(oc, verb, err.msg);
         if (rpc_stream_open(ch, &ak__v1__scheduler__descriptor, method, req, &o, &s, &err) != RPC_OK) {
-                fprintf(stderr, "ak %s: %s\n", verb, err.msg);
                 rpc_channel_free(ch);
-                return 125;
+                return fail(oc, verb, err.msg);
         }
         bool got_result = false;
         struct waiting w = { .started = false };
@@ -227,14 +262,13 @@ static int stream(const char *verb, const char *method, const ProtobufCMessage *
                 if (r == 0)
                         break;
                 if (r < 0) {
-                        fprintf(stderr, "ak %s: %s\n", verb, err.msg);
-                        code = 125;
+                        code = fail(oc, verb, err.msg);
                         got_result = false;
                         break;
                 }
                 switch (c->kind_case) {
                 case AK__V1__OUTPUT_CHUNK__KIND_STDOUT:
-                        write_all(stdout, c->stdout.data, c->stdout.len);
+                        write_all(json ? stderr : stdout, c->stdout.data, c->stdout.len);
                         break;
                 case AK__V1__OUTPUT_CHUNK__KIND_STDERR:
                         write_all(stderr, c->stderr.data, c->stderr.len);
@@ -258,7 +292,7 @@ static int stream(const char *verb, const char *method, const ProtobufCMessage *
                                 if (keep_note && c->result->sandbox && *c->result->sandbox)
                                         fprintf(stderr, "ak: kept sandbox %s (`ak sandbox remove %s`)\n",
                                                 c->result->sandbox, c->result->sandbox);
-                                code = finish(verb, c->result, receipt_path);
+                                code = finish(verb, c->result, receipt_path, oc);
                         }
                         break;
                 default:
@@ -270,7 +304,7 @@ static int stream(const char *verb, const char *method, const ProtobufCMessage *
         if (!got_result && code != 125)
                 code = 125;
         if (!got_result && err.msg[0] == 0)
-                fprintf(stderr, "ak %s: the stream ended without a result\n", verb);
+                fail(oc, verb, "the stream ended without a result");
         rpc_stream_free(s);
         rpc_channel_free(ch);
         return code;
@@ -278,7 +312,8 @@ static int stream(const char *verb, const char *method, const ProtobufCMessage *
 
 struct opts {
         const char *receipt, *workdir, *name;
-        bool keep, sudo, detach, interactive;
+        bool keep, sudo, detach, interactive, json;
+        struct run_outcome oc;        /* --json's result */
         unsigned timeout_s;
         struct envlist exec_env;      /* exec's -e / --env-file */
         struct sandbox_opts sb;       /* run's sandbox */
@@ -286,7 +321,7 @@ struct opts {
         int argc;
 };
 
-enum { O_KEEP = 1, O_RECEIPT, O_TIMEOUT, O_WORKDIR, O_SUDO, O_DETACH, O_ENV, O_ENV_FILE, O_INTERACTIVE, O_QUIET };
+enum { O_KEEP = 1, O_RECEIPT, O_TIMEOUT, O_WORKDIR, O_SUDO, O_DETACH, O_ENV, O_ENV_FILE, O_INTERACTIVE, O_QUIET, O_JSON };
 
 static const struct cli_option run_options[] = {
         { "keep", 'k', false, O_KEEP },
@@ -295,6 +330,7 @@ static const struct cli_option run_options[] = {
         { "workdir", 'w', true, O_WORKDIR },
         { "interactive", 'i', false, O_INTERACTIVE },
         { "quiet", 'q', false, O_QUIET },
+        { "json", 0, false, O_JSON },
         { NULL, 0, false, 0 },
 };
 
@@ -308,6 +344,7 @@ static const struct cli_option exec_options[] = {
         { "env-file", 0, true, O_ENV_FILE },
         { "interactive", 'i', false, O_INTERACTIVE },
         { "quiet", 'q', false, O_QUIET },
+        { "json", 0, false, O_JSON },
         { NULL, 0, false, 0 },
 };
 
@@ -332,6 +369,7 @@ static int verb_flag(struct opts *o, const struct cli_opts *p, int id)
         case O_DETACH: o->detach = true; return 0;
         case O_INTERACTIVE: o->interactive = true; return 0;
         case O_QUIET: cli_progress_set_quiet(true); return 0;
+        case O_JSON: o->json = true; return 0;
         case O_TIMEOUT:
                 if (ak_parse_duration(p->arg, 1, 86400, &v) < 0)
                         return cli_opts_bad_value(p, "want 1s to 1d: 90, 90s, 10m, 1h");
@@ -403,20 +441,18 @@ static bool env_given(const struct opts *o, const char *entry)
  * copies the working directory in and runs there with the client's
  * environment, for -w DIR (RunRequest has no working directory) and for
  * agentkernel.toml's [[files]], written in before the command. */
-static int run_staged(const struct opts *o, Ak__V1__SandboxSpec *spec, bool permissive)
+static int run_staged(struct opts *o, Ak__V1__SandboxSpec *spec, bool permissive)
 {
         struct rpc_channel *ch = NULL;
         struct rpc_call_options co;
         struct ak_error err = { 0 };
         char cwd[PATH_MAX];
         if (!getcwd(cwd, sizeof(cwd))) {
-                fprintf(stderr, "ak run: the working directory: %s\n", strerror(errno));
-                return 125;
+                snprintf(err.msg, sizeof(err.msg), "the working directory: %s", strerror(errno));
+                return fail(&o->oc, "run", err.msg);
         }
-        if (stack_client(true, &ch, &co, &err) < 0) {
-                fprintf(stderr, "ak run: %s\n", err.msg);
-                return 125;
-        }
+        if (stack_client(true, &ch, &co, &err) < 0)
+                return fail(&o->oc, "run", err.msg);
         /* A client that dies leaves a sandbox behind: it goes after a day. */
         spec->persistent = true;
         if (!o->keep && !spec->ttl_seconds)
@@ -431,9 +467,8 @@ static int run_staged(const struct opts *o, Ak__V1__SandboxSpec *spec, bool perm
                           (ProtobufCMessage **)&sb, &err);
         cli_progress_done(&pr);
         if (r != RPC_OK) {
-                fprintf(stderr, "ak run: %s\n", err.msg);
                 rpc_channel_free(ch);
-                return 125;
+                return fail(&o->oc, "run", err.msg);
         }
         char name[128];
         snprintf(name, sizeof(name), "%s", sb->spec && sb->spec->name ? sb->spec->name : "");
@@ -443,7 +478,8 @@ static int run_staged(const struct opts *o, Ak__V1__SandboxSpec *spec, bool perm
         if ((o->sb.cfg && o->sb.cfg->n_files &&
              config_files_push(ch, &co, name, o->sb.cfg, o->sb.cfg_path, &err) < 0) ||
             (permissive && copy_in_dir(ch, &co, name, cwd, COPY_IN_GUEST_DIR, &err) < 0)) {
-                fprintf(stderr, "ak run: %s\n", err.msg);
+                fail(&o->oc, "run", err.msg);
+                snprintf(o->oc.sandbox, sizeof(o->oc.sandbox), "%s", name);
         } else {
                 char *env[RUN_MAX_ENV + ENVLIST_MAX];
                 size_t n = 0;
@@ -463,7 +499,7 @@ static int run_staged(const struct opts *o, Ak__V1__SandboxSpec *spec, bool perm
                 req.sudo = true; /* as the Run RPC: one-shot commands are root's */
                 req.timeout_ms = o->timeout_s * 1000;
                 req.interactive = o->interactive;
-                code = stream("run", "Exec", &req.base, o->receipt, false);
+                code = stream("run", "Exec", &req.base, o->receipt, false, o->json, &o->oc);
         }
         if (o->keep) {
                 fprintf(stderr, "ak: kept sandbox %s (`ak sandbox remove %s`)\n", name, name);
@@ -482,6 +518,25 @@ static int run_staged(const struct opts *o, Ak__V1__SandboxSpec *spec, bool perm
         return code;
 }
 
+/* --json among the options (before "--"), for errors the parser reports
+ * before it has seen every flag. */
+static bool json_asked(int argc, char **argv)
+{
+        for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+                if (strcmp(argv[i], "--json") == 0)
+                        return true;
+        return false;
+}
+
+/* A usage error (exit 2) as --json's error object. */
+static int usage_failed(int r, bool json)
+{
+        if (json)
+                run_json_error(cli_usage_error_text()[0] ? cli_usage_error_text()
+                                                         : "invalid arguments (the reason is on stderr)");
+        return r;
+}
+
 int cli_run_run(int argc, char **argv)
 {
         struct opts o = { 0 };
@@ -489,19 +544,20 @@ int cli_run_run(int argc, char **argv)
         int r = parse(&cmd_run, argc, argv, false, &o);
         if (r) {
                 sandbox_opts_free(&o.sb);
-                return r;
+                return usage_failed(r, json_asked(argc, argv));
         }
         Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
         if (sandbox_opts_spec(&o.sb, "run", &spec)) {
                 sandbox_opts_free(&o.sb);
+                if (o.json)
+                        run_json_error("the sandbox options were refused (the reason is on stderr)");
                 return 125;
         }
         spec.persistent = o.keep;
         struct ak_error err = { 0 };
         bool permissive = o.sb.profile && strcmp(o.sb.profile, "permissive") == 0;
         if (stack_prepare_image(o.sb.image, &err) < 0) {
-                fprintf(stderr, "ak run: %s\n", err.msg);
-                r = 125;
+                r = fail(&o.oc, "run", err.msg);
         } else if (permissive || o.workdir || (o.sb.cfg && o.sb.cfg->n_files)) {
                 r = run_staged(&o, &spec, permissive);
         } else {
@@ -512,8 +568,10 @@ int cli_run_run(int argc, char **argv)
                 req.keep = o.keep;
                 req.interactive = o.interactive;
                 req.timeout_ms = o.timeout_s * 1000;
-                r = stream("run", "Run", &req.base, o.receipt, o.keep);
+                r = stream("run", "Run", &req.base, o.receipt, o.keep, o.json, &o.oc);
         }
+        if (o.json)
+                run_json_result(&o.oc, o.keep);
         sandbox_opts_free(&o.sb);
         return r;
 }
@@ -525,11 +583,14 @@ int cli_exec_run(int argc, char **argv)
         int r = parse(&cmd_exec, argc, argv, true, &o);
         if (r == 0 && o.detach && o.interactive)
                 r = cli_usage_error(&cmd_exec, "-i and -d: a detached command takes no stdin");
+        if (r)
+                usage_failed(r, o.json || json_asked(argc, argv));
         if (r == 0) {
                 char **env = o.exec_env.kv;
                 size_t n_env = o.exec_env.n;
                 if (o.detach) {
-                        r = cli_exec_detached(o.name, o.argv, (size_t)o.argc, env, n_env, o.workdir, o.sudo);
+                        r = cli_exec_detached(o.name, o.argv, (size_t)o.argc, env, n_env, o.workdir, o.sudo,
+                                              o.json);
                 } else {
                         Ak__V1__ExecRequest req = AK__V1__EXEC_REQUEST__INIT;
                         req.sandbox = (char *)o.name;
@@ -542,7 +603,9 @@ int cli_exec_run(int argc, char **argv)
                         req.sudo = o.sudo;
                         req.interactive = o.interactive;
                         req.timeout_ms = o.timeout_s * 1000;
-                        r = stream("exec", "Exec", &req.base, o.receipt, false);
+                        r = stream("exec", "Exec", &req.base, o.receipt, false, o.json, &o.oc);
+                        if (o.json)
+                                run_json_result(&o.oc, -1);
                 }
         }
         envlist_free(&o.exec_env);
