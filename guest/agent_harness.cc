@@ -153,6 +153,7 @@ std::string ToJson(const Req& r) {
   a.max_output_bytes = r.max_output_bytes;
   a.stdin_pipe = r.stdin_pipe;
   a.eof = r.eof;
+  a.mode = r.mode;
   a.uid = r.uid;
   a.gid = r.gid;
   char* json;

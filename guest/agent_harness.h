@@ -60,7 +60,7 @@ struct Req {
   std::string cwd, path, content_base64, session_id, input_base64;
   int recursive = -1, rows = -1, cols = -1, stream = -1;
   long long timeout_ms = -1, max_output_bytes = -1, uid = -1, gid = -1;
-  int stdin_pipe = -1, eof = -1;
+  int stdin_pipe = -1, eof = -1, mode = -1;
   Req& Cmd(std::vector<std::string> c) {
     command = std::move(c);
     has_command = true;

@@ -46,7 +46,8 @@ static void do_file(struct conn *c, const struct proto_request *req)
                         conn_send_error(c, req->id, "No content specified");
                         return;
                 }
-                r = files_write(req->path, req->content_base64, req->content_base64_len, msg, sizeof(msg));
+                r = files_write(req->path, req->content_base64, req->content_base64_len, req->mode, msg,
+                                sizeof(msg));
                 break;
         case PROTO_READ_FILE: {
                 /* The largest file whose base64 still fits in one frame. */

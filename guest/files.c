@@ -18,7 +18,7 @@ static int os_error(char *msg, size_t size, const char *what, int err)
         return -err;
 }
 
-int files_write(const char *path, const char *b64, size_t b64_len, char *msg, size_t msg_size)
+int files_write(const char *path, const char *b64, size_t b64_len, int mode, char *msg, size_t msg_size)
 {
         uint8_t *data;
         size_t len;
@@ -74,6 +74,11 @@ int files_write(const char *path, const char *b64, size_t b64_len, char *msg, si
                         goto fail;
                 }
                 off += (size_t)n;
+        }
+        /* The "mode" extension: exact bits, whatever the umask. */
+        if (mode >= 0 && fchmod(fd, (mode_t)mode) < 0) {
+                r = errno;
+                goto fail;
         }
         free(data);
         if (close(fd) < 0)

@@ -11,7 +11,7 @@
 
 /* Decodes content_base64 and writes it to path (created 0666 & ~umask,
  * truncated), creating missing parent directories first. */
-int files_write(const char *path, const char *b64, size_t b64_len, char *msg, size_t msg_size);
+int files_write(const char *path, const char *b64, size_t b64_len, int mode, char *msg, size_t msg_size);
 
 /* Reads path (at most max bytes, else an error) and returns its base64 in
  * *ret_b64 (malloc'd, *ret_len bytes). */

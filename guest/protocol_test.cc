@@ -210,6 +210,42 @@ TEST(RequestParse, IntegerFields) {
   EXPECT_EQ(big.req->timeout_ms, INT64_MAX);
 }
 
+TEST(RequestParse, WriteFileMode) {
+  Parsed none;
+  Parse(R"({"id":"a","type":"write_file","path":"/x","content_base64":""})", &none);
+  ASSERT_EQ(none.r, 0) << none.msg;
+  EXPECT_EQ(none.req->mode, -1);
+  Parsed p;
+  Parse(R"({"id":"a","type":"write_file","path":"/x","content_base64":"","mode":493})", &p);
+  ASSERT_EQ(p.r, 0) << p.msg;
+  EXPECT_EQ(p.req->mode, 0755);
+  Parsed top;
+  Parse(R"({"id":"a","type":"write_file","mode":4095})", &top);
+  ASSERT_EQ(top.r, 0) << top.msg;
+  EXPECT_EQ(top.req->mode, 07777);
+  for (const char* bad : {
+           R"({"id":"a","type":"write_file","mode":4096})",
+           R"({"id":"a","type":"write_file","mode":-1})",
+           R"({"id":"a","type":"write_file","mode":"0755"})",
+           R"({"id":"a","type":"write_file","mode":7.5})",
+       }) {
+    Parsed b;
+    Parse(bad, &b);
+    EXPECT_EQ(b.r, -EINVAL) << bad;
+    EXPECT_NE(b.msg.find("mode"), std::string::npos) << b.msg;
+  }
+  struct proto_request_args a = PROTO_REQUEST_ARGS_INIT;
+  a.id = "w";
+  a.type = "write_file";
+  a.path = "/x";
+  a.mode = 0600;
+  char* json;
+  size_t len;
+  ASSERT_EQ(proto_request_json(&a, &json, &len), 0);
+  EXPECT_EQ(std::string(json, len), R"({"id":"w","type":"write_file","path":"/x","mode":384})");
+  free(json);
+}
+
 TEST(RequestParse, EnvKeepsOrder) {
   Parsed p;
   Parse(R"({"id":"a","type":"run","env":{"B":"1","A":"2","C":"3"}})", &p);

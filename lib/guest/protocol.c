@@ -212,6 +212,10 @@ static int parse_fields(struct request_impl *impl, const struct json_value *root
         if ((ret = get_int(root, "gid", 0, PROTO_MAX_ID, &v, err)) < 0)
                 return ret;
         r->gid = v;
+        v = -1;
+        if ((ret = get_int(root, "mode", 0, PROTO_MAX_MODE, &v, err)) < 0)
+                return ret;
+        r->mode = (int)v;
         return 0;
 }
 
@@ -477,6 +481,10 @@ static void write_request(const struct proto_request_args *a, struct json_writer
         if (a->eof >= 0) {
                 put_key(w, "eof");
                 json_writer_bool(w, a->eof);
+        }
+        if (a->mode >= 0) {
+                put_key(w, "mode");
+                json_writer_i64(w, a->mode);
         }
         if (a->uid >= 0) {
                 put_key(w, "uid");

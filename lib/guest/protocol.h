@@ -68,7 +68,10 @@ struct proto_request {
         int64_t gid;              /* -1 absent (then uid's number), else 0..PROTO_MAX_ID */
         bool stdin_pipe;          /* "stdin" (run): stdin is a pipe fed by shell_input */
         bool eof;                 /* "eof" (shell_input): close the run's stdin */
+        int mode;                 /* "mode" (write_file): -1 absent, else 0..PROTO_MAX_MODE */
 };
+
+#define PROTO_MAX_MODE 07777
 
 #define PROTO_MAX_ID 65534
 
@@ -149,12 +152,13 @@ struct proto_request_args {
         int64_t gid;               /* -1 omit */
         int stdin_pipe;            /* "stdin", -1 omit */
         int eof;                   /* -1 omit */
+        int mode;                  /* write_file's permission bits, -1 omit */
 };
 
 /* args with every optional field absent. */
 #define PROTO_REQUEST_ARGS_INIT { .recursive = -1, .rows = -1, .cols = -1, .timeout_ms = -1, \
                                   .stream = -1, .max_output_bytes = -1, .uid = -1, .gid = -1, \
-                                  .stdin_pipe = -1, .eof = -1 }
+                                  .stdin_pipe = -1, .eof = -1, .mode = -1 }
 
 /* The request's JSON object in a malloc'd NUL-terminated buffer (caller
  * frees). Returns 0 or -ENOMEM. */

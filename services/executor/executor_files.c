@@ -89,6 +89,9 @@ int files_handle_write(struct rpc_call *call, const ProtobufCMessage *msg, void 
         if (req->content.len > FILE_MAX_CONTENT)
                 return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "content: %zu bytes, at most 7 MiB",
                                      req->content.len);
+        if (req->mode > PROTO_MAX_MODE)
+                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "mode %#o: want permission bits, at most 07777",
+                                     req->mode);
         char *b64 = NULL;
         if (base64_encode_alloc(req->content.data, req->content.len, &b64) < 0)
                 return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -96,6 +99,8 @@ int files_handle_write(struct rpc_call *call, const ProtobufCMessage *msg, void 
         a.type = "write_file";
         a.path = req->path;
         a.content_base64 = b64;
+        if (req->mode) /* 0: the agent's default (0644 under its umask) */
+                a.mode = (int)req->mode;
         struct proto_reply *rep = NULL;
         code = file_call(ud, call, req->sandbox, "write_file", &a, &rep);
         free(b64);
