@@ -91,10 +91,12 @@ ServiceProcess *OptionsStack::sched_, *OptionsStack::exec_;
 
 TEST_F(OptionsStack, CreateWithFlagsAndConfig) {
   std::ofstream(dir_ + "/hello.txt") << "hello from the host\n";
+  std::ofstream(dir_ + "/run.sh") << "#!/bin/sh\necho ran\n";
   std::ofstream(dir_ + "/agentkernel.toml")
       << "[sandbox]\nname = \"akopt1\"\n\n[resources]\nvcpus = 2\nmemory_mb = 384\n\n"
          "[env]\nFROM_FILE = \"file\"\nBOTH = \"file\"\n\n"
-         "[[files]]\nsource = \"hello.txt\"\ndest = \"/opt/in/hello.txt\"\nmode = \"0600\"\n";
+         "[[files]]\nsource = \"hello.txt\"\ndest = \"/opt/in/hello.txt\"\nmode = \"0600\"\n"
+         "[[files]]\nsource = \"run.sh\"\ndest = \"/opt/in/run.sh\"\nmode = \"0755\"\n";
   setenv("AK_VCPUS", "1", 1);  // over the file's 2 (the machine may have 2 in all)
   std::string out;
   int rc = AkReady({"sandbox", "create", "--memory=512m", "--label", "team=akopt", "--label=tier=gold", "--ttl",
@@ -120,11 +122,15 @@ TEST_F(OptionsStack, CreateWithFlagsAndConfig) {
   EXPECT_EQ(list.find("akopt1"), std::string::npos) << list;
 
   std::string in;
-  // [[files]] mode is not checked: the executor's WriteFile drops it (the
-  // guest protocol's write_file has no mode).
-  ASSERT_EQ(Ak({"exec", "akopt1", "--", "sh", "-c", "cat /opt/in/hello.txt; echo $FROM_FILE $BOTH"}, &in), 0)
+  // [[files]] mode reaches the guest (WriteFileRequest.mode -> write_file's
+  // "mode"); the agent's umask alone would give 0644. --sudo: the files are
+  // root's, and 0600 keeps exec's default user (1000) out.
+  ASSERT_EQ(Ak({"exec", "--sudo", "akopt1", "--", "sh", "-c",
+                "cat /opt/in/hello.txt; echo $FROM_FILE $BOTH; stat -c %a /opt/in/hello.txt /opt/in/run.sh"},
+               &in),
+            0)
       << in;
-  EXPECT_NE(in.find("hello from the host\nfile flag"), std::string::npos) << in;
+  EXPECT_NE(in.find("hello from the host\nfile flag\n600\n755\n"), std::string::npos) << in;
   // exec -e NAME takes the value from ak's environment; -w both spellings.
   setenv("AKOPT_CALLER", "caller-value", 1);
   ASSERT_EQ(Ak({"exec", "-w", "/opt", "-e", "AKOPT_CALLER", "akopt1", "--", "sh", "-c", "pwd; echo $AKOPT_CALLER"},

@@ -63,6 +63,10 @@ static void handle(const uint8_t *body, size_t len)
                 proto_error_done(&err);
                 return;
         }
+        /* Ranges the agent relies on without checking again. */
+        if (req->mode < -1 || req->mode > PROTO_MAX_MODE || req->rows < -1 || req->rows > 65535 ||
+            req->cols < -1 || req->cols > 65535)
+                abort();
         /* Echo the fields the agent echoes, the raw body as "output". */
         struct proto_response r = {
                 .id = req->id,
