@@ -36,7 +36,7 @@ class JsonStack : public ::testing::Test {
     sched_ = new ServiceProcess;
     exec_ = new ServiceProcess;
     if (!sched_->Start({Runfile("services/scheduler/ak-scheduler"), "--listen", "127.0.0.1:0", "--insecure",
-                        "--heartbeat-interval-ms", "300"},
+                        "--heartbeat-interval-ms", "1000"},  // slow under ASan on a busy machine
                        dir_, "sched")) {
       setup_error_ = "ak-scheduler: " + Slurp(sched_->err);
       return;
