@@ -56,9 +56,9 @@ const char cli_run_help[] =
         "  --json               the command's output (stdout and stderr, in order) goes to\n"
         "                       our stderr; stdout gets one JSON object: exit_code,\n"
         "                       receipt_id, receipt (its path), receipt_signed, duration_ms,\n"
-        "                       sandbox, timed_out, truncated, output_bytes, kept, and error\n"
-        "                       when the command could not run or was killed (by a signal:\n"
-        "                       exit_code -1). Failing before the command starts:\n"
+        "                       sandbox, timed_out, truncated, output_bytes, kept; signal\n"
+        "                       when one killed it (exit_code -1), error when the command\n"
+        "                       could not run or was killed. Failing before it starts:\n"
         "                       {\"error\": \"...\"} and the usual exit code\n"
         SANDBOX_OPTS_HELP
         "--image I: a local image (`ak image build`, `import`, `pull`) or an OCI\n"
@@ -130,6 +130,7 @@ static int finish(const char *verb, const Ak__V1__ExecResult *res, const char *r
         oc->have_result = true;
         oc->exit_code = res->exit_code;
         oc->timed_out = res->timed_out;
+        oc->signal = res->signal;
         oc->truncated = res->truncated;
         oc->duration_ms = res->duration_ms;
         oc->output_bytes = res->output_bytes;

@@ -147,6 +147,7 @@ TEST_F(JsonStack, RunExitCodesTimeoutKeepAndExec) {
   ASSERT_EQ(r.rc, 124) << Dump(r);
   ASSERT_TRUE(r.parse_error.empty()) << Dump(r);
   EXPECT_EQ(r.json["timed_out"], "true") << Dump(r);
+  EXPECT_EQ(r.json["signal"], "9") << Dump(r);  // the timeout's SIGKILL
 
   r = Ak({"run", "-k", "--json", "--", "sh", "-c", "echo kept > /tmp/k"});
   ASSERT_EQ(r.rc, 0) << Dump(r);
@@ -163,6 +164,12 @@ TEST_F(JsonStack, RunExitCodesTimeoutKeepAndExec) {
   EXPECT_EQ(r.json.count("kept"), 0u) << Dump(r);
   EXPECT_FALSE(Unquote(r.json["receipt_id"]).empty()) << Dump(r);
   EXPECT_NE(r.err.find("kept\n"), std::string::npos) << Dump(r);
+
+  r = Ak({"exec", "--json", akjson1, "--", "sh", "-c", "kill -TERM $$"});
+  ASSERT_TRUE(r.parse_error.empty()) << Dump(r);
+  EXPECT_EQ(r.json["signal"], "15") << Dump(r);
+  EXPECT_EQ(r.json["exit_code"], "-1") << Dump(r);
+  EXPECT_EQ(r.json["timed_out"], "false") << Dump(r);
 
   r = Ak({"exec", "-d", "--json", akjson1, "--", "sleep", "1"});
   ASSERT_EQ(r.rc, 0) << Dump(r);

@@ -73,6 +73,10 @@ void run_json_result(const struct run_outcome *oc, int kept)
                 json_writer_key(w, "kept", 4);
                 json_writer_bool(w, kept != 0);
         }
+        if (oc->signal > 0) {
+                json_writer_key(w, "signal", 6);
+                json_writer_i64(w, oc->signal);
+        }
         if (oc->error[0])
                 str(w, "error", oc->error);
         json_writer_end_object(w);

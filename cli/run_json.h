@@ -5,8 +5,8 @@
  *   {"exit_code":0,"receipt_id":"...","receipt":"/path","receipt_signed":true,
  *    "duration_ms":812,"sandbox":"ak-...","timed_out":false,"truncated":false,
  *    "output_bytes":3,"kept":false}
- * ("kept" for run only; "error" when the command could not run or was
- * killed) or, when the command never started, {"error":"..."}. */
+ * ("kept" for run only; "signal" when a signal killed it; "error" when
+ * the command could not run or was killed) or, when the command never started, {"error":"..."}. */
 #pragma once
 
 #include <limits.h>
@@ -16,6 +16,7 @@
 struct run_outcome {
         bool have_result;       /* the stream's ExecResult arrived */
         int32_t exit_code;      /* -1: did not exit normally */
+        int32_t signal;         /* > 0: the signal that killed it */
         bool timed_out, truncated, receipt_signed;
         int64_t duration_ms;
         uint64_t output_bytes;

@@ -164,6 +164,7 @@ static int send_result(struct executor *ex, struct rpc_call *call, struct sandbo
         res.exit_code = rep->has_exit_code ? rep->exit_code : -1;
         res.error = rep->error ? rep->error : (char *)"";
         res.timed_out = rep->timed_out;
+        res.signal = rep->signal > 0 ? rep->signal : 0;
         res.truncated = rep->truncated || s->truncated;
         res.output_bytes = s->sent;
         res.sandbox = sb->name;
