@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "cli/config_files.h"
 #include "cli/opt.h"
+#include "cli/sandbox_cp.h"
 #include "cli/sandbox_opts.h"
 #include "cli/scheduler_call.h"
 #include "cli/egress.h"
@@ -25,7 +26,6 @@
 #include "protos/ak/v1/scheduler.pb-c.h"
 #include "vmm/net/domain.h"
 
-#define SANDBOX_MAX_FILE (7u << 20)   /* one guest frame (WriteFileRequest) */
 
 const char cli_sandbox_help[] =
         "Usage: ak sandbox create [NAME] [--image I] [--profile P] [--no-network] [-e K=V|NAME]...\n"
@@ -39,15 +39,18 @@ const char cli_sandbox_help[] =
         "                                                 now when it has no TTL; at most 30 days)\n"
         "       ak sandbox list [--label K=V]... [--json]  (only sandboxes with all these labels)\n"
         "       ak sandbox info NAME [--json]\n"
-        "       ak sandbox cp SRC NAME:/guest/path   (into the sandbox)\n"
-        "       ak sandbox cp NAME:/guest/path DST   (out of it; DST may be a directory)\n"
+        "       ak sandbox cp SRC NAME:/guest/path   (into the sandbox; SRC a file or a directory)\n"
+        "       ak sandbox cp NAME:/guest/path DST   (out of it; into DST/NAME when DST is a directory)\n"
         "       ak sandbox exec-list NAME             (detached commands: `ak exec -d`)\n"
         "       ak sandbox exec-logs NAME ID [--stderr] [--follow]\n"
         "       ak sandbox exec-kill NAME ID\n"
         "\n"
         "A sandbox is a microVM that stays up between commands (`ak exec NAME -- CMD`)\n"
-        "until it is removed or its --ttl expires. Files of up to 7 MiB are copied\n"
-        "with cp. Starts the local stack (`ak up`) when none runs.\n"
+        "until it is removed or its --ttl expires. cp copies files of any size (in 4 MiB\n"
+        "pieces, each retried, SHA-256 checked at the end) and directories (as tar:\n"
+        "modes kept, owners too in the sandbox and when ak runs as root; symlinks stay\n"
+        "symlinks, and a copy-out refuses entries that would land outside DST).\n"
+        "Starts the local stack (`ak up`) when none runs.\n"
         "\n"
         "Create's options (NAME defaults to agentkernel.toml's [sandbox] name):\n"
         "  -q, --quiet          no progress lines on stderr (booting, pulling an image)\n"
@@ -66,6 +69,7 @@ const char cli_sandbox_help[] =
         "  ak sandbox create pkgs --egress-deny 0.0.0.0/0 --egress-allow pypi.org --egress-allow '*.pythonhosted.org'\n"
         "  ak sandbox cp ./script.sh dev:/tmp/script.sh && ak exec dev -- sh /tmp/script.sh\n"
         "  ak sandbox cp dev:/etc/os-release .\n"
+        "  ak sandbox cp ./src dev:/work && ak sandbox cp dev:/work/src ./back\n"
         "  ak sandbox list --json | jq -r '.[].name'\n"
         "  ak sandbox stop dev && ak sandbox start dev && ak sandbox remove dev\n"
         "  ak sandbox extend dev --ttl 1h\n"
@@ -484,77 +488,6 @@ static int split_remote(const char *arg, char *name, size_t size, const char **p
         return 1;
 }
 
-static int cp_in(const char *src, const char *name, const char *path)
-{
-        _cleanup_close_ int fd = open(src, O_RDONLY | O_CLOEXEC);
-        struct stat sb;
-        if (fd < 0 || fstat(fd, &sb) < 0) {
-                fprintf(stderr, "ak sandbox cp: %s: %s\n", src, strerror(errno));
-                return 1;
-        }
-        if (!S_ISREG(sb.st_mode) || sb.st_size > (off_t)SANDBOX_MAX_FILE) {
-                fprintf(stderr, "ak sandbox cp: %s: want a regular file of at most 7 MiB\n", src);
-                return 1;
-        }
-        _cleanup_free_ uint8_t *data = malloc((size_t)sb.st_size + 1);
-        size_t got = 0;
-        while (data && got < (size_t)sb.st_size) {
-                ssize_t n = read(fd, data + got, (size_t)sb.st_size - got);
-                if (n <= 0)
-                        break;
-                got += (size_t)n;
-        }
-        if (!data || got != (size_t)sb.st_size) {
-                fprintf(stderr, "ak sandbox cp: could not read %s\n", src);
-                return 1;
-        }
-        Ak__V1__WriteFileRequest req = AK__V1__WRITE_FILE_REQUEST__INIT;
-        req.sandbox = (char *)name;
-        req.path = (char *)path;
-        req.content.data = data;
-        req.content.len = got;
-        req.mode = sb.st_mode & 07777;
-        ProtobufCMessage *resp = NULL;
-        if (call("cp", "WriteFile", &req.base, &resp))
-                return 1;
-        protobuf_c_message_free_unpacked(resp, NULL);
-        return 0;
-}
-
-static int cp_out(const char *name, const char *path, const char *dst)
-{
-        char target[PATH_MAX];
-        struct stat sb;
-        const char *base = strrchr(path, '/');
-        if (stat(dst, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-                if (!base || !base[1]) {
-                        fprintf(stderr, "ak sandbox cp: %s: name a file, not a directory\n", path);
-                        return 1;
-                }
-                snprintf(target, sizeof(target), "%s/%s", dst, base + 1);
-        } else {
-                snprintf(target, sizeof(target), "%s", dst);
-        }
-        Ak__V1__ReadFileRequest req = AK__V1__READ_FILE_REQUEST__INIT;
-        req.sandbox = (char *)name;
-        req.path = (char *)path;
-        Ak__V1__ReadFileResponse *resp = NULL;
-        if (call("cp", "ReadFile", &req.base, (ProtobufCMessage **)&resp))
-                return 1;
-        int rc = 0;
-        int fd = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0 || write(fd, resp->content.data, resp->content.len) != (ssize_t)resp->content.len) {
-                fprintf(stderr, "ak sandbox cp: %s: %s\n", target, strerror(errno));
-                rc = 1;
-        }
-        if (fd >= 0 && close(fd) < 0 && !rc) {
-                fprintf(stderr, "ak sandbox cp: %s: %s\n", target, strerror(errno));
-                rc = 1;
-        }
-        protobuf_c_message_free_unpacked(&resp->base, NULL);
-        return rc;
-}
-
 static int do_cp(int argc, char **argv)
 {
         char sname[128], dname[128];
@@ -565,7 +498,19 @@ static int do_cp(int argc, char **argv)
         int d = split_remote(argv[2], dname, sizeof(dname), &dpath);
         if (s < 0 || d < 0 || s == d)
                 return cli_usage_error(&cmd, "cp: exactly one of SRC and DST is NAME:/absolute/path");
-        return d ? cp_in(argv[1], dname, dpath) : cp_out(sname, spath, argv[2]);
+        struct rpc_channel *ch = NULL;
+        struct rpc_call_options o;
+        struct ak_error err = { 0 };
+        int r = stack_client(true, &ch, &o, &err);
+        if (r >= 0)
+                r = d ? sandbox_cp_in(ch, &o, dname, argv[1], dpath, &err)
+                      : sandbox_cp_out(ch, &o, sname, spath, argv[2], &err);
+        rpc_channel_free(ch);
+        if (r < 0) {
+                fprintf(stderr, "ak sandbox cp: %s\n", err.msg);
+                return 1;
+        }
+        return 0;
 }
 
 static int do_extend(int argc, char **argv)
