@@ -18,25 +18,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cli/sandbox_cp_local.h"
 #include "lib/base/error.h"
 #include "lib/rpc/rpc.h"
 
 #define SANDBOX_CP_PIECE (4u << 20)
-/* The largest copy either way. */
-#define SANDBOX_CP_MAX_BYTES (64ull << 30)
 
 int sandbox_cp_in(struct rpc_channel *ch, const struct rpc_call_options *opts, const char *sandbox,
                   const char *src, const char *guest_path, struct ak_error *err);
 int sandbox_cp_out(struct rpc_channel *ch, const struct rpc_call_options *opts, const char *sandbox,
                    const char *guest_path, const char *dst, struct ak_error *err);
-
-/* The guest's head line (copy-out), untrusted bytes. */
-struct sandbox_cp_head {
-        bool dir;
-        unsigned long long size;
-        char sha256[65];
-        unsigned mode;
-        char path[4096]; /* what the pieces are read from */
-};
-/* 0, or -EINVAL with err naming what was wrong. */
-int sandbox_cp_parse_head(const char *s, size_t n, struct sandbox_cp_head *h, struct ak_error *err);
