@@ -173,13 +173,14 @@ static int send_pieces(struct rpc_channel *ch, const struct rpc_call_options *op
                 }
                 crypto_sha256_update(h, buf, (size_t)n);
                 char path[PATH_MAX], detail[128];
-                snprintf(path, sizeof(path), "%s/%06u", staging, i);
-                if ((r = write_piece(ch, opts, sandbox, path, buf, (size_t)n, err)) < 0) {
+                snprintf(path, sizeof(path), "%.200s/%06u", staging, i);
+                struct ak_error e2 = { 0 };
+                if ((r = write_piece(ch, opts, sandbox, path, buf, (size_t)n, &e2)) < 0) {
                         ak_error_set(err, r, "writing piece %u of %s into the sandbox failed %d times: %s", i,
-                                     src, ATTEMPTS, err->msg);
+                                     src, ATTEMPTS, e2.msg);
                         break;
                 }
-                snprintf(detail, sizeof(detail), "%s: %llu MiB", src, total >> 20);
+                snprintf(detail, sizeof(detail), "%.80s: %llu MiB", src, total >> 20);
                 cli_progress_report(&pr, "copy in", detail);
                 if ((size_t)n < SANDBOX_CP_PIECE)
                         break;
@@ -242,7 +243,8 @@ int sandbox_cp_in(struct rpc_channel *ch, const struct rpc_call_options *opts, c
         if (r < 0)
                 ak_error_set(err, r, "making a staging directory in sandbox %s: %s", sandbox, e2.msg);
         staging.data[strcspn(staging.data, "\n")] = 0;
-        if (r == 0 && strncmp(staging.data, "/tmp/.ak-cp.", 12) != 0)
+        if (r == 0 && (strncmp(staging.data, "/tmp/.ak-cp.", 12) != 0 || strlen(staging.data) > 64 ||
+                       strchr(staging.data, '*')))
                 r = ak_error_set(err, -EPROTO, "sandbox %s answered mktemp with \"%.64s\"", sandbox, staging.data);
         char want[65] = "";
         if (r == 0)
@@ -355,7 +357,7 @@ static int read_pieces(struct rpc_channel *ch, const struct rpc_call_options *op
                         break;
                 }
                 char detail[128];
-                snprintf(detail, sizeof(detail), "%s: %llu of %llu MiB", what, (off + want) >> 20, head->size >> 20);
+                snprintf(detail, sizeof(detail), "%.80s: %llu of %llu MiB", what, (off + want) >> 20, head->size >> 20);
                 cli_progress_report(&pr, "copy out", detail);
         }
         cli_progress_done(&pr);
