@@ -124,6 +124,16 @@ int sandbox_cp_unpack(int fd, const char *dir, const char *what, struct ak_error
                                          name ? name : "", dir);
                         break;
                 }
+                mode_t type = archive_entry_filetype(e);
+                if (!link && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK) {
+                        r = ak_error_set(err, -EPERM,
+                                         "the archive of %s has \"%.200s\", neither a file, a directory nor a "
+                                         "symlink (a device or fifo): refused",
+                                         what, name);
+                        break;
+                }
+                /* The sandbox does not get to make set-id programs here. */
+                archive_entry_set_perm(e, archive_entry_perm(e) & 01777);
                 char full[PATH_MAX];
                 if (snprintf(full, sizeof(full), "%s/%s", dir, name) >= (int)sizeof(full))
                         r = ak_error_set(err, -ENAMETOOLONG, "%s/%.100s...: path too long", dir, name);

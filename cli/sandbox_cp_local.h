@@ -23,8 +23,8 @@ struct sandbox_cp_head {
 int sandbox_cp_parse_head(const char *s, size_t n, struct sandbox_cp_head *h, struct ak_error *err);
 
 /* Unpacks the tar read from fd into dir (made if missing): modes and times
- * kept, owners too when root; symlinks made as symlinks, whatever they point
- * at, and never written through; an entry (or hard link target) that is
- * absolute or has a ".." part is refused (-EPERM), as is anything that is
- * not tar. what names the source in errors. */
+ * kept (less set-uid/set-gid bits), owners too when root; symlinks made as
+ * symlinks, whatever they point at, and never written through; an entry (or
+ * hard link target) that is absolute or has a ".." part, and a device or
+ * fifo, are refused (-EPERM), as is anything that is not tar. what names the source in errors. */
 int sandbox_cp_unpack(int fd, const char *dir, const char *what, struct ak_error *err);

@@ -162,6 +162,19 @@ TEST_F(SandboxCpUnpack, RefusesEscapes) {
   EXPECT_NE(stat((dir_ + "/evil").c_str(), &st), 0);
 }
 
+TEST_F(SandboxCpUnpack, DropsSetIdAndRefusesDevices) {
+  std::string why;
+  ASSERT_EQ(Unpack({{"suid", AE_IFREG, 06755, "x"}, {"sticky/", AE_IFDIR, 01777, ""}}, &why), 0) << why;
+  struct stat st;
+  ASSERT_EQ(stat((dir_ + "/out/suid").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  ASSERT_EQ(stat((dir_ + "/out/sticky").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 01777u);
+  EXPECT_EQ(Unpack({{"null", AE_IFCHR, 0666, ""}}, &why), -EPERM);
+  EXPECT_NE(why.find("\"null\", neither a file"), std::string::npos) << why;
+  EXPECT_EQ(Unpack({{"fifo", AE_IFIFO, 0644, ""}}, &why), -EPERM);
+}
+
 TEST_F(SandboxCpUnpack, NeverWritesThroughASymlink) {
   std::string victim = dir_ + "/victim";
   ASSERT_EQ(mkdir(victim.c_str(), 0755), 0);
