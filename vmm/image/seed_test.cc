@@ -176,6 +176,7 @@ TEST_F(SeedTest, DamagedSeedIsRefusedAndNothingIsStored) {
   Export(seed);
   std::string vmlinuz = seed + "/kernel/" + kEntry + "/vmlinuz";
   std::string bytes = ReadFile(vmlinuz);
+  ASSERT_GT(bytes.size(), 100u) << vmlinuz << ": no exported kernel";
   bytes[100] ^= 1;
   WriteFile(vmlinuz, bytes);
 
