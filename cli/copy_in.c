@@ -63,8 +63,7 @@ static int guest_sh(struct rpc_channel *ch, const struct rpc_call_options *opts,
         return 0;
 }
 
-/* tar(1) packing dir to a pipe; *ret_fd is its read end. */
-static int spawn_tar(const char *dir, pid_t *ret_pid, int *ret_fd, struct ak_error *err)
+int copy_in_spawn_tar(const char *dir, pid_t *ret_pid, int *ret_fd, struct ak_error *err)
 {
         int p[2];
         if (pipe2(p, O_CLOEXEC) < 0)
@@ -134,7 +133,7 @@ int copy_in_dir(struct rpc_channel *ch, const struct rpc_call_options *opts, con
 {
         pid_t pid;
         int fd = -1, r;
-        if ((r = spawn_tar(dir, &pid, &fd, err)) < 0)
+        if ((r = copy_in_spawn_tar(dir, &pid, &fd, err)) < 0)
                 return r;
         unsigned long long total = 0;
         r = send_pieces(ch, opts, sandbox, dir, fd, &total, err);

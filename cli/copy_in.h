@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "lib/base/error.h"
 #include "lib/rpc/rpc.h"
@@ -30,3 +31,8 @@ int copy_in_dir(struct rpc_channel *ch, const struct rpc_call_options *opts, con
  * everything except PATH, HOME, PWD, OLDPWD, SHELL, SHLVL, USER, LOGNAME,
  * "_", the loader's LD_* and ak's own AK_* (the guest has its own). */
 bool copy_in_env_passes(const char *entry);
+
+/* tar(1) packing dir to a pipe (owners, modes, symlinks as symlinks);
+ * *ret_fd is its read end, *ret_pid the tar to reap. Used by copy_in_dir
+ * and `ak sandbox cp`. */
+int copy_in_spawn_tar(const char *dir, pid_t *ret_pid, int *ret_fd, struct ak_error *err);

@@ -2,7 +2,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/copy_in.h"
 #include "cli/progress.h"
 #include "cli/sandbox_cp.h"
 #include "cli/sandbox_cp_local.h"
@@ -18,8 +18,6 @@
 #include "lib/base/io.h"
 #include "lib/crypto/crypto.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
-
-extern char **environ;
 
 #define ATTEMPTS 3
 #define HEAD_MAX 8192
@@ -99,27 +97,6 @@ static void backoff(int attempt)
 {
         struct timespec ts = { 0, 200000000L * attempt };
         nanosleep(&ts, NULL);
-}
-
-/* tar(1) packing dir to a pipe (owners, modes, symlinks as symlinks). */
-static int spawn_tar(const char *dir, pid_t *ret_pid, int *ret_fd, struct ak_error *err)
-{
-        int p[2];
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return ak_error_errno(err, -errno, "pipe");
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-        const char *argv[] = { "tar", "-C", dir, "-cf", "-", ".", NULL };
-        int r = posix_spawnp(ret_pid, "tar", &fa, NULL, (char **)argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        close(p[1]);
-        if (r != 0) {
-                close(p[0]);
-                return ak_error_set(err, -r, "tar: %s (install tar)", strerror(r));
-        }
-        *ret_fd = p[0];
-        return 0;
 }
 
 static int write_piece(struct rpc_channel *ch, const struct rpc_call_options *opts, const char *sandbox,
@@ -232,7 +209,7 @@ int sandbox_cp_in(struct rpc_channel *ch, const struct rpc_call_options *opts, c
         _cleanup_close_ int fd = -1;
         int r;
         if (dir) {
-                if ((r = spawn_tar(src, &pid, &fd, err)) < 0)
+                if ((r = copy_in_spawn_tar(src, &pid, &fd, err)) < 0)
                         return r;
         } else if ((fd = open(src, O_RDONLY | O_CLOEXEC)) < 0) {
                 return ak_error_errno(err, -errno, "%s", src);
