@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include "lib/base/fs.h"
+
 namespace {
 
 struct Result {
@@ -224,7 +226,7 @@ TEST(AkImage, ImportAndList)
         EXPECT_NE(std::string::npos, r.out.find("\"working_dir\":\"/srv\",\"user\":\"nobody\"")) << r.out;
         // Two names, one image.
         EXPECT_EQ(0, system(("test $(ls -d " + dir + "/home/images/*/rootfs.ext4 | wc -l) = 1").c_str()));
-        system(("rm -rf " + dir).c_str());
+        ak_rm_rf(dir.c_str());
 }
 
 // prune also cleans the pull cache ($AK_HOME/images/oci): a blob no
@@ -253,7 +255,7 @@ TEST(AkImage, PruneCleansTheOciCache)
         EXPECT_EQ(0, access((oci + "/tmp/part").c_str(), F_OK));
         // The image is whole: three blobs (manifest, config, layer) and the young one.
         EXPECT_EQ(0, system(("test $(ls " + oci + "/blobs/sha256 | wc -l) = 4").c_str()));
-        system(("rm -rf " + dir).c_str());
+        ak_rm_rf(dir.c_str());
 }
 
 }  // namespace

@@ -230,7 +230,7 @@ static void waiting_stop(struct waiting *w)
 static int fail(struct run_outcome *oc, const char *verb, const char *msg)
 {
         fprintf(stderr, "ak %s: %s\n", verb, msg);
-        snprintf(oc->error, sizeof(oc->error), "%s", msg);
+        snprintf(oc->error, sizeof(oc->error), "%.*s", (int)sizeof(oc->error) - 1, msg);
         return 125;
 }
 

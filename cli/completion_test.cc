@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "lib/base/fs.h"
+
 namespace {
 
 struct Result {
@@ -59,7 +61,7 @@ class Completion : public ::testing::Test {
       ASSERT_EQ(r.status, 0) << sh << ": " << r.out;
     }
   }
-  static void TearDownTestSuite() { system(("rm -rf '" + g_dir + "'").c_str()); }
+  static void TearDownTestSuite() { ak_rm_rf(g_dir.c_str()); }
 
   // What the bash script completes for `line` (the cursor at its end), one
   // reply per line, through the function `complete -p ak` registered.

@@ -175,7 +175,7 @@ static int sec_security(struct ctx *c, const struct toml_value *t)
         int r = 0;
         for (size_t i = 0; i < t->n_items && r == 0; i++) {
                 const struct toml_value *v = &t->items[i];
-                bool b;
+                bool b = false;
                 char *unused = NULL;
                 if (strcmp(v->key, "profile") == 0) {
                         if ((r = get_string(c, v, &cfg->profile)) == 0 && strcmp(cfg->profile, "permissive") != 0 &&

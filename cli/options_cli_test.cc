@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 extern "C" {
+#include "lib/base/fs.h"
 #include "cli/config.h"
 }
 
@@ -51,7 +52,7 @@ class OptionsCli : public ::testing::Test {
     ASSERT_NE(mkdtemp(d), nullptr);
     g_dir = d;
   }
-  static void TearDownTestSuite() { system(("rm -rf '" + g_dir + "'").c_str()); }
+  static void TearDownTestSuite() { ak_rm_rf(g_dir.c_str()); }
   void SetUp() override { unlink((g_dir + "/agentkernel.toml").c_str()); }
 };
 

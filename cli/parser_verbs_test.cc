@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "lib/base/fs.h"
+
 namespace {
 
 struct Result {
@@ -42,7 +44,7 @@ class ParserVerbs : public ::testing::Test {
     ASSERT_NE(mkdtemp(d), nullptr);
     g_home = d;
   }
-  void TearDown() override { system(("rm -rf '" + g_home + "'").c_str()); }
+  void TearDown() override { ak_rm_rf(g_home.c_str()); }
 };
 
 TEST_F(ParserVerbs, AuditBothSpellingsEmitAndTail) {

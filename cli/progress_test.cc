@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 extern "C" {
+#include "lib/base/fs.h"
 #include "cli/progress.h"
 }
 
@@ -52,7 +53,7 @@ std::string Stderr(F f) {
   dup2(saved, 2);
   close(saved);
   std::string out = Slurp(path);
-  system(("rm -rf '" + dir + "'").c_str());
+  ak_rm_rf(dir.c_str());
   return out;
 }
 
@@ -170,7 +171,7 @@ TEST(ProgressCli, UpPrintsItsPhaseLinesToAFileAndQuietNone) {
     EXPECT_NE(r.out.find("the stack is up"), std::string::npos) << q << ": " << r.out;
     EXPECT_EQ(Ak(home, "down").status, 0);
   }
-  system(("rm -rf '" + home + "'").c_str());
+  ak_rm_rf(home.c_str());
 }
 
 TEST(ProgressCli, QuietIsAnOptionOfEachLongWaitingVerb) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 extern "C" {
+#include "lib/base/fs.h"
 #include "cli/config.h"
 #include "cli/sandbox_opts.h"
 }
@@ -29,7 +30,7 @@ class SandboxOpts : public ::testing::Test {
   }
   void TearDown() override {
     sandbox_opts_free(&so_);
-    system(("rm -rf '" + dir_ + "'").c_str());
+    ak_rm_rf(dir_.c_str());
   }
   std::string Write(const std::string& name, const std::string& text) {
     std::string p = dir_ + "/" + name;

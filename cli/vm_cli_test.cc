@@ -37,7 +37,7 @@ class VmCliTest : public ::testing::Test {
     // Share the VM tests' image cache (kernel + base image).
     std::string store = akvm::ImageStoreDir();
     mkdir(store.c_str(), 0755);
-    symlink(store.c_str(), (home_ + "/images").c_str());
+    ASSERT_EQ(symlink(store.c_str(), (home_ + "/images").c_str()), 0) << strerror(errno);
   }
   static void TearDownTestSuite() {
     Ak("vm stop dev");

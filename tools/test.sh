@@ -9,6 +9,7 @@
 # tools/test_skips.py) over both passes: a target whose cases all skip is
 # PASSED for Bazel but shows here. Exits non-zero on any failure; skips do not
 # change the exit code.
+# Between the passes, the -c opt build install.sh and bench/ use must succeed.
 # Usage: tools/test.sh [--fast]   (--fast: skip the sanitizer pass)
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -47,6 +48,16 @@ run() {
 }
 
 run "tests"
+# tools/install.sh and bench/ build with -c opt, where gcc -O2 warns (and
+# -Werror fails) on what fastbuild does not see: build what they ship.
+echo "== optimised build: bazel build -c opt //cli:ak //cli:man //bench/..." >&2
+optlog=$(mktemp /tmp/ak-test-opt.XXXXXX)
+if ! bazel build --noshow_progress -c opt //cli:ak //cli:man //bench/... >"$optlog" 2>&1; then
+        grep -E 'error|ERROR' "$optlog" | head -n 40 >&2
+        failed=$((failed + 1))
+        rc=1
+fi
+rm -f "$optlog"
 if [ "${1:-}" != "--fast" ]; then
         run "tests under ASan+UBSan" --config=asan
 fi

@@ -94,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if ((r == 0) != v4)
                         abort();
                 if (r == 0) {
-                        char want[96];
+                        char want[600];
                         snprintf(want, sizeof(want), "dnat ip to %s\n", res[i]);
                         if (!strstr(tap, want))
                                 abort();
