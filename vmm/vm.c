@@ -101,6 +101,7 @@ int vm_start(const struct vm_config *cfg, struct vm **ret, struct ak_error *err)
                 .net_reporter = cfg->net_reporter,
                 .net_dns_upstreams = cfg->net_dns_upstreams,
                 .n_net_dns_upstreams = cfg->n_net_dns_upstreams,
+                .net_secrets = cfg->net_secrets,
         };
         /* The back-end socket listens before QEMU starts (QEMU connects at
          * once); the thread starts after the fork. */

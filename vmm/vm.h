@@ -28,6 +28,7 @@
 #include "lib/base/error.h"
 
 struct vmm_net_egress;
+struct vmm_net_secrets;
 struct net_reporter;
 #include "vmm/backend/vmm.h"
 
@@ -86,6 +87,7 @@ struct vm_config {
         struct net_reporter *net_reporter; /* denials reported to it (vmm/net/net_event.h); NULL: none */
         const char *const *net_dns_upstreams; /* the VM resolver's upstreams; none: the host's resolv.conf */
         size_t n_net_dns_upstreams;
+        const struct vmm_net_secrets *net_secrets; /* the sandbox's secrets at its egress (vmm_net.h); NULL: none */
 };
 
 struct vm;

@@ -117,6 +117,9 @@ struct executor_config {
          * (--secrets-dir); NULL: the sealed vault in $AK_HOME/secrets
          * (lib/vault), as `ak secret set` fills it on one machine. */
         const char *secrets_dir;
+        /* The CA certificates (PEM file) the hosts secrets are bound to
+         * must chain to (--secrets-upstream-ca); NULL: the system's roots. */
+        const char *secrets_upstream_ca;
         /* Test seam (ak-executor --test-guest NAME=UDS): persistent running
          * sandboxes with no VM whose guest agent is whatever listens on the
          * hybrid-vsock socket UDS, so tests can attach a hostile fake guest.

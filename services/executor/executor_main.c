@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/base/parse.h"
 #include "lib/base/version.h"
@@ -38,6 +39,7 @@ static const char usage[] =
         "                   [--signer-token-file F] [--auditor-token-file F]\n"
         "                   [--audit-queue-dir DIR [--audit-queue-max-mb N]]\n"
         "                   [--registry-auth-file F] [--registry-ca-file F] [--secrets-dir DIR]\n"
+        "                   [--secrets-upstream-ca FILE]\n"
         "                   [--insecure-registry HOST[:PORT] ...] [--pull-wait-s N]\n"
         "\n"
         "Serves ak.v1.Executor: sandboxes in microVMs on this node.\n"
@@ -110,6 +112,8 @@ static const char usage[] =
         "  --secrets-dir DIR       sandboxes' --secret values from a mounted Kubernetes Secret\n"
         "                          (one file per name; default: the sealed vault in\n"
         "                          $AK_HOME/secrets that `ak secret set` fills)\n"
+        "  --secrets-upstream-ca F the CA certificates (PEM) a secret's host must chain to\n"
+        "                          (default: the system's roots)\n"
         "  --insecure-registry H   reach registry H (host[:port]) over plain HTTP (repeatable;\n"
         "                          loopback registries always may)\n"
         "  --pull-wait-s N         how long a create waits for its image's pull (default 900;\n"
@@ -191,7 +195,7 @@ struct flags {
 enum { LISTEN = 256, STATE, IMAGES, SCHED, SIGNER, AUDITOR, VCPUS, MEM, LABEL, POOL, MINW, MAXW, AGE,
        ACCEL, VMM, ID, ADV, TEST_GUEST, EXEC_TIMEOUT, SCHED_TOKEN, SIGNER_TOKEN, AUD_TOKEN, AUDIT_DIR, AUDIT_MAX, DENY_CIDR, NET_POOL, DNS_UPSTREAM,
        ALLOW_PRIVATE, IMAGE_SEED, CACHE_MAX, REG_AUTH, REG_CA, REG_INSECURE, PULL_WAIT, VM_SUP, DRAIN, DRAIN_TIMEOUT,
-       DRAIN_TLS_NAME, SECRETS_DIR, HELP, VERSION };
+       DRAIN_TLS_NAME, SECRETS_DIR, SECRETS_CA, HELP, VERSION };
 
 /* --label k=v, --test-guest NAME=UDS: splits arg at
  * its first `sep` into the next free (*ret_key, *ret_value). */
@@ -376,6 +380,14 @@ static int take_flag(struct flags *f, int c, char *arg)
         case REG_AUTH: cfg->registry_auth_file = arg; return 0;
         case REG_CA: cfg->registry_ca_file = arg; return 0;
         case SECRETS_DIR: cfg->secrets_dir = arg; return 0;
+        case SECRETS_CA:
+                if (access(arg, R_OK) < 0) {
+                        fprintf(stderr, "ak-executor: --secrets-upstream-ca %s: %s (give a readable PEM file of CA "
+                                "certificates)\n", arg, strerror(errno));
+                        return -1;
+                }
+                cfg->secrets_upstream_ca = arg;
+                return 0;
         case REG_INSECURE:
                 if (cfg->n_insecure_registries == 16 || !arg[0] || strchr(arg, '/')) {
                         fprintf(stderr, "ak-executor: --insecure-registry %s: want HOST[:PORT], at most 16\n", arg);
@@ -425,6 +437,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 { "registry-auth-file", required_argument, NULL, REG_AUTH },
                 { "registry-ca-file", required_argument, NULL, REG_CA },
                 { "secrets-dir", required_argument, NULL, SECRETS_DIR },
+                { "secrets-upstream-ca", required_argument, NULL, SECRETS_CA },
                 { "insecure-registry", required_argument, NULL, REG_INSECURE },
                 { "pull-wait-s", required_argument, NULL, PULL_WAIT },
                 { "vm-supervisors", no_argument, NULL, VM_SUP },

@@ -112,7 +112,7 @@ void *pool_thread(void *arg)
                         bool pulled = r == 0;
                         if (r == 0)
                                 r = evm_boot(ex, image, p, 1, p->memory_mb ? p->memory_mb : VM_DEFAULT_MEMORY_MB,
-                                             p->network, NULL, v.dir, &v.box, &err);
+                                             p->network, NULL, NULL, v.dir, &v.box, &err);
                         if (r == 0 && vmbox_supervised(v.box))
                                 adopt_record_pool(v.dir, image, p->name, NULL);
                         pthread_mutex_lock(&ex->lock);

@@ -62,6 +62,7 @@ struct sandbox {
         struct secret_binding secret_bindings[INJECT_SECRETS_MAX];
         size_t n_secrets;
         struct secret_set *secrets;
+        struct vmm_net_secrets net_secrets; /* secrets for the VM's egress (vmm_net.h), while it runs */
         /* spec.secret_files, parsed; their values are read from the vault
          * at each boot and written into the guest (secrets_install). */
         struct secret_file secret_files[INJECT_SECRETS_MAX];

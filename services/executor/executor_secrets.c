@@ -131,7 +131,10 @@ int secrets_take(struct executor *ex, const Ak__V1__SandboxSpec *spec, struct sa
                 return code;
         }
         r = secret_set_new(v, sb->secret_bindings, sb->n_secrets, &sb->secrets, &err);
-        vault_free(v);
+        if (r == 0)
+                secret_set_keep_vault(sb->secrets, v); /* read again per connection: rotation */
+        else
+                vault_free(v);
         if (r < 0)
                 return rpc_call_fail(call, r == -ENOENT || r == -EINVAL ? RPC_FAILED_PRECONDITION : RPC_UNAVAILABLE,
                                      "spec.secrets: %s%s", err.msg,

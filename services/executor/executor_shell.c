@@ -264,13 +264,21 @@ int shell_handle_open(struct rpc_call *call, const ProtobufCMessage *msg, void *
         struct sandbox *sb = sandbox_get(ex, req->sandbox);
         if (!sb)
                 return guest_call_fail(call, "shell", req->sandbox, -ENOENT);
-        const char **keys = calloc(req->n_env + 1, sizeof(char *)), **vals = calloc(req->n_env + 1, sizeof(char *));
+        /* The sandbox's own environment first (its secrets' placeholders
+         * and CA variables among it), the request's over it. */
+        size_t n_keys = sb->n_env + req->n_env;
+        const char **keys = calloc(n_keys + 1, sizeof(char *)), **vals = calloc(n_keys + 1, sizeof(char *));
         char **split = calloc(req->n_env + 1, sizeof(char *));
         char uds[108];
+        size_t n = 0;
         int r, fd = -1;
         if (!keys || !vals || !split) {
                 code = rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
                 goto out;
+        }
+        for (size_t i = 0; i < sb->n_env; i++, n++) {
+                keys[n] = sb->env_keys[i];
+                vals[n] = sb->env_values[i];
         }
         for (size_t i = 0; i < req->n_env; i++) {
                 char *eq = strchr(req->env[i], '=');
@@ -279,8 +287,12 @@ int shell_handle_open(struct rpc_call *call, const ProtobufCMessage *msg, void *
                                              req->env[i]);
                         goto out;
                 }
-                keys[i] = split[i];
-                vals[i] = eq + 1;
+                size_t k = 0;
+                while (k < n && strcmp(keys[k], split[i]) != 0)
+                        k++;
+                keys[k] = split[i];
+                vals[k] = eq + 1;
+                n += k == n;
         }
         static const char *const sh[] = { "/bin/sh" };
         struct proto_request_args a = PROTO_REQUEST_ARGS_INIT;
@@ -290,7 +302,7 @@ int shell_handle_open(struct rpc_call *call, const ProtobufCMessage *msg, void *
         a.n_command = req->n_argv ? req->n_argv : 1;
         a.env_keys = keys;
         a.env_values = vals;
-        a.n_env = req->n_env;
+        a.n_env = n;
         a.rows = req->rows ? (int)req->rows : 24;
         a.cols = req->cols ? (int)req->cols : 80;
         char *json = NULL;

@@ -33,7 +33,8 @@ static int prepare_guest(const char *uds, bool root_disk, bool read_only_root, s
 }
 
 int evm_boot(struct executor *ex, const char *image, const struct profile *p, unsigned vcpus,
-                       unsigned memory_mb, bool network, const struct vmm_net_egress *egress, char dir[PATH_MAX], struct vmbox **ret,
+                       unsigned memory_mb, bool network, const struct vmm_net_egress *egress,
+                       const struct vmm_net_secrets *secrets, char dir[PATH_MAX], struct vmbox **ret,
                        struct ak_error *err)
 {
         struct image_boot boot;
@@ -73,6 +74,7 @@ int evm_boot(struct executor *ex, const char *image, const struct profile *p, un
                 .net_allow_private = ex->cfg.egress_allow_private,
                 .net_dns_upstreams = ex->cfg.dns_upstreams,
                 .n_net_dns_upstreams = ex->cfg.n_dns_upstreams,
+                .net_secrets = secrets,
         };
         struct net_audit *na = network ? net_audit_new(ex) : NULL;
         vc.net_reporter = net_audit_reporter(na);

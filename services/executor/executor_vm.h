@@ -17,7 +17,8 @@ struct vmbox;
  * cgroup and prepares the guest (the sandbox user; a read-only root for
  * the restrictive profile). Blocks for the boot; call without ex->lock. */
 int evm_boot(struct executor *ex, const char *image, const struct profile *p, unsigned vcpus, unsigned memory_mb,
-             bool network, const struct vmm_net_egress *egress, char dir[PATH_MAX], struct vmbox **ret, struct ak_error *err);
+             bool network, const struct vmm_net_egress *egress, const struct vmm_net_secrets *secrets, char dir[PATH_MAX],
+             struct vmbox **ret, struct ak_error *err);
 /* Stops box, releases its cgroup and deletes dir. Call without ex->lock.
  * box NULL: only the directory and its books. */
 void evm_dispose(struct executor *ex, struct vmbox *box, const char *dir);

@@ -20,6 +20,7 @@
 #include "lib/base/error.h"
 
 struct vmm_net_egress;
+struct vmm_net_secrets;
 struct net_reporter;
 
 #ifdef __cplusplus
@@ -99,6 +100,7 @@ struct vmm_config {
         const char *const *net_dns_upstreams; /* the VM resolver's upstreams, "ADDR[:PORT]"; none: the
                                                * host's resolv.conf nameservers */
         size_t n_net_dns_upstreams;
+        const struct vmm_net_secrets *net_secrets; /* the sandbox's secrets at its egress (vmm_net.h); NULL: none */
 };
 
 struct vmm;

@@ -147,6 +147,7 @@ static int net_prepare(struct vmm *vm, const struct vmm_config *cfg, struct ak_e
                 .egress = cfg->net_egress,
                 .allow_private = cfg->net_allow_private,
                 .reporter = cfg->net_reporter,
+                .secrets = cfg->net_secrets,
                 .work_dir = dir,
                 .tap = VMM_NET_TAP_NAME,
                 .tap_uid = geteuid(),

@@ -159,6 +159,17 @@ int vmm_net_setup(const struct vmm_net_config *cfg, struct vmm_net **ret, struct
                 deny_ptrs[i] = deny[i];
         }
         const struct vmm_net_egress *e = cfg->egress;
+        struct vmm_net_egress with_proxy = { 0 };
+        bool secrets = cfg->secrets && cfg->secrets->set;
+        if (secrets && cfg->tap)
+                return ak_error_set(err, -EOPNOTSUPP, "VM network: secrets are put in by the proxy of QEMU's user "
+                                    "networking; this VMM (tap mode) has none: use the QEMU backend");
+        if (secrets) {
+                if (e)
+                        with_proxy = *e;
+                with_proxy.proxy = true;
+                e = &with_proxy;
+        }
         if (e && (e->n_allow > VMM_NET_MAX_EGRESS || e->n_deny > VMM_NET_MAX_EGRESS ||
                   e->n_ports > VMM_NET_MAX_EGRESS))
                 return ak_error_set(err, -E2BIG, "VM network: more than %d egress entries in a list",
@@ -208,7 +219,7 @@ int vmm_net_setup(const struct vmm_net_config *cfg, struct vmm_net **ret, struct
                 goto fail;
         if (cfg->tap && (r = vmm_net_tap_setup(n->netns_fd, cfg, n->dns != NULL, err)) < 0)
                 goto fail;
-        if (!cfg->tap && vmm_net_egress_has_names(e) &&
+        if (!cfg->tap && (vmm_net_egress_has_names(e) || secrets) &&
             (r = vmm_net_proxy_start(cfg, n->netns_fd, deny_ptrs, cfg->n_deny_cidrs, &n->proxy, err)) < 0)
                 goto fail;
         free(rules);

@@ -141,6 +141,21 @@ struct vmm_net_egress {
         size_t n_allow_names;
         const char *const *deny_names;
         size_t n_deny_names;
+        /* TCP to ports 80 and 443 goes through the proxy even without
+         * domain rules (vmm_net_setup sets it for a sandbox with secrets). */
+        bool proxy;
+};
+
+/* A sandbox's secrets at its egress (issue 19; vmm_net_inject.h): with
+ * them the namespace's TCP to ports 80 and 443 goes through the proxy (as
+ * with domain rules), whose TLS to a bound host is served by the set's
+ * relay with the values put in, and whose requests carrying a placeholder
+ * anywhere else are refused and reported. */
+struct secret_set;
+struct vmm_net_secrets {
+        struct secret_set *set;     /* the sandbox's; outlives the VM's network */
+        const char *upstream_roots; /* PEM file the bound hosts' certificates must chain to;
+                                     * NULL: the system's roots */
 };
 
 struct vmm_net_config {
@@ -155,6 +170,7 @@ struct vmm_net_config {
         size_t n_dns_upstreams;
         struct net_reporter *reporter;  /* denials are reported to it (vmm/net/net_event.h): the nft
                                          * denial log's and the VM resolver's; NULL: not reported */
+        const struct vmm_net_secrets *secrets; /* NULL or no set: none; slirp mode only */
         /* Tap mode (see above): the tap's name (VMM_NET_TAP_NAME; letters,
          * digits, '-', '_', shorter than IFNAMSIZ), owned by tap_uid:tap_gid,
          * the uid the VMM opens it as. NULL: slirp mode. */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vmm/backend/vmm_net_inject.h"
 #include "vmm/backend/vmm_net_proxy.h"
 #include "vmm/backend/vmm_net_sys.h"
 #include "vmm/net/domain.h"
@@ -14,6 +15,7 @@
 
 struct vmm_net_proxy {
         struct proxy *proxy;
+        struct vmm_net_inject *inject; /* with secrets */
         struct vmm_net_egress e;     /* points into the copies below */
         char **strs;                 /* every copied string, NULL-terminated */
         const char **allow, **deny, **allow_names, **deny_names, **op;
@@ -57,10 +59,13 @@ int vmm_net_proxy_decide(const struct vmm_net_egress *e, const char *const *oper
 static int policy(void *ctx, const struct proxy_request *req, char rule[PROXY_RULE_MAX])
 {
         struct vmm_net_proxy *p = ctx;
-        if (vmm_net_proxy_decide(&p->e, p->op, p->n_op, req->name, req->dst_text))
-                return 1;
-        snprintf(rule, PROXY_RULE_MAX, "egress.domain");
-        return 0;
+        if (p->inject && vmm_net_inject_screen(p->inject, req, rule) == 0)
+                return 0;
+        if (!vmm_net_proxy_decide(&p->e, p->op, p->n_op, req->name, req->dst_text)) {
+                snprintf(rule, PROXY_RULE_MAX, "egress.domain");
+                return 0;
+        }
+        return p->inject && vmm_net_inject_wants(p->inject, req) ? PROXY_HANDOFF : 1;
 }
 
 /* Copies n strings into a fresh pointer array, each also kept in p->strs. */
@@ -131,6 +136,12 @@ int vmm_net_proxy_start(const struct vmm_net_config *cfg, int netns_fd, const ch
                 .reporter = cfg->reporter,
                 .port = VMM_NET_PROXY_PORT,
         };
+        if (cfg->secrets && cfg->secrets->set) {
+                if ((r = vmm_net_inject_new(cfg->secrets, netns_fd, cfg->reporter, &p->inject, err)) < 0)
+                        goto fail;
+                pc.handoff = vmm_net_inject_handoff;
+                pc.handoff_ctx = p->inject;
+        }
         if ((r = netloop_shared(&loop, err)) < 0)
                 goto fail;
         pc.loop = loop;
@@ -151,7 +162,8 @@ void vmm_net_proxy_free(struct vmm_net_proxy *p)
 {
         if (!p)
                 return;
-        proxy_free(p->proxy);
+        proxy_free(p->proxy); /* no handoff after this */
+        vmm_net_inject_free(p->inject);
         for (size_t i = 0; p->strs && p->strs[i]; i++)
                 free(p->strs[i]);
         free(p->strs);

@@ -26,7 +26,8 @@ int vmm_net_proxy_decide(const struct vmm_net_egress *e, const char *const *oper
 
 struct vmm_net_proxy;
 
-/* Starts the proxy in the namespace netns_fd on VMM_NET_PROXY_PORT and loads
+/* Starts the proxy in the namespace netns_fd (with cfg->secrets, their
+ * screening and relay: vmm_net_inject.h) on VMM_NET_PROXY_PORT and loads
  * its redirect table (proxy_nft_rules) there; files go to cfg->work_dir.
  * operator_deny (canonical) and cfg's egress are copied. */
 int vmm_net_proxy_start(const struct vmm_net_config *cfg, int netns_fd, const char *const *operator_deny,

@@ -308,7 +308,7 @@ static int dns_rules(char **b, size_t *len, size_t *cap, const struct vmm_net_eg
         r |= vmm_net_appendf(b, len, cap, "\tchain vm_policy {\n"
                      "\t\toifname \"lo\" ip daddr 127.0.0.1 meta l4proto { tcp, udp } th dport 53 accept\n"
                      "\t\tip saddr 127.0.0.1 meta l4proto { tcp, udp } th sport 53 accept\n");
-        if (vmm_net_egress_has_names(e)) {
+        if (vmm_net_egress_has_names(e) || (e && e->proxy)) {
                 /* The domain rules' proxy (vmm_net_proxy.h): connections its
                  * redirect sent to 127.0.0.1, and their replies. proxy.h's
                  * accept line, without its oifname "lo": the output hook

@@ -382,6 +382,10 @@ static int net_prepare(const struct vmm_config *cfg, struct vmm_jail *j, struct 
 {
         int r;
         const char *resolv;
+        if (cfg->network && !j->confine && cfg->net_secrets && cfg->net_secrets->set)
+                return ak_error_set(err, -EOPNOTSUPP, "VM network: secrets are put in on the VM's own network "
+                                    "namespace, which an unconfined VM (not root, or no jail) does not have: run "
+                                    "the executor as root");
         if (!cfg->network || !j->confine)
                 return 0;
         struct vmm_net_config nc = {
@@ -393,6 +397,7 @@ static int net_prepare(const struct vmm_config *cfg, struct vmm_jail *j, struct 
                 .reporter = cfg->net_reporter,
                 .dns_upstreams = cfg->net_dns_upstreams,
                 .n_dns_upstreams = cfg->n_net_dns_upstreams,
+                .secrets = cfg->net_secrets,
                 .work_dir = cfg->jail_dir,
         };
         if ((r = vmm_net_setup(&nc, ret, err)) < 0)

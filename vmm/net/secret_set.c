@@ -1,9 +1,11 @@
 /* Bindings to placeholders, values, a CA and a relay; see secret_set.h. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 
@@ -20,6 +22,9 @@ struct secret_set {
         char *ca_pem;
         struct tls_relay_config cfg;
         struct tls_relay *relay;
+        pthread_rwlock_t lock;       /* values[] and secrets[].value: read by serves, swapped by refresh */
+        pthread_mutex_t refresh_lock; /* one refresh at a time (the vault is not thread-safe) */
+        struct vault *vault;         /* secret_set_keep_vault's; NULL: no refresh */
 };
 
 int secret_binding_parse(const char *s, struct secret_binding *ret, struct ak_error *err)
@@ -105,6 +110,9 @@ void secret_set_free(struct secret_set *set)
                 return;
         tls_relay_free(set->relay);
         tls_ca_free(set->ca);
+        vault_free(set->vault);
+        pthread_rwlock_destroy(&set->lock);
+        pthread_mutex_destroy(&set->refresh_lock);
         free(set->ca_pem);
         for (size_t i = 0; i < set->n; i++)
                 vault_value_free(set->values[i], set->value_lens[i]);
@@ -182,6 +190,8 @@ int secret_set_new(struct vault *v, const struct secret_binding *b, size_t n, st
         set = calloc(1, sizeof(*set));
         if (!set)
                 return ak_error_set(err, -ENOMEM, "secrets: out of memory");
+        pthread_rwlock_init(&set->lock, NULL);
+        pthread_mutex_init(&set->refresh_lock, NULL);
         for (size_t i = 0; i < n && r == 0; i++)
                 r = resolve(set, v, &b[i], err);
         if (r == 0)
@@ -220,11 +230,87 @@ int secret_set_relay(struct secret_set *set, const char *roots_file, int timeout
         int r;
 
         if (!set->relay) {
-                set->cfg = (struct tls_relay_config){ set->ca, set->secrets, set->n, roots_file, timeout_ms };
+                set->cfg = (struct tls_relay_config){ set->ca, set->secrets, set->n, roots_file, timeout_ms,
+                                                      &set->lock };
                 r = tls_relay_new(&set->cfg, &set->relay, err);
                 if (r < 0)
                         return r;
         }
         *ret = set->relay;
         return 0;
+}
+
+void secret_set_keep_vault(struct secret_set *set, struct vault *v)
+{
+        pthread_mutex_lock(&set->refresh_lock);
+        vault_free(set->vault);
+        set->vault = v;
+        pthread_mutex_unlock(&set->refresh_lock);
+}
+
+/* Reads secret i's value again: a new one is swapped in under the write
+ * lock (the old wiped), an unchanged one is dropped. */
+static int refresh_one(struct secret_set *set, size_t i, struct ak_error *err)
+{
+        uint8_t *value = NULL;
+        size_t len = 0;
+        int r = vault_get(set->vault, set->names[i], &value, &len, err);
+        if (r < 0)
+                return r;
+        if (inject_value_check(value, len) < 0) {
+                vault_value_free(value, len);
+                return ak_error_set(err, -EINVAL, "secret %s cannot go in an HTTP header any more: its new value "
+                                    "has a control character, leading or trailing blanks, or more than %d bytes",
+                                    set->names[i], INJECT_VALUE_MAX);
+        }
+        pthread_rwlock_wrlock(&set->lock);
+        bool same = len == set->value_lens[i] && memcmp(value, set->values[i], len) == 0;
+        uint8_t *old = same ? value : set->values[i];
+        size_t old_len = same ? len : set->value_lens[i];
+        if (!same) {
+                set->values[i] = value;
+                set->secrets[i].value = value;
+                set->value_lens[i] = set->secrets[i].value_len = len;
+        }
+        pthread_rwlock_unlock(&set->lock);
+        vault_value_free(old, old_len);
+        return 0;
+}
+
+int secret_set_refresh(struct secret_set *set, struct ak_error *err)
+{
+        int r = 0;
+        pthread_mutex_lock(&set->refresh_lock);
+        for (size_t i = 0; set->vault && i < set->n && r == 0; i++)
+                r = refresh_one(set, i, err);
+        pthread_mutex_unlock(&set->refresh_lock);
+        return r;
+}
+
+bool secret_set_binds(const struct secret_set *set, const char *host)
+{
+        for (size_t i = 0; host && i < set->n; i++)
+                if (strcasecmp(set->secrets[i].host, host) == 0)
+                        return true;
+        return false;
+}
+
+/* The 32 hex digits after the prefix, compared without case: a Host or SNI
+ * arrives lowercased, and the prefix is what makes a match unlikely by chance. */
+static bool placeholder_at(const uint8_t *p, const char *ph)
+{
+        return strncasecmp((const char *)p, ph, INJECT_PLACEHOLDER_LEN) == 0;
+}
+
+int secret_set_find_placeholder(const struct secret_set *set, const void *buf, size_t len)
+{
+        const uint8_t *b = buf;
+        for (size_t off = 0; len >= INJECT_PLACEHOLDER_LEN && off <= len - INJECT_PLACEHOLDER_LEN; off++) {
+                if ((b[off] | 0x20) != 'a')
+                        continue;
+                for (size_t i = 0; i < set->n; i++)
+                        if (placeholder_at(b + off, set->secrets[i].placeholder))
+                                return (int)i;
+        }
+        return -1;
 }

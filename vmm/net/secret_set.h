@@ -10,6 +10,7 @@
  * names, hosts and the CA certificate are not secret. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "lib/base/error.h"
@@ -70,6 +71,26 @@ const char *secret_set_ca_pem(const struct secret_set *set);
  * timeout; later calls return the same relay. */
 int secret_set_relay(struct secret_set *set, const char *roots_file, int timeout_ms, struct tls_relay **ret,
                      struct ak_error *err);
+
+/* Gives set the vault its values came from (set owns v from now on, frees
+ * it with itself) so that secret_set_refresh can read them again. */
+void secret_set_keep_vault(struct secret_set *set, struct vault *v);
+
+/* Reads every value again from the kept vault (none kept: 0, nothing
+ * read): a changed value (ak secret set: rotation) is swapped in for the
+ * relay's next request heads; a serve rewriting a head at that moment
+ * sees the old or the new value, never a mix. Thread-safe. Errors name the
+ * secret, never a value: the vault's (-ENOENT: removed), or -EINVAL for a
+ * new value that cannot stand in a header; the values before stay. */
+int secret_set_refresh(struct secret_set *set, struct ak_error *err);
+
+/* Whether some secret is bound to host (case-insensitive). */
+bool secret_set_binds(const struct secret_set *set, const char *host);
+
+/* The index of the first secret whose placeholder occurs in buf[0..len)
+ * (case-insensitive: names arrive lowercased), or -1. Bytes of anything
+ * the guest sent: a Host, an SNI, a request head. */
+int secret_set_find_placeholder(const struct secret_set *set, const void *buf, size_t len);
 
 #ifdef __cplusplus
 }

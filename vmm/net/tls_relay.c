@@ -420,8 +420,12 @@ static int first_head(const struct tls_relay_config *cfg, SSL *g, const char *ho
                         return fail(res, TLS_RELAY_IO, err, -EIO, "the guest closed before a whole request head",
                                     host);
                 *in_len += got;
+                if (cfg->secrets_lock)
+                        pthread_rwlock_rdlock(cfg->secrets_lock);
                 r = inject_request(in, *in_len, host, cfg->secrets, cfg->n_secrets, out, HEAD_OUT_MAX, out_len,
                                    &body, &body_len, &secret);
+                if (cfg->secrets_lock)
+                        pthread_rwlock_unlock(cfg->secrets_lock);
         }
         if (r == -EACCES) {
                 res->secret = secret;

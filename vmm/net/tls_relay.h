@@ -20,6 +20,7 @@
  * in the bytes sent to the server; never in the result or err. */
 #pragma once
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,11 +37,14 @@ struct tls_relay_config {
         struct tls_ca *ca;                    /* the sandbox's, for the guest's side; used only
                                                * by tls_relay_new */
         const struct inject_secret *secrets;  /* values checked by inject_value_check; read by
-                                               * every serve, so the owner may swap a value
-                                               * (rotation) between connections, not during one */
+                                               * every serve while it rewrites the first head */
         size_t n_secrets;
         const char *roots_file;               /* PEM roots for the server; NULL: the system's */
         int timeout_ms;                       /* silence allowed on either side */
+        pthread_rwlock_t *secrets_lock;       /* NULL: the values never change while serves run;
+                                               * else held for reading around each use of
+                                               * secrets, so the owner may swap a value (rotation)
+                                               * under the write lock */
 };
 
 enum tls_relay_outcome {
