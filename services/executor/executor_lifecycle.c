@@ -25,6 +25,7 @@
 #include "services/executor/executor_pool.h"
 #include "services/executor/executor_pull.h"
 #include "services/executor/executor_sandbox.h"
+#include "services/executor/executor_hooks.h"
 #include "services/executor/executor_secrets.h"
 #include "services/executor/executor_snapshot.h"
 #include "services/executor/executor_state.h"
@@ -124,7 +125,10 @@ static int boot_sandbox(struct executor *ex, struct sandbox *sb, bool try_pool, 
         }
         char dir[PATH_MAX];
         struct vmbox *box = NULL;
-        sb->net_secrets = (struct vmm_net_secrets){ .set = sb->secrets, .upstream_roots = ex->cfg.secrets_upstream_ca };
+        sb->net_secrets = (struct vmm_net_secrets){ .set = sb->secrets,
+                                                    .upstream_roots = ex->cfg.secrets_upstream_ca,
+                                                    .on_request = sb->hooks ? hooks_on_request : NULL,
+                                                    .ctx = sb->hooks };
         r = evm_boot(ex, sb->image, sb->profile, sb->vcpus, sb->memory_mb, sb->network,
                      has_egress(sb) ? &sb->egress : NULL, sb->secrets ? &sb->net_secrets : NULL, dir, &box, err);
         if (r < 0)
@@ -317,7 +321,7 @@ int lifecycle_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struc
         if (!sb)
                 return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
         if ((r = take_egress(ex, spec->egress, sb, call)) != RPC_OK ||
-            (r = secrets_take(ex, spec, sb, call)) != RPC_OK) {
+            (r = secrets_take(ex, spec, sb, call)) != RPC_OK || (r = hooks_take(ex, spec, sb, call)) != RPC_OK) {
                 sandbox_free(sb);
                 return r;
         }

@@ -7,6 +7,7 @@
 
 #include "lib/receipt/receipt.h"
 #include "services/executor/executor_netaudit.h"
+#include "services/executor/executor_hooks.h"
 #include "services/executor/executor_sandbox.h"
 #include "services/executor/executor_state.h"
 
@@ -43,6 +44,7 @@ void sandbox_free(struct sandbox *sb)
         receipt_strv_free(sb->label_keys, sb->n_labels);
         receipt_strv_free(sb->label_values, sb->n_labels);
         secret_set_free(sb->secrets);
+        hooks_free(sb->hooks);
         free(sb);
 }
 

@@ -3,6 +3,8 @@
  * executor_lifecycle.c. Private to services/executor. */
 #pragma once
 
+struct proxy_hooks;
+
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -63,6 +65,7 @@ struct sandbox {
         size_t n_secrets;
         struct secret_set *secrets;
         struct vmm_net_secrets net_secrets; /* secrets for the VM's egress (vmm_net.h), while it runs */
+        struct proxy_hooks *hooks;          /* spec.proxy_hooks (executor_hooks.h); NULL: none */
         /* spec.secret_files, parsed; their values are read from the vault
          * at each boot and written into the guest (secrets_install). */
         struct secret_file secret_files[INJECT_SECRETS_MAX];

@@ -14,7 +14,10 @@
 //   - badapi.test answers with a certificate of a CA nobody trusts: the
 //     request fails, the server sees none, the auditor gets secret.upstream-tls;
 //   - the guest (root) finds no value in its environment, processes' environ
-//     or files; the executor's and auditor's output holds none either.
+//     or files; the executor's and auditor's output holds none either;
+//   - proxy hooks (files and the auditor) see method, host, path, status and
+//     sizes of each relayed request, never a header or a value; bad hooks
+//     are refused.
 //
 // Host-side names, all aks-*: namespace aks-api (198.18.19.1 and .3, the
 // host's end aks-a0 198.18.19.2); removed before and after.
@@ -172,6 +175,21 @@ class SecretsNetTest : public ::testing::Test {
     spec.persistent = true;
     spec.secrets = const_cast<char**>(secrets);
     spec.n_secrets = 2;
+    // [[proxy.hooks]]: on_request and on_response to files, on_response to the auditor.
+    Ak__V1__ProxyHook h[3];
+    Ak__V1__ProxyHook* hp[3] = {&h[0], &h[1], &h[2]};
+    const char* hooks[3][4] = {{"req", "on_request", "file", "req.jsonl"},
+                               {"resp", "on_response", "file", "resp.jsonl"},
+                               {"aud", "on_response", "audit", ""}};
+    for (int i = 0; i < 3; i++) {
+      ak__v1__proxy_hook__init(&h[i]);
+      h[i].name = const_cast<char*>(hooks[i][0]);
+      h[i].event = const_cast<char*>(hooks[i][1]);
+      h[i].type = const_cast<char*>(hooks[i][2]);
+      h[i].path = const_cast<char*>(hooks[i][3]);
+    }
+    spec.proxy_hooks = hp;
+    spec.n_proxy_hooks = 3;
     Ak__V1__CreateSandboxRequest cr = AK__V1__CREATE_SANDBOX_REQUEST__INIT;
     cr.spec = &spec;
     ProtobufCMessage* resp = nullptr;
@@ -200,7 +218,7 @@ class SecretsNetTest : public ::testing::Test {
     if (exec_) {
       EXPECT_EQ(exec_->Stop(), 0) << Slurp(exec_->err);
       // Nothing the executor or the auditor wrote holds a value.
-      for (const std::string& f : {exec_->err, exec_->out, audit_})
+      for (const std::string& f : {exec_->err, exec_->out, audit_, HookFile("req.jsonl"), HookFile("resp.jsonl")})
         for (const char* v : {kValue1, kValue2, kBadValue})
           EXPECT_EQ(Slurp(f).find(v), std::string::npos) << f << " holds a secret's value";
     }
@@ -220,6 +238,10 @@ class SecretsNetTest : public ::testing::Test {
     ASSERT_TRUE(setup_error_.empty()) << setup_error_;
     ASSERT_TRUE(created_);
     ASSERT_EQ(placeholder_.rfind("AKSECRET_", 0), 0u) << placeholder_;
+  }
+
+  static std::string HookFile(const std::string& name) {
+    return dir_ + "/st/proxy-hooks/" + kSandbox + "/" + name;
   }
 
   static bool BuildImage() {
@@ -359,6 +381,60 @@ TEST_F(SecretsNetTest, ValueReachesTheBoundHostAndRotates) {
             std::string::npos)
       << log;
   ASSERT_TRUE(SetSecret("API_TOKEN", kValue1)) << setup_error_;
+
+  // The hooks saw both requests: method, host, path, status, sizes.
+  std::string req = Slurp(HookFile("req.jsonl")), resp = Slurp(HookFile("resp.jsonl"));
+  EXPECT_NE(req.find(R"("hook":"req","event":"on_request")"), std::string::npos) << req;
+  EXPECT_NE(req.find(R"("sandbox":"secnet1","method":"GET","host":"api.test","path":"/first","request_bytes":)"),
+            std::string::npos)
+      << req;
+  EXPECT_NE(req.find(R"("path":"/second")"), std::string::npos) << req;
+  EXPECT_EQ(req.find("status"), std::string::npos) << req;
+  EXPECT_NE(resp.find(R"("event":"on_response")"), std::string::npos) << resp;
+  EXPECT_NE(resp.find(R"("path":"/first","request_bytes":)"), std::string::npos) << resp;
+  EXPECT_NE(resp.find(R"("secret_injected":true,"status":200,"response_bytes":)"), std::string::npos) << resp;
+  EXPECT_TRUE(Audited("proxy_response")) << Slurp(audit_);
+  for (const std::string& f : {req, resp}) {
+    EXPECT_EQ(f.find("Bearer"), std::string::npos) << f;
+    EXPECT_EQ(f.find(placeholder_), std::string::npos) << f;
+  }
+}
+
+TEST_F(SecretsNetTest, BadHooksAreRefused) {
+  struct Case {
+    const char *name, *event, *type, *path, *want;
+    bool secrets;
+  } cases[] = {
+      {"w", "on_request", "webhook", "", "webhook is not offered", true},
+      {"f", "on_request", "file", "../x", "want a file name", true},
+      {"f", "on_request", "file", "/etc/passwd", "want a file name", true},
+      {"e", "on_connect", "audit", "", "on_request or on_response", true},
+      {"", "on_request", "audit", "", ".name", true},
+      {"n", "on_request", "audit", "", "give spec.secrets", false},
+  };
+  for (const Case& c : cases) {
+    Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+    const char* secrets[] = {"API_TOKEN:api.test"};
+    spec.name = const_cast<char*>("secnet2");
+    spec.profile = const_cast<char*>("moderate");
+    spec.secrets = const_cast<char**>(secrets);
+    spec.n_secrets = c.secrets ? 1 : 0;
+    Ak__V1__ProxyHook h = AK__V1__PROXY_HOOK__INIT;
+    Ak__V1__ProxyHook* hp = &h;
+    h.name = const_cast<char*>(c.name);
+    h.event = const_cast<char*>(c.event);
+    h.type = const_cast<char*>(c.type);
+    h.path = const_cast<char*>(c.path);
+    spec.proxy_hooks = &hp;
+    spec.n_proxy_hooks = 1;
+    Ak__V1__CreateSandboxRequest cr = AK__V1__CREATE_SANDBOX_REQUEST__INIT;
+    cr.spec = &spec;
+    std::string e;
+    EXPECT_EQ(aktest::ExecutorUnary(ch_, "CreateSandbox", &cr.base, 60000, nullptr, &e), RPC_INVALID_ARGUMENT)
+        << c.type << " " << c.path;
+    EXPECT_NE(e.find(c.want), std::string::npos) << e;
+    EXPECT_NE(e.find("spec.proxy_hooks"), std::string::npos) << e;
+  }
 }
 
 TEST_F(SecretsNetTest, PlaceholderElsewhereIsRefusedAndAudited) {

@@ -152,10 +152,30 @@ struct vmm_net_egress {
  * relay with the values put in, and whose requests carrying a placeholder
  * anywhere else are refused and reported. */
 struct secret_set;
+
+/* One request the secrets' relay carried (the first of a connection whose
+ * head was read), for proxy hooks: never a body, a header or a value. */
+struct vmm_net_request_event {
+        const char *host;        /* the bound host (the TLS server name) */
+        const char *method;      /* "GET", ... */
+        const char *path;        /* no query or fragment */
+        int status;              /* the server's, 0: no answer */
+        uint64_t request_bytes;  /* plaintext sent to the server (head and body) */
+        uint64_t response_bytes; /* plaintext sent back to the guest */
+        uint64_t duration_ms;    /* from the handoff to the connection's end */
+        bool injected;           /* a value was put into the head */
+        const char *outcome;     /* tls_relay_outcome_name: "done", "refused-secret", ... */
+};
+
 struct vmm_net_secrets {
         struct secret_set *set;     /* the sandbox's; outlives the VM's network */
         const char *upstream_roots; /* PEM file the bound hosts' certificates must chain to;
                                      * NULL: the system's roots */
+        /* NULL, or called once per relayed request when its connection
+         * ends, on that connection's thread (several at once): proxy hooks.
+         * ctx must outlive the VM's network. */
+        void (*on_request)(void *ctx, const struct vmm_net_request_event *ev);
+        void *ctx;
 };
 
 struct vmm_net_config {

@@ -9,6 +9,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "lib/base/time.h"
 #include "vmm/backend/vmm_net_inject.h"
 #include "vmm/net/netloop.h"
 #include "vmm/net/secret_set.h"
@@ -31,6 +32,7 @@ struct job {
 };
 
 struct vmm_net_inject {
+        const struct vmm_net_secrets *s;
         struct secret_set *set;
         struct tls_relay *relay;
         int netns_fd;
@@ -52,6 +54,7 @@ int vmm_net_inject_new(const struct vmm_net_secrets *s, int netns_fd, struct net
         struct vmm_net_inject *in = calloc(1, sizeof(*in));
         if (!in)
                 return ak_error_set(err, -ENOMEM, "out of memory");
+        in->s = s;
         in->set = s->set;
         in->relay = relay;
         in->netns_fd = netns_fd;
@@ -171,6 +174,7 @@ static void *job_run(void *arg)
         struct vmm_net_inject *in = j->in;
         struct ak_error err = { 0 };
         struct tls_relay_result res = { 0 };
+        uint64_t t0 = ak_mono_ns();
 
         /* Rotation: the values as the vault holds them now. */
         if (secret_set_refresh(in->set, &err) < 0) {
@@ -188,6 +192,20 @@ static void *job_run(void *arg)
                 const char *rule = outcome_rule(res.outcome);
                 if (rule)
                         report(in, NET_EVENT_TLS_SNI, j->dst_text, j->dst_port, j->name, rule);
+        }
+        if (in->s->on_request && res.method[0]) {
+                struct vmm_net_request_event ev = {
+                        .host = j->name,
+                        .method = res.method,
+                        .path = res.path,
+                        .status = res.status,
+                        .request_bytes = res.to_server,
+                        .response_bytes = res.to_guest,
+                        .duration_ms = (ak_mono_ns() - t0) / 1000000,
+                        .injected = res.injected,
+                        .outcome = tls_relay_outcome_name(res.outcome),
+                };
+                in->s->on_request(in->s->ctx, &ev);
         }
         job_end(j);
         return NULL;

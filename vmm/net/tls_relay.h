@@ -62,6 +62,14 @@ struct tls_relay_result {
         bool injected;              /* a value was put into the request */
         bool resumed;               /* the server's TLS session was resumed */
         uint64_t to_server, to_guest; /* bytes of plaintext relayed */
+        /* The first request as the guest sent it (for proxy hooks): its
+         * method and path (the target without query or fragment, at most
+         * 255 bytes; an absolute URI's path), "" until a head was read; and
+         * the server's status code from its first answer line, 0 when none
+         * came. */
+        char method[16];
+        char path[256];
+        int status;
 };
 
 struct tls_relay;

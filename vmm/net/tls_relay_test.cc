@@ -260,6 +260,11 @@ TEST_F(TlsRelay, ServerSeesTheValueGuestSeesThePlaceholder)
         EXPECT_TRUE(res.injected);
         EXPECT_NE(std::string::npos, out.find("HTTP/1.1 200 OK")) << out;
         EXPECT_EQ(std::string::npos, out.find(kValue)) << out;
+        // What proxy hooks report: the request line's method and path, the
+        // answer's status.
+        EXPECT_STREQ("GET", res.method);
+        EXPECT_STREQ("/v1/models", res.path);
+        EXPECT_EQ(200, res.status);
         std::string seen = Slurp(dir_ + "/seen_api");
         EXPECT_NE(std::string::npos, seen.find(std::string("Authorization: Bearer ") + kValue + "\r\n")) << seen;
         EXPECT_EQ(std::string::npos, seen.find(secret_.placeholder)) << seen;

@@ -1,0 +1,38 @@
+/* A sandbox's proxy hooks (SandboxSpec.proxy_hooks, agentkernel's
+ * [[proxy.hooks]]): each request the secrets' relay carries
+ * (vmm_net_request_event) becomes an on_request and an on_response event,
+ * delivered to the hooks that asked for it: a JSON line appended to a file
+ * under <state-dir>/proxy-hooks/<sandbox>/, or an audit event (type
+ * "proxy", action "proxy_request" / "proxy_response"). Events hold the
+ * sandbox, method, host, path (no query), status, byte counts, duration and
+ * whether a value was put in; never a body, a header or a value. Private to
+ * services/executor. */
+#pragma once
+
+#include "lib/rpc/rpc.h"
+#include "protos/ak/v1/sandbox.pb-c.h"
+#include "vmm/backend/vmm_net.h"
+
+struct executor;
+struct sandbox;
+
+#define HOOKS_MAX 8
+#define HOOK_NAME_MAX 64
+#define HOOK_FILE_MAX 128
+
+struct proxy_hooks;
+
+/* Checks spec->proxy_hooks and keeps them in sb->hooks (none: RPC_OK,
+ * nothing kept). INVALID_ARGUMENT naming the entry for a bad name, event,
+ * type ("webhook" is not offered: the executor does not post to URLs a
+ * client names) or file name, or hooks without secrets (they observe the
+ * secrets' relay); RESOURCE_EXHAUSTED when out of memory. Makes the file
+ * hooks' directory. Call after sb's name and tenant are set. */
+int hooks_take(struct executor *ex, const Ak__V1__SandboxSpec *spec, struct sandbox *sb, struct rpc_call *call);
+
+/* NULL is a no-op. No event may be in delivery (the VM's network is gone). */
+void hooks_free(struct proxy_hooks *h);
+
+/* The vmm_net_secrets.on_request callback; ctx is a struct proxy_hooks.
+ * Thread-safe. File write failures are counted, not reported. */
+void hooks_on_request(void *ctx, const struct vmm_net_request_event *ev);
