@@ -162,3 +162,44 @@ TEST_F(SecretSet, ErrorsNameTheSecretNeverTheValue)
 }
 
 }  // namespace
+
+TEST_F(SecretSet, FindsPlaceholdersAndRefreshesFromTheVault)
+{
+        struct secret_binding b[] = { B("A:api.example.com"), B("B:other.example.org:X-Key") };
+        struct secret_set *set = nullptr;
+        struct ak_error err = {};
+        ASSERT_EQ(0, secret_set_new(v_, b, 2, &set, &err)) << err.msg;
+        std::string p1 = secret_set_placeholder(set, 1);
+        std::string head = "GET /?q=" + p1 + " HTTP/1.1\r\nHost: x\r\n\r\n";
+        EXPECT_EQ(1, secret_set_find_placeholder(set, head.data(), head.size()));
+        std::string lower = p1;
+        for (char &c : lower)
+                c = (char)tolower((unsigned char)c);
+        std::string sni = "x" + lower + ".evil.test";
+        EXPECT_EQ(1, secret_set_find_placeholder(set, sni.data(), sni.size())) << "names arrive lowercased";
+        EXPECT_EQ(-1, secret_set_find_placeholder(set, p1.data(), p1.size() - 1)) << "a cut placeholder";
+        EXPECT_EQ(-1, secret_set_find_placeholder(set, "AKSECRET_", 9));
+        EXPECT_TRUE(secret_set_binds(set, "API.example.com"));
+        EXPECT_FALSE(secret_set_binds(set, "example.com"));
+
+        // No vault kept: nothing to read again.
+        EXPECT_EQ(0, secret_set_refresh(set, &err)) << err.msg;
+        // Kept (the set owns it): a new value is read; a removed one fails naming it, never a value.
+        struct vault *v2 = nullptr;
+        ASSERT_EQ(0, vault_open_sealed((dir_ + "/v").c_str(), &v2, &err)) << err.msg;
+        secret_set_keep_vault(set, v2);
+        ASSERT_EQ(0, vault_set(v_, "A", "rotated", 7, &err)) << err.msg;
+        EXPECT_EQ(0, secret_set_refresh(set, &err)) << err.msg;
+        struct tls_relay *relay = nullptr;
+        ASSERT_EQ(0, secret_set_relay(set, nullptr, 1000, &relay, &err)) << err.msg;
+        ASSERT_EQ(0, vault_set(v_, "B", "bad\r\nX: 1", 10, &err)) << err.msg;
+        err = {};
+        EXPECT_EQ(-EINVAL, secret_set_refresh(set, &err));
+        EXPECT_NE(std::string::npos, std::string(err.msg).find("B")) << err.msg;
+        EXPECT_EQ(std::string::npos, std::string(err.msg).find("bad")) << err.msg;
+        ASSERT_EQ(0, vault_remove(v_, "A", &err)) << err.msg;
+        err = {};
+        EXPECT_EQ(-ENOENT, secret_set_refresh(set, &err));
+        EXPECT_EQ(std::string::npos, std::string(err.msg).find(kCanary)) << err.msg;
+        secret_set_free(set);
+}
