@@ -178,6 +178,14 @@ int inject_request(const uint8_t *buf, size_t len, const char *sni, const struct
                 return r;
         if (scan >= 14 && memcmp(buf, "PRI * HTTP/2.0", 14) == 0)
                 return -EBADMSG;
+        /* The method: upper-case letters, as sniff() wants them before it
+         * calls this an HTTP request (a NUL or a control there would reach
+         * a server that might read the line another way). */
+        size_t m = 0;
+        while (m < scan && m <= INJECT_METHOD_MAX && buf[m] >= 'A' && buf[m] <= 'Z')
+                m++;
+        if (m == 0 || m > INJECT_METHOD_MAX || m >= scan || buf[m] != ' ')
+                return -EBADMSG;
         if (r == SNIFF_NAME && strcmp(host, sni) != 0)
                 return -EBADMSG;
         const uint8_t *end = memmem(buf, scan, "\r\n\r\n", 4);
@@ -216,4 +224,44 @@ int inject_request(const uint8_t *buf, size_t len, const char *sni, const struct
         *ret_body = f.chunked ? INJECT_BODY_CHUNKED : f.have_length ? INJECT_BODY_LENGTH : INJECT_BODY_NONE;
         *ret_body_len = f.have_length ? f.length : 0;
         return (int)head_len;
+}
+
+void inject_request_line(const uint8_t *head, size_t len, char method[INJECT_METHOD_MAX + 1],
+                         char path[INJECT_PATH_MAX + 1])
+{
+        const char *h = (const char *)head, *end = memchr(h, '\r', len);
+        const char *sp = end ? memchr(h, ' ', (size_t)(end - h)) : NULL;
+        method[0] = path[0] = 0;
+        if (!sp || (size_t)(sp - h) > INJECT_METHOD_MAX)
+                return;
+        memcpy(method, h, (size_t)(sp - h));
+        method[sp - h] = 0;
+        const char *t = sp + 1, *t_end = memchr(t, ' ', (size_t)(end - t));
+        if (!t_end)
+                return;
+        const char *scheme = memmem(t, (size_t)(t_end - t), "://", 3);
+        if (scheme && *t != '/') { /* absolute form: from the authority's end */
+                t = memchr(scheme + 3, '/', (size_t)(t_end - scheme - 3));
+                if (!t)
+                        t = t_end;
+        }
+        size_t n = 0;
+        while (t + n < t_end && t[n] != '?' && t[n] != '#')
+                n++;
+        if (n > INJECT_PATH_MAX)
+                n = INJECT_PATH_MAX;
+        memcpy(path, t, n);
+        path[n] = 0;
+        if (!n)
+                memcpy(path, "/", 2);
+}
+
+int inject_answer_status(const uint8_t *b, size_t n)
+{
+        if (n < 12 || memcmp(b, "HTTP/1.", 7) != 0 || b[8] != ' ')
+                return 0;
+        for (int i = 9; i < 12; i++)
+                if (b[i] < '0' || b[i] > '9')
+                        return 0;
+        return (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
 }

@@ -73,7 +73,7 @@ int inject_header_check(const char *name);
  * *ret_body (and its length in *ret_body_len for INJECT_BODY_LENGTH); or
  *   -EAGAIN       the head is not complete yet: call again with more bytes,
  *   -EBADMSG      malformed, longer than SNIFF_HEADERS_MAX, an HTTP/2
- *                 preface, a Host other than sni, or framing a server could
+ *                 preface, a method that is not 1..15 upper-case letters, a Host other than sni, or framing a server could
  *                 read two ways (two Content-Lengths, both it and
  *                 Transfer-Encoding, a coding other than chunked),
  *   -EACCES       a placeholder where it may not be: *ret_secret is the index
@@ -84,6 +84,19 @@ int inject_header_check(const char *name);
 int inject_request(const uint8_t *buf, size_t len, const char *sni, const struct inject_secret *secrets,
                    size_t n, uint8_t *out, size_t out_size, size_t *ret_out_len, enum inject_body *ret_body,
                    uint64_t *ret_body_len, size_t *ret_secret);
+
+/* For proxy hooks: the method and path (the target without query or
+ * fragment, cut to INJECT_PATH_MAX bytes; an absolute URI's path; "/" for
+ * none) of a head inject_request accepted, in head[0..len) (its result).
+ * Outputs are NUL-terminated; left "" when the line has no such parts. */
+#define INJECT_METHOD_MAX 15
+#define INJECT_PATH_MAX 255
+void inject_request_line(const uint8_t *head, size_t len, char method[INJECT_METHOD_MAX + 1],
+                         char path[INJECT_PATH_MAX + 1]);
+
+/* The status code of a server's first answer bytes b[0..n) ("HTTP/1.x
+ * NNN"), or 0 when they do not start so. */
+int inject_answer_status(const uint8_t *b, size_t n);
 
 #ifdef __cplusplus
 }

@@ -123,9 +123,33 @@ TEST(Inject, MalformedOrAmbiguousHeadsAreRefused)
         EXPECT_EQ("ERR -74", in.Run("POST / HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: -1\r\n\r\n"));
         EXPECT_EQ("ERR -74", in.Run("GET / HTTP/1.1\r\nHost: api.example.com\r\nX: " + std::string(17000, 'a') +
                                     "\r\n\r\n"));
+        // the method: upper-case letters (found by inject_fuzz: "POS\0\0T" passed)
+        EXPECT_EQ("ERR -74", in.Run(std::string("POS\0\0T / HTTP/1.1\r\nHost: api.example.com\r\n\r\n", 44)));
+        EXPECT_EQ("ERR -74", in.Run("get / HTTP/1.1\r\nHost: api.example.com\r\n\r\n"));
+        EXPECT_EQ("ERR -74", in.Run("ABCDEFGHIJKLMNOP / HTTP/1.1\r\nHost: api.example.com\r\n\r\n"));
         // the rewritten head must fit
         EXPECT_EQ("ERR -105", in.Run("GET / HTTP/1.1\r\nHost: api.example.com\r\n" + a + "\r\n", "api.example.com",
                                      nullptr, 40));
+}
+
+TEST(Inject, RequestLineAndAnswerStatusForHooks)
+{
+        char m[INJECT_METHOD_MAX + 1], p[INJECT_PATH_MAX + 1];
+        auto line = [&](const std::string &h) {
+                inject_request_line((const uint8_t *)h.data(), h.size(), m, p);
+                return std::string(m) + " " + p;
+        };
+        EXPECT_EQ("GET /v1/models", line("GET /v1/models?key=x#f HTTP/1.1\r\nHost: a\r\n\r\n"));
+        EXPECT_EQ("POST /a/b", line("POST https://api.example.com/a/b?q HTTP/1.1\r\n\r\n"));
+        EXPECT_EQ("GET /", line("GET https://api.example.com HTTP/1.1\r\n\r\n"));
+        EXPECT_EQ("OPTIONS *", line("OPTIONS * HTTP/1.1\r\n\r\n"));
+        EXPECT_EQ(std::string(INJECT_PATH_MAX, 'a'), line("GET " + std::string(300, 'a') + " HTTP/1.1\r\n\r\n").substr(4));
+        auto status = [](const std::string &b) { return inject_answer_status((const uint8_t *)b.data(), b.size()); };
+        EXPECT_EQ(200, status("HTTP/1.1 200 OK\r\n"));
+        EXPECT_EQ(404, status("HTTP/1.0 404 "));
+        EXPECT_EQ(0, status("HTTP/1.1 20"));
+        EXPECT_EQ(0, status("HTTP/2 200 OK\r\n"));
+        EXPECT_EQ(0, status("HTTP/1.1 2x0 OK\r\n"));
 }
 
 TEST(Inject, ValuesHeadersAndPlaceholdersAreChecked)

@@ -341,47 +341,6 @@ static void session_keep(struct tls_relay *relay, SSL *u, const char *host)
         pthread_mutex_unlock(&relay->lock);
 }
 
-/* The method and path of a head inject_request accepted (so its request
- * line is "METHOD SP TARGET SP VERSION"). */
-static void request_line(const uint8_t *head, size_t len, struct tls_relay_result *res)
-{
-        const char *h = (const char *)head, *end = memchr(h, '\r', len);
-        const char *sp = end ? memchr(h, ' ', (size_t)(end - h)) : NULL;
-        if (!sp || (size_t)(sp - h) >= sizeof(res->method))
-                return;
-        memcpy(res->method, h, (size_t)(sp - h));
-        res->method[sp - h] = 0;
-        const char *t = sp + 1, *t_end = memchr(t, ' ', (size_t)(end - t));
-        if (!t_end)
-                return;
-        const char *scheme = memmem(t, (size_t)(t_end - t), "://", 3);
-        if (scheme && *t != '/') { /* absolute form: from the authority's end */
-                t = memchr(scheme + 3, '/', (size_t)(t_end - scheme - 3));
-                if (!t)
-                        t = t_end;
-        }
-        size_t n = 0;
-        while (t + n < t_end && t[n] != '?' && t[n] != '#')
-                n++;
-        if (n >= sizeof(res->path))
-                n = sizeof(res->path) - 1;
-        memcpy(res->path, t, n);
-        res->path[n] = 0;
-        if (!n)
-                snprintf(res->path, sizeof(res->path), "/");
-}
-
-/* The status of an answer's first bytes ("HTTP/1.x NNN"), or 0. */
-static int answer_status(const uint8_t *b, size_t n)
-{
-        if (n < 12 || memcmp(b, "HTTP/1.", 7) != 0 || b[8] != ' ')
-                return 0;
-        for (int i = 9; i < 12; i++)
-                if (b[i] < '0' || b[i] > '9')
-                        return 0;
-        return (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
-}
-
 /* Relays both ways until the server is done (or the guest and then the
  * server). 0 or -ETIMEDOUT / -EIO. */
 static int pump(struct tls_relay *relay, const char *host, SSL *g, SSL *u, int gfd, int ufd,
@@ -424,7 +383,7 @@ static int pump(struct tls_relay *relay, const char *host, SSL *g, SSL *u, int g
                                  * session now, before an unclean close could spoil it */
                                 session_keep(relay, u, host);
                                 kept = true;
-                                res->status = answer_status(buf, got);
+                                res->status = inject_answer_status(buf, got);
                         }
                         if (!write_all(g, buf, got))
                                 return guest_open ? -EIO : 0;
@@ -479,7 +438,7 @@ static int first_head(const struct tls_relay_config *cfg, SSL *g, const char *ho
                 return fail(res, TLS_RELAY_BAD_REQUEST, err, r,
                             "refused: malformed request head, or its Host is not the TLS server name", host);
         *ret_consumed = (size_t)r;
-        request_line(in, (size_t)r, res);
+        inject_request_line(in, (size_t)r, res->method, res->path);
         res->injected = *out_len != (size_t)r || memcmp(in, out, *out_len) != 0;
         return 0;
 }

@@ -67,8 +67,8 @@ struct tls_relay_result {
          * 255 bytes; an absolute URI's path), "" until a head was read; and
          * the server's status code from its first answer line, 0 when none
          * came. */
-        char method[16];
-        char path[256];
+        char method[INJECT_METHOD_MAX + 1];
+        char path[INJECT_PATH_MAX + 1];
         int status;
 };
 

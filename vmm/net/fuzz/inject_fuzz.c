@@ -4,7 +4,8 @@
  * refused); the second value (bound elsewhere) and the first appear only if
  * the input brought them or the first placeholder; a refusal names one of
  * the two secrets; and the output is itself a head inject_request accepts
- * unchanged, with the same framing. */
+ * unchanged, with the same framing. Also the hooks' readers: the accepted
+ * head's method and path, and any input's answer status. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -38,6 +39,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 s[1].value = (const uint8_t *)"SECOND-VALUE";
                 s[1].value_len = 12;
         }
+        /* The server's answer line (outside bytes too): 0 or a 3-digit code. */
+        int st = inject_answer_status(data, size);
+        if (st != 0 && (st < 0 || st > 999))
+                abort();
         int r = inject_request(data, size, "api.example.com", s, 2, out, sizeof(out), &out_len, &body, &blen, &sec);
         if (r == -EACCES) {
                 if (sec > 1)
@@ -56,6 +61,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             !memmem(data, (size_t)r, value, sizeof(value) - 1))
                 abort();
         if (body != INJECT_BODY_LENGTH && blen != 0)
+                abort();
+        /* An accepted head's method and path (for proxy hooks): bounded,
+         * NUL-terminated, the path without query or fragment, and the
+         * method a prefix of the head. */
+        char method[INJECT_METHOD_MAX + 1], path[INJECT_PATH_MAX + 1];
+        memset(method, 'x', sizeof(method));
+        memset(path, 'x', sizeof(path));
+        inject_request_line(data, (size_t)r, method, path);
+        size_t ml = strnlen(method, sizeof(method)), pl = strnlen(path, sizeof(path));
+        if (ml == sizeof(method) || pl == sizeof(path) || memchr(path, '?', pl) || memchr(path, '#', pl) ||
+            memcmp(method, data, ml) != 0 || (ml && data[ml] != ' ') || (ml && !pl))
                 abort();
         int r2 = inject_request(out, out_len, "api.example.com", s, 2, again, sizeof(again), &again_len, &body2,
                                 &blen2, &sec);
