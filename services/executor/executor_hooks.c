@@ -72,7 +72,7 @@ static int take_one(struct proxy_hooks *h, const Ak__V1__ProxyHook *in, size_t i
                 return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "spec.proxy_hooks[%zu] (%s).path \"%.80s\": want a "
                                      "file name (1..%d of A-Z a-z 0-9 . _ -, no '/'), kept in %s", i, name, path,
                                      HOOK_FILE_MAX, dir);
-        snprintf(k->path, sizeof(k->path), "%s/%s", dir, path);
+        snprintf(k->path, sizeof(k->path), "%.3200s/%.128s", dir, path); /* dir < 3100, path <= 128 */
         return RPC_OK;
 }
 

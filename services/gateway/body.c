@@ -123,6 +123,44 @@ static int command(const struct json_value *o, const char ***ret_argv, size_t *r
         return 0;
 }
 
+/* An optional array of at most max strings without NUL, pointing into the
+ * tree (absent or null: none). */
+static int opt_strings(const struct json_value *o, const char *key, size_t max, const char ***ret, size_t *ret_n,
+                       struct ak_error *err)
+{
+        const struct json_value *v = member(o, key);
+        size_t len;
+
+        *ret = NULL;
+        *ret_n = 0;
+        if (!v)
+                return 0;
+        if (json_value_type(v) != JSON_ARRAY)
+                return wrong(err, key, "an array of strings", v);
+        size_t n = json_array_size(v);
+        if (n > max)
+                return ak_error_set(err, -EINVAL, "%s: more than %zu entries", key, max);
+        const char **a = calloc(n + 1, sizeof(*a));
+        if (!a)
+                return ak_error_errno(err, -ENOMEM, "%s", key);
+        for (size_t i = 0; i < n; i++) {
+                const struct json_value *e = json_array_get(v, i);
+                if (json_value_type(e) != JSON_STRING) {
+                        free(a);
+                        return ak_error_set(err, -EINVAL, "%s[%zu]: expected a string, got %s", key, i,
+                                            json_type_name(json_value_type(e)));
+                }
+                a[i] = json_string(e, &len);
+                if (strlen(a[i]) != len) {
+                        free(a);
+                        return ak_error_set(err, -EINVAL, "%s[%zu]: must not contain NUL", key, i);
+                }
+        }
+        *ret = a;
+        *ret_n = n;
+        return 0;
+}
+
 /* An object of string values → kv pairs pointing into the tree. */
 static int string_map(const struct json_value *o, const char *key, struct gw_kv **ret, size_t *ret_n,
                       struct ak_error *err)
@@ -194,8 +232,7 @@ int gw_run_decode(const char *body, size_t len, struct gw_req *ret, struct ak_er
 
 int gw_create_decode(const char *body, size_t len, struct gw_req *ret, struct ak_error *err)
 {
-        static const char *const unsupported[] = { "source_url", "source_ref", "volumes", "secrets",
-                                                   "secret_files" };
+        static const char *const unsupported[] = { "source_url", "source_ref", "volumes" };
         const char *ttl = NULL;
         int r = parse(body, len, ret, err);
 
@@ -214,8 +251,20 @@ int gw_create_decode(const char *body, size_t len, struct gw_req *ret, struct ak
             (r = opt_u32(ret->tree, "memory_mb", &q->memory_mb, err)) < 0 ||
             (r = opt_u32(ret->tree, "ttl_seconds", &q->ttl_seconds, err)) < 0 ||
             (r = opt_string(ret->tree, "ttl", &ttl, err)) < 0 ||
-            (r = string_map(ret->tree, "labels", &q->labels, &q->n_labels, err)) < 0)
+            (r = string_map(ret->tree, "labels", &q->labels, &q->n_labels, err)) < 0 ||
+            (r = opt_strings(ret->tree, "secrets", GW_SECRETS_MAX, &q->secrets, &q->n_secrets, err)) < 0 ||
+            (r = opt_strings(ret->tree, "secret_files", GW_SECRETS_MAX, &q->secret_files, &q->n_secret_files,
+                             err)) < 0)
                 return fail(ret, GW_CREATE, r);
+        /* The value itself ("KEY=value:host") would cross the wire, sit in
+         * the scheduler and maybe a log: refused before anything else. Not
+         * echoed: the member's index only. */
+        for (size_t i = 0; i < q->n_secrets; i++)
+                if (strchr(q->secrets[i], '='))
+                        return fail(ret, GW_CREATE,
+                                    ak_error_set(err, -EINVAL, "secrets[%zu]: the KEY=value form is not accepted "
+                                                 "(values never cross the API): store the value on the executor's "
+                                                 "node (ak secret set KEY) and give KEY:host[:header]", i));
         if (!q->name)
                 return fail(ret, GW_CREATE, ak_error_set(err, -EINVAL, "name is required"));
         if (!gw_name_ok(q->name))
@@ -395,6 +444,8 @@ void gw_req_free(enum gw_route_id id, struct gw_req *r)
                 break;
         case GW_CREATE:
                 free(r->create.labels);
+                free(r->create.secrets);
+                free(r->create.secret_files);
                 break;
         case GW_EXEC:
         case GW_EXEC_DETACH:

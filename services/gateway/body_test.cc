@@ -133,7 +133,10 @@ TEST(BodyTest, Create)
                 { R"({"name":"a","labels":{"k":1}})", "labels.k: expected a string, got number" },
                 { R"({"name":"a","labels":{"":"v"}})", "labels: a key is empty" },
                 { R"({"name":"a","volumes":["/h:/g"]})", "volumes: not supported" },
-                { R"({"name":"a","secrets":{"K":"V"}})", "secrets: not supported" },
+                { R"({"name":"a","secrets":{"K":"V"}})", "secrets: expected an array of strings" },
+                { R"({"name":"a","secrets":["K:api.test",1]})", "secrets[1]: expected a string" },
+                { R"({"name":"a","secrets":["K=sk-live-zz:api.test"]})", "secrets[0]: the KEY=value form is not" },
+                { R"({"name":"a","secret_files":"K"})", "secret_files: expected an array of strings" },
                 { R"({"name":"a","source_url":"https://x"})", "source_url: not supported" },
         };
         for (const auto &b : bad) {
@@ -141,6 +144,18 @@ TEST(BodyTest, Create)
                 EXPECT_EQ(d.rc, -EINVAL) << b[0];
                 EXPECT_NE(d.msg().find(b[1]), std::string::npos) << b[0] << ": " << d.msg();
         }
+        // agentkernel's secrets and secret_files become SandboxSpec's.
+        Decoded s(gw_create_decode, GW_CREATE,
+                  R"({"name":"a","secrets":["K:api.test","L:b.test:X-Key"],"secret_files":["F","G:/tmp/g"]})");
+        ASSERT_EQ(s.rc, 0) << s.msg();
+        ASSERT_EQ(s.req.create.n_secrets, 2u);
+        EXPECT_STREQ(s.req.create.secrets[0], "K:api.test");
+        EXPECT_STREQ(s.req.create.secrets[1], "L:b.test:X-Key");
+        ASSERT_EQ(s.req.create.n_secret_files, 2u);
+        EXPECT_STREQ(s.req.create.secret_files[1], "G:/tmp/g");
+        // The refusal of an inline value does not echo it.
+        Decoded v(gw_create_decode, GW_CREATE, R"({"name":"a","secrets":["K=sk-live-zz:api.test"]})");
+        EXPECT_EQ(v.msg().find("sk-live-zz"), std::string::npos) << v.msg();
         // Unsupported members that are null are absent, as serde reads them.
         Decoded n(gw_create_decode, GW_CREATE, R"({"name":"a","volumes":null,"secrets":null})");
         EXPECT_EQ(n.rc, 0) << n.msg();

@@ -9,7 +9,7 @@
  * The shapes are agentkernel 0.18's HTTP API (its src/http_api.rs and the
  * agentkernel npm SDK): unknown members are ignored, as serde does; a
  * member of the wrong type, a missing required one, or one that ak cannot
- * honour (volumes, secrets, source_url) is an error naming the member.
+ * honour (volumes, source_url) is an error naming the member.
  *
  * Ownership: a decoded request points into the JSON tree it came from; it
  * owns the tree and its own arrays, and gw_req_free releases them.
@@ -105,7 +105,16 @@ struct gw_create_req {
         uint32_t ttl_seconds;  /* ak extension: "ttl_seconds" or agentkernel's "ttl" ("1h") */
         struct gw_kv *labels;  /* ak extension: {"labels":{"k":"v"}} */
         size_t n_labels;
+        /* agentkernel's "secrets" ("KEY:host[:header]"; its "KEY=value:host"
+         * form is refused: values stay in the executor node's vault) and
+         * "secret_files" ("KEY[:path]"): SandboxSpec.secrets/secret_files,
+         * pointing into the tree; at most GW_SECRETS_MAX each. */
+        const char **secrets;
+        size_t n_secrets;
+        const char **secret_files;
+        size_t n_secret_files;
 };
+#define GW_SECRETS_MAX 32
 
 struct gw_exec_req {
         const char **argv;

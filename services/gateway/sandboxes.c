@@ -122,6 +122,10 @@ int gw_create(struct gateway *g, const struct gw_create_req *q, const char *tena
         }
         spec.labels = entp;
         spec.n_labels = q->n_labels;
+        spec.secrets = (char **)q->secrets;
+        spec.n_secrets = q->n_secrets;
+        spec.secret_files = (char **)q->secret_files;
+        spec.n_secret_files = q->n_secret_files;
         req.spec = &spec;
         int code = gw_call(g, tenant, "CreateSandbox", &req, (void **)&sb, &err);
         if (code != RPC_OK)
