@@ -145,14 +145,14 @@ TEST(BodyTest, Create)
                 EXPECT_NE(d.msg().find(b[1]), std::string::npos) << b[0] << ": " << d.msg();
         }
         // agentkernel's secrets and secret_files become SandboxSpec's.
-        Decoded s(gw_create_decode, GW_CREATE,
+        Decoded sec(gw_create_decode, GW_CREATE,
                   R"({"name":"a","secrets":["K:api.test","L:b.test:X-Key"],"secret_files":["F","G:/tmp/g"]})");
-        ASSERT_EQ(s.rc, 0) << s.msg();
-        ASSERT_EQ(s.req.create.n_secrets, 2u);
-        EXPECT_STREQ(s.req.create.secrets[0], "K:api.test");
-        EXPECT_STREQ(s.req.create.secrets[1], "L:b.test:X-Key");
-        ASSERT_EQ(s.req.create.n_secret_files, 2u);
-        EXPECT_STREQ(s.req.create.secret_files[1], "G:/tmp/g");
+        ASSERT_EQ(sec.rc, 0) << sec.msg();
+        ASSERT_EQ(sec.req.create.n_secrets, 2u);
+        EXPECT_STREQ(sec.req.create.secrets[0], "K:api.test");
+        EXPECT_STREQ(sec.req.create.secrets[1], "L:b.test:X-Key");
+        ASSERT_EQ(sec.req.create.n_secret_files, 2u);
+        EXPECT_STREQ(sec.req.create.secret_files[1], "G:/tmp/g");
         // The refusal of an inline value does not echo it.
         Decoded v(gw_create_decode, GW_CREATE, R"({"name":"a","secrets":["K=sk-live-zz:api.test"]})");
         EXPECT_EQ(v.msg().find("sk-live-zz"), std::string::npos) << v.msg();

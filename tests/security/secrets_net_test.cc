@@ -477,3 +477,39 @@ TEST_F(SecretsNetTest, GuestFindsNoValue) {
 }
 
 }  // namespace
+
+namespace {
+
+// A shell session (OpenShell) sees the placeholders as commands do.
+TEST_F(SecretsNetTest, ShellSessionsGetThePlaceholder) {
+  Ak__V1__OpenShellRequest open = AK__V1__OPEN_SHELL_REQUEST__INIT;
+  const char* argv[] = {"/bin/sh", "-c", "echo tok=$API_TOKEN"};
+  const char* env[] = {"EXTRA=1"};
+  open.sandbox = const_cast<char*>(kSandbox);
+  open.argv = const_cast<char**>(argv);
+  open.n_argv = 3;
+  open.env = const_cast<char**>(env);
+  open.n_env = 1;
+  struct rpc_stream* st = nullptr;
+  struct ak_error err = {};
+  struct rpc_call_options opt = {};
+  opt.timeout_ms = 60000;
+  ASSERT_EQ(rpc_stream_open(ch_, &ak__v1__executor__descriptor, "OpenShell", &open.base, &opt, &st, &err), RPC_OK)
+      << err.msg;
+  std::string screen;
+  int exited = -100;
+  while (exited == -100) {
+    ProtobufCMessage* m = nullptr;
+    if (rpc_stream_next(st, &m, &err) <= 0) break;
+    auto* ev = reinterpret_cast<Ak__V1__ShellEvent*>(m);
+    if (ev->kind == AK__V1__SHELL_EVENT__KIND__OUTPUT)
+      screen.append(reinterpret_cast<char*>(ev->output.data), ev->output.len);
+    if (ev->kind == AK__V1__SHELL_EVENT__KIND__EXITED) exited = ev->exit_code;
+    protobuf_c_message_free_unpacked(m, nullptr);
+  }
+  rpc_stream_free(st);
+  EXPECT_EQ(exited, 0) << err.msg << screen;
+  EXPECT_NE(screen.find("tok=" + placeholder_), std::string::npos) << screen;
+}
+
+}  // namespace
