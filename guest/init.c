@@ -182,11 +182,33 @@ static int switch_root(const struct init_options *o)
         return 0;
 }
 
+int init_set_page_reporting_order(const char *path, int order)
+{
+        char buf[8];
+        if (order < 0 || order > INIT_PAGE_REPORTING_ORDER_MAX)
+                return -EINVAL;
+        int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        int len = snprintf(buf, sizeof(buf), "%d\n", order);
+        ssize_t n = write(fd, buf, (size_t)len);
+        int r = n == len ? 0 : n < 0 ? -errno : -EIO;
+        close(fd);
+        return r;
+}
+
 int init_setup(const struct init_options *o)
 {
         mount_basics(o);
         if (o->modules_file)
                 load_modules(o);
+        /* Within the 2 s before the balloon's first reporting pass. */
+        if (o->page_reporting_order >= 0) {
+                int r = init_set_page_reporting_order(INIT_PAGE_REPORTING_ORDER_PATH, o->page_reporting_order);
+                if (r < 0)
+                        say(o, "page reporting order %d: %s: %s", o->page_reporting_order,
+                            INIT_PAGE_REPORTING_ORDER_PATH, strerror(-r));
+        }
         if (o->root_device)
                 return switch_root(o);
         return 0;

@@ -16,10 +16,12 @@
 
 #include <chrono>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 
 #include "guest/agent_harness.h"
+#include "guest/init.h"
 
 namespace {
 
@@ -152,6 +154,33 @@ TEST(InitMode, Pid1InNamespaces) {
   EXPECT_EQ(WEXITSTATUS(st), 100 + SIGINT);
   unlink(sock.c_str());
   unlink(mods.c_str());
+  rmdir(dir);
+}
+
+}  // namespace
+
+namespace {
+
+std::string Slurp(const std::string& path) {
+  std::ifstream f(path);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+// The sysfs write behind --page-reporting-order, on a file of the test's.
+TEST(PageReportingOrder, WritesTheOrderAndRefusesOutOfRange) {
+  char dir[] = "/tmp/akpro.XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string path = std::string(dir) + "/page_reporting_order";
+  { std::ofstream f(path); f << "9\n"; }
+  EXPECT_EQ(init_set_page_reporting_order(path.c_str(), 0), 0);
+  EXPECT_EQ(Slurp(path), "0\n");
+  EXPECT_EQ(init_set_page_reporting_order(path.c_str(), INIT_PAGE_REPORTING_ORDER_MAX), 0);
+  EXPECT_EQ(Slurp(path), "10\n");
+  EXPECT_EQ(init_set_page_reporting_order(path.c_str(), -1), -EINVAL);
+  EXPECT_EQ(init_set_page_reporting_order(path.c_str(), INIT_PAGE_REPORTING_ORDER_MAX + 1), -EINVAL);
+  EXPECT_EQ(Slurp(path), "10\n");
+  EXPECT_EQ(init_set_page_reporting_order((std::string(dir) + "/missing/x").c_str(), 3), -ENOENT);
+  unlink(path.c_str());
   rmdir(dir);
 }
 

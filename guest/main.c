@@ -16,6 +16,7 @@
 #include "guest/agent.h"
 #include "guest/init.h"
 #include "guest/stdio_bridge.h"
+#include "lib/base/parse.h"
 
 #define MAX_LISTEN 16
 
@@ -27,7 +28,7 @@ static void log_line(const char *msg)
 static void usage(FILE *f)
 {
         fputs("usage: ak-guest [--listen vsock:PORT|unix:PATH]... [--init [--modules FILE]\n"
-              "                [--root DEVICE [--rootfstype TYPE]]]\n"
+              "                [--root DEVICE [--rootfstype TYPE]] [--page-reporting-order N]]\n"
               "       ak-guest --stdio | --relay unix:PATH\n"
               "\n"
               "  --listen SPEC   where to accept host connections (repeatable;\n"
@@ -38,6 +39,9 @@ static void usage(FILE *f)
               "  --modules FILE  kernel modules to load in order (one path or name a line)\n"
               "  --root DEVICE   mount DEVICE and switch into it\n"
               "  --rootfstype T  its filesystem type (default ext4)\n"
+              "  --page-reporting-order N\n"
+              "                  report free blocks of 4 KiB << N (0..10) to the host's\n"
+              "                  balloon (default: the kernel's, 2 MiB)\n"
               "  --stdio         serve one host connection on stdin/stdout (the same\n"
               "                  protocol, e.g. under `container exec -i`), then exit\n"
               "  --relay SPEC    carry one connection on stdin/stdout to the agent\n"
@@ -164,6 +168,7 @@ int main(int argc, char **argv)
                 { "modules", required_argument, NULL, 'm' },
                 { "root", required_argument, NULL, 'r' },
                 { "rootfstype", required_argument, NULL, 't' },
+                { "page-reporting-order", required_argument, NULL, 'P' },
                 { "stdio", no_argument, NULL, 's' },
                 { "relay", required_argument, NULL, 'R' },
                 { "help", no_argument, NULL, 'h' },
@@ -171,7 +176,7 @@ int main(int argc, char **argv)
         };
         const char *specs[MAX_LISTEN];
         int n_specs = 0, c;
-        struct init_options io = { .log = log_line };
+        struct init_options io = { .page_reporting_order = -1, .log = log_line };
         bool init_mode = false, stdio = false;
         const char *relay_to = NULL;
 
@@ -201,6 +206,15 @@ int main(int argc, char **argv)
                 case 't':
                         io.root_fstype = optarg;
                         break;
+                case 'P': {
+                        unsigned v;
+                        if (ak_parse_uint(optarg, 0, INIT_PAGE_REPORTING_ORDER_MAX, &v) < 0)
+                                fprintf(stderr, "ak-guest: --page-reporting-order %s: expected 0..%d (ignored)\n",
+                                        optarg, INIT_PAGE_REPORTING_ORDER_MAX);
+                        else
+                                io.page_reporting_order = (int)v;
+                        break;
+                }
                 case 's':
                         stdio = true;
                         break;

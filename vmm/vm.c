@@ -64,10 +64,14 @@ int vm_start(const struct vm_config *cfg, struct vm **ret, struct ak_error *err)
         if (!vm->ops->native_vsock && (r = vsock_bridge_new(&bc, &vm->bridge, err)) < 0)
                 goto fail;
         /* The guest agent is PID 1: modules, optional root switch, listen. */
+        char report[40] = "";
+        if (cfg->page_reporting_order_set || !cfg->stock_boot)
+                snprintf(report, sizeof(report), " --page-reporting-order %u",
+                         cfg->page_reporting_order_set ? cfg->page_reporting_order : VM_PAGE_REPORTING_ORDER);
         if (pathfmt(cmdline, sizeof(cmdline),
-                    "quiet panic=-1 %srdinit=/sbin/ak-guest PATH=" GUEST_PATH " -- --init --modules %s%s",
+                    "quiet panic=-1 %srdinit=/sbin/ak-guest PATH=" GUEST_PATH " -- --init --modules %s%s%s",
                     cfg->stock_boot ? "" : VM_LEAN_KERNEL_ARGS " ", cfg->network ? "/etc/ak/modules-net" : "/etc/ak/modules",
-                    cfg->root_disk ? " --root /dev/vda" : "") < 0) {
+                    cfg->root_disk ? " --root /dev/vda" : "", report) < 0) {
                 r = ak_error_set(err, -E2BIG, "kernel command line too long");
                 goto fail;
         }

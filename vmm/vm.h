@@ -48,6 +48,12 @@ extern "C" {
         "cryptomgr.notests i8042.noaux i8042.nokbd i8042.nopnp 8250.nr_uarts=1 no_timer_check tsc=reliable " \
         "random.trust_cpu=on"
 #define VM_TCG_TB_MB 32
+/* Free page reporting's granularity (ak-guest --page-reporting-order): the
+ * kernel's default, 2 MiB blocks, never reports the DMA zone (16 MiB, under
+ * its reporting watermark) nor the freed pieces of the kernel image: ~20 MiB
+ * an idle guest touched at boot and keeps (vmm/DENSITY.md). */
+#define VM_PAGE_REPORTING_ORDER 5
+#define VM_PAGE_REPORTING_ORDER_MAX 10
 
 struct vm_config {
         const char *dir;
@@ -69,6 +75,11 @@ struct vm_config {
         /* TCG's translation cache in MiB; 0: VM_TCG_TB_MB (QEMU's default
          * with stock_boot). */
         unsigned tcg_tb_mb;
+        /* The guest reports free blocks of 4 KiB << page_reporting_order
+         * when page_reporting_order_set (0..VM_PAGE_REPORTING_ORDER_MAX),
+         * else VM_PAGE_REPORTING_ORDER (the kernel's with stock_boot). */
+        bool page_reporting_order_set;
+        unsigned page_reporting_order;
         const struct vmm_ops *vmm;      /* NULL: vmm_qemu_ops */
         /* QEMU's confinement (vmm_jail.h): as root it runs as jail_uid:
          * jail_gid (0: VMM_JAIL_DEFAULT_ID) in a mount namespace of its

@@ -347,6 +347,11 @@ TEST_F(VmTest, FreedGuestMemoryGoesBackToTheHost) {
   ASSERT_NE(r, nullptr) << err;
   EXPECT_NE(strstr(r->stdout_str, "cryptomgr.notests"), nullptr) << r->stdout_str;
   proto_reply_free(r);
+  // The guest's init set the reporting order (the kernel would keep 9).
+  r = akvm::Run(uds_, {"cat", "/sys/module/page_reporting/parameters/page_reporting_order"}, 20000, &err);
+  ASSERT_NE(r, nullptr) << err;
+  EXPECT_EQ(std::string(r->stdout_str ? r->stdout_str : ""), std::to_string(VM_PAGE_REPORTING_ORDER) + "\n");
+  proto_reply_free(r);
   uint64_t before = 0, full = 0, after = 0;
   ASSERT_EQ(vmm_qemu_guest_ram_bytes(vm_pid(vm_), &before), 0);
   r = akvm::Run(uds_, {"/bin/sh", "-c", "head -c 100663296 /dev/zero > /tmp/fill"}, 120000, &err);
