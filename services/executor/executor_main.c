@@ -134,6 +134,8 @@ static const char usage[] =
         "\n"
         "  --test-guest NAME=UDS   tests only: a running sandbox with no VM whose guest agent is\n"
         "                          whatever serves the hybrid-vsock socket UDS (repeatable)\n"
+        "  --proc-dir DIR          tests only: read DIR/meminfo and DIR/pressure/memory instead of\n"
+        "                          /proc's for capacity and the memory-pressure refusal\n"
         "\n"
         "Prints \"ak-executor: listening on ADDR\" once serving. SIGINT/SIGTERM: stop every VM, exit.\n"
         "SIGHUP: read --token-file again.\n"
@@ -195,7 +197,7 @@ struct flags {
 enum { LISTEN = 256, STATE, IMAGES, SCHED, SIGNER, AUDITOR, VCPUS, MEM, LABEL, POOL, MINW, MAXW, AGE,
        ACCEL, VMM, ID, ADV, TEST_GUEST, EXEC_TIMEOUT, SCHED_TOKEN, SIGNER_TOKEN, AUD_TOKEN, AUDIT_DIR, AUDIT_MAX, DENY_CIDR, NET_POOL, DNS_UPSTREAM,
        ALLOW_PRIVATE, IMAGE_SEED, CACHE_MAX, REG_AUTH, REG_CA, REG_INSECURE, PULL_WAIT, VM_SUP, DRAIN, DRAIN_TIMEOUT,
-       DRAIN_TLS_NAME, SECRETS_DIR, SECRETS_CA, HELP, VERSION };
+       DRAIN_TLS_NAME, SECRETS_DIR, SECRETS_CA, PROC_DIR, HELP, VERSION };
 
 /* --label k=v, --test-guest NAME=UDS: splits arg at
  * its first `sep` into the next free (*ret_key, *ret_value). */
@@ -310,6 +312,7 @@ static int take_flag(struct flags *f, int c, char *arg)
                                  &f->label_keys[cfg->n_labels], &f->label_values[cfg->n_labels]);
         case POOL:
                 return take_pool(f, arg);
+        case PROC_DIR: cfg->proc_dir = arg; return 0;
         case TEST_GUEST:
                 snprintf(want, sizeof(want), "NAME=UDS (at most %d)", EXECUTOR_MAX_TEST_GUESTS);
                 return take_pair("--test-guest", arg, '=', false, want, &cfg->n_test_guests,
@@ -427,6 +430,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 { "dns-upstream", required_argument, NULL, DNS_UPSTREAM },
                 { "executor-id", required_argument, NULL, ID }, { "advertise", required_argument, NULL, ADV },
                 { "test-guest", required_argument, NULL, TEST_GUEST },
+                { "proc-dir", required_argument, NULL, PROC_DIR },
                 { "exec-timeout-ms", required_argument, NULL, EXEC_TIMEOUT },
                 SVC_SERVER_OPTIONS, SVC_PEER_OPTIONS,
                 { "scheduler-token-file", required_argument, NULL, SCHED_TOKEN },
