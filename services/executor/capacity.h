@@ -4,7 +4,7 @@
  *
  * Capacity is offered in guest MB (what CreateSandbox asks for and the
  * scheduler compares), but a guest does not cost its size: an idle `base`
- * sandbox holds ~95 MiB of its 256 MiB guest RAM plus ~70 MiB of QEMU under
+ * sandbox holds ~75 MiB of its 256 MiB guest RAM plus ~70 MiB of QEMU under
  * TCG (~40 without the translation cache on KVM), as bench/density
  * measures. So the node offers the guest MB that fit its usable memory at
  * that measured cost, and a memory-pressure check stops new placements (and
@@ -27,7 +27,7 @@ extern "C" {
  * after free page reporting. */
 #define CAPACITY_VMM_OVERHEAD_TCG_MB 70
 #define CAPACITY_VMM_OVERHEAD_KVM_MB 40
-#define CAPACITY_IDLE_GUEST_MB 96
+#define CAPACITY_IDLE_GUEST_MB 76
 /* Kept free: placements stop below this share of MemTotal available. */
 #define CAPACITY_RESERVE_PERCENT 10
 /* Placements stop while some task stalled on memory this share of the
