@@ -23,6 +23,12 @@
  *
  *   bazel run -c opt //bench/density -- [--vms N] [--settle S]
  *       [--image NAME] [--variants stock,lean,tb16,...]
+ *   bazel run -c opt //bench/density -- --fit N [--settle S] [--variants V]
+ *
+ * --fit N boots idle VMs of the first variant one after another until N
+ * run or the node reaches the executor's memory-pressure limit (capacity.h:
+ * under 10% of MemTotal available, or PSI), and reports their cost; what
+ * more would fit is printed as an extrapolation, labelled as one.
  *
  * Variants: "stock" (ak-vmm --stock-boot: the settings before the density
  * work), "lean" (the defaults), "tbN" (the defaults with a TCG translation
@@ -46,6 +52,7 @@
 #include "lib/base/time.h"
 #include "lib/guest/guest_client.h"
 #include "lib/guest/protocol.h"
+#include "services/executor/capacity.h"
 #include "vmm/backend/vmm_qemu.h"
 #include "vmm/image/image.h"
 #include "vmm/vm_registry.h"
@@ -54,6 +61,8 @@ extern char **environ;
 
 #define MAX_VARIANTS 6
 #define MAX_VMS 64
+#define MAX_FIT 1000
+#define MAX_WORK 20
 
 struct mem {
         double guest, tcg, anon, files, vmm; /* MiB */
@@ -68,6 +77,9 @@ struct vm_run {
         double idle_cpu_pct; /* of one core, over the idle window */
         struct mem m;
         double exec_ms;
+        double boot_cpu_ms;  /* QEMU's utime + stime from its start to the agent's answer */
+        double work_ms[MAX_WORK], work_cpu_ms[MAX_WORK];
+        double tcg_after;    /* TCG cache Pss after the workload, MiB */
 };
 
 struct variant {
@@ -75,11 +87,11 @@ struct variant {
         bool stock;
         unsigned tb_mb;
         int report_order; /* -1: ak-vmm's default */
-        struct vm_run vms[MAX_VMS];
+        struct vm_run *vms; /* g_vms of them (--fit: g_fit) */
         int n_ready;
 };
 
-static int g_vms = 4, g_settle = 12;
+static int g_vms = 4, g_settle = 12, g_fit, g_work;
 static const char *g_image = "base";
 
 static int cmp_double(const void *a, const void *b)
@@ -194,6 +206,9 @@ static int boot_one(const char *vmm_bin, const struct image_boot *ib, struct var
         while (ak_mono_ns() - t0 < 120ull * 1000 * 1000 * 1000) {
                 if (vm_record_read(run->dir, &run->rec, NULL) == 0 && guest_client_ping(run->rec.vsock_uds, 1000) == 0) {
                         run->boot_ms = (ak_mono_ns() - t0) / 1e6;
+                        uint64_t ticks = 0;
+                        if (cpu_ticks(run->rec.vmm_pid, &ticks) == 0)
+                                run->boot_cpu_ms = 1000.0 * (double)ticks / (double)sysconf(_SC_CLK_TCK);
                         v->n_ready++;
                         return 0;
                 }
@@ -237,6 +252,62 @@ static double exec_true_ms(const char *uds)
         return best;
 }
 
+/* A workload that runs much guest code (busybox applets, the kernel's
+ * file, pipe and process paths), for the TCG cache's size: wall and QEMU
+ * CPU milliseconds per run. */
+#define WORKLOAD                                                                                       \
+        "cd /tmp && tar cf m.tar /lib/modules /bin/busybox 2>/dev/null && for i in 1 2 3; do "          \
+        "gzip -c m.tar | gunzip -c | md5sum >/dev/null; done; seq 1 4000 | "                            \
+        "awk '{s+=$1*$1} END{print s}' | sed s/0/x/g >/dev/null; find / -xdev 2>/dev/null | sort | "    \
+        "wc -l >/dev/null; for i in 1 2 3 4 5 6 7 8; do ls -l /bin >/dev/null; done; rm m.tar"
+
+static int workload(struct vm_run *run, int i)
+{
+        const char *argv[] = { "/bin/sh", "-c", WORKLOAD };
+        struct proto_request_args a = PROTO_REQUEST_ARGS_INIT;
+        a.id = "w";
+        a.type = "run";
+        a.command = argv;
+        a.n_command = 3;
+        int fd = -1;
+        uint64_t c0 = 0, c1 = 0;
+        struct proto_reply *r = NULL;
+        if (guest_client_connect(run->rec.vsock_uds, GUEST_AGENT_PORT, 10000, &fd) < 0)
+                return -1;
+        uint64_t t0 = ak_mono_ns();
+        int rc = cpu_ticks(run->rec.vmm_pid, &c0);
+        if (rc == 0)
+                rc = guest_client_call(fd, &a, 300000, &r);
+        run->work_ms[i] = (ak_mono_ns() - t0) / 1e6;
+        if (rc == 0)
+                rc = cpu_ticks(run->rec.vmm_pid, &c1);
+        close(fd);
+        bool ok = rc == 0 && r && r->exit_code == 0;
+        if (!ok)
+                fprintf(stderr, "density: workload on %s: %s\n", run->dir,
+                        rc < 0 ? strerror(-rc) : r && r->stderr_str ? r->stderr_str : "non-zero exit");
+        proto_reply_free(r);
+        run->work_cpu_ms[i] = 1000.0 * (double)(c1 - c0) / (double)sysconf(_SC_CLK_TCK);
+        return ok ? 0 : -1;
+}
+
+static void report_work(struct variant *v)
+{
+        static double wall[MAX_VMS * MAX_WORK], cpu[MAX_VMS * MAX_WORK], tcg[MAX_VMS];
+        int n = 0, m = 0;
+        for (int i = 0; i < g_vms; i++) {
+                for (int k = 0; k < g_work; k++, n++) {
+                        wall[n] = v->vms[i].work_ms[k];
+                        cpu[n] = v->vms[i].work_cpu_ms[k];
+                }
+                tcg[m++] = v->vms[i].tcg_after;
+        }
+        printf("%-8s workload x%d per VM | wall p50 %6.0f ms (min %6.0f) | QEMU CPU p50 %6.0f ms (min %6.0f) | "
+               "TCG cache after %5.1f MiB\n",
+               v->name, g_work, quantile(wall, n, 0.5), quantile(wall, n, 0), quantile(cpu, n, 0.5), quantile(cpu, n, 0),
+               quantile(tcg, m, 0.5));
+}
+
 static int measure(struct vm_run *run)
 {
         memset(&run->m, 0, sizeof(run->m));
@@ -254,21 +325,23 @@ static int measure(struct vm_run *run)
 static void report(struct variant *v, const struct variant *base)
 {
         double boot[MAX_VMS], cpu[MAX_VMS], guest[MAX_VMS], tcg[MAX_VMS], anon[MAX_VMS], files[MAX_VMS], vmm[MAX_VMS],
-                total[MAX_VMS], exec[MAX_VMS];
+                total[MAX_VMS], exec[MAX_VMS], bcpu[MAX_VMS];
         int n = 0;
         for (int i = 0; i < g_vms; i++) {
                 struct vm_run *r = &v->vms[i];
                 if (!r->sup || r->exec_ms < 0)
                         continue;
                 boot[n] = r->boot_ms;
+                bcpu[n] = r->boot_cpu_ms;
                 cpu[n] = r->idle_cpu_pct;
                 guest[n] = r->m.guest, tcg[n] = r->m.tcg, anon[n] = r->m.anon, files[n] = r->m.files;
                 vmm[n] = r->m.vmm, exec[n] = r->exec_ms;
                 total[n] = r->m.guest + r->m.tcg + r->m.anon + r->m.files + r->m.vmm;
                 n++;
         }
-        printf("%-8s %2d VMs | boot p50 %6.0f ms (min %5.0f max %5.0f) | run[true] %5.1f ms | idle CPU %.1f%%\n",
-               v->name, n, quantile(boot, n, 0.5), quantile(boot, n, 0), quantile(boot, n, 1),
+        printf("%-8s %2d VMs | boot p50 %6.0f ms (min %5.0f max %5.0f), QEMU CPU p50 %5.0f ms | run[true] %5.1f ms | "
+               "idle CPU %.1f%%\n",
+               v->name, n, quantile(boot, n, 0.5), quantile(boot, n, 0), quantile(boot, n, 1), quantile(bcpu, n, 0.5),
                quantile(exec, n, 0.5), quantile(cpu, n, 0.5));
         printf("         MiB p50: guest RAM held %6.1f  TCG cache %5.1f  QEMU anon %5.1f  QEMU files %5.1f  "
                "ak-vmm %4.1f  = per sandbox %6.1f (max %6.1f)%s\n",
@@ -287,6 +360,105 @@ static void stop_all(struct variant *vs, int nv)
                 for (int i = 0; i < g_vms; i++)
                         if (vs[k].vms[i].sup > 0)
                                 waitpid(vs[k].vms[i].sup, NULL, 0);
+}
+
+/* MemAvailable and MemTotal now, through the executor's own reader; the
+ * pressure check is the executor's refusal (10% kept free, PSI). */
+static int probe(struct capacity_probe *p, bool *ret_pressure, char *why, size_t why_size)
+{
+        struct ak_error err = { 0 };
+        if (capacity_probe_read(NULL, p, &err) < 0) {
+                fprintf(stderr, "density: %s\n", err.msg);
+                return -1;
+        }
+        *ret_pressure = capacity_pressure_check(p, &err) < 0;
+        snprintf(why, why_size, "%s", err.msg);
+        return 0;
+}
+
+static double loadavg1(void)
+{
+        double l = -1;
+        FILE *f = fopen("/proc/loadavg", "re");
+        if (f) {
+                if (fscanf(f, "%lf", &l) != 1)
+                        l = -1;
+                fclose(f);
+        }
+        return l;
+}
+
+/* --fit N: boots idle sandboxes of the first variant one after another
+ * until N run or the node reaches the executor's memory-pressure limit
+ * (under 10% of MemTotal available, or PSI), then reports what N cost:
+ * MemAvailable's fall (the host's view, noisy on a shared machine) and the
+ * per-VM smaps breakdown (QEMU + ak-vmm + guest RAM held). */
+static int fit(const char *vmm_bin, const struct image_boot *ib, struct variant *v, const char *base)
+{
+        struct capacity_probe p0, p;
+        bool pressure = false;
+        char why[AK_ERROR_MAX];
+        if (probe(&p0, &pressure, why, sizeof(why)) < 0)
+                return 1;
+        printf("bench/density --fit %d (%s, image %s): MemTotal %.0f MiB, MemAvailable %.0f MiB at start, load %.1f\n",
+               g_fit, v->name, g_image, p0.mem_total_kib / 1024.0, p0.mem_available_kib / 1024.0, loadavg1());
+        if (pressure) {
+                printf("stopped before the first VM: %s\n", why);
+                return 1;
+        }
+        uint64_t t0 = ak_mono_ns();
+        int n = 0, failed = 0;
+        while (n < g_fit) {
+                if (probe(&p, &pressure, why, sizeof(why)) < 0 || pressure)
+                        break;
+                if (boot_one(vmm_bin, ib, v, n, base) < 0) {
+                        failed = 1;
+                        break;
+                }
+                n++;
+                if ((n % 5 == 0 || n == g_fit) && probe(&p, &pressure, why, sizeof(why)) == 0)
+                        printf("  %4d VMs  MemAvailable %8.0f MiB  (%.1f MiB less per VM)  %.0f s  load %.1f\n", n,
+                               p.mem_available_kib / 1024.0,
+                               ((double)p0.mem_available_kib - (double)p.mem_available_kib) / 1024.0 / n,
+                               (ak_mono_ns() - t0) / 1e9, loadavg1());
+        }
+        if (pressure)
+                printf("stopped at %d VMs: %s\n", n, why);
+        if (n && !failed) {
+                sleep((unsigned)g_settle);
+                double total = 0, pss[MAX_FIT];
+                for (int i = 0; i < n; i++) {
+                        struct vm_run *r = &v->vms[i];
+                        uint64_t g = 0;
+                        memset(&r->m, 0, sizeof(r->m));
+                        if (vmm_qemu_guest_ram_bytes(r->rec.vmm_pid, &g) < 0 || smaps_read(r->rec.vmm_pid, true, &r->m) < 0 ||
+                            smaps_read(r->sup, false, &r->m) < 0) {
+                                fprintf(stderr, "density: measuring VM %d failed\n", i);
+                                failed = 1;
+                                break;
+                        }
+                        pss[i] = g / 1048576.0 + r->m.tcg + r->m.anon + r->m.files + r->m.vmm;
+                        total += pss[i];
+                }
+                if (!failed && probe(&p, &pressure, why, sizeof(why)) == 0) {
+                        double fell = ((double)p0.mem_available_kib - (double)p.mem_available_kib) / 1024.0;
+                        double usable = (p0.mem_total_kib * 0.9 - (p0.mem_total_kib - p0.mem_available_kib)) / 1024.0;
+                        double per = total / n;
+                        printf("%d idle VMs after %d s settle: PSS sum %.0f MiB (p50 %.1f MiB per VM); MemAvailable fell "
+                               "%.0f MiB (%.1f per VM, includes other work on this machine)\n",
+                               n, g_settle, total, quantile(pss, n, 0.5), fell, fell / n);
+                        printf("EXTRAPOLATED, not booted: %.0f MiB were usable above the 10%% reserve at the start "
+                               "-> %.0f more VMs at %.1f MiB each (memory only; vCPUs and boot CPU not counted)\n",
+                               usable, usable / per, per);
+                }
+        }
+        for (int i = 0; i < g_fit; i++)
+                if (v->vms[i].sup > 0)
+                        kill(v->vms[i].sup, SIGTERM);
+        for (int i = 0; i < g_fit; i++)
+                if (v->vms[i].sup > 0)
+                        waitpid(v->vms[i].sup, NULL, 0);
+        return failed || n == 0;
 }
 
 static int parse_variants(const char *s, struct variant *vs, int *ret_n)
@@ -333,14 +505,27 @@ int main(int argc, char **argv)
                         g_image = argv[i + 1];
                 else if (strcmp(argv[i], "--variants") == 0)
                         variants = argv[i + 1];
-                else
+                else if (strcmp(argv[i], "--workload") == 0)
+                        g_work = atoi(argv[i + 1]);
+                else if (strcmp(argv[i], "--fit") == 0 && (g_fit = atoi(argv[i + 1])) < 1)
+                        g_fit = -1;
+                else if (strcmp(argv[i], "--fit") != 0 && strcmp(argv[i], "--workload") != 0)
                         g_vms = -1;
         }
-        if (argc % 2 == 0 || g_vms < 1 || g_vms > MAX_VMS || g_settle < 0 || parse_variants(variants, vs, &nv) < 0) {
+        if (argc % 2 == 0 || g_vms < 1 || g_vms > MAX_VMS || g_settle < 0 || g_fit < 0 || g_fit > MAX_FIT || g_work < 0 ||
+            g_work > MAX_WORK ||
+            parse_variants(variants, vs, &nv) < 0) {
                 fprintf(stderr, "usage: density [--vms 1..%d] [--settle S] [--image NAME] "
-                                "[--variants stock,lean,tbN,prN,...]\n", MAX_VMS);
+                                "[--variants stock,lean,tbN,prN,...] [--workload 0..%d]\n"
+                                "       density --fit 1..%d [--settle S] [--image NAME] [--variants V]\n",
+                        MAX_VMS, MAX_WORK, MAX_FIT);
                 return 2;
         }
+        for (int k = 0; k < nv; k++)
+                if (!(vs[k].vms = calloc((size_t)(g_fit ? g_fit : g_vms), sizeof(struct vm_run)))) {
+                        fprintf(stderr, "density: out of memory\n");
+                        return 1;
+                }
         signal(SIGPIPE, SIG_IGN);
         char vmm_bin[PATH_MAX], home[PATH_MAX], dir[PATH_MAX];
         struct ak_error err = { 0 };
@@ -361,6 +546,11 @@ int main(int argc, char **argv)
         if (!mkdtemp(base)) {
                 perror("density: mkdtemp");
                 return 1;
+        }
+        if (g_fit) {
+                int r = fit(vmm_bin, &ib, &vs[0], base);
+                ak_rm_rf(base);
+                return r;
         }
         printf("bench/density: %d idle VMs per variant (image %s, 1 vCPU, 256 MiB), settle %d s, boots interleaved\n",
                g_vms, g_image, g_settle);
@@ -388,12 +578,26 @@ int main(int argc, char **argv)
                                         fprintf(stderr, "density: measuring %s VM %d failed\n", vs[k].name, i);
                                         failed = 1;
                                 }
+                /* Rounds across every VM of every variant, rotated, so load
+                 * from other work falls on all alike. */
+                for (int w = 0; w < g_work && !failed; w++)
+                        for (int i = 0; i < g_vms && !failed; i++)
+                                for (int k = 0; k < nv && !failed; k++)
+                                        failed |= workload(&vs[(k + i + w) % nv].vms[i], w) < 0;
+                for (int k = 0; k < nv && g_work && !failed; k++)
+                        for (int i = 0; i < g_vms; i++) {
+                                struct mem m = { 0 };
+                                failed |= smaps_read(vs[k].vms[i].rec.vmm_pid, true, &m) < 0;
+                                vs[k].vms[i].tcg_after = m.tcg;
+                        }
         }
         if (!failed) {
                 printf("accel %s; shared once per node (page cache): kernel %.1f MiB, initrd %.1f MiB, root %.1f MiB\n",
                        vs[0].vms[0].rec.accel, file_mib(ib.kernel), file_mib(ib.initrd), file_mib(ib.rootfs));
                 for (int k = 0; k < nv; k++)
                         report(&vs[k], &vs[0]);
+                for (int k = 0; k < nv && g_work; k++)
+                        report_work(&vs[k]);
         }
         stop_all(vs, nv);
         ak_rm_rf(base);
