@@ -252,14 +252,18 @@ static double exec_true_ms(const char *uds)
         return best;
 }
 
-/* A workload that runs much guest code (busybox applets, the kernel's
- * file, pipe and process paths), for the TCG cache's size: wall and QEMU
- * CPU milliseconds per run. */
+/* A workload that runs much guest code (busybox or coreutils, the kernel's
+ * file, pipe and process paths; python3 importing a dozen modules where the
+ * image has it), for the TCG cache's size: wall and QEMU CPU milliseconds
+ * per run. */
 #define WORKLOAD                                                                                       \
-        "cd /tmp && tar cf m.tar /lib/modules /bin/busybox 2>/dev/null && for i in 1 2 3; do "          \
+        "cd /tmp; tar cf m.tar /lib/modules /bin 2>/dev/null; for i in 1 2 3; do "                     \
         "gzip -c m.tar | gunzip -c | md5sum >/dev/null; done; seq 1 4000 | "                            \
         "awk '{s+=$1*$1} END{print s}' | sed s/0/x/g >/dev/null; find / -xdev 2>/dev/null | sort | "    \
-        "wc -l >/dev/null; for i in 1 2 3 4 5 6 7 8; do ls -l /bin >/dev/null; done; rm m.tar"
+        "wc -l >/dev/null; for i in 1 2 3 4 5 6 7 8; do ls -l /bin >/dev/null; done; rm -f m.tar; "     \
+        "if command -v python3 >/dev/null; then python3 -c 'import json, re, collections, decimal, "    \
+        "fractions, statistics, email.parser, xml.dom.minidom, unittest, argparse, csv; "      \
+        "print(sum(len(json.dumps(list(range(i)))) for i in range(300)))' >/dev/null; fi"
 
 static int workload(struct vm_run *run, int i)
 {
