@@ -15,6 +15,7 @@
 #include "cli/egress.h"
 #include "cli/opt.h"
 #include "cli/progress.h"
+#include "cli/pty_session.h"
 #include "cli/run_json.h"
 #include "cli/sandbox_opts.h"
 #include "cli/stack.h"
@@ -28,13 +29,26 @@
 
 extern char **environ;
 
+/* -t for run and exec: docker's -t and -it. */
+#define RUN_TTY_HELP \
+        "  -t, --tty            run CMD on a pseudo-terminal in the guest (docker run -t):\n" \
+        "                       its stdout and stderr come together on our stdout, the\n" \
+        "                       window size follows ours (SIGWINCH), ak exits with its\n" \
+        "                       exit code. With -i (-it) our stdin is typed into it and\n" \
+        "                       our terminal is raw while it runs (restored on any exit;\n" \
+        "                       ^C goes to CMD); -it wants a terminal on stdin, else\n" \
+        "                       \"the input device is not a TTY\" (exit 2), as docker;\n" \
+        "                       -t alone reads no stdin and works from scripts. A PTY\n" \
+        "                       session writes no receipt, so -t refuses --receipt,\n" \
+        "                       --json, --timeout and -d\n"
+
 const char cli_run_help[] =
         "Usage: ak run [-k] [-w DIR] [--image I] [--profile P] [--no-network] [--vcpus N]\n"
         "              [--memory M] [--label K=V]... [--node-selector K=V]... [--ttl D]\n"
         "              [-e K=V|NAME]... [--env-file F] [-c FILE] [--receipt PATH]\n"
         "              [--egress-deny X]... [--egress-allow X]... [--egress-port N]...\n"
         "              [--secret NAME:HOST[:HEADER]]... [--secret-file NAME[:PATH]]...\n"
-        "              [--timeout D] [-i] -- CMD [ARGS...]\n"
+        "              [--timeout D] [-i] [-t] -- CMD [ARGS...]\n"
         "       ak run --image I [options]     (runs the image's Entrypoint + Cmd, as docker run)\n"
         "\n"
         "Runs CMD once in a fresh microVM: creates a sandbox, runs the command, removes\n"
@@ -52,6 +66,7 @@ const char cli_run_help[] =
         "  --timeout D          kill the command after D (90, 90s, 10m, 1h; exit code 124)\n"
         "  -i, --interactive    send our stdin to the command (else its stdin is empty);\n"
         "                       our EOF closes its stdin; any size, 1 MiB in flight at a time\n"
+        RUN_TTY_HELP
         "  -q, --quiet          no progress lines on stderr (booting, pulling an image)\n"
         "  --json               the command's output (stdout and stderr, in order) goes to\n"
         "                       our stderr; stdout gets one JSON object: exit_code,\n"
@@ -76,6 +91,7 @@ const char cli_run_help[] =
         "  head -c 50M /dev/urandom | ak run -i -- sha256sum\n"
         "  ak run --no-network -e GREETING=hi -- sh -c 'echo $GREETING; exit 3'; echo $?\n"
         "  ak run --json -- make 2>make.log >result.json\n"
+        "  ak run -it --image python -- python3\n"
         "  ak run --image python --receipt r.json -- python3 -c 'print(2+2)' && ak receipt verify r.json\n"
         "  ak run --profile=permissive --image python -- python3 -m pytest -q\n"
         "  ak run -k --vcpus 2 --memory 1g --ttl 1h --label team=ci -e HOME -- make test\n"
@@ -84,7 +100,7 @@ const char cli_run_help[] =
 
 const char cli_exec_help[] =
         "Usage: ak exec NAME [-e K=V|NAME]... [--env-file F] [-w DIR] [--sudo] [--receipt PATH]\n"
-        "               [--timeout D] [-i] -- CMD [ARGS...]\n"
+        "               [--timeout D] [-i] [-t] -- CMD [ARGS...]\n"
         "       ak exec -d NAME [-e K=V]... [-w DIR] [--sudo] -- CMD [ARGS...]\n"
         "\n"
         "Runs CMD in the existing sandbox NAME (see `ak sandbox create`), streaming\n"
@@ -97,6 +113,7 @@ const char cli_exec_help[] =
         "  --receipt PATH  where to write the receipt\n"
         "  --timeout D     kill the command after D (90, 90s, 10m, 1h; exit code 124)\n"
         "  -i, --interactive  send our stdin to the command (EOF closes its stdin)\n"
+        RUN_TTY_HELP
         "  -d, --detach    start CMD in the background and print its id; it runs on\n"
         "                  after ak exits (`ak sandbox exec-list|exec-logs|exec-kill`);\n"
         "                  the first 8 MiB of stdout and of stderr are kept in the guest\n"
@@ -109,6 +126,7 @@ const char cli_exec_help[] =
         "Examples:\n"
         "  ak sandbox create dev && ak exec dev -- sh -c 'echo hi > /tmp/x; cat /tmp/x'\n"
         "  ak exec dev -w /tmp --sudo -- ls -la\n"
+        "  ak exec -it dev -- sh -l\n"
         "  id=$(ak exec -d dev -- sh -c 'make test') && ak sandbox exec-logs dev $id --follow\n"
         "  ak exec --json dev -- make test 2>test.log >result.json\n";
 
@@ -313,7 +331,7 @@ static int stream(const char *verb, const char *method, const ProtobufCMessage *
 
 struct opts {
         const char *receipt, *workdir, *name;
-        bool keep, sudo, detach, interactive, json;
+        bool keep, sudo, detach, interactive, json, tty;
         struct run_outcome oc;        /* --json's result */
         unsigned timeout_s;
         struct envlist exec_env;      /* exec's -e / --env-file */
@@ -322,7 +340,8 @@ struct opts {
         int argc;
 };
 
-enum { O_KEEP = 1, O_RECEIPT, O_TIMEOUT, O_WORKDIR, O_SUDO, O_DETACH, O_ENV, O_ENV_FILE, O_INTERACTIVE, O_QUIET, O_JSON };
+enum { O_KEEP = 1, O_RECEIPT, O_TIMEOUT, O_WORKDIR, O_SUDO, O_DETACH, O_ENV, O_ENV_FILE, O_INTERACTIVE, O_QUIET, O_JSON,
+       O_TTY };
 
 static const struct cli_option run_options[] = {
         { "keep", 'k', false, O_KEEP },
@@ -330,6 +349,7 @@ static const struct cli_option run_options[] = {
         { "timeout", 0, true, O_TIMEOUT },
         { "workdir", 'w', true, O_WORKDIR },
         { "interactive", 'i', false, O_INTERACTIVE },
+        { "tty", 't', false, O_TTY },
         { "quiet", 'q', false, O_QUIET },
         { "json", 0, false, O_JSON },
         { NULL, 0, false, 0 },
@@ -344,6 +364,7 @@ static const struct cli_option exec_options[] = {
         { "env", 'e', true, O_ENV },
         { "env-file", 0, true, O_ENV_FILE },
         { "interactive", 'i', false, O_INTERACTIVE },
+        { "tty", 't', false, O_TTY },
         { "quiet", 'q', false, O_QUIET },
         { "json", 0, false, O_JSON },
         { NULL, 0, false, 0 },
@@ -369,6 +390,7 @@ static int verb_flag(struct opts *o, const struct cli_opts *p, int id)
         case O_SUDO: o->sudo = true; return 0;
         case O_DETACH: o->detach = true; return 0;
         case O_INTERACTIVE: o->interactive = true; return 0;
+        case O_TTY: o->tty = true; return 0;
         case O_QUIET: cli_progress_set_quiet(true); return 0;
         case O_JSON: o->json = true; return 0;
         case O_TIMEOUT:
@@ -386,6 +408,22 @@ static int verb_flag(struct opts *o, const struct cli_opts *p, int id)
                 return 0;
         }
         return sandbox_opts_flag(&o->sb, p, id);
+}
+
+/* -t's limits (see RUN_TTY_HELP); 0 or 2 reported. */
+static int tty_check(const struct cli_command *cmd, const struct opts *o)
+{
+        if (!o->tty)
+                return 0;
+        const char *with = o->json ? "--json" : o->receipt ? "--receipt" : o->timeout_s ? "--timeout"
+                           : o->detach ? "-d" : NULL;
+        if (with)
+                return cli_usage_error(cmd, "-t and %s: a PTY session has no result object, receipt or timeout "
+                                       "(drop -t for them)", with);
+        if (o->interactive && !isatty(STDIN_FILENO))
+                return cli_usage_error(cmd, "the input device is not a TTY (-it types a terminal's keys into "
+                                       "CMD; to pipe stdin, use -i without -t)");
+        return 0;
 }
 
 /* Options up to "--" or the command; exec takes NAME first. */
@@ -414,7 +452,7 @@ static int parse(const struct cli_command *cmd, int argc, char **argv, bool exec
         if (!exec && sandbox_opts_layers(&o->sb, "run"))
                 return 2;
         bool permissive = o->sb.profile && strcmp(o->sb.profile, "permissive") == 0;
-        if (i >= argc && !exec && o->sb.image && !permissive) {
+        if (i >= argc && !exec && o->sb.image && !permissive && !o->tty) {
                 o->argv = NULL; /* the image's Entrypoint + Cmd */
                 o->argc = 0;
                 return 0;
@@ -425,7 +463,7 @@ static int parse(const struct cli_command *cmd, int argc, char **argv, bool exec
                                                    "--profile permissive, none runs the image's Entrypoint/Cmd)");
         o->argv = argv + i;
         o->argc = argc - i;
-        return 0;
+        return tty_check(cmd, o);
 }
 
 static bool env_given(const struct opts *o, const char *entry)
@@ -436,6 +474,41 @@ static bool env_given(const struct opts *o, const char *entry)
                 if (strncmp(e->kv[k], entry, n) == 0 && e->kv[k][n] == '=')
                         return true;
         return false;
+}
+
+/* The command of run_staged in the sandbox NAME, on a PTY with -t. */
+static int staged_command(struct opts *o, char *name, bool permissive)
+{
+        char *env[RUN_MAX_ENV + ENVLIST_MAX];
+        size_t n = 0;
+        for (char **e = environ; permissive && *e && n < RUN_MAX_ENV; e++)
+                if (copy_in_env_passes(*e) && !env_given(o, *e))
+                        env[n++] = *e;
+        for (size_t k = 0; k < o->sb.merged_env.n; k++)
+                env[n++] = o->sb.merged_env.kv[k];
+        char *workdir = (char *)(o->workdir ? o->workdir : permissive ? COPY_IN_GUEST_DIR : "");
+        if (o->tty) {
+                /* Root's, as the Run RPC's one-shot commands. */
+                Ak__V1__OpenShellRequest sr = AK__V1__OPEN_SHELL_REQUEST__INIT;
+                sr.sandbox = name;
+                sr.n_argv = (size_t)o->argc;
+                sr.argv = o->argv;
+                sr.n_env = n;
+                sr.env = env;
+                sr.workdir = workdir;
+                return pty_session_run("run", &sr, o->interactive);
+        }
+        Ak__V1__ExecRequest req = AK__V1__EXEC_REQUEST__INIT;
+        req.sandbox = name;
+        req.n_argv = (size_t)o->argc;
+        req.argv = o->argv;
+        req.n_env = n;
+        req.env = env;
+        req.workdir = workdir;
+        req.sudo = true; /* as the Run RPC: one-shot commands are root's */
+        req.timeout_ms = o->timeout_s * 1000;
+        req.interactive = o->interactive;
+        return stream("run", "Exec", &req.base, o->receipt, false, o->json, &o->oc);
 }
 
 /* Create, exec, remove (unless --keep): for the permissive profile, which
@@ -482,25 +555,7 @@ static int run_staged(struct opts *o, Ak__V1__SandboxSpec *spec, bool permissive
                 fail(&o->oc, "run", err.msg);
                 snprintf(o->oc.sandbox, sizeof(o->oc.sandbox), "%s", name);
         } else {
-                char *env[RUN_MAX_ENV + ENVLIST_MAX];
-                size_t n = 0;
-                for (char **e = environ; permissive && *e && n < RUN_MAX_ENV; e++)
-                        if (copy_in_env_passes(*e) && !env_given(o, *e))
-                                env[n++] = *e;
-                for (size_t k = 0; k < o->sb.merged_env.n; k++)
-                        env[n++] = o->sb.merged_env.kv[k];
-                Ak__V1__ExecRequest req = AK__V1__EXEC_REQUEST__INIT;
-                req.sandbox = name;
-                req.n_argv = (size_t)o->argc;
-                req.argv = o->argv;
-                req.n_env = n;
-                req.env = env;
-                if (o->workdir || permissive)
-                        req.workdir = (char *)(o->workdir ? o->workdir : COPY_IN_GUEST_DIR);
-                req.sudo = true; /* as the Run RPC: one-shot commands are root's */
-                req.timeout_ms = o->timeout_s * 1000;
-                req.interactive = o->interactive;
-                code = stream("run", "Exec", &req.base, o->receipt, false, o->json, &o->oc);
+                code = staged_command(o, name, permissive);
         }
         if (o->keep) {
                 fprintf(stderr, "ak: kept sandbox %s (`ak sandbox remove %s`)\n", name, name);
@@ -559,7 +614,7 @@ int cli_run_run(int argc, char **argv)
         bool permissive = o.sb.profile && strcmp(o.sb.profile, "permissive") == 0;
         if (stack_prepare_image(o.sb.image, &err) < 0) {
                 r = fail(&o.oc, "run", err.msg);
-        } else if (permissive || o.workdir || (o.sb.cfg && o.sb.cfg->n_files)) {
+        } else if (permissive || o.workdir || o.tty || (o.sb.cfg && o.sb.cfg->n_files)) {
                 r = run_staged(&o, &spec, permissive);
         } else {
                 Ak__V1__RunRequest req = AK__V1__RUN_REQUEST__INIT;
@@ -592,6 +647,16 @@ int cli_exec_run(int argc, char **argv)
                 if (o.detach) {
                         r = cli_exec_detached(o.name, o.argv, (size_t)o.argc, env, n_env, o.workdir, o.sudo,
                                               o.json);
+                } else if (o.tty) {
+                        Ak__V1__OpenShellRequest sr = AK__V1__OPEN_SHELL_REQUEST__INIT;
+                        sr.sandbox = (char *)o.name;
+                        sr.n_argv = (size_t)o.argc;
+                        sr.argv = o.argv;
+                        sr.n_env = n_env;
+                        sr.env = env;
+                        sr.workdir = (char *)(o.workdir ? o.workdir : "");
+                        sr.sandbox_user = !o.sudo;
+                        r = pty_session_run("exec", &sr, o.interactive);
                 } else {
                         Ak__V1__ExecRequest req = AK__V1__EXEC_REQUEST__INIT;
                         req.sandbox = (char *)o.name;

@@ -322,6 +322,9 @@ void shell_start(struct conn *c, const struct proto_request *req)
                 .n_env = req->n_env,
                 .default_term = "TERM=xterm-256color",
                 .tty = tty,
+                .as_user = req->uid >= 0,
+                .uid = (uid_t)req->uid,
+                .gid = (gid_t)(req->gid >= 0 ? req->gid : req->uid),
         };
         e = spawn_child(&sa, &pid, &msg);
         if (e < 0) {

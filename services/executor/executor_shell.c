@@ -250,6 +250,14 @@ static int pump(struct executor *ex, struct rpc_call *call, struct sandbox *sb, 
         }
 }
 
+static bool env_has(const char *const *keys, size_t n, const char *key)
+{
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(keys[i], key) == 0)
+                        return true;
+        return false;
+}
+
 int shell_handle_open(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
 {
         struct executor *ex = ud;
@@ -261,14 +269,21 @@ int shell_handle_open(struct rpc_call *call, const ProtobufCMessage *msg, void *
         if (req->rows > SHELL_MAX_DIM || req->cols > SHELL_MAX_DIM)
                 return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "rows %u, cols %u: at most %d each", req->rows,
                                      req->cols, SHELL_MAX_DIM);
+        if (req->workdir && req->workdir[0] &&
+            (req->workdir[0] != '/' || strlen(req->workdir) > SANDBOX_MAX_STRING))
+                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "workdir \"%.64s\": want an absolute guest path of "
+                                     "at most %d bytes", req->workdir, SANDBOX_MAX_STRING);
         struct sandbox *sb = sandbox_get(ex, req->sandbox);
         if (!sb)
                 return guest_call_fail(call, "shell", req->sandbox, -ENOENT);
         /* The sandbox's own environment first (its secrets' placeholders
-         * and CA variables among it), the request's over it. */
-        size_t n_keys = sb->n_env + req->n_env;
+         * and CA variables among it), the request's over it; HOME and USER
+         * for the sandbox user after them. */
+        size_t n_keys = sb->n_env + req->n_env + 2;
         const char **keys = calloc(n_keys + 1, sizeof(char *)), **vals = calloc(n_keys + 1, sizeof(char *));
         char **split = calloc(req->n_env + 1, sizeof(char *));
+        static const char *const sh[] = { "/bin/sh" };
+        struct proto_request_args a = PROTO_REQUEST_ARGS_INIT;
         char uds[108];
         size_t n = 0;
         int r, fd = -1;
@@ -294,8 +309,20 @@ int shell_handle_open(struct rpc_call *call, const ProtobufCMessage *msg, void *
                 vals[k] = eq + 1;
                 n += k == n;
         }
-        static const char *const sh[] = { "/bin/sh" };
-        struct proto_request_args a = PROTO_REQUEST_ARGS_INIT;
+        if (req->sandbox_user) {
+                /* As Exec without sudo: the user's HOME and USER unless the
+                 * sandbox or the request sets its own. */
+                if (!env_has(keys, n, "HOME")) {
+                        keys[n] = "HOME";
+                        vals[n++] = SANDBOX_USER_HOME;
+                }
+                if (!env_has(keys, n, "USER")) {
+                        keys[n] = "USER";
+                        vals[n++] = SANDBOX_USER_NAME;
+                }
+                a.uid = a.gid = SANDBOX_USER_UID;
+        }
+        a.cwd = req->workdir && req->workdir[0] ? req->workdir : req->sandbox_user ? SANDBOX_USER_HOME : NULL;
         a.id = "shell";
         a.type = "shell";
         a.command = req->n_argv ? (const char *const *)req->argv : sh;

@@ -1,0 +1,194 @@
+// `ak run -t` and `ak exec -t/-it` through a real stack (the built ak ->
+// ak-scheduler -> ak-executor -> real microVMs), driven from a real
+// pseudo-terminal (pty_drive.py: the pty is ak's controlling terminal, so
+// a window change reaches ak as SIGWINCH). One kept sandbox serves the exec
+// cases; `run -t` boots one VM of its own.
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/testing/service_process.h"
+#include "vmm/testing/vm_fixture.h"
+
+namespace {
+
+using aktest::Runfile;
+using aktest::ServiceProcess;
+using aktest::Slurp;
+
+struct Tty {
+  int rc = -1;       // ak's exit code, -1 when a signal ended it
+  int signal = 0;
+  std::string out;   // what the terminal showed
+  std::string before, after;  // stty -g around the run
+  std::string log;   // pty_drive's report and complaints
+};
+
+std::string Quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+std::string Field(const std::string& text, const std::string& key) {
+  size_t p = text.find("\n" + key + "=");
+  if (p == std::string::npos) p = text.rfind(key + "=", 0) == 0 ? 0 : std::string::npos;
+  else p++;
+  if (p == std::string::npos) return "";
+  size_t e = text.find('\n', p);
+  return text.substr(p + key.size() + 1, e == std::string::npos ? std::string::npos : e - p - key.size() - 1);
+}
+
+class TtyStack : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!akvm::GetKernel(&skip_, &setup_error_)) return;
+    dir_ = akvm::MakeTempDir("aktty");
+    sched_ = new ServiceProcess;
+    exec_ = new ServiceProcess;
+    if (!sched_->Start({Runfile("services/scheduler/ak-scheduler"), "--listen", "127.0.0.1:0", "--insecure",
+                        "--heartbeat-interval-ms", "1000"},
+                       dir_, "sched")) {
+      setup_error_ = "ak-scheduler: " + Slurp(sched_->err);
+      return;
+    }
+    setenv("AK_GUEST_BIN", Runfile("guest/ak-guest").c_str(), 1);
+    if (!exec_->Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--insecure",
+                       "--state-dir", dir_ + "/st", "--images", akvm::ImageStoreDir(), "--min-warm", "0",
+                       "--executor-id", "extty", "--scheduler", sched_->addr},
+                      dir_, "executor")) {
+      setup_error_ = "ak-executor: " + Slurp(exec_->err);
+      return;
+    }
+    setenv("AK_SCHEDULER", sched_->addr.c_str(), 1);
+    setenv("AK_HOME", (dir_ + "/home").c_str(), 1);
+    mkdir((dir_ + "/home").c_str(), 0700);
+    unsetenv("AK_TOKEN");
+  }
+  static void TearDownTestSuite() {
+    if (exec_ && !kept_.empty()) Plain({"sandbox", "remove", kept_}, nullptr);
+    delete exec_;
+    delete sched_;
+    if (!dir_.empty()) akvm::RemoveDir(dir_);
+  }
+  void SetUp() override {
+    if (!skip_.empty()) GTEST_SKIP() << skip_;
+    ASSERT_TRUE(setup_error_.empty()) << setup_error_;
+  }
+  static std::string AkCmd(const std::vector<std::string>& args) {
+    std::string cmd = Quote(Runfile("cli/ak"));
+    for (const std::string& a : args) cmd += " " + Quote(a);
+    return cmd;
+  }
+  // ak without a terminal: stdin /dev/null, stdout and stderr together.
+  static int Plain(const std::vector<std::string>& args, std::string* out) {
+    std::string cmd = "cd " + Quote(dir_) + " && " + AkCmd(args) + " >" + Quote(dir_ + "/plain") + " 2>&1 </dev/null";
+    int status = system(cmd.c_str());
+    if (out) *out = Slurp(dir_ + "/plain");
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  // ak on a ROWSxCOLS pseudo-terminal, with pty_drive's steps (JSON).
+  static Tty Drive(int rows, int cols, const std::string& steps, const std::vector<std::string>& args) {
+    Tty t;
+    std::string cmd = "cd " + Quote(dir_) + " && /usr/bin/python3 " + Quote(Runfile("cli/pty_drive.py")) + " " +
+                      std::to_string(rows) + " " + std::to_string(cols) + " " + Quote(steps) + " " +
+                      Quote(dir_ + "/tty.out") + " -- " + AkCmd(args) + " >" + Quote(dir_ + "/drive") + " 2>&1";
+    int status = system(cmd.c_str());
+    t.log = Slurp(dir_ + "/drive");
+    t.out = Slurp(dir_ + "/tty.out");
+    std::string rc = Field(t.log, "rc"), sig = Field(t.log, "signal");
+    t.rc = rc.empty() ? -1 : atoi(rc.c_str());
+    t.signal = sig.empty() ? 0 : atoi(sig.c_str());
+    t.before = Field(t.log, "before");
+    t.after = Field(t.log, "after");
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) t.log += "\n(pty_drive failed)";
+    return t;
+  }
+  static std::string Dump(const Tty& t) { return "terminal:\n" + t.out + "\ndriver:\n" + t.log; }
+  // The kept sandbox of the exec cases, created once.
+  static const std::string& Kept() {
+    if (!kept_.empty()) return kept_;
+    std::string out;
+    for (int i = 0; i < 100; i++) {
+      int rc = Plain({"sandbox", "create", "aktty1"}, &out);
+      if (rc == 0) {
+        kept_ = "aktty1";
+        break;
+      }
+      if (out.find("no executor") == std::string::npos && out.find("UNAVAILABLE") == std::string::npos) break;
+      usleep(200 * 1000);
+    }
+    create_out_ = out;
+    return kept_;
+  }
+  static std::string skip_, setup_error_, dir_, kept_, create_out_;
+  static ServiceProcess *sched_, *exec_;
+};
+std::string TtyStack::skip_, TtyStack::setup_error_, TtyStack::dir_, TtyStack::kept_, TtyStack::create_out_;
+ServiceProcess *TtyStack::sched_, *TtyStack::exec_;
+
+TEST_F(TtyStack, RunTtyGivesPtySizeAndExitCode) {
+  Tty t;
+  for (int i = 0; i < 100; i++) {  // until the executor has registered
+    t = Drive(33, 101, "[]", {"run", "-t", "--", "sh", "-c", "tty; stty size; exit 3"});
+    if (t.out.find("no executor") == std::string::npos && t.out.find("UNAVAILABLE") == std::string::npos) break;
+    usleep(200 * 1000);
+  }
+  if (akvm::KernelUnavailable(t.out)) GTEST_SKIP() << t.out;
+  EXPECT_EQ(t.rc, 3) << Dump(t) << Slurp(exec_->err);
+  EXPECT_NE(t.out.find("/dev/pts/"), std::string::npos) << Dump(t);
+  EXPECT_NE(t.out.find("33 101"), std::string::npos) << Dump(t);
+  EXPECT_EQ(t.before, t.after) << Dump(t);
+  EXPECT_FALSE(t.before.empty()) << Dump(t);
+}
+
+TEST_F(TtyStack, ExecItTypesInputFollowsResizeRestoresTerminal) {
+  ASSERT_FALSE(Kept().empty()) << create_out_ << Slurp(exec_->err);
+  // Typed input through the pty; a window change mid-run reaches the guest.
+  Tty t = Drive(40, 100,
+                R"([["expect", "size:40 100"], ["resize", 50, 132], ["sleep", 2], ["send", "hello\r"],)"
+                R"( ["expect", "got:hello"]])",
+                {"exec", "-it", Kept(), "--", "sh", "-c",
+                 "echo size:$(stty size); read x; echo got:$x; echo size:$(stty size); exit 4"});
+  EXPECT_EQ(t.rc, 4) << Dump(t);
+  EXPECT_NE(t.out.find("got:hello"), std::string::npos) << Dump(t);
+  EXPECT_NE(t.out.find("size:50 132"), std::string::npos) << Dump(t);
+  EXPECT_EQ(t.before, t.after) << Dump(t);
+
+  // -w and the sandbox's user (as exec without a terminal); --sudo is root.
+  t = Drive(24, 80, "[]", {"exec", "-t", "-w", "/tmp", Kept(), "--", "sh", "-c", "echo who:$(id -u):$(pwd):$HOME"});
+  EXPECT_EQ(t.rc, 0) << Dump(t);
+  EXPECT_NE(t.out.find("who:1000:/tmp:/home/sandbox"), std::string::npos) << Dump(t);
+  t = Drive(24, 80, "[]", {"exec", "-t", "--sudo", Kept(), "--", "sh", "-c", "echo who:$(id -u)"});
+  EXPECT_NE(t.out.find("who:0"), std::string::npos) << Dump(t);
+}
+
+TEST_F(TtyStack, SignalRestoresTerminal) {
+  ASSERT_FALSE(Kept().empty()) << create_out_;
+  Tty t = Drive(24, 80, R"([["expect", "ready"], ["signal", "SIGTERM"]])",
+                {"exec", "-it", Kept(), "--", "sh", "-c", "echo ready; sleep 60"});
+  EXPECT_EQ(t.signal, 15) << Dump(t);
+  EXPECT_FALSE(t.before.empty()) << Dump(t);
+  EXPECT_EQ(t.before, t.after) << Dump(t);
+}
+
+TEST_F(TtyStack, ItWithoutTerminalIsRefusedTAloneWorks) {
+  ASSERT_FALSE(Kept().empty()) << create_out_;
+  std::string out;
+  EXPECT_EQ(Plain({"exec", "-it", Kept(), "--", "true"}, &out), 2) << out;
+  EXPECT_NE(out.find("the input device is not a TTY"), std::string::npos) << out;
+  EXPECT_EQ(Plain({"run", "-i", "--tty", "--", "true"}, &out), 2) << out;
+  EXPECT_NE(out.find("the input device is not a TTY"), std::string::npos) << out;
+  // -t alone reads no stdin, as docker: fine from a script.
+  EXPECT_EQ(Plain({"exec", "-t", Kept(), "--", "sh", "-c", "tty; exit 5"}, &out), 5) << out;
+  EXPECT_NE(out.find("/dev/pts/"), std::string::npos) << out;
+  EXPECT_EQ(Plain({"exec", "-t", "--json", Kept(), "--", "true"}, &out), 2) << out;
+  EXPECT_NE(out.find("-t and --json"), std::string::npos) << out;
+}
+
+}  // namespace
