@@ -75,6 +75,9 @@ const char cli_run_help[] =
         "                       when one killed it (exit_code -1), error when the command\n"
         "                       could not run or was killed. Failing before it starts:\n"
         "                       {\"error\": \"...\"} and the usual exit code\n"
+        "  --output-base64      --json with the output in the object instead of on\n"
+        "                       stderr: stdout_base64 and stderr_base64 (each up to\n"
+        "                       64 MiB kept; past that truncated is true)\n"
         SANDBOX_OPTS_HELP
         "--image I: a local image (`ak image build`, `import`, `pull`) or an OCI\n"
         "reference (python:3.12-alpine, registry:5000/team/ci@sha256:...), which the\n"
@@ -122,6 +125,8 @@ const char cli_exec_help[] =
         "                  `ak run --json` prints (without kept); with -d:\n"
         "                  {\"id\": ..., \"pid\": ..., \"sandbox\": ...}; failing before the\n"
         "                  command starts: {\"error\": \"...\"}\n"
+        "  --output-base64 --json with stdout_base64 and stderr_base64 in the object\n"
+        "                  instead of the output on stderr (as `ak run`)\n"
         "\n"
         "Examples:\n"
         "  ak sandbox create dev && ak exec dev -- sh -c 'echo hi > /tmp/x; cat /tmp/x'\n"
@@ -149,7 +154,7 @@ static int finish(const char *verb, const Ak__V1__ExecResult *res, const char *r
         oc->exit_code = res->exit_code;
         oc->timed_out = res->timed_out;
         oc->signal = res->signal;
-        oc->truncated = res->truncated;
+        oc->truncated = oc->truncated || res->truncated; /* or --output-base64's cut */
         oc->duration_ms = res->duration_ms;
         oc->output_bytes = res->output_bytes;
         snprintf(oc->sandbox, sizeof(oc->sandbox), "%s", res->sandbox ? res->sandbox : "");
@@ -287,10 +292,12 @@ static int stream(const char *verb, const char *method, const ProtobufCMessage *
                 }
                 switch (c->kind_case) {
                 case AK__V1__OUTPUT_CHUNK__KIND_STDOUT:
-                        write_all(json ? stderr : stdout, c->stdout.data, c->stdout.len);
+                        if (!oc->capture || run_outcome_capture(oc, false, c->stdout.data, c->stdout.len) < 0)
+                                write_all(json ? stderr : stdout, c->stdout.data, c->stdout.len);
                         break;
                 case AK__V1__OUTPUT_CHUNK__KIND_STDERR:
-                        write_all(stderr, c->stderr.data, c->stderr.len);
+                        if (!oc->capture || run_outcome_capture(oc, true, c->stderr.data, c->stderr.len) < 0)
+                                write_all(stderr, c->stderr.data, c->stderr.len);
                         break;
                 case AK__V1__OUTPUT_CHUNK__KIND_QUEUED:
                         fprintf(stderr, "ak %s: waiting for capacity: position %u of %u in the scheduler's queue\n",
@@ -341,7 +348,7 @@ struct opts {
 };
 
 enum { O_KEEP = 1, O_RECEIPT, O_TIMEOUT, O_WORKDIR, O_SUDO, O_DETACH, O_ENV, O_ENV_FILE, O_INTERACTIVE, O_QUIET, O_JSON,
-       O_TTY };
+       O_TTY, O_OUTPUT_B64 };
 
 static const struct cli_option run_options[] = {
         { "keep", 'k', false, O_KEEP },
@@ -352,6 +359,7 @@ static const struct cli_option run_options[] = {
         { "tty", 't', false, O_TTY },
         { "quiet", 'q', false, O_QUIET },
         { "json", 0, false, O_JSON },
+        { "output-base64", 0, false, O_OUTPUT_B64 },
         { NULL, 0, false, 0 },
 };
 
@@ -367,6 +375,7 @@ static const struct cli_option exec_options[] = {
         { "tty", 't', false, O_TTY },
         { "quiet", 'q', false, O_QUIET },
         { "json", 0, false, O_JSON },
+        { "output-base64", 0, false, O_OUTPUT_B64 },
         { NULL, 0, false, 0 },
 };
 
@@ -393,6 +402,7 @@ static int verb_flag(struct opts *o, const struct cli_opts *p, int id)
         case O_TTY: o->tty = true; return 0;
         case O_QUIET: cli_progress_set_quiet(true); return 0;
         case O_JSON: o->json = true; return 0;
+        case O_OUTPUT_B64: o->json = o->oc.capture = true; return 0;
         case O_TIMEOUT:
                 if (ak_parse_duration(p->arg, 1, 86400, &v) < 0)
                         return cli_opts_bad_value(p, "want 1s to 1d: 90, 90s, 10m, 1h");
@@ -579,7 +589,7 @@ static int run_staged(struct opts *o, Ak__V1__SandboxSpec *spec, bool permissive
 static bool json_asked(int argc, char **argv)
 {
         for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-                if (strcmp(argv[i], "--json") == 0)
+                if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "--output-base64") == 0)
                         return true;
         return false;
 }
@@ -628,6 +638,7 @@ int cli_run_run(int argc, char **argv)
         }
         if (o.json)
                 run_json_result(&o.oc, o.keep);
+        run_outcome_free(&o.oc);
         sandbox_opts_free(&o.sb);
         return r;
 }
@@ -675,6 +686,7 @@ int cli_exec_run(int argc, char **argv)
                 }
         }
         envlist_free(&o.exec_env);
+        run_outcome_free(&o.oc);
         sandbox_opts_free(&o.sb);
         return r;
 }

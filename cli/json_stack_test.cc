@@ -165,6 +165,18 @@ TEST_F(JsonStack, RunExitCodesTimeoutKeepAndExec) {
   EXPECT_FALSE(Unquote(r.json["receipt_id"]).empty()) << Dump(r);
   EXPECT_NE(r.err.find("kept\n"), std::string::npos) << Dump(r);
 
+  // --output-base64: the output in the object (binary kept), not on stderr.
+  r = Ak({"exec", "--output-base64", akjson1, "--", "sh", "-c", "printf \"a\\001b\"; echo to-err-b64 >&2; exit 2"});
+  ASSERT_EQ(r.rc, 2) << Dump(r);
+  ASSERT_TRUE(r.parse_error.empty()) << Dump(r);
+  EXPECT_EQ(r.json["exit_code"], "2") << Dump(r);
+  EXPECT_EQ(r.json["stdout_base64"], "\"YQFi\"") << Dump(r);
+  EXPECT_EQ(r.json["stderr_base64"], "\"dG8tZXJyLWI2NAo=\"") << Dump(r);
+  EXPECT_EQ(r.err.find("to-err-b64"), std::string::npos) << Dump(r);
+  r = Ak({"exec", "--json", "--output-base64", akjson1, "--", "true"});
+  ASSERT_EQ(r.rc, 0) << Dump(r);
+  EXPECT_EQ(r.json["stdout_base64"], "\"\"") << Dump(r);
+
   r = Ak({"exec", "--json", akjson1, "--", "sh", "-c", "kill -TERM $$"});
   ASSERT_TRUE(r.parse_error.empty()) << Dump(r);
   EXPECT_EQ(r.json["signal"], "15") << Dump(r);
@@ -197,6 +209,10 @@ TEST_F(JsonStack, UsageErrorsAreJson) {
   EXPECT_EQ(r.rc, 2) << Dump(r);
   ASSERT_TRUE(r.parse_error.empty()) << Dump(r);
   EXPECT_NE(r.json["error"].find("unknown option --bogus"), std::string::npos) << Dump(r);
+  r = Ak({"run", "--output-base64", "--timeout", "soon", "--", "true"});
+  EXPECT_EQ(r.rc, 2) << Dump(r);
+  ASSERT_TRUE(r.parse_error.empty()) << Dump(r);
+  EXPECT_NE(r.json["error"].find("--timeout soon"), std::string::npos) << Dump(r);
 }
 
 }  // namespace
