@@ -30,9 +30,9 @@ const char cli_image_help[] =
         "       ak image push SRC DEST [--authfile FILE] [--ca-file FILE] [--insecure-registry HOST[:PORT]]...\n"
         "       ak image list [--json]\n"
         "       ak image rm NAME [--force]\n"
-        "       ak image prune\n"
-        "       ak image export-seed DIR\n"
-        "       ak image seed --from DIR\n"
+        "       ak image prune [--json]\n"
+        "       ak image export-seed [-q] DIR\n"
+        "       ak image seed [-q] --from DIR\n"
         "\n"
         "build and pull print one progress line per phase on stderr (rewritten in\n"
         "place on a terminal), with the time since they began; -q, --quiet: none.\n"
@@ -87,13 +87,16 @@ const char cli_image_help[] =
         "sandboxes among them); rm removes one (not while a VM or sandbox runs from\n"
         "it, unless --force); prune removes images no name points at and nothing uses,\n"
         "and the blobs of $AK_HOME/images/oci that no image recorded there uses\n"
-        "(blobs changed in the last hour stay: a pull may be storing them).\n"
+        "(blobs changed in the last hour stay: a pull may be storing them); with\n"
+        "--json it prints {\"images_removed\", \"blobs_removed\", \"blob_bytes\",\n"
+        "\"blobs_kept_recent\"} instead of sentences.\n"
         "\n"
         "export-seed writes the guest kernel and the base image (fetched and built\n"
         "first if needed) into DIR with a manifest of their sha256; seed --from DIR\n"
         "installs them into this machine's store, every file checked, so it never\n"
         "needs the Debian archive (ak-executor --image-seed DIR does the same at its\n"
-        "start; the executor's container image carries one).\n"
+        "start; the executor's container image carries one). For both, -q, --quiet: no\n"
+        "progress lines.\n"
         "\n"
         "Examples:\n"
         "  ak image build python --packages python3\n"
@@ -464,10 +467,27 @@ static int cmd_rm(int argc, char **argv)
         return 0;
 }
 
+enum { PRUNE_JSON = 1, SEED_QUIET };
+static const struct cli_option prune_opts[] = { { "json", 0, false, PRUNE_JSON }, { NULL, 0, false, 0 } };
+static const struct cli_option *const prune_tables[] = { prune_opts, NULL };
+
 static int cmd_prune(int argc, char **argv)
 {
-        if (argc != 1)
-                return cli_usage_error(&cli_cmd_image, "prune takes no arguments");
+        bool json = false;
+        struct cli_opts po;
+        int c;
+        cli_opts_init(&po, &cli_cmd_image, prune_tables, argc, argv);
+        while ((c = cli_opts_next(&po)) != CLI_OPT_DONE) {
+                if (c == CLI_OPT_ERROR)
+                        return 2;
+                if (c == CLI_OPT_POSITIONAL)
+                        return cli_usage_error(&cli_cmd_image, "prune: unexpected %s (it takes no arguments)",
+                                               po.arg);
+                json = true;
+        }
+        if (po.dashdash && cli_opts_index(&po) < argc)
+                return cli_usage_error(&cli_cmd_image, "prune: unexpected %s (it takes no arguments)",
+                                       argv[cli_opts_index(&po)]);
         struct ak_error err = { 0 };
         struct image_store *s = NULL;
         size_t n = 0;
@@ -479,7 +499,8 @@ static int cmd_prune(int argc, char **argv)
                 fprintf(stderr, "ak image prune: %s\n", err.msg);
                 return 1;
         }
-        printf("removed %zu unnamed image%s\n", n, n == 1 ? "" : "s");
+        if (!json)
+                printf("removed %zu unnamed image%s\n", n, n == 1 ? "" : "s");
         /* The pull cache, when there is one (prune does not make it). */
         char home[PATH_MAX], dir[PATH_MAX + 32], marker[PATH_MAX + 64];
         struct oci_layout *l = NULL;
@@ -490,15 +511,21 @@ static int cmd_prune(int argc, char **argv)
         }
         snprintf(dir, sizeof(dir), "%s/images/oci", home);
         snprintf(marker, sizeof(marker), "%s/oci-layout", dir);
-        if (access(marker, F_OK) < 0)
-                return 0;
-        if ((r = oci_layout_open(dir, &l, &err)) == 0)
+        bool cache = access(marker, F_OK) == 0;
+        if (cache && (r = oci_layout_open(dir, &l, &err)) == 0)
                 r = oci_layout_prune(l, PRUNE_BLOB_GRACE_S, &st, &err);
         oci_layout_free(l);
         if (r < 0) {
                 fprintf(stderr, "ak image prune: %s\n", err.msg);
                 return 1;
         }
+        if (json) {
+                printf("{\"images_removed\":%zu,\"blobs_removed\":%zu,\"blob_bytes\":%llu,"
+                       "\"blobs_kept_recent\":%zu}\n", n, st.removed, (unsigned long long)st.bytes, st.young);
+                return 0;
+        }
+        if (!cache)
+                return 0;
         char size[32];
         human(st.bytes, size, sizeof(size));
         printf("removed %zu unused blob%s (%s) from %s", st.removed, st.removed == 1 ? "" : "s", size, dir);
@@ -509,9 +536,11 @@ static int cmd_prune(int argc, char **argv)
 }
 
 /* export-seed DIR | seed --from DIR */
-static const struct cli_option seed_opts[] = { { "from", 0, true, 'f' }, { NULL, 0, false, 0 } };
+static const struct cli_option seed_opts[] = { { "from", 0, true, 'f' }, { "quiet", 'q', false, SEED_QUIET },
+                                               { NULL, 0, false, 0 } };
 static const struct cli_option *const seed_tables[] = { seed_opts, NULL };
-static const struct cli_option *const no_tables[] = { NULL };
+static const struct cli_option export_opts[] = { { "quiet", 'q', false, SEED_QUIET }, { NULL, 0, false, 0 } };
+static const struct cli_option *const export_tables[] = { export_opts, NULL };
 
 /* export-seed DIR, or seed --from DIR. */
 static int cmd_seed(int argc, char **argv, bool export)
@@ -519,10 +548,14 @@ static int cmd_seed(int argc, char **argv, bool export)
         const char *dir = NULL;
         struct cli_opts po;
         int c, n = 0;
-        cli_opts_init(&po, &cli_cmd_image, export ? no_tables : seed_tables, argc, argv);
+        cli_opts_init(&po, &cli_cmd_image, export ? export_tables : seed_tables, argc, argv);
         while ((c = cli_opts_next(&po)) != CLI_OPT_DONE) {
                 if (c == CLI_OPT_ERROR)
                         return 2;
+                if (c == SEED_QUIET) {
+                        cli_progress_set_quiet(true);
+                        continue;
+                }
                 if (c == CLI_OPT_POSITIONAL)
                         n++;
                 if (c == 'f' || (export && c == CLI_OPT_POSITIONAL))
@@ -579,7 +612,7 @@ int cli_image_run(int argc, char **argv)
         return cli_usage_error(&cli_cmd_image, "unknown subcommand '%s': build, import, pull, push, list, rm, prune, export-seed or seed", argv[1]);
 }
 
-/* prune and export-seed take no options. */
+
 const struct cli_sub cli_image_subs[] = {
         { "build", build_tables },
         { "import", import_tables },
@@ -587,8 +620,8 @@ const struct cli_sub cli_image_subs[] = {
         { "push", cli_image_push_tables },
         { "list", list_tables },
         { "rm", rm_tables },
-        { "prune", NULL },
-        { "export-seed", NULL },
+        { "prune", prune_tables },
+        { "export-seed", export_tables },
         { "seed", seed_tables },
         { NULL, NULL },
 };

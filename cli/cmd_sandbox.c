@@ -39,8 +39,8 @@ const char cli_sandbox_help[] =
         "                                                 now when it has no TTL; at most 30 days)\n"
         "       ak sandbox list [--label K=V]... [--json]  (only sandboxes with all these labels)\n"
         "       ak sandbox info NAME [--json]\n"
-        "       ak sandbox cp SRC NAME:/guest/path   (into the sandbox; SRC a file or a directory)\n"
-        "       ak sandbox cp NAME:/guest/path DST   (out of it; into DST/NAME when DST is a directory)\n"
+        "       ak sandbox cp [-q] SRC NAME:/guest/path  (into the sandbox; SRC a file or a directory)\n"
+        "       ak sandbox cp [-q] NAME:/guest/path DST  (out of it; into DST/NAME when DST is a directory)\n"
         "       ak sandbox exec-list NAME             (detached commands: `ak exec -d`)\n"
         "       ak sandbox exec-logs NAME ID [--stderr] [--follow]\n"
         "       ak sandbox exec-kill NAME ID\n"
@@ -49,7 +49,8 @@ const char cli_sandbox_help[] =
         "until it is removed or its --ttl expires. cp copies files of any size (in 4 MiB\n"
         "pieces, each retried, SHA-256 checked at the end) and directories (as tar:\n"
         "modes kept, owners too in the sandbox and when ak runs as root; symlinks stay\n"
-        "symlinks, and a copy-out refuses entries that would land outside DST).\n"
+        "symlinks, and a copy-out refuses entries that would land outside DST);\n"
+        "progress lines on stderr unless -q (--quiet); `--` before a SRC that starts with -.\n"
         "Starts the local stack (`ak up`) when none runs.\n"
         "\n"
         "Create's options (NAME defaults to agentkernel.toml's [sandbox] name):\n"
@@ -286,6 +287,7 @@ static const struct cli_option quiet_option[] = {
         { "quiet", 'q', false, SB_QUIET },
         { NULL, 0, false, 0 },
 };
+static const struct cli_option *const cp_tables[] = { quiet_option, NULL };
 static const struct cli_option *const create_tables[] = { json_option, quiet_option, sandbox_options, NULL };
 static const struct cli_option list_opts[] = {
         { "json", 0, false, SB_JSON },
@@ -303,7 +305,7 @@ static const struct cli_option *const extend_tables[] = { extend_opts, NULL };
 const struct cli_sub cli_sandbox_subs[] = {
         { "create", create_tables }, { "start", json_tables },    { "stop", json_tables },
         { "remove", json_tables },   { "rm", json_tables },       { "list", list_tables },
-        { "ls", list_tables },       { "info", json_tables },     { "cp", NULL },
+        { "ls", list_tables },       { "info", json_tables },     { "cp", cp_tables },
         { "extend", extend_tables }, { "exec-list", NULL },       { "exec-logs", cli_exec_logs_tables },
         { "exec-kill", NULL },       { NULL, NULL },
 };
@@ -491,11 +493,25 @@ static int split_remote(const char *arg, char *name, size_t size, const char **p
 static int do_cp(int argc, char **argv)
 {
         char sname[128], dname[128];
-        const char *spath = NULL, *dpath = NULL;
-        if (argc != 3)
+        const char *spath = NULL, *dpath = NULL, *args[2];
+        int n = 0, id;
+        struct cli_opts p;
+        cli_opts_init(&p, &cmd, cp_tables, argc, argv);
+        while ((id = cli_opts_next(&p)) != CLI_OPT_DONE) {
+                if (id == CLI_OPT_ERROR)
+                        return 2;
+                if (id == SB_QUIET)
+                        cli_progress_set_quiet(true);
+                else if (n++ < 2)
+                        args[n - 1] = p.arg;
+        }
+        for (int i = cli_opts_index(&p); p.dashdash && i < argc; i++)
+                if (n++ < 2)
+                        args[n - 1] = argv[i];
+        if (n != 2)
                 return cli_usage_error(&cmd, "cp takes SRC and DST, one of them NAME:/path");
-        int s = split_remote(argv[1], sname, sizeof(sname), &spath);
-        int d = split_remote(argv[2], dname, sizeof(dname), &dpath);
+        int s = split_remote(args[0], sname, sizeof(sname), &spath);
+        int d = split_remote(args[1], dname, sizeof(dname), &dpath);
         if (s < 0 || d < 0 || s == d)
                 return cli_usage_error(&cmd, "cp: exactly one of SRC and DST is NAME:/absolute/path");
         struct rpc_channel *ch = NULL;
@@ -503,8 +519,8 @@ static int do_cp(int argc, char **argv)
         struct ak_error err = { 0 };
         int r = stack_client(true, &ch, &o, &err);
         if (r >= 0)
-                r = d ? sandbox_cp_in(ch, &o, dname, argv[1], dpath, &err)
-                      : sandbox_cp_out(ch, &o, sname, spath, argv[2], &err);
+                r = d ? sandbox_cp_in(ch, &o, dname, args[0], dpath, &err)
+                      : sandbox_cp_out(ch, &o, sname, spath, args[1], &err);
         rpc_channel_free(ch);
         if (r < 0) {
                 fprintf(stderr, "ak sandbox cp: %s\n", err.msg);

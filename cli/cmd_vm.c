@@ -41,7 +41,7 @@ const char cli_vm_help[] =
         "Usage: ak vm boot NAME [--image base|IMAGE] [--vcpus N] [--memory-mb M] [--net]\n"
         "                       [--accel auto|kvm|tcg] [--timeout SECONDS]\n"
         "       ak vm list [--json]\n"
-        "       ak vm stop NAME\n"
+        "       ak vm stop [-t D] NAME...\n"
         "\n"
         "boot starts a microVM (QEMU microvm; KVM where the CPU allows, else TCG\n"
         "emulation) from an image (`base`, built on first use, or one made with\n"
@@ -59,6 +59,10 @@ const char cli_vm_help[] =
         "  --accel A        auto (default), kvm or tcg\n"
         "  --timeout S      how long to wait for the guest agent (default 120)\n"
         "\n"
+        "stop sends each VM SIGTERM and kills it (SIGKILL) if it has not ended\n"
+        "within the grace time, as docker stop:\n"
+        "  -t, --time D     the grace time: 0 (at once), 10s (default), 2m; at most 10m\n"
+        "\n"
         "Examples:\n"
         "  ak vm boot dev\n"
         "  ak vm boot py --image python --vcpus 2 --memory-mb 1024\n"
@@ -69,11 +73,11 @@ const char cli_vm_help[] =
 static const struct cli_command cli_cmd_vm = { "vm", "boot, list and stop microVMs", cli_vm_run, cli_vm_help };
 
 /* Ends a VM's supervisor (and with it QEMU) and waits for both. */
-static void kill_vm(const struct vm_record *r)
+static void kill_vm(const struct vm_record *r, long long wait_ms)
 {
         if (vm_proc_alive(r->pid, r->pid_start))
                 kill(r->pid, SIGTERM);
-        for (long long end = ak_mono_ms() + STOP_WAIT_MS; ak_mono_ms() < end;) {
+        for (long long end = ak_mono_ms() + wait_ms; ak_mono_ms() < end;) {
                 if (!vm_proc_alive(r->pid, r->pid_start) && !vm_proc_alive(r->vmm_pid, r->vmm_start))
                         return;
                 usleep(20000);
@@ -236,7 +240,7 @@ static int vm_boot(const struct boot_opts *o)
                 pathfmt(console, sizeof(console), "%s/console.log", dir);
                 print_tail(console, "console");
                 if (have_record)
-                        kill_vm(&rec);
+                        kill_vm(&rec, STOP_WAIT_MS);
                 else
                         kill(sup, SIGKILL);
                 waitpid(sup, &status, 0);
@@ -245,7 +249,7 @@ static int vm_boot(const struct boot_opts *o)
         }
         if (o->net && vm_guest_network_setup(rec.vsock_uds, strcmp(o->image, IMAGE_BASE) != 0, 30000, &err) < 0) {
                 fprintf(stderr, "ak vm boot: %s\n", err.msg);
-                kill_vm(&rec);
+                kill_vm(&rec, STOP_WAIT_MS);
                 waitpid(sup, &status, 0);
                 ak_rm_rf(dir);
                 return 1;
@@ -398,30 +402,72 @@ static int cmd_list(int argc, char **argv)
         return 0;
 }
 
-static int cmd_stop(int argc, char **argv)
+/* One VM: 0, or 1 reported. */
+static int stop_one(const char *name, long long wait_ms)
 {
         char dir[PATH_MAX];
         struct ak_error err = { 0 };
         struct vm_record rec;
-
-        if (argc != 2)
-                return cli_usage_error(&cli_cmd_vm, "stop takes exactly one NAME");
-        if (vm_registry_dir(argv[1], dir, &err) < 0)
-                return cli_usage_error(&cli_cmd_vm, "%s", err.msg);
         struct stat st;
+
+        if (vm_registry_dir(name, dir, &err) < 0) {
+                fprintf(stderr, "ak vm stop: %s\n", err.msg);
+                return 1;
+        }
         if (stat(dir, &st) < 0) {
-                fprintf(stderr, "ak vm stop: no VM named %s (see `ak vm list`)\n", argv[1]);
+                fprintf(stderr, "ak vm stop: no VM named %s (see `ak vm list`)\n", name);
                 return 1;
         }
         if (vm_record_read(dir, &rec, NULL) == 0)
-                kill_vm(&rec);
+                kill_vm(&rec, wait_ms);
         int r = ak_rm_rf(dir);
         if (r < 0) {
                 fprintf(stderr, "ak vm stop: remove %s: %s\n", dir, strerror(-r));
                 return 1;
         }
-        printf("stopped %s\n", argv[1]);
+        printf("stopped %s\n", name);
         return 0;
+}
+
+enum { STOP_TIME = 1 };
+static const struct cli_option stop_opts[] = { { "time", 't', true, STOP_TIME }, { NULL, 0, false, 0 } };
+static const struct cli_option *const stop_tables[] = { stop_opts, NULL };
+
+/* stop [-t D] NAME...: every NAME is tried; 1 if any failed. */
+static int cmd_stop(int argc, char **argv)
+{
+        uint64_t wait_s = STOP_WAIT_MS / 1000;
+        const char *names[64];
+        size_t n = 0;
+        struct cli_opts p;
+        int c;
+        cli_opts_init(&p, &cli_cmd_vm, stop_tables, argc, argv);
+        while ((c = cli_opts_next(&p)) != CLI_OPT_DONE) {
+                if (c == CLI_OPT_ERROR)
+                        return 2;
+                if (c == STOP_TIME) {
+                        if (strcmp(p.arg, "0") != 0 && ak_parse_duration(p.arg, 1, 600, &wait_s) < 0)
+                                return cli_opts_bad_value(&p, "want 0, 10s, 2m (at most 10m)");
+                        if (strcmp(p.arg, "0") == 0)
+                                wait_s = 0;
+                        continue;
+                }
+                if (n == sizeof(names) / sizeof(names[0]))
+                        return cli_usage_error(&cli_cmd_vm, "stop: at most %zu NAMEs at a time", n);
+                names[n++] = p.arg;
+        }
+        for (int i = cli_opts_index(&p); p.dashdash && i < argc; i++) {
+                if (n == sizeof(names) / sizeof(names[0]))
+                        return cli_usage_error(&cli_cmd_vm, "stop: at most %zu NAMEs at a time", n);
+                names[n++] = argv[i];
+        }
+        if (!n)
+                return cli_usage_error(&cli_cmd_vm, "stop: which VM? give its NAME (`ak vm list`)");
+        int code = 0;
+        for (size_t i = 0; i < n; i++)
+                if (stop_one(names[i], (long long)wait_s * 1000))
+                        code = 1;
+        return code;
 }
 
 int cli_vm_run(int argc, char **argv)
@@ -439,5 +485,5 @@ int cli_vm_run(int argc, char **argv)
 }
 
 const struct cli_sub cli_vm_subs[] = {
-        { "boot", boot_tables }, { "list", list_tables }, { "stop", NULL }, { NULL, NULL },
+        { "boot", boot_tables }, { "list", list_tables }, { "stop", stop_tables }, { NULL, NULL },
 };

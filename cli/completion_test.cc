@@ -122,6 +122,13 @@ TEST_F(Completion, BashCompletesEachCommandsOwnOptions) {
   EXPECT_EQ(Bash("ak audit tail --li"), "\n--limit=\n");
   EXPECT_EQ(Bash("ak snapshot restore --na"), "\n--name=\n");
   EXPECT_EQ(Bash("ak run --pro"), "\n--profile=\n");
+  // -t and --output-base64 on run and exec; the last verbs moved onto the parser.
+  EXPECT_EQ(Bash("ak run --tty"), "\n--tty\n");
+  EXPECT_EQ(Bash("ak exec --output-b"), "\n--output-base64\n");
+  EXPECT_EQ(Bash("ak sandbox cp --qu"), "\n--quiet\n");
+  EXPECT_EQ(Bash("ak vm stop --ti"), "\n--time=\n");
+  EXPECT_EQ(Bash("ak image prune --js"), "\n--json\n");
+  EXPECT_EQ(Bash("ak image export-seed --qu"), "\n--quiet\n");
 }
 
 TEST_F(Completion, BashCompletesValuesAfterEqualsAndAfterAnOption) {

@@ -237,3 +237,90 @@ TEST_F(ParserVerbs, SecretSpellingsAndErrors) {
 }
 
 }  // namespace
+
+namespace {
+
+// vm stop: -t/--time in both spellings, several NAMEs, `--`, and errors.
+// The VMs are registry folders with no process (stop removes them).
+TEST_F(ParserVerbs, VmStopOnTheParser) {
+  for (const char* n : {"a1", "a2", "a3", "-dash"})
+    ASSERT_EQ(system(("mkdir -p '" + g_home + "/vms/" + n + "'").c_str()), 0);
+  Result r = Ak("vm stop --time=0 a1 a2");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(Has(r, "stopped a1") && Has(r, "stopped a2")) << r.out;
+  r = Ak("vm stop -t 0 a3");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(Has(r, "stopped a3")) << r.out;
+  r = Ak("vm stop -t0 a3");  // gone now: reported, exit 1
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_TRUE(Has(r, "no VM named a3")) << r.out;
+  r = Ak("vm stop --time soon a1");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_TRUE(Has(r, "--time soon: want 0, 10s, 2m")) << r.out;
+  r = Ak("vm stop --bogus a1");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_TRUE(Has(r, "unknown option --bogus")) << r.out;
+  r = Ak("vm stop");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_TRUE(Has(r, "stop: which VM?")) << r.out;
+  r = Ak("vm stop --time");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_TRUE(Has(r, "option --time needs a value")) << r.out;
+}
+
+// image prune [--json] and export-seed [-q] DIR on the parser (export-seed
+// only up to its arguments: exporting fetches a kernel).
+TEST_F(ParserVerbs, ImagePruneAndExportSeedOnTheParser) {
+  Result r = Ak("image prune --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(Has(r, "{\"images_removed\":0,\"blobs_removed\":0,\"blob_bytes\":0,\"blobs_kept_recent\":0}")) << r.out;
+  r = Ak("image prune");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(Has(r, "removed 0 unnamed images")) << r.out;
+  r = Ak("image prune extra");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_TRUE(Has(r, "prune: unexpected extra")) << r.out;
+  r = Ak("image prune -- extra");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_TRUE(Has(r, "prune: unexpected extra")) << r.out;
+  r = Ak("image prune --json=yes");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_TRUE(Has(r, "option --json takes no value")) << r.out;
+  for (const char* a : {"image export-seed -q", "image export-seed --quiet", "image export-seed a b",
+                        "image export-seed -q -- a b"}) {
+    r = Ak(a);
+    EXPECT_EQ(r.status, 2) << a << ": " << r.out;
+    EXPECT_TRUE(Has(r, "export-seed takes exactly one DIR")) << a << ": " << r.out;
+  }
+  r = Ak("image export-seed --quiet=1 d");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_TRUE(Has(r, "option --quiet takes no value")) << r.out;
+  r = Ak("image seed -q --from " + g_home + "/no-seed");  // reaches the seed reader
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_TRUE(Has(r, "no-seed")) << r.out;
+}
+
+// sandbox cp [-q] on the parser: both spellings reach the scheduler (a
+// socket that is not there); `--` lets SRC start with '-'.
+TEST_F(ParserVerbs, SandboxCpOnTheParser) {
+  ASSERT_EQ(system(("touch '" + g_home + "/-f'").c_str()), 0);
+  for (const std::string& a : {"sandbox cp -q " + g_home + "/-f dev:/x", "sandbox cp --quiet dev:/x " + g_home,
+                              "sandbox cp " + g_home + "/-f dev:/x -q", "sandbox cp -q -- " + g_home + "/-f dev:/x"}) {
+    Result r = Ak(a);
+    EXPECT_EQ(r.status, 1) << a << ": " << r.out;
+    EXPECT_TRUE(Has(r, "none.sock")) << a << ": " << r.out;
+  }
+  Result r = Ak("sandbox cp -q a");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_TRUE(Has(r, "cp takes SRC and DST")) << r.out;
+  r = Ak("sandbox cp --quiet a b");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_TRUE(Has(r, "exactly one of SRC and DST")) << r.out;
+  r = Ak("sandbox cp --json a dev:/x");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_TRUE(Has(r, "unknown option --json")) << r.out;
+  r = Ak("sandbox cp -- -nope dev:/x");  // a SRC after --, not an option
+  EXPECT_FALSE(Has(r, "unknown option")) << r.out;
+}
+
+}  // namespace
