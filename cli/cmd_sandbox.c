@@ -524,7 +524,7 @@ static int do_cp(int argc, char **argv)
         rpc_channel_free(ch);
         if (r < 0) {
                 fprintf(stderr, "ak sandbox cp: %s\n", err.msg);
-                return 1;
+                return r == -EINTR ? 130 : 1; /* as a shell reports SIGINT */
         }
         return 0;
 }

@@ -1,9 +1,9 @@
 /* The permissive profile's "mount cwd", done as a copy-in: the client's
- * working directory is packed with tar(1), sent to the sandbox in pieces
- * through the file API (WriteFile, one guest frame each), and unpacked
- * there. A copy, not a mount: what the command changes stays in the
- * sandbox (`ak sandbox cp` brings files back). Works the same against a
- * fleet, whose executors never see the client's disk.
+ * working directory is packed with tar(1) and copied into the sandbox by
+ * sandbox_cp_put (4 MiB pieces, SHA-256 checked, unpacked as root). A
+ * copy, not a mount: what the command changes stays in the sandbox
+ * (`ak sandbox cp` brings files back). Works the same against a fleet,
+ * whose executors never see the client's disk.
  *
  * Also the profile's "pass env": the client's environment, less what only
  * makes sense on the client (copy_in_env_passes). */
@@ -21,9 +21,10 @@
 /* The most a copy-in sends (the packed size). */
 #define COPY_IN_MAX_BYTES (256ull << 20)
 
-/* Packs dir and unpacks it at guest_dir in sandbox, through the scheduler
- * behind ch (opts: its call options). Progress on a TTY. On failure err
- * says which step, what to do; nothing is left in the guest's /tmp. */
+/* Packs dir and unpacks it at guest_dir (made if missing) in sandbox,
+ * through the scheduler behind ch (opts: its call options); progress lines
+ * on stderr. On failure (-EINTR on SIGINT/SIGTERM, as sandbox_cp_put) err
+ * says which step and what to do; nothing is left in the guest's /tmp. */
 int copy_in_dir(struct rpc_channel *ch, const struct rpc_call_options *opts, const char *sandbox,
                 const char *dir, const char *guest_dir, struct ak_error *err);
 

@@ -93,10 +93,53 @@ static void hex(const uint8_t d[CRYPTO_SHA256_LEN], char out[65])
                 snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
+/* Finishes and frees h; out: the digest in hex. */
+static void hash_done(struct crypto_sha256 *h, char out[65])
+{
+        uint8_t d[CRYPTO_SHA256_LEN];
+        crypto_sha256_final(h, d);
+        crypto_sha256_free(h);
+        hex(d, out);
+}
+
 static void backoff(int attempt)
 {
         struct timespec ts = { 0, 200000000L * attempt };
         nanosleep(&ts, NULL);
+}
+
+/* SIGINT/SIGTERM during a copy: the copy stops between pieces and removes
+ * its staging in the guest (and its temp file here) before it returns. */
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+        interrupted = sig;
+}
+
+struct interrupt_saved {
+        struct sigaction intr, term;
+};
+
+static void interrupt_catch(struct interrupt_saved *s)
+{
+        struct sigaction sa = { .sa_handler = on_interrupt };
+        sigemptyset(&sa.sa_mask);
+        interrupted = 0;
+        sigaction(SIGINT, &sa, &s->intr);
+        sigaction(SIGTERM, &sa, &s->term);
+}
+
+/* Puts the caller's handlers back; r, or -EINTR said in err when a signal
+ * came (the caller decides whether to re-raise it). */
+static int interrupt_release(const struct interrupt_saved *s, int r, struct ak_error *err)
+{
+        sigaction(SIGINT, &s->intr, NULL);
+        sigaction(SIGTERM, &s->term, NULL);
+        if (!interrupted)
+                return r;
+        return ak_error_set(err, -EINTR, "interrupted by %s; the partial copy was removed",
+                            interrupted == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
 static int write_piece(struct rpc_channel *ch, const struct rpc_call_options *opts, const char *sandbox,
@@ -124,8 +167,11 @@ static int write_piece(struct rpc_channel *ch, const struct rpc_call_options *op
 
 /* Sends fd as staging/NNNNNN pieces (at least one); ret_hex: its SHA-256. */
 static int send_pieces(struct rpc_channel *ch, const struct rpc_call_options *opts, const char *sandbox,
-                       const char *src, const char *staging, int fd, char ret_hex[65], struct ak_error *err)
+                       const struct sandbox_cp_put *a, const char *staging, int fd, char ret_hex[65],
+                       struct ak_error *err)
 {
+        const char *src = a->src;
+        unsigned long long max = a->max_bytes ? a->max_bytes : SANDBOX_CP_MAX_BYTES;
         _cleanup_free_ uint8_t *buf = malloc(SANDBOX_CP_PIECE);
         struct crypto_sha256 *h = NULL;
         if (!buf || crypto_sha256_new(&h) < 0)
@@ -142,10 +188,14 @@ static int send_pieces(struct rpc_channel *ch, const struct rpc_call_options *op
                 }
                 if (n == 0 && i > 0)
                         break;
+                if (interrupted) {
+                        r = -EINTR;
+                        break;
+                }
                 total += (unsigned long long)n;
-                if (total > SANDBOX_CP_MAX_BYTES) {
-                        r = ak_error_set(err, -EFBIG, "%s is larger than %llu GiB, the copy limit", src,
-                                         SANDBOX_CP_MAX_BYTES >> 30);
+                if (total > max) {
+                        r = ak_error_set(err, -EFBIG, "%s is larger than %llu MiB, the copy limit%s%s", src,
+                                         max >> 20, a->max_hint ? ": " : "", a->max_hint ? a->max_hint : "");
                         break;
                 }
                 crypto_sha256_update(h, buf, (size_t)n);
@@ -158,25 +208,25 @@ static int send_pieces(struct rpc_channel *ch, const struct rpc_call_options *op
                         break;
                 }
                 snprintf(detail, sizeof(detail), "%.80s: %llu MiB", src, total >> 20);
-                cli_progress_report(&pr, "copy in", detail);
+                cli_progress_report(&pr, a->phase ? a->phase : "copy in", detail);
                 if ((size_t)n < SANDBOX_CP_PIECE)
                         break;
         }
         cli_progress_done(&pr);
-        uint8_t d[CRYPTO_SHA256_LEN];
-        crypto_sha256_final(h, d);
-        crypto_sha256_free(h);
-        hex(d, ret_hex);
+        hash_done(h, ret_hex);
         return r;
 }
 
-/* $1 staging, $2 target, $3 sha256, $4 file|dir, $5 mode, $6 source's name. */
+/* $1 staging, $2 target, $3 sha256, $4 file|dir, $5 mode, $6 source's
+ * name, $7 1: the target is $2 itself, its parents made. */
 static const char join_script[] =
-        "d=$1 t=$2 want=$3 kind=$4 mode=$5 base=$6\n"
+        "d=$1 t=$2 want=$3 kind=$4 mode=$5 base=$6 exact=$7\n"
         "fail() { rm -rf \"$d\" \"$part\"; echo \"$*\" >&2; exit 1; }\n"
         "part=\n"
-        "if [ -d \"$t\" ]; then t=\"${t%/}/$base\"; fi\n"
+        "if [ \"$exact\" != 1 ] && [ -d \"$t\" ]; then t=\"${t%/}/$base\"; fi\n"
+        "t=${t%/}; [ -n \"$t\" ] || fail \"cannot copy onto /\"\n"
         "p=${t%/*}; [ -n \"$p\" ] || p=/\n"
+        "if [ \"$exact\" = 1 ]; then mkdir -p \"$p\" 2>/dev/null; fi\n"
         "[ -d \"$p\" ] || fail \"$p is not a directory in the sandbox\"\n"
         "if [ \"$kind\" = dir ] && [ -e \"$t\" ] && [ ! -d \"$t\" ]; then fail \"$t is not a directory in the "
         "sandbox\"; fi\n"
@@ -196,9 +246,29 @@ static const char join_script[] =
         "fi\n"
         "rm -rf \"$d\"\n";
 
+static int put(struct rpc_channel *ch, const struct rpc_call_options *opts, const char *sandbox,
+               const struct sandbox_cp_put *a, struct ak_error *err);
+
+int sandbox_cp_put(struct rpc_channel *ch, const struct rpc_call_options *opts, const char *sandbox,
+                   const struct sandbox_cp_put *a, struct ak_error *err)
+{
+        struct interrupt_saved saved;
+        interrupt_catch(&saved);
+        int r = put(ch, opts, sandbox, a, err);
+        return interrupt_release(&saved, r, err);
+}
+
 int sandbox_cp_in(struct rpc_channel *ch, const struct rpc_call_options *opts, const char *sandbox,
                   const char *src, const char *guest_path, struct ak_error *err)
 {
+        struct sandbox_cp_put a = { .src = src, .guest_path = guest_path };
+        return sandbox_cp_put(ch, opts, sandbox, &a, err);
+}
+
+static int put(struct rpc_channel *ch, const struct rpc_call_options *opts, const char *sandbox,
+               const struct sandbox_cp_put *a, struct ak_error *err)
+{
+        const char *src = a->src, *guest_path = a->guest_path;
         struct stat st;
         if (stat(src, &st) < 0)
                 return ak_error_errno(err, -errno, "%s", src);
@@ -225,14 +295,15 @@ int sandbox_cp_in(struct rpc_channel *ch, const struct rpc_call_options *opts, c
                 r = ak_error_set(err, -EPROTO, "sandbox %s answered mktemp with \"%.64s\"", sandbox, staging.data);
         char want[65] = "";
         if (r == 0)
-                r = send_pieces(ch, opts, sandbox, src, staging.data, fd, want, err);
+                r = send_pieces(ch, opts, sandbox, a, staging.data, fd, want, err);
         if (pid > 0) {
                 if (r < 0)
                         kill(pid, SIGTERM);
                 int ws;
                 while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
                         ;
-                if (r == 0 && !(WIFEXITED(ws) && WEXITSTATUS(ws) == 0))
+                /* tar exits 1 when a file changed while it read it: still a copy. */
+                if (r == 0 && !(WIFEXITED(ws) && WEXITSTATUS(ws) <= 1))
                         r = ak_error_set(err, -EIO, "tar -C %s -c failed: is every file in it readable?", src);
         }
         if (r < 0) {
@@ -242,7 +313,7 @@ int sandbox_cp_in(struct rpc_channel *ch, const struct rpc_call_options *opts, c
                 return r;
         }
         char mode[16];
-        snprintf(mode, sizeof(mode), "%o", (unsigned)(st.st_mode & 07777));
+        snprintf(mode, sizeof(mode), "%o", a->mode ? a->mode & 07777 : (unsigned)(st.st_mode & 07777));
         const char *b = strrchr(src, '/');
         char base[NAME_MAX + 1];
         snprintf(base, sizeof(base), "%s", b ? b + 1 : src);
@@ -252,7 +323,7 @@ int sandbox_cp_in(struct rpc_channel *ch, const struct rpc_call_options *opts, c
                 snprintf(base, sizeof(base), "%s", rb && rb[1] ? rb + 1 : "root");
                 free(rp);
         }
-        const char *args[] = { staging.data, guest_path, want, dir ? "dir" : "file", mode, base };
+        const char *args[] = { staging.data, guest_path, want, dir ? "dir" : "file", mode, base, a->exact ? "1" : "0" };
         r = guest_exec(ch, opts, sandbox, join_script, args, AK_ARRAY_SIZE(args), to_buf,
                        &(struct buf_sink){ .len = 0 }, &e2);
         if (r < 0)
@@ -308,6 +379,10 @@ static int read_pieces(struct rpc_channel *ch, const struct rpc_call_options *op
         cli_progress_init(&pr);
         int r = 0;
         for (unsigned long long off = 0; off < head->size && r == 0; off += SANDBOX_CP_PIECE) {
+                if (interrupted) {
+                        r = -EINTR;
+                        break;
+                }
                 unsigned long long want = head->size - off < SANDBOX_CP_PIECE ? head->size - off : SANDBOX_CP_PIECE;
                 char skip[32], count[32];
                 snprintf(skip, sizeof(skip), "%llu", off >> 20);
@@ -338,10 +413,7 @@ static int read_pieces(struct rpc_channel *ch, const struct rpc_call_options *op
                 cli_progress_report(&pr, "copy out", detail);
         }
         cli_progress_done(&pr);
-        uint8_t d[CRYPTO_SHA256_LEN];
-        crypto_sha256_final(h, d);
-        crypto_sha256_free(h);
-        hex(d, ret_hex);
+        hash_done(h, ret_hex);
         return r;
 }
 
@@ -365,8 +437,20 @@ static int local_target(const char *dst, const char *guest_path, char *out, size
         return 0;
 }
 
+static int get(struct rpc_channel *ch, const struct rpc_call_options *opts, const char *sandbox,
+               const char *guest_path, const char *dst, struct ak_error *err);
+
 int sandbox_cp_out(struct rpc_channel *ch, const struct rpc_call_options *opts, const char *sandbox,
                    const char *guest_path, const char *dst, struct ak_error *err)
+{
+        struct interrupt_saved saved;
+        interrupt_catch(&saved);
+        int r = get(ch, opts, sandbox, guest_path, dst, err);
+        return interrupt_release(&saved, r, err);
+}
+
+static int get(struct rpc_channel *ch, const struct rpc_call_options *opts, const char *sandbox,
+               const char *guest_path, const char *dst, struct ak_error *err)
 {
         char target[PATH_MAX], what[PATH_MAX + 160];
         int r = local_target(dst, guest_path, target, sizeof(target), err);

@@ -110,6 +110,20 @@ grep -q "/root/t/a.txt is not a directory in the sandbox" "$tmp/err" || fail "fi
 grep -q "is a directory, but $src/a.txt is not a directory" "$tmp/err" || fail "tree onto a local file: $(cat "$tmp/err")"
 [ "$(cat "$src/a.txt")" = hello ] || fail "the local file was changed by a failed copy"
 
+# 4. SIGINT a second into a 100 MiB copy-in: ak says so, exits 130, and
+# leaves no staging folder, part file or target in the sandbox.
+head -c 100M /dev/urandom >"$tmp/big2"
+"$ak" sandbox cp "$tmp/big2" cpt:/root/big2 2>"$tmp/err" &
+cp_pid=$!
+sleep 1
+kill -INT $cp_pid
+wait $cp_pid
+rc=$?
+[ $rc = 130 ] || fail "interrupted cp exited $rc, want 130: $(tail -3 "$tmp/err")"
+grep -q "interrupted by SIGINT; the partial copy was removed" "$tmp/err" || fail "interrupted cp said: $(tail -3 "$tmp/err")"
+left=$("$ak" exec cpt --sudo -- sh -c 'ls -a /tmp /root | grep -e ak-cp -e big2' 2>/dev/null)
+[ -z "$left" ] || fail "an interrupted copy left in the sandbox: $left"
+
 "$ak" sandbox remove cpt >/dev/null 2>&1 || fail "sandbox remove"
 [ $failures -eq 0 ] && echo PASS
 exit $failures
