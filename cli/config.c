@@ -9,6 +9,7 @@
 #include "cli/config.h"
 #include "cli/toml.h"
 #include "lib/base/io.h"
+#include "lib/base/parse.h"
 
 struct ctx {
         const char *path;
@@ -186,11 +187,18 @@ static int sec_security(struct ctx *c, const struct toml_value *t)
                 } else if (strcmp(v->key, "network") == 0) {
                         if ((r = get_bool(c, v, &b)) == 0)
                                 cfg->network = b;
-                } else if (strcmp(v->key, "mount_cwd") == 0) {
-                        r = get_bool(c, v, &b);
+                } else if (strcmp(v->key, "mount_cwd") == 0 || strcmp(v->key, "mount_home") == 0 ||
+                           strcmp(v->key, "pass_env") == 0 || strcmp(v->key, "read_only") == 0) {
+                        if ((r = get_bool(c, v, &b)) == 0)
+                                warn(c, v, "[security] %s: not honoured: ak mounts nothing from the host; "
+                                     "profile = \"permissive\" copies the working directory in and passes "
+                                     "the environment", v->key);
                 } else if (strcmp(v->key, "seccomp") == 0) {
                         r = get_string(c, v, &unused);
                         free(unused);
+                        if (r == 0)
+                                warn(c, v, "[security] seccomp: not honoured: the microVM is the boundary "
+                                     "(ak's VMM runs under its own seccomp filter)");
                 } else if (strcmp(v->key, "domains") == 0) {
                         c->section = "security.domains";
                         r = sec_domains(c, v);
@@ -204,16 +212,60 @@ static int sec_security(struct ctx *c, const struct toml_value *t)
         return r;
 }
 
+/* One of agentkernel's port mappings: "PORT", "HOST:PORT", either with
+ * "/tcp" or "/udp"; ports 1..65535. */
+static bool port_mapping_ok(const char *s)
+{
+        char buf[32], *colon, *slash;
+        unsigned p;
+        if (strlen(s) >= sizeof(buf))
+                return false;
+        snprintf(buf, sizeof(buf), "%s", s);
+        if ((slash = strchr(buf, '/'))) {
+                if (strcmp(slash, "/tcp") != 0 && strcmp(slash, "/udp") != 0)
+                        return false;
+                *slash = 0;
+        }
+        if ((colon = strchr(buf, ':'))) {
+                *colon = 0;
+                if (ak_parse_uint(buf, 1, 65535, &p) < 0)
+                        return false;
+        }
+        return ak_parse_uint(colon ? colon + 1 : buf, 1, 65535, &p) == 0;
+}
+
+/* agentkernel's [network]: vsock_cid and ports. ak honours neither (it
+ * assigns CIDs and publishes no sandbox ports), so each is checked, then
+ * named in a warning rather than dropped in silence. */
 static int sec_network(struct ctx *c, const struct toml_value *t)
 {
         int r = 0;
         unsigned cid;
         for (size_t i = 0; i < t->n_items && r == 0; i++) {
                 const struct toml_value *v = &t->items[i];
-                if (strcmp(v->key, "vsock_cid") == 0)
-                        r = get_uint(c, v, 3, UINT32_MAX - 1, &cid); /* ak assigns CIDs itself */
-                else
+                if (strcmp(v->key, "vsock_cid") == 0) {
+                        if ((r = get_uint(c, v, 3, UINT32_MAX - 1, &cid)) == 0)
+                                warn(c, v, "[network] vsock_cid: not honoured: ak gives every VM a vsock CID "
+                                     "of its own");
+                } else if (strcmp(v->key, "ports") == 0) {
+                        if (v->type != TOML_ARRAY)
+                                return bad(c, v, "an array of port mappings (\"8080:80\", \"3000\")");
+                        for (size_t k = 0; k < v->n_items; k++)
+                                if (v->items[k].type != TOML_STRING || !port_mapping_ok(v->items[k].s))
+                                        return ak_error_set(c->err, -EINVAL, "%s:%u: [network] ports[%zu]: want "
+                                                            "\"PORT\" or \"HOST:PORT\" (1..65535, optional "
+                                                            "/tcp or /udp), got %s%s%s", c->path, v->line, k,
+                                                            v->items[k].type == TOML_STRING ? "\"" : "",
+                                                            v->items[k].type == TOML_STRING
+                                                                    ? v->items[k].s
+                                                                    : toml_type_name(v->items[k].type),
+                                                            v->items[k].type == TOML_STRING ? "\"" : "");
+                        if (v->n_items)
+                                warn(c, v, "[network] ports: not honoured: ak publishes no sandbox ports (reach "
+                                     "a service with `ak exec`; [security.domains] governs outbound traffic)");
+                } else {
                         unknown(c, v);
+                }
         }
         return r;
 }

@@ -4,11 +4,15 @@
  *
  *   [sandbox]   name, runtime (a local image name), base_image (overrides runtime)
  *   [resources] vcpus (1..64), memory_mb (64..262144)
- *   [security]  profile (permissive|moderate|restrictive), network (bool),
- *               mount_cwd, seccomp (accepted, unused by ak)
+ *   [security]  profile (permissive|moderate|restrictive), network (bool);
+ *               mount_cwd, mount_home, pass_env, read_only, seccomp are
+ *               checked and warned about (ak honours none of them)
  *   [security.domains] allow, block (agentkernel's) or deny: arrays of names
  *               or CIDRs; allowlist_only = true denies everything else
- *   [network]   vsock_cid (accepted, unused: ak assigns CIDs)
+ *   [network]   vsock_cid, ports ("8080:80", "3000/udp"): checked, then
+ *               warned about (ak assigns CIDs and publishes no ports);
+ *               network on/off and allow/deny are [security]'s, as in
+ *               agentkernel
  *   [env]       NAME = "value" for every command
  *   [[files]]   source (host path, relative to the file), dest (absolute
  *               guest path), mode ("0644")

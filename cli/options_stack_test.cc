@@ -92,11 +92,18 @@ ServiceProcess *OptionsStack::sched_, *OptionsStack::exec_;
 TEST_F(OptionsStack, CreateWithFlagsAndConfig) {
   std::ofstream(dir_ + "/hello.txt") << "hello from the host\n";
   std::ofstream(dir_ + "/run.sh") << "#!/bin/sh\necho ran\n";
+  {  // 9 MiB: past the old one-frame limit of [[files]] (7 MiB), now sandbox cp's pieces
+    std::string big(9u << 20, '\0');
+    for (size_t i = 0; i < big.size(); i++) big[i] = static_cast<char>((i * 2654435761u) >> 13);
+    std::ofstream(dir_ + "/big.bin", std::ios::binary) << big;
+  }
   std::ofstream(dir_ + "/agentkernel.toml")
       << "[sandbox]\nname = \"akopt1\"\n\n[resources]\nvcpus = 2\nmemory_mb = 384\n\n"
          "[env]\nFROM_FILE = \"file\"\nBOTH = \"file\"\n\n"
          "[[files]]\nsource = \"hello.txt\"\ndest = \"/opt/in/hello.txt\"\nmode = \"0600\"\n"
-         "[[files]]\nsource = \"run.sh\"\ndest = \"/opt/in/run.sh\"\nmode = \"0755\"\n";
+         "[[files]]\nsource = \"run.sh\"\ndest = \"/opt/in/run.sh\"\nmode = \"0755\"\n"
+         "[network]\nvsock_cid = 9\nports = [\"8080:80\"]\n"  // lines 20-22: checked, warned, not honoured
+         "[[files]]\nsource = \"big.bin\"\ndest = \"/opt/big/deep/big.bin\"\n";
   setenv("AK_VCPUS", "1", 1);  // over the file's 2 (the machine may have 2 in all)
   std::string out;
   int rc = AkReady({"sandbox", "create", "--memory=512m", "--label", "team=akopt", "--label=tier=gold", "--ttl",
@@ -106,6 +113,8 @@ TEST_F(OptionsStack, CreateWithFlagsAndConfig) {
   if (akvm::KernelUnavailable(out)) GTEST_SKIP() << out;
   ASSERT_EQ(rc, 0) << out << "\n" << Slurp(exec_->err);
   EXPECT_NE(out.find("\"name\":\"akopt1\""), std::string::npos) << out;  // [sandbox] name
+  EXPECT_NE(out.find("agentkernel.toml:21: [network] vsock_cid: not honoured"), std::string::npos) << out;
+  EXPECT_NE(out.find("agentkernel.toml:22: [network] ports: not honoured"), std::string::npos) << out;
   EXPECT_NE(out.find("\"vcpus\":1"), std::string::npos) << out;          // environment over file
   EXPECT_NE(out.find("\"memory_mb\":512"), std::string::npos) << out;    // flag over file
   EXPECT_NE(out.find("\"labels\":{\"team\":\"akopt\",\"tier\":\"gold\"}"), std::string::npos) << out;
@@ -131,6 +140,14 @@ TEST_F(OptionsStack, CreateWithFlagsAndConfig) {
             0)
       << in;
   EXPECT_NE(in.find("hello from the host\nfile flag\n600\n755\n"), std::string::npos) << in;
+  std::string want_sum, got_sum;
+  ASSERT_EQ(Ak({"exec", "akopt1", "--", "sha256sum", "/opt/big/deep/big.bin"}, &got_sum), 0) << got_sum;
+  FILE* p = popen(("sha256sum '" + dir_ + "/big.bin'").c_str(), "r");
+  char line[256] = "";
+  if (p && fgets(line, sizeof(line), p)) want_sum = std::string(line).substr(0, 64);
+  if (p) pclose(p);
+  ASSERT_EQ(want_sum.size(), 64u);
+  EXPECT_NE(got_sum.find(want_sum), std::string::npos) << got_sum << " want " << want_sum;
   // exec -e NAME takes the value from ak's environment; -w both spellings.
   setenv("AKOPT_CALLER", "caller-value", 1);
   ASSERT_EQ(Ak({"exec", "-w", "/opt", "-e", "AKOPT_CALLER", "akopt1", "--", "sh", "-c", "pwd; echo $AKOPT_CALLER"},

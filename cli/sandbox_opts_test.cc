@@ -161,6 +161,13 @@ TEST(Config, ErrorsNameFileLineAndKey) {
       {"[[files]]\nsource = \"a\"\ndest = \"rel\"\n", "[[files]]: want source"},
       {"[[files]]\nsource = \"a\"\ndest = \"/a\"\nmode = \"9\"\n", "mode: want octal"},
       {"sandbox = 3\n", "[sandbox] sandbox: want a table"},
+      {"[network]\nports = \"80\"\n", "f.toml:2: [network] ports: want an array of port mappings"},
+      {"[network]\n\nports = [\"80:0\"]\n", "f.toml:3: [network] ports[0]: want \"PORT\" or \"HOST:PORT\""},
+      {"[network]\nports = [8080]\n", "f.toml:2: [network] ports[0]: want \"PORT\" or \"HOST:PORT\" (1..65535, "
+                                              "optional /tcp or /udp), got an integer"},
+      {"[network]\nports = [\"53/sctp\"]\n", "got \"53/sctp\""},
+      {"[network]\nvsock_cid = 2\n", "f.toml:2: [network] vsock_cid: want an integer from 3"},
+      {"[security]\nmount_cwd = \"yes\"\n", "f.toml:2: [security] mount_cwd: want true or false"},
       {"[sandbox\nname = 1\n", "f.toml: "},
       {"a = [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n", "nested deeper"},
   };
@@ -193,6 +200,34 @@ TEST(Config, UnknownKeysWarnWithLines) {
   EXPECT_NE(std::string(c->warnings[1]).find("weird: unknown key"), std::string::npos) << c->warnings[1];
   EXPECT_NE(std::string(c->warnings[2]).find("[orchestrator] is agentkernel's"), std::string::npos)
       << c->warnings[2];
+  config_free(c);
+}
+
+// [network] (agentkernel's vsock_cid and ports) and [security]'s host
+// mounts: checked, then each named in a warning with its line, since ak
+// honours none of them; network on/off and domains stay [security]'s.
+TEST(Config, NetworkAndMountKeysWarnWithLines) {
+  const char t[] =
+      "[network]\nvsock_cid = 7\nports = [\"8080:80\", \"3000\", \"5353/udp\"]\n"
+      "[security]\nnetwork = false\nmount_cwd = true\npass_env = false\nseccomp = \"default\"\n"
+      "[security.domains]\nallow = [\"pypi.org\"]\n";
+  config* c = nullptr;
+  ak_error err = {};
+  ASSERT_EQ(0, config_parse("f.toml", t, strlen(t), &c, &err)) << err.msg;
+  ASSERT_EQ(c->n_warnings, 5u);
+  const char* want[] = {"f.toml:2: [network] vsock_cid: not honoured", "f.toml:3: [network] ports: not honoured",
+                        "f.toml:6: [security] mount_cwd: not honoured", "f.toml:7: [security] pass_env: not honoured",
+                        "f.toml:8: [security] seccomp: not honoured"};
+  for (size_t i = 0; i < 5; i++)
+    EXPECT_NE(std::string(c->warnings[i]).find(want[i]), std::string::npos) << c->warnings[i];
+  EXPECT_EQ(c->network, 0);
+  ASSERT_EQ(c->n_allow, 1u);
+  EXPECT_STREQ(c->allow[0], "pypi.org");
+  config_free(c);
+  // An empty ports list says nothing.
+  const char quiet[] = "[network]\nports = []\n";
+  ASSERT_EQ(0, config_parse("f.toml", quiet, strlen(quiet), &c, &err)) << err.msg;
+  EXPECT_EQ(c->n_warnings, 0u);
   config_free(c);
 }
 
