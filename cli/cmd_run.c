@@ -350,8 +350,8 @@ struct opts {
 enum { O_KEEP = 1, O_RECEIPT, O_TIMEOUT, O_WORKDIR, O_SUDO, O_DETACH, O_ENV, O_ENV_FILE, O_INTERACTIVE, O_QUIET, O_JSON,
        O_TTY, O_OUTPUT_B64 };
 
-static const struct cli_option run_options[] = {
-        { "keep", 'k', false, O_KEEP },
+/* What run and exec both take. */
+static const struct cli_option common_options[] = {
         { "receipt", 0, true, O_RECEIPT },
         { "timeout", 0, true, O_TIMEOUT },
         { "workdir", 'w', true, O_WORKDIR },
@@ -360,27 +360,24 @@ static const struct cli_option run_options[] = {
         { "quiet", 'q', false, O_QUIET },
         { "json", 0, false, O_JSON },
         { "output-base64", 0, false, O_OUTPUT_B64 },
+        { NULL, 0, false, 0 },
+};
+
+static const struct cli_option run_options[] = {
+        { "keep", 'k', false, O_KEEP },
         { NULL, 0, false, 0 },
 };
 
 static const struct cli_option exec_options[] = {
-        { "receipt", 0, true, O_RECEIPT },
-        { "timeout", 0, true, O_TIMEOUT },
-        { "workdir", 'w', true, O_WORKDIR },
         { "sudo", 0, false, O_SUDO },
         { "detach", 'd', false, O_DETACH },
         { "env", 'e', true, O_ENV },
         { "env-file", 0, true, O_ENV_FILE },
-        { "interactive", 'i', false, O_INTERACTIVE },
-        { "tty", 't', false, O_TTY },
-        { "quiet", 'q', false, O_QUIET },
-        { "json", 0, false, O_JSON },
-        { "output-base64", 0, false, O_OUTPUT_B64 },
         { NULL, 0, false, 0 },
 };
 
-static const struct cli_option *const run_tables[] = { run_options, sandbox_options, NULL };
-static const struct cli_option *const exec_tables[] = { exec_options, NULL };
+static const struct cli_option *const run_tables[] = { run_options, common_options, sandbox_options, NULL };
+static const struct cli_option *const exec_tables[] = { exec_options, common_options, NULL };
 const struct cli_sub cli_run_subs[] = { { "", run_tables }, { NULL, NULL } };
 const struct cli_sub cli_exec_subs[] = { { "", exec_tables }, { NULL, NULL } };
 
@@ -486,6 +483,21 @@ static bool env_given(const struct opts *o, const char *entry)
         return false;
 }
 
+/* -t: CMD on a PTY in sandbox through OpenShell; ak's exit code. */
+static int tty_command(const char *verb, const char *sandbox, const struct opts *o, char **env, size_t n_env,
+                       const char *workdir, bool sandbox_user)
+{
+        Ak__V1__OpenShellRequest sr = AK__V1__OPEN_SHELL_REQUEST__INIT;
+        sr.sandbox = (char *)sandbox;
+        sr.n_argv = (size_t)o->argc;
+        sr.argv = o->argv;
+        sr.n_env = n_env;
+        sr.env = env;
+        sr.workdir = (char *)(workdir ? workdir : "");
+        sr.sandbox_user = sandbox_user;
+        return pty_session_run(verb, &sr, o->interactive);
+}
+
 /* The command of run_staged in the sandbox NAME, on a PTY with -t. */
 static int staged_command(struct opts *o, char *name, bool permissive)
 {
@@ -497,17 +509,8 @@ static int staged_command(struct opts *o, char *name, bool permissive)
         for (size_t k = 0; k < o->sb.merged_env.n; k++)
                 env[n++] = o->sb.merged_env.kv[k];
         char *workdir = (char *)(o->workdir ? o->workdir : permissive ? COPY_IN_GUEST_DIR : "");
-        if (o->tty) {
-                /* Root's, as the Run RPC's one-shot commands. */
-                Ak__V1__OpenShellRequest sr = AK__V1__OPEN_SHELL_REQUEST__INIT;
-                sr.sandbox = name;
-                sr.n_argv = (size_t)o->argc;
-                sr.argv = o->argv;
-                sr.n_env = n;
-                sr.env = env;
-                sr.workdir = workdir;
-                return pty_session_run("run", &sr, o->interactive);
-        }
+        if (o->tty) /* root's, as the Run RPC's one-shot commands */
+                return tty_command("run", name, o, env, n, workdir, false);
         Ak__V1__ExecRequest req = AK__V1__EXEC_REQUEST__INIT;
         req.sandbox = name;
         req.n_argv = (size_t)o->argc;
@@ -659,15 +662,7 @@ int cli_exec_run(int argc, char **argv)
                         r = cli_exec_detached(o.name, o.argv, (size_t)o.argc, env, n_env, o.workdir, o.sudo,
                                               o.json);
                 } else if (o.tty) {
-                        Ak__V1__OpenShellRequest sr = AK__V1__OPEN_SHELL_REQUEST__INIT;
-                        sr.sandbox = (char *)o.name;
-                        sr.n_argv = (size_t)o.argc;
-                        sr.argv = o.argv;
-                        sr.n_env = n_env;
-                        sr.env = env;
-                        sr.workdir = (char *)(o.workdir ? o.workdir : "");
-                        sr.sandbox_user = !o.sudo;
-                        r = pty_session_run("exec", &sr, o.interactive);
+                        r = tty_command("exec", o.name, &o, env, n_env, o.workdir, !o.sudo);
                 } else {
                         Ak__V1__ExecRequest req = AK__V1__EXEC_REQUEST__INIT;
                         req.sandbox = (char *)o.name;
