@@ -38,9 +38,11 @@ extern char **environ;
         "                       our terminal is raw while it runs (restored on any exit;\n" \
         "                       ^C goes to CMD); -it wants a terminal on stdin, else\n" \
         "                       \"the input device is not a TTY\" (exit 2), as docker;\n" \
-        "                       -t alone reads no stdin and works from scripts. A PTY\n" \
-        "                       session writes no receipt, so -t refuses --receipt,\n" \
-        "                       --json, --timeout and -d\n"
+        "                       -t alone reads no stdin and works from scripts. The\n" \
+        "                       receipt's output hash covers what the terminal got\n" \
+        "                       (both streams, with the PTY's \\r\\n), so `ak receipt\n" \
+        "                       replay`, which runs without a PTY, reports a mismatch\n" \
+        "                       where output has newlines. -t refuses --json, --timeout, -d\n"
 
 const char cli_run_help[] =
         "Usage: ak run [-k] [-w DIR] [--image I] [--profile P] [--no-network] [--vcpus N]\n"
@@ -144,12 +146,45 @@ static bool write_all(FILE *f, const uint8_t *p, size_t n)
         return fflush(f) == 0 && ok;
 }
 
+/* Writes rc (the result's receipt, or NULL) to receipt_path or
+ * $AK_HOME/receipts/<id>.json and says where on stderr, or why there is
+ * none (receipt_error); fills oc's receipt fields. */
+static void save_receipt(const char *verb, const Ak__V1__Receipt *rc, const char *receipt_error,
+                         const char *receipt_path, struct run_outcome *oc)
+{
+        char path[PATH_MAX];
+        if (!(rc && rc->json && *rc->json)) {
+                fprintf(stderr, "ak: no receipt%s%s\n", receipt_error && *receipt_error ? ": " : "",
+                        receipt_error ? receipt_error : "");
+                return;
+        }
+        if (receipt_path) {
+                snprintf(path, sizeof(path), "%s", receipt_path);
+        } else {
+                struct stack st;
+                struct ak_error e = { 0 };
+                stack_paths(&st, &e);
+                snprintf(path, sizeof(path), "%s/receipts/%s.json", st.home,
+                         rc->receipt_id && *rc->receipt_id ? rc->receipt_id : "receipt");
+        }
+        int r = receipt_write_private_file(path, rc->json, strlen(rc->json));
+        if (r < 0) {
+                fprintf(stderr, "ak %s: could not write the receipt to %s: %s\n", verb, path, strerror(-r));
+                return;
+        }
+        snprintf(oc->receipt_path, sizeof(oc->receipt_path), "%s", path);
+        snprintf(oc->receipt_id, sizeof(oc->receipt_id), "%s", rc->receipt_id ? rc->receipt_id : "");
+        oc->receipt_signed = rc->signature != NULL;
+        if (rc->signature)
+                fprintf(stderr, "ak: receipt: %s\n", path);
+        else
+                fprintf(stderr, "ak: receipt: %s (unsigned: %s)\n", path,
+                        receipt_error && *receipt_error ? receipt_error : "no signer");
+}
+
 /* Saves the receipt and reports it; returns the exit code to use. */
 static int finish(const char *verb, const Ak__V1__ExecResult *res, const char *receipt_path, struct run_outcome *oc)
 {
-        char path[PATH_MAX];
-        const Ak__V1__Receipt *rc = res->receipt;
-
         oc->have_result = true;
         oc->exit_code = res->exit_code;
         oc->timed_out = res->timed_out;
@@ -160,34 +195,7 @@ static int finish(const char *verb, const Ak__V1__ExecResult *res, const char *r
         snprintf(oc->sandbox, sizeof(oc->sandbox), "%s", res->sandbox ? res->sandbox : "");
         snprintf(oc->error, sizeof(oc->error), "%s", res->error ? res->error : "");
 
-        if (rc && rc->json && *rc->json) {
-                if (receipt_path) {
-                        snprintf(path, sizeof(path), "%s", receipt_path);
-                } else {
-                        struct stack st;
-                        struct ak_error e = { 0 };
-                        stack_paths(&st, &e);
-                        snprintf(path, sizeof(path), "%s/receipts/%s.json", st.home,
-                                 rc->receipt_id && *rc->receipt_id ? rc->receipt_id : "receipt");
-                }
-                int r = receipt_write_private_file(path, rc->json, strlen(rc->json));
-                if (r >= 0) {
-                        snprintf(oc->receipt_path, sizeof(oc->receipt_path), "%s", path);
-                        snprintf(oc->receipt_id, sizeof(oc->receipt_id), "%s",
-                                 rc->receipt_id ? rc->receipt_id : "");
-                        oc->receipt_signed = rc->signature != NULL;
-                }
-                if (r < 0)
-                        fprintf(stderr, "ak %s: could not write the receipt to %s: %s\n", verb, path, strerror(-r));
-                else if (rc->signature)
-                        fprintf(stderr, "ak: receipt: %s\n", path);
-                else
-                        fprintf(stderr, "ak: receipt: %s (unsigned: %s)\n", path,
-                                res->receipt_error && *res->receipt_error ? res->receipt_error : "no signer");
-        } else {
-                fprintf(stderr, "ak: no receipt%s%s\n", res->receipt_error && *res->receipt_error ? ": " : "",
-                        res->receipt_error ? res->receipt_error : "");
-        }
+        save_receipt(verb, res->receipt, res->receipt_error, receipt_path, oc);
         if (res->truncated)
                 fprintf(stderr, "ak %s: output was truncated at the limit\n", verb);
         if (res->timed_out) {
@@ -422,11 +430,10 @@ static int tty_check(const struct cli_command *cmd, const struct opts *o)
 {
         if (!o->tty)
                 return 0;
-        const char *with = o->json ? "--json" : o->receipt ? "--receipt" : o->timeout_s ? "--timeout"
-                           : o->detach ? "-d" : NULL;
+        const char *with = o->json ? "--json" : o->timeout_s ? "--timeout" : o->detach ? "-d" : NULL;
         if (with)
-                return cli_usage_error(cmd, "-t and %s: a PTY session has no result object, receipt or timeout "
-                                       "(drop -t for them)", with);
+                return cli_usage_error(cmd, "-t and %s: a PTY session has no result object or timeout (drop -t "
+                                       "for them)", with);
         if (o->interactive && !isatty(STDIN_FILENO))
                 return cli_usage_error(cmd, "the input device is not a TTY (-it types a terminal's keys into "
                                        "CMD; to pipe stdin, use -i without -t)");
@@ -484,7 +491,7 @@ static bool env_given(const struct opts *o, const char *entry)
 }
 
 /* -t: CMD on a PTY in sandbox through OpenShell; ak's exit code. */
-static int tty_command(const char *verb, const char *sandbox, const struct opts *o, char **env, size_t n_env,
+static int tty_command(const char *verb, const char *sandbox, struct opts *o, char **env, size_t n_env,
                        const char *workdir, bool sandbox_user)
 {
         Ak__V1__OpenShellRequest sr = AK__V1__OPEN_SHELL_REQUEST__INIT;
@@ -495,7 +502,15 @@ static int tty_command(const char *verb, const char *sandbox, const struct opts 
         sr.env = env;
         sr.workdir = (char *)(workdir ? workdir : "");
         sr.sandbox_user = sandbox_user;
-        return pty_session_run(verb, &sr, o->interactive);
+        sr.receipt = true;
+        Ak__V1__ShellEvent *exited = NULL;
+        int code = pty_session_run(verb, &sr, o->interactive, &exited);
+        if (exited) {
+                struct run_outcome oc = { 0 };
+                save_receipt(verb, exited->receipt, exited->receipt_error, o->receipt, &oc);
+                protobuf_c_message_free_unpacked(&exited->base, NULL);
+        }
+        return code;
 }
 
 /* The command of run_staged in the sandbox NAME, on a PTY with -t. */

@@ -87,7 +87,7 @@ int cli_shell_run(int argc, char **argv)
         int r = shell_parse(argc, argv, &so, &name, &req);
         if (r == 0) {
                 req.sandbox = (char *)name;
-                r = pty_session_run(strcmp(argv[0], "attach") == 0 ? "attach" : "shell", &req, true);
+                r = pty_session_run(strcmp(argv[0], "attach") == 0 ? "attach" : "shell", &req, true, NULL);
         }
         sandbox_opts_free(&so);
         return r;

@@ -27,6 +27,8 @@ struct session {
         int wake[2];          /* the reader thread says "done" here */
         int exit_code;
         bool exited;
+        Ak__V1__ShellEvent *exited_ev; /* kept when the caller wants it */
+        bool keep_exited;
         char error[1024];
 };
 
@@ -103,6 +105,10 @@ static void *reader(void *arg)
                 } else if (ev->kind == AK__V1__SHELL_EVENT__KIND__EXITED) {
                         s->exit_code = ev->exit_code;
                         s->exited = true;
+                        if (s->keep_exited && !s->exited_ev) {
+                                s->exited_ev = ev;
+                                continue;
+                        }
                 }
                 protobuf_c_message_free_unpacked(&ev->base, NULL);
         }
@@ -240,9 +246,12 @@ static void close_fd(int *fd)
         *fd = -1;
 }
 
-int pty_session_run(const char *verb, Ak__V1__OpenShellRequest *req, bool input)
+int pty_session_run(const char *verb, Ak__V1__OpenShellRequest *req, bool input, Ak__V1__ShellEvent **ret_exited)
 {
-        struct session s = { .verb = verb, .sandbox = req->sandbox, .wake = { -1, -1 } };
+        struct session s = { .verb = verb, .sandbox = req->sandbox, .wake = { -1, -1 },
+                             .keep_exited = ret_exited != NULL };
+        if (ret_exited)
+                *ret_exited = NULL;
         window(&req->rows, &req->cols);
         int code = open_session(&s, req);
         if (code == 0) {
@@ -271,6 +280,10 @@ int pty_session_run(const char *verb, Ak__V1__OpenShellRequest *req, bool input)
         close_fd(&s.wake[1]);
         close_fd(&winch_pipe[0]);
         close_fd(&winch_pipe[1]);
+        if (ret_exited)
+                *ret_exited = s.exited_ev;
+        else if (s.exited_ev)
+                protobuf_c_message_free_unpacked(&s.exited_ev->base, NULL);
         if (code)
                 return code;
         if (!s.exited) {

@@ -18,8 +18,10 @@
 
 #include "protos/ak/v1/scheduler.pb-c.h"
 
-/* Runs req (sandbox, argv, env, workdir, sandbox_user set by the caller;
- * rows and cols are filled here) and returns ak's exit code: the command's
- * (0..255), or 125 with "ak VERB: why" on stderr when the session could
- * not start or ended without an exit code. */
-int pty_session_run(const char *verb, Ak__V1__OpenShellRequest *req, bool input);
+/* Runs req (sandbox, argv, env, workdir, sandbox_user, receipt set by the
+ * caller; rows and cols are filled here) and returns ak's exit code: the
+ * command's (0..255), or 125 with "ak VERB: why" on stderr when the
+ * session could not start or ended without an exit code. With ret_exited,
+ * the EXITED event (its receipt) is handed over when one came (else
+ * NULL); the caller frees it with protobuf_c_message_free_unpacked. */
+int pty_session_run(const char *verb, Ak__V1__OpenShellRequest *req, bool input, Ak__V1__ShellEvent **ret_exited);

@@ -2,7 +2,8 @@
 // ak-scheduler -> ak-executor -> real microVMs), driven from a real
 // pseudo-terminal (pty_drive.py: the pty is ak's controlling terminal, so
 // a window change reaches ak as SIGWINCH). One kept sandbox serves the exec
-// cases; `run -t` boots one VM of its own.
+// cases; `run -t` boots one VM of its own. -t writes a receipt as the
+// command without -t does (its output hash over the PTY's output).
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -68,6 +69,7 @@ class TtyStack : public ::testing::Test {
     setenv("AK_SCHEDULER", sched_->addr.c_str(), 1);
     setenv("AK_HOME", (dir_ + "/home").c_str(), 1);
     mkdir((dir_ + "/home").c_str(), 0700);
+    mkdir((dir_ + "/home/receipts").c_str(), 0700);
     unsetenv("AK_TOKEN");
   }
   static void TearDownTestSuite() {
@@ -135,7 +137,7 @@ ServiceProcess *TtyStack::sched_, *TtyStack::exec_;
 TEST_F(TtyStack, RunTtyGivesPtySizeAndExitCode) {
   Tty t;
   for (int i = 0; i < 100; i++) {  // until the executor has registered
-    t = Drive(33, 101, "[]", {"run", "-t", "--", "sh", "-c", "tty; stty size; exit 3"});
+    t = Drive(33, 101, "[]", {"run", "-t", "--receipt", dir_ + "/run-t.json", "--", "sh", "-c", "tty; stty size; exit 3"});
     if (t.out.find("no executor") == std::string::npos && t.out.find("UNAVAILABLE") == std::string::npos) break;
     usleep(200 * 1000);
   }
@@ -145,6 +147,12 @@ TEST_F(TtyStack, RunTtyGivesPtySizeAndExitCode) {
   EXPECT_NE(t.out.find("33 101"), std::string::npos) << Dump(t);
   EXPECT_EQ(t.before, t.after) << Dump(t);
   EXPECT_FALSE(t.before.empty()) << Dump(t);
+  // The receipt, as run without -t writes one: exec mode, the command, its exit code.
+  std::string receipt = Slurp(dir_ + "/run-t.json");
+  EXPECT_NE(t.out.find("ak: receipt: " + dir_ + "/run-t.json"), std::string::npos) << Dump(t);
+  EXPECT_NE(receipt.find("\"exit_code\": 3,"), std::string::npos) << receipt;
+  EXPECT_NE(receipt.find("tty; stty size; exit 3"), std::string::npos) << receipt;
+  EXPECT_NE(receipt.find("\"output_bytes\": 20,"), std::string::npos) << receipt;  // "/dev/pts/N\r\n33 101\r\n"
 }
 
 TEST_F(TtyStack, ExecItTypesInputFollowsResizeRestoresTerminal) {
@@ -159,6 +167,12 @@ TEST_F(TtyStack, ExecItTypesInputFollowsResizeRestoresTerminal) {
   EXPECT_NE(t.out.find("got:hello"), std::string::npos) << Dump(t);
   EXPECT_NE(t.out.find("size:50 132"), std::string::npos) << Dump(t);
   EXPECT_EQ(t.before, t.after) << Dump(t);
+  size_t at = t.out.find("ak: receipt: ");
+  ASSERT_NE(at, std::string::npos) << Dump(t);
+  std::string path = t.out.substr(at + 13, t.out.find_first_of(" \r\n", at + 13) - at - 13);
+  std::string receipt = Slurp(path);
+  EXPECT_NE(receipt.find("\"exit_code\": 4,"), std::string::npos) << path << ": " << receipt;
+  EXPECT_NE(receipt.find("\"mode\": \"exec\""), std::string::npos) << receipt;
 
   // -w and the sandbox's user (as exec without a terminal); --sudo is root.
   t = Drive(24, 80, "[]", {"exec", "-t", "-w", "/tmp", Kept(), "--", "sh", "-c", "echo who:$(id -u):$(pwd):$HOME"});

@@ -359,6 +359,28 @@ static char **strv_dup(char *const *v, size_t n)
         return out;
 }
 
+struct receipt *exec_receipt_new(const struct sandbox *sb, char *const *argv, size_t argc, char *const *env,
+                                 size_t n_env, const char *workdir, bool sudo)
+{
+        struct receipt *rc = NULL;
+        if (receipt_new(&rc) < 0)
+                return NULL;
+        rc->invocation.mode = RECEIPT_MODE_EXEC;
+        rc->invocation.exec.name = strdup(sb->name);
+        rc->invocation.exec.command = strv_dup(argv, argc);
+        rc->invocation.exec.n_command = argc;
+        rc->invocation.exec.env = strv_dup(env, n_env);
+        rc->invocation.exec.n_env = n_env;
+        rc->invocation.exec.workdir = workdir && workdir[0] ? strdup(workdir) : NULL;
+        rc->invocation.exec.sudo = sudo;
+        rc->tenant = strdup(sb->tenant); /* unsigned metadata, see sign_receipt */
+        if (!rc->invocation.exec.name || !rc->invocation.exec.command || !rc->invocation.exec.env || !rc->tenant) {
+                receipt_free(rc);
+                return NULL;
+        }
+        return rc;
+}
+
 int exec_handle_exec(struct rpc_call *call, const ProtobufCMessage *msg, void *ud)
 {
         struct executor *ex = ud;
@@ -376,20 +398,12 @@ int exec_handle_exec(struct rpc_call *call, const ProtobufCMessage *msg, void *u
         struct sandbox *sb = sandbox_get(ex, req->sandbox ? req->sandbox : "");
         if (!sb)
                 return rpc_call_fail(call, RPC_NOT_FOUND, "no sandbox named %s", req->sandbox);
-        struct receipt *rc = NULL;
-        if (receipt_new(&rc) < 0) {
+        struct receipt *rc = exec_receipt_new(sb, req->argv, req->n_argv, req->env, req->n_env, req->workdir,
+                                              req->sudo);
+        if (!rc) {
                 sandbox_put(ex, sb);
                 return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
         }
-        rc->invocation.mode = RECEIPT_MODE_EXEC;
-        rc->invocation.exec.name = strdup(sb->name);
-        rc->invocation.exec.command = strv_dup(req->argv, req->n_argv);
-        rc->invocation.exec.n_command = req->n_argv;
-        rc->invocation.exec.env = strv_dup(req->env, req->n_env);
-        rc->invocation.exec.n_env = req->n_env;
-        rc->invocation.exec.workdir = req->workdir && req->workdir[0] ? strdup(req->workdir) : NULL;
-        rc->invocation.exec.sudo = req->sudo;
-        rc->tenant = strdup(sb->tenant); /* unsigned metadata, see sign_receipt */
         struct exec_args a = {
                 .sandbox = sb->name, .argv = req->argv, .argc = req->n_argv, .env = req->env, .n_env = req->n_env,
                 .workdir = req->workdir, .sudo = req->sudo, .interactive = req->interactive,

@@ -17,12 +17,16 @@
 #include <unistd.h>
 
 #include "lib/base/utf8.h"
+#include "lib/crypto/crypto.h"
 #include "lib/encoding/base64.h"
 #include "lib/guest/frame.h"
 #include "lib/guest/guest_client.h"
+#include "services/executor/executor_audit.h"
+#include "services/executor/executor_exec.h"
 #include "services/executor/executor_guest_call.h"
 #include "services/executor/executor_sandbox.h"
 #include "services/executor/executor_shell.h"
+#include "services/executor/executor_sign.h"
 #include "services/executor/executor_state.h"
 
 #define SHELL_MAX_ARGV 256
@@ -166,6 +170,46 @@ int shell_handle_close(struct rpc_call *call, const ProtobufCMessage *msg, void 
         return shell_request(ud, call, "shell close", req->sandbox, &a);
 }
 
+/* A session opened with receipt: what the receipt's outcome covers. */
+struct shell_receipt {
+        struct receipt *rc;
+        struct crypto_sha256 *hash; /* over every OUTPUT byte */
+        uint64_t bytes;
+};
+
+/* EXITED, with the receipt when the session asked for one: signed after
+ * its command_executed event is stored (no receipt without its event, as
+ * Exec), else receipt_error says why there is none. */
+static void send_exited(struct executor *ex, struct rpc_call *call, struct sandbox *sb, const char *session,
+                        int exit_code, struct shell_receipt *sr)
+{
+        Ak__V1__ShellEvent ev = AK__V1__SHELL_EVENT__INIT;
+        ev.kind = AK__V1__SHELL_EVENT__KIND__EXITED;
+        ev.session_id = (char *)session;
+        ev.exit_code = exit_code;
+        char *receipt_error = NULL;
+        if (sr) {
+                uint8_t digest[CRYPTO_SHA256_LEN];
+                char attrs[160];
+                crypto_sha256_final(sr->hash, digest);
+                snprintf(attrs, sizeof(attrs), "{\"exit_code\":%d,\"output_bytes\":%llu,\"tty\":true}", exit_code,
+                         (unsigned long long)sr->bytes);
+                if (audit_emit(ex, call, "command_executed", "exec", AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT,
+                               sb->name, attrs) < 0)
+                        ev.receipt_error = "no receipt: its audit event could not be stored";
+                else if (receipt_outcome_from_digest(exit_code, digest, sr->bytes, NULL, &sr->rc->outcome) < 0)
+                        ev.receipt_error = "no receipt: out of memory";
+                else
+                        ev.receipt = sign_receipt(ex, sr->rc, &receipt_error);
+                if (receipt_error)
+                        ev.receipt_error = receipt_error;
+        }
+        rpc_call_send(call, &ev.base);
+        if (ev.receipt)
+                protobuf_c_message_free_unpacked(&ev.receipt->base, NULL);
+        free(receipt_error);
+}
+
 static int wait_readable(int fd)
 {
         struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -177,7 +221,8 @@ static int wait_readable(int fd)
 
 /* Streams the session's frames until "exited", the connection ends, or the
  * call is cancelled (the janitor then shuts fd down). */
-static int pump(struct executor *ex, struct rpc_call *call, struct sandbox *sb, int fd, struct guest_call *act)
+static int pump(struct executor *ex, struct rpc_call *call, struct sandbox *sb, int fd, struct guest_call *act,
+                struct shell_receipt *sr)
 {
         char session[80] = "";
         for (;;) {
@@ -197,7 +242,7 @@ static int pump(struct executor *ex, struct rpc_call *call, struct sandbox *sb, 
                         int code = act->shell_exit;
                         pthread_mutex_unlock(&ex->lock);
                         if (closed) {
-                                send_event(call, AK__V1__SHELL_EVENT__KIND__EXITED, session, NULL, 0, code);
+                                send_exited(ex, call, sb, session, code, sr);
                                 return RPC_OK;
                         }
                         if (act->cancelled && rpc_call_cancelled(call))
@@ -229,8 +274,7 @@ static int pump(struct executor *ex, struct rpc_call *call, struct sandbox *sb, 
                                 sent = send_event(call, AK__V1__SHELL_EVENT__KIND__STARTED, session, NULL, 0, 0);
                         }
                 } else if (strcmp(evname, "exited") == 0) {
-                        send_event(call, AK__V1__SHELL_EVENT__KIND__EXITED, session, NULL, 0,
-                                   rep->has_exit_code ? rep->exit_code : -1);
+                        send_exited(ex, call, sb, session, rep->has_exit_code ? rep->exit_code : -1, sr);
                         proto_reply_free(rep);
                         return RPC_OK;
                 } else if (rep->output_base64) {
@@ -238,8 +282,13 @@ static int pump(struct executor *ex, struct rpc_call *call, struct sandbox *sb, 
                         size_t n = 0;
                         if (base64_decode_alloc(rep->output_base64, strlen(rep->output_base64), &out, &n) < 0)
                                 code = guest_call_fail(call, "shell", sb->name, -EPROTO);
-                        else if (n)
+                        else if (n) {
+                                if (sr) {
+                                        crypto_sha256_update(sr->hash, out, n);
+                                        sr->bytes += n;
+                                }
                                 sent = send_event(call, AK__V1__SHELL_EVENT__KIND__OUTPUT, session, out, n, 0);
+                        }
                         free(out);
                 }
                 proto_reply_free(rep);
@@ -284,9 +333,17 @@ int shell_handle_open(struct rpc_call *call, const ProtobufCMessage *msg, void *
         char **split = calloc(req->n_env + 1, sizeof(char *));
         static const char *const sh[] = { "/bin/sh" };
         struct proto_request_args a = PROTO_REQUEST_ARGS_INIT;
+        struct shell_receipt sr = { 0 };
         char uds[108];
         size_t n = 0;
         int r, fd = -1;
+        if (req->receipt &&
+            (!(sr.rc = exec_receipt_new(sb, req->n_argv ? req->argv : (char *const *)sh, req->n_argv ? req->n_argv : 1,
+                                        req->env, req->n_env, req->workdir, !req->sandbox_user)) ||
+             crypto_sha256_new(&sr.hash) < 0)) {
+                code = rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
+                goto out;
+        }
         if (!keys || !vals || !split) {
                 code = rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
                 goto out;
@@ -351,9 +408,11 @@ int shell_handle_open(struct rpc_call *call, const ProtobufCMessage *msg, void *
         }
         struct guest_call act = { .call = call, .sb = sb, .fd = fd };
         guest_call_begin(ex, &act);
-        code = pump(ex, call, sb, fd, &act);
+        code = pump(ex, call, sb, fd, &act, req->receipt ? &sr : NULL);
         guest_call_end(ex, &act);
 out:
+        receipt_free(sr.rc);
+        crypto_sha256_free(sr.hash);
         if (fd >= 0)
                 close(fd);
         for (size_t i = 0; split && i < req->n_env; i++)
