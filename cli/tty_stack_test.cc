@@ -205,4 +205,16 @@ TEST_F(TtyStack, ItWithoutTerminalIsRefusedTAloneWorks) {
   EXPECT_NE(out.find("-t and --json"), std::string::npos) << out;
 }
 
+// `ak shell` on the same session code (pty_session.c): piped stdin is typed
+// in and end-of-file types ^D; the shell's exit code is ak's.
+TEST_F(TtyStack, ShellTypesPipedInput) {
+  ASSERT_FALSE(Kept().empty()) << create_out_;
+  std::string cmd = "cd " + Quote(dir_) + " && printf 'echo via-$((6*7))\\nexit 6\\n' | " +
+                    AkCmd({"shell", Kept()}) + " >" + Quote(dir_ + "/shell") + " 2>&1";
+  int status = system(cmd.c_str());
+  std::string out = Slurp(dir_ + "/shell");
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 6) << status << "\n" << out;
+  EXPECT_NE(out.find("via-42"), std::string::npos) << out;
+}
+
 }  // namespace
