@@ -22,12 +22,14 @@
 #include "lib/base/pathfmt.h"
 #include "lib/base/proc.h"
 #include "lib/crypto/crypto.h"
+#include "vmm/image/image_disk.h"
 #include "vmm/image/image_impl.h"
 #include "vmm/image/oci_layer.h"
 #include "vmm/image/oci_spec.h"
 #include "vmm/image/oci_user.h"
 
 #define IMPORT_FORMAT "ak-oci-v2"
+#define DISK_FORMAT "ak-disk-v1"
 /* The contents of one image, over all its layers, and its entries. */
 #define IMPORT_MAX_BYTES ((uint64_t)64 << 30)
 #define IMPORT_MAX_ENTRIES 4000000
@@ -42,6 +44,7 @@ struct plan {
         uint64_t layer_size[OCI_MAX_LAYERS];
         struct oci_config cfg;
         char user_ids[32];      /* cfg.user resolved in the tree: "UID:GID", "" if it cannot be */
+        bool disk;              /* the only layer is an ak disk (disk_format.h): installed, not unpacked */
 };
 
 static int read_beneath(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len, struct ak_error *err)
@@ -158,6 +161,7 @@ static int plan_layout(struct plan *pl, const char *ref, struct ak_error *err)
             (r = oci_config_parse(text, len, &pl->cfg, err)) < 0 || (r = check_config(pl, m->n_layers, err)) < 0)
                 return r;
         pl->n_layers = m->n_layers;
+        pl->disk = m->n_layers == 1 && strcmp(m->layers[0].media_type, OCI_MT_AK_DISK) == 0;
         for (size_t i = 0; i < m->n_layers; i++) {
                 pathfmt(pl->layer_path[i], sizeof(pl->layer_path[i]), "blobs/sha256/%s", m->layers[i].digest + 7);
                 memcpy(pl->layer_digest[i], m->layers[i].digest, sizeof(pl->layer_digest[i]));
@@ -326,6 +330,27 @@ static int build_rootfs(struct plan *pl, const char *tmp, const char *guest, con
         return r < 0 ? r : image_ext4_root_attrs(ext4, st.st_uid, st.st_gid, st.st_mode, err);
 }
 
+/* The disk layer -> <tmp>/rootfs.ext4, as it is (image_disk.h). */
+static int install_disk(struct plan *pl, const char *tmp, const struct image_progress *p, struct ak_error *err)
+{
+        char path[PATH_MAX];
+        _cleanup_close_ int in = -1, out = -1;
+        int r = oci_open_beneath(pl->dirfd, pl->layer_path[0], O_RDONLY, &in);
+        if (r < 0)
+                return ak_error_errno(err, r == -EXDEV ? -EPERM : r, "disk layer: open %s", pl->layer_path[0]);
+        pathfmt(path, sizeof(path), "%s/rootfs.ext4", tmp);
+        if ((out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0)
+                return ak_error_errno(err, -errno, "create %s", path);
+        struct image_disk_expect x = {
+                .layer_digest = pl->layer_digest[0], .layer_size = pl->layer_size[0], .diff_id = pl->cfg.diff_ids[0],
+                .disk_size = pl->cfg.disk_size, .max_bytes = IMPORT_MAX_BYTES,
+        };
+        image_report(p, "disk", "installing the disk layer (%llu MiB compressed, %llu MiB disk)",
+                     (unsigned long long)pl->layer_size[0] >> 20, (unsigned long long)pl->cfg.disk_size >> 20);
+        r = image_disk_install(in, &x, out, NULL, err);
+        return r < 0 ? ak_error_wrap(err, "disk layer %s", pl->layer_digest[0]) : 0;
+}
+
 static int open_source(enum source_kind kind, const char *path, const char *tmp, struct plan *pl, const char *ref,
                        struct ak_error *err)
 {
@@ -359,7 +384,8 @@ static int import_into(struct image_store *s, struct plan *pl, const char *src, 
         char path[PATH_MAX];
         struct stat st;
         int r;
-        if ((r = image_check_space(s->dir, err)) < 0 || (r = build_rootfs(pl, tmp, guest, busybox, p, err)) < 0)
+        if ((r = image_check_space(s->dir, err)) < 0 ||
+            (r = pl->disk ? install_disk(pl, tmp, p, err) : build_rootfs(pl, tmp, guest, busybox, p, err)) < 0)
                 return r;
         pathfmt(path, sizeof(path), "%s/rootfs.ext4", tmp);
         if (stat(path, &st) < 0)
@@ -417,7 +443,11 @@ int image_import(struct image_store *s, const char *src, const char *name, const
         pl->dirfd = -1;
         if ((r = image_tmpdir(s, tmp, err)) < 0 || (r = open_source(kind, path, tmp, pl, ref, err)) < 0)
                 goto out;
-        pathfmt(text, sizeof(text), IMPORT_FORMAT "\ndigest=%s\nguest=%s\nbusybox=%s\n", pl->digest, gh, bh);
+        /* A disk is stored as it came: the agent is not part of its key. */
+        if (pl->disk)
+                pathfmt(text, sizeof(text), DISK_FORMAT "\ndigest=%s\n", pl->digest);
+        else
+                pathfmt(text, sizeof(text), IMPORT_FORMAT "\ndigest=%s\nguest=%s\nbusybox=%s\n", pl->digest, gh, bh);
         if ((r = image_hash_text(text, hash, err)) < 0)
                 goto out;
         pathfmt(lock, sizeof(lock), "%s/%s.lock", s->dir, hash);

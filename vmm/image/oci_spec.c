@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/base/parse.h"
 #include "lib/json/json.h"
 #include "vmm/image/oci_spec.h"
 
@@ -195,10 +196,17 @@ int oci_manifest_parse(const char *text, size_t len, struct oci_manifest *ret, s
                 enum oci_compression comp;
                 if ((r = descriptor_parse("image manifest: layers[]", json_array_get(l, i), &ret->layers[i], err)) < 0)
                         goto fail;
-                if (oci_layer_compression(ret->layers[i].media_type, &comp) < 0) {
+                if (strcmp(ret->layers[i].media_type, OCI_MT_AK_DISK) == 0 && json_array_size(l) != 1) {
+                        r = ak_error_set(err, -EINVAL, "image manifest: a disk layer (%s) must be the only layer; "
+                                         "this manifest has %zu", OCI_MT_AK_DISK, json_array_size(l));
+                        goto fail;
+                }
+                if (strcmp(ret->layers[i].media_type, OCI_MT_AK_DISK) != 0 &&
+                    oci_layer_compression(ret->layers[i].media_type, &comp) < 0) {
                         r = ak_error_set(err, -ENOTSUP,
                                          "image manifest: layer %zu has media type %s (ak applies tar, tar+gzip and "
-                                         "tar+zstd layers)", i, ret->layers[i].media_type);
+                                         "tar+zstd layers, and installs " OCI_MT_AK_DISK " disks)", i,
+                                         ret->layers[i].media_type);
                         goto fail;
                 }
                 ret->n_layers++;
@@ -271,6 +279,26 @@ static int optional_string(const struct json_value *o, const char *key, char *ds
         return 0;
 }
 
+/* config.Labels' OCI_LABEL_DISK_* (other labels are not read). */
+static int disk_labels(const struct json_value *cfg, struct oci_config *ret, struct ak_error *err)
+{
+        const struct json_value *labels = json_object_get(cfg, "Labels");
+        char size[24] = "";
+        if (!labels || json_value_type(labels) == JSON_NULL)
+                return 0;
+        if (json_value_type(labels) != JSON_OBJECT)
+                return ak_error_set(err, -EINVAL, "image config: config.Labels is not an object");
+        int r;
+        if ((r = optional_string(labels, OCI_LABEL_DISK_SIZE, size, sizeof(size), err)) < 0 ||
+            (r = optional_string(labels, OCI_LABEL_DISK_SOURCE, ret->disk_source, sizeof(ret->disk_source), err)) < 0 ||
+            (r = optional_string(labels, OCI_LABEL_DISK_SANDBOX, ret->disk_sandbox, sizeof(ret->disk_sandbox), err)) < 0)
+                return r;
+        if (size[0] && ak_parse_u64(size, 1, OCI_DISK_MAX, &ret->disk_size) < 0)
+                return ak_error_set(err, -EINVAL, "image config: label %s is \"%s\", not a disk size of 1..%llu bytes",
+                                    OCI_LABEL_DISK_SIZE, size, (unsigned long long)OCI_DISK_MAX);
+        return 0;
+}
+
 int oci_config_parse(const char *text, size_t len, struct oci_config *ret, struct ak_error *err)
 {
         struct json_value *v = NULL;
@@ -319,7 +347,7 @@ int oci_config_parse(const char *text, size_t len, struct oci_config *ret, struc
                 if ((r = optional_string(cfg, "WorkingDir", ret->working_dir, sizeof(ret->working_dir), err)) < 0 ||
                     (r = optional_string(cfg, "User", ret->user, sizeof(ret->user), err)) < 0 ||
                     (r = command_strings(cfg, "Entrypoint", ret, err)) < 0 ||
-                    (r = command_strings(cfg, "Cmd", ret, err)) < 0)
+                    (r = command_strings(cfg, "Cmd", ret, err)) < 0 || (r = disk_labels(cfg, ret, err)) < 0)
                         goto fail;
         }
         json_value_free(v);

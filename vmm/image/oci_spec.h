@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "lib/base/error.h"
+#include "vmm/image/disk_format.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -33,6 +34,13 @@ extern "C" {
 #define DOCKER_MT_CONFIG "application/vnd.docker.container.image.v1+json"
 
 enum oci_compression { OCI_TAR, OCI_TAR_GZIP, OCI_TAR_ZSTD };
+
+/* ak's own layer type (disk_format.h): a whole ext4 root disk, the only
+ * layer of its manifest. */
+#define OCI_MT_AK_DISK AK_DISK_MEDIA_TYPE
+#define OCI_LABEL_DISK_SIZE AK_DISK_LABEL_SIZE
+#define OCI_LABEL_DISK_SOURCE AK_DISK_LABEL_SOURCE
+#define OCI_LABEL_DISK_SANDBOX AK_DISK_LABEL_SANDBOX
 
 struct oci_descriptor {
         char media_type[OCI_MEDIA_TYPE_MAX + 1];
@@ -59,7 +67,13 @@ struct oci_config {
          * argument NUL-terminated, n_command of them in command_len bytes. */
         char command[OCI_COMMAND_MAX];
         size_t command_len, n_command;
+        /* config.Labels of a disk image (OCI_LABEL_DISK_*): 0 / "" when
+         * absent. disk_size is at most OCI_DISK_MAX. */
+        uint64_t disk_size;
+        char disk_source[512];
+        char disk_sandbox[64];
 };
+#define OCI_DISK_MAX ((uint64_t)AK_DISK_MAX)
 
 /* A `docker save` manifest.json entry: paths inside the archive. */
 struct oci_docker_entry {

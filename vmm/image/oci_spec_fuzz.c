@@ -4,6 +4,7 @@
  * What a reader accepts must hold its invariants: digests well formed,
  * counts within limits, strings terminated, env lines NAME=VALUE, the
  * command n_command NUL-terminated arguments. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         for (size_t i = 0; i < m->n_layers; i++) {
                                 enum oci_compression c;
                                 check_digest(m->layers[i].digest);
-                                if (oci_layer_compression(m->layers[i].media_type, &c) != 0)
+                                bool disk = strcmp(m->layers[i].media_type, OCI_MT_AK_DISK) == 0;
+                                if (disk ? m->n_layers != 1 : oci_layer_compression(m->layers[i].media_type, &c) != 0)
                                         abort();
                         }
                 }
@@ -77,6 +79,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                 k++;
                         }
                         if (k != c->n_command)
+                                abort();
+                        if (c->disk_size > OCI_DISK_MAX || !memchr(c->disk_source, 0, sizeof(c->disk_source)) ||
+                            !memchr(c->disk_sandbox, 0, sizeof(c->disk_sandbox)))
                                 abort();
                 }
                 free(c);

@@ -263,6 +263,18 @@ void oci_blob_writer_free(struct oci_blob_writer *w)
         free(w);
 }
 
+int oci_layout_adopt_blob(struct oci_layout *l, const char *tmp_path, int fd, const char *digest,
+                          struct ak_error *err)
+{
+        char dst[PATH_MAX];
+        if (oci_ref_digest_check(digest, strlen(digest)) < 0)
+                return ak_error_set(err, -EINVAL, "blob digest '%s' is not sha256:<64 hex>", digest);
+        oci_layout_blob_path(l, digest, dst, sizeof(dst));
+        if (fsync(fd) < 0 || fchmod(fd, 0644) < 0 || rename(tmp_path, dst) < 0)
+                return ak_error_errno(err, -errno, "store blob %s as %s", tmp_path, dst);
+        return 0;
+}
+
 int oci_layout_put_blob(struct oci_layout *l, const char *digest, const void *data, size_t len,
                         struct ak_error *err)
 {

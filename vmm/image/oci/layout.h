@@ -58,6 +58,13 @@ void oci_layout_blob_path(const struct oci_layout *l, const char *digest, char *
 int oci_layout_put_blob(struct oci_layout *l, const char *digest, const void *data, size_t len,
                         struct ak_error *err);
 
+/* Stores the file at tmp_path (under <dir>/tmp/, open as fd, written by
+ * the caller, who hashed every byte of it as it wrote them: a blob ak made
+ * itself, as `ak image push` of a local disk) as the blob digest: fsync,
+ * mode 0644, rename. On failure the file stays where it was. */
+int oci_layout_adopt_blob(struct oci_layout *l, const char *tmp_path, int fd, const char *digest,
+                          struct ak_error *err);
+
 /* A blob being downloaded: a temporary file hashed as it is written. */
 struct oci_blob_writer;
 
