@@ -1,5 +1,7 @@
 /* `ak image push SRC DEST`: an image of the OCI layout cache
- * ($AK_HOME/images/oci) to a registry, through vmm/image/oci's push client. */
+ * ($AK_HOME/images/oci) to a registry, through vmm/image/oci's push client.
+ * A local image name as SRC (a snapshot) is packed into the cache first, as
+ * an ak disk image recorded under DEST (vmm/image/disk_pack.h). */
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,9 +9,28 @@
 #include "cli/cli.h"
 #include "cli/opt.h"
 #include "cli/registry_opts.h"
+#include "vmm/image/disk_pack.h"
+#include "vmm/image/image.h"
 #include "vmm/image/oci/push.h"
 
 const struct cli_option *const cli_image_push_tables[] = { cli_registry_options, NULL };
+
+/* The local image name into the layout dir, recorded as dest. */
+static int pack_local(const char *store_dir, const char *dir, const char *name, const char *dest, struct ak_error *err)
+{
+        struct image_store *s = NULL;
+        struct image_disk_packed res;
+        int r = image_store_open(store_dir, &s, err);
+        if (r == 0) {
+                fprintf(stderr, "packing the disk of %s\n", name);
+                r = image_disk_pack(s, name, dir, dest, NULL, &res, err);
+        }
+        if (r == 0)
+                fprintf(stderr, "packed %s: %.1f MiB disk, %.1f MiB compressed\n", name,
+                        (double)res.disk_bytes / (1024.0 * 1024.0), (double)res.layer_bytes / (1024.0 * 1024.0));
+        image_store_free(s);
+        return r;
+}
 
 int cli_image_push(const struct cli_command *cmd, int argc, char **argv)
 {
@@ -41,10 +62,18 @@ int cli_image_push(const struct cli_command *cmd, int argc, char **argv)
         struct ak_error err = {};
         char store[PATH_MAX], dir[PATH_MAX];
         struct oci_push_result res;
+        const char *src = ref[0];
+        char dest[IMAGE_REF_MAX];
         r = cli_image_store_dirs(store, dir, &err);
+        if (r == 0 && !image_key_is_ref(src)) {
+                r = image_ref_normalize(ref[1], dest, &err);
+                if (r == 0)
+                        r = pack_local(store, dir, src, dest, &err);
+                src = dest;
+        }
         if (r == 0) {
-                fprintf(stderr, "pushing %s to %s\n", ref[0], ref[1]);
-                r = oci_push(dir, ref[0], ref[1], &reg.o, &res, &err);
+                fprintf(stderr, "pushing %s to %s\n", src, ref[1]);
+                r = oci_push(dir, src, ref[1], &reg.o, &res, &err);
         }
         if (r < 0) {
                 fprintf(stderr, "ak image push: %s\n", err.msg);

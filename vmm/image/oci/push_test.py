@@ -118,6 +118,96 @@ class PushTest(unittest.TestCase):
         self.assertEqual(r.stdout.strip(), top)
 
 
+@unittest.skipUnless(all(shutil.which(n) for n in NEED + ["busybox", "skopeo"]) and os.geteuid() == 0,
+                     "needs root, busybox and " + ", ".join(NEED) + " (tools/deps.sh)")
+class DiskPushTest(unittest.TestCase):
+    """A local disk image (here: an imported image's ext4) pushed as an ak
+    disk image (one application/vnd.ak.disk.ext4.v1+zstd layer) and pulled
+    into another AK_HOME, where it is installed as the disk unchanged."""
+
+    def setUp(self):
+        self.e = Env()
+        src, _ = self.e.make_image("d", "v1", "--layers", "2")
+        self.port = self.e.registry()
+        self.e.push(src, "v1", self.port, "org/base:v1")
+        self.env = self.e.env()
+        self.env["AK_GUEST_BIN"] = os.path.abspath("guest/ak-guest")
+        r = subprocess.run([AK, "image", "pull", "--name", "local1", f"127.0.0.1:{self.port}/org/base:v1"],
+                           capture_output=True, text=True, env=self.env, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def tearDown(self):
+        self.e.close()
+
+    def run_ak(self, *args, home=None):
+        env = dict(self.env)
+        if home:
+            env["AK_HOME"] = home
+        return subprocess.run([AK, *args], capture_output=True, text=True, env=env, timeout=300)
+
+    def images(self, home=None):
+        r = self.run_ak("image", "list", "--json", home=home)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return {i["name"]: i for i in json.loads(r.stdout)}
+
+    def disk(self, home, name):
+        store = os.path.join(home or self.env["AK_HOME"], "images")
+        with open(os.path.join(store, self.images(home)[name]["hash"], "rootfs.ext4"), "rb") as f:
+            return f.read()
+
+    def test_local_image_pushed_as_disk_and_pulled_elsewhere(self):
+        dest = f"127.0.0.1:{self.port}/org/disk:1"
+        r = self.run_ak("image", "push", "local1", dest)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        digest = r.stdout.strip()
+        self.assertIn("packed local1", r.stderr)
+        # The registry serves our media type; skopeo reads the manifest.
+        out = subprocess.run(["skopeo", "--policy", self.e.policy, "inspect", "--raw", "--tls-verify=false",
+                              f"docker://{dest}"], capture_output=True, text=True, check=True, env=self.env)
+        manifest = json.loads(out.stdout)
+        self.assertEqual([l["mediaType"] for l in manifest["layers"]], ["application/vnd.ak.disk.ext4.v1+zstd"])
+        home2 = self.e.path("akhome-b")
+        r = self.run_ak("image", "pull", "--name", "got", dest, home=home2)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), digest)
+        got = self.images(home2)["got"]
+        self.assertEqual(got["digest"], digest)
+        self.assertEqual(self.disk(home2, "got"), self.disk(None, "local1"))
+        # Pushed again: the registry has every blob.
+        r = self.run_ak("image", "push", "local1", dest)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("0 sent", r.stderr)
+
+    def test_truncated_disk_blob_on_the_registry_stores_nothing(self):
+        dest = f"127.0.0.1:{self.port}/org/disk:2"
+        r = self.run_ak("image", "push", "local1", dest)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # Cut the layer blob short in a copy of the layout served by a fake
+        # registry that trusts its files (the real one would refuse it).
+        layout = self.e.layout()
+        digest = r.stdout.strip()
+        with open(os.path.join(layout, "blobs", "sha256", digest[7:])) as f:
+            layer = json.load(f)["layers"][0]["digest"]
+        bad = self.e.path("bad-layout")
+        shutil.copytree(layout, bad)
+        index = read_json(os.path.join(bad, "index.json"))
+        index["manifests"] = [dict(m, annotations={"org.opencontainers.image.ref.name": "2"})
+                              for m in index["manifests"] if m["digest"] == digest]
+        with open(os.path.join(bad, "index.json"), "w") as f:
+            json.dump(index, f)
+        blob = os.path.join(bad, "blobs", "sha256", layer[7:])
+        with open(blob, "rb") as f:
+            data = f.read()
+        with open(blob, "wb") as f:
+            f.write(data[: len(data) // 2])
+        fport, _, _ = self.e.fake(bad)
+        home2 = self.e.path("akhome-c")
+        r = self.run_ak("image", "pull", "--name", "bad", f"127.0.0.1:{fport}/org/disk:2", home=home2)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertRegex(r.stderr, "layer|blob")
+        self.assertNotIn("bad", self.images(home2))
+
+
 @unittest.skipUnless(shutil.which("skopeo"), "needs skopeo (tools/deps.sh)")
 class FakePushTest(unittest.TestCase):
     """Bearer tokens with push scope, and both shapes of upload Location,
