@@ -13,7 +13,7 @@
 #include "protos/ak/v1/scheduler.pb-c.h"
 
 const char cli_snapshot_help[] =
-        "Usage: ak snapshot take SANDBOX [NAME] [--json]\n"
+        "Usage: ak snapshot take SANDBOX [NAME] [--push REF] [--json]\n"
         "       ak snapshot list [--json]\n"
         "       ak snapshot rm NAME            (also: delete)\n"
         "       ak snapshot restore NAME [--name SANDBOX] [--json]\n"
@@ -31,6 +31,13 @@ const char cli_snapshot_help[] =
         "`restore` creates a sandbox from it (named NAME unless --name says otherwise),\n"
         "as `ak sandbox create SANDBOX --image NAME` and `ak run --image NAME` do.\n"
         "Only the tenant that took a snapshot sees, restores and removes it.\n"
+        "\n"
+        "--push REF: after the take, the executor pushes the snapshot to the registry\n"
+        "REF names (its --registry-* settings; loopback registries over plain http) as\n"
+        "an ak disk image (one zstd layer holding the ext4 disk,\n"
+        "application/vnd.ak.disk.ext4.v1+zstd); `ak sandbox create X --image REF` then\n"
+        "starts from it on any executor, which pulls it once. A failed push fails the\n"
+        "command with the registry's reason; the snapshot stays on its node.\n"
         "\n"
         "Examples:\n"
         "  ak sandbox create dev --image py && ak exec dev -- pip install requests\n"
@@ -50,21 +57,24 @@ static int call(const char *verb, const char *method, const ProtobufCMessage *re
 static const struct cli_option json_opts[] = { { "json", 0, false, 'j' }, { NULL, 0, false, 0 } };
 static const struct cli_option name_opts[] = { { "name", 'n', true, 'n' }, { NULL, 0, false, 0 } };
 static const struct cli_option *const restore_tables[] = { json_opts, name_opts, NULL };
+static const struct cli_option push_opts[] = { { "push", 0, true, 'p' }, { NULL, 0, false, 0 } };
 static const struct cli_option *const json_tables[] = { json_opts, NULL };
+static const struct cli_option *const take_tables[] = { json_opts, push_opts, NULL };
 const struct cli_sub cli_snapshot_subs[] = {
-        { "take", json_tables }, { "list", json_tables },    { "ls", json_tables },
+        { "take", take_tables }, { "list", json_tables },    { "ls", json_tables },
         { "rm", json_tables },   { "delete", json_tables }, { "restore", restore_tables },
         { NULL, NULL },
 };
 
-/* Parses [--json], [--name X] (allow_name: restore) and up to max_args
- * operands into args; 2 (after a usage error) on anything else, else 0. */
-static int parse(const char *verb, int argc, char **argv, bool allow_name, int max_args, const char **args,
-                 int *ret_n, bool *json, const char **name)
+/* Parses [--json], the value option of tables (restore: --name X, take:
+ * --push REF) into *value and up to max_args operands into args; 2 (after a
+ * usage error) on anything else, else 0. */
+static int parse(const char *verb, int argc, char **argv, const struct cli_option *const *tables, int max_args,
+                 const char **args, int *ret_n, bool *json, const char **value)
 {
         struct cli_opts p;
         int c, n = 0;
-        cli_opts_init(&p, &cmd, allow_name ? restore_tables : json_tables, argc, argv);
+        cli_opts_init(&p, &cmd, tables, argc, argv);
         while ((c = cli_opts_next(&p)) != CLI_OPT_DONE) {
                 if (c == CLI_OPT_ERROR)
                         return 2;
@@ -75,7 +85,7 @@ static int parse(const char *verb, int argc, char **argv, bool allow_name, int m
                 } else if (c == 'j') {
                         *json = true;
                 } else {
-                        *name = p.arg;
+                        *value = p.arg;
                 }
         }
         for (int i = p.dashdash ? cli_opts_index(&p) : argc; i < argc; i++) {
@@ -111,6 +121,10 @@ static void snapshot_json(struct json_writer *w, const Ak__V1__Snapshot *s, bool
                 json_writer_i64(w, s->pause_ms);
                 json_writer_key(w, "copy_ms", 7);
                 json_writer_i64(w, s->copy_ms);
+                if (s->pushed && *s->pushed) {
+                        str(w, "pushed", s->pushed);
+                        str(w, "pushed_digest", s->pushed_digest);
+                }
         }
         json_writer_end_object(w);
 }
@@ -147,9 +161,9 @@ static void human_size(uint64_t b, char *buf, size_t size)
 
 static int do_take(int argc, char **argv)
 {
-        const char *args[2] = { NULL, NULL }, *unused = NULL;
+        const char *args[2] = { NULL, NULL }, *push = NULL;
         bool json = false;
-        int n, r = parse("take", argc, argv, false, 2, args, &n, &json, &unused);
+        int n, r = parse("take", argc, argv, take_tables, 2, args, &n, &json, &push);
         if (r)
                 return r < 0 ? 0 : r;
         if (n < 1)
@@ -157,6 +171,7 @@ static int do_take(int argc, char **argv)
         Ak__V1__TakeSnapshotRequest req = AK__V1__TAKE_SNAPSHOT_REQUEST__INIT;
         req.sandbox = (char *)args[0];
         req.name = (char *)(args[1] ? args[1] : "");
+        req.push = (char *)(push ? push : "");
         Ak__V1__Snapshot *s = NULL;
         if (call("take", "TakeSnapshot", &req.base, (ProtobufCMessage **)&s))
                 return 1;
@@ -168,6 +183,9 @@ static int do_take(int argc, char **argv)
                 printf("snapshot %s of sandbox %s on %s: %s (%s; guest held %lld ms, copy %lld ms)\n", s->name,
                        s->sandbox, s->executor_id, size, s->consistency, (long long)s->pause_ms,
                        (long long)s->copy_ms);
+        if (!json && s->pushed && *s->pushed)
+                printf("pushed to %s as %s (`ak sandbox create NAME --image %s` on any executor)\n", s->pushed,
+                       s->pushed_digest, s->pushed);
         protobuf_c_message_free_unpacked(&s->base, NULL);
         return r;
 }
@@ -176,7 +194,7 @@ static int do_list(int argc, char **argv)
 {
         const char *unused = NULL;
         bool json = false;
-        int n, r = parse("list", argc, argv, false, 0, NULL, &n, &json, &unused);
+        int n, r = parse("list", argc, argv, json_tables, 0, NULL, &n, &json, &unused);
         if (r)
                 return r < 0 ? 0 : r;
         Ak__V1__ListSnapshotsRequest req = AK__V1__LIST_SNAPSHOTS_REQUEST__INIT;
@@ -208,7 +226,7 @@ static int do_rm(int argc, char **argv)
 {
         const char *args[1] = { NULL }, *unused = NULL;
         bool json = false;
-        int n, r = parse("rm", argc, argv, false, 1, args, &n, &json, &unused);
+        int n, r = parse("rm", argc, argv, json_tables, 1, args, &n, &json, &unused);
         if (r)
                 return r < 0 ? 0 : r;
         if (n < 1)
@@ -227,7 +245,7 @@ static int do_restore(int argc, char **argv)
 {
         const char *args[1] = { NULL }, *name = NULL;
         bool json = false;
-        int n, r = parse("restore", argc, argv, true, 1, args, &n, &json, &name);
+        int n, r = parse("restore", argc, argv, restore_tables, 1, args, &n, &json, &name);
         if (r)
                 return r < 0 ? 0 : r;
         if (n < 1)

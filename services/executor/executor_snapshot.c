@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/base/pathfmt.h"
 #include "lib/base/time.h"
 #include "lib/base/utf8.h"
 #include "lib/guest/guest_client.h"
@@ -15,7 +16,9 @@
 #include "services/executor/executor_state.h"
 #include "vmm/backend/qemu_disk.h"
 #include "vmm/backend/qmp.h"
+#include "vmm/image/disk_pack.h"
 #include "vmm/image/image.h"
+#include "vmm/image/oci/push.h"
 #include "vmm/vmbox.h"
 
 #define BUSYBOX "/usr/local/bin/busybox"
@@ -241,14 +244,61 @@ static int take(struct rpc_call *call, struct executor *ex, const struct source 
         return RPC_OK;
 }
 
+/* A failed push's status: what the caller can act on. */
+static int push_status(int r)
+{
+        switch (-r) {
+        case ECONNREFUSED: case EHOSTUNREACH: case ENETUNREACH: case ETIMEDOUT: case ECONNRESET: case EAGAIN:
+                return RPC_UNAVAILABLE;
+        case EACCES: case EPERM:
+                return RPC_PERMISSION_DENIED;
+        case EINVAL:
+                return RPC_INVALID_ARGUMENT;
+        default:
+                return RPC_INTERNAL;
+        }
+}
+
+/* Packs the snapshot name as an ak disk image under ref and pushes it, with
+ * the node's registry settings; a store handle of its own (a long
+ * compression holds no lock of the executor's). */
+static int push_snapshot(struct rpc_call *call, struct executor *ex, const char *name, const char *ref,
+                         char digest[72])
+{
+        char layout[PATH_MAX];
+        struct image_store *s = NULL;
+        struct image_disk_packed packed;
+        struct oci_push_result res;
+        struct ak_error err = { 0 };
+        struct oci_pull_options o = {
+                .authfile = ex->cfg.registry_auth_file, .ca_file = ex->cfg.registry_ca_file,
+                .insecure = ex->cfg.insecure_registries, .n_insecure = ex->cfg.n_insecure_registries,
+        };
+        pathfmt(layout, sizeof(layout), "%s/oci", ex->images_dir);
+        int r = image_store_open(ex->images_dir, &s, &err);
+        if (r == 0)
+                r = image_disk_pack(s, name, layout, ref, NULL, &packed, &err);
+        image_store_free(s);
+        if (r == 0)
+                r = oci_push(layout, ref, ref, &o, &res, &err);
+        if (r < 0)
+                return rpc_call_fail(call, push_status(r), "snapshot %s was taken and kept on executor %s, but its "
+                                     "push to %s failed: %s", name, ex->node.id, ref, err.msg);
+        snprintf(digest, 72, "%s", res.manifest_digest);
+        return RPC_OK;
+}
+
 int snapshot_handle_take(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
 {
         struct executor *ex = data;
         const Ak__V1__TakeSnapshotRequest *req = (const Ak__V1__TakeSnapshotRequest *)msg;
         struct source src = { 0 };
-        char name[IMAGE_NAME_MAX + 1], method[16] = "";
+        char name[IMAGE_NAME_MAX + 1], method[16] = "", push[IMAGE_REF_MAX] = "", digest[72] = "";
+        struct ak_error err = { 0 };
         int r;
 
+        if (req->push && *req->push && image_ref_normalize(req->push, push, &err) < 0)
+                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "push \"%.200s\": %s", req->push, err.msg);
         if ((r = find_source(call, ex, req, &src)) != RPC_OK || (r = pick_name(call, req, &src, name)) != RPC_OK)
                 return r;
         const struct vmm_ops *vmm = ex->cfg.vmm ? ex->cfg.vmm : &vmm_qemu_ops;
@@ -260,8 +310,14 @@ int snapshot_handle_take(struct rpc_call *call, const ProtobufCMessage *msg, voi
         if ((r = check_store(call, ex, &src, name)) == RPC_OK)
                 r = take(call, ex, &src, name, &out, method);
         pthread_mutex_unlock(&take_lock);
+        if (r == RPC_OK && push[0])
+                r = push_snapshot(call, ex, name, push, digest);
         if (r != RPC_OK)
                 return r;
+        if (push[0]) {
+                out.pushed = push;
+                out.pushed_digest = digest;
+        }
         out.name = name;
         out.sandbox = src.name;
         out.image = src.image;

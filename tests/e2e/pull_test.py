@@ -7,7 +7,9 @@ concurrent creates of one reference the node lacks cost one pull (the
 registry's access log counts manifest GETs); an unknown tag reaches the
 client as NOT_FOUND with the registry's words; with a second executor
 whose store is empty, creates of a reference the first has go to the
-first; ak status (GetStatus
+first; a snapshot taken with --push on the first executor is created on a
+second one (picked by a node selector), which pulls the ak disk image and
+reads the file written on the first; ak status (GetStatus
 through the scheduler) shows the failed pull; and an executor with a warm
 pool of a reference (--pool REF/PROFILE) pulls it and serves a create of
 it from the pool. The kernel comes from the VM
@@ -295,6 +297,67 @@ class PullOnMiss(unittest.TestCase):
             self.assertEqual(self.manifest_gets("warm", "1"), 1, "the pool's pull was the only one")
         finally:
             self.stop_executor(proc, state, log)
+
+    def test_8_snapshot_pushed_and_restored_on_another_executor(self):
+        # A sandbox of busy:1 on the stack's executor ("local", the only one
+        # now) gets a file; its snapshot goes to the registry as an ak disk
+        # image; a second executor ("bnode", label node=b, empty store) is
+        # picked by a node selector, pulls it and reads the file back.
+        ref = f"127.0.0.1:{self.port}/test/busy:1"
+        dest = f"127.0.0.1:{self.port}/snaps/busy-snap:1"
+        marker = f"written on A by {os.getpid()}"
+        r = self.ak("sandbox", "create", "snapsrc", "--image", ref)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        try:
+            r = self.ak("exec", "snapsrc", "--sudo", "--", "sh", "-c", f"echo '{marker}' > /kept.txt")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            # A registry that is not there: the registry's reason, the snapshot kept.
+            closed = free_port()
+            r = self.ak("snapshot", "take", "snapsrc", "snap-x", "--push", f"127.0.0.1:{closed}/x/y:1")
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("snapshot snap-x was taken and kept", r.stderr)
+            self.assertIn(f"127.0.0.1:{closed}", r.stderr)
+            self.assertIn("UNAVAILABLE", r.stderr)
+            self.assertEqual(self.ak("snapshot", "rm", "snap-x").returncode, 0)
+            r = self.ak("snapshot", "take", "snapsrc", "snap-a", "--push", dest, "--json")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            took = json.loads(r.stdout)
+            self.assertEqual(took["pushed"], dest)
+            self.assertTrue(took["pushed_digest"].startswith("sha256:"), took)
+            print(f"snapshot take --push: guest held {took['pause_ms']} ms, copy {took['copy_ms']} ms, "
+                  f"{took['size_bytes']} bytes stored", file=sys.stderr)
+        finally:
+            self.ak("sandbox", "remove", "snapsrc")
+        gets = self.manifest_gets_repo("snaps/busy-snap", "1")
+        proc, state, log = self.start_executor("bnode", "--label", "node=b", "--min-warm", "0")
+        try:
+            r = self.ak("sandbox", "create", "snapdst", "--image", dest, "--node-selector", "node=b")
+            with open(log.name) as f:
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr + f.read())
+            try:
+                info = json.loads(self.ak("sandbox", "info", "snapdst", "--json").stdout)
+                self.assertEqual(info["executor"], "bnode")
+                r = self.ak("exec", "snapdst", "--", "cat", "/kept.txt")
+                self.assertEqual(r.stdout.strip(), marker, r.stderr)
+                r = self.ak("exec", "snapdst", "--", "cat", "/etc/marker")
+                self.assertEqual(r.stdout.strip(), "marker from the registry", r.stderr)
+            finally:
+                self.ak("sandbox", "remove", "snapdst")
+            self.assertEqual(self.manifest_gets_repo("snaps/busy-snap", "1") - gets, 1)
+            st = json.loads(self.ak("status", "--json").stdout)
+            b = [x for x in st["executors"] if x["id"] == "bnode"][0]
+            self.assertIn(dest, b["images"])
+            # Still the snapshot on A (listed by its name), removable.
+            names = [s["name"] for s in json.loads(self.ak("snapshot", "list", "--json").stdout)]
+            self.assertIn("snap-a", names)
+        finally:
+            self.stop_executor(proc, state, log)
+            self.ak("snapshot", "rm", "snap-a")
+
+    def manifest_gets_repo(self, repo, tag):
+        with open(self.reglog, errors="replace") as f:
+            text = f.read()
+        return len(re.findall(rf'"GET /v2/{repo}/manifests/{tag} HTTP', text))
 
     def test_9_two_executors_the_one_with_the_image_is_preferred(self):
         # test_1 pulled busy:1 onto the stack's executor ("local"); a second
