@@ -69,6 +69,19 @@ void mcp_tool_list(void *ctx, const struct json_value *args, struct mcp_tool_res
                 mcp_text_printf(&res->text, "%s\t%s\t%s\t-\t\n", s->spec && s->spec->name ? s->spec->name : "",
                                 state_word(s->state), s->backend && *s->backend ? s->backend : "unknown");
         }
+        /* After agentkernel's table, for creates that wait on an image pull. */
+        for (size_t i = 0, n = 0; i < l->n_sandboxes; i++) {
+                const Ak__V1__Sandbox *s = l->sandboxes[i];
+                const Ak__V1__ImagePull *p = s->image_pull;
+                if (!p)
+                        continue;
+                if (n++ == 0)
+                        mcp_text_puts(&res->text, "\nIMAGE PULLS\nSANDBOX\tIMAGE\tSTATE\tBYTES\n");
+                mcp_text_printf(&res->text, "%s\t%s\t%s\t%llu/%llu%s%s\n", s->spec && s->spec->name ? s->spec->name : "",
+                                p->image ? p->image : "", p->state ? p->state : "",
+                                (unsigned long long)p->bytes_done, (unsigned long long)p->bytes_total,
+                                p->error && *p->error ? "\t" : "", p->error ? p->error : "");
+        }
         protobuf_c_message_free_unpacked(&l->base, NULL);
 }
 

@@ -177,7 +177,25 @@ void gw_rfc3339(int64_t ms, char *buf, size_t size)
         strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* agentkernel's SandboxInfo, plus ak's labels and expires_at. */
+/* ak's image_pull object (while a create waits on the executor's pull of
+ * its image; absent otherwise): {image, state, bytes_done, bytes_total,
+ * error?}, state "pulling", "importing" or "failed". */
+static void pull_json(struct json_writer *w, const Ak__V1__ImagePull *p)
+{
+        gw_key(w, "image_pull");
+        json_writer_begin_object(w);
+        gw_str(w, "image", p->image ? p->image : "");
+        gw_str(w, "state", p->state ? p->state : "");
+        gw_key(w, "bytes_done");
+        json_writer_u64(w, p->bytes_done);
+        gw_key(w, "bytes_total");
+        json_writer_u64(w, p->bytes_total);
+        if (p->error && *p->error)
+                gw_str(w, "error", p->error);
+        json_writer_end_object(w);
+}
+
+/* agentkernel's SandboxInfo, plus ak's labels, expires_at and image_pull. */
 void gw_sandbox_json(struct json_writer *w, const Ak__V1__Sandbox *sb)
 {
         static const char *const states[] = { "unknown", "creating", "running", "stopped", "error" };
@@ -213,6 +231,8 @@ void gw_sandbox_json(struct json_writer *w, const Ak__V1__Sandbox *sb)
         }
         if (sb->error && *sb->error)
                 gw_str(w, "error", sb->error);
+        if (sb->image_pull)
+                pull_json(w, sb->image_pull);
         json_writer_end_object(w);
 }
 

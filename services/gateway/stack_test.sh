@@ -2,7 +2,9 @@
 # ak-gateway against a real stack: `ak up` (scheduler, executor with real
 # microVMs, signer, auditor, and ak-gateway with the stack's token as its API
 # key and scheduler credential), then agentkernel's own Node SDK
-# (sdk_test.cjs) and raw hostile clients (hostile_test.py) through it.
+# (sdk_test.cjs) and raw hostile clients (hostile_test.py) through it, and
+# image pull progress in the gateway's and the MCP server's answers
+# (pull_progress_test.py, a stalling fake registry on loopback).
 set -uo pipefail
 rf=${TEST_SRCDIR:-}/${TEST_WORKSPACE:-ak}
 ak=$rf/cli/ak
@@ -44,6 +46,9 @@ failures=0
 AK_SNAP_IMAGE=tiny AK_NPM_DIR=$npm_dir AGENTKERNEL_BASE_URL=http://$addr AGENTKERNEL_API_KEY=$key AK_BIN=$ak \
         timeout 600 node "$rf/services/gateway/sdk_test.cjs" || failures=$((failures + 1))
 GW=$addr KEY=$key timeout 300 python3 "$rf/services/gateway/hostile_test.py" || failures=$((failures + 1))
+GW=$addr KEY=$key AK_BIN=$ak FAKE=$rf/vmm/image/oci/testdata/fake_registry.py \
+        MAKE=$rf/vmm/image/oci/testdata/make_image.py timeout 600 python3 "$rf/services/gateway/pull_progress_test.py" ||
+        failures=$((failures + 1))
 kill -0 "$gwpid" 2>/dev/null || { echo "FAIL: ak-gateway died:"; cat "$home/logs/gateway.log"; failures=$((failures + 1)); }
 # ak down stops the gateway too.
 "$ak" down >"$home/down.log" 2>&1
