@@ -134,6 +134,41 @@ TEST(OciSpec, ConfigKeepsEntrypointThenCmd) {
   EXPECT_EQ(cfg.n_command, 0u);  // nothing kept from a refused config
 }
 
+TEST(OciSpec, DiskLayerOnlyAlone) {
+  std::string one = "{\"schemaVersion\":2,\"config\":" + Desc(OCI_MT_CONFIG, kD1) + ",\"layers\":[" +
+                    Desc(OCI_MT_AK_DISK, kD2) + "]}";
+  struct oci_manifest man;
+  struct ak_error err = {};
+  ASSERT_EQ(oci_manifest_parse(one.data(), one.size(), &man, &err), 0) << err.msg;
+  EXPECT_STREQ(man.layers[0].media_type, OCI_MT_AK_DISK);
+  std::string two = "{\"schemaVersion\":2,\"config\":" + Desc(OCI_MT_CONFIG, kD1) + ",\"layers\":[" +
+                    Desc(OCI_MT_AK_DISK, kD2) + "," + Desc("application/vnd.oci.image.layer.v1.tar", kD1) + "]}";
+  EXPECT_EQ(oci_manifest_parse(two.data(), two.size(), &man, &err), -EINVAL);
+  EXPECT_NE(std::string(err.msg).find("must be the only layer"), std::string::npos) << err.msg;
+}
+
+TEST(OciSpec, ConfigDiskLabels) {
+  auto parse = [](const std::string& labels, struct oci_config* cfg, struct ak_error* err) {
+    std::string c = "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Labels\":" + labels +
+                    "},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}";
+    return oci_config_parse(c.data(), c.size(), cfg, err);
+  };
+  struct oci_config cfg;
+  struct ak_error err = {};
+  ASSERT_EQ(parse("{\"" OCI_LABEL_DISK_SIZE "\":\"1048576\",\"" OCI_LABEL_DISK_SOURCE "\":\"py\",\"" OCI_LABEL_DISK_SANDBOX
+                  "\":\"sb\",\"other\":\"x\"}", &cfg, &err), 0) << err.msg;
+  EXPECT_EQ(cfg.disk_size, 1048576u);
+  EXPECT_STREQ(cfg.disk_source, "py");
+  EXPECT_STREQ(cfg.disk_sandbox, "sb");
+  ASSERT_EQ(parse("null", &cfg, &err), 0) << err.msg;
+  EXPECT_EQ(cfg.disk_size, 0u);
+  EXPECT_EQ(parse("{\"" OCI_LABEL_DISK_SIZE "\":\"0\"}", &cfg, &err), -EINVAL);
+  EXPECT_NE(std::string(err.msg).find(OCI_LABEL_DISK_SIZE), std::string::npos) << err.msg;
+  EXPECT_EQ(parse("{\"" OCI_LABEL_DISK_SIZE "\":\"99999999999999999\"}", &cfg, &err), -EINVAL);
+  EXPECT_EQ(parse("{\"" OCI_LABEL_DISK_SIZE "\":12}", &cfg, &err), -EINVAL);
+  EXPECT_EQ(parse("[]", &cfg, &err), -EINVAL);
+}
+
 TEST(OciSpec, DockerManifestPathsStayInside) {
   std::string ok = "[{\"Config\":\"abc.json\",\"RepoTags\":[\"busybox:latest\"],\"Layers\":[\"l1/layer.tar\"]}]";
   struct oci_docker_entry e;
