@@ -10,6 +10,9 @@
  *               dev.ak.disk.size         the disk's size in bytes (decimal)
  *               dev.ak.snapshot.image    the image the snapshotted sandbox ran
  *               dev.ak.snapshot.sandbox  the sandbox it was taken from
+ *               dev.ak.image.user-ids    User as resolved in the image's own
+ *                                        /etc/passwd and /etc/group: "UID:GID"
+ *                                        (absent when it names no user)
  *
  * A pull installs such a layer as the image's root disk as it is (nothing is
  * unpacked or added), checked against the layer digest, the diff_id and the
@@ -20,5 +23,6 @@
 #define AK_DISK_LABEL_SIZE "dev.ak.disk.size"
 #define AK_DISK_LABEL_SOURCE "dev.ak.snapshot.image"
 #define AK_DISK_LABEL_SANDBOX "dev.ak.snapshot.sandbox"
+#define AK_DISK_LABEL_USER_IDS "dev.ak.image.user-ids"
 /* The largest disk ak packs or installs. */
 #define AK_DISK_MAX ((unsigned long long)64 << 30)

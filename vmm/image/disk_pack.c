@@ -204,6 +204,8 @@ static int config_json(const struct image_info *info, const struct image_info *c
         string_pair(w, AK_DISK_LABEL_SIZE, num);
         string_pair(w, AK_DISK_LABEL_SOURCE, info->snapshot_image[0] ? info->snapshot_image : info->name);
         string_pair(w, AK_DISK_LABEL_SANDBOX, info->snapshot_sandbox);
+        if (cfg->user[0] && cfg->user_ids[0])
+                string_pair(w, AK_DISK_LABEL_USER_IDS, cfg->user_ids);
         json_writer_end_object(w);
         json_writer_end_object(w);
         json_writer_key(w, "rootfs", 6);

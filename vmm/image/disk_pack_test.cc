@@ -156,6 +156,28 @@ TEST_F(DiskPackTest, ConfigCarriesLabelsAndTheSourceImagesEnv) {
   EXPECT_NE(config.find("\"diff_ids\":[\"sha256:"), std::string::npos) << config;
 }
 
+TEST_F(DiskPackTest, ImageConfigAndResolvedUserTravel) {
+  // Give snap1 an image config as an imported image has one (its manifest
+  // as the store writes it: with a digest), then pack and install it
+  // elsewhere.
+  struct image_info a;
+  struct ak_error err = {};
+  ASSERT_EQ(image_lookup(a_, "snap1", &a, &err), 0) << err.msg;
+  std::string mf = std::string(a.dir) + "/manifest.json", m = Slurp(mf);
+  ASSERT_EQ(m[0], '{');
+  m.insert(1, "\"env\":[\"PATH=/bin\",\"GREETING=hi\"],\"working_dir\":\"/work\",\"user\":\"app:staff\","
+              "\"user_ids\":\"1234:2345\",\"digest\":\"sha256:" + std::string(64, 'c') + "\",");
+  Spit(mf, m);
+  struct image_disk_packed res;
+  Pack(&res);
+  struct image_info info;
+  ASSERT_EQ(Import("withcfg", &info, &err), 0) << err.msg;
+  EXPECT_STREQ(info.env, "PATH=/bin\nGREETING=hi\n");
+  EXPECT_STREQ(info.working_dir, "/work");
+  EXPECT_STREQ(info.user, "app:staff");
+  EXPECT_STREQ(info.user_ids, "1234:2345");
+}
+
 TEST_F(DiskPackTest, TruncatedBlobIsRefusedAndNothingStored) {
   struct image_disk_packed res;
   Pack(&res);

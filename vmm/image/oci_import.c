@@ -348,7 +348,11 @@ static int install_disk(struct plan *pl, const char *tmp, const struct image_pro
         image_report(p, "disk", "installing the disk layer (%llu MiB compressed, %llu MiB disk)",
                      (unsigned long long)pl->layer_size[0] >> 20, (unsigned long long)pl->cfg.disk_size >> 20);
         r = image_disk_install(in, &x, out, NULL, err);
-        return r < 0 ? ak_error_wrap(err, "disk layer %s", pl->layer_digest[0]) : 0;
+        if (r < 0)
+                return ak_error_wrap(err, "disk layer %s", pl->layer_digest[0]);
+        /* The User as the packer resolved it in the disk's own passwd. */
+        pathfmt(pl->user_ids, sizeof(pl->user_ids), "%s", pl->cfg.user[0] ? pl->cfg.disk_user_ids : "");
+        return 0;
 }
 
 static int open_source(enum source_kind kind, const char *path, const char *tmp, struct plan *pl, const char *ref,

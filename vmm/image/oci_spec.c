@@ -279,6 +279,25 @@ static int optional_string(const struct json_value *o, const char *key, char *ds
         return 0;
 }
 
+/* "UID:GID", each 1..10 decimal digits below 2^32. */
+static bool user_ids_valid(const char *s)
+{
+        for (int part = 0; part < 2; part++) {
+                size_t n = strspn(s, "0123456789");
+                unsigned long long v = 0;
+                if (n == 0 || n > 10)
+                        return false;
+                for (size_t i = 0; i < n; i++)
+                        v = v * 10 + (unsigned)(s[i] - '0');
+                if (v > 0xffffffffULL)
+                        return false;
+                s += n;
+                if (part == 0 && *s++ != ':')
+                        return false;
+        }
+        return *s == 0;
+}
+
 /* config.Labels' OCI_LABEL_DISK_* (other labels are not read). */
 static int disk_labels(const struct json_value *cfg, struct oci_config *ret, struct ak_error *err)
 {
@@ -291,8 +310,12 @@ static int disk_labels(const struct json_value *cfg, struct oci_config *ret, str
         int r;
         if ((r = optional_string(labels, OCI_LABEL_DISK_SIZE, size, sizeof(size), err)) < 0 ||
             (r = optional_string(labels, OCI_LABEL_DISK_SOURCE, ret->disk_source, sizeof(ret->disk_source), err)) < 0 ||
-            (r = optional_string(labels, OCI_LABEL_DISK_SANDBOX, ret->disk_sandbox, sizeof(ret->disk_sandbox), err)) < 0)
+            (r = optional_string(labels, OCI_LABEL_DISK_SANDBOX, ret->disk_sandbox, sizeof(ret->disk_sandbox), err)) < 0 ||
+            (r = optional_string(labels, OCI_LABEL_DISK_USER_IDS, ret->disk_user_ids, sizeof(ret->disk_user_ids), err)) < 0)
                 return r;
+        if (ret->disk_user_ids[0] && !user_ids_valid(ret->disk_user_ids))
+                return ak_error_set(err, -EINVAL, "image config: label %s is \"%s\", not UID:GID", OCI_LABEL_DISK_USER_IDS,
+                                    ret->disk_user_ids);
         if (size[0] && ak_parse_u64(size, 1, OCI_DISK_MAX, &ret->disk_size) < 0)
                 return ak_error_set(err, -EINVAL, "image config: label %s is \"%s\", not a disk size of 1..%llu bytes",
                                     OCI_LABEL_DISK_SIZE, size, (unsigned long long)OCI_DISK_MAX);

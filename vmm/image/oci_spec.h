@@ -41,6 +41,7 @@ enum oci_compression { OCI_TAR, OCI_TAR_GZIP, OCI_TAR_ZSTD };
 #define OCI_LABEL_DISK_SIZE AK_DISK_LABEL_SIZE
 #define OCI_LABEL_DISK_SOURCE AK_DISK_LABEL_SOURCE
 #define OCI_LABEL_DISK_SANDBOX AK_DISK_LABEL_SANDBOX
+#define OCI_LABEL_DISK_USER_IDS AK_DISK_LABEL_USER_IDS
 
 struct oci_descriptor {
         char media_type[OCI_MEDIA_TYPE_MAX + 1];
@@ -72,6 +73,7 @@ struct oci_config {
         uint64_t disk_size;
         char disk_source[512];
         char disk_sandbox[64];
+        char disk_user_ids[24];  /* "UID:GID", each decimal below 2^32 */
 };
 #define OCI_DISK_MAX ((uint64_t)AK_DISK_MAX)
 

@@ -81,7 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         if (k != c->n_command)
                                 abort();
                         if (c->disk_size > OCI_DISK_MAX || !memchr(c->disk_source, 0, sizeof(c->disk_source)) ||
-                            !memchr(c->disk_sandbox, 0, sizeof(c->disk_sandbox)))
+                            !memchr(c->disk_sandbox, 0, sizeof(c->disk_sandbox)) ||
+                            (c->disk_user_ids[0] && !strchr(c->disk_user_ids, ':')))
                                 abort();
                 }
                 free(c);

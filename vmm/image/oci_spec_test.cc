@@ -167,6 +167,11 @@ TEST(OciSpec, ConfigDiskLabels) {
   EXPECT_EQ(parse("{\"" OCI_LABEL_DISK_SIZE "\":\"99999999999999999\"}", &cfg, &err), -EINVAL);
   EXPECT_EQ(parse("{\"" OCI_LABEL_DISK_SIZE "\":12}", &cfg, &err), -EINVAL);
   EXPECT_EQ(parse("[]", &cfg, &err), -EINVAL);
+  ASSERT_EQ(parse("{\"" OCI_LABEL_DISK_USER_IDS "\":\"1234:2345\"}", &cfg, &err), 0) << err.msg;
+  EXPECT_STREQ(cfg.disk_user_ids, "1234:2345");
+  for (const char* bad : {"1234", "a:1", "1:", ":1", "4294967296:0", "1:2:3", "1:2 "}) {
+    EXPECT_EQ(parse(std::string("{\"" OCI_LABEL_DISK_USER_IDS "\":\"") + bad + "\"}", &cfg, &err), -EINVAL) << bad;
+  }
 }
 
 TEST(OciSpec, DockerManifestPathsStayInside) {
