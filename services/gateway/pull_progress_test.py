@@ -3,7 +3,9 @@
 stack stack_test.sh started: a create of a reference the executor lacks,
 from a fake registry (vmm/image/oci/testdata/fake_registry.py --hang) that
 sends half of the layer and then stalls, waits on the pull; meanwhile
-GET /sandboxes/{name} and GET /sandboxes show it with ak's image_pull object
+GET /sandboxes/{name} and GET /sandboxes (within a heartbeat: the scheduler
+lists a waiting create from its executor's status) show it with ak's
+image_pull object
 {image, state "pulling", bytes_done, bytes_total}, and the MCP server's
 sandbox_list lists it under IMAGE PULLS after agentkernel's table. Env: GW
 (host:port), KEY, AK_BIN, FAKE, MAKE (the registry and image scripts)."""
@@ -82,7 +84,12 @@ def main():
         pull = (one.get("data") or {}).get("image_pull")
         check("GET /sandboxes/{name} image_pull", pull is not None and pull["image"] == ref and
               pull["state"] == "pulling" and 0 < pull["bytes_done"] < pull["bytes_total"], one)
-        listed = [s for s in get("/sandboxes").get("data", []) if s.get("name") == NAME]
+        # The scheduler lists a waiting create from its executor's
+        # heartbeats (GetSandbox asks the executor): it shows up within one.
+        listed, end = [], time.time() + 30
+        while not listed and time.time() < end:
+            listed = [s for s in get("/sandboxes").get("data", []) if s.get("name") == NAME]
+            time.sleep(0.3)
         lp = listed[0].get("image_pull") if listed else None
         check("GET /sandboxes image_pull", lp is not None and lp["image"] == ref and lp["state"] == "pulling",
               listed)
