@@ -335,6 +335,120 @@ static int sec_files(struct ctx *c, const struct toml_value *v)
         return 0;
 }
 
+/* [secrets] NAME = "host[:Header]": checked fully (secret_binding_parse)
+ * where it becomes a spec, which knows the line from here. */
+static int sec_secrets(struct ctx *c, const struct toml_value *t)
+{
+        struct config *cfg = c->cfg;
+        for (size_t i = 0; i < t->n_items; i++) {
+                const struct toml_value *v = &t->items[i];
+                if (v->type != TOML_STRING || !*v->s)
+                        return bad(c, v, "a host name as a non-empty string (NAME = \"api.example.com\")");
+                if (!*v->key)
+                        return ak_error_set(c->err, -EINVAL, "%s:%u: [secrets]: an empty secret name", c->path,
+                                            v->line);
+                if (cfg->n_secrets == CONFIG_MAX_SECRETS)
+                        return ak_error_set(c->err, -E2BIG, "%s:%u: [secrets]: at most %d secrets", c->path,
+                                            v->line, CONFIG_MAX_SECRETS);
+                struct config_secret *s = &cfg->secrets[cfg->n_secrets];
+                if (!(s->name = strdup(v->key)) || !(s->host = strdup(v->s))) {
+                        free(s->name);
+                        s->name = NULL;
+                        return ak_error_set(c->err, -ENOMEM, "out of memory");
+                }
+                s->line = v->line;
+                cfg->n_secrets++;
+        }
+        return 0;
+}
+
+static int hook_target(struct ctx *c, const struct toml_value *t, struct config_hook *h)
+{
+        char *url = NULL;
+        int r = want_table(c, t);
+        for (size_t i = 0; i < t->n_items && r == 0; i++) {
+                const struct toml_value *v = &t->items[i];
+                if (strcmp(v->key, "type") == 0)
+                        r = get_string(c, v, &h->type);
+                else if (strcmp(v->key, "path") == 0)
+                        r = get_string(c, v, &h->path);
+                else if (strcmp(v->key, "url") == 0)
+                        r = get_string(c, v, &url);
+                else
+                        unknown(c, v);
+        }
+        free(url);
+        if (r < 0)
+                return r;
+        if (!h->type)
+                return ak_error_set(c->err, -EINVAL, "%s:%u: [proxy.hooks.target] type: missing; want \"file\" "
+                                    "or \"audit\"", c->path, t->line);
+        if (strcmp(h->type, "webhook") == 0)
+                return ak_error_set(c->err, -EINVAL, "%s:%u: [proxy.hooks.target] type: \"webhook\" is not "
+                                    "offered by ak (the executor posts to no URL a client names); use \"file\" "
+                                    "or \"audit\"", c->path, t->line);
+        if (strcmp(h->type, "file") != 0 && strcmp(h->type, "audit") != 0)
+                return ak_error_set(c->err, -EINVAL, "%s:%u: [proxy.hooks.target] type: want \"file\" or "
+                                    "\"audit\", got \"%.40s\"", c->path, t->line, h->type);
+        if (strcmp(h->type, "file") == 0 && (!h->path || !*h->path))
+                return ak_error_set(c->err, -EINVAL, "%s:%u: [proxy.hooks.target] path: a file hook wants a "
+                                    "file name", c->path, t->line);
+        return 0;
+}
+
+static int one_hook(struct ctx *c, const struct toml_value *t, struct config_hook *h)
+{
+        int r = want_table(c, t);
+        h->line = t->line;
+        for (size_t i = 0; i < t->n_items && r == 0; i++) {
+                const struct toml_value *v = &t->items[i];
+                if (strcmp(v->key, "name") == 0) {
+                        r = get_string(c, v, &h->name);
+                } else if (strcmp(v->key, "event") == 0) {
+                        if ((r = get_string(c, v, &h->event)) == 0 && strcmp(h->event, "on_request") != 0 &&
+                            strcmp(h->event, "on_response") != 0)
+                                r = ak_error_set(c->err, -EINVAL, "%s:%u: [[proxy.hooks]] event: want "
+                                                 "\"on_request\" or \"on_response\", got \"%.40s\"", c->path,
+                                                 v->line, h->event);
+                } else if (strcmp(v->key, "target") == 0) {
+                        c->section = "proxy.hooks.target";
+                        r = hook_target(c, v, h);
+                        c->section = "[proxy.hooks]";
+                } else {
+                        unknown(c, v);
+                }
+        }
+        if (r == 0 && (!h->name || !*h->name || !h->event || !h->type))
+                r = ak_error_set(c->err, -EINVAL, "%s:%u: [[proxy.hooks]]: want name, event and a target table",
+                                 c->path, t->line);
+        return r;
+}
+
+/* [[proxy.hooks]] (agentkernel's ProxyHooksConfig). */
+static int sec_proxy(struct ctx *c, const struct toml_value *t)
+{
+        struct config *cfg = c->cfg;
+        int r = 0;
+        for (size_t i = 0; i < t->n_items && r == 0; i++) {
+                const struct toml_value *v = &t->items[i];
+                if (strcmp(v->key, "hooks") != 0) {
+                        unknown(c, v);
+                        continue;
+                }
+                if (v->type != TOML_ARRAY)
+                        return bad(c, v, "an array of tables ([[proxy.hooks]])");
+                c->section = "[proxy.hooks]";
+                for (size_t k = 0; k < v->n_items && r == 0; k++) {
+                        if (cfg->n_hooks == CONFIG_MAX_HOOKS)
+                                return ak_error_set(c->err, -E2BIG, "%s:%u: at most %d [[proxy.hooks]]", c->path,
+                                                    v->items[k].line, CONFIG_MAX_HOOKS);
+                        r = one_hook(c, &v->items[k], &cfg->hooks[cfg->n_hooks++]);
+                }
+                c->section = "proxy";
+        }
+        return r;
+}
+
 static int walk(struct ctx *c, const struct toml_value *root)
 {
         static const struct {
@@ -342,7 +456,8 @@ static int walk(struct ctx *c, const struct toml_value *root)
                 int (*fn)(struct ctx *, const struct toml_value *);
         } sections[] = {
                 { "sandbox", sec_sandbox }, { "resources", sec_resources }, { "security", sec_security },
-                { "network", sec_network }, { "env", sec_env },
+                { "network", sec_network }, { "env", sec_env }, { "secrets", sec_secrets },
+                { "proxy", sec_proxy },
         };
         for (size_t i = 0; i < root->n_items; i++) {
                 const struct toml_value *v = &root->items[i];
@@ -426,6 +541,16 @@ void config_free(struct config *c)
         for (size_t i = 0; i < c->n_files; i++) {
                 free(c->files[i].source);
                 free(c->files[i].dest);
+        }
+        for (size_t i = 0; i < c->n_secrets; i++) {
+                free(c->secrets[i].name);
+                free(c->secrets[i].host);
+        }
+        for (size_t i = 0; i < c->n_hooks; i++) {
+                free(c->hooks[i].name);
+                free(c->hooks[i].event);
+                free(c->hooks[i].type);
+                free(c->hooks[i].path);
         }
         for (size_t i = 0; i < c->n_warnings; i++)
                 free(c->warnings[i]);

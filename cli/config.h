@@ -16,6 +16,12 @@
  *   [env]       NAME = "value" for every command
  *   [[files]]   source (host path, relative to the file), dest (absolute
  *               guest path), mode ("0644")
+ *   [secrets]   NAME = "host" (or "host:Header"): the vault's secret NAME
+ *               injected for that host (as --secret NAME:host[:Header]); the
+ *               value itself never comes from here or this machine
+ *   [[proxy.hooks]] name, event (on_request|on_response), and a
+ *               [proxy.hooks.target] table: type = "file" with path, or
+ *               type = "audit" ("webhook" is refused: ak posts to no URL)
  * agentkernel's [agent], [template], [build], [orchestrator] and
  * [enterprise] are accepted; ak uses none of them (the last three warn).
  * Unknown keys warn; a known key of the wrong type or range fails, naming
@@ -30,11 +36,23 @@
 #define CONFIG_FILE_NAME "agentkernel.toml"
 #define CONFIG_MAX_LIST 64     /* domains, env entries, files */
 #define CONFIG_MAX_WARNINGS 32
+#define CONFIG_MAX_SECRETS 32  /* CLI_SECRETS_MAX */
+#define CONFIG_MAX_HOOKS 8     /* the executor's HOOKS_MAX */
 
 struct config_file_entry {
         char *source;   /* as written; relative to the config file's directory */
         char *dest;     /* absolute guest path */
         unsigned mode;
+};
+
+struct config_secret {
+        char *name, *host;  /* host as written: "host" or "host:Header" */
+        unsigned line;
+};
+
+struct config_hook {
+        char *name, *event, *type, *path;  /* path: NULL for type "audit" */
+        unsigned line;
 };
 
 struct config {
@@ -48,6 +66,10 @@ struct config {
         size_t n_env;
         struct config_file_entry files[CONFIG_MAX_LIST];
         size_t n_files;
+        struct config_secret secrets[CONFIG_MAX_SECRETS];
+        size_t n_secrets;
+        struct config_hook hooks[CONFIG_MAX_HOOKS];
+        size_t n_hooks;
         char *warnings[CONFIG_MAX_WARNINGS]; /* "FILE:LINE: unknown key ..." for the caller to print */
         size_t n_warnings;
 };

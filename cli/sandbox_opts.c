@@ -6,6 +6,7 @@
 
 #include "cli/sandbox_opts.h"
 #include "lib/base/parse.h"
+#include "vmm/net/secret_set.h"
 
 #define TTL_MAX_S (30u * 86400)   /* the executor's limit */
 
@@ -49,6 +50,9 @@ void sandbox_opts_free(struct sandbox_opts *o)
         envlist_free(&o->merged_env);
         for (size_t i = 0; i < ENVLIST_MAX; i++)
                 free(o->env_keys[i]);
+        for (size_t i = 0; i < o->n_cfg_secrets; i++)
+                free(o->cfg_secrets[i]);
+        o->n_cfg_secrets = 0;
         config_free(o->cfg);
         o->cfg = NULL;
 }
@@ -154,6 +158,47 @@ static int layer_environ(struct sandbox_opts *o, const char *verb)
         return 0;
 }
 
+/* The config's [secrets] under the flags' --secret: a NAME bound by a flag
+ * keeps the flag's host. 0, or 1 after printing the error. */
+static int layer_secrets(struct sandbox_opts *o, const char *verb)
+{
+        const struct config *c = o->cfg;
+        struct cli_egress *e = &o->egress;
+        for (size_t i = 0; i < c->n_secrets; i++) {
+                const struct config_secret *cs = &c->secrets[i];
+                struct ak_error err = { 0 };
+                struct secret_binding b;
+                char *v = NULL;
+                if (asprintf(&v, "%s:%s", cs->name, cs->host) < 0) {
+                        fprintf(stderr, "ak %s: out of memory\n", verb);
+                        return 1;
+                }
+                if (secret_binding_parse(v, &b, &err) < 0) {
+                        fprintf(stderr, "ak %s: %s:%u: [secrets] %s: %s\n", verb, o->cfg_path, cs->line, cs->name,
+                                err.msg);
+                        free(v);
+                        return 1;
+                }
+                size_t name_len = strlen(b.name);
+                bool by_flag = false;
+                for (size_t k = 0; k < e->n_secrets; k++)
+                        by_flag |= strncmp(e->secrets[k], b.name, name_len) == 0 && e->secrets[k][name_len] == ':';
+                if (by_flag) {
+                        free(v);
+                        continue;
+                }
+                if (e->n_secrets == CLI_SECRETS_MAX) {
+                        fprintf(stderr, "ak %s: %s:%u: [secrets] %s: at most %d secrets with the --secret flags\n",
+                                verb, o->cfg_path, cs->line, cs->name, CLI_SECRETS_MAX);
+                        free(v);
+                        return 1;
+                }
+                o->cfg_secrets[o->n_cfg_secrets++] = v;
+                e->secrets[e->n_secrets++] = v;
+        }
+        return 0;
+}
+
 static int layer_config(struct sandbox_opts *o, const char *verb)
 {
         struct ak_error err = { 0 };
@@ -195,6 +240,8 @@ static int layer_config(struct sandbox_opts *o, const char *verb)
                         r = cli_egress_add(&(struct cli_command){ verb, "", NULL, "" }, "--egress-deny", v6,
                                            &o->egress);
         }
+        if (r == 0)
+                r = layer_secrets(o, verb);
         return r ? 1 : 0;
 }
 
@@ -267,5 +314,18 @@ int sandbox_opts_spec(struct sandbox_opts *o, const char *verb, Ak__V1__SandboxS
         spec->node_selector = o->sel_p;
         spec->egress = cli_egress_msg(&o->egress);
         cli_egress_secrets(&o->egress, spec);
+        for (size_t k = 0; o->cfg && k < o->cfg->n_hooks; k++) {
+                const struct config_hook *h = &o->cfg->hooks[k];
+                Ak__V1__ProxyHook e = AK__V1__PROXY_HOOK__INIT;
+                e.name = h->name;
+                e.event = h->event;
+                e.type = h->type;
+                if (h->path)
+                        e.path = h->path;
+                o->hook_e[k] = e;
+                o->hook_p[k] = &o->hook_e[k];
+        }
+        spec->n_proxy_hooks = o->cfg ? o->cfg->n_hooks : 0;
+        spec->proxy_hooks = o->hook_p;
         return 0;
 }

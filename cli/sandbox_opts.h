@@ -40,7 +40,8 @@ extern const struct cli_option sandbox_options[];
         "  -c, --config FILE    agentkernel.toml to read (default: ./agentkernel.toml if any)\n"      \
         "Settings come from flags, then AK_IMAGE, AK_PROFILE, AK_VCPUS, AK_MEMORY, then\n"              \
         "agentkernel.toml ([sandbox] name, base_image; [resources] vcpus, memory_mb;\n"                \
-        "[security] profile, network; [security.domains] allow, block; [env]; [[files]]).\n"
+        "[security] profile, network; [security.domains] allow, block; [env]; [[files]];\n"         \
+        "[secrets] NAME = \"host\" (as --secret NAME:host); [[proxy.hooks]]).\n"
 
 struct sandbox_kv {
         char *key, *value;
@@ -64,6 +65,9 @@ struct sandbox_opts {
         Ak__V1__SandboxSpec__LabelsEntry lab_e[SANDBOX_OPTS_MAX_KV], *lab_p[SANDBOX_OPTS_MAX_KV];
         Ak__V1__SandboxSpec__NodeSelectorEntry sel_e[SANDBOX_OPTS_MAX_KV], *sel_p[SANDBOX_OPTS_MAX_KV];
         char *env_keys[ENVLIST_MAX];
+        char *cfg_secrets[CONFIG_MAX_SECRETS]; /* the config's [secrets] as "NAME:HOST" (owned) */
+        size_t n_cfg_secrets;
+        Ak__V1__ProxyHook hook_e[CONFIG_MAX_HOOKS], *hook_p[CONFIG_MAX_HOOKS];
 };
 
 void sandbox_opts_init(struct sandbox_opts *o);
@@ -86,6 +90,6 @@ int sandbox_opts_layers(struct sandbox_opts *o, const char *verb);
 const char *sandbox_opts_config_name(const struct sandbox_opts *o);
 
 /* Fills spec (image, profile, network, vcpus, memory, labels, selector,
- * ttl, env, egress, secrets), pointing into o; o outlives spec. 0, or 1 after
+ * ttl, env, egress, secrets, proxy hooks), pointing into o; o outlives spec. 0, or 1 after
  * printing the error. */
 int sandbox_opts_spec(struct sandbox_opts *o, const char *verb, Ak__V1__SandboxSpec *spec);

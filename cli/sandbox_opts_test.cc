@@ -135,6 +135,46 @@ TEST_F(SandboxOpts, SecretsIntoTheSpec) {
   EXPECT_STREQ(spec_.secret_files[1], "API_TOKEN:/home/sandbox/.tok");
 }
 
+const char kSecretsConfig[] =
+    "[sandbox]\nname = \"s\"\n"
+    "[secrets]\nAPI_TOKEN = \"api.example.com\"\nGH = \"github.example:X-Token\"\n"
+    "[[proxy.hooks]]\nname = \"log\"\nevent = \"on_request\"\n"
+    "[proxy.hooks.target]\ntype = \"file\"\npath = \"proxy.jsonl\"\n"
+    "[[proxy.hooks]]\nname = \"aud\"\nevent = \"on_response\"\ntarget = { type = \"audit\" }\n";
+
+TEST_F(SandboxOpts, ConfigSecretsAndHooksIntoTheSpec) {
+  std::string c = Write("s.toml", kSecretsConfig);
+  ASSERT_EQ(0, Build({"-c", c}));
+  ASSERT_EQ(spec_.n_secrets, 2u);
+  EXPECT_STREQ(spec_.secrets[0], "API_TOKEN:api.example.com");
+  EXPECT_STREQ(spec_.secrets[1], "GH:github.example:X-Token");
+  ASSERT_EQ(spec_.n_proxy_hooks, 2u);
+  EXPECT_STREQ(spec_.proxy_hooks[0]->name, "log");
+  EXPECT_STREQ(spec_.proxy_hooks[0]->event, "on_request");
+  EXPECT_STREQ(spec_.proxy_hooks[0]->type, "file");
+  EXPECT_STREQ(spec_.proxy_hooks[0]->path, "proxy.jsonl");
+  EXPECT_STREQ(spec_.proxy_hooks[1]->name, "aud");
+  EXPECT_STREQ(spec_.proxy_hooks[1]->event, "on_response");
+  EXPECT_STREQ(spec_.proxy_hooks[1]->type, "audit");
+  EXPECT_STREQ(spec_.proxy_hooks[1]->path, "");
+}
+
+TEST_F(SandboxOpts, SecretFlagOverConfig) {
+  std::string c = Write("s.toml", kSecretsConfig);
+  ASSERT_EQ(0, Build({"-c", c, "--secret", "GH:gh.other.example"}));
+  ASSERT_EQ(spec_.n_secrets, 2u);
+  EXPECT_STREQ(spec_.secrets[0], "GH:gh.other.example");
+  EXPECT_STREQ(spec_.secrets[1], "API_TOKEN:api.example.com");
+}
+
+TEST_F(SandboxOpts, ConfigSecretBadHostNamesLine) {
+  std::string c = Write("s.toml", "[sandbox]\nname = \"s\"\n[secrets]\nOK = \"a.example\"\nTOK = \"http://x\"\n");
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(1, Build({"-c", c}));
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find(c + ":5: [secrets] TOK: "), std::string::npos) << err;
+}
+
 TEST_F(SandboxOpts, BadValues) {
   EXPECT_EQ(2, Build({"--ttl", "3w"}));
   EXPECT_EQ(2, Build({"--vcpus", "0"}));
@@ -170,6 +210,19 @@ TEST(Config, ErrorsNameFileLineAndKey) {
       {"[security]\nmount_cwd = \"yes\"\n", "f.toml:2: [security] mount_cwd: want true or false"},
       {"[sandbox\nname = 1\n", "f.toml: "},
       {"a = [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n", "nested deeper"},
+      {"[secrets]\nA = \"h.example\"\nB = 3\n", "f.toml:3: [secrets] B: want a host name"},
+      {"[secrets]\nA = \"\"\n", "f.toml:2: [secrets] A: want a host name"},
+      {"secrets = 1\n", "[secrets] secrets: want a table"},
+      {"[proxy]\nhooks = 1\n", "f.toml:2: [proxy] hooks: want an array of tables"},
+      {"[[proxy.hooks]]\nname = 7\n", "f.toml:2: [[proxy.hooks]] name: want a string"},
+      {"[[proxy.hooks]]\nname = \"n\"\nevent = \"on_connect\"\n", "f.toml:3: [[proxy.hooks]] event: want"},
+      {"[[proxy.hooks]]\nname = \"n\"\nevent = \"on_request\"\n", "f.toml:2: [[proxy.hooks]]: want name"},
+      {"[[proxy.hooks]]\nname = \"n\"\nevent = \"on_request\"\n[proxy.hooks.target]\ntype = \"webhook\"\n"
+       "url = \"http://x\"\n", "[proxy.hooks.target] type: \"webhook\" is not offered"},
+      {"[[proxy.hooks]]\nname = \"n\"\nevent = \"on_request\"\ntarget = { type = \"file\" }\n",
+       "path: a file hook wants a file name"},
+      {"[[proxy.hooks]]\nname = \"n\"\nevent = \"on_request\"\ntarget = { type = 1 }\n",
+       "f.toml:4: [proxy.hooks.target] type: want a string"},
   };
   for (const Bad& b : bad) {
     config* c = nullptr;
