@@ -10,6 +10,11 @@
 #define OBJ(props, req) "{\"type\":\"object\",\"properties\":{" props "}" req "}"
 #define REQ(list) ",\"required\":[" list "]"
 
+#define SECRETS                                                                                              \
+        "\"secrets\":" STRS("Secrets injected by the egress proxy, as KEY:host[:header] (the vault's KEY on " \
+                            "the executor's node; commands see a placeholder, never the value)") ","            \
+        "\"secret_files\":" STRS("Secrets written into the sandbox as files, as KEY[:path] (weaker: the value " \
+                                 "is inside the VM)")
 #define NAME_ONLY(d) OBJ("\"name\":" STR(d), REQ("\"name\""))
 #define ID_ONLY OBJ("\"id\":" STR("The detached command ID"), REQ("\"id\""))
 
@@ -33,7 +38,7 @@ const struct mcp_tool mcp_tools_table[] = {
               "on profile).\"},"
               "\"compatibility_mode\":{\"type\":\"string\",\"enum\":[\"native\",\"claude\",\"codex\",\"gemini\"],"
               "\"description\":\"Agent compatibility mode (only native here).\",\"default\":\"native\"},"
-              "\"ports\":" STRS("Port mappings (not supported by ak's microVMs yet)"),
+              "\"ports\":" STRS("Port mappings (not supported by ak's microVMs yet)") "," SECRETS,
               REQ("\"command\"")),
           mcp_tool_run },
         { "sandbox_create",
@@ -42,7 +47,7 @@ const struct mcp_tool mcp_tools_table[] = {
               "\"image\":" STR("Image to use (default: the base image)") ","
               "\"ports\":" STRS("Port mappings (not supported by ak's microVMs yet)") ","
               "\"source_url\":" STR("Git repo URL to clone into /workspace (needs git in the image)") ","
-              "\"source_ref\":" STR("Git ref to checkout after cloning (branch, tag, or commit)"),
+              "\"source_ref\":" STR("Git ref to checkout after cloning (branch, tag, or commit)") "," SECRETS,
               REQ("\"name\"")),
           mcp_tool_create },
         { "sandbox_exec", "Execute a command in an existing running sandbox (SAFE: executes in isolation).",

@@ -9,6 +9,9 @@
 #include "cli/mcp/server.h"
 #include "cli/mcp/text.h"
 #include "cli/mcp/tools.h"
+extern "C" {
+#include "cli/mcp/tools_impl.h"
+}
 #include "lib/json/json.h"
 
 namespace {
@@ -252,6 +255,90 @@ TEST(McpTools, DetachedAndSnapshotArgumentErrors)
                 ASSERT_EQ(mcp_text_render(&res->text, &out, &len), 0);
                 EXPECT_TRUE(res->is_error) << c.tool << " " << c.args;
                 EXPECT_EQ(std::string(out, len), c.want) << c.tool << " " << c.args;
+                free(out);
+                free(res);
+                json_value_free(v);
+        }
+        mcp_tools_free(t);
+}
+
+// agentkernel's `secrets` / `secret_files` on sandbox_run and sandbox_create
+// go into the SandboxSpec as the gateway puts them.
+TEST(McpTools, SecretsIntoTheSpec)
+{
+        const char args[] = "{\"secrets\":[\"API_TOKEN:api.example.com\",\"GH:gh.example:X-Token\"],"
+                            "\"secret_files\":[\"GH:/home/u/.tok\"]}";
+        struct json_value *v = nullptr;
+        ASSERT_EQ(json_parse(args, strlen(args), &v, nullptr), 0);
+        struct mcp_tool_result *res = (struct mcp_tool_result *)calloc(1, sizeof(*res));
+        mcp_text_init(&res->text);
+        Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+        ASSERT_TRUE(mcp_arg_secrets(v, &spec, res));
+        ASSERT_EQ(spec.n_secrets, 2u);
+        EXPECT_STREQ(spec.secrets[0], "API_TOKEN:api.example.com");
+        EXPECT_STREQ(spec.secrets[1], "GH:gh.example:X-Token");
+        ASSERT_EQ(spec.n_secret_files, 1u);
+        EXPECT_STREQ(spec.secret_files[0], "GH:/home/u/.tok");
+        mcp_spec_secrets_free(&spec);
+        EXPECT_EQ(spec.n_secrets, 0u);
+        char *out = nullptr;
+        size_t len = 0;
+        ASSERT_EQ(mcp_text_render(&res->text, &out, &len), 0);
+        free(out);
+        free(res);
+        json_value_free(v);
+        for (const char *tool : { "sandbox_run", "sandbox_create" }) {
+                bool found = false;
+                for (size_t i = 0; i < mcp_tools_count; i++)
+                        if (strcmp(mcp_tools_table[i].name, tool) == 0)
+                                found = strstr(mcp_tools_table[i].input_schema, "\"secrets\":{\"type\":\"array\"") &&
+                                        strstr(mcp_tools_table[i].input_schema, "\"secret_files\":{");
+                EXPECT_TRUE(found) << tool;
+        }
+}
+
+// Refused before any scheduler call (no stack here); the value of a
+// KEY=value entry is never echoed.
+TEST(McpTools, SecretsArgumentErrors)
+{
+        struct Case {
+                const char *tool, *args, *want;
+        } cases[] = {
+                { "sandbox_create", "{\"name\":\"x\",\"secrets\":[\"OK:a.example\",\"K=sekrit:a.example\"]}",
+                  "Error: secrets[1]: the KEY=value form is not accepted (values never cross the API): store the "
+                  "value on the executor's node (ak secret set KEY) and give KEY:host[:header]" },
+                { "sandbox_run", "{\"command\":[\"true\"],\"secrets\":[\"K=sekrit:a.example\"]}",
+                  "Error: secrets[0]: the KEY=value form is not accepted (values never cross the API): store the "
+                  "value on the executor's node (ak secret set KEY) and give KEY:host[:header]" },
+                { "sandbox_create", "{\"name\":\"x\",\"secrets\":\"K:a.example\"}",
+                  "Error: secrets must be an array of strings, not string" },
+                { "sandbox_run", "{\"command\":[\"true\"],\"secret_files\":[1]}",
+                  "Error: secret_files[0] must be a string without NUL bytes" },
+                { "sandbox_run", "{\"command\":[\"true\"],\"secrets\":[\"a:b\",\"a:b\",\"a:b\",\"a:b\",\"a:b\",\"a:b\","
+                  "\"a:b\",\"a:b\",\"a:b\",\"a:b\",\"a:b\",\"a:b\",\"a:b\",\"a:b\",\"a:b\",\"a:b\",\"a:b\",\"a:b\",\"a:b\","
+                  "\"a:b\",\"a:b\",\"a:b\",\"a:b\",\"a:b\",\"a:b\",\"a:b\",\"a:b\",\"a:b\",\"a:b\",\"a:b\",\"a:b\",\"a:b\","
+                  "\"a:b\"]}",
+                  "Error: secrets has 33 entries; at most 32" },
+        };
+        struct mcp_tools *t = nullptr;
+        ASSERT_EQ(mcp_tools_new(&t), 0);
+        for (const Case &c : cases) {
+                const struct mcp_tool *tool = nullptr;
+                for (size_t i = 0; i < mcp_tools_count; i++)
+                        if (strcmp(mcp_tools_table[i].name, c.tool) == 0)
+                                tool = &mcp_tools_table[i];
+                ASSERT_NE(tool, nullptr) << c.tool;
+                struct json_value *v = nullptr;
+                ASSERT_EQ(json_parse(c.args, strlen(c.args), &v, nullptr), 0);
+                struct mcp_tool_result *res = (struct mcp_tool_result *)calloc(1, sizeof(*res));
+                mcp_text_init(&res->text);
+                tool->call(t, v, res);
+                char *out = nullptr;
+                size_t len = 0;
+                ASSERT_EQ(mcp_text_render(&res->text, &out, &len), 0);
+                EXPECT_TRUE(res->is_error) << c.args;
+                EXPECT_EQ(std::string(out, len), c.want) << c.args;
+                EXPECT_EQ(std::string(out, len).find("sekrit"), std::string::npos);
                 free(out);
                 free(res);
                 json_value_free(v);

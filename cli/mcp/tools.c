@@ -143,6 +143,36 @@ bool mcp_arg_strings(const struct json_value *args, const char *key, bool requir
         return true;
 }
 
+bool mcp_arg_secrets(const struct json_value *args, Ak__V1__SandboxSpec *spec, struct mcp_tool_result *res)
+{
+        if (!mcp_arg_strings(args, "secrets", false, SECRETS_MAX, &spec->secrets, &spec->n_secrets, res))
+                return false;
+        if (!mcp_arg_strings(args, "secret_files", false, SECRETS_MAX, &spec->secret_files, &spec->n_secret_files,
+                             res)) {
+                mcp_spec_secrets_free(spec);
+                return false;
+        }
+        /* "KEY=value:host" would carry the value through the scheduler: refused
+         * as the gateway refuses it, naming the index, never the text. */
+        for (size_t i = 0; i < spec->n_secrets; i++)
+                if (strchr(spec->secrets[i], '=')) {
+                        mcp_fail(res, "secrets[%zu]: the KEY=value form is not accepted (values never cross the "
+                                      "API): store the value on the executor's node (ak secret set KEY) and give "
+                                      "KEY:host[:header]", i);
+                        mcp_spec_secrets_free(spec);
+                        return false;
+                }
+        return true;
+}
+
+void mcp_spec_secrets_free(Ak__V1__SandboxSpec *spec)
+{
+        free(spec->secrets);
+        free(spec->secret_files);
+        spec->secrets = spec->secret_files = NULL;
+        spec->n_secrets = spec->n_secret_files = 0;
+}
+
 bool mcp_unary(struct mcp_tools *t, const char *method, const ProtobufCMessage *req, ProtobufCMessage **resp,
                   struct mcp_tool_result *res)
 {
@@ -245,7 +275,8 @@ static bool run_refusals(const struct json_value *args, struct mcp_tool_result *
         return true;
 }
 
-/* The spec from sandbox_run's image, profile, network and env. */
+/* The spec from sandbox_run's image, profile, network, env and secrets
+ * (mcp_spec_secrets_free after, also when it fails). */
 static bool run_spec(const struct json_value *args, Ak__V1__SandboxSpec *spec,
                      Ak__V1__SandboxSpec__EnvEntry *entries, Ak__V1__SandboxSpec__EnvEntry **eps,
                      struct mcp_tool_result *res)
@@ -257,6 +288,8 @@ static bool run_spec(const struct json_value *args, Ak__V1__SandboxSpec *spec,
         if (!mcp_arg_str(args, "image", false, &image, res) || !mcp_arg_str(args, "profile", false, &profile, res) ||
             !mcp_arg_bool(args, "network", true, &net, res))
                 return false;
+        if (!mcp_arg_secrets(args, spec, res))
+                return false;
         spec->image = (char *)(image ? image : "");
         spec->profile = (char *)(profile ? profile : "");
         if (network && json_value_type(network) == JSON_BOOL)
@@ -264,6 +297,7 @@ static bool run_spec(const struct json_value *args, Ak__V1__SandboxSpec *spec,
         if (env && json_value_type(env) != JSON_NULL) {
                 if (json_value_type(env) != JSON_OBJECT || json_object_size(env) > ENV_MAX) {
                         mcp_fail(res, "env must be an object of at most %d string values", ENV_MAX);
+                        mcp_spec_secrets_free(spec);
                         return false;
                 }
                 for (size_t i = 0; i < json_object_size(env); i++) {
@@ -273,6 +307,7 @@ static bool run_spec(const struct json_value *args, Ak__V1__SandboxSpec *spec,
                         if (json_value_type(v) != JSON_STRING || strlen(json_string(v, &vl)) != vl ||
                             strlen(k) != kl) {
                                 mcp_fail(res, "env.%.64s must be a string without NUL bytes", k);
+                                mcp_spec_secrets_free(spec);
                                 return false;
                         }
                         Ak__V1__SandboxSpec__EnvEntry e = AK__V1__SANDBOX_SPEC__ENV_ENTRY__INIT;
@@ -338,6 +373,7 @@ void mcp_tool_run(void *ctx, const struct json_value *args, struct mcp_tool_resu
         stream(t, "Exec", &ex.base, res);
         remove_quietly(t, name);
 out:
+        mcp_spec_secrets_free(&spec);
         free(argv);
 }
 

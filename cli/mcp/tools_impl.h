@@ -6,9 +6,11 @@
 
 #include "cli/mcp/server.h"
 #include "lib/rpc/rpc.h"
+#include "protos/ak/v1/sandbox.pb-c.h"
 
 #define ARGV_MAX 4096
 #define ENV_MAX 256
+#define SECRETS_MAX 32  /* the executor's INJECT_SECRETS_MAX */
 
 struct mcp_tools {
         struct rpc_channel *ch;         /* NULL until the first call connects */
@@ -28,6 +30,14 @@ bool mcp_arg_bool(const struct json_value *args, const char *key, bool def, bool
                   struct mcp_tool_result *res);
 bool mcp_arg_strings(const struct json_value *args, const char *key, bool required, size_t max, char ***ret,
                      size_t *ret_n, struct mcp_tool_result *res);
+
+/* agentkernel's `secrets` ("KEY:host[:header]") and `secret_files`
+ * ("KEY[:path]") into spec->secrets / secret_files (malloc'd arrays pointing
+ * into args: mcp_spec_secrets_free), as the gateway takes them; the
+ * KEY=value form is refused without echoing it. The executor checks the
+ * rest. False with res failed (nothing left to free). */
+bool mcp_arg_secrets(const struct json_value *args, Ak__V1__SandboxSpec *spec, struct mcp_tool_result *res);
+void mcp_spec_secrets_free(Ak__V1__SandboxSpec *spec);
 
 /* A unary scheduler call (connecting first); false with res failed. */
 bool mcp_unary(struct mcp_tools *t, const char *method, const ProtobufCMessage *req, ProtobufCMessage **resp,

@@ -31,11 +31,15 @@ void mcp_tool_create(void *ctx, const struct json_value *args, struct mcp_tool_r
         Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
         Ak__V1__CreateSandboxRequest req = AK__V1__CREATE_SANDBOX_REQUEST__INIT;
         Ak__V1__Sandbox *sb = NULL;
+        if (!mcp_arg_secrets(args, &spec, res))
+                return;
         spec.name = (char *)name;
         spec.image = (char *)(image ? image : "");
         spec.persistent = true;
         req.spec = &spec;
-        if (!mcp_unary(ctx, "CreateSandbox", &req.base, (ProtobufCMessage **)&sb, res))
+        bool ok = mcp_unary(ctx, "CreateSandbox", &req.base, (ProtobufCMessage **)&sb, res);
+        mcp_spec_secrets_free(&spec);
+        if (!ok)
                 return;
         mcp_text_printf(&res->text, "Sandbox '%s' created and started with image '%s'", name,
                         sb->spec && sb->spec->image && *sb->spec->image ? sb->spec->image : "base");
