@@ -365,34 +365,37 @@ static int sec_secrets(struct ctx *c, const struct toml_value *t)
 static int hook_target(struct ctx *c, const struct toml_value *t, struct config_hook *h)
 {
         char *url = NULL;
+        unsigned line = t->line; /* the type's, where there is one */
         int r = want_table(c, t);
         for (size_t i = 0; i < t->n_items && r == 0; i++) {
                 const struct toml_value *v = &t->items[i];
-                if (strcmp(v->key, "type") == 0)
+                if (strcmp(v->key, "type") == 0) {
                         r = get_string(c, v, &h->type);
-                else if (strcmp(v->key, "path") == 0)
+                        line = v->line ? v->line : line;
+                } else if (strcmp(v->key, "path") == 0) {
                         r = get_string(c, v, &h->path);
-                else if (strcmp(v->key, "url") == 0)
+                } else if (strcmp(v->key, "url") == 0) {
                         r = get_string(c, v, &url);
-                else
+                } else {
                         unknown(c, v);
+                }
         }
         free(url);
         if (r < 0)
                 return r;
         if (!h->type)
                 return ak_error_set(c->err, -EINVAL, "%s:%u: [proxy.hooks.target] type: missing; want \"file\" "
-                                    "or \"audit\"", c->path, t->line);
+                                    "or \"audit\"", c->path, line);
         if (strcmp(h->type, "webhook") == 0)
                 return ak_error_set(c->err, -EINVAL, "%s:%u: [proxy.hooks.target] type: \"webhook\" is not "
                                     "offered by ak (the executor posts to no URL a client names); use \"file\" "
-                                    "or \"audit\"", c->path, t->line);
+                                    "or \"audit\"", c->path, line);
         if (strcmp(h->type, "file") != 0 && strcmp(h->type, "audit") != 0)
                 return ak_error_set(c->err, -EINVAL, "%s:%u: [proxy.hooks.target] type: want \"file\" or "
-                                    "\"audit\", got \"%.40s\"", c->path, t->line, h->type);
+                                    "\"audit\", got \"%.40s\"", c->path, line, h->type);
         if (strcmp(h->type, "file") == 0 && (!h->path || !*h->path))
                 return ak_error_set(c->err, -EINVAL, "%s:%u: [proxy.hooks.target] path: a file hook wants a "
-                                    "file name", c->path, t->line);
+                                    "file name", c->path, line);
         return 0;
 }
 
