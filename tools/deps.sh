@@ -51,15 +51,19 @@ packages=(
         musl-tools                 # oci_vm_test: a program linked against musl (an Alpine-like image)
         zsh                        # cli/completion_test: `ak completion zsh` parses and registers
         fish                       # cli/completion_test: `ak completion fish` answers `complete -C`
+        buildah                    # k8s/build-images.sh: images without a Docker daemon (k8s:images_test)
 )
 
 # npm packages the tests use (node comes from the machine's nodejs), exact
 # versions: agentkernel's own Node SDK, which //services/gateway:stack_test
 # drives unchanged against ak-gateway; the official MCP TypeScript SDK, whose
-# client //cli/mcp:sdk_test uses to spawn `ak mcp-server`.
+# client //cli/mcp:sdk_test uses to spawn `ak mcp-server`; kubernetes-models,
+# the Kubernetes OpenAPI schemas as validators, with which //k8s:schema_test
+# checks every manifest offline.
 npm_packages=(
         agentkernel@0.18.1
         @modelcontextprotocol/sdk@1.32.2
+        kubernetes-models@5.1.0
 )
 npm_deps() {
 local npm_dir=/usr/local/lib/ak-npm s="" want=() p name ver

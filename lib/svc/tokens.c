@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "lib/base/cleanup.h"
+#include "lib/base/secret_file.h"
 #include "lib/svc/tokens.h"
 
 struct token {
@@ -222,13 +223,9 @@ int tokens_load(const char *path, struct tokens **ret, struct ak_error *err)
         struct stat st;
         if (fstat(fd, &st) < 0)
                 return ak_error_errno(err, -errno, "token file %s", path);
-        if (!S_ISREG(st.st_mode))
-                return ak_error_set(err, -EINVAL, "token file %s: not a regular file", path);
-        if (st.st_mode & 077)
-                return ak_error_set(err, -EPERM,
-                                    "token file %s is accessible by group or others (mode %04o); "
-                                    "run: chmod 600 %s",
-                                    path, (unsigned)(st.st_mode & 07777), path);
+        int r = ak_secret_file_check("token file", path, &st, err);
+        if (r < 0)
+                return r;
         if (st.st_size > TOKENS_FILE_MAX)
                 return ak_error_set(err, -EINVAL, "token file %s: %lld bytes, the limit is %u", path,
                                     (long long)st.st_size, TOKENS_FILE_MAX);
@@ -237,18 +234,18 @@ int tokens_load(const char *path, struct tokens **ret, struct ak_error *err)
         if (!buf)
                 return ak_error_errno(err, -ENOMEM, "token file %s", path);
         for (;;) {
-                ssize_t r = read(fd, buf + n, cap - n);
-                if (r < 0 && errno == EINTR)
+                ssize_t got = read(fd, buf + n, cap - n);
+                if (got < 0 && errno == EINTR)
                         continue;
-                if (r < 0)
+                if (got < 0)
                         return ak_error_errno(err, -errno, "token file %s: read", path);
-                if (r == 0)
+                if (got == 0)
                         break;
-                n += (size_t)r;
+                n += (size_t)got;
                 if (n == cap)
                         return ak_error_set(err, -EINVAL, "token file %s: grew while being read", path);
         }
-        int r = tokens_parse(buf, n, path, ret, err);
+        r = tokens_parse(buf, n, path, ret, err);
         explicit_bzero(buf, n);
         return r;
 }

@@ -39,7 +39,9 @@ int tokens_parse(const char *buf, size_t len, const char *source, struct tokens 
                  struct ak_error *err);
 
 /* Reads and parses `path` (at most TOKENS_FILE_MAX bytes): a regular file
- * that group and others cannot access (0600 or 0400), else -EPERM with the
+ * owned by root or us that others cannot access and nobody else can write
+ * (0600 or 0400; 0440 only as lib/base/secret_file.h allows: our group,
+ * under a directory named in AK_SECRET_GROUP_DIRS), else -EPERM with the
  * chmod to run. */
 int tokens_load(const char *path, struct tokens **ret, struct ak_error *err);
 

@@ -1,4 +1,5 @@
 // Token files: what parses, what is refused and why, and the header check.
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -177,6 +178,43 @@ TEST(Tokens, LoadFromFile)
         EXPECT_NE(nullptr, strstr(err.msg, "No such file")) << err.msg;
         EXPECT_EQ(-EINVAL, tokens_load("/tmp", &t, &err));
         EXPECT_NE(nullptr, strstr(err.msg, "not a regular file")) << err.msg;
+}
+
+// A Kubernetes Secret volume with defaultMode 0440 and fsGroup: root's (or
+// our) file, readable by our group, accepted only under a directory named in
+// AK_SECRET_GROUP_DIRS; world-readable never.
+TEST(Tokens, LoadGroupReadableOnlyFromANamedDirectory)
+{
+        char dir[] = "/tmp/aktokdXXXXXX";
+        ASSERT_NE(nullptr, mkdtemp(dir));
+        std::string path = std::string(dir) + "/token";
+        int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        ASSERT_GE(fd, 0);
+        std::string text = kA + "\n";
+        ASSERT_EQ((ssize_t)text.size(), write(fd, text.data(), text.size()));
+        close(fd);
+        ASSERT_EQ(0, chown(path.c_str(), (uid_t)-1, getegid()));
+        ASSERT_EQ(0, chmod(path.c_str(), 0440));
+        struct tokens *t = nullptr;
+        struct ak_error err;
+        unsetenv("AK_SECRET_GROUP_DIRS");
+        EXPECT_EQ(-EPERM, tokens_load(path.c_str(), &t, &err));
+        EXPECT_NE(nullptr, strstr(err.msg, "AK_SECRET_GROUP_DIRS")) << err.msg;
+        setenv("AK_SECRET_GROUP_DIRS", "/nowhere", 1);
+        EXPECT_EQ(-EPERM, tokens_load(path.c_str(), &t, &err));
+        setenv("AK_SECRET_GROUP_DIRS", dir, 1);
+        ASSERT_EQ(0, tokens_load(path.c_str(), &t, &err)) << err.msg;
+        EXPECT_EQ(1u, tokens_count(t));
+        tokens_free(t);
+        t = nullptr;
+        ASSERT_EQ(0, chmod(path.c_str(), 0444));
+        EXPECT_EQ(-EPERM, tokens_load(path.c_str(), &t, &err));
+        ASSERT_EQ(0, chmod(path.c_str(), 0460));
+        EXPECT_EQ(-EPERM, tokens_load(path.c_str(), &t, &err));
+        EXPECT_EQ(nullptr, t);
+        unsetenv("AK_SECRET_GROUP_DIRS");
+        unlink(path.c_str());
+        rmdir(dir);
 }
 
 }  // namespace
