@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/base/hostport.h"
 #include "lib/base/parse.h"
 #include "lib/base/version.h"
 #include "lib/rpc/rpc.h"
@@ -192,6 +193,7 @@ struct flags {
         const char *dns_upstreams[RESOLVER_MAX_UPSTREAMS];
         const char *insecure[16];
         char images[4096];
+        char adv_buf[AK_HOSTPORT_MAX + 3];  /* --advertise, an IPv6 host bracketed */
 };
 
 enum { LISTEN = 256, STATE, IMAGES, SCHED, SIGNER, AUDITOR, VCPUS, MEM, LABEL, POOL, MINW, MAXW, AGE,
@@ -271,7 +273,16 @@ static int take_flag(struct flags *f, int c, char *arg)
                 f->audit_max_bytes = v << 20;
                 return 0;
         case ID: cfg->executor_id = arg; return 0;
-        case ADV: f->adv = arg; return 0;
+        case ADV:
+                /* $(POD_IP):7440 on an IPv6 pod is "fd00::7:7440": a gRPC
+                 * target needs "[fd00::7]:7440". */
+                if (ak_hostport_bracket(arg, f->adv_buf, sizeof(f->adv_buf)) < 0) {
+                        fprintf(stderr, "ak-executor: --advertise %s: want HOST:PORT, [IPV6]:PORT, IPV6:PORT "
+                                        "(bracketed for you) or unix:PATH\n", arg);
+                        return -1;
+                }
+                f->adv = f->adv_buf;
+                return 0;
         case VCPUS:
                 if (flag_uint("--capacity-vcpus", arg, 4096, &v) < 0)
                         return -1;

@@ -1,0 +1,34 @@
+/* HOST:PORT addresses as gRPC targets want them: an IPv6 literal in
+ * brackets ("[fd00::7]:7440"). A Kubernetes pod's IP from the downward API
+ * ($(POD_IP)) is bare, so "--advertise=$(POD_IP):7440" gives
+ * "fd00::7:7440" on an IPv6 or dual-stack-IPv6-first cluster, which a gRPC
+ * client reads as a host with no port. */
+#pragma once
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AK_HOSTPORT_MAX 512
+
+/* Writes addr to out (size bytes), bracketing an unbracketed IPv6 host:
+ *   - unchanged: "unix:..." and other "scheme:" targets without a second
+ *     colon-separated port ("unix:/run/e.sock", "dns:///x:1"), anything
+ *     already bracketed ("[::1]:7440"), and HOST:PORT with at most one ':'
+ *     ("10.0.0.7:7440", "node-1:7440");
+ *   - bracketed: two or more ':' and no brackets: the part after the last
+ *     ':' must be a port (1-65535) and the part before it an IPv6 address
+ *     (inet_pton), else -EINVAL ("fd00::7:7440" -> "[fd00::7]:7440"; an
+ *     IPv6 address with no port cannot be told from one with a port and is
+ *     refused unless its last group is a valid port, which is then taken
+ *     as the port).
+ * Returns 0; -EINVAL for an empty or malformed address, one longer than
+ * AK_HOSTPORT_MAX, or the cases above; -ENOSPC when out is too small.
+ * out is written only on success. */
+int ak_hostport_bracket(const char *addr, char *out, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
