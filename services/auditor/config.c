@@ -4,9 +4,11 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -458,6 +460,35 @@ void audit_config_free(struct audit_config *c)
         free(c->dests);
         free(c->dead_letter_path);
         free(c);
+}
+
+int audit_config_set_webhook_token(struct audit_config *c, const char *token, struct ak_error *err)
+{
+        size_t n = token ? strlen(token) : 0;
+
+        if (n == 0 || n > 4096 || !header_value_ok(token) || strchr(token, ' '))
+                return ak_error_set(err, -EINVAL, "webhook token: want 1 to 4096 bytes without spaces, CR, LF or NUL");
+        for (size_t i = 0; i < c->n_dests; i++) {
+                const struct audit_dest_config *d = &c->dests[i];
+                bool header = false;
+                for (size_t h = 0; h < d->n_headers; h++)
+                        header = header || strcasecmp(d->headers[h].name, "authorization") == 0;
+                if (d->type == AUDIT_DEST_HTTP_WEBHOOK && (d->authorization || header))
+                        return ak_error_set(err, -EINVAL,
+                                            "destination %s has its own authorization in the config and a webhook "
+                                            "token file gives one too: keep the credential in the token file "
+                                            "(a Secret) and remove it from the config", d->name);
+        }
+        for (size_t i = 0; i < c->n_dests; i++) {
+                struct audit_dest_config *d = &c->dests[i];
+                if (d->type != AUDIT_DEST_HTTP_WEBHOOK)
+                        continue;
+                if (asprintf(&d->authorization, "Bearer %s", token) < 0) {
+                        d->authorization = NULL;
+                        return ak_error_errno(err, -ENOMEM, "webhook token");
+                }
+        }
+        return 0;
 }
 
 const char *audit_format_name(enum audit_format f)

@@ -98,6 +98,16 @@ int audit_config_parse(const char *text, size_t len, const char *source, struct 
 /* Reads and parses the file at path (at most AUDIT_CONFIG_MAX_BYTES). */
 int audit_config_load(const char *path, struct audit_config **ret, struct ak_error *err);
 
+/* The credential of every http_webhook destination, from a file of its own
+ * (ak-auditor --webhook-token-file: a Kubernetes Secret, where the config is
+ * a ConfigMap): each sends "Authorization: Bearer TOKEN". A destination that
+ * already has an authorization (or an Authorization header) in the config is
+ * -EINVAL: one credential, in one place. Destinations of other types are
+ * left alone; a config without webhooks takes the token and uses it nowhere.
+ * TOKEN: 1 to 4096 bytes without spaces or control characters. Returns 0,
+ * -EINVAL or -ENOMEM (a destination already set keeps its token; free c). */
+int audit_config_set_webhook_token(struct audit_config *c, const char *token, struct ak_error *err);
+
 /* NULL is a no-op. */
 void audit_config_free(struct audit_config *c);
 

@@ -202,3 +202,41 @@ TEST(Config, LoadFromFile)
 }
 
 }  // namespace
+
+namespace {
+
+// --webhook-token-file: the credential from a Secret, not from the config.
+TEST(Config, WebhookTokenFromItsOwnFile)
+{
+        struct audit_config *c = Parse(R"({"destinations":[{"type":"http_webhook","url":"https://a/x"},
+                {"type":"stdout"},{"type":"http_webhook","url":"https://b/y","headers":{"X-K":"v"}}]})");
+        ASSERT_NE(nullptr, c);
+        struct ak_error err = {};
+        ASSERT_EQ(0, audit_config_set_webhook_token(c, "s3cret-token-0123", &err)) << err.msg;
+        EXPECT_STREQ("Bearer s3cret-token-0123", c->dests[0].authorization);
+        EXPECT_EQ(nullptr, c->dests[1].authorization);
+        EXPECT_STREQ("Bearer s3cret-token-0123", c->dests[2].authorization);
+        audit_config_free(c);
+
+        c = Parse(R"({"destination":{"type":"stdout"}})");
+        EXPECT_EQ(0, audit_config_set_webhook_token(c, "s3cret-token-0123", &err)) << err.msg;
+        EXPECT_EQ(-EINVAL, audit_config_set_webhook_token(c, "two words", &err));
+        EXPECT_EQ(-EINVAL, audit_config_set_webhook_token(c, "", &err));
+        EXPECT_EQ(-EINVAL, audit_config_set_webhook_token(c, "a\r\nX-Evil: 1", &err));
+        audit_config_free(c);
+}
+
+TEST(Config, WebhookTokenRefusesASecondCredential)
+{
+        for (const char *json : {R"({"destination":{"type":"http_webhook","url":"https://a/x","authorization":"Bearer t"}})",
+                                 R"({"destination":{"type":"http_webhook","url":"https://a/x","headers":{"authorization":"t"}}})"}) {
+                struct audit_config *c = Parse(json);
+                ASSERT_NE(nullptr, c);
+                struct ak_error err = {};
+                EXPECT_EQ(-EINVAL, audit_config_set_webhook_token(c, "s3cret-token-0123", &err)) << json;
+                EXPECT_NE(nullptr, strstr(err.msg, "keep the credential in the token file")) << err.msg;
+                audit_config_free(c);
+        }
+}
+
+}  // namespace

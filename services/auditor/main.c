@@ -15,6 +15,7 @@
 #include "lib/svc/log.h"
 #include "lib/svc/metrics.h"
 #include "lib/svc/run.h"
+#include "lib/svc/tokens.h"
 #include "services/auditor/auditor.h"
 #include "services/auditor/config.h"
 #include "services/auditor/server.h"
@@ -33,6 +34,11 @@ static const char usage[] =
         "  --listen ADDR   host:port or unix:/path (e.g. 127.0.0.1:7733)\n"
         "  --config FILE   destinations, batching, retries, spool limits\n"
         "  --spool DIR     where events wait for delivery (created if missing)\n"
+        "  --webhook-token-file F   the bearer token every http_webhook destination\n"
+        "                  sends (Authorization: Bearer, the file's first token), kept\n"
+        "                  out of the config (on Kubernetes: a Secret, the config a\n"
+        "                  ConfigMap); a destination with its own authorization is an\n"
+        "                  error. Read at start\n"
         SVC_SERVER_USAGE
         "\n"
         "SIGINT/SIGTERM: finish calls in flight (5 s at most), then exit. SIGHUP:\n"
@@ -48,6 +54,7 @@ struct flags {
         const char *listen;
         const char *config_path;
         const char *spool_dir;
+        const char *webhook_token_file;
         struct svc_flags sf;
 };
 
@@ -57,6 +64,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
         static const struct option opts[] = {
                 { "listen", required_argument, NULL, 'l' }, { "config", required_argument, NULL, 'c' },
                 { "spool", required_argument, NULL, 's' },  { "help", no_argument, NULL, 'h' },
+                { "webhook-token-file", required_argument, NULL, 'w' },
                 { "version", no_argument, NULL, 'V' },      SVC_SERVER_OPTIONS,
                 { 0 },
         };
@@ -74,6 +82,9 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                         break;
                 case 's':
                         f->spool_dir = optarg;
+                        break;
+                case 'w':
+                        f->webhook_token_file = optarg;
                         break;
                 case 'h':
                         fputs(usage, stdout);
@@ -185,6 +196,27 @@ static void on_stop(void *data, int sig)
         m->health = m->srv = NULL;
 }
 
+/* --webhook-token-file: the file's first token (a secret file: tokens.h)
+ * into every webhook destination. */
+static int load_webhook_token(const char *path, struct audit_config **config, struct ak_error *err)
+{
+        char *token = NULL;
+        int r = tokens_load_first(path, &token, err);
+        if (r == 0) {
+                r = audit_config_set_webhook_token(*config, token, err);
+                explicit_bzero(token, strlen(token));
+                free(token);
+                if (r < 0)
+                        ak_error_wrap(err, "--webhook-token-file %s", path);
+        }
+        if (r < 0) {
+                /* auditor_new, which would own it, is not reached. */
+                audit_config_free(*config);
+                *config = NULL;
+        }
+        return r;
+}
+
 static int serve(const struct flags *f)
 {
         struct auditor_main m = { 0 };
@@ -201,6 +233,7 @@ static int serve(const struct flags *f)
         so.authorize = svc_auth_authorize;
         so.authorize_data = m.auth;
         if (audit_config_load(f->config_path, &config, &err) < 0 ||
+            (f->webhook_token_file && load_webhook_token(f->webhook_token_file, &config, &err) < 0) ||
             auditor_new(config, f->spool_dir, &m.a, &err) < 0 || rpc_server_new(&so, &m.srv, &err) < 0 ||
             rpc_server_listen(m.srv, f->listen, svc_flags_server_tls(&f->sf), &port, &err) < 0 ||
             auditor_server_add(m.srv, m.a, &err) < 0 || rpc_server_start(m.srv, &err) < 0 ||
