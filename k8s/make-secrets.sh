@@ -8,7 +8,10 @@
 #   ak-registry-auth (an imagePullSecret-shaped kubernetes.io/dockerconfigjson:
 #   executors' registry credentials, from the docker config.json that
 #   $AK_REGISTRY_AUTH names, e.g. ~/.docker/config.json after `docker login`;
-#   without it, no credentials: anonymous pulls only).
+#   without it, no credentials: anonymous pulls only) and ak-auditor-webhook
+#   (the bearer token ak-auditor sends to an http_webhook destination: the
+#   file $AK_AUDIT_WEBHOOK_TOKEN names, else a generated one to give to the
+#   webhook's receiver).
 # Then: kubectl apply -f k8s/namespace.yaml -f DIR/secrets.yaml && kubectl apply -k k8s/
 # Keep DIR private (it holds the CA key, the signing key and the tokens).
 # Usage: k8s/make-secrets.sh [DIR] [NAMESPACE]
@@ -47,6 +50,13 @@ token signer.token                  # executors calling the signer
 token auditor.token                 # executors calling the auditor
 token gateway.token                 # ak-gateway calling the scheduler (admin: acts for its keys' tenants)
 token gateway-client.token          # an API key of ak-gateway (AGENTKERNEL_API_KEY), tenant default
+# The auditor's webhook credential (--webhook-token-file): the receiver's
+# token if given, else ours for the receiver to accept.
+if [ -n "${AK_AUDIT_WEBHOOK_TOKEN:-}" ]; then
+        cp "$AK_AUDIT_WEBHOOK_TOKEN" auditor-webhook.token
+else
+        token auditor-webhook.token
+fi
 # The scheduler's --token-file: clients only, each line "[tenant=NAME] [admin]
 # TOKEN" (a bare token is tenant "default"). Executors' tokens go in its
 # --registration-token-file (executor-to-scheduler): a client's token never
@@ -118,6 +128,15 @@ metadata:
 type: Opaque
 data:
   key.pkcs8: $(b64 key.pkcs8)
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: ak-auditor-webhook
+  namespace: $ns
+type: Opaque
+data:
+  token: $(b64 auditor-webhook.token)
 ---
 apiVersion: v1
 kind: Secret

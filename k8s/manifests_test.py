@@ -12,7 +12,14 @@
 - every file an arg names under a mount exists in what is mounted there:
   Secret keys as k8s/make-secrets.sh generates them, ConfigMap keys;
 - every volumeMount has its volume, probes hit the --health-listen port,
-  Services target a named port of the pods they select.
+  Services target a named port of the pods they select;
+- Pod Security (policy_checks.py): the control plane meets "restricted",
+  the executor is Guaranteed with requests = limits following its
+  --capacity-* flags, every init container has resources, priority classes
+  and the KVM pool's toleration are there, secrets reach pods only as
+  Secret files.
+
+The objects are what `kubectl apply -k k8s/` sends (kustomize_render.py).
 
 Run by Bazel (//k8s:manifests_test) from the runfiles tree.
 """
@@ -26,6 +33,10 @@ import yaml
 
 ROOT = os.getcwd()
 K8S = os.path.join(ROOT, "k8s")
+sys.path.insert(0, K8S)
+import kustomize_render  # noqa: E402
+import policy_checks  # noqa: E402
+
 failures = []
 
 
@@ -101,6 +112,17 @@ def help_flags(binary):
     return set(re.findall(r"(--[a-z][a-z0-9-]*)", out)), out
 
 
+def group_read_ok(pod, container, mount_path):
+    """A 0440 Secret file is readable by the pod's fsGroup and accepted by ak
+    only under a directory of AK_SECRET_GROUP_DIRS (lib/base/secret_file.h)."""
+    if "fsGroup" not in (pod.get("securityContext") or {}):
+        return False
+    if container.get("args") is None:
+        return True  # a shell (the signer's init container), not an ak binary
+    dirs = [e.get("value", "") for e in container.get("env", []) if e["name"] == "AK_SECRET_GROUP_DIRS"]
+    return any(mount_path.rstrip("/").startswith(d.rstrip("/") + "/") for d in ":".join(dirs).split(":") if d)
+
+
 def mounted_files(pod, container, secrets, configmaps):
     """{mountPath: set of file names visible there, or None for writable dirs}."""
     volumes = {v["name"]: v for v in pod.get("volumes", [])}
@@ -126,9 +148,13 @@ def mounted_files(pod, container, secrets, configmaps):
             else:
                 files = set(keys)
             mode = v["secret"].get("defaultMode", 0o644)
-            if mode & 0o077:
+            if mode & 0o037:
                 fail("%s: Secret %s mounted with mode %o; ak refuses token and key files that "
-                     "group or others can read" % (container["name"], name, mode))
+                     "others can read or anyone else write" % (container["name"], name, mode))
+            elif mode & 0o040 and not group_read_ok(pod, container, m["mountPath"]):
+                fail("%s: Secret %s mounted group-readable (mode %o) without fsGroup and "
+                     "AK_SECRET_GROUP_DIRS naming %s: ak would refuse it" % (container["name"], name, mode,
+                                                                           m["mountPath"]))
         elif "configMap" in v:
             name = v["configMap"]["name"]
             if name not in configmaps:
@@ -153,12 +179,10 @@ def check_container(kind, pod, c, flags_of, secrets, configmaps, ver):
         return  # an init container running a shell
     known, _ = flags_of(service)
     env = {e["name"] for e in c.get("env", [])}
-    filled = []
     for a in args:
         for var in re.findall(r"\$\(([A-Z_]+)\)", a):
             if var not in env:
                 fail("%s: %s uses $(%s), which is not in env" % (c["name"], a, var))
-        filled.append(re.sub(r"\$\([A-Z_]+\)", "10.0.0.7", a))
         if not a.startswith("--"):
             fail("%s: argument %r is not a --flag" % (c["name"], a))
             continue
@@ -171,9 +195,12 @@ def check_container(kind, pod, c, flags_of, secrets, configmaps, ver):
                 fail("%s: %s: nothing is mounted at %s" % (c["name"], a, d))
             elif mounts[d] is not None and f not in mounts[d]:
                 fail("%s: %s: %s holds %s, not %s" % (c["name"], a, d, sorted(mounts[d]), f))
-    r = subprocess.run([binary_of(service)] + filled + ["--help"], capture_output=True, text=True)
-    if r.returncode != 0:
-        fail("%s: ak-%s refuses the manifest's arguments: %s" % (c["name"], service, r.stderr.strip()))
+    for ip in ("10.0.0.7", "fd00::7"):  # an IPv4 and an IPv6 pod
+        argv = [re.sub(r"\$\([A-Z_]+\)", ip, a) for a in args]
+        r = subprocess.run([binary_of(service)] + argv + ["--help"], capture_output=True, text=True)
+        if r.returncode != 0:
+            fail("%s: ak-%s refuses the manifest's arguments with $(...) = %s: %s" %
+                 (c["name"], service, ip, r.stderr.strip()))
     health = [a.partition("=")[2] for a in args if a.startswith("--health-listen=")]
     ports = {p["containerPort"]: p.get("name") for p in c.get("ports", [])}
     if service == "gateway":
@@ -242,6 +269,39 @@ def check_image_seed(objects):
              (copied.group(2), args))
 
 
+def check_policy_checks_refuse(objects, overhead):
+    """The policy checks are tested too: each broken copy must be named."""
+    import copy
+
+    def pod(objs, name):
+        return [o for o in objs if o["metadata"]["name"] == name and "template" in o.get("spec", {})][0][
+            "spec"]["template"]["spec"]
+    cases = [
+        ("runAsUser 0", "runAsUser", lambda o: pod(o, "ak-scheduler")["securityContext"].__setitem__("runAsUser", 0)),
+        ("no seccomp", "seccompProfile", lambda o: pod(o, "ak-gateway")["securityContext"].pop("seccompProfile")),
+        ("a capability kept", "drop ALL",
+         lambda o: pod(o, "ak-auditor")["containers"][0]["securityContext"]["capabilities"].__setitem__("drop", [])),
+        ("a hostPath", "volume", lambda o: pod(o, "ak-signer")["volumes"].append({"name": "h", "hostPath": {"path": "/"}})),
+        ("a Burstable executor", "Guaranteed",
+         lambda o: pod(o, "ak-executor")["containers"][0]["resources"]["requests"].__setitem__("cpu", "1")),
+        ("executor figures off its flags", "--capacity-vcpus",
+         lambda o: pod(o, "ak-executor")["containers"][0]["args"].__setitem__(
+             [i for i, a in enumerate(pod(o, "ak-executor")["containers"][0]["args"])
+              if a.startswith("--capacity-vcpus=")][0], "--capacity-vcpus=16")),
+        ("no toleration", "toleration", lambda o: pod(o, "ak-executor").__setitem__("tolerations", [])),
+        ("an init container without resources", "init container",
+         lambda o: pod(o, "ak-signer")["initContainers"][0].pop("resources")),
+        ("a token in the args", "credential",
+         lambda o: pod(o, "ak-gateway")["containers"][0]["args"].append("--x=" + "ab" * 32)),
+    ]
+    for what, want, edit in cases:
+        objs = copy.deepcopy(objects)
+        edit(objs)
+        msgs = policy_checks.check(objs, overhead)
+        if not any(want in m for m in msgs):
+            fail("policy_checks did not notice %s (want a message with %r): %s" % (what, want, msgs))
+
+
 def main():
     docs = load_all()
     ver = version()
@@ -254,7 +314,11 @@ def main():
         if name not in docs:
             fail("kustomization.yaml lists %s, which is not in k8s/" % name)
 
-    objects = [d for n, ds in docs.items() if n != "kustomization.yaml" for d in ds]
+    try:
+        objects = kustomize_render.render(K8S)
+    except kustomize_render.RenderError as e:
+        fail("kustomization.yaml: %s" % e)
+        objects = []
     secrets = generated_secrets()
     configmaps = {o["metadata"]["name"]: o.get("data", {}) for o in objects if o["kind"] == "ConfigMap"}
     cache = {}
@@ -279,6 +343,11 @@ def main():
             check_container(o["kind"], pod, c, flags_of, secrets, configmaps, ver)
     check_image_seed(objects)
     check_registry_auth(objects)
+    with open(os.path.join(ROOT, "services", "executor", "capacity.h")) as f:
+        overhead = int(re.search(r"#define CAPACITY_VMM_OVERHEAD_KVM_MB (\d+)", f.read()).group(1))
+    for msg in policy_checks.check(objects, overhead):
+        fail(msg)
+    check_policy_checks_refuse(objects, overhead)
     if workloads != 5:
         fail("expected 5 workloads (scheduler, executor, signer, auditor, gateway), found %d" % workloads)
 
