@@ -248,25 +248,21 @@ def binary_of(service):
 
 
 def check_image_seed(objects):
-    """The executor starts with --image-seed DIR and its image (Dockerfile's
-    executor stage) copies the seed stage's `ak image export-seed` output to
-    that DIR: no node fetches the kernel from the Debian archive."""
-    with open(os.path.join(K8S, "Dockerfile")) as f:
-        stages = re.split(r"^FROM ", f.read(), flags=re.M)
-    seed = [s for s in stages if re.match(r"\S+ AS seed\b", s)]
-    executor = [s for s in stages if re.match(r"\S+ AS executor\b", s)]
-    if not seed or not executor:
-        fail("Dockerfile: no seed or executor stage")
-        return
-    made = re.search(r"ak image export-seed (\S+)", seed[0])
-    copied = re.search(r"^COPY --from=seed (\S+) (\S+)", executor[0], flags=re.M)
+    """The executor starts with --image-seed DIR, and build-images.sh makes
+    the seed with `ak image export-seed $seed_dir` and copies $seed_dir into
+    the executor image: no node fetches the kernel from the Debian archive."""
+    with open(os.path.join(K8S, "build-images.sh")) as f:
+        script = f.read()
+    seed = re.search(r"^seed_dir=(\S+)$", script, flags=re.M)
+    made = re.search(r"ak image export-seed \$seed_dir", script)
+    copied = re.search(r'buildah copy --from "\$s" "\$e" "\$seed_dir" "\$seed_dir"', script)
     args = [a for o in objects if o["kind"] == "DaemonSet" for c in o["spec"]["template"]["spec"]["containers"]
             for a in c.get("args", []) if a.startswith("--image-seed")]
-    if not made or not copied or made.group(1) != copied.group(1):
-        fail("Dockerfile: the executor stage does not copy what the seed stage's ak image export-seed makes")
-    elif args != ["--image-seed=" + copied.group(2)]:
-        fail("executor.yaml: want --image-seed=%s (where the Dockerfile puts the seed), have %s" %
-             (copied.group(2), args))
+    if not seed or not made or not copied:
+        fail("build-images.sh: the executor image does not copy what ak image export-seed makes")
+    elif args != ["--image-seed=" + seed.group(1)]:
+        fail("executor.yaml: want --image-seed=%s (where build-images.sh puts the seed), have %s" %
+             (seed.group(1), args))
 
 
 def check_policy_checks_refuse(objects, overhead):

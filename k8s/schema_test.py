@@ -102,7 +102,7 @@ def check_validator_refuses(rendered, d):
 
 def variant(d, name, edit_kustomization, config_text=None):
     vd = os.path.join(d, name)
-    shutil.copytree(K8S, vd, ignore=shutil.ignore_patterns("*.py", "*.sh", "*.mjs", "BUILD", "Dockerfile"))
+    shutil.copytree(K8S, vd, ignore=shutil.ignore_patterns("*.py", "*.sh", "*.mjs", "BUILD"))
     kpath = os.path.join(vd, "kustomization.yaml")
     with open(kpath) as f:
         k = yaml.safe_load(f)
