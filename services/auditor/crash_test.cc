@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -264,6 +265,53 @@ TEST(AuditorProcess, StdoutDestinationAndGracefulStop)
                 if (line[0] == '{')
                         CollectUids(line, &got);
         EXPECT_EQ(r.uids, got) << ReadFile(log);
+}
+
+// --webhook-token-file: the webhook's credential from a secret file, sent as
+// a bearer token; a world-readable token file, or a config that carries its
+// own authorization too, stops the auditor at start, saying why.
+TEST(AuditorProcess, WebhookTokenFromASecretFile)
+{
+        TempDir dir;
+        struct http_sink *sink = nullptr;
+        ASSERT_EQ(0, http_sink_start(&sink));
+        std::string url = "http://127.0.0.1:" + std::to_string(http_sink_port(sink)) + "/audit";
+        std::string cfg = dir / "c.json", tok = dir / "token", log = dir / "log", sock = "unix:" + (dir / "a.sock");
+        auditor_test::WriteFile(cfg, R"({"destination":{"type":"http_webhook","url":")" + url +
+                                             R"("},"batch_size":1,"flush_interval_secs":0})");
+        auditor_test::WriteFile(tok, "wh-0123456789abcdef\n");
+        ASSERT_EQ(0, chmod(tok.c_str(), 0444));
+        Child c;
+        c.pid = Start({"--listen", sock, "--config", cfg, "--spool", dir / "spool", "--webhook-token-file", tok}, log);
+        EXPECT_EQ(1, Reap(c.pid));
+        c.pid = -1;
+        EXPECT_NE(std::string::npos, ReadFile(log).find("accessible by group or others (mode 0444)")) << ReadFile(log);
+
+        ASSERT_EQ(0, chmod(tok.c_str(), 0600));
+        c.pid = Start({"--listen", sock, "--config", cfg, "--spool", dir / "spool", "--webhook-token-file", tok}, log);
+        struct rpc_channel *ch = nullptr;
+        ASSERT_EQ(0, rpc_channel_new(sock.c_str(), nullptr, &ch, nullptr));
+        ASSERT_TRUE(Healthy(ch)) << ReadFile(log);
+        EmitResult r = Emit(ch, 1);
+        ASSERT_EQ(RPC_OK, r.code) << r.message;
+        rpc_channel_free(ch);
+        ASSERT_TRUE(WaitFor([&] { return http_sink_requests(sink) >= 1; }, 10s)) << ReadFile(log);
+        char *h = http_sink_last_headers(sink);
+        std::string headers = h ? h : "";
+        free(h);
+        EXPECT_NE(std::string::npos, headers.find("Authorization: Bearer wh-0123456789abcdef\r\n")) << headers;
+        EXPECT_EQ(0, c.stop(SIGTERM));
+
+        std::string both = dir / "both.json";
+        auditor_test::WriteFile(both, R"({"destination":{"type":"http_webhook","url":")" + url +
+                                              R"(","authorization":"Bearer other"}})");
+        auditor_test::WriteFile(log, "");
+        c.pid = Start({"--listen", sock, "--config", both, "--spool", dir / "spool2", "--webhook-token-file", tok},
+                      log);
+        EXPECT_EQ(1, Reap(c.pid));
+        c.pid = -1;
+        EXPECT_NE(std::string::npos, ReadFile(log).find("keep the credential in the token file")) << ReadFile(log);
+        http_sink_stop(sink);
 }
 
 }  // namespace
