@@ -14,6 +14,7 @@
 #pragma once
 
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,8 +34,8 @@ class NetFixture : public ::testing::Test {
  protected:
   static void SetUpSuite(unsigned vms);
   static void TearDownTestSuite();
-  // The VM's host end: the one akv* link whose peer is in another namespace.
-  static std::string HostIfname();
+  // The host ends of every VM's veth on this machine (akv*).
+  static std::set<std::string> HostIfnames();
   void SetUp() override {
     if (!skip_.empty()) GTEST_SKIP() << skip_;
     ASSERT_TRUE(setup_error_.empty()) << setup_error_;
