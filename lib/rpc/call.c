@@ -319,6 +319,31 @@ static int receive(struct rpc_call *call, ProtobufCMessage **ret)
         return RPC_OK;
 }
 
+/* The call's request id and traceparent from its headers (trace.h), made
+ * the thread's trace context while the call runs. */
+static void trace_begin(struct rpc_call *call)
+{
+        const char *id = rpc_call_metadata(call, RPC_REQUEST_ID_HEADER);
+        if (id && rpc_request_id_valid(id, strlen(id)))
+                snprintf(call->request_id, sizeof(call->request_id), "%s", id);
+        else if (rpc_request_id_new(call->request_id) < 0)
+                call->request_id[0] = '\0';
+        const char *tp = rpc_call_metadata(call, RPC_TRACEPARENT_HEADER);
+        if (tp && rpc_traceparent_valid(tp, strlen(tp)))
+                snprintf(call->traceparent, sizeof(call->traceparent), "%s", tp);
+        rpc_trace_set(call->request_id, call->traceparent);
+}
+
+const char *rpc_call_request_id(struct rpc_call *call)
+{
+        return call->request_id[0] ? call->request_id : NULL;
+}
+
+const char *rpc_call_traceparent(struct rpc_call *call)
+{
+        return call->traceparent[0] ? call->traceparent : NULL;
+}
+
 static int dispatch(struct rpc_call *call)
 {
         const struct rpc_method_entry *m = call->method;
@@ -334,6 +359,8 @@ static int dispatch(struct rpc_call *call)
                 return rpc_call_fail(call, RPC_UNIMPLEMENTED, "unknown method %s",
                                      call->path ? call->path : "(none)");
 
+        if (!m->is_health)
+                trace_begin(call);
         /* Authorization first, from the headers: a caller without
          * credentials never gets a byte of its message read. */
         const struct rpc_server_options *opts = rpc_server_opts(call->srv);
@@ -368,6 +395,7 @@ void rpc_call_run(struct rpc_call *call)
 
         rpc_metrics_begin();
         int code = dispatch(call);
+        rpc_trace_clear();
         if (code < 0 || code > RPC_UNAUTHENTICATED)
                 code = RPC_INTERNAL;
         /* A handler that gave up because time ran out says CANCELLED; the

@@ -25,7 +25,7 @@ struct rpc_stream {
         grpc_metadata_array trailing_md;
         grpc_status_code status;
         grpc_slice details;
-        grpc_metadata md[2];        /* authorization, then opts' metadata_key */
+        grpc_metadata md[4];        /* authorization, opts' metadata_key, x-request-id, traceparent */
         size_t n_md;
         char *auth_value;
         grpc_byte_buffer *request;  /* the sent request, until TAG_START completes */
@@ -153,6 +153,21 @@ static grpc_event pluck(struct rpc_stream *st, int tag)
                                            NULL);
 }
 
+/* x-request-id and traceparent: the options', else the thread's context. */
+static void add_trace_metadata(struct rpc_stream *st, const struct rpc_call_options *opts)
+{
+        const char *id = opts && opts->request_id ? opts->request_id : rpc_trace_request_id();
+        const char *tp = opts && opts->traceparent ? opts->traceparent : rpc_trace_traceparent();
+        if (id && rpc_request_id_valid(id, strlen(id))) {
+                st->md[st->n_md].key = grpc_slice_from_copied_string(RPC_REQUEST_ID_HEADER);
+                st->md[st->n_md++].value = grpc_slice_from_copied_string(id);
+        }
+        if (tp && rpc_traceparent_valid(tp, strlen(tp))) {
+                st->md[st->n_md].key = grpc_slice_from_copied_string(RPC_TRACEPARENT_HEADER);
+                st->md[st->n_md++].value = grpc_slice_from_copied_string(tp);
+        }
+}
+
 /* Creates the call and sends the request; the status op runs from the start. */
 static int call_start(struct rpc_channel *ch, const ProtobufCServiceDescriptor *service,
                       const char *method, const ProtobufCMessage *req,
@@ -211,6 +226,7 @@ static int call_start(struct rpc_channel *ch, const ProtobufCServiceDescriptor *
                 st->md[st->n_md].key = grpc_slice_from_copied_string(opts->metadata_key);
                 st->md[st->n_md++].value = grpc_slice_from_copied_string(opts->metadata_value ? opts->metadata_value : "");
         }
+        add_trace_metadata(st, opts);
         ops[n].data.send_initial_metadata.count = st->n_md;
         ops[n].data.send_initial_metadata.metadata = st->md;
         if (opts && opts->wait_for_ready)

@@ -209,6 +209,13 @@ int64_t rpc_call_remaining_ms(struct rpc_call *call);
  * until the handler returns; NULL when absent or not text. */
 const char *rpc_call_metadata(struct rpc_call *call, const char *key);
 
+/* The call's request id (its client's valid x-request-id, else one the
+ * server made: never NULL for a call that reached authorize or a handler)
+ * and the client's valid W3C traceparent (NULL when none). lib/rpc/trace.h
+ * says what is valid. Valid until the handler returns. */
+const char *rpc_call_request_id(struct rpc_call *call);
+const char *rpc_call_traceparent(struct rpc_call *call);
+
 /* The peer's address ("ipv4:127.0.0.1:5555", "unix:..."), valid until return. */
 const char *rpc_call_peer(struct rpc_call *call);
 
@@ -249,6 +256,11 @@ struct rpc_call_options {
          * ASCII; NULL: none. */
         const char *metadata_key;
         const char *metadata_value;
+        /* Sent as x-request-id and traceparent (lib/rpc/trace.h); NULL: the
+         * calling thread's trace context (a handler's own call, or what
+         * rpc_trace_set put there), if any. Invalid values are not sent. */
+        const char *request_id;
+        const char *traceparent;
 };
 
 /* Calls `service`.`method` with `req`. On RPC_OK, *ret_resp is a message of

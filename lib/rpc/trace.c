@@ -1,0 +1,95 @@
+/* Request ids and traceparent: checks and the thread's context. */
+#include <errno.h>
+#include <string.h>
+
+#include "lib/base/uuid.h"
+#include "lib/rpc/trace.h"
+
+static __thread char cur_request_id[RPC_REQUEST_ID_MAX + 1];
+static __thread char cur_traceparent[RPC_TRACEPARENT_LEN + 1];
+
+bool rpc_request_id_valid(const char *s, size_t len)
+{
+        if (!s || len == 0 || len > RPC_REQUEST_ID_MAX)
+                return false;
+        for (size_t i = 0; i < len; i++) {
+                char c = s[i];
+                bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                          c == '.' || c == '_' || c == ':' || c == '-';
+                if (!ok)
+                        return false;
+        }
+        return true;
+}
+
+/* n lowercase hex digits at s; *nonzero says whether any is not '0'. */
+static bool lower_hex(const char *s, size_t n, bool *nonzero)
+{
+        bool nz = false;
+        for (size_t i = 0; i < n; i++) {
+                char c = s[i];
+                if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+                        return false;
+                nz |= c != '0';
+        }
+        *nonzero = nz;
+        return true;
+}
+
+bool rpc_traceparent_valid(const char *s, size_t len)
+{
+        /* 00-TTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTT-PPPPPPPPPPPPPPPP-FF */
+        bool nz;
+        if (!s || len != RPC_TRACEPARENT_LEN)
+                return false;
+        if (s[0] != '0' || s[1] != '0' || s[2] != '-' || s[35] != '-' || s[52] != '-')
+                return false;
+        if (!lower_hex(s + 3, 32, &nz) || !nz)
+                return false;
+        if (!lower_hex(s + 36, 16, &nz) || !nz)
+                return false;
+        return lower_hex(s + 53, 2, &nz);
+}
+
+int rpc_request_id_new(char ret[RPC_REQUEST_ID_MAX + 1])
+{
+        char id[AK_UUID_LEN + 1];
+        int r = ak_uuid7(id);
+        if (r < 0)
+                return r;
+        memcpy(ret, id, sizeof(id));
+        return 0;
+}
+
+int rpc_trace_set(const char *request_id, const char *traceparent)
+{
+        if (!request_id || !*request_id) {
+                rpc_trace_clear();
+                return 0;
+        }
+        size_t n = strlen(request_id);
+        if (!rpc_request_id_valid(request_id, n))
+                return -EINVAL;
+        memcpy(cur_request_id, request_id, n + 1);
+        if (traceparent && rpc_traceparent_valid(traceparent, strlen(traceparent)))
+                memcpy(cur_traceparent, traceparent, RPC_TRACEPARENT_LEN + 1);
+        else
+                cur_traceparent[0] = '\0';
+        return 0;
+}
+
+void rpc_trace_clear(void)
+{
+        cur_request_id[0] = '\0';
+        cur_traceparent[0] = '\0';
+}
+
+const char *rpc_trace_request_id(void)
+{
+        return cur_request_id[0] ? cur_request_id : NULL;
+}
+
+const char *rpc_trace_traceparent(void)
+{
+        return cur_traceparent[0] ? cur_traceparent : NULL;
+}
