@@ -323,15 +323,15 @@ static int receive(struct rpc_call *call, ProtobufCMessage **ret)
  * the thread's trace context while the call runs. */
 static void trace_begin(struct rpc_call *call)
 {
-        const char *id = rpc_call_metadata(call, RPC_REQUEST_ID_HEADER);
-        if (id && rpc_request_id_valid(id, strlen(id)))
+        const char *id = rpc_call_metadata(call, AK_REQUEST_ID_HEADER);
+        if (id && ak_request_id_valid(id, strlen(id)))
                 snprintf(call->request_id, sizeof(call->request_id), "%s", id);
-        else if (rpc_request_id_new(call->request_id) < 0)
+        else if (ak_request_id_new(call->request_id) < 0)
                 call->request_id[0] = '\0';
-        const char *tp = rpc_call_metadata(call, RPC_TRACEPARENT_HEADER);
-        if (tp && rpc_traceparent_valid(tp, strlen(tp)))
+        const char *tp = rpc_call_metadata(call, AK_TRACEPARENT_HEADER);
+        if (tp && ak_traceparent_valid(tp, strlen(tp)))
                 snprintf(call->traceparent, sizeof(call->traceparent), "%s", tp);
-        rpc_trace_set(call->request_id, call->traceparent);
+        ak_trace_set(call->request_id, call->traceparent);
 }
 
 const char *rpc_call_request_id(struct rpc_call *call)
@@ -395,7 +395,7 @@ void rpc_call_run(struct rpc_call *call)
 
         rpc_metrics_begin();
         int code = dispatch(call);
-        rpc_trace_clear();
+        ak_trace_clear();
         if (code < 0 || code > RPC_UNAUTHENTICATED)
                 code = RPC_INTERNAL;
         /* A handler that gave up because time ran out says CANCELLED; the

@@ -156,14 +156,14 @@ static grpc_event pluck(struct rpc_stream *st, int tag)
 /* x-request-id and traceparent: the options', else the thread's context. */
 static void add_trace_metadata(struct rpc_stream *st, const struct rpc_call_options *opts)
 {
-        const char *id = opts && opts->request_id ? opts->request_id : rpc_trace_request_id();
-        const char *tp = opts && opts->traceparent ? opts->traceparent : rpc_trace_traceparent();
-        if (id && rpc_request_id_valid(id, strlen(id))) {
-                st->md[st->n_md].key = grpc_slice_from_copied_string(RPC_REQUEST_ID_HEADER);
+        const char *id = opts && opts->request_id ? opts->request_id : ak_trace_request_id();
+        const char *tp = opts && opts->traceparent ? opts->traceparent : ak_trace_traceparent();
+        if (id && ak_request_id_valid(id, strlen(id))) {
+                st->md[st->n_md].key = grpc_slice_from_copied_string(AK_REQUEST_ID_HEADER);
                 st->md[st->n_md++].value = grpc_slice_from_copied_string(id);
         }
-        if (tp && rpc_traceparent_valid(tp, strlen(tp))) {
-                st->md[st->n_md].key = grpc_slice_from_copied_string(RPC_TRACEPARENT_HEADER);
+        if (tp && ak_traceparent_valid(tp, strlen(tp))) {
+                st->md[st->n_md].key = grpc_slice_from_copied_string(AK_TRACEPARENT_HEADER);
                 st->md[st->n_md++].value = grpc_slice_from_copied_string(tp);
         }
 }

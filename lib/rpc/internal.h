@@ -12,8 +12,8 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 
+#include "lib/base/trace.h"
 #include "lib/rpc/rpc.h"
-#include "lib/rpc/trace.h"
 
 /* grpc_init()/grpc_shutdown() are reference counted; every server and
  * channel holds one reference. */
@@ -41,8 +41,8 @@ struct rpc_call {
         char **md_strings;                      /* key, value, ... lazily built */
         size_t n_md_strings;
         char *peer;
-        char request_id[RPC_REQUEST_ID_MAX + 1];    /* "" until dispatch */
-        char traceparent[RPC_TRACEPARENT_LEN + 1];  /* "": none, or dropped */
+        char request_id[AK_REQUEST_ID_MAX + 1];    /* "" until dispatch */
+        char traceparent[AK_TRACEPARENT_LEN + 1];  /* "": none, or dropped */
 
         bool shed;                              /* refuse: too many calls in flight */
         bool server_deadline;                   /* the deadline is the server's own */

@@ -211,7 +211,7 @@ const char *rpc_call_metadata(struct rpc_call *call, const char *key);
 
 /* The call's request id (its client's valid x-request-id, else one the
  * server made: never NULL for a call that reached authorize or a handler)
- * and the client's valid W3C traceparent (NULL when none). lib/rpc/trace.h
+ * and the client's valid W3C traceparent (NULL when none). lib/base/trace.h
  * says what is valid. Valid until the handler returns. */
 const char *rpc_call_request_id(struct rpc_call *call);
 const char *rpc_call_traceparent(struct rpc_call *call);
@@ -256,9 +256,9 @@ struct rpc_call_options {
          * ASCII; NULL: none. */
         const char *metadata_key;
         const char *metadata_value;
-        /* Sent as x-request-id and traceparent (lib/rpc/trace.h); NULL: the
+        /* Sent as x-request-id and traceparent (lib/base/trace.h); NULL: the
          * calling thread's trace context (a handler's own call, or what
-         * rpc_trace_set put there), if any. Invalid values are not sent. */
+         * ak_trace_set put there), if any. Invalid values are not sent. */
         const char *request_id;
         const char *traceparent;
 };

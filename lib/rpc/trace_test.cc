@@ -1,7 +1,7 @@
 // Request ids and traceparent: the checks, and their trip from a client
 // through one server's handler to the server it calls (a real server pair
 // on loopback, the real client).
-#include "lib/rpc/trace.h"
+#include "lib/base/trace.h"
 
 #include <string.h>
 
@@ -17,15 +17,15 @@ namespace {
 
 const char kTp[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
-bool IdOk(const std::string &s) { return rpc_request_id_valid(s.data(), s.size()); }
-bool TpOk(const std::string &s) { return rpc_traceparent_valid(s.data(), s.size()); }
+bool IdOk(const std::string &s) { return ak_request_id_valid(s.data(), s.size()); }
+bool TpOk(const std::string &s) { return ak_traceparent_valid(s.data(), s.size()); }
 
 TEST(TraceTest, RequestIdCharsetAndLength)
 {
         EXPECT_TRUE(IdOk("a"));
         EXPECT_TRUE(IdOk("req-1.2_3:4"));
-        EXPECT_TRUE(IdOk(std::string(RPC_REQUEST_ID_MAX, 'x')));
-        EXPECT_FALSE(IdOk(std::string(RPC_REQUEST_ID_MAX + 1, 'x')));
+        EXPECT_TRUE(IdOk(std::string(AK_REQUEST_ID_MAX, 'x')));
+        EXPECT_FALSE(IdOk(std::string(AK_REQUEST_ID_MAX + 1, 'x')));
         EXPECT_FALSE(IdOk(""));
         EXPECT_FALSE(IdOk("has space"));
         EXPECT_FALSE(IdOk("quote\""));
@@ -33,7 +33,7 @@ TEST(TraceTest, RequestIdCharsetAndLength)
         EXPECT_FALSE(IdOk("new\nline"));
         EXPECT_FALSE(IdOk(std::string("nul\0x", 5)));
         EXPECT_FALSE(IdOk("caf\xc3\xa9"));
-        EXPECT_FALSE(rpc_request_id_valid(nullptr, 3));
+        EXPECT_FALSE(ak_request_id_valid(nullptr, 3));
 }
 
 TEST(TraceTest, TraceparentPerW3C)
@@ -55,21 +55,21 @@ TEST(TraceTest, TraceparentPerW3C)
 
 TEST(TraceTest, ThreadContext)
 {
-        EXPECT_EQ(nullptr, rpc_trace_request_id());
-        EXPECT_EQ(-EINVAL, rpc_trace_set("bad id", kTp));
-        EXPECT_EQ(nullptr, rpc_trace_request_id());
-        EXPECT_EQ(0, rpc_trace_set("r1", "garbage"));
-        EXPECT_STREQ("r1", rpc_trace_request_id());
-        EXPECT_EQ(nullptr, rpc_trace_traceparent());
-        EXPECT_EQ(0, rpc_trace_set("r2", kTp));
-        EXPECT_STREQ(kTp, rpc_trace_traceparent());
-        std::thread([] { EXPECT_EQ(nullptr, rpc_trace_request_id()); }).join();
-        rpc_trace_clear();
-        EXPECT_EQ(nullptr, rpc_trace_request_id());
-        EXPECT_EQ(nullptr, rpc_trace_traceparent());
-        char id[RPC_REQUEST_ID_MAX + 1], id2[RPC_REQUEST_ID_MAX + 1];
-        ASSERT_EQ(0, rpc_request_id_new(id));
-        ASSERT_EQ(0, rpc_request_id_new(id2));
+        EXPECT_EQ(nullptr, ak_trace_request_id());
+        EXPECT_EQ(-EINVAL, ak_trace_set("bad id", kTp));
+        EXPECT_EQ(nullptr, ak_trace_request_id());
+        EXPECT_EQ(0, ak_trace_set("r1", "garbage"));
+        EXPECT_STREQ("r1", ak_trace_request_id());
+        EXPECT_EQ(nullptr, ak_trace_traceparent());
+        EXPECT_EQ(0, ak_trace_set("r2", kTp));
+        EXPECT_STREQ(kTp, ak_trace_traceparent());
+        std::thread([] { EXPECT_EQ(nullptr, ak_trace_request_id()); }).join();
+        ak_trace_clear();
+        EXPECT_EQ(nullptr, ak_trace_request_id());
+        EXPECT_EQ(nullptr, ak_trace_traceparent());
+        char id[AK_REQUEST_ID_MAX + 1], id2[AK_REQUEST_ID_MAX + 1];
+        ASSERT_EQ(0, ak_request_id_new(id));
+        ASSERT_EQ(0, ak_request_id_new(id2));
         EXPECT_TRUE(IdOk(id));
         EXPECT_STRNE(id, id2);
 }
@@ -190,12 +190,12 @@ TEST_F(TracePropagation, MissingOrInvalidIdGetsAFreshOneThatTravels)
 
 TEST_F(TracePropagation, ThreadContextIsSentWhenOptionsNameNone)
 {
-        ASSERT_EQ(0, rpc_trace_set("cli-7", kTp));
+        ASSERT_EQ(0, ak_trace_set("cli-7", kTp));
         std::string want = std::string("cli-7|") + kTp;
         EXPECT_EQ(want + " / " + want, Call(nullptr, nullptr));
         // Options win over the context.
         EXPECT_EQ("opt-1|" + std::string(kTp) + " / opt-1|" + kTp, Call("opt-1", nullptr));
-        rpc_trace_clear();
+        ak_trace_clear();
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "lib/base/io.h"
 #include "lib/base/time.h"
+#include "lib/base/trace.h"
 #include "lib/base/utf8.h"
 #include "lib/json/writer.h"
 
@@ -162,11 +163,33 @@ static int format_json(enum svc_log_level level, const char *msg, const struct s
         return r;
 }
 
+/* The thread's request (lib/base/trace.h: a call's handler, or what a client
+ * set) on every line it writes: request_id, and the trace id of its W3C
+ * traceparent, unless the caller wrote its own. f has room for two more. */
+static size_t add_trace_fields(struct svc_log_field *f, size_t n, char trace_id[33])
+{
+        const char *id = ak_trace_request_id(), *tp = ak_trace_traceparent();
+        bool has_id = false, has_trace = false;
+        for (size_t i = 0; i < n; i++) {
+                has_id |= !strcmp(f[i].key, "request_id");
+                has_trace |= !strcmp(f[i].key, "trace_id");
+        }
+        if (id && !has_id)
+                f[n++] = SVC_LOG_S("request_id", id);
+        if (tp && !has_trace) {
+                memcpy(trace_id, tp + 3, 32);   /* 00-<trace id>-... */
+                trace_id[32] = '\0';
+                f[n++] = SVC_LOG_S("trace_id", trace_id);
+        }
+        return n;
+}
+
 int svc_log_format(enum svc_log_level level, const char *msg, const struct svc_log_field *fields, size_t n,
                    int64_t real_ms, char **ret)
 {
-        struct svc_log_field f[SVC_LOG_MAX_FIELDS];
-        char when[32], *copies[SVC_LOG_MAX_FIELDS] = { 0 };
+        struct svc_log_field f[SVC_LOG_MAX_FIELDS + 2];
+        char when[32], *copies[SVC_LOG_MAX_FIELDS + 2] = { 0 };
+        char trace_id[33];
         int r = 0;
 
         if (level < SVC_LOG_DEBUG || level > SVC_LOG_ERROR)
@@ -184,6 +207,7 @@ int svc_log_format(enum svc_log_level level, const char *msg, const struct svc_l
                 if (copies[i])
                         utf8_sanitize_str(copies[i]);
         }
+        n = add_trace_fields(f, n, trace_id);
         char *m = strndup(msg ? msg : "", SVC_LOG_VALUE_MAX);
         if (!m) {
                 r = -ENOMEM;

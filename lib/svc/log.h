@@ -12,6 +12,10 @@
  * or integers (SVC_LOG_S, SVC_LOG_I); at most SVC_LOG_MAX_FIELDS, each value
  * cut to SVC_LOG_VALUE_MAX bytes.
  *
+ * A line written while the thread has a request (lib/base/trace.h: inside a
+ * gRPC handler, or set by a client) also gets request_id and, with a W3C
+ * traceparent, trace_id (beyond SVC_LOG_MAX_FIELDS).
+ *
  * Thread-safety: svc_log_setup once in main before threads; svc_log from
  * any thread (each line is one write(2)). Before setup: text, info, service
  * "ak". */

@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include "lib/base/trace.h"
+
 namespace {
 
 /* 2026-12-07T13:05:38.123Z */
@@ -41,6 +43,24 @@ TEST(SvcLog, JsonLines)
                   "{\"time\":\"2026-12-07T13:05:38.123Z\",\"level\":\"debug\",\"service\":\"ak-executor\","
                   "\"msg\":\"exec\",\"sandbox\":\"s\\\"1\",\"duration_ms\":44}");
         EXPECT_TRUE(svc_log_enabled(SVC_LOG_DEBUG));
+}
+
+TEST(SvcLog, TheThreadsRequestIsOnItsLines)
+{
+        ak_error err = {};
+        ASSERT_EQ(0, svc_log_setup("ak-executor", "json", "info", &err)) << err.msg;
+        ASSERT_EQ(0, ak_trace_set("req-9", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+        EXPECT_EQ(Line(SVC_LOG_INFO, "exec", { SVC_LOG_S("sandbox", "s1") }),
+                  "{\"time\":\"2026-12-07T13:05:38.123Z\",\"level\":\"info\",\"service\":\"ak-executor\","
+                  "\"msg\":\"exec\",\"sandbox\":\"s1\",\"request_id\":\"req-9\","
+                  "\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\"}");
+        /* A caller's own request_id wins; no traceparent, no trace_id. */
+        ASSERT_EQ(0, ak_trace_set("req-10", nullptr));
+        ASSERT_EQ(0, svc_log_setup("ak-executor", "text", "info", &err)) << err.msg;
+        EXPECT_EQ(Line(SVC_LOG_INFO, "x", { SVC_LOG_S("request_id", "mine") }),
+                  "2026-12-07T13:05:38.123Z info ak-executor: x request_id=mine");
+        ak_trace_clear();
+        EXPECT_EQ(Line(SVC_LOG_INFO, "x", {}), "2026-12-07T13:05:38.123Z info ak-executor: x");
 }
 
 TEST(SvcLog, LevelsFilterAndBadValuesAreRefused)

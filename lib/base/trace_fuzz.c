@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/rpc/trace.h"
+#include "lib/base/trace.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -18,9 +18,9 @@ static int hex_digit(char c)
 
 static void check_request_id(const char *s, size_t n)
 {
-        if (!rpc_request_id_valid(s, n))
+        if (!ak_request_id_valid(s, n))
                 return;
-        if (n == 0 || n > RPC_REQUEST_ID_MAX)
+        if (n == 0 || n > AK_REQUEST_ID_MAX)
                 abort();
         for (size_t i = 0; i < n; i++)
                 if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-", s[i]) || !s[i])
@@ -29,9 +29,9 @@ static void check_request_id(const char *s, size_t n)
 
 static void check_traceparent(const char *s, size_t n)
 {
-        if (!rpc_traceparent_valid(s, n))
+        if (!ak_traceparent_valid(s, n))
                 return;
-        if (n != RPC_TRACEPARENT_LEN || memcmp(s, "00-", 3) || s[35] != '-' || s[52] != '-')
+        if (n != AK_TRACEPARENT_LEN || memcmp(s, "00-", 3) || s[35] != '-' || s[52] != '-')
                 abort();
         int nonzero_trace = 0, nonzero_parent = 0;
         for (size_t i = 3; i < n; i++) {
@@ -65,22 +65,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 tp = nl + 1;
         }
         size_t id_len = strlen(buf);
-        int r = rpc_trace_set(buf, tp);
+        int r = ak_trace_set(buf, tp);
         if (id_len == 0) {
-                if (r != 0 || rpc_trace_request_id())
+                if (r != 0 || ak_trace_request_id())
                         abort();
-        } else if (rpc_request_id_valid(buf, id_len)) {
-                const char *got = rpc_trace_request_id();
+        } else if (ak_request_id_valid(buf, id_len)) {
+                const char *got = ak_trace_request_id();
                 if (r != 0 || !got || strcmp(got, buf))
                         abort();
-                const char *gtp = rpc_trace_traceparent();
-                int want = tp && rpc_traceparent_valid(tp, strlen(tp));
+                const char *gtp = ak_trace_traceparent();
+                int want = tp && ak_traceparent_valid(tp, strlen(tp));
                 if (want != (gtp != NULL) || (gtp && strcmp(gtp, tp)))
                         abort();
         } else if (r != -22 /* EINVAL */) {
                 abort();
         }
-        rpc_trace_clear();
+        ak_trace_clear();
         free(buf);
         return 0;
 }

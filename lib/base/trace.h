@@ -2,7 +2,7 @@
  * one client request can be followed through the scheduler, the executor,
  * their logs and the audit events.
  *
- *   x-request-id   1..RPC_REQUEST_ID_MAX bytes of [A-Za-z0-9._:-] (no
+ *   x-request-id   1..AK_REQUEST_ID_MAX bytes of [A-Za-z0-9._:-] (no
  *                  spaces, quotes or '=': safe in a log line and a header).
  *   traceparent    W3C Trace Context, version 00 only, exactly
  *                  "00-<32 lowercase hex, not all 0>-<16 lowercase hex, not
@@ -18,7 +18,7 @@
  * request_id to every line it writes there.
  *
  * Clients that start requests (ak, the gateway) set the context themselves
- * with rpc_trace_set on the thread that makes the calls.
+ * with ak_trace_set on the thread that makes the calls.
  *
  * Thread-safety: the context is per thread; the checks are pure. */
 #pragma once
@@ -30,31 +30,32 @@
 extern "C" {
 #endif
 
-#define RPC_REQUEST_ID_MAX 128
-#define RPC_TRACEPARENT_LEN 55
-#define RPC_REQUEST_ID_HEADER "x-request-id"
-#define RPC_TRACEPARENT_HEADER "traceparent"
+#define AK_REQUEST_ID_MAX 128
+#define AK_TRACEPARENT_LEN 55
+/* gRPC metadata keys (HTTP header names, case aside). */
+#define AK_REQUEST_ID_HEADER "x-request-id"
+#define AK_TRACEPARENT_HEADER "traceparent"
 
 /* Whether s[0..len) is a request id we take (see above). */
-bool rpc_request_id_valid(const char *s, size_t len);
+bool ak_request_id_valid(const char *s, size_t len);
 
 /* Whether s[0..len) is a W3C traceparent we pass on (see above). */
-bool rpc_traceparent_valid(const char *s, size_t len);
+bool ak_traceparent_valid(const char *s, size_t len);
 
 /* A fresh request id (a UUIDv7, so ids sort by time). 0 or -errno. */
-int rpc_request_id_new(char ret[RPC_REQUEST_ID_MAX + 1]);
+int ak_request_id_new(char ret[AK_REQUEST_ID_MAX + 1]);
 
 /* The thread's trace context: request_id "" or NULL clears it (and the
  * traceparent with it). Values that are not valid are not set: returns
  * -EINVAL for an invalid request id (nothing changes), and drops an invalid
  * traceparent (the request id is still set). 0 otherwise. */
-int rpc_trace_set(const char *request_id, const char *traceparent);
-void rpc_trace_clear(void);
+int ak_trace_set(const char *request_id, const char *traceparent);
+void ak_trace_clear(void);
 
 /* The thread's current request id / traceparent, NULL when none. Valid
  * until the thread's context changes. */
-const char *rpc_trace_request_id(void);
-const char *rpc_trace_traceparent(void);
+const char *ak_trace_request_id(void);
+const char *ak_trace_traceparent(void);
 
 #ifdef __cplusplus
 }

@@ -1,16 +1,16 @@
-/* Request ids and traceparent: checks and the thread's context. */
+/* Request ids and traceparent: checks and the thread's context (trace.h). */
 #include <errno.h>
 #include <string.h>
 
 #include "lib/base/uuid.h"
-#include "lib/rpc/trace.h"
+#include "lib/base/trace.h"
 
-static __thread char cur_request_id[RPC_REQUEST_ID_MAX + 1];
-static __thread char cur_traceparent[RPC_TRACEPARENT_LEN + 1];
+static __thread char cur_request_id[AK_REQUEST_ID_MAX + 1];
+static __thread char cur_traceparent[AK_TRACEPARENT_LEN + 1];
 
-bool rpc_request_id_valid(const char *s, size_t len)
+bool ak_request_id_valid(const char *s, size_t len)
 {
-        if (!s || len == 0 || len > RPC_REQUEST_ID_MAX)
+        if (!s || len == 0 || len > AK_REQUEST_ID_MAX)
                 return false;
         for (size_t i = 0; i < len; i++) {
                 char c = s[i];
@@ -36,11 +36,11 @@ static bool lower_hex(const char *s, size_t n, bool *nonzero)
         return true;
 }
 
-bool rpc_traceparent_valid(const char *s, size_t len)
+bool ak_traceparent_valid(const char *s, size_t len)
 {
         /* 00-TTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTT-PPPPPPPPPPPPPPPP-FF */
         bool nz;
-        if (!s || len != RPC_TRACEPARENT_LEN)
+        if (!s || len != AK_TRACEPARENT_LEN)
                 return false;
         if (s[0] != '0' || s[1] != '0' || s[2] != '-' || s[35] != '-' || s[52] != '-')
                 return false;
@@ -51,7 +51,7 @@ bool rpc_traceparent_valid(const char *s, size_t len)
         return lower_hex(s + 53, 2, &nz);
 }
 
-int rpc_request_id_new(char ret[RPC_REQUEST_ID_MAX + 1])
+int ak_request_id_new(char ret[AK_REQUEST_ID_MAX + 1])
 {
         char id[AK_UUID_LEN + 1];
         int r = ak_uuid7(id);
@@ -61,35 +61,35 @@ int rpc_request_id_new(char ret[RPC_REQUEST_ID_MAX + 1])
         return 0;
 }
 
-int rpc_trace_set(const char *request_id, const char *traceparent)
+int ak_trace_set(const char *request_id, const char *traceparent)
 {
         if (!request_id || !*request_id) {
-                rpc_trace_clear();
+                ak_trace_clear();
                 return 0;
         }
         size_t n = strlen(request_id);
-        if (!rpc_request_id_valid(request_id, n))
+        if (!ak_request_id_valid(request_id, n))
                 return -EINVAL;
         memcpy(cur_request_id, request_id, n + 1);
-        if (traceparent && rpc_traceparent_valid(traceparent, strlen(traceparent)))
-                memcpy(cur_traceparent, traceparent, RPC_TRACEPARENT_LEN + 1);
+        if (traceparent && ak_traceparent_valid(traceparent, strlen(traceparent)))
+                memcpy(cur_traceparent, traceparent, AK_TRACEPARENT_LEN + 1);
         else
                 cur_traceparent[0] = '\0';
         return 0;
 }
 
-void rpc_trace_clear(void)
+void ak_trace_clear(void)
 {
         cur_request_id[0] = '\0';
         cur_traceparent[0] = '\0';
 }
 
-const char *rpc_trace_request_id(void)
+const char *ak_trace_request_id(void)
 {
         return cur_request_id[0] ? cur_request_id : NULL;
 }
 
-const char *rpc_trace_traceparent(void)
+const char *ak_trace_traceparent(void)
 {
         return cur_traceparent[0] ? cur_traceparent : NULL;
 }
