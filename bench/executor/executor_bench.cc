@@ -37,6 +37,7 @@ extern "C" {
 #include "lib/base/time.h"
 #include "lib/rpc/rpc.h"
 #include "protos/ak/v1/executor.pb-c.h"
+#include "tests/testing/host_guest.h"
 }
 #include "tests/testing/service_process.h"
 
@@ -330,92 +331,6 @@ void Hold(int n, pid_t executor) {
   }
 }
 
-// The executor's cost without a VM's noise: ak-guest on the host behind a
-// hybrid-vsock front ("CONNECT <port>\n" → "OK 1\n", then bytes both
-// ways), served to the executor through its --test-guest seam.
-struct HostGuest {
-  pid_t agent = -1;
-  int listen_fd = -1;
-  std::string agent_sock, front_sock;
-  std::thread acceptor;
-
-  static void Splice(int a, int b) {
-    char buf[65536];
-    struct pollfd p[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
-    for (;;) {
-      if (poll(p, 2, -1) < 0) break;
-      bool done = false;
-      for (int k = 0; k < 2 && !done; k++) {
-        if (!(p[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-        ssize_t n = read(p[k].fd, buf, sizeof(buf));
-        if (n <= 0 || write(p[1 - k].fd, buf, static_cast<size_t>(n)) != n) done = true;
-      }
-      if (done) break;
-    }
-    close(a);
-    close(b);
-  }
-  static int ConnectUnix(const std::string& path) {
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un a = {};
-    a.sun_family = AF_UNIX;
-    snprintf(a.sun_path, sizeof(a.sun_path), "%s", path.c_str());
-    if (connect(fd, reinterpret_cast<struct sockaddr*>(&a), sizeof(a)) < 0) {
-      close(fd);
-      return -1;
-    }
-    return fd;
-  }
-  void Serve(int c) {
-    char ch = 0;
-    std::string line;
-    while (line.size() < 64 && ReadN(c, &ch, 1) && ch != '\n') line += ch;
-    int g = line.rfind("CONNECT ", 0) == 0 ? ConnectUnix(agent_sock) : -1;
-    if (g < 0 || write(c, "OK 1\n", 5) != 5) {
-      if (g >= 0) close(g);
-      close(c);
-      return;
-    }
-    Splice(c, g);
-  }
-  bool Start(const std::string& dir) {
-    agent_sock = dir + "/agent.sock";
-    front_sock = dir + "/hg.sock";
-    std::string bin = Runfile("guest/ak-guest"), where = "unix:" + agent_sock;
-    char* av[] = {const_cast<char*>(bin.c_str()), const_cast<char*>("--listen"), const_cast<char*>(where.c_str()),
-                  nullptr};
-    if (posix_spawn(&agent, av[0], nullptr, nullptr, av, environ) != 0) return false;
-    for (int i = 0; i < 100; i++) {
-      int fd = ConnectUnix(agent_sock);
-      if (fd >= 0) {
-        close(fd);
-        break;
-      }
-      usleep(50000);
-    }
-    listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un a = {};
-    a.sun_family = AF_UNIX;
-    snprintf(a.sun_path, sizeof(a.sun_path), "%s", front_sock.c_str());
-    if (bind(listen_fd, reinterpret_cast<struct sockaddr*>(&a), sizeof(a)) < 0 || listen(listen_fd, 64) < 0)
-      return false;
-    acceptor = std::thread([this] {
-      for (int c; (c = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC)) >= 0;)
-        std::thread([this, c] { Serve(c); }).detach();
-    });
-    return true;
-  }
-  ~HostGuest() {
-    if (listen_fd >= 0) shutdown(listen_fd, SHUT_RDWR);
-    if (acceptor.joinable()) acceptor.join();
-    if (listen_fd >= 0) close(listen_fd);
-    if (agent > 0) {
-      kill(agent, SIGTERM);
-      waitpid(agent, nullptr, 0);
-    }
-  }
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -431,8 +346,8 @@ int main(int argc, char** argv) {
   std::string dir = tmpl, state = dir + "/st";
   const char* images = getenv("AK_TEST_IMAGES");
   setenv("AK_GUEST_BIN", Runfile("guest/ak-guest").c_str(), 1);
-  HostGuest hg;
-  if (!hg.Start(dir)) Die("could not start the host guest agent and its vsock front");
+  aktest::HostGuest hg;
+  if (!hg.Start(Runfile("guest/ak-guest"), dir)) Die("could not start the host guest agent and its vsock front");
   ServiceProcess ex;
   if (!ex.Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--insecure", "--state-dir", state,
                  "--test-guest", "host=" + hg.front_sock,

@@ -58,6 +58,8 @@ void audit_event_free(struct audit_event *e)
         free(e->metadata.vendor_name);
         free(e->metadata.product_version);
         free(e->metadata.hostname);
+        free(e->request_id);
+        free(e->traceparent);
         free(e);
 }
 

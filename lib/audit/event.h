@@ -99,6 +99,12 @@ struct audit_event {
         struct audit_resource *resource;    /* NULL: None */
         struct audit_policy *policy;        /* NULL: None */
         struct audit_metadata metadata;
+        /* ak's additions, NULL when none; written after metadata only when
+         * set, so agentkernel's events keep their bytes and its readers
+         * (serde: unknown fields ignored) skip them. Valid per
+         * lib/base/trace.h, checked on every way in. */
+        char *request_id;
+        char *traceparent;
 };
 
 /* Frees everything the event owns, then the event. NULL is a no-op. */

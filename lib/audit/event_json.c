@@ -8,6 +8,7 @@
 #include "lib/audit/event.h"
 #include "lib/audit/event_internal.h"
 #include "lib/base/cleanup.h"
+#include "lib/base/trace.h"
 #include "lib/json/json.h"
 #include "lib/json/writer.h"
 
@@ -82,6 +83,10 @@ void audit_event_write_json(struct json_writer *w, const struct audit_event *e)
         str(w, "product_version", e->metadata.product_version);
         str(w, "hostname", e->metadata.hostname);
         json_writer_end_object(w);
+        if (e->request_id)
+                str(w, "request_id", e->request_id);
+        if (e->traceparent)
+                str(w, "traceparent", e->traceparent);
         json_writer_end_object(w);
 }
 
@@ -216,7 +221,7 @@ int audit_attributes_canonical(const char *text, size_t len, char **ret, struct 
 
 /* ---- reading ------------------------------------------------------------ */
 
-#define MAX_FIELDS 12
+#define MAX_FIELDS 14
 
 /* Collects an object's known members into slots[] (NULL: absent). Unknown
  * members are ignored, a repeated known member is an error (serde). */
@@ -446,17 +451,34 @@ static int get_metadata(const struct ctx *c, const struct json_value *v, struct 
         return r;
 }
 
+/* ak's request_id and traceparent (absent or null: none). */
+static int get_trace(const struct ctx *c, const struct json_value *id, const struct json_value *tp,
+                     struct audit_event *e)
+{
+        int r;
+        if ((r = get_string(c, "request_id", id, true, AK_REQUEST_ID_MAX, &e->request_id)) < 0 ||
+            (r = get_string(c, "traceparent", tp, true, AK_TRACEPARENT_LEN, &e->traceparent)) < 0)
+                return r;
+        if (e->request_id && !ak_request_id_valid(e->request_id, strlen(e->request_id)))
+                return field_error(c, "request_id", "invalid value: want 1..%d of [A-Za-z0-9._:-]",
+                                   AK_REQUEST_ID_MAX);
+        if (e->traceparent && !ak_traceparent_valid(e->traceparent, strlen(e->traceparent)))
+                return field_error(c, "traceparent", "invalid value: want a W3C version-00 traceparent");
+        return 0;
+}
+
 static int decode(const struct json_value *root, struct audit_event *e, struct ak_error *err)
 {
         static const char *const names[] = { "time",     "class_uid", "category_uid", "severity_id",
                                              "type_name", "uid",       "action",       "outcome",
-                                             "actor",    "resource",  "policy",       "metadata" };
+                                             "actor",    "resource",  "policy",       "metadata",
+                                             "request_id", "traceparent" };
         const struct json_value *s[MAX_FIELDS];
         struct ctx c = { "", err };
         _cleanup_free_ char *outcome = NULL;
         int r;
 
-        r = collect(root, "", "AuditEvent", names, 12, s, err);
+        r = collect(root, "", "AuditEvent", names, 14, s, err);
         if (r < 0)
                 return r;
         if ((r = get_string(&c, "time", s[0], false, AUDIT_MAX_STRING, &e->time)) < 0 ||
@@ -474,7 +496,7 @@ static int decode(const struct json_value *root, struct audit_event *e, struct a
         if ((r = get_actor(&c, s[8], &e->actor)) < 0 || (r = get_resource(&c, s[9], &e->resource)) < 0 ||
             (r = get_policy(&c, s[10], &e->policy)) < 0 || (r = get_metadata(&c, s[11], &e->metadata)) < 0)
                 return r;
-        return 0;
+        return get_trace(&c, s[12], s[13], e);
 }
 
 int audit_event_from_json(const char *text, size_t len, struct audit_event **ret, struct ak_error *err)

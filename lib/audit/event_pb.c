@@ -6,6 +6,7 @@
 #include "lib/audit/event.h"
 #include "lib/audit/event_internal.h"
 #include "lib/base/cleanup.h"
+#include "lib/base/trace.h"
 #include "lib/base/uuid.h"
 
 int audit_check_string(const char *field, const char *s, size_t len, size_t max, struct ak_error *err)
@@ -122,6 +123,27 @@ static int metadata_from_pb(const Ak__V1__EventMetadata *pb, struct audit_metada
         return 0;
 }
 
+/* ak's request_id and traceparent: "" is none; anything else must be valid
+ * (lib/base/trace.h). */
+static int trace_from_pb(const Ak__V1__AuditEvent *pb, struct audit_event *e, struct ak_error *err)
+{
+        int r;
+        if (pb->request_id && *pb->request_id) {
+                if (!ak_request_id_valid(pb->request_id, strlen(pb->request_id)))
+                        return ak_error_set(err, -EINVAL, "request_id: not 1..%d of [A-Za-z0-9._:-]",
+                                            AK_REQUEST_ID_MAX);
+                if ((r = dup_opt("request_id", pb->request_id, &e->request_id, err)) < 0)
+                        return r;
+        }
+        if (pb->traceparent && *pb->traceparent) {
+                if (!ak_traceparent_valid(pb->traceparent, strlen(pb->traceparent)))
+                        return ak_error_set(err, -EINVAL, "traceparent: not a W3C version-00 traceparent");
+                if ((r = dup_opt("traceparent", pb->traceparent, &e->traceparent, err)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int fill_from_pb(const Ak__V1__AuditEvent *pb, struct audit_event *e, struct ak_error *err)
 {
         char buf[AUDIT_TIME_MAX > AUDIT_UUID_LEN + 1 ? AUDIT_TIME_MAX : AUDIT_UUID_LEN + 1];
@@ -172,7 +194,9 @@ static int fill_from_pb(const Ak__V1__AuditEvent *pb, struct audit_event *e, str
                 return r;
         if (pb->policy && (r = policy_from_pb(pb->policy, &e->policy, err)) < 0)
                 return r;
-        return metadata_from_pb(pb->metadata, &e->metadata, err);
+        if ((r = metadata_from_pb(pb->metadata, &e->metadata, err)) < 0)
+                return r;
+        return trace_from_pb(pb, e, err);
 }
 
 int audit_event_from_pb(const Ak__V1__AuditEvent *pb, struct audit_event **ret, struct ak_error *err)
@@ -259,4 +283,6 @@ void audit_event_to_pb(const struct audit_event *e, struct audit_event_pb *out)
                 out->metadata.hostname_opt_case = AK__V1__EVENT_METADATA__HOSTNAME_OPT_HOSTNAME;
                 out->metadata.hostname = e->metadata.hostname;
         }
+        out->event.request_id = s(e->request_id);
+        out->event.traceparent = s(e->traceparent);
 }

@@ -264,6 +264,47 @@ TEST(Event, FromProtobufRejectsNamingTheField)
                   PbError([](Ak__V1__AuditEvent *p) { p->policy = &pol; }));
 }
 
+// ak's request_id and traceparent: after metadata, only when set (an
+// agentkernel event keeps its bytes: SerdeBytesRoundTrip), through JSON and
+// protobuf, refused when not valid.
+TEST(Event, RequestIdAndTraceparent)
+{
+        const char tp[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        std::string json = std::string(kDenyJson, sizeof(kDenyJson) - 2) +
+                           ",\"request_id\":\"req-1\",\"traceparent\":\"" + tp + "\"}";
+        struct audit_event *e = Parse(json);
+        ASSERT_NE(nullptr, e);
+        EXPECT_STREQ("req-1", e->request_id);
+        EXPECT_STREQ(tp, e->traceparent);
+        EXPECT_EQ(json, ToJson(e));
+        struct audit_event_pb view;
+        audit_event_to_pb(e, &view);
+        EXPECT_STREQ("req-1", view.event.request_id);
+        struct audit_event *e2 = nullptr;
+        struct ak_error err = {};
+        ASSERT_EQ(0, audit_event_from_pb(&view.event, &e2, &err)) << err.msg;
+        EXPECT_EQ(json, ToJson(e2));
+        audit_event_free(e2);
+        audit_event_free(e);
+
+        e = Parse(std::string(kDenyJson, sizeof(kDenyJson) - 2) + ",\"request_id\":null}");
+        ASSERT_NE(nullptr, e);
+        EXPECT_EQ(nullptr, e->request_id);
+        EXPECT_EQ(kDenyJson, ToJson(e));
+        audit_event_free(e);
+
+        EXPECT_EQ("request_id: invalid value: want 1..128 of [A-Za-z0-9._:-]",
+                  ParseError(std::string(kDenyJson, sizeof(kDenyJson) - 2) + ",\"request_id\":\"a b\"}"));
+        EXPECT_EQ("traceparent: invalid value: want a W3C version-00 traceparent",
+                  ParseError(std::string(kDenyJson, sizeof(kDenyJson) - 2) + ",\"traceparent\":\"00-x\"}"));
+        EXPECT_EQ("request_id: not 1..128 of [A-Za-z0-9._:-]",
+                  PbError([](Ak__V1__AuditEvent *p) { p->request_id = (char *)"a\"b"; }));
+        EXPECT_EQ("traceparent: not a W3C version-00 traceparent",
+                  PbError([](Ak__V1__AuditEvent *p) {
+                          p->traceparent = (char *)"00-00000000000000000000000000000000-00f067aa0ba902b7-01";
+                  }));
+}
+
 TEST(Event, TimesAsChrono)
 {
         char buf[AUDIT_TIME_MAX];

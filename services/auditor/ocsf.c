@@ -281,6 +281,8 @@ static void write_unmapped(struct json_writer *w, const struct audit_event *e, u
                 ku64(w, "severity_id", e->severity_id);
         if (e->actor && e->actor->org_id && !has_user(e))
                 kstr(w, "actor_org_id", e->actor->org_id);
+        if (e->traceparent)
+                kstr(w, "traceparent", e->traceparent);
         if (class_uid == OCSF_CLASS_PROCESS_ACTIVITY) {
                 if (e->actor && e->actor->ip_address)
                         kstr(w, "actor_ip_address", e->actor->ip_address);
@@ -352,6 +354,9 @@ void ocsf_write_event(struct json_writer *w, const struct audit_event *e)
         kstr(w, "uid", e->uid);
         kstr(w, "original_time", e->time);
         kstr(w, "event_code", e->type_name);
+        /* ak's request id: OCSF's id shared by the events of one request. */
+        if (e->request_id)
+                kstr(w, "correlation_uid", e->request_id);
         json_writer_end_object(w);
 
         write_actor(w, e);

@@ -104,6 +104,17 @@ TEST(Ocsf, Classes)
         }
 }
 
+TEST(Ocsf, RequestIdIsTheCorrelationUid)
+{
+        Ocsf o(Base("command_executed", "exec", "permit",
+                    ",\"request_id\":\"req-5\",\"traceparent\":"
+                    "\"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\""));
+        EXPECT_EQ("req-5", o.str("metadata.correlation_uid"));
+        EXPECT_EQ("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", o.str("unmapped.traceparent"));
+        Ocsf none(Base("command_executed", "exec", "permit"));
+        EXPECT_EQ(nullptr, none.at("metadata.correlation_uid"));
+}
+
 TEST(Ocsf, BaseAttributes)
 {
         Ocsf o(Base("sandbox_created", "create", "deny",

@@ -75,6 +75,12 @@ int audit_emit_tenant(struct executor *ex, struct rpc_call *call, const char *te
         ev.actor = &actor;
         ev.resource = &res;
         ev.metadata = &meta;
+        /* The request that caused it (the executor's own actions, such as a
+         * TTL expiry, have none). */
+        const char *rid = call ? rpc_call_request_id(call) : NULL;
+        const char *tp = call ? rpc_call_traceparent(call) : NULL;
+        ev.request_id = (char *)(rid ? rid : "");
+        ev.traceparent = (char *)(tp ? tp : "");
         log_event(type, action, outcome, resource_id, tenant, actor_id, attributes_json);
         int r = audit_queue_push(ex->audit, &ev, NULL);
         return r < 0 && audit_queue_durable(ex->audit) ? r : 0;

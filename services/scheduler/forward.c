@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "lib/base/time.h"
+#include "lib/base/trace.h"
 #include "protos/ak/v1/executor.pb-c.h"
 #include "services/scheduler/channels.h"
 #include "services/scheduler/forward.h"
@@ -47,6 +48,10 @@ struct pump {
         const char *method;           /* static strings of the method table */
         ProtobufCMessage *req;        /* owned copy: the handler may leave first */
         int64_t timeout_ms;
+        /* The client's request, sent on to the executor (lib/base/trace.h):
+         * the pump runs on another thread than the call's handler. */
+        char request_id[AK_REQUEST_ID_MAX + 1];
+        char traceparent[AK_TRACEPARENT_LEN + 1];
         struct rpc_stream *st;        /* once open returned; under lock */
         ProtobufCMessage *mail;       /* one message for the handler */
         bool done;                    /* upstream ended */
@@ -132,6 +137,8 @@ static void pump_run(struct pump *p)
 {
         struct forwarder *f = p->f;
         struct rpc_call_options opts = { .timeout_ms = p->timeout_ms, .bearer_token = f->token };
+        opts.request_id = p->request_id[0] ? p->request_id : NULL;
+        opts.traceparent = p->traceparent[0] ? p->traceparent : NULL;
         struct rpc_stream *st = NULL;
         struct ak_error err = { 0 };
         int r = rpc_stream_open(p->ch, &ak__v1__executor__descriptor, p->method, p->req, &opts, &st,
@@ -254,6 +261,9 @@ static int pump_start(struct forwarder *f, struct rpc_call *call, const struct r
         p->refs = 2;
         p->method = method;
         p->timeout_ms = left == INT64_MAX ? 0 : left;
+        const char *rid = rpc_call_request_id(call), *tp = rpc_call_traceparent(call);
+        snprintf(p->request_id, sizeof(p->request_id), "%s", rid ? rid : "");
+        snprintf(p->traceparent, sizeof(p->traceparent), "%s", tp ? tp : "");
         pthread_mutex_init(&p->lock, NULL);
         pthread_condattr_t ca;
         pthread_condattr_init(&ca);

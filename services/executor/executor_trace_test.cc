@@ -1,0 +1,180 @@
+// A request id and W3C traceparent from the client travel through
+// ak-scheduler to ak-executor: the executor's JSON log line for the exec
+// and the command_executed audit event (written by ak-auditor to a file)
+// carry them; an invalid traceparent is dropped on the way, and a call
+// without an id gets one the scheduler made, the same in the executor's
+// line. Real processes on loopback; the sandbox is ak-guest on the host
+// behind ak-executor's --test-guest seam (no VM).
+#include <gtest/gtest.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+extern "C" {
+#include "lib/rpc/rpc.h"
+#include "protos/ak/v1/scheduler.pb-c.h"
+}
+#include "tests/testing/host_guest.h"
+#include "tests/testing/service_process.h"
+#include "vmm/testing/vm_fixture.h"
+
+using aktest::Runfile;
+using aktest::ServiceProcess;
+using aktest::Slurp;
+
+namespace {
+
+const char kTp[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+const char kTraceId[] = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+class ExecutorTraceTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = akvm::MakeTempDir("akxt");
+    out_ = dir_ + "/audit.jsonl";
+    aktest::WriteFile(dir_ + "/audit.json",
+                      R"({"destination":{"type":"file","path":")" + out_ +
+                          R"("},"batch_size":1,"flush_interval_secs":1})");
+    aud_ = new ServiceProcess;
+    ASSERT_TRUE(aud_->Start({Runfile("services/auditor/ak-auditor"), "--listen", "127.0.0.1:0", "--insecure",
+                             "--config", dir_ + "/audit.json", "--spool", dir_ + "/spool"},
+                            dir_, "auditor"))
+        << Slurp(aud_->err);
+    hg_ = new aktest::HostGuest;
+    ASSERT_TRUE(hg_->Start(Runfile("guest/ak-guest"), dir_));
+    sched_ = new ServiceProcess;
+    ASSERT_TRUE(sched_->Start({Runfile("services/scheduler/ak-scheduler"), "--listen", "127.0.0.1:0", "--insecure",
+                               "--heartbeat-interval-ms", "300"},
+                              dir_, "sched"))
+        << Slurp(sched_->err);
+    ex_ = new ServiceProcess;
+    ASSERT_TRUE(ex_->Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--insecure",
+                            "--state-dir", dir_ + "/st", "--images", dir_ + "/images", "--min-warm", "0",
+                            "--scheduler", sched_->addr, "--auditor", aud_->addr, "--log-format", "json",
+                            "--test-guest", "host=" + hg_->front_sock},
+                           dir_, "executor"))
+        << Slurp(ex_->err);
+    struct ak_error err = {};
+    ASSERT_EQ(rpc_channel_new(sched_->addr.c_str(), nullptr, &ch_, &err), 0) << err.msg;
+    // The scheduler learns the sandbox from the executor's heartbeat.
+    bool known = false;
+    for (int i = 0; i < 200 && !known; i++) {
+      Ak__V1__GetSandboxRequest req = AK__V1__GET_SANDBOX_REQUEST__INIT;
+      req.name = const_cast<char*>("host");
+      ProtobufCMessage* resp = nullptr;
+      struct rpc_call_options o = {};
+      o.timeout_ms = 5000;
+      known = rpc_unary(ch_, &ak__v1__scheduler__descriptor, "GetSandbox", &req.base, &o, &resp, &err) == RPC_OK;
+      if (resp) protobuf_c_message_free_unpacked(resp, nullptr);
+      if (!known) usleep(50000);
+    }
+    ASSERT_TRUE(known) << err.msg << "\n" << Slurp(ex_->err);
+  }
+  static void TearDownTestSuite() {
+    rpc_channel_free(ch_);
+    for (ServiceProcess* p : {ex_, sched_, aud_}) {
+      if (p) {
+        EXPECT_EQ(p->Stop(), 0) << Slurp(p->err);
+      }
+      delete p;
+    }
+    delete hg_;
+    akvm::RemoveDir(dir_);
+  }
+
+  // Scheduler.Exec of `echo <word>` in "host" with these trace options;
+  // true when it ends with exit code 0.
+  static bool Exec(const char* id, const char* tp, const char* word) {
+    Ak__V1__ExecRequest req = AK__V1__EXEC_REQUEST__INIT;
+    char* argv[] = {const_cast<char*>("echo"), const_cast<char*>(word)};
+    req.sandbox = const_cast<char*>("host");
+    req.argv = argv;
+    req.n_argv = 2;
+    struct rpc_call_options o = {};
+    o.timeout_ms = 30000;
+    o.request_id = id;
+    o.traceparent = tp;
+    struct rpc_stream* st = nullptr;
+    struct ak_error err = {};
+    EXPECT_EQ(rpc_stream_open(ch_, &ak__v1__scheduler__descriptor, "Exec", &req.base, &o, &st, &err), RPC_OK)
+        << err.msg;
+    int exit_code = -100;
+    ProtobufCMessage* msg = nullptr;
+    int r = -1;
+    while (st && (r = rpc_stream_next(st, &msg, &err)) == 1) {
+      auto* c = reinterpret_cast<Ak__V1__OutputChunk*>(msg);
+      if (c->kind_case == AK__V1__OUTPUT_CHUNK__KIND_RESULT) exit_code = c->result->exit_code;
+      protobuf_c_message_free_unpacked(msg, nullptr);
+    }
+    EXPECT_EQ(r, 0) << err.msg;
+    rpc_stream_free(st);
+    return exit_code == 0;
+  }
+
+  // The first line of `path` holding every one of `parts`, waiting up to 20 s.
+  static std::string WaitLine(const std::string& path, const std::vector<std::string>& parts) {
+    for (int i = 0; i < 200; i++) {
+      std::string all = Slurp(path);
+      size_t at = 0;
+      while (at < all.size()) {
+        size_t nl = all.find('\n', at);
+        std::string line = all.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
+        bool every = true;
+        for (const std::string& p : parts) every = every && line.find(p) != std::string::npos;
+        if (every) return line;
+        if (nl == std::string::npos) break;
+        at = nl + 1;
+      }
+      usleep(100000);
+    }
+    return "";
+  }
+
+  static std::string dir_, out_;
+  static ServiceProcess *aud_, *sched_, *ex_;
+  static aktest::HostGuest* hg_;
+  static struct rpc_channel* ch_;
+};
+
+std::string ExecutorTraceTest::dir_, ExecutorTraceTest::out_;
+ServiceProcess *ExecutorTraceTest::aud_, *ExecutorTraceTest::sched_, *ExecutorTraceTest::ex_;
+aktest::HostGuest* ExecutorTraceTest::hg_;
+struct rpc_channel* ExecutorTraceTest::ch_;
+
+TEST_F(ExecutorTraceTest, RequestIdAndTraceparentReachTheExecLogAndTheAuditEvent) {
+  ASSERT_TRUE(Exec("trace-t1", kTp, "one"));
+  std::string log = WaitLine(ex_->err, {"\"msg\":\"exec\"", "\"request_id\":\"trace-t1\""});
+  ASSERT_FALSE(log.empty()) << Slurp(ex_->err);
+  EXPECT_NE(log.find("\"sandbox\":\"host\""), std::string::npos) << log;
+  EXPECT_NE(log.find(std::string("\"trace_id\":\"") + kTraceId + "\""), std::string::npos) << log;
+  std::string ev = WaitLine(out_, {"command_executed", "\"request_id\":\"trace-t1\""});
+  ASSERT_FALSE(ev.empty()) << Slurp(out_);
+  EXPECT_NE(ev.find(std::string("\"traceparent\":\"") + kTp + "\""), std::string::npos) << ev;
+}
+
+TEST_F(ExecutorTraceTest, InvalidTraceparentIsDropped) {
+  ASSERT_TRUE(Exec("trace-t2", "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", "two"));
+  std::string log = WaitLine(ex_->err, {"\"msg\":\"exec\"", "\"request_id\":\"trace-t2\""});
+  ASSERT_FALSE(log.empty()) << Slurp(ex_->err);
+  EXPECT_EQ(log.find("trace_id"), std::string::npos) << log;
+  std::string ev = WaitLine(out_, {"command_executed", "\"request_id\":\"trace-t2\""});
+  ASSERT_FALSE(ev.empty()) << Slurp(out_);
+  EXPECT_EQ(ev.find("traceparent"), std::string::npos) << ev;
+}
+
+TEST_F(ExecutorTraceTest, ACallWithoutAnIdGetsTheSchedulersOnTheWholeWay) {
+  ASSERT_TRUE(Exec(nullptr, nullptr, "three-with-a-length-of-its-own"));
+  // The exec's audit event (known by its output's length, the word and a
+  // newline) has the id the scheduler made; the executor's exec line has
+  // the same one.
+  std::string ev = WaitLine(out_, {"command_executed", "\"output_bytes\":31,", "\"request_id\":\""});
+  ASSERT_FALSE(ev.empty()) << Slurp(out_);
+  size_t at = ev.find("\"request_id\":\"") + 14;
+  std::string id = ev.substr(at, ev.find('"', at) - at);
+  EXPECT_EQ(id.size(), 36u) << ev;  // a UUIDv7
+  EXPECT_FALSE(WaitLine(ex_->err, {"\"msg\":\"exec\"", "\"request_id\":\"" + id + "\""}).empty()) << Slurp(ex_->err);
+}
+
+}  // namespace
