@@ -3,10 +3,15 @@
 // and the command_executed audit event (written by ak-auditor to a file)
 // carry them; an invalid traceparent is dropped on the way, and a call
 // without an id gets one the scheduler made, the same in the executor's
-// line. Real processes on loopback; the sandbox is ak-guest on the host
-// behind ak-executor's --test-guest seam (no VM).
+// line. ak-gateway takes X-Request-Id and traceparent from HTTP clients,
+// sends them on the same way, and answers with X-Request-Id. Real processes
+// on loopback; the sandbox is ak-guest on the host behind ak-executor's
+// --test-guest seam (no VM).
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <string>
@@ -56,6 +61,11 @@ class ExecutorTraceTest : public ::testing::Test {
                             "--test-guest", "host=" + hg_->front_sock},
                            dir_, "executor"))
         << Slurp(ex_->err);
+    gw_ = new ServiceProcess;
+    ASSERT_TRUE(gw_->Start({Runfile("services/gateway/ak-gateway"), "--scheduler", sched_->addr, "--no-auth",
+                            "--listen", "127.0.0.1:0"},
+                           dir_, "gateway"))
+        << Slurp(gw_->err);
     struct ak_error err = {};
     ASSERT_EQ(rpc_channel_new(sched_->addr.c_str(), nullptr, &ch_, &err), 0) << err.msg;
     // The scheduler learns the sandbox from the executor's heartbeat.
@@ -74,7 +84,7 @@ class ExecutorTraceTest : public ::testing::Test {
   }
   static void TearDownTestSuite() {
     rpc_channel_free(ch_);
-    for (ServiceProcess* p : {ex_, sched_, aud_}) {
+    for (ServiceProcess* p : {gw_, ex_, sched_, aud_}) {
       if (p) {
         EXPECT_EQ(p->Stop(), 0) << Slurp(p->err);
       }
@@ -132,14 +142,41 @@ class ExecutorTraceTest : public ::testing::Test {
     return "";
   }
 
+  // One HTTP/1.1 request to the gateway with `headers` (each "K: V\r\n");
+  // the whole response as text.
+  static std::string Http(const std::string& method, const std::string& path, const std::string& headers,
+                          const std::string& body) {
+    size_t colon = gw_->addr.rfind(':');
+    struct sockaddr_in a = {};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(atoi(gw_->addr.c_str() + colon + 1)));
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, reinterpret_cast<struct sockaddr*>(&a), sizeof(a)) < 0) {
+      if (fd >= 0) close(fd);
+      ADD_FAILURE() << "cannot connect to the gateway at " << gw_->addr;
+      return "";
+    }
+    std::string req = method + " " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n" + headers +
+                      "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                      "\r\n\r\n" + body;
+    EXPECT_EQ(write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
+    std::string got;
+    char buf[4096];
+    for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) got.append(buf, static_cast<size_t>(n));
+    close(fd);
+    return got;
+  }
+
   static std::string dir_, out_;
-  static ServiceProcess *aud_, *sched_, *ex_;
+  static ServiceProcess *aud_, *sched_, *ex_, *gw_;
   static aktest::HostGuest* hg_;
   static struct rpc_channel* ch_;
 };
 
 std::string ExecutorTraceTest::dir_, ExecutorTraceTest::out_;
-ServiceProcess *ExecutorTraceTest::aud_, *ExecutorTraceTest::sched_, *ExecutorTraceTest::ex_;
+ServiceProcess *ExecutorTraceTest::aud_, *ExecutorTraceTest::sched_, *ExecutorTraceTest::ex_,
+    *ExecutorTraceTest::gw_;
 aktest::HostGuest* ExecutorTraceTest::hg_;
 struct rpc_channel* ExecutorTraceTest::ch_;
 
@@ -175,6 +212,30 @@ TEST_F(ExecutorTraceTest, ACallWithoutAnIdGetsTheSchedulersOnTheWholeWay) {
   std::string id = ev.substr(at, ev.find('"', at) - at);
   EXPECT_EQ(id.size(), 36u) << ev;  // a UUIDv7
   EXPECT_FALSE(WaitLine(ex_->err, {"\"msg\":\"exec\"", "\"request_id\":\"" + id + "\""}).empty()) << Slurp(ex_->err);
+}
+
+TEST_F(ExecutorTraceTest, GatewayTakesAndEchoesTheRequestId) {
+  std::string resp = Http("POST", "/sandboxes/host/exec",
+                          std::string("X-Request-Id: gw-exec-1\r\ntraceparent: ") + kTp + "\r\n",
+                          R"({"command":["echo","via-gateway"]})");
+  EXPECT_EQ(resp.rfind("HTTP/1.1 200", 0), 0u) << resp;
+  EXPECT_NE(resp.find("X-Request-Id: gw-exec-1\r\n"), std::string::npos) << resp;
+  std::string log = WaitLine(ex_->err, {"\"msg\":\"exec\"", "\"request_id\":\"gw-exec-1\""});
+  ASSERT_FALSE(log.empty()) << Slurp(ex_->err);
+  EXPECT_NE(log.find(std::string("\"trace_id\":\"") + kTraceId + "\""), std::string::npos) << log;
+
+  // None, or an invalid one: the gateway makes one and says which.
+  for (const char* h : {"", "X-Request-Id: not valid!\r\n"}) {
+    resp = Http("GET", "/health", h, "");
+    EXPECT_EQ(resp.rfind("HTTP/1.1 200", 0), 0u) << resp;
+    size_t at = resp.find("X-Request-Id: ");
+    ASSERT_NE(at, std::string::npos) << resp;
+    EXPECT_EQ(resp.find("\r\n", at) - at - 14, 36u) << resp;  // a UUIDv7
+  }
+  // Refusals say it too.
+  resp = Http("GET", "/no/such/route", "X-Request-Id: gw-404\r\n", "");
+  EXPECT_EQ(resp.rfind("HTTP/1.1 404", 0), 0u) << resp;
+  EXPECT_NE(resp.find("X-Request-Id: gw-404\r\n"), std::string::npos) << resp;
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/base/trace.h"
 #include "lib/metrics/metrics.h"
 #include "lib/svc/auth.h"
 #include "lib/svc/tokens.h"
@@ -54,6 +55,8 @@ struct req_state {
         bool has_label;
         char label[512];
         struct gw_resp resp;
+        char request_id[AK_REQUEST_ID_MAX + 1];    /* the client's X-Request-Id, or ours */
+        char traceparent[AK_TRACEPARENT_LEN + 1];  /* the client's, when valid */
 };
 
 /* An SSE stream between its pump thread and MHD's reader callback. Owned
@@ -134,7 +137,8 @@ static void count_response(unsigned status)
         metrics_add(metrics_series(responses, v), 1);
 }
 
-static enum MHD_Result send_resp(struct MHD_Connection *c, struct gw_resp *r)
+/* Every response says which request it answers (X-Request-Id). */
+static enum MHD_Result send_resp(struct MHD_Connection *c, struct gw_resp *r, const struct req_state *st)
 {
         count_response(r->status);
         struct MHD_Response *resp =
@@ -145,17 +149,20 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct gw_resp *r)
                 return MHD_NO;
         }
         MHD_add_response_header(resp, "Content-Type", "application/json");
+        if (st->request_id[0])
+                MHD_add_response_header(resp, "X-Request-Id", st->request_id);
         enum MHD_Result ok = MHD_queue_response(c, r->status, resp);
         MHD_destroy_response(resp);
         return ok;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *msg)
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *msg,
+                                  const struct req_state *st)
 {
         struct gw_resp r;
         if (gw_resp_error(&r, status, msg) < 0)
                 return MHD_NO;
-        return send_resp(c, &r);
+        return send_resp(c, &r, st);
 }
 
 static void active_done(struct gw_http *h)
@@ -304,14 +311,15 @@ static void sse_free(void *cls)
 
 /* Queues an SSE response fed by a new pump thread; s is consumed. The
  * caller holds an active slot for the pump, released here on failure. */
-static enum MHD_Result send_sse(struct gw_http *h, struct MHD_Connection *c, struct gw_sse *s)
+static enum MHD_Result send_sse(struct gw_http *h, struct MHD_Connection *c, struct gw_sse *s,
+                                const struct req_state *st)
 {
         count_response(200);
         struct sse_pump *p = calloc(1, sizeof(*p));
         if (!p) {
                 gw_sse_free(s);
                 active_done(h);
-                return send_error(c, 500, "out of memory");
+                return send_error(c, 500, "out of memory", st);
         }
         p->h = h;
         p->c = c;
@@ -329,6 +337,8 @@ static enum MHD_Result send_sse(struct gw_http *h, struct MHD_Connection *c, str
         }
         MHD_add_response_header(resp, "Content-Type", "text/event-stream");
         MHD_add_response_header(resp, "Cache-Control", "no-cache");
+        if (st->request_id[0])
+                MHD_add_response_header(resp, "X-Request-Id", st->request_id);
         pthread_mutex_lock(&h->lock);
         p->next = h->pumps;
         h->pumps = p;
@@ -352,12 +362,15 @@ static enum MHD_Result first_call(struct gw_http *h, struct MHD_Connection *c, c
 {
         const char *why;
 
+        gw_trace_from_headers(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id"),
+                              MHD_lookup_connection_value(c, MHD_HEADER_KIND, "traceparent"), st->request_id,
+                              st->traceparent);
         if (!h->cfg.any_host &&
             gw_http_check_origin(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"),
                                  MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin"),
                                  MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site"), &why) < 0) {
                 st->answered = true;
-                return send_error(c, 403, why);
+                return send_error(c, 403, why, st);
         }
         bool health = !strcmp(url, "/health");
         if (h->cfg.keys && !health) {
@@ -365,15 +378,15 @@ static enum MHD_Result first_call(struct gw_http *h, struct MHD_Connection *c, c
                 const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
                 if (!auth) {
                         st->answered = true;
-                        return send_error(c, 401, "Missing Authorization header");
+                        return send_error(c, 401, "Missing Authorization header", st);
                 }
                 if (strncasecmp(auth, "Bearer ", 7)) {
                         st->answered = true;
-                        return send_error(c, 401, "Invalid authorization format. Use: Bearer <api_key>");
+                        return send_error(c, 401, "Invalid authorization format. Use: Bearer <api_key>", st);
                 }
                 if (svc_auth_who(h->cfg.keys, auth, &who) < 0 || !who.tenant[0]) {
                         st->answered = true;
-                        return send_error(c, 401, "Invalid API key");
+                        return send_error(c, 401, "Invalid API key", st);
                 }
                 snprintf(st->tenant, sizeof(st->tenant), "%s", who.tenant);
         } else
@@ -385,7 +398,7 @@ static enum MHD_Result first_call(struct gw_http *h, struct MHD_Connection *c, c
                 unsigned long long n = strtoull(cl, &end, 10);
                 if (errno || end == cl || *end || n > GW_BODY_MAX) {
                         st->answered = true;
-                        return send_error(c, 413, "the request body is larger than 16 MiB");
+                        return send_error(c, 413, "the request body is larger than 16 MiB", st);
                 }
         }
         return MHD_YES;
@@ -397,9 +410,12 @@ static void *worker_main(void *arg)
         struct gw_http *h = st->h;
         struct MHD_Connection *c = st->c;
 
+        /* The scheduler calls this request makes carry its id (lib/base/trace.h). */
+        ak_trace_set(st->request_id, st->traceparent);
         if (gateway_handle(h->cfg.gateway, &st->rt, st->tenant, st->body, st->len, st->has_label ? st->label : NULL,
                            &st->resp) < 0)
                 gw_resp_error(&st->resp, 500, "out of memory");
+        ak_trace_clear();
         st->done = true;
         /* st belongs to the connection again from here on: not touched. */
         MHD_resume_connection(c);
@@ -414,12 +430,13 @@ static enum MHD_Result send_done(struct gw_http *h, struct MHD_Connection *c, st
         struct gw_resp r = st->resp;
         memset(&st->resp, 0, sizeof(st->resp));
         if (!r.sse)
-                return send_resp(c, &r);
+                return send_resp(c, &r, st);
         if (!active_take(h)) {
                 gw_sse_free(r.sse);
-                return send_error(c, 503, "the gateway is stopping or has too many requests in progress; retry");
+                return send_error(c, 503, "the gateway is stopping or has too many requests in progress; retry",
+                                  st);
         }
-        return send_sse(h, c, r.sse);
+        return send_sse(h, c, r.sse, st);
 }
 
 /* The body is in: routes the request and hands it to a worker. */
@@ -429,13 +446,13 @@ static enum MHD_Result dispatch(struct gw_http *h, struct MHD_Connection *c, con
         struct ak_error err = { 0 };
 
         if (st->too_big)
-                return send_error(c, 413, "the request body is larger than 16 MiB");
+                return send_error(c, 413, "the request body is larger than 16 MiB", st);
         int r = gw_route_parse(method, url, &st->rt, &err);
         if (r < 0)
-                return send_error(c, r == -ENOENT ? 404 : r == -ENOTSUP ? 405 : 400, err.msg);
+                return send_error(c, r == -ENOENT ? 404 : r == -ENOTSUP ? 405 : 400, err.msg, st);
         const char *raw = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "label");
         if (raw && gw_percent_decode(raw, strlen(raw), st->label, sizeof(st->label)) < 0)
-                return send_error(c, 400, "label: a bad %-escape, or longer than 511 bytes");
+                return send_error(c, 400, "label: a bad %-escape, or longer than 511 bytes", st);
         st->has_label = raw != NULL;
         if (st->rt.id == GW_DETACHED_LOGS) {
                 /* agentkernel's ?stream=stderr; anything else is stdout. */
@@ -447,10 +464,11 @@ static enum MHD_Result dispatch(struct gw_http *h, struct MHD_Connection *c, con
                 struct gw_resp resp;
                 if (gateway_handle(h->cfg.gateway, &st->rt, st->tenant, NULL, 0, NULL, &resp) < 0)
                         return MHD_NO;
-                return send_resp(c, &resp);
+                return send_resp(c, &resp, st);
         }
         if (!active_take(h))
-                return send_error(c, 503, "the gateway is stopping or has too many requests in progress; retry");
+                return send_error(c, 503, "the gateway is stopping or has too many requests in progress; retry",
+                                  st);
         st->h = h;
         st->c = c;
         st->working = true;

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "lib/base/error.h"
+#include "lib/base/trace.h"
 
 #define GW_BODY_MAX ((size_t)16 << 20)   /* bigger bodies: 413 */
 #define GW_NAME_MAX 63                   /* a sandbox name, as the scheduler's */
@@ -69,6 +70,13 @@ struct gw_route {
         char detached_id[65];         /* detached routes: 1..64 of [0-9a-f-] */
         bool detached_stderr;         /* DETACHED_LOGS: ?stream=stderr (set by the HTTP layer) */
 };
+
+/* The request's id and trace context from its X-Request-Id and traceparent
+ * headers (NULL: absent), per lib/base/trace.h: a valid X-Request-Id is
+ * kept, else (absent or invalid) ret_id gets a fresh one; a valid
+ * traceparent is copied to ret_tp, else ret_tp is "". */
+void gw_trace_from_headers(const char *request_id, const char *traceparent, char ret_id[AK_REQUEST_ID_MAX + 1],
+                           char ret_tp[AK_TRACEPARENT_LEN + 1]);
 
 /* Parses `method` and the raw path of `url` (no query string). Returns 0,
  * -ENOENT for a path no route has, -ENOTSUP for a known path

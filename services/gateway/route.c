@@ -293,3 +293,16 @@ int gw_route_parse(const char *method, const char *url, struct gw_route *ret, st
                 return ak_error_set(err, -ENOTSUP, "method %s is not allowed on %s", method, url);
         return ak_error_set(err, -ENOENT, "Not found");
 }
+
+void gw_trace_from_headers(const char *request_id, const char *traceparent, char ret_id[AK_REQUEST_ID_MAX + 1],
+                           char ret_tp[AK_TRACEPARENT_LEN + 1])
+{
+        if (request_id && ak_request_id_valid(request_id, strlen(request_id)))
+                snprintf(ret_id, AK_REQUEST_ID_MAX + 1, "%s", request_id);
+        else if (ak_request_id_new(ret_id) < 0)
+                ret_id[0] = '\0';
+        if (traceparent && ak_traceparent_valid(traceparent, strlen(traceparent)))
+                snprintf(ret_tp, AK_TRACEPARENT_LEN + 1, "%s", traceparent);
+        else
+                ret_tp[0] = '\0';
+}
