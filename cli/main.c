@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/completion.h"
 #include "cli/opt.h"
+#include "lib/base/trace.h"
 #include "lib/base/version.h"
 
 static int cmd_version(int argc, char **argv);
@@ -137,6 +138,31 @@ static int cmd_help(int argc, char **argv)
         return 0;
 }
 
+/* One request id for every call this ak makes (lib/base/trace.h):
+ * $AK_REQUEST_ID when set (checked), else a fresh one; $TRACEPARENT (the
+ * W3C environment carrier) goes with it when valid. */
+static int trace_setup(void)
+{
+        char id[AK_REQUEST_ID_MAX + 1];
+        const char *want = getenv("AK_REQUEST_ID"), *tp = getenv("TRACEPARENT");
+        if (want && *want) {
+                if (!ak_request_id_valid(want, strlen(want))) {
+                        fprintf(stderr, "ak: AK_REQUEST_ID '%.64s' is not a request id: use 1 to %d of "
+                                        "A-Z a-z 0-9 . _ : -\n", want, AK_REQUEST_ID_MAX);
+                        return -EINVAL;
+                }
+                snprintf(id, sizeof(id), "%s", want);
+        } else if (ak_request_id_new(id) < 0) {
+                return 0;   /* no id: the scheduler makes one */
+        }
+        if (tp && *tp && !ak_traceparent_valid(tp, strlen(tp))) {
+                fprintf(stderr, "ak: TRACEPARENT '%.64s' is not a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>, "
+                                "lowercase, ids not all zero); not sent\n", tp);
+                tp = NULL;
+        }
+        return ak_trace_set_default(id, tp);
+}
+
 int main(int argc, char **argv)
 {
         if (argc < 2) {
@@ -163,5 +189,7 @@ int main(int argc, char **argv)
                         return 0;
                 }
         }
+        if (trace_setup() < 0)
+                return 2;
         return c->run(argc - 1, argv + 1);
 }

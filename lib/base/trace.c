@@ -7,6 +7,9 @@
 
 static __thread char cur_request_id[AK_REQUEST_ID_MAX + 1];
 static __thread char cur_traceparent[AK_TRACEPARENT_LEN + 1];
+/* The process's (ak_trace_set_default), for threads with none of their own. */
+static char def_request_id[AK_REQUEST_ID_MAX + 1];
+static char def_traceparent[AK_TRACEPARENT_LEN + 1];
 
 bool ak_request_id_valid(const char *s, size_t len)
 {
@@ -61,21 +64,32 @@ int ak_request_id_new(char ret[AK_REQUEST_ID_MAX + 1])
         return 0;
 }
 
-int ak_trace_set(const char *request_id, const char *traceparent)
+static int set(char id_out[AK_REQUEST_ID_MAX + 1], char tp_out[AK_TRACEPARENT_LEN + 1], const char *request_id,
+               const char *traceparent)
 {
         if (!request_id || !*request_id) {
-                ak_trace_clear();
+                id_out[0] = tp_out[0] = '\0';
                 return 0;
         }
         size_t n = strlen(request_id);
         if (!ak_request_id_valid(request_id, n))
                 return -EINVAL;
-        memcpy(cur_request_id, request_id, n + 1);
+        memcpy(id_out, request_id, n + 1);
         if (traceparent && ak_traceparent_valid(traceparent, strlen(traceparent)))
-                memcpy(cur_traceparent, traceparent, AK_TRACEPARENT_LEN + 1);
+                memcpy(tp_out, traceparent, AK_TRACEPARENT_LEN + 1);
         else
-                cur_traceparent[0] = '\0';
+                tp_out[0] = '\0';
         return 0;
+}
+
+int ak_trace_set(const char *request_id, const char *traceparent)
+{
+        return set(cur_request_id, cur_traceparent, request_id, traceparent);
+}
+
+int ak_trace_set_default(const char *request_id, const char *traceparent)
+{
+        return set(def_request_id, def_traceparent, request_id, traceparent);
 }
 
 void ak_trace_clear(void)
@@ -86,10 +100,15 @@ void ak_trace_clear(void)
 
 const char *ak_trace_request_id(void)
 {
-        return cur_request_id[0] ? cur_request_id : NULL;
+        if (cur_request_id[0])
+                return cur_request_id;
+        return def_request_id[0] ? def_request_id : NULL;
 }
 
 const char *ak_trace_traceparent(void)
 {
-        return cur_traceparent[0] ? cur_traceparent : NULL;
+        /* The traceparent that goes with the id in use, never another's. */
+        if (cur_request_id[0])
+                return cur_traceparent[0] ? cur_traceparent : NULL;
+        return def_traceparent[0] ? def_traceparent : NULL;
 }

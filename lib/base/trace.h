@@ -17,8 +17,9 @@
  * send them on unless their options name others, and svc_log adds
  * request_id to every line it writes there.
  *
- * Clients that start requests (ak, the gateway) set the context themselves
- * with ak_trace_set on the thread that makes the calls.
+ * Clients that start requests set the context themselves: the gateway with
+ * ak_trace_set on the thread that makes a request's calls, ak with
+ * ak_trace_set_default once for the whole process.
  *
  * Thread-safety: the context is per thread; the checks are pure. */
 #pragma once
@@ -51,6 +52,11 @@ int ak_request_id_new(char ret[AK_REQUEST_ID_MAX + 1]);
  * traceparent (the request id is still set). 0 otherwise. */
 int ak_trace_set(const char *request_id, const char *traceparent);
 void ak_trace_clear(void);
+
+/* The same for the whole process: what threads without a context of their
+ * own use (a CLI's one request for all its threads). REQUIRES: called
+ * before other threads start (it is not synchronised). */
+int ak_trace_set_default(const char *request_id, const char *traceparent);
 
 /* The thread's current request id / traceparent, NULL when none. Valid
  * until the thread's context changes. */

@@ -67,6 +67,18 @@ TEST(TraceTest, ThreadContext)
         ak_trace_clear();
         EXPECT_EQ(nullptr, ak_trace_request_id());
         EXPECT_EQ(nullptr, ak_trace_traceparent());
+        // The process default, for threads without their own; a thread's own
+        // id never borrows the default's traceparent.
+        ASSERT_EQ(0, ak_trace_set_default("proc-1", kTp));
+        std::thread([] {
+                EXPECT_STREQ("proc-1", ak_trace_request_id());
+                EXPECT_STREQ(kTp, ak_trace_traceparent());
+                ASSERT_EQ(0, ak_trace_set("own", nullptr));
+                EXPECT_STREQ("own", ak_trace_request_id());
+                EXPECT_EQ(nullptr, ak_trace_traceparent());
+        }).join();
+        ASSERT_EQ(0, ak_trace_set_default(nullptr, nullptr));
+        EXPECT_EQ(nullptr, ak_trace_request_id());
         char id[AK_REQUEST_ID_MAX + 1], id2[AK_REQUEST_ID_MAX + 1];
         ASSERT_EQ(0, ak_request_id_new(id));
         ASSERT_EQ(0, ak_request_id_new(id2));

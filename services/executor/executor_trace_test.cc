@@ -11,7 +11,9 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <string>
@@ -212,6 +214,40 @@ TEST_F(ExecutorTraceTest, ACallWithoutAnIdGetsTheSchedulersOnTheWholeWay) {
   std::string id = ev.substr(at, ev.find('"', at) - at);
   EXPECT_EQ(id.size(), 36u) << ev;  // a UUIDv7
   EXPECT_FALSE(WaitLine(ex_->err, {"\"msg\":\"exec\"", "\"request_id\":\"" + id + "\""}).empty()) << Slurp(ex_->err);
+}
+
+// `ak exec` (AK_SCHEDULER: no local stack) with the environment given;
+// its exit status, its stderr in *err.
+int AkExec(const std::string& scheduler, const std::string& env, const std::string& word, std::string* err) {
+  char tmpl[] = "/tmp/akxtcliXXXXXX";
+  int fd = mkstemp(tmpl);
+  if (fd >= 0) close(fd);
+  std::string cmd = "env -u AK_TOKEN AK_HOME=" + std::string(tmpl) + ".home AK_SCHEDULER=" + scheduler + " " + env +
+                    " " + Runfile("cli/ak") + " exec host -- echo " + word + " >/dev/null 2>" + tmpl;
+  int st = system(cmd.c_str());
+  *err = Slurp(tmpl);
+  unlink(tmpl);
+  std::string home = std::string(tmpl) + ".home";
+  std::string rm = "rm -rf " + home;
+  if (system(rm.c_str()) != 0) ADD_FAILURE() << "cannot remove " << home;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+TEST_F(ExecutorTraceTest, AkSendsItsRequestIdAndTraceparent) {
+  std::string err;
+  ASSERT_EQ(AkExec(sched_->addr, std::string("AK_REQUEST_ID=cli-req-1 TRACEPARENT=") + kTp, "from-ak", &err), 0)
+      << err;
+  std::string log = WaitLine(ex_->err, {"\"msg\":\"exec\"", "\"request_id\":\"cli-req-1\""});
+  ASSERT_FALSE(log.empty()) << Slurp(ex_->err);
+  EXPECT_NE(log.find(std::string("\"trace_id\":\"") + kTraceId + "\""), std::string::npos) << log;
+  // A bad id is refused before any call; a bad traceparent is left out.
+  EXPECT_EQ(AkExec(sched_->addr, "'AK_REQUEST_ID=a b'", "x", &err), 2);
+  EXPECT_NE(err.find("AK_REQUEST_ID 'a b' is not a request id"), std::string::npos) << err;
+  ASSERT_EQ(AkExec(sched_->addr, "AK_REQUEST_ID=cli-req-2 TRACEPARENT=00-zz", "y", &err), 0) << err;
+  EXPECT_NE(err.find("TRACEPARENT '00-zz' is not a W3C traceparent"), std::string::npos) << err;
+  log = WaitLine(ex_->err, {"\"msg\":\"exec\"", "\"request_id\":\"cli-req-2\""});
+  ASSERT_FALSE(log.empty()) << Slurp(ex_->err);
+  EXPECT_EQ(log.find("trace_id"), std::string::npos) << log;
 }
 
 TEST_F(ExecutorTraceTest, GatewayTakesAndEchoesTheRequestId) {
