@@ -362,7 +362,8 @@ static int do_create(int argc, char **argv)
                 r = 1;
         } else {
                 cli_progress_report(&pr, "create", "starting the sandbox (booting a microVM)");
-                r = call("create", "CreateSandbox", &req.base, (ProtobufCMessage **)&sb) ? 1 : 0;
+                r = cli_scheduler_create("sandbox", "create", "CreateSandbox", &req.base, name,
+                                         (ProtobufCMessage **)&sb) < 0 ? 1 : 0;
                 cli_progress_done(&pr);
         }
         if (r == 0 && so.cfg && so.cfg->n_files && push_files(name, &so)) {

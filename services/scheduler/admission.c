@@ -18,7 +18,9 @@
 struct admission_ticket {
         struct admission_ticket *prev, *next;
         uint64_t seq, round;
+        int64_t entered_ms;         /* monotonic */
         char tenant[64];
+        char name[64];              /* the create's sandbox name; "" for none */
 };
 
 struct admission {
@@ -59,10 +61,17 @@ void admission_free(struct admission *a)
 
 int admission_enter(struct admission *a, const char *tenant, struct admission_ticket **ret)
 {
+        return admission_enter_named(a, tenant, NULL, ret);
+}
+
+int admission_enter_named(struct admission *a, const char *tenant, const char *name, struct admission_ticket **ret)
+{
         struct admission_ticket *t = calloc(1, sizeof(*t));
         if (!t)
                 return -ENOMEM;
         snprintf(t->tenant, sizeof(t->tenant), "%s", tenant ? tenant : "");
+        snprintf(t->name, sizeof(t->name), "%s", name ? name : "");
+        t->entered_ms = ak_mono_ms();
         pthread_mutex_lock(&a->lock);
         if (a->n >= a->max) {
                 pthread_mutex_unlock(&a->lock);
@@ -111,6 +120,78 @@ unsigned admission_position(struct admission *a, const struct admission_ticket *
                 *ret_waiting = a->n;
         pthread_mutex_unlock(&a->lock);
         return pos;
+}
+
+/* REQUIRES a->lock. The head of the fair order; NULL when none wait. */
+static const struct admission_ticket *head_locked(const struct admission *a)
+{
+        const struct admission_ticket *h = a->head;
+        for (const struct admission_ticket *o = a->head; o; o = o->next)
+                if (before(o, h))
+                        h = o;
+        return h;
+}
+
+bool admission_may_try(struct admission *a, const struct admission_ticket *t, int64_t now_ms)
+{
+        pthread_mutex_lock(&a->lock);
+        unsigned pos = position_locked(a, t);
+        const struct admission_ticket *h = head_locked(a);
+        bool may = pos == 1 ||
+                   (pos <= ADMISSION_LOOKAHEAD && h && now_ms - h->entered_ms < ADMISSION_HEAD_GRACE_MS);
+        pthread_mutex_unlock(&a->lock);
+        return may;
+}
+
+unsigned admission_waiting(struct admission *a)
+{
+        pthread_mutex_lock(&a->lock);
+        unsigned n = a->n;
+        pthread_mutex_unlock(&a->lock);
+        return n;
+}
+
+int admission_lookup(struct admission *a, const char *name, struct admission_entry *ret)
+{
+        int r = -ENOENT;
+        if (!name || !*name)
+                return r;
+        pthread_mutex_lock(&a->lock);
+        for (const struct admission_ticket *o = a->head; o; o = o->next)
+                if (strcmp(o->name, name) == 0) {
+                        memcpy(ret->name, o->name, sizeof(ret->name));
+                        memcpy(ret->tenant, o->tenant, sizeof(ret->tenant));
+                        ret->position = position_locked(a, o);
+                        ret->waiting = a->n;
+                        r = 0;
+                        break;
+                }
+        pthread_mutex_unlock(&a->lock);
+        return r;
+}
+
+int admission_list(struct admission *a, struct admission_entry **ret, size_t *ret_n)
+{
+        pthread_mutex_lock(&a->lock);
+        size_t n = 0;
+        struct admission_entry *v = calloc(a->n ? a->n : 1, sizeof(*v));
+        if (!v) {
+                pthread_mutex_unlock(&a->lock);
+                return -ENOMEM;
+        }
+        for (const struct admission_ticket *o = a->head; o; o = o->next) {
+                if (!o->name[0])
+                        continue;
+                memcpy(v[n].name, o->name, sizeof(v[n].name));
+                memcpy(v[n].tenant, o->tenant, sizeof(v[n].tenant));
+                v[n].position = position_locked(a, o);
+                v[n].waiting = a->n;
+                n++;
+        }
+        pthread_mutex_unlock(&a->lock);
+        *ret = v;
+        *ret_n = n;
+        return 0;
 }
 
 void admission_wait(struct admission *a, int ms)

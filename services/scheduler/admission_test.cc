@@ -85,3 +85,55 @@ TEST(AdmissionTest, WaitEndsOnALeaveOrAKick) {
 }
 
 }  // namespace
+
+// Behind a head that cannot fit, the next ADMISSION_LOOKAHEAD may try too,
+// during the head's first ADMISSION_HEAD_GRACE_MS; after that only the head.
+TEST(AdmissionTest, LaterTicketsTryOnlyDuringTheHeadsGrace) {
+  struct admission* a = nullptr;
+  ASSERT_EQ(admission_new(100, &a), 0);
+  std::vector<struct admission_ticket*> t(ADMISSION_LOOKAHEAD + 1);
+  for (auto& x : t) ASSERT_EQ(admission_enter(a, "x", &x), 0);
+  int64_t now = ak_mono_ms();
+  EXPECT_TRUE(admission_may_try(a, t[0], now));
+  EXPECT_TRUE(admission_may_try(a, t[1], now));
+  EXPECT_TRUE(admission_may_try(a, t[ADMISSION_LOOKAHEAD - 1], now));
+  EXPECT_FALSE(admission_may_try(a, t[ADMISSION_LOOKAHEAD], now));  // too deep
+  int64_t later = now + ADMISSION_HEAD_GRACE_MS + 1;
+  EXPECT_TRUE(admission_may_try(a, t[0], later));
+  EXPECT_FALSE(admission_may_try(a, t[1], later));
+  // The head leaves: the next is head, with a grace of its own from its entry.
+  admission_leave(a, t[0]);
+  EXPECT_TRUE(admission_may_try(a, t[1], later));
+  for (size_t i = 1; i < t.size(); i++) admission_leave(a, t[i]);
+  admission_free(a);
+}
+
+TEST(AdmissionTest, NamedCreatesAreListedWithTheirPlace) {
+  struct admission* a = nullptr;
+  ASSERT_EQ(admission_new(10, &a), 0);
+  struct admission_ticket *run, *c1, *c2;
+  ASSERT_EQ(admission_enter(a, "t1", &run), 0);
+  ASSERT_EQ(admission_enter_named(a, "t1", "box-a", &c1), 0);
+  ASSERT_EQ(admission_enter_named(a, "t2", "box-b", &c2), 0);
+  EXPECT_EQ(admission_waiting(a), 3u);
+  struct admission_entry e;
+  ASSERT_EQ(admission_lookup(a, "box-b", &e), 0);
+  EXPECT_STREQ(e.tenant, "t2");
+  EXPECT_EQ(e.position, 2u);  // t2's first turn comes before t1's second
+  EXPECT_EQ(e.waiting, 3u);
+  EXPECT_EQ(admission_lookup(a, "nope", &e), -ENOENT);
+  EXPECT_EQ(admission_lookup(a, "", &e), -ENOENT);
+  struct admission_entry* v = nullptr;
+  size_t n = 0;
+  ASSERT_EQ(admission_list(a, &v, &n), 0);
+  ASSERT_EQ(n, 2u);
+  EXPECT_STREQ(v[0].name, "box-a");
+  EXPECT_EQ(v[0].position, 3u);
+  EXPECT_STREQ(v[1].name, "box-b");
+  free(v);
+  admission_leave(a, run);
+  admission_leave(a, c1);
+  admission_leave(a, c2);
+  EXPECT_EQ(admission_waiting(a), 0u);
+  admission_free(a);
+}

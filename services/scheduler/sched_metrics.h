@@ -1,6 +1,7 @@
 /* The scheduler's series (ak_scheduler_*) in the process's metrics
- * registry: executors by state and sandboxes, read from the registry at
- * each scrape, and a count of executors that went lost. Thread-safe. */
+ * registry: executors by state, sandboxes and the queue's length, read at
+ * each scrape; executors that went lost, the queue's waits and refusals,
+ * counted as they happen. Thread-safe. */
 #pragma once
 
 struct scheduler;
@@ -11,3 +12,7 @@ int sched_metrics_attach(struct scheduler *s);
 void sched_metrics_detach(struct scheduler *s);
 /* An executor was marked lost (missed heartbeats). */
 void sched_metrics_executor_lost(void);
+/* A create or run left the queue after waiting this long. */
+void sched_metrics_queue_waited(double seconds);
+/* The queue refused one: "full", "never_fits" or "deadline". */
+void sched_metrics_queue_rejected(const char *reason);

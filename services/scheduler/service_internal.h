@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 
+#include "protos/ak/v1/scheduler.pb-c.h"
 #include "services/scheduler/service.h"
 
 struct scheduler {
@@ -19,6 +20,18 @@ struct scheduler {
 };
 
 void scheduler_log(struct scheduler *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+struct registry_scope;
+
+/* Creates waiting in the queue (service_queue.c). _get replies with the
+ * create of that name waiting in scope as a Sandbox (CREATING, queued) and
+ * returns RPC_OK, or RPC_NOT_FOUND when none waits (nothing replied).
+ * _reply_list replies with resp plus the waiting creates in scope, sorted
+ * by name: 0, -ENOMEM, -E2BIG (too large for one message). */
+int sched_queued_get(struct scheduler *s, struct rpc_call *call, const struct registry_scope *scope,
+                     const char *name);
+int sched_queued_reply_list(struct scheduler *s, struct rpc_call *call, const struct registry_scope *scope,
+                            const Ak__V1__ListSandboxesRequest *req, Ak__V1__ListSandboxesResponse *resp);
 
 /* The client API's handlers (service_sandboxes.c). */
 int sched_create_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *data);

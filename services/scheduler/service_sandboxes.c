@@ -8,6 +8,7 @@
 #include "lib/base/time.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
 #include "services/scheduler/admission.h"
+#include "services/scheduler/sched_metrics.h"
 #include "services/scheduler/service_internal.h"
 #include "services/scheduler/spec.h"
 
@@ -78,20 +79,29 @@ static void send_position(struct rpc_call *call, unsigned position, unsigned wai
 }
 
 /* registry_place, waiting in the queue while nothing fits (-ENOSPC) and
- * something could: only the head of the fair order tries. Returns what the
- * last try returned; -ETIMEDOUT when the call's deadline passed or it was
- * cancelled, -EAGAIN when the queue is full (err says which). */
+ * something could: the head of the fair order tries, and those just behind
+ * it during its grace (admission.h). Returns what the last try returned;
+ * -ETIMEDOUT when the call's deadline passed or it was cancelled, -EAGAIN
+ * when the queue is full (err says which). */
 static int place_queued(struct scheduler *s, struct rpc_call *call, const Ak__V1__SandboxSpec *spec,
                         const struct spec_needs *needs, bool report, struct registry_claim *ret, struct ak_error *err)
 {
         const struct registry_quota *quota = quota_for(&s->cfg.quotas, spec->tenant);
         int r = registry_place(s->reg, spec, needs, quota, ret, err);
-        if (r != -ENOSPC || !s->adm || !registry_could_fit(s->reg, spec, needs->vcpus, needs->memory_mb))
+        if (r != -ENOSPC || !s->adm)
                 return r;
+        if (!registry_could_fit(s->reg, spec, needs->vcpus, needs->memory_mb)) {
+                sched_metrics_queue_rejected("never_fits");
+                return r;
+        }
         struct admission_ticket *t = NULL;
-        if (admission_enter(s->adm, spec->tenant, &t) < 0)
+        if ((r = admission_enter_named(s->adm, spec->tenant, spec->name, &t)) == -ENOMEM)
+                return ak_error_errno(err, r, "queue");
+        if (r < 0) {
+                sched_metrics_queue_rejected("full");
                 return ak_error_set(err, -EAGAIN, "%s; the queue of creates and runs waiting for capacity is "
                                     "full (%u): retry later", err->msg, s->cfg.queue_max);
+        }
         int64_t t0 = ak_mono_ms();
         unsigned last = 0, position = 0, waiting = 0;
         for (;;) {
@@ -99,9 +109,11 @@ static int place_queued(struct scheduler *s, struct rpc_call *call, const Ak__V1
                 if (report && position != last)
                         send_position(call, position, waiting);
                 last = position;
-                if (position == 1 && (r = registry_place(s->reg, spec, needs, quota, ret, err)) != -ENOSPC)
+                if (admission_may_try(s->adm, t, ak_mono_ms()) &&
+                    (r = registry_place(s->reg, spec, needs, quota, ret, err)) != -ENOSPC)
                         break;
                 if (rpc_call_cancelled(call)) {
+                        sched_metrics_queue_rejected("deadline");
                         r = ak_error_set(err, -ETIMEDOUT, "waited %lld ms in the queue (position %u of %u) and "
                                          "no executor freed enough capacity before the deadline: %s",
                                          (long long)(ak_mono_ms() - t0), position, waiting, err->msg);
@@ -110,6 +122,7 @@ static int place_queued(struct scheduler *s, struct rpc_call *call, const Ak__V1
                 admission_wait(s->adm, 100);
         }
         admission_leave(s->adm, t);
+        sched_metrics_queue_waited((double)(ak_mono_ms() - t0) / 1000.0);
         return r;
 }
 
@@ -270,7 +283,17 @@ int sched_extend_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, voi
 
 int sched_get_sandbox(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
 {
-        return sandbox_call(call, data, "GetSandbox", ((const Ak__V1__GetSandboxRequest *)msg)->name, msg);
+        struct scheduler *s = data;
+        const char *name = ((const Ak__V1__GetSandboxRequest *)msg)->name;
+        struct caller c;
+        struct registry_scope scope;
+        int r = scope_of(s, call, &c, &scope);
+        if (r != RPC_OK)
+                return r;
+        /* A create still in the queue is no sandbox anywhere yet. */
+        if (sched_queued_get(s, call, &scope, name) == RPC_OK)
+                return RPC_OK;
+        return sandbox_call(call, data, "GetSandbox", name, msg);
 }
 
 /* Calls whose reply only needs passing back. */
@@ -342,8 +365,12 @@ int sched_list_sandboxes(struct rpc_call *call, const ProtobufCMessage *msg, voi
                                      RPC_DEFAULT_MAX_MESSAGE_BYTES);
         if (r < 0)
                 return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "ListSandboxes: out of memory");
-        rpc_call_reply(call, &resp->base);
+        r = sched_queued_reply_list(s, call, &scope, req, resp);
         protobuf_c_message_free_unpacked(&resp->base, NULL);
+        if (r < 0)
+                return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED,
+                                     "ListSandboxes: %s", r == -E2BIG ? "the list with the queued creates is "
+                                     "larger than one message: narrow it with label_selector" : "out of memory");
         return RPC_OK;
 }
 

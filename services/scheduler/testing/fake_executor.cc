@@ -65,7 +65,8 @@ int Create(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
                         return rpc_call_fail(call, RPC_ALREADY_EXISTS, "sandbox %s exists on %s", name.c_str(),
                                              f->id().c_str());
                 f->sandboxes[name] = {name, AK__V1__SANDBOX_STATE__SANDBOX_STATE_RUNNING,
-                                      req->spec->tenant ? req->spec->tenant : ""};
+                                      req->spec->tenant ? req->spec->tenant : "",
+                                      req->spec->vcpus ? req->spec->vcpus : 1};
         }
         return ReplySandbox(call, f, name, 0);
 }
@@ -423,7 +424,8 @@ int FakeExecutor::SendStatus(bool reg)
         Ak__V1__Capacity cap = AK__V1__CAPACITY__INIT, alloc = AK__V1__CAPACITY__INIT;
         cap.vcpus = opts_.vcpus;
         cap.memory_mb = opts_.memory_mb;
-        alloc.vcpus = (uint32_t)sandboxes.size();
+        for (auto &kv : sandboxes)
+                alloc.vcpus += kv.second.vcpus;
         alloc.memory_mb = 512 * sandboxes.size();
         st.capacity = &cap;
         st.allocated = &alloc;

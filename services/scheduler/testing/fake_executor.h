@@ -75,6 +75,7 @@ class FakeExecutor {
                 std::string name;
                 int state;
                 std::string tenant;  // spec.tenant as created (kept, as the real executor does)
+                uint32_t vcpus = 1;  // spec.vcpus as created (0: 1), reported as allocated
         };
         void Log(const std::string &s);
         const Options &options() const { return opts_; }
