@@ -147,6 +147,7 @@ int Exec(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
         auto *req = (const Ak__V1__ExecRequest *)msg;
         f->Log(std::string("Exec ") + req->sandbox);
         f->last_remaining_ms = rpc_call_remaining_ms(call);
+        f->last_remaining_at_ms = ak_mono_ms();
         {
                 std::lock_guard<std::mutex> l(f->mu);
                 if (!f->sandboxes.count(req->sandbox))

@@ -68,6 +68,7 @@ class FakeExecutor {
         std::atomic<int> cancelled_seen{0};
         std::atomic<int> step_timeouts{0};
         std::atomic<int64_t> last_remaining_ms{-1};
+        std::atomic<int64_t> last_remaining_at_ms{0};  // ak_mono_ms() when it was read
         std::atomic<int> last_register_code{-1};
 
         // Internal, for the handlers.
