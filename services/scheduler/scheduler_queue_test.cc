@@ -288,8 +288,10 @@ TEST_F(SchedulerTest, QueuedCreatesShowTheirPlaceAndAreCounted)
         EXPECT_EQ(1u, listed.count("waiter"));
         EXPECT_EQ("", listed["waiter"]);  // no executor yet
         EXPECT_EQ("small", listed["hold"]);
-        // A create whose deadline passes in the queue.
+        // A create whose deadline passes in the queue; the scheduler sees
+        // it go a moment after its client does.
         EXPECT_EQ(RPC_DEADLINE_EXCEEDED, CreateOwn(addr, "late", 1, 600, &err)) << err;
+        EXPECT_TRUE(akt::WaitFor([&] { return Sandboxes().count("late") == 0; }, 5000));
 
         // ak sandbox create waits and says where.
         std::string ak = aktest::Runfile("cli/ak");
@@ -308,7 +310,8 @@ TEST_F(SchedulerTest, QueuedCreatesShowTheirPlaceAndAreCounted)
         EXPECT_TRUE(akt::WaitFor([&] { return QueuedAt(client.get(), "from-ak") == 2; }, 10000)) << out;
         // Two wait: the queue (--queue-max 2) is full.
         EXPECT_EQ(RPC_RESOURCE_EXHAUSTED, CreateOwn(addr, "third", 1, 10000, &err));
-        EXPECT_NE(std::string::npos, err.find("queue of creates and runs waiting for capacity is full (2)")) << err;
+        EXPECT_NE(std::string::npos, err.find("free vCPUs; the queue of creates and runs waiting for "
+                                              "capacity is full (2)")) << err;
         std::string text = Scrape(port);
         EXPECT_EQ("", Promtool(sched.Path(""), text)) << text;
         EXPECT_EQ("2", Value(text, "ak_scheduler_queue_length")) << text;

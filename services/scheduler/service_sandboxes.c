@@ -97,10 +97,12 @@ static int place_queued(struct scheduler *s, struct rpc_call *call, const Ak__V1
         struct admission_ticket *t = NULL;
         if ((r = admission_enter_named(s->adm, spec->tenant, spec->name, &t)) == -ENOMEM)
                 return ak_error_errno(err, r, "queue");
+        char why[AK_ERROR_MAX];   /* err->msg, never formatted into itself */
         if (r < 0) {
                 sched_metrics_queue_rejected("full");
+                snprintf(why, sizeof(why), "%s", err->msg);
                 return ak_error_set(err, -EAGAIN, "%s; the queue of creates and runs waiting for capacity is "
-                                    "full (%u): retry later", err->msg, s->cfg.queue_max);
+                                    "full (%u): retry later", why, s->cfg.queue_max);
         }
         int64_t t0 = ak_mono_ms();
         unsigned last = 0, position = 0, waiting = 0;
@@ -114,9 +116,10 @@ static int place_queued(struct scheduler *s, struct rpc_call *call, const Ak__V1
                         break;
                 if (rpc_call_cancelled(call)) {
                         sched_metrics_queue_rejected("deadline");
+                        snprintf(why, sizeof(why), "%s", err->msg);
                         r = ak_error_set(err, -ETIMEDOUT, "waited %lld ms in the queue (position %u of %u) and "
                                          "no executor freed enough capacity before the deadline: %s",
-                                         (long long)(ak_mono_ms() - t0), position, waiting, err->msg);
+                                         (long long)(ak_mono_ms() - t0), position, waiting, why);
                         break;
                 }
                 admission_wait(s->adm, 100);
