@@ -3,11 +3,15 @@
  * when the VMM exits; SIGTERM/SIGINT stop the VM first (QMP quit, then
  * kill). Flags, wiring and signals only: the work is in vm.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <linux/nsfs.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +25,12 @@ static void usage(FILE *f)
               "              [--vcpus N] [--memory-mb M] [--net] [--accel auto|kvm|tcg]\n"
               "              [--image NAME --image-hash HASH] [--stock-boot] [--tcg-tb-mb N]\n"
               "              [--page-reporting-order N]\n"
+              "              [--netns-fd FD [--resolv-conf FILE]]\n"
+              "\n"
+              "--netns-fd: with --net, run QEMU in the network namespace open as FD\n"
+              "(set up by the process that started ak-vmm, which serves its resolver\n"
+              "and proxy; the namespace then outlives that process while the VM runs)\n"
+              "and give it FILE as /etc/resolv.conf.\n"
               "\n"
               "--stock-boot: without the density settings (lean kernel parameters, a\n"
               "small TCG translation cache, the free-page-reporting balloon), as\n"
@@ -88,6 +98,7 @@ int main(int argc, char **argv)
                 { "image-hash", required_argument, NULL, 'H' }, { "help", no_argument, NULL, 'h' },
                 { "stock-boot", no_argument, NULL, 'S' },     { "tcg-tb-mb", required_argument, NULL, 'T' },
                 { "page-reporting-order", required_argument, NULL, 'P' },
+                { "netns-fd", required_argument, NULL, 'F' }, { "resolv-conf", required_argument, NULL, 'R' },
                 {},
         };
         struct vm_config cfg = { .root_mode = VMM_DISK_SNAPSHOT };
@@ -158,6 +169,21 @@ int main(int argc, char **argv)
                         }
                         cfg.page_reporting_order_set = true;
                         break;
+                case 'F': {
+                        unsigned fd;
+                        if (ak_parse_uint(optarg, 0, 1 << 20, &fd) < 0 || fd < 3 ||
+                            ioctl((int)fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
+                                fprintf(stderr, "ak-vmm: --netns-fd %s: not an open network namespace (fd 3 or "
+                                        "above, inherited from the caller)\n", optarg);
+                                return 2;
+                        }
+                        cfg.net_netns_fd = (int)fd;
+                        fcntl((int)fd, F_SETFD, FD_CLOEXEC); /* QEMU enters it with setns, keeps no fd */
+                        break;
+                }
+                case 'R':
+                        cfg.net_resolv_conf = optarg;
+                        break;
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -166,7 +192,8 @@ int main(int argc, char **argv)
                         return 2;
                 }
         }
-        if (!cfg.dir || !name || !cfg.kernel || !cfg.initrd || optind != argc) {
+        if (!cfg.dir || !name || !cfg.kernel || !cfg.initrd || optind != argc ||
+            ((cfg.net_netns_fd || cfg.net_resolv_conf) && !cfg.network) || (cfg.net_resolv_conf && !cfg.net_netns_fd)) {
                 usage(stderr);
                 return 2;
         }

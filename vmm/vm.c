@@ -106,6 +106,8 @@ int vm_start(const struct vm_config *cfg, struct vm **ret, struct ak_error *err)
                 .net_dns_upstreams = cfg->net_dns_upstreams,
                 .n_net_dns_upstreams = cfg->n_net_dns_upstreams,
                 .net_secrets = cfg->net_secrets,
+                .net_netns_fd = cfg->net_netns_fd,
+                .net_resolv_conf = cfg->net_resolv_conf,
         };
         /* The back-end socket listens before QEMU starts (QEMU connects at
          * once); the thread starts after the fork. */

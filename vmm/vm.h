@@ -99,6 +99,10 @@ struct vm_config {
         const char *const *net_dns_upstreams; /* the VM resolver's upstreams; none: the host's resolv.conf */
         size_t n_net_dns_upstreams;
         const struct vmm_net_secrets *net_secrets; /* the sandbox's secrets at its egress (vmm_net.h); NULL: none */
+        /* Run in this network namespace (an fd) with this resolv.conf
+         * instead of making one (vmm_config.net_netns_fd); 0: none. */
+        int net_netns_fd;
+        const char *net_resolv_conf;
 };
 
 struct vm;

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include "lib/base/pathfmt.h"
 #include "lib/base/time.h"
 #include "lib/guest/guest_client.h"
+#include "vmm/backend/vmm_net.h"
 #include "vmm/backend/vmm_proc.h"
 #include "vmm/vm_registry.h"
 #include "vmm/vmbox.h"
@@ -40,6 +42,9 @@ struct vmbox {
          * whether the supervisor is this process's child (to be reaped). */
         bool supervised, child;
         struct vm_record rec;
+        /* A supervised VM's network namespace: made (or taken over) here,
+         * its user-space side served by this process (vmm_net.h). */
+        struct vmm_net *net;
 };
 
 static void set_phase(struct vmbox *b, enum phase p)
@@ -270,6 +275,14 @@ int vmbox_spawn_supervisor(const struct vmbox_supervisor *s, pid_t *ret)
         }
         if (s->network)
                 argv[n++] = "--net";
+        if (s->netns_fd > 0) {
+                argv[n++] = "--netns-fd";
+                argv[n++] = "3";
+        }
+        if (s->netns_fd > 0 && s->resolv_conf) {
+                argv[n++] = "--resolv-conf";
+                argv[n++] = s->resolv_conf;
+        }
         argv[n] = NULL;
 
         posix_spawn_file_actions_t fa;
@@ -281,6 +294,8 @@ int vmbox_spawn_supervisor(const struct vmbox_supervisor *s, pid_t *ret)
         posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
         posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         posix_spawn_file_actions_adddup2(&fa, 1, 2);
+        if (s->netns_fd > 0)
+                posix_spawn_file_actions_adddup2(&fa, s->netns_fd, 3);
         posix_spawnattr_init(&attr);
         sigemptyset(&none);
         sigfillset(&all);
@@ -308,28 +323,28 @@ static void add_tail(struct ak_error *err, const char *dir, const char *file)
                 snprintf(err->msg + used, sizeof(err->msg) - used, "; %.16s:\n%.900s", file, tail);
 }
 
-int vmbox_boot_supervised(const char *vmm_bin, const struct vm_config *cfg, const char *name, const char *image_hash,
-                          int ready_timeout_ms,
-                          struct vmbox **ret, struct ak_error *err)
+/* The namespace settings of a VM's vm_config. */
+static void net_config(const struct vm_config *cfg, const char *dir, struct vmm_net_config *nc)
 {
-        if (cfg->network || (cfg->vmm && cfg->vmm != &vmm_qemu_ops))
-                return ak_error_set(err, -EOPNOTSUPP, "supervised VMs are QEMU VMs without network");
-        struct vmbox *b = box_alloc();
-        if (!b)
-                return ak_error_set(err, -ENOMEM, "out of memory");
-        pid_t pid;
-        const struct vmbox_supervisor sv = {
-                .bin = vmm_bin, .dir = cfg->dir, .name = name, .kernel = cfg->kernel, .initrd = cfg->initrd,
-                .rootfs = cfg->root_disk, .image_hash = image_hash, .vcpus = cfg->vcpus,
-                .memory_mb = cfg->memory_mb, .accel = cfg->accel,
+        *nc = (struct vmm_net_config){
+                .pool = cfg->net_pool,
+                .deny_cidrs = cfg->net_deny_cidrs,
+                .n_deny_cidrs = cfg->n_net_deny_cidrs,
+                .egress = cfg->net_egress,
+                .allow_private = cfg->net_allow_private,
+                .reporter = cfg->net_reporter,
+                .dns_upstreams = cfg->net_dns_upstreams,
+                .n_dns_upstreams = cfg->n_net_dns_upstreams,
+                .secrets = cfg->net_secrets,
+                .work_dir = dir,
         };
-        int r = vmbox_spawn_supervisor(&sv, &pid);
-        if (r < 0) {
-                box_destroy(b);
-                return ak_error_set(err, r, "start %s: %s", vmm_bin, strerror(-r));
-        }
-        b->child = true;
-        b->rec.pid = pid;
+}
+
+/* Waits for the spawned supervisor's vm.json and the guest's answer. */
+static int wait_supervised(struct vmbox *b, const struct vm_config *cfg, const char *name, int ready_timeout_ms,
+                           struct ak_error *err)
+{
+        pid_t pid = b->rec.pid;
         int64_t deadline = ak_mono_ms() + ready_timeout_ms;
         bool have = false;
         int status, last = -ETIMEDOUT;
@@ -340,7 +355,6 @@ int vmbox_boot_supervised(const char *vmm_bin, const struct vm_config *cfg, cons
                                      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
                         add_tail(err, cfg->dir, "ak-vmm.log");
                         add_tail(err, cfg->dir, "console.log");
-                        box_destroy(b);
                         return -EIO;
                 }
                 if (!have && vm_record_read(cfg->dir, &b->rec, NULL) == 0) {
@@ -349,29 +363,109 @@ int vmbox_boot_supervised(const char *vmm_bin, const struct vm_config *cfg, cons
                 }
                 if (have) {
                         int64_t left = deadline - ak_mono_ms();
-                        if ((last = guest_client_ping(b->uds, left < 1000 ? (int)(left > 1 ? left : 1) : 1000)) == 0) {
-                                b->ready_at = ak_mono_ms();
-                                *ret = b;
-                                return 0;
-                        }
+                        if ((last = guest_client_ping(b->uds, left < 1000 ? (int)(left > 1 ? left : 1) : 1000)) == 0)
+                                break;
                 }
                 usleep(20000);
+        }
+        if (last == 0 && cfg->network &&
+            (last = vm_guest_network_setup(b->uds, cfg->root_disk != NULL,
+                                           (int)(deadline - ak_mono_ms() > 1000 ? deadline - ak_mono_ms() : 1000),
+                                           err)) < 0)
+                return last;
+        if (last == 0) {
+                b->ready_at = ak_mono_ms();
+                return 0;
         }
         ak_error_set(err, -ETIMEDOUT, "VM %s: the guest agent did not answer within %d ms (%s)", name,
                      ready_timeout_ms, strerror(-last));
         add_tail(err, cfg->dir, "console.log");
-        if (!have) {
+        return -ETIMEDOUT;
+}
+
+int vmbox_boot_supervised(const char *vmm_bin, const struct vm_config *cfg, const char *name, const char *image_hash,
+                          int ready_timeout_ms,
+                          struct vmbox **ret, struct ak_error *err)
+{
+        if (cfg->vmm && cfg->vmm != &vmm_qemu_ops)
+                return ak_error_set(err, -EOPNOTSUPP, "supervised VMs are QEMU VMs");
+        struct vmbox *b = box_alloc();
+        if (!b)
+                return ak_error_set(err, -ENOMEM, "out of memory");
+        /* A confined VM's namespace is made here, so that its resolver,
+         * proxy and denial log run in this process (as for unsupervised
+         * VMs) and its kernel objects outlive it with QEMU. */
+        struct vmm_net_config nc;
+        net_config(cfg, cfg->dir, &nc);
+        int r;
+        bool own_ns = cfg->network && !cfg->no_jail && geteuid() == 0;
+        if (cfg->network && !own_ns && cfg->net_secrets && cfg->net_secrets->set) {
+                box_destroy(b);
+                return ak_error_set(err, -EOPNOTSUPP, "VM %s: secrets are put in on the VM's own network namespace, "
+                                    "which an unconfined VM (not root, or no jail) does not have: run the executor "
+                                    "as root", name);
+        }
+        if (own_ns && (r = vmm_net_setup(&nc, &b->net, err)) < 0) {
+                box_destroy(b);
+                return ak_error_wrap(err, "VM %s", name);
+        }
+        char resolv[PATH_MAX];
+        bool have_resolv = b->net && vmm_net_resolv_conf(b->net);
+        if (have_resolv)
+                snprintf(resolv, sizeof(resolv), "%s", vmm_net_resolv_conf(b->net));
+        pid_t pid;
+        const struct vmbox_supervisor sv = {
+                .bin = vmm_bin, .dir = cfg->dir, .name = name, .kernel = cfg->kernel, .initrd = cfg->initrd,
+                .rootfs = cfg->root_disk, .image_hash = image_hash, .vcpus = cfg->vcpus,
+                .memory_mb = cfg->memory_mb, .accel = cfg->accel, .network = cfg->network,
+                .netns_fd = b->net ? vmm_net_netns_fd(b->net) : 0, .resolv_conf = have_resolv ? resolv : NULL,
+        };
+        r = vmbox_spawn_supervisor(&sv, &pid);
+        if (r < 0) {
+                vmm_net_free(b->net);
+                box_destroy(b);
+                return ak_error_set(err, r, "start %s: %s", vmm_bin, strerror(-r));
+        }
+        b->child = true;
+        b->rec.pid = pid;
+        if ((r = wait_supervised(b, cfg, name, ready_timeout_ms, err)) == 0) {
+                *ret = b;
+                return 0;
+        }
+        if (!b->supervised) {
                 /* No record yet: the supervisor alone, by its pid (our child, not reaped). */
-                kill(pid, SIGKILL);
-                waitpid(pid, NULL, 0);
+                if (b->child) {
+                        kill(pid, SIGKILL);
+                        waitpid(pid, NULL, 0);
+                }
+                vmm_net_free(b->net);
                 box_destroy(b);
         } else {
                 vmbox_free(b, 0);
         }
-        return -ETIMEDOUT;
+        return r;
 }
 
-int vmbox_adopt(const char *dir, int ping_timeout_ms, struct vmbox **ret, struct ak_error *err)
+/* The network namespace QEMU (pid, start) runs in, as an fd: opened by
+ * /proc/PID/ns/net and kept only when the pid still names that process
+ * afterwards (a recycled pid would be another process's namespace). */
+static int open_vmm_netns(pid_t pid, uint64_t start, int *ret, struct ak_error *err)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return ak_error_errno(err, -errno, "open %s", path);
+        if (!vm_proc_alive(pid, start)) {
+                close(fd);
+                return ak_error_set(err, -ESRCH, "its QEMU process (pid %d) is gone", (int)pid);
+        }
+        *ret = fd;
+        return 0;
+}
+
+int vmbox_adopt(const char *dir, int ping_timeout_ms, const struct vm_config *net, const char *net_ifname,
+                struct vmbox **ret, struct ak_error *err)
 {
         struct vm_record rec;
         int r = vm_record_read(dir, &rec, err);
@@ -388,8 +482,21 @@ int vmbox_adopt(const char *dir, int ping_timeout_ms, struct vmbox **ret, struct
                                  (int)(!sup ? rec.pid : rec.vmm_pid));
         else if ((r = guest_client_ping(rec.vsock_uds, ping_timeout_ms)) < 0)
                 ak_error_set(err, r, "its guest agent does not answer on %s (%s)", rec.vsock_uds, strerror(-r));
+        if (r == 0 && rec.network && net_ifname && *net_ifname) {
+                struct vmm_net_config nc;
+                int fd = -1;
+                if (!net)
+                        r = ak_error_set(err, -EINVAL, "its network: no settings to take it over with");
+                else if ((r = open_vmm_netns(rec.vmm_pid, rec.vmm_start, &fd, err)) == 0) {
+                        net_config(net, dir, &nc);
+                        r = vmm_net_adopt(&nc, fd, net_ifname, &b->net, err);
+                }
+                if (r < 0)
+                        ak_error_wrap(err, "its network could not be restored");
+        }
         if (r < 0) {
-                /* Not recoverable: whatever half of it is left is stopped. */
+                /* Not recoverable: whatever half of it is left is stopped
+                 * (its namespace goes with its QEMU). */
                 vmbox_free(b, 0);
                 return r;
         }
@@ -414,6 +521,8 @@ static void sup_stop(struct vmbox *b, int grace_ms)
         if (b->child)
                 waitpid(b->rec.pid, NULL, 0);
         b->child = false;
+        vmm_net_free(b->net);
+        b->net = NULL;
 }
 
 bool vmbox_supervised(const struct vmbox *b)
@@ -439,5 +548,11 @@ void vmbox_release(struct vmbox *b)
                 vmbox_free(b, 2000);
                 return;
         }
+        vmm_net_release(b->net);
         box_destroy(b);
+}
+
+const char *vmbox_net_ifname(const struct vmbox *b)
+{
+        return b->net ? vmm_net_host_ifname(b->net) : "";
 }

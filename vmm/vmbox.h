@@ -49,8 +49,11 @@ void vmbox_free(struct vmbox *b, int grace_ms);
  * The VM runs under an `ak-vmm` supervisor (vmm/main.c) in a session of
  * its own, with the vsock bridge in that process, so the caller may exit
  * and a later process adopts the VM from its directory's vm.json
- * (vm_registry.h). Backends with a bridge only; no network (the host
- * side of a VM's network lives in the process that started it).
+ * (vm_registry.h). Backends with a bridge only (QEMU). With network and
+ * confinement (root), the VM's namespace is made by the calling process
+ * (vmm_net_setup, whose resolver, proxy and denial log run here) and
+ * handed to ak-vmm (--netns-fd), so it lives on with QEMU; a later
+ * process takes it over in vmbox_adopt (vmm_net_adopt).
  * The vmbox_* accessors work on both kinds; vmbox_bridge_tid is 0. */
 
 /* What ak-vmm is started with (its flags; see vmm/main.c). */
@@ -62,6 +65,8 @@ struct vmbox_supervisor {
         unsigned vcpus, memory_mb;      /* 0: VM_DEFAULT_* */
         enum vmm_accel accel;
         bool network;
+        int netns_fd;                   /* > 0: --netns-fd (passed as fd 3) */
+        const char *resolv_conf;        /* with netns_fd: --resolv-conf */
 };
 /* posix_spawn of ak-vmm in a session of its own (it outlives the caller),
  * stdin /dev/null, stdout and stderr to dir/ak-vmm.log. The caller reaps
@@ -70,25 +75,36 @@ int vmbox_spawn_supervisor(const struct vmbox_supervisor *s, pid_t *ret);
 
 /* Spawns vmm_bin (ak-vmm) for cfg (cfg->dir must exist and be private;
  * name and image_hash go into its record, vm.json) and waits up to ready_timeout_ms for vm.json
- * and the guest's answer. On failure the supervisor is killed, err says
- * why with the tail of its log. -EOPNOTSUPP for cfg->network or a backend
- * ak-vmm does not run. */
+ * and the guest's answer (and, with network, sets the guest's up). On
+ * failure the supervisor is killed and the namespace deleted, err says
+ * why with the tail of its log. -EOPNOTSUPP for a backend ak-vmm does not
+ * run. */
 int vmbox_boot_supervised(const char *vmm_bin, const struct vm_config *cfg, const char *name, const char *image_hash,
                           int ready_timeout_ms,
                           struct vmbox **ret, struct ak_error *err);
 /* Takes over the supervised VM recorded in dir: its supervisor and VMM
  * still run (pid and start time as recorded) and the guest answers a ping
- * within ping_timeout_ms. -ENOENT: no record; -ESRCH: a process is gone;
- * -ETIMEDOUT or another error: the guest does not answer; err says which.
+ * within ping_timeout_ms. A VM with a namespace of its own (net_ifname: its
+ * host end, vmbox_net_ifname of the box that booted it; NULL or "": none)
+ * also gets its network's user-space side started again here, with net's
+ * network settings (those it was booted with: net_pool, deny CIDRs,
+ * egress, reporter, DNS upstreams). -ENOENT: no record; -ESRCH: a process
+ * is gone; -ENODEV: the network's host end is gone; -ETIMEDOUT or another
+ * error: the guest does not answer; err says which.
  * A VM that cannot be adopted is stopped (what is left of it). */
-int vmbox_adopt(const char *dir, int ping_timeout_ms, struct vmbox **ret, struct ak_error *err);
+int vmbox_adopt(const char *dir, int ping_timeout_ms, const struct vm_config *net, const char *net_ifname,
+                struct vmbox **ret, struct ak_error *err);
+/* The host end ("akv<slot>") of a supervised box's network namespace, ""
+ * when it has none. */
+const char *vmbox_net_ifname(const struct vmbox *b);
 bool vmbox_supervised(const struct vmbox *b);
 /* The image hash recorded for a supervised box ("" otherwise). */
 const char *vmbox_image_hash(const struct vmbox *b);
 /* The supervisor of a supervised box (0 otherwise). */
 pid_t vmbox_supervisor_pid(const struct vmbox *b);
 /* Forgets a supervised box without stopping its VM (the process exits and
- * a later one adopts it). For an unsupervised box: vmbox_free. */
+ * a later one adopts it): its network's user-space side stops, the
+ * namespace stays. For an unsupervised box: vmbox_free. */
 void vmbox_release(struct vmbox *b);
 
 #ifdef __cplusplus

@@ -17,11 +17,13 @@
 #include "services/executor/cgroup.h"
 #include "services/executor/executor_adopt.h"
 #include "services/executor/executor_images.h"
+#include "services/executor/executor_netaudit.h"
 #include "services/executor/executor_pool.h"
 #include "services/executor/executor_sandbox.h"
 #include "services/executor/executor_state.h"
 #include "services/executor/executor_vm.h"
 #include "services/executor/sandbox_record.h"
+#include "vmm/net/domain.h"
 #include "vmm/vmbox.h"
 
 _Static_assert(sizeof(((struct sb_record *)0)->image) >= IMAGE_REF_MAX, "record image size");
@@ -88,14 +90,31 @@ int adopt_record_sandbox(struct executor *ex, struct sandbox *sb, struct ak_erro
         r.label_keys = sb->label_keys;
         r.label_values = sb->label_values;
         r.n_labels = sb->n_labels;
+        /* The record only borrows them (sb_record_clear is not called). */
+        r.egress[SB_EGRESS_ALLOW] = (char **)sb->egress_allow_p;
+        r.n_egress[SB_EGRESS_ALLOW] = sb->egress.n_allow;
+        r.egress[SB_EGRESS_DENY] = (char **)sb->egress_deny_p;
+        r.n_egress[SB_EGRESS_DENY] = sb->egress.n_deny;
+        r.egress[SB_EGRESS_ALLOW_NAMES] = (char **)sb->egress_allow_names_p;
+        r.n_egress[SB_EGRESS_ALLOW_NAMES] = sb->egress.n_allow_names;
+        r.egress[SB_EGRESS_DENY_NAMES] = (char **)sb->egress_deny_names_p;
+        r.n_egress[SB_EGRESS_DENY_NAMES] = sb->egress.n_deny_names;
+        memcpy(r.egress_ports, sb->egress_ports, sb->egress.n_ports * sizeof(r.egress_ports[0]));
+        r.n_egress_ports = sb->egress.n_ports;
+        pthread_mutex_lock(&ex->lock);
+        if (sb->box)
+                snprintf(r.net_ifname, sizeof(r.net_ifname), "%s", vmbox_net_ifname(sb->box));
+        pthread_mutex_unlock(&ex->lock);
         return write_record(dir, &r, err);
 }
 
-int adopt_record_pool(const char *dir, const char *image, const char *profile, struct ak_error *err)
+int adopt_record_pool(const char *dir, const char *image, const char *profile, const char *net_ifname,
+                      struct ak_error *err)
 {
         struct sb_record r = { .pool = true };
         snprintf(r.image, sizeof(r.image), "%s", image);
         snprintf(r.profile, sizeof(r.profile), "%s", profile);
+        snprintf(r.net_ifname, sizeof(r.net_ifname), "%s", net_ifname ? net_ifname : "");
         return write_record(dir, &r, err);
 }
 
@@ -147,6 +166,66 @@ static int copy_strv(char **src, size_t n, char ***ret)
         return 0;
 }
 
+/* The record's egress policy into sb (as take_egress left it at create),
+ * each entry checked again: 0, or -EINVAL with err naming it. */
+static int egress_from_record(struct sandbox *sb, const struct sb_record *r, struct ak_error *err)
+{
+        struct vmm_net_egress *g = &sb->egress;
+        *g = (struct vmm_net_egress){ sb->egress_allow_p, 0, sb->egress_deny_p, 0, sb->egress_ports, 0,
+                                      sb->egress_allow_names_p, 0, sb->egress_deny_names_p, 0 };
+        for (int l = 0; l < SB_EGRESS_LISTS; l++)
+                if (r->n_egress[l] > VMM_NET_MAX_EGRESS)
+                        return ak_error_set(err, -EINVAL, "egress: more than %d entries", VMM_NET_MAX_EGRESS);
+        for (size_t i = 0; i < r->n_egress[SB_EGRESS_ALLOW]; i++) {
+                if (vmm_net_cidr_parse(r->egress[SB_EGRESS_ALLOW][i], sb->egress_allow[i], 64, err) < 0)
+                        return ak_error_wrap(err, "egress.allow");
+                sb->egress_allow_p[g->n_allow++] = sb->egress_allow[i];
+        }
+        for (size_t i = 0; i < r->n_egress[SB_EGRESS_DENY]; i++) {
+                if (vmm_net_cidr_parse(r->egress[SB_EGRESS_DENY][i], sb->egress_deny[i], 64, err) < 0)
+                        return ak_error_wrap(err, "egress.deny");
+                sb->egress_deny_p[g->n_deny++] = sb->egress_deny[i];
+        }
+        for (size_t i = 0; i < r->n_egress[SB_EGRESS_ALLOW_NAMES]; i++) {
+                if (domain_rule_parse(r->egress[SB_EGRESS_ALLOW_NAMES][i], sb->egress_allow_names[i],
+                                      sizeof(sb->egress_allow_names[i]), err) < 0)
+                        return ak_error_wrap(err, "egress.allow");
+                sb->egress_allow_names_p[g->n_allow_names++] = sb->egress_allow_names[i];
+        }
+        for (size_t i = 0; i < r->n_egress[SB_EGRESS_DENY_NAMES]; i++) {
+                if (domain_rule_parse(r->egress[SB_EGRESS_DENY_NAMES][i], sb->egress_deny_names[i],
+                                      sizeof(sb->egress_deny_names[i]), err) < 0)
+                        return ak_error_wrap(err, "egress.deny");
+                sb->egress_deny_names_p[g->n_deny_names++] = sb->egress_deny_names[i];
+        }
+        memcpy(sb->egress_ports, r->egress_ports, r->n_egress_ports * sizeof(sb->egress_ports[0]));
+        g->n_ports = r->n_egress_ports;
+        return 0;
+}
+
+static bool has_egress(const struct vmm_net_egress *g)
+{
+        return g->n_allow || g->n_deny || g->n_ports || g->n_allow_names || g->n_deny_names;
+}
+
+/* Takes over the supervised VM in dir, with its network (net_ifname: its
+ * host end, egress: its policy) when it has one: the reporter of its
+ * denials is filed under the box. */
+static int adopt_box(struct executor *ex, const char *dir, bool network, const char *net_ifname,
+                     const struct vmm_net_egress *egress, struct vmbox **ret, struct ak_error *err)
+{
+        struct vm_config vc = { 0 };
+        struct net_audit *na = network ? net_audit_new(ex) : NULL;
+        evm_net_settings(ex, egress, net_audit_reporter(na), &vc);
+        int r = vmbox_adopt(dir, ADOPT_PING_MS, &vc, net_ifname, ret, err);
+        if (r < 0) {
+                net_audit_release(ex, na, NULL);
+                return r;
+        }
+        net_audit_attach(ex, na, *ret);
+        return 0;
+}
+
 static struct sandbox *sandbox_from_record(const struct sb_record *r, const struct profile *p)
 {
         struct sandbox *sb = calloc(1, sizeof(*sb));
@@ -189,7 +268,7 @@ static void adopt_sandbox(struct executor *ex, const char *dir, const struct sb_
         sandbox_put(ex, other);
         if (dup || ex->n_sandboxes >= EXECUTOR_MAX_SANDBOXES || sandbox_name_check(r->name) < 0) {
                 struct vmbox *box = NULL;
-                if (vmbox_adopt(dir, ADOPT_PING_MS, &box, NULL) == 0)
+                if (vmbox_adopt(dir, ADOPT_PING_MS, NULL, NULL, &box, NULL) == 0)
                         vmbox_free(box, 2000);
                 ak_rm_rf(dir);
                 return;
@@ -198,10 +277,17 @@ static void adopt_sandbox(struct executor *ex, const char *dir, const struct sb_
         if (!sb)
                 return;
         struct vmbox *box = NULL;
-        int rc = !p ? ak_error_set(&err, -EINVAL, "unknown profile %s", r->profile)
-                    : vmbox_adopt(dir, ADOPT_PING_MS, &box, &err);
+        int rc = !p ? ak_error_set(&err, -EINVAL, "unknown profile %s", r->profile) : 0;
+        if (rc == 0 && (rc = egress_from_record(sb, r, &err)) < 0)
+                ak_error_wrap(&err, "its record");
+        if (rc == 0)
+                rc = adopt_box(ex, dir, r->network, r->net_ifname, has_egress(&sb->egress) ? &sb->egress : NULL,
+                               &box, &err);
+        else if (vmbox_adopt(dir, ADOPT_PING_MS, NULL, NULL, &box, NULL) == 0)
+                vmbox_free(box, 2000); /* a VM we cannot serve as it was: stopped */
         snprintf(sb->vmdir, sizeof(sb->vmdir), "%s", dir);
         if (rc == 0) {
+                net_audit_assign(ex, box, sb->name, sb->tenant);
                 book_vm(ex, box, dir, sb->profile, sb->vcpus);
                 sb->box = box;
                 snprintf(sb->uds, sizeof(sb->uds), "%s", vmbox_uds(box));
@@ -210,8 +296,8 @@ static void adopt_sandbox(struct executor *ex, const char *dir, const struct sb_
                 sb->orphan_dir = true;
                 sb->state = AK__V1__SANDBOX_STATE__SANDBOX_STATE_ERROR;
                 snprintf(sb->error, sizeof(sb->error), "lost in an executor restart: %.440s",
-                         rc == -ENOENT ? "its VM ran inside the previous executor process (a sandbox with network, "
-                                         "or an executor without --vm-supervisors) and stopped with it"
+                         rc == -ENOENT ? "its VM ran inside the previous executor process (an executor without "
+                                         "--vm-supervisors, or a backend other than QEMU) and stopped with it"
                                        : err.msg);
         }
         pthread_mutex_lock(&ex->lock);
@@ -229,12 +315,13 @@ static void adopt_pool_vm(struct executor *ex, const char *dir, const struct sb_
                 if (strcmp(ex->pools[i].image, r->image) == 0 && strcmp(ex->pools[i].profile->name, r->profile) == 0 &&
                     ex->pools[i].n_ready < ex->cfg.pool_max_warm)
                         pool = &ex->pools[i];
-        if (vmbox_adopt(dir, ADOPT_PING_MS, &box, NULL) < 0) {
+        if (adopt_box(ex, dir, r->net_ifname[0] != 0, r->net_ifname, NULL, &box, NULL) < 0) {
                 ak_rm_rf(dir);
                 return;
         }
         if (!pool) {
                 vmbox_free(box, 2000);
+                net_audit_release(ex, NULL, box);
                 ak_rm_rf(dir);
                 return;
         }
@@ -250,7 +337,7 @@ static void adopt_dir(struct executor *ex, const char *dir)
         struct vmbox *box = NULL;
         if (read_record(dir, &r, NULL) < 0) {
                 /* A VM without a record (killed while it booted): stopped. */
-                if (vmbox_adopt(dir, ADOPT_PING_MS, &box, NULL) == 0)
+                if (vmbox_adopt(dir, ADOPT_PING_MS, NULL, NULL, &box, NULL) == 0)
                         vmbox_free(box, 2000);
                 ak_rm_rf(dir);
                 return;

@@ -1,6 +1,8 @@
 /* Re-adopting VMs after an executor restart (executor_adopt.c). With
- * cfg.vm_supervisors, VMs without network run under ak-vmm supervisors
- * (vmbox_boot_supervised) and outlive the executor; every sandbox and
+ * cfg.vm_supervisors, VMs run under ak-vmm supervisors
+ * (vmbox_boot_supervised) and outlive the executor, networked ones with
+ * their namespace (its resolver, proxy and denial log are started again
+ * here with the recorded egress policy); every sandbox and
  * warm-pool VM leaves a record (sandbox_record.h) in its VM directory, and
  * the next executor on the same state directory takes them back:
  * sandboxes as they were (RUNNING when the supervisor, QEMU and guest
@@ -17,8 +19,10 @@ struct sandbox;
  * ex->lock, after the sandbox got its VM or changed its expiry.
  * Failures are returned, the sandbox works on (it is not re-adoptable). */
 int adopt_record_sandbox(struct executor *ex, struct sandbox *sb, struct ak_error *err);
-/* A warm-pool VM's record in dir. */
-int adopt_record_pool(const char *dir, const char *image, const char *profile, struct ak_error *err);
+/* A warm-pool VM's record in dir; net_ifname: its network's host end
+ * (vmbox_net_ifname), "" or NULL: none. */
+int adopt_record_pool(const char *dir, const char *image, const char *profile, const char *net_ifname,
+                      struct ak_error *err);
 /* executor_new, before any thread starts: every VM directory under
  * state_dir/v is adopted or cleaned up; ex->next_vm continues after the
  * highest number found. Fails only when the directory cannot be read. */

@@ -114,7 +114,7 @@ void *pool_thread(void *arg)
                                 r = evm_boot(ex, image, p, 1, p->memory_mb ? p->memory_mb : VM_DEFAULT_MEMORY_MB,
                                              p->network, NULL, NULL, v.dir, &v.box, &err);
                         if (r == 0 && vmbox_supervised(v.box))
-                                adopt_record_pool(v.dir, image, p->name, NULL);
+                                adopt_record_pool(v.dir, image, p->name, vmbox_net_ifname(v.box), NULL);
                         pthread_mutex_lock(&ex->lock);
                         target->booting--;
                         if (r == 0 && !ex->stop && target->n_ready < ex->cfg.pool_max_warm) {

@@ -32,6 +32,19 @@ static int prepare_guest(const char *uds, bool root_disk, bool read_only_root, s
         return vm_guest_prepare(uds, root_disk, &u, read_only_root, err);
 }
 
+void evm_net_settings(struct executor *ex, const struct vmm_net_egress *egress, struct net_reporter *reporter,
+                      struct vm_config *vc)
+{
+        vc->net_pool = ex->cfg.net_pool;
+        vc->net_deny_cidrs = ex->cfg.deny_cidrs;
+        vc->n_net_deny_cidrs = ex->cfg.n_deny_cidrs;
+        vc->net_egress = egress;
+        vc->net_allow_private = ex->cfg.egress_allow_private;
+        vc->net_reporter = reporter;
+        vc->net_dns_upstreams = ex->cfg.dns_upstreams;
+        vc->n_net_dns_upstreams = ex->cfg.n_dns_upstreams;
+}
+
 int evm_boot(struct executor *ex, const char *image, const struct profile *p, unsigned vcpus,
                        unsigned memory_mb, bool network, const struct vmm_net_egress *egress,
                        const struct vmm_net_secrets *secrets, char dir[PATH_MAX], struct vmbox **ret,
@@ -67,21 +80,15 @@ int evm_boot(struct executor *ex, const char *image, const struct profile *p, un
                 .network = network,
                 .accel = ex->cfg.accel,
                 .vmm = ex->cfg.vmm,
-                .net_pool = ex->cfg.net_pool,
-                .net_deny_cidrs = ex->cfg.deny_cidrs,
-                .n_net_deny_cidrs = ex->cfg.n_deny_cidrs,
-                .net_egress = egress,
-                .net_allow_private = ex->cfg.egress_allow_private,
-                .net_dns_upstreams = ex->cfg.dns_upstreams,
-                .n_net_dns_upstreams = ex->cfg.n_dns_upstreams,
-                .net_secrets = secrets,
         };
         struct net_audit *na = network ? net_audit_new(ex) : NULL;
-        vc.net_reporter = net_audit_reporter(na);
-        /* Without network a VM can run under its own supervisor and
-         * outlive this process (executor_adopt.h); with network its host
-         * side lives here. */
-        bool supervised = ex->cfg.vm_supervisors && !network && (!ex->cfg.vmm || ex->cfg.vmm == &vmm_qemu_ops);
+        evm_net_settings(ex, egress, net_audit_reporter(na), &vc);
+        vc.net_secrets = secrets;
+        /* A VM can run under its own supervisor and outlive this process
+         * (executor_adopt.h); with network, its namespace lives on with it
+         * and the next executor restarts its resolver, proxy and denial
+         * log (vmbox_adopt). */
+        bool supervised = ex->cfg.vm_supervisors && (!ex->cfg.vmm || ex->cfg.vmm == &vmm_qemu_ops);
         char vmname[32];
         snprintf(vmname, sizeof(vmname), "vm%" PRIu64, n);
         uint64_t t0 = ak_mono_ns();
@@ -137,7 +144,9 @@ void evm_release(struct executor *ex, struct vmbox *box, const char *dir)
 {
         bool supervised = box && vmbox_supervised(box);
         if (supervised) {
+                /* Its denial log stops with its release; the reporter after. */
                 vmbox_release(box);
+                net_audit_release(ex, NULL, box);
         } else if (box) {
                 vmbox_free(box, 2000);
                 net_audit_release(ex, NULL, box);

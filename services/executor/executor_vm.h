@@ -10,7 +10,16 @@
 #include "services/executor/profile.h"
 
 struct executor;
+struct net_reporter;
+struct vm_config;
 struct vmbox;
+struct vmm_net_egress;
+
+/* The network settings of vc (pool, denied CIDRs, DNS upstreams: the
+ * executor's; egress and reporter as given), as evm_boot boots with and
+ * executor_adopt.c takes a VM's network over with. */
+void evm_net_settings(struct executor *ex, const struct vmm_net_egress *egress, struct net_reporter *reporter,
+                      struct vm_config *vc);
 
 /* Resolves image (under ex->images.lock, maybe building it), boots a VM in
  * a new directory under state_dir/v (written to dir), puts it in its cpu

@@ -36,6 +36,27 @@ static void key_map(struct json_writer *w, const char *k, char **keys, char **va
         json_writer_end_object(w);
 }
 
+static const char *const egress_keys[SB_EGRESS_LISTS] = { "allow", "deny", "allow_names", "deny_names" };
+
+static void key_egress(struct json_writer *w, const struct sb_record *r)
+{
+        json_writer_key(w, "egress", 6);
+        json_writer_begin_object(w);
+        for (int l = 0; l < SB_EGRESS_LISTS; l++) {
+                json_writer_key(w, egress_keys[l], strlen(egress_keys[l]));
+                json_writer_begin_array(w);
+                for (size_t i = 0; i < r->n_egress[l]; i++)
+                        json_writer_string(w, r->egress[l][i], strlen(r->egress[l][i]));
+                json_writer_end_array(w);
+        }
+        json_writer_key(w, "ports", 5);
+        json_writer_begin_array(w);
+        for (size_t i = 0; i < r->n_egress_ports; i++)
+                json_writer_i64(w, r->egress_ports[i]);
+        json_writer_end_array(w);
+        json_writer_end_object(w);
+}
+
 int sb_record_format(const struct sb_record *r, char **ret, size_t *ret_len)
 {
         struct json_writer *w = NULL;
@@ -45,6 +66,8 @@ int sb_record_format(const struct sb_record *r, char **ret, size_t *ret_len)
         key_str(w, "kind", r->pool ? "pool" : "sandbox");
         key_str(w, "image", r->image);
         key_str(w, "profile", r->profile);
+        if (r->net_ifname[0])
+                key_str(w, "net_ifname", r->net_ifname);
         if (!r->pool) {
                 key_str(w, "name", r->name);
                 key_str(w, "uuid", r->uuid);
@@ -60,6 +83,7 @@ int sb_record_format(const struct sb_record *r, char **ret, size_t *ret_len)
                 key_i64(w, "expires_at_ms", r->expires_at_ms);
                 key_map(w, "env", r->env_keys, r->env_values, r->n_env);
                 key_map(w, "labels", r->label_keys, r->label_values, r->n_labels);
+                key_egress(w, r);
         }
         json_writer_end_object(w);
         int rc = json_writer_finish(w, ret, ret_len);
@@ -146,6 +170,69 @@ fail:
         return ak_error_set(err, -EINVAL, "%s: an entry is not a string of at most %d bytes", k, SB_RECORD_MAX_STRING);
 }
 
+/* One egress list: an array of at most SB_RECORD_MAX_EGRESS strings of
+ * 1..SB_RECORD_MAX_EGRESS_ITEM bytes. */
+static int get_list(const struct json_value *a, const char *k, char ***ret, size_t *ret_n, struct ak_error *err)
+{
+        if (!a || json_value_type(a) != JSON_ARRAY || json_array_size(a) > SB_RECORD_MAX_EGRESS)
+                return ak_error_set(err, -EINVAL, "egress.%s: missing, not an array or more than %d entries", k,
+                                    SB_RECORD_MAX_EGRESS);
+        size_t n = json_array_size(a), len;
+        char **v = calloc(n + 1, sizeof(char *));
+        if (!v)
+                return ak_error_set(err, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++) {
+                const struct json_value *e = json_array_get(a, i);
+                const char *s = json_value_type(e) == JSON_STRING ? json_string(e, &len) : NULL;
+                if (!s || !len || len > SB_RECORD_MAX_EGRESS_ITEM || !(v[i] = dup_bounded(s, len))) {
+                        strv_free(v, n);
+                        return ak_error_set(err, -EINVAL, "egress.%s[%zu]: not a string of 1..%d bytes", k, i,
+                                            SB_RECORD_MAX_EGRESS_ITEM);
+                }
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+/* "egress" (optional: records before it have none). */
+static int get_egress(const struct json_value *o, struct sb_record *r, struct ak_error *err)
+{
+        const struct json_value *e = json_object_get(o, "egress");
+        if (!e)
+                return 0;
+        if (json_value_type(e) != JSON_OBJECT)
+                return ak_error_set(err, -EINVAL, "egress: not an object");
+        for (int l = 0; l < SB_EGRESS_LISTS; l++)
+                if (get_list(json_object_get(e, egress_keys[l]), egress_keys[l], &r->egress[l], &r->n_egress[l],
+                             err) < 0)
+                        return -EINVAL;
+        const struct json_value *p = json_object_get(e, "ports");
+        if (!p || json_value_type(p) != JSON_ARRAY || json_array_size(p) > SB_RECORD_MAX_EGRESS)
+                return ak_error_set(err, -EINVAL, "egress.ports: missing, not an array or more than %d entries",
+                                    SB_RECORD_MAX_EGRESS);
+        for (size_t i = 0; i < json_array_size(p); i++) {
+                int64_t v;
+                if (json_number_i64(json_array_get(p, i), &v) < 0 || v < 1 || v > 65535)
+                        return ak_error_set(err, -EINVAL, "egress.ports[%zu]: not a port (1..65535)", i);
+                r->egress_ports[r->n_egress_ports++] = (uint16_t)v;
+        }
+        return 0;
+}
+
+/* "net_ifname" (optional): letters and digits, shorter than IFNAMSIZ. */
+static int get_ifname(const struct json_value *o, struct sb_record *r, struct ak_error *err)
+{
+        if (!json_object_get(o, "net_ifname"))
+                return 0;
+        if (get_str(o, "net_ifname", r->net_ifname, sizeof(r->net_ifname), err) < 0)
+                return -EINVAL;
+        for (const char *c = r->net_ifname; *c; c++)
+                if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9')))
+                        return ak_error_set(err, -EINVAL, "net_ifname: only a-z and 0-9");
+        return 0;
+}
+
 /* The fields of a sandbox's record (not a pool VM's). */
 static int parse_sandbox(const struct json_value *o, struct sb_record *r, struct ak_error *err)
 {
@@ -175,7 +262,7 @@ static int parse_sandbox(const struct json_value *o, struct sb_record *r, struct
                 return -EINVAL;
         if (get_map(o, "labels", &r->label_keys, &r->label_values, &r->n_labels, err) < 0)
                 return -EINVAL;
-        return 0;
+        return get_egress(o, r, err);
 }
 
 int sb_record_parse(const char *text, size_t len, struct sb_record *ret, struct ak_error *err)
@@ -195,6 +282,8 @@ int sb_record_parse(const char *text, size_t len, struct sb_record *ret, struct 
         }
         if (get_str(o, "kind", kind, sizeof(kind), err) < 0 || get_str(o, "image", r.image, sizeof(r.image), err) < 0 ||
             get_str(o, "profile", r.profile, sizeof(r.profile), err) < 0)
+                goto out;
+        if (get_ifname(o, &r, err) < 0)
                 goto out;
         if (strcmp(kind, "pool") == 0)
                 r.pool = true;
@@ -221,4 +310,10 @@ void sb_record_clear(struct sb_record *r)
         strv_free(r->label_values, r->n_labels);
         r->env_keys = r->env_values = r->label_keys = r->label_values = NULL;
         r->n_env = r->n_labels = 0;
+        for (int l = 0; l < SB_EGRESS_LISTS; l++) {
+                strv_free(r->egress[l], r->n_egress[l]);
+                r->egress[l] = NULL;
+                r->n_egress[l] = 0;
+        }
+        r->n_egress_ports = 0;
 }

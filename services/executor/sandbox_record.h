@@ -19,6 +19,13 @@ extern "C" {
 #define SB_RECORD_MAX_BYTES ((size_t)4 << 20)
 #define SB_RECORD_MAX_MAP 256      /* env entries; labels */
 #define SB_RECORD_MAX_STRING 4096  /* an env or label key or value */
+#define SB_RECORD_MAX_EGRESS 64    /* entries of an egress list (VMM_NET_MAX_EGRESS) */
+#define SB_RECORD_MAX_EGRESS_ITEM 255 /* bytes of a CIDR or domain rule */
+#define SB_RECORD_IFNAME_MAX 15    /* IFNAMSIZ - 1 */
+
+/* spec.egress as checked at create (canonical CIDRs, domain rules): the
+ * lists of struct vmm_net_egress. */
+enum sb_egress_list { SB_EGRESS_ALLOW, SB_EGRESS_DENY, SB_EGRESS_ALLOW_NAMES, SB_EGRESS_DENY_NAMES, SB_EGRESS_LISTS };
 
 struct sb_record {
         bool pool;                 /* a warm-pool VM: image and profile only */
@@ -36,6 +43,15 @@ struct sb_record {
         size_t n_env;
         char **label_keys, **label_values;
         size_t n_labels;
+        /* The VM's network namespace's host end ("akv<n>", [a-z0-9] only),
+         * "" when it has none of its own (both kinds; optional in the
+         * file, as in records written before it). */
+        char net_ifname[SB_RECORD_IFNAME_MAX + 1];
+        /* The sandbox's egress policy (optional in the file: none). */
+        char **egress[SB_EGRESS_LISTS];            /* n_egress[i] each, malloc'd */
+        size_t n_egress[SB_EGRESS_LISTS];
+        uint16_t egress_ports[SB_RECORD_MAX_EGRESS];
+        size_t n_egress_ports;
 };
 
 /* Serializes r (compact JSON, malloc'd into *ret). -ENOMEM, -E2BIG. */
@@ -43,7 +59,7 @@ int sb_record_format(const struct sb_record *r, char **ret, size_t *ret_len);
 /* Parses a record: 0 with *ret filled (free with sb_record_clear), or
  * -EINVAL / -E2BIG with err naming the field. *ret is untouched on failure. */
 int sb_record_parse(const char *text, size_t len, struct sb_record *ret, struct ak_error *err);
-/* Frees the maps (r itself is the caller's). */
+/* Frees the maps and lists (r itself is the caller's). */
 void sb_record_clear(struct sb_record *r);
 
 #ifdef __cplusplus

@@ -10,7 +10,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void same(const struct sb_record *a, const struct sb_record *b)
 {
-        if (a->pool != b->pool || strcmp(a->image, b->image) || strcmp(a->profile, b->profile))
+        if (a->pool != b->pool || strcmp(a->image, b->image) || strcmp(a->profile, b->profile) ||
+            strcmp(a->net_ifname, b->net_ifname))
                 abort();
         if (a->pool)
                 return;
@@ -26,6 +27,16 @@ static void same(const struct sb_record *a, const struct sb_record *b)
         for (size_t i = 0; i < a->n_labels; i++)
                 if (strcmp(a->label_keys[i], b->label_keys[i]) || strcmp(a->label_values[i], b->label_values[i]))
                         abort();
+        for (int l = 0; l < SB_EGRESS_LISTS; l++) {
+                if (a->n_egress[l] != b->n_egress[l])
+                        abort();
+                for (size_t i = 0; i < a->n_egress[l]; i++)
+                        if (strcmp(a->egress[l][i], b->egress[l][i]))
+                                abort();
+        }
+        if (a->n_egress_ports != b->n_egress_ports ||
+            memcmp(a->egress_ports, b->egress_ports, a->n_egress_ports * sizeof(a->egress_ports[0])))
+                abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

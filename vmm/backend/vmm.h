@@ -101,6 +101,12 @@ struct vmm_config {
                                                * host's resolv.conf nameservers */
         size_t n_net_dns_upstreams;
         const struct vmm_net_secrets *net_secrets; /* the sandbox's secrets at its egress (vmm_net.h); NULL: none */
+        /* A namespace someone else set up (vmm_net_setup in the process
+         * that started ak-vmm, which keeps its user-space side): QEMU runs
+         * in this fd's namespace, with net_resolv_conf as its resolv.conf,
+         * and none is made. 0: none. The fd stays the caller's. */
+        int net_netns_fd;
+        const char *net_resolv_conf;
 };
 
 struct vmm;

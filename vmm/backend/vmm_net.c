@@ -139,36 +139,31 @@ static int check_names(const struct vmm_net_egress *e, struct ak_error *err)
         return 0;
 }
 
-int vmm_net_setup(const struct vmm_net_config *cfg, struct vmm_net **ret, struct ak_error *err)
+/* What setup and adopt both check: the pool, the operator's denied CIDRs
+ * (canonical, into deny/deny_ptrs) and the sandbox's egress policy. */
+static int check_config(const struct vmm_net_config *cfg, struct vmm_net_pool *p, char (*deny)[64],
+                        const char **deny_ptrs, struct vmm_net_egress *with_proxy, const struct vmm_net_egress **ret_e,
+                        struct ak_error *err)
 {
-        struct vmm_net_pool p;
-        char (*addrs)[64] = NULL, deny[VMM_NET_MAX_DENY][64];
-        const char *host_ptrs[VMM_NET_MAX_HOST_ADDRS], *deny_ptrs[VMM_NET_MAX_DENY], *blocked[MAX_BLOCKED];
-        char *rules = NULL;
-        size_t n_addrs = 0;
-        unsigned slot = 0;
         int r;
-
-        if ((r = vmm_net_pool_parse(cfg->pool ? cfg->pool : VMM_NET_DEFAULT_POOL, &p, err)) < 0)
+        if ((r = vmm_net_pool_parse(cfg->pool ? cfg->pool : VMM_NET_DEFAULT_POOL, p, err)) < 0)
                 return r;
         if (cfg->n_deny_cidrs > VMM_NET_MAX_DENY)
                 return ak_error_set(err, -E2BIG, "VM network: more than %d denied CIDRs", VMM_NET_MAX_DENY);
         for (size_t i = 0; i < cfg->n_deny_cidrs; i++) {
-                if ((r = vmm_net_cidr_parse(cfg->deny_cidrs[i], deny[i], sizeof(deny[i]), err)) < 0)
+                if ((r = vmm_net_cidr_parse(cfg->deny_cidrs[i], deny[i], 64, err)) < 0)
                         return r;
                 deny_ptrs[i] = deny[i];
         }
         const struct vmm_net_egress *e = cfg->egress;
-        struct vmm_net_egress with_proxy = { 0 };
         bool secrets = cfg->secrets && cfg->secrets->set;
         if (secrets && cfg->tap)
                 return ak_error_set(err, -EOPNOTSUPP, "VM network: secrets are put in by the proxy of QEMU's user "
                                     "networking; this VMM (tap mode) has none: use the QEMU backend");
         if (secrets) {
-                if (e)
-                        with_proxy = *e;
-                with_proxy.proxy = true;
-                e = &with_proxy;
+                *with_proxy = e ? *e : (struct vmm_net_egress){ 0 };
+                with_proxy->proxy = true;
+                e = with_proxy;
         }
         if (e && (e->n_allow > VMM_NET_MAX_EGRESS || e->n_deny > VMM_NET_MAX_EGRESS ||
                   e->n_ports > VMM_NET_MAX_EGRESS))
@@ -186,6 +181,46 @@ int vmm_net_setup(const struct vmm_net_config *cfg, struct vmm_net **ret, struct
         for (size_t i = 0; e && i < e->n_ports; i++)
                 if (e->ports[i] == 0)
                         return ak_error_set(err, -EINVAL, "egress.ports: 0 is not a port (want 1..65535)");
+        *ret_e = e;
+        return 0;
+}
+
+/* The user-space side in the namespace: the denial log's reader, the VM's
+ * resolver, the domain rules' proxy. */
+static int start_user_side(struct vmm_net *n, const struct vmm_net_config *cfg, const struct vmm_net_egress *e,
+                           const char *pool, const char *const *host, size_t n_host, const char *const *deny,
+                           struct ak_error *err)
+{
+        bool secrets = cfg->secrets && cfg->secrets->set;
+        const char *blocked[MAX_BLOCKED];
+        int r;
+        if (cfg->reporter && (r = nflog_start(n->netns_fd, VMM_NET_NFLOG_GROUP, cfg->reporter, &n->log, err)) < 0)
+                return r;
+        size_t n_blocked = blocked_cidrs(cfg, pool, host, n_host, deny, blocked);
+        if ((r = start_dns(n, cfg, blocked, n_blocked, err)) < 0)
+                return r;
+        if (cfg->tap && (r = vmm_net_tap_setup(n->netns_fd, cfg, n->dns != NULL, err)) < 0)
+                return r;
+        if (!cfg->tap && (vmm_net_egress_has_names(e) || secrets) &&
+            (r = vmm_net_proxy_start(cfg, n->netns_fd, deny, cfg->n_deny_cidrs, &n->proxy, err)) < 0)
+                return r;
+        return 0;
+}
+
+int vmm_net_setup(const struct vmm_net_config *cfg, struct vmm_net **ret, struct ak_error *err)
+{
+        struct vmm_net_pool p;
+        char (*addrs)[64] = NULL, deny[VMM_NET_MAX_DENY][64];
+        const char *host_ptrs[VMM_NET_MAX_HOST_ADDRS], *deny_ptrs[VMM_NET_MAX_DENY];
+        char *rules = NULL;
+        size_t n_addrs = 0;
+        unsigned slot = 0;
+        int r;
+
+        struct vmm_net_egress with_proxy;
+        const struct vmm_net_egress *e = NULL;
+        if ((r = check_config(cfg, &p, deny, deny_ptrs, &with_proxy, &e, err)) < 0)
+                return r;
         struct vmm_net *n = calloc(1, sizeof(*n));
         if (!n || !(addrs = calloc(VMM_NET_MAX_HOST_ADDRS, sizeof(*addrs)))) {
                 r = ak_error_set(err, -ENOMEM, "out of memory");
@@ -198,8 +233,7 @@ int vmm_net_setup(const struct vmm_net_config *cfg, struct vmm_net **ret, struct
                 host_ptrs[i] = addrs[i];
         /* The VM's resolver serves DNS (start_dns): slirp asks it, a tap
          * guest's is DNATed to it; nothing needs port 53 to the host's. */
-        if ((r = vmm_net_ns_rules(p.cidr, host_ptrs, n_addrs, deny_ptrs, cfg->n_deny_cidrs, NULL, 0, e, &rules)) <
-            0) {
+        if ((r = vmm_net_ns_rules(p.cidr, host_ptrs, n_addrs, deny_ptrs, cfg->n_deny_cidrs, NULL, 0, e, &rules)) < 0) {
                 r = ak_error_set(err, r, "out of memory");
                 goto fail;
         }
@@ -209,18 +243,8 @@ int vmm_net_setup(const struct vmm_net_config *cfg, struct vmm_net **ret, struct
                 r = n->netns_fd;
                 goto fail;
         }
-        if ((r = make_veth(n, &p, &slot, err)) < 0 || (r = configure(n, &p, slot, cfg->work_dir, rules, err)) < 0)
-                goto fail;
-        if (cfg->reporter &&
-            (r = nflog_start(n->netns_fd, VMM_NET_NFLOG_GROUP, cfg->reporter, &n->log, err)) < 0)
-                goto fail;
-        size_t n_blocked = blocked_cidrs(cfg, p.cidr, host_ptrs, n_addrs, deny_ptrs, blocked);
-        if ((r = start_dns(n, cfg, blocked, n_blocked, err)) < 0)
-                goto fail;
-        if (cfg->tap && (r = vmm_net_tap_setup(n->netns_fd, cfg, n->dns != NULL, err)) < 0)
-                goto fail;
-        if (!cfg->tap && (vmm_net_egress_has_names(e) || secrets) &&
-            (r = vmm_net_proxy_start(cfg, n->netns_fd, deny_ptrs, cfg->n_deny_cidrs, &n->proxy, err)) < 0)
+        if ((r = make_veth(n, &p, &slot, err)) < 0 || (r = configure(n, &p, slot, cfg->work_dir, rules, err)) < 0 ||
+            (r = start_user_side(n, cfg, e, p.cidr, host_ptrs, n_addrs, deny_ptrs, err)) < 0)
                 goto fail;
         free(rules);
         free(addrs);
@@ -229,6 +253,58 @@ int vmm_net_setup(const struct vmm_net_config *cfg, struct vmm_net **ret, struct
 fail:
         free(rules);
         free(addrs);
+        vmm_net_free(n);
+        return r;
+}
+
+int vmm_net_adopt(const struct vmm_net_config *cfg, int netns_fd, const char *ifname, struct vmm_net **ret,
+                  struct ak_error *err)
+{
+        struct vmm_net_pool p;
+        char (*addrs)[64] = NULL, deny[VMM_NET_MAX_DENY][64];
+        const char *host_ptrs[VMM_NET_MAX_HOST_ADDRS], *deny_ptrs[VMM_NET_MAX_DENY];
+        size_t n_addrs = 0;
+        int r;
+
+        struct vmm_net *n = calloc(1, sizeof(*n));
+        if (!n) {
+                close(netns_fd);
+                return ak_error_set(err, -ENOMEM, "out of memory");
+        }
+        n->netns_fd = netns_fd;
+        if (cfg->tap) {
+                r = ak_error_set(err, -EOPNOTSUPP, "VM network: a tap-mode network cannot be taken over");
+                goto fail;
+        }
+        struct vmm_net_egress with_proxy;
+        const struct vmm_net_egress *e = NULL;
+        if ((r = check_config(cfg, &p, deny, deny_ptrs, &with_proxy, &e, err)) < 0)
+                goto fail;
+        if (!ifname || strncmp(ifname, "akv", 3) != 0 || strlen(ifname) >= sizeof(n->ifname) ||
+            !if_nametoindex(ifname)) {
+                r = ak_error_set(err, -ENODEV, "VM network: its host end %.32s is gone (remove the sandbox)",
+                                 ifname ? ifname : "(none)");
+                goto fail;
+        }
+        snprintf(n->ifname, sizeof(n->ifname), "%s", ifname);
+        if (!(addrs = calloc(VMM_NET_MAX_HOST_ADDRS, sizeof(*addrs)))) {
+                r = ak_error_set(err, -ENOMEM, "out of memory");
+                goto fail;
+        }
+        if ((r = vmm_net_host_addrs(&p, addrs, &n_addrs, err)) < 0)
+                goto fail;
+        for (size_t i = 0; i < n_addrs; i++)
+                host_ptrs[i] = addrs[i];
+        /* The rules, sets and routes are the namespace's and still there;
+         * only what ran in the process that made them is started again. */
+        if ((r = start_user_side(n, cfg, e, p.cidr, host_ptrs, n_addrs, deny_ptrs, err)) < 0)
+                goto fail;
+        free(addrs);
+        *ret = n;
+        return 0;
+fail:
+        free(addrs);
+        n->ifname[0] = 0; /* not ours to delete on a failed take-over */
         vmm_net_free(n);
         return r;
 }
@@ -248,18 +324,35 @@ const char *vmm_net_resolv_conf(const struct vmm_net *n)
         return n->resolv_conf[0] ? n->resolv_conf : NULL;
 }
 
+static void stop_user_side(struct vmm_net *n)
+{
+        nflog_stop(n->log);
+        vmm_net_proxy_free(n->proxy);
+        vmm_net_dns_free(n->dns);
+        n->log = NULL;
+        n->proxy = NULL;
+        n->dns = NULL;
+}
+
+void vmm_net_release(struct vmm_net *n)
+{
+        if (!n)
+                return;
+        stop_user_side(n);
+        if (n->netns_fd >= 0)
+                close(n->netns_fd);
+        free(n);
+}
+
 void vmm_net_free(struct vmm_net *n)
 {
         if (!n)
                 return;
         nflog_stop(n->log);
+        n->log = NULL;
         if (n->ifname[0]) {
                 struct ak_error e = { 0 };
                 (void)vmm_net_run((const char *const[]){ "ip", "link", "del", n->ifname, NULL }, &e);
         }
-        vmm_net_proxy_free(n->proxy);
-        vmm_net_dns_free(n->dns);
-        if (n->netns_fd >= 0)
-                close(n->netns_fd);
-        free(n);
+        vmm_net_release(n);
 }

@@ -73,7 +73,8 @@
  * vmm_net_setup fails, saying so, when it does not. QEMU (unprivileged, uid
  * VMM_JAIL_DEFAULT_ID) cannot change any of this: it has no CAP_NET_ADMIN.
  *
- * Lifetime: the namespace lives as long as our fd and QEMU; the veth pair
+ * Lifetime: the namespace lives as long as our fd and QEMU (or a QEMU
+ * under an ak-vmm supervisor: see vmm_net_adopt below); the veth pair
  * goes with it. vmm_net_free deletes the veth at once; if the executor is
  * SIGKILLed, QEMU dies with it (PR_SET_PDEATHSIG), the namespace and with it
  * both ends of the veth are freed by the kernel: nothing is left behind by
@@ -257,6 +258,28 @@ const char *vmm_net_resolv_conf(const struct vmm_net *n);
 
 /* Deletes the veth, closes the namespace fd. */
 void vmm_net_free(struct vmm_net *n);
+
+/* ---- A network that outlives the process that made it ----
+ * The namespace's kernel objects (veth, addresses, routes, the nftables
+ * tables and sets in it) live as long as a process runs in it: QEMU under
+ * an ak-vmm supervisor (vmbox.h) keeps them after the process that called
+ * vmm_net_setup exits. Its user-space side (the denial log's reader, the
+ * VM's resolver on 127.0.0.1:53, the proxy on VMM_NET_PROXY_PORT) runs in
+ * the caller's process and stops with it; a later process takes the
+ * namespace over with vmm_net_adopt, which starts that side again. */
+
+/* Stops the user-space side and closes the namespace fd, keeping the
+ * veth (the namespace lives on while QEMU runs in it). NULL: no-op. */
+void vmm_net_release(struct vmm_net *n);
+
+/* Takes over a namespace another process set up with cfg (netns_fd: an fd
+ * of it, taken over: closed on failure too; ifname: the host end,
+ * "akv<slot>", which must still exist): checks cfg as vmm_net_setup does
+ * and starts the user-space side (cfg->reporter, dns_upstreams, egress:
+ * what the namespace was made with). Rules are not loaded again. -ENODEV
+ * when the host end is gone, -EOPNOTSUPP for tap mode; err says why. */
+int vmm_net_adopt(const struct vmm_net_config *cfg, int netns_fd, const char *ifname, struct vmm_net **ret,
+                  struct ak_error *err);
 
 #ifdef __cplusplus
 }

@@ -388,6 +388,16 @@ static int net_prepare(const struct vmm_config *cfg, struct vmm_jail *j, struct 
                                     "the executor as root");
         if (!cfg->network || !j->confine)
                 return 0;
+        if (cfg->net_netns_fd > 0) {
+                /* Set up by the process that started us (vmbox.h). */
+                if ((r = vmm_jail_netns(j, cfg->net_netns_fd)) < 0)
+                        return ak_error_errno(err, r, "VM network namespace");
+                resolv = cfg->net_resolv_conf;
+                if (resolv && access(resolv, R_OK) == 0 &&
+                    (r = vmm_jail_bind_at(j, resolv, "/etc/resolv.conf", 0, err)) < 0)
+                        return r;
+                return 0;
+        }
         struct vmm_net_config nc = {
                 .pool = cfg->net_pool,
                 .deny_cidrs = cfg->net_deny_cidrs,

@@ -1,0 +1,346 @@
+// ak-executor --vm-supervisors with a networked sandbox (issue 17): its VM's
+// namespace (veth, routes, nftables rules and sets) lives on with QEMU
+// under its ak-vmm, and each new executor starts the namespace's resolver,
+// domain proxy and denial log again with the recorded policy. Before and
+// after a SIGTERM and a SIGKILL of the executor the sandbox reaches an
+// allowed host by a name its resolver answers, is refused a denied address
+// (nothing arrives there), and its proxy refuses a denied Host. After
+// removal no veth, namespace (QEMU) or VM directory is left.
+//
+// Outside hosts are a namespace this test makes (akad-out, host end
+// akad-o0, 198.19.42.0/24; removed before and after): nothing is sent
+// anywhere else.
+//   198.19.42.1  HTTP on kPort and 80: allowed (ok.adopt.test)
+//   198.19.42.3  HTTP on kPort: denied by the sandbox's egress.deny
+//   198.19.42.53 DNS: ok.adopt.test and bad.adopt.test -> 198.19.42.1
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+extern "C" {
+#include "lib/rpc/rpc.h"
+#include "protos/ak/v1/executor.pb-c.h"
+}
+#include "services/executor/testing/executor_client.h"
+#include "tests/testing/netns.h"
+#include "tests/testing/service_process.h"
+#include "vmm/testing/vm_fixture.h"
+
+using aktest::Runfile;
+using aktest::ServiceProcess;
+using aktest::Sh;
+using aktest::Slurp;
+
+namespace {
+
+const char kNs[] = "akad-out";
+const char kDev[] = "akad-o0";
+const int kPort = 18421;
+const char kBody[] = "adopt-net-body\n";
+
+// Every connection to the listening fd gets kBody; a request counts.
+class Http {
+ public:
+  explicit Http(int fd) : fd_(fd) {
+    if (fd_ >= 0) serve_ = std::thread([this] { Serve(); });
+  }
+  ~Http() {
+    stop_ = true;
+    if (serve_.joinable()) serve_.join();
+    if (fd_ >= 0) close(fd_);
+  }
+  bool ok() const { return fd_ >= 0; }
+  int hits() const { return hits_; }
+
+ private:
+  void Serve() {
+    while (!stop_) {
+      struct pollfd p = {fd_, POLLIN, 0};
+      if (poll(&p, 1, 100) <= 0) continue;
+      int a = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (a < 0) continue;
+      char buf[1024];
+      struct pollfd q = {a, POLLIN, 0};
+      if (poll(&q, 1, 5000) == 1 && read(a, buf, sizeof(buf)) > 0) {
+        hits_++;
+        std::string resp = "HTTP/1.0 200 OK\r\nContent-Length: " + std::to_string(sizeof(kBody) - 1) + "\r\n\r\n" +
+                           kBody;
+        (void)!write(a, resp.data(), resp.size());
+      }
+      close(a);
+    }
+  }
+  int fd_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> hits_{0};
+  std::thread serve_;
+};
+
+// DNS on the UDP fd: A 198.19.42.1 for ok.adopt.test and bad.adopt.test,
+// NXDOMAIN for anything else (RFC 1035, written apart from the resolver's
+// parser).
+class Dns {
+ public:
+  explicit Dns(int fd) : fd_(fd) {
+    if (fd_ >= 0) serve_ = std::thread([this] { Serve(); });
+  }
+  ~Dns() {
+    stop_ = true;
+    if (serve_.joinable()) serve_.join();
+    if (fd_ >= 0) close(fd_);
+  }
+  bool ok() const { return fd_ >= 0; }
+
+ private:
+  void Serve() {
+    while (!stop_) {
+      struct pollfd p = {fd_, POLLIN, 0};
+      if (poll(&p, 1, 100) <= 0) continue;
+      unsigned char q[512], out[600];
+      struct sockaddr_storage from;
+      socklen_t fl = sizeof(from);
+      ssize_t n = recvfrom(fd_, q, sizeof(q), 0, reinterpret_cast<sockaddr*>(&from), &fl);
+      if (n < 12 + 5 || q[4] != 0 || q[5] != 1) continue;
+      std::string name;
+      size_t off = 12;
+      while (off < (size_t)n && q[off] != 0 && q[off] < 64 && off + 1 + q[off] < (size_t)n) {
+        if (!name.empty()) name += '.';
+        name.append(reinterpret_cast<char*>(q + off + 1), q[off]);
+        off += 1 + q[off];
+      }
+      if (off + 5 > (size_t)n || q[off] != 0) continue;
+      unsigned qtype = q[off + 1] << 8 | q[off + 2];
+      size_t end = off + 5, o = end;
+      memcpy(out, q, end);
+      out[2] = 0x80 | (q[2] & 0x01);
+      out[3] = 0x80;
+      memset(out + 6, 0, 6);
+      bool known = name == "ok.adopt.test" || name == "bad.adopt.test";
+      if (!known) out[3] |= 3;
+      if (known && qtype == 1) {
+        unsigned char rr[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 198, 19, 42, 1};
+        memcpy(out + o, rr, sizeof(rr));
+        o += sizeof(rr);
+        out[7] = 1;
+      }
+      sendto(fd_, out, o, 0, reinterpret_cast<sockaddr*>(&from), fl);
+    }
+  }
+  int fd_;
+  std::atomic<bool> stop_{false};
+  std::thread serve_;
+};
+
+void Cleanup() {
+  Sh("ip netns del akad-out");
+  Sh("ip link del akad-o0");
+}
+
+std::string ReadLine(const std::string& path) {
+  std::ifstream f(path);
+  std::string s;
+  std::getline(f, s);
+  return s;
+}
+
+bool Alive(pid_t pid) {
+  std::string s = ReadLine("/proc/" + std::to_string(pid) + "/stat");
+  size_t p = s.rfind(')');
+  return !s.empty() && p != std::string::npos && p + 2 < s.size() && s[p + 2] != 'Z';
+}
+
+// The first VM directory's record field `key` (a string), "" if none.
+std::string RecordField(const std::string& state, const std::string& file, const std::string& key) {
+  DIR* d = opendir((state + "/v").c_str());
+  std::string v;
+  while (d && v.empty())
+    if (struct dirent* e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::string rec = Slurp(state + "/v/" + e->d_name + "/" + file);
+      size_t p = rec.find("\"" + key + "\":");
+      if (p == std::string::npos) continue;
+      p += key.size() + 3;
+      while (p < rec.size() && rec[p] == ' ') p++;
+      if (rec[p] == '"') {
+        v = rec.substr(p + 1, rec.find('"', p + 1) - p - 1);
+      } else {
+        v = rec.substr(p, rec.find_first_of(",}", p) - p);
+      }
+    } else {
+      break;
+    }
+  if (d) closedir(d);
+  return v;
+}
+
+int Create(const std::string& addr, std::string* why) {
+  struct rpc_channel* ch = nullptr;
+  struct ak_error err = {};
+  if (rpc_channel_new(addr.c_str(), nullptr, &ch, &err) != RPC_OK) {
+    *why = err.msg;
+    return -1;
+  }
+  const char* allow[] = {"ok.adopt.test"};
+  const char* deny[] = {"198.19.42.3/32", "bad.adopt.test"};
+  Ak__V1__Egress eg = AK__V1__EGRESS__INIT;
+  eg.allow = const_cast<char**>(allow);
+  eg.n_allow = 1;
+  eg.deny = const_cast<char**>(deny);
+  eg.n_deny = 2;
+  Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+  spec.name = const_cast<char*>("netkeep");
+  spec.persistent = true;
+  spec.network = AK__V1__NETWORK__NETWORK_ON;
+  spec.egress = &eg;
+  Ak__V1__CreateSandboxRequest cr = AK__V1__CREATE_SANDBOX_REQUEST__INIT;
+  cr.spec = &spec;
+  ProtobufCMessage* resp = nullptr;
+  struct rpc_call_options o = {};
+  o.timeout_ms = 240000;
+  int r = rpc_unary(ch, &ak__v1__executor__descriptor, "CreateSandbox", &cr.base, &o, &resp, &err);
+  if (resp) protobuf_c_message_free_unpacked(resp, nullptr);
+  rpc_channel_free(ch);
+  *why = err.msg;
+  return r;
+}
+
+int Remove(const std::string& addr) {
+  struct rpc_channel* ch = nullptr;
+  struct ak_error err = {};
+  if (rpc_channel_new(addr.c_str(), nullptr, &ch, &err) != RPC_OK) return -1;
+  Ak__V1__RemoveSandboxRequest rr = AK__V1__REMOVE_SANDBOX_REQUEST__INIT;
+  rr.name = const_cast<char*>("netkeep");
+  ProtobufCMessage* resp = nullptr;
+  struct rpc_call_options o = {};
+  o.timeout_ms = 60000;
+  int r = rpc_unary(ch, &ak__v1__executor__descriptor, "RemoveSandbox", &rr.base, &o, &resp, &err);
+  if (resp) protobuf_c_message_free_unpacked(resp, nullptr);
+  rpc_channel_free(ch);
+  return r;
+}
+
+// sh -c cmd in the sandbox: its stdout (and the call's error, if any).
+std::string Exec(const std::string& addr, const std::string& cmd) {
+  struct rpc_channel* ch = nullptr;
+  struct ak_error err = {};
+  if (rpc_channel_new(addr.c_str(), nullptr, &ch, &err) != RPC_OK) return err.msg;
+  Ak__V1__ExecRequest req = AK__V1__EXEC_REQUEST__INIT;
+  const char* argv[] = {"/bin/sh", "-c", cmd.c_str()};
+  req.sandbox = const_cast<char*>("netkeep");
+  req.argv = const_cast<char**>(argv);
+  req.n_argv = 3;
+  aktest::StreamOut o;
+  aktest::ExecutorStream(ch, "Exec", &req.base, 120000, &o);
+  rpc_channel_free(ch);
+  return o.out + o.error;
+}
+
+class ExecutorAdoptNetTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, nftables)";
+    aktest::PathWithSbin();
+    if (Sh("nft --version") != 0 || Sh("ip -V") != 0) GTEST_SKIP() << "nft or ip missing: run tools/deps.sh";
+    Cleanup();
+    forward_ = ReadLine("/proc/sys/net/ipv4/ip_forward");
+    ASSERT_TRUE(aktest::MakeOutsideNetns(kNs, kDev, "198.19.42.1", "198.19.42.2"));
+    ASSERT_EQ(Sh("ip -n akad-out addr add 198.19.42.3/24 dev eth0"), 0);
+    ASSERT_EQ(Sh("ip -n akad-out addr add 198.19.42.53/24 dev eth0"), 0);
+    ASSERT_EQ(Sh("sysctl -qw net.ipv4.ip_forward=1"), 0);
+  }
+  void TearDown() override {
+    Cleanup();
+    if (!forward_.empty()) Sh("sysctl -qw net.ipv4.ip_forward=" + forward_);
+  }
+  std::string forward_;
+};
+
+TEST_F(ExecutorAdoptNetTest, NetworkedSandboxKeepsItsPolicyAcrossRestarts) {
+  Http allowed(aktest::SocketInNetns(kNs, "198.19.42.1", kPort, SOCK_STREAM));
+  Http allowed80(aktest::SocketInNetns(kNs, "198.19.42.1", 80, SOCK_STREAM));
+  Http denied(aktest::SocketInNetns(kNs, "198.19.42.3", kPort, SOCK_STREAM));
+  Dns dns(aktest::SocketInNetns(kNs, "198.19.42.53", 53, SOCK_DGRAM));
+  ASSERT_TRUE(allowed.ok() && allowed80.ok() && denied.ok() && dns.ok());
+
+  std::string dir = akvm::MakeTempDir("akexn");
+  std::string state = dir + "/st";
+  setenv("AK_GUEST_BIN", Runfile("guest/ak-guest").c_str(), 1);
+  setenv("AK_VMM_BIN", Runfile("vmm/ak-vmm").c_str(), 1);
+  std::vector<std::string> argv = {Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--insecure",
+                                   "--state-dir", state, "--images", akvm::ImageStoreDir(), "--min-warm", "0",
+                                   "--dns-upstream", "198.19.42.53", "--vm-supervisors"};
+  ServiceProcess ex1;
+  ASSERT_TRUE(ex1.Start(argv, dir, "executor1")) << Slurp(ex1.err);
+  std::string why;
+  int r = Create(ex1.addr, &why);
+  if (r != RPC_OK && akvm::KernelUnavailable(why.c_str())) {
+    ex1.Stop();
+    akvm::RemoveDir(dir);
+    GTEST_SKIP() << why;
+  }
+  ASSERT_EQ(r, RPC_OK) << why;
+  std::string ifname = RecordField(state, "sandbox.json", "net_ifname");
+  ASSERT_EQ(ifname.compare(0, 3, "akv"), 0) << "no net_ifname in the record";
+  pid_t qemu = atoi(RecordField(state, "vm.json", "vmm_pid").c_str());
+  ASSERT_GT(qemu, 0);
+
+  std::string port = std::to_string(kPort);
+  // Allowed by name (the resolver), denied by address, denied Host (the
+  // proxy): each time the denied server sees nothing.
+  auto check = [&](const std::string& addr, const char* when) {
+    SCOPED_TRACE(when);
+    int before = allowed.hits(), before80 = allowed80.hits();
+    std::string out = Exec(addr, "wget -q -O- http://ok.adopt.test:" + port + "/ 2>&1; echo rc=$?");
+    EXPECT_NE(out.find(kBody), std::string::npos) << out;
+    EXPECT_EQ(allowed.hits(), before + 1);
+    out = Exec(addr, "echo hi | nc -w 3 198.19.42.3 " + port + " 2>&1; echo rc=$?");
+    EXPECT_EQ(out.find(kBody), std::string::npos) << out;
+    EXPECT_EQ(denied.hits(), 0) << out;
+    out = Exec(addr, "printf 'GET / HTTP/1.0\\r\\nHost: bad.adopt.test\\r\\n\\r\\n' | nc -w 5 198.19.42.1 80 2>&1");
+    EXPECT_NE(out.find("403"), std::string::npos) << out;
+    EXPECT_EQ(allowed80.hits(), before80) << "a request naming bad.adopt.test reached the server";
+    out = Exec(addr, "printf 'GET / HTTP/1.0\\r\\nHost: ok.adopt.test\\r\\n\\r\\n' | nc -w 5 198.19.42.1 80 2>&1");
+    EXPECT_NE(out.find(kBody), std::string::npos) << out;
+    EXPECT_EQ(allowed80.hits(), before80 + 1);
+  };
+  check(ex1.addr, "first executor");
+
+  EXPECT_EQ(ex1.Stop(), 0) << Slurp(ex1.err);
+  EXPECT_TRUE(Alive(qemu)) << "QEMU died with the executor";
+  EXPECT_NE(if_nametoindex(ifname.c_str()), 0u) << ifname << " went with the executor";
+  ServiceProcess ex2;
+  ASSERT_TRUE(ex2.Start(argv, dir, "executor2")) << Slurp(ex2.err);
+  check(ex2.addr, "after SIGTERM");
+
+  kill(ex2.pid, SIGKILL);
+  waitpid(ex2.pid, nullptr, 0);
+  ex2.pid = -1;
+  EXPECT_TRUE(Alive(qemu)) << "QEMU died with the executor";
+  ServiceProcess ex3;
+  ASSERT_TRUE(ex3.Start(argv, dir, "executor3")) << Slurp(ex3.err);
+  check(ex3.addr, "after SIGKILL");
+
+  EXPECT_EQ(Remove(ex3.addr), RPC_OK);
+  for (int i = 0; i < 100 && (Alive(qemu) || if_nametoindex(ifname.c_str())); i++) usleep(100000);
+  EXPECT_FALSE(Alive(qemu));
+  EXPECT_EQ(if_nametoindex(ifname.c_str()), 0u) << ifname << " outlived its sandbox";
+  EXPECT_EQ(ex3.Stop(), 0) << Slurp(ex3.err);
+  akvm::RemoveDir(dir);
+}
+
+}  // namespace
