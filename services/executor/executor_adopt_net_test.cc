@@ -4,8 +4,10 @@
 // domain proxy and denial log again with the recorded policy. Before and
 // after a SIGTERM and a SIGKILL of the executor the sandbox reaches an
 // allowed host by a name its resolver answers, is refused a denied address
-// (nothing arrives there), and its proxy refuses a denied Host. After
-// removal no veth, namespace (QEMU) or VM directory is left.
+// (nothing arrives there), and its proxy refuses a denied Host. A sandbox
+// whose namespace lost its host end while no executor ran comes back in
+// ERROR saying so, its VM stopped. After removal no veth, namespace (its
+// QEMU) or VM directory is left.
 //
 // Outside hosts are a namespace this test makes (akad-out, host end
 // akad-o0, 198.19.42.0/24; removed before and after): nothing is sent
@@ -164,14 +166,17 @@ bool Alive(pid_t pid) {
   return !s.empty() && p != std::string::npos && p + 2 < s.size() && s[p + 2] != 'Z';
 }
 
-// The first VM directory's record field `key` (a string), "" if none.
-std::string RecordField(const std::string& state, const std::string& file, const std::string& key) {
+// Field `key` of `file` in sandbox's VM directory, "" if none.
+std::string RecordField(const std::string& state, const std::string& sandbox, const std::string& file,
+                        const std::string& key) {
   DIR* d = opendir((state + "/v").c_str());
   std::string v;
   while (d && v.empty())
     if (struct dirent* e = readdir(d)) {
       if (e->d_name[0] == '.') continue;
-      std::string rec = Slurp(state + "/v/" + e->d_name + "/" + file);
+      std::string vm = state + "/v/" + e->d_name;
+      if (Slurp(vm + "/sandbox.json").find("\"name\":\"" + sandbox + "\"") == std::string::npos) continue;
+      std::string rec = Slurp(vm + "/" + file);
       size_t p = rec.find("\"" + key + "\":");
       if (p == std::string::npos) continue;
       p += key.size() + 3;
@@ -188,7 +193,7 @@ std::string RecordField(const std::string& state, const std::string& file, const
   return v;
 }
 
-int Create(const std::string& addr, std::string* why) {
+int Create(const std::string& addr, const char* name, std::string* why) {
   struct rpc_channel* ch = nullptr;
   struct ak_error err = {};
   if (rpc_channel_new(addr.c_str(), nullptr, &ch, &err) != RPC_OK) {
@@ -203,7 +208,7 @@ int Create(const std::string& addr, std::string* why) {
   eg.deny = const_cast<char**>(deny);
   eg.n_deny = 2;
   Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
-  spec.name = const_cast<char*>("netkeep");
+  spec.name = const_cast<char*>(name);
   spec.persistent = true;
   spec.network = AK__V1__NETWORK__NETWORK_ON;
   spec.egress = &eg;
@@ -219,12 +224,12 @@ int Create(const std::string& addr, std::string* why) {
   return r;
 }
 
-int Remove(const std::string& addr) {
+int Remove(const std::string& addr, const char* name) {
   struct rpc_channel* ch = nullptr;
   struct ak_error err = {};
   if (rpc_channel_new(addr.c_str(), nullptr, &ch, &err) != RPC_OK) return -1;
   Ak__V1__RemoveSandboxRequest rr = AK__V1__REMOVE_SANDBOX_REQUEST__INIT;
-  rr.name = const_cast<char*>("netkeep");
+  rr.name = const_cast<char*>(name);
   ProtobufCMessage* resp = nullptr;
   struct rpc_call_options o = {};
   o.timeout_ms = 60000;
@@ -232,6 +237,31 @@ int Remove(const std::string& addr) {
   if (resp) protobuf_c_message_free_unpacked(resp, nullptr);
   rpc_channel_free(ch);
   return r;
+}
+
+// "STATE error" of sandbox name as the executor lists it.
+std::string State(const std::string& addr, const std::string& name) {
+  struct rpc_channel* ch = nullptr;
+  struct ak_error err = {};
+  if (rpc_channel_new(addr.c_str(), nullptr, &ch, &err) != RPC_OK) return err.msg;
+  Ak__V1__ListSandboxesRequest req = AK__V1__LIST_SANDBOXES_REQUEST__INIT;
+  ProtobufCMessage* resp = nullptr;
+  struct rpc_call_options o = {};
+  o.timeout_ms = 10000;
+  std::string out;
+  if (rpc_unary(ch, &ak__v1__executor__descriptor, "ListSandboxes", &req.base, &o, &resp, &err) == RPC_OK) {
+    auto* l = reinterpret_cast<Ak__V1__ListSandboxesResponse*>(resp);
+    for (size_t i = 0; i < l->n_sandboxes; i++)
+      if (l->sandboxes[i]->spec && name == l->sandboxes[i]->spec->name)
+        out = std::string(protobuf_c_enum_descriptor_get_value(&ak__v1__sandbox_state__descriptor,
+                                                               l->sandboxes[i]->state)->name) +
+              " " + (l->sandboxes[i]->error ? l->sandboxes[i]->error : "");
+    protobuf_c_message_free_unpacked(resp, nullptr);
+  } else {
+    out = err.msg;
+  }
+  rpc_channel_free(ch);
+  return out;
 }
 
 // sh -c cmd in the sandbox: its stdout (and the call's error, if any).
@@ -287,17 +317,22 @@ TEST_F(ExecutorAdoptNetTest, NetworkedSandboxKeepsItsPolicyAcrossRestarts) {
   ServiceProcess ex1;
   ASSERT_TRUE(ex1.Start(argv, dir, "executor1")) << Slurp(ex1.err);
   std::string why;
-  int r = Create(ex1.addr, &why);
+  int r = Create(ex1.addr, "netkeep", &why);
   if (r != RPC_OK && akvm::KernelUnavailable(why.c_str())) {
     ex1.Stop();
     akvm::RemoveDir(dir);
     GTEST_SKIP() << why;
   }
   ASSERT_EQ(r, RPC_OK) << why;
-  std::string ifname = RecordField(state, "sandbox.json", "net_ifname");
+  ASSERT_EQ(Create(ex1.addr, "netlost", &why), RPC_OK) << why;
+  std::string ifname = RecordField(state, "netkeep", "sandbox.json", "net_ifname");
   ASSERT_EQ(ifname.compare(0, 3, "akv"), 0) << "no net_ifname in the record";
-  pid_t qemu = atoi(RecordField(state, "vm.json", "vmm_pid").c_str());
+  pid_t qemu = atoi(RecordField(state, "netkeep", "vm.json", "vmm_pid").c_str());
   ASSERT_GT(qemu, 0);
+  std::string lost_if = RecordField(state, "netlost", "sandbox.json", "net_ifname");
+  pid_t lost_qemu = atoi(RecordField(state, "netlost", "vm.json", "vmm_pid").c_str());
+  ASSERT_GT(lost_qemu, 0);
+  ASSERT_NE(lost_if, ifname);
 
   std::string port = std::to_string(kPort);
   // Allowed by name (the resolver), denied by address, denied Host (the
@@ -323,8 +358,17 @@ TEST_F(ExecutorAdoptNetTest, NetworkedSandboxKeepsItsPolicyAcrossRestarts) {
   EXPECT_EQ(ex1.Stop(), 0) << Slurp(ex1.err);
   EXPECT_TRUE(Alive(qemu)) << "QEMU died with the executor";
   EXPECT_NE(if_nametoindex(ifname.c_str()), 0u) << ifname << " went with the executor";
+  // netlost's network loses its host end while no executor runs: the next
+  // one cannot restore it, says so, and stops that VM.
+  ASSERT_EQ(Sh("ip link del " + lost_if), 0);
   ServiceProcess ex2;
   ASSERT_TRUE(ex2.Start(argv, dir, "executor2")) << Slurp(ex2.err);
+  std::string st = State(ex2.addr, "netlost");
+  EXPECT_EQ(st.rfind("SANDBOX_STATE_ERROR", 0), 0u) << st;
+  EXPECT_NE(st.find("host end " + lost_if + " is gone"), std::string::npos) << st;
+  for (int i = 0; i < 100 && Alive(lost_qemu); i++) usleep(100000);
+  EXPECT_FALSE(Alive(lost_qemu)) << "the VM whose network was lost still runs";
+  EXPECT_EQ(Remove(ex2.addr, "netlost"), RPC_OK);
   check(ex2.addr, "after SIGTERM");
 
   kill(ex2.pid, SIGKILL);
@@ -335,10 +379,25 @@ TEST_F(ExecutorAdoptNetTest, NetworkedSandboxKeepsItsPolicyAcrossRestarts) {
   ASSERT_TRUE(ex3.Start(argv, dir, "executor3")) << Slurp(ex3.err);
   check(ex3.addr, "after SIGKILL");
 
-  EXPECT_EQ(Remove(ex3.addr), RPC_OK);
+  EXPECT_EQ(Remove(ex3.addr, "netkeep"), RPC_OK);
   for (int i = 0; i < 100 && (Alive(qemu) || if_nametoindex(ifname.c_str())); i++) usleep(100000);
   EXPECT_FALSE(Alive(qemu));
   EXPECT_EQ(if_nametoindex(ifname.c_str()), 0u) << ifname << " outlived its sandbox";
+  int left = 0;
+  for (int i = 0; i < 100; i++) {
+    left = 0;
+    DIR* d = opendir((state + "/v").c_str());
+    while (d)
+      if (struct dirent* e = readdir(d)) {
+        if (e->d_name[0] != '.') left++;
+      } else {
+        break;
+      }
+    if (d) closedir(d);
+    if (left == 0) break;
+    usleep(100000);
+  }
+  EXPECT_EQ(left, 0) << "VM directories left after removal";
   EXPECT_EQ(ex3.Stop(), 0) << Slurp(ex3.err);
   akvm::RemoveDir(dir);
 }

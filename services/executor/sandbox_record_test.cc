@@ -1,0 +1,90 @@
+// sandbox.json's network fields: the namespace's host end and the egress
+// policy round-trip; records written before them still parse (no policy,
+// no namespace); damaged values are refused naming the field.
+#include <gtest/gtest.h>
+#include <string.h>
+
+#include <string>
+
+extern "C" {
+#include "services/executor/sandbox_record.h"
+}
+
+namespace {
+
+const char kOld[] =
+    "{\"kind\":\"sandbox\",\"image\":\"base\",\"profile\":\"moderate\",\"name\":\"keep\",\"uuid\":\"u\","
+    "\"tenant\":\"default\",\"vcpus\":1,\"memory_mb\":256,\"network\":true,\"network_req\":2,\"persistent\":true,"
+    "\"from_pool\":false,\"ttl_seconds\":0,\"created_at_ms\":1,\"expires_at_ms\":0,\"env\":{},\"labels\":{}";
+
+std::string Parse(const std::string& text, struct sb_record* r) {
+  struct ak_error err = {};
+  return sb_record_parse(text.data(), text.size(), r, &err) == 0 ? "" : err.msg;
+}
+
+TEST(SandboxRecordTest, NetworkFieldsRoundTrip) {
+  struct sb_record r;
+  std::string text = std::string(kOld) +
+                     ",\"net_ifname\":\"akv17\",\"egress\":{\"allow\":[\"198.18.0.0/15\"],\"deny\":[\"198.19.42.3/32\"],"
+                     "\"allow_names\":[\"ok.adopt.test\"],\"deny_names\":[\"bad.adopt.test\"],\"ports\":[80,443]}}";
+  ASSERT_EQ(Parse(text, &r), "");
+  EXPECT_STREQ(r.net_ifname, "akv17");
+  ASSERT_EQ(r.n_egress[SB_EGRESS_ALLOW], 1u);
+  EXPECT_STREQ(r.egress[SB_EGRESS_DENY][0], "198.19.42.3/32");
+  EXPECT_STREQ(r.egress[SB_EGRESS_ALLOW_NAMES][0], "ok.adopt.test");
+  EXPECT_STREQ(r.egress[SB_EGRESS_DENY_NAMES][0], "bad.adopt.test");
+  ASSERT_EQ(r.n_egress_ports, 2u);
+  EXPECT_EQ(r.egress_ports[1], 443);
+  char* out = nullptr;
+  size_t len = 0;
+  ASSERT_EQ(sb_record_format(&r, &out, &len), 0);
+  struct sb_record b;
+  ASSERT_EQ(Parse(std::string(out, len), &b), "");
+  EXPECT_STREQ(b.net_ifname, "akv17");
+  EXPECT_EQ(b.n_egress_ports, 2u);
+  EXPECT_STREQ(b.egress[SB_EGRESS_ALLOW][0], "198.18.0.0/15");
+  free(out);
+  sb_record_clear(&r);
+  sb_record_clear(&b);
+}
+
+TEST(SandboxRecordTest, RecordsWithoutThemStillParse) {
+  struct sb_record r;
+  ASSERT_EQ(Parse(std::string(kOld) + "}", &r), "");
+  EXPECT_STREQ(r.net_ifname, "");
+  for (int l = 0; l < SB_EGRESS_LISTS; l++) EXPECT_EQ(r.n_egress[l], 0u);
+  EXPECT_EQ(r.n_egress_ports, 0u);
+  sb_record_clear(&r);
+  ASSERT_EQ(Parse("{\"kind\":\"pool\",\"image\":\"base\",\"profile\":\"moderate\",\"net_ifname\":\"akv3\"}", &r), "");
+  EXPECT_TRUE(r.pool);
+  EXPECT_STREQ(r.net_ifname, "akv3");
+}
+
+TEST(SandboxRecordTest, DamagedValuesAreRefused) {
+  struct sb_record r;
+  const struct {
+    const char *tail, *why;
+  } cases[] = {
+      {",\"net_ifname\":\"akv1;rm\"}", "net_ifname"},
+      {",\"net_ifname\":\"akv0123456789abcdef\"}", "net_ifname"},
+      {",\"egress\":[]}", "egress"},
+      {",\"egress\":{\"allow\":[],\"deny\":[],\"allow_names\":[],\"deny_names\":[]}}", "egress.ports"},
+      {",\"egress\":{\"allow\":[\"\"],\"deny\":[],\"allow_names\":[],\"deny_names\":[],\"ports\":[]}}",
+       "egress.allow[0]"},
+      {",\"egress\":{\"allow\":[],\"deny\":[1],\"allow_names\":[],\"deny_names\":[],\"ports\":[]}}", "egress.deny[0]"},
+      {",\"egress\":{\"allow\":[],\"deny\":[],\"allow_names\":[],\"deny_names\":[],\"ports\":[0]}}",
+       "egress.ports[0]"},
+      {",\"egress\":{\"allow\":[],\"deny\":[],\"allow_names\":[],\"deny_names\":[],\"ports\":[65536]}}",
+       "egress.ports[0]"},
+  };
+  for (const auto& c : cases) {
+    std::string why = Parse(std::string(kOld) + c.tail, &r);
+    EXPECT_NE(why.find(c.why), std::string::npos) << c.tail << ": " << why;
+  }
+  std::string many = ",\"egress\":{\"allow\":[";
+  for (int i = 0; i <= SB_RECORD_MAX_EGRESS; i++) many += std::string(i ? "," : "") + "\"1.2.3.4/32\"";
+  many += "],\"deny\":[],\"allow_names\":[],\"deny_names\":[],\"ports\":[]}}";
+  EXPECT_NE(Parse(std::string(kOld) + many, &r).find("more than 64"), std::string::npos);
+}
+
+}  // namespace
