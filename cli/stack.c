@@ -413,108 +413,177 @@ out:
         return r;
 }
 
+/* What the four services are started with: paths, flags, argv. */
+struct launch {
+        char bin[STACK_N][PATH_MAX], logs[STACK_N][PATH_MAX];
+        char key[PATH_MAX], config[PATH_MAX], spool[PATH_MAX], state[PATH_MAX], images[PATH_MAX];
+        char token[PATH_MAX], exec_token[PATH_MAX], warm[16], vcpus[24];
+        char *argv[STACK_N][40];
+};
+
+/* The auditor's destination: agentkernel's audit.jsonl, as `ak audit` reads it. */
+static int write_audit_config(const struct stack *st, const char *config, struct ak_error *err)
+{
+        struct json_writer *w = NULL;
+        _cleanup_free_ char *data = NULL;
+        char path[PATH_MAX];
+        size_t len;
+        snprintf(path, sizeof(path), "%s/audit.jsonl", st->home);
+        if (json_writer_new(0, 8192, &w) < 0)
+                return ak_error_set(err, -ENOMEM, "out of memory");
+        json_writer_begin_object(w);
+        json_writer_key(w, "destination", 11);
+        json_writer_begin_object(w);
+        json_writer_key(w, "type", 4);
+        json_writer_string(w, "file", 4);
+        json_writer_key(w, "path", 4);
+        json_writer_string(w, path, strlen(path));
+        json_writer_end_object(w);
+        json_writer_end_object(w);
+        int r = json_writer_finish(w, &data, &len);
+        json_writer_free(w);
+        if (r < 0 || (r = receipt_write_private_file(config, data, len)) < 0)
+                return ak_error_errno(err, r, "write %s", config);
+        return 0;
+}
+
+/* Directories, paths and every service's argv (with st->metrics as they
+ * are: pick them first). */
+static int launch_prepare(struct stack *st, const struct stack_up_options *o, struct launch *L, struct ak_error *err)
+{
+        char dir[PATH_MAX];
+        int r;
+        for (int i = 0; i < STACK_N; i++)
+                if ((r = stack_find_bin((enum stack_service)i, L->bin[i], sizeof(L->bin[i]), err)) < 0)
+                        return r;
+        if ((r = stack_dir(st, "run", dir, sizeof(dir), err)) < 0 ||
+            (r = stack_dir(st, "logs", dir, sizeof(dir), err)) < 0 ||
+            (r = stack_dir(st, "receipts", dir, sizeof(dir), err)) < 0 ||
+            (r = stack_dir(st, "auditor/spool", L->spool, sizeof(L->spool), err)) < 0 ||
+            (r = stack_dir(st, "executor", L->state, sizeof(L->state), err)) < 0 ||
+            (r = stack_dir(st, "images", L->images, sizeof(L->images), err)) < 0)
+                return r;
+        if (strlen(L->state) > 60)
+                return ak_error_set(err, -ENAMETOOLONG,
+                                    "%s: the executor's state directory must be at most 60 bytes "
+                                    "(VM socket paths); set a shorter AK_HOME", L->state);
+        for (int i = 0; i < STACK_N; i++)
+                snprintf(L->logs[i], sizeof(L->logs[i]), "%s/logs/%s.log", st->home, names[i]);
+        snprintf(L->key, sizeof(L->key), "%s/receipts/ed25519_signing_key.pkcs8", st->home);
+        snprintf(L->config, sizeof(L->config), "%s/auditor/config.json", st->home);
+        stack_token_path(st, L->token, sizeof(L->token));
+        executor_token_path(st, L->exec_token, sizeof(L->exec_token));
+        snprintf(L->warm, sizeof(L->warm), "%u", o->min_warm);
+        /* A sandbox's vCPU is a thread of its VMM; a laptop running agents
+         * overcommits them (4 per CPU), memory stays the executor's 3/4 of RAM. */
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        snprintf(L->vcpus, sizeof(L->vcpus), "%ld", 4 * (ncpu > 0 ? ncpu : 1));
+        char *sig[] = { L->bin[STACK_SIGNER], "--key", L->key, "--listen", st->addr[STACK_SIGNER],
+                        "--metrics-listen", st->metrics[STACK_SIGNER], NULL };
+        char *aud[] = { L->bin[STACK_AUDITOR], "--listen", st->addr[STACK_AUDITOR], "--config", L->config,
+                        "--spool", L->spool, "--metrics-listen", st->metrics[STACK_AUDITOR], NULL };
+        char *sch[] = { L->bin[STACK_SCHEDULER], "--listen", st->addr[STACK_SCHEDULER], "--token-file", L->token,
+                        "--registration-token-file", L->exec_token, "--metrics-listen",
+                        st->metrics[STACK_SCHEDULER], NULL };
+        /* --vm-supervisors: the VMs outlive the executor, so one restarted
+         * in place (`ak up` again) takes its sandboxes back; `ak down`
+         * stops them (stack_stop_vms). */
+        char *exe[] = { L->bin[STACK_EXECUTOR], "--listen", st->addr[STACK_EXECUTOR], "--state-dir", L->state,
+                        "--scheduler-token-file", L->exec_token,
+                        "--images", L->images, "--scheduler", st->addr[STACK_SCHEDULER], "--signer",
+                        st->addr[STACK_SIGNER], "--auditor", st->addr[STACK_AUDITOR], "--executor-id",
+                        "local", "--min-warm", L->warm, "--max-warm", o->min_warm > 2 ? L->warm : "2",
+                        "--capacity-vcpus", L->vcpus, "--metrics-listen", st->metrics[STACK_EXECUTOR],
+                        "--vm-supervisors", NULL };
+        _Static_assert(sizeof(exe) <= sizeof(L->argv[0]), "argv room");
+        memcpy(L->argv[STACK_SIGNER], sig, sizeof(sig));
+        memcpy(L->argv[STACK_AUDITOR], aud, sizeof(aud));
+        memcpy(L->argv[STACK_SCHEDULER], sch, sizeof(sch));
+        memcpy(L->argv[STACK_EXECUTOR], exe, sizeof(exe));
+        return write_audit_config(st, L->config, err);
+}
+
+static const enum stack_service start_order[STACK_N] = { STACK_SIGNER, STACK_AUDITOR, STACK_SCHEDULER,
+                                                         STACK_EXECUTOR };
+
+/* `ak up` on a stack of which some services run: starts the others as they
+ * were (same tokens, sockets, state), waits for all. Nothing running is
+ * touched, also not on failure. */
+static int restart_missing(struct stack *st, struct stack_up_options *o, struct ak_error *err)
+{
+        _cleanup_free_ struct launch *L = calloc(1, sizeof(*L));
+        bool dead[STACK_N] = { 0 };
+        int r;
+        if (!L)
+                return ak_error_set(err, -ENOMEM, "out of memory");
+        for (int i = 0; i < STACK_N; i++)
+                if ((dead[i] = !stack_pid_alive(st, (enum stack_service)i)) &&
+                    (r = stack_pick_metrics_addr(st->metrics[i], sizeof(st->metrics[i]), err)) < 0)
+                        return r;
+        if ((r = launch_prepare(st, o, L, err)) < 0)
+                return r;
+        for (int k = 0; k < STACK_N; k++) {
+                enum stack_service s = start_order[k];
+                if (!dead[s])
+                        continue;
+                unlink(st->addr[s] + 5);
+                pid_t pid = stack_spawn(L->logs[s], L->argv[s], err);
+                if (pid < 0)
+                        return pid;
+                st->pid[s] = pid;
+        }
+        if ((r = stack_write_record(st, err)) < 0)
+                return r;
+        struct cli_progress pr;
+        cli_progress_init(&pr);
+        r = wait_ready(st, (const char(*)[PATH_MAX])L->logs, o->timeout_s ? o->timeout_s : 120,
+                       o->progress ? &pr : NULL, err);
+        if (o->progress)
+                cli_progress_done(&pr);
+        if (r < 0)
+                return ak_error_wrap(err, "restarting the stopped services of the stack in %s", st->home);
+        if (o->gateway_listen && st->addr[STACK_GATEWAY][0] && !stack_pid_alive(st, STACK_GATEWAY))
+                stack_start_gateway(st, o);
+        return 0;
+}
+
 int stack_up(struct stack *st, struct stack_up_options *o, struct ak_error *err)
 {
-        char bin[STACK_N][PATH_MAX], logs[STACK_N][PATH_MAX], dir[PATH_MAX];
-        char key[PATH_MAX], config[PATH_MAX], spool[PATH_MAX], state[PATH_MAX], images[PATH_MAX];
-        char token[PATH_MAX], exec_token[PATH_MAX];
-        char warm[16];
-        int r;
-
-        r = stack_load(st, err);
+        int r = stack_load(st, err);
         if (r == 0) {
-                for (int i = 0; i < STACK_ALL; i++)
-                        if (stack_pid_alive(st, (enum stack_service)i))
-                                return ak_error_set(err, -EEXIST,
-                                                    "a stack is already running in %s (ak-%s, pid %d); "
-                                                    "`ak down` stops it",
-                                                    st->home, names[i], (int)st->pid[i]);
+                int alive = 0, first = -1;
+                for (int i = 0; i < STACK_N; i++)
+                        if (stack_pid_alive(st, (enum stack_service)i)) {
+                                alive++;
+                                first = first < 0 ? i : first;
+                        }
+                if (alive == STACK_N)
+                        return ak_error_set(err, -EEXIST,
+                                            "a stack is already running in %s (ak-%s, pid %d); "
+                                            "`ak down` stops it",
+                                            st->home, names[first], (int)st->pid[first]);
+                if (alive)
+                        return restart_missing(st, o, err);
         } else if (r != -ENOENT) {
                 return r;
         }
         if ((r = stack_paths(st, err)) < 0)
                 return r;
-        for (int i = 0; i < STACK_N; i++)
-                if ((r = stack_find_bin((enum stack_service)i, bin[i], sizeof(bin[i]), err)) < 0)
-                        return r;
-        if ((r = stack_dir(st, "run", dir, sizeof(dir), err)) < 0 ||
-            (r = stack_dir(st, "logs", dir, sizeof(dir), err)) < 0 ||
-            (r = stack_dir(st, "receipts", dir, sizeof(dir), err)) < 0 ||
-            (r = stack_dir(st, "auditor/spool", spool, sizeof(spool), err)) < 0 ||
-            (r = stack_dir(st, "executor", state, sizeof(state), err)) < 0 ||
-            (r = stack_dir(st, "images", images, sizeof(images), err)) < 0)
-                return r;
-        if (strlen(state) > 60)
-                return ak_error_set(err, -ENAMETOOLONG,
-                                    "%s: the executor's state directory must be at most 60 bytes "
-                                    "(VM socket paths); set a shorter AK_HOME", state);
-        for (int i = 0; i < STACK_N; i++)
-                snprintf(logs[i], sizeof(logs[i]), "%s/logs/%s.log", st->home, names[i]);
+        _cleanup_free_ struct launch *L = calloc(1, sizeof(*L));
+        if (!L)
+                return ak_error_set(err, -ENOMEM, "out of memory");
         for (int i = 0; i < STACK_N; i++)
                 if ((r = stack_pick_metrics_addr(st->metrics[i], sizeof(st->metrics[i]), err)) < 0)
                         return r;
-        snprintf(key, sizeof(key), "%s/receipts/ed25519_signing_key.pkcs8", st->home);
-        snprintf(config, sizeof(config), "%s/auditor/config.json", st->home);
-        stack_token_path(st, token, sizeof(token));
-        executor_token_path(st, exec_token, sizeof(exec_token));
-        if ((r = write_token(token, err)) < 0 || (r = write_token(exec_token, err)) < 0)
+        if ((r = launch_prepare(st, o, L, err)) < 0)
                 return r;
-
-        /* The auditor's destination: agentkernel's audit.jsonl, as `ak audit` reads it. */
-        {
-                struct json_writer *w = NULL;
-                _cleanup_free_ char *data = NULL;
-                char path[PATH_MAX];
-                size_t len;
-                snprintf(path, sizeof(path), "%s/audit.jsonl", st->home);
-                if (json_writer_new(0, 8192, &w) < 0)
-                        return ak_error_set(err, -ENOMEM, "out of memory");
-                json_writer_begin_object(w);
-                json_writer_key(w, "destination", 11);
-                json_writer_begin_object(w);
-                json_writer_key(w, "type", 4);
-                json_writer_string(w, "file", 4);
-                json_writer_key(w, "path", 4);
-                json_writer_string(w, path, strlen(path));
-                json_writer_end_object(w);
-                json_writer_end_object(w);
-                r = json_writer_finish(w, &data, &len);
-                json_writer_free(w);
-                if (r < 0 || (r = receipt_write_private_file(config, data, len)) < 0)
-                        return ak_error_errno(err, r, "write %s", config);
-        }
-        snprintf(warm, sizeof(warm), "%u", o->min_warm);
-        /* A sandbox's vCPU is a thread of its VMM; a laptop running agents
-         * overcommits them (4 per CPU), memory stays the executor's 3/4 of RAM. */
-        char vcpus[24];
-        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-        snprintf(vcpus, sizeof(vcpus), "%ld", 4 * (ncpu > 0 ? ncpu : 1));
-        const char *path_of[STACK_N];
+        if ((r = write_token(L->token, err)) < 0 || (r = write_token(L->exec_token, err)) < 0)
+                return r;
         for (int i = 0; i < STACK_N; i++)
-                path_of[i] = st->addr[i] + 5;
-        for (int i = 0; i < STACK_N; i++)
-                unlink(path_of[i]);
-
-        char *argv_sig[] = { bin[STACK_SIGNER], "--key", key, "--listen", st->addr[STACK_SIGNER],
-                             "--metrics-listen", st->metrics[STACK_SIGNER], NULL };
-        char *argv_aud[] = { bin[STACK_AUDITOR], "--listen", st->addr[STACK_AUDITOR], "--config", config,
-                             "--spool", spool, "--metrics-listen", st->metrics[STACK_AUDITOR], NULL };
-        char *argv_sch[] = { bin[STACK_SCHEDULER], "--listen", st->addr[STACK_SCHEDULER], "--token-file", token,
-                             "--registration-token-file", exec_token, "--metrics-listen",
-                             st->metrics[STACK_SCHEDULER], NULL };
-        char *argv_exe[] = { bin[STACK_EXECUTOR], "--listen", st->addr[STACK_EXECUTOR], "--state-dir", state,
-                             "--scheduler-token-file", exec_token,
-                             "--images", images, "--scheduler", st->addr[STACK_SCHEDULER], "--signer",
-                             st->addr[STACK_SIGNER], "--auditor", st->addr[STACK_AUDITOR], "--executor-id",
-                             "local", "--min-warm", warm, "--max-warm", o->min_warm > 2 ? warm : "2",
-                             "--capacity-vcpus", vcpus, "--metrics-listen", st->metrics[STACK_EXECUTOR], NULL };
-        char *const *argvs[STACK_N] = { argv_sch, argv_exe, argv_sig, argv_aud };
-        static const enum stack_service order[STACK_N] = { STACK_SIGNER, STACK_AUDITOR, STACK_SCHEDULER,
-                                                           STACK_EXECUTOR };
-
+                unlink(st->addr[i] + 5);
         for (int k = 0; k < STACK_N; k++) {
-                enum stack_service s = order[k];
-                pid_t pid = stack_spawn(logs[s], argvs[s], err);
+                enum stack_service s = start_order[k];
+                pid_t pid = stack_spawn(L->logs[s], L->argv[s], err);
                 if (pid < 0) {
                         r = pid;
                         goto fail;
@@ -526,7 +595,7 @@ int stack_up(struct stack *st, struct stack_up_options *o, struct ak_error *err)
 
         struct cli_progress pr;
         cli_progress_init(&pr);
-        r = wait_ready(st, (const char(*)[PATH_MAX])logs, o->timeout_s ? o->timeout_s : 120,
+        r = wait_ready(st, (const char(*)[PATH_MAX])L->logs, o->timeout_s ? o->timeout_s : 120,
                        o->progress ? &pr : NULL, err);
         if (o->progress)
                 cli_progress_done(&pr);
@@ -570,6 +639,10 @@ int stack_down(struct stack *st, struct ak_error *err)
                 }
                 stopped++;
         }
+        /* The executor's VMs outlive it (--vm-supervisors): down means
+         * them too, once it is gone. */
+        if (!stack_pid_alive(st, STACK_EXECUTOR))
+                stack_stop_vms(st);
         /* Reap our own children (when the caller started them). */
         for (int i = 0; i < STACK_ALL; i++)
                 if (st->pid[i] > 1)

@@ -31,3 +31,9 @@ void stack_print_log_tail(const char *log);
  * its pid and the address it printed. On failure, stops what it started and
  * says why in o->gateway_error; the stack is left as it was. */
 void stack_start_gateway(struct stack *st, struct stack_up_options *o);
+
+/* Stops the supervised VMs (ak-vmm and QEMU) the executor left in
+ * $AK_HOME/executor/v, by their recorded pids and start times; call after
+ * the executor has exited. Their directories stay (the next executor lists
+ * their sandboxes as lost). The number stopped. */
+int stack_stop_vms(const struct stack *st);

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# An executor restarted in place (issues 16 and 17): `ak up` starts the
+# executor with --vm-supervisors; when its executor dies (SIGTERM, and
+# again SIGKILL) `ak up` starts it alone again (the scheduler, signer and
+# auditor keep their pids), the kept sandbox answers `ak exec` with the
+# state written before, and a detached command that wrote output across
+# the restart shows it all in exec-logs and completes with its exit code.
+# `ak down` leaves no ak-vmm or QEMU. One VM boot.
+set -uo pipefail
+
+rf=${TEST_SRCDIR:-}/${TEST_WORKSPACE:-ak}
+ak=$rf/cli/ak
+[ -x "$ak" ] || { echo "no ak at $ak"; exit 1; }
+home=$(mktemp -d /tmp/akr.XXXXXX)
+tmp=$(mktemp -d /tmp/akrt.XXXXXX)
+export AK_HOME=$home
+unset AK_SCHEDULER AK_TOKEN
+cleanup() {
+        "$ak" down >/dev/null 2>&1
+        rm -rf "$home" "$tmp"
+}
+trap cleanup EXIT
+failures=0
+fail() {
+        echo "FAIL: $*"
+        failures=$((failures + 1))
+}
+# The pid stack.json records for service $1.
+pid_of() {
+        python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pids"][sys.argv[2]])' \
+                "$home/run/stack.json" "$1"
+}
+alive() { [ -d "/proc/$1" ] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
+
+"$ak" up --warm 0 --no-gateway -q >"$tmp/out" 2>"$tmp/err" || {
+        echo "ak up: $(cat "$tmp/err")"
+        for f in "$home"/logs/*.log; do echo "--- $f"; tail -n 20 "$f"; done
+        exit 1
+}
+exe=$(pid_of executor)
+tr '\0' ' ' <"/proc/$exe/cmdline" | grep -q -- '--vm-supervisors' || fail "the executor runs without --vm-supervisors"
+sched=$(pid_of scheduler)
+"$ak" sandbox create keep >"$tmp/out" 2>"$tmp/err" || {
+        echo "sandbox create: $(cat "$tmp/err")"
+        for f in "$home"/logs/*.log; do echo "--- $f"; tail -n 20 "$f"; done
+        exit 1
+}
+"$ak" exec keep -- sh -c 'echo kept-state > state.txt' || fail "ak exec before the restart"
+
+# $1: the signal. A detached command writing for ~10 s across the restart.
+restart_with() {
+        local sig=$1 id exe new
+        id=$("$ak" exec -d keep -- sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do echo line$i; sleep 1; done; exit 7' \
+                2>"$tmp/err")
+        echo "$id" | grep -Eq '^[0-9a-f-]{36}$' || { fail "$sig: ak exec -d printed '$id': $(cat "$tmp/err")"; return; }
+        sleep 2
+        exe=$(pid_of executor)
+        kill "-$sig" "$exe"
+        for _ in $(seq 1 200); do alive "$exe" || break; sleep 0.1; done
+        alive "$exe" && { fail "$sig: the executor did not exit"; return; }
+        "$ak" up --warm 0 --no-gateway -q >"$tmp/up" 2>&1 || fail "$sig: ak up again: $(cat "$tmp/up")"
+        new=$(pid_of executor)
+        [ "$new" != "$exe" ] && alive "$new" || fail "$sig: no new executor ($exe -> $new)"
+        [ "$(pid_of scheduler)" = "$sched" ] || fail "$sig: ak up restarted the running scheduler"
+        "$ak" exec keep -- cat state.txt >"$tmp/state" 2>"$tmp/err"
+        [ "$(cat "$tmp/state")" = kept-state ] ||
+                fail "$sig: the kept sandbox lost its state: $(cat "$tmp/state" "$tmp/err")"
+        timeout 60 "$ak" sandbox exec-logs keep "$id" --follow >"$tmp/logs" 2>"$tmp/err" ||
+                fail "$sig: exec-logs --follow: $(cat "$tmp/err")"
+        [ "$(cat "$tmp/logs")" = "$(printf 'line%s\n' 1 2 3 4 5 6 7 8 9 10 | head -c -1)" ] ||
+                fail "$sig: exec-logs printed: $(cat "$tmp/logs")"
+        "$ak" sandbox exec-list keep >"$tmp/list" 2>&1
+        grep -Eq "^$id  completed +7 " "$tmp/list" || fail "$sig: exec-list after the end: $(cat "$tmp/list")"
+}
+restart_with TERM
+restart_with KILL
+
+# Down: every ak-vmm and QEMU of the stack is gone.
+vms=$(cat "$home"/executor/v/*/vm.json 2>/dev/null | python3 -c '
+import json,sys
+d = json.JSONDecoder(); s = sys.stdin.read().strip(); i = 0
+while i < len(s):
+    o, i = d.raw_decode(s, i); print(o["pid"], o["vmm_pid"])
+    while i < len(s) and s[i].isspace(): i += 1')
+[ -n "$vms" ] || fail "no supervised VM recorded under $home/executor/v"
+"$ak" down >/dev/null 2>&1 || fail "ak down"
+for p in $vms; do
+        for _ in $(seq 1 50); do alive "$p" || break; sleep 0.1; done
+        alive "$p" && fail "pid $p (ak-vmm or QEMU) outlived ak down"
+done
+[ $failures -eq 0 ] && echo PASS
+exit $failures
