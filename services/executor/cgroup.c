@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -8,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/base/pathfmt.h"
 #include "services/executor/cgroup.h"
 
 #define CFS_PERIOD_US 100000u
@@ -168,4 +170,55 @@ void cgroup_release(struct cgroup *cg, const char *name)
                 return;
         snprintf(dir, sizeof(dir), "%s/%s", cg->dir, name);
         rmdir(dir);
+}
+
+/* Whether pid runs a program named ak-executor (its comm). */
+static bool executor_alive(long pid)
+{
+        char path[64], comm[32] = "";
+        snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return false;
+        bool ok = fgets(comm, sizeof(comm), f) != NULL;
+        fclose(f);
+        return ok && strcmp(comm, "ak-executor\n") == 0;
+}
+
+int cgroup_sweep(struct cgroup *cg)
+{
+        char parent[PATH_MAX], dir[PATH_MAX + 64], sub[PATH_MAX + 128];
+        int removed = 0;
+        snprintf(parent, sizeof(parent), "%s", cg->dir);
+        char *slash = strrchr(parent, '/');
+        if (!slash)
+                return 0;
+        *slash = 0;
+        DIR *d = opendir(parent);
+        if (!d)
+                return 0;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+                char *end;
+                if (strncmp(e->d_name, "ak-executor-", 12) != 0)
+                        continue;
+                long pid = strtol(e->d_name + 12, &end, 10);
+                if (*end || pid <= 0 || pid == (long)getpid() || executor_alive(pid))
+                        continue;
+                if (pathfmt(dir, sizeof(dir), "%s/%s", parent, e->d_name) < 0)
+                        continue;
+                DIR *c = opendir(dir);
+                struct dirent *ce;
+                while (c && (ce = readdir(c)))
+                        /* rmdir takes only an empty cgroup (EBUSY otherwise). */
+                        if (ce->d_type == DT_DIR && ce->d_name[0] != '.' &&
+                            pathfmt(sub, sizeof(sub), "%s/%s", dir, ce->d_name) == 0 && rmdir(sub) == 0)
+                                removed++;
+                if (c)
+                        closedir(c);
+                if (rmdir(dir) == 0)
+                        removed++;
+        }
+        closedir(d);
+        return removed;
 }

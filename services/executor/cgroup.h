@@ -41,6 +41,12 @@ int cgroup_limit(struct cgroup *cg, const char *name, pid_t pid, unsigned percen
 int cgroup_add_thread(struct cgroup *cg, const char *name, pid_t tid, struct ak_error *err);
 /* Removes child `name` (its processes and threads must have exited). */
 void cgroup_release(struct cgroup *cg, const char *name);
+/* Beside our own directory: each "ak-executor-<pid>" whose pid no longer
+ * runs ak-executor (an earlier executor that was killed, whose VMs a later
+ * one took into its own cgroups) loses its empty child cgroups and, once
+ * empty, itself. Ones with processes in them stay. The number of
+ * directories removed. */
+int cgroup_sweep(struct cgroup *cg);
 
 #ifdef __cplusplus
 }

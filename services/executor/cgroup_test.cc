@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -78,6 +79,53 @@ TEST(Cgroup, BridgeThreadJoinsTheVmCgroup) {
   waitpid(child, nullptr, 0);
   cgroup_release(cg, "vm1");
   EXPECT_NE(access((root + "/vm1").c_str(), F_OK), 0) << "the VM cgroup stayed behind";
+  cgroup_free(cg);
+}
+
+// A killed executor's cgroups: empty ones are swept by the next executor,
+// one that still holds a process stays until it is empty; our own and a
+// live executor's are never touched.
+TEST(Cgroup, SweepRemovesWhatAKilledExecutorLeft) {
+  struct cgroup* cg = nullptr;
+  struct ak_error err = {};
+  if (cgroup_new(&cg, &err) < 0) GTEST_SKIP() << "no cpu cgroup here: " << err.msg;
+  std::string own = cgroup_dir(cg);
+  std::string parent = own.substr(0, own.rfind('/'));
+  pid_t gone[2];
+  char true_path[] = "/bin/true";
+  char* targv[] = {true_path, nullptr};
+  for (pid_t& p : gone) {
+    ASSERT_EQ(posix_spawn(&p, "/bin/true", nullptr, nullptr, targv, environ), 0);
+    waitpid(p, nullptr, 0);
+  }
+  std::string empty = parent + "/ak-executor-" + std::to_string(gone[0]);
+  std::string busy = parent + "/ak-executor-" + std::to_string(gone[1]);
+  ASSERT_EQ(mkdir(empty.c_str(), 0755), 0);
+  ASSERT_EQ(mkdir((empty + "/vm3").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(busy.c_str(), 0755), 0);
+  ASSERT_EQ(mkdir((busy + "/vm4").c_str(), 0755), 0);
+  pid_t child = -1;
+  char sleep_path[] = "/bin/sleep", arg[] = "30";
+  char* argv[] = {sleep_path, arg, nullptr};
+  ASSERT_EQ(posix_spawn(&child, "/bin/sleep", nullptr, nullptr, argv, environ), 0);
+  {
+    std::ofstream procs(busy + "/vm4/cgroup.procs");
+    procs << child << std::flush;
+    ASSERT_TRUE(procs.good());
+  }
+  EXPECT_GE(cgroup_sweep(cg), 2);
+  EXPECT_NE(access(empty.c_str(), F_OK), 0) << "an empty cgroup of a dead executor stayed";
+  EXPECT_EQ(access((busy + "/vm4").c_str(), F_OK), 0) << "a cgroup with a process in it went";
+  EXPECT_EQ(access(own.c_str(), F_OK), 0);
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  for (int i = 0; i < 50 && access(busy.c_str(), F_OK) == 0; i++) {
+    cgroup_sweep(cg);
+    usleep(20000);
+  }
+  EXPECT_NE(access(busy.c_str(), F_OK), 0) << "emptied, it stayed";
+  rmdir((busy + "/vm4").c_str());
+  rmdir(busy.c_str());
   cgroup_free(cg);
 }
 

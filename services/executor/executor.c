@@ -229,6 +229,9 @@ int executor_new(const struct executor_config *cfg, struct executor **ret, struc
         /* The VMs an earlier run left: taken back, or reported lost. */
         if ((r = adopt_all(ex, err)) < 0)
                 goto fail;
+        /* The cgroups a killed executor left, now that its VMs are in ours. */
+        if (ex->cgroup)
+                cgroup_sweep(ex->cgroup);
         struct audit_queue_config aq = { .dir = cfg->audit_queue_dir, .max_bytes = cfg->audit_queue_max_bytes };
         if ((r = audit_queue_new(cfg->auditor, &aq, &ex->audit, err)) < 0)
                 goto fail;
