@@ -32,15 +32,18 @@ _Static_assert(sizeof(((struct sb_record *)0)->name) > SANDBOX_NAME_MAX, "record
 /* How long a recorded guest gets to answer its first ping. */
 #define ADOPT_PING_MS 2000
 
-static int write_record(const char *dir, const struct sb_record *r, struct ak_error *err)
+/* The records of stopped sandboxes: state_dir/stopped/<name>.json. */
+#define STOPPED_DIR "stopped"
+
+static int write_record_as(const char *dir, const char *file, const struct sb_record *r, struct ak_error *err)
 {
         char path[PATH_MAX], tmp[PATH_MAX], *text = NULL;
         size_t len;
         int rc = sb_record_format(r, &text, &len);
         if (rc < 0)
                 return ak_error_errno(err, rc, "sandbox record of %s", dir);
-        if (pathfmt(path, sizeof(path), "%s/" SB_RECORD_FILE, dir) < 0 ||
-            pathfmt(tmp, sizeof(tmp), "%s/." SB_RECORD_FILE ".tmp", dir) < 0) {
+        if (pathfmt(path, sizeof(path), "%s/%s", dir, file) < 0 ||
+            pathfmt(tmp, sizeof(tmp), "%s/.%s.tmp", dir, file) < 0) {
                 free(text);
                 return ak_error_set(err, -ENAMETOOLONG, "path too long: %s", dir);
         }
@@ -60,17 +63,15 @@ static int write_record(const char *dir, const struct sb_record *r, struct ak_er
         return 0;
 }
 
-int adopt_record_sandbox(struct executor *ex, struct sandbox *sb, struct ak_error *err)
+static int write_record(const char *dir, const struct sb_record *r, struct ak_error *err)
+{
+        return write_record_as(dir, SB_RECORD_FILE, r, err);
+}
+
+/* sb's record (borrowing its maps and lists: no sb_record_clear). */
+static void record_of(struct sandbox *sb, struct sb_record *ret)
 {
         struct sb_record r = { 0 };
-        char dir[PATH_MAX];
-        pthread_mutex_lock(&ex->lock);
-        snprintf(dir, sizeof(dir), "%s", sb->vmdir);
-        r.expires_at_ms = sb->expires_at_ms;
-        bool has_vm = sb->box != NULL && !sb->removed;
-        pthread_mutex_unlock(&ex->lock);
-        if (!has_vm || !dir[0])
-                return 0;
         snprintf(r.name, sizeof(r.name), "%s", sb->name);
         snprintf(r.uuid, sizeof(r.uuid), "%s", sb->uuid);
         snprintf(r.image, sizeof(r.image), "%s", sb->image);
@@ -101,11 +102,50 @@ int adopt_record_sandbox(struct executor *ex, struct sandbox *sb, struct ak_erro
         r.n_egress[SB_EGRESS_DENY_NAMES] = sb->egress.n_deny_names;
         memcpy(r.egress_ports, sb->egress_ports, sb->egress.n_ports * sizeof(r.egress_ports[0]));
         r.n_egress_ports = sb->egress.n_ports;
+        *ret = r;
+}
+
+int adopt_record_sandbox(struct executor *ex, struct sandbox *sb, struct ak_error *err)
+{
+        struct sb_record r;
+        char dir[PATH_MAX];
+        record_of(sb, &r);
         pthread_mutex_lock(&ex->lock);
+        snprintf(dir, sizeof(dir), "%s", sb->vmdir);
+        r.expires_at_ms = sb->expires_at_ms;
+        bool has_vm = sb->box != NULL && !sb->removed;
         if (sb->box)
                 snprintf(r.net_ifname, sizeof(r.net_ifname), "%s", vmbox_net_ifname(sb->box));
         pthread_mutex_unlock(&ex->lock);
+        if (!has_vm || !dir[0])
+                return 0;
         return write_record(dir, &r, err);
+}
+
+int adopt_record_stopped(struct executor *ex, struct sandbox *sb, struct ak_error *err)
+{
+        struct sb_record r;
+        char dir[PATH_MAX], file[SANDBOX_NAME_MAX + 8];
+        record_of(sb, &r);
+        pthread_mutex_lock(&ex->lock);
+        r.expires_at_ms = sb->expires_at_ms;
+        bool stopped = !sb->box && !sb->removed && sb->state == AK__V1__SANDBOX_STATE__SANDBOX_STATE_STOPPED;
+        pthread_mutex_unlock(&ex->lock);
+        if (!stopped || !sb->persistent)
+                return 0;
+        if (pathfmt(dir, sizeof(dir), "%s/" STOPPED_DIR, ex->state_dir) < 0)
+                return ak_error_set(err, -ENAMETOOLONG, "path too long: %s", ex->state_dir);
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return ak_error_errno(err, -errno, "mkdir %s", dir);
+        snprintf(file, sizeof(file), "%s.json", sb->name);
+        return write_record_as(dir, file, &r, err);
+}
+
+void adopt_forget_stopped(struct executor *ex, const char *name)
+{
+        char path[PATH_MAX];
+        if (pathfmt(path, sizeof(path), "%s/" STOPPED_DIR "/%s.json", ex->state_dir, name) == 0)
+                unlink(path);
 }
 
 int adopt_record_pool(const char *dir, const char *image, const char *profile, const char *net_ifname,
@@ -118,11 +158,8 @@ int adopt_record_pool(const char *dir, const char *image, const char *profile, c
         return write_record(dir, &r, err);
 }
 
-static int read_record(const char *dir, struct sb_record *ret, struct ak_error *err)
+static int read_record_at(const char *path, struct sb_record *ret, struct ak_error *err)
 {
-        char path[PATH_MAX];
-        if (pathfmt(path, sizeof(path), "%s/" SB_RECORD_FILE, dir) < 0)
-                return ak_error_set(err, -ENAMETOOLONG, "path too long: %s", dir);
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
                 return ak_error_errno(err, -errno, "open %s", path);
@@ -138,6 +175,14 @@ static int read_record(const char *dir, struct sb_record *ret, struct ak_error *
                 return ak_error_errno(err, (int)n, "read %s", path);
         int r = sb_record_parse(text, (size_t)n, ret, err);
         return r < 0 ? ak_error_wrap(err, "%s", path) : 0;
+}
+
+static int read_record(const char *dir, struct sb_record *ret, struct ak_error *err)
+{
+        char path[PATH_MAX];
+        if (pathfmt(path, sizeof(path), "%s/" SB_RECORD_FILE, dir) < 0)
+                return ak_error_set(err, -ENAMETOOLONG, "path too long: %s", dir);
+        return read_record_at(path, ret, err);
 }
 
 /* The VM of dir into the executor's books: in-use mark, cpu quota. */
@@ -349,6 +394,55 @@ static void adopt_dir(struct executor *ex, const char *dir)
         sb_record_clear(&r);
 }
 
+/* A stopped sandbox's record (path): back into the table, STOPPED, to be
+ * started or removed; a damaged one, a duplicate name or no room: dropped. */
+static void adopt_stopped(struct executor *ex, const char *path)
+{
+        struct sb_record r;
+        struct ak_error err = { 0 };
+        if (read_record_at(path, &r, NULL) < 0) {
+                unlink(path);
+                return;
+        }
+        const struct profile *p = profile_find(r.profile);
+        struct sandbox *other = sandbox_get(ex, r.name);
+        bool dup = other != NULL;
+        sandbox_put(ex, other);
+        struct sandbox *sb = NULL;
+        if (r.pool || !p || dup || ex->n_sandboxes >= EXECUTOR_MAX_SANDBOXES || sandbox_name_check(r.name) < 0 ||
+            !(sb = sandbox_from_record(&r, p)) || egress_from_record(sb, &r, &err) < 0) {
+                if (sb)
+                        sandbox_free(sb);
+                unlink(path);
+                sb_record_clear(&r);
+                return;
+        }
+        sb_record_clear(&r);
+        sb->state = AK__V1__SANDBOX_STATE__SANDBOX_STATE_STOPPED;
+        pthread_mutex_lock(&ex->lock);
+        ex->sandboxes[ex->n_sandboxes++] = sb;
+        pthread_mutex_unlock(&ex->lock);
+}
+
+static void adopt_all_stopped(struct executor *ex)
+{
+        char dir[PATH_MAX], path[PATH_MAX];
+        if (pathfmt(dir, sizeof(dir), "%s/" STOPPED_DIR, ex->state_dir) < 0)
+                return;
+        DIR *d = opendir(dir);
+        if (!d)
+                return;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+                size_t n = strlen(e->d_name);
+                if (e->d_name[0] == '.' || n < 6 || strcmp(e->d_name + n - 5, ".json") != 0 ||
+                    pathfmt(path, sizeof(path), "%s/%s", dir, e->d_name) < 0)
+                        continue;
+                adopt_stopped(ex, path);
+        }
+        closedir(d);
+}
+
 int adopt_all(struct executor *ex, struct ak_error *err)
 {
         char v[PATH_MAX], dir[PATH_MAX];
@@ -378,6 +472,9 @@ int adopt_all(struct executor *ex, struct ak_error *err)
         }
         closedir(d);
         ex->next_vm = next;
+        /* After the VMs: a name with both (a start the last executor did
+         * not finish recording) is the running one. */
+        adopt_all_stopped(ex);
         return 0;
 }
 

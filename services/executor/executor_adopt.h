@@ -19,6 +19,12 @@ struct sandbox;
  * ex->lock, after the sandbox got its VM or changed its expiry.
  * Failures are returned, the sandbox works on (it is not re-adoptable). */
 int adopt_record_sandbox(struct executor *ex, struct sandbox *sb, struct ak_error *err);
+/* A persistent sandbox that is STOPPED (no VM): its record in
+ * state_dir/stopped/<name>.json, so the next executor lists it STOPPED and
+ * can start it. Call without ex->lock after the stop; other sandboxes: 0. */
+int adopt_record_stopped(struct executor *ex, struct sandbox *sb, struct ak_error *err);
+/* Its stopped record goes (started or removed). */
+void adopt_forget_stopped(struct executor *ex, const char *name);
 /* A warm-pool VM's record in dir; net_ifname: its network's host end
  * (vmbox_net_ifname), "" or NULL: none. */
 int adopt_record_pool(const char *dir, const char *image, const char *profile, const char *net_ifname,

@@ -3,7 +3,8 @@
 // executor on the same state directory re-adopts it, the scheduler lists
 // it (same uuid) from the first heartbeat, the file written before is
 // there and exec works. A sandbox whose ak-vmm died while no executor ran
-// is listed in ERROR with the reason. After removal no ak-vmm or QEMU of
+// is listed in ERROR with the reason; a persistent one stopped before the
+// restart comes back STOPPED and starts. After removal no ak-vmm or QEMU of
 // them is left.
 #include <gtest/gtest.h>
 #include <dirent.h>
@@ -163,6 +164,20 @@ struct Client {
     return n;
   }
 
+  // StopSandbox or StartSandbox of name: the call's code.
+  int Lifecycle(const char* method, const char* name, std::string* why) {
+    Ak__V1__StopSandboxRequest sr = AK__V1__STOP_SANDBOX_REQUEST__INIT;
+    Ak__V1__StartSandboxRequest tr = AK__V1__START_SANDBOX_REQUEST__INIT;
+    sr.name = tr.name = const_cast<char*>(name);
+    ProtobufCMessage* resp = nullptr;
+    struct ak_error err = {};
+    int r = rpc_unary(ch, &ak__v1__executor__descriptor, method,
+                      strcmp(method, "StopSandbox") == 0 ? &sr.base : &tr.base, &o, &resp, &err);
+    if (resp) protobuf_c_message_free_unpacked(resp, nullptr);
+    *why = err.msg;
+    return r;
+  }
+
   int Remove(const char* name) {
     Ak__V1__RemoveSandboxRequest rr = AK__V1__REMOVE_SANDBOX_REQUEST__INIT;
     rr.name = const_cast<char*>(name);
@@ -250,6 +265,11 @@ TEST(ExecutorAdoptTest, SandboxesSurviveSigtermAndSigkillOfTheExecutor) {
     }
     ASSERT_EQ(r, RPC_OK) << why;
     ASSERT_EQ(c.Create("lost", &why), RPC_OK) << why;
+    // A persistent sandbox stopped before the restart (no VM of its own).
+    ASSERT_EQ(c.Create("stopped", &why), RPC_OK) << why;
+    ASSERT_EQ(c.Exec("stopped", "echo on-disk > kept.txt", &out), 0) << out;
+    ASSERT_EQ(c.Lifecycle("StopSandbox", "stopped", &why), RPC_OK) << why;
+    out.clear();
     ASSERT_EQ(c.Exec("keep", "echo kept-state > state.txt && cat state.txt", &out), 0) << out;
     EXPECT_EQ(out, "kept-state\n");
   }
@@ -285,6 +305,15 @@ TEST(ExecutorAdoptTest, SandboxesSurviveSigtermAndSigkillOfTheExecutor) {
     out.clear();
     EXPECT_EQ(c.Exec("keep", "cat state.txt", &out), 0) << out;
     EXPECT_EQ(out, "kept-state\n");
+    // The stopped sandbox is back STOPPED, starts (a fresh VM) and runs;
+    // once removed, its stopped record is gone too.
+    EXPECT_NE(listed.find("stopped=SANDBOX_STATE_STOPPED"), std::string::npos) << listed;
+    EXPECT_EQ(c.Lifecycle("StartSandbox", "stopped", &why), RPC_OK) << why;
+    out.clear();
+    EXPECT_EQ(c.Exec("stopped", "echo started", &out), 0) << out;
+    EXPECT_EQ(out, "started\n");
+    EXPECT_EQ(c.Remove("stopped"), RPC_OK);
+    EXPECT_NE(access((state + "/stopped/stopped.json").c_str(), F_OK), 0) << "its stopped record stayed";
   }
 
   // SIGKILL: the same.

@@ -94,6 +94,7 @@ static void set_running(struct executor *ex, struct sandbox *sb, struct vmbox *b
         pthread_mutex_unlock(&ex->lock);
         /* Not re-adoptable without it, but the sandbox works. */
         adopt_record_sandbox(ex, sb, NULL);
+        adopt_forget_stopped(ex, sb->name);
 }
 
 static bool has_egress(const struct sandbox *sb)
@@ -442,6 +443,7 @@ int lifecycle_remove(struct executor *ex, const char *name, struct rpc_call *cal
         if (had_vm)
                 ar = audit_emit_tenant(ex, call, sb->tenant, "sandbox_stopped", "stop",
                                        AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT, name, NULL);
+        adopt_forget_stopped(ex, sb->name);
         int ar2 = audit_emit_tenant(ex, call, sb->tenant, "sandbox_removed", "remove",
                                     AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT, name, NULL);
         sandbox_put(ex, sb);
@@ -519,6 +521,8 @@ int lifecycle_handle_stop(struct rpc_call *call, const ProtobufCMessage *msg, vo
                 return rpc_call_fail(call, RPC_NOT_FOUND, "no sandbox named %s", req->name);
         bool had_vm = sb->box != NULL;
         stop_vm(ex, sb, AK__V1__SANDBOX_STATE__SANDBOX_STATE_STOPPED, false);
+        /* Not kept across a restart without it, but it is stopped. */
+        adopt_record_stopped(ex, sb, NULL);
         int ar = had_vm ? audit_emit(ex, call, "sandbox_stopped", "stop", AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT,
                                      sb->name, NULL)
                         : 0;
