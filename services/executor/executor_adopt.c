@@ -102,6 +102,7 @@ static void record_of(struct sandbox *sb, struct sb_record *ret)
         r.n_egress[SB_EGRESS_DENY_NAMES] = sb->egress.n_deny_names;
         memcpy(r.egress_ports, sb->egress_ports, sb->egress.n_ports * sizeof(r.egress_ports[0]));
         r.n_egress_ports = sb->egress.n_ports;
+        r.secrets = sb->n_secrets > 0;
         *ret = r;
 }
 
@@ -323,6 +324,10 @@ static void adopt_sandbox(struct executor *ex, const char *dir, const struct sb_
                 return;
         struct vmbox *box = NULL;
         int rc = !p ? ak_error_set(&err, -EINVAL, "unknown profile %s", r->profile) : 0;
+        /* Their values, placeholders and CA were the last executor's alone. */
+        if (rc == 0 && r->secrets)
+                rc = ak_error_set(&err, -EOPNOTSUPP, "its secrets (SandboxSpec.secrets) are not restored after an "
+                                  "executor restart: remove it and create it again");
         if (rc == 0 && (rc = egress_from_record(sb, r, &err)) < 0)
                 ak_error_wrap(&err, "its record");
         if (rc == 0)
@@ -417,8 +422,14 @@ static void adopt_stopped(struct executor *ex, const char *path)
                 sb_record_clear(&r);
                 return;
         }
-        sb_record_clear(&r);
         sb->state = AK__V1__SANDBOX_STATE__SANDBOX_STATE_STOPPED;
+        if (r.secrets) {
+                /* Their values, placeholders and CA were the last executor's alone. */
+                sb->state = AK__V1__SANDBOX_STATE__SANDBOX_STATE_ERROR;
+                snprintf(sb->error, sizeof(sb->error), "its secrets (SandboxSpec.secrets) are not restored after an "
+                         "executor restart: remove it and create it again");
+        }
+        sb_record_clear(&r);
         pthread_mutex_lock(&ex->lock);
         ex->sandboxes[ex->n_sandboxes++] = sb;
         pthread_mutex_unlock(&ex->lock);

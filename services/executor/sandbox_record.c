@@ -84,6 +84,8 @@ int sb_record_format(const struct sb_record *r, char **ret, size_t *ret_len)
                 key_map(w, "env", r->env_keys, r->env_values, r->n_env);
                 key_map(w, "labels", r->label_keys, r->label_values, r->n_labels);
                 key_egress(w, r);
+                if (r->secrets)
+                        key_bool(w, "secrets", true);
         }
         json_writer_end_object(w);
         int rc = json_writer_finish(w, ret, ret_len);
@@ -261,6 +263,8 @@ static int parse_sandbox(const struct json_value *o, struct sb_record *r, struct
         if (get_map(o, "env", &r->env_keys, &r->env_values, &r->n_env, err) < 0)
                 return -EINVAL;
         if (get_map(o, "labels", &r->label_keys, &r->label_values, &r->n_labels, err) < 0)
+                return -EINVAL;
+        if (json_object_get(o, "secrets") && get_bool(o, "secrets", &r->secrets, err) < 0)
                 return -EINVAL;
         return get_egress(o, r, err);
 }

@@ -52,6 +52,9 @@ struct sb_record {
         size_t n_egress[SB_EGRESS_LISTS];
         uint16_t egress_ports[SB_RECORD_MAX_EGRESS];
         size_t n_egress_ports;
+        /* spec.secrets was set (optional in the file: false). Their values,
+         * placeholders and CA live only in the executor that made them. */
+        bool secrets;
 };
 
 /* Serializes r (compact JSON, malloc'd into *ret). -ENOMEM, -E2BIG. */

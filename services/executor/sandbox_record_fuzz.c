@@ -19,7 +19,8 @@ static void same(const struct sb_record *a, const struct sb_record *b)
             a->vcpus != b->vcpus || a->memory_mb != b->memory_mb || a->network != b->network ||
             a->network_req != b->network_req || a->persistent != b->persistent || a->from_pool != b->from_pool ||
             a->ttl_seconds != b->ttl_seconds || a->created_at_ms != b->created_at_ms ||
-            a->expires_at_ms != b->expires_at_ms || a->n_env != b->n_env || a->n_labels != b->n_labels)
+            a->expires_at_ms != b->expires_at_ms || a->n_env != b->n_env || a->n_labels != b->n_labels ||
+            a->secrets != b->secrets)
                 abort();
         for (size_t i = 0; i < a->n_env; i++)
                 if (strcmp(a->env_keys[i], b->env_keys[i]) || strcmp(a->env_values[i], b->env_values[i]))

@@ -26,7 +26,8 @@ TEST(SandboxRecordTest, NetworkFieldsRoundTrip) {
   struct sb_record r;
   std::string text = std::string(kOld) +
                      ",\"net_ifname\":\"akv17\",\"egress\":{\"allow\":[\"198.18.0.0/15\"],\"deny\":[\"198.19.42.3/32\"],"
-                     "\"allow_names\":[\"ok.adopt.test\"],\"deny_names\":[\"bad.adopt.test\"],\"ports\":[80,443]}}";
+                     "\"allow_names\":[\"ok.adopt.test\"],\"deny_names\":[\"bad.adopt.test\"],\"ports\":[80,443]},"
+                     "\"secrets\":true}";
   ASSERT_EQ(Parse(text, &r), "");
   EXPECT_STREQ(r.net_ifname, "akv17");
   ASSERT_EQ(r.n_egress[SB_EGRESS_ALLOW], 1u);
@@ -42,6 +43,8 @@ TEST(SandboxRecordTest, NetworkFieldsRoundTrip) {
   ASSERT_EQ(Parse(std::string(out, len), &b), "");
   EXPECT_STREQ(b.net_ifname, "akv17");
   EXPECT_EQ(b.n_egress_ports, 2u);
+  EXPECT_TRUE(r.secrets);
+  EXPECT_TRUE(b.secrets);
   EXPECT_STREQ(b.egress[SB_EGRESS_ALLOW][0], "198.18.0.0/15");
   free(out);
   sb_record_clear(&r);
@@ -54,6 +57,7 @@ TEST(SandboxRecordTest, RecordsWithoutThemStillParse) {
   EXPECT_STREQ(r.net_ifname, "");
   for (int l = 0; l < SB_EGRESS_LISTS; l++) EXPECT_EQ(r.n_egress[l], 0u);
   EXPECT_EQ(r.n_egress_ports, 0u);
+  EXPECT_FALSE(r.secrets);
   sb_record_clear(&r);
   ASSERT_EQ(Parse("{\"kind\":\"pool\",\"image\":\"base\",\"profile\":\"moderate\",\"net_ifname\":\"akv3\"}", &r), "");
   EXPECT_TRUE(r.pool);
@@ -68,6 +72,7 @@ TEST(SandboxRecordTest, DamagedValuesAreRefused) {
       {",\"net_ifname\":\"akv1;rm\"}", "net_ifname"},
       {",\"net_ifname\":\"akv0123456789abcdef\"}", "net_ifname"},
       {",\"egress\":[]}", "egress"},
+      {",\"secrets\":1}", "secrets"},
       {",\"egress\":{\"allow\":[],\"deny\":[],\"allow_names\":[],\"deny_names\":[]}}", "egress.ports"},
       {",\"egress\":{\"allow\":[\"\"],\"deny\":[],\"allow_names\":[],\"deny_names\":[],\"ports\":[]}}",
        "egress.allow[0]"},
