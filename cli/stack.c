@@ -506,6 +506,36 @@ static int launch_prepare(struct stack *st, const struct stack_up_options *o, st
 static const enum stack_service start_order[STACK_N] = { STACK_SIGNER, STACK_AUDITOR, STACK_SCHEDULER,
                                                          STACK_EXECUTOR };
 
+/* Starts the services marked in start[] (in start_order, after removing
+ * their stale sockets), records the stack and waits until all of it
+ * answers. Services already running are not touched. */
+static int launch_wait(struct stack *st, const struct stack_up_options *o, struct launch *L,
+                       const bool start[STACK_N], struct ak_error *err)
+{
+        int r;
+        for (int i = 0; i < STACK_N; i++)
+                if (start[i])
+                        unlink(st->addr[i] + 5);
+        for (int k = 0; k < STACK_N; k++) {
+                enum stack_service s = start_order[k];
+                if (!start[s])
+                        continue;
+                pid_t pid = stack_spawn(L->logs[s], L->argv[s], err);
+                if (pid < 0)
+                        return pid;
+                st->pid[s] = pid;
+        }
+        if ((r = stack_write_record(st, err)) < 0)
+                return r;
+        struct cli_progress pr;
+        cli_progress_init(&pr);
+        r = wait_ready(st, (const char(*)[PATH_MAX])L->logs, o->timeout_s ? o->timeout_s : 120,
+                       o->progress ? &pr : NULL, err);
+        if (o->progress)
+                cli_progress_done(&pr);
+        return r;
+}
+
 /* `ak up` on a stack of which some services run: starts the others as they
  * were (same tokens, sockets, state), waits for all. Nothing running is
  * touched, also not on failure. */
@@ -522,25 +552,7 @@ static int restart_missing(struct stack *st, struct stack_up_options *o, struct 
                         return r;
         if ((r = launch_prepare(st, o, L, err)) < 0)
                 return r;
-        for (int k = 0; k < STACK_N; k++) {
-                enum stack_service s = start_order[k];
-                if (!dead[s])
-                        continue;
-                unlink(st->addr[s] + 5);
-                pid_t pid = stack_spawn(L->logs[s], L->argv[s], err);
-                if (pid < 0)
-                        return pid;
-                st->pid[s] = pid;
-        }
-        if ((r = stack_write_record(st, err)) < 0)
-                return r;
-        struct cli_progress pr;
-        cli_progress_init(&pr);
-        r = wait_ready(st, (const char(*)[PATH_MAX])L->logs, o->timeout_s ? o->timeout_s : 120,
-                       o->progress ? &pr : NULL, err);
-        if (o->progress)
-                cli_progress_done(&pr);
-        if (r < 0)
+        if ((r = launch_wait(st, o, L, dead, err)) < 0)
                 return ak_error_wrap(err, "restarting the stopped services of the stack in %s", st->home);
         if (o->gateway_listen && st->addr[STACK_GATEWAY][0] && !stack_pid_alive(st, STACK_GATEWAY))
                 stack_start_gateway(st, o);
@@ -579,27 +591,10 @@ int stack_up(struct stack *st, struct stack_up_options *o, struct ak_error *err)
                 return r;
         if ((r = write_token(L->token, err)) < 0 || (r = write_token(L->exec_token, err)) < 0)
                 return r;
+        bool all[STACK_N];
         for (int i = 0; i < STACK_N; i++)
-                unlink(st->addr[i] + 5);
-        for (int k = 0; k < STACK_N; k++) {
-                enum stack_service s = start_order[k];
-                pid_t pid = stack_spawn(L->logs[s], L->argv[s], err);
-                if (pid < 0) {
-                        r = pid;
-                        goto fail;
-                }
-                st->pid[s] = pid;
-        }
-        if ((r = stack_write_record(st, err)) < 0)
-                goto fail;
-
-        struct cli_progress pr;
-        cli_progress_init(&pr);
-        r = wait_ready(st, (const char(*)[PATH_MAX])L->logs, o->timeout_s ? o->timeout_s : 120,
-                       o->progress ? &pr : NULL, err);
-        if (o->progress)
-                cli_progress_done(&pr);
-        if (r < 0)
+                all[i] = true;
+        if ((r = launch_wait(st, o, L, all, err)) < 0)
                 goto fail;
         if (o->gateway_listen)
                 stack_start_gateway(st, o);

@@ -323,23 +323,6 @@ static void add_tail(struct ak_error *err, const char *dir, const char *file)
                 snprintf(err->msg + used, sizeof(err->msg) - used, "; %.16s:\n%.900s", file, tail);
 }
 
-/* The namespace settings of a VM's vm_config. */
-static void net_config(const struct vm_config *cfg, const char *dir, struct vmm_net_config *nc)
-{
-        *nc = (struct vmm_net_config){
-                .pool = cfg->net_pool,
-                .deny_cidrs = cfg->net_deny_cidrs,
-                .n_deny_cidrs = cfg->n_net_deny_cidrs,
-                .egress = cfg->net_egress,
-                .allow_private = cfg->net_allow_private,
-                .reporter = cfg->net_reporter,
-                .dns_upstreams = cfg->net_dns_upstreams,
-                .n_dns_upstreams = cfg->n_net_dns_upstreams,
-                .secrets = cfg->net_secrets,
-                .work_dir = dir,
-        };
-}
-
 /* Waits for the spawned supervisor's vm.json and the guest's answer. */
 static int wait_supervised(struct vmbox *b, const struct vm_config *cfg, const char *name, int ready_timeout_ms,
                            struct ak_error *err)
@@ -395,8 +378,7 @@ int vmbox_boot_supervised(const char *vmm_bin, const struct vm_config *cfg, cons
         /* A confined VM's namespace is made here, so that its resolver,
          * proxy and denial log run in this process (as for unsupervised
          * VMs) and its kernel objects outlive it with QEMU. */
-        struct vmm_net_config nc;
-        net_config(cfg, cfg->dir, &nc);
+        struct vmm_net_config nc = VMM_NET_CONFIG_OF(cfg, cfg->dir);
         int r;
         bool own_ns = cfg->network && !cfg->no_jail && geteuid() == 0;
         if (cfg->network && !own_ns && cfg->net_secrets && cfg->net_secrets->set) {
@@ -483,12 +465,11 @@ int vmbox_adopt(const char *dir, int ping_timeout_ms, const struct vm_config *ne
         else if ((r = guest_client_ping(rec.vsock_uds, ping_timeout_ms)) < 0)
                 ak_error_set(err, r, "its guest agent does not answer on %s (%s)", rec.vsock_uds, strerror(-r));
         if (r == 0 && rec.network && net_ifname && *net_ifname) {
-                struct vmm_net_config nc;
                 int fd = -1;
                 if (!net)
                         r = ak_error_set(err, -EINVAL, "its network: no settings to take it over with");
                 else if ((r = open_vmm_netns(rec.vmm_pid, rec.vmm_start, &fd, err)) == 0) {
-                        net_config(net, dir, &nc);
+                        struct vmm_net_config nc = VMM_NET_CONFIG_OF(net, dir);
                         r = vmm_net_adopt(&nc, fd, net_ifname, &b->net, err);
                 }
                 if (r < 0)

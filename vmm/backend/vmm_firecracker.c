@@ -140,19 +140,11 @@ static int net_prepare(struct vmm *vm, const struct vmm_config *cfg, struct ak_e
         const char *slash = strrchr(vm->api, '/');
         if (pathfmt(dir, sizeof(dir), "%.*s", slash ? (int)(slash - vm->api) : 1, slash ? vm->api : ".") < 0)
                 return ak_error_set(err, -ENAMETOOLONG, "firecracker: VM directory too long");
-        struct vmm_net_config nc = {
-                .pool = cfg->net_pool,
-                .deny_cidrs = cfg->net_deny_cidrs,
-                .n_deny_cidrs = cfg->n_net_deny_cidrs,
-                .egress = cfg->net_egress,
-                .allow_private = cfg->net_allow_private,
-                .reporter = cfg->net_reporter,
-                .secrets = cfg->net_secrets,
-                .work_dir = dir,
-                .tap = VMM_NET_TAP_NAME,
-                .tap_uid = geteuid(),
-                .tap_gid = getegid(),
-        };
+        /* Tap mode: Firecracker opens the tap as our uid. */
+        struct vmm_net_config nc = VMM_NET_CONFIG_OF(cfg, dir);
+        nc.tap = VMM_NET_TAP_NAME;
+        nc.tap_uid = geteuid();
+        nc.tap_gid = getegid();
         return vmm_net_setup(&nc, &vm->net, err);
 }
 

@@ -200,6 +200,24 @@ struct vmm_net_config {
         gid_t tap_gid;
 };
 
+/* The vmm_net_config of a VM's settings, rule files in work_dir: cfg is a
+ * struct vmm_config (vmm.h) or a struct vm_config (vm.h), which name their
+ * network fields alike; a macro so one mapping serves both. Slirp mode;
+ * tap mode sets .tap and its owner afterwards. */
+#define VMM_NET_CONFIG_OF(cfg, dir)                                                   \
+        ((struct vmm_net_config){                                                     \
+                .pool = (cfg)->net_pool,                                              \
+                .deny_cidrs = (cfg)->net_deny_cidrs,                                  \
+                .n_deny_cidrs = (cfg)->n_net_deny_cidrs,                              \
+                .work_dir = (dir),                                                    \
+                .egress = (cfg)->net_egress,                                          \
+                .allow_private = (cfg)->net_allow_private,                            \
+                .dns_upstreams = (cfg)->net_dns_upstreams,                            \
+                .n_dns_upstreams = (cfg)->n_net_dns_upstreams,                        \
+                .reporter = (cfg)->net_reporter,                                      \
+                .secrets = (cfg)->net_secrets,                                        \
+        })
+
 /* Tap mode's addresses: slirp's, so the guest sets up the same network. */
 #define VMM_NET_TAP_NAME "tap0"
 #define VMM_NET_TAP_GATEWAY "10.0.2.2"

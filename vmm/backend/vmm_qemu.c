@@ -398,18 +398,7 @@ static int net_prepare(const struct vmm_config *cfg, struct vmm_jail *j, struct 
                         return r;
                 return 0;
         }
-        struct vmm_net_config nc = {
-                .pool = cfg->net_pool,
-                .deny_cidrs = cfg->net_deny_cidrs,
-                .n_deny_cidrs = cfg->n_net_deny_cidrs,
-                .egress = cfg->net_egress,
-                .allow_private = cfg->net_allow_private,
-                .reporter = cfg->net_reporter,
-                .dns_upstreams = cfg->net_dns_upstreams,
-                .n_dns_upstreams = cfg->n_net_dns_upstreams,
-                .secrets = cfg->net_secrets,
-                .work_dir = cfg->jail_dir,
-        };
+        struct vmm_net_config nc = VMM_NET_CONFIG_OF(cfg, cfg->jail_dir);
         if ((r = vmm_net_setup(&nc, ret, err)) < 0)
                 return r;
         if ((r = vmm_jail_netns(j, vmm_net_netns_fd(*ret))) < 0)
