@@ -19,17 +19,14 @@
 #include <dirent.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <fstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -39,10 +36,13 @@ extern "C" {
 #include "protos/ak/v1/executor.pb-c.h"
 }
 #include "services/executor/testing/executor_client.h"
+#include "services/executor/testing/vm_state.h"
+#include "tests/testing/net_outside.h"
 #include "tests/testing/netns.h"
 #include "tests/testing/service_process.h"
 #include "vmm/testing/vm_fixture.h"
 
+using aktest::kBody;
 using aktest::Runfile;
 using aktest::ServiceProcess;
 using aktest::Sh;
@@ -53,100 +53,6 @@ namespace {
 const char kNs[] = "akad-out";
 const char kDev[] = "akad-o0";
 const int kPort = 18421;
-const char kBody[] = "adopt-net-body\n";
-
-// Every connection to the listening fd gets kBody; a request counts.
-class Http {
- public:
-  explicit Http(int fd) : fd_(fd) {
-    if (fd_ >= 0) serve_ = std::thread([this] { Serve(); });
-  }
-  ~Http() {
-    stop_ = true;
-    if (serve_.joinable()) serve_.join();
-    if (fd_ >= 0) close(fd_);
-  }
-  bool ok() const { return fd_ >= 0; }
-  int hits() const { return hits_; }
-
- private:
-  void Serve() {
-    while (!stop_) {
-      struct pollfd p = {fd_, POLLIN, 0};
-      if (poll(&p, 1, 100) <= 0) continue;
-      int a = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (a < 0) continue;
-      char buf[1024];
-      struct pollfd q = {a, POLLIN, 0};
-      if (poll(&q, 1, 5000) == 1 && read(a, buf, sizeof(buf)) > 0) {
-        hits_++;
-        std::string resp = "HTTP/1.0 200 OK\r\nContent-Length: " + std::to_string(sizeof(kBody) - 1) + "\r\n\r\n" +
-                           kBody;
-        (void)!write(a, resp.data(), resp.size());
-      }
-      close(a);
-    }
-  }
-  int fd_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> hits_{0};
-  std::thread serve_;
-};
-
-// DNS on the UDP fd: A 198.19.42.1 for ok.adopt.test and bad.adopt.test,
-// NXDOMAIN for anything else (RFC 1035, written apart from the resolver's
-// parser).
-class Dns {
- public:
-  explicit Dns(int fd) : fd_(fd) {
-    if (fd_ >= 0) serve_ = std::thread([this] { Serve(); });
-  }
-  ~Dns() {
-    stop_ = true;
-    if (serve_.joinable()) serve_.join();
-    if (fd_ >= 0) close(fd_);
-  }
-  bool ok() const { return fd_ >= 0; }
-
- private:
-  void Serve() {
-    while (!stop_) {
-      struct pollfd p = {fd_, POLLIN, 0};
-      if (poll(&p, 1, 100) <= 0) continue;
-      unsigned char q[512], out[600];
-      struct sockaddr_storage from;
-      socklen_t fl = sizeof(from);
-      ssize_t n = recvfrom(fd_, q, sizeof(q), 0, reinterpret_cast<sockaddr*>(&from), &fl);
-      if (n < 12 + 5 || q[4] != 0 || q[5] != 1) continue;
-      std::string name;
-      size_t off = 12;
-      while (off < (size_t)n && q[off] != 0 && q[off] < 64 && off + 1 + q[off] < (size_t)n) {
-        if (!name.empty()) name += '.';
-        name.append(reinterpret_cast<char*>(q + off + 1), q[off]);
-        off += 1 + q[off];
-      }
-      if (off + 5 > (size_t)n || q[off] != 0) continue;
-      unsigned qtype = q[off + 1] << 8 | q[off + 2];
-      size_t end = off + 5, o = end;
-      memcpy(out, q, end);
-      out[2] = 0x80 | (q[2] & 0x01);
-      out[3] = 0x80;
-      memset(out + 6, 0, 6);
-      bool known = name == "ok.adopt.test" || name == "bad.adopt.test";
-      if (!known) out[3] |= 3;
-      if (known && qtype == 1) {
-        unsigned char rr[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 198, 19, 42, 1};
-        memcpy(out + o, rr, sizeof(rr));
-        o += sizeof(rr);
-        out[7] = 1;
-      }
-      sendto(fd_, out, o, 0, reinterpret_cast<sockaddr*>(&from), fl);
-    }
-  }
-  int fd_;
-  std::atomic<bool> stop_{false};
-  std::thread serve_;
-};
 
 void Cleanup() {
   Sh("ip netns del akad-out");
@@ -158,12 +64,6 @@ std::string ReadLine(const std::string& path) {
   std::string s;
   std::getline(f, s);
   return s;
-}
-
-bool Alive(pid_t pid) {
-  std::string s = ReadLine("/proc/" + std::to_string(pid) + "/stat");
-  size_t p = s.rfind(')');
-  return !s.empty() && p != std::string::npos && p + 2 < s.size() && s[p + 2] != 'Z';
 }
 
 // Field `key` of `file` in sandbox's VM directory, "" if none.
@@ -301,10 +201,10 @@ class ExecutorAdoptNetTest : public ::testing::Test {
 };
 
 TEST_F(ExecutorAdoptNetTest, NetworkedSandboxKeepsItsPolicyAcrossRestarts) {
-  Http allowed(aktest::SocketInNetns(kNs, "198.19.42.1", kPort, SOCK_STREAM));
-  Http allowed80(aktest::SocketInNetns(kNs, "198.19.42.1", 80, SOCK_STREAM));
-  Http denied(aktest::SocketInNetns(kNs, "198.19.42.3", kPort, SOCK_STREAM));
-  Dns dns(aktest::SocketInNetns(kNs, "198.19.42.53", 53, SOCK_DGRAM));
+  aktest::Http allowed(kNs, "198.19.42.1", kPort);
+  aktest::Http allowed80(kNs, "198.19.42.1", 80);
+  aktest::Http denied(kNs, "198.19.42.3", kPort);
+  aktest::DnsServer dns(kNs, "198.19.42.53", {{"ok.adopt.test", "198.19.42.1"}, {"bad.adopt.test", "198.19.42.1"}});
   ASSERT_TRUE(allowed.ok() && allowed80.ok() && denied.ok() && dns.ok());
 
   std::string dir = akvm::MakeTempDir("akexn");
@@ -356,7 +256,7 @@ TEST_F(ExecutorAdoptNetTest, NetworkedSandboxKeepsItsPolicyAcrossRestarts) {
   check(ex1.addr, "first executor");
 
   EXPECT_EQ(ex1.Stop(), 0) << Slurp(ex1.err);
-  EXPECT_TRUE(Alive(qemu)) << "QEMU died with the executor";
+  EXPECT_TRUE(aktest::ProcAlive(qemu)) << "QEMU died with the executor";
   EXPECT_NE(if_nametoindex(ifname.c_str()), 0u) << ifname << " went with the executor";
   // netlost's network loses its host end while no executor runs: the next
   // one cannot restore it, says so, and stops that VM.
@@ -366,38 +266,24 @@ TEST_F(ExecutorAdoptNetTest, NetworkedSandboxKeepsItsPolicyAcrossRestarts) {
   std::string st = State(ex2.addr, "netlost");
   EXPECT_EQ(st.rfind("SANDBOX_STATE_ERROR", 0), 0u) << st;
   EXPECT_NE(st.find("host end " + lost_if + " is gone"), std::string::npos) << st;
-  for (int i = 0; i < 100 && Alive(lost_qemu); i++) usleep(100000);
-  EXPECT_FALSE(Alive(lost_qemu)) << "the VM whose network was lost still runs";
+  for (int i = 0; i < 100 && aktest::ProcAlive(lost_qemu); i++) usleep(100000);
+  EXPECT_FALSE(aktest::ProcAlive(lost_qemu)) << "the VM whose network was lost still runs";
   EXPECT_EQ(Remove(ex2.addr, "netlost"), RPC_OK);
   check(ex2.addr, "after SIGTERM");
 
   kill(ex2.pid, SIGKILL);
   waitpid(ex2.pid, nullptr, 0);
   ex2.pid = -1;
-  EXPECT_TRUE(Alive(qemu)) << "QEMU died with the executor";
+  EXPECT_TRUE(aktest::ProcAlive(qemu)) << "QEMU died with the executor";
   ServiceProcess ex3;
   ASSERT_TRUE(ex3.Start(argv, dir, "executor3")) << Slurp(ex3.err);
   check(ex3.addr, "after SIGKILL");
 
   EXPECT_EQ(Remove(ex3.addr, "netkeep"), RPC_OK);
-  for (int i = 0; i < 100 && (Alive(qemu) || if_nametoindex(ifname.c_str())); i++) usleep(100000);
-  EXPECT_FALSE(Alive(qemu));
+  for (int i = 0; i < 100 && (aktest::ProcAlive(qemu) || if_nametoindex(ifname.c_str())); i++) usleep(100000);
+  EXPECT_FALSE(aktest::ProcAlive(qemu));
   EXPECT_EQ(if_nametoindex(ifname.c_str()), 0u) << ifname << " outlived its sandbox";
-  int left = 0;
-  for (int i = 0; i < 100; i++) {
-    left = 0;
-    DIR* d = opendir((state + "/v").c_str());
-    while (d)
-      if (struct dirent* e = readdir(d)) {
-        if (e->d_name[0] != '.') left++;
-      } else {
-        break;
-      }
-    if (d) closedir(d);
-    if (left == 0) break;
-    usleep(100000);
-  }
-  EXPECT_EQ(left, 0) << "VM directories left after removal";
+  EXPECT_EQ(aktest::VmDirsLeft(state), 0) << "VM directories left after removal";
   EXPECT_EQ(ex3.Stop(), 0) << Slurp(ex3.err);
   akvm::RemoveDir(dir);
 }

@@ -23,6 +23,7 @@ extern "C" {
 #include "protos/ak/v1/executor.pb-c.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
 }
+#include "services/executor/testing/vm_state.h"
 #include "tests/testing/service_process.h"
 #include "vmm/testing/vm_fixture.h"
 
@@ -31,14 +32,6 @@ using aktest::Runfile;
 using aktest::Slurp;
 
 namespace {
-
-bool Alive(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string s;
-  std::getline(f, s);
-  size_t p = s.rfind(')');
-  return !s.empty() && p != std::string::npos && p + 2 < s.size() && s[p + 2] != 'Z';
-}
 
 std::vector<pid_t> Children(pid_t pid) {
   std::vector<pid_t> out;
@@ -290,10 +283,10 @@ TEST(ExecutorAdoptTest, SandboxesSurviveSigtermAndSigkillOfTheExecutor) {
 
   // SIGTERM: the executor exits, the VMs run on.
   EXPECT_EQ(ex1.Stop(), 0) << Slurp(ex1.err);
-  for (pid_t p : vms) EXPECT_TRUE(Alive(p)) << "pid " << p << " died with the executor";
+  for (pid_t p : vms) EXPECT_TRUE(aktest::ProcAlive(p)) << "pid " << p << " died with the executor";
   // "lost" loses its supervisor (and QEMU, PDEATHSIG) while none runs.
   kill(lost_sup, SIGKILL);
-  for (int i = 0; i < 100 && Alive(lost_sup); i++) usleep(50000);
+  for (int i = 0; i < 100 && aktest::ProcAlive(lost_sup); i++) usleep(50000);
 
   ServiceProcess ex2;
   ASSERT_TRUE(ex2.Start(argv, dir, "executor2")) << Slurp(ex2.err);
@@ -362,29 +355,13 @@ TEST(ExecutorAdoptTest, SandboxesSurviveSigtermAndSigkillOfTheExecutor) {
   bool any = true;
   for (int i = 0; i < 100 && any; i++) {
     any = false;
-    for (pid_t p : vms) any = any || Alive(p);
+    for (pid_t p : vms) any = any || aktest::ProcAlive(p);
     if (any) usleep(100000);
   }
   EXPECT_FALSE(any) << "an ak-vmm or QEMU outlived its sandbox";
   for (pid_t p : vms)
-    if (Alive(p)) kill(p, SIGKILL);
-  // A VM's directory goes when its supervisor has been reaped, which may
-  // be a moment after the removal answered.
-  int left = 0;
-  for (int i = 0; i < 100; i++) {
-    left = 0;
-    DIR* d = opendir((state + "/v").c_str());
-    while (d)
-      if (struct dirent* e = readdir(d)) {
-        if (e->d_name[0] != '.') left++;
-      } else {
-        break;
-      }
-    if (d) closedir(d);
-    if (left == 0) break;
-    usleep(100000);
-  }
-  EXPECT_EQ(left, 0);
+    if (aktest::ProcAlive(p)) kill(p, SIGKILL);
+  EXPECT_EQ(aktest::VmDirsLeft(state), 0);
   EXPECT_EQ(ex3.Stop(), 0) << Slurp(ex3.err);
   sched.Stop();
   akvm::RemoveDir(dir);
@@ -428,12 +405,12 @@ TEST(ExecutorAdoptTest, PoolVmsAreTakenBackIntoTheirPool) {
   std::vector<pid_t> sups = Children(ex1.pid);
   ASSERT_EQ(sups.size(), 1u);
   EXPECT_EQ(ex1.Stop(), 0) << Slurp(ex1.err);
-  EXPECT_TRUE(Alive(sups[0]));
+  EXPECT_TRUE(aktest::ProcAlive(sups[0]));
 
   ServiceProcess ex2;
   ASSERT_TRUE(ex2.Start(argv, dir, "executor2")) << Slurp(ex2.err);
   EXPECT_EQ(ready(ex2.addr), 1) << "the first status after the restart";
-  EXPECT_TRUE(Alive(sups[0]));
+  EXPECT_TRUE(aktest::ProcAlive(sups[0]));
   {  // A create of the pool's shape takes the adopted VM.
     Client c(ex2.addr);
     Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
@@ -451,8 +428,8 @@ TEST(ExecutorAdoptTest, PoolVmsAreTakenBackIntoTheirPool) {
     EXPECT_EQ(out, "pooled\n");
     EXPECT_EQ(c.Remove("frompool"), RPC_OK);
   }
-  for (int i = 0; i < 100 && Alive(sups[0]); i++) usleep(100000);
-  EXPECT_FALSE(Alive(sups[0])) << "the pool VM's ak-vmm outlived its sandbox";
+  for (int i = 0; i < 100 && aktest::ProcAlive(sups[0]); i++) usleep(100000);
+  EXPECT_FALSE(aktest::ProcAlive(sups[0])) << "the pool VM's ak-vmm outlived its sandbox";
   // SIGTERM leaves the refilled pool's VM running (as it should): stopped
   // here through its record, so the test leaves nothing behind.
   EXPECT_EQ(ex2.Stop(), 0) << Slurp(ex2.err);
@@ -464,7 +441,7 @@ TEST(ExecutorAdoptTest, PoolVmsAreTakenBackIntoTheirPool) {
       std::string rec = Slurp(st + "/" + e->d_name + "/vm.json");
       size_t p = rec.find("\"pid\":");
       pid_t sup = p == std::string::npos ? 0 : atoi(rec.c_str() + p + 6 + (rec[p + 6] == ' '));
-      if (sup > 0 && Alive(sup)) kill(sup, SIGTERM);
+      if (sup > 0 && aktest::ProcAlive(sup)) kill(sup, SIGTERM);
     } else {
       break;
     }

@@ -22,6 +22,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "tests/testing/netns.h"
 
@@ -102,7 +103,17 @@ class Echo {
 // the resolver's parser, so a bug in one is not hidden by the other.
 class DnsServer {
  public:
-  DnsServer(const std::string& netns, const std::string& addr) {
+  using Table = std::multimap<std::string, std::string>;  // name -> IPv4 address
+  // The akt-* names of MakeTestInternet's hosts.
+  static Table TestInternetTable() {
+    return {{"allowed.test", "198.18.0.1"},
+            {"other.test", "198.18.0.4"},
+            {"rebind.test", "10.213.0.1"},
+            {"rebind.test", "198.18.0.1"},
+            {"direct.test", "198.18.0.1"}};
+  }
+  DnsServer(const std::string& netns, const std::string& addr, Table table = TestInternetTable())
+      : table_(std::move(table)) {
     udp_ = std::max(-1, SocketInNetns(netns, addr, 53, SOCK_DGRAM));
     if (udp_ >= 0) serve_ = std::thread([this] { Serve(); });
   }
@@ -119,9 +130,6 @@ class DnsServer {
 
  private:
   void Serve() {
-    const std::multimap<std::string, std::string> table = {
-        {"allowed.test", "198.18.0.1"}, {"other.test", "198.18.0.4"}, {"rebind.test", "10.213.0.1"},
-        {"rebind.test", "198.18.0.1"}, {"direct.test", "198.18.0.1"}};
     while (!stop_) {
       struct pollfd p = {udp_, POLLIN, 0};
       if (poll(&p, 1, 100) <= 0) continue;
@@ -149,7 +157,7 @@ class DnsServer {
       out[3] = 0x80;                  // RA, NOERROR
       out[6] = out[7] = out[8] = out[9] = out[10] = out[11] = 0;
       size_t o = end;
-      auto range = table.equal_range(name);
+      auto range = table_.equal_range(name);
       if (range.first == range.second) out[3] |= 3;  // NXDOMAIN
       unsigned an = 0;
       for (auto it = range.first; qtype == 1 && it != range.second; ++it, an++) {
@@ -162,6 +170,7 @@ class DnsServer {
       sendto(udp_, out, o, 0, reinterpret_cast<sockaddr*>(&from), fl);
     }
   }
+  const Table table_;
   int udp_ = -1;
   std::atomic<bool> stop_{false};
   std::thread serve_;
