@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/testing/cli_stack.h"
 #include "tests/testing/service_process.h"
 #include "vmm/testing/vm_fixture.h"
 
@@ -33,32 +34,15 @@ class JsonStack : public ::testing::Test {
   static void SetUpTestSuite() {
     if (!akvm::GetKernel(&skip_, &setup_error_)) return;
     dir_ = akvm::MakeTempDir("akjson");
-    sched_ = new ServiceProcess;
-    exec_ = new ServiceProcess;
-    if (!sched_->Start({Runfile("services/scheduler/ak-scheduler"), "--listen", "127.0.0.1:0", "--insecure",
-                        "--heartbeat-interval-ms", "1000"},  // slow under ASan on a busy machine
-                       dir_, "sched")) {
-      setup_error_ = "ak-scheduler: " + Slurp(sched_->err);
-      return;
-    }
-    setenv("AK_GUEST_BIN", Runfile("guest/ak-guest").c_str(), 1);
-    if (!exec_->Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--insecure",
-                       "--state-dir", dir_ + "/st", "--images", akvm::ImageStoreDir(), "--min-warm", "0",
-                       "--executor-id", "exjson", "--scheduler", sched_->addr},
-                      dir_, "executor")) {
-      setup_error_ = "ak-executor: " + Slurp(exec_->err);
-      return;
-    }
-    setenv("AK_SCHEDULER", sched_->addr.c_str(), 1);
-    setenv("AK_HOME", (dir_ + "/home").c_str(), 1);
-    mkdir((dir_ + "/home").c_str(), 0700);
-    mkdir((dir_ + "/home/receipts").c_str(), 0700);
-    unsetenv("AK_TOKEN");
+    stack_ = new aktest::CliStack;
+    aktest::CliStackOptions o;
+    o.executor_id = "exjson";
+    o.heartbeat_ms = 1000;  // slow under ASan on a busy machine
+    stack_->Start(dir_, akvm::ImageStoreDir(), o, &setup_error_);
   }
   static void TearDownTestSuite() {
-    if (exec_ && !kept_.empty()) Ak({"sandbox", "remove", kept_});
-    delete exec_;
-    delete sched_;
+    if (stack_ && !kept_.empty()) Ak({"sandbox", "remove", kept_});
+    delete stack_;
     if (!dir_.empty()) akvm::RemoveDir(dir_);
   }
   void SetUp() override {
@@ -109,10 +93,10 @@ class JsonStack : public ::testing::Test {
     return "rc=" + std::to_string(r.rc) + "\nstdout:\n" + r.out + "\nstderr:\n" + r.err + "\n" + r.parse_error;
   }
   static std::string skip_, setup_error_, dir_, kept_;
-  static ServiceProcess *sched_, *exec_;
+  static aktest::CliStack* stack_;
 };
 std::string JsonStack::skip_, JsonStack::setup_error_, JsonStack::dir_, JsonStack::kept_;
-ServiceProcess *JsonStack::sched_, *JsonStack::exec_;
+aktest::CliStack* JsonStack::stack_;
 
 // A JSON string's text without its quotes ("" if it is not a string).
 std::string Unquote(const std::string& v) {

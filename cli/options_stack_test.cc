@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/testing/cli_stack.h"
 #include "tests/testing/service_process.h"
 #include "vmm/testing/vm_fixture.h"
 
@@ -28,32 +29,16 @@ class OptionsStack : public ::testing::Test {
     std::string why;
     if (!akvm::GetKernel(&skip_, &setup_error_)) return;
     dir_ = akvm::MakeTempDir("akopts");
-    sched_ = new ServiceProcess;
-    exec_ = new ServiceProcess;
-    if (!sched_->Start({Runfile("services/scheduler/ak-scheduler"), "--listen", "127.0.0.1:0", "--insecure",
-                        "--heartbeat-interval-ms", "300"},
-                       dir_, "sched")) {
-      setup_error_ = "ak-scheduler: " + Slurp(sched_->err);
-      return;
-    }
-    setenv("AK_GUEST_BIN", Runfile("guest/ak-guest").c_str(), 1);
-    if (!exec_->Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--insecure",
-                       "--state-dir", dir_ + "/st", "--images", akvm::ImageStoreDir(), "--min-warm", "0",
-                       "--executor-id", "exopts", "--label", "zone=akopt", "--scheduler", sched_->addr},
-                      dir_, "executor")) {
-      setup_error_ = "ak-executor: " + Slurp(exec_->err);
-      return;
-    }
-    setenv("AK_SCHEDULER", sched_->addr.c_str(), 1);
-    setenv("AK_HOME", (dir_ + "/home").c_str(), 1);
-    mkdir((dir_ + "/home").c_str(), 0700);
-    mkdir((dir_ + "/home/receipts").c_str(), 0700);
-    unsetenv("AK_TOKEN");
+    stack_ = new aktest::CliStack;
+    aktest::CliStackOptions o;
+    o.executor_id = "exopts";
+    o.heartbeat_ms = 300;
+    o.executor_args = {"--label", "zone=akopt"};
+    stack_->Start(dir_, akvm::ImageStoreDir(), o, &setup_error_);
   }
   static void TearDownTestSuite() {
-    if (exec_) Ak({"sandbox", "remove", "akopt1"});
-    delete exec_;
-    delete sched_;
+    if (stack_) Ak({"sandbox", "remove", "akopt1"});
+    delete stack_;
     if (!dir_.empty()) akvm::RemoveDir(dir_);
   }
   void SetUp() override {
@@ -84,10 +69,10 @@ class OptionsStack : public ::testing::Test {
     return rc;
   }
   static std::string skip_, setup_error_, dir_;
-  static ServiceProcess *sched_, *exec_;
+  static aktest::CliStack* stack_;
 };
 std::string OptionsStack::skip_, OptionsStack::setup_error_, OptionsStack::dir_;
-ServiceProcess *OptionsStack::sched_, *OptionsStack::exec_;
+aktest::CliStack* OptionsStack::stack_;
 
 TEST_F(OptionsStack, CreateWithFlagsAndConfig) {
   std::ofstream(dir_ + "/hello.txt") << "hello from the host\n";

@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/testing/cli_stack.h"
 #include "tests/testing/service_process.h"
 #include "vmm/testing/vm_fixture.h"
 
@@ -50,32 +51,14 @@ class TtyStack : public ::testing::Test {
   static void SetUpTestSuite() {
     if (!akvm::GetKernel(&skip_, &setup_error_)) return;
     dir_ = akvm::MakeTempDir("aktty");
-    sched_ = new ServiceProcess;
-    exec_ = new ServiceProcess;
-    if (!sched_->Start({Runfile("services/scheduler/ak-scheduler"), "--listen", "127.0.0.1:0", "--insecure",
-                        "--heartbeat-interval-ms", "1000"},
-                       dir_, "sched")) {
-      setup_error_ = "ak-scheduler: " + Slurp(sched_->err);
-      return;
-    }
-    setenv("AK_GUEST_BIN", Runfile("guest/ak-guest").c_str(), 1);
-    if (!exec_->Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--insecure",
-                       "--state-dir", dir_ + "/st", "--images", akvm::ImageStoreDir(), "--min-warm", "0",
-                       "--executor-id", "extty", "--scheduler", sched_->addr},
-                      dir_, "executor")) {
-      setup_error_ = "ak-executor: " + Slurp(exec_->err);
-      return;
-    }
-    setenv("AK_SCHEDULER", sched_->addr.c_str(), 1);
-    setenv("AK_HOME", (dir_ + "/home").c_str(), 1);
-    mkdir((dir_ + "/home").c_str(), 0700);
-    mkdir((dir_ + "/home/receipts").c_str(), 0700);
-    unsetenv("AK_TOKEN");
+    stack_ = new aktest::CliStack;
+    aktest::CliStackOptions o;
+    o.executor_id = "extty";
+    stack_->Start(dir_, akvm::ImageStoreDir(), o, &setup_error_);
   }
   static void TearDownTestSuite() {
-    if (exec_ && !kept_.empty()) Plain({"sandbox", "remove", kept_}, nullptr);
-    delete exec_;
-    delete sched_;
+    if (stack_ && !kept_.empty()) Plain({"sandbox", "remove", kept_}, nullptr);
+    delete stack_;
     if (!dir_.empty()) akvm::RemoveDir(dir_);
   }
   void SetUp() override {
@@ -129,10 +112,10 @@ class TtyStack : public ::testing::Test {
     return kept_;
   }
   static std::string skip_, setup_error_, dir_, kept_, create_out_;
-  static ServiceProcess *sched_, *exec_;
+  static aktest::CliStack* stack_;
 };
 std::string TtyStack::skip_, TtyStack::setup_error_, TtyStack::dir_, TtyStack::kept_, TtyStack::create_out_;
-ServiceProcess *TtyStack::sched_, *TtyStack::exec_;
+aktest::CliStack* TtyStack::stack_;
 
 TEST_F(TtyStack, RunTtyGivesPtySizeAndExitCode) {
   Tty t;

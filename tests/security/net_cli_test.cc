@@ -25,6 +25,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/testing/cli_stack.h"
 #include "tests/testing/service_process.h"
 #include "vmm/testing/vm_fixture.h"
 
@@ -119,31 +120,17 @@ class NetCliTest : public ::testing::Test {
       return;
     }
     dir_ = akvm::MakeTempDir("akcli");
-    sched_ = new ServiceProcess;
-    exec_ = new ServiceProcess;
-    if (!sched_->Start({Runfile("services/scheduler/ak-scheduler"), "--listen", "127.0.0.1:0", "--insecure",
-                        "--heartbeat-interval-ms", "300"},
-                       dir_, "sched")) {
-      setup_error_ = "ak-scheduler: " + Slurp(sched_->err);
-      return;
-    }
-    setenv("AK_GUEST_BIN", Runfile("guest/ak-guest").c_str(), 1);
+    stack_ = new aktest::CliStack;
+    aktest::CliStackOptions o;
+    o.executor_id = "exnet";
+    o.heartbeat_ms = 300;
+    o.make_home = false;
     // No --egress-allow-private.
-    if (!exec_->Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--insecure",
-                       "--state-dir", dir_ + "/st", "--images", akvm::ImageStoreDir(), "--min-warm", "0",
-                       "--executor-id", "exnet", "--scheduler", sched_->addr},
-                      dir_, "executor")) {
-      setup_error_ = "ak-executor: " + Slurp(exec_->err);
-      return;
-    }
-    setenv("AK_SCHEDULER", sched_->addr.c_str(), 1);
-    setenv("AK_HOME", (dir_ + "/home").c_str(), 1);
-    unsetenv("AK_TOKEN");
+    stack_->Start(dir_, akvm::ImageStoreDir(), o, &setup_error_);
   }
   static void TearDownTestSuite() {
     if (!kept_.empty()) Ak({"sandbox", "remove", kept_});
-    delete exec_;
-    delete sched_;
+    delete stack_;
     if (!dir_.empty()) akvm::RemoveDir(dir_);
     if (!forward_.empty()) Sh("sysctl -qw net.ipv4.ip_forward=" + forward_);
     Cleanup();
@@ -166,10 +153,10 @@ class NetCliTest : public ::testing::Test {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
   static std::string skip_, setup_error_, dir_, forward_, kept_;
-  static ServiceProcess *sched_, *exec_;
+  static aktest::CliStack* stack_;
 };
 std::string NetCliTest::skip_, NetCliTest::setup_error_, NetCliTest::dir_, NetCliTest::forward_, NetCliTest::kept_;
-ServiceProcess *NetCliTest::sched_, *NetCliTest::exec_;
+aktest::CliStack* NetCliTest::stack_;
 
 TEST_F(NetCliTest, RunEgressDenyThroughTheStack) {
   Echo denied("akc-inet", "198.18.6.1"), other("akc-inet", "198.18.6.3");
