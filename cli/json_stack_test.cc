@@ -106,7 +106,7 @@ std::string Unquote(const std::string& v) {
 TEST_F(JsonStack, RunExitCodesTimeoutKeepAndExec) {
   Result r = AkReady({"run", "--json", "--", "sh", "-c", "echo to-stdout; echo to-stderr >&2; exit 7"});
   if (akvm::KernelUnavailable(r.err)) GTEST_SKIP() << r.err;
-  ASSERT_EQ(r.rc, 7) << Dump(r) << Slurp(exec_->err);
+  ASSERT_EQ(r.rc, 7) << Dump(r) << Slurp(stack_->exec.err);
   ASSERT_TRUE(r.parse_error.empty()) << Dump(r);
   EXPECT_EQ(r.json["exit_code"], "7") << Dump(r);
   EXPECT_EQ(r.json["timed_out"], "false");

@@ -96,7 +96,7 @@ TEST_F(OptionsStack, CreateWithFlagsAndConfig) {
                    &out);
   unsetenv("AK_VCPUS");
   if (akvm::KernelUnavailable(out)) GTEST_SKIP() << out;
-  ASSERT_EQ(rc, 0) << out << "\n" << Slurp(exec_->err);
+  ASSERT_EQ(rc, 0) << out << "\n" << Slurp(stack_->exec.err);
   EXPECT_NE(out.find("\"name\":\"akopt1\""), std::string::npos) << out;  // [sandbox] name
   EXPECT_NE(out.find("agentkernel.toml:21: [network] vsock_cid: not honoured"), std::string::npos) << out;
   EXPECT_NE(out.find("agentkernel.toml:22: [network] ports: not honoured"), std::string::npos) << out;

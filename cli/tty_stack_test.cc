@@ -125,7 +125,7 @@ TEST_F(TtyStack, RunTtyGivesPtySizeAndExitCode) {
     usleep(200 * 1000);
   }
   if (akvm::KernelUnavailable(t.out)) GTEST_SKIP() << t.out;
-  EXPECT_EQ(t.rc, 3) << Dump(t) << Slurp(exec_->err);
+  EXPECT_EQ(t.rc, 3) << Dump(t) << Slurp(stack_->exec.err);
   EXPECT_NE(t.out.find("/dev/pts/"), std::string::npos) << Dump(t);
   EXPECT_NE(t.out.find("33 101"), std::string::npos) << Dump(t);
   EXPECT_EQ(t.before, t.after) << Dump(t);
@@ -139,7 +139,7 @@ TEST_F(TtyStack, RunTtyGivesPtySizeAndExitCode) {
 }
 
 TEST_F(TtyStack, ExecItTypesInputFollowsResizeRestoresTerminal) {
-  ASSERT_FALSE(Kept().empty()) << create_out_ << Slurp(exec_->err);
+  ASSERT_FALSE(Kept().empty()) << create_out_ << Slurp(stack_->exec.err);
   // Typed input through the pty; a window change mid-run reaches the guest.
   Tty t = Drive(40, 100,
                 R"([["expect", "size:40 100"], ["resize", 50, 132], ["sleep", 2], ["send", "hello\r"],)"

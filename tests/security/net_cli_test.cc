@@ -177,7 +177,7 @@ TEST_F(NetCliTest, RunEgressDenyThroughTheStack) {
     std::istringstream s(out.substr(k + 13));
     s >> kept_;
   }
-  EXPECT_EQ(rc, 0) << out << "\n" << Slurp(exec_->err);
+  EXPECT_EQ(rc, 0) << out << "\n" << Slurp(stack_->exec.err);
   EXPECT_EQ(out.find("echo-198.18.6.1:"), std::string::npos) << out;
   EXPECT_NE(out.find("echo-198.18.6.3:hi"), std::string::npos) << out;
   EXPECT_EQ(denied.hits(), 0) << "198.18.6.1 was reached: the egress.deny did not hold";
