@@ -6,27 +6,12 @@
 # replay: a match (run and exec), a mismatch, a tampered output hash.
 set -uo pipefail
 
-rf=${TEST_SRCDIR:-}/${TEST_WORKSPACE:-ak}
-ak=$rf/cli/ak
-[ -x "$ak" ] || { echo "no ak at $ak"; exit 1; }
-home=$(mktemp -d /tmp/aki.XXXXXX)
-tmp=$(mktemp -d /tmp/akit.XXXXXX)
-export AK_HOME=$home
-unset AK_SCHEDULER AK_TOKEN
-cleanup() {
-        "$ak" down >/dev/null 2>&1
-        rm -rf "$home" "$tmp"
-}
-trap cleanup EXIT
-failures=0
-fail() {
-        echo "FAIL: $*"
-        failures=$((failures + 1))
-}
+. "$(dirname "$0")/lib.sh" || exit 1
+e2e_init aki akit
 
 "$ak" sandbox create sin >"$tmp/out" 2>"$tmp/err" || {
         echo "sandbox create: $(cat "$tmp/err")"
-        for f in "$home"/logs/*.log; do echo "--- $f"; tail -n 20 "$f"; done
+        logs
         exit 1
 }
 

@@ -6,28 +6,14 @@
 # missing source and a non-directory target fail naming the path.
 set -uo pipefail
 
-rf=${TEST_SRCDIR:-}/${TEST_WORKSPACE:-ak}
-ak=${AK_BIN:-$rf/cli/ak}
-[ -x "$ak" ] || { echo "no ak at $ak"; exit 1; }
-home=$(mktemp -d /tmp/akcp.XXXXXX)
-tmp=$(mktemp -d /tmp/akcpt.XXXXXX)
-export AK_HOME=$home
-unset AK_SCHEDULER AK_TOKEN
-cleanup() {
-        "$ak" down >/dev/null 2>&1
-        rm -rf "$home" "$tmp"
-}
-trap cleanup EXIT
-failures=0
-fail() {
-        echo "FAIL: $*"
-        failures=$((failures + 1))
-}
+ak=${AK_BIN:-}
+. "$(dirname "$0")/lib.sh" || exit 1
+e2e_init akcp akcpt
 now() { date +%s.%N; }
 
 "$ak" sandbox create cpt >"$tmp/out" 2>"$tmp/err" || {
         echo "sandbox create: $(cat "$tmp/err")"
-        for f in "$home"/logs/*.log; do echo "--- $f"; tail -n 20 "$f"; done
+        logs
         exit 1
 }
 

@@ -5,27 +5,12 @@
 # the command runs on after the ak that started it has exited. One VM boot.
 set -uo pipefail
 
-rf=${TEST_SRCDIR:-}/${TEST_WORKSPACE:-ak}
-ak=$rf/cli/ak
-[ -x "$ak" ] || { echo "no ak at $ak"; exit 1; }
-home=$(mktemp -d /tmp/akd.XXXXXX)
-tmp=$(mktemp -d /tmp/akdt.XXXXXX)
-export AK_HOME=$home
-unset AK_SCHEDULER AK_TOKEN
-cleanup() {
-        "$ak" down >/dev/null 2>&1
-        rm -rf "$home" "$tmp"
-}
-trap cleanup EXIT
-failures=0
-fail() {
-        echo "FAIL: $*"
-        failures=$((failures + 1))
-}
+. "$(dirname "$0")/lib.sh" || exit 1
+e2e_init akd akdt
 
 "$ak" sandbox create det >"$tmp/out" 2>"$tmp/err" || {
         echo "sandbox create: $(cat "$tmp/err")"
-        for f in "$home"/logs/*.log; do echo "--- $f"; tail -n 20 "$f"; done
+        logs
         exit 1
 }
 

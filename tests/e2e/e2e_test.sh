@@ -6,37 +6,16 @@
 # one-shot runs, one sandbox (stopped and started once) and one more to lose.
 set -uo pipefail
 
-rf=${TEST_SRCDIR:-}/${TEST_WORKSPACE:-ak}
-ak=$rf/cli/ak
+. "$(dirname "$0")/lib.sh" || exit 1
+# Short paths: Unix sockets and the executor's state dir (60 bytes) live in $home.
+e2e_init ake akt
 sched_bin=$rf/services/scheduler/ak-scheduler
-[ -x "$ak" ] || { echo "no ak at $ak"; exit 1; }
-
-# Short paths: Unix sockets and the executor's state dir (60 bytes) live here.
-home=$(mktemp -d /tmp/ake.XXXXXX)
-tmp=$(mktemp -d /tmp/akt.XXXXXX)
-export AK_HOME=$home
-unset AK_SCHEDULER AK_TOKEN
 tokpid=
 x2pid=
-
-cleanup() {
-        "$ak" down >/dev/null 2>&1
+# The scheduler and second executor this test starts itself (after ak down).
+e2e_cleanup_more() {
         [ -n "$tokpid" ] && kill "$tokpid" 2>/dev/null && wait "$tokpid" 2>/dev/null
         [ -n "$x2pid" ] && kill "$x2pid" 2>/dev/null && wait "$x2pid" 2>/dev/null
-        rm -rf "$home" "$tmp"
-}
-trap cleanup EXIT
-
-failures=0
-fail() {
-        echo "FAIL: $*"
-        failures=$((failures + 1))
-}
-logs() {
-        for f in "$home"/logs/*.log; do
-                echo "--- $f"
-                tail -n 20 "$f"
-        done
 }
 
 # 1. The README's first command: no stack yet, ak run starts one.

@@ -14,34 +14,11 @@
 # the VM tests' cache ($AK_TEST_IMAGES) when it is there.
 set -uo pipefail
 
-rf=${TEST_SRCDIR:-}/${TEST_WORKSPACE:-ak}
-ak=$rf/cli/ak
+. "$(dirname "$0")/lib.sh" || exit 1
+e2e_init aki akj
 seed=$rf/vmm/seed_tiny_stage
-[ -x "$ak" ] || { echo "no ak at $ak"; exit 1; }
 [ -x "$seed" ] || { echo "no seed_tiny_stage at $seed"; exit 1; }
-
-home=$(mktemp -d /tmp/aki.XXXXXX)
-tmp=$(mktemp -d /tmp/akj.XXXXXX)
-export AK_HOME=$home
 export AK_DEBIAN_MIRROR=http://127.0.0.1:9/ak-e2e-image-test-$$
-unset AK_SCHEDULER AK_TOKEN
-cleanup() {
-        "$ak" down >/dev/null 2>&1
-        rm -rf "$home" "$tmp"
-}
-trap cleanup EXIT
-
-failures=0
-fail() {
-        echo "FAIL: $*"
-        failures=$((failures + 1))
-}
-logs() {
-        for f in "$home"/logs/*.log; do
-                echo "--- $f"
-                tail -n 20 "$f"
-        done
-}
 images() {  # the images the stack's executor reports, one line each
         "$ak" status --json 2>/dev/null | /usr/bin/python3 -c 'import json, sys
 for x in json.load(sys.stdin)["executors"]:

@@ -8,23 +8,8 @@
 # `ak down` leaves no ak-vmm or QEMU. One VM boot.
 set -uo pipefail
 
-rf=${TEST_SRCDIR:-}/${TEST_WORKSPACE:-ak}
-ak=$rf/cli/ak
-[ -x "$ak" ] || { echo "no ak at $ak"; exit 1; }
-home=$(mktemp -d /tmp/akr.XXXXXX)
-tmp=$(mktemp -d /tmp/akrt.XXXXXX)
-export AK_HOME=$home
-unset AK_SCHEDULER AK_TOKEN
-cleanup() {
-        "$ak" down >/dev/null 2>&1
-        rm -rf "$home" "$tmp"
-}
-trap cleanup EXIT
-failures=0
-fail() {
-        echo "FAIL: $*"
-        failures=$((failures + 1))
-}
+. "$(dirname "$0")/lib.sh" || exit 1
+e2e_init akr akrt
 # The pid stack.json records for service $1.
 pid_of() {
         python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pids"][sys.argv[2]])' \
@@ -34,7 +19,7 @@ alive() { [ -d "/proc/$1" ] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/
 
 "$ak" up --warm 0 --no-gateway -q >"$tmp/out" 2>"$tmp/err" || {
         echo "ak up: $(cat "$tmp/err")"
-        for f in "$home"/logs/*.log; do echo "--- $f"; tail -n 20 "$f"; done
+        logs
         exit 1
 }
 exe=$(pid_of executor)
@@ -42,7 +27,7 @@ tr '\0' ' ' <"/proc/$exe/cmdline" | grep -q -- '--vm-supervisors' || fail "the e
 sched=$(pid_of scheduler)
 "$ak" sandbox create keep >"$tmp/out" 2>"$tmp/err" || {
         echo "sandbox create: $(cat "$tmp/err")"
-        for f in "$home"/logs/*.log; do echo "--- $f"; tail -n 20 "$f"; done
+        logs
         exit 1
 }
 "$ak" exec keep -- sh -c 'echo kept-state > state.txt' || fail "ak exec before the restart"

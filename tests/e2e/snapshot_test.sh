@@ -11,34 +11,11 @@
 # (vmm/testing/tiny_stage.h), as tests/e2e/image_test.sh does: no mirror.
 set -uo pipefail
 
-rf=${TEST_SRCDIR:-}/${TEST_WORKSPACE:-ak}
-ak=$rf/cli/ak
+. "$(dirname "$0")/lib.sh" || exit 1
+e2e_init aks akt
 seed=$rf/vmm/seed_tiny_stage
-[ -x "$ak" ] || { echo "no ak at $ak"; exit 1; }
 [ -x "$seed" ] || { echo "no seed_tiny_stage at $seed"; exit 1; }
-
-home=$(mktemp -d /tmp/aks.XXXXXX)
-tmp=$(mktemp -d /tmp/akt.XXXXXX)
-export AK_HOME=$home
 export AK_DEBIAN_MIRROR=http://127.0.0.1:9/ak-e2e-snapshot-test-$$
-unset AK_SCHEDULER AK_TOKEN
-cleanup() {
-        "$ak" down >/dev/null 2>&1
-        rm -rf "$home" "$tmp"
-}
-trap cleanup EXIT
-
-failures=0
-fail() {
-        echo "FAIL: $*"
-        failures=$((failures + 1))
-}
-logs() {
-        for f in "$home"/logs/*.log; do
-                echo "--- $f"
-                tail -n 20 "$f"
-        done
-}
 json() {  # json EXPR < JSON: a Python expression of the parsed input `j`
         /usr/bin/python3 -c "import json, sys; j = json.load(sys.stdin); print($1)"
 }
