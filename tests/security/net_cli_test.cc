@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <sstream>
@@ -26,6 +27,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/testing/cli_stack.h"
+#include "tests/testing/netns.h"
 #include "tests/testing/service_process.h"
 #include "vmm/testing/vm_fixture.h"
 
@@ -33,33 +35,16 @@ namespace {
 
 using aktest::Runfile;
 using aktest::ServiceProcess;
+using aktest::Sh;
 using aktest::Slurp;
 
 const int kPort = 7941;
-
-int Sh(const std::string& cmd) { return system((cmd + " >/dev/null 2>&1").c_str()); }
 
 // A TCP echo server on addr:port in /run/netns/<ns> that counts connections.
 class Echo {
  public:
   Echo(const std::string& ns, const std::string& addr) : where_(addr) {
-    std::thread t([&] {
-      int fd = open(("/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) return;
-      close(fd);
-      struct sockaddr_in sa = {};
-      sa.sin_family = AF_INET;
-      sa.sin_port = htons(kPort);
-      inet_pton(AF_INET, addr.c_str(), &sa.sin_addr);
-      int one = 1;
-      fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-      if (bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) < 0 || listen(fd_, 16) < 0) {
-        close(fd_);
-        fd_ = -1;
-      }
-    });
-    t.join();
+    fd_ = std::max(-1, aktest::SocketInNetns(ns, addr, kPort, SOCK_STREAM));
     if (fd_ >= 0) serve_ = std::thread([this] { Serve(); });
   }
   ~Echo() {
@@ -107,15 +92,12 @@ class NetCliTest : public ::testing::Test {
       skip_ = "needs root (network namespaces, nftables)";
       return;
     }
-    setenv("PATH", (std::string(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin") + ":/usr/sbin:/sbin").c_str(), 1);
+    aktest::PathWithSbin();
     Cleanup();
     std::ifstream f("/proc/sys/net/ipv4/ip_forward");
     std::getline(f, forward_);
-    if (Sh("ip netns add akc-inet") != 0 || Sh("ip link add akc-i0 type veth peer name eth0 netns akc-inet") != 0 ||
-        Sh("ip addr add 198.18.6.2/24 dev akc-i0") != 0 || Sh("ip link set akc-i0 up") != 0 ||
-        Sh("ip -n akc-inet addr add 198.18.6.1/24 dev eth0") != 0 ||
-        Sh("ip -n akc-inet addr add 198.18.6.3/24 dev eth0") != 0 || Sh("ip -n akc-inet link set eth0 up") != 0 ||
-        Sh("ip -n akc-inet link set lo up") != 0 || Sh("sysctl -qw net.ipv4.ip_forward=1") != 0) {
+    if (!aktest::MakeOutsideNetns("akc-inet", "akc-i0", "198.18.6.1", "198.18.6.2") ||
+        Sh("ip -n akc-inet addr add 198.18.6.3/24 dev eth0") != 0 || Sh("sysctl -qw net.ipv4.ip_forward=1") != 0) {
       setup_error_ = "could not make namespace akc-inet (ip, sysctl; tools/deps.sh)";
       return;
     }
