@@ -16,10 +16,13 @@
 #include "lib/base/cleanup.h"
 #include "lib/base/fs.h"
 #include "lib/base/pathfmt.h"
+#include "lib/base/io.h"
 #include "lib/base/proc.h"
+#include "lib/base/time.h"
 #include "vmm/image/busybox_wget.h"
 #include "vmm/image/cpio.h"
 #include "vmm/image/image_impl.h"
+#include "vmm/image/input_stamp.h"
 
 /* v2: busybox packed with busybox_wget_patch; v3: virtio_balloon. */
 #define BASE_FORMAT "ak-base-v3"
@@ -355,10 +358,10 @@ static int write_initramfs(const char *path, const struct base_inputs *in, struc
         return 0;
 }
 
-static int gather_inputs(struct image_store *s, const struct image_progress *p, struct base_inputs *in,
-                         struct ak_error *err)
+/* The inputs' paths and the kernel: all a stamp check needs. */
+static int gather_paths(struct image_store *s, const struct image_progress *p, struct base_inputs *in,
+                        struct ak_error *err)
 {
-        struct moddep m;
         int r;
 
         if ((r = image_kernel_get(s, p, &in->kernel, err)) < 0)
@@ -367,6 +370,16 @@ static int gather_inputs(struct image_store *s, const struct image_progress *p, 
                 return r;
         if (proc_which("busybox", in->busybox, sizeof(in->busybox)) < 0)
                 return ak_error_set(err, -ENOENT, "busybox not found: install busybox-static (tools/deps.sh)");
+        return 0;
+}
+
+/* The rest: static or not, a dynamic ak-guest's libraries (ldd), the
+ * modules in load order. */
+static int gather_rest(struct base_inputs *in, struct ak_error *err)
+{
+        struct moddep m;
+        int r;
+
         r = elf_is_static(in->busybox);
         if (r == 0)
                 return ak_error_set(err, -ENOEXEC, "%s is dynamically linked: install busybox-static", in->busybox);
@@ -414,18 +427,157 @@ static int inputs_hash(const struct base_inputs *in, char ret[IMAGE_HASH_LEN + 1
         return image_hash_text(text, ret, err);
 }
 
+/* The stat stamp of the inputs (input_stamp.h), <store>/stamps/base: a hit
+ * costs a few stat(2) calls instead of hashing busybox and ak-guest. */
+#define STAMP_FILE "stamps/base"
+
+/* The environment ldd resolves a dynamic ak-guest's libraries in (lengths
+ * first, so no two environments give the same text). */
+static int env_digest(char ret[IMAGE_HASH_LEN + 1], struct ak_error *err)
+{
+        const char *lp = getenv("LD_LIBRARY_PATH"), *pre = getenv("LD_PRELOAD");
+        _cleanup_free_ char *text = NULL;
+
+        lp = lp ? lp : "";
+        pre = pre ? pre : "";
+        if (asprintf(&text, "%zu:%s\n%zu:%s\n", strlen(lp), lp, strlen(pre), pre) < 0)
+                return ak_error_set(err, -ENOMEM, "out of memory");
+        return image_hash_text(text, ret, err);
+}
+
+/* 1 with ret_hash when the stamp was written for this kernel, environment,
+ * busybox and ak-guest path and every file it names is unchanged (and not
+ * racily so); 0 otherwise (none, damaged, any difference): hash in full. */
+static int stamp_lookup(struct image_store *s, const struct base_inputs *in, const char *env,
+                        char ret_hash[IMAGE_HASH_LEN + 1])
+{
+        _cleanup_free_ struct input_stamp *st = malloc(sizeof(*st));
+        _cleanup_free_ char *text = NULL;
+        const char *lp = getenv("LD_LIBRARY_PATH");
+        char path[PATH_MAX];
+        size_t len, busybox = 0, guest = 0;
+
+        if (!st || pathfmt(path, sizeof(path), "%s/" STAMP_FILE, s->dir) < 0 ||
+            ak_read_file(path, INPUT_STAMP_MAX_BYTES, &text, &len) < 0 || input_stamp_parse(text, len, st, NULL) < 0)
+                return 0;
+        if (strcmp(st->format, BASE_FORMAT) != 0 || strcmp(st->kernel, in->kernel.package) != 0 ||
+            strcmp(st->env, env) != 0)
+                return 0;
+        for (size_t i = 0; i < st->n_files; i++) {
+                const struct input_stamp_file *f = &st->files[i];
+                busybox += strcmp(f->role, "busybox") == 0 && strcmp(f->path, in->busybox) == 0;
+                guest += strcmp(f->role, "guest") == 0 && strcmp(f->path, in->guest) == 0;
+                /* A library search path can gain a file that ldd would pick
+                 * without any stamped file changing: ldd again. */
+                if (strcmp(f->role, "lib") == 0 && lp && *lp)
+                        return 0;
+                if (!input_stamp_file_current(f, st->recorded_ns))
+                        return 0;
+        }
+        if (busybox != 1 || guest != 1)
+                return 0;
+        memcpy(ret_hash, st->hash, IMAGE_HASH_LEN + 1);
+        return 1;
+}
+
+/* Stats every input before it is hashed (so a change while hashing shows
+ * when stamp_write stats them again): 0, or -errno when one cannot be
+ * stamped (a relative or too long path): then no stamp is written. */
+static int stamp_collect(const struct base_inputs *in, const char *env, struct input_stamp *st)
+{
+        int r;
+
+        memset(st, 0, sizeof(*st));
+        if ((size_t)snprintf(st->format, sizeof(st->format), "%s", BASE_FORMAT) >= sizeof(st->format) ||
+            (size_t)snprintf(st->kernel, sizeof(st->kernel), "%s", in->kernel.package) >= sizeof(st->kernel))
+                return -ENAMETOOLONG;
+        memcpy(st->env, env, IMAGE_HASH_LEN + 1);
+        st->recorded_ns = ak_clock_ns(CLOCK_REALTIME);
+        if ((r = input_stamp_file_stat("busybox", in->busybox, &st->files[st->n_files++])) < 0 ||
+            (r = input_stamp_file_stat("guest", in->guest, &st->files[st->n_files++])) < 0)
+                return r;
+        for (size_t i = 0; i < in->libs.n; i++) {
+                if (st->n_files == INPUT_STAMP_MAX_FILES - 1)
+                        return -E2BIG;
+                if ((r = input_stamp_file_stat("lib", in->libs.paths[i], &st->files[st->n_files++])) < 0)
+                        return r;
+        }
+        /* ldconfig's cache decides which file a library name is. */
+        if (in->libs.n && input_stamp_file_stat("dep", "/etc/ld.so.cache", &st->files[st->n_files]) == 0)
+                st->n_files++;
+        return 0;
+}
+
+/* Writes the stamp for hash when no input changed since stamp_collect.
+ * Failures only cost the next caller a full hash. */
+static void stamp_write(struct image_store *s, const struct input_stamp *st, const char *hash)
+{
+        _cleanup_free_ struct input_stamp *done = malloc(sizeof(*done));
+        _cleanup_free_ char *text = malloc(INPUT_STAMP_MAX_BYTES + 1);
+        char path[PATH_MAX];
+        int len;
+
+        if (!done || !text)
+                return;
+        *done = *st;
+        memcpy(done->hash, hash, IMAGE_HASH_LEN + 1);
+        for (size_t i = 0; i < st->n_files; i++) {
+                struct input_stamp_file now;
+                const struct input_stamp_file *f = &st->files[i];
+                if (input_stamp_file_stat(f->role, f->path, &now) < 0 || now.dev != f->dev || now.ino != f->ino ||
+                    now.size != f->size || now.mtime_ns != f->mtime_ns || now.ctime_ns != f->ctime_ns)
+                        return;
+        }
+        if ((len = input_stamp_format(done, text, INPUT_STAMP_MAX_BYTES + 1)) < 0)
+                return;
+        if (pathfmt(path, sizeof(path), "%s/stamps", s->dir) < 0 || (mkdir(path, 0755) < 0 && errno != EEXIST))
+                return;
+        pathfmt(path, sizeof(path), "%s/" STAMP_FILE, s->dir);
+        image_write_file_atomic(path, text, (size_t)len, NULL);
+}
+
+/* The inputs' digest: from the stamp when it holds and its image is in the
+ * store (1, with *ret_info), else gathered and hashed in full, writing a
+ * new stamp (0). */
+static int base_digest(struct image_store *s, const struct image_progress *p, struct base_inputs *in,
+                       char ret[IMAGE_HASH_LEN + 1], struct image_info *ret_info, struct ak_error *err)
+{
+        _cleanup_free_ struct input_stamp *st = NULL;
+        char env[IMAGE_HASH_LEN + 1];
+        int r;
+
+        if ((r = gather_paths(s, p, in, err)) < 0 || (r = env_digest(env, err)) < 0)
+                return r;
+        if (stamp_lookup(s, in, env, ret) == 1 && image_manifest_read(s, ret, ret_info, NULL) == 0)
+                return 1;
+        if ((r = gather_rest(in, err)) < 0)
+                return r;
+        st = malloc(sizeof(*st));
+        bool stampable = st && stamp_collect(in, env, st) == 0;
+        if ((r = inputs_hash(in, ret, err)) < 0)
+                return r;
+        if (stampable)
+                stamp_write(s, st, ret);
+        return 0;
+}
+
 int image_build_base(struct image_store *s, const struct image_progress *p, struct image_info *ret,
                      struct ak_error *err)
 {
         struct base_inputs *in = calloc(1, sizeof(*in));
         struct image_info info = { 0 };
-        char hash[IMAGE_HASH_LEN + 1], lock[PATH_MAX], tmp[PATH_MAX] = "", path[PATH_MAX];
+        char hash[IMAGE_HASH_LEN + 1], named[IMAGE_HASH_LEN + 1], lock[PATH_MAX], tmp[PATH_MAX] = "", path[PATH_MAX];
         int lfd = -1, r;
+        bool gc_due = true;
 
         if (!in)
                 return ak_error_set(err, -ENOMEM, "out of memory");
-        if ((r = gather_inputs(s, p, in, err)) < 0 || (r = inputs_hash(in, hash, err)) < 0)
+        if ((r = base_digest(s, p, in, hash, &info, err)) < 0)
                 goto out;
+        if (r == 1) {
+                gc_due = false;
+                goto named;
+        }
         if (image_manifest_read(s, hash, &info, NULL) == 0)
                 goto named;
         pathfmt(lock, sizeof(lock), "%s/%s.lock", s->dir, hash);
@@ -457,10 +609,19 @@ int image_build_base(struct image_store *s, const struct image_progress *p, stru
         if ((r = image_manifest_read(s, hash, &info, err)) < 0)
                 goto out;
 named:
-        if ((r = image_name_set(s, IMAGE_BASE, hash, err)) < 0)
-                goto out;
-        /* Older base images (an earlier ak-guest) go after a day. */
-        image_gc(s, 24 * 3600);
+        /* Rewriting an unchanged name would cost an fsync and move names/'s
+         * times, which makes every watcher (image_watch_changed) list the
+         * store again. */
+        if (image_name_get(s, IMAGE_BASE, named) != 0 || strcmp(named, hash) != 0) {
+                if ((r = image_name_set(s, IMAGE_BASE, hash, err)) < 0)
+                        goto out;
+                gc_due = true;
+        }
+        /* Older base images (an earlier ak-guest) go after a day: looked
+         * for when the inputs were hashed or the name moved, not on every
+         * stamp hit. */
+        if (gc_due)
+                image_gc(s, 24 * 3600);
         snprintf(info.name, sizeof(info.name), IMAGE_BASE);
         *ret = info;
         r = 0;

@@ -23,6 +23,9 @@ void image_report(const struct image_progress *p, const char *phase, const char 
 
 /* SHA-256 of a file's contents as hex. */
 int image_hash_file(const char *path, char ret_hex[IMAGE_HASH_LEN + 1], struct ak_error *err);
+/* How many files image_hash_file has opened for hashing in this process
+ * (thread-safe): lets tests see that a stamp hit hashed nothing. */
+uint64_t image_hash_file_count(void);
 /* SHA-256 of a string as hex. */
 int image_hash_text(const char *text, char ret_hex[IMAGE_HASH_LEN + 1], struct ak_error *err);
 

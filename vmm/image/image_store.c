@@ -135,6 +135,13 @@ static int hex_digest(struct crypto_sha256 *h, char ret_hex[IMAGE_HASH_LEN + 1])
         return 0;
 }
 
+static _Atomic uint64_t files_hashed;
+
+uint64_t image_hash_file_count(void)
+{
+        return files_hashed;
+}
+
 int image_hash_file(const char *path, char ret_hex[IMAGE_HASH_LEN + 1], struct ak_error *err)
 {
         struct crypto_sha256 *h = NULL;
@@ -143,6 +150,7 @@ int image_hash_file(const char *path, char ret_hex[IMAGE_HASH_LEN + 1], struct a
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return ak_error_errno(err, -errno, "open %s", path);
+        files_hashed++;
         int r = crypto_sha256_new(&h);
         if (r < 0)
                 return ak_error_set(err, r, "sha256: %s", crypto_init_error_message(r));
