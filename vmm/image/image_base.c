@@ -445,23 +445,22 @@ static int env_digest(char ret[IMAGE_HASH_LEN + 1], struct ak_error *err)
         return image_hash_text(text, ret, err);
 }
 
-/* 1 with ret_hash when the stamp was written for this kernel, environment,
- * busybox and ak-guest path and every file it names is unchanged (and not
- * racily so); 0 otherwise (none, damaged, any difference): hash in full. */
-static int stamp_lookup(struct image_store *s, const struct base_inputs *in, const char *env,
-                        char ret_hash[IMAGE_HASH_LEN + 1])
+/* 1 with ret_hash when the stamp was written for this kernel, busybox and
+ * ak-guest path (and, with a dynamic ak-guest, environment) and every file
+ * it names is unchanged (and not racily so); 0 otherwise (none, damaged,
+ * any difference): hash in full. */
+static int stamp_lookup(struct image_store *s, const struct base_inputs *in, char ret_hash[IMAGE_HASH_LEN + 1])
 {
         _cleanup_free_ struct input_stamp *st = malloc(sizeof(*st));
         _cleanup_free_ char *text = NULL;
         const char *lp = getenv("LD_LIBRARY_PATH");
-        char path[PATH_MAX];
-        size_t len, busybox = 0, guest = 0;
+        char path[PATH_MAX], env[IMAGE_HASH_LEN + 1];
+        size_t len, busybox = 0, guest = 0, libs = 0;
 
         if (!st || pathfmt(path, sizeof(path), "%s/" STAMP_FILE, s->dir) < 0 ||
             ak_read_file(path, INPUT_STAMP_MAX_BYTES, &text, &len) < 0 || input_stamp_parse(text, len, st, NULL) < 0)
                 return 0;
-        if (strcmp(st->format, BASE_FORMAT) != 0 || strcmp(st->kernel, in->kernel.package) != 0 ||
-            strcmp(st->env, env) != 0)
+        if (strcmp(st->format, BASE_FORMAT) != 0 || strcmp(st->kernel, in->kernel.package) != 0)
                 return 0;
         for (size_t i = 0; i < st->n_files; i++) {
                 const struct input_stamp_file *f = &st->files[i];
@@ -471,10 +470,15 @@ static int stamp_lookup(struct image_store *s, const struct base_inputs *in, con
                  * without any stamped file changing: ldd again. */
                 if (strcmp(f->role, "lib") == 0 && lp && *lp)
                         return 0;
+                libs += strcmp(f->role, "lib") == 0;
                 if (!input_stamp_file_current(f, st->recorded_ns))
                         return 0;
         }
         if (busybox != 1 || guest != 1)
+                return 0;
+        /* Only ldd reads the environment: a static ak-guest (the normal
+         * build) needs no digest, and so no crypto library loaded. */
+        if (libs && (env_digest(env, NULL) < 0 || strcmp(st->env, env) != 0))
                 return 0;
         memcpy(ret_hash, st->hash, IMAGE_HASH_LEN + 1);
         return 1;
@@ -546,11 +550,11 @@ static int base_digest(struct image_store *s, const struct image_progress *p, st
         char env[IMAGE_HASH_LEN + 1];
         int r;
 
-        if ((r = gather_paths(s, p, in, err)) < 0 || (r = env_digest(env, err)) < 0)
+        if ((r = gather_paths(s, p, in, err)) < 0)
                 return r;
-        if (stamp_lookup(s, in, env, ret) == 1 && image_manifest_read(s, ret, ret_info, NULL) == 0)
+        if (stamp_lookup(s, in, ret) == 1 && image_manifest_read(s, ret, ret_info, NULL) == 0)
                 return 1;
-        if ((r = gather_rest(in, err)) < 0)
+        if ((r = gather_rest(in, err)) < 0 || (r = env_digest(env, err)) < 0)
                 return r;
         st = malloc(sizeof(*st));
         bool stampable = st && stamp_collect(in, env, st) == 0;

@@ -240,6 +240,30 @@ TEST_F(StampTest, CorruptStampIsIgnored) {
   EXPECT_EQ(hashed, 0u);
 }
 
+// With a dynamic ak-guest (sanitizer builds) ldd decides the libraries: a
+// library search path set in the environment, or an environment other than
+// the stamp's, is never a hit.
+TEST_F(StampTest, DynamicGuestWithAnotherEnvironmentHashesAgain) {
+  WaitPastRacy();
+  uint64_t hashed;
+  std::string h1 = Base(&hashed);
+  ASSERT_FALSE(h1.empty());
+  if (ReadFile(StampPath()).find("\nfile lib ") == std::string::npos)
+    GTEST_SKIP() << "ak-guest is static in this build (run under --config=asan for the dynamic one)";
+  ASSERT_EQ(Base(&hashed), h1);
+  ASSERT_EQ(hashed, 0u);
+  setenv("LD_LIBRARY_PATH", (dir_ + "/no-such-dir").c_str(), 1);
+  EXPECT_EQ(Base(&hashed), h1);
+  EXPECT_GE(hashed, 2u);
+  EXPECT_EQ(Base(&hashed), h1);
+  EXPECT_GE(hashed, 2u);
+  unsetenv("LD_LIBRARY_PATH");
+  EXPECT_EQ(Base(&hashed), h1);  // the stamp's environment was the other one
+  EXPECT_GE(hashed, 2u);
+  EXPECT_EQ(Base(&hashed), h1);
+  EXPECT_EQ(hashed, 0u);
+}
+
 // The parser: what it writes it reads back; the refusals name the line.
 TEST(InputStampParse, RoundTripAndRefusals) {
   const std::string good =
