@@ -2,7 +2,6 @@
  * output streamed as it arrives, its exit code ours, its receipt saved. */
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,52 +210,6 @@ static int finish(const char *verb, const Ak__V1__ExecResult *res, const char *r
         return res->exit_code > 255 ? 255 : res->exit_code;
 }
 
-/* On a TTY, a status line until the first output arrives (a VM boots
- * meanwhile); cleared before anything else is printed. */
-struct waiting {
-        pthread_mutex_t mu;
-        pthread_cond_t cv;
-        bool done, started;
-        struct cli_progress pr;
-        pthread_t th;
-};
-
-static void *waiting_main(void *arg)
-{
-        struct waiting *w = arg;
-        pthread_mutex_lock(&w->mu);
-        while (!w->done) {
-                struct timespec ts = ak_timespec_after(CLOCK_REALTIME, 250);
-                pthread_cond_timedwait(&w->cv, &w->mu, &ts);
-                if (!w->done)
-                        cli_progress_report(&w->pr, "run", "starting the sandbox (booting a microVM)");
-        }
-        cli_progress_done(&w->pr);
-        pthread_mutex_unlock(&w->mu);
-        return NULL;
-}
-
-static void waiting_start(struct waiting *w)
-{
-        pthread_mutex_init(&w->mu, NULL);
-        pthread_cond_init(&w->cv, NULL);
-        w->done = false;
-        cli_progress_init(&w->pr);
-        w->started = !cli_progress_quiet() && pthread_create(&w->th, NULL, waiting_main, w) == 0;
-}
-
-static void waiting_stop(struct waiting *w)
-{
-        if (!w->started)
-                return;
-        pthread_mutex_lock(&w->mu);
-        w->done = true;
-        pthread_cond_signal(&w->cv);
-        pthread_mutex_unlock(&w->mu);
-        pthread_join(w->th, NULL);
-        w->started = false;
-}
-
 /* Prints "ak VERB: msg" on stderr and keeps msg for --json's error; 125. */
 static int fail(struct run_outcome *oc, const char *verb, const char *msg)
 {
@@ -284,13 +237,13 @@ static int stream(const char *verb, const char *method, const ProtobufCMessage *
                 return fail(oc, verb, err.msg);
         }
         bool got_result = false;
-        struct waiting w = { .started = false };
+        struct cli_progress_ticker w = { .started = false };
         if (strcmp(method, "Run") == 0)
-                waiting_start(&w);
+                cli_progress_ticker_start(&w, "run", "starting the sandbox (booting a microVM)");
         for (;;) {
                 Ak__V1__OutputChunk *c = NULL;
                 int r = rpc_stream_next(s, (ProtobufCMessage **)&c, &err);
-                waiting_stop(&w);
+                cli_progress_ticker_stop(&w);
                 if (r == 0)
                         break;
                 if (r < 0) {

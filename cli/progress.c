@@ -67,3 +67,41 @@ void cli_progress_done(struct cli_progress *p)
                 fprintf(stderr, "ak: [%6.1fs] %s: done\n", elapsed_s(p), p->phase);
         p->shown = false;
 }
+
+static void *ticker_main(void *arg)
+{
+        struct cli_progress_ticker *t = arg;
+        pthread_mutex_lock(&t->mu);
+        while (!t->done) {
+                struct timespec ts = ak_timespec_after(CLOCK_REALTIME, 250);
+                pthread_cond_timedwait(&t->cv, &t->mu, &ts);
+                if (!t->done)
+                        cli_progress_report(&t->pr, t->phase, t->detail);
+        }
+        cli_progress_done(&t->pr);
+        pthread_mutex_unlock(&t->mu);
+        return NULL;
+}
+
+void cli_progress_ticker_start(struct cli_progress_ticker *t, const char *phase, const char *detail)
+{
+        pthread_mutex_init(&t->mu, NULL);
+        pthread_cond_init(&t->cv, NULL);
+        t->done = false;
+        t->phase = phase;
+        t->detail = detail;
+        cli_progress_init(&t->pr);
+        t->started = !cli_progress_quiet() && pthread_create(&t->th, NULL, ticker_main, t) == 0;
+}
+
+void cli_progress_ticker_stop(struct cli_progress_ticker *t)
+{
+        if (!t->started)
+                return;
+        pthread_mutex_lock(&t->mu);
+        t->done = true;
+        pthread_cond_signal(&t->cv);
+        pthread_mutex_unlock(&t->mu);
+        pthread_join(t->th, NULL);
+        t->started = false;
+}

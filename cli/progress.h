@@ -6,6 +6,7 @@
  * both off. */
 #pragma once
 
+#include <pthread.h>
 #include <stdbool.h>
 
 struct cli_progress {
@@ -25,3 +26,19 @@ void cli_progress_report(void *userdata, const char *phase, const char *detail);
 /* Clears the line (terminal) or prints the "done" line (elsewhere), if
  * anything was shown. */
 void cli_progress_done(struct cli_progress *p);
+
+/* "phase: detail" reported every 250 ms from a thread of its own until
+ * stopped (a status line while nothing else happens, e.g. a VM booting
+ * before a command's first output); nothing under --quiet. Stop is
+ * idempotent and clears what was shown before the caller prints. */
+struct cli_progress_ticker {
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        bool done, started;
+        const char *phase, *detail;
+        struct cli_progress pr;
+        pthread_t th;
+};
+
+void cli_progress_ticker_start(struct cli_progress_ticker *t, const char *phase, const char *detail);
+void cli_progress_ticker_stop(struct cli_progress_ticker *t);

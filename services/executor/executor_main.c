@@ -19,133 +19,10 @@
 #include "lib/svc/tokens.h"
 #include "protos/ak/v1/executor.pb-c.h"
 #include "services/executor/executor.h"
+#include "services/executor/executor_usage.h"
 #include "services/executor/profile.h"
 #include "vmm/backend/vmm_net.h"
 #include "vmm/net/resolver.h"
-
-static const char usage[] =
-        "Usage: ak-executor --listen ADDR --state-dir DIR [--scheduler ADDR] [--signer ADDR]\n"
-        "                   [--auditor ADDR] [--capacity-vcpus N] [--capacity-memory-mb M]\n"
-        "                   [--label k=v ...] [--images DIR] [--image-seed DIR] [--image-cache-max-gb N]\n"
-        "                   [--pool IMAGE/PROFILE ...]\n"
-        "                   [--min-warm N] [--max-warm N] [--max-age S] [--accel auto|kvm|tcg]\n"
-        "                   [--vm-supervisors]\n"
-        "       ak-executor --drain ADDR [--drain-timeout-s S] [--token-file F] [--peer-tls-ca F\n"
-        "                   [--peer-tls-cert F --peer-tls-key F] [--drain-tls-name NAME]]\n"
-        "                   [--exec-timeout-ms N] [--deny-cidr CIDR ...] [--egress-allow-private] [--net-pool CIDR]\n"
-        "                   [--dns-upstream ADDR[:PORT] ...]\n"
-        "                   [--vmm qemu|firecracker|apple] [--token-file F] [--tls-cert F --tls-key F\n"
-        "                   [--tls-ca F]] [--insecure] [--peer-tls-ca F\n"
-        "                   [--peer-tls-cert F --peer-tls-key F]] [--scheduler-token-file F]\n"
-        "                   [--signer-token-file F] [--auditor-token-file F]\n"
-        "                   [--audit-queue-dir DIR [--audit-queue-max-mb N]]\n"
-        "                   [--registry-auth-file F] [--registry-ca-file F] [--secrets-dir DIR]\n"
-        "                   [--secrets-upstream-ca FILE]\n"
-        "                   [--insecure-registry HOST[:PORT] ...] [--pull-wait-s N]\n"
-        "\n"
-        "Serves ak.v1.Executor: sandboxes in microVMs on this node.\n"
-        "\n"
-        "  --listen ADDR           host:port (port 0 picks one) or unix:/path\n"
-        "  --state-dir DIR         VM directories (at most 60 bytes: socket paths)\n"
-        "  --images DIR            the image store (default DIR/images)\n"
-        "  --image-seed DIR        install the guest kernel and base image from DIR (made by\n"
-        "                          `ak image export-seed DIR`; every file checked against its\n"
-        "                          sha256) into the store at start, before anything is downloaded:\n"
-        "                          a node with a seed never needs the Debian archive\n"
-        "  --image-cache-max-gb N  keep the store's images under N GiB: the least recently used\n"
-        "                          ones not in use by a sandbox are removed (never base; default:\n"
-        "                          no limit)\n"
-        "  --scheduler ADDR        register there and heartbeat\n"
-        "  --signer ADDR           sign receipts there (else they stay unsigned)\n"
-        "  --auditor ADDR          send audit events there (bounded queue while it is down)\n"
-        "  --audit-queue-dir DIR   keep that queue on disk in DIR: an event is fsynced there before\n"
-        "                          the operation it describes is acknowledged, and sent again after\n"
-        "                          a restart; when it is full or cannot be written the operation\n"
-        "                          fails (fail closed). Default: in memory, drops counted and logged\n"
-        "  --audit-queue-max-mb N  its size limit (default 64)\n"
-        "  --capacity-vcpus N, --capacity-memory-mb M   what this node offers (default: the CPUs;\n"
-        "                          the guest MB that fit in 90% of RAM at an idle sandbox's measured\n"
-        "                          host cost). New sandboxes and warm VMs wait while MemAvailable is\n"
-        "                          under 10% or PSI memory some avg10 is 10% or more\n"
-        "  --label k=v             a node label (repeatable)\n"
-        "  --pool IMAGE/PROFILE    a warm pool (repeatable; default base/moderate). IMAGE is a local\n"
-        "                          name or an OCI reference (split at the last '/': e.g.\n"
-        "                          ghcr.io/org/ci:1/moderate); a reference this node lacks is\n"
-        "                          pulled first, by the same pull creates of it wait on\n"
-        "  --min-warm N, --max-warm N, --max-age S   pool sizes (3, 5, 300; --min-warm 0: no pools)\n"
-        "  --accel auto|kvm|tcg    KVM when the CPU and /dev/kvm allow it (auto), else TCG\n"
-        "  --drain ADDR            ask the executor at ADDR to drain (a Kubernetes preStop): no new\n"
-        "                          sandboxes there, wait up to --drain-timeout-s (60) for one-shot\n"
-        "                          runs, print what is left; exit 0 when drained, 1 if not. It\n"
-        "                          authenticates with the first token of --token-file and the\n"
-        "                          --peer-tls-* files, verifying the executor's certificate\n"
-        "                          for --drain-tls-name (default: ADDR's host)\n"
-        "  --vm-supervisors        QEMU VMs run under ak-vmm supervisors (with network, in a\n"
-        "                          namespace that lives on with them): a SIGTERM or crash of\n"
-        "                          ak-executor leaves them running, and the next ak-executor on\n"
-        "                          the same --state-dir re-adopts them, restarting their DNS,\n"
-        "                          proxy and denial log (sandboxes whose VM or network is gone\n"
-        "                          are listed in ERROR with the reason)\n"
-        "  --vmm NAME              the VMM backend: qemu (default; QEMU's microvm machine),\n"
-        "                          firecracker ($AK_FIRECRACKER, KVM only, no network yet) or\n"
-        "                          apple (the `container` CLI, macOS; $AK_APPLE_IMAGE)\n"
-        "  --deny-cidr CIDR        sandboxes with network cannot reach CIDR (repeatable; e.g. the\n"
-        "                          cluster's pod and service networks). Always denied: the host's\n"
-        "                          addresses and loopback, link-local, 10/8, 172.16/12,\n"
-        "                          192.168/16, 100.64/10, fc00::/7. Needs root, nft (nftables),\n"
-        "                          ip, and IPv4 forwarding for the NAT (sysctl -w\n"
-        "                          net.ipv4.ip_forward=1; without it sandboxes reach nothing)\n"
-        "  --egress-allow-private  a sandbox's spec.egress.allow may re-open the private ranges\n"
-        "                          and --deny-cidr (never loopback, the host or link-local);\n"
-        "                          without it such a spec is refused\n"
-        "  --net-pool CIDR         the /30s of sandboxes' veth pairs (default 100.96.0.0/16;\n"
-        "                          must not hold a host address)\n"
-        "  --dns-upstream ADDR[:PORT]  where sandboxes' DNS resolvers (which apply their egress\n"
-        "                          domain rules) ask (repeatable, at most 8; default: the host's\n"
-        "                          /etc/resolv.conf nameservers, loopback ones included)\n"
-        "  --executor-id ID, --advertise ADDR        name and address in the status\n"
-        "  A sandbox's image is a local image name (`ak image build`/`import`/`pull --name`)\n"
-        "  or an OCI reference (python:3.12-alpine, registry:5000/a/b@sha256:...): a\n"
-        "  reference this node lacks is pulled (once, however many creates wait) and imported.\n"
-        "  A bare name is only ever local: Docker Hub's python is python:latest.\n"
-        "  --registry-auth-file F  docker config.json with registry credentials (a Kubernetes\n"
-        "                          imagePullSecret's .dockerconfigjson); default\n"
-        "                          $DOCKER_CONFIG/config.json or ~/.docker/config.json\n"
-        "  --registry-ca-file F    CA certificates for registries' TLS (default: the system's)\n"
-        "  --secrets-dir DIR       sandboxes' --secret values from a mounted Kubernetes Secret\n"
-        "                          (one file per name; default: the sealed vault in\n"
-        "                          $AK_HOME/secrets that `ak secret set` fills)\n"
-        "  --secrets-upstream-ca F the CA certificates (PEM) a secret's host must chain to\n"
-        "                          (default: the system's roots)\n"
-        "  --insecure-registry H   reach registry H (host[:port]) over plain HTTP (repeatable;\n"
-        "                          loopback registries always may)\n"
-        "  --pull-wait-s N         how long a create waits for its image's pull (default 900;\n"
-        "                          the pull goes on after)\n"
-        "  --exec-timeout-ms N     Exec/Run without timeout_ms: the command is killed after N ms\n"
-        "                          (default 3600000 = 1 h; 1000..86400000). Either way the\n"
-        "                          executor stops waiting for the guest 15 s past the timeout\n"
-        "\n"
-        "Serving (the scheduler forwards calls with its --executor-token-file and\n"
-        "--executor-tls-*):\n"
-        SVC_SERVER_USAGE
-        "Calling the scheduler, signer and auditor:\n"
-        SVC_PEER_USAGE
-        "  --scheduler-token-file F    bearer token (first line) for RegisterExecutor and\n"
-        "                              Heartbeat: one of the scheduler's --token-file\n"
-        "  --signer-token-file F       bearer token for the signer (its --token-file)\n"
-        "  --auditor-token-file F      bearer token for the auditor (its --token-file)\n"
-        "\n"
-        "  --test-guest NAME=UDS   tests only: a running sandbox with no VM whose guest agent is\n"
-        "                          whatever serves the hybrid-vsock socket UDS (repeatable)\n"
-        "  --proc-dir DIR          tests only: read DIR/meminfo and DIR/pressure/memory instead of\n"
-        "                          /proc's for capacity and the memory-pressure refusal\n"
-        "\n"
-        "Prints \"ak-executor: listening on ADDR\" once serving. SIGINT/SIGTERM: stop every VM, exit.\n"
-        "SIGHUP: read --token-file again.\n"
-        "\n"
-        "Example:\n"
-        "  ak-executor --listen 0.0.0.0:7440 --state-dir /var/lib/ak-executor --signer signer:7443 \\\n"
-        "      --auditor auditor:7441 --scheduler scheduler:7450 --label zone=a\n";
 
 /* The first token of `path` on `ch`'s calls. */
 static int channel_token(struct rpc_channel *ch, const char *flag, const char *path)
@@ -416,9 +293,9 @@ static int take_flag(struct flags *f, int c, char *arg)
                         return -1;
                 cfg->pull_wait_ms = (unsigned)v * 1000;
                 return 0;
-        case HELP: fputs(usage, stdout); return 1;
+        case HELP: fputs(executor_usage, stdout); return 1;
         case VERSION: printf("ak-executor %s\n", AK_VERSION); return 1;
-        default: fputs(usage, stderr); return -1;
+        default: fputs(executor_usage, stderr); return -1;
         }
 }
 
@@ -475,7 +352,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
         if (f->drain && optind == argc)
                 return 0;
         if (!f->listen || !cfg->state_dir || optind < argc) {
-                fprintf(stderr, "ak-executor: --listen ADDR and --state-dir DIR are required\n%s", usage);
+                fprintf(stderr, "ak-executor: --listen ADDR and --state-dir DIR are required\n%s", executor_usage);
                 return -1;
         }
         const char *problem = svc_flags_problem(&f->sf);
@@ -490,7 +367,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
         if (!problem && f->audit_max_bytes && !f->audit_dir)
                 problem = "--audit-queue-max-mb needs --audit-queue-dir";
         if (problem) {
-                fprintf(stderr, "ak-executor: %s\n\n%s", problem, usage);
+                fprintf(stderr, "ak-executor: %s\n\n%s", problem, executor_usage);
                 return -1;
         }
         char why[512];
