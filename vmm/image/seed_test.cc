@@ -21,6 +21,7 @@
 
 #include <gtest/gtest.h>
 
+#include "vmm/testing/fake_kernel.h"
 #include "vmm/testing/vm_fixture.h"
 
 extern "C" {
@@ -35,12 +36,7 @@ namespace {
 const char kEntry[] = "linux-image-9.9.9-test_9.9.9-1";
 const char kRelease[] = "9.9.9-test";
 
-void WriteFile(const std::string& path, const std::string& data) {
-  ASSERT_EQ(ak_mkdir_p(path.c_str(), 0755, true), 0) << path;
-  std::ofstream f(path, std::ios::binary);
-  f << data;
-  ASSERT_TRUE(f.good()) << path;
-}
+void WriteFile(const std::string& path, const std::string& data) { akvm::WriteFileMkdir(path, data); }
 
 std::string ReadFile(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -65,27 +61,7 @@ bool Exists(const std::string& path) {
   return lstat(path.c_str(), &st) == 0;
 }
 
-// A kernel as image_kernel_get leaves one, with the modules the base image
-// loads (made-up bytes: nothing boots it here).
-void FakeKernel(const std::string& store) {
-  std::string k = store + "/kernel/" + kEntry;
-  std::string m = k + "/lib/modules/" + kRelease;
-  WriteFile(k + "/release", std::string(kRelease) + "\n" + kEntry + "\n");
-  WriteFile(k + "/vmlinuz", std::string(4096, 'K'));
-  WriteFile(m + "/modules.dep",
-            "kernel/drivers/virtio/virtio.ko:\n"
-            "kernel/drivers/virtio/virtio_mmio.ko: kernel/drivers/virtio/virtio.ko\n"
-            "kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio.ko\n"
-            "kernel/net/vmw_vsock/vsock.ko:\n"
-            "kernel/net/vmw_vsock/vmw_vsock_virtio_transport.ko: kernel/net/vmw_vsock/vsock.ko\n"
-            "kernel/drivers/net/virtio_net.ko: kernel/drivers/virtio/virtio.ko\n"
-            "kernel/drivers/virtio/virtio_balloon.ko: kernel/drivers/virtio/virtio.ko\n");
-  for (const char* ko : {"drivers/virtio/virtio", "drivers/virtio/virtio_mmio", "drivers/block/virtio_blk",
-                         "net/vmw_vsock/vsock", "net/vmw_vsock/vmw_vsock_virtio_transport", "drivers/net/virtio_net",
-                         "drivers/virtio/virtio_balloon"})
-    WriteFile(m + "/kernel/" + ko + ".ko", std::string("module ") + ko);
-  ASSERT_EQ(symlink(kEntry, (store + "/kernel/current").c_str()), 0);
-}
+void FakeKernel(const std::string& store) { akvm::FakeKernel(store, kEntry, kRelease); }
 
 struct image_store* Open(const std::string& dir) {
   struct image_store* s = nullptr;
