@@ -41,12 +41,22 @@ int capacity_parse_meminfo(const char *text, size_t len, struct capacity_probe *
         return 0;
 }
 
-int capacity_parse_psi(const char *text, size_t len, double *ret_some_avg10)
+int capacity_parse_psi(const char *text, size_t len, double *ret_full_avg10)
 {
-        static const char key[] = "some avg10=";
+        static const char key[] = "full avg10=";
         const size_t klen = sizeof(key) - 1;
-        if (len < klen || memcmp(text, key, klen) != 0)
+        /* The "full" line is the second; find it at the start of a line. */
+        size_t at = 0;
+        while (at + klen <= len && memcmp(text + at, key, klen) != 0) {
+                const char *nl = memchr(text + at, '\n', len - at);
+                if (!nl)
+                        return -EINVAL;
+                at = (size_t)(nl - text) + 1;
+        }
+        if (at + klen > len)
                 return -EINVAL;
+        text += at;
+        len -= at;
         /* "12.34": at most 3 integer digits (it is a percentage) and 2 decimals. */
         size_t i = klen, digits = 0;
         double v = 0;
@@ -60,7 +70,7 @@ int capacity_parse_psi(const char *text, size_t len, double *ret_some_avg10)
                 v += (text[i] - '0') * scale;
         if (!dec || v > 100.0)
                 return -EINVAL;
-        *ret_some_avg10 = v;
+        *ret_full_avg10 = v;
         return 0;
 }
 
@@ -105,8 +115,8 @@ int capacity_probe_read(const char *proc, struct capacity_probe *ret, struct ak_
                 return ak_error_set(err, -ENAMETOOLONG, "%s: path too long", proc);
         n = read_small(path, buf);
         if (n >= 0) {
-                if (capacity_parse_psi(buf, (size_t)n, &p.psi_some_avg10) < 0)
-                        return ak_error_set(err, -EINVAL, "%s: no \"some avg10=\" at its start", path);
+                if (capacity_parse_psi(buf, (size_t)n, &p.psi_full_avg10) < 0)
+                        return ak_error_set(err, -EINVAL, "%s: no \"full avg10=\" line", path);
                 p.has_psi = true;
         } else if (n != -ENOENT && n != -EOPNOTSUPP) {
                 return ak_error_errno(err, (int)n, "read %s", path);
@@ -136,10 +146,10 @@ int capacity_pressure_check(const struct capacity_probe *p, struct ak_error *err
                                     "memory pressure: %llu MiB available of %llu MiB, under the %d%% kept free",
                                     (unsigned long long)(p->mem_available_kib / 1024),
                                     (unsigned long long)(p->mem_total_kib / 1024), CAPACITY_RESERVE_PERCENT);
-        if (p->has_psi && p->psi_some_avg10 >= CAPACITY_PSI_SOME_AVG10_MAX)
+        if (p->has_psi && p->psi_full_avg10 >= CAPACITY_PSI_FULL_AVG10_MAX)
                 return ak_error_set(err, -EBUSY,
-                                    "memory pressure: tasks stalled on memory %.2f%% of the last 10 s (PSI some "
-                                    "avg10; the limit is %.0f%%)",
-                                    p->psi_some_avg10, CAPACITY_PSI_SOME_AVG10_MAX);
+                                    "memory pressure: all running tasks stalled on memory %.2f%% of the last 10 s "
+                                    "(PSI full avg10; the limit is %.0f%%)",
+                                    p->psi_full_avg10, CAPACITY_PSI_FULL_AVG10_MAX);
         return 0;
 }

@@ -38,12 +38,19 @@ TEST(Capacity, ParsesMeminfo) {
 }
 
 TEST(Capacity, ParsesPsi) {
-  const char psi[] = "some avg10=12.34 avg60=1.00 avg300=0.00 total=99\nfull avg10=0.00 avg60=0.00\n";
+  // "full", the second line, is what counts: "some" is 40% here.
+  const char psi[] = "some avg10=40.00 avg60=1.00 avg300=0.00 total=99\nfull avg10=12.34 avg60=0.00\n";
   double v = -1;
   ASSERT_EQ(capacity_parse_psi(psi, strlen(psi), &v), 0);
   EXPECT_NEAR(v, 12.34, 1e-9);
-  for (const char* bad : {"full avg10=1.00", "some avg10=", "some avg10=1", "some avg10=100.5", "some avg10=1234.00"})
+  const char first[] = "full avg10=3.50 avg60=0.00\n";
+  ASSERT_EQ(capacity_parse_psi(first, strlen(first), &v), 0);
+  EXPECT_NEAR(v, 3.5, 1e-9);
+  for (const char* bad : {"some avg10=1.00 avg60=0.00\n", "some avg10=1.00\nfull avg10=", "full avg10=1",
+                          "some x\nfull avg10=100.5", "full avg10=1234.00", "some full avg10=1.00", "\nfull avg10=x"})
     EXPECT_EQ(capacity_parse_psi(bad, strlen(bad), &v), -EINVAL) << bad;
+  // Only the bytes given are read: a cut before "full" finds nothing.
+  EXPECT_EQ(capacity_parse_psi(psi, 50, &v), -EINVAL);
 }
 
 // The measured idle cost, not the guest's size, decides how many sandboxes
@@ -76,10 +83,10 @@ TEST(Capacity, PressureStopsPlacements) {
   EXPECT_NE(strstr(err.msg, "96 MiB available of 976 MiB"), nullptr) << err.msg;
   p.mem_available_kib = 500000;
   p.has_psi = true;
-  p.psi_some_avg10 = 25.5;
+  p.psi_full_avg10 = 25.5;
   EXPECT_EQ(capacity_pressure_check(&p, &err), -EBUSY);
   EXPECT_NE(strstr(err.msg, "25.50%"), nullptr) << err.msg;
-  p.psi_some_avg10 = 2.0;
+  p.psi_full_avg10 = 2.0;
   EXPECT_EQ(capacity_pressure_check(&p, &err), 0);
 }
 
@@ -100,7 +107,7 @@ TEST(Capacity, ProbeReadsAProcTree) {
   ASSERT_EQ(capacity_probe_read(dir.c_str(), &p, &err), 0) << err.msg;
   EXPECT_FALSE(p.has_psi);  // a kernel without PSI
   mkdir((dir + "/pressure").c_str(), 0700);
-  WriteFile(dir + "/pressure/memory", "some avg10=40.00 avg60=1.00 avg300=0.00 total=1\n");
+  WriteFile(dir + "/pressure/memory", "some avg10=40.00 avg60=1.00 avg300=0.00 total=1\nfull avg10=40.00 avg60=1.00 avg300=0.00 total=1\n");
   ASSERT_EQ(capacity_probe_read(dir.c_str(), &p, &err), 0) << err.msg;
   EXPECT_TRUE(p.has_psi);
   EXPECT_EQ(capacity_pressure_check(&p, &err), -EBUSY);

@@ -1,6 +1,6 @@
 // The memory-pressure refusal on a real ak-executor process, through the
 // real client: its /proc inputs (--proc-dir) are files of this test. While
-// MemAvailable is under 10% of MemTotal, or PSI "some avg10" is at least
+// MemAvailable is under 10% of MemTotal, or PSI "full avg10" is at least
 // 10%, CreateSandbox fails with RESOURCE_EXHAUSTED saying which signal and
 // its figures, and the warm pool (--min-warm 1) does not refill; once both
 // are back under their limits the pool starts booting a VM at once.
@@ -44,7 +44,9 @@ std::string Meminfo(unsigned total_mib, unsigned avail_mib) {
 }
 
 std::string Psi(const char* avg10) {
-  return std::string("some avg10=") + avg10 + " avg60=0.00 avg300=0.00 total=1\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
+  // "some" is high throughout: only "full" may refuse.
+  return std::string("some avg10=60.00 avg60=0.00 avg300=0.00 total=1\nfull avg10=") + avg10 +
+         " avg60=0.00 avg300=0.00 total=0\n";
 }
 
 class PressureTest : public ::testing::Test {
@@ -131,13 +133,13 @@ TEST_F(PressureTest, RefusesCreatesAndStopsPoolRefillsUntilRelieved) {
     usleep(500 * 1000);
   }
 
-  // Enough memory, but tasks stalled on it 25% of the last 10 s.
+  // Enough memory, but every running task stalled on it 25% of the last 10 s.
   WriteFile(proc_ + "/meminfo", Meminfo(24000, 12000));
   WriteFile(proc_ + "/pressure/memory", Psi("25.00"));
   msg.clear();
   EXPECT_EQ(Create("p2", &msg), RPC_RESOURCE_EXHAUSTED) << msg;
   EXPECT_NE(msg.find("25.00%"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("PSI some avg10"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("PSI full avg10"), std::string::npos) << msg;
   usleep(1500 * 1000);
   EXPECT_EQ(PoolVms(), 0) << "the pool refilled under memory pressure (PSI)";
 

@@ -47,7 +47,7 @@ const char executor_usage[] =
         "  --capacity-vcpus N, --capacity-memory-mb M   what this node offers (default: the CPUs;\n"
         "                          the guest MB that fit in 90% of RAM at an idle sandbox's measured\n"
         "                          host cost). New sandboxes and warm VMs wait while MemAvailable is\n"
-        "                          under 10% or PSI memory some avg10 is 10% or more\n"
+        "                          under 10% or PSI memory full avg10 is 10% or more\n"
         "  --label k=v             a node label (repeatable)\n"
         "  --pool IMAGE/PROFILE    a warm pool (repeatable; default base/moderate). IMAGE is a local\n"
         "                          name or an OCI reference (split at the last '/': e.g.\n"
