@@ -14,6 +14,17 @@
 /* The local stack's token, for the life of the process. */
 static char local_token[STACK_TOKEN_MAX];
 
+/* A fleet's scheduler: possibly several replicas behind a Service, so
+ * failover on (a follower's refusal or a dead leader reconnects, rpc.h). */
+static int fleet_channel(const char *target, const struct rpc_tls *tls, struct rpc_channel **ret,
+                         struct ak_error *err)
+{
+        int r = rpc_channel_new(target, tls, ret, err);
+        if (r < 0)
+                return r;
+        return rpc_channel_set_failover(*ret, &(struct rpc_failover){ 0 });
+}
+
 int stack_client(bool autostart, struct rpc_channel **ret, struct rpc_call_options *opts,
                  struct ak_error *err)
 {
@@ -35,7 +46,7 @@ int stack_client(bool autostart, struct rpc_channel **ret, struct rpc_call_optio
                                 return ak_error_set(err, -EINVAL, "AK_TLS_CERT, AK_TLS_KEY and AK_TLS_NAME need "
                                                                   "AK_TLS_CA (the CA that signed the scheduler's "
                                                                   "certificate)");
-                        return rpc_channel_new(target, NULL, ret, err);
+                        return fleet_channel(target, NULL, ret, err);
                 }
                 if (!(cert && *cert) != !(key && *key))
                         return ak_error_set(err, -EINVAL, "AK_TLS_CERT and AK_TLS_KEY go together");
@@ -43,7 +54,7 @@ int stack_client(bool autostart, struct rpc_channel **ret, struct rpc_call_optio
                                         .cert_file = cert && *cert ? cert : NULL,
                                         .key_file = key && *key ? key : NULL,
                                         .server_name = name && *name ? name : NULL };
-                return rpc_channel_new(target, &tls, ret, err);
+                return fleet_channel(target, &tls, ret, err);
         }
         r = stack_load(&st, err);
         if (r < 0 && r != -ENOENT)

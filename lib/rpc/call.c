@@ -132,6 +132,23 @@ int rpc_call_fail(struct rpc_call *call, int code, const char *fmt, ...)
         return code;
 }
 
+int rpc_call_refuse_elsewhere(struct rpc_call *call, const char *leader, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(call->status_msg, sizeof(call->status_msg), fmt, ap);
+        va_end(ap);
+        size_t n = 0;
+        for (const char *p = leader ? leader : ""; *p && n < RPC_LEADER_MAX; p++)
+                if (*p >= 0x20 && *p < 0x7f)
+                        call->leader[n++] = *p;
+        call->leader[n] = 0;
+        call->elsewhere = true;
+        call->status_code = RPC_UNAVAILABLE;
+        call->status_set = true;
+        return RPC_UNAVAILABLE;
+}
+
 bool rpc_call_cancelled(struct rpc_call *call)
 {
         if (!call->closed) {
@@ -261,7 +278,15 @@ static void finish(struct rpc_call *call, int code, const char *msg)
         grpc_slice details = grpc_slice_from_copied_string(msg ? msg : "");
         ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
         ops[n].data.send_status_from_server.status = (grpc_status_code)code;
-        ops[n++].data.send_status_from_server.status_details = msg && *msg ? &details : NULL;
+        ops[n].data.send_status_from_server.status_details = msg && *msg ? &details : NULL;
+        grpc_metadata trailer;
+        if (code == RPC_UNAVAILABLE && call->elsewhere) {
+                trailer.key = grpc_slice_from_static_string(RPC_LEADER_KEY);
+                trailer.value = grpc_slice_from_copied_string(call->leader);
+                ops[n].data.send_status_from_server.trailing_metadata_count = 1;
+                ops[n].data.send_status_from_server.trailing_metadata = &trailer;
+        }
+        n++;
         /* The status goes out even when the deadline has just passed; a
          * client that does not take it within FINISH_GRACE_MS is cut off. */
         gpr_timespec grace = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
@@ -269,6 +294,8 @@ static void finish(struct rpc_call *call, int code, const char *msg)
         run_batch_until(call, ops, n, TAG_FINISH,
                         gpr_time_cmp(call->deadline, grace) > 0 ? call->deadline : grace);
         grpc_slice_unref(details);
+        if (code == RPC_UNAVAILABLE && call->elsewhere)
+                grpc_slice_unref(trailer.value);
         if (call->reply) {
                 grpc_byte_buffer_destroy(call->reply);
                 call->reply = NULL;

@@ -10,12 +10,6 @@
 
 enum { TAG_START = 1, TAG_MSG, TAG_STATUS };
 
-struct rpc_channel {
-        grpc_channel *ch;
-        char *target;
-        char *bearer_token;  /* sent when a call's options carry none */
-};
-
 struct rpc_stream {
         grpc_call *call;
         grpc_completion_queue *cq;
@@ -29,86 +23,14 @@ struct rpc_stream {
         size_t n_md;
         char *auth_value;
         grpc_byte_buffer *request;  /* the sent request, until TAG_START completes */
+        struct rpc_conn *conn;      /* held until destroyed */
         bool start_done;
         bool ended;
+        bool elsewhere;             /* refused with RPC_LEADER_KEY */
+        char leader[RPC_LEADER_MAX + 1];
         int result;                 /* 0 or -code once ended */
         char error[AK_ERROR_MAX];
 };
-
-int rpc_channel_new(const char *target, const struct rpc_tls *tls, struct rpc_channel **ret,
-                    struct ak_error *err)
-{
-        if (!target || !*target)
-                return ak_error_set(err, -EINVAL, "empty target (want HOST:PORT or unix:PATH)");
-        grpc_channel_credentials *creds;
-        rpc_grpc_ref();
-        if (tls) {
-                int r = rpc_tls_channel_creds(tls, &creds, err);
-                if (r < 0) {
-                        rpc_grpc_unref();
-                        return ak_error_wrap(err, "channel to %s", target);
-                }
-        } else {
-                creds = grpc_insecure_credentials_create();
-        }
-        grpc_arg args[3];
-        size_t n = 0;
-        args[n].type = GRPC_ARG_INTEGER;
-        args[n].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-        args[n++].value.integer = (int)RPC_DEFAULT_MAX_MESSAGE_BYTES;
-        /* Fail fast when the server is down instead of backing off for minutes. */
-        args[n].type = GRPC_ARG_INTEGER;
-        args[n].key = (char *)GRPC_ARG_MAX_RECONNECT_BACKOFF_MS;
-        args[n++].value.integer = 1000;
-        if (tls && tls->server_name) {
-                args[n].type = GRPC_ARG_STRING;
-                args[n].key = (char *)GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;
-                args[n++].value.string = (char *)tls->server_name;
-        }
-        grpc_channel_args cargs = { .num_args = n, .args = args };
-        struct rpc_channel *c = calloc(1, sizeof(*c));
-        if (c)
-                c->target = strdup(target);
-        if (!c || !c->target) {
-                free(c);
-                grpc_channel_credentials_release(creds);
-                rpc_grpc_unref();
-                return ak_error_errno(err, -ENOMEM, "channel to %s", target);
-        }
-        c->ch = grpc_channel_create(target, creds, &cargs);
-        grpc_channel_credentials_release(creds);
-        *ret = c;
-        return 0;
-}
-
-void rpc_channel_free(struct rpc_channel *ch)
-{
-        if (!ch)
-                return;
-        grpc_channel_destroy(ch->ch);
-        free(ch->target);
-        rpc_channel_set_bearer_token(ch, NULL);
-        free(ch);
-        rpc_grpc_unref();
-}
-
-const char *rpc_channel_target(const struct rpc_channel *ch)
-{
-        return ch->target;
-}
-
-int rpc_channel_set_bearer_token(struct rpc_channel *ch, const char *token)
-{
-        char *copy = NULL;
-        if (token && !(copy = strdup(token)))
-                return -ENOMEM;
-        if (ch->bearer_token) {
-                explicit_bzero(ch->bearer_token, strlen(ch->bearer_token));
-                free(ch->bearer_token);
-        }
-        ch->bearer_token = copy;
-        return 0;
-}
 
 static const ProtobufCMethodDescriptor *find_method(const ProtobufCServiceDescriptor *service,
                                                     const char *name)
@@ -144,6 +66,7 @@ static void stream_destroy(struct rpc_stream *st)
                 explicit_bzero(st->auth_value, strlen(st->auth_value));
         free(st->auth_value);
         free(st->path);
+        rpc_conn_release(st->conn);
         free(st);
 }
 
@@ -168,21 +91,36 @@ static void add_trace_metadata(struct rpc_stream *st, const struct rpc_call_opti
         }
 }
 
-/* Creates the call and sends the request; the status op runs from the start. */
-static int call_start(struct rpc_channel *ch, const ProtobufCServiceDescriptor *service,
-                      const char *method, const ProtobufCMessage *req,
-                      const struct rpc_call_options *opts, struct rpc_stream **ret,
-                      struct ak_error *err)
+/* The call's deadline from its options (monotonic; infinite: none). */
+static gpr_timespec options_deadline(const struct rpc_call_options *opts)
+{
+        if (opts && opts->timeout_ms > 0)
+                return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(opts->timeout_ms, GPR_TIMESPAN));
+        return gpr_inf_future(GPR_CLOCK_MONOTONIC);
+}
+
+/* Creates the call on conn (the stream takes over the caller's reference,
+ * also on failure) and sends the request; the status op runs from the start. */
+static int call_start(struct rpc_channel *ch, struct rpc_conn *conn, gpr_timespec deadline,
+                      const ProtobufCServiceDescriptor *service, const char *method, const ProtobufCMessage *req,
+                      const struct rpc_call_options *opts, struct rpc_stream **ret, struct ak_error *err)
 {
         const ProtobufCMethodDescriptor *md = find_method(service, method);
-        if (!md)
+        if (!md) {
+                rpc_conn_release(conn);
                 return ak_error_set(err, RPC_UNIMPLEMENTED, "%s has no method %s", service->name, method);
-        if (req->descriptor != md->input)
+        }
+        if (req->descriptor != md->input) {
+                rpc_conn_release(conn);
                 return ak_error_set(err, RPC_INVALID_ARGUMENT, "%s.%s takes %s, not %s", service->name,
                                     method, md->input->name, req->descriptor->name);
+        }
         struct rpc_stream *st = calloc(1, sizeof(*st));
-        if (!st)
+        if (!st) {
+                rpc_conn_release(conn);
                 return ak_error_set(err, RPC_RESOURCE_EXHAUSTED, "%s: out of memory", method);
+        }
+        st->conn = conn;
         st->method = md;
         st->details = grpc_empty_slice();
         grpc_metadata_array_init(&st->initial_md);
@@ -193,14 +131,10 @@ static int call_start(struct rpc_channel *ch, const ProtobufCServiceDescriptor *
                 return ak_error_set(err, RPC_RESOURCE_EXHAUSTED, "%s: out of memory", method);
         }
         st->cq = grpc_completion_queue_create_for_pluck(NULL);
-        gpr_timespec deadline = gpr_inf_future(GPR_CLOCK_REALTIME);
-        if (opts && opts->timeout_ms > 0)
-                deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                                        gpr_time_from_millis(opts->timeout_ms, GPR_TIMESPAN));
         /* Copied, refcounted slices: the transport's HPACK table may keep
          * them past this call (static slices must live forever). */
         grpc_slice path = grpc_slice_from_copied_string(st->path);
-        st->call = grpc_channel_create_call(ch->ch, NULL, GRPC_PROPAGATE_DEFAULTS, st->cq, path,
+        st->call = grpc_channel_create_call(rpc_conn_grpc(conn), NULL, GRPC_PROPAGATE_DEFAULTS, st->cq, path,
                                             NULL, deadline, NULL);
         grpc_slice_unref(path);
 
@@ -213,7 +147,7 @@ static int call_start(struct rpc_channel *ch, const ProtobufCServiceDescriptor *
         memset(ops, 0, sizeof(ops));
         size_t n = 0;
         ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
-        const char *token = opts && opts->bearer_token ? opts->bearer_token : ch->bearer_token;
+        const char *token = opts && opts->bearer_token ? opts->bearer_token : rpc_channel_bearer(ch);
         if (token) {
                 if (asprintf(&st->auth_value, "Bearer %s", token) < 0)
                         st->auth_value = NULL;
@@ -285,12 +219,72 @@ static int stream_finish(struct rpc_stream *st)
                 st->result = 0;
                 return 0;
         }
+        for (size_t i = 0; st->status == GRPC_STATUS_UNAVAILABLE && i < st->trailing_md.count; i++) {
+                const grpc_metadata *m = &st->trailing_md.metadata[i];
+                if (!grpc_slice_str_cmp(m->key, RPC_LEADER_KEY)) {
+                        size_t n = GRPC_SLICE_LENGTH(m->value);
+                        n = n > RPC_LEADER_MAX ? RPC_LEADER_MAX : n;
+                        memcpy(st->leader, GRPC_SLICE_START_PTR(m->value), n);
+                        st->leader[n] = 0;
+                        st->elsewhere = true;
+                        rpc_conn_mark_stale(st->conn);
+                }
+        }
         char *details = grpc_slice_to_c_string(st->details);
-        snprintf(st->error, sizeof(st->error), "%s: %s: %s", st->path, rpc_code_name(st->status),
-                 details && *details ? details : "(no message)");
+        snprintf(st->error, sizeof(st->error), "%s: %s: %s%s", st->path, rpc_code_name(st->status),
+                 details && *details ? details : "(no message)",
+                 st->elsewhere ? " (refused before it started: nothing was done, sending it again is safe)" : "");
         gpr_free(details);
         st->result = -(int)st->status;
         return st->result;
+}
+
+/* ---- failover (rpc.h) ---------------------------------------------------- */
+
+/* Sleeps the back-off when it ends before `until`, then doubles it; false
+ * when there is no time left for it. */
+static bool backoff_sleep(int64_t *backoff_ms, const struct rpc_failover *fo, gpr_timespec until)
+{
+        gpr_timespec wake = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(*backoff_ms, GPR_TIMESPAN));
+        if (gpr_time_cmp(wake, until) >= 0)
+                return false;
+        gpr_sleep_until(wake);
+        *backoff_ms = *backoff_ms * 2 > fo->max_backoff_ms ? fo->max_backoff_ms : *backoff_ms * 2;
+        return true;
+}
+
+/* When retries stop: the call's deadline, else budget_ms from now. */
+static gpr_timespec retry_until(const struct rpc_failover *fo, gpr_timespec deadline)
+{
+        if (gpr_time_cmp(deadline, gpr_inf_future(GPR_CLOCK_MONOTONIC)) != 0)
+                return deadline;
+        return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(fo->budget_ms, GPR_TIMESPAN));
+}
+
+/* Step 1: waits until *conn is connected, opening a new connection while
+ * it cannot connect (nothing has been sent). RPC_OK with *conn held and
+ * READY; else *conn was released and err says why. */
+static int connect_first(struct rpc_channel *ch, const struct rpc_failover *fo, struct rpc_conn **conn,
+                         gpr_timespec deadline, const char *method, struct ak_error *err)
+{
+        gpr_timespec until = retry_until(fo, deadline);
+        int64_t backoff = fo->first_backoff_ms;
+        for (unsigned attempt = 1;; attempt++) {
+                int r = rpc_conn_wait_ready(*conn, until);
+                if (r == 0)
+                        return RPC_OK;
+                if (r == -ETIMEDOUT || attempt >= fo->max_attempts || !backoff_sleep(&backoff, fo, until)) {
+                        rpc_conn_release(*conn);
+                        *conn = NULL;
+                        return ak_error_set(err, r == -ETIMEDOUT ? RPC_DEADLINE_EXCEEDED : RPC_UNAVAILABLE,
+                                            "%s: cannot connect to %s (%u attempts, each on a new connection): "
+                                            "is the service up?",
+                                            method, rpc_channel_target(ch), attempt);
+                }
+                rpc_channel_reopen(ch, *conn);
+                rpc_conn_release(*conn);
+                *conn = rpc_conn_acquire(ch);
+        }
 }
 
 int rpc_stream_open(struct rpc_channel *ch, const ProtobufCServiceDescriptor *service,
@@ -298,7 +292,15 @@ int rpc_stream_open(struct rpc_channel *ch, const ProtobufCServiceDescriptor *se
                     const struct rpc_call_options *opts, struct rpc_stream **ret_stream,
                     struct ak_error *err)
 {
-        return call_start(ch, service, method, req, opts, ret_stream, err);
+        gpr_timespec deadline = options_deadline(opts);
+        struct rpc_conn *conn = rpc_conn_acquire(ch);
+        const struct rpc_failover *fo = rpc_channel_failover(ch);
+        if (fo && !(opts && opts->wait_for_ready)) {
+                int r = connect_first(ch, fo, &conn, deadline, method, err);
+                if (r != RPC_OK)
+                        return r;
+        }
+        return call_start(ch, conn, deadline, service, method, req, opts, ret_stream, err);
 }
 
 int rpc_stream_next(struct rpc_stream *st, ProtobufCMessage **ret_msg, struct ak_error *err)
@@ -349,17 +351,20 @@ void rpc_stream_free(struct rpc_stream *st)
         stream_destroy(st);
 }
 
-int rpc_unary(struct rpc_channel *ch, const ProtobufCServiceDescriptor *service,
-              const char *method, const ProtobufCMessage *req,
-              const struct rpc_call_options *opts, ProtobufCMessage **ret_resp,
-              struct ak_error *err)
+/* One unary call on conn (taken over). *ret_elsewhere: refused with RPC_LEADER_KEY. */
+static int unary_once(struct rpc_channel *ch, struct rpc_conn *conn, gpr_timespec deadline,
+                      const ProtobufCServiceDescriptor *service, const char *method, const ProtobufCMessage *req,
+                      const struct rpc_call_options *opts, ProtobufCMessage **ret_resp, bool *ret_elsewhere,
+                      struct ak_error *err)
 {
         struct rpc_stream *st;
-        int r = call_start(ch, service, method, req, opts, &st, err);
+        *ret_elsewhere = false;
+        int r = call_start(ch, conn, deadline, service, method, req, opts, &st, err);
         if (r != RPC_OK)
                 return r;
         ProtobufCMessage *msg = NULL;
         r = rpc_stream_next(st, &msg, err);
+        *ret_elsewhere = st->elsewhere;
         if (r == 1) {
                 /* A unary call ends after its one message; its status decides. */
                 int s = stream_finish(st);
@@ -381,6 +386,48 @@ int rpc_unary(struct rpc_channel *ch, const ProtobufCServiceDescriptor *service,
         return -r;
 }
 
+int rpc_unary(struct rpc_channel *ch, const ProtobufCServiceDescriptor *service,
+              const char *method, const ProtobufCMessage *req,
+              const struct rpc_call_options *opts, ProtobufCMessage **ret_resp,
+              struct ak_error *err)
+{
+        const struct rpc_failover *fo = rpc_channel_failover(ch);
+        gpr_timespec deadline = options_deadline(opts);
+        bool elsewhere;
+        if (!fo)
+                return unary_once(ch, rpc_conn_acquire(ch), deadline, service, method, req, opts, ret_resp,
+                                  &elsewhere, err);
+        gpr_timespec until = retry_until(fo, deadline);
+        bool idempotent = opts && opts->idempotent, wait = opts && opts->wait_for_ready;
+        int64_t backoff = fo->first_backoff_ms;
+        for (unsigned attempt = 1;; attempt++) {
+                struct rpc_conn *conn = rpc_conn_acquire(ch);
+                if (!wait) {
+                        int r = connect_first(ch, fo, &conn, until, method, err);
+                        if (r != RPC_OK)
+                                return r;
+                }
+                struct rpc_conn *seen = rpc_conn_hold(conn);
+                int r = unary_once(ch, conn, deadline, service, method, req, opts, ret_resp, &elsewhere, err);
+                bool again = r == RPC_UNAVAILABLE && (elsewhere || idempotent);
+                if (again && attempt < fo->max_attempts && backoff_sleep(&backoff, fo, until)) {
+                        if (!elsewhere) /* a refusal marked it stale already */
+                                rpc_channel_reopen(ch, seen);
+                        rpc_conn_release(seen);
+                        continue;
+                }
+                rpc_conn_release(seen);
+                if (again)
+                        ak_error_wrap(err, "%s: gave up after %u attempts through %s", method, attempt,
+                                      rpc_channel_target(ch));
+                else if (r == RPC_UNAVAILABLE)
+                        ak_error_wrap(err, "%s through %s: the connection failed during the call, which may "
+                                      "have been done: check before sending it again", method,
+                                      rpc_channel_target(ch));
+                return r;
+        }
+}
+
 int rpc_health_check(struct rpc_channel *ch, const char *service, int64_t timeout_ms,
                      struct ak_error *err)
 {
@@ -398,6 +445,6 @@ int rpc_health_check(struct rpc_channel *ch, const char *service, int64_t timeou
         protobuf_c_message_free_unpacked(msg, NULL);
         if (!serving)
                 return ak_error_set(err, RPC_UNAVAILABLE, "%s: health status %d (not serving)",
-                                    ch->target, status);
+                                    rpc_channel_target(ch), status);
         return RPC_OK;
 }

@@ -58,6 +58,8 @@ struct rpc_call {
         int status_code;
         char status_msg[AK_ERROR_MAX];
         bool status_set;
+        bool elsewhere;                         /* send RPC_LEADER_KEY: leader with the status */
+        char leader[RPC_LEADER_MAX + 1];
 };
 
 /* Serializes msg into a new byte buffer. -E2BIG past max. */
@@ -114,3 +116,21 @@ extern const struct rpc_method rpc_health_methods[];
 extern const size_t rpc_health_n_methods;
 
 #define RPC_TAG(n) ((void *)(uintptr_t)(n))
+
+/* Client connections (channel.c): the channel's current grpc_channel, held
+ * while a call is created or a wait runs on it. */
+struct rpc_conn;
+struct rpc_conn *rpc_conn_acquire(struct rpc_channel *ch);  /* replaces a stale one first */
+void rpc_conn_release(struct rpc_conn *k);                  /* NULL: no-op */
+struct rpc_conn *rpc_conn_hold(struct rpc_conn *k);         /* one more reference; returns k */
+grpc_channel *rpc_conn_grpc(const struct rpc_conn *k);
+/* The next rpc_conn_acquire on a failover channel opens a new connection. */
+void rpc_conn_mark_stale(struct rpc_conn *k);
+/* Connects; 0 once READY, -ECONNREFUSED when it failed, -ETIMEDOUT at deadline. */
+int rpc_conn_wait_ready(struct rpc_conn *k, gpr_timespec deadline);
+/* Replaces the channel's connection by a new one, unless it is no longer
+ * `seen` (another thread did). */
+void rpc_channel_reopen(struct rpc_channel *ch, struct rpc_conn *seen);
+/* The channel's failover settings, NULL when off. */
+const struct rpc_failover *rpc_channel_failover(const struct rpc_channel *ch);
+const char *rpc_channel_bearer(const struct rpc_channel *ch);

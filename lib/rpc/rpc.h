@@ -197,6 +197,20 @@ int rpc_call_send(struct rpc_call *call, const ProtobufCMessage *msg);
 int rpc_call_fail(struct rpc_call *call, int code, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
+/* "Retry elsewhere": this server refused the call before doing anything
+ * with it (it has not read the request) because another replica serves
+ * it: a follower naming its leader. Sends the status UNAVAILABLE with the
+ * message and the trailing metadata RPC_LEADER_KEY: leader (the replica to
+ * use, "" when none is known yet; bytes outside printable ASCII are
+ * dropped, cut to RPC_LEADER_MAX). A client may send such a call again,
+ * whatever it was (see "Failover" below). Returns RPC_UNAVAILABLE: `return
+ * rpc_call_refuse_elsewhere(call, "sched-1", "...")`. REQUIRES: the call's
+ * request has not been acted on (call it from authorize). */
+#define RPC_LEADER_KEY "ak-leader"
+#define RPC_LEADER_MAX 253
+int rpc_call_refuse_elsewhere(struct rpc_call *call, const char *leader, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
 /* True once the client cancelled, the deadline passed, or the server is
  * cancelling calls at shutdown. Cheap; poll it in long loops. */
 bool rpc_call_cancelled(struct rpc_call *call);
@@ -246,6 +260,50 @@ const char *rpc_channel_target(const struct rpc_channel *ch);
  * channel). Returns 0 or -ENOMEM. */
 int rpc_channel_set_bearer_token(struct rpc_channel *ch, const char *token);
 
+/* ---- failover ----------------------------------------------------------
+ * For a target that is several replicas behind one address (a Kubernetes
+ * Service in front of scheduler replicas, one of them leader). A channel
+ * with failover on makes each unary call like this, within the call's
+ * deadline (timeout_ms; budget_ms when it has none) and max_attempts:
+ *   1. connect first: wait until the channel's connection is READY. When it
+ *      cannot connect (the replica behind it died), nothing was sent: drop
+ *      the connection, open a new one to the same target (a new TCP
+ *      connection, which the Service may route to another replica), back
+ *      off, try again.
+ *   2. send the call. UNAVAILABLE with the RPC_LEADER_KEY trailer (a
+ *      follower refused it before doing anything): safe for any call, so
+ *      reopen, back off and send it again.
+ *      UNAVAILABLE without it (the connection broke during the call): the
+ *      call may have been done; sent again only when the options say
+ *      `idempotent`, else the error goes to the caller, saying so.
+ * Back-off: first_backoff_ms, doubling, at most max_backoff_ms.
+ * Why the same target and not the leader the trailer names: the trailer
+ * names a replica (a pod), not an address this client can reach; TLS
+ * certificates name the Service; and a follower is NOT_SERVING to
+ * readiness, so the Service soon routes to the leader only.
+ * Server streams are not sent again (output may have been seen): a stream
+ * refused with the trailer ends UNAVAILABLE with words saying nothing was
+ * done and to run it again, and the channel's next call reconnects. A
+ * stream's open also connects first (1. above). */
+#define RPC_FAILOVER_MAX_ATTEMPTS 100u
+#define RPC_FAILOVER_DEFAULT_ATTEMPTS 20u
+#define RPC_FAILOVER_DEFAULT_FIRST_BACKOFF_MS 25
+#define RPC_FAILOVER_DEFAULT_MAX_BACKOFF_MS 1000
+#define RPC_FAILOVER_DEFAULT_BUDGET_MS 30000
+struct rpc_failover {
+        unsigned max_attempts;     /* sends and connects, 1-RPC_FAILOVER_MAX_ATTEMPTS [20] */
+        int64_t first_backoff_ms;  /* [25] */
+        int64_t max_backoff_ms;    /* [1000] */
+        int64_t budget_ms;         /* for calls without a deadline [30000] */
+};
+
+/* Turns failover on (fo: 0 fields take the defaults) or off (NULL).
+ * REQUIRES: no call on `ch` in flight. 0 or -EINVAL (a field out of range). */
+int rpc_channel_set_failover(struct rpc_channel *ch, const struct rpc_failover *fo);
+
+/* How many times the channel has opened a new connection (tests, logs). */
+unsigned rpc_channel_reopened(const struct rpc_channel *ch);
+
 struct rpc_call_options {
         int64_t timeout_ms;          /* 0: no deadline */
         const char *bearer_token;    /* sent as "authorization: Bearer <token>" */
@@ -261,6 +319,9 @@ struct rpc_call_options {
          * ak_trace_set put there), if any. Invalid values are not sent. */
         const char *request_id;
         const char *traceparent;
+        /* Doing the call twice is harmless (a read, a heartbeat): with
+         * failover, sent again after a connection that broke mid-call too. */
+        bool idempotent;
 };
 
 /* Calls `service`.`method` with `req`. On RPC_OK, *ret_resp is a message of

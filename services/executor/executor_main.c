@@ -421,6 +421,10 @@ static int open_peers(const struct flags *f, struct executor_main *m)
                         fprintf(stderr, "ak-executor: %s\n", err.msg);
                         return -1;
                 }
+        /* Several scheduler replicas behind one Service: a follower's refusal
+         * or a dead leader's connection reconnects (lib/rpc failover). */
+        if (m->sched && rpc_channel_set_failover(m->sched, &(struct rpc_failover){ 0 }) < 0)
+                return -1;
         if ((f->sched_token && channel_token(m->sched, "--scheduler-token-file", f->sched_token) < 0) ||
             (f->signer_token && channel_token(m->signer, "--signer-token-file", f->signer_token) < 0) ||
             (f->aud_token && channel_token(m->auditor, "--auditor-token-file", f->aud_token) < 0))

@@ -187,7 +187,8 @@ void *status_heartbeat_thread(void *arg)
                 pthread_mutex_unlock(&ex->lock);
                 struct ak_error err = { 0 };
                 ProtobufCMessage *resp = NULL;
-                struct rpc_call_options o = { .timeout_ms = 3000 };
+                /* Both are safe to send twice: sent again after a broken connection too. */
+                struct rpc_call_options o = { .timeout_ms = 3000, .idempotent = true };
                 Ak__V1__ExecutorStatus *st = status_new(ex);
                 int code = RPC_UNAVAILABLE;
                 if (st && !registered) {

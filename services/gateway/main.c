@@ -265,7 +265,9 @@ int main(int argc, char **argv)
                 fprintf(stderr, "ak-gateway: --scheduler-token-file: %s\n", err.msg);
                 goto out;
         }
-        if (rpc_channel_new(f.scheduler, f.peer.ca_file ? &f.peer : NULL, &ch, &err) < 0 || (token && rpc_channel_set_bearer_token(ch, token) < 0)) {
+        if (rpc_channel_new(f.scheduler, f.peer.ca_file ? &f.peer : NULL, &ch, &err) < 0 ||
+            (token && rpc_channel_set_bearer_token(ch, token) < 0) ||
+            rpc_channel_set_failover(ch, &(struct rpc_failover){ 0 }) < 0) {
                 fprintf(stderr, "ak-gateway: scheduler %s: %s\n", f.scheduler, err.msg);
                 goto out;
         }

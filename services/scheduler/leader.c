@@ -92,15 +92,18 @@ int leader_authorize(struct rpc_call *call, void *data)
         pthread_mutex_unlock(&l->mu);
         if (leading)
                 return l->inner ? l->inner(call, l->inner_data) : RPC_OK;
+        /* Refused before the request is read: the trailer tells lib/rpc's
+         * client it may send the call again, whatever it is. */
         if (!e)
-                return rpc_call_fail(call, RPC_UNAVAILABLE, "this scheduler is shutting down: retry through the "
-                                                            "Service");
+                return rpc_call_refuse_elsewhere(call, "", "this scheduler is shutting down: retry through the "
+                                                           "Service");
         if (!*holder)
-                return rpc_call_fail(call, RPC_UNAVAILABLE, "no scheduler leads yet (Lease %s): retry shortly",
-                                     lease_elector_lease(e));
-        return rpc_call_fail(call, RPC_UNAVAILABLE,
-                             "this scheduler is a follower; the leader is %s (Lease %s): retry through the Service",
-                             holder, lease_elector_lease(e));
+                return rpc_call_refuse_elsewhere(call, "", "no scheduler leads yet (Lease %s): retry shortly",
+                                                 lease_elector_lease(e));
+        return rpc_call_refuse_elsewhere(call, holder,
+                                         "this scheduler is a follower; the leader is %s (Lease %s): retry "
+                                         "through the Service",
+                                         holder, lease_elector_lease(e));
 }
 
 int leader_start(struct leader *l, struct rpc_server *srv, struct rpc_server *health, struct ak_error *err)

@@ -1,6 +1,9 @@
 /* ak-scheduler's --leader-elect: the flags, and the wiring of lease.h into
- * the servers. A follower refuses every call UNAVAILABLE naming the leader
- * (before reading its request) and reports NOT_SERVING to health checks, so
+ * the servers. A follower refuses every call (clients' and executors')
+ * UNAVAILABLE naming the leader, before reading its request, with the
+ * trailer "ak-leader: <holderIdentity>" (rpc_call_refuse_elsewhere; "" while
+ * no leader is known), so lib/rpc's failover clients send it again on a new
+ * connection; it reports NOT_SERVING to health checks, so
  * a Kubernetes Service with a gRPC readiness probe routes to the leader
  * only. Without --leader-elect main.c creates none of this. */
 #pragma once
