@@ -2,10 +2,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/base/parse.h"
+#include "lib/base/time.h"
 #include "services/scheduler/leader.h"
 #include "services/scheduler/lease_record.h"
 
@@ -17,6 +19,9 @@ struct leader {
         struct rpc_server *srv, *health; /* under mu; NULL once stopped */
         struct lease_elector *elector;   /* set by start, read by authorize */
         bool stopped;
+        unsigned warmup_ms;
+        int64_t leading_since_ms;        /* under mu; 0 while not leading */
+        char identity[LEASE_HOLDER_SIZE]; /* ours, once leading */
 };
 
 int leader_flags_take(struct leader_flags *f, int opt, const char *arg, struct ak_error *err)
@@ -53,8 +58,10 @@ const char *leader_flags_problem(const struct leader_flags *f)
 static void on_change(void *data, bool leading, const char *holder)
 {
         struct leader *l = data;
-        (void)holder;
         pthread_mutex_lock(&l->mu);
+        if (leading && !l->leading_since_ms)
+                snprintf(l->identity, sizeof(l->identity), "%s", holder);
+        l->leading_since_ms = leading ? (l->leading_since_ms ? l->leading_since_ms : ak_mono_ms()) : 0;
         if (l->srv)
                 rpc_server_set_serving(l->srv, leading);
         if (l->health)
@@ -74,9 +81,17 @@ int leader_new(const struct leader_flags *f, rpc_authorize_fn inner, void *inner
         l->cfg.data = l;
         l->inner = inner;
         l->inner_data = inner_data;
+        l->warmup_ms = f->warmup_ms;
         pthread_mutex_init(&l->mu, NULL);
         *ret = l;
         return 0;
+}
+
+/* An executor's own call, which a new leader takes during its warm-up. */
+static bool executor_call(struct rpc_call *call)
+{
+        const char *m = rpc_call_method(call);
+        return strcmp(m, "/ak.v1.Scheduler/RegisterExecutor") == 0 || strcmp(m, "/ak.v1.Scheduler/Heartbeat") == 0;
 }
 
 int leader_authorize(struct rpc_call *call, void *data)
@@ -89,7 +104,16 @@ int leader_authorize(struct rpc_call *call, void *data)
         bool leading = e && lease_elector_is_leader(e);
         if (e && !leading)
                 lease_elector_holder(e, holder, sizeof(holder));
+        int64_t since = l->leading_since_ms;
+        if (leading)
+                snprintf(holder, sizeof(holder), "%s", l->identity);
         pthread_mutex_unlock(&l->mu);
+        /* since 0: leading, but on_change has not run yet: warming up too. */
+        if (leading && (!since || ak_mono_ms() - since < l->warmup_ms) && !executor_call(call))
+                return rpc_call_refuse_elsewhere(call, holder,
+                                                 "this scheduler became leader %lld ms ago and waits %u ms for "
+                                                 "executors to register again: retry shortly",
+                                                 (long long)(ak_mono_ms() - since), l->warmup_ms);
         if (leading)
                 return l->inner ? l->inner(call, l->inner_data) : RPC_OK;
         /* Refused before the request is read: the trailer tells lib/rpc's

@@ -53,6 +53,13 @@ enum {
 struct leader_flags {
         bool elect;
         struct lease_config lease;
+        /* A replica that has just become leader knows no executor yet (the
+         * registry is soft state): for this long it refuses every call but
+         * RegisterExecutor and Heartbeat as a follower does (UNAVAILABLE,
+         * "ak-leader" naming itself), so clients retry instead of hearing
+         * "no executor" or "no such sandbox". main.c: one heartbeat interval
+         * plus the failover back-off limit (executors retry within it). */
+        unsigned warmup_ms;
 };
 
 /* getopt's opt for one of LEADER_OPTIONS: 1 taken, 0 not ours, -1 bad

@@ -342,6 +342,8 @@ static int serve(struct flags *f)
         sopts.authorize = scheduler_authorize;
         sopts.authorize_data = m.sched;
         if (f->leader.elect) {
+                /* A new leader waits this long for executors to register again. */
+                f->leader.warmup_ms = heartbeat_interval(&f->cfg.registry) + RPC_FAILOVER_DEFAULT_MAX_BACKOFF_MS;
                 if (leader_new(&f->leader, scheduler_authorize, m.sched, log_line, &m.leader, &err) < 0)
                         goto fail;
                 sopts.authorize = leader_authorize;

@@ -59,6 +59,7 @@ class LeaseTest : public ::testing::Test {
                         r->proc.reset(new ServiceProcess("scheduler"));
                 ServiceProcess *p = r->proc.get();
                 ASSERT_TRUE(p->Start({aktest::Binary("scheduler"), "--listen", "unix:" + p->Path("s"), "--insecure",
+                                      "--heartbeat-interval-ms", "200",
                                       "--leader-elect", "--lease-namespace", "ak-test", "--lease-name", "sched",
                                       "--lease-duration-s", std::to_string(kDurationS), "--lease-identity", r->id,
                                       "--api-server", "http://" + api_.addr, "--api-token-file", token_},
@@ -103,6 +104,19 @@ class LeaseTest : public ::testing::Test {
                 akt::Client c("unix:" + r.proc->Path("s"));
                 Ak__V1__ListExecutorsRequest req = AK__V1__LIST_EXECUTORS_REQUEST__INIT;
                 return c.Call("ListExecutors", &req.base, nullptr, msg, 5000);
+        }
+
+        // Call on a new leader: it refuses clients (UNAVAILABLE, "became
+        // leader") for its warm-up, one heartbeat interval (200 ms here) plus
+        // the failover back-off limit; waits that out (up to 5 s).
+        static int LeaderCall(const Replica &r, std::string *msg)
+        {
+                int64_t end = ak_mono_ms() + 5000;
+                int code;
+                while ((code = Call(r, msg)) == RPC_UNAVAILABLE && msg->find("became leader") != std::string::npos &&
+                       ak_mono_ms() < end)
+                        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                return code;
         }
 
         ServiceProcess api_{"apiserver"};
@@ -153,7 +167,7 @@ TEST_F(LeaseTest, OneLeaderFailsOverAndNeverTwo)
 
         // Followers refuse, naming the leader; the leader serves.
         std::string msg;
-        EXPECT_EQ(RPC_OK, Call(rs[leader], &msg)) << msg;
+        EXPECT_EQ(RPC_OK, LeaderCall(rs[leader], &msg)) << msg;
         int follower = (leader + 1) % 3;
         EXPECT_EQ(RPC_UNAVAILABLE, Call(rs[follower], &msg));
         EXPECT_NE(std::string::npos, msg.find("the leader is " + rs[leader].id)) << msg;
@@ -266,7 +280,7 @@ TEST_F(LeaseTest, LeaderStepsDownWhenItCannotRenew)
         StartReplica(&rs[0]);
         ASSERT_EQ(0, WaitOneLeader(rs, 10000)) << rs[0].proc->Log();
         std::string msg;
-        ASSERT_EQ(RPC_OK, Call(rs[0], &msg)) << msg;
+        ASSERT_EQ(RPC_OK, LeaderCall(rs[0], &msg)) << msg;
 
         api_.Signal(SIGKILL);
         int64_t t0 = ak_mono_ms(), took = -1;

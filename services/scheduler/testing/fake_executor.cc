@@ -354,6 +354,9 @@ int FakeExecutor::Start(const std::string &scheduler)
                 address_ = opts_.listen.substr(0, opts_.listen.rfind(':') + 1) + std::to_string(port);
         if (rpc_channel_new(scheduler.c_str(), opts_.tls, &sched_, &err) < 0)
                 return RPC_INTERNAL;
+        struct rpc_failover fo = {};
+        if (opts_.failover && rpc_channel_set_failover(sched_, &fo) < 0)
+                return RPC_INTERNAL;
         int r = SendStatus(true);
         hb_ = std::thread([this] { HeartbeatLoop(); });
         return r;
@@ -455,6 +458,7 @@ int FakeExecutor::SendStatus(bool reg)
 
         struct rpc_call_options o = {};
         o.timeout_ms = 2000;
+        o.idempotent = opts_.failover;
         o.bearer_token = opts_.token.empty() ? nullptr : opts_.token.c_str();
         ProtobufCMessage *resp = nullptr;
         struct ak_error err;

@@ -41,6 +41,9 @@ class FakeExecutor {
                 const struct rpc_tls *serve_tls = nullptr;  // its own server
                 std::string require_token;  // callers must send it (Bearer)
                 std::string listen = "127.0.0.1:0";  // or "unix:/path"
+                // Its channel to the scheduler fails over (lib/rpc), as
+                // ak-executor's, and Register/Heartbeat are idempotent.
+                bool failover = false;
         };
         explicit FakeExecutor(const Options &opts);
         ~FakeExecutor();
