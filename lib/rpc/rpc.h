@@ -288,12 +288,12 @@ int rpc_channel_set_bearer_token(struct rpc_channel *ch, const char *token);
 #define RPC_FAILOVER_MAX_ATTEMPTS 100u
 #define RPC_FAILOVER_DEFAULT_ATTEMPTS 20u
 #define RPC_FAILOVER_DEFAULT_FIRST_BACKOFF_MS 25
-#define RPC_FAILOVER_DEFAULT_MAX_BACKOFF_MS 1000
+#define RPC_FAILOVER_DEFAULT_MAX_BACKOFF_MS 500
 #define RPC_FAILOVER_DEFAULT_BUDGET_MS 30000
 struct rpc_failover {
         unsigned max_attempts;     /* sends and connects, 1-RPC_FAILOVER_MAX_ATTEMPTS [20] */
         int64_t first_backoff_ms;  /* [25] */
-        int64_t max_backoff_ms;    /* [1000] */
+        int64_t max_backoff_ms;    /* [500] */
         int64_t budget_ms;         /* for calls without a deadline [30000] */
 };
 
