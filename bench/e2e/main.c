@@ -6,8 +6,12 @@
  *      one client (interleaved with 2., the order rotating in each pair) and 16 clients at once;
  *   2. the same straight to the executor (the baseline);
  *   3. what the scheduler adds: (1) - (2) at p50 (target: at most 1 ms);
- *   4. `ak run -- true` wall time with a warm pool hit (the pool refilled
- *      before each run), beside `ak exec NAME -- true`.
+ *   4. `ak run -- true` wall time with a warm pool hit beside `ak exec
+ *      NAME -- true`, interleaved (the order rotating in each pair), the
+ *      pool refilled and the scheduler told of it before each of both;
+ *   5. where 4.'s time goes: the mean of each phase of the Run and the
+ *      Exec calls in the scheduler and the executor (their
+ *      *_call_phase_seconds histograms, scraped before and after 4.).
  * The measuring runs in a child process with a process group of its own;
  * the parent supervises as a child subreaper (supervise.c): however the
  * child ends (SIGINT/SIGTERM/SIGHUP to the parent kill its group), the
@@ -27,6 +31,7 @@
 #include <unistd.h>
 
 #include "bench/e2e/e2e.h"
+#include "bench/e2e/phases.h"
 #include "cli/stack.h"
 #include "lib/base/parse.h"
 #include "lib/base/time.h"
@@ -126,11 +131,25 @@ struct figures {
         struct samples seq_sched, seq_exec, con_sched, con_exec, run, exec_cli;
         double rate_sched, rate_exec;
         int run_hits;
-        double up_s;
+        double up_s, cli_load;
         char accel[16];
+        /* The services' phase histograms before and after the CLI runs. */
+        struct e2e_phases sched_ph[2], exe_ph[2];
 };
 
-/* ak run -- true after the pool is refilled, each a hit; then ak exec. */
+static int scrape_phases(int k, struct figures *f, struct ak_error *err)
+{
+        int r = e2e_phases_scrape(g_stack.metrics[STACK_SCHEDULER], "ak_scheduler_call_phase_seconds",
+                                  &f->sched_ph[k], err);
+        if (r == 0)
+                r = e2e_phases_scrape(g_stack.metrics[STACK_EXECUTOR], "ak_executor_call_phase_seconds",
+                                      &f->exe_ph[k], err);
+        return r;
+}
+
+/* ak run -- true and ak exec NAME -- true in pairs, the order rotating;
+ * before each, the pool refilled and the scheduler told (so each run is a
+ * hit and each exec meets a machine as quiet as the run did). */
 static int measure_cli(const struct opts *o, const char *ak, const struct e2e_target *sched,
                        const struct e2e_target *exe, struct figures *f, struct ak_error *err)
 {
@@ -139,23 +158,28 @@ static int measure_cli(const struct opts *o, const char *ak, const struct e2e_ta
         char *run_argv[] = { (char *)ak, (char *)"run", (char *)"--", (char *)"true", NULL };
         char *exec_argv[] = { (char *)ak, (char *)"exec", (char *)SANDBOX, (char *)"--", (char *)"true", NULL };
         struct e2e_pool before, after;
-        double ms;
+        double ms, load[1] = { -1 };
         int r;
-        for (int i = 0; i < o->runs; i++) {
-                if ((r = e2e_pool_wait_placeable(sched, exe, POOL_TIMEOUT_MS, &before, err)) < 0 ||
-                    (r = e2e_run(run_argv, log, &ms, err)) < 0 || (r = e2e_pool_status(exe, &after, err)) < 0)
-                        return r;
-                samples_add(&f->run, ms);
-                f->run_hits += after.hits > before.hits;
-        }
-        if ((r = e2e_pool_wait(exe, POOL_TIMEOUT_MS, &before, err)) < 0)
+        if (getloadavg(load, 1) == 1)
+                f->cli_load = load[0];
+        if ((r = scrape_phases(0, f, err)) < 0)
                 return r;
         for (int i = 0; i < o->runs; i++) {
-                if ((r = e2e_run(exec_argv, log, &ms, err)) < 0)
-                        return r;
-                samples_add(&f->exec_cli, ms);
+                bool run_first = i % 2 == 0;
+                for (int k = 0; k < 2; k++) {
+                        bool is_run = (k == 0) == run_first;
+                        if ((r = e2e_pool_wait_placeable(sched, exe, POOL_TIMEOUT_MS, &before, err)) < 0 ||
+                            (r = e2e_run(is_run ? run_argv : exec_argv, log, &ms, err)) < 0)
+                                return r;
+                        samples_add(is_run ? &f->run : &f->exec_cli, ms);
+                        if (is_run) {
+                                if ((r = e2e_pool_status(exe, &after, err)) < 0)
+                                        return r;
+                                f->run_hits += after.hits > before.hits;
+                        }
+                }
         }
-        return 0;
+        return scrape_phases(1, f, err);
 }
 
 static int measure(const struct opts *o, const char *ak, struct figures *f, struct ak_error *err)
@@ -214,6 +238,34 @@ static void row(const char *what, struct samples *s, const char *note)
         printf("  %-46s %9.3f %9.3f  %s\n", what, samples_pct(s, 0.5), samples_pct(s, 0.99), note);
 }
 
+/* The mean of each phase, Run beside Exec, per service (-: none). */
+static void report_service_phases(const char *service, const struct e2e_phases ph[2], const char *const *phases)
+{
+        for (size_t i = 0; phases[i]; i++) {
+                double run = e2e_phases_mean_ms(&ph[0], &ph[1], "run", phases[i]);
+                double exec = e2e_phases_mean_ms(&ph[0], &ph[1], "exec", phases[i]);
+                char what[64], a[16] = "-", b[16] = "-";
+                snprintf(what, sizeof(what), "%s %s", service, phases[i]);
+                if (run >= 0)
+                        snprintf(a, sizeof(a), "%.3f", run);
+                if (exec >= 0)
+                        snprintf(b, sizeof(b), "%.3f", exec);
+                printf("  %-46s %9s %9s\n", what, a, b);
+        }
+}
+
+static void report_phases(const struct figures *f)
+{
+        static const char *const sched[] = { "place", "route", "first", "output", "close", "release", "total",
+                                             NULL };
+        static const char *const exe[] = { "check", "audit_created", "vm", "record", "audit_started", "prepare",
+                                           "connect", "command", "sign", "audit_exec", "send_result", "remove",
+                                           "total", NULL };
+        printf("  %-46s %9s %9s\n", "where the time goes, mean ms per call", "Run", "Exec");
+        report_service_phases("ak-scheduler", f->sched_ph, sched);
+        report_service_phases("ak-executor", f->exe_ph, exe);
+}
+
 static void report(const struct opts *o, struct figures *f)
 {
         char what[96], note[64];
@@ -241,7 +293,14 @@ static void report(const struct opts *o, struct figures *f)
         row(what, &f->run, "pool refilled before each");
         snprintf(what, sizeof(what), "ak exec %s -- true (%d runs)", SANDBOX, o->runs);
         row(what, &f->exec_cli, "reference");
-        printf("  %-46s %9.3f\n", "run minus exec, p50", samples_pct(&f->run, 0.5) - samples_pct(&f->exec_cli, 0.5));
+        double run50 = samples_pct(&f->run, 0.5), exec50 = samples_pct(&f->exec_cli, 0.5);
+        printf("  %-46s %9.3f\n", "run minus exec, p50", run50 - exec50);
+        printf("  %-46s %9.3f %9s  target <= 1.2: %s\n", "run / exec, p50", exec50 > 0 ? run50 / exec50 : 0, "",
+               exec50 > 0 && run50 <= 1.2 * exec50 ? "met" : "MISSED");
+        printf("  %-46s %9.3f %9.3f  run, exec\n", "p90 ms", samples_pct(&f->run, 0.9),
+               samples_pct(&f->exec_cli, 0.9));
+        printf("  %-46s %9.2f\n\n", "load average (1 min) before the CLI runs", f->cli_load);
+        report_phases(f);
 }
 
 /* The measuring child: everything, then the table; the parent stops the

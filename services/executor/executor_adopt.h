@@ -15,12 +15,13 @@
 struct executor;
 struct sandbox;
 
-/* Writes sb's record into its VM directory (atomically). Call without
+/* Writes sb's record into its VM directory (atomically: rename; not
+ * fsynced, it lives no longer than the VM's processes). Call without
  * ex->lock, after the sandbox got its VM or changed its expiry.
  * Failures are returned, the sandbox works on (it is not re-adoptable). */
 int adopt_record_sandbox(struct executor *ex, struct sandbox *sb, struct ak_error *err);
 /* A persistent sandbox that is STOPPED (no VM): its record in
- * state_dir/stopped/<name>.json, so the next executor lists it STOPPED and
+ * state_dir/stopped/<name>.json (fsynced, then renamed), so the next executor lists it STOPPED and
  * can start it. Call without ex->lock after the stop; other sandboxes: 0. */
 int adopt_record_stopped(struct executor *ex, struct sandbox *sb, struct ak_error *err);
 /* Its stopped record goes (started or removed). */

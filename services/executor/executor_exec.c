@@ -16,6 +16,7 @@
 #include "lib/guest/frame.h"
 #include "lib/guest/guest_client.h"
 #include "lib/receipt/receipt.h"
+#include "lib/svc/phases.h"
 #include "lib/svc/log.h"
 #include "services/executor/executor_audit.h"
 #include "services/executor/executor_drain.h"
@@ -130,6 +131,7 @@ struct exec_args {
         uint32_t timeout_ms;
         uint64_t max_output;
         struct receipt *receipt;  /* invocation set by the caller */
+        struct svc_phases *ph;    /* the call's timings (may be NULL) */
 };
 
 static int check_strings(struct rpc_call *call, const char *field, char *const *v, size_t n, size_t max_n,
@@ -169,6 +171,7 @@ static int send_result(struct executor *ex, struct rpc_call *call, struct sandbo
         res.output_bytes = s->sent;
         res.sandbox = sb->name;
         res.duration_ms = ak_mono_ms() - t0;
+        svc_phases_mark(a->ph, "command");
         exmetrics_exec(res.exit_code, res.timed_out, (double)res.duration_ms / 1000.0);
         SVC_LOG(SVC_LOG_INFO, "exec", SVC_LOG_S("sandbox", sb->name), SVC_LOG_S("tenant", sb->tenant),
                 SVC_LOG_I("exit_code", res.exit_code), SVC_LOG_I("duration_ms", res.duration_ms),
@@ -180,6 +183,7 @@ static int send_result(struct executor *ex, struct rpc_call *call, struct sandbo
         if (receipt_outcome_from_digest(res.exit_code, digest, s->sent, rep->error, &a->receipt->outcome) == 0)
                 res.receipt = sign_receipt(ex, a->receipt, &receipt_error);
         res.receipt_error = receipt_error ? receipt_error : (char *)"";
+        svc_phases_mark(a->ph, "sign");
         Ak__V1__OutputChunk c = AK__V1__OUTPUT_CHUNK__INIT;
         c.kind_case = AK__V1__OUTPUT_CHUNK__KIND_RESULT;
         c.result = &res;
@@ -189,12 +193,14 @@ static int send_result(struct executor *ex, struct rpc_call *call, struct sandbo
         int code = RPC_OK;
         int ar = audit_emit(ex, call, "command_executed", "exec", AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT,
                             sb->name, attrs);
+        svc_phases_mark(a->ph, "audit_exec");
         if (ar < 0)
                 code = audit_refuse(ex, call, ar); /* no result (and receipt) without its event */
         else if (!s->gone && rpc_call_send(call, &c.base) < 0)
                 code = rpc_call_fail(call, RPC_CANCELLED, "client went away");
         else if (s->gone)
                 code = rpc_call_fail(call, RPC_CANCELLED, "client went away");
+        svc_phases_mark(a->ph, "send_result");
         if (res.receipt)
                 protobuf_c_message_free_unpacked(&res.receipt->base, NULL);
         free(receipt_error);
@@ -303,11 +309,13 @@ static int exec_in(struct executor *ex, struct rpc_call *call, struct sandbox *s
         req.timeout_ms = timeout_ms;
         req.max_output_bytes = (int64_t)(s.max < FRAME_MAX ? s.max : FRAME_MAX);
 
+        svc_phases_mark(a->ph, "prepare");
         int64_t t0 = ak_mono_ms();
         if ((r = guest_client_connect(uds, GUEST_AGENT_PORT, 10000, &fd)) < 0) {
                 code = guest_call_fail(call, "exec", sb->name, r);
                 goto out;
         }
+        svc_phases_mark(a->ph, "connect");
         struct guest_call act = { .call = call, .sb = sb, .fd = fd };
         guest_call_begin(ex, &act);
         struct proto_reply *rep = NULL;
@@ -387,7 +395,9 @@ int exec_handle_exec(struct rpc_call *call, const ProtobufCMessage *msg, void *u
         const Ak__V1__ExecRequest *req = (const void *)msg;
         size_t total = 0;
         int code;
+        struct svc_phases ph;
 
+        svc_phases_start(&ph, "exec");
         if (!req->n_argv)
                 return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "argv: empty");
         if ((code = check_strings(call, "argv", req->argv, req->n_argv, EXEC_MAX_ARGV, &total)) != RPC_OK ||
@@ -408,11 +418,12 @@ int exec_handle_exec(struct rpc_call *call, const ProtobufCMessage *msg, void *u
                 .sandbox = sb->name, .argv = req->argv, .argc = req->n_argv, .env = req->env, .n_env = req->n_env,
                 .workdir = req->workdir, .sudo = req->sudo, .interactive = req->interactive,
                 .timeout_ms = req->timeout_ms,
-                .max_output = req->max_output_bytes, .receipt = rc,
+                .max_output = req->max_output_bytes, .receipt = rc, .ph = &ph,
         };
         code = exec_in(ex, call, sb, &a);
         receipt_free(rc);
         sandbox_put(ex, sb);
+        exmetrics_phases(&ph);
         return code;
 }
 
@@ -431,8 +442,10 @@ int exec_handle_run(struct rpc_call *call, const ProtobufCMessage *msg, void *ud
         char *const *argv = req->argv;
         size_t argc = req->n_argv;
         struct sandbox *sb = NULL;
+        struct svc_phases ph;
+        svc_phases_start(&ph, "run");
         drain_run_begin(ex);
-        if ((code = lifecycle_create(ex, req->spec, call, &sb)) != RPC_OK) {
+        if ((code = lifecycle_create(ex, req->spec, call, &ph, &sb)) != RPC_OK) {
                 drain_run_end(ex);
                 if (sb) {
                         char name[SANDBOX_NAME_MAX + 1];
@@ -487,7 +500,7 @@ int exec_handle_run(struct rpc_call *call, const ProtobufCMessage *msg, void *ud
         /* One-shot runs are agentkernel's `run`: as root in the guest. */
         struct exec_args a = {
                 .sandbox = sb->name, .argv = argv, .argc = argc, .sudo = true, .interactive = req->interactive,
-                .timeout_ms = req->timeout_ms, .max_output = req->max_output_bytes, .receipt = rc,
+                .timeout_ms = req->timeout_ms, .max_output = req->max_output_bytes, .receipt = rc, .ph = &ph,
         };
         code = exec_in(ex, call, sb, &a);
         receipt_free(rc);
@@ -502,5 +515,7 @@ out:;
         if (!keep)
                 lifecycle_remove(ex, name, call, true);
         drain_run_end(ex);
+        svc_phases_mark(&ph, "remove");
+        exmetrics_phases(&ph);
         return code;
 }

@@ -14,6 +14,7 @@
 #include "lib/base/time.h"
 #include "lib/crypto/crypto.h"
 #include "lib/receipt/receipt.h"
+#include "lib/svc/phases.h"
 #include "services/executor/executor_netaudit.h"
 #include "services/executor/executor_audit.h"
 #include "services/executor/executor_guest_call.h"
@@ -103,7 +104,8 @@ static bool has_egress(const struct sandbox *sb)
                sb->egress.n_deny_names;
 }
 
-static int boot_sandbox(struct executor *ex, struct sandbox *sb, bool try_pool, struct ak_error *err)
+static int boot_sandbox(struct executor *ex, struct sandbox *sb, bool try_pool, struct svc_phases *ph,
+                        struct ak_error *err)
 {
         struct pool_vm pv;
         uint64_t t0 = ak_mono_ns();
@@ -120,7 +122,9 @@ static int boot_sandbox(struct executor *ex, struct sandbox *sb, bool try_pool, 
                         return r;
                 }
                 sb->from_pool = true;
+                svc_phases_mark(ph, "vm");
                 set_running(ex, sb, pv.box, pv.dir);
+                svc_phases_mark(ph, "record");
                 exmetrics_sandbox_start(true, (double)(ak_mono_ns() - t0) / 1e9);
                 return 0;
         }
@@ -138,7 +142,9 @@ static int boot_sandbox(struct executor *ex, struct sandbox *sb, bool try_pool, 
                 evm_dispose(ex, box, dir);
                 return r;
         }
+        svc_phases_mark(ph, "vm");
         set_running(ex, sb, box, dir);
+        svc_phases_mark(ph, "record");
         exmetrics_sandbox_start(false, (double)(ak_mono_ns() - t0) / 1e9);
         return 0;
 }
@@ -295,7 +301,7 @@ static struct sandbox *sandbox_from_spec(const Ak__V1__SandboxSpec *spec, const 
 }
 
 int lifecycle_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struct rpc_call *call,
-                    struct sandbox **ret)
+                     struct svc_phases *ph, struct sandbox **ret)
 {
         static const Ak__V1__SandboxSpec empty = AK__V1__SANDBOX_SPEC__INIT;
         struct ak_error err = { 0 };
@@ -357,8 +363,10 @@ int lifecycle_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struc
                                      " MB in use", name, used_vcpus, ex->cfg.capacity_vcpus, used_mem,
                                      ex->cfg.capacity_memory_mb);
         }
+        svc_phases_mark(ph, "check");
         int ar = audit_emit(ex, call, "sandbox_created", "create", AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT, name,
                             NULL);
+        svc_phases_mark(ph, "audit_created");
         if (ar < 0) {
                 /* Not booted without its event: the sandbox stays, in ERROR, to be removed. */
                 pthread_mutex_lock(&ex->lock);
@@ -368,7 +376,7 @@ int lifecycle_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struc
                 *ret = sb;
                 return audit_refuse(ex, call, ar);
         }
-        if ((r = boot_sandbox(ex, sb, true, &err)) < 0) {
+        if ((r = boot_sandbox(ex, sb, true, ph, &err)) < 0) {
                 pthread_mutex_lock(&ex->lock);
                 sb->state = AK__V1__SANDBOX_STATE__SANDBOX_STATE_ERROR;
                 snprintf(sb->error, sizeof(sb->error), "%.500s", err.msg);
@@ -378,6 +386,7 @@ int lifecycle_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struc
                 return rpc_call_fail(call, RPC_UNAVAILABLE, "sandbox %s: boot failed: %s", name, err.msg);
         }
         ar = audit_emit(ex, call, "sandbox_started", "start", AK__V1__EVENT_OUTCOME__EVENT_OUTCOME_PERMIT, name, NULL);
+        svc_phases_mark(ph, "audit_started");
         *ret = sb;
         return ar < 0 ? audit_refuse(ex, call, ar) : RPC_OK;
 }
@@ -469,10 +478,14 @@ int lifecycle_handle_create(struct rpc_call *call, const ProtobufCMessage *msg, 
         struct executor *ex = ud;
         const Ak__V1__CreateSandboxRequest *req = (const void *)msg;
         struct sandbox *sb = NULL;
-        int code = lifecycle_create(ex, req->spec, call, &sb);
+        struct svc_phases ph;
+        svc_phases_start(&ph, "create");
+        int code = lifecycle_create(ex, req->spec, call, &ph, &sb);
         if (code == RPC_OK)
                 code = reply_sandbox(ex, call, sb);
         sandbox_put(ex, sb);
+        svc_phases_mark(&ph, "reply");
+        exmetrics_phases(&ph);
         return code;
 }
 
@@ -491,7 +504,7 @@ int lifecycle_handle_start(struct rpc_call *call, const ProtobufCMessage *msg, v
         pthread_mutex_unlock(&ex->lock);
         int code = RPC_OK;
         if (need) {
-                if (boot_sandbox(ex, sb, false, &err) < 0) {
+                if (boot_sandbox(ex, sb, false, NULL, &err) < 0) {
                         pthread_mutex_lock(&ex->lock);
                         sb->state = AK__V1__SANDBOX_STATE__SANDBOX_STATE_ERROR;
                         snprintf(sb->error, sizeof(sb->error), "%.500s", err.msg);

@@ -12,6 +12,7 @@
 
 struct executor;
 struct sandbox;
+struct svc_phases;
 struct vmbox;
 
 /* A removed sandbox's VM waiting for the janitor (on ex->disposals, under
@@ -25,9 +26,10 @@ struct disposal {
 /* Checks spec, adds the sandbox to the table and boots it. Fails call and
  * returns its code; *ret is the sandbox with a reference for the caller
  * on RPC_OK, and also when the boot failed or its audit event could not
- * be stored (state ERROR, still in the table). */
+ * be stored (state ERROR, still in the table). ph (may be NULL) gets the
+ * phases: check, audit_created, vm, record, audit_started. */
 int lifecycle_create(struct executor *ex, const Ak__V1__SandboxSpec *spec, struct rpc_call *call,
-                     struct sandbox **ret);
+                     struct svc_phases *ph, struct sandbox **ret);
 /* Takes the sandbox out of the table (its name is free at once) and stops
  * and deletes its VM: before returning, or with `later` in the background
  * (a one-shot run answers without waiting for its VM to go; executor_free

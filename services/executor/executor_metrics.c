@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "lib/metrics/metrics.h"
+#include "lib/svc/phases.h"
 #include "protos/ak/v1/sandbox.pb-c.h"
 #include "services/executor/audit_queue.h"
 #include "services/executor/executor_lifecycle.h"
@@ -17,12 +18,13 @@ static const char *const pool_l[] = { "image", "profile" };
 static const char *const source_l[] = { "source" };
 static const char *const exit_l[] = { "exit_code" };
 static const char *const signed_l[] = { "signed" };
+static const char *const phase_l[] = { "call", "phase" };
 static const double boot_buckets[] = { 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 60, 120 };
 
 enum {
         F_SANDBOXES, F_POOL_READY, F_POOL_BOOTING, F_POOL_HITS, F_POOL_MISSES, F_CAP_VCPUS, F_CAP_MEM,
         F_ALLOC_VCPUS, F_ALLOC_MEM, F_AUDIT_QUEUED, F_AUDIT_SENT, F_AUDIT_DROPPED, F_AUDIT_REFUSED,
-        F_BOOT, F_BOOT_FAIL, F_START, F_EXEC, F_EXEC_SECONDS, F_EXEC_TIMEOUTS, F_RECEIPTS, F_N,
+        F_BOOT, F_BOOT_FAIL, F_START, F_EXEC, F_EXEC_SECONDS, F_EXEC_TIMEOUTS, F_RECEIPTS, F_PHASE, F_N,
 };
 
 #define G(n, h, l, nl) { n, h, METRIC_GAUGE, l, nl, NULL, 0, 0 }
@@ -55,6 +57,9 @@ static const struct metric_def defs[F_N] = {
         [F_EXEC_TIMEOUTS] = C("ak_executor_exec_timeouts_total", "Commands ended by their timeout.", NULL, 0, 0),
         [F_RECEIPTS] = C("ak_executor_receipts_total", "Receipts produced, by whether the signer signed them.",
                          signed_l, 1, 0),
+        [F_PHASE] = H("ak_executor_call_phase_seconds",
+                      "Where a Run's, Exec's or CreateSandbox's time goes, by call and phase (total: all of it).",
+                      phase_l, 2, NULL, 0),
 };
 
 static struct metric_family *fam[F_N];
@@ -66,7 +71,7 @@ static void init(void)
         struct metrics_registry *reg = metrics_default();
         for (size_t i = 0; i < F_N; i++) {
                 struct metric_def d = defs[i];
-                if (i == F_EXEC_SECONDS) {
+                if (i == F_EXEC_SECONDS || i == F_PHASE) {
                         d.buckets = metrics_latency_buckets;
                         d.n_buckets = metrics_n_latency_buckets;
                 }
@@ -190,4 +195,10 @@ void exmetrics_receipt(bool is_signed)
         pthread_once(&once, init);
         const char *v[] = { is_signed ? "true" : "false" };
         metrics_add(metrics_series(fam[F_RECEIPTS], v), 1);
+}
+
+void exmetrics_phases(const struct svc_phases *ph)
+{
+        pthread_once(&once, init);
+        svc_phases_finish(ph, fam[F_PHASE]);
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 struct executor;
+struct svc_phases;
 
 /* Registers the families (once per process) and installs the collector
  * for ex. Returns 0 or a negative errno. */
@@ -24,5 +25,8 @@ void exmetrics_vm_boot(double seconds, bool ok);
 void exmetrics_sandbox_start(bool from_pool, double seconds);
 /* One exec finished: the guest's exit code (-1: none), its duration. */
 void exmetrics_exec(int exit_code, bool timed_out, double seconds);
+/* One call's phases (lib/svc/phases.h): its debug line, and each phase
+ * observed in ak_executor_call_phase_seconds{call, phase}. */
+void exmetrics_phases(const struct svc_phases *ph);
 /* A receipt was produced, signed or not. */
 void exmetrics_receipt(bool is_signed);

@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lib/base/time.h"
 #include "lib/guest/guest_client.h"
+#include "lib/svc/log.h"
 #include "services/executor/capacity.h"
 #include "services/executor/executor_images.h"
 #include "services/executor/executor_adopt.h"
@@ -24,6 +26,8 @@
 /* After a failed pull (or a missing local image) the pool asks again only
  * this much later. */
 #define POOL_PULL_RETRY_MS 30000
+/* The warm-up command's bounds. */
+#define POOL_WARM_UP_MS 30000
 
 int pool_take(struct executor *ex, const char *image, const struct profile *p, struct pool_vm *ret)
 {
@@ -38,6 +42,7 @@ int pool_take(struct executor *ex, const char *image, const struct profile *p, s
                         memmove(pl->ready, pl->ready + 1, (pl->n_ready - 1) * sizeof(*pl->ready));
                         pl->n_ready--;
                         pl->hits++;
+                        pl->taken_at_ms = ak_mono_ms();
                         r = 0;
                 } else {
                         pl->misses++;
@@ -70,6 +75,56 @@ static size_t cull_locked(struct executor *ex, struct pool *pl, struct pool_vm *
         return n;
 }
 
+/* The first command in a fresh VM, run the way a Run's is (executor_exec.c:
+ * root, HOME and USER, streamed): its code paths in the guest (the agent's
+ * run and stream handling, fork and exec in the kernel) are translated and
+ * their memory touched here rather than during a user's first command.
+ * The image's `true`; any answer will do (an image without `true` still
+ * warms most of the path), a guest that does not answer is not taken into
+ * the pool. It runs before the VM is in the pool, and leaves nothing but
+ * a used PID behind. */
+static int warm_up(struct vmbox *box, struct ak_error *err)
+{
+        static const char *const argv[] = { "true" };
+        static const char *const keys[] = { "HOME", "USER" }, *const vals[] = { "/root", "root" };
+        struct proto_request_args req = PROTO_REQUEST_ARGS_INIT;
+        req.id = "warm-up";
+        req.type = "run";
+        req.command = argv;
+        req.n_command = 1;
+        req.env_keys = keys;
+        req.env_values = vals;
+        req.n_env = 2;
+        req.stream = 1;
+        req.timeout_ms = POOL_WARM_UP_MS;
+        uint64_t t0 = ak_mono_ns();
+        int fd = -1;
+        struct proto_reply *rep = NULL;
+        int r = guest_client_connect(vmbox_uds(box), GUEST_AGENT_PORT, POOL_WARM_UP_MS, &fd);
+        if (r == 0) {
+                r = guest_client_call(fd, &req, POOL_WARM_UP_MS, &rep);
+                close(fd);
+        }
+        if (r < 0)
+                return ak_error_errno(err, r, "warm-up command in the new pool VM %s", vmbox_dir(box));
+        SVC_LOG(SVC_LOG_DEBUG, "pool vm warmed up", SVC_LOG_S("dir", vmbox_dir(box)),
+                SVC_LOG_I("exit_code", rep->has_exit_code ? rep->exit_code : -1),
+                SVC_LOG_I("duration_us", (ak_mono_ns() - t0) / 1000));
+        proto_reply_free(rep);
+        return 0;
+}
+
+/* Under ex->lock: whether a refill should wait (POOL_REFILL_DEFER_MS), and
+ * until when. */
+static bool refill_deferred_locked(const struct executor *ex, const struct pool *pl, struct timespec *ret_until)
+{
+        int64_t left = pl->taken_at_ms + POOL_REFILL_DEFER_MS - ak_mono_ms();
+        if (!ex->runs || !pl->taken_at_ms || left <= 0)
+                return false;
+        *ret_until = ak_timespec_after(CLOCK_REALTIME, left);
+        return true;
+}
+
 void *pool_thread(void *arg)
 {
         struct executor *ex = arg;
@@ -98,6 +153,12 @@ void *pool_thread(void *arg)
                 if (target && (capacity_probe_read(ex->cfg.proc_dir, &probe, NULL) < 0 ||
                                capacity_pressure_check(&probe, NULL) < 0))
                         target = NULL;
+                /* Not beside the Run that took the VM (drain_run_end wakes us). */
+                struct timespec until;
+                if (target && refill_deferred_locked(ex, target, &until)) {
+                        pthread_cond_timedwait(&ex->cond, &ex->lock, &until);
+                        continue;
+                }
                 if (target) {
                         target->booting++;
                         char image[IMAGE_REF_MAX];
@@ -113,6 +174,12 @@ void *pool_thread(void *arg)
                         if (r == 0)
                                 r = evm_boot(ex, image, p, 1, p->memory_mb ? p->memory_mb : VM_DEFAULT_MEMORY_MB,
                                              p->network, NULL, NULL, v.dir, &v.box, &err);
+                        if (r == 0 && (r = warm_up(v.box, &err)) < 0) {
+                                const char *what = image, *why = err.msg;
+                                SVC_LOG(SVC_LOG_WARN, "pool vm dropped", SVC_LOG_S("image", what),
+                                        SVC_LOG_S("error", why));
+                                evm_dispose(ex, v.box, v.dir);
+                        }
                         if (r == 0 && vmbox_supervised(v.box))
                                 adopt_record_pool(v.dir, image, p->name, vmbox_net_ifname(v.box), NULL);
                         pthread_mutex_lock(&ex->lock);

@@ -5,6 +5,7 @@
 #pragma once
 
 struct scheduler;
+struct svc_phases;
 
 /* Installs the collector for s. 0 or a negative errno. */
 int sched_metrics_attach(struct scheduler *s);
@@ -16,3 +17,6 @@ void sched_metrics_executor_lost(void);
 void sched_metrics_queue_waited(double seconds);
 /* The queue refused one: "full", "never_fits" or "deadline". */
 void sched_metrics_queue_rejected(const char *reason);
+/* One call's phases (lib/svc/phases.h): its debug line, and each phase
+ * observed in ak_scheduler_call_phase_seconds{call, phase}. */
+void sched_metrics_phases(const struct svc_phases *ph);

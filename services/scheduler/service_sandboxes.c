@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/base/time.h"
+#include "lib/svc/phases.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
 #include "services/scheduler/admission.h"
 #include "services/scheduler/sched_metrics.h"
@@ -377,25 +378,43 @@ int sched_list_sandboxes(struct rpc_call *call, const ProtobufCMessage *msg, voi
         return RPC_OK;
 }
 
-int sched_exec(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
-{
-        struct scheduler *s = data;
-        struct registry_route rt;
-        int r = route(s, call, "sandbox", ((const Ak__V1__ExecRequest *)msg)->sandbox, &rt);
-        if (r != RPC_OK)
-                return r;
-        return forward_stream(s->fwd, call, &rt, "Exec", msg, NULL, NULL);
-}
-
+/* What a forwarded Exec or Run stream brought: phases "first" (until the
+ * executor's first message), "output" (from there to the result), then
+ * the caller marks "close" (the executor's end of the stream after it). */
 struct run_seen {
-        bool result;
+        bool result, first;
+        struct svc_phases *ph;
 };
 
 static void run_observe(void *data, const ProtobufCMessage *msg)
 {
         const Ak__V1__OutputChunk *chunk = (const Ak__V1__OutputChunk *)msg;
-        if (chunk->kind_case == AK__V1__OUTPUT_CHUNK__KIND_RESULT)
-                ((struct run_seen *)data)->result = true;
+        struct run_seen *seen = data;
+        if (!seen->first) {
+                seen->first = true;
+                svc_phases_mark(seen->ph, "first");
+        }
+        if (chunk->kind_case == AK__V1__OUTPUT_CHUNK__KIND_RESULT) {
+                seen->result = true;
+                svc_phases_mark(seen->ph, "output");
+        }
+}
+
+int sched_exec(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
+{
+        struct scheduler *s = data;
+        struct registry_route rt;
+        struct svc_phases ph;
+        svc_phases_start(&ph, "exec");
+        int r = route(s, call, "sandbox", ((const Ak__V1__ExecRequest *)msg)->sandbox, &rt);
+        if (r != RPC_OK)
+                return r;
+        svc_phases_mark(&ph, "route");
+        struct run_seen seen = { .ph = &ph };
+        r = forward_stream(s->fwd, call, &rt, "Exec", msg, run_observe, &seen);
+        svc_phases_mark(&ph, "close");
+        sched_metrics_phases(&ph);
+        return r;
 }
 
 int sched_run(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
@@ -403,13 +422,17 @@ int sched_run(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
         struct scheduler *s = data;
         const Ak__V1__RunRequest *req = (const Ak__V1__RunRequest *)msg;
         struct placed p;
+        struct svc_phases ph;
+        svc_phases_start(&ph, "run");
         int r = place_named(s, call, req->spec, true, &p);
         if (r != RPC_OK)
                 return r;
+        svc_phases_mark(&ph, "place");
         Ak__V1__RunRequest fwd = *req;
         fwd.spec = &p.spec;
-        struct run_seen seen = { 0 };
+        struct run_seen seen = { .ph = &ph };
         r = forward_stream(s->fwd, call, &p.rt, "Run", &fwd.base, run_observe, &seen);
+        svc_phases_mark(&ph, "close");
         if (r == RPC_OK && req->keep && seen.result) {
                 /* Kept: it exists until removed; heartbeats will say more. */
                 Ak__V1__Sandbox sb = AK__V1__SANDBOX__INIT;
@@ -422,6 +445,8 @@ int sched_run(struct rpc_call *call, const ProtobufCMessage *msg, void *data)
         }
         if (s->adm)
                 admission_kick(s->adm); /* its capacity is free for the queue */
+        svc_phases_mark(&ph, "release");
+        sched_metrics_phases(&ph);
         return r;
 }
 
