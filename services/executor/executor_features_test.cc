@@ -4,15 +4,19 @@
 // while moderate misses, each profile is seen from inside its guest, TTLs
 // expire, Run removes its sandbox unless keep, receipts stay unsigned and
 // say why, audit events reach the auditor's file destination, and a PTY
-// shell runs. Boots: the pool VM and its refills, one moderate VM, and the
-// Run and shell sandboxes (or pool hits).
+// shell runs; a pool VM runs a warm-up command before it is ready, and its
+// refill waits while the Run that took it runs (at most 1 s). Boots: the
+// pool VM and its refills, one moderate VM, and the Run and shell
+// sandboxes (or pool hits).
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 extern "C" {
@@ -54,7 +58,7 @@ class ExecutorFeaturesTest : public ::testing::Test {
     ASSERT_TRUE(exec_->Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--insecure", "--state-dir",
                               dir_ + "/st", "--images", akvm::ImageStoreDir(), "--auditor", auditor_->addr,
                               "--signer", "127.0.0.1:1", "--pool", "base/restrictive", "--min-warm", "1",
-                              "--max-warm", "1", "--max-age", "900"},
+                              "--max-warm", "1", "--max-age", "900", "--log-level", "debug"},
                              dir_, "executor"))
         << Slurp(exec_->err);
     struct ak_error err = {};
@@ -131,6 +135,23 @@ class ExecutorFeaturesTest : public ::testing::Test {
     *hits = st->pools[0]->hits;
     *misses = st->pools[0]->misses;
     protobuf_c_message_free_unpacked(&st->base, nullptr);
+  }
+
+  // The pool's ready and booting VMs and its hits, in one status.
+  static void PoolNow(uint32_t* ready, uint32_t* booting, uint64_t* hits) {
+    Ak__V1__ExecutorStatus* st = Status();
+    ASSERT_NE(st, nullptr);
+    ASSERT_EQ(st->n_pools, 1u);
+    *ready = st->pools[0]->ready;
+    *booting = st->pools[0]->booting;
+    *hits = st->pools[0]->hits;
+    protobuf_c_message_free_unpacked(&st->base, nullptr);
+  }
+
+  static size_t Count(const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) n++;
+    return n;
   }
 
   static bool WaitPoolReady() {
@@ -330,6 +351,86 @@ TEST_F(ExecutorFeaturesTest, RunRemovesItsSandboxUnlessKeep) {
     // The one-shot run answered before its VM went; it goes all the same.
     EXPECT_TRUE(VmsSettle(15000)) << "a VM outlived its sandbox";
   }
+}
+
+// The pool VM ran its warm-up command before it was ready (the executor's
+// debug line, exit code 0: busybox has `true`). A Run that takes it: no
+// refill boots beside it for the first part of a second (before, the boot
+// started at the take), one starts within POOL_REFILL_DEFER_MS (1 s) of
+// the take although the Run still runs, and is warmed up in turn; the
+// Run's receipt is there, its sandbox and VM gone afterwards.
+TEST_F(ExecutorFeaturesTest, PoolRefillWaitsForTheRunAndWarmsUp) {
+  std::string skip, why;
+  if (!akvm::GetKernel(&skip, &why)) {
+    if (!skip.empty()) GTEST_SKIP() << skip;
+    FAIL() << why;
+  }
+  ASSERT_TRUE(WaitPoolReady()) << "the warm pool never filled: " << Slurp(exec_->err);
+  for (int i = 0; i < 100 && Count(Slurp(exec_->err), "pool vm warmed up") == 0; i++) usleep(100000);
+  std::string log = Slurp(exec_->err);
+  size_t warmed = Count(log, "pool vm warmed up");
+  ASSERT_GE(warmed, 1u) << log;
+  {  // debug ak-executor: "pool vm warmed up" dir=... exit_code=0 duration_us=...
+    size_t at = log.find("\"pool vm warmed up\" dir=");
+    ASSERT_NE(at, std::string::npos) << log;
+    std::string line = log.substr(at, log.find('\n', at) - at);
+    EXPECT_NE(line.find(" exit_code=0 "), std::string::npos) << line;
+  }
+
+  uint32_t ready, booting;
+  uint64_t hits0, hits;
+  PoolNow(&ready, &booting, &hits0);
+  ASSERT_EQ(ready, 1u);
+  Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+  spec.name = const_cast<char*>("run-defer");
+  spec.profile = const_cast<char*>("restrictive");
+  Ak__V1__RunRequest req = AK__V1__RUN_REQUEST__INIT;
+  const char* argv[] = {"/bin/sh", "-c", "sleep 4; echo slept"};
+  req.spec = &spec;
+  req.argv = const_cast<char**>(argv);
+  req.n_argv = 3;
+  req.timeout_ms = 60000;
+  Out o;
+  std::atomic<bool> done{false};
+  std::thread run([&] {
+    Stream("Run", &req.base, &o);
+    done = true;
+  });
+  // The take: hits moves. From then on, for 500 ms, nothing boots.
+  int64_t waited = 0;
+  for (; waited < 120000; waited += 20) {
+    PoolNow(&ready, &booting, &hits);
+    if (hits > hits0 || done) break;
+    usleep(20000);
+  }
+  ASSERT_EQ(hits, hits0 + 1) << "the Run did not take the pool VM";
+  struct timespec t0, now;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  bool booted_early = false, booted_while_running = false;
+  for (;;) {
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t ms = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+    PoolNow(&ready, &booting, &hits);
+    if (ms < 500 && booting + ready > 0) booted_early = true;
+    if (!done && booting + ready > 0) booted_while_running = true;
+    if (done || booted_while_running) break;
+    usleep(20000);
+  }
+  EXPECT_FALSE(booted_early) << "a refill booted beside the Run that took the pool VM";
+  EXPECT_TRUE(booted_while_running) << "the refill waited for the whole Run (more than 1 s)";
+  run.join();
+  ASSERT_EQ(o.status, 0) << o.error;
+  EXPECT_EQ(o.out, "slept\n");
+  ASSERT_NE(o.result, nullptr);
+  EXPECT_EQ(o.result->exit_code, 0);
+  ASSERT_NE(o.result->receipt, nullptr);  // unsigned here: the signer is unreachable
+  ASSERT_NE(o.result->receipt->outcome, nullptr);
+  EXPECT_EQ(o.result->receipt->outcome->exit_code, 0);
+  EXPECT_EQ(Get("run-defer"), RPC_NOT_FOUND);
+  ASSERT_TRUE(WaitPoolReady()) << Slurp(exec_->err);
+  for (int i = 0; i < 100 && Count(Slurp(exec_->err), "pool vm warmed up") <= warmed; i++) usleep(100000);
+  EXPECT_GT(Count(Slurp(exec_->err), "pool vm warmed up"), warmed) << "the refill was not warmed up";
+  EXPECT_TRUE(VmsSettle(15000)) << "a VM outlived its sandbox";
 }
 
 // A PTY shell: STARTED with a session id, input echoed back through the

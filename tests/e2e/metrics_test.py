@@ -146,6 +146,27 @@ class StackMetrics(unittest.TestCase):
 
         self.assertEqual(moved("gateway", "ak_gateway_http_responses_total", code="200"), 1)
 
+        # Where the Run's time went (lib/svc/phases.h): each phase once, and
+        # the phases add up to the total.
+        for svc, fam, phases in (
+                ("scheduler", "ak_scheduler_call_phase_seconds",
+                 ["place", "first", "output", "close", "release"]),
+                ("executor", "ak_executor_call_phase_seconds",
+                 ["check", "audit_created", "vm", "record", "audit_started", "prepare", "connect", "command",
+                  "sign", "audit_exec", "send_result", "remove"])):
+            total = moved(svc, fam + "_sum", call="run", phase="total")
+            self.assertEqual(moved(svc, fam + "_count", call="run", phase="total"), 1, svc)
+            self.assertGreater(total, 0, svc)
+            parts = 0.0
+            for ph in phases:
+                self.assertEqual(moved(svc, fam + "_count", call="run", phase=ph), 1, (svc, ph))
+                parts += moved(svc, fam + "_sum", call="run", phase=ph)
+            self.assertAlmostEqual(parts, total, delta=1e-6 + total * 1e-6, msg=svc)
+        # The executor's Run is inside the scheduler's; its command inside both.
+        self.assertLess(moved("executor", "ak_executor_call_phase_seconds_sum", call="run", phase="total"),
+                        moved("scheduler", "ak_scheduler_call_phase_seconds_sum", call="run", phase="total"))
+        self.assertGreater(moved("executor", "ak_executor_call_phase_seconds_sum", call="run", phase="command"), 0)
+
         # One log line per sandbox life event and per exec (lib/svc/log, text format).
         with open(os.path.join(self.home, "logs", "executor.log"), encoding="utf-8", errors="replace") as f:
             log = f.read()
