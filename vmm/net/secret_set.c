@@ -120,7 +120,9 @@ void secret_set_free(struct secret_set *set)
         free(set);
 }
 
-static int resolve(struct secret_set *set, struct vault *v, const struct secret_binding *b, struct ak_error *err)
+/* Secret set->n from b: its value from v, placeholder ph (NULL: a fresh one). */
+static int resolve(struct secret_set *set, struct vault *v, const struct secret_binding *b, const char *ph,
+                   struct ak_error *err)
 {
         struct inject_secret *s = &set->secrets[set->n];
         uint8_t *value = NULL;
@@ -140,7 +142,10 @@ static int resolve(struct secret_set *set, struct vault *v, const struct secret_
                                     "character, leading or trailing blanks, or more than %d bytes", b->name,
                                     INJECT_VALUE_MAX);
         }
-        r = inject_placeholder_new(s->placeholder);
+        if (ph)
+                memcpy(s->placeholder, ph, INJECT_PLACEHOLDER_LEN + 1);
+        else
+                r = inject_placeholder_new(s->placeholder);
         if (r < 0) {
                 vault_value_free(value, len);
                 return ak_error_errno(err, r, "secret %s: placeholder", b->name);
@@ -156,7 +161,8 @@ static int resolve(struct secret_set *set, struct vault *v, const struct secret_
         return 0;
 }
 
-static int ca_make(struct secret_set *set, struct ak_error *err)
+/* The set's CA: made fresh, or loaded from ca_path (secret_set_restore). */
+static int ca_make(struct secret_set *set, const char *ca_path, struct ak_error *err)
 {
         const char *hosts[INJECT_SECRETS_MAX];
         size_t n_hosts = 0, len = 0;
@@ -169,7 +175,7 @@ static int ca_make(struct secret_set *set, struct ak_error *err)
                 if (!have)
                         hosts[n_hosts++] = set->secrets[i].host;
         }
-        r = tls_ca_new(hosts, n_hosts, &set->ca, err);
+        r = ca_path ? tls_ca_load(ca_path, hosts, n_hosts, &set->ca, err) : tls_ca_new(hosts, n_hosts, &set->ca, err);
         if (r < 0)
                 return r;
         r = tls_ca_cert_pem(set->ca, &set->ca_pem, &len);
@@ -178,8 +184,15 @@ static int ca_make(struct secret_set *set, struct ak_error *err)
         return 0;
 }
 
-int secret_set_new(struct vault *v, const struct secret_binding *b, size_t n, struct secret_set **ret,
-                   struct ak_error *err)
+static bool placeholder_ok(const char *ph)
+{
+        size_t pre = sizeof(INJECT_PLACEHOLDER_PREFIX) - 1;
+        return ph && strlen(ph) == INJECT_PLACEHOLDER_LEN && strncmp(ph, INJECT_PLACEHOLDER_PREFIX, pre) == 0 &&
+               strspn(ph + pre, "0123456789abcdef") == INJECT_PLACEHOLDER_LEN - pre;
+}
+
+static int set_make(struct vault *v, const struct secret_binding *b, const char *const *placeholders, size_t n,
+                    const char *ca_path, struct secret_set **ret, struct ak_error *err)
 {
         struct secret_set *set;
         int r = 0;
@@ -193,15 +206,41 @@ int secret_set_new(struct vault *v, const struct secret_binding *b, size_t n, st
         pthread_rwlock_init(&set->lock, NULL);
         pthread_mutex_init(&set->refresh_lock, NULL);
         for (size_t i = 0; i < n && r == 0; i++)
-                r = resolve(set, v, &b[i], err);
+                r = resolve(set, v, &b[i], placeholders ? placeholders[i] : NULL, err);
         if (r == 0)
-                r = ca_make(set, err);
+                r = ca_make(set, ca_path, err);
         if (r < 0) {
                 secret_set_free(set);
                 return r;
         }
         *ret = set;
         return 0;
+}
+
+int secret_set_new(struct vault *v, const struct secret_binding *b, size_t n, struct secret_set **ret,
+                   struct ak_error *err)
+{
+        return set_make(v, b, NULL, n, NULL, ret, err);
+}
+
+int secret_set_restore(struct vault *v, const struct secret_binding *b, const char *const *placeholders, size_t n,
+                       const char *ca_path, struct secret_set **ret, struct ak_error *err)
+{
+        for (size_t i = 0; n <= INJECT_SECRETS_MAX && i < n; i++) {
+                if (!placeholder_ok(placeholders[i]))
+                        return ak_error_set(err, -EINVAL, "secret %s: its recorded placeholder is not %s and 32 "
+                                            "lowercase hex digits", b[i].name, INJECT_PLACEHOLDER_PREFIX);
+                for (size_t j = 0; j < i; j++)
+                        if (strcmp(placeholders[i], placeholders[j]) == 0)
+                                return ak_error_set(err, -EINVAL, "secrets %s and %s: the same recorded placeholder",
+                                                    b[j].name, b[i].name);
+        }
+        return set_make(v, b, placeholders, n, ca_path, ret, err);
+}
+
+int secret_set_save_ca(const struct secret_set *set, const char *path, struct ak_error *err)
+{
+        return tls_ca_save(set->ca, path, err);
 }
 
 size_t secret_set_count(const struct secret_set *set)

@@ -57,6 +57,19 @@ struct secret_set;
  * binding list, or the vault's and the CA's errors. */
 int secret_set_new(struct vault *v, const struct secret_binding *b, size_t n, struct secret_set **ret,
                    struct ak_error *err);
+/* A set made again after an executor restart (issue 19): b[0..n) as given
+ * to secret_set_new, placeholders[i] the placeholder secret i had (the
+ * guest's environment still holds it: INJECT_PLACEHOLDER_PREFIX and 32
+ * lowercase hex digits), and the CA from ca_path (tls_ca_save's file,
+ * constrained to the bindings' hosts in order). Values are read from v now
+ * (and again per connection once a vault is kept). Errors as
+ * secret_set_new's, -EINVAL for a placeholder not of that form or used
+ * twice, and tls_ca_load's. */
+int secret_set_restore(struct vault *v, const struct secret_binding *b, const char *const *placeholders, size_t n,
+                       const char *ca_path, struct secret_set **ret, struct ak_error *err);
+/* Writes the set's CA (certificate and private key) to path for
+ * secret_set_restore: see tls_ca_save (0600, atomic). */
+int secret_set_save_ca(const struct secret_set *set, const char *path, struct ak_error *err);
 /* Wipes the values and frees. NULL is a no-op. */
 void secret_set_free(struct secret_set *set);
 

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fstream>
+#include <iterator>
 #include <set>
 #include <string>
 
@@ -159,6 +161,50 @@ TEST_F(SecretSet, ErrorsNameTheSecretNeverTheValue)
         EXPECT_EQ(-EINVAL, secret_set_new(v_, twice, 0, &set, &err));
         EXPECT_EQ(nullptr, set);
         EXPECT_EQ(nullptr, strstr(err.msg, kCanary));
+}
+
+// After an executor restart: the same placeholders and CA, values from the vault.
+TEST_F(SecretSet, RestoresPlaceholdersAndCa)
+{
+        struct secret_binding b[] = { B("A:api.example.com"), B("B:other.example.org:X-Key") };
+        struct secret_set *set = nullptr, *back = nullptr;
+        struct ak_error err = {};
+        ASSERT_EQ(0, secret_set_new(v_, b, 2, &set, &err)) << err.msg;
+        const std::string ca = dir_ + "/ca.key";
+        ASSERT_EQ(0, secret_set_save_ca(set, ca.c_str(), &err)) << err.msg;
+        std::string p0 = secret_set_placeholder(set, 0), p1 = secret_set_placeholder(set, 1);
+        std::string pem = secret_set_ca_pem(set);
+        secret_set_free(set);
+
+        const char *phs[] = { p0.c_str(), p1.c_str() };
+        ASSERT_EQ(0, secret_set_restore(v_, b, phs, 2, ca.c_str(), &back, &err)) << err.msg;
+        EXPECT_EQ(p0, secret_set_placeholder(back, 0));
+        EXPECT_EQ(p1, secret_set_placeholder(back, 1));
+        EXPECT_EQ(pem, secret_set_ca_pem(back));
+        EXPECT_TRUE(secret_set_binds(back, "other.example.org"));
+        struct tls_relay *relay = nullptr;
+        EXPECT_EQ(0, secret_set_relay(back, nullptr, 1000, &relay, &err)) << err.msg;
+        secret_set_free(back);
+        back = nullptr;
+
+        // the key file holds no value; bad placeholders and a missing secret are refused
+        std::ifstream in(ca);
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        EXPECT_EQ(std::string::npos, text.find(kCanary));
+        std::string upper = p0;
+        upper[12] = 'A';
+        for (const char *bad : { "AKSECRET_short", "", upper.c_str(), p1.c_str() }) {
+                const char *two[] = { p1.c_str(), bad };
+                EXPECT_EQ(-EINVAL, secret_set_restore(v_, b, two, 2, ca.c_str(), &back, &err)) << bad;
+                EXPECT_NE(std::string::npos, std::string(err.msg).find("placeholder")) << err.msg;
+        }
+        struct secret_binding gone[] = { B("A:api.example.com"), B("NOPE:other.example.org:X-Key") };
+        EXPECT_EQ(-ENOENT, secret_set_restore(v_, gone, phs, 2, ca.c_str(), &back, &err));
+        // bound to other hosts than the CA was made for
+        struct secret_binding moved[] = { B("A:api.example.com"), B("B:elsewhere.example.org") };
+        EXPECT_EQ(-EINVAL, secret_set_restore(v_, moved, phs, 2, ca.c_str(), &back, &err));
+        EXPECT_NE(std::string::npos, std::string(err.msg).find("other hosts")) << err.msg;
+        EXPECT_EQ(nullptr, back);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 /* A name-constrained per-sandbox CA and its leaf certificates; see tls_ca.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -10,7 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "lib/base/cleanup.h"
+#include "lib/base/io.h"
+#include "lib/base/pathfmt.h"
 #include "lib/crypto/crypto.h"
 #include "vmm/net/tls_ca.h"
 
@@ -122,14 +128,12 @@ static int ca_cert_make(struct tls_ca *ca)
         return ok ? 0 : -EIO;
 }
 
-int tls_ca_new(const char *const *hosts, size_t n, struct tls_ca **ret, struct ak_error *err)
+/* A CA without keys for hosts[0..n), each checked. */
+static int ca_alloc(const char *const *hosts, size_t n, struct tls_ca **ret, struct ak_error *err)
 {
-        struct tls_ca *ca;
-        int r;
-
         if (n == 0 || n > TLS_CA_HOSTS_MAX)
                 return ak_error_set(err, -EINVAL, "sandbox CA: %zu hosts; give 1 to %d", n, TLS_CA_HOSTS_MAX);
-        ca = calloc(1, sizeof(*ca));
+        struct tls_ca *ca = calloc(1, sizeof(*ca));
         if (!ca)
                 return ak_error_set(err, -ENOMEM, "sandbox CA: out of memory");
         for (size_t i = 0; i < n; i++) {
@@ -142,6 +146,17 @@ int tls_ca_new(const char *const *hosts, size_t n, struct tls_ca **ret, struct a
                 }
                 memcpy(ca->leaves[ca->n_hosts++].host, norm, strlen(norm) + 1);
         }
+        *ret = ca;
+        return 0;
+}
+
+int tls_ca_new(const char *const *hosts, size_t n, struct tls_ca **ret, struct ak_error *err)
+{
+        struct tls_ca *ca;
+        int r = ca_alloc(hosts, n, &ca, err);
+
+        if (r < 0)
+                return r;
         ca->key = EVP_EC_gen("P-256");
         ca->leaf_key = EVP_EC_gen("P-256");
         r = ca->key && ca->leaf_key ? ca_cert_make(ca) : -EIO;
@@ -213,4 +228,142 @@ int tls_ca_leaf(struct tls_ca *ca, const char *host, X509 **ret_cert, EVP_PKEY *
                 return 0;
         }
         return -EACCES;
+}
+
+int tls_ca_save(const struct tls_ca *ca, const char *path, struct ak_error *err)
+{
+        char tmp[PATH_MAX];
+        char *data = NULL;
+        long len = 0;
+        int r = -EIO;
+
+        if (pathfmt(tmp, sizeof(tmp), "%s.tmp", path) < 0)
+                return ak_error_set(err, -ENAMETOOLONG, "sandbox CA: path too long: %.200s", path);
+        BIO *b = BIO_new(BIO_s_secmem()); /* wiped when freed */
+        if (!b || !PEM_write_bio_X509(b, ca->cert) ||
+            !PEM_write_bio_PrivateKey(b, ca->key, NULL, NULL, 0, NULL, NULL) ||
+            (len = BIO_get_mem_data(b, &data)) <= 0) {
+                BIO_free(b);
+                ERR_clear_error();
+                return ak_error_set(err, -EIO, "sandbox CA: OpenSSL could not write the CA as PEM for %.200s", path);
+        }
+        unlink(tmp);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) {
+                r = ak_error_errno(err, -errno, "sandbox CA: create %s", tmp);
+        } else {
+                r = ak_write_full(fd, data, (size_t)len);
+                if (r == 0 && fsync(fd) < 0)
+                        r = -errno;
+                close(fd);
+                if (r == 0 && rename(tmp, path) < 0)
+                        r = -errno;
+                if (r < 0) {
+                        unlink(tmp);
+                        ak_error_errno(err, r, "sandbox CA: write %s", path);
+                }
+        }
+        BIO_free(b);
+        return r;
+}
+
+/* The file's bytes, checked as tls_ca.h says. */
+static int read_private(const char *path, char **ret, size_t *ret_len, struct ak_error *err)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        struct stat st;
+
+        if (fd < 0)
+                return ak_error_errno(err, -errno, "sandbox CA: open %s", path);
+        if (fstat(fd, &st) < 0)
+                return ak_error_errno(err, -errno, "sandbox CA: stat %s", path);
+        if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
+                return ak_error_set(err, -EPERM, "sandbox CA: %s must be a regular file of uid %u with mode 0600 "
+                                    "(it is uid %u, mode %04o): it holds a private key", path,
+                                    (unsigned)geteuid(), (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+        if ((uint64_t)st.st_size > TLS_CA_FILE_MAX)
+                return ak_error_set(err, -EFBIG, "sandbox CA: %s is larger than %d bytes", path, TLS_CA_FILE_MAX);
+        int r = ak_read_fd_all(fd, TLS_CA_FILE_MAX, ret, ret_len);
+        return r < 0 ? ak_error_errno(err, r, "sandbox CA: read %s", path) : 0;
+}
+
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+        (void)buf, (void)size, (void)rwflag, (void)u;
+        return -1; /* an encrypted key is not ours: never prompt */
+}
+
+/* Whether the certificate's name constraints are what tls_ca_new would
+ * write for ca's hosts (the same extension bytes). */
+static bool constraints_match(const struct tls_ca *ca)
+{
+        char *nc = NULL;
+        X509V3_CTX ctx;
+        bool same = false;
+
+        if (constraints(ca, &nc) < 0)
+                return false;
+        X509V3_set_ctx(&ctx, ca->cert, ca->cert, NULL, NULL, 0);
+        X509_EXTENSION *want = X509V3_EXT_conf_nid(NULL, &ctx, NID_name_constraints, nc);
+        int i = X509_get_ext_by_NID(ca->cert, NID_name_constraints, -1);
+        X509_EXTENSION *have = i >= 0 ? X509_get_ext(ca->cert, i) : NULL;
+        if (want && have && X509_get_ext_by_NID(ca->cert, NID_name_constraints, i) < 0)
+                same = X509_EXTENSION_get_critical(have) &&
+                       ASN1_OCTET_STRING_cmp(X509_EXTENSION_get_data(want), X509_EXTENSION_get_data(have)) == 0;
+        X509_EXTENSION_free(want);
+        free(nc);
+        return same;
+}
+
+/* ca->cert and ca->key from text; what is wrong, or NULL. */
+static const char *ca_parse(struct tls_ca *ca, const char *text, size_t len)
+{
+        BIO *b = BIO_new_mem_buf(text, (int)len);
+        const char *bad = NULL;
+
+        if (!b)
+                return "out of memory";
+        ca->cert = PEM_read_bio_X509(b, NULL, no_passphrase, NULL);
+        ca->key = ca->cert ? PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL) : NULL;
+        BIO_free(b);
+        if (!ca->cert || !ca->key)
+                bad = "no PEM certificate followed by a PEM private key";
+        else if (!EVP_PKEY_is_a(ca->key, "EC") || X509_check_private_key(ca->cert, ca->key) != 1)
+                bad = "the key is not the certificate's EC key";
+        else if (X509_check_ca(ca->cert) != 1)
+                bad = "the certificate is not a CA's";
+        else if (X509_cmp_current_time(X509_get0_notAfter(ca->cert)) <= 0 ||
+                 X509_cmp_current_time(X509_get0_notBefore(ca->cert)) >= 0)
+                bad = "the certificate is not valid now (expired: create the sandbox again)";
+        else if (!constraints_match(ca))
+                bad = "the certificate is constrained to other hosts than the sandbox's secrets";
+        ERR_clear_error();
+        return bad;
+}
+
+int tls_ca_load(const char *path, const char *const *hosts, size_t n, struct tls_ca **ret, struct ak_error *err)
+{
+        struct tls_ca *ca = NULL;
+        char *text = NULL;
+        size_t len = 0;
+        int r = ca_alloc(hosts, n, &ca, err);
+
+        if (r < 0)
+                return r;
+        if ((r = read_private(path, &text, &len, err)) < 0) {
+                tls_ca_free(ca);
+                return r;
+        }
+        const char *bad = ca_parse(ca, text, len);
+        OPENSSL_cleanse(text, len);
+        free(text);
+        if (!bad && !(ca->leaf_key = EVP_EC_gen("P-256")))
+                bad = "OpenSSL could not make the leaves' key";
+        ERR_clear_error();
+        if (bad) {
+                tls_ca_free(ca);
+                return ak_error_set(err, -EINVAL, "sandbox CA: %s: %s", path, bad);
+        }
+        *ret = ca;
+        return 0;
 }

@@ -1,7 +1,12 @@
 /* A sandbox's own certificate authority, for the egress proxy that
  * terminates the guest's TLS to the hosts its secrets are bound to
  * (issue 19). The CA's certificate goes into the guest's trust store; its
- * private key never leaves this process (no function exports it).
+ * private key never leaves the host: no function hands it to a caller, and
+ * the one way out is tls_ca_save's 0600 file on the host, which
+ * tls_ca_load reads back in a later process (an executor restart: the
+ * guest trusts this CA and no other, and its trust store cannot be changed
+ * without the guest's cooperation, so the CA must persist, not be made
+ * again).
  *
  * The CA is name-constrained (RFC 5280 4.2.1.10) to the hosts given at
  * creation, so the guest's trust in it covers those hosts only, and it
@@ -42,6 +47,26 @@ int tls_ca_cert_pem(const struct tls_ca *ca, char **ret_pem, size_t *ret_len);
  * issuing for the same host again returns the same certificate.
  * -EACCES if host is not one of the CA's hosts, -EIO if OpenSSL failed. */
 int tls_ca_leaf(struct tls_ca *ca, const char *host, X509 **ret_cert, EVP_PKEY **ret_key);
+
+/* The largest file tls_ca_load reads (a P-256 key and certificate are
+ * about 1.3 KiB as PEM). */
+#define TLS_CA_FILE_MAX 16384
+
+/* Writes the CA's certificate and private key (PEM, in that order) to
+ * path: created 0600 under a temporary name in path's directory, synced,
+ * then renamed over path. The key bytes are wiped from memory afterwards.
+ * 0, or -errno / -EIO with err naming path. */
+int tls_ca_save(const struct tls_ca *ca, const char *path, struct ak_error *err);
+
+/* Reads a file tls_ca_save wrote (untrusted bytes: at most
+ * TLS_CA_FILE_MAX, a regular file of this uid not readable or writable by
+ * group or others, not a link) and makes the CA for hosts[0..n) (as
+ * tls_ca_new checks them) from it: the certificate must be a CA
+ * certificate whose public key matches the private key, valid now, and
+ * must name-constrain its leaves to exactly hosts; leaves get a fresh key.
+ * 0, -ENOENT (no file), -EPERM (owner or mode), -EINVAL (not such a CA,
+ * or other hosts), -EFBIG, -EIO; err names path and what is wrong. */
+int tls_ca_load(const char *path, const char *const *hosts, size_t n, struct tls_ca **ret, struct ak_error *err);
 
 #ifdef __cplusplus
 }

@@ -1,13 +1,17 @@
 // The sandbox CA's certificates, checked by the openssl command: a second
 // X.509 implementation's verify, hostname and name-constraint checks.
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -150,6 +154,86 @@ TEST_F(TlsCa, BadHostsAreRefused)
                 h = "a.example.com";
         EXPECT_EQ(-EINVAL, tls_ca_new(many, TLS_CA_HOSTS_MAX + 1, &ca_, &err));
         EXPECT_EQ(nullptr, ca_);
+}
+
+// An executor restart: the CA the guest trusts comes back from its 0600
+// file, the same certificate, and its new leaves verify under the old PEM.
+TEST_F(TlsCa, SavedCaLoadsBackTheSame)
+{
+        const char *hosts[] = { "api.example.com", "uploads.example.org" };
+        struct ak_error err = {};
+        ASSERT_EQ(0, tls_ca_new(hosts, 2, &ca_, &err)) << err.msg;
+        WriteCa();
+        const std::string path = dir_ + "/ca.key";
+        ASSERT_EQ(0, tls_ca_save(ca_, path.c_str(), &err)) << err.msg;
+        struct stat st;
+        ASSERT_EQ(0, stat(path.c_str(), &st));
+        EXPECT_EQ(0600u, st.st_mode & 07777);
+        EXPECT_EQ(-1, access((path + ".tmp").c_str(), F_OK));
+        tls_ca_free(ca_);
+        ca_ = nullptr;
+
+        ASSERT_EQ(0, tls_ca_load(path.c_str(), hosts, 2, &ca_, &err)) << err.msg;
+        char *pem = nullptr;
+        size_t len = 0;
+        ASSERT_EQ(0, tls_ca_cert_pem(ca_, &pem, &len));
+        EXPECT_EQ(ca_pem_, std::string(pem, len));
+        free(pem);
+        WriteLeaf("uploads.example.org", "up.pem");
+        Result r = Verify("uploads.example.org", "up.pem"); /* against the PEM written before the save */
+        EXPECT_EQ(0, r.status) << r.out;
+
+        // other hosts than the certificate is constrained to: refused
+        struct tls_ca *other = nullptr;
+        const char *fewer[] = { "api.example.com" };
+        EXPECT_EQ(-EINVAL, tls_ca_load(path.c_str(), fewer, 1, &other, &err));
+        EXPECT_NE(nullptr, strstr(err.msg, "constrained to other hosts")) << err.msg;
+        const char *swapped[] = { "uploads.example.org", "api.example.com" };
+        EXPECT_EQ(-EINVAL, tls_ca_load(path.c_str(), swapped, 2, &other, &err));
+        EXPECT_EQ(nullptr, other);
+}
+
+TEST_F(TlsCa, LoadRefusesBadFiles)
+{
+        const char *hosts[] = { "api.example.com" };
+        struct ak_error err = {};
+        struct tls_ca *ca = nullptr;
+        const std::string path = dir_ + "/ca.key";
+        EXPECT_EQ(-ENOENT, tls_ca_load(path.c_str(), hosts, 1, &ca, &err));
+
+        ASSERT_EQ(0, tls_ca_new(hosts, 1, &ca_, &err)) << err.msg;
+        ASSERT_EQ(0, tls_ca_save(ca_, path.c_str(), &err)) << err.msg;
+        ASSERT_EQ(0, chmod(path.c_str(), 0644));
+        EXPECT_EQ(-EPERM, tls_ca_load(path.c_str(), hosts, 1, &ca, &err));
+        EXPECT_NE(nullptr, strstr(err.msg, "mode 0600")) << err.msg;
+        ASSERT_EQ(0, chmod(path.c_str(), 0600));
+        ASSERT_EQ(0, symlink(path.c_str(), (dir_ + "/link").c_str()));
+        EXPECT_EQ(-ELOOP, tls_ca_load((dir_ + "/link").c_str(), hosts, 1, &ca, &err));
+
+        // the certificate alone; the key of another CA; garbage; too large
+        std::ifstream in(path);
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        size_t key_at = text.find("-----BEGIN PRIVATE KEY-----");
+        ASSERT_NE(std::string::npos, key_at);
+        struct tls_ca *ca2 = nullptr;
+        ASSERT_EQ(0, tls_ca_new(hosts, 1, &ca2, &err)) << err.msg;
+        ASSERT_EQ(0, tls_ca_save(ca2, (dir_ + "/ca2.key").c_str(), &err)) << err.msg;
+        tls_ca_free(ca2);
+        std::ifstream in2(dir_ + "/ca2.key");
+        std::string text2((std::istreambuf_iterator<char>(in2)), std::istreambuf_iterator<char>());
+        const std::string cases[] = { text.substr(0, key_at), text.substr(0, key_at) + text2.substr(text2.find("-----BEGIN PRIVATE KEY-----")),
+                                      "garbage", std::string(TLS_CA_FILE_MAX + 1, 'A') };
+        const char *want[] = { "no PEM certificate", "not the certificate's", "no PEM certificate", "larger than" };
+        for (size_t i = 0; i < 4; i++) {
+                unlink(path.c_str());
+                int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+                ASSERT_GE(fd, 0);
+                ASSERT_EQ((ssize_t)cases[i].size(), write(fd, cases[i].data(), cases[i].size()));
+                close(fd);
+                EXPECT_GT(0, tls_ca_load(path.c_str(), hosts, 1, &ca, &err)) << i;
+                EXPECT_NE(nullptr, strstr(err.msg, want[i])) << i << ": " << err.msg;
+                EXPECT_EQ(nullptr, ca);
+        }
 }
 
 }  // namespace
