@@ -57,6 +57,38 @@ static void key_egress(struct json_writer *w, const struct sb_record *r)
         json_writer_end_object(w);
 }
 
+static void key_secrets(struct json_writer *w, const struct sb_record *r)
+{
+        json_writer_key(w, "secrets", 7);
+        if (!r->n_secrets) {
+                json_writer_bool(w, true);
+                return;
+        }
+        json_writer_begin_array(w);
+        for (size_t i = 0; i < r->n_secrets; i++) {
+                json_writer_begin_object(w);
+                key_str(w, "binding", r->secret[i].binding);
+                key_str(w, "placeholder", r->secret[i].placeholder);
+                json_writer_end_object(w);
+        }
+        json_writer_end_array(w);
+}
+
+static void key_hooks(struct json_writer *w, const struct sb_record *r)
+{
+        json_writer_key(w, "proxy_hooks", 11);
+        json_writer_begin_array(w);
+        for (size_t i = 0; i < r->n_hooks; i++) {
+                json_writer_begin_object(w);
+                key_str(w, "name", r->hooks[i].name);
+                key_str(w, "event", r->hooks[i].event);
+                key_str(w, "type", r->hooks[i].type);
+                key_str(w, "path", r->hooks[i].path);
+                json_writer_end_object(w);
+        }
+        json_writer_end_array(w);
+}
+
 int sb_record_format(const struct sb_record *r, char **ret, size_t *ret_len)
 {
         struct json_writer *w = NULL;
@@ -85,7 +117,9 @@ int sb_record_format(const struct sb_record *r, char **ret, size_t *ret_len)
                 key_map(w, "labels", r->label_keys, r->label_values, r->n_labels);
                 key_egress(w, r);
                 if (r->secrets)
-                        key_bool(w, "secrets", true);
+                        key_secrets(w, r);
+                if (r->n_hooks)
+                        key_hooks(w, r);
         }
         json_writer_end_object(w);
         int rc = json_writer_finish(w, ret, ret_len);
@@ -235,6 +269,56 @@ static int get_ifname(const struct json_value *o, struct sb_record *r, struct ak
         return 0;
 }
 
+/* "secrets" (optional): true (before bindings were recorded), or an array
+ * of 1..SB_RECORD_MAX_SECRETS {binding, placeholder}. */
+static int get_secrets(const struct json_value *o, struct sb_record *r, struct ak_error *err)
+{
+        const struct json_value *a = json_object_get(o, "secrets");
+        if (!a)
+                return 0;
+        if (json_value_type(a) == JSON_BOOL) {
+                r->secrets = json_bool(a);
+                return 0;
+        }
+        if (json_value_type(a) != JSON_ARRAY || json_array_size(a) == 0 ||
+            json_array_size(a) > SB_RECORD_MAX_SECRETS)
+                return ak_error_set(err, -EINVAL, "secrets: not true or an array of 1..%d entries",
+                                    SB_RECORD_MAX_SECRETS);
+        for (size_t i = 0; i < json_array_size(a); i++) {
+                const struct json_value *e = json_array_get(a, i);
+                struct sb_record_secret *s = &r->secret[i];
+                if (json_value_type(e) != JSON_OBJECT ||
+                    get_str(e, "binding", s->binding, sizeof(s->binding), err) < 0 ||
+                    get_str(e, "placeholder", s->placeholder, sizeof(s->placeholder), err) < 0)
+                        return ak_error_wrap(err, "secrets[%zu]", i), -EINVAL;
+        }
+        r->n_secrets = json_array_size(a);
+        r->secrets = true;
+        return 0;
+}
+
+/* "proxy_hooks" (optional): an array of 1..SB_RECORD_MAX_HOOKS
+ * {name, event, type, path}. */
+static int get_hooks(const struct json_value *o, struct sb_record *r, struct ak_error *err)
+{
+        const struct json_value *a = json_object_get(o, "proxy_hooks");
+        if (!a)
+                return 0;
+        if (json_value_type(a) != JSON_ARRAY || json_array_size(a) == 0 || json_array_size(a) > SB_RECORD_MAX_HOOKS)
+                return ak_error_set(err, -EINVAL, "proxy_hooks: not an array of 1..%d entries", SB_RECORD_MAX_HOOKS);
+        for (size_t i = 0; i < json_array_size(a); i++) {
+                const struct json_value *e = json_array_get(a, i);
+                struct sb_record_hook *h = &r->hooks[i];
+                if (json_value_type(e) != JSON_OBJECT || get_str(e, "name", h->name, sizeof(h->name), err) < 0 ||
+                    get_str(e, "event", h->event, sizeof(h->event), err) < 0 ||
+                    get_str(e, "type", h->type, sizeof(h->type), err) < 0 ||
+                    get_str(e, "path", h->path, sizeof(h->path), err) < 0)
+                        return ak_error_wrap(err, "proxy_hooks[%zu]", i), -EINVAL;
+        }
+        r->n_hooks = json_array_size(a);
+        return 0;
+}
+
 /* The fields of a sandbox's record (not a pool VM's). */
 static int parse_sandbox(const struct json_value *o, struct sb_record *r, struct ak_error *err)
 {
@@ -264,7 +348,7 @@ static int parse_sandbox(const struct json_value *o, struct sb_record *r, struct
                 return -EINVAL;
         if (get_map(o, "labels", &r->label_keys, &r->label_values, &r->n_labels, err) < 0)
                 return -EINVAL;
-        if (json_object_get(o, "secrets") && get_bool(o, "secrets", &r->secrets, err) < 0)
+        if (get_secrets(o, r, err) < 0 || get_hooks(o, r, err) < 0)
                 return -EINVAL;
         return get_egress(o, r, err);
 }

@@ -22,6 +22,25 @@ extern "C" {
 #define SB_RECORD_MAX_EGRESS 64    /* entries of an egress list (VMM_NET_MAX_EGRESS) */
 #define SB_RECORD_MAX_EGRESS_ITEM 255 /* bytes of a CIDR or domain rule */
 #define SB_RECORD_IFNAME_MAX 15    /* IFNAMSIZ - 1 */
+#define SB_RECORD_MAX_SECRETS 32   /* INJECT_SECRETS_MAX */
+#define SB_RECORD_BINDING_MAX 400  /* NAME:HOST:HEADER (SECRETS_BINDING_MAX is 386) */
+#define SB_RECORD_PLACEHOLDER_MAX 64
+#define SB_RECORD_MAX_HOOKS 8      /* HOOKS_MAX */
+
+/* One of spec.secrets: the binding as given ("NAME:HOST[:HEADER]") and
+ * the placeholder the guest's environment holds for it. Never a value. */
+struct sb_record_secret {
+        char binding[SB_RECORD_BINDING_MAX + 1];
+        char placeholder[SB_RECORD_PLACEHOLDER_MAX + 1];
+};
+
+/* One of spec.proxy_hooks as given (checked again when taken back). */
+struct sb_record_hook {
+        char name[65];
+        char event[16];
+        char type[16];
+        char path[129]; /* a file name; "" for type audit */
+};
 
 /* spec.egress as checked at create (canonical CIDRs, domain rules): the
  * lists of struct vmm_net_egress. */
@@ -52,9 +71,17 @@ struct sb_record {
         size_t n_egress[SB_EGRESS_LISTS];
         uint16_t egress_ports[SB_RECORD_MAX_EGRESS];
         size_t n_egress_ports;
-        /* spec.secrets was set (optional in the file: false). Their values,
-         * placeholders and CA live only in the executor that made them. */
+        /* spec.secrets was set (optional in the file: false). With
+         * n_secrets, the bindings and placeholders, and the CA is in the VM
+         * directory (executor_adopt.c); without (a record of an executor
+         * before them: "secrets": true), not restorable. Values are never
+         * recorded: they stay in the vault. */
         bool secrets;
+        size_t n_secrets;
+        struct sb_record_secret secret[SB_RECORD_MAX_SECRETS];
+        /* spec.proxy_hooks (optional in the file: none). */
+        size_t n_hooks;
+        struct sb_record_hook hooks[SB_RECORD_MAX_HOOKS];
 };
 
 /* Serializes r (compact JSON, malloc'd into *ret). -ENOMEM, -E2BIG. */

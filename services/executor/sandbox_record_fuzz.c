@@ -20,8 +20,16 @@ static void same(const struct sb_record *a, const struct sb_record *b)
             a->network_req != b->network_req || a->persistent != b->persistent || a->from_pool != b->from_pool ||
             a->ttl_seconds != b->ttl_seconds || a->created_at_ms != b->created_at_ms ||
             a->expires_at_ms != b->expires_at_ms || a->n_env != b->n_env || a->n_labels != b->n_labels ||
-            a->secrets != b->secrets)
+            a->secrets != b->secrets || a->n_secrets != b->n_secrets || a->n_hooks != b->n_hooks)
                 abort();
+        for (size_t i = 0; i < a->n_secrets; i++)
+                if (strcmp(a->secret[i].binding, b->secret[i].binding) ||
+                    strcmp(a->secret[i].placeholder, b->secret[i].placeholder))
+                        abort();
+        for (size_t i = 0; i < a->n_hooks; i++)
+                if (strcmp(a->hooks[i].name, b->hooks[i].name) || strcmp(a->hooks[i].event, b->hooks[i].event) ||
+                    strcmp(a->hooks[i].type, b->hooks[i].type) || strcmp(a->hooks[i].path, b->hooks[i].path))
+                        abort();
         for (size_t i = 0; i < a->n_env; i++)
                 if (strcmp(a->env_keys[i], b->env_keys[i]) || strcmp(a->env_values[i], b->env_values[i]))
                         abort();

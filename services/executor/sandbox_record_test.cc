@@ -73,6 +73,12 @@ TEST(SandboxRecordTest, DamagedValuesAreRefused) {
       {",\"net_ifname\":\"akv0123456789abcdef\"}", "net_ifname"},
       {",\"egress\":[]}", "egress"},
       {",\"secrets\":1}", "secrets"},
+      {",\"secrets\":[]}", "secrets"},
+      {",\"secrets\":[{\"binding\":\"A:b.test\"}]}", "secrets[0]: placeholder"},
+      {",\"secrets\":[\"A:b.test\"]}", "secrets[0]"},
+      {",\"proxy_hooks\":[{\"name\":\"h\",\"event\":\"on_request\",\"type\":\"audit\"}]}",
+       "proxy_hooks[0]: path"},
+      {",\"proxy_hooks\":{}}", "proxy_hooks"},
       {",\"egress\":{\"allow\":[],\"deny\":[],\"allow_names\":[],\"deny_names\":[]}}", "egress.ports"},
       {",\"egress\":{\"allow\":[\"\"],\"deny\":[],\"allow_names\":[],\"deny_names\":[],\"ports\":[]}}",
        "egress.allow[0]"},
@@ -90,6 +96,47 @@ TEST(SandboxRecordTest, DamagedValuesAreRefused) {
   for (int i = 0; i <= SB_RECORD_MAX_EGRESS; i++) many += std::string(i ? "," : "") + "\"1.2.3.4/32\"";
   many += "],\"deny\":[],\"allow_names\":[],\"deny_names\":[],\"ports\":[]}}";
   EXPECT_NE(Parse(std::string(kOld) + many, &r).find("more than 64"), std::string::npos);
+}
+
+// Secrets as an executor restart needs them (bindings, placeholders; never a
+// value) and proxy hooks round-trip; "secrets": true stays what it was.
+TEST(SandboxRecordTest, SecretsAndHooksRoundTrip) {
+  struct sb_record r;
+  std::string text = std::string(kOld) +
+                     ",\"secrets\":[{\"binding\":\"API_TOKEN:api.test\",\"placeholder\":\"AKSECRET_0123456789abcdef0123456789abcdef\"},"
+                     "{\"binding\":\"B:b.test:X-Key\",\"placeholder\":\"AKSECRET_fedcba9876543210fedcba9876543210\"}],"
+                     "\"proxy_hooks\":[{\"name\":\"req\",\"event\":\"on_request\",\"type\":\"file\",\"path\":\"r.jsonl\"},"
+                     "{\"name\":\"a\",\"event\":\"on_response\",\"type\":\"audit\",\"path\":\"\"}]}";
+  ASSERT_EQ(Parse(text, &r), "");
+  EXPECT_TRUE(r.secrets);
+  ASSERT_EQ(r.n_secrets, 2u);
+  EXPECT_STREQ(r.secret[1].binding, "B:b.test:X-Key");
+  EXPECT_STREQ(r.secret[0].placeholder, "AKSECRET_0123456789abcdef0123456789abcdef");
+  ASSERT_EQ(r.n_hooks, 2u);
+  EXPECT_STREQ(r.hooks[0].path, "r.jsonl");
+  EXPECT_STREQ(r.hooks[1].type, "audit");
+  char* out = nullptr;
+  size_t len = 0;
+  ASSERT_EQ(sb_record_format(&r, &out, &len), 0);
+  struct sb_record b;
+  ASSERT_EQ(Parse(std::string(out, len), &b), "");
+  EXPECT_NE(std::string(out, len).find("\"placeholder\":\"AKSECRET_fedcba9876543210fedcba9876543210\""), std::string::npos);
+  ASSERT_EQ(b.n_secrets, 2u);
+  EXPECT_STREQ(b.secret[0].binding, "API_TOKEN:api.test");
+  ASSERT_EQ(b.n_hooks, 2u);
+  EXPECT_STREQ(b.hooks[0].event, "on_request");
+  free(out);
+  sb_record_clear(&r);
+  sb_record_clear(&b);
+
+  // An older executor's "secrets": true: had secrets, none restorable.
+  ASSERT_EQ(Parse(std::string(kOld) + ",\"secrets\":true}", &r), "");
+  EXPECT_TRUE(r.secrets);
+  EXPECT_EQ(r.n_secrets, 0u);
+  ASSERT_EQ(sb_record_format(&r, &out, &len), 0);
+  EXPECT_NE(std::string(out, len).find("\"secrets\":true"), std::string::npos);
+  free(out);
+  sb_record_clear(&r);
 }
 
 }  // namespace
