@@ -17,10 +17,12 @@
 #include "lib/receipt/receipt.h"
 #include "services/executor/cgroup.h"
 #include "services/executor/executor_adopt.h"
+#include "services/executor/executor_hooks.h"
 #include "services/executor/executor_images.h"
 #include "services/executor/executor_netaudit.h"
 #include "services/executor/executor_pool.h"
 #include "services/executor/executor_sandbox.h"
+#include "services/executor/executor_secrets.h"
 #include "services/executor/executor_state.h"
 #include "services/executor/executor_vm.h"
 #include "services/executor/sandbox_record.h"
@@ -29,6 +31,15 @@
 
 _Static_assert(sizeof(((struct sb_record *)0)->image) >= IMAGE_REF_MAX, "record image size");
 _Static_assert(sizeof(((struct sb_record *)0)->name) > SANDBOX_NAME_MAX, "record name size");
+_Static_assert(SB_RECORD_MAX_SECRETS >= INJECT_SECRETS_MAX && SB_RECORD_BINDING_MAX >= SECRETS_BINDING_MAX &&
+               SB_RECORD_PLACEHOLDER_MAX >= INJECT_PLACEHOLDER_LEN, "record secrets size");
+_Static_assert(SB_RECORD_MAX_HOOKS >= HOOKS_MAX, "record hooks size");
+
+/* A sandbox's CA (certificate and private key, 0600) in its VM directory,
+ * beside its record: the guest trusts that CA alone, so the next executor
+ * must serve its secrets' hosts with it (secret_set_restore). The VM
+ * directory is not in QEMU's jail, and goes with the sandbox. */
+#define SECRETS_CA_FILE "secrets-ca.pem"
 
 /* How long a recorded guest gets to answer its first ping. */
 #define ADOPT_PING_MS 2000
@@ -82,45 +93,67 @@ static int write_record(const char *dir, const struct sb_record *r, struct ak_er
 /* sb's record (borrowing its maps and lists: no sb_record_clear). */
 static void record_of(struct sandbox *sb, struct sb_record *ret)
 {
-        struct sb_record r = { 0 };
-        snprintf(r.name, sizeof(r.name), "%s", sb->name);
-        snprintf(r.uuid, sizeof(r.uuid), "%s", sb->uuid);
-        snprintf(r.image, sizeof(r.image), "%s", sb->image);
-        snprintf(r.tenant, sizeof(r.tenant), "%s", sb->tenant);
-        snprintf(r.profile, sizeof(r.profile), "%s", sb->profile->name);
-        r.vcpus = sb->vcpus;
-        r.memory_mb = sb->memory_mb;
-        r.network = sb->network;
-        r.network_req = sb->network_req;
-        r.persistent = sb->persistent;
-        r.from_pool = sb->from_pool;
-        r.ttl_seconds = sb->ttl_seconds;
-        r.created_at_ms = sb->created_at_ms;
-        r.env_keys = sb->env_keys;
-        r.env_values = sb->env_values;
-        r.n_env = sb->n_env;
-        r.label_keys = sb->label_keys;
-        r.label_values = sb->label_values;
-        r.n_labels = sb->n_labels;
+        struct sb_record *r = ret;
+        memset(r, 0, sizeof(*r));
+        snprintf(r->name, sizeof(r->name), "%s", sb->name);
+        snprintf(r->uuid, sizeof(r->uuid), "%s", sb->uuid);
+        snprintf(r->image, sizeof(r->image), "%s", sb->image);
+        snprintf(r->tenant, sizeof(r->tenant), "%s", sb->tenant);
+        snprintf(r->profile, sizeof(r->profile), "%s", sb->profile->name);
+        r->vcpus = sb->vcpus;
+        r->memory_mb = sb->memory_mb;
+        r->network = sb->network;
+        r->network_req = sb->network_req;
+        r->persistent = sb->persistent;
+        r->from_pool = sb->from_pool;
+        r->ttl_seconds = sb->ttl_seconds;
+        r->created_at_ms = sb->created_at_ms;
+        r->env_keys = sb->env_keys;
+        r->env_values = sb->env_values;
+        r->n_env = sb->n_env;
+        r->label_keys = sb->label_keys;
+        r->label_values = sb->label_values;
+        r->n_labels = sb->n_labels;
         /* The record only borrows them (sb_record_clear is not called). */
-        r.egress[SB_EGRESS_ALLOW] = (char **)sb->egress_allow_p;
-        r.n_egress[SB_EGRESS_ALLOW] = sb->egress.n_allow;
-        r.egress[SB_EGRESS_DENY] = (char **)sb->egress_deny_p;
-        r.n_egress[SB_EGRESS_DENY] = sb->egress.n_deny;
-        r.egress[SB_EGRESS_ALLOW_NAMES] = (char **)sb->egress_allow_names_p;
-        r.n_egress[SB_EGRESS_ALLOW_NAMES] = sb->egress.n_allow_names;
-        r.egress[SB_EGRESS_DENY_NAMES] = (char **)sb->egress_deny_names_p;
-        r.n_egress[SB_EGRESS_DENY_NAMES] = sb->egress.n_deny_names;
-        memcpy(r.egress_ports, sb->egress_ports, sb->egress.n_ports * sizeof(r.egress_ports[0]));
-        r.n_egress_ports = sb->egress.n_ports;
-        r.secrets = sb->n_secrets > 0;
-        *ret = r;
+        r->egress[SB_EGRESS_ALLOW] = (char **)sb->egress_allow_p;
+        r->n_egress[SB_EGRESS_ALLOW] = sb->egress.n_allow;
+        r->egress[SB_EGRESS_DENY] = (char **)sb->egress_deny_p;
+        r->n_egress[SB_EGRESS_DENY] = sb->egress.n_deny;
+        r->egress[SB_EGRESS_ALLOW_NAMES] = (char **)sb->egress_allow_names_p;
+        r->n_egress[SB_EGRESS_ALLOW_NAMES] = sb->egress.n_allow_names;
+        r->egress[SB_EGRESS_DENY_NAMES] = (char **)sb->egress_deny_names_p;
+        r->n_egress[SB_EGRESS_DENY_NAMES] = sb->egress.n_deny_names;
+        memcpy(r->egress_ports, sb->egress_ports, sb->egress.n_ports * sizeof(r->egress_ports[0]));
+        r->n_egress_ports = sb->egress.n_ports;
+        r->secrets = sb->n_secrets > 0;
+        /* Names, hosts and placeholders; the values stay in the vault. */
+        for (size_t i = 0; sb->secrets && i < sb->n_secrets; i++) {
+                snprintf(r->secret[i].binding, sizeof(r->secret[i].binding), "%s", sb->secret_specs[i]);
+                snprintf(r->secret[i].placeholder, sizeof(r->secret[i].placeholder), "%s",
+                         secret_set_placeholder(sb->secrets, i));
+                r->n_secrets = i + 1;
+        }
+        r->n_hooks = hooks_record(sb->hooks, r->hooks, SB_RECORD_MAX_HOOKS);
+}
+
+/* sb's CA into dir (once: it never changes while the sandbox lives). */
+static int save_ca(struct sandbox *sb, const char *dir, struct ak_error *err)
+{
+        char path[PATH_MAX];
+        if (!sb->secrets)
+                return 0;
+        if (pathfmt(path, sizeof(path), "%s/" SECRETS_CA_FILE, dir) < 0)
+                return ak_error_set(err, -ENAMETOOLONG, "path too long: %s", dir);
+        if (access(path, F_OK) == 0)
+                return 0;
+        return secret_set_save_ca(sb->secrets, path, err);
 }
 
 int adopt_record_sandbox(struct executor *ex, struct sandbox *sb, struct ak_error *err)
 {
         struct sb_record r;
         char dir[PATH_MAX];
+        int rc;
         record_of(sb, &r);
         pthread_mutex_lock(&ex->lock);
         snprintf(dir, sizeof(dir), "%s", sb->vmdir);
@@ -131,6 +164,9 @@ int adopt_record_sandbox(struct executor *ex, struct sandbox *sb, struct ak_erro
         pthread_mutex_unlock(&ex->lock);
         if (!has_vm || !dir[0])
                 return 0;
+        /* The CA before the record: a record with secrets has its CA. */
+        if ((rc = save_ca(sb, dir, err)) < 0)
+                return rc;
         return write_record(dir, &r, err);
 }
 
@@ -266,14 +302,16 @@ static bool has_egress(const struct vmm_net_egress *g)
 }
 
 /* Takes over the supervised VM in dir, with its network (net_ifname: its
- * host end, egress: its policy) when it has one: the reporter of its
- * denials is filed under the box. */
+ * host end, egress: its policy, secrets: its secrets' relay, NULL: none)
+ * when it has one: the reporter of its denials is filed under the box. */
 static int adopt_box(struct executor *ex, const char *dir, bool network, const char *net_ifname,
-                     const struct vmm_net_egress *egress, struct vmbox **ret, struct ak_error *err)
+                     const struct vmm_net_egress *egress, const struct vmm_net_secrets *secrets, struct vmbox **ret,
+                     struct ak_error *err)
 {
         struct vm_config vc = { 0 };
         struct net_audit *na = network ? net_audit_new(ex) : NULL;
         evm_net_settings(ex, egress, net_audit_reporter(na), &vc);
+        vc.net_secrets = secrets;
         int r = vmbox_adopt(dir, ADOPT_PING_MS, &vc, net_ifname, ret, err);
         if (r < 0) {
                 net_audit_release(ex, na, NULL);
@@ -315,6 +353,31 @@ static struct sandbox *sandbox_from_record(const struct sb_record *r, const stru
         return sb;
 }
 
+/* The record's secrets and proxy hooks into sb: the placeholders the
+ * guest holds, the CA it trusts (dir's SECRETS_CA_FILE; dir NULL: a fresh
+ * one, for a stopped sandbox's next boot), values from the vault. 0 or
+ * -errno with err saying what could not be restored. */
+static int restore_secrets(struct executor *ex, struct sandbox *sb, const struct sb_record *r, const char *dir,
+                           struct ak_error *err)
+{
+        char ca[PATH_MAX];
+        int rc;
+        if (r->secrets && r->n_secrets == 0)
+                return ak_error_set(err, -EOPNOTSUPP, "its secrets (SandboxSpec.secrets) were recorded by an older "
+                                    "executor without their placeholders: remove it and create it again");
+        if (dir && pathfmt(ca, sizeof(ca), "%s/" SECRETS_CA_FILE, dir) < 0)
+                return ak_error_set(err, -ENAMETOOLONG, "path too long: %s", dir);
+        if (r->secrets && (rc = secrets_restore(ex, sb, r, dir ? ca : NULL, err)) < 0)
+                return ak_error_wrap(err, "its secrets could not be restored"), rc;
+        if ((rc = hooks_restore(ex, sb, r->hooks, r->n_hooks, err)) < 0)
+                return ak_error_wrap(err, "its proxy hooks could not be restored"), rc;
+        sb->net_secrets = (struct vmm_net_secrets){ .set = sb->secrets,
+                                                    .upstream_roots = ex->cfg.secrets_upstream_ca,
+                                                    .on_request = sb->hooks ? hooks_on_request : NULL,
+                                                    .ctx = sb->hooks };
+        return 0;
+}
+
 /* A sandbox's record: back into the table, RUNNING or ERROR. */
 static void adopt_sandbox(struct executor *ex, const char *dir, const struct sb_record *r)
 {
@@ -335,15 +398,13 @@ static void adopt_sandbox(struct executor *ex, const char *dir, const struct sb_
                 return;
         struct vmbox *box = NULL;
         int rc = !p ? ak_error_set(&err, -EINVAL, "unknown profile %s", r->profile) : 0;
-        /* Their values, placeholders and CA were the last executor's alone. */
-        if (rc == 0 && r->secrets)
-                rc = ak_error_set(&err, -EOPNOTSUPP, "its secrets (SandboxSpec.secrets) are not restored after an "
-                                  "executor restart: remove it and create it again");
         if (rc == 0 && (rc = egress_from_record(sb, r, &err)) < 0)
                 ak_error_wrap(&err, "its record");
         if (rc == 0)
+                rc = restore_secrets(ex, sb, r, dir, &err);
+        if (rc == 0)
                 rc = adopt_box(ex, dir, r->network, r->net_ifname, has_egress(&sb->egress) ? &sb->egress : NULL,
-                               &box, &err);
+                               sb->secrets ? &sb->net_secrets : NULL, &box, &err);
         else if (vmbox_adopt(dir, ADOPT_PING_MS, NULL, NULL, &box, NULL) == 0)
                 vmbox_free(box, 2000); /* a VM we cannot serve as it was: stopped */
         snprintf(sb->vmdir, sizeof(sb->vmdir), "%s", dir);
@@ -376,7 +437,7 @@ static void adopt_pool_vm(struct executor *ex, const char *dir, const struct sb_
                 if (strcmp(ex->pools[i].image, r->image) == 0 && strcmp(ex->pools[i].profile->name, r->profile) == 0 &&
                     ex->pools[i].n_ready < ex->cfg.pool_max_warm)
                         pool = &ex->pools[i];
-        if (adopt_box(ex, dir, r->net_ifname[0] != 0, r->net_ifname, NULL, &box, NULL) < 0) {
+        if (adopt_box(ex, dir, r->net_ifname[0] != 0, r->net_ifname, NULL, NULL, &box, NULL) < 0) {
                 ak_rm_rf(dir);
                 return;
         }
@@ -434,11 +495,10 @@ static void adopt_stopped(struct executor *ex, const char *path)
                 return;
         }
         sb->state = AK__V1__SANDBOX_STATE__SANDBOX_STATE_STOPPED;
-        if (r.secrets) {
-                /* Their values, placeholders and CA were the last executor's alone. */
+        /* Its next boot installs the (fresh) CA; the placeholders stay. */
+        if (restore_secrets(ex, sb, &r, NULL, &err) < 0) {
                 sb->state = AK__V1__SANDBOX_STATE__SANDBOX_STATE_ERROR;
-                snprintf(sb->error, sizeof(sb->error), "its secrets (SandboxSpec.secrets) are not restored after an "
-                         "executor restart: remove it and create it again");
+                snprintf(sb->error, sizeof(sb->error), "lost in an executor restart: %.440s", err.msg);
         }
         sb_record_clear(&r);
         pthread_mutex_lock(&ex->lock);

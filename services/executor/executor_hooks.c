@@ -16,6 +16,7 @@
 #include "services/executor/executor_hooks.h"
 #include "services/executor/executor_sandbox.h"
 #include "services/executor/executor_state.h"
+#include "services/executor/sandbox_record.h"
 
 #define HOOK_LINE_MAX 2048
 
@@ -23,6 +24,7 @@ struct hook {
         char name[HOOK_NAME_MAX + 1];
         bool on_response;            /* else on_request */
         bool audit;                  /* else a file */
+        char file[HOOK_FILE_MAX + 1]; /* the name as given */
         char path[PATH_MAX];
 };
 
@@ -42,74 +44,130 @@ static bool name_ok(const char *s, size_t max)
                strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
 }
 
-static int take_one(struct proxy_hooks *h, const Ak__V1__ProxyHook *in, size_t i, const char *dir,
-                    struct rpc_call *call)
+/* Checks hook i (name, event, type, path as given) into h->hooks[i]:
+ * 0, or -EINVAL with err naming the entry. */
+static int check_one(struct proxy_hooks *h, const char *name, const char *event, const char *type, const char *path,
+                     size_t i, const char *dir, struct ak_error *err)
 {
         struct hook *k = &h->hooks[i];
-        const char *name = in->name ? in->name : "", *event = in->event ? in->event : "";
-        const char *type = in->type ? in->type : "", *path = in->path ? in->path : "";
         if (!name_ok(name, HOOK_NAME_MAX))
-                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "spec.proxy_hooks[%zu].name \"%.80s\": want "
-                                     "1..%d of A-Z a-z 0-9 . _ -", i, name, HOOK_NAME_MAX);
+                return ak_error_set(err, -EINVAL, "spec.proxy_hooks[%zu].name \"%.80s\": want 1..%d of A-Z a-z 0-9 . _ -",
+                                    i, name, HOOK_NAME_MAX);
         for (size_t j = 0; j < i; j++)
                 if (strcmp(h->hooks[j].name, name) == 0)
-                        return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "spec.proxy_hooks[%zu]: the name %s is "
-                                             "taken by spec.proxy_hooks[%zu]", i, name, j);
+                        return ak_error_set(err, -EINVAL, "spec.proxy_hooks[%zu]: the name %s is taken by "
+                                            "spec.proxy_hooks[%zu]", i, name, j);
         if (strcmp(event, "on_request") != 0 && strcmp(event, "on_response") != 0)
-                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "spec.proxy_hooks[%zu] (%s).event \"%.40s\": want "
-                                     "on_request or on_response", i, name, event);
+                return ak_error_set(err, -EINVAL, "spec.proxy_hooks[%zu] (%s).event \"%.40s\": want on_request or "
+                                    "on_response", i, name, event);
         snprintf(k->name, sizeof(k->name), "%s", name);
         k->on_response = strcmp(event, "on_response") == 0;
         if (strcmp(type, "audit") == 0) {
                 k->audit = true;
-                return RPC_OK;
+                return 0;
         }
         if (strcmp(type, "file") != 0)
-                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "spec.proxy_hooks[%zu] (%s).type \"%.40s\": want "
-                                     "file or audit (webhook is not offered: the executor posts to no URL a "
-                                     "client names)", i, name, type);
+                return ak_error_set(err, -EINVAL, "spec.proxy_hooks[%zu] (%s).type \"%.40s\": want file or audit "
+                                    "(webhook is not offered: the executor posts to no URL a client names)", i, name,
+                                    type);
         if (!name_ok(path, HOOK_FILE_MAX))
-                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "spec.proxy_hooks[%zu] (%s).path \"%.80s\": want a "
-                                     "file name (1..%d of A-Z a-z 0-9 . _ -, no '/'), kept in %s", i, name, path,
-                                     HOOK_FILE_MAX, dir);
+                return ak_error_set(err, -EINVAL, "spec.proxy_hooks[%zu] (%s).path \"%.80s\": want a file name "
+                                    "(1..%d of A-Z a-z 0-9 . _ -, no '/'), kept in %s", i, name, path, HOOK_FILE_MAX,
+                                    dir);
+        snprintf(k->file, sizeof(k->file), "%s", path);
         snprintf(k->path, sizeof(k->path), "%.3200s/%.128s", dir, path); /* dir < 3100, path <= 128 */
-        return RPC_OK;
+        return 0;
 }
 
-int hooks_take(struct executor *ex, const Ak__V1__SandboxSpec *spec, struct sandbox *sb, struct rpc_call *call)
+/* n hooks (*get(i) gives each as given) checked into a new struct
+ * proxy_hooks for sb, the file hooks' directory made: 0 or -errno with err. */
+typedef void (*hook_get_fn)(const void *src, size_t i, const char **name, const char **event, const char **type,
+                            const char **path);
+static int hooks_build(struct executor *ex, struct sandbox *sb, const void *src, size_t n, hook_get_fn get,
+                       struct proxy_hooks **ret, struct ak_error *err)
 {
         char dir[PATH_MAX];
-        int code = RPC_OK;
-        if (spec->n_proxy_hooks == 0)
-                return RPC_OK;
-        if (spec->n_proxy_hooks > HOOKS_MAX)
-                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "spec.proxy_hooks: %zu, at most %d",
-                                     spec->n_proxy_hooks, HOOKS_MAX);
-        if (!sb->secrets)
-                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "spec.proxy_hooks: they observe the requests the "
-                                     "secrets' relay carries; give spec.secrets (--secret NAME:HOST)");
+        if (n > HOOKS_MAX)
+                return ak_error_set(err, -EINVAL, "spec.proxy_hooks: %zu, at most %d", n, HOOKS_MAX);
         struct proxy_hooks *h = calloc(1, sizeof(*h));
         if (!h)
-                return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
+                return ak_error_set(err, -ENOMEM, "out of memory");
         h->ex = ex;
         snprintf(h->sandbox, sizeof(h->sandbox), "%s", sb->name);
         snprintf(h->tenant, sizeof(h->tenant), "%s", sb->tenant);
         pthread_mutex_init(&h->file_lock, NULL);
         snprintf(dir, sizeof(dir), "%.3000s/proxy-hooks/%s", ex->state_dir, sb->name);
-        for (size_t i = 0; i < spec->n_proxy_hooks && code == RPC_OK; i++, h->n++)
-                code = take_one(h, spec->proxy_hooks[i], i, dir, call);
-        bool files = false;
-        for (size_t i = 0; code == RPC_OK && i < h->n; i++)
-                files = files || !h->hooks[i].audit;
-        int r = code == RPC_OK && files ? ak_mkdir_p(dir, 0700, false) : 0;
-        if (r < 0 && r != -EEXIST)
-                code = rpc_call_fail(call, RPC_INTERNAL, "spec.proxy_hooks: mkdir %s: %s", dir, strerror(-r));
-        if (code != RPC_OK) {
-                hooks_free(h);
-                return code;
+        int r = 0;
+        for (size_t i = 0; i < n && r == 0; i++, h->n++) {
+                const char *name, *event, *type, *path;
+                get(src, i, &name, &event, &type, &path);
+                r = check_one(h, name ? name : "", event ? event : "", type ? type : "", path ? path : "", i, dir,
+                              err);
         }
-        sb->hooks = h;
+        bool files = false;
+        for (size_t i = 0; r == 0 && i < h->n; i++)
+                files = files || !h->hooks[i].audit;
+        if (r == 0 && files && (r = ak_mkdir_p(dir, 0700, false)) == -EEXIST)
+                r = 0;
+        if (r < 0 && r != -EINVAL)
+                ak_error_errno(err, r, "spec.proxy_hooks: mkdir %s", dir);
+        if (r < 0) {
+                hooks_free(h);
+                return r;
+        }
+        *ret = h;
+        return 0;
+}
+
+static void spec_get(const void *src, size_t i, const char **name, const char **event, const char **type,
+                     const char **path)
+{
+        const Ak__V1__ProxyHook *in = ((const Ak__V1__SandboxSpec *)src)->proxy_hooks[i];
+        *name = in->name, *event = in->event, *type = in->type, *path = in->path;
+}
+
+static void record_get(const void *src, size_t i, const char **name, const char **event, const char **type,
+                       const char **path)
+{
+        const struct sb_record_hook *in = &((const struct sb_record_hook *)src)[i];
+        *name = in->name, *event = in->event, *type = in->type, *path = in->path;
+}
+
+int hooks_take(struct executor *ex, const Ak__V1__SandboxSpec *spec, struct sandbox *sb, struct rpc_call *call)
+{
+        struct ak_error err = { 0 };
+        if (spec->n_proxy_hooks == 0)
+                return RPC_OK;
+        if (!sb->secrets)
+                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "spec.proxy_hooks: they observe the requests the "
+                                     "secrets' relay carries; give spec.secrets (--secret NAME:HOST)");
+        int r = hooks_build(ex, sb, spec, spec->n_proxy_hooks, spec_get, &sb->hooks, &err);
+        if (r < 0)
+                return rpc_call_fail(call, r == -EINVAL ? RPC_INVALID_ARGUMENT : r == -ENOMEM ? RPC_RESOURCE_EXHAUSTED
+                                                                                            : RPC_INTERNAL,
+                                     "%s", err.msg);
         return RPC_OK;
+}
+
+int hooks_restore(struct executor *ex, struct sandbox *sb, const struct sb_record_hook *hooks, size_t n,
+                  struct ak_error *err)
+{
+        if (n == 0)
+                return 0;
+        return hooks_build(ex, sb, hooks, n, record_get, &sb->hooks, err);
+}
+
+size_t hooks_record(const struct proxy_hooks *h, struct sb_record_hook *out, size_t max)
+{
+        size_t n = 0;
+        for (; h && n < h->n && n < max; n++) {
+                const struct hook *k = &h->hooks[n];
+                snprintf(out[n].name, sizeof(out[n].name), "%s", k->name);
+                snprintf(out[n].event, sizeof(out[n].event), "%s", k->on_response ? "on_response" : "on_request");
+                snprintf(out[n].type, sizeof(out[n].type), "%s", k->audit ? "audit" : "file");
+                snprintf(out[n].path, sizeof(out[n].path), "%s", k->audit ? "" : k->file);
+        }
+        return n;
 }
 
 void hooks_free(struct proxy_hooks *h)

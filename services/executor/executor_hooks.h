@@ -30,6 +30,17 @@ struct proxy_hooks;
  * hooks' directory. Call after sb's name and tenant are set. */
 int hooks_take(struct executor *ex, const Ak__V1__SandboxSpec *spec, struct sandbox *sb, struct rpc_call *call);
 
+/* An executor restart: the hooks sb's record holds (hooks[0..n), checked
+ * again as hooks_take does) into sb->hooks. n == 0: 0, nothing kept.
+ * -EINVAL with err naming the entry, -ENOMEM, or mkdir's error. */
+struct sb_record_hook;
+int hooks_restore(struct executor *ex, struct sandbox *sb, const struct sb_record_hook *hooks, size_t n,
+                  struct ak_error *err);
+
+/* h's hooks as given, for sb's record: the count written to out (at most
+ * max). h NULL: 0. */
+size_t hooks_record(const struct proxy_hooks *h, struct sb_record_hook *out, size_t max);
+
 /* NULL is a no-op. No event may be in delivery (the VM's network is gone). */
 void hooks_free(struct proxy_hooks *h);
 

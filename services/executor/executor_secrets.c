@@ -13,6 +13,7 @@
 #include "services/executor/executor_sandbox.h"
 #include "services/executor/executor_secrets.h"
 #include "services/executor/executor_state.h"
+#include "services/executor/sandbox_record.h"
 #include "vmm/net/secret_set.h"
 #include "vmm/vm.h"
 
@@ -147,6 +148,37 @@ int secrets_take(struct executor *ex, const Ak__V1__SandboxSpec *spec, struct sa
             env_put(sb, "NODE_EXTRA_CA_CERTS", SECRETS_GUEST_CA_FILE) < 0)
                 return rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
         return RPC_OK;
+}
+
+int secrets_restore(struct executor *ex, struct sandbox *sb, const struct sb_record *r, const char *ca_path,
+                    struct ak_error *err)
+{
+        const char *phs[INJECT_SECRETS_MAX];
+        struct vault *v = NULL;
+        int rc;
+
+        if (r->n_secrets == 0 || r->n_secrets > INJECT_SECRETS_MAX)
+                return ak_error_set(err, -EINVAL, "secrets: %zu recorded, want 1..%d", r->n_secrets,
+                                    INJECT_SECRETS_MAX);
+        for (size_t i = 0; i < r->n_secrets; i++) {
+                const char *b = r->secret[i].binding;
+                if (strlen(b) > SECRETS_BINDING_MAX)
+                        return ak_error_set(err, -EINVAL, "secrets[%zu]: longer than %d", i, SECRETS_BINDING_MAX);
+                if (secret_binding_parse(b, &sb->secret_bindings[i], err) < 0)
+                        return ak_error_wrap(err, "secrets[%zu]", i), -EINVAL;
+                memcpy(sb->secret_specs[i], b, strlen(b) + 1); /* checked above */
+                phs[i] = r->secret[i].placeholder;
+        }
+        if ((rc = open_vault(ex, &v, err)) < 0)
+                return ak_error_wrap(err, "secrets: open this node's vault"), rc;
+        rc = secret_set_restore(v, sb->secret_bindings, phs, r->n_secrets, ca_path, &sb->secrets, err);
+        if (rc < 0) {
+                vault_free(v);
+                return rc;
+        }
+        secret_set_keep_vault(sb->secrets, v); /* read again per connection: rotation */
+        sb->n_secrets = r->n_secrets;
+        return 0;
 }
 
 /* One run of script (argv: bb sh -c script bb args...) with busybox at bb:

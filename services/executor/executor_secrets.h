@@ -29,6 +29,17 @@ struct sandbox;
  * each naming the binding, never a value. No secrets: RPC_OK, nothing set. */
 int secrets_take(struct executor *ex, const Ak__V1__SandboxSpec *spec, struct sandbox *sb, struct rpc_call *call);
 
+/* An executor restart (executor_adopt.c): sb's recorded bindings and
+ * placeholders (r->secret[0..r->n_secrets)) parsed into sb and resolved
+ * from the vault again into sb->secrets, with the CA from ca_path
+ * (secret_set_save_ca's file in the VM directory; NULL: a fresh CA, for a
+ * stopped sandbox whose next boot installs it). sb's environment (from
+ * the record) already holds the placeholders. 0 or -errno with err naming
+ * the binding or the file, never a value. */
+struct sb_record;
+int secrets_restore(struct executor *ex, struct sandbox *sb, const struct sb_record *r, const char *ca_path,
+                    struct ak_error *err);
+
 /* Before anyone uses a freshly booted (or pool) guest at uds: the set's CA
  * certificate (SECRETS_GUEST_CA_FILE, appended to SECRETS_GUEST_CA_BUNDLE,
  * which is made if the image has none), and each secret file's value read
