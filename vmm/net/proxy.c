@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "lib/base/time.h"
+#include "vmm/net/inject.h"
 #include "vmm/net/proxy.h"
 
 #define PEEK_MAX (SNIFF_HELLO_MAX + 4096) /* the first bytes: a hello in fragments has record headers */
@@ -39,12 +40,30 @@ struct buf {
         uint8_t *data;
 };
 
+/* What an observer is told about a connection (proxy_flow). */
+struct flow {
+        bool decided;                     /* the policy was asked (or it was malformed) */
+        const char *refused;              /* the rule, when refused */
+        enum sniff_proto proto;
+        char name[SNIFF_NAME_MAX];        /* "": none */
+        char dst_text[INET6_ADDRSTRLEN];
+        uint16_t dst_port;
+        char method[INJECT_METHOD_MAX + 1];
+        char path[INJECT_PATH_MAX + 1];
+        uint8_t answer[12];               /* the server's first bytes: its status line */
+        size_t answer_len;
+        uint64_t t0_ns, to_server, to_guest;
+};
+
+_Static_assert(PROXY_PATH_MAX == INJECT_PATH_MAX, "one path limit");
+
 struct conn {
         struct proxy *p;
         struct conn *prev, *next;
         int cfd, ufd;
         enum conn_state state;
         uint64_t deadline_ns;
+        struct flow flow;
         struct buf c2s, s2c;
         bool c_eof, u_eof;   /* read side saw EOF */
         bool c_shut, u_shut; /* we shut that side's write */
@@ -76,9 +95,33 @@ static void conn_forget(struct conn *c)
         free(c);
 }
 
+/* Tells the observer about c as it ends (not at teardown). */
+static void conn_observe(struct conn *c)
+{
+        struct proxy *p = c->p;
+        const struct flow *f = &c->flow;
+        if (!p->cfg.observe || !f->decided || p->closing)
+                return;
+        struct proxy_flow out = {
+                .proto = f->proto,
+                .name = f->name[0] ? f->name : NULL,
+                .dst_text = f->dst_text,
+                .dst_port = f->dst_port,
+                .method = f->method,
+                .path = f->proto == SNIFF_HTTP && f->path[0] ? f->path : NULL,
+                .status = f->proto == SNIFF_HTTP ? inject_answer_status(f->answer, f->answer_len) : 0,
+                .to_server = f->to_server,
+                .to_guest = f->to_guest,
+                .duration_ms = (ak_mono_ns() - f->t0_ns) / 1000000,
+                .refused = f->refused,
+        };
+        p->cfg.observe(p->cfg.observe_ctx, &out);
+}
+
 static void conn_close(struct conn *c)
 {
         struct proxy *p = c->p;
+        conn_observe(c);
         netloop_del(p->cfg.loop, c->cfd);
         close(c->cfd);
         if (c->ufd >= 0) {
@@ -143,6 +186,7 @@ static void refuse(struct conn *c, const struct proxy_request *req, const char *
                 snprintf(ev.rule, sizeof(ev.rule), "%s", rule);
                 net_report(c->p->cfg.reporter, &ev);
         }
+        c->flow.refused = rule; /* the caller's, alive until conn_close returns */
         shutdown(c->cfd, SHUT_WR);
         conn_close(c);
 }
@@ -187,11 +231,25 @@ static void conn_connect(struct conn *c, const struct proxy_request *req)
 
 /* ---- relaying ---- */
 
+/* Where a side's relayed bytes are counted, and (for the server's side)
+ * its first bytes kept. */
+struct tally {
+        uint64_t *sent;
+        uint8_t *first;   /* NULL: none kept */
+        size_t *first_len, first_max;
+};
+
 /* One read and one write; *moved counts the bytes (and an EOF as one). */
-static int pump_step(int from, int to, struct buf *b, bool *eof, size_t *moved)
+static int pump_step(int from, int to, struct buf *b, bool *eof, size_t *moved, const struct tally *t)
 {
         if (!*eof && b->off + b->len < b->cap) {
-                ssize_t n = read(from, b->data + b->off + b->len, b->cap - b->off - b->len);
+                uint8_t *at = b->data + b->off + b->len;
+                ssize_t n = read(from, at, b->cap - b->off - b->len);
+                if (n > 0 && t->first && *t->first_len < t->first_max) {
+                        size_t k = t->first_max - *t->first_len < (size_t)n ? t->first_max - *t->first_len : (size_t)n;
+                        memcpy(t->first + *t->first_len, at, k);
+                        *t->first_len += k;
+                }
                 if (n > 0)
                         b->len += (size_t)n, *moved += (size_t)n;
                 else if (n == 0)
@@ -203,6 +261,7 @@ static int pump_step(int from, int to, struct buf *b, bool *eof, size_t *moved)
                 ssize_t n = send(to, b->data + b->off, b->len, MSG_NOSIGNAL | MSG_DONTWAIT);
                 if (n > 0) {
                         *moved += (size_t)n;
+                        *t->sent += (uint64_t)n;
                         b->off += (size_t)n;
                         b->len -= (size_t)n;
                         if (b->len == 0)
@@ -221,11 +280,11 @@ static int pump_step(int from, int to, struct buf *b, bool *eof, size_t *moved)
 /* Moves what it can from one side to the other: up to PUMP_ROUNDS reads
  * and writes while both make progress (one of each per event would cost an
  * epoll round trip per buffer). */
-static int pump_one(int from, int to, struct buf *b, bool *eof, bool *shut)
+static int pump_one(int from, int to, struct buf *b, bool *eof, bool *shut, const struct tally *t)
 {
         for (int i = 0; i < PUMP_ROUNDS; i++) {
                 size_t moved = 0;
-                int r = pump_step(from, to, b, eof, &moved);
+                int r = pump_step(from, to, b, eof, &moved, t);
                 if (r < 0)
                         return r;
                 if (moved == 0)
@@ -241,8 +300,11 @@ static int pump_one(int from, int to, struct buf *b, bool *eof, bool *shut)
 static void conn_pump(struct conn *c)
 {
         struct proxy *p = c->p;
-        if (pump_one(c->cfd, c->ufd, &c->c2s, &c->c_eof, &c->u_shut) < 0 ||
-            pump_one(c->ufd, c->cfd, &c->s2c, &c->u_eof, &c->c_shut) < 0) {
+        struct flow *f = &c->flow;
+        const struct tally up = { &f->to_server, NULL, NULL, 0 };
+        const struct tally down = { &f->to_guest, f->answer, &f->answer_len, sizeof(f->answer) };
+        if (pump_one(c->cfd, c->ufd, &c->c2s, &c->c_eof, &c->u_shut, &up) < 0 ||
+            pump_one(c->ufd, c->cfd, &c->s2c, &c->u_eof, &c->c_shut, &down) < 0) {
                 conn_reset(c);
                 return;
         }
@@ -272,6 +334,24 @@ static void conn_connected(struct conn *c)
 
 /* ---- the first bytes ---- */
 
+/* What the observer will be told about req (head: the first bytes). */
+static void flow_begin(struct flow *f, const struct proxy_request *req, const uint8_t *head, size_t len)
+{
+        f->decided = true;
+        f->proto = req->proto;
+        snprintf(f->name, sizeof(f->name), "%s", req->name ? req->name : "");
+        snprintf(f->dst_text, sizeof(f->dst_text), "%s", req->dst_text);
+        f->dst_port = req->dst_port;
+        if (req->proto == SNIFF_TLS)
+                snprintf(f->method, sizeof(f->method), "CONNECT");
+        if (req->proto != SNIFF_HTTP)
+                return;
+        inject_request_line(head, len, f->method, f->path);
+        size_t n = strlen(f->method);
+        if (!n || strspn(f->method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != n)
+                f->method[0] = f->path[0] = 0; /* not a request line: nothing said of it */
+}
+
 static void conn_decide(struct conn *c, enum sniff_proto proto, int status, const char *name)
 {
         struct proxy_request req = { .proto = proto, .name = status == SNIFF_NAME ? name : NULL };
@@ -287,6 +367,7 @@ static void conn_decide(struct conn *c, enum sniff_proto proto, int status, cons
                 conn_reset(c); /* to the listener itself */
                 return;
         }
+        flow_begin(&c->flow, &req, c->c2s.data, c->c2s.len);
         char rule[PROXY_RULE_MAX] = "";
         if (status == -EBADMSG) {
                 snprintf(rule, sizeof(rule), "%s.malformed", sniff_proto_name(proto));
@@ -370,6 +451,7 @@ static void conn_accept(struct proxy *p, int fd)
                 .c2s = { .cap = C2S_CAP, .data = c->mem },
                 .s2c = { .cap = S2C_CAP, .data = c->mem + C2S_CAP },
                 .c_ev = EPOLLIN,
+                .flow.t0_ns = ak_mono_ns(),
         };
         if (netloop_add(p->cfg.loop, fd, EPOLLIN, conn_event, c) < 0) {
                 close(fd);

@@ -61,6 +61,30 @@ typedef int (*proxy_policy_fn)(void *ctx, const struct proxy_request *req, char 
  * max_conns). Runs on the loop's thread: must not block. */
 typedef void (*proxy_handoff_fn)(void *ctx, int fd, const struct proxy_request *req);
 
+/* One connection the proxy decided about, when it ends (proxy hooks):
+ * never a header, a body or the query. */
+struct proxy_flow {
+        enum sniff_proto proto;
+        const char *name;         /* SNI or Host; NULL: none */
+        const char *dst_text;     /* the original destination */
+        uint16_t dst_port;
+        const char *method;       /* plain HTTP: the first request's ("GET"); TLS: "CONNECT"
+                                   * (a tunnel: its requests are not seen); else "" */
+        const char *path;         /* plain HTTP: the first request's path, no query or fragment
+                                   * (at most PROXY_PATH_MAX bytes); else NULL */
+        int status;               /* plain HTTP: the server's first status; 0: none */
+        uint64_t to_server;       /* bytes relayed to the server (the whole connection) */
+        uint64_t to_guest;        /* bytes relayed back to the guest */
+        uint64_t duration_ms;     /* from the accept to the end */
+        const char *refused;      /* the rule that refused it; NULL: relayed */
+};
+#define PROXY_PATH_MAX 255
+
+/* Called on the loop's thread for each connection the policy allowed, when
+ * it ends, and for each refused one (not for handed-off connections, nor
+ * at proxy_free): must be quick and not block on the network. */
+typedef void (*proxy_observe_fn)(void *ctx, const struct proxy_flow *f);
+
 struct proxy_config {
         struct netloop *loop;         /* required; outlives the proxy */
         int netns_fd;                 /* the VM's network namespace; -1: the caller's */
@@ -68,6 +92,8 @@ struct proxy_config {
         void *policy_ctx;
         proxy_handoff_fn handoff;     /* NULL: the policy never hands off */
         void *handoff_ctx;
+        proxy_observe_fn observe;     /* NULL: connections are not observed */
+        void *observe_ctx;
         struct net_reporter *reporter; /* NULL: denials are not reported */
         uint16_t port;                /* the listener's port on 127.0.0.1; 0: any free one */
         unsigned max_conns;           /* 0: PROXY_DEFAULT_MAX_CONNS */

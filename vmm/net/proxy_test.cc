@@ -87,6 +87,38 @@ struct Events {
         }
 };
 
+/* What the observer was told, copied. */
+struct Flow {
+        sniff_proto proto;
+        std::string name, dst, method, path, refused;
+        bool has_path, has_refused;
+        uint16_t port;
+        int status;
+        uint64_t to_server, to_guest;
+};
+struct Flows {
+        std::mutex mu;
+        std::vector<Flow> v;
+        static void Fn(void *ctx, const proxy_flow *f)
+        {
+                auto *o = static_cast<Flows *>(ctx);
+                std::lock_guard<std::mutex> l(o->mu);
+                o->v.push_back(Flow{ f->proto, f->name ? f->name : "(none)", f->dst_text, f->method,
+                                     f->path ? f->path : "", f->refused ? f->refused : "", f->path != nullptr,
+                                     f->refused != nullptr, f->dst_port, f->status, f->to_server, f->to_guest });
+        }
+        size_t Size()
+        {
+                std::lock_guard<std::mutex> l(mu);
+                return v.size();
+        }
+        Flow At(size_t i)
+        {
+                std::lock_guard<std::mutex> l(mu);
+                return v.at(i);
+        }
+};
+
 /* Allows "allowed.test" only; remembers what it was asked. */
 /* Takes handed-off connections: answers "HANDED <n>\n" and the n bytes
  * the proxy had read, then closes. */
@@ -276,6 +308,8 @@ class ProxyTest : public ::testing::Test {
                 cfg.handoff = with_handoff_ ? Handoff::Fn : nullptr;
                 cfg.handoff_ctx = &handoff_;
                 cfg.reporter = &rep_;
+                cfg.observe = Flows::Fn;
+                cfg.observe_ctx = &flows_;
                 cfg.max_conns = max_conns;
                 cfg.peek_ms = peek_ms;
                 ak_error err = {};
@@ -328,6 +362,7 @@ class ProxyTest : public ::testing::Test {
         proxy *proxy_ = nullptr;
         net_reporter rep_;
         Events events_;
+        Flows flows_;
         Policy policy_;
         Handoff handoff_;
         bool with_handoff_ = true;
@@ -484,6 +519,70 @@ TEST_F(ProxyTest, TlsWithoutSniAsksThePolicyWithNoName)
         EXPECT_EQ(events_.evs[0].kind, NET_EVENT_TLS_SNI);
         EXPECT_STREQ(events_.evs[0].name, "");
         EXPECT_STREQ(events_.evs[0].rule, "test.no-name");
+}
+
+/* Proxy hooks for all proxied traffic: a plain-HTTP request is described
+ * by method, host, path without its query, status and the bytes each way;
+ * TLS that is only tunneled as one CONNECT with its server name and bytes;
+ * a refusal with its rule; a handed-off connection not at all (its taker
+ * reports it). */
+TEST_F(ProxyTest, ObserverSeesWhatTheProxyCarries)
+{
+        StartProxy();
+        int fd = GuestConnect(80);
+        std::string req = "POST /upload/x?token=abc#f HTTP/1.1\r\nHost: allowed.test\r\nContent-Length: 4\r\n\r\nBODY";
+        ASSERT_EQ(write(fd, req.data(), req.size()), (ssize_t)req.size());
+        shutdown(fd, SHUT_WR);
+        std::string resp = ReadAll(fd);
+        close(fd);
+        ASSERT_EQ(resp.rfind("HTTP/1.0 200 OK", 0), 0u) << resp;
+        ASSERT_TRUE(WaitFor([&] { return flows_.Size() == 1; }));
+        Flow f = flows_.At(0);
+        EXPECT_EQ(f.proto, SNIFF_HTTP);
+        EXPECT_EQ(f.name, "allowed.test");
+        EXPECT_EQ(f.dst, kServer);
+        EXPECT_EQ(f.port, 80);
+        EXPECT_EQ(f.method, "POST");
+        EXPECT_EQ(f.path, "/upload/x");
+        EXPECT_EQ(f.status, 200);
+        EXPECT_EQ(f.to_server, req.size());
+        EXPECT_EQ(f.to_guest, resp.size());
+        EXPECT_FALSE(f.has_refused);
+
+        std::string out = SClient("-servername allowed.test");
+        ASSERT_NE(out.find("HTTP/1.0 200 ok"), std::string::npos) << out;
+        ASSERT_TRUE(WaitFor([&] { return flows_.Size() == 2; }));
+        f = flows_.At(1);
+        EXPECT_EQ(f.proto, SNIFF_TLS);
+        EXPECT_EQ(f.name, "allowed.test");
+        EXPECT_EQ(f.port, 443);
+        EXPECT_EQ(f.method, "CONNECT");
+        EXPECT_FALSE(f.has_path);
+        EXPECT_EQ(f.status, 0);
+        EXPECT_GT(f.to_server, 200u) << "a ClientHello and the request at least";
+        EXPECT_GT(f.to_guest, 200u) << "the server's certificate at least";
+
+        fd = GuestConnect(80);
+        req = "GET /secret?q=1 HTTP/1.1\r\nHost: denied.test\r\n\r\n";
+        ASSERT_EQ(write(fd, req.data(), req.size()), (ssize_t)req.size());
+        resp = ReadAll(fd);
+        close(fd);
+        ASSERT_TRUE(WaitFor([&] { return flows_.Size() == 3; }));
+        f = flows_.At(2);
+        EXPECT_EQ(f.refused, "test.deny");
+        EXPECT_EQ(f.method, "GET");
+        EXPECT_EQ(f.path, "/secret");
+        EXPECT_EQ(f.to_server, 0u);
+        EXPECT_EQ(f.status, 0);
+
+        fd = GuestConnect(80);
+        req = "GET / HTTP/1.1\r\nHost: handoff.test\r\n\r\n";
+        ASSERT_EQ(write(fd, req.data(), req.size()), (ssize_t)req.size());
+        ReadAll(fd);
+        close(fd);
+        EXPECT_EQ(handoff_.taken, 1);
+        usleep(200000);
+        EXPECT_EQ(flows_.Size(), 3u) << "a handed-off connection is its taker's to describe";
 }
 
 TEST_F(ProxyTest, SilentGuestTimesOut)
