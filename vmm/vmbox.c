@@ -381,9 +381,9 @@ int vmbox_boot_supervised(const char *vmm_bin, const struct vm_config *cfg, cons
         struct vmm_net_config nc = VMM_NET_CONFIG_OF(cfg, cfg->dir);
         int r;
         bool own_ns = cfg->network && !cfg->no_jail && geteuid() == 0;
-        if (cfg->network && !own_ns && cfg->net_secrets && cfg->net_secrets->set) {
+        if (cfg->network && !own_ns && vmm_net_secrets_proxied(cfg->net_secrets)) {
                 box_destroy(b);
-                return ak_error_set(err, -EOPNOTSUPP, "VM %s: secrets are put in on the VM's own network namespace, "
+                return ak_error_set(err, -EOPNOTSUPP, "VM %s: secrets and proxy hooks need the VM's own network namespace, "
                                     "which an unconfined VM (not root, or no jail) does not have: run the executor "
                                     "as root", name);
         }

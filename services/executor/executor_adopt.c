@@ -404,7 +404,7 @@ static void adopt_sandbox(struct executor *ex, const char *dir, const struct sb_
                 rc = restore_secrets(ex, sb, r, dir, &err);
         if (rc == 0)
                 rc = adopt_box(ex, dir, r->network, r->net_ifname, has_egress(&sb->egress) ? &sb->egress : NULL,
-                               sb->secrets ? &sb->net_secrets : NULL, &box, &err);
+                               sb->secrets || sb->hooks ? &sb->net_secrets : NULL, &box, &err);
         else if (vmbox_adopt(dir, ADOPT_PING_MS, NULL, NULL, &box, NULL) == 0)
                 vmbox_free(box, 2000); /* a VM we cannot serve as it was: stopped */
         snprintf(sb->vmdir, sizeof(sb->vmdir), "%s", dir);

@@ -138,9 +138,10 @@ int hooks_take(struct executor *ex, const Ak__V1__SandboxSpec *spec, struct sand
         struct ak_error err = { 0 };
         if (spec->n_proxy_hooks == 0)
                 return RPC_OK;
-        if (!sb->secrets)
-                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "spec.proxy_hooks: they observe the requests the "
-                                     "secrets' relay carries; give spec.secrets (--secret NAME:HOST)");
+        if (!sb->network)
+                return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "spec.proxy_hooks: they observe what the VM's egress "
+                                     "proxy carries, and the sandbox has no network (profile %s or --no-network); "
+                                     "give it network", sb->profile->name);
         int r = hooks_build(ex, sb, spec, spec->n_proxy_hooks, spec_get, &sb->hooks, &err);
         if (r < 0)
                 return rpc_call_fail(call, r == -EINVAL ? RPC_INVALID_ARGUMENT : r == -ENOMEM ? RPC_RESOURCE_EXHAUSTED
@@ -206,6 +207,8 @@ static int event_json(const struct proxy_hooks *h, const struct hook *k, const s
         json_writer_string_or_null(w, ev->method);
         KEY("host");
         json_writer_string_or_null(w, ev->host);
+        KEY("port");
+        json_writer_u64(w, ev->port);
         KEY("path");
         json_writer_string_or_null(w, ev->path);
         KEY("request_bytes");
@@ -224,6 +227,10 @@ static int event_json(const struct proxy_hooks *h, const struct hook *k, const s
                 json_writer_u64(w, ev->duration_ms);
                 KEY("outcome");
                 json_writer_string_or_null(w, ev->outcome);
+        }
+        if (ev->rule) {
+                KEY("rule");
+                json_writer_string_or_null(w, ev->rule);
         }
 #undef KEY
         json_writer_end_object(w);

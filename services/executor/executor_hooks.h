@@ -1,6 +1,9 @@
 /* A sandbox's proxy hooks (SandboxSpec.proxy_hooks, agentkernel's
- * [[proxy.hooks]]): each request the secrets' relay carries
- * (vmm_net_request_event) becomes an on_request and an on_response event,
+ * [[proxy.hooks]]): each connection the VM's egress proxy carries or
+ * refuses on ports 80 and 443, and each request the secrets' relay carries
+ * (vmm_net_request_event: plain HTTP's first request, a TLS tunnel as one
+ * "CONNECT", a refusal with its rule) becomes an on_request and an
+ * on_response event,
  * delivered to the hooks that asked for it: a JSON line appended to a file
  * under <state-dir>/proxy-hooks/<sandbox>/, or an audit event (type
  * "proxy", action "proxy_request" / "proxy_response"). Events hold the
@@ -25,8 +28,8 @@ struct proxy_hooks;
 /* Checks spec->proxy_hooks and keeps them in sb->hooks (none: RPC_OK,
  * nothing kept). INVALID_ARGUMENT naming the entry for a bad name, event,
  * type ("webhook" is not offered: the executor does not post to URLs a
- * client names) or file name, or hooks without secrets (they observe the
- * secrets' relay); RESOURCE_EXHAUSTED when out of memory. Makes the file
+ * client names) or file name, or hooks on a sandbox without network (they
+ * observe its egress proxy); RESOURCE_EXHAUSTED when out of memory. Makes the file
  * hooks' directory. Call after sb's name and tenant are set. */
 int hooks_take(struct executor *ex, const Ak__V1__SandboxSpec *spec, struct sandbox *sb, struct rpc_call *call);
 

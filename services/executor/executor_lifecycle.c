@@ -110,9 +110,10 @@ static int boot_sandbox(struct executor *ex, struct sandbox *sb, bool try_pool, 
         struct pool_vm pv;
         uint64_t t0 = ak_mono_ns();
         /* Pool VMs have the executor's network rules only: no egress
-         * policy, no secrets (those need the VM's proxy set up at boot). */
+         * policy, no secrets or proxy hooks (those need the VM's proxy set
+         * up at boot). */
         bool pool_shape = sb->vcpus == 1 && sb->network == sb->profile->network && !(sb->network && has_egress(sb)) &&
-                          !sb->secrets &&
+                          !sb->secrets && !sb->hooks &&
                           sb->memory_mb == (sb->profile->memory_mb ? sb->profile->memory_mb : VM_DEFAULT_MEMORY_MB);
         int r;
         if (try_pool && pool_shape && pool_take(ex, sb->image, sb->profile, &pv) == 0) {
@@ -135,7 +136,8 @@ static int boot_sandbox(struct executor *ex, struct sandbox *sb, bool try_pool, 
                                                     .on_request = sb->hooks ? hooks_on_request : NULL,
                                                     .ctx = sb->hooks };
         r = evm_boot(ex, sb->image, sb->profile, sb->vcpus, sb->memory_mb, sb->network,
-                     has_egress(sb) ? &sb->egress : NULL, sb->secrets ? &sb->net_secrets : NULL, dir, &box, err);
+                     has_egress(sb) ? &sb->egress : NULL, sb->secrets || sb->hooks ? &sb->net_secrets : NULL, dir,
+                     &box, err);
         if (r < 0)
                 return r;
         if ((r = secrets_install(ex, sb, vmbox_uds(box), err)) < 0) {

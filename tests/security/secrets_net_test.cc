@@ -254,8 +254,8 @@ class SecretsNetTest : public ::testing::Test {
     ASSERT_EQ(placeholder_.rfind("AKSECRET_", 0), 0u) << placeholder_;
   }
 
-  static std::string HookFile(const std::string& name) {
-    return dir_ + "/st/proxy-hooks/" + kSandbox + "/" + name;
+  static std::string HookFile(const std::string& name, const char* sandbox = kSandbox) {
+    return dir_ + "/st/proxy-hooks/" + sandbox + "/" + name;
   }
 
   static bool BuildImage() {
@@ -330,11 +330,12 @@ class SecretsNetTest : public ::testing::Test {
     return r == 0;
   }
 
-  static void Guest(bool sudo, const std::vector<std::string>& argv, aktest::StreamOut* o) {
+  static void Guest(bool sudo, const std::vector<std::string>& argv, aktest::StreamOut* o,
+                    const char* sandbox = kSandbox) {
     Ak__V1__ExecRequest req = AK__V1__EXEC_REQUEST__INIT;
     std::vector<const char*> a;
     for (const std::string& s : argv) a.push_back(s.c_str());
-    req.sandbox = const_cast<char*>(kSandbox);
+    req.sandbox = const_cast<char*>(sandbox);
     req.argv = const_cast<char**>(a.data());
     req.n_argv = a.size();
     req.sudo = sudo;
@@ -344,9 +345,11 @@ class SecretsNetTest : public ::testing::Test {
 
   // One request from the guest: what the client printed.
   static std::string Request(bool tls, const std::string& addr, int port, const std::string& sni,
-                             const std::string& host, const std::string& path, const std::string& header) {
+                             const std::string& host, const std::string& path, const std::string& header,
+                             const char* sandbox = kSandbox) {
     aktest::StreamOut o;
-    Guest(false, {"python3", "-c", kClient, tls ? "1" : "0", addr, std::to_string(port), sni, host, path, header}, &o);
+    Guest(false, {"python3", "-c", kClient, tls ? "1" : "0", addr, std::to_string(port), sni, host, path, header}, &o,
+          sandbox);
     EXPECT_EQ(o.status, 0) << o.error << o.err;
     return o.out;
   }
@@ -424,7 +427,7 @@ TEST_F(SecretsNetTest, ValueReachesTheBoundHostAndRotates) {
   // The hooks saw both requests: method, host, path, status, sizes.
   std::string req = Slurp(HookFile("req.jsonl")), resp = Slurp(HookFile("resp.jsonl"));
   EXPECT_NE(req.find(R"("hook":"req","event":"on_request")"), std::string::npos) << req;
-  EXPECT_NE(req.find(R"("sandbox":"secnet1","method":"GET","host":"api.test","path":"/first","request_bytes":)"),
+  EXPECT_NE(req.find(R"("sandbox":"secnet1","method":"GET","host":"api.test","port":443,"path":"/first","request_bytes":)"),
             std::string::npos)
       << req;
   EXPECT_NE(req.find(R"("path":"/second")"), std::string::npos) << req;
@@ -449,7 +452,7 @@ TEST_F(SecretsNetTest, BadHooksAreRefused) {
       {"f", "on_request", "file", "/etc/passwd", "want a file name", true},
       {"e", "on_connect", "audit", "", "on_request or on_response", true},
       {"", "on_request", "audit", "", ".name", true},
-      {"n", "on_request", "audit", "", "give spec.secrets", false},
+      {"n", "on_request", "audit", "", "has no network", false},
   };
   for (const Case& c : cases) {
     Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
@@ -458,6 +461,7 @@ TEST_F(SecretsNetTest, BadHooksAreRefused) {
     spec.profile = const_cast<char*>("moderate");
     spec.secrets = const_cast<char**>(secrets);
     spec.n_secrets = c.secrets ? 1 : 0;
+    if (!c.secrets) spec.network = AK__V1__NETWORK__NETWORK_OFF;
     Ak__V1__ProxyHook h = AK__V1__PROXY_HOOK__INIT;
     Ak__V1__ProxyHook* hp = &h;
     h.name = const_cast<char*>(c.name);
@@ -490,6 +494,63 @@ TEST_F(SecretsNetTest, PlaceholderElsewhereIsRefusedAndAudited) {
   EXPECT_EQ(logs.find("/leak"), std::string::npos) << logs;
   EXPECT_TRUE(Audited("secret.exfiltration")) << Slurp(audit_);
   EXPECT_TRUE(Audited("other.test")) << Slurp(audit_);
+  // The hooks saw the refused plain-HTTP request, with its rule.
+  std::string resp = Slurp(HookFile("resp.jsonl"));
+  EXPECT_NE(resp.find(R"("method":"GET","host":"other.test","port":80,"path":"/leak1")"), std::string::npos) << resp;
+  EXPECT_NE(resp.find(R"("outcome":"refused","rule":"secret.exfiltration")"), std::string::npos) << resp;
+}
+
+// [[proxy.hooks]] on a sandbox without secrets: its egress proxy tells them
+// of plain HTTP (method, host, path without query, status, sizes) and of
+// TLS it only tunnels (one CONNECT with the server name, port and bytes).
+TEST_F(SecretsNetTest, HooksWithoutSecretsSeeAllProxiedTraffic) {
+  const char* kPlain = "secnet3";
+  Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+  spec.name = const_cast<char*>(kPlain);
+  spec.profile = const_cast<char*>("moderate");
+  spec.image = const_cast<char*>(kImage);
+  Ak__V1__ProxyHook h = AK__V1__PROXY_HOOK__INIT;
+  Ak__V1__ProxyHook* hp = &h;
+  h.name = const_cast<char*>("all");
+  h.event = const_cast<char*>("on_response");
+  h.type = const_cast<char*>("file");
+  h.path = const_cast<char*>("all.jsonl");
+  spec.proxy_hooks = &hp;
+  spec.n_proxy_hooks = 1;
+  Ak__V1__CreateSandboxRequest cr = AK__V1__CREATE_SANDBOX_REQUEST__INIT;
+  cr.spec = &spec;
+  std::string e;
+  int r = RPC_RESOURCE_EXHAUSTED;
+  for (int i = 0; i < 36 && r == RPC_RESOURCE_EXHAUSTED; i++) {
+    if (i) std::this_thread::sleep_for(std::chrono::seconds(5));
+    e.clear();
+    r = aktest::ExecutorUnary(ch_, "CreateSandbox", &cr.base, 300000, nullptr, &e);
+    if (e.find("memory pressure") == std::string::npos) break;
+  }
+  ASSERT_EQ(r, RPC_OK) << e;
+  std::string out = Request(false, "198.18.19.1", 80, "", "plain.test", "/plain/x?token=1", "X-A: b", kPlain);
+  EXPECT_NE(out.find(" 200"), std::string::npos) << out;
+  // TLS to api.test is not decrypted here: the guest does not trust the test
+  // CA, so its handshake fails, but the tunnel carried bytes both ways.
+  out = Request(true, "198.18.19.1", 443, "api.test", "api.test", "/tls", "X-A: b", kPlain);
+  EXPECT_NE(out.find("ERR"), std::string::npos) << out;
+  std::string all;
+  for (int i = 0; i < 100; i++) {
+    all = Slurp(HookFile("all.jsonl", kPlain));
+    if (all.find("CONNECT") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(all.find(R"("sandbox":"secnet3","method":"GET","host":"plain.test","port":80,"path":"/plain/x")"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find(R"("secret_injected":false,"status":200,"response_bytes":)"), std::string::npos) << all;
+  EXPECT_EQ(all.find("token"), std::string::npos) << all;
+  EXPECT_NE(all.find(R"("method":"CONNECT","host":"api.test","port":443,"path":null)"), std::string::npos) << all;
+  EXPECT_NE(all.find(R"("status":null)"), std::string::npos) << all;
+  EXPECT_NE(all.find(R"("outcome":"tunneled")"), std::string::npos) << all;
+  Ak__V1__RemoveSandboxRequest rm = AK__V1__REMOVE_SANDBOX_REQUEST__INIT;
+  rm.name = const_cast<char*>(kPlain);
+  EXPECT_EQ(aktest::ExecutorUnary(ch_, "RemoveSandbox", &rm.base, 60000, nullptr, &e), RPC_OK) << e;
 }
 
 TEST_F(SecretsNetTest, BoundHostWithAnUntrustedCertificateFails) {
@@ -590,9 +651,11 @@ TEST_F(SecretsNetTest, SecretsSurviveExecutorRestarts) {
     EXPECT_NE(out.find("RESP HTTP/1.1 403"), std::string::npos) << out;
     EXPECT_EQ(Slurp(dir_ + "/plain.log").find("/leak-" + when), std::string::npos);
     EXPECT_TRUE(Audited(when + ".other.test")) << Slurp(audit_);
-    // The hooks came back with it.
+    // The hooks came back with it: the relay's requests and the proxy's.
     EXPECT_NE(Slurp(HookFile("req.jsonl")).find("\"path\":\"/after-" + when + "\""), std::string::npos)
         << Slurp(HookFile("req.jsonl"));
+    EXPECT_NE(Slurp(HookFile("resp.jsonl")).find("\"host\":\"" + when + ".other.test\",\"port\":80"), std::string::npos)
+        << Slurp(HookFile("resp.jsonl"));
   }
   // Rotation still reaches the adopted relay.
   ASSERT_TRUE(SetSecret("API_TOKEN", kValue2)) << setup_error_;

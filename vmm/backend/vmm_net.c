@@ -156,10 +156,10 @@ static int check_config(const struct vmm_net_config *cfg, struct vmm_net_pool *p
                 deny_ptrs[i] = deny[i];
         }
         const struct vmm_net_egress *e = cfg->egress;
-        bool secrets = cfg->secrets && cfg->secrets->set;
+        bool secrets = vmm_net_secrets_proxied(cfg->secrets);
         if (secrets && cfg->tap)
-                return ak_error_set(err, -EOPNOTSUPP, "VM network: secrets are put in by the proxy of QEMU's user "
-                                    "networking; this VMM (tap mode) has none: use the QEMU backend");
+                return ak_error_set(err, -EOPNOTSUPP, "VM network: secrets and proxy hooks are served by the proxy "
+                                    "of QEMU's user networking; this VMM (tap mode) has none: use the QEMU backend");
         if (secrets) {
                 *with_proxy = e ? *e : (struct vmm_net_egress){ 0 };
                 with_proxy->proxy = true;
@@ -191,7 +191,7 @@ static int start_user_side(struct vmm_net *n, const struct vmm_net_config *cfg, 
                            const char *pool, const char *const *host, size_t n_host, const char *const *deny,
                            struct ak_error *err)
 {
-        bool secrets = cfg->secrets && cfg->secrets->set;
+        bool secrets = vmm_net_secrets_proxied(cfg->secrets);
         const char *blocked[MAX_BLOCKED];
         int r;
         if (cfg->reporter && (r = nflog_start(n->netns_fd, VMM_NET_NFLOG_GROUP, cfg->reporter, &n->log, err)) < 0)

@@ -154,12 +154,17 @@ struct vmm_net_egress {
  * anywhere else are refused and reported. */
 struct secret_set;
 
-/* One request the secrets' relay carried (the first of a connection whose
- * head was read), for proxy hooks: never a body, a header or a value. */
+/* One connection the VM's proxy carried or refused, for proxy hooks: the
+ * first request of one the secrets' relay served (whose head was read), a
+ * plain-HTTP one's first request, or a TLS tunnel (method "CONNECT", no
+ * path, no status: the proxy does not see inside it). Never a body, a
+ * header, a query or a value. */
 struct vmm_net_request_event {
-        const char *host;        /* the bound host (the TLS server name) */
-        const char *method;      /* "GET", ... */
-        const char *path;        /* no query or fragment */
+        const char *host;        /* the TLS server name or HTTP Host; the address when none */
+        uint16_t port;           /* the destination port */
+        const char *method;      /* "GET", ..., "CONNECT"; "" when not a request */
+        const char *path;        /* no query or fragment; NULL: none */
+        const char *rule;        /* the rule that refused it; NULL: carried */
         int status;              /* the server's, 0: no answer */
         uint64_t request_bytes;  /* plaintext sent to the server (head and body) */
         uint64_t response_bytes; /* plaintext sent back to the guest */
@@ -169,15 +174,26 @@ struct vmm_net_request_event {
 };
 
 struct vmm_net_secrets {
-        struct secret_set *set;     /* the sandbox's; outlives the VM's network */
+        struct secret_set *set;     /* the sandbox's; outlives the VM's network. NULL with
+                                     * on_request: proxy hooks without secrets (the proxy
+                                     * only observes) */
         const char *upstream_roots; /* PEM file the bound hosts' certificates must chain to;
                                      * NULL: the system's roots */
-        /* NULL, or called once per relayed request when its connection
-         * ends, on that connection's thread (several at once): proxy hooks.
-         * ctx must outlive the VM's network. */
+        /* NULL, or called once per connection the proxy carried or
+         * refused (and per request the relay carried) when it ends: proxy
+         * hooks. On the relay's connection thread (several at once) or the
+         * proxy's loop thread (must be quick). ctx must outlive the VM's
+         * network. */
         void (*on_request)(void *ctx, const struct vmm_net_request_event *ev);
         void *ctx;
 };
+
+/* Whether s asks for the VM's proxy on ports 80 and 443: secrets to put
+ * in, or hooks to tell. */
+static inline bool vmm_net_secrets_proxied(const struct vmm_net_secrets *s)
+{
+        return s && (s->set || s->on_request);
+}
 
 struct vmm_net_config {
         const char *pool;               /* an IPv4 CIDR, /16../28; NULL: VMM_NET_DEFAULT_POOL */

@@ -196,6 +196,7 @@ static void *job_run(void *arg)
         if (in->s->on_request && res.method[0]) {
                 struct vmm_net_request_event ev = {
                         .host = j->name,
+                        .port = j->dst_port,
                         .method = res.method,
                         .path = res.path,
                         .status = res.status,

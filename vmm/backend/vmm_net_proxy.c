@@ -16,6 +16,7 @@
 struct vmm_net_proxy {
         struct proxy *proxy;
         struct vmm_net_inject *inject; /* with secrets */
+        const struct vmm_net_secrets *hooks; /* with proxy hooks: their on_request */
         struct vmm_net_egress e;     /* points into the copies below */
         char **strs;                 /* every copied string, NULL-terminated */
         const char **allow, **deny, **allow_names, **deny_names, **op;
@@ -66,6 +67,25 @@ static int policy(void *ctx, const struct proxy_request *req, char rule[PROXY_RU
                 return 0;
         }
         return p->inject && vmm_net_inject_wants(p->inject, req) ? PROXY_HANDOFF : 1;
+}
+
+/* proxy_observe_fn: what the proxy carried or refused, to the hooks. */
+static void observe(void *ctx, const struct proxy_flow *f)
+{
+        struct vmm_net_proxy *p = ctx;
+        struct vmm_net_request_event ev = {
+                .host = f->name ? f->name : f->dst_text,
+                .port = f->dst_port,
+                .method = f->method,
+                .path = f->path,
+                .rule = f->refused,
+                .status = f->status,
+                .request_bytes = f->to_server,
+                .response_bytes = f->to_guest,
+                .duration_ms = f->duration_ms,
+                .outcome = f->refused ? "refused" : f->proto == SNIFF_TLS ? "tunneled" : "done",
+        };
+        p->hooks->on_request(p->hooks->ctx, &ev);
 }
 
 /* Copies n strings into a fresh pointer array, each also kept in p->strs. */
@@ -136,6 +156,11 @@ int vmm_net_proxy_start(const struct vmm_net_config *cfg, int netns_fd, const ch
                 .reporter = cfg->reporter,
                 .port = VMM_NET_PROXY_PORT,
         };
+        if (cfg->secrets && cfg->secrets->on_request) {
+                p->hooks = cfg->secrets;
+                pc.observe = observe;
+                pc.observe_ctx = p;
+        }
         if (cfg->secrets && cfg->secrets->set) {
                 if ((r = vmm_net_inject_new(cfg->secrets, netns_fd, cfg->reporter, &p->inject, err)) < 0)
                         goto fail;

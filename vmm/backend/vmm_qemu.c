@@ -382,8 +382,8 @@ static int net_prepare(const struct vmm_config *cfg, struct vmm_jail *j, struct 
 {
         int r;
         const char *resolv;
-        if (cfg->network && !j->confine && cfg->net_secrets && cfg->net_secrets->set)
-                return ak_error_set(err, -EOPNOTSUPP, "VM network: secrets are put in on the VM's own network "
+        if (cfg->network && !j->confine && vmm_net_secrets_proxied(cfg->net_secrets))
+                return ak_error_set(err, -EOPNOTSUPP, "VM network: secrets and proxy hooks need the VM's own network "
                                     "namespace, which an unconfined VM (not root, or no jail) does not have: run "
                                     "the executor as root");
         if (!cfg->network || !j->confine)
