@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <linux/nsfs.h>
 #include <sched.h>
 #include <signal.h>
@@ -15,7 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/base/fs.h"
 #include "lib/base/parse.h"
+#include "lib/base/pathfmt.h"
 #include "vmm/vm.h"
 #include "vmm/vm_registry.h"
 
@@ -25,7 +28,12 @@ static void usage(FILE *f)
               "              [--vcpus N] [--memory-mb M] [--net] [--accel auto|kvm|tcg]\n"
               "              [--image NAME --image-hash HASH] [--stock-boot] [--tcg-tb-mb N]\n"
               "              [--page-reporting-order N]\n"
-              "              [--netns-fd FD [--resolv-conf FILE]]\n"
+              "              [--netns-fd FD [--resolv-conf FILE]] [--cgroup DIR]\n"
+              "\n"
+              "--cgroup: join the cgroup v2 directory DIR (write our pid into its\n"
+              "cgroup.procs) before anything else, so ak-vmm, its vsock bridge and\n"
+              "QEMU live there and not in the cgroup of the process that started us\n"
+              "(ak-executor --vm-cgroup: VMs that outlive the executor's container).\n"
               "\n"
               "--netns-fd: with --net, run QEMU in the network namespace open as FD\n"
               "(set up by the process that started ak-vmm, which serves its resolver\n"
@@ -65,6 +73,21 @@ static void record_fill(struct vm_record *rec, struct vm *vm, const struct vm_co
         rec->created_at = (int64_t)time(NULL);
 }
 
+/* Into the cgroup v2 directory dir, before QEMU is started (it inherits
+ * ours). 0, or -errno said on stderr. */
+static int join_cgroup(const char *dir)
+{
+        char path[PATH_MAX];
+        int r = pathfmt(path, sizeof(path), "%s/cgroup.procs", dir);
+        if (r == 0)
+                r = ak_write_kernel_file(path, "0");
+        if (r < 0)
+                fprintf(stderr, "ak-vmm: --cgroup %s: join (write 0 into %s): %s: want a cgroup v2 directory this "
+                        "process may move into (ak-executor --vm-cgroup makes one per VM)\n", dir, path,
+                        strerror(-r));
+        return r;
+}
+
 /* Until the VMM exits (its status as our exit code) or a stop signal (the
  * VM is stopped first: exit code 0). */
 static int wait_for_exit(struct vm *vm, const char *name, const sigset_t *set)
@@ -99,11 +122,12 @@ int main(int argc, char **argv)
                 { "stock-boot", no_argument, NULL, 'S' },     { "tcg-tb-mb", required_argument, NULL, 'T' },
                 { "page-reporting-order", required_argument, NULL, 'P' },
                 { "netns-fd", required_argument, NULL, 'F' }, { "resolv-conf", required_argument, NULL, 'R' },
+                { "cgroup", required_argument, NULL, 'G' },
                 {},
         };
         struct vm_config cfg = { .root_mode = VMM_DISK_SNAPSHOT };
         struct vm_record rec = { 0 };
-        const char *name = NULL, *image = "base", *image_hash = "";
+        const char *name = NULL, *image = "base", *image_hash = "", *cgroup = NULL;
         int c;
 
         while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -184,6 +208,9 @@ int main(int argc, char **argv)
                 case 'R':
                         cfg.net_resolv_conf = optarg;
                         break;
+                case 'G':
+                        cgroup = optarg;
+                        break;
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -201,6 +228,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "ak-vmm: invalid --name, --image or --image-hash\n");
                 return 2;
         }
+        if (cgroup && join_cgroup(cgroup) < 0)
+                return 1;
 
         /* Signals are taken synchronously; the bridge thread inherits the mask. */
         sigset_t set;

@@ -103,6 +103,11 @@ struct vm_config {
          * instead of making one (vmm_config.net_netns_fd); 0: none. */
         int net_netns_fd;
         const char *net_resolv_conf;
+        /* Supervised VMs only (vmbox_boot_supervised): a cgroup v2
+         * directory the supervisor joins before it starts the VMM, so the
+         * supervisor, its bridge and QEMU all live there (ak-vmm
+         * --cgroup). NULL: the caller's cgroup. */
+        const char *cgroup;
 };
 
 struct vm;

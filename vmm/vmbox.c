@@ -283,6 +283,10 @@ int vmbox_spawn_supervisor(const struct vmbox_supervisor *s, pid_t *ret)
                 argv[n++] = "--resolv-conf";
                 argv[n++] = s->resolv_conf;
         }
+        if (s->cgroup) {
+                argv[n++] = "--cgroup";
+                argv[n++] = s->cgroup;
+        }
         argv[n] = NULL;
 
         posix_spawn_file_actions_t fa;
@@ -401,6 +405,7 @@ int vmbox_boot_supervised(const char *vmm_bin, const struct vm_config *cfg, cons
                 .rootfs = cfg->root_disk, .image_hash = image_hash, .vcpus = cfg->vcpus,
                 .memory_mb = cfg->memory_mb, .accel = cfg->accel, .network = cfg->network,
                 .netns_fd = b->net ? vmm_net_netns_fd(b->net) : 0, .resolv_conf = have_resolv ? resolv : NULL,
+                .cgroup = cfg->cgroup,
         };
         r = vmbox_spawn_supervisor(&sv, &pid);
         if (r < 0) {

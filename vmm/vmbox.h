@@ -67,6 +67,7 @@ struct vmbox_supervisor {
         bool network;
         int netns_fd;                   /* > 0: --netns-fd (passed as fd 3) */
         const char *resolv_conf;        /* with netns_fd: --resolv-conf */
+        const char *cgroup;             /* NULL: ours; else --cgroup (vm_config.cgroup) */
 };
 /* posix_spawn of ak-vmm in a session of its own (it outlives the caller),
  * stdin /dev/null, stdout and stderr to dir/ak-vmm.log. The caller reaps

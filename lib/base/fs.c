@@ -97,3 +97,15 @@ int ak_private_file(const char *path, struct ak_error *err)
                 return ak_error_errno(err, -errno, "chmod 600 %s", path);
         return 0;
 }
+
+int ak_write_kernel_file(const char *path, const char *text)
+{
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        size_t len = strlen(text);
+        ssize_t n = write(fd, text, len);
+        if (n < 0)
+                return -errno;
+        return (size_t)n == len ? 0 : -EIO;
+}

@@ -42,6 +42,13 @@ int ak_private_dir(const char *path, struct ak_error *err);
  * follows the umask. 0, or -errno with err set. */
 int ak_private_file(const char *path, struct ak_error *err);
 
+/* Writes text to an existing file with a single write(2) (a kernel
+ * interface such as cgroupfs, /proc or /sys, where one write is one
+ * command: "0" into cgroup.procs, "+cpu" into cgroup.subtree_control).
+ * The file is never created or truncated. 0 or -errno (the kernel's answer
+ * to the write, e.g. -EBUSY, -EINVAL; -EIO for a short write). */
+int ak_write_kernel_file(const char *path, const char *text);
+
 #ifdef __cplusplus
 }
 #endif

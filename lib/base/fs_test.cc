@@ -143,4 +143,28 @@ TEST(PrivateFile, SocketsGet0600WhateverTheUmask) {
   ASSERT_EQ(0, system(("rm -rf " + d).c_str()));
 }
 
+TEST(WriteKernelFile, OneWriteIntoAnExistingFileNeverCreates) {
+  char tmpl[] = "/tmp/ak-fs-kfXXXXXX";
+  ASSERT_NE(nullptr, mkdtemp(tmpl));
+  std::string d = tmpl, f = d + "/knob";
+  EXPECT_EQ(-ENOENT, ak_write_kernel_file(f.c_str(), "1"));
+  EXPECT_NE(0, access(f.c_str(), F_OK)) << "it created the file";
+  FILE* fp = fopen(f.c_str(), "we");
+  ASSERT_NE(nullptr, fp);
+  fputs("0123456789", fp);
+  fclose(fp);
+  EXPECT_EQ(0, ak_write_kernel_file(f.c_str(), "ab"));
+  char buf[32] = {};
+  fp = fopen(f.c_str(), "re");
+  ASSERT_NE(nullptr, fp);
+  size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+  fclose(fp);
+  EXPECT_EQ("ab23456789", std::string(buf, n)) << "not truncated, written from the start";
+  EXPECT_EQ(-EISDIR, ak_write_kernel_file(d.c_str(), "x"));
+  // The kernel's own refusal comes back: cgroup.procs and the like answer
+  // a bad write with its errno; /proc/self/oom_score_adj takes only numbers.
+  EXPECT_EQ(-EINVAL, ak_write_kernel_file("/proc/self/oom_score_adj", "not a number"));
+  ASSERT_EQ(0, system(("rm -rf " + d).c_str()));
+}
+
 }  // namespace

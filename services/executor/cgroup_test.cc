@@ -18,6 +18,8 @@
 extern "C" {
 #include "services/executor/cgroup.h"
 }
+#include "services/executor/testing/cgroup2.h"
+#include "tests/testing/service_process.h"
 
 extern char** environ;
 
@@ -127,6 +129,68 @@ TEST(Cgroup, SweepRemovesWhatAKilledExecutorLeft) {
   rmdir((busy + "/vm4").c_str());
   rmdir(busy.c_str());
   cgroup_free(cg);
+}
+
+// --vm-cgroup's home: made (parents too) on the cgroup2 mount; each VM
+// gets a child that a process joins and leaves; sweeping takes empty VM
+// children only; PATH itself stays. Refused: a relative path, "..", a
+// path under kubepods, one that is not on a cgroup2 mount.
+TEST(Cgroup, HomeOutsideTheExecutor) {
+  std::string mount = aktest::Cgroup2Mount();
+  if (mount.empty()) GTEST_SKIP() << "no cgroup2 mount";
+  std::string base = mount + "/kcg-home-" + std::to_string(getpid());
+  if (mkdir(base.c_str(), 0755) < 0) GTEST_SKIP() << "cannot make a cgroup: " << strerror(errno);
+  std::string home = base + "/a/vms";
+  struct cgroup* cg = nullptr;
+  struct ak_error err = {};
+  ASSERT_EQ(cgroup_new_home(home.c_str(), &cg, &err), 0) << err.msg;
+  EXPECT_TRUE(cgroup_is_home(cg));
+  EXPECT_STREQ(cgroup_dir(cg), home.c_str());
+  EXPECT_STREQ(cgroup_kind(cg), "v2");
+  // cpu where the hierarchy offers it (not on a hybrid host's v2 mount).
+  bool offered = aktest::Slurp(mount + "/cgroup.subtree_control").find("cpu") != std::string::npos;
+  if (!offered) {
+    EXPECT_FALSE(cgroup_has_cpu(cg));
+  }
+
+  char dir[4096];
+  ASSERT_EQ(cgroup_prepare(cg, "vm7", dir, sizeof(dir), &err), 0) << err.msg;
+  EXPECT_EQ(std::string(dir), home + "/vm7");
+  EXPECT_EQ(cgroup_prepare(cg, "../x", dir, sizeof(dir), &err), -EINVAL);
+  pid_t child = -1;
+  char sleep_path[] = "/bin/sleep", arg[] = "30";
+  char* argv[] = {sleep_path, arg, nullptr};
+  ASSERT_EQ(posix_spawn(&child, "/bin/sleep", nullptr, nullptr, argv, environ), 0);
+  ASSERT_EQ(cgroup_enter(cg, "vm8", child, &err), 0) << err.msg;
+  EXPECT_TRUE(aktest::CgroupHas(home + "/vm8", child));
+  ASSERT_EQ(mkdir((home + "/other").c_str(), 0755), 0);
+  // Sweep: the empty vm7 goes; vm8 (a process in it) and "other" stay.
+  EXPECT_EQ(cgroup_sweep(cg), 1);
+  EXPECT_NE(access((home + "/vm7").c_str(), F_OK), 0);
+  EXPECT_EQ(access((home + "/vm8").c_str(), F_OK), 0);
+  EXPECT_EQ(access((home + "/other").c_str(), F_OK), 0);
+  kill(child, SIGKILL);
+  cgroup_release(cg, "vm8");  // waits for the killed process to leave
+  EXPECT_NE(access((home + "/vm8").c_str(), F_OK), 0) << "released with its process just killed, it stayed";
+  waitpid(child, nullptr, 0);
+  cgroup_free(cg);
+  EXPECT_EQ(access(home.c_str(), F_OK), 0) << "PATH is the operator's: it stays";
+  // Made again over an existing PATH: fine.
+  ASSERT_EQ(cgroup_new_home(home.c_str(), &cg, &err), 0) << err.msg;
+  cgroup_free(cg);
+
+  const std::string bad[] = {"relative/vms", home + "/../x", mount + "/kubepods.slice/vms", "/tmp/kcg-not-cgroup"};
+  for (const std::string& b : bad) {
+    cg = nullptr;
+    EXPECT_LT(cgroup_new_home(b.c_str(), &cg, &err), 0) << b;
+    EXPECT_EQ(cg, nullptr);
+    EXPECT_NE(std::string(err.msg).find("--vm-cgroup " + b), std::string::npos) << err.msg;
+  }
+  EXPECT_NE(access("/tmp/kcg-not-cgroup", F_OK), 0) << "made a directory off the cgroup fs";
+  rmdir((home + "/other").c_str());
+  rmdir(home.c_str());
+  rmdir((base + "/a").c_str());
+  EXPECT_EQ(rmdir(base.c_str()), 0) << strerror(errno);
 }
 
 }  // namespace

@@ -224,8 +224,17 @@ int executor_new(const struct executor_config *cfg, struct executor **ret, struc
             (r = images_catalog_open(ex, err)) < 0)
                 goto fail;
         struct ak_error cerr = { 0 };
-        if (cgroup_new(&ex->cgroup, &cerr) < 0)
+        if (cfg->vm_cgroup) {
+                /* Every VM goes there; it refuses to start where that would not help. */
+                if ((r = cgroup_new_home(cfg->vm_cgroup, &ex->cgroup, err)) < 0)
+                        goto fail;
+                if (!cgroup_has_cpu(ex->cgroup))
+                        snprintf(ex->cpu_quota_note, sizeof(ex->cpu_quota_note), "cpu quota unavailable: "
+                                 "--vm-cgroup %.300s offers no cpu controller (enable +cpu in its parent's "
+                                 "cgroup.subtree_control)", cfg->vm_cgroup);
+        } else if (cgroup_new(&ex->cgroup, &cerr) < 0) {
                 snprintf(ex->cpu_quota_note, sizeof(ex->cpu_quota_note), "cpu quota unavailable: %.500s", cerr.msg);
+        }
         /* The VMs an earlier run left: taken back, or reported lost. */
         if ((r = adopt_all(ex, err)) < 0)
                 goto fail;

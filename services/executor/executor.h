@@ -99,6 +99,13 @@ struct executor_config {
          * (executor_adopt.h). ak-vmm is found with binpath_find
          * ("vmm/ak-vmm", AK_VMM_BIN). */
         bool vm_supervisors;
+        /* With vm_supervisors: a cgroup v2 directory outside the
+         * executor's container (cgroup.h, cgroup_new_home) where each VM's
+         * supervisor and QEMU run in a child cgroup "vm<N>", so a container
+         * runtime's kill of the executor's cgroup spares them and the next
+         * executor adopts them. Checked at executor_new (not inside our own
+         * cgroup, writable). NULL: VMs stay in the executor's cgroup. */
+        const char *vm_cgroup;
         /* Pulling an OCI reference a create names and this node lacks
          * (executor_pull.h): a docker config.json with registry
          * credentials (a Kubernetes imagePullSecret's .dockerconfigjson;

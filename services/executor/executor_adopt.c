@@ -233,16 +233,23 @@ static int read_record(const char *dir, struct sb_record *ret, struct ak_error *
         return read_record_at(path, ret, err);
 }
 
-/* The VM of dir into the executor's books: in-use mark, cpu quota. */
+/* The VM of dir into the executor's books: in-use mark, its cgroup under
+ * --vm-cgroup (a VM booted before that was set moves there now: both its
+ * processes), cpu quota. */
 static void book_vm(struct executor *ex, struct vmbox *box, const char *dir, const struct profile *p, unsigned vcpus)
 {
         images_use_begin(ex, vmbox_image_hash(box), dir, NULL);
         const char *base = strrchr(dir, '/');
-        if (ex->cgroup && p->cpu_percent && base) {
-                char name[32];
-                snprintf(name, sizeof(name), "vm%s", base + 1);
-                cgroup_limit(ex->cgroup, name, vmbox_pid(box), p->cpu_percent * (vcpus ? vcpus : 1), NULL);
+        char name[32];
+        if (!ex->cgroup || !base)
+                return;
+        snprintf(name, sizeof(name), "vm%s", base + 1);
+        if (cgroup_is_home(ex->cgroup)) {
+                cgroup_enter(ex->cgroup, name, vmbox_supervisor_pid(box), NULL);
+                cgroup_enter(ex->cgroup, name, vmbox_pid(box), NULL);
         }
+        if (cgroup_has_cpu(ex->cgroup) && p->cpu_percent)
+                cgroup_limit(ex->cgroup, name, vmbox_pid(box), p->cpu_percent * (vcpus ? vcpus : 1), NULL);
 }
 
 static int copy_strv(char **src, size_t n, char ***ret)

@@ -77,7 +77,7 @@ struct flags {
 
 enum { LISTEN = 256, STATE, IMAGES, SCHED, SIGNER, AUDITOR, VCPUS, MEM, LABEL, POOL, MINW, MAXW, AGE,
        ACCEL, VMM, ID, ADV, TEST_GUEST, EXEC_TIMEOUT, SCHED_TOKEN, SIGNER_TOKEN, AUD_TOKEN, AUDIT_DIR, AUDIT_MAX, DENY_CIDR, NET_POOL, DNS_UPSTREAM,
-       ALLOW_PRIVATE, IMAGE_SEED, CACHE_MAX, REG_AUTH, REG_CA, REG_INSECURE, PULL_WAIT, VM_SUP, DRAIN, DRAIN_TIMEOUT,
+       ALLOW_PRIVATE, IMAGE_SEED, CACHE_MAX, REG_AUTH, REG_CA, REG_INSECURE, PULL_WAIT, VM_SUP, VM_CGROUP, DRAIN, DRAIN_TIMEOUT,
        DRAIN_TLS_NAME, SECRETS_DIR, SECRETS_CA, PROC_DIR, HELP, VERSION };
 
 /* --label k=v, --test-guest NAME=UDS: splits arg at
@@ -226,6 +226,9 @@ static int take_flag(struct flags *f, int c, char *arg)
         case VM_SUP:
                 cfg->vm_supervisors = true;
                 return 0;
+        case VM_CGROUP:
+                cfg->vm_cgroup = arg;
+                return 0;
         case DRAIN:
                 f->drain = arg;
                 return 0;
@@ -335,6 +338,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 { "insecure-registry", required_argument, NULL, REG_INSECURE },
                 { "pull-wait-s", required_argument, NULL, PULL_WAIT },
                 { "vm-supervisors", no_argument, NULL, VM_SUP },
+                { "vm-cgroup", required_argument, NULL, VM_CGROUP },
                 { "drain", required_argument, NULL, DRAIN },
                 { "drain-timeout-s", required_argument, NULL, DRAIN_TIMEOUT },
                 { "drain-tls-name", required_argument, NULL, DRAIN_TLS_NAME },
@@ -366,6 +370,9 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 problem = "--audit-queue-dir needs --auditor";
         if (!problem && f->audit_max_bytes && !f->audit_dir)
                 problem = "--audit-queue-max-mb needs --audit-queue-dir";
+        if (!problem && cfg->vm_cgroup && !cfg->vm_supervisors)
+                problem = "--vm-cgroup needs --vm-supervisors (without supervisors the VMs run inside ak-executor "
+                          "and end with it wherever their cgroup is)";
         if (problem) {
                 fprintf(stderr, "ak-executor: %s\n\n%s", problem, executor_usage);
                 return -1;

@@ -32,6 +32,16 @@ static int prepare_guest(const char *uds, bool root_disk, bool read_only_root, s
         return vm_guest_prepare(uds, root_disk, &u, read_only_root, err);
 }
 
+static void cgroup_forget(struct executor *ex, const char *dir)
+{
+        const char *base = strrchr(dir, '/');
+        if (ex->cgroup && base) {
+                char name[32];
+                snprintf(name, sizeof(name), "vm%s", base + 1);
+                cgroup_release(ex->cgroup, name);
+        }
+}
+
 void evm_net_settings(struct executor *ex, const struct vmm_net_egress *egress, struct net_reporter *reporter,
                       struct vm_config *vc)
 {
@@ -89,8 +99,19 @@ int evm_boot(struct executor *ex, const char *image, const struct profile *p, un
          * and the next executor restarts its resolver, proxy and denial
          * log (vmbox_adopt). */
         bool supervised = ex->cfg.vm_supervisors && (!ex->cfg.vmm || ex->cfg.vmm == &vmm_qemu_ops);
-        char vmname[32];
+        char vmname[32], cgdir[PATH_MAX];
         snprintf(vmname, sizeof(vmname), "vm%" PRIu64, n);
+        /* --vm-cgroup: ak-vmm joins its own cgroup outside ours before it
+         * starts QEMU, so a kill of our container's cgroup spares both. */
+        if (supervised && ex->cgroup && cgroup_is_home(ex->cgroup)) {
+                if ((r = cgroup_prepare(ex->cgroup, vmname, cgdir, sizeof(cgdir), err)) < 0) {
+                        net_audit_release(ex, na, NULL);
+                        images_use_end(ex, dir);
+                        ak_rm_rf(dir);
+                        return ak_error_wrap(err, "--vm-cgroup");
+                }
+                vc.cgroup = cgdir;
+        }
         uint64_t t0 = ak_mono_ns();
         if (supervised)
                 r = vmbox_boot_supervised(ex->vmm_bin, &vc, vmname, boot.hash, ex->cfg.boot_timeout_ms, &box, err);
@@ -102,12 +123,13 @@ int evm_boot(struct executor *ex, const char *image, const struct profile *p, un
                 SVC_LOG_S("error", r < 0 ? err->msg : ""));
         if (r < 0) {
                 net_audit_release(ex, na, NULL);
+                cgroup_forget(ex, dir);
                 images_use_end(ex, dir);
                 ak_rm_rf(dir);
                 return r;
         }
         net_audit_attach(ex, na, box);
-        if (ex->cgroup && p->cpu_percent) {
+        if (ex->cgroup && cgroup_has_cpu(ex->cgroup) && p->cpu_percent) {
                 const char *name = vmname;
                 if ((r = cgroup_limit(ex->cgroup, name, vmbox_pid(box), p->cpu_percent * (vcpus ? vcpus : 1),
                                       err)) < 0)
@@ -128,16 +150,6 @@ int evm_boot(struct executor *ex, const char *image, const struct profile *p, un
 fail:
         evm_dispose(ex, box, dir);
         return r;
-}
-
-static void cgroup_forget(struct executor *ex, const char *dir)
-{
-        const char *base = strrchr(dir, '/');
-        if (ex->cgroup && base) {
-                char name[32];
-                snprintf(name, sizeof(name), "vm%s", base + 1);
-                cgroup_release(ex->cgroup, name);
-        }
 }
 
 void evm_release(struct executor *ex, struct vmbox *box, const char *dir)
