@@ -21,9 +21,10 @@
 # Every image: OCI labels org.opencontainers.image.{source,version,revision,
 # title,created}, the entrypoint its binary; the control plane's run as
 # 65532:65532 (the manifests' runAsUser). The executor image also holds QEMU,
-# ak-guest and an image seed (`ak image export-seed`, made in a build
-# container: the kernel from the Debian archive), which its --image-seed
-# names, so no node fetches anything.
+# ak-guest, ak-vmm (the VM supervisor of --vm-supervisors, found beside it
+# as /opt/ak/vmm/ak-vmm), nsenter (util-linux) and an image seed (`ak image
+# export-seed`, made in a build container: the kernel from the Debian
+# archive), which its --image-seed names, so no node fetches anything.
 set -eu
 prefix="" source="" revision="" base="" bin="" only="scheduler signer auditor gateway executor"
 while [ $# -gt 0 ]; do
@@ -42,7 +43,7 @@ command -v buildah >/dev/null || { echo "build-images: buildah is not installed 
 if [ -z "$bin" ]; then
         bazel build -c opt //services/scheduler:ak-scheduler //services/executor:ak-executor \
                 //services/signer:ak-signer //services/auditor:ak-auditor //services/gateway:ak-gateway \
-                //guest:ak-guest //cli:ak
+                //guest:ak-guest //vmm:ak-vmm //cli:ak
         bin=$(bazel info -c opt bazel-bin)
 fi
 version=$("$bin/services/scheduler/ak-scheduler" --version | awk '{print $2}')
@@ -58,7 +59,7 @@ created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
 # The libraries the binaries link (Debian 12's), and the executor's tools.
 libs="libgrpc29 libprotobuf-c1 libcurl4 android-libboringssl ca-certificates libmicrohttpd12 libgnutls30"
-executor_pkgs="qemu-system-x86 busybox-static kmod debootstrap e2fsprogs"
+executor_pkgs="qemu-system-x86 busybox-static kmod debootstrap e2fsprogs util-linux"
 apt() { # container packages...
         c=$1; shift
         buildah run "$c" -- sh -ec "apt-get update -qq && apt-get install -y -qq --no-install-recommends $* \
@@ -99,6 +100,7 @@ build_executor() {
         buildah copy "$e" "$bin/guest/ak-guest" /opt/ak/guest/ak-guest >/dev/null
         buildah copy --from "$s" "$e" "$seed_dir" "$seed_dir" >/dev/null
         buildah rm "$s" >/dev/null
+        buildah copy "$e" "$bin/vmm/ak-vmm" /opt/ak/vmm/ak-vmm >/dev/null
         buildah copy "$e" "$bin/services/executor/ak-executor" /opt/ak/services/executor/ak-executor >/dev/null
         label "$e" executor /opt/ak/services/executor/ak-executor 0:0   # privileged: /dev/kvm, netns, nft
         buildah commit --rm "$e" "${prefix}ak/executor:$version" >/dev/null

@@ -239,6 +239,8 @@ def main():
             "--signer": None, "--auditor": None, "--signer-token-file": None, "--auditor-token-file": None,
             # The image puts the seed there (manifests_test checks the two agree); a test guest boots nothing.
             "--image-seed": None,
+            # No VMs here (a test guest), so no supervisors and no node cgroup.
+            "--vm-supervisors": None, "--vm-cgroup": None,
         }) + ["--test-guest=t1=" + d + "/no-guest.sock"]
         check_refuses_world_readable(d, sp, sched)
         p, slog = start(d, "scheduler", sp, sched)

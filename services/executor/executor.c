@@ -13,6 +13,7 @@
 #include "lib/base/fs.h"
 #include "lib/base/time.h"
 #include "lib/receipt/receipt.h"
+#include "lib/svc/log.h"
 #include "services/executor/audit_queue.h"
 #include "services/executor/capacity.h"
 #include "services/executor/cgroup.h"
@@ -236,8 +237,12 @@ int executor_new(const struct executor_config *cfg, struct executor **ret, struc
                 snprintf(ex->cpu_quota_note, sizeof(ex->cpu_quota_note), "cpu quota unavailable: %.500s", cerr.msg);
         }
         /* The VMs an earlier run left: taken back, or reported lost. */
+        int64_t adopt_t0 = ak_mono_ms();
         if ((r = adopt_all(ex, err)) < 0)
                 goto fail;
+        if (ex->n_sandboxes)
+                SVC_LOG(SVC_LOG_INFO, "sandboxes adopted", SVC_LOG_I("count", (int64_t)ex->n_sandboxes),
+                        SVC_LOG_I("duration_ms", ak_mono_ms() - adopt_t0));
         /* The cgroups a killed executor left, now that its VMs are in ours. */
         if (ex->cgroup)
                 cgroup_sweep(ex->cgroup);

@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +45,8 @@ _Static_assert(SB_RECORD_MAX_HOOKS >= HOOKS_MAX, "record hooks size");
 
 /* How long a recorded guest gets to answer its first ping. */
 #define ADOPT_PING_MS 2000
+/* Threads that take VMs back at once (adopt_all). */
+#define ADOPT_WORKERS 16
 
 /* The records of stopped sandboxes: state_dir/stopped/<name>.json. */
 #define STOPPED_DIR "stopped"
@@ -385,7 +389,23 @@ static int restore_secrets(struct executor *ex, struct sandbox *sb, const struct
         return 0;
 }
 
-/* A sandbox's record: back into the table, RUNNING or ERROR. */
+/* sb into the table unless its name is there already or the table is
+ * full (adoption runs on several threads): whether it went in. */
+static bool table_add(struct executor *ex, struct sandbox *sb)
+{
+        bool ok = true;
+        pthread_mutex_lock(&ex->lock);
+        for (size_t i = 0; ok && i < ex->n_sandboxes; i++)
+                ok = strcmp(ex->sandboxes[i]->name, sb->name) != 0;
+        ok = ok && ex->n_sandboxes < EXECUTOR_MAX_SANDBOXES;
+        if (ok)
+                ex->sandboxes[ex->n_sandboxes++] = sb;
+        pthread_mutex_unlock(&ex->lock);
+        return ok;
+}
+
+/* A sandbox's record: back into the table, RUNNING or ERROR. Called on
+ * several threads at once (adopt_all). */
 static void adopt_sandbox(struct executor *ex, const char *dir, const struct sb_record *r)
 {
         struct ak_error err = { 0 };
@@ -393,7 +413,10 @@ static void adopt_sandbox(struct executor *ex, const char *dir, const struct sb_
         struct sandbox *other = sandbox_get(ex, r->name);
         bool dup = other != NULL;
         sandbox_put(ex, other);
-        if (dup || ex->n_sandboxes >= EXECUTOR_MAX_SANDBOXES || sandbox_name_check(r->name) < 0) {
+        pthread_mutex_lock(&ex->lock);
+        bool full = ex->n_sandboxes >= EXECUTOR_MAX_SANDBOXES;
+        pthread_mutex_unlock(&ex->lock);
+        if (dup || full || sandbox_name_check(r->name) < 0) {
                 struct vmbox *box = NULL;
                 if (vmbox_adopt(dir, ADOPT_PING_MS, NULL, NULL, &box, NULL) == 0)
                         vmbox_free(box, 2000);
@@ -429,25 +452,38 @@ static void adopt_sandbox(struct executor *ex, const char *dir, const struct sb_
                                          "--vm-supervisors, or a backend other than QEMU) and stopped with it"
                                        : err.msg);
         }
-        pthread_mutex_lock(&ex->lock);
-        ex->sandboxes[ex->n_sandboxes++] = sb;
-        pthread_mutex_unlock(&ex->lock);
+        if (!table_add(ex, sb)) {
+                /* Another worker took the name (or the last place) meanwhile. */
+                if (sb->box)
+                        evm_dispose(ex, sb->box, dir);
+                else
+                        ak_rm_rf(dir);
+                sb->box = NULL;
+                sandbox_free(sb);
+        }
 }
 
 /* A pool VM's record: back into its pool if it is still configured and
- * has room, else stopped. */
+ * has room, else stopped. Called on several threads at once. */
 static void adopt_pool_vm(struct executor *ex, const char *dir, const struct sb_record *r)
 {
         struct vmbox *box = NULL;
         struct pool *pool = NULL;
-        for (size_t i = 0; i < ex->n_pools; i++)
-                if (strcmp(ex->pools[i].image, r->image) == 0 && strcmp(ex->pools[i].profile->name, r->profile) == 0 &&
-                    ex->pools[i].n_ready < ex->cfg.pool_max_warm)
-                        pool = &ex->pools[i];
         if (adopt_box(ex, dir, r->net_ifname[0] != 0, r->net_ifname, NULL, NULL, &box, NULL) < 0) {
                 ak_rm_rf(dir);
                 return;
         }
+        pthread_mutex_lock(&ex->lock);
+        for (size_t i = 0; i < ex->n_pools && !pool; i++)
+                if (strcmp(ex->pools[i].image, r->image) == 0 && strcmp(ex->pools[i].profile->name, r->profile) == 0 &&
+                    ex->pools[i].n_ready < ex->cfg.pool_max_warm)
+                        pool = &ex->pools[i];
+        if (pool) {
+                struct pool_vm *pv = &pool->ready[pool->n_ready++];
+                pv->box = box;
+                snprintf(pv->dir, sizeof(pv->dir), "%s", dir);
+        }
+        pthread_mutex_unlock(&ex->lock);
         if (!pool) {
                 vmbox_free(box, 2000);
                 net_audit_release(ex, NULL, box);
@@ -455,9 +491,6 @@ static void adopt_pool_vm(struct executor *ex, const char *dir, const struct sb_
                 return;
         }
         book_vm(ex, box, dir, pool->profile, 1);
-        struct pool_vm *pv = &pool->ready[pool->n_ready++];
-        pv->box = box;
-        snprintf(pv->dir, sizeof(pv->dir), "%s", dir);
 }
 
 static void adopt_dir(struct executor *ex, const char *dir)
@@ -532,9 +565,44 @@ static void adopt_all_stopped(struct executor *ex)
         closedir(d);
 }
 
+/* The VM directories adopt_all takes back, shared by its workers. */
+struct adopt_queue {
+        struct executor *ex;
+        char (*dirs)[PATH_MAX];
+        size_t n;
+        atomic_size_t next;
+};
+
+static void *adopt_worker(void *arg)
+{
+        struct adopt_queue *q = arg;
+        for (size_t i; (i = atomic_fetch_add(&q->next, 1)) < q->n;)
+                adopt_dir(q->ex, q->dirs[i]);
+        return NULL;
+}
+
+/* Each directory on up to ADOPT_WORKERS threads (this one among them):
+ * a VM's adoption is mostly waiting for its guest's answer, so with many
+ * VMs the waits overlap instead of adding up. */
+static void adopt_dirs(struct executor *ex, char (*dirs)[PATH_MAX], size_t n)
+{
+        struct adopt_queue q = { .ex = ex, .dirs = dirs, .n = n };
+        pthread_t t[ADOPT_WORKERS - 1];
+        size_t started = 0;
+        atomic_init(&q.next, 0);
+        while (started + 1 < ADOPT_WORKERS && started + 1 < n &&
+               pthread_create(&t[started], NULL, adopt_worker, &q) == 0)
+                started++;
+        adopt_worker(&q);
+        for (size_t i = 0; i < started; i++)
+                pthread_join(t[i], NULL);
+}
+
 int adopt_all(struct executor *ex, struct ak_error *err)
 {
         char v[PATH_MAX], dir[PATH_MAX];
+        char (*dirs)[PATH_MAX] = NULL;
+        size_t n_dirs = 0, cap = 0;
         uint64_t next = 0;
         pathfmt(v, sizeof(v), "%s/v", ex->state_dir);
         if (mkdir(v, 0700) < 0 && errno != EEXIST)
@@ -557,9 +625,22 @@ int adopt_all(struct executor *ex, struct ak_error *err)
                 }
                 if (n + 1 > next)
                         next = n + 1;
-                adopt_dir(ex, dir);
+                if (n_dirs == cap) {
+                        size_t ncap = cap ? cap * 2 : 64;
+                        void *nd = realloc(dirs, ncap * sizeof(*dirs));
+                        if (!nd) {
+                                closedir(d);
+                                free(dirs);
+                                return ak_error_set(err, -ENOMEM, "out of memory listing %s", v);
+                        }
+                        dirs = nd;
+                        cap = ncap;
+                }
+                memcpy(dirs[n_dirs++], dir, sizeof(dir));
         }
         closedir(d);
+        adopt_dirs(ex, dirs, n_dirs);
+        free(dirs);
         ex->next_vm = next;
         /* After the VMs: a name with both (a start the last executor did
          * not finish recording) is the running one. */

@@ -30,9 +30,11 @@ void adopt_forget_stopped(struct executor *ex, const char *name);
  * (vmbox_net_ifname), "" or NULL: none. */
 int adopt_record_pool(const char *dir, const char *image, const char *profile, const char *net_ifname,
                       struct ak_error *err);
-/* executor_new, before any thread starts: every VM directory under
- * state_dir/v is adopted or cleaned up; ex->next_vm continues after the
- * highest number found. Fails only when the directory cannot be read. */
+/* executor_new, before any other thread starts: every VM directory under
+ * state_dir/v is adopted or cleaned up, on up to 16 threads at once (each
+ * VM's adoption mostly waits for its guest's ping); ex->next_vm continues
+ * after the highest number found. Fails only when the directory cannot be
+ * read (or listed in memory). */
 int adopt_all(struct executor *ex, struct ak_error *err);
 /* executor_free with cfg.vm_supervisors: every sandbox leaves the table
  * without a removal (no audit event); supervised VMs keep running, the
