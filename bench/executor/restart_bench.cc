@@ -7,7 +7,8 @@
 // retrying on a fresh channel until it answers) — and, as baselines in the
 // same run, what the sandboxes cost without re-adoption: creating N anew
 // (cold boots, 8 at a time), and the same N execs on a running executor
-// (once, and again just before each round, at that moment's load).
+// (once, and again just before each round, at that moment's load); rounds
+// 3-4 adopt one VM at a time (--adopt-workers 1) beside the default 16.
 //
 // bazel run -c opt //bench/executor:restart -- [--sandboxes N] [--rounds R] [--memory-mb M]
 // (--memory-mb 80: the least the base image boots with under TCG here; 72 panics.)
@@ -231,7 +232,12 @@ int main(int argc, char** argv) {
                                    ak_mono_ms() - t < 600000;) {
       if (code != RPC_RESOURCE_EXHAUSTED && ++failures > 2) break;
       if (code != RPC_RESOURCE_EXHAUSTED) {
-        fprintf(stderr, "create %s (tried again): %s\n", name.c_str(), why.c_str());
+        // The failed sandbox stays listed (in ERROR) until removed.
+        fprintf(stderr, "create %s (removed, tried again): %s\n", name.c_str(), why.c_str());
+        Ak__V1__RemoveSandboxRequest rr = AK__V1__REMOVE_SANDBOX_REQUEST__INIT;
+        rr.name = const_cast<char*>(name.c_str());
+        std::string rwhy;
+        Call(addr, "RemoveSandbox", &rr.base, &rwhy);
         retried++;
       } else {
         refused++;
@@ -257,8 +263,15 @@ int main(int argc, char** argv) {
   fflush(stdout);
   printf("  baseline: exec in all %d, executor running          %8.0f ms\n", n, steady_ms);
 
+  args.push_back("--adopt-workers");
+  args.push_back("16");
   for (int r = 0; r < rounds; r++) {
     bool kill9 = r % 2 == 1;
+    // Rounds 1-2 (5-6, ...) adopt 16 VMs at once, the default; rounds 3-4
+    // one at a time, as before: the same-run baseline of the parallel
+    // adoption.
+    int workers = (r / 2) % 2 == 0 ? 16 : 1;
+    args.back() = std::to_string(workers);
     // The floor at this moment's load: the same execs, nothing restarted.
     double before_ms = ExecAll(addr, n, ak_mono_ms(), 120000);
     int64_t start = ak_mono_ms();
@@ -285,10 +298,11 @@ int main(int argc, char** argv) {
     size_t at = log.find("sandboxes adopted");
     at = at == std::string::npos ? at : log.find("duration_ms", at);
     long inside_ms = at == std::string::npos ? -1 : atol(log.c_str() + at + strlen("duration_ms") + 2);
-    printf("  round %d (%s): exited %4lld ms, serving with all %d adopted %6.0f ms (adoption itself %ld ms), every "
-           "sandbox answered exec %6.0f ms after the signal; the same execs just before: %6.0f ms (load %s)\n",
-           r + 1, kill9 ? "SIGKILL" : "SIGTERM", static_cast<long long>(exited - start), n, adopted_ms, inside_ms,
-           all_ms, before_ms, Load().c_str());
+    printf("  round %d (%s, --adopt-workers %2d): exited %4lld ms, serving with all %d adopted %6.0f ms (adoption "
+           "itself %ld ms), every sandbox answered exec %6.0f ms after the signal; the same execs just before: "
+           "%6.0f ms (load %s)\n",
+           r + 1, kill9 ? "SIGKILL" : "SIGTERM", workers, static_cast<long long>(exited - start), n, adopted_ms,
+           inside_ms, all_ms, before_ms, Load().c_str());
     fflush(stdout);
     ex = std::move(next);
   }

@@ -29,6 +29,8 @@ extern "C" {
 #define EXECUTOR_MAX_POOLS 16
 #define EXECUTOR_EXEC_TIMEOUT_MS 3600000u        /* 1 h */
 #define EXECUTOR_EXEC_TIMEOUT_MAX_MS 86400000u   /* 1 day */
+#define EXECUTOR_ADOPT_WORKERS 16               /* VMs re-adopted at once */
+#define EXECUTOR_ADOPT_WORKERS_MAX 64
 #define EXECUTOR_DRAIN_DEFAULT_MS 60000u         /* Drain without timeout_ms */
 #define EXECUTOR_DRAIN_MAX_MS 3600000u
 
@@ -106,6 +108,9 @@ struct executor_config {
          * executor adopts them. Checked at executor_new (not inside our own
          * cgroup, writable). NULL: VMs stay in the executor's cgroup. */
         const char *vm_cgroup;
+        /* Threads that re-adopt VMs at start (executor_adopt.h); 0:
+         * EXECUTOR_ADOPT_WORKERS, at most EXECUTOR_ADOPT_WORKERS_MAX. */
+        unsigned adopt_workers;
         /* Pulling an OCI reference a create names and this node lacks
          * (executor_pull.h): a docker config.json with registry
          * credentials (a Kubernetes imagePullSecret's .dockerconfigjson;

@@ -45,8 +45,6 @@ _Static_assert(SB_RECORD_MAX_HOOKS >= HOOKS_MAX, "record hooks size");
 
 /* How long a recorded guest gets to answer its first ping. */
 #define ADOPT_PING_MS 2000
-/* Threads that take VMs back at once (adopt_all). */
-#define ADOPT_WORKERS 16
 
 /* The records of stopped sandboxes: state_dir/stopped/<name>.json. */
 #define STOPPED_DIR "stopped"
@@ -581,16 +579,18 @@ static void *adopt_worker(void *arg)
         return NULL;
 }
 
-/* Each directory on up to ADOPT_WORKERS threads (this one among them):
- * a VM's adoption is mostly waiting for its guest's answer, so with many
- * VMs the waits overlap instead of adding up. */
+/* Each directory on up to cfg.adopt_workers threads (this one among
+ * them): a VM's adoption is mostly waiting for its guest's answer, so with
+ * many VMs the waits overlap instead of adding up. */
 static void adopt_dirs(struct executor *ex, char (*dirs)[PATH_MAX], size_t n)
 {
         struct adopt_queue q = { .ex = ex, .dirs = dirs, .n = n };
-        pthread_t t[ADOPT_WORKERS - 1];
-        size_t started = 0;
+        pthread_t t[EXECUTOR_ADOPT_WORKERS_MAX - 1];
+        size_t started = 0, workers = ex->cfg.adopt_workers ? ex->cfg.adopt_workers : EXECUTOR_ADOPT_WORKERS;
+        if (workers > EXECUTOR_ADOPT_WORKERS_MAX)
+                workers = EXECUTOR_ADOPT_WORKERS_MAX;
         atomic_init(&q.next, 0);
-        while (started + 1 < ADOPT_WORKERS && started + 1 < n &&
+        while (started + 1 < workers && started + 1 < n &&
                pthread_create(&t[started], NULL, adopt_worker, &q) == 0)
                 started++;
         adopt_worker(&q);

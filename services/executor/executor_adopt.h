@@ -31,7 +31,7 @@ void adopt_forget_stopped(struct executor *ex, const char *name);
 int adopt_record_pool(const char *dir, const char *image, const char *profile, const char *net_ifname,
                       struct ak_error *err);
 /* executor_new, before any other thread starts: every VM directory under
- * state_dir/v is adopted or cleaned up, on up to 16 threads at once (each
+ * state_dir/v is adopted or cleaned up, on cfg.adopt_workers threads (each
  * VM's adoption mostly waits for its guest's ping); ex->next_vm continues
  * after the highest number found. Fails only when the directory cannot be
  * read (or listed in memory). */

@@ -77,7 +77,7 @@ struct flags {
 
 enum { LISTEN = 256, STATE, IMAGES, SCHED, SIGNER, AUDITOR, VCPUS, MEM, LABEL, POOL, MINW, MAXW, AGE,
        ACCEL, VMM, ID, ADV, TEST_GUEST, EXEC_TIMEOUT, SCHED_TOKEN, SIGNER_TOKEN, AUD_TOKEN, AUDIT_DIR, AUDIT_MAX, DENY_CIDR, NET_POOL, DNS_UPSTREAM,
-       ALLOW_PRIVATE, IMAGE_SEED, CACHE_MAX, REG_AUTH, REG_CA, REG_INSECURE, PULL_WAIT, VM_SUP, VM_CGROUP, DRAIN, DRAIN_TIMEOUT,
+       ALLOW_PRIVATE, IMAGE_SEED, CACHE_MAX, REG_AUTH, REG_CA, REG_INSECURE, PULL_WAIT, VM_SUP, VM_CGROUP, ADOPT_WORKERS, DRAIN, DRAIN_TIMEOUT,
        DRAIN_TLS_NAME, SECRETS_DIR, SECRETS_CA, PROC_DIR, HELP, VERSION };
 
 /* --label k=v, --test-guest NAME=UDS: splits arg at
@@ -229,6 +229,15 @@ static int take_flag(struct flags *f, int c, char *arg)
         case VM_CGROUP:
                 cfg->vm_cgroup = arg;
                 return 0;
+        case ADOPT_WORKERS:
+                if (flag_uint("--adopt-workers", arg, EXECUTOR_ADOPT_WORKERS_MAX, &v) < 0)
+                        return -1;
+                if (v < 1) {
+                        fprintf(stderr, "ak-executor: --adopt-workers %s: at least 1\n", arg);
+                        return -1;
+                }
+                cfg->adopt_workers = (unsigned)v;
+                return 0;
         case DRAIN:
                 f->drain = arg;
                 return 0;
@@ -339,6 +348,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 { "pull-wait-s", required_argument, NULL, PULL_WAIT },
                 { "vm-supervisors", no_argument, NULL, VM_SUP },
                 { "vm-cgroup", required_argument, NULL, VM_CGROUP },
+                { "adopt-workers", required_argument, NULL, ADOPT_WORKERS },
                 { "drain", required_argument, NULL, DRAIN },
                 { "drain-timeout-s", required_argument, NULL, DRAIN_TIMEOUT },
                 { "drain-tls-name", required_argument, NULL, DRAIN_TLS_NAME },

@@ -74,6 +74,8 @@ const char executor_usage[] =
         "                          executor. PATH must not be inside the executor's own cgroup or\n"
         "                          under kubepods, e.g. /sys/fs/cgroup/ak.slice/vms with the\n"
         "                          host's cgroup fs mounted read-write; one executor per PATH\n"
+        "  --adopt-workers N       VMs re-adopted at once on start (16; 1..64): each waits for its\n"
+        "                          guest's answer, so the waits overlap\n"
         "  --vmm NAME              the VMM backend: qemu (default; QEMU's microvm machine),\n"
         "                          firecracker ($AK_FIRECRACKER, KVM only, no network yet) or\n"
         "                          apple (the `container` CLI, macOS; $AK_APPLE_IMAGE)\n"
