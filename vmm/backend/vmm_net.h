@@ -168,7 +168,8 @@ struct vmm_net_request_event {
         int status;              /* the server's, 0: no answer */
         uint64_t request_bytes;  /* plaintext sent to the server (head and body) */
         uint64_t response_bytes; /* plaintext sent back to the guest */
-        uint64_t duration_ms;    /* from the handoff to the connection's end */
+        uint64_t duration_ms;    /* from the handoff (or the previous request's end on the same
+                                  * guest connection) to this request's end */
         bool injected;           /* a value was put into the head */
         const char *outcome;     /* tls_relay_outcome_name: "done", "refused-secret", ... */
 };

@@ -22,7 +22,8 @@
 struct job {
         struct vmm_net_inject *in;
         struct job *prev, *next;
-        int gfd, ufd;
+        int gfd;
+        uint64_t t0;    /* when the current request began */
         struct sockaddr_in dst;
         uint16_t dst_port;
         char dst_text[INET6_ADDRSTRLEN];
@@ -71,11 +72,11 @@ void vmm_net_inject_free(struct vmm_net_inject *in)
                 return;
         pthread_mutex_lock(&in->lock);
         in->closing = true;
-        for (struct job *j = in->jobs; j; j = j->next) {
+        /* the relay sees its guest's socket shut down wherever it waits but
+         * in a server's connect or handshake (bounded by their timeouts);
+         * server connections are the relay's, pooled past a job */
+        for (struct job *j = in->jobs; j; j = j->next)
                 shutdown(j->gfd, SHUT_RDWR);
-                if (j->ufd >= 0)
-                        shutdown(j->ufd, SHUT_RDWR);
-        }
         while (in->active)
                 pthread_cond_wait(&in->idle, &in->lock);
         pthread_mutex_unlock(&in->lock);
@@ -142,8 +143,12 @@ static const char *outcome_rule(enum tls_relay_outcome o)
                 return "secret.exfiltration";
         case TLS_RELAY_BAD_REQUEST:
                 return "secret.bad-request";
+        case TLS_RELAY_BAD_RESPONSE:
+                return "secret.bad-response";
         case TLS_RELAY_UPSTREAM_TLS:
                 return "secret.upstream-tls";
+        case TLS_RELAY_UNAVAILABLE:
+                return "secret.unavailable";
         default:
                 return NULL; /* the guest's own TLS failing, or I/O: not a refusal */
         }
@@ -163,9 +168,50 @@ static void job_end(struct job *j)
                 pthread_cond_broadcast(&in->idle);
         pthread_mutex_unlock(&in->lock);
         close(j->gfd);
-        if (j->ufd >= 0)
-                close(j->ufd);
         free(j);
+}
+
+static int job_connect(void *ctx)
+{
+        struct job *j = ctx;
+        pthread_mutex_lock(&j->in->lock);
+        bool closing = j->in->closing;
+        pthread_mutex_unlock(&j->in->lock);
+        return closing ? -ECANCELED : upstream_connect(j);
+}
+
+/* Rotation: the values as the vault holds them now, before each request. */
+static int job_before_request(void *ctx, struct ak_error *err)
+{
+        struct job *j = ctx;
+        return secret_set_refresh(j->in->set, err);
+}
+
+/* Each request: its refusal audited, its proxy hooks' events. */
+static void job_exchange(void *ctx, const struct tls_relay_result *res, const struct ak_error *err)
+{
+        struct job *j = ctx;
+        struct vmm_net_inject *in = j->in;
+        const char *rule = res->outcome != TLS_RELAY_DONE ? outcome_rule(res->outcome) : NULL;
+
+        if (rule)
+                report(in, NET_EVENT_TLS_SNI, j->dst_text, j->dst_port, j->name, rule);
+        if (in->s->on_request && res->method[0]) {
+                struct vmm_net_request_event ev = {
+                        .host = j->name,
+                        .port = j->dst_port,
+                        .method = res->method,
+                        .path = res->path,
+                        .status = res->status,
+                        .request_bytes = res->to_server,
+                        .response_bytes = res->to_guest,
+                        .duration_ms = (ak_mono_ns() - j->t0) / 1000000,
+                        .injected = res->injected,
+                        .outcome = tls_relay_outcome_name(res->outcome),
+                };
+                in->s->on_request(in->s->ctx, &ev);
+        }
+        j->t0 = ak_mono_ns();
 }
 
 static void *job_run(void *arg)
@@ -174,40 +220,19 @@ static void *job_run(void *arg)
         struct vmm_net_inject *in = j->in;
         struct ak_error err = { 0 };
         struct tls_relay_result res = { 0 };
-        uint64_t t0 = ak_mono_ns();
+        char addr[INET6_ADDRSTRLEN + 8];
+        snprintf(addr, sizeof(addr), "%s:%u", j->dst_text, (unsigned)j->dst_port);
+        const struct tls_relay_target t = {
+                .host = j->name,
+                .addr = addr,
+                .connect = job_connect,
+                .before_request = job_before_request,
+                .on_exchange = job_exchange,
+                .ctx = j,
+        };
 
-        /* Rotation: the values as the vault holds them now. */
-        if (secret_set_refresh(in->set, &err) < 0) {
-                report(in, NET_EVENT_TLS_SNI, j->dst_text, j->dst_port, j->name, "secret.unavailable");
-                job_end(j);
-                return NULL;
-        }
-        int fd = upstream_connect(j);
-        pthread_mutex_lock(&in->lock);
-        j->ufd = fd;
-        bool closing = in->closing;
-        pthread_mutex_unlock(&in->lock);
-        if (fd >= 0 && !closing &&
-            tls_relay_serve_prefixed(in->relay, j->gfd, j->head, j->head_len, fd, j->name, &res, &err) < 0) {
-                const char *rule = outcome_rule(res.outcome);
-                if (rule)
-                        report(in, NET_EVENT_TLS_SNI, j->dst_text, j->dst_port, j->name, rule);
-        }
-        if (in->s->on_request && res.method[0]) {
-                struct vmm_net_request_event ev = {
-                        .host = j->name,
-                        .port = j->dst_port,
-                        .method = res.method,
-                        .path = res.path,
-                        .status = res.status,
-                        .request_bytes = res.to_server,
-                        .response_bytes = res.to_guest,
-                        .duration_ms = (ak_mono_ns() - t0) / 1000000,
-                        .injected = res.injected,
-                        .outcome = tls_relay_outcome_name(res.outcome),
-                };
-                in->s->on_request(in->s->ctx, &ev);
-        }
+        j->t0 = ak_mono_ns();
+        tls_relay_serve(in->relay, j->gfd, j->head, j->head_len, &t, &res, &err);
         job_end(j);
         return NULL;
 }
@@ -223,7 +248,6 @@ void vmm_net_inject_handoff(void *ctx, int fd, const struct proxy_request *req)
         }
         j->in = in;
         j->gfd = fd;
-        j->ufd = -1;
         memcpy(&j->dst, &req->dst, sizeof(j->dst));
         j->dst_port = req->dst_port;
         snprintf(j->dst_text, sizeof(j->dst_text), "%s", req->dst_text);

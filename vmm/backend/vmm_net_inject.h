@@ -8,7 +8,8 @@
  * What is looked at: the name the connection carries (the TLS SNI or the
  * HTTP Host) and the first bytes the proxy read (a ClientHello, an HTTP
  * request head as far as it was read); inside TLS to a bound host, the
- * relay's inject_request checks the whole first head. TLS to any other
+ * relay's inject_request checks every request head on the connection
+ * (each one is audited and hooked on its own). TLS to any other
  * host cannot be read (the sandbox CA is name-constrained to the bound
  * hosts), so a placeholder inside it is not seen: it is worth nothing
  * there. Plain HTTP to a bound host carrying its placeholder is refused
@@ -18,8 +19,11 @@
  *   secret.exfiltration   a placeholder to another host, or in the URL or
  *                         another header to the bound host (tls_relay)
  *   secret.plaintext      a bound host's placeholder over plain HTTP
- *   secret.bad-request    the relay refused a malformed head or a Host
- *                         other than the TLS server name
+ *   secret.bad-request    the relay refused a malformed or ambiguously
+ *                         framed request, or a Host other than the TLS
+ *                         server name
+ *   secret.bad-response   the server's response could not be framed
+ *                         unambiguously (the guest got a 502)
  *   secret.upstream-tls   the bound host's certificate failed verification
  *   secret.unavailable    the value could not be read again from the vault
  *                         (removed, or no longer fit for a header) */
