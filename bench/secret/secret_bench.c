@@ -5,13 +5,15 @@
  *
  *   bazel run -c opt //bench/secret -- [--requests N]
  *
- * Each request is a new TLS connection (the relay makes every injected
- * request one connection: Connection: close), "GET / HTTP/1.1" with an
- * Authorization header, answered with 2 bytes. Prints p50/p90 latency in
- * microseconds for both paths and the ratio of the p50s, how many of the
- * relay's server connections resumed a session, and the CPU time per
- * request of each path run alone (the figure load on a shared machine does
- * not move). */
+ * Each request is "GET / HTTP/1.1" with an Authorization header, answered
+ * with 2 bytes by a keep-alive server. Two client modes, each on both
+ * paths: a new TLS connection per request ("Connection: close", as a
+ * one-shot curl), and one keep-alive connection carrying every request.
+ * The relay pools its server connections (tls_relay.h) in both. Prints
+ * p50/p90/p99 latency in microseconds for both paths and the ratio of the
+ * p50s, the relay's server connections (new, resumed) and pooled reuses,
+ * and the CPU time per request of each path run alone (the figure load on
+ * a shared machine does not move). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -23,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -61,37 +65,78 @@ static int dial(int port)
         return fd;
 }
 
-/* ---- the API host: answers every request with "ok" ---- */
+/* ---- the API host: answers every request with "ok", keep-alive ---- */
 
 struct server {
         int lfd;
         SSL_CTX *ctx;
 };
 
+/* Reads one HTTP message head and its Content-Length body (at most 2 bytes
+ * here) from ssl: 1 with *ret_close when it said Connection: close, 0 at
+ * the end of the connection. */
+static int read_message(SSL *ssl, bool *ret_close)
+{
+        char buf[4096];
+        size_t have = 0, got = 0;
+        const char *end;
+
+        while (!(end = memmem(buf, have, "\r\n\r\n", 4))) {
+                if (have == sizeof(buf) || SSL_read_ex(ssl, buf + have, sizeof(buf) - have, &got) != 1)
+                        return 0;
+                have += got;
+        }
+        size_t head = (size_t)(end - buf) + 4, body = 0;
+        const char *cl = memmem(buf, head, "Content-Length: ", 16);
+        if (cl)
+                body = (size_t)atoi(cl + 16);
+        while (have < head + body) {
+                if (SSL_read_ex(ssl, buf + have, sizeof(buf) - have, &got) != 1)
+                        return 0;
+                have += got;
+        }
+        *ret_close = memmem(buf, head, "Connection: close", 17) != NULL;
+        return 1;
+}
+
+static void *server_conn_main(void *arg)
+{
+        struct server *s = ((void **)arg)[0];
+        int c = (int)(intptr_t)((void **)arg)[1];
+        SSL *ssl = SSL_new(s->ctx);
+        bool close_after = false;
+        size_t got;
+
+        free(arg);
+        SSL_set_fd(ssl, c);
+        if (SSL_accept(ssl) == 1)
+                while (!close_after && read_message(ssl, &close_after) == 1) {
+                        static const char ka[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                        static const char cl[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+                        if (SSL_write_ex(ssl, close_after ? cl : ka, close_after ? sizeof(cl) - 1 : sizeof(ka) - 1,
+                                         &got) != 1)
+                                break;
+                }
+        SSL_shutdown(ssl);
+        SSL_free(ssl);
+        close(c);
+        return NULL;
+}
+
 static void *server_main(void *arg)
 {
         struct server *s = arg;
-        char buf[4096];
 
         for (;;) {
                 int c = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
                 if (c < 0)
                         return NULL;
-                SSL *ssl = SSL_new(s->ctx);
-                SSL_set_fd(ssl, c);
-                if (SSL_accept(ssl) == 1) {
-                        size_t got = 0, have = 0;
-                        while (have < sizeof(buf) && SSL_read_ex(ssl, buf + have, sizeof(buf) - have, &got) == 1) {
-                                have += got;
-                                if (memmem(buf, have, "\r\n\r\n", 4))
-                                        break;
-                        }
-                        static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
-                        SSL_write_ex(ssl, resp, sizeof(resp) - 1, &got);
-                        SSL_shutdown(ssl);
-                }
-                SSL_free(ssl);
-                close(c);
+                void **a = malloc(2 * sizeof(void *));
+                a[0] = s;
+                a[1] = (void *)(intptr_t)c;
+                pthread_t t;
+                pthread_create(&t, NULL, server_conn_main, a);
+                pthread_detach(t);
         }
 }
 
@@ -103,29 +148,41 @@ struct relay {
         struct tls_relay *relay;
 };
 
-static int served, resumed; /* relayed connections, and those whose server session was resumed */
+static int connects, resumed, reused; /* the relay's new server connections, resumed ones, pooled reuses */
 
 struct relay_conn {
         struct relay *r;
         int g;
 };
 
+static int relay_connect(void *ctx)
+{
+        struct relay_conn *rc = ctx;
+        int fd = dial(rc->r->upstream_port);
+        __atomic_add_fetch(&connects, 1, __ATOMIC_RELAXED);
+        return fd < 0 ? -ECONNREFUSED : fd;
+}
+
+static void relay_exchange(void *ctx, const struct tls_relay_result *res, const struct ak_error *err)
+{
+        if (res->resumed)
+                __atomic_add_fetch(&resumed, 1, __ATOMIC_RELAXED);
+        if (res->reused)
+                __atomic_add_fetch(&reused, 1, __ATOMIC_RELAXED);
+        if (err)
+                fprintf(stderr, "relay: %s\n", err->msg);
+}
+
 static void *relay_conn_main(void *arg)
 {
         struct relay_conn *rc = arg;
         struct tls_relay_result res;
         struct ak_error err = { 0 };
-        int u = dial(rc->r->upstream_port);
+        char addr[32];
+        snprintf(addr, sizeof(addr), "127.0.0.1:%d", rc->r->upstream_port);
+        const struct tls_relay_target t = { HOST, addr, relay_connect, NULL, relay_exchange, rc };
 
-        if (u >= 0 && tls_relay_serve(rc->r->relay, rc->g, u, HOST, &res, &err) < 0)
-                fprintf(stderr, "relay: %s\n", err.msg);
-        else if (u >= 0) {
-                __atomic_add_fetch(&served, 1, __ATOMIC_RELAXED);
-                if (res.resumed)
-                        __atomic_add_fetch(&resumed, 1, __ATOMIC_RELAXED);
-        }
-        if (u >= 0)
-                close(u);
+        tls_relay_serve(rc->r->relay, rc->g, NULL, 0, &t, &res, &err);
         close(rc->g);
         free(rc);
         return NULL;
@@ -158,35 +215,64 @@ static double now_us(void)
         return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
-/* One request on a new connection; its latency in microseconds, or -1. */
-static double request(SSL_CTX *ctx, int port, const char *auth)
+static void request_text(char *req, size_t size, const char *auth, bool close_after)
 {
-        char req[512], buf[512];
-        double t0 = now_us(), t = -1;
+        snprintf(req, size, "GET / HTTP/1.1\r\nHost: " HOST "\r\nAuthorization: Bearer %s\r\n%s\r\n", auth,
+                 close_after ? "Connection: close\r\n" : "");
+}
+
+/* One request on ssl and its answer "ok" read by its length: 0 or -1. */
+static int exchange(SSL *ssl, const char *req)
+{
+        char buf[512];
         size_t got = 0, have = 0;
+        const char *end = NULL;
+
+        if (SSL_write_ex(ssl, req, strlen(req), &got) != 1)
+                return -1;
+        while (!(end = memmem(buf, have, "\r\n\r\n", 4)) || have < (size_t)(end - buf) + 6) {
+                if (have == sizeof(buf) || SSL_read_ex(ssl, buf + have, sizeof(buf) - have, &got) != 1)
+                        return -1;
+                have += got;
+        }
+        return memcmp(end + 4, "ok", 2) == 0 ? 0 : -1;
+}
+
+static SSL *client_connect(SSL_CTX *ctx, int port, int *ret_fd)
+{
         int fd = dial(port);
         SSL *ssl = SSL_new(ctx);
 
-        snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: " HOST "\r\nAuthorization: Bearer %s\r\n\r\n", auth);
         SSL_set_fd(ssl, fd);
         SSL_set_tlsext_host_name(ssl, HOST);
         SSL_set1_host(ssl, HOST);
-        if (fd >= 0 && SSL_connect(ssl) == 1 && SSL_write_ex(ssl, req, strlen(req), &got) == 1) {
-                while (SSL_read_ex(ssl, buf + have, sizeof(buf) - have, &got) == 1)
-                        have += got;
-                if (have >= 2 && memcmp(buf + have - 2, "ok", 2) == 0)
-                        t = now_us() - t0;
+        if (fd < 0 || SSL_connect(ssl) != 1) {
+                SSL_free(ssl);
+                if (fd >= 0)
+                        close(fd);
+                return NULL;
         }
-        SSL_free(ssl);
-        if (fd >= 0)
-                close(fd);
-        return t;
+        *ret_fd = fd;
+        return ssl;
 }
 
-static int cmp(const void *a, const void *b)
+/* One request on a new connection; its latency in microseconds, or -1. */
+static double request(SSL_CTX *ctx, int port, const char *auth)
 {
-        double x = *(const double *)a, y = *(const double *)b;
-        return x < y ? -1 : x > y;
+        char req[512];
+        double t0 = now_us(), t = -1;
+        int fd = -1;
+        SSL *ssl = client_connect(ctx, port, &fd);
+
+        request_text(req, sizeof(req), auth, true);
+        if (ssl && exchange(ssl, req) == 0)
+                t = now_us() - t0;
+        if (ssl) {
+                SSL_shutdown(ssl);
+                SSL_free(ssl);
+                close(fd);
+        }
+        return t;
 }
 
 static SSL_CTX *client_ctx(X509 *root)
@@ -198,27 +284,58 @@ static SSL_CTX *client_ctx(X509 *root)
 }
 
 struct path {
+        const char *name;
         SSL_CTX *ctx;
         int port;
         const char *auth;
+        bool keep_alive; /* one connection for every request (made before the timing) */
+        SSL *ka;
+        int ka_fd;
         double *us;
         int ok, failed;
 };
 
-/* n requests on each path, alternating, so both see the same load (the
- * machine is shared); then each path's latencies sorted. */
-static void run(struct path *a, struct path *b, int n)
+/* One request on p: its latency in microseconds, or -1. */
+static double path_request(struct path *p)
 {
+        char req[512];
+
+        if (!p->keep_alive)
+                return request(p->ctx, p->port, p->auth);
+        if (!p->ka && !(p->ka = client_connect(p->ctx, p->port, &p->ka_fd)))
+                return -1;
+        request_text(req, sizeof(req), p->auth, false);
+        double t0 = now_us();
+        if (exchange(p->ka, req) == 0)
+                return now_us() - t0;
+        SSL_free(p->ka);
+        close(p->ka_fd);
+        p->ka = NULL;
+        return -1;
+}
+
+static int cmp(const void *a, const void *b)
+{
+        double x = *(const double *)a, y = *(const double *)b;
+        return x < y ? -1 : x > y;
+}
+
+/* n requests on each path, alternating, so all see the same load (the
+ * machine is shared); then each path's latencies sorted. */
+static void run(struct path **paths, int n_paths, int n)
+{
+        for (int k = 0; k < n_paths; k++)
+                paths[k]->ok = paths[k]->failed = 0;
         for (int i = 0; i < n; i++)
-                for (struct path *p = a; p; p = p == a ? b : NULL) {
-                        double t = request(p->ctx, p->port, p->auth);
+                for (int k = 0; k < n_paths; k++) {
+                        double t = path_request(paths[k]);
                         if (t < 0)
-                                p->failed++;
+                                paths[k]->failed++;
                         else
-                                p->us[p->ok++] = t;
+                                paths[k]->us[paths[k]->ok++] = t;
                 }
-        qsort(a->us, (size_t)a->ok, sizeof(double), cmp);
-        qsort(b->us, (size_t)b->ok, sizeof(double), cmp);
+        for (int k = 0; k < n_paths; k++)
+                qsort(paths[k]->us, (size_t)paths[k]->ok, sizeof(double), cmp);
 }
 
 static double cpu_us(void)
@@ -235,7 +352,7 @@ static double cpu_per_request(struct path *p, int n)
 {
         double c0 = cpu_us();
         for (int i = 0; i < n; i++)
-                if (request(p->ctx, p->port, p->auth) < 0)
+                if (path_request(p) < 0)
                         p->failed++;
         usleep(20000); /* the relay's and server's threads finish their closes */
         return (cpu_us() - c0) / n;
@@ -244,6 +361,23 @@ static double cpu_per_request(struct path *p, int n)
 static double pct(const struct path *p, int q)
 {
         return p->ok ? p->us[p->ok * q / 100] : 0;
+}
+
+static void report(const char *mode, struct path **paths, int n_paths, int n)
+{
+        printf("%s: %d requests per path, alternating (loopback)\n", mode, n);
+        for (int k = 0; k < n_paths; k++)
+                printf("  %-26s p50 %7.0f us  p90 %7.0f us  p99 %7.0f us  failed %d\n", paths[k]->name,
+                       pct(paths[k], 50), pct(paths[k], 90), pct(paths[k], 99), paths[k]->failed);
+        for (int k = 1; k < n_paths; k++)
+                printf("  %s / %s p50: %.2fx\n", paths[k]->name, paths[0]->name,
+                       pct(paths[0], 50) > 0 ? pct(paths[k], 50) / pct(paths[0], 50) : 0);
+        double cpu0 = cpu_per_request(paths[0], n);
+        for (int k = 1; k < n_paths; k++) {
+                double c = cpu_per_request(paths[k], n);
+                printf("  CPU per request (all threads): %s %.0f us, %s %.0f us, %.2fx\n", paths[0]->name, cpu0,
+                       paths[k]->name, c, cpu0 > 0 ? c / cpu0 : 0);
+        }
 }
 
 static X509 *ca_cert(struct tls_ca *ca)
@@ -267,10 +401,10 @@ int main(int argc, char **argv)
         struct tls_ca *api_ca = NULL, *sandbox_ca = NULL;
         struct ak_error err = { 0 };
         struct server srv;
-        struct relay rel = { 0 };
+        struct relay rel = { 0 }, nopool = { 0 };
         struct inject_secret secret = { .host = HOST, .header = "Authorization" };
         char roots[] = "/tmp/ak_secret_bench_roots.XXXXXX";
-        int n = 300, server_port, relay_port, fd;
+        int n = 300, server_port, relay_port, nopool_port, fd;
         X509 *cert;
         EVP_PKEY *key;
         pthread_t t;
@@ -305,31 +439,42 @@ int main(int argc, char **argv)
         secret.value_len = strlen((const char *)secret.value);
         rel.cfg = (struct tls_relay_config){ sandbox_ca, &secret, 1, roots, 5000 };
         rel.upstream_port = server_port;
-        if (tls_relay_new(&rel.cfg, &rel.relay, &err) < 0) {
+        nopool.cfg = rel.cfg;
+        nopool.cfg.no_pool = true;
+        nopool.upstream_port = server_port;
+        if (tls_relay_new(&rel.cfg, &rel.relay, &err) < 0 || tls_relay_new(&nopool.cfg, &nopool.relay, &err) < 0) {
                 fprintf(stderr, "bench: %s\n", err.msg);
                 return 1;
         }
         rel.lfd = listen_any(&relay_port);
+        nopool.lfd = listen_any(&nopool_port);
         pthread_create(&t, NULL, relay_main, &rel);
+        pthread_create(&t, NULL, relay_main, &nopool);
 
-        double *us = calloc(2 * (size_t)(n + 10), sizeof(double));
-        struct path plain = { client_ctx(api_root), server_port, "sk-bench-value-0123456789abcdef", us, 0, 0 };
-        struct path injected = { client_ctx(sandbox_root), relay_port, secret.placeholder, us + n + 10, 0, 0 };
-        run(&plain, &injected, 10); /* warm-up */
-        plain.ok = plain.failed = injected.ok = injected.failed = 0;
-        run(&plain, &injected, n);
-        printf("requests %d per path, alternating (each a new TLS connection, loopback)\n", n);
-        printf("plain egress (baseline)  p50 %8.0f us  p90 %8.0f us  failed %d\n", pct(&plain, 50),
-               pct(&plain, 90), plain.failed);
-        printf("secret injected          p50 %8.0f us  p90 %8.0f us  failed %d\n", pct(&injected, 50),
-               pct(&injected, 90), injected.failed);
-        printf("server sessions resumed  %d of %d relayed connections\n", __atomic_load_n(&resumed, __ATOMIC_RELAXED),
-               __atomic_load_n(&served, __ATOMIC_RELAXED));
-        printf("injected/plain p50       %.2fx\n", pct(&plain, 50) > 0 ? pct(&injected, 50) / pct(&plain, 50) : 0);
-        double cpu_plain = cpu_per_request(&plain, n), cpu_inj = cpu_per_request(&injected, n);
-        printf("CPU per request (all threads): plain %.0f us, injected %.0f us, %.2fx\n", cpu_plain, cpu_inj,
-               cpu_plain > 0 ? cpu_inj / cpu_plain : 0);
-        int failed = plain.failed || injected.failed;
+        size_t stride = (size_t)n + 10;
+        double *us = calloc(5 * stride, sizeof(double));
+        SSL_CTX *api_ctx = client_ctx(api_root), *sandbox_ctx = client_ctx(sandbox_root);
+        const char *value = (const char *)secret.value;
+        struct path plain = { "plain egress", api_ctx, server_port, value, false, NULL, -1, us, 0, 0 };
+        struct path injected = { "secret injected", sandbox_ctx, relay_port, secret.placeholder, false, NULL, -1,
+                                 us + stride, 0, 0 };
+        struct path unpooled = { "injected, pool off", sandbox_ctx, nopool_port, secret.placeholder, false, NULL, -1,
+                                 us + 2 * stride, 0, 0 };
+        struct path plain_ka = { "plain egress", api_ctx, server_port, value, true, NULL, -1, us + 3 * stride, 0, 0 };
+        struct path injected_ka = { "secret injected", sandbox_ctx, relay_port, secret.placeholder, true, NULL, -1,
+                                    us + 4 * stride, 0, 0 };
+        struct path *fresh[] = { &plain, &injected, &unpooled }, *ka[] = { &plain_ka, &injected_ka };
+
+        run(fresh, 3, 10); /* warm-up */
+        run(fresh, 3, n);
+        report("new TLS connection per request", fresh, 3, n);
+        run(ka, 2, 10);
+        run(ka, 2, n);
+        report("one keep-alive connection per path", ka, 2, n);
+        printf("relay's server connections: %d new (%d resumed a session), %d requests over pooled ones\n",
+               __atomic_load_n(&connects, __ATOMIC_RELAXED), __atomic_load_n(&resumed, __ATOMIC_RELAXED),
+               __atomic_load_n(&reused, __ATOMIC_RELAXED));
+        int failed = plain.failed || injected.failed || unpooled.failed || plain_ka.failed || injected_ka.failed;
         free(us);
         unlink(roots);
         return failed ? 1 : 0;
