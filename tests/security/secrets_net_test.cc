@@ -22,7 +22,9 @@
 //     SIGKILL of it, the next executor serves the same placeholder to the
 //     same host with the vault's value (the CA the guest trusts came back
 //     from its 0600 file), still refuses the placeholder elsewhere, its
-//     hooks still fire, and no file under its state directory holds a value.
+//     hooks still fire, and no file under its state directory holds a value;
+//   - on one keep-alive guest connection, a second request with the
+//     placeholder in its URL is refused like a first one would be.
 //
 // Host-side names, all aks-*: namespace aks-api (198.18.19.1 and .3, the
 // host's end aks-a0 198.18.19.2); removed before and after.
@@ -116,6 +118,34 @@ try:
     print("RESP " + (d.split(b"\r\n")[0].decode() if d else "(none)"))
 except Exception as e:
     print("ERR %s %s" % (type(e).__name__, e))
+)PY";
+
+// The guest's keep-alive client: two requests on one TLS connection to
+// api.test, the first with the placeholder in Authorization, the second with
+// it in the URL; each answer's status line, and whether the relay then
+// ended the connection.
+const char kKeepAlive[] = R"PY(
+import os, socket, ssl
+ph = os.environ["API_TOKEN"]
+s = ssl.create_default_context().wrap_socket(socket.create_connection(("198.18.19.1", 443), timeout=30),
+                                             server_hostname="api.test")
+def answer():
+    d = b""
+    while b"\r\n\r\n" not in d:
+        c = s.recv(1)
+        if not c:
+            return None
+        d += c
+    n = [int(l.split(b":")[1]) for l in d.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+    body = b""
+    while n and len(body) < n[0]:
+        body += s.recv(n[0] - len(body))
+    return d.split(b"\r\n")[0].decode()
+s.sendall(("GET /ka1 HTTP/1.1\r\nHost: api.test\r\nAuthorization: Bearer %s\r\n\r\n" % ph).encode())
+print("RESP1", answer())
+s.sendall(("GET /ka2?k=%s HTTP/1.1\r\nHost: api.test\r\n\r\n" % ph).encode())
+print("RESP2", answer())
+print("CLOSED" if s.recv(1) == b"" else "OPEN")
 )PY";
 
 class SecretsNetTest : public ::testing::Test {
@@ -478,6 +508,32 @@ TEST_F(SecretsNetTest, BadHooksAreRefused) {
     EXPECT_NE(e.find(c.want), std::string::npos) << e;
     EXPECT_NE(e.find("spec.proxy_hooks"), std::string::npos) << e;
   }
+}
+
+// Every request on a keep-alive guest connection is checked, not only the
+// first: the second carries the placeholder in its URL and is refused (403,
+// the connection ended), reaches no server, is audited and hooked.
+TEST_F(SecretsNetTest, EveryRequestOnAKeepAliveConnectionIsChecked) {
+  aktest::StreamOut o;
+  Guest(false, {"python3", "-c", kKeepAlive}, &o);
+  EXPECT_EQ(o.status, 0) << o.error << o.err;
+  EXPECT_NE(o.out.find("RESP1 HTTP/1.1 200"), std::string::npos) << o.out << o.err;
+  EXPECT_NE(o.out.find("RESP2 HTTP/1.1 403"), std::string::npos) << o.out << o.err;
+  EXPECT_NE(o.out.find("CLOSED"), std::string::npos) << o.out;
+  std::string log = Slurp(dir_ + "/api.log");
+  EXPECT_NE(log.find(std::string("\"path\": \"/ka1\", \"host\": \"api.test\", \"auth\": \"Bearer ") + kValue1 + "\""),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("/ka2"), std::string::npos) << log;
+  EXPECT_TRUE(Audited("secret.exfiltration")) << Slurp(audit_);
+  std::string req;
+  for (int i = 0; i < 100 && req.find(R"("path":"/ka2")") == std::string::npos; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    req = Slurp(HookFile("req.jsonl"));
+  }
+  EXPECT_NE(req.find(R"("path":"/ka1")"), std::string::npos) << req;
+  EXPECT_NE(req.find(R"("path":"/ka2")"), std::string::npos) << req;
+  EXPECT_EQ(req.find(placeholder_), std::string::npos) << req;
 }
 
 TEST_F(SecretsNetTest, PlaceholderElsewhereIsRefusedAndAudited) {

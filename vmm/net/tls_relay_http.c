@@ -71,7 +71,7 @@ static void guest_answer(struct conn *c, struct exchange *ex, int code, const ch
         n = snprintf(b, sizeof(b),
                      "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n"
                      "ak secret relay: %s\n",
-                     code, reason, strlen(why) + 17, why);
+                     code, reason, strlen("ak secret relay: \n") + strlen(why), why);
         if (n > 0 && (size_t)n < sizeof(b) && write_all(c->g, b, (size_t)n))
                 ex->res.to_guest += (uint64_t)n;
         ex->any_response = true;
