@@ -21,6 +21,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,7 +149,7 @@ struct relay {
         struct tls_relay *relay;
 };
 
-static int connects, resumed, reused; /* the relay's new server connections, resumed ones, pooled reuses */
+static int connects, resumed, reused; /* the pooled relay's new server connections, resumed ones, pooled reuses */
 
 struct relay_conn {
         struct relay *r;
@@ -159,18 +160,28 @@ static int relay_connect(void *ctx)
 {
         struct relay_conn *rc = ctx;
         int fd = dial(rc->r->upstream_port);
-        __atomic_add_fetch(&connects, 1, __ATOMIC_RELAXED);
+        if (!rc->r->cfg.no_pool)
+                __atomic_add_fetch(&connects, 1, __ATOMIC_RELAXED);
         return fd < 0 ? -ECONNREFUSED : fd;
 }
 
+static uint64_t phase_ns[3], phase_n; /* the relay's phase timers, summed */
+
 static void relay_exchange(void *ctx, const struct tls_relay_result *res, const struct ak_error *err)
 {
+        const struct relay_conn *rc = ctx;
+        if (err)
+                fprintf(stderr, "relay: %s\n", err->msg);
+        if (rc->r->cfg.no_pool)
+                return;
+        __atomic_add_fetch(&phase_ns[0], res->ns_rewrite, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&phase_ns[1], res->ns_upstream, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&phase_ns[2], res->ns_exchange, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&phase_n, 1, __ATOMIC_RELAXED);
         if (res->resumed)
                 __atomic_add_fetch(&resumed, 1, __ATOMIC_RELAXED);
         if (res->reused)
                 __atomic_add_fetch(&reused, 1, __ATOMIC_RELAXED);
-        if (err)
-                fprintf(stderr, "relay: %s\n", err->msg);
 }
 
 static void *relay_conn_main(void *arg)
@@ -202,6 +213,63 @@ static void *relay_main(void *arg)
                         return NULL;
                 }
                 pthread_create(&t, NULL, relay_conn_main, rc);
+                pthread_detach(t);
+        }
+}
+
+/* ---- a TCP forwarder: the plain egress path's hop (the VM's proxy reads
+ * and writes each side as vmm/net/proxy does, one thread here) ---- */
+
+struct forwarder {
+        int lfd, upstream_port;
+};
+
+static void *forward_conn_main(void *arg)
+{
+        int c = (int)(intptr_t)((void **)arg)[0], port = (int)(intptr_t)((void **)arg)[1];
+        int u = dial(port), one = 1;
+        bool c_eof = false, u_eof = false;
+        char buf[16384];
+
+        free(arg);
+        setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        while (u >= 0 && !(c_eof && u_eof)) {
+                struct pollfd p[2] = { { c, c_eof ? 0 : POLLIN, 0 }, { u, u_eof ? 0 : POLLIN, 0 } };
+                if (poll(p, 2, 5000) <= 0)
+                        break;
+                for (int k = 0; k < 2; k++) {
+                        int from = k ? u : c, to = k ? c : u;
+                        bool *eof = k ? &u_eof : &c_eof;
+                        if (!(p[k].revents & (POLLIN | POLLHUP | POLLERR)) || *eof)
+                                continue;
+                        ssize_t n = read(from, buf, sizeof(buf));
+                        if (n <= 0) {
+                                *eof = true;
+                                shutdown(to, SHUT_WR);
+                        } else if (send(to, buf, (size_t)n, MSG_NOSIGNAL) != n) {
+                                c_eof = u_eof = true;
+                        }
+                }
+        }
+        if (u >= 0)
+                close(u);
+        close(c);
+        return NULL;
+}
+
+static void *forwarder_main(void *arg)
+{
+        struct forwarder *f = arg;
+
+        for (;;) {
+                int c = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
+                if (c < 0)
+                        return NULL;
+                void **a = malloc(2 * sizeof(void *));
+                a[0] = (void *)(intptr_t)c;
+                a[1] = (void *)(intptr_t)f->upstream_port;
+                pthread_t t;
+                pthread_create(&t, NULL, forward_conn_main, a);
                 pthread_detach(t);
         }
 }
@@ -363,21 +431,38 @@ static double pct(const struct path *p, int q)
         return p->ok ? p->us[p->ok * q / 100] : 0;
 }
 
+/* The relay's phase timers over the requests since the last call. */
+static void report_phases(void)
+{
+        uint64_t n = __atomic_exchange_n(&phase_n, 0, __ATOMIC_RELAXED);
+        double us[3];
+        for (int i = 0; i < 3; i++)
+                us[i] = n ? __atomic_exchange_n(&phase_ns[i], 0, __ATOMIC_RELAXED) / 1e3 / n : 0;
+        printf("  relay phases, mean per request: head rewrite %.1f us, server connection %.1f us, "
+               "request to response end %.1f us (%llu requests)\n",
+               us[0], us[1], us[2], (unsigned long long)n);
+}
+
+/* paths[0] and paths[1] are the baselines (straight to the server, and
+ * through a TCP forwarder as the plain egress path is); the others are
+ * compared with both. */
 static void report(const char *mode, struct path **paths, int n_paths, int n)
 {
+        double cpu[4];
+
         printf("%s: %d requests per path, alternating (loopback)\n", mode, n);
         for (int k = 0; k < n_paths; k++)
                 printf("  %-26s p50 %7.0f us  p90 %7.0f us  p99 %7.0f us  failed %d\n", paths[k]->name,
                        pct(paths[k], 50), pct(paths[k], 90), pct(paths[k], 99), paths[k]->failed);
-        for (int k = 1; k < n_paths; k++)
-                printf("  %s / %s p50: %.2fx\n", paths[k]->name, paths[0]->name,
-                       pct(paths[0], 50) > 0 ? pct(paths[k], 50) / pct(paths[0], 50) : 0);
-        double cpu0 = cpu_per_request(paths[0], n);
-        for (int k = 1; k < n_paths; k++) {
-                double c = cpu_per_request(paths[k], n);
-                printf("  CPU per request (all threads): %s %.0f us, %s %.0f us, %.2fx\n", paths[0]->name, cpu0,
-                       paths[k]->name, c, cpu0 > 0 ? c / cpu0 : 0);
-        }
+        for (int k = 0; k < n_paths; k++)
+                cpu[k] = cpu_per_request(paths[k], n);
+        for (int k = 2; k < n_paths; k++)
+                for (int b = 0; b < 2; b++)
+                        printf("  %s / %s: p50 %.2fx, p99 %.2fx, CPU per request %.0f / %.0f us = %.2fx\n",
+                               paths[k]->name, paths[b]->name,
+                               pct(paths[b], 50) > 0 ? pct(paths[k], 50) / pct(paths[b], 50) : 0,
+                               pct(paths[b], 99) > 0 ? pct(paths[k], 99) / pct(paths[b], 99) : 0, cpu[k], cpu[b],
+                               cpu[b] > 0 ? cpu[k] / cpu[b] : 0);
 }
 
 static X509 *ca_cert(struct tls_ca *ca)
@@ -404,7 +489,7 @@ int main(int argc, char **argv)
         struct relay rel = { 0 }, nopool = { 0 };
         struct inject_secret secret = { .host = HOST, .header = "Authorization" };
         char roots[] = "/tmp/ak_secret_bench_roots.XXXXXX";
-        int n = 300, server_port, relay_port, nopool_port, fd;
+        int n = 300, server_port, relay_port, nopool_port, fwd_port = -1, fd;
         X509 *cert;
         EVP_PKEY *key;
         pthread_t t;
@@ -450,9 +535,11 @@ int main(int argc, char **argv)
         nopool.lfd = listen_any(&nopool_port);
         pthread_create(&t, NULL, relay_main, &rel);
         pthread_create(&t, NULL, relay_main, &nopool);
+        struct forwarder fwd = { listen_any(&fwd_port), server_port };
+        pthread_create(&t, NULL, forwarder_main, &fwd);
 
         size_t stride = (size_t)n + 10;
-        double *us = calloc(5 * stride, sizeof(double));
+        double *us = calloc(7 * stride, sizeof(double));
         SSL_CTX *api_ctx = client_ctx(api_root), *sandbox_ctx = client_ctx(sandbox_root);
         const char *value = (const char *)secret.value;
         struct path plain = { "plain egress", api_ctx, server_port, value, false, NULL, -1, us, 0, 0 };
@@ -463,18 +550,28 @@ int main(int argc, char **argv)
         struct path plain_ka = { "plain egress", api_ctx, server_port, value, true, NULL, -1, us + 3 * stride, 0, 0 };
         struct path injected_ka = { "secret injected", sandbox_ctx, relay_port, secret.placeholder, true, NULL, -1,
                                     us + 4 * stride, 0, 0 };
-        struct path *fresh[] = { &plain, &injected, &unpooled }, *ka[] = { &plain_ka, &injected_ka };
+        struct path forwarded = { "plain via TCP forwarder", api_ctx, fwd.lfd >= 0 ? fwd_port : -1, value, false,
+                                  NULL, -1, us + 5 * stride, 0, 0 };
+        struct path forwarded_ka = { "plain via TCP forwarder", api_ctx, fwd_port, value, true, NULL, -1,
+                                     us + 6 * stride, 0, 0 };
+        struct path *fresh[] = { &plain, &forwarded, &injected, &unpooled },
+                    *ka[] = { &plain_ka, &forwarded_ka, &injected_ka };
 
-        run(fresh, 3, 10); /* warm-up */
-        run(fresh, 3, n);
-        report("new TLS connection per request", fresh, 3, n);
-        run(ka, 2, 10);
-        run(ka, 2, n);
-        report("one keep-alive connection per path", ka, 2, n);
-        printf("relay's server connections: %d new (%d resumed a session), %d requests over pooled ones\n",
+        run(fresh, 4, 10); /* warm-up */
+        report_phases();
+        run(fresh, 4, n);
+        report("new TLS connection per request", fresh, 4, n);
+        report_phases();
+        run(ka, 3, 10);
+        report_phases();
+        run(ka, 3, n);
+        report("one keep-alive connection per path", ka, 3, n);
+        report_phases();
+        printf("pooled relay's server connections: %d new (%d resumed a session), %d requests over pooled ones\n",
                __atomic_load_n(&connects, __ATOMIC_RELAXED), __atomic_load_n(&resumed, __ATOMIC_RELAXED),
                __atomic_load_n(&reused, __ATOMIC_RELAXED));
-        int failed = plain.failed || injected.failed || unpooled.failed || plain_ka.failed || injected_ka.failed;
+        int failed = plain.failed || injected.failed || unpooled.failed || plain_ka.failed || injected_ka.failed ||
+                     forwarded.failed || forwarded_ka.failed;
         free(us);
         unlink(roots);
         return failed ? 1 : 0;

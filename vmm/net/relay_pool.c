@@ -28,6 +28,7 @@ struct relay_pool {
         bool closing;
         pthread_t reaper;
         struct idle *list; /* newest first */
+        int64_t wake_ms;   /* when the reaper wakes next (it is told only of earlier deadlines) */
 };
 
 static void idle_close(struct idle *i)
@@ -80,6 +81,7 @@ static void *reaper_main(void *arg)
                 pthread_mutex_lock(&p->lock);
                 if (p->closing)
                         break;
+                p->wake_ms = next;
                 struct timespec ts = ak_timespec_after(CLOCK_MONOTONIC, next - ak_mono_ms() + 1);
                 pthread_cond_timedwait(&p->wake, &p->lock, &ts);
         }
@@ -231,7 +233,9 @@ void relay_pool_put(struct relay_pool *p, const char *key, SSL *ssl, int fd)
         i->next = p->list;
         p->list = i;
         p->count++;
-        pthread_cond_broadcast(&p->wake);
+        if (i->deadline_ms < p->wake_ms)
+                pthread_cond_broadcast(&p->wake); /* else the reaper is due before this one expires: a
+                                                   * wake-up per request would cost a context switch */
         pthread_mutex_unlock(&p->lock);
         while (evict) {
                 struct idle *x = evict;

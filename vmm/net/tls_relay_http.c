@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/base/time.h"
 #include "vmm/net/http1.h"
 #include "vmm/net/tls_relay_int.h"
 
@@ -27,6 +28,7 @@ struct conn {
         uint8_t *in;    /* guest bytes read and not yet sent on (IN_MAX) */
         size_t in_len;
         uint8_t *out;   /* the rewritten head (HEAD_OUT_MAX): holds values */
+        size_t out_dirty; /* bytes of out to wipe */
         uint8_t *first; /* the first write to the server (FIRST_MAX): holds values */
         uint8_t *rbuf;  /* a response head being read (HTTP1_HEAD_MAX) */
         char key[RELAY_POOL_KEY_MAX];
@@ -149,6 +151,7 @@ static int rewrite(struct conn *c, struct exchange *ex, struct ak_error *err)
                            &body, &body_len, &secret);
         if (cfg->secrets_lock)
                 pthread_rwlock_unlock(cfg->secrets_lock);
+        c->out_dirty = r >= 0 ? out_len : HEAD_OUT_MAX; /* a refusal may have written part of a value */
         inject_request_line(c->in, ex->req.head_len, ex->res.method, ex->res.path);
         if (r == -EACCES) {
                 ex->res.secret = secret;
@@ -425,10 +428,17 @@ static int exchange_run(struct conn *c, struct exchange *ex, bool *ret_end, stru
 
         if (r != 0)
                 return r;
+        uint64_t t0 = ak_mono_ns(), t1 = 0;
         r = rewrite(c, ex, err);
-        OPENSSL_cleanse(c->out, HEAD_OUT_MAX);
+        OPENSSL_cleanse(c->out, c->out_dirty); /* only what was written: a whole wipe costs more
+                                                * than a small request */
+        c->out_dirty = 0;
+        ex->res.ns_rewrite = ak_mono_ns() - t0;
         for (unsigned attempt = 0; r == 0; attempt++) {
+                t0 = ak_mono_ns();
                 r = upstream_open(c, ex, attempt > 0, &up, err);
+                t1 = ak_mono_ns();
+                ex->res.ns_upstream += t1 - t0;
                 if (r < 0)
                         break;
                 ex->res.reused = up.reused;
@@ -445,7 +455,9 @@ static int exchange_run(struct conn *c, struct exchange *ex, bool *ret_end, stru
                         r = exchange_fail(c, ex, r, err);
                 break;
         }
-        OPENSSL_cleanse(c->first, FIRST_MAX);
+        if (t1)
+                ex->res.ns_exchange = ak_mono_ns() - t1;
+        OPENSSL_cleanse(c->first, ex->first_len);
         if (r == 0 && !ex->dead && ex->poolable && ex->req_done)
                 relay_pool_put(c->relay->pool, c->key, up.ssl, up.fd);
         else if (up.ssl || up.fd >= 0)
@@ -455,12 +467,9 @@ static int exchange_run(struct conn *c, struct exchange *ex, bool *ret_end, stru
         return r;
 }
 
+/* out and first were wiped after each request (as far as written). */
 static void conn_free(struct conn *c)
 {
-        if (c->first)
-                OPENSSL_cleanse(c->first, FIRST_MAX);
-        if (c->out)
-                OPENSSL_cleanse(c->out, HEAD_OUT_MAX);
         free(c->in);
         free(c->out);
         free(c->first);
