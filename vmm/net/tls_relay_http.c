@@ -268,31 +268,40 @@ static int from_server(struct conn *c, struct exchange *ex, const uint8_t *p, si
                         return 0;
                 if (r < 0 || (ex->resp.status < 200 && ++ex->informational > INFORMATIONAL_MAX))
                         return -EBADMSG;
-                if (!write_all(c->g, c->rbuf, ex->resp.head_len))
-                        return -EIO;
-                ex->any_response = true;
-                ex->res.to_guest += ex->resp.head_len;
-                ex->res.status = ex->resp.status;
-                ex->rlen -= ex->resp.head_len;
-                memmove(c->rbuf, c->rbuf + ex->resp.head_len, ex->rlen);
+                size_t head = ex->resp.head_len, rest = ex->rlen - head, used = rest;
                 bool connect_ok = strcmp(ex->req.method, "CONNECT") == 0 && ex->resp.status / 100 == 2;
-                if (ex->resp.status == 101 || connect_ok) {
-                        ex->tunnel = ex->resp_head = ex->dead = true;
-                } else if (ex->resp.status < 200) {
+                ex->any_response = true;
+                ex->res.status = ex->resp.status;
+                if (ex->resp.status < 200 && ex->resp.status != 101) {
+                        if (!write_all(c->g, c->rbuf, head))
+                                return -EIO;
+                        ex->res.to_guest += head;
+                        ex->rlen = rest;
+                        memmove(c->rbuf, c->rbuf + head, rest);
                         continue; /* the final head follows */
+                }
+                ex->resp_head = true;
+                if (ex->resp.status == 101 || connect_ok) {
+                        ex->tunnel = ex->dead = true; /* raw bytes both ways from here on */
                 } else {
-                        ex->resp_head = true;
                         ex->dead = ex->dead || ex->resp.framing == HTTP1_BODY_CLOSE || !http1_keep_alive(&ex->resp);
                         http1_body_init(&ex->resp_body, &ex->resp);
-                        ex->resp_done = http1_body_done(&ex->resp_body);
+                        if (http1_body_done(&ex->resp_body)) { /* no body: all of rest is excess */
+                                used = 0;
+                                r = 1;
+                        } else if ((r = http1_body_feed(&ex->resp_body, c->rbuf + head, rest, &used)) < 0) {
+                                return -EBADMSG;
+                        }
+                        ex->resp_done = r == 1;
+                        ex->dead = ex->dead || used < rest; /* bytes after the response */
                 }
-                size_t len = ex->rlen;
+                /* the head and the body bytes that came with it in one write:
+                 * one TLS record, one wake-up of the guest */
                 ex->rlen = 0;
-                if (ex->resp_done) {
-                        ex->dead = ex->dead || len > 0;
-                        return 0;
-                }
-                return body_bytes(c, ex, c->rbuf, len);
+                if (!write_all(c->g, c->rbuf, head + used))
+                        return -EIO;
+                ex->res.to_guest += head + used;
+                return 0;
         }
 }
 
