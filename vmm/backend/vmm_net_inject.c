@@ -80,6 +80,9 @@ void vmm_net_inject_free(struct vmm_net_inject *in)
         while (in->active)
                 pthread_cond_wait(&in->idle, &in->lock);
         pthread_mutex_unlock(&in->lock);
+        /* the pooled server connections were made in this VM's namespace:
+         * none may carry a later VM's requests */
+        tls_relay_pool_flush(in->relay);
         pthread_mutex_destroy(&in->lock);
         pthread_cond_destroy(&in->idle);
         free(in);

@@ -42,9 +42,11 @@ struct vmm_net_inject;
 int vmm_net_inject_new(const struct vmm_net_secrets *s, int netns_fd, struct net_reporter *reporter,
                        struct vmm_net_inject **ret, struct ak_error *err);
 
-/* Stops: shuts down every connection still being served and waits for
- * their threads. The proxy must be freed first (no more handoffs). NULL:
- * no-op. */
+/* Stops: shuts down every guest connection still being served, waits for
+ * their threads (one in a server's connect or TLS handshake finishes it
+ * first, within its timeouts), then closes the relay's pooled server
+ * connections (they were made in this VM's namespace). The proxy must be
+ * freed first (no more handoffs). NULL: no-op. */
 void vmm_net_inject_free(struct vmm_net_inject *in);
 
 /* 0 with rule filled in when req carries a placeholder where it may not go

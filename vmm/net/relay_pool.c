@@ -244,6 +244,28 @@ void relay_pool_put(struct relay_pool *p, const char *key, SSL *ssl, int fd)
         }
 }
 
+static bool any(const struct idle *i, const void *arg)
+{
+        (void)i;
+        (void)arg;
+        return true;
+}
+
+void relay_pool_flush(struct relay_pool *p)
+{
+        struct idle *dead = NULL;
+
+        pthread_mutex_lock(&p->lock);
+        unlink_if(p, any, NULL, &dead);
+        pthread_mutex_unlock(&p->lock);
+        while (dead) {
+                struct idle *i = dead;
+                dead = i->next;
+                idle_close(i);
+        }
+        ERR_clear_error();
+}
+
 unsigned relay_pool_idle(struct relay_pool *p)
 {
         pthread_mutex_lock(&p->lock);

@@ -42,6 +42,10 @@ bool relay_pool_take(struct relay_pool *pool, const char *key, SSL **ret_ssl, in
  * key is too long. */
 void relay_pool_put(struct relay_pool *pool, const char *key, SSL *ssl, int fd);
 
+/* Closes every idle connection (the network they were made in is going
+ * away); the pool stays usable. */
+void relay_pool_flush(struct relay_pool *pool);
+
 /* How many connections are idle in the pool (for tests and benches). */
 unsigned relay_pool_idle(struct relay_pool *pool);
 

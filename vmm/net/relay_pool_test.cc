@@ -121,6 +121,20 @@ TEST_F(RelayPool, IdleOnesAreClosedAfterTheTimeout)
         EXPECT_EQ(0, read(peers_[0], &b, 1)) << "the pool closed its end";
 }
 
+TEST_F(RelayPool, FlushClosesEveryIdleOne)
+{
+        ASSERT_EQ(0, relay_pool_new(4, 8, 60000, &pool_));
+        PutNew("a");
+        PutNew("b");
+        relay_pool_flush(pool_);
+        EXPECT_EQ(0u, relay_pool_idle(pool_));
+        char b;
+        EXPECT_EQ(0, read(peers_[0], &b, 1));
+        EXPECT_EQ(0, read(peers_[1], &b, 1));
+        PutNew("a"); /* still usable */
+        EXPECT_EQ(1u, relay_pool_idle(pool_));
+}
+
 TEST_F(RelayPool, RefusesBadLimits)
 {
         EXPECT_EQ(-EINVAL, relay_pool_new(0, 8, 100, &pool_));

@@ -304,3 +304,9 @@ unsigned tls_relay_pooled(struct tls_relay *relay)
 {
         return relay->pool ? relay_pool_idle(relay->pool) : 0;
 }
+
+void tls_relay_pool_flush(struct tls_relay *relay)
+{
+        if (relay->pool)
+                relay_pool_flush(relay->pool);
+}

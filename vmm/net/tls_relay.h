@@ -149,6 +149,11 @@ int tls_relay_serve(struct tls_relay *relay, int guest_fd, const uint8_t *prefix
 /* Idle pooled server connections (for tests and benches). */
 unsigned tls_relay_pooled(struct tls_relay *relay);
 
+/* Closes the pooled server connections: call when the network namespace
+ * they were made in goes away (the sandbox's VM stopped), after its serves
+ * ended, so that a later VM of the sandbox never sends over them. */
+void tls_relay_pool_flush(struct tls_relay *relay);
+
 const char *tls_relay_outcome_name(enum tls_relay_outcome o);
 
 #ifdef __cplusplus

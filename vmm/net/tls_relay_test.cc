@@ -629,6 +629,12 @@ TEST_F(TlsRelay, ServerConnectionIsPooledAcrossGuestConnections)
         EXPECT_EQ(ConnOf(seen[0]), ConnOf(seen[1]));
         // the guest's Connection header is not the server's business
         EXPECT_EQ(std::string::npos, seen[0].find("Connection:")) << seen[0];
+        tls_relay_pool_flush(relay); /* the VM's network went away */
+        EXPECT_EQ(0u, tls_relay_pooled(relay));
+        Target t3;
+        Served c = Guest(good_port_, { Get("/c") }, &t3, "sandbox_ca.pem", relay);
+        EXPECT_EQ(0, c.rc) << c.msg;
+        EXPECT_EQ(1, t3.connects) << "a new server connection after the flush";
         tls_relay_free(relay); /* closes what the pool holds */
 }
 
