@@ -47,3 +47,73 @@ int ak_hostport_bracket(const char *addr, char *out, size_t size)
         snprintf(out, size, "[%s]:%u", host, port);
         return 0;
 }
+
+/* Splits "[V6]:PORT" or "HOST:PORT" (HOST without ':') into host and port. */
+static int split_listen(const char *addr, char host[64], const char **ret_port, struct ak_error *err)
+{
+        if (addr[0] == '[') {
+                const char *end = strchr(addr, ']');
+                if (!end || end[1] != ':')
+                        return ak_error_set(err, -EINVAL, "listen address '%.200s': want [IPV6]:PORT", addr);
+                if ((size_t)(end - addr - 1) >= 64)
+                        return ak_error_set(err, -EINVAL, "listen address '%.200s': host too long", addr);
+                snprintf(host, 64, "%.*s", (int)(end - addr - 1), addr + 1);
+                *ret_port = end + 2;
+                return 0;
+        }
+        const char *colon = strrchr(addr, ':');
+        if (!colon || strchr(addr, ':') != colon)
+                return ak_error_set(err, -EINVAL,
+                                    "listen address '%.200s': want HOST:PORT, [IPV6]:PORT or :PORT (an IPv6 "
+                                    "address goes in brackets)",
+                                    addr);
+        if ((size_t)(colon - addr) >= 64)
+                return ak_error_set(err, -EINVAL, "listen address '%.200s': host too long", addr);
+        snprintf(host, 64, "%.*s", (int)(colon - addr), addr);
+        *ret_port = colon + 1;
+        return 0;
+}
+
+int ak_listen_addr_parse(const char *addr, struct sockaddr_storage *ret, int *ret_any, struct ak_error *err)
+{
+        struct sockaddr_storage ss;
+        struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+        struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+        const char *port;
+        char host[64];
+        unsigned p;
+        int any = 0, r;
+
+        if (!addr || !*addr)
+                return ak_error_set(err, -EINVAL, "listen address is empty (want HOST:PORT)");
+        if (strnlen(addr, AK_HOSTPORT_MAX + 1) > AK_HOSTPORT_MAX)
+                return ak_error_set(err, -EINVAL, "listen address is longer than %d bytes", AK_HOSTPORT_MAX);
+        if ((r = split_listen(addr, host, &port, err)) < 0)
+                return r;
+        if (ak_parse_uint(port, 0, 65535, &p) < 0)
+                return ak_error_set(err, -EINVAL, "listen address '%s': port is not 0-65535", addr);
+        memset(&ss, 0, sizeof(ss));
+        if (addr[0] != '[' && (!*host || !strcmp(host, "0.0.0.0"))) {
+                v4->sin_family = AF_INET;
+                v4->sin_addr.s_addr = htonl(INADDR_ANY);
+                v4->sin_port = htons((uint16_t)p);
+                any = 1;
+        } else if (addr[0] != '[' && (!strcmp(host, "localhost") || inet_pton(AF_INET, host, &v4->sin_addr) == 1)) {
+                if (!strcmp(host, "localhost"))
+                        v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+                v4->sin_family = AF_INET;
+                v4->sin_port = htons((uint16_t)p);
+        } else if (addr[0] == '[' && inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+                v6->sin6_family = AF_INET6;
+                v6->sin6_port = htons((uint16_t)p);
+                any = IN6_IS_ADDR_UNSPECIFIED(&v6->sin6_addr);
+        } else {
+                return ak_error_set(err, -EINVAL,
+                                    "listen address '%s': '%s' is not a numeric IPv4 address, [IPv6] address or "
+                                    "localhost (host names are not resolved)",
+                                    addr, host);
+        }
+        *ret = ss;
+        *ret_any = any;
+        return 0;
+}

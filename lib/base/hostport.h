@@ -6,6 +6,9 @@
 #pragma once
 
 #include <stddef.h>
+#include <sys/socket.h>
+
+#include "lib/base/error.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -28,6 +31,18 @@ extern "C" {
  * AK_HOSTPORT_MAX, or the cases above; -ENOSPC when out is too small.
  * out is written only on success. */
 int ak_hostport_bracket(const char *addr, char *out, size_t size);
+
+/* A TCP listen address for the services' HTTP listeners (--metrics-listen,
+ * the gateway's --listen) as a socket address:
+ *   "127.0.0.1:9100", "localhost:9100" (127.0.0.1), ":9100" and
+ *   "0.0.0.0:9100" (every IPv4 address), "[::1]:9100", "[::]:9100" (every
+ *   IPv6 address; whether IPv4 is served too is the listener's choice).
+ * Other host names are refused: a listener binds one address, and a name
+ * that resolves to several (or differently later) would hide which.
+ * Port 0..65535 (0: the kernel picks). *ret_any is true for the
+ * unspecified addresses. ret and ret_any are written only on success;
+ * -EINVAL naming addr in err otherwise. */
+int ak_listen_addr_parse(const char *addr, struct sockaddr_storage *ret, int *ret_any, struct ak_error *err);
 
 #ifdef __cplusplus
 }

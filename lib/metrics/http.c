@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "lib/base/parse.h"
+#include "lib/base/hostport.h"
 
 struct metrics_http {
         struct metrics_registry *reg;
@@ -19,53 +19,11 @@ struct metrics_http {
 
 int metrics_parse_listen(const char *addr, struct sockaddr_storage *ret, struct ak_error *err)
 {
-        char host[64];
-        const char *port;
-        unsigned p;
-
-        if (!addr || !*addr)
-                return ak_error_set(err, -EINVAL, "metrics listen address is empty (want HOST:PORT)");
-        if (addr[0] == '[') {
-                const char *end = strchr(addr, ']');
-                if (!end || end[1] != ':')
-                        return ak_error_set(err, -EINVAL, "metrics listen address '%s': want [IPV6]:PORT", addr);
-                if ((size_t)(end - addr - 1) >= sizeof(host))
-                        return ak_error_set(err, -EINVAL, "metrics listen address '%s': host too long", addr);
-                snprintf(host, sizeof(host), "%.*s", (int)(end - addr - 1), addr + 1);
-                port = end + 2;
-        } else {
-                const char *colon = strrchr(addr, ':');
-                if (!colon || strchr(addr, ':') != colon)
-                        return ak_error_set(err, -EINVAL,
-                                            "metrics listen address '%s': want HOST:PORT, [IPV6]:PORT or :PORT", addr);
-                if ((size_t)(colon - addr) >= sizeof(host))
-                        return ak_error_set(err, -EINVAL, "metrics listen address '%s': host too long", addr);
-                snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
-                port = colon + 1;
-        }
-        if (ak_parse_uint(port, 0, 65535, &p) < 0)
-                return ak_error_set(err, -EINVAL, "metrics listen address '%s': port is not 0-65535", addr);
-
-        memset(ret, 0, sizeof(*ret));
-        struct sockaddr_in *v4 = (struct sockaddr_in *)ret;
-        struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ret;
-        if (!*host || !strcmp(host, "0.0.0.0")) {
-                v4->sin_family = AF_INET;
-                v4->sin_addr.s_addr = htonl(INADDR_ANY);
-                v4->sin_port = htons((uint16_t)p);
-        } else if (!strcmp(host, "localhost") || inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-                if (!strcmp(host, "localhost"))
-                        v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-                v4->sin_family = AF_INET;
-                v4->sin_port = htons((uint16_t)p);
-        } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-                v6->sin6_family = AF_INET6;
-                v6->sin6_port = htons((uint16_t)p);
-        } else {
-                return ak_error_set(err, -EINVAL, "metrics listen address '%s': '%s' is not a numeric address",
-                                    addr, host);
-        }
-        return 0;
+        int any;
+        int r = ak_listen_addr_parse(addr, ret, &any, err);
+        if (r < 0)
+                ak_error_wrap(err, "metrics");
+        return r;
 }
 
 static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const char *type, char *body,
@@ -120,16 +78,20 @@ int metrics_http_start(struct metrics_registry *reg, const char *addr, struct me
                        struct ak_error *err)
 {
         struct sockaddr_storage sa;
-        int r = metrics_parse_listen(addr, &sa, err);
-        if (r < 0)
+        int any;
+        int r = ak_listen_addr_parse(addr, &sa, &any, err);
+        if (r < 0) {
+                ak_error_wrap(err, "metrics");
                 return r;
+        }
         struct metrics_http *h = calloc(1, sizeof(*h));
         if (!h)
                 return ak_error_set(err, -ENOMEM, "metrics listener on %s: out of memory", addr);
         h->reg = reg;
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
+        /* [::]: IPv4 too (IPV6_V6ONLY off), whatever the sysctl says. */
         if (sa.ss_family == AF_INET6)
-                flags |= MHD_USE_IPv6;
+                flags |= any ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
         h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &sa,
                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_HTTP_MAX_CONNECTIONS,
                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_HTTP_TIMEOUT_S,

@@ -22,9 +22,8 @@ extern "C" {
 
 struct metrics_http;
 
-/* Splits "HOST:PORT", "[V6]:PORT" or ":PORT" (every address) into a socket
- * address. HOST is a numeric IPv4/IPv6 address or "localhost". Returns 0,
- * or -EINVAL with the reason in err. */
+/* ak_listen_addr_parse (lib/base/hostport.h: "HOST:PORT", "[V6]:PORT",
+ * ":PORT"; numeric hosts or "localhost"), its error starting "metrics". */
 struct sockaddr_storage;
 int metrics_parse_listen(const char *addr, struct sockaddr_storage *ret, struct ak_error *err);
 

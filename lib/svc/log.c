@@ -118,7 +118,15 @@ static int format_text(enum svc_log_level level, const char *msg, const struct s
                 free(line);
                 return -ENOMEM;
         }
-        text_value(q, msg, v, sizeof(v));
+        /* The message bare unless it would break the line or look quoted:
+         * "listening on X", "reloaded F: 1 token" read (and grep) as written. */
+        bool bare_msg = *msg != '"' && *msg != '\0';
+        for (const char *p = msg; *p && bare_msg; p++)
+                bare_msg = (unsigned char)*p >= ' ' && (unsigned char)*p != 0x7f;
+        if (bare_msg)
+                snprintf(v, sizeof(v), "%s", msg);
+        else
+                text_value(q, msg, v, sizeof(v));
         json_writer_free(q);
         len = clamp(len, snprintf(line + len, cap - len, "%s", v), cap);
         for (size_t i = 0; i < n && len + 1 < cap; i++) {
@@ -221,6 +229,12 @@ out:
         for (size_t i = 0; i < n; i++)
                 free(copies[i]);
         return r;
+}
+
+void svc_log_line(void *data, const char *line)
+{
+        (void)data;
+        svc_log(SVC_LOG_INFO, line, NULL, 0);
 }
 
 void svc_log(enum svc_log_level level, const char *msg, const struct svc_log_field *fields, size_t n)

@@ -8,7 +8,8 @@
  *          "msg":"exec","sandbox":"s1","exit_code":3,"duration_ms":44}
  *
  * Text values with spaces, quotes, '=' or control characters are quoted
- * with JSON's escaping, so a line is always one line. Fields are strings
+ * with JSON's escaping, so a line is always one line; the message is
+ * quoted only when it has control characters or starts with a quote. Fields are strings
  * or integers (SVC_LOG_S, SVC_LOG_I); at most SVC_LOG_MAX_FIELDS, each value
  * cut to SVC_LOG_VALUE_MAX bytes.
  *
@@ -42,7 +43,15 @@ struct svc_log_field {
         int64_t num;
 };
 
-#define SVC_LOG_S(k, v) ((struct svc_log_field){ (k), (v) ? (v) : "", 0 })
+/* A function, not a conditional in the macro: an array passed as v
+ * (char buf[64]) would trip -Waddress. NULL is written as "". */
+static inline struct svc_log_field svc_log_str(const char *k, const char *v)
+{
+        struct svc_log_field f = { k, v ? v : "", 0 };
+        return f;
+}
+
+#define SVC_LOG_S(k, v) svc_log_str((k), (v))
 #define SVC_LOG_I(k, v) ((struct svc_log_field){ (k), NULL, (int64_t)(v) })
 
 /* format: "text" or "json" (NULL: text); level: "debug", "info", "warn" or
@@ -56,6 +65,11 @@ bool svc_log_enabled(enum svc_log_level level);
 
 /* Writes one line to fd 2 when level is enabled. */
 void svc_log(enum svc_log_level level, const char *msg, const struct svc_log_field *fields, size_t n);
+
+/* A line of a library's log callback (void (*)(void *data, const char
+ * *line): the scheduler's, svc_run's) as an info line with that message;
+ * data is ignored. */
+void svc_log_line(void *data, const char *line);
 
 /* svc_log with the fields written inline:
  *   SVC_LOG(SVC_LOG_INFO, "exec", SVC_LOG_S("sandbox", name), SVC_LOG_I("exit_code", 3)); */

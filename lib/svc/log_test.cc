@@ -29,7 +29,9 @@ TEST(SvcLog, TextQuotesWhatNeedsIt)
         EXPECT_EQ(Line(SVC_LOG_INFO, "exec", { SVC_LOG_S("sandbox", "s1"), SVC_LOG_I("exit_code", -1) }),
                   "2026-12-07T13:05:38.123Z info ak-executor: exec sandbox=s1 exit_code=-1");
         EXPECT_EQ(Line(SVC_LOG_WARN, "boot failed", { SVC_LOG_S("error", "a \"b\"\nc=d"), SVC_LOG_S("e", "") }),
-                  "2026-12-07T13:05:38.123Z warn ak-executor: \"boot failed\" error=\"a \\\"b\\\"\\nc=d\" e=\"\"");
+                  "2026-12-07T13:05:38.123Z warn ak-executor: boot failed error=\"a \\\"b\\\"\\nc=d\" e=\"\"");
+        /* A message is quoted only when it would break the line. */
+        EXPECT_EQ(Line(SVC_LOG_INFO, "two\nlines", {}), "2026-12-07T13:05:38.123Z info ak-executor: \"two\\nlines\"");
         /* Invalid UTF-8 never breaks a line. */
         EXPECT_EQ(Line(SVC_LOG_ERROR, "x", { SVC_LOG_S("v", "\xff") }),
                   "2026-12-07T13:05:38.123Z error ak-executor: x v=?");

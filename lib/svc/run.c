@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/svc/log.h"
+
 #define RELOAD_LINE_MAX 1024
 
 /* SVC_STARTING_STOP_ENDS: the thread that takes SIGINT/SIGTERM until svc_run. */
@@ -98,7 +100,7 @@ static void log_line(const struct svc_loop *loop, const char *line)
         if (loop->log)
                 loop->log(loop->data, line);
         else
-                fprintf(stderr, "%s: %s\n", loop->name ? loop->name : "ak", line);
+                svc_log(SVC_LOG_INFO, line, NULL, 0);
 }
 
 /* The next signal of `sigs`, or 0 when ms (> 0) went by first or the wait

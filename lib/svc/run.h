@@ -56,9 +56,11 @@ int svc_signals_block(enum svc_starting starting);
 struct svc_loop {
         /* Every callback gets this; svc_run never looks at it. */
         void *data;
-        /* Writes one log line (no newline). NULL: "NAME: LINE\n" on stderr. */
+        /* Writes one log line (no newline). NULL: an info line of the
+         * structured log (lib/svc/log.h) with LINE as its message. */
         void (*log)(void *data, const char *line);
-        /* Used by the default log: "ak-auditor". */
+        /* The service's name ("ak-auditor"); the log line carries the name
+         * given to svc_log_setup. */
         const char *name;
         /* Called once, first, when svc_run has taken over the signals: where
          * a service announces that it serves. May be NULL. */

@@ -126,26 +126,35 @@ struct auditor_main {
         bool broken;   /* the spool refuses appends: NOT_SERVING */
 };
 
+/* "listening on ADDR" with the port it got: what tests wait for. */
 static void log_listening(const struct flags *f, struct auditor_main *m, int port)
 {
         struct auditor_status st;
+        char where[300], msg[320], sec[256];
+        const char *security = sec;
 
         if (auditor_status(m->a, &st) < 0)
                 return;
-        fprintf(stderr,
-                "ak-auditor: listening on %s (port %d, %s, %s), spool %s (events %" PRIu64 "..%" PRIu64
-                ", %" PRIu64 " bytes, %" PRIu64 " bytes of torn tail cut, %" PRIu64
-                " damaged bytes quarantined, %" PRIu64 " positions lost), %zu destinations\n",
-                f->listen, port, svc_flags_describe(&f->sf), m->auth ? "bearer tokens" : "no client authentication",
-                f->spool_dir, st.spool.oldest_position,
-                st.spool.next_position - 1, st.spool.bytes, st.spool.truncated_bytes,
-                st.spool.corrupt_bytes, st.spool.lost_records, st.n_dests);
+        snprintf(where, sizeof(where), "%s", f->listen);
+        size_t n = strlen(where);
+        if (port && n > 2 && !strcmp(where + n - 2, ":0"))
+                snprintf(where + n - 1, sizeof(where) - n + 1, "%d", port);
+        snprintf(msg, sizeof(msg), "listening on %s", where);
+        snprintf(sec, sizeof(sec), "%s, %s", svc_flags_describe(&f->sf),
+                 m->auth ? "bearer tokens" : "no client authentication");
+        SVC_LOG(SVC_LOG_INFO, msg, SVC_LOG_S("listen", f->listen), SVC_LOG_I("port", port),
+                SVC_LOG_S("security", security), SVC_LOG_S("spool", f->spool_dir),
+                SVC_LOG_I("first_event", st.spool.oldest_position), SVC_LOG_I("last_event", st.spool.next_position - 1),
+                SVC_LOG_I("spool_bytes", st.spool.bytes), SVC_LOG_I("torn_bytes_cut", st.spool.truncated_bytes),
+                SVC_LOG_I("damaged_bytes_quarantined", st.spool.corrupt_bytes),
+                SVC_LOG_I("positions_lost", st.spool.lost_records), SVC_LOG_I("destinations", st.n_dests));
         if (st.spool.quarantine_files)
-                fprintf(stderr,
-                        "ak-auditor: spool %s: recovery kept %" PRIu64 " damaged or torn byte ranges aside in "
-                        "%" PRIu64 " *.quarantine files there (records after them were kept); inspect, then "
-                        "delete them\n",
-                        f->spool_dir, st.spool.truncated_bytes + st.spool.corrupt_bytes, st.spool.quarantine_files);
+                SVC_LOG(SVC_LOG_WARN,
+                        "spool recovery kept damaged or torn byte ranges aside in *.quarantine files there (records "
+                        "after them were kept); inspect, then delete them",
+                        SVC_LOG_S("spool", f->spool_dir),
+                        SVC_LOG_I("bytes", st.spool.truncated_bytes + st.spool.corrupt_bytes),
+                        SVC_LOG_I("files", st.spool.quarantine_files));
         m->n_dests = st.n_dests;
         auditor_status_free(&st);
 }
@@ -163,8 +172,10 @@ static void on_tick(void *data)
                 /* Fail closed: Emit refuses (UNAVAILABLE, the spool's words);
                  * health says NOT_SERVING so that probes restart us. */
                 m->broken = true;
-                fprintf(stderr, "ak-auditor: the spool refuses every event since a failed fsync or write; "
-                                "health is NOT_SERVING: restart ak-auditor\n");
+                svc_log(SVC_LOG_ERROR,
+                        "the spool refuses every event since a failed fsync or write; health is NOT_SERVING: "
+                        "restart ak-auditor",
+                        NULL, 0);
                 if (m->srv)
                         rpc_server_set_serving(m->srv, false);
                 if (m->health)
@@ -176,10 +187,13 @@ static void on_tick(void *data)
                 if (strcmp(now, before) == 0)
                         continue;
                 if (*now)
-                        fprintf(stderr, "ak-auditor: %s: %s (%" PRIu64 " events waiting)\n", st.dests[i].name,
-                                now, st.spool.next_position - 1 - st.dests[i].delivered_position);
+                        SVC_LOG(SVC_LOG_WARN, "destination failing", SVC_LOG_S("destination", st.dests[i].name),
+                                SVC_LOG_S("error", now),
+                                SVC_LOG_I("events_waiting",
+                                          st.spool.next_position - 1 - st.dests[i].delivered_position));
                 else
-                        fprintf(stderr, "ak-auditor: %s: delivering again\n", st.dests[i].name);
+                        SVC_LOG(SVC_LOG_INFO, "destination delivering again",
+                                SVC_LOG_S("destination", st.dests[i].name));
                 free(m->last[i]);
                 m->last[i] = strdup(now);
         }
@@ -190,7 +204,7 @@ static void on_stop(void *data, int sig)
 {
         struct auditor_main *m = data;
 
-        fprintf(stderr, "ak-auditor: %s: shutting down\n", strsignal(sig));
+        SVC_LOG(SVC_LOG_INFO, "shutting down", SVC_LOG_S("signal", strsignal(sig)));
         rpc_server_shutdown(m->health, 0);
         rpc_server_shutdown(m->srv, SHUTDOWN_GRACE_MS);
         m->health = m->srv = NULL;
@@ -225,7 +239,7 @@ static int serve(const struct flags *f)
         int port = 0;
 
         if (f->sf.token_file && svc_auth_load(f->sf.token_file, "auditor", &m.auth, &err) < 0) {
-                fprintf(stderr, "ak-auditor: %s\n", err.msg);
+                svc_log(SVC_LOG_ERROR, err.msg, NULL, 0);
                 return 1;
         }
         struct rpc_server_options so;
@@ -239,7 +253,7 @@ static int serve(const struct flags *f)
             auditor_server_add(m.srv, m.a, &err) < 0 || rpc_server_start(m.srv, &err) < 0 ||
             auditor_start(m.a, &err) < 0 || svc_health_start(&f->sf, &m.health, &err) < 0 ||
             svc_metrics_start(f->sf.metrics_listen, "ak-auditor", &m.metrics, &err) < 0) {
-                fprintf(stderr, "ak-auditor: %s\n", err.msg);
+                svc_log(SVC_LOG_ERROR, err.msg, NULL, 0);
                 rpc_server_shutdown(m.health, 0);
                 rpc_server_shutdown(m.srv, 0);
                 auditor_free(m.a);
@@ -274,7 +288,7 @@ int main(int argc, char **argv)
         svc_log_setup("ak-auditor", f.sf.log_format, f.sf.log_level, NULL);
         /* Before any thread: every thread inherits the mask (lib/svc/run.h). */
         if (svc_signals_block(SVC_STARTING_HOLD_STOP) < 0) {
-                fprintf(stderr, "ak-auditor: cannot block SIGINT, SIGTERM and SIGHUP\n");
+                svc_log(SVC_LOG_ERROR, "cannot block SIGINT, SIGTERM and SIGHUP", NULL, 0);
                 return 1;
         }
         signal(SIGPIPE, SIG_IGN);

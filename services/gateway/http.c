@@ -14,14 +14,17 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "lib/base/hostport.h"
 #include "lib/base/trace.h"
 #include "lib/metrics/metrics.h"
 #include "lib/svc/auth.h"
+#include "lib/svc/log.h"
 #include "lib/svc/tokens.h"
 #include "services/gateway/gateway.h"
 #include "services/gateway/http.h"
@@ -550,14 +553,31 @@ static size_t keep_escapes(void *cls, struct MHD_Connection *c, char *s)
         return strlen(s);
 }
 
+/* libmicrohttpd's error messages (accept failures, bad TLS handshakes) as
+ * warnings of the service's log, not free text on stderr. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+        char line[512];
+        (void)cls;
+        vsnprintf(line, sizeof(line), fmt, ap);
+        size_t n = strlen(line);
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+                line[--n] = '\0';
+        SVC_LOG(SVC_LOG_WARN, "http server", SVC_LOG_S("error", line));
+}
+
 int gw_http_start(const struct gw_http_config *cfg, struct gw_http **ret, struct ak_error *err)
 {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(cfg->port) };
-        const char *host = cfg->listen_host ? cfg->listen_host : "127.0.0.1";
+        const char *listen = cfg->listen ? cfg->listen : "127.0.0.1:0";
         unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+        struct sockaddr_storage sa;
+        int any, r;
 
-        if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-                return ak_error_set(err, -EINVAL, "listen address '%s' is not an IPv4 address", host);
+        if ((r = ak_listen_addr_parse(listen, &sa, &any, err)) < 0)
+                return r;
+        /* [::]: IPv4 too (IPV6_V6ONLY off), whatever the sysctl says. */
+        if (sa.ss_family == AF_INET6)
+                flags |= any ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
         if (!cfg->tls_cert_pem != !cfg->tls_key_pem)
                 return ak_error_set(err, -EINVAL, "TLS needs both a certificate and its key");
         if (cfg->tls_cert_pem) {
@@ -589,20 +609,21 @@ int gw_http_start(const struct gw_http_config *cfg, struct gw_http **ret, struct
                                 MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096,
                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                                 MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL,
+                                MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                                 MHD_OPTION_ARRAY, cfg->tls_cert_pem ? tls : tls + 2, MHD_OPTION_END);
         if (!h->d) {
                 pthread_cond_destroy(&h->idle);
                 pthread_mutex_destroy(&h->lock);
                 free(h);
                 if (cfg->tls_cert_pem)
-                        return ak_error_set(err, -EINVAL, "cannot serve TLS on %s:%u: the certificate or key is not "
+                        return ak_error_set(err, -EINVAL, "cannot serve TLS on %s: the certificate or key is not "
                                                           "valid PEM, they do not match, or the address is in use",
-                                            host, cfg->port);
-                return ak_error_set(err, -EADDRINUSE, "cannot listen on %s:%u (in use, or not an address of this host)",
-                                    host, cfg->port);
+                                            listen);
+                return ak_error_set(err, -EADDRINUSE, "cannot listen on %s (in use, or not an address of this host)",
+                                    listen);
         }
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
-        h->port = info ? info->port : cfg->port;
+        h->port = info ? info->port : 0;
         *ret = h;
         return 0;
 }

@@ -22,8 +22,10 @@ struct gw_http;
 struct gw_http_config {
         struct gateway *gateway;      /* borrowed */
         struct svc_auth *keys;        /* API keys → tenants; NULL: no auth, tenant "default" */
-        const char *listen_host;      /* "127.0.0.1" */
-        uint16_t port;                /* 0: pick one (gw_http_port says which) */
+        /* "127.0.0.1:18888", "[::1]:0", "[::]:18888" (IPv4 too), ":18888"
+         * (lib/base/hostport.h's ak_listen_addr_parse; port 0: pick one,
+         * gw_http_port says which). NULL: "127.0.0.1:0". */
+        const char *listen;
         bool any_host;                /* accept any Host and Origin (behind a TLS ingress) */
         unsigned max_connections;     /* open connections, idle ones too; 0: 16384 (the process
                                        * needs as many fds: main raises RLIMIT_NOFILE) */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "lib/base/hostport.h"
 #include "lib/base/io.h"
 #include "lib/base/parse.h"
 #include "lib/base/version.h"
@@ -45,7 +46,10 @@ static const char usage[] =
         "                           Keys are compared in constant time and never\n"
         "                           logged. SIGHUP reloads it. (--keys-file: the same)\n"
         "  --no-auth                no API keys: every client is tenant \"default\"\n"
-        "  --listen HOST:PORT       default 127.0.0.1:18888 (port 0 picks one)\n"
+        "  --listen HOST:PORT       default 127.0.0.1:18888 (port 0 picks one); HOST is a\n"
+        "                           numeric IPv4 address, [IPV6] ([::1], [::] for every\n"
+        "                           address, IPv4 too), localhost, or empty (0.0.0.0);\n"
+        "                           host names are not resolved\n"
         "  --any-host               accept any Host/Origin header (behind a TLS ingress);\n"
         "                           by default only localhost hosts and no cross-origin\n"
         "                           browser requests (DNS rebinding)\n"
@@ -70,22 +74,7 @@ struct flags {
         const char *log_format, *log_level;
         bool no_auth, any_host;
         unsigned max_conn, max_active, idle_s;
-        char host[64];
-        uint16_t port;
 };
-
-static int parse_listen(struct flags *f)
-{
-        const char *colon = strrchr(f->listen, ':');
-        uint64_t port;
-
-        if (!colon || colon == f->listen || (size_t)(colon - f->listen) >= sizeof(f->host) ||
-            ak_parse_u64(colon + 1, 0, 65535, &port) < 0)
-                return -1;
-        snprintf(f->host, sizeof(f->host), "%.*s", (int)(colon - f->listen), f->listen);
-        f->port = (uint16_t)port;
-        return 0;
-}
 
 static int parse_flags(int argc, char **argv, struct flags *f)
 {
@@ -176,8 +165,10 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 fprintf(stderr, "ak-gateway: %s\n", err.msg);
                 return -1;
         }
-        if (parse_listen(f) < 0) {
-                fprintf(stderr, "ak-gateway: --listen '%s' is not HOST:PORT\n", f->listen);
+        struct sockaddr_storage sa;
+        int any;
+        if (ak_listen_addr_parse(f->listen, &sa, &any, &err) < 0) {
+                fprintf(stderr, "ak-gateway: --listen: %s\n", err.msg);
                 return -1;
         }
         return 0;
@@ -206,14 +197,15 @@ static int read_tls(const struct flags *f, char **ret_cert, char **ret_key)
         size_t len;
         int r = ak_read_file(f->tls_cert, 1 << 20, ret_cert, &len);
         if (r < 0) {
-                fprintf(stderr, "ak-gateway: --tls-cert %s: %s\n", f->tls_cert,
-                        r == -EFBIG ? "larger than 1 MiB, not a PEM certificate chain" : strerror(-r));
+                SVC_LOG(SVC_LOG_ERROR, "cannot read --tls-cert", SVC_LOG_S("file", f->tls_cert),
+                        SVC_LOG_S("error", r == -EFBIG ? "larger than 1 MiB, not a PEM certificate chain"
+                                                       : strerror(-r)));
                 return r;
         }
         r = ak_read_file(f->tls_key, 1 << 20, ret_key, &len);
         if (r < 0)
-                fprintf(stderr, "ak-gateway: --tls-key %s: %s\n", f->tls_key,
-                        r == -EFBIG ? "larger than 1 MiB, not a PEM key" : strerror(-r));
+                SVC_LOG(SVC_LOG_ERROR, "cannot read --tls-key", SVC_LOG_S("file", f->tls_key),
+                        SVC_LOG_S("error", r == -EFBIG ? "larger than 1 MiB, not a PEM key" : strerror(-r)));
         return r;
 }
 
@@ -225,7 +217,7 @@ struct app {
 static void on_stop(void *data, int sig)
 {
         struct app *a = data;
-        fprintf(stderr, "ak-gateway: %s: stopping\n", strsignal(sig));
+        SVC_LOG(SVC_LOG_INFO, "stopping", SVC_LOG_S("signal", strsignal(sig)));
         gw_http_stop(a->http);
         a->http = NULL;
 }
@@ -247,42 +239,44 @@ int main(int argc, char **argv)
         }
         signal(SIGPIPE, SIG_IGN);
         if (svc_signals_block(SVC_STARTING_HOLD_STOP) < 0) {
-                fprintf(stderr, "ak-gateway: cannot block signals\n");
+                svc_log(SVC_LOG_ERROR, "cannot block SIGINT, SIGTERM and SIGHUP", NULL, 0);
                 return 1;
         }
         unsigned max_conn = f.max_conn ? f.max_conn : 16384;
         if (raise_nofile(max_conn) < 0)
-                fprintf(stderr, "ak-gateway: cannot raise the open-file limit to %u for --max-connections %u; "
-                                "past the limit connections are refused (raise ulimit -Hn)\n",
-                        max_conn + 1024, max_conn);
+                SVC_LOG(SVC_LOG_WARN,
+                        "cannot raise the open-file limit for --max-connections; past the limit connections are "
+                        "refused (raise ulimit -Hn)",
+                        SVC_LOG_I("want_nofile", max_conn + 1024), SVC_LOG_I("max_connections", max_conn));
         if (f.tls_cert && read_tls(&f, &cert, &key) < 0)
                 goto out;
         if (f.keys && svc_auth_load(f.keys, "gateway", &keys, &err) < 0) {
-                fprintf(stderr, "ak-gateway: --api-keys: %s\n", err.msg);
+                SVC_LOG(SVC_LOG_ERROR, "cannot load --api-keys", SVC_LOG_S("error", err.msg));
                 goto out;
         }
         if (f.sched_token && tokens_load_first(f.sched_token, &token, &err) < 0) {
-                fprintf(stderr, "ak-gateway: --scheduler-token-file: %s\n", err.msg);
+                SVC_LOG(SVC_LOG_ERROR, "cannot load --scheduler-token-file", SVC_LOG_S("error", err.msg));
                 goto out;
         }
         if (rpc_channel_new(f.scheduler, f.peer.ca_file ? &f.peer : NULL, &ch, &err) < 0 ||
             (token && rpc_channel_set_bearer_token(ch, token) < 0) ||
             rpc_channel_set_failover(ch, &(struct rpc_failover){ 0 }) < 0) {
-                fprintf(stderr, "ak-gateway: scheduler %s: %s\n", f.scheduler, err.msg);
+                SVC_LOG(SVC_LOG_ERROR, "cannot reach the scheduler", SVC_LOG_S("scheduler", f.scheduler),
+                        SVC_LOG_S("error", err.msg));
                 goto out;
         }
         struct gateway_config gc = { .scheduler = ch, .audit_file = f.audit_file };
         if (gateway_new(&gc, &g) < 0) {
-                fprintf(stderr, "ak-gateway: out of memory\n");
+                svc_log(SVC_LOG_ERROR, "out of memory", NULL, 0);
                 goto out;
         }
-        struct gw_http_config hc = { .gateway = g, .keys = keys, .listen_host = f.host, .port = f.port,
+        struct gw_http_config hc = { .gateway = g, .keys = keys, .listen = f.listen,
                                      .any_host = f.any_host, .max_connections = max_conn,
                                      .max_active = f.max_active, .idle_timeout_s = f.idle_s,
                                      .tls_cert_pem = cert, .tls_key_pem = key };
         if (gw_http_start(&hc, &app.http, &err) < 0 ||
             svc_metrics_start(f.metrics_listen, "ak-gateway", &app.metrics, &err) < 0) {
-                fprintf(stderr, "ak-gateway: %s\n", err.msg);
+                svc_log(SVC_LOG_ERROR, err.msg, NULL, 0);
                 goto out;
         }
         if (key) {
@@ -290,7 +284,10 @@ int main(int argc, char **argv)
                 free(key);
                 key = NULL;
         }
-        printf("ak-gateway: listening on %s:%u%s\n", f.host, gw_http_port(app.http), cert ? " (TLS)" : "");
+        /* --listen with the port it got: "[::1]:0" -> "[::1]:40123", ":0" -> "0.0.0.0:40123". */
+        int host_len = (int)(strrchr(f.listen, ':') - f.listen);
+        printf("ak-gateway: listening on %.*s:%u%s\n", host_len ? host_len : 7, host_len ? f.listen : "0.0.0.0",
+               gw_http_port(app.http), cert ? " (TLS)" : "");
         fflush(stdout);
         struct svc_loop loop = { .data = &app, .name = "ak-gateway", .stop = on_stop, .reload_data = keys };
         svc_run(&loop);

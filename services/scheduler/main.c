@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "lib/base/parse.h"
 #include "lib/base/version.h"
@@ -80,18 +79,6 @@ static const char usage[] =
         "  openssl rand -hex 32 > tokens && chmod 600 tokens\n"
         "  ak-scheduler --listen 0.0.0.0:7700 --token-file tokens \\\n"
         "      --tls-cert sched.pem --tls-key sched.key --tls-ca ca.pem\n";
-
-static void log_line(void *data, const char *line)
-{
-        (void)data;
-        struct timespec ts;
-        struct tm tm;
-        char when[32];
-        clock_gettime(CLOCK_REALTIME, &ts);
-        gmtime_r(&ts.tv_sec, &tm);
-        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-        fprintf(stderr, "%s.%03ldZ ak-scheduler: %s\n", when, ts.tv_nsec / 1000000, line);
-}
 
 /* ak_parse_uint with the error message for flag. */
 static int flag_uint(const char *flag, const char *s, unsigned min, unsigned max, uint32_t *ret)
@@ -271,10 +258,8 @@ struct scheduler_main {
 static void on_stop(void *data, int sig)
 {
         struct scheduler_main *m = data;
-        char line[64];
 
-        snprintf(line, sizeof(line), "%s: shutting down", strsignal(sig));
-        log_line(NULL, line);
+        SVC_LOG(SVC_LOG_INFO, "shutting down", SVC_LOG_S("signal", strsignal(sig)));
         leader_stop(m->leader);
         rpc_server_shutdown(m->health, 0);
         rpc_server_shutdown(m->srv, SHUTDOWN_GRACE_MS);
@@ -295,17 +280,24 @@ static void reload(void *data, char *line, size_t size)
         snprintf(line, size, "%s; %s", b, a);
 }
 
+/* "listening on ADDR" with the port it got: what tests and ak up wait for. */
 static void log_listening(const struct flags *f, int port, bool auth)
 {
         uint32_t interval = heartbeat_interval(&f->cfg.registry);
-        char where[32] = "", line[768];
+        char where[300], msg[320], sec[256];
+        const char *security = sec;
 
-        if (port)
-                snprintf(where, sizeof(where), " (port %d)", port);
-        snprintf(line, sizeof(line), "listening on %s%s: %s, %s, heartbeat every %u ms, lost after %u ms",
-                 f->listen, where, svc_flags_describe(&f->sf), auth ? "bearer tokens" : "no client authentication",
-                 interval, f->cfg.registry.lost_after_ms ? f->cfg.registry.lost_after_ms : 3 * interval);
-        log_line(NULL, line);
+        snprintf(where, sizeof(where), "%s", f->listen);
+        size_t n = strlen(where);
+        if (port && n > 2 && !strcmp(where + n - 2, ":0"))
+                snprintf(where + n - 1, sizeof(where) - n + 1, "%d", port);
+        snprintf(msg, sizeof(msg), "listening on %s", where);
+        snprintf(sec, sizeof(sec), "%s, %s", svc_flags_describe(&f->sf),
+                 auth ? "bearer tokens" : "no client authentication");
+        SVC_LOG(SVC_LOG_INFO, msg, SVC_LOG_S("listen", f->listen), SVC_LOG_I("port", port),
+                SVC_LOG_S("security", security), SVC_LOG_I("heartbeat_ms", interval),
+                SVC_LOG_I("lost_after_ms", f->cfg.registry.lost_after_ms ? f->cfg.registry.lost_after_ms
+                                                                         : 3 * interval));
 }
 
 static int serve(struct flags *f)
@@ -344,7 +336,7 @@ static int serve(struct flags *f)
         if (f->leader.elect) {
                 /* A new leader waits this long for executors to register again. */
                 f->leader.warmup_ms = heartbeat_interval(&f->cfg.registry) + RPC_FAILOVER_DEFAULT_MAX_BACKOFF_MS;
-                if (leader_new(&f->leader, scheduler_authorize, m.sched, log_line, &m.leader, &err) < 0)
+                if (leader_new(&f->leader, scheduler_authorize, m.sched, svc_log_line, &m.leader, &err) < 0)
                         goto fail;
                 sopts.authorize = leader_authorize;
                 sopts.authorize_data = m.leader;
@@ -358,12 +350,12 @@ static int serve(struct flags *f)
                 goto fail;
         log_listening(f, port, m.auth != NULL);
 
-        struct svc_loop loop = { .data = &m, .log = log_line, .reload = reload, .reload_data = &m,
+        struct svc_loop loop = { .data = &m, .name = "ak-scheduler", .reload = reload, .reload_data = &m,
                                  .stop = on_stop };
         rc = svc_run(&loop) < 0 ? 1 : 0;
         goto out;
 fail:
-        fprintf(stderr, "ak-scheduler: %s\n", err.msg);
+        svc_log(SVC_LOG_ERROR, err.msg, NULL, 0);
 out:
         leader_stop(m.leader);
         rpc_server_shutdown(m.health, 0);
@@ -381,7 +373,7 @@ out:
 
 int main(int argc, char **argv)
 {
-        struct flags f = { .cfg = { .log = log_line } };
+        struct flags f = { 0 };
         int r = parse_flags(argc, argv, &f);
 
         if (r != 0)
@@ -390,7 +382,7 @@ int main(int argc, char **argv)
         svc_log_setup("ak-scheduler", f.sf.log_format, f.sf.log_level, NULL);
         /* Before any thread: every thread inherits the mask (lib/svc/run.h). */
         if (svc_signals_block(SVC_STARTING_HOLD_STOP) < 0) {
-                fprintf(stderr, "ak-scheduler: cannot block SIGINT, SIGTERM and SIGHUP\n");
+                svc_log(SVC_LOG_ERROR, "cannot block SIGINT, SIGTERM and SIGHUP", NULL, 0);
                 return 1;
         }
         signal(SIGPIPE, SIG_IGN);

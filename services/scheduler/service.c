@@ -1,30 +1,18 @@
 /* Wiring, authentication, the executor-facing methods and the reaper. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "lib/base/time.h"
+#include "lib/svc/log.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
 #include "services/scheduler/pbcopy.h"
 #include "services/scheduler/admission.h"
 #include "services/scheduler/sched_metrics.h"
 #include "services/scheduler/service_internal.h"
 #include "services/scheduler/spec.h"
-
-void scheduler_log(struct scheduler *s, const char *fmt, ...)
-{
-        if (!s->cfg.log)
-                return;
-        char line[1024];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(line, sizeof(line), fmt, ap);
-        va_end(ap);
-        s->cfg.log(s->cfg.log_data, line);
-}
 
 int scheduler_authorize(struct rpc_call *call, void *data)
 {
@@ -71,8 +59,9 @@ static int take_status(struct scheduler *s, struct rpc_call *call, const Ak__V1_
         r = registering ? registry_register(s->reg, copy, who.identity, now, &err)
                         : registry_heartbeat(s->reg, copy, who.identity, now, &err);
         if (r == -EPERM)
-                scheduler_log(s, "refused %s of executor %s from %s: %s", registering ? "registration" : "heartbeat",
-                              st->executor_id, rpc_call_peer(call), err.msg);
+                SVC_LOG(SVC_LOG_WARN, registering ? "executor registration refused" : "executor heartbeat refused",
+                        SVC_LOG_S("executor", st->executor_id), SVC_LOG_S("peer", rpc_call_peer(call)),
+                        SVC_LOG_S("error", err.msg));
         if (r < 0)
                 return rpc_call_fail(call, status_code_of(r), "%s", err.msg);
         return RPC_OK;
@@ -86,10 +75,10 @@ static int h_register(struct rpc_call *call, const ProtobufCMessage *msg, void *
         if (r != RPC_OK)
                 return r;
         const Ak__V1__ExecutorStatus *st = req->status;
-        scheduler_log(s, "executor %s registered at %s: %u vCPUs, %llu MB, %zu sandboxes, %zu pools",
-                      st->executor_id, st->address, st->capacity ? st->capacity->vcpus : 0,
-                      (unsigned long long)(st->capacity ? st->capacity->memory_mb : 0),
-                      st->n_sandboxes, st->n_pools);
+        SVC_LOG(SVC_LOG_INFO, "executor registered", SVC_LOG_S("executor", st->executor_id),
+                SVC_LOG_S("address", st->address), SVC_LOG_I("vcpus", st->capacity ? st->capacity->vcpus : 0),
+                SVC_LOG_I("memory_mb", st->capacity ? st->capacity->memory_mb : 0),
+                SVC_LOG_I("sandboxes", st->n_sandboxes), SVC_LOG_I("pools", st->n_pools));
         Ak__V1__RegisterExecutorResponse resp = AK__V1__REGISTER_EXECUTOR_RESPONSE__INIT;
         resp.heartbeat_interval_ms = registry_config(s->reg)->heartbeat_interval_ms;
         rpc_call_reply(call, &resp.base);
@@ -190,16 +179,15 @@ int scheduler_add_service(struct scheduler *s, struct rpc_server *srv, struct ak
 
 static void note(void *data, enum registry_event ev, const char *id, int64_t silent_ms)
 {
-        struct scheduler *s = data;
-        if (ev == REGISTRY_LOST)
+        (void)data;
+        if (ev == REGISTRY_LOST) {
                 sched_metrics_executor_lost();
-        if (ev == REGISTRY_LOST)
-                scheduler_log(s, "executor %s lost: no heartbeat for %lld ms; its sandboxes' calls fail "
-                                 "until it is back",
-                              id, (long long)silent_ms);
-        else
-                scheduler_log(s, "executor %s forgotten after %lld ms without a heartbeat", id,
-                              (long long)silent_ms);
+                SVC_LOG(SVC_LOG_WARN, "executor lost: its sandboxes' calls fail until it is back",
+                        SVC_LOG_S("executor", id), SVC_LOG_I("silent_ms", silent_ms));
+        } else {
+                SVC_LOG(SVC_LOG_WARN, "executor forgotten", SVC_LOG_S("executor", id),
+                        SVC_LOG_I("silent_ms", silent_ms));
+        }
 }
 
 static void *reaper_main(void *arg)

@@ -27,10 +27,6 @@ struct scheduler_config {
         /* How often lost executors are looked for; 0: a quarter of the
          * heartbeat interval, at least 10 ms, at most 1 s. */
         unsigned reap_interval_ms;
-        /* Executor lifecycle lines ("executor e1 registered at ..."), from
-         * handler and reaper threads; NULL: quiet. */
-        void (*log)(void *data, const char *line);
-        void *log_data;
 };
 
 struct scheduler;

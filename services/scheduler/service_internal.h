@@ -19,8 +19,6 @@ struct scheduler {
         bool stopping;
 };
 
-void scheduler_log(struct scheduler *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 struct registry_scope;
 
 /* Creates waiting in the queue (service_queue.c). _get replies with the

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,7 +118,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 
 /* The admin token: the file's text without one trailing newline, printable
  * ASCII (it travels in an HTTP/2 header), readable by its owner only. */
-static int read_token(const char *path, char **ret)
+static int read_token(const char *path, char **ret, struct ak_error *err)
 {
         char buf[SIGNER_MAX_TOKEN + 2];
         size_t len = 0;
@@ -125,26 +126,20 @@ static int read_token(const char *path, char **ret)
         int fd, r = 0;
 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0) {
-                fprintf(stderr, "ak-signer: open admin token file %s: %s\n", path, strerror(errno));
-                return -1;
-        }
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-                fprintf(stderr, "ak-signer: admin token file %s is not a regular file\n", path);
-                r = -1;
-        } else if (st.st_mode & 077) {
-                fprintf(stderr, "ak-signer: admin token file %s is accessible by group or others (mode %04o); "
-                                "run: chmod 600 %s\n", path, (unsigned)(st.st_mode & 07777), path);
-                r = -1;
-        }
+        if (fd < 0)
+                return ak_error_errno(err, -errno, "open admin token file %s", path);
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                r = ak_error_set(err, -EINVAL, "admin token file %s is not a regular file", path);
+        else if (st.st_mode & 077)
+                r = ak_error_set(err, -EPERM,
+                                 "admin token file %s is accessible by group or others (mode %04o); run: chmod 600 %s",
+                                 path, (unsigned)(st.st_mode & 07777), path);
         while (r == 0 && len < sizeof(buf) - 1) {
                 ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
                 if (n < 0 && errno == EINTR)
                         continue;
-                if (n < 0) {
-                        fprintf(stderr, "ak-signer: read %s: %s\n", path, strerror(errno));
-                        r = -1;
-                }
+                if (n < 0)
+                        r = ak_error_errno(err, -errno, "read %s", path);
                 if (n <= 0)
                         break;
                 len += (size_t)n;
@@ -156,18 +151,14 @@ static int read_token(const char *path, char **ret)
                 len--;
         buf[len] = '\0';
         for (size_t i = 0; r == 0 && i < len; i++)
-                if (buf[i] < 0x21 || buf[i] > 0x7e) {
-                        fprintf(stderr, "ak-signer: the admin token in %s must be printable ASCII without "
-                                        "spaces\n", path);
-                        r = -1;
-                }
-        if (r == 0 && (len == 0 || len > SIGNER_MAX_TOKEN)) {
-                fprintf(stderr, "ak-signer: the admin token in %s must be 1 to %d bytes\n", path,
-                        SIGNER_MAX_TOKEN);
-                r = -1;
-        }
+                if (buf[i] < 0x21 || buf[i] > 0x7e)
+                        r = ak_error_set(err, -EINVAL,
+                                         "the admin token in %s must be printable ASCII without spaces", path);
+        if (r == 0 && (len == 0 || len > SIGNER_MAX_TOKEN))
+                r = ak_error_set(err, -EINVAL, "the admin token in %s must be 1 to %d bytes", path,
+                                 SIGNER_MAX_TOKEN);
         if (r == 0 && !(*ret = strdup(buf)))
-                r = -1;
+                r = ak_error_set(err, -ENOMEM, "admin token file %s: out of memory", path);
         explicit_bzero(buf, sizeof(buf));
         return r;
 }
@@ -191,7 +182,7 @@ static void on_stop(void *data, int sig)
 {
         struct signer_main *m = data;
 
-        fprintf(stderr, "ak-signer: %s: finishing calls in flight, then exiting\n", strsignal(sig));
+        SVC_LOG(SVC_LOG_INFO, "finishing calls in flight, then exiting", SVC_LOG_S("signal", strsignal(sig)));
         rpc_server_shutdown(m->health, 0);
         rpc_server_shutdown(m->srv, 5000);
         m->health = m->srv = NULL;
@@ -201,9 +192,13 @@ static void log_serving(const struct flags *f, struct keystore *ks, bool auth, c
 {
         struct keystore_key *k = keystore_active(ks);
 
-        fprintf(stderr, "ak-signer: signing with key %s (%s); %s, %s%s\n", keystore_key_id(k), keystore_path(ks),
-                svc_flags_describe(&f->sf), auth ? "bearer tokens" : "no client authentication",
-                token ? "; RotateKey allowed with the admin token" : "");
+        char sec[256];
+        const char *security = sec;
+        snprintf(sec, sizeof(sec), "%s, %s", svc_flags_describe(&f->sf),
+                 auth ? "bearer tokens" : "no client authentication");
+        SVC_LOG(SVC_LOG_INFO, "signing", SVC_LOG_S("key_id", keystore_key_id(k)),
+                SVC_LOG_S("key_file", keystore_path(ks)), SVC_LOG_S("security", security),
+                SVC_LOG_S("rotate_key", token ? "allowed with the admin token" : "refused (no admin token)"));
         keystore_key_unref(k);
         if (port > 0) {
                 const char *colon = strrchr(f->listen, ':');
@@ -216,7 +211,7 @@ static void log_serving(const struct flags *f, struct keystore *ks, bool auth, c
 
 static int serve(const struct flags *f, struct keystore *ks, const char *token)
 {
-        struct signer_options so = { .admin_token = token, .log = stderr };
+        struct signer_options so = { .admin_token = token, .log = true };
         struct signer_main m = { 0 };
         struct svc_auth *auth = NULL;
         struct signer *signer = NULL;
@@ -225,11 +220,11 @@ static int serve(const struct flags *f, struct keystore *ks, const char *token)
 
         /* Before gRPC starts a thread: every thread inherits the mask. */
         if (svc_signals_block(SVC_STARTING_HOLD_STOP) < 0) {
-                fprintf(stderr, "ak-signer: cannot block SIGINT, SIGTERM and SIGHUP\n");
+                svc_log(SVC_LOG_ERROR, "cannot block SIGINT, SIGTERM and SIGHUP", NULL, 0);
                 return 1;
         }
         if (f->sf.token_file && svc_auth_load(f->sf.token_file, "signer", &auth, &err) < 0) {
-                fprintf(stderr, "ak-signer: %s\n", err.msg);
+                svc_log(SVC_LOG_ERROR, err.msg, NULL, 0);
                 return 1;
         }
         struct rpc_server_options ro;
@@ -241,7 +236,7 @@ static int serve(const struct flags *f, struct keystore *ks, const char *token)
             signer_add_to_server(signer, m.srv, &err) < 0 || rpc_server_start(m.srv, &err) < 0 ||
             svc_health_start(&f->sf, &m.health, &err) < 0 ||
             svc_metrics_start(f->sf.metrics_listen, "ak-signer", &m.metrics, &err) < 0) {
-                fprintf(stderr, "ak-signer: %s\n", err.msg);
+                svc_log(SVC_LOG_ERROR, err.msg, NULL, 0);
                 rpc_server_shutdown(m.health, 0);
                 rpc_server_shutdown(m.srv, 0);
                 signer_free(signer);
@@ -274,10 +269,12 @@ int main(int argc, char **argv)
         }
         /* Checked by svc_flags_problem: cannot fail here. */
         svc_log_setup("ak-signer", f.sf.log_format, f.sf.log_level, NULL);
-        if (f.admin_token_file && read_token(f.admin_token_file, &token) < 0)
+        if (f.admin_token_file && read_token(f.admin_token_file, &token, &err) < 0) {
+                svc_log(SVC_LOG_ERROR, err.msg, NULL, 0);
                 return 1;
+        }
         if (keystore_open(f.key, &ks, &err) < 0) {
-                fprintf(stderr, "ak-signer: %s\n", err.msg);
+                svc_log(SVC_LOG_ERROR, err.msg, NULL, 0);
                 rc = 1;
                 goto out;
         }
@@ -289,12 +286,14 @@ int main(int argc, char **argv)
                 memcpy(old_id, keystore_key_id(old), sizeof(old_id));
                 keystore_key_unref(old);
                 if (keystore_rotate(ks, &rec, &err) < 0) {
-                        fprintf(stderr, "ak-signer: rotate %s: %s\n", f.key, err.msg);
+                        SVC_LOG(SVC_LOG_ERROR, "rotate failed", SVC_LOG_S("key_file", f.key), SVC_LOG_S("error", err.msg));
                         rc = 1;
                         goto out;
                 }
-                fprintf(stderr, "ak-signer: rotated %s: key %s is active; %s is retired and stays listed\n",
-                        f.key, rec.key_id, old_id);
+                char msg[PATH_MAX + 128];
+                snprintf(msg, sizeof(msg), "rotated %s: key %s is active; %s is retired and stays listed", f.key,
+                         rec.key_id, old_id);
+                svc_log(SVC_LOG_INFO, msg, NULL, 0);
         }
         if (f.listen)
                 rc = serve(&f, ks, token);

@@ -1,12 +1,14 @@
 /* ak.v1.Signer's handlers. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/metrics/metrics.h"
 #include "lib/receipt/proto/akwire/v1/signer.pb-c.h"
 #include "lib/receipt/proto/receipt_proto.h"
+#include "lib/svc/log.h"
 #include "protos/ak/v1/signer.pb-c.h"
 #include "services/signer/signer.h"
 
@@ -14,7 +16,7 @@ struct signer {
         struct keystore *ks;
         char *admin_token; /* NULL: RotateKey refused */
         size_t max_message_bytes;
-        FILE *log;
+        bool log;
 };
 
 /* The public methods with the two signing requests decoded as their akwire
@@ -54,7 +56,7 @@ static int fail_internal(struct signer *s, struct rpc_call *call, const char *wh
         const char *why = r == -ENOENT || r == -ELIBBAD ? crypto_init_error_message(r) : strerror(-r);
 
         if (s->log)
-                fprintf(s->log, "ak-signer: %s: %s: %s\n", rpc_call_method(call), what, why);
+                SVC_LOG(SVC_LOG_ERROR, what, SVC_LOG_S("method", rpc_call_method(call)), SVC_LOG_S("error", why));
         return rpc_call_fail(call, r == -ENOMEM ? RPC_RESOURCE_EXHAUSTED : RPC_INTERNAL, "%s: %s", what, why);
 }
 
@@ -277,12 +279,13 @@ static int handle_rotate(struct rpc_call *call, const ProtobufCMessage *msg, voi
         keystore_key_unref(old);
         if (keystore_rotate(s->ks, &rec, &err) < 0) {
                 if (s->log)
-                        fprintf(s->log, "ak-signer: RotateKey from %s: %s\n", rpc_call_peer(call), err.msg);
+                        SVC_LOG(SVC_LOG_ERROR, "RotateKey failed", SVC_LOG_S("peer", rpc_call_peer(call)),
+                                SVC_LOG_S("error", err.msg));
                 return rpc_call_fail(call, RPC_INTERNAL, "%s", err.msg);
         }
         if (s->log)
-                fprintf(s->log, "ak-signer: rotated the signing key (RotateKey from %s): %s is active, %s retired\n",
-                        rpc_call_peer(call), rec.key_id, old_id);
+                SVC_LOG(SVC_LOG_INFO, "rotated the signing key", SVC_LOG_S("peer", rpc_call_peer(call)),
+                        SVC_LOG_S("active", rec.key_id), SVC_LOG_S("retired", old_id));
         resp.key_id = rec.key_id;
         resp.algorithm = (char *)"ed25519";
         resp.public_key = rec.public_key;

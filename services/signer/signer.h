@@ -15,7 +15,7 @@
  * the log. */
 #pragma once
 
-#include <stdio.h>
+#include <stdbool.h>
 
 #include <protobuf-c/protobuf-c.h>
 
@@ -34,7 +34,7 @@ extern "C" {
 struct signer_options {
         const char *admin_token; /* NULL: RotateKey is refused (copied) */
         size_t max_message_bytes; /* the server's limit; 0: RPC_DEFAULT_MAX_MESSAGE_BYTES */
-        FILE *log;                /* one line per rotation and per internal error; NULL: silent */
+        bool log;                 /* a line (lib/svc/log.h) per rotation and per internal error */
 };
 
 struct signer;

@@ -130,9 +130,12 @@ TEST_F(SignerTest, RefusesKeyFilesOthersCanRead)
         output_ += r.out + r.err;
         EXPECT_EQ(1, r.exit_code);
         EXPECT_EQ("", r.out) << "never listened";
-        EXPECT_EQ("ak-signer: signing key " + key_ + " is accessible by group or others (mode 0644); run: chmod 600 " +
-                          key_ + "\n",
-                  r.err);
+        // One error line of the log: "TIME error ak-signer: signing key ...".
+        std::string want = " error ak-signer: signing key " + key_ +
+                           " is accessible by group or others (mode 0644); run: chmod 600 " + key_ + "\n";
+        EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;
+        EXPECT_TRUE(r.err.size() > want.size() && r.err.compare(r.err.size() - want.size(), want.size(), want) == 0)
+                << r.err;
         ASSERT_EQ(0, chmod(key_.c_str(), 0600));
         ASSERT_EQ(0, chmod((key_ + ".d").c_str(), 0755));
         r = RunSigner({"--key", key_, "--listen", "127.0.0.1:0", "--insecure"});

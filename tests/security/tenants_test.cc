@@ -226,7 +226,7 @@ TEST_F(Tenants, ExecutorIdentityCannotTakeOverAnothersId)
         EXPECT_EQ(RPC_PERMISSION_DENIED, Register(kNode2, "node1", "127.0.0.1:1", false, &err));
         EXPECT_NE(std::string::npos, err.find("bound to another identity")) << err;
         EXPECT_EQ(RPC_PERMISSION_DENIED, Register(kNode2, "node1", "127.0.0.1:1", true, &err));
-        EXPECT_NE(std::string::npos, sched.Log().find("refused registration of executor node1")) << sched.Log();
+        EXPECT_NE(std::string::npos, sched.Log().find("executor registration refused executor=node1")) << sched.Log();
         ASSERT_EQ(RPC_OK, Exec(alice.get(), "a1", &err)) << err;
         EXPECT_TRUE(e->Saw("Exec a1"));
         // The owner, restarted under the same identity: welcome back.

@@ -152,7 +152,9 @@ bool ServiceProcess::Start(const std::vector<std::string> &args, const std::stri
                 std::string o = Slurp(out) + Slurp(err);
                 size_t at = o.find("listening on ");
                 if (at != std::string::npos) {
-                        size_t end = o.find_first_of(" \n", at + 13);
+                        // The end of the address: a space, the line's end, or the
+                        // quote closing a JSON log line's "msg".
+                        size_t end = o.find_first_of(" \n\"", at + 13);
                         if (end != std::string::npos) {
                                 addr = o.substr(at + 13, end - at - 13);
                                 if (!addr.empty() && addr.back() == ':')
