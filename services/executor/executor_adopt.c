@@ -17,6 +17,7 @@
 #include "lib/base/io.h"
 #include "lib/base/pathfmt.h"
 #include "lib/receipt/receipt.h"
+#include "lib/svc/log.h"
 #include "services/executor/cgroup.h"
 #include "services/executor/executor_adopt.h"
 #include "services/executor/executor_hooks.h"
@@ -450,8 +451,13 @@ static void adopt_sandbox(struct executor *ex, const char *dir, const struct sb_
                                          "--vm-supervisors, or a backend other than QEMU) and stopped with it"
                                        : err.msg);
         }
+        SVC_LOG(rc == 0 ? SVC_LOG_INFO : SVC_LOG_ERROR, "sandbox adopted", SVC_LOG_S("sandbox", sb->name),
+                SVC_LOG_S("tenant", sb->tenant), SVC_LOG_S("state", rc == 0 ? "running" : "error"),
+                SVC_LOG_S("error", sb->error));
         if (!table_add(ex, sb)) {
                 /* Another worker took the name (or the last place) meanwhile. */
+                SVC_LOG(SVC_LOG_WARN, "adopted sandbox dropped: its name or the last place was taken meanwhile",
+                        SVC_LOG_S("sandbox", sb->name));
                 if (sb->box)
                         evm_dispose(ex, sb->box, dir);
                 else
@@ -489,6 +495,7 @@ static void adopt_pool_vm(struct executor *ex, const char *dir, const struct sb_
                 return;
         }
         book_vm(ex, box, dir, pool->profile, 1);
+        SVC_LOG(SVC_LOG_INFO, "pool vm adopted", SVC_LOG_S("image", r->image), SVC_LOG_S("profile", r->profile));
 }
 
 static void adopt_dir(struct executor *ex, const char *dir)
@@ -539,6 +546,9 @@ static void adopt_stopped(struct executor *ex, const char *path)
                 snprintf(sb->error, sizeof(sb->error), "lost in an executor restart: %.440s", err.msg);
         }
         sb_record_clear(&r);
+        SVC_LOG(sb->error[0] ? SVC_LOG_ERROR : SVC_LOG_INFO, "sandbox adopted", SVC_LOG_S("sandbox", sb->name),
+                SVC_LOG_S("tenant", sb->tenant), SVC_LOG_S("state", sb->error[0] ? "error" : "stopped"),
+                SVC_LOG_S("error", sb->error));
         pthread_mutex_lock(&ex->lock);
         ex->sandboxes[ex->n_sandboxes++] = sb;
         pthread_mutex_unlock(&ex->lock);

@@ -14,6 +14,7 @@
 #include "lib/base/time.h"
 #include "lib/crypto/crypto.h"
 #include "lib/receipt/receipt.h"
+#include "lib/svc/log.h"
 #include "lib/svc/phases.h"
 #include "services/executor/executor_netaudit.h"
 #include "services/executor/executor_audit.h"
@@ -104,11 +105,10 @@ static bool has_egress(const struct sandbox *sb)
                sb->egress.n_deny_names;
 }
 
-static int boot_sandbox(struct executor *ex, struct sandbox *sb, bool try_pool, struct svc_phases *ph,
-                        struct ak_error *err)
+static int boot_sandbox_vm(struct executor *ex, struct sandbox *sb, bool try_pool, struct svc_phases *ph,
+                           uint64_t t0, struct ak_error *err)
 {
         struct pool_vm pv;
-        uint64_t t0 = ak_mono_ns();
         /* Pool VMs have the executor's network rules only: no egress
          * policy, no secrets or proxy hooks (those need the VM's proxy set
          * up at boot). */
@@ -149,6 +149,25 @@ static int boot_sandbox(struct executor *ex, struct sandbox *sb, bool try_pool, 
         svc_phases_mark(ph, "record");
         exmetrics_sandbox_start(false, (double)(ak_mono_ns() - t0) / 1e9);
         return 0;
+}
+
+/* Boots sb (a warm pool VM when try_pool and one fits) and logs the one
+ * line of its boot: "sandbox booted" with the time it took, or "sandbox boot
+ * failed" with the reason the caller puts in sb->error (state ERROR). */
+static int boot_sandbox(struct executor *ex, struct sandbox *sb, bool try_pool, struct svc_phases *ph,
+                        struct ak_error *err)
+{
+        uint64_t t0 = ak_mono_ns();
+        int r = boot_sandbox_vm(ex, sb, try_pool, ph, t0, err);
+        int64_t ms = (int64_t)((ak_mono_ns() - t0) / 1000000);
+        if (r < 0)
+                SVC_LOG(SVC_LOG_ERROR, "sandbox boot failed", SVC_LOG_S("sandbox", sb->name),
+                        SVC_LOG_S("tenant", sb->tenant), SVC_LOG_S("image", sb->image), SVC_LOG_I("duration_ms", ms),
+                        SVC_LOG_S("state", "error"), SVC_LOG_S("error", err->msg));
+        else
+                SVC_LOG(SVC_LOG_INFO, "sandbox booted", SVC_LOG_S("sandbox", sb->name), SVC_LOG_S("tenant", sb->tenant),
+                        SVC_LOG_S("image", sb->image), SVC_LOG_I("boot_ms", ms), SVC_LOG_I("from_pool", sb->from_pool));
+        return r;
 }
 
 /* Checks spec.egress and copies it, canonical, into sb: RPC_OK, or the call

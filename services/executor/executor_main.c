@@ -30,14 +30,15 @@ static int channel_token(struct rpc_channel *ch, const char *flag, const char *p
         struct ak_error err = { 0 };
         char *token = NULL;
         if (tokens_load_first(path, &token, &err) < 0) {
-                fprintf(stderr, "ak-executor: %s: %s\n", flag, err.msg);
+                SVC_LOG(SVC_LOG_ERROR, "cannot load a token file", SVC_LOG_S("flag", flag),
+                        SVC_LOG_S("error", err.msg));
                 return -1;
         }
         int r = rpc_channel_set_bearer_token(ch, token);
         explicit_bzero(token, strlen(token));
         free(token);
         if (r < 0)
-                fprintf(stderr, "ak-executor: %s: out of memory\n", flag);
+                SVC_LOG(SVC_LOG_ERROR, "out of memory", SVC_LOG_S("flag", flag));
         return r;
 }
 
@@ -435,7 +436,7 @@ static int open_peers(const struct flags *f, struct executor_main *m)
 
         for (int i = 0; i < 3; i++)
                 if (targets[i] && rpc_channel_new(targets[i], svc_flags_peer_tls(&f->sf), chs[i], &err) < 0) {
-                        fprintf(stderr, "ak-executor: %s\n", err.msg);
+                        svc_log(SVC_LOG_ERROR, err.msg, NULL, 0);
                         return -1;
                 }
         /* Several scheduler replicas behind one Service: a follower's refusal
@@ -457,7 +458,7 @@ static int start(struct flags *f, struct executor_main *m)
         int port = 0;
 
         if (f->sf.token_file && svc_auth_load(f->sf.token_file, "executor", &m->auth, &err) < 0) {
-                fprintf(stderr, "ak-executor: %s\n", err.msg);
+                svc_log(SVC_LOG_ERROR, err.msg, NULL, 0);
                 return -1;
         }
         cfg->signer = m->signer;
@@ -470,7 +471,7 @@ static int start(struct flags *f, struct executor_main *m)
         so.authorize_data = m->auth;
         if (rpc_server_new(&so, &m->srv, &err) < 0 ||
             rpc_server_listen(m->srv, f->listen, svc_flags_server_tls(&f->sf), &port, &err) < 0) {
-                fprintf(stderr, "ak-executor: listen %s: %s\n", f->listen, err.msg);
+                SVC_LOG(SVC_LOG_ERROR, "cannot listen", SVC_LOG_S("listen", f->listen), SVC_LOG_S("error", err.msg));
                 return -1;
         }
         const char *colon = strrchr(f->listen, ':');
@@ -482,7 +483,7 @@ static int start(struct flags *f, struct executor_main *m)
         if (executor_new(cfg, &m->ex, &err) < 0 || executor_add_to_server(m->ex, m->srv, &err) < 0 ||
             rpc_server_start(m->srv, &err) < 0 || svc_health_start(&f->sf, &m->health, &err) < 0 ||
             svc_metrics_start(f->sf.metrics_listen, "ak-executor", &m->metrics, &err) < 0) {
-                fprintf(stderr, "ak-executor: %s\n", err.msg);
+                svc_log(SVC_LOG_ERROR, err.msg, NULL, 0);
                 return -1;
         }
         return 0;
@@ -493,9 +494,10 @@ static void on_serving(void *data)
         struct executor_main *m = data;
         const struct svc_flags *sf = &m->f->sf;
 
-        fprintf(stderr, "ak-executor: serving %s, %s; calling peers %s\n", svc_flags_describe(sf),
-                m->auth ? "bearer tokens" : "no client authentication",
-                svc_flags_peer_tls(sf) ? (sf->peer_tls.cert_file ? "over mTLS" : "over TLS") : "in plaintext");
+        char sec[256];
+        snprintf(sec, sizeof(sec), "%s, %s", svc_flags_describe(sf), m->auth ? "bearer tokens" : "no client authentication");
+        SVC_LOG(SVC_LOG_INFO, "serving", SVC_LOG_S("listen", m->addr), SVC_LOG_S("security", sec),
+                SVC_LOG_S("peers", svc_flags_peer_tls(sf) ? (sf->peer_tls.cert_file ? "mTLS" : "TLS") : "plaintext"));
         printf("ak-executor: listening on %s\n", m->addr);
         fflush(stdout);
 }
@@ -508,16 +510,15 @@ static void on_tick(void *data)
 
         executor_log_line(m->ex, line, sizeof(line));
         if (line[0])
-                fprintf(stderr, "ak-executor: %s\n", line);
+                svc_log(SVC_LOG_INFO, line, NULL, 0);
 }
 
 static void on_stop(void *data, int sig)
 {
         struct executor_main *m = data;
 
-        (void)sig;
         on_tick(m);
-        fprintf(stderr, "ak-executor: stopping\n");
+        SVC_LOG(SVC_LOG_INFO, "stopping", SVC_LOG_S("signal", strsignal(sig)));
         rpc_server_shutdown(m->health, 0);
         rpc_server_shutdown(m->srv, 3000);
         m->health = m->srv = NULL;
@@ -579,7 +580,7 @@ int main(int argc, char **argv)
          * SIGHUP re-reads --token-file once serving instead of ending the
          * process; SIGINT/SIGTERM still end it at once until it serves. */
         if (svc_signals_block(SVC_STARTING_STOP_ENDS) < 0) {
-                fprintf(stderr, "ak-executor: cannot block SIGINT, SIGTERM and SIGHUP\n");
+                svc_log(SVC_LOG_ERROR, "cannot block SIGINT, SIGTERM and SIGHUP", NULL, 0);
                 return 1;
         }
         if (open_peers(&f, &m) < 0)

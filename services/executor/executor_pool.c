@@ -169,6 +169,7 @@ void *pool_thread(void *arg)
                         struct ak_error err = { 0 };
                         /* A reference this node lacks: pulled by the pull
                          * creates of it share (one per reference). */
+                        uint64_t t0 = ak_mono_ns();
                         int r = images_ensure(ex, image, NULL, NULL, &err);
                         bool pulled = r == 0;
                         if (r == 0)
@@ -182,6 +183,10 @@ void *pool_thread(void *arg)
                         }
                         if (r == 0 && vmbox_supervised(v.box))
                                 adopt_record_pool(v.dir, image, p->name, vmbox_net_ifname(v.box), NULL);
+                        SVC_LOG(r == 0 ? SVC_LOG_INFO : SVC_LOG_WARN, r == 0 ? "pool refill" : "pool refill failed",
+                                SVC_LOG_S("image", image), SVC_LOG_S("profile", p->name),
+                                SVC_LOG_I("boot_ms", (ak_mono_ns() - t0) / 1000000),
+                                SVC_LOG_S("error", r == 0 ? "" : err.msg));
                         pthread_mutex_lock(&ex->lock);
                         target->booting--;
                         if (r == 0 && !ex->stop && target->n_ready < ex->cfg.pool_max_warm) {
@@ -218,6 +223,8 @@ void *pool_thread(void *arg)
                                                 (pl->n_ready - k - 1) * sizeof(v));
                                         pl->n_ready--;
                                         pthread_mutex_unlock(&ex->lock);
+                                        SVC_LOG(SVC_LOG_WARN, "pool vm dropped: no answer to a ping in 3 s",
+                                                SVC_LOG_S("image", pl->image), SVC_LOG_S("dir", v.dir));
                                         evm_dispose(ex, v.box, v.dir);
                                         pthread_mutex_lock(&ex->lock);
                                         break;
