@@ -55,13 +55,15 @@ enum {
         { "log-level", required_argument, NULL, SVC_OPT_LOG_LEVEL }
 
 #define SVC_LOG_USAGE                                                                           \
-        "  --log-format text|json      event lines (sandboxes, execs) as text or JSON (text)\n" \
+        "  --log-format text|json      stderr's lines as text or one JSON object a line\n"  \
+        "                              (time, level, service, msg, fields; default text)\n" \
         "  --log-level L               debug, info, warn or error (info)\n"
 
 #define SVC_METRICS_USAGE                                                                       \
         "  --metrics-listen ADDR       serve Prometheus metrics (text format) over plain HTTP\n" \
         "                              at http://ADDR/metrics; ADDR is HOST:PORT, [V6]:PORT\n"  \
-        "                              or :PORT (all addresses). No credential is asked:\n"    \
+        "                              ([::]: every address, IPv4 too) or :PORT (every IPv4\n" \
+        "                              address); HOST is numeric or localhost. No credential:\n" \
         "                              counts, states and durations only\n"
 
 

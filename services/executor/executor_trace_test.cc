@@ -7,6 +7,10 @@
 // sends them on the same way, and answers with X-Request-Id. Real processes
 // on loopback; the sandbox is ak-guest on the host behind ak-executor's
 // --test-guest seam (no VM).
+//
+// Every service of the stack (and ak-signer beside it) runs with
+// --log-format json: each one's stderr is checked line by line
+// (tests/testing/json_log.h) after the calls above, and again after SIGTERM.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -24,6 +28,7 @@ extern "C" {
 #include "protos/ak/v1/scheduler.pb-c.h"
 }
 #include "tests/testing/host_guest.h"
+#include "tests/testing/json_log.h"
 #include "tests/testing/service_process.h"
 #include "vmm/testing/vm_fixture.h"
 
@@ -46,26 +51,32 @@ class ExecutorTraceTest : public ::testing::Test {
                           R"("},"batch_size":1,"flush_interval_secs":1})");
     aud_ = new ServiceProcess;
     ASSERT_TRUE(aud_->Start({Runfile("services/auditor/ak-auditor"), "--listen", "127.0.0.1:0", "--insecure",
-                             "--config", dir_ + "/audit.json", "--spool", dir_ + "/spool"},
+                             "--config", dir_ + "/audit.json", "--spool", dir_ + "/spool", "--log-format", "json"},
                             dir_, "auditor"))
         << Slurp(aud_->err);
+    signer_ = new ServiceProcess;
+    ASSERT_TRUE(signer_->Start({Runfile("services/signer/ak-signer"), "--key", dir_ + "/key.pkcs8", "--listen",
+                                "127.0.0.1:0", "--insecure", "--log-format", "json"},
+                               dir_, "signer"))
+        << Slurp(signer_->err);
     hg_ = new aktest::HostGuest;
     ASSERT_TRUE(hg_->Start(Runfile("guest/ak-guest"), dir_));
     sched_ = new ServiceProcess;
     ASSERT_TRUE(sched_->Start({Runfile("services/scheduler/ak-scheduler"), "--listen", "127.0.0.1:0", "--insecure",
-                               "--heartbeat-interval-ms", "300"},
+                               "--heartbeat-interval-ms", "300", "--log-format", "json"},
                               dir_, "sched"))
         << Slurp(sched_->err);
     ex_ = new ServiceProcess;
     ASSERT_TRUE(ex_->Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--insecure",
                             "--state-dir", dir_ + "/st", "--images", dir_ + "/images", "--min-warm", "0",
-                            "--scheduler", sched_->addr, "--auditor", aud_->addr, "--log-format", "json",
+                            "--scheduler", sched_->addr, "--auditor", aud_->addr, "--signer", signer_->addr,
+                            "--log-format", "json",
                             "--test-guest", "host=" + hg_->front_sock},
                            dir_, "executor"))
         << Slurp(ex_->err);
     gw_ = new ServiceProcess;
     ASSERT_TRUE(gw_->Start({Runfile("services/gateway/ak-gateway"), "--scheduler", sched_->addr, "--no-auth",
-                            "--listen", "127.0.0.1:0"},
+                            "--listen", "127.0.0.1:0", "--log-format", "json"},
                            dir_, "gateway"))
         << Slurp(gw_->err);
     struct ak_error err = {};
@@ -86,11 +97,16 @@ class ExecutorTraceTest : public ::testing::Test {
   }
   static void TearDownTestSuite() {
     rpc_channel_free(ch_);
-    for (ServiceProcess* p : {gw_, ex_, sched_, aud_}) {
+    // Their shutdown lines too keep the JSON contract.
+    const char* names[] = {"ak-gateway", "ak-executor", "ak-scheduler", "ak-signer", "ak-auditor"};
+    int i = 0;
+    for (ServiceProcess* p : {gw_, ex_, sched_, signer_, aud_}) {
       if (p) {
         EXPECT_EQ(p->Stop(), 0) << Slurp(p->err);
+        EXPECT_EQ(aktest::JsonLogProblem(Slurp(p->err), names[i]), "") << names[i];
       }
       delete p;
+      i++;
     }
     delete hg_;
     akvm::RemoveDir(dir_);
@@ -171,14 +187,14 @@ class ExecutorTraceTest : public ::testing::Test {
   }
 
   static std::string dir_, out_;
-  static ServiceProcess *aud_, *sched_, *ex_, *gw_;
+  static ServiceProcess *aud_, *signer_, *sched_, *ex_, *gw_;
   static aktest::HostGuest* hg_;
   static struct rpc_channel* ch_;
 };
 
 std::string ExecutorTraceTest::dir_, ExecutorTraceTest::out_;
-ServiceProcess *ExecutorTraceTest::aud_, *ExecutorTraceTest::sched_, *ExecutorTraceTest::ex_,
-    *ExecutorTraceTest::gw_;
+ServiceProcess *ExecutorTraceTest::aud_, *ExecutorTraceTest::signer_, *ExecutorTraceTest::sched_,
+    *ExecutorTraceTest::ex_, *ExecutorTraceTest::gw_;
 aktest::HostGuest* ExecutorTraceTest::hg_;
 struct rpc_channel* ExecutorTraceTest::ch_;
 
@@ -272,6 +288,69 @@ TEST_F(ExecutorTraceTest, GatewayTakesAndEchoesTheRequestId) {
   resp = Http("GET", "/no/such/route", "X-Request-Id: gw-404\r\n", "");
   EXPECT_EQ(resp.rfind("HTTP/1.1 404", 0), 0u) << resp;
   EXPECT_NE(resp.find("X-Request-Id: gw-404\r\n"), std::string::npos) << resp;
+}
+
+// Each service's --help lists the log flags.
+TEST(ServiceHelp, ListsTheLogFlags) {
+  for (const char* name : {"scheduler", "executor", "signer", "auditor", "gateway"}) {
+    std::string cmd = Runfile(std::string("services/") + name + "/ak-" + name) + " --help";
+    FILE* f = popen(cmd.c_str(), "r");
+    ASSERT_NE(f, nullptr) << cmd;
+    std::string out;
+    char buf[4096];
+    for (size_t n; (n = fread(buf, 1, sizeof(buf), f)) > 0;) out.append(buf, n);
+    EXPECT_EQ(pclose(f), 0) << cmd;
+    EXPECT_NE(out.find("--log-format text|json"), std::string::npos) << name << ":\n" << out;
+    EXPECT_NE(out.find("--log-level L"), std::string::npos) << name << ":\n" << out;
+  }
+}
+
+// ak-scheduler: the executor's registration, sandbox calls and placement
+// lines, all JSON.
+TEST_F(ExecutorTraceTest, SchedulerLogsJsonLines) {
+  ASSERT_TRUE(Exec("json-s1", nullptr, "s"));
+  std::string log = Slurp(sched_->err);
+  EXPECT_EQ(aktest::JsonLogProblem(log, "ak-scheduler"), "");
+  EXPECT_EQ(aktest::JsonLogLines(log, "executor registered").size(), 1u) << log;
+  EXPECT_EQ(aktest::JsonLogLines(log, "listening on " + sched_->addr).size(), 1u) << log;
+}
+
+// ak-executor: serving, then one line per exec with its request id.
+TEST_F(ExecutorTraceTest, ExecutorLogsJsonLines) {
+  ASSERT_TRUE(Exec("json-e1", nullptr, "e"));
+  ASSERT_FALSE(WaitLine(ex_->err, {"\"msg\":\"exec\"", "\"request_id\":\"json-e1\""}).empty()) << Slurp(ex_->err);
+  std::string log = Slurp(ex_->err);
+  EXPECT_EQ(aktest::JsonLogProblem(log, "ak-executor"), "");
+  EXPECT_EQ(aktest::JsonLogLines(log, "serving").size(), 1u) << log;
+}
+
+// ak-signer: its key, then nothing per receipt (the exec above was signed).
+TEST_F(ExecutorTraceTest, SignerLogsJsonLines) {
+  ASSERT_TRUE(Exec("json-g1", nullptr, "g"));
+  std::string ev = WaitLine(out_, {"command_executed", "\"request_id\":\"json-g1\""});
+  ASSERT_FALSE(ev.empty()) << Slurp(out_);
+  std::string log = Slurp(signer_->err);
+  EXPECT_EQ(aktest::JsonLogProblem(log, "ak-signer"), "");
+  EXPECT_EQ(aktest::JsonLogLines(log, "signing").size(), 1u) << log;
+}
+
+// ak-auditor: listening with its spool's numbers as fields.
+TEST_F(ExecutorTraceTest, AuditorLogsJsonLines) {
+  ASSERT_TRUE(Exec("json-a1", nullptr, "a"));
+  ASSERT_FALSE(WaitLine(out_, {"command_executed", "\"request_id\":\"json-a1\""}).empty()) << Slurp(out_);
+  std::string log = Slurp(aud_->err);
+  EXPECT_EQ(aktest::JsonLogProblem(log, "ak-auditor"), "");
+  std::vector<std::string> l = aktest::JsonLogLines(log, "listening on " + aud_->addr);
+  ASSERT_EQ(l.size(), 1u) << log;
+  EXPECT_NE(l[0].find("\"positions_lost\":0"), std::string::npos) << l[0];
+}
+
+// ak-gateway: requests, a refused one among them; whatever it says is JSON.
+TEST_F(ExecutorTraceTest, GatewayLogsJsonLines) {
+  EXPECT_EQ(Http("GET", "/health", "", "").rfind("HTTP/1.1 200", 0), 0u);
+  EXPECT_EQ(Http("GET", "/no/such/route", "", "").rfind("HTTP/1.1 404", 0), 0u);
+  EXPECT_EQ(Http("POST", "/sandboxes/host/exec", "", R"({"command":["echo","gw"]})").rfind("HTTP/1.1 200", 0), 0u);
+  EXPECT_EQ(aktest::JsonLogProblem(Slurp(gw_->err), "ak-gateway"), "");
 }
 
 }  // namespace
