@@ -17,10 +17,12 @@
 #include "cli/pty_session.h"
 #include "cli/run_json.h"
 #include "cli/sandbox_opts.h"
+#include "cli/scheduler_call.h"
 #include "cli/stack.h"
 #include "lib/base/parse.h"
 #include "cli/stdin_feed.h"
 #include "lib/base/time.h"
+#include "lib/base/uuid.h"
 #include "lib/receipt/receipt.h"
 #include "protos/ak/v1/scheduler.pb-c.h"
 
@@ -512,14 +514,28 @@ static int run_staged(struct opts *o, Ak__V1__SandboxSpec *spec, bool permissive
         spec->persistent = true;
         if (!o->keep && !spec->ttl_seconds)
                 spec->ttl_seconds = o->timeout_s + 24 * 3600;
+        /* Named here, so that while the create waits in the scheduler's
+         * queue its place can be asked for (and said) by that name. */
+        char gen[5 + AK_UUID_LEN + 1];
+        if (!spec->name || !*spec->name) {
+                char id[AK_UUID_LEN + 1];
+                if (ak_uuid7(id) < 0) {
+                        rpc_channel_free(ch);
+                        return fail(&o->oc, "run", "cannot make a sandbox name: no randomness");
+                }
+                snprintf(gen, sizeof(gen), "run-%s", id);
+                spec->name = gen;
+        }
         Ak__V1__CreateSandboxRequest cr = AK__V1__CREATE_SANDBOX_REQUEST__INIT;
         cr.spec = spec;
         struct cli_progress pr;
         cli_progress_init(&pr);
         cli_progress_report(&pr, "run", "starting the sandbox (booting a microVM)");
         Ak__V1__Sandbox *sb = NULL;
+        struct cli_queue_watch *w = cli_queue_watch_start(ch, &co, NULL, "run", spec->name);
         int r = rpc_unary(ch, &ak__v1__scheduler__descriptor, "CreateSandbox", &cr.base, &co,
                           (ProtobufCMessage **)&sb, &err);
+        cli_queue_watch_stop(w);
         cli_progress_done(&pr);
         if (r != RPC_OK) {
                 rpc_channel_free(ch);

@@ -164,6 +164,18 @@ static void sandbox_json(struct json_writer *w, const Ak__V1__Sandbox *s)
                 cli_pull_json(w, s->image_pull);
         else
                 json_writer_null(w);
+        /* A create waiting in the scheduler's queue: its place. */
+        json_writer_key(w, "queued", 6);
+        if (s->queued) {
+                json_writer_begin_object(w);
+                json_writer_key(w, "position", 8);
+                json_writer_u64(w, s->queued->position);
+                json_writer_key(w, "waiting", 7);
+                json_writer_u64(w, s->queued->waiting);
+                json_writer_end_object(w);
+        } else {
+                json_writer_null(w);
+        }
         json_writer_end_object(w);
 }
 
@@ -237,8 +249,12 @@ static int print_sandboxes(Ak__V1__Sandbox *const *list, size_t n, bool json, bo
         for (size_t i = 0; i < n; i++) {
                 const Ak__V1__Sandbox *s = list[i];
                 const Ak__V1__SandboxSpec *sp = s->spec;
-                printf("%-24s %-9s %-12s %-12s %s%s%s\n", sp ? sp->name : "", state_name(s->state),
-                       sp ? sp->image : "", sp ? sp->profile : "", s->executor_id,
+                char where[64] = "";
+                if (s->queued)   /* waiting in the scheduler's queue: no executor yet */
+                        snprintf(where, sizeof(where), "-  queued: position %u of %u", s->queued->position,
+                                 s->queued->waiting);
+                printf("%-24s %-9s %-12s %-12s %s%s%s\n", sp ? sp->name : "", s->queued ? "queued" : state_name(s->state),
+                       sp ? sp->image : "", sp ? sp->profile : "", s->queued ? where : s->executor_id,
                        s->error && *s->error ? "  " : "", s->error ? s->error : "");
                 if (!array && s->image_pull) {
                         /* A create waiting for its image: nothing else to say yet. */

@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -18,19 +19,20 @@ int cli_scheduler_call(const char *group, const char *verb, const char *method, 
 
 /* Polls GetSandbox for a create that may wait in the scheduler's queue and
  * prints its place when it changes, until stopped. */
-struct queue_watch {
+struct cli_queue_watch {
         struct rpc_channel *ch;
         struct rpc_call_options opts;
         const char *group, *verb, *name;
         pthread_mutex_t lock;
         pthread_cond_t stop_cond;    /* CLOCK_MONOTONIC */
         bool stop;
+        pthread_t tid;
 };
 
 #define QUEUE_POLL_MS 500
 
 /* The create's place in the queue: 0 when it does not wait there. */
-static unsigned watch_once(struct queue_watch *w, unsigned *ret_waiting)
+static unsigned watch_once(struct cli_queue_watch *w, unsigned *ret_waiting)
 {
         Ak__V1__GetSandboxRequest req = AK__V1__GET_SANDBOX_REQUEST__INIT;
         req.name = (char *)w->name;
@@ -50,7 +52,7 @@ static unsigned watch_once(struct queue_watch *w, unsigned *ret_waiting)
 
 static void *watch_main(void *arg)
 {
-        struct queue_watch *w = arg;
+        struct cli_queue_watch *w = arg;
         unsigned last = 0, last_waiting = 0;
         pthread_mutex_lock(&w->lock);
         while (!w->stop) {
@@ -70,6 +72,45 @@ static void *watch_main(void *arg)
         return NULL;
 }
 
+struct cli_queue_watch *cli_queue_watch_start(struct rpc_channel *ch, const struct rpc_call_options *opts,
+                                              const char *group, const char *verb, const char *name)
+{
+        if (!ch || !name || !*name)
+                return NULL;
+        struct cli_queue_watch *w = calloc(1, sizeof(*w));
+        if (!w)
+                return NULL;
+        *w = (struct cli_queue_watch){ .ch = ch, .opts = *opts, .group = group, .verb = verb, .name = name };
+        w->opts.timeout_ms = 5000;
+        pthread_mutex_init(&w->lock, NULL);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&w->stop_cond, &ca);
+        pthread_condattr_destroy(&ca);
+        if (pthread_create(&w->tid, NULL, watch_main, w) != 0) {
+                pthread_mutex_destroy(&w->lock);
+                pthread_cond_destroy(&w->stop_cond);
+                free(w);
+                return NULL;
+        }
+        return w;
+}
+
+void cli_queue_watch_stop(struct cli_queue_watch *w)
+{
+        if (!w)
+                return;
+        pthread_mutex_lock(&w->lock);
+        w->stop = true;
+        pthread_cond_signal(&w->stop_cond);
+        pthread_mutex_unlock(&w->lock);
+        pthread_join(w->tid, NULL);
+        pthread_mutex_destroy(&w->lock);
+        pthread_cond_destroy(&w->stop_cond);
+        free(w);
+}
+
 int cli_scheduler_create(const char *group, const char *verb, const char *method, const ProtobufCMessage *req,
                          const char *name, ProtobufCMessage **resp)
 {
@@ -77,31 +118,10 @@ int cli_scheduler_create(const char *group, const char *verb, const char *method
         struct rpc_call_options o;
         struct ak_error err = { 0 };
         int r = stack_client(true, &ch, &o, &err);
-        struct queue_watch w = { .ch = ch, .opts = o, .group = group, .verb = verb, .name = name };
-        pthread_t tid;
-        bool watching = false, inited = r >= 0 && name && *name;
-        if (inited) {
-                w.opts.timeout_ms = 5000;
-                pthread_mutex_init(&w.lock, NULL);
-                pthread_condattr_t ca;
-                pthread_condattr_init(&ca);
-                pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-                pthread_cond_init(&w.stop_cond, &ca);
-                pthread_condattr_destroy(&ca);
-                watching = pthread_create(&tid, NULL, watch_main, &w) == 0;
-        }
-        if (r >= 0)
+        if (r >= 0) {
+                struct cli_queue_watch *w = cli_queue_watch_start(ch, &o, group, verb, name);
                 r = rpc_unary(ch, &ak__v1__scheduler__descriptor, method, req, &o, resp, &err);
-        if (watching) {
-                pthread_mutex_lock(&w.lock);
-                w.stop = true;
-                pthread_cond_signal(&w.stop_cond);
-                pthread_mutex_unlock(&w.lock);
-                pthread_join(tid, NULL);
-        }
-        if (inited) {
-                pthread_mutex_destroy(&w.lock);
-                pthread_cond_destroy(&w.stop_cond);
+                cli_queue_watch_stop(w);
         }
         rpc_channel_free(ch);
         if (r != 0) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <map>
 #include <thread>
 
 extern "C" {
@@ -333,6 +334,69 @@ TEST_F(SchedulerTest, QueuedCreatesShowTheirPlaceAndAreCounted)
         text = Scrape(port);
         EXPECT_EQ("0", Value(text, "ak_scheduler_queue_length")) << text;
         EXPECT_EQ("3", Value(text, "ak_scheduler_queue_wait_seconds_count")) << text;
+}
+
+// ListSandboxes: name -> queue place (0: not queued) of every sandbox.
+std::map<std::string, unsigned> ListedQueue(Client *c)
+{
+        Ak__V1__ListSandboxesRequest req = AK__V1__LIST_SANDBOXES_REQUEST__INIT;
+        ProtobufCMessage *resp = nullptr;
+        std::map<std::string, unsigned> m;
+        if (c->Call("ListSandboxes", &req.base, &resp) != RPC_OK)
+                return m;
+        auto *r = (Ak__V1__ListSandboxesResponse *)resp;
+        for (size_t i = 0; i < r->n_sandboxes; i++)
+                m[r->sandboxes[i]->spec->name] = r->sandboxes[i]->queued ? r->sandboxes[i]->queued->position : 0;
+        protobuf_c_message_free_unpacked(resp, nullptr);
+        return m;
+}
+
+// A create without a name that waits is listed too, under the name the
+// scheduler made for it, with its place; GetSandbox finds it by that name,
+// and the sandbox it becomes keeps it.
+TEST_F(SchedulerTest, UnnamedQueuedCreatesAreListed)
+{
+        FakeExecutor::Options o;
+        o.id = "small";
+        o.token = kExecToken;
+        o.vcpus = 1;
+        executors.push_back(std::make_unique<FakeExecutor>(o));
+        ASSERT_EQ(RPC_OK, executors.back()->Start(sched.address()));
+        std::string addr = sched.address();
+        ASSERT_EQ(RPC_OK, CreateOwn(addr, "hold", 1, 10000));
+
+        std::atomic<int> code{-1};
+        std::string made;
+        std::thread waiter([&] {
+                Client c(addr, kToken);
+                Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+                spec.vcpus = 1;
+                Ak__V1__CreateSandboxRequest req = AK__V1__CREATE_SANDBOX_REQUEST__INIT;
+                req.spec = &spec;
+                ProtobufCMessage *resp = nullptr;
+                code = c.Call("CreateSandbox", &req.base, &resp, nullptr, 30000);
+                if (resp) {
+                        made = ((Ak__V1__Sandbox *)resp)->spec->name;
+                        protobuf_c_message_free_unpacked(resp, nullptr);
+                }
+        });
+        std::string name;
+        ASSERT_TRUE(akt::WaitFor([&] {
+                for (auto &[n, pos] : ListedQueue(client.get()))
+                        if (n != "hold" && pos == 1)
+                                name = n;
+                return !name.empty();
+        }, 5000)) << "the unnamed create is not listed";
+        EXPECT_EQ(0u, name.rfind("sb-", 0)) << name;
+        EXPECT_EQ("", Sandboxes()[name]);  // no executor yet
+        EXPECT_EQ(1u, QueuedAt(client.get(), name));
+
+        ASSERT_EQ(RPC_OK, RemoveOwn(client.get(), "hold"));
+        waiter.join();
+        EXPECT_EQ(RPC_OK, code.load());
+        EXPECT_EQ(name, made);
+        EXPECT_EQ("small", Sandboxes()[name]);
+        EXPECT_EQ(0u, ListedQueue(client.get())[name]);
 }
 
 // Behind a head that cannot fit yet, a smaller create that waits too is

@@ -95,6 +95,17 @@ static int place_queued(struct scheduler *s, struct rpc_call *call, const Ak__V1
                 sched_metrics_queue_rejected("never_fits");
                 return r;
         }
+        /* An unnamed create is named now, so that while it waits it is
+         * listed (ListSandboxes, GetSandbox) under the name it keeps. */
+        char gen[SPEC_NAME_MAX + 1];
+        Ak__V1__SandboxSpec named;
+        if (!spec->name || !*spec->name) {
+                if ((r = spec_generate_name(gen, sizeof(gen))) < 0)
+                        return ak_error_errno(err, r, "generate a sandbox name");
+                named = *spec;
+                named.name = gen;
+                spec = &named;
+        }
         struct admission_ticket *t = NULL;
         if ((r = admission_enter_named(s->adm, spec->tenant, spec->name, &t)) == -ENOMEM)
                 return ak_error_errno(err, r, "queue");
