@@ -68,7 +68,7 @@ class QueueStack : public ::testing::Test {
 std::string QueueStack::skip_, QueueStack::setup_error_, QueueStack::dir_, QueueStack::kept_;
 aktest::CliStack* QueueStack::stack_;
 
-struct Run {
+struct AkRun {
   std::vector<std::string> args;
   std::string cwd, out;
   int rc = -1;
@@ -91,13 +91,13 @@ TEST_F(QueueStack, EveryRunPathShowsItsQueuePosition) {
   std::ofstream(proj + "/in.txt") << "from the toml\n";
   std::ofstream(proj + "/agentkernel.toml") << "[[files]]\nsource = \"in.txt\"\ndest = \"/opt/q/in.txt\"\n";
 
-  std::vector<Run> runs = {
+  std::vector<AkRun> runs = {
       {{"run", "-k", "--", "echo", "kept"}, "", "", -1},
       {{"run", "-w", "/tmp", "--", "echo", "staged"}, "", "", -1},
       {{"run", "--", "cat", "/opt/q/in.txt"}, proj, "", -1},
   };
   std::vector<std::thread> th;
-  for (Run& r : runs) th.emplace_back([&r] { r.rc = Ak(r.args, &r.out, r.cwd); });
+  for (AkRun& r : runs) th.emplace_back([&r] { r.rc = Ak(r.args, &r.out, r.cwd); });
   // All three wait (the 2 vCPUs are held), listed with their places.
   bool waiting = false;
   for (int i = 0; i < 300 && !waiting; i++) {
