@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -351,6 +352,82 @@ TEST_F(ExecutorTraceTest, GatewayLogsJsonLines) {
   EXPECT_EQ(Http("GET", "/no/such/route", "", "").rfind("HTTP/1.1 404", 0), 0u);
   EXPECT_EQ(Http("POST", "/sandboxes/host/exec", "", R"({"command":["echo","gw"]})").rfind("HTTP/1.1 200", 0), 0u);
   EXPECT_EQ(aktest::JsonLogProblem(Slurp(gw_->err), "ak-gateway"), "");
+}
+
+// Whether this machine can bind ::1 (a container without IPv6 cannot).
+bool HaveIpv6Loopback() {
+  int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  struct sockaddr_in6 a = {};
+  a.sin6_family = AF_INET6;
+  a.sin6_addr = in6addr_loopback;
+  bool ok = bind(fd, reinterpret_cast<struct sockaddr*>(&a), sizeof(a)) == 0;
+  close(fd);
+  return ok;
+}
+
+// GET /health from ak-gateway at loopback:port (::1 for AF_INET6, else
+// 127.0.0.1) with Host `host`: the response ("" when it cannot connect).
+std::string GetHealth(int family, int port, const std::string& host) {
+  struct sockaddr_storage ss = {};
+  socklen_t len;
+  if (family == AF_INET6) {
+    auto* a = reinterpret_cast<struct sockaddr_in6*>(&ss);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(static_cast<uint16_t>(port));
+    a->sin6_addr = in6addr_loopback;
+    len = sizeof(*a);
+  } else {
+    auto* a = reinterpret_cast<struct sockaddr_in*>(&ss);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(static_cast<uint16_t>(port));
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    len = sizeof(*a);
+  }
+  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || connect(fd, reinterpret_cast<struct sockaddr*>(&ss), len) < 0) {
+    if (fd >= 0) close(fd);
+    return "";
+  }
+  std::string req = "GET /health HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n";
+  EXPECT_EQ(write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
+  std::string got;
+  char buf[4096];
+  for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) got.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return got;
+}
+
+// ak-gateway --listen [::1]:0 serves on IPv6 loopback (and says where);
+// [::]:0 serves IPv6 and IPv4; a host name is refused with the reason.
+TEST_F(ExecutorTraceTest, GatewayListensOnIpv6) {
+  if (!HaveIpv6Loopback()) GTEST_SKIP() << "no IPv6 loopback here (cannot bind ::1): ip -6 addr show lo";
+  for (const char* listen : {"[::1]:0", "[::]:0"}) {
+    ServiceProcess gw;
+    ASSERT_TRUE(gw.Start({Runfile("services/gateway/ak-gateway"), "--scheduler", sched_->addr, "--no-auth", "--listen",
+                          listen, "--log-format", "json"},
+                         dir_, "gateway6"))
+        << Slurp(gw.err);
+    std::string want = std::string(listen).substr(0, strlen(listen) - 1);  // "[::1]:" + port
+    ASSERT_EQ(gw.addr.rfind(want, 0), 0u) << gw.addr;
+    int port = atoi(gw.addr.c_str() + want.size());
+    ASSERT_GT(port, 0) << gw.addr;
+    std::string resp = GetHealth(AF_INET6, port, "[::1]:" + std::to_string(port));
+    EXPECT_EQ(resp.rfind("HTTP/1.1 200", 0), 0u) << listen << ": " << resp;
+    // [::]: every address, IPv4 too; [::1]: that one alone.
+    std::string v4 = GetHealth(AF_INET, port, "localhost");
+    if (std::string(listen) == "[::]:0")
+      EXPECT_EQ(v4.rfind("HTTP/1.1 200", 0), 0u) << v4;
+    else
+      EXPECT_EQ(v4, "");
+    EXPECT_EQ(gw.Stop(), 0) << Slurp(gw.err);
+    EXPECT_EQ(aktest::JsonLogProblem(Slurp(gw.err), "ak-gateway"), "");
+  }
+  ServiceProcess bad;
+  EXPECT_FALSE(bad.Start({Runfile("services/gateway/ak-gateway"), "--scheduler", sched_->addr, "--no-auth",
+                          "--listen", "gateway.example:0"},
+                         dir_, "gatewaybad"));
+  EXPECT_NE(Slurp(bad.err).find("host names are not resolved"), std::string::npos) << Slurp(bad.err);
 }
 
 }  // namespace
