@@ -1,8 +1,11 @@
 /* ak_hostport_bracket on arbitrary bytes (a NUL-terminated copy): never
  * crashes or writes past out; what it accepts is either the input unchanged
  * or "[V6]:PORT" where V6 parses as IPv6 and PORT is 1-65535; a refusal
- * leaves out untouched. */
+ * leaves out untouched. ak_listen_addr_parse on the same bytes: an accepted
+ * address is IPv4 or IPv6 with the port the text ends with, "[" exactly for
+ * IPv6; a refusal leaves the outputs untouched and says why. */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +13,30 @@
 #include "lib/base/hostport.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check_listen(const char *in)
+{
+        struct sockaddr_storage ss;
+        struct ak_error err = { 0 };
+        int any = 7;
+        memset(&ss, 0xa5, sizeof(ss));
+        if (ak_listen_addr_parse(in, &ss, &any, &err) < 0) {
+                if (any != 7 || ((unsigned char *)&ss)[0] != 0xa5 || !err.msg[0])
+                        abort();
+                return;
+        }
+        const char *colon = strrchr(in, ':');
+        long port = colon ? strtol(colon + 1, NULL, 10) : -1;
+        if (!colon || port < 0 || port > 65535 || (any != 0 && any != 1))
+                abort();
+        if (ss.ss_family == AF_INET6) {
+                if (in[0] != '[' || ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) != port)
+                        abort();
+        } else if (ss.ss_family != AF_INET || in[0] == '[' ||
+                   ntohs(((struct sockaddr_in *)&ss)->sin_port) != port) {
+                abort();
+        }
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -42,6 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                 abort();
                 }
         }
+        check_listen(in);
         free(in);
         return 0;
 }

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 
 #include <string>
 
@@ -55,6 +57,65 @@ TEST(Hostport, SaysWhenTheBufferIsTooSmall) {
   EXPECT_STREQ("[fd00::7]:7440", fits);
   char small[4];
   EXPECT_EQ(-ENOSPC, ak_hostport_bracket("a:1234", small, sizeof(small)));
+}
+
+}  // namespace
+
+namespace {
+
+// ak_listen_addr_parse: the family, port and "every address" of addr.
+int Listen(const char* addr, int* family, int* port, int* any, std::string* why = nullptr) {
+  struct sockaddr_storage ss;
+  struct ak_error err = {};
+  *family = *port = *any = -1;
+  int r = ak_listen_addr_parse(addr, &ss, any, &err);
+  if (why) *why = err.msg;
+  if (r == 0) {
+    *family = ss.ss_family;
+    *port = ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
+                                           : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  }
+  return r;
+}
+
+TEST(ListenAddr, TakesIPv4IPv6AndLocalhost) {
+  int f, p, any;
+  ASSERT_EQ(0, Listen("127.0.0.1:9100", &f, &p, &any));
+  EXPECT_EQ(AF_INET, f);
+  EXPECT_EQ(9100, p);
+  EXPECT_EQ(0, any);
+  ASSERT_EQ(0, Listen(":80", &f, &p, &any));
+  EXPECT_EQ(AF_INET, f);
+  EXPECT_EQ(1, any);
+  ASSERT_EQ(0, Listen("0.0.0.0:0", &f, &p, &any));
+  EXPECT_EQ(1, any);
+  ASSERT_EQ(0, Listen("localhost:1", &f, &p, &any));
+  EXPECT_EQ(AF_INET, f);
+  ASSERT_EQ(0, Listen("[::1]:18888", &f, &p, &any));
+  EXPECT_EQ(AF_INET6, f);
+  EXPECT_EQ(18888, p);
+  EXPECT_EQ(0, any);
+  ASSERT_EQ(0, Listen("[::]:65535", &f, &p, &any));
+  EXPECT_EQ(AF_INET6, f);
+  EXPECT_EQ(1, any);
+  ASSERT_EQ(0, Listen("[fd00::7]:0", &f, &p, &any));
+}
+
+TEST(ListenAddr, RefusesWhatItCannotBindAsWritten) {
+  int f, p, any;
+  std::string why;
+  for (const char* bad : {"", "9100", "127.0.0.1", "::1:9100", "[::1]9100", "[::1:9100", "[127.0.0.1]:1",
+                          "[localhost]:1", "example.com:1", "127.0.0.1:65536", "127.0.0.1:-1", "[::1]:x",
+                          "[]:1", "1.2.3.4.5:1"}) {
+    EXPECT_EQ(-EINVAL, Listen(bad, &f, &p, &any, &why)) << bad;
+    EXPECT_FALSE(why.empty()) << bad;
+    EXPECT_EQ(-1, f) << "nothing written for " << bad;
+  }
+  Listen("node-1:7440", &f, &p, &any, &why);
+  EXPECT_EQ(why, "listen address 'node-1:7440': 'node-1' is not a numeric IPv4 address, [IPv6] address or "
+                 "localhost (host names are not resolved)");
+  std::string huge(AK_HOSTPORT_MAX + 1, '1');
+  EXPECT_EQ(-EINVAL, Listen(huge.c_str(), &f, &p, &any));
 }
 
 }  // namespace
