@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -74,6 +75,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return answer(c, MHD_HTTP_OK, METRICS_CONTENT_TYPE, text, len, MHD_RESPMEM_MUST_FREE);
 }
 
+static void (*_Atomic log_fn)(const char *line);
+
+void metrics_http_set_log(void (*fn)(const char *line))
+{
+        log_fn = fn;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+        void (*fn)(const char *) = cls;
+        char line[512];
+        vsnprintf(line, sizeof(line), fmt, ap);
+        size_t n = strlen(line);
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+                line[--n] = '\0';
+        fn(line);
+}
+
 int metrics_http_start(struct metrics_registry *reg, const char *addr, struct metrics_http **ret,
                        struct ak_error *err)
 {
@@ -88,6 +107,7 @@ int metrics_http_start(struct metrics_registry *reg, const char *addr, struct me
         if (!h)
                 return ak_error_set(err, -ENOMEM, "metrics listener on %s: out of memory", addr);
         h->reg = reg;
+        void (*fn)(const char *) = log_fn;
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
         /* [::]: IPv4 too (IPV6_V6ONLY off), whatever the sysctl says. */
         if (sa.ss_family == AF_INET6)
@@ -95,7 +115,8 @@ int metrics_http_start(struct metrics_registry *reg, const char *addr, struct me
         h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &sa,
                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_HTTP_MAX_CONNECTIONS,
                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_HTTP_TIMEOUT_S,
-                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 << 10, MHD_OPTION_END);
+                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 << 10,
+                                fn ? MHD_OPTION_EXTERNAL_LOGGER : MHD_OPTION_END, mhd_log, fn, MHD_OPTION_END);
         if (!h->d) {
                 free(h);
                 return ak_error_set(err, -EADDRINUSE,

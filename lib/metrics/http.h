@@ -33,6 +33,11 @@ int metrics_http_start(struct metrics_registry *reg, const char *addr, struct me
                        struct ak_error *err);
 /* The bound port. */
 uint16_t metrics_http_port(const struct metrics_http *h);
+/* Where the listeners started after this call say what goes wrong
+ * (libmicrohttpd's messages: accept failures, bad requests), one line
+ * without a newline each, from the listener's thread. NULL (the default):
+ * libmicrohttpd's own, free text on stderr. */
+void metrics_http_set_log(void (*fn)(const char *line));
 /* Stops listening, closes connections, joins the thread. NULL is a no-op. */
 void metrics_http_stop(struct metrics_http *h);
 

@@ -243,6 +243,17 @@ const char *rpc_call_method(struct rpc_call *call);
  * CN); -ENAMETOOLONG when the CN does not fit in size. */
 int rpc_call_peer_cn(struct rpc_call *call, char *buf, size_t size);
 
+/* ---- gRPC's own messages ------------------------------------------------ */
+
+enum rpc_log_severity { RPC_LOG_DEBUG, RPC_LOG_INFO, RPC_LOG_ERROR };
+
+/* Where gRPC's own messages go (its gpr_log lines: bind failures, broken
+ * connections): fn gets each one with gRPC's source file and line, on
+ * whatever gRPC thread logs it. Until set: gRPC's default, free text on
+ * stderr; NULL changes nothing. Set once, before the first server or
+ * channel (it is process-wide). */
+void rpc_set_log(void (*fn)(enum rpc_log_severity severity, const char *file, int line, const char *msg));
+
 /* ---- client ------------------------------------------------------------ */
 
 struct rpc_channel;

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <grpc/support/log.h>
+
 #include "lib/base/fs.h"
 #include "lib/base/time.h"
 #include "lib/rpc/internal.h"
@@ -61,6 +63,24 @@ struct rpc_server {
 };
 
 static pthread_mutex_t grpc_ref_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void (*log_fn)(enum rpc_log_severity, const char *, int, const char *);
+
+static void log_trampoline(gpr_log_func_args *a)
+{
+        enum rpc_log_severity sev = a->severity == GPR_LOG_SEVERITY_DEBUG  ? RPC_LOG_DEBUG
+                                    : a->severity == GPR_LOG_SEVERITY_INFO ? RPC_LOG_INFO
+                                                                           : RPC_LOG_ERROR;
+        log_fn(sev, a->file ? a->file : "", a->line, a->message ? a->message : "");
+}
+
+void rpc_set_log(void (*fn)(enum rpc_log_severity severity, const char *file, int line, const char *msg))
+{
+        if (!fn)
+                return;
+        log_fn = fn;
+        gpr_set_log_function(log_trampoline);
+}
 
 void rpc_grpc_ref(void)
 {

@@ -12,6 +12,7 @@
 #include "lib/base/trace.h"
 #include "lib/base/utf8.h"
 #include "lib/json/writer.h"
+#include "lib/rpc/rpc.h"
 
 #define LINE_MAX_BYTES (SVC_LOG_MAX_FIELDS * (SVC_LOG_VALUE_MAX + 160) + 4096)
 
@@ -51,6 +52,15 @@ int svc_log_check(const char *format, const char *level, struct ak_error *err)
         return parse(format, level, &json, &min, err);
 }
 
+/* gRPC's own lines, on the log like every other. */
+static void grpc_line(enum rpc_log_severity sev, const char *file, int line, const char *msg)
+{
+        enum svc_log_level level = sev == RPC_LOG_DEBUG  ? SVC_LOG_DEBUG
+                                   : sev == RPC_LOG_INFO ? SVC_LOG_INFO
+                                                         : SVC_LOG_ERROR;
+        SVC_LOG(level, msg, SVC_LOG_S("source", "grpc"), SVC_LOG_S("file", file), SVC_LOG_I("line", line));
+}
+
 int svc_log_setup(const char *service, const char *format, const char *level, struct ak_error *err)
 {
         bool json;
@@ -60,6 +70,7 @@ int svc_log_setup(const char *service, const char *format, const char *level, st
         snprintf(cfg.service, sizeof(cfg.service), "%s", service ? service : "ak");
         cfg.json = json;
         cfg.min = (enum svc_log_level)min;
+        rpc_set_log(grpc_line);
         return 0;
 }
 

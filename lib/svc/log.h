@@ -55,7 +55,9 @@ static inline struct svc_log_field svc_log_str(const char *k, const char *v)
 #define SVC_LOG_I(k, v) ((struct svc_log_field){ (k), NULL, (int64_t)(v) })
 
 /* format: "text" or "json" (NULL: text); level: "debug", "info", "warn" or
- * "error" (NULL: info). 0, or -EINVAL naming the bad value in err. */
+ * "error" (NULL: info). gRPC's own messages go to the log from then on
+ * (fields source=grpc, file, line). 0, or -EINVAL naming the bad value in
+ * err. */
 int svc_log_setup(const char *service, const char *format, const char *level, struct ak_error *err);
 
 /* Whether svc_log_setup would take format and level (changes nothing). */

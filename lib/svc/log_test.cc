@@ -2,11 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <string>
 
 #include "lib/base/trace.h"
+#include "lib/rpc/rpc.h"
 
 namespace {
 
@@ -87,6 +92,83 @@ TEST(SvcLog, LongValuesAreCut)
         std::string big(5000, 'a');
         std::string s = Line(SVC_LOG_INFO, "m", { SVC_LOG_S("v", big.c_str()) });
         EXPECT_EQ(s.size(), std::string("2026-12-07T13:05:38.123Z info ak-x: m v=").size() + SVC_LOG_VALUE_MAX);
+}
+
+} // namespace
+
+namespace {
+
+/* fd 2 into a file for the life of the object; the file's text on demand. */
+class StderrToFile {
+      public:
+        StderrToFile()
+        {
+                char path[] = "/tmp/aklogXXXXXX";
+                fd_ = mkstemp(path);
+                path_ = path;
+                saved_ = dup(2);
+                dup2(fd_, 2);
+        }
+        ~StderrToFile()
+        {
+                dup2(saved_, 2);
+                close(saved_);
+                close(fd_);
+                unlink(path_.c_str());
+        }
+        std::string Text() const
+        {
+                std::string s;
+                char buf[4096];
+                ssize_t n;
+                for (off_t at = 0; (n = pread(fd_, buf, sizeof(buf), at)) > 0; at += n)
+                        s.append(buf, (size_t)n);
+                return s;
+        }
+
+      private:
+        int fd_ = -1, saved_ = -1;
+        std::string path_;
+};
+
+/* gRPC's own error lines (a listener it cannot bind) come out as log lines
+ * (JSON here), not as gRPC's free text. */
+TEST(SvcLog, GrpcsOwnLinesAreLogLines)
+{
+        int busy = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in a = {};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof(a);
+        ASSERT_EQ(0, bind(busy, (struct sockaddr *)&a, sizeof(a)));
+        ASSERT_EQ(0, listen(busy, 1));
+        ASSERT_EQ(0, getsockname(busy, (struct sockaddr *)&a, &len));
+        std::string addr = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+
+        std::string text;
+        {
+                StderrToFile cap;
+                ak_error err = {};
+                ASSERT_EQ(0, svc_log_setup("ak-x", "json", "info", &err)) << err.msg;
+                struct rpc_server_options o = {};
+                struct rpc_server *srv = nullptr;
+                ASSERT_EQ(0, rpc_server_new(&o, &srv, &err)) << err.msg;
+                EXPECT_LT(rpc_server_listen(srv, addr.c_str(), nullptr, nullptr, &err), 0);
+                rpc_server_shutdown(srv, 0);
+                text = cap.Text();
+        }
+        close(busy);
+        ASSERT_NE(text, "") << "gRPC said nothing about the port in use";
+        size_t at = 0;
+        while (at < text.size()) {
+                size_t nl = text.find('\n', at);
+                ASSERT_NE(nl, std::string::npos) << text;
+                std::string line = text.substr(at, nl - at);
+                EXPECT_EQ(line.rfind("{\"time\":\"", 0), 0u) << line;
+                EXPECT_NE(line.find("\"service\":\"ak-x\""), std::string::npos) << line;
+                EXPECT_NE(line.find("\"source\":\"grpc\""), std::string::npos) << line;
+                at = nl + 1;
+        }
 }
 
 } // namespace

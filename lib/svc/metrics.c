@@ -2,6 +2,12 @@
 
 #include "lib/base/time.h"
 #include "lib/base/version.h"
+#include "lib/svc/log.h"
+
+static void http_line(const char *line)
+{
+        SVC_LOG(SVC_LOG_WARN, line, SVC_LOG_S("source", "metrics listener"));
+}
 
 int svc_metrics_start(const char *listen, const char *service, struct metrics_http **ret,
                       struct ak_error *err)
@@ -30,7 +36,12 @@ int svc_metrics_start(const char *listen, const char *service, struct metrics_ht
         metrics_set(metrics_series0(f), (double)ak_real_ms() / 1000.0);
         if (!listen)
                 return 0;
-        if ((r = metrics_http_start(reg, listen, ret, err)) < 0)
-                return ak_error_wrap(err, "--metrics-listen %s", listen);
+        metrics_http_set_log(http_line);
+        if ((r = metrics_http_start(reg, listen, ret, err)) < 0) {
+                ak_error_wrap(err, "--metrics-listen %s", listen);
+                return r;
+        }
+        SVC_LOG(SVC_LOG_INFO, "serving metrics", SVC_LOG_S("metrics_listen", listen),
+                SVC_LOG_I("port", metrics_http_port(*ret)));
         return 0;
 }

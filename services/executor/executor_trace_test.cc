@@ -64,7 +64,8 @@ class ExecutorTraceTest : public ::testing::Test {
     ASSERT_TRUE(hg_->Start(Runfile("guest/ak-guest"), dir_));
     sched_ = new ServiceProcess;
     ASSERT_TRUE(sched_->Start({Runfile("services/scheduler/ak-scheduler"), "--listen", "127.0.0.1:0", "--insecure",
-                               "--heartbeat-interval-ms", "300", "--log-format", "json"},
+                               "--heartbeat-interval-ms", "300", "--log-format", "json", "--metrics-listen",
+                               "127.0.0.1:0"},
                               dir_, "sched"))
         << Slurp(sched_->err);
     ex_ = new ServiceProcess;
@@ -313,6 +314,7 @@ TEST_F(ExecutorTraceTest, SchedulerLogsJsonLines) {
   std::string log = Slurp(sched_->err);
   EXPECT_EQ(aktest::JsonLogProblem(log, "ak-scheduler"), "");
   EXPECT_EQ(aktest::JsonLogLines(log, "executor registered").size(), 1u) << log;
+  EXPECT_EQ(aktest::JsonLogLines(log, "serving metrics").size(), 1u) << log;
   EXPECT_EQ(aktest::JsonLogLines(log, "listening on " + sched_->addr).size(), 1u) << log;
 }
 
