@@ -24,6 +24,7 @@ extern "C" {
 #include "protos/ak/v1/executor.pb-c.h"
 }
 #include "services/executor/testing/executor_client.h"
+#include "tests/testing/json_log.h"
 #include "tests/testing/service_process.h"
 #include "vmm/testing/vm_fixture.h"
 
@@ -58,7 +59,8 @@ class ExecutorFeaturesTest : public ::testing::Test {
     ASSERT_TRUE(exec_->Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--insecure", "--state-dir",
                               dir_ + "/st", "--images", akvm::ImageStoreDir(), "--auditor", auditor_->addr,
                               "--signer", "127.0.0.1:1", "--pool", "base/restrictive", "--min-warm", "1",
-                              "--max-warm", "1", "--max-age", "900", "--log-level", "debug"},
+                              "--max-warm", "1", "--max-age", "900", "--log-level", "debug", "--log-format",
+                              "json"},
                              dir_, "executor"))
         << Slurp(exec_->err);
     struct ak_error err = {};
@@ -241,6 +243,18 @@ TEST_F(ExecutorFeaturesTest, PoolHitRestrictiveProfileUnsignedReceipt) {
   Pool(&ready, &hits1, &misses1);
   EXPECT_EQ(hits1, hits0 + 1);
   EXPECT_EQ(misses1, misses0);
+  {  // The log: a line per pool refill, and r1's boot (from the pool).
+    std::string log = Slurp(exec_->err);
+    EXPECT_EQ(aktest::JsonLogProblem(log, "ak-executor"), "");
+    std::vector<std::string> refills = aktest::JsonLogLines(log, "pool refill");
+    ASSERT_FALSE(refills.empty()) << log;
+    EXPECT_NE(refills[0].find("\"profile\":\"restrictive\""), std::string::npos) << refills[0];
+    EXPECT_NE(refills[0].find("\"boot_ms\":"), std::string::npos) << refills[0];
+    bool r1 = false;
+    for (const std::string& l : aktest::JsonLogLines(log, "sandbox booted"))
+      r1 |= l.find("\"sandbox\":\"r1\"") != std::string::npos && l.find("\"from_pool\":1") != std::string::npos;
+    EXPECT_TRUE(r1) << log;
+  }
 
   {  // No network device at all; only lo.
     Out o;
@@ -370,11 +384,11 @@ TEST_F(ExecutorFeaturesTest, PoolRefillWaitsForTheRunAndWarmsUp) {
   std::string log = Slurp(exec_->err);
   size_t warmed = Count(log, "pool vm warmed up");
   ASSERT_GE(warmed, 1u) << log;
-  {  // debug ak-executor: "pool vm warmed up" dir=... exit_code=0 duration_us=...
-    size_t at = log.find("\"pool vm warmed up\" dir=");
-    ASSERT_NE(at, std::string::npos) << log;
-    std::string line = log.substr(at, log.find('\n', at) - at);
-    EXPECT_NE(line.find(" exit_code=0 "), std::string::npos) << line;
+  {  // debug ak-executor: {..."msg":"pool vm warmed up","dir":...,"exit_code":0,"duration_us":...}
+    std::vector<std::string> lines = aktest::JsonLogLines(log, "pool vm warmed up");
+    ASSERT_FALSE(lines.empty()) << log;
+    EXPECT_NE(lines[0].find("\"level\":\"debug\""), std::string::npos) << lines[0];
+    EXPECT_NE(lines[0].find("\"exit_code\":0,"), std::string::npos) << lines[0];
   }
 
   uint32_t ready, booting;

@@ -20,6 +20,7 @@ extern "C" {
 #include "lib/rpc/rpc.h"
 #include "protos/ak/v1/executor.pb-c.h"
 }
+#include "tests/testing/json_log.h"
 #include "tests/testing/service_process.h"
 #include "vmm/testing/vm_fixture.h"
 
@@ -66,7 +67,7 @@ TEST(ExecutorRestartTest, KilledExecutorLeavesNoVmmAndRestartsClean) {
   setenv("AK_GUEST_BIN", Runfile("guest/ak-guest").c_str(), 1);
   std::vector<std::string> argv = {Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--insecure",
                                    "--state-dir", dir + "/st", "--images", akvm::ImageStoreDir(), "--min-warm",
-                                   "0"};
+                                   "0", "--log-format", "json"};
   ServiceProcess ex;
   ASSERT_TRUE(ex.Start(argv, dir, "executor1")) << Slurp(ex.err);
   struct rpc_channel* ch = nullptr;
@@ -118,6 +119,15 @@ TEST(ExecutorRestartTest, KilledExecutorLeavesNoVmmAndRestartsClean) {
     EXPECT_EQ(out.substr(out.find('\n') + 1), "lo\n") << out;
   }
   rpc_channel_free(ch);
+  // Its life so far on the log: booted (how long it took), created, started.
+  std::string log = Slurp(ex.err);
+  EXPECT_EQ(aktest::JsonLogProblem(log, "ak-executor"), "");
+  std::vector<std::string> booted = aktest::JsonLogLines(log, "sandbox booted");
+  ASSERT_EQ(booted.size(), 1u) << log;
+  EXPECT_NE(booted[0].find("\"sandbox\":\"nonet\""), std::string::npos) << booted[0];
+  EXPECT_NE(booted[0].find("\"boot_ms\":"), std::string::npos) << booted[0];
+  EXPECT_EQ(aktest::JsonLogLines(log, "sandbox_created").size(), 1u) << log;
+  EXPECT_EQ(aktest::JsonLogLines(log, "sandbox_started").size(), 1u) << log;
 
   std::vector<pid_t> vmms = Children(ex.pid);
   ASSERT_FALSE(vmms.empty());
@@ -157,6 +167,16 @@ TEST(ExecutorRestartTest, KilledExecutorLeavesNoVmmAndRestartsClean) {
   EXPECT_EQ(Entries(dir + "/st/v"), 0u);
   rpc_channel_free(ch);
   EXPECT_EQ(again.Stop(), 0) << Slurp(again.err);
+  // The next executor's log: the sandbox adopted in ERROR with the reason,
+  // then removed.
+  log = Slurp(again.err);
+  EXPECT_EQ(aktest::JsonLogProblem(log, "ak-executor"), "");
+  std::vector<std::string> adopted = aktest::JsonLogLines(log, "sandbox adopted");
+  ASSERT_EQ(adopted.size(), 1u) << log;
+  EXPECT_NE(adopted[0].find("\"level\":\"error\""), std::string::npos) << adopted[0];
+  EXPECT_NE(adopted[0].find("\"state\":\"error\""), std::string::npos) << adopted[0];
+  EXPECT_NE(adopted[0].find("stopped with it"), std::string::npos) << adopted[0];
+  EXPECT_EQ(aktest::JsonLogLines(log, "sandbox_removed").size(), 1u) << log;
   akvm::RemoveDir(dir);
 }
 
