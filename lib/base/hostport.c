@@ -79,7 +79,7 @@ int ak_listen_addr_parse(const char *addr, struct sockaddr_storage *ret, int *re
         struct sockaddr_storage ss;
         struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
         struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
-        const char *port;
+        const char *port = NULL;
         char host[64];
         unsigned p;
         int any = 0, r;
