@@ -110,6 +110,17 @@ const char *svc_flags_describe(const struct svc_flags *f)
         return "mTLS (client certificates required)";
 }
 
+void svc_flags_listening(const struct svc_flags *f, const char *listen, int port, bool auth, char *msg,
+                         size_t msg_size, char *sec, size_t sec_size)
+{
+        size_t n = strlen(listen);
+        if (port && n > 2 && !strcmp(listen + n - 2, ":0"))
+                snprintf(msg, msg_size, "listening on %.*s:%d", (int)(n - 2), listen, port);
+        else
+                snprintf(msg, msg_size, "listening on %s", listen);
+        snprintf(sec, sec_size, "%s, %s", svc_flags_describe(f), auth ? "bearer tokens" : "no client authentication");
+}
+
 int svc_flags_check_listen(const struct svc_flags *f, const char *service, const char *listen,
                            char *buf, size_t size)
 {

@@ -158,6 +158,13 @@ const struct rpc_tls *svc_flags_peer_tls(const struct svc_flags *f);
 /* "mTLS (client certificates required)", "TLS" or "plaintext". */
 const char *svc_flags_describe(const struct svc_flags *f);
 
+/* The words of a service's "listening on ADDR" line: msg "listening on
+ * LISTEN" with a ":0" port replaced by the port it got (what tests and
+ * ak up wait for), sec "<svc_flags_describe>, bearer tokens" (or "no client
+ * authentication"). */
+void svc_flags_listening(const struct svc_flags *f, const char *listen, int port, bool auth, char *msg,
+                         size_t msg_size, char *sec, size_t sec_size);
+
 /* --health-listen: a server of its own, plaintext, with no service but the
  * health service every rpc_server has (SERVING while the process serves).
  * *ret is NULL when f->health_listen is; free with rpc_server_shutdown. */

@@ -63,6 +63,26 @@ TEST(SvcFlags, Combinations)
         EXPECT_STREQ("TLS", svc_flags_describe(&f));
 }
 
+// The "listening on" line names the port a ":0" listener got, and only
+// then; its security words follow the flags.
+TEST(SvcFlags, ListeningLineNamesTheBoundPort)
+{
+        struct svc_flags f = {};
+        char msg[64], sec[96];
+        svc_flags_listening(&f, "127.0.0.1:0", 40123, true, msg, sizeof(msg), sec, sizeof(sec));
+        EXPECT_STREQ("listening on 127.0.0.1:40123", msg);
+        EXPECT_STREQ("plaintext, bearer tokens", sec);
+        svc_flags_listening(&f, "[::1]:0", 7, false, msg, sizeof(msg), sec, sizeof(sec));
+        EXPECT_STREQ("listening on [::1]:7", msg);
+        EXPECT_STREQ("plaintext, no client authentication", sec);
+        svc_flags_listening(&f, "127.0.0.1:50", 50, false, msg, sizeof(msg), sec, sizeof(sec));
+        EXPECT_STREQ("listening on 127.0.0.1:50", msg);
+        svc_flags_listening(&f, "unix:/run/s.sock", 0, false, msg, sizeof(msg), sec, sizeof(sec));
+        EXPECT_STREQ("listening on unix:/run/s.sock", msg);
+        svc_flags_listening(&f, ":0", 9, false, msg, sizeof(msg), sec, sizeof(sec));
+        EXPECT_STREQ("listening on :0", msg);  // too short to be HOST:0
+}
+
 // A server with a CA requires client certificates: --tls-ca alone is mTLS,
 // not "certificates optional" (issue 13: it was described as mTLS and let
 // clients without one in).

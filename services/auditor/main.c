@@ -130,18 +130,12 @@ struct auditor_main {
 static void log_listening(const struct flags *f, struct auditor_main *m, int port)
 {
         struct auditor_status st;
-        char where[300], msg[320], sec[256];
+        char msg[320], sec[256];
         const char *security = sec;
 
         if (auditor_status(m->a, &st) < 0)
                 return;
-        snprintf(where, sizeof(where), "%s", f->listen);
-        size_t n = strlen(where);
-        if (port && n > 2 && !strcmp(where + n - 2, ":0"))
-                snprintf(where + n - 1, sizeof(where) - n + 1, "%d", port);
-        snprintf(msg, sizeof(msg), "listening on %s", where);
-        snprintf(sec, sizeof(sec), "%s, %s", svc_flags_describe(&f->sf),
-                 m->auth ? "bearer tokens" : "no client authentication");
+        svc_flags_listening(&f->sf, f->listen, port, m->auth, msg, sizeof(msg), sec, sizeof(sec));
         SVC_LOG(SVC_LOG_INFO, msg, SVC_LOG_S("listen", f->listen), SVC_LOG_I("port", port),
                 SVC_LOG_S("security", security), SVC_LOG_S("spool", f->spool_dir),
                 SVC_LOG_I("first_event", st.spool.oldest_position), SVC_LOG_I("last_event", st.spool.next_position - 1),

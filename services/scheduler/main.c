@@ -284,16 +284,10 @@ static void reload(void *data, char *line, size_t size)
 static void log_listening(const struct flags *f, int port, bool auth)
 {
         uint32_t interval = heartbeat_interval(&f->cfg.registry);
-        char where[300], msg[320], sec[256];
+        char msg[320], sec[256];
         const char *security = sec;
 
-        snprintf(where, sizeof(where), "%s", f->listen);
-        size_t n = strlen(where);
-        if (port && n > 2 && !strcmp(where + n - 2, ":0"))
-                snprintf(where + n - 1, sizeof(where) - n + 1, "%d", port);
-        snprintf(msg, sizeof(msg), "listening on %s", where);
-        snprintf(sec, sizeof(sec), "%s, %s", svc_flags_describe(&f->sf),
-                 auth ? "bearer tokens" : "no client authentication");
+        svc_flags_listening(&f->sf, f->listen, port, auth, msg, sizeof(msg), sec, sizeof(sec));
         SVC_LOG(SVC_LOG_INFO, msg, SVC_LOG_S("listen", f->listen), SVC_LOG_I("port", port),
                 SVC_LOG_S("security", security), SVC_LOG_I("heartbeat_ms", interval),
                 SVC_LOG_I("lost_after_ms", f->cfg.registry.lost_after_ms ? f->cfg.registry.lost_after_ms

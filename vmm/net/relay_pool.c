@@ -38,6 +38,17 @@ static void idle_close(struct idle *i)
         free(i);
 }
 
+/* Closes every entry of a list unlink_if made (outside the pool's lock). */
+static void idle_close_all(struct idle *dead)
+{
+        while (dead) {
+                struct idle *i = dead;
+                dead = i->next;
+                idle_close(i);
+        }
+        ERR_clear_error();
+}
+
 /* Unlinks from the list every entry for which pick is true into *out. */
 static void unlink_if(struct relay_pool *p, bool (*pick)(const struct idle *, const void *), const void *arg,
                       struct idle **out)
@@ -72,12 +83,7 @@ static void *reaper_main(void *arg)
                 for (struct idle *i = p->list; i; i = i->next)
                         next = i->deadline_ms < next ? i->deadline_ms : next;
                 pthread_mutex_unlock(&p->lock);
-                while (dead) {
-                        struct idle *i = dead;
-                        dead = i->next;
-                        idle_close(i);
-                }
-                ERR_clear_error();
+                idle_close_all(dead);
                 pthread_mutex_lock(&p->lock);
                 if (p->closing)
                         break;
@@ -258,12 +264,7 @@ void relay_pool_flush(struct relay_pool *p)
         pthread_mutex_lock(&p->lock);
         unlink_if(p, any, NULL, &dead);
         pthread_mutex_unlock(&p->lock);
-        while (dead) {
-                struct idle *i = dead;
-                dead = i->next;
-                idle_close(i);
-        }
-        ERR_clear_error();
+        idle_close_all(dead);
 }
 
 unsigned relay_pool_idle(struct relay_pool *p)
