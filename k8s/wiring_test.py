@@ -261,7 +261,7 @@ def main():
         def has(path, text):
             with open(path) as f:
                 return text in f.read()
-        wait_for(lambda: has(slog, "executor node-1 registered"),
+        wait_for(lambda: has(slog, "executor registered executor=node-1 "),
                  "the executor did not register with the scheduler", logs)
 
         env = dict(os.environ, AK_HOME=d + "/home", AK_SCHEDULER=s_sock, AK_TLS_CA=gen + "/ca.crt",

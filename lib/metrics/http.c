@@ -86,6 +86,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
         void (*fn)(const char *) = cls;
         char line[512];
+        if (!fn)
+                return; /* no log function set: libmicrohttpd's words are dropped */
         vsnprintf(line, sizeof(line), fmt, ap);
         size_t n = strlen(line);
         while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
@@ -112,11 +114,13 @@ int metrics_http_start(struct metrics_registry *reg, const char *addr, struct me
         /* [::]: IPv4 too (IPV6_V6ONLY off), whatever the sysctl says. */
         if (sa.ss_family == AF_INET6)
                 flags |= any ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
-        h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &sa,
+        /* The logger first: libmicrohttpd warns (through its own logger) when
+         * it comes later. */
+        h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, fn,
+                                MHD_OPTION_SOCK_ADDR, &sa,
                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_HTTP_MAX_CONNECTIONS,
                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_HTTP_TIMEOUT_S,
-                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 << 10,
-                                fn ? MHD_OPTION_EXTERNAL_LOGGER : MHD_OPTION_END, mhd_log, fn, MHD_OPTION_END);
+                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 << 10, MHD_OPTION_END);
         if (!h->d) {
                 free(h);
                 return ak_error_set(err, -EADDRINUSE,

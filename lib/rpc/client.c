@@ -274,12 +274,13 @@ static int connect_first(struct rpc_channel *ch, const struct rpc_failover *fo, 
                 if (r == 0)
                         return RPC_OK;
                 if (r == -ETIMEDOUT || attempt >= fo->max_attempts || !backoff_sleep(&backoff, fo, until)) {
+                        int code = r == -ETIMEDOUT ? RPC_DEADLINE_EXCEEDED : RPC_UNAVAILABLE;
                         rpc_conn_release(*conn);
                         *conn = NULL;
-                        return ak_error_set(err, r == -ETIMEDOUT ? RPC_DEADLINE_EXCEEDED : RPC_UNAVAILABLE,
-                                            "%s: cannot connect to %s (%u attempts, each on a new connection): "
+                        return ak_error_set(err, code,
+                                            "%s: %s: cannot connect to %s (%u attempts, each on a new connection): "
                                             "is the service up?",
-                                            method, rpc_channel_target(ch), attempt);
+                                            method, rpc_code_name(code), rpc_channel_target(ch), attempt);
                 }
                 rpc_channel_reopen(ch, *conn);
                 rpc_conn_release(*conn);

@@ -142,7 +142,7 @@ void svc_flags_server_options(const struct svc_flags *f, struct rpc_server_optio
         ret->limits = f->limits;
 }
 
-int svc_health_start(const struct svc_flags *f, struct rpc_server **ret, struct ak_error *err)
+int svc_health_start(const struct svc_flags *f, bool serving, struct rpc_server **ret, struct ak_error *err)
 {
         struct rpc_server *srv = NULL;
         *ret = NULL;
@@ -150,9 +150,12 @@ int svc_health_start(const struct svc_flags *f, struct rpc_server **ret, struct 
                 return 0;
         struct rpc_server_options o = { .limits.max_calls = 4 };
         int r;
-        if ((r = rpc_server_new(&o, &srv, err)) < 0 ||
-            (r = rpc_server_listen(srv, f->health_listen, NULL, NULL, err)) < 0 ||
-            (r = rpc_server_start(srv, err)) < 0) {
+        if ((r = rpc_server_new(&o, &srv, err)) == 0) {
+                rpc_server_set_serving(srv, serving);
+                if ((r = rpc_server_listen(srv, f->health_listen, NULL, NULL, err)) == 0)
+                        r = rpc_server_start(srv, err);
+        }
+        if (r < 0) {
                 rpc_server_shutdown(srv, 0);
                 ak_error_wrap(err, "--health-listen %s", f->health_listen);
                 return r;

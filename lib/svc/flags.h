@@ -166,6 +166,8 @@ void svc_flags_listening(const struct svc_flags *f, const char *listen, int port
                          size_t msg_size, char *sec, size_t sec_size);
 
 /* --health-listen: a server of its own, plaintext, with no service but the
- * health service every rpc_server has (SERVING while the process serves).
- * *ret is NULL when f->health_listen is; free with rpc_server_shutdown. */
-int svc_health_start(const struct svc_flags *f, struct rpc_server **ret, struct ak_error *err);
+ * health service every rpc_server has (SERVING while the process serves;
+ * from the start only when `serving`, e.g. not for a replica that has yet
+ * to learn whether it leads). *ret is NULL when f->health_listen is; free
+ * with rpc_server_shutdown. */
+int svc_health_start(const struct svc_flags *f, bool serving, struct rpc_server **ret, struct ak_error *err);

@@ -245,7 +245,7 @@ static int serve(const struct flags *f)
             auditor_new(config, f->spool_dir, &m.a, &err) < 0 || rpc_server_new(&so, &m.srv, &err) < 0 ||
             rpc_server_listen(m.srv, f->listen, svc_flags_server_tls(&f->sf), &port, &err) < 0 ||
             auditor_server_add(m.srv, m.a, &err) < 0 || rpc_server_start(m.srv, &err) < 0 ||
-            auditor_start(m.a, &err) < 0 || svc_health_start(&f->sf, &m.health, &err) < 0 ||
+            auditor_start(m.a, &err) < 0 || svc_health_start(&f->sf, true, &m.health, &err) < 0 ||
             svc_metrics_start(f->sf.metrics_listen, "ak-auditor", &m.metrics, &err) < 0) {
                 svc_log(SVC_LOG_ERROR, err.msg, NULL, 0);
                 rpc_server_shutdown(m.health, 0);

@@ -481,7 +481,7 @@ static int start(struct flags *f, struct executor_main *m)
                 snprintf(m->addr, sizeof(m->addr), "%s", f->listen);
         cfg->address = f->adv ? f->adv : m->addr;
         if (executor_new(cfg, &m->ex, &err) < 0 || executor_add_to_server(m->ex, m->srv, &err) < 0 ||
-            rpc_server_start(m->srv, &err) < 0 || svc_health_start(&f->sf, &m->health, &err) < 0 ||
+            rpc_server_start(m->srv, &err) < 0 || svc_health_start(&f->sf, true, &m->health, &err) < 0 ||
             svc_metrics_start(f->sf.metrics_listen, "ak-executor", &m->metrics, &err) < 0) {
                 svc_log(SVC_LOG_ERROR, err.msg, NULL, 0);
                 return -1;

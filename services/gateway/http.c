@@ -602,14 +602,15 @@ int gw_http_start(const struct gw_http_config *cfg, struct gw_http **ret, struct
                 { MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->tls_key_pem },
                 { MHD_OPTION_END, 0, NULL },
         };
-        h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &sa,
+        /* The logger first: libmicrohttpd warns when it comes later. */
+        h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                                MHD_OPTION_SOCK_ADDR, &sa,
                                 MHD_OPTION_CONNECTION_LIMIT, h->cfg.max_connections,
                                 MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s ? cfg->idle_timeout_s : 30,
                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 << 10,
                                 MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096,
                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                                 MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL,
-                                MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                                 MHD_OPTION_ARRAY, cfg->tls_cert_pem ? tls : tls + 2, MHD_OPTION_END);
         if (!h->d) {
                 pthread_cond_destroy(&h->idle);

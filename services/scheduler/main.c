@@ -335,10 +335,15 @@ static int serve(struct flags *f)
                 sopts.authorize = leader_authorize;
                 sopts.authorize_data = m.leader;
         }
-        if (rpc_server_new(&sopts, &m.srv, &err) < 0 ||
-            rpc_server_listen(m.srv, f->listen, svc_flags_server_tls(&f->sf), &port, &err) < 0 ||
+        if (rpc_server_new(&sopts, &m.srv, &err) < 0)
+                goto fail;
+        /* A replica is NOT_SERVING from its first call until its elector
+         * says it leads: never briefly ready beside the leader. */
+        if (m.leader)
+                rpc_server_set_serving(m.srv, false);
+        if (rpc_server_listen(m.srv, f->listen, svc_flags_server_tls(&f->sf), &port, &err) < 0 ||
             scheduler_add_service(m.sched, m.srv, &err) < 0 || rpc_server_start(m.srv, &err) < 0 ||
-            svc_health_start(&f->sf, &m.health, &err) < 0 ||
+            svc_health_start(&f->sf, !m.leader, &m.health, &err) < 0 ||
             svc_metrics_start(f->sf.metrics_listen, "ak-scheduler", &m.metrics, &err) < 0 ||
             (m.leader && leader_start(m.leader, m.srv, m.health, &err) < 0))
                 goto fail;

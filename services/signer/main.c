@@ -234,7 +234,7 @@ static int serve(const struct flags *f, struct keystore *ks, const char *token)
         if (signer_new(ks, &so, &signer, &err) < 0 || rpc_server_new(&ro, &m.srv, &err) < 0 ||
             rpc_server_listen(m.srv, f->listen, svc_flags_server_tls(&f->sf), &port, &err) < 0 ||
             signer_add_to_server(signer, m.srv, &err) < 0 || rpc_server_start(m.srv, &err) < 0 ||
-            svc_health_start(&f->sf, &m.health, &err) < 0 ||
+            svc_health_start(&f->sf, true, &m.health, &err) < 0 ||
             svc_metrics_start(f->sf.metrics_listen, "ak-signer", &m.metrics, &err) < 0) {
                 svc_log(SVC_LOG_ERROR, err.msg, NULL, 0);
                 rpc_server_shutdown(m.health, 0);
