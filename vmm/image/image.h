@@ -20,6 +20,8 @@
  * The kernel is Debian's linux-image-cloud-amd64: virtio, virtio_mmio,
  * virtio_blk and vsock are modules there, so the base initramfs carries them
  * (with their dependencies from modules.dep) and ak-guest --init loads them.
+ * Or ak's own small kernel (image_kernel_install), where they are built in
+ * (listed in its modules.builtin) and the initramfs carries no modules.
  *
  * Thread-safety: none per store object; several processes may share a
  * store directory. */
@@ -143,6 +145,26 @@ int image_seed_install(struct image_store *s, const char *dir, const struct imag
 /* The kernel, downloaded and unpacked on first use. */
 int image_kernel_get(struct image_store *s, const struct image_progress *p, struct image_kernel *ret,
                      struct ak_error *err);
+
+/* A kernel directory name in the store (with its NUL). */
+#define IMAGE_KERNEL_ENTRY_MAX 160
+
+/* Installs a kernel built with everything in it (no loadable modules), as
+ * vmm/kernel/build_kernel.sh makes one from Debian's linux-source: bzimage
+ * and the build's modules.builtin. Its entry, kernel/ak-guest-<release>_<the
+ * first 16 hex digits of its sha256>, holds vmlinuz, the release file and
+ * lib/modules/<release>/ with an empty modules.dep and modules.builtin; it
+ * becomes kernel/current, so the next base image (and every VM booted
+ * after) uses it. The release is read from the image's boot header; a file
+ * that is not a bzImage, or a modules.builtin that is not one, is refused
+ * with nothing stored. Installing the same bytes again finds the entry. */
+int image_kernel_install(struct image_store *s, const char *bzimage, const char *modules_builtin,
+                         const struct image_progress *p, char ret_entry[IMAGE_KERNEL_ENTRY_MAX], struct ak_error *err);
+
+/* Points kernel/current back at Debian's cloud kernel: the newest one in
+ * the store, else fetched (as image_kernel_get). */
+int image_kernel_use_debian(struct image_store *s, const struct image_progress *p, struct image_kernel *ret,
+                            struct ak_error *err);
 
 /* The base image (an initramfs), built if missing; named "base". */
 int image_build_base(struct image_store *s, const struct image_progress *p, struct image_info *ret,

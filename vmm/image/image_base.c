@@ -1,7 +1,8 @@
 /* The `base` image: an initramfs with busybox (static), ak-guest as PID 1
  * (rdinit=/sbin/ak-guest), and the kernel modules a microVM needs, loaded in
  * dependency order from /etc/ak/modules (or /etc/ak/modules-net, which adds
- * virtio_net). If ak-guest is dynamically linked (sanitizer builds), its
+ * virtio_net); none for a kernel that has them built in (its
+ * modules.builtin lists them, image_kernel_install). If ak-guest is dynamically linked (sanitizer builds), its
  * shared libraries and loader come along. */
 #include <elf.h>
 #include <errno.h>
@@ -47,12 +48,14 @@ static void moddep_free(struct moddep *m)
         free(m->lines);
 }
 
-static int moddep_load(const char *modules_dir, struct moddep *ret, struct ak_error *err)
+/* modules_dir/file's lines. An empty file is fine (a kernel without
+ * loadable modules has an empty modules.dep). */
+static int moddep_load(const char *modules_dir, const char *file, struct moddep *ret, struct ak_error *err)
 {
         char path[PATH_MAX];
         struct moddep m = { 0 };
 
-        pathfmt(path, sizeof(path), "%s/modules.dep", modules_dir);
+        pathfmt(path, sizeof(path), "%s/%s", modules_dir, file);
         FILE *f = fopen(path, "re");
         if (!f)
                 return ak_error_errno(err, -errno, "open %s", path);
@@ -74,8 +77,8 @@ static int moddep_load(const char *modules_dir, struct moddep *ret, struct ak_er
                 len += n;
         }
         fclose(f);
-        if (!m.text)
-                return ak_error_set(err, -EINVAL, "%s is empty", path);
+        if (!m.text && !(m.text = calloc(1, 1)))
+                return ak_error_set(err, -ENOMEM, "out of memory");
         m.text[len] = 0;
         for (char *s = m.text; *s; s++)
                 if (*s == '\n')
@@ -156,7 +159,18 @@ static int modlist_add(struct modlist *l, const struct moddep *m, const char *re
         return -ENOENT;
 }
 
-static int modlist_add_name(struct modlist *l, const struct moddep *m, const char *name, struct ak_error *err)
+/* Whether modules.builtin (its lines, "kernel/<path>.ko") lists name. */
+static bool module_is_builtin(const struct moddep *builtin, const char *name)
+{
+        for (size_t i = 0; i < builtin->n; i++)
+                if (path_is_module(builtin->lines[i], strlen(builtin->lines[i]), name))
+                        return true;
+        return false;
+}
+
+/* Adds name and its dependencies; nothing when the kernel has it built in. */
+static int modlist_add_name(struct modlist *l, const struct moddep *m, const struct moddep *builtin,
+                            const char *name, struct ak_error *err)
 {
         for (size_t i = 0; i < m->n; i++) {
                 const char *colon = strchr(m->lines[i], ':');
@@ -167,7 +181,11 @@ static int modlist_add_name(struct modlist *l, const struct moddep *m, const cha
                         return 0;
                 }
         }
-        return ak_error_set(err, -ENOENT, "kernel module %s is not in this kernel's modules.dep", name);
+        if (module_is_builtin(builtin, name))
+                return 0;
+        return ak_error_set(err, -ENOENT, "kernel module %s is neither in this kernel's modules.dep nor built in "
+                                          "(modules.builtin): build the kernel with it (vmm/kernel/ak-guest.config)",
+                            name);
 }
 
 /* 1 if path is an ELF executable without an interpreter (static), 0 if
@@ -391,15 +409,24 @@ static int gather_rest(struct base_inputs *in, struct ak_error *err)
         in->libs.n = 0;
         if (r == 0 && (r = find_libs(in->guest, &in->libs, err)) < 0)
                 return r;
-        if ((r = moddep_load(in->kernel.modules_dir, &m, err)) < 0)
+        if ((r = moddep_load(in->kernel.modules_dir, "modules.dep", &m, err)) < 0)
                 return r;
+        /* Debian's .deb has no modules.builtin (nothing there is needed from it). */
+        struct moddep builtin = { 0 };
+        char path[PATH_MAX];
+        pathfmt(path, sizeof(path), "%s/modules.builtin", in->kernel.modules_dir);
+        if (access(path, F_OK) == 0 && (r = moddep_load(in->kernel.modules_dir, "modules.builtin", &builtin, err)) < 0) {
+                moddep_free(&m);
+                return r;
+        }
         in->mods.n = in->net_mods.n = 0;
         for (size_t i = 0; i < AK_ARRAY_SIZE(base_modules) && r >= 0; i++)
-                r = modlist_add_name(&in->mods, &m, base_modules[i], err);
+                r = modlist_add_name(&in->mods, &m, &builtin, base_modules[i], err);
         in->net_mods = in->mods;
         for (size_t i = 0; i < AK_ARRAY_SIZE(net_modules) && r >= 0; i++)
-                r = modlist_add_name(&in->net_mods, &m, net_modules[i], err);
+                r = modlist_add_name(&in->net_mods, &m, &builtin, net_modules[i], err);
         moddep_free(&m);
+        moddep_free(&builtin);
         return r < 0 ? r : 0;
 }
 
