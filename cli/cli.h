@@ -58,6 +58,9 @@ int cli_image_store_dirs(char *ret_store, char *ret_layout, struct ak_error *err
 int cli_image_push(const struct cli_command *cmd, int argc, char **argv);
 extern const struct cli_option *const cli_image_push_tables[];
 extern const struct cli_option *const cli_image_pull_tables[];
+/* `ak image kernel` (cmd_image_kernel.c): the store's guest kernel. */
+int cli_image_kernel(const struct cli_command *cmd, int argc, char **argv);
+extern const struct cli_option *const cli_image_kernel_tables[];
 
 /* `ak up`, `ak down`, `ak status` (cmd_stack.c). */
 int cli_up_run(int argc, char **argv);

@@ -33,6 +33,7 @@ const char cli_image_help[] =
         "       ak image prune [--json]\n"
         "       ak image export-seed [-q] DIR\n"
         "       ak image seed [-q] --from DIR\n"
+        "       ak image kernel [BZIMAGE [--builtin FILE] | --debian]\n"
         "\n"
         "build and pull print one progress line per phase on stderr (rewritten in\n"
         "place on a terminal), with the time since they began; -q, --quiet: none.\n"
@@ -101,6 +102,13 @@ const char cli_image_help[] =
         "start; the executor's container image carries one). For both, -q, --quiet: no\n"
         "progress lines.\n"
         "\n"
+        "kernel prints the guest kernel VMs boot; kernel BZIMAGE makes a kernel with\n"
+        "everything built in the one they boot: ak's small kernel from Debian's\n"
+        "linux-source (`bazel build -c opt //vmm/kernel:bzImage`), with the\n"
+        "modules.builtin of its build (--builtin FILE; default: beside BZIMAGE). The\n"
+        "base image is built again for it on next use; --debian goes back to Debian's\n"
+        "cloud kernel, and finds the images it had.\n"
+        "\n"
         "Examples:\n"
         "  ak image build python --packages python3\n"
         "  ak image build tools --packages git,curl,ca-certificates\n"
@@ -114,7 +122,8 @@ const char cli_image_help[] =
         "  ak image list\n"
         "  ak vm boot py --image python\n"
         "  ak image rm python\n"
-        "  ak image export-seed /tmp/seed && ak image seed --from /tmp/seed\n";
+        "  ak image export-seed /tmp/seed && ak image seed --from /tmp/seed\n"
+        "  ak image kernel bazel-bin/vmm/kernel/bzImage\n";
 
 static const struct cli_command cli_cmd_image = {
         "image", "build, import, list and remove guest images", cli_image_run, cli_image_help,
@@ -593,7 +602,7 @@ static int cmd_seed(int argc, char **argv, bool export)
 int cli_image_run(int argc, char **argv)
 {
         if (argc < 2)
-                return cli_usage_error(&cli_cmd_image, "missing subcommand: build, import, pull, push, list, rm, prune, export-seed or seed");
+                return cli_usage_error(&cli_cmd_image, "missing subcommand: build, import, pull, push, list, rm, prune, export-seed, seed or kernel");
         if (strcmp(argv[1], "build") == 0)
                 return cmd_build(argc - 1, argv + 1);
         if (strcmp(argv[1], "import") == 0)
@@ -612,7 +621,9 @@ int cli_image_run(int argc, char **argv)
                 return cmd_seed(argc - 1, argv + 1, true);
         if (strcmp(argv[1], "seed") == 0)
                 return cmd_seed(argc - 1, argv + 1, false);
-        return cli_usage_error(&cli_cmd_image, "unknown subcommand '%s': build, import, pull, push, list, rm, prune, export-seed or seed", argv[1]);
+        if (strcmp(argv[1], "kernel") == 0)
+                return cli_image_kernel(&cli_cmd_image, argc - 1, argv + 1);
+        return cli_usage_error(&cli_cmd_image, "unknown subcommand '%s': build, import, pull, push, list, rm, prune, export-seed, seed or kernel", argv[1]);
 }
 
 
@@ -626,5 +637,6 @@ const struct cli_sub cli_image_subs[] = {
         { "prune", prune_tables },
         { "export-seed", export_tables },
         { "seed", seed_tables },
+        { "kernel", cli_image_kernel_tables },
         { NULL, NULL },
 };

@@ -268,6 +268,60 @@ TEST_F(ParserVerbs, VmStopOnTheParser) {
   EXPECT_TRUE(Has(r, "option --time needs a value")) << r.out;
 }
 
+void WriteAll(const std::string& path, const std::string& data) {
+  ASSERT_EQ(ak_mkdir_p(path.c_str(), 0755, true), 0) << path;
+  FILE* f = fopen(path.c_str(), "we");
+  ASSERT_NE(f, nullptr) << path;
+  ASSERT_EQ(fwrite(data.data(), 1, data.size(), f), data.size());
+  ASSERT_EQ(fclose(f), 0);
+}
+
+// image kernel: a made-up bzImage (its boot header real) installed and
+// shown, Debian's found again with --debian, usage and bad files refused.
+TEST_F(ParserVerbs, ImageKernelInstallsShowsAndGoesBack) {
+  std::string bz(0x4000, '\0');
+  bz[0x1FE] = 0x55;
+  bz[0x1FF] = (char)0xAA;
+  bz.replace(0x202, 4, "HdrS");
+  bz[0x206] = 0x0f;
+  bz[0x207] = 0x02;
+  bz[0x20E] = 0x00;
+  bz[0x20F] = 0x2e;  // 0x2e00 + 0x200 = 0x3000
+  std::string ver = "6.1.192 (ak@ak) #1 SMP";
+  bz.replace(0x3000, ver.size(), ver);
+  WriteAll(g_home + "/build/bzImage", bz);
+  WriteAll(g_home + "/build/modules.builtin", "kernel/drivers/virtio/virtio_mmio.ko\n");
+  std::string deb = g_home + "/images/kernel/linux-image-9.9.9-test_9.9.9-1";
+  WriteAll(deb + "/release", "9.9.9-test\nlinux-image-9.9.9-test_9.9.9-1\n");
+  WriteAll(deb + "/vmlinuz", "K");
+  WriteAll(deb + "/lib/modules/9.9.9-test/modules.dep", "");
+
+  Result r = Ak("image kernel " + g_home + "/build/bzImage");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(Has(r, "kernel ak-guest-6.1.192_")) << r.out;
+  r = Ak("image kernel");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(Has(r, "(release 6.1.192)")) << r.out;
+  r = Ak("image kernel --debian");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(Has(r, "kernel linux-image-9.9.9-test_9.9.9-1 (release 9.9.9-test): Debian's")) << r.out;
+  r = Ak("image kernel");
+  EXPECT_TRUE(Has(r, "(release 9.9.9-test)")) << r.out;
+
+  r = Ak("image kernel " + g_home + "/build/modules.builtin");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_TRUE(Has(r, "not a bzImage")) << r.out;
+  r = Ak("image kernel --builtin " + g_home + "/none " + g_home + "/build/bzImage");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_TRUE(Has(r, g_home + "/none")) << r.out;
+  for (const char* a : {"image kernel a b", "image kernel --debian a", "image kernel --builtin x",
+                        "image kernel -- a b"}) {
+    r = Ak(a);
+    EXPECT_EQ(r.status, 2) << a << ": " << r.out;
+    EXPECT_TRUE(Has(r, "Usage: ak image")) << a << ": " << r.out;
+  }
+}
+
 // image prune [--json] and export-seed [-q] DIR on the parser (export-seed
 // only up to its arguments: exporting fetches a kernel).
 TEST_F(ParserVerbs, ImagePruneAndExportSeedOnTheParser) {

@@ -21,9 +21,10 @@ int bzimage_release(const void *buf, size_t len, char ret[BZIMAGE_RELEASE_MAX], 
         const uint8_t *b = buf;
 
         if (len < KERNEL_VERSION_OFF + 2)
-                return ak_error_set(err, -EINVAL, "%zu bytes: too short for a Linux x86 boot header", len);
+                return ak_error_set(err, -EINVAL, "%zu bytes: too short for a Linux x86 boot header: not a bzImage",
+                                    len);
         if (le16(b + BOOT_FLAG_OFF) != 0xAA55 || memcmp(b + HEADER_OFF, "HdrS", 4) != 0)
-                return ak_error_set(err, -EINVAL, "not a Linux x86 kernel image (no boot flag 0xAA55 and \"HdrS\" "
+                return ak_error_set(err, -EINVAL, "not a bzImage (no boot flag 0xAA55 and \"HdrS\" "
                                                   "header): give a bzImage (arch/x86/boot/bzImage)");
         unsigned version = le16(b + VERSION_OFF);
         if (version < PROTOCOL_MIN)
