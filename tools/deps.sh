@@ -41,6 +41,12 @@ packages=(
         qemu-system-x86            # QEMU microvm with vhost-user-vsock-device
         busybox-static             # the base image's userland (must be static)
         kmod                       # depmod: modules.dep for the guest kernel's modules
+        linux-source-6.1           # ak's small guest kernel (//vmm/kernel:bzImage) is built from it
+        flex                       # ... and the kernel build needs these
+        bison
+        bc
+        libelf-dev
+        lz4                        # its image is LZ4-compressed (CONFIG_KERNEL_LZ4)
         debootstrap                # root filesystem images (ak image build --packages)
         e2fsprogs                  # mkfs.ext4 -d packs root filesystem images
         skopeo                     # OCI image tests: copies and converts test images

@@ -31,7 +31,9 @@
  * more would fit is printed as an extrapolation, labelled as one.
  *
  * Variants: "stock" (ak-vmm --stock-boot: the settings before the density
- * work), "lean" (the defaults), "tbN" (the defaults with a TCG translation
+ * work), "lean" (the defaults), "small" (the defaults on ak's small kernel:
+ * the kernel and base image of the store --small-store DIR, where `ak image
+ * kernel bazel-bin/vmm/kernel/bzImage` installed it), "tbN" (the defaults with a TCG translation
  * cache of N MiB), "prN" (the defaults, the guest reporting free blocks of
  * 4 KiB << N; pr9 is the kernel's own 2 MiB). The first listed is the
  * baseline. */
@@ -84,7 +86,9 @@ struct vm_run {
 
 struct variant {
         char name[16];
+        const struct image_boot *ib; /* kernel + initramfs (+ root) it boots */
         bool stock;
+        bool small;   /* boots the --small-store's kernel (ak's small kernel) */
         unsigned tb_mb;
         int report_order; /* -1: ak-vmm's default */
         struct vm_run *vms; /* g_vms of them (--fit: g_fit) */
@@ -92,7 +96,7 @@ struct variant {
 };
 
 static int g_vms = 4, g_settle = 12, g_fit, g_work;
-static const char *g_image = "base";
+static const char *g_image = "base", *g_small_store;
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -170,8 +174,9 @@ static int cpu_ticks(pid_t pid, uint64_t *ret)
         return 0;
 }
 
-static int boot_one(const char *vmm_bin, const struct image_boot *ib, struct variant *v, int i, const char *base)
+static int boot_one(const char *vmm_bin, struct variant *v, int i, const char *base)
 {
+        const struct image_boot *ib = v->ib;
         struct vm_run *run = &v->vms[i];
         char tb[16], order[16], name[32], dir[PATH_MAX];
         snprintf(name, sizeof(name), "d-%s-%d", v->name, i);
@@ -397,7 +402,7 @@ static double loadavg1(void)
  * (under 10% of MemTotal available, or PSI), then reports what N cost:
  * MemAvailable's fall (the host's view, noisy on a shared machine) and the
  * per-VM smaps breakdown (QEMU + ak-vmm + guest RAM held). */
-static int fit(const char *vmm_bin, const struct image_boot *ib, struct variant *v, const char *base)
+static int fit(const char *vmm_bin, struct variant *v, const char *base)
 {
         struct capacity_probe p0, p;
         bool pressure = false;
@@ -415,7 +420,7 @@ static int fit(const char *vmm_bin, const struct image_boot *ib, struct variant 
         while (n < g_fit) {
                 if (probe(&p, &pressure, why, sizeof(why)) < 0 || pressure)
                         break;
-                if (boot_one(vmm_bin, ib, v, n, base) < 0) {
+                if (boot_one(vmm_bin, v, n, base) < 0) {
                         failed = 1;
                         break;
                 }
@@ -478,6 +483,8 @@ static int parse_variants(const char *s, struct variant *vs, int *ret_n)
                 v->report_order = -1;
                 if (strcmp(t, "stock") == 0)
                         v->stock = true;
+                else if (strcmp(t, "small") == 0)
+                        v->small = true;
                 else if (strncmp(t, "tb", 2) == 0 && atoi(t + 2) > 0 && atoi(t + 2) <= 4096)
                         v->tb_mb = (unsigned)atoi(t + 2);
                 else if (strncmp(t, "pr", 2) == 0 && t[2] >= '0' && t[2] <= '9' && atoi(t + 2) <= 10)
@@ -487,6 +494,17 @@ static int parse_variants(const char *s, struct variant *vs, int *ret_n)
         }
         *ret_n = n;
         return n ? 0 : -EINVAL;
+}
+
+/* The boot inputs of g_image in the store at dir. */
+static int resolve(const char *dir, struct image_boot *ret, struct ak_error *err)
+{
+        struct image_store *s = NULL;
+        int r = image_store_open(dir, &s, err);
+        if (r == 0)
+                r = image_resolve_boot(s, g_image, NULL, ret, err);
+        image_store_free(s);
+        return r;
 }
 
 static double file_mib(const char *path)
@@ -507,6 +525,8 @@ int main(int argc, char **argv)
                         g_settle = atoi(argv[i + 1]);
                 else if (strcmp(argv[i], "--image") == 0)
                         g_image = argv[i + 1];
+                else if (strcmp(argv[i], "--small-store") == 0)
+                        g_small_store = argv[i + 1];
                 else if (strcmp(argv[i], "--variants") == 0)
                         variants = argv[i + 1];
                 else if (strcmp(argv[i], "--workload") == 0)
@@ -520,7 +540,7 @@ int main(int argc, char **argv)
             g_work > MAX_WORK ||
             parse_variants(variants, vs, &nv) < 0) {
                 fprintf(stderr, "usage: density [--vms 1..%d] [--settle S] [--image NAME] "
-                                "[--variants stock,lean,tbN,prN,...] [--workload 0..%d]\n"
+                                "[--variants stock,lean,small,tbN,prN,...] [--small-store DIR] [--workload 0..%d]\n"
                                 "       density --fit 1..%d [--settle S] [--image NAME] [--variants V]\n",
                         MAX_VMS, MAX_WORK, MAX_FIT);
                 return 2;
@@ -537,22 +557,32 @@ int main(int argc, char **argv)
                 fprintf(stderr, "density: ak-vmm not found (build //vmm:ak-vmm or set AK_VMM_BIN)\n");
                 return 1;
         }
-        struct image_store *s = NULL;
-        struct image_boot ib = { 0 };
+        static struct image_boot ib, ib_small;
         if (vm_registry_ak_home(home, &err) < 0 || snprintf(dir, sizeof(dir), "%s/images", home) >= (int)sizeof(dir) ||
-            image_store_open(dir, &s, &err) < 0 || image_resolve_boot(s, g_image, NULL, &ib, &err) < 0) {
+            resolve(dir, &ib, &err) < 0) {
                 fprintf(stderr, "density: image %s: %s\n", g_image, err.msg);
-                image_store_free(s);
                 return 1;
         }
-        image_store_free(s);
+        for (int k = 0; k < nv; k++) {
+                vs[k].ib = vs[k].small ? &ib_small : &ib;
+                if (vs[k].small && !g_small_store) {
+                        fprintf(stderr, "density: the small variant needs --small-store DIR (an image store whose "
+                                        "kernel is ak's small one: AK_HOME=X ak image kernel bazel-bin/vmm/kernel/bzImage "
+                                        "makes X/images)\n");
+                        return 2;
+                }
+        }
+        if (g_small_store && resolve(g_small_store, &ib_small, &err) < 0) {
+                fprintf(stderr, "density: image %s in %s: %s\n", g_image, g_small_store, err.msg);
+                return 1;
+        }
         char base[] = "/tmp/akdens.XXXXXX";
         if (!mkdtemp(base)) {
                 perror("density: mkdtemp");
                 return 1;
         }
         if (g_fit) {
-                int r = fit(vmm_bin, &ib, &vs[0], base);
+                int r = fit(vmm_bin, &vs[0], base);
                 ak_rm_rf(base);
                 return r;
         }
@@ -561,7 +591,7 @@ int main(int argc, char **argv)
         int failed = 0;
         for (int i = 0; i < g_vms; i++)
                 for (int k = 0; k < nv; k++) /* rotate which variant boots first */
-                        failed |= boot_one(vmm_bin, &ib, &vs[(k + i) % nv], i, base) < 0;
+                        failed |= boot_one(vmm_bin, &vs[(k + i) % nv], i, base) < 0;
         uint64_t t0 = ak_mono_ns();
         for (int k = 0; k < nv; k++)
                 for (int i = 0; i < g_vms && !failed; i++)
@@ -598,6 +628,9 @@ int main(int argc, char **argv)
         if (!failed) {
                 printf("accel %s; shared once per node (page cache): kernel %.1f MiB, initrd %.1f MiB, root %.1f MiB\n",
                        vs[0].vms[0].rec.accel, file_mib(ib.kernel), file_mib(ib.initrd), file_mib(ib.rootfs));
+                if (g_small_store)
+                        printf("small kernel (%s): kernel %.1f MiB, initrd %.1f MiB\n", ib_small.kernel,
+                               file_mib(ib_small.kernel), file_mib(ib_small.initrd));
                 for (int k = 0; k < nv; k++)
                         report(&vs[k], &vs[0]);
                 for (int k = 0; k < nv && g_work; k++)
