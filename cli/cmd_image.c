@@ -104,7 +104,7 @@ const char cli_image_help[] =
         "\n"
         "kernel prints the guest kernel VMs boot; kernel BZIMAGE makes a kernel with\n"
         "everything built in the one they boot: ak's small kernel from Debian's\n"
-        "linux-source (`bazel build -c opt //vmm/kernel:bzImage`), with the\n"
+        "linux-source (`bazel build -c opt //vmm/kernel:guest_kernel`), with the\n"
         "modules.builtin of its build (--builtin FILE; default: beside BZIMAGE). The\n"
         "base image is built again for it on next use; --debian goes back to Debian's\n"
         "cloud kernel, and finds the images it had.\n"

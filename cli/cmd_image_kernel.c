@@ -1,7 +1,7 @@
 /* `ak image kernel [BZIMAGE [--builtin FILE] | --debian]`: which guest
  * kernel the image store boots: Debian's cloud kernel (the default, fetched
  * with apt) or ak's small one built from Debian's linux-source
- * (`bazel build -c opt //vmm/kernel:bzImage`, vmm/kernel/README.md). The base
+ * (`bazel build -c opt //vmm/kernel:guest_kernel`, vmm/kernel/README.md). The base
  * image is rebuilt for the kernel on next use; images made for the other
  * kernel stay (switching back finds them). */
 #include <limits.h>

@@ -1,6 +1,6 @@
 // Linked into a VM test binary (vm_small_kernel_test: vm_test.cc's cases),
 // this makes every VM of the binary boot ak's small kernel
-// (//vmm/kernel:bzImage): before any suite starts, a fresh image store gets
+// (//vmm/kernel:guest_kernel): before any suite starts, a fresh image store gets
 // the kernel installed (image_kernel_install) and $AK_TEST_IMAGES points
 // the fixture at it, so the base image is built for the small kernel.
 // Its own case checks the guest runs that kernel with no modules.
