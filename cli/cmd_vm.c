@@ -196,7 +196,7 @@ static int vm_boot(const struct boot_opts *o)
         const struct vmbox_supervisor sv = {
                 .bin = vmm, .dir = dir, .name = o->name, .kernel = b.kernel, .initrd = b.initrd,
                 .rootfs = b.rootfs, .image = o->image, .image_hash = b.hash, .vcpus = o->vcpus,
-                .memory_mb = o->memory_mb, .accel = accel, .network = o->net,
+                .memory_mb = o->memory_mb, .accel = accel, .network = o->net, .no_acpi = b.no_acpi,
         };
         if ((r = vmbox_spawn_supervisor(&sv, &sup)) < 0) {
                 fprintf(stderr, "ak vm boot: start %s: %s\n", vmm, strerror(-r));

@@ -28,7 +28,10 @@ static void usage(FILE *f)
               "              [--vcpus N] [--memory-mb M] [--net] [--accel auto|kvm|tcg]\n"
               "              [--image NAME --image-hash HASH] [--stock-boot] [--tcg-tb-mb N]\n"
               "              [--page-reporting-order N]\n"
-              "              [--netns-fd FD [--resolv-conf FILE]] [--cgroup DIR]\n"
+              "              [--netns-fd FD [--resolv-conf FILE]] [--cgroup DIR] [--no-acpi]\n"
+              "\n"
+              "--no-acpi: the kernel cannot use QEMU microvm's ACPI tables (ak's small\n"
+              "kernel, `ak image kernel`): boot with -M microvm,acpi=off and reboot=t.\n"
               "\n"
               "--cgroup: join the cgroup v2 directory DIR (write our pid into its\n"
               "cgroup.procs) before anything else, so ak-vmm, its vsock bridge and\n"
@@ -122,7 +125,7 @@ int main(int argc, char **argv)
                 { "stock-boot", no_argument, NULL, 'S' },     { "tcg-tb-mb", required_argument, NULL, 'T' },
                 { "page-reporting-order", required_argument, NULL, 'P' },
                 { "netns-fd", required_argument, NULL, 'F' }, { "resolv-conf", required_argument, NULL, 'R' },
-                { "cgroup", required_argument, NULL, 'G' },
+                { "cgroup", required_argument, NULL, 'G' }, { "no-acpi", no_argument, NULL, 'A' },
                 {},
         };
         struct vm_config cfg = { .root_mode = VMM_DISK_SNAPSHOT };
@@ -178,6 +181,9 @@ int main(int argc, char **argv)
                         break;
                 case 'S':
                         cfg.stock_boot = true;
+                        break;
+                case 'A':
+                        cfg.no_acpi = true;
                         break;
                 case 'T':
                         if (ak_parse_uint(optarg, 0, VMM_MAX_TCG_TB_MB, &cfg.tcg_tb_mb) < 0 || !cfg.tcg_tb_mb) {

@@ -87,6 +87,7 @@ int vm_start(const struct vm_config *cfg, struct vm **ret, struct ak_error *err)
                 .accel = cfg->accel,
                 .tcg_tb_mb = cfg->tcg_tb_mb ? cfg->tcg_tb_mb : cfg->stock_boot ? 0 : VM_TCG_TB_MB,
                 .balloon = !cfg->stock_boot,
+                .no_acpi = cfg->no_acpi,
                 .console_log = vm->console,
                 .console_max_bytes = cfg->console_max_bytes,
                 .control_socket = vm->qmp,

@@ -72,6 +72,8 @@ struct vm_config {
          * comparisons (bench/density) and to rule those settings out when a
          * guest misbehaves. */
         bool stock_boot;
+        /* The kernel boots without ACPI (image_boot.no_acpi, vmm_config). */
+        bool no_acpi;
         /* TCG's translation cache in MiB; 0: VM_TCG_TB_MB (QEMU's default
          * with stock_boot). */
         unsigned tcg_tb_mb;

@@ -275,6 +275,8 @@ int vmbox_spawn_supervisor(const struct vmbox_supervisor *s, pid_t *ret)
         }
         if (s->network)
                 argv[n++] = "--net";
+        if (s->no_acpi)
+                argv[n++] = "--no-acpi";
         if (s->netns_fd > 0) {
                 argv[n++] = "--netns-fd";
                 argv[n++] = "3";
@@ -404,6 +406,7 @@ int vmbox_boot_supervised(const char *vmm_bin, const struct vm_config *cfg, cons
                 .bin = vmm_bin, .dir = cfg->dir, .name = name, .kernel = cfg->kernel, .initrd = cfg->initrd,
                 .rootfs = cfg->root_disk, .image_hash = image_hash, .vcpus = cfg->vcpus,
                 .memory_mb = cfg->memory_mb, .accel = cfg->accel, .network = cfg->network,
+                .no_acpi = cfg->no_acpi,
                 .netns_fd = b->net ? vmm_net_netns_fd(b->net) : 0, .resolv_conf = have_resolv ? resolv : NULL,
                 .cgroup = cfg->cgroup,
         };

@@ -65,6 +65,7 @@ struct vmbox_supervisor {
         unsigned vcpus, memory_mb;      /* 0: VM_DEFAULT_* */
         enum vmm_accel accel;
         bool network;
+        bool no_acpi;                   /* --no-acpi (vm_config.no_acpi) */
         int netns_fd;                   /* > 0: --netns-fd (passed as fd 3) */
         const char *resolv_conf;        /* with netns_fd: --resolv-conf */
         const char *cgroup;             /* NULL: ours; else --cgroup (vm_config.cgroup) */

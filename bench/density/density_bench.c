@@ -193,6 +193,8 @@ static int boot_one(const char *vmm_bin, struct variant *v, int i, const char *b
         }
         if (v->stock)
                 argv[n++] = "--stock-boot";
+        if (ib->no_acpi)
+                argv[n++] = "--no-acpi";
         if (v->tb_mb) {
                 argv[n++] = "--tcg-tb-mb";
                 argv[n++] = tb;

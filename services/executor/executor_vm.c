@@ -88,6 +88,7 @@ int evm_boot(struct executor *ex, const char *image, const struct profile *p, un
                 .vcpus = vcpus,
                 .memory_mb = memory_mb,
                 .network = network,
+                .no_acpi = boot.no_acpi,
                 .accel = ex->cfg.accel,
                 .vmm = ex->cfg.vmm,
         };

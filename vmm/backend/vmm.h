@@ -63,6 +63,12 @@ struct vmm_config {
          * shared memfd). The guest must load virtio_balloon (the base
          * initramfs does). */
         bool balloon;
+        /* QEMU: a kernel that cannot use microvm's ACPI tables (ak's small
+         * kernel, image_kernel.no_acpi): -M microvm,acpi=off, which puts the
+         * virtio-mmio devices on the kernel command line, and reboot=t
+         * (a triple fault) so a panic still resets, and -no-reboot exits,
+         * without ACPI's reset register. */
+        bool no_acpi;
         const char *console_log;       /* the guest's serial console goes here */
         /* Most bytes console_log holds before it is rotated to
          * console_log.1 (QEMU; console_ring.h): 0 → 1 MiB, only lower. */

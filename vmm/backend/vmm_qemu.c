@@ -2,10 +2,12 @@
  *
  *   qemu-system-x86_64
  *     -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny
- *     -M microvm,memory-backend=mem -accel kvm|tcg[,tb-size=N] -cpu host|max
+ *     -M microvm[,acpi=off],memory-backend=mem -accel kvm|tcg[,tb-size=N] -cpu host|max
  *     -nodefaults -no-user-config -display none -no-reboot
  *     -object memory-backend-memfd,id=mem,size=<M>M,share=on -m <M>M -smp <N>
- *     -kernel <vmlinuz> -initrd <initrd> -append "console=ttyS0 <cmdline>"
+ *     -kernel <vmlinuz> -initrd <initrd>
+ *     -append "console=ttyS0 [reboot=t] [tsc_early_khz=K] <cmdline>"
+ *     (acpi=off and reboot=t with vmm_config.no_acpi)
  *     -chardev socket,id=con0,fd=<console socket> -serial chardev:con0 (one
  *     end of a socketpair; console_ring.c reads the other into the capped
  *     console log)
@@ -184,7 +186,7 @@ int vmm_qemu_argv(const struct vmm_config *cfg, const char *qemu, bool kvm, cons
                 free(name);
         }
         add(v, &n, "-M");
-        add(v, &n, "microvm,memory-backend=mem");
+        add(v, &n, "microvm,%smemory-backend=mem", cfg->no_acpi ? "acpi=off," : "");
         add(v, &n, "-accel");
         if (!kvm && cfg->tcg_tb_mb)
                 add(v, &n, "tcg,tb-size=%u", cfg->tcg_tb_mb);
@@ -208,10 +210,11 @@ int vmm_qemu_argv(const struct vmm_config *cfg, const char *qemu, bool kvm, cons
         add(v, &n, "-initrd");
         add(v, &n, "%s", cfg->initrd);
         add(v, &n, "-append");
-        char tsc[48] = "";
+        char tsc[64] = "";
         unsigned long khz = kvm ? 0 : vmm_qemu_host_tsc_khz();
+        snprintf(tsc, sizeof(tsc), "%s", cfg->no_acpi ? " reboot=t" : "");
         if (khz)
-                snprintf(tsc, sizeof(tsc), " tsc_early_khz=%lu", khz);
+                snprintf(tsc + strlen(tsc), sizeof(tsc) - strlen(tsc), " tsc_early_khz=%lu", khz);
         /* Kernel parameters must come before the "--" that starts init's. */
         const char *cl = cfg->cmdline ? cfg->cmdline : "";
         const char *dashes = strstr(cl, " -- ");

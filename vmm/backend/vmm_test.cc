@@ -76,6 +76,38 @@ TEST(VmmQemu, CommandLine) {
     EXPECT_NE(std::find(v.begin(), v.end(), flag), v.end()) << flag;
 }
 
+// ak's small kernel (image_kernel.no_acpi) gets microvm without ACPI and a
+// triple-fault reboot; a Debian kernel's command line stays as it was, byte
+// for byte.
+TEST(VmmQemu, NoAcpiKernel) {
+  struct vmm_config c = Config();
+  const std::vector<std::string> debian = {
+      "/usr/bin/qemu-system-x86_64", "-sandbox",
+      "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny", "-name", "guest=/d", "-M",
+      "microvm,memory-backend=mem", "-accel", "kvm", "-cpu", "host", "-nodefaults", "-no-user-config", "-display",
+      "none", "-no-reboot", "-object", "memory-backend-memfd,id=mem,size=512M,share=on", "-m", "512M", "-smp", "2",
+      "-kernel", "/k/vmlinuz", "-initrd", "/k/initrd", "-append", "console=ttyS0 quiet rdinit=/sbin/ak-guest -- --init",
+      "-serial", "file:/d/console.log", "-qmp", "unix:/d/qmp.sock,server=on,wait=off", "-chardev",
+      "socket,id=vsock0,path=/d/vhost.sock", "-device", "vhost-user-vsock-device,chardev=vsock0"};
+  EXPECT_EQ(Argv(c, true), debian);
+
+  c.no_acpi = true;
+  auto small = Argv(c, true);
+  ASSERT_EQ(small.size(), debian.size());
+  for (size_t i = 0; i < small.size(); i++) {
+    if (debian[i] == "microvm,memory-backend=mem")
+      EXPECT_EQ(small[i], "microvm,acpi=off,memory-backend=mem");
+    else if (i > 0 && debian[i - 1] == "-append")
+      EXPECT_EQ(small[i], "console=ttyS0 reboot=t quiet rdinit=/sbin/ak-guest -- --init");
+    else
+      EXPECT_EQ(small[i], debian[i]) << i;
+  }
+  // Under TCG reboot=t and the TSC rate both stay before init's "--".
+  std::string append = After(Argv(c, false), "-append");
+  EXPECT_EQ(append.rfind("console=ttyS0 reboot=t tsc_early_khz=", 0), 0u) << append;
+  EXPECT_LT(append.find("tsc_early_khz"), append.find(" -- ")) << append;
+}
+
 // The VM's directory names the guest (ps shows which VM a confined QEMU
 // is); a comma in it is doubled, as QEMU's option syntax wants.
 TEST(VmmQemu, NameIsTheVmDirectory) {

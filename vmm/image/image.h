@@ -64,6 +64,11 @@ struct image_kernel {
         char modules_dir[PATH_MAX];   /* .../lib/modules/<release> */
         char release[64];             /* "6.1.0-56-cloud-amd64" */
         char package[128];            /* "linux-image-6.1.0-56-cloud-amd64_6.1.192-2" */
+        /* The kernel cannot use QEMU microvm's ACPI tables (ak's small
+         * kernel has no PCI, and ACPICA fails on the DSDT without it): the
+         * VM boots with -M microvm,acpi=off (vmm_config.no_acpi). Recorded
+         * as a third line "acpi=off" of the entry's release file. */
+        bool no_acpi;
 };
 
 struct image_info {
@@ -99,6 +104,7 @@ struct image_boot {
         char kernel[PATH_MAX];
         char initrd[PATH_MAX];
         char rootfs[PATH_MAX];
+        bool no_acpi;                 /* the kernel's (struct image_kernel) */
 };
 
 struct image_store;

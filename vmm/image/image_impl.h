@@ -85,8 +85,11 @@ int image_ext4_root_attrs(const char *file, uid_t uid, gid_t gid, mode_t mode, s
 /* -ENOSPC (with words) unless IMAGE_ROOTFS_MIN_FREE is free under dir. */
 int image_check_space(const char *dir, struct ak_error *err);
 
-/* Reads <store>/kernel/<entry> ("<release>\n<package>\n" in its release
- * file, vmlinuz, modules.dep): -ENOENT when incomplete. */
+/* The release file's optional third line for a kernel that boots without
+ * ACPI (image_kernel.no_acpi). */
+#define IMAGE_KERNEL_NO_ACPI "acpi=off"
+/* Reads <store>/kernel/<entry> ("<release>\n<package>\n[acpi=off\n]" in
+ * its release file, vmlinuz, modules.dep): -ENOENT when incomplete. */
 int image_kernel_load(struct image_store *s, const char *entry, struct image_kernel *ret);
 /* Points <store>/kernel/current at entry (atomically). */
 int image_kernel_set_current(struct image_store *s, const char *entry, struct ak_error *err);

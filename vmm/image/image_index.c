@@ -179,6 +179,7 @@ int image_resolve_boot(struct image_store *s, const char *name, const struct ima
         if ((r = image_build_base(s, p, &base, err)) < 0)
                 return r;
         pathfmt(b.kernel, sizeof(b.kernel), "%s", k.vmlinuz);
+        b.no_acpi = k.no_acpi;
         pathfmt(b.initrd, sizeof(b.initrd), "%s/initrd.cpio", base.dir);
         if (strcmp(name, IMAGE_BASE) == 0) {
                 img = base;

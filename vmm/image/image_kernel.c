@@ -21,7 +21,7 @@
 int image_kernel_load(struct image_store *s, const char *entry, struct image_kernel *ret)
 {
         struct image_kernel k = { 0 };
-        char path[PATH_MAX], line1[128] = "", line2[160] = "";
+        char path[PATH_MAX], line1[128] = "", line2[160] = "", line3[32] = "";
 
         pathfmt(k.dir, sizeof(k.dir), "%s/kernel/%s", s->dir, entry);
         pathfmt(path, sizeof(path), "%s/release", k.dir);
@@ -29,6 +29,9 @@ int image_kernel_load(struct image_store *s, const char *entry, struct image_ker
         if (!f)
                 return -errno;
         bool ok = fgets(line1, sizeof(line1), f) && fgets(line2, sizeof(line2), f);
+        /* Optional boot settings (image_kernel_install): "acpi=off". */
+        if (ok && fgets(line3, sizeof(line3), f))
+                k.no_acpi = strcmp(line3, IMAGE_KERNEL_NO_ACPI "\n") == 0;
         fclose(f);
         line1[strcspn(line1, "\n")] = 0;
         line2[strcspn(line2, "\n")] = 0;

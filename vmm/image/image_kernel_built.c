@@ -45,7 +45,8 @@ static int write_entry(const char *dir, const char *bzimage, const char *builtin
         if ((r = image_write_file_atomic(path, "", 0, err)) < 0)
                 return r;
         pathfmt(path, sizeof(path), "%s/release", dir);
-        int n = snprintf(text, sizeof(text), "%s\n%s\n", release, entry);
+        /* Built without PCI, it cannot load microvm's ACPI tables. */
+        int n = snprintf(text, sizeof(text), "%s\n%s\n" IMAGE_KERNEL_NO_ACPI "\n", release, entry);
         return image_write_file_atomic(path, text, (size_t)n, err);
 }
 

@@ -154,6 +154,8 @@ TEST_F(KernelBuiltTest, InstalledKernelIsCurrentAndBaseCarriesNoModules) {
   ASSERT_EQ(image_kernel_get(s_, nullptr, &k, &err), 0) << err.msg;
   EXPECT_STREQ(k.release, "6.1.192");
   EXPECT_STREQ(k.package, entry.c_str());
+  // It cannot use microvm's ACPI tables: its VMs boot with acpi=off.
+  EXPECT_TRUE(k.no_acpi);
   EXPECT_EQ(ReadAll(k.vmlinuz), ReadAll(dir_ + "/build/bzImage"));
   EXPECT_EQ(ReadAll(std::string(k.modules_dir) + "/modules.builtin"), kBuiltin);
 
@@ -178,6 +180,10 @@ TEST_F(KernelBuiltTest, InstalledKernelIsCurrentAndBaseCarriesNoModules) {
   EXPECT_EQ(ReadAll(out + "/etc/ak/modules"), "");
   EXPECT_EQ(ReadAll(out + "/etc/ak/modules-net"), "");
   EXPECT_FALSE(ReadAll(out + "/sbin/ak-guest").empty());
+  struct image_boot boot = {};
+  ASSERT_EQ(image_resolve_boot(s_, IMAGE_BASE, nullptr, &boot, &err), 0) << err.msg;
+  EXPECT_TRUE(boot.no_acpi);
+  EXPECT_EQ(std::string(boot.kernel), std::string(k.vmlinuz));
 
   // The same bytes again: the same entry, nothing new.
   std::string again;
@@ -187,6 +193,9 @@ TEST_F(KernelBuiltTest, InstalledKernelIsCurrentAndBaseCarriesNoModules) {
   // Back to Debian's: the base image it had is found again.
   ASSERT_EQ(image_kernel_use_debian(s_, nullptr, &k, &err), 0) << err.msg;
   EXPECT_EQ(Current(), kDebianEntry);
+  EXPECT_FALSE(k.no_acpi);
+  ASSERT_EQ(image_resolve_boot(s_, IMAGE_BASE, nullptr, &boot, &err), 0) << err.msg;
+  EXPECT_FALSE(boot.no_acpi);
   struct image_info back = {};
   ASSERT_EQ(image_build_base(s_, nullptr, &back, &err), 0) << err.msg;
   EXPECT_STREQ(back.hash, debian_base.hash);

@@ -93,6 +93,7 @@ struct vm* BootVm(const std::string& image, const std::string& dir, bool network
   cfg.vcpus = o.vcpus;
   cfg.memory_mb = o.memory_mb;
   cfg.network = network;
+  cfg.no_acpi = boot.no_acpi;
   std::vector<const char*> deny;
   for (const std::string& c : o.deny_cidrs) deny.push_back(c.c_str());
   cfg.net_deny_cidrs = deny.data();
