@@ -218,7 +218,13 @@ int vmm_qemu_argv(const struct vmm_config *cfg, const char *qemu, bool kvm, cons
         /* Kernel parameters must come before the "--" that starts init's. */
         const char *cl = cfg->cmdline ? cfg->cmdline : "";
         const char *dashes = strstr(cl, " -- ");
-        if (dashes)
+        /* Without ACPI QEMU appends the virtio-mmio devices to the command
+         * line; after a "--" the kernel would hand them to init. So init's
+         * arguments go without it (the kernel passes on what it does not
+         * know and has no '.' or '='). */
+        if (dashes && cfg->no_acpi)
+                add(v, &n, "console=ttyS0%s %.*s %s", tsc, (int)(dashes - cl), cl, dashes + 4);
+        else if (dashes)
                 add(v, &n, "console=ttyS0%s %.*s%s", tsc, (int)(dashes - cl), cl, dashes);
         else
                 add(v, &n, "console=ttyS0%s%s%s", tsc, *cl ? " " : "", cl);
