@@ -41,7 +41,7 @@ packages=(
         qemu-system-x86            # QEMU microvm with vhost-user-vsock-device
         busybox-static             # the base image's userland (must be static)
         kmod                       # depmod: modules.dep for the guest kernel's modules
-        linux-source-6.1           # ak's small guest kernel (//vmm/kernel:bzImage) is built from it
+        linux-source-6.1           # ak's small guest kernel (//vmm/kernel:guest_kernel, manual) is built from it
         flex                       # ... and the kernel build needs these
         bison
         bc
