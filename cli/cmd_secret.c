@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "cli/opt.h"
 #include "lib/base/cleanup.h"
 #include "lib/base/io.h"
+#include "lib/base/pathfmt.h"
 #include "lib/vault/vault.h"
 
 const char cli_secret_help[] =
@@ -22,7 +24,8 @@ const char cli_secret_help[] =
         "       ak secret get NAME [--reveal]\n"
         "       ak secret list\n"
         "       ak secret rm NAME            (also: delete)\n"
-        "   any of them with --mounted DIR to read a mounted Kubernetes Secret\n"
+        "   any of them with --mounted DIR to read a mounted Kubernetes Secret,\n"
+        "   and with --tenant T for tenant T's own vault\n"
         "\n"
         "The vault holds API keys and tokens that sandboxes use without seeing them:\n"
         "a sandbox started with --secret NAME:HOST gets a placeholder, and the host's\n"
@@ -45,6 +48,11 @@ const char cli_secret_help[] =
         "Kubernetes Secret mounted as a directory (one file per NAME) instead:\n"
         "--mounted DIR lists and reads such a directory; it is read-only here.\n"
         "\n"
+        "Each tenant has a vault of its own, and a sandbox binds only its tenant's\n"
+        "secrets: the default tenant's is the vault's directory, tenant T's is its\n"
+        "tenants/T (on a fleet, mount T's Secret at DIR/tenants/T of the executors'\n"
+        "--secrets-dir DIR). --tenant T picks that vault here.\n"
+        "\n"
         "Exit status: 0 done, 1 failed (no such secret, unreadable vault), 2 bad usage.\n"
         "\n"
         "Examples:\n"
@@ -60,7 +68,7 @@ static const struct cli_command cmd = {
 };
 
 struct secret_args {
-        const char *verb, *name, *from_file, *mounted;
+        const char *verb, *name, *from_file, *mounted, *tenant;
         bool reveal;
 };
 
@@ -70,6 +78,7 @@ static const struct cli_option secret_opts[] = {
         { "from-file", 0, true, 'f' },
         { "mounted", 0, true, 'm' },
         { "reveal", 0, false, 'r' },
+        { "tenant", 0, true, 't' },
         { NULL, 0, false, 0 },
 };
 static const struct cli_option *const secret_tables[] = { secret_opts, NULL };
@@ -77,6 +86,21 @@ const struct cli_sub cli_secret_subs[] = {
         { "set", secret_tables }, { "get", secret_tables }, { "list", secret_tables },
         { "rm", secret_tables },  { "delete", secret_tables }, { NULL, NULL },
 };
+
+/* The executor's rule for tenant names (its tenant_check). */
+static bool tenant_name_ok(const char *s)
+{
+        size_t n = strlen(s);
+        if (n == 0 || n > 63)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char c = s[i];
+                bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+                if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+                        return false;
+        }
+        return true;
+}
 
 static int one_name(struct secret_args *a, const char *arg)
 {
@@ -106,6 +130,8 @@ static int parse_args(int argc, char **argv, struct secret_args *a)
                         a->mounted = p.arg;
                 else if (c == 'r')
                         a->reveal = true;
+                else if (c == 't')
+                        a->tenant = p.arg;
         }
         for (int i = p.dashdash ? cli_opts_index(&p) + 1 : argc; i < argc; i++)
                 if ((r = one_name(a, argv[i])) != 0)
@@ -119,6 +145,9 @@ static int parse_args(int argc, char **argv, struct secret_args *a)
                 return cli_usage_error(&cmd, "--from-file is for set");
         if (a->reveal && strcmp(a->verb, "get") != 0)
                 return cli_usage_error(&cmd, "--reveal is for get");
+        if (a->tenant && !tenant_name_ok(a->tenant))
+                return cli_usage_error(&cmd, "--tenant %.80s: a tenant name is 1-63 letters, digits, '.', '_' or "
+                                       "'-', starting with a letter or digit", a->tenant);
         return 0;
 }
 
@@ -179,11 +208,30 @@ static int open_vault(const struct secret_args *a, struct vault **ret, struct ak
         int r;
 
         if (a->mounted)
-                return vault_open_mounted(a->mounted, ret, err);
-        r = vault_default_dir(dir);
-        if (r < 0)
+                r = pathfmt(dir, sizeof(dir), "%s", a->mounted);
+        else if ((r = vault_default_dir(dir)) < 0)
                 return ak_error_errno(err, r, "find the vault ($AK_HOME/secrets): set AK_HOME or HOME");
-        return vault_open_sealed(dir, ret, err);
+        if (r < 0)
+                return ak_error_set(err, r, "--mounted: the path is too long");
+        if (a->tenant) {
+                if (!a->mounted) {
+                        /* The default vault's directory first (made private, as
+                         * a first set makes it), then its tenants/. */
+                        if ((r = vault_open_sealed(dir, ret, err)) < 0)
+                                return r;
+                        vault_free(*ret);
+                        *ret = NULL;
+                }
+                size_t n = strlen(dir);
+                if (pathfmt(dir + n, sizeof(dir) - n, "/tenants") < 0)
+                        return ak_error_set(err, -ENAMETOOLONG, "the vault's path is too long");
+                if (!a->mounted && mkdir(dir, 0700) < 0 && errno != EEXIST)
+                        return ak_error_errno(err, -errno, "mkdir %s", dir);
+                n = strlen(dir);
+                if (pathfmt(dir + n, sizeof(dir) - n, "/%s", a->tenant) < 0)
+                        return ak_error_set(err, -ENAMETOOLONG, "the vault's path is too long");
+        }
+        return a->mounted ? vault_open_mounted(dir, ret, err) : vault_open_sealed(dir, ret, err);
 }
 
 static int do_set(struct vault *v, const struct secret_args *a, struct ak_error *err)

@@ -112,6 +112,34 @@ TEST_F(SecretCli, SetGetListRmAndRotation)
         EXPECT_EQ("API_KEY\n", Ak("secret list").out);
 }
 
+// Each tenant has its own vault (tenants/T under the default one): a value
+// set for one is not listed or read for another, nor for the default.
+TEST_F(SecretCli, TenantsHaveVaultsOfTheirOwn)
+{
+        std::ofstream(root_ + "/acme") << "acme-value";
+        Result r;
+        ASSERT_EQ(0, Ak("secret set API_KEY --tenant acme --from-file " + root_ + "/acme").status);
+        EXPECT_EQ("acme-value", Ak("secret get API_KEY --tenant acme --reveal").out);
+        EXPECT_EQ("API_KEY\n", Ak("secret list --tenant acme", "2>/dev/null").out);
+        r = Ak("secret list");
+        EXPECT_EQ(0, r.status) << r.out;
+        EXPECT_EQ(std::string::npos, r.out.find("API_KEY")) << "the default tenant sees acme's secret: " << r.out;
+        r = Ak("secret get API_KEY --tenant beta");
+        EXPECT_EQ(1, r.status) << r.out;
+        r = Ak("secret get API_KEY");
+        EXPECT_EQ(1, r.status) << r.out;
+        EXPECT_NE(std::string::npos, r.out.find("no secret named API_KEY")) << r.out;
+        struct stat st;
+        ASSERT_EQ(0, stat((home_ + "/secrets/tenants/acme/API_KEY.sealed").c_str(), &st));
+        ASSERT_EQ(0, stat((home_ + "/secrets/tenants").c_str(), &st));
+        EXPECT_EQ(0700u, st.st_mode & 0777);
+        for (const char *bad : { "../x", ".acme", "a/b", "" }) {
+                r = Ak(std::string("secret list --tenant '") + bad + "'");
+                EXPECT_EQ(2, r.status) << bad << ": " << r.out;
+                EXPECT_NE(std::string::npos, r.out.find("a tenant name is")) << bad << ": " << r.out;
+        }
+}
+
 TEST_F(SecretCli, BadUsageSaysWhy)
 {
         struct {

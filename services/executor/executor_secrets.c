@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lib/base/cleanup.h"
+#include "lib/base/pathfmt.h"
 #include "lib/encoding/base64.h"
 #include "lib/base/utf8.h"
 #include "lib/guest/guest_client.h"
@@ -17,14 +18,27 @@
 #include "vmm/net/secret_set.h"
 #include "vmm/vm.h"
 
-static int open_vault(const struct executor *ex, struct vault **ret, struct ak_error *err)
+/* The vault of sb's tenant on this node: the default tenant's is the
+ * vault's directory itself, any other tenant's is its tenants/TENANT
+ * (a Kubernetes Secret of its own mounted there, or a sealed vault with its
+ * own key), so one tenant's sandboxes can never bind another's secrets. */
+static int open_vault(const struct executor *ex, const struct sandbox *sb, struct vault **ret,
+                      struct ak_error *err)
 {
-        if (ex->cfg.secrets_dir)
-                return vault_open_mounted(ex->cfg.secrets_dir, ret, err);
         char dir[PATH_MAX];
-        int r = vault_default_dir(dir);
-        if (r < 0)
+        int r;
+        if (ex->cfg.secrets_dir)
+                r = pathfmt(dir, sizeof(dir), "%s", ex->cfg.secrets_dir);
+        else if ((r = vault_default_dir(dir)) < 0)
                 return ak_error_errno(err, r, "the vault's directory ($AK_HOME/secrets)");
+        bool tenant = sb->tenant[0] && strcmp(sb->tenant, "default") != 0;
+        if (tenant && tenant_check(sb->tenant) < 0)
+                return ak_error_set(err, -EINVAL, "tenant name %.64s is not valid", sb->tenant);
+        if (r < 0 || (tenant && (r = pathfmt(dir + strlen(dir), sizeof(dir) - strlen(dir), "/tenants/%s",
+                                             sb->tenant)) < 0))
+                return ak_error_set(err, -ENAMETOOLONG, "the vault's directory is too long");
+        if (ex->cfg.secrets_dir)
+                return vault_open_mounted(dir, ret, err);
         return vault_open_sealed(dir, ret, err);
 }
 
@@ -125,8 +139,9 @@ int secrets_take(struct executor *ex, const Ak__V1__SandboxSpec *spec, struct sa
                 return RPC_OK;
         if (spec->n_secrets && (code = parse_bindings(spec, sb, call)) != RPC_OK)
                 return code;
-        if ((r = open_vault(ex, &v, &err)) < 0)
-                return rpc_call_fail(call, RPC_UNAVAILABLE, "spec.secrets: open this node's vault: %s", err.msg);
+        if ((r = open_vault(ex, sb, &v, &err)) < 0)
+                return rpc_call_fail(call, r == -ENOENT ? RPC_FAILED_PRECONDITION : RPC_UNAVAILABLE,
+                                     "spec.secrets: open tenant %s's vault on this node: %s", sb->tenant, err.msg);
         if ((code = take_files(spec, v, sb, call)) != RPC_OK || spec->n_secrets == 0) {
                 vault_free(v);
                 return code;
@@ -169,7 +184,7 @@ int secrets_restore(struct executor *ex, struct sandbox *sb, const struct sb_rec
                 memcpy(sb->secret_specs[i], b, strlen(b) + 1); /* checked above */
                 phs[i] = r->secret[i].placeholder;
         }
-        if ((rc = open_vault(ex, &v, err)) < 0)
+        if ((rc = open_vault(ex, sb, &v, err)) < 0)
                 return ak_error_wrap(err, "secrets: open this node's vault"), rc;
         rc = secret_set_restore(v, sb->secret_bindings, phs, r->n_secrets, ca_path, &sb->secrets, err);
         if (rc < 0) {
@@ -292,7 +307,7 @@ static int install_files(struct executor *ex, const struct sandbox *sb, const ch
         int r = guest_busybox_sh(uds, mount_script, NULL, 0, "make " SECRET_FILE_DIR " in the guest", err);
         if (r < 0)
                 return r;
-        if ((r = open_vault(ex, &v, err)) < 0)
+        if ((r = open_vault(ex, sb, &v, err)) < 0)
                 return ak_error_wrap(err, "secret files: open this node's vault");
         for (size_t i = 0; r == 0 && i < sb->n_secret_files; i++) {
                 const struct secret_file *f = &sb->secret_files[i];

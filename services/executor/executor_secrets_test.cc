@@ -45,6 +45,10 @@ class SecretsTest : public ::testing::Test {
     ASSERT_EQ(mkdir(mounted.c_str(), 0700), 0);
     WriteFile(mounted + "/API_TOKEN", kCanary);
     WriteFile(mounted + "/BROKEN", std::string("first\r\nX-Evil: ") + kCanary);
+    // Tenant acme's own Secret, mounted under tenants/ (it has no API_TOKEN).
+    ASSERT_EQ(mkdir((mounted + "/tenants").c_str(), 0700), 0);
+    ASSERT_EQ(mkdir((mounted + "/tenants/acme").c_str(), 0700), 0);
+    WriteFile(mounted + "/tenants/acme/ACME_ONLY", "acme-value");
     exec_ = new ServiceProcess;
     setenv("AK_GUEST_BIN", Runfile("guest/ak-guest").c_str(), 1);
     ASSERT_TRUE(exec_->Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--insecure",
@@ -68,8 +72,10 @@ class SecretsTest : public ::testing::Test {
   }
 
   static int Create(const char* name, const char* profile, const char* secret, std::string* e,
-                    Ak__V1__Sandbox** ret = nullptr, std::vector<const char*> files = {}) {
+                    Ak__V1__Sandbox** ret = nullptr, std::vector<const char*> files = {},
+                    const char* tenant = nullptr) {
     Ak__V1__SandboxSpec spec = AK__V1__SANDBOX_SPEC__INIT;
+    spec.tenant = const_cast<char*>(tenant);
     char* secrets[] = {const_cast<char*>(secret)};
     spec.name = const_cast<char*>(name);
     spec.profile = const_cast<char*>(profile);
@@ -131,6 +137,21 @@ TEST_F(SecretsTest, RefusalsNameTheSecretNeverTheValue) {
   EXPECT_EQ(Create("s8", "moderate", nullptr, &e, nullptr, {"API_TOKEN:/tmp/a", "BROKEN:/tmp/a"}),
             RPC_INVALID_ARGUMENT);
   EXPECT_NE(e.find("already"), std::string::npos) << e;
+  // A tenant binds only its own tenant's secrets: the default tenant's
+  // API_TOKEN is unknown to acme, acme's own secret is found (the refusal is
+  // then the file path), and a tenant without a vault gets nothing.
+  EXPECT_EQ(Create("t1", "moderate", "API_TOKEN:api.example.test", &e, nullptr, {}, "acme"),
+            RPC_FAILED_PRECONDITION);
+  EXPECT_NE(e.find("API_TOKEN"), std::string::npos) << e;
+  EXPECT_EQ(Create("t2", "moderate", nullptr, &e, nullptr, {"API_TOKEN"}, "acme"), RPC_FAILED_PRECONDITION);
+  EXPECT_NE(e.find("API_TOKEN"), std::string::npos) << e;
+  EXPECT_EQ(Create("t3", "moderate", nullptr, &e, nullptr, {"ACME_ONLY:/etc/../x"}, "acme"), RPC_INVALID_ARGUMENT);
+  EXPECT_EQ(Create("t4", "moderate", nullptr, &e, nullptr, {"ACME_ONLY"}), RPC_FAILED_PRECONDITION);
+  EXPECT_NE(e.find("ACME_ONLY"), std::string::npos) << e;
+  EXPECT_EQ(Create("t5", "moderate", "API_TOKEN:api.example.test", &e, nullptr, {}, "beta"),
+            RPC_FAILED_PRECONDITION);
+  EXPECT_NE(e.find("beta"), std::string::npos) << e;
+  EXPECT_EQ(e.find(kCanary), std::string::npos) << e;
   // None of them was made.
   Ak__V1__ListSandboxesRequest lr = AK__V1__LIST_SANDBOXES_REQUEST__INIT;
   ProtobufCMessage* resp = nullptr;
