@@ -36,12 +36,7 @@ const char kRelease[] = "9.9.9-stamp";
 
 void WriteFile(const std::string& path, const std::string& data) { akvm::WriteFileMkdir(path, data); }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+std::string ReadFile(const std::string& path) { return akvm::ReadWholeFile(path); }
 
 void FakeKernel(const std::string& store) { akvm::FakeKernel(store, kEntry, kRelease); }
 

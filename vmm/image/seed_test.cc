@@ -38,12 +38,7 @@ const char kRelease[] = "9.9.9-test";
 
 void WriteFile(const std::string& path, const std::string& data) { akvm::WriteFileMkdir(path, data); }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+std::string ReadFile(const std::string& path) { return akvm::ReadWholeFile(path); }
 
 // Entries in a directory (-1: cannot open it).
 int Entries(const std::string& dir) {

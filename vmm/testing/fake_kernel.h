@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -20,6 +21,14 @@ inline void WriteFileMkdir(const std::string& path, const std::string& data) {
   std::ofstream f(path, std::ios::binary);
   f << data;
   ASSERT_TRUE(f.good()) << path;
+}
+
+// The whole of `path` ("" when it cannot be read).
+inline std::string ReadWholeFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
 }
 
 // store/kernel/ENTRY (release, vmlinuz, modules) and store/kernel/current.
