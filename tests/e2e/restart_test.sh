@@ -15,7 +15,16 @@ pid_of() {
         python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pids"][sys.argv[2]])' \
                 "$home/run/stack.json" "$1"
 }
-alive() { [ -d "/proc/$1" ] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
+# Alive: /proc/$1/stat reads and its state is not Z or X. One read, so a
+# process reaped between two looks counts as gone (CI once saw the old
+# test-then-grep say alive for a pid whose stat had just vanished).
+alive() {
+        local st
+        st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+        st=${st##*) }
+        case ${st%% *} in Z | X | '') return 1 ;; esac
+        return 0
+}
 
 "$ak" up --warm 0 --no-gateway -q >"$tmp/out" 2>"$tmp/err" || {
         echo "ak up: $(cat "$tmp/err")"
@@ -43,8 +52,9 @@ restart_with() {
         kill "-$sig" "$exe"
         # 60 s: with 20 s it failed 2 of 6 runs on a loaded machine, cause
         # unknown; a failure now says the process state, wchan and its log.
-        for _ in $(seq 1 600); do alive "$exe" || break; sleep 0.1; done
-        if alive "$exe"; then
+        local gone=0
+        for _ in $(seq 1 600); do alive "$exe" || { gone=1; break; }; sleep 0.1; done
+        if [ $gone -eq 0 ]; then
                 fail "$sig: the executor (pid $exe) did not exit in 60 s: $(grep -E '^(State|Threads)' \
                         "/proc/$exe/status" | tr '\n' ' ')wchan $(cat "/proc/$exe/wchan" 2>/dev/null); its log: $(tail -n 15 \
                         "$home/logs/executor.log" 2>/dev/null)"
