@@ -285,6 +285,14 @@ def check_policy_checks_refuse(objects, overhead):
              [i for i, a in enumerate(pod(o, "ak-executor")["containers"][0]["args"])
               if a.startswith("--capacity-vcpus=")][0], "--capacity-vcpus=16")),
         ("no toleration", "toleration", lambda o: pod(o, "ak-executor").__setitem__("tolerations", [])),
+        ("an executor in the pod's network namespace", "hostNetwork must be true",
+         lambda o: pod(o, "ak-executor").pop("hostNetwork")),
+        ("hostNetwork without its DNS policy", "ClusterFirstWithHostNet",
+         lambda o: pod(o, "ak-executor").pop("dnsPolicy")),
+        ("metrics on every node address", "--metrics-listen",
+         lambda o: pod(o, "ak-executor")["containers"][0]["args"].__setitem__(
+             [i for i, a in enumerate(pod(o, "ak-executor")["containers"][0]["args"])
+              if a.startswith("--metrics-listen=")][0], "--metrics-listen=0.0.0.0:7470")),
         ("an init container without resources", "init container",
          lambda o: pod(o, "ak-signer")["initContainers"][0].pop("resources")),
         ("a token in the args", "credential",

@@ -11,7 +11,11 @@
 - the executor: QoS Guaranteed (cpu and memory requests = limits on every
   container) with the figures executor.yaml's comment derives from
   --capacity-vcpus, --capacity-memory-mb and --max-warm; the toleration of
-  its nodeSelector's key (a tainted KVM pool);
+  its nodeSelector's key (a tainted KVM pool); in the node's network
+  namespace (hostNetwork: a networked sandbox's host end outlives the pod)
+  with dnsPolicy ClusterFirstWithHostNet (else the Services' short names do
+  not resolve), its plaintext listeners (health, metrics) on the pod's
+  address, not on every address of the node;
 - every init container has resources, every pod a priorityClassName that
   is one of the PriorityClass objects;
 - no credential in an arg or an env literal, the auditor's config carries
@@ -108,6 +112,22 @@ def executor_guaranteed(where, pod, overhead_mb, out):
             out.append("%s: no toleration of %s:NoSchedule, the taint of a dedicated KVM pool" % (where, k))
 
 
+def executor_host_network(where, pod, out):
+    if pod.get("hostNetwork") is not True:
+        out.append("%s: hostNetwork must be true: a sandbox's network host end (akv<N>) lives in the "
+                   "executor's network namespace, and a pod's own dies with the pod (an upgrade)" % where)
+        return
+    if pod.get("dnsPolicy") != "ClusterFirstWithHostNet":
+        out.append("%s: dnsPolicy %r with hostNetwork: want ClusterFirstWithHostNet (the Services' names)" %
+                   (where, pod.get("dnsPolicy")))
+    args = pod["containers"][0].get("args", [])
+    for name in ("--health-listen", "--metrics-listen"):
+        v = flag(args, name)
+        if v is None or not v.startswith("$(POD_IP):"):
+            out.append("%s: %s=%s: with hostNetwork a plaintext listener goes on $(POD_IP), not on every "
+                       "address of the node" % (where, name, v))
+
+
 def namespace_labels(objects, out):
     for ns in (o for o in objects if o["kind"] == "Namespace"):
         labels = ns["metadata"].get("labels") or {}
@@ -154,6 +174,7 @@ def check(objects, overhead_mb):
         no_literal_secrets(where, pod, out)
         if o["metadata"]["name"] == "ak-executor":
             executor_guaranteed(where, pod, overhead_mb, out)
+            executor_host_network(where, pod, out)
         else:
             restricted(where, pod, out)
     return out

@@ -80,7 +80,7 @@ int ak_listen_addr_parse(const char *addr, struct sockaddr_storage *ret, int *re
         struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
         struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
         const char *port = NULL;
-        char host[64];
+        char host[64], bracketed[AK_HOSTPORT_MAX + 3];
         unsigned p;
         int any = 0, r;
 
@@ -88,6 +88,9 @@ int ak_listen_addr_parse(const char *addr, struct sockaddr_storage *ret, int *re
                 return ak_error_set(err, -EINVAL, "listen address is empty (want HOST:PORT)");
         if (strnlen(addr, AK_HOSTPORT_MAX + 1) > AK_HOSTPORT_MAX)
                 return ak_error_set(err, -EINVAL, "listen address is longer than %d bytes", AK_HOSTPORT_MAX);
+        /* "fd00::7:9100": bracketed the way --advertise is; anything else as written. */
+        if (ak_hostport_bracket(addr, bracketed, sizeof(bracketed)) == 0)
+                addr = bracketed;
         if ((r = split_listen(addr, host, &port, err)) < 0)
                 return r;
         if (ak_parse_uint(port, 0, 65535, &p) < 0)

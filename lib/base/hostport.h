@@ -37,6 +37,8 @@ int ak_hostport_bracket(const char *addr, char *out, size_t size);
  *   "127.0.0.1:9100", "localhost:9100" (127.0.0.1), ":9100" and
  *   "0.0.0.0:9100" (every IPv4 address), "[::1]:9100", "[::]:9100" (every
  *   IPv6 address; whether IPv4 is served too is the listener's choice).
+ * A bare IPv6 address with a port ("fd00::7:9100", as Kubernetes' $(POD_IP):PORT
+ * gives on an IPv6 pod) is read as ak_hostport_bracket reads it.
  * Other host names are refused: a listener binds one address, and a name
  * that resolves to several (or differently later) would hide which.
  * Port 0..65535 (0: the kernel picks). *ret_any is true for the

@@ -2,8 +2,10 @@
  * crashes or writes past out; what it accepts is either the input unchanged
  * or "[V6]:PORT" where V6 parses as IPv6 and PORT is 1-65535; a refusal
  * leaves out untouched. ak_listen_addr_parse on the same bytes: an accepted
- * address is IPv4 or IPv6 with the port the text ends with, "[" exactly for
- * IPv6; a refusal leaves the outputs untouched and says why. */
+ * address is IPv4 or IPv6 with the port the text ends with; IPv6 exactly for
+ * "[...]" or an unbracketed text of two colons or more (bracketed as
+ * ak_hostport_bracket does), IPv4 for one colon; a refusal leaves the
+ * outputs untouched and says why. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -29,10 +31,13 @@ static void check_listen(const char *in)
         long port = colon ? strtol(colon + 1, NULL, 10) : -1;
         if (!colon || port < 0 || port > 65535 || (any != 0 && any != 1))
                 abort();
+        size_t colons = 0;
+        for (const char *c = in; *c; c++)
+                colons += *c == ':';
         if (ss.ss_family == AF_INET6) {
-                if (in[0] != '[' || ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) != port)
+                if ((in[0] != '[' && colons < 2) || ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) != port)
                         abort();
-        } else if (ss.ss_family != AF_INET || in[0] == '[' ||
+        } else if (ss.ss_family != AF_INET || in[0] == '[' || colons != 1 ||
                    ntohs(((struct sockaddr_in *)&ss)->sin_port) != port) {
                 abort();
         }

@@ -99,12 +99,19 @@ TEST(ListenAddr, TakesIPv4IPv6AndLocalhost) {
   EXPECT_EQ(AF_INET6, f);
   EXPECT_EQ(1, any);
   ASSERT_EQ(0, Listen("[fd00::7]:0", &f, &p, &any));
+  // Unbracketed, as $(POD_IP):PORT is on an IPv6 pod: the last group is the port.
+  ASSERT_EQ(0, Listen("fd00::7:7470", &f, &p, &any));
+  EXPECT_EQ(AF_INET6, f);
+  EXPECT_EQ(7470, p);
+  EXPECT_EQ(0, any);
+  ASSERT_EQ(0, Listen("::1:9100", &f, &p, &any));
+  EXPECT_EQ(9100, p);
 }
 
 TEST(ListenAddr, RefusesWhatItCannotBindAsWritten) {
   int f, p, any;
   std::string why;
-  for (const char* bad : {"", "9100", "127.0.0.1", "::1:9100", "[::1]9100", "[::1:9100", "[127.0.0.1]:1",
+  for (const char* bad : {"", "9100", "127.0.0.1", "fd00::", "::1", "[::1]9100", "[::1:9100", "[127.0.0.1]:1",
                           "[localhost]:1", "example.com:1", "127.0.0.1:65536", "127.0.0.1:-1", "[::1]:x",
                           "[]:1", "1.2.3.4.5:1"}) {
     EXPECT_EQ(-EINVAL, Listen(bad, &f, &p, &any, &why)) << bad;

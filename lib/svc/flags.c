@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/base/hostport.h"
 #include "lib/base/parse.h"
 #include "lib/svc/log.h"
 
@@ -149,10 +150,14 @@ int svc_health_start(const struct svc_flags *f, bool serving, struct rpc_server 
         if (!f->health_listen)
                 return 0;
         struct rpc_server_options o = { .limits.max_calls = 4 };
+        /* $(POD_IP):PORT on an IPv6 pod comes unbracketed: bracket it. */
+        char bracketed[AK_HOSTPORT_MAX + 3];
+        const char *addr = ak_hostport_bracket(f->health_listen, bracketed, sizeof(bracketed)) == 0 ? bracketed
+                                                                                                   : f->health_listen;
         int r;
         if ((r = rpc_server_new(&o, &srv, err)) == 0) {
                 rpc_server_set_serving(srv, serving);
-                if ((r = rpc_server_listen(srv, f->health_listen, NULL, NULL, err)) == 0)
+                if ((r = rpc_server_listen(srv, addr, NULL, NULL, err)) == 0)
                         r = rpc_server_start(srv, err);
         }
         if (r < 0) {

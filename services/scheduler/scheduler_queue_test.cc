@@ -183,19 +183,6 @@ unsigned QueuedAt(Client *c, const std::string &name, unsigned *waiting = nullpt
         return pos;
 }
 
-int FreePort()
-{
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in a = {};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t len = sizeof(a);
-        if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || getsockname(fd, (struct sockaddr *)&a, &len) < 0)
-                return -1;
-        close(fd);
-        return ntohs(a.sin_port);
-}
-
 std::string Scrape(int port)
 {
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -259,7 +246,7 @@ TEST_F(SchedulerTest, QueuedCreatesShowTheirPlaceAndAreCounted)
 {
         if (system("command -v promtool >/dev/null 2>&1") != 0)
                 GTEST_SKIP() << "needs promtool (Debian prometheus; tools/deps.sh)";
-        int port = FreePort();
+        int port = aktest::FreePort();
         ASSERT_GT(port, 0);
         client.reset();
         sched.Stop();

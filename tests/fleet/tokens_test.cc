@@ -3,7 +3,10 @@
 // --token-file and are re-read on SIGHUP (the old set stays when the new
 // file is bad); the executor registers with a scheduler that wants a token
 // and client certificates, using --scheduler-token-file and --peer-tls-*.
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdlib.h>
 
 #include <chrono>
@@ -159,6 +162,42 @@ TEST_P(TokenReload, SighupSwapsTheTokensAndABadFileKeepsTheOldOnes)
 
 INSTANTIATE_TEST_SUITE_P(Services, TokenReload, ::testing::ValuesIn(kServices),
                          [](const ::testing::TestParamInfo<Service> &i) { return std::string(i.param.name); });
+
+// Kubernetes' $(POD_IP):PORT on an IPv6 pod is an unbracketed address
+// ("fd00::7:7460"); the executor's DaemonSet (hostNetwork) binds its health
+// and metrics listeners to it. Here ::1 stands in for the pod's address.
+TEST(PodIpListeners, UnbracketedIpv6HealthAndMetrics)
+{
+        int hport = aktest::FreePort(true), mport = aktest::FreePort(true);
+        ASSERT_GT(hport, 0);
+        ASSERT_GT(mport, 0);
+        ServiceProcess p("signer");
+        std::vector<std::string> args = SignerArgs(p);
+        args.insert(args.end(), {"--insecure", "--health-listen", "::1:" + std::to_string(hport), "--metrics-listen",
+                                 "::1:" + std::to_string(mport)});
+        ASSERT_TRUE(p.Start(args, "unix:" + p.Path("s"))) << p.Log();
+        struct rpc_channel *ch = nullptr;
+        struct ak_error err = {};
+        ASSERT_EQ(0, rpc_channel_new(("[::1]:" + std::to_string(hport)).c_str(), nullptr, &ch, &err)) << err.msg;
+        EXPECT_EQ(RPC_OK, rpc_health_check(ch, "", 5000, &err)) << err.msg;
+        rpc_channel_free(ch);
+        int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in6 a = {};
+        a.sin6_family = AF_INET6;
+        a.sin6_addr = in6addr_loopback;
+        a.sin6_port = htons((uint16_t)mport);
+        ASSERT_EQ(0, connect(fd, (struct sockaddr *)&a, sizeof(a))) << "metrics on [::1]:" << mport;
+        const char req[] = "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
+        ASSERT_EQ((ssize_t)sizeof(req) - 1, write(fd, req, sizeof(req) - 1));
+        std::string got;
+        char buf[4096];
+        for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;)
+                got.append(buf, (size_t)n);
+        close(fd);
+        EXPECT_EQ(0u, got.rfind("HTTP/1.", 0)) << got.substr(0, 200);
+        EXPECT_NE(std::string::npos, got.find("ak_build_info")) << got.substr(0, 400);
+        p.Stop();
+}
 
 class Tls : public ::testing::Test {
       protected:

@@ -11,6 +11,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <fstream>
@@ -80,6 +83,25 @@ void WriteFile(const std::string &path, const std::string &text, unsigned mode)
         ASSERT_EQ(0, fchmod(fd, mode));
         close(fd);
         ASSERT_EQ(0, rename(tmp.c_str(), path.c_str()));
+}
+
+int FreePort(bool ipv6)
+{
+        struct sockaddr_storage ss = {};
+        socklen_t len = ipv6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+        if (ipv6) {
+                ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+                ((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_loopback;
+        } else {
+                ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+                ((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        }
+        int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+        if (fd >= 0 && bind(fd, (struct sockaddr *)&ss, len) == 0 && getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+                port = ntohs(ipv6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
+        if (fd >= 0)
+                close(fd);
+        return port;
 }
 
 int ProcessesMentioning(const std::string &s)

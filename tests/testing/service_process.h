@@ -31,6 +31,9 @@ std::string Slurp(const std::string &path);
 // Writes `text` to `path` with `mode`, replacing it atomically (a gtest
 // failure when it cannot).
 void WriteFile(const std::string &path, const std::string &text, unsigned mode = 0600);
+// A TCP port free right now on loopback (127.0.0.1, or ::1 with ipv6):
+// bound, then closed. -1 when none can be bound.
+int FreePort(bool ipv6 = false);
 // How many processes' command lines mention `s` (a test's directory, say).
 int ProcessesMentioning(const std::string &s);
 

@@ -227,7 +227,8 @@ int vmm_net_setup(const struct vmm_net_config *cfg, struct vmm_net **ret, struct
                 goto fail;
         }
         n->netns_fd = -1;
-        if ((r = vmm_net_host_addrs(&p, addrs, &n_addrs, err)) < 0)
+        if ((r = vmm_net_host_addrs(&p, addrs, &n_addrs, err)) < 0 ||
+            (r = vmm_net_pool_routes(&p, "/proc/net/route", err)) < 0)
                 goto fail;
         for (size_t i = 0; i < n_addrs; i++)
                 host_ptrs[i] = addrs[i];

@@ -5,8 +5,10 @@
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <limits.h>
+#include <net/if.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +119,57 @@ int vmm_net_host_addrs(const struct vmm_net_pool *p, char (*out)[64], size_t *n,
                 }
         }
         freeifaddrs(ifa);
+        return r;
+}
+
+/* One line of /proc/net/route: "IFACE\tDEST\tGATEWAY\tFLAGS\t...\tMASK\t...",
+ * DEST and MASK the network-order words printed as native hex. */
+static int route_line(const char *line, char ifname[IFNAMSIZ], uint32_t *dest, uint32_t *mask)
+{
+        char dst[16], gw[16], msk[16];
+        unsigned flags, refcnt, use, metric;
+        char *end;
+        if (sscanf(line, "%15s %15s %15s %x %u %u %u %15s", ifname, dst, gw, &flags, &refcnt, &use, &metric,
+                   msk) != 8)
+                return -EINVAL;
+        errno = 0;
+        unsigned long d = strtoul(dst, &end, 16);
+        if (errno || *end || end == dst || d > UINT32_MAX)
+                return -EINVAL;
+        unsigned long m = strtoul(msk, &end, 16);
+        if (errno || *end || end == msk || m > UINT32_MAX)
+                return -EINVAL;
+        *dest = ntohl((uint32_t)d);
+        *mask = ntohl((uint32_t)m);
+        return 0;
+}
+
+int vmm_net_pool_routes(const struct vmm_net_pool *p, const char *route_file, struct ak_error *err)
+{
+        FILE *f = fopen(route_file, "re");
+        if (!f)
+                return ak_error_errno(err, -errno, "VM network pool %s: reading %s", p->cidr, route_file);
+        char line[512];
+        uint32_t pmask = ~0u << (32 - p->prefix);
+        int r = 0;
+        for (int n = 0; r == 0 && n < 100000 && fgets(line, sizeof(line), f); n++) {
+                char ifname[IFNAMSIZ];
+                uint32_t dest, mask;
+                if (n == 0 || route_line(line, ifname, &dest, &mask) < 0)
+                        continue; /* the header, or a line this parser does not know */
+                if (mask == 0 || strncmp(ifname, "akv", 3) == 0)
+                        continue; /* a default route, or a VM's veth */
+                if (((dest ^ p->base) & mask & pmask) == 0) {
+                        char a[INET_ADDRSTRLEN];
+                        struct in_addr in = { htonl(dest) };
+                        inet_ntop(AF_INET, &in, a, sizeof(a));
+                        r = ak_error_set(err, -EADDRINUSE,
+                                         "VM network pool %s: the host routes %s/%d via %s into it (a pod or "
+                                         "service network?); pick a pool no route overlaps with --net-pool",
+                                         p->cidr, a, __builtin_popcount(mask), ifname);
+                }
+        }
+        fclose(f);
         return r;
 }
 

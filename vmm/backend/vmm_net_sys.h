@@ -41,6 +41,13 @@ struct vmm_net_pool {
 /* An IPv4 /16../28 CIDR into p: 0 or -EINVAL with err. */
 int vmm_net_pool_parse(const char *text, struct vmm_net_pool *p, struct ak_error *err);
 
+/* -EADDRINUSE (with the route in err) when route_file (/proc/net/route's
+ * format) has a route other than a default one or a VM veth's ("akv*")
+ * that overlaps the pool: with the executor in a node's network namespace
+ * (Kubernetes' hostNetwork) a pool over the pod or service network would
+ * steal its traffic. */
+int vmm_net_pool_routes(const struct vmm_net_pool *p, const char *route_file, struct ak_error *err);
+
 /* Slot's address number host (1: the host end, 2: the namespace's). */
 void vmm_net_pool_addr(const struct vmm_net_pool *p, unsigned slot, unsigned host, char out[16]);
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 extern "C" {
 #include "vmm/backend/vmm_net.h"
 #include "vmm/backend/vmm_net_proxy.h"
+#include "vmm/backend/vmm_net_sys.h"
 }
 
 namespace {
@@ -261,6 +263,45 @@ TEST(VmmNet, ProxyDecide) {
   EXPECT_EQ(vmm_net_proxy_decide(&open, op, 1, "other.test", "10.1.2.3"), 0);
   EXPECT_EQ(vmm_net_proxy_decide(&open, op, 1, "allowed.test", "10.1.2.3"), 1);
   EXPECT_EQ(vmm_net_proxy_decide(&open, op, 1, nullptr, "2001:db8::1"), 1);
+}
+
+// Pool against the routes of a /proc/net/route text: "" when none overlaps.
+std::string PoolRoutes(const char* pool, const std::string& routes) {
+  const char* tmp = getenv("TEST_TMPDIR");
+  std::string path = std::string(tmp ? tmp : "/tmp") + "/route";
+  std::ofstream(path) << routes;
+  struct vmm_net_pool p = {};
+  struct ak_error err = {};
+  EXPECT_EQ(0, vmm_net_pool_parse(pool, &p, &err)) << err.msg;
+  int r = vmm_net_pool_routes(&p, path.c_str(), &err);
+  return r == 0 ? "" : std::to_string(r) + ": " + err.msg;
+}
+
+TEST(VmmNet, PoolMustNotOverlapARoute) {
+  const std::string head = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n";
+  // A node's table: default via eth0, its own /24, a veth of ours.
+  std::string node = head + "eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n" +
+                     "eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n" +
+                     "akv3\t0C006064\t00000000\t0001\t0\t0\t0\tFCFFFFFF\t0\t0\t0\n";
+  EXPECT_EQ(PoolRoutes("100.96.0.0/16", node), "");
+  // kops' pod network 100.96.0.0/11 (a CNI route per node's /24) over the default pool.
+  std::string kops = node + "cali1\t00016064\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
+  EXPECT_EQ(PoolRoutes("100.96.0.0/16", kops),
+            "-98: VM network pool 100.96.0.0/16: the host routes 100.96.1.0/24 via cali1 into it (a pod or service "
+            "network?); pick a pool no route overlaps with --net-pool");
+  EXPECT_EQ(PoolRoutes("100.98.0.0/16", kops), "");
+  // A wider route holding the pool counts too, and one host route inside it.
+  EXPECT_NE(PoolRoutes("100.96.0.0/16", head + "tun0\t00000064\t00000000\t0001\t0\t0\t0\t000000FF\t0\t0\t0\n"), "");
+  EXPECT_NE(PoolRoutes("100.96.0.0/16", head + "wg0\t05076064\t00000000\t0005\t0\t0\t0\tFFFFFFFF\t0\t0\t0\n"), "");
+  // Lines it does not understand are skipped, not trusted as overlaps; a missing file is an error.
+  EXPECT_EQ(PoolRoutes("100.96.0.0/16", head + "garbage\nx\tzz\t00\t0\t0\t0\t0\t00\n\n"), "");
+  struct vmm_net_pool p = {};
+  struct ak_error err = {};
+  ASSERT_EQ(0, vmm_net_pool_parse("100.96.0.0/16", &p, &err));
+  EXPECT_EQ(-ENOENT, vmm_net_pool_routes(&p, "/nonexistent/route", &err));
+  EXPECT_NE(std::string(err.msg).find("/nonexistent/route"), std::string::npos) << err.msg;
+  // This host's own table (whatever it holds) reads without error.
+  EXPECT_LE(vmm_net_pool_routes(&p, "/proc/net/route", &err), 0);
 }
 
 TEST(VmmNet, Overlaps) {

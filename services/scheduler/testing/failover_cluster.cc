@@ -26,23 +26,6 @@ namespace akt {
 
 namespace {
 
-// A loopback port free right now (bound, then closed).
-int FreePort()
-{
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in sa = {};
-        sa.sin_family = AF_INET;
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t len = sizeof(sa);
-        int port = -1;
-        if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-            getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-                port = ntohs(sa.sin_port);
-        if (fd >= 0)
-                close(fd);
-        return port;
-}
-
 bool Serving(const std::string &target)
 {
         struct rpc_channel *ch = nullptr;
@@ -120,8 +103,8 @@ bool FailoverCluster::Start(const Options &o, std::string *why)
         std::vector<std::string> backends;
         for (int i = 0; i < kReplicas; i++) {
                 ids_[i] = std::string("sched-") + (char)('a' + i);
-                addrs_[i] = "127.0.0.1:" + std::to_string(FreePort());
-                metrics_ports_[i] = FreePort();
+                addrs_[i] = "127.0.0.1:" + std::to_string(aktest::FreePort());
+                metrics_ports_[i] = aktest::FreePort();
                 backends.push_back(addrs_[i]);
                 if (!StartReplica(i, why))
                         return false;
