@@ -85,7 +85,10 @@ int vm_start(const struct vm_config *cfg, struct vm **ret, struct ak_error *err)
                 .memory_mb = cfg->memory_mb ? cfg->memory_mb : VM_DEFAULT_MEMORY_MB,
                 .network = cfg->network,
                 .accel = cfg->accel,
-                .tcg_tb_mb = cfg->tcg_tb_mb ? cfg->tcg_tb_mb : cfg->stock_boot ? 0 : VM_TCG_TB_MB,
+                .tcg_tb_mb = cfg->tcg_tb_mb    ? cfg->tcg_tb_mb
+                             : cfg->stock_boot ? 0
+                             : cfg->root_disk  ? VM_TCG_TB_MB
+                                               : VM_TCG_TB_MB_INITRAMFS,
                 .balloon = !cfg->stock_boot,
                 .no_acpi = cfg->no_acpi,
                 .console_log = vm->console,

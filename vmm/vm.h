@@ -48,6 +48,13 @@ extern "C" {
         "cryptomgr.notests i8042.noaux i8042.nokbd i8042.nopnp 8250.nr_uarts=1 no_timer_check tsc=reliable " \
         "random.trust_cpu=on"
 #define VM_TCG_TB_MB 32
+/* The translation cache of a guest that runs from the initramfs (the base
+ * image: busybox and ak-guest): its code fits in 16 MiB (a busybox workload
+ * costs the same QEMU CPU as with 32), and an idle one then keeps 16 MiB of
+ * cache instead of 22 (bench/density, vmm/DENSITY.md). Guests with a root
+ * disk (Debian, OCI images) keep VM_TCG_TB_MB: python paid ~60% more CPU
+ * with 16. */
+#define VM_TCG_TB_MB_INITRAMFS 16
 /* Free page reporting's granularity (ak-guest --page-reporting-order): the
  * kernel's default, 2 MiB blocks, never reports the DMA zone (16 MiB, under
  * its reporting watermark) nor the freed pieces of the kernel image: ~20 MiB
@@ -74,8 +81,8 @@ struct vm_config {
         bool stock_boot;
         /* The kernel boots without ACPI (image_boot.no_acpi, vmm_config). */
         bool no_acpi;
-        /* TCG's translation cache in MiB; 0: VM_TCG_TB_MB (QEMU's default
-         * with stock_boot). */
+        /* TCG's translation cache in MiB; 0: VM_TCG_TB_MB with a root disk,
+         * VM_TCG_TB_MB_INITRAMFS without (QEMU's default with stock_boot). */
         unsigned tcg_tb_mb;
         /* The guest reports free blocks of 4 KiB << page_reporting_order
          * when page_reporting_order_set (0..VM_PAGE_REPORTING_ORDER_MAX),

@@ -347,6 +347,13 @@ TEST_F(VmTest, FreedGuestMemoryGoesBackToTheHost) {
   ASSERT_NE(r, nullptr) << err;
   EXPECT_NE(strstr(r->stdout_str, "cryptomgr.notests"), nullptr) << r->stdout_str;
   proto_reply_free(r);
+  // From the initramfs, under TCG: the smaller translation cache.
+  std::string qemu_argv = akvm::QemuArgv(vm_);
+  ASSERT_NE(qemu_argv.find(" -accel "), std::string::npos) << "QEMU's argv: " << qemu_argv;
+  if (qemu_argv.find("-accel tcg") != std::string::npos) {
+    EXPECT_NE(qemu_argv.find("-accel tcg,tb-size=" + std::to_string(VM_TCG_TB_MB_INITRAMFS) + " "), std::string::npos)
+        << qemu_argv;
+  }
   // The guest's init set the reporting order (the kernel would keep 9).
   r = akvm::Run(uds_, {"cat", "/sys/module/page_reporting/parameters/page_reporting_order"}, 20000, &err);
   ASSERT_NE(r, nullptr) << err;

@@ -34,7 +34,7 @@
  * work), "lean" (the defaults), "small" (the defaults on ak's small kernel:
  * the kernel and base image of the store --small-store DIR, where `ak image
  * kernel bazel-bin/vmm/kernel/bzImage` installed it), "tbN" (the defaults with a TCG translation
- * cache of N MiB), "prN" (the defaults, the guest reporting free blocks of
+ * cache of N MiB; "smalltbN" both), "prN" (the defaults, the guest reporting free blocks of
  * 4 KiB << N; pr9 is the kernel's own 2 MiB). The first listed is the
  * baseline. */
 #include <errno.h>
@@ -483,10 +483,14 @@ static int parse_variants(const char *s, struct variant *vs, int *ret_n)
                 struct variant *v = &vs[n++];
                 snprintf(v->name, sizeof(v->name), "%s", t);
                 v->report_order = -1;
-                if (strcmp(t, "stock") == 0)
-                        v->stock = true;
-                else if (strcmp(t, "small") == 0)
+                if (strncmp(t, "small", 5) == 0) { /* "small", or "smalltbN": the small kernel with tbN */
                         v->small = true;
+                        t += 5;
+                        if (!*t)
+                                continue;
+                }
+                if (strcmp(t, "stock") == 0 && !v->small)
+                        v->stock = true;
                 else if (strncmp(t, "tb", 2) == 0 && atoi(t + 2) > 0 && atoi(t + 2) <= 4096)
                         v->tb_mb = (unsigned)atoi(t + 2);
                 else if (strncmp(t, "pr", 2) == 0 && t[2] >= '0' && t[2] <= '9' && atoi(t + 2) <= 10)

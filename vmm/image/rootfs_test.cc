@@ -113,6 +113,12 @@ TEST_F(RootfsTest, PythonRunsFromTheRootDisk) {
   ASSERT_NE(r, nullptr) << err;
   EXPECT_STREQ(r->stdout_str, "/dev/vda ext4\n");
   proto_reply_free(r);
+  // A root disk (python and more) keeps the larger translation cache.
+  std::string qemu_argv = akvm::QemuArgv(vm_);
+  ASSERT_NE(qemu_argv.find(" -accel "), std::string::npos) << "QEMU's argv: " << qemu_argv;
+  if (qemu_argv.find("-accel tcg") != std::string::npos) {
+    EXPECT_NE(qemu_argv.find("-accel tcg,tb-size=" + std::to_string(VM_TCG_TB_MB) + " "), std::string::npos) << qemu_argv;
+  }
 }
 
 // Guest-initiated vsock: python in the guest connects to the host's CID 2,

@@ -7,6 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "lib/encoding/base64.h"
 #include "lib/guest/guest_client.h"
 #include "vmm/image/image.h"
@@ -165,6 +168,15 @@ std::string Unbase64(const std::string& text) {
   std::string s(reinterpret_cast<char*>(buf), len);
   free(buf);
   return s;
+}
+
+std::string QemuArgv(struct vm* vm) {
+  std::ifstream f("/proc/" + std::to_string(vm_pid(vm)) + "/cmdline", std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::string argv = ss.str();
+  for (char& c : argv) c = c ? c : ' ';
+  return argv;
 }
 
 }  // namespace akvm

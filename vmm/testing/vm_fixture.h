@@ -65,6 +65,9 @@ struct proto_reply* Call(const char* uds, const struct proto_request_args& req, 
 struct proto_reply* Run(const char* uds, const std::vector<std::string>& argv, int timeout_ms,
                         std::string* error);
 
+// The VM's QEMU command line, its arguments joined by spaces ("" if gone).
+std::string QemuArgv(struct vm* vm);
+
 std::string Base64(const std::string& bytes);
 std::string Unbase64(const std::string& text);
 
