@@ -15,6 +15,7 @@
 #include "lib/base/pathfmt.h"
 #include "lib/base/time.h"
 #include "lib/guest/guest_client.h"
+#include "lib/log/log.h"
 #include "vmm/backend/vmm_net.h"
 #include "vmm/backend/vmm_proc.h"
 #include "vmm/vm_registry.h"
@@ -242,7 +243,7 @@ static void box_from_record(struct vmbox *b)
 int vmbox_spawn_supervisor(const struct vmbox_supervisor *s, pid_t *ret)
 {
         char vcpus[16], mem[16], log[PATH_MAX];
-        const char *argv[32];
+        const char *argv[40]; /* 33 with every flag, and the NULL */
         size_t n = 0;
         snprintf(vcpus, sizeof(vcpus), "%u", s->vcpus ? s->vcpus : VM_DEFAULT_VCPUS);
         snprintf(mem, sizeof(mem), "%u", s->memory_mb ? s->memory_mb : VM_DEFAULT_MEMORY_MB);
@@ -289,6 +290,12 @@ int vmbox_spawn_supervisor(const struct vmbox_supervisor *s, pid_t *ret)
                 argv[n++] = "--cgroup";
                 argv[n++] = s->cgroup;
         }
+        /* It logs as we do (ak-executor --log-format json: its VMs' lines
+         * are JSON too). */
+        argv[n++] = "--log-format";
+        argv[n++] = ak_log_format_name();
+        argv[n++] = "--log-level";
+        argv[n++] = ak_log_level_name();
         argv[n] = NULL;
 
         posix_spawn_file_actions_t fa;
@@ -298,7 +305,10 @@ int vmbox_spawn_supervisor(const struct vmbox_supervisor *s, pid_t *ret)
                 return -ENAMETOOLONG;
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        /* Not O_CLOEXEC: it is ak-vmm's stdout and stderr (opened in the
+         * child; we never hold it). O_NOFOLLOW: dir is private, but a link
+         * planted there must not send the lines elsewhere. */
+        posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
         posix_spawn_file_actions_adddup2(&fa, 1, 2);
         if (s->netns_fd > 0)
                 posix_spawn_file_actions_adddup2(&fa, s->netns_fd, 3);

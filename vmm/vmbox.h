@@ -71,8 +71,13 @@ struct vmbox_supervisor {
         const char *cgroup;             /* NULL: ours; else --cgroup (vm_config.cgroup) */
 };
 /* posix_spawn of ak-vmm in a session of its own (it outlives the caller),
- * stdin /dev/null, stdout and stderr to dir/ak-vmm.log. The caller reaps
- * it while it is its child. 0 with its pid, or -errno. */
+ * stdin /dev/null, stdout and stderr to dir/ak-vmm.log (created 0600,
+ * O_NOFOLLOW, truncated at each spawn; bounded because ak-vmm writes only
+ * its VM's life events, a handful of lines of at most lib/log's line size;
+ * QEMU's own output goes to dir/vmm.log). ak-vmm logs with the caller's
+ * lib/log format and level (ak_log_format_name, ak_log_level_name: an
+ * executor started with --log-format json gets JSON lines from its VMs).
+ * The caller reaps it while it is its child. 0 with its pid, or -errno. */
 int vmbox_spawn_supervisor(const struct vmbox_supervisor *s, pid_t *ret);
 
 /* Spawns vmm_bin (ak-vmm) for cfg (cfg->dir must exist and be private;

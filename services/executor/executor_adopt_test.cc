@@ -24,6 +24,7 @@ extern "C" {
 #include "protos/ak/v1/scheduler.pb-c.h"
 }
 #include "services/executor/testing/vm_state.h"
+#include "tests/testing/json_log.h"
 #include "tests/testing/service_process.h"
 #include "vmm/testing/vm_fixture.h"
 
@@ -59,6 +60,25 @@ pid_t SupervisorOf(const std::string& state, const std::string& name) {
       std::string rec = Slurp(vm + "/vm.json");
       size_t p = rec.find("\"pid\":");
       if (p != std::string::npos) found = atoi(rec.c_str() + p + 6 + (rec[p + 6] == ' '));
+    } else {
+      break;
+    }
+  if (d) closedir(d);
+  return found;
+}
+
+// The VM directory under state/v whose vm.json records supervisor pid sup
+// ("": none).
+std::string VmDirOf(const std::string& state, pid_t sup) {
+  DIR* d = opendir((state + "/v").c_str());
+  std::string found;
+  while (d && found.empty())
+    if (struct dirent* e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::string vm = state + "/v/" + e->d_name;
+      std::string rec = Slurp(vm + "/vm.json");
+      size_t p = rec.find("\"pid\":");
+      if (p != std::string::npos && atoi(rec.c_str() + p + 6 + (rec[p + 6] == ' ')) == sup) found = vm;
     } else {
       break;
     }
@@ -372,14 +392,17 @@ TEST(ExecutorAdoptTest, SandboxesSurviveSigtermAndSigkillOfTheExecutor) {
 // The ready VMs of a warm pool (restrictive: no network, so supervised)
 // are taken back into the pool by the next executor: its first status
 // says ready before any new VM could boot, and it is the same VM (its
-// ak-vmm still runs).
+// ak-vmm still runs). The executors run with --log-format json and so do
+// their VMs' supervisors: every line of each ak-vmm.log is a JSON log line
+// of service ak-vmm (issue 17), from "VM running" to "VM stopped".
 TEST(ExecutorAdoptTest, PoolVmsAreTakenBackIntoTheirPool) {
   std::string dir = akvm::MakeTempDir("akexp");
   setenv("AK_GUEST_BIN", Runfile("guest/ak-guest").c_str(), 1);
   setenv("AK_VMM_BIN", Runfile("vmm/ak-vmm").c_str(), 1);
   std::vector<std::string> argv = {Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--insecure",
                                    "--state-dir", dir + "/st", "--images", akvm::ImageStoreDir(), "--pool",
-                                   "base/restrictive", "--min-warm", "1", "--max-warm", "1", "--vm-supervisors"};
+                                   "base/restrictive", "--min-warm", "1", "--max-warm", "1", "--vm-supervisors",
+                                   "--log-format", "json"};
   auto ready = [](const std::string& addr) -> int {
     Client c(addr);
     Ak__V1__GetExecutorStatusRequest req = AK__V1__GET_EXECUTOR_STATUS_REQUEST__INIT;
@@ -408,6 +431,16 @@ TEST(ExecutorAdoptTest, PoolVmsAreTakenBackIntoTheirPool) {
   ASSERT_EQ(sups.size(), 1u);
   EXPECT_EQ(ex1.Stop(), 0) << Slurp(ex1.err);
   EXPECT_TRUE(aktest::ProcAlive(sups[0]));
+  EXPECT_EQ(aktest::JsonLogProblem(Slurp(ex1.err), "ak-executor"), "");
+  std::string vm_dir = VmDirOf(dir + "/st", sups[0]);
+  ASSERT_NE(vm_dir, "") << "no vm.json records ak-vmm " << sups[0];
+  std::string vm_log = Slurp(vm_dir + "/ak-vmm.log");
+  EXPECT_EQ(aktest::JsonLogProblem(vm_log, "ak-vmm"), "");
+  std::vector<std::string> running = aktest::JsonLogLines(vm_log, "VM running");
+  ASSERT_EQ(running.size(), 1u) << vm_log;
+  EXPECT_NE(running[0].find("\"pid\":" + std::to_string(sups[0]) + ","), std::string::npos) << running[0];
+  for (const char* field : {"\"name\":\"", "\"qemu_pid\":", "\"accel\":\"", "\"vsock\":\""})
+    EXPECT_NE(running[0].find(field), std::string::npos) << field << " in " << running[0];
 
   ServiceProcess ex2;
   ASSERT_TRUE(ex2.Start(argv, dir, "executor2")) << Slurp(ex2.err);
@@ -433,9 +466,18 @@ TEST(ExecutorAdoptTest, PoolVmsAreTakenBackIntoTheirPool) {
   for (int i = 0; i < 100 && aktest::ProcAlive(sups[0]); i++) usleep(100000);
   EXPECT_FALSE(aktest::ProcAlive(sups[0])) << "the pool VM's ak-vmm outlived its sandbox";
   // SIGTERM leaves the refilled pool's VM running (as it should): stopped
-  // here through its record, so the test leaves nothing behind.
+  // here through its record, so the test leaves nothing behind (and its
+  // ak-vmm logs the stop). Refilled first, so that there is one.
+  n = 0;
+  for (int i = 0; i < 2400 && n < 1; i++) {
+    n = ready(ex2.addr);
+    if (n < 1) usleep(100000);
+  }
+  EXPECT_EQ(n, 1) << "the pool was not refilled: " << Slurp(ex2.err);
   EXPECT_EQ(ex2.Stop(), 0) << Slurp(ex2.err);
+  EXPECT_EQ(aktest::JsonLogProblem(Slurp(ex2.err), "ak-executor"), "");
   std::string st = dir + "/st/v";
+  std::vector<std::pair<pid_t, std::string>> left;  // supervisor, its log
   DIR* d = opendir(st.c_str());
   while (d)
     if (struct dirent* e = readdir(d)) {
@@ -443,11 +485,26 @@ TEST(ExecutorAdoptTest, PoolVmsAreTakenBackIntoTheirPool) {
       std::string rec = Slurp(st + "/" + e->d_name + "/vm.json");
       size_t p = rec.find("\"pid\":");
       pid_t sup = p == std::string::npos ? 0 : atoi(rec.c_str() + p + 6 + (rec[p + 6] == ' '));
-      if (sup > 0 && aktest::ProcAlive(sup)) kill(sup, SIGTERM);
+      if (sup > 0 && aktest::ProcAlive(sup)) {
+        kill(sup, SIGTERM);
+        left.emplace_back(sup, st + "/" + e->d_name + "/ak-vmm.log");
+      }
     } else {
       break;
     }
   if (d) closedir(d);
+  // The refilled pool's VM, stopped by that SIGTERM: its supervisor said so.
+  EXPECT_EQ(left.size(), 1u);
+  for (const auto& [sup, log] : left) {
+    for (int i = 0; i < 100 && aktest::ProcAlive(sup); i++) usleep(100000);
+    std::string text = Slurp(log);
+    EXPECT_EQ(aktest::JsonLogProblem(text, "ak-vmm"), "");
+    EXPECT_EQ(aktest::JsonLogLines(text, "VM running").size(), 1u) << text;
+    std::vector<std::string> stopping = aktest::JsonLogLines(text, "stopping VM");
+    ASSERT_EQ(stopping.size(), 1u) << text;
+    EXPECT_NE(stopping[0].find("\"reason\":\"SIGTERM\""), std::string::npos) << stopping[0];
+    EXPECT_EQ(aktest::JsonLogLines(text, "VM stopped").size(), 1u) << text;
+  }
   akvm::RemoveDir(dir);
 }
 
