@@ -13,7 +13,6 @@
 #include "lib/base/utf8.h"
 #include "lib/json/writer.h"
 
-#define LINE_MAX_BYTES (AK_LOG_MAX_FIELDS * (AK_LOG_VALUE_MAX + 160) + 4096)
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
@@ -115,10 +114,22 @@ static size_t clamp(size_t len, int r, size_t cap)
         return len + (size_t)r < cap ? len + (size_t)r : cap - 1;
 }
 
+/* The most a line of msg and f can take in either format: every byte of a
+ * sanitized text escapes to at most two (\" \\ \n \t; other control
+ * characters are gone), plus the quotes, separators and the head. A fixed
+ * bound cut or dropped lines whose values were mostly quotes. */
+static size_t line_bound(const char *msg, const struct ak_log_field *f, size_t n)
+{
+        size_t cap = 128 + 2 * strlen(cfg.service) + 2 * strlen(msg);
+        for (size_t i = 0; i < n; i++)
+                cap += 8 + 2 * strlen(f[i].key) + (f[i].str ? 2 * strlen(f[i].str) : 24);
+        return cap;
+}
+
 static int format_text(enum ak_log_level level, const char *msg, const struct ak_log_field *f, size_t n,
                        const char *when, char **ret)
 {
-        size_t cap = LINE_MAX_BYTES, len = 0;
+        size_t cap = line_bound(msg, f, n), len = 0;
         char *line = malloc(cap), v[AK_LOG_VALUE_MAX * 6 + 8];
         if (!line)
                 return -ENOMEM;
@@ -159,7 +170,7 @@ static int format_json(enum ak_log_level level, const char *msg, const struct ak
 {
         struct json_writer *w = NULL;
         size_t len;
-        if (json_writer_new(0, LINE_MAX_BYTES, &w) < 0)
+        if (json_writer_new(0, line_bound(msg, f, n), &w) < 0)
                 return -ENOMEM;
         json_writer_begin_object(w);
         const char *head[][2] = { { "time", when }, { "level", level_names[level] }, { "service", cfg.service },

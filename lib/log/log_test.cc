@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <stdlib.h>
+#include <string.h>
 
 #include <string>
+#include <vector>
 
 #include "lib/base/trace.h"
 
@@ -103,6 +105,34 @@ TEST(AkLog, LongValuesAreCut)
         std::string big(5000, 'a');
         std::string s = Line(AK_LOG_INFO, "m", { AK_LOG_S("v", big.c_str()) });
         EXPECT_EQ(s.size(), std::string("2026-12-07T13:05:38.123Z info ak-x: m v=").size() + AK_LOG_VALUE_MAX);
+}
+
+/* Sixteen values of quotes, each escaped to twice its size: the whole
+ * line, in both formats (a fixed line size used to drop the JSON line and
+ * cut the text one; found by log_fuzz). */
+TEST(AkLog, LinesOfEscapedValuesAreWhole)
+{
+        ak_error err = {};
+        std::string quotes(AK_LOG_VALUE_MAX, '"');
+        std::vector<std::string> keys;
+        std::vector<ak_log_field> f;
+        for (int i = 0; i < AK_LOG_MAX_FIELDS; i++)
+                keys.push_back("k" + std::to_string(i));
+        for (int i = 0; i < AK_LOG_MAX_FIELDS; i++)
+                f.push_back(AK_LOG_S(keys[i].c_str(), quotes.c_str()));
+        for (const char *format : { "json", "text" }) {
+                ASSERT_EQ(0, ak_log_setup("ak-x", format, nullptr, &err)) << err.msg;
+                char *p = nullptr;
+                ASSERT_EQ(0, ak_log_render(AK_LOG_INFO, "m", f.data(), f.size(), kWhen, &p)) << format;
+                std::string line = p;
+                free(p);
+                std::string esc;
+                for (int i = 0; i < AK_LOG_VALUE_MAX; i++)
+                        esc += "\\\"";
+                std::string last = strcmp(format, "json") ? " k15=\"" + esc + "\"" : ",\"k15\":\"" + esc + "\"}";
+                ASSERT_GT(line.size(), last.size()) << format;
+                EXPECT_EQ(line.substr(line.size() - last.size()), last) << format;
+        }
 }
 
 } // namespace

@@ -1,5 +1,5 @@
 // Checks what a service wrote to stderr under --log-format json
-// (lib/svc/log.h): every line one JSON object with a "time"
+// (lib/log/log.h: the services and ak-vmm): every line one JSON object with a "time"
 // (YYYY-MM-DDTHH:MM:SS.mmmZ), a "level" (debug, info, warn or error), the
 // "service" that wrote it and a non-empty "msg". Shared by the five services'
 // log tests so that each checks the same contract.
