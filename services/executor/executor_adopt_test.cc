@@ -67,25 +67,6 @@ pid_t SupervisorOf(const std::string& state, const std::string& name) {
   return found;
 }
 
-// The VM directory under state/v whose vm.json records supervisor pid sup
-// ("": none).
-std::string VmDirOf(const std::string& state, pid_t sup) {
-  DIR* d = opendir((state + "/v").c_str());
-  std::string found;
-  while (d && found.empty())
-    if (struct dirent* e = readdir(d)) {
-      if (e->d_name[0] == '.') continue;
-      std::string vm = state + "/v/" + e->d_name;
-      std::string rec = Slurp(vm + "/vm.json");
-      size_t p = rec.find("\"pid\":");
-      if (p != std::string::npos && atoi(rec.c_str() + p + 6 + (rec[p + 6] == ' ')) == sup) found = vm;
-    } else {
-      break;
-    }
-  if (d) closedir(d);
-  return found;
-}
-
 struct Client {
   struct rpc_channel* ch = nullptr;
   struct rpc_call_options o = {};
@@ -432,7 +413,9 @@ TEST(ExecutorAdoptTest, PoolVmsAreTakenBackIntoTheirPool) {
   EXPECT_EQ(ex1.Stop(), 0) << Slurp(ex1.err);
   EXPECT_TRUE(aktest::ProcAlive(sups[0]));
   EXPECT_EQ(aktest::JsonLogProblem(Slurp(ex1.err), "ak-executor"), "");
-  std::string vm_dir = VmDirOf(dir + "/st", sups[0]);
+  std::string vm_dir;
+  for (const auto& [vm, sup] : aktest::VmSupervisors(dir + "/st"))
+    if (sup == sups[0]) vm_dir = vm;
   ASSERT_NE(vm_dir, "") << "no vm.json records ak-vmm " << sups[0];
   std::string vm_log = Slurp(vm_dir + "/ak-vmm.log");
   EXPECT_EQ(aktest::JsonLogProblem(vm_log, "ak-vmm"), "");
@@ -476,23 +459,12 @@ TEST(ExecutorAdoptTest, PoolVmsAreTakenBackIntoTheirPool) {
   EXPECT_EQ(n, 1) << "the pool was not refilled: " << Slurp(ex2.err);
   EXPECT_EQ(ex2.Stop(), 0) << Slurp(ex2.err);
   EXPECT_EQ(aktest::JsonLogProblem(Slurp(ex2.err), "ak-executor"), "");
-  std::string st = dir + "/st/v";
   std::vector<std::pair<pid_t, std::string>> left;  // supervisor, its log
-  DIR* d = opendir(st.c_str());
-  while (d)
-    if (struct dirent* e = readdir(d)) {
-      if (e->d_name[0] == '.') continue;
-      std::string rec = Slurp(st + "/" + e->d_name + "/vm.json");
-      size_t p = rec.find("\"pid\":");
-      pid_t sup = p == std::string::npos ? 0 : atoi(rec.c_str() + p + 6 + (rec[p + 6] == ' '));
-      if (sup > 0 && aktest::ProcAlive(sup)) {
-        kill(sup, SIGTERM);
-        left.emplace_back(sup, st + "/" + e->d_name + "/ak-vmm.log");
-      }
-    } else {
-      break;
+  for (const auto& [vm, sup] : aktest::VmSupervisors(dir + "/st"))
+    if (sup > 0 && aktest::ProcAlive(sup)) {
+      kill(sup, SIGTERM);
+      left.emplace_back(sup, vm + "/ak-vmm.log");
     }
-  if (d) closedir(d);
   // The refilled pool's VM, stopped by that SIGTERM: its supervisor said so.
   EXPECT_EQ(left.size(), 1u);
   for (const auto& [sup, log] : left) {

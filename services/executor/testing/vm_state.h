@@ -3,11 +3,15 @@
 #pragma once
 
 #include <dirent.h>
+#include <stdlib.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 #include <fstream>
+#include <iterator>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace aktest {
 
@@ -39,6 +43,30 @@ inline int VmDirsLeft(const std::string& state) {
     usleep(100000);
   }
   return left;
+}
+
+// Every VM directory under state/v with the supervisor (ak-vmm) pid its
+// vm.json records: (directory, pid); a directory without a record is left
+// out.
+inline std::vector<std::pair<std::string, pid_t>> VmSupervisors(const std::string& state) {
+  std::vector<std::pair<std::string, pid_t>> out;
+  DIR* d = opendir((state + "/v").c_str());
+  while (d)
+    if (struct dirent* e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::string dir = state + "/v/" + e->d_name;
+      std::ifstream f(dir + "/vm.json");
+      std::string rec((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      size_t p = rec.find("\"pid\":");
+      if (p == std::string::npos) continue;
+      p += 6;
+      while (p < rec.size() && rec[p] == ' ') p++;
+      out.emplace_back(dir, static_cast<pid_t>(atoi(rec.c_str() + p)));
+    } else {
+      break;
+    }
+  if (d) closedir(d);
+  return out;
 }
 
 }  // namespace aktest
