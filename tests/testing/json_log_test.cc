@@ -1,4 +1,4 @@
-// The JSON log checker itself: it accepts what lib/svc/log.c writes and
+// The JSON log checker itself: it accepts what lib/log/log.c writes and
 // names the first line that breaks the contract.
 #include "tests/testing/json_log.h"
 
