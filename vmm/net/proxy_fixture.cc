@@ -1,0 +1,59 @@
+/* The proxy's test fixture (proxy_fixture.h): helpers and statics. */
+#include "vmm/net/proxy_fixture.h"
+
+#include <dirent.h>
+
+#include <chrono>
+
+namespace proxy_testing {
+
+int Sh(const std::string &cmd)
+{
+        int s = system((cmd + " >/dev/null 2>&1").c_str());
+        return WIFEXITED(s) ? WEXITSTATUS(s) : -1;
+}
+
+std::string Out(const std::string &cmd)
+{
+        std::string out;
+        FILE *f = popen(cmd.c_str(), "r");
+        if (!f)
+                return out;
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+                out.append(buf, n);
+        pclose(f);
+        return out;
+}
+
+int CountFds()
+{
+        int n = 0;
+        DIR *d = opendir("/proc/self/fd");
+        while (d && readdir(d))
+                n++;
+        if (d)
+                closedir(d);
+        return n;
+}
+
+bool WaitFor(const std::function<bool()> &cond, int ms)
+{
+        for (int i = 0; i < ms / 10; i++) {
+                if (cond())
+                        return true;
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        return cond();
+}
+
+std::string ProxyTest::g_, ProxyTest::s_, ProxyTest::dir_;
+int ProxyTest::gfd_ = -1, ProxyTest::sfd_ = -1, ProxyTest::http_fd_ = -1;
+pid_t ProxyTest::tls_pid_ = -1;
+std::atomic<int> ProxyTest::http_accepted_{ 0 };
+std::thread ProxyTest::http_;
+bool ProxyTest::ok_ = false;
+std::string ProxyTest::why_;
+
+}  // namespace proxy_testing
