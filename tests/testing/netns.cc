@@ -5,10 +5,13 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
+#include <cstdio>
 #include <thread>
 
 namespace aktest {
@@ -70,6 +73,68 @@ int SocketInNetns(const std::string &netns, const std::string &addr, int port, i
         });
         t.join();
         return fd;
+}
+
+std::string RunName(const std::string &prefix)
+{
+        return prefix + std::to_string(getpid());
+}
+
+// The output of `cmd` (stderr thrown away).
+static std::string Output(const std::string &cmd)
+{
+        std::string out;
+        FILE *p = popen((cmd + " 2>/dev/null").c_str(), "r");
+        if (!p)
+                return out;
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+                out.append(buf, n);
+        pclose(p);
+        return out;
+}
+
+void RemoveStaleNetns(const std::string &prefix)
+{
+        // `ip netns list`: one namespace a line, "NAME" or "NAME (id: N)".
+        std::string list = Output("ip netns list");
+        for (size_t at = 0, end; at < list.size(); at = end + 1) {
+                end = list.find('\n', at);
+                if (end == std::string::npos)
+                        end = list.size();
+                std::string name = list.substr(at, end - at);
+                name = name.substr(0, name.find(' '));
+                if (name.size() <= prefix.size() || name.size() > prefix.size() + 9 ||
+                    name.compare(0, prefix.size(), prefix) != 0)
+                        continue;
+                std::string digits = name.substr(prefix.size());
+                bool numeric = true;
+                for (char c : digits)
+                        numeric = numeric && isdigit((unsigned char)c);
+                if (!numeric)
+                        continue;
+                pid_t pid = (pid_t)std::stol(digits);
+                if (pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH)
+                        continue;  // ours, or its run is still going
+                Sh("ip netns pids " + name + " | xargs -r kill -9");
+                Sh("ip netns del " + name);
+        }
+}
+
+std::string FreeSubnet24(const std::string &ab, int lo, int hi)
+{
+        if (lo < 0 || hi > 255 || lo > hi)
+                return "";
+        int span = hi - lo + 1;
+        // Each address or route after a space or at a line's start.
+        std::string used = "\n" + Output("ip -4 -o addr show") + "\n" + Output("ip -4 route show table all");
+        for (int i = 0; i < span; i++) {
+                std::string net = ab + "." + std::to_string(lo + (getpid() + i) % span);
+                if (used.find(" " + net + ".") == std::string::npos && used.find("\n" + net + ".") == std::string::npos)
+                        return net;
+        }
+        return "";
 }
 
 }  // namespace aktest
