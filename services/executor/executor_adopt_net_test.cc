@@ -9,12 +9,13 @@
 // ERROR saying so, its VM stopped. After removal no veth, namespace (its
 // QEMU) or VM directory is left.
 //
-// Outside hosts are a namespace this test makes (akad-out, host end
-// akad-o0, 198.19.42.0/24; removed before and after): nothing is sent
+// Outside hosts are a namespace this test makes, named by the run
+// (akadout<pid>, host end akad<pid>, NET a free 198.19.X.0/24 with X in
+// 240..254; removed after, a crashed run's by the next): nothing is sent
 // anywhere else.
-//   198.19.42.1  HTTP on kPort and 80: allowed (ok.adopt.test)
-//   198.19.42.3  HTTP on kPort: denied by the sandbox's egress.deny
-//   198.19.42.53 DNS: ok.adopt.test and bad.adopt.test -> 198.19.42.1
+//   NET.1  HTTP on kPort and 80: allowed (ok.adopt.test)
+//   NET.3  HTTP on kPort: denied by the sandbox's egress.deny
+//   NET.53 DNS: ok.adopt.test and bad.adopt.test -> NET.1
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <net/if.h>
@@ -50,14 +51,7 @@ using aktest::Slurp;
 
 namespace {
 
-const char kNs[] = "akad-out";
-const char kDev[] = "akad-o0";
 const int kPort = 18421;
-
-void Cleanup() {
-  Sh("ip netns del akad-out");
-  Sh("ip link del akad-o0");
-}
 
 std::string ReadLine(const std::string& path) {
   std::ifstream f(path);
@@ -93,7 +87,9 @@ std::string RecordField(const std::string& state, const std::string& sandbox, co
   return v;
 }
 
-int Create(const std::string& addr, const char* name, std::string* why) {
+// A sandbox `name` allowed ok.adopt.test, denied address `denied` and
+// bad.adopt.test.
+int Create(const std::string& addr, const char* name, const std::string& denied, std::string* why) {
   struct rpc_channel* ch = nullptr;
   struct ak_error err = {};
   if (rpc_channel_new(addr.c_str(), nullptr, &ch, &err) != RPC_OK) {
@@ -101,7 +97,8 @@ int Create(const std::string& addr, const char* name, std::string* why) {
     return -1;
   }
   const char* allow[] = {"ok.adopt.test"};
-  const char* deny[] = {"198.19.42.3/32", "bad.adopt.test"};
+  const std::string denied32 = denied + "/32";
+  const char* deny[] = {denied32.c_str(), "bad.adopt.test"};
   Ak__V1__Egress eg = AK__V1__EGRESS__INIT;
   eg.allow = const_cast<char**>(allow);
   eg.n_allow = 1;
@@ -186,25 +183,33 @@ class ExecutorAdoptNetTest : public ::testing::Test {
     if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, nftables)";
     aktest::PathWithSbin();
     if (Sh("nft --version") != 0 || Sh("ip -V") != 0) GTEST_SKIP() << "nft or ip missing: run tools/deps.sh";
-    Cleanup();
+    aktest::RemoveStaleNetns("akadout");
+    net_ = aktest::FreeSubnet24("198.19", 240, 254);
+    ASSERT_FALSE(net_.empty()) << "no free 198.19.X.0/24 (X in 240..254) on this host";
     forward_ = ReadLine("/proc/sys/net/ipv4/ip_forward");
-    ASSERT_TRUE(aktest::MakeOutsideNetns(kNs, kDev, "198.19.42.1", "198.19.42.2"));
-    ASSERT_EQ(Sh("ip -n akad-out addr add 198.19.42.3/24 dev eth0"), 0);
-    ASSERT_EQ(Sh("ip -n akad-out addr add 198.19.42.53/24 dev eth0"), 0);
+    ns_ = aktest::RunName("akadout");
+    dev_ = aktest::RunName("akad");
+    ASSERT_TRUE(aktest::MakeOutsideNetns(ns_, dev_, net_ + ".1", net_ + ".2")) << ns_ << " " << dev_ << " " << net_;
+    ASSERT_EQ(Sh("ip -n " + ns_ + " addr add " + net_ + ".3/24 dev eth0"), 0);
+    ASSERT_EQ(Sh("ip -n " + ns_ + " addr add " + net_ + ".53/24 dev eth0"), 0);
     ASSERT_EQ(Sh("sysctl -qw net.ipv4.ip_forward=1"), 0);
   }
   void TearDown() override {
-    Cleanup();
+    if (!ns_.empty()) {
+      Sh("ip netns del " + ns_);
+      Sh("ip link del " + dev_);
+    }
     if (!forward_.empty()) Sh("sysctl -qw net.ipv4.ip_forward=" + forward_);
   }
-  std::string forward_;
+  std::string forward_, ns_, dev_, net_;  // this run's namespace, host link, /24
 };
 
 TEST_F(ExecutorAdoptNetTest, NetworkedSandboxKeepsItsPolicyAcrossRestarts) {
-  aktest::Http allowed(kNs, "198.19.42.1", kPort);
-  aktest::Http allowed80(kNs, "198.19.42.1", 80);
-  aktest::Http denied(kNs, "198.19.42.3", kPort);
-  aktest::DnsServer dns(kNs, "198.19.42.53", {{"ok.adopt.test", "198.19.42.1"}, {"bad.adopt.test", "198.19.42.1"}});
+  const std::string ok = net_ + ".1", bad = net_ + ".3", resolver = net_ + ".53";
+  aktest::Http allowed(ns_, ok, kPort);
+  aktest::Http allowed80(ns_, ok, 80);
+  aktest::Http denied(ns_, bad, kPort);
+  aktest::DnsServer dns(ns_, resolver, {{"ok.adopt.test", ok}, {"bad.adopt.test", ok}});
   ASSERT_TRUE(allowed.ok() && allowed80.ok() && denied.ok() && dns.ok());
 
   std::string dir = akvm::MakeTempDir("akexn");
@@ -213,18 +218,18 @@ TEST_F(ExecutorAdoptNetTest, NetworkedSandboxKeepsItsPolicyAcrossRestarts) {
   setenv("AK_VMM_BIN", Runfile("vmm/ak-vmm").c_str(), 1);
   std::vector<std::string> argv = {Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--insecure",
                                    "--state-dir", state, "--images", akvm::ImageStoreDir(), "--min-warm", "0",
-                                   "--dns-upstream", "198.19.42.53", "--vm-supervisors"};
+                                   "--dns-upstream", resolver, "--vm-supervisors"};
   ServiceProcess ex1;
   ASSERT_TRUE(ex1.Start(argv, dir, "executor1")) << Slurp(ex1.err);
   std::string why;
-  int r = Create(ex1.addr, "netkeep", &why);
+  int r = Create(ex1.addr, "netkeep", bad, &why);
   if (r != RPC_OK && akvm::KernelUnavailable(why.c_str())) {
     ex1.Stop();
     akvm::RemoveDir(dir);
     GTEST_SKIP() << why;
   }
   ASSERT_EQ(r, RPC_OK) << why;
-  ASSERT_EQ(Create(ex1.addr, "netlost", &why), RPC_OK) << why;
+  ASSERT_EQ(Create(ex1.addr, "netlost", bad, &why), RPC_OK) << why;
   std::string ifname = RecordField(state, "netkeep", "sandbox.json", "net_ifname");
   ASSERT_EQ(ifname.compare(0, 3, "akv"), 0) << "no net_ifname in the record";
   pid_t qemu = atoi(RecordField(state, "netkeep", "vm.json", "vmm_pid").c_str());
@@ -243,13 +248,13 @@ TEST_F(ExecutorAdoptNetTest, NetworkedSandboxKeepsItsPolicyAcrossRestarts) {
     std::string out = Exec(addr, "wget -q -O- http://ok.adopt.test:" + port + "/ 2>&1; echo rc=$?");
     EXPECT_NE(out.find(kBody), std::string::npos) << out;
     EXPECT_EQ(allowed.hits(), before + 1);
-    out = Exec(addr, "echo hi | nc -w 3 198.19.42.3 " + port + " 2>&1; echo rc=$?");
+    out = Exec(addr, "echo hi | nc -w 3 " + bad + " " + port + " 2>&1; echo rc=$?");
     EXPECT_EQ(out.find(kBody), std::string::npos) << out;
     EXPECT_EQ(denied.hits(), 0) << out;
-    out = Exec(addr, "printf 'GET / HTTP/1.0\\r\\nHost: bad.adopt.test\\r\\n\\r\\n' | nc -w 5 198.19.42.1 80 2>&1");
+    out = Exec(addr, "printf 'GET / HTTP/1.0\\r\\nHost: bad.adopt.test\\r\\n\\r\\n' | nc -w 5 " + ok + " 80 2>&1");
     EXPECT_NE(out.find("403"), std::string::npos) << out;
     EXPECT_EQ(allowed80.hits(), before80) << "a request naming bad.adopt.test reached the server";
-    out = Exec(addr, "printf 'GET / HTTP/1.0\\r\\nHost: ok.adopt.test\\r\\n\\r\\n' | nc -w 5 198.19.42.1 80 2>&1");
+    out = Exec(addr, "printf 'GET / HTTP/1.0\\r\\nHost: ok.adopt.test\\r\\n\\r\\n' | nc -w 5 " + ok + " 80 2>&1");
     EXPECT_NE(out.find(kBody), std::string::npos) << out;
     EXPECT_EQ(allowed80.hits(), before80 + 1);
   };

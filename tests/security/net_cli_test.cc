@@ -1,12 +1,14 @@
 // Issue 14, a sandbox's egress policy through the whole stack: the `ak` CLI
 // (AK_SCHEDULER pointing at a real ak-scheduler) -> the scheduler -> a
 // registered ak-executor -> a real microVM's network namespace rules.
-//   ak run --keep --egress-deny 198.18.6.1/32 -- sh -c 'nc 198.18.6.1; nc 198.18.6.3'
-// reaches 198.18.6.3 and not 198.18.6.1 (servers in a namespace akc-inet
+//   ak run --keep --egress-deny NET.1/32 -- sh -c 'nc NET.1; nc NET.3'
+// reaches NET.3 and not NET.1 (servers in a namespace of the run's own
 // count what arrives); `ak sandbox info` shows the policy; and
 // `ak sandbox create --egress-allow 10.213.0.0/16` is refused by an executor
-// without --egress-allow-private, naming the flag. Root, nft, ip; makes and
-// removes akc-* (addresses differ from net_test's and net_hostile_test's).
+// without --egress-allow-private, naming the flag. Root, nft, ip. Its names
+// are the run's: namespace akcinet<pid>, host link akc<pid>, NET a free
+// 198.19.X.0/24 (X in 200..239; .1 and .3 inside, .2 the host's end),
+// removed at the end, a crashed run's by the next.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -80,11 +82,6 @@ class Echo {
   std::thread serve_;
 };
 
-void Cleanup() {
-  Sh("ip netns del akc-inet");
-  Sh("ip link del akc-i0");
-}
-
 class NetCliTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -93,12 +90,21 @@ class NetCliTest : public ::testing::Test {
       return;
     }
     aktest::PathWithSbin();
-    Cleanup();
+    aktest::RemoveStaleNetns("akcinet");
+    net_ = aktest::FreeSubnet24("198.19", 200, 239);
+    if (net_.empty()) {
+      setup_error_ = "no free 198.19.X.0/24 (X in 200..239) on this host";
+      return;
+    }
+    ns_ = aktest::RunName("akcinet");
+    dev_ = aktest::RunName("akc");
     std::ifstream f("/proc/sys/net/ipv4/ip_forward");
     std::getline(f, forward_);
-    if (!aktest::MakeOutsideNetns("akc-inet", "akc-i0", "198.18.6.1", "198.18.6.2") ||
-        Sh("ip -n akc-inet addr add 198.18.6.3/24 dev eth0") != 0 || Sh("sysctl -qw net.ipv4.ip_forward=1") != 0) {
-      setup_error_ = "could not make namespace akc-inet (ip, sysctl; tools/deps.sh)";
+    if (!aktest::MakeOutsideNetns(ns_, dev_, net_ + ".1", net_ + ".2") ||
+        Sh("ip -n " + ns_ + " addr add " + net_ + ".3/24 dev eth0") != 0 ||
+        Sh("sysctl -qw net.ipv4.ip_forward=1") != 0) {
+      setup_error_ = "could not make namespace " + ns_ + " (link " + dev_ + ", " + net_ +
+                     ".0/24; ip, sysctl: tools/deps.sh)";
       return;
     }
     dir_ = akvm::MakeTempDir("akcli");
@@ -115,7 +121,10 @@ class NetCliTest : public ::testing::Test {
     delete stack_;
     if (!dir_.empty()) akvm::RemoveDir(dir_);
     if (!forward_.empty()) Sh("sysctl -qw net.ipv4.ip_forward=" + forward_);
-    Cleanup();
+    if (!ns_.empty()) {
+      Sh("ip netns del " + ns_);
+      Sh("ip link del " + dev_);
+    }
   }
   void SetUp() override {
     if (!skip_.empty()) GTEST_SKIP() << skip_;
@@ -135,20 +144,23 @@ class NetCliTest : public ::testing::Test {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
   static std::string skip_, setup_error_, dir_, forward_, kept_;
+  static std::string ns_, dev_, net_;  // this run's namespace, host link, /24
   static aktest::CliStack* stack_;
 };
 std::string NetCliTest::skip_, NetCliTest::setup_error_, NetCliTest::dir_, NetCliTest::forward_, NetCliTest::kept_;
+std::string NetCliTest::ns_, NetCliTest::dev_, NetCliTest::net_;
 aktest::CliStack* NetCliTest::stack_;
 
 TEST_F(NetCliTest, RunEgressDenyThroughTheStack) {
-  Echo denied("akc-inet", "198.18.6.1"), other("akc-inet", "198.18.6.3");
+  const std::string deny = net_ + ".1", allow = net_ + ".3";
+  Echo denied(ns_, deny), other(ns_, allow);
   ASSERT_TRUE(denied.ok() && other.ok());
   std::string p = std::to_string(kPort), out;
   int rc = -1;
   // The scheduler answers UNAVAILABLE until the executor has registered.
   for (int i = 0; i < 100; i++) {
-    rc = Ak({"run", "--keep", "--egress-deny", "198.18.6.1/32", "--", "sh", "-c",
-             "echo hi | nc -w 5 198.18.6.1 " + p + "; echo hi | nc -w 5 198.18.6.3 " + p},
+    rc = Ak({"run", "--keep", "--egress-deny", deny + "/32", "--", "sh", "-c",
+             "echo hi | nc -w 5 " + deny + " " + p + "; echo hi | nc -w 5 " + allow + " " + p},
             &out);
     if (out.find("no executor") == std::string::npos && out.find("UNAVAILABLE") == std::string::npos) break;
     usleep(200 * 1000);
@@ -160,15 +172,15 @@ TEST_F(NetCliTest, RunEgressDenyThroughTheStack) {
     s >> kept_;
   }
   EXPECT_EQ(rc, 0) << out << "\n" << Slurp(stack_->exec.err);
-  EXPECT_EQ(out.find("echo-198.18.6.1:"), std::string::npos) << out;
-  EXPECT_NE(out.find("echo-198.18.6.3:hi"), std::string::npos) << out;
-  EXPECT_EQ(denied.hits(), 0) << "198.18.6.1 was reached: the egress.deny did not hold";
+  EXPECT_EQ(out.find("echo-" + deny + ":"), std::string::npos) << out;
+  EXPECT_NE(out.find("echo-" + allow + ":hi"), std::string::npos) << out;
+  EXPECT_EQ(denied.hits(), 0) << deny << " was reached: the egress.deny did not hold";
   EXPECT_EQ(other.hits(), 1);
 
   ASSERT_FALSE(kept_.empty()) << out;
   std::string info;
   ASSERT_EQ(Ak({"sandbox", "info", kept_}, &info), 0) << info;
-  EXPECT_NE(info.find("egress deny: 198.18.6.1/32"), std::string::npos) << info;
+  EXPECT_NE(info.find("egress deny: " + deny + "/32"), std::string::npos) << info;
   EXPECT_NE(info.find("egress allow: -"), std::string::npos) << info;
   EXPECT_NE(info.find("egress ports: any"), std::string::npos) << info;
 }
