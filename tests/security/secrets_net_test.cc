@@ -41,9 +41,9 @@ namespace {
 using aktest::Slurp;
 
 // The guest's keep-alive client: two requests on one TLS connection to
-// api.test at argv[1], the first with the placeholder in Authorization, the second with
-// it in the URL; each answer's status line, and whether the relay then
-// ended the connection.
+// api.test at address argv[1], the first with the placeholder in
+// Authorization, the second with it in the URL; each answer's status line,
+// and whether the relay then ended the connection.
 const char kKeepAlive[] = R"PY(
 import os, socket, ssl, sys
 ph = os.environ["API_TOKEN"]
