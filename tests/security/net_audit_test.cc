@@ -12,11 +12,15 @@
 // its rate per second, while the count holds every one and the events'
 // `suppressed` fields carry the rest.
 //
-// What it makes on the host, all named aka-* / akadum* (other network tests
-// use akt-*, 198.18.0.x, 10.213.x): removed before and after.
-//   aka-inet  198.18.12.1 (reachable) and 198.18.12.129 (--deny-cidr)
-//   aka-clus  10.214.0.1 (private)
-//   akadum0   198.51.100.12 (a host address), 169.254.214.7 (link-local)
+// What it makes on the host is named by the run (<pid>), so two checkouts
+// running it at once do not share it; removed after, a crashed run's
+// namespaces (and with them its links) by the next run:
+//   akainet<pid>  INET.1 (reachable) and INET.129 (--deny-cidr INET.128/25),
+//                 INET a free 198.19.X.0/24 (X in 150..199), host end akai<pid>
+//   akaclus<pid>  CLUS.1 (private), CLUS a free 10.214.Y.0/24, host end akac<pid>
+//   akah<pid>     a veth on the host (its peer in akaclus<pid>) with
+//                 198.51.100.Z (a host address) and 169.254.214.Z
+//                 (link-local), Z from the pid
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -53,17 +57,8 @@ constexpr int kAttemptPort = 7940; // the denied attempts': one port each (7940.
 constexpr int kFloodPort = 7932;   // the flood's
 constexpr int kFlushPort = 7933;   // one attempt after the flood
 constexpr int kFlood = 2000;
-constexpr char kOperatorDeny[] = "198.18.12.128/25";
 // The executor's reporter (vmm/net/net_event.h: NET_EVENT_DEFAULT_*).
 constexpr double kRate = 20, kBurst = 50;
-
-void Cleanup() {
-  Sh("ip netns del aka-inet");
-  Sh("ip netns del aka-clus");
-  Sh("ip link del aka-i0");
-  Sh("ip link del aka-c0");
-  Sh("ip link del akadum0");  // and its peer akadum1
-}
 
 std::string ReadLine(const char* path) {
   std::ifstream f(path);
@@ -154,22 +149,8 @@ class NetAuditTest : public ::testing::Test {
       setup_error_ = "nft or ip missing: run tools/deps.sh (nftables, iproute2)";
       return;
     }
-    Cleanup();
     forward_ = ReadLine("/proc/sys/net/ipv4/ip_forward");
-    if (!aktest::MakeOutsideNetns("aka-inet", "aka-i0", "198.18.12.1", "198.18.12.2") ||
-        Sh("ip -n aka-inet addr add 198.18.12.129/24 dev eth0") != 0 ||
-        // Replies go back through the host even when the VM's source is not
-        // masqueraded: ak_net's masquerade names one --net-pool, and a test
-        // running beside this one with another pool replaces it.
-        Sh("ip -n aka-inet route add default via 198.18.12.2") != 0 ||
-        !aktest::MakeOutsideNetns("aka-clus", "aka-c0", "10.214.0.1", "10.214.0.2") ||
-        Sh("ip link add akadum0 type veth peer name akadum1") != 0 ||
-        Sh("ip addr add 198.51.100.12/32 dev akadum0") != 0 || Sh("ip addr add 169.254.214.7/32 dev akadum0") != 0 ||
-        Sh("ip link set akadum0 up") != 0 || Sh("ip link set akadum1 up") != 0 ||
-        Sh("sysctl -qw net.ipv4.ip_forward=1") != 0) {
-      setup_error_ = "could not make the test's namespaces and addresses (aka-*, akadum0)";
-      return;
-    }
+    if (!MakeHosts()) return;
     dir_ = akvm::MakeTempDir("aknaud");
     ocsf_ = dir_ + "/ocsf.jsonl";
     aktest::WriteFile(dir_ + "/audit.json", R"({"destination":{"type":"file","path":")" + ocsf_ +
@@ -189,7 +170,7 @@ class NetAuditTest : public ::testing::Test {
     ASSERT_TRUE(exec_->Start({Runfile("services/executor/ak-executor"), "--listen", "127.0.0.1:0", "--insecure",
                               "--state-dir", dir_ + "/st", "--images", akvm::ImageStoreDir(), "--min-warm", "0",
                               "--executor-id", "exa", "--scheduler", sched_->addr, "--auditor", aud_->addr,
-                              "--deny-cidr", kOperatorDeny},
+                              "--deny-cidr", OperatorDeny()},
                              dir_, "executor"))
         << Slurp(exec_->err);
     struct ak_error err = {};
@@ -233,7 +214,50 @@ class NetAuditTest : public ::testing::Test {
     delete aud_;
     if (!dir_.empty()) akvm::RemoveDir(dir_);
     if (!forward_.empty()) Sh("sysctl -qw net.ipv4.ip_forward=" + forward_);
-    if (geteuid() == 0) Cleanup();
+    RemoveHosts();
+  }
+  // The executor's --deny-cidr: the upper half of this run's "internet".
+  static std::string OperatorDeny() { return inet_ + ".128/25"; }
+  // The namespaces, links and addresses above; setup_error_ when a step fails.
+  static bool MakeHosts() {
+    aktest::RemoveStaleNetns("akainet");
+    aktest::RemoveStaleNetns("akaclus");
+    inet_ = aktest::FreeSubnet24("198.19", 150, 199);
+    clus_ = aktest::FreeSubnet24("10.214", 0, 255);
+    if (inet_.empty() || clus_.empty()) {
+      setup_error_ = "no free 198.19.X.0/24 (X in 150..199) or 10.214.Y.0/24 on this host";
+      return false;
+    }
+    inet_ns_ = aktest::RunName("akainet");
+    clus_ns_ = aktest::RunName("akaclus");
+    host_dev_ = aktest::RunName("akah");
+    int z = 20 + getpid() % 200;  // not .7 nor .12: other tests' fixed ones
+    host_ip_ = "198.51.100." + std::to_string(z);
+    link_local_ = "169.254.214." + std::to_string(z);
+    if (!aktest::MakeOutsideNetns(inet_ns_, aktest::RunName("akai"), inet_ + ".1", inet_ + ".2") ||
+        Sh("ip -n " + inet_ns_ + " addr add " + inet_ + ".129/24 dev eth0") != 0 ||
+        // Replies go back through the host even when the VM's source is not
+        // masqueraded: ak_net's masquerade names one --net-pool, and a test
+        // running beside this one with another pool replaces it.
+        Sh("ip -n " + inet_ns_ + " route add default via " + inet_ + ".2") != 0 ||
+        !aktest::MakeOutsideNetns(clus_ns_, aktest::RunName("akac"), clus_ + ".1", clus_ + ".2") ||
+        Sh("ip link add " + host_dev_ + " type veth peer name eth1 netns " + clus_ns_) != 0 ||
+        Sh("ip addr add " + host_ip_ + "/32 dev " + host_dev_) != 0 ||
+        Sh("ip addr add " + link_local_ + "/32 dev " + host_dev_) != 0 || Sh("ip link set " + host_dev_ + " up") != 0 ||
+        Sh("ip -n " + clus_ns_ + " link set eth1 up") != 0 || Sh("sysctl -qw net.ipv4.ip_forward=1") != 0) {
+      setup_error_ = "could not make the test's namespaces and addresses (" + inet_ns_ + ", " + clus_ns_ + ", " +
+                     host_dev_ + ")";
+      return false;
+    }
+    return true;
+  }
+  // Deleting the namespaces deletes every veth with an end in them.
+  static void RemoveHosts() {
+    if (inet_ns_.empty()) return;
+    for (const std::string& ns : {inet_ns_, clus_ns_}) Sh("ip netns del " + ns);
+    for (const std::string& dev : {aktest::RunName("akai"), aktest::RunName("akac"), host_dev_})
+      Sh("ip link del " + dev);
+    inet_ns_.clear();
   }
   void SetUp() override {
     if (!skip_.empty()) GTEST_SKIP() << skip_;
@@ -310,12 +334,16 @@ class NetAuditTest : public ::testing::Test {
   }
 
   static std::string skip_, setup_error_, dir_, forward_, ocsf_;
+  // This run's: namespaces, the host's veth, /24s ("a.b.c"), host addresses.
+  static std::string inet_ns_, clus_ns_, host_dev_, inet_, clus_, host_ip_, link_local_;
   static ServiceProcess *aud_, *sched_, *exec_;
   static struct rpc_channel *sch_, *ech_;
   static bool created_;
 };
 std::string NetAuditTest::skip_, NetAuditTest::setup_error_, NetAuditTest::dir_, NetAuditTest::forward_,
     NetAuditTest::ocsf_;
+std::string NetAuditTest::inet_ns_, NetAuditTest::clus_ns_, NetAuditTest::host_dev_, NetAuditTest::inet_,
+    NetAuditTest::clus_, NetAuditTest::host_ip_, NetAuditTest::link_local_;
 ServiceProcess *NetAuditTest::aud_, *NetAuditTest::sched_, *NetAuditTest::exec_;
 struct rpc_channel *NetAuditTest::sch_, *NetAuditTest::ech_;
 bool NetAuditTest::created_;
@@ -325,14 +353,15 @@ bool NetAuditTest::created_;
 // sandbox, tenant), and the counters rise by at least the attempts.
 TEST_F(NetAuditTest, EachDeniedAttemptIsAuditedAndCounted) {
   struct Target {
-    const char *addr, *seen_as, *rule;
+    std::string addr, seen_as;
+    const char* rule;
   } targets[] = {
       // slirp's gateway is the host's loopback (the guest's own 127.0.0.1
       // never leaves the guest: 10.0.2.2 is how it names the host's).
       {"10.0.2.2", "127.0.0.1", "loopback"},
-      {"198.51.100.12", "198.51.100.12", "host"},
-      {"169.254.214.7", "169.254.214.7", "link-local"}, {"10.214.0.1", "10.214.0.1", "private"},
-      {"198.18.12.129", "198.18.12.129", "operator-deny"},
+      {host_ip_, host_ip_, "host"},
+      {link_local_, link_local_, "link-local"}, {clus_ + ".1", clus_ + ".1", "private"},
+      {inet_ + ".129", inet_ + ".129", "operator-deny"},
   };
   std::string tenant;
   uint64_t ex0 = ExecutorDenied(), sb0 = SandboxDenied(&tenant);
@@ -387,10 +416,10 @@ TEST_F(NetAuditTest, EachDeniedAttemptIsAuditedAndCounted) {
   const struct json_value* cidrs = json_object_get(root, "net_deny_cidrs");
   ASSERT_TRUE(cidrs && json_value_type(cidrs) == JSON_ARRAY) << json;
   ASSERT_EQ(json_array_size(cidrs), 1u) << json;
-  EXPECT_STREQ(json_string(json_array_get(cidrs, 0), nullptr), kOperatorDeny) << json;
+  EXPECT_STREQ(json_string(json_array_get(cidrs, 0), nullptr), OperatorDeny().c_str()) << json;
   json_value_free(root);
   std::string text = AkInfo("");
-  EXPECT_NE(text.find(std::string("operator denied (ak-executor --deny-cidr, same terms): ") + kOperatorDeny + "\n"),
+  EXPECT_NE(text.find("operator denied (ak-executor --deny-cidr, same terms): " + OperatorDeny() + "\n"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("denied so far: "), std::string::npos) << text;
@@ -398,8 +427,9 @@ TEST_F(NetAuditTest, EachDeniedAttemptIsAuditedAndCounted) {
 
 // A connection the policy allows (the "internet" namespace) is no event.
 TEST_F(NetAuditTest, AllowedConnectionIsNotAudited) {
-  int fd = aktest::SocketInNetns("aka-inet", "198.18.12.1", kPort, SOCK_STREAM);
-  ASSERT_GE(fd, 0) << "listen on 198.18.12.1 in aka-inet: " << strerror(-fd);
+  const std::string server = inet_ + ".1";
+  int fd = aktest::SocketInNetns(inet_ns_, server, kPort, SOCK_STREAM);
+  ASSERT_GE(fd, 0) << "listen on " << server << " in " << inet_ns_ << ": " << strerror(-fd);
   std::atomic<int> accepted{0};
   std::thread srv([&] {
     int a = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
@@ -409,7 +439,7 @@ TEST_F(NetAuditTest, AllowedConnectionIsNotAudited) {
       close(a);
     }
   });
-  std::string out = Guest("nc -w 5 198.18.12.1 " + std::to_string(kPort) + " </dev/null 2>&1; echo rc=$?");
+  std::string out = Guest("nc -w 5 " + server + " " + std::to_string(kPort) + " </dev/null 2>&1; echo rc=$?");
   shutdown(fd, SHUT_RDWR);  // wakes accept if nothing came
   srv.join();
   close(fd);
@@ -418,7 +448,7 @@ TEST_F(NetAuditTest, AllowedConnectionIsNotAudited) {
   // A denial for it would be there by now (the other case sees them in well
   // under a second); give it two.
   sleep(2);
-  for (const Denial& d : Denials(ocsf_)) EXPECT_NE(d.ip, "198.18.12.1") << d.rule;
+  for (const Denial& d : Denials(ocsf_)) EXPECT_NE(d.ip, server) << d.rule;
 }
 
 // A flood: 2,000 UDP datagrams (busybox syslogd -R forwarding 2,000 lines
@@ -428,7 +458,8 @@ TEST_F(NetAuditTest, AllowedConnectionIsNotAudited) {
 TEST_F(NetAuditTest, FloodIsRateLimitedButCounted) {
   uint64_t sb0 = SandboxDenied();
   auto t0 = std::chrono::steady_clock::now();
-  Guest("syslogd -R 10.214.0.1:" + std::to_string(kFloodPort) + " && seq " + std::to_string(kFlood) +
+  const std::string cluster = clus_ + ".1";
+  Guest("syslogd -R " + cluster + ":" + std::to_string(kFloodPort) + " && seq " + std::to_string(kFlood) +
         " | logger -t flood; sleep 1; killall syslogd; true");
   uint64_t sb1 = sb0;
   for (int i = 0; i < 300 && sb1 - sb0 < (uint64_t)kFlood; i++) {
@@ -437,7 +468,7 @@ TEST_F(NetAuditTest, FloodIsRateLimitedButCounted) {
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_GE(sb1 - sb0, (uint64_t)kFlood) << "the sandbox's count after the flood";
-  size_t flood = Count(Denials(ocsf_), "10.214.0.1", kFloodPort, "udp", "private");
+  size_t flood = Count(Denials(ocsf_), cluster, kFloodPort, "udp", "private");
   EXPECT_GE(flood, 1u);
   EXPECT_LE(flood, (size_t)(kBurst + kRate * secs + 1)) << "in " << secs << " s";
 
@@ -445,7 +476,7 @@ TEST_F(NetAuditTest, FloodIsRateLimitedButCounted) {
   // was held back. Then every denial of the sandbox is an event or in one's
   // suppressed count.
   sleep(1);
-  Udp("10.214.0.1", kFlushPort);
+  Udp(cluster, kFlushPort);
   uint64_t total = 0, denied = 0, overruns = 0;
   for (int i = 0; i < 200; i++) {
     std::vector<Denial> all = Denials(ocsf_);
@@ -455,7 +486,7 @@ TEST_F(NetAuditTest, FloodIsRateLimitedButCounted) {
     for (const Denial& d : all)
       if (d.sandbox == kSandbox || d.sandbox == "unknown") total += 1 + d.suppressed;
     denied = SandboxDenied(nullptr, &overruns);
-    if (Count(all, "10.214.0.1", kFlushPort, "udp", "private") && total == denied) break;
+    if (Count(all, cluster, kFlushPort, "udp", "private") && total == denied) break;
     usleep(100 * 1000);
   }
   EXPECT_EQ(total, denied) << "events + suppressed vs the sandbox's net_denied";
