@@ -9,9 +9,14 @@
 //              (vm_config.net_allow_private, ak-executor --egress-allow-private)
 // Servers count what reaches them: the host's loopback and a host address,
 // the neighbour's own namespace (its pool address), a "cluster" namespace
-// (10.213.4.1) and an "internet" one (198.18.4.1, public-range test
-// addresses). Nothing is sent anywhere else. Addresses differ from net_test's
-// so the two can run at once; everything made here is named akh-*.
+// (CLUS.1, CLUS a free 10.213.Y.0/24 with Y in 100..199) and an "internet"
+// one (INET.1, INET a free 198.19.X.0/24 with X in 50..99, public-range test
+// addresses); the host address is 198.51.100.Z (Z from the pid). Nothing is
+// sent anywhere else. Everything made here is the run's own: namespaces
+// akhinet<pid> and akhclus<pid> (host ends akhi<pid>, akhc<pid>) and the
+// veth akhd<pid> (its peer in akhclus<pid>), so the test can run beside
+// net_test and beside itself in another checkout; removed after, a crashed
+// run's by the next.
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -34,6 +39,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/testing/netns.h"
 #include "vmm/testing/vm_fixture.h"
 
 extern "C" {
@@ -45,7 +51,7 @@ namespace {
 
 const int kPort = 7931;
 
-int Sh(const std::string& cmd) { return system((cmd + " >/dev/null 2>&1").c_str()); }
+using aktest::Sh;
 
 std::string ShOut(const std::string& cmd) {
   std::string out;
@@ -128,22 +134,6 @@ class Server {
   std::thread serve_;
 };
 
-void Cleanup() {
-  Sh("ip netns del akh-inet");
-  Sh("ip netns del akh-clus");
-  Sh("ip link del akh-i0");
-  Sh("ip link del akh-c0");
-  Sh("ip link del akhdum0");  // and its peer akhdum1
-}
-
-bool Outside(const std::string& name, const std::string& dev, const std::string& inside, const std::string& host) {
-  return Sh("ip netns add " + name) == 0 &&
-         Sh("ip link add " + dev + " type veth peer name eth0 netns " + name) == 0 &&
-         Sh("ip addr add " + host + "/24 dev " + dev) == 0 && Sh("ip link set " + dev + " up") == 0 &&
-         Sh("ip -n " + name + " addr add " + inside + "/24 dev eth0") == 0 &&
-         Sh("ip -n " + name + " link set eth0 up") == 0 && Sh("ip -n " + name + " link set lo up") == 0;
-}
-
 std::string ReadAll(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   std::stringstream s;
@@ -158,22 +148,14 @@ class NetHostileTest : public ::testing::Test {
       skip_ = "needs root (network namespaces, nftables)";
       return;
     }
-    setenv("PATH", (std::string(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin") + ":/usr/sbin:/sbin").c_str(), 1);
+    aktest::PathWithSbin();
     if (Sh("nft --version") != 0 || Sh("ip -V") != 0 || Sh("nsenter --version") != 0) {
       setup_error_ = "nft, ip or nsenter missing: run tools/deps.sh (nftables, iproute2, util-linux)";
       return;
     }
-    Cleanup();
     forward_ = ReadAll("/proc/sys/net/ipv4/ip_forward");
     forward_ = forward_.substr(0, forward_.find('\n'));
-    if (!Outside("akh-inet", "akh-i0", "198.18.4.1", "198.18.4.2") ||
-        !Outside("akh-clus", "akh-c0", "10.213.4.1", "10.213.4.2") ||
-        Sh("ip link add akhdum0 type veth peer name akhdum1") != 0 ||
-        Sh("ip addr add 198.51.100.9/32 dev akhdum0") != 0 || Sh("ip link set akhdum0 up") != 0 ||
-        Sh("ip link set akhdum1 up") != 0 || Sh("sysctl -qw net.ipv4.ip_forward=1") != 0) {
-      setup_error_ = "could not make the test's namespaces and addresses (ip, sysctl)";
-      return;
-    }
+    if (!MakeHosts()) return;
     char bin[4096];
     if (binpath_find("tests/security/hostile_guest", "AK_HOSTILE_GUEST_BIN", bin, sizeof(bin)) < 0) {
       setup_error_ = "tests/security/hostile_guest not found (a data dependency)";
@@ -214,7 +196,37 @@ class NetHostileTest : public ::testing::Test {
     for (auto* d : {&hostile_dir_, &neighbour_dir_})
       if (!d->empty()) akvm::RemoveDir(*d);
     if (!forward_.empty()) Sh("sysctl -qw net.ipv4.ip_forward=" + forward_);
-    Cleanup();
+    if (!inet_ns_.empty()) {
+      // Deleting the namespaces deletes every veth with an end in them.
+      for (const std::string& ns : {inet_ns_, clus_ns_}) Sh("ip netns del " + ns);
+      inet_ns_.clear();
+    }
+  }
+  // The namespaces, links and addresses above; setup_error_ when a step fails.
+  static bool MakeHosts() {
+    aktest::RemoveStaleNetns("akhinet");
+    aktest::RemoveStaleNetns("akhclus");
+    std::string inet = aktest::FreeSubnet24("198.19", 50, 99), clus = aktest::FreeSubnet24("10.213", 100, 199);
+    if (inet.empty() || clus.empty()) {
+      setup_error_ = "no free 198.19.X.0/24 (X in 50..99) or 10.213.Y.0/24 (Y in 100..199) on this host";
+      return false;
+    }
+    inet_ns_ = aktest::RunName("akhinet");
+    clus_ns_ = aktest::RunName("akhclus");
+    inet_ip_ = inet + ".1";
+    cluster_ = clus + ".1";
+    host_ip_ = "198.51.100." + std::to_string(20 + getpid() % 200);  // not .7, .9, .12: other tests' fixed ones
+    const std::string dev = aktest::RunName("akhd");
+    if (!aktest::MakeOutsideNetns(inet_ns_, aktest::RunName("akhi"), inet_ip_, inet + ".2") ||
+        !aktest::MakeOutsideNetns(clus_ns_, aktest::RunName("akhc"), cluster_, clus + ".2") ||
+        Sh("ip link add " + dev + " type veth peer name eth1 netns " + clus_ns_) != 0 ||
+        Sh("ip addr add " + host_ip_ + "/32 dev " + dev) != 0 || Sh("ip link set " + dev + " up") != 0 ||
+        Sh("ip -n " + clus_ns_ + " link set eth1 up") != 0 || Sh("sysctl -qw net.ipv4.ip_forward=1") != 0) {
+      setup_error_ = "could not make the test's namespaces and addresses (" + inet_ns_ + ", " + clus_ns_ + ", " + dev +
+                     "; ip, sysctl)";
+      return false;
+    }
+    return true;
   }
   static bool Push(struct vm* v, const std::string& bytes, const char* path) {
     std::string b64 = akvm::Base64(bytes), err;
@@ -250,11 +262,16 @@ class NetHostileTest : public ::testing::Test {
     Guest(v, "timeout 3 tftp -g -r x -l /dev/null " + addr + " " + std::to_string(port) + " 2>&1; true");
   }
   static std::string skip_, setup_error_, forward_, hostile_dir_, neighbour_dir_, neighbour_ns_, neighbour_addr_;
+  // This run's namespaces and addresses: the "internet" server, the
+  // "cluster" server, the host's own.
+  static std::string inet_ns_, clus_ns_, inet_ip_, cluster_, host_ip_;
   static struct vm *hostile_, *neighbour_;
   static const struct vmm_net_egress kAllowCluster;
 };
 std::string NetHostileTest::skip_, NetHostileTest::setup_error_, NetHostileTest::forward_, NetHostileTest::hostile_dir_,
     NetHostileTest::neighbour_dir_, NetHostileTest::neighbour_ns_, NetHostileTest::neighbour_addr_;
+std::string NetHostileTest::inet_ns_, NetHostileTest::clus_ns_, NetHostileTest::inet_ip_, NetHostileTest::cluster_,
+    NetHostileTest::host_ip_;
 struct vm *NetHostileTest::hostile_ = nullptr, *NetHostileTest::neighbour_ = nullptr;
 const char* const kCluster[] = {"10.213.0.0/16"};
 const struct vmm_net_egress NetHostileTest::kAllowCluster = {kCluster, 1, nullptr, 0, nullptr, 0};
@@ -262,16 +279,16 @@ const struct vmm_net_egress NetHostileTest::kAllowCluster = {kCluster, 1, nullpt
 // --egress-allow-private: the cluster answers the sandbox whose egress.allow
 // re-opens it, by TCP and UDP, and not its neighbour with the default policy.
 TEST_F(NetHostileTest, AllowPrivateReopensClusterForThatSandboxOnly) {
-  Server clus("/run/netns/akh-clus", "10.213.4.1", kPort);
+  Server clus("/run/netns/" + clus_ns_, cluster_, kPort);
   ASSERT_TRUE(clus.ok());
-  std::string out = Tcp(hostile_, "10.213.4.1", kPort);
+  std::string out = Tcp(hostile_, cluster_, kPort);
   EXPECT_EQ(out.find("echo:"), std::string::npos) << out;
-  Udp(hostile_, "10.213.4.1", kPort);
+  Udp(hostile_, cluster_, kPort);
   EXPECT_EQ(clus.tcp_hits(), 0) << "the cluster reached from a sandbox without egress.allow";
   EXPECT_EQ(clus.udp_hits(), 0);
-  EXPECT_NE(Tcp(neighbour_, "10.213.4.1", kPort).find("echo:hi"), std::string::npos);
+  EXPECT_NE(Tcp(neighbour_, cluster_, kPort).find("echo:hi"), std::string::npos);
   EXPECT_EQ(clus.tcp_hits(), 1);
-  Udp(neighbour_, "10.213.4.1", kPort);
+  Udp(neighbour_, cluster_, kPort);
   EXPECT_GE(clus.udp_hits(), 1);
 }
 
@@ -301,10 +318,10 @@ static size_t OpenFiles(pid_t pid) {
 }
 
 TEST_F(NetHostileTest, DeniedConnectFloodHoldsNoFiles) {
-  Server cluster("/run/netns/akh-clus", "10.213.4.1", kPort + 3);
+  Server cluster("/run/netns/" + clus_ns_, cluster_, kPort + 3);
   ASSERT_TRUE(cluster.ok());
   size_t before = OpenFiles(vm_pid(hostile_));
-  std::string out = Guest(hostile_, "/tmp/hostile_guest flood 2 1000 10.213.4.1 " + std::to_string(kPort + 3));
+  std::string out = Guest(hostile_, "/tmp/hostile_guest flood 2 1000 " + cluster_ + " " + std::to_string(kPort + 3));
   ASSERT_NE(out.find("attempts"), std::string::npos) << out;
   long attempts = atol(out.c_str() + out.find("attempts") + 9);
   EXPECT_GE(attempts, 1000) << out;
@@ -323,18 +340,18 @@ TEST_F(NetHostileTest, HostileGuestReachesNeitherHostNorNeighbour) {
   ASSERT_EQ(Guest(hostile_, "id -u"), "0\n");
   std::vector<std::unique_ptr<Server>> guarded;
   guarded.emplace_back(new Server("", "127.0.0.1", kPort));
-  guarded.emplace_back(new Server("", "198.51.100.9", kPort));
+  guarded.emplace_back(new Server("", host_ip_, kPort));
   guarded.emplace_back(new Server(neighbour_ns_, neighbour_addr_, kPort));
   for (auto& s : guarded) ASSERT_TRUE(s->ok()) << s->where();
-  Server fetch("/run/netns/akh-inet", "198.18.4.1", kPort + 1);
-  Server flooded("/run/netns/akh-inet", "198.18.4.1", kPort + 2, false);
+  Server fetch("/run/netns/" + inet_ns_, inet_ip_, kPort + 1);
+  Server flooded("/run/netns/" + inet_ns_, inet_ip_, kPort + 2, false);
   ASSERT_TRUE(fetch.ok() && flooded.ok());
   const std::string port = std::to_string(kPort);
   const char* gw = "10.0.2.2";  // slirp's gateway: the host's loopback unless confined
 
   // Spoofed sources: the internet host, the neighbour, the gateway.
-  for (const std::string& src : {std::string("198.18.4.1"), neighbour_addr_, std::string(gw)})
-    for (const std::string& dst : {std::string(gw), std::string("198.51.100.9"), neighbour_addr_}) {
+  for (const std::string& src : {inet_ip_, neighbour_addr_, std::string(gw)})
+    for (const std::string& dst : {std::string(gw), host_ip_, neighbour_addr_}) {
       std::string out = Guest(hostile_, "/tmp/hostile_guest spoof " + src + " " + dst + " " + port + " 20");
       EXPECT_NE(out.find("sent 40"), std::string::npos) << src << " -> " << dst << ": " << out;
     }
@@ -347,14 +364,14 @@ TEST_F(NetHostileTest, HostileGuestReachesNeitherHostNorNeighbour) {
   // guest's thousands of half-open connections on its main loop, which
   // stalls the hostile VM itself for a while (its own problem). The
   // neighbour fetches meanwhile, for longer than the burst lasts.
-  Guest(hostile_, "/tmp/hostile_guest flood 5 10000 " + std::string(gw) + " " + port + " 198.51.100.9 " + port + " " +
-                      neighbour_addr_ + " " + port + " 198.18.4.1 " + std::to_string(kPort + 2) +
+  Guest(hostile_, "/tmp/hostile_guest flood 5 10000 " + std::string(gw) + " " + port + " " + host_ip_ + " " + port + " " +
+                      neighbour_addr_ + " " + port + " " + inet_ip_ + " " + std::to_string(kPort + 2) +
                       " >/tmp/flood.out 2>&1 </dev/null &");
   // nc -w 20: a fetch may be slow on a loaded 2-core TCG host, but not fail.
   int fetched = 0, failed = 0;
   std::string failure;
   for (auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20); std::chrono::steady_clock::now() < end;) {
-    std::string out = Tcp(neighbour_, "198.18.4.1", kPort + 1, 20);
+    std::string out = Tcp(neighbour_, inet_ip_, kPort + 1, 20);
     if (out.find("echo:hi") != std::string::npos)
       fetched++;
     else
@@ -388,7 +405,7 @@ TEST_F(NetHostileTest, HostileGuestReachesNeitherHostNorNeighbour) {
   printf("flood: %s; the public target accepted %d\n",
          flood.empty() ? ("no result from the hostile VM yet " + err).c_str() : flood.substr(0, flood.find('\n')).c_str(),
          flooded.tcp_hits());
-  EXPECT_NE(Tcp(neighbour_, "198.18.4.1", kPort + 1, 20).find("echo:hi"), std::string::npos) << "after the burst";
+  EXPECT_NE(Tcp(neighbour_, inet_ip_, kPort + 1, 20).find("echo:hi"), std::string::npos) << "after the burst";
   nothing_reached("after the burst");
 }
 
