@@ -52,15 +52,8 @@ namespace {
 const int kPort = 7931;
 
 using aktest::Sh;
+using aktest::ShOut;
 
-std::string ShOut(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[256];
-  while (p && fgets(buf, sizeof(buf), p)) out += buf;
-  if (p) pclose(p);
-  return out;
-}
 
 // A TCP+UDP server on addr:port in the network namespace at ns_path ("":
 // ours) that counts what arrives; echo: answers "echo:" + the first read,

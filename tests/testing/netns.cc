@@ -80,11 +80,10 @@ std::string RunName(const std::string &prefix)
         return prefix + std::to_string(getpid());
 }
 
-// The output of `cmd` (stderr thrown away).
-static std::string Output(const std::string &cmd)
+std::string ShOut(const std::string &cmd)
 {
         std::string out;
-        FILE *p = popen((cmd + " 2>/dev/null").c_str(), "r");
+        FILE *p = popen(cmd.c_str(), "r");
         if (!p)
                 return out;
         char buf[4096];
@@ -98,7 +97,7 @@ static std::string Output(const std::string &cmd)
 void RemoveStaleNetns(const std::string &prefix)
 {
         // `ip netns list`: one namespace a line, "NAME" or "NAME (id: N)".
-        std::string list = Output("ip netns list");
+        std::string list = ShOut("ip netns list 2>/dev/null");
         for (size_t at = 0, end; at < list.size(); at = end + 1) {
                 end = list.find('\n', at);
                 if (end == std::string::npos)
@@ -128,7 +127,7 @@ std::string FreeSubnet24(const std::string &ab, int lo, int hi)
                 return "";
         int span = hi - lo + 1;
         // Each address or route after a space or at a line's start.
-        std::string used = "\n" + Output("ip -4 -o addr show") + "\n" + Output("ip -4 route show table all");
+        std::string used = "\n" + ShOut("ip -4 -o addr show 2>/dev/null") + "\n" + ShOut("ip -4 route show table all 2>/dev/null");
         for (int i = 0; i < span; i++) {
                 std::string net = ab + "." + std::to_string(lo + (getpid() + i) % span);
                 if (used.find(" " + net + ".") == std::string::npos && used.find("\n" + net + ".") == std::string::npos)

@@ -10,6 +10,8 @@ namespace aktest {
 
 // system(cmd) with its output thrown away: the exit status (0: success).
 int Sh(const std::string &cmd);
+// The standard output of sh -c cmd (stderr as it is: redirect it in cmd).
+std::string ShOut(const std::string &cmd);
 // Adds /usr/sbin and /sbin to PATH (Bazel's PATH has no sbin, where ip and
 // nft live).
 void PathWithSbin();

@@ -1,8 +1,8 @@
-/* What the proxy reports (the fixture: proxy_fixture.h): a denied host or
+/* What the proxy reports (the fixture: testing/proxy_fixture.h): a denied host or
  * server name, a malformed request, TLS without a server name as net
  * events; and what its observer (the proxy hooks) is told of every flow.
  * The proxying itself: proxy_test.cc. */
-#include "vmm/net/proxy_fixture.h"
+#include "vmm/net/testing/proxy_fixture.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-/* The proxy (the fixture: proxy_fixture.h): an allowed host relayed both
+/* The proxy (the fixture: testing/proxy_fixture.h): an allowed host relayed both
  * ways, a handoff with and without a taker, an allowed name to an address
  * the namespace drops, real TLS relayed, a silent guest's deadline, a
  * thousand connections bounded, proxy_free closing everything, the nft
@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "vmm/net/proxy_fixture.h"
+#include "vmm/net/testing/proxy_fixture.h"
 
 namespace {
 

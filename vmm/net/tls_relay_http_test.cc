@@ -1,4 +1,4 @@
-// The TLS relay's HTTP (the fixture: tls_relay_fixture.h): every request
+// The TLS relay's HTTP (the fixture: testing/tls_relay_fixture.h): every request
 // on a guest connection injected, hooked and checked; requests and responses
 // framed one way only; server connections pooled, not pooled when they
 // cannot carry another request, retried when stale only if idempotent.
@@ -12,7 +12,7 @@
 
 #include <gtest/gtest.h>
 
-#include "vmm/net/tls_relay_fixture.h"
+#include "vmm/net/testing/tls_relay_fixture.h"
 
 namespace {
 

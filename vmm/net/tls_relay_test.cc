@@ -1,4 +1,4 @@
-// The TLS relay's handshakes and trust (the fixture: tls_relay_fixture.h):
+// The TLS relay's handshakes and trust (the fixture: testing/tls_relay_fixture.h):
 // the server gets the value and the guest its placeholder, bytes a proxy
 // read before the relay are replayed, an untrusted server or a guest that
 // does not trust the sandbox CA gets nothing, setup errors say what.
@@ -12,7 +12,7 @@
 
 #include <gtest/gtest.h>
 
-#include "vmm/net/tls_relay_fixture.h"
+#include "vmm/net/testing/tls_relay_fixture.h"
 
 namespace {
 

@@ -1,31 +1,11 @@
 /* The proxy's test fixture (proxy_fixture.h): helpers and statics. */
-#include "vmm/net/proxy_fixture.h"
+#include "vmm/net/testing/proxy_fixture.h"
 
 #include <dirent.h>
 
 #include <chrono>
 
 namespace proxy_testing {
-
-int Sh(const std::string &cmd)
-{
-        int s = system((cmd + " >/dev/null 2>&1").c_str());
-        return WIFEXITED(s) ? WEXITSTATUS(s) : -1;
-}
-
-std::string Out(const std::string &cmd)
-{
-        std::string out;
-        FILE *f = popen(cmd.c_str(), "r");
-        if (!f)
-                return out;
-        char buf[4096];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-                out.append(buf, n);
-        pclose(f);
-        return out;
-}
 
 int CountFds()
 {

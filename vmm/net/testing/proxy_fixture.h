@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/testing/netns.h"
 #include "vmm/net/net_event.h"
 #include "vmm/net/netloop.h"
 #include "vmm/net/proxy.h"
@@ -33,10 +34,7 @@ namespace proxy_testing {
 
 inline constexpr const char *kServer = "198.18.7.1";
 
-/* sh -c cmd, its output thrown away: the exit status. */
-int Sh(const std::string &cmd);
-/* cmd's standard output. */
-std::string Out(const std::string &cmd);
+using aktest::Sh; /* sh -c cmd, its output thrown away: 0 on success */
 /* This process's open file descriptors (and /proc's own, counted alike). */
 int CountFds();
 /* Whether cond became true within ms milliseconds (polled every 10). */
@@ -144,10 +142,7 @@ class ProxyTest : public ::testing::Test {
 
         static void SetUpTestSuite()
         {
-                /* Bazel's test PATH leaves out the sbin directories. */
-                std::string path = std::string(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin") +
-                                   ":/usr/sbin:/sbin";
-                setenv("PATH", path.c_str(), 1);
+                aktest::PathWithSbin(); /* Bazel's test PATH leaves out the sbin directories */
                 why_ = "not root";
                 if (geteuid() != 0)
                         return;
@@ -325,7 +320,7 @@ class ProxyTest : public ::testing::Test {
 
         std::string SClient(const std::string &sni_args)
         {
-                return Out("ip netns exec " + g_ + " sh -c 'printf \"GET / HTTP/1.0\\r\\n\\r\\n\" | timeout 10 "
+                return aktest::ShOut("ip netns exec " + g_ + " sh -c 'printf \"GET / HTTP/1.0\\r\\n\\r\\n\" | timeout 10 "
                            "openssl s_client -connect " + kServer + ":443 " + sni_args + " -quiet 2>&1'");
         }
 

@@ -1,6 +1,6 @@
 // The TLS relay's test fixture (tls_relay_fixture.h): the python3 API host
 // and guest, the relay's target, the fixture's statics.
-#include "vmm/net/tls_relay_fixture.h"
+#include "vmm/net/testing/tls_relay_fixture.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
