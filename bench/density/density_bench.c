@@ -459,7 +459,7 @@ static int fit(const char *vmm_bin, struct variant *v, const char *base)
                                "%.0f MiB (%.1f per VM, includes other work on this machine)\n",
                                n, g_settle, total, quantile(pss, n, 0.5), fell, fell / n);
                         printf("EXTRAPOLATED, not booted: %.0f MiB were usable above the 10%% reserve at the start "
-                               "-> %.0f more VMs at %.1f MiB each (memory only; vCPUs and boot CPU not counted)\n",
+                               "-> %.0f VMs in all at %.1f MiB each (memory only; vCPUs and boot CPU not counted)\n",
                                usable, usable / per, per);
                 }
         }
