@@ -125,16 +125,19 @@ int capacity_probe_read(const char *proc, struct capacity_probe *ret, struct ak_
         return 0;
 }
 
-uint64_t capacity_sandbox_host_mb(unsigned memory_mb, bool tcg)
+uint64_t capacity_sandbox_host_mb(unsigned memory_mb, bool tcg, bool ak_kernel)
 {
-        uint64_t guest = memory_mb < CAPACITY_IDLE_GUEST_MB ? memory_mb : CAPACITY_IDLE_GUEST_MB;
-        return guest + (tcg ? CAPACITY_VMM_OVERHEAD_TCG_MB : CAPACITY_VMM_OVERHEAD_KVM_MB);
+        uint64_t idle = ak_kernel ? CAPACITY_IDLE_GUEST_AK_KERNEL_MB : CAPACITY_IDLE_GUEST_MB;
+        uint64_t guest = memory_mb < idle ? memory_mb : idle;
+        if (!tcg)
+                return guest + CAPACITY_VMM_OVERHEAD_KVM_MB;
+        return guest + (ak_kernel ? CAPACITY_VMM_OVERHEAD_TCG_AK_KERNEL_MB : CAPACITY_VMM_OVERHEAD_TCG_MB);
 }
 
-uint64_t capacity_offer_guest_mb(uint64_t mem_total_kib, unsigned default_memory_mb, bool tcg)
+uint64_t capacity_offer_guest_mb(uint64_t mem_total_kib, unsigned default_memory_mb, bool tcg, bool ak_kernel)
 {
         uint64_t usable_mb = mem_total_kib / 1024 * (100 - CAPACITY_RESERVE_PERCENT) / 100;
-        uint64_t per = capacity_sandbox_host_mb(default_memory_mb, tcg);
+        uint64_t per = capacity_sandbox_host_mb(default_memory_mb, tcg, ak_kernel);
         return usable_mb / per * default_memory_mb;
 }
 

@@ -28,6 +28,15 @@ extern "C" {
 #define CAPACITY_VMM_OVERHEAD_TCG_MB 70
 #define CAPACITY_VMM_OVERHEAD_KVM_MB 40
 #define CAPACITY_IDLE_GUEST_MB 76
+/* The same on ak's small kernel (vmm/kernel, image_kernel.ak_built),
+ * base image, its 16 MiB translation cache: 26 MiB of guest RAM held, and
+ * 16 + 12 + 3 + 2 MiB of TCG cache, QEMU anonymous memory, QEMU's files
+ * (shared by hundreds) and ak-vmm (bench/density; --fit 330 booted 330 at
+ * 60.4 MiB each on 24 GiB), each rounded up. On KVM, unmeasured, the
+ * Debian kernel's overhead is kept. Guests with a root disk keep a 32 MiB
+ * cache and hold more: the pressure check guards what idle does not. */
+#define CAPACITY_VMM_OVERHEAD_TCG_AK_KERNEL_MB 36
+#define CAPACITY_IDLE_GUEST_AK_KERNEL_MB 28
 /* Kept free: placements stop below this share of MemTotal available. */
 #define CAPACITY_RESERVE_PERCENT 10
 /* Placements stop while every running task stalled on memory this share of
@@ -57,12 +66,13 @@ int capacity_parse_psi(const char *text, size_t len, double *ret_full_avg10);
  * missing pressure file leaves has_psi false. */
 int capacity_probe_read(const char *proc, struct capacity_probe *ret, struct ak_error *err);
 
-/* The host MB one idle sandbox of memory_mb guest MB costs. */
-uint64_t capacity_sandbox_host_mb(unsigned memory_mb, bool tcg);
+/* The host MB one idle sandbox of memory_mb guest MB costs, under TCG or
+ * not, on ak's small kernel (ak_kernel) or Debian's. */
+uint64_t capacity_sandbox_host_mb(unsigned memory_mb, bool tcg, bool ak_kernel);
 
 /* The guest MB a node of mem_total_kib offers: (100 - reserve)% of it, at
  * the host cost of default_memory_mb sandboxes. */
-uint64_t capacity_offer_guest_mb(uint64_t mem_total_kib, unsigned default_memory_mb, bool tcg);
+uint64_t capacity_offer_guest_mb(uint64_t mem_total_kib, unsigned default_memory_mb, bool tcg, bool ak_kernel);
 
 /* 0 when the node may take another sandbox; -EBUSY with err saying which
  * signal (MemAvailable under the reserve, or PSI) and its figures. */

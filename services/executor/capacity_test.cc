@@ -57,19 +57,35 @@ TEST(Capacity, ParsesPsi) {
 // a node offers: more than the guest sizes alone would allow, fewer under
 // TCG than on KVM, and never more than fit with the reserve kept.
 TEST(Capacity, OffersWhatFitsAtTheMeasuredCost) {
-  EXPECT_EQ(capacity_sandbox_host_mb(256, true), 76u + CAPACITY_VMM_OVERHEAD_TCG_MB);
-  EXPECT_EQ(capacity_sandbox_host_mb(256, false), 76u + CAPACITY_VMM_OVERHEAD_KVM_MB);
-  EXPECT_EQ(capacity_sandbox_host_mb(64, true), 64u + CAPACITY_VMM_OVERHEAD_TCG_MB);
+  EXPECT_EQ(capacity_sandbox_host_mb(256, true, false), 76u + CAPACITY_VMM_OVERHEAD_TCG_MB);
+  EXPECT_EQ(capacity_sandbox_host_mb(256, false, false), 76u + CAPACITY_VMM_OVERHEAD_KVM_MB);
+  EXPECT_EQ(capacity_sandbox_host_mb(64, true, false), 64u + CAPACITY_VMM_OVERHEAD_TCG_MB);
   const uint64_t total_kib = 24ull << 20;  // 24 GiB
-  uint64_t tcg = capacity_offer_guest_mb(total_kib, 256, true), kvm = capacity_offer_guest_mb(total_kib, 256, false);
+  uint64_t tcg = capacity_offer_guest_mb(total_kib, 256, true, false),
+           kvm = capacity_offer_guest_mb(total_kib, 256, false, false);
   EXPECT_EQ(tcg % 256, 0u);
   uint64_t n_tcg = tcg / 256, n_kvm = kvm / 256;
   EXPECT_GT(n_tcg, (24u << 10) * 3 / 4 / 256);  // more than 3/4 of RAM in 256 MiB guests (72)
   EXPECT_GT(n_kvm, n_tcg);
   // 90% of 24 GiB at 76 + 70 MiB (bench/density, page reporting order 5).
   EXPECT_EQ(n_tcg, 151u);
-  EXPECT_LE(n_tcg * capacity_sandbox_host_mb(256, true), (24u << 10) * 9 / 10);
-  EXPECT_GT((n_tcg + 1) * capacity_sandbox_host_mb(256, true), (24u << 10) * 9 / 10);
+  EXPECT_LE(n_tcg * capacity_sandbox_host_mb(256, true, false), (24u << 10) * 9 / 10);
+  EXPECT_GT((n_tcg + 1) * capacity_sandbox_host_mb(256, true, false), (24u << 10) * 9 / 10);
+}
+
+// On ak's small kernel an idle base sandbox costs about 60 MiB under TCG
+// (bench/density --fit booted 330 on 24 GiB): the offer follows, to the
+// issue's 300 on 24 GiB and not past what fits with the reserve kept.
+TEST(Capacity, TheSmallKernelOffersWhatItsFitRunBooted) {
+  EXPECT_EQ(capacity_sandbox_host_mb(256, true, true), 28u + 36u);
+  EXPECT_EQ(capacity_sandbox_host_mb(16, true, true), 16u + 36u);
+  EXPECT_EQ(capacity_sandbox_host_mb(256, false, true), 28u + CAPACITY_VMM_OVERHEAD_KVM_MB);
+  const uint64_t total_kib = 24ull << 20;
+  uint64_t n = capacity_offer_guest_mb(total_kib, 256, true, true) / 256;
+  EXPECT_GE(n, 300u);
+  EXPECT_EQ(n, 345u);  // 22118 MiB / 64
+  EXPECT_LE(n * capacity_sandbox_host_mb(256, true, true), (24u << 10) * 9 / 10);
+  EXPECT_GT(n, 2 * capacity_offer_guest_mb(total_kib, 256, true, false) / 256 - 10);
 }
 
 TEST(Capacity, PressureStopsPlacements) {

@@ -109,6 +109,21 @@ static int add_test_guests(struct executor *ex, struct ak_error *err)
         return 0;
 }
 
+/* Without --capacity-memory-mb: what fits at the measured cost of an idle
+ * sandbox (capacity.h) on this node's accelerator and the store's kernel,
+ * 10% kept free; the pressure check guards what idle does not. */
+static void capacity_default(struct executor *ex)
+{
+        struct capacity_probe probe;
+        struct image_kernel k;
+        bool ak_kernel = image_kernel_current(ex->images.store, &k) == 0 && k.ak_built;
+        bool tcg = strcmp(ex->node.accel, "kvm") != 0;
+        ex->cfg.capacity_memory_mb =
+                capacity_probe_read(ex->cfg.proc_dir, &probe, NULL) == 0
+                        ? capacity_offer_guest_mb(probe.mem_total_kib, VM_DEFAULT_MEMORY_MB, tcg, ak_kernel)
+                        : (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGE_SIZE) / (1 << 20) * 3 / 4;
+}
+
 /* ex->cfg's defaults, the directories, and what the node reports about
  * itself (id, address, backend, accel). */
 static void config_fill(struct executor *ex, const struct executor_config *cfg)
@@ -133,15 +148,6 @@ static void config_fill(struct executor *ex, const struct executor_config *cfg)
                 ex->cfg.capacity_vcpus = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
         char why[256];
         bool kvm = cfg->accel == VMM_ACCEL_KVM || (cfg->accel == VMM_ACCEL_AUTO && vmm_kvm_usable(why, sizeof(why)));
-        /* What fits at the measured cost of an idle sandbox (capacity.h),
-         * 10% kept free; the pressure check guards what idle does not. */
-        struct capacity_probe probe;
-        if (!ex->cfg.capacity_memory_mb)
-                ex->cfg.capacity_memory_mb =
-                        capacity_probe_read(cfg->proc_dir, &probe, NULL) == 0
-                                ? capacity_offer_guest_mb(probe.mem_total_kib, VM_DEFAULT_MEMORY_MB, !kvm)
-                                : (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGE_SIZE) / (1 << 20) *
-                                          3 / 4;
         /* Firecracker is KVM only; Apple's containers run on its own hypervisor. */
         snprintf(ex->node.accel, sizeof(ex->node.accel), "%s", vmm == &vmm_apple_ops ? "apple" : kvm ? "kvm" : "tcg");
 }
@@ -224,6 +230,8 @@ int executor_new(const struct executor_config *cfg, struct executor **ret, struc
             (cfg->image_seed && (r = image_seed_install(ex->images.store, cfg->image_seed, NULL, err)) < 0) ||
             (r = images_catalog_open(ex, err)) < 0)
                 goto fail;
+        if (!ex->cfg.capacity_memory_mb)
+                capacity_default(ex);
         struct ak_error cerr = { 0 };
         if (cfg->vm_cgroup) {
                 /* Every VM goes there; it refuses to start where that would not help. */

@@ -69,6 +69,10 @@ struct image_kernel {
          * VM boots with -M microvm,acpi=off (vmm_config.no_acpi). Recorded
          * as a third line "acpi=off" of the entry's release file. */
         bool no_acpi;
+        /* ak's own small kernel (image_kernel_install: an entry named
+         * ak-guest-*), not Debian's: an idle guest costs the host about half
+         * (services/executor/capacity.h). */
+        bool ak_built;
 };
 
 struct image_info {
@@ -147,6 +151,10 @@ int image_store_set_guest_binary(struct image_store *s, const char *path, struct
  * lock while it works. */
 int image_seed_export(struct image_store *s, const char *dir, const struct image_progress *p, struct ak_error *err);
 int image_seed_install(struct image_store *s, const char *dir, const struct image_progress *p, struct ak_error *err);
+
+/* The store's current kernel as it is, never fetched: 0 and *ret, -ENOENT
+ * when the store has none yet (or its entry is incomplete). */
+int image_kernel_current(struct image_store *s, struct image_kernel *ret);
 
 /* The kernel, downloaded and unpacked on first use. */
 int image_kernel_get(struct image_store *s, const struct image_progress *p, struct image_kernel *ret,

@@ -88,6 +88,8 @@ int image_check_space(const char *dir, struct ak_error *err);
 /* The release file's optional third line for a kernel that boots without
  * ACPI (image_kernel.no_acpi). */
 #define IMAGE_KERNEL_NO_ACPI "acpi=off"
+/* The entry name of a kernel image_kernel_install stored (image_kernel.ak_built). */
+#define IMAGE_KERNEL_AK_PREFIX "ak-guest-"
 /* Reads <store>/kernel/<entry> ("<release>\n<package>\n[acpi=off\n]" in
  * its release file, vmlinuz, modules.dep): -ENOENT when incomplete. */
 int image_kernel_load(struct image_store *s, const char *entry, struct image_kernel *ret);

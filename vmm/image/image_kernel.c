@@ -40,6 +40,7 @@ int image_kernel_load(struct image_store *s, const char *entry, struct image_ker
                 return -EINVAL;
         strcpy(k.release, line1);
         strcpy(k.package, line2);
+        k.ak_built = strncmp(entry, IMAGE_KERNEL_AK_PREFIX, strlen(IMAGE_KERNEL_AK_PREFIX)) == 0;
         pathfmt(k.vmlinuz, sizeof(k.vmlinuz), "%s/vmlinuz", k.dir);
         pathfmt(k.modules_dir, sizeof(k.modules_dir), "%s/lib/modules/%s", k.dir, k.release);
         pathfmt(path, sizeof(path), "%s/modules.dep", k.modules_dir);
@@ -49,7 +50,7 @@ int image_kernel_load(struct image_store *s, const char *entry, struct image_ker
         return 0;
 }
 
-static int kernel_current(struct image_store *s, struct image_kernel *ret)
+int image_kernel_current(struct image_store *s, struct image_kernel *ret)
 {
         char link[PATH_MAX], target[256];
 
@@ -312,13 +313,13 @@ int image_kernel_get(struct image_store *s, const struct image_progress *p, stru
         char lock[PATH_MAX], tmp[PATH_MAX];
         int r;
 
-        if (kernel_current(s, ret) == 0)
+        if (image_kernel_current(s, ret) == 0)
                 return 0;
         pathfmt(lock, sizeof(lock), "%s/kernel/.lock", s->dir);
         _cleanup_close_ int lfd = -1;
         if ((r = image_lock(lock, &lfd, err)) < 0)
                 return r;
-        if (kernel_current(s, ret) == 0) /* fetched while we waited */
+        if (image_kernel_current(s, ret) == 0) /* fetched while we waited */
                 return 0;
         if ((r = image_tmpdir(s, tmp, err)) < 0)
                 return r;
@@ -328,7 +329,7 @@ int image_kernel_get(struct image_store *s, const struct image_progress *p, stru
                 return ak_error_wrap(err, IMAGE_KERNEL_UNAVAILABLE_MSG " into %s (%s)", s->dir, IMAGE_SEED_HINT);
         if (r < 0)
                 return ak_error_wrap(err, "get the guest kernel");
-        r = kernel_current(s, ret);
+        r = image_kernel_current(s, ret);
         if (r < 0)
                 return ak_error_errno(err, r, "the kernel in %s/kernel", s->dir);
         return 0;

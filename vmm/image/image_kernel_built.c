@@ -105,7 +105,7 @@ int image_kernel_install(struct image_store *s, const char *bzimage, const char 
         if ((r = image_hash_file(bzimage, hex, err)) < 0)
                 return r;
         /* Content-addressed: another build is another entry (and base image). */
-        snprintf(entry, sizeof(entry), "ak-guest-%s_%.16s", release, hex);
+        snprintf(entry, sizeof(entry), IMAGE_KERNEL_AK_PREFIX "%s_%.16s", release, hex);
 
         pathfmt(lock, sizeof(lock), "%s/kernel/.lock", s->dir);
         _cleanup_close_ int lfd = -1;

@@ -140,8 +140,13 @@ class KernelBuiltTest : public ::testing::Test {
 };
 
 TEST_F(KernelBuiltTest, InstalledKernelIsCurrentAndBaseCarriesNoModules) {
+  struct image_kernel none = {};
+  EXPECT_EQ(image_kernel_current(s_, &none), -ENOENT) << "an empty store has no kernel, and nothing is fetched";
   akvm::FakeKernel(store_, kDebianEntry, "9.9.9-test");
   struct ak_error err = {};
+  struct image_kernel debian = {};
+  ASSERT_EQ(image_kernel_current(s_, &debian), 0);
+  EXPECT_FALSE(debian.ak_built) << "Debian's kernel counts at its own cost (capacity.h)";
   struct image_info debian_base = {};
   ASSERT_EQ(image_build_base(s_, nullptr, &debian_base, &err), 0) << err.msg;
 
@@ -156,6 +161,7 @@ TEST_F(KernelBuiltTest, InstalledKernelIsCurrentAndBaseCarriesNoModules) {
   EXPECT_STREQ(k.package, entry.c_str());
   // It cannot use microvm's ACPI tables: its VMs boot with acpi=off.
   EXPECT_TRUE(k.no_acpi);
+  EXPECT_TRUE(k.ak_built);
   EXPECT_EQ(ReadAll(k.vmlinuz), ReadAll(dir_ + "/build/bzImage"));
   EXPECT_EQ(ReadAll(std::string(k.modules_dir) + "/modules.builtin"), kBuiltin);
 
