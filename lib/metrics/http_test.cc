@@ -133,12 +133,16 @@ TEST(MetricsHttp, ListenAddresses)
         EXPECT_EQ(metrics_parse_listen("localhost:1", &sa, &err), 0);
         EXPECT_EQ(metrics_parse_listen("[::]:9100", &sa, &err), 0);
         EXPECT_EQ(sa.ss_family, AF_INET6);
+        // Unbracketed, as Kubernetes' $(POD_IP):PORT is on an IPv6 pod.
+        EXPECT_EQ(metrics_parse_listen("::1:9100", &sa, &err), 0);
+        EXPECT_EQ(sa.ss_family, AF_INET6);
+        EXPECT_EQ(ntohs(((sockaddr_in6 *)&sa)->sin6_port), 9100);
         err = {};
         EXPECT_EQ(metrics_parse_listen("example.com:9100", &sa, &err), -EINVAL);
         EXPECT_STREQ(err.msg, "metrics: listen address 'example.com:9100': 'example.com' is not a numeric IPv4 "
                               "address, [IPv6] address or localhost (host names are not resolved)");
-        for (const char *bad : { "", "9100", "127.0.0.1", "127.0.0.1:65536", "127.0.0.1:x", "::1:9100",
-                                 "[::1]9100", "[127.0.0.1]:1", "[localhost]:1", "example.com:9100", "[::1:9100" }) {
+        for (const char *bad : { "", "9100", "127.0.0.1", "127.0.0.1:65536", "127.0.0.1:x", "::1",
+                                 "fd00::", "[::1]9100", "[127.0.0.1]:1", "[localhost]:1", "example.com:9100", "[::1:9100" }) {
                 err = {};
                 EXPECT_EQ(metrics_parse_listen(bad, &sa, &err), -EINVAL) << bad;
                 EXPECT_NE(err.msg[0], '\0') << bad;
